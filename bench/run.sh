@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# bench/run.sh: time bld against ninja on the same synthetic graphs.
+#
+# Usage (from anywhere in the repo):
+#   bench/run.sh                       # N = 1000 and 10000, wide and layered, 5 runs
+#   RUNS=3 SIZES="1000" SHAPES="wide" bench/run.sh
+#
+# For each shape and N it writes one workspace with bench/gen (BUILD.star
+# files and the same graph as build.ninja), then measures, interleaving the
+# two tools run by run (and alternating which one goes first):
+#   full   - a fresh copy of the workspace (no bld-out/, no .ninja_log) and an
+#            empty bld cache (XDG_CACHE_HOME), then `bld build -j 2 //...` /
+#            `ninja -j 2`;
+#   no-op  - the same command again in the built workspace.
+# It checks that both tools wrote the same outputs, and prints the medians and
+# the bld/ninja ratios as a markdown table, then every sample.
+#
+# Needs: go, ninja (apt-get install ninja-build). Environment knobs: RUNS,
+# SIZES, SHAPES, JOBS (default 2), KEEP=1 to keep the temp dir, BLD=path to
+# use an already built bld instead of building ./cmd/bld.
+set -euo pipefail
+export LC_ALL=C
+
+RUNS=${RUNS:-5}
+SIZES=${SIZES:-"1000 10000"}
+SHAPES=${SHAPES:-"wide layered"}
+JOBS=${JOBS:-2}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d /tmp/bld-bench.XXXXXX)
+if [[ -z "${KEEP:-}" ]]; then
+	trap 'rm -rf "$tmp"' EXIT
+else
+	echo "keeping $tmp" >&2
+fi
+
+command -v ninja >/dev/null || { echo "run.sh: ninja not found (apt-get install ninja-build)" >&2; exit 1; }
+
+cd "$root"
+if [[ -z "${BLD:-}" ]]; then
+	go build -o "$tmp/bld" ./cmd/bld
+	BLD=$tmp/bld
+fi
+go build -o "$tmp/gen" ./bench/gen
+
+log=$tmp/tool.log
+
+# timeit DIR CMD...: runs CMD in DIR, its output to $log, and sets $secs to
+# the wall time. bash's EPOCHREALTIME costs no fork, so the clock brackets
+# exactly the tool's process.
+timeit() {
+	local dir=$1
+	shift
+	cd "$dir"
+	local t0=$EPOCHREALTIME
+	if ! "$@" >"$log" 2>&1; then
+		echo "run.sh: FAILED in $dir: $*" >&2
+		tail -n 40 "$log" >&2
+		exit 1
+	fi
+	local t1=$EPOCHREALTIME
+	cd "$root"
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+run_bld() { XDG_CACHE_HOME=$tmp/cache "$BLD" build -j "$JOBS" //...; }
+run_ninja() { ninja -j "$JOBS"; }
+
+rows=()
+samples=()
+
+for n in $SIZES; do
+	for shape in $SHAPES; do
+		ws=$tmp/$shape-$n
+		"$tmp/gen" -shape "$shape" -n "$n" -out "$ws/src"
+		declare -A full=() noop=()
+		full[bld]="" full[ninja]="" noop[bld]="" noop[ninja]=""
+		for ((r = 0; r < RUNS; r++)); do
+			if ((r % 2)); then order="ninja bld"; else order="bld ninja"; fi
+			for tool in $order; do
+				rm -rf "$ws/$tool" "$tmp/cache"
+				cp -a "$ws/src" "$ws/$tool"
+				timeit "$ws/$tool" "run_$tool"
+				full[$tool]+=" $secs"
+			done
+		done
+		# Both tools must have written the same files with the same contents.
+		(cd "$ws/ninja" && find bld-out -type f -name '*.txt' | sort >"$tmp/outs")
+		[[ $(wc -l <"$tmp/outs") -eq $n ]] || { echo "run.sh: ninja wrote $(wc -l <"$tmp/outs") outputs, want $n" >&2; exit 1; }
+		(cd "$ws/ninja" && xargs sha256sum <"$tmp/outs") >"$tmp/ninja.sum"
+		(cd "$ws/bld" && xargs sha256sum <"$tmp/outs") >"$tmp/bld.sum" 2>&1 || true
+		if ! cmp -s "$tmp/ninja.sum" "$tmp/bld.sum"; then
+			echo "run.sh: bld and ninja outputs differ for $shape n=$n:" >&2
+			diff "$tmp/ninja.sum" "$tmp/bld.sum" | head -n 20 >&2
+			exit 1
+		fi
+		for ((r = 0; r < RUNS; r++)); do
+			if ((r % 2)); then order="ninja bld"; else order="bld ninja"; fi
+			for tool in $order; do
+				timeit "$ws/$tool" "run_$tool"
+				noop[$tool]+=" $secs"
+			done
+		done
+		if ! grep -q "no work to do" "$log"; then
+			echo "run.sh: warning: last ninja no-op did work" >&2
+		fi
+		for m in full noop; do
+			declare -n times=$m
+			# shellcheck disable=SC2086
+			b=$(median ${times[bld]})
+			# shellcheck disable=SC2086
+			k=$(median ${times[ninja]})
+			ratio=$(awk -v b="$b" -v k="$k" 'BEGIN { printf "%.2f", b / k }')
+			label=$([[ $m == full ]] && echo "full build, -j $JOBS" || echo "no-op rebuild")
+			rows+=("| $shape | $n | $label | $b | $k | $ratio |")
+			samples+=("$shape n=$n $m bld:${times[bld]}  ninja:${times[ninja]}")
+			unset -n times
+		done
+		rm -rf "$ws"
+		unset full noop
+	done
+done
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo "Machine: $(nproc) cores ($cpu), $(uname -sr); $(go version | cut -d' ' -f3); ninja $(ninja --version); median of $RUNS runs"
+echo
+echo "| shape | N | measurement | bld (s) | ninja (s) | bld/ninja |"
+echo "|---|---:|---|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "Samples (seconds, in run order):"
+printf '  %s\n' "${samples[@]}"

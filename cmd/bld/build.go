@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"bld/exec/executor"
+	"bld/exec/graph"
+	"bld/exec/record"
+	"bld/exec/status"
+	"bld/starlark/analysis"
+	"bld/starlark/label"
+	"bld/starlark/workspace"
+)
+
+var buildCommand = &command{
+	summary: `build targets and everything they depend on
+
+Builds the targets named by the patterns (//pkg:name, //pkg:all, //pkg/...,
+//..., or relative to the working directory: :name, sub/...). Outputs go to
+bld-out/ at the workspace root. An action whose command line and inputs are
+unchanged since it last succeeded, and whose outputs are intact, does not
+run again.
+
+flags:
+  -j N           run at most N commands at once (default: the number of CPUs)
+  -k             keep going after a failure with what does not depend on it
+  --events FILE  write one JSON object per action to FILE (docs/events.md)`,
+	usage: "bld build [-j N] [-k] [--events FILE] PATTERN...",
+	run:   runBuild,
+}
+
+type buildFlags struct {
+	jobs      int
+	keepGoing bool
+	events    string
+}
+
+func runBuild(ctx context.Context, env *environment, args []string) error {
+	start := time.Now()
+	var f buildFlags
+	fs := flag.NewFlagSet("build", flag.ContinueOnError)
+	fs.IntVar(&f.jobs, "j", runtime.NumCPU(), "")
+	fs.BoolVar(&f.keepGoing, "k", false, "")
+	fs.StringVar(&f.events, "events", "", "")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if f.jobs < 1 {
+		return usageError(fmt.Sprintf("-j %d: need at least 1", f.jobs))
+	}
+	s, err := openWorkspace(env)
+	if err != nil {
+		return err
+	}
+	patterns, err := s.patterns(args)
+	if err != nil {
+		return err
+	}
+	plan, err := s.analyze(ctx, env, patterns)
+	if err != nil {
+		return err
+	}
+
+	stateDir := filepath.Join(s.root, workspace.OutputDir, ".bld")
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockWorkspace(stateDir, env)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := record.Open(s.root, stateDir)
+	if err != nil {
+		return err
+	}
+	display := status.New(env.stderr, env.isTerminal)
+	var observer executor.Observer = display
+	var events *status.EventLog
+	if f.events != "" {
+		path := f.events
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(env.dir, path)
+		}
+		file, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("--events: %w", err)
+		}
+		defer file.Close()
+		events = status.NewEventLog(file)
+		observer = status.Multi(display, events)
+	}
+	summary, runErr := executor.Run(ctx, plan.graph, plan.goals, executor.Options{
+		Root:      s.root,
+		KeepGoing: f.keepGoing,
+		Cache:     rec,
+		Tokens:    executor.NewSemaphore(f.jobs),
+		Observer:  observer,
+	})
+	closeErr := rec.Close()
+	if events != nil {
+		if err := events.Flush(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("--events: %w", err)
+		}
+	}
+	display.Summary(summary, time.Since(start))
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errReported
+	}
+	if closeErr != nil {
+		return fmt.Errorf("saving the build record: %w", closeErr)
+	}
+	return nil
+}
+
+// buildPlan is the action graph of a build and the actions it must bring up
+// to date.
+type buildPlan struct {
+	graph *graph.Graph
+	goals []int
+}
+
+// analyze loads and analyzes the targets the patterns name and checks the
+// resulting action graph.
+func (s *session) analyze(ctx context.Context, env *environment, patterns []label.Pattern) (*buildPlan, error) {
+	labels, err := s.loader.Expand(ctx, patterns)
+	if err != nil {
+		return nil, err
+	}
+	an := analysis.New(s.loader, actionEnv(env))
+	var configured []*analysis.Configured
+	for _, l := range labels {
+		c, err := an.Analyze(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		configured = append(configured, c)
+	}
+	g, err := graph.New(an.Actions(), func(path string) bool {
+		fi, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(path)))
+		return err == nil && !fi.IsDir()
+	})
+	if err != nil {
+		return nil, err
+	}
+	var goals []int
+	seen := map[int]bool{}
+	for _, c := range configured {
+		for _, f := range c.Files {
+			if id, ok := g.Producer(f.Path); ok && !seen[id] {
+				seen[id] = true
+				goals = append(goals, id)
+			}
+		}
+	}
+	return &buildPlan{graph: g, goals: goals}, nil
+}
+
+// defaultPath is the PATH of actions when bld itself has none.
+const defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+// actionEnv is the base environment of every action: PATH only, so that
+// nothing else of the user's environment changes what actions do.
+func actionEnv(env *environment) []string {
+	path := env.getenv("PATH")
+	if path == "" {
+		path = defaultPath
+	}
+	return []string{"PATH=" + path}
+}

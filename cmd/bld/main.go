@@ -1,0 +1,169 @@
+// Command bld builds the targets that BUILD.star files declare.
+//
+//	bld build [-j N] [-k] [--events FILE] PATTERN...
+//	bld query PATTERN | 'deps(PATTERN)'
+//	bld clean
+//	bld version
+//	bld help [COMMAND]
+//
+// This package is the command line only: flags, commands and wiring. The
+// build logic lives in starlark/, rules/ and exec/.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// version is set at link time (-ldflags "-X main.version=...") by release
+// builds.
+var version = "0.1.0-dev"
+
+// A command is one subcommand of bld.
+type command struct {
+	summary string
+	usage   string
+	run     func(ctx context.Context, env *environment, args []string) error
+}
+
+var commands = map[string]*command{
+	"build":   buildCommand,
+	"query":   queryCommand,
+	"clean":   cleanCommand,
+	"version": {summary: "print bld's version", usage: "bld version", run: runVersion},
+}
+
+// environment is what a command may use of the process: no command touches
+// os.Stdout, os.Args or os.Getenv directly, so that tests can run them.
+type environment struct {
+	stdout, stderr io.Writer
+	dir            string   // the working directory
+	vars           []string // the process environment
+	isTerminal     bool     // stderr is a terminal
+}
+
+func (e *environment) getenv(key string) string {
+	for i := len(e.vars) - 1; i >= 0; i-- {
+		kv := e.vars[i]
+		if len(kv) > len(key) && kv[len(key)] == '=' && kv[:len(key)] == key {
+			return kv[len(key)+1:]
+		}
+	}
+	return ""
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bld:", err)
+		os.Exit(2)
+	}
+	env := &environment{
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		dir:        dir,
+		vars:       os.Environ(),
+		isTerminal: isTerminal(os.Stderr),
+	}
+	os.Exit(run(ctx, env, os.Args[1:]))
+}
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // the build or the command failed
+	exitUsage       = 2   // bad command line
+	exitInterrupted = 130 // Ctrl-C or SIGTERM
+)
+
+func run(ctx context.Context, env *environment, args []string) int {
+	if len(args) == 0 {
+		printHelp(env.stderr)
+		return exitUsage
+	}
+	name, args := args[0], args[1:]
+	if name == "help" || name == "-h" || name == "--help" {
+		return runHelp(env, args)
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(env.stderr, "bld: unknown command %q; run 'bld help' for the list\n", name)
+		return exitUsage
+	}
+	err := cmd.run(ctx, env, args)
+	switch {
+	case err == nil:
+		return exitOK
+	case ctx.Err() != nil:
+		fmt.Fprintln(env.stderr, "bld: interrupted")
+		return exitInterrupted
+	}
+	if _, ok := err.(usageError); ok {
+		fmt.Fprintf(env.stderr, "bld %s: %v\nusage: %s\n", name, err, cmd.usage)
+		return exitUsage
+	}
+	if err != errReported {
+		fmt.Fprintf(env.stderr, "bld: error: %v\n", err)
+	}
+	return exitFailed
+}
+
+// usageError is a mistake on the command line.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// errReported is returned by a command that has already printed why it
+// failed.
+var errReported = fmt.Errorf("failed")
+
+func runVersion(ctx context.Context, env *environment, args []string) error {
+	if len(args) > 0 {
+		return usageError("takes no arguments")
+	}
+	fmt.Fprintln(env.stdout, "bld", version)
+	return nil
+}
+
+func runHelp(env *environment, args []string) int {
+	if len(args) == 0 {
+		printHelp(env.stdout)
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "bld help: unknown command %q\n", args[0])
+		return exitUsage
+	}
+	fmt.Fprintf(env.stdout, "usage: %s\n\n%s\n", cmd.usage, cmd.summary)
+	return exitOK
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "bld builds the targets that BUILD.star files declare.\n\nusage: bld COMMAND [ARGS]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, firstLine(commands[n].summary))
+	}
+	fmt.Fprintln(w, "  help     show help for a command: bld help COMMAND")
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

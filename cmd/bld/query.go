@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"bld/starlark/label"
+	"bld/starlark/loading"
+)
+
+var queryCommand = &command{
+	summary: `list targets, or the transitive dependencies of targets
+
+  bld query //pkg/...          the targets the pattern names
+  bld query 'deps(//pkg:name)' those targets and everything they depend on,
+                               source files included
+
+Queries read BUILD.star files only: nothing is analyzed or built.`,
+	usage: "bld query PATTERN | 'deps(PATTERN)'",
+	run:   runQuery,
+}
+
+func runQuery(ctx context.Context, env *environment, args []string) error {
+	if len(args) != 1 {
+		return usageError("takes one query expression")
+	}
+	expr := strings.TrimSpace(args[0])
+	deps := false
+	if strings.HasPrefix(expr, "deps(") && strings.HasSuffix(expr, ")") {
+		deps = true
+		expr = strings.TrimSpace(expr[len("deps(") : len(expr)-1])
+	} else if strings.Contains(expr, "(") {
+		return usageError(fmt.Sprintf("unknown query %q: bld knows PATTERN and deps(PATTERN)", expr))
+	}
+	s, err := openWorkspace(env)
+	if err != nil {
+		return err
+	}
+	patterns, err := s.patterns(strings.Fields(expr))
+	if err != nil {
+		return err
+	}
+	labels, err := s.loader.Expand(ctx, patterns)
+	if err != nil {
+		return err
+	}
+	if deps {
+		labels, err = transitiveDeps(ctx, s, labels)
+		if err != nil {
+			return err
+		}
+	}
+	for _, l := range labels {
+		fmt.Fprintln(env.stdout, l)
+	}
+	return nil
+}
+
+// transitiveDeps returns roots and every label they reach through label
+// attributes, sorted. A label that is not a target must be an existing file.
+func transitiveDeps(ctx context.Context, s *session, roots []label.Label) ([]label.Label, error) {
+	seen := map[label.Label]bool{}
+	var visit func(l label.Label, from *loading.Target) error
+	visit = func(l label.Label, from *loading.Target) error {
+		if seen[l] {
+			return nil
+		}
+		seen[l] = true
+		pkg, err := s.loader.LoadPackage(ctx, l.Pkg)
+		if err != nil {
+			var nsp *loading.NoSuchPackageError
+			if errors.As(err, &nsp) && from != nil {
+				return fmt.Errorf("%s: %s depends on %s: %v", from.Pos, from.Label, l, err)
+			}
+			return err
+		}
+		t, ok := pkg.Targets[l.Name]
+		if !ok {
+			if _, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(l.Path()))); err != nil {
+				msg := fmt.Sprintf("no target or file %s", l)
+				if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {
+					msg += fmt.Sprintf("; did you mean %s?", label.Label{Pkg: l.Pkg, Name: best})
+				}
+				if from != nil {
+					msg = fmt.Sprintf("%s: %s depends on %s", from.Pos, from.Label, msg)
+				}
+				return errors.New(msg)
+			}
+			return nil
+		}
+		for _, d := range t.Deps() {
+			if err := visit(d, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, l := range roots {
+		if err := visit(l, nil); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]label.Label, 0, len(seen))
+	for l := range seen {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}

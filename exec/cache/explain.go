@@ -1,0 +1,203 @@
+package cache
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"bld/exec/cache/digest"
+)
+
+// An explain record is what an action looked like the last time it ran
+// (or was restored from the cache), filed under the digest of its sorted
+// output list, which stays the same when its inputs, argv or environment
+// change. On a miss, Check compares the action with its record to say
+// exactly what changed. Records live in the shared cache directory, so
+// "last time" is the last time in any checkout using this cache.
+
+// record is the JSON form of an explain record.
+type record struct {
+	Key        string        `json:"key"`
+	Argv       []string      `json:"argv,omitempty"`
+	Env        []string      `json:"env,omitempty"`
+	Tool       string        `json:"tool,omitempty"` // resolved argv[0]
+	ToolDigest string        `json:"tool_digest,omitempty"`
+	Content    string        `json:"content,omitempty"` // write actions
+	Executable bool          `json:"executable,omitempty"`
+	Inputs     []recordInput `json:"inputs,omitempty"`
+}
+
+type recordInput struct {
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
+	Exec   bool   `json:"exec,omitempty"`
+}
+
+// maxDifferences bounds how many differences a Reason lists.
+const maxDifferences = 10
+
+func outputsID(outputs []string) string {
+	s := append([]string(nil), outputs...)
+	sort.Strings(s)
+	return digest.OfBytes([]byte(strings.Join(s, "\x00"))).Hash
+}
+
+func recordOf(ki *keyInfo) *record {
+	r := &record{Key: ki.key, Argv: ki.argv, Env: ki.env, Tool: ki.toolPath}
+	if !ki.toolDigest.IsZero() {
+		r.ToolDigest = ki.toolDigest.String()
+	}
+	if ki.isWrite {
+		r.Content = ki.content.String()
+		r.Executable = ki.executable
+	}
+	for _, in := range ki.inputs {
+		r.Inputs = append(r.Inputs, recordInput{Path: in.Path, Digest: in.Digest.String(), Exec: in.IsExecutable})
+	}
+	return r
+}
+
+// writeRecord files ki as its action's last run. Failures are ignored:
+// a missing record only makes --explain say less.
+func (c *Cache) writeRecord(ki *keyInfo) {
+	name := c.explainPath(outputsID(ki.outputs))
+	if old, err := readRecord(name); err == nil && old.Key == ki.key {
+		return
+	}
+	data, err := json.Marshal(recordOf(ki))
+	if err != nil {
+		return
+	}
+	writeFileAtomic(name, data, 0o644)
+}
+
+func readRecord(name string) (*record, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var r record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// missReason says why ki has no cached result.
+func (c *Cache) missReason(ki *keyInfo) string {
+	if !c.opts.Explain {
+		return "no cached result"
+	}
+	old, err := readRecord(c.explainPath(outputsID(ki.outputs)))
+	if err != nil {
+		return "no previous entry"
+	}
+	diffs := explainDiff(old, recordOf(ki))
+	if len(diffs) == 0 {
+		if old.Key == ki.key {
+			return "the cached result is gone from the cache (trimmed, or removed as corrupt)"
+		}
+		return "the key changed, but argv, environment, tool and inputs did not (platform or cache version changed)"
+	}
+	if len(diffs) > maxDifferences {
+		diffs = append(diffs[:maxDifferences], fmt.Sprintf("and %d more differences", len(diffs)-maxDifferences))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// explainDiff lists what differs between the records old and new: the
+// content of a write action, argv elements by index, environment variables
+// by name, the tool, and input files by path, each with old and new value.
+func explainDiff(old, new *record) []string {
+	var d []string
+	if old.Content != new.Content {
+		d = append(d, fmt.Sprintf("content changed: %s -> %s", short(old.Content), short(new.Content)))
+	}
+	if old.Executable != new.Executable {
+		d = append(d, fmt.Sprintf("executable bit changed: %v -> %v", old.Executable, new.Executable))
+	}
+	for i := 0; i < max(len(old.Argv), len(new.Argv)); i++ {
+		switch {
+		case i >= len(old.Argv):
+			d = append(d, fmt.Sprintf("argv[%d] added: %q", i, new.Argv[i]))
+		case i >= len(new.Argv):
+			d = append(d, fmt.Sprintf("argv[%d] removed (was %q)", i, old.Argv[i]))
+		case old.Argv[i] != new.Argv[i]:
+			d = append(d, fmt.Sprintf("argv[%d] changed: %q -> %q", i, old.Argv[i], new.Argv[i]))
+		}
+	}
+	oldEnv, newEnv := envMap(old.Env), envMap(new.Env)
+	for _, k := range unionKeys(oldEnv, newEnv) {
+		o, inOld := oldEnv[k]
+		n, inNew := newEnv[k]
+		switch {
+		case !inOld:
+			d = append(d, fmt.Sprintf("env %s added: %q", k, n))
+		case !inNew:
+			d = append(d, fmt.Sprintf("env %s removed (was %q)", k, o))
+		case o != n:
+			d = append(d, fmt.Sprintf("env %s changed: %q -> %q", k, o, n))
+		}
+	}
+	if old.ToolDigest != new.ToolDigest {
+		d = append(d, fmt.Sprintf("tool %s changed: %s -> %s", new.Tool, short(old.ToolDigest), short(new.ToolDigest)))
+	}
+	oldIn, newIn := map[string]recordInput{}, map[string]recordInput{}
+	for _, in := range old.Inputs {
+		oldIn[in.Path] = in
+	}
+	for _, in := range new.Inputs {
+		newIn[in.Path] = in
+	}
+	for _, p := range unionKeys(oldIn, newIn) {
+		o, inOld := oldIn[p]
+		n, inNew := newIn[p]
+		switch {
+		case !inOld:
+			d = append(d, fmt.Sprintf("input %s added", p))
+		case !inNew:
+			d = append(d, fmt.Sprintf("input %s removed", p))
+		case o.Digest != n.Digest:
+			d = append(d, fmt.Sprintf("input %s changed: %s -> %s", p, short(o.Digest), short(n.Digest)))
+		case o.Exec != n.Exec:
+			d = append(d, fmt.Sprintf("input %s executable bit changed: %v -> %v", p, o.Exec, n.Exec))
+		}
+	}
+	return d
+}
+
+// short abbreviates a "hash/size" digest for people; "" is "none".
+func short(s string) string {
+	if s == "" {
+		return "none"
+	}
+	if d, err := digest.Parse(s); err == nil {
+		return d.Short()
+	}
+	return s
+}
+
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func unionKeys[V any](a, b map[string]V) []string {
+	var keys []string
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}

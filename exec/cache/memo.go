@@ -1,0 +1,195 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"bld/exec/cache/digest"
+)
+
+// The file-digest memo maps a file to the digest of its content, so that a
+// build that changed nothing stats its files instead of reading them. An
+// entry is trusted only when the file's size, modification time, inode and
+// status-change time all equal those recorded, and the file is not racy:
+// its modification time was not within the timestamp granularity of the
+// moment it was hashed. A racy file may have been changed again in the same
+// clock tick after it was hashed without its stat changing, so it is hashed
+// anew until it ages (git's "racy timestamp" rule). The granularity is
+// taken as racyWindow for files whose timestamps have a sub-second part,
+// and coarseRacyWindow for those that do not (filesystems with one- or
+// two-second timestamps).
+//
+// The memo persists in the workspace (by default bld-out/.bld/filedigests),
+// not in the shared cache: it describes this checkout's files. It is a
+// hint, checked against the file system at every use, so a lost or stale
+// memo costs only hashing. Its format is a header line, then one line per
+// file: "hash size mtime ctime inode hashedAt path", times in Unix ns.
+
+const (
+	memoHeader       = "bld-filedigests 1"
+	racyWindow       = 100 * time.Millisecond
+	coarseRacyWindow = 2 * time.Second
+)
+
+// A stamp is what a stat says about a file that changes when it changes.
+type stamp struct {
+	size         int64
+	mtime, ctime int64 // Unix ns
+	ino          uint64
+	exec         bool
+}
+
+func stampOf(fi os.FileInfo) stamp {
+	ino, ctime := inodeCtime(fi)
+	return stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: ctime, ino: ino, exec: fi.Mode()&0o111 != 0}
+}
+
+type memoEntry struct {
+	st       stamp
+	d        digest.Digest
+	hashedAt int64 // Unix ns, taken before the file was read
+}
+
+func (e memoEntry) racy() bool {
+	w := racyWindow
+	if e.st.mtime%int64(time.Second) == 0 {
+		w = coarseRacyWindow
+	}
+	return e.st.mtime >= e.hashedAt-int64(w)
+}
+
+type memo struct {
+	file  string
+	now   func() time.Time
+	mu    sync.Mutex
+	m     map[string]memoEntry
+	dirty bool
+}
+
+// loadMemo reads the memo in file; a missing or unreadable one is empty.
+func loadMemo(file string) *memo {
+	m := &memo{file: file, now: time.Now, m: map[string]memoEntry{}}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return m
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	if !sc.Scan() || sc.Text() != memoHeader {
+		return m
+	}
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), " ", 7)
+		if len(f) != 7 || !digest.ValidHash(f[0]) {
+			continue
+		}
+		var n [5]int64
+		ok := true
+		for i := range n {
+			v, err := strconv.ParseInt(f[i+1], 10, 64)
+			ok = ok && err == nil
+			n[i] = v
+		}
+		if !ok {
+			continue
+		}
+		m.m[f[6]] = memoEntry{
+			st:       stamp{size: n[0], mtime: n[1], ctime: n[2], ino: uint64(n[3])},
+			d:        digest.Digest{Hash: f[0], Size: n[0]},
+			hashedAt: n[4],
+		}
+	}
+	return m
+}
+
+// fileDigest returns the digest of the file abs, remembered under key,
+// and whether it is executable. It follows symbolic links.
+func (m *memo) fileDigest(key, abs string) (digest.Digest, bool, error) {
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return digest.Digest{}, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return digest.Digest{}, false, fmt.Errorf("%s is not a regular file", abs)
+	}
+	st := stampOf(fi)
+	m.mu.Lock()
+	e, ok := m.m[key]
+	m.mu.Unlock()
+	if ok && e.st.size == st.size && e.st.mtime == st.mtime && e.st.ctime == st.ctime && e.st.ino == st.ino && !e.racy() {
+		return e.d, st.exec, nil
+	}
+	for attempt := 0; ; attempt++ {
+		start := m.now().UnixNano()
+		d, err := digest.OfFile(abs)
+		if err != nil {
+			return digest.Digest{}, false, err
+		}
+		fi2, err := os.Stat(abs)
+		if err != nil {
+			return digest.Digest{}, false, err
+		}
+		st2 := stampOf(fi2)
+		if st2 == st && d.Size == st.size {
+			m.remember(key, memoEntry{st: st, d: d, hashedAt: start})
+			return d, st.exec, nil
+		}
+		if attempt == 2 {
+			// The file keeps changing under us; use what we read, and
+			// remember nothing.
+			return d, st2.exec, nil
+		}
+		st = st2
+	}
+}
+
+// remember records e for key, unless key cannot be written on one line.
+func (m *memo) remember(key string, e memoEntry) {
+	if strings.ContainsAny(key, "\n\r") {
+		return
+	}
+	e.st.exec = false // not persisted; always taken from a fresh stat
+	m.mu.Lock()
+	m.m[key] = e
+	m.dirty = true
+	m.mu.Unlock()
+}
+
+// rememberFile records that the file abs, under key, has digest d, read
+// after time start, if the file still has the stamp before.
+func (m *memo) rememberFile(key, abs string, before stamp, d digest.Digest, start time.Time) {
+	fi, err := os.Stat(abs)
+	if err != nil || stampOf(fi) != before || d.Size != before.size {
+		return
+	}
+	m.remember(key, memoEntry{st: before, d: d, hashedAt: start.UnixNano()})
+}
+
+// save writes the memo atomically if it changed.
+func (m *memo) save() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.dirty {
+		return nil
+	}
+	var b bytes.Buffer
+	b.WriteString(memoHeader + "\n")
+	for k, e := range m.m {
+		fmt.Fprintf(&b, "%s %d %d %d %d %d %s\n", e.d.Hash, e.st.size, e.st.mtime, e.st.ctime, e.st.ino, e.hashedAt, k)
+	}
+	if err := os.MkdirAll(filepath.Dir(m.file), 0o777); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(m.file, b.Bytes(), 0o666); err != nil {
+		return err
+	}
+	m.dirty = false
+	return nil
+}

@@ -1,0 +1,65 @@
+package cache
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"bld/exec/cache/digest"
+)
+
+func TestMemoTrustsOnlyOldStamps(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "f")
+	if err := os.WriteFile(p, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour).Truncate(time.Second).Add(123456789)
+	os.Chtimes(p, old, old)
+	m := loadMemo(filepath.Join(root, "memo"))
+	d, _, err := m.fileDigest("f", p)
+	if err != nil || d != digest.OfBytes([]byte("one")) {
+		t.Fatalf("fileDigest = %v, %v", d, err)
+	}
+	// An old, unchanged file is trusted: a planted digest comes back, so
+	// the file was not read.
+	fake := digest.OfBytes([]byte("fake"))
+	e := m.m["f"]
+	e.d = fake
+	m.m["f"] = e
+	if d, _, _ := m.fileDigest("f", p); d != fake {
+		t.Errorf("non-racy entry was not trusted")
+	}
+	// Persisted and reloaded, it still is.
+	m.dirty = true
+	if err := m.save(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := loadMemo(filepath.Join(root, "memo"))
+	if d, _, _ := m2.fileDigest("f", p); d.Hash != fake.Hash {
+		t.Errorf("reloaded memo: %v, want the planted digest", d)
+	}
+	// A racy entry (modified within the granularity of its hashing) is
+	// not trusted, even though the stat matches.
+	e = m.m["f"]
+	e.hashedAt = e.st.mtime + int64(racyWindow)/2
+	m.m["f"] = e
+	if d, _, _ := m.fileDigest("f", p); d == fake {
+		t.Errorf("racy entry was trusted")
+	}
+	// A coarse (whole-second) timestamp widens the window.
+	if !(memoEntry{st: stamp{mtime: int64(10 * time.Second)}, hashedAt: int64(11 * time.Second)}).racy() {
+		t.Errorf("whole-second mtime 1s before hashing is not racy")
+	}
+	if (memoEntry{st: stamp{mtime: int64(10*time.Second) + 5}, hashedAt: int64(11 * time.Second)}).racy() {
+		t.Errorf("ns mtime 1s before hashing is racy")
+	}
+	// A changed file is re-hashed.
+	if err := os.WriteFile(p, []byte("two!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := m.fileDigest("f", p); d != digest.OfBytes([]byte("two!")) {
+		t.Errorf("changed file: %v", d)
+	}
+}

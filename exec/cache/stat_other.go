@@ -1,0 +1,9 @@
+//go:build !(linux || solaris || illumos || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package cache
+
+import "os"
+
+// inodeCtime returns 0s where the system has no inode or ctime to offer;
+// the memo then relies on size and modification time.
+func inodeCtime(fi os.FileInfo) (uint64, int64) { return 0, 0 }

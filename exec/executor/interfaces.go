@@ -1,0 +1,92 @@
+package executor
+
+import (
+	"context"
+	"os/exec"
+	"time"
+
+	"bld/exec/graph"
+)
+
+// A Cache decides whether an action must run, and learns the results of the
+// actions that did. The local record (package exec/record) is one; the
+// content-addressed shared cache is another. Implementations must be safe
+// for concurrent use.
+type Cache interface {
+	// Check hashes what the action depends on and reports whether its
+	// outputs are already in place (or were restored) so it need not run.
+	// The returned Check's Key is passed back to Store after a successful
+	// run. Check is only called once every input of a exists.
+	Check(ctx context.Context, a *graph.Action) (Check, error)
+	// Store records that a ran successfully, with the key Check returned,
+	// and that its outputs as they are now on disk are its result.
+	Store(ctx context.Context, a *graph.Action, key string) error
+	// Close persists whatever the cache keeps between builds.
+	Close() error
+}
+
+// Check is the answer of Cache.Check.
+type Check struct {
+	// UpToDate is true when the action's outputs are valid and it need
+	// not run.
+	UpToDate bool
+	// Key identifies everything the action's outputs depend on.
+	Key string
+	// Reason says, when UpToDate is false, why the action must run
+	// ("no previous result", "input a.c changed", ...).
+	Reason string
+}
+
+// A TokenPool limits how many actions run at once. Each running action
+// holds one token from Acquire until its process has ended and Release is
+// called. Implementations must be safe for concurrent use.
+type TokenPool interface {
+	// Acquire blocks until a token is free or ctx is done; on ctx done it
+	// returns ctx.Err() and holds no token.
+	Acquire(ctx context.Context) error
+	// Release returns a token taken by Acquire.
+	Release()
+	// AttachJobserver gives cmd access to the pool as a GNU make
+	// jobserver (environment and inherited descriptors). It is called only
+	// for actions with Jobserver set, before cmd starts; the returned
+	// detach is called once cmd has ended, whatever its outcome.
+	AttachJobserver(cmd *exec.Cmd) (detach func(), err error)
+}
+
+// Status is the outcome of one action, as the event log spells it.
+type Status string
+
+const (
+	StatusRan    Status = "ran"    // executed, and succeeded
+	StatusCached Status = "cached" // not executed: a valid result existed
+	StatusFailed Status = "failed" // executed (or checked) and failed
+)
+
+// An Observer is told about each action as the build goes. Calls come from
+// one goroutine at a time, in the order the events happened.
+type Observer interface {
+	// Planned is called once, before any action starts, with the number
+	// of actions the build needs.
+	Planned(total int)
+	// Started is called when an action's command is about to run.
+	Started(id int, a *graph.Action)
+	// Finished is called when an action is done, whether it ran or not.
+	Finished(r Result)
+}
+
+// Result describes one finished action.
+type Result struct {
+	ID     int
+	Action *graph.Action
+	Status Status
+	// Reason is Check.Reason for an action that ran.
+	Reason     string
+	Start, End time.Time
+	// ExitCode is the command's exit status; -1 if it did not exit
+	// normally (killed by a signal, or never started).
+	ExitCode int
+	// Output is the command's stdout and stderr, interleaved as written.
+	Output []byte
+	// Err is why the action failed (non-zero exit, missing output, ...).
+	Err error
+}

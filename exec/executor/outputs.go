@@ -1,0 +1,95 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"bld/exec/graph"
+)
+
+// prepareOutputs creates the parent directories of a's outputs and deletes
+// any stale output, so that an action that exits 0 without writing an output
+// is caught even when an old file is there.
+func prepareOutputs(root string, a *graph.Action) error {
+	for _, out := range a.Outputs {
+		p := filepath.Join(root, out)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("creating the directory of output %s: %w", out, err)
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("deleting stale output %s: %w", out, err)
+		}
+	}
+	return nil
+}
+
+// checkOutputs reports an error naming every declared output of a that does
+// not exist after the command exited 0.
+func checkOutputs(root string, a *graph.Action) error {
+	var missing []string
+	for _, out := range a.Outputs {
+		if _, err := os.Lstat(filepath.Join(root, out)); err != nil {
+			missing = append(missing, out)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("action exited 0 but did not write its declared output %s", missing[0])
+	default:
+		return fmt.Errorf("action exited 0 but did not write its declared outputs %s", strings.Join(missing, ", "))
+	}
+}
+
+// removeOutputs deletes whatever declared outputs a failed action left, so
+// that no half-written output survives to be taken as good by a later build.
+func removeOutputs(root string, a *graph.Action) {
+	for _, out := range a.Outputs {
+		_ = os.Remove(filepath.Join(root, out))
+	}
+}
+
+// writeFile performs a file-writing action: it writes a.Content to a's single
+// output atomically (temporary file in the same directory, then rename), with
+// mode 0755 when a.Executable, else 0644.
+func writeFile(root string, a *graph.Action) (err error) {
+	if len(a.Outputs) != 1 {
+		return fmt.Errorf("a file-writing action must declare exactly one output, not %d", len(a.Outputs))
+	}
+	out := filepath.Join(root, a.Outputs[0])
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("creating the directory of %s: %w", a.Outputs[0], err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), ".tmp-"+filepath.Base(out)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", a.Outputs[0], err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	mode := os.FileMode(0o644)
+	if a.Executable {
+		mode = 0o755
+	}
+	if _, err := f.Write(a.Content); err != nil {
+		return fmt.Errorf("writing %s: %w", a.Outputs[0], err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("writing %s: %w", a.Outputs[0], err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", a.Outputs[0], err)
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return fmt.Errorf("writing %s: %w", a.Outputs[0], err)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+// Package executor runs the actions of an action graph: a central scheduler
+// orders the ready actions by critical path, asks a Cache which of them are
+// up to date, runs the others as local processes under a TokenPool, and tells
+// an Observer what happened.
+package executor
+
+import (
+	"context"
+	"fmt"
+
+	"bld/exec/graph"
+)
+
+// Options configure Run.
+type Options struct {
+	// Root is the absolute workspace root. Every command runs with it as
+	// its working directory; paths in actions are relative to it.
+	Root string
+	// KeepGoing (-k) keeps starting actions that do not depend on a failed
+	// one; without it the first failure starts nothing new.
+	KeepGoing bool
+	// Cache decides which actions are up to date. Never nil.
+	Cache Cache
+	// Tokens limits how many commands run at once (-j). Never nil.
+	Tokens TokenPool
+	// Observer hears about every action. Never nil.
+	Observer Observer
+}
+
+// Summary counts what a build did with the actions it needed.
+type Summary struct {
+	Total    int // actions the goals need, themselves included
+	Ran      int // executed and succeeded
+	UpToDate int // not executed: the cache had a valid result
+	Failed   int // executed (or checked) and failed
+	Skipped  int // not started because a dependency failed or the build stopped
+}
+
+// Run builds goals (action IDs of g) and everything they depend on; no other
+// action of g is considered. It returns when no action is running any more.
+//
+// Up-to-date checks run in a pool of runtime.NumCPU() goroutines without
+// holding a token; only an action that must run takes a token from
+// opts.Tokens, and gives it back when its process has ended. On the first
+// failure without opts.KeepGoing, Run starts nothing new, waits for the
+// running actions and returns an error; with opts.KeepGoing, it goes on with
+// every action that does not depend on a failed one, and returns an error
+// saying how many failed. When ctx is done, running commands are killed
+// (their whole process group), and the error wraps ctx.Err().
+//
+// Run keeps no global state: concurrent calls on different graphs (and
+// different output files) are independent.
+func Run(ctx context.Context, g *graph.Graph, goals []int, opts Options) (Summary, error) {
+	for _, id := range goals {
+		if id < 0 || id >= len(g.Actions) {
+			return Summary{}, fmt.Errorf("executor: goal %d is not an action of the graph (it has %d)", id, len(g.Actions))
+		}
+	}
+	s := newScheduler(g, newPlan(g, goals), opts)
+	return s.run(ctx)
+}

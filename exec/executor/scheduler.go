@@ -1,0 +1,390 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"bld/exec/graph"
+)
+
+// An action's place in the build, as the scheduler sees it.
+type state uint8
+
+const (
+	waiting     state = iota // some dependency is not done
+	queuedCheck              // ready: waiting for a checker
+	checking                 // a checker is asking the cache
+	queuedRun                // must run: waiting for a token
+	queuedWrite              // must write its file: waiting for a checker
+	active                   // its command (or write) is under way
+	finished                 // ran, cached or failed
+)
+
+// noCacheReason is the Reason of actions marked NoCache, which are never
+// looked up in the cache nor stored in it.
+const noCacheReason = "action is marked NoCache"
+
+// scheduler is the state of one Run. Only the goroutine in run touches it;
+// checkers, command workers and the token acquirer report on events.
+type scheduler struct {
+	g    *graph.Graph
+	opts Options
+	plan *plan
+
+	state   []state
+	pending []int    // dependencies not yet done, per action
+	reason  []string // Check.Reason of actions that must run
+	key     []string // Check.Key of actions that must run
+	started []time.Time
+
+	poolQ readyQueue // actions to check or to write, for the checkers
+	runQ  readyQueue // actions to run, waiting for a token
+
+	events   chan event
+	jobs     chan poolJob
+	checkers int // goroutines in the pool
+	idle     int // checkers with no job
+	running  int // command workers
+
+	acquiring bool
+	acqCancel context.CancelFunc
+	stopped   bool
+	tokenErr  error
+	summary   Summary
+	cancelled bool
+}
+
+type eventKind uint8
+
+const (
+	evChecked  eventKind = iota // a checker answered a check
+	evFinished                  // a checker or command worker finished an action
+	evToken                     // the acquirer got a token, or failed to
+)
+
+type event struct {
+	kind  eventKind
+	id    int
+	check Check
+	err   error
+	start time.Time
+	end   time.Time
+	res   Result
+	pool  bool // evFinished: it came from a checker (a write)
+}
+
+// poolJob asks a checker to check action id, or to write its file.
+type poolJob struct {
+	id    int
+	write bool
+	key   string
+	start time.Time
+	why   string
+}
+
+func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
+	n := len(g.Actions)
+	s := &scheduler{
+		g:       g,
+		opts:    opts,
+		plan:    p,
+		state:   make([]state, n),
+		pending: make([]int, n),
+		reason:  make([]string, n),
+		key:     make([]string, n),
+		started: make([]time.Time, n),
+		poolQ:   readyQueue{prio: p.prio},
+		runQ:    readyQueue{prio: p.prio},
+		events:  make(chan event, 64),
+	}
+	s.checkers = min(runtime.NumCPU(), max(len(p.ids), 1))
+	s.idle = s.checkers
+	s.jobs = make(chan poolJob, s.checkers)
+	s.summary.Total = len(p.ids)
+	return s
+}
+
+func (s *scheduler) run(ctx context.Context) (Summary, error) {
+	s.opts.Observer.Planned(len(s.plan.ids))
+	acqCtx, acqCancel := context.WithCancel(ctx)
+	defer acqCancel()
+	s.acqCancel = acqCancel
+
+	var wg sync.WaitGroup
+	for range s.checkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.checker(ctx)
+		}()
+	}
+	defer func() {
+		close(s.jobs)
+		wg.Wait()
+	}()
+
+	for _, id := range s.plan.ids {
+		s.pending[id] = len(s.g.Deps[id])
+		if s.pending[id] == 0 {
+			s.ready(id)
+		}
+	}
+	done := ctx.Done()
+	for {
+		s.dispatch(ctx, acqCtx)
+		if s.inFlight() == 0 {
+			break
+		}
+		select {
+		case ev := <-s.events:
+			s.handle(ctx, ev)
+		case <-done:
+			done = nil
+			s.cancelled = true
+			s.stop()
+		}
+	}
+	s.summary.Skipped = s.summary.Total - s.summary.Ran - s.summary.UpToDate - s.summary.Failed
+	return s.summary, s.err(ctx)
+}
+
+func (s *scheduler) err(ctx context.Context) error {
+	failed := ""
+	if s.summary.Failed == 1 {
+		failed = "1 action failed"
+	} else if s.summary.Failed > 1 {
+		failed = fmt.Sprintf("%d actions failed", s.summary.Failed)
+	}
+	switch {
+	case s.cancelled:
+		if failed != "" {
+			return fmt.Errorf("build interrupted (%s): %w", failed, ctx.Err())
+		}
+		return fmt.Errorf("build interrupted: %w", ctx.Err())
+	case s.tokenErr != nil:
+		return fmt.Errorf("build stopped: acquiring a job token: %w", s.tokenErr)
+	case failed != "":
+		return fmt.Errorf("build failed: %s", failed)
+	}
+	return nil
+}
+
+// inFlight counts the goroutines whose report the scheduler awaits.
+func (s *scheduler) inFlight() int {
+	n := s.checkers - s.idle + s.running
+	if s.acquiring {
+		n++
+	}
+	return n
+}
+
+// stop starts nothing new from now on, and cancels a pending Acquire.
+func (s *scheduler) stop() {
+	s.stopped = true
+	s.acqCancel()
+}
+
+// ready queues action id, whose dependencies are all done.
+func (s *scheduler) ready(id int) {
+	a := s.g.Actions[id]
+	if !a.NoCache {
+		s.state[id] = queuedCheck
+		s.poolQ.push(id)
+		return
+	}
+	s.reason[id] = noCacheReason
+	s.mustRun(id)
+}
+
+// mustRun queues action id to run (or to write its file).
+func (s *scheduler) mustRun(id int) {
+	if len(s.g.Actions[id].Argv) == 0 {
+		s.state[id] = queuedWrite
+		s.poolQ.push(id)
+		return
+	}
+	s.state[id] = queuedRun
+	s.runQ.push(id)
+}
+
+// dispatch hands queued work to idle checkers, and asks for a token when an
+// action waits for one. Only one Acquire is pending at any time, however many
+// actions are ready.
+func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
+	if s.stopped {
+		return
+	}
+	for s.idle > 0 && s.poolQ.Len() > 0 {
+		id := s.poolQ.pop()
+		job := poolJob{id: id}
+		if s.state[id] == queuedWrite {
+			job.write, job.key, job.why = true, s.key[id], s.reason[id]
+			job.start = s.begin(id)
+		} else {
+			s.state[id] = checking
+		}
+		s.idle--
+		s.jobs <- job
+	}
+	if !s.acquiring && s.runQ.Len() > 0 {
+		s.acquiring = true
+		go func() {
+			err := s.opts.Tokens.Acquire(acqCtx)
+			s.events <- event{kind: evToken, err: err}
+		}()
+	}
+}
+
+// begin marks id active and tells the observer it starts.
+func (s *scheduler) begin(id int) time.Time {
+	s.state[id] = active
+	s.started[id] = time.Now()
+	s.opts.Observer.Started(id, s.g.Actions[id])
+	return s.started[id]
+}
+
+func (s *scheduler) handle(ctx context.Context, ev event) {
+	switch ev.kind {
+	case evToken:
+		s.acquiring = false
+		if ev.err != nil {
+			if !s.stopped {
+				s.tokenErr = ev.err
+				s.stop()
+			}
+			return
+		}
+		if s.stopped || s.runQ.Len() == 0 {
+			s.opts.Tokens.Release()
+			return
+		}
+		id := s.runQ.pop()
+		start := s.begin(id)
+		s.running++
+		why, key := s.reason[id], s.key[id]
+		go func() {
+			s.events <- event{kind: evFinished, res: s.execute(ctx, id, start, why, key)}
+		}()
+
+	case evChecked:
+		s.idle++
+		a := s.g.Actions[ev.id]
+		switch {
+		case ev.err != nil && s.stopped:
+			s.state[ev.id] = waiting // skipped: the check failed because the build stops
+		case ev.err != nil:
+			s.finish(Result{ID: ev.id, Action: a, Status: StatusFailed, Start: ev.start, End: ev.end,
+				ExitCode: -1, Err: fmt.Errorf("checking whether the action is up to date: %w", ev.err)})
+		case ev.check.UpToDate:
+			s.finish(Result{ID: ev.id, Action: a, Status: StatusCached, Start: ev.start, End: ev.end})
+		case s.stopped:
+			s.state[ev.id] = waiting // skipped
+		default:
+			s.reason[ev.id], s.key[ev.id] = ev.check.Reason, ev.check.Key
+			s.mustRun(ev.id)
+		}
+
+	case evFinished:
+		if ev.pool {
+			s.idle++
+		} else {
+			s.running--
+		}
+		s.finish(ev.res)
+	}
+}
+
+// finish records a finished action and readies the dependents it unblocks.
+func (s *scheduler) finish(r Result) {
+	s.state[r.ID] = finished
+	s.opts.Observer.Finished(r)
+	switch r.Status {
+	case StatusFailed:
+		s.summary.Failed++
+		if !s.opts.KeepGoing {
+			s.stop()
+		}
+		return
+	case StatusRan:
+		s.summary.Ran++
+	case StatusCached:
+		s.summary.UpToDate++
+	}
+	for _, d := range s.g.Dependents[r.ID] {
+		if !s.plan.needed[d] {
+			continue
+		}
+		s.pending[d]--
+		if s.pending[d] == 0 && !s.stopped {
+			s.ready(d)
+		}
+	}
+}
+
+// checker serves pool jobs until the job channel is closed: it checks
+// actions against the cache, and performs file-writing actions.
+func (s *scheduler) checker(ctx context.Context) {
+	for job := range s.jobs {
+		a := s.g.Actions[job.id]
+		if job.write {
+			s.events <- event{kind: evFinished, pool: true, res: s.write(ctx, job)}
+			continue
+		}
+		start := time.Now()
+		c, err := s.opts.Cache.Check(ctx, a)
+		s.events <- event{kind: evChecked, id: job.id, check: c, err: err, start: start, end: time.Now()}
+	}
+}
+
+// write performs a file-writing action and stores its result.
+func (s *scheduler) write(ctx context.Context, job poolJob) Result {
+	a := s.g.Actions[job.id]
+	r := Result{ID: job.id, Action: a, Status: StatusRan, Reason: job.why, Start: job.start}
+	err := writeFile(s.opts.Root, a)
+	if err == nil && !a.NoCache {
+		if serr := s.opts.Cache.Store(ctx, a, job.key); serr != nil {
+			err = fmt.Errorf("recording the result: %w", serr)
+		}
+	}
+	r.End = time.Now()
+	if err != nil {
+		r.Status, r.ExitCode, r.Err = StatusFailed, -1, err
+	}
+	return r
+}
+
+// execute runs action id's command with a token already held, releases the
+// token when the process has ended, checks the outputs and stores the result.
+func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, key string) Result {
+	a := s.g.Actions[id]
+	r := Result{ID: id, Action: a, Status: StatusRan, Reason: why, Start: start, ExitCode: -1}
+	fail := func(err error) Result {
+		removeOutputs(s.opts.Root, a)
+		r.Status, r.Err, r.End = StatusFailed, err, time.Now()
+		return r
+	}
+	if err := prepareOutputs(s.opts.Root, a); err != nil {
+		s.opts.Tokens.Release()
+		return fail(err)
+	}
+	cr := runCommand(ctx, s.opts.Root, s.opts.Tokens, a)
+	s.opts.Tokens.Release()
+	r.Output, r.ExitCode = cr.output, cr.exitCode
+	if cr.err != nil {
+		return fail(cr.err)
+	}
+	if err := checkOutputs(s.opts.Root, a); err != nil {
+		return fail(err)
+	}
+	if !a.NoCache {
+		if err := s.opts.Cache.Store(ctx, a, key); err != nil {
+			r.Status, r.Err, r.End = StatusFailed, fmt.Errorf("recording the result: %w", err), time.Now()
+			return r
+		}
+	}
+	r.End = time.Now()
+	return r
+}

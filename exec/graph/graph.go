@@ -1,0 +1,196 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// A Graph is a checked set of actions with the dependency edges between them.
+// An action depends on the actions that produce its inputs.
+//
+// A Graph is immutable once built and safe for concurrent reads.
+type Graph struct {
+	// Actions in the order they were given; indices into this slice are
+	// the action IDs used by Deps, Dependents and Producer.
+	Actions []*Action
+	// Deps[i] lists the IDs of the actions that produce inputs of action i,
+	// sorted and unique.
+	Deps [][]int
+	// Dependents[i] lists the IDs of the actions that read outputs of
+	// action i, sorted and unique.
+	Dependents [][]int
+
+	producer map[string]int
+}
+
+// SourceChecker reports whether a source file (a workspace-relative path that
+// no action produces) exists.
+type SourceChecker func(path string) bool
+
+// New checks actions and links them into a Graph. It reports, in one error,
+// every output declared by two actions, every input that no action produces
+// and that sourceExists rejects, and a dependency cycle if there is one,
+// printed as the chain of actions that forms it.
+func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
+	g := &Graph{
+		Actions:    actions,
+		Deps:       make([][]int, len(actions)),
+		Dependents: make([][]int, len(actions)),
+		producer:   make(map[string]int, len(actions)),
+	}
+	var problems []string
+	for i, a := range actions {
+		if len(a.Outputs) == 0 {
+			problems = append(problems, fmt.Sprintf("%s: action %s declares no outputs", a.Owner, a.Mnemonic))
+		}
+		for _, out := range a.Outputs {
+			if j, dup := g.producer[out]; dup {
+				problems = append(problems, fmt.Sprintf(
+					"output %s is declared by two actions: %s (%s) and %s (%s); give one of them another name",
+					out, actions[j].Owner, actions[j].Mnemonic, a.Owner, a.Mnemonic))
+				continue
+			}
+			g.producer[out] = i
+		}
+	}
+	missing := map[string][]string{} // source path -> owners that read it
+	for i, a := range actions {
+		var deps []int
+		for _, in := range a.Inputs {
+			if p, ok := g.producer[in]; ok {
+				deps = append(deps, p)
+				continue
+			}
+			if sourceExists != nil && !sourceExists(in) {
+				missing[in] = append(missing[in], a.Owner)
+			}
+		}
+		g.Deps[i] = sortedUnique(deps)
+		for _, d := range g.Deps[i] {
+			g.Dependents[d] = append(g.Dependents[d], i)
+		}
+	}
+	for path, owners := range missing {
+		problems = append(problems, fmt.Sprintf(
+			"missing input file %s, needed by %s: no rule produces it and it does not exist in the workspace",
+			path, strings.Join(sortedUniqueStrings(owners), ", ")))
+	}
+	if cycle := g.findCycle(); cycle != nil {
+		var chain []string
+		for _, id := range cycle {
+			a := actions[id]
+			chain = append(chain, fmt.Sprintf("%s (%s %s)", a.Owner, a.Mnemonic, a.Outputs[0]))
+		}
+		problems = append(problems, "dependency cycle among actions:\n    "+strings.Join(chain, "\n -> "))
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, &Error{Problems: problems}
+	}
+	return g, nil
+}
+
+// Producer returns the ID of the action that declares path as an output.
+func (g *Graph) Producer(path string) (int, bool) {
+	id, ok := g.producer[path]
+	return id, ok
+}
+
+// Error lists every problem found in a graph.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	if len(e.Problems) == 1 {
+		return "action graph: " + e.Problems[0]
+	}
+	return "action graph has " + fmt.Sprint(len(e.Problems)) + " problems:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// ErrCycle is matched by errors.Is for an Error that reports a cycle.
+var ErrCycle = errors.New("dependency cycle")
+
+func (e *Error) Is(target error) bool {
+	if target != ErrCycle {
+		return false
+	}
+	for _, p := range e.Problems {
+		if strings.HasPrefix(p, "dependency cycle") {
+			return true
+		}
+	}
+	return false
+}
+
+// findCycle returns the IDs of a cycle in dependency order (each action
+// depends on the next, the last on the first), or nil. It is iterative so
+// that deep graphs do not exhaust the stack.
+func (g *Graph) findCycle() []int {
+	const (
+		unvisited = iota
+		onStack
+		done
+	)
+	state := make([]uint8, len(g.Actions))
+	type frame struct{ id, next int }
+	for root := range g.Actions {
+		if state[root] != unvisited {
+			continue
+		}
+		stack := []frame{{root, 0}}
+		state[root] = onStack
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.next == len(g.Deps[top.id]) {
+				state[top.id] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			dep := g.Deps[top.id][top.next]
+			top.next++
+			switch state[dep] {
+			case unvisited:
+				state[dep] = onStack
+				stack = append(stack, frame{dep, 0})
+			case onStack:
+				var cycle []int
+				for i := len(stack) - 1; i >= 0; i-- {
+					cycle = append([]int{stack[i].id}, cycle...)
+					if stack[i].id == dep {
+						break
+					}
+				}
+				return cycle
+			}
+		}
+	}
+	return nil
+}
+
+func sortedUnique(ids []int) []int {
+	if len(ids) < 2 {
+		return ids
+	}
+	sort.Ints(ids)
+	out := ids[:1]
+	for _, id := range ids[1:] {
+		if id != out[len(out)-1] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func sortedUniqueStrings(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,212 @@
+// Package status tells people and logs what a build does: Display is the
+// terminal (or plain log) progress and diagnostics, EventLog is the
+// --events file, and Multi fans the executor's events out to several
+// observers.
+package status
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"bld/exec/executor"
+	"bld/exec/graph"
+)
+
+// redrawEvery limits how often the smart status line is redrawn for actions
+// that finish without output, so that a no-op build of 100,000 actions does
+// not spend its time writing to the terminal.
+const redrawEvery = 50 * time.Millisecond
+
+// Display is an executor.Observer that reports progress ninja-style:
+// `[done/total] message`. On a terminal (smart) it keeps one status line,
+// rewritten in place and cleared before any block is printed; otherwise it
+// prints one plain line per action started. Output of actions that ran is
+// printed as one block when the action finishes, never interleaved with
+// another; a failed action prints a block with its label, command line,
+// error and whole output, once.
+type Display struct {
+	mu    sync.Mutex
+	w     io.Writer
+	smart bool
+	width int // terminal columns, 0 if unknown
+
+	total, done int
+	running     map[int]*graph.Action
+	last        int // the action the status line shows, if running
+	lineShown   bool
+	lastDraw    time.Time
+}
+
+var _ executor.Observer = (*Display)(nil)
+
+// New returns a Display writing to w; smart says w is a terminal (the
+// caller detects it, with go-isatty).
+func New(w io.Writer, smart bool) *Display {
+	d := &Display{w: w, smart: smart, running: map[int]*graph.Action{}, last: -1}
+	if f, ok := w.(*os.File); ok && smart {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			d.width = int(ws.Col)
+		}
+	}
+	return d
+}
+
+// Planned implements executor.Observer.
+func (d *Display) Planned(total int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.total = total
+}
+
+// Started implements executor.Observer.
+func (d *Display) Started(id int, a *graph.Action) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running[id] = a
+	d.last = id
+	if !d.smart {
+		fmt.Fprintf(d.w, "[%d/%d] %s\n", d.done, d.total, a.Message())
+		return
+	}
+	d.draw(a.Message())
+}
+
+// Finished implements executor.Observer.
+func (d *Display) Finished(r executor.Result) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.done++
+	delete(d.running, r.ID)
+	var block []byte
+	switch {
+	case r.Status == executor.StatusFailed:
+		block = failureBlock(r)
+	case len(r.Output) > 0:
+		block = r.Output
+	}
+	if len(block) > 0 {
+		d.clear()
+		d.w.Write(block)
+		if block[len(block)-1] != '\n' {
+			io.WriteString(d.w, "\n")
+		}
+	}
+	if !d.smart {
+		return
+	}
+	if len(block) == 0 && r.Status == executor.StatusCached && time.Since(d.lastDraw) < redrawEvery && d.done < d.total {
+		return
+	}
+	msg := r.Action.Message()
+	if a, ok := d.running[d.last]; ok {
+		msg = a.Message()
+	} else {
+		for id, a := range d.running { // any action still running
+			d.last, msg = id, a.Message()
+			break
+		}
+	}
+	d.draw(msg)
+}
+
+// Summary prints the final line of a build, after clearing the status line:
+// "bld: 12 actions: 3 ran, 9 up to date (0.42s)", or "bld: nothing to do:
+// 12 actions up to date (0.05s)", with failed and skipped counts when
+// non-zero.
+func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.clear()
+	secs := fmt.Sprintf("(%.2fs)", elapsed.Seconds())
+	if s.Ran == 0 && s.Failed == 0 && s.Skipped == 0 {
+		fmt.Fprintf(d.w, "bld: nothing to do: %s up to date %s\n", plural(s.Total, "action"), secs)
+		return
+	}
+	parts := []string{fmt.Sprintf("%d ran", s.Ran), fmt.Sprintf("%d up to date", s.UpToDate)}
+	if s.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", s.Failed))
+	}
+	if s.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped", s.Skipped))
+	}
+	fmt.Fprintf(d.w, "bld: %s: %s %s\n", plural(s.Total, "action"), strings.Join(parts, ", "), secs)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// draw rewrites the smart status line.
+func (d *Display) draw(msg string) {
+	line := fmt.Sprintf("[%d/%d] %s", d.done, d.total, msg)
+	if d.width > 1 && utf8.RuneCountInString(line) >= d.width {
+		line = string([]rune(line)[:d.width-4]) + "..."
+	}
+	fmt.Fprintf(d.w, "\r%s\x1b[K", line)
+	d.lineShown = true
+	d.lastDraw = time.Now()
+}
+
+// clear erases the smart status line, so that a block starts on a clean line.
+func (d *Display) clear() {
+	if d.lineShown {
+		io.WriteString(d.w, "\r\x1b[K")
+		d.lineShown = false
+	}
+}
+
+// failureBlock is what a failed action prints, once: its label and kind,
+// its command line, the error, and its whole output.
+func failureBlock(r executor.Result) []byte {
+	var b bytes.Buffer
+	a := r.Action
+	fmt.Fprintf(&b, "FAILED: %s (%s)\n", a.Owner, a.Mnemonic)
+	b.WriteString(CommandLine(a))
+	b.WriteByte('\n')
+	if r.Err != nil {
+		fmt.Fprintf(&b, "error: %v\n", r.Err)
+	}
+	b.Write(r.Output)
+	return b.Bytes()
+}
+
+// CommandLine is how an action is shown to people: its argv quoted for a
+// POSIX shell, or "write <output>" for a file-writing action.
+func CommandLine(a *graph.Action) string {
+	if len(a.Argv) == 0 {
+		return "write " + strings.Join(a.Outputs, " ")
+	}
+	q := make([]string, len(a.Argv))
+	for i, arg := range a.Argv {
+		q[i] = shellQuote(arg)
+	}
+	return strings.Join(q, " ")
+}
+
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_@%+=:,./-", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

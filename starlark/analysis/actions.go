@@ -1,0 +1,271 @@
+package analysis
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"bld/exec/graph"
+)
+
+// actionsValue is ctx.actions.
+type actionsValue struct {
+	rc *ruleContext
+}
+
+var _ starlark.HasAttrs = (*actionsValue)(nil)
+
+func (av *actionsValue) String() string        { return "<actions for " + av.rc.target.Label.String() + ">" }
+func (av *actionsValue) Type() string          { return "actions" }
+func (av *actionsValue) Freeze()               {}
+func (av *actionsValue) Truth() starlark.Bool  { return true }
+func (av *actionsValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: actions") }
+func (av *actionsValue) AttrNames() []string {
+	return []string{"declare_file", "run", "run_shell", "write"}
+}
+
+func (av *actionsValue) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "declare_file":
+		return starlark.NewBuiltin("declare_file", av.declareFile), nil
+	case "run":
+		return starlark.NewBuiltin("run", av.run), nil
+	case "run_shell":
+		return starlark.NewBuiltin("run_shell", av.run), nil
+	case "write":
+		return starlark.NewBuiltin("write", av.write), nil
+	}
+	return nil, nil
+}
+
+func (av *actionsValue) checkLive(b *starlark.Builtin) error {
+	if av.rc.finished {
+		return fmt.Errorf("%s: the analysis of %s is over; actions can only be declared while its implementation runs", b.Name(), av.rc.target.Label)
+	}
+	return nil
+}
+
+// declare_file(filename, sibling = None)
+func (av *actionsValue) declareFile(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := av.checkLive(b); err != nil {
+		return nil, err
+	}
+	var name string
+	var sibling starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "filename", &name, "sibling?", &sibling); err != nil {
+		return nil, err
+	}
+	if s, ok := sibling.(*File); ok {
+		dir := path.Dir(s.ShortPath())
+		pkg := av.rc.target.Label.Pkg
+		rel := strings.TrimPrefix(strings.TrimPrefix(dir, pkg), "/")
+		if pkg != "" && dir != pkg && !strings.HasPrefix(dir, pkg+"/") {
+			return nil, fmt.Errorf("declare_file: sibling %s is not in package //%s", s.Path, pkg)
+		}
+		name = path.Join(rel, name)
+	} else if sibling != starlark.None {
+		return nil, fmt.Errorf("declare_file: sibling must be a File, got %s", sibling.Type())
+	}
+	f, err := av.rc.declare(name)
+	if err != nil {
+		return nil, fmt.Errorf("declare_file: %v", err)
+	}
+	return f, nil
+}
+
+// run(outputs, executable, arguments = [], inputs = [], tools = [], env = {},
+//
+//	mnemonic = "Action", progress_message = "", jobserver = False,
+//	execution_requirements = {})
+//
+// run_shell takes command (a shell script run by /bin/sh -c) instead of
+// executable; its arguments become $1, $2, ...
+func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := av.checkLive(b); err != nil {
+		return nil, err
+	}
+	var (
+		outputs, inputs, tools starlark.Value = nil, starlark.None, starlark.None
+		executable             starlark.Value = starlark.None
+		command                string
+		arguments              *starlark.List
+		env, requirements      *starlark.Dict
+		mnemonic               = "Action"
+		progress               string
+		jobserver              bool
+	)
+	shell := b.Name() == "run_shell"
+	pairs := []any{"outputs", &outputs}
+	if shell {
+		pairs = append(pairs, "command", &command)
+		mnemonic = "RunShell"
+	} else {
+		pairs = append(pairs, "executable", &executable)
+	}
+	pairs = append(pairs, "arguments?", &arguments, "inputs?", &inputs, "tools?", &tools, "env?", &env,
+		"mnemonic?", &mnemonic, "progress_message?", &progress, "jobserver?", &jobserver,
+		"execution_requirements?", &requirements)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
+		return nil, err
+	}
+	outs, err := av.outputs(b, outputs)
+	if err != nil {
+		return nil, err
+	}
+	ins, err := filesOf(inputs, b.Name()+": inputs")
+	if err != nil {
+		return nil, err
+	}
+	toolFiles, err := filesOf(tools, b.Name()+": tools")
+	if err != nil {
+		return nil, err
+	}
+	ins = append(ins, toolFiles...)
+	var argv []string
+	if shell {
+		argv = []string{"/bin/sh", "-c", command, "sh"}
+	} else {
+		switch exe := executable.(type) {
+		case *File:
+			argv = []string{exe.Path}
+			if !strings.Contains(exe.Path, "/") {
+				argv[0] = "./" + exe.Path
+			}
+			ins = append(ins, exe)
+		case starlark.String:
+			if exe == "" {
+				return nil, fmt.Errorf("%s: executable is empty", b.Name())
+			}
+			argv = []string{string(exe)}
+		default:
+			return nil, fmt.Errorf("%s: executable must be a File or a program name, got %s", b.Name(), executable.Type())
+		}
+	}
+	if arguments != nil {
+		for i := 0; i < arguments.Len(); i++ {
+			switch x := arguments.Index(i).(type) {
+			case starlark.String:
+				argv = append(argv, string(x))
+			case *File:
+				argv = append(argv, x.Path)
+			default:
+				return nil, fmt.Errorf("%s: arguments[%d] is a %s; want a string or a File", b.Name(), i, x.Type())
+			}
+		}
+	}
+	actEnv, err := av.env(b, env)
+	if err != nil {
+		return nil, err
+	}
+	act := &graph.Action{
+		Owner:       av.rc.target.Label.String(),
+		Mnemonic:    mnemonic,
+		Description: av.progress(progress, outs),
+		Argv:        argv,
+		Env:         actEnv,
+		Inputs:      sortedPaths(ins),
+		Outputs:     sortedPaths(outs),
+		Jobserver:   jobserver,
+	}
+	if requirements != nil {
+		if v, ok, _ := requirements.Get(starlark.String("no-cache")); ok && v != starlark.None {
+			act.NoCache = true
+		}
+	}
+	return starlark.None, av.add(b, act, outs)
+}
+
+// write(output, content, is_executable = False)
+func (av *actionsValue) write(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := av.checkLive(b); err != nil {
+		return nil, err
+	}
+	var output *File
+	var content string
+	var executable bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "output", &output, "content", &content, "is_executable?", &executable); err != nil {
+		return nil, err
+	}
+	outs, err := av.outputs(b, starlark.NewList([]starlark.Value{output}))
+	if err != nil {
+		return nil, err
+	}
+	act := &graph.Action{
+		Owner:       av.rc.target.Label.String(),
+		Mnemonic:    "FileWrite",
+		Description: "Writing " + output.Path,
+		Content:     []byte(content),
+		Executable:  executable,
+		Outputs:     []string{output.Path},
+	}
+	return starlark.None, av.add(b, act, outs)
+}
+
+// outputs checks that every output is a file this target declared and no
+// other action writes.
+func (av *actionsValue) outputs(b *starlark.Builtin, v starlark.Value) ([]*File, error) {
+	outs, err := filesOf(v, b.Name()+": outputs")
+	if err != nil {
+		return nil, err
+	}
+	if len(outs) == 0 {
+		return nil, fmt.Errorf("%s: an action needs at least one output", b.Name())
+	}
+	for _, f := range outs {
+		if f.IsSource || f.Owner != av.rc.target.Label {
+			return nil, fmt.Errorf("%s: output %s was not declared by %s; declare outputs with ctx.actions.declare_file", b.Name(), f.Path, av.rc.target.Label)
+		}
+		if av.rc.produced[f] {
+			return nil, fmt.Errorf("%s: output %s is already written by another action of %s", b.Name(), f.Path, av.rc.target.Label)
+		}
+	}
+	return outs, nil
+}
+
+func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File) error {
+	if err := av.rc.a.addAction(act); err != nil {
+		return fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	for _, f := range outs {
+		av.rc.produced[f] = true
+	}
+	return nil
+}
+
+// env merges the action's env dict over the base environment, sorted.
+func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict) ([]string, error) {
+	m := map[string]string{}
+	for _, kv := range av.rc.a.actionEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	if d != nil {
+		for _, kv := range d.Items() {
+			k, ok1 := kv[0].(starlark.String)
+			v, ok2 := kv[1].(starlark.String)
+			if !ok1 || !ok2 || k == "" || strings.Contains(string(k), "=") {
+				return nil, fmt.Errorf("%s: env must map variable names to strings", b.Name())
+			}
+			m[string(k)] = string(v)
+		}
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// progress expands %{label} and %{output} in a progress message.
+func (av *actionsValue) progress(msg string, outs []*File) string {
+	if msg == "" {
+		return ""
+	}
+	msg = strings.ReplaceAll(msg, "%{label}", av.rc.target.Label.String())
+	return strings.ReplaceAll(msg, "%{output}", outs[0].Path)
+}

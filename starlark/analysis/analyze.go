@@ -1,0 +1,234 @@
+// Package analysis runs rule implementations over loaded targets and
+// collects the actions they declare into an action graph.
+//
+// Each target is analyzed once, after the targets it depends on; its rule
+// implementation gets a ctx (ctx.attr, ctx.files, ctx.actions, ...) and
+// returns providers, which its dependents read as dep[Provider].
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"bld/exec/graph"
+	"bld/starlark/label"
+	"bld/starlark/loading"
+)
+
+// A Configured target is the result of analyzing a target: its providers.
+type Configured struct {
+	Label label.Label
+	// Target is nil for a source file.
+	Target    *loading.Target
+	Providers map[*loading.Provider]*loading.ProviderInstance
+	// Files are the files of DefaultInfo: what building the target means.
+	Files []*File
+	// Executable is DefaultInfo.executable, or nil.
+	Executable *File
+}
+
+// An Analyzer analyzes targets, each once, and accumulates their actions.
+// It is not safe for concurrent use.
+type Analyzer struct {
+	loader     *loading.Loader
+	root       string
+	actionEnv  []string
+	files      map[string]*File
+	configured map[label.Label]*Configured
+	active     map[label.Label]bool
+	stack      []label.Label
+	actions    []*graph.Action
+	producer   map[string]*graph.Action
+}
+
+// New returns an Analyzer. actionEnv is the base environment of every action
+// ("KEY=value" entries, such as PATH); rules add their own.
+func New(loader *loading.Loader, actionEnv []string) *Analyzer {
+	return &Analyzer{
+		loader:     loader,
+		root:       loader.Root(),
+		actionEnv:  actionEnv,
+		files:      map[string]*File{},
+		configured: map[label.Label]*Configured{},
+		active:     map[label.Label]bool{},
+		producer:   map[string]*graph.Action{},
+	}
+}
+
+// Actions returns every action declared so far, in declaration order.
+func (a *Analyzer) Actions() []*graph.Action { return a.actions }
+
+// Analyze analyzes the target l and everything it depends on.
+func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, error) {
+	return a.analyze(ctx, l, nil)
+}
+
+// analyze analyzes l, which from (nil for a command-line target) depends on.
+func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Target) (*Configured, error) {
+	if c, ok := a.configured[l]; ok {
+		return c, nil
+	}
+	if a.active[l] {
+		return nil, a.cycleError(l)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pkg, err := a.loader.LoadPackage(ctx, l.Pkg)
+	if err != nil {
+		var nsp *loading.NoSuchPackageError
+		if errors.As(err, &nsp) {
+			return nil, referenceError(from, l, err.Error()+"; check the label's package path")
+		}
+		return nil, err
+	}
+	t, ok := pkg.Targets[l.Name]
+	if !ok {
+		return a.sourceFile(pkg, l, from)
+	}
+	a.active[l] = true
+	a.stack = append(a.stack, l)
+	c, err := a.analyzeTarget(ctx, t)
+	a.stack = a.stack[:len(a.stack)-1]
+	delete(a.active, l)
+	if err != nil {
+		return nil, err
+	}
+	a.configured[l] = c
+	return c, nil
+}
+
+// sourceFile returns a source file target, or an error naming the closest
+// existing target when the file does not exist.
+func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading.Target) (*Configured, error) {
+	fi, err := os.Stat(filepath.Join(a.root, filepath.FromSlash(l.Path())))
+	if err != nil || fi.IsDir() {
+		msg := fmt.Sprintf("no target or file %s: package //%s (%s) declares no target %q and there is no file %s",
+			l, l.Pkg, pkg.File, l.Name, l.Path())
+		if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {
+			msg += fmt.Sprintf("; did you mean %s?", label.Label{Pkg: l.Pkg, Name: best})
+		}
+		return nil, referenceError(from, l, msg)
+	}
+	f := a.file(l.Path(), l, true)
+	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
+	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
+	a.configured[l] = c
+	return c, nil
+}
+
+// referenceError names the target that referred to a bad label.
+func referenceError(from *loading.Target, l label.Label, msg string) error {
+	if from == nil {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %s %s depends on %s: %s", from.Pos, from.Rule.Name(), from.Label, l, msg)
+}
+
+func (a *Analyzer) cycleError(l label.Label) error {
+	start := 0
+	for i, s := range a.stack {
+		if s == l {
+			start = i
+		}
+	}
+	var chain []string
+	for _, s := range a.stack[start:] {
+		chain = append(chain, s.String())
+	}
+	chain = append(chain, l.String())
+	return fmt.Errorf("dependency cycle: %s; remove one of these dependencies", strings.Join(chain, " -> "))
+}
+
+// file returns the one *File of a path.
+func (a *Analyzer) file(path string, owner label.Label, source bool) *File {
+	if f, ok := a.files[path]; ok {
+		return f
+	}
+	f := &File{Path: path, Owner: owner, IsSource: source}
+	a.files[path] = f
+	return f
+}
+
+func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Configured, error) {
+	deps := map[label.Label]*Configured{}
+	for _, dl := range t.Deps() {
+		c, err := a.analyze(ctx, dl, t)
+		if err != nil {
+			return nil, err
+		}
+		deps[dl] = c
+	}
+	rc, err := newRuleContext(a, t, deps)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
+	}
+	thread, done := a.loader.NewThread(ctx, t.Label.String())
+	ret, err := starlark.Call(thread, t.Rule.Impl, starlark.Tuple{rc}, nil)
+	done()
+	rc.finished = true
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("analyzing %s (%s, declared at %s):\n%w", t.Label, t.Rule.Name(), t.Pos, loading.EvalErr(err))
+	}
+	c, err := rc.configured(ret)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
+	}
+	return c, nil
+}
+
+// addAction records an action, checking that no other action produces any of
+// its outputs.
+func (a *Analyzer) addAction(act *graph.Action) error {
+	for _, out := range act.Outputs {
+		if prev, ok := a.producer[out]; ok {
+			return fmt.Errorf("output %s is already produced by another action (%s of %s)", out, prev.Mnemonic, prev.Owner)
+		}
+	}
+	for _, out := range act.Outputs {
+		a.producer[out] = act
+	}
+	a.actions = append(a.actions, act)
+	return nil
+}
+
+// Producer returns the action that produces path, if any.
+func (a *Analyzer) Producer(path string) (*graph.Action, bool) {
+	act, ok := a.producer[path]
+	return act, ok
+}
+
+func defaultInfo(files []*File, executable *File) *loading.ProviderInstance {
+	kwargs := []starlark.Tuple{{starlark.String("files"), fileList(files)}}
+	if executable != nil {
+		kwargs = append(kwargs, starlark.Tuple{starlark.String("executable"), executable})
+	}
+	v, err := loading.DefaultInfo.CallInternal(nil, nil, kwargs)
+	if err != nil {
+		panic(err) // the arguments above are always valid
+	}
+	return v.(*loading.ProviderInstance)
+}
+
+func sortedPaths(files []*File) []string {
+	seen := make(map[string]bool, len(files))
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		if !seen[f.Path] {
+			seen[f.Path] = true
+			out = append(out, f.Path)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

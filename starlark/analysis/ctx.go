@@ -1,0 +1,276 @@
+package analysis
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"bld/starlark/label"
+	"bld/starlark/loading"
+	"bld/starlark/workspace"
+)
+
+// ruleContext is the ctx a rule implementation receives.
+type ruleContext struct {
+	a      *Analyzer
+	target *loading.Target
+	deps   map[label.Label]*Configured
+
+	attr, files, file, executable, outputs starlark.Value
+	actions                                *actionsValue
+
+	// declared lists the files the implementation declared, in order;
+	// produced marks those an action writes.
+	declared []*File
+	produced map[*File]bool
+	// predeclared are the files of output attributes.
+	predeclared []*File
+	finished    bool
+}
+
+var _ starlark.HasAttrs = (*ruleContext)(nil)
+
+func newRuleContext(a *Analyzer, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
+	rc := &ruleContext{a: a, target: t, deps: deps, produced: map[*File]bool{}}
+	rc.actions = &actionsValue{rc: rc}
+	attr := starlark.StringDict{"name": starlark.String(t.Label.Name)}
+	files := starlark.StringDict{}
+	single := starlark.StringDict{}
+	executable := starlark.StringDict{}
+	outputs := starlark.StringDict{}
+	for _, name := range t.Rule.AttrNames {
+		schema := t.Rule.Attrs[name]
+		v := t.Attrs[name]
+		switch schema.Type {
+		case loading.AttrLabel:
+			if v == starlark.None {
+				attr[name] = starlark.None
+				single[name] = starlark.None
+				files[name] = fileList(nil)
+				if schema.Executable {
+					executable[name] = starlark.None
+				}
+				continue
+			}
+			dep := deps[v.(*loading.LabelValue).Label]
+			attr[name] = &targetValue{dep}
+			files[name] = fileList(dep.Files)
+			if len(dep.Files) == 1 {
+				single[name] = dep.Files[0]
+			} else if schema.SingleFile {
+				return nil, fmt.Errorf("attribute %s: %s provides %d files, but the attribute takes exactly one", name, dep.Label, len(dep.Files))
+			} else {
+				single[name] = starlark.None
+			}
+			if schema.Executable {
+				exe := dep.Executable
+				if exe == nil && len(dep.Files) == 1 {
+					exe = dep.Files[0]
+				}
+				if exe == nil {
+					return nil, fmt.Errorf("attribute %s: %s is not executable (it has no DefaultInfo.executable and not exactly one file)", name, dep.Label)
+				}
+				executable[name] = exe
+			}
+		case loading.AttrLabelList:
+			labels := loading.LabelsOf(v)
+			targets := make([]starlark.Value, len(labels))
+			var all []*File
+			for i, l := range labels {
+				dep := deps[l]
+				targets[i] = &targetValue{dep}
+				all = append(all, dep.Files...)
+			}
+			list := starlark.NewList(targets)
+			list.Freeze()
+			attr[name] = list
+			files[name] = fileList(all)
+		case loading.AttrOutput, loading.AttrOutputList:
+			var outs []*File
+			for _, l := range loading.LabelsOf(v) {
+				f, err := rc.declare(l.Name)
+				if err != nil {
+					return nil, fmt.Errorf("attribute %s: %v", name, err)
+				}
+				outs = append(outs, f)
+			}
+			rc.predeclared = append(rc.predeclared, outs...)
+			if schema.Type == loading.AttrOutput {
+				if len(outs) == 1 {
+					attr[name] = &loading.LabelValue{Label: loading.LabelsOf(v)[0]}
+					outputs[name] = outs[0]
+				} else {
+					attr[name] = starlark.None
+					outputs[name] = starlark.None
+				}
+			} else {
+				attr[name] = v
+				outputs[name] = fileList(outs)
+			}
+			files[name] = fileList(outs)
+		default:
+			attr[name] = v
+		}
+	}
+	rc.attr = structOf(attr)
+	rc.files = structOf(files)
+	rc.file = structOf(single)
+	rc.executable = structOf(executable)
+	rc.outputs = structOf(outputs)
+	return rc, nil
+}
+
+func structOf(d starlark.StringDict) starlark.Value {
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, d)
+}
+
+func (rc *ruleContext) String() string        { return "<ctx for " + rc.target.Label.String() + ">" }
+func (rc *ruleContext) Type() string          { return "ctx" }
+func (rc *ruleContext) Freeze()               {}
+func (rc *ruleContext) Truth() starlark.Bool  { return true }
+func (rc *ruleContext) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: ctx") }
+
+var ctxAttrs = []string{"actions", "attr", "bin_dir", "build_file_path", "executable", "expand_location",
+	"expand_make_variables", "file", "files", "label", "outputs", "workspace_name"}
+
+func (rc *ruleContext) AttrNames() []string { return ctxAttrs }
+
+func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "actions":
+		return rc.actions, nil
+	case "attr":
+		return rc.attr, nil
+	case "files":
+		return rc.files, nil
+	case "file":
+		return rc.file, nil
+	case "executable":
+		return rc.executable, nil
+	case "outputs":
+		return rc.outputs, nil
+	case "label":
+		return &loading.LabelValue{Label: rc.target.Label}, nil
+	case "bin_dir":
+		return rootValue(workspace.OutputDir), nil
+	case "build_file_path":
+		return starlark.String(rc.target.Pos.Filename()), nil
+	case "workspace_name":
+		return starlark.String(""), nil
+	case "expand_location":
+		return starlark.NewBuiltin("expand_location", rc.expandLocationBuiltin), nil
+	case "expand_make_variables":
+		return starlark.NewBuiltin("expand_make_variables", rc.expandMakeVariablesBuiltin), nil
+	}
+	return nil, nil
+}
+
+// declare declares a file of the target, bld-out/<package>/<name>.
+func (rc *ruleContext) declare(name string) (*File, error) {
+	if name == "" || strings.HasPrefix(name, "/") || path.Clean(name) != name || strings.HasPrefix(name, "../") || name == ".." {
+		return nil, fmt.Errorf("invalid file name %q: want a clean path relative to the package", name)
+	}
+	l := rc.target.Label
+	p := path.Join(workspace.OutputDir, l.Pkg, name)
+	if f, ok := rc.a.files[p]; ok {
+		if f.Owner == l {
+			return nil, fmt.Errorf("file %s is declared twice by %s", p, l)
+		}
+		return nil, fmt.Errorf("file %s is already declared by %s; choose another name", p, f.Owner)
+	}
+	f := rc.a.file(p, l, false)
+	rc.declared = append(rc.declared, f)
+	return f, nil
+}
+
+// configured builds the analysis result from the implementation's return
+// value: None, a provider instance, or a list of them.
+func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
+	for _, f := range rc.declared {
+		if !rc.produced[f] {
+			return nil, fmt.Errorf("file %s is declared but no action writes it; pass it in the outputs of an action", f.Path)
+		}
+	}
+	c := &Configured{Label: rc.target.Label, Target: rc.target, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
+	var instances []starlark.Value
+	switch ret := ret.(type) {
+	case starlark.NoneType:
+	case *loading.ProviderInstance:
+		instances = []starlark.Value{ret}
+	case *starlark.List:
+		for i := 0; i < ret.Len(); i++ {
+			instances = append(instances, ret.Index(i))
+		}
+	default:
+		return nil, fmt.Errorf("the implementation returned a %s; return a list of providers (or None)", ret.Type())
+	}
+	for i, v := range instances {
+		pi, ok := v.(*loading.ProviderInstance)
+		if !ok {
+			return nil, fmt.Errorf("element %d of the returned list is a %s, not a provider instance", i, v.Type())
+		}
+		if _, dup := c.Providers[pi.Provider]; dup {
+			return nil, fmt.Errorf("the implementation returned %s twice", pi.Provider.Name())
+		}
+		c.Providers[pi.Provider] = pi
+	}
+	if di, ok := c.Providers[loading.DefaultInfo]; ok {
+		files, err := filesOf(di.Field("files"), "DefaultInfo.files")
+		if err != nil {
+			return nil, err
+		}
+		c.Files = files
+		if exe, ok := di.Field("executable").(*File); ok {
+			c.Executable = exe
+		} else if di.Field("executable") != starlark.None {
+			return nil, fmt.Errorf("DefaultInfo.executable must be a File, got %s", di.Field("executable").Type())
+		}
+	} else {
+		c.Files = rc.predeclared
+		if len(c.Files) == 0 {
+			c.Files = rc.declared
+		}
+		c.Providers[loading.DefaultInfo] = defaultInfo(c.Files, nil)
+	}
+	return c, nil
+}
+
+// targetValue is a dependency as ctx.attr shows it: dep[Provider], dep.label.
+type targetValue struct {
+	c *Configured
+}
+
+var (
+	_ starlark.Mapping  = (*targetValue)(nil)
+	_ starlark.HasAttrs = (*targetValue)(nil)
+)
+
+func (t *targetValue) String() string        { return "<target " + t.c.Label.String() + ">" }
+func (t *targetValue) Type() string          { return "Target" }
+func (t *targetValue) Freeze()               {}
+func (t *targetValue) Truth() starlark.Bool  { return true }
+func (t *targetValue) Hash() (uint32, error) { return starlark.String(t.c.Label.String()).Hash() }
+func (t *targetValue) AttrNames() []string   { return []string{"label"} }
+
+func (t *targetValue) Attr(name string) (starlark.Value, error) {
+	if name == "label" {
+		return &loading.LabelValue{Label: t.c.Label}, nil
+	}
+	return nil, nil
+}
+
+// Get implements dep[Provider] and Provider in dep.
+func (t *targetValue) Get(k starlark.Value) (starlark.Value, bool, error) {
+	p, ok := k.(*loading.Provider)
+	if !ok {
+		return nil, false, fmt.Errorf("a target is indexed by a provider, not a %s", k.Type())
+	}
+	pi, ok := t.c.Providers[p]
+	if !ok {
+		return nil, false, nil
+	}
+	return pi, true, nil
+}

@@ -1,0 +1,163 @@
+package analysis
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"bld/starlark/label"
+)
+
+// expand_location(input, targets = [])
+func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var input string
+	var targets *starlark.List
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "input", &input, "targets?", &targets); err != nil {
+		return nil, err
+	}
+	out, err := rc.expand(input, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	return starlark.String(out), nil
+}
+
+// expand_make_variables(attribute_name, command, additional_substitutions)
+func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var attrName, command string
+	var subs *starlark.Dict
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &attrName, "command", &command, "additional_substitutions?", &subs); err != nil {
+		return nil, err
+	}
+	vars := map[string]string{}
+	if subs != nil {
+		for _, kv := range subs.Items() {
+			k, ok1 := kv[0].(starlark.String)
+			v, ok2 := kv[1].(starlark.String)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("%s: additional_substitutions must map strings to strings", b.Name())
+			}
+			vars[string(k)] = string(v)
+		}
+	}
+	out, err := rc.expand(command, vars, true)
+	if err != nil {
+		return nil, fmt.Errorf("attribute %s of %s: %v", attrName, rc.target.Label, err)
+	}
+	return starlark.String(out), nil
+}
+
+// expand replaces $(location L) and its kin with the paths of L's files. With
+// makeVars, it also replaces $$ by $, $(NAME) and $X by vars, and reports any
+// other $ as an error; without, other text is left alone.
+func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '$')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		if i == len(s)-1 {
+			if makeVars {
+				return "", fmt.Errorf("a lone $ ends the command; write $$ for a literal $")
+			}
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		switch c := s[1]; {
+		case c == '$':
+			if makeVars {
+				b.WriteString("$")
+			} else {
+				b.WriteString("$$")
+			}
+			s = s[2:]
+		case c == '(':
+			end := strings.IndexByte(s, ')')
+			if end < 0 {
+				return "", fmt.Errorf("unterminated $( in %q", s)
+			}
+			inner := s[2:end]
+			s = s[end+1:]
+			if fn, arg, ok := strings.Cut(inner, " "); ok {
+				paths, err := rc.location(fn, strings.TrimSpace(arg))
+				if err != nil {
+					return "", err
+				}
+				b.WriteString(paths)
+				continue
+			}
+			if !makeVars {
+				b.WriteString("$(" + inner + ")")
+				continue
+			}
+			v, ok := vars[inner]
+			if !ok {
+				return "", fmt.Errorf("$(%s) is not defined; known variables: %s (write $$ for a literal $)", inner, knownVars(vars))
+			}
+			b.WriteString(v)
+		default:
+			if !makeVars {
+				b.WriteByte('$')
+				s = s[1:]
+				continue
+			}
+			v, ok := vars[string(c)]
+			if !ok {
+				return "", fmt.Errorf("$%c is not defined; known variables: %s (write $$ for a literal $, e.g. $$HOME)", c, knownVars(vars))
+			}
+			b.WriteString(v)
+			s = s[2:]
+		}
+	}
+}
+
+func knownVars(vars map[string]string) string {
+	var names []string
+	for k := range vars {
+		if len(k) == 1 {
+			names = append(names, "$"+k)
+		} else {
+			names = append(names, "$("+k+")")
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// location expands one $(fn L).
+func (rc *ruleContext) location(fn, arg string) (string, error) {
+	switch fn {
+	case "location", "locations", "execpath", "execpaths", "rootpath", "rootpaths":
+	default:
+		return "", fmt.Errorf("unknown function $(%s ...); bld knows location, locations, execpath, execpaths, rootpath, rootpaths", fn)
+	}
+	l, err := label.Parse(arg, "", rc.target.Label.Pkg)
+	if err != nil {
+		return "", fmt.Errorf("$(%s %s): %v", fn, arg, err)
+	}
+	dep, ok := rc.deps[l]
+	if !ok {
+		return "", fmt.Errorf("$(%s %s): %s is not a dependency of %s; add it to srcs, tools or deps", fn, arg, l, rc.target.Label)
+	}
+	files := dep.Files
+	if dep.Executable != nil && !strings.HasSuffix(fn, "s") {
+		files = []*File{dep.Executable}
+	}
+	if !strings.HasSuffix(fn, "s") && len(files) != 1 {
+		return "", fmt.Errorf("$(%s %s): %s has %d files; use $(%ss %s) for several", fn, arg, l, len(files), fn, arg)
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
+		if strings.HasPrefix(fn, "rootpath") {
+			paths[i] = f.ShortPath()
+		}
+	}
+	return strings.Join(paths, " "), nil
+}

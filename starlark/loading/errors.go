@@ -1,0 +1,44 @@
+package loading
+
+import (
+	"errors"
+	"fmt"
+
+	"go.starlark.net/starlark"
+)
+
+// NoSuchPackageError reports a label whose package has no BUILD.star.
+type NoSuchPackageError struct {
+	Pkg string
+}
+
+func (e *NoSuchPackageError) Error() string {
+	dir := e.Pkg
+	if dir == "" {
+		dir = "the workspace root"
+	}
+	return fmt.Sprintf("no package //%s: %s has no BUILD.star file", e.Pkg, dir)
+}
+
+// EvalError is a Starlark error with the backtrace that led to it. Its
+// message starts with file:line:col of the innermost frame.
+type EvalError struct {
+	Msg       string
+	Backtrace string
+}
+
+func (e *EvalError) Error() string { return e.Backtrace }
+
+// evalError turns a Starlark evaluation error into an error whose text is
+// the backtrace (each frame as file:line:col), so that the place is named.
+func evalError(err error) error {
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		return &EvalError{Msg: ee.Msg, Backtrace: ee.Backtrace()}
+	}
+	return err
+}
+
+// EvalErr converts err as the loader does, for other packages that run
+// Starlark (analysis).
+func EvalErr(err error) error { return evalError(err) }

@@ -1,0 +1,423 @@
+// Package loading evaluates BUILD.star and .star files into packages of
+// targets. It provides the load-time builtins (rule, attr, provider,
+// DefaultInfo, depset, glob, ...) and a load cache that is safe under
+// concurrent package evaluation and reports load cycles.
+//
+// Analysis (running rule implementations) is package analysis's job.
+package loading
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	"go.starlark.net/syntax"
+
+	"bld/starlark/label"
+	"bld/starlark/workspace"
+)
+
+// Thread-local keys.
+const (
+	moduleKey  = "bld.module"  // label.Label of the file being evaluated
+	packageKey = "bld.package" // *packageBuilder while a BUILD.star runs
+)
+
+// PreludeLabel is the built-in file whose public globals every BUILD.star
+// sees without a load: genrule, filegroup, cc_unit, cc_binary.
+var PreludeLabel = label.Label{Repo: label.BuiltinRepo, Pkg: "rules", Name: "prelude.star"}
+
+// DefaultMaxSteps bounds the Starlark execution steps of one file or one
+// rule implementation, so that a runaway loop ends with an error.
+const DefaultMaxSteps = 100_000_000
+
+// FileOptions is the Starlark dialect of bld files.
+var FileOptions = &syntax.FileOptions{Set: true, TopLevelControl: true, While: true, Recursion: true}
+
+// Options configure a Loader.
+type Options struct {
+	// Root is the absolute workspace root.
+	Root string
+	// Builtins holds the files of the built-in package @bld//rules, at
+	// their names (cc.star, ...).
+	Builtins fs.FS
+	// MaxSteps bounds each evaluation; 0 means DefaultMaxSteps.
+	MaxSteps uint64
+	// Print receives print() output; nil discards it.
+	Print func(thread *starlark.Thread, msg string)
+}
+
+// A Loader loads packages and .star modules, each once. It is safe for
+// concurrent use.
+type Loader struct {
+	opts     Options
+	mu       sync.Mutex
+	modules  map[label.Label]*moduleEntry
+	packages map[string]*packageEntry
+	base     starlark.StringDict // predeclared in every file
+}
+
+type moduleEntry struct {
+	done    chan struct{}
+	owner   *loadChain
+	globals starlark.StringDict
+	err     error
+}
+
+type packageEntry struct {
+	done chan struct{}
+	pkg  *Package
+	err  error
+}
+
+// A loadChain is one goroutine's stack of modules being loaded. waitingFor
+// is the module it is blocked on, if another goroutine is loading it; the
+// loader follows owner -> waitingFor links to find cycles across goroutines.
+type loadChain struct {
+	stack      []label.Label
+	waitingFor *moduleEntry
+}
+
+// New returns a Loader.
+func New(opts Options) *Loader {
+	if opts.MaxSteps == 0 {
+		opts.MaxSteps = DefaultMaxSteps
+	}
+	l := &Loader{
+		opts:     opts,
+		modules:  map[label.Label]*moduleEntry{},
+		packages: map[string]*packageEntry{},
+	}
+	l.base = starlark.StringDict{
+		"rule":         starlark.NewBuiltin("rule", ruleBuiltin),
+		"attr":         newAttrModule(),
+		"provider":     starlark.NewBuiltin("provider", providerBuiltin),
+		"DefaultInfo":  DefaultInfo,
+		"depset":       starlark.NewBuiltin("depset", depsetBuiltin),
+		"struct":       starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"Label":        starlark.NewBuiltin("Label", labelBuiltin),
+		"glob":         starlark.NewBuiltin("glob", l.globBuiltin),
+		"package_name": starlark.NewBuiltin("package_name", packageNameBuiltin),
+	}
+	return l
+}
+
+// Root returns the workspace root.
+func (l *Loader) Root() string { return l.opts.Root }
+
+// LoadPackage evaluates the BUILD.star of package pkg, once; later and
+// concurrent calls share the result.
+func (l *Loader) LoadPackage(ctx context.Context, pkg string) (*Package, error) {
+	l.mu.Lock()
+	e, ok := l.packages[pkg]
+	if !ok {
+		e = &packageEntry{done: make(chan struct{})}
+		l.packages[pkg] = e
+	}
+	l.mu.Unlock()
+	if ok {
+		select {
+		case <-e.done:
+			return e.pkg, e.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	e.pkg, e.err = l.evalPackage(ctx, pkg)
+	close(e.done)
+	return e.pkg, e.err
+}
+
+func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) {
+	file := workspace.BuildFile
+	if pkg != "" {
+		file = pkg + "/" + workspace.BuildFile
+	}
+	src, err := os.ReadFile(filepath.Join(l.opts.Root, filepath.FromSlash(file)))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &NoSuchPackageError{Pkg: pkg}
+		}
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	chain := &loadChain{}
+	prelude, err := l.loadModule(ctx, chain, PreludeLabel)
+	if err != nil {
+		return nil, fmt.Errorf("loading the built-in rules: %w", err)
+	}
+	predeclared := make(starlark.StringDict, len(l.base)+len(prelude))
+	for k, v := range l.base {
+		predeclared[k] = v
+	}
+	for k, v := range prelude {
+		if !strings.HasPrefix(k, "_") {
+			predeclared[k] = v
+		}
+	}
+	p := &Package{Path: pkg, File: file, Targets: map[string]*Target{}}
+	thread := l.newThread(ctx, chain, label.Label{Pkg: pkg, Name: workspace.BuildFile})
+	thread.SetLocal(packageKey, &packageBuilder{pkg: p})
+	defer cancelOnDone(ctx, thread)()
+	if _, err := starlark.ExecFileOptions(FileOptions, thread, file, src, predeclared); err != nil {
+		return nil, evalError(err)
+	}
+	return p, nil
+}
+
+// LoadModule loads a .star file and returns its globals.
+func (l *Loader) LoadModule(ctx context.Context, m label.Label) (starlark.StringDict, error) {
+	return l.loadModule(ctx, &loadChain{}, m)
+}
+
+func (l *Loader) loadModule(ctx context.Context, chain *loadChain, m label.Label) (starlark.StringDict, error) {
+	if !strings.HasSuffix(m.Name, ".star") {
+		return nil, fmt.Errorf("cannot load %s: only .star files can be loaded", m)
+	}
+	l.mu.Lock()
+	e, ok := l.modules[m]
+	if !ok {
+		e = &moduleEntry{done: make(chan struct{}), owner: chain}
+		l.modules[m] = e
+		l.mu.Unlock()
+		chain.stack = append(chain.stack, m)
+		e.globals, e.err = l.evalModule(ctx, chain, m)
+		chain.stack = chain.stack[:len(chain.stack)-1]
+		l.mu.Lock()
+		e.owner = nil
+		close(e.done)
+		l.mu.Unlock()
+		return e.globals, e.err
+	}
+	select {
+	case <-e.done:
+		l.mu.Unlock()
+		return e.globals, e.err
+	default:
+	}
+	// The module is being loaded. If its loader is, through the chain of
+	// waits, waiting for us, waiting would deadlock: that is a cycle.
+	for x := e; x != nil && x.owner != nil; x = x.owner.waitingFor {
+		if x.owner == chain {
+			l.mu.Unlock()
+			return nil, loadCycleError(chain.stack, m)
+		}
+	}
+	chain.waitingFor = e
+	l.mu.Unlock()
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	chain.waitingFor = nil
+	l.mu.Unlock()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return e.globals, e.err
+}
+
+func loadCycleError(stack []label.Label, m label.Label) error {
+	start := 0
+	for i, s := range stack {
+		if s == m {
+			start = i
+			break
+		}
+	}
+	var names []string
+	for _, s := range stack[start:] {
+		names = append(names, s.String())
+	}
+	names = append(names, m.String())
+	return fmt.Errorf("load cycle: %s; break it by moving what both files need into a third file", strings.Join(names, " -> "))
+}
+
+func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label) (starlark.StringDict, error) {
+	var src []byte
+	var err error
+	filename := m.Path()
+	if m.Repo == label.BuiltinRepo {
+		filename = "@bld//" + m.Pkg + ":" + m.Name
+		if m.Pkg != "rules" || l.opts.Builtins == nil {
+			return nil, fmt.Errorf("no built-in file %s (built-in rules live in @bld//rules)", m)
+		}
+		src, err = fs.ReadFile(l.opts.Builtins, m.Name)
+	} else {
+		src, err = os.ReadFile(filepath.Join(l.opts.Root, filepath.FromSlash(m.Path())))
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no such file %s (for %s)", filename, m)
+		}
+		return nil, fmt.Errorf("reading %s: %w", filename, err)
+	}
+	predeclared := l.base
+	if m.Repo != label.BuiltinRepo {
+		native, err := l.nativeModule(ctx, chain)
+		if err != nil {
+			return nil, err
+		}
+		predeclared = make(starlark.StringDict, len(l.base)+1)
+		for k, v := range l.base {
+			predeclared[k] = v
+		}
+		predeclared["native"] = native
+	}
+	thread := l.newThread(ctx, chain, m)
+	defer cancelOnDone(ctx, thread)()
+	globals, err := starlark.ExecFileOptions(FileOptions, thread, filename, src, predeclared)
+	if err != nil {
+		return nil, evalError(err)
+	}
+	// Rules and providers take the name of the global they are bound to.
+	for name, v := range globals {
+		switch v := v.(type) {
+		case *Rule:
+			if v.name == "" {
+				v.name = name
+			}
+		case *Provider:
+			if v.name == "" {
+				v.name = name
+			}
+		}
+	}
+	return globals, nil
+}
+
+// nativeModule is the native struct of .star files: the built-in rules,
+// glob and package_name, for macros.
+func (l *Loader) nativeModule(ctx context.Context, chain *loadChain) (starlark.Value, error) {
+	prelude, err := l.loadModule(ctx, chain, PreludeLabel)
+	if err != nil {
+		return nil, fmt.Errorf("loading the built-in rules: %w", err)
+	}
+	members := starlark.StringDict{"glob": l.base["glob"], "package_name": l.base["package_name"]}
+	for k, v := range prelude {
+		if !strings.HasPrefix(k, "_") {
+			members[k] = v
+		}
+	}
+	return &starlarkstruct.Module{Name: "native", Members: members}, nil
+}
+
+func (l *Loader) newThread(ctx context.Context, chain *loadChain, m label.Label) *starlark.Thread {
+	thread := &starlark.Thread{
+		Name: m.String(),
+		Load: func(thread *starlark.Thread, module string) (starlark.StringDict, error) {
+			target, err := label.Parse(module, m.Repo, m.Pkg)
+			if err != nil {
+				return nil, err
+			}
+			return l.loadModule(ctx, chain, target)
+		},
+		Print: l.opts.Print,
+	}
+	if thread.Print == nil {
+		thread.Print = func(*starlark.Thread, string) {}
+	}
+	thread.SetLocal(moduleKey, m)
+	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
+	return thread
+}
+
+// NewThread returns a thread for running Starlark code of the workspace
+// outside loading (rule implementations), with the loader's limits, which
+// ctx cancels; call the returned function when done.
+func (l *Loader) NewThread(ctx context.Context, name string) (*starlark.Thread, func()) {
+	thread := &starlark.Thread{Name: name, Print: l.opts.Print}
+	if thread.Print == nil {
+		thread.Print = func(*starlark.Thread, string) {}
+	}
+	thread.Load = func(*starlark.Thread, string) (starlark.StringDict, error) {
+		return nil, fmt.Errorf("load() is only allowed at the top of a file")
+	}
+	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
+	return thread, cancelOnDone(ctx, thread)
+}
+
+// cancelOnDone cancels thread when ctx is done; the returned function stops
+// watching.
+func cancelOnDone(ctx context.Context, thread *starlark.Thread) func() {
+	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
+	return func() { stop() }
+}
+
+// currentContext returns the repository and package of the file a thread is
+// evaluating, against which relative labels resolve.
+func currentContext(thread *starlark.Thread) (repo, pkg string) {
+	if pb, ok := thread.Local(packageKey).(*packageBuilder); ok {
+		return "", pb.pkg.Path
+	}
+	if m, ok := thread.Local(moduleKey).(label.Label); ok {
+		return m.Repo, m.Pkg
+	}
+	return "", ""
+}
+
+// glob(include, exclude = [], allow_empty = True)
+func (l *Loader) globBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var include, exclude *starlark.List
+	allowEmpty := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "include", &include, "exclude?", &exclude, "allow_empty?", &allowEmpty); err != nil {
+		return nil, err
+	}
+	pb, _ := thread.Local(packageKey).(*packageBuilder)
+	if pb == nil {
+		return nil, fmt.Errorf("glob: can only be called while a BUILD.star file is evaluated")
+	}
+	inc, err := stringsOf(include)
+	if err != nil {
+		return nil, fmt.Errorf("glob: include: %v", err)
+	}
+	exc, err := stringsOf(exclude)
+	if err != nil {
+		return nil, fmt.Errorf("glob: exclude: %v", err)
+	}
+	files, err := workspace.Glob(l.opts.Root, pb.pkg.Path, inc, exc)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 && !allowEmpty {
+		return nil, fmt.Errorf("glob: %q matches no file in package //%s (pass allow_empty = True to accept that)", inc, pb.pkg.Path)
+	}
+	out := make([]starlark.Value, len(files))
+	for i, f := range files {
+		out[i] = starlark.String(f)
+	}
+	return starlark.NewList(out), nil
+}
+
+func packageNameBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+		return nil, err
+	}
+	pb, _ := thread.Local(packageKey).(*packageBuilder)
+	if pb == nil {
+		return nil, fmt.Errorf("package_name: can only be called while a BUILD.star file is evaluated")
+	}
+	return starlark.String(pb.pkg.Path), nil
+}
+
+func stringsOf(l *starlark.List) ([]string, error) {
+	if l == nil {
+		return nil, nil
+	}
+	out := make([]string, l.Len())
+	for i := range out {
+		s, ok := l.Index(i).(starlark.String)
+		if !ok {
+			return nil, fmt.Errorf("element %d is a %s, want string", i, l.Index(i).Type())
+		}
+		out[i] = string(s)
+	}
+	return out, nil
+}

@@ -1,0 +1,93 @@
+package loading
+
+import (
+	"fmt"
+	"sort"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"bld/starlark/label"
+)
+
+// A Package is the result of evaluating one BUILD.star file.
+type Package struct {
+	// Path is the package name, its directory relative to the root.
+	Path string
+	// File is the BUILD.star path relative to the workspace root, as it
+	// appears in positions.
+	File string
+	// Targets by name.
+	Targets map[string]*Target
+}
+
+// TargetNames returns the names of the package's targets, sorted.
+func (p *Package) TargetNames() []string {
+	names := make([]string, 0, len(p.Targets))
+	for n := range p.Targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// A Target is one rule instance declared in a package.
+type Target struct {
+	Label label.Label
+	Rule  *Rule
+	// Attrs holds every attribute of the rule, coerced: label attributes as
+	// *LabelValue (lists of them for label_list), unset ones as their
+	// default or zero value.
+	Attrs map[string]starlark.Value
+	// Pos is where the BUILD.star declares the target.
+	Pos syntax.Position
+}
+
+// Deps returns the labels the target depends on, in attribute order then
+// list order, each once.
+func (t *Target) Deps() []label.Label {
+	var out []label.Label
+	seen := map[label.Label]bool{}
+	for _, name := range t.Rule.AttrNames {
+		if !t.Rule.Attrs[name].Type.IsDependency() {
+			continue
+		}
+		for _, l := range LabelsOf(t.Attrs[name]) {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// LabelsOf returns the labels in a coerced label or label_list value.
+func LabelsOf(v starlark.Value) []label.Label {
+	switch v := v.(type) {
+	case *LabelValue:
+		return []label.Label{v.Label}
+	case *starlark.List:
+		out := make([]label.Label, 0, v.Len())
+		for i := 0; i < v.Len(); i++ {
+			if lv, ok := v.Index(i).(*LabelValue); ok {
+				out = append(out, lv.Label)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// packageBuilder collects targets while a BUILD.star file is evaluated.
+type packageBuilder struct {
+	pkg *Package
+}
+
+func (pb *packageBuilder) add(t *Target) error {
+	if prev, dup := pb.pkg.Targets[t.Label.Name]; dup {
+		return fmt.Errorf("duplicate target name %q: already declared at %s; rename one of them", t.Label.Name, prev.Pos)
+	}
+	pb.pkg.Targets[t.Label.Name] = t
+	return nil
+}

@@ -1,0 +1,100 @@
+package loading
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"bld/starlark/label"
+	"bld/starlark/workspace"
+)
+
+// Expand resolves target patterns to the labels of the targets they name,
+// sorted and unique. Packages are loaded in parallel. A single-target
+// pattern may name a source file. A pattern that names nothing is an error.
+func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.Label, error) {
+	var pkgs []string
+	for _, p := range patterns {
+		if p.Recursive {
+			found, err := workspace.Packages(l.opts.Root, p.Pkg)
+			if err != nil {
+				return nil, fmt.Errorf("pattern %s: %v", p, err)
+			}
+			if len(found) == 0 {
+				return nil, fmt.Errorf("pattern %s matches no package: there is no BUILD.star under %s", p, "//"+p.Pkg)
+			}
+			pkgs = append(pkgs, found...)
+		} else {
+			pkgs = append(pkgs, p.Pkg)
+		}
+	}
+	loaded, err := l.loadAll(ctx, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[label.Label]bool{}
+	var out []label.Label
+	add := func(lb label.Label) {
+		if !seen[lb] {
+			seen[lb] = true
+			out = append(out, lb)
+		}
+	}
+	for _, p := range patterns {
+		switch {
+		case p.Recursive:
+			found, _ := workspace.Packages(l.opts.Root, p.Pkg)
+			for _, pkg := range found {
+				for _, name := range loaded[pkg].TargetNames() {
+					add(label.Label{Pkg: pkg, Name: name})
+				}
+			}
+		case p.All:
+			for _, name := range loaded[p.Pkg].TargetNames() {
+				add(label.Label{Pkg: p.Pkg, Name: name})
+			}
+		default:
+			add(label.Label{Pkg: p.Pkg, Name: p.Name})
+		}
+	}
+	sortLabels(out)
+	return out, nil
+}
+
+// loadAll loads packages in parallel, returning the first error in the
+// order given (so that the error reported does not depend on timing).
+func (l *Loader) loadAll(ctx context.Context, pkgs []string) (map[string]*Package, error) {
+	type result struct {
+		pkg *Package
+		err error
+	}
+	results := make([]result, len(pkgs))
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for i, p := range pkgs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pkg, err := l.LoadPackage(ctx, p)
+			results[i] = result{pkg, err}
+		}()
+	}
+	wg.Wait()
+	out := make(map[string]*Package, len(pkgs))
+	for i, r := range results {
+		if r.err != nil {
+			return nil, r.err
+		}
+		out[pkgs[i]] = r.pkg
+	}
+	return out, nil
+}
+
+func sortLabels(ls []label.Label) {
+	slices.SortFunc(ls, func(a, b label.Label) int { return strings.Compare(a.String(), b.String()) })
+}

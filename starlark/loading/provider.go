@@ -1,0 +1,170 @@
+package loading
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+)
+
+// A Provider is a kind of information a rule passes to its dependents, made
+// by provider() (or built in, like DefaultInfo). Calling it makes an
+// instance. Its name is the global it was assigned to.
+type Provider struct {
+	name   string
+	fields []string // nil: any field allowed
+	doc    string
+}
+
+var (
+	_ starlark.Callable = (*Provider)(nil)
+)
+
+// DefaultInfo is the built-in provider every target has: files (the files
+// that building the target means) and executable (the file run as a tool).
+var DefaultInfo = &Provider{name: "DefaultInfo", fields: []string{"executable", "files"}}
+
+func (p *Provider) Name() string {
+	if p.name == "" {
+		return "<anonymous provider>"
+	}
+	return p.name
+}
+func (p *Provider) String() string        { return "<provider " + p.Name() + ">" }
+func (p *Provider) Type() string          { return "Provider" }
+func (p *Provider) Freeze()               {}
+func (p *Provider) Truth() starlark.Bool  { return true }
+func (p *Provider) Hash() (uint32, error) { return starlark.String(fmt.Sprintf("%p", p)).Hash() }
+
+// CallInternal makes an instance from keyword arguments.
+func (p *Provider) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) > 0 {
+		return nil, fmt.Errorf("%s: takes keyword arguments only", p.Name())
+	}
+	inst := &ProviderInstance{Provider: p, fields: make(map[string]starlark.Value, len(kwargs))}
+	for _, kv := range kwargs {
+		name := string(kv[0].(starlark.String))
+		if p.fields != nil && !contains(p.fields, name) {
+			return nil, fmt.Errorf("%s: unknown field %q%s (fields: %s)", p.Name(), name, suggest(name, p.fields), strings.Join(p.fields, ", "))
+		}
+		kv[1].Freeze()
+		inst.fields[name] = kv[1]
+	}
+	if p == DefaultInfo {
+		if err := checkDefaultInfo(inst); err != nil {
+			return nil, err
+		}
+	}
+	return inst, nil
+}
+
+func checkDefaultInfo(inst *ProviderInstance) error {
+	if f, ok := inst.fields["files"]; ok && f != starlark.None {
+		switch f.(type) {
+		case *starlark.List, *Depset:
+		default:
+			return fmt.Errorf("DefaultInfo: files must be a list or depset of files, got %s", f.Type())
+		}
+	}
+	return nil
+}
+
+// provider(doc = "", fields = [...]) defines a new provider.
+func providerBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var doc string
+	var fields starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "doc?", &doc, "fields?", &fields); err != nil {
+		return nil, err
+	}
+	p := &Provider{doc: doc}
+	switch f := fields.(type) {
+	case starlark.NoneType:
+	case *starlark.List:
+		p.fields = []string{}
+		for i := 0; i < f.Len(); i++ {
+			s, ok := f.Index(i).(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("provider: fields must be strings")
+			}
+			p.fields = append(p.fields, string(s))
+		}
+	case *starlark.Dict:
+		p.fields = []string{}
+		for _, k := range f.Keys() {
+			s, ok := k.(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("provider: fields must be strings")
+			}
+			p.fields = append(p.fields, string(s))
+		}
+	default:
+		return nil, fmt.Errorf("provider: fields must be a list or dict, got %s", fields.Type())
+	}
+	if p.fields != nil {
+		sort.Strings(p.fields)
+	}
+	return p, nil
+}
+
+// A ProviderInstance is the value of a provider call: a struct whose fields
+// are the provider's.
+type ProviderInstance struct {
+	Provider *Provider
+	fields   map[string]starlark.Value
+}
+
+var _ starlark.HasAttrs = (*ProviderInstance)(nil)
+
+// Field returns a field's value, or None when unset.
+func (pi *ProviderInstance) Field(name string) starlark.Value {
+	if v, ok := pi.fields[name]; ok {
+		return v
+	}
+	return starlark.None
+}
+
+func (pi *ProviderInstance) String() string {
+	var b strings.Builder
+	b.WriteString(pi.Provider.Name() + "(")
+	for i, name := range pi.AttrNames() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = %s", name, pi.fields[name])
+	}
+	b.WriteString(")")
+	return b.String()
+}
+func (pi *ProviderInstance) Type() string          { return pi.Provider.Name() }
+func (pi *ProviderInstance) Freeze()               {}
+func (pi *ProviderInstance) Truth() starlark.Bool  { return true }
+func (pi *ProviderInstance) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: %s", pi.Type()) }
+
+func (pi *ProviderInstance) Attr(name string) (starlark.Value, error) {
+	if v, ok := pi.fields[name]; ok {
+		return v, nil
+	}
+	if pi.Provider.fields != nil && contains(pi.Provider.fields, name) {
+		return starlark.None, nil
+	}
+	return nil, nil
+}
+
+func (pi *ProviderInstance) AttrNames() []string {
+	names := make([]string, 0, len(pi.fields))
+	for k := range pi.fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

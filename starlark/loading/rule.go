@@ -1,0 +1,154 @@
+package loading
+
+import (
+	"fmt"
+	"strings"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"bld/starlark/label"
+)
+
+// A Rule is a kind of target, made by rule(implementation, attrs). Calling it
+// from a BUILD.star file (directly or through a macro) declares a target.
+// Its name is the global it was assigned to.
+type Rule struct {
+	name string
+	// Impl is the implementation function, called once per target at
+	// analysis with a ctx.
+	Impl *starlark.Function
+	// Attrs is the attribute schema; AttrNames lists it sorted.
+	Attrs     map[string]*Attr
+	AttrNames []string
+	// Executable rules produce a program (DefaultInfo.executable).
+	Executable bool
+	Doc        string
+	// DefinedIn is the .star file that defined the rule.
+	DefinedIn label.Label
+}
+
+var _ starlark.Callable = (*Rule)(nil)
+
+func (r *Rule) Name() string {
+	if r.name == "" {
+		return "<anonymous rule>"
+	}
+	return r.name
+}
+func (r *Rule) String() string        { return "<rule " + r.Name() + ">" }
+func (r *Rule) Type() string          { return "rule" }
+func (r *Rule) Freeze()               {}
+func (r *Rule) Truth() starlark.Bool  { return true }
+func (r *Rule) Hash() (uint32, error) { return starlark.String(fmt.Sprintf("%p", r)).Hash() }
+
+// rule(implementation, attrs = {}, doc = "", executable = False)
+func ruleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		impl       *starlark.Function
+		attrs      *starlark.Dict
+		doc        string
+		executable bool
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "implementation", &impl, "attrs?", &attrs, "doc?", &doc, "executable?", &executable); err != nil {
+		return nil, err
+	}
+	if impl.NumParams() != 1 {
+		return nil, fmt.Errorf("rule: the implementation %s must take exactly one parameter (ctx)", impl.Name())
+	}
+	schema, names, err := attrsFromDict(attrs)
+	if err != nil {
+		return nil, fmt.Errorf("rule: %v", err)
+	}
+	m, _ := thread.Local(moduleKey).(label.Label)
+	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, Executable: executable, Doc: doc, DefinedIn: m}, nil
+}
+
+// CallInternal declares a target in the package being evaluated.
+func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	pb, _ := thread.Local(packageKey).(*packageBuilder)
+	if pb == nil {
+		return nil, fmt.Errorf("%s: a rule can only be called while a BUILD.star file is evaluated (from the file itself or a macro it calls), not when a .star file is loaded", r.Name())
+	}
+	if len(args) > 0 {
+		return nil, fmt.Errorf("%s: takes keyword arguments only (name = ..., ...)", r.Name())
+	}
+	var name string
+	given := map[string]starlark.Value{}
+	for _, kv := range kwargs {
+		k := string(kv[0].(starlark.String))
+		if k == "name" {
+			s, ok := kv[1].(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("%s: name must be a string, got %s", r.Name(), kv[1].Type())
+			}
+			name = string(s)
+			continue
+		}
+		given[k] = kv[1]
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%s: missing the mandatory attribute name", r.Name())
+	}
+	if _, err := label.Parse(":"+name, "", pb.pkg.Path); err != nil {
+		return nil, fmt.Errorf("%s: invalid target name %q: %v", r.Name(), name, err)
+	}
+	t := &Target{
+		Label: label.Label{Pkg: pb.pkg.Path, Name: name},
+		Rule:  r,
+		Attrs: make(map[string]starlark.Value, len(r.Attrs)),
+		Pos:   callerInFile(thread, pb.pkg.File),
+	}
+	what := fmt.Sprintf("%s %q", r.Name(), name)
+	for k, v := range given {
+		a, ok := r.Attrs[k]
+		switch {
+		case k == "visibility" || k == "tags":
+			continue // accepted for Bazel users; bld has no visibility checks yet
+		case !ok || strings.HasPrefix(k, "_"):
+			return nil, fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
+				what, k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
+		}
+		cv, err := coerceAttr(a, v, "", pb.pkg.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: attribute %s (%s): %v", what, k, a.Type, err)
+		}
+		t.Attrs[k] = cv
+	}
+	for _, k := range r.AttrNames {
+		if _, ok := t.Attrs[k]; ok {
+			continue
+		}
+		a := r.Attrs[k]
+		if a.Mandatory {
+			return nil, fmt.Errorf("%s: missing the mandatory attribute %s", what, k)
+		}
+		t.Attrs[k] = a.Default
+	}
+	if err := pb.add(t); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+func publicAttrs(r *Rule) []string {
+	var names []string
+	for _, n := range r.AttrNames {
+		if !strings.HasPrefix(n, "_") {
+			names = append(names, n)
+		}
+	}
+	return append([]string{"name"}, names...)
+}
+
+// callerInFile returns the position of the outermost call in file (the line
+// of the BUILD.star that declared the target, even through macros), or the
+// innermost caller's position if file is not on the stack.
+func callerInFile(thread *starlark.Thread, file string) syntax.Position {
+	for _, fr := range thread.CallStack() {
+		if fr.Pos.Filename() == file {
+			return fr.Pos
+		}
+	}
+	return thread.CallFrame(1).Pos
+}
