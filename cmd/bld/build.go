@@ -138,7 +138,7 @@ func (s *session) analyze(ctx context.Context, env *environment, patterns []labe
 	if err != nil {
 		return nil, err
 	}
-	an := analysis.New(s.loader, actionEnv(env))
+	an := analysis.New(s.loader, actionEnv(env), env.vars)
 	var configured []*analysis.Configured
 	for _, l := range labels {
 		c, err := an.Analyze(ctx, l)

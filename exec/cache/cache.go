@@ -20,6 +20,11 @@
 // files. (An absolute path the action itself carries, in argv or env, is
 // part of its key, as it may change its outputs.)
 //
+// An action opts out of caching with graph.Action.NoCache (a rule sets
+// it, for actions whose outputs depend on something bld cannot hash, such
+// as the time or the network): Check then always misses, with the Reason
+// "action is marked no-cache", and Store stores nothing.
+//
 // # Layout
 //
 // The cache directory holds:
@@ -118,6 +123,7 @@ type Cache struct {
 	misses  int
 	added   int64 // bytes this process added to the cache
 	entries int   // action results this process wrote
+	closed  bool
 }
 
 // Open opens (creating if needed) the cache in directory dir, for the
@@ -158,8 +164,15 @@ func (c *Cache) Dir() string { return c.dir }
 
 // Close saves the file-digest memo, adds this build's hits, misses and
 // stored bytes to stats.json, and trims the cache when it exceeds
-// Options.MaxSize.
+// Options.MaxSize. Calls after the first do nothing.
 func (c *Cache) Close() error {
+	c.mu.Lock()
+	closed := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if closed {
+		return nil
+	}
 	var errs []error
 	if c.memo != nil {
 		if err := c.memo.save(); err != nil {

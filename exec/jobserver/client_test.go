@@ -49,8 +49,11 @@ func helperMain(mode string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if d, err := time.ParseDuration(os.Getenv("HELPER_INTERRUPT")); err == nil {
-		time.AfterFunc(d, func() { syscall.Kill(os.Getpid(), syscall.SIGINT) })
+	interrupt, err := time.ParseDuration(os.Getenv("HELPER_INTERRUPT"))
+	hold := 300 * time.Millisecond
+	if err == nil {
+		time.AfterFunc(interrupt, func() { syscall.Kill(os.Getpid(), syscall.SIGINT) })
+		hold = time.Minute // still holding tokens when Ctrl-C comes
 	}
 	log := os.Getenv("HELPER_LOG")
 	units, _ := strconv.Atoi(os.Getenv("HELPER_UNITS"))
@@ -74,10 +77,7 @@ func helperMain(mode string) int {
 			}
 			defer p.Release()
 			logUnit(log, true)
-			select {
-			case <-time.After(300 * time.Millisecond):
-			case <-ctx.Done():
-			}
+			time.Sleep(hold)
 			logUnit(log, false)
 		}()
 	}
@@ -91,6 +91,15 @@ func helperMain(mode string) int {
 				fail(fmt.Errorf("make: %v\n%s", err, out))
 			}
 		}()
+	}
+	if hold == time.Minute {
+		// bld's Ctrl-C path: its actions are being killed; give back
+		// every token at once and exit.
+		<-ctx.Done()
+		st := p.Stats()
+		p.Close()
+		fmt.Printf("interrupted holding %d tokens from the parent\n", st.Held)
+		return 1
 	}
 	wg.Wait()
 	p.Close()
@@ -178,24 +187,22 @@ func TestClientUnderMake(t *testing.T) {
 	}
 }
 
-// Ctrl-C in bld while its units wait for tokens: bld gives back every
-// token it took and make still finds all of its tokens at exit.
+// Ctrl-C in bld while its units hold two of make's tokens and others wait
+// for more: bld gives back every token it took and make still finds all
+// of its tokens at exit.
 func TestClientInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	out, err := runParentMake(t, dir, true, "JOBSERVER_TEST_HELPER=client", "HELPER_UNITS=12",
-		"HELPER_LOG="+filepath.Join(dir, "log"), "HELPER_INTERRUPT=500ms")
+		"HELPER_LOG="+filepath.Join(dir, "log"), "HELPER_INTERRUPT=1500ms")
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
 		t.Fatalf("make should fail because the helper was interrupted; got %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "failed: context canceled") {
-		t.Errorf("helper was not interrupted while waiting:\n%s", out)
+	if !strings.Contains(out, "interrupted holding 2 tokens") {
+		t.Errorf("helper was not interrupted while holding 2 of make's tokens:\n%s", out)
 	}
 	if strings.Contains(out, "INTERNAL") {
 		t.Errorf("make lost tokens:\n%s", out)
-	}
-	if got, _ := peak(t, filepath.Join(dir, "log")); got > 3 {
-		t.Errorf("peak %d, want at most 3", got)
 	}
 }
 

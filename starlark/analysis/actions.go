@@ -93,6 +93,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		command                string
 		arguments              *starlark.List
 		env, requirements      *starlark.Dict
+		envInherit             *starlark.List
 		mnemonic               = "Action"
 		progress               string
 		jobserver              bool
@@ -107,7 +108,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	pairs = append(pairs, "arguments?", &arguments, "inputs?", &inputs, "tools?", &tools, "env?", &env,
 		"mnemonic?", &mnemonic, "progress_message?", &progress, "jobserver?", &jobserver,
-		"execution_requirements?", &requirements)
+		"execution_requirements?", &requirements, "env_inherit?", &envInherit)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
 		return nil, err
 	}
@@ -156,7 +157,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 			}
 		}
 	}
-	actEnv, err := av.env(b, env)
+	actEnv, err := av.env(b, env, envInherit)
 	if err != nil {
 		return nil, err
 	}
@@ -235,12 +236,25 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 	return nil
 }
 
-// env merges the action's env dict over the base environment, sorted.
-func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict) ([]string, error) {
+// env builds an action's environment, sorted: the base environment, then
+// the variables of env_inherit taken from bld's own environment (unset ones
+// are left out), then the env dict.
+func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *starlark.List) ([]string, error) {
 	m := map[string]string{}
 	for _, kv := range av.rc.a.actionEnv {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
+		}
+	}
+	if inherit != nil {
+		for i := 0; i < inherit.Len(); i++ {
+			name, ok := inherit.Index(i).(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("%s: env_inherit must be a list of variable names", b.Name())
+			}
+			if v, ok := av.rc.a.hostEnv[string(name)]; ok {
+				m[string(name)] = v
+			}
 		}
 	}
 	if d != nil {

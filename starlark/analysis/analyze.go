@@ -40,6 +40,7 @@ type Analyzer struct {
 	loader     *loading.Loader
 	root       string
 	actionEnv  []string
+	hostEnv    map[string]string
 	files      map[string]*File
 	configured map[label.Label]*Configured
 	active     map[label.Label]bool
@@ -49,12 +50,21 @@ type Analyzer struct {
 }
 
 // New returns an Analyzer. actionEnv is the base environment of every action
-// ("KEY=value" entries, such as PATH); rules add their own.
-func New(loader *loading.Loader, actionEnv []string) *Analyzer {
+// ("KEY=value" entries, such as PATH); rules add their own. hostEnv is bld's
+// own environment, from which actions take only the variables they name in
+// env_inherit.
+func New(loader *loading.Loader, actionEnv, hostEnv []string) *Analyzer {
+	host := make(map[string]string, len(hostEnv))
+	for _, kv := range hostEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			host[k] = v
+		}
+	}
 	return &Analyzer{
 		loader:     loader,
 		root:       loader.Root(),
 		actionEnv:  actionEnv,
+		hostEnv:    host,
 		files:      map[string]*File{},
 		configured: map[label.Label]*Configured{},
 		active:     map[label.Label]bool{},

@@ -44,6 +44,17 @@ func newRuleContext(a *Analyzer, t *loading.Target, deps map[label.Label]*Config
 	for _, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attrs[name]
+		for _, l := range loading.LabelsOf(v) {
+			if !schema.Type.IsDependency() {
+				break
+			}
+			for _, p := range schema.Providers {
+				if _, ok := deps[l].Providers[p]; !ok {
+					return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
+						name, l, p.Name(), t.Rule.Name())
+				}
+			}
+		}
 		switch schema.Type {
 		case loading.AttrLabel:
 			if v == starlark.None {

@@ -56,7 +56,10 @@ type Attr struct {
 	// SingleFile marks a label attribute that must provide exactly one file
 	// (allow_single_file), available in ctx.file.
 	SingleFile bool
-	Doc        string
+	// Providers lists the providers every dependency in the attribute
+	// must return.
+	Providers []*Provider
+	Doc       string
 }
 
 // attrValue is an *Attr as a Starlark value (the method Type would clash
@@ -105,6 +108,19 @@ func attrConstructor(t AttrType) func(*starlark.Thread, *starlark.Builtin, starl
 			return nil, err
 		}
 		a := &Attr{Type: t, Mandatory: mandatory, Executable: executable, Doc: doc}
+		if providers != starlark.None {
+			elems, err := Elements(providers)
+			if err != nil {
+				return nil, fmt.Errorf("%s: providers: %v", b.Name(), err)
+			}
+			for _, e := range elems {
+				p, ok := e.(*Provider)
+				if !ok {
+					return nil, fmt.Errorf("%s: providers: want a list of providers, got a %s", b.Name(), e.Type())
+				}
+				a.Providers = append(a.Providers, p)
+			}
+		}
 		if allowSingleFile != starlark.None && allowSingleFile != starlark.False {
 			a.SingleFile = true
 		}
