@@ -9,7 +9,7 @@
 # files and the same graph as build.ninja), then measures, interleaving the
 # two tools run by run (and alternating which one goes first):
 #   full   - a fresh copy of the workspace (no bld-out/, no .ninja_log) and an
-#            empty bld cache (XDG_CACHE_HOME), then `bld build -j 2 //...` /
+#            empty bld cache (BLD_CACHE_DIR), then `bld build -j 2 //...` /
 #            `ninja -j 2`;
 #   no-op  - the same command again in the built workspace.
 # It checks that both tools wrote the same outputs, and prints the medians and
@@ -65,7 +65,7 @@ timeit() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-run_bld() { XDG_CACHE_HOME=$tmp/cache "$BLD" build -j "$JOBS" //...; }
+run_bld() { BLD_CACHE_DIR=$tmp/cache XDG_CACHE_HOME=$tmp/cache "$BLD" build -j "$JOBS" //...; }
 run_ninja() { ninja -j "$JOBS"; }
 
 rows=()
@@ -124,7 +124,9 @@ for n in $SIZES; do
 done
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-echo "Machine: $(nproc) cores ($cpu), $(uname -sr); $(go version | cut -d' ' -f3); ninja $(ninja --version); median of $RUNS runs"
+rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git -C "$root" status --porcelain 2>/dev/null) ]] || rev+=" plus uncommitted changes"
+echo "Machine: $(nproc) cores ($cpu), $(uname -sr); $(go version | cut -d' ' -f3); ninja $(ninja --version); bld at $rev; median of $RUNS runs"
 echo
 echo "| shape | N | measurement | bld (s) | ninja (s) | bld/ninja |"
 echo "|---|---:|---|---:|---:|---:|"
