@@ -10,9 +10,9 @@ import (
 	"runtime"
 	"time"
 
+	"bld/exec/cache"
 	"bld/exec/executor"
 	"bld/exec/graph"
-	"bld/exec/record"
 	"bld/exec/status"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
@@ -28,11 +28,18 @@ bld-out/ at the workspace root. An action whose command line and inputs are
 unchanged since it last succeeded, and whose outputs are intact, does not
 run again.
 
+Results are kept in the action cache, shared by every checkout of the user
+(docs/cache.md): a build after bld clean, or in a second checkout, restores
+outputs from it instead of running actions.
+
 flags:
-  -j N           run at most N commands at once (default: the number of CPUs)
-  -k             keep going after a failure with what does not depend on it
-  --events FILE  write one JSON object per action to FILE (docs/events.md)`,
-	usage: "bld build [-j N] [-k] [--events FILE] PATTERN...",
+  -j N             run at most N commands at once (default: the number of CPUs)
+  -k               keep going after a failure with what does not depend on it
+  --events FILE    write one JSON object per action to FILE (docs/events.md)
+  --explain        say for each action that runs why it runs
+  --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
+                   $XDG_CACHE_HOME/bld, else ~/.cache/bld)`,
+	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] PATTERN...",
 	run:   runBuild,
 }
 
@@ -40,6 +47,8 @@ type buildFlags struct {
 	jobs      int
 	keepGoing bool
 	events    string
+	explain   bool
+	cacheDir  string
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
@@ -49,6 +58,8 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.IntVar(&f.jobs, "j", runtime.NumCPU(), "")
 	fs.BoolVar(&f.keepGoing, "k", false, "")
 	fs.StringVar(&f.events, "events", "", "")
+	fs.BoolVar(&f.explain, "explain", false, "")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -78,11 +89,16 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer unlock()
-	rec, err := record.Open(s.root, stateDir)
+	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
 		return err
 	}
+	ac, err := cache.Open(cacheDir, s.root, cache.Options{Explain: f.explain})
+	if err != nil {
+		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
+	}
 	display := status.New(env.stderr, env.isTerminal)
+	display.Explain(f.explain)
 	var observer executor.Observer = display
 	var events *status.EventLog
 	if f.events != "" {
@@ -101,11 +117,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	summary, runErr := executor.Run(ctx, plan.graph, plan.goals, executor.Options{
 		Root:      s.root,
 		KeepGoing: f.keepGoing,
-		Cache:     rec,
+		Cache:     ac,
 		Tokens:    executor.NewSemaphore(f.jobs),
 		Observer:  observer,
 	})
-	closeErr := rec.Close()
+	closeErr := ac.Close()
 	if events != nil {
 		if err := events.Flush(); err != nil && runErr == nil {
 			runErr = fmt.Errorf("--events: %w", err)
@@ -119,7 +135,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return errReported
 	}
 	if closeErr != nil {
-		return fmt.Errorf("saving the build record: %w", closeErr)
+		return fmt.Errorf("saving the action cache: %w", closeErr)
 	}
 	return nil
 }
@@ -178,4 +194,16 @@ func actionEnv(env *environment) []string {
 		path = defaultPath
 	}
 	return []string{"PATH=" + path}
+}
+
+// resolveCacheDir returns the cache directory: the flag, else the default
+// from the environment. A relative flag is taken from the working directory.
+func resolveCacheDir(env *environment, flagValue string) (string, error) {
+	if flagValue == "" {
+		return cache.DefaultDir(env.vars)
+	}
+	if !filepath.IsAbs(flagValue) {
+		flagValue = filepath.Join(env.dir, flagValue)
+	}
+	return flagValue, nil
 }

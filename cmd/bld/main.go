@@ -35,6 +35,7 @@ var commands = map[string]*command{
 	"build":   buildCommand,
 	"query":   queryCommand,
 	"clean":   cleanCommand,
+	"cache":   cacheCommand,
 	"version": {summary: "print bld's version", usage: "bld version", run: runVersion},
 }
 

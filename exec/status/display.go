@@ -43,6 +43,7 @@ type Display struct {
 	last        int // the action the status line shows, if running
 	lineShown   bool
 	lastDraw    time.Time
+	explain     bool
 }
 
 var _ executor.Observer = (*Display)(nil)
@@ -57,6 +58,14 @@ func New(w io.Writer, smart bool) *Display {
 		}
 	}
 	return d
+}
+
+// Explain makes the display say, for each action that runs, why it runs
+// (--explain): one line "explain: <message>: <reason>" before its output.
+func (d *Display) Explain(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.explain = on
 }
 
 // Planned implements executor.Observer.
@@ -91,6 +100,10 @@ func (d *Display) Finished(r executor.Result) {
 		block = failureBlock(r)
 	case len(r.Output) > 0:
 		block = r.Output
+	}
+	if d.explain && r.Status == executor.StatusRan {
+		why := fmt.Sprintf("explain: %s: %s\n", r.Action.Message(), r.Reason)
+		block = append([]byte(why), block...)
 	}
 	if len(block) > 0 {
 		d.clear()
