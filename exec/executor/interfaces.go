@@ -9,9 +9,9 @@ import (
 )
 
 // A Cache decides whether an action must run, and learns the results of the
-// actions that did. The local record (package exec/record) is one; the
-// content-addressed shared cache is another. Implementations must be safe
-// for concurrent use.
+// actions that did. Package exec/cache is the implementation bld uses (a
+// content-addressed cache shared by every checkout); a remote cache can be
+// another. Implementations must be safe for concurrent use.
 type Cache interface {
 	// Check hashes what the action depends on and reports whether its
 	// outputs are already in place (or were restored) so it need not run.
