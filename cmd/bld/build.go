@@ -38,7 +38,8 @@ flags:
   --events FILE    write one JSON object per action to FILE (docs/events.md)
   --explain        say for each action that runs why it runs
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
-                   $XDG_CACHE_HOME/bld, else ~/.cache/bld)`,
+                   $XDG_CACHE_HOME/bld, else ~/.cache/bld)
+  --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
 	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] PATTERN...",
 	run:   runBuild,
 }
@@ -49,6 +50,7 @@ type buildFlags struct {
 	events    string
 	explain   bool
 	cacheDir  string
+	profile   string
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
@@ -60,9 +62,17 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.events, "events", "", "")
 	fs.BoolVar(&f.explain, "explain", false, "")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
+	fs.StringVar(&f.profile, "cpuprofile", "", "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if f.profile != "" {
+		stop, err := startProfile(f.profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if f.jobs < 1 {
 		return usageError(fmt.Sprintf("-j %d: need at least 1", f.jobs))

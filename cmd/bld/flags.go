@@ -3,12 +3,15 @@ package main
 import (
 	"flag"
 	"io"
+	"strings"
 )
 
 // parseFlags parses fs from args, letting flags and positional arguments
-// mix (bld build //x -j4), as users of other build tools expect.
+// mix (bld build //x -j 4), as users of other build tools expect. A
+// one-letter flag may carry its value attached, as in make and ninja: -j4.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
+	args = splitAttached(fs, args)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -22,4 +25,22 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// splitAttached rewrites "-j4" as "-j", "4" for the one-letter flags of fs
+// that take a value.
+func splitAttached(fs *flag.FlagSet, args []string) []string {
+	var out []string
+	for _, a := range args {
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && !strings.Contains(a, "=") {
+			if f := fs.Lookup(a[1:2]); f != nil {
+				if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+					out = append(out, a[:2], a[2:])
+					continue
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }

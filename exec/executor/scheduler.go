@@ -23,6 +23,9 @@ const (
 	finished                 // ran, cached or failed
 )
 
+// checkerQueueDepth is how many jobs may wait for each checker.
+const checkerQueueDepth = 8
+
 // noCacheReason is the Reason of actions marked NoCache, which are never
 // looked up in the cache nor stored in it.
 const noCacheReason = "action is marked NoCache"
@@ -46,7 +49,8 @@ type scheduler struct {
 	events   chan event
 	jobs     chan poolJob
 	checkers int // goroutines in the pool
-	idle     int // checkers with no job
+	slots    int // jobs the pool may hold at once: queued or being worked on
+	idle     int // free slots
 	running  int // command workers
 
 	acquiring bool
@@ -101,8 +105,12 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		events:  make(chan event, 64),
 	}
 	s.checkers = min(runtime.NumCPU(), max(len(p.ids), 1))
-	s.idle = s.checkers
-	s.jobs = make(chan poolJob, s.checkers)
+	// A few jobs queue per checker, so that a checker finishing one does
+	// not wait for the scheduler goroutine to hand it the next: on a no-op
+	// build that round trip, not the check, would set the pace.
+	s.slots = checkerQueueDepth * s.checkers
+	s.idle = s.slots
+	s.jobs = make(chan poolJob, s.slots)
 	s.summary.Total = len(p.ids)
 	return s
 }
@@ -174,7 +182,7 @@ func (s *scheduler) err(ctx context.Context) error {
 
 // inFlight counts the goroutines whose report the scheduler awaits.
 func (s *scheduler) inFlight() int {
-	n := s.checkers - s.idle + s.running
+	n := s.slots - s.idle + s.running
 	if s.acquiring {
 		n++
 	}

@@ -90,10 +90,16 @@ func newRuleContext(a *Analyzer, t *loading.Target, deps map[label.Label]*Config
 			labels := loading.LabelsOf(v)
 			targets := make([]starlark.Value, len(labels))
 			var all []*File
+			seen := map[*File]bool{}
 			for i, l := range labels {
 				dep := deps[l]
 				targets[i] = &targetValue{dep}
-				all = append(all, dep.Files...)
+				for _, f := range dep.Files {
+					if !seen[f] { // as in Bazel: each file once
+						seen[f] = true
+						all = append(all, f)
+					}
+				}
 			}
 			list := starlark.NewList(targets)
 			list.Freeze()

@@ -2,12 +2,14 @@ package analysis
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
 
 	"bld/starlark/label"
+	"bld/starlark/workspace"
 )
 
 // expand_location(input, targets = [])
@@ -141,13 +143,17 @@ func (rc *ruleContext) location(fn, arg string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("$(%s %s): %v", fn, arg, err)
 	}
-	dep, ok := rc.deps[l]
-	if !ok {
-		return "", fmt.Errorf("$(%s %s): %s is not a dependency of %s; add it to srcs, tools or deps", fn, arg, l, rc.target.Label)
-	}
-	files := dep.Files
-	if dep.Executable != nil && !strings.HasSuffix(fn, "s") {
-		files = []*File{dep.Executable}
+	var files []*File
+	if dep, ok := rc.deps[l]; ok {
+		files = dep.Files
+		if dep.Executable != nil && !strings.HasSuffix(fn, "s") {
+			files = []*File{dep.Executable}
+		}
+	} else if f := rc.predeclaredFile(l); f != nil {
+		// An output of the target itself (genrule outs), as in Bazel.
+		files = []*File{f}
+	} else {
+		return "", fmt.Errorf("$(%s %s): %s is not a dependency or an output of %s; add it to srcs, tools or deps", fn, arg, l, rc.target.Label)
 	}
 	if !strings.HasSuffix(fn, "s") && len(files) != 1 {
 		return "", fmt.Errorf("$(%s %s): %s has %d files; use $(%ss %s) for several", fn, arg, l, len(files), fn, arg)
@@ -160,4 +166,19 @@ func (rc *ruleContext) location(fn, arg string) (string, error) {
 		}
 	}
 	return strings.Join(paths, " "), nil
+}
+
+// predeclaredFile returns the file of l if l is one of the target's own
+// output attributes (such as a genrule's outs), else nil.
+func (rc *ruleContext) predeclaredFile(l label.Label) *File {
+	if l.Repo != rc.target.Label.Repo || l.Pkg != rc.target.Label.Pkg {
+		return nil
+	}
+	p := path.Join(workspace.OutputDir, l.Pkg, l.Name)
+	for _, f := range rc.predeclared {
+		if f.Path == p {
+			return f
+		}
+	}
+	return nil
 }

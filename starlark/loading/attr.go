@@ -59,7 +59,10 @@ type Attr struct {
 	// Providers lists the providers every dependency in the attribute
 	// must return.
 	Providers []*Provider
-	Doc       string
+	// Values, when not empty, are the only values a string or int
+	// attribute may be given.
+	Values []starlark.Value
+	Doc    string
 }
 
 // attrValue is an *Attr as a Starlark value (the method Type would clash
@@ -120,6 +123,13 @@ func attrConstructor(t AttrType) func(*starlark.Thread, *starlark.Builtin, starl
 				}
 				a.Providers = append(a.Providers, p)
 			}
+		}
+		if values != starlark.None {
+			elems, err := Elements(values)
+			if err != nil {
+				return nil, fmt.Errorf("%s: values: %v", b.Name(), err)
+			}
+			a.Values = elems
 		}
 		if allowSingleFile != starlark.None && allowSingleFile != starlark.False {
 			a.SingleFile = true
@@ -221,12 +231,12 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 		if _, ok := v.(starlark.String); !ok {
 			return nil, fmt.Errorf("want a string, got %s", v.Type())
 		}
-		return v, nil
+		return v, checkValues(a, v)
 	case AttrInt:
 		if _, ok := v.(starlark.Int); !ok {
 			return nil, fmt.Errorf("want an int, got %s", v.Type())
 		}
-		return v, nil
+		return v, checkValues(a, v)
 	case AttrBool:
 		if _, ok := v.(starlark.Bool); !ok {
 			return nil, fmt.Errorf("want a bool, got %s", v.Type())
@@ -250,6 +260,19 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown attribute type %v", a.Type)
+}
+
+// checkValues checks v against the attribute's allowed values, if any.
+func checkValues(a *Attr, v starlark.Value) error {
+	if len(a.Values) == 0 {
+		return nil
+	}
+	for _, x := range a.Values {
+		if eq, err := starlark.Equal(x, v); err == nil && eq {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not one of the allowed values %s", v, starlark.NewList(a.Values))
 }
 
 func elemName(t AttrType) string {

@@ -109,6 +109,9 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 			return nil, fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
 				what, k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
 		}
+		if v == starlark.None {
+			continue // None means unset: the default applies, or mandatory fails
+		}
 		cv, err := coerceAttr(a, v, "", pb.pkg.Path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: attribute %s (%s): %v", what, k, a.Type, err)

@@ -1,0 +1,240 @@
+package analysis_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/exec/graph"
+	"bld/rules"
+	"bld/starlark/analysis"
+	"bld/starlark/label"
+	"bld/starlark/loading"
+)
+
+// analyze writes files into a temporary workspace and analyzes target.
+func analyze(t *testing.T, files map[string]string, target string) (*analysis.Analyzer, error) {
+	t.Helper()
+	root := t.TempDir()
+	files["WORKSPACE.star"] = ""
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := label.Parse(target, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+	a := analysis.New(loader, []string{"PATH=/usr/bin:/bin"}, nil)
+	_, err = a.Analyze(context.Background(), l)
+	return a, err
+}
+
+// action returns the action of owner with the given mnemonic.
+func action(t *testing.T, a *analysis.Analyzer, owner, mnemonic string) *graph.Action {
+	t.Helper()
+	for _, act := range a.Actions() {
+		if act.Owner == owner && act.Mnemonic == mnemonic {
+			return act
+		}
+	}
+	t.Fatalf("no %s action of %s", mnemonic, owner)
+	return nil
+}
+
+// genruleFiles is a workspace with sources, generated files and filegroups
+// for genrule commands to refer to.
+func genruleFiles(cmd string) map[string]string {
+	return map[string]string{
+		"p/a.txt": "a", "p/b.txt": "b", "p/sub/c.txt": "c",
+		"q/BUILD.star": `genrule(name = "qgen", outs = ["q.txt"], cmd = "echo q > $@")
+`,
+		"p/BUILD.star": `genrule(name = "gen", outs = ["gen.txt"], cmd = "echo > $@")
+filegroup(name = "fg", srcs = ["a.txt", "sub/c.txt"])
+genrule(name = "one", srcs = ["a.txt"], outs = ["one.txt"], cmd = ` + quote(cmd) + `)
+genrule(name = "one2", srcs = [":fg", "a.txt"], outs = ["one2.txt"], cmd = ` + quote(cmd) + `)
+genrule(
+    name = "many",
+    srcs = ["a.txt", ":gen", ":fg", "//q:qgen"],
+    outs = ["o1.txt", "sub/o2.txt"],
+    cmd = ` + quote(cmd) + `,
+)
+`,
+	}
+}
+
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func TestExpandMakeVariables(t *testing.T) {
+	tests := []struct {
+		target, cmd, want string
+	}{
+		{"one", "echo $$HOME $$$$ $$(pwd)", "echo $HOME $$ $(pwd)"},
+		{"one", "cat $< > $@", "cat p/a.txt > bld-out/p/one.txt"},
+		{"one", "$(SRCS) | $(OUTS)", "p/a.txt | bld-out/p/one.txt"},
+		{"one", "cd $(@D) && ls $(RULEDIR)", "cd bld-out/p && ls bld-out/p"},
+		{"many", "cat $(SRCS) > x", "cat p/a.txt bld-out/p/gen.txt p/sub/c.txt bld-out/q/q.txt > x"},
+		{"many", "touch $(OUTS)", "touch bld-out/p/o1.txt bld-out/p/sub/o2.txt"},
+		{"many", "$(@D)", "bld-out/p"},
+		{"many", "$(location a.txt) $(location :a.txt) $(location //p:a.txt)", "p/a.txt p/a.txt p/a.txt"},
+		{"many", "$(location :gen) $(execpath //q:qgen)", "bld-out/p/gen.txt bld-out/q/q.txt"},
+		{"many", "$(locations :fg)", "p/a.txt p/sub/c.txt"},
+		// A file named twice (a.txt, and in :fg) is one source.
+		{"one2", "$(SRCS)", "p/a.txt p/sub/c.txt"},
+		{"many", "$(rootpath :gen) $(rootpaths :fg)", "p/gen.txt p/a.txt p/sub/c.txt"},
+		// A genrule's own outputs, as in Bazel.
+		{"many", "$(location sub/o2.txt) $(location :o1.txt)", "bld-out/p/sub/o2.txt bld-out/p/o1.txt"},
+		// Without $ there is nothing to expand; other text stays as is.
+		{"one", "echo 'a (b) c' > /dev/null", "echo 'a (b) c' > /dev/null"},
+	}
+	for _, tt := range tests {
+		a, err := analyze(t, genruleFiles(tt.cmd), "//p:"+tt.target)
+		if err != nil {
+			t.Errorf("%s: %q: %v", tt.target, tt.cmd, err)
+			continue
+		}
+		act := action(t, a, "//p:"+tt.target, "Genrule")
+		want := []string{"/bin/sh", "-e", "-c", tt.want}
+		if diff := cmp.Diff(want, act.Argv); diff != "" {
+			t.Errorf("%s: %q (-want +got):\n%s", tt.target, tt.cmd, diff)
+		}
+	}
+}
+
+func TestExpandMakeVariablesErrors(t *testing.T) {
+	tests := []struct {
+		target, cmd string
+		// want is a regular expression the error must match.
+		want string
+	}{
+		{"one", "echo $(FOO)", `\$\(FOO\) is not defined; known variables: \$\(@D\), \$\(OUTS\), \$\(RULEDIR\), \$\(SRCS\), \$<, \$@ \(write \$\$ for a literal \$\)`},
+		{"one", "echo $HOME", `\$H is not defined; .*write \$\$ for a literal \$, e\.g\. \$\$HOME`},
+		{"one", "echo $", `a lone \$ ends the command; write \$\$ for a literal \$`},
+		{"one", "echo $(SRCS", `unterminated \$\(`},
+		{"many", "cat $<", `\$< is not defined`},
+		{"many", "cat $@", `\$@ is not defined`},
+		{"one", "$(location b.txt)", `\$\(location b\.txt\): //p:b\.txt is not a dependency or an output of //p:one; add it to srcs, tools or deps`},
+		{"many", "$(location :fg)", `\$\(location :fg\): //p:fg has 2 files; use \$\(locations :fg\) for several`},
+		{"one", "$(location //p:a:b)", `\$\(location //p:a:b\): `},
+		{"one", "$(frob a.txt)", `unknown function \$\(frob \.\.\.\); bld knows location, locations`},
+	}
+	for _, tt := range tests {
+		_, err := analyze(t, genruleFiles(tt.cmd), "//p:"+tt.target)
+		if err == nil {
+			t.Errorf("%s: %q: no error", tt.target, tt.cmd)
+			continue
+		}
+		msg := err.Error()
+		if !regexp.MustCompile(tt.want).MatchString(msg) {
+			t.Errorf("%s: %q:\n%s\nwant it to match %s", tt.target, tt.cmd, msg, tt.want)
+		}
+		// The error names the target, where it is declared, and the
+		// attribute.
+		for _, s := range []string{"analyzing //p:" + tt.target, "declared at p/BUILD.star:", "attribute cmd of //p:" + tt.target} {
+			if !strings.Contains(msg, s) {
+				t.Errorf("%s: %q: the error does not say %q:\n%s", tt.target, tt.cmd, s, msg)
+			}
+		}
+	}
+}
+
+// A custom rule calls ctx.expand_make_variables with its own variables and
+// ctx.expand_location, as a Bazel rule would.
+func TestExpandFromCustomRule(t *testing.T) {
+	files := map[string]string{
+		"p/x.txt": "x",
+		"p/r.star": `
+def _impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + ".txt")
+    made = ctx.expand_make_variables("text", ctx.attr.text, {"NAME": "world", "N": "1"})
+    loc = ctx.expand_location("$(location :x.txt) $(OTHER) $$", [])
+    ctx.actions.write(output = out, content = made + "|" + loc)
+    return [DefaultInfo(files = [out])]
+
+r = rule(implementation = _impl, attrs = {"text": attr.string(), "data": attr.label_list(allow_files = True)})
+`,
+		"p/BUILD.star": `load(":r.star", "r")
+r(name = "t", text = "hello $(NAME) $N $$ $(location x.txt)", data = ["x.txt"])
+`,
+	}
+	a, err := analyze(t, files, "//p:t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := action(t, a, "//p:t", "FileWrite")
+	// expand_location leaves other $ text as it is.
+	if got, want := string(act.Content), "hello world 1 $ p/x.txt|p/x.txt $(OTHER) $$"; got != want {
+		t.Errorf("content %q, want %q", got, want)
+	}
+}
+
+// TestLabelErrorsAtAnalysis checks the label errors analysis reports: a
+// dependency without the provider the attribute requires, and a label
+// attribute that must be a single file.
+func TestLabelErrorsAtAnalysis(t *testing.T) {
+	tests := []struct {
+		build, target, want string
+	}{
+		{
+			`genrule(name = "g", outs = ["g.c"], cmd = "touch $@")
+cc_binary(name = "b", srcs = ["m.c"], deps = [":g"])
+`, "//p:b",
+			`p/BUILD.star:2:10: cc_binary //p:b: attribute deps: //p:g does not provide CcInfo, which cc_binary requires`,
+		},
+		{
+			`filegroup(name = "two", srcs = ["m.c", "n.c"])
+genrule(name = "g", srcs = ["//nowhere:x"], outs = ["g.c"], cmd = "touch $@")
+`, "//p:g",
+			`p/BUILD.star:2:8: genrule //p:g depends on //nowhere:x: no package //nowhere`,
+		},
+		{
+			`genrule(name = "g", srcs = [":gg"], outs = ["g.c"], cmd = "touch $@")
+genrule(name = "gg", srcs = [":g"], outs = ["gg.c"], cmd = "touch $@")
+`, "//p:g",
+			`dependency cycle: //p:g -> //p:gg -> //p:g`,
+		},
+	}
+	for _, tt := range tests {
+		_, err := analyze(t, map[string]string{"p/m.c": "", "p/n.c": "", "p/BUILD.star": tt.build}, tt.target)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v\nwant it to contain %q", tt.target, err, tt.want)
+		}
+	}
+}
+
+// TestCcLinkOrder checks that a binary's objects come before its libraries,
+// and each library before the libraries it depends on.
+func TestCcLinkOrder(t *testing.T) {
+	files := map[string]string{
+		"p/BUILD.star": `cc_unit(name = "z", srcs = ["z.c"])
+cc_unit(name = "png", srcs = ["png.c"], deps = [":z"])
+cc_unit(name = "util", srcs = ["util.c"], deps = [":z"])
+cc_binary(name = "app", srcs = ["main.c", "more.c"], deps = [":png", ":util", ":z"])
+`,
+		"p/z.c": "", "p/png.c": "", "p/util.c": "", "p/main.c": "", "p/more.c": "",
+	}
+	a, err := analyze(t, files, "//p:app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := action(t, a, "//p:app", "CcLink")
+	want := []string{"gcc", "-o", "bld-out/p/app",
+		"bld-out/p/_objs/app/p/main.o", "bld-out/p/_objs/app/p/more.o",
+		"bld-out/p/libpng.a", "bld-out/p/libutil.a", "bld-out/p/libz.a"}
+	if diff := cmp.Diff(want, link.Argv); diff != "" {
+		t.Errorf("link line (-want +got):\n%s", diff)
+	}
+}
