@@ -4,6 +4,7 @@ package main
 // directories, with the real /bin/sh and gcc.
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -184,7 +185,7 @@ genrule(name = "c", srcs = [":use"], outs = ["c.txt"], cmd = "cat $< > $@")
 genrule(name = "use", outs = ["x.txt"], cmd = "echo b > $@")
 `},
 			pattern: "//p:all",
-			want:    []string{`p/BUILD.star:2:8`, `bld-out/p/x.txt is already declared by //p:gen`, `choose another name`},
+			want:    []string{`p/BUILD.star:2:8`, `x\.txt`, `declared twice: by //p:gen \(at p/BUILD.star:1:8\) and by //p:use`, `another name`},
 		},
 		{
 			name: "undefined make variable",
@@ -425,6 +426,58 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
+// TestInterruptDuringLoading interrupts bld while a BUILD.star runs an
+// endless loop: Starlark evaluation is cancelled at once.
+func TestInterruptDuringLoading(t *testing.T) {
+	w := newWorkspace(t, map[string]string{"p/BUILD.star": `print("looping")
+
+def spin():
+    x = 0
+    while True:
+        x += 1
+
+spin()
+`})
+	cmd := w.command(".", "build", "//p:all")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var out []string
+	for line := range lines {
+		out = append(out, line)
+		if strings.Contains(line, "looping") {
+			break
+		}
+	}
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for line := range lines {
+		out = append(out, line)
+	}
+	cmd.Wait()
+	if d := time.Since(sent); d > 3*time.Second {
+		t.Errorf("bld took %v to stop after SIGINT", d)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("exit %d, want %d (interrupted):\n%s", code, exitInterrupted, strings.Join(out, "\n"))
+	}
+	wantContains(t, strings.Join(out, "\n"), "DEBUG p/BUILD.star:1:6: looping", "interrupted")
+}
+
 // processGone reports whether pid no longer runs: it does not exist, or it
 // is a zombie.
 func processGone(pid int) bool {
@@ -545,9 +598,13 @@ func TestClean(t *testing.T) {
 	if !w.exists("bld-out/app/other.txt") {
 		t.Fatal("no output")
 	}
+	_, cacheErr := os.Stat(w.cache)
 	r := w.bldIn("app/sub", "clean")
 	if r.code != 0 {
 		t.Fatal(r)
+	}
+	if _, err := os.Stat(w.cache); cacheErr == nil && err != nil {
+		t.Errorf("bld clean removed the action cache %s", w.cache)
 	}
 	if w.exists("bld-out") {
 		t.Errorf("bld clean left bld-out/")

@@ -81,6 +81,9 @@ func transitiveDeps(ctx context.Context, s *session, roots []label.Label) ([]lab
 		}
 		t, ok := pkg.Targets[l.Name]
 		if !ok {
+			if gen, ok := pkg.Outputs[l.Name]; ok {
+				return visit(gen.Label, from)
+			}
 			if _, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(l.Path()))); err != nil {
 				msg := fmt.Sprintf("no target or file %s", l)
 				if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {

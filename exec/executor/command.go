@@ -85,6 +85,10 @@ func runCommand(ctx context.Context, root string, tokens TokenPool, a *graph.Act
 // with a slash is a path relative to the workspace root; a bare name is
 // searched in env's PATH (relative entries taken from the root), never in
 // bld's own PATH.
+//
+// A relative name stays relative (the process starts in root, so it names
+// the same file): a script run by path sees it as $0, and an absolute path
+// there would put the checkout's location into outputs.
 func lookPath(root, argv0 string, env []string) (string, error) {
 	if argv0 == "" {
 		return "", errors.New("empty command name")
@@ -97,7 +101,7 @@ func lookPath(root, argv0 string, env []string) (string, error) {
 		if err := isExecutable(p); err != nil {
 			return "", fmt.Errorf("command %s: %w", argv0, err)
 		}
-		return p, nil
+		return argv0, nil
 	}
 	pathVar, ok := "", false
 	for _, kv := range env {

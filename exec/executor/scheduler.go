@@ -28,7 +28,7 @@ const checkerQueueDepth = 8
 
 // noCacheReason is the Reason of actions marked NoCache, which are never
 // looked up in the cache nor stored in it.
-const noCacheReason = "action is marked NoCache"
+const noCacheReason = "action is marked no-cache"
 
 // scheduler is the state of one Run. Only the goroutine in run touches it;
 // checkers, command workers and the token acquirer report on events.

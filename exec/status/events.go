@@ -2,6 +2,7 @@ package status
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,7 +65,11 @@ func (l *EventLog) Finished(r executor.Result) {
 	if r.Err != nil {
 		e.Error = r.Err.Error()
 	}
-	line, err := json.Marshal(e)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "->" in reasons readable
+	err := enc.Encode(e)     // Encode ends the line with '\n'
+	line := buf.Bytes()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
@@ -74,7 +79,6 @@ func (l *EventLog) Finished(r executor.Result) {
 		l.err = fmt.Errorf("event log: %w", err)
 		return
 	}
-	line = append(line, '\n')
 	if _, err := l.w.Write(line); err != nil {
 		l.err = fmt.Errorf("writing the event log: %w", err)
 	}

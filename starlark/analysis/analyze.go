@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"bld/exec/graph"
 	"bld/starlark/label"
 	"bld/starlark/loading"
+	"bld/starlark/workspace"
 )
 
 // A Configured target is the result of analyzing a target: its providers.
@@ -101,6 +103,9 @@ func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Tar
 	}
 	t, ok := pkg.Targets[l.Name]
 	if !ok {
+		if gen, ok := pkg.Outputs[l.Name]; ok {
+			return a.outputFile(ctx, gen, l)
+		}
 		return a.sourceFile(pkg, l, from)
 	}
 	a.active[l] = true
@@ -111,6 +116,22 @@ func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Tar
 	if err != nil {
 		return nil, err
 	}
+	a.configured[l] = c
+	return c, nil
+}
+
+// outputFile returns the target of a file that an output attribute of gen
+// declares: the file alone, made by gen.
+func (a *Analyzer) outputFile(ctx context.Context, gen *loading.Target, l label.Label) (*Configured, error) {
+	if _, err := a.analyze(ctx, gen.Label, nil); err != nil {
+		return nil, err
+	}
+	f := a.files[path.Join(workspace.OutputDir, l.Pkg, l.Name)]
+	if f == nil {
+		return nil, fmt.Errorf("%s: %s %s did not declare its output %s", gen.Pos, gen.Rule.Name(), gen.Label, l.Name)
+	}
+	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
+	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
 	a.configured[l] = c
 	return c, nil
 }

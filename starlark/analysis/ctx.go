@@ -245,7 +245,13 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		} else if di.Field("executable") != starlark.None {
 			return nil, fmt.Errorf("DefaultInfo.executable must be a File, got %s", di.Field("executable").Type())
 		}
+		if c.Executable == nil && rc.target.Rule.Executable {
+			return nil, fmt.Errorf("%s is an executable rule, but its DefaultInfo has no executable; return DefaultInfo(files = ..., executable = <the program File>)", rc.target.Rule.Name())
+		}
 	} else {
+		if rc.target.Rule.Executable {
+			return nil, fmt.Errorf("%s is an executable rule, but it returned no DefaultInfo; return DefaultInfo(files = ..., executable = <the program File>)", rc.target.Rule.Name())
+		}
 		c.Files = rc.predeclared
 		if len(c.Files) == 0 {
 			c.Files = rc.declared

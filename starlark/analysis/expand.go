@@ -21,7 +21,7 @@ func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b *starlark.Bui
 	}
 	out, err := rc.expand(input, nil, false)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+		return nil, err // the Starlark error already names expand_location
 	}
 	return starlark.String(out), nil
 }

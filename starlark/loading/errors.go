@@ -3,6 +3,7 @@ package loading
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.starlark.net/starlark"
 )
@@ -34,7 +35,11 @@ func (e *EvalError) Error() string { return e.Backtrace }
 func evalError(err error) error {
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
-		return &EvalError{Msg: ee.Msg, Backtrace: ee.Backtrace()}
+		bt := ee.Backtrace()
+		if strings.HasSuffix(ee.Msg, "too many steps") {
+			bt += "\n(the evaluation reached its limit of Starlark execution steps: look for an endless loop or recursion there)"
+		}
+		return &EvalError{Msg: ee.Msg, Backtrace: bt}
 	}
 	return err
 }

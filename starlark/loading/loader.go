@@ -161,7 +161,7 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 			predeclared[k] = v
 		}
 	}
-	p := &Package{Path: pkg, File: file, Targets: map[string]*Target{}}
+	p := &Package{Path: pkg, File: file, Targets: map[string]*Target{}, Outputs: map[string]*Target{}}
 	thread := l.newThread(ctx, chain, label.Label{Pkg: pkg, Name: workspace.BuildFile})
 	thread.SetLocal(packageKey, &packageBuilder{pkg: p})
 	defer cancelOnDone(ctx, thread)()
@@ -313,7 +313,7 @@ func (l *Loader) newThread(ctx context.Context, chain *loadChain, m label.Label)
 	thread := &starlark.Thread{
 		Name: m.String(),
 		Load: func(thread *starlark.Thread, module string) (starlark.StringDict, error) {
-			target, err := label.Parse(module, m.Repo, m.Pkg)
+			target, err := moduleLabel(module, m)
 			if err != nil {
 				return nil, err
 			}
@@ -327,6 +327,21 @@ func (l *Loader) newThread(ctx context.Context, chain *loadChain, m label.Label)
 	thread.SetLocal(moduleKey, m)
 	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
 	return thread
+}
+
+// moduleLabel resolves the module string of a load statement in file from.
+// Besides labels (//dir:file.star, :file.star, @bld//rules:cc.star) it
+// accepts a path, //dir/file.star, naming the file directly.
+func moduleLabel(module string, from label.Label) (label.Label, error) {
+	if j := strings.Index(module, "//"); j >= 0 && strings.HasSuffix(module, ".star") && !strings.Contains(module, ":") {
+		prefix, path := module[:j+2], module[j+2:]
+		dir, file := "", path
+		if i := strings.LastIndex(path, "/"); i >= 0 {
+			dir, file = path[:i], path[i+1:]
+		}
+		module = prefix + dir + ":" + file
+	}
+	return label.Parse(module, from.Repo, from.Pkg)
 }
 
 // NewThread returns a thread for running Starlark code of the workspace

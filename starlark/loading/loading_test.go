@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -275,6 +276,64 @@ func TestAttributeDefaultErrors(t *testing.T) {
 		_, err := evalStar(t, "x = "+tt.attr+"\n")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to contain %q", tt.attr, err, tt.want)
+		}
+	}
+}
+
+// TestMaxSteps checks that an endless loop ends with an error naming where
+// it loops.
+func TestMaxSteps(t *testing.T) {
+	root := t.TempDir()
+	for p, c := range map[string]string{
+		"WORKSPACE.star": "",
+		"p/BUILD.star":   "def spin():\n    x = 0\n    while True:\n        x += 1\n\nspin()\n",
+	} {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := loading.New(loading.Options{Root: root, Builtins: rules.Files, MaxSteps: 10_000})
+	_, err := l.LoadPackage(context.Background(), "p")
+	if err == nil {
+		t.Fatal("an endless loop ended without error")
+	}
+	for _, want := range []string{"p/BUILD.star:6:5: in <toplevel>", "p/BUILD.star:4:", "too many steps", "endless loop"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestConcurrentLoadCycle loads two packages at once whose .star files load
+// each other: each load must end with the cycle reported, never deadlock,
+// whichever goroutine gets where first.
+func TestConcurrentLoadCycle(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		l := newLoader(t, map[string]string{
+			"p/BUILD.star":   `load("//lib:a.star", "a")` + "\n",
+			"q/BUILD.star":   `load("//lib:b.star", "b")` + "\n",
+			"lib/BUILD.star": "",
+			"lib/a.star":     `load(":b.star", "b")` + "\na = 1\n",
+			"lib/b.star":     `load(":a.star", "a")` + "\nb = 1\n",
+		})
+		errs := make(chan error, 2)
+		for _, pkg := range []string{"p", "q"} {
+			go func() {
+				_, err := l.LoadPackage(context.Background(), pkg)
+				errs <- err
+			}()
+		}
+		for range 2 {
+			select {
+			case err := <-errs:
+				if err == nil || !strings.Contains(err.Error(), "load cycle") {
+					t.Fatalf("err = %v, want a load cycle", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("loading deadlocked on a load cycle")
+			}
 		}
 	}
 }

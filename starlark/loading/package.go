@@ -19,6 +19,10 @@ type Package struct {
 	File string
 	// Targets by name.
 	Targets map[string]*Target
+	// Outputs maps the name of each file an output attribute declares
+	// (genrule's outs, ...) to its target, so that the file's label
+	// (//pkg:version.c) names it.
+	Outputs map[string]*Target
 }
 
 // TargetNames returns the names of the package's targets, sorted.
@@ -85,9 +89,30 @@ type packageBuilder struct {
 }
 
 func (pb *packageBuilder) add(t *Target) error {
-	if prev, dup := pb.pkg.Targets[t.Label.Name]; dup {
-		return fmt.Errorf("duplicate target name %q: already declared at %s; rename one of them", t.Label.Name, prev.Pos)
+	name := t.Label.Name
+	if prev, dup := pb.pkg.Targets[name]; dup {
+		return fmt.Errorf("duplicate target name %q: already declared at %s; rename one of them", name, prev.Pos)
 	}
-	pb.pkg.Targets[t.Label.Name] = t
+	if prev, dup := pb.pkg.Outputs[name]; dup {
+		return fmt.Errorf("target name %q is already the name of an output of %s (declared at %s); rename one of them", name, prev.Label, prev.Pos)
+	}
+	for _, attr := range t.Rule.AttrNames {
+		if typ := t.Rule.Attrs[attr].Type; typ != AttrOutput && typ != AttrOutputList {
+			continue
+		}
+		for _, out := range LabelsOf(t.Attrs[attr]) {
+			if out.Pkg != t.Label.Pkg {
+				return fmt.Errorf("output %s: an output must be in the target's own package //%s; write just its name", out, t.Label.Pkg)
+			}
+			if prev, dup := pb.pkg.Outputs[out.Name]; dup {
+				return fmt.Errorf("output %q is declared twice: by %s (at %s) and by %s; give one of them another name", out.Name, prev.Label, prev.Pos, t.Label)
+			}
+			if _, dup := pb.pkg.Targets[out.Name]; dup || out.Name == name {
+				return fmt.Errorf("output %q has the name of a target of package //%s; rename one of them", out.Name, t.Label.Pkg)
+			}
+			pb.pkg.Outputs[out.Name] = t
+		}
+	}
+	pb.pkg.Targets[name] = t
 	return nil
 }

@@ -59,13 +59,21 @@ func (p *Provider) CallInternal(thread *starlark.Thread, args starlark.Tuple, kw
 	return inst, nil
 }
 
+// checkDefaultInfo checks DefaultInfo's fields and makes files a depset
+// whatever it was given as, so that dependents can always call to_list().
 func checkDefaultInfo(inst *ProviderInstance) error {
-	if f, ok := inst.fields["files"]; ok && f != starlark.None {
-		switch f.(type) {
-		case *starlark.List, *Depset:
-		default:
-			return fmt.Errorf("DefaultInfo: files must be a list or depset of files, got %s", f.Type())
+	switch f := inst.fields["files"].(type) {
+	case nil, starlark.NoneType:
+		inst.fields["files"] = &Depset{order: "default"}
+	case *Depset:
+	case *starlark.List:
+		d := &Depset{order: "default"}
+		for i := 0; i < f.Len(); i++ {
+			d.direct = append(d.direct, f.Index(i))
 		}
+		inst.fields["files"] = d
+	default:
+		return fmt.Errorf("DefaultInfo: files must be a list or depset of files, got %s", f.Type())
 	}
 	return nil
 }
