@@ -13,6 +13,7 @@ import (
 	"bld/exec/cache"
 	"bld/exec/executor"
 	"bld/exec/graph"
+	"bld/exec/jobserver"
 	"bld/exec/status"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
@@ -33,7 +34,10 @@ Results are kept in the action cache, shared by every checkout of the user
 outputs from it instead of running actions.
 
 flags:
-  -j N             run at most N commands at once (default: the number of CPUs)
+  -j N             run at most N jobs at once, counting the jobs that make,
+                   cargo and other jobserver clients start inside actions
+                   (default: the number of CPUs; under a parent make or
+                   cargo, its jobserver's tokens instead)
   -k               keep going after a failure with what does not depend on it
   --events FILE    write one JSON object per action to FILE (docs/events.md)
   --explain        say for each action that runs why it runs
@@ -124,11 +128,16 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		events = status.NewEventLog(file)
 		observer = status.Multi(display, events)
 	}
+	pool, err := tokenPool(env, f.jobs, jobsSet(fs))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
 	summary, runErr := executor.Run(ctx, plan.graph, plan.goals, executor.Options{
 		Root:      s.root,
 		KeepGoing: f.keepGoing,
 		Cache:     ac,
-		Tokens:    executor.NewSemaphore(f.jobs),
+		Tokens:    pool,
 		Observer:  observer,
 	})
 	closeErr := ac.Close()
@@ -216,4 +225,37 @@ func resolveCacheDir(env *environment, flagValue string) (string, error) {
 		flagValue = filepath.Join(env.dir, flagValue)
 	}
 	return flagValue, nil
+}
+
+// tokenPool returns the build's token pool: the jobserver of a parent make
+// or cargo when bld runs under one (its tokens, not -j, then bound the
+// build), else a jobserver of jobs tokens that bld serves to the actions
+// that want one.
+func tokenPool(env *environment, jobs int, jobsGiven bool) (*jobserver.Pool, error) {
+	pool, joined, err := jobserver.FromEnv(env.vars)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "bld: warning: %v\n", err)
+	}
+	if joined {
+		if jobsGiven {
+			fmt.Fprintf(env.stderr, "bld: warning: -j %d is ignored: bld runs under a parent jobserver (make or cargo), whose tokens bound the build\n", jobs)
+		}
+		return pool, nil
+	}
+	pool, err = jobserver.NewServer(jobs, "")
+	if err != nil {
+		return nil, fmt.Errorf("creating the jobserver: %w", err)
+	}
+	return pool, nil
+}
+
+// jobsSet reports whether -j was given on the command line.
+func jobsSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "j" {
+			set = true
+		}
+	})
+	return set
 }
