@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -530,8 +529,7 @@ func TestQuery(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		// bld lists labels sorted as strings.
-		sort.Strings(tt.want)
+		// The wants are written in bld's order: by package, then name.
 		r := w.bldIn(tt.dir, "query", tt.expr)
 		if r.code != 0 {
 			t.Errorf("in %s: %s", tt.dir, r)

@@ -112,6 +112,6 @@ func transitiveDeps(ctx context.Context, s *session, roots []label.Label) ([]lab
 	for l := range seen {
 		out = append(out, l)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	sort.Slice(out, func(i, j int) bool { return label.Less(out[i], out[j]) })
 	return out, nil
 }

@@ -88,7 +88,7 @@ func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Tar
 		return c, nil
 	}
 	if a.active[l] {
-		return nil, a.cycleError(l)
+		return nil, a.cycleError(l, from)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -163,7 +163,9 @@ func referenceError(from *loading.Target, l label.Label, msg string) error {
 	return fmt.Errorf("%s: %s %s depends on %s: %s", from.Pos, from.Rule.Name(), from.Label, l, msg)
 }
 
-func (a *Analyzer) cycleError(l label.Label) error {
+// cycleError reports that l, which from depends on, is being analyzed: the
+// chain from l back to itself, placed at from's declaration.
+func (a *Analyzer) cycleError(l label.Label, from *loading.Target) error {
 	start := 0
 	for i, s := range a.stack {
 		if s == l {
@@ -175,7 +177,11 @@ func (a *Analyzer) cycleError(l label.Label) error {
 		chain = append(chain, s.String())
 	}
 	chain = append(chain, l.String())
-	return fmt.Errorf("dependency cycle: %s; remove one of these dependencies", strings.Join(chain, " -> "))
+	msg := fmt.Sprintf("dependency cycle: %s; remove one of these dependencies", strings.Join(chain, " -> "))
+	if from != nil {
+		return fmt.Errorf("%s: %s", from.Pos, msg)
+	}
+	return errors.New(msg)
 }
 
 // file returns the one *File of a path.

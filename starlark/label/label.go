@@ -30,6 +30,18 @@ func (l Label) String() string {
 	return s
 }
 
+// Less orders labels by repository, package, then name, as query output
+// lists them (//a:x before //a/b:y).
+func Less(a, b Label) bool {
+	if a.Repo != b.Repo {
+		return a.Repo < b.Repo
+	}
+	if a.Pkg != b.Pkg {
+		return a.Pkg < b.Pkg
+	}
+	return a.Name < b.Name
+}
+
 // Path is the label's file path relative to its repository root: pkg/name.
 func (l Label) Path() string {
 	if l.Pkg == "" {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"bld/starlark/label"
@@ -96,5 +95,13 @@ func (l *Loader) loadAll(ctx context.Context, pkgs []string) (map[string]*Packag
 }
 
 func sortLabels(ls []label.Label) {
-	slices.SortFunc(ls, func(a, b label.Label) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(ls, func(a, b label.Label) int {
+		if label.Less(a, b) {
+			return -1
+		}
+		if label.Less(b, a) {
+			return 1
+		}
+		return 0
+	})
 }
