@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"syscall"
 )
@@ -59,6 +60,12 @@ func (e *environment) getenv(key string) string {
 }
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// bld is short-lived and allocates much while it loads and
+		// analyzes; collecting less often saved ~15% of a no-op build
+		// of 10,000 actions (bench/, medians of 5) for some memory.
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, err := os.Getwd()
