@@ -32,12 +32,13 @@ func runAction(ctx context.Context, p *Pool, cmd *exec.Cmd, aware bool) error {
 	return cmd.Run()
 }
 
-// need skips the test when tool is not installed.
+// need returns the path of tool, and fails the test when it is not
+// installed: these tests are about the real tools (.ci/run installs them).
 func need(t *testing.T, tool string) string {
 	t.Helper()
 	path, err := exec.LookPath(tool)
 	if err != nil {
-		t.Skipf("%s not installed", tool)
+		t.Fatalf("%s is not installed; this test needs the real tool (see .ci/run)", tool)
 	}
 	return path
 }
