@@ -12,8 +12,9 @@
 #            empty bld cache (BLD_CACHE_DIR), then `bld build -j 2 //...` /
 #            `ninja -j 2`;
 #   no-op  - the same command again in the built workspace.
-# It checks that both tools wrote the same outputs, and prints the medians and
-# the bld/ninja ratios as a markdown table, then every sample.
+# It checks that both tools wrote the same outputs, and prints the medians of
+# wall time and of CPU time (user+system, the tool and its commands) with the
+# bld/ninja ratios as a markdown table, then every sample.
 #
 # Needs: go, ninja (apt-get install ninja-build). Environment knobs: RUNS,
 # SIZES, SHAPES, JOBS (default 2), KEEP=1 to keep the temp dir, BLD=path to
@@ -46,21 +47,24 @@ go build -o "$tmp/gen" ./bench/gen
 log=$tmp/tool.log
 
 # timeit DIR CMD...: runs CMD in DIR, its output to $log, and sets $secs to
-# the wall time. bash's EPOCHREALTIME costs no fork, so the clock brackets
-# exactly the tool's process.
+# the wall time and $cpu to the user+system CPU time of the tool and all its
+# children. bash's EPOCHREALTIME and `time` cost no fork, so the clock
+# brackets exactly the tool's process.
+TIMEFORMAT='%3U %3S'
 timeit() {
 	local dir=$1
 	shift
 	cd "$dir"
 	local t0=$EPOCHREALTIME
-	if ! "$@" >"$log" 2>&1; then
+	if ! { time "$@" >"$log" 2>&1; } 2>"$tmp/rusage"; then
 		echo "run.sh: FAILED in $dir: $*" >&2
 		tail -n 40 "$log" >&2
 		exit 1
 	fi
 	local t1=$EPOCHREALTIME
 	cd "$root"
-	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/rusage")
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -75,8 +79,9 @@ for n in $SIZES; do
 	for shape in $SHAPES; do
 		ws=$tmp/$shape-$n
 		"$tmp/gen" -shape "$shape" -n "$n" -out "$ws/src"
-		declare -A full=() noop=()
+		declare -A full=() noop=() fullcpu=() noopcpu=()
 		full[bld]="" full[ninja]="" noop[bld]="" noop[ninja]=""
+		fullcpu[bld]="" fullcpu[ninja]="" noopcpu[bld]="" noopcpu[ninja]=""
 		for ((r = 0; r < RUNS; r++)); do
 			if ((r % 2)); then order="ninja bld"; else order="bld ninja"; fi
 			for tool in $order; do
@@ -84,6 +89,7 @@ for n in $SIZES; do
 				cp -a "$ws/src" "$ws/$tool"
 				timeit "$ws/$tool" "run_$tool"
 				full[$tool]+=" $secs"
+				fullcpu[$tool]+=" $cpu"
 			done
 		done
 		# Both tools must have written the same files with the same contents.
@@ -101,25 +107,28 @@ for n in $SIZES; do
 			for tool in $order; do
 				timeit "$ws/$tool" "run_$tool"
 				noop[$tool]+=" $secs"
+				noopcpu[$tool]+=" $cpu"
 			done
 		done
 		if ! grep -q "no work to do" "$log"; then
 			echo "run.sh: warning: last ninja no-op did work" >&2
 		fi
 		for m in full noop; do
-			declare -n times=$m
+			declare -n times=$m cpus=${m}cpu
 			# shellcheck disable=SC2086
-			b=$(median ${times[bld]})
+			b=$(median ${times[bld]}) k=$(median ${times[ninja]})
 			# shellcheck disable=SC2086
-			k=$(median ${times[ninja]})
+			bc=$(median ${cpus[bld]}) kc=$(median ${cpus[ninja]})
 			ratio=$(awk -v b="$b" -v k="$k" 'BEGIN { printf "%.2f", b / k }')
+			cratio=$(awk -v b="$bc" -v k="$kc" 'BEGIN { printf "%.2f", (k > 0 ? b / k : 0) }')
 			label=$([[ $m == full ]] && echo "full build, -j $JOBS" || echo "no-op rebuild")
-			rows+=("| $shape | $n | $label | $b | $k | $ratio |")
-			samples+=("$shape n=$n $m bld:${times[bld]}  ninja:${times[ninja]}")
-			unset -n times
+			rows+=("| $shape | $n | $label | $b | $k | **$ratio** | $bc | $kc | $cratio |")
+			samples+=("$shape n=$n $m wall bld:${times[bld]}  ninja:${times[ninja]}")
+			samples+=("$shape n=$n $m cpu  bld:${cpus[bld]}  ninja:${cpus[ninja]}")
+			unset -n times cpus
 		done
 		rm -rf "$ws"
-		unset full noop
+		unset full noop fullcpu noopcpu
 	done
 done
 
@@ -128,9 +137,11 @@ rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -z $(git -C "$root" status --porcelain 2>/dev/null) ]] || rev+=" plus uncommitted changes"
 echo "Machine: $(nproc) cores ($cpu), $(uname -sr); $(go version | cut -d' ' -f3); ninja $(ninja --version); bld at $rev; median of $RUNS runs"
 echo
-echo "| shape | N | measurement | bld (s) | ninja (s) | bld/ninja |"
-echo "|---|---:|---|---:|---:|---:|"
+echo "| shape | N | measurement | bld wall (s) | ninja wall (s) | wall bld/ninja | bld CPU (s) | ninja CPU (s) | CPU bld/ninja |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
+echo
+echo "CPU is user+system time of the tool and every command it ran. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "Samples (seconds, in run order):"
 printf '  %s\n' "${samples[@]}"

@@ -118,7 +118,7 @@ func TestJobserverSharesTokensWithMake(t *testing.T) {
 // bld run by make -j3 from a recipe marked + takes its tokens from make:
 // make's recipes and bld's actions together never exceed 3, and make ends
 // with every token back.
-func TestBldUnderMake(t *testing.T) {
+func TestJobserverBldUnderMake(t *testing.T) {
 	needTool(t, "make")
 	logDir := t.TempDir()
 	logPath := filepath.Join(logDir, "jobs.log")

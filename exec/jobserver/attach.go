@@ -107,6 +107,9 @@ func (p *Pool) Attach(cmd *exec.Cmd, style Style) (detach func(), err error) {
 		return nil, ErrClosed
 	}
 	p.attached++
+	if p.proxy {
+		p.startBrokerLocked()
+	}
 	p.mu.Unlock()
 	cmd.Env = env
 

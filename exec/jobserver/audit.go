@@ -18,9 +18,11 @@ const (
 // back; surplus bytes (a child wrote more than it read) are read out, so
 // the total never exceeds n. While children run, lost tokens stay lost:
 // the build runs with fewer tokens, never more, until the next quiet
-// moment, at the latest when the last jobserver-aware action ends.
+// moment, at the latest when the last jobserver-aware action ends. A
+// client pool serving an inner jobserver (see proxy.go) settles with its
+// parent at the same quiet moments.
 func (p *Pool) auditLocked() {
-	if !p.server || p.closed || p.attached > 0 {
+	if !(p.server || p.proxy) || p.closed || p.attached > 0 {
 		return
 	}
 	if othersHold(p.fifoPath) {
@@ -28,6 +30,12 @@ func (p *Pool) auditLocked() {
 		return
 	}
 	p.auditDelay = defaultAuditDelay
+	if p.proxy {
+		// A client knows how many of the parent's tokens its children's
+		// jobserver had: it gives them all back, dead children's too.
+		p.settleLocked()
+		return
+	}
 	have, err := p.pipeCountLocked()
 	if err != nil {
 		return

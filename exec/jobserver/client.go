@@ -21,10 +21,12 @@ import (
 // opened): err is a warning for the user, and the caller goes on with a
 // pool of its own (NewServer).
 //
-// The inherited descriptors are made close-on-exec, so only the children
-// given the jobserver by Attach see it. Children get the parent's
-// jobserver, in either style: a pipe-style parent is offered to fifo-style
-// children as /proc/PID/fd/N while bld runs.
+// The inherited descriptors are made close-on-exec. Children given the
+// jobserver by Attach get a jobserver of bld's own, a private fifo that
+// bld fills from the parent on demand (see proxy.go), in either style, so
+// that bld can give the parent back the tokens of a child that dies
+// holding them. Only if that fifo can't be made do children get the
+// parent's jobserver itself.
 func FromEnv(environ []string) (*Pool, bool, error) {
 	a, ok, err := findAuth(environ)
 	if !ok {
@@ -44,11 +46,12 @@ func joinFifo(a auth) (*Pool, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("jobserver: %s names the fifo %s, which cannot be opened (%v); running without the parent's jobserver", a.Var, a.Fifo, err)
 	}
-	p := &Pool{fifoPath: a.Fifo, reopen: a.Fifo, inherit: [2]int{-1, -1}}
+	p := &Pool{fifoPath: a.Fifo, reopen: a.Fifo, inherit: [2]int{-1, -1}, innerFd: -1, auditDelay: defaultAuditDelay}
 	if err := p.init(f); err != nil {
 		f.Close()
 		return nil, false, fmt.Errorf("jobserver: %w", err)
 	}
+	p.initProxy() // on failure, children get the parent's fifo itself
 	return p, true, nil
 }
 
@@ -64,7 +67,7 @@ func joinPipe(a auth) (*Pool, bool, error) {
 			return nil, false, pipeWarning(a, err)
 		}
 	}
-	p := &Pool{inherit: [2]int{a.R, a.W}}
+	p := &Pool{inherit: [2]int{a.R, a.W}, innerFd: -1, auditDelay: defaultAuditDelay}
 	// A description of our own, so that the O_NONBLOCK make 4.3 sets on
 	// the shared one and ours are independent. Linux opens a pipe again
 	// through /proc.
@@ -86,9 +89,13 @@ func joinPipe(a auth) (*Pool, bool, error) {
 		f.Close()
 		return nil, false, pipeWarning(a, err)
 	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/self/fd/%d", p.fd)); err == nil {
-		p.reopen = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), p.fd)
-		p.fifoPath = p.reopen
+	if err := p.initProxy(); err != nil {
+		// No inner jobserver: children get the parent's pipe itself,
+		// through /proc when it can be opened again.
+		if _, err := os.Stat(fmt.Sprintf("/proc/self/fd/%d", p.fd)); err == nil {
+			p.reopen = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), p.fd)
+			p.fifoPath = p.reopen
+		}
 	}
 	return p, true, nil
 }

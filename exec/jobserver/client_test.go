@@ -81,24 +81,33 @@ func helperMain(mode string) int {
 			logUnit(log, false)
 		}()
 	}
+	makeDone := make(chan struct{})
 	if mk := os.Getenv("HELPER_MAKE"); mk != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command("make", "-s", "-f", mk, "LOG="+log)
+			defer close(makeDone)
+			// Killed with its process group on Ctrl-C, as the executor
+			// does.
+			cmd := exec.CommandContext(ctx, "make", "-s", "-f", mk, "LOG="+log)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 			out, err := runOutput(ctx, p, cmd)
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				fail(fmt.Errorf("make: %v\n%s", err, out))
 			}
 		}()
+	} else {
+		close(makeDone)
 	}
 	if hold == time.Minute {
-		// bld's Ctrl-C path: its actions are being killed; give back
-		// every token at once and exit.
+		// bld's Ctrl-C path: its actions are killed; then it gives back
+		// every token at once and exits.
 		<-ctx.Done()
 		st := p.Stats()
+		<-makeDone
 		p.Close()
-		fmt.Printf("interrupted holding %d tokens from the parent\n", st.Held)
+		fmt.Printf("interrupted holding %d tokens from the parent, %d lent to the make action\n", st.Held, st.Lent)
 		return 1
 	}
 	wg.Wait()
@@ -200,6 +209,27 @@ func TestClientInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(out, "interrupted holding 2 tokens") {
 		t.Errorf("helper was not interrupted while holding 2 of make's tokens:\n%s", out)
+	}
+	if strings.Contains(out, "INTERNAL") {
+		t.Errorf("make lost tokens:\n%s", out)
+	}
+}
+
+// Ctrl-C in bld while its jobserver-aware make action runs two recipes:
+// one on the action's token, one on a token of the parent that bld lent to
+// its children's jobserver. The make dies holding that token; bld gives it
+// back all the same, and make finds all of its tokens at exit.
+func TestClientInterruptedChildHoldsTokens(t *testing.T) {
+	dir := t.TempDir()
+	sub := recipeMakefile(t, dir, 4)
+	out, err := runParentMake(t, dir, true, "JOBSERVER_TEST_HELPER=client", "HELPER_UNITS=1",
+		"HELPER_LOG="+filepath.Join(dir, "log"), "HELPER_MAKE="+sub, "SLEEP=30", "HELPER_INTERRUPT=1500ms")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("make should fail because the helper was interrupted; got %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "1 lent to the make action") {
+		t.Errorf("the make action did not hold a lent token when Ctrl-C came:\n%s", out)
 	}
 	if strings.Contains(out, "INTERNAL") {
 		t.Errorf("make lost tokens:\n%s", out)

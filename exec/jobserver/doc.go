@@ -20,9 +20,11 @@
 //     restores the ones a dead child took (see Pool.Stats and
 //     docs/jobserver.md).
 //   - FromEnv joins the jobserver of a parent (MAKEFLAGS, CARGO_MAKEFLAGS
-//     or MFLAGS), uses bld's implicit token plus the tokens it reads from
-//     the parent, hands the same jobserver down, and gives every token back
-//     on Close.
+//     or MFLAGS) and uses bld's implicit token plus the tokens it reads from
+//     the parent. Its jobserver-aware children get an inner jobserver of
+//     bld's own, fed from the parent on demand, so that bld knows how many
+//     of the parent's tokens they have and gives all of them back, even
+//     those of a child that died; Close gives back every token.
 //
 // The package supports Unix systems; reopening inherited pipes and
 // finding lingering holders of the fifo use Linux's /proc and degrade

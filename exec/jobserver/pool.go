@@ -44,8 +44,10 @@ type Pool struct {
 	file     *os.File // bld's own description of the pipe: read-write, non-blocking, polled
 	fd       int      // file's descriptor; used only under mu while !closed
 	rc       syscall.RawConn
-	fifoPath string // the fifo clients open (fifo style); may be a /proc path
-	reopen   string // path that opens a new description of the pipe for pipe-style children
+	fifoPath string // the fifo children open (fifo style): the server's, or a client's inner one
+	reopen   string // path that opens a new description of that fifo for pipe-style children
+	proxy    bool   // client serving an inner jobserver of its own (see proxy.go)
+	innerFd  int    // proxy: bld's read-write, non-blocking description of the inner fifo
 	inherit  [2]int // client of a pipe-style parent: the inherited descriptors (made close-on-exec), or -1
 	dir      string // server: private directory holding the fifo, removed by Close
 	done     chan struct{}
@@ -57,6 +59,8 @@ type Pool struct {
 	held         int       // byte tokens read from the jobserver and held by bld's actions
 	waiters      []*waiter // Acquire calls waiting, first come first served
 	attached     int       // jobserver-aware children attached and not yet detached
+	lent         int       // proxy: parent tokens in the inner fifo or held by children
+	brokerOn     bool      // proxy: the broker goroutine runs
 	closed       bool
 	stats        Stats
 	auditTimer   *time.Timer
@@ -76,6 +80,10 @@ type Stats struct {
 	ImplicitFree bool
 	// Attached is the number of jobserver-aware children running.
 	Attached int
+	// Lent is, for a client pool, the number of the parent's tokens that
+	// bld has moved to its children's jobserver (staged there or held by
+	// them); Close gives them all back.
+	Lent int
 	// Restored counts tokens the pool wrote back because a child died
 	// holding them; Drained counts surplus bytes it removed.
 	Restored, Drained int
@@ -286,20 +294,25 @@ func (p *Pool) Stats() Stats {
 	s.Held = p.held
 	s.ImplicitFree = p.implicitFree
 	s.Attached = p.attached
+	s.Lent = p.lent
 	return s
 }
 
 // Close gives back every token the pool holds and releases its resources.
 // Waiting Acquire calls return ErrClosed; later Release calls do nothing.
 // A client pool writes its byte tokens back to the parent, even those of
-// actions still running (call Close after they ended, or after killing
-// them on Ctrl-C). A server pool removes its fifo; children still running
+// actions still running, and every token it lent to its children's
+// jobserver, even those a child still holds or died holding (call Close
+// after the actions ended, or after killing them on Ctrl-C). A server pool removes its fifo; children still running
 // keep their descriptors but bld no longer accounts for them.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
+	}
+	if p.proxy {
+		p.settleLocked()
 	}
 	if !p.server {
 		p.writeTokensLocked(p.held)
@@ -317,6 +330,9 @@ func (p *Pool) Close() error {
 
 	err := p.file.Close()
 	<-p.done
+	if p.proxy {
+		unix.Close(p.innerFd)
+	}
 	for _, fd := range p.inherit {
 		if fd > 0 {
 			unix.Close(fd)

@@ -3,9 +3,6 @@ package jobserver
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // NewServer creates a pool of n tokens (n >= 1) that bld serves as a GNU
@@ -21,23 +18,13 @@ func NewServer(n int, dir string) (*Pool, error) {
 		// for atomic writes; keep far below both.
 		return nil, fmt.Errorf("jobserver: %d tokens is too many (at most 4097)", n)
 	}
-	priv, err := os.MkdirTemp(dir, "bld-jobserver-")
+	// The fifo is read-write for bld, so that opening never blocks and
+	// reads never see EOF. The os package makes it non-blocking and polls
+	// it; children get descriptions of their own (see Attach), so nothing
+	// they do to theirs (make 4.3 sets O_NONBLOCK) changes ours.
+	priv, path, f, err := newPrivateFifo(dir)
 	if err != nil {
-		return nil, fmt.Errorf("jobserver: %w", err)
-	}
-	path := filepath.Join(priv, "fifo")
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		os.RemoveAll(priv)
-		return nil, fmt.Errorf("jobserver: mkfifo %s: %w", path, err)
-	}
-	// Read-write so that opening never blocks and reads never see EOF. The
-	// os package makes it non-blocking and polls it; children get
-	// descriptions of their own (see Attach), so nothing they do to theirs
-	// (make 4.3 sets O_NONBLOCK) changes ours.
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		os.RemoveAll(priv)
-		return nil, fmt.Errorf("jobserver: %w", err)
+		return nil, err
 	}
 	p := &Pool{server: true, n: n, fifoPath: path, reopen: path, dir: priv, inherit: [2]int{-1, -1}, auditDelay: defaultAuditDelay}
 	if err := p.init(f); err != nil {
