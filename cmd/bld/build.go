@@ -43,6 +43,7 @@ flags:
   --explain        say for each action that runs why it runs
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
                    $XDG_CACHE_HOME/bld, else ~/.cache/bld)
+  --nobuild        load and analyze, check the action graph, run nothing
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
 	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] PATTERN...",
 	run:   runBuild,
@@ -55,6 +56,7 @@ type buildFlags struct {
 	explain   bool
 	cacheDir  string
 	profile   string
+	noBuild   bool
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
@@ -67,6 +69,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.BoolVar(&f.explain, "explain", false, "")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
+	fs.BoolVar(&f.noBuild, "nobuild", false, "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -92,6 +95,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	plan, err := s.analyze(ctx, env, patterns)
 	if err != nil {
 		return err
+	}
+	if f.noBuild {
+		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
+			len(plan.graph.Actions), time.Since(start).Seconds())
+		return nil
 	}
 
 	stateDir := filepath.Join(s.root, workspace.OutputDir, ".bld")
