@@ -111,6 +111,15 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer unlock()
+	processDir := filepath.Join(stateDir, "running")
+	if err := os.MkdirAll(processDir, 0o755); err != nil {
+		return err
+	}
+	if n, err := executor.KillLeftovers(processDir, s.root); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(env.stderr, "bld: killed %d command(s) left running by a build that was killed\n", n)
+	}
 	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
 		return err
@@ -142,11 +151,12 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	defer pool.Close()
 	summary, runErr := executor.Run(ctx, plan.graph, plan.goals, executor.Options{
-		Root:      s.root,
-		KeepGoing: f.keepGoing,
-		Cache:     ac,
-		Tokens:    pool,
-		Observer:  observer,
+		Root:       s.root,
+		KeepGoing:  f.keepGoing,
+		Cache:      ac,
+		Tokens:     pool,
+		Observer:   observer,
+		ProcessDir: processDir,
 	})
 	closeErr := ac.Close()
 	if events != nil {

@@ -38,7 +38,10 @@ type commandResult struct {
 // action's outputs are deleted anyway, so nothing is gained by letting tools
 // clean up, and the group is signalled while its leader is not yet reaped,
 // so its process group ID cannot have been reused.
-func runCommand(ctx context.Context, root string, tokens TokenPool, a *graph.Action) commandResult {
+//
+// processDir, if not empty, is where the running process group is recorded
+// (see KillLeftovers).
+func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, a *graph.Action) commandResult {
 	path, err := lookPath(root, a.Argv[0], a.Env)
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
@@ -66,7 +69,9 @@ func runCommand(ctx context.Context, root string, tokens TokenPool, a *graph.Act
 	if err := cmd.Start(); err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 	}
+	untrack := trackGroup(processDir, cmd.Process.Pid)
 	werr := cmd.Wait()
+	untrack()
 	res := commandResult{output: out.Bytes(), exitCode: cmd.ProcessState.ExitCode()}
 	switch {
 	case ctx.Err() != nil && res.exitCode != 0:

@@ -25,6 +25,10 @@ type Options struct {
 	Tokens TokenPool
 	// Observer hears about every action. Never nil.
 	Observer Observer
+	// ProcessDir, if not empty, is an existing directory where the process
+	// group of each running command is recorded, so that a later build can
+	// kill what a build killed with SIGKILL left running (KillLeftovers).
+	ProcessDir string
 }
 
 // Summary counts what a build did with the actions it needed.

@@ -378,7 +378,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		s.opts.Tokens.Release()
 		return fail(err)
 	}
-	cr := runCommand(ctx, s.opts.Root, s.opts.Tokens, a)
+	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.Tokens, a)
 	s.opts.Tokens.Release()
 	r.Output, r.ExitCode = cr.output, cr.exitCode
 	if cr.err != nil {
