@@ -124,11 +124,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	ac, err := cache.Open(cacheDir, s.root, cache.Options{Explain: f.explain})
+	display := status.New(env.stderr, env.isTerminal)
+	ac, err := cache.Open(cacheDir, s.root, cache.Options{Explain: f.explain, Warn: display.Warn})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
-	display := status.New(env.stderr, env.isTerminal)
 	display.Explain(f.explain)
 	var observer executor.Observer = display
 	var events *status.EventLog

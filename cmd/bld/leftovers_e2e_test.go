@@ -60,3 +60,16 @@ genrule(name = "quick", outs = ["quick.txt"], cmd = "echo quick > $@")
 		t.Errorf("bld-out/.bld/running still lists %d groups", len(left))
 	}
 }
+
+// An action that rewrites its own input gets a warning, and is not cached
+// (its outputs may not be those of the inputs it was keyed by).
+func TestActionModifyingItsInputIsNotCached(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"BUILD.star": `genrule(name = "g", srcs = ["in.txt"], outs = ["o.txt"], cmd = "cp $< $@; echo more >> $<")` + "\n",
+		"in.txt":     "a\n",
+	})
+	r := w.mustBuild("build", "//:g")
+	wantContains(t, r.stderr, "the inputs of //:g (Genrule) changed while it ran")
+	r = w.mustBuild("build", "--explain", "//:g")
+	wantContains(t, r.stderr, "1 ran")
+}

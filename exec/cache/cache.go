@@ -105,6 +105,10 @@ type Options struct {
 	// Platform properties, added to every Action (REAPI Platform). Give
 	// only properties a remote executor would understand.
 	Platform []reapi.Property
+	// Warn, if not nil, is told about results the cache declined to keep
+	// (an action whose inputs changed while it ran); it may be called
+	// from several goroutines at once.
+	Warn func(msg string)
 }
 
 // A Cache is an open cache directory, the executor.Cache of a build. It is

@@ -110,7 +110,12 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string) error {
 		return err
 	}
 	if ki.key != key {
-		return nil // an input changed during the run
+		// An input changed during the run: the outputs may not be those
+		// of key. Often the command itself rewrote an input.
+		if c.opts.Warn != nil {
+			c.opts.Warn(fmt.Sprintf("the inputs of %s (%s) changed while it ran, so its result is not cached and it will run again; does the command modify its own inputs?", a.Owner, a.Mnemonic))
+		}
+		return nil
 	}
 	r := &reapi.ActionResult{}
 	var added int64

@@ -68,6 +68,15 @@ func (d *Display) Explain(on bool) {
 	d.explain = on
 }
 
+// Warn prints a warning on a line of its own, keeping the status line
+// intact. It is safe to call from any goroutine.
+func (d *Display) Warn(msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.clear()
+	fmt.Fprintf(d.w, "bld: warning: %s\n", msg)
+}
+
 // Planned implements executor.Observer.
 func (d *Display) Planned(total int) {
 	d.mu.Lock()
