@@ -5,8 +5,9 @@ import (
 	"os/exec"
 )
 
-// NewSemaphore returns a TokenPool of n tokens (at least 1) for -j n when no
-// jobserver is involved. Its AttachJobserver gives the command nothing and
+// NewSemaphore returns a TokenPool of n tokens (at least 1) that serves no
+// jobserver: for tests, and for programs that run the executor without one
+// (bld itself uses package jobserver's pool). Its AttachJobserver gives the command nothing and
 // returns a no-op detach: actions that could use a jobserver simply run with
 // the one token they hold.
 func NewSemaphore(n int) TokenPool {
