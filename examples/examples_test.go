@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -52,6 +53,7 @@ type workspace struct {
 // root/examples and makes root a workspace. root must not exist yet.
 func newWorkspace(t *testing.T, root string) *workspace {
 	t.Helper()
+	touchSources("..")
 	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -351,4 +353,27 @@ func outputs(t *testing.T, root string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// touchSources opens every .go and .star file of bld's sources under repo,
+// once, so that go test's cache depends on them: it caches a result by the
+// test binary and the files a test opens (once tests run, not in TestMain),
+// and the bld binary the tests run is built from neither.
+func touchSources(repo string) {
+	touchOnce.Do(func() { openSources(repo) })
+}
+
+var touchOnce sync.Once
+
+func openSources(repo string) {
+	for _, dir := range []string{"cmd", "starlark", "rules", "exec"} {
+		filepath.WalkDir(filepath.Join(repo, dir), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".star")) {
+				if f, err := os.Open(p); err == nil {
+					f.Close()
+				}
+			}
+			return nil
+		})
+	}
 }

@@ -8,12 +8,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,6 +55,7 @@ type testWorkspace struct {
 // ending in "/" is a directory) into a new temporary directory.
 func newWorkspace(t *testing.T, files map[string]string) *testWorkspace {
 	t.Helper()
+	touchSources("../..")
 	root := t.TempDir()
 	home := t.TempDir()
 	cache := filepath.Join(home, "cache")
@@ -277,5 +280,28 @@ func wantMatch(t *testing.T, text string, want ...string) {
 		if !regexp.MustCompile(s).MatchString(text) {
 			t.Errorf("output does not match %s:\n%s", s, text)
 		}
+	}
+}
+
+// touchSources opens every .go and .star file of bld's sources under repo,
+// once, so that go test's cache depends on them: it caches a result by the
+// test binary and the files a test opens (once tests run, not in TestMain),
+// and the bld binary the tests run is built from neither.
+func touchSources(repo string) {
+	touchOnce.Do(func() { openSources(repo) })
+}
+
+var touchOnce sync.Once
+
+func openSources(repo string) {
+	for _, dir := range []string{"cmd", "starlark", "rules", "exec"} {
+		filepath.WalkDir(filepath.Join(repo, dir), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".star")) {
+				if f, err := os.Open(p); err == nil {
+					f.Close()
+				}
+			}
+			return nil
+		})
 	}
 }
