@@ -17,6 +17,7 @@ import (
 	"bld/exec/status"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
+	"bld/starlark/snapshot"
 	"bld/starlark/workspace"
 )
 
@@ -92,7 +93,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, patterns)
+	stateDir := filepath.Join(s.root, workspace.OutputDir, ".bld")
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return err
+	}
+	plan, err := s.analyze(ctx, env, patterns, stateDir)
 	if err != nil {
 		return err
 	}
@@ -102,10 +107,6 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
-	stateDir := filepath.Join(s.root, workspace.OutputDir, ".bld")
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return err
-	}
 	unlock, err := lockWorkspace(stateDir, env)
 	if err != nil {
 		return err
@@ -185,39 +186,89 @@ type buildPlan struct {
 }
 
 // analyze loads and analyzes the targets the patterns name and checks the
-// resulting action graph.
-func (s *session) analyze(ctx context.Context, env *environment, patterns []label.Pattern) (*buildPlan, error) {
+// resulting action graph. When a snapshot of an earlier analysis of the same
+// patterns is still valid (nothing it read has changed), it uses that
+// instead, and loads and analyzes nothing (package snapshot).
+func (s *session) analyze(ctx context.Context, env *environment, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
+	base := actionEnv(env)
+	keyParts := append([]string{bldIdentity()}, base...)
+	for _, p := range patterns {
+		keyParts = append(keyParts, p.String())
+	}
+	key := snapshot.Key(keyParts...)
+	snapPath := filepath.Join(stateDir, "analysis")
+	snap, err := snapshot.Load(snapPath, key)
+	if err != nil {
+		return nil, err
+	}
+	if snap != nil && snap.Stale(s.root, env.lookup) == "" {
+		return newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
+	}
+
 	labels, err := s.loader.Expand(ctx, patterns)
 	if err != nil {
 		return nil, err
 	}
-	an := analysis.New(s.loader, actionEnv(env), env.vars)
-	var configured []*analysis.Configured
+	an := analysis.New(s.loader, base, env.vars)
+	var goals []string
 	for _, l := range labels {
 		c, err := an.Analyze(ctx, l)
 		if err != nil {
 			return nil, err
 		}
-		configured = append(configured, c)
-	}
-	g, err := graph.New(an.Actions(), func(path string) bool {
-		fi, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(path)))
-		return err == nil && !fi.IsDir()
-	})
-	if err != nil {
-		return nil, err
-	}
-	var goals []int
-	seen := map[int]bool{}
-	for _, c := range configured {
 		for _, f := range c.Files {
-			if id, ok := g.Producer(f.Path); ok && !seen[id] {
-				seen[id] = true
-				goals = append(goals, id)
+			if !f.IsSource {
+				goals = append(goals, f.Path)
 			}
 		}
 	}
-	return &buildPlan{graph: g, goals: goals}, nil
+	view := s.loader.View()
+	plan, err := newPlan(an.Actions(), goals, view.IsFile)
+	if err != nil {
+		return nil, err
+	}
+	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
+	for _, name := range an.EnvRead() {
+		v, ok := env.lookup(name)
+		snap.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
+	}
+	if err := snapshot.Save(snapPath, snap); err != nil {
+		fmt.Fprintf(env.stderr, "bld: warning: %v (the next build will analyze again)\n", err)
+	}
+	return plan, nil
+}
+
+// newPlan checks actions as a graph and finds the actions that produce the
+// goal outputs.
+func newPlan(actions []*graph.Action, goals []string, isFile graph.SourceChecker) (*buildPlan, error) {
+	g, err := graph.New(actions, isFile)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int
+	seen := map[int]bool{}
+	for _, out := range goals {
+		if id, ok := g.Producer(out); ok && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return &buildPlan{graph: g, goals: ids}, nil
+}
+
+// bldIdentity names this bld binary (its path, size and modification time),
+// so that a snapshot made by another bld, with other built-in rules, does
+// not apply.
+func bldIdentity() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown " + version
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return exe + " " + version
+	}
+	return fmt.Sprintf("%s %d %d %s", exe, fi.Size(), fi.ModTime().UnixNano(), version)
 }
 
 // defaultPath is the PATH of actions when bld itself has none.

@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -50,13 +51,18 @@ type environment struct {
 }
 
 func (e *environment) getenv(key string) string {
+	v, _ := e.lookup(key)
+	return v
+}
+
+// lookup returns the value of an environment variable and whether it is set.
+func (e *environment) lookup(key string) (string, bool) {
 	for i := len(e.vars) - 1; i >= 0; i-- {
-		kv := e.vars[i]
-		if len(kv) > len(key) && kv[len(key)] == '=' && kv[:len(key)] == key {
-			return kv[len(key)+1:]
+		if k, v, ok := strings.Cut(e.vars[i], "="); ok && k == key {
+			return v, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func main() {

@@ -252,6 +252,7 @@ func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *star
 			if !ok {
 				return nil, fmt.Errorf("%s: env_inherit must be a list of variable names", b.Name())
 			}
+			av.rc.a.envRead[string(name)] = true
 			if v, ok := av.rc.a.hostEnv[string(name)]; ok {
 				m[string(name)] = v
 			}

@@ -10,9 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -40,9 +38,9 @@ type Configured struct {
 // It is not safe for concurrent use.
 type Analyzer struct {
 	loader     *loading.Loader
-	root       string
 	actionEnv  []string
 	hostEnv    map[string]string
+	envRead    map[string]bool
 	files      map[string]*File
 	configured map[label.Label]*Configured
 	active     map[label.Label]bool
@@ -64,14 +62,26 @@ func New(loader *loading.Loader, actionEnv, hostEnv []string) *Analyzer {
 	}
 	return &Analyzer{
 		loader:     loader,
-		root:       loader.Root(),
 		actionEnv:  actionEnv,
 		hostEnv:    host,
+		envRead:    map[string]bool{},
 		files:      map[string]*File{},
 		configured: map[label.Label]*Configured{},
 		active:     map[label.Label]bool{},
 		producer:   map[string]*graph.Action{},
 	}
+}
+
+// EnvRead returns the names of the variables of bld's environment that
+// actions inherited (env_inherit), sorted: the action graph depends on their
+// values.
+func (a *Analyzer) EnvRead() []string {
+	names := make([]string, 0, len(a.envRead))
+	for n := range a.envRead {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Actions returns every action declared so far, in declaration order.
@@ -139,8 +149,7 @@ func (a *Analyzer) outputFile(ctx context.Context, gen *loading.Target, l label.
 // sourceFile returns a source file target, or an error naming the closest
 // existing target when the file does not exist.
 func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading.Target) (*Configured, error) {
-	fi, err := os.Stat(filepath.Join(a.root, filepath.FromSlash(l.Path())))
-	if err != nil || fi.IsDir() {
+	if !a.loader.View().IsFile(l.Path()) {
 		msg := fmt.Sprintf("no target or file %s: package //%s (%s) declares no target %q and there is no file %s",
 			l, l.Pkg, pkg.File, l.Name, l.Path())
 		if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {

@@ -11,8 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -45,6 +43,9 @@ var FileOptions = &syntax.FileOptions{Set: true, TopLevelControl: true, While: t
 type Options struct {
 	// Root is the absolute workspace root.
 	Root string
+	// View reads the workspace and remembers what was read; nil means a
+	// new View of Root.
+	View *workspace.View
 	// Builtins holds the files of the built-in package @bld//rules, at
 	// their names (cc.star, ...).
 	Builtins fs.FS
@@ -58,6 +59,7 @@ type Options struct {
 // concurrent use.
 type Loader struct {
 	opts     Options
+	view     *workspace.View
 	mu       sync.Mutex
 	modules  map[label.Label]*moduleEntry
 	packages map[string]*packageEntry
@@ -90,8 +92,12 @@ func New(opts Options) *Loader {
 	if opts.MaxSteps == 0 {
 		opts.MaxSteps = DefaultMaxSteps
 	}
+	if opts.View == nil {
+		opts.View = workspace.NewView(opts.Root)
+	}
 	l := &Loader{
 		opts:     opts,
+		view:     opts.View,
 		modules:  map[label.Label]*moduleEntry{},
 		packages: map[string]*packageEntry{},
 	}
@@ -111,6 +117,9 @@ func New(opts Options) *Loader {
 
 // Root returns the workspace root.
 func (l *Loader) Root() string { return l.opts.Root }
+
+// View returns the view through which the loader reads the workspace.
+func (l *Loader) View() *workspace.View { return l.view }
 
 // LoadPackage evaluates the BUILD.star of package pkg, once; later and
 // concurrent calls share the result.
@@ -140,7 +149,7 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	if pkg != "" {
 		file = pkg + "/" + workspace.BuildFile
 	}
-	src, err := os.ReadFile(filepath.Join(l.opts.Root, filepath.FromSlash(file)))
+	src, err := l.view.ReadFile(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &NoSuchPackageError{Pkg: pkg}
@@ -251,7 +260,7 @@ func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label
 		}
 		src, err = fs.ReadFile(l.opts.Builtins, m.Name)
 	} else {
-		src, err = os.ReadFile(filepath.Join(l.opts.Root, filepath.FromSlash(m.Path())))
+		src, err = l.view.ReadFile(m.Path())
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -397,7 +406,7 @@ func (l *Loader) globBuiltin(thread *starlark.Thread, b *starlark.Builtin, args 
 	if err != nil {
 		return nil, fmt.Errorf("glob: exclude: %v", err)
 	}
-	files, err := workspace.Glob(l.opts.Root, pb.pkg.Path, inc, exc)
+	files, err := l.view.Glob(pb.pkg.Path, inc, exc)
 	if err != nil {
 		return nil, err
 	}

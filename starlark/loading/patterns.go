@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"bld/starlark/label"
-	"bld/starlark/workspace"
 )
 
 // Expand resolves target patterns to the labels of the targets they name,
@@ -16,15 +15,17 @@ import (
 // pattern may name a source file. A pattern that names nothing is an error.
 func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.Label, error) {
 	var pkgs []string
+	below := map[string][]string{} // packages below each recursive pattern's directory
 	for _, p := range patterns {
 		if p.Recursive {
-			found, err := workspace.Packages(l.opts.Root, p.Pkg)
+			found, err := l.view.Packages(p.Pkg)
 			if err != nil {
 				return nil, fmt.Errorf("pattern %s: %v", p, err)
 			}
 			if len(found) == 0 {
 				return nil, fmt.Errorf("pattern %s matches no package: there is no BUILD.star under %s", p, "//"+p.Pkg)
 			}
+			below[p.Pkg] = found
 			pkgs = append(pkgs, found...)
 		} else {
 			pkgs = append(pkgs, p.Pkg)
@@ -45,8 +46,7 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 	for _, p := range patterns {
 		switch {
 		case p.Recursive:
-			found, _ := workspace.Packages(l.opts.Root, p.Pkg)
-			for _, pkg := range found {
+			for _, pkg := range below[p.Pkg] {
 				for _, name := range loaded[pkg].TargetNames() {
 					add(label.Label{Pkg: pkg, Name: name})
 				}

@@ -1,0 +1,123 @@
+// Package snapshot saves what loading and analysis computed for a build (the
+// action graph and the outputs the build must bring up to date) together
+// with everything they read, so that the next build of the same targets can
+// skip both when nothing they read has changed.
+//
+// What loading and analysis read is: the BUILD.star and .star files (by
+// content), the results of globs and of package searches (//...), whether
+// the source files that labels name exist, and the variables of bld's
+// environment that actions inherit. The snapshot's key covers the rest: the
+// bld binary (its built-in rules are in it), the target patterns, and the
+// actions' base environment. If any of these differs, the snapshot does not
+// apply and bld loads and analyzes as usual.
+//
+// A snapshot is one file, written to a temporary file and renamed into
+// place, so a reader sees an old snapshot or a new one, never a mix. A file
+// that cannot be decoded is ignored.
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"bld/exec/graph"
+	"bld/starlark/workspace"
+)
+
+// formatVersion changes whenever the encoding or the meaning of a snapshot
+// does; it is part of every key.
+const formatVersion = "bld-snapshot-1"
+
+// A Snapshot is the result of loading and analysis, and what it depends on.
+type Snapshot struct {
+	// Key identifies what was asked for, and by which bld (see Key).
+	Key string
+	// Reads are the answers the workspace gave.
+	Reads *workspace.Reads
+	// Env holds the variables of bld's environment that actions inherit.
+	Env map[string]EnvValue
+	// Actions is the action graph, in declaration order.
+	Actions []*graph.Action
+	// Goals are the outputs the build brings up to date.
+	Goals []string
+}
+
+// EnvValue is the value of an environment variable, or its absence.
+type EnvValue struct {
+	Value string
+	Set   bool
+}
+
+// Key returns the key of a snapshot for a build described by parts (the bld
+// binary's identity, the patterns, the base environment of actions, ...).
+func Key(parts ...string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", formatVersion)
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s\x00", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Load reads the snapshot at path, if there is one with the given key: it
+// returns nil (and no error) when there is none, it has another key, or it
+// cannot be decoded.
+func Load(path, key string) (*Snapshot, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
+	}
+	var s Snapshot
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil || s.Key != key || s.Reads == nil {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+// Stale re-reads what the snapshot depends on in the workspace at root, and
+// with getenv for bld's environment, and says what changed, or "" if
+// nothing did.
+func (s *Snapshot) Stale(root string, getenv func(string) (string, bool)) string {
+	for name, want := range s.Env {
+		v, ok := getenv(name)
+		if ok != want.Set || v != want.Value {
+			return "$" + name + " changed"
+		}
+	}
+	return s.Reads.Changed(root)
+}
+
+// Save writes s to path atomically.
+func Save(path string, s *Snapshot) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
+		return fmt.Errorf("encoding the analysis snapshot: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
+	if err != nil {
+		return fmt.Errorf("saving the analysis snapshot: %w", err)
+	}
+	_, werr := tmp.Write(buf.Bytes())
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("saving the analysis snapshot: %w", werr)
+	}
+	return nil
+}

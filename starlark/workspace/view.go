@@ -1,0 +1,174 @@
+package workspace
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// A View answers the questions that loading and analysis ask of the
+// workspace (the content of a file, the files a glob matches, the packages
+// below a directory, whether a source file exists) and remembers each
+// answer. A later run can re-ask the same questions (Reads.Changed): when
+// every answer is the same, loading and analysis would produce the same
+// action graph, and can be skipped.
+//
+// A View is safe for concurrent use.
+type View struct {
+	root  string
+	mu    sync.Mutex
+	reads Reads
+}
+
+// Reads are the answers a View gave, in a form that can be saved.
+type Reads struct {
+	// Files maps a file read (workspace-relative) to the SHA-256 of its
+	// content, or to "" if it did not exist.
+	Files map[string]string
+	// Globs lists each glob evaluated and its result.
+	Globs []GlobRead
+	// Packages maps a directory to the packages at or below it.
+	Packages map[string][]string
+	// Exists maps a path checked with IsFile to the answer.
+	Exists map[string]bool
+}
+
+// GlobRead is one glob and its result.
+type GlobRead struct {
+	Pkg              string
+	Include, Exclude []string
+	Result           []string
+}
+
+// NewView returns a View of the workspace at root.
+func NewView(root string) *View {
+	return &View{root: root, reads: Reads{
+		Files:    map[string]string{},
+		Packages: map[string][]string{},
+		Exists:   map[string]bool{},
+	}}
+}
+
+// Root returns the workspace root.
+func (v *View) Root() string { return v.root }
+
+// ReadFile returns the content of the workspace file rel.
+func (v *View) ReadFile(rel string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(v.root, filepath.FromSlash(rel)))
+	digest := ""
+	switch {
+	case err == nil:
+		digest = contentDigest(data)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err // not an answer worth remembering
+	}
+	v.mu.Lock()
+	v.reads.Files[rel] = digest
+	v.mu.Unlock()
+	return data, err
+}
+
+// Glob is the package function Glob, remembered.
+func (v *View) Glob(pkg string, include, exclude []string) ([]string, error) {
+	files, err := Glob(v.root, pkg, include, exclude)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	v.reads.Globs = append(v.reads.Globs, GlobRead{Pkg: pkg, Include: include, Exclude: exclude, Result: files})
+	v.mu.Unlock()
+	return files, nil
+}
+
+// Packages is the package function Packages, remembered.
+func (v *View) Packages(dir string) ([]string, error) {
+	pkgs, err := Packages(v.root, dir)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	v.reads.Packages[dir] = pkgs
+	v.mu.Unlock()
+	return pkgs, nil
+}
+
+// IsFile reports whether rel exists and is not a directory.
+func (v *View) IsFile(rel string) bool {
+	fi, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(rel)))
+	ok := err == nil && !fi.IsDir()
+	v.mu.Lock()
+	v.reads.Exists[rel] = ok
+	v.mu.Unlock()
+	return ok
+}
+
+// Reads returns the answers given so far. The View must not be used any
+// more.
+func (v *View) Reads() *Reads {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r := v.reads
+	// Globs are appended in evaluation order, which depends on which
+	// package loaded first; sort them so that equal reads save equally.
+	sort.Slice(r.Globs, func(i, j int) bool { return globLess(r.Globs[i], r.Globs[j]) })
+	return &r
+}
+
+func globLess(a, b GlobRead) bool {
+	if a.Pkg != b.Pkg {
+		return a.Pkg < b.Pkg
+	}
+	if c := slices.Compare(a.Include, b.Include); c != 0 {
+		return c < 0
+	}
+	return slices.Compare(a.Exclude, b.Exclude) < 0
+}
+
+// Changed asks every question of r again in the workspace at root and
+// returns a description of the first answer that differs, or "" if none
+// does.
+func (r *Reads) Changed(root string) string {
+	v := NewView(root)
+	for rel, want := range r.Files {
+		data, err := v.ReadFile(rel)
+		got := ""
+		if err == nil {
+			got = contentDigest(data)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Sprintf("%s: %v", rel, err)
+		}
+		if got != want {
+			return rel + " changed"
+		}
+	}
+	for rel, want := range r.Exists {
+		if v.IsFile(rel) != want {
+			return rel + " appeared or disappeared"
+		}
+	}
+	for dir, want := range r.Packages {
+		got, err := v.Packages(dir)
+		if err != nil || !slices.Equal(got, want) {
+			return "the packages under //" + dir + " changed"
+		}
+	}
+	for _, g := range r.Globs {
+		got, err := v.Glob(g.Pkg, g.Include, g.Exclude)
+		if err != nil || !slices.Equal(got, g.Result) {
+			return fmt.Sprintf("glob(%q) in //%s matches other files", g.Include, g.Pkg)
+		}
+	}
+	return ""
+}
+
+func contentDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,46 @@
+package workspace
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestReadsChanged(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, "WORKSPACE.star", "p/BUILD.star", "p/a.c", "q/BUILD.star")
+	ask := func() *Reads {
+		v := NewView(root)
+		if _, err := v.ReadFile("p/BUILD.star"); err != nil {
+			t.Fatal(err)
+		}
+		v.ReadFile("r/BUILD.star") // absent
+		if _, err := v.Glob("p", []string{"*.c"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Packages(""); err != nil {
+			t.Fatal(err)
+		}
+		v.IsFile("p/b.h")
+		return v.Reads()
+	}
+	tests := []struct {
+		name   string
+		change func()
+	}{
+		{"nothing", func() {}},
+		{"file content", func() { os.WriteFile(filepath.Join(root, "p/BUILD.star"), []byte("x = 1\n"), 0o644) }},
+		{"absent file appears", func() { writeFiles(t, root, "r/BUILD.star") }},
+		{"glob result", func() { writeFiles(t, root, "p/z.c") }},
+		{"new package", func() { writeFiles(t, root, "s/t/BUILD.star") }},
+		{"source appears", func() { writeFiles(t, root, "p/b.h") }},
+	}
+	for _, tt := range tests {
+		r := ask()
+		tt.change()
+		got := r.Changed(root)
+		if (got == "") != (tt.name == "nothing") {
+			t.Errorf("%s: Changed = %q", tt.name, got)
+		}
+	}
+}
