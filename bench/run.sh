@@ -11,7 +11,10 @@
 #   full   - a fresh copy of the workspace (no bld-out/, no .ninja_log) and an
 #            empty bld cache (BLD_CACHE_DIR), then `bld build -j 2 //...` /
 #            `ninja -j 2`;
-#   no-op  - the same command again in the built workspace.
+#   no-op  - the same command again in the built workspace;
+#   clean  - bld-out/ removed (bld clean; ninja -t clean), then the command
+#            again: bld restores every output from its action cache, ninja
+#            (which has none) runs every command.
 # It checks that both tools wrote the same outputs, and prints the medians of
 # wall time and of CPU time (user+system, the tool and its commands) with the
 # bld/ninja ratios as a markdown table, then every sample.
@@ -79,9 +82,9 @@ for n in $SIZES; do
 	for shape in $SHAPES; do
 		ws=$tmp/$shape-$n
 		"$tmp/gen" -shape "$shape" -n "$n" -out "$ws/src"
-		declare -A full=() noop=() fullcpu=() noopcpu=()
-		full[bld]="" full[ninja]="" noop[bld]="" noop[ninja]=""
-		fullcpu[bld]="" fullcpu[ninja]="" noopcpu[bld]="" noopcpu[ninja]=""
+		declare -A full=() noop=() fullcpu=() noopcpu=() clean=() cleancpu=()
+		full[bld]="" full[ninja]="" noop[bld]="" noop[ninja]="" clean[bld]="" clean[ninja]=""
+		fullcpu[bld]="" fullcpu[ninja]="" noopcpu[bld]="" noopcpu[ninja]="" cleancpu[bld]="" cleancpu[ninja]=""
 		for ((r = 0; r < RUNS; r++)); do
 			if ((r % 2)); then order="ninja bld"; else order="bld ninja"; fi
 			for tool in $order; do
@@ -116,7 +119,16 @@ for n in $SIZES; do
 		if ! grep -q "no work to do" "$log"; then
 			echo "run.sh: warning: last ninja no-op did work" >&2
 		fi
-		for m in full noop; do
+		for ((r = 0; r < RUNS; r++)); do
+			if ((r % 2)); then order="ninja bld"; else order="bld ninja"; fi
+			for tool in $order; do
+				if [[ $tool == bld ]]; then rm -rf "$ws/bld/bld-out"; else (cd "$ws/ninja" && ninja -t clean >/dev/null); fi
+				timeit "$ws/$tool" "run_$tool"
+				clean[$tool]+=" $secs"
+				cleancpu[$tool]+=" $cpu"
+			done
+		done
+		for m in full noop clean; do
 			declare -n times=$m cpus=${m}cpu
 			# shellcheck disable=SC2086
 			b=$(median ${times[bld]}) k=$(median ${times[ninja]})
@@ -124,14 +136,18 @@ for n in $SIZES; do
 			bc=$(median ${cpus[bld]}) kc=$(median ${cpus[ninja]})
 			ratio=$(awk -v b="$b" -v k="$k" 'BEGIN { printf "%.2f", b / k }')
 			cratio=$(awk -v b="$bc" -v k="$kc" 'BEGIN { printf "%.2f", (k > 0 ? b / k : 0) }')
-			label=$([[ $m == full ]] && echo "full build, -j $JOBS" || echo "no-op rebuild")
+			case $m in
+			full) label="full build, -j $JOBS" ;;
+			noop) label="no-op rebuild" ;;
+			clean) label="rebuild after clean (bld: from its cache)" ;;
+			esac
 			rows+=("| $shape | $n | $label | $b | $k | **$ratio** | $bc | $kc | $cratio |")
 			samples+=("$shape n=$n $m wall bld:${times[bld]}  ninja:${times[ninja]}")
 			samples+=("$shape n=$n $m cpu  bld:${cpus[bld]}  ninja:${cpus[ninja]}")
 			unset -n times cpus
 		done
 		rm -rf "$ws"
-		unset full noop fullcpu noopcpu
+		unset full noop fullcpu noopcpu clean cleancpu
 	done
 done
 
