@@ -58,6 +58,18 @@
 // one removed after it was opened is still read whole (POSIX unlink
 // semantics), so trimming never makes a restore produce a wrong output.
 //
+// # The workspace's action record
+//
+// Besides the shared directory, a Cache opened for a workspace keeps two
+// files of its own under ROOT/bld-out/.bld: the file-digest memo
+// (filedigests, see memo.go) and the action record (actions, see fast.go).
+// The record lets Check decide an action whose inputs, outputs, tool and
+// description have not changed since its outputs were last found, restored
+// or stored, with a stat per file and without computing the key or reading
+// the cache; every other action takes the path described here. Both files
+// are hints, verified against the file system at every use, written at
+// Close through a temporary file and a rename, and ignored when damaged.
+//
 // # Materialization
 //
 // Outputs are copied out of the cache, never hard-linked: a hard link
@@ -102,6 +114,10 @@ type Options struct {
 	// MemoFile is where the file-digest memo persists; "" means
 	// ROOT/bld-out/.bld/filedigests. Unused without a root.
 	MemoFile string
+	// ActionsFile is where the action record (the no-op fast path of
+	// Check) persists; "" means ROOT/bld-out/.bld/actions. Unused without
+	// a root.
+	ActionsFile string
 	// Platform properties, added to every Action (REAPI Platform). Give
 	// only properties a remote executor would understand.
 	Platform []reapi.Property
@@ -119,15 +135,17 @@ type Cache struct {
 	root string
 	opts Options
 	memo *memo
+	fast *fastRecord
 	now  func() time.Time
 
-	mu      sync.Mutex
-	pending map[string]*keyInfo // by key: what Check computed, for Store
-	hits    int
-	misses  int
-	added   int64 // bytes this process added to the cache
-	entries int   // action results this process wrote
-	closed  bool
+	mu       sync.Mutex
+	pending  map[string]*keyInfo // by key: what Check computed, for Store
+	hits     int
+	misses   int
+	added    int64 // bytes this process added to the cache
+	entries  int   // action results this process wrote
+	fastHits int   // Checks decided by the action record alone
+	closed   bool
 }
 
 // Open opens (creating if needed) the cache in directory dir, for the
@@ -159,6 +177,11 @@ func Open(dir, root string, opts Options) (*Cache, error) {
 			mf = filepath.Join(root, "bld-out", ".bld", "filedigests")
 		}
 		c.memo = loadMemo(mf)
+		af := opts.ActionsFile
+		if af == "" {
+			af = filepath.Join(root, "bld-out", ".bld", "actions")
+		}
+		c.fast = loadFastRecord(af)
 	}
 	return c, nil
 }
@@ -166,9 +189,9 @@ func Open(dir, root string, opts Options) (*Cache, error) {
 // Dir returns the cache directory.
 func (c *Cache) Dir() string { return c.dir }
 
-// Close saves the file-digest memo, adds this build's hits, misses and
-// stored bytes to stats.json, and trims the cache when it exceeds
-// Options.MaxSize. Calls after the first do nothing.
+// Close saves the file-digest memo and the action record, adds this
+// build's hits, misses and stored bytes to stats.json, and trims the cache
+// when it exceeds Options.MaxSize. Calls after the first do nothing.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	closed := c.closed
@@ -181,6 +204,11 @@ func (c *Cache) Close() error {
 	if c.memo != nil {
 		if err := c.memo.save(); err != nil {
 			errs = append(errs, fmt.Errorf("cache: saving file digests: %w", err))
+		}
+	}
+	if c.fast != nil {
+		if err := c.fast.save(); err != nil {
+			errs = append(errs, fmt.Errorf("cache: saving the action record: %w", err))
 		}
 	}
 	if err := c.recordBuild(); err != nil {

@@ -20,6 +20,11 @@ var _ executor.Cache = (*Cache)(nil)
 // from the action's last run. An action marked NoCache is always a miss,
 // with an empty Key. An error means the key could not be computed (an
 // input is missing or unreadable).
+//
+// First, though, when the workspace's action record (fast.go) shows that
+// nothing a depends on changed since its outputs were last found, restored
+// or stored, Check answers from the record alone, with the recorded key,
+// without computing the key or reading the cache.
 func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, error) {
 	if err := ctx.Err(); err != nil {
 		return executor.Check{}, err
@@ -30,6 +35,10 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 	}
 	if c.memo == nil {
 		return executor.Check{}, errors.New("cache: Check needs a cache opened with a workspace root")
+	}
+	if key, ok := c.fastCheck(a); ok {
+		c.count(true)
+		return executor.Check{UpToDate: true, Key: key}, nil
 	}
 	ki, err := c.computeKey(a)
 	if err != nil {
@@ -51,6 +60,7 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 			if restored {
 				c.writeRecord(ki)
 			}
+			c.fastRemember(a, ki, res.OutputFiles)
 			c.count(true)
 			return executor.Check{UpToDate: true, Key: ki.key}, nil
 		}
@@ -139,6 +149,7 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string) error {
 	c.entries++
 	c.mu.Unlock()
 	c.writeRecord(ki)
+	c.fastRemember(a, ki, r.OutputFiles)
 	return nil
 }
 

@@ -163,7 +163,7 @@ func (c *Cache) hashInputs(ki *keyInfo, inputs []string) error {
 // digests the file it names. A tool that is not found has no digest: the
 // action will fail when it runs.
 func (c *Cache) hashTool(ki *keyInfo) error {
-	abs, key := c.resolveTool(ki.argv[0], ki.env)
+	abs, key, _ := c.resolveTool(ki.argv[0], ki.env)
 	if abs == "" {
 		return nil
 	}
@@ -179,14 +179,16 @@ func (c *Cache) hashTool(ki *keyInfo) error {
 }
 
 // resolveTool returns the absolute path of the tool name and the memo key
-// for it (workspace-relative when inside the workspace), or "", "".
-func (c *Cache) resolveTool(name string, env []string) (string, string) {
+// for it (workspace-relative when inside the workspace), or "", "". When
+// it found the tool in PATH, it also returns what stat said of it (else
+// nil: a name with a slash is not looked at).
+func (c *Cache) resolveTool(name string, env []string) (string, string, os.FileInfo) {
 	if strings.Contains(name, "/") {
 		if filepath.IsAbs(name) {
-			return name, name
+			return name, name, nil
 		}
 		p := path.Clean(name)
-		return c.abs(p), p
+		return c.abs(p), p, nil
 	}
 	pathVar := ""
 	for _, kv := range env {
@@ -207,8 +209,8 @@ func (c *Cache) resolveTool(name string, env []string) (string, string) {
 			abs = c.abs(key)
 		}
 		if fi, err := os.Stat(abs); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return abs, key
+			return abs, key, fi
 		}
 	}
-	return "", ""
+	return "", "", nil
 }

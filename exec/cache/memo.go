@@ -68,22 +68,35 @@ func (e memoEntry) racy() bool {
 type memo struct {
 	file  string
 	now   func() time.Time
+	once  sync.Once // reads file into m
 	mu    sync.Mutex
 	m     map[string]memoEntry
 	dirty bool
 }
 
-// loadMemo reads the memo in file; a missing or unreadable one is empty.
+// loadMemo returns the memo persisted in file. The file is read on first
+// use (a build whose every action the action record decides never needs
+// it); a missing or unreadable one is empty.
 func loadMemo(file string) *memo {
-	m := &memo{file: file, now: time.Now, m: map[string]memoEntry{}}
+	return &memo{file: file, now: time.Now}
+}
+
+// load reads the memo's file, once.
+func (m *memo) load() {
+	m.once.Do(func() { m.m = readMemo(m.file) })
+}
+
+// readMemo reads the entries in file; a missing or unreadable one has none.
+func readMemo(file string) map[string]memoEntry {
+	entries := map[string]memoEntry{}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return m
+		return entries
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	if !sc.Scan() || sc.Text() != memoHeader {
-		return m
+		return entries
 	}
 	for sc.Scan() {
 		f := strings.SplitN(sc.Text(), " ", 7)
@@ -100,13 +113,13 @@ func loadMemo(file string) *memo {
 		if !ok {
 			continue
 		}
-		m.m[f[6]] = memoEntry{
+		entries[f[6]] = memoEntry{
 			st:       stamp{size: n[0], mtime: n[1], ctime: n[2], ino: uint64(n[3])},
 			d:        digest.Digest{Hash: f[0], Size: n[0]},
 			hashedAt: n[4],
 		}
 	}
-	return m
+	return entries
 }
 
 // fileDigest returns the digest of the file abs, remembered under key,
@@ -120,6 +133,7 @@ func (m *memo) fileDigest(key, abs string) (digest.Digest, bool, error) {
 		return digest.Digest{}, false, fmt.Errorf("%s is not a regular file", abs)
 	}
 	st := stampOf(fi)
+	m.load()
 	m.mu.Lock()
 	e, ok := m.m[key]
 	m.mu.Unlock()
@@ -156,10 +170,20 @@ func (m *memo) remember(key string, e memoEntry) {
 		return
 	}
 	e.st.exec = false // not persisted; always taken from a fresh stat
+	m.load()
 	m.mu.Lock()
 	m.m[key] = e
 	m.dirty = true
 	m.mu.Unlock()
+}
+
+// get returns the entry for key, if any.
+func (m *memo) get(key string) (memoEntry, bool) {
+	m.load()
+	m.mu.Lock()
+	e, ok := m.m[key]
+	m.mu.Unlock()
+	return e, ok
 }
 
 // rememberFile records that the file abs, under key, has digest d, read
@@ -172,7 +196,8 @@ func (m *memo) rememberFile(key, abs string, before stamp, d digest.Digest, star
 	m.remember(key, memoEntry{st: before, d: d, hashedAt: start.UnixNano()})
 }
 
-// save writes the memo atomically if it changed.
+// save writes the memo atomically if it changed (it did not if it was
+// never loaded).
 func (m *memo) save() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,0 +1,407 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"bld/exec/cache/reapi"
+	"bld/exec/graph"
+)
+
+// The action record is this workspace's memory of the actions whose
+// outputs are in place, so that a no-op build decides each action with a
+// stat per file, without computing its key or reading the shared cache
+// (ninja's semantics, locally). It maps an action's identity (its sorted
+// outputs, as explain records do) to:
+//
+//   - the digest of its description, everything its key depends on but the
+//     content of files: argv, environment, content and executable bit of a
+//     file-writing action, the input and output lists, the platform, and
+//     the path argv[0] resolves to in the action's PATH;
+//   - the stamp (size, modification time, status-change time, inode,
+//     executable bit) of each input, output and of the tool, each taken
+//     from a file-digest memo entry whose digest is the one the key was
+//     computed from (inputs, tool) or the cached result names (outputs),
+//     and which was not racy;
+//   - the action key, and when the record last refreshed the recency of
+//     the key's action result.
+//
+// A record therefore says: "while these files have these stamps, the
+// action's key is KEY and its outputs are those of KEY's result". Check
+// trusts it when the description digest and every stamp match; anything
+// else (a file edited, chmodded, replaced, touched, or restamped with
+// Chtimes, which changes the status-change time; a changed command line,
+// environment or input list; the tool resolving elsewhere or changing)
+// falls back to the full key and the shared cache, after which the record
+// is refreshed. The trust is that of the file-digest memo, and no more: a
+// racy entry is never recorded, and on systems without inodes and
+// status-change times nothing is recorded at all.
+//
+// The record lives in the workspace (by default bld-out/.bld/actions),
+// is loaded once at Open and written at Close, atomically, if it changed;
+// `bld clean` removes it with bld-out/. A missing, torn or garbage file
+// (its checksum is verified) is ignored: the build takes the slow path.
+// Actions with a directory among their inputs, or paths that cannot be
+// written on one line, are not recorded.
+//
+// Its format is the header line, the SHA-256 of the body (32 bytes), then
+// the body: one entry after another, each the uvarint-prefixed identity
+// (outputs joined by NUL), the uvarint-prefixed key, the 32-byte
+// description digest, the varint recency time (Unix ns), the uvarint
+// number of stamps, and each stamp as varint size, mtime, ctime, uvarint
+// inode and one byte for the executable bit. Stamps are in the order
+// inputs, outputs, tool.
+
+const (
+	actionsHeader = "bld-actions 1\n"
+	// descVersion starts every description digest: change it when what
+	// a key covers changes, so that records of the old keys are not used.
+	descVersion = "bld-fast-1"
+)
+
+// A fastEntry is the record of one action. It is never modified once in
+// the map: updates replace it.
+type fastEntry struct {
+	key     string
+	desc    [32]byte
+	touched int64 // Unix ns: when the action result's recency was last refreshed
+	stamps  []stamp
+}
+
+type fastRecord struct {
+	file  string
+	mu    sync.Mutex
+	m     map[string]*fastEntry // by identity
+	dirty bool
+}
+
+// loadFastRecord reads the record in file; a missing, unreadable or
+// corrupt one is empty.
+func loadFastRecord(file string) *fastRecord {
+	r := &fastRecord{file: file, m: map[string]*fastEntry{}}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return r
+	}
+	if m, err := parseFastRecord(data); err == nil {
+		r.m = m
+	}
+	return r
+}
+
+var errBadRecord = errors.New("bad action record")
+
+func parseFastRecord(data []byte) (map[string]*fastEntry, error) {
+	if !bytes.HasPrefix(data, []byte(actionsHeader)) || len(data) < len(actionsHeader)+sha256.Size {
+		return nil, errBadRecord
+	}
+	data = data[len(actionsHeader):]
+	sum, body := data[:sha256.Size], data[sha256.Size:]
+	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
+		return nil, errBadRecord
+	}
+	m := map[string]*fastEntry{}
+	p := body
+	fail := false
+	uv := func() uint64 {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			fail = true
+			return 0
+		}
+		p = p[n:]
+		return v
+	}
+	sv := func() int64 {
+		v, n := binary.Varint(p)
+		if n <= 0 {
+			fail = true
+			return 0
+		}
+		p = p[n:]
+		return v
+	}
+	str := func() string {
+		n := uv()
+		if fail || n > uint64(len(p)) {
+			fail = true
+			return ""
+		}
+		s := string(p[:n])
+		p = p[n:]
+		return s
+	}
+	for len(p) > 0 {
+		id := str()
+		e := &fastEntry{key: str()}
+		if fail || len(p) < len(e.desc) {
+			return nil, errBadRecord
+		}
+		copy(e.desc[:], p)
+		p = p[len(e.desc):]
+		e.touched = sv()
+		n := uv()
+		if fail || n > uint64(len(p)) { // each stamp takes bytes
+			return nil, errBadRecord
+		}
+		e.stamps = make([]stamp, n)
+		for i := range e.stamps {
+			st := &e.stamps[i]
+			st.size, st.mtime, st.ctime, st.ino = sv(), sv(), sv(), uv()
+			if fail || len(p) < 1 || p[0] > 1 {
+				return nil, errBadRecord
+			}
+			st.exec = p[0] == 1
+			p = p[1:]
+		}
+		if fail {
+			return nil, errBadRecord
+		}
+		m[id] = e
+	}
+	return m, nil
+}
+
+func (r *fastRecord) get(id string) *fastEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[id]
+}
+
+func (r *fastRecord) set(id string, e *fastEntry) {
+	r.mu.Lock()
+	r.m[id] = e
+	r.dirty = true
+	r.mu.Unlock()
+}
+
+func (r *fastRecord) remove(id string) {
+	r.mu.Lock()
+	if _, ok := r.m[id]; ok {
+		delete(r.m, id)
+		r.dirty = true
+	}
+	r.mu.Unlock()
+}
+
+// save writes the record atomically if it changed.
+func (r *fastRecord) save() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.dirty {
+		return nil
+	}
+	var body []byte
+	for id, e := range r.m {
+		body = binary.AppendUvarint(body, uint64(len(id)))
+		body = append(body, id...)
+		body = binary.AppendUvarint(body, uint64(len(e.key)))
+		body = append(body, e.key...)
+		body = append(body, e.desc[:]...)
+		body = binary.AppendVarint(body, e.touched)
+		body = binary.AppendUvarint(body, uint64(len(e.stamps)))
+		for _, st := range e.stamps {
+			body = binary.AppendVarint(body, st.size)
+			body = binary.AppendVarint(body, st.mtime)
+			body = binary.AppendVarint(body, st.ctime)
+			body = binary.AppendUvarint(body, st.ino)
+			if st.exec {
+				body = append(body, 1)
+			} else {
+				body = append(body, 0)
+			}
+		}
+	}
+	sum := sha256.Sum256(body)
+	data := make([]byte, 0, len(actionsHeader)+len(sum)+len(body))
+	data = append(append(append(data, actionsHeader...), sum[:]...), body...)
+	if err := os.MkdirAll(filepath.Dir(r.file), 0o777); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(r.file, data, 0o666); err != nil {
+		return err
+	}
+	r.dirty = false
+	return nil
+}
+
+// actionID is the identity of a in the record: its sorted outputs.
+func actionID(outputs []string) string {
+	if !sort.StringsAreSorted(outputs) {
+		outputs = append([]string(nil), outputs...)
+		sort.Strings(outputs)
+	}
+	return strings.Join(outputs, "\x00")
+}
+
+// descDigest digests what a's key depends on besides file contents; tool
+// is the (memo) path argv[0] resolves to.
+func (c *Cache) descDigest(a *graph.Action, tool string) [32]byte {
+	var arr [1024]byte
+	buf := arr[:0]
+	add := func(s string) {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	list := func(l []string) {
+		buf = binary.AppendUvarint(buf, uint64(len(l)))
+		for _, s := range l {
+			add(s)
+		}
+	}
+	add(descVersion)
+	if len(a.Argv) == 0 {
+		add("write")
+		buf = binary.AppendUvarint(buf, uint64(len(a.Content)))
+		buf = append(buf, a.Content...)
+		if a.Executable {
+			add("0755")
+		} else {
+			add("0644")
+		}
+	} else {
+		add("run")
+		list(a.Argv)
+		list(a.Env)
+		add(tool)
+	}
+	list(a.Inputs)
+	list(a.Outputs)
+	buf = binary.AppendUvarint(buf, uint64(len(c.opts.Platform)))
+	for _, p := range c.opts.Platform {
+		add(p.Name)
+		add(p.Value)
+	}
+	return sha256.Sum256(buf)
+}
+
+// fastCheck reports a's recorded key if its record proves its outputs in
+// place and up to date (see the comment at the top of this file).
+func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
+	if c.fast == nil || len(a.Outputs) == 0 {
+		return "", false
+	}
+	id := actionID(a.Outputs)
+	e := c.fast.get(id)
+	if e == nil {
+		return "", false
+	}
+	var tool string
+	var toolFi os.FileInfo
+	if len(a.Argv) > 0 {
+		abs, key, fi := c.resolveTool(a.Argv[0], a.Env)
+		if abs == "" {
+			return "", false
+		}
+		if fi == nil {
+			var err error
+			if fi, err = os.Stat(abs); err != nil {
+				return "", false
+			}
+		}
+		tool, toolFi = key, fi
+	}
+	n := len(a.Inputs) + len(a.Outputs)
+	if toolFi != nil {
+		n++
+	}
+	if len(e.stamps) != n || c.descDigest(a, tool) != e.desc {
+		return "", false
+	}
+	i := 0
+	for _, list := range [][]string{a.Inputs, a.Outputs} {
+		for _, p := range list {
+			fi, err := os.Stat(c.abs(p))
+			if err != nil || !fi.Mode().IsRegular() || stampOf(fi) != e.stamps[i] {
+				return "", false
+			}
+			i++
+		}
+	}
+	if toolFi != nil {
+		st := stampOf(toolFi)
+		st.exec = e.stamps[i].exec // the tool's mode is not in the key; a chmod changes ctime
+		if !toolFi.Mode().IsRegular() || st != e.stamps[i] {
+			return "", false
+		}
+	}
+	c.mu.Lock()
+	c.fastHits++
+	c.mu.Unlock()
+	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= touchInterval {
+		// Keep the action result recent in the shared cache, as a hit
+		// through the slow path would (it may be gone: no matter).
+		os.Chtimes(c.acPath(e.key), now, now)
+		ne := *e
+		ne.touched = now.UnixNano()
+		c.fast.set(id, &ne)
+	}
+	return e.key, true
+}
+
+// fastRemember records a, whose key and inputs ki describes, as having
+// the outputs outs in place (as Check found or restored them, or Store
+// stored them). When the file-digest memo cannot vouch for every file (an
+// entry missing, racy, or with another digest), the action's record is
+// removed instead.
+func (c *Cache) fastRemember(a *graph.Action, ki *keyInfo, outs []reapi.OutputFile) {
+	if c.fast == nil || len(a.Outputs) == 0 {
+		return
+	}
+	id := actionID(a.Outputs)
+	e, ok := c.fastEntryFor(a, ki, outs)
+	if !ok {
+		c.fast.remove(id)
+		return
+	}
+	c.fast.set(id, e)
+}
+
+func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []reapi.OutputFile) (*fastEntry, bool) {
+	if a.NoCache || strings.ContainsAny(strings.Join(a.Outputs, ""), "\n\r") {
+		return nil, false
+	}
+	// A directory input stands for the files below it, which the record
+	// could not watch: those actions always take the slow path.
+	if len(ki.inputs) != len(a.Inputs) || len(outs) != len(a.Outputs) {
+		return nil, false
+	}
+	e := &fastEntry{key: ki.key, touched: c.now().UnixNano(), stamps: make([]stamp, 0, len(a.Inputs)+len(a.Outputs)+1)}
+	vouch := func(path string, want reapi.InputFile) bool {
+		me, ok := c.memo.get(path)
+		if !ok || me.d != want.Digest || me.racy() || me.st.ctime == 0 {
+			return false
+		}
+		st := me.st
+		st.exec = want.IsExecutable
+		e.stamps = append(e.stamps, st)
+		return true
+	}
+	for i, in := range ki.inputs {
+		if in.Path != a.Inputs[i] || !vouch(in.Path, in) {
+			return nil, false
+		}
+	}
+	for i, of := range outs {
+		if of.Path != a.Outputs[i] || !vouch(of.Path, reapi.InputFile{Digest: of.Digest, IsExecutable: of.IsExecutable}) {
+			return nil, false
+		}
+	}
+	var tool string
+	if !ki.isWrite {
+		if ki.toolPath == "" || !vouch(ki.toolPath, reapi.InputFile{Digest: ki.toolDigest}) {
+			return nil, false
+		}
+		tool = ki.toolPath
+	}
+	e.desc = c.descDigest(a, tool)
+	return e, true
+}

@@ -1,0 +1,490 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/exec/graph"
+)
+
+// The action record (fast.go): a no-op build decides every action from
+// stats alone, and anything that could change an output sends the action
+// back to the full key and the shared cache.
+
+func (c *Cache) fastHitCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fastHits
+}
+
+// age sets the modification time of every file below dirs to an hour
+// ago, so that the racy-timestamp rule trusts their stamps.
+func age(t testing.TB, dirs ...string) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() || strings.Contains(p, string(filepath.Separator)+".bld"+string(filepath.Separator)) {
+				return err
+			}
+			return os.Chtimes(p, old, old)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// settle builds actions from scratch, ages every file and builds again
+// (a no-op through the slow path, which records the actions), so that
+// the next build can take the fast path for all of them.
+func settle(t testing.TB, c *Cache, root string, actions []*graph.Action, extra ...string) {
+	t.Helper()
+	build(t, c, root, actions)
+	age(t, append([]string{root}, extra...)...)
+	if r := build(t, c, root, actions); len(r.ran) != 0 {
+		t.Fatalf("no-op build ran %v: %v", r.ran, r.reasons)
+	}
+	for _, a := range actions {
+		if c.fast.get(actionID(a.Outputs)) == nil {
+			t.Fatalf("%s not recorded after a no-op build", a.Owner)
+		}
+	}
+}
+
+// fastBuild builds actions and returns the result and how many of its
+// Checks the record decided.
+func fastBuild(t testing.TB, c *Cache, root string, actions []*graph.Action) (buildResult, int) {
+	t.Helper()
+	before := c.fastHitCount()
+	r := build(t, c, root, actions)
+	return r, c.fastHitCount() - before
+}
+
+func TestFastPathNoop(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	settle(t, c, root, actions)
+	want := build(t, c, root, actions).keys
+	r, fast := fastBuild(t, c, root, actions)
+	if len(r.ran) != 0 || fast != len(actions) {
+		t.Fatalf("no-op: ran %v, %d fast checks; want none ran, %d fast", r.ran, fast, len(actions))
+	}
+	closeCache(t, c)
+
+	// Persisted at Close, loaded at Open: a new build decides everything
+	// from the record, and gives the keys the full computation gives.
+	c = openCache(t, dir, root, Options{})
+	r, fast = fastBuild(t, c, root, actions)
+	if len(r.ran) != 0 || fast != len(actions) {
+		t.Fatalf("reopened: ran %v, %d fast checks; want none ran, %d fast", r.ran, fast, len(actions))
+	}
+	if diff := cmp.Diff(want, r.keys); diff != "" {
+		t.Errorf("fast path keys differ from computed keys (-computed +fast):\n%s", diff)
+	}
+	// Nothing was read from the cache, nor hashed: the memo file was not
+	// even loaded.
+	if c.memo.m != nil {
+		t.Errorf("the file-digest memo was loaded by a no-op build")
+	}
+	closeCache(t, c)
+	expectOutputs(t, root, actions, sampleFiles)
+}
+
+func TestFastPathWithoutSharedCache(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	settle(t, c, root, actions)
+	closeCache(t, c)
+
+	// The user deletes the shared cache: bld-out/ is intact and the
+	// inputs unchanged, so nothing runs.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	c = openCache(t, dir, root, Options{})
+	r, fast := fastBuild(t, c, root, actions)
+	if len(r.ran) != 0 || fast != len(actions) {
+		t.Fatalf("after deleting the cache: ran %v (%v), %d fast", r.ran, r.reasons, fast)
+	}
+	expectOutputs(t, root, actions, sampleFiles)
+
+	// An edited output, though, is not up to date, and with no cache to
+	// restore it from, its action runs; so does the link that reads it
+	// (its key is unchanged, but its result is not in the cache).
+	if err := os.WriteFile(filepath.Join(root, "bld-out/b.o"), []byte("poison"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = fastBuild(t, c, root, actions)
+	if diff := cmp.Diff([]string{"//:b", "//:app"}, r.ran); diff != "" {
+		t.Errorf("ran (-want +got):\n%s", diff)
+	}
+	expectOutputs(t, root, actions, sampleFiles)
+	closeCache(t, c)
+
+	// bld clean removes the record with bld-out/: the shared cache
+	// serves what it has, the rest runs.
+	if err := os.RemoveAll(filepath.Join(root, "bld-out")); err != nil {
+		t.Fatal(err)
+	}
+	c = openCache(t, dir, root, Options{})
+	r, fast = fastBuild(t, c, root, actions)
+	if diff := cmp.Diff([]string{"//:a", "//:cfg"}, r.ran); diff != "" || fast != 0 {
+		t.Errorf("after clean: %d fast, ran (-want +got):\n%s", fast, diff)
+	}
+	closeCache(t, c)
+	expectOutputs(t, root, actions, sampleFiles)
+}
+
+func TestFastPathNotTaken(t *testing.T) {
+	edited := strings.Replace(sampleFiles["src/a.c"], "1", "7", 1)
+	for _, tc := range []struct {
+		name string
+		// change changes something in root, or the actions.
+		change func(t *testing.T, root string, actions []*graph.Action)
+		ran    []string // actions that run
+		fast   int      // Checks the record decides
+		files  map[string]string
+	}{{
+		name: "input edited, same size and mtime",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			p := filepath.Join(root, "src/a.c")
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // past the clock tick of the last status change
+			if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+			if fi2, _ := os.Stat(p); fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) {
+				t.Fatal("size or mtime changed")
+			}
+		},
+		ran:   []string{"//:a", "//:app"},
+		files: map[string]string{"src/a.c": edited},
+		fast:  2,
+	}, {
+		name: "input made executable",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			time.Sleep(20 * time.Millisecond)
+			if err := os.Chmod(filepath.Join(root, "src/a.c"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		},
+		ran:  []string{"//:a"}, // a.o is the same: app is up to date, through the slow path
+		fast: 2,
+	}, {
+		name: "output edited",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			if err := os.WriteFile(filepath.Join(root, "bld-out/a.o"), []byte("poison"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		// Restored from the shared cache, so nothing runs; the link
+		// takes the slow path (its input a.o was rewritten).
+		fast: 2,
+	}, {
+		name: "output deleted",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			if err := os.Remove(filepath.Join(root, "bld-out/a.o")); err != nil {
+				t.Fatal(err)
+			}
+		},
+		fast: 2,
+	}, {
+		name: "argv changed",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			actions[0].Argv = append([]string(nil), actions[0].Argv...)
+			actions[0].Argv[1] = "-O2"
+		},
+		ran:  []string{"//:a", "//:app"},
+		fast: 2,
+	}, {
+		name: "env changed",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			actions[0].Env = []string{"LANG=fr", "PATH=/usr/bin:/bin"}
+		},
+		ran:  []string{"//:a", "//:app"},
+		fast: 2,
+	}, {
+		name: "input added",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			actions[0].Inputs = []string{"src/a.c", "src/b.c", "src/defs.h", "tools/cc"}
+		},
+		ran:  []string{"//:a", "//:app"},
+		fast: 2,
+	}, {
+		// Same stamps (stat follows the link), another path: the input
+		// root, so the key, differs.
+		name: "input replaced by a symbolic link to it",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			if err := os.Symlink("defs.h", filepath.Join(root, "src/defs2.h")); err != nil {
+				t.Fatal(err)
+			}
+			actions[0].Inputs = []string{"src/a.c", "src/defs2.h", "tools/cc"}
+		},
+		ran:   []string{"//:a", "//:app"},
+		fast:  2,
+		files: map[string]string{"src/defs2.h": sampleFiles["src/defs.h"]},
+	}, {
+		name: "write action content changed",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			actions[3].Content = []byte("config=2\n")
+		},
+		ran:  []string{"//:cfg"},
+		fast: 3,
+	}, {
+		name: "write action made executable",
+		change: func(t *testing.T, root string, actions []*graph.Action) {
+			actions[3].Executable = true
+		},
+		ran:  []string{"//:cfg"},
+		fast: 3,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, root := t.TempDir(), t.TempDir()
+			writeFiles(t, root, sampleFiles)
+			actions := sampleGraph()
+			c := openCache(t, dir, root, Options{})
+			defer closeCache(t, c)
+			settle(t, c, root, actions)
+			tc.change(t, root, actions)
+			r, fast := fastBuild(t, c, root, actions)
+			if diff := cmp.Diff(tc.ran, r.ran); diff != "" {
+				t.Errorf("ran (-want +got):\n%s", diff)
+			}
+			if fast != tc.fast {
+				t.Errorf("%d fast checks, want %d", fast, tc.fast)
+			}
+			files := map[string]string{}
+			for k, v := range sampleFiles {
+				files[k] = v
+			}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			expectOutputs(t, root, actions, files)
+			// The record follows: the next build is all fast again
+			// (after the files the build wrote have aged).
+			age(t, root)
+			build(t, c, root, actions)
+			if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 0 || fast != len(actions) {
+				t.Errorf("build after: ran %v, %d fast, want none ran and %d fast", r.ran, fast, len(actions))
+			}
+		})
+	}
+}
+
+// A tool found in PATH, not among the inputs: replacing it, or a tool of
+// the same name appearing earlier in PATH, makes the action run.
+func TestFastPathTool(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	bin1, bin2 := t.TempDir(), t.TempDir()
+	writeFiles(t, root, map[string]string{"in.txt": "input\n"})
+	tool := filepath.Join(bin2, "mytool")
+	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho version 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	actions := []*graph.Action{{Owner: "//:t", Mnemonic: "Tool", Argv: []string{"mytool", "in.txt"},
+		Env: []string{"PATH=" + bin1 + string(filepath.ListSeparator) + bin2}, Inputs: []string{"in.txt"}, Outputs: []string{"bld-out/t.out"}}}
+	c := openCache(t, dir, root, Options{})
+	defer closeCache(t, c)
+	settle(t, c, root, actions, bin2)
+	if _, fast := fastBuild(t, c, root, actions); fast != 1 {
+		t.Fatalf("no fast path with a tool from PATH")
+	}
+
+	// Replaced in place: same size, mtime restored.
+	fi, _ := os.Stat(tool)
+	time.Sleep(20 * time.Millisecond)
+	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho version 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(tool, fi.ModTime(), fi.ModTime())
+	if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 1 || fast != 0 {
+		t.Errorf("tool replaced in place: ran %v, %d fast", r.ran, fast)
+	}
+	// Replaced by another file (a package upgrade renames a new file in).
+	age(t, root, bin2)
+	build(t, c, root, actions)
+	if _, fast := fastBuild(t, c, root, actions); fast != 1 {
+		t.Fatalf("no fast path after the tool settled")
+	}
+	tmp := filepath.Join(bin2, "mytool.new")
+	if err := os.WriteFile(tmp, []byte("#!/bin/sh\necho version 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(tmp, fi.ModTime(), fi.ModTime())
+	if err := os.Rename(tmp, tool); err != nil {
+		t.Fatal(err)
+	}
+	if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 1 || fast != 0 {
+		t.Errorf("tool replaced by rename: ran %v, %d fast", r.ran, fast)
+	}
+	// A tool of that name appears earlier in PATH.
+	age(t, root, bin2)
+	build(t, c, root, actions)
+	if _, fast := fastBuild(t, c, root, actions); fast != 1 {
+		t.Fatalf("no fast path after the tool settled")
+	}
+	if err := os.WriteFile(filepath.Join(bin1, "mytool"), []byte("#!/bin/sh\necho version 4\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 1 || fast != 0 {
+		t.Errorf("tool shadowed in PATH: ran %v, %d fast", r.ran, fast)
+	}
+}
+
+func TestFastRecordCorruptIgnored(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	settle(t, c, root, actions)
+	closeCache(t, c)
+	file := filepath.Join(root, "bld-out", ".bld", "actions")
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := parseFastRecord(good); err != nil || len(m) != len(actions) {
+		t.Fatalf("saved record: %d entries, %v", len(m), err)
+	}
+	// A body that is not a record, with a checksum that matches it.
+	forged := func(body string) []byte {
+		sum := sha256.Sum256([]byte(body))
+		return append(append([]byte(actionsHeader), sum[:]...), body...)
+	}
+	for name, data := range map[string][]byte{
+		"flipped byte": func() []byte { b := append([]byte(nil), good...); b[len(b)-3] ^= 0x40; return b }(),
+		"torn":         good[:len(good)/2],
+		"header only":  []byte(actionsHeader),
+		"garbage":      []byte("garbage\x00\xff"),
+		"empty":        nil,
+		"forged body":  forged("\x05abc"),
+		"huge count":   forged("\x01a\x01k" + strings.Repeat("d", 32) + "\x00\xff\xff\xff\xff\x0f"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c := openCache(t, dir, root, Options{})
+			defer closeCache(t, c)
+			r, fast := fastBuild(t, c, root, actions)
+			if len(r.ran) != 0 || fast != 0 {
+				t.Errorf("ran %v, %d fast; want none ran, through the slow path", r.ran, fast)
+			}
+			expectOutputs(t, root, actions, sampleFiles)
+		})
+	}
+	// Every prefix of a good record is rejected, without panicking.
+	for i := range good {
+		if _, err := parseFastRecord(good[:i]); err == nil {
+			t.Fatalf("prefix of %d bytes accepted", i)
+		}
+	}
+}
+
+// Files the build has just written are racy: they are not recorded until
+// a later build finds them aged, and a directory input is never recorded.
+func TestFastRecordRefusesRacyAndDirectories(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	age(t, root)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	defer closeCache(t, c)
+	build(t, c, root, actions)
+	for _, a := range actions {
+		if c.fast.get(actionID(a.Outputs)) != nil {
+			t.Errorf("%s recorded with outputs just written", a.Owner)
+		}
+	}
+	// An action reading a directory (the toy compiler cannot: do its
+	// work by hand).
+	d := &graph.Action{Owner: "//:dir", Argv: []string{"tools/cc", "src"}, Env: []string{"PATH=/bin"},
+		Inputs: []string{"src", "tools/cc"}, Outputs: []string{"bld-out/dir.o"}}
+	ctx := context.Background()
+	check := func() bool {
+		t.Helper()
+		chk, err := c.Check(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !chk.UpToDate {
+			writeFiles(t, root, map[string]string{"bld-out/dir.o": chk.Key})
+			if err := c.Store(ctx, d, chk.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return chk.UpToDate
+	}
+	check()
+	age(t, root)
+	if !check() {
+		t.Fatalf("no-op ran the directory action")
+	}
+	if c.fast.get(actionID(d.Outputs)) != nil {
+		t.Errorf("action with a directory input recorded")
+	}
+	// A file added to the directory makes it run.
+	writeFiles(t, root, map[string]string{"src/c.c": "int c;\n"})
+	if check() {
+		t.Errorf("file added to a directory input: not run")
+	}
+}
+
+// Many goroutines checking the same recorded actions at once, while others
+// refresh their records (-race).
+func TestFastPathConcurrent(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	files := map[string]string{"tools/cc": "#!/bin/sh\n"}
+	var actions []*graph.Action
+	for i := 0; i < 40; i++ {
+		src := fmt.Sprintf("src/f%03d.c", i)
+		files[src] = fmt.Sprintf("file %d\n", i)
+		actions = append(actions, &graph.Action{Owner: fmt.Sprintf("//:f%d", i), Argv: []string{"tools/cc", src},
+			Inputs: []string{src, "tools/cc"}, Outputs: []string{fmt.Sprintf("bld-out/f%03d.o", i)}})
+	}
+	writeFiles(t, root, files)
+	c := openCache(t, dir, root, Options{})
+	defer closeCache(t, c)
+	settle(t, c, root, actions)
+	c.now = func() time.Time { return time.Now().Add(2 * touchInterval) } // every fast hit refreshes recency
+	var wg sync.WaitGroup
+	ctx := context.Background()
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, a := range actions {
+				chk, err := c.Check(ctx, a)
+				if err != nil || !chk.UpToDate {
+					t.Errorf("%s: %+v, %v", a.Owner, chk, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := c.fastHitCount(); n < 8*len(actions) {
+		t.Errorf("%d fast checks, want at least %d", n, 8*len(actions))
+	}
+}
