@@ -4,17 +4,16 @@
 package examples_test
 
 import (
+	"bld/cmd/bld/bldtest"
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -22,24 +21,7 @@ import (
 
 var bldBinary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bld-examples-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bldBinary = filepath.Join(dir, "bld")
-	cmd := exec.Command("go", "build", "-o", bldBinary, "bld/cmd/bld")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building bld:", err)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { bldtest.Main(m, &bldBinary) }
 
 // workspace is a copy of the examples in a new workspace, with its own
 // action cache.
@@ -53,7 +35,7 @@ type workspace struct {
 // root/examples and makes root a workspace. root must not exist yet.
 func newWorkspace(t *testing.T, root string) *workspace {
 	t.Helper()
-	touchSources("..")
+	bldtest.TouchSources("..")
 	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -353,27 +335,4 @@ func outputs(t *testing.T, root string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// touchSources opens every .go and .star file of bld's sources under repo,
-// once, so that go test's cache depends on them: it caches a result by the
-// test binary and the files a test opens (once tests run, not in TestMain),
-// and the bld binary the tests run is built from neither.
-func touchSources(repo string) {
-	touchOnce.Do(func() { openSources(repo) })
-}
-
-var touchOnce sync.Once
-
-func openSources(repo string) {
-	for _, dir := range []string{"cmd", "starlark", "rules", "exec"} {
-		filepath.WalkDir(filepath.Join(repo, dir), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".star")) {
-				if f, err := os.Open(p); err == nil {
-					f.Close()
-				}
-			}
-			return nil
-		})
-	}
 }

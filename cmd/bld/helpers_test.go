@@ -4,18 +4,17 @@ package main
 // throwaway workspaces to run it in.
 
 import (
+	"bld/cmd/bld/bldtest"
 	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -23,24 +22,7 @@ import (
 // bldBinary is the bld program built from this package by TestMain.
 var bldBinary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bld-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bldBinary = filepath.Join(dir, "bld")
-	cmd := exec.Command("go", "build", "-o", bldBinary, ".")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building bld:", err)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { bldtest.Main(m, &bldBinary) }
 
 // testWorkspace is a workspace in a temporary directory, with its own action
 // cache and HOME, so that tests neither see nor disturb the user's.
@@ -55,7 +37,7 @@ type testWorkspace struct {
 // ending in "/" is a directory) into a new temporary directory.
 func newWorkspace(t *testing.T, files map[string]string) *testWorkspace {
 	t.Helper()
-	touchSources("../..")
+	bldtest.TouchSources("../..")
 	root := t.TempDir()
 	home := t.TempDir()
 	cache := filepath.Join(home, "cache")
@@ -280,28 +262,5 @@ func wantMatch(t *testing.T, text string, want ...string) {
 		if !regexp.MustCompile(s).MatchString(text) {
 			t.Errorf("output does not match %s:\n%s", s, text)
 		}
-	}
-}
-
-// touchSources opens every .go and .star file of bld's sources under repo,
-// once, so that go test's cache depends on them: it caches a result by the
-// test binary and the files a test opens (once tests run, not in TestMain),
-// and the bld binary the tests run is built from neither.
-func touchSources(repo string) {
-	touchOnce.Do(func() { openSources(repo) })
-}
-
-var touchOnce sync.Once
-
-func openSources(repo string) {
-	for _, dir := range []string{"cmd", "starlark", "rules", "exec"} {
-		filepath.WalkDir(filepath.Join(repo, dir), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".star")) {
-				if f, err := os.Open(p); err == nil {
-					f.Close()
-				}
-			}
-			return nil
-		})
 	}
 }
