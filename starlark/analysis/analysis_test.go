@@ -238,3 +238,37 @@ cc_binary(name = "app", srcs = ["main.c", "more.c"], deps = [":png", ":util", ":
 		t.Errorf("link line (-want +got):\n%s", diff)
 	}
 }
+
+// TestProviderAccess checks dep[P] and P in dep: a missing provider is an
+// error that names what the target does provide; `in` answers without one.
+func TestProviderAccess(t *testing.T) {
+	files := map[string]string{
+		"p/defs.star": `P = provider(fields = ["x"])
+Q = provider(fields = ["y"])
+def _a(ctx):
+    return [P(x = 1)]
+a = rule(implementation = _a)
+def _b(ctx):
+    d = ctx.attr.dep
+    if not (P in d) or (Q in d):
+        fail("in: P in dep = %s, Q in dep = %s" % (P in d, Q in d))
+    if ctx.attr.take_q:
+        return [Q(y = d[Q])]
+    return [Q(y = d[P].x)]
+b = rule(implementation = _b, attrs = {"dep": attr.label(), "take_q": attr.bool()})
+`,
+		"p/BUILD.star": `load(":defs.star", "a", "b")
+a(name = "x")
+b(name = "ok", dep = ":x")
+b(name = "bad", dep = ":x", take_q = True)
+`,
+	}
+	if _, err := analyze(t, files, "//p:ok"); err != nil {
+		t.Fatalf("//p:ok: %v", err)
+	}
+	_, err := analyze(t, files, "//p:bad")
+	want := "//p:x (rule a) does not provide Q; it provides DefaultInfo, P"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("//p:bad: err = %v\nwant it to contain %q", err, want)
+	}
+}

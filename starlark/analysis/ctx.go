@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -267,8 +268,9 @@ type targetValue struct {
 }
 
 var (
-	_ starlark.Mapping  = (*targetValue)(nil)
-	_ starlark.HasAttrs = (*targetValue)(nil)
+	_ starlark.Mapping   = (*targetValue)(nil)
+	_ starlark.Container = (*targetValue)(nil)
+	_ starlark.HasAttrs  = (*targetValue)(nil)
 )
 
 func (t *targetValue) String() string        { return "<target " + t.c.Label.String() + ">" }
@@ -285,7 +287,8 @@ func (t *targetValue) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
-// Get implements dep[Provider] and Provider in dep.
+// Get implements dep[Provider]. A provider the target does not return is
+// an error that says which providers it does return.
 func (t *targetValue) Get(k starlark.Value) (starlark.Value, bool, error) {
 	p, ok := k.(*loading.Provider)
 	if !ok {
@@ -293,7 +296,27 @@ func (t *targetValue) Get(k starlark.Value) (starlark.Value, bool, error) {
 	}
 	pi, ok := t.c.Providers[p]
 	if !ok {
-		return nil, false, nil
+		var names []string
+		for q := range t.c.Providers {
+			names = append(names, q.Name())
+		}
+		sort.Strings(names)
+		what := "source file"
+		if t.c.Target != nil {
+			what = "rule " + t.c.Target.Rule.Name()
+		}
+		return nil, false, fmt.Errorf("%s (%s) does not provide %s; it provides %s (test with `%s in dep` first, or require it with attr.label_list(providers = [%s]))",
+			t.c.Label, what, p.Name(), strings.Join(names, ", "), p.Name(), p.Name())
 	}
 	return pi, true, nil
+}
+
+// Has implements Provider in dep.
+func (t *targetValue) Has(k starlark.Value) (bool, error) {
+	p, ok := k.(*loading.Provider)
+	if !ok {
+		return false, fmt.Errorf("a target contains providers, not a %s", k.Type())
+	}
+	_, ok = t.c.Providers[p]
+	return ok, nil
 }
