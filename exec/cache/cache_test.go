@@ -232,7 +232,7 @@ func TestInputChangedDuringRunNotStored(t *testing.T) {
 	}
 	runAction(t, root, a)
 	writeFiles(t, root, map[string]string{"src/a.c": "edited while compiling\n"})
-	if err := c.Store(ctx, a, chk.Key); err != nil {
+	if err := c.Store(ctx, a, chk.Key, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(c.acPath(chk.Key)); !os.IsNotExist(err) {

@@ -62,7 +62,13 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 			}
 			c.fastRemember(a, ki, res.OutputFiles)
 			c.count(true)
-			return executor.Check{UpToDate: true, Key: ki.key}, nil
+			check := executor.Check{UpToDate: true, Key: ki.key}
+			if restored && !res.StdoutDigest.IsZero() {
+				// Shown again, as sccache does; a lost or damaged log
+				// only means nothing is shown.
+				check.Output, _ = c.readBytes(res.StdoutDigest)
+			}
+			return check, nil
 		}
 		reason = why
 	}
@@ -105,7 +111,7 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 // It first recomputes a's key: if the inputs changed while a ran, so that
 // the outputs may not be those of key, it stores nothing (the next build
 // runs a again). An action marked NoCache is never stored.
-func (c *Cache) Store(ctx context.Context, a *graph.Action, key string) error {
+func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -139,6 +145,16 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string) error {
 		added += n
 		c.memo.rememberFile(out, abs, st, d, start)
 		r.OutputFiles = append(r.OutputFiles, reapi.OutputFile{Path: out, Digest: d, IsExecutable: st.exec})
+	}
+	if len(output) > 0 {
+		// The command's output is kept as REAPI's stdout (bld captures
+		// stdout and stderr as one interleaved stream).
+		d, n, err := c.putBytes(output)
+		if err != nil {
+			return fmt.Errorf("cache: storing the output of %s: %w", a.Owner, err)
+		}
+		added += n
+		r.StdoutDigest = d
 	}
 	n, err := c.writeAC(key, r)
 	if err != nil {

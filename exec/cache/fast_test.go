@@ -431,7 +431,7 @@ func TestFastRecordRefusesRacyAndDirectories(t *testing.T) {
 		}
 		if !chk.UpToDate {
 			writeFiles(t, root, map[string]string{"bld-out/dir.o": chk.Key})
-			if err := c.Store(ctx, d, chk.Key); err != nil {
+			if err := c.Store(ctx, d, chk.Key, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -110,7 +110,7 @@ func build(t testing.TB, c *Cache, root string, actions []*graph.Action) buildRe
 		r.ran = append(r.ran, a.Owner)
 		r.reasons[a.Owner] = chk.Reason
 		runAction(t, root, a)
-		if err := c.Store(ctx, a, chk.Key); err != nil {
+		if err := c.Store(ctx, a, chk.Key, nil); err != nil {
 			t.Fatalf("Store %s: %v", a.Owner, err)
 		}
 	}

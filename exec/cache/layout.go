@@ -132,6 +132,61 @@ func (c *Cache) putFile(abs string) (d digest.Digest, st stamp, added int64, err
 	return d, st, added, nil
 }
 
+// putBytes stores data as a blob and returns its digest and how many bytes
+// the cache grew by (0 if the blob was already there).
+func (c *Cache) putBytes(data []byte) (digest.Digest, int64, error) {
+	d := digest.OfBytes(data)
+	final := c.blobPath(d.Hash)
+	if _, err := os.Lstat(final); err == nil {
+		return d, 0, nil
+	}
+	tmp, err := createTemp(c.tmpDir("cas"))
+	if err != nil {
+		return d, 0, err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return d, 0, err
+	}
+	if err := commit(tmp, final, blobMode); err != nil {
+		return d, 0, err
+	}
+	return d, d.Size, nil
+}
+
+// readBytes returns the content of blob d, verified. It returns errMissing
+// if the blob is not there, and errCorrupt (after removing it) if its
+// content does not match d.
+func (c *Cache) readBytes(d digest.Digest) ([]byte, error) {
+	blob := c.blobPath(d.Hash)
+	data, err := os.ReadFile(blob)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errMissing
+	}
+	if err != nil {
+		return nil, err
+	}
+	if digest.OfBytes(data) != d {
+		os.Remove(blob)
+		return nil, errCorrupt
+	}
+	return data, nil
+}
+
+// blobsOf lists the digests of the blobs an action result refers to: its
+// output files and its output log.
+func blobsOf(r *reapi.ActionResult) []digest.Digest {
+	ds := make([]digest.Digest, 0, len(r.OutputFiles)+1)
+	for _, of := range r.OutputFiles {
+		ds = append(ds, of.Digest)
+	}
+	if !r.StdoutDigest.IsZero() {
+		ds = append(ds, r.StdoutDigest)
+	}
+	return ds
+}
+
 // writeAC writes the action result r for key.
 func (c *Cache) writeAC(key string, r *reapi.ActionResult) (int64, error) {
 	payload := r.Marshal()

@@ -249,9 +249,9 @@ func (c *Cache) trim(maxSize int64) (TrimReport, error) {
 		if err != nil {
 			continue // an unreadable entry goes first: its time is its own
 		}
-		for _, of := range r.OutputFiles {
-			entryRefs[e.path] = append(entryRefs[e.path], of.Digest.Hash)
-			refs[of.Digest.Hash]++
+		for _, d := range blobsOf(r) {
+			entryRefs[e.path] = append(entryRefs[e.path], d.Hash)
+			refs[d.Hash]++
 		}
 	}
 	type item struct {
@@ -340,9 +340,9 @@ func (c *Cache) Verify() (VerifyReport, error) {
 			rep.BadEntries = append(rep.BadEntries, e.hash)
 			continue
 		}
-		for _, of := range r.OutputFiles {
-			if !present[of.Digest.Hash] {
-				if _, err := os.Stat(c.blobPath(of.Digest.Hash)); err == nil {
+		for _, d := range blobsOf(r) {
+			if !present[d.Hash] {
+				if _, err := os.Stat(c.blobPath(d.Hash)); err == nil {
 					continue // stored since the scan
 				}
 				os.Remove(e.path)

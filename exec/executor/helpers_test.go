@@ -49,7 +49,7 @@ func (c *memCache) Check(ctx context.Context, a *graph.Action) (Check, error) {
 	return Check{Key: k, Reason: "no previous result"}, nil
 }
 
-func (c *memCache) Store(ctx context.Context, a *graph.Action, key string) error {
+func (c *memCache) Store(ctx context.Context, a *graph.Action, key string, output []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if key != memKey(a) {

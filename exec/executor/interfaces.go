@@ -19,8 +19,10 @@ type Cache interface {
 	// run. Check is only called once every input of a exists.
 	Check(ctx context.Context, a *graph.Action) (Check, error)
 	// Store records that a ran successfully, with the key Check returned,
-	// and that its outputs as they are now on disk are its result.
-	Store(ctx context.Context, a *graph.Action, key string) error
+	// and that its outputs as they are now on disk are its result; output
+	// is what the command printed (stdout and stderr, interleaved), kept
+	// so that a later restore can show it again.
+	Store(ctx context.Context, a *graph.Action, key string, output []byte) error
 	// Close persists whatever the cache keeps between builds.
 	Close() error
 }
@@ -35,6 +37,10 @@ type Check struct {
 	// Reason says, when UpToDate is false, why the action must run
 	// ("no previous result", "input a.c changed", ...).
 	Reason string
+	// Output is, when the outputs were restored from the cache rather
+	// than found in place, what the command printed when it ran (its
+	// warnings, say), to be shown again as if it had run.
+	Output []byte
 }
 
 // A TokenPool limits how many actions run at once. Each running action

@@ -55,7 +55,7 @@ func (c *countingCache) Check(context.Context, *graph.Action) (Check, error) {
 	c.mu.Unlock()
 	return Check{Key: "k", Reason: "no previous result"}, nil
 }
-func (c *countingCache) Store(context.Context, *graph.Action, string) error { return nil }
+func (c *countingCache) Store(context.Context, *graph.Action, string, []byte) error { return nil }
 func (c *countingCache) Close() error                                       { return nil }
 
 func (c *countingCache) count() int {

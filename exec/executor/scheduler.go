@@ -287,7 +287,7 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			s.finish(Result{ID: ev.id, Action: a, Status: StatusFailed, Start: ev.start, End: ev.end,
 				ExitCode: -1, Err: fmt.Errorf("checking whether the action is up to date: %w", ev.err)})
 		case ev.check.UpToDate:
-			s.finish(Result{ID: ev.id, Action: a, Status: StatusCached, Start: ev.start, End: ev.end})
+			s.finish(Result{ID: ev.id, Action: a, Status: StatusCached, Start: ev.start, End: ev.end, Output: ev.check.Output})
 		case s.stopped:
 			s.state[ev.id] = waiting // skipped
 		default:
@@ -353,7 +353,7 @@ func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	r := Result{ID: job.id, Action: a, Status: StatusRan, Reason: job.why, Start: job.start}
 	err := writeFile(s.opts.Root, a)
 	if err == nil && !a.NoCache {
-		if serr := s.opts.Cache.Store(ctx, a, job.key); serr != nil {
+		if serr := s.opts.Cache.Store(ctx, a, job.key, nil); serr != nil {
 			err = fmt.Errorf("recording the result: %w", serr)
 		}
 	}
@@ -388,7 +388,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		return fail(err)
 	}
 	if !a.NoCache {
-		if err := s.opts.Cache.Store(ctx, a, key); err != nil {
+		if err := s.opts.Cache.Store(ctx, a, key, cr.output); err != nil {
 			r.Status, r.Err, r.End = StatusFailed, fmt.Errorf("recording the result: %w", err), time.Now()
 			return r
 		}

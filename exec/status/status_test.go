@@ -193,5 +193,5 @@ type nopCache struct{}
 func (nopCache) Check(context.Context, *graph.Action) (executor.Check, error) {
 	return executor.Check{Reason: "always"}, nil
 }
-func (nopCache) Store(context.Context, *graph.Action, string) error { return nil }
+func (nopCache) Store(context.Context, *graph.Action, string, []byte) error { return nil }
 func (nopCache) Close() error                                       { return nil }
