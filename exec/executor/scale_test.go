@@ -56,7 +56,7 @@ func (c *countingCache) Check(context.Context, *graph.Action) (Check, error) {
 	return Check{Key: "k", Reason: "no previous result"}, nil
 }
 func (c *countingCache) Store(context.Context, *graph.Action, string, []byte) error { return nil }
-func (c *countingCache) Close() error                                       { return nil }
+func (c *countingCache) Close() error                                               { return nil }
 
 func (c *countingCache) count() int {
 	c.mu.Lock()

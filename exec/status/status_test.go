@@ -194,4 +194,4 @@ func (nopCache) Check(context.Context, *graph.Action) (executor.Check, error) {
 	return executor.Check{Reason: "always"}, nil
 }
 func (nopCache) Store(context.Context, *graph.Action, string, []byte) error { return nil }
-func (nopCache) Close() error                                       { return nil }
+func (nopCache) Close() error                                               { return nil }
