@@ -160,20 +160,20 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		ProcessDir: processDir,
 	})
 	closeErr := ac.Close()
+	var eventsErr error
 	if events != nil {
-		if err := events.Flush(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("--events: %w", err)
-		}
+		eventsErr = events.Flush()
 	}
 	display.Summary(summary, time.Since(start))
-	if runErr != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return errReported
-	}
-	if closeErr != nil {
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case runErr != nil:
+		return errReported // the display has shown what failed
+	case closeErr != nil:
 		return fmt.Errorf("saving the action cache: %w", closeErr)
+	case eventsErr != nil:
+		return fmt.Errorf("--events: %w", eventsErr)
 	}
 	return nil
 }
