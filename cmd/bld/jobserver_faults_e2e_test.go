@@ -111,35 +111,7 @@ type sample struct {
 // time they have used.
 func sampleTree(root int) sample {
 	s := sample{at: time.Now(), tasks: map[int]task{}}
-	procs, _ := os.ReadDir("/proc")
-	parent := map[int]int{}
-	for _, e := range procs {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		st := string(stat)
-		if f := strings.Fields(st[strings.LastIndexByte(st, ')')+1:]); len(f) > 1 {
-			parent[pid], _ = strconv.Atoi(f[1])
-		}
-	}
-	below := func(pid int) bool {
-		for i := 0; i < 64 && pid > 1; i++ {
-			pid = parent[pid]
-			if pid == root {
-				return true
-			}
-		}
-		return false
-	}
-	for pid := range parent {
-		if !below(pid) {
-			continue
-		}
+	for pid := range processesBelow(root) {
 		dir := fmt.Sprintf("/proc/%d/task", pid)
 		tasks, _ := os.ReadDir(dir)
 		for _, te := range tasks {
