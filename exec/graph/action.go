@@ -40,12 +40,37 @@ type Action struct {
 	// directory. Sorted, unique and non-empty.
 	Outputs []string
 
+	// Discoverable are files the action may read besides Inputs (a
+	// compile's candidate headers). They are dependencies like Inputs and
+	// the sandbox shows them to the command, but when Depfile is set only
+	// those the depfile names enter the action's key by content; the rest
+	// enter it by path alone. Without Depfile they count as Inputs.
+	// Sorted, unique, disjoint from Inputs.
+	Discoverable []string
+	// Depfile, when not empty, is one of Outputs: a Make-syntax dependency
+	// file (gcc -MD -MF, rustc --emit=dep-info) in which the command lists
+	// the files it read.
+	Depfile string
+
 	// Jobserver marks an action that may use the GNU make jobserver for
 	// inner parallelism; only such actions see MAKEFLAGS.
 	Jobserver bool
 	// NoCache marks an action whose result must never be reused: it runs
 	// on every build that needs it.
 	NoCache bool
+	// NoSandbox runs the command in the workspace root itself instead of
+	// a private exec root that holds only its inputs.
+	NoSandbox bool
+}
+
+// AllInputs returns Inputs and Discoverable: every file the action may
+// read, each a dependency.
+func (a *Action) AllInputs() []string {
+	if len(a.Discoverable) == 0 {
+		return a.Inputs
+	}
+	all := make([]string, 0, len(a.Inputs)+len(a.Discoverable))
+	return append(append(all, a.Inputs...), a.Discoverable...)
 }
 
 // Message is the line the status display shows for the action.

@@ -58,7 +58,7 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 	missing := map[string][]string{} // source path -> owners that read it
 	for i, a := range actions {
 		var deps []int
-		for _, in := range a.Inputs {
+		for _, in := range a.AllInputs() {
 			if p, ok := g.producer[in]; ok {
 				deps = append(deps, p)
 				continue
