@@ -15,14 +15,21 @@ import (
 // "compiler" is a function of argv and input contents, so that expected
 // outputs are known exactly.
 
+// writeFiles writes files under root; a file whose content starts with
+// "#!" is a program, and gets mode 0755 (os.WriteFile keeps the mode of a
+// file that exists).
 func writeFiles(t testing.TB, root string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(content, "#!") {
+			mode = 0o755
+		}
 		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
 			t.Fatal(err)
 		}
 	}

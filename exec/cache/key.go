@@ -13,6 +13,7 @@ import (
 	"bld/exec/cache/digest"
 	"bld/exec/cache/reapi"
 	"bld/exec/graph"
+	"bld/exec/program"
 )
 
 // keyInfo is everything an action's key was computed from, kept for the
@@ -178,39 +179,13 @@ func (c *Cache) hashTool(ki *keyInfo) error {
 	return nil
 }
 
-// resolveTool returns the absolute path of the tool name and the memo key
-// for it (workspace-relative when inside the workspace), or "", "". When
-// it found the tool in PATH, it also returns what stat said of it (else
-// nil: a name with a slash is not looked at).
+// resolveTool returns the absolute path of the tool name, the memo key
+// for it (workspace-relative when named relative to the workspace) and
+// what stat said of it, or "", "", nil when there is none.
 func (c *Cache) resolveTool(name string, env []string) (string, string, os.FileInfo) {
-	if strings.Contains(name, "/") {
-		if filepath.IsAbs(name) {
-			return name, name, nil
-		}
-		p := path.Clean(name)
-		return c.abs(p), p, nil
+	p, err := program.Find(c.root, name, env)
+	if err != nil {
+		return "", "", nil
 	}
-	pathVar := ""
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == "PATH" {
-			pathVar = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		if dir == "" {
-			dir = "."
-		}
-		var abs, key string
-		if filepath.IsAbs(dir) {
-			abs = filepath.Join(dir, name)
-			key = abs
-		} else {
-			key = path.Join(filepath.ToSlash(dir), name)
-			abs = c.abs(key)
-		}
-		if fi, err := os.Stat(abs); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return abs, key, fi
-		}
-	}
-	return "", "", nil
+	return p.Path, p.Name, p.Info
 }

@@ -5,15 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"bld/exec/graph"
+	"bld/exec/program"
 )
 
 // waitDelay bounds how long Wait keeps reading the output pipe after the
@@ -42,12 +39,12 @@ type commandResult struct {
 // processDir, if not empty, is where the running process group is recorded
 // (see KillLeftovers).
 func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, a *graph.Action) commandResult {
-	path, err := lookPath(root, a.Argv[0], a.Env)
+	prog, err := program.Find(root, a.Argv[0], a.Env)
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
 	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, path)
+	cmd := exec.CommandContext(ctx, prog.Path)
 	cmd.Args = a.Argv
 	cmd.Env = append([]string{}, a.Env...) // never nil: nil would mean bld's environment
 	cmd.Dir = root
@@ -84,64 +81,4 @@ func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, 
 		res.err = fmt.Errorf("waiting for %s: %w", a.Argv[0], werr)
 	}
 	return res
-}
-
-// lookPath resolves argv0 the way a shell with environment env would: a name
-// with a slash is a path relative to the workspace root; a bare name is
-// searched in env's PATH (relative entries taken from the root), never in
-// bld's own PATH.
-//
-// A relative name stays relative (the process starts in root, so it names
-// the same file): a script run by path sees it as $0, and an absolute path
-// there would put the checkout's location into outputs.
-func lookPath(root, argv0 string, env []string) (string, error) {
-	if argv0 == "" {
-		return "", errors.New("empty command name")
-	}
-	if strings.Contains(argv0, "/") {
-		p := argv0
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(root, p)
-		}
-		if err := isExecutable(p); err != nil {
-			return "", fmt.Errorf("command %s: %w", argv0, err)
-		}
-		return argv0, nil
-	}
-	pathVar, ok := "", false
-	for _, kv := range env {
-		if v, found := strings.CutPrefix(kv, "PATH="); found {
-			pathVar, ok = v, true
-		}
-	}
-	if !ok {
-		return "", fmt.Errorf("command %s not found: the action's environment has no PATH", argv0)
-	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		if dir == "" {
-			dir = "."
-		}
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(root, dir)
-		}
-		p := filepath.Join(dir, argv0)
-		if isExecutable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("command %s not found in the action's PATH=%s", argv0, pathVar)
-}
-
-func isExecutable(p string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("%s is a directory", p)
-	}
-	if fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s: %w", p, fs.ErrPermission)
-	}
-	return nil
 }
