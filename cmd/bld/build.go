@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"time"
 
 	"bld/exec/cache"
@@ -44,6 +46,9 @@ flags:
   --explain        say for each action that runs why it runs
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
                    $XDG_CACHE_HOME/bld, else ~/.cache/bld)
+  --action_env=NAME[=VALUE]
+                   give actions the variable NAME (its value in bld's
+                   environment, or VALUE); repeatable; it enters their keys
   --nobuild        load and analyze, check the action graph, run nothing
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
 	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] PATTERN...",
@@ -58,6 +63,7 @@ type buildFlags struct {
 	cacheDir  string
 	profile   string
 	noBuild   bool
+	actionEnv stringsFlag
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
@@ -71,6 +77,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
+	fs.Var(&f.actionEnv, "action_env", "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -97,7 +104,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, patterns, stateDir)
+	base, err := actionEnv(env, f.actionEnv)
+	if err != nil {
+		return err
+	}
+	plan, err := s.analyze(ctx, env, base, patterns, stateDir)
 	if err != nil {
 		return err
 	}
@@ -189,8 +200,7 @@ type buildPlan struct {
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
-func (s *session) analyze(ctx context.Context, env *environment, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
-	base := actionEnv(env)
+func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, p := range patterns {
 		keyParts = append(keyParts, p.String())
@@ -274,14 +284,47 @@ func bldIdentity() string {
 // defaultPath is the PATH of actions when bld itself has none.
 const defaultPath = "/usr/local/bin:/usr/bin:/bin"
 
-// actionEnv is the base environment of every action: PATH only, so that
-// nothing else of the user's environment changes what actions do.
-func actionEnv(env *environment) []string {
+// fixedEnv is the part of every action's environment that does not come
+// from the user's: tools print and format the same way for everyone.
+var fixedEnv = []string{"LANG=C", "TZ=UTC"}
+
+// actionEnv is the base environment of every action: bld's PATH (so that
+// toolchains outside /usr/bin keep working; it is not part of action keys,
+// which hold what argv[0] resolves to instead), LANG=C and TZ=UTC, and the
+// variables --action_env names (NAME takes bld's value, NAME=VALUE sets
+// one; a later flag wins). Nothing else of the user's environment reaches
+// actions unless a rule asks with env_inherit.
+func actionEnv(env *environment, flags []string) ([]string, error) {
 	path := env.getenv("PATH")
 	if path == "" {
 		path = defaultPath
 	}
-	return []string{"PATH=" + path}
+	m := map[string]string{"PATH": path}
+	for _, kv := range fixedEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	for _, f := range flags {
+		name, value, hasValue := strings.Cut(f, "=")
+		if name == "" || strings.ContainsAny(name, " \t\n") {
+			return nil, usageError(fmt.Sprintf("--action_env=%s: want NAME or NAME=VALUE", f))
+		}
+		if !hasValue {
+			v, ok := env.lookup(name)
+			if !ok {
+				delete(m, name) // unset in bld's environment: unset for actions
+				continue
+			}
+			value = v
+		}
+		m[name] = value
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // resolveCacheDir returns the cache directory: the flag, else the default
