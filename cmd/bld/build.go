@@ -17,6 +17,7 @@ import (
 	"bld/exec/graph"
 	"bld/exec/jobserver"
 	"bld/exec/status"
+	"bld/exec/store"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
 	"bld/starlark/snapshot"
@@ -137,7 +138,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	display := status.New(env.stderr, env.isTerminal)
-	ac, err := cache.Open(cacheDir, s.root, cache.Options{Explain: f.explain, Warn: display.Warn})
+	st, err := store.Open(cacheDir, store.Options{})
+	if err != nil {
+		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
+	}
+	ac, err := cache.Open(st, s.root, cache.Options{Explain: f.explain, Warn: display.Warn})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
@@ -331,7 +336,7 @@ func actionEnv(env *environment, flags []string) ([]string, error) {
 // from the environment. A relative flag is taken from the working directory.
 func resolveCacheDir(env *environment, flagValue string) (string, error) {
 	if flagValue == "" {
-		return cache.DefaultDir(env.vars)
+		return store.DefaultDir(env.vars)
 	}
 	if !filepath.IsAbs(flagValue) {
 		flagValue = filepath.Join(env.dir, flagValue)

@@ -235,7 +235,7 @@ func cacheFlipByte(t *testing.T, p string) bool {
 }
 
 // cacheListFiles lists the regular files under the cache's subdirectories
-// (cas, ac, explain), without temporary files.
+// (cas, ac), without temporary files.
 func (w *testWorkspace) cacheListFiles(subs ...string) []string {
 	w.t.Helper()
 	var files []string
@@ -564,7 +564,7 @@ func TestCacheCorruptBlob(t *testing.T) {
 }
 
 // TestCacheEverythingCorrupt flips a byte of every file of the cache (blobs,
-// action results, explain records, stats): a build after bld clean still
+// action results, stats): a build after bld clean still
 // gives correct outputs, identical to a build in a fresh cache.
 func TestCacheEverythingCorrupt(t *testing.T) {
 	ref := newWorkspace(t, cacheCWorkspace)
@@ -575,7 +575,7 @@ func TestCacheEverythingCorrupt(t *testing.T) {
 	w.cacheBuildEvents("//...")
 	w.bld("clean")
 	w.cacheBuildEvents("//...") // hits: touches, records
-	files := w.cacheListFiles("cas", "ac", "explain")
+	files := w.cacheListFiles("cas", "ac")
 	files = append(files, filepath.Join(w.cacheBldDir(), "stats.json"))
 	flipped := 0
 	for _, p := range files {

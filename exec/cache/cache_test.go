@@ -38,7 +38,7 @@ func TestHitAfterClean(t *testing.T) {
 	closeCache(t, c)
 	expectOutputs(t, root, actions, sampleFiles)
 
-	s, err := openCache(t, dir, "", Options{}).Stats()
+	s, err := openStore(t, dir).Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestCorruptBlobNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
-	blob := c.blobPath(hex.EncodeToString(sum[:]))
+	blob := blobPath(dir, hex.EncodeToString(sum[:]))
 	flipByte(t, blob, 5)
 	os.RemoveAll(filepath.Join(root, "bld-out"))
 
@@ -191,7 +191,7 @@ func TestEditedOutputDoesNotPoisonCache(t *testing.T) {
 			t.Errorf("blob %s has mode %v, want 0444", b, fi.Mode())
 		}
 	}
-	if rep, err := c.Verify(); err != nil || !rep.OK() {
+	if rep, err := c.store.Verify(); err != nil || !rep.OK() {
 		t.Fatalf("Verify after editing an output: %+v, %v", rep, err)
 	}
 	// The edited output is not up to date: it is restored.
@@ -235,27 +235,7 @@ func TestInputChangedDuringRunNotStored(t *testing.T) {
 	if err := c.Store(ctx, a, chk.Key, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(c.acPath(chk.Key)); !os.IsNotExist(err) {
+	if _, err := os.Stat(entryPath(dir, chk.Key)); !os.IsNotExist(err) {
 		t.Errorf("result stored under a key its inputs no longer have")
-	}
-}
-
-func TestDefaultDir(t *testing.T) {
-	for _, tc := range []struct {
-		env  []string
-		want string
-	}{
-		{[]string{"HOME=/h", "XDG_CACHE_HOME=/x", "BLD_CACHE_DIR=/b"}, "/b"},
-		{[]string{"HOME=/h", "XDG_CACHE_HOME=/x"}, "/x/bld"},
-		{[]string{"HOME=/h", "XDG_CACHE_HOME=rel"}, "/h/.cache/bld"},
-		{[]string{"HOME=/h"}, "/h/.cache/bld"},
-	} {
-		got, err := DefaultDir(tc.env)
-		if err != nil || got != tc.want {
-			t.Errorf("DefaultDir(%q) = %q, %v; want %q", tc.env, got, err, tc.want)
-		}
-	}
-	if _, err := DefaultDir(nil); err == nil {
-		t.Errorf("DefaultDir(nil) succeeded")
 	}
 }

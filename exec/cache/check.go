@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 
-	"bld/exec/cache/reapi"
 	"bld/exec/executor"
 	"bld/exec/graph"
+	"bld/exec/reapi"
+	"bld/exec/store"
 )
 
 var _ executor.Cache = (*Cache)(nil)
@@ -33,9 +35,6 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 		c.count(false)
 		return executor.Check{Reason: "action is marked no-cache"}, nil
 	}
-	if c.memo == nil {
-		return executor.Check{}, errors.New("cache: Check needs a cache opened with a workspace root")
-	}
 	if key, ok := c.fastCheck(a); ok {
 		c.count(true)
 		return executor.Check{UpToDate: true, Key: key}, nil
@@ -44,19 +43,25 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 	if err != nil {
 		return executor.Check{}, err
 	}
-	res, mtime, err := c.readAC(ki.key)
+	entry, err := c.store.GetEntry(ki.key)
+	var res *reapi.ActionResult
+	if err == nil {
+		res, err = decodeResult(entry.Payload)
+	}
 	var reason string
 	switch {
-	case errors.Is(err, errMissing):
+	case errors.Is(err, store.ErrMissing):
 		reason = c.missReason(ki)
-	case errors.Is(err, errCorrupt):
+	case errors.Is(err, store.ErrCorrupt):
 		reason = "the cached result was corrupt, and has been removed"
+	case errors.Is(err, errBadResult):
+		reason = err.Error()
 	case err != nil:
 		return executor.Check{}, fmt.Errorf("cache: %w", err)
 	default:
 		restored, why := c.materialize(ki, res)
 		if why == "" {
-			c.touch(c.acPath(ki.key), mtime)
+			c.store.MarkUsed(ki.key, entry.Used)
 			if restored {
 				c.writeRecord(ki)
 			}
@@ -66,7 +71,7 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 			if restored && !res.StdoutDigest.IsZero() {
 				// Shown again, as sccache does; a lost or damaged log
 				// only means nothing is shown.
-				check.Output, _ = c.readBytes(res.StdoutDigest)
+				check.Output, _ = c.store.ReadBlob(res.StdoutDigest)
 			}
 			return check, nil
 		}
@@ -92,17 +97,21 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 		if d, exec, err := c.memo.fileDigest(of.Path, abs); err == nil && d == of.Digest && exec == of.IsExecutable {
 			continue
 		}
-		st, start, err := c.restore(of.Digest, abs, of.IsExecutable)
+		perm := fs.FileMode(0o644)
+		if of.IsExecutable {
+			perm = 0o755
+		}
+		fi, start, err := c.store.Restore(of.Digest, abs, perm)
 		switch {
-		case errors.Is(err, errMissing):
+		case errors.Is(err, store.ErrMissing):
 			return restored, fmt.Sprintf("the cached content of %s is no longer in the cache", of.Path)
-		case errors.Is(err, errCorrupt):
+		case errors.Is(err, store.ErrCorrupt):
 			return restored, fmt.Sprintf("the cached content of %s was corrupt, and has been removed", of.Path)
 		case err != nil:
 			return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
 		}
 		restored = true
-		c.memo.remember(of.Path, memoEntry{st: st, d: of.Digest, hashedAt: start.UnixNano()})
+		c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
 	}
 	return restored, ""
 }
@@ -118,9 +127,6 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 	if a.NoCache || key == "" {
 		return nil
 	}
-	if c.memo == nil {
-		return errors.New("cache: Store needs a cache opened with a workspace root")
-	}
 	ki, err := c.computeKey(a)
 	if err != nil {
 		return err
@@ -134,36 +140,29 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 		return nil
 	}
 	r := &reapi.ActionResult{}
-	var added int64
 	for _, out := range a.Outputs {
 		abs := c.abs(out)
 		start := c.now()
-		d, st, n, err := c.putFile(abs)
+		d, fi, err := c.store.PutFile(abs)
 		if err != nil {
 			return fmt.Errorf("cache: storing output %s: %w", out, err)
 		}
-		added += n
+		st := stampOf(fi)
 		c.memo.rememberFile(out, abs, st, d, start)
 		r.OutputFiles = append(r.OutputFiles, reapi.OutputFile{Path: out, Digest: d, IsExecutable: st.exec})
 	}
 	if len(output) > 0 {
 		// The command's output is kept as REAPI's stdout (bld captures
 		// stdout and stderr as one interleaved stream).
-		d, n, err := c.putBytes(output)
+		d, err := c.store.PutBytes(output)
 		if err != nil {
 			return fmt.Errorf("cache: storing the output of %s: %w", a.Owner, err)
 		}
-		added += n
 		r.StdoutDigest = d
 	}
-	n, err := c.writeAC(key, r)
-	if err != nil {
+	if err := c.putResult(key, r); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	c.mu.Lock()
-	c.added += added + n
-	c.entries++
-	c.mu.Unlock()
 	c.writeRecord(ki)
 	c.fastRemember(a, ki, r.OutputFiles)
 	return nil

@@ -4,18 +4,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
+	"bld/exec/store"
 )
 
 // An explain record is what an action looked like the last time it ran
-// (or was restored from the cache), filed under the digest of its sorted
-// output list, which stays the same when its inputs, argv or environment
-// change. On a miss, Check compares the action with its record to say
-// exactly what changed. Records live in the shared cache directory, so
-// "last time" is the last time in any checkout using this cache.
+// (or was restored from the cache) in this workspace, filed under the
+// digest of its sorted output list, which stays the same when its inputs,
+// argv or environment change: Options.ExplainDir/XX/ID, XX the first two
+// hex digits of ID. On a miss, Check compares the action with its record
+// to say exactly what changed since this workspace's last run (another
+// checkout's runs do not count). `bld clean` removes them with bld-out/.
 
 // record is the JSON form of an explain record.
 type record struct {
@@ -62,7 +65,7 @@ func recordOf(ki *keyInfo) *record {
 // writeRecord files ki as its action's last run. Failures are ignored:
 // a missing record only makes --explain say less.
 func (c *Cache) writeRecord(ki *keyInfo) {
-	name := c.explainPath(outputsID(ki.outputs))
+	name := c.explainPath(ki.outputs)
 	if old, err := readRecord(name); err == nil && old.Key == ki.key {
 		return
 	}
@@ -70,7 +73,14 @@ func (c *Cache) writeRecord(ki *keyInfo) {
 	if err != nil {
 		return
 	}
-	writeFileAtomic(name, data, 0o644)
+	store.WriteFileAtomic(name, data, 0o644)
+}
+
+// explainPath is where the explain record of the action with outputs
+// lives.
+func (c *Cache) explainPath(outputs []string) string {
+	id := outputsID(outputs)
+	return filepath.Join(c.explainDir, id[:2], id)
 }
 
 func readRecord(name string) (*record, error) {
@@ -90,7 +100,7 @@ func (c *Cache) missReason(ki *keyInfo) string {
 	if !c.opts.Explain {
 		return "no cached result"
 	}
-	old, err := readRecord(c.explainPath(outputsID(ki.outputs)))
+	old, err := readRecord(c.explainPath(ki.outputs))
 	if err != nil {
 		return "no previous entry"
 	}

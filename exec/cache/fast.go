@@ -12,8 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"bld/exec/cache/reapi"
 	"bld/exec/graph"
+	"bld/exec/reapi"
+	"bld/exec/store"
 )
 
 // The action record is this workspace's memory of the actions whose
@@ -226,7 +227,7 @@ func (r *fastRecord) save() error {
 	if err := os.MkdirAll(filepath.Dir(r.file), 0o777); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(r.file, data, 0o666); err != nil {
+	if err := store.WriteFileAtomic(r.file, data, 0o666); err != nil {
 		return err
 	}
 	r.dirty = false
@@ -336,10 +337,10 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	c.mu.Lock()
 	c.fastHits++
 	c.mu.Unlock()
-	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= touchInterval {
-		// Keep the action result recent in the shared cache, as a hit
+	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= store.TouchInterval {
+		// Keep the action result recent in the shared store, as a hit
 		// through the slow path would (it may be gone: no matter).
-		os.Chtimes(c.acPath(e.key), now, now)
+		c.store.MarkUsed(e.key, time.Unix(0, e.touched))
 		ne := *e
 		ne.touched = now.UnixNano()
 		c.fast.set(id, &ne)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/exec/store"
 )
 
 // The action record (fast.go): a no-op build decides every action from
@@ -468,7 +469,7 @@ func TestFastPathConcurrent(t *testing.T) {
 	c := openCache(t, dir, root, Options{})
 	defer closeCache(t, c)
 	settle(t, c, root, actions)
-	c.now = func() time.Time { return time.Now().Add(2 * touchInterval) } // every fast hit refreshes recency
+	c.now = func() time.Time { return time.Now().Add(2 * store.TouchInterval) } // every fast hit refreshes recency
 	var wg sync.WaitGroup
 	ctx := context.Background()
 	for g := 0; g < 8; g++ {

@@ -10,10 +10,10 @@ import (
 	"sort"
 	"strings"
 
-	"bld/exec/cache/digest"
-	"bld/exec/cache/reapi"
+	"bld/exec/digest"
 	"bld/exec/graph"
 	"bld/exec/program"
+	"bld/exec/reapi"
 )
 
 // keyInfo is everything an action's key was computed from, kept for the

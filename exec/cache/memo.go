@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
+	"bld/exec/store"
 )
 
 // The file-digest memo maps a file to the digest of its content, so that a
@@ -212,7 +213,7 @@ func (m *memo) save() error {
 	if err := os.MkdirAll(filepath.Dir(m.file), 0o777); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(m.file, b.Bytes(), 0o666); err != nil {
+	if err := store.WriteFileAtomic(m.file, b.Bytes(), 0o666); err != nil {
 		return err
 	}
 	m.dirty = false
