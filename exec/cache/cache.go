@@ -86,6 +86,14 @@ type Options struct {
 	// Platform properties, added to every Action (REAPI Platform). Give
 	// only properties a remote executor would understand.
 	Platform []reapi.Property
+	// FixedExecRoot says that sandboxed actions run at the sandbox's fixed
+	// path (graph.SandboxExecRoot), the same in every checkout; the keys
+	// of actions that run elsewhere say so, since tools may record their
+	// working directory.
+	FixedExecRoot bool
+	// ToolchainsFile is where what compiler drivers said they run
+	// persists; "" means ROOT/bld-out/.bld/toolchains.
+	ToolchainsFile string
 	// Warn, if not nil, is told about results the cache declined to keep
 	// (an action whose inputs changed while it ran); it may be called
 	// from several goroutines at once.
@@ -101,9 +109,11 @@ type Cache struct {
 	explainDir string
 	memo       *memo
 	fast       *fastRecord
+	toolchains *toolchainMemo
 	now        func() time.Time
 
 	mu       sync.Mutex
+	pending  map[string]*keyInfo // by key: what Check computed for an action that must run, for Store
 	hits     int
 	misses   int
 	fastHits int // Checks decided by the action record alone
@@ -126,7 +136,8 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 		}
 		return p
 	}
-	c := &Cache{store: st, root: root, opts: opts, now: time.Now}
+	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}}
+	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
 	c.explainDir = orDefault(opts.ExplainDir, "explain")
@@ -151,6 +162,9 @@ func (c *Cache) Close() error {
 	}
 	if err := c.fast.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving the action record: %w", err))
+	}
+	if err := c.toolchains.save(); err != nil {
+		errs = append(errs, fmt.Errorf("cache: saving what compilers run: %w", err))
 	}
 	if err := c.store.RecordBuild(hits, misses); err != nil {
 		errs = append(errs, err)

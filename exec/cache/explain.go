@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"bld/exec/digest"
+	"bld/exec/reapi"
 	"bld/exec/store"
 )
 
@@ -30,6 +31,10 @@ type record struct {
 	Content    string        `json:"content,omitempty"` // write actions
 	Executable bool          `json:"executable,omitempty"`
 	Inputs     []recordInput `json:"inputs,omitempty"`
+	// An action with a depfile: the digest of its candidate list, and
+	// the read set of the run (whose files are among Inputs).
+	Candidates string   `json:"candidates,omitempty"`
+	ReadSet    []string `json:"read_set,omitempty"`
 }
 
 type recordInput struct {
@@ -56,8 +61,16 @@ func recordOf(ki *keyInfo) *record {
 		r.Content = ki.content.String()
 		r.Executable = ki.executable
 	}
-	for _, in := range ki.inputs {
-		r.Inputs = append(r.Inputs, recordInput{Path: in.Path, Digest: in.Digest.String(), Exec: in.IsExecutable})
+	// Files outside the workspace (read headers, a compiler's programs)
+	// are listed with the inputs, by absolute path.
+	for _, list := range [][]reapi.InputFile{ki.inputs, ki.external, ki.toolchain} {
+		for _, in := range list {
+			r.Inputs = append(r.Inputs, recordInput{Path: in.Path, Digest: in.Digest.String(), Exec: in.IsExecutable})
+		}
+	}
+	if ki.discover {
+		r.Candidates = ki.candidates.String()
+		r.ReadSet = ki.readSet
 	}
 	return r
 }
@@ -104,7 +117,20 @@ func (c *Cache) missReason(ki *keyInfo) string {
 	if err != nil {
 		return "no previous entry"
 	}
-	diffs := explainDiff(old, recordOf(ki))
+	var diffs []string
+	if ki.discover && ki.level1 == "" {
+		// Compare with the action as it would read what it read last
+		// time.
+		if old.Candidates != "" && old.Candidates != ki.candidates.String() {
+			diffs = append(diffs, "the list of discoverable inputs changed (a header added or removed)")
+		}
+		k2, err := c.secondLevel(ki, old.ReadSet)
+		if err != nil {
+			return strings.Join(append(diffs, "a file it read last time is gone: "+err.Error()), "; ")
+		}
+		ki = k2
+	}
+	diffs = append(diffs, explainDiff(old, recordOf(ki))...)
 	if len(diffs) == 0 {
 		if old.Key == ki.key {
 			return "the cached result is gone from the cache (trimmed, or removed as corrupt)"
