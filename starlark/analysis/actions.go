@@ -98,7 +98,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		envInherit             *starlark.List
 		depfile                starlark.Value = starlark.None
 		discoverable           starlark.Value = starlark.None
-		mnemonic               = "Action"
+		mnemonic                              = "Action"
 		progress               string
 		jobserver              bool
 	)
