@@ -14,6 +14,7 @@ import (
 	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/jobserver"
+	"bld/exec/sandbox"
 	"bld/exec/status"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
@@ -44,9 +45,15 @@ flags:
   --explain        say for each action that runs why it runs
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
                    $XDG_CACHE_HOME/bld, else ~/.cache/bld)
+  --sandbox MODE   how actions are isolated (docs/hermeticity.md): auto
+                   (default: namespace where it works, else symlinks),
+                   namespace (Linux user+mount namespace; the exec root is
+                   always /tmp/bld-sandbox/execroot), symlinks (a private
+                   directory of links to the declared inputs), or off (run
+                   in the workspace root, as before)
   --nobuild        load and analyze, check the action graph, run nothing
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
-	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] PATTERN...",
+	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
 	run:   runBuild,
 }
 
@@ -58,6 +65,7 @@ type buildFlags struct {
 	cacheDir  string
 	profile   string
 	noBuild   bool
+	sandbox   string
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
@@ -71,9 +79,14 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
+	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	sandboxMode, err := sandbox.ParseMode(f.sandbox)
+	if err != nil {
+		return usageError("--sandbox: " + err.Error())
 	}
 	if f.profile != "" {
 		stop, err := startProfile(f.profile)
@@ -121,6 +134,9 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	} else if n > 0 {
 		fmt.Fprintf(env.stderr, "bld: killed %d command(s) left running by a build that was killed\n", n)
 	}
+	if err := sandbox.RemoveStale(s.root); err != nil {
+		return err
+	}
 	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
 		return err
@@ -158,6 +174,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Tokens:     pool,
 		Observer:   observer,
 		ProcessDir: processDir,
+		Sandbox:    sandboxMode,
 	})
 	closeErr := ac.Close()
 	var eventsErr error
