@@ -16,6 +16,7 @@ import (
 	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/jobserver"
+	"bld/exec/sandbox"
 	"bld/exec/status"
 	"bld/exec/store"
 	"bld/starlark/analysis"
@@ -50,9 +51,15 @@ flags:
   --action_env=NAME[=VALUE]
                    give actions the variable NAME (its value in bld's
                    environment, or VALUE); repeatable; it enters their keys
+  --sandbox MODE   how actions are isolated (docs/hermeticity.md): auto
+                   (default: namespace where it works, else symlinks),
+                   namespace (Linux user+mount namespace; the exec root is
+                   always /tmp/bld-sandbox/execroot), symlinks (a private
+                   directory of links to the declared inputs), or off (run
+                   in the workspace root, as before)
   --nobuild        load and analyze, check the action graph, run nothing
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
-	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] PATTERN...",
+	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
 	run:   runBuild,
 }
 
@@ -65,6 +72,7 @@ type buildFlags struct {
 	profile   string
 	noBuild   bool
 	actionEnv stringsFlag
+	sandbox   string
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
@@ -79,9 +87,14 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
 	fs.Var(&f.actionEnv, "action_env", "")
+	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	sandboxMode, err := sandbox.ParseMode(f.sandbox)
+	if err != nil {
+		return usageError("--sandbox: " + err.Error())
 	}
 	if f.profile != "" {
 		stop, err := startProfile(f.profile)
@@ -133,6 +146,9 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	} else if n > 0 {
 		fmt.Fprintf(env.stderr, "bld: killed %d command(s) left running by a build that was killed\n", n)
 	}
+	if err := sandbox.RemoveStale(s.root); err != nil {
+		return err
+	}
 	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
 		return err
@@ -174,6 +190,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Tokens:     pool,
 		Observer:   observer,
 		ProcessDir: processDir,
+		Sandbox:    sandboxMode,
 	})
 	closeErr := ac.Close()
 	var eventsErr error

@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"bld/exec/sandbox"
 )
 
 // version is set at link time (-ldflags "-X main.version=...") by release
@@ -66,6 +68,9 @@ func (e *environment) lookup(key string) (string, bool) {
 }
 
 func main() {
+	// When bld is started as the sandbox's namespace helper, this sets up
+	// the namespace and execs the action's command; it never returns.
+	sandbox.Main()
 	if os.Getenv("GOGC") == "" {
 		// bld is short-lived and allocates much while it loads and
 		// analyzes; collecting less often saved ~15% of a no-op build

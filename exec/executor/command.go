@@ -11,6 +11,7 @@ import (
 
 	"bld/exec/graph"
 	"bld/exec/program"
+	"bld/exec/sandbox"
 )
 
 // waitDelay bounds how long Wait keeps reading the output pipe after the
@@ -25,8 +26,8 @@ type commandResult struct {
 	err      error
 }
 
-// runCommand runs a's command with the workspace root as working directory,
-// exactly a.Env as environment, stdin from /dev/null and stdout and stderr
+// runCommand runs a's command in the exec root xr, or with the workspace root
+// as working directory when xr is nil, exactly a.Env as environment, stdin from /dev/null and stdout and stderr
 // captured into one buffer. It holds no token itself: the caller acquired one
 // and releases it once runCommand returns, when the process has ended.
 //
@@ -38,20 +39,15 @@ type commandResult struct {
 //
 // processDir, if not empty, is where the running process group is recorded
 // (see KillLeftovers).
-func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, a *graph.Action) commandResult {
-	prog, err := program.Find(root, a.Argv[0], a.Env)
+func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, a *graph.Action, xr *sandbox.ExecRoot) commandResult {
+	cmd, err := newCommand(ctx, root, a, xr)
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
 	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, prog.Path)
-	cmd.Args = a.Argv
-	cmd.Env = append([]string{}, a.Env...) // never nil: nil would mean bld's environment
-	cmd.Dir = root
 	cmd.Stdin = nil // /dev/null
 	cmd.Stdout = &out
 	cmd.Stderr = &out // the same writer: one pipe, interleaved as written
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
@@ -81,4 +77,24 @@ func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, 
 		res.err = fmt.Errorf("waiting for %s: %w", a.Argv[0], werr)
 	}
 	return res
+}
+
+// newCommand prepares a's command: in the exec root xr when it is not nil,
+// else in root. Path, Args, Env (a copy of a.Env: never nil, which would
+// mean bld's environment), Dir and SysProcAttr (its own process group) are
+// set.
+func newCommand(ctx context.Context, root string, a *graph.Action, xr *sandbox.ExecRoot) (*exec.Cmd, error) {
+	if xr != nil {
+		return xr.Command(ctx, a)
+	}
+	prog, err := program.Find(root, a.Argv[0], a.Env)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, prog.Path)
+	cmd.Args = a.Argv
+	cmd.Env = append([]string{}, a.Env...)
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, nil
 }

@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+
+	"bld/exec/sandbox"
 )
 
 // Each action's command runs in a process group of its own, so that Ctrl-C
@@ -35,8 +38,9 @@ func trackGroup(dir string, pgid int) (untrack func()) {
 // KillLeftovers kills the process groups that a previous build, killed
 // before it could clean up, recorded in dir, and removes the records. It
 // returns how many groups it killed. A group is killed only if its leader
-// still runs in root (its working directory), so that a process group ID
-// reused by an unrelated program is left alone.
+// still runs in root, in one of root's exec roots, or in the namespace
+// sandbox's fixed exec root (its working directory), so that a process group
+// ID reused by an unrelated program is left alone.
 //
 // The caller must ensure no other build uses dir at the same time (bld
 // holds the workspace lock).
@@ -54,7 +58,7 @@ func KillLeftovers(dir, root string) (int, error) {
 		if err != nil || pgid <= 1 {
 			continue
 		}
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pgid)); err == nil && cwd == root {
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pgid)); err == nil && ranHere(cwd, root) {
 			if syscall.Kill(-pgid, syscall.SIGKILL) == nil {
 				killed++
 			}
@@ -62,4 +66,10 @@ func KillLeftovers(dir, root string) (int, error) {
 		os.Remove(filepath.Join(dir, e.Name()))
 	}
 	return killed, nil
+}
+
+// ranHere reports whether a process with working directory cwd may be a
+// command that a build in root started.
+func ranHere(cwd, root string) bool {
+	return cwd == root || cwd == sandbox.FixedExecRoot || strings.HasPrefix(cwd, sandbox.Dir(root)+"/")
 }

@@ -9,13 +9,19 @@ import (
 	"fmt"
 
 	"bld/exec/graph"
+	"bld/exec/sandbox"
 )
 
 // Options configure Run.
 type Options struct {
-	// Root is the absolute workspace root. Every command runs with it as
-	// its working directory; paths in actions are relative to it.
+	// Root is the absolute workspace root; paths in actions are relative
+	// to it. A sandboxed command runs in a private exec root that holds
+	// only its inputs (package sandbox); others run in Root.
 	Root string
+	// Sandbox is how commands are sandboxed; the zero value, ModeAuto,
+	// uses a mount namespace where it works, else a symlink forest.
+	// Actions with NoSandbox run in Root whatever the mode.
+	Sandbox sandbox.Mode
 	// KeepGoing (-k) keeps starting actions that do not depend on a failed
 	// one; without it the first failure starts nothing new.
 	KeepGoing bool

@@ -20,13 +20,14 @@ import (
 
 func TestParallelismHonoured(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
+	root, side := t.TempDir(), t.TempDir()
 	// Each action registers itself in running/, records how many actions
-	// it sees running, lingers, and leaves.
+	// it sees running, lingers, and leaves. (In side, outside the
+	// workspace: the sandbox lets actions write there.)
 	var actions []*graph.Action
 	for i := range 8 {
 		actions = append(actions, sh(fmt.Sprintf("//p:a%d", i),
-			`mkdir -p running && touch running/$$ && ls running | wc -l >> peaks.$$ && sleep 0.4 && rm running/$$ && touch "$0"`,
+			`cd `+side+` && mkdir -p running && touch running/$$ && ls running | wc -l >> peaks.$$ && sleep 0.4 && rm running/$$ && cd - >/dev/null && touch "$0"`,
 			nil, []string{fmt.Sprintf("bld-out/a%d", i)}))
 		actions[i].Argv = append(actions[i].Argv, actions[i].Outputs[0])
 	}
@@ -38,7 +39,7 @@ func TestParallelismHonoured(t *testing.T) {
 		t.Errorf("ran %d actions, want 8", sum.Ran)
 	}
 	peak := 0
-	files, _ := filepath.Glob(filepath.Join(root, "peaks.*"))
+	files, _ := filepath.Glob(filepath.Join(side, "peaks.*"))
 	for _, f := range files {
 		n, err := strconv.Atoi(strings.TrimSpace(readFile(t, f)))
 		if err != nil {
@@ -53,12 +54,12 @@ func TestParallelismHonoured(t *testing.T) {
 
 func TestDependencyOrder(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
-	// gen -> (left, right) -> join; each appends its name to log after
-	// checking its inputs exist.
+	root, side := t.TempDir(), t.TempDir()
+	// gen -> (left, right) -> join; each appends its name to side/log
+	// after checking its inputs exist.
 	step := func(name string, inputs []string) *graph.Action {
 		script := "for f in " + strings.Join(append([]string{"/dev/null"}, inputs...), " ") +
-			`; do test -e "$f" || { echo "missing $f"; exit 1; }; done; echo ` + name + ` >> log; echo ` + name + ` > bld-out/` + name
+			`; do test -e "$f" || { echo "missing $f"; exit 1; }; done; echo ` + name + ` >> ` + side + `/log; echo ` + name + ` > bld-out/` + name
 		return sh("//p:"+name, script, inputs, []string{"bld-out/" + name})
 	}
 	actions := []*graph.Action{
@@ -70,7 +71,7 @@ func TestDependencyOrder(t *testing.T) {
 	if _, _, err := build(t, context.Background(), root, actions, 2, false, newMemCache()); err != nil {
 		t.Fatal(err)
 	}
-	log := strings.Fields(readFile(t, filepath.Join(root, "log")))
+	log := strings.Fields(readFile(t, filepath.Join(side, "log")))
 	pos := map[string]int{}
 	for i, name := range log {
 		pos[name] = i
@@ -126,16 +127,16 @@ func TestUpToDateSecondBuild(t *testing.T) {
 
 func TestNoCacheAlwaysRuns(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
+	root, side := t.TempDir(), t.TempDir()
 	cache := newMemCache()
-	a := sh("//p:stamp", "echo x >> count; touch bld-out/stamp", nil, []string{"bld-out/stamp"})
+	a := sh("//p:stamp", "echo x >> "+side+"/count; touch bld-out/stamp", nil, []string{"bld-out/stamp"})
 	a.NoCache = true
 	for range 2 {
 		if _, _, err := build(t, context.Background(), root, []*graph.Action{a}, 1, false, cache); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := readFile(t, filepath.Join(root, "count")); got != "x\nx\n" {
+	if got := readFile(t, filepath.Join(side, "count")); got != "x\nx\n" {
 		t.Errorf("NoCache action ran %q, want twice", got)
 	}
 	if cache.checks != 0 {
@@ -238,7 +239,8 @@ func TestCommandEnvironment(t *testing.T) {
 	// A tool found only in the action's PATH, which records how it was run.
 	os.WriteFile(filepath.Join(bin, "mytool"), []byte("#!/bin/sh\n/usr/bin/env > bld-out/env\n/bin/pwd -P > bld-out/pwd\necho \"$0\" > bld-out/argv0\nread line; echo \"stdin=[$line]\" >> bld-out/env\n"), 0o755)
 	a := &graph.Action{Owner: "//p:env", Mnemonic: "Env", Argv: []string{"mytool"},
-		Env: []string{"FOO=bar", "PATH=tools"}, Outputs: []string{"bld-out/argv0", "bld-out/env", "bld-out/pwd"}}
+		Env: []string{"FOO=bar", "PATH=tools"}, Outputs: []string{"bld-out/argv0", "bld-out/env", "bld-out/pwd"},
+		NoSandbox: true}
 	if _, rec, err := build(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache()); err != nil {
 		t.Fatal(err, string(rec.results["//p:env"].Output))
 	}
@@ -264,8 +266,10 @@ func TestCommandNotInActionPath(t *testing.T) {
 	if err == nil {
 		t.Fatal("build succeeded although sh is not in the action's PATH")
 	}
-	if e := rec.results["//p:x"].Err; e == nil || !strings.Contains(e.Error(), "command sh not found") {
-		t.Errorf("err = %v", e)
+	// The namespace helper says it on the command's output.
+	r := rec.results["//p:x"]
+	if r.Err == nil || !strings.Contains(r.Err.Error()+string(r.Output), "command sh not found") {
+		t.Errorf("err = %v, output %q", r.Err, r.Output)
 	}
 }
 
@@ -284,13 +288,13 @@ func TestOutputInterleavedAsWritten(t *testing.T) {
 
 func TestCancelKillsProcessGroup(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
+	root, side := t.TempDir(), t.TempDir()
 	// sh (the child) starts sleep (the grandchild), writes its pid, waits.
-	a := sh("//p:slow", "sleep 30 & echo $! > pid; wait", nil, []string{"bld-out/slow"})
+	a := sh("//p:slow", "sleep 30 & echo $! > "+side+"/pid; wait", nil, []string{"bld-out/slow"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		for !exists(filepath.Join(root, "pid")) || len(strings.TrimSpace(readFileQuiet(filepath.Join(root, "pid")))) == 0 {
+		for !exists(filepath.Join(side, "pid")) || len(strings.TrimSpace(readFileQuiet(filepath.Join(side, "pid")))) == 0 {
 			time.Sleep(10 * time.Millisecond)
 		}
 		cancel()
@@ -306,7 +310,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	if sum.Ran != 0 {
 		t.Errorf("summary %+v", sum)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(root, "pid"))))
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(side, "pid"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"bld/exec/graph"
+	"bld/exec/sandbox"
 )
 
 // An action's place in the build, as the scheduler sees it.
@@ -33,9 +35,10 @@ const noCacheReason = "action is marked no-cache"
 // scheduler is the state of one Run. Only the goroutine in run touches it;
 // checkers, command workers and the token acquirer report on events.
 type scheduler struct {
-	g    *graph.Graph
-	opts Options
-	plan *plan
+	g       *graph.Graph
+	opts    Options
+	plan    *plan
+	sandbox *sandbox.Manager
 
 	state   []state
 	pending []int    // dependencies not yet done, per action
@@ -103,6 +106,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		poolQ:   readyQueue{prio: p.prio},
 		runQ:    readyQueue{prio: p.prio},
 		events:  make(chan event, 64),
+		sandbox: sandbox.NewManager(opts.Root, opts.Sandbox),
 	}
 	s.checkers = min(runtime.NumCPU(), max(len(p.ids), 1))
 	// A few jobs queue per checker, so that a checker finishing one does
@@ -378,11 +382,29 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		s.opts.Tokens.Release()
 		return fail(err)
 	}
-	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.Tokens, a)
+	xr, err := s.sandbox.Prepare(ctx, a)
+	if err != nil {
+		s.opts.Tokens.Release()
+		return fail(fmt.Errorf("sandbox: %w", err))
+	}
+	if xr != nil {
+		defer xr.Remove()
+	}
+	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.Tokens, a, xr)
 	s.opts.Tokens.Release()
 	r.Output, r.ExitCode = cr.output, cr.exitCode
 	if cr.err != nil {
+		if xr != nil && ctx.Err() == nil {
+			if hints := sandbox.Hints(s.opts.Root, a, string(cr.output)+"\n"+cr.err.Error()); len(hints) > 0 {
+				cr.err = fmt.Errorf("%w\n%s", cr.err, strings.Join(hints, "\n"))
+			}
+		}
 		return fail(cr.err)
+	}
+	if xr != nil {
+		if err := xr.Collect(a); err != nil {
+			return fail(err)
+		}
 	}
 	if err := checkOutputs(s.opts.Root, a); err != nil {
 		return fail(err)

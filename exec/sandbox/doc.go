@@ -1,0 +1,46 @@
+// Package sandbox runs an action's command in a private exec root that holds
+// only the action's declared inputs, so that a command reading a workspace
+// file its action does not declare fails instead of silently depending on it.
+//
+// # The exec root
+//
+// Each running action gets a directory of its own, <root>/bld-out/.bld/sandbox/<n>
+// (see Dir), removed when the action is done. It holds a symbolic link per
+// input (Inputs and Discoverable; a directory input is one link to the
+// directory), real directories for the parents of those links and for the
+// parents of every declared output, and nothing else. Links, never hard
+// links: link(2) changes the source's ctime (which bld's stat memo watches)
+// and a tool writing in place would modify the source.
+//
+// After the command exits 0, Collect moves each declared output from the
+// exec root into the workspace (a rename: same file system) and rewrites the
+// action's depfile to workspace-relative paths. Whatever else the command
+// left in the exec root is deleted with it.
+//
+// # Modes
+//
+// ModeNamespace (Linux with unprivileged user namespaces): the command runs
+// in a new user and mount namespace in which the exec root is mounted at one
+// fixed path, FixedExecRoot, whatever the checkout's location, so tools that
+// record their working directory (gcc -g) write the same bytes in every
+// checkout. The workspace is mounted read-only at FixedSource (the links of
+// the exec root point there), and an empty read-only tmpfs is mounted over
+// the workspace's real path, so undeclared files are unreachable both by
+// relative path and by the checkout's absolute path. Go cannot run code
+// between clone and exec, so the executor starts the bld binary itself
+// (os.Executable) as a helper, which Main intercepts: it makes the mounts,
+// changes to FixedExecRoot, and execs the command in its place (same pid,
+// so process-group kills still reach it; inherited descriptors such as the
+// jobserver's survive). See namespace_linux.go for the exact recipe.
+//
+// ModeSymlinks (elsewhere, or when namespaces do not work): the command runs
+// with the exec root's real path as working directory, and the links point
+// to real absolute paths. Relative reads of undeclared files fail; reads by
+// absolute path (the checkout's or through a link's target) do not.
+//
+// ModeOff: the command runs in the workspace root, as an action with
+// NoSandbox does in every mode.
+//
+// The sandbox hides the workspace, not the system: /usr, /tmp (except
+// FixedDir), $HOME and caches outside the workspace stay as they are.
+package sandbox

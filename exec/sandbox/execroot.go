@@ -1,0 +1,188 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+
+	"bld/exec/graph"
+	"bld/exec/program"
+)
+
+// Dir is the directory that holds the exec roots of the actions running in
+// workspace root.
+func Dir(root string) string {
+	return filepath.Join(root, "bld-out", ".bld", "sandbox")
+}
+
+// RemoveStale deletes the exec roots a previous build left behind (killed
+// before it could clean up). The caller must ensure that no build runs in
+// root at the same time (bld holds the workspace lock).
+func RemoveStale(root string) error {
+	if err := removeAll(Dir(root)); err != nil {
+		return fmt.Errorf("removing stale exec roots: %w", err)
+	}
+	return nil
+}
+
+// A Manager makes the exec roots of one build in one workspace. It is safe
+// for concurrent use.
+type Manager struct {
+	root string
+	want Mode
+
+	once   sync.Once
+	mode   Mode   // the mode in effect, once resolved
+	reason string // why ModeAuto fell back to ModeSymlinks
+	err    error  // why ModeNamespace cannot be used, when asked for
+}
+
+// NewManager returns a Manager for the workspace at root (an absolute path)
+// that sandboxes in mode. Nothing is checked before the first action needs
+// it.
+func NewManager(root string, mode Mode) *Manager {
+	return &Manager{root: root, want: mode}
+}
+
+// Mode returns the mode actions run in, resolving ModeAuto on the first call
+// (by trying a namespace once), and, when ModeAuto fell back to ModeSymlinks,
+// why. It fails when ModeNamespace was asked for and does not work here.
+func (m *Manager) Mode(ctx context.Context) (Mode, string, error) {
+	m.once.Do(func() {
+		switch m.want {
+		case ModeAuto:
+			if err := probeNamespace(ctx, m.root); err != nil {
+				m.mode, m.reason = ModeSymlinks, err.Error()
+			} else {
+				m.mode = ModeNamespace
+			}
+		case ModeNamespace:
+			m.mode = ModeNamespace
+			if err := probeNamespace(ctx, m.root); err != nil {
+				m.err = fmt.Errorf("--sandbox=namespace does not work here: %w", err)
+			}
+		default:
+			m.mode = m.want
+		}
+	})
+	return m.mode, m.reason, m.err
+}
+
+// Prepare makes the exec root of a, which has a command (Argv) and must be
+// sandboxed (not NoSandbox, mode not ModeOff: then it returns nil, nil).
+// The caller runs a.Command, then Collect, and always Remove.
+func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, error) {
+	mode, _, err := m.Mode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if mode == ModeOff || a.NoSandbox {
+		return nil, nil
+	}
+	base := Dir(m.root)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the exec root: %w", err)
+	}
+	dir, err := os.MkdirTemp(base, "")
+	if err != nil {
+		return nil, fmt.Errorf("creating the exec root: %w", err)
+	}
+	e := &ExecRoot{root: m.root, dir: dir, mode: mode}
+	target := m.root
+	if mode == ModeNamespace {
+		target = FixedSource
+	}
+	if err := buildForest(dir, target, a.AllInputs(), a.Outputs); err != nil {
+		e.Remove()
+		return nil, err
+	}
+	return e, nil
+}
+
+// An ExecRoot is the private directory one action runs in.
+type ExecRoot struct {
+	root string // the workspace
+	dir  string // the exec root's real path
+	mode Mode   // ModeNamespace or ModeSymlinks
+}
+
+// Path is the exec root's real path, on the host.
+func (e *ExecRoot) Path() string { return e.dir }
+
+// Mode is ModeNamespace or ModeSymlinks.
+func (e *ExecRoot) Mode() Mode { return e.mode }
+
+// Command returns the command that runs a in the exec root: its Path, Args,
+// Dir, Env (a copy of a.Env) and SysProcAttr (Setpgid, and in ModeNamespace
+// the namespaces) are set; the caller sets the rest and may add to Env and
+// ExtraFiles. a.Argv[0] is resolved (program.Find) from the exec root, so a
+// program inside the workspace must be an input.
+func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, error) {
+	if e.mode == ModeNamespace {
+		return namespaceCommand(ctx, e.dir, e.root, a)
+	}
+	prog, err := program.Find(e.dir, a.Argv[0], a.Env)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, prog.Path)
+	cmd.Args = a.Argv
+	cmd.Dir = e.dir
+	cmd.Env = append([]string{}, a.Env...)
+	cmd.SysProcAttr = newProcAttr()
+	return cmd, nil
+}
+
+// Collect moves a's declared outputs from the exec root into the workspace,
+// replacing what is there, and rewrites a.Depfile's paths to clean
+// workspace-relative ones. A missing output is skipped: the caller reports
+// it as it would without a sandbox.
+func (e *ExecRoot) Collect(a *graph.Action) error {
+	for _, out := range a.Outputs {
+		from := filepath.Join(e.dir, filepath.FromSlash(out))
+		if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		to := filepath.Join(e.root, filepath.FromSlash(out))
+		if err := os.Rename(from, to); err != nil {
+			return fmt.Errorf("moving output %s out of the exec root: %w", out, err)
+		}
+	}
+	if a.Depfile == "" {
+		return nil
+	}
+	prefixes := []string{e.dir, e.root}
+	if e.mode == ModeNamespace {
+		prefixes = append(prefixes, FixedExecRoot, FixedSource)
+	}
+	return rewriteDepfile(filepath.Join(e.root, filepath.FromSlash(a.Depfile)), prefixes)
+}
+
+// Remove deletes the exec root and whatever the command left in it.
+func (e *ExecRoot) Remove() error {
+	if err := removeAll(e.dir); err != nil {
+		return fmt.Errorf("removing the exec root: %w", err)
+	}
+	return nil
+}
+
+// removeAll is os.RemoveAll, also of directories a command left without
+// write permission.
+func removeAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}

@@ -1,0 +1,253 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"bld/exec/graph"
+	"bld/exec/program"
+)
+
+// The namespace recipe. The executor starts the bld binary (os.Executable)
+// as
+//
+//	argv: <action argv[0]> -bld-sandbox-helper exec <exec root> <workspace> <action argv...>
+//	env:  exactly the action's environment
+//	cwd:  the exec root's real path
+//
+// in a new user namespace (mapping the user's uid and gid to themselves, so
+// files the command writes belong to the user and tools see the user's
+// identity) and a new mount namespace, with CAP_SYS_ADMIN as an ambient
+// capability so that it survives the exec of the helper. Main, called first
+// thing by the binary, sees helperArg and, inside the namespace:
+//
+//  1. makes every mount private (MS_REC|MS_PRIVATE on /), so nothing
+//     leaks back to the host;
+//  2. mounts a tmpfs on FixedDir and creates execroot/ and src/ in it;
+//  3. bind-mounts the exec root on FixedExecRoot and the workspace on
+//     FixedSource, the latter read-only;
+//  4. mounts an empty read-only tmpfs over the workspace's real path;
+//  5. changes to FixedExecRoot, drops its capabilities, resolves the
+//     command with program.Find from FixedExecRoot and execs it with the
+//     environment and descriptors it was given.
+//
+// The helper's pid is the command's pid: it leads the process group the
+// executor kills on Ctrl-C.
+
+// newProcAttr is what every sandboxed command needs: a process group of
+// its own.
+func newProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// namespaceProcAttr adds the namespaces and the identity mappings.
+func namespaceProcAttr() *syscall.SysProcAttr {
+	uid, gid := os.Getuid(), os.Getgid()
+	return &syscall.SysProcAttr{
+		Setpgid:     true,
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
+		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
+	}
+}
+
+// namespaceCommand is ExecRoot.Command in ModeNamespace.
+func namespaceCommand(ctx context.Context, dir, root string, a *graph.Action) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding bld's own binary for the sandbox helper: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	// argv[0] is the action's, so that ps and the jobserver (which
+	// picks its style by program name) see the tool.
+	cmd.Args = append([]string{a.Argv[0], helperArg, verbExec, dir, root}, a.Argv...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{}, a.Env...)
+	cmd.SysProcAttr = namespaceProcAttr()
+	return cmd, nil
+}
+
+// probeNamespace checks that the namespace mode works for workspace root:
+// the fixed paths can be used, and a helper can build the namespace.
+func probeNamespace(ctx context.Context, root string) error {
+	if err := checkFixedDir(root); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(Dir(root), 0o755); err != nil {
+		return fmt.Errorf("creating the exec root: %w", err)
+	}
+	dir, err := os.MkdirTemp(Dir(root), "probe-")
+	if err != nil {
+		return fmt.Errorf("creating a probe exec root: %w", err)
+	}
+	defer removeAll(dir)
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding bld's own binary: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, helperArg, verbProbe, dir, root)
+	cmd.Dir = dir
+	cmd.Env = []string{}
+	cmd.SysProcAttr = namespaceProcAttr()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("user and mount namespaces: %w: %s", err, strings.TrimSpace(out.String()))
+	}
+	if strings.TrimSpace(out.String()) != probeOK {
+		return fmt.Errorf("user and mount namespaces: the helper said %q (does the program call sandbox.Main?)", out.String())
+	}
+	return nil
+}
+
+// checkFixedDir makes sure FixedDir exists as a directory and that root
+// does not contain it nor lie in it (a tmpfs over root would hide it).
+func checkFixedDir(root string) error {
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("workspace %s: %w", root, err)
+	}
+	for _, r := range []string{root, real} {
+		if within(FixedDir, r) || within(r, FixedDir) {
+			return fmt.Errorf("the workspace %s overlaps the sandbox's fixed path %s", root, FixedDir)
+		}
+	}
+	if err := os.MkdirAll(FixedDir, 0o755); err != nil {
+		return fmt.Errorf("creating the sandbox mount point: %w", err)
+	}
+	return nil
+}
+
+// within reports whether p is dir or lies inside it.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// Main runs the sandbox helper and never returns if the process was started
+// as one (argv[1] is helperArg); otherwise it returns at once. Programs that
+// run sandboxed actions (bld, and the tests of packages that run them, in a
+// TestMain) call it first thing.
+func Main() {
+	if len(os.Args) < 2 || os.Args[1] != helperArg {
+		return
+	}
+	err := helper(os.Args[2:])
+	fmt.Fprintf(os.Stderr, "bld sandbox: %v\n", err)
+	os.Exit(127)
+}
+
+// helper sets up the namespace and, for verbExec, execs the command: it
+// returns only on failure.
+func helper(args []string) error {
+	if len(args) < 3 || (args[0] == verbExec && len(args) < 4) {
+		return fmt.Errorf("helper: bad arguments %q", args)
+	}
+	verb, dir, root := args[0], args[1], args[2]
+	if err := mountNamespace(dir, root); err != nil {
+		return err
+	}
+	if err := os.Chdir(FixedExecRoot); err != nil {
+		return err
+	}
+	if verb == verbProbe {
+		return probeCheck(root)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("dropping capabilities: %w", err)
+	}
+	argv, env := args[3:], os.Environ()
+	prog, err := program.Find(FixedExecRoot, argv[0], env)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Exec(prog.Path, argv, env); err != nil {
+		return fmt.Errorf("exec %s: %w", argv[0], err)
+	}
+	return nil
+}
+
+// mountNamespace does steps 1 to 4 of the recipe.
+func mountNamespace(dir, root string) error {
+	steps := []struct {
+		what                 string
+		source, target, kind string
+		flags                uintptr
+		data                 string
+	}{
+		{"making mounts private", "", "/", "", unix.MS_REC | unix.MS_PRIVATE, ""},
+		{"mounting a tmpfs on " + FixedDir, "tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755,size=64k"},
+	}
+	for _, s := range steps {
+		if err := unix.Mount(s.source, s.target, s.kind, s.flags, s.data); err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+	}
+	for _, d := range []string{FixedExecRoot, FixedSource} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount(dir, FixedExecRoot, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting the exec root: %w", err)
+	}
+	if err := unix.Mount(root, FixedSource, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting the workspace: %w", err)
+	}
+	if err := remountReadOnly(FixedSource); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
+		return fmt.Errorf("hiding the workspace: %w", err)
+	}
+	return nil
+}
+
+// remountReadOnly makes the bind mount at target read-only, keeping the
+// flags the kernel locks in a user namespace (nosuid, nodev, noexec, atime).
+func remountReadOnly(target string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(target, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", target, err)
+	}
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			flags |= f.ms
+		}
+	}
+	if err := unix.Mount("", target, "", flags, ""); err != nil {
+		return fmt.Errorf("making the workspace read-only: %w", err)
+	}
+	return nil
+}
+
+// probeCheck verifies the namespace the probe built: the exec root is the
+// working directory, the workspace is visible at FixedSource and hidden at
+// its own path.
+func probeCheck(root string) error {
+	if _, err := os.Stat(FixedSource); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil || len(entries) != 0 {
+		return fmt.Errorf("the workspace is still visible at %s", root)
+	}
+	fmt.Println(probeOK)
+	os.Exit(0)
+	return nil
+}

@@ -1,0 +1,25 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"syscall"
+
+	"bld/exec/graph"
+)
+
+// Main does nothing where there is no namespace helper.
+func Main() {}
+
+func newProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+func probeNamespace(ctx context.Context, root string) error {
+	return errors.New("mount namespaces exist only on Linux")
+}
+
+func namespaceCommand(ctx context.Context, dir, root string, a *graph.Action) (*exec.Cmd, error) {
+	return nil, errors.New("mount namespaces exist only on Linux")
+}
