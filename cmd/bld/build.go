@@ -149,6 +149,15 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err := sandbox.RemoveStale(s.root); err != nil {
 		return err
 	}
+	// The mode decides the action keys (a fixed exec root or not), so it
+	// is settled before anything is checked.
+	sandboxMode, fallback, err := sandbox.NewManager(s.root, sandboxMode).Mode(ctx)
+	if err != nil {
+		return err
+	}
+	if fallback != "" {
+		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", fallback)
+	}
 	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
 		return err
@@ -158,7 +167,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
-	ac, err := cache.Open(st, s.root, cache.Options{Explain: f.explain, Warn: display.Warn})
+	ac, err := cache.Open(st, s.root, cache.Options{
+		Explain:       f.explain,
+		Warn:          display.Warn,
+		FixedExecRoot: sandboxMode == sandbox.ModeNamespace,
+	})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
