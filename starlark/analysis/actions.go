@@ -175,6 +175,9 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		if v, ok, _ := requirements.Get(starlark.String("no-cache")); ok && v != starlark.None {
 			act.NoCache = true
 		}
+		if v, ok, _ := requirements.Get(starlark.String("no-sandbox")); ok && v != starlark.None {
+			act.NoSandbox = true
+		}
 	}
 	return starlark.None, av.add(b, act, outs)
 }
