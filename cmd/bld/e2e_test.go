@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -340,17 +341,20 @@ func TestMissingOutput(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			// While p/slow exists, the command starts a grandchild that
-			// outlives it and sleeps; without p/slow it just writes its
-			// output. The command line is the same either way.
+			// While side/slow exists, the command starts a grandchild
+			// that outlives it and sleeps; without side/slow it just
+			// writes its output. The command line is the same either
+			// way. (side is outside the workspace, where the sandbox
+			// lets actions read and write.)
+			side := t.TempDir()
+			os.WriteFile(filepath.Join(side, "slow"), nil, 0o644)
 			w := newWorkspace(t, map[string]string{
-				"p/slow": "",
-				"p/BUILD.star": `genrule(
+				"p/BUILD.star": strings.ReplaceAll(`genrule(
     name = "slow",
     outs = ["slow.txt"],
-    cmd = "if [ -f p/slow ]; then (sleep 30; echo late) & echo $$! > grandchild.pid; echo started > started; sleep 30; fi; echo done > $@",
+    cmd = "if [ -f SIDE/slow ]; then (sleep 30; echo late) & echo $$! > SIDE/grandchild.pid; echo started > SIDE/started; sleep 30; fi; echo done > $@",
 )
-`,
+`, "SIDE", side),
 			})
 			cmd := w.command(".", "build", "//p:slow")
 			var out bytes.Buffer
@@ -361,7 +365,7 @@ func TestInterrupt(t *testing.T) {
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
 			deadline := time.Now().Add(20 * time.Second)
-			for !w.exists("started") {
+			for _, err := os.Stat(filepath.Join(side, "started")); err != nil; _, err = os.Stat(filepath.Join(side, "started")) {
 				select {
 				case err := <-exited:
 					t.Fatalf("bld ended before the action started: %v\n%s", err, out.String())
@@ -373,7 +377,8 @@ func TestInterrupt(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			grandchild, err := strconv.Atoi(strings.TrimSpace(w.read("grandchild.pid")))
+			pidText, _ := os.ReadFile(filepath.Join(side, "grandchild.pid"))
+			grandchild, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -411,7 +416,7 @@ func TestInterrupt(t *testing.T) {
 			}
 
 			// The same command, now fast: it runs again, and succeeds.
-			if err := os.Remove(w.path("p/slow")); err != nil {
+			if err := os.Remove(filepath.Join(side, "slow")); err != nil {
 				t.Fatal(err)
 			}
 			r := w.mustBuild("build", "--events", "ev.json", "//p:slow")
@@ -655,17 +660,18 @@ func TestVersionAndHelp(t *testing.T) {
 // TestJobs checks -j: with -j 1 no two commands overlap; with -j 2 two
 // commands that each wait for the other both finish.
 func TestJobs(t *testing.T) {
+	side := t.TempDir() // outside the workspace: the sandbox lets actions meet there
 	var b strings.Builder
 	// Each g holds the directory j.lock while it runs: a second command
 	// running at the same time fails to create it.
 	for i := range 6 {
-		fmt.Fprintf(&b, "genrule(name = \"g%d\", outs = [\"g%d.txt\"], cmd = \"mkdir j.lock; sleep 0.02; rmdir j.lock; echo %d > $@\")\n", i, i, i)
+		fmt.Fprintf(&b, "genrule(name = \"g%d\", outs = [\"g%d.txt\"], cmd = \"mkdir %[4]s/j.lock; sleep 0.02; rmdir %[4]s/j.lock; echo %[3]d > $@\")\n", i, i, i, side)
 	}
 	// a and b meet: each announces itself, then waits (at most 10s) for the
 	// other. Only two commands running at once can both succeed.
-	b.WriteString(`genrule(name = "a", outs = ["a.txt"], cmd = "touch a.here; i=0; while [ ! -f b.here ]; do i=$$((i+1)); [ $$i -lt 1000 ] || exit 1; sleep 0.01; done; echo a > $@")
-genrule(name = "b", outs = ["b.txt"], cmd = "touch b.here; i=0; while [ ! -f a.here ]; do i=$$((i+1)); [ $$i -lt 1000 ] || exit 1; sleep 0.01; done; echo b > $@")
-`)
+	b.WriteString(strings.ReplaceAll(`genrule(name = "a", outs = ["a.txt"], cmd = "touch SIDE/a.here; i=0; while [ ! -f SIDE/b.here ]; do i=$$((i+1)); [ $$i -lt 1000 ] || exit 1; sleep 0.01; done; echo a > $@")
+genrule(name = "b", outs = ["b.txt"], cmd = "touch SIDE/b.here; i=0; while [ ! -f SIDE/a.here ]; do i=$$((i+1)); [ $$i -lt 1000 ] || exit 1; sleep 0.01; done; echo b > $@")
+`, "SIDE", side))
 	w := newWorkspace(t, map[string]string{"p/BUILD.star": b.String()})
 	r := w.mustBuild("build", "-j", "1", "--events", "ev.json", "//p:g0", "//p:g1", "//p:g2", "//p:g3", "//p:g4", "//p:g5")
 	if got := statuses(w.readEvents("ev.json")); got["ran"] != 6 {
@@ -691,14 +697,16 @@ func TestKeepGoing(t *testing.T) {
 	// bad fails at once. slow, independent, is running then: it waits
 	// until bad has failed and a little more, so that bld has seen the
 	// failure before slow ends. next depends on slow.
-	files := map[string]string{"p/BUILD.star": `genrule(name = "bad", outs = ["bad.txt"], cmd = "touch bad.failed; exit 1")
-genrule(name = "slow", outs = ["slow.txt"], cmd = "i=0; while [ ! -f bad.failed ]; do i=$$((i+1)); [ $$i -lt 1000 ] || exit 1; sleep 0.01; done; sleep 0.3; echo slow > $@")
+	// bad.failed is outside the workspace, where the sandbox lets
+	// actions meet.
+	build := `genrule(name = "bad", outs = ["bad.txt"], cmd = "touch SIDE/bad.failed; exit 1")
+genrule(name = "slow", outs = ["slow.txt"], cmd = "i=0; while [ ! -f SIDE/bad.failed ]; do i=$$((i+1)); [ $$i -lt 1000 ] || exit 1; sleep 0.01; done; sleep 0.3; echo slow > $@")
 genrule(name = "next", srcs = [":slow"], outs = ["next.txt"], cmd = "cat $< > $@")
 genrule(name = "after", srcs = [":bad"], outs = ["after.txt"], cmd = "cat $< > $@")
-`}
+`
 	for _, keepGoing := range []bool{false, true} {
 		t.Run(fmt.Sprintf("k=%v", keepGoing), func(t *testing.T) {
-			w := newWorkspace(t, files)
+			w := newWorkspace(t, map[string]string{"p/BUILD.star": strings.ReplaceAll(build, "SIDE", t.TempDir())})
 			args := []string{"build", "-j", "2", "--events", "ev.json", "//p:next", "//p:after"}
 			if keepGoing {
 				args = append(args, "-k")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"bld/exec/graph"
+	"bld/exec/sandbox"
 )
 
 // testEnv is the environment of test actions: only a PATH.
@@ -103,6 +104,12 @@ func (r *recorder) Finished(res Result) {
 // under root, and runs all of them with -j jobs.
 func build(t *testing.T, ctx context.Context, root string, actions []*graph.Action, jobs int, keepGoing bool, cache Cache) (Summary, *recorder, error) {
 	t.Helper()
+	return buildSandboxed(t, ctx, root, actions, jobs, keepGoing, cache, sandbox.ModeAuto)
+}
+
+// buildSandboxed is build with a sandbox mode.
+func buildSandboxed(t *testing.T, ctx context.Context, root string, actions []*graph.Action, jobs int, keepGoing bool, cache Cache, mode sandbox.Mode) (Summary, *recorder, error) {
+	t.Helper()
 	g, err := graph.New(actions, func(p string) bool {
 		_, err := os.Stat(filepath.Join(root, p))
 		return err == nil
@@ -116,7 +123,7 @@ func build(t *testing.T, ctx context.Context, root string, actions []*graph.Acti
 	}
 	rec := newRecorder(t)
 	pool := NewSemaphore(jobs)
-	sum, err := Run(ctx, g, goals, Options{Root: root, KeepGoing: keepGoing, Cache: cache, Tokens: pool, Observer: rec})
+	sum, err := Run(ctx, g, goals, Options{Root: root, KeepGoing: keepGoing, Cache: cache, Tokens: pool, Observer: rec, Sandbox: mode})
 	if n := len(pool.(*semaphore).ch); n != 0 {
 		t.Errorf("%d tokens still held after Run returned", n)
 	}

@@ -1,0 +1,315 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"bld/exec/graph"
+	"bld/exec/sandbox"
+)
+
+// sandboxModes are the modes that isolate actions on this machine: symlinks
+// everywhere, namespace where it works.
+func sandboxModes(t *testing.T) []sandbox.Mode {
+	modes := []sandbox.Mode{sandbox.ModeSymlinks}
+	if runtime.GOOS == "linux" {
+		if _, _, err := sandbox.NewManager(t.TempDir(), sandbox.ModeNamespace).Mode(context.Background()); err != nil {
+			t.Logf("namespace mode not tested: %v", err)
+		} else {
+			modes = append(modes, sandbox.ModeNamespace)
+		}
+	}
+	return modes
+}
+
+// needNamespace skips a test of the namespace mode where it does not work.
+func needNamespace(t *testing.T) {
+	t.Helper()
+	if _, _, err := sandbox.NewManager(t.TempDir(), sandbox.ModeNamespace).Mode(context.Background()); err != nil {
+		t.Skipf("namespace mode does not work here: %v", err)
+	}
+}
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(p, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(full, []byte(c), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSandboxHidesUndeclaredFiles(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"p/in.txt": "in\n", "p/secret.txt": "secret\n"})
+			tests := []struct {
+				name, script string
+				ok           bool
+			}{
+				{"declared input", "cat p/in.txt > bld-out/o", true},
+				{"undeclared by relative path", "cat p/secret.txt > bld-out/o", false},
+				// The symlink forest cannot hide absolute paths.
+				{"undeclared by absolute path", "cat " + root + "/p/secret.txt > bld-out/o", mode == sandbox.ModeSymlinks},
+				// Nor a directory listing of the input's directory.
+				{"listing", "ls p > bld-out/o; ! grep -q secret bld-out/o", true},
+			}
+			for _, tt := range tests {
+				a := sh("//p:x", tt.script, []string{"p/in.txt"}, []string{"bld-out/o"})
+				_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+				if (err == nil) != tt.ok {
+					t.Errorf("%s: err = %v (output %q), want success %v", tt.name, err, rec.results["//p:x"].Output, tt.ok)
+				}
+			}
+		})
+	}
+}
+
+func TestSandboxHint(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"gen.sh": "#!/bin/sh\necho gen > \"$1\"\n"})
+			for _, tt := range []struct {
+				name string
+				argv []string
+			}{
+				{"through sh", []string{"sh", "-c", "./gen.sh bld-out/o"}},
+				{"as argv[0]", []string{"./gen.sh", "bld-out/o"}},
+			} {
+				a := &graph.Action{Owner: "//:g", Mnemonic: "Genrule", Argv: tt.argv, Env: testEnv, Outputs: []string{"bld-out/o"}}
+				_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+				if err == nil {
+					t.Fatalf("%s: an undeclared ./gen.sh ran", tt.name)
+				}
+				r := rec.results["//:g"]
+				want := "bld: gen.sh exists in the workspace but is not an input of this action; declare it"
+				if !strings.Contains(r.Err.Error(), want) {
+					t.Errorf("%s: error %q (output %q) lacks %q", tt.name, r.Err, r.Output, want)
+				}
+				a.Inputs = []string{"gen.sh"}
+				if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode); err != nil {
+					t.Errorf("%s: with gen.sh declared: %v %q", tt.name, err, rec.results["//:g"].Output)
+				}
+			}
+		})
+	}
+}
+
+func TestSandboxWorkingDirectory(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	realRoot, _ := filepath.EvalSymlinks(root)
+	tests := []struct {
+		mode      sandbox.Mode
+		noSandbox bool
+		want      func(got string) bool
+	}{
+		{sandbox.ModeSymlinks, false, func(got string) bool { return strings.HasPrefix(got, sandbox.Dir(realRoot)+"/") }},
+		{sandbox.ModeSymlinks, true, func(got string) bool { return got == realRoot }},
+		{sandbox.ModeOff, false, func(got string) bool { return got == realRoot }},
+	}
+	if runtime.GOOS == "linux" {
+		tests = append(tests,
+			struct {
+				mode      sandbox.Mode
+				noSandbox bool
+				want      func(got string) bool
+			}{sandbox.ModeNamespace, false, func(got string) bool { return got == sandbox.FixedExecRoot }},
+			struct {
+				mode      sandbox.Mode
+				noSandbox bool
+				want      func(got string) bool
+			}{sandbox.ModeNamespace, true, func(got string) bool { return got == realRoot }})
+	}
+	for _, tt := range tests {
+		if tt.mode == sandbox.ModeNamespace {
+			if _, _, err := sandbox.NewManager(root, tt.mode).Mode(context.Background()); err != nil {
+				continue
+			}
+		}
+		a := sh("//p:pwd", "pwd -P > bld-out/pwd", nil, []string{"bld-out/pwd"})
+		a.NoSandbox = tt.noSandbox
+		if _, _, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), tt.mode); err != nil {
+			t.Fatalf("%v: %v", tt.mode, err)
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(root, "bld-out/pwd"))); !tt.want(got) {
+			t.Errorf("mode %v, NoSandbox %v: working directory %q", tt.mode, tt.noSandbox, got)
+		}
+	}
+}
+
+func TestSandboxOutputs(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"p/in.txt": "in\n"})
+			a := sh("//p:o", "mkdir -p bld-out/p/sub && cp p/in.txt bld-out/p/sub/o; echo x > extra; echo y > bld-out/p/extra; echo z > p/new",
+				[]string{"p/in.txt"}, []string{"bld-out/p/sub/o"})
+			if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode); err != nil {
+				t.Fatal(err, string(rec.results["//p:o"].Output))
+			}
+			if got := readFile(t, filepath.Join(root, "bld-out/p/sub/o")); got != "in\n" {
+				t.Errorf("output = %q", got)
+			}
+			for _, p := range []string{"extra", "bld-out/p/extra", "p/new"} {
+				if exists(filepath.Join(root, p)) {
+					t.Errorf("%s, which the action left in its exec root, reached the workspace", p)
+				}
+			}
+			if left, _ := os.ReadDir(sandbox.Dir(root)); len(left) != 0 {
+				t.Errorf("%d exec roots left after the build", len(left))
+			}
+			// A declared output the command does not write is reported.
+			miss := sh("//p:m", "true", nil, []string{"bld-out/p/m"})
+			_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{miss}, 1, false, newMemCache(), mode)
+			if err == nil || !strings.Contains(rec.results["//p:m"].Err.Error(), "did not write its declared output bld-out/p/m") {
+				t.Errorf("missing output: %v", rec.results["//p:m"].Err)
+			}
+		})
+	}
+}
+
+func TestSandboxDirectoryInput(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"data/a.txt": "a\n", "data/b/c.txt": "c\n"})
+			a := sh("//p:d", "cat data/a.txt data/b/c.txt > bld-out/d", []string{"data"}, []string{"bld-out/d"})
+			if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode); err != nil {
+				t.Fatal(err, string(rec.results["//p:d"].Output))
+			}
+			if got := readFile(t, filepath.Join(root, "bld-out/d")); got != "a\nc\n" {
+				t.Errorf("output = %q", got)
+			}
+		})
+	}
+}
+
+// TestSandboxDepfile compiles with gcc -MD: the depfile bld keeps names
+// workspace-relative paths, and system headers by their absolute path.
+func TestSandboxDepfile(t *testing.T) {
+	t.Parallel()
+	gcc := needGcc(t)
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{
+				"p/a.c":       "#include <stdio.h>\n#include \"a.h\"\n#include \"inc/b.h\"\nint f(void) { return A + B; }\n",
+				"p/a.h":       "#define A 1\n",
+				"p/inc/b.h":   "#define B 2\n",
+				"p/unused.h":  "#define U 3\n",
+				"p/local.h":   "#define L 4\n",
+				"p/nothing.c": "",
+			})
+			a := &graph.Action{Owner: "//p:a", Mnemonic: "CcCompile", Env: []string{"PATH=" + filepath.Dir(gcc) + ":/usr/bin:/bin"},
+				Argv:         []string{"gcc", "-c", "p/a.c", "-I" + root + "/p", "-o", "bld-out/p/a.o", "-MD", "-MF", "bld-out/p/a.d"},
+				Inputs:       []string{"p/a.c"},
+				Discoverable: []string{"p/a.h", "p/inc/b.h", "p/unused.h"},
+				Outputs:      []string{"bld-out/p/a.d", "bld-out/p/a.o"}, Depfile: "bld-out/p/a.d"}
+			if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode); err != nil {
+				t.Fatal(err, string(rec.results["//p:a"].Output))
+			}
+			d := readFile(t, filepath.Join(root, "bld-out/p/a.d"))
+			for _, want := range []string{"bld-out/p/a.o:", "  p/a.c \\\n", "  p/a.h \\\n", "  p/inc/b.h", "/usr/include/stdio.h"} {
+				if !strings.Contains(d, want) {
+					t.Errorf("depfile lacks %q:\n%s", want, d)
+				}
+			}
+			if strings.Contains(d, root) || strings.Contains(d, sandbox.FixedDir) || strings.Contains(d, "unused") {
+				t.Errorf("depfile names the exec root, the workspace's path or an unread header:\n%s", d)
+			}
+		})
+	}
+}
+
+func needGcc(t *testing.T) string {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Fatal("gcc is not installed; this test needs the real compiler (see .ci/run)")
+	}
+	return gcc
+}
+
+// TestSandboxGccDebugInfoIsLocationIndependent compiles the same source
+// with -g in two workspaces at different paths: in the namespace both see
+// /tmp/bld-sandbox/execroot as their working directory, so the objects are
+// byte-identical.
+func TestSandboxGccDebugInfoIsLocationIndependent(t *testing.T) {
+	t.Parallel()
+	needNamespace(t)
+	gcc := needGcc(t)
+	var objects [][]byte
+	for _, dir := range []string{"one", "checkout/two"} {
+		root := filepath.Join(t.TempDir(), dir)
+		writeFiles(t, root, map[string]string{
+			"lib/f.c": "#include \"f.h\"\nint twice(int x) { return x * F; }\n",
+			"lib/f.h": "#define F 2\n",
+		})
+		a := &graph.Action{Owner: "//lib:f", Mnemonic: "CcCompile", Env: []string{"PATH=" + filepath.Dir(gcc) + ":/usr/bin:/bin"},
+			Argv:   []string{"gcc", "-g", "-O0", "-c", "lib/f.c", "-o", "bld-out/lib/f.o"},
+			Inputs: []string{"lib/f.c", "lib/f.h"}, Outputs: []string{"bld-out/lib/f.o"}}
+		if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), sandbox.ModeNamespace); err != nil {
+			t.Fatal(err, string(rec.results["//lib:f"].Output))
+		}
+		obj, err := os.ReadFile(filepath.Join(root, "bld-out/lib/f.o"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(obj, []byte(root)) {
+			t.Errorf("the object built in %s names that directory", root)
+		}
+		if !bytes.Contains(obj, []byte(sandbox.FixedExecRoot)) {
+			t.Errorf("the object's debug info does not name %s as its compilation directory", sandbox.FixedExecRoot)
+		}
+		objects = append(objects, obj)
+	}
+	if !bytes.Equal(objects[0], objects[1]) {
+		t.Error("objects built with -g in two workspaces differ")
+	}
+}
+
+func TestSandboxCancelKillsQuickly(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			a := sh("//p:sleep", "sleep 30", nil, []string{"bld-out/s"})
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			begin := time.Now()
+			_, _, err := buildSandboxed(t, ctx, root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want one wrapping context.Canceled", err)
+			}
+			if d := time.Since(begin); d > 3*time.Second {
+				t.Errorf("Run took %v; the sandboxed action was not killed at once", d)
+			}
+			if left, _ := os.ReadDir(sandbox.Dir(root)); len(left) != 0 {
+				t.Errorf("%d exec roots left after the build", len(left))
+			}
+		})
+	}
+}
