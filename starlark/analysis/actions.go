@@ -199,9 +199,6 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 			}
 			applyRequirement(act, string(k))
 		}
-		if v, ok, _ := requirements.Get(starlark.String("no-sandbox")); ok && v != starlark.None {
-			act.NoSandbox = true
-		}
 	}
 	return starlark.None, av.add(b, act, outs)
 }
