@@ -52,11 +52,11 @@ genrule(name = "count", srcs = [":upper"], outs = ["count.txt"], cmd = "wc -c < 
 
 // The actions of cacheCWorkspace, as event keys.
 const (
-	cacheActCompileA = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/a.o"
-	cacheActCompileB = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/b.o"
+	cacheActCompileA = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/a.d,bld-out/lib/_objs/lib/lib/a.o"
+	cacheActCompileB = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/b.d,bld-out/lib/_objs/lib/lib/b.o"
 	cacheActArchive  = "//lib:lib CcArchive bld-out/lib/liblib.a"
 	cacheActNum      = "//app:num Genrule bld-out/app/num.h"
-	cacheActCompileM = "//app:app CcCompile bld-out/app/_objs/app/app/main.o"
+	cacheActCompileM = "//app:app CcCompile bld-out/app/_objs/app/app/main.d,bld-out/app/_objs/app/app/main.o"
 	cacheActLink     = "//app:app CcLink bld-out/app/app"
 	cacheActUpper    = "//doc:upper Genrule bld-out/doc/upper.txt"
 	cacheActCount    = "//doc:count Genrule bld-out/doc/count.txt"
@@ -497,18 +497,11 @@ func TestCacheExplain(t *testing.T) {
 		t.Errorf("events reason of the compile of a.c is %q", why)
 	}
 
-	// A changed environment variable of the actions (PATH, the only one).
-	extra := t.TempDir()
-	env := append([]string(nil), w.env...)
-	oldPath := os.Getenv("PATH")
-	for i, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			env[i] = "PATH=" + extra + ":" + oldPath
-		}
-	}
-	w2 := &testWorkspace{t: t, root: w.root, env: env, cache: w.cache}
-	r = w2.mustBuild("build", "--explain", "//doc:upper")
-	wantMatch(t, r.stderr, `(?m)^explain: .*: env PATH changed: `+regexp.QuoteMeta(strconv.Quote(oldPath)+" -> "+strconv.Quote(extra+":"+oldPath))+`$`)
+	// A variable added to the actions' environment (--action_env). (A
+	// changed PATH reruns only actions whose programs it changes: see
+	// TestPathAndToolchainIdentity.)
+	r = w.mustBuild("build", "--explain", "--action_env=GREETING=hi", "//doc:upper")
+	wantMatch(t, r.stderr, `(?m)^explain: .*: env GREETING added: "hi"$`)
 	if strings.Count(r.stderr, "explain: ") != 1 {
 		t.Errorf("want one explained action:\n%s", r)
 	}
@@ -910,7 +903,8 @@ func TestCacheStatsAndTrim(t *testing.T) {
 	}
 	wantMatch(t, r.stdout,
 		`(?m)^cache `+regexp.QuoteMeta(w.cacheBldDir())+`$`,
-		`(?m)^entries\s+8 action results`,
+		// 8 results, and the read-set manifests of the 3 compiles.
+		`(?m)^entries\s+11 action results`,
 		`(?m)^\s+\S+ \S+\s+0 hits, 8 misses, [1-9]\d* stored$`,
 		`(?m)^\s+\S+ \S+\s+8 hits, 0 misses, 0 stored$`,
 	)
@@ -942,7 +936,7 @@ func TestCacheStatsAndTrim(t *testing.T) {
 		t.Errorf("app printed %q, want %q", got, "1 2 7\n")
 	}
 	r = w.bld("cache", "stats")
-	wantMatch(t, r.stdout, `(?m)^entries\s+8 action results`)
+	wantMatch(t, r.stdout, `(?m)^entries\s+11 action results`)
 	w.cacheMustVerify("at the end")
 
 	// Bad sizes are usage errors.

@@ -743,12 +743,12 @@ func TestEvents(t *testing.T) {
 	end := float64(time.Now().UnixNano()) / 1e9
 	events := w.readEvents("ev.json")
 	want := []string{
-		"//app:app CcCompile bld-out/app/_objs/app/app/main.o",
+		"//app:app CcCompile bld-out/app/_objs/app/app/main.d,bld-out/app/_objs/app/app/main.o",
 		"//app:app CcLink bld-out/app/app",
 		"//app:other Genrule bld-out/app/other.txt",
 		"//lib:gen Genrule bld-out/lib/gen.h",
 		"//lib:lib CcArchive bld-out/lib/liblib.a",
-		"//lib:lib CcCompile bld-out/lib/_objs/lib/lib/lib.o",
+		"//lib:lib CcCompile bld-out/lib/_objs/lib/lib/lib.d,bld-out/lib/_objs/lib/lib/lib.o",
 	}
 	if diff := cmp.Diff(want, withStatus(events, "ran")); diff != "" {
 		t.Errorf("actions that ran (-want +got):\n%s\n%s", diff, r)
@@ -787,8 +787,8 @@ func TestEvents(t *testing.T) {
 	w.mustBuild("build", "--events", "ev.json", "//app", "//app:other")
 	got := withStatus(w.readEvents("ev.json"), "ran")
 	wantRan := []string{
-		"//app:app CcCompile bld-out/app/_objs/app/app/main.o",
-		"//lib:lib CcCompile bld-out/lib/_objs/lib/lib/lib.o",
+		"//app:app CcCompile bld-out/app/_objs/app/app/main.d,bld-out/app/_objs/app/app/main.o",
+		"//lib:lib CcCompile bld-out/lib/_objs/lib/lib/lib.d,bld-out/lib/_objs/lib/lib/lib.o",
 	}
 	if diff := cmp.Diff(wantRan, got); diff != "" {
 		t.Errorf("after a comment in lib.h, ran (-want +got):\n%s", diff)
