@@ -171,6 +171,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Explain:       f.explain,
 		Warn:          display.Warn,
 		FixedExecRoot: sandboxMode == sandbox.ModeNamespace,
+		Sandboxed:     sandboxMode != sandbox.ModeOff,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)

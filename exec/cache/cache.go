@@ -91,6 +91,9 @@ type Options struct {
 	// of actions that run elsewhere say so, since tools may record their
 	// working directory.
 	FixedExecRoot bool
+	// Sandboxed says that actions (those without NoSandbox) run in a
+	// sandbox that shows them only their inputs and candidates.
+	Sandboxed bool
 	// ToolchainsFile is where what compiler drivers said they run
 	// persists; "" means ROOT/bld-out/.bld/toolchains.
 	ToolchainsFile string

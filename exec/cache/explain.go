@@ -31,10 +31,10 @@ type record struct {
 	Content    string        `json:"content,omitempty"` // write actions
 	Executable bool          `json:"executable,omitempty"`
 	Inputs     []recordInput `json:"inputs,omitempty"`
-	// An action with a depfile: the digest of its candidate list, and
-	// the read set of the run (whose files are among Inputs).
-	Candidates string   `json:"candidates,omitempty"`
-	ReadSet    []string `json:"read_set,omitempty"`
+	// An action with a depfile: the read set of the run (whose files
+	// are among Inputs), and the candidates that could shadow them.
+	ReadSet []string `json:"read_set,omitempty"`
+	Shadows []string `json:"shadows,omitempty"`
 }
 
 type recordInput struct {
@@ -69,8 +69,7 @@ func recordOf(ki *keyInfo) *record {
 		}
 	}
 	if ki.discover {
-		r.Candidates = ki.candidates.String()
-		r.ReadSet = ki.readSet
+		r.ReadSet, r.Shadows = ki.readSet, ki.shadows
 	}
 	return r
 }
@@ -121,9 +120,6 @@ func (c *Cache) missReason(ki *keyInfo) string {
 	if ki.discover && ki.level1 == "" {
 		// Compare with the action as it would read what it read last
 		// time.
-		if old.Candidates != "" && old.Candidates != ki.candidates.String() {
-			diffs = append(diffs, "the list of discoverable inputs changed (a header added or removed)")
-		}
 		k2, err := c.secondLevel(ki, old.ReadSet)
 		if err != nil {
 			return strings.Join(append(diffs, "a file it read last time is gone: "+err.Error()), "; ")
@@ -199,6 +195,15 @@ func explainDiff(old, new *record) []string {
 			d = append(d, fmt.Sprintf("input %s changed: %s -> %s", p, short(o.Digest), short(n.Digest)))
 		case o.Exec != n.Exec:
 			d = append(d, fmt.Sprintf("input %s executable bit changed: %v -> %v", p, o.Exec, n.Exec))
+		}
+	}
+	oldShadows := map[string]bool{}
+	for _, p := range old.Shadows {
+		oldShadows[p] = true
+	}
+	for _, p := range new.Shadows {
+		if !oldShadows[p] {
+			d = append(d, fmt.Sprintf("%s appeared, with the name of a file it read", p))
 		}
 	}
 	return d

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -52,14 +53,19 @@ type keyInfo struct {
 	executable bool
 	isWrite    bool
 
-	// discover is set for an action with a depfile. Its first-level key
-	// covers candidates, the digest of its Discoverable path list; a
-	// second-level key (level1 is then the first-level key) covers
-	// readSet, the files one run reported reading.
-	discover   bool
-	candidates digest.Digest
-	readSet    []string
-	level1     string
+	// discover is set for an action with a depfile. A second-level key
+	// (level1 is then the first-level key) covers readSet, the files one
+	// run reported reading, and shadows, the candidates that have the
+	// base name of a file in readSet and so could be found instead of
+	// it. byBase indexes the candidates by base name.
+	discover bool
+	// sandboxed says the command sees only its inputs and candidates: a
+	// read set naming another workspace file is then not its own.
+	sandboxed bool
+	byBase    map[string][]string
+	readSet   []string
+	shadows   []string
+	level1    string
 
 	// stamps are the stamps of the files the key was computed from (and,
 	// after a miss, of the candidates), under their memo keys, when their
@@ -97,7 +103,12 @@ func (c *Cache) computeKey(ctx context.Context, a *graph.Action) (*keyInfo, erro
 	if a.Depfile != "" {
 		inputs = a.Inputs
 		ki.discover = true
-		ki.candidates = digest.OfBytes([]byte(strings.Join(a.Discoverable, "\x00")))
+		ki.sandboxed = c.opts.Sandboxed && !a.NoSandbox
+		ki.byBase = make(map[string][]string, len(a.Discoverable))
+		for _, p := range a.Discoverable {
+			b := path.Base(p)
+			ki.byBase[b] = append(ki.byBase[b], p)
+		}
 	}
 	if err := c.hashInputs(ki, inputs); err != nil {
 		return nil, err
@@ -120,7 +131,7 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 	k2 := *ki
 	k2.level1, k2.readSet = ki.key, set
 	k2.inputs = append([]reapi.InputFile(nil), ki.inputs...)
-	k2.external = nil
+	k2.external, k2.shadows = nil, nil
 	k2.stamps = make(map[string]stamp, len(ki.stamps)+len(set))
 	for p, st := range ki.stamps {
 		k2.stamps[p] = st
@@ -129,6 +140,9 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 		abs := p
 		if !path.IsAbs(p) {
 			abs = c.abs(p)
+			if ki.sandboxed && !slices.Contains(ki.byBase[path.Base(p)], p) {
+				return nil, fmt.Errorf("%s is not a discoverable input any more", p)
+			}
 		}
 		d, st, err := c.memo.fileDigest(p, abs)
 		if err != nil {
@@ -141,7 +155,14 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 		} else {
 			k2.inputs = append(k2.inputs, f)
 		}
+		for _, cand := range ki.byBase[path.Base(p)] {
+			if cand != p {
+				k2.shadows = append(k2.shadows, cand)
+			}
+		}
 	}
+	sort.Strings(k2.shadows)
+	k2.shadows = slices.Compact(k2.shadows)
 	sort.Slice(k2.inputs, func(i, j int) bool { return k2.inputs[i].Path < k2.inputs[j].Path })
 	return c.finishKey(&k2)
 }
@@ -183,9 +204,11 @@ func (c *Cache) finishKey(ki *keyInfo) (*keyInfo, error) {
 
 // salt is what a key covers beyond the Command and the input root, one
 // fact per line: the tool's content, the compiler driver's version and
-// programs, where the command runs, and for a depfile action either its
-// candidates (first level) or the files outside the workspace it read
-// (second level). REAPI servers reject platform properties they do not
+// programs, where the command runs, and for a depfile action at the second
+// level the files outside the workspace it read and the candidates that
+// could shadow a file it read. (The first level does not cover the
+// candidate list, so that adding a header to a unit does not rerun every
+// compile that may include it: only those that read a file of its name.) REAPI servers reject platform properties they do not
 // know, so these go in the salt.
 func (ki *keyInfo) salt() []byte {
 	var b strings.Builder
@@ -205,11 +228,14 @@ func (ki *keyInfo) salt() []byte {
 	fmt.Fprintf(&b, "execroot %s\n", ki.execRoot)
 	switch {
 	case ki.discover && ki.level1 == "":
-		fmt.Fprintf(&b, "discoverable %s\n", ki.candidates)
+		b.WriteString("discoverable\n")
 	case ki.discover:
 		b.WriteString("discovered\n")
 		for _, f := range ki.external {
 			fmt.Fprintf(&b, "external %q %s\n", f.Path, f.Digest)
+		}
+		for _, p := range ki.shadows {
+			fmt.Fprintf(&b, "shadow %q\n", p)
 		}
 	}
 	return []byte(b.String())
