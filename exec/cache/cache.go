@@ -108,6 +108,8 @@ type Cache struct {
 	misses   int
 	fastHits int // Checks decided by the action record alone
 	closed   bool
+
+	faultOnce sync.Once // warns about the first store.Fault
 }
 
 // Open returns the checker of the workspace whose absolute root is root,
@@ -152,7 +154,7 @@ func (c *Cache) Close() error {
 	if err := c.fast.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving the action record: %w", err))
 	}
-	if err := c.store.RecordBuild(hits, misses); err != nil {
+	if err := c.store.RecordBuild(hits, misses); err != nil && !c.storeFault(err) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -56,6 +56,8 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 		reason = "the cached result was corrupt, and has been removed"
 	case errors.Is(err, errBadResult):
 		reason = err.Error()
+	case c.storeFault(err):
+		reason = "the cached result could not be read"
 	case err != nil:
 		return executor.Check{}, fmt.Errorf("cache: %w", err)
 	default:
@@ -108,6 +110,7 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 		case errors.Is(err, store.ErrCorrupt):
 			return restored, fmt.Sprintf("the cached content of %s was corrupt, and has been removed", of.Path)
 		case err != nil:
+			c.storeFault(err)
 			return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
 		}
 		restored = true
@@ -119,7 +122,9 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 // Store records a's outputs, as they are on disk, as the result of key.
 // It first recomputes a's key: if the inputs changed while a ran, so that
 // the outputs may not be those of key, it stores nothing (the next build
-// runs a again). An action marked NoCache is never stored.
+// runs a again). An action marked NoCache is never stored. A store that
+// fails is no error (see fault.go): Store's errors are the action's (an
+// output that is not a regular file, an input gone).
 func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -140,28 +145,31 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 		return nil
 	}
 	r := &reapi.ActionResult{}
+	storing := true
 	for _, out := range a.Outputs {
-		abs := c.abs(out)
-		start := c.now()
-		d, fi, err := c.store.PutFile(abs)
+		of, err := c.putOutput(out, c.abs(out), &storing)
 		if err != nil {
-			return fmt.Errorf("cache: storing output %s: %w", out, err)
+			return err
 		}
-		st := stampOf(fi)
-		c.memo.rememberFile(out, abs, st, d, start)
-		r.OutputFiles = append(r.OutputFiles, reapi.OutputFile{Path: out, Digest: d, IsExecutable: st.exec})
+		r.OutputFiles = append(r.OutputFiles, of)
 	}
-	if len(output) > 0 {
+	if storing && len(output) > 0 {
 		// The command's output is kept as REAPI's stdout (bld captures
 		// stdout and stderr as one interleaved stream).
 		d, err := c.store.PutBytes(output)
-		if err != nil {
+		switch {
+		case err == nil:
+			r.StdoutDigest = d
+		case c.storeFault(err):
+			storing = false
+		default:
 			return fmt.Errorf("cache: storing the output of %s: %w", a.Owner, err)
 		}
-		r.StdoutDigest = d
 	}
-	if err := c.putResult(key, r); err != nil {
-		return fmt.Errorf("cache: %w", err)
+	if storing {
+		if err := c.putResult(key, r); err != nil && !c.storeFault(err) {
+			return fmt.Errorf("cache: %w", err)
+		}
 	}
 	c.writeRecord(ki)
 	c.fastRemember(a, ki, r.OutputFiles)

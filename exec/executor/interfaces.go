@@ -21,7 +21,11 @@ type Cache interface {
 	// Store records that a ran successfully, with the key Check returned,
 	// and that its outputs as they are now on disk are its result; output
 	// is what the command printed (stdout and stderr, interleaved), kept
-	// so that a later restore can show it again.
+	// so that a later restore can show it again. A cache that cannot be
+	// written is no error (the cache is an optimization: it warns and the
+	// build goes on); an error is the action's fault, such as an output
+	// that is not a regular file, and fails the action (its outputs are
+	// left in place).
 	Store(ctx context.Context, a *graph.Action, key string, output []byte) error
 	// Close persists whatever the cache keeps between builds.
 	Close() error

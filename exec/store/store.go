@@ -24,7 +24,8 @@
 //
 // # Atomicity
 //
-// Every file is written to a temporary file ".tmp-*" in its final
+// Directories are created as files are written into them. Every file is
+// written to a temporary file ".tmp-*" in its final
 // directory, then renamed into place (WriteFileAtomic), so a reader sees
 // no file or a complete one, whichever process crashes or is killed when.
 // Two processes writing one blob write the same bytes, and the last rename
@@ -57,7 +58,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,7 +97,10 @@ type Store struct {
 	added int64 // bytes this Store added to the directory
 }
 
-// Open opens the store in directory dir, creating it if needed.
+// Open opens the store in directory dir. It does not touch the directory:
+// a directory that is missing is created by the first write, and one that
+// cannot be read or written makes the operations fail with Faults, so
+// that a build can go on without its cache.
 func Open(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("cache: no cache directory")
@@ -105,11 +108,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
-	}
-	for _, sub := range []string{casDir, acDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o777); err != nil {
-			return nil, fmt.Errorf("cache: %w", err)
-		}
 	}
 	if opts.MaxSize == 0 {
 		opts.MaxSize = DefaultMaxSize
