@@ -198,7 +198,7 @@ func TestCacheDirectoryInPlaceOfBlob(t *testing.T) {
 	}
 	w.bld("clean")
 	events, r = w.cacheBuildEvents("//...")
-	cacheWantAllCached(t, events, cacheCActions, r)
+	cacheWantAllRestored(t, events, cacheCActions, r)
 }
 
 func TestCacheDirectoryInPlaceOfEntries(t *testing.T) {
@@ -233,7 +233,7 @@ func TestCacheDirectoryInPlaceOfEntries(t *testing.T) {
 	}
 	w.bld("clean")
 	events, r = w.cacheBuildEvents("//...")
-	cacheWantAllCached(t, events, cacheCActions, r)
+	cacheWantAllRestored(t, events, cacheCActions, r)
 }
 
 // mustReplaceWithDirectory replaces the file p by a directory holding a

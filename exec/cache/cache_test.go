@@ -23,8 +23,8 @@ func TestHitAfterClean(t *testing.T) {
 	if r := build(t, c, root, actions); len(r.ran) != len(actions) {
 		t.Fatalf("first build ran %v, want all %d", r.ran, len(actions))
 	}
-	if r := build(t, c, root, actions); len(r.ran) != 0 {
-		t.Fatalf("no-op build ran %v, reasons %v", r.ran, r.reasons)
+	if r := build(t, c, root, actions); len(r.ran) != 0 || len(r.restored) != 0 {
+		t.Fatalf("no-op build ran %v, restored %v, reasons %v", r.ran, r.restored, r.reasons)
 	}
 	closeCache(t, c)
 
@@ -32,8 +32,8 @@ func TestHitAfterClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = openCache(t, dir, root, Options{})
-	if r := build(t, c, root, actions); len(r.ran) != 0 {
-		t.Fatalf("build after clean ran %v, reasons %v", r.ran, r.reasons)
+	if r := build(t, c, root, actions); len(r.ran) != 0 || len(r.restored) != len(actions) {
+		t.Fatalf("build after clean ran %v, restored %v, reasons %v", r.ran, r.restored, r.reasons)
 	}
 	closeCache(t, c)
 	expectOutputs(t, root, actions, sampleFiles)

@@ -69,7 +69,7 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 			}
 			c.fastRemember(a, ki, res.OutputFiles)
 			c.count(true)
-			check := executor.Check{UpToDate: true, Key: ki.key}
+			check := executor.Check{UpToDate: true, Restored: restored, Key: ki.key}
 			if restored && !res.StdoutDigest.IsZero() {
 				// Shown again, as sccache does; a lost or damaged log
 				// only means nothing is shown.

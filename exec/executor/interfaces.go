@@ -36,6 +36,9 @@ type Check struct {
 	// UpToDate is true when the action's outputs are valid and it need
 	// not run.
 	UpToDate bool
+	// Restored is true, with UpToDate, when the outputs were not all in
+	// place and the cache restored them.
+	Restored bool
 	// Key identifies everything the action's outputs depend on.
 	Key string
 	// Reason says, when UpToDate is false, why the action must run
@@ -68,7 +71,8 @@ type Status string
 
 const (
 	StatusRan    Status = "ran"    // executed, and succeeded
-	StatusCached Status = "cached" // not executed: a valid result existed
+	StatusCached   Status = "cached"   // not executed: the outputs were already up to date
+	StatusRestored Status = "restored" // not executed: the outputs were restored from the cache
 	StatusFailed Status = "failed" // executed (or checked) and failed
 )
 
