@@ -101,8 +101,14 @@ func TestChangedInputExplained(t *testing.T) {
 	actions[1].Argv[1] = "-O2"
 	actions[1].Env = []string{"LANG=fr", "PATH=/usr/bin:/bin"}
 	r = build(t, c, root, actions)
-	want := `argv[1] changed: "-c" -> "-O2"; env LANG changed: "C" -> "fr"`
+	want := `argv -c deleted; argv -O2 inserted; env LANG changed: "C" -> "fr"`
 	if r.reasons["//:b"] != want {
+		t.Errorf("reason %q, want %q", r.reasons["//:b"], want)
+	}
+	// One flag inserted is one difference.
+	actions[1].Argv = append([]string{"tools/cc", "-DEXTRA=1"}, actions[1].Argv[1:]...)
+	r = build(t, c, root, actions[1:2])
+	if want := "argv -DEXTRA=1 inserted"; r.reasons["//:b"] != want {
 		t.Errorf("reason %q, want %q", r.reasons["//:b"], want)
 	}
 	// The tool.

@@ -118,8 +118,9 @@ func (c *Cache) missReason(ki *keyInfo) string {
 }
 
 // explainDiff lists what differs between the records old and new: the
-// content of a write action, argv elements by index, environment variables
-// by name, the tool, and input files by path, each with old and new value.
+// content of a write action, the argv elements deleted and inserted,
+// environment variables by name, the file argv[0] resolves to (its path,
+// or its content), and input files by path, each with old and new value.
 func explainDiff(old, new *record) []string {
 	var d []string
 	if old.Content != new.Content {
@@ -128,16 +129,7 @@ func explainDiff(old, new *record) []string {
 	if old.Executable != new.Executable {
 		d = append(d, fmt.Sprintf("executable bit changed: %v -> %v", old.Executable, new.Executable))
 	}
-	for i := 0; i < max(len(old.Argv), len(new.Argv)); i++ {
-		switch {
-		case i >= len(old.Argv):
-			d = append(d, fmt.Sprintf("argv[%d] added: %q", i, new.Argv[i]))
-		case i >= len(new.Argv):
-			d = append(d, fmt.Sprintf("argv[%d] removed (was %q)", i, old.Argv[i]))
-		case old.Argv[i] != new.Argv[i]:
-			d = append(d, fmt.Sprintf("argv[%d] changed: %q -> %q", i, old.Argv[i], new.Argv[i]))
-		}
-	}
+	d = append(d, diffArgv(old.Argv, new.Argv)...)
 	oldEnv, newEnv := envMap(old.Env), envMap(new.Env)
 	for _, k := range unionKeys(oldEnv, newEnv) {
 		o, inOld := oldEnv[k]
@@ -151,8 +143,11 @@ func explainDiff(old, new *record) []string {
 			d = append(d, fmt.Sprintf("env %s changed: %q -> %q", k, o, n))
 		}
 	}
-	if old.ToolDigest != new.ToolDigest {
-		d = append(d, fmt.Sprintf("tool %s changed: %s -> %s", new.Tool, short(old.ToolDigest), short(new.ToolDigest)))
+	switch {
+	case old.Tool != new.Tool && old.Tool != "" && new.Tool != "":
+		d = append(d, fmt.Sprintf("tool path changed %s -> %s", old.Tool, new.Tool))
+	case old.ToolDigest != new.ToolDigest:
+		d = append(d, fmt.Sprintf("tool %s changed: %s -> %s", orNone(new.Tool), short(old.ToolDigest), short(new.ToolDigest)))
 	}
 	oldIn, newIn := map[string]recordInput{}, map[string]recordInput{}
 	for _, in := range old.Inputs {
@@ -176,6 +171,13 @@ func explainDiff(old, new *record) []string {
 		}
 	}
 	return d
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // short abbreviates a "hash/size" digest for people; "" is "none".

@@ -70,10 +70,10 @@ type TokenPool interface {
 type Status string
 
 const (
-	StatusRan    Status = "ran"    // executed, and succeeded
+	StatusRan      Status = "ran"      // executed, and succeeded
 	StatusCached   Status = "cached"   // not executed: the outputs were already up to date
 	StatusRestored Status = "restored" // not executed: the outputs were restored from the cache
-	StatusFailed Status = "failed" // executed (or checked) and failed
+	StatusFailed   Status = "failed"   // executed (or checked) and failed
 )
 
 // An Observer is told about each action as the build goes. Calls come from
