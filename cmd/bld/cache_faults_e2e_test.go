@@ -78,8 +78,10 @@ func (w *testWorkspace) inNamespace(script string, args ...string) result {
 const (
 	readOnlyCache = `mount --bind "$D" "$D" && mount -o remount,ro,bind "$D"`
 	// fullCache mounts a 256 KiB tmpfs over the cache directory and fills
-	// it but for a few KiB, so that small results fit and the rest do not.
-	fullCache = `mount -t tmpfs -o size=256k none "$D" && (dd if=/dev/zero of="$D/filler" bs=1k count=244 2>/dev/null || true)`
+	// it but for 40 KiB (ten 4 KiB pages), so that some results of
+	// cacheCWorkspace fit (each takes a page for its entry and one or
+	// more for its blob) and the others do not.
+	fullCache = `mount -t tmpfs -o size=256k none "$D" && (dd if=/dev/zero of="$D/filler" bs=1k count=216 2>/dev/null || true)`
 )
 
 // cacheReference builds cacheCWorkspace with a working cache of its own and
