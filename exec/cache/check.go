@@ -65,7 +65,7 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 		if why == "" {
 			c.store.MarkUsed(ki.key, entry.Used)
 			if restored {
-				c.writeRecord(ki)
+				c.writeRecord(ki, res.OutputFiles)
 			}
 			c.fastRemember(a, ki, res.OutputFiles)
 			c.count(true)
@@ -78,6 +78,9 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 			return check, nil
 		}
 		reason = why
+	}
+	if c.upToDateByLastRun(a, ki) {
+		return executor.Check{UpToDate: true, Key: ki.key}, nil
 	}
 	c.count(false)
 	return executor.Check{Key: ki.key, Reason: reason}, nil
@@ -171,7 +174,7 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 			return fmt.Errorf("cache: %w", err)
 		}
 	}
-	c.writeRecord(ki)
+	c.writeRecord(ki, r.OutputFiles)
 	c.fastRemember(a, ki, r.OutputFiles)
 	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"bld/exec/digest"
+	"bld/exec/reapi"
 	"bld/exec/store"
 )
 
@@ -20,6 +22,10 @@ import (
 // to say exactly what changed since this workspace's last run (another
 // checkout's runs do not count). `bld clean` removes them with bld-out/.
 
+// A record also lists the outputs the run left, which lets Check find an
+// action up to date when the store has no result for its key (see
+// lastrun.go).
+
 // record is the JSON form of an explain record.
 type record struct {
 	Key        string        `json:"key"`
@@ -30,6 +36,7 @@ type record struct {
 	Content    string        `json:"content,omitempty"` // write actions
 	Executable bool          `json:"executable,omitempty"`
 	Inputs     []recordInput `json:"inputs,omitempty"`
+	Outputs    []recordInput `json:"outputs,omitempty"`
 }
 
 type recordInput struct {
@@ -47,7 +54,9 @@ func outputsID(outputs []string) string {
 	return digest.OfBytes([]byte(strings.Join(s, "\x00"))).Hash
 }
 
-func recordOf(ki *keyInfo) *record {
+// recordOf returns the record of a run with ki; outs are the outputs it
+// left, if known.
+func recordOf(ki *keyInfo, outs []reapi.OutputFile) *record {
 	r := &record{Key: ki.key, Argv: ki.argv, Env: ki.env, Tool: ki.toolPath}
 	if !ki.toolDigest.IsZero() {
 		r.ToolDigest = ki.toolDigest.String()
@@ -59,17 +68,22 @@ func recordOf(ki *keyInfo) *record {
 	for _, in := range ki.inputs {
 		r.Inputs = append(r.Inputs, recordInput{Path: in.Path, Digest: in.Digest.String(), Exec: in.IsExecutable})
 	}
+	for _, of := range outs {
+		r.Outputs = append(r.Outputs, recordInput{Path: of.Path, Digest: of.Digest.String(), Exec: of.IsExecutable})
+	}
 	return r
 }
 
-// writeRecord files ki as its action's last run. Failures are ignored:
-// a missing record only makes --explain say less.
-func (c *Cache) writeRecord(ki *keyInfo) {
+// writeRecord files ki, which left the outputs outs, as its action's last
+// run. Failures are ignored: a missing record only makes --explain say
+// less, and Check rely on the store alone.
+func (c *Cache) writeRecord(ki *keyInfo, outs []reapi.OutputFile) {
 	name := c.explainPath(ki.outputs)
-	if old, err := readRecord(name); err == nil && old.Key == ki.key {
+	rec := recordOf(ki, outs)
+	if old, err := readRecord(name); err == nil && old.Key == ki.key && slices.Equal(old.Outputs, rec.Outputs) {
 		return
 	}
-	data, err := json.Marshal(recordOf(ki))
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return
 	}
@@ -104,7 +118,7 @@ func (c *Cache) missReason(ki *keyInfo) string {
 	if err != nil {
 		return "no previous entry"
 	}
-	diffs := explainDiff(old, recordOf(ki))
+	diffs := explainDiff(old, recordOf(ki, nil))
 	if len(diffs) == 0 {
 		if old.Key == ki.key {
 			return "the cached result is gone from the cache (trimmed, or removed as corrupt)"
