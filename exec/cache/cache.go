@@ -49,6 +49,16 @@
 // system at every use, written through a temporary file and a rename, and
 // ignored when damaged.
 //
+// An explain record names the key and the outputs of its action's last
+// run, so that an action whose outputs are still those of its key is up
+// to date even when the store has no result for it (lastrun.go).
+//
+// # Faults
+//
+// The store is an optimization, never a reason to fail: a store.Fault
+// makes a read a miss and a write store nothing, with one warning per
+// build (fault.go). Store fails an action only for the action's faults.
+//
 // # Recency and size
 //
 // A hit marks its entry used (the store touches the blobs it restores);
