@@ -49,6 +49,16 @@
 // system at every use, written through a temporary file and a rename, and
 // ignored when damaged.
 //
+// An explain record names the key and the outputs of its action's last
+// run, so that an action whose outputs are still those of its key is up
+// to date even when the store has no result for it (lastrun.go).
+//
+// # Faults
+//
+// The store is an optimization, never a reason to fail: a store.Fault
+// makes a read a miss and a write store nothing, with one warning per
+// build (fault.go). Store fails an action only for the action's faults.
+//
 // # Recency and size
 //
 // A hit marks its entry used (the store touches the blobs it restores);
@@ -121,6 +131,8 @@ type Cache struct {
 	misses   int
 	fastHits int // Checks decided by the action record alone
 	closed   bool
+
+	faultOnce sync.Once // warns about the first store.Fault
 }
 
 // Open returns the checker of the workspace whose absolute root is root,
@@ -169,7 +181,7 @@ func (c *Cache) Close() error {
 	if err := c.toolchains.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving what compilers run: %w", err))
 	}
-	if err := c.store.RecordBuild(hits, misses); err != nil {
+	if err := c.store.RecordBuild(hits, misses); err != nil && !c.storeFault(err) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -23,8 +23,8 @@ func TestHitAfterClean(t *testing.T) {
 	if r := build(t, c, root, actions); len(r.ran) != len(actions) {
 		t.Fatalf("first build ran %v, want all %d", r.ran, len(actions))
 	}
-	if r := build(t, c, root, actions); len(r.ran) != 0 {
-		t.Fatalf("no-op build ran %v, reasons %v", r.ran, r.reasons)
+	if r := build(t, c, root, actions); len(r.ran) != 0 || len(r.restored) != 0 {
+		t.Fatalf("no-op build ran %v, restored %v, reasons %v", r.ran, r.restored, r.reasons)
 	}
 	closeCache(t, c)
 
@@ -32,8 +32,8 @@ func TestHitAfterClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = openCache(t, dir, root, Options{})
-	if r := build(t, c, root, actions); len(r.ran) != 0 {
-		t.Fatalf("build after clean ran %v, reasons %v", r.ran, r.reasons)
+	if r := build(t, c, root, actions); len(r.ran) != 0 || len(r.restored) != len(actions) {
+		t.Fatalf("build after clean ran %v, restored %v, reasons %v", r.ran, r.restored, r.reasons)
 	}
 	closeCache(t, c)
 	expectOutputs(t, root, actions, sampleFiles)
@@ -101,8 +101,14 @@ func TestChangedInputExplained(t *testing.T) {
 	actions[1].Argv[1] = "-O2"
 	actions[1].Env = []string{"LANG=fr", "PATH=/usr/bin:/bin"}
 	r = build(t, c, root, actions)
-	want := `argv[1] changed: "-c" -> "-O2"; env LANG changed: "C" -> "fr"`
+	want := `argv -c deleted; argv -O2 inserted; env LANG changed: "C" -> "fr"`
 	if r.reasons["//:b"] != want {
+		t.Errorf("reason %q, want %q", r.reasons["//:b"], want)
+	}
+	// One flag inserted is one difference.
+	actions[1].Argv = append([]string{"tools/cc", "-DEXTRA=1"}, actions[1].Argv[1:]...)
+	r = build(t, c, root, actions[1:2])
+	if want := "argv -DEXTRA=1 inserted"; r.reasons["//:b"] != want {
 		t.Errorf("reason %q, want %q", r.reasons["//:b"], want)
 	}
 	// The tool.

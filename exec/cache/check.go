@@ -96,32 +96,47 @@ func (c *Cache) lookup(a *graph.Action, ki *keyInfo) (executor.Check, string, bo
 	}
 	switch {
 	case errors.Is(err, store.ErrMissing):
-		return executor.Check{}, c.missReason(ki), false
+		return c.lastRunOr(a, ki, "")
 	case errors.Is(err, store.ErrCorrupt):
-		return executor.Check{}, "the cached result was corrupt, and has been removed", false
+		return c.lastRunOr(a, ki, "the cached result was corrupt, and has been removed")
 	case errors.Is(err, errBadResult):
-		return executor.Check{}, err.Error(), false
+		return c.lastRunOr(a, ki, err.Error())
+	case c.storeFault(err):
+		return c.lastRunOr(a, ki, "the cached result could not be read")
 	case err != nil:
-		c.warnStore(fmt.Errorf("reading the result of %s: %w", a.Owner, err))
-		return executor.Check{}, "the cache could not be read", false
+		return c.lastRunOr(a, ki, fmt.Sprintf("reading the cached result: %v", err))
 	}
 	restored, why := c.materialize(ki, res)
 	if why != "" {
-		return executor.Check{}, why, false
+		return c.lastRunOr(a, ki, why)
 	}
 	c.store.MarkUsed(ki.key, entry.Used)
 	if restored {
-		c.writeRecord(ki)
+		c.writeRecord(ki, res.OutputFiles)
 	}
 	c.fastRemember(a, ki, res.OutputFiles)
 	c.count(true)
-	check := executor.Check{UpToDate: true, Key: ki.key}
+	check := executor.Check{UpToDate: true, Restored: restored, Key: ki.key}
 	if restored && !res.StdoutDigest.IsZero() {
 		// Shown again, as sccache does; a lost or damaged log only
 		// means nothing is shown.
 		check.Output, _ = c.store.ReadBlob(res.StdoutDigest)
 	}
 	return check, "", true
+}
+
+// lastRunOr answers a lookup of ki that found no usable result: up to
+// date if this workspace's last run of a had key ki and left its outputs
+// as they are (lastrun.go), else a miss, because of why ("" means: no
+// result under ki; missReason says more).
+func (c *Cache) lastRunOr(a *graph.Action, ki *keyInfo, why string) (executor.Check, string, bool) {
+	if c.upToDateByLastRun(a, ki) {
+		return executor.Check{UpToDate: true, Key: ki.key}, "", true
+	}
+	if why == "" {
+		why = c.missReason(ki)
+	}
+	return executor.Check{}, why, false
 }
 
 // stampCandidates stats the candidates of a before it runs, so that Store
@@ -161,6 +176,7 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 		case errors.Is(err, store.ErrCorrupt):
 			return restored, fmt.Sprintf("the cached content of %s was corrupt, and has been removed", of.Path)
 		case err != nil:
+			c.storeFault(err)
 			return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
 		}
 		restored = true
@@ -170,7 +186,9 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 }
 
 // Store records a's outputs, as they are on disk, as the result of key,
-// the Key that Check returned. If a file the key covers (an input, the
+// the Key that Check returned. A store that fails is no error (see
+// fault.go): Store's errors are the action's (an output that is not a
+// regular file, an input gone). If a file the key covers (an input, the
 // tool, a candidate) has another stamp than when Check hashed it, or a file
 // the depfile names changed after Check began, the outputs may not be
 // those of the inputs as they are now: Store then keeps nothing, not even
@@ -214,35 +232,37 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 		final = k2
 	}
 	r := &reapi.ActionResult{}
+	storing := true
 	for _, out := range a.Outputs {
-		abs := c.abs(out)
-		start := c.now()
-		d, fi, err := c.store.PutFile(abs)
+		of, err := c.putOutput(out, c.abs(out), &storing)
 		if err != nil {
-			return fmt.Errorf("cache: storing output %s: %w", out, err)
+			return err
 		}
-		st := stampOf(fi)
-		c.memo.rememberFile(out, abs, st, d, start)
-		r.OutputFiles = append(r.OutputFiles, reapi.OutputFile{Path: out, Digest: d, IsExecutable: st.exec})
+		r.OutputFiles = append(r.OutputFiles, of)
 	}
-	if len(output) > 0 {
+	if storing && len(output) > 0 {
 		// The command's output is kept as REAPI's stdout (bld captures
 		// stdout and stderr as one interleaved stream).
 		d, err := c.store.PutBytes(output)
-		if err != nil {
+		switch {
+		case err == nil:
+			r.StdoutDigest = d
+		case c.storeFault(err):
+			storing = false
+		default:
 			return fmt.Errorf("cache: storing the output of %s: %w", a.Owner, err)
 		}
-		r.StdoutDigest = d
 	}
-	if err := c.putResult(final.key, r); err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
-	if ki.discover {
-		if err := c.addReadSet(ki.key, final.readSet); err != nil {
+	if storing {
+		err := c.putResult(final.key, r)
+		if err == nil && ki.discover {
+			err = c.addReadSet(ki.key, final.readSet)
+		}
+		if err != nil && !c.storeFault(err) {
 			return fmt.Errorf("cache: %w", err)
 		}
 	}
-	c.writeRecord(final)
+	c.writeRecord(final, r.OutputFiles)
 	c.fastRemember(a, final, r.OutputFiles)
 	return nil
 }
@@ -318,16 +338,12 @@ func (c *Cache) warn(msg string) {
 	}
 }
 
-// warnStore reports a fault of the store (it cannot be read or written).
-func (c *Cache) warnStore(err error) {
-	c.warn(fmt.Sprintf("the action cache: %v", err))
-}
-
 // readManifest returns the read sets recorded under the first-level key
 // key; none when there is no manifest or it cannot be read.
 func (c *Cache) readManifest(key string) *manifest {
 	entry, err := c.store.GetEntry(key)
 	if err != nil {
+		c.storeFault(err)
 		return &manifest{}
 	}
 	m, err := parseManifest(entry.Payload)

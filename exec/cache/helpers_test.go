@@ -97,9 +97,10 @@ func runAction(t testing.TB, root string, a *graph.Action) {
 
 // buildResult says what a build did.
 type buildResult struct {
-	ran     []string          // owners of actions that ran
-	reasons map[string]string // owner -> Check.Reason
-	keys    map[string]string // owner -> Check.Key
+	ran      []string          // owners of actions that ran
+	restored []string          // owners of actions whose outputs Check restored
+	reasons  map[string]string // owner -> Check.Reason
+	keys     map[string]string // owner -> Check.Key
 }
 
 // build runs actions in order through c, as the executor would.
@@ -113,7 +114,13 @@ func build(t testing.TB, c *Cache, root string, actions []*graph.Action) buildRe
 			t.Fatalf("Check %s: %v", a.Owner, err)
 		}
 		r.keys[a.Owner] = chk.Key
+		if chk.Restored && !chk.UpToDate {
+			t.Fatalf("Check %s: Restored without UpToDate: %+v", a.Owner, chk)
+		}
 		if chk.UpToDate {
+			if chk.Restored {
+				r.restored = append(r.restored, a.Owner)
+			}
 			continue
 		}
 		r.ran = append(r.ran, a.Owner)

@@ -21,7 +21,8 @@ const blobMode = fs.FileMode(0o444)
 // PutFile copies the regular file name (following symbolic links) into
 // the store, hashing it on the way, and returns its digest and what stat
 // said of it when it was opened (a caller comparing that with a later stat
-// learns whether the file changed while it was copied).
+// learns whether the file changed while it was copied). Errors of the
+// store are Faults; errors of name are not.
 func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	src, err := os.Open(name)
 	if err != nil {
@@ -37,13 +38,16 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	}
 	tmp, err := createTemp(filepath.Join(s.dir, casDir))
 	if err != nil {
-		return digest.Digest{}, nil, err
+		return digest.Digest{}, nil, fault("write", filepath.Join(s.dir, casDir), err)
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), src)
 	if err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
+		if causedBy(err, tmp.Name()) {
+			return digest.Digest{}, nil, fault("write", tmp.Name(), err)
+		}
 		return digest.Digest{}, nil, err
 	}
 	d := digest.Digest{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
@@ -53,7 +57,7 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	// repairs a damaged one); a reader holding the old one open still
 	// reads it whole.
 	if err := commit(tmp, final, blobMode); err != nil {
-		return digest.Digest{}, nil, err
+		return digest.Digest{}, nil, fault("write", final, err)
 	}
 	if statErr != nil {
 		s.addBytes(n)
@@ -61,7 +65,8 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	return d, fi, nil
 }
 
-// PutBytes stores data as a blob and returns its digest.
+// PutBytes stores data as a blob and returns its digest. Its errors are
+// Faults.
 func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 	d := digest.OfBytes(data)
 	final := s.blobPath(d.Hash)
@@ -70,15 +75,15 @@ func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 	}
 	tmp, err := createTemp(filepath.Join(s.dir, casDir))
 	if err != nil {
-		return d, err
+		return d, fault("write", filepath.Join(s.dir, casDir), err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return d, err
+		return d, fault("write", tmp.Name(), err)
 	}
 	if err := commit(tmp, final, blobMode); err != nil {
-		return d, err
+		return d, fault("write", final, err)
 	}
 	s.addBytes(d.Size)
 	return d, nil
@@ -86,7 +91,7 @@ func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 
 // ReadBlob returns the content of blob d, verified. It returns ErrMissing
 // if the blob is not there, and ErrCorrupt (after removing it) if its
-// content does not match d.
+// content does not match d. Its other errors are Faults.
 func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 	blob := s.blobPath(d.Hash)
 	data, err := os.ReadFile(blob)
@@ -94,7 +99,7 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 		return nil, ErrMissing
 	}
 	if err != nil {
-		return nil, err
+		return nil, fault("read", blob, err)
 	}
 	if digest.OfBytes(data) != d {
 		os.Remove(blob)
@@ -110,7 +115,8 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 // dest as restored and the time the copy's hashing started (a file-digest
 // memo needs both). The copy uses io.Copy between files, which lets the
 // kernel use copy_file_range (a reflink where the file system shares
-// extents); dest is never a hard link to the blob.
+// extents); dest is never a hard link to the blob. Errors of the store
+// are Faults; errors of dest and its directory are not.
 func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.FileInfo, time.Time, error) {
 	blob := s.blobPath(d.Hash)
 	src, err := os.Open(blob)
@@ -118,12 +124,17 @@ func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.File
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, time.Time{}, ErrMissing
 		}
-		return nil, time.Time{}, err
+		return nil, time.Time{}, fault("read", blob, err)
 	}
 	defer src.Close()
-	if fi, err := src.Stat(); err == nil {
-		s.touch(blob, fi.ModTime())
+	sfi, err := src.Stat()
+	if err != nil {
+		return nil, time.Time{}, fault("read", blob, err)
 	}
+	if !sfi.Mode().IsRegular() {
+		return nil, time.Time{}, fault("read", blob, errNotFile)
+	}
+	s.touch(blob, sfi.ModTime())
 	tmp, err := createTemp(filepath.Dir(dest))
 	if err != nil {
 		return nil, time.Time{}, err
@@ -133,7 +144,10 @@ func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.File
 		os.Remove(tmp.Name())
 		return nil, time.Time{}, err
 	}
-	if _, err := io.Copy(tmp, src); err != nil {
+	if _, err := io.Copy(tmp, src); err != nil { // copy_file_range where possible
+		if causedBy(err, blob) {
+			err = fault("read", blob, err)
+		}
 		return fail(err)
 	}
 	start := s.now()

@@ -29,7 +29,7 @@ type Entry struct {
 }
 
 // PutEntry stores payload under key (64 lowercase hex digits), replacing
-// any entry there. refs lists the blobs the payload refers to: Trim keeps
+// any entry there. Its errors, but for an invalid key, are Faults. refs lists the blobs the payload refers to: Trim keeps
 // them while the entry stays, and Verify removes the entry when one of
 // them is gone.
 func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error {
@@ -38,7 +38,7 @@ func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error
 	}
 	data := encodeEntry(payload, refs)
 	if err := WriteFileAtomic(s.entryPath(key), data, 0o644); err != nil {
-		return err
+		return fault("write", s.entryPath(key), err)
 	}
 	s.addBytes(int64(len(data)))
 	return nil
@@ -46,7 +46,8 @@ func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error
 
 // GetEntry returns the entry stored under key, verified. It returns
 // ErrMissing if there is none (or one of a format this version does not
-// read), and ErrCorrupt (after removing it) if it does not verify.
+// read), and ErrCorrupt (after removing it) if it does not verify. Its
+// other errors, but for an invalid key, are Faults.
 func (s *Store) GetEntry(key string) (Entry, error) {
 	if !digest.ValidHash(key) {
 		return Entry{}, fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
@@ -57,16 +58,19 @@ func (s *Store) GetEntry(key string) (Entry, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Entry{}, ErrMissing
 		}
-		return Entry{}, err
+		return Entry{}, fault("read", name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, fault("read", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Entry{}, fault("read", name, errNotFile)
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, fault("read", name, err)
 	}
 	if !bytes.HasPrefix(data, []byte(entryHeader)) && bytes.HasPrefix(data, []byte("bld-")) {
 		return Entry{}, ErrMissing // another version's format

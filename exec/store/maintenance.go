@@ -85,8 +85,12 @@ func (s *Store) writeStatsFile(sf statsFile) error {
 	return WriteFileAtomic(filepath.Join(s.dir, "stats.json"), data, 0o644)
 }
 
-// lockStats takes the lock that serializes stats.json updates and trims.
+// lockStats takes the lock that serializes stats.json updates and trims,
+// creating the store's directory if needed.
 func (s *Store) lockStats() (unlock func(), err error) {
+	if err := os.MkdirAll(s.dir, 0o777); err != nil {
+		return nil, err
+	}
 	return lockFile(filepath.Join(s.dir, "stats.lock"))
 }
 
@@ -95,7 +99,7 @@ func (s *Store) lockStats() (unlock func(), err error) {
 // store to 90% of Options.MaxSize if it outgrew it. The size is kept as
 // an estimate (what each build added), made exact by a scan once a day
 // and by every trim. A build that neither hit, missed nor stored is not
-// recorded.
+// recorded. Its errors are Faults.
 func (s *Store) RecordBuild(hits, misses int) error {
 	s.mu.Lock()
 	b := BuildStats{Time: s.now(), Hits: hits, Misses: misses, Stored: s.added}
@@ -106,14 +110,14 @@ func (s *Store) RecordBuild(hits, misses int) error {
 	}
 	unlock, err := s.lockStats()
 	if err != nil {
-		return fmt.Errorf("cache: %w", err)
+		return fault("lock", filepath.Join(s.dir, "stats.lock"), err)
 	}
 	defer unlock()
 	sf := s.readStatsFile()
 	if s.now().Sub(sf.LastScan) > 24*time.Hour {
 		inv, err := s.scan()
 		if err != nil {
-			return fmt.Errorf("cache: %w", err)
+			return fault("scan", s.dir, err)
 		}
 		sf.Size, sf.LastScan = inv.size, s.now()
 	} else {
@@ -126,11 +130,11 @@ func (s *Store) RecordBuild(hits, misses int) error {
 	if s.opts.MaxSize > 0 && sf.Size > s.opts.MaxSize {
 		rep, err := s.trim(s.opts.MaxSize / 10 * 9)
 		if err != nil {
-			return fmt.Errorf("cache: trimming: %w", err)
+			return fault("trim", s.dir, err)
 		}
 		sf.Size, sf.LastScan = rep.After, s.now()
 	}
-	return s.writeStatsFile(sf)
+	return fault("write", filepath.Join(s.dir, "stats.json"), s.writeStatsFile(sf))
 }
 
 // A storeFile is one file found by scan.
@@ -144,7 +148,10 @@ type storeFile struct {
 // inventory is what scan finds.
 type inventory struct {
 	blobs, entries []storeFile
-	size           int64
+	// notFiles are directories and other non-files where blobs
+	// (notFileBlobs) and entries (notFileEntries) should be.
+	notFileBlobs, notFileEntries []storeFile
+	size                         int64
 }
 
 // scan lists the store's files, removing temporary files abandoned more
@@ -160,6 +167,20 @@ func (s *Store) scan() (*inventory, error) {
 				}
 				return err
 			}
+			name := de.Name()
+			atFile := filepath.Dir(filepath.Dir(p)) == root // kind/XX/NAME
+			if atFile && !de.Type().IsRegular() && digest.ValidHash(name) {
+				f := storeFile{path: p, hash: name}
+				if kind == casDir {
+					inv.notFileBlobs = append(inv.notFileBlobs, f)
+				} else {
+					inv.notFileEntries = append(inv.notFileEntries, f)
+				}
+				if de.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
 			if de.IsDir() {
 				return nil
 			}
@@ -167,7 +188,6 @@ func (s *Store) scan() (*inventory, error) {
 			if err != nil {
 				return nil
 			}
-			name := de.Name()
 			if strings.HasPrefix(name, tmpPrefix) {
 				if s.now().Sub(fi.ModTime()) > tmpMaxAge {
 					os.Remove(p)
@@ -303,13 +323,31 @@ func (s *Store) trim(maxSize int64) (TrimReport, error) {
 }
 
 // Verify reads every blob and entry, and removes those that are damaged:
-// blobs whose content does not match their name, entries that do not
-// verify or that refer to a missing blob.
+// blobs that cannot be read or whose content does not match their name,
+// entries that cannot be read, do not verify or refer to a missing blob,
+// and directories or other non-files where a blob or entry should be. It
+// lists them all in its report; the error says what it could not scan or
+// remove.
 func (s *Store) Verify() (VerifyReport, error) {
 	var rep VerifyReport
 	inv, err := s.scan()
 	if err != nil {
 		return rep, err
+	}
+	var errs []error
+	remove := func(f storeFile, list *[]string) {
+		*list = append(*list, f.hash)
+		if err := os.RemoveAll(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", f.path, err))
+		}
+	}
+	for _, f := range inv.notFileBlobs {
+		rep.Blobs++
+		remove(f, &rep.BadBlobs)
+	}
+	for _, f := range inv.notFileEntries {
+		rep.Entries++
+		remove(f, &rep.BadEntries)
 	}
 	present := map[string]bool{}
 	for _, b := range inv.blobs {
@@ -319,8 +357,7 @@ func (s *Store) Verify() (VerifyReport, error) {
 			continue
 		}
 		if err != nil || d.Hash != b.hash {
-			os.Remove(b.path)
-			rep.BadBlobs = append(rep.BadBlobs, b.hash)
+			remove(b, &rep.BadBlobs)
 			continue
 		}
 		present[b.hash] = true
@@ -331,22 +368,23 @@ func (s *Store) Verify() (VerifyReport, error) {
 			continue
 		}
 		rep.Entries++
-		ent, err := decodeEntry(data)
+		var ent Entry
+		if err == nil {
+			ent, err = decodeEntry(data)
+		}
 		if err != nil {
-			os.Remove(e.path)
-			rep.BadEntries = append(rep.BadEntries, e.hash)
+			remove(e, &rep.BadEntries)
 			continue
 		}
 		for _, d := range ent.Refs {
 			if !present[d.Hash] {
-				if _, err := os.Stat(s.blobPath(d.Hash)); err == nil {
+				if fi, err := os.Stat(s.blobPath(d.Hash)); err == nil && fi.Mode().IsRegular() {
 					continue // stored since the scan
 				}
-				os.Remove(e.path)
-				rep.DanglingEntries = append(rep.DanglingEntries, e.hash)
+				remove(e, &rep.DanglingEntries)
 				break
 			}
 		}
 	}
-	return rep, nil
+	return rep, errors.Join(errs...)
 }

@@ -24,9 +24,10 @@
 //
 // # Atomicity
 //
-// Every file is written to a temporary file ".tmp-*" in its final
-// directory, then renamed into place (WriteFileAtomic), so a reader sees
-// no file or a complete one, whichever process crashes or is killed when.
+// Directories are created as files are written into them. Every file is
+// written to a temporary file ".tmp-*" in its final directory, then
+// renamed into place (WriteFileAtomic), so a reader sees no file or a
+// complete one, whichever process crashes or is killed when.
 // Two processes writing one blob write the same bytes, and the last rename
 // wins harmlessly; two writing one entry write equivalent ones. Files are
 // not fsynced: a power failure may leave garbage, which verification
@@ -47,17 +48,26 @@
 // # Recency and size
 //
 // Restoring a blob touches it (sets its modification time), and MarkUsed
-// touches an entry, each at most once per TouchInterval. Trim removes the
-// least recently used entries, then the blobs no remaining entry refers
-// to, until the store fits a bound. RecordBuild, called once per build,
-// adds the build's use to stats.json and trims to 90% of Options.MaxSize
-// when the store outgrew it.
+// touches an entry, each at most once per TouchInterval. Trim removes
+// entries and the blobs no entry refers to, least recently used first (a
+// blob goes with the last entry that refers to it), until the store fits
+// a bound. RecordBuild, called once per build, adds the build's use to
+// stats.json and trims to 90% of Options.MaxSize when the store outgrew
+// it.
+//
+// # Faults
+//
+// The store is an optimization for its callers, never a reason for them
+// to fail. An error of the directory itself (read-only, full, a broken
+// disk, a directory where a blob or entry should be) is a *Fault, which a
+// caller takes as a miss or as nothing stored; errors of the caller's own
+// files (what PutFile reads, where Restore writes) are not Faults. Verify
+// removes what cannot be read, directories in place of files included.
 package store
 
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,7 +107,10 @@ type Store struct {
 	added int64 // bytes this Store added to the directory
 }
 
-// Open opens the store in directory dir, creating it if needed.
+// Open opens the store in directory dir. It does not touch the directory:
+// a directory that is missing is created by the first write, and one that
+// cannot be read or written makes the operations fail with Faults, so
+// that a build can go on without its cache.
 func Open(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("cache: no cache directory")
@@ -105,11 +118,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
-	}
-	for _, sub := range []string{casDir, acDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o777); err != nil {
-			return nil, fmt.Errorf("cache: %w", err)
-		}
 	}
 	if opts.MaxSize == 0 {
 		opts.MaxSize = DefaultMaxSize
