@@ -356,3 +356,26 @@ func grepLines(data []byte, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// Bazel's tags: "no-sandbox" on a genrule lets it read an undeclared file
+// (at the user's risk), "no-cache" makes it run on every build.
+func TestTags(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"t/BUILD.star": `genrule(name = "loose", outs = ["loose.txt"], cmd = "cat t/undeclared.txt > $@", tags = ["no-sandbox"])
+genrule(name = "strict", outs = ["strict.txt"], cmd = "cat t/undeclared.txt > $@")
+genrule(name = "always", outs = ["always.txt"], cmd = "date +%N > $@", tags = ["no-cache"])
+`,
+		"t/undeclared.txt": "read anyway\n",
+	})
+	w.mustBuild("build", "//t:loose", "//t:always")
+	if got := w.read("bld-out/t/loose.txt"); got != "read anyway\n" {
+		t.Errorf("loose.txt = %q", got)
+	}
+	if r := w.bld("build", "//t:strict"); r.code == 0 {
+		t.Errorf("a sandboxed genrule read an undeclared file:\n%s", r)
+	}
+	ev := w.buildEvents("//t:loose", "//t:always")
+	if got := ranWith(ev, "Genrule"); len(got) != 1 || !strings.Contains(got[0], "always") {
+		t.Errorf("second build ran %v, want the no-cache genrule only", got)
+	}
+}
