@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"time"
 
 	"bld/exec/cache"
@@ -16,6 +18,7 @@ import (
 	"bld/exec/jobserver"
 	"bld/exec/sandbox"
 	"bld/exec/status"
+	"bld/exec/store"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
 	"bld/starlark/snapshot"
@@ -45,6 +48,9 @@ flags:
   --explain        say for each action that runs why it runs
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
                    $XDG_CACHE_HOME/bld, else ~/.cache/bld)
+  --action_env=NAME[=VALUE]
+                   give actions the variable NAME (its value in bld's
+                   environment, or VALUE); repeatable; it enters their keys
   --sandbox MODE   how actions are isolated (docs/hermeticity.md): auto
                    (default: namespace where it works, else symlinks),
                    namespace (Linux user+mount namespace; the exec root is
@@ -65,6 +71,7 @@ type buildFlags struct {
 	cacheDir  string
 	profile   string
 	noBuild   bool
+	actionEnv stringsFlag
 	sandbox   string
 }
 
@@ -79,6 +86,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
+	fs.Var(&f.actionEnv, "action_env", "")
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
@@ -110,7 +118,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, patterns, stateDir)
+	base, err := actionEnv(env, f.actionEnv)
+	if err != nil {
+		return err
+	}
+	plan, err := s.analyze(ctx, env, base, patterns, stateDir)
 	if err != nil {
 		return err
 	}
@@ -137,12 +149,30 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err := sandbox.RemoveStale(s.root); err != nil {
 		return err
 	}
+	// The mode decides the action keys (a fixed exec root or not), so it
+	// is settled before anything is checked.
+	sandboxMode, fallback, err := sandbox.NewManager(s.root, sandboxMode).Mode(ctx)
+	if err != nil {
+		return err
+	}
+	if fallback != "" {
+		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", fallback)
+	}
 	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
 		return err
 	}
 	display := status.New(env.stderr, env.isTerminal)
-	ac, err := cache.Open(cacheDir, s.root, cache.Options{Explain: f.explain, Warn: display.Warn})
+	st, err := store.Open(cacheDir, store.Options{})
+	if err != nil {
+		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
+	}
+	ac, err := cache.Open(st, s.root, cache.Options{
+		Explain:       f.explain,
+		Warn:          display.Warn,
+		FixedExecRoot: sandboxMode == sandbox.ModeNamespace,
+		Sandboxed:     sandboxMode != sandbox.ModeOff,
+	})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
@@ -206,8 +236,7 @@ type buildPlan struct {
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
-func (s *session) analyze(ctx context.Context, env *environment, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
-	base := actionEnv(env)
+func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, p := range patterns {
 		keyParts = append(keyParts, p.String())
@@ -291,21 +320,54 @@ func bldIdentity() string {
 // defaultPath is the PATH of actions when bld itself has none.
 const defaultPath = "/usr/local/bin:/usr/bin:/bin"
 
-// actionEnv is the base environment of every action: PATH only, so that
-// nothing else of the user's environment changes what actions do.
-func actionEnv(env *environment) []string {
+// fixedEnv is the part of every action's environment that does not come
+// from the user's: tools print and format the same way for everyone.
+var fixedEnv = []string{"LANG=C", "TZ=UTC"}
+
+// actionEnv is the base environment of every action: bld's PATH (so that
+// toolchains outside /usr/bin keep working; it is not part of action keys,
+// which hold what argv[0] resolves to instead), LANG=C and TZ=UTC, and the
+// variables --action_env names (NAME takes bld's value, NAME=VALUE sets
+// one; a later flag wins). Nothing else of the user's environment reaches
+// actions unless a rule asks with env_inherit.
+func actionEnv(env *environment, flags []string) ([]string, error) {
 	path := env.getenv("PATH")
 	if path == "" {
 		path = defaultPath
 	}
-	return []string{"PATH=" + path}
+	m := map[string]string{"PATH": path}
+	for _, kv := range fixedEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	for _, f := range flags {
+		name, value, hasValue := strings.Cut(f, "=")
+		if name == "" || strings.ContainsAny(name, " \t\n") {
+			return nil, usageError(fmt.Sprintf("--action_env=%s: want NAME or NAME=VALUE", f))
+		}
+		if !hasValue {
+			v, ok := env.lookup(name)
+			if !ok {
+				delete(m, name) // unset in bld's environment: unset for actions
+				continue
+			}
+			value = v
+		}
+		m[name] = value
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // resolveCacheDir returns the cache directory: the flag, else the default
 // from the environment. A relative flag is taken from the working directory.
 func resolveCacheDir(env *environment, flagValue string) (string, error) {
 	if flagValue == "" {
-		return cache.DefaultDir(env.vars)
+		return store.DefaultDir(env.vars)
 	}
 	if !filepath.IsAbs(flagValue) {
 		flagValue = filepath.Join(env.dir, flagValue)

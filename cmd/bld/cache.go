@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"bld/exec/cache"
+	"bld/exec/store"
 )
 
 var cacheCommand = &command{
@@ -39,7 +39,7 @@ func runCache(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := cache.Open(dir, "", cache.Options{})
+	c, err := store.Open(dir, store.Options{})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", dir, err)
 	}
@@ -51,7 +51,7 @@ func runCache(ctx context.Context, env *environment, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "cache %s\n", dir)
 		fmt.Fprintf(env.stdout, "size     %s (%d blobs, %s of blob data)\n", formatSize(st.Size), st.Blobs, formatSize(st.BlobBytes))
-		fmt.Fprintf(env.stdout, "entries  %d action results, %d explain records\n", st.Entries, st.Records)
+		fmt.Fprintf(env.stdout, "entries  %d action results\n", st.Entries)
 		if len(st.Builds) > 0 {
 			fmt.Fprintln(env.stdout, "recent builds:")
 			for _, b := range st.Builds {
@@ -70,17 +70,17 @@ func runCache(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "trimmed %s to %s: removed %d results, %d blobs, %d records\n",
-			formatSize(r.Before), formatSize(r.After), r.RemovedEntries, r.RemovedBlobs, r.RemovedRecords)
+		fmt.Fprintf(env.stdout, "trimmed %s to %s: removed %d results, %d blobs\n",
+			formatSize(r.Before), formatSize(r.After), r.RemovedEntries, r.RemovedBlobs)
 	case "verify":
 		r, err := c.Verify()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "checked %d blobs, %d results, %d records\n", r.Blobs, r.Entries, r.Records)
+		fmt.Fprintf(env.stdout, "checked %d blobs, %d results\n", r.Blobs, r.Entries)
 		if !r.OK() {
-			fmt.Fprintf(env.stdout, "removed: %d bad blobs, %d bad results, %d results with missing blobs, %d bad records\n",
-				len(r.BadBlobs), len(r.BadEntries), len(r.DanglingEntries), len(r.BadRecords))
+			fmt.Fprintf(env.stdout, "removed: %d bad blobs, %d bad results, %d results with missing blobs\n",
+				len(r.BadBlobs), len(r.BadEntries), len(r.DanglingEntries))
 			return fmt.Errorf("the cache had damaged entries (now removed); builds will recompute them")
 		}
 		fmt.Fprintln(env.stdout, "ok")

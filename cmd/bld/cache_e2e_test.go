@@ -52,11 +52,11 @@ genrule(name = "count", srcs = [":upper"], outs = ["count.txt"], cmd = "wc -c < 
 
 // The actions of cacheCWorkspace, as event keys.
 const (
-	cacheActCompileA = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/a.o"
-	cacheActCompileB = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/b.o"
+	cacheActCompileA = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/a.d,bld-out/lib/_objs/lib/lib/a.o"
+	cacheActCompileB = "//lib:lib CcCompile bld-out/lib/_objs/lib/lib/b.d,bld-out/lib/_objs/lib/lib/b.o"
 	cacheActArchive  = "//lib:lib CcArchive bld-out/lib/liblib.a"
 	cacheActNum      = "//app:num Genrule bld-out/app/num.h"
-	cacheActCompileM = "//app:app CcCompile bld-out/app/_objs/app/app/main.o"
+	cacheActCompileM = "//app:app CcCompile bld-out/app/_objs/app/app/main.d,bld-out/app/_objs/app/app/main.o"
 	cacheActLink     = "//app:app CcLink bld-out/app/app"
 	cacheActUpper    = "//doc:upper Genrule bld-out/doc/upper.txt"
 	cacheActCount    = "//doc:count Genrule bld-out/doc/count.txt"
@@ -94,14 +94,27 @@ func (w *testWorkspace) cacheBuildEvents(args ...string) ([]event, result) {
 	return w.readEvents("cache-ev.json"), r
 }
 
-// cacheWantAllCached fails the test unless events are exactly want, all cached.
-func cacheWantAllCached(t *testing.T, events []event, want []string, r result) {
+// cacheWantAllRestored fails the test unless events are exactly want, all
+// restored from the cache.
+func cacheWantAllRestored(t *testing.T, events []event, want []string, r result) {
 	t.Helper()
 	if diff := cmp.Diff(want, cacheEventKeys(events)); diff != "" {
 		t.Errorf("actions (-want +got):\n%s\n%s", diff, r)
 	}
-	if got := statuses(events); got["cached"] != len(events) {
-		t.Errorf("statuses %v, want every action cached (executed: %v):\n%s", got, withStatus(events, "ran"), r)
+	if got := statuses(events); got["restored"] != len(events) {
+		t.Errorf("statuses %v, want every action restored (executed: %v):\n%s", got, withStatus(events, "ran"), r)
+	}
+}
+
+// cacheWantNoneRan fails the test unless events are exactly want, none of
+// them executed (each restored, or already up to date).
+func cacheWantNoneRan(t *testing.T, events []event, want []string, r result) {
+	t.Helper()
+	if diff := cmp.Diff(want, cacheEventKeys(events)); diff != "" {
+		t.Errorf("actions (-want +got):\n%s\n%s", diff, r)
+	}
+	if got := statuses(events); got["restored"]+got["cached"] != len(events) {
+		t.Errorf("statuses %v, want no action executed (executed: %v):\n%s", got, withStatus(events, "ran"), r)
 	}
 }
 
@@ -235,7 +248,7 @@ func cacheFlipByte(t *testing.T, p string) bool {
 }
 
 // cacheListFiles lists the regular files under the cache's subdirectories
-// (cas, ac, explain), without temporary files.
+// (cas, ac), without temporary files.
 func (w *testWorkspace) cacheListFiles(subs ...string) []string {
 	w.t.Helper()
 	var files []string
@@ -328,8 +341,8 @@ func TestCacheCleanRebuild(t *testing.T) {
 			t.Fatal("bld clean left bld-out/")
 		}
 		events, r = w.cacheBuildEvents("//...")
-		cacheWantAllCached(t, events, cacheCActions, r)
-		wantContains(t, r.stderr, "nothing to do")
+		cacheWantAllRestored(t, events, cacheCActions, r)
+		wantContains(t, r.stderr, "bld: 8 actions: 0 ran, 8 restored, 0 up to date")
 		cacheWantSameOutputs(t, fmt.Sprintf("rebuild %d after bld clean", i+1), ref, w.cacheSnapshot())
 		if got := w.cacheRunProgram("bld-out/app/app"); got != "1 2 7\n" {
 			t.Errorf("restored app printed %q, want %q", got, "1 2 7\n")
@@ -344,7 +357,7 @@ func TestCacheCleanRebuild(t *testing.T) {
 	w.cacheMustVerify("after editing outputs in bld-out")
 	w.bld("clean")
 	events, r = w.cacheBuildEvents("//...")
-	cacheWantAllCached(t, events, cacheCActions, r)
+	cacheWantAllRestored(t, events, cacheCActions, r)
 	cacheWantSameOutputs(t, "rebuild after editing outputs and bld clean", ref, w.cacheSnapshot())
 }
 
@@ -368,7 +381,11 @@ func TestCacheOtherCheckout(t *testing.T) {
 				t.Fatal("same root")
 			}
 			events, r := w2.cacheBuildEvents("//...")
-			cacheWantAllCached(t, events, cacheCActions, r)
+			if withOutputs {
+				cacheWantNoneRan(t, events, cacheCActions, r) // the copied outputs are right
+			} else {
+				cacheWantAllRestored(t, events, cacheCActions, r)
+			}
 			cacheWantSameOutputs(t, "second checkout", ref, w2.cacheSnapshot())
 			if got := w2.cacheRunProgram("bld-out/app/app"); got != "1 2 7\n" {
 				t.Errorf("app of the second checkout printed %q, want %q", got, "1 2 7\n")
@@ -428,7 +445,7 @@ func TestCacheChangedInput(t *testing.T) {
 		w.write(f, cacheCWorkspace[f])
 	}
 	events, r = w.cacheBuildEvents("//...")
-	cacheWantAllCached(t, events, cacheCActions, r)
+	cacheWantNoneRan(t, events, cacheCActions, r)
 	cacheWantSameOutputs(t, "back to the original sources", ref, w.cacheSnapshot())
 	if got := w.cacheRunProgram("bld-out/app/app"); got != "1 2 7\n" {
 		t.Errorf("app printed %q, want %q", got, "1 2 7\n")
@@ -491,24 +508,17 @@ func TestCacheExplain(t *testing.T) {
 	w.write("lib/BUILD.star", strings.Replace(cacheCWorkspace["lib/BUILD.star"], `"-O1"`, `"-O2"`, 1))
 	r = w.mustBuild("build", "--explain", "--events", "ev.json", "//...")
 	for _, src := range []string{"a.c", "b.c"} {
-		wantMatch(t, r.stderr, `(?m)^explain: Compiling lib/`+regexp.QuoteMeta(src)+`: argv\[\d+\] changed: "-O1" -> "-O2"$`)
+		wantMatch(t, r.stderr, `(?m)^explain: Compiling lib/`+regexp.QuoteMeta(src)+`: argv -O1 deleted; argv -O2 inserted$`)
 	}
-	if why := w.cacheReasons("ev.json")[cacheActCompileA]; !regexp.MustCompile(`^argv\[\d+\] changed: "-O1" -> "-O2"$`).MatchString(why) {
+	if why := w.cacheReasons("ev.json")[cacheActCompileA]; why != "argv -O1 deleted; argv -O2 inserted" {
 		t.Errorf("events reason of the compile of a.c is %q", why)
 	}
 
-	// A changed environment variable of the actions (PATH, the only one).
-	extra := t.TempDir()
-	env := append([]string(nil), w.env...)
-	oldPath := os.Getenv("PATH")
-	for i, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			env[i] = "PATH=" + extra + ":" + oldPath
-		}
-	}
-	w2 := &testWorkspace{t: t, root: w.root, env: env, cache: w.cache}
-	r = w2.mustBuild("build", "--explain", "//doc:upper")
-	wantMatch(t, r.stderr, `(?m)^explain: .*: env PATH changed: `+regexp.QuoteMeta(strconv.Quote(oldPath)+" -> "+strconv.Quote(extra+":"+oldPath))+`$`)
+	// A variable added to the actions' environment (--action_env). (A
+	// changed PATH reruns only actions whose programs it changes: see
+	// TestPathAndToolchainIdentity.)
+	r = w.mustBuild("build", "--explain", "--action_env=GREETING=hi", "//doc:upper")
+	wantMatch(t, r.stderr, `(?m)^explain: .*: env GREETING added: "hi"$`)
 	if strings.Count(r.stderr, "explain: ") != 1 {
 		t.Errorf("want one explained action:\n%s", r)
 	}
@@ -564,7 +574,7 @@ func TestCacheCorruptBlob(t *testing.T) {
 }
 
 // TestCacheEverythingCorrupt flips a byte of every file of the cache (blobs,
-// action results, explain records, stats): a build after bld clean still
+// action results, stats): a build after bld clean still
 // gives correct outputs, identical to a build in a fresh cache.
 func TestCacheEverythingCorrupt(t *testing.T) {
 	ref := newWorkspace(t, cacheCWorkspace)
@@ -575,7 +585,7 @@ func TestCacheEverythingCorrupt(t *testing.T) {
 	w.cacheBuildEvents("//...")
 	w.bld("clean")
 	w.cacheBuildEvents("//...") // hits: touches, records
-	files := w.cacheListFiles("cas", "ac", "explain")
+	files := w.cacheListFiles("cas", "ac")
 	files = append(files, filepath.Join(w.cacheBldDir(), "stats.json"))
 	flipped := 0
 	for _, p := range files {
@@ -599,7 +609,7 @@ func TestCacheEverythingCorrupt(t *testing.T) {
 	// And the cache works again.
 	w.bld("clean")
 	events, r = w.cacheBuildEvents("//...")
-	cacheWantAllCached(t, events, cacheCActions, r)
+	cacheWantAllRestored(t, events, cacheCActions, r)
 	cacheWantSameOutputs(t, "restored after the rebuild", want, w.cacheSnapshot())
 }
 
@@ -786,8 +796,8 @@ func TestCacheSIGKILL(t *testing.T) {
 	// cache alone gives the same outputs.
 	w.bld("clean")
 	events, r = w.cacheBuildEvents("//k:all")
-	if got := statuses(events); got["cached"] != 44 {
-		t.Errorf("rebuild after bld clean: statuses %v, want 44 cached:\n%s", got, r)
+	if got := statuses(events); got["restored"] != 44 {
+		t.Errorf("rebuild after bld clean: statuses %v, want 44 restored:\n%s", got, r)
 	}
 	cacheWantSameOutputs(t, "rebuilt from the cache after the kills", want, w.cacheSnapshot())
 	// Other seeds the killed builds saw, whose results they stored in the
@@ -910,7 +920,8 @@ func TestCacheStatsAndTrim(t *testing.T) {
 	}
 	wantMatch(t, r.stdout,
 		`(?m)^cache `+regexp.QuoteMeta(w.cacheBldDir())+`$`,
-		`(?m)^entries\s+8 action results`,
+		// 8 results, and the read-set manifests of the 3 compiles.
+		`(?m)^entries\s+11 action results`,
 		`(?m)^\s+\S+ \S+\s+0 hits, 8 misses, [1-9]\d* stored$`,
 		`(?m)^\s+\S+ \S+\s+8 hits, 0 misses, 0 stored$`,
 	)
@@ -942,7 +953,7 @@ func TestCacheStatsAndTrim(t *testing.T) {
 		t.Errorf("app printed %q, want %q", got, "1 2 7\n")
 	}
 	r = w.bld("cache", "stats")
-	wantMatch(t, r.stdout, `(?m)^entries\s+8 action results`)
+	wantMatch(t, r.stdout, `(?m)^entries\s+11 action results`)
 	w.cacheMustVerify("at the end")
 
 	// Bad sizes are usage errors.

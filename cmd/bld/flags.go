@@ -44,3 +44,10 @@ func splitAttached(fs *flag.FlagSet, args []string) []string {
 	}
 	return out
 }
+
+// stringsFlag is a flag that may be given many times; it keeps every value
+// in order.
+type stringsFlag []string
+
+func (f *stringsFlag) String() string     { return strings.Join(*f, ",") }
+func (f *stringsFlag) Set(v string) error { *f = append(*f, v); return nil }

@@ -215,9 +215,9 @@ func (w *testWorkspace) readEvents(rel string) []event {
 			w.t.Fatalf("events line %d: %v", n, err)
 		}
 		switch e.Status {
-		case "ran", "cached", "failed":
+		case "ran", "cached", "restored", "failed":
 		default:
-			w.t.Fatalf("events line %d: status %q, want ran, cached or failed", n, e.Status)
+			w.t.Fatalf("events line %d: status %q, want ran, cached, restored or failed", n, e.Status)
 		}
 		events = append(events, e)
 	}

@@ -71,7 +71,7 @@ func TestActionModifyingItsInputIsNotCached(t *testing.T) {
 		"in.txt":     "a\n",
 	})
 	r := w.mustBuild("build", "--sandbox=off", "//:g")
-	wantContains(t, r.stderr, "the inputs of //:g (Genrule) changed while it ran")
+	wantContains(t, r.stderr, "in.txt changed while //:g (Genrule) ran")
 	r = w.mustBuild("build", "--sandbox=off", "--explain", "//:g")
 	wantContains(t, r.stderr, "1 ran")
 }

@@ -22,7 +22,7 @@ func TestOutputReplayedFromCache(t *testing.T) {
 	}
 	w.mustBuild("clean")
 	r = w.mustBuild("build", "//:g")
-	wantContains(t, r.stderr, "nothing to do")
+	wantContains(t, r.stderr, "bld: 1 action: 0 ran, 1 restored, 0 up to date")
 	if strings.Count(r.stderr, warning) != 1 {
 		t.Errorf("build restored from the cache: want the warning once:\n%s", r)
 	}

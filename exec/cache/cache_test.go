@@ -23,8 +23,8 @@ func TestHitAfterClean(t *testing.T) {
 	if r := build(t, c, root, actions); len(r.ran) != len(actions) {
 		t.Fatalf("first build ran %v, want all %d", r.ran, len(actions))
 	}
-	if r := build(t, c, root, actions); len(r.ran) != 0 {
-		t.Fatalf("no-op build ran %v, reasons %v", r.ran, r.reasons)
+	if r := build(t, c, root, actions); len(r.ran) != 0 || len(r.restored) != 0 {
+		t.Fatalf("no-op build ran %v, restored %v, reasons %v", r.ran, r.restored, r.reasons)
 	}
 	closeCache(t, c)
 
@@ -32,13 +32,13 @@ func TestHitAfterClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = openCache(t, dir, root, Options{})
-	if r := build(t, c, root, actions); len(r.ran) != 0 {
-		t.Fatalf("build after clean ran %v, reasons %v", r.ran, r.reasons)
+	if r := build(t, c, root, actions); len(r.ran) != 0 || len(r.restored) != len(actions) {
+		t.Fatalf("build after clean ran %v, restored %v, reasons %v", r.ran, r.restored, r.reasons)
 	}
 	closeCache(t, c)
 	expectOutputs(t, root, actions, sampleFiles)
 
-	s, err := openCache(t, dir, "", Options{}).Stats()
+	s, err := openStore(t, dir).Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +101,14 @@ func TestChangedInputExplained(t *testing.T) {
 	actions[1].Argv[1] = "-O2"
 	actions[1].Env = []string{"LANG=fr", "PATH=/usr/bin:/bin"}
 	r = build(t, c, root, actions)
-	want := `argv[1] changed: "-c" -> "-O2"; env LANG changed: "C" -> "fr"`
+	want := `argv -c deleted; argv -O2 inserted; env LANG changed: "C" -> "fr"`
 	if r.reasons["//:b"] != want {
+		t.Errorf("reason %q, want %q", r.reasons["//:b"], want)
+	}
+	// One flag inserted is one difference.
+	actions[1].Argv = append([]string{"tools/cc", "-DEXTRA=1"}, actions[1].Argv[1:]...)
+	r = build(t, c, root, actions[1:2])
+	if want := "argv -DEXTRA=1 inserted"; r.reasons["//:b"] != want {
 		t.Errorf("reason %q, want %q", r.reasons["//:b"], want)
 	}
 	// The tool.
@@ -132,7 +138,7 @@ func TestCorruptBlobNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
-	blob := c.blobPath(hex.EncodeToString(sum[:]))
+	blob := blobPath(dir, hex.EncodeToString(sum[:]))
 	flipByte(t, blob, 5)
 	os.RemoveAll(filepath.Join(root, "bld-out"))
 
@@ -191,7 +197,7 @@ func TestEditedOutputDoesNotPoisonCache(t *testing.T) {
 			t.Errorf("blob %s has mode %v, want 0444", b, fi.Mode())
 		}
 	}
-	if rep, err := c.Verify(); err != nil || !rep.OK() {
+	if rep, err := c.store.Verify(); err != nil || !rep.OK() {
 		t.Fatalf("Verify after editing an output: %+v, %v", rep, err)
 	}
 	// The edited output is not up to date: it is restored.
@@ -235,27 +241,7 @@ func TestInputChangedDuringRunNotStored(t *testing.T) {
 	if err := c.Store(ctx, a, chk.Key, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(c.acPath(chk.Key)); !os.IsNotExist(err) {
+	if _, err := os.Stat(entryPath(dir, chk.Key)); !os.IsNotExist(err) {
 		t.Errorf("result stored under a key its inputs no longer have")
-	}
-}
-
-func TestDefaultDir(t *testing.T) {
-	for _, tc := range []struct {
-		env  []string
-		want string
-	}{
-		{[]string{"HOME=/h", "XDG_CACHE_HOME=/x", "BLD_CACHE_DIR=/b"}, "/b"},
-		{[]string{"HOME=/h", "XDG_CACHE_HOME=/x"}, "/x/bld"},
-		{[]string{"HOME=/h", "XDG_CACHE_HOME=rel"}, "/h/.cache/bld"},
-		{[]string{"HOME=/h"}, "/h/.cache/bld"},
-	} {
-		got, err := DefaultDir(tc.env)
-		if err != nil || got != tc.want {
-			t.Errorf("DefaultDir(%q) = %q, %v; want %q", tc.env, got, err, tc.want)
-		}
-	}
-	if _, err := DefaultDir(nil); err == nil {
-		t.Errorf("DefaultDir(nil) succeeded")
 	}
 }

@@ -4,27 +4,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
 
-	"bld/exec/cache/reapi"
 	"bld/exec/executor"
 	"bld/exec/graph"
+	"bld/exec/reapi"
+	"bld/exec/store"
 )
 
 var _ executor.Cache = (*Cache)(nil)
 
+// ctimeSlack is how much earlier than the start of a check a file's
+// status-change time may be and still count as a change during the run:
+// the kernel stamps files from a clock that may lag the one bld reads by a
+// tick.
+const ctimeSlack = 20 * time.Millisecond
+
 // Check computes a's key and reports whether its outputs are in place:
 // already on disk with the content of the cached result (a stat per file
-// when the file-digest memo knows them), or restored from the cache. A
+// when the file-digest memo knows them), or restored from the store. A
 // result that cannot be restored whole (a blob missing or corrupt) is a
 // miss. On a miss, Reason says why; with Options.Explain, what differs
-// from the action's last run. An action marked NoCache is always a miss,
-// with an empty Key. An error means the key could not be computed (an
-// input is missing or unreadable).
+// from the action's last run in this workspace. An action marked NoCache
+// is always a miss, with an empty Key. An error means the key could not be
+// computed (an input is missing or unreadable).
+//
+// An action with a depfile is looked up in two levels (readset.go): its
+// first-level key gives the read sets it has had, and each read set whose
+// files still exist gives a second-level key, whose result is used if it
+// is there. On a miss, Key is the first-level key.
 //
 // First, though, when the workspace's action record (fast.go) shows that
 // nothing a depends on changed since its outputs were last found, restored
 // or stored, Check answers from the record alone, with the recorded key,
-// without computing the key or reading the cache.
+// without computing the key or reading the store.
 func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, error) {
 	if err := ctx.Err(); err != nil {
 		return executor.Check{}, err
@@ -33,47 +51,112 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 		c.count(false)
 		return executor.Check{Reason: "action is marked no-cache"}, nil
 	}
-	if c.memo == nil {
-		return executor.Check{}, errors.New("cache: Check needs a cache opened with a workspace root")
-	}
 	if key, ok := c.fastCheck(a); ok {
 		c.count(true)
 		return executor.Check{UpToDate: true, Key: key}, nil
 	}
-	ki, err := c.computeKey(a)
+	ki, err := c.computeKey(ctx, a)
 	if err != nil {
 		return executor.Check{}, err
 	}
-	res, mtime, err := c.readAC(ki.key)
 	var reason string
-	switch {
-	case errors.Is(err, errMissing):
-		reason = c.missReason(ki)
-	case errors.Is(err, errCorrupt):
-		reason = "the cached result was corrupt, and has been removed"
-	case err != nil:
-		return executor.Check{}, fmt.Errorf("cache: %w", err)
-	default:
-		restored, why := c.materialize(ki, res)
-		if why == "" {
-			c.touch(c.acPath(ki.key), mtime)
-			if restored {
-				c.writeRecord(ki)
-			}
-			c.fastRemember(a, ki, res.OutputFiles)
-			c.count(true)
-			check := executor.Check{UpToDate: true, Key: ki.key}
-			if restored && !res.StdoutDigest.IsZero() {
-				// Shown again, as sccache does; a lost or damaged log
-				// only means nothing is shown.
-				check.Output, _ = c.readBytes(res.StdoutDigest)
-			}
+	if !ki.discover {
+		check, why, hit := c.lookup(a, ki)
+		if hit {
 			return check, nil
 		}
 		reason = why
+	} else {
+		for _, set := range c.readManifest(ki.key).sets {
+			k2, err := c.secondLevel(ki, set)
+			if err != nil {
+				continue // a file it read is gone: not this set
+			}
+			if check, _, hit := c.lookup(a, k2); hit {
+				return check, nil
+			}
+		}
+		// The store may have no manifest (it cannot be written, or lost
+		// it) while this workspace's last run is still in place.
+		if rec, err := readRecord(c.explainPath(ki.outputs)); err == nil {
+			if k2, err := c.secondLevel(ki, rec.ReadSet); err == nil && c.upToDateByLastRun(a, k2) {
+				if err := c.addReadSet(ki.key, k2.readSet); err != nil {
+					c.storeFault(err)
+				}
+				return executor.Check{UpToDate: true, Key: k2.key}, nil
+			}
+		}
+		reason = c.missReason(ki)
+		c.stampCandidates(ki, a)
 	}
 	c.count(false)
+	c.mu.Lock()
+	c.pending[ki.key] = ki
+	c.mu.Unlock()
 	return executor.Check{Key: ki.key, Reason: reason}, nil
+}
+
+// lookup looks for the result of key ki in the store and puts its outputs
+// in place. It returns the Check of a hit, or why it missed.
+func (c *Cache) lookup(a *graph.Action, ki *keyInfo) (executor.Check, string, bool) {
+	entry, err := c.store.GetEntry(ki.key)
+	var res *reapi.ActionResult
+	if err == nil {
+		res, err = decodeResult(entry.Payload)
+	}
+	switch {
+	case errors.Is(err, store.ErrMissing):
+		return c.lastRunOr(a, ki, "")
+	case errors.Is(err, store.ErrCorrupt):
+		return c.lastRunOr(a, ki, "the cached result was corrupt, and has been removed")
+	case errors.Is(err, errBadResult):
+		return c.lastRunOr(a, ki, err.Error())
+	case c.storeFault(err):
+		return c.lastRunOr(a, ki, "the cached result could not be read")
+	case err != nil:
+		return c.lastRunOr(a, ki, fmt.Sprintf("reading the cached result: %v", err))
+	}
+	restored, why := c.materialize(ki, res)
+	if why != "" {
+		return c.lastRunOr(a, ki, why)
+	}
+	c.store.MarkUsed(ki.key, entry.Used)
+	if restored {
+		c.writeRecord(ki, res.OutputFiles)
+	}
+	c.fastRemember(a, ki, res.OutputFiles)
+	c.count(true)
+	check := executor.Check{UpToDate: true, Restored: restored, Key: ki.key}
+	if restored && !res.StdoutDigest.IsZero() {
+		// Shown again, as sccache does; a lost or damaged log only
+		// means nothing is shown.
+		check.Output, _ = c.store.ReadBlob(res.StdoutDigest)
+	}
+	return check, "", true
+}
+
+// lastRunOr answers a lookup of ki that found no usable result: up to
+// date if this workspace's last run of a had key ki and left its outputs
+// as they are (lastrun.go), else a miss, because of why ("" means: no
+// result under ki; missReason says more).
+func (c *Cache) lastRunOr(a *graph.Action, ki *keyInfo, why string) (executor.Check, string, bool) {
+	if c.upToDateByLastRun(a, ki) {
+		return executor.Check{UpToDate: true, Key: ki.key}, "", true
+	}
+	if why == "" {
+		why = c.missReason(ki)
+	}
+	return executor.Check{}, why, false
+}
+
+// stampCandidates stats the candidates of a before it runs, so that Store
+// can tell whether one it read changed during the run.
+func (c *Cache) stampCandidates(ki *keyInfo, a *graph.Action) {
+	for _, p := range a.Discoverable {
+		if fi, err := os.Stat(c.abs(p)); err == nil {
+			ki.stamps[p] = stampOf(fi)
+		}
+	}
 }
 
 // materialize puts the outputs of result r in place. It reports whether
@@ -89,28 +172,40 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 	}
 	for _, of := range r.OutputFiles {
 		abs := c.abs(of.Path)
-		if d, exec, err := c.memo.fileDigest(of.Path, abs); err == nil && d == of.Digest && exec == of.IsExecutable {
+		if d, st, err := c.memo.fileDigest(of.Path, abs); err == nil && d == of.Digest && st.exec == of.IsExecutable {
 			continue
 		}
-		st, start, err := c.restore(of.Digest, abs, of.IsExecutable)
+		perm := fs.FileMode(0o644)
+		if of.IsExecutable {
+			perm = 0o755
+		}
+		fi, start, err := c.store.Restore(of.Digest, abs, perm)
 		switch {
-		case errors.Is(err, errMissing):
+		case errors.Is(err, store.ErrMissing):
 			return restored, fmt.Sprintf("the cached content of %s is no longer in the cache", of.Path)
-		case errors.Is(err, errCorrupt):
+		case errors.Is(err, store.ErrCorrupt):
 			return restored, fmt.Sprintf("the cached content of %s was corrupt, and has been removed", of.Path)
 		case err != nil:
+			c.storeFault(err)
 			return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
 		}
 		restored = true
-		c.memo.remember(of.Path, memoEntry{st: st, d: of.Digest, hashedAt: start.UnixNano()})
+		c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
 	}
 	return restored, ""
 }
 
-// Store records a's outputs, as they are on disk, as the result of key.
-// It first recomputes a's key: if the inputs changed while a ran, so that
-// the outputs may not be those of key, it stores nothing (the next build
-// runs a again). An action marked NoCache is never stored.
+// Store records a's outputs, as they are on disk, as the result of key,
+// the Key that Check returned. A store that fails is no error (see
+// fault.go): Store's errors are the action's (an output that is not a
+// regular file, an input gone). If a file the key covers (an input, the
+// tool, a candidate) has another stamp than when Check hashed it, or a file
+// the depfile names changed after Check began, the outputs may not be
+// those of the inputs as they are now: Store then keeps nothing, not even
+// the workspace's record that the action is up to date, and warns. For an
+// action with a depfile, the result is stored under the second-level key
+// of what the depfile says it read, and that read set is added to the
+// first-level key's manifest. An action marked NoCache is never stored.
 func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -118,55 +213,164 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 	if a.NoCache || key == "" {
 		return nil
 	}
-	if c.memo == nil {
-		return errors.New("cache: Store needs a cache opened with a workspace root")
-	}
-	ki, err := c.computeKey(a)
-	if err != nil {
-		return err
-	}
-	if ki.key != key {
-		// An input changed during the run: the outputs may not be those
-		// of key. Often the command itself rewrote an input.
-		if c.opts.Warn != nil {
-			c.opts.Warn(fmt.Sprintf("the inputs of %s (%s) changed while it ran, so its result is not cached and it will run again; does the command modify its own inputs?", a.Owner, a.Mnemonic))
+	c.mu.Lock()
+	ki := c.pending[key]
+	delete(c.pending, key)
+	c.mu.Unlock()
+	if ki == nil {
+		var err error
+		if ki, err = c.computeKey(ctx, a); err != nil {
+			return err
 		}
+		if ki.key != key {
+			c.declineChanged(a, "its inputs")
+			return nil
+		}
+	}
+	if changed := c.changedSince(ki, ki.stamps); len(changed) > 0 {
+		c.declineChanged(a, strings.Join(changed, ", "))
 		return nil
 	}
-	r := &reapi.ActionResult{}
-	var added int64
-	for _, out := range a.Outputs {
-		abs := c.abs(out)
-		start := c.now()
-		d, st, n, err := c.putFile(abs)
-		if err != nil {
-			return fmt.Errorf("cache: storing output %s: %w", out, err)
+	final := ki
+	if ki.discover {
+		k2, why := c.discovered(a, ki)
+		if k2 == nil {
+			c.fast.remove(actionID(a.Outputs))
+			c.warn(fmt.Sprintf("%s (%s) ran, but its result is not cached: %s", a.Owner, a.Mnemonic, why))
+			return nil
 		}
-		added += n
-		c.memo.rememberFile(out, abs, st, d, start)
-		r.OutputFiles = append(r.OutputFiles, reapi.OutputFile{Path: out, Digest: d, IsExecutable: st.exec})
+		final = k2
 	}
-	if len(output) > 0 {
+	r := &reapi.ActionResult{}
+	storing := true
+	for _, out := range a.Outputs {
+		of, err := c.putOutput(out, c.abs(out), &storing)
+		if err != nil {
+			return err
+		}
+		r.OutputFiles = append(r.OutputFiles, of)
+	}
+	if storing && len(output) > 0 {
 		// The command's output is kept as REAPI's stdout (bld captures
 		// stdout and stderr as one interleaved stream).
-		d, n, err := c.putBytes(output)
-		if err != nil {
+		d, err := c.store.PutBytes(output)
+		switch {
+		case err == nil:
+			r.StdoutDigest = d
+		case c.storeFault(err):
+			storing = false
+		default:
 			return fmt.Errorf("cache: storing the output of %s: %w", a.Owner, err)
 		}
-		added += n
-		r.StdoutDigest = d
 	}
-	n, err := c.writeAC(key, r)
-	if err != nil {
-		return fmt.Errorf("cache: %w", err)
+	if storing {
+		err := c.putResult(final.key, r)
+		if err == nil && ki.discover {
+			err = c.addReadSet(ki.key, final.readSet)
+		}
+		if err != nil && !c.storeFault(err) {
+			return fmt.Errorf("cache: %w", err)
+		}
 	}
-	c.mu.Lock()
-	c.added += added + n
-	c.entries++
-	c.mu.Unlock()
-	c.writeRecord(ki)
-	c.fastRemember(a, ki, r.OutputFiles)
+	c.writeRecord(final, r.OutputFiles)
+	c.fastRemember(a, final, r.OutputFiles)
 	return nil
+}
+
+// discovered reads a's depfile after a ran and returns the second-level
+// key of what it read, or nil and why the result cannot be kept.
+func (c *Cache) discovered(a *graph.Action, ki *keyInfo) (*keyInfo, string) {
+	data, err := os.ReadFile(c.abs(a.Depfile))
+	if err != nil {
+		return nil, fmt.Sprintf("reading its depfile: %v", err)
+	}
+	set, err := readSetOf(c.root, a, data, func(rel string) bool {
+		fi, err := os.Stat(c.abs(rel))
+		return err == nil && fi.Mode().IsRegular()
+	})
+	if err == nil {
+		err = recordablePaths(set)
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("its depfile %s: %v", a.Depfile, err)
+	}
+	k2, err := c.secondLevel(ki, set)
+	if err != nil {
+		return nil, fmt.Sprintf("a file its depfile names cannot be read: %v", err)
+	}
+	// Files it read that were not stamped before the run (outside the
+	// workspace, or undeclared): changed if their status changed after
+	// the check began.
+	since := ki.checked.Add(-ctimeSlack).UnixNano()
+	var changed []string
+	for _, p := range set {
+		if _, before := ki.stamps[p]; before {
+			continue
+		}
+		if st := k2.stamps[p]; st.ctime >= since || st.size < 0 {
+			changed = append(changed, p)
+		}
+	}
+	if len(changed) > 0 {
+		return nil, fmt.Sprintf("%s changed while it ran, so it will run again", strings.Join(changed, ", "))
+	}
+	return k2, ""
+}
+
+// changedSince lists the files (by memo key) whose stamp is not the one
+// in stamps, in path order.
+func (c *Cache) changedSince(ki *keyInfo, stamps map[string]stamp) []string {
+	var changed []string
+	for p, want := range stamps {
+		abs := p
+		if !path.IsAbs(p) {
+			abs = c.abs(p)
+		}
+		fi, err := os.Stat(abs)
+		if err != nil || stampOf(fi) != want {
+			changed = append(changed, p)
+		}
+	}
+	sort.Strings(changed)
+	return changed
+}
+
+// declineChanged warns that a's result is not kept because what is
+// listed in what changed while it ran, and forgets that a is up to date.
+func (c *Cache) declineChanged(a *graph.Action, what string) {
+	c.fast.remove(actionID(a.Outputs))
+	c.warn(fmt.Sprintf("%s changed while %s (%s) ran, so its result is not cached and it will run again; does the command modify its own inputs?", what, a.Owner, a.Mnemonic))
+}
+
+func (c *Cache) warn(msg string) {
+	if c.opts.Warn != nil {
+		c.opts.Warn(msg)
+	}
+}
+
+// readManifest returns the read sets recorded under the first-level key
+// key; none when there is no manifest or it cannot be read.
+func (c *Cache) readManifest(key string) *manifest {
+	entry, err := c.store.GetEntry(key)
+	if err != nil {
+		c.storeFault(err)
+		return &manifest{}
+	}
+	m, err := parseManifest(entry.Payload)
+	if err != nil {
+		return &manifest{}
+	}
+	c.store.MarkUsed(key, entry.Used)
+	return m
+}
+
+// addReadSet records set as the newest read set of the first-level key.
+// Two builds adding at once may lose one set: it is found again the next
+// time the action runs.
+func (c *Cache) addReadSet(key string, set []string) error {
+	m := c.readManifest(key)
+	m.add(set)
+	return c.store.PutEntry(key, m.marshal(), nil)
 }
 
 func (c *Cache) count(hit bool) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"bld/exec/graph"
+	"bld/exec/store"
 )
 
 // concurrentWorkload builds, in workspace root, a graph shared by every
@@ -35,7 +36,7 @@ func concurrentWorkload(t testing.TB, dir, root string, worker, rounds int) {
 		})
 	}
 	for round := 0; round < rounds; round++ {
-		c, err := Open(dir, root, Options{MaxSize: -1})
+		c, err := Open(openStore(t, dir, store.Options{MaxSize: -1}), root, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,8 +63,7 @@ func TestConcurrentGoroutines(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	c := openCache(t, dir, "", Options{})
-	if rep, err := c.Verify(); err != nil || !rep.OK() {
+	if rep, err := openStore(t, dir).Verify(); err != nil || !rep.OK() {
 		t.Errorf("Verify: %+v, %v", rep, err)
 	}
 }
@@ -88,7 +88,7 @@ func TestConcurrentOneCache(t *testing.T) {
 		os.RemoveAll(filepath.Join(root, "bld-out"))
 	}
 	closeCache(t, c)
-	s, _ := c.Stats()
+	s, _ := c.store.Stats()
 	if last := s.Builds[len(s.Builds)-1]; last.Hits != len(actions) || last.Misses != len(actions) {
 		t.Errorf("stats %+v, want %d hits and misses", last, len(actions))
 	}
@@ -124,11 +124,11 @@ func TestConcurrentProcesses(t *testing.T) {
 			t.Errorf("worker %d: %v\n%s", i, errs[i], outs[i])
 		}
 	}
-	c := openCache(t, dir, "", Options{})
-	if rep, err := c.Verify(); err != nil || !rep.OK() {
+	st := openStore(t, dir)
+	if rep, err := st.Verify(); err != nil || !rep.OK() {
 		t.Errorf("Verify: %+v, %v", rep, err)
 	}
-	s, err := c.Stats()
+	s, err := st.Stats()
 	if err != nil || len(s.Builds) != 4*3 {
 		t.Errorf("stats recorded %d builds, want 12 (%v)", len(s.Builds), err)
 	}

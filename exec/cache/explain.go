@@ -4,18 +4,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
+	"bld/exec/reapi"
+	"bld/exec/store"
 )
 
 // An explain record is what an action looked like the last time it ran
-// (or was restored from the cache), filed under the digest of its sorted
-// output list, which stays the same when its inputs, argv or environment
-// change. On a miss, Check compares the action with its record to say
-// exactly what changed. Records live in the shared cache directory, so
-// "last time" is the last time in any checkout using this cache.
+// (or was restored from the cache) in this workspace, filed under the
+// digest of its sorted output list, which stays the same when its inputs,
+// argv or environment change: Options.ExplainDir/XX/ID, XX the first two
+// hex digits of ID. On a miss, Check compares the action with its record
+// to say exactly what changed since this workspace's last run (another
+// checkout's runs do not count). `bld clean` removes them with bld-out/.
+
+// A record also lists the outputs the run left, which lets Check find an
+// action up to date when the store has no result for its key (see
+// lastrun.go).
 
 // record is the JSON form of an explain record.
 type record struct {
@@ -27,6 +36,11 @@ type record struct {
 	Content    string        `json:"content,omitempty"` // write actions
 	Executable bool          `json:"executable,omitempty"`
 	Inputs     []recordInput `json:"inputs,omitempty"`
+	Outputs    []recordInput `json:"outputs,omitempty"`
+	// An action with a depfile: the read set of the run (whose files
+	// are among Inputs), and the candidates that could shadow them.
+	ReadSet []string `json:"read_set,omitempty"`
+	Shadows []string `json:"shadows,omitempty"`
 }
 
 type recordInput struct {
@@ -44,7 +58,9 @@ func outputsID(outputs []string) string {
 	return digest.OfBytes([]byte(strings.Join(s, "\x00"))).Hash
 }
 
-func recordOf(ki *keyInfo) *record {
+// recordOf returns the record of a run with ki; outs are the outputs it
+// left, if known.
+func recordOf(ki *keyInfo, outs []reapi.OutputFile) *record {
 	r := &record{Key: ki.key, Argv: ki.argv, Env: ki.env, Tool: ki.toolPath}
 	if !ki.toolDigest.IsZero() {
 		r.ToolDigest = ki.toolDigest.String()
@@ -53,24 +69,43 @@ func recordOf(ki *keyInfo) *record {
 		r.Content = ki.content.String()
 		r.Executable = ki.executable
 	}
-	for _, in := range ki.inputs {
-		r.Inputs = append(r.Inputs, recordInput{Path: in.Path, Digest: in.Digest.String(), Exec: in.IsExecutable})
+	// Files outside the workspace (read headers, a compiler's programs)
+	// are listed with the inputs, by absolute path.
+	for _, list := range [][]reapi.InputFile{ki.inputs, ki.external, ki.toolchain} {
+		for _, in := range list {
+			r.Inputs = append(r.Inputs, recordInput{Path: in.Path, Digest: in.Digest.String(), Exec: in.IsExecutable})
+		}
+	}
+	if ki.discover {
+		r.ReadSet, r.Shadows = ki.readSet, ki.shadows
+	}
+	for _, of := range outs {
+		r.Outputs = append(r.Outputs, recordInput{Path: of.Path, Digest: of.Digest.String(), Exec: of.IsExecutable})
 	}
 	return r
 }
 
-// writeRecord files ki as its action's last run. Failures are ignored:
-// a missing record only makes --explain say less.
-func (c *Cache) writeRecord(ki *keyInfo) {
-	name := c.explainPath(outputsID(ki.outputs))
-	if old, err := readRecord(name); err == nil && old.Key == ki.key {
+// writeRecord files ki, which left the outputs outs, as its action's last
+// run. Failures are ignored: a missing record only makes --explain say
+// less, and Check rely on the store alone.
+func (c *Cache) writeRecord(ki *keyInfo, outs []reapi.OutputFile) {
+	name := c.explainPath(ki.outputs)
+	rec := recordOf(ki, outs)
+	if old, err := readRecord(name); err == nil && old.Key == ki.key && slices.Equal(old.Outputs, rec.Outputs) {
 		return
 	}
-	data, err := json.Marshal(recordOf(ki))
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return
 	}
-	writeFileAtomic(name, data, 0o644)
+	store.WriteFileAtomic(name, data, 0o644)
+}
+
+// explainPath is where the explain record of the action with outputs
+// lives.
+func (c *Cache) explainPath(outputs []string) string {
+	id := outputsID(outputs)
+	return filepath.Join(c.explainDir, id[:2], id)
 }
 
 func readRecord(name string) (*record, error) {
@@ -90,11 +125,20 @@ func (c *Cache) missReason(ki *keyInfo) string {
 	if !c.opts.Explain {
 		return "no cached result"
 	}
-	old, err := readRecord(c.explainPath(outputsID(ki.outputs)))
+	old, err := readRecord(c.explainPath(ki.outputs))
 	if err != nil {
 		return "no previous entry"
 	}
-	diffs := explainDiff(old, recordOf(ki))
+	if ki.discover && ki.level1 == "" {
+		// Compare with the action as it would read what it read last
+		// time.
+		k2, err := c.secondLevel(ki, old.ReadSet)
+		if err != nil {
+			return "a file it read last time is gone: " + err.Error()
+		}
+		ki = k2
+	}
+	diffs := explainDiff(old, recordOf(ki, nil))
 	if len(diffs) == 0 {
 		if old.Key == ki.key {
 			return "the cached result is gone from the cache (trimmed, or removed as corrupt)"
@@ -108,8 +152,9 @@ func (c *Cache) missReason(ki *keyInfo) string {
 }
 
 // explainDiff lists what differs between the records old and new: the
-// content of a write action, argv elements by index, environment variables
-// by name, the tool, and input files by path, each with old and new value.
+// content of a write action, the argv elements deleted and inserted,
+// environment variables by name, the file argv[0] resolves to (its path,
+// or its content), and input files by path, each with old and new value.
 func explainDiff(old, new *record) []string {
 	var d []string
 	if old.Content != new.Content {
@@ -118,16 +163,7 @@ func explainDiff(old, new *record) []string {
 	if old.Executable != new.Executable {
 		d = append(d, fmt.Sprintf("executable bit changed: %v -> %v", old.Executable, new.Executable))
 	}
-	for i := 0; i < max(len(old.Argv), len(new.Argv)); i++ {
-		switch {
-		case i >= len(old.Argv):
-			d = append(d, fmt.Sprintf("argv[%d] added: %q", i, new.Argv[i]))
-		case i >= len(new.Argv):
-			d = append(d, fmt.Sprintf("argv[%d] removed (was %q)", i, old.Argv[i]))
-		case old.Argv[i] != new.Argv[i]:
-			d = append(d, fmt.Sprintf("argv[%d] changed: %q -> %q", i, old.Argv[i], new.Argv[i]))
-		}
-	}
+	d = append(d, diffArgv(old.Argv, new.Argv)...)
 	oldEnv, newEnv := envMap(old.Env), envMap(new.Env)
 	for _, k := range unionKeys(oldEnv, newEnv) {
 		o, inOld := oldEnv[k]
@@ -141,8 +177,11 @@ func explainDiff(old, new *record) []string {
 			d = append(d, fmt.Sprintf("env %s changed: %q -> %q", k, o, n))
 		}
 	}
-	if old.ToolDigest != new.ToolDigest {
-		d = append(d, fmt.Sprintf("tool %s changed: %s -> %s", new.Tool, short(old.ToolDigest), short(new.ToolDigest)))
+	switch {
+	case old.Tool != new.Tool && old.Tool != "" && new.Tool != "":
+		d = append(d, fmt.Sprintf("tool path changed %s -> %s", old.Tool, new.Tool))
+	case old.ToolDigest != new.ToolDigest:
+		d = append(d, fmt.Sprintf("tool %s changed: %s -> %s", orNone(new.Tool), short(old.ToolDigest), short(new.ToolDigest)))
 	}
 	oldIn, newIn := map[string]recordInput{}, map[string]recordInput{}
 	for _, in := range old.Inputs {
@@ -165,7 +204,23 @@ func explainDiff(old, new *record) []string {
 			d = append(d, fmt.Sprintf("input %s executable bit changed: %v -> %v", p, o.Exec, n.Exec))
 		}
 	}
+	oldShadows := map[string]bool{}
+	for _, p := range old.Shadows {
+		oldShadows[p] = true
+	}
+	for _, p := range new.Shadows {
+		if !oldShadows[p] {
+			d = append(d, fmt.Sprintf("%s appeared, with the name of a file it read", p))
+		}
+	}
 	return d
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // short abbreviates a "hash/size" digest for people; "" is "none".

@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"bld/exec/cache/reapi"
 	"bld/exec/graph"
+	"bld/exec/program"
+	"bld/exec/reapi"
+	"bld/exec/store"
 )
 
 // The action record is this workspace's memory of the actions whose
@@ -24,13 +26,16 @@ import (
 //
 //   - the digest of its description, everything its key depends on but the
 //     content of files: argv, environment, content and executable bit of a
-//     file-writing action, the input and output lists, the platform, and
-//     the path argv[0] resolves to in the action's PATH;
+//     file-writing action, the input, candidate and output lists, the
+//     depfile, where it runs, the platform, and the path argv[0] resolves
+//     to in the action's PATH;
+//   - the paths of the other files its key covers: the read set its depfile
+//     gave (readset.go), and the programs of a compiler driver;
 //   - the stamp (size, modification time, status-change time, inode,
-//     executable bit) of each input, output and of the tool, each taken
-//     from a file-digest memo entry whose digest is the one the key was
-//     computed from (inputs, tool) or the cached result names (outputs),
-//     and which was not racy;
+//     executable bit) of each keyed input, of those other files, of each
+//     output and of the tool, each taken from a file-digest memo entry
+//     whose digest is the one the key was computed from (inputs, tool) or
+//     the cached result names (outputs), and which was not racy;
 //   - the action key, and when the record last refreshed the recency of
 //     the key's action result.
 //
@@ -56,15 +61,16 @@ import (
 // the body: one entry after another, each the uvarint-prefixed identity
 // (outputs joined by NUL), the uvarint-prefixed key, the 32-byte
 // description digest, the varint recency time (Unix ns), the uvarint
+// number of other paths and each uvarint-prefixed path, the uvarint
 // number of stamps, and each stamp as varint size, mtime, ctime, uvarint
 // inode and one byte for the executable bit. Stamps are in the order
-// inputs, outputs, tool.
+// keyed inputs, other paths, outputs, tool.
 
 const (
-	actionsHeader = "bld-actions 1\n"
+	actionsHeader = "bld-actions 2\n"
 	// descVersion starts every description digest: change it when what
 	// a key covers changes, so that records of the old keys are not used.
-	descVersion = "bld-fast-1"
+	descVersion = "bld-fast-2"
 )
 
 // A fastEntry is the record of one action. It is never modified once in
@@ -72,7 +78,8 @@ const (
 type fastEntry struct {
 	key     string
 	desc    [32]byte
-	touched int64 // Unix ns: when the action result's recency was last refreshed
+	touched int64    // Unix ns: when the action result's recency was last refreshed
+	paths   []string // the read set, then the toolchain's programs
 	stamps  []stamp
 }
 
@@ -148,6 +155,14 @@ func parseFastRecord(data []byte) (map[string]*fastEntry, error) {
 		copy(e.desc[:], p)
 		p = p[len(e.desc):]
 		e.touched = sv()
+		np := uv()
+		if fail || np > uint64(len(p)) {
+			return nil, errBadRecord
+		}
+		e.paths = make([]string, np)
+		for i := range e.paths {
+			e.paths[i] = str()
+		}
 		n := uv()
 		if fail || n > uint64(len(p)) { // each stamp takes bytes
 			return nil, errBadRecord
@@ -207,6 +222,11 @@ func (r *fastRecord) save() error {
 		body = append(body, e.key...)
 		body = append(body, e.desc[:]...)
 		body = binary.AppendVarint(body, e.touched)
+		body = binary.AppendUvarint(body, uint64(len(e.paths)))
+		for _, p := range e.paths {
+			body = binary.AppendUvarint(body, uint64(len(p)))
+			body = append(body, p...)
+		}
 		body = binary.AppendUvarint(body, uint64(len(e.stamps)))
 		for _, st := range e.stamps {
 			body = binary.AppendVarint(body, st.size)
@@ -226,7 +246,7 @@ func (r *fastRecord) save() error {
 	if err := os.MkdirAll(filepath.Dir(r.file), 0o777); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(r.file, data, 0o666); err != nil {
+	if err := store.WriteFileAtomic(r.file, data, 0o666); err != nil {
 		return err
 	}
 	r.dirty = false
@@ -272,8 +292,15 @@ func (c *Cache) descDigest(a *graph.Action, tool string) [32]byte {
 		list(a.Argv)
 		list(a.Env)
 		add(tool)
+		if c.opts.FixedExecRoot && !a.NoSandbox {
+			add(graph.SandboxExecRoot)
+		} else {
+			add(execRootUnfixed)
+		}
 	}
 	list(a.Inputs)
+	list(a.Discoverable)
+	add(a.Depfile)
 	list(a.Outputs)
 	buf = binary.AppendUvarint(buf, uint64(len(c.opts.Platform)))
 	for _, p := range c.opts.Platform {
@@ -281,6 +308,16 @@ func (c *Cache) descDigest(a *graph.Action, tool string) [32]byte {
 		add(p.Value)
 	}
 	return sha256.Sum256(buf)
+}
+
+// keyedInputs are the inputs of a that its key covers by content, in the
+// order the record stamps them: with a depfile, its mandatory inputs (what
+// it read of the rest is in the record's paths); else all of them.
+func keyedInputs(a *graph.Action) []string {
+	if a.Depfile != "" {
+		return a.Inputs
+	}
+	return a.AllInputs()
 }
 
 // fastCheck reports a's recorded key if its record proves its outputs in
@@ -297,19 +334,14 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	var tool string
 	var toolFi os.FileInfo
 	if len(a.Argv) > 0 {
-		abs, key, fi := c.resolveTool(a.Argv[0], a.Env)
-		if abs == "" {
+		prog, err := program.Find(c.root, a.Argv[0], a.Env)
+		if err != nil {
 			return "", false
 		}
-		if fi == nil {
-			var err error
-			if fi, err = os.Stat(abs); err != nil {
-				return "", false
-			}
-		}
-		tool, toolFi = key, fi
+		tool, toolFi = prog.Name, prog.Info
 	}
-	n := len(a.Inputs) + len(a.Outputs)
+	inputs := keyedInputs(a)
+	n := len(inputs) + len(e.paths) + len(a.Outputs)
 	if toolFi != nil {
 		n++
 	}
@@ -317,9 +349,13 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 		return "", false
 	}
 	i := 0
-	for _, list := range [][]string{a.Inputs, a.Outputs} {
+	for _, list := range [][]string{inputs, e.paths, a.Outputs} {
 		for _, p := range list {
-			fi, err := os.Stat(c.abs(p))
+			abs := p
+			if !filepath.IsAbs(p) {
+				abs = c.abs(p)
+			}
+			fi, err := os.Stat(abs)
 			if err != nil || !fi.Mode().IsRegular() || stampOf(fi) != e.stamps[i] {
 				return "", false
 			}
@@ -336,10 +372,10 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	c.mu.Lock()
 	c.fastHits++
 	c.mu.Unlock()
-	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= touchInterval {
-		// Keep the action result recent in the shared cache, as a hit
+	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= store.TouchInterval {
+		// Keep the action result recent in the shared store, as a hit
 		// through the slow path would (it may be gone: no matter).
-		os.Chtimes(c.acPath(e.key), now, now)
+		c.store.MarkUsed(e.key, time.Unix(0, e.touched))
 		ne := *e
 		ne.touched = now.UnixNano()
 		c.fast.set(id, &ne)
@@ -369,12 +405,31 @@ func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []reapi.OutputFi
 	if a.NoCache || strings.ContainsAny(strings.Join(a.Outputs, ""), "\n\r") {
 		return nil, false
 	}
+	inputs := keyedInputs(a)
 	// A directory input stands for the files below it, which the record
 	// could not watch: those actions always take the slow path.
-	if len(ki.inputs) != len(a.Inputs) || len(outs) != len(a.Outputs) {
+	readInWorkspace := 0
+	for _, p := range ki.readSet {
+		if !filepath.IsAbs(p) {
+			readInWorkspace++
+		}
+	}
+	if len(ki.inputs) != len(inputs)+readInWorkspace || len(outs) != len(a.Outputs) {
 		return nil, false
 	}
-	e := &fastEntry{key: ki.key, touched: c.now().UnixNano(), stamps: make([]stamp, 0, len(a.Inputs)+len(a.Outputs)+1)}
+	keyed := make(map[string]reapi.InputFile, len(ki.inputs)+len(ki.external)+len(ki.toolchain))
+	for _, list := range [][]reapi.InputFile{ki.inputs, ki.external, ki.toolchain} {
+		for _, f := range list {
+			keyed[f.Path] = f
+		}
+	}
+	e := &fastEntry{key: ki.key, touched: c.now().UnixNano()}
+	e.paths = make([]string, 0, len(ki.readSet)+len(ki.toolchain))
+	e.paths = append(e.paths, ki.readSet...)
+	for _, f := range ki.toolchain {
+		e.paths = append(e.paths, f.Path)
+	}
+	e.stamps = make([]stamp, 0, len(inputs)+len(e.paths)+len(a.Outputs)+1)
 	vouch := func(path string, want reapi.InputFile) bool {
 		me, ok := c.memo.get(path)
 		if !ok || me.d != want.Digest || me.racy() || me.st.ctime == 0 {
@@ -385,9 +440,12 @@ func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []reapi.OutputFi
 		e.stamps = append(e.stamps, st)
 		return true
 	}
-	for i, in := range ki.inputs {
-		if in.Path != a.Inputs[i] || !vouch(in.Path, in) {
-			return nil, false
+	for _, list := range [][]string{inputs, e.paths} {
+		for _, p := range list {
+			f, ok := keyed[p]
+			if !ok || !vouch(p, f) {
+				return nil, false
+			}
 		}
 	}
 	for i, of := range outs {

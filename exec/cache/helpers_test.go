@@ -3,12 +3,14 @@ package cache
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"bld/exec/graph"
+	"bld/exec/store"
 )
 
 // A test workspace: real files under t.TempDir(), and a toy build whose
@@ -95,9 +97,10 @@ func runAction(t testing.TB, root string, a *graph.Action) {
 
 // buildResult says what a build did.
 type buildResult struct {
-	ran     []string          // owners of actions that ran
-	reasons map[string]string // owner -> Check.Reason
-	keys    map[string]string // owner -> Check.Key
+	ran      []string          // owners of actions that ran
+	restored []string          // owners of actions whose outputs Check restored
+	reasons  map[string]string // owner -> Check.Reason
+	keys     map[string]string // owner -> Check.Key
 }
 
 // build runs actions in order through c, as the executor would.
@@ -111,7 +114,13 @@ func build(t testing.TB, c *Cache, root string, actions []*graph.Action) buildRe
 			t.Fatalf("Check %s: %v", a.Owner, err)
 		}
 		r.keys[a.Owner] = chk.Key
+		if chk.Restored && !chk.UpToDate {
+			t.Fatalf("Check %s: Restored without UpToDate: %+v", a.Owner, chk)
+		}
 		if chk.UpToDate {
+			if chk.Restored {
+				r.restored = append(r.restored, a.Owner)
+			}
 			continue
 		}
 		r.ran = append(r.ran, a.Owner)
@@ -155,14 +164,34 @@ func expectOutputs(t testing.TB, root string, actions []*graph.Action, files map
 	}
 }
 
+// openStore opens the store in dir, unbounded unless opts say otherwise.
+func openStore(t testing.TB, dir string, opts ...store.Options) *store.Store {
+	t.Helper()
+	o := store.Options{}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	s, err := store.Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openCache opens the checker of root on the store in dir.
 func openCache(t testing.TB, dir, root string, opts Options) *Cache {
 	t.Helper()
-	c, err := Open(dir, root, opts)
+	c, err := Open(openStore(t, dir), root, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
+
+// blobPath and entryPath are where the store in dir keeps a blob and an
+// entry (see package store).
+func blobPath(dir, hash string) string { return filepath.Join(dir, "cas", hash[:2], hash) }
+func entryPath(dir, key string) string { return filepath.Join(dir, "ac", key[:2], key) }
 
 func closeCache(t testing.TB, c *Cache) {
 	t.Helper()
@@ -197,4 +226,20 @@ func flipByte(t testing.TB, name string, at int64) {
 		t.Fatal(err)
 	}
 	os.Chmod(name, 0o444)
+}
+
+// manyActions returns n actions, each compiling a source of its own whose
+// content is about size bytes, distinct per i.
+func manyActions(root string, n, size int) ([]*graph.Action, map[string]string) {
+	files := map[string]string{}
+	var actions []*graph.Action
+	for i := 0; i < n; i++ {
+		src := fmt.Sprintf("src/f%03d.c", i)
+		files[src] = fmt.Sprintf("%d%0*d\n", i, size, 0)
+		actions = append(actions, &graph.Action{
+			Owner: fmt.Sprintf("//:f%d", i), Argv: []string{"cc", src},
+			Inputs: []string{src}, Outputs: []string{fmt.Sprintf("bld-out/f%03d.o", i)},
+		})
+	}
+	return actions, files
 }

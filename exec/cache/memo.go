@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
+	"bld/exec/store"
 )
 
 // The file-digest memo maps a file to the digest of its content, so that a
@@ -123,14 +124,15 @@ func readMemo(file string) map[string]memoEntry {
 }
 
 // fileDigest returns the digest of the file abs, remembered under key,
-// and whether it is executable. It follows symbolic links.
-func (m *memo) fileDigest(key, abs string) (digest.Digest, bool, error) {
+// and the stamp the file had when it had that content (its exec bit
+// says whether it is executable). It follows symbolic links.
+func (m *memo) fileDigest(key, abs string) (digest.Digest, stamp, error) {
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return digest.Digest{}, false, err
+		return digest.Digest{}, stamp{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return digest.Digest{}, false, fmt.Errorf("%s is not a regular file", abs)
+		return digest.Digest{}, stamp{}, fmt.Errorf("%s is not a regular file", abs)
 	}
 	st := stampOf(fi)
 	m.load()
@@ -138,27 +140,29 @@ func (m *memo) fileDigest(key, abs string) (digest.Digest, bool, error) {
 	e, ok := m.m[key]
 	m.mu.Unlock()
 	if ok && e.st.size == st.size && e.st.mtime == st.mtime && e.st.ctime == st.ctime && e.st.ino == st.ino && !e.racy() {
-		return e.d, st.exec, nil
+		return e.d, st, nil
 	}
 	for attempt := 0; ; attempt++ {
 		start := m.now().UnixNano()
 		d, err := digest.OfFile(abs)
 		if err != nil {
-			return digest.Digest{}, false, err
+			return digest.Digest{}, stamp{}, err
 		}
 		fi2, err := os.Stat(abs)
 		if err != nil {
-			return digest.Digest{}, false, err
+			return digest.Digest{}, stamp{}, err
 		}
 		st2 := stampOf(fi2)
 		if st2 == st && d.Size == st.size {
 			m.remember(key, memoEntry{st: st, d: d, hashedAt: start})
-			return d, st.exec, nil
+			return d, st, nil
 		}
 		if attempt == 2 {
 			// The file keeps changing under us; use what we read, and
-			// remember nothing.
-			return d, st2.exec, nil
+			// remember nothing. The stamp is not the one it had when
+			// read, so the action's result will not be kept.
+			st2.size = -1
+			return d, st2, nil
 		}
 		st = st2
 	}
@@ -212,7 +216,7 @@ func (m *memo) save() error {
 	if err := os.MkdirAll(filepath.Dir(m.file), 0o777); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(m.file, b.Bytes(), 0o666); err != nil {
+	if err := store.WriteFileAtomic(m.file, b.Bytes(), 0o666); err != nil {
 		return err
 	}
 	m.dirty = false

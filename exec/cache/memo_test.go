@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
 )
 
 func TestMemoTrustsOnlyOldStamps(t *testing.T) {

@@ -36,10 +36,10 @@ func TestOutputReplayedOnRestore(t *testing.T) {
 
 	c = openCache(t, dir, root, Options{})
 	// Trim and Verify count the log as part of the result.
-	if _, err := c.Trim(1 << 20); err != nil {
+	if _, err := c.store.Trim(1 << 20); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := c.Verify(); err != nil || !rep.OK() {
+	if rep, err := c.store.Verify(); err != nil || !rep.OK() {
 		t.Fatalf("Verify = %+v, %v", rep, err)
 	}
 	closeCache(t, c)

@@ -31,6 +31,8 @@ type memCache struct {
 	mu     sync.Mutex
 	stored map[string]bool
 	checks int
+	// restoring makes every hit a restore, as after bld clean.
+	restoring bool
 }
 
 func newMemCache() *memCache { return &memCache{stored: map[string]bool{}} }
@@ -45,7 +47,7 @@ func (c *memCache) Check(ctx context.Context, a *graph.Action) (Check, error) {
 	c.checks++
 	k := memKey(a)
 	if c.stored[k] {
-		return Check{UpToDate: true, Key: k}, nil
+		return Check{UpToDate: true, Restored: c.restoring, Key: k}, nil
 	}
 	return Check{Key: k, Reason: "no previous result"}, nil
 }
@@ -130,7 +132,7 @@ func buildSandboxed(t *testing.T, ctx context.Context, root string, actions []*g
 	if len(rec.planned) != 1 || rec.planned[0] != sum.Total {
 		t.Errorf("Planned calls = %v, want one with %d", rec.planned, sum.Total)
 	}
-	if sum.Ran+sum.UpToDate+sum.Failed+sum.Skipped != sum.Total {
+	if sum.Ran+sum.Restored+sum.UpToDate+sum.Failed+sum.Skipped != sum.Total {
 		t.Errorf("summary does not add up: %+v", sum)
 	}
 	return sum, rec, err

@@ -21,7 +21,11 @@ type Cache interface {
 	// Store records that a ran successfully, with the key Check returned,
 	// and that its outputs as they are now on disk are its result; output
 	// is what the command printed (stdout and stderr, interleaved), kept
-	// so that a later restore can show it again.
+	// so that a later restore can show it again. A cache that cannot be
+	// written is no error (the cache is an optimization: it warns and the
+	// build goes on); an error is the action's fault, such as an output
+	// that is not a regular file, and fails the action (its outputs are
+	// left in place).
 	Store(ctx context.Context, a *graph.Action, key string, output []byte) error
 	// Close persists whatever the cache keeps between builds.
 	Close() error
@@ -32,6 +36,9 @@ type Check struct {
 	// UpToDate is true when the action's outputs are valid and it need
 	// not run.
 	UpToDate bool
+	// Restored is true, with UpToDate, when the outputs were not all in
+	// place and the cache restored them.
+	Restored bool
 	// Key identifies everything the action's outputs depend on.
 	Key string
 	// Reason says, when UpToDate is false, why the action must run
@@ -63,9 +70,10 @@ type TokenPool interface {
 type Status string
 
 const (
-	StatusRan    Status = "ran"    // executed, and succeeded
-	StatusCached Status = "cached" // not executed: a valid result existed
-	StatusFailed Status = "failed" // executed (or checked) and failed
+	StatusRan      Status = "ran"      // executed, and succeeded
+	StatusCached   Status = "cached"   // not executed: the outputs were already up to date
+	StatusRestored Status = "restored" // not executed: the outputs were restored from the cache
+	StatusFailed   Status = "failed"   // executed (or checked) and failed
 )
 
 // An Observer is told about each action as the build goes. Calls come from

@@ -41,7 +41,8 @@ type Options struct {
 type Summary struct {
 	Total    int // actions the goals need, themselves included
 	Ran      int // executed and succeeded
-	UpToDate int // not executed: the cache had a valid result
+	Restored int // not executed: the outputs were restored from the cache
+	UpToDate int // not executed: the outputs were already up to date
 	Failed   int // executed (or checked) and failed
 	Skipped  int // not started because a dependency failed or the build stopped
 }

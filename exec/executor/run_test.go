@@ -81,6 +81,34 @@ func TestDependencyOrder(t *testing.T) {
 	}
 }
 
+// Actions whose outputs the cache restored are counted and reported as
+// restored, not as up to date.
+func TestRestoredCounted(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	cache := newMemCache()
+	actions := []*graph.Action{
+		sh("//p:a", "echo a > bld-out/a", nil, []string{"bld-out/a"}),
+		sh("//p:b", "cat bld-out/a > bld-out/b", []string{"bld-out/a"}, []string{"bld-out/b"}),
+	}
+	if _, _, err := build(t, context.Background(), root, actions, 2, false, cache); err != nil {
+		t.Fatal(err)
+	}
+	cache.restoring = true
+	sum, rec, err := build(t, context.Background(), root, actions, 2, false, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Summary{Total: 2, Restored: 2}, sum); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	for _, owner := range []string{"//p:a", "//p:b"} {
+		if got := rec.results[owner].Status; got != StatusRestored {
+			t.Errorf("%s: status %q, want %q", owner, got, StatusRestored)
+		}
+	}
+}
+
 func TestUpToDateSecondBuild(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()

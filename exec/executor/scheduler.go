@@ -159,7 +159,7 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 			s.stop()
 		}
 	}
-	s.summary.Skipped = s.summary.Total - s.summary.Ran - s.summary.UpToDate - s.summary.Failed
+	s.summary.Skipped = s.summary.Total - s.summary.Ran - s.summary.Restored - s.summary.UpToDate - s.summary.Failed
 	return s.summary, s.err(ctx)
 }
 
@@ -291,7 +291,11 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			s.finish(Result{ID: ev.id, Action: a, Status: StatusFailed, Start: ev.start, End: ev.end,
 				ExitCode: -1, Err: fmt.Errorf("checking whether the action is up to date: %w", ev.err)})
 		case ev.check.UpToDate:
-			s.finish(Result{ID: ev.id, Action: a, Status: StatusCached, Start: ev.start, End: ev.end, Output: ev.check.Output})
+			status := StatusCached
+			if ev.check.Restored {
+				status = StatusRestored
+			}
+			s.finish(Result{ID: ev.id, Action: a, Status: status, Start: ev.start, End: ev.end, Output: ev.check.Output})
 		case s.stopped:
 			s.state[ev.id] = waiting // skipped
 		default:
@@ -324,6 +328,8 @@ func (s *scheduler) finish(r Result) {
 		s.summary.Ran++
 	case StatusCached:
 		s.summary.UpToDate++
+	case StatusRestored:
+		s.summary.Restored++
 	}
 	for _, d := range s.g.Dependents[r.ID] {
 		if !s.plan.needed[d] {

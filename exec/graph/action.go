@@ -9,6 +9,14 @@
 // checkout sits in, and can be printed, cached, run locally or sent to a remote executor.
 package graph
 
+// SandboxExecRoot is the absolute path at which a sandboxed action sees its
+// exec root (its inputs, at their workspace-relative paths) when the
+// sandbox runs it in a Linux mount namespace: the same in every checkout,
+// so that tools recording their working directory (gcc -g) write the same
+// bytes wherever the workspace is. Elsewhere, and for actions run without
+// a sandbox, the working directory is not fixed.
+const SandboxExecRoot = "/tmp/bld-sandbox/execroot"
+
 // An Action is one command that reads input files and writes output files.
 //
 // Exactly one of Argv and Content describes what the action does: an action

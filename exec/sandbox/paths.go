@@ -1,5 +1,7 @@
 package sandbox
 
+import "bld/exec/graph"
+
 // The fixed paths of ModeNamespace. On the host, FixedDir is only an empty
 // directory (a mount point, created when missing); inside each action's
 // mount namespace a private tmpfs is mounted on it, holding the two mount
@@ -8,8 +10,9 @@ const (
 	// FixedDir is the mount point of the namespace's private tmpfs.
 	FixedDir = "/tmp/bld-sandbox"
 	// FixedExecRoot is where the action's exec root appears, and the
-	// command's working directory.
-	FixedExecRoot = FixedDir + "/execroot"
+	// command's working directory: graph.SandboxExecRoot, the path rules
+	// see as ctx.exec_root, under FixedDir.
+	FixedExecRoot = graph.SandboxExecRoot
 	// FixedSource is where the workspace appears, read-only; the exec
 	// root's links point into it.
 	FixedSource = FixedDir + "/src"

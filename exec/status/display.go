@@ -124,7 +124,7 @@ func (d *Display) Finished(r executor.Result) {
 	if !d.smart {
 		return
 	}
-	if len(block) == 0 && r.Status == executor.StatusCached && time.Since(d.lastDraw) < redrawEvery && d.done < d.total {
+	if len(block) == 0 && (r.Status == executor.StatusCached || r.Status == executor.StatusRestored) && time.Since(d.lastDraw) < redrawEvery && d.done < d.total {
 		return
 	}
 	msg := r.Action.Message()
@@ -140,19 +140,24 @@ func (d *Display) Finished(r executor.Result) {
 }
 
 // Summary prints the final line of a build, after clearing the status line:
-// "bld: 12 actions: 3 ran, 9 up to date (0.42s)", or "bld: nothing to do:
-// 12 actions up to date (0.05s)", with failed and skipped counts when
-// non-zero.
+// "bld: 12 actions: 3 ran, 2 restored, 7 up to date (0.42s)" (restored
+// only when some were), or "bld: nothing to do: 12 actions up to date
+// (0.05s)" when nothing ran or was restored, with failed and skipped
+// counts when non-zero.
 func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.clear()
 	secs := fmt.Sprintf("(%.2fs)", elapsed.Seconds())
-	if s.Ran == 0 && s.Failed == 0 && s.Skipped == 0 {
+	if s.Ran == 0 && s.Restored == 0 && s.Failed == 0 && s.Skipped == 0 {
 		fmt.Fprintf(d.w, "bld: nothing to do: %s up to date %s\n", plural(s.Total, "action"), secs)
 		return
 	}
-	parts := []string{fmt.Sprintf("%d ran", s.Ran), fmt.Sprintf("%d up to date", s.UpToDate)}
+	parts := []string{fmt.Sprintf("%d ran", s.Ran)}
+	if s.Restored > 0 {
+		parts = append(parts, fmt.Sprintf("%d restored", s.Restored))
+	}
+	parts = append(parts, fmt.Sprintf("%d up to date", s.UpToDate))
 	if s.Failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed", s.Failed))
 	}

@@ -32,7 +32,7 @@ type Event struct {
 	Start    float64  `json:"start"` // Unix seconds
 	End      float64  `json:"end"`
 	ExitCode int      `json:"exit_code"`
-	Status   string   `json:"status"`           // "ran", "cached" or "failed"
+	Status   string   `json:"status"`           // "ran", "cached", "restored" or "failed"
 	Reason   string   `json:"reason,omitempty"` // why it ran
 	Error    string   `json:"error,omitempty"`  // why it failed
 }
@@ -59,7 +59,7 @@ func (l *EventLog) Finished(r executor.Result) {
 		ExitCode: r.ExitCode,
 		Status:   string(r.Status),
 	}
-	if r.Status != executor.StatusCached {
+	if r.Status == executor.StatusRan || r.Status == executor.StatusFailed {
 		e.Reason = r.Reason
 	}
 	if r.Err != nil {

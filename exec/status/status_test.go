@@ -88,11 +88,22 @@ func TestSmartDisplay(t *testing.T) {
 	}
 }
 
-func TestSummaryNothingToDo(t *testing.T) {
-	var buf bytes.Buffer
-	New(&buf, false).Summary(executor.Summary{Total: 12, UpToDate: 12}, 50*time.Millisecond)
-	if got, want := buf.String(), "bld: nothing to do: 12 actions up to date (0.05s)\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+func TestSummary(t *testing.T) {
+	for _, tc := range []struct {
+		s    executor.Summary
+		want string
+	}{
+		{executor.Summary{Total: 12, UpToDate: 12}, "bld: nothing to do: 12 actions up to date (0.05s)\n"},
+		{executor.Summary{Total: 258, Ran: 2, Restored: 250, UpToDate: 6}, "bld: 258 actions: 2 ran, 250 restored, 6 up to date (0.05s)\n"},
+		{executor.Summary{Total: 3, Restored: 3}, "bld: 3 actions: 0 ran, 3 restored, 0 up to date (0.05s)\n"},
+		{executor.Summary{Total: 3, Ran: 1, UpToDate: 2}, "bld: 3 actions: 1 ran, 2 up to date (0.05s)\n"},
+		{executor.Summary{Total: 4, Restored: 1, Failed: 1, Skipped: 2}, "bld: 4 actions: 0 ran, 1 restored, 0 up to date, 1 failed, 2 skipped (0.05s)\n"},
+	} {
+		var buf bytes.Buffer
+		New(&buf, false).Summary(tc.s, 50*time.Millisecond)
+		if got := buf.String(); got != tc.want {
+			t.Errorf("Summary(%+v) = %q, want %q", tc.s, got, tc.want)
+		}
 	}
 }
 
@@ -120,6 +131,7 @@ func TestEventLogAndMulti(t *testing.T) {
 	obs.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan, Reason: "no previous result",
 		Start: t0, End: t0.Add(1500 * time.Millisecond)})
 	obs.Finished(executor.Result{ID: 1, Action: write, Status: executor.StatusCached, Start: t0, End: t0})
+	obs.Finished(executor.Result{ID: 2, Action: compile, Status: executor.StatusRestored, Reason: "ignored", Start: t0, End: t0})
 	if err := log.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +148,8 @@ func TestEventLogAndMulti(t *testing.T) {
 			Status: "ran", Reason: "no previous result"},
 		{Label: "//lib:cfg", Mnemonic: "Write", Outputs: []string{"bld-out/lib/config.h"}, Start: 1700000000.25, End: 1700000000.25,
 			Status: "cached"},
+		{Label: "//lib:foo", Mnemonic: "CcCompile", Outputs: []string{"bld-out/lib/foo.o"}, Start: 1700000000.25, End: 1700000000.25,
+			Status: "restored"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)

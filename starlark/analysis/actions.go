@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,7 +80,8 @@ func (av *actionsValue) declareFile(_ *starlark.Thread, b *starlark.Builtin, arg
 // run(outputs, executable, arguments = [], inputs = [], tools = [], env = {},
 //
 //	mnemonic = "Action", progress_message = "", jobserver = False,
-//	execution_requirements = {})
+//	execution_requirements = {}, env_inherit = [], depfile = None,
+//	discoverable_inputs = [])
 //
 // run_shell takes command (a shell script run by /bin/sh -c) instead of
 // executable; its arguments become $1, $2, ...
@@ -94,7 +96,9 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		arguments              *starlark.List
 		env, requirements      *starlark.Dict
 		envInherit             *starlark.List
-		mnemonic               = "Action"
+		depfile                starlark.Value = starlark.None
+		discoverable           starlark.Value = starlark.None
+		mnemonic                              = "Action"
 		progress               string
 		jobserver              bool
 	)
@@ -108,7 +112,8 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	pairs = append(pairs, "arguments?", &arguments, "inputs?", &inputs, "tools?", &tools, "env?", &env,
 		"mnemonic?", &mnemonic, "progress_message?", &progress, "jobserver?", &jobserver,
-		"execution_requirements?", &requirements, "env_inherit?", &envInherit)
+		"execution_requirements?", &requirements, "env_inherit?", &envInherit,
+		"depfile?", &depfile, "discoverable_inputs?", &discoverable)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
 		return nil, err
 	}
@@ -125,6 +130,10 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		return nil, err
 	}
 	ins = append(ins, toolFiles...)
+	maybe, err := filesOf(discoverable, b.Name()+": discoverable_inputs")
+	if err != nil {
+		return nil, err
+	}
 	var argv []string
 	if shell {
 		argv = []string{"/bin/sh", "-c", command, "sh"}
@@ -162,21 +171,33 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		return nil, err
 	}
 	act := &graph.Action{
-		Owner:       av.rc.target.Label.String(),
-		Mnemonic:    mnemonic,
-		Description: av.progress(progress, outs),
-		Argv:        argv,
-		Env:         actEnv,
-		Inputs:      sortedPaths(ins),
-		Outputs:     sortedPaths(outs),
-		Jobserver:   jobserver,
+		Owner:        av.rc.target.Label.String(),
+		Mnemonic:     mnemonic,
+		Description:  av.progress(progress, outs),
+		Argv:         argv,
+		Env:          actEnv,
+		Inputs:       sortedPaths(ins),
+		Discoverable: withoutPaths(sortedPaths(maybe), ins),
+		Outputs:      sortedPaths(outs),
+		Jobserver:    jobserver,
+	}
+	switch f := depfile.(type) {
+	case starlark.NoneType:
+	case *File:
+		if !slices.Contains(act.Outputs, f.Path) {
+			return nil, fmt.Errorf("%s: depfile %s must be one of the action's outputs", b.Name(), f.Path)
+		}
+		act.Depfile = f.Path
+	default:
+		return nil, fmt.Errorf("%s: depfile must be a File (one of the outputs), got %s", b.Name(), depfile.Type())
 	}
 	if requirements != nil {
-		if v, ok, _ := requirements.Get(starlark.String("no-cache")); ok && v != starlark.None {
-			act.NoCache = true
-		}
-		if v, ok, _ := requirements.Get(starlark.String("no-sandbox")); ok && v != starlark.None {
-			act.NoSandbox = true
+		for _, kv := range requirements.Items() {
+			k, ok := kv[0].(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("%s: execution_requirements must map strings to strings", b.Name())
+			}
+			applyRequirement(act, string(k))
 		}
 	}
 	return starlark.None, av.add(b, act, outs)
@@ -230,6 +251,9 @@ func (av *actionsValue) outputs(b *starlark.Builtin, v starlark.Value) ([]*File,
 }
 
 func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File) error {
+	for _, tag := range av.rc.target.Tags {
+		applyRequirement(act, tag)
+	}
 	if err := av.rc.a.addAction(act); err != nil {
 		return fmt.Errorf("%s: %v", b.Name(), err)
 	}
@@ -286,4 +310,40 @@ func (av *actionsValue) progress(msg string, outs []*File) string {
 	}
 	msg = strings.ReplaceAll(msg, "%{label}", av.rc.target.Label.String())
 	return strings.ReplaceAll(msg, "%{output}", outs[0].Path)
+}
+
+// applyRequirement applies one of Bazel's execution requirements (given in
+// execution_requirements, or as a tag of the target) to act. Requirements
+// that concern remote execution ("no-remote", "no-remote-exec",
+// "no-remote-cache", "requires-network") and unknown ones change nothing
+// yet: bld runs every action locally, with the network reachable.
+func applyRequirement(act *graph.Action, req string) {
+	switch req {
+	case "no-cache":
+		act.NoCache = true
+	case "no-sandbox", "local":
+		act.NoSandbox = true
+	}
+}
+
+// withoutPaths returns the sorted paths that are not the path of a file
+// in files.
+func withoutPaths(paths []string, files []*File) []string {
+	if len(paths) == 0 {
+		return nil
+	}
+	drop := make(map[string]bool, len(files))
+	for _, f := range files {
+		drop[f.Path] = true
+	}
+	out := paths[:0]
+	for _, p := range paths {
+		if !drop[p] {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

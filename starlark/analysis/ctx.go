@@ -9,6 +9,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"bld/exec/graph"
 	"bld/starlark/label"
 	"bld/starlark/loading"
 	"bld/starlark/workspace"
@@ -151,7 +152,7 @@ func (rc *ruleContext) Freeze()               {}
 func (rc *ruleContext) Truth() starlark.Bool  { return true }
 func (rc *ruleContext) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: ctx") }
 
-var ctxAttrs = []string{"actions", "attr", "bin_dir", "build_file_path", "executable", "expand_location",
+var ctxAttrs = []string{"actions", "attr", "bin_dir", "build_file_path", "exec_root", "executable", "expand_location",
 	"expand_make_variables", "file", "files", "label", "outputs", "workspace_name"}
 
 func (rc *ruleContext) AttrNames() []string { return ctxAttrs }
@@ -174,6 +175,10 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 		return &loading.LabelValue{Label: rc.target.Label}, nil
 	case "bin_dir":
 		return rootValue(workspace.OutputDir), nil
+	case "exec_root":
+		// Where sandboxed actions run (docs/hermeticity.md); rules map it
+		// away in outputs that record the working directory.
+		return starlark.String(graph.SandboxExecRoot), nil
 	case "build_file_path":
 		return starlark.String(rc.target.Pos.Filename()), nil
 	case "workspace_name":

@@ -45,6 +45,10 @@ type Target struct {
 	Attrs map[string]starlark.Value
 	// Pos is where the BUILD.star declares the target.
 	Pos syntax.Position
+	// Tags are the target's tags attribute, as Bazel's: the ones that are
+	// execution requirements ("no-sandbox", "no-cache", "local", ...)
+	// apply to every action of the target.
+	Tags []string
 }
 
 // Deps returns the labels the target depends on, in attribute order then

@@ -103,8 +103,15 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 	for k, v := range given {
 		a, ok := r.Attrs[k]
 		switch {
-		case k == "visibility" || k == "tags":
+		case k == "visibility":
 			continue // accepted for Bazel users; bld has no visibility checks yet
+		case k == "tags":
+			tags, err := stringList(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: attribute tags: %v", what, err)
+			}
+			t.Tags = tags
+			continue
 		case !ok || strings.HasPrefix(k, "_"):
 			return nil, fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
 				what, k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
@@ -154,4 +161,24 @@ func callerInFile(thread *starlark.Thread, file string) syntax.Position {
 		}
 	}
 	return thread.CallFrame(1).Pos
+}
+
+// stringList converts a Starlark list of strings (or None) to a slice.
+func stringList(v starlark.Value) ([]string, error) {
+	if v == starlark.None {
+		return nil, nil
+	}
+	l, ok := v.(*starlark.List)
+	if !ok {
+		return nil, fmt.Errorf("want a list of strings, got %s", v.Type())
+	}
+	out := make([]string, 0, l.Len())
+	for i := 0; i < l.Len(); i++ {
+		s, ok := l.Index(i).(starlark.String)
+		if !ok {
+			return nil, fmt.Errorf("element %d is a %s, want a string", i, l.Index(i).Type())
+		}
+		out = append(out, string(s))
+	}
+	return out, nil
 }

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
 )
 
 // An InputFile is one file of an input root: a slash-separated path

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
 )
 
 func TestCommandEncoding(t *testing.T) {

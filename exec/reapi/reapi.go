@@ -26,7 +26,7 @@
 package reapi
 
 import (
-	"bld/exec/cache/digest"
+	"bld/exec/digest"
 	"sort"
 	"strings"
 )

@@ -1,6 +1,6 @@
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
-package cache
+package store
 
 // lockFile does nothing where flock is missing: concurrent stats updates
 // may then lose counts (never blobs or results).

@@ -1,0 +1,183 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"bld/exec/digest"
+)
+
+// blobMode is the mode of every blob: blobs are never written after their
+// rename, and a read-only file guards against writes through a hard link.
+const blobMode = fs.FileMode(0o444)
+
+// PutFile copies the regular file name (following symbolic links) into
+// the store, hashing it on the way, and returns its digest and what stat
+// said of it when it was opened (a caller comparing that with a later stat
+// learns whether the file changed while it was copied). Errors of the
+// store are Faults; errors of name are not.
+func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
+	src, err := os.Open(name)
+	if err != nil {
+		return digest.Digest{}, nil, err
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return digest.Digest{}, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return digest.Digest{}, nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	tmp, err := createTemp(filepath.Join(s.dir, casDir))
+	if err != nil {
+		return digest.Digest{}, nil, fault("write", filepath.Join(s.dir, casDir), err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		if causedBy(err, tmp.Name()) {
+			return digest.Digest{}, nil, fault("write", tmp.Name(), err)
+		}
+		return digest.Digest{}, nil, err
+	}
+	d := digest.Digest{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
+	final := s.blobPath(d.Hash)
+	_, statErr := os.Lstat(final)
+	// Renaming over an existing blob replaces it with identical bytes (or
+	// repairs a damaged one); a reader holding the old one open still
+	// reads it whole.
+	if err := commit(tmp, final, blobMode); err != nil {
+		return digest.Digest{}, nil, fault("write", final, err)
+	}
+	if statErr != nil {
+		s.addBytes(n)
+	}
+	return d, fi, nil
+}
+
+// PutBytes stores data as a blob and returns its digest. Its errors are
+// Faults.
+func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
+	d := digest.OfBytes(data)
+	final := s.blobPath(d.Hash)
+	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == d.Size {
+		return d, nil
+	}
+	tmp, err := createTemp(filepath.Join(s.dir, casDir))
+	if err != nil {
+		return d, fault("write", filepath.Join(s.dir, casDir), err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return d, fault("write", tmp.Name(), err)
+	}
+	if err := commit(tmp, final, blobMode); err != nil {
+		return d, fault("write", final, err)
+	}
+	s.addBytes(d.Size)
+	return d, nil
+}
+
+// ReadBlob returns the content of blob d, verified. It returns ErrMissing
+// if the blob is not there, and ErrCorrupt (after removing it) if its
+// content does not match d. Its other errors are Faults.
+func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
+	blob := s.blobPath(d.Hash)
+	data, err := os.ReadFile(blob)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrMissing
+	}
+	if err != nil {
+		return nil, fault("read", blob, err)
+	}
+	if digest.OfBytes(data) != d {
+		os.Remove(blob)
+		return nil, ErrCorrupt
+	}
+	return data, nil
+}
+
+// Restore copies blob d to the file dest, replacing it atomically, with
+// mode perm, and verifies the copy before the rename. It returns
+// ErrMissing if the blob is not there, and ErrCorrupt (after removing the
+// blob) if its content does not match d. It returns what stat says of
+// dest as restored and the time the copy's hashing started (a file-digest
+// memo needs both). The copy uses io.Copy between files, which lets the
+// kernel use copy_file_range (a reflink where the file system shares
+// extents); dest is never a hard link to the blob. Errors of the store
+// are Faults; errors of dest and its directory are not.
+func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.FileInfo, time.Time, error) {
+	blob := s.blobPath(d.Hash)
+	src, err := os.Open(blob)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, time.Time{}, ErrMissing
+		}
+		return nil, time.Time{}, fault("read", blob, err)
+	}
+	defer src.Close()
+	sfi, err := src.Stat()
+	if err != nil {
+		return nil, time.Time{}, fault("read", blob, err)
+	}
+	if !sfi.Mode().IsRegular() {
+		return nil, time.Time{}, fault("read", blob, errNotFile)
+	}
+	s.touch(blob, sfi.ModTime())
+	tmp, err := createTemp(filepath.Dir(dest))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	fail := func(err error) (os.FileInfo, time.Time, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, time.Time{}, err
+	}
+	if _, err := io.Copy(tmp, src); err != nil { // copy_file_range where possible
+		if causedBy(err, blob) {
+			err = fault("read", blob, err)
+		}
+		return fail(err)
+	}
+	start := s.now()
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	got, err := digest.OfReader(tmp)
+	if err != nil {
+		return fail(err)
+	}
+	if got != d {
+		os.Remove(blob)
+		return fail(ErrCorrupt)
+	}
+	if err := commit(tmp, dest, perm); err != nil {
+		return nil, time.Time{}, err
+	}
+	fi, err := os.Stat(dest)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return fi, start, nil
+}
+
+// touch marks the file name as used now, if its use time mtime is older
+// than TouchInterval. Failures are ignored: recency is advisory.
+func (s *Store) touch(name string, mtime time.Time) {
+	now := s.now()
+	if now.Sub(mtime) < TouchInterval {
+		return
+	}
+	os.Chtimes(name, now, now)
+}

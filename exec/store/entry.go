@@ -1,0 +1,143 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"time"
+
+	"bld/exec/digest"
+)
+
+// entryHeader starts every entry file (see the package comment).
+const entryHeader = "bld-entry-1 "
+
+// An Entry is a verified payload stored under a key.
+type Entry struct {
+	// Payload is what PutEntry stored; the store does not interpret it.
+	Payload []byte
+	// Refs are the blobs the entry refers to, as given to PutEntry.
+	Refs []digest.Digest
+	// Used is when the entry was last stored or marked used.
+	Used time.Time
+}
+
+// PutEntry stores payload under key (64 lowercase hex digits), replacing
+// any entry there. Its errors, but for an invalid key, are Faults. refs lists the blobs the payload refers to: Trim keeps
+// them while the entry stays, and Verify removes the entry when one of
+// them is gone.
+func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error {
+	if !digest.ValidHash(key) {
+		return fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
+	}
+	data := encodeEntry(payload, refs)
+	if err := WriteFileAtomic(s.entryPath(key), data, 0o644); err != nil {
+		return fault("write", s.entryPath(key), err)
+	}
+	s.addBytes(int64(len(data)))
+	return nil
+}
+
+// GetEntry returns the entry stored under key, verified. It returns
+// ErrMissing if there is none (or one of a format this version does not
+// read), and ErrCorrupt (after removing it) if it does not verify. Its
+// other errors, but for an invalid key, are Faults.
+func (s *Store) GetEntry(key string) (Entry, error) {
+	if !digest.ValidHash(key) {
+		return Entry{}, fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
+	}
+	name := s.entryPath(key)
+	f, err := os.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Entry{}, ErrMissing
+		}
+		return Entry{}, fault("read", name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Entry{}, fault("read", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Entry{}, fault("read", name, errNotFile)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return Entry{}, fault("read", name, err)
+	}
+	if !bytes.HasPrefix(data, []byte(entryHeader)) && bytes.HasPrefix(data, []byte("bld-")) {
+		return Entry{}, ErrMissing // another version's format
+	}
+	e, err := decodeEntry(data)
+	if err != nil {
+		os.Remove(name)
+		return Entry{}, ErrCorrupt
+	}
+	e.Used = fi.ModTime()
+	return e, nil
+}
+
+// MarkUsed refreshes the use time of the entry under key, if used (when
+// it was last refreshed, as far as the caller knows) is older than
+// TouchInterval. A missing entry is not an error: recency is advisory.
+func (s *Store) MarkUsed(key string, used time.Time) {
+	if !digest.ValidHash(key) {
+		return
+	}
+	s.touch(s.entryPath(key), used)
+}
+
+func encodeEntry(payload []byte, refs []digest.Digest) []byte {
+	var body bytes.Buffer
+	body.WriteString(strconv.Itoa(len(refs)) + "\n")
+	for _, d := range refs {
+		body.WriteString(d.String() + "\n")
+	}
+	body.Write(payload)
+	sum := sha256.Sum256(body.Bytes())
+	return append([]byte(entryHeader+hex.EncodeToString(sum[:])+"\n"), body.Bytes()...)
+}
+
+var errBadEntry = errors.New("bad entry")
+
+// decodeEntry verifies and decodes the content of an entry file.
+func decodeEntry(data []byte) (Entry, error) {
+	line, body, ok := bytes.Cut(data, []byte("\n"))
+	if !ok || !bytes.HasPrefix(line, []byte(entryHeader)) {
+		return Entry{}, errBadEntry
+	}
+	sum := sha256.Sum256(body)
+	if string(line[len(entryHeader):]) != hex.EncodeToString(sum[:]) {
+		return Entry{}, errBadEntry
+	}
+	count, rest, ok := bytes.Cut(body, []byte("\n"))
+	if !ok {
+		return Entry{}, errBadEntry
+	}
+	n, err := strconv.Atoi(string(count))
+	if err != nil || n < 0 || n > len(rest) {
+		return Entry{}, errBadEntry
+	}
+	e := Entry{Refs: make([]digest.Digest, 0, n)}
+	for range n {
+		var ref []byte
+		ref, rest, ok = bytes.Cut(rest, []byte("\n"))
+		if !ok {
+			return Entry{}, errBadEntry
+		}
+		d, err := digest.Parse(string(ref))
+		if err != nil {
+			return Entry{}, errBadEntry
+		}
+		e.Refs = append(e.Refs, d)
+	}
+	e.Payload = rest
+	return e, nil
+}

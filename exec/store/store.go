@@ -1,0 +1,174 @@
+// Package store is bld's content-addressed store: a directory shared by
+// every checkout of a user and by concurrent bld processes, holding blobs
+// (file contents, named by their SHA-256) and entries (opaque payloads
+// under a key, such as encoded action results), with verification on
+// every read, recency, size accounting and trimming. It knows nothing of
+// actions, workspaces or what an entry means: the up-to-date checker
+// (package exec/cache) builds on it. It imports nothing of bld but the
+// leaf package exec/digest.
+//
+// # Layout
+//
+//	cas/XX/HASH   blobs, named by the SHA-256 HASH of their bytes, XX its
+//	              first two hex digits; mode 0444, never written in place.
+//	ac/XX/KEY     entries, named by their key (64 lowercase hex digits):
+//	              a line "bld-entry-1 SUM\n", SUM the hex SHA-256 of all
+//	              that follows; a line with the number of blobs the entry
+//	              refers to; one line per such blob, "HASH/SIZE"; then the
+//	              payload. Entries of another format are misses.
+//	stats.json    the size of the store and the use of recent builds;
+//	stats.lock    serializes updates of stats.json and trims (flock).
+//
+// Other files and directories (such as explain/, which older versions
+// kept here) are ignored.
+//
+// # Atomicity
+//
+// Directories are created as files are written into them. Every file is
+// written to a temporary file ".tmp-*" in its final directory, then
+// renamed into place (WriteFileAtomic), so a reader sees no file or a
+// complete one, whichever process crashes or is killed when.
+// Two processes writing one blob write the same bytes, and the last rename
+// wins harmlessly; two writing one entry write equivalent ones. Files are
+// not fsynced: a power failure may leave garbage, which verification
+// catches. Temporary files abandoned by killed processes are removed by
+// the next scan (Stats, Trim, Verify, and the daily size scan) once they
+// are an hour old.
+//
+// # Verification
+//
+// Nothing read is trusted. ReadBlob hashes what it read; Restore copies a
+// blob into a temporary file beside its destination and hashes the copy
+// before renaming it into place. A blob that does not match its name, and
+// an entry whose checksum does not match, is removed and reported as
+// ErrCorrupt. A blob trimmed by another process while being read is either
+// ErrMissing or read whole (POSIX unlink semantics): trimming never makes
+// a reader see wrong content.
+//
+// # Recency and size
+//
+// Restoring a blob touches it (sets its modification time), and MarkUsed
+// touches an entry, each at most once per TouchInterval. Trim removes
+// entries and the blobs no entry refers to, least recently used first (a
+// blob goes with the last entry that refers to it), until the store fits
+// a bound. RecordBuild, called once per build, adds the build's use to
+// stats.json and trims to 90% of Options.MaxSize when the store outgrew
+// it.
+//
+// # Faults
+//
+// The store is an optimization for its callers, never a reason for them
+// to fail. An error of the directory itself (read-only, full, a broken
+// disk, a directory where a blob or entry should be) is a *Fault, which a
+// caller takes as a miss or as nothing stored; errors of the caller's own
+// files (what PutFile reads, where Restore writes) are not Faults. Verify
+// removes what cannot be read, directories in place of files included.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultMaxSize is the size bound when Options.MaxSize is 0.
+const DefaultMaxSize = 10 << 30
+
+// TouchInterval is how stale a file's use time may get before a use
+// refreshes it, so that a busy store is not rewritten on every hit.
+const TouchInterval = time.Hour
+
+var (
+	// ErrMissing is returned for a blob or entry that is not in the store.
+	ErrMissing = errors.New("not in the cache")
+	// ErrCorrupt is returned for a blob or entry that failed verification;
+	// it has been removed.
+	ErrCorrupt = errors.New("corrupt")
+)
+
+// Options configure a Store.
+type Options struct {
+	// MaxSize bounds the store's size in bytes, enforced by RecordBuild;
+	// 0 means DefaultMaxSize, negative means no bound.
+	MaxSize int64
+}
+
+// A Store is an open store directory. It is safe for concurrent use by
+// many goroutines, and many processes may open one directory at once.
+type Store struct {
+	dir  string
+	opts Options
+	now  func() time.Time
+
+	mu    sync.Mutex
+	added int64 // bytes this Store added to the directory
+}
+
+// Open opens the store in directory dir. It does not touch the directory:
+// a directory that is missing is created by the first write, and one that
+// cannot be read or written makes the operations fail with Faults, so
+// that a build can go on without its cache.
+func Open(dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("cache: no cache directory")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if opts.MaxSize == 0 {
+		opts.MaxSize = DefaultMaxSize
+	}
+	return &Store{dir: dir, opts: opts, now: time.Now}, nil
+}
+
+// Dir returns the store's directory, absolute.
+func (s *Store) Dir() string { return s.dir }
+
+const (
+	casDir = "cas"
+	acDir  = "ac"
+)
+
+func (s *Store) shard(kind, hash string) string {
+	return filepath.Join(s.dir, kind, hash[:2], hash)
+}
+
+func (s *Store) blobPath(hash string) string { return s.shard(casDir, hash) }
+func (s *Store) entryPath(key string) string { return s.shard(acDir, key) }
+
+// addBytes counts n bytes this Store added to the directory.
+func (s *Store) addBytes(n int64) {
+	s.mu.Lock()
+	s.added += n
+	s.mu.Unlock()
+}
+
+// DefaultDir returns the store directory for the environment environ
+// ("KEY=value" entries, as os.Environ returns): $BLD_CACHE_DIR if set,
+// else $XDG_CACHE_HOME/bld if XDG_CACHE_HOME is an absolute path, else
+// $HOME/.cache/bld. (A command-line flag, which overrides all of these, is
+// the caller's.)
+func DefaultDir(environ []string) (string, error) {
+	get := func(k string) string {
+		for _, kv := range environ {
+			if name, val, ok := strings.Cut(kv, "="); ok && name == k {
+				return val // the first one wins, as in os.Getenv
+			}
+		}
+		return ""
+	}
+	if d := get("BLD_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	if d := get("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "bld"), nil
+	}
+	if h := get("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "bld"), nil
+	}
+	return "", errors.New("cache: no cache directory: set BLD_CACHE_DIR, XDG_CACHE_HOME or HOME")
+}
