@@ -3,9 +3,10 @@
 //
 // An action knows nothing of Starlark or of the rule that made it. Every path
 // in an action (inputs, outputs, argv elements that name files) is relative to
-// the workspace root, and actions run with the workspace root as their working
-// directory, so the same graph is valid whichever directory the checkout sits
-// in, and can be printed, cached, run locally or sent to a remote executor.
+// the workspace root, and actions run in a directory with the workspace's
+// layout (an exec root holding their inputs, see exec/sandbox, or the
+// workspace root itself), so the same graph is valid whichever directory the
+// checkout sits in, and can be printed, cached, run locally or sent to a remote executor.
 package graph
 
 // SandboxExecRoot is the absolute path at which a sandboxed action sees its

@@ -143,13 +143,16 @@ func Main() {
 	if len(os.Args) < 2 || os.Args[1] != helperArg {
 		return
 	}
-	err := helper(os.Args[2:])
-	fmt.Fprintf(os.Stderr, "bld sandbox: %v\n", err)
-	os.Exit(127)
+	if err := helper(os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "bld sandbox: %v\n", err)
+		os.Exit(127)
+	}
+	os.Exit(0)
 }
 
 // helper sets up the namespace and, for verbExec, execs the command: it
-// returns only on failure.
+// returns only on failure. For verbProbe it returns nil when the namespace
+// is as it should be.
 func helper(args []string) error {
 	if len(args) < 3 || (args[0] == verbExec && len(args) < 4) {
 		return fmt.Errorf("helper: bad arguments %q", args)
@@ -172,10 +175,8 @@ func helper(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := syscall.Exec(prog.Path, argv, env); err != nil {
-		return fmt.Errorf("exec %s: %w", argv[0], err)
-	}
-	return nil
+	err = syscall.Exec(prog.Path, argv, env) // returns only on failure
+	return fmt.Errorf("exec %s: %w", argv[0], err)
 }
 
 // mountNamespace does steps 1 to 4 of the recipe.
@@ -248,6 +249,5 @@ func probeCheck(root string) error {
 		return fmt.Errorf("the workspace is still visible at %s", root)
 	}
 	fmt.Println(probeOK)
-	os.Exit(0)
 	return nil
 }
