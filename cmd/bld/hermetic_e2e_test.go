@@ -379,3 +379,69 @@ genrule(name = "always", outs = ["always.txt"], cmd = "date +%N > $@", tags = ["
 		t.Errorf("second build ran %v, want the no-cache genrule only", got)
 	}
 }
+
+// Two checkouts share one cache; the second has another version of a
+// header: its compile runs (the first checkout's object is not restored),
+// and its program prints its own value.
+func TestSecondCheckoutDifferentHeader(t *testing.T) {
+	files := map[string]string{
+		"app/BUILD.star": `cc_binary(name = "app", srcs = ["main.c", "local.h"])
+`,
+		"app/main.c":  "#include <stdio.h>\n#include \"local.h\"\nint main(void) { printf(\"%d\\n\", LOCAL); return 0; }\n",
+		"app/local.h": "#define LOCAL 1\n",
+	}
+	a := newWorkspace(t, files)
+	b := newWorkspace(t, files)
+	b.env = a.env // one cache
+	b.write("app/local.h", "#define LOCAL 2\n")
+	a.mustBuild("build", "//app")
+	ev := b.buildEvents("//app")
+	if got := ranWith(ev, "CcCompile"); len(got) != 1 {
+		t.Errorf("second checkout with another local.h: compiles that ran %v, want 1", got)
+	}
+	wantOutput(t, a, "bld-out/app/app", "1\n")
+	wantOutput(t, b, "bld-out/app/app", "2\n")
+	// And back: the second checkout takes the first's header; its
+	// object is restored from the cache.
+	b.write("app/local.h", "#define LOCAL 1\n")
+	ev = b.buildEvents("//app")
+	if got := ranWith(ev, "CcCompile"); len(got) != 0 {
+		t.Errorf("second checkout with the first's local.h: compiles that ran %v, want none", got)
+	}
+	wantOutput(t, b, "bld-out/app/app", "1\n")
+}
+
+// A new compiler proper under the same driver: the driver, a script that
+// says where its cc1 is (as gcc -print-prog-name=cc1 does) and otherwise
+// runs the real gcc, is unchanged; its cc1 changes. The compile reruns.
+func TestNewCompilerUnderSameDriver(t *testing.T) {
+	realGCC, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := t.TempDir()
+	cc1 := filepath.Join(tc, "cc1")
+	os.WriteFile(cc1, []byte("#!/bin/sh\n# cc1 version 1\n"), 0o755)
+	driver := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = -print-prog-name=cc1 ]; then echo %s; exit 0; fi\nexec %s \"$@\"\n", cc1, realGCC)
+	os.WriteFile(filepath.Join(tc, "gcc"), []byte(driver), 0o755)
+	w := newWorkspace(t, map[string]string{
+		"app/BUILD.star": `cc_binary(name = "app", srcs = ["main.c"])
+`,
+		"app/main.c": "int main(void) { return 0; }\n",
+	})
+	for i, kv := range w.env {
+		if strings.HasPrefix(kv, "PATH=") {
+			w.env[i] = "PATH=" + tc + ":" + os.Getenv("PATH")
+		}
+	}
+	w.mustBuild("build", "//app")
+	ev := w.buildEvents("//app")
+	if got := withStatus(ev, "ran"); len(got) != 0 {
+		t.Fatalf("nothing changed, ran %v", got)
+	}
+	os.WriteFile(cc1, []byte("#!/bin/sh\n# cc1 version 2\n"), 0o755)
+	ev = w.buildEvents("//app")
+	if got := ranWith(ev, "CcCompile"); len(got) != 1 {
+		t.Errorf("after a new cc1, compiles that ran %v, want 1", got)
+	}
+}

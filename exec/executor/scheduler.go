@@ -39,6 +39,10 @@ type scheduler struct {
 	opts    Options
 	plan    *plan
 	sandbox *sandbox.Manager
+	// removals counts exec roots being deleted in the background: an
+	// action is done once its outputs are collected, and deleting its
+	// exec root need not delay its dependents. run waits for them.
+	removals sync.WaitGroup
 
 	state   []state
 	pending []int    // dependencies not yet done, per action
@@ -136,6 +140,7 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 	defer func() {
 		close(s.jobs)
 		wg.Wait()
+		s.removals.Wait()
 	}()
 
 	for _, id := range s.plan.ids {
@@ -374,6 +379,15 @@ func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	return r
 }
 
+// removeLater deletes the exec root xr in the background.
+func (s *scheduler) removeLater(xr *sandbox.ExecRoot) {
+	s.removals.Add(1)
+	go func() {
+		defer s.removals.Done()
+		xr.Remove()
+	}()
+}
+
 // execute runs action id's command with a token already held, releases the
 // token when the process has ended, checks the outputs and stores the result.
 func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, key string) Result {
@@ -394,7 +408,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		return fail(fmt.Errorf("sandbox: %w", err))
 	}
 	if xr != nil {
-		defer xr.Remove()
+		defer s.removeLater(xr)
 	}
 	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.Tokens, a, xr)
 	s.opts.Tokens.Release()
