@@ -18,8 +18,9 @@
 #             to src/H and the same build again with --events: how many
 #             CcCompile actions ran, against how many .c files include H
 #             directly or transitively (gcc -MM, the ground truth).
-# ninja runs a build.ninja written here with the commands bld's cc rules run
-# (same argv, same output paths) plus -MD -MF and `deps = gcc`.
+# ninja runs a build.ninja written here with the commands bld's cc rules ran
+# before depfiles (same flags, same output paths) plus -MD -MF and
+# `deps = gcc`; the script checks that both tools' outputs are identical.
 #
 # Environment: JOBS (default 2), HEADERS (default "lopcodes.h lobject.h"),
 # NINJA=0 to leave ninja out, KEEP=1 to keep the temporary directory.
@@ -83,7 +84,9 @@ for c in "${srcs[@]}"; do
 	done
 done
 
-# build.ninja: the same actions as bld's (see rules/cc.star), same outputs.
+# build.ninja: the same actions as bld's (see rules/cc.star; bld's compiles
+# now also get -ffile-prefix-map=EXECROOT=., which changes nothing here), same
+# outputs.
 write_ninja() {
 	local out=$1 c stem objs=()
 	{
