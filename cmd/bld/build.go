@@ -110,6 +110,10 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Whether the namespace sandbox works is tried while loading and
+	// analysis run: the try starts a process, cheaper now than once bld
+	// holds the action graph.
+	sandboxModeResolved := resolveSandbox(ctx, s.root, sandboxMode)
 	patterns, err := s.patterns(args)
 	if err != nil {
 		return err
@@ -151,12 +155,13 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	// The mode decides the action keys (a fixed exec root or not), so it
 	// is settled before anything is checked.
-	sandboxMode, fallback, err := sandbox.NewManager(s.root, sandboxMode).Mode(ctx)
-	if err != nil {
-		return err
+	res := <-sandboxModeResolved
+	if res.err != nil {
+		return res.err
 	}
-	if fallback != "" {
-		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", fallback)
+	sandboxMode = res.mode
+	if res.fallback != "" {
+		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", res.fallback)
 	}
 	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
@@ -223,6 +228,24 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("--events: %w", eventsErr)
 	}
 	return nil
+}
+
+// sandboxResolution is the sandbox mode a build runs its actions in.
+type sandboxResolution struct {
+	mode     sandbox.Mode
+	fallback string // why auto fell back to symlinks
+	err      error
+}
+
+// resolveSandbox settles the mode asked for (auto tries a namespace) in
+// the background; the channel receives the answer once.
+func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan sandboxResolution {
+	ch := make(chan sandboxResolution, 1)
+	go func() {
+		m, fallback, err := sandbox.NewManager(root, mode).Mode(ctx)
+		ch <- sandboxResolution{mode: m, fallback: fallback, err: err}
+	}()
+	return ch
 }
 
 // buildPlan is the action graph of a build and the actions it must bring up

@@ -83,10 +83,9 @@ func probeNamespace(ctx context.Context, root string) error {
 	if err := checkFixedDir(root); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(Dir(root), 0o755); err != nil {
-		return fmt.Errorf("creating the exec root: %w", err)
-	}
-	dir, err := os.MkdirTemp(Dir(root), "probe-")
+	// Outside the workspace: a build may try while another one, holding
+	// the workspace lock, removes stale exec roots.
+	dir, err := os.MkdirTemp("", "bld-sandbox-probe-")
 	if err != nil {
 		return fmt.Errorf("creating a probe exec root: %w", err)
 	}
