@@ -8,19 +8,25 @@
 // # Keys
 //
 // An action's key is the SHA-256 digest of the canonical encoding of its
-// reapi.Action: the digest of its reapi.Command (argv, environment sorted
-// by name, output paths sorted), the digest of its input root (a REAPI
-// Merkle tree of Directory messages over the action's workspace-relative
-// input paths, with content digests and executable bits), no platform
-// properties unless Options.Platform gives some, and a salt naming the
-// content digest of the tool argv[0] resolves to (REAPI servers reject
-// platform properties they do not know, so the tool goes in the salt). A
-// file-writing action (no argv) is keyed by the digest of its content and
-// executable bit, spelled as a Command "bld-write <digest> <mode>".
-// Nothing in a key depends on where the workspace is: inputs and outputs
-// are workspace-relative, and the workspace root is used only to find
-// files. (An absolute path the action itself carries, in argv or env, is
-// part of its key, as it may change its outputs.)
+// reapi.Action: the digest of its reapi.Command (argv, environment without
+// PATH, sorted by name, output paths sorted), the digest of its input root
+// (a REAPI Merkle tree of Directory messages over the workspace-relative
+// input files it is keyed on, with content digests and executable bits),
+// no platform properties unless Options.Platform gives some, and a salt
+// (key.go) naming the content of the program argv[0] resolves to
+// (program.Find), for a compiler driver the programs it runs
+// (toolchains.go), and where the command runs (the sandbox's fixed path or
+// not). PATH itself is left out: what it decides, which programs run, is in
+// the salt by content. A file-writing action (no argv) is keyed by the
+// digest of its content and executable bit, spelled as a Command
+// "bld-write <digest> <mode>". Nothing in a key depends on where the
+// workspace is. (An absolute path the action itself carries, in argv or
+// env, is part of its key, as it may change its outputs.)
+//
+// An action with a depfile is keyed in two levels (readset.go): a first
+// level on everything but its discoverable inputs, under which the store
+// keeps the read sets the action has had, and a second level per read set,
+// on the files it read by content; its result is stored under the second.
 //
 // An action opts out of caching with graph.Action.NoCache (a rule sets
 // it, for actions whose outputs depend on something bld cannot hash, such
