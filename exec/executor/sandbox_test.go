@@ -102,7 +102,7 @@ func TestSandboxHint(t *testing.T) {
 					t.Fatalf("%s: an undeclared ./gen.sh ran", tt.name)
 				}
 				r := rec.results["//:g"]
-				want := "bld: gen.sh exists in the workspace but is not an input of this action; declare it"
+				want := "gen.sh exists in the workspace but is not an input of this action; declare it"
 				if !strings.Contains(r.Err.Error(), want) {
 					t.Errorf("%s: error %q (output %q) lacks %q", tt.name, r.Err, r.Output, want)
 				}
@@ -309,6 +309,61 @@ func TestSandboxCancelKillsQuickly(t *testing.T) {
 			}
 			if left, _ := os.ReadDir(sandbox.Dir(root)); len(left) != 0 {
 				t.Errorf("%d exec roots left after the build", len(left))
+			}
+		})
+	}
+}
+
+// In namespace mode the command sees its inputs as regular files and no
+// other workspace file by any path: not by a relative path out of the exec
+// root, not through the real path of an input, not by the checkout's path.
+func TestNamespaceShowsOnlyInputs(t *testing.T) {
+	t.Parallel()
+	if _, _, err := sandbox.NewManager(t.TempDir(), sandbox.ModeNamespace).Mode(context.Background()); err != nil {
+		t.Fatalf("namespace mode does not work here: %v", err)
+	}
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"p/in.txt": "declared\n", "p/secret.txt": "undeclared\n"})
+	for _, tt := range []struct {
+		name, script string
+		wantOK       bool
+	}{
+		{"the input is a regular file", `test -f p/in.txt && ! test -L p/in.txt && cat p/in.txt > bld-out/o`, true},
+		{"relative escape", `cat ../src/p/secret.txt > bld-out/o`, false},
+		{"relative escape two up", `cat ../../bld-sandbox/src/p/secret.txt > bld-out/o`, false},
+		{"next to the input's real path", `cat "$(dirname "$(readlink -f p/in.txt)")/secret.txt" > bld-out/o`, false},
+		{"the checkout's path", `cat ` + root + `/p/secret.txt > bld-out/o`, false},
+	} {
+		a := sh("//:t", tt.script, []string{"p/in.txt"}, []string{"bld-out/o"})
+		_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), sandbox.ModeNamespace)
+		if (err == nil) != tt.wantOK {
+			t.Errorf("%s: error %v, output %q", tt.name, err, rec.results["//:t"].Output)
+		}
+	}
+}
+
+// A program found through an absolute PATH entry inside the workspace runs
+// only if it is an input, and then it is that program that runs (as the
+// action key resolved it), not another one later in PATH.
+func TestProgramInWorkspacePath(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"bin/cat": "#!/bin/sh\necho wrapper > \"$1\"\n"})
+			os.Chmod(filepath.Join(root, "bin/cat"), 0o755)
+			env := []string{"PATH=" + filepath.Join(root, "bin") + ":/usr/bin:/bin"}
+			a := &graph.Action{Owner: "//:w", Mnemonic: "W", Argv: []string{"cat", "bld-out/o"}, Env: env, Outputs: []string{"bld-out/o"}}
+			_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+			if err == nil || !strings.Contains(err.Error()+rec.results["//:w"].Err.Error(), "bin/cat exists in the workspace but is not an input") {
+				t.Errorf("undeclared bin/cat: %v / %v", err, rec.results["//:w"].Err)
+			}
+			a.Inputs = []string{"bin/cat"}
+			if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode); err != nil {
+				t.Fatalf("declared bin/cat: %v %q", err, rec.results["//:w"].Output)
+			}
+			if got, _ := os.ReadFile(filepath.Join(root, "bld-out/o")); string(got) != "wrapper\n" {
+				t.Errorf("output %q, want the wrapper's", got)
 			}
 		})
 	}

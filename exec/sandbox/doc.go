@@ -23,10 +23,13 @@
 // in a new user and mount namespace in which the exec root is mounted at one
 // fixed path, FixedExecRoot, whatever the checkout's location, so tools that
 // record their working directory (gcc -g) write the same bytes in every
-// checkout. The workspace is mounted read-only at FixedSource (the links of
-// the exec root point there), and an empty read-only tmpfs is mounted over
-// the workspace's real path, so undeclared files are unreachable both by
-// relative path and by the checkout's absolute path. Go cannot run code
+// checkout. The exec root holds a placeholder for each input, on which the
+// helper bind-mounts the input itself, read-only, from a view of the
+// workspace that it unmounts before the command starts; an empty read-only
+// tmpfs is mounted over the workspace's real path. So the command sees its
+// inputs as the files and directories they are (not links), and no other
+// workspace file by any path: relative, the checkout's absolute path, or
+// the real path of an input. Go cannot run code
 // between clone and exec, so the executor starts the bld binary itself
 // (os.Executable) as a helper, which Main intercepts: it makes the mounts,
 // changes to FixedExecRoot, and execs the command in its place (same pid,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"bld/exec/graph"
@@ -93,11 +94,11 @@ func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, erro
 		return nil, fmt.Errorf("creating the exec root: %w", err)
 	}
 	e := &ExecRoot{root: m.root, dir: dir, mode: mode}
-	target := m.root
-	if mode == ModeNamespace {
-		target = FixedSource
+	mounted, err := buildForest(dir, m.root, a.AllInputs(), a.Outputs, mode == ModeNamespace)
+	if err == nil && mode == ModeNamespace {
+		err = writeInputList(e.inputList(), mounted)
 	}
-	if err := buildForest(dir, target, a.AllInputs(), a.Outputs); err != nil {
+	if err != nil {
 		e.Remove()
 		return nil, err
 	}
@@ -120,22 +121,84 @@ func (e *ExecRoot) Mode() Mode { return e.mode }
 // Command returns the command that runs a in the exec root: its Path, Args,
 // Dir, Env (a copy of a.Env) and SysProcAttr (Setpgid, and in ModeNamespace
 // the namespaces) are set; the caller sets the rest and may add to Env and
-// ExtraFiles. a.Argv[0] is resolved (program.Find) from the exec root, so a
-// program inside the workspace must be an input.
+// ExtraFiles. a.Argv[0] is resolved as the action key resolves it
+// (program.Find from the workspace root); a program inside the workspace
+// must be an input, and runs from the exec root.
 func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, error) {
-	if e.mode == ModeNamespace {
-		return namespaceCommand(ctx, e.dir, e.root, a)
-	}
-	prog, err := program.Find(e.dir, a.Argv[0], a.Env)
+	path, err := e.program(a)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, prog.Path)
+	if e.mode == ModeNamespace {
+		return namespaceCommand(ctx, e.dir, e.root, e.inputList(), path, a)
+	}
+	cmd := exec.CommandContext(ctx, path)
 	cmd.Args = a.Argv
 	cmd.Dir = e.dir
 	cmd.Env = append([]string{}, a.Env...)
 	cmd.SysProcAttr = newProcAttr()
 	return cmd, nil
+}
+
+// program resolves a's argv[0] on the host, as the action key does, and
+// returns the path the command is started by: for a program in the
+// workspace, its place in the exec root as the command sees it (an error
+// unless it is an input of a), else its absolute path.
+func (e *ExecRoot) program(a *graph.Action) (string, error) {
+	prog, err := program.Find(e.root, a.Argv[0], a.Env)
+	if err != nil {
+		return "", err
+	}
+	rel := prog.Name
+	if !prog.InWorkspace() {
+		r, err := filepath.Rel(e.root, prog.Path)
+		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return prog.Path, nil // outside the workspace
+		}
+		rel = filepath.ToSlash(r)
+	}
+	if !isInput(a, rel) {
+		return "", fmt.Errorf("command %s: %s exists in the workspace but is not an input of this action; declare it (tools of a genrule, tools or inputs of ctx.actions.run)", a.Argv[0], rel)
+	}
+	base := e.dir
+	if e.mode == ModeNamespace {
+		base = FixedExecRoot
+	}
+	return filepath.Join(base, filepath.FromSlash(rel)), nil
+}
+
+// isInput reports whether rel is an input of a or lies in one (a directory).
+func isInput(a *graph.Action, rel string) bool {
+	for _, in := range a.AllInputs() {
+		if in == rel || strings.HasPrefix(rel, in+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// inputList is the file that tells the namespace helper which inputs to
+// bind into the exec root: beside it, outside the exec root.
+func (e *ExecRoot) inputList() string { return e.dir + ".inputs" }
+
+// writeInputList writes the inputs the helper binds: one per line, "d " or
+// "f " and the path; a path with a newline is refused.
+func writeInputList(file string, inputs []mountedInput) error {
+	var b strings.Builder
+	for _, in := range inputs {
+		if strings.ContainsAny(in.path, "\n\r") {
+			return fmt.Errorf("input %q: a path with a newline cannot be sandboxed", in.path)
+		}
+		kind := "f "
+		if in.dir {
+			kind = "d "
+		}
+		b.WriteString(kind + in.path + "\n")
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing the exec root's input list: %w", err)
+	}
+	return nil
 }
 
 // Collect moves a's declared outputs from the exec root into the workspace,
@@ -158,13 +221,14 @@ func (e *ExecRoot) Collect(a *graph.Action) error {
 	}
 	prefixes := []string{e.dir, e.root}
 	if e.mode == ModeNamespace {
-		prefixes = append(prefixes, FixedExecRoot, FixedSource)
+		prefixes = append(prefixes, FixedExecRoot)
 	}
 	return rewriteDepfile(filepath.Join(e.root, filepath.FromSlash(a.Depfile)), prefixes)
 }
 
 // Remove deletes the exec root and whatever the command left in it.
 func (e *ExecRoot) Remove() error {
+	os.Remove(e.inputList())
 	if err := removeAll(e.dir); err != nil {
 		return fmt.Errorf("removing the exec root: %w", err)
 	}

@@ -71,7 +71,7 @@ func candidates(root, tok string, dirs map[string]bool) []string {
 		return nil // a word, not a file name
 	}
 	if path.IsAbs(tok) {
-		for _, pre := range []string{FixedExecRoot, FixedSource, root} {
+		for _, pre := range []string{FixedExecRoot, root} {
 			if rel, ok := strings.CutPrefix(tok, filepath.ToSlash(pre)+"/"); ok {
 				if i := strings.Index(rel, "bld-out/.bld/sandbox/"); i == 0 {
 					// An exec root's real path: drop bld-out/.bld/sandbox/<n>/.

@@ -14,13 +14,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"bld/exec/graph"
-	"bld/exec/program"
 )
 
-// The namespace recipe. The executor starts the bld binary (os.Executable)
-// as
+// The namespace recipe. Prepare made the exec root with a placeholder (an
+// empty file or directory) for each input, and beside it a list of those
+// inputs. The executor starts the bld binary (os.Executable) as
 //
-//	argv: <action argv[0]> -bld-sandbox-helper exec <exec root> <workspace> <action argv...>
+//	argv: <action argv[0]> -bld-sandbox-helper exec <exec root> <workspace> <input list> <program> <action argv...>
 //	env:  exactly the action's environment
 //	cwd:  the exec root's real path
 //
@@ -33,12 +33,17 @@ import (
 //  1. makes every mount private (MS_REC|MS_PRIVATE on /), so nothing
 //     leaks back to the host;
 //  2. mounts a tmpfs on FixedDir and creates execroot/ and src/ in it;
-//  3. bind-mounts the exec root on FixedExecRoot and the workspace on
-//     FixedSource, the latter read-only;
-//  4. mounts an empty read-only tmpfs over the workspace's real path;
-//  5. changes to FixedExecRoot, drops its capabilities, resolves the
-//     command with program.Find from FixedExecRoot and execs it with the
-//     environment and descriptors it was given.
+//  3. bind-mounts the exec root on FixedExecRoot, and the workspace on
+//     FixedSource, read-only;
+//  4. binds each listed input from FixedSource onto its placeholder under
+//     FixedExecRoot (a bind of a read-only mount is read-only), then
+//     unmounts FixedSource: the command sees its inputs as the regular
+//     files and directories they are, and no other workspace file, by any
+//     path (a relative ../src, or the real path of an input, lead nowhere);
+//  5. mounts an empty read-only tmpfs over the workspace's real path;
+//  6. changes to FixedExecRoot, drops its capabilities and execs the
+//     program (resolved on the host, by ExecRoot.program, as the action key
+//     resolves it) with the environment and descriptors it was given.
 //
 // The helper's pid is the command's pid: it leads the process group the
 // executor kills on Ctrl-C.
@@ -61,8 +66,9 @@ func namespaceProcAttr() *syscall.SysProcAttr {
 	}
 }
 
-// namespaceCommand is ExecRoot.Command in ModeNamespace.
-func namespaceCommand(ctx context.Context, dir, root string, a *graph.Action) (*exec.Cmd, error) {
+// namespaceCommand is ExecRoot.Command in ModeNamespace: the helper, to
+// run the program at path (as the command will see it) with a's argv.
+func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a *graph.Action) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding bld's own binary for the sandbox helper: %w", err)
@@ -70,7 +76,7 @@ func namespaceCommand(ctx context.Context, dir, root string, a *graph.Action) (*
 	cmd := exec.CommandContext(ctx, exe)
 	// argv[0] is the action's, so that ps and the jobserver (which
 	// picks its style by program name) see the tool.
-	cmd.Args = append([]string{a.Argv[0], helperArg, verbExec, dir, root}, a.Argv...)
+	cmd.Args = append([]string{a.Argv[0], helperArg, verbExec, dir, root, inputList, path}, a.Argv...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{}, a.Env...)
 	cmd.SysProcAttr = namespaceProcAttr()
@@ -153,11 +159,18 @@ func Main() {
 // returns only on failure. For verbProbe it returns nil when the namespace
 // is as it should be.
 func helper(args []string) error {
-	if len(args) < 3 || (args[0] == verbExec && len(args) < 4) {
+	if len(args) < 3 || (args[0] == verbExec && len(args) < 6) {
 		return fmt.Errorf("helper: bad arguments %q", args)
 	}
 	verb, dir, root := args[0], args[1], args[2]
-	if err := mountNamespace(dir, root); err != nil {
+	var inputs []mountedInput
+	if verb == verbExec {
+		var err error
+		if inputs, err = readInputList(args[3]); err != nil {
+			return err
+		}
+	}
+	if err := mountNamespace(dir, root, inputs); err != nil {
 		return err
 	}
 	if err := os.Chdir(FixedExecRoot); err != nil {
@@ -169,17 +182,33 @@ func helper(args []string) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
-	argv, env := args[3:], os.Environ()
-	prog, err := program.Find(FixedExecRoot, argv[0], env)
-	if err != nil {
-		return err
-	}
-	err = syscall.Exec(prog.Path, argv, env) // returns only on failure
+	path, argv := args[4], args[5:]
+	err := syscall.Exec(path, argv, os.Environ()) // returns only on failure
 	return fmt.Errorf("exec %s: %w", argv[0], err)
 }
 
-// mountNamespace does steps 1 to 4 of the recipe.
-func mountNamespace(dir, root string) error {
+// readInputList reads what writeInputList wrote.
+func readInputList(file string) ([]mountedInput, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the input list: %w", err)
+	}
+	var inputs []mountedInput
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		kind, p, ok := strings.Cut(line, " ")
+		if !ok || (kind != "f" && kind != "d") || p == "" {
+			return nil, fmt.Errorf("the input list %s is damaged: %q", file, line)
+		}
+		inputs = append(inputs, mountedInput{path: p, dir: kind == "d"})
+	}
+	return inputs, nil
+}
+
+// mountNamespace does steps 1 to 5 of the recipe.
+func mountNamespace(dir, root string, inputs []mountedInput) error {
 	steps := []struct {
 		what                 string
 		source, target, kind string
@@ -207,6 +236,19 @@ func mountNamespace(dir, root string) error {
 	}
 	if err := remountReadOnly(FixedSource); err != nil {
 		return err
+	}
+	for _, in := range inputs {
+		flags := uintptr(unix.MS_BIND)
+		if in.dir {
+			flags |= unix.MS_REC
+		}
+		rel := filepath.FromSlash(in.path)
+		if err := unix.Mount(filepath.Join(FixedSource, rel), filepath.Join(FixedExecRoot, rel), "", flags, ""); err != nil {
+			return fmt.Errorf("showing input %s: %w", in.path, err)
+		}
+	}
+	if err := unix.Unmount(FixedSource, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("hiding the workspace view: %w", err)
 	}
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
 		return fmt.Errorf("hiding the workspace: %w", err)
@@ -237,11 +279,11 @@ func remountReadOnly(target string) error {
 }
 
 // probeCheck verifies the namespace the probe built: the exec root is the
-// working directory, the workspace is visible at FixedSource and hidden at
-// its own path.
+// working directory, and the workspace is hidden at its own path and at
+// FixedSource.
 func probeCheck(root string) error {
-	if _, err := os.Stat(FixedSource); err != nil {
-		return err
+	if entries, err := os.ReadDir(FixedSource); err != nil || len(entries) != 0 {
+		return fmt.Errorf("the workspace is still visible at %s", FixedSource)
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil || len(entries) != 0 {

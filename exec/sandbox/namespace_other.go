@@ -20,6 +20,6 @@ func probeNamespace(ctx context.Context, root string) error {
 	return errors.New("mount namespaces exist only on Linux")
 }
 
-func namespaceCommand(ctx context.Context, dir, root string, a *graph.Action) (*exec.Cmd, error) {
+func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a *graph.Action) (*exec.Cmd, error) {
 	return nil, errors.New("mount namespaces exist only on Linux")
 }

@@ -13,8 +13,10 @@ const (
 	// command's working directory: graph.SandboxExecRoot, the path rules
 	// see as ctx.exec_root, under FixedDir.
 	FixedExecRoot = graph.SandboxExecRoot
-	// FixedSource is where the workspace appears, read-only; the exec
-	// root's links point into it.
+	// FixedSource is where the helper mounts the workspace, read-only,
+	// just long enough to bind each declared input from it onto its
+	// placeholder in the exec root; it is unmounted before the command
+	// starts, so the command sees no other workspace file.
 	FixedSource = FixedDir + "/src"
 )
 

@@ -63,7 +63,7 @@ func TestBuildForest(t *testing.T) {
 	dir := t.TempDir()
 	inputs := []string{"pkg/a.c", "pkg/data/x.txt", "pkg/data", "bld-out/pkg/gen.h", "top.h"}
 	outputs := []string{"bld-out/pkg/a.o", "bld-out/other/deep/b.o"}
-	if err := buildForest(dir, "/W", inputs, outputs); err != nil {
+	if _, err := buildForest(dir, "/W", inputs, outputs, false); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -80,20 +80,49 @@ func TestBuildForest(t *testing.T) {
 	if diff := cmp.Diff(want, tree(t, dir)); diff != "" {
 		t.Errorf("exec root (-want +got):\n%s", diff)
 	}
-	if err := buildForest(t.TempDir(), "/W", []string{"d"}, []string{"d/out"}); err == nil {
+	if _, err := buildForest(t.TempDir(), "/W", []string{"d"}, []string{"d/out"}, false); err == nil {
 		t.Error("an output inside a directory input was accepted")
 	}
 }
 
+// With placeholders (namespace mode), each input is an empty file or
+// directory of its kind, and the inputs to bind are listed.
+func TestBuildForestPlaceholders(t *testing.T) {
+	ws, dir := t.TempDir(), t.TempDir()
+	for p, c := range map[string]string{"pkg/a.c": "int a;\n", "pkg/data/x.txt": "x", "top.h": "#pragma once\n"} {
+		os.MkdirAll(filepath.Join(ws, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(ws, p), []byte(c), 0o644)
+	}
+	mounted, err := buildForest(dir, ws, []string{"pkg/a.c", "pkg/data/x.txt", "pkg/data", "top.h"}, []string{"bld-out/pkg/a.o"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mountedInput{{path: "pkg/a.c"}, {path: "pkg/data", dir: true}, {path: "top.h"}}
+	if diff := cmp.Diff(want, mounted, cmp.AllowUnexported(mountedInput{})); diff != "" {
+		t.Errorf("inputs to bind (-want +got):\n%s", diff)
+	}
+	for p, kind := range map[string]string{"pkg/a.c": "file", "pkg/data": "dir", "top.h": "file", "bld-out/pkg": "dir"} {
+		fi, err := os.Lstat(filepath.Join(dir, p))
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", p, err)
+		case kind == "dir" && !fi.IsDir(), kind == "file" && (!fi.Mode().IsRegular() || fi.Size() != 0):
+			t.Errorf("%s is %v (size %d), want an empty %s", p, fi.Mode(), fi.Size(), kind)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "pkg/data/x.txt")); err == nil {
+		t.Errorf("an input inside a directory input got a placeholder of its own")
+	}
+}
+
 func TestWorkspacePath(t *testing.T) {
-	prefixes := []string{"/w/bld-out/.bld/sandbox/7", "/w", FixedExecRoot, FixedSource}
+	prefixes := []string{"/w/bld-out/.bld/sandbox/7", "/w", FixedExecRoot}
 	tests := []struct{ in, want string }{
 		{"a.c", "a.c"},
 		{"./pkg/../pkg/a.h", "pkg/a.h"},
 		{"/w/bld-out/.bld/sandbox/7/pkg/a.h", "pkg/a.h"},
 		{"/w/pkg/b.h", "pkg/b.h"},
 		{FixedExecRoot + "/bld-out/x.o", "bld-out/x.o"},
-		{FixedSource + "/inc/c.h", "inc/c.h"},
 		{"/usr/include/stdio.h", "/usr/include/stdio.h"},
 		{"/wx/y.h", "/wx/y.h"},
 	}
