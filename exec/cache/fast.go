@@ -297,6 +297,13 @@ func (c *Cache) descDigest(a *graph.Action, tool string) [32]byte {
 		} else {
 			add(execRootUnfixed)
 		}
+		// Whether it runs sandboxed: a record made without the sandbox
+		// may rest on a file the sandbox would hide.
+		if c.opts.Sandboxed && !a.NoSandbox {
+			add("sandboxed")
+		} else {
+			add("unsandboxed")
+		}
 	}
 	list(a.Inputs)
 	list(a.Discoverable)
