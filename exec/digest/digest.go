@@ -7,9 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
+
+	"bld/exec/regfile"
 )
 
 // HashSize is the length in bytes of a SHA-256 hash.
@@ -42,9 +43,12 @@ func OfReader(r io.Reader) (Digest, error) {
 	return Digest{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
 
-// OfFile returns the digest of the named file's content.
+// OfFile returns the digest of the content of the regular file name,
+// following symbolic links. It never blocks on a FIFO or a device:
+// anything but a regular file is a *regfile.NotRegularError (see
+// regfile.Open).
 func OfFile(name string) (Digest, error) {
-	f, err := os.Open(name)
+	f, _, err := regfile.Open(name, true)
 	if err != nil {
 		return Digest{}, err
 	}

@@ -9,49 +9,82 @@ import (
 	"strings"
 
 	"bld/exec/graph"
+	"bld/exec/sandbox"
 )
 
 // prepareOutputs creates the parent directories of a's outputs and deletes
-// any stale output, so that an action that exits 0 without writing an output
-// is caught even when an old file is there.
+// any stale output, of any kind (see removeOutput), so that an action that
+// exits 0 without writing an output is caught even when an old file is
+// there, and a stale directory or link never blocks a build.
 func prepareOutputs(root string, a *graph.Action) error {
 	for _, out := range a.Outputs {
 		p := filepath.Join(root, out)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("creating the directory of output %s: %w", out, err)
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("deleting stale output %s: %w", out, err)
+		if err := removeOutput(p); err != nil {
+			return fmt.Errorf("deleting stale output %s: %w (delete it, or run bld clean)", out, err)
 		}
 	}
 	return nil
 }
 
 // checkOutputs reports an error naming every declared output of a that does
-// not exist after the command exited 0.
+// not exist after the command exited 0, or else the first that is not a
+// regular file (see sandbox.CheckOutput). It never opens an output.
 func checkOutputs(root string, a *graph.Action) error {
 	var missing []string
 	for _, out := range a.Outputs {
-		if _, err := os.Lstat(filepath.Join(root, out)); err != nil {
+		if _, err := os.Lstat(filepath.Join(root, out)); errors.Is(err, fs.ErrNotExist) {
 			missing = append(missing, out)
 		}
 	}
 	switch len(missing) {
 	case 0:
-		return nil
 	case 1:
 		return fmt.Errorf("action exited 0 but did not write its declared output %s", missing[0])
 	default:
 		return fmt.Errorf("action exited 0 but did not write its declared outputs %s", strings.Join(missing, ", "))
 	}
+	for _, out := range a.Outputs {
+		if err := sandbox.CheckOutput(filepath.Join(root, out), out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// removeOutputs deletes whatever declared outputs a failed action left, so
-// that no half-written output survives to be taken as good by a later build.
+// removeOutputs deletes whatever declared outputs a failed action left, of
+// any kind (see removeOutput), so that no half-written output survives to
+// be taken as good by a later build.
 func removeOutputs(root string, a *graph.Action) {
 	for _, out := range a.Outputs {
-		_ = os.Remove(filepath.Join(root, out))
+		_ = removeOutput(filepath.Join(root, out))
 	}
+}
+
+// removeOutput deletes whatever is at p: a file, a symbolic link (never
+// what it points to), or a directory and all it holds, even subdirectories
+// left without write permission. Nothing there is not an error.
+func removeOutput(p string) error {
+	err := os.Remove(p)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	fi, lerr := os.Lstat(p)
+	if lerr != nil || !fi.IsDir() {
+		return err
+	}
+	if os.RemoveAll(p) == nil {
+		return nil
+	}
+	filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(q, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(p)
 }
 
 // writeFile performs a file-writing action: it writes a.Content to a's single

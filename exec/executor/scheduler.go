@@ -362,7 +362,9 @@ func (s *scheduler) checker(ctx context.Context) {
 	}
 }
 
-// write performs a file-writing action and stores its result.
+// write performs a file-writing action and stores its result. When the
+// cache cannot record the result, the action fails and its output is
+// removed.
 func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	a := s.g.Actions[job.id]
 	r := Result{ID: job.id, Action: a, Status: StatusRan, Reason: job.why, Start: job.start}
@@ -370,6 +372,7 @@ func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	if err == nil && !a.NoCache {
 		if serr := s.opts.Cache.Store(ctx, a, job.key, nil); serr != nil {
 			err = fmt.Errorf("recording the result: %w", serr)
+			removeOutputs(s.opts.Root, a)
 		}
 	}
 	r.End = time.Now()
@@ -390,6 +393,9 @@ func (s *scheduler) removeLater(xr *sandbox.ExecRoot) {
 
 // execute runs action id's command with a token already held, releases the
 // token when the process has ended, checks the outputs and stores the result.
+// Whenever the action fails, the cache's failure to record its result
+// included, its outputs are removed, so that no later build takes them as
+// good.
 func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, key string) Result {
 	a := s.g.Actions[id]
 	r := Result{ID: id, Action: a, Status: StatusRan, Reason: why, Start: start, ExitCode: -1}
@@ -431,8 +437,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 	}
 	if !a.NoCache {
 		if err := s.opts.Cache.Store(ctx, a, key, cr.output); err != nil {
-			r.Status, r.Err, r.End = StatusFailed, fmt.Errorf("recording the result: %w", err), time.Now()
-			return r
+			return fail(fmt.Errorf("recording the result: %w", err))
 		}
 	}
 	r.End = time.Now()

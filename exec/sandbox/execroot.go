@@ -204,8 +204,17 @@ func writeInputList(file string, inputs []mountedInput) error {
 // Collect moves a's declared outputs from the exec root into the workspace,
 // replacing what is there, and rewrites a.Depfile's paths to clean
 // workspace-relative ones. A missing output is skipped: the caller reports
-// it as it would without a sandbox.
+// it as it would without a sandbox. An output that is not a regular file
+// (a symbolic link, which may point into the exec root or the sandbox's
+// view of the sources, a directory, a FIFO, a device) is an error naming
+// it and its kind (see CheckOutput), found before anything is moved, so
+// that no such file reaches the workspace.
 func (e *ExecRoot) Collect(a *graph.Action) error {
+	for _, out := range a.Outputs {
+		if err := CheckOutput(filepath.Join(e.dir, filepath.FromSlash(out)), out); err != nil {
+			return err
+		}
+	}
 	for _, out := range a.Outputs {
 		from := filepath.Join(e.dir, filepath.FromSlash(out))
 		if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"bld/exec/digest"
+	"bld/exec/regfile"
 )
 
 // blobMode is the mode of every blob: blobs are never written after their
@@ -21,21 +21,17 @@ const blobMode = fs.FileMode(0o444)
 // PutFile copies the regular file name (following symbolic links) into
 // the store, hashing it on the way, and returns its digest and what stat
 // said of it when it was opened (a caller comparing that with a later stat
-// learns whether the file changed while it was copied). Errors of the
-// store are Faults; errors of name are not.
+// learns whether the file changed while it was copied). It never blocks on
+// a FIFO or a device: name is checked before it is opened (see
+// regfile.Open), and anything but a regular file is a
+// *regfile.NotRegularError. Errors of the store are Faults; errors of name
+// are not.
 func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
-	src, err := os.Open(name)
+	src, fi, err := regfile.Open(name, true)
 	if err != nil {
 		return digest.Digest{}, nil, err
 	}
 	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return digest.Digest{}, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return digest.Digest{}, nil, fmt.Errorf("%s is not a regular file", name)
-	}
 	tmp, err := createTemp(filepath.Join(s.dir, casDir))
 	if err != nil {
 		return digest.Digest{}, nil, fault("write", filepath.Join(s.dir, casDir), err)
@@ -91,10 +87,12 @@ func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 
 // ReadBlob returns the content of blob d, verified. It returns ErrMissing
 // if the blob is not there, and ErrCorrupt (after removing it) if its
-// content does not match d. Its other errors are Faults.
+// content does not match d. Its other errors are Faults, among them a
+// blob that is not a regular file (a FIFO is never opened in a way that
+// blocks).
 func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 	blob := s.blobPath(d.Hash)
-	data, err := os.ReadFile(blob)
+	data, _, err := readStoreFile(blob)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrMissing
 	}
@@ -116,10 +114,12 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 // memo needs both). The copy uses io.Copy between files, which lets the
 // kernel use copy_file_range (a reflink where the file system shares
 // extents); dest is never a hard link to the blob. Errors of the store
-// are Faults; errors of dest and its directory are not.
+// are Faults, among them a blob that is not a regular file (a FIFO, a
+// directory, a device or a symbolic link: it is never opened in a way that
+// blocks); errors of dest and its directory are not.
 func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.FileInfo, time.Time, error) {
 	blob := s.blobPath(d.Hash)
-	src, err := os.Open(blob)
+	src, sfi, err := openStoreFile(blob)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, time.Time{}, ErrMissing
@@ -127,13 +127,6 @@ func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.File
 		return nil, time.Time{}, fault("read", blob, err)
 	}
 	defer src.Close()
-	sfi, err := src.Stat()
-	if err != nil {
-		return nil, time.Time{}, fault("read", blob, err)
-	}
-	if !sfi.Mode().IsRegular() {
-		return nil, time.Time{}, fault("read", blob, errNotFile)
-	}
 	s.touch(blob, sfi.ModTime())
 	tmp, err := createTemp(filepath.Dir(dest))
 	if err != nil {
@@ -180,4 +173,31 @@ func (s *Store) touch(name string, mtime time.Time) {
 		return
 	}
 	os.Chtimes(name, now, now)
+}
+
+// openStoreFile opens the file name of the store for reading, as
+// regfile.Open does without following a symbolic link: it never blocks on
+// a FIFO or a device. Anything but a regular file is errNotFile.
+func openStoreFile(name string) (*os.File, os.FileInfo, error) {
+	f, fi, err := regfile.Open(name, false)
+	var nr *regfile.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, nil, errNotFile
+	}
+	return f, fi, err
+}
+
+// readStoreFile returns the content of the file name of the store, and
+// what fstat said of it, as openStoreFile opens it.
+func readStoreFile(name string) ([]byte, os.FileInfo, error) {
+	f, fi, err := openStoreFile(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, fi, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -47,29 +46,19 @@ func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error
 // GetEntry returns the entry stored under key, verified. It returns
 // ErrMissing if there is none (or one of a format this version does not
 // read), and ErrCorrupt (after removing it) if it does not verify. Its
-// other errors, but for an invalid key, are Faults.
+// other errors, but for an invalid key, are Faults, among them an entry
+// file that is not a regular file (a FIFO is never opened in a way that
+// blocks).
 func (s *Store) GetEntry(key string) (Entry, error) {
 	if !digest.ValidHash(key) {
 		return Entry{}, fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
 	}
 	name := s.entryPath(key)
-	f, err := os.Open(name)
+	data, fi, err := readStoreFile(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Entry{}, ErrMissing
 		}
-		return Entry{}, fault("read", name, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Entry{}, fault("read", name, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Entry{}, fault("read", name, errNotFile)
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
 		return Entry{}, fault("read", name, err)
 	}
 	if !bytes.HasPrefix(data, []byte(entryHeader)) && bytes.HasPrefix(data, []byte("bld-")) {

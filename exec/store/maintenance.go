@@ -265,7 +265,7 @@ func (s *Store) trim(maxSize int64) (TrimReport, error) {
 	refs := map[string]int{}
 	entryRefs := map[string][]string{}
 	for _, e := range inv.entries {
-		data, err := os.ReadFile(e.path)
+		data, _, err := readStoreFile(e.path)
 		if err != nil {
 			continue
 		}
@@ -363,7 +363,7 @@ func (s *Store) Verify() (VerifyReport, error) {
 		present[b.hash] = true
 	}
 	for _, e := range inv.entries {
-		data, err := os.ReadFile(e.path)
+		data, _, err := readStoreFile(e.path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

@@ -1,0 +1,38 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+
+	"bld/exec/regfile"
+)
+
+// CheckOutput returns nil if the file abs, the declared output out (a
+// workspace-relative path, as the action declares it), is a regular file
+// or is missing (the caller reports a missing output). Anything else, a
+// symbolic link included, is an error naming out and what it is: bld
+// stores, restores and digests regular files only, a symbolic link may
+// point anywhere (into an exec root that is about to be removed), and
+// reading a FIFO or a device may block forever. It never opens abs.
+func CheckOutput(abs, out string) error {
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("output %s: %w", out, err)
+	}
+	mode := fi.Mode()
+	switch {
+	case mode.IsRegular():
+		return nil
+	case mode&os.ModeSymlink != 0:
+		target, err := os.Readlink(abs)
+		if err != nil {
+			target = "?"
+		}
+		return fmt.Errorf("output %s is a symbolic link to %s; an action must write regular files (cp -L instead of cp -a)", out, target)
+	default:
+		return fmt.Errorf("output %s is not a regular file (%s); an action must write regular files", out, regfile.Kind(mode))
+	}
+}
