@@ -55,9 +55,10 @@ func TestNonRegularOutputFails(t *testing.T) {
 	}
 }
 
-// TestCpAInSandboxFails copies a declared input with cp -a, which in a
-// sandbox copies the exec root's symbolic link to the input: the action
-// fails saying so, and no dangling link is left in bld-out.
+// TestCpAInSandboxFails copies a declared input with cp -a, which in the
+// symlinks sandbox copies the exec root's symbolic link to the input: the
+// action fails saying so, and no dangling link is left in bld-out. In the
+// namespace sandbox inputs are regular files: cp -a copies the file.
 func TestCpAInSandboxFails(t *testing.T) {
 	t.Parallel()
 	for _, mode := range sandboxModes(t) {
@@ -66,6 +67,15 @@ func TestCpAInSandboxFails(t *testing.T) {
 			writeFiles(t, root, map[string]string{"p/in.txt": "in\n"})
 			a := sh("//p:o", "cp -a p/in.txt bld-out/o", []string{"p/in.txt"}, []string{"bld-out/o"})
 			_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+			if mode == sandbox.ModeNamespace {
+				if err != nil {
+					t.Fatalf("namespace: %v", err)
+				}
+				if fi, err := os.Lstat(filepath.Join(root, "bld-out/o")); err != nil || !fi.Mode().IsRegular() {
+					t.Errorf("namespace: output %v, %v; want a regular file", fi, err)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatal("the build succeeded")
 			}

@@ -30,6 +30,9 @@ func TestCollectRejectsNonRegular(t *testing.T) {
 			{"FIFO", "mkfifo bld-out/o", "output bld-out/o is not a regular file (a FIFO); an action must write regular files"},
 			{"directory", "mkdir bld-out/o", "output bld-out/o is not a regular file (a directory); an action must write regular files"},
 		} {
+			if mode == ModeNamespace && tc.name == "cp -a of an input" {
+				continue // inputs are regular files there: cp -a copies the file
+			}
 			t.Run(mode.String()+"/"+tc.name, func(t *testing.T) {
 				root := t.TempDir()
 				os.WriteFile(filepath.Join(root, "in.txt"), []byte("in\n"), 0o644)
