@@ -445,3 +445,157 @@ func TestNewCompilerUnderSameDriver(t *testing.T) {
 		t.Errorf("after a new cc1, compiles that ran %v, want 1", got)
 	}
 }
+
+// asWrapper writes an executable as at p that runs the real assembler with
+// extra arguments (extra may be empty).
+func asWrapper(t *testing.T, p, extra string) {
+	t.Helper()
+	realAs, err := exec.LookPath("as")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf("#!/bin/sh\nexec %s %s\"$@\"\n", realAs, extra)
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantMark checks whether the object at rel defines the symbol MARK (the
+// wrapper assembler's --defsym MARK=1), with nm.
+func wantMark(t *testing.T, w *testWorkspace, rel string, want bool) {
+	t.Helper()
+	out, err := exec.Command("nm", w.path(rel)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nm %s: %v\n%s", rel, err, out)
+	}
+	if got := strings.Contains(string(out), " MARK\n"); got != want {
+		t.Errorf("%s defines MARK: %v, want %v\n%s", rel, got, want, out)
+	}
+}
+
+// wantNoOp waits out the racy windows of bld's memos, so that the no-op
+// build it then runs records its actions (the next build can take the
+// fast path), and fails the test if that build ran anything.
+func wantNoOp(t *testing.T, w *testWorkspace) {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond)
+	if got := withStatus(w.buildEvents("//app"), "ran"); len(got) != 0 {
+		t.Fatalf("nothing changed, ran %v", got)
+	}
+}
+
+// findObject returns the workspace path of the one object under
+// bld-out/app.
+func findObject(t *testing.T, w *testWorkspace) string {
+	t.Helper()
+	var objs []string
+	filepath.WalkDir(w.path("bld-out/app"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".o") {
+			rel, _ := filepath.Rel(w.root, p)
+			objs = append(objs, rel)
+		}
+		return nil
+	})
+	if len(objs) != 1 {
+		t.Fatalf("objects under bld-out/app: %v, want one", objs)
+	}
+	return objs[0]
+}
+
+// An assembler in a -B directory of the compile's options: gcc runs it,
+// so the key covers it. Editing it reruns the compile, and after bld clean
+// the object restored is the edited assembler's (it defines MARK), not
+// the first one's.
+func TestAssemblerInBDirectory(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal(err)
+	}
+	mybin := filepath.Join(t.TempDir(), "mybin")
+	if err := os.MkdirAll(mybin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(mybin, "as")
+	for _, copts := range []string{`"-B` + mybin + `/"`, `"-B", "` + mybin + `"`} {
+		t.Run(copts, func(t *testing.T) {
+			asWrapper(t, wrapper, "")
+			w := newWorkspace(t, map[string]string{
+				"app/BUILD.star": `cc_binary(name = "app", srcs = ["main.c"], copts = [` + copts + `])
+`,
+				"app/main.c": "int main(void) { return 0; }\n",
+			})
+			w.mustBuild("build", "//app")
+			obj := findObject(t, w)
+			wantMark(t, w, obj, false)
+			wantNoOp(t, w)
+			asWrapper(t, wrapper, "--defsym MARK=1 ")
+			ev := w.buildEvents("//app")
+			if got := ranWith(ev, "CcCompile"); len(got) != 1 {
+				t.Errorf("after editing the -B directory's as, compiles that ran %v, want 1", got)
+			}
+			wantMark(t, w, obj, true)
+			w.mustBuild("clean")
+			w.mustBuild("build", "//app")
+			wantMark(t, w, obj, true)
+		})
+	}
+}
+
+// A new assembler in a directory already on PATH (the PATH string does
+// not change): gcc runs it, so the compile reruns, in this build and after
+// bld clean, where the object restored is the new assembler's.
+func TestNewAssemblerInPathDirectory(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	w := newWorkspace(t, map[string]string{
+		"app/BUILD.star": `cc_binary(name = "app", srcs = ["main.c"])
+`,
+		"app/main.c": "int main(void) { return 0; }\n",
+	})
+	for i, kv := range w.env {
+		if strings.HasPrefix(kv, "PATH=") {
+			w.env[i] = "PATH=" + dir + ":" + os.Getenv("PATH")
+		}
+	}
+	w.mustBuild("build", "//app")
+	obj := findObject(t, w)
+	wantMark(t, w, obj, false)
+	wantNoOp(t, w)
+	asWrapper(t, filepath.Join(dir, "as"), "--defsym MARK=1 ")
+	ev := w.buildEvents("//app")
+	if got := ranWith(ev, "CcCompile"); len(got) != 1 {
+		t.Errorf("after a new as in a PATH directory, compiles that ran %v, want 1", got)
+	}
+	wantMark(t, w, obj, true)
+	w.mustBuild("clean")
+	w.mustBuild("build", "//app")
+	wantMark(t, w, obj, true)
+}
+
+// An assembler that appears in a -B directory after a build: gcc now runs
+// it instead of the one in PATH, so the compile reruns.
+func TestAssemblerAddedToBDirectory(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal(err)
+	}
+	mybin := filepath.Join(t.TempDir(), "mybin")
+	if err := os.MkdirAll(mybin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorkspace(t, map[string]string{
+		"app/BUILD.star": `cc_binary(name = "app", srcs = ["main.c"], copts = ["-B` + mybin + `/"])
+`,
+		"app/main.c": "int main(void) { return 0; }\n",
+	})
+	w.mustBuild("build", "//app")
+	obj := findObject(t, w)
+	wantMark(t, w, obj, false)
+	wantNoOp(t, w)
+	asWrapper(t, filepath.Join(mybin, "as"), "--defsym MARK=1 ")
+	ev := w.buildEvents("//app")
+	if got := ranWith(ev, "CcCompile"); len(got) != 1 {
+		t.Errorf("after an as appeared in the -B directory, compiles that ran %v, want 1", got)
+	}
+	wantMark(t, w, obj, true)
+}

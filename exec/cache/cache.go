@@ -14,8 +14,9 @@
 // input files it is keyed on, with content digests and executable bits),
 // no platform properties unless Options.Platform gives some, and a salt
 // (key.go) naming the content of the program argv[0] resolves to
-// (program.Find), for a compiler driver the programs it runs
-// (toolchains.go), and where the command runs (the sandbox's fixed path or
+// (program.Find), for a compiler driver the programs it runs with the
+// action's toolchain-affecting arguments and environment, resolved in its
+// PATH at each key (toolchains.go), and where the command runs (the sandbox's fixed path or
 // not). PATH itself is left out: what it decides, which programs run, is in
 // the salt by content. A file-writing action (no argv) is keyed by the
 // digest of its content and executable bit, spelled as a Command

@@ -16,6 +16,7 @@ import (
 	"bld/exec/program"
 	"bld/exec/reapi"
 	"bld/exec/store"
+	"bld/exec/toolchain"
 )
 
 // The action record is this workspace's memory of the actions whose
@@ -27,8 +28,11 @@ import (
 //   - the digest of its description, everything its key depends on but the
 //     content of files: argv, environment, content and executable bit of a
 //     file-writing action, the input, candidate and output lists, the
-//     depfile, where it runs, the platform, and the path argv[0] resolves
-//     to in the action's PATH;
+//     depfile, where it runs, the platform, the path argv[0] resolves
+//     to in the action's PATH, and for a compiler driver the paths its
+//     programs resolve to (the toolchain memo's answers for the action's
+//     toolchain arguments and environment, resolved in its PATH: a fast
+//     check without such an answer takes the slow path);
 //   - the paths of the other files its key covers: the read set its depfile
 //     gave (readset.go), and the programs of a compiler driver;
 //   - the stamp (size, modification time, status-change time, inode,
@@ -70,7 +74,7 @@ const (
 	actionsHeader = "bld-actions 2\n"
 	// descVersion starts every description digest: change it when what
 	// a key covers changes, so that records of the old keys are not used.
-	descVersion = "bld-fast-2"
+	descVersion = "bld-fast-3"
 )
 
 // A fastEntry is the record of one action. It is never modified once in
@@ -263,8 +267,10 @@ func actionID(outputs []string) string {
 }
 
 // descDigest digests what a's key depends on besides file contents; tool
-// is the (memo) path argv[0] resolves to.
-func (c *Cache) descDigest(a *graph.Action, tool string) [32]byte {
+// is the (memo) path argv[0] resolves to, and programs the paths of the
+// programs a compiler driver runs (hashTool's, in its order; nil for
+// another tool).
+func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]byte {
 	var arr [1024]byte
 	buf := arr[:0]
 	add := func(s string) {
@@ -292,6 +298,7 @@ func (c *Cache) descDigest(a *graph.Action, tool string) [32]byte {
 		list(a.Argv)
 		list(a.Env)
 		add(tool)
+		list(programs)
 		if c.opts.FixedExecRoot && !a.NoSandbox {
 			add(graph.SandboxExecRoot)
 		} else {
@@ -340,19 +347,29 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	}
 	var tool string
 	var toolFi os.FileInfo
+	var programs []string
 	if len(a.Argv) > 0 {
 		prog, err := program.Find(c.root, a.Argv[0], a.Env)
 		if err != nil {
 			return "", false
 		}
 		tool, toolFi = prog.Name, prog.Info
+		if toolchain.IsDriver(a.Argv[0]) {
+			// The driver's programs as hashTool would find them now: a
+			// new one in a PATH or -B directory changes the description.
+			id, ok := c.toolchains.lookup(c.root, prog, toolchain.Flags(a.Argv), a.Env, c.now())
+			if !ok {
+				return "", false
+			}
+			programs = id.Resolve(c.root, a.Env)
+		}
 	}
 	inputs := keyedInputs(a)
 	n := len(inputs) + len(e.paths) + len(a.Outputs)
 	if toolFi != nil {
 		n++
 	}
-	if len(e.stamps) != n || c.descDigest(a, tool) != e.desc {
+	if len(e.stamps) != n || c.descDigest(a, tool, programs) != e.desc {
 		return "", false
 	}
 	i := 0
@@ -467,6 +484,13 @@ func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []reapi.OutputFi
 		}
 		tool = ki.toolPath
 	}
-	e.desc = c.descDigest(a, tool)
+	var programs []string
+	if !ki.isWrite && toolchain.IsDriver(a.Argv[0]) {
+		programs = make([]string, 0, len(ki.toolchain))
+		for _, f := range ki.toolchain {
+			programs = append(programs, f.Path)
+		}
+	}
+	e.desc = c.descDigest(a, tool, programs)
 	return e, true
 }

@@ -326,8 +326,11 @@ func (c *Cache) hashInputs(ki *keyInfo, inputs []string) error {
 }
 
 // hashTool resolves argv[0] as the runner will (program.Find) and digests
-// the file it names, and, for a compiler driver, the programs it runs. A
-// tool that is not found has no digest: the action will fail when it runs.
+// the file it names, and, for a compiler driver, the programs it runs with
+// the action's toolchain-affecting arguments and environment: the driver's
+// answers come from the toolchain memo, and are resolved in the action's
+// PATH here, at each key. A tool that is not found has no digest: the
+// action will fail when it runs.
 func (c *Cache) hashTool(ctx context.Context, ki *keyInfo, a *graph.Action) error {
 	prog, err := program.Find(c.root, a.Argv[0], a.Env)
 	if err != nil {
@@ -345,12 +348,12 @@ func (c *Cache) hashTool(ctx context.Context, ki *keyInfo, a *graph.Action) erro
 	if !toolchain.IsDriver(a.Argv[0]) {
 		return nil
 	}
-	id, err := c.toolchains.identity(ctx, c.root, prog, a.Env)
+	id, err := c.toolchains.identity(ctx, c.root, prog, toolchain.Flags(a.Argv), a.Env, ki.checked)
 	if err != nil {
 		return fmt.Errorf("asking the compiler %s what it runs: %w", prog.Path, err)
 	}
 	ki.toolVersion = id.Version
-	for _, p := range id.Programs {
+	for _, p := range id.Resolve(c.root, a.Env) {
 		d, st, err := c.memo.fileDigest(p, p)
 		if err != nil {
 			return fmt.Errorf("compiler %s: %w", prog.Path, err)
