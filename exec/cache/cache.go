@@ -130,6 +130,7 @@ type Cache struct {
 	memo       *memo
 	fast       *fastRecord
 	toolchains *toolchainMemo
+	resolved   sync.Map // what resolvedPrograms found in this build
 	now        func() time.Time
 
 	mu       sync.Mutex

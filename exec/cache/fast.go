@@ -361,7 +361,7 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 			if !ok {
 				return "", false
 			}
-			programs = id.Resolve(c.root, a.Env)
+			programs = c.resolvedPrograms(id, a.Env)
 		}
 	}
 	inputs := keyedInputs(a)

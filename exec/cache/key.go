@@ -353,7 +353,7 @@ func (c *Cache) hashTool(ctx context.Context, ki *keyInfo, a *graph.Action) erro
 		return fmt.Errorf("asking the compiler %s what it runs: %w", prog.Path, err)
 	}
 	ki.toolVersion = id.Version
-	for _, p := range id.Resolve(c.root, a.Env) {
+	for _, p := range c.resolvedPrograms(id, a.Env) {
 		d, st, err := c.memo.fileDigest(p, p)
 		if err != nil {
 			return fmt.Errorf("compiler %s: %w", prog.Path, err)

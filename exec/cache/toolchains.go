@@ -207,3 +207,19 @@ func (t *toolchainMemo) save() error {
 	t.dirty = false
 	return nil
 }
+
+// resolvedPrograms returns id.Resolve(root, env), remembered for the rest
+// of the build per identity and PATH: a no-op build of many compiles then
+// looks the driver's bare program names up in PATH once, not once per
+// compile. (A program that appears in a PATH directory during a build is
+// seen by the next build.)
+func (c *Cache) resolvedPrograms(id toolchain.Identity, env []string) []string {
+	pathVar, _ := program.PathOf(env)
+	key := pathVar + "\x00" + strings.Join(id.Programs, "\x00")
+	if v, ok := c.resolved.Load(key); ok {
+		return v.([]string)
+	}
+	progs := id.Resolve(c.root, env)
+	c.resolved.Store(key, progs)
+	return progs
+}
