@@ -136,7 +136,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
-	unlock, err := lockWorkspace(stateDir, env)
+	unlock, err := lockWorkspace(ctx, stateDir, env)
 	if err != nil {
 		return err
 	}

@@ -250,7 +250,7 @@ func (r *fastRecord) save() error {
 	if err := os.MkdirAll(filepath.Dir(r.file), 0o777); err != nil {
 		return err
 	}
-	if err := store.WriteFileAtomic(r.file, data, 0o666); err != nil {
+	if err := store.WriteFileAtomic(r.file, data, 0o644); err != nil {
 		return err
 	}
 	r.dirty = false

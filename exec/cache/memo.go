@@ -216,7 +216,7 @@ func (m *memo) save() error {
 	if err := os.MkdirAll(filepath.Dir(m.file), 0o777); err != nil {
 		return err
 	}
-	if err := store.WriteFileAtomic(m.file, b.Bytes(), 0o666); err != nil {
+	if err := store.WriteFileAtomic(m.file, b.Bytes(), 0o644); err != nil {
 		return err
 	}
 	m.dirty = false

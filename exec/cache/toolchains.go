@@ -201,7 +201,7 @@ func (t *toolchainMemo) save() error {
 	if err := os.MkdirAll(filepath.Dir(t.file), 0o777); err != nil {
 		return fmt.Errorf("saving the toolchain memo: %w", err)
 	}
-	if err := store.WriteFileAtomic(t.file, data, 0o666); err != nil {
+	if err := store.WriteFileAtomic(t.file, data, 0o644); err != nil {
 		return fmt.Errorf("saving the toolchain memo: %w", err)
 	}
 	t.dirty = false
