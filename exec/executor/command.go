@@ -3,8 +3,9 @@ package executor
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -44,27 +45,56 @@ func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, 
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
 	}
-	var out bytes.Buffer
+	// One pipe for stdout and stderr, interleaved as written, read here
+	// rather than by os/exec: so that Wait returns when the command's main
+	// process ends, whatever its background children do with the pipe.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+	}
+	defer r.Close()
 	cmd.Stdin = nil // /dev/null
-	cmd.Stdout = &out
-	cmd.Stderr = &out // the same writer: one pipe, interleaved as written
+	cmd.Stdout = w
+	cmd.Stderr = w
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	cmd.WaitDelay = waitDelay
 	if a.Jobserver {
 		detach, err := tokens.AttachJobserver(cmd)
 		if err != nil {
+			w.Close()
 			return commandResult{exitCode: -1, err: fmt.Errorf("giving the jobserver to %s: %w", a.Argv[0], err)}
 		}
 		defer detach()
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close() // the command's copy is the only one now
+	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 	}
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.Copy(&out, r)
+	}()
 	untrack := trackGroup(processDir, cmd.Process.Pid)
+	// When the main process has ended, but before it is reaped (so that
+	// its process group ID cannot be reused), kill what it left running in
+	// its group: an action is over when its command is, as in Bazel.
+	early := exitedUnreaped(cmd.Process.Pid)
+	if early {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	werr := cmd.Wait()
+	if !early {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // best effort
+	}
 	untrack()
+	// Descendants that left the group may still hold the pipe: read what
+	// comes within waitDelay, no more.
+	r.SetReadDeadline(time.Now().Add(waitDelay))
+	<-copied
 	res := commandResult{output: out.Bytes(), exitCode: cmd.ProcessState.ExitCode()}
 	switch {
 	case ctx.Err() != nil && res.exitCode != 0:
@@ -73,7 +103,7 @@ func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, 
 		res.err = fmt.Errorf("command exited with status %d", res.exitCode)
 	case res.exitCode < 0:
 		res.err = fmt.Errorf("command terminated: %v", cmd.ProcessState)
-	case werr != nil && !errors.Is(werr, exec.ErrWaitDelay):
+	case werr != nil:
 		res.err = fmt.Errorf("waiting for %s: %w", a.Argv[0], werr)
 	}
 	return res
