@@ -51,3 +51,29 @@ func TestBackgroundProcessKilled(t *testing.T) {
 		})
 	}
 }
+
+// An action that prints 20 MB and fails: bld prints its FAILED block with
+// the first and last 512 KiB and where the whole output is, once; the file
+// holds all of it.
+func TestHugeOutputBounded(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"big/BUILD.star": `genrule(name = "big", outs = ["o.txt"], cmd = "seq 1 2600000; exit 1")
+`,
+	})
+	r := w.bld("build", "//big:big")
+	if r.code != exitFailed {
+		t.Fatalf("want exit %d:\n%.2000s", exitFailed, r.String())
+	}
+	if n := len(r.stderr); n > 2<<20 {
+		t.Errorf("bld printed %d bytes, want at most about 1 MiB", n)
+	}
+	wantContains(t, r.stderr, "FAILED: //big:big (Genrule)", "\n1\n2\n3\n", "\n2600000\n",
+		"bytes of output left out here; the whole output is in "+w.path("bld-out/.bld/logs/bld-out_big_o.txt.log"))
+	data, err := os.ReadFile(w.path("bld-out/.bld/logs/bld-out_big_o.txt.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data, []byte("1\n2\n")) || !bytes.HasSuffix(data, []byte("\n2599999\n2600000\n")) {
+		t.Errorf("the log does not hold the whole output (%d bytes)", len(data))
+	}
+}

@@ -209,6 +209,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Tokens:     pool,
 		Observer:   observer,
 		ProcessDir: processDir,
+		LogDir:     filepath.Join(stateDir, "logs"),
 		Sandbox:    sandboxMode,
 	})
 	closeErr := ac.Close()

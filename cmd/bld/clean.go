@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"bld/starlark/workspace"
 )
@@ -33,39 +32,16 @@ func runClean(ctx context.Context, env *environment, args []string) error {
 		}
 		return nil
 	}
-	// A build may be running: wait for it, and keep the lock file itself
-	// (a build waiting on it must not find a new one unlocked).
+	// A build may be running: wait for it. Removing the lock file with
+	// the rest is safe: a build that waited on it finds it gone and
+	// locks the new one (lockWorkspace).
 	unlock, err := lockWorkspace(ctx, stateDir, env)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := removeAllBut(out, filepath.Join(stateDir, "lock")); err != nil {
+	if err := os.RemoveAll(out); err != nil {
 		return fmt.Errorf("removing %s: %w", out, err)
-	}
-	return nil
-}
-
-// removeAllBut removes dir and everything in it except the file keep and
-// the directories that lead to it.
-func removeAllBut(dir, keep string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		switch {
-		case p == keep:
-		case e.IsDir() && strings.HasPrefix(keep, p+string(filepath.Separator)):
-			if err := removeAllBut(p, keep); err != nil {
-				return err
-			}
-		default:
-			if err := os.RemoveAll(p); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }

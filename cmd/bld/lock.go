@@ -23,19 +23,19 @@ const lockPollInterval = 50 * time.Millisecond
 // released by unlock, or when the process ends, however it ends.
 func lockWorkspace(ctx context.Context, stateDir string, env *environment) (unlock func(), err error) {
 	name := filepath.Join(stateDir, "lock")
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("locking the workspace: %w", err)
-	}
 	said := false
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
+		f, held, err := tryLock(name)
+		if err != nil {
 			return nil, fmt.Errorf("locking the workspace: %w", err)
+		}
+		if held {
+			// Who holds the lock, for the message below; failing to
+			// say so changes nothing else.
+			if err := f.Truncate(0); err == nil {
+				f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+			}
+			return func() { f.Close() }, nil
 		}
 		if !said {
 			said = true
@@ -49,15 +49,37 @@ func lockWorkspace(ctx context.Context, stateDir string, env *environment) (unlo
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
 			return nil, ctx.Err()
 		case <-time.After(lockPollInterval):
 		}
 	}
-	// Who holds the lock, for the message above; failing to say so
-	// changes nothing else.
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+}
+
+// tryLock opens (creating it and its directory if needed) the lock file
+// name and tries to lock it without waiting. It reports held with the open
+// file when it got the lock on the file that is at name now: bld clean
+// deletes bld-out/, lock included, so a lock taken on a file since removed
+// is no lock, and is dropped.
+func tryLock(name string) (f *os.File, held bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return nil, false, err
 	}
-	return func() { f.Close() }, nil
+	f, err = os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if err == syscall.EWOULDBLOCK {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	mine, err1 := f.Stat()
+	now, err2 := os.Stat(name)
+	if err1 != nil || err2 != nil || !os.SameFile(mine, now) {
+		f.Close()
+		return nil, false, nil
+	}
+	return f, true, nil
 }

@@ -46,7 +46,7 @@ func slowWorkspace(t *testing.T) (*testWorkspace, string) {
 }
 
 // bld clean while a build runs waits for it, says who it waits for, and
-// then removes its outputs; the lock file stays.
+// then removes bld-out/.
 func TestCleanWaitsForBuild(t *testing.T) {
 	w, marker := slowWorkspace(t)
 	build, out := startSlowBuild(t, w, marker)
@@ -58,11 +58,8 @@ func TestCleanWaitsForBuild(t *testing.T) {
 		t.Fatalf("clean: %s", r)
 	}
 	wantContains(t, r.stderr, fmt.Sprintf("another bld (pid %d) is using this workspace; waiting", build.Process.Pid))
-	if w.exists("bld-out/slow/s.txt") || w.exists("bld-out/.bld/actions") {
-		t.Errorf("clean left outputs or state behind")
-	}
-	if !w.exists("bld-out/.bld/lock") {
-		t.Errorf("clean removed the lock file that waiting builds hold")
+	if w.exists("bld-out") {
+		t.Errorf("clean left bld-out/ behind")
 	}
 }
 

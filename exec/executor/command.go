@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -39,8 +38,9 @@ type commandResult struct {
 // so its process group ID cannot have been reused.
 //
 // processDir, if not empty, is where the running process group is recorded
-// (see KillLeftovers).
-func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, a *graph.Action, xr *sandbox.ExecRoot) commandResult {
+// (see KillLeftovers). logDir, if not empty, is where an output too long to
+// keep in memory is written whole (boundedOutput).
+func runCommand(ctx context.Context, root, processDir, logDir string, tokens TokenPool, a *graph.Action, xr *sandbox.ExecRoot) commandResult {
 	cmd, err := newCommand(ctx, root, a, xr)
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
@@ -72,11 +72,11 @@ func runCommand(ctx context.Context, root, processDir string, tokens TokenPool, 
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 	}
-	var out bytes.Buffer
+	out := &boundedOutput{logPath: logPathFor(logDir, a.Outputs)}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		io.Copy(&out, r)
+		io.Copy(out, r)
 	}()
 	untrack := trackGroup(processDir, cmd.Process.Pid)
 	// When the main process has ended, but before it is reaped (so that

@@ -35,6 +35,11 @@ type Options struct {
 	// group of each running command is recorded, so that a later build can
 	// kill what a build killed with SIGKILL left running (KillLeftovers).
 	ProcessDir string
+	// LogDir, if not empty, is where the whole output of a command that
+	// printed more than bld keeps in memory (1 MiB: its first and last
+	// 512 KiB) is written, one file per action named after its first
+	// output; the kept output says which file.
+	LogDir string
 }
 
 // Summary counts what a build did with the actions it needed.

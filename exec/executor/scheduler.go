@@ -416,7 +416,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 	if xr != nil {
 		defer s.removeLater(xr)
 	}
-	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.Tokens, a, xr)
+	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.LogDir, s.opts.Tokens, a, xr)
 	s.opts.Tokens.Release()
 	r.Output, r.ExitCode = cr.output, cr.exitCode
 	if cr.err != nil {
