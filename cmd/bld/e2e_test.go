@@ -643,6 +643,17 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("bld help:\n%s", r)
 	}
 	wantContains(t, r.stdout, "build", "query", "clean", "version", "help")
+	r = w.bld("help", "help")
+	if r.code != 0 || !strings.Contains(r.stdout, "usage: bld help") {
+		t.Errorf("bld help help:\n%s", r)
+	}
+	for _, flag := range []string{"--help", "-h"} {
+		r = w.bld("build", flag)
+		if r.code != 0 {
+			t.Errorf("bld build %s: want exit 0:\n%s", flag, r)
+		}
+		wantContains(t, r.stdout, "usage: bld build", "--sandbox MODE", "--action_env")
+	}
 	for _, args := range [][]string{{}, {"frobnicate"}, {"help", "frobnicate"}, {"build", "--nope", "//..."}, {"build", "-j", "0", "//..."}, {"build"}} {
 		r := w.bld(args...)
 		if r.code != exitUsage {
@@ -792,5 +803,18 @@ func TestEvents(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantRan, got); diff != "" {
 		t.Errorf("after a comment in lib.h, ran (-want +got):\n%s", diff)
+	}
+}
+
+// fail("msg") in a BUILD.star says the message once, at its position.
+func TestFailMessage(t *testing.T) {
+	w := newWorkspace(t, map[string]string{"d/BUILD.star": "\nfail(\"my message\")\n"})
+	r := w.bld("build", "//d:all")
+	if r.code != exitFailed {
+		t.Fatalf("want exit %d:\n%s", exitFailed, r)
+	}
+	wantContains(t, r.stderr, "d/BUILD.star:2:5", "Error in fail: my message")
+	if strings.Contains(r.stderr, "fail: fail:") {
+		t.Errorf("the message says fail twice:\n%s", r.stderr)
 	}
 }

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -120,6 +121,9 @@ func run(ctx context.Context, env *environment, args []string) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errHelp):
+		printCommandHelp(env.stdout, cmd)
+		return exitOK
 	case ctx.Err() != nil:
 		fmt.Fprintln(env.stderr, "bld: interrupted")
 		return exitInterrupted
@@ -156,13 +160,22 @@ func runHelp(env *environment, args []string) int {
 		printHelp(env.stdout)
 		return exitOK
 	}
+	if args[0] == "help" {
+		fmt.Fprintln(env.stdout, "usage: bld help [COMMAND]\n\nshow what bld's commands are, or what one of them does and takes")
+		return exitOK
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(env.stderr, "bld help: unknown command %q\n", args[0])
+		fmt.Fprintf(env.stderr, "bld help: unknown command %q; run 'bld help' for the list\n", args[0])
 		return exitUsage
 	}
-	fmt.Fprintf(env.stdout, "usage: %s\n\n%s\n", cmd.usage, cmd.summary)
+	printCommandHelp(env.stdout, cmd)
 	return exitOK
+}
+
+// printCommandHelp prints a command's usage and description.
+func printCommandHelp(w io.Writer, cmd *command) {
+	fmt.Fprintf(w, "usage: %s\n\n%s\n", cmd.usage, cmd.summary)
 }
 
 func printHelp(w io.Writer) {

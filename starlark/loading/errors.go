@@ -35,7 +35,9 @@ func (e *EvalError) Error() string { return e.Backtrace }
 func evalError(err error) error {
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
-		bt := ee.Backtrace()
+		// go.starlark.net's fail() says "fail: msg", which the backtrace
+		// prints as "Error in fail: fail: msg": say it once.
+		bt := strings.Replace(ee.Backtrace(), "Error in fail: fail: ", "Error in fail: ", 1)
 		if strings.HasSuffix(ee.Msg, "too many steps") {
 			bt += "\n(the evaluation reached its limit of Starlark execution steps: look for an endless loop or recursion there)"
 		}
