@@ -136,11 +136,15 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
+	lockStart := time.Now()
 	unlock, err := lockWorkspace(ctx, stateDir, env)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if waited := time.Since(lockStart); waited > lockPollInterval {
+		start = start.Add(waited) // the build's time is not the other build's
+	}
 	processDir := filepath.Join(stateDir, "running")
 	if err := os.MkdirAll(processDir, 0o755); err != nil {
 		return err
@@ -391,6 +395,9 @@ func actionEnv(env *environment, flags []string) ([]string, error) {
 // from the environment. A relative flag is taken from the working directory.
 func resolveCacheDir(env *environment, flagValue string) (string, error) {
 	if flagValue == "" {
+		if x, ok := env.lookup("XDG_CACHE_HOME"); ok && x != "" && env.getenv("BLD_CACHE_DIR") == "" && !filepath.IsAbs(x) {
+			fmt.Fprintf(env.stderr, "bld: warning: XDG_CACHE_HOME=%s is not an absolute path, so it is ignored (as the XDG spec says)\n", x)
+		}
 		return store.DefaultDir(env.vars)
 	}
 	if !filepath.IsAbs(flagValue) {

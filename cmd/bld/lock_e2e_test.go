@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,4 +118,40 @@ func TestWorkspaceStateModes(t *testing.T) {
 			t.Errorf("bld-out/.bld/%s has mode %v: writable by others", name, fi.Mode().Perm())
 		}
 	}
+}
+
+// A build that waited for another reports its own time, not the wait.
+func TestElapsedExcludesLockWait(t *testing.T) {
+	w, marker := slowWorkspace(t)
+	w.write("other/BUILD.star", `genrule(name = "o", outs = ["o.txt"], cmd = "echo o > $@")
+`)
+	build, _ := startSlowBuild(t, w, marker)
+	r := w.bld("build", "//other:o")
+	build.Wait()
+	if r.code != 0 {
+		t.Fatalf("second build: %s", r)
+	}
+	wantContains(t, r.stderr, "waiting")
+	m := regexp.MustCompile(`\((\d+\.\d+)s\)\n`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("no elapsed time in:\n%s", r.stderr)
+	}
+	if secs, _ := strconv.ParseFloat(m[1], 64); secs > 1.0 {
+		t.Errorf("the second build reports %ss, which includes the wait:\n%s", m[1], r.stderr)
+	}
+}
+
+// A relative XDG_CACHE_HOME is ignored, as the XDG spec says, and bld says so.
+func TestRelativeXDGCacheHome(t *testing.T) {
+	w := newWorkspace(t, map[string]string{"p/BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo g > $@")
+`})
+	env := []string{}
+	for _, kv := range w.env {
+		if !strings.HasPrefix(kv, "BLD_CACHE_DIR=") && !strings.HasPrefix(kv, "XDG_CACHE_HOME=") {
+			env = append(env, kv)
+		}
+	}
+	w.env = append(env, "XDG_CACHE_HOME=relative/cache")
+	r := w.mustBuild("build", "//p:g")
+	wantContains(t, r.stderr, "XDG_CACHE_HOME=relative/cache is not an absolute path, so it is ignored")
 }
