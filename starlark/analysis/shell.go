@@ -6,8 +6,10 @@ import "strings"
 // only of the characters [A-Za-z0-9_./+=:,@%-] is returned as it is, so
 // that plain paths (and the command lines and cache keys built from them)
 // do not change; any other string, and the empty string, is wrapped in single
-// quotes, with each ' written as '\”. It is the one place that decides how
-// bld quotes paths in shell commands (genrule's cmd, expand_make_variables).
+// quotes, with each ' inside written as quote, backslash, quote, quote (it
+// closes the quoted part, adds an escaped ', and opens another). It is the
+// one place that decides how bld quotes paths in shell commands (genrule's
+// cmd, expand_make_variables).
 func ShellQuote(s string) string {
 	if s != "" && isPlainWord(s) {
 		return s
