@@ -44,15 +44,28 @@ genrule(
 	for _, n := range sorted {
 		want.WriteString(n + "\n")
 	}
-	w := newWorkspace(t, files)
-	w.mustBuild("build", "//...")
-	if got := w.read("bld-out/my pkg/all out.txt"); got != want.String() {
-		t.Errorf("all out.txt:\n%s\nwant:\n%s", got, want.String())
+	// Without the sandbox a command the names spelled would run in the
+	// workspace itself, where the walk below finds what it leaves.
+	for _, sandbox := range []string{"--sandbox=off", "--sandbox=auto"} {
+		t.Run(sandbox, func(t *testing.T) {
+			w := newWorkspace(t, files)
+			w.mustBuild("build", sandbox, "//...")
+			if got := w.read("bld-out/my pkg/all out.txt"); got != want.String() {
+				t.Errorf("all out.txt:\n%s\nwant:\n%s", got, want.String())
+			}
+			if got, want := w.read("bld-out/my pkg/tw'o $x.txt"), "q'uote.txt\na.txt;touch INJECTED;.txt\nbld-out/my pkg\n"; got != want {
+				t.Errorf("tw'o $x.txt: %q, want %q", got, want)
+			}
+			noInjected(t, w.root)
+		})
 	}
-	if got, want := w.read("bld-out/my pkg/tw'o $x.txt"), "q'uote.txt\na.txt;touch INJECTED;.txt\nbld-out/my pkg\n"; got != want {
-		t.Errorf("tw'o $x.txt: %q, want %q", got, want)
-	}
-	err := filepath.WalkDir(w.root, func(p string, d fs.DirEntry, err error) error {
+}
+
+// noInjected fails the test if a file whose name starts with INJECTED is
+// anywhere under root.
+func noInjected(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
