@@ -37,11 +37,16 @@ type Configured struct {
 // An Analyzer analyzes targets, each once, and accumulates their actions.
 // It is not safe for concurrent use.
 type Analyzer struct {
-	loader     *loading.Loader
-	actionEnv  []string
-	hostEnv    map[string]string
-	envRead    map[string]bool
-	files      map[string]*File
+	loader    *loading.Loader
+	actionEnv []string
+	hostEnv   map[string]string
+	envRead   map[string]bool
+	files     map[string]*File
+	// outDirs maps each directory (under bld-out) that holds a declared
+	// output to the first output declared beneath it; declarers maps the
+	// owner of each declared output to its target, for positions.
+	outDirs    map[string]*File
+	declarers  map[label.Label]*loading.Target
 	configured map[label.Label]*Configured
 	active     map[label.Label]bool
 	stack      []label.Label
@@ -66,6 +71,8 @@ func New(loader *loading.Loader, actionEnv, hostEnv []string) *Analyzer {
 		hostEnv:    host,
 		envRead:    map[string]bool{},
 		files:      map[string]*File{},
+		outDirs:    map[string]*File{},
+		declarers:  map[label.Label]*loading.Target{},
 		configured: map[label.Label]*Configured{},
 		active:     map[label.Label]bool{},
 		producer:   map[string]*graph.Action{},
@@ -277,4 +284,50 @@ func sortedPaths(files []*File) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkOutputDirs reports an error if the output path p, which t declares,
+// is a directory of an output declared before, or if an output declared
+// before is a directory of p: both cannot exist. Its cost is one map lookup
+// per directory level of p.
+func (a *Analyzer) checkOutputDirs(p string, t *loading.Target) error {
+	if f, ok := a.outDirs[p]; ok {
+		return fmt.Errorf("output %s of %s is a directory of output %s of %s; rename one",
+			p, describeTarget(t), f.Path, a.declarer(f.Owner))
+	}
+	for d := path.Dir(p); d != workspace.OutputDir && d != "." && d != "/"; d = path.Dir(d) {
+		if f, ok := a.files[d]; ok && !f.IsSource {
+			return fmt.Errorf("output %s of %s is a directory of output %s of %s; rename one",
+				d, a.declarer(f.Owner), p, describeTarget(t))
+		}
+	}
+	return nil
+}
+
+// addOutputDirs records the directories of the declared output f (those
+// under bld-out), and t as the declarer of f's owner. A directory already
+// recorded has its own directories recorded too, so each directory is
+// recorded once over the whole analysis.
+func (a *Analyzer) addOutputDirs(f *File, t *loading.Target) {
+	a.declarers[f.Owner] = t
+	for d := path.Dir(f.Path); d != workspace.OutputDir && d != "." && d != "/"; d = path.Dir(d) {
+		if _, ok := a.outDirs[d]; ok {
+			return
+		}
+		a.outDirs[d] = f
+	}
+}
+
+// declarer describes the target l that declared outputs: its label, and
+// where it is declared when that is known.
+func (a *Analyzer) declarer(l label.Label) string {
+	if t, ok := a.declarers[l]; ok {
+		return describeTarget(t)
+	}
+	return l.String()
+}
+
+// describeTarget returns t's label and the position of its declaration.
+func describeTarget(t *loading.Target) string {
+	return fmt.Sprintf("%s (at %s)", t.Label, t.Pos)
 }

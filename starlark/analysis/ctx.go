@@ -191,20 +191,34 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
-// declare declares a file of the target, bld-out/<package>/<name>.
+// declare declares a file of the target, bld-out/<package>/<name>. It is an
+// error if name is not a clean relative path naming a file, if the path is in
+// bld's own state (workspace.StateDir), or if it collides with an output any
+// target declared before: the same path, a directory of that output, or an
+// output that is a directory of it.
 func (rc *ruleContext) declare(name string) (*File, error) {
+	if name == "." {
+		return nil, fmt.Errorf("%q is not a file name; name the file the target writes", name)
+	}
 	if name == "" || strings.HasPrefix(name, "/") || path.Clean(name) != name || strings.HasPrefix(name, "../") || name == ".." {
 		return nil, fmt.Errorf("invalid file name %q: want a clean path relative to the package", name)
 	}
 	l := rc.target.Label
 	p := path.Join(workspace.OutputDir, l.Pkg, name)
+	if p == workspace.StateDir || strings.HasPrefix(p, workspace.StateDir+"/") {
+		return nil, fmt.Errorf("cannot declare %s: %s is bld's own state; choose another name", p, workspace.StateDir)
+	}
 	if f, ok := rc.a.files[p]; ok {
 		if f.Owner == l {
 			return nil, fmt.Errorf("file %s is declared twice by %s", p, l)
 		}
-		return nil, fmt.Errorf("file %s is already declared by %s; choose another name", p, f.Owner)
+		return nil, fmt.Errorf("file %s is already declared by %s; choose another name", p, rc.a.declarer(f.Owner))
+	}
+	if err := rc.a.checkOutputDirs(p, rc.target); err != nil {
+		return nil, err
 	}
 	f := rc.a.file(p, l, false)
+	rc.a.addOutputDirs(f, rc.target)
 	rc.declared = append(rc.declared, f)
 	return f, nil
 }

@@ -36,12 +36,15 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlar
 	vars := map[string]string{}
 	if subs != nil {
 		for _, kv := range subs.Items() {
-			k, ok1 := kv[0].(starlark.String)
-			v, ok2 := kv[1].(starlark.String)
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("%s: additional_substitutions must map strings to strings", b.Name())
+			k, ok := kv[0].(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("%s: additional_substitutions must map strings to strings or lists of paths", b.Name())
 			}
-			vars[string(k)] = string(v)
+			v, err := substitution(kv[1])
+			if err != nil {
+				return nil, fmt.Errorf("%s: additional_substitutions[%q]: %v", b.Name(), string(k), err)
+			}
+			vars[string(k)] = v
 		}
 	}
 	out, err := rc.expand(command, vars, true)
@@ -51,9 +54,35 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlar
 	return starlark.String(out), nil
 }
 
+// substitution returns the text of one value of additional_substitutions: a
+// string as it is (the caller's own shell text), or a list of paths (Files or
+// strings) as shell words, each quoted by ShellQuote, separated by spaces.
+func substitution(v starlark.Value) (string, error) {
+	switch v := v.(type) {
+	case starlark.String:
+		return string(v), nil
+	case *starlark.List:
+		paths := make([]string, v.Len())
+		for i := range paths {
+			switch e := v.Index(i).(type) {
+			case *File:
+				paths[i] = e.Path
+			case starlark.String:
+				paths[i] = string(e)
+			default:
+				return "", fmt.Errorf("element %d is a %s; a list holds paths (Files or strings)", i, e.Type())
+			}
+		}
+		return shellJoin(paths), nil
+	}
+	return "", fmt.Errorf("got a %s; want a string or a list of paths (Files or strings)", v.Type())
+}
+
 // expand replaces $(location L) and its kin with the paths of L's files. With
-// makeVars, it also replaces $$ by $, $(NAME) and $X by vars, and reports any
-// other $ as an error; without, other text is left alone.
+// makeVars, the result is shell text: the paths are quoted by ShellQuote, $$
+// becomes $, $(NAME) and $X are replaced by vars, and any other $ is an error.
+// Without makeVars (argv expansion), the paths are never quoted and other text
+// is left alone.
 func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (string, error) {
 	var b strings.Builder
 	for {
@@ -91,7 +120,11 @@ func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (
 				if err != nil {
 					return "", err
 				}
-				b.WriteString(paths)
+				if makeVars {
+					b.WriteString(shellJoin(paths))
+				} else {
+					b.WriteString(strings.Join(paths, " "))
+				}
 				continue
 			}
 			if !makeVars {
@@ -132,16 +165,16 @@ func knownVars(vars map[string]string) string {
 	return strings.Join(names, ", ")
 }
 
-// location expands one $(fn L).
-func (rc *ruleContext) location(fn, arg string) (string, error) {
+// location returns the paths one $(fn L) expands to.
+func (rc *ruleContext) location(fn, arg string) ([]string, error) {
 	switch fn {
 	case "location", "locations", "execpath", "execpaths", "rootpath", "rootpaths":
 	default:
-		return "", fmt.Errorf("unknown function $(%s ...); bld knows location, locations, execpath, execpaths, rootpath, rootpaths", fn)
+		return nil, fmt.Errorf("unknown function $(%s ...); bld knows location, locations, execpath, execpaths, rootpath, rootpaths", fn)
 	}
 	l, err := label.Parse(arg, "", rc.target.Label.Pkg)
 	if err != nil {
-		return "", fmt.Errorf("$(%s %s): %v", fn, arg, err)
+		return nil, fmt.Errorf("$(%s %s): %v", fn, arg, err)
 	}
 	var files []*File
 	if dep, ok := rc.deps[l]; ok {
@@ -153,10 +186,10 @@ func (rc *ruleContext) location(fn, arg string) (string, error) {
 		// An output of the target itself (genrule outs), as in Bazel.
 		files = []*File{f}
 	} else {
-		return "", fmt.Errorf("$(%s %s): %s is not a dependency or an output of %s; add it to srcs, tools or deps", fn, arg, l, rc.target.Label)
+		return nil, fmt.Errorf("$(%s %s): %s is not a dependency or an output of %s; add it to srcs, tools or deps", fn, arg, l, rc.target.Label)
 	}
 	if !strings.HasSuffix(fn, "s") && len(files) != 1 {
-		return "", fmt.Errorf("$(%s %s): %s has %d files; use $(%ss %s) for several", fn, arg, l, len(files), fn, arg)
+		return nil, fmt.Errorf("$(%s %s): %s has %d files; use $(%ss %s) for several", fn, arg, l, len(files), fn, arg)
 	}
 	paths := make([]string, len(files))
 	for i, f := range files {
@@ -165,7 +198,7 @@ func (rc *ruleContext) location(fn, arg string) (string, error) {
 			paths[i] = f.ShortPath()
 		}
 	}
-	return strings.Join(paths, " "), nil
+	return paths, nil
 }
 
 // predeclaredFile returns the file of l if l is one of the target's own

@@ -24,6 +24,9 @@ const (
 	BuildFile = "BUILD.star"
 	// OutputDir is where actions write, relative to the root.
 	OutputDir = "bld-out"
+	// StateDir holds bld's own state (the action records, the file digests,
+	// the sandbox), relative to the root. No target may declare a file in it.
+	StateDir = OutputDir + "/.bld"
 )
 
 // ErrNoWorkspace is returned by FindRoot outside any workspace.
