@@ -118,7 +118,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	stateDir := filepath.Join(s.root, workspace.OutputDir, ".bld")
+	stateDir := filepath.Join(s.root, filepath.FromSlash(workspace.StateDir))
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return err
 	}
