@@ -11,7 +11,9 @@
 // Targets end at a colon followed by white space or the end of the line.
 // Inside a name, "\ " is a space (2N+1 backslashes before a space are N
 // backslashes and a space; 2N backslashes before a space are 2N backslashes
-// and the name ends, as ninja reads them), "\#" is "#", "$$" is "$"; any
+// and the name ends, as ninja reads them; likewise 2N+1 backslashes before
+// "#" are N backslashes and "#"), "$$" is "$"; a backslash that ends the
+// file continues the line into nothing; any
 // other backslash is itself. An unescaped "#" starts a comment that runs to
 // the end of the line (rustc writes "# env-dep:" lines). Empty lines and
 // rules without prerequisites (gcc -MP, rustc) are allowed.
@@ -63,7 +65,10 @@ func Prerequisites(rules []Rule) []string {
 
 // Format writes rules canonically: one rule per paragraph, the targets on
 // the first line and each prerequisite on a continued line of its own, names
-// escaped so that Parse reads them back unchanged.
+// escaped so that Parse reads them back unchanged. A name that ends with a
+// backslash, or holds a carriage return or a newline, cannot be written in
+// Make syntax (the backslash would escape the separator or the newline
+// after it); it comes back changed.
 func Format(rules []Rule) []byte {
 	var b bytes.Buffer
 	for i, r := range rules {
@@ -101,6 +106,10 @@ func logicalLines(data []byte) []string {
 		case c == '\\' && i+2 < len(s) && s[i+1] == '\r' && s[i+2] == '\n':
 			cur.WriteByte(' ')
 			i += 2
+		case c == '\\' && i+1 == len(s):
+			// A backslash that ends the file continues the line into
+			// nothing, as one before a newline would.
+			cur.WriteByte(' ')
 		case c == '\\' && i+1 < len(s):
 			// Keep the escape for parseLine, and skip the escaped
 			// byte so that "\#" does not start a comment.
@@ -162,9 +171,10 @@ func parseLine(line string) (Rule, error) {
 				name.WriteString(strings.Repeat(`\`, n/2))
 				name.WriteByte(' ')
 				i += n
-			case next == '#' && n == 1:
+			case next == '#' && n%2 == 1:
+				name.WriteString(strings.Repeat(`\`, n/2))
 				name.WriteByte('#')
-				i++
+				i += n
 			default:
 				name.WriteString(strings.Repeat(`\`, n))
 				i += n - 1
@@ -203,6 +213,7 @@ func escape(name string) string {
 			b.WriteString(strings.Repeat(`\`, bs)) // double the run
 			b.WriteString(`\ `)
 		case '#':
+			b.WriteString(strings.Repeat(`\`, bs)) // double the run
 			b.WriteString(`\#`)
 		case '$':
 			b.WriteString("$$")

@@ -1,0 +1,49 @@
+package cache
+
+import (
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// FuzzParseManifest: a read-set manifest either fails to parse or
+// round-trips.
+func FuzzParseManifest(f *testing.F) {
+	m := &manifest{}
+	m.add([]string{"a.h", "/usr/include/stdio.h"})
+	m.add(nil)
+	f.Add(m.marshal())
+	f.Add([]byte(manifestHeader + "a\n\nb\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseManifest(data)
+		if err != nil {
+			return
+		}
+		again, err := parseManifest(m.marshal())
+		if err != nil || !cmp.Equal(m.sets, again.sets) {
+			t.Fatalf("round trip of %q: %v, %v", data, again, err)
+		}
+	})
+}
+
+// FuzzParseFastRecord: the action record, read back from disk, never
+// panics whatever the bytes (its checksum protects it from torn writes,
+// not from a crafted file).
+func FuzzParseFastRecord(f *testing.F) {
+	r := &fastRecord{file: f.TempDir() + "/actions", m: map[string]*fastEntry{
+		"bld-out/a.o": {key: "k", paths: []string{"a.h"}, stamps: []stamp{{size: 1, mtime: 2, ctime: 3, ino: 4, exec: true}}},
+	}, dirty: true}
+	if err := r.save(); err != nil {
+		f.Fatal(err)
+	}
+	data, err := os.ReadFile(r.file)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte(actionsHeader))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parseFastRecord(data)
+	})
+}
