@@ -188,16 +188,13 @@ func openStoreFile(name string) (*os.File, os.FileInfo, error) {
 }
 
 // readStoreFile returns the content of the file name of the store, and
-// what fstat said of it, as openStoreFile opens it.
+// what fstat said of it, read as regfile.ReadFile reads (never blocking on
+// a FIFO or a device), with errNotFile for what is not a regular file.
 func readStoreFile(name string) ([]byte, os.FileInfo, error) {
-	f, fi, err := openStoreFile(name)
-	if err != nil {
-		return nil, nil, err
+	data, fi, err := regfile.ReadFile(name, false)
+	var nr *regfile.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, nil, errNotFile
 	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, nil, err
-	}
-	return data, fi, nil
+	return data, fi, err
 }
