@@ -195,7 +195,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		}
 		file, err := os.Create(path)
 		if err != nil {
-			return fmt.Errorf("--events: %w", err)
+			return usageError(fmt.Sprintf("--events: %v", err))
 		}
 		defer file.Close()
 		events = status.NewEventLog(file)

@@ -95,15 +95,25 @@ func main() {
 	os.Exit(run(ctx, env, os.Args[1:]))
 }
 
-// Exit codes.
+// Exit codes, Bazel's where Bazel has one (docs in README.md).
 const (
 	exitOK          = 0
 	exitFailed      = 1   // the build or the command failed
 	exitUsage       = 2   // bad command line
+	exitInternal    = 37  // a bug in bld (a panic)
 	exitInterrupted = 130 // Ctrl-C or SIGTERM
 )
 
-func run(ctx context.Context, env *environment, args []string) int {
+func run(ctx context.Context, env *environment, args []string) (code int) {
+	defer func() {
+		// A panic in the command's goroutine is a bug of bld: say so,
+		// with the stack, and exit with its own code. (One in another
+		// goroutine still ends the process with Go's own report.)
+		if p := recover(); p != nil {
+			fmt.Fprintf(env.stderr, "bld: internal error: %v\n%s\nThis is a bug in bld; please report it with the output above.\n", p, debug.Stack())
+			code = exitInternal
+		}
+	}()
 	if len(args) == 0 {
 		printHelp(env.stderr)
 		return exitUsage

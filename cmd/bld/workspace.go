@@ -47,7 +47,7 @@ func (s *session) patterns(args []string) ([]label.Pattern, error) {
 		}
 		p, err := label.ParsePattern(a, s.rel)
 		if err != nil {
-			return nil, err
+			return nil, usageError(err.Error())
 		}
 		out = append(out, p)
 	}
