@@ -39,3 +39,17 @@ func TestBadCommandLineExit(t *testing.T) {
 		}
 	}
 }
+
+// A source label that names a directory says so, and what to do.
+func TestDirectoryAsSource(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"p/BUILD.star": `genrule(name = "g", srcs = ["d"], outs = ["o"], cmd = "ls $< > $@")
+`,
+		"p/d/": "",
+	})
+	r := w.bld("build", "//p:g")
+	if r.code != exitFailed {
+		t.Fatalf("want exit %d:\n%s", exitFailed, r)
+	}
+	wantContains(t, r.stderr, "p/BUILD.star:1:", "p/d is a directory, not a file", `glob(["d/**"])`)
+}

@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -159,6 +161,11 @@ func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading
 	if !a.loader.View().IsFile(l.Path()) {
 		msg := fmt.Sprintf("no target or file %s: package //%s (%s) declares no target %q and there is no file %s",
 			l, l.Pkg, pkg.File, l.Name, l.Path())
+		// Only on the way to an error, so not recorded for the snapshot.
+		if fi, err := os.Stat(filepath.Join(a.loader.View().Root(), filepath.FromSlash(l.Path()))); err == nil && fi.IsDir() {
+			msg = fmt.Sprintf("%s is a directory, not a file: name the files in it (glob([%q])) or a target of its own package",
+				l.Path(), l.Name+"/**")
+		}
 		if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {
 			msg += fmt.Sprintf("; did you mean %s?", label.Label{Pkg: l.Pkg, Name: best})
 		}
