@@ -163,7 +163,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if res.err != nil {
 		return res.err
 	}
-	sandboxMode = res.mode
+	sandboxMode, sandboxes := res.mode, res.manager
 	if res.fallback != "" {
 		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", res.fallback)
 	}
@@ -215,6 +215,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		ProcessDir: processDir,
 		LogDir:     filepath.Join(stateDir, "logs"),
 		Sandbox:    sandboxMode,
+		Sandboxes:  sandboxes,
 	})
 	closeErr := ac.Close()
 	var eventsErr error
@@ -237,6 +238,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 
 // sandboxResolution is the sandbox mode a build runs its actions in.
 type sandboxResolution struct {
+	manager  *sandbox.Manager // with the mode resolved
 	mode     sandbox.Mode
 	fallback string // why auto fell back to symlinks
 	err      error
@@ -247,8 +249,9 @@ type sandboxResolution struct {
 func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan sandboxResolution {
 	ch := make(chan sandboxResolution, 1)
 	go func() {
-		m, fallback, err := sandbox.NewManager(root, mode).Mode(ctx)
-		ch <- sandboxResolution{mode: m, fallback: fallback, err: err}
+		mgr := sandbox.NewManager(root, mode)
+		m, fallback, err := mgr.Mode(ctx)
+		ch <- sandboxResolution{manager: mgr, mode: m, fallback: fallback, err: err}
 	}()
 	return ch
 }

@@ -75,21 +75,12 @@ func normalizeRead(root, p string) string {
 	if p == "" {
 		return ""
 	}
-	if !path.IsAbs(p) {
-		p = path.Clean(p)
-		if p == ".." || strings.HasPrefix(p, "../") {
-			return filepath.ToSlash(filepath.Join(root, p)) // outside the workspace
-		}
-		if p == "." {
-			return ""
-		}
-		return p
-	}
-	p = path.Clean(p)
-	for _, prefix := range []string{graph.SandboxExecRoot, filepath.ToSlash(root)} {
-		if rel, ok := strings.CutPrefix(p, prefix+"/"); ok {
-			return rel
-		}
+	p = depfile.Relative(p, []string{graph.SandboxExecRoot, root})
+	switch {
+	case p == ".":
+		return ""
+	case p == ".." || strings.HasPrefix(p, "../"):
+		return filepath.ToSlash(filepath.Join(root, p)) // outside the workspace
 	}
 	return p
 }

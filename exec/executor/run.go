@@ -22,6 +22,10 @@ type Options struct {
 	// uses a mount namespace where it works, else a symlink forest.
 	// Actions with NoSandbox run in Root whatever the mode.
 	Sandbox sandbox.Mode
+	// Sandboxes, if not nil, is the Manager to use instead of a new one
+	// for Sandbox: a caller that already resolved the mode (it tried the
+	// namespace once) passes it, so that it is not tried again.
+	Sandboxes *sandbox.Manager
 	// KeepGoing (-k) keeps starting actions that do not depend on a failed
 	// one; without it the first failure starts nothing new.
 	KeepGoing bool

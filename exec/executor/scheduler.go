@@ -98,6 +98,9 @@ type poolJob struct {
 
 func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 	n := len(g.Actions)
+	if opts.Sandboxes == nil {
+		opts.Sandboxes = sandbox.NewManager(opts.Root, opts.Sandbox)
+	}
 	s := &scheduler{
 		g:       g,
 		opts:    opts,
@@ -110,7 +113,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		poolQ:   readyQueue{prio: p.prio},
 		runQ:    readyQueue{prio: p.prio},
 		events:  make(chan event, 64),
-		sandbox: sandbox.NewManager(opts.Root, opts.Sandbox),
+		sandbox: opts.Sandboxes,
 	}
 	s.checkers = min(runtime.NumCPU(), max(len(p.ids), 1))
 	// A few jobs queue per checker, so that a checker finishing one does

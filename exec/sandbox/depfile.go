@@ -3,9 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"bld/exec/depfile"
 )
@@ -24,7 +22,7 @@ func rewriteDepfile(file string, prefixes []string) error {
 	if err != nil {
 		return fmt.Errorf("depfile %s: %w", filepath.Base(file), err)
 	}
-	mapPath := func(p string) string { return workspacePath(p, prefixes) }
+	mapPath := func(p string) string { return depfile.Relative(p, prefixes) }
 	for i := range rules {
 		mapAll(rules[i].Targets, mapPath)
 		mapAll(rules[i].Prereqs, mapPath)
@@ -39,20 +37,4 @@ func mapAll(s []string, f func(string) string) {
 	for i := range s {
 		s[i] = f(s[i])
 	}
-}
-
-// workspacePath maps one path of a depfile (see rewriteDepfile).
-func workspacePath(p string, prefixes []string) string {
-	p = filepath.ToSlash(p)
-	if !path.IsAbs(p) {
-		return path.Clean(p)
-	}
-	p = path.Clean(p)
-	for _, pre := range prefixes {
-		pre = filepath.ToSlash(pre)
-		if rel, ok := strings.CutPrefix(p, pre+"/"); ok {
-			return rel
-		}
-	}
-	return p
 }

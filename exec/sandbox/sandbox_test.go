@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"bld/exec/depfile"
 	"bld/exec/graph"
 )
 
@@ -127,8 +128,8 @@ func TestWorkspacePath(t *testing.T) {
 		{"/wx/y.h", "/wx/y.h"},
 	}
 	for _, tt := range tests {
-		if got := workspacePath(tt.in, prefixes); got != tt.want {
-			t.Errorf("workspacePath(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := depfile.Relative(tt.in, prefixes); got != tt.want {
+			t.Errorf("depfile.Relative(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"bld/exec/executor"
 	"bld/exec/graph"
+	"bld/exec/shell"
 )
 
 // redrawEvery limits how often the smart status line is redrawn for actions
@@ -216,24 +217,7 @@ func CommandLine(a *graph.Action) string {
 	}
 	q := make([]string, len(a.Argv))
 	for i, arg := range a.Argv {
-		q[i] = shellQuote(arg)
+		q[i] = shell.Quote(arg)
 	}
 	return strings.Join(q, " ")
-}
-
-func shellQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	safe := true
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_@%+=:,./-", c)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"bld/exec/shell"
 	"bld/starlark/label"
 	"bld/starlark/workspace"
 )
@@ -56,7 +57,7 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlar
 
 // substitution returns the text of one value of additional_substitutions: a
 // string as it is (the caller's own shell text), or a list of paths (Files or
-// strings) as shell words, each quoted by ShellQuote, separated by spaces.
+// strings) as shell words, each quoted by shell.Quote, separated by spaces.
 func substitution(v starlark.Value) (string, error) {
 	switch v := v.(type) {
 	case starlark.String:
@@ -73,13 +74,13 @@ func substitution(v starlark.Value) (string, error) {
 				return "", fmt.Errorf("element %d is a %s; a list holds paths (Files or strings)", i, e.Type())
 			}
 		}
-		return shellJoin(paths), nil
+		return shell.Join(paths), nil
 	}
 	return "", fmt.Errorf("got a %s; want a string or a list of paths (Files or strings)", v.Type())
 }
 
 // expand replaces $(location L) and its kin with the paths of L's files. With
-// makeVars, the result is shell text: the paths are quoted by ShellQuote, $$
+// makeVars, the result is shell text: the paths are quoted by shell.Quote, $$
 // becomes $, $(NAME) and $X are replaced by vars, and any other $ is an error.
 // Without makeVars (argv expansion), the paths are never quoted and other text
 // is left alone.
@@ -121,7 +122,7 @@ func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (
 					return "", err
 				}
 				if makeVars {
-					b.WriteString(shellJoin(paths))
+					b.WriteString(shell.Join(paths))
 				} else {
 					b.WriteString(strings.Join(paths, " "))
 				}

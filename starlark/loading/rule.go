@@ -106,7 +106,11 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		case k == "visibility":
 			continue // accepted for Bazel users; bld has no visibility checks yet
 		case k == "tags":
-			tags, err := stringList(v)
+			l, ok := v.(*starlark.List)
+			if !ok && v != starlark.None {
+				return nil, fmt.Errorf("%s: attribute tags: want a list of strings, got %s", what, v.Type())
+			}
+			tags, err := stringsOf(l)
 			if err != nil {
 				return nil, fmt.Errorf("%s: attribute tags: %v", what, err)
 			}
@@ -161,24 +165,4 @@ func callerInFile(thread *starlark.Thread, file string) syntax.Position {
 		}
 	}
 	return thread.CallFrame(1).Pos
-}
-
-// stringList converts a Starlark list of strings (or None) to a slice.
-func stringList(v starlark.Value) ([]string, error) {
-	if v == starlark.None {
-		return nil, nil
-	}
-	l, ok := v.(*starlark.List)
-	if !ok {
-		return nil, fmt.Errorf("want a list of strings, got %s", v.Type())
-	}
-	out := make([]string, 0, l.Len())
-	for i := 0; i < l.Len(); i++ {
-		s, ok := l.Index(i).(starlark.String)
-		if !ok {
-			return nil, fmt.Errorf("element %d is a %s, want a string", i, l.Index(i).Type())
-		}
-		out = append(out, string(s))
-	}
-	return out, nil
 }

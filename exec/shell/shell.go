@@ -1,16 +1,17 @@
-package analysis
+// Package shell quotes words for POSIX shell commands: the one place that
+// decides how bld quotes paths it puts into shell commands (genrule's cmd)
+// and how it prints command lines.
+package shell
 
 import "strings"
 
-// ShellQuote returns s as one word of a POSIX shell command. A string made
+// Quote returns s as one word of a POSIX shell command. A string made
 // only of the characters [A-Za-z0-9_./+=:,@%-] is returned as it is, so
 // that plain paths (and the command lines and cache keys built from them)
 // do not change; any other string, and the empty string, is wrapped in single
 // quotes, with each ' inside written as quote, backslash, quote, quote (it
-// closes the quoted part, adds an escaped ', and opens another). It is the
-// one place that decides how bld quotes paths in shell commands (genrule's
-// cmd, expand_make_variables).
-func ShellQuote(s string) string {
+// closes the quoted part, adds an escaped ', and opens another).
+func Quote(s string) string {
 	if s != "" && isPlainWord(s) {
 		return s
 	}
@@ -32,12 +33,11 @@ func isPlainWord(s string) bool {
 	return true
 }
 
-// shellJoin returns the words of paths, each quoted by ShellQuote, separated
-// by spaces.
-func shellJoin(paths []string) string {
-	quoted := make([]string, len(paths))
-	for i, p := range paths {
-		quoted[i] = ShellQuote(p)
+// Join returns words, each quoted by Quote, separated by spaces.
+func Join(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = Quote(w)
 	}
 	return strings.Join(quoted, " ")
 }
