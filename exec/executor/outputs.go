@@ -75,16 +75,7 @@ func removeOutput(p string) error {
 	if lerr != nil || !fi.IsDir() {
 		return err
 	}
-	if os.RemoveAll(p) == nil {
-		return nil
-	}
-	filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(q, 0o755)
-		}
-		return nil
-	})
-	return os.RemoveAll(p)
+	return sandbox.RemoveAll(p)
 }
 
 // writeFile performs a file-writing action: it writes a.Content to a's single

@@ -25,7 +25,7 @@ func Dir(root string) string {
 // before it could clean up). The caller must ensure that no build runs in
 // root at the same time (bld holds the workspace lock).
 func RemoveStale(root string) error {
-	if err := removeAll(Dir(root)); err != nil {
+	if err := RemoveAll(Dir(root)); err != nil {
 		return fmt.Errorf("removing stale exec roots: %w", err)
 	}
 	return nil
@@ -238,15 +238,16 @@ func (e *ExecRoot) Collect(a *graph.Action) error {
 // Remove deletes the exec root and whatever the command left in it.
 func (e *ExecRoot) Remove() error {
 	os.Remove(e.inputList())
-	if err := removeAll(e.dir); err != nil {
+	if err := RemoveAll(e.dir); err != nil {
 		return fmt.Errorf("removing the exec root: %w", err)
 	}
 	return nil
 }
 
-// removeAll is os.RemoveAll, also of directories a command left without
-// write permission.
-func removeAll(dir string) error {
+// RemoveAll is os.RemoveAll, also of directories a command left without
+// write permission: what bld deletes of what commands wrote (exec roots,
+// stale outputs) goes through it.
+func RemoveAll(dir string) error {
 	err := os.RemoveAll(dir)
 	if err == nil {
 		return nil

@@ -95,7 +95,7 @@ func probeNamespace(ctx context.Context, root string) error {
 	if err != nil {
 		return fmt.Errorf("creating a probe exec root: %w", err)
 	}
-	defer removeAll(dir)
+	defer RemoveAll(dir)
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding bld's own binary: %w", err)
