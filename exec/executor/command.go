@@ -24,6 +24,10 @@ type commandResult struct {
 	output   []byte
 	exitCode int
 	err      error
+	// maxRSS is the peak resident set size, in bytes, of the command's
+	// largest process among it and the descendants it waited for
+	// (wait4's ru_maxrss); 0 if unknown.
+	maxRSS int64
 }
 
 // runCommand runs a's command in the exec root xr, or with the workspace root
@@ -96,6 +100,9 @@ func runCommand(ctx context.Context, root, processDir, logDir string, tokens Tok
 	r.SetReadDeadline(time.Now().Add(waitDelay))
 	<-copied
 	res := commandResult{output: out.Bytes(), exitCode: cmd.ProcessState.ExitCode()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
+	}
 	switch {
 	case ctx.Err() != nil && res.exitCode != 0:
 		res.err = fmt.Errorf("killed: %w", context.Cause(ctx))

@@ -83,10 +83,10 @@ func (r *recorder) enter() {
 	}
 }
 
-func (r *recorder) Planned(total int) {
+func (r *recorder) Planned(actions []*graph.Action) {
 	r.enter()
 	defer r.busy.Unlock()
-	r.planned = append(r.planned, total)
+	r.planned = append(r.planned, len(actions))
 }
 
 func (r *recorder) Started(id int, a *graph.Action) {

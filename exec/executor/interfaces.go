@@ -79,9 +79,9 @@ const (
 // An Observer is told about each action as the build goes. Calls come from
 // one goroutine at a time, in the order the events happened.
 type Observer interface {
-	// Planned is called once, before any action starts, with the number
-	// of actions the build needs.
-	Planned(total int)
+	// Planned is called once, before any action starts, with the actions
+	// the build needs (in the order of their IDs).
+	Planned(actions []*graph.Action)
 	// Started is called when an action's command is about to run.
 	Started(id int, a *graph.Action)
 	// Finished is called when an action is done, whether it ran or not.
@@ -101,6 +101,10 @@ type Result struct {
 	ExitCode int
 	// Output is the command's stdout and stderr, interleaved as written.
 	Output []byte
+	// MaxRSS is the peak resident set size in bytes of the command's
+	// largest process (it or a descendant it waited for), for an action
+	// that ran a command; 0 otherwise.
+	MaxRSS int64
 	// Err is why the action failed (non-zero exit, missing output, ...).
 	Err error
 }

@@ -45,6 +45,6 @@ func BenchmarkSandboxedAction(b *testing.B) {
 
 type nopObserver struct{}
 
-func (nopObserver) Planned(int)                {}
+func (nopObserver) Planned([]*graph.Action)    {}
 func (nopObserver) Started(int, *graph.Action) {}
 func (nopObserver) Finished(Result)            {}

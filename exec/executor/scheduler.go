@@ -52,6 +52,11 @@ type scheduler struct {
 
 	poolQ readyQueue // actions to check or to write, for the checkers
 	runQ  readyQueue // actions to run, waiting for a token
+	// serialBusy holds the Serial groups with an action running;
+	// serialWait the actions of such a group that must run, set aside
+	// until it is free (and not in runQ, so no token is asked for them).
+	serialBusy map[string]bool
+	serialWait map[string][]int
 
 	events   chan event
 	jobs     chan poolJob
@@ -114,6 +119,9 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		runQ:    readyQueue{prio: p.prio},
 		events:  make(chan event, 64),
 		sandbox: opts.Sandboxes,
+
+		serialBusy: map[string]bool{},
+		serialWait: map[string][]int{},
 	}
 	s.checkers = min(runtime.NumCPU(), max(len(p.ids), 1))
 	// A few jobs queue per checker, so that a checker finishing one does
@@ -127,7 +135,11 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 }
 
 func (s *scheduler) run(ctx context.Context) (Summary, error) {
-	s.opts.Observer.Planned(len(s.plan.ids))
+	planned := make([]*graph.Action, len(s.plan.ids))
+	for i, id := range s.plan.ids {
+		planned[i] = s.g.Actions[id]
+	}
+	s.opts.Observer.Planned(planned)
 	acqCtx, acqCancel := context.WithCancel(ctx)
 	defer acqCancel()
 	s.acqCancel = acqCancel
@@ -277,11 +289,15 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			}
 			return
 		}
-		if s.stopped || s.runQ.Len() == 0 {
+		if s.stopped {
 			s.opts.Tokens.Release()
 			return
 		}
-		id := s.runQ.pop()
+		id, ok := s.popRunnable()
+		if !ok {
+			s.opts.Tokens.Release()
+			return
+		}
 		start := s.begin(id)
 		s.running++
 		why, key := s.reason[id], s.key[id]
@@ -316,9 +332,36 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			s.idle++
 		} else {
 			s.running--
+			if a := ev.res.Action; a.Serial && a.Group != "" {
+				s.serialBusy[a.Group] = false
+				for _, id := range s.serialWait[a.Group] {
+					s.runQ.push(id)
+				}
+				delete(s.serialWait, a.Group)
+			}
 		}
 		s.finish(ev.res)
 	}
+}
+
+// popRunnable takes the most urgent action of runQ that may start now: the
+// actions of a Serial group whose member is running are set aside until it
+// ends. It reports false when no action may start.
+func (s *scheduler) popRunnable() (int, bool) {
+	for s.runQ.Len() > 0 {
+		id := s.runQ.pop()
+		a := s.g.Actions[id]
+		if !a.Serial || a.Group == "" {
+			return id, true
+		}
+		if s.serialBusy[a.Group] {
+			s.serialWait[a.Group] = append(s.serialWait[a.Group], id)
+			continue
+		}
+		s.serialBusy[a.Group] = true
+		return id, true
+	}
+	return 0, false
 }
 
 // finish records a finished action and readies the dependents it unblocks.
@@ -421,7 +464,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 	}
 	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.LogDir, s.opts.Tokens, a, xr)
 	s.opts.Tokens.Release()
-	r.Output, r.ExitCode = cr.output, cr.exitCode
+	r.Output, r.ExitCode, r.MaxRSS = cr.output, cr.exitCode, cr.maxRSS
 	if cr.err != nil {
 		if xr != nil && ctx.Err() == nil {
 			if hints := sandbox.Hints(s.opts.Root, a, string(cr.output)+"\n"+cr.err.Error()); len(hints) > 0 {

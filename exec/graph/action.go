@@ -70,6 +70,20 @@ type Action struct {
 	// NoSandbox runs the command in the workspace root itself instead of
 	// a private exec root that holds only its inputs.
 	NoSandbox bool
+
+	// Group, when not empty, names a set of actions that do one job
+	// together, such as the partitions of a unit ("//p:lib partitions"):
+	// their outputs are shown together once all have finished, each
+	// diagnostic once with a count of the actions that printed it.
+	// Scheduling and display only: not part of the action's key.
+	Group string
+	// Serial runs the actions of Group one at a time, to bound peak
+	// memory. Scheduling only: not part of the action's key.
+	Serial bool
+	// Hint, when not empty, is printed after the output of the action
+	// when it fails: what the rule that declared it knows about likely
+	// causes and remedies.
+	Hint string
 }
 
 // AllInputs returns Inputs and Discoverable: every file the action may

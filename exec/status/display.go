@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +34,10 @@ const redrawEvery = 50 * time.Millisecond
 // prints one plain line per action started. Output of actions that ran is
 // printed as one block when the action finishes, never interleaved with
 // another; a failed action prints a block with its label, command line,
-// error and whole output, once.
+// error and whole output, once. The actions of a group (graph.Action.Group,
+// such as the partitions of a unit) print together once the last of them
+// has finished, in the order of their IDs, each compiler diagnostic once
+// with a count of the actions that printed it.
 type Display struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -45,6 +50,9 @@ type Display struct {
 	lineShown   bool
 	lastDraw    time.Time
 	explain     bool
+
+	groupSize map[string]int               // actions planned per group
+	grouped   map[string][]executor.Result // finished, not yet printed
 }
 
 var _ executor.Observer = (*Display)(nil)
@@ -79,10 +87,17 @@ func (d *Display) Warn(msg string) {
 }
 
 // Planned implements executor.Observer.
-func (d *Display) Planned(total int) {
+func (d *Display) Planned(actions []*graph.Action) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.total = total
+	d.total = len(actions)
+	d.groupSize = map[string]int{}
+	d.grouped = map[string][]executor.Result{}
+	for _, a := range actions {
+		if a.Group != "" {
+			d.groupSize[a.Group]++
+		}
+	}
 }
 
 // Started implements executor.Observer.
@@ -104,28 +119,19 @@ func (d *Display) Finished(r executor.Result) {
 	defer d.mu.Unlock()
 	d.done++
 	delete(d.running, r.ID)
-	var block []byte
-	switch {
-	case r.Status == executor.StatusFailed:
-		block = failureBlock(r)
-	case len(r.Output) > 0:
-		block = r.Output
-	}
-	if d.explain && r.Status == executor.StatusRan {
-		why := fmt.Sprintf("explain: %s: %s\n", r.Action.Message(), r.Reason)
-		block = append([]byte(why), block...)
-	}
-	if len(block) > 0 {
-		d.clear()
-		d.w.Write(block)
-		if block[len(block)-1] != '\n' {
-			io.WriteString(d.w, "\n")
+	var printed bool
+	if g := r.Action.Group; g != "" && d.groupSize[g] > 1 {
+		d.grouped[g] = append(d.grouped[g], r)
+		if len(d.grouped[g]) == d.groupSize[g] {
+			printed = d.printGroup(g)
 		}
+	} else {
+		printed = d.print(d.block(r))
 	}
 	if !d.smart {
 		return
 	}
-	if len(block) == 0 && (r.Status == executor.StatusCached || r.Status == executor.StatusRestored) && time.Since(d.lastDraw) < redrawEvery && d.done < d.total {
+	if !printed && (r.Status == executor.StatusCached || r.Status == executor.StatusRestored) && time.Since(d.lastDraw) < redrawEvery && d.done < d.total {
 		return
 	}
 	msg := r.Action.Message()
@@ -140,6 +146,54 @@ func (d *Display) Finished(r executor.Result) {
 	d.draw(msg)
 }
 
+// block is what the display shows for a finished action: its output (or
+// its failure block), preceded by why it ran with --explain.
+func (d *Display) block(r executor.Result) []byte {
+	var block []byte
+	switch {
+	case r.Status == executor.StatusFailed:
+		block = failureBlock(r)
+	case len(r.Output) > 0:
+		block = r.Output
+	}
+	if d.explain && r.Status == executor.StatusRan {
+		why := fmt.Sprintf("explain: %s: %s\n", r.Action.Message(), r.Reason)
+		block = append([]byte(why), block...)
+	}
+	return block
+}
+
+// print writes block on lines of its own, and reports whether there was
+// anything to write.
+func (d *Display) print(block []byte) bool {
+	if len(block) == 0 {
+		return false
+	}
+	d.clear()
+	d.w.Write(block)
+	if block[len(block)-1] != '\n' {
+		io.WriteString(d.w, "\n")
+	}
+	return true
+}
+
+// printGroup prints the blocks of group g's finished actions, in the order
+// of their IDs, each diagnostic once, and forgets them.
+func (d *Display) printGroup(g string) bool {
+	results := d.grouped[g]
+	delete(d.grouped, g)
+	slices.SortFunc(results, func(a, b executor.Result) int { return a.ID - b.ID })
+	blocks := make([][]byte, len(results))
+	for i, r := range results {
+		blocks[i] = d.block(r)
+	}
+	printed := false
+	for _, b := range mergeOutputs(blocks, fmt.Sprintf("%d actions of %s", len(results), g)) {
+		printed = d.print(b) || printed
+	}
+	return printed
+}
+
 // Summary prints the final line of a build, after clearing the status line:
 // "bld: 12 actions: 3 ran, 2 restored, 7 up to date (0.42s)" (restored
 // only when some were), or "bld: nothing to do: 12 actions up to date
@@ -148,6 +202,10 @@ func (d *Display) Finished(r executor.Result) {
 func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Groups the build stopped before finishing print what they have.
+	for _, g := range slices.Sorted(maps.Keys(d.grouped)) {
+		d.printGroup(g)
+	}
 	d.clear()
 	secs := fmt.Sprintf("(%.2fs)", elapsed.Seconds())
 	if s.Ran == 0 && s.Restored == 0 && s.Failed == 0 && s.Skipped == 0 {
@@ -206,6 +264,15 @@ func failureBlock(r executor.Result) []byte {
 		fmt.Fprintf(&b, "error: %v\n", r.Err)
 	}
 	b.Write(r.Output)
+	if len(r.Output) > 0 && r.Output[len(r.Output)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	for _, c := range clashes(r.Output, a.Inputs) {
+		fmt.Fprintf(&b, "bld: %s, which this action compiles as one source\n", c)
+	}
+	if a.Hint != "" {
+		fmt.Fprintf(&b, "bld: %s\n", a.Hint)
+	}
 	return b.Bytes()
 }
 

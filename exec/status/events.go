@@ -35,6 +35,11 @@ type Event struct {
 	Status   string   `json:"status"`           // "ran", "cached", "restored" or "failed"
 	Reason   string   `json:"reason,omitempty"` // why it ran
 	Error    string   `json:"error,omitempty"`  // why it failed
+	// MaxRSS is the peak resident set size in bytes of the command's
+	// largest process, for an action that ran a command.
+	MaxRSS int64 `json:"max_rss,omitempty"`
+	// Group is the action's group (the partitions of a unit), if any.
+	Group string `json:"group,omitempty"`
 }
 
 // NewEventLog returns an EventLog writing to w.
@@ -43,7 +48,7 @@ func NewEventLog(w io.Writer) *EventLog {
 }
 
 // Planned implements executor.Observer.
-func (l *EventLog) Planned(int) {}
+func (l *EventLog) Planned([]*graph.Action) {}
 
 // Started implements executor.Observer.
 func (l *EventLog) Started(int, *graph.Action) {}
@@ -58,6 +63,8 @@ func (l *EventLog) Finished(r executor.Result) {
 		End:      unixSeconds(r.End),
 		ExitCode: r.ExitCode,
 		Status:   string(r.Status),
+		MaxRSS:   r.MaxRSS,
+		Group:    r.Action.Group,
 	}
 	if r.Status == executor.StatusRan || r.Status == executor.StatusFailed {
 		e.Reason = r.Reason

@@ -10,9 +10,9 @@ func Multi(obs ...executor.Observer) executor.Observer { return multi(obs) }
 
 type multi []executor.Observer
 
-func (m multi) Planned(total int) {
+func (m multi) Planned(actions []*graph.Action) {
 	for _, o := range m {
-		o.Planned(total)
+		o.Planned(actions)
 	}
 }
 

@@ -26,7 +26,7 @@ var (
 func TestPlainDisplay(t *testing.T) {
 	var buf bytes.Buffer
 	d := New(&buf, false)
-	d.Planned(3)
+	d.Planned([]*graph.Action{compile, write, write})
 	d.Finished(executor.Result{ID: 2, Action: write, Status: executor.StatusCached})
 	d.Started(0, compile)
 	d.Started(1, write)
@@ -47,7 +47,7 @@ bld: 3 actions: 2 ran, 1 up to date (0.42s)
 func TestFailureBlock(t *testing.T) {
 	var buf bytes.Buffer
 	d := New(&buf, false)
-	d.Planned(2)
+	d.Planned([]*graph.Action{compile, write})
 	d.Started(0, compile)
 	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusFailed, ExitCode: 1,
 		Err: errors.New("command exited with status 1"), Output: []byte("lib/foo.c:3:5: error: nope\n")})
@@ -71,7 +71,7 @@ bld: 3 actions: 0 ran, 0 up to date, 2 failed, 1 skipped (0.05s)
 func TestSmartDisplay(t *testing.T) {
 	var buf bytes.Buffer
 	d := New(&buf, true)
-	d.Planned(2)
+	d.Planned([]*graph.Action{compile, write})
 	d.Started(0, compile)
 	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan, Output: []byte("warning\n")})
 	d.Started(1, write)
@@ -126,7 +126,7 @@ func TestEventLogAndMulti(t *testing.T) {
 	var buf, plain bytes.Buffer
 	log := NewEventLog(&buf)
 	obs := Multi(New(&plain, false), log)
-	obs.Planned(2)
+	obs.Planned([]*graph.Action{compile, write})
 	obs.Started(0, compile)
 	obs.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan, Reason: "no previous result",
 		Start: t0, End: t0.Add(1500 * time.Millisecond)})

@@ -81,7 +81,7 @@ func (av *actionsValue) declareFile(_ *starlark.Thread, b *starlark.Builtin, arg
 //
 //	mnemonic = "Action", progress_message = "", jobserver = False,
 //	execution_requirements = {}, env_inherit = [], depfile = None,
-//	discoverable_inputs = [])
+//	discoverable_inputs = [], group = "", serial = False, failure_hint = "")
 //
 // run_shell takes command (a shell script run by /bin/sh -c) instead of
 // executable; its arguments become $1, $2, ...
@@ -101,6 +101,8 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		mnemonic                              = "Action"
 		progress               string
 		jobserver              bool
+		group, failureHint     string
+		serial                 bool
 	)
 	shell := b.Name() == "run_shell"
 	pairs := []any{"outputs", &outputs}
@@ -113,7 +115,8 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	pairs = append(pairs, "arguments?", &arguments, "inputs?", &inputs, "tools?", &tools, "env?", &env,
 		"mnemonic?", &mnemonic, "progress_message?", &progress, "jobserver?", &jobserver,
 		"execution_requirements?", &requirements, "env_inherit?", &envInherit,
-		"depfile?", &depfile, "discoverable_inputs?", &discoverable)
+		"depfile?", &depfile, "discoverable_inputs?", &discoverable,
+		"group?", &group, "serial?", &serial, "failure_hint?", &failureHint)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
 		return nil, err
 	}
@@ -180,6 +183,14 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		Discoverable: withoutPaths(sortedPaths(maybe), ins),
 		Outputs:      sortedPaths(outs),
 		Jobserver:    jobserver,
+		Serial:       serial,
+		Hint:         failureHint,
+	}
+	if group != "" {
+		// Groups are the target's own: two targets' groups never merge.
+		act.Group = act.Owner + " " + group
+	} else if serial {
+		return nil, fmt.Errorf("%s: serial = True needs a group: the actions that run one at a time", b.Name())
 	}
 	switch f := depfile.(type) {
 	case starlark.NoneType:

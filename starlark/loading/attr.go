@@ -2,6 +2,7 @@ package loading
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -62,7 +63,10 @@ type Attr struct {
 	// Values, when not empty, are the only values a string or int
 	// attribute may be given.
 	Values []starlark.Value
-	Doc    string
+	// AllowStrings are strings an int attribute accepts besides ints
+	// (attr.int(allow_strings = ["auto"])): a count the rule may choose.
+	AllowStrings []string
+	Doc          string
 }
 
 // attrValue is an *Attr as a Starlark value (the method Type would clash
@@ -96,6 +100,7 @@ func attrConstructor(t AttrType) func(*starlark.Thread, *starlark.Builtin, starl
 			cfg             starlark.Value = starlark.None
 			providers       starlark.Value = starlark.None
 			values          starlark.Value = starlark.None
+			allowStrings    *starlark.List
 		)
 		pairs := []any{"default?", &def, "doc?", &doc, "mandatory?", &mandatory}
 		if t.IsDependency() {
@@ -106,6 +111,9 @@ func attrConstructor(t AttrType) func(*starlark.Thread, *starlark.Builtin, starl
 		}
 		if t == AttrString || t == AttrInt {
 			pairs = append(pairs, "values?", &values)
+		}
+		if t == AttrInt {
+			pairs = append(pairs, "allow_strings?", &allowStrings)
 		}
 		if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
 			return nil, err
@@ -130,6 +138,15 @@ func attrConstructor(t AttrType) func(*starlark.Thread, *starlark.Builtin, starl
 				return nil, fmt.Errorf("%s: values: %v", b.Name(), err)
 			}
 			a.Values = elems
+		}
+		if allowStrings != nil {
+			for i := range allowStrings.Len() {
+				s, ok := allowStrings.Index(i).(starlark.String)
+				if !ok {
+					return nil, fmt.Errorf("%s: allow_strings: want a list of strings, got an element of type %s", b.Name(), allowStrings.Index(i).Type())
+				}
+				a.AllowStrings = append(a.AllowStrings, string(s))
+			}
 		}
 		if allowSingleFile != starlark.None && allowSingleFile != starlark.False {
 			a.SingleFile = true
@@ -233,6 +250,12 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 		}
 		return v, checkValues(a, v)
 	case AttrInt:
+		if s, ok := v.(starlark.String); ok && len(a.AllowStrings) > 0 {
+			if slices.Contains(a.AllowStrings, string(s)) {
+				return v, nil
+			}
+			return nil, fmt.Errorf("want an int or one of %s, got %s", starlark.NewList(stringValues(a.AllowStrings)), s)
+		}
 		if _, ok := v.(starlark.Int); !ok {
 			return nil, fmt.Errorf("want an int, got %s", v.Type())
 		}
@@ -273,6 +296,14 @@ func checkValues(a *Attr, v starlark.Value) error {
 		}
 	}
 	return fmt.Errorf("%s is not one of the allowed values %s", v, starlark.NewList(a.Values))
+}
+
+func stringValues(ss []string) []starlark.Value {
+	vs := make([]starlark.Value, len(ss))
+	for i, s := range ss {
+		vs[i] = starlark.String(s)
+	}
+	return vs
 }
 
 func elemName(t AttrType) string {
