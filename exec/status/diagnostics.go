@@ -74,9 +74,11 @@ func splitUnits(out []byte) []unit {
 		if m := diagnosticLine.FindStringSubmatch(text); m != nil {
 			// A file found through "-iquote ." is spelled ./dir/f.c.
 			d := diagnostic{file: path.Clean(m[1]), line: m[2], severity: m[4], message: m[5]}
-			if cur != nil && d.severity == "note" && len(context) == 0 {
-				// A note belongs to the diagnostic before it.
-				cur.text = append(cur.text, line...)
+			if cur != nil && d.severity == "note" {
+				// A note belongs to the diagnostic before it, with the
+				// context that locates it.
+				cur.text = append(append(cur.text, context...), line...)
+				context = nil
 				cur.diags = append(cur.diags, d)
 				keyb.WriteString(text + "\n")
 				continue
@@ -93,11 +95,13 @@ func splitUnits(out []byte) []unit {
 			keyb.WriteString(text + "\n")
 			continue
 		}
-		flush()
 		if contextLine.MatchString(text) {
+			// Context of the next diagnostic, or of a note of the
+			// current one: cur stays open.
 			context = append(context, line...)
 			continue
 		}
+		flush()
 		if len(context) > 0 {
 			// Context not followed by a diagnostic: plain text after all.
 			units = append(units, unit{text: context})
