@@ -37,8 +37,19 @@ type testWorkspace struct {
 // ending in "/" is a directory) into a new temporary directory.
 func newWorkspace(t *testing.T, files map[string]string) *testWorkspace {
 	t.Helper()
+	w := workspaceAt(t, t.TempDir())
+	w.write("WORKSPACE.star", "")
+	for p, c := range files {
+		w.write(p, c)
+	}
+	return w
+}
+
+// workspaceAt returns the workspace at root, an existing directory, with
+// its own cache and HOME.
+func workspaceAt(t *testing.T, root string) *testWorkspace {
+	t.Helper()
 	bldtest.TouchSources("../..")
-	root := t.TempDir()
 	home := t.TempDir()
 	cache := filepath.Join(home, "cache")
 	w := &testWorkspace{
@@ -52,10 +63,6 @@ func newWorkspace(t *testing.T, files map[string]string) *testWorkspace {
 			"BLD_CACHE_DIR=" + filepath.Join(cache, "bld"),
 			"LC_ALL=C",
 		},
-	}
-	w.write("WORKSPACE.star", "")
-	for p, c := range files {
-		w.write(p, c)
 	}
 	return w
 }
