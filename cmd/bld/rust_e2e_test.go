@@ -116,8 +116,10 @@ func TestRustAutoPartitions(t *testing.T) {
 		"b/lib.rs":     "pub fn b() -> u32 { 2 }\n",
 		"b/BUILD.star": "load(\"@bld//rules:rust.star\", \"rust_unit\")\nrust_unit(name = \"b\", srcs = [\"lib.rs\"], partitions = \"auto\")\n",
 	})
-	if fi, err := os.Stat(w.path("a/lib.rs")); err != nil || fi.Size() != 70000 {
-		t.Fatalf("a/lib.rs: %v, %v bytes, want 70000", err, fi.Size())
+	if fi, err := os.Stat(w.path("a/lib.rs")); err != nil {
+		t.Fatal(err)
+	} else if fi.Size() != 70000 {
+		t.Fatalf("a/lib.rs has %d bytes, want 70000", fi.Size())
 	}
 	w.mustBuild("build", "//...")
 	for rel, want := range map[string]string{
