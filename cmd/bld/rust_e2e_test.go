@@ -105,7 +105,7 @@ func TestRustPartitions(t *testing.T) {
 
 // partitions = "auto" counts the bytes of the crate's .rs sources, 32 KiB a
 // codegen unit, at most 16, whatever the machine; bad values are errors
-// that name the BUILD.star line.
+// that name the BUILD.star line. Outputs do not name the exec root.
 func TestRustAutoPartitions(t *testing.T) {
 	needTool(t, "rustc")
 	comment := "// " + strings.Repeat("x", 76) + "\n" // 80 bytes
@@ -114,7 +114,7 @@ func TestRustAutoPartitions(t *testing.T) {
 		"a/lib.rs":     "pub fn a() -> u32 { 1 }\n" + strings.Repeat(comment, (70000-24)/80) + strings.Repeat("/", (70000-24)%80),
 		"a/BUILD.star": "load(\"@bld//rules:rust.star\", \"rust_unit\")\nrust_unit(name = \"a\", srcs = [\"lib.rs\"], partitions = \"auto\")\n",
 		"b/lib.rs":     "pub fn b() -> u32 { 2 }\n",
-		"b/BUILD.star": "load(\"@bld//rules:rust.star\", \"rust_unit\")\nrust_unit(name = \"b\", srcs = [\"lib.rs\"], partitions = \"auto\")\n",
+		"b/BUILD.star": "load(\"@bld//rules:rust.star\", \"rust_unit\")\nrust_unit(name = \"b\", srcs = [\"lib.rs\"], partitions = \"auto\", rustc_flags = [\"-Cdebuginfo=2\"])\n",
 	})
 	if fi, err := os.Stat(w.path("a/lib.rs")); err != nil {
 		t.Fatal(err)
@@ -129,6 +129,12 @@ func TestRustAutoPartitions(t *testing.T) {
 		if got := w.read(rel); got != want {
 			t.Errorf("%s: %q, want %q", rel, got, want)
 		}
+	}
+
+	// Debug info records the directory rustc ran in: the sandbox's exec
+	// root, which --remap-path-prefix maps to ".".
+	if rlib := w.read("bld-out/b/libb.rlib"); strings.Contains(rlib, "bld-sandbox") || strings.Contains(rlib, w.root) {
+		t.Errorf("bld-out/b/libb.rlib names the exec root or the workspace")
 	}
 
 	w.write("b/BUILD.star", "load(\"@bld//rules:rust.star\", \"rust_unit\")\n\nrust_unit(name = \"b\", srcs = [\"lib.rs\"], partitions = 0)\n")
@@ -258,5 +264,32 @@ func TestRustJobserver(t *testing.T) {
 	w.mustBuild("clean")
 	if working := measure("-j4", "//cg:jobserver"); working <= 2 || working > 4 {
 		t.Errorf("%d rustc threads worked at once under bld -j4, want 3 or 4", working)
+	}
+}
+
+// A program whose dependencies reach a crate only transitively (-L
+// dependency=), and two crates named util in different packages: one a
+// direct dependency of the program, one of its dependency b. rustc tells
+// them apart by -Cmetadata=<label>; without it, it refuses to link them.
+func TestRustTransitiveDeps(t *testing.T) {
+	needTool(t, "rustc")
+	const load = "load(\"@bld//rules:rust.star\", \"rust_unit\", \"rust_binary\")\n"
+	w := newWorkspace(t, map[string]string{
+		"x/BUILD.star":   load + "rust_unit(name = \"util\", srcs = [\"lib.rs\"])\n",
+		"x/lib.rs":       "pub fn twice(n: u32) -> u32 { 2 * n }\n",
+		"y/BUILD.star":   load + "rust_unit(name = \"util\", srcs = [\"lib.rs\"])\n",
+		"y/lib.rs":       "pub fn name() -> &'static str { \"y\" }\n",
+		"b/BUILD.star":   load + "rust_unit(name = \"b\", srcs = [\"lib.rs\"], deps = [\"//x:util\"], partitions = 2)\n",
+		"b/lib.rs":       "pub fn four() -> u32 { util::twice(2) }\n",
+		"app/BUILD.star": load + "rust_binary(name = \"app\", srcs = [\"main.rs\"], deps = [\"//b\", \"//y:util\"])\n",
+		"app/main.rs":    "fn main() { println!(\"{} {}\", util::name(), b::four()); }\n",
+	})
+	w.mustBuild("build", "//app")
+	out, err := exec.Command(w.path("bld-out/app/app")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("app: %v\n%s", err, out)
+	}
+	if got, want := string(out), "y 4\n"; got != want {
+		t.Errorf("app printed %q, want %q", got, want)
 	}
 }
