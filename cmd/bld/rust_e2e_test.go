@@ -293,3 +293,26 @@ func TestRustTransitiveDeps(t *testing.T) {
 		t.Errorf("app printed %q, want %q", got, want)
 	}
 }
+
+// rustc's dep-info names a module file with a space and an include_str!
+// file with a "#" (rustc escapes the space, not the "#"): bld reads it,
+// and an edit of either file reruns the crate.
+func TestRustDepInfoNames(t *testing.T) {
+	needTool(t, "rustc")
+	w := newWorkspace(t, map[string]string{
+		"p/BUILD.star": "load(\"@bld//rules:rust.star\", \"rust_unit\")\nrust_unit(name = \"p\", srcs = [\"lib.rs\", \"a b.rs\", \"d#1.txt\"])\n",
+		"p/lib.rs":     "#[path = \"a b.rs\"]\nmod ab;\npub fn f() -> usize { ab::G.len() + include_str!(\"d#1.txt\").len() }\n",
+		"p/a b.rs":     "pub const G: &str = \"x\";\n",
+		"p/d#1.txt":    "one\n",
+	})
+	const compile = "//p:p RustCompile bld-out/p/_rust/p.d,bld-out/p/libp.rlib"
+	w.mustBuild("build", "//p")
+	for _, edit := range []string{"p/a b.rs", "p/d#1.txt"} {
+		w.write(edit, w.read(edit)+"\n")
+		events, _ := w.cacheBuildEvents("//p")
+		if diff := cmp.Diff([]string{compile}, cacheRanKeys(events)); diff != "" {
+			t.Errorf("after editing %s (-want +got):\n%s", edit, diff)
+		}
+	}
+	wantContains(t, w.mustBuild("build", "//p").stderr, "nothing to do")
+}
