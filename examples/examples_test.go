@@ -175,8 +175,14 @@ const (
 	motdCc      = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/motd.d,bld-out/examples/custom/_objs/banner/examples/custom/motd.o"
 	licCc       = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/license_text.d,bld-out/examples/custom/_objs/banner/examples/custom/license_text.o"
 	bannerLink  = "//examples/custom:banner CcLink bld-out/examples/custom/banner"
-	numExamples = 16
+	numbersRs   = "//examples/rust/numbers:numbers RustCompile bld-out/examples/rust/numbers/_rust/numbers.d,bld-out/examples/rust/numbers/libnumbers.rlib"
+	reportRs    = "//examples/rust/report:report RustBinary bld-out/examples/rust/report/_rust/report.d,bld-out/examples/rust/report/report"
+	numExamples = 19
 )
+
+// report is what examples/rust/report prints for n = 100000.
+const report = "primes below 100000: 9592; longest Collatz chain below 100000 starts at 77031; fib(100000) mod 1e9+7 = 911435502\n" +
+	"checksum 261d0b18aa5ec57d\n"
 
 func TestExamples(t *testing.T) {
 	// A path unlike the checkout's: bld must not depend on where it is.
@@ -195,6 +201,9 @@ func TestExamples(t *testing.T) {
 	wantBanner := w.read("examples/custom/motd.txt") + w.read("examples/custom/license.txt")
 	if got := w.run("bld-out/examples/custom/banner"); got != wantBanner {
 		t.Errorf("banner: %q, want %q", got, wantBanner)
+	}
+	if got := w.run("bld-out/examples/rust/report/report"); got != report {
+		t.Errorf("report: %q, want %q", got, report)
 	}
 	if got, want := w.read("bld-out/examples/custom/index.txt"),
 		"motd examples/custom/motd.h\nlicense examples/custom/license_text.h\n"; got != want {
@@ -239,6 +248,14 @@ func TestExamples(t *testing.T) {
 			app: "Howdy, world! (app 2.0.0)\n",
 		},
 		{
+			// fib.rs is a module of the numbers crate: rustc's dep-info
+			// names it, so the crate and the program that links it run.
+			// report's partition count depends on its own sources only.
+			name: "fib.rs", file: "examples/rust/numbers/src/fib.rs",
+			content: strings.Replace(w.read("examples/rust/numbers/src/fib.rs"), "result[0][1]", "result[0][1] + 1", 1),
+			ran:     []string{numbersRs, reportRs},
+		},
+		{
 			// index.txt names motd's symbol and header, which do not
 			// change: it is not written again.
 			name: "motd", file: "examples/custom/motd.txt", content: "Changed.\n",
@@ -260,6 +277,9 @@ func TestExamples(t *testing.T) {
 				t.Errorf("after editing %s: app: %q, want %q", s.name, got, s.app)
 			}
 		}
+	}
+	if got := w.run("bld-out/examples/rust/report/report"); !strings.Contains(got, "fib(100000) mod 1e9+7 = 911435503\n") {
+		t.Errorf("report after the edit of fib.rs: %q, want fib(100000) plus 1", got)
 	}
 	if got, want := w.run("bld-out/examples/custom/banner"), "Changed.\n"+w.read("examples/custom/license.txt"); got != want {
 		t.Errorf("banner: %q, want %q", got, want)

@@ -14,9 +14,12 @@
 // and the name ends, as ninja reads them; likewise 2N+1 backslashes before
 // "#" are N backslashes and "#"), "$$" is "$"; a backslash that ends the
 // file continues the line into nothing; any
-// other backslash is itself. An unescaped "#" starts a comment that runs to
-// the end of the line (rustc writes "# env-dep:" lines). Empty lines and
-// rules without prerequisites (gcc -MP, rustc) are allowed.
+// other backslash is itself. An unescaped "#" at the start of a line or
+// after a blank starts a comment that runs to the end of the line (rustc
+// writes "# env-dep:" lines); a "#" inside a name is part of it, because
+// rustc writes names with "#" unescaped ("src/d#1.txt"; gcc writes "\#").
+// So a name cannot begin with an unescaped "#". Empty lines and rules
+// without prerequisites (gcc -MP, rustc) are allowed.
 package depfile
 
 import (
@@ -97,14 +100,21 @@ func logicalLines(data []byte) []string {
 	var lines []string
 	var cur strings.Builder
 	s := string(data)
+	// blank: what precedes s[i] on its line is nothing or an unescaped
+	// blank, so a "#" there starts a comment, not a name.
+	blank := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		afterBlank := blank
+		blank = c == ' ' || c == '\t' || c == '\n' || c == '\r'
 		switch {
 		case c == '\\' && i+1 < len(s) && s[i+1] == '\n':
 			cur.WriteByte(' ')
+			blank = true
 			i++
 		case c == '\\' && i+2 < len(s) && s[i+1] == '\r' && s[i+2] == '\n':
 			cur.WriteByte(' ')
+			blank = true
 			i += 2
 		case c == '\\' && i+1 == len(s):
 			// A backslash that ends the file continues the line into
@@ -112,11 +122,12 @@ func logicalLines(data []byte) []string {
 			cur.WriteByte(' ')
 		case c == '\\' && i+1 < len(s):
 			// Keep the escape for parseLine, and skip the escaped
-			// byte so that "\#" does not start a comment.
+			// byte so that "\#" does not start a comment (nor does
+			// a "#" after an escaped space: it is inside a name).
 			cur.WriteByte(c)
 			cur.WriteByte(s[i+1])
 			i++
-		case c == '#':
+		case c == '#' && afterBlank:
 			for i+1 < len(s) && s[i+1] != '\n' {
 				i++
 			}

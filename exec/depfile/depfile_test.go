@@ -33,6 +33,16 @@ func TestParse(t *testing.T) {
 				{Targets: []string{"src/lib.rs"}},
 				{Targets: []string{"src/m.rs"}},
 			}},
+		// rustc 1.95 escapes spaces but not "#": a "#" inside a name
+		// is part of it, also after an escaped space; a comment starts
+		// at the start of a line or after a blank.
+		{"rustc dep-info, # in names", "out.d: p/lib.rs p/a\\ b.rs p/d#1.txt p/x\\ #y.rs\n\np/d#1.txt:\n\n# env-dep:TZ\n#c\n  # c\n",
+			[]Rule{
+				{Targets: []string{"out.d"}, Prereqs: []string{"p/lib.rs", "p/a b.rs", "p/d#1.txt", "p/x #y.rs"}},
+				{Targets: []string{"p/d#1.txt"}},
+			}},
+		{"comment after a continuation", "a.o: a.c \\\n# gone\n",
+			[]Rule{{Targets: []string{"a.o"}, Prereqs: []string{"a.c"}}}},
 		{"two targets, colon in a prerequisite", "a.o a.d: c:x.h\n",
 			[]Rule{{Targets: []string{"a.o", "a.d"}, Prereqs: []string{"c:x.h"}}}},
 		{"no trailing newline, tabs", "a.o:\ta.c\t\\\n\tb.h",

@@ -272,3 +272,60 @@ b(name = "bad", dep = ":x", take_q = True)
 		t.Errorf("//p:bad: err = %v\nwant it to contain %q", err, want)
 	}
 }
+
+// TestRustCommandLine checks the one rustc action of rust_unit and
+// rust_binary: --extern for direct dependencies, -L dependency= for the
+// directories of all of them, codegen units from partitions (an argument
+// file written by a RustPartitions action for "auto"), the crate root as
+// an input and the other sources as discoverable ones behind rustc's
+// dep-info, and the jobserver.
+func TestRustCommandLine(t *testing.T) {
+	const load = `load("@bld//rules:rust.star", "rust_unit", "rust_binary")` + "\n"
+	files := map[string]string{
+		"base/BUILD.star": load + `rust_unit(name = "base", srcs = ["lib.rs"])`,
+		"base/lib.rs":     "",
+		"mid/BUILD.star":  load + `rust_unit(name = "mid-util", srcs = ["src/lib.rs", "src/m.rs"], deps = ["//base"], partitions = 4, edition = "2018")`,
+		"mid/src/lib.rs":  "",
+		"mid/src/m.rs":    "",
+		"app/BUILD.star":  load + `rust_binary(name = "app", srcs = ["main.rs", "cli.rs"], deps = ["//mid:mid-util"], partitions = "auto", rustc_flags = ["-Copt-level=3"])`,
+		"app/main.rs":     "",
+		"app/cli.rs":      "",
+	}
+	a, err := analyze(t, files, "//app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := action(t, a, "//mid:mid-util", "RustCompile")
+	wantMid := []string{"rustc", "--crate-name=mid_util", "--crate-type=rlib", "--edition=2018",
+		"-Cmetadata=//mid:mid-util", "--remap-path-prefix=" + graph.SandboxExecRoot + "=.", "-Ccodegen-units=4",
+		"--extern=base=bld-out/base/libbase.rlib", "-Ldependency=bld-out/base",
+		"--emit=dep-info=bld-out/mid/_rust/mid-util.d,link=bld-out/mid/libmid_util.rlib", "mid/src/lib.rs"}
+	if diff := cmp.Diff(wantMid, mid.Argv); diff != "" {
+		t.Errorf("rustc of //mid:mid-util (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"bld-out/base/libbase.rlib", "mid/src/lib.rs"}, mid.Inputs); diff != "" {
+		t.Errorf("inputs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"mid/src/m.rs"}, mid.Discoverable); diff != "" {
+		t.Errorf("discoverable inputs (-want +got):\n%s", diff)
+	}
+	if mid.Depfile != "bld-out/mid/_rust/mid-util.d" || !mid.Jobserver {
+		t.Errorf("depfile %q, jobserver %v; want the dep-info and the jobserver", mid.Depfile, mid.Jobserver)
+	}
+
+	app := action(t, a, "//app:app", "RustBinary")
+	wantApp := []string{"rustc", "--crate-name=app", "--crate-type=bin", "--edition=2021",
+		"-Cmetadata=//app:app", "--remap-path-prefix=" + graph.SandboxExecRoot + "=.", "@bld-out/app/_rust/app.partitions",
+		"--extern=mid_util=bld-out/mid/libmid_util.rlib", "-Ldependency=bld-out/mid", "-Ldependency=bld-out/base",
+		"-Copt-level=3", "--emit=dep-info=bld-out/app/_rust/app.d,link=bld-out/app/app", "app/main.rs"}
+	if diff := cmp.Diff(wantApp, app.Argv); diff != "" {
+		t.Errorf("rustc of //app (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"app/main.rs", "bld-out/app/_rust/app.partitions", "bld-out/base/libbase.rlib", "bld-out/mid/libmid_util.rlib"}, app.Inputs); diff != "" {
+		t.Errorf("inputs of //app (-want +got):\n%s", diff)
+	}
+	sizing := action(t, a, "//app:app", "RustPartitions")
+	if diff := cmp.Diff([]string{"app/cli.rs", "app/main.rs"}, sizing.Inputs); diff != "" {
+		t.Errorf("the auto partitions count reads (-want +got):\n%s", diff)
+	}
+}
