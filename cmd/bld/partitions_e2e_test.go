@@ -280,3 +280,17 @@ func TestSequentialPartitions(t *testing.T) {
 		}
 	}
 }
+
+// A partition count that is neither an int nor "auto" is an error at the
+// attribute, naming the BUILD.star position and what is allowed.
+func TestPartitionsBadValue(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"lib/a.c":        "int a;\n",
+		"lib/BUILD.star": "cc_unit(\n    name = \"lib\",\n    srcs = [\"a.c\"],\n    partitions = \"many\",\n)\n",
+	})
+	r := w.bld("build", "//lib")
+	if r.code == 0 {
+		t.Fatalf("partitions = \"many\" was accepted:\n%s", r)
+	}
+	wantContains(t, r.output(), "lib/BUILD.star:1:8", "partitions", `want an int or one of ["auto"], got "many"`)
+}
