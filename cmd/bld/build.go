@@ -57,6 +57,7 @@ flags:
                    always /tmp/bld-sandbox/execroot), symlinks (a private
                    directory of links to the declared inputs), or off (run
                    in the workspace root, as before)
+` + configHelp + `
   --nobuild        load and analyze, check the action graph, run nothing
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
 	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
@@ -88,7 +89,12 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
 	fs.Var(&f.actionEnv, "action_env", "")
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
+	cf := addConfigFlags(fs)
 	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := cf.config()
 	if err != nil {
 		return err
 	}
@@ -126,7 +132,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, base, patterns, stateDir)
+	plan, err := s.analyze(ctx, env, cfg, base, patterns, stateDir)
 	if err != nil {
 		return err
 	}
@@ -267,8 +273,11 @@ type buildPlan struct {
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
-func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
+func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Config, base []string, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
 	keyParts := append([]string{bldIdentity()}, base...)
+	for _, k := range cfg.Key() {
+		keyParts = append(keyParts, "config:"+k)
+	}
 	for _, p := range patterns {
 		keyParts = append(keyParts, p.String())
 	}
@@ -286,7 +295,7 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 	if err != nil {
 		return nil, err
 	}
-	an := analysis.New(s.loader, base, env.vars)
+	an := analysis.New(s.loader, cfg, base, env.vars)
 	var goals []string
 	for _, l := range labels {
 		c, err := an.Analyze(ctx, l)

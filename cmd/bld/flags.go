@@ -12,7 +12,7 @@ import (
 // one-letter flag may carry its value attached, as in make and ninja: -j4.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
-	args = splitAttached(fs, args)
+	args = splitAttached(fs, spellFlags(fs, args))
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -29,6 +29,38 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// spellFlags rewrites each flag name that fs does not know but knows with
+// '-' and '_' swapped into fs's spelling: every flag accepts both
+// (--action-env, --cache_dir), as Bazel's do.
+func spellFlags(fs *flag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if a == "--" {
+			return append(out, args[len(out):]...)
+		}
+		dashes := 0
+		for dashes < len(a) && dashes < 2 && a[dashes] == '-' {
+			dashes++
+		}
+		name, value, hasValue := strings.Cut(a[dashes:], "=")
+		if dashes == 0 || name == "" || fs.Lookup(name) != nil {
+			out = append(out, a)
+			continue
+		}
+		for _, alt := range []string{strings.ReplaceAll(name, "-", "_"), strings.ReplaceAll(name, "_", "-")} {
+			if fs.Lookup(alt) != nil {
+				name = alt
+				break
+			}
+		}
+		if hasValue {
+			name += "=" + value
+		}
+		out = append(out, a[:dashes]+name)
+	}
+	return out
 }
 
 // splitAttached rewrites "-j4" as "-j", "4" for the one-letter flags of fs

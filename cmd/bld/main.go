@@ -127,7 +127,12 @@ func run(ctx context.Context, env *environment, args []string) (code int) {
 		fmt.Fprintf(env.stderr, "bld: unknown command %q; run 'bld help' for the list\n", name)
 		return exitUsage
 	}
-	err := cmd.run(ctx, env, args)
+	rc, err := rcArgs(env, name)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "bld: %v\n", err)
+		return exitUsage
+	}
+	err = cmd.run(ctx, env, append(rc, args...))
 	switch {
 	case err == nil:
 		return exitOK

@@ -36,7 +36,7 @@ func analyze(t *testing.T, files map[string]string, target string) (*analysis.An
 		t.Fatal(err)
 	}
 	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
-	a := analysis.New(loader, []string{"PATH=/usr/bin:/bin"}, nil)
+	a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, nil)
 	_, err = a.Analyze(context.Background(), l)
 	return a, err
 }

@@ -40,6 +40,7 @@ type Configured struct {
 // It is not safe for concurrent use.
 type Analyzer struct {
 	loader    *loading.Loader
+	config    Config
 	actionEnv []string
 	hostEnv   map[string]string
 	envRead   map[string]bool
@@ -56,11 +57,11 @@ type Analyzer struct {
 	producer   map[string]*graph.Action
 }
 
-// New returns an Analyzer. actionEnv is the base environment of every action
-// ("KEY=value" entries, such as PATH); rules add their own. hostEnv is bld's
-// own environment, from which actions take only the variables they name in
-// env_inherit.
-func New(loader *loading.Loader, actionEnv, hostEnv []string) *Analyzer {
+// New returns an Analyzer for the configuration cfg. actionEnv is the base
+// environment of every action ("KEY=value" entries, such as PATH); rules add
+// their own. hostEnv is bld's own environment, from which actions take only
+// the variables they name in env_inherit.
+func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analyzer {
 	host := make(map[string]string, len(hostEnv))
 	for _, kv := range hostEnv {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -69,6 +70,7 @@ func New(loader *loading.Loader, actionEnv, hostEnv []string) *Analyzer {
 	}
 	return &Analyzer{
 		loader:     loader,
+		config:     cfg,
 		actionEnv:  actionEnv,
 		hostEnv:    host,
 		envRead:    map[string]bool{},
@@ -218,6 +220,10 @@ func (a *Analyzer) file(path string, owner label.Label, source bool) *File {
 }
 
 func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Configured, error) {
+	t, err := a.resolveSelects(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	deps := map[label.Label]*Configured{}
 	for _, dl := range t.Deps() {
 		c, err := a.analyze(ctx, dl, t)

@@ -153,7 +153,7 @@ func (rc *ruleContext) Truth() starlark.Bool  { return true }
 func (rc *ruleContext) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: ctx") }
 
 var ctxAttrs = []string{"actions", "attr", "bin_dir", "build_file_path", "exec_root", "executable", "expand_location",
-	"expand_make_variables", "file", "files", "label", "outputs", "partition", "workspace_name"}
+	"expand_make_variables", "file", "files", "fragments", "label", "outputs", "partition", "var", "workspace_name"}
 
 func (rc *ruleContext) AttrNames() []string { return ctxAttrs }
 
@@ -187,6 +187,10 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 		return starlark.NewBuiltin("expand_location", rc.expandLocationBuiltin), nil
 	case "expand_make_variables":
 		return starlark.NewBuiltin("expand_make_variables", rc.expandMakeVariablesBuiltin), nil
+	case "var":
+		return rc.a.config.vars(), nil
+	case "fragments":
+		return rc.a.config.fragments(), nil
 	case "partition":
 		return starlark.NewBuiltin("partition", rc.partitionBuiltin), nil
 	}

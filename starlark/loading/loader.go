@@ -111,6 +111,7 @@ func New(opts Options) *Loader {
 		"Label":        starlark.NewBuiltin("Label", labelBuiltin),
 		"glob":         starlark.NewBuiltin("glob", l.globBuiltin),
 		"package_name": starlark.NewBuiltin("package_name", packageNameBuiltin),
+		"select":       starlark.NewBuiltin("select", selectBuiltin),
 	}
 	return l
 }

@@ -58,6 +58,14 @@ func (t *Target) Deps() []label.Label {
 	seen := map[label.Label]bool{}
 	for _, name := range t.Rule.AttrNames {
 		if !t.Rule.Attrs[name].Type.IsDependency() {
+			// The conditions of a select() are dependencies whatever
+			// the attribute's type.
+			for _, l := range Conditions(t.Attrs[name]) {
+				if !seen[l] {
+					seen[l] = true
+					out = append(out, l)
+				}
+			}
 			continue
 		}
 		for _, l := range LabelsOf(t.Attrs[name]) {
@@ -70,9 +78,24 @@ func (t *Target) Deps() []label.Label {
 	return out
 }
 
-// LabelsOf returns the labels in a coerced label or label_list value.
+// LabelsOf returns the labels in a coerced label or label_list value. For a
+// value holding select()s, it is the labels of every branch and the
+// conditions (what query shows as dependencies; analysis resolves the
+// select()s first).
 func LabelsOf(v starlark.Value) []label.Label {
 	switch v := v.(type) {
+	case *SelectorList:
+		var out []label.Label
+		for _, p := range v.Parts {
+			if s, ok := p.(*Select); ok {
+				for _, bv := range s.Values {
+					out = append(out, LabelsOf(bv)...)
+				}
+				continue
+			}
+			out = append(out, LabelsOf(p)...)
+		}
+		return append(out, Conditions(v)...)
 	case *LabelValue:
 		return []label.Label{v.Label}
 	case *starlark.List:

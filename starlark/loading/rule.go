@@ -123,7 +123,14 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		if v == starlark.None {
 			continue // None means unset: the default applies, or mandatory fails
 		}
-		cv, err := coerceAttr(a, v, "", pb.pkg.Path)
+		var cv starlark.Value
+		var err error
+		switch v.(type) {
+		case *Select, *SelectorList:
+			cv, err = coerceSelect(a, v, pb.pkg.Path)
+		default:
+			cv, err = coerceAttr(a, v, "", pb.pkg.Path)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: attribute %s (%s): %v", what, k, a.Type, err)
 		}

@@ -1,0 +1,194 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"bld/starlark/label"
+	"bld/starlark/loading"
+)
+
+// Compilation modes (-c), as Bazel names them.
+const (
+	ModeFastbuild = "fastbuild"
+	ModeOpt       = "opt"
+	ModeDbg       = "dbg"
+)
+
+// A Config is the build configuration: what the command line says about how
+// every target is built. The zero value is the default configuration
+// (fastbuild, no extra options, no defines), whose graph and keys are those
+// of a build without any of these flags.
+type Config struct {
+	// CompilationMode is ModeFastbuild (also for ""), ModeOpt or ModeDbg.
+	CompilationMode string
+	// Copts are options of every C and C++ compile (--copt), Conlyopts of
+	// C compiles only, Cxxopts of C++ compiles only, Linkopts of every link.
+	Copts, Conlyopts, Cxxopts, Linkopts []string
+	// Defines are --define NAME=VALUE, in command-line order; for a name
+	// given twice, the last value counts.
+	Defines []string
+}
+
+// Mode returns the compilation mode, ModeFastbuild for "".
+func (c Config) Mode() string {
+	if c.CompilationMode == "" {
+		return ModeFastbuild
+	}
+	return c.CompilationMode
+}
+
+// Define returns the value of --define name, and whether it was given.
+func (c Config) Define(name string) (string, bool) {
+	for i := len(c.Defines) - 1; i >= 0; i-- {
+		if k, v, _ := strings.Cut(c.Defines[i], "="); k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Key lists what distinguishes the configuration, for the analysis
+// snapshot's key: two configurations with the same Key analyze the same.
+func (c Config) Key() []string {
+	key := []string{"compilation_mode=" + c.Mode()}
+	add := func(name string, vals []string) {
+		for _, v := range vals {
+			key = append(key, name+"="+v)
+		}
+	}
+	add("copt", c.Copts)
+	add("conlyopt", c.Conlyopts)
+	add("cxxopt", c.Cxxopts)
+	add("linkopt", c.Linkopts)
+	add("define", c.Defines)
+	return key
+}
+
+// vars is ctx.var: the make variables a rule sees, COMPILATION_MODE and
+// every --define.
+func (c Config) vars() *starlark.Dict {
+	d := starlark.NewDict(1 + len(c.Defines))
+	d.SetKey(starlark.String("COMPILATION_MODE"), starlark.String(c.Mode()))
+	for _, kv := range c.Defines {
+		k, v, _ := strings.Cut(kv, "=")
+		d.SetKey(starlark.String(k), starlark.String(v))
+	}
+	d.Freeze()
+	return d
+}
+
+// fragments is ctx.fragments: cpp holds the C/C++ options of the
+// configuration, as Bazel's cpp fragment does.
+func (c Config) fragments() starlark.Value {
+	list := func(ss []string) starlark.Value {
+		vs := make([]starlark.Value, len(ss))
+		for i, s := range ss {
+			vs[i] = starlark.String(s)
+		}
+		l := starlark.NewList(vs)
+		l.Freeze()
+		return l
+	}
+	cpp := structOf(starlark.StringDict{
+		"compilation_mode": starlark.String(c.Mode()),
+		"copts":            list(c.Copts),
+		"conlyopts":        list(c.Conlyopts),
+		"cxxopts":          list(c.Cxxopts),
+		"linkopts":         list(c.Linkopts),
+	})
+	return structOf(starlark.StringDict{"cpp": cpp})
+}
+
+// isConfigSetting reports whether t is a config_setting of the built-in
+// rules (@bld//rules:config.star).
+func isConfigSetting(t *loading.Target) bool {
+	return t.Rule.Name() == "config_setting" && t.Rule.DefinedIn.Repo == label.BuiltinRepo
+}
+
+// matches reports whether the config_setting l matches the configuration.
+func (a *Analyzer) matches(ctx context.Context, l label.Label, from *loading.Target) (bool, error) {
+	pkg, err := a.loader.LoadPackage(ctx, l.Pkg)
+	if err != nil {
+		return false, fmt.Errorf("%s: select() condition %s: %w", from.Pos, l, err)
+	}
+	t, ok := pkg.Targets[l.Name]
+	if !ok || !isConfigSetting(t) {
+		return false, fmt.Errorf("%s: select() condition %s is not a config_setting; name a config_setting target or %q",
+			from.Pos, l, loading.DefaultCondition)
+	}
+	values := t.Attrs["values"].(*starlark.Dict)
+	for _, kv := range values.Items() {
+		k, v := string(kv[0].(starlark.String)), string(kv[1].(starlark.String))
+		var ok bool
+		switch k {
+		case "compilation_mode":
+			ok = a.config.Mode() == v
+		case "define":
+			name, want, found := strings.Cut(v, "=")
+			if !found {
+				return false, fmt.Errorf("%s: config_setting %s: values {\"define\": %q}: want NAME=VALUE", t.Pos, l, v)
+			}
+			got, set := a.config.Define(name)
+			ok = set && got == want
+		case "copt":
+			ok = contains(a.config.Copts, v)
+		default:
+			return false, fmt.Errorf("%s: config_setting %s: values key %q is not a setting bld knows; use compilation_mode, define or copt (or define_values)", t.Pos, l, k)
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	defines := t.Attrs["define_values"].(*starlark.Dict)
+	for _, kv := range defines.Items() {
+		got, set := a.config.Define(string(kv[0].(starlark.String)))
+		if !set || got != string(kv[1].(starlark.String)) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveSelects returns t with its select()s resolved for the
+// configuration: t itself when it has none, else a copy.
+func (a *Analyzer) resolveSelects(ctx context.Context, t *loading.Target) (*loading.Target, error) {
+	var names []string
+	for name, v := range t.Attrs {
+		if loading.Selects(v) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return t, nil
+	}
+	sort.Strings(names)
+	rt := *t
+	rt.Attrs = make(map[string]starlark.Value, len(t.Attrs))
+	for k, v := range t.Attrs {
+		rt.Attrs[k] = v
+	}
+	for _, name := range names {
+		v, err := loading.ResolveSelect(t.Rule.Attrs[name], t.Attrs[name], func(l label.Label) (bool, error) {
+			return a.matches(ctx, l, t)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s %s: attribute %s: %w", t.Pos, t.Rule.Name(), t.Label, name, err)
+		}
+		rt.Attrs[name] = v
+	}
+	return &rt, nil
+}
