@@ -120,7 +120,7 @@ func TestExpandMakeVariablesErrors(t *testing.T) {
 		// want is a regular expression the error must match.
 		want string
 	}{
-		{"one", "echo $(FOO)", `\$\(FOO\) is not defined; known variables: \$\(@D\), \$\(OUTS\), \$\(RULEDIR\), \$\(SRCS\), \$<, \$@ \(write \$\$ for a literal \$\)`},
+		{"one", "echo $(FOO)", `\$\(FOO\) is not defined; known variables: \$\(@D\), \$\(COMPILATION_MODE\), \$\(OUTS\), \$\(RULEDIR\), \$\(SRCS\), \$<, \$@ \(write \$\$ for a literal \$\)`},
 		{"one", "echo $HOME", `\$H is not defined; .*write \$\$ for a literal \$, e\.g\. \$\$HOME`},
 		{"one", "echo $", `a lone \$ ends the command; write \$\$ for a literal \$`},
 		{"one", "echo $(SRCS", `unterminated \$\(`},
