@@ -175,7 +175,7 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	thread.SetLocal(packageKey, &packageBuilder{pkg: p})
 	defer cancelOnDone(ctx, thread)()
 	if _, err := starlark.ExecFileOptions(FileOptions, thread, file, src, predeclared); err != nil {
-		return nil, evalError(err)
+		return nil, evalError(syntaxError(err, src))
 	}
 	return p, nil
 }
@@ -284,7 +284,7 @@ func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label
 	defer cancelOnDone(ctx, thread)()
 	globals, err := starlark.ExecFileOptions(FileOptions, thread, filename, src, predeclared)
 	if err != nil {
-		return nil, evalError(err)
+		return nil, evalError(syntaxError(err, src))
 	}
 	// Rules and providers take the name of the global they are bound to.
 	for name, v := range globals {
