@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -79,23 +77,20 @@ func transitiveDeps(ctx context.Context, s *session, roots []label.Label) ([]lab
 			}
 			return err
 		}
-		t, ok := pkg.Targets[l.Name]
-		if !ok {
-			if gen, ok := pkg.Outputs[l.Name]; ok {
-				return visit(gen.Label, from)
+		kind, err := s.loader.Resolve(pkg, l)
+		if err != nil {
+			if from != nil {
+				return fmt.Errorf("%s: %s depends on %s: %v", from.Pos, from.Label, l, err)
 			}
-			if _, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(l.Path()))); err != nil {
-				msg := fmt.Sprintf("no target or file %s", l)
-				if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {
-					msg += fmt.Sprintf("; did you mean %s?", label.Label{Pkg: l.Pkg, Name: best})
-				}
-				if from != nil {
-					msg = fmt.Sprintf("%s: %s depends on %s", from.Pos, from.Label, msg)
-				}
-				return errors.New(msg)
-			}
+			return err
+		}
+		switch kind {
+		case loading.KindOutput:
+			return visit(pkg.Outputs[l.Name].Label, from)
+		case loading.KindSource:
 			return nil
 		}
+		t := pkg.Targets[l.Name]
 		for _, d := range t.Deps() {
 			if err := visit(d, t); err != nil {
 				return err

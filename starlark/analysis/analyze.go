@@ -10,9 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -156,20 +154,10 @@ func (a *Analyzer) outputFile(ctx context.Context, gen *loading.Target, l label.
 }
 
 // sourceFile returns a source file target, or an error naming the closest
-// existing target when the file does not exist.
+// existing target when the file does not exist (loading.Resolve decides).
 func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading.Target) (*Configured, error) {
-	if !a.loader.View().IsFile(l.Path()) {
-		msg := fmt.Sprintf("no target or file %s: package //%s (%s) declares no target %q and there is no file %s",
-			l, l.Pkg, pkg.File, l.Name, l.Path())
-		// Only on the way to an error, so not recorded for the snapshot.
-		if fi, err := os.Stat(filepath.Join(a.loader.View().Root(), filepath.FromSlash(l.Path()))); err == nil && fi.IsDir() {
-			msg = fmt.Sprintf("%s is a directory, not a file: name the files in it (glob([%q])) or a target of its own package",
-				l.Path(), l.Name+"/**")
-		}
-		if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {
-			msg += fmt.Sprintf("; did you mean %s?", label.Label{Pkg: l.Pkg, Name: best})
-		}
-		return nil, referenceError(from, l, msg)
+	if _, err := a.loader.Resolve(pkg, l); err != nil {
+		return nil, referenceError(from, l, err.Error())
 	}
 	f := a.file(l.Path(), l, true)
 	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}

@@ -12,6 +12,8 @@ import (
 // NoSuchPackageError reports a label whose package has no BUILD.star.
 type NoSuchPackageError struct {
 	Pkg string
+	// NoDir is set when the package's directory does not exist either.
+	NoDir bool
 }
 
 func (e *NoSuchPackageError) Error() string {
@@ -19,7 +21,10 @@ func (e *NoSuchPackageError) Error() string {
 	if dir == "" {
 		dir = "the workspace root"
 	}
-	return fmt.Sprintf("no package //%s: %s has no BUILD.star file", e.Pkg, dir)
+	if e.NoDir {
+		return fmt.Sprintf("no package //%s: there is no directory %s", e.Pkg, dir)
+	}
+	return fmt.Sprintf("no package //%s: %s has no BUILD.star file (a directory is a package when it has one)", e.Pkg, dir)
 }
 
 // EvalError is a Starlark error with the backtrace that led to it. Its

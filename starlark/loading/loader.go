@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -152,7 +154,9 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	src, err := l.view.ReadFile(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &NoSuchPackageError{Pkg: pkg}
+			// Only on the way to an error, so not recorded for the snapshot.
+			_, err := os.Stat(filepath.Join(l.opts.Root, filepath.FromSlash(pkg)))
+			return nil, &NoSuchPackageError{Pkg: pkg, NoDir: errors.Is(err, fs.ErrNotExist)}
 		}
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
