@@ -126,13 +126,16 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, base, patterns, stateDir)
+	plan, err := s.analyze(ctx, env, base, patterns, stateDir, f.keepGoing)
 	if err != nil {
 		return err
 	}
 	if f.noBuild {
 		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
 			len(plan.graph.Actions), time.Since(start).Seconds())
+		if plan.analysisErrors > 0 {
+			return errReported
+		}
 		return nil
 	}
 
@@ -228,6 +231,9 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return ctx.Err()
 	case runErr != nil:
 		return errReported // the display has shown what failed
+	case plan.analysisErrors > 0:
+		fmt.Fprintf(env.stderr, "bld: build failed: %d analysis error(s), reported above; -k built the rest\n", plan.analysisErrors)
+		return errReported
 	case closeErr != nil:
 		return fmt.Errorf("saving the action cache: %w", closeErr)
 	case eventsErr != nil:
@@ -261,13 +267,22 @@ func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan 
 type buildPlan struct {
 	graph *graph.Graph
 	goals []int
+	// analysisErrors counts the distinct analysis errors that -k
+	// reported and went past; the graph leaves their targets out.
+	analysisErrors int
 }
 
 // analyze loads and analyzes the targets the patterns name and checks the
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
-func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
+//
+// With keepGoing (-k), a target whose analysis fails does not stop the
+// others: each distinct error is printed as it comes (a target that
+// depends on a failed one fails with the same error, printed once), the
+// plan holds what the other targets need, and no snapshot is saved, so
+// that the next build analyzes again and reports the errors again.
+func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, stateDir string, keepGoing bool) (*buildPlan, error) {
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, p := range patterns {
 		keyParts = append(keyParts, p.String())
@@ -288,10 +303,18 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 	}
 	an := analysis.New(s.loader, base, env.vars)
 	var goals []string
+	reported := map[string]bool{}
 	for _, l := range labels {
 		c, err := an.Analyze(ctx, l)
 		if err != nil {
-			return nil, err
+			if !keepGoing || ctx.Err() != nil {
+				return nil, err
+			}
+			if msg := err.Error(); !reported[msg] {
+				reported[msg] = true
+				fmt.Fprintf(env.stderr, "bld: error: %s\n", msg)
+			}
+			continue
 		}
 		for _, f := range c.Files {
 			if !f.IsSource {
@@ -303,6 +326,10 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 	plan, err := newPlan(an.Actions(), goals, view.IsFile)
 	if err != nil {
 		return nil, err
+	}
+	if len(reported) > 0 {
+		plan.analysisErrors = len(reported)
+		return plan, nil
 	}
 	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
 	for _, name := range an.EnvRead() {

@@ -48,10 +48,13 @@ type Analyzer struct {
 	outDirs    map[string]*File
 	declarers  map[label.Label]*loading.Target
 	configured map[label.Label]*Configured
-	active     map[label.Label]bool
-	stack      []label.Label
-	actions    []*graph.Action
-	producer   map[string]*graph.Action
+	// failed holds the error of each target whose analysis failed, so that
+	// a later dependent gets the same error without analyzing it again.
+	failed   map[label.Label]error
+	active   map[label.Label]bool
+	stack    []label.Label
+	actions  []*graph.Action
+	producer map[string]*graph.Action
 }
 
 // New returns an Analyzer. actionEnv is the base environment of every action
@@ -74,6 +77,7 @@ func New(loader *loading.Loader, actionEnv, hostEnv []string) *Analyzer {
 		outDirs:    map[string]*File{},
 		declarers:  map[label.Label]*loading.Target{},
 		configured: map[label.Label]*Configured{},
+		failed:     map[label.Label]error{},
 		active:     map[label.Label]bool{},
 		producer:   map[string]*graph.Action{},
 	}
@@ -94,7 +98,11 @@ func (a *Analyzer) EnvRead() []string {
 // Actions returns every action declared so far, in declaration order.
 func (a *Analyzer) Actions() []*graph.Action { return a.actions }
 
-// Analyze analyzes the target l and everything it depends on.
+// Analyze analyzes the target l and everything it depends on. After an
+// error the Analyzer stays usable: it can analyze other targets (bld build
+// -k), it keeps none of the failed target's actions, and a target that
+// depends on a failed one returns the same error value, so that a caller
+// reporting each distinct error says it once.
 func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, error) {
 	return a.analyze(ctx, l, nil)
 }
@@ -103,6 +111,9 @@ func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, err
 func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Target) (*Configured, error) {
 	if c, ok := a.configured[l]; ok {
 		return c, nil
+	}
+	if err, ok := a.failed[l]; ok {
+		return nil, err
 	}
 	if a.active[l] {
 		return nil, a.cycleError(l, from)
@@ -127,10 +138,15 @@ func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Tar
 	}
 	a.active[l] = true
 	a.stack = append(a.stack, l)
+	nActions := len(a.actions)
 	c, err := a.analyzeTarget(ctx, t)
 	a.stack = a.stack[:len(a.stack)-1]
 	delete(a.active, l)
 	if err != nil {
+		a.dropActions(nActions, l)
+		if ctx.Err() == nil {
+			a.failed[l] = err
+		}
 		return nil, err
 	}
 	a.configured[l] = c
@@ -248,6 +264,26 @@ func (a *Analyzer) addAction(act *graph.Action) error {
 	}
 	a.actions = append(a.actions, act)
 	return nil
+}
+
+// dropActions forgets the actions that target l declared after the first n
+// actions: l's analysis failed. (Its dependencies' actions, declared before
+// l's rule ran, stay: those targets are analyzed.)
+func (a *Analyzer) dropActions(n int, l label.Label) {
+	owner := l.String()
+	kept := a.actions[:n]
+	for _, act := range a.actions[n:] {
+		if act.Owner != owner {
+			kept = append(kept, act)
+			continue
+		}
+		for _, out := range act.Outputs {
+			if a.producer[out] == act {
+				delete(a.producer, out)
+			}
+		}
+	}
+	a.actions = kept
 }
 
 // Producer returns the action that produces path, if any.
