@@ -58,6 +58,9 @@ flags:
                    directory of links to the declared inputs), or off (run
                    in the workspace root, as before)
   --nobuild        load and analyze, check the action graph, run nothing
+  --max_eval_memory SIZE
+                   stop evaluating BUILD.star files and rules when bld's
+                   heap grows past SIZE (default 4GiB; 0: no bound)
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
 	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
 	run:   runBuild,
@@ -88,6 +91,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
 	fs.Var(&f.actionEnv, "action_env", "")
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
+	maxMemory := maxEvalMemoryFlag(fs)
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -106,7 +110,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if f.jobs < 1 {
 		return usageError(fmt.Sprintf("-j %d: need at least 1", f.jobs))
 	}
-	s, err := openWorkspace(env)
+	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {
 		return err
 	}
@@ -297,6 +301,8 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 		return newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
 	}
 
+	stopWatch := s.loader.WatchMemory()
+	defer stopWatch()
 	labels, err := s.loader.Expand(ctx, patterns)
 	if err != nil {
 		return nil, err

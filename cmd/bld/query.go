@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,12 +19,22 @@ var queryCommand = &command{
   bld query 'deps(//pkg:name)' those targets and everything they depend on,
                                source files included
 
-Queries read BUILD.star files only: nothing is analyzed or built.`,
-	usage: "bld query PATTERN | 'deps(PATTERN)'",
+Queries read BUILD.star files only: nothing is analyzed or built.
+
+flags:
+  --max_eval_memory SIZE  stop evaluating BUILD.star files when bld's heap
+                          grows past SIZE (default 4GiB; 0: no bound)`,
+	usage: "bld query [--max_eval_memory SIZE] PATTERN | 'deps(PATTERN)'",
 	run:   runQuery,
 }
 
 func runQuery(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	maxMemory := maxEvalMemoryFlag(fs)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
 	if len(args) != 1 {
 		return usageError("takes one query expression")
 	}
@@ -35,10 +46,12 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 	} else if strings.Contains(expr, "(") {
 		return usageError(fmt.Sprintf("unknown query %q: bld knows PATTERN and deps(PATTERN)", expr))
 	}
-	s, err := openWorkspace(env)
+	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {
 		return err
 	}
+	stopWatch := s.loader.WatchMemory()
+	defer stopWatch()
 	patterns, err := s.patterns(strings.Fields(expr))
 	if err != nil {
 		return err
