@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bld/exec/cache"
+	"bld/exec/crash"
 	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/jobserver"
@@ -258,11 +259,11 @@ type sandboxResolution struct {
 // the background; the channel receives the answer once.
 func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan sandboxResolution {
 	ch := make(chan sandboxResolution, 1)
-	go func() {
+	crash.Go(func() {
 		mgr := sandbox.NewManager(root, mode)
 		m, fallback, err := mgr.Mode(ctx)
 		ch <- sandboxResolution{manager: mgr, mode: m, fallback: fallback, err: err}
-	}()
+	})
 	return ch
 }
 

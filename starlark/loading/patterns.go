@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"bld/exec/crash"
 	"bld/starlark/label"
 )
 
@@ -85,12 +86,12 @@ func (l *Loader) loadAll(ctx context.Context, pkgs []string) (map[string]*Packag
 	for i, p := range pkgs {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
+		crash.Go(func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			pkg, err := l.LoadPackage(ctx, p)
 			results[i] = result{pkg, err}
-		}()
+		})
 	}
 	wg.Wait()
 	out := make(map[string]*Package, len(pkgs))

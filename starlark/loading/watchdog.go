@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+
+	"bld/exec/crash"
 )
 
 // DefaultMaxMemory is the default bound on bld's heap while Starlark runs
@@ -91,7 +93,7 @@ func (l *Loader) WatchMemory() (stop func()) {
 	prevLimit := debug.SetMemoryLimit(limit)
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	go func() {
+	crash.Go(func() {
 		defer close(finished)
 		sample := []metrics.Sample{{Name: heapMetric}}
 		tick := time.NewTicker(watchInterval)
@@ -112,7 +114,7 @@ func (l *Loader) WatchMemory() (stop func()) {
 					FormatBytes(int64(heap)), FormatBytes(limit), names)
 			})
 		}
-	}()
+	})
 	return func() {
 		close(done)
 		<-finished
