@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bld/exec/cache"
+	"bld/exec/crash"
 	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/jobserver"
@@ -59,6 +60,9 @@ flags:
                    in the workspace root, as before)
 ` + configHelp + `
   --nobuild        load and analyze, check the action graph, run nothing
+  --max_eval_memory SIZE
+                   stop evaluating BUILD.star files and rules when bld's
+                   heap grows past SIZE (default 4GiB; 0: no bound)
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
 	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
 	run:   runBuild,
@@ -90,6 +94,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.Var(&f.actionEnv, "action_env", "")
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
 	cf := addConfigFlags(fs)
+	maxMemory := maxEvalMemoryFlag(fs)
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -112,7 +117,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if f.jobs < 1 {
 		return usageError(fmt.Sprintf("-j %d: need at least 1", f.jobs))
 	}
-	s, err := openWorkspace(env)
+	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {
 		return err
 	}
@@ -132,13 +137,16 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, cfg, base, patterns, stateDir)
+	plan, err := s.analyze(ctx, env, cfg, base, patterns, stateDir, f.keepGoing)
 	if err != nil {
 		return err
 	}
 	if f.noBuild {
 		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
 			len(plan.graph.Actions), time.Since(start).Seconds())
+		if plan.analysisErrors > 0 {
+			return errReported
+		}
 		return nil
 	}
 
@@ -234,6 +242,9 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return ctx.Err()
 	case runErr != nil:
 		return errReported // the display has shown what failed
+	case plan.analysisErrors > 0:
+		fmt.Fprintf(env.stderr, "bld: build failed: %d analysis error(s), reported above; -k built the rest\n", plan.analysisErrors)
+		return errReported
 	case closeErr != nil:
 		return fmt.Errorf("saving the action cache: %w", closeErr)
 	case eventsErr != nil:
@@ -254,11 +265,11 @@ type sandboxResolution struct {
 // the background; the channel receives the answer once.
 func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan sandboxResolution {
 	ch := make(chan sandboxResolution, 1)
-	go func() {
+	crash.Go(func() {
 		mgr := sandbox.NewManager(root, mode)
 		m, fallback, err := mgr.Mode(ctx)
 		ch <- sandboxResolution{manager: mgr, mode: m, fallback: fallback, err: err}
-	}()
+	})
 	return ch
 }
 
@@ -267,13 +278,22 @@ func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan 
 type buildPlan struct {
 	graph *graph.Graph
 	goals []int
+	// analysisErrors counts the distinct analysis errors that -k
+	// reported and went past; the graph leaves their targets out.
+	analysisErrors int
 }
 
 // analyze loads and analyzes the targets the patterns name and checks the
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
-func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Config, base []string, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
+//
+// With keepGoing (-k), a target whose analysis fails does not stop the
+// others: each distinct error is printed as it comes (a target that
+// depends on a failed one fails with the same error, printed once), the
+// plan holds what the other targets need, and no snapshot is saved, so
+// that the next build analyzes again and reports the errors again.
+func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Config, base []string, patterns []label.Pattern, stateDir string, keepGoing bool) (*buildPlan, error) {
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, k := range cfg.Key() {
 		keyParts = append(keyParts, "config:"+k)
@@ -291,16 +311,26 @@ func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Co
 		return newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
 	}
 
+	stopWatch := s.loader.WatchMemory()
+	defer stopWatch()
 	labels, err := s.loader.Expand(ctx, patterns)
 	if err != nil {
 		return nil, err
 	}
 	an := analysis.New(s.loader, cfg, base, env.vars)
 	var goals []string
+	reported := map[string]bool{}
 	for _, l := range labels {
 		c, err := an.Analyze(ctx, l)
 		if err != nil {
-			return nil, err
+			if !keepGoing || ctx.Err() != nil {
+				return nil, err
+			}
+			if msg := err.Error(); !reported[msg] {
+				reported[msg] = true
+				fmt.Fprintf(env.stderr, "bld: error: %s\n", msg)
+			}
+			continue
 		}
 		for _, f := range c.Files {
 			if !f.IsSource {
@@ -312,6 +342,10 @@ func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Co
 	plan, err := newPlan(an.Actions(), goals, view.IsFile)
 	if err != nil {
 		return nil, err
+	}
+	if len(reported) > 0 {
+		plan.analysisErrors = len(reported)
+		return plan, nil
 	}
 	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
 	for _, name := range an.EnvRead() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"bld/exec/store"
@@ -91,10 +92,16 @@ func runCache(ctx context.Context, env *environment, args []string) error {
 }
 
 // parseSize parses a byte count with an optional K, M, G or T suffix
-// (powers of 1024).
+// (powers of 1024), which may be followed by B or iB: 512M, 4GiB, 2GB.
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
 	num := s
+	if n := len(num); n > 2 && strings.EqualFold(num[n-2:], "ib") {
+		num = num[:n-2]
+	} else if n > 1 && (num[n-1] == 'B' || num[n-1] == 'b') && strings.ContainsRune("kKmMgGtT", rune(num[n-2])) {
+		num = num[:n-1]
+	}
+	s, orig := num, s
 	if n := len(s); n > 0 {
 		switch s[n-1] {
 		case 'k', 'K':
@@ -109,7 +116,7 @@ func parseSize(s string) (int64, error) {
 	}
 	var v int64
 	if _, err := fmt.Sscanf(num, "%d", &v); err != nil || v < 0 || fmt.Sprint(v) != num {
-		return 0, fmt.Errorf("invalid size %q: want a number of bytes, optionally with K, M, G or T", s)
+		return 0, fmt.Errorf("invalid size %q: want a number of bytes, optionally with K, M, G or T (KiB, MiB, GiB, TiB)", orig)
 	}
 	return v * mult, nil
 }

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"io"
 	"strings"
+
+	"bld/starlark/loading"
 )
 
 // parseFlags parses fs from args, letting flags and positional arguments
@@ -91,3 +93,26 @@ func (f *stringsFlag) Set(v string) error { *f = append(*f, v); return nil }
 // errHelp is what parseFlags returns for -h or --help: the command prints
 // its help and bld exits 0.
 var errHelp = errors.New("help requested")
+
+// sizeFlag is a flag whose value is a size in bytes, written as parseSize
+// reads it (512M, 4GiB).
+type sizeFlag int64
+
+func (f *sizeFlag) String() string { return loading.FormatBytes(int64(*f)) }
+func (f *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*f = sizeFlag(n)
+	return nil
+}
+
+// maxEvalMemoryFlag defines --max_eval_memory on fs: the bound of the heap
+// watchdog while BUILD.star files and rule implementations run
+// (loading.Loader.WatchMemory); 0 turns the watchdog off.
+func maxEvalMemoryFlag(fs *flag.FlagSet) *sizeFlag {
+	f := sizeFlag(loading.DefaultMaxMemory)
+	fs.Var(&f, "max_eval_memory", "")
+	return &f
+}

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"syscall"
 
+	"bld/exec/crash"
 	"bld/exec/sandbox"
 )
 
@@ -98,19 +99,19 @@ func main() {
 // Exit codes, Bazel's where Bazel has one (docs in README.md).
 const (
 	exitOK          = 0
-	exitFailed      = 1   // the build or the command failed
-	exitUsage       = 2   // bad command line
-	exitInternal    = 37  // a bug in bld (a panic)
-	exitInterrupted = 130 // Ctrl-C or SIGTERM
+	exitFailed      = 1              // the build or the command failed
+	exitUsage       = 2              // bad command line
+	exitInternal    = crash.ExitCode // a bug in bld (a panic): 37
+	exitInterrupted = 130            // Ctrl-C or SIGTERM
 )
 
 func run(ctx context.Context, env *environment, args []string) (code int) {
 	defer func() {
 		// A panic in the command's goroutine is a bug of bld: say so,
-		// with the stack, and exit with its own code. (One in another
-		// goroutine still ends the process with Go's own report.)
+		// with the stack, and exit with its own code. (Other goroutines
+		// are started by crash.Go, which reports the same way and exits.)
 		if p := recover(); p != nil {
-			fmt.Fprintf(env.stderr, "bld: internal error: %v\n%s\nThis is a bug in bld; please report it with the output above.\n", p, debug.Stack())
+			crash.Report(env.stderr, p, debug.Stack())
 			code = exitInternal
 		}
 	}()

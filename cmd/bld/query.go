@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -20,12 +19,22 @@ var queryCommand = &command{
   bld query 'deps(//pkg:name)' those targets and everything they depend on,
                                source files included
 
-Queries read BUILD.star files only: nothing is analyzed or built.`,
-	usage: "bld query PATTERN | 'deps(PATTERN)'",
+Queries read BUILD.star files only: nothing is analyzed or built.
+
+flags:
+  --max_eval_memory SIZE  stop evaluating BUILD.star files when bld's heap
+                          grows past SIZE (default 4GiB; 0: no bound)`,
+	usage: "bld query [--max_eval_memory SIZE] PATTERN | 'deps(PATTERN)'",
 	run:   runQuery,
 }
 
 func runQuery(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	maxMemory := maxEvalMemoryFlag(fs)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
 	if len(args) != 1 {
 		return usageError("takes one query expression")
 	}
@@ -37,10 +46,12 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 	} else if strings.Contains(expr, "(") {
 		return usageError(fmt.Sprintf("unknown query %q: bld knows PATTERN and deps(PATTERN)", expr))
 	}
-	s, err := openWorkspace(env)
+	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {
 		return err
 	}
+	stopWatch := s.loader.WatchMemory()
+	defer stopWatch()
 	patterns, err := s.patterns(strings.Fields(expr))
 	if err != nil {
 		return err
@@ -79,23 +90,20 @@ func transitiveDeps(ctx context.Context, s *session, roots []label.Label) ([]lab
 			}
 			return err
 		}
-		t, ok := pkg.Targets[l.Name]
-		if !ok {
-			if gen, ok := pkg.Outputs[l.Name]; ok {
-				return visit(gen.Label, from)
+		kind, err := s.loader.Resolve(pkg, l)
+		if err != nil {
+			if from != nil {
+				return fmt.Errorf("%s: %s depends on %s: %v", from.Pos, from.Label, l, err)
 			}
-			if _, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(l.Path()))); err != nil {
-				msg := fmt.Sprintf("no target or file %s", l)
-				if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {
-					msg += fmt.Sprintf("; did you mean %s?", label.Label{Pkg: l.Pkg, Name: best})
-				}
-				if from != nil {
-					msg = fmt.Sprintf("%s: %s depends on %s", from.Pos, from.Label, msg)
-				}
-				return errors.New(msg)
-			}
+			return err
+		}
+		switch kind {
+		case loading.KindOutput:
+			return visit(pkg.Outputs[l.Name].Label, from)
+		case loading.KindSource:
 			return nil
 		}
+		t := pkg.Targets[l.Name]
 		for _, d := range t.Deps() {
 			if err := visit(d, t); err != nil {
 				return err

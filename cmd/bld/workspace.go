@@ -19,14 +19,18 @@ type session struct {
 	loader    *loading.Loader
 }
 
-func openWorkspace(env *environment) (*session, error) {
+// openWorkspace finds the workspace of the working directory and makes its
+// loader; maxMemory bounds the heap while Starlark runs (--max_eval_memory;
+// the loader's WatchMemory, which the command starts).
+func openWorkspace(env *environment, maxMemory int64) (*session, error) {
 	root, rel, err := workspace.FindRoot(env.dir)
 	if err != nil {
 		return nil, err
 	}
 	loader := loading.New(loading.Options{
-		Root:     root,
-		Builtins: rules.Files,
+		Root:      root,
+		Builtins:  rules.Files,
+		MaxMemory: maxMemory,
 		Print: func(thread *starlark.Thread, msg string) {
 			fmt.Fprintf(env.stderr, "DEBUG %s: %s\n", thread.CallFrame(1).Pos, msg)
 		},

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"bld/exec/crash"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/sandbox"
@@ -78,10 +79,10 @@ func runCommand(ctx context.Context, root, processDir, logDir string, tokens Tok
 	}
 	out := &boundedOutput{logPath: logPathFor(logDir, a.Outputs)}
 	copied := make(chan struct{})
-	go func() {
+	crash.Go(func() {
 		defer close(copied)
 		io.Copy(out, r)
-	}()
+	})
 	untrack := trackGroup(processDir, cmd.Process.Pid)
 	// When the main process has ended, but before it is reaped (so that
 	// its process group ID cannot be reused), kill what it left running in

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"bld/exec/crash"
 	"bld/exec/graph"
 	"bld/exec/sandbox"
 )
@@ -147,10 +148,10 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 	var wg sync.WaitGroup
 	for range s.checkers {
 		wg.Add(1)
-		go func() {
+		crash.Go(func() {
 			defer wg.Done()
 			s.checker(ctx)
-		}()
+		})
 	}
 	defer func() {
 		close(s.jobs)
@@ -263,10 +264,10 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 	}
 	if !s.acquiring && s.runQ.Len() > 0 {
 		s.acquiring = true
-		go func() {
+		crash.Go(func() {
 			err := s.opts.Tokens.Acquire(acqCtx)
 			s.events <- event{kind: evToken, err: err}
-		}()
+		})
 	}
 }
 
@@ -301,9 +302,9 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 		start := s.begin(id)
 		s.running++
 		why, key := s.reason[id], s.key[id]
-		go func() {
+		crash.Go(func() {
 			s.events <- event{kind: evFinished, res: s.execute(ctx, id, start, why, key)}
-		}()
+		})
 
 	case evChecked:
 		s.idle++
@@ -431,10 +432,10 @@ func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 // removeLater deletes the exec root xr in the background.
 func (s *scheduler) removeLater(xr *sandbox.ExecRoot) {
 	s.removals.Add(1)
-	go func() {
+	crash.Go(func() {
 		defer s.removals.Done()
 		xr.Remove()
-	}()
+	})
 }
 
 // execute runs action id's command with a token already held, releases the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // flagVars are the variables jobserver clients read, in the order the
@@ -96,12 +97,25 @@ func flagsPart(v string) string {
 	return head
 }
 
+// splitVars splits a MAKEFLAGS value into its options (head) and the
+// variable definitions make puts after a "--" word (tail, starting at that
+// word, or ""). Words are separated as strings.Fields separates them, so
+// that the "--" found here is the one the options' words would show.
 func splitVars(v string) (head, tail string) {
-	if strings.HasPrefix(v, "-- ") || v == "--" {
-		return "", v
+	inWord, start := false, 0
+	for i, r := range v {
+		switch {
+		case unicode.IsSpace(r):
+			if inWord && v[start:i] == "--" {
+				return v[:start], v[start:]
+			}
+			inWord = false
+		case !inWord:
+			inWord, start = true, i
+		}
 	}
-	if i := strings.Index(v, " -- "); i >= 0 {
-		return v[:i], v[i:]
+	if inWord && v[start:] == "--" {
+		return v[:start], v[start:]
 	}
 	return v, ""
 }
@@ -121,11 +135,10 @@ func withoutJobs(v, add string) string {
 	}
 	out := strings.Join(kept, " ")
 	if tail != "" {
-		if out == "" {
-			out = strings.TrimPrefix(tail, " ")
-		} else {
-			out += tail
+		if out != "" {
+			out += " "
 		}
+		out += tail
 	}
 	return out
 }

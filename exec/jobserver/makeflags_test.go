@@ -67,3 +67,17 @@ func TestScrub(t *testing.T) {
 		t.Errorf("Scrub (-want +got):\n%s", diff)
 	}
 }
+
+// A "--" word ends the options wherever it is (found by FuzzMakeflags:
+// MAKEFLAGS="x --" made jobserverEnv append the auth after the "--", among
+// the variables, where make does not look).
+func TestJobserverEnvDashDash(t *testing.T) {
+	for _, mf := range []string{"x --", "x\t--\tY=1", "--", "-- Y=1", "x -- Y=--jobserver-auth=3,4"} {
+		out := jobserverEnv([]string{"MAKEFLAGS=" + mf}, "--jobserver-auth=fifo:/f")
+		got, _ := lookupEnv(out, "MAKEFLAGS")
+		a, ok, err := findAuth([]string{"MAKEFLAGS=" + got})
+		if !ok || err != nil || a.Fifo != "/f" {
+			t.Errorf("MAKEFLAGS=%q became %q, which names jobserver %+v (ok %v, %v), want fifo:/f", mf, got, a, ok, err)
+		}
+	}
+}

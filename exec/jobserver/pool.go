@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"bld/exec/crash"
 )
 
 // ErrClosed is returned by Acquire on a closed pool.
@@ -107,7 +109,7 @@ func (p *Pool) init(f *os.File) error {
 	p.file, p.rc = f, rc
 	p.implicitFree = true
 	p.done = make(chan struct{})
-	go p.reader()
+	crash.Go(p.reader)
 	return nil
 }
 

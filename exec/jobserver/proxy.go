@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"bld/exec/crash"
 )
 
 // A client pool does not hand its parent's jobserver down as it is: a
@@ -130,7 +132,7 @@ func (p *Pool) startBrokerLocked() {
 		return
 	}
 	p.brokerOn = true
-	go p.broker()
+	crash.Go(p.broker)
 }
 
 // broker runs while jobserver-aware children of a client pool are attached.

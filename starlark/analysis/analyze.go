@@ -10,9 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -51,10 +49,13 @@ type Analyzer struct {
 	outDirs    map[string]*File
 	declarers  map[label.Label]*loading.Target
 	configured map[label.Label]*Configured
-	active     map[label.Label]bool
-	stack      []label.Label
-	actions    []*graph.Action
-	producer   map[string]*graph.Action
+	// failed holds the error of each target whose analysis failed, so that
+	// a later dependent gets the same error without analyzing it again.
+	failed   map[label.Label]error
+	active   map[label.Label]bool
+	stack    []label.Label
+	actions  []*graph.Action
+	producer map[string]*graph.Action
 }
 
 // New returns an Analyzer for the configuration cfg. actionEnv is the base
@@ -78,6 +79,7 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		outDirs:    map[string]*File{},
 		declarers:  map[label.Label]*loading.Target{},
 		configured: map[label.Label]*Configured{},
+		failed:     map[label.Label]error{},
 		active:     map[label.Label]bool{},
 		producer:   map[string]*graph.Action{},
 	}
@@ -98,7 +100,11 @@ func (a *Analyzer) EnvRead() []string {
 // Actions returns every action declared so far, in declaration order.
 func (a *Analyzer) Actions() []*graph.Action { return a.actions }
 
-// Analyze analyzes the target l and everything it depends on.
+// Analyze analyzes the target l and everything it depends on. After an
+// error the Analyzer stays usable: it can analyze other targets (bld build
+// -k), it keeps none of the failed target's actions, and a target that
+// depends on a failed one returns the same error value, so that a caller
+// reporting each distinct error says it once.
 func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, error) {
 	return a.analyze(ctx, l, nil)
 }
@@ -107,6 +113,9 @@ func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, err
 func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Target) (*Configured, error) {
 	if c, ok := a.configured[l]; ok {
 		return c, nil
+	}
+	if err, ok := a.failed[l]; ok {
+		return nil, err
 	}
 	if a.active[l] {
 		return nil, a.cycleError(l, from)
@@ -131,10 +140,15 @@ func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Tar
 	}
 	a.active[l] = true
 	a.stack = append(a.stack, l)
+	nActions := len(a.actions)
 	c, err := a.analyzeTarget(ctx, t)
 	a.stack = a.stack[:len(a.stack)-1]
 	delete(a.active, l)
 	if err != nil {
+		a.dropActions(nActions, l)
+		if ctx.Err() == nil {
+			a.failed[l] = err
+		}
 		return nil, err
 	}
 	a.configured[l] = c
@@ -158,20 +172,10 @@ func (a *Analyzer) outputFile(ctx context.Context, gen *loading.Target, l label.
 }
 
 // sourceFile returns a source file target, or an error naming the closest
-// existing target when the file does not exist.
+// existing target when the file does not exist (loading.Resolve decides).
 func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading.Target) (*Configured, error) {
-	if !a.loader.View().IsFile(l.Path()) {
-		msg := fmt.Sprintf("no target or file %s: package //%s (%s) declares no target %q and there is no file %s",
-			l, l.Pkg, pkg.File, l.Name, l.Path())
-		// Only on the way to an error, so not recorded for the snapshot.
-		if fi, err := os.Stat(filepath.Join(a.loader.View().Root(), filepath.FromSlash(l.Path()))); err == nil && fi.IsDir() {
-			msg = fmt.Sprintf("%s is a directory, not a file: name the files in it (glob([%q])) or a target of its own package",
-				l.Path(), l.Name+"/**")
-		}
-		if best := loading.Closest(l.Name, pkg.TargetNames()); best != "" {
-			msg += fmt.Sprintf("; did you mean %s?", label.Label{Pkg: l.Pkg, Name: best})
-		}
-		return nil, referenceError(from, l, msg)
+	if _, err := a.loader.Resolve(pkg, l); err != nil {
+		return nil, referenceError(from, l, err.Error())
 	}
 	f := a.file(l.Path(), l, true)
 	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
@@ -266,6 +270,26 @@ func (a *Analyzer) addAction(act *graph.Action) error {
 	}
 	a.actions = append(a.actions, act)
 	return nil
+}
+
+// dropActions forgets the actions that target l declared after the first n
+// actions: l's analysis failed. (Its dependencies' actions, declared before
+// l's rule ran, stay: those targets are analyzed.)
+func (a *Analyzer) dropActions(n int, l label.Label) {
+	owner := l.String()
+	kept := a.actions[:n]
+	for _, act := range a.actions[n:] {
+		if act.Owner != owner {
+			kept = append(kept, act)
+			continue
+		}
+		for _, out := range act.Outputs {
+			if a.producer[out] == act {
+				delete(a.producer, out)
+			}
+		}
+	}
+	a.actions = kept
 }
 
 // Producer returns the action that produces path, if any.

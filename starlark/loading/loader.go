@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -51,6 +53,11 @@ type Options struct {
 	Builtins fs.FS
 	// MaxSteps bounds each evaluation; 0 means DefaultMaxSteps.
 	MaxSteps uint64
+	// MaxMemory bounds bld's Go heap while WatchMemory watches: past it,
+	// running Starlark threads are cancelled. 0 or less watches nothing
+	// (bld passes DefaultMaxMemory unless --max_eval_memory says
+	// otherwise).
+	MaxMemory int64
 	// Print receives print() output; nil discards it.
 	Print func(thread *starlark.Thread, msg string)
 }
@@ -64,6 +71,7 @@ type Loader struct {
 	modules  map[label.Label]*moduleEntry
 	packages map[string]*packageEntry
 	base     starlark.StringDict // predeclared in every file
+	threads  threads             // running, for the memory watchdog
 }
 
 type moduleEntry struct {
@@ -153,7 +161,9 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	src, err := l.view.ReadFile(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &NoSuchPackageError{Pkg: pkg}
+			// Only on the way to an error, so not recorded for the snapshot.
+			_, err := os.Stat(filepath.Join(l.opts.Root, filepath.FromSlash(pkg)))
+			return nil, &NoSuchPackageError{Pkg: pkg, NoDir: errors.Is(err, fs.ErrNotExist)}
 		}
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
@@ -175,8 +185,9 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	thread := l.newThread(ctx, chain, label.Label{Pkg: pkg, Name: workspace.BuildFile})
 	thread.SetLocal(packageKey, &packageBuilder{pkg: p})
 	defer cancelOnDone(ctx, thread)()
+	defer l.threads.add(thread, file)()
 	if _, err := starlark.ExecFileOptions(FileOptions, thread, file, src, predeclared); err != nil {
-		return nil, evalError(err)
+		return nil, evalError(syntaxError(err, src))
 	}
 	return p, nil
 }
@@ -283,9 +294,10 @@ func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label
 	}
 	thread := l.newThread(ctx, chain, m)
 	defer cancelOnDone(ctx, thread)()
+	defer l.threads.add(thread, filename)()
 	globals, err := starlark.ExecFileOptions(FileOptions, thread, filename, src, predeclared)
 	if err != nil {
-		return nil, evalError(err)
+		return nil, evalError(syntaxError(err, src))
 	}
 	// Rules and providers take the name of the global they are bound to.
 	for name, v := range globals {
@@ -355,8 +367,9 @@ func moduleLabel(module string, from label.Label) (label.Label, error) {
 }
 
 // NewThread returns a thread for running Starlark code of the workspace
-// outside loading (rule implementations), with the loader's limits, which
-// ctx cancels; call the returned function when done.
+// outside loading (rule implementations; name says which), with the
+// loader's limits, which ctx and the memory watchdog cancel; call the
+// returned function when done.
 func (l *Loader) NewThread(ctx context.Context, name string) (*starlark.Thread, func()) {
 	thread := &starlark.Thread{Name: name, Print: l.opts.Print}
 	if thread.Print == nil {
@@ -366,7 +379,9 @@ func (l *Loader) NewThread(ctx context.Context, name string) (*starlark.Thread, 
 		return nil, fmt.Errorf("load() is only allowed at the top of a file")
 	}
 	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
-	return thread, cancelOnDone(ctx, thread)
+	stopCancel := cancelOnDone(ctx, thread)
+	forget := l.threads.add(thread, name)
+	return thread, func() { forget(); stopCancel() }
 }
 
 // cancelOnDone cancels thread when ctx is done; the returned function stops

@@ -7,12 +7,18 @@ import (
 	"slices"
 	"sync"
 
+	"bld/exec/crash"
 	"bld/starlark/label"
 )
 
 // Expand resolves target patterns to the labels of the targets they name,
 // sorted and unique. Packages are loaded in parallel. A single-target
-// pattern may name a source file. A pattern that names nothing is an error.
+// pattern may name a declared output or a source file (Resolve decides). A
+// pattern that names nothing is an error: a package without BUILD.star
+// (*NoSuchPackageError), a label that is not a target or file
+// (*NoSuchTargetError), a recursive pattern with no package beneath it.
+// bld build and bld query both resolve their patterns here, so they accept
+// and reject the same ones with the same errors.
 func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.Label, error) {
 	var pkgs []string
 	below := map[string][]string{} // packages below each recursive pattern's directory
@@ -56,7 +62,11 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 				add(label.Label{Pkg: p.Pkg, Name: name})
 			}
 		default:
-			add(label.Label{Pkg: p.Pkg, Name: p.Name})
+			lb := label.Label{Pkg: p.Pkg, Name: p.Name}
+			if _, err := l.Resolve(loaded[p.Pkg], lb); err != nil {
+				return nil, err
+			}
+			add(lb)
 		}
 	}
 	sortLabels(out)
@@ -76,12 +86,12 @@ func (l *Loader) loadAll(ctx context.Context, pkgs []string) (map[string]*Packag
 	for i, p := range pkgs {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
+		crash.Go(func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			pkg, err := l.LoadPackage(ctx, p)
 			results[i] = result{pkg, err}
-		}()
+		})
 	}
 	wg.Wait()
 	out := make(map[string]*Package, len(pkgs))

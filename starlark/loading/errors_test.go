@@ -1,0 +1,101 @@
+package loading_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/starlark/loading"
+)
+
+// Unbounded recursion ends with a short backtrace: the first and last ten
+// frames and a line counting the ones between, not a line per frame.
+func TestRecursionBacktrace(t *testing.T) {
+	l := newLoader(t, map[string]string{
+		"p/BUILD.star": "def f(n):\n    return f(n + 1)\n\nf(0)\n",
+	})
+	_, err := l.LoadPackage(context.Background(), "p")
+	if err == nil {
+		t.Fatal("unbounded recursion ended without error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) > 30 {
+		t.Fatalf("backtrace has %d lines, want at most 30:\n%s...", len(lines), strings.Join(lines[:30], "\n"))
+	}
+	f := "  p/BUILD.star:2:13: in f"
+	want := []string{
+		"Traceback (most recent call last):",
+		"  p/BUILD.star:4:2: in <toplevel>",
+		f, f, f, f, f, f, f, f, f,
+		"  ... 99,981 more frames of f ...",
+		f, f, f, f, f, f, f, f, f,
+		"  p/BUILD.star:2:12: in f",
+		"Error: Starlark stack overflow",
+		"(a function called itself, directly or through others, without end: look for the recursion in the frames above)",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("backtrace (-want +got):\n%s", diff)
+	}
+}
+
+// A shallow backtrace is printed whole, and fail() says "fail" once.
+func TestShallowBacktrace(t *testing.T) {
+	l := newLoader(t, map[string]string{
+		"p/BUILD.star": "def g():\n    fail(\"my message\")\n\ndef f():\n    g()\n\nf()\n",
+	})
+	_, err := l.LoadPackage(context.Background(), "p")
+	want := "Traceback (most recent call last):\n" +
+		"  p/BUILD.star:7:2: in <toplevel>\n" +
+		"  p/BUILD.star:5:6: in f\n" +
+		"  p/BUILD.star:2:9: in g\n" +
+		"Error in fail: my message"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}
+
+// syntaxCases are syntax errors and where the offending token starts.
+var syntaxCases = []struct{ src, want string }{
+	{"x = 3 3\n", "p/BUILD.star:1:7: got int literal, want newline"},
+	{"genrule(name = \"a\" outs = [])\n", "p/BUILD.star:1:20: got identifier, want ','"},
+	{"def f(:\n", "p/BUILD.star:1:7: got ':', want ')'"},
+	{"def f()\n  pass\n", "p/BUILD.star:1:8: got newline, want ':'"},
+	{"def f():\npass\n", "p/BUILD.star:2:1: got pass, want indent"},
+	{"x = 'a' 'b'\n", "p/BUILD.star:1:9: got string literal, want newline"},
+	{"x = r'a' \"\"\"b\nc\"\"\"\n", "p/BUILD.star:1:10: got string literal, want newline"},
+	{"x = \"\"\"abc\ndef\"\"\" 3\n", "p/BUILD.star:2:8: got int literal, want newline"},
+	{"x = (1,  # c\n 2\n y = 3\n", "p/BUILD.star:3:2: got identifier, want ')'"},
+	{"x = é é\n", "p/BUILD.star:1:7: got identifier, want newline"},
+	{"x = 1.5e+3 2\n", "p/BUILD.star:1:12: got int literal, want newline"},
+	{"f(1+1=2)\n", "p/BUILD.star:1:6: keyword argument must have form name=expr"},
+	{"x = 1 < 2 < 3\n", "p/BUILD.star:1:11: < does not associate with < (use parens)"},
+	{"load(x)\n", "p/BUILD.star:1:6: first operand of load statement must be a string literal"},
+	{"for x y: pass\n", "p/BUILD.star:1:7: got identifier, want in"},
+	// Reported at the token's start already.
+	{"x = 1 +\n", "p/BUILD.star:1:8: got newline, want primary expression"},
+	{"x = )\n", "p/BUILD.star:1:5: unexpected ')'"},
+	{"x = $\n", "p/BUILD.star:1:5: unexpected input character '$'"},
+}
+
+// A syntax error names the line and column where the offending token
+// starts, not the column after it, which go.starlark.net's parser reports.
+func TestSyntaxErrorColumn(t *testing.T) {
+	for _, tc := range syntaxCases {
+		l := newLoader(t, map[string]string{"p/BUILD.star": tc.src})
+		_, err := l.LoadPackage(context.Background(), "p")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: err = %v\nwant %s", tc.src, err, tc.want)
+		}
+	}
+}
+
+// go.starlark.net reports "got X, want Y" past the token. If an upgrade
+// fixes that, this fails: then remove syntaxError's correction.
+func TestStarlarkReportsPastToken(t *testing.T) {
+	_, err := loading.FileOptions.Parse("f", "x = 3 3\n", 0)
+	if err == nil || err.Error() != "f:1:8: got int literal, want newline" {
+		t.Errorf("go.starlark.net's error changed: %v; review syntaxError", err)
+	}
+}
