@@ -234,7 +234,16 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Confi
 		if err != nil {
 			return nil, err
 		}
+		if c.Target != nil {
+			if err := a.checkVisibility(ctx, t, c.Target); err != nil {
+				return nil, err
+			}
+		}
 		deps[dl] = c
+	}
+	if t.Rule.Name() == "alias" && t.Rule.DefinedIn.Repo == label.BuiltinRepo {
+		actual := deps[loading.LabelsOf(t.Attrs["actual"])[0]]
+		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, Files: actual.Files, Executable: actual.Executable}, nil
 	}
 	rc, err := newRuleContext(a, t, deps)
 	if err != nil {

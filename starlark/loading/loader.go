@@ -110,16 +110,18 @@ func New(opts Options) *Loader {
 		packages: map[string]*packageEntry{},
 	}
 	l.base = starlark.StringDict{
-		"rule":         starlark.NewBuiltin("rule", ruleBuiltin),
-		"attr":         newAttrModule(),
-		"provider":     starlark.NewBuiltin("provider", providerBuiltin),
-		"DefaultInfo":  DefaultInfo,
-		"depset":       starlark.NewBuiltin("depset", depsetBuiltin),
-		"struct":       starlark.NewBuiltin("struct", starlarkstruct.Make),
-		"Label":        starlark.NewBuiltin("Label", labelBuiltin),
-		"glob":         starlark.NewBuiltin("glob", l.globBuiltin),
-		"package_name": starlark.NewBuiltin("package_name", packageNameBuiltin),
-		"select":       starlark.NewBuiltin("select", selectBuiltin),
+		"rule":          starlark.NewBuiltin("rule", ruleBuiltin),
+		"attr":          newAttrModule(),
+		"provider":      starlark.NewBuiltin("provider", providerBuiltin),
+		"DefaultInfo":   DefaultInfo,
+		"depset":        starlark.NewBuiltin("depset", depsetBuiltin),
+		"struct":        starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"Label":         starlark.NewBuiltin("Label", labelBuiltin),
+		"glob":          starlark.NewBuiltin("glob", l.globBuiltin),
+		"package_name":  starlark.NewBuiltin("package_name", packageNameBuiltin),
+		"select":        starlark.NewBuiltin("select", selectBuiltin),
+		"package":       starlark.NewBuiltin("package", packageBuiltin),
+		"exports_files": starlark.NewBuiltin("exports_files", exportsFilesBuiltin),
 	}
 	return l
 }

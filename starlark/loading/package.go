@@ -2,6 +2,7 @@ package loading
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"go.starlark.net/starlark"
@@ -49,6 +50,15 @@ type Target struct {
 	// execution requirements ("no-sandbox", "no-cache", "local", ...)
 	// apply to every action of the target.
 	Tags []string
+	// Visibility lists the packages and package groups that may depend on
+	// the target (visibility.go); nil means every package.
+	Visibility []label.Label
+}
+
+// Manual reports whether the target is tagged "manual": wildcard patterns
+// (//..., :all) leave it out.
+func (t *Target) Manual() bool {
+	return slices.Contains(t.Tags, "manual")
 }
 
 // Deps returns the labels the target depends on, in attribute order then
@@ -113,6 +123,8 @@ func LabelsOf(v starlark.Value) []label.Label {
 // packageBuilder collects targets while a BUILD.star file is evaluated.
 type packageBuilder struct {
 	pkg *Package
+	// defaultVisibility is package(default_visibility = ...), if given.
+	defaultVisibility []label.Label
 }
 
 func (pb *packageBuilder) add(t *Target) error {

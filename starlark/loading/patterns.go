@@ -12,7 +12,9 @@ import (
 )
 
 // Expand resolves target patterns to the labels of the targets they name,
-// sorted and unique. Packages are loaded in parallel. A single-target
+// sorted and unique. Packages are loaded in parallel. As in Bazel, //...
+// and :all leave out targets tagged "manual", which only a pattern naming
+// them builds. A single-target
 // pattern may name a declared output or a source file (Resolve decides). A
 // pattern that names nothing is an error: a package without BUILD.star
 // (*NoSuchPackageError), a label that is not a target or file
@@ -54,12 +56,16 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 		case p.Recursive:
 			for _, pkg := range below[p.Pkg] {
 				for _, name := range loaded[pkg].TargetNames() {
-					add(label.Label{Pkg: pkg, Name: name})
+					if !loaded[pkg].Targets[name].Manual() {
+						add(label.Label{Pkg: pkg, Name: name})
+					}
 				}
 			}
 		case p.All:
 			for _, name := range loaded[p.Pkg].TargetNames() {
-				add(label.Label{Pkg: p.Pkg, Name: name})
+				if !loaded[p.Pkg].Targets[name].Manual() {
+					add(label.Label{Pkg: p.Pkg, Name: name})
+				}
 			}
 		default:
 			lb := label.Label{Pkg: p.Pkg, Name: p.Name}

@@ -104,7 +104,15 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		a, ok := r.Attrs[k]
 		switch {
 		case k == "visibility":
-			continue // accepted for Bazel users; bld has no visibility checks yet
+			if v == starlark.None {
+				continue
+			}
+			vis, err := visibilityOf(v, pb.pkg.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s: attribute visibility: %v", what, err)
+			}
+			t.Visibility = vis
+			continue
 		case k == "tags":
 			l, ok := v.(*starlark.List)
 			if !ok && v != starlark.None {
@@ -145,6 +153,9 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 			return nil, fmt.Errorf("%s: missing the mandatory attribute %s", what, k)
 		}
 		t.Attrs[k] = a.Default
+	}
+	if _, set := given["visibility"]; !set || given["visibility"] == starlark.None {
+		t.Visibility = pb.defaultVisibility
 	}
 	if err := pb.add(t); err != nil {
 		return nil, err
