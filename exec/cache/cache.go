@@ -126,7 +126,7 @@ type Cache struct {
 	store      *store.Store
 	root       string
 	opts       Options
-	explainDir string
+	records    *recordLog
 	memo       *memo
 	fast       *fastRecord
 	toolchains *toolchainMemo
@@ -163,7 +163,7 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
-	c.explainDir = orDefault(opts.ExplainDir, "explain")
+	c.records = newRecordLog(filepath.Join(orDefault(opts.ExplainDir, "explain"), "records"))
 	return c, nil
 }
 
@@ -185,6 +185,9 @@ func (c *Cache) Close() error {
 	}
 	if err := c.fast.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving the action record: %w", err))
+	}
+	if err := c.records.close(); err != nil {
+		errs = append(errs, fmt.Errorf("cache: saving explain records: %w", err))
 	}
 	if err := c.toolchains.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving what compilers run: %w", err))

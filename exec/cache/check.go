@@ -78,7 +78,7 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 		}
 		// The store may have no manifest (it cannot be written, or lost
 		// it) while this workspace's last run is still in place.
-		if rec, err := readRecord(c.explainPath(ki.outputs)); err == nil {
+		if rec, err := c.lastRecord(ki.outputs); err == nil {
 			if k2, err := c.secondLevel(ki, rec.ReadSet); err == nil && c.upToDateByLastRun(a, k2) {
 				if err := c.addReadSet(ki.key, k2.readSet); err != nil {
 					c.storeFault(err)

@@ -1,24 +1,19 @@
 package cache
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
-	"bld/exec/store"
 )
 
 // An explain record is what an action looked like the last time it ran
 // (or was restored from the cache) in this workspace, filed under the
 // digest of its sorted output list, which stays the same when its inputs,
-// argv or environment change: Options.ExplainDir/XX/ID, XX the first two
-// hex digits of ID. On a miss, Check compares the action with its record
+// argv or environment change, in the workspace's record log
+// (recordlog.go: Options.ExplainDir/records). On a miss, Check compares the action with its record
 // to say exactly what changed since this workspace's last run (another
 // checkout's runs do not count). `bld clean` removes them with bld-out/.
 
@@ -89,35 +84,12 @@ func recordOf(ki *keyInfo, outs []reapi.OutputFile) *record {
 // run. Failures are ignored: a missing record only makes --explain say
 // less, and Check rely on the store alone.
 func (c *Cache) writeRecord(ki *keyInfo, outs []reapi.OutputFile) {
-	name := c.explainPath(ki.outputs)
-	rec := recordOf(ki, outs)
-	if old, err := readRecord(name); err == nil && old.Key == ki.key && slices.Equal(old.Outputs, rec.Outputs) {
-		return
-	}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return
-	}
-	store.WriteFileAtomic(name, data, 0o644)
+	c.records.put(outputsID(ki.outputs), recordOf(ki, outs))
 }
 
-// explainPath is where the explain record of the action with outputs
-// lives.
-func (c *Cache) explainPath(outputs []string) string {
-	id := outputsID(outputs)
-	return filepath.Join(c.explainDir, id[:2], id)
-}
-
-func readRecord(name string) (*record, error) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+// lastRecord returns the explain record of the action with outputs.
+func (c *Cache) lastRecord(outputs []string) (*record, error) {
+	return c.records.get(outputsID(outputs))
 }
 
 // missReason says why ki has no cached result.
@@ -125,7 +97,7 @@ func (c *Cache) missReason(ki *keyInfo) string {
 	if !c.opts.Explain {
 		return "no cached result"
 	}
-	old, err := readRecord(c.explainPath(ki.outputs))
+	old, err := c.lastRecord(ki.outputs)
 	if err != nil {
 		return "no previous entry"
 	}

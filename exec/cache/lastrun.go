@@ -34,7 +34,7 @@ func (c *Cache) upToDateByLastRun(a *graph.Action, ki *keyInfo) bool {
 // this workspace left them, if that run had ki's key and every output is
 // still in place with the content and executable bit it left.
 func (c *Cache) outputsOfLastRun(ki *keyInfo) ([]reapi.OutputFile, bool) {
-	rec, err := readRecord(c.explainPath(ki.outputs))
+	rec, err := c.lastRecord(ki.outputs)
 	if err != nil || rec.Key != ki.key || len(rec.Outputs) != len(ki.outputs) {
 		return nil, false
 	}

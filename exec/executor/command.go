@@ -42,10 +42,9 @@ type commandResult struct {
 // clean up, and the group is signalled while its leader is not yet reaped,
 // so its process group ID cannot have been reused.
 //
-// processDir, if not empty, is where the running process group is recorded
-// (see KillLeftovers). logDir, if not empty, is where an output too long to
+// journal records the running process group (see KillLeftovers). logDir, if not empty, is where an output too long to
 // keep in memory is written whole (boundedOutput).
-func runCommand(ctx context.Context, root, processDir, logDir string, tokens TokenPool, a *graph.Action, xr *sandbox.ExecRoot) commandResult {
+func runCommand(ctx context.Context, root string, journal *groupJournal, logDir string, tokens TokenPool, a *graph.Action, xr *sandbox.ExecRoot) commandResult {
 	cmd, err := newCommand(ctx, root, a, xr)
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
@@ -83,7 +82,7 @@ func runCommand(ctx context.Context, root, processDir, logDir string, tokens Tok
 		defer close(copied)
 		io.Copy(out, r)
 	})
-	untrack := trackGroup(processDir, cmd.Process.Pid)
+	untrack := journal.track(cmd.Process.Pid)
 	// When the main process has ended, but before it is reaped (so that
 	// its process group ID cannot be reused), kill what it left running in
 	// its group: an action is over when its command is, as in Bazel.

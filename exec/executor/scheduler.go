@@ -40,6 +40,7 @@ type scheduler struct {
 	opts    Options
 	plan    *plan
 	sandbox *sandbox.Manager
+	journal *groupJournal // the running process groups, for KillLeftovers
 	// removals counts exec roots being deleted in the background: an
 	// action is done once its outputs are collected, and deleting its
 	// exec root need not delay its dependents. run waits for them.
@@ -120,6 +121,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		runQ:    readyQueue{prio: p.prio},
 		events:  make(chan event, 64),
 		sandbox: opts.Sandboxes,
+		journal: newGroupJournal(opts.ProcessDir),
 
 		serialBusy: map[string]bool{},
 		serialWait: map[string][]int{},
@@ -157,6 +159,7 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 		close(s.jobs)
 		wg.Wait()
 		s.removals.Wait()
+		s.journal.close()
 	}()
 
 	for _, id := range s.plan.ids {
@@ -463,7 +466,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 	if xr != nil {
 		defer s.removeLater(xr)
 	}
-	cr := runCommand(ctx, s.opts.Root, s.opts.ProcessDir, s.opts.LogDir, s.opts.Tokens, a, xr)
+	cr := runCommand(ctx, s.opts.Root, s.journal, s.opts.LogDir, s.opts.Tokens, a, xr)
 	s.opts.Tokens.Release()
 	r.Output, r.ExitCode, r.MaxRSS = cr.output, cr.exitCode, cr.maxRSS
 	if cr.err != nil {

@@ -2,9 +2,12 @@ package store
 
 import (
 	"errors"
+	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -16,42 +19,59 @@ const (
 	tmpMaxAge = time.Hour
 )
 
-// WriteFileAtomic writes data to the file name with mode perm through a
-// temporary file in name's directory and a rename, creating the directory
-// if needed, so that name is never seen incomplete. On failure, name is
-// unchanged and no temporary file is left.
+// WriteFileAtomic writes data to the file name with mode perm (less the
+// umask) through a temporary file in name's directory and a rename,
+// creating the directory if needed, so that name is never seen incomplete.
+// On failure, name is unchanged and no temporary file is left.
 func WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
-	f, err := createTemp(filepath.Dir(name))
+	return WriteFileAtomicFrom(name, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileAtomicFrom is WriteFileAtomic with the content written by
+// write, for content too large to hold in memory at once.
+func WriteFileAtomicFrom(name string, perm fs.FileMode, write func(io.Writer) error) error {
+	f, err := createTemp(filepath.Dir(name), perm)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err
 	}
-	return commit(f, name, perm)
+	return commit(f, name)
 }
 
-// createTemp creates a temporary file in dir, creating dir if needed.
-func createTemp(dir string) (*os.File, error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return nil, err
+// createTemp creates a temporary file with mode perm (less the umask) in
+// dir, creating dir if needed. The file is created with its final mode,
+// so that committing it takes a rename and no chmod: on a loaded machine
+// each metadata operation costs (a file creation alone can take a
+// millisecond), and the store makes several per action.
+func createTemp(dir string, perm fs.FileMode) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, tmpPrefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o777); err != nil {
+				return nil, err
+			}
+			f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 		}
-		f, err = os.CreateTemp(dir, tmpPrefix+"*")
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
 	}
-	return f, err
+	return nil, &fs.PathError{Op: "createtemp", Path: dir, Err: fs.ErrExist}
 }
 
-// commit closes the temporary file f, gives it mode perm and renames it to
-// name (creating name's directory if needed); on any failure it removes f.
-func commit(f *os.File, name string, perm fs.FileMode) error {
+// commit closes the temporary file f and renames it to name (creating
+// name's directory if needed); on any failure it removes f.
+func commit(f *os.File, name string) error {
 	err := f.Close()
-	if err == nil {
-		err = os.Chmod(f.Name(), perm)
-	}
 	if err == nil {
 		err = os.Rename(f.Name(), name)
 		if errors.Is(err, fs.ErrNotExist) {

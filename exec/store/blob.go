@@ -32,9 +32,22 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 		return digest.Digest{}, nil, err
 	}
 	defer src.Close()
-	tmp, err := createTemp(filepath.Join(s.dir, casDir))
+	// Hash first: a blob the store already has (an output that is the
+	// same as an earlier one's) costs a read, not a file creation. The
+	// copy below hashes again: the file may change in between.
+	dir := filepath.Join(s.dir, casDir)
+	if d, err := digest.OfReader(src); err == nil {
+		if bfi, err := os.Lstat(s.blobPath(d.Hash)); err == nil && bfi.Mode().IsRegular() && bfi.Size() == d.Size {
+			return d, fi, nil
+		}
+		dir = filepath.Dir(s.blobPath(d.Hash)) // spread temporary files over the shards
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return digest.Digest{}, nil, err
+	}
+	tmp, err := createTemp(dir, blobMode)
 	if err != nil {
-		return digest.Digest{}, nil, fault("write", filepath.Join(s.dir, casDir), err)
+		return digest.Digest{}, nil, fault("write", dir, err)
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), src)
@@ -52,7 +65,7 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	// Renaming over an existing blob replaces it with identical bytes (or
 	// repairs a damaged one); a reader holding the old one open still
 	// reads it whole.
-	if err := commit(tmp, final, blobMode); err != nil {
+	if err := commit(tmp, final); err != nil {
 		return digest.Digest{}, nil, fault("write", final, err)
 	}
 	if statErr != nil {
@@ -69,16 +82,16 @@ func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == d.Size {
 		return d, nil
 	}
-	tmp, err := createTemp(filepath.Join(s.dir, casDir))
+	tmp, err := createTemp(filepath.Dir(final), blobMode)
 	if err != nil {
-		return d, fault("write", filepath.Join(s.dir, casDir), err)
+		return d, fault("write", filepath.Dir(final), err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return d, fault("write", tmp.Name(), err)
 	}
-	if err := commit(tmp, final, blobMode); err != nil {
+	if err := commit(tmp, final); err != nil {
 		return d, fault("write", final, err)
 	}
 	s.addBytes(d.Size)
@@ -128,7 +141,7 @@ func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.File
 	}
 	defer src.Close()
 	s.touch(blob, sfi.ModTime())
-	tmp, err := createTemp(filepath.Dir(dest))
+	tmp, err := createTemp(filepath.Dir(dest), perm)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -155,7 +168,7 @@ func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.File
 		os.Remove(blob)
 		return fail(ErrCorrupt)
 	}
-	if err := commit(tmp, dest, perm); err != nil {
+	if err := commit(tmp, dest); err != nil {
 		return nil, time.Time{}, err
 	}
 	fi, err := os.Stat(dest)

@@ -1,0 +1,274 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"bld/exec/store"
+)
+
+// The explain records of a workspace (explain.go) live in one append-only
+// file, ExplainDir/records, one line per record:
+//
+//	<outputs ID> <record as JSON>\n
+//
+// A later line for an ID replaces the earlier ones. Appending costs a
+// write, where a file per record cost a file creation (a millisecond on a
+// loaded machine, more than the command of a small action), and builds
+// that need no record (most) never read the file. The first read of a
+// build scans it once and indexes the last line of each ID. A torn last
+// line (bld killed while appending) does not parse and is ignored. The
+// file is rewritten with only the latest lines when it has grown to more
+// than twice their size. Only one build of a workspace runs at a time (the
+// workspace lock), so nothing else writes the file.
+
+// compactSlack is how much larger than its live lines the log may grow
+// before Close rewrites it.
+const compactSlack = 2
+
+// compactUnread is the size past which Close reads an unread log to see
+// whether to compact it.
+const compactUnread = 64 << 20
+
+type recordLog struct {
+	path string
+
+	mu     sync.Mutex
+	f      *os.File // for appending, once something is appended
+	size   int64    // of the file, once opened or scanned
+	index  map[string]span
+	live   int64 // bytes of the indexed lines
+	loaded bool
+	err    error // the scan's, if it failed
+}
+
+// span is where a line is in the log.
+type span struct{ off, n int64 }
+
+func newRecordLog(path string) *recordLog { return &recordLog{path: path} }
+
+// get returns the latest record of id.
+func (l *recordLog) get(id string) (*record, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	sp, ok := l.index[id]
+	if !ok {
+		return nil, os.ErrNotExist
+	}
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	line := make([]byte, sp.n)
+	if _, err := f.ReadAt(line, sp.off); err != nil {
+		return nil, err
+	}
+	return parseRecordLine(line, id)
+}
+
+// put appends rec as the latest record of id. Errors are ignored by
+// callers: a lost record only makes --explain say less.
+func (l *recordLog) put(id string, rec *record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	line := make([]byte, 0, len(id)+len(data)+2)
+	line = append(append(append(append(line, id...), ' '), data...), '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		l.f, l.size = f, fi.Size()
+		if err := l.dropTornLine(); err != nil {
+			return err
+		}
+	}
+	if _, err := l.f.Write(line); err != nil {
+		return err
+	}
+	if l.loaded {
+		if old, ok := l.index[id]; ok {
+			l.live -= old.n
+		}
+		l.index[id] = span{l.size, int64(len(line))}
+		l.live += int64(len(line))
+	}
+	l.size += int64(len(line))
+	return nil
+}
+
+// dropTornLine truncates the log after its last complete line, so that
+// what is appended next is not glued to a record a killed bld left half
+// written. l.mu is held and l.f open.
+func (l *recordLog) dropTornLine() error {
+	r, err := os.Open(l.path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	end := l.size
+	buf := make([]byte, 4096)
+	for end > 0 {
+		n := min(int64(len(buf)), end)
+		if _, err := r.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == l.size {
+		return nil
+	}
+	if err := l.f.Truncate(end); err != nil {
+		return err
+	}
+	l.size = end
+	if l.loaded {
+		for id, sp := range l.index {
+			if sp.off+sp.n > end {
+				delete(l.index, id)
+				l.live -= sp.n
+			}
+		}
+	}
+	return nil
+}
+
+// load scans the log into the index, once. l.mu is held.
+func (l *recordLog) load() error {
+	if l.loaded {
+		return l.err
+	}
+	l.loaded = true
+	l.index = map[string]span{}
+	f, err := os.Open(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		l.err = err
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	var off int64
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A record longer than the buffer: gather it whole.
+			whole := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.ReadSlice('\n')
+				whole = append(whole, line...)
+			}
+			line = whole
+		}
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			if id, _, ok := bytes.Cut(line, []byte(" ")); ok && len(id) == 64 {
+				n := int64(len(line))
+				if old, ok := l.index[string(id)]; ok {
+					l.live -= old.n
+				}
+				l.index[string(id)] = span{off, n}
+				l.live += n
+			}
+		}
+		off += int64(len(line))
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			l.err = err
+			return err
+		}
+	}
+	if l.f == nil {
+		l.size = off
+	}
+	return nil
+}
+
+// close closes the log, first rewriting it with only its latest lines if
+// it has grown past compactSlack times their size.
+func (l *recordLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	if l.f != nil {
+		errs = append(errs, l.f.Close())
+		l.f = nil
+	}
+	if !l.loaded && l.size < compactUnread {
+		if fi, err := os.Stat(l.path); err != nil || fi.Size() < compactUnread {
+			return errors.Join(errs...)
+		}
+	}
+	if err := l.load(); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if l.size <= compactSlack*l.live+4096 {
+		return errors.Join(errs...)
+	}
+	errs = append(errs, l.compact())
+	return errors.Join(errs...)
+}
+
+// compact rewrites the log with the latest line of each ID, in file order.
+func (l *recordLog) compact() error {
+	data, err := os.ReadFile(l.path)
+	if err != nil {
+		return err
+	}
+	spans := make([]span, 0, len(l.index))
+	for _, sp := range l.index {
+		spans = append(spans, sp)
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].off < spans[j].off })
+	var out bytes.Buffer
+	out.Grow(int(l.live))
+	for _, sp := range spans {
+		if sp.off+sp.n <= int64(len(data)) {
+			out.Write(data[sp.off : sp.off+sp.n])
+		}
+	}
+	return store.WriteFileAtomic(l.path, out.Bytes(), 0o644)
+}
+
+// parseRecordLine parses "<id> <json>\n" whose id must be id.
+func parseRecordLine(line []byte, id string) (*record, error) {
+	got, data, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(" "))
+	if !ok || string(got) != id {
+		return nil, errors.New("explain record log: damaged line")
+	}
+	var r record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
