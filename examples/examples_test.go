@@ -159,25 +159,28 @@ func keys(events []event, status string) []string {
 
 // The actions of //examples/...
 const (
-	configGen   = "//examples/c/greet:config Genrule bld-out/examples/c/greet/include/greet/config.h"
-	greetCc     = "//examples/c/greet:greet CcCompile bld-out/examples/c/greet/_objs/greet/examples/c/greet/greet.d,bld-out/examples/c/greet/_objs/greet/examples/c/greet/greet.o"
-	greetAr     = "//examples/c/greet:greet CcArchive bld-out/examples/c/greet/libgreet.a"
-	versionGen  = "//examples/c/app:version Genrule bld-out/examples/c/app/version.c"
-	mainCc      = "//examples/c/app:app CcCompile bld-out/examples/c/app/_objs/app/examples/c/app/main.d,bld-out/examples/c/app/_objs/app/examples/c/app/main.o"
-	versionCc   = "//examples/c/app:app CcCompile bld-out/examples/c/app/_objs/app/examples/c/app/version.d,bld-out/examples/c/app/_objs/app/examples/c/app/version.o"
-	appLink     = "//examples/c/app:app CcLink bld-out/examples/c/app/app"
-	motdEmbed   = "//examples/custom:motd EmbedText bld-out/examples/custom/motd.c"
-	motdH       = "//examples/custom:motd FileWrite bld-out/examples/custom/motd.h"
-	licEmbed    = "//examples/custom:license_text EmbedText bld-out/examples/custom/license_text.c"
-	licH        = "//examples/custom:license_text FileWrite bld-out/examples/custom/license_text.h"
-	indexWrite  = "//examples/custom:index FileWrite bld-out/examples/custom/index.txt"
-	bannerCc    = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/banner.d,bld-out/examples/custom/_objs/banner/examples/custom/banner.o"
-	motdCc      = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/motd.d,bld-out/examples/custom/_objs/banner/examples/custom/motd.o"
-	licCc       = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/license_text.d,bld-out/examples/custom/_objs/banner/examples/custom/license_text.o"
-	bannerLink  = "//examples/custom:banner CcLink bld-out/examples/custom/banner"
-	numbersRs   = "//examples/rust/numbers:numbers RustCompile bld-out/examples/rust/numbers/_rust/numbers.d,bld-out/examples/rust/numbers/libnumbers.rlib"
-	reportRs    = "//examples/rust/report:report RustBinary bld-out/examples/rust/report/_rust/report.d,bld-out/examples/rust/report/report"
-	numExamples = 19
+	configGen  = "//examples/c/greet:config Genrule bld-out/examples/c/greet/include/greet/config.h"
+	greetCc    = "//examples/c/greet:greet CcCompile bld-out/examples/c/greet/_objs/greet/examples/c/greet/greet.d,bld-out/examples/c/greet/_objs/greet/examples/c/greet/greet.o"
+	greetAr    = "//examples/c/greet:greet CcArchive bld-out/examples/c/greet/libgreet.a"
+	versionGen = "//examples/c/app:version Genrule bld-out/examples/c/app/version.c"
+	mainCc     = "//examples/c/app:app CcCompile bld-out/examples/c/app/_objs/app/examples/c/app/main.d,bld-out/examples/c/app/_objs/app/examples/c/app/main.o"
+	versionCc  = "//examples/c/app:app CcCompile bld-out/examples/c/app/_objs/app/examples/c/app/version.d,bld-out/examples/c/app/_objs/app/examples/c/app/version.o"
+	appLink    = "//examples/c/app:app CcLink bld-out/examples/c/app/app"
+	motdEmbed  = "//examples/custom:motd EmbedText bld-out/examples/custom/motd.c"
+	motdH      = "//examples/custom:motd FileWrite bld-out/examples/custom/motd.h"
+	licEmbed   = "//examples/custom:license_text EmbedText bld-out/examples/custom/license_text.c"
+	licH       = "//examples/custom:license_text FileWrite bld-out/examples/custom/license_text.h"
+	indexWrite = "//examples/custom:index FileWrite bld-out/examples/custom/index.txt"
+	bannerCc   = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/banner.d,bld-out/examples/custom/_objs/banner/examples/custom/banner.o"
+	motdCc     = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/motd.d,bld-out/examples/custom/_objs/banner/examples/custom/motd.o"
+	licCc      = "//examples/custom:banner CcCompile bld-out/examples/custom/_objs/banner/examples/custom/license_text.d,bld-out/examples/custom/_objs/banner/examples/custom/license_text.o"
+	bannerLink = "//examples/custom:banner CcLink bld-out/examples/custom/banner"
+	numbersRs  = "//examples/rust/numbers:numbers RustCompile bld-out/examples/rust/numbers/_rust/numbers.d,bld-out/examples/rust/numbers/libnumbers.rlib"
+	reportRs   = "//examples/rust/report:report RustBinary bld-out/examples/rust/report/_rust/report.d,bld-out/examples/rust/report/report"
+	// examples/pgo: wordfreq (2 compiles, a link) and wordfreq_pgo's
+	// stages: instrument (2 compiles, a link), train, optimize (2
+	// compiles, a link), bolt (instrument, train, optimize), the copy.
+	numExamples = 19 + 3 + 11
 )
 
 // report is what examples/rust/report prints for n = 100000.
@@ -283,6 +286,34 @@ func TestExamples(t *testing.T) {
 	}
 	if got, want := w.run("bld-out/examples/custom/banner"), "Changed.\n"+w.read("examples/custom/license.txt"); got != want {
 		t.Errorf("banner: %q, want %q", got, want)
+	}
+}
+
+// TestPGOExample builds examples/pgo: the program optimized by PGO and BOLT
+// prints what the plain -O2 program prints, on the training input and on
+// another, and the build ends with the stage table.
+func TestPGOExample(t *testing.T) {
+	w := newWorkspace(t, filepath.Join(t.TempDir(), "pgo checkout"))
+	events, stderr := w.build("//examples/pgo:all")
+	if n := len(keys(events, "ran")); n != 14 {
+		t.Errorf("ran %d actions, want 14:\n%s", n, strings.Join(keys(events, ""), "\n"))
+	}
+	for _, want := range []string{"stage instrument:", "stage train:", "stage optimize:", "stage bolt:", "total:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the stage table has no %q:\n%s", want, stderr)
+		}
+	}
+	for _, input := range []string{"examples/pgo/corpus.txt", "examples/pgo/BUILD.star"} {
+		path := filepath.Join(w.root, input)
+		plain := w.run("bld-out/examples/pgo/wordfreq", path, "7", "3")
+		if !strings.Contains(plain, "distinct words, checksum") {
+			t.Fatalf("wordfreq %s: %q", input, plain)
+		}
+		for _, prog := range []string{"bld-out/examples/pgo/wordfreq_pgo.stages/optimize/wordfreq_pgo", "bld-out/examples/pgo/wordfreq_pgo"} {
+			if got := w.run(prog, path, "7", "3"); got != plain {
+				t.Errorf("%s %s: %q, want what -O2 prints, %q", prog, input, got, plain)
+			}
+		}
 	}
 }
 

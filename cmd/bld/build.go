@@ -59,12 +59,20 @@ flags:
                    directory of links to the declared inputs), or off (run
                    in the workspace root, as before)
 ` + configHelp + `
+  --from-stage S   start the pipelines built at their stage S: skip the
+                   stages it depends on and take their products from
+                   --stage-input (docs/rules.md#stages)
+  --stage-input NAME=PATH
+                   the product NAME of a skipped stage: a file, or a
+                   directory of files (a profile set); repeatable
+  --rerun-stage S  run the actions of stage S even if the cache has their
+                   result (training runs are not hermetic); repeatable
   --nobuild        load and analyze, check the action graph, run nothing
   --max_eval_memory SIZE
                    stop evaluating BUILD.star files and rules when bld's
                    heap grows past SIZE (default 4GiB; 0: no bound)
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
-	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
+	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] [--from-stage S --stage-input NAME=PATH...] [--rerun-stage S] PATTERN...",
 	run:   runBuild,
 }
 
@@ -78,6 +86,9 @@ type buildFlags struct {
 	noBuild   bool
 	actionEnv stringsFlag
 	sandbox   string
+	fromStage string
+	stageIn   stringsFlag
+	rerun     stringsFlag
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
@@ -95,11 +106,18 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
 	cf := addConfigFlags(fs)
 	maxMemory := maxEvalMemoryFlag(fs)
+	fs.StringVar(&f.fromStage, "from-stage", "", "")
+	fs.Var(&f.stageIn, "stage-input", "")
+	fs.Var(&f.rerun, "rerun-stage", "")
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	cfg, err := cf.config()
+	if err != nil {
+		return err
+	}
+	stageInputs, err := parseStageInputs(env, f.fromStage, f.stageIn)
 	if err != nil {
 		return err
 	}
@@ -171,6 +189,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err := sandbox.RemoveStale(s.root); err != nil {
 		return err
 	}
+	if f.fromStage != "" {
+		if plan, err = startAtStage(env, s.root, plan, f.fromStage, stageInputs); err != nil {
+			return err
+		}
+	}
 	// The mode decides the action keys (a fixed exec root or not), so it
 	// is settled before anything is checked.
 	res := <-sandboxModeResolved
@@ -195,12 +218,14 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Warn:          display.Warn,
 		FixedExecRoot: sandboxMode == sandbox.ModeNamespace,
 		Sandboxed:     sandboxMode != sandbox.ModeOff,
+		Rerun:         rerunStages(f.rerun),
 	})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
 	display.Explain(f.explain)
-	var observer executor.Observer = display
+	stages := status.NewStageTable()
+	var observer executor.Observer = status.Multi(display, stages)
 	var events *status.EventLog
 	if f.events != "" {
 		path := f.events
@@ -213,7 +238,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		}
 		defer file.Close()
 		events = status.NewEventLog(file)
-		observer = status.Multi(display, events)
+		observer = status.Multi(display, stages, events)
 	}
 	pool, err := tokenPool(env, f.jobs, jobsSet(fs))
 	if err != nil {
@@ -236,6 +261,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if events != nil {
 		eventsErr = events.Flush()
 	}
+	stages.Print(env.stderr)
 	display.Summary(summary, time.Since(start))
 	switch {
 	case runErr != nil && ctx.Err() != nil:

@@ -81,6 +81,7 @@ import (
 	"sync"
 	"time"
 
+	"bld/exec/graph"
 	"bld/exec/reapi"
 	"bld/exec/store"
 )
@@ -118,6 +119,12 @@ type Options struct {
 	// (an action whose inputs changed while it ran); it may be called
 	// from several goroutines at once.
 	Warn func(msg string)
+	// Rerun, if not nil, is asked about each action Check sees: a
+	// non-empty answer makes Check report a miss with that reason even
+	// when the action's result is in place or cached (--rerun-stage), so
+	// the action runs again and its new result is stored under the same
+	// key. The key itself does not change.
+	Rerun func(a *graph.Action) string
 }
 
 // A Cache is the up-to-date checker of one workspace, on top of a shared

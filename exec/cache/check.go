@@ -51,6 +51,19 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 		c.count(false)
 		return executor.Check{Reason: "action is marked no-cache"}, nil
 	}
+	if c.opts.Rerun != nil {
+		if why := c.opts.Rerun(a); why != "" {
+			ki, err := c.computeKey(ctx, a)
+			if err != nil {
+				return executor.Check{}, err
+			}
+			c.count(false)
+			c.mu.Lock()
+			c.pending[ki.key] = ki
+			c.mu.Unlock()
+			return executor.Check{Key: ki.key, Reason: why}, nil
+		}
+	}
 	if key, ok := c.fastCheck(a); ok {
 		c.count(true)
 		return executor.Check{UpToDate: true, Key: key}, nil

@@ -84,6 +84,22 @@ type Action struct {
 	// when it fails: what the rule that declared it knows about likely
 	// causes and remedies.
 	Hint string
+
+	// Pipeline and Stage, when Stage is not empty, name the optimization
+	// stage the action belongs to: Pipeline is the label of the pipeline
+	// ("//app:app_pgo"), Stage the stage's name within it ("train"). The
+	// event log and the stage table read them, and --from-stage and
+	// --rerun-stage select actions by them. Not part of the action's key.
+	Pipeline, Stage string
+}
+
+// StageID returns "<pipeline> <stage>", what names the action's stage in
+// messages, or "" for an action of no stage.
+func (a *Action) StageID() string {
+	if a.Stage == "" {
+		return ""
+	}
+	return a.Pipeline + " " + a.Stage
 }
 
 // AllInputs returns Inputs and Discoverable: every file the action may

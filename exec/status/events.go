@@ -40,6 +40,10 @@ type Event struct {
 	MaxRSS int64 `json:"max_rss,omitempty"`
 	// Group is the action's group (the partitions of a unit), if any.
 	Group string `json:"group,omitempty"`
+	// Pipeline and Stage name the optimization stage of the action, if
+	// it belongs to one.
+	Pipeline string `json:"pipeline,omitempty"`
+	Stage    string `json:"stage,omitempty"`
 }
 
 // NewEventLog returns an EventLog writing to w.
@@ -65,6 +69,8 @@ func (l *EventLog) Finished(r executor.Result) {
 		Status:   string(r.Status),
 		MaxRSS:   r.MaxRSS,
 		Group:    r.Action.Group,
+		Pipeline: r.Action.Pipeline,
+		Stage:    r.Action.Stage,
 	}
 	if r.Status == executor.StatusRan || r.Status == executor.StatusFailed {
 		e.Reason = r.Reason

@@ -10,6 +10,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"bld/exec/graph"
+	"bld/starlark/label"
 )
 
 // actionsValue is ctx.actions.
@@ -103,6 +104,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		jobserver              bool
 		group, failureHint     string
 		serial                 bool
+		stage, pipeline        string
 	)
 	shell := b.Name() == "run_shell"
 	pairs := []any{"outputs", &outputs}
@@ -116,7 +118,8 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		"mnemonic?", &mnemonic, "progress_message?", &progress, "jobserver?", &jobserver,
 		"execution_requirements?", &requirements, "env_inherit?", &envInherit,
 		"depfile?", &depfile, "discoverable_inputs?", &discoverable,
-		"group?", &group, "serial?", &serial, "failure_hint?", &failureHint)
+		"group?", &group, "serial?", &serial, "failure_hint?", &failureHint,
+		"stage?", &stage, "pipeline?", &pipeline)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
 		return nil, err
 	}
@@ -192,6 +195,9 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	} else if serial {
 		return nil, fmt.Errorf("%s: serial = True needs a group: the actions that run one at a time", b.Name())
 	}
+	if err := av.setStage(b, act, stage, pipeline); err != nil {
+		return nil, err
+	}
 	switch f := depfile.(type) {
 	case starlark.NoneType:
 	case *File:
@@ -220,9 +226,10 @@ func (av *actionsValue) write(_ *starlark.Thread, b *starlark.Builtin, args star
 		return nil, err
 	}
 	var output *File
-	var content string
+	var content, stage, pipeline string
 	var executable bool
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "output", &output, "content", &content, "is_executable?", &executable); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "output", &output, "content", &content, "is_executable?", &executable,
+		"stage?", &stage, "pipeline?", &pipeline); err != nil {
 		return nil, err
 	}
 	outs, err := av.outputs(b, starlark.NewList([]starlark.Value{output}))
@@ -237,7 +244,47 @@ func (av *actionsValue) write(_ *starlark.Thread, b *starlark.Builtin, args star
 		Executable:  executable,
 		Outputs:     []string{output.Path},
 	}
+	if err := av.setStage(b, act, stage, pipeline); err != nil {
+		return nil, err
+	}
 	return starlark.None, av.add(b, act, outs)
+}
+
+// setStage gives act the stage of the stage and pipeline arguments of
+// run, run_shell or write: a stage name of lowercase letters, digits and
+// _, and a pipeline label (default: the target's own label).
+func (av *actionsValue) setStage(b *starlark.Builtin, act *graph.Action, stage, pipeline string) error {
+	if stage == "" {
+		if pipeline != "" {
+			return fmt.Errorf("%s: pipeline = %q needs a stage", b.Name(), pipeline)
+		}
+		return nil
+	}
+	if !validStageName(stage) {
+		return fmt.Errorf("%s: stage %q: a stage name is lowercase letters, digits and _, starting with a letter", b.Name(), stage)
+	}
+	if pipeline == "" {
+		pipeline = av.rc.target.Label.String()
+	}
+	l, err := label.Parse(pipeline, "", av.rc.target.Label.Pkg)
+	if err != nil {
+		return fmt.Errorf("%s: pipeline: %v", b.Name(), err)
+	}
+	act.Pipeline, act.Stage = l.String(), stage
+	return nil
+}
+
+// validStageName reports whether s can name a stage: [a-z][a-z0-9_]*.
+func validStageName(s string) bool {
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // outputs checks that every output is a file this target declared and no
