@@ -115,6 +115,10 @@ type Options struct {
 	// ToolchainsFile is where what compiler drivers said they run
 	// persists; "" means ROOT/bld-out/.bld/toolchains.
 	ToolchainsFile string
+	// InlineMax is the size up to which an output is kept inside its
+	// action's result rather than as a blob (result.go); 0 means 8 KiB,
+	// and a negative value inlines nothing.
+	InlineMax int64
 	// Warn, if not nil, is told about results the cache declined to keep
 	// (an action whose inputs changed while it ran); it may be called
 	// from several goroutines at once.

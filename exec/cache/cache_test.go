@@ -129,7 +129,7 @@ func TestCorruptBlobNotServed(t *testing.T) {
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, root, sampleFiles)
 	actions := sampleGraph()
-	c := openCache(t, dir, root, Options{})
+	c := openCache(t, dir, root, Options{InlineMax: -1})
 	defer closeCache(t, c)
 	build(t, c, root, actions)
 
@@ -244,4 +244,43 @@ func TestInputChangedDuringRunNotStored(t *testing.T) {
 	if _, err := os.Stat(entryPath(dir, chk.Key)); !os.IsNotExist(err) {
 		t.Errorf("result stored under a key its inputs no longer have")
 	}
+}
+
+// Small outputs live inside their action's result: no blob is stored for
+// them, a clean build restores them from the result alone, and a damaged
+// result is not served.
+func TestInlinedOutputs(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	build(t, c, root, actions)
+	closeCache(t, c)
+	blobs, _ := filepath.Glob(filepath.Join(dir, "cas", "*", "*"))
+	if len(blobs) != 0 {
+		t.Errorf("blobs stored for small outputs: %v", blobs)
+	}
+
+	os.RemoveAll(filepath.Join(root, "bld-out"))
+	c = openCache(t, dir, root, Options{})
+	r := build(t, c, root, actions)
+	closeCache(t, c)
+	if len(r.ran) != 0 || len(r.restored) != len(actions) {
+		t.Fatalf("ran %v, restored %v; want every action restored", r.ran, r.restored)
+	}
+	expectOutputs(t, root, actions, sampleFiles)
+
+	entries, _ := filepath.Glob(filepath.Join(dir, "ac", "*", "*"))
+	for _, e := range entries {
+		fi, _ := os.Stat(e)
+		flipByte(t, e, fi.Size()-3)
+	}
+	os.RemoveAll(filepath.Join(root, "bld-out"))
+	c = openCache(t, dir, root, Options{})
+	r = build(t, c, root, actions)
+	closeCache(t, c)
+	if len(r.restored) != 0 {
+		t.Errorf("restored %v from damaged results", r.restored)
+	}
+	expectOutputs(t, root, actions, sampleFiles)
 }

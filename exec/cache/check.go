@@ -192,6 +192,18 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 		if of.IsExecutable {
 			perm = 0o755
 		}
+		if !inBlob(of) {
+			// Inlined or empty: decodeResult checked the content.
+			start := c.now()
+			if err := store.WriteFileAtomic(abs, of.Contents, perm); err != nil {
+				return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
+			}
+			restored = true
+			if fi, err := os.Stat(abs); err == nil {
+				c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
+			}
+			continue
+		}
 		fi, start, err := c.store.Restore(of.Digest, abs, perm)
 		switch {
 		case errors.Is(err, store.ErrMissing):

@@ -38,6 +38,9 @@ func (c *Cache) storeFault(err error) bool {
 func (c *Cache) putOutput(out, abs string, storing *bool) (reapi.OutputFile, error) {
 	if *storing {
 		start := c.now()
+		if of, ok, err := c.inlineOutput(out, abs, start); ok || err != nil {
+			return of, err
+		}
 		d, fi, err := c.store.PutFile(abs)
 		if err == nil {
 			st := stampOf(fi)

@@ -15,7 +15,7 @@ func TestStoreFaultsWarnOnce(t *testing.T) {
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, root, sampleFiles)
 	actions := sampleGraph()
-	c := openCache(t, dir, root, Options{})
+	c := openCache(t, dir, root, Options{InlineMax: -1})
 	r := build(t, c, root, actions)
 	closeCache(t, c)
 	entries, _ := filepath.Glob(filepath.Join(dir, "ac", "*", "*"))
@@ -37,7 +37,7 @@ func TestStoreFaultsWarnOnce(t *testing.T) {
 		mu.Unlock()
 	}
 	os.RemoveAll(filepath.Join(root, "bld-out"))
-	c = openCache(t, dir, root, Options{Warn: warn})
+	c = openCache(t, dir, root, Options{Warn: warn, InlineMax: -1})
 	r2 := build(t, c, root, actions) // fails the test on any Check or Store error
 	closeCache(t, c)
 	if len(r2.ran) != len(actions) {
@@ -65,7 +65,7 @@ func TestStoreFaultsWarnOnce(t *testing.T) {
 	if rep, err := st.Verify(); err != nil || len(rep.BadBlobs) != len(blobs) {
 		t.Fatalf("Verify = %+v, %v; want the %d blob directories removed", rep, err, len(blobs))
 	}
-	c = openCache(t, dir, root, Options{})
+	c = openCache(t, dir, root, Options{InlineMax: -1})
 	build(t, c, root, actions)
 	closeCache(t, c)
 	os.RemoveAll(filepath.Join(root, "bld-out"))
@@ -74,7 +74,7 @@ func TestStoreFaultsWarnOnce(t *testing.T) {
 		os.MkdirAll(filepath.Join(p, "x"), 0o755)
 	}
 	warnings = nil
-	c = openCache(t, dir, root, Options{Warn: warn})
+	c = openCache(t, dir, root, Options{Warn: warn, InlineMax: -1})
 	r3 := build(t, c, root, actions)
 	closeCache(t, c)
 	if len(r3.ran) != len(actions) {

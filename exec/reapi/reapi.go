@@ -179,6 +179,10 @@ type OutputFile struct {
 	Path         string        // 1
 	Digest       digest.Digest // 2
 	IsExecutable bool          // 4
+	// Contents is the file's content when it is inlined in the result
+	// (5), as REAPI allows for small files; nil when it is a blob of the
+	// CAS.
+	Contents []byte // 5
 }
 
 // Marshal returns the canonical encoding of r.
@@ -189,6 +193,9 @@ func (r *ActionResult) Marshal() []byte {
 		m = appendString(m, 1, f.Path, false)
 		m = appendMessage(m, 2, marshalDigest(f.Digest))
 		m = appendBool(m, 4, f.IsExecutable)
+		if len(f.Contents) > 0 {
+			m = appendMessage(m, 5, f.Contents)
+		}
 		b = appendMessage(b, 2, m)
 	}
 	b = appendVarintField(b, 4, uint64(int64(r.ExitCode)))
@@ -221,6 +228,8 @@ func UnmarshalActionResult(b []byte) (*ActionResult, error) {
 					f.Digest = d
 				case num == 4 && wt == wireVarint:
 					f.IsExecutable = v != 0
+				case num == 5 && wt == wireBytes:
+					f.Contents = append([]byte(nil), data...)
 				}
 				return nil
 			})
