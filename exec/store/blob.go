@@ -37,7 +37,7 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	// copy below hashes again: the file may change in between.
 	dir := filepath.Join(s.dir, casDir)
 	if d, err := digest.OfReader(src); err == nil {
-		if bfi, err := os.Lstat(s.blobPath(d.Hash)); err == nil && bfi.Mode().IsRegular() && bfi.Size() == d.Size {
+		if s.hasBlob(d) {
 			return d, fi, nil
 		}
 		dir = filepath.Dir(s.blobPath(d.Hash)) // spread temporary files over the shards
@@ -74,12 +74,27 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	return d, fi, nil
 }
 
+// hasBlob reports whether the store holds blob d, intact: a damaged one
+// (the same size, other bytes) is written again, not trusted.
+func (s *Store) hasBlob(d digest.Digest) bool {
+	f, fi, err := openStoreFile(s.blobPath(d.Hash))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi.Size() != d.Size {
+		return false
+	}
+	got, err := digest.OfReader(f)
+	return err == nil && got == d
+}
+
 // PutBytes stores data as a blob and returns its digest. Its errors are
 // Faults.
 func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 	d := digest.OfBytes(data)
 	final := s.blobPath(d.Hash)
-	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == d.Size {
+	if s.hasBlob(d) {
 		return d, nil
 	}
 	tmp, err := createTemp(filepath.Dir(final), blobMode)
