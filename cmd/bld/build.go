@@ -46,6 +46,8 @@ flags:
   -k               keep going after a failure with what does not depend on it
   --events FILE    write one JSON object per action to FILE (docs/events.md)
   --explain        say for each action that runs why it runs
+  -s, --subcommands
+                   print each command, quoted for a POSIX shell, as it starts
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
                    $XDG_CACHE_HOME/bld, else ~/.cache/bld)
   --action_env=NAME[=VALUE]
@@ -59,7 +61,7 @@ flags:
                    in the workspace root, as before)
   --nobuild        load and analyze, check the action graph, run nothing
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
-	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
+	usage: "bld build [-j N] [-k] [-s] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
 	run:   runBuild,
 }
 
@@ -68,6 +70,7 @@ type buildFlags struct {
 	keepGoing bool
 	events    string
 	explain   bool
+	subcmds   bool
 	cacheDir  string
 	profile   string
 	noBuild   bool
@@ -83,6 +86,8 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.BoolVar(&f.keepGoing, "k", false, "")
 	fs.StringVar(&f.events, "events", "", "")
 	fs.BoolVar(&f.explain, "explain", false, "")
+	fs.BoolVar(&f.subcmds, "s", false, "")
+	fs.BoolVar(&f.subcmds, "subcommands", false, "")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
@@ -186,6 +191,8 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
 	display.Explain(f.explain)
+	display.Subcommands(f.subcmds)
+	display.Color(useColor(env))
 	var observer executor.Observer = display
 	var events *status.EventLog
 	if f.events != "" {
