@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"bld/exec/buildlog"
 	"bld/exec/cache"
 	"bld/exec/executor"
 	"bld/exec/graph"
@@ -123,7 +124,8 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	stateDir := filepath.Join(s.root, filepath.FromSlash(workspace.StateDir))
+	paths := layout{root: s.root}
+	stateDir := paths.stateDir()
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, base, patterns, stateDir)
+	plan, err := s.analyze(ctx, env, base, patterns, paths.analysisSnapshot())
 	if err != nil {
 		return err
 	}
@@ -150,7 +152,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if waited := time.Since(lockStart); waited > lockPollInterval {
 		start = start.Add(waited) // the build's time is not the other build's
 	}
-	processDir := filepath.Join(stateDir, "running")
+	processDir := paths.processDir()
 	if err := os.MkdirAll(processDir, 0o755); err != nil {
 		return err
 	}
@@ -193,7 +195,14 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	display.Explain(f.explain)
 	display.Subcommands(f.subcmds)
 	display.Color(useColor(env))
-	var observer executor.Observer = display
+	// The build log orders the ready actions and estimates the time left;
+	// it is an optimization, so a log that cannot be read only warns.
+	buildLog, err := buildlog.Open(paths.buildLog())
+	if err != nil {
+		display.Warn(err.Error())
+	}
+	display.Estimates(buildLog.Duration, f.jobs)
+	observers := []executor.Observer{display, buildLog}
 	var events *status.EventLog
 	if f.events != "" {
 		path := f.events
@@ -206,7 +215,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		}
 		defer file.Close()
 		events = status.NewEventLog(file)
-		observer = status.Multi(display, events)
+		observers = append(observers, events)
 	}
 	pool, err := tokenPool(env, f.jobs, jobsSet(fs))
 	if err != nil {
@@ -218,12 +227,16 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		KeepGoing:  f.keepGoing,
 		Cache:      ac,
 		Tokens:     pool,
-		Observer:   observer,
+		Observer:   status.Multi(observers...),
 		ProcessDir: processDir,
-		LogDir:     filepath.Join(stateDir, "logs"),
+		LogDir:     paths.logDir(),
 		Sandbox:    sandboxMode,
 		Sandboxes:  sandboxes,
+		Durations:  buildLog.Duration,
 	})
+	if err := buildLog.Save(); err != nil {
+		display.Warn(err.Error())
+	}
 	closeErr := ac.Close()
 	var eventsErr error
 	if events != nil {
@@ -274,13 +287,12 @@ type buildPlan struct {
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
-func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, stateDir string) (*buildPlan, error) {
+func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, snapPath string) (*buildPlan, error) {
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, p := range patterns {
 		keyParts = append(keyParts, p.String())
 	}
 	key := snapshot.Key(keyParts...)
-	snapPath := filepath.Join(stateDir, "analysis")
 	snap, err := snapshot.Load(snapPath, key)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,42 @@ func TestUseColor(t *testing.T) {
 		if got := useColor(env); got != tc.want {
 			t.Errorf("useColor(terminal=%v, %q) = %v, want %v", tc.terminal, tc.vars, got, tc.want)
 		}
+	}
+}
+
+// A build records how long each action that ran took in
+// bld-out/.bld/build_log; a build that restores or finds everything up to
+// date leaves the durations as they were.
+func TestBuildLogRecordsDurations(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"p/BUILD.star": `genrule(name = "slow", outs = ["slow.txt"], cmd = "sleep 0.3; echo > $@")
+genrule(name = "quick", outs = ["quick.txt"], cmd = "echo > $@")
+`,
+	})
+	w.mustBuild("build", "//p:all")
+	log := w.read("bld-out/.bld/build_log")
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "# bld build log v1") {
+		t.Fatalf("build log:\n%s", log)
+	}
+	durations := map[string]int{}
+	for _, l := range lines[1:] {
+		var us int
+		var out string
+		if _, err := fmt.Sscanf(l, "%d\t%s", &us, &out); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		durations[out] = us
+	}
+	if d := durations["bld-out/p/slow.txt"]; d < 300_000 || d > 10_000_000 {
+		t.Errorf("slow action recorded as %dµs, want about 300000", d)
+	}
+	if d, ok := durations["bld-out/p/quick.txt"]; !ok || d >= durations["bld-out/p/slow.txt"] {
+		t.Errorf("quick action recorded as %dµs (%v)", d, ok)
+	}
+	// Up to date: nothing ran, the log is not rewritten.
+	w.mustBuild("build", "//p:all")
+	if got := w.read("bld-out/.bld/build_log"); got != log {
+		t.Errorf("a no-op build changed the build log:\n%s", got)
 	}
 }

@@ -56,6 +56,7 @@ type Display struct {
 
 	messages map[*graph.Action]string // progress messages (distinctMessages)
 	failed   []*graph.Action          // in the order they failed
+	eta      *estimator               // the time left, with Estimates
 
 	groupSize map[string]int               // actions planned per group
 	grouped   map[string][]executor.Result // finished, not yet printed
@@ -98,6 +99,9 @@ func (d *Display) Planned(actions []*graph.Action) {
 	defer d.mu.Unlock()
 	d.total = len(actions)
 	d.messages = distinctMessages(actions)
+	if d.eta != nil {
+		d.eta.plan(actions)
+	}
 	d.groupSize = map[string]int{}
 	d.grouped = map[string][]executor.Result{}
 	for _, a := range actions {
@@ -113,6 +117,9 @@ func (d *Display) Started(id int, a *graph.Action) {
 	defer d.mu.Unlock()
 	d.running[id] = a
 	d.last = id
+	if d.eta != nil {
+		d.eta.start(a, time.Now())
+	}
 	if d.subcommands {
 		d.subcommand(a)
 	}
@@ -129,6 +136,9 @@ func (d *Display) Finished(r executor.Result) {
 	defer d.mu.Unlock()
 	d.done++
 	delete(d.running, r.ID)
+	if d.eta != nil {
+		d.eta.finish(r.Action)
+	}
 	if r.Status == executor.StatusFailed {
 		d.failed = append(d.failed, r.Action)
 	}
@@ -241,7 +251,13 @@ func plural(n int, noun string) string {
 
 // draw rewrites the smart status line.
 func (d *Display) draw(msg string) {
-	line := fmt.Sprintf("[%d/%d] %s", d.done, d.total, msg)
+	progress := fmt.Sprintf("%d/%d", d.done, d.total)
+	if d.eta != nil {
+		if left, ok := d.eta.left(time.Now()); ok {
+			progress += ", " + formatLeft(left) + " left"
+		}
+	}
+	line := fmt.Sprintf("[%s] %s", progress, msg)
 	if d.width > 1 && utf8.RuneCountInString(line) >= d.width {
 		line = string([]rune(line)[:d.width-4]) + "..."
 	}
