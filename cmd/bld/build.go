@@ -47,6 +47,8 @@ flags:
   -k               keep going after a failure with what does not depend on it
   --events FILE    write one JSON object per action to FILE (docs/events.md)
   --explain        say for each action that runs why it runs
+  --trace FILE     write a Chrome trace (JSON; open it in ui.perfetto.dev or
+                   chrome://tracing) of the build's phases and actions
   -s, --subcommands
                    print each command, quoted for a POSIX shell, as it starts
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
@@ -70,6 +72,7 @@ type buildFlags struct {
 	jobs      int
 	keepGoing bool
 	events    string
+	trace     string
 	explain   bool
 	subcmds   bool
 	cacheDir  string
@@ -81,11 +84,13 @@ type buildFlags struct {
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
 	start := time.Now()
+	traceStart := start // start moves past a wait for the lock; the trace shows it
 	var f buildFlags
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	fs.IntVar(&f.jobs, "j", runtime.NumCPU(), "")
 	fs.BoolVar(&f.keepGoing, "k", false, "")
 	fs.StringVar(&f.events, "events", "", "")
+	fs.StringVar(&f.trace, "trace", "", "")
 	fs.BoolVar(&f.explain, "explain", false, "")
 	fs.BoolVar(&f.subcmds, "s", false, "")
 	fs.BoolVar(&f.subcmds, "subcommands", false, "")
@@ -133,7 +138,9 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, base, patterns, paths.analysisSnapshot())
+	var ph phases
+	ph.add("starting", traceStart)
+	plan, err := s.analyze(ctx, env, base, patterns, paths.analysisSnapshot(), &ph)
 	if err != nil {
 		return err
 	}
@@ -149,6 +156,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer unlock()
+	ph.add("waiting for the workspace lock", lockStart)
 	if waited := time.Since(lockStart); waited > lockPollInterval {
 		start = start.Add(waited) // the build's time is not the other build's
 	}
@@ -205,11 +213,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	observers := []executor.Observer{display, buildLog}
 	var events *status.EventLog
 	if f.events != "" {
-		path := f.events
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(env.dir, path)
-		}
-		file, err := os.Create(path)
+		file, err := createRelative(env, f.events)
 		if err != nil {
 			return usageError(fmt.Sprintf("--events: %v", err))
 		}
@@ -222,6 +226,20 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer pool.Close()
+	var timeline *status.Timeline
+	var traceFile *os.File
+	if f.trace != "" {
+		// Created now, so that a path that cannot be written is a usage
+		// error before anything runs, as for --events.
+		traceFile, err = createRelative(env, f.trace)
+		if err != nil {
+			return usageError(fmt.Sprintf("--trace: %v", err))
+		}
+		defer traceFile.Close()
+		timeline = &status.Timeline{}
+		observers = append(observers, timeline)
+	}
+	execStart := time.Now()
 	summary, runErr := executor.Run(ctx, plan.graph, plan.goals, executor.Options{
 		Root:       s.root,
 		KeepGoing:  f.keepGoing,
@@ -234,6 +252,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Sandboxes:  sandboxes,
 		Durations:  buildLog.Duration,
 	})
+	ph.add("execution", execStart)
 	if err := buildLog.Save(); err != nil {
 		display.Warn(err.Error())
 	}
@@ -243,6 +262,10 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		eventsErr = events.Flush()
 	}
 	display.Summary(summary, time.Since(start))
+	var traceErr error
+	if timeline != nil {
+		traceErr = writeTrace(traceFile, status.NewTrace(traceStart, ph.list, timeline.Results()))
+	}
 	switch {
 	case runErr != nil && ctx.Err() != nil:
 		return ctx.Err()
@@ -252,8 +275,27 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("saving the action cache: %w", closeErr)
 	case eventsErr != nil:
 		return fmt.Errorf("--events: %w", eventsErr)
+	case traceErr != nil:
+		return fmt.Errorf("--trace: %w", traceErr)
 	}
 	return nil
+}
+
+// createRelative creates (or truncates) the file at path, relative to the
+// working directory.
+func createRelative(env *environment, path string) (*os.File, error) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(env.dir, path)
+	}
+	return os.Create(path)
+}
+
+// writeTrace writes tr to f and closes it.
+func writeTrace(f *os.File, tr *status.Trace) error {
+	if err := tr.Write(f); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sandboxResolution is the sandbox mode a build runs its actions in.
@@ -287,7 +329,12 @@ type buildPlan struct {
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
-func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, snapPath string) (*buildPlan, error) {
+//
+// ph records the phases: "loading" (the packages the patterns name) and
+// "analysis" (rule implementations, packages reached through dependencies,
+// the graph's checks), or "analysis snapshot" when one was reused.
+func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, snapPath string, ph *phases) (*buildPlan, error) {
+	t := time.Now()
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, p := range patterns {
 		keyParts = append(keyParts, p.String())
@@ -298,13 +345,16 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 		return nil, err
 	}
 	if snap != nil && snap.Stale(s.root, env.lookup) == "" {
-		return newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
+		plan, err := newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
+		ph.add("analysis snapshot", t)
+		return plan, err
 	}
 
 	labels, err := s.loader.Expand(ctx, patterns)
 	if err != nil {
 		return nil, err
 	}
+	t = ph.add("loading", t)
 	an := analysis.New(s.loader, base, env.vars)
 	var goals []string
 	for _, l := range labels {
@@ -323,6 +373,7 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 	if err != nil {
 		return nil, err
 	}
+	ph.add("analysis", t)
 	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
 	for _, name := range an.EnvRead() {
 		v, ok := env.lookup(name)

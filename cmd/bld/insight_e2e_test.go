@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // Output of actions, successful and restored too, is headed by the action;
@@ -101,5 +104,68 @@ genrule(name = "quick", outs = ["quick.txt"], cmd = "echo > $@")
 	w.mustBuild("build", "//p:all")
 	if got := w.read("bld-out/.bld/build_log"); got != log {
 		t.Errorf("a no-op build changed the build log:\n%s", got)
+	}
+}
+
+// --trace writes a Chrome trace: JSON with the trace-event fields, the
+// loading, analysis and execution phases, and one complete event per
+// action of the build, up-to-date ones included.
+func TestTraceFile(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"p/BUILD.star": `genrule(name = "a", outs = ["a.txt"], cmd = "echo a > $@")
+genrule(name = "b", srcs = [":a"], outs = ["b.txt"], cmd = "cat $< > $@")
+genrule(name = "c", outs = ["c.txt"], cmd = "echo c > $@")
+`,
+	})
+	type traceEvent struct {
+		Name string         `json:"name"`
+		Cat  string         `json:"cat"`
+		Ph   string         `json:"ph"`
+		Ts   *float64       `json:"ts"`
+		Dur  float64        `json:"dur"`
+		Pid  *int           `json:"pid"`
+		Tid  *int           `json:"tid"`
+		Args map[string]any `json:"args"`
+	}
+	check := func(wantPhases []string, wantStatus string) {
+		t.Helper()
+		var doc struct {
+			TraceEvents []traceEvent `json:"traceEvents"`
+		}
+		if err := json.Unmarshal([]byte(w.read("out/trace.json")), &doc); err != nil {
+			t.Fatalf("trace is not JSON: %v", err)
+		}
+		var phases []string
+		actions := map[string]int{}
+		for _, e := range doc.TraceEvents {
+			if e.Name == "" || e.Ph == "" || e.Ts == nil || e.Pid == nil || e.Tid == nil {
+				t.Errorf("event lacks a trace-event field: %+v", e)
+			}
+			if e.Ph != "X" {
+				continue
+			}
+			if e.Cat == "phase" {
+				phases = append(phases, e.Name)
+				continue
+			}
+			if e.Cat != "Genrule" || e.Args["status"] != wantStatus {
+				t.Errorf("action event %+v, want a Genrule %s", e, wantStatus)
+			}
+			actions[e.Args["label"].(string)]++
+		}
+		if diff := cmp.Diff(wantPhases, phases); diff != "" {
+			t.Errorf("phases (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]int{"//p:a": 1, "//p:b": 1, "//p:c": 1}, actions); diff != "" {
+			t.Errorf("events per action (-want +got):\n%s", diff)
+		}
+	}
+	w.write("out/", "")
+	w.mustBuild("build", "--trace", "out/trace.json", "//p:all")
+	check([]string{"starting", "loading", "analysis", "waiting for the workspace lock", "execution"}, "ran")
+	w.mustBuild("build", "--trace=out/trace.json", "//p:all")
+	check([]string{"starting", "analysis snapshot", "waiting for the workspace lock", "execution"}, "cached")
+	if r := w.bld("build", "--trace", "no/such/dir/t.json", "//p:all"); r.code != 2 || !strings.Contains(r.stderr, "--trace") {
+		t.Errorf("a trace that cannot be written: want exit 2 naming --trace, got %s", r)
 	}
 }
