@@ -47,6 +47,11 @@ flags:
   -k               keep going after a failure with what does not depend on it
   --events FILE    write one JSON object per action to FILE (docs/events.md)
   --explain        say for each action that runs why it runs
+  --compile_commands
+                   write compile_commands.json at the workspace root (for
+                   clangd): the compile command of each C/C++ source the
+                   patterns need, partitions' members included; with
+                   --nobuild, without building
   --trace FILE     write a Chrome trace (JSON; open it in ui.perfetto.dev or
                    chrome://tracing) of the build's phases and actions
   -s, --subcommands
@@ -73,6 +78,7 @@ type buildFlags struct {
 	keepGoing bool
 	events    string
 	trace     string
+	compdb    bool
 	explain   bool
 	subcmds   bool
 	cacheDir  string
@@ -91,6 +97,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.BoolVar(&f.keepGoing, "k", false, "")
 	fs.StringVar(&f.events, "events", "", "")
 	fs.StringVar(&f.trace, "trace", "", "")
+	fs.BoolVar(&f.compdb, "compile_commands", false, "")
 	fs.BoolVar(&f.explain, "explain", false, "")
 	fs.BoolVar(&f.subcmds, "s", false, "")
 	fs.BoolVar(&f.subcmds, "subcommands", false, "")
@@ -143,6 +150,13 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	plan, err := s.analyze(ctx, env, base, patterns, paths.analysisSnapshot(), &ph)
 	if err != nil {
 		return err
+	}
+	if f.compdb {
+		// Written before anything is built, so that an editor gets it
+		// even when the build fails.
+		if _, err := writeCompileCommands(paths.compileCommands(), s.root, plan); err != nil {
+			return fmt.Errorf("--compile_commands: %w", err)
+		}
 	}
 	if f.noBuild {
 		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
@@ -330,7 +344,8 @@ type buildPlan struct {
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
 //
-// ph records the phases: "loading" (the packages the patterns name) and
+// snapPath is the snapshot's file; "" neither reads nor writes one. ph
+// records the phases: "loading" (the packages the patterns name) and
 // "analysis" (rule implementations, packages reached through dependencies,
 // the graph's checks), or "analysis snapshot" when one was reused.
 func (s *session) analyze(ctx context.Context, env *environment, base []string, patterns []label.Pattern, snapPath string, ph *phases) (*buildPlan, error) {
@@ -340,9 +355,13 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 		keyParts = append(keyParts, p.String())
 	}
 	key := snapshot.Key(keyParts...)
-	snap, err := snapshot.Load(snapPath, key)
-	if err != nil {
-		return nil, err
+	var snap *snapshot.Snapshot
+	var err error
+	if snapPath != "" {
+		snap, err = snapshot.Load(snapPath, key)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if snap != nil && snap.Stale(s.root, env.lookup) == "" {
 		plan, err := newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
@@ -374,6 +393,9 @@ func (s *session) analyze(ctx context.Context, env *environment, base []string, 
 		return nil, err
 	}
 	ph.add("analysis", t)
+	if snapPath == "" {
+		return plan, nil
+	}
 	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
 	for _, name := range an.EnvRead() {
 		v, ok := env.lookup(name)

@@ -38,3 +38,7 @@ func (l layout) buildLog() string { return filepath.Join(l.stateDir(), "build_lo
 func (l layout) timingsReport() string {
 	return filepath.Join(l.root, workspace.OutputDir, "timings.html")
 }
+
+// compileCommands is the compilation database bld build
+// --compile_commands writes, at the workspace root, where clangd looks.
+func (l layout) compileCommands() string { return filepath.Join(l.root, "compile_commands.json") }
