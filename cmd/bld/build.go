@@ -52,6 +52,10 @@ flags:
                    clangd): the compile command of each C/C++ source the
                    patterns need, partitions' members included; with
                    --nobuild, without building
+  --timings        write bld-out/timings.html: a self-contained report of
+                   where the time went (every action on its lane, the
+                   critical path, concurrency over time, tables per
+                   mnemonic and per target)
   --trace FILE     write a Chrome trace (JSON; open it in ui.perfetto.dev or
                    chrome://tracing) of the build's phases and actions
   -s, --subcommands
@@ -79,6 +83,7 @@ type buildFlags struct {
 	events    string
 	trace     string
 	compdb    bool
+	timings   bool
 	explain   bool
 	subcmds   bool
 	cacheDir  string
@@ -98,6 +103,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.events, "events", "", "")
 	fs.StringVar(&f.trace, "trace", "", "")
 	fs.BoolVar(&f.compdb, "compile_commands", false, "")
+	fs.BoolVar(&f.timings, "timings", false, "")
 	fs.BoolVar(&f.explain, "explain", false, "")
 	fs.BoolVar(&f.subcmds, "s", false, "")
 	fs.BoolVar(&f.subcmds, "subcommands", false, "")
@@ -250,6 +256,8 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 			return usageError(fmt.Sprintf("--trace: %v", err))
 		}
 		defer traceFile.Close()
+	}
+	if f.trace != "" || f.timings {
 		timeline = &status.Timeline{}
 		observers = append(observers, timeline)
 	}
@@ -276,9 +284,19 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		eventsErr = events.Flush()
 	}
 	display.Summary(summary, time.Since(start))
-	var traceErr error
-	if timeline != nil {
+	var traceErr, timingsErr error
+	if traceFile != nil {
 		traceErr = writeTrace(traceFile, status.NewTrace(traceStart, ph.list, timeline.Results()))
+	}
+	if f.timings {
+		report := paths.timingsReport()
+		timingsErr = writeTimings(report, &status.Timings{
+			Title: strings.Join(args, " "), Start: traceStart, Elapsed: time.Since(traceStart),
+			Jobs: f.jobs, Phases: ph.list, Results: timeline.Results(),
+		})
+		if timingsErr == nil {
+			fmt.Fprintf(env.stderr, "bld: timings: %s\n", report)
+		}
 	}
 	switch {
 	case runErr != nil && ctx.Err() != nil:
@@ -291,6 +309,8 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("--events: %w", eventsErr)
 	case traceErr != nil:
 		return fmt.Errorf("--trace: %w", traceErr)
+	case timingsErr != nil:
+		return fmt.Errorf("--timings: %w", timingsErr)
 	}
 	return nil
 }
@@ -302,6 +322,29 @@ func createRelative(env *environment, path string) (*os.File, error) {
 		path = filepath.Join(env.dir, path)
 	}
 	return os.Create(path)
+}
+
+// writeTimings writes the HTML report t to path, through a temporary file
+// renamed over it, so that a browser never shows half a report.
+func writeTimings(path string, t *status.Timings) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".timings-*.html")
+	if err != nil {
+		return err
+	}
+	werr := t.WriteHTML(tmp)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+	}
+	return werr
 }
 
 // writeTrace writes tr to f and closes it.

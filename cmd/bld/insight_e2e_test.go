@@ -169,3 +169,21 @@ genrule(name = "c", outs = ["c.txt"], cmd = "echo c > $@")
 		t.Errorf("a trace that cannot be written: want exit 2 naming --trace, got %s", r)
 	}
 }
+
+// --timings writes bld-out/timings.html, whose tables count the actions of
+// the build by mnemonic and by target; restored actions count as such.
+func TestTimingsReport(t *testing.T) {
+	w := newWorkspace(t, aqueryFiles)
+	r := w.mustBuild("build", "--timings", "//app")
+	wantContains(t, r.stderr, "bld: timings: "+w.path("bld-out/timings.html")+"\n")
+	page := w.read("bld-out/timings.html")
+	wantMatch(t, page,
+		`<td>CcCompile</td><td>3</td><td>3</td><td>0</td>`,
+		`<td>CcLink</td><td>1</td><td>1</td><td>0</td>`,
+		`<td>//app:app</td><td>3</td><td>3</td><td>0</td>`,
+		`<td>//lib:greet</td><td>2</td><td>2</td><td>0</td>`,
+		`<canvas id="gantt">`)
+	w.mustBuild("clean")
+	w.mustBuild("build", "--timings", "//app")
+	wantMatch(t, w.read("bld-out/timings.html"), `<td>CcCompile</td><td>3</td><td>0</td><td>3</td>`)
+}
