@@ -73,7 +73,7 @@ flags:
                    in the workspace root, as before)
   --nobuild        load and analyze, check the action graph, run nothing
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
-	usage: "bld build [-j N] [-k] [-s] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
+	usage: "bld build [-j N] [-k] [-s] [--events FILE] [--explain] [--trace FILE] [--timings] [--compile_commands] [--cache-dir DIR] [--sandbox MODE] PATTERN...",
 	run:   runBuild,
 }
 
