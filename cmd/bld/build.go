@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"bld/exec/buildlog"
 	"bld/exec/cache"
 	"bld/exec/crash"
 	"bld/exec/executor"
@@ -47,6 +48,19 @@ flags:
   -k               keep going after a failure with what does not depend on it
   --events FILE    write one JSON object per action to FILE (docs/events.md)
   --explain        say for each action that runs why it runs
+  --compile_commands
+                   write compile_commands.json at the workspace root (for
+                   clangd): the compile command of each C/C++ source the
+                   patterns need, partitions' members included; with
+                   --nobuild, without building
+  --timings        write bld-out/timings.html: a self-contained report of
+                   where the time went (every action on its lane, the
+                   critical path, concurrency over time, tables per
+                   mnemonic and per target)
+  --trace FILE     write a Chrome trace (JSON; open it in ui.perfetto.dev or
+                   chrome://tracing) of the build's phases and actions
+  -s, --subcommands
+                   print each command, quoted for a POSIX shell, as it starts
   --cache-dir DIR  the action cache (default: $BLD_CACHE_DIR, else
                    $XDG_CACHE_HOME/bld, else ~/.cache/bld)
   --action_env=NAME[=VALUE]
@@ -72,7 +86,7 @@ flags:
                    stop evaluating BUILD.star files and rules when bld's
                    heap grows past SIZE (default 4GiB; 0: no bound)
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
-	usage: "bld build [-j N] [-k] [--events FILE] [--explain] [--cache-dir DIR] [--sandbox MODE] [--from-stage S --stage-input NAME=PATH...] [--rerun-stage S] PATTERN...",
+	usage: "bld build [-j N] [-k] [-s] [--events FILE] [--explain] [--trace FILE] [--timings] [--compile_commands] [--cache-dir DIR] [--sandbox MODE] [-c MODE] [--from-stage S --stage-input NAME=PATH...] [--rerun-stage S] PATTERN...",
 	run:   runBuild,
 }
 
@@ -80,7 +94,11 @@ type buildFlags struct {
 	jobs      int
 	keepGoing bool
 	events    string
+	trace     string
+	compdb    bool
+	timings   bool
 	explain   bool
+	subcmds   bool
 	cacheDir  string
 	profile   string
 	noBuild   bool
@@ -93,12 +111,18 @@ type buildFlags struct {
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
 	start := time.Now()
+	traceStart := start // start moves past a wait for the lock; the trace shows it
 	var f buildFlags
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	fs.IntVar(&f.jobs, "j", runtime.NumCPU(), "")
 	fs.BoolVar(&f.keepGoing, "k", false, "")
 	fs.StringVar(&f.events, "events", "", "")
+	fs.StringVar(&f.trace, "trace", "", "")
+	fs.BoolVar(&f.compdb, "compile_commands", false, "")
+	fs.BoolVar(&f.timings, "timings", false, "")
 	fs.BoolVar(&f.explain, "explain", false, "")
+	fs.BoolVar(&f.subcmds, "s", false, "")
+	fs.BoolVar(&f.subcmds, "subcommands", false, "")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
@@ -147,7 +171,8 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	stateDir := filepath.Join(s.root, filepath.FromSlash(workspace.StateDir))
+	paths := layout{root: s.root}
+	stateDir := paths.stateDir()
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return err
 	}
@@ -155,9 +180,18 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := s.analyze(ctx, env, cfg, base, patterns, stateDir, f.keepGoing)
+	var ph phases
+	ph.add("starting", traceStart)
+	plan, err := s.analyze(ctx, env, cfg, base, patterns, paths.analysisSnapshot(), f.keepGoing, &ph)
 	if err != nil {
 		return err
+	}
+	if f.compdb {
+		// Written before anything is built, so that an editor gets it
+		// even when the build fails.
+		if _, err := writeCompileCommands(paths.compileCommands(), s.root, plan); err != nil {
+			return fmt.Errorf("--compile_commands: %w", err)
+		}
 	}
 	if f.noBuild {
 		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
@@ -174,10 +208,11 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer unlock()
+	ph.add("waiting for the workspace lock", lockStart)
 	if waited := time.Since(lockStart); waited > lockPollInterval {
 		start = start.Add(waited) // the build's time is not the other build's
 	}
-	processDir := filepath.Join(stateDir, "running")
+	processDir := paths.processDir()
 	if err := os.MkdirAll(processDir, 0o755); err != nil {
 		return err
 	}
@@ -225,37 +260,63 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	display.Explain(f.explain)
 	stages := status.NewStageTable()
-	var observer executor.Observer = status.Multi(display, stages)
+	display.Subcommands(f.subcmds)
+	display.Color(useColor(env))
+	// The build log orders the ready actions and estimates the time left;
+	// it is an optimization, so a log that cannot be read only warns.
+	buildLog, err := buildlog.Open(paths.buildLog())
+	if err != nil {
+		display.Warn(err.Error())
+	}
+	display.Estimates(buildLog.Duration, f.jobs)
+	observers := []executor.Observer{display, stages, buildLog}
 	var events *status.EventLog
 	if f.events != "" {
-		path := f.events
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(env.dir, path)
-		}
-		file, err := os.Create(path)
+		file, err := createRelative(env, f.events)
 		if err != nil {
 			return usageError(fmt.Sprintf("--events: %v", err))
 		}
 		defer file.Close()
 		events = status.NewEventLog(file)
-		observer = status.Multi(display, stages, events)
+		observers = append(observers, events)
 	}
 	pool, err := tokenPool(env, f.jobs, jobsSet(fs))
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	var timeline *status.Timeline
+	var traceFile *os.File
+	if f.trace != "" {
+		// Created now, so that a path that cannot be written is a usage
+		// error before anything runs, as for --events.
+		traceFile, err = createRelative(env, f.trace)
+		if err != nil {
+			return usageError(fmt.Sprintf("--trace: %v", err))
+		}
+		defer traceFile.Close()
+	}
+	if f.trace != "" || f.timings {
+		timeline = &status.Timeline{}
+		observers = append(observers, timeline)
+	}
+	execStart := time.Now()
 	summary, runErr := executor.Run(ctx, plan.graph, plan.goals, executor.Options{
 		Root:       s.root,
 		KeepGoing:  f.keepGoing,
 		Cache:      ac,
 		Tokens:     pool,
-		Observer:   observer,
+		Observer:   status.Multi(observers...),
 		ProcessDir: processDir,
-		LogDir:     filepath.Join(stateDir, "logs"),
+		LogDir:     paths.logDir(),
 		Sandbox:    sandboxMode,
 		Sandboxes:  sandboxes,
+		Durations:  buildLog.Duration,
 	})
+	ph.add("execution", execStart)
+	if err := buildLog.Save(); err != nil {
+		display.Warn(err.Error())
+	}
 	closeErr := ac.Close()
 	var eventsErr error
 	if events != nil {
@@ -263,6 +324,20 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	stages.Print(env.stderr)
 	display.Summary(summary, time.Since(start))
+	var traceErr, timingsErr error
+	if traceFile != nil {
+		traceErr = writeTrace(traceFile, status.NewTrace(traceStart, ph.list, timeline.Results()))
+	}
+	if f.timings {
+		report := paths.timingsReport()
+		timingsErr = writeTimings(report, &status.Timings{
+			Title: strings.Join(args, " "), Start: traceStart, Elapsed: time.Since(traceStart),
+			Jobs: f.jobs, Phases: ph.list, Results: timeline.Results(),
+		})
+		if timingsErr == nil {
+			fmt.Fprintf(env.stderr, "bld: timings: %s\n", report)
+		}
+	}
 	switch {
 	case runErr != nil && ctx.Err() != nil:
 		return ctx.Err()
@@ -275,8 +350,52 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("saving the action cache: %w", closeErr)
 	case eventsErr != nil:
 		return fmt.Errorf("--events: %w", eventsErr)
+	case traceErr != nil:
+		return fmt.Errorf("--trace: %w", traceErr)
+	case timingsErr != nil:
+		return fmt.Errorf("--timings: %w", timingsErr)
 	}
 	return nil
+}
+
+// createRelative creates (or truncates) the file at path, relative to the
+// working directory.
+func createRelative(env *environment, path string) (*os.File, error) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(env.dir, path)
+	}
+	return os.Create(path)
+}
+
+// writeTimings writes the HTML report t to path, through a temporary file
+// renamed over it, so that a browser never shows half a report.
+func writeTimings(path string, t *status.Timings) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".timings-*.html")
+	if err != nil {
+		return err
+	}
+	werr := t.WriteHTML(tmp)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+	}
+	return werr
+}
+
+// writeTrace writes tr to f and closes it.
+func writeTrace(f *os.File, tr *status.Trace) error {
+	if err := tr.Write(f); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sandboxResolution is the sandbox mode a build runs its actions in.
@@ -314,12 +433,18 @@ type buildPlan struct {
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
 //
+// snapPath is the snapshot's file; "" neither reads nor writes one. ph
+// records the phases: "loading" (the packages the patterns name) and
+// "analysis" (rule implementations, packages reached through dependencies,
+// the graph's checks), or "analysis snapshot" when one was reused.
+//
 // With keepGoing (-k), a target whose analysis fails does not stop the
 // others: each distinct error is printed as it comes (a target that
 // depends on a failed one fails with the same error, printed once), the
 // plan holds what the other targets need, and no snapshot is saved, so
 // that the next build analyzes again and reports the errors again.
-func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Config, base []string, patterns []label.Pattern, stateDir string, keepGoing bool) (*buildPlan, error) {
+func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Config, base []string, patterns []label.Pattern, snapPath string, keepGoing bool, ph *phases) (*buildPlan, error) {
+	t := time.Now()
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, k := range cfg.Key() {
 		keyParts = append(keyParts, "config:"+k)
@@ -328,13 +453,18 @@ func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Co
 		keyParts = append(keyParts, p.String())
 	}
 	key := snapshot.Key(keyParts...)
-	snapPath := filepath.Join(stateDir, "analysis")
-	snap, err := snapshot.Load(snapPath, key)
-	if err != nil {
-		return nil, err
+	var snap *snapshot.Snapshot
+	var err error
+	if snapPath != "" {
+		snap, err = snapshot.Load(snapPath, key)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if snap != nil && snap.Stale(s.root, env.lookup) == "" {
-		return newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
+		plan, err := newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
+		ph.add("analysis snapshot", t)
+		return plan, err
 	}
 
 	stopWatch := s.loader.WatchMemory()
@@ -343,6 +473,7 @@ func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Co
 	if err != nil {
 		return nil, err
 	}
+	t = ph.add("loading", t)
 	an := analysis.New(s.loader, cfg, base, env.vars)
 	var goals []string
 	reported := map[string]bool{}
@@ -369,8 +500,12 @@ func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Co
 	if err != nil {
 		return nil, err
 	}
+	ph.add("analysis", t)
 	if len(reported) > 0 {
 		plan.analysisErrors = len(reported)
+		return plan, nil
+	}
+	if snapPath == "" {
 		return plan, nil
 	}
 	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}

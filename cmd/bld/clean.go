@@ -24,7 +24,7 @@ func runClean(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	out := filepath.Join(root, workspace.OutputDir)
-	stateDir := filepath.Join(root, filepath.FromSlash(workspace.StateDir))
+	stateDir := layout{root: root}.stateDir()
 	if _, err := os.Stat(stateDir); err != nil {
 		// Nothing bld made (or not even a bld-out/): nothing to lock.
 		if err := os.RemoveAll(out); err != nil {

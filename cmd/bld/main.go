@@ -2,6 +2,7 @@
 //
 //	bld build [-j N] [-k] [--events FILE] PATTERN...
 //	bld query PATTERN | 'deps(PATTERN)'
+//	bld aquery [--output=text|json] PATTERN | 'deps(PATTERN)'
 //	bld clean
 //	bld version
 //	bld help [COMMAND]
@@ -40,6 +41,7 @@ type command struct {
 var commands = map[string]*command{
 	"build":   buildCommand,
 	"query":   queryCommand,
+	"aquery":  aqueryCommand,
 	"clean":   cleanCommand,
 	"cache":   cacheCommand,
 	"version": {summary: "print bld's version", usage: "bld version", run: runVersion},

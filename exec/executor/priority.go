@@ -2,6 +2,7 @@ package executor
 
 import (
 	"container/heap"
+	"time"
 
 	"bld/exec/graph"
 )
@@ -12,15 +13,17 @@ type plan struct {
 	needed []bool
 	ids    []int // needed action IDs, ascending
 	// prio[i] is the length of the longest chain of needed actions that
-	// starts at i and follows Dependents (1 for an action nothing needs).
-	prio []int
+	// starts at i and follows Dependents, each action counting its weight
+	// (weights): the time left, on the critical path, once i starts.
+	prio []int64
 }
 
 // newPlan collects the transitive dependencies of goals and computes their
-// critical-path priorities. goals must be valid IDs of an acyclic graph.
-func newPlan(g *graph.Graph, goals []int) *plan {
+// critical-path priorities, with the weights that durations gives
+// (weights). goals must be valid IDs of an acyclic graph.
+func newPlan(g *graph.Graph, goals []int, durations func(*graph.Action) (time.Duration, bool)) *plan {
 	n := len(g.Actions)
-	p := &plan{needed: make([]bool, n), prio: make([]int, n)}
+	p := &plan{needed: make([]bool, n), prio: make([]int64, n)}
 	stack := make([]int, 0, len(goals))
 	for _, id := range goals {
 		if !p.needed[id] {
@@ -43,6 +46,7 @@ func newPlan(g *graph.Graph, goals []int) *plan {
 			p.ids = append(p.ids, id)
 		}
 	}
+	weight := weights(g, p.ids, durations)
 	// Kahn's algorithm from the sinks (no needed dependents) upwards: an
 	// action's priority is known once all its needed dependents' are.
 	left := make([]int, n)
@@ -60,13 +64,13 @@ func newPlan(g *graph.Graph, goals []int) *plan {
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
-		best := 0
+		var best int64
 		for _, d := range g.Dependents[id] {
 			if p.needed[d] && p.prio[d] > best {
 				best = p.prio[d]
 			}
 		}
-		p.prio[id] = best + 1
+		p.prio[id] = best + weight[id]
 		for _, d := range g.Deps[id] {
 			left[d]--
 			if left[d] == 0 {
@@ -77,11 +81,76 @@ func newPlan(g *graph.Graph, goals []int) *plan {
 	return p
 }
 
+// weights returns the weight of each needed action (ids) in the critical
+// path: its Estimate in microseconds (at least 1). When durations knows
+// none of the actions (or is nil), every action weighs 1, so that
+// priorities are depths, the estimate of a workspace without a build log.
+func weights(g *graph.Graph, ids []int, durations func(*graph.Action) (time.Duration, bool)) []int64 {
+	w := make([]int64, len(g.Actions))
+	actions := make([]*graph.Action, len(ids))
+	for i, id := range ids {
+		actions[i] = g.Actions[id]
+	}
+	est, known := Estimate(actions, durations)
+	for i, id := range ids {
+		if known == 0 {
+			w[id] = 1
+		} else {
+			w[id] = max(est[i].Microseconds(), 1)
+		}
+	}
+	return w
+}
+
+// Estimate returns how long each action is expected to take when it runs:
+// what durations (the build log) says it took when it last ran, else the
+// mean of the known actions of its mnemonic, else the mean of all known
+// ones, else 0; and how many actions durations knew. durations may be nil.
+// It is the one estimate of bld: the scheduler's priorities and the status
+// line's time left both use it.
+func Estimate(actions []*graph.Action, durations func(*graph.Action) (time.Duration, bool)) (est []time.Duration, known int) {
+	est = make([]time.Duration, len(actions))
+	if durations == nil {
+		return est, 0
+	}
+	type mean struct {
+		sum time.Duration
+		n   int
+	}
+	isKnown := make([]bool, len(actions))
+	byMnemonic := map[string]mean{}
+	var all mean
+	for i, a := range actions {
+		d, ok := durations(a)
+		if !ok {
+			continue
+		}
+		est[i], isKnown[i] = d, true
+		m := byMnemonic[a.Mnemonic]
+		byMnemonic[a.Mnemonic] = mean{m.sum + d, m.n + 1}
+		all = mean{all.sum + d, all.n + 1}
+		known++
+	}
+	if known == 0 {
+		return est, 0
+	}
+	for i, a := range actions {
+		switch m := byMnemonic[a.Mnemonic]; {
+		case isKnown[i]:
+		case m.n > 0:
+			est[i] = m.sum / time.Duration(m.n)
+		default:
+			est[i] = all.sum / time.Duration(all.n)
+		}
+	}
+	return est, known
+}
+
 // readyQueue is a priority queue of action IDs: longest critical path
 // first, then lowest ID, so that the order is deterministic.
 type readyQueue struct {
 	ids  []int
-	prio []int
+	prio []int64
 }
 
 func (q *readyQueue) Len() int { return len(q.ids) }

@@ -7,6 +7,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"bld/exec/graph"
 	"bld/exec/sandbox"
@@ -44,6 +45,11 @@ type Options struct {
 	// 512 KiB) is written, one file per action named after its first
 	// output; the kept output says which file.
 	LogDir string
+	// Durations, if not nil, reports how long an action took when it last
+	// ran (package buildlog): ready actions start longest remaining path
+	// first, by these durations; without it (or for a workspace it knows
+	// nothing of), by the number of actions on the path.
+	Durations func(*graph.Action) (time.Duration, bool)
 }
 
 // Summary counts what a build did with the actions it needed.
@@ -76,6 +82,6 @@ func Run(ctx context.Context, g *graph.Graph, goals []int, opts Options) (Summar
 			return Summary{}, fmt.Errorf("executor: goal %d is not an action of the graph (it has %d)", id, len(g.Actions))
 		}
 	}
-	s := newScheduler(g, newPlan(g, goals), opts)
+	s := newScheduler(g, newPlan(g, goals, opts.Durations), opts)
 	return s.run(ctx)
 }

@@ -132,8 +132,8 @@ func TestPlanPriorities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPlan(g, []int{3, 5})
-	wantPrio := []int{4, 3, 2, 1, 2, 1, 0}
+	p := newPlan(g, []int{3, 5}, nil)
+	wantPrio := []int64{4, 3, 2, 1, 2, 1, 0}
 	for id, w := range wantPrio {
 		if p.prio[id] != w {
 			t.Errorf("prio[%d] = %d, want %d", id, p.prio[id], w)

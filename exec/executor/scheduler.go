@@ -68,11 +68,18 @@ type scheduler struct {
 	running  int // command workers
 
 	acquiring bool
-	acqCancel context.CancelFunc
-	stopped   bool
-	tokenErr  error
-	summary   Summary
-	cancelled bool
+	// held is a token acquired and kept for an action about to become
+	// runnable that is more urgent than any in runQ (hold.go).
+	held bool
+	// checkingIDs are the actions a checker is checking; endedIDs those
+	// whose command has ended and whose outputs are being collected.
+	checkingIDs map[int]bool
+	endedIDs    map[int]bool
+	acqCancel   context.CancelFunc
+	stopped     bool
+	tokenErr    error
+	summary     Summary
+	cancelled   bool
 }
 
 type eventKind uint8
@@ -81,6 +88,7 @@ const (
 	evChecked  eventKind = iota // a checker answered a check
 	evFinished                  // a checker or command worker finished an action
 	evToken                     // the acquirer got a token, or failed to
+	evEnded                     // a command worker's process ended (its token is about to be released)
 )
 
 type event struct {
@@ -125,6 +133,9 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 
 		serialBusy: map[string]bool{},
 		serialWait: map[string][]int{},
+
+		checkingIDs: map[int]bool{},
+		endedIDs:    map[int]bool{},
 	}
 	s.checkers = min(runtime.NumCPU(), max(len(p.ids), 1))
 	// A few jobs queue per checker, so that a checker finishing one does
@@ -183,6 +194,7 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 			s.stop()
 		}
 	}
+	s.releaseHeld() // nothing is in flight, so nothing is about to run
 	s.summary.Skipped = s.summary.Total - s.summary.Ran - s.summary.Restored - s.summary.UpToDate - s.summary.Failed
 	return s.summary, s.err(ctx)
 }
@@ -221,6 +233,7 @@ func (s *scheduler) inFlight() int {
 func (s *scheduler) stop() {
 	s.stopped = true
 	s.acqCancel()
+	s.releaseHeld()
 }
 
 // ready queues action id, whose dependencies are all done.
@@ -261,11 +274,12 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 			job.start = s.begin(id)
 		} else {
 			s.state[id] = checking
+			s.checkingIDs[id] = true
 		}
 		s.idle--
 		s.jobs <- job
 	}
-	if !s.acquiring && s.runQ.Len() > 0 {
+	if !s.acquiring && !s.held && s.runQ.Len() > 0 {
 		s.acquiring = true
 		crash.Go(func() {
 			err := s.opts.Tokens.Acquire(acqCtx)
@@ -293,24 +307,16 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			}
 			return
 		}
-		if s.stopped {
-			s.opts.Tokens.Release()
-			return
-		}
-		id, ok := s.popRunnable()
-		if !ok {
-			s.opts.Tokens.Release()
-			return
-		}
-		start := s.begin(id)
-		s.running++
-		why, key := s.reason[id], s.key[id]
-		crash.Go(func() {
-			s.events <- event{kind: evFinished, res: s.execute(ctx, id, start, why, key)}
-		})
+		s.held = true
+		s.useHeld(ctx)
+
+	case evEnded:
+		s.endedIDs[ev.id] = true
 
 	case evChecked:
 		s.idle++
+		delete(s.checkingIDs, ev.id)
+		defer s.useHeld(ctx)
 		a := s.g.Actions[ev.id]
 		switch {
 		case ev.err != nil && s.stopped:
@@ -332,6 +338,8 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 		}
 
 	case evFinished:
+		delete(s.endedIDs, ev.res.ID)
+		defer s.useHeld(ctx)
 		if ev.pool {
 			s.idle++
 		} else {
@@ -467,6 +475,9 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		defer s.removeLater(xr)
 	}
 	cr := runCommand(ctx, s.opts.Root, s.journal, s.opts.LogDir, s.opts.Tokens, a, xr)
+	// Told before the token is released, so that the scheduler knows which
+	// dependents are about to become ready when the token comes back.
+	s.events <- event{kind: evEnded, id: id}
 	s.opts.Tokens.Release()
 	r.Output, r.ExitCode, r.MaxRSS = cr.output, cr.exitCode, cr.maxRSS
 	if cr.err != nil {

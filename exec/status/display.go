@@ -5,7 +5,6 @@
 package status
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -33,8 +32,10 @@ const redrawEvery = 50 * time.Millisecond
 // rewritten in place and cleared before any block is printed; otherwise it
 // prints one plain line per action started. Output of actions that ran is
 // printed as one block when the action finishes, never interleaved with
-// another; a failed action prints a block with its label, command line,
-// error and whole output, once. The actions of a group (graph.Action.Group,
+// another, under a header naming the action (label, mnemonic, and its
+// message when the rule gave one); a failed action prints a block with
+// its label, command line, error and whole output, once, and is listed
+// again at the end of the build. The actions of a group (graph.Action.Group,
 // such as the partitions of a unit) print together once the last of them
 // has finished, in the order of their IDs, each compiler diagnostic once
 // with a count of the actions that printed it.
@@ -50,6 +51,12 @@ type Display struct {
 	lineShown   bool
 	lastDraw    time.Time
 	explain     bool
+	color       bool
+	subcommands bool
+
+	messages map[*graph.Action]string // progress messages (distinctMessages)
+	failed   []*graph.Action          // in the order they failed
+	eta      *estimator               // the time left, with Estimates
 
 	groupSize map[string]int               // actions planned per group
 	grouped   map[string][]executor.Result // finished, not yet printed
@@ -91,6 +98,10 @@ func (d *Display) Planned(actions []*graph.Action) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.total = len(actions)
+	d.messages = distinctMessages(actions)
+	if d.eta != nil {
+		d.eta.plan(actions)
+	}
 	d.groupSize = map[string]int{}
 	d.grouped = map[string][]executor.Result{}
 	for _, a := range actions {
@@ -106,11 +117,17 @@ func (d *Display) Started(id int, a *graph.Action) {
 	defer d.mu.Unlock()
 	d.running[id] = a
 	d.last = id
+	if d.eta != nil {
+		d.eta.start(a, time.Now())
+	}
+	if d.subcommands {
+		d.subcommand(a)
+	}
 	if !d.smart {
-		fmt.Fprintf(d.w, "[%d/%d] %s\n", d.done, d.total, a.Message())
+		fmt.Fprintf(d.w, "[%d/%d] %s\n", d.done, d.total, d.message(a))
 		return
 	}
-	d.draw(a.Message())
+	d.draw(d.message(a))
 }
 
 // Finished implements executor.Observer.
@@ -119,6 +136,12 @@ func (d *Display) Finished(r executor.Result) {
 	defer d.mu.Unlock()
 	d.done++
 	delete(d.running, r.ID)
+	if d.eta != nil {
+		d.eta.finish(r.Action)
+	}
+	if r.Status == executor.StatusFailed {
+		d.failed = append(d.failed, r.Action)
+	}
 	var printed bool
 	if g := r.Action.Group; g != "" && d.groupSize[g] > 1 {
 		d.grouped[g] = append(d.grouped[g], r)
@@ -134,12 +157,12 @@ func (d *Display) Finished(r executor.Result) {
 	if !printed && (r.Status == executor.StatusCached || r.Status == executor.StatusRestored) && time.Since(d.lastDraw) < redrawEvery && d.done < d.total {
 		return
 	}
-	msg := r.Action.Message()
+	msg := d.message(r.Action)
 	if a, ok := d.running[d.last]; ok {
-		msg = a.Message()
+		msg = d.message(a)
 	} else {
 		for id, a := range d.running { // any action still running
-			d.last, msg = id, a.Message()
+			d.last, msg = id, d.message(a)
 			break
 		}
 	}
@@ -147,20 +170,10 @@ func (d *Display) Finished(r executor.Result) {
 }
 
 // block is what the display shows for a finished action: its output (or
-// its failure block), preceded by why it ran with --explain.
+// its failure) under a header naming it, preceded by why it ran with
+// --explain (withHeader).
 func (d *Display) block(r executor.Result) []byte {
-	var block []byte
-	switch {
-	case r.Status == executor.StatusFailed:
-		block = failureBlock(r)
-	case len(r.Output) > 0:
-		block = r.Output
-	}
-	if d.explain && r.Status == executor.StatusRan {
-		why := fmt.Sprintf("explain: %s: %s\n", r.Action.Message(), r.Reason)
-		block = append([]byte(why), block...)
-	}
-	return block
+	return d.withHeader(r, body(r))
 }
 
 // print writes block on lines of its own, and reports whether there was
@@ -183,13 +196,15 @@ func (d *Display) printGroup(g string) bool {
 	results := d.grouped[g]
 	delete(d.grouped, g)
 	slices.SortFunc(results, func(a, b executor.Result) int { return a.ID - b.ID })
-	blocks := make([][]byte, len(results))
+	bodies := make([][]byte, len(results))
 	for i, r := range results {
-		blocks[i] = d.block(r)
+		bodies[i] = body(r)
 	}
 	printed := false
-	for _, b := range mergeOutputs(blocks, fmt.Sprintf("%d actions of %s", len(results), g)) {
-		printed = d.print(b) || printed
+	// Each action's header heads what is left of its output once the
+	// diagnostics printed before are left out: none when nothing is.
+	for i, b := range mergeOutputs(bodies, fmt.Sprintf("%d actions of %s", len(results), g)) {
+		printed = d.print(d.withHeader(results[i], b)) || printed
 	}
 	return printed
 }
@@ -207,6 +222,7 @@ func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
 		d.printGroup(g)
 	}
 	d.clear()
+	d.failedList(d.w)
 	secs := fmt.Sprintf("(%.2fs)", elapsed.Seconds())
 	if s.Ran == 0 && s.Restored == 0 && s.Failed == 0 && s.Skipped == 0 {
 		fmt.Fprintf(d.w, "bld: nothing to do: %s up to date %s\n", plural(s.Total, "action"), secs)
@@ -235,7 +251,13 @@ func plural(n int, noun string) string {
 
 // draw rewrites the smart status line.
 func (d *Display) draw(msg string) {
-	line := fmt.Sprintf("[%d/%d] %s", d.done, d.total, msg)
+	progress := fmt.Sprintf("%d/%d", d.done, d.total)
+	if d.eta != nil {
+		if left, ok := d.eta.left(time.Now()); ok {
+			progress += ", " + formatLeft(left) + " left"
+		}
+	}
+	line := fmt.Sprintf("[%s] %s", progress, msg)
 	if d.width > 1 && utf8.RuneCountInString(line) >= d.width {
 		line = string([]rune(line)[:d.width-4]) + "..."
 	}
@@ -250,30 +272,6 @@ func (d *Display) clear() {
 		io.WriteString(d.w, "\r\x1b[K")
 		d.lineShown = false
 	}
-}
-
-// failureBlock is what a failed action prints, once: its label and kind,
-// its command line, the error, and its whole output.
-func failureBlock(r executor.Result) []byte {
-	var b bytes.Buffer
-	a := r.Action
-	fmt.Fprintf(&b, "FAILED: %s (%s)\n", a.Owner, a.Mnemonic)
-	b.WriteString(CommandLine(a))
-	b.WriteByte('\n')
-	if r.Err != nil {
-		fmt.Fprintf(&b, "error: %v\n", r.Err)
-	}
-	b.Write(r.Output)
-	if len(r.Output) > 0 && r.Output[len(r.Output)-1] != '\n' {
-		b.WriteByte('\n')
-	}
-	for _, c := range clashes(r.Output, a.Inputs) {
-		fmt.Fprintf(&b, "bld: %s, which this action compiles as one source\n", c)
-	}
-	if a.Hint != "" {
-		fmt.Fprintf(&b, "bld: %s\n", a.Hint)
-	}
-	return b.Bytes()
 }
 
 // CommandLine is how an action is shown to people: its argv quoted for a

@@ -35,6 +35,7 @@ func TestPlainDisplay(t *testing.T) {
 	d.Summary(executor.Summary{Total: 3, Ran: 2, UpToDate: 1}, 420*time.Millisecond)
 	want := `[1/3] CcCompile //lib:foo
 [1/3] Writing config.h
+From //lib:foo (CcCompile):
 foo.c:1: warning: unused
 second line
 bld: 3 actions: 2 ran, 1 up to date (0.42s)
@@ -61,6 +62,9 @@ lib/foo.c:3:5: error: nope
 FAILED: //lib:cfg (Write)
 write bld-out/lib/config.h
 error: disk full
+bld: 2 actions failed:
+  //lib:foo (CcCompile)
+  //lib:cfg (Write): Writing config.h
 bld: 3 actions: 0 ran, 0 up to date, 2 failed, 1 skipped (0.05s)
 `
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
@@ -78,7 +82,7 @@ func TestSmartDisplay(t *testing.T) {
 	d.Finished(executor.Result{ID: 1, Action: write, Status: executor.StatusRan})
 	d.Summary(executor.Summary{Total: 2, Ran: 2}, time.Second)
 	want := "\r[0/2] CcCompile //lib:foo\x1b[K" +
-		"\r\x1b[Kwarning\n" +
+		"\r\x1b[KFrom //lib:foo (CcCompile):\nwarning\n" +
 		"\r[1/2] CcCompile //lib:foo\x1b[K" +
 		"\r[1/2] Writing config.h\x1b[K" +
 		"\r[2/2] Writing config.h\x1b[K" +

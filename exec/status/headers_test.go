@@ -1,0 +1,121 @@
+package status
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/exec/executor"
+	"bld/exec/graph"
+)
+
+func TestDistinctMessages(t *testing.T) {
+	ax := &graph.Action{Owner: "//a:x", Mnemonic: "CcCompile", Description: "Compiling src/where.c"}
+	by := &graph.Action{Owner: "//b:y", Mnemonic: "CcCompile", Description: "Compiling src/where.c"}
+	other := &graph.Action{Owner: "//a:x", Mnemonic: "CcCompile", Description: "Compiling src/main.c"}
+	// Two actions of one owner with the default message: naming the owner
+	// again would not tell them apart, so it is not appended.
+	d1 := &graph.Action{Owner: "//c:z", Mnemonic: "Stamp", Outputs: []string{"1"}}
+	d2 := &graph.Action{Owner: "//c:z", Mnemonic: "Stamp", Outputs: []string{"2"}}
+	got := distinctMessages([]*graph.Action{ax, by, other, d1, d2, other})
+	want := map[*graph.Action]string{
+		ax:    "Compiling src/where.c (//a:x)",
+		by:    "Compiling src/where.c (//b:y)",
+		other: "Compiling src/main.c", // listed twice, still one action
+		d1:    "Stamp //c:z",
+		d2:    "Stamp //c:z",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
+// Every block of output is headed by its action, whether it ran or was
+// restored; in a group, each action's header heads what is left of its
+// output once repeated diagnostics are left out, and an action with
+// nothing left prints no header.
+func TestHeaders(t *testing.T) {
+	p0 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 1/3 of //lib:lib", Group: "//lib:lib partitions", Outputs: []string{"0.o"}}
+	p1 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 2/3 of //lib:lib", Group: "//lib:lib partitions", Outputs: []string{"1.o"}}
+	p2 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 3/3 of //lib:lib", Group: "//lib:lib partitions", Outputs: []string{"2.o"}}
+	tool := &graph.Action{Owner: "//gen:tab", Mnemonic: "Genrule", Description: "Generating tab.c", Argv: []string{"lemon", "x.y"}, Outputs: []string{"tab.c"}}
+	var buf bytes.Buffer
+	d := New(&buf, false)
+	d.Planned([]*graph.Action{p0, p1, p2, tool})
+	d.Finished(executor.Result{ID: 3, Action: tool, Status: executor.StatusRestored, Output: []byte("1 parsing conflicts.\n")})
+	d.Finished(executor.Result{ID: 2, Action: p2, Status: executor.StatusRan, Output: []byte(partition1)})
+	d.Finished(executor.Result{ID: 1, Action: p1, Status: executor.StatusRan})
+	d.Finished(executor.Result{ID: 0, Action: p0, Status: executor.StatusRan, Output: []byte(partition0)})
+	merged := mergeOutputs([][]byte{[]byte(partition0), nil, []byte(partition1)}, "3 actions of //lib:lib partitions")
+	want := "From //gen:tab (Genrule, restored): Generating tab.c:\n1 parsing conflicts.\n" +
+		"From //lib:lib (CcCompile): Compiling partition 1/3 of //lib:lib:\n" + string(merged[0]) +
+		"From //lib:lib (CcCompile): Compiling partition 3/3 of //lib:lib:\n" + string(merged[2])
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+	if n := strings.Count(buf.String(), "unused variable 'u'"); n != 1 {
+		t.Errorf("the shared warning is printed %d times, want 1", n)
+	}
+}
+
+// A group whose every diagnostic was printed by an earlier member: the later
+// member prints no header, having nothing left.
+func TestHeaderOmittedWhenMergedAway(t *testing.T) {
+	a := &graph.Action{Owner: "//p:u", Mnemonic: "CcCompile", Group: "g", Outputs: []string{"a"}}
+	b := &graph.Action{Owner: "//p:u", Mnemonic: "CcCompile", Group: "g", Outputs: []string{"b"}}
+	warning := "p/h.h:1:5: warning: x [-Wx]\n"
+	var buf bytes.Buffer
+	d := New(&buf, false)
+	d.Planned([]*graph.Action{a, b})
+	d.Finished(executor.Result{ID: 0, Action: a, Status: executor.StatusRan, Output: []byte(warning)})
+	d.Finished(executor.Result{ID: 1, Action: b, Status: executor.StatusRan, Output: []byte(warning)})
+	want := "From //p:u (CcCompile):\n" + warning + "[bld: the warning above was printed by 2 of 2 actions of g; shown once]\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
+
+func TestSubcommandsAndColor(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		var buf bytes.Buffer
+		d := New(&buf, false)
+		d.Subcommands(true)
+		d.Color(color)
+		d.Planned([]*graph.Action{compile, write})
+		d.Started(0, compile)
+		d.Started(1, write)
+		d.Finished(executor.Result{ID: 1, Action: write, Status: executor.StatusRan, Output: []byte("note\n")})
+		d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusFailed, ExitCode: 1, Err: errors.New("command exited with status 1")})
+		d.Summary(executor.Summary{Total: 2, Ran: 1, Failed: 1}, time.Second)
+		want := `SUBCOMMAND: //lib:foo (CcCompile)
+gcc -c lib/foo.c '-DMSG=hello world' -o bld-out/lib/foo.o
+[0/2] CcCompile //lib:foo
+SUBCOMMAND: //lib:cfg (Write): Writing config.h
+write bld-out/lib/config.h
+[0/2] Writing config.h
+From //lib:cfg (Write): Writing config.h:
+note
+FAILED: //lib:foo (CcCompile)
+gcc -c lib/foo.c '-DMSG=hello world' -o bld-out/lib/foo.o
+error: command exited with status 1
+bld: 1 action failed:
+  //lib:foo (CcCompile)
+bld: 2 actions: 1 ran, 0 up to date, 1 failed (1.00s)
+`
+		if color {
+			want = strings.NewReplacer(
+				"SUBCOMMAND:", "\x1b[32mSUBCOMMAND:\x1b[0m",
+				"FAILED:", "\x1b[1;31mFAILED:\x1b[0m",
+				"From //lib:cfg (Write): Writing config.h:", "\x1b[1mFrom //lib:cfg (Write): Writing config.h:\x1b[0m",
+				"  //lib:foo (CcCompile)\n", "  \x1b[1;31m//lib:foo (CcCompile)\x1b[0m\n",
+			).Replace(want)
+		}
+		if diff := cmp.Diff(want, buf.String()); diff != "" {
+			t.Errorf("color=%v: output (-want +got):\n%s", color, diff)
+		}
+	}
+}

@@ -1,0 +1,356 @@
+package status
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"html/template"
+	"io"
+	"slices"
+	"time"
+
+	"bld/exec/executor"
+)
+
+// Timings is the data of the --timings report: where a build's time went.
+type Timings struct {
+	Title   string
+	Start   time.Time
+	Elapsed time.Duration // the whole build, phases included
+	Jobs    int
+	Phases  []Phase
+	Results []executor.Result // by start, as Timeline.Results returns them
+}
+
+// Row is one line of a table of the report.
+type Row struct {
+	Name                 string
+	Count, Ran, FromDisk int // FromDisk: up to date or restored
+	Total                time.Duration
+	Share                float64 // of the total time of all actions, in percent
+}
+
+// timingsData is what the page's script draws from. Times are seconds
+// since the build started.
+type timingsData struct {
+	End        float64        `json:"end"`
+	Jobs       int            `json:"jobs"`
+	Lanes      int            `json:"lanes"`
+	Mnemonics  []string       `json:"mnemonics"` // by total time, longest first
+	Phases     []timingsPhase `json:"phases"`
+	Actions    [][]any        `json:"actions"` // [start, end, lane, mnemonic index, status, critical 0/1, label, message]
+	Statuses   []string       `json:"statuses"`
+	Critical   int            `json:"critical"` // actions on the critical path
+	CriticalMs float64        `json:"criticalMs"`
+}
+
+type timingsPhase struct {
+	Name string  `json:"name"`
+	S    float64 `json:"s"`
+	E    float64 `json:"e"`
+}
+
+// Tables returns the rows per mnemonic and per target (label), longest
+// total first.
+func (t *Timings) Tables() (byMnemonic, byTarget []Row) {
+	var all time.Duration
+	mn, tg := map[string]*Row{}, map[string]*Row{}
+	for _, r := range t.Results {
+		d := r.End.Sub(r.Start)
+		all += d
+		for _, pair := range []struct {
+			m   map[string]*Row
+			key string
+		}{{mn, r.Action.Mnemonic}, {tg, r.Action.Owner}} {
+			row := pair.m[pair.key]
+			if row == nil {
+				row = &Row{Name: pair.key}
+				pair.m[pair.key] = row
+			}
+			row.Count++
+			row.Total += d
+			switch r.Status {
+			case executor.StatusRan, executor.StatusFailed:
+				row.Ran++
+			default:
+				row.FromDisk++
+			}
+		}
+	}
+	rows := func(m map[string]*Row) []Row {
+		out := make([]Row, 0, len(m))
+		for _, r := range m {
+			if all > 0 {
+				r.Share = 100 * float64(r.Total) / float64(all)
+			}
+			out = append(out, *r)
+		}
+		slices.SortFunc(out, func(a, b Row) int {
+			if c := cmp.Compare(b.Total, a.Total); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Name, b.Name)
+		})
+		return out
+	}
+	return rows(mn), rows(tg)
+}
+
+func (t *Timings) data() timingsData {
+	secs := func(x time.Time) float64 { return x.Sub(t.Start).Seconds() }
+	byMn, _ := t.Tables()
+	d := timingsData{End: t.Elapsed.Seconds(), Jobs: t.Jobs, Statuses: []string{"ran", "cached", "restored", "failed"}}
+	index := map[string]int{}
+	for i, r := range byMn {
+		d.Mnemonics = append(d.Mnemonics, r.Name)
+		index[r.Name] = i
+	}
+	for _, p := range t.Phases {
+		d.Phases = append(d.Phases, timingsPhase{Name: p.Name, S: secs(p.Start), E: secs(p.End)})
+	}
+	lanes, n := Lanes(t.Results)
+	d.Lanes = n
+	critical := map[int]bool{}
+	for _, i := range CriticalPath(t.Results) {
+		critical[i] = true
+		d.Critical++
+		d.CriticalMs += float64(t.Results[i].End.Sub(t.Results[i].Start).Microseconds()) / 1e3
+	}
+	messages := distinctMessages(actionsOf(t.Results))
+	for i, r := range t.Results {
+		crit := 0
+		if critical[i] {
+			crit = 1
+		}
+		d.Actions = append(d.Actions, []any{
+			round(secs(r.Start)), round(secs(r.End)), lanes[i], index[r.Action.Mnemonic],
+			slices.Index(d.Statuses, string(r.Status)), crit, r.Action.Owner, messages[r.Action],
+		})
+		d.End = max(d.End, secs(r.End))
+	}
+	return d
+}
+
+// round keeps microseconds, enough for a chart, and keeps the page small.
+func round(s float64) float64 { return float64(int64(s*1e6+0.5)) / 1e6 }
+
+// WriteHTML writes the report: one self-contained page (no network, no
+// CDN) with a Gantt chart of every action on its lane, coloured by
+// mnemonic, up-to-date and restored ones faded, the critical path
+// outlined in red; the number of actions under way over time; and the
+// tables per mnemonic and per target. Charts are drawn on canvases by the
+// page's script, so that 10,000 actions stay light.
+func (t *Timings) WriteHTML(w io.Writer) error {
+	byMn, byTarget := t.Tables()
+	var total time.Duration
+	for _, r := range t.Results {
+		total += r.End.Sub(r.Start)
+	}
+	bw := bufio.NewWriter(w)
+	err := timingsPage.Execute(bw, map[string]any{
+		"Title":      t.Title,
+		"When":       t.Start.Format("2006-01-02 15:04:05 MST"),
+		"Elapsed":    fmt.Sprintf("%.2fs", t.Elapsed.Seconds()),
+		"Actions":    len(t.Results),
+		"Jobs":       t.Jobs,
+		"Total":      fmt.Sprintf("%.2fs", total.Seconds()),
+		"ByMnemonic": byMn,
+		"ByTarget":   byTarget,
+		"Data":       t.data(),
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+var timingsPage = template.Must(template.New("timings").Funcs(template.FuncMap{
+	"secs": func(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) },
+	"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
+}).Parse(timingsHTML))
+
+const timingsHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>bld timings: {{.Title}}</title>
+<style>
+body { font: 13px/1.4 system-ui, sans-serif; margin: 1em 2em; color: #222; }
+h1 { font-size: 1.4em; margin-bottom: .2em; }
+h2 { font-size: 1.1em; margin-top: 1.5em; }
+.summary { color: #555; }
+.chart { overflow-x: auto; border: 1px solid #ccc; position: relative; }
+canvas { display: block; }
+#tip { position: fixed; pointer-events: none; background: #fffbe6; border: 1px solid #aaa; padding: 3px 6px; display: none; font-size: 12px; max-width: 40em; }
+table { border-collapse: collapse; margin-top: .5em; }
+th, td { padding: 2px 10px; text-align: right; border-bottom: 1px solid #eee; }
+th:first-child, td:first-child { text-align: left; }
+.legend span { display: inline-block; margin-right: 1em; }
+.legend i { display: inline-block; width: 12px; height: 12px; vertical-align: -2px; margin-right: 4px; }
+.scroll { max-height: 30em; overflow-y: auto; display: inline-block; }
+</style>
+</head>
+<body>
+<h1>bld timings: {{.Title}}</h1>
+<p class="summary">{{.When}}: {{.Actions}} actions in {{.Elapsed}} with -j {{.Jobs}}; {{.Total}} of action time.
+<span id="critical-summary"></span></p>
+
+<h2>Actions</h2>
+<p>Each action on the lane it ran in, coloured by mnemonic; <b>faded</b>: up to date or restored from the cache;
+<span style="color:#d00"><b>red outline</b></span>: the critical path (from the action that finished last, back through the dependency each waited for).
+Zoom: <select id="zoom"><option>1</option><option>2</option><option>4</option><option>8</option><option>16</option><option>32</option></select>&times;</p>
+<div class="legend" id="legend"></div>
+<div class="chart" id="gantt-box"><canvas id="gantt"></canvas></div>
+
+<h2>Concurrency</h2>
+<p>Actions under way over time: <span style="color:#1f77b4"><b>commands</b></span> (actions that ran) and
+<span style="color:#999"><b>all</b></span> (checks of up-to-date actions included); dashed: -j.</p>
+<div class="chart" id="conc-box"><canvas id="concurrency" height="160"></canvas></div>
+
+<h2>By mnemonic</h2>
+<table id="by-mnemonic">
+<tr><th>mnemonic</th><th>count</th><th>ran</th><th>up to date or restored</th><th>total (s)</th><th>share</th></tr>
+{{range .ByMnemonic}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td>{{.Ran}}</td><td>{{.FromDisk}}</td><td>{{secs .Total}}</td><td>{{pct .Share}}</td></tr>
+{{end}}</table>
+
+<h2>By target</h2>
+<div class="scroll"><table id="by-target">
+<tr><th>target</th><th>count</th><th>ran</th><th>up to date or restored</th><th>total (s)</th><th>share</th></tr>
+{{range .ByTarget}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td>{{.Ran}}</td><td>{{.FromDisk}}</td><td>{{secs .Total}}</td><td>{{pct .Share}}</td></tr>
+{{end}}</table></div>
+<div id="tip"></div>
+
+<script>
+"use strict";
+const D = {{.Data}};
+const palette = ["#4e79a7","#f28e2b","#59a14f","#e15759","#76b7b2","#edc948","#b07aa1","#ff9da7","#9c755f","#bab0ac","#86bcb6","#d37295"];
+const colour = i => palette[i % palette.length];
+const laneH = D.lanes > 40 ? 6 : 16, phaseH = 14, axisH = 18;
+const drawn = {gantt: 0, critical: 0, concurrency: 0, phases: 0};
+
+function legend() {
+  const el = document.getElementById("legend");
+  D.mnemonics.forEach((m, i) => {
+    const s = document.createElement("span");
+    s.innerHTML = '<i style="background:' + colour(i) + '"></i>';
+    s.appendChild(document.createTextNode(m));
+    el.appendChild(s);
+  });
+}
+
+function scale(canvas, zoom) {
+  const box = canvas.parentElement;
+  const w = Math.max(400, (box.clientWidth - 2) * zoom);
+  canvas.width = w;
+  return x => 4 + (w - 8) * (D.end > 0 ? x / D.end : 0);
+}
+
+function axis(ctx, X, y, width) {
+  ctx.fillStyle = "#555"; ctx.font = "11px sans-serif"; ctx.strokeStyle = "#ddd";
+  const steps = [0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2,0.5,1,2,5,10,15,30,60,120,300,600,1800,3600];
+  const step = steps.find(s => (X(s) - X(0)) >= 70) || 3600;
+  for (let t = 0; t <= D.end + 1e-9; t += step) {
+    const x = X(t);
+    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, ctx.canvas.height); ctx.stroke();
+    ctx.fillText((step < 1 ? t.toFixed(3) : t.toFixed(0)) + "s", x + 2, y + 12);
+  }
+}
+
+function gantt(zoom) {
+  const c = document.getElementById("gantt");
+  c.height = axisH + phaseH + 4 + D.lanes * laneH + 4;
+  const X = scale(c, zoom), ctx = c.getContext("2d");
+  ctx.clearRect(0, 0, c.width, c.height);
+  axis(ctx, X, 0, c.width);
+  drawn.gantt = drawn.critical = drawn.phases = 0;
+  D.phases.forEach((p, i) => {
+    ctx.fillStyle = i % 2 ? "#bbb" : "#999";
+    ctx.fillRect(X(p.s), axisH, Math.max(1, X(p.e) - X(p.s)), phaseH - 2);
+    drawn.phases++;
+  });
+  const y0 = axisH + phaseH + 4;
+  for (const a of D.actions) {
+    const [s, e, lane, mi, st, crit] = a;
+    const x = X(s), w = Math.max(1, X(e) - X(s)), y = y0 + lane * laneH;
+    ctx.globalAlpha = (st === 1 || st === 2) ? 0.3 : 1;
+    ctx.fillStyle = st === 3 ? "#000" : colour(mi);
+    ctx.fillRect(x, y, w, laneH - 1);
+    drawn.gantt++;
+  }
+  ctx.globalAlpha = 1;
+  ctx.strokeStyle = "#d00"; ctx.lineWidth = 2;
+  for (const a of D.actions) {
+    if (!a[5]) continue;
+    const x = X(a[0]), w = Math.max(1, X(a[1]) - X(a[0])), y = y0 + a[2] * laneH;
+    ctx.strokeRect(x, y, w, laneH - 1);
+    drawn.critical++;
+  }
+  ctx.lineWidth = 1;
+  c.onmousemove = ev => {
+    const r = c.getBoundingClientRect(), mx = ev.clientX - r.left, my = ev.clientY - r.top;
+    const lane = Math.floor((my - y0) / laneH);
+    let hit = null;
+    for (const a of D.actions) {
+      if (a[2] === lane && X(a[0]) <= mx && mx <= Math.max(X(a[1]), X(a[0]) + 1)) { hit = a; break; }
+    }
+    if (!hit && my >= axisH && my < axisH + phaseH) {
+      const p = D.phases.find(p => X(p.s) <= mx && mx <= X(p.e));
+      if (p) hit = [p.s, p.e, -1, -1, -1, 0, "phase", p.name];
+    }
+    const tip = document.getElementById("tip");
+    if (!hit) { tip.style.display = "none"; return; }
+    tip.textContent = hit[7] + " \u2014 " + hit[6] + (hit[3] >= 0 ? " (" + D.mnemonics[hit[3]] + ", " + D.statuses[hit[4]] + ")" : "") +
+      ": " + (hit[1] - hit[0]).toFixed(3) + "s from " + hit[0].toFixed(3) + "s" + (hit[5] ? ", on the critical path" : "");
+    tip.style.left = (ev.clientX + 12) + "px"; tip.style.top = (ev.clientY + 12) + "px"; tip.style.display = "block";
+  };
+  c.onmouseleave = () => { document.getElementById("tip").style.display = "none"; };
+}
+
+function concurrency(zoom) {
+  const c = document.getElementById("concurrency");
+  const X = scale(c, zoom), ctx = c.getContext("2d");
+  ctx.clearRect(0, 0, c.width, c.height);
+  axis(ctx, X, 0, c.width);
+  const series = run => {
+    const ev = [];
+    for (const a of D.actions) if (!run || a[4] === 0 || a[4] === 3) { ev.push([a[0], 1]); ev.push([a[1], -1]); }
+    ev.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+    const pts = [[0, 0]]; let n = 0;
+    for (const [t, d] of ev) { n += d; pts.push([t, n]); }
+    pts.push([D.end, 0]);
+    return pts;
+  };
+  const cmds = series(true), all = series(false);
+  const peak = all.reduce((m, p) => Math.max(m, p[1]), Math.max(D.jobs, 1));
+  const Y = n => c.height - 4 - (c.height - axisH - 8) * n / peak;
+  ctx.setLineDash([4, 4]); ctx.strokeStyle = "#888";
+  ctx.beginPath(); ctx.moveTo(0, Y(D.jobs)); ctx.lineTo(c.width, Y(D.jobs)); ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.fillStyle = "#555"; ctx.fillText("-j " + D.jobs, 4, Y(D.jobs) - 2);
+  drawn.concurrency = 0;
+  for (const [pts, col] of [[all, "#999"], [cmds, "#1f77b4"]]) {
+    ctx.strokeStyle = col; ctx.lineWidth = 2; ctx.beginPath();
+    let prev = 0;
+    ctx.moveTo(X(0), Y(0));
+    for (const [t, n] of pts) { ctx.lineTo(X(t), Y(prev)); ctx.lineTo(X(t), Y(n)); prev = n; drawn.concurrency++; }
+    ctx.stroke();
+  }
+  ctx.lineWidth = 1;
+}
+
+function draw() {
+  const zoom = +document.getElementById("zoom").value;
+  gantt(zoom); concurrency(zoom);
+  window.bldTimings = {drawn: Object.assign({}, drawn), actions: D.actions.length, critical: D.critical};
+}
+
+legend();
+document.getElementById("critical-summary").textContent =
+  "Critical path: " + D.critical + " actions, " + (D.criticalMs / 1000).toFixed(2) + "s.";
+document.getElementById("zoom").onchange = draw;
+window.addEventListener("resize", draw);
+draw();
+</script>
+</body>
+</html>
+`

@@ -1,0 +1,96 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/exec/executor"
+	"bld/exec/graph"
+)
+
+// smallBuild: gen -> cc -> link, and lib (restored) -> link; cc is slower
+// than lib, so the critical path is gen, cc, link.
+func smallBuild() []executor.Result {
+	gen := &graph.Action{Owner: "//app:version", Mnemonic: "Genrule", Outputs: []string{"v.c"}}
+	cc := &graph.Action{Owner: "//app:app", Mnemonic: "CcCompile", Description: "Compiling v.c", Inputs: []string{"v.c"}, Outputs: []string{"v.o"}}
+	lib := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcArchive", Outputs: []string{"lib.a"}}
+	link := &graph.Action{Owner: "//app:app", Mnemonic: "CcLink", Inputs: []string{"lib.a", "v.o"}, Outputs: []string{"app"}}
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	return []executor.Result{
+		{ID: 0, Action: gen, Status: executor.StatusRan, Start: ms(0), End: ms(100)},
+		{ID: 2, Action: lib, Status: executor.StatusRestored, Start: ms(0), End: ms(50)},
+		{ID: 1, Action: cc, Status: executor.StatusRan, Start: ms(100), End: ms(400)},
+		{ID: 3, Action: link, Status: executor.StatusRan, Start: ms(400), End: ms(450)},
+	}
+}
+
+func TestCriticalPath(t *testing.T) {
+	if diff := cmp.Diff([]int{0, 2, 3}, CriticalPath(smallBuild())); diff != "" {
+		t.Errorf("critical path (-want +got):\n%s", diff)
+	}
+	if CriticalPath(nil) != nil {
+		t.Error("critical path of nothing")
+	}
+}
+
+func TestTimingsTables(t *testing.T) {
+	tm := &Timings{Start: t0, Elapsed: 500 * time.Millisecond, Jobs: 2, Results: smallBuild()}
+	byMn, byTarget := tm.Tables()
+	ms := time.Millisecond
+	wantMn := []Row{
+		{Name: "CcCompile", Count: 1, Ran: 1, Total: 300 * ms, Share: 60},
+		{Name: "Genrule", Count: 1, Ran: 1, Total: 100 * ms, Share: 20},
+		{Name: "CcArchive", Count: 1, FromDisk: 1, Total: 50 * ms, Share: 10},
+		{Name: "CcLink", Count: 1, Ran: 1, Total: 50 * ms, Share: 10},
+	}
+	wantTarget := []Row{
+		{Name: "//app:app", Count: 2, Ran: 2, Total: 350 * ms, Share: 70},
+		{Name: "//app:version", Count: 1, Ran: 1, Total: 100 * ms, Share: 20},
+		{Name: "//lib:lib", Count: 1, FromDisk: 1, Total: 50 * ms, Share: 10},
+	}
+	if diff := cmp.Diff(wantMn, byMn); diff != "" {
+		t.Errorf("by mnemonic (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantTarget, byTarget); diff != "" {
+		t.Errorf("by target (-want +got):\n%s", diff)
+	}
+}
+
+// The page is self-contained (nothing fetched from the network), holds the
+// charts' canvases, the tables, and every action in its data.
+func TestTimingsHTMLStructure(t *testing.T) {
+	tm := &Timings{Title: "//app <b>", Start: t0, Elapsed: 500 * time.Millisecond, Jobs: 2, Results: smallBuild(),
+		Phases: []Phase{{Name: "loading", Start: t0, End: t0.Add(time.Millisecond)}}}
+	var buf bytes.Buffer
+	if err := tm.WriteHTML(&buf); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{`<canvas id="gantt">`, `<canvas id="concurrency"`, `<table id="by-mnemonic">`, `<table id="by-target">`,
+		"<td>CcCompile</td><td>1</td><td>1</td><td>0</td><td>0.300</td><td>60.0%</td>", "//app &lt;b&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if m := regexp.MustCompile(`(?i)(src|href)\s*=|https?://|@import|<link`).FindString(page); m != "" {
+		t.Errorf("page refers to something outside it: %q", m)
+	}
+	m := regexp.MustCompile(`const D = (.*);\n`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no data in the page")
+	}
+	var d timingsData
+	if err := json.Unmarshal([]byte(m[1]), &d); err != nil {
+		t.Fatalf("data is not JSON: %v\n%s", err, m[1])
+	}
+	if len(d.Actions) != 4 || d.Critical != 3 || d.Lanes != 2 || fmt.Sprint(d.Mnemonics) != "[CcCompile Genrule CcArchive CcLink]" {
+		t.Errorf("data: %d actions, %d critical, %d lanes, mnemonics %v", len(d.Actions), d.Critical, d.Lanes, d.Mnemonics)
+	}
+}
