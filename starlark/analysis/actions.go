@@ -323,6 +323,8 @@ func applyRequirement(act *graph.Action, req string) {
 		act.NoCache = true
 	case "no-sandbox", "local":
 		act.NoSandbox = true
+	case "allow-daemon":
+		act.AllowDaemon = true
 	}
 }
 
