@@ -100,7 +100,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		discoverable           starlark.Value = starlark.None
 		mnemonic                              = "Action"
 		progress               string
-		jobserver              bool
+		jobserver              starlark.Value = starlark.False
 	)
 	shell := b.Name() == "run_shell"
 	pairs := []any{"outputs", &outputs}
@@ -179,7 +179,17 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		Inputs:       sortedPaths(ins),
 		Discoverable: withoutPaths(sortedPaths(maybe), ins),
 		Outputs:      sortedPaths(outs),
-		Jobserver:    jobserver,
+	}
+	switch j := jobserver.(type) {
+	case starlark.Bool:
+		act.Jobserver = bool(j)
+	case starlark.String:
+		if j != "fifo" && j != "pipe" {
+			return nil, fmt.Errorf("%s: jobserver = %s: want True, False, \"fifo\" or \"pipe\"", b.Name(), j)
+		}
+		act.Jobserver, act.JobserverStyle = true, string(j)
+	default:
+		return nil, fmt.Errorf("%s: jobserver must be a bool, \"fifo\" or \"pipe\", got %s", b.Name(), jobserver.Type())
 	}
 	switch f := depfile.(type) {
 	case starlark.NoneType:
