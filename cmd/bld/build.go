@@ -157,6 +157,12 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err := sandbox.RemoveStale(s.root); err != nil {
 		return err
 	}
+	// Outputs are restored and files written through this directory, so
+	// that a build killed meanwhile leaves its temporary files here only.
+	stagingDir := filepath.Join(stateDir, "staging")
+	if err := sandbox.RemoveAll(stagingDir); err != nil {
+		return fmt.Errorf("removing what a killed build left in %s: %w", stagingDir, err)
+	}
 	// The mode decides the action keys (a fixed exec root or not), so it
 	// is settled before anything is checked.
 	res := <-sandboxModeResolved
@@ -181,6 +187,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Warn:          display.Warn,
 		FixedExecRoot: sandboxMode == sandbox.ModeNamespace,
 		Sandboxed:     sandboxMode != sandbox.ModeOff,
+		StagingDir:    stagingDir,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
@@ -213,6 +220,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Tokens:     pool,
 		Observer:   observer,
 		ProcessDir: processDir,
+		StagingDir: stagingDir,
 		LogDir:     filepath.Join(stateDir, "logs"),
 		Sandbox:    sandboxMode,
 		Sandboxes:  sandboxes,

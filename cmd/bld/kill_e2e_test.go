@@ -132,14 +132,37 @@ func TestKilledBuildLeavesNothingBehind(t *testing.T) {
 			}
 		}
 		var tmps []string
-		filepath.WalkDir(w.cache, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
-				tmps = append(tmps, p)
-			}
-			return nil
-		})
-		if len(tmps) > 0 {
-			t.Errorf("kill %d: the cache holds temporary files after the next build: %v", i, tmps)
+		for _, dir := range []string{w.cache, w.path("bld-out")} {
+			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+					tmps = append(tmps, p)
+				}
+				return nil
+			})
 		}
+		if len(tmps) > 0 {
+			t.Errorf("kill %d: temporary files left after the next build: %v", i, tmps)
+		}
+	}
+}
+
+// A build killed while it restores outputs from the cache or writes a
+// file leaves its temporary files in bld-out/.bld/staging, never beside
+// the outputs (where kill 28 of a run of bench/killtest.sh found
+// bld-out/src/_objs/lua_lib/src/.tmp-1638478174); the next build empties
+// the staging directory.
+func TestStagingDirEmptiedByNextBuild(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo g > $@")` + "\n",
+	})
+	w.mustBuild("build", "//:g")
+	w.mustBuild("clean")
+	w.write("bld-out/.bld/staging/.tmp-1638478174", "half a restored object")
+	w.mustBuild("build", "//:g") // restores g.txt through the staging directory
+	if left, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(left) != 0 {
+		t.Errorf("bld-out/.bld/staging holds %d files after a build", len(left))
+	}
+	if left, _ := filepath.Glob(w.path("bld-out/.tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files beside the outputs: %v", left)
 	}
 }

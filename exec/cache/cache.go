@@ -111,6 +111,13 @@ type Options struct {
 	// Sandboxed says that actions (those without NoSandbox) run in a
 	// sandbox that shows them only their inputs and candidates.
 	Sandboxed bool
+	// StagingDir is where outputs restored from the store are written
+	// before they are renamed into place, on the file system of the
+	// outputs; "" means ROOT/bld-out/.bld/staging. A build killed while
+	// restoring leaves temporary files there, never beside the outputs:
+	// the caller empties it when no build runs (bld does, under the
+	// workspace lock).
+	StagingDir string
 	// ToolchainsFile is where what compiler drivers said they run
 	// persists; "" means ROOT/bld-out/.bld/toolchains.
 	ToolchainsFile string
@@ -127,6 +134,7 @@ type Cache struct {
 	root       string
 	opts       Options
 	explainDir string
+	stagingDir string
 	memo       *memo
 	fast       *fastRecord
 	toolchains *toolchainMemo
@@ -164,6 +172,7 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
 	c.explainDir = orDefault(opts.ExplainDir, "explain")
+	c.stagingDir = orDefault(opts.StagingDir, "staging")
 	return c, nil
 }
 

@@ -179,7 +179,7 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 		if of.IsExecutable {
 			perm = 0o755
 		}
-		fi, start, err := c.store.Restore(of.Digest, abs, perm)
+		fi, start, err := c.store.Restore(of.Digest, abs, c.stagingDir, perm)
 		switch {
 		case errors.Is(err, store.ErrMissing):
 			return restored, fmt.Sprintf("the cached content of %s is no longer in the cache", of.Path)
