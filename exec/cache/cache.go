@@ -111,12 +111,13 @@ type Options struct {
 	// Sandboxed says that actions (those without NoSandbox) run in a
 	// sandbox that shows them only their inputs and candidates.
 	Sandboxed bool
-	// StagingDir is where outputs restored from the store are written
-	// before they are renamed into place, on the file system of the
-	// outputs; "" means ROOT/bld-out/.bld/staging. A build killed while
-	// restoring leaves temporary files there, never beside the outputs:
-	// the caller empties it when no build runs (bld does, under the
-	// workspace lock).
+	// StagingDir is where outputs restored from the store, and the
+	// cache's own files in the workspace (memo, action record, toolchains,
+	// explain records), are written before they are renamed into place, on
+	// the file system of the outputs; "" means ROOT/bld-out/.bld/staging.
+	// A build killed while writing leaves temporary files there, never
+	// beside the outputs: the caller empties it when no build runs (bld
+	// does, under the workspace lock).
 	StagingDir string
 	// ToolchainsFile is where what compiler drivers said they run
 	// persists; "" means ROOT/bld-out/.bld/toolchains.
@@ -173,6 +174,7 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
 	c.explainDir = orDefault(opts.ExplainDir, "explain")
 	c.stagingDir = orDefault(opts.StagingDir, "staging")
+	c.toolchains.tmp, c.memo.tmp, c.fast.tmp = c.stagingDir, c.stagingDir, c.stagingDir
 	return c, nil
 }
 

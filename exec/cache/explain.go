@@ -98,7 +98,7 @@ func (c *Cache) writeRecord(ki *keyInfo, outs []reapi.OutputFile) {
 	if err != nil {
 		return
 	}
-	store.WriteFileAtomic(name, data, 0o644)
+	store.WriteFileVia(name, c.stagingDir, data, 0o644)
 }
 
 // explainPath is where the explain record of the action with outputs

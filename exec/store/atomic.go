@@ -21,7 +21,19 @@ const (
 // if needed, so that name is never seen incomplete. On failure, name is
 // unchanged and no temporary file is left.
 func WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
-	f, err := createTemp(filepath.Dir(name))
+	return WriteFileVia(name, "", data, perm)
+}
+
+// WriteFileVia is WriteFileAtomic with the temporary file in tmpDir
+// (created if missing; it must be on name's file system), or in name's
+// directory when tmpDir is "": a process killed while writing leaves its
+// ".tmp-*" file there, so a caller that can empty a directory of its own
+// at a quiet moment passes one.
+func WriteFileVia(name, tmpDir string, data []byte, perm fs.FileMode) error {
+	if tmpDir == "" {
+		tmpDir = filepath.Dir(name)
+	}
+	f, err := createTemp(tmpDir)
 	if err != nil {
 		return err
 	}
