@@ -209,7 +209,7 @@ func execute(pool *jobserver.Pool, a action, log, mk string) error {
 	}
 	cmd := exec.Command("make", "-s", "-f", mk)
 	cmd.Env = jobserver.Scrub(os.Environ())
-	detach, err := pool.AttachJobserver(cmd)
+	detach, err := pool.AttachJobserver(cmd, cmd.Args, "")
 	if err != nil {
 		return err
 	}

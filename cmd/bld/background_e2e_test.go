@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,5 +77,65 @@ func TestHugeOutputBounded(t *testing.T) {
 	}
 	if !bytes.HasPrefix(data, []byte("1\n2\n")) || !bytes.HasSuffix(data, []byte("\n2599999\n2600000\n")) {
 		t.Errorf("the log does not hold the whole output (%d bytes)", len(data))
+	}
+}
+
+// Processes that left the action's process group (setsid, a double fork
+// whose middle process exited) are killed when the command exits too, and
+// the build does not wait for them; an action tagged allow-daemon may leave
+// such a daemon running (once it has left the group: the daemon says when).
+func TestEscapedDescendantsKilled(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"bg/BUILD.star": `genrule(
+    name = "escape",
+    outs = ["o.txt"],
+    cmd = "setsid sleep 876.1 & (setsid sh -c 'sleep 876.2 </dev/null >/dev/null 2>&1 &') ; sleep 0.2; echo hi > $@",
+)
+genrule(
+    name = "daemon",
+    outs = ["d.txt"],
+    cmd = "(setsid sh -c 'echo > ready; exec sleep 876.3' </dev/null >/dev/null 2>&1 &); while [ ! -e ready ]; do sleep 0.01; done; echo hi > $@",
+    tags = ["allow-daemon"],
+)
+`,
+	})
+	gone := func(argv ...string) bool {
+		deadline := time.Now().Add(2 * time.Second)
+		for len(processesRunning(t, argv...)) > 0 {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return true
+	}
+	r := w.mustBuild("build", "--sandbox=namespace", "//bg:escape")
+	if r.elapsed > 4*time.Second {
+		t.Errorf("the build took %v: it waited for the escaped processes", r.elapsed)
+	}
+	for _, arg := range []string{"876.1", "876.2"} {
+		if !gone("sleep", arg) {
+			pids := processesRunning(t, "sleep", arg)
+			killAll(pids)
+			t.Errorf("sleep %s left the action's process group and survived the build: pids %v", arg, pids)
+		}
+	}
+
+	w.mustBuild("build", "--sandbox=namespace", "//bg:daemon")
+	time.Sleep(300 * time.Millisecond)
+	pids := processesRunning(t, "sleep", "876.3")
+	if len(pids) != 1 {
+		t.Errorf("the daemon of the allow-daemon action: want 1 running, got pids %v", pids)
+	}
+	killAll(pids)
+}
+
+// killAll kills the processes whose pids are given, as processesRunning
+// returns them.
+func killAll(pids []string) {
+	for _, p := range pids {
+		if pid, err := strconv.Atoi(p); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }

@@ -224,6 +224,12 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	if err := sandbox.RemoveStale(s.root); err != nil {
 		return err
 	}
+	// Outputs are restored and files written through this directory, so
+	// that a build killed meanwhile leaves its temporary files here only.
+	stagingDir := filepath.Join(stateDir, "staging")
+	if err := sandbox.RemoveAll(stagingDir); err != nil {
+		return fmt.Errorf("removing what a killed build left in %s: %w", stagingDir, err)
+	}
 	if f.fromStage != "" {
 		if plan, err = startAtStage(env, s.root, plan, f.fromStage, stageInputs); err != nil {
 			return err
@@ -254,6 +260,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		FixedExecRoot: sandboxMode == sandbox.ModeNamespace,
 		Sandboxed:     sandboxMode != sandbox.ModeOff,
 		Rerun:         rerunStages(f.rerun),
+		StagingDir:    stagingDir,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
@@ -308,6 +315,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		Tokens:     pool,
 		Observer:   status.Multi(observers...),
 		ProcessDir: processDir,
+		StagingDir: stagingDir,
 		LogDir:     paths.logDir(),
 		Sandbox:    sandboxMode,
 		Sandboxes:  sandboxes,

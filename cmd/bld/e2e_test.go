@@ -346,15 +346,17 @@ func TestInterrupt(t *testing.T) {
 			// writes its output. The command line is the same either
 			// way. (side is outside the workspace, where the sandbox
 			// lets actions read and write.)
-			side := t.TempDir()
+			// The grandchild is found by its command line (in a pid
+			// namespace, $! is not its pid on the host).
+			side, arg := t.TempDir(), fmt.Sprintf("30.%d%d", int(sig), os.Getpid())
 			os.WriteFile(filepath.Join(side, "slow"), nil, 0o644)
 			w := newWorkspace(t, map[string]string{
-				"p/BUILD.star": strings.ReplaceAll(`genrule(
+				"p/BUILD.star": strings.ReplaceAll(strings.ReplaceAll(`genrule(
     name = "slow",
     outs = ["slow.txt"],
-    cmd = "if [ -f SIDE/slow ]; then (sleep 30; echo late) & echo $$! > SIDE/grandchild.pid; echo started > SIDE/started; sleep 30; fi; echo done > $@",
+    cmd = "if [ -f SIDE/slow ]; then (sleep ARG; echo late) & echo started > SIDE/started; sleep 30; fi; echo done > $@",
 )
-`, "SIDE", side),
+`, "SIDE", side), "ARG", arg),
 			})
 			cmd := w.command(".", "build", "//p:slow")
 			var out bytes.Buffer
@@ -377,15 +379,16 @@ func TestInterrupt(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			pidText, _ := os.ReadFile(filepath.Join(side, "grandchild.pid"))
-			grandchild, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
-			if err != nil {
-				t.Fatal(err)
+			var grandchild int
+			for deadline := time.Now().Add(2 * time.Second); grandchild == 0; {
+				if pids := processesRunning(t, "sleep", arg); len(pids) == 1 {
+					grandchild, _ = strconv.Atoi(pids[0])
+				} else if time.Now().After(deadline) {
+					t.Fatalf("the grandchild (sleep %s) is not running before the signal: pids %v", arg, pids)
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 			t.Cleanup(func() { syscall.Kill(grandchild, syscall.SIGKILL) })
-			if processGone(grandchild) {
-				t.Fatalf("the grandchild %d is not running before the signal", grandchild)
-			}
 			sent := time.Now()
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)

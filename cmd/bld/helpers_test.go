@@ -22,7 +22,12 @@ import (
 // bldBinary is the bld program built from this package by TestMain.
 var bldBinary string
 
-func TestMain(m *testing.M) { bldtest.Main(m, &bldBinary) }
+func TestMain(m *testing.M) {
+	if os.Getenv(fifoClientEnv) != "" {
+		os.Exit(fifoClientMain())
+	}
+	bldtest.Main(m, &bldBinary)
+}
 
 // testWorkspace is a workspace in a temporary directory, with its own action
 // cache and HOME, so that tests neither see nor disturb the user's.

@@ -3,61 +3,74 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// A build killed with SIGKILL cannot kill its actions' process groups; the
-// next build in the workspace kills what it left running before it starts.
+// A build killed with SIGKILL cannot kill its actions' process groups.
+// Outside the namespace sandbox the next build in the workspace kills what
+// it left running before it starts. In the namespace sandbox each command's
+// pid namespace dies with bld, escaped processes included, at once.
 func TestLeftoversOfKilledBuildAreKilled(t *testing.T) {
-	pidDir := t.TempDir()
-	pidFile := filepath.Join(pidDir, "sleeper.pid")
-	w := newWorkspace(t, map[string]string{
-		"p/BUILD.star": `genrule(
+	for _, mode := range []string{"off", "namespace"} {
+		t.Run(mode, func(t *testing.T) {
+			startedFile := filepath.Join(t.TempDir(), "started")
+			w := newWorkspace(t, map[string]string{
+				"p/BUILD.star": `genrule(
     name = "slow",
     outs = ["slow.txt"],
-    cmd = "sleep 60 & echo $$! > ` + pidFile + `; wait; echo done > $@",
+    cmd = "sleep 61.25 & (setsid sleep 61.5 </dev/null >/dev/null 2>&1 &); echo > ` + startedFile + `; wait; echo done > $@",
 )
 genrule(name = "quick", outs = ["quick.txt"], cmd = "echo quick > $@")
 `,
-	})
-	cmd := w.command(".", "build", "//p:slow")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if data, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(data), "\n") {
-			pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the action did not start within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	if processGone(pid) {
-		t.Fatalf("sleep %d died with bld; this test needs it to outlive a SIGKILLed bld", pid)
-	}
+			})
+			cmd := w.command(".", "build", "--sandbox="+mode, "//p:slow")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				if _, err := os.Stat(startedFile); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("the action did not start within 10s")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			defer killAll(processesRunning(t, "sleep", "61.25"))
+			defer killAll(processesRunning(t, "sleep", "61.5"))
 
-	r := w.mustBuild("build", "//p:quick")
-	wantContains(t, r.stderr, "killed 1 command(s) left running")
-	for deadline := time.Now().Add(5 * time.Second); !processGone(pid); {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("the next build left the killed build's action (sleep %d) running", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Nothing is recorded as running any more.
-	if left, _ := os.ReadDir(w.path("bld-out/.bld/running")); len(left) != 0 {
-		t.Errorf("bld-out/.bld/running still lists %d groups", len(left))
+			waitGone := func(what string, argv ...string) {
+				t.Helper()
+				for deadline := time.Now().Add(5 * time.Second); len(processesRunning(t, argv...)) > 0; {
+					if time.Now().After(deadline) {
+						t.Errorf("%s: %q still runs", what, argv)
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			if mode == "namespace" {
+				waitGone("the killed build's action should die with bld", "sleep", "61.25")
+				waitGone("a process that left the killed build's action should die with bld", "sleep", "61.5")
+				return
+			}
+			if len(processesRunning(t, "sleep", "61.25")) == 0 {
+				t.Fatal("sleep died with bld; this test needs it to outlive a SIGKILLed bld")
+			}
+			r := w.mustBuild("build", "--sandbox="+mode, "//p:quick")
+			wantContains(t, r.stderr, "killed 1 command(s) left running")
+			waitGone("the next build left the killed build's action running", "sleep", "61.25")
+			// Nothing is recorded as running any more.
+			if left, _ := os.ReadDir(w.path("bld-out/.bld/running")); len(left) != 0 {
+				t.Errorf("bld-out/.bld/running still lists %d groups", len(left))
+			}
+		})
 	}
 }
 

@@ -112,6 +112,14 @@ type Options struct {
 	// Sandboxed says that actions (those without NoSandbox) run in a
 	// sandbox that shows them only their inputs and candidates.
 	Sandboxed bool
+	// StagingDir is where outputs restored from the store, and the
+	// cache's own files in the workspace (memo, action record, toolchains,
+	// explain records), are written before they are renamed into place, on
+	// the file system of the outputs; "" means ROOT/bld-out/.bld/staging.
+	// A build killed while writing leaves temporary files there, never
+	// beside the outputs: the caller empties it when no build runs (bld
+	// does, under the workspace lock).
+	StagingDir string
 	// ToolchainsFile is where what compiler drivers said they run
 	// persists; "" means ROOT/bld-out/.bld/toolchains.
 	ToolchainsFile string
@@ -138,6 +146,7 @@ type Cache struct {
 	root       string
 	opts       Options
 	records    *recordLog
+	stagingDir string
 	memo       *memo
 	fast       *fastRecord
 	toolchains *toolchainMemo
@@ -175,6 +184,9 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
 	c.records = newRecordLog(filepath.Join(orDefault(opts.ExplainDir, "explain"), "records"))
+	c.stagingDir = orDefault(opts.StagingDir, "staging")
+	c.records.tmp = c.stagingDir
+	c.toolchains.tmp, c.memo.tmp, c.fast.tmp = c.stagingDir, c.stagingDir, c.stagingDir
 	return c, nil
 }
 

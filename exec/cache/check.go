@@ -195,7 +195,7 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 		if !inBlob(of) {
 			// Inlined or empty: decodeResult checked the content.
 			start := c.now()
-			if err := store.WriteFileAtomic(abs, of.Contents, perm); err != nil {
+			if err := store.WriteFileVia(abs, c.stagingDir, of.Contents, perm); err != nil {
 				return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
 			}
 			restored = true
@@ -204,7 +204,7 @@ func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, 
 			}
 			continue
 		}
-		fi, start, err := c.store.Restore(of.Digest, abs, perm)
+		fi, start, err := c.store.Restore(of.Digest, abs, c.stagingDir, perm)
 		switch {
 		case errors.Is(err, store.ErrMissing):
 			return restored, fmt.Sprintf("the cached content of %s is no longer in the cache", of.Path)

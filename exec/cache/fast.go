@@ -89,6 +89,7 @@ type fastEntry struct {
 
 type fastRecord struct {
 	file  string
+	tmp   string // where save writes its temporary file ("": beside file)
 	mu    sync.Mutex
 	m     map[string]*fastEntry // by identity
 	dirty bool
@@ -250,7 +251,7 @@ func (r *fastRecord) save() error {
 	if err := os.MkdirAll(filepath.Dir(r.file), 0o777); err != nil {
 		return err
 	}
-	if err := store.WriteFileAtomic(r.file, data, 0o644); err != nil {
+	if err := store.WriteFileVia(r.file, r.tmp, data, 0o644); err != nil {
 		return err
 	}
 	r.dirty = false

@@ -68,6 +68,7 @@ func (e memoEntry) racy() bool {
 
 type memo struct {
 	file  string
+	tmp   string // where save writes its temporary file ("": beside file)
 	now   func() time.Time
 	once  sync.Once // reads file into m
 	mu    sync.Mutex
@@ -216,7 +217,7 @@ func (m *memo) save() error {
 	if err := os.MkdirAll(filepath.Dir(m.file), 0o777); err != nil {
 		return err
 	}
-	if err := store.WriteFileAtomic(m.file, b.Bytes(), 0o644); err != nil {
+	if err := store.WriteFileVia(m.file, m.tmp, b.Bytes(), 0o644); err != nil {
 		return err
 	}
 	m.dirty = false

@@ -39,6 +39,7 @@ const compactUnread = 64 << 20
 
 type recordLog struct {
 	path string
+	tmp  string // where compaction writes its temporary file ("" : beside path)
 
 	mu     sync.Mutex
 	f      *os.File // for appending, once something is appended
@@ -239,25 +240,34 @@ func (l *recordLog) close() error {
 	return errors.Join(errs...)
 }
 
-// compact rewrites the log with the latest line of each ID, in file order.
+// compact rewrites the log with the latest line of each ID, in file order,
+// copying line by line so that memory does not grow with the log.
 func (l *recordLog) compact() error {
-	data, err := os.ReadFile(l.path)
-	if err != nil {
-		return err
-	}
 	spans := make([]span, 0, len(l.index))
 	for _, sp := range l.index {
 		spans = append(spans, sp)
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i].off < spans[j].off })
-	var out bytes.Buffer
-	out.Grow(int(l.live))
-	for _, sp := range spans {
-		if sp.off+sp.n <= int64(len(data)) {
-			out.Write(data[sp.off : sp.off+sp.n])
-		}
+	src, err := os.Open(l.path)
+	if err != nil {
+		return err
 	}
-	return store.WriteFileAtomic(l.path, out.Bytes(), 0o644)
+	defer src.Close()
+	return store.WriteFileFrom(l.path, l.tmp, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		var line []byte
+		for _, sp := range spans {
+			if int64(cap(line)) < sp.n {
+				line = make([]byte, sp.n)
+			}
+			line = line[:sp.n]
+			if _, err := src.ReadAt(line, sp.off); err != nil {
+				return err
+			}
+			bw.Write(line)
+		}
+		return bw.Flush()
+	})
 }
 
 // parseRecordLine parses "<id> <json>\n" whose id must be id.

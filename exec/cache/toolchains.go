@@ -40,6 +40,7 @@ type toolchainsFile struct {
 
 type toolchainMemo struct {
 	file string
+	tmp  string // where save writes its temporary file ("": beside file)
 	mu   sync.Mutex
 	m    map[string]toolchain.Identity
 	// inflight makes concurrent lookups of one driver probe it once.
@@ -201,7 +202,7 @@ func (t *toolchainMemo) save() error {
 	if err := os.MkdirAll(filepath.Dir(t.file), 0o777); err != nil {
 		return fmt.Errorf("saving the toolchain memo: %w", err)
 	}
-	if err := store.WriteFileAtomic(t.file, data, 0o644); err != nil {
+	if err := store.WriteFileVia(t.file, t.tmp, data, 0o644); err != nil {
 		return fmt.Errorf("saving the toolchain memo: %w", err)
 	}
 	t.dirty = false

@@ -64,7 +64,7 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	if a.Jobserver {
-		detach, err := tokens.AttachJobserver(cmd)
+		detach, err := tokens.AttachJobserver(cmd, a.Argv, a.JobserverStyle)
 		if err != nil {
 			w.Close()
 			return commandResult{exitCode: -1, err: fmt.Errorf("giving the jobserver to %s: %w", a.Argv[0], err)}

@@ -61,9 +61,11 @@ type TokenPool interface {
 	Release()
 	// AttachJobserver gives cmd access to the pool as a GNU make
 	// jobserver (environment and inherited descriptors). It is called only
-	// for actions with Jobserver set, before cmd starts; the returned
-	// detach is called once cmd has ended, whatever its outcome.
-	AttachJobserver(cmd *exec.Cmd) (detach func(), err error)
+	// for actions with Jobserver set, before cmd starts, with the action's
+	// Argv (cmd may be the sandbox helper that runs it) and
+	// JobserverStyle; the returned detach is called once cmd has ended,
+	// whatever its outcome.
+	AttachJobserver(cmd *exec.Cmd, argv []string, style string) (detach func(), err error)
 }
 
 // Status is the outcome of one action, as the event log spells it.

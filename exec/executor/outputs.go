@@ -81,7 +81,7 @@ func removeOutput(p string) error {
 // writeFile performs a file-writing action: it writes a.Content to a's single
 // output atomically (temporary file in the same directory, then rename), with
 // mode 0755 when a.Executable, else 0644.
-func writeFile(root string, a *graph.Action) (err error) {
+func writeFile(root, stagingDir string, a *graph.Action) (err error) {
 	if len(a.Outputs) != 1 {
 		return fmt.Errorf("a file-writing action must declare exactly one output, not %d", len(a.Outputs))
 	}
@@ -89,7 +89,14 @@ func writeFile(root string, a *graph.Action) (err error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("creating the directory of %s: %w", a.Outputs[0], err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(out), ".tmp-"+filepath.Base(out)+"-*")
+	tmpDir := filepath.Dir(out)
+	if stagingDir != "" {
+		tmpDir = stagingDir
+		if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+			return fmt.Errorf("creating the staging directory: %w", err)
+		}
+	}
+	f, err := os.CreateTemp(tmpDir, ".tmp-"+filepath.Base(out)+"-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", a.Outputs[0], err)
 	}

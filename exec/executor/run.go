@@ -40,6 +40,11 @@ type Options struct {
 	// group of each running command is recorded, so that a later build can
 	// kill what a build killed with SIGKILL left running (KillLeftovers).
 	ProcessDir string
+	// StagingDir, if not empty, is where file-writing actions write their
+	// file before renaming it into place (on the file system of the
+	// outputs), so that a build killed meanwhile leaves its temporary file
+	// there, for the caller to remove, rather than beside the outputs.
+	StagingDir string
 	// LogDir, if not empty, is where the whole output of a command that
 	// printed more than bld keeps in memory (1 MiB: its first and last
 	// 512 KiB) is written, one file per action named after its first

@@ -26,8 +26,9 @@ func TestParallelismHonoured(t *testing.T) {
 	// workspace: the sandbox lets actions write there.)
 	var actions []*graph.Action
 	for i := range 8 {
+		// Named by i, not $$: in a pid namespace every action's sh is pid 2.
 		actions = append(actions, sh(fmt.Sprintf("//p:a%d", i),
-			`cd `+side+` && mkdir -p running && touch running/$$ && ls running | wc -l >> peaks.$$ && sleep 0.4 && rm running/$$ && cd - >/dev/null && touch "$0"`,
+			fmt.Sprintf(`cd `+side+` && mkdir -p running && touch running/%[1]d && ls running | wc -l >> peaks.%[1]d && sleep 0.4 && rm running/%[1]d && cd - >/dev/null && touch "$0"`, i),
 			nil, []string{fmt.Sprintf("bld-out/a%d", i)}))
 		actions[i].Argv = append(actions[i].Argv, actions[i].Outputs[0])
 	}
@@ -317,8 +318,11 @@ func TestOutputInterleavedAsWritten(t *testing.T) {
 func TestCancelKillsProcessGroup(t *testing.T) {
 	t.Parallel()
 	root, side := t.TempDir(), t.TempDir()
-	// sh (the child) starts sleep (the grandchild), writes its pid, waits.
-	a := sh("//p:slow", "sleep 30 & echo $! > "+side+"/pid; wait", nil, []string{"bld-out/slow"})
+	// sh (the child) starts sleep (the grandchild), says so, waits. The
+	// grandchild is found by its command line: in a pid namespace, $! is
+	// not its pid on the host.
+	arg := fmt.Sprintf("30.%d", os.Getpid())
+	a := sh("//p:slow", "sleep "+arg+" & echo started > "+side+"/pid; wait", nil, []string{"bld-out/slow"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -338,17 +342,34 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	if sum.Ran != 0 {
 		t.Errorf("summary %+v", sum)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(side, "pid"))))
-	if err != nil {
-		t.Fatal(err)
-	}
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
+	for {
+		pids := pidsRunning("sleep", arg)
+		if len(pids) == 0 {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("grandchild %d still alive after the build was cancelled", pid)
+			t.Fatalf("grandchild (pids %v) still alive after the build was cancelled", pids)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// pidsRunning returns the live processes whose command line is argv.
+func pidsRunning(argv ...string) []int {
+	want := strings.Join(argv, "\x00") + "\x00"
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if data, err := os.ReadFile(filepath.Join(d, "cmdline")); err == nil && string(data) == want && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func readFileQuiet(p string) string {

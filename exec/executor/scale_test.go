@@ -35,7 +35,9 @@ func (p *blockingPool) Acquire(ctx context.Context) error {
 
 func (p *blockingPool) Release() { panic("no token was granted") }
 
-func (p *blockingPool) AttachJobserver(*exec.Cmd) (func(), error) { return func() {}, nil }
+func (p *blockingPool) AttachJobserver(*exec.Cmd, []string, string) (func(), error) {
+	return func() {}, nil
+}
 
 func (p *blockingPool) counts() (pending, peak, calls int) {
 	p.mu.Lock()

@@ -426,7 +426,7 @@ func (s *scheduler) checker(ctx context.Context) {
 func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	a := s.g.Actions[job.id]
 	r := Result{ID: job.id, Action: a, Status: StatusRan, Reason: job.why, Start: job.start}
-	err := writeFile(s.opts.Root, a)
+	err := writeFile(s.opts.Root, s.opts.StagingDir, a)
 	if err == nil && !a.NoCache {
 		if serr := s.opts.Cache.Store(ctx, a, job.key, nil); serr != nil {
 			err = fmt.Errorf("recording the result: %w", serr)

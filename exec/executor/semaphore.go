@@ -39,4 +39,6 @@ func (s *semaphore) Release() {
 	}
 }
 
-func (s *semaphore) AttachJobserver(*exec.Cmd) (func(), error) { return func() {}, nil }
+func (s *semaphore) AttachJobserver(*exec.Cmd, []string, string) (func(), error) {
+	return func() {}, nil
+}

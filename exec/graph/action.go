@@ -64,12 +64,23 @@ type Action struct {
 	// Jobserver marks an action that may use the GNU make jobserver for
 	// inner parallelism; only such actions see MAKEFLAGS.
 	Jobserver bool
+	// JobserverStyle, for a Jobserver action, is how it is told about the
+	// jobserver: "fifo" (--jobserver-auth=fifo:PATH), "pipe" (inherited
+	// descriptors), or "" for bld's choice by program (package
+	// exec/jobserver, StyleFor). It changes no output, so it is not part
+	// of the action's key.
+	JobserverStyle string
 	// NoCache marks an action whose result must never be reused: it runs
 	// on every build that needs it.
 	NoCache bool
 	// NoSandbox runs the command in the workspace root itself instead of
 	// a private exec root that holds only its inputs.
 	NoSandbox bool
+	// AllowDaemon lets processes the command started outlive it if they
+	// left its process group (a compiler cache server that daemonizes).
+	// Without it, everything the command started is killed when it
+	// exits, wherever the sandbox can find it (see exec/sandbox).
+	AllowDaemon bool
 
 	// Group, when not empty, names a set of actions that do one job
 	// together, such as the partitions of a unit ("//p:lib partitions"):

@@ -15,8 +15,7 @@ import (
 type Style int
 
 const (
-	// StyleAuto picks StyleFifo for ninja (the only style ninja 1.13
-	// reads) and StylePipe for everything else. It is the default.
+	// StyleAuto picks the style by program: StyleFor. It is the default.
 	StyleAuto Style = iota
 	// StylePipe passes two inherited descriptors and
 	// "-j --jobserver-fds=R,W --jobserver-auth=R,W", the only style GNU
@@ -40,18 +39,108 @@ func (s Style) String() string {
 	return fmt.Sprintf("Style(%d)", int(s))
 }
 
-// SetStyle sets the style AttachJobserver uses. The default is StyleAuto.
+// ParseStyle reads a style as an action names it: "fifo", "pipe", or ""
+// (or "auto") for StyleAuto.
+func ParseStyle(s string) (Style, error) {
+	switch s {
+	case "", "auto":
+		return StyleAuto, nil
+	case "pipe":
+		return StylePipe, nil
+	case "fifo":
+		return StyleFifo, nil
+	}
+	return 0, fmt.Errorf("jobserver: unknown style %q (want fifo or pipe)", s)
+}
+
+// StyleFor is the style bld gives the command line argv when nobody chose
+// one: StyleFifo for ninja (the only style ninja 1.13 accepts on POSIX;
+// "Ignoring jobserver: Pipe-based protocol is not supported!" otherwise),
+// and for a shell (sh, bash, dash, ...) whose -c script has ninja as a word
+// ("cd out && ninja", "tools/ninja -C b"); StylePipe for everything else,
+// because make 4.3, cargo and rustc read only that one. A script that runs
+// both ninja and make 4.3 must choose (the action's jobserver style).
+func StyleFor(argv []string) Style {
+	if len(argv) == 0 {
+		return StylePipe
+	}
+	prog := programName(argv[0])
+	if isNinja(prog) {
+		return StyleFifo
+	}
+	if shells[prog] {
+		if script, ok := shellScript(argv[1:]); ok && scriptRunsNinja(script) {
+			return StyleFifo
+		}
+	}
+	return StylePipe
+}
+
+func programName(p string) string { return strings.TrimSuffix(filepath.Base(p), ".exe") }
+
+func isNinja(name string) bool { return name == "ninja" || name == "ninja-build" }
+
+var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "ksh": true, "mksh": true, "zsh": true}
+
+// shellScript finds the script of a shell's -c among its arguments: the
+// first operand after an option cluster holding c ("-c", "-ec", "-e -c").
+func shellScript(args []string) (string, bool) {
+	c := false
+	for _, a := range args {
+		if len(a) > 1 && (a[0] == '-' || a[0] == '+') && a != "--" {
+			if a[0] == '-' && strings.ContainsRune(a[1:], 'c') {
+				c = true
+			}
+			continue
+		}
+		if a == "--" {
+			continue
+		}
+		return a, c
+	}
+	return "", false
+}
+
+// scriptRunsNinja reports whether the shell text has ninja as a word: a
+// run of name characters that is "ninja" or ends in "/ninja".
+func scriptRunsNinja(script string) bool {
+	words := strings.FieldsFunc(script, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./+-", r))
+	})
+	for _, w := range words {
+		if isNinja(programName(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetStyle sets the style AttachJobserver uses for actions that chose none.
+// The default is StyleAuto.
 func (p *Pool) SetStyle(s Style) {
 	p.mu.Lock()
 	p.style = s
 	p.mu.Unlock()
 }
 
-// AttachJobserver is Attach with the pool's style (see SetStyle).
-func (p *Pool) AttachJobserver(cmd *exec.Cmd) (detach func(), err error) {
-	p.mu.Lock()
-	s := p.style
-	p.mu.Unlock()
+// AttachJobserver is Attach for an action: cmd runs the action's command
+// line argv (cmd's own Args may be the sandbox helper's), and style is the
+// style the action chose ("fifo", "pipe"; see ParseStyle). An action that
+// chose none gets the pool's style (SetStyle), and under StyleAuto the
+// style StyleFor(argv) says.
+func (p *Pool) AttachJobserver(cmd *exec.Cmd, argv []string, style string) (detach func(), err error) {
+	s, err := ParseStyle(style)
+	if err != nil {
+		return nil, err
+	}
+	if s == StyleAuto {
+		p.mu.Lock()
+		s = p.style
+		p.mu.Unlock()
+	}
+	if s == StyleAuto {
+		s = StyleFor(argv)
+	}
 	return p.Attach(cmd, s)
 }
 
@@ -73,7 +162,7 @@ func (p *Pool) Attach(cmd *exec.Cmd, style Style) (detach func(), err error) {
 		return nil, fmt.Errorf("jobserver: attach to %s: already started", cmd.Path)
 	}
 	if style == StyleAuto {
-		style = autoStyle(cmd)
+		style = StyleFor(cmd.Args)
 	}
 	env := cmd.Env
 	if env == nil {
@@ -123,18 +212,6 @@ func (p *Pool) Attach(cmd *exec.Cmd, style Style) (detach func(), err error) {
 			p.mu.Unlock()
 		})
 	}, nil
-}
-
-func autoStyle(cmd *exec.Cmd) Style {
-	name := cmd.Path
-	if len(cmd.Args) > 0 {
-		name = cmd.Args[0]
-	}
-	base := strings.TrimSuffix(filepath.Base(name), ".exe")
-	if base == "ninja" || filepath.Base(cmd.Path) == "ninja" {
-		return StyleFifo
-	}
-	return StylePipe
 }
 
 // childDescriptors opens two new blocking descriptions of the pipe (read

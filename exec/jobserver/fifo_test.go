@@ -51,10 +51,70 @@ func TestFifoStyleGoClient(t *testing.T) {
 	checkAtRest(t, p)
 }
 
-func TestAutoStyle(t *testing.T) {
-	for argv0, want := range map[string]Style{"ninja": StyleFifo, "/usr/bin/ninja": StyleFifo, "make": StylePipe, "cargo": StylePipe} {
-		if got := autoStyle(&exec.Cmd{Path: argv0, Args: []string{argv0}}); got != want {
-			t.Errorf("autoStyle(%s) = %v, want %v", argv0, got, want)
+func TestStyleFor(t *testing.T) {
+	for _, c := range []struct {
+		argv []string
+		want Style
+	}{
+		{[]string{"ninja"}, StyleFifo},
+		{[]string{"/usr/bin/ninja", "-C", "b"}, StyleFifo},
+		{[]string{"ninja-build"}, StyleFifo},
+		{[]string{"make"}, StylePipe},
+		{[]string{"cargo", "build"}, StylePipe},
+		{[]string{"/bin/sh", "-e", "-c", "cd out && ninja -C b"}, StyleFifo}, // genrule
+		{[]string{"/bin/sh", "-c", "tools/ninja all", "sh"}, StyleFifo},      // run_shell
+		{[]string{"bash", "-ec", "x=$(nproc); ninja"}, StyleFifo},
+		{[]string{"/bin/sh", "-e", "-c", "make -C b ninja_docs"}, StylePipe},
+		{[]string{"/bin/sh", "-e", "-c", "echo ninjas > $@"}, StylePipe},
+		{[]string{"/bin/sh", "script.sh", "ninja"}, StylePipe}, // no -c: a script file
+		{[]string{"python3", "-c", "ninja"}, StylePipe},        // not a shell
+		{nil, StylePipe},
+	} {
+		if got := StyleFor(c.argv); got != c.want {
+			t.Errorf("StyleFor(%q) = %v, want %v", c.argv, got, c.want)
 		}
+	}
+}
+
+// An action's own choice wins over the pool's and over StyleFor; an
+// unknown one is an error.
+func TestAttachJobserverStyleChoice(t *testing.T) {
+	p, err := NewServer(2, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	styleOf := func(argv []string, style string) string {
+		t.Helper()
+		cmd := exec.Command("true")
+		cmd.Env = []string{}
+		detach, err := p.AttachJobserver(cmd, argv, style)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer detach()
+		for _, kv := range cmd.Env {
+			if strings.HasPrefix(kv, "MAKEFLAGS=") {
+				if strings.Contains(kv, "fifo:") {
+					return "fifo"
+				}
+				return "pipe"
+			}
+		}
+		return "none"
+	}
+	sh := []string{"/bin/sh", "-e", "-c", "ninja -C b"}
+	for _, c := range []struct {
+		argv        []string
+		style, want string
+	}{
+		{sh, "", "fifo"}, {sh, "pipe", "pipe"}, {[]string{"make"}, "", "pipe"}, {[]string{"make"}, "fifo", "fifo"},
+	} {
+		if got := styleOf(c.argv, c.style); got != c.want {
+			t.Errorf("%q with style %q: got the %s style, want %s", c.argv, c.style, got, c.want)
+		}
+	}
+	if _, err := p.AttachJobserver(exec.Command("true"), sh, "socket"); err == nil {
+		t.Error("style \"socket\" was accepted")
 	}
 }

@@ -23,7 +23,7 @@ func runAction(ctx context.Context, p *Pool, cmd *exec.Cmd, aware bool) error {
 	}
 	defer p.Release()
 	if aware {
-		detach, err := p.AttachJobserver(cmd)
+		detach, err := p.AttachJobserver(cmd, cmd.Args, "")
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func runSampled(t *testing.T, p *Pool, cmd *exec.Cmd) (maxThreads, minInPipe int
 		t.Fatal(err)
 	}
 	defer p.Release()
-	detach, err := p.AttachJobserver(cmd)
+	detach, err := p.AttachJobserver(cmd, cmd.Args, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,10 @@ type Manager struct {
 	mode   Mode   // the mode in effect, once resolved
 	reason string // why ModeAuto fell back to ModeSymlinks
 	err    error  // why ModeNamespace cannot be used, when asked for
+	// pidns: in ModeNamespace, each command also gets a pid namespace,
+	// so that nothing it started outlives it; noPidns says why not.
+	pidns   bool
+	noPidns string
 }
 
 // NewManager returns a Manager for the workspace at root (an absolute path)
@@ -57,14 +61,14 @@ func (m *Manager) Mode(ctx context.Context) (Mode, string, error) {
 	m.once.Do(func() {
 		switch m.want {
 		case ModeAuto:
-			if err := probeNamespace(ctx, m.root); err != nil {
+			if err := m.probe(ctx); err != nil {
 				m.mode, m.reason = ModeSymlinks, err.Error()
 			} else {
 				m.mode = ModeNamespace
 			}
 		case ModeNamespace:
 			m.mode = ModeNamespace
-			if err := probeNamespace(ctx, m.root); err != nil {
+			if err := m.probe(ctx); err != nil {
 				m.err = fmt.Errorf("--sandbox=namespace does not work here: %w", err)
 			}
 		default:
@@ -72,6 +76,29 @@ func (m *Manager) Mode(ctx context.Context) (Mode, string, error) {
 		}
 	})
 	return m.mode, m.reason, m.err
+}
+
+// probe tries the namespace with a pid namespace, then without one.
+func (m *Manager) probe(ctx context.Context) error {
+	err := probeNamespace(ctx, m.root, true)
+	if err == nil {
+		m.pidns = true
+		return nil
+	}
+	m.noPidns = err.Error()
+	return probeNamespace(ctx, m.root, false)
+}
+
+// KillsDescendants reports whether, in the mode in effect, everything a
+// command started is killed when the command exits, even processes that
+// left its process group (setsid, a double fork): true in ModeNamespace
+// with a pid namespace. Otherwise only the command's process group is
+// killed, and the string says why. Call it after Mode.
+func (m *Manager) KillsDescendants() (bool, string) {
+	if m.mode != ModeNamespace {
+		return false, "only the namespace sandbox gives each command a pid namespace"
+	}
+	return m.pidns, m.noPidns
 }
 
 // Prepare makes the exec root of a, which has a command (Argv) and must be
@@ -93,7 +120,7 @@ func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, erro
 	if err != nil {
 		return nil, fmt.Errorf("creating the exec root: %w", err)
 	}
-	e := &ExecRoot{root: m.root, dir: dir, mode: mode}
+	e := &ExecRoot{root: m.root, dir: dir, mode: mode, pidns: m.pidns}
 	mounted, err := buildForest(dir, m.root, a.AllInputs(), a.Outputs, mode == ModeNamespace)
 	if err == nil && mode == ModeNamespace {
 		err = writeInputList(e.inputList(), mounted)
@@ -110,6 +137,9 @@ type ExecRoot struct {
 	root string // the workspace
 	dir  string // the exec root's real path
 	mode Mode   // ModeNamespace or ModeSymlinks
+	// pidns: in ModeNamespace, commands get a pid namespace (unless
+	// they are allowed to leave daemons running).
+	pidns bool
 }
 
 // Path is the exec root's real path, on the host.
@@ -130,7 +160,7 @@ func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, err
 		return nil, err
 	}
 	if e.mode == ModeNamespace {
-		return namespaceCommand(ctx, e.dir, e.root, e.inputList(), path, a)
+		return namespaceCommand(ctx, e.dir, e.root, e.inputList(), path, a, e.pidns && !a.AllowDaemon)
 	}
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Args = a.Argv

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"bld/exec/crash"
 	"bld/exec/graph"
 )
 
@@ -54,21 +57,30 @@ func newProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
-// namespaceProcAttr adds the namespaces and the identity mappings.
-func namespaceProcAttr() *syscall.SysProcAttr {
+// namespaceProcAttr adds the namespaces and the identity mappings. With
+// pidns, the helper also gets a pid namespace of its own, whose init it is
+// (see runInit), and is killed with SIGKILL if bld dies: the kernel then
+// kills every process of the namespace.
+func namespaceProcAttr(pidns bool) *syscall.SysProcAttr {
 	uid, gid := os.Getuid(), os.Getgid()
-	return &syscall.SysProcAttr{
+	attr := &syscall.SysProcAttr{
 		Setpgid:     true,
 		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
 		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
 	}
+	if pidns {
+		attr.Cloneflags |= syscall.CLONE_NEWPID
+		attr.Pdeathsig = syscall.SIGKILL
+	}
+	return attr
 }
 
 // namespaceCommand is ExecRoot.Command in ModeNamespace: the helper, to
 // run the program at path (as the command will see it) with a's argv.
-func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a *graph.Action) (*exec.Cmd, error) {
+// With pidns, the command runs in a pid namespace of its own (runInit).
+func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding bld's own binary for the sandbox helper: %w", err)
@@ -79,13 +91,14 @@ func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a 
 	cmd.Args = append([]string{a.Argv[0], helperArg, verbExec, dir, root, inputList, path}, a.Argv...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{}, a.Env...)
-	cmd.SysProcAttr = namespaceProcAttr()
+	cmd.SysProcAttr = namespaceProcAttr(pidns)
 	return cmd, nil
 }
 
 // probeNamespace checks that the namespace mode works for workspace root:
-// the fixed paths can be used, and a helper can build the namespace.
-func probeNamespace(ctx context.Context, root string) error {
+// the fixed paths can be used, and a helper can build the namespace (with
+// pidns, in a pid namespace of its own with its own /proc).
+func probeNamespace(ctx context.Context, root string, pidns bool) error {
 	if err := checkFixedDir(root); err != nil {
 		return err
 	}
@@ -105,7 +118,7 @@ func probeNamespace(ctx context.Context, root string) error {
 	cmd := exec.CommandContext(ctx, exe, helperArg, verbProbe, dir, root)
 	cmd.Dir = dir
 	cmd.Env = []string{}
-	cmd.SysProcAttr = namespaceProcAttr()
+	cmd.SysProcAttr = namespaceProcAttr(pidns)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -173,18 +186,113 @@ func helper(args []string) error {
 	if err := mountNamespace(dir, root, inputs); err != nil {
 		return err
 	}
+	// In a pid namespace of its own (pid 1), the /proc of the host would
+	// show the host's pids: a command's $$ or getpid() would name another
+	// process there.
+	isInit := os.Getpid() == 1
+	if isInit {
+		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("mounting /proc for the pid namespace: %w", err)
+		}
+	}
 	if err := os.Chdir(FixedExecRoot); err != nil {
 		return err
 	}
 	if verb == verbProbe {
-		return probeCheck(root)
+		return probeCheck(root, isInit)
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
 	path, argv := args[4], args[5:]
+	if isInit {
+		return runInit(path, argv)
+	}
 	err := syscall.Exec(path, argv, os.Environ()) // returns only on failure
 	return fmt.Errorf("exec %s: %w", argv[0], err)
+}
+
+// runInit runs the program at path as the only child of the helper, which
+// is the init (pid 1) of the action's pid namespace, with the helper's
+// environment and inherited descriptors (same numbers: the jobserver's);
+// it reaps every process of the namespace that ends, and once the command
+// has ended it exits with the command's exit status, or 128+N if a signal
+// N killed it (as a shell reports it: an init cannot die of its own
+// signal). When the init exits, the kernel kills with SIGKILL whatever
+// else runs in the namespace, however it left the command's process group
+// (setsid, a double fork), and the helper's exit is reported only once
+// they are all gone.
+//
+// It returns only when the command could not be started.
+func runInit(path string, argv []string) error {
+	files, err := inheritedFiles()
+	if err != nil {
+		return err
+	}
+	// An init receives only the signals it handles. Take them (kill 0 in a
+	// script reaches the helper, in the command's process group) and
+	// ignore them: the command's end ends the action, and bld ends it with
+	// SIGKILL. Handled signals, unlike ignored ones, are reset for the
+	// command by exec.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM)
+	crash.Go(func() {
+		for range sigs {
+		}
+	})
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files})
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", argv[0], err)
+	}
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", argv[0], err)
+		}
+		if wpid != pid || !(ws.Exited() || ws.Signaled()) {
+			continue // an orphan of the namespace, reaped
+		}
+		if ws.Signaled() {
+			os.Exit(128 + int(ws.Signal()))
+		}
+		os.Exit(ws.ExitStatus())
+	}
+}
+
+// inheritedFiles lists the descriptors the helper was given to pass on
+// (open and not close-on-exec), at their numbers, for syscall.ProcAttr:
+// closed numbers below the highest are ^uintptr(0).
+func inheritedFiles() ([]uintptr, error) {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, fmt.Errorf("listing the inherited descriptors: %w", err)
+	}
+	var open []int
+	top := -1
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue // the directory's own descriptor, or the runtime's
+		}
+		open = append(open, fd)
+		top = max(top, fd)
+	}
+	files := make([]uintptr, top+1)
+	for i := range files {
+		files[i] = ^uintptr(0)
+	}
+	for _, fd := range open {
+		files[fd] = uintptr(fd)
+	}
+	return files, nil
 }
 
 // readInputList reads what writeInputList wrote.
@@ -281,7 +389,12 @@ func remountReadOnly(target string) error {
 // probeCheck verifies the namespace the probe built: the exec root is the
 // working directory, and the workspace is hidden at its own path and at
 // FixedSource.
-func probeCheck(root string) error {
+func probeCheck(root string, inPidns bool) error {
+	if inPidns {
+		if self, err := os.Readlink("/proc/self"); err != nil || self != "1" {
+			return fmt.Errorf("/proc does not show the pid namespace: /proc/self is %q (%v)", self, err)
+		}
+	}
 	if entries, err := os.ReadDir(FixedSource); err != nil || len(entries) != 0 {
 		return fmt.Errorf("the workspace is still visible at %s", FixedSource)
 	}

@@ -16,10 +16,10 @@ func Main() {}
 
 func newProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
-func probeNamespace(ctx context.Context, root string) error {
+func probeNamespace(ctx context.Context, root string, pidns bool) error {
 	return errors.New("mount namespaces exist only on Linux")
 }
 
-func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a *graph.Action) (*exec.Cmd, error) {
+func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
 	return nil, errors.New("mount namespaces exist only on Linux")
 }

@@ -24,16 +24,28 @@ const (
 // creating the directory if needed, so that name is never seen incomplete.
 // On failure, name is unchanged and no temporary file is left.
 func WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
-	return WriteFileAtomicFrom(name, perm, func(w io.Writer) error {
+	return WriteFileVia(name, "", data, perm)
+}
+
+// WriteFileVia is WriteFileAtomic with the temporary file in tmpDir
+// (created if missing; it must be on name's file system), or in name's
+// directory when tmpDir is "": a process killed while writing leaves its
+// ".tmp-*" file there, so a caller that can empty a directory of its own
+// at a quiet moment passes one.
+func WriteFileVia(name, tmpDir string, data []byte, perm fs.FileMode) error {
+	return WriteFileFrom(name, tmpDir, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 }
 
-// WriteFileAtomicFrom is WriteFileAtomic with the content written by
-// write, for content too large to hold in memory at once.
-func WriteFileAtomicFrom(name string, perm fs.FileMode, write func(io.Writer) error) error {
-	f, err := createTemp(filepath.Dir(name), perm)
+// WriteFileFrom is WriteFileVia with the content written by write, for
+// content too large to hold in memory at once.
+func WriteFileFrom(name, tmpDir string, perm fs.FileMode, write func(io.Writer) error) error {
+	if tmpDir == "" {
+		tmpDir = filepath.Dir(name)
+	}
+	f, err := createTemp(tmpDir, perm)
 	if err != nil {
 		return err
 	}

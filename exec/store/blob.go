@@ -135,7 +135,11 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 }
 
 // Restore copies blob d to the file dest, replacing it atomically, with
-// mode perm, and verifies the copy before the rename. It returns
+// mode perm, and verifies the copy before the rename. The copy is made in
+// tmpDir (created if missing; it must be on dest's file system), or in
+// dest's directory when tmpDir is "": a process killed while restoring
+// leaves its temporary file ".tmp-*" there, so a caller that can empty a
+// directory of its own at a quiet moment passes one. It returns
 // ErrMissing if the blob is not there, and ErrCorrupt (after removing the
 // blob) if its content does not match d. It returns what stat says of
 // dest as restored and the time the copy's hashing started (a file-digest
@@ -145,7 +149,7 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 // are Faults, among them a blob that is not a regular file (a FIFO, a
 // directory, a device or a symbolic link: it is never opened in a way that
 // blocks); errors of dest and its directory are not.
-func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.FileInfo, time.Time, error) {
+func (s *Store) Restore(d digest.Digest, dest, tmpDir string, perm fs.FileMode) (os.FileInfo, time.Time, error) {
 	blob := s.blobPath(d.Hash)
 	src, sfi, err := openStoreFile(blob)
 	if err != nil {
@@ -156,7 +160,10 @@ func (s *Store) Restore(d digest.Digest, dest string, perm fs.FileMode) (os.File
 	}
 	defer src.Close()
 	s.touch(blob, sfi.ModTime())
-	tmp, err := createTemp(filepath.Dir(dest), perm)
+	if tmpDir == "" {
+		tmpDir = filepath.Dir(dest)
+	}
+	tmp, err := createTemp(tmpDir, perm)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

@@ -35,7 +35,7 @@ func TestBlobs(t *testing.T) {
 	for _, perm := range []os.FileMode{0o644, 0o755} {
 		dest := filepath.Join(work, "out", perm.String(), "restored.o")
 		writeFile(t, dest, "stale\n", 0o600)
-		rfi, _, err := s.Restore(d, dest, perm)
+		rfi, _, err := s.Restore(d, dest, "", perm)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestBlobs(t *testing.T) {
 	if _, err := s.ReadBlob(missing); !errors.Is(err, ErrMissing) {
 		t.Errorf("ReadBlob of a missing blob: %v, want ErrMissing", err)
 	}
-	if _, _, err := s.Restore(missing, filepath.Join(work, "x"), 0o644); !errors.Is(err, ErrMissing) {
+	if _, _, err := s.Restore(missing, filepath.Join(work, "x"), "", 0o644); !errors.Is(err, ErrMissing) {
 		t.Errorf("Restore of a missing blob: %v, want ErrMissing", err)
 	}
 }
@@ -73,7 +73,7 @@ func TestCorruptBlobNotServed(t *testing.T) {
 			if name == "ReadBlob" {
 				_, err = s.ReadBlob(d)
 			} else {
-				_, _, err = s.Restore(d, dest, 0o644)
+				_, _, err = s.Restore(d, dest, "", 0o644)
 			}
 			if !errors.Is(err, ErrCorrupt) {
 				t.Errorf("%s of a corrupt blob: %v, want ErrCorrupt", name, err)
@@ -98,4 +98,32 @@ func mustStat(t testing.TB, name string) os.FileInfo {
 		t.Fatal(err)
 	}
 	return fi
+}
+
+// Restore with a tmpDir makes its copy there (creating it), not beside
+// dest, so that a process killed while restoring leaves nothing beside the
+// outputs.
+func TestRestoreThroughTmpDir(t *testing.T) {
+	s, work := openStore(t, t.TempDir(), Options{}), t.TempDir()
+	d, err := s.PutBytes([]byte("object code\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(work, "out", "restored.o")
+	tmpDir := filepath.Join(work, "staging", "sub")
+	if _, _, err := s.Restore(d, dest, tmpDir, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest); string(got) != "object code\n" {
+		t.Errorf("restored %q", got)
+	}
+	if fi, err := os.Stat(tmpDir); err != nil || !fi.IsDir() {
+		t.Errorf("the copy was not made in %s: %v", tmpDir, err)
+	}
+	if entries, _ := os.ReadDir(tmpDir); len(entries) != 0 {
+		t.Errorf("%s still holds %d files", tmpDir, len(entries))
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(dest)); len(entries) != 1 {
+		t.Errorf("dest's directory holds %d files, want only dest", len(entries))
+	}
 }

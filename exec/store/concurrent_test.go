@@ -43,7 +43,7 @@ func concurrentWorkload(t testing.TB, dir string, worker, rounds int) {
 				if len(e.Refs) != 1 || string(e.Payload) != e.Refs[0].String() {
 					t.Fatalf("worker %d: entry %+v does not name its one blob", worker, e)
 				}
-				_, _, err = s.Restore(e.Refs[0], dest, 0o644)
+				_, _, err = s.Restore(e.Refs[0], dest, "", 0o644)
 			}
 			switch {
 			case err == nil:

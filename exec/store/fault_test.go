@@ -40,7 +40,7 @@ func TestDirectoryInPlace(t *testing.T) {
 
 	_, err := s.GetEntry(key)
 	wantFault(t, "GetEntry", err, errNotFile)
-	_, _, err = s.Restore(d, dest, 0o644)
+	_, _, err = s.Restore(d, dest, "", 0o644)
 	wantFault(t, "Restore", err, errNotFile)
 	_, err = s.ReadBlob(d)
 	wantFault(t, "ReadBlob", err, errNotFile)
@@ -89,7 +89,7 @@ func TestCallerErrorsAreNotFaults(t *testing.T) {
 	}
 	blocked := filepath.Join(work, "file")
 	writeFile(t, blocked, "", 0o644)
-	_, _, err = s.Restore(d, filepath.Join(blocked, "below"), 0o644)
+	_, _, err = s.Restore(d, filepath.Join(blocked, "below"), "", 0o644)
 	if err == nil || IsFault(err) {
 		t.Errorf("Restore below a file: %v, want a non-Fault error", err)
 	}
@@ -143,7 +143,7 @@ func TestFaultHelper(t *testing.T) {
 			t.Fatalf("GetEntry from a read-only store: %v", err)
 		}
 		dest := filepath.Join(work, "restored")
-		if _, _, err := s.Restore(e.Refs[0], dest, 0o644); err != nil {
+		if _, _, err := s.Restore(e.Refs[0], dest, "", 0o644); err != nil {
 			t.Fatalf("Restore from a read-only store: %v", err)
 		}
 		s.MarkUsed(key, e.Used.AddDate(-1, 0, 0)) // cannot touch: no matter

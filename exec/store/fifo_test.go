@@ -47,7 +47,7 @@ func TestFIFOInPlace(t *testing.T) {
 		wantFault(t, "GetEntry", err, errNotFile)
 	})
 	noHang(t, "Restore", func() {
-		_, _, err := s.Restore(d, dest, 0o644)
+		_, _, err := s.Restore(d, dest, "", 0o644)
 		wantFault(t, "Restore", err, errNotFile)
 	})
 	noHang(t, "ReadBlob", func() {

@@ -101,7 +101,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		discoverable           starlark.Value = starlark.None
 		mnemonic                              = "Action"
 		progress               string
-		jobserver              bool
+		jobserver              starlark.Value = starlark.False
 		group, failureHint     string
 		serial                 bool
 		stage, pipeline        string
@@ -185,7 +185,6 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		Inputs:       sortedPaths(ins),
 		Discoverable: withoutPaths(sortedPaths(maybe), ins),
 		Outputs:      sortedPaths(outs),
-		Jobserver:    jobserver,
 		Serial:       serial,
 		Hint:         failureHint,
 	}
@@ -197,6 +196,17 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	if err := av.setStage(b, act, stage, pipeline); err != nil {
 		return nil, err
+	}
+	switch j := jobserver.(type) {
+	case starlark.Bool:
+		act.Jobserver = bool(j)
+	case starlark.String:
+		if j != "fifo" && j != "pipe" {
+			return nil, fmt.Errorf("%s: jobserver = %s: want True, False, \"fifo\" or \"pipe\"", b.Name(), j)
+		}
+		act.Jobserver, act.JobserverStyle = true, string(j)
+	default:
+		return nil, fmt.Errorf("%s: jobserver must be a bool, \"fifo\" or \"pipe\", got %s", b.Name(), jobserver.Type())
 	}
 	switch f := depfile.(type) {
 	case starlark.NoneType:
@@ -381,6 +391,8 @@ func applyRequirement(act *graph.Action, req string) {
 		act.NoCache = true
 	case "no-sandbox", "local":
 		act.NoSandbox = true
+	case "allow-daemon":
+		act.AllowDaemon = true
 	}
 }
 

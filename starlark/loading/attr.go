@@ -61,7 +61,8 @@ type Attr struct {
 	// must return.
 	Providers []*Provider
 	// Values, when not empty, are the only values a string or int
-	// attribute may be given.
+	// attribute may be given, and the strings a bool attribute accepts
+	// besides True and False.
 	Values []starlark.Value
 	// AllowStrings are strings an int attribute accepts besides ints
 	// (attr.int(allow_strings = ["auto"])): a count the rule may choose.
@@ -109,7 +110,7 @@ func attrConstructor(t AttrType) func(*starlark.Thread, *starlark.Builtin, starl
 				pairs = append(pairs, "allow_single_file?", &allowSingleFile)
 			}
 		}
-		if t == AttrString || t == AttrInt {
+		if t == AttrString || t == AttrInt || t == AttrBool {
 			pairs = append(pairs, "values?", &values)
 		}
 		if t == AttrInt {
@@ -261,10 +262,16 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 		}
 		return v, checkValues(a, v)
 	case AttrBool:
-		if _, ok := v.(starlark.Bool); !ok {
-			return nil, fmt.Errorf("want a bool, got %s", v.Type())
+		if _, ok := v.(starlark.Bool); ok {
+			return v, nil
 		}
-		return v, nil
+		if _, ok := v.(starlark.String); ok && len(a.Values) > 0 {
+			return v, checkValues(a, v)
+		}
+		if len(a.Values) > 0 {
+			return nil, fmt.Errorf("want a bool or one of %s, got %s", starlark.NewList(a.Values), v.Type())
+		}
+		return nil, fmt.Errorf("want a bool, got %s", v.Type())
 	case AttrStringDict:
 		d, ok := v.(*starlark.Dict)
 		if !ok {

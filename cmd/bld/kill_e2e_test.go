@@ -1,0 +1,168 @@
+package main
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// killSynthetic is a small C project for the kill test: 10 units of a few
+// functions each, compiled with gcc -O2, and a binary that links them.
+func killSynthetic() map[string]string {
+	files := map[string]string{}
+	var build strings.Builder
+	var deps, calls, decls []string
+	for i := range 10 {
+		var src strings.Builder
+		for f := range 40 {
+			fmt.Fprintf(&src, "static double f%d_%d(double x) { for (int k = 0; k < %d; k++) x = x * 1.0001 + k / (x + 1.0); return x; }\n", i, f, f+3)
+		}
+		fmt.Fprintf(&src, "double unit%d(double x) { return ", i)
+		for f := range 40 {
+			fmt.Fprintf(&src, "f%d_%d(x) + ", i, f)
+		}
+		src.WriteString("0; }\n")
+		files[fmt.Sprintf("u/u%d.c", i)] = src.String()
+		fmt.Fprintf(&build, "cc_unit(name = \"u%d\", srcs = [\"u%d.c\"], copts = [\"-O2\", \"-g\"])\n", i, i)
+		deps = append(deps, fmt.Sprintf("\"//u:u%d\"", i))
+		decls = append(decls, fmt.Sprintf("double unit%d(double);", i))
+		calls = append(calls, fmt.Sprintf("unit%d(1.0)", i))
+	}
+	files["u/BUILD.star"] = build.String()
+	files["app/main.c"] = "#include <stdio.h>\n" + strings.Join(decls, "\n") + "\nint main(void) { printf(\"%f\\n\", " + strings.Join(calls, " + ") + "); return 0; }\n"
+	files["app/BUILD.star"] = "cc_binary(name = \"app\", srcs = [\"main.c\"], deps = [" + strings.Join(deps, ", ") + "], copts = [\"-O2\"])\n"
+	return files
+}
+
+// outputsDigest is one digest of the files under bld-out but .bld.
+func outputsDigest(t *testing.T, w *testWorkspace) string {
+	t.Helper()
+	var lines []string
+	root := w.path("bld-out")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && d.Name() == ".bld" {
+			return fs.SkipDir
+		}
+		if d.Type().IsRegular() {
+			data, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(root, p)
+			lines = append(lines, fmt.Sprintf("%x %s", sha256.Sum256(data), rel))
+		}
+		return nil
+	})
+	sort.Strings(lines)
+	return fmt.Sprintf("%d files %x", len(lines), sha256.Sum256([]byte(strings.Join(lines, "\n"))))
+}
+
+// markedProcesses returns the pids of processes whose environment holds
+// the variable mark (NAME=VALUE).
+func markedProcesses(mark string) []string {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var pids []string
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(data), "\x00") {
+			if kv == mark {
+				pids = append(pids, filepath.Base(d))
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// A build killed with SIGKILL at a few points of a real gcc build (the
+// short version of bench/killtest.sh): no process of it runs a second
+// later, and the next build succeeds with outputs byte-identical to a
+// clean build's, a cache that verifies, and no exec root, running record
+// or cache temporary file left.
+func TestKilledBuildLeavesNothingBehind(t *testing.T) {
+	needTool(t, "gcc")
+	mark := "BLD_KILLTEST=" + t.Name() + fmt.Sprint(os.Getpid())
+	flags := []string{"build", "-j2", "--action_env=" + mark, "//..."}
+
+	ref := newWorkspace(t, killSynthetic())
+	start := time.Now()
+	ref.mustBuild(flags...)
+	span := time.Since(start)
+	want := outputsDigest(t, ref)
+	t.Logf("reference build: %v, %s", span, want)
+
+	w := newWorkspace(t, killSynthetic())
+	for i, frac := range []float64{0.15, 0.5, 0.85} {
+		w.mustBuild("clean")
+		if i != 1 { // the second kill finds the cache as the first left it
+			os.RemoveAll(w.cache)
+		}
+		cmd := w.command(".", flags...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(frac * float64(span)))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		time.Sleep(time.Second)
+		if pids := markedProcesses(mark); len(pids) > 0 {
+			killAll(pids)
+			t.Errorf("kill %d at %.0f%%: processes of the killed build still run a second later: %v", i, frac*100, pids)
+		}
+		w.mustBuild(flags...)
+		if got := outputsDigest(t, w); got != want {
+			t.Errorf("kill %d: outputs %s after the next build, want %s", i, got, want)
+		}
+		if r := w.bld("cache", "verify"); r.code != 0 || !strings.Contains(r.stdout, "ok") {
+			t.Errorf("kill %d: cache verify:\n%s", i, r)
+		}
+		for _, dir := range []string{"bld-out/.bld/sandbox", "bld-out/.bld/running"} {
+			if left, _ := os.ReadDir(w.path(dir)); len(left) != 0 {
+				t.Errorf("kill %d: %s holds %d entries after the next build", i, dir, len(left))
+			}
+		}
+		var tmps []string
+		for _, dir := range []string{w.cache, w.path("bld-out")} {
+			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+					tmps = append(tmps, p)
+				}
+				return nil
+			})
+		}
+		if len(tmps) > 0 {
+			t.Errorf("kill %d: temporary files left after the next build: %v", i, tmps)
+		}
+	}
+}
+
+// A build killed while it restores outputs from the cache or writes a
+// file leaves its temporary files in bld-out/.bld/staging, never beside
+// the outputs (where kill 28 of a run of bench/killtest.sh found
+// bld-out/src/_objs/lua_lib/src/.tmp-1638478174); the next build empties
+// the staging directory.
+func TestStagingDirEmptiedByNextBuild(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo g > $@")` + "\n",
+	})
+	w.mustBuild("build", "//:g")
+	w.mustBuild("clean")
+	w.write("bld-out/.bld/staging/.tmp-1638478174", "half a restored object")
+	w.mustBuild("build", "//:g") // restores g.txt through the staging directory
+	if left, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(left) != 0 {
+		t.Errorf("bld-out/.bld/staging holds %d files after a build", len(left))
+	}
+	if left, _ := filepath.Glob(w.path("bld-out/.tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files beside the outputs: %v", left)
+	}
+}
