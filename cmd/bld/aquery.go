@@ -91,7 +91,7 @@ func runAquery(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	// No snapshot: aquery's patterns would replace the build's.
-	plan, err := s.analyze(ctx, env, cfg, base, patterns, "", false, nil)
+	plan, err := s.analyze(ctx, env, analyzeRequest{cfg: cfg, base: base, patterns: patterns})
 	if err != nil {
 		return err
 	}

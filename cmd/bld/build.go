@@ -110,10 +110,43 @@ type buildFlags struct {
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
+	_, err := build(ctx, env, args, nil)
+	return err
+}
+
+// A buildExtension is what bld test and bld run add to bld build: they
+// take its flags and run its pipeline (build), with more.
+type buildExtension struct {
+	command string // for the flag set
+	// addFlags registers the command's own flags; the function it returns
+	// checks them once they are parsed.
+	addFlags func(fs *flag.FlagSet) (check func() error)
+	// tests, when not nil (set by check), runs the test targets.
+	tests *analysis.TestOptions
+	// fresh analyzes without the snapshot, so that the plan knows each
+	// target's program (buildPlan.executables).
+	fresh bool
+	// observer, if not nil, hears about every action too.
+	observer executor.Observer
+}
+
+// buildResult is what build did.
+type buildResult struct {
+	root string
+	plan *buildPlan
+}
+
+// build is bld build: it parses args (bld build's flags and patterns, and
+// ext's), plans, and runs the plan. With ext nil it is bld build itself.
+func build(ctx context.Context, env *environment, args []string, ext *buildExtension) (*buildResult, error) {
 	start := time.Now()
 	traceStart := start // start moves past a wait for the lock; the trace shows it
 	var f buildFlags
-	fs := flag.NewFlagSet("build", flag.ContinueOnError)
+	command := "build"
+	if ext != nil {
+		command = ext.command
+	}
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.IntVar(&f.jobs, "j", runtime.NumCPU(), "")
 	fs.BoolVar(&f.keepGoing, "k", false, "")
 	fs.StringVar(&f.events, "events", "", "")
@@ -133,35 +166,44 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&f.fromStage, "from-stage", "", "")
 	fs.Var(&f.stageIn, "stage-input", "")
 	fs.Var(&f.rerun, "rerun-stage", "")
+	var checkExt func() error
+	if ext != nil && ext.addFlags != nil {
+		checkExt = ext.addFlags(fs)
+	}
 	args, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if checkExt != nil {
+		if err := checkExt(); err != nil {
+			return nil, err
+		}
 	}
 	cfg, err := cf.config()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stageInputs, err := parseStageInputs(env, f.fromStage, f.stageIn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sandboxMode, err := sandbox.ParseMode(f.sandbox)
 	if err != nil {
-		return usageError("--sandbox: " + err.Error())
+		return nil, usageError("--sandbox: " + err.Error())
 	}
 	if f.profile != "" {
 		stop, err := startProfile(f.profile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer stop()
 	}
 	if f.jobs < 1 {
-		return usageError(fmt.Sprintf("-j %d: need at least 1", f.jobs))
+		return nil, usageError(fmt.Sprintf("-j %d: need at least 1", f.jobs))
 	}
 	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Whether the namespace sandbox works is tried while loading and
 	// analysis run: the try starts a process, cheaper now than once bld
@@ -169,43 +211,52 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	sandboxModeResolved := resolveSandbox(ctx, s.root, sandboxMode)
 	patterns, err := s.patterns(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	paths := layout{root: s.root}
 	stateDir := paths.stateDir()
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	base, err := actionEnv(env, f.actionEnv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var ph phases
 	ph.add("starting", traceStart)
-	plan, err := s.analyze(ctx, env, cfg, base, patterns, paths.analysisSnapshot(), f.keepGoing, &ph)
-	if err != nil {
-		return err
+	req := analyzeRequest{cfg: cfg, base: base, patterns: patterns,
+		snapPath: paths.analysisSnapshot(), keepGoing: f.keepGoing, ph: &ph}
+	if ext != nil {
+		req.tests = ext.tests
+		if ext.fresh {
+			req.snapPath = ""
+		}
 	}
+	plan, err := s.analyze(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	result := &buildResult{root: s.root, plan: plan}
 	if f.compdb {
 		// Written before anything is built, so that an editor gets it
 		// even when the build fails.
 		if _, err := writeCompileCommands(paths.compileCommands(), s.root, plan); err != nil {
-			return fmt.Errorf("--compile_commands: %w", err)
+			return nil, fmt.Errorf("--compile_commands: %w", err)
 		}
 	}
 	if f.noBuild {
 		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
 			len(plan.graph.Actions), time.Since(start).Seconds())
 		if plan.analysisErrors > 0 {
-			return errReported
+			return nil, errReported
 		}
-		return nil
+		return result, nil
 	}
 
 	lockStart := time.Now()
 	unlock, err := lockWorkspace(ctx, stateDir, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 	ph.add("waiting for the workspace lock", lockStart)
@@ -214,45 +265,45 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	processDir := paths.processDir()
 	if err := os.MkdirAll(processDir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	if n, err := executor.KillLeftovers(processDir, s.root); err != nil {
-		return err
+		return nil, err
 	} else if n > 0 {
 		fmt.Fprintf(env.stderr, "bld: killed %d command(s) left running by a build that was killed\n", n)
 	}
 	if err := sandbox.RemoveStale(s.root); err != nil {
-		return err
+		return nil, err
 	}
 	// Outputs are restored and files written through this directory, so
 	// that a build killed meanwhile leaves its temporary files here only.
 	stagingDir := filepath.Join(stateDir, "staging")
 	if err := sandbox.RemoveAll(stagingDir); err != nil {
-		return fmt.Errorf("removing what a killed build left in %s: %w", stagingDir, err)
+		return nil, fmt.Errorf("removing what a killed build left in %s: %w", stagingDir, err)
 	}
 	if f.fromStage != "" {
 		if plan, err = startAtStage(env, s.root, plan, f.fromStage, stageInputs); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// The mode decides the action keys (a fixed exec root or not), so it
 	// is settled before anything is checked.
-	res := <-sandboxModeResolved
-	if res.err != nil {
-		return res.err
+	sres := <-sandboxModeResolved
+	if sres.err != nil {
+		return nil, sres.err
 	}
-	sandboxMode, sandboxes := res.mode, res.manager
-	if res.fallback != "" {
-		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", res.fallback)
+	sandboxMode, sandboxes := sres.mode, sres.manager
+	if sres.fallback != "" {
+		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", sres.fallback)
 	}
 	cacheDir, err := resolveCacheDir(env, f.cacheDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	display := status.New(env.stderr, env.isTerminal)
 	st, err := store.Open(cacheDir, store.Options{})
 	if err != nil {
-		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
+		return nil, fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
 	ac, err := cache.Open(st, s.root, cache.Options{
 		Explain:       f.explain,
@@ -263,7 +314,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		StagingDir:    stagingDir,
 	})
 	if err != nil {
-		return fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
+		return nil, fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
 	}
 	display.Explain(f.explain)
 	stages := status.NewStageTable()
@@ -277,11 +328,14 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	display.Estimates(buildLog.Duration, f.jobs)
 	observers := []executor.Observer{display, stages, buildLog}
+	if ext != nil && ext.observer != nil {
+		observers = append(observers, ext.observer)
+	}
 	var events *status.EventLog
 	if f.events != "" {
 		file, err := createRelative(env, f.events)
 		if err != nil {
-			return usageError(fmt.Sprintf("--events: %v", err))
+			return nil, usageError(fmt.Sprintf("--events: %v", err))
 		}
 		defer file.Close()
 		events = status.NewEventLog(file)
@@ -289,7 +343,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	pool, err := tokenPool(env, f.jobs, jobsSet(fs))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer pool.Close()
 	var timeline *status.Timeline
@@ -299,7 +353,7 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 		// error before anything runs, as for --events.
 		traceFile, err = createRelative(env, f.trace)
 		if err != nil {
-			return usageError(fmt.Sprintf("--trace: %v", err))
+			return nil, usageError(fmt.Sprintf("--trace: %v", err))
 		}
 		defer traceFile.Close()
 	}
@@ -348,22 +402,22 @@ func runBuild(ctx context.Context, env *environment, args []string) error {
 	}
 	switch {
 	case runErr != nil && ctx.Err() != nil:
-		return ctx.Err()
+		return nil, ctx.Err()
 	case runErr != nil:
-		return errReported // the display has shown what failed
+		return result, errReported // the display has shown what failed
 	case plan.analysisErrors > 0:
 		fmt.Fprintf(env.stderr, "bld: build failed: %d analysis error(s), reported above; -k built the rest\n", plan.analysisErrors)
-		return errReported
+		return nil, errReported
 	case closeErr != nil:
-		return fmt.Errorf("saving the action cache: %w", closeErr)
+		return nil, fmt.Errorf("saving the action cache: %w", closeErr)
 	case eventsErr != nil:
-		return fmt.Errorf("--events: %w", eventsErr)
+		return nil, fmt.Errorf("--events: %w", eventsErr)
 	case traceErr != nil:
-		return fmt.Errorf("--trace: %w", traceErr)
+		return nil, fmt.Errorf("--trace: %w", traceErr)
 	case timingsErr != nil:
-		return fmt.Errorf("--timings: %w", timingsErr)
+		return nil, fmt.Errorf("--timings: %w", timingsErr)
 	}
-	return nil
+	return result, nil
 }
 
 // createRelative creates (or truncates) the file at path, relative to the
@@ -434,6 +488,26 @@ type buildPlan struct {
 	// analysisErrors counts the distinct analysis errors that -k
 	// reported and went past; the graph leaves their targets out.
 	analysisErrors int
+	// executables maps the labels analyzed to their programs
+	// (DefaultInfo.executable), and args to their args attributes, when
+	// the plan comes from an analysis and not a snapshot.
+	executables map[string]string
+	args        map[string][]string
+}
+
+// analyzeRequest is what analyze loads and analyzes, and how.
+type analyzeRequest struct {
+	cfg      analysis.Config
+	base     []string // the actions' base environment
+	patterns []label.Pattern
+	// snapPath is the snapshot's file; "" neither reads nor writes one.
+	snapPath  string
+	keepGoing bool
+	// tests, when not nil, adds an action running each test target the
+	// patterns name (bld test).
+	tests *analysis.TestOptions
+	// ph records the phases, if not nil.
+	ph *phases
 }
 
 // analyze loads and analyzes the targets the patterns name and checks the
@@ -441,8 +515,7 @@ type buildPlan struct {
 // patterns is still valid (nothing it read has changed), it uses that
 // instead, and loads and analyzes nothing (package snapshot).
 //
-// snapPath is the snapshot's file; "" neither reads nor writes one. ph
-// records the phases: "loading" (the packages the patterns name) and
+// The phases recorded are "loading" (the packages the patterns name) and
 // "analysis" (rule implementations, packages reached through dependencies,
 // the graph's checks), or "analysis snapshot" when one was reused.
 //
@@ -451,11 +524,17 @@ type buildPlan struct {
 // depends on a failed one fails with the same error, printed once), the
 // plan holds what the other targets need, and no snapshot is saved, so
 // that the next build analyzes again and reports the errors again.
-func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Config, base []string, patterns []label.Pattern, snapPath string, keepGoing bool, ph *phases) (*buildPlan, error) {
+func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequest) (*buildPlan, error) {
+	cfg, base, patterns, snapPath, keepGoing, ph := req.cfg, req.base, req.patterns, req.snapPath, req.keepGoing, req.ph
 	t := time.Now()
 	keyParts := append([]string{bldIdentity()}, base...)
 	for _, k := range cfg.Key() {
 		keyParts = append(keyParts, "config:"+k)
+	}
+	if req.tests != nil {
+		for _, k := range req.tests.Key() {
+			keyParts = append(keyParts, "test:"+k)
+		}
 	}
 	for _, p := range patterns {
 		keyParts = append(keyParts, p.String())
@@ -484,9 +563,16 @@ func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Co
 	t = ph.add("loading", t)
 	an := analysis.New(s.loader, cfg, base, env.vars)
 	var goals []string
+	executables := map[string]string{}
+	args := map[string][]string{}
 	reported := map[string]bool{}
 	for _, l := range labels {
 		c, err := an.Analyze(ctx, l)
+		if err == nil && req.tests != nil && analysis.IsTest(c) {
+			var outs []string
+			outs, err = an.TestActions(c, *req.tests)
+			goals = append(goals, outs...)
+		}
 		if err != nil {
 			if !keepGoing || ctx.Err() != nil {
 				return nil, err
@@ -502,12 +588,17 @@ func (s *session) analyze(ctx context.Context, env *environment, cfg analysis.Co
 				goals = append(goals, f.Path)
 			}
 		}
+		if c.Executable != nil {
+			executables[l.String()] = c.Executable.Path
+			args[l.String()] = analysis.ArgsOf(c)
+		}
 	}
 	view := s.loader.View()
 	plan, err := newPlan(an.Actions(), goals, view.IsFile)
 	if err != nil {
 		return nil, err
 	}
+	plan.executables, plan.args = executables, args
 	ph.add("analysis", t)
 	if len(reported) > 0 {
 		plan.analysisErrors = len(reported)

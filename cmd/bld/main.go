@@ -40,6 +40,8 @@ type command struct {
 
 var commands = map[string]*command{
 	"build":   buildCommand,
+	"test":    testCommand,
+	"run":     runCommand,
 	"query":   queryCommand,
 	"aquery":  aqueryCommand,
 	"clean":   cleanCommand,
@@ -50,6 +52,7 @@ var commands = map[string]*command{
 // environment is what a command may use of the process: no command touches
 // os.Stdout, os.Args or os.Getenv directly, so that tests can run them.
 type environment struct {
+	stdin          io.Reader // bld run's program reads it
 	stdout, stderr io.Writer
 	dir            string   // the working directory
 	vars           []string // the process environment
@@ -89,6 +92,7 @@ func main() {
 		os.Exit(2)
 	}
 	env := &environment{
+		stdin:      os.Stdin,
 		stdout:     os.Stdout,
 		stderr:     os.Stderr,
 		dir:        dir,
@@ -105,6 +109,8 @@ const (
 	exitUsage       = 2              // bad command line
 	exitInternal    = crash.ExitCode // a bug in bld (a panic): 37
 	exitInterrupted = 130            // Ctrl-C or SIGTERM
+	exitTestsFailed = 3              // bld test: a test failed (the build succeeded)
+	exitNoTests     = 4              // bld test: the build succeeded, there was no test to run
 )
 
 func run(ctx context.Context, env *environment, args []string) (code int) {
@@ -142,6 +148,12 @@ func run(ctx context.Context, env *environment, args []string) (code int) {
 	case errors.Is(err, errHelp):
 		printCommandHelp(env.stdout, cmd)
 		return exitOK
+	}
+	var status exitCode
+	if errors.As(err, &status) {
+		return int(status) // the command reported it (bld run passes its program's on)
+	}
+	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintln(env.stderr, "bld: interrupted")
 		return exitInterrupted
@@ -160,6 +172,12 @@ func run(ctx context.Context, env *environment, args []string) (code int) {
 type usageError string
 
 func (e usageError) Error() string { return string(e) }
+
+// exitCode is returned by a command that has said what happened and exits
+// with that status: bld test's 3 when a test failed, bld run's program's.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
 
 // errReported is returned by a command that has already printed why it
 // failed.

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,10 @@ import (
 // command's process ended (or was killed), in case a stray descendant that
 // left the process group still holds it open.
 const waitDelay = 5 * time.Second
+
+// ErrTimedOut is the error of an action whose command ran past its
+// Timeout (a test's): it was killed.
+var ErrTimedOut = errors.New("timed out")
 
 // commandResult is what running one command produced.
 type commandResult struct {
@@ -45,6 +50,13 @@ type commandResult struct {
 // journal records the running process group (see KillLeftovers). logDir, if not empty, is where an output too long to
 // keep in memory is written whole (boundedOutput).
 func runCommand(ctx context.Context, root string, journal *groupJournal, logDir string, tokens TokenPool, a *graph.Action, xr *sandbox.ExecRoot) commandResult {
+	if a.Timeout > 0 {
+		// The command's own deadline: when it passes, the group is
+		// killed as on Ctrl-C, and the error says it timed out.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, a.Timeout, ErrTimedOut)
+		defer cancel()
+	}
 	cmd, err := newCommand(ctx, root, a, xr)
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
@@ -104,6 +116,8 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 		res.maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
 	}
 	switch {
+	case ctx.Err() != nil && res.exitCode != 0 && errors.Is(context.Cause(ctx), ErrTimedOut):
+		res.err = fmt.Errorf("%w after %s: killed", ErrTimedOut, a.Timeout)
 	case ctx.Err() != nil && res.exitCode != 0:
 		res.err = fmt.Errorf("killed: %w", context.Cause(ctx))
 	case res.exitCode > 0:

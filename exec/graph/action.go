@@ -9,6 +9,8 @@
 // checkout sits in, and can be printed, cached, run locally or sent to a remote executor.
 package graph
 
+import "time"
+
 // SandboxExecRoot is the absolute path at which a sandboxed action sees its
 // exec root (its inputs, at their workspace-relative paths) when the
 // sandbox runs it in a Linux mount namespace: the same in every checkout,
@@ -76,6 +78,14 @@ type Action struct {
 	// NoSandbox runs the command in the workspace root itself instead of
 	// a private exec root that holds only its inputs.
 	NoSandbox bool
+	// Timeout, when positive, bounds how long the command may run: past
+	// it, it is killed and the action fails (a test's timeout). Not part
+	// of the action's key.
+	Timeout time.Duration
+	// QuietOutput keeps what a successful run printed out of the display
+	// (a passing test's log); it is still kept, and shown on failure.
+	QuietOutput bool
+
 	// AllowDaemon lets processes the command started outlive it if they
 	// left its process group (a compiler cache server that daemonizes).
 	// Without it, everything the command started is killed when it

@@ -225,7 +225,7 @@ func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
 	d.failedList(d.w)
 	secs := fmt.Sprintf("(%.2fs)", elapsed.Seconds())
 	if s.Ran == 0 && s.Restored == 0 && s.Failed == 0 && s.Skipped == 0 {
-		fmt.Fprintf(d.w, "bld: nothing to do: %s up to date %s\n", plural(s.Total, "action"), secs)
+		fmt.Fprintf(d.w, "bld: nothing to do: %s up to date %s\n", Plural(s.Total, "action"), secs)
 		return
 	}
 	parts := []string{fmt.Sprintf("%d ran", s.Ran)}
@@ -239,10 +239,11 @@ func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
 	if s.Skipped > 0 {
 		parts = append(parts, fmt.Sprintf("%d skipped", s.Skipped))
 	}
-	fmt.Fprintf(d.w, "bld: %s: %s %s\n", plural(s.Total, "action"), strings.Join(parts, ", "), secs)
+	fmt.Fprintf(d.w, "bld: %s: %s %s\n", Plural(s.Total, "action"), strings.Join(parts, ", "), secs)
 }
 
-func plural(n int, noun string) string {
+// Plural returns "1 noun" or "N nouns".
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

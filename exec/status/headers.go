@@ -110,6 +110,9 @@ func (d *Display) header(r executor.Result) string {
 // cause; otherwise its output.
 func body(r executor.Result) []byte {
 	if r.Status != executor.StatusFailed {
+		if r.Action.QuietOutput {
+			return nil // a passing test's log: kept, not shown
+		}
 		return r.Output
 	}
 	var b bytes.Buffer

@@ -176,7 +176,7 @@ func (t *StageTable) Print(w io.Writer) {
 			fmt.Fprintf(&b, "  %-36s %9.2fs %6.2f%%  %s\n", "stage "+l.Stage+":", l.Seconds, l.Percent, l.Result)
 			continue
 		}
-		fmt.Fprintf(&b, "    %-34s %9.2fs %6.2f%%  %s\n", fmt.Sprintf("%s (%s)", l.Step, plural(l.Actions, "action")), l.Seconds, l.Percent, l.Result)
+		fmt.Fprintf(&b, "    %-34s %9.2fs %6.2f%%  %s\n", fmt.Sprintf("%s (%s)", l.Step, Plural(l.Actions, "action")), l.Seconds, l.Percent, l.Result)
 	}
 	fmt.Fprintf(&b, "  %-36s %9.2fs\n", "total:", total)
 	b.WriteString(rule)

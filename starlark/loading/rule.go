@@ -2,6 +2,7 @@ package loading
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -23,7 +24,10 @@ type Rule struct {
 	AttrNames []string
 	// Executable rules produce a program (DefaultInfo.executable).
 	Executable bool
-	Doc        string
+	// Test rules are executable rules whose program is a test: bld test
+	// runs it, and it passes when it exits 0.
+	Test bool
+	Doc  string
 	// DefinedIn is the .star file that defined the rule.
 	DefinedIn label.Label
 }
@@ -49,10 +53,12 @@ func ruleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		attrs      *starlark.Dict
 		doc        string
 		executable bool
+		test       bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "implementation", &impl, "attrs?", &attrs, "doc?", &doc, "executable?", &executable); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "implementation", &impl, "attrs?", &attrs, "doc?", &doc, "executable?", &executable, "test?", &test); err != nil {
 		return nil, err
 	}
+	executable = executable || test
 	if impl.NumParams() != 1 {
 		return nil, fmt.Errorf("rule: the implementation %s must take exactly one parameter (ctx)", impl.Name())
 	}
@@ -60,8 +66,14 @@ func ruleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("rule: %v", err)
 	}
+	if executable {
+		names = addImplicitAttrs(schema, names, executableAttrs)
+	}
+	if test {
+		names = addImplicitAttrs(schema, names, testAttrs)
+	}
 	m, _ := thread.Local(moduleKey).(label.Label)
-	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, Executable: executable, Doc: doc, DefinedIn: m}, nil
+	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
 }
 
 // CallInternal declares a target in the package being evaluated.
@@ -183,4 +195,36 @@ func callerInFile(thread *starlark.Thread, file string) syntax.Position {
 		}
 	}
 	return thread.CallFrame(1).Pos
+}
+
+// The attributes every executable rule has unless it declares them, as in
+// Bazel: what bld run and bld test give the program.
+var executableAttrs = map[string]*Attr{
+	"args": {Type: AttrStringList, Default: zeroValue(AttrStringList),
+		Doc: "Arguments the program gets from bld run and bld test, before those of the command line."},
+	"data": {Type: AttrLabelList, Default: zeroValue(AttrLabelList),
+		Doc: "Files the program reads when it runs: inputs of its test runs, at their workspace paths."},
+}
+
+// The attributes every test rule has unless it declares them (Bazel's).
+var testAttrs = map[string]*Attr{
+	"size": {Type: AttrString, Default: starlark.String("medium"),
+		Values: []starlark.Value{starlark.String("small"), starlark.String("medium"), starlark.String("large"), starlark.String("enormous")},
+		Doc:    "How heavy the test is; its timeout unless timeout says otherwise: small 60 s, medium 300 s, large 900 s, enormous 3600 s."},
+	"timeout": {Type: AttrString, Default: starlark.String(""),
+		Values: []starlark.Value{starlark.String(""), starlark.String("short"), starlark.String("moderate"), starlark.String("long"), starlark.String("eternal")},
+		Doc:    "short 60 s, moderate 300 s, long 900 s, eternal 3600 s; empty: from size."},
+}
+
+// addImplicitAttrs adds to schema the attributes of implicit it does not
+// declare, and returns the sorted names.
+func addImplicitAttrs(schema map[string]*Attr, names []string, implicit map[string]*Attr) []string {
+	for name, a := range implicit {
+		if _, ok := schema[name]; !ok {
+			schema[name] = a
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
