@@ -563,11 +563,28 @@ func fileExists(p string) bool {
 }
 
 // findProcess returns the pid of the process named comm below root.
+//
+// It is the topmost such process: bld's sandbox helper is a process of the
+// bld binary too, below bld.
 func findProcess(t *testing.T, root int, comm string) int {
 	t.Helper()
+	matches := map[int]bool{}
 	for pid, c := range processesBelow(root) {
 		if c == comm {
-			return pid
+			matches[pid] = true
+		}
+	}
+	for pid := range matches {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces; ppid follows ") ".
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 {
+			if ppid, err := strconv.Atoi(fields[1]); err == nil && !matches[ppid] {
+				return pid
+			}
 		}
 	}
 	t.Fatalf("no %s below %d: %v", comm, root, descendants(root))
