@@ -20,7 +20,8 @@
 # bld/ninja ratios as a markdown table, then every sample.
 #
 # Needs: go, ninja (apt-get install ninja-build). Environment knobs: RUNS,
-# SIZES, SHAPES, JOBS (default 2), KEEP=1 to keep the temp dir, BLD=path to
+# SIZES, SHAPES, JOBS (default 2), BLD_FLAGS (added to every bld build, e.g.
+# --sandbox=off), KEEP=1 to keep the temp dir, BLD=path to
 # use an already built bld instead of building ./cmd/bld.
 set -euo pipefail
 export LC_ALL=C
@@ -72,7 +73,7 @@ timeit() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-run_bld() { BLD_CACHE_DIR=$tmp/cache XDG_CACHE_HOME=$tmp/cache "$BLD" build -j "$JOBS" //...; }
+run_bld() { BLD_CACHE_DIR=$tmp/cache XDG_CACHE_HOME=$tmp/cache "$BLD" build -j "$JOBS" ${BLD_FLAGS:-} //...; }
 run_ninja() { ninja -j "$JOBS"; }
 
 rows=()

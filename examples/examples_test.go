@@ -180,12 +180,29 @@ const (
 	// examples/pgo: wordfreq (2 compiles, a link) and wordfreq_pgo's
 	// stages: instrument (2 compiles, a link), train, optimize (2
 	// compiles, a link), bolt (instrument, train, optimize), the copy.
-	numExamples = 19 + 3 + 11
+	// examples/tests: a compile and an archive, the test's compile and
+	// link, the shell test's copy.
+	numExamples = 19 + 3 + 11 + 5
 )
 
 // report is what examples/rust/report prints for n = 100000.
 const report = "primes below 100000: 9592; longest Collatz chain below 100000 starts at 77031; fib(100000) mod 1e9+7 = 911435502\n" +
 	"checksum 261d0b18aa5ec57d\n"
+
+// The examples' tests pass under bld test, and pass from the cache the
+// second time.
+func TestExampleTests(t *testing.T) {
+	w := newWorkspace(t, t.TempDir())
+	out := w.bld("test", "//examples/...")
+	for _, want := range []string{"//examples/tests:app_test", "//examples/tests:fizzbuzz_test", "bld: 2 tests passed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bld test //examples/... does not say %q:\n%s", want, out)
+		}
+	}
+	if out := w.bld("test", "//examples/..."); strings.Count(out, "PASSED (cached)") != 2 {
+		t.Errorf("second bld test: want both tests cached:\n%s", out)
+	}
+}
 
 func TestExamples(t *testing.T) {
 	// A path unlike the checkout's: bld must not depend on where it is.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/lua/pgo.sh BLD SRC_DIR REPS: Lua 5.4's interpreter built plain
 # (-O2, //src:lua), with PGO (cc_pgo_binary's optimize stage) and with PGO
-# then BOLT (its bolt stage), trained on cmd/bld/testdata/lua/workload.lua;
+# then BOLT (its bolt stage), trained on bench/lua/workload.lua;
 # then each program timed on the training workload and on another one
 # (bench/lua/other.lua), REPS runs each, interleaved (all programs and
 # workloads in every round), medians printed side by side. Also prints the
@@ -21,7 +21,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ws=$tmp/lua
 "$here/setup.sh" "$src" "$ws"
-cp "$here/../../cmd/bld/testdata/lua/workload.lua" "$here/other.lua" "$ws/src/"
+cp "$here/workload.lua" "$here/other.lua" "$ws/src/"
 cat >>"$ws/src/BUILD.star" <<'BUILD'
 
 load("@bld//rules:pgo.star", "cc_pgo_binary")

@@ -5,8 +5,9 @@ package main
 // apt-get source and sets BLD_LUA_SRC; bench/lua/setup.sh makes the
 // workspace). The interpreter built with liblua in 2 unity partitions, and
 // with "auto" partitions, runs a workload that checks its own answers, and
-// prints what the file-by-file build's interpreter prints; bytecode written
-// by one build's luac runs on the other's lua.
+// prints what the file-by-file build's interpreter prints (also as Lua's
+// sh_test, under bld test); bytecode written by one build's luac runs on
+// the other's lua.
 
 import (
 	"os"
@@ -44,7 +45,7 @@ func TestLuaPartitioned(t *testing.T) {
 	if src == "" {
 		t.Skip("BLD_LUA_SRC is not set: it names an unpacked lua5.4 source package (apt-get source lua5.4), as .ci/run sets it")
 	}
-	workload, err := filepath.Abs("testdata/lua/workload.lua")
+	workload, err := filepath.Abs("../../bench/lua/workload.lua")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +62,12 @@ func TestLuaPartitioned(t *testing.T) {
 		if got := runLua(t, w, workload); got != want {
 			t.Errorf("%s: the workload printed\n%s\nwant (file by file)\n%s", attrs, got, want)
 		}
+		// The same workload as Lua's sh_test, run by bld test.
+		r := w.bld("test", "//src:workload_test")
+		if r.code != 0 {
+			t.Errorf("%s: bld test //src:workload_test:\n%s", attrs, r)
+		}
+		wantMatch(t, r.stderr, `//src:workload_test\s+PASSED`)
 		// Bytecode from the partitioned luac runs on the file-by-file lua.
 		luac := exec.Command(w.path("bld-out/src/luac"), "-o", w.path("workload.luac"), workload)
 		if out, err := luac.CombinedOutput(); err != nil {
