@@ -222,6 +222,7 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 	if err != nil {
 		return nil, err
 	}
+	cfg.CC, cfg.CXX = compilersOf(base)
 	var ph phases
 	ph.add("starting", traceStart)
 	req := analyzeRequest{cfg: cfg, base: base, patterns: patterns,

@@ -116,3 +116,19 @@ func rcArgs(env *environment, command string) ([]string, error) {
 	}
 	return args, nil
 }
+
+// compilersOf returns the C and C++ compilers the user gave actions
+// (--action_env=CC=clang, --action_env=CXX): the cc rules use them
+// instead of gcc and g++. bld's own CC and CXX alone do not count: an
+// action's environment is only what the user declares.
+func compilersOf(actionEnv []string) (cc, cxx string) {
+	for _, kv := range actionEnv {
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "CC":
+			cc = v
+		case "CXX":
+			cxx = v
+		}
+	}
+	return cc, cxx
+}

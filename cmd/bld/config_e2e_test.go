@@ -159,3 +159,15 @@ func TestBldrc(t *testing.T) {
 	}
 	wantContains(t, r.stderr, ".bldrc:1:", `"biuld" is not a bld command`)
 }
+
+// The C compiler is gcc unless the user gives actions another one
+// (--action_env=CC=...); bld's own CC does not choose it.
+func TestCompilerFromActionEnv(t *testing.T) {
+	w := configWorkspace(t)
+	w.env = append(w.env, "CC=/nonexistent/cc")
+	r := w.mustBuild("build", "-s", "//app:modes")
+	wantMatch(t, r.output(), `(?m)^gcc -iquote`)
+	r = w.mustBuild("build", "-s", "--action_env=CC=cc", "//app:modes")
+	wantMatch(t, r.output(), `(?m)^cc -iquote`, `(?m)^cc -o bld-out/app/modes`)
+	wantOutput(t, w, "bld-out/app/modes", "ndebug=0 optimize=0 extra=0\n")
+}

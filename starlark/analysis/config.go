@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -32,6 +33,16 @@ type Config struct {
 	// Defines are --define NAME=VALUE, in command-line order; for a name
 	// given twice, the last value counts.
 	Defines []string
+	// CC and CXX are the C and C++ compiler drivers (program names looked
+	// up in the actions' PATH, or paths); "" means gcc and g++. bld sets
+	// them from CC and CXX when the user gives those to actions
+	// (--action_env=CC=clang), never from bld's own environment alone.
+	CC, CXX string
+}
+
+// Compilers returns the C and C++ compiler drivers.
+func (c Config) Compilers() (cc, cxx string) {
+	return cmp.Or(c.CC, "gcc"), cmp.Or(c.CXX, "g++")
 }
 
 // Mode returns the compilation mode, ModeFastbuild for "".
@@ -66,7 +77,8 @@ func (c Config) Key() []string {
 	add("cxxopt", c.Cxxopts)
 	add("linkopt", c.Linkopts)
 	add("define", c.Defines)
-	return key
+	cc, cxx := c.Compilers()
+	return append(key, "cc="+cc, "cxx="+cxx)
 }
 
 // vars is ctx.var: the make variables a rule sees, COMPILATION_MODE and
@@ -94,7 +106,10 @@ func (c Config) fragments() starlark.Value {
 		l.Freeze()
 		return l
 	}
+	cc, cxx := c.Compilers()
 	cpp := structOf(starlark.StringDict{
+		"cc":               starlark.String(cc),
+		"cxx":              starlark.String(cxx),
 		"compilation_mode": starlark.String(c.Mode()),
 		"copts":            list(c.Copts),
 		"conlyopts":        list(c.Conlyopts),
