@@ -494,6 +494,9 @@ type buildPlan struct {
 	// the plan comes from an analysis and not a snapshot.
 	executables map[string]string
 	args        map[string][]string
+	// files maps the labels analyzed to the outputs their DefaultInfo
+	// names (fresh analyses only).
+	files map[string][]string
 }
 
 // analyzeRequest is what analyze loads and analyzes, and how.
@@ -566,13 +569,25 @@ func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequ
 	var goals []string
 	executables := map[string]string{}
 	args := map[string][]string{}
+	files := map[string][]string{}
 	reported := map[string]bool{}
+	testsAdded := map[label.Label]bool{}
+	addTests := func(c *analysis.Configured) error {
+		if testsAdded[c.Label] {
+			return nil
+		}
+		testsAdded[c.Label] = true
+		outs, err := an.TestActions(c, *req.tests)
+		goals = append(goals, outs...)
+		return err
+	}
 	for _, l := range labels {
 		c, err := an.Analyze(ctx, l)
 		if err == nil && req.tests != nil && analysis.IsTest(c) {
-			var outs []string
-			outs, err = an.TestActions(c, *req.tests)
-			goals = append(goals, outs...)
+			err = addTests(c)
+		}
+		if err == nil && req.tests != nil {
+			err = s.addSuite(ctx, an, c, addTests, map[label.Label]bool{})
 		}
 		if err != nil {
 			if !keepGoing || ctx.Err() != nil {
@@ -588,6 +603,7 @@ func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequ
 			if !f.IsSource {
 				goals = append(goals, f.Path)
 			}
+			files[l.String()] = append(files[l.String()], f.Path)
 		}
 		if c.Executable != nil {
 			executables[l.String()] = c.Executable.Path
@@ -599,7 +615,7 @@ func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequ
 	if err != nil {
 		return nil, err
 	}
-	plan.executables, plan.args = executables, args
+	plan.executables, plan.args, plan.files = executables, args, files
 	ph.add("analysis", t)
 	if len(reported) > 0 {
 		plan.analysisErrors = len(reported)
@@ -744,4 +760,30 @@ func jobsSet(fs *flag.FlagSet) bool {
 		}
 	})
 	return set
+}
+
+// addSuite adds the tests of c, if it is a test_suite (its suites'
+// included), with add; seen guards against suites that include each other.
+func (s *session) addSuite(ctx context.Context, an *analysis.Analyzer, c *analysis.Configured, add func(*analysis.Configured) error, seen map[label.Label]bool) error {
+	tests, ok, err := an.SuiteTests(ctx, c)
+	if !ok || err != nil || seen[c.Label] {
+		return err
+	}
+	seen[c.Label] = true
+	for _, l := range tests {
+		tc, err := an.Analyze(ctx, l)
+		if err != nil {
+			return err
+		}
+		if analysis.IsTest(tc) {
+			if err := add(tc); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.addSuite(ctx, an, tc, add, seen); err != nil {
+			return err
+		}
+	}
+	return nil
 }

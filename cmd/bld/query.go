@@ -19,21 +19,31 @@ var queryCommand = &command{
   bld query 'deps(//pkg:name)' those targets and everything they depend on,
                                source files included
 
-Queries read BUILD.star files only: nothing is analyzed or built.
+Queries read BUILD.star files only: nothing is analyzed or built, but
+with --output=files, which analyzes the targets (in the configuration the
+flags choose) and prints the files each one gives (DefaultInfo.files):
+where its outputs are, built or not, and the source files it names.
 
 flags:
+  --output label|files    what to print for each target (default label)
+  -c, --copt, --define, ... the configuration, as for bld build (files)
   --max_eval_memory SIZE  stop evaluating BUILD.star files when bld's heap
                           grows past SIZE (default 4GiB; 0: no bound)`,
-	usage: "bld query [--max_eval_memory SIZE] PATTERN | 'deps(PATTERN)'",
+	usage: "bld query [--output label|files] [--max_eval_memory SIZE] PATTERN | 'deps(PATTERN)'",
 	run:   runQuery,
 }
 
 func runQuery(ctx context.Context, env *environment, args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	maxMemory := maxEvalMemoryFlag(fs)
+	output := fs.String("output", "label", "")
+	cf := addConfigFlags(fs)
 	args, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *output != "label" && *output != "files" {
+		return usageError(fmt.Sprintf("--output=%s: want label or files", *output))
 	}
 	if len(args) != 1 {
 		return usageError("takes one query expression")
@@ -65,6 +75,12 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
+	}
+	if *output == "files" {
+		if deps {
+			return usageError("--output=files takes a pattern, not deps(...)")
+		}
+		return printFiles(ctx, env, s, cf, patterns, labels)
 	}
 	for _, l := range labels {
 		fmt.Fprintln(env.stdout, l)
@@ -122,4 +138,27 @@ func transitiveDeps(ctx context.Context, s *session, roots []label.Label) ([]lab
 	}
 	sort.Slice(out, func(i, j int) bool { return label.Less(out[i], out[j]) })
 	return out, nil
+}
+
+// printFiles analyzes patterns and prints, for each of labels, the files
+// it gives, one per line after the label.
+func printFiles(ctx context.Context, env *environment, s *session, cf *configFlags, patterns []label.Pattern, labels []label.Label) error {
+	cfg, err := cf.config()
+	if err != nil {
+		return err
+	}
+	base, err := actionEnv(env, nil)
+	if err != nil {
+		return err
+	}
+	plan, err := s.analyze(ctx, env, analyzeRequest{cfg: cfg, base: base, patterns: patterns})
+	if err != nil {
+		return err
+	}
+	for _, l := range labels {
+		for _, f := range plan.files[l.String()] {
+			fmt.Fprintln(env.stdout, f)
+		}
+	}
+	return nil
 }

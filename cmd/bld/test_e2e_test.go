@@ -170,3 +170,34 @@ func TestBldRun(t *testing.T) {
 	}
 	wantContains(t, r.output(), "names no program")
 }
+
+// A test_suite runs the tests it names, or its package's tests; query
+// --output=files says where a target's outputs are.
+func TestTestSuiteAndQueryFiles(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"t/BUILD.star": `
+sh_test(name = "a_test", srcs = ["ok.sh"])
+sh_test(name = "b_test", srcs = ["ok.sh"])
+sh_test(name = "manual_test", srcs = ["ok.sh"], tags = ["manual"])
+test_suite(name = "some", tests = [":b_test", ":manual_test"])
+test_suite(name = "all_tests")
+`,
+		"t/ok.sh": "#!/bin/sh\nexit 0\n",
+	})
+	r := w.mustBuild("test", "//t:some")
+	wantMatch(t, r.stderr, `//t:b_test\s+PASSED`, `//t:manual_test\s+PASSED`, `bld: 2 tests passed`)
+	if strings.Contains(r.stderr, "a_test") {
+		t.Errorf("//t:some ran a_test:\n%s", r.stderr)
+	}
+	r = w.mustBuild("test", "//t:all_tests", "//t:a_test")
+	wantMatch(t, r.stderr, `//t:a_test\s+PASSED`, `//t:b_test\s+PASSED`, `bld: 2 tests passed`)
+
+	q := w.mustBuild("query", "--output=files", "//t:a_test")
+	if q.stdout != "bld-out/t/a_test\n" {
+		t.Errorf("query --output=files //t:a_test printed %q", q.stdout)
+	}
+	q = w.bld("query", "--output=files", "deps(//t:a_test)")
+	if q.code != 2 {
+		t.Errorf("--output=files with deps(): exit %d, want 2", q.code)
+	}
+}

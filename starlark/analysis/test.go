@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"path"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"bld/exec/graph"
+	"bld/starlark/label"
 	"bld/starlark/loading"
 	"bld/starlark/workspace"
 )
@@ -81,6 +83,29 @@ func ArgsOf(c *Configured) []string {
 		return nil
 	}
 	return stringList(c.Target.Attrs["args"])
+}
+
+// SuiteTests returns the tests a test_suite target c names: its tests
+// attribute, or, when that is empty, every test target of its package
+// not tagged manual, in label order. ok is false if c is no test_suite.
+func (a *Analyzer) SuiteTests(ctx context.Context, c *Configured) (tests []label.Label, ok bool, err error) {
+	t := c.Target
+	if t == nil || t.Rule.Name() != "test_suite" || t.Rule.DefinedIn.Repo != label.BuiltinRepo {
+		return nil, false, nil
+	}
+	if named := loading.LabelsOf(t.Attrs["tests"]); len(named) > 0 {
+		return named, true, nil
+	}
+	pkg, err := a.loader.LoadPackage(ctx, t.Label.Pkg)
+	if err != nil {
+		return nil, true, err
+	}
+	for _, name := range pkg.TargetNames() {
+		if tt := pkg.Targets[name]; tt.Rule.Test && !tt.Manual() {
+			tests = append(tests, tt.Label)
+		}
+	}
+	return tests, true, nil
 }
 
 // IsTest reports whether c is a test target (a rule with test = True).
