@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bld/cmd/bld/internal/build"
 	"context"
 	"encoding/json"
 	"flag"
@@ -103,7 +104,7 @@ func runAquery(ctx context.Context, env *environment, args []string) error {
 		for _, l := range labels {
 			owners[l.String()] = true
 		}
-		for _, a := range plan.graph.Actions {
+		for _, a := range plan.Graph.Actions {
 			if owners[a.Owner] {
 				actions = append(actions, a)
 			}
@@ -118,10 +119,10 @@ func runAquery(ctx context.Context, env *environment, args []string) error {
 
 // neededActions returns the goals of plan and every action they depend
 // on, in the order of their IDs.
-func neededActions(plan *buildPlan) []*graph.Action {
-	g := plan.graph
+func neededActions(plan *build.Plan) []*graph.Action {
+	g := plan.Graph
 	needed := make([]bool, len(g.Actions))
-	stack := append([]int{}, plan.goals...)
+	stack := append([]int{}, plan.Goals...)
 	for len(stack) > 0 {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

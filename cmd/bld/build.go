@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bld/cmd/bld/internal/build"
 	"context"
 
 	"flag"
@@ -13,18 +14,14 @@ import (
 	"time"
 
 	"bld/exec/buildlog"
-	"bld/exec/cache"
 	"bld/exec/crash"
 	"bld/exec/executor"
-	"bld/exec/graph"
 	"bld/exec/jobserver"
 	"bld/exec/sandbox"
 	"bld/exec/status"
 	"bld/exec/store"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
-	"bld/starlark/snapshot"
-	"bld/starlark/workspace"
 )
 
 var buildCommand = &command{
@@ -110,12 +107,12 @@ type buildFlags struct {
 }
 
 func runBuild(ctx context.Context, env *environment, args []string) error {
-	_, err := build(ctx, env, args, nil)
+	_, err := doBuild(ctx, env, args, nil)
 	return err
 }
 
 // A buildExtension is what bld test and bld run add to bld build: they
-// take its flags and run its pipeline (build), with more.
+// take its flags and run its pipeline (doBuild), with more.
 type buildExtension struct {
 	command string // for the flag set
 	// addFlags registers the command's own flags; the function it returns
@@ -133,12 +130,12 @@ type buildExtension struct {
 // buildResult is what build did.
 type buildResult struct {
 	root string
-	plan *buildPlan
+	plan *build.Plan
 }
 
-// build is bld build: it parses args (bld build's flags and patterns, and
+// doBuild is bld build: it parses args (bld build's flags and patterns, and
 // ext's), plans, and runs the plan. With ext nil it is bld build itself.
-func build(ctx context.Context, env *environment, args []string, ext *buildExtension) (*buildResult, error) {
+func doBuild(ctx context.Context, env *environment, args []string, ext *buildExtension) (*buildResult, error) {
 	start := time.Now()
 	traceStart := start // start moves past a wait for the lock; the trace shows it
 	var f buildFlags
@@ -213,8 +210,8 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 	if err != nil {
 		return nil, err
 	}
-	paths := layout{root: s.root}
-	stateDir := paths.stateDir()
+	paths := build.Layout{Root: s.root}
+	stateDir := paths.StateDir()
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -223,10 +220,10 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 		return nil, err
 	}
 	cfg.CC, cfg.CXX = compilersOf(base)
-	var ph phases
-	ph.add("starting", traceStart)
+	var ph build.Phases
+	ph.Add("starting", traceStart)
 	req := analyzeRequest{cfg: cfg, base: base, patterns: patterns,
-		snapPath: paths.analysisSnapshot(), keepGoing: f.keepGoing, ph: &ph}
+		snapPath: paths.AnalysisSnapshot(), keepGoing: f.keepGoing, ph: &ph}
 	if ext != nil {
 		req.tests = ext.tests
 		if ext.fresh {
@@ -241,46 +238,33 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 	if f.compdb {
 		// Written before anything is built, so that an editor gets it
 		// even when the build fails.
-		if _, err := writeCompileCommands(paths.compileCommands(), s.root, plan); err != nil {
+		if _, err := writeCompileCommands(paths.CompileCommands(), s.root, plan); err != nil {
 			return nil, fmt.Errorf("--compile_commands: %w", err)
 		}
 	}
 	if f.noBuild {
 		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
-			len(plan.graph.Actions), time.Since(start).Seconds())
-		if plan.analysisErrors > 0 {
+			len(plan.Graph.Actions), time.Since(start).Seconds())
+		if plan.AnalysisErrors > 0 {
 			return nil, errReported
 		}
 		return result, nil
 	}
 
 	lockStart := time.Now()
-	unlock, err := lockWorkspace(ctx, stateDir, env)
+	unlock, err := lockWorkspace(ctx, paths.LockFile(), env)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	ph.add("waiting for the workspace lock", lockStart)
+	ph.Add("waiting for the workspace lock", lockStart)
 	if waited := time.Since(lockStart); waited > lockPollInterval {
 		start = start.Add(waited) // the build's time is not the other build's
 	}
-	processDir := paths.processDir()
-	if err := os.MkdirAll(processDir, 0o755); err != nil {
-		return nil, err
-	}
-	if n, err := executor.KillLeftovers(processDir, s.root); err != nil {
+	if n, err := build.Prepare(paths); err != nil {
 		return nil, err
 	} else if n > 0 {
 		fmt.Fprintf(env.stderr, "bld: killed %d command(s) left running by a build that was killed\n", n)
-	}
-	if err := sandbox.RemoveStale(s.root); err != nil {
-		return nil, err
-	}
-	// Outputs are restored and files written through this directory, so
-	// that a build killed meanwhile leaves its temporary files here only.
-	stagingDir := filepath.Join(stateDir, "staging")
-	if err := sandbox.RemoveAll(stagingDir); err != nil {
-		return nil, fmt.Errorf("removing what a killed build left in %s: %w", stagingDir, err)
 	}
 	if f.fromStage != "" {
 		if plan, err = startAtStage(env, s.root, plan, f.fromStage, stageInputs); err != nil {
@@ -302,28 +286,13 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 		return nil, err
 	}
 	display := status.New(env.stderr, env.isTerminal)
-	st, err := store.Open(cacheDir, store.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
-	}
-	ac, err := cache.Open(st, s.root, cache.Options{
-		Explain:       f.explain,
-		Warn:          display.Warn,
-		FixedExecRoot: sandboxMode == sandbox.ModeNamespace,
-		Sandboxed:     sandboxMode != sandbox.ModeOff,
-		Rerun:         rerunStages(f.rerun),
-		StagingDir:    stagingDir,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("opening the action cache %s: %w", cacheDir, err)
-	}
 	display.Explain(f.explain)
 	stages := status.NewStageTable()
 	display.Subcommands(f.subcmds)
 	display.Color(useColor(env))
 	// The build log orders the ready actions and estimates the time left;
 	// it is an optimization, so a log that cannot be read only warns.
-	buildLog, err := buildlog.Open(paths.buildLog())
+	buildLog, err := buildlog.Open(paths.BuildLog())
 	if err != nil {
 		display.Warn(err.Error())
 	}
@@ -363,24 +332,24 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 		observers = append(observers, timeline)
 	}
 	execStart := time.Now()
-	summary, runErr := executor.Run(ctx, plan.graph, plan.goals, executor.Options{
-		Root:       s.root,
-		KeepGoing:  f.keepGoing,
-		Cache:      ac,
-		Tokens:     pool,
-		Observer:   status.Multi(observers...),
-		ProcessDir: processDir,
-		StagingDir: stagingDir,
-		LogDir:     paths.logDir(),
-		Sandbox:    sandboxMode,
-		Sandboxes:  sandboxes,
-		Durations:  buildLog.Duration,
+	outcome, err := build.Execute(ctx, plan, build.ExecOptions{
+		Layout:    paths,
+		CacheDir:  cacheDir,
+		Explain:   f.explain,
+		Rerun:     rerunStages(f.rerun),
+		Sandbox:   sandboxMode,
+		Sandboxes: sandboxes,
+		Tokens:    pool,
+		Observer:  status.Multi(observers...),
+		KeepGoing: f.keepGoing,
+		BuildLog:  buildLog,
+		Warn:      display.Warn,
 	})
-	ph.add("execution", execStart)
-	if err := buildLog.Save(); err != nil {
-		display.Warn(err.Error())
+	if err != nil {
+		return nil, err
 	}
-	closeErr := ac.Close()
+	ph.Add("execution", execStart)
+	summary, runErr, closeErr := outcome.Summary, outcome.RunErr, outcome.CloseErr
 	var eventsErr error
 	if events != nil {
 		eventsErr = events.Flush()
@@ -389,13 +358,13 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 	display.Summary(summary, time.Since(start))
 	var traceErr, timingsErr error
 	if traceFile != nil {
-		traceErr = writeTrace(traceFile, status.NewTrace(traceStart, ph.list, timeline.Results()))
+		traceErr = writeTrace(traceFile, status.NewTrace(traceStart, ph.List, timeline.Results()))
 	}
 	if f.timings {
-		report := paths.timingsReport()
+		report := paths.TimingsReport()
 		timingsErr = writeTimings(report, &status.Timings{
 			Title: strings.Join(args, " "), Start: traceStart, Elapsed: time.Since(traceStart),
-			Jobs: f.jobs, Phases: ph.list, Results: timeline.Results(),
+			Jobs: f.jobs, Phases: ph.List, Results: timeline.Results(),
 		})
 		if timingsErr == nil {
 			fmt.Fprintf(env.stderr, "bld: timings: %s\n", report)
@@ -406,11 +375,11 @@ func build(ctx context.Context, env *environment, args []string, ext *buildExten
 		return nil, ctx.Err()
 	case runErr != nil:
 		return result, errReported // the display has shown what failed
-	case plan.analysisErrors > 0:
-		fmt.Fprintf(env.stderr, "bld: build failed: %d analysis error(s), reported above; -k built the rest\n", plan.analysisErrors)
+	case plan.AnalysisErrors > 0:
+		fmt.Fprintf(env.stderr, "bld: build failed: %d analysis error(s), reported above; -k built the rest\n", plan.AnalysisErrors)
 		return nil, errReported
 	case closeErr != nil:
-		return nil, fmt.Errorf("saving the action cache: %w", closeErr)
+		return nil, closeErr
 	case eventsErr != nil:
 		return nil, fmt.Errorf("--events: %w", eventsErr)
 	case traceErr != nil:
@@ -479,193 +448,6 @@ func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan 
 		ch <- sandboxResolution{manager: mgr, mode: m, fallback: fallback, err: err}
 	})
 	return ch
-}
-
-// buildPlan is the action graph of a build and the actions it must bring up
-// to date.
-type buildPlan struct {
-	graph *graph.Graph
-	goals []int
-	// analysisErrors counts the distinct analysis errors that -k
-	// reported and went past; the graph leaves their targets out.
-	analysisErrors int
-	// executables maps the labels analyzed to their programs
-	// (DefaultInfo.executable), and args to their args attributes, when
-	// the plan comes from an analysis and not a snapshot.
-	executables map[string]string
-	args        map[string][]string
-	// files maps the labels analyzed to the outputs their DefaultInfo
-	// names (fresh analyses only).
-	files map[string][]string
-}
-
-// analyzeRequest is what analyze loads and analyzes, and how.
-type analyzeRequest struct {
-	cfg      analysis.Config
-	base     []string // the actions' base environment
-	patterns []label.Pattern
-	// snapPath is the snapshot's file; "" neither reads nor writes one.
-	snapPath  string
-	keepGoing bool
-	// tests, when not nil, adds an action running each test target the
-	// patterns name (bld test).
-	tests *analysis.TestOptions
-	// ph records the phases, if not nil.
-	ph *phases
-}
-
-// analyze loads and analyzes the targets the patterns name and checks the
-// resulting action graph. When a snapshot of an earlier analysis of the same
-// patterns is still valid (nothing it read has changed), it uses that
-// instead, and loads and analyzes nothing (package snapshot).
-//
-// The phases recorded are "loading" (the packages the patterns name) and
-// "analysis" (rule implementations, packages reached through dependencies,
-// the graph's checks), or "analysis snapshot" when one was reused.
-//
-// With keepGoing (-k), a target whose analysis fails does not stop the
-// others: each distinct error is printed as it comes (a target that
-// depends on a failed one fails with the same error, printed once), the
-// plan holds what the other targets need, and no snapshot is saved, so
-// that the next build analyzes again and reports the errors again.
-func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequest) (*buildPlan, error) {
-	cfg, base, patterns, snapPath, keepGoing, ph := req.cfg, req.base, req.patterns, req.snapPath, req.keepGoing, req.ph
-	t := time.Now()
-	keyParts := append([]string{bldIdentity()}, base...)
-	for _, k := range cfg.Key() {
-		keyParts = append(keyParts, "config:"+k)
-	}
-	if req.tests != nil {
-		for _, k := range req.tests.Key() {
-			keyParts = append(keyParts, "test:"+k)
-		}
-	}
-	for _, p := range patterns {
-		keyParts = append(keyParts, p.String())
-	}
-	key := snapshot.Key(keyParts...)
-	var snap *snapshot.Snapshot
-	var err error
-	if snapPath != "" {
-		snap, err = snapshot.Load(snapPath, key)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if snap != nil && snap.Stale(s.root, env.lookup) == "" {
-		plan, err := newPlan(snap.Actions, snap.Goals, workspace.NewView(s.root).IsFile)
-		ph.add("analysis snapshot", t)
-		return plan, err
-	}
-
-	stopWatch := s.loader.WatchMemory()
-	defer stopWatch()
-	labels, err := s.loader.Expand(ctx, patterns)
-	if err != nil {
-		return nil, err
-	}
-	t = ph.add("loading", t)
-	an := analysis.New(s.loader, cfg, base, env.vars)
-	var goals []string
-	executables := map[string]string{}
-	args := map[string][]string{}
-	files := map[string][]string{}
-	reported := map[string]bool{}
-	testsAdded := map[label.Label]bool{}
-	addTests := func(c *analysis.Configured) error {
-		if testsAdded[c.Label] {
-			return nil
-		}
-		testsAdded[c.Label] = true
-		outs, err := an.TestActions(c, *req.tests)
-		goals = append(goals, outs...)
-		return err
-	}
-	for _, l := range labels {
-		c, err := an.Analyze(ctx, l)
-		if err == nil && req.tests != nil && analysis.IsTest(c) {
-			err = addTests(c)
-		}
-		if err == nil && req.tests != nil {
-			err = s.addSuite(ctx, an, c, addTests, map[label.Label]bool{})
-		}
-		if err != nil {
-			if !keepGoing || ctx.Err() != nil {
-				return nil, err
-			}
-			if msg := err.Error(); !reported[msg] {
-				reported[msg] = true
-				fmt.Fprintf(env.stderr, "bld: error: %s\n", msg)
-			}
-			continue
-		}
-		for _, f := range c.Files {
-			if !f.IsSource {
-				goals = append(goals, f.Path)
-			}
-			files[l.String()] = append(files[l.String()], f.Path)
-		}
-		if c.Executable != nil {
-			executables[l.String()] = c.Executable.Path
-			args[l.String()] = analysis.ArgsOf(c)
-		}
-	}
-	view := s.loader.View()
-	plan, err := newPlan(an.Actions(), goals, view.IsFile)
-	if err != nil {
-		return nil, err
-	}
-	plan.executables, plan.args, plan.files = executables, args, files
-	ph.add("analysis", t)
-	if len(reported) > 0 {
-		plan.analysisErrors = len(reported)
-		return plan, nil
-	}
-	if snapPath == "" {
-		return plan, nil
-	}
-	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
-	for _, name := range an.EnvRead() {
-		v, ok := env.lookup(name)
-		snap.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
-	}
-	if err := snapshot.Save(snapPath, snap); err != nil {
-		fmt.Fprintf(env.stderr, "bld: warning: %v (the next build will analyze again)\n", err)
-	}
-	return plan, nil
-}
-
-// newPlan checks actions as a graph and finds the actions that produce the
-// goal outputs.
-func newPlan(actions []*graph.Action, goals []string, isFile graph.SourceChecker) (*buildPlan, error) {
-	g, err := graph.New(actions, isFile)
-	if err != nil {
-		return nil, err
-	}
-	var ids []int
-	seen := map[int]bool{}
-	for _, out := range goals {
-		if id, ok := g.Producer(out); ok && !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	return &buildPlan{graph: g, goals: ids}, nil
-}
-
-// bldIdentity names this bld binary (its path, size and modification time),
-// so that a snapshot made by another bld, with other built-in rules, does
-// not apply.
-func bldIdentity() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return "unknown " + version
-	}
-	fi, err := os.Stat(exe)
-	if err != nil {
-		return exe + " " + version
-	}
-	return fmt.Sprintf("%s %d %d %s", exe, fi.Size(), fi.ModTime().UnixNano(), version)
 }
 
 // defaultPath is the PATH of actions when bld itself has none.
@@ -762,28 +544,37 @@ func jobsSet(fs *flag.FlagSet) bool {
 	return set
 }
 
-// addSuite adds the tests of c, if it is a test_suite (its suites'
-// included), with add; seen guards against suites that include each other.
-func (s *session) addSuite(ctx context.Context, an *analysis.Analyzer, c *analysis.Configured, add func(*analysis.Configured) error, seen map[label.Label]bool) error {
-	tests, ok, err := an.SuiteTests(ctx, c)
-	if !ok || err != nil || seen[c.Label] {
-		return err
+// analyzeRequest is what a command asks build.Analyze for.
+type analyzeRequest struct {
+	cfg       analysis.Config
+	base      []string // the actions' base environment
+	patterns  []label.Pattern
+	snapPath  string // "" for no snapshot
+	keepGoing bool
+	tests     *analysis.TestOptions
+	ph        *build.Phases
+}
+
+// analyze plans a build of the session's workspace (build.Analyze).
+func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequest) (*build.Plan, error) {
+	return build.Analyze(ctx, build.Request{
+		Loader: s.loader, Config: req.cfg, Base: req.base, Patterns: req.patterns,
+		HostEnv: env.vars, Lookup: env.lookup, SnapPath: req.snapPath, KeepGoing: req.keepGoing,
+		Tests: req.tests, Phases: req.ph, Identity: bldIdentity(), Stderr: env.stderr,
+	})
+}
+
+// bldIdentity names this bld binary (its path, size and modification time),
+// so that a snapshot made by another bld, with other built-in rules, does
+// not apply.
+func bldIdentity() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown " + version
 	}
-	seen[c.Label] = true
-	for _, l := range tests {
-		tc, err := an.Analyze(ctx, l)
-		if err != nil {
-			return err
-		}
-		if analysis.IsTest(tc) {
-			if err := add(tc); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := s.addSuite(ctx, an, tc, add, seen); err != nil {
-			return err
-		}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return exe + " " + version
 	}
-	return nil
+	return fmt.Sprintf("%s %d %d %s", exe, fi.Size(), fi.ModTime().UnixNano(), version)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bld/cmd/bld/internal/build"
 	"context"
 	"fmt"
 	"os"
@@ -24,7 +25,7 @@ func runClean(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	out := filepath.Join(root, workspace.OutputDir)
-	stateDir := layout{root: root}.stateDir()
+	stateDir := build.Layout{Root: root}.StateDir()
 	if _, err := os.Stat(stateDir); err != nil {
 		// Nothing bld made (or not even a bld-out/): nothing to lock.
 		if err := os.RemoveAll(out); err != nil {
@@ -35,7 +36,7 @@ func runClean(ctx context.Context, env *environment, args []string) error {
 	// A build may be running: wait for it. Removing the lock file with
 	// the rest is safe: a build that waited on it finds it gone and
 	// locks the new one (lockWorkspace).
-	unlock, err := lockWorkspace(ctx, stateDir, env)
+	unlock, err := lockWorkspace(ctx, build.Layout{Root: root}.LockFile(), env)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bld/cmd/bld/internal/build"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,7 +14,7 @@ import (
 // actions (those the patterns need) to path: to a temporary file renamed
 // over it, so that clangd never reads half a file. root is the entries'
 // directory.
-func writeCompileCommands(path, root string, plan *buildPlan) (int, error) {
+func writeCompileCommands(path, root string, plan *build.Plan) (int, error) {
 	entries := compdb.Entries(neededActions(plan), root)
 	if entries == nil {
 		entries = []compdb.Entry{}

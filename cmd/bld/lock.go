@@ -16,13 +16,12 @@ import (
 const lockPollInterval = 50 * time.Millisecond
 
 // lockWorkspace takes an exclusive lock on the workspace's output directory
-// (the file lock in stateDir, which holds the pid of the holder), waiting
+// (the file name, Layout.LockFile, which holds the pid of the holder), waiting
 // while another bld holds it and saying which one: two builds, or a build
 // and bld clean, writing bld-out/ at once would corrupt each other. It
 // returns ctx's error at once when ctx is done while it waits. The lock is
 // released by unlock, or when the process ends, however it ends.
-func lockWorkspace(ctx context.Context, stateDir string, env *environment) (unlock func(), err error) {
-	name := filepath.Join(stateDir, "lock")
+func lockWorkspace(ctx context.Context, name string, env *environment) (unlock func(), err error) {
 	said := false
 	for {
 		f, held, err := tryLock(name)

@@ -156,7 +156,7 @@ func printFiles(ctx context.Context, env *environment, s *session, cf *configFla
 		return err
 	}
 	for _, l := range labels {
-		for _, f := range plan.files[l.String()] {
+		for _, f := range plan.Files[l.String()] {
 			fmt.Fprintln(env.stdout, f)
 		}
 	}

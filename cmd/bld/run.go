@@ -32,13 +32,13 @@ func runRun(ctx context.Context, env *environment, args []string) error {
 			break
 		}
 	}
-	res, err := build(ctx, env, args, &buildExtension{command: "run", fresh: true})
+	res, err := doBuild(ctx, env, args, &buildExtension{command: "run", fresh: true})
 	if err != nil {
 		return err
 	}
-	if len(res.plan.executables) != 1 {
+	if len(res.plan.Executables) != 1 {
 		var names []string
-		for l := range res.plan.executables {
+		for l := range res.plan.Executables {
 			names = append(names, l)
 		}
 		if len(names) == 0 {
@@ -47,7 +47,7 @@ func runRun(ctx context.Context, env *environment, args []string) error {
 		return usageError(fmt.Sprintf("the pattern names %d programs (%v); name one", len(names), names))
 	}
 	var label, exe string
-	for l, e := range res.plan.executables {
+	for l, e := range res.plan.Executables {
 		label, exe = l, e
 	}
 	cmd := exec.Command(filepath.Join(res.root, filepath.FromSlash(exe)), append(targetArgs(res, label), progArgs...)...)
@@ -74,5 +74,5 @@ func runRun(ctx context.Context, env *environment, args []string) error {
 // targetArgs returns the args attribute of the target label, if the plan
 // knows it.
 func targetArgs(res *buildResult, label string) []string {
-	return res.plan.args[label]
+	return res.plan.Args[label]
 }

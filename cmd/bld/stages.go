@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bld/cmd/bld/internal/build"
 	"fmt"
 	"io"
 	"maps"
@@ -42,8 +43,8 @@ func parseStageInputs(env *environment, fromStage string, flags []string) (map[s
 // (graph.StartAt): it copies the given products into place, under the
 // names of the outputs of the stages skipped, says which stages those are,
 // and returns the plan of the actions that remain.
-func startAtStage(env *environment, root string, plan *buildPlan, fromStage string, given map[string]string) (*buildPlan, error) {
-	st, err := graph.StartAt(plan.graph, plan.goals, fromStage, given)
+func startAtStage(env *environment, root string, plan *build.Plan, fromStage string, given map[string]string) (*build.Plan, error) {
+	st, err := graph.StartAt(plan.Graph, plan.Goals, fromStage, given)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +54,10 @@ func startAtStage(env *environment, root string, plan *buildPlan, fromStage stri
 		}
 	}
 	var goals []string
-	for _, id := range plan.goals {
-		goals = append(goals, plan.graph.Actions[id].Outputs...)
+	for _, id := range plan.Goals {
+		goals = append(goals, plan.Graph.Actions[id].Outputs...)
 	}
-	next, err := newPlan(st.Actions, goals, workspace.NewView(root).IsFile)
+	next, err := build.NewPlan(st.Actions, goals, workspace.NewView(root).IsFile)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bld/cmd/bld/internal/build"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -115,7 +116,7 @@ func runTest(ctx context.Context, env *environment, args []string) error {
 		},
 	}
 	ext.tests = opts
-	res, err := build(ctx, env, args, ext)
+	res, err := doBuild(ctx, env, args, ext)
 	if res == nil || ctx.Err() != nil {
 		return err // the build stopped before running anything
 	}
@@ -185,12 +186,12 @@ type testOutcome struct {
 
 // byTest returns the outcome of every test the plan runs, sorted by label;
 // a test whose runs never happened (the build failed first) has NO STATUS.
-func (r *testResults) byTest(plan *buildPlan) []*testOutcome {
+func (r *testResults) byTest(plan *build.Plan) []*testOutcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	planned := map[string]int{}
-	for _, id := range plan.goals {
-		if a := plan.graph.Actions[id]; a.Mnemonic == analysis.TestMnemonic {
+	for _, id := range plan.Goals {
+		if a := plan.Graph.Actions[id]; a.Mnemonic == analysis.TestMnemonic {
 			planned[a.Owner]++
 		}
 	}

@@ -1,0 +1,52 @@
+package build
+
+import (
+	"path/filepath"
+
+	"bld/starlark/workspace"
+)
+
+// Layout is where bld writes in a workspace: the one home of the paths
+// under bld-out/ (workspace.OutputDir) and bld-out/.bld
+// (workspace.StateDir) that commands use.
+type Layout struct {
+	Root string // the workspace root, absolute
+}
+
+// StateDir holds bld's own state: the lock, the analysis snapshot, the
+// records of running commands, long outputs, the build log.
+func (l Layout) StateDir() string {
+	return filepath.Join(l.Root, filepath.FromSlash(workspace.StateDir))
+}
+
+// LockFile is the workspace lock: one bld writes bld-out/ at a time.
+func (l Layout) LockFile() string { return filepath.Join(l.StateDir(), "lock") }
+
+// AnalysisSnapshot is the snapshot of the last analysis (package snapshot).
+func (l Layout) AnalysisSnapshot() string { return filepath.Join(l.StateDir(), "analysis") }
+
+// ProcessDir records the process groups of running commands
+// (executor.KillLeftovers).
+func (l Layout) ProcessDir() string { return filepath.Join(l.StateDir(), "running") }
+
+// LogDir holds the whole output of commands that printed too much to keep
+// in memory.
+func (l Layout) LogDir() string { return filepath.Join(l.StateDir(), "logs") }
+
+// BuildLog is how long each action took when it last ran (package
+// buildlog), like ninja's .ninja_log.
+func (l Layout) BuildLog() string { return filepath.Join(l.StateDir(), "build_log") }
+
+// TimingsReport is the HTML report of bld build --timings.
+func (l Layout) TimingsReport() string {
+	return filepath.Join(l.Root, workspace.OutputDir, "timings.html")
+}
+
+// CompileCommands is the compilation database bld build
+// --compile_commands writes, at the workspace root, where clangd looks.
+func (l Layout) CompileCommands() string { return filepath.Join(l.Root, "compile_commands.json") }
+
+// StagingDir is where outputs are restored and files written before they
+// are renamed into place: a build killed meanwhile leaves its temporary
+// files there only, and the next build empties it under the workspace lock.
+func (l Layout) StagingDir() string { return filepath.Join(l.StateDir(), "staging") }

@@ -1,0 +1,232 @@
+// Package build joins the stages of a build for every command that builds
+// (bld build, test and run; aquery and query --output=files plan without
+// running): Analyze loads and analyzes the targets (or reuses the analysis
+// snapshot, bld-out/.bld/analysis) and returns a checked action graph and
+// its goals from plain inputs; Layout is the one home of the paths under
+// bld-out/.bld; Phases records where a build's time went outside actions.
+// cmd/bld keeps flags, usage and printing (cmd/go and its internal/work are
+// the model).
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"bld/exec/graph"
+	"bld/starlark/analysis"
+	"bld/starlark/label"
+	"bld/starlark/loading"
+	"bld/starlark/snapshot"
+	"bld/starlark/workspace"
+)
+
+// A Plan is the action graph of a build and the actions it must bring up
+// to date.
+type Plan struct {
+	Graph *graph.Graph
+	Goals []int
+	// AnalysisErrors counts the distinct analysis errors that -k
+	// reported and went past; the graph leaves their targets out.
+	AnalysisErrors int
+	// Executables maps the labels analyzed to their programs
+	// (DefaultInfo.executable), Args to their args attributes, and Files
+	// to the files of their DefaultInfo, when the plan comes from an
+	// analysis and not a snapshot (Request.SnapPath "").
+	Executables map[string]string
+	Args        map[string][]string
+	Files       map[string][]string
+}
+
+// A Request is what Analyze loads and analyzes, and how.
+type Request struct {
+	Loader   *loading.Loader
+	Config   analysis.Config
+	Base     []string // the actions' base environment
+	Patterns []label.Pattern
+	// HostEnv is bld's environment ("KEY=value"), of which actions get
+	// what they name in env_inherit; Lookup reads it.
+	HostEnv []string
+	Lookup  func(name string) (string, bool)
+	// SnapPath is the snapshot's file (Layout.AnalysisSnapshot); ""
+	// neither reads nor writes one.
+	SnapPath  string
+	KeepGoing bool
+	// Tests, when not nil, adds an action running each test target the
+	// patterns name, test_suites expanded (bld test).
+	Tests *analysis.TestOptions
+	// Phases records the phases, if not nil.
+	Phases *Phases
+	// Identity names the bld binary: a snapshot another one made does not
+	// apply (its built-in rules may differ).
+	Identity string
+	// Stderr receives -k's analysis errors and warnings.
+	Stderr io.Writer
+}
+
+// Analyze loads and analyzes the targets the patterns name and checks the
+// resulting action graph. When a snapshot of an earlier analysis of the same
+// patterns and configuration is still valid (nothing it read has changed),
+// it uses that instead, and loads and analyzes nothing (package snapshot).
+//
+// The phases recorded are "loading" (the packages the patterns name) and
+// "analysis" (rule implementations, packages reached through dependencies,
+// the graph's checks), or "analysis snapshot" when one was reused.
+//
+// With KeepGoing (-k), a target whose analysis fails does not stop the
+// others: each distinct error is printed as it comes (a target that
+// depends on a failed one fails with the same error, printed once), the
+// plan holds what the other targets need, and no snapshot is saved, so
+// that the next build analyzes again and reports the errors again.
+func Analyze(ctx context.Context, req Request) (*Plan, error) {
+	cfg, base, patterns, snapPath, keepGoing, ph := req.Config, req.Base, req.Patterns, req.SnapPath, req.KeepGoing, req.Phases
+	root := req.Loader.Root()
+	t := time.Now()
+	keyParts := append([]string{req.Identity}, base...)
+	for _, k := range cfg.Key() {
+		keyParts = append(keyParts, "config:"+k)
+	}
+	if req.Tests != nil {
+		for _, k := range req.Tests.Key() {
+			keyParts = append(keyParts, "test:"+k)
+		}
+	}
+	for _, p := range patterns {
+		keyParts = append(keyParts, p.String())
+	}
+	key := snapshot.Key(keyParts...)
+	var snap *snapshot.Snapshot
+	var err error
+	if snapPath != "" {
+		snap, err = snapshot.Load(snapPath, key)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if snap != nil && snap.Stale(root, req.Lookup) == "" {
+		plan, err := NewPlan(snap.Actions, snap.Goals, workspace.NewView(root).IsFile)
+		ph.Add("analysis snapshot", t)
+		return plan, err
+	}
+
+	stopWatch := req.Loader.WatchMemory()
+	defer stopWatch()
+	labels, err := req.Loader.Expand(ctx, patterns)
+	if err != nil {
+		return nil, err
+	}
+	t = ph.Add("loading", t)
+	an := analysis.New(req.Loader, cfg, base, req.HostEnv)
+	var goals []string
+	executables := map[string]string{}
+	args := map[string][]string{}
+	files := map[string][]string{}
+	reported := map[string]bool{}
+	testsAdded := map[label.Label]bool{}
+	addTests := func(c *analysis.Configured) error {
+		if testsAdded[c.Label] {
+			return nil
+		}
+		testsAdded[c.Label] = true
+		outs, err := an.TestActions(c, *req.Tests)
+		goals = append(goals, outs...)
+		return err
+	}
+	for _, l := range labels {
+		c, err := an.Analyze(ctx, l)
+		if err == nil && req.Tests != nil && analysis.IsTest(c) {
+			err = addTests(c)
+		}
+		if err == nil && req.Tests != nil {
+			err = addSuite(ctx, an, c, addTests, map[label.Label]bool{})
+		}
+		if err != nil {
+			if !keepGoing || ctx.Err() != nil {
+				return nil, err
+			}
+			if msg := err.Error(); !reported[msg] {
+				reported[msg] = true
+				fmt.Fprintf(req.Stderr, "bld: error: %s\n", msg)
+			}
+			continue
+		}
+		for _, f := range c.Files {
+			if !f.IsSource {
+				goals = append(goals, f.Path)
+			}
+			files[l.String()] = append(files[l.String()], f.Path)
+		}
+		if c.Executable != nil {
+			executables[l.String()] = c.Executable.Path
+			args[l.String()] = analysis.ArgsOf(c)
+		}
+	}
+	view := req.Loader.View()
+	plan, err := NewPlan(an.Actions(), goals, view.IsFile)
+	if err != nil {
+		return nil, err
+	}
+	plan.Executables, plan.Args, plan.Files = executables, args, files
+	ph.Add("analysis", t)
+	if len(reported) > 0 {
+		plan.AnalysisErrors = len(reported)
+		return plan, nil
+	}
+	if snapPath == "" {
+		return plan, nil
+	}
+	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
+	for _, name := range an.EnvRead() {
+		v, ok := req.Lookup(name)
+		snap.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
+	}
+	if err := snapshot.Save(snapPath, snap); err != nil {
+		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
+	}
+	return plan, nil
+}
+
+// NewPlan checks actions as a graph and finds the actions that produce the
+// goal outputs.
+func NewPlan(actions []*graph.Action, goals []string, isFile graph.SourceChecker) (*Plan, error) {
+	g, err := graph.New(actions, isFile)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int
+	seen := map[int]bool{}
+	for _, out := range goals {
+		if id, ok := g.Producer(out); ok && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return &Plan{Graph: g, Goals: ids}, nil
+}
+
+// addSuite adds the tests of c, if it is a test_suite (its suites'
+// included), with add; seen guards against suites that include each other.
+func addSuite(ctx context.Context, an *analysis.Analyzer, c *analysis.Configured, add func(*analysis.Configured) error, seen map[label.Label]bool) error {
+	tests, ok, err := an.SuiteTests(ctx, c)
+	if !ok || err != nil || seen[c.Label] {
+		return err
+	}
+	seen[c.Label] = true
+	for _, l := range tests {
+		tc, err := an.Analyze(ctx, l)
+		if err != nil {
+			return err
+		}
+		if analysis.IsTest(tc) {
+			if err := add(tc); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := addSuite(ctx, an, tc, add, seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}

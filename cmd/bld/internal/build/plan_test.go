@@ -1,0 +1,76 @@
+package build
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"bld/rules"
+	"bld/starlark/analysis"
+	"bld/starlark/label"
+	"bld/starlark/loading"
+)
+
+// Analyze plans a genrule, and a second Analyze of the same request reuses
+// the snapshot; another configuration does not.
+func TestAnalyzeAndSnapshot(t *testing.T) {
+	root := t.TempDir()
+	for name, content := range map[string]string{
+		"WORKSPACE.star": "",
+		"p/BUILD.star":   `genrule(name = "g", outs = ["g.txt"], cmd = "echo $(COMPILATION_MODE) > $@")` + "\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := Layout{Root: root}
+	os.MkdirAll(l.StateDir(), 0o755)
+	pattern, err := label.ParsePattern("//p:g", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := func(cfg analysis.Config) (*Plan, []string) {
+		var ph Phases
+		p, err := Analyze(context.Background(), Request{
+			Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+			Config:   cfg,
+			Base:     []string{"PATH=/usr/bin:/bin"},
+			Patterns: []label.Pattern{pattern},
+			Lookup:   func(string) (string, bool) { return "", false },
+			SnapPath: l.AnalysisSnapshot(),
+			Phases:   &ph,
+			Identity: "test",
+			Stderr:   io.Discard,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range ph.List {
+			names = append(names, p.Name)
+		}
+		return p, names
+	}
+	p, phases := plan(analysis.Config{})
+	if len(p.Graph.Actions) != 1 || len(p.Goals) != 1 || p.Graph.Actions[0].Outputs[0] != "bld-out/p/g.txt" {
+		t.Fatalf("plan: %d actions, goals %v", len(p.Graph.Actions), p.Goals)
+	}
+	if len(phases) != 2 || phases[0] != "loading" || phases[1] != "analysis" {
+		t.Errorf("first analysis phases %v, want loading, analysis", phases)
+	}
+	if _, phases = plan(analysis.Config{}); len(phases) != 1 || phases[0] != "analysis snapshot" {
+		t.Errorf("second analysis phases %v, want the snapshot", phases)
+	}
+	opt, phases := plan(analysis.Config{CompilationMode: analysis.ModeOpt})
+	if len(phases) != 2 {
+		t.Errorf("-c opt reused the fastbuild snapshot: phases %v", phases)
+	}
+	if argv := opt.Graph.Actions[0].Argv; argv[len(argv)-1] == p.Graph.Actions[0].Argv[len(argv)-1] {
+		t.Errorf("-c opt gave the same command: %q", argv)
+	}
+}

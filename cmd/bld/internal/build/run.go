@@ -1,0 +1,119 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"bld/exec/buildlog"
+	"bld/exec/cache"
+	"bld/exec/executor"
+	"bld/exec/graph"
+	"bld/exec/sandbox"
+	"bld/exec/store"
+)
+
+// Prepare readies the workspace for a build, under the workspace lock
+// (Layout.LockFile), before anything runs: it kills the commands a build
+// killed with SIGKILL left running (returning how many), and removes what
+// such a build left in exec roots and in the staging directory.
+func Prepare(l Layout) (killed int, err error) {
+	processDir := l.ProcessDir()
+	if err := os.MkdirAll(processDir, 0o755); err != nil {
+		return 0, err
+	}
+	if killed, err = executor.KillLeftovers(processDir, l.Root); err != nil {
+		return killed, err
+	}
+	if err := sandbox.RemoveStale(l.Root); err != nil {
+		return killed, err
+	}
+	// Outputs are restored and files written through this directory, so
+	// that a build killed meanwhile leaves its temporary files here only.
+	if err := sandbox.RemoveAll(l.StagingDir()); err != nil {
+		return killed, fmt.Errorf("removing what a killed build left in %s: %w", l.StagingDir(), err)
+	}
+	return killed, nil
+}
+
+// ExecOptions are what Execute runs a plan with.
+type ExecOptions struct {
+	Layout   Layout
+	CacheDir string // the shared action cache (store)
+	// Explain makes the cache say what changed since an action's last run.
+	Explain bool
+	// Rerun, if not nil, names the stage of actions whose cached result
+	// must not be used (--rerun-stage).
+	Rerun     func(a *graph.Action) string
+	Sandbox   sandbox.Mode
+	Sandboxes *sandbox.Manager
+	Tokens    executor.TokenPool
+	Observer  executor.Observer
+	KeepGoing bool
+	// BuildLog orders the ready actions by measured durations; Execute
+	// saves it. Nil runs without one.
+	BuildLog *buildlog.Log
+	// Warn reports what does not fail the build (a cache that does not
+	// work, a build log that cannot be saved).
+	Warn func(msg string)
+}
+
+// An Outcome is what Execute did.
+type Outcome struct {
+	Summary executor.Summary
+	// RunErr is the executor's error: actions failed, or the build was
+	// interrupted (it wraps ctx's error).
+	RunErr error
+	// CloseErr is why the action cache could not save what it learned;
+	// the build's own result comes first.
+	CloseErr error
+}
+
+// Execute runs the plan's actions: it opens the action cache, runs the
+// executor, then saves the build log and closes the cache, in that order,
+// whatever happened. Its error says why nothing could run (a cache
+// directory that cannot be opened: it is the user's to fix); what the run
+// did, failures included, is in the Outcome.
+func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
+	st, err := store.Open(o.CacheDir, store.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
+	}
+	ac, err := cache.Open(st, o.Layout.Root, cache.Options{
+		Explain:       o.Explain,
+		Warn:          o.Warn,
+		FixedExecRoot: o.Sandbox == sandbox.ModeNamespace,
+		Sandboxed:     o.Sandbox != sandbox.ModeOff,
+		Rerun:         o.Rerun,
+		StagingDir:    o.Layout.StagingDir(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
+	}
+	opts := executor.Options{
+		Root:       o.Layout.Root,
+		KeepGoing:  o.KeepGoing,
+		Cache:      ac,
+		Tokens:     o.Tokens,
+		Observer:   o.Observer,
+		ProcessDir: o.Layout.ProcessDir(),
+		StagingDir: o.Layout.StagingDir(),
+		LogDir:     o.Layout.LogDir(),
+		Sandbox:    o.Sandbox,
+		Sandboxes:  o.Sandboxes,
+	}
+	if o.BuildLog != nil {
+		opts.Durations = o.BuildLog.Duration
+	}
+	out := &Outcome{}
+	out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
+	if o.BuildLog != nil {
+		if err := o.BuildLog.Save(); err != nil && o.Warn != nil {
+			o.Warn(err.Error())
+		}
+	}
+	if err := ac.Close(); err != nil {
+		out.CloseErr = fmt.Errorf("saving the action cache: %w", err)
+	}
+	return out, nil
+}
