@@ -41,7 +41,8 @@ succeeded); 1 the build failed; 4 the patterns name no test.
 
 flags: those of bld build, and
   --test_output MODE   errors (default): the output of failed tests;
-                       all: of every test that ran
+                       all: of every test that ran; summary: none (it is
+                       in each test's test.log)
   --test_arg ARG       an argument for every test, after its own args;
                        repeatable
   --test_env NAME[=VALUE]
@@ -54,7 +55,7 @@ flags: those of bld build, and
                        failing runs is FLAKY)
   --test_timeout S     every test's timeout, in seconds (default: by its
                        size or timeout attribute)`,
-	usage: "bld test [bld build's flags] [--test_output errors|all] [--test_arg ARG] [--test_env NAME[=VALUE]] [--test_filter F] [--cache_test_results yes|no] [--runs_per_test N] [--test_timeout S] PATTERN...",
+	usage: "bld test [bld build's flags] [--test_output errors|all|summary] [--test_arg ARG] [--test_env NAME[=VALUE]] [--test_filter F] [--cache_test_results yes|no] [--runs_per_test N] [--test_timeout S] PATTERN...",
 	run:   runTest,
 }
 
@@ -79,9 +80,9 @@ func runTest(ctx context.Context, env *environment, args []string) error {
 			fs.IntVar(&timeoutSecs, "test_timeout", 0, "")
 			return func() error {
 				switch output {
-				case "errors", "all":
+				case "errors", "all", "summary":
 				default:
-					return usageError(fmt.Sprintf("--test_output=%s: want errors or all", output))
+					return usageError(fmt.Sprintf("--test_output=%s: want errors, all or summary", output))
 				}
 				switch cacheResults {
 				case "yes", "auto", "no":
@@ -111,6 +112,7 @@ func runTest(ctx context.Context, env *environment, args []string) error {
 				opts.Args, opts.Filter, opts.Runs = testArgs, filter, runs
 				opts.NoCache = cacheResults == "no"
 				opts.ShowOutput = output == "all"
+				opts.HideFailures = output == "summary"
 				return nil
 			}
 		},

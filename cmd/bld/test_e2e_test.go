@@ -201,3 +201,24 @@ test_suite(name = "all_tests")
 		t.Errorf("--output=files with deps(): exit %d, want 2", q.code)
 	}
 }
+
+// --test_output=summary shows no test's output, only the summary; the log
+// is in test.log.
+func TestTestOutputSummary(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"t/BUILD.star": `sh_test(name = "fail_test", srcs = ["fail.sh"])
+`,
+		"t/fail.sh": "#!/bin/sh\necho the details of the failure\nexit 1\n",
+	})
+	r := w.bld("test", "--test_output=summary", "//t:fail_test")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3:\n%s", r.code, r)
+	}
+	wantMatch(t, r.stderr, `//t:fail_test\s+FAILED`)
+	if strings.Contains(r.stderr, "the details of the failure") {
+		t.Errorf("--test_output=summary printed the test's output:\n%s", r.stderr)
+	}
+	wantContains(t, w.read("bld-out/t/fail_test.test/test.log"), "the details of the failure")
+	r = w.bld("test", "//t:fail_test")
+	wantContains(t, r.stderr, "the details of the failure")
+}

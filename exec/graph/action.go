@@ -83,8 +83,12 @@ type Action struct {
 	// of the action's key.
 	Timeout time.Duration
 	// QuietOutput keeps what a successful run printed out of the display
-	// (a passing test's log); it is still kept, and shown on failure.
+	// (a passing test's log); it is still kept, and shown on failure
+	// unless QuietFailure.
 	QuietOutput bool
+	// QuietFailure keeps what a failed run printed out of the display too
+	// (bld test --test_output=summary: the log is in a file).
+	QuietFailure bool
 
 	// AllowDaemon lets processes the command started outlive it if they
 	// left its process group (a compiler cache server that daemonizes).

@@ -122,9 +122,11 @@ func body(r executor.Result) []byte {
 	if r.Err != nil {
 		fmt.Fprintf(&b, "error: %v\n", r.Err)
 	}
-	b.Write(r.Output)
-	if len(r.Output) > 0 && r.Output[len(r.Output)-1] != '\n' {
-		b.WriteByte('\n')
+	if !a.QuietFailure {
+		b.Write(r.Output)
+		if len(r.Output) > 0 && r.Output[len(r.Output)-1] != '\n' {
+			b.WriteByte('\n')
+		}
 	}
 	for _, c := range clashes(r.Output, a.Inputs) {
 		fmt.Fprintf(&b, "bld: %s, which this action compiles as one source\n", c)

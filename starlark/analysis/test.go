@@ -36,15 +36,16 @@ type TestOptions struct {
 	// Runs is how many times each test runs (--runs_per_test); 0 means 1.
 	Runs int
 	// ShowOutput prints the output of passing tests too
-	// (--test_output=all).
-	ShowOutput bool
+	// (--test_output=all); HideFailures not even that of failing ones
+	// (--test_output=summary).
+	ShowOutput, HideFailures bool
 	// Timeout, when positive, is every test's timeout (--test_timeout).
 	Timeout time.Duration
 }
 
 // Key lists what distinguishes the options for the analysis snapshot.
 func (o TestOptions) Key() []string {
-	key := []string{fmt.Sprintf("test runs=%d nocache=%v show=%v filter=%q timeout=%s", o.Runs, o.NoCache, o.ShowOutput, o.Filter, o.Timeout)}
+	key := []string{fmt.Sprintf("test runs=%d nocache=%v show=%v hide=%v filter=%q timeout=%s", o.Runs, o.NoCache, o.ShowOutput, o.HideFailures, o.Filter, o.Timeout)}
 	for _, a := range o.Args {
 		key = append(key, "test_arg="+a)
 	}
@@ -165,16 +166,17 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 			desc += fmt.Sprintf(" (run %d of %d)", run, runs)
 		}
 		act := &graph.Action{
-			Owner:       t.Label.String(),
-			Mnemonic:    TestMnemonic,
-			Description: desc,
-			Argv:        append([]string{"/bin/sh", "-c", testScript, "bld-test", stamp, argv0}, args...),
-			Env:         env,
-			Inputs:      uniqueSorted(inputs),
-			Outputs:     []string{stamp},
-			NoCache:     opts.NoCache,
-			Timeout:     cmp.Or(opts.Timeout, testTimeouts[timeout]),
-			QuietOutput: !opts.ShowOutput,
+			Owner:        t.Label.String(),
+			Mnemonic:     TestMnemonic,
+			Description:  desc,
+			Argv:         append([]string{"/bin/sh", "-c", testScript, "bld-test", stamp, argv0}, args...),
+			Env:          env,
+			Inputs:       uniqueSorted(inputs),
+			Outputs:      []string{stamp},
+			NoCache:      opts.NoCache,
+			Timeout:      cmp.Or(opts.Timeout, testTimeouts[timeout]),
+			QuietOutput:  !opts.ShowOutput,
+			QuietFailure: opts.HideFailures,
 		}
 		for _, tag := range t.Tags {
 			applyRequirement(act, tag)
