@@ -4,7 +4,10 @@ package main
 // (headers included by another path), textual_hdrs, alwayslink (objects
 // no one references are linked), and a unit of deps only.
 
-import "testing"
+import (
+	"os/exec"
+	"testing"
+)
 
 func TestCcLibraryAttributes(t *testing.T) {
 	files := map[string]string{
@@ -55,4 +58,34 @@ cc_library(name = "only_deps", deps = [":lib"])
 		t.Fatalf("a header outside strip_include_prefix was accepted:\n%s", r)
 	}
 	wantContains(t, r.output(), "lib/include/lib/lib.h is not under strip_include_prefix")
+}
+
+// cc_binary(linkshared = True) links a shared object from its sources and
+// its (position-independent) dependencies; a program dlopens it.
+func TestLinkShared(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"lib/BUILD.star": `
+cc_library(name = "lib", srcs = ["lib.c"], hdrs = ["lib.h"], copts = ["-fPIC"])
+cc_binary(name = "libplugin.so", srcs = ["plugin.c"], deps = [":lib"], linkshared = True)
+cc_binary(name = "host", srcs = ["host.c"], linkopts = ["-ldl"], data = [":libplugin.so"])
+`,
+		"lib/lib.h":    "int lib_value(void);\n",
+		"lib/lib.c":    "int lib_value(void) { return 41; }\n",
+		"lib/plugin.c": "#include \"lib.h\"\nint plugin_value(void) { return lib_value() + 1; }\n",
+		"lib/host.c": `#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+  void *h = dlopen(argv[1], RTLD_NOW);
+  if (!h) { printf("%s\n", dlerror()); return 1; }
+  int (*f)(void) = (int (*)(void))dlsym(h, "plugin_value");
+  printf("%d\n", f());
+  return 0;
+}
+`,
+	})
+	w.mustBuild("build", "//lib:libplugin.so", "//lib:host")
+	out, err := exec.Command(w.path("bld-out/lib/host"), w.path("bld-out/lib/libplugin.so")).CombinedOutput()
+	if err != nil || string(out) != "42\n" {
+		t.Errorf("host with the plugin: %v, %q; want 42", err, out)
+	}
 }
