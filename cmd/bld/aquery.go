@@ -64,16 +64,9 @@ func runAquery(ctx context.Context, env *environment, args []string) error {
 	if *output != "text" && *output != "json" {
 		return usageError(fmt.Sprintf("--output=%s: want text or json", *output))
 	}
-	if len(args) != 1 {
-		return usageError("takes one query expression")
-	}
-	expr := strings.TrimSpace(args[0])
-	deps := false
-	if strings.HasPrefix(expr, "deps(") && strings.HasSuffix(expr, ")") {
-		deps = true
-		expr = strings.TrimSpace(expr[len("deps(") : len(expr)-1])
-	} else if strings.Contains(expr, "(") {
-		return usageError(fmt.Sprintf("unknown query %q: bld aquery knows PATTERN and deps(PATTERN)", expr))
+	expr, deps, err := parseQuery("aquery", args)
+	if err != nil {
+		return err
 	}
 	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {

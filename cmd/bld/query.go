@@ -45,16 +45,9 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 	if *output != "label" && *output != "files" {
 		return usageError(fmt.Sprintf("--output=%s: want label or files", *output))
 	}
-	if len(args) != 1 {
-		return usageError("takes one query expression")
-	}
-	expr := strings.TrimSpace(args[0])
-	deps := false
-	if strings.HasPrefix(expr, "deps(") && strings.HasSuffix(expr, ")") {
-		deps = true
-		expr = strings.TrimSpace(expr[len("deps(") : len(expr)-1])
-	} else if strings.Contains(expr, "(") {
-		return usageError(fmt.Sprintf("unknown query %q: bld knows PATTERN and deps(PATTERN)", expr))
+	expr, deps, err := parseQuery("query", args)
+	if err != nil {
+		return err
 	}
 	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {
@@ -161,4 +154,21 @@ func printFiles(ctx context.Context, env *environment, s *session, cf *configFla
 		}
 	}
 	return nil
+}
+
+// parseQuery reads the one query expression of bld query and bld aquery
+// (command): PATTERN, or deps(PATTERN), whose pattern it returns with deps
+// true.
+func parseQuery(command string, args []string) (pattern string, deps bool, err error) {
+	if len(args) != 1 {
+		return "", false, usageError("takes one query expression")
+	}
+	expr := strings.TrimSpace(args[0])
+	if strings.HasPrefix(expr, "deps(") && strings.HasSuffix(expr, ")") {
+		return strings.TrimSpace(expr[len("deps(") : len(expr)-1]), true, nil
+	}
+	if strings.Contains(expr, "(") {
+		return "", false, usageError(fmt.Sprintf("unknown query %q: bld %s knows PATTERN and deps(PATTERN)", expr, command))
+	}
+	return expr, false, nil
 }
