@@ -42,6 +42,7 @@ var commands = map[string]*command{
 	"build":   buildCommand,
 	"test":    testCommand,
 	"run":     runCommand,
+	"fmt":     fmtCommand,
 	"query":   queryCommand,
 	"aquery":  aqueryCommand,
 	"clean":   cleanCommand,
