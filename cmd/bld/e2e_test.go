@@ -554,7 +554,8 @@ func TestQuery(t *testing.T) {
 	}
 	for _, bad := range []struct{ expr, want string }{
 		{"//nope/...", "nope"},
-		{"rdeps(//app)", "unknown query"},
+		{"rdeps(//app)", `want "," at column 12`},
+		{"nope(//app)", "unknown function nope"},
 		{"deps(//app:ap)", "did you mean //app:app?"},
 	} {
 		r := w.bld("query", bad.expr)

@@ -2,22 +2,31 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"sort"
+	"io"
 	"strings"
+
+	"go.starlark.net/starlark"
 
 	"bld/starlark/label"
 	"bld/starlark/loading"
+	"bld/starlark/query"
 )
 
 var queryCommand = &command{
-	summary: `list targets, or the transitive dependencies of targets
+	summary: `query the target graph
 
-  bld query //pkg/...          the targets the pattern names
-  bld query 'deps(//pkg:name)' those targets and everything they depend on,
-                               source files included
+  bld query //pkg/...                 the targets the pattern names
+  bld query 'deps(//app)'             and everything they depend on
+  bld query 'deps(//app, 1)'          ... one step deep
+  bld query 'rdeps(//..., //lib:x)'   what in //... depends on //lib:x
+  bld query 'somepath(//app, //lib:x)'  one path from //app to //lib:x
+  bld query 'allpaths(//app, //lib:x)'  every target on a path
+  bld query 'kind("cc_.* rule", //...)' targets of matching rules
+  bld query 'attr(copts, "-O2", //...)' targets whose attribute matches
+  bld query 'deps(//app) - deps(//lib)' set operations: + (union), -
+                                      (except), ^ (intersect)
 
 Queries read BUILD.star files only: nothing is analyzed or built, but
 with --output=files, which analyzes the targets (in the configuration the
@@ -25,11 +34,16 @@ flags choose) and prints the files each one gives (DefaultInfo.files):
 where its outputs are, built or not, and the source files it names.
 
 flags:
-  --output label|files    what to print for each target (default label)
+  --output FORMAT         label (default): one label a line; label_kind:
+                          the kind too ("cc_binary rule //app:app",
+                          "source file //app:main.c"); build: each target
+                          as the BUILD.star call that declares it (set
+                          attributes only); graph: the result and its
+                          edges in Graphviz dot; files (see above)
   -c, --copt, --define, ... the configuration, as for bld build (files)
   --max_eval_memory SIZE  stop evaluating BUILD.star files when bld's heap
                           grows past SIZE (default 4GiB; 0: no bound)`,
-	usage: "bld query [--output label|files] [--max_eval_memory SIZE] PATTERN | 'deps(PATTERN)'",
+	usage: "bld query [--output label|label_kind|build|graph|files] [--max_eval_memory SIZE] EXPRESSION",
 	run:   runQuery,
 }
 
@@ -42,12 +56,13 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *output != "label" && *output != "files" {
-		return usageError(fmt.Sprintf("--output=%s: want label or files", *output))
+	switch *output {
+	case "label", "label_kind", "build", "graph", "files":
+	default:
+		return usageError(fmt.Sprintf("--output=%s: want label, label_kind, build, graph or files", *output))
 	}
-	expr, deps, err := parseQuery("query", args)
-	if err != nil {
-		return err
+	if len(args) != 1 {
+		return usageError("takes one query expression (quote it)")
 	}
 	s, err := openWorkspace(env, int64(*maxMemory))
 	if err != nil {
@@ -55,86 +70,119 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 	}
 	stopWatch := s.loader.WatchMemory()
 	defer stopWatch()
-	patterns, err := s.patterns(strings.Fields(expr))
+	ev := query.New(s.loader, s.rel)
+	set, err := ev.Eval(ctx, args[0])
 	if err != nil {
-		return err
-	}
-	labels, err := s.loader.Expand(ctx, patterns)
-	if err != nil {
-		return err
-	}
-	if deps {
-		labels, err = transitiveDeps(ctx, s, labels)
-		if err != nil {
-			return err
+		if msg, ok := strings.CutPrefix(err.Error(), "query: "); ok {
+			return usageError(msg)
 		}
+		return err
 	}
-	if *output == "files" {
-		if deps {
-			return usageError("--output=files takes a pattern, not deps(...)")
+	nodes := set.Sorted()
+	switch *output {
+	case "files":
+		var patterns []label.Pattern
+		var labels []label.Label
+		for _, n := range nodes {
+			if n.Target == nil || n.Output {
+				continue // files give themselves
+			}
+			p, err := label.ParsePattern(n.Label.String(), "")
+			if err != nil {
+				return err
+			}
+			patterns = append(patterns, p)
+			labels = append(labels, n.Label)
+		}
+		if len(patterns) == 0 {
+			return nil
 		}
 		return printFiles(ctx, env, s, cf, patterns, labels)
-	}
-	for _, l := range labels {
-		fmt.Fprintln(env.stdout, l)
+	case "label_kind":
+		for _, n := range nodes {
+			fmt.Fprintf(env.stdout, "%s %s\n", n.Kind(), n.Label)
+		}
+	case "build":
+		for _, n := range nodes {
+			if n.Target != nil && !n.Output {
+				printTarget(env.stdout, n.Target)
+			}
+		}
+	case "graph":
+		fmt.Fprintln(env.stdout, "digraph bld {")
+		for _, n := range nodes {
+			fmt.Fprintf(env.stdout, "  %q\n", n.Label.String())
+		}
+		for _, n := range nodes {
+			if n.Target == nil || n.Output {
+				continue
+			}
+			for _, d := range n.Target.Deps() {
+				if _, ok := set[d]; ok {
+					fmt.Fprintf(env.stdout, "  %q -> %q\n", n.Label.String(), d.String())
+				}
+			}
+		}
+		fmt.Fprintln(env.stdout, "}")
+	default:
+		for _, n := range nodes {
+			fmt.Fprintln(env.stdout, n.Label)
+		}
 	}
 	return nil
 }
 
-// transitiveDeps returns roots and every label they reach through label
-// attributes, sorted. A label that is not a target must be an existing file.
-func transitiveDeps(ctx context.Context, s *session, roots []label.Label) ([]label.Label, error) {
-	seen := map[label.Label]bool{}
-	var visit func(l label.Label, from *loading.Target) error
-	visit = func(l label.Label, from *loading.Target) error {
-		if seen[l] {
-			return nil
+// printTarget prints t as the call that declares it, with the attributes
+// that are set (not empty, zero or None), and where it is declared.
+func printTarget(w io.Writer, t *loading.Target) {
+	fmt.Fprintf(w, "# %s (%s)\n%s(\n    name = %q,\n", t.Label, t.Pos, t.Rule.Name(), t.Label.Name)
+	for _, name := range t.Rule.AttrNames {
+		v := t.Attrs[name]
+		if v == nil || v == starlark.None || !bool(v.Truth()) || strings.HasPrefix(name, "_") {
+			continue
 		}
-		seen[l] = true
-		pkg, err := s.loader.LoadPackage(ctx, l.Pkg)
-		if err != nil {
-			var nsp *loading.NoSuchPackageError
-			if errors.As(err, &nsp) && from != nil {
-				return fmt.Errorf("%s: %s depends on %s: %v", from.Pos, from.Label, l, err)
+		if lv, ok := v.(*loading.LabelValue); ok {
+			v = starlark.String(lv.Label.String())
+		}
+		if l, ok := v.(*starlark.List); ok {
+			items := make([]string, l.Len())
+			for i := range l.Len() {
+				e := l.Index(i)
+				if lv, ok := e.(*loading.LabelValue); ok {
+					e = starlark.String(lv.Label.String())
+				}
+				items[i] = e.String()
 			}
-			return err
+			fmt.Fprintf(w, "    %s = [%s],\n", name, strings.Join(items, ", "))
+			continue
 		}
-		kind, err := s.loader.Resolve(pkg, l)
-		if err != nil {
-			if from != nil {
-				return fmt.Errorf("%s: %s depends on %s: %v", from.Pos, from.Label, l, err)
-			}
-			return err
-		}
-		switch kind {
-		case loading.KindOutput:
-			return visit(pkg.Outputs[l.Name].Label, from)
-		case loading.KindSource:
-			return nil
-		}
-		t := pkg.Targets[l.Name]
-		for _, d := range t.Deps() {
-			if err := visit(d, t); err != nil {
-				return err
-			}
-		}
-		return nil
+		fmt.Fprintf(w, "    %s = %s,\n", name, v)
 	}
-	for _, l := range roots {
-		if err := visit(l, nil); err != nil {
-			return nil, err
-		}
+	if len(t.Tags) > 0 {
+		fmt.Fprintf(w, "    tags = %q,\n", t.Tags)
 	}
-	out := make([]label.Label, 0, len(seen))
-	for l := range seen {
-		out = append(out, l)
+	fmt.Fprintln(w, ")")
+}
+
+// parseQuery reads the one query expression of bld query and bld aquery
+// (command): PATTERN, or deps(PATTERN), whose pattern it returns with deps
+// true.
+func parseQuery(command string, args []string) (pattern string, deps bool, err error) {
+	if len(args) != 1 {
+		return "", false, usageError("takes one query expression")
 	}
-	sort.Slice(out, func(i, j int) bool { return label.Less(out[i], out[j]) })
-	return out, nil
+	expr := strings.TrimSpace(args[0])
+	if strings.HasPrefix(expr, "deps(") && strings.HasSuffix(expr, ")") {
+		return strings.TrimSpace(expr[len("deps(") : len(expr)-1]), true, nil
+	}
+	if strings.Contains(expr, "(") {
+		return "", false, usageError(fmt.Sprintf("unknown query %q: bld %s knows PATTERN and deps(PATTERN)", expr, command))
+	}
+	return expr, false, nil
 }
 
 // printFiles analyzes patterns and prints, for each of labels, the files
-// it gives, one per line after the label.
+// it gives, one per line.
 func printFiles(ctx context.Context, env *environment, s *session, cf *configFlags, patterns []label.Pattern, labels []label.Label) error {
 	cfg, err := cf.config()
 	if err != nil {
@@ -154,21 +202,4 @@ func printFiles(ctx context.Context, env *environment, s *session, cf *configFla
 		}
 	}
 	return nil
-}
-
-// parseQuery reads the one query expression of bld query and bld aquery
-// (command): PATTERN, or deps(PATTERN), whose pattern it returns with deps
-// true.
-func parseQuery(command string, args []string) (pattern string, deps bool, err error) {
-	if len(args) != 1 {
-		return "", false, usageError("takes one query expression")
-	}
-	expr := strings.TrimSpace(args[0])
-	if strings.HasPrefix(expr, "deps(") && strings.HasSuffix(expr, ")") {
-		return strings.TrimSpace(expr[len("deps(") : len(expr)-1]), true, nil
-	}
-	if strings.Contains(expr, "(") {
-		return "", false, usageError(fmt.Sprintf("unknown query %q: bld %s knows PATTERN and deps(PATTERN)", expr, command))
-	}
-	return expr, false, nil
 }

@@ -196,9 +196,9 @@ test_suite(name = "all_tests")
 	if q.stdout != "bld-out/t/a_test\n" {
 		t.Errorf("query --output=files //t:a_test printed %q", q.stdout)
 	}
-	q = w.bld("query", "--output=files", "deps(//t:a_test)")
-	if q.code != 2 {
-		t.Errorf("--output=files with deps(): exit %d, want 2", q.code)
+	q = w.mustBuild("query", "--output=files", "deps(//t:a_test)")
+	if q.stdout != "bld-out/t/a_test\n" {
+		t.Errorf("query --output=files deps(//t:a_test) printed %q", q.stdout)
 	}
 }
 
