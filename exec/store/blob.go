@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -40,7 +41,10 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 		if s.hasBlob(d) {
 			return d, fi, nil
 		}
-		dir = filepath.Dir(s.blobPath(d.Hash)) // spread temporary files over the shards
+		dir = filepath.Dir(s.blobPath(d.Hash))
+	}
+	if t := s.tempDir(); t != "" {
+		dir = t
 	}
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		return digest.Digest{}, nil, err
@@ -97,7 +101,7 @@ func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 	if s.hasBlob(d) {
 		return d, nil
 	}
-	tmp, err := createTemp(filepath.Dir(final), blobMode)
+	tmp, err := createTemp(cmp.Or(s.tempDir(), filepath.Dir(final)), blobMode)
 	if err != nil {
 		return d, fault("write", filepath.Dir(final), err)
 	}

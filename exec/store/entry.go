@@ -36,7 +36,7 @@ func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error
 		return fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
 	}
 	data := encodeEntry(payload, refs)
-	if err := WriteFileAtomic(s.entryPath(key), data, 0o644); err != nil {
+	if err := WriteFileVia(s.entryPath(key), s.tempDir(), data, 0o644); err != nil {
 		return fault("write", s.entryPath(key), err)
 	}
 	s.addBytes(int64(len(data)))

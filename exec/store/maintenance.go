@@ -82,7 +82,7 @@ func (s *Store) writeStatsFile(sf statsFile) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(s.dir, "stats.json"), data, 0o644)
+	return WriteFileVia(filepath.Join(s.dir, "stats.json"), s.tempDir(), data, 0o644)
 }
 
 // lockStats takes the lock that serializes stats.json updates and trims,

@@ -68,9 +68,12 @@ package store
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -105,6 +108,9 @@ type Store struct {
 
 	mu    sync.Mutex
 	added int64 // bytes this Store added to the directory
+
+	tmpOnce sync.Once
+	tmp     string // this process's directory of temporary files (tempDir)
 }
 
 // Open opens the store in directory dir. It does not touch the directory:
@@ -139,6 +145,39 @@ func (s *Store) shard(kind, hash string) string {
 
 func (s *Store) blobPath(hash string) string { return s.shard(casDir, hash) }
 func (s *Store) entryPath(key string) string { return s.shard(acDir, key) }
+
+// tmpRoot holds one directory per process writing to the store, named by
+// its pid, for the temporary files of its writes: a process killed while
+// it writes leaves its temporary files there, and the next process that
+// writes removes the directories of processes that are gone. (Temporary
+// files in the shards would stay until a scan an hour later.)
+const tmpRoot = "tmp"
+
+// tempDir returns this process's directory for temporary files, creating
+// it on first use and removing those of processes that no longer run. If
+// it cannot be made, the shard directories serve ("" is returned).
+func (s *Store) tempDir() string {
+	s.tmpOnce.Do(func() {
+		root := filepath.Join(s.dir, tmpRoot)
+		self := os.Getpid()
+		if entries, err := os.ReadDir(root); err == nil {
+			for _, e := range entries {
+				pid, err := strconv.Atoi(e.Name())
+				if err != nil || pid == self || pid <= 0 {
+					continue
+				}
+				if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+					os.RemoveAll(filepath.Join(root, e.Name()))
+				}
+			}
+		}
+		dir := filepath.Join(root, strconv.Itoa(self))
+		if os.MkdirAll(dir, 0o755) == nil {
+			s.tmp = dir
+		}
+	})
+	return s.tmp
+}
 
 // addBytes counts n bytes this Store added to the directory.
 func (s *Store) addBytes(n int64) {
