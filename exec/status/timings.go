@@ -96,6 +96,50 @@ func (t *Timings) Tables() (byMnemonic, byTarget []Row) {
 	return rows(mn), rows(tg)
 }
 
+// GroupRow is one line of the table of action groups (the partitions of
+// a unit): how the work of the group's commands that ran was spread.
+type GroupRow struct {
+	Name    string
+	Ran     int           // the group's actions that ran
+	Sum     time.Duration // their total time
+	Longest time.Duration // the longest of them
+	// Bound is the least wall time the group can take at -j Jobs, its
+	// actions as they are: max(Longest, Sum / min(Jobs, Ran)). Longest well
+	// above Sum/Ran says the members are unbalanced; Sum / Jobs above
+	// Longest says more members would wait for cores, not run sooner.
+	Bound  time.Duration
+	MaxRSS int64 // the largest peak RSS of a member, bytes
+}
+
+// Groups returns a row per action group with an action that ran, by
+// name.
+func (t *Timings) Groups() []GroupRow {
+	rows := map[string]*GroupRow{}
+	for _, r := range t.Results {
+		if r.Action.Group == "" || r.Status != executor.StatusRan {
+			continue
+		}
+		g := rows[r.Action.Group]
+		if g == nil {
+			g = &GroupRow{Name: r.Action.Group}
+			rows[r.Action.Group] = g
+		}
+		d := r.End.Sub(r.Start)
+		g.Ran++
+		g.Sum += d
+		g.Longest = max(g.Longest, d)
+		g.MaxRSS = max(g.MaxRSS, r.MaxRSS)
+	}
+	out := make([]GroupRow, 0, len(rows))
+	for _, g := range rows {
+		par := min(max(t.Jobs, 1), g.Ran)
+		g.Bound = max(g.Longest, g.Sum/time.Duration(par))
+		out = append(out, *g)
+	}
+	slices.SortFunc(out, func(a, b GroupRow) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
 func (t *Timings) data() timingsData {
 	secs := func(x time.Time) float64 { return x.Sub(t.Start).Seconds() }
 	byMn, _ := t.Tables()
@@ -156,6 +200,7 @@ func (t *Timings) WriteHTML(w io.Writer) error {
 		"Total":      fmt.Sprintf("%.2fs", total.Seconds()),
 		"ByMnemonic": byMn,
 		"ByTarget":   byTarget,
+		"Groups":     t.Groups(),
 		"Data":       t.data(),
 	})
 	if err != nil {
@@ -167,6 +212,7 @@ func (t *Timings) WriteHTML(w io.Writer) error {
 var timingsPage = template.Must(template.New("timings").Funcs(template.FuncMap{
 	"secs": func(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) },
 	"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
+	"mb":   func(b int64) string { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) },
 }).Parse(timingsHTML))
 
 const timingsHTML = `<!DOCTYPE html>
@@ -218,6 +264,16 @@ Zoom: <select id="zoom"><option>1</option><option>2</option><option>4</option><o
 <tr><th>target</th><th>count</th><th>ran</th><th>up to date or restored</th><th>total (s)</th><th>share</th></tr>
 {{range .ByTarget}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td>{{.Ran}}</td><td>{{.FromDisk}}</td><td>{{secs .Total}}</td><td>{{pct .Share}}</td></tr>
 {{end}}</table></div>
+{{if .Groups}}
+<h2>Action groups (partitions)</h2>
+<p>The members of each group that ran: their total and longest time, and the least wall time the group can take at -j {{.Jobs}},
+max(longest, total / min(-j, members)). A longest member well above total / members says the partitions are unbalanced;
+total / -j above the longest says more partitions would wait for cores rather than finish sooner; peak RSS is the largest compile's.</p>
+<table id="by-group">
+<tr><th>group</th><th>ran</th><th>total (s)</th><th>longest (s)</th><th>bound at -j (s)</th><th>peak RSS (MB)</th></tr>
+{{range .Groups}}<tr><td>{{.Name}}</td><td>{{.Ran}}</td><td>{{secs .Sum}}</td><td>{{secs .Longest}}</td><td>{{secs .Bound}}</td><td>{{mb .MaxRSS}}</td></tr>
+{{end}}</table>
+{{end}}
 <div id="tip"></div>
 
 <script>

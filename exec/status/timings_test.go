@@ -94,3 +94,31 @@ func TestTimingsHTMLStructure(t *testing.T) {
 		t.Errorf("data: %d actions, %d critical, %d lanes, mnemonics %v", len(d.Actions), d.Critical, d.Lanes, d.Mnemonics)
 	}
 }
+
+// The groups table: partitions' totals, longest member and the bound at
+// -j; actions that did not run, or are in no group, are left out.
+func TestTimingsGroups(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	part := func(id int, secs float64, status executor.Status, rss int64) executor.Result {
+		return executor.Result{ID: id, Action: &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Group: "//lib:lib partitions",
+			Outputs: []string{fmt.Sprintf("bld-out/p%d.o", id)}}, Status: status,
+			Start: t0, End: t0.Add(time.Duration(secs * float64(time.Second))), MaxRSS: rss}
+	}
+	tm := &Timings{Jobs: 2, Start: t0, Results: []executor.Result{
+		part(0, 3, executor.StatusRan, 100<<20), part(1, 1, executor.StatusRan, 120<<20),
+		part(2, 2, executor.StatusRan, 90<<20), part(3, 9, executor.StatusCached, 0),
+		{ID: 4, Action: &graph.Action{Owner: "//x", Mnemonic: "Genrule", Outputs: []string{"bld-out/x"}}, Status: executor.StatusRan, Start: t0, End: t0.Add(time.Second)},
+	}}
+	got := tm.Groups()
+	want := []GroupRow{{Name: "//lib:lib partitions", Ran: 3, Sum: 6 * time.Second, Longest: 3 * time.Second, Bound: 3 * time.Second, MaxRSS: 120 << 20}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Groups (-want +got):\n%s", diff)
+	}
+	var b strings.Builder
+	if err := tm.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `<table id="by-group">`) || !strings.Contains(b.String(), "<td>//lib:lib partitions</td><td>3</td><td>6.000</td><td>3.000</td><td>3.000</td><td>120</td>") {
+		t.Errorf("the report has no groups table, or a wrong one")
+	}
+}
