@@ -82,7 +82,8 @@ flags:
   --max_eval_memory SIZE
                    stop evaluating BUILD.star files and rules when bld's
                    heap grows past SIZE (default 4GiB; 0: no bound)
-  --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)`,
+  --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)
+  --memprofile F   write a Go profile of bld's allocations to F at the end`,
 	usage: "bld build [-j N] [-k] [-s] [--events FILE] [--explain] [--trace FILE] [--timings] [--compile_commands] [--cache-dir DIR] [--sandbox MODE] [-c MODE] [--from-stage S --stage-input NAME=PATH...] [--rerun-stage S] PATTERN...",
 	run:   runBuild,
 }
@@ -155,6 +156,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	fs.BoolVar(&f.subcmds, "subcommands", false, "")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "")
 	fs.StringVar(&f.profile, "cpuprofile", "", "")
+	memProfile := fs.String("memprofile", "", "")
 	fs.BoolVar(&f.noBuild, "nobuild", false, "")
 	fs.Var(&f.actionEnv, "action_env", "")
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
@@ -187,6 +189,13 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	sandboxMode, err := sandbox.ParseMode(f.sandbox)
 	if err != nil {
 		return nil, usageError("--sandbox: " + err.Error())
+	}
+	if *memProfile != "" {
+		defer func() {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				fmt.Fprintf(env.stderr, "bld: %v\n", err)
+			}
+		}()
 	}
 	if f.profile != "" {
 		stop, err := startProfile(f.profile)
