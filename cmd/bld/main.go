@@ -1,13 +1,18 @@
 // Command bld builds the targets that BUILD.star files declare.
 //
-//	bld build [-j N] [-k] [--events FILE] PATTERN...
-//	bld query PATTERN | 'deps(PATTERN)'
+//	bld build [-j N] [-k] [-c MODE] [--events FILE] ... PATTERN...
+//	bld test [bld build's flags] [--test_output ...] PATTERN...
+//	bld run [bld build's flags] TARGET [-- ARGS...]
+//	bld query [--output FORMAT] EXPRESSION
 //	bld aquery [--output=text|json] PATTERN | 'deps(PATTERN)'
+//	bld fmt [--check] [FILE...]
+//	bld cache stats|trim|verify
 //	bld clean
 //	bld version
 //	bld help [COMMAND]
 //
-// This package is the command line only: flags, commands and wiring. The
+// This package is the command line only: flags, commands, printing and
+// wiring. Joining the stages of a build is cmd/bld/internal/build's; the
 // build logic lives in starlark/, rules/ and exec/.
 package main
 
