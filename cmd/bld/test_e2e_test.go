@@ -14,7 +14,7 @@ import (
 var testWorkspaceFiles = map[string]string{
 	"t/BUILD.star": `
 cc_unit(name = "calc", srcs = ["calc.c"], hdrs = ["calc.h"])
-cc_test(name = "calc_test", srcs = ["calc_test.c"], deps = [":calc"], data = ["expected.txt"], args = ["t/expected.txt"])
+cc_test(name = "calc_test", srcs = ["calc_test.c"], deps = [":calc"], data = ["expected.txt"], args = ["$(location expected.txt)"])
 cc_test(name = "broken_test", srcs = ["broken_test.c"], deps = [":calc"])
 sh_test(name = "slow_test", srcs = ["slow_test.sh"], size = "small", tags = ["manual"])
 sh_test(name = "env_test", srcs = ["env_test.sh"])

@@ -32,6 +32,10 @@ type Configured struct {
 	Files []*File
 	// Executable is DefaultInfo.executable, or nil.
 	Executable *File
+	// Args is an executable target's args attribute with $(location L)
+	// and its kin expanded (paths are workspace-relative, as the program
+	// sees them under bld test and bld run), nil for other targets.
+	Args []string
 }
 
 // An Analyzer analyzes targets, each once, and accumulates their actions.
@@ -243,7 +247,7 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Confi
 	}
 	if t.Rule.Name() == "alias" && t.Rule.DefinedIn.Repo == label.BuiltinRepo {
 		actual := deps[loading.LabelsOf(t.Attrs["actual"])[0]]
-		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, Files: actual.Files, Executable: actual.Executable}, nil
+		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}
 	rc, err := newRuleContext(a, t, deps)
 	if err != nil {
@@ -262,6 +266,15 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Confi
 	c, err := rc.configured(ret)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
+	}
+	if t.Rule.Executable {
+		for _, arg := range stringList(t.Attrs["args"]) {
+			x, err := rc.expand(arg, nil, false)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s %s: attribute args: %v", t.Pos, t.Rule.Name(), t.Label, err)
+			}
+			c.Args = append(c.Args, x)
+		}
 	}
 	return c, nil
 }

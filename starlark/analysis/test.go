@@ -78,13 +78,9 @@ rm -rf "$TEST_TMPDIR"
 exit "$status"
 `
 
-// ArgsOf returns the args attribute of an executable target.
-func ArgsOf(c *Configured) []string {
-	if c.Target == nil {
-		return nil
-	}
-	return stringList(c.Target.Attrs["args"])
-}
+// ArgsOf returns the args attribute of an executable target, expanded
+// (Configured.Args).
+func ArgsOf(c *Configured) []string { return c.Args }
 
 // SuiteTests returns the tests a test_suite target c names: its tests
 // attribute, or, when that is empty, every test target of its package
@@ -144,8 +140,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 			inputs = append(inputs, dep.Executable.Path)
 		}
 	}
-	args := stringList(t.Attrs["args"])
-	args = append(args, opts.Args...)
+	args := append(append([]string{}, c.Args...), opts.Args...)
 	timeout := stringValue(t.Attrs["timeout"])
 	if timeout == "" {
 		timeout = sizeTimeouts[stringValue(t.Attrs["size"])]
