@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Compiler diagnostics in the output of actions: what bld recognizes so that
@@ -27,9 +28,16 @@ import (
 // Everything else in an output (a tool's own messages) is kept as it is and
 // never merged.
 
+// The patterns are compiled on first use, not when bld starts: bld's
+// sandbox helper is bld itself, started for every action, and runs every
+// package's initialization each time.
 var (
-	diagnosticLine = regexp.MustCompile(`^([^\s:][^:]*):(\d+)(?::(\d+))?: (warning|error|fatal error|note|remark): (.*)$`)
-	contextLine    = regexp.MustCompile(`^(In file included from |\s+from |[^\s:][^:]*: (In|At) ).*[:,]$`)
+	diagnosticLine = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([^\s:][^:]*):(\d+)(?::(\d+))?: (warning|error|fatal error|note|remark): (.*)$`)
+	})
+	contextLine = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(In file included from |\s+from |[^\s:][^:]*: (In|At) ).*[:,]$`)
+	})
 )
 
 // A unit is a run of lines of an action's output: a diagnostic with its
@@ -71,7 +79,7 @@ func splitUnits(out []byte) []unit {
 			line, out = out[:i+1], out[i+1:]
 		}
 		text := strings.TrimRight(string(line), "\r\n")
-		if m := diagnosticLine.FindStringSubmatch(text); m != nil {
+		if m := diagnosticLine().FindStringSubmatch(text); m != nil {
 			// A file found through "-iquote ." is spelled ./dir/f.c.
 			d := diagnostic{file: path.Clean(m[1]), line: m[2], severity: m[4], message: m[5]}
 			if cur != nil && d.severity == "note" {
@@ -89,13 +97,13 @@ func splitUnits(out []byte) []unit {
 			keyb.WriteString(text + "\n")
 			continue
 		}
-		if cur != nil && len(context) == 0 && (strings.HasPrefix(text, " ") || strings.HasPrefix(text, "\t")) && !contextLine.MatchString(text) {
+		if cur != nil && len(context) == 0 && (strings.HasPrefix(text, " ") || strings.HasPrefix(text, "\t")) && !contextLine().MatchString(text) {
 			// The source excerpt and caret under a diagnostic.
 			cur.text = append(cur.text, line...)
 			keyb.WriteString(text + "\n")
 			continue
 		}
-		if contextLine.MatchString(text) {
+		if contextLine().MatchString(text) {
 			// Context of the next diagnostic, or of a note of the
 			// current one: cur stays open.
 			context = append(context, line...)
@@ -159,19 +167,23 @@ func mergeOutputs(outputs [][]byte, what string) [][]byte {
 	return merged
 }
 
-// clashPatterns recognize an error that two definitions of one name meet in
-// one compile, with the note naming the other definition.
-var clashPatterns = []struct {
+// A clashPattern recognizes an error that two definitions of one name
+// meet in one compile, with the note naming the other definition.
+type clashPattern struct {
 	err, note *regexp.Regexp
 	what      string
-}{
-	{regexp.MustCompile(`^(?:redefinition of|conflicting types for|static declaration of) '([^']+)'`),
-		regexp.MustCompile(`^previous (?:definition|declaration|implicit declaration) of '([^']+)'`), "%s is defined"},
-	{regexp.MustCompile(`^'([^']+)' redeclared as different kind of symbol`),
-		regexp.MustCompile(`^previous (?:definition|declaration) of '([^']+)'`), "%s is defined"},
-	{regexp.MustCompile(`^"([^"]+)" redefined`),
-		regexp.MustCompile(`^this is the location of the previous definition`), "macro %s is defined"},
 }
+
+var clashPatterns = sync.OnceValue(func() []clashPattern {
+	return []clashPattern{
+		{regexp.MustCompile(`^(?:redefinition of|conflicting types for|static declaration of) '([^']+)'`),
+			regexp.MustCompile(`^previous (?:definition|declaration|implicit declaration) of '([^']+)'`), "%s is defined"},
+		{regexp.MustCompile(`^'([^']+)' redeclared as different kind of symbol`),
+			regexp.MustCompile(`^previous (?:definition|declaration) of '([^']+)'`), "%s is defined"},
+		{regexp.MustCompile(`^"([^"]+)" redefined`),
+			regexp.MustCompile(`^this is the location of the previous definition`), "macro %s is defined"},
+	}
+})
 
 // clashes finds, in the output of an action that compiles several of
 // sources as one, names defined in two different sources: each result says
@@ -188,7 +200,7 @@ func clashes(out []byte, sources []string) []string {
 			continue
 		}
 		first := u.diags[0]
-		for _, p := range clashPatterns {
+		for _, p := range clashPatterns() {
 			m := p.err.FindStringSubmatch(first.message)
 			if m == nil {
 				continue
