@@ -58,3 +58,28 @@ genrule(name = "after_bad1", srcs = [":bad1"], outs = ["after.txt"], cmd = "cp $
 		t.Errorf("without -k, an analysis error still let //p:good build:\n%s", r)
 	}
 }
+
+// With -k, a BUILD.star that does not load, named by the patterns, is
+// reported and the rest is built.
+func TestKeepGoingBrokenPackage(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"good/BUILD.star":   `genrule(name = "g", outs = ["g.txt"], cmd = "echo g > $@")` + "\n",
+		"broken/BUILD.star": "genrule(name = \"b\", outs = [\"b.txt\"], cmd = \n",
+	})
+	r := w.bld("build", "-k", "//...")
+	if r.code != exitFailed {
+		t.Fatalf("want exit %d:\n%s", exitFailed, r)
+	}
+	wantContains(t, r.stderr, "broken/BUILD.star:", "1 analysis error")
+	if !w.exists("bld-out/good/g.txt") {
+		t.Errorf("-k did not build the package that loads:\n%s", r)
+	}
+	r = w.bld("build", "-k", "//broken:b", "//good:g", "//good:nope")
+	if r.code != exitFailed || strings.Count(r.stderr, "bld: error:") < 2 {
+		t.Errorf("-k with a broken package and an unknown target: want both reported, exit 1:\n%s", r)
+	}
+	r = w.bld("build", "//...")
+	if r.code != exitFailed || strings.Count(r.stderr, "bld: error:") != 1 {
+		t.Errorf("without -k: want one error, exit 1:\n%s", r)
+	}
+}

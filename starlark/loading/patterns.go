@@ -22,6 +22,15 @@ import (
 // bld build and bld query both resolve their patterns here, so they accept
 // and reject the same ones with the same errors.
 func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.Label, error) {
+	return l.ExpandKeepGoing(ctx, patterns, nil)
+}
+
+// ExpandKeepGoing is Expand that, with report not nil (-k), goes past a
+// package that fails to load and a single-target pattern that names
+// nothing: it reports each such error and expands the other patterns, as
+// Bazel's --keep_going does. A pattern that cannot be read at all (a
+// recursive pattern with no package beneath it) is still an error.
+func (l *Loader) ExpandKeepGoing(ctx context.Context, patterns []label.Pattern, report func(error)) ([]label.Label, error) {
 	var pkgs []string
 	below := map[string][]string{} // packages below each recursive pattern's directory
 	for _, p := range patterns {
@@ -39,7 +48,7 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 			pkgs = append(pkgs, p.Pkg)
 		}
 	}
-	loaded, err := l.loadAll(ctx, pkgs)
+	loaded, err := l.loadAll(ctx, pkgs, report)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +64,9 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 		switch {
 		case p.Recursive:
 			for _, pkg := range below[p.Pkg] {
+				if loaded[pkg] == nil {
+					continue // reported
+				}
 				for _, name := range loaded[pkg].TargetNames() {
 					if !loaded[pkg].Targets[name].Manual() {
 						add(label.Label{Pkg: pkg, Name: name})
@@ -62,6 +74,9 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 				}
 			}
 		case p.All:
+			if loaded[p.Pkg] == nil {
+				continue // reported
+			}
 			for _, name := range loaded[p.Pkg].TargetNames() {
 				if !loaded[p.Pkg].Targets[name].Manual() {
 					add(label.Label{Pkg: p.Pkg, Name: name})
@@ -69,8 +84,15 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 			}
 		default:
 			lb := label.Label{Pkg: p.Pkg, Name: p.Name}
+			if loaded[p.Pkg] == nil {
+				continue // reported
+			}
 			if _, err := l.Resolve(loaded[p.Pkg], lb); err != nil {
-				return nil, err
+				if report == nil || ctx.Err() != nil {
+					return nil, err
+				}
+				report(err)
+				continue
 			}
 			add(lb)
 		}
@@ -80,8 +102,10 @@ func (l *Loader) Expand(ctx context.Context, patterns []label.Pattern) ([]label.
 }
 
 // loadAll loads packages in parallel, returning the first error in the
-// order given (so that the error reported does not depend on timing).
-func (l *Loader) loadAll(ctx context.Context, pkgs []string) (map[string]*Package, error) {
+// order given (so that the error reported does not depend on timing); with
+// report not nil, it reports each package's error instead, in that order,
+// and leaves the package out of the map.
+func (l *Loader) loadAll(ctx context.Context, pkgs []string, report func(error)) (map[string]*Package, error) {
 	type result struct {
 		pkg *Package
 		err error
@@ -101,9 +125,17 @@ func (l *Loader) loadAll(ctx context.Context, pkgs []string) (map[string]*Packag
 	}
 	wg.Wait()
 	out := make(map[string]*Package, len(pkgs))
+	reported := map[string]bool{}
 	for i, r := range results {
 		if r.err != nil {
-			return nil, r.err
+			if report == nil || ctx.Err() != nil {
+				return nil, r.err
+			}
+			if !reported[pkgs[i]] {
+				reported[pkgs[i]] = true
+				report(r.err)
+			}
+			continue
 		}
 		out[pkgs[i]] = r.pkg
 	}

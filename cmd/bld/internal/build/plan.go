@@ -112,7 +112,19 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 
 	stopWatch := req.Loader.WatchMemory()
 	defer stopWatch()
-	labels, err := req.Loader.Expand(ctx, patterns)
+	reported := map[string]bool{}
+	var report func(error)
+	if keepGoing {
+		// A package that does not load, or a label that names nothing,
+		// is reported and the other patterns are built.
+		report = func(err error) {
+			if msg := err.Error(); !reported[msg] {
+				reported[msg] = true
+				fmt.Fprintf(req.Stderr, "bld: error: %s\n", msg)
+			}
+		}
+	}
+	labels, err := req.Loader.ExpandKeepGoing(ctx, patterns, report)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +134,6 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	executables := map[string]string{}
 	args := map[string][]string{}
 	files := map[string][]string{}
-	reported := map[string]bool{}
 	testsAdded := map[label.Label]bool{}
 	addTests := func(c *analysis.Configured) error {
 		if testsAdded[c.Label] {
