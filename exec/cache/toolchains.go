@@ -98,6 +98,18 @@ func memoKey(root string, prog program.Program, flags, env []string, now time.Ti
 			racy = true
 		}
 	}
+	for _, f := range toolchain.StateFiles(root, prog.Path, env) {
+		fi, err := os.Stat(f)
+		if err != nil {
+			fmt.Fprintf(&b, "\x00state %s missing", f)
+			continue
+		}
+		fs := stampOf(fi)
+		fmt.Fprintf(&b, "\x00state %s %d %d %d %d", f, fs.size, fs.mtime, fs.ctime, fs.ino)
+		if now.UnixNano()-fs.mtime < int64(racyWindow) {
+			racy = true
+		}
+	}
 	pathVar, ok := program.PathOf(env)
 	fmt.Fprintf(&b, "\x00PATH %t %s", ok, pathVar)
 	for _, name := range toolchain.EnvVars {

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -27,9 +28,11 @@ import (
 var components = []string{"cc1", "cc1plus", "lto1", "as", "collect2", "ld", "lto-wrapper"}
 
 // EnvVars are the environment variables besides PATH that change which
-// programs a driver runs (gcc's GCC_EXEC_PREFIX and COMPILER_PATH). A
-// probe's answers hold for one set of their values.
-var EnvVars = []string{"GCC_EXEC_PREFIX", "COMPILER_PATH"}
+// programs a driver runs (gcc's GCC_EXEC_PREFIX and COMPILER_PATH;
+// rustup's RUSTUP_TOOLCHAIN and RUSTUP_HOME, which pick the toolchain
+// rustup's rustc proxy runs). A probe's answers hold for one set of their
+// values.
+var EnvVars = []string{"GCC_EXEC_PREFIX", "COMPILER_PATH", "RUSTUP_TOOLCHAIN", "RUSTUP_HOME"}
 
 // An Identity is what a probe learned of a driver run with one set of
 // Flags and EnvVars. It holds the driver's raw answers, not resolved
@@ -78,6 +81,9 @@ func (id Identity) Resolve(root string, env []string) []string {
 // argument) is kept alone. Arguments in response files (@file) are not
 // seen.
 func Flags(argv []string) []string {
+	if isRustc(argv[0]) {
+		return nil // rustc's toolchain is its sysroot (probeRustc)
+	}
 	var out []string
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
@@ -178,10 +184,14 @@ func extraPrograms(flags []string) (ask, direct []string) {
 }
 
 // IsDriver reports whether a program named name (argv[0], or its base
-// name) is a C/C++ compiler driver worth probing: gcc, g++, cc, c++, clang,
+// name) is a compiler driver worth probing: gcc, g++, cc, c++, clang,
 // clang++, with an optional target prefix (x86_64-linux-gnu-gcc) or
-// version suffix (gcc-12, clang-15).
+// version suffix (gcc-12, clang-15); or rustc, which is often rustup's
+// proxy: the file PATH finds is the same whatever toolchain it runs.
 func IsDriver(name string) bool {
+	if isRustc(name) {
+		return true
+	}
 	base := path.Base(filepath.ToSlash(name))
 	if i := strings.LastIndexByte(base, '-'); i > 0 && isVersion(base[i+1:]) {
 		base = base[:i]
@@ -194,6 +204,43 @@ func IsDriver(name string) bool {
 		return true
 	}
 	return false
+}
+
+// isRustc reports whether name is rustc (optionally with a version
+// suffix).
+func isRustc(name string) bool {
+	base := path.Base(filepath.ToSlash(name))
+	if i := strings.LastIndexByte(base, '-'); i > 0 && isVersion(base[i+1:]) {
+		base = base[:i]
+	}
+	return base == "rustc"
+}
+
+// StateFiles are the files besides the driver whose change can change a
+// probe's answers without changing the driver, PATH or EnvVars: for
+// rustc, rustup's settings (rustup default) and the workspace's
+// rust-toolchain files (a directory override). A remembered probe holds
+// only while their stamps are unchanged.
+func StateFiles(root, driver string, env []string) []string {
+	if !isRustc(driver) {
+		return nil
+	}
+	home := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "RUSTUP_HOME="); ok {
+			home = v
+		}
+	}
+	if home == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			home = filepath.Join(h, ".rustup")
+		}
+	}
+	files := []string{filepath.Join(root, "rust-toolchain"), filepath.Join(root, "rust-toolchain.toml")}
+	if home != "" {
+		files = append(files, filepath.Join(home, "settings.toml"))
+	}
+	return files
 }
 
 func isVersion(s string) bool {
@@ -235,6 +282,9 @@ func Probe(ctx context.Context, root, driverPath string, flags, env []string) (I
 		}
 		return strings.TrimSpace(out.String()), nil
 	}
+	if isRustc(driverPath) {
+		return probeRustc(ask)
+	}
 	var version []string
 	for _, arg := range []string{"-dumpfullversion", "-dumpmachine"} {
 		v, err := ask(arg)
@@ -262,5 +312,25 @@ func Probe(ctx context.Context, root, driverPath string, flags, env []string) (I
 	for _, p := range direct {
 		add(p)
 	}
+	return id, nil
+}
+
+// probeRustc asks rustc (or rustup's proxy, which runs the toolchain it
+// is set to) for its version and its sysroot: the compiler that really
+// runs is sysroot/bin/rustc, with its driver library in sysroot/lib.
+// Their contents, which change with every toolchain, are what the key
+// holds, not the proxy's.
+func probeRustc(ask func(arg string) (string, error)) (Identity, error) {
+	version, err := ask("-vV")
+	if err != nil {
+		return Identity{}, err
+	}
+	sysroot, err := ask("--print=sysroot")
+	if err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Version: version, Programs: []string{filepath.Join(sysroot, "bin", "rustc")}}
+	libs, _ := filepath.Glob(filepath.Join(sysroot, "lib", "librustc_driver-*.so"))
+	id.Programs = append(id.Programs, libs...)
 	return id, nil
 }
