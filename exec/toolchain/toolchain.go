@@ -81,8 +81,8 @@ func (id Identity) Resolve(root string, env []string) []string {
 // argument) is kept alone. Arguments in response files (@file) are not
 // seen.
 func Flags(argv []string) []string {
-	if isRustc(argv[0]) {
-		return nil // rustc's toolchain is its sysroot (probeRustc)
+	if isRustc(argv[0]) || isBolt(argv[0]) {
+		return nil // their toolchains are found by path (probeRustc, probeBolt)
 	}
 	var out []string
 	for i := 1; i < len(argv); i++ {
@@ -189,7 +189,7 @@ func extraPrograms(flags []string) (ask, direct []string) {
 // version suffix (gcc-12, clang-15); or rustc, which is often rustup's
 // proxy: the file PATH finds is the same whatever toolchain it runs.
 func IsDriver(name string) bool {
-	if isRustc(name) {
+	if isRustc(name) || isBolt(name) {
 		return true
 	}
 	base := path.Base(filepath.ToSlash(name))
@@ -214,6 +214,17 @@ func isRustc(name string) bool {
 		base = base[:i]
 	}
 	return base == "rustc"
+}
+
+// isBolt reports whether name is llvm-bolt (llvm-bolt-15 too), whose
+// instrumentation links a runtime library of its installation into the
+// program it writes.
+func isBolt(name string) bool {
+	base := path.Base(filepath.ToSlash(name))
+	if i := strings.LastIndexByte(base, '-'); i > 0 && isVersion(base[i+1:]) {
+		base = base[:i]
+	}
+	return base == "llvm-bolt"
 }
 
 // StateFiles are the files besides the driver whose change can change a
@@ -285,6 +296,9 @@ func Probe(ctx context.Context, root, driverPath string, flags, env []string) (I
 	if isRustc(driverPath) {
 		return probeRustc(ask)
 	}
+	if isBolt(driverPath) {
+		return probeBolt(driverPath, ask)
+	}
 	var version []string
 	for _, arg := range []string{"-dumpfullversion", "-dumpmachine"} {
 		v, err := ask(arg)
@@ -333,4 +347,20 @@ func probeRustc(ask func(arg string) (string, error)) (Identity, error) {
 	libs, _ := filepath.Glob(filepath.Join(sysroot, "lib", "librustc_driver-*.so"))
 	id.Programs = append(id.Programs, libs...)
 	return id, nil
+}
+
+// probeBolt asks llvm-bolt its version and names the runtime libraries
+// -instrument and -hugify link into the programs it writes: lib/
+// libbolt_rt_*.a beside its bin/ directory (as llvm-bolt finds them).
+func probeBolt(driverPath string, ask func(arg string) (string, error)) (Identity, error) {
+	version, err := ask("--version")
+	if err != nil {
+		return Identity{}, err
+	}
+	real, err := filepath.EvalSymlinks(driverPath)
+	if err != nil {
+		real = driverPath
+	}
+	libs, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(real)), "lib", "libbolt_rt_*.a"))
+	return Identity{Version: version, Programs: libs}, nil
 }

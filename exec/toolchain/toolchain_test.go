@@ -212,3 +212,22 @@ func TestProbeFailingDriver(t *testing.T) {
 		t.Errorf("Probe of a failing driver: %v, want its message and arguments", err)
 	}
 }
+
+// llvm-bolt's identity holds the runtime libraries its instrumentation
+// links (Debian's bolt-15 here, when installed).
+func TestProbeBolt(t *testing.T) {
+	bolt := "/usr/lib/llvm-15/bin/llvm-bolt"
+	if _, err := os.Stat(bolt); err != nil {
+		t.Skipf("%s is not installed (apt-get install bolt-15; .ci/run installs it)", bolt)
+	}
+	if !IsDriver(bolt) || Flags([]string{bolt, "-instrument", "-o", "x"}) != nil {
+		t.Fatalf("llvm-bolt is not probed as a toolchain")
+	}
+	id, err := Probe(context.Background(), t.TempDir(), bolt, nil, []string{"PATH=/usr/bin:/bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(id.Version, "LLVM") || !slices.Contains(id.Programs, "/usr/lib/llvm-15/lib/libbolt_rt_instr.a") {
+		t.Errorf("identity %+v: want the LLVM version and libbolt_rt_instr.a", id)
+	}
+}
