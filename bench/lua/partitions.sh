@@ -37,24 +37,7 @@ tmp=$(mktemp -d /tmp/bld-partitions-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 log=$tmp/tool.log
 
-TIMEFORMAT='%3U %3S'
-# timeit DIR CMD...: sets $secs (wall) and $cpu (user+system, children too).
-timeit() {
-	local dir=$1 t0 t1
-	shift
-	cd "$dir"
-	t0=$EPOCHREALTIME
-	if ! { time "$@" >"$log" 2>&1; } 2>"$tmp/rusage"; then
-		echo "partitions.sh: FAILED in $dir: $*" >&2
-		tail -n 40 "$log" >&2
-		exit 1
-	fi
-	t1=$EPOCHREALTIME
-	cd "$tmp"
-	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/rusage")
-}
-median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$here/timing.sh"
 
 # build WS: sets $secs, $cpu, $compiles (CcCompile actions run) and $rss
 # (largest max_rss of a compile, MB).

@@ -245,7 +245,7 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Confi
 		}
 		deps[dl] = c
 	}
-	if t.Rule.Name() == "alias" && t.Rule.DefinedIn.Repo == label.BuiltinRepo {
+	if isBuiltinRule(t, "alias") {
 		actual := deps[loading.LabelsOf(t.Attrs["actual"])[0]]
 		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -119,10 +120,12 @@ func (c Config) fragments() starlark.Value {
 	return structOf(starlark.StringDict{"cpp": cpp})
 }
 
-// isConfigSetting reports whether t is a config_setting of the built-in
-// rules (@bld//rules:config.star).
-func isConfigSetting(t *loading.Target) bool {
-	return t.Rule.Name() == "config_setting" && t.Rule.DefinedIn.Repo == label.BuiltinRepo
+// isBuiltinRule reports whether t is a target of the built-in rule name
+// (defined in @bld//rules), whose attributes bld reads itself: alias,
+// config_setting, package_group, test_suite. A user's rule of the same
+// name is not.
+func isBuiltinRule(t *loading.Target, name string) bool {
+	return t != nil && t.Rule.Name() == name && t.Rule.DefinedIn.Repo == label.BuiltinRepo
 }
 
 // matches reports whether the config_setting l matches the configuration.
@@ -132,7 +135,7 @@ func (a *Analyzer) matches(ctx context.Context, l label.Label, from *loading.Tar
 		return false, fmt.Errorf("%s: select() condition %s: %w", from.Pos, l, err)
 	}
 	t, ok := pkg.Targets[l.Name]
-	if !ok || !isConfigSetting(t) {
+	if !ok || !isBuiltinRule(t, "config_setting") {
 		return false, fmt.Errorf("%s: select() condition %s is not a config_setting; name a config_setting target or %q",
 			from.Pos, l, loading.DefaultCondition)
 	}
@@ -151,7 +154,7 @@ func (a *Analyzer) matches(ctx context.Context, l label.Label, from *loading.Tar
 			got, set := a.config.Define(name)
 			ok = set && got == want
 		case "copt":
-			ok = contains(a.config.Copts, v)
+			ok = slices.Contains(a.config.Copts, v)
 		default:
 			return false, fmt.Errorf("%s: config_setting %s: values key %q is not a setting bld knows; use compilation_mode, define or copt (or define_values)", t.Pos, l, k)
 		}
@@ -167,15 +170,6 @@ func (a *Analyzer) matches(ctx context.Context, l label.Label, from *loading.Tar
 		}
 	}
 	return true, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // resolveSelects returns t with its select()s resolved for the

@@ -87,7 +87,7 @@ func ArgsOf(c *Configured) []string { return c.Args }
 // not tagged manual, in label order. ok is false if c is no test_suite.
 func (a *Analyzer) SuiteTests(ctx context.Context, c *Configured) (tests []label.Label, ok bool, err error) {
 	t := c.Target
-	if t == nil || t.Rule.Name() != "test_suite" || t.Rule.DefinedIn.Repo != label.BuiltinRepo {
+	if !isBuiltinRule(t, "test_suite") {
 		return nil, false, nil
 	}
 	if named := loading.LabelsOf(t.Attrs["tests"]); len(named) > 0 {

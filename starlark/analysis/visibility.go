@@ -56,7 +56,7 @@ func (a *Analyzer) visibleTo(ctx context.Context, v label.Label, pkg string, dep
 		return false, fmt.Errorf("%s: the visibility of %s names %s: %w", dep.Pos, dep.Label, v, err)
 	}
 	g, ok := p.Targets[v.Name]
-	if !ok || g.Rule.Name() != "package_group" || g.Rule.DefinedIn.Repo != label.BuiltinRepo {
+	if !ok || !isBuiltinRule(g, "package_group") {
 		return false, fmt.Errorf("%s: the visibility of %s names %s, which is not a package_group (nor //visibility:public, :private, //pkg:__pkg__ or //pkg:__subpackages__)",
 			dep.Pos, dep.Label, v)
 	}

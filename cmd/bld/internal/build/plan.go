@@ -115,8 +115,9 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	reported := map[string]bool{}
 	var report func(error)
 	if keepGoing {
-		// A package that does not load, or a label that names nothing,
-		// is reported and the other patterns are built.
+		// A package that does not load, a label that names nothing, a
+		// target whose analysis fails: each distinct error is reported
+		// once and the rest is built.
 		report = func(err error) {
 			if msg := err.Error(); !reported[msg] {
 				reported[msg] = true
@@ -156,10 +157,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			if !keepGoing || ctx.Err() != nil {
 				return nil, err
 			}
-			if msg := err.Error(); !reported[msg] {
-				reported[msg] = true
-				fmt.Fprintf(req.Stderr, "bld: error: %s\n", msg)
-			}
+			report(err)
 			continue
 		}
 		for _, f := range c.Files {
