@@ -96,6 +96,21 @@ type Action struct {
 	// exits, wherever the sandbox can find it (see exec/sandbox).
 	AllowDaemon bool
 
+	// NoRemoteExec runs the command on this machine even when the build
+	// executes actions remotely (Bazel's "no-remote-exec"; "no-remote" and
+	// "local" imply it). Scheduling only: not part of the action's key.
+	NoRemoteExec bool
+	// NoRemoteCache keeps the action's result out of the remote cache: it
+	// is neither looked up there nor uploaded (Bazel's "no-remote-cache";
+	// "no-remote" and "local" imply it). The local cache still applies.
+	NoRemoteCache bool
+	// ExecProperties are the platform properties a remote executor
+	// matches workers by ("OSFamily" -> "linux", "container-image" ->
+	// ...): the target's exec_properties over the workspace's default.
+	// They are the Platform of the action's REAPI Action and Command, so
+	// they are part of its key.
+	ExecProperties map[string]string
+
 	// Group, when not empty, names a set of actions that do one job
 	// together, such as the partitions of a unit ("//p:lib partitions"):
 	// their outputs are shown together once all have finished, each

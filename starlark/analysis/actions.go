@@ -322,6 +322,7 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 	for _, tag := range av.rc.target.Tags {
 		applyRequirement(act, tag)
 	}
+	act.ExecProperties = av.rc.a.config.execProperties(av.rc.target.ExecProperties)
 	if err := av.rc.a.addAction(act); err != nil {
 		return fmt.Errorf("%s: %v", b.Name(), err)
 	}
@@ -381,16 +382,24 @@ func (av *actionsValue) progress(msg string, outs []*File) string {
 }
 
 // applyRequirement applies one of Bazel's execution requirements (given in
-// execution_requirements, or as a tag of the target) to act. Requirements
-// that concern remote execution ("no-remote", "no-remote-exec",
-// "no-remote-cache", "requires-network") and unknown ones change nothing
-// yet: bld runs every action locally, with the network reachable.
+// execution_requirements, or as a tag of the target) to act. "local" is
+// Bazel's: no sandbox, no remote execution, no remote cache. Unknown
+// requirements ("requires-network", ...) change nothing: local actions
+// reach the network.
 func applyRequirement(act *graph.Action, req string) {
 	switch req {
 	case "no-cache":
 		act.NoCache = true
-	case "no-sandbox", "local":
+	case "no-sandbox":
 		act.NoSandbox = true
+	case "local":
+		act.NoSandbox, act.NoRemoteExec, act.NoRemoteCache = true, true, true
+	case "no-remote":
+		act.NoRemoteExec, act.NoRemoteCache = true, true
+	case "no-remote-exec":
+		act.NoRemoteExec = true
+	case "no-remote-cache":
+		act.NoRemoteCache = true
 	case "allow-daemon":
 		act.AllowDaemon = true
 	}

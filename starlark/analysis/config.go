@@ -39,6 +39,11 @@ type Config struct {
 	// them from CC and CXX when the user gives those to actions
 	// (--action_env=CC=clang), never from bld's own environment alone.
 	CC, CXX string
+	// ExecProperties are the workspace's default platform properties of
+	// every action (--remote_default_exec_properties NAME=VALUE, in
+	// command-line order; for a name given twice, the last value counts);
+	// a target's exec_properties override them name by name.
+	ExecProperties []string
 }
 
 // Compilers returns the C and C++ compiler drivers.
@@ -78,8 +83,27 @@ func (c Config) Key() []string {
 	add("cxxopt", c.Cxxopts)
 	add("linkopt", c.Linkopts)
 	add("define", c.Defines)
+	add("exec_property", c.ExecProperties)
 	cc, cxx := c.Compilers()
 	return append(key, "cc="+cc, "cxx="+cxx)
+}
+
+// execProperties returns the platform properties of an action of a target
+// whose exec_properties are own: the defaults, overridden by own; nil when
+// both are empty.
+func (c Config) execProperties(own map[string]string) map[string]string {
+	if len(c.ExecProperties) == 0 && len(own) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(c.ExecProperties)+len(own))
+	for _, kv := range c.ExecProperties {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	for k, v := range own {
+		m[k] = v
+	}
+	return m
 }
 
 // vars is ctx.var: the make variables a rule sees, COMPILATION_MODE and

@@ -176,6 +176,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 		for _, tag := range t.Tags {
 			applyRequirement(act, tag)
 		}
+		act.ExecProperties = a.config.execProperties(t.ExecProperties)
 		if err := a.addAction(act); err != nil {
 			return nil, fmt.Errorf("%s: test %s: %v", t.Pos, t.Label, err)
 		}

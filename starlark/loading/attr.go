@@ -353,7 +353,7 @@ func attrsFromDict(d *starlark.Dict) (map[string]*Attr, []string, error) {
 }
 
 // reservedAttrs are accepted by every rule.
-var reservedAttrs = map[string]bool{"name": true, "visibility": true, "tags": true}
+var reservedAttrs = map[string]bool{"name": true, "visibility": true, "tags": true, "exec_properties": true}
 
 func validIdent(s string) bool {
 	if s == "" {

@@ -50,6 +50,10 @@ type Target struct {
 	// execution requirements ("no-sandbox", "no-cache", "local", ...)
 	// apply to every action of the target.
 	Tags []string
+	// ExecProperties are the target's exec_properties attribute, as
+	// Bazel's: platform properties for a remote executor, on every action
+	// of the target, over the workspace's default.
+	ExecProperties map[string]string
 	// Visibility lists the packages and package groups that may depend on
 	// the target (visibility.go); nil means every package.
 	Visibility []label.Label

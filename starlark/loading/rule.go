@@ -136,6 +136,13 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 			}
 			t.Tags = tags
 			continue
+		case k == "exec_properties":
+			props, err := stringDictOf(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: attribute exec_properties: %v", what, err)
+			}
+			t.ExecProperties = props
+			continue
 		case !ok || strings.HasPrefix(k, "_"):
 			return nil, fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
 				what, k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
@@ -227,4 +234,26 @@ func addImplicitAttrs(schema map[string]*Attr, names []string, implicit map[stri
 	}
 	sort.Strings(names)
 	return names
+}
+
+// stringDictOf returns a dict of strings to strings as a map; None is
+// empty.
+func stringDictOf(v starlark.Value) (map[string]string, error) {
+	if v == starlark.None {
+		return nil, nil
+	}
+	d, ok := v.(*starlark.Dict)
+	if !ok {
+		return nil, fmt.Errorf("want a dict of strings to strings, got %s", v.Type())
+	}
+	m := make(map[string]string, d.Len())
+	for _, kv := range d.Items() {
+		k, ok1 := kv[0].(starlark.String)
+		val, ok2 := kv[1].(starlark.String)
+		if !ok1 || !ok2 || k == "" {
+			return nil, fmt.Errorf("want a dict of non-empty strings to strings, got the entry %s: %s", kv[0].String(), kv[1].String())
+		}
+		m[string(k)] = string(val)
+	}
+	return m, nil
 }
