@@ -18,6 +18,7 @@ type configFlags struct {
 	mode                                string
 	copts, conlyopts, cxxopts, linkopts stringsFlag
 	defines                             stringsFlag
+	execProperties                      stringsFlag
 }
 
 // configHelp documents configFlags for a command's help.
@@ -30,7 +31,12 @@ const configHelp = `  -c, --compilation_mode MODE
   --linkopt OPT    an option for every link; repeatable
   --define NAME=VALUE
                    a value for select() (config_setting define_values) and
-                   ctx.var; repeatable, the last value of a name counts`
+                   ctx.var; repeatable, the last value of a name counts
+  --remote_default_exec_properties NAME=VALUE
+                   a platform property of every action (OSFamily=linux,
+                   container-image=...), for a remote executor to pick a
+                   worker by; a target's exec_properties override it;
+                   repeatable; part of the actions' keys`
 
 func addConfigFlags(fs *flag.FlagSet) *configFlags {
 	f := &configFlags{}
@@ -41,6 +47,7 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 	fs.Var(&f.cxxopts, "cxxopt", "")
 	fs.Var(&f.linkopts, "linkopt", "")
 	fs.Var(&f.defines, "define", "")
+	fs.Var(&f.execProperties, "remote_default_exec_properties", "")
 	return f
 }
 
@@ -56,7 +63,13 @@ func (f *configFlags) config() (analysis.Config, error) {
 			return analysis.Config{}, usageError(fmt.Sprintf("--define %s: want NAME=VALUE", d))
 		}
 	}
+	for _, p := range f.execProperties {
+		if name, _, ok := strings.Cut(p, "="); !ok || name == "" {
+			return analysis.Config{}, usageError(fmt.Sprintf("--remote_default_exec_properties %s: want NAME=VALUE", p))
+		}
+	}
 	return analysis.Config{
+		ExecProperties:  f.execProperties,
 		CompilationMode: f.mode,
 		Copts:           f.copts,
 		Conlyopts:       f.conlyopts,
