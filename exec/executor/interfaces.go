@@ -48,6 +48,39 @@ type Check struct {
 	// than found in place, what the command printed when it ran (its
 	// warnings, say), to be shown again as if it had run.
 	Output []byte
+	// Remote is true, with Restored, when the result came from a remote
+	// cache rather than the local one.
+	Remote bool
+}
+
+// A RemoteRunner runs commands on a remote executor (package
+// exec/remoteexec: the Remote Execution API). Implementations must be
+// safe for concurrent use.
+type RemoteRunner interface {
+	// Accepts reports whether a is to run remotely. It is asked once per
+	// action that must run; false runs it here.
+	Accepts(a *graph.Action) bool
+	// Run runs a's command remotely and puts its outputs in place in the
+	// workspace. It takes no token: the remote service has its own
+	// workers.
+	Run(ctx context.Context, a *graph.Action) RemoteResult
+}
+
+// RemoteResult is the outcome of RemoteRunner.Run.
+type RemoteResult struct {
+	// Output is what the command printed: its stdout, then its stderr.
+	Output []byte
+	// ExitCode is the command's exit status; -1 if it did not exit.
+	ExitCode int
+	// Err is why the action failed: a non-zero exit, a missing output.
+	Err error
+	// Fallback is true when the remote service, not the action, failed
+	// (unreachable, broken mid-build): the action runs here instead, and
+	// Output and Err mean nothing. The runner says so to the user.
+	Fallback bool
+	// Cached is true when the remote service answered from its cache
+	// rather than running the command.
+	Cached bool
 }
 
 // A TokenPool limits how many actions run at once. Each running action
@@ -105,8 +138,15 @@ type Result struct {
 	Output []byte
 	// MaxRSS is the peak resident set size in bytes of the command's
 	// largest process (it or a descendant it waited for), for an action
-	// that ran a command; 0 otherwise.
+	// that ran a command here; 0 otherwise.
 	MaxRSS int64
+	// Remote is true when the command ran on a remote executor (Status
+	// StatusRan or StatusFailed), or when the outputs were restored from
+	// a remote cache (StatusRestored).
+	Remote bool
+	// RemoteCached is true, with Remote and StatusRan, when the remote
+	// executor answered from its cache instead of running the command.
+	RemoteCached bool
 	// Err is why the action failed (non-zero exit, missing output, ...).
 	Err error
 }

@@ -55,6 +55,12 @@ type Options struct {
 	// first, by these durations; without it (or for a workspace it knows
 	// nothing of), by the number of actions on the path.
 	Durations func(*graph.Action) (time.Duration, bool)
+	// Remote, if not nil, runs the actions it accepts on a remote executor,
+	// at most RemoteJobs at once (default 64), without tokens: the local
+	// token pool bounds only what runs here. An action the remote service
+	// fails (rather than the action failing) runs here, with a token.
+	Remote     RemoteRunner
+	RemoteJobs int
 }
 
 // Summary counts what a build did with the actions it needed.

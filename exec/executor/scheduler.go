@@ -21,6 +21,7 @@ const (
 	queuedCheck              // ready: waiting for a checker
 	checking                 // a checker is asking the cache
 	queuedRun                // must run: waiting for a token
+	queuedRemote             // must run remotely: waiting for a remote slot
 	queuedWrite              // must write its file: waiting for a checker
 	active                   // its command (or write) is under way
 	finished                 // ran, cached or failed
@@ -54,6 +55,10 @@ type scheduler struct {
 
 	poolQ readyQueue // actions to check or to write, for the checkers
 	runQ  readyQueue // actions to run, waiting for a token
+	// remoteQ holds the actions to run remotely, waiting for one of
+	// RemoteJobs slots; remoteRunning counts those under way.
+	remoteQ       readyQueue
+	remoteRunning int
 	// serialBusy holds the Serial groups with an action running;
 	// serialWait the actions of such a group that must run, set aside
 	// until it is free (and not in runQ, so no token is asked for them).
@@ -100,6 +105,8 @@ type event struct {
 	end   time.Time
 	res   Result
 	pool  bool // evFinished: it came from a checker (a write)
+	// remote, with evFinished: it came from a remote worker (remote.go).
+	remote bool
 }
 
 // poolJob asks a checker to check action id, or to write its file.
@@ -127,6 +134,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		started: make([]time.Time, n),
 		poolQ:   readyQueue{prio: p.prio},
 		runQ:    readyQueue{prio: p.prio},
+		remoteQ: readyQueue{prio: p.prio},
 		events:  make(chan event, 64),
 		sandbox: opts.Sandboxes,
 		journal: newGroupJournal(opts.ProcessDir),
@@ -222,7 +230,7 @@ func (s *scheduler) err(ctx context.Context) error {
 
 // inFlight counts the goroutines whose report the scheduler awaits.
 func (s *scheduler) inFlight() int {
-	n := s.slots - s.idle + s.running
+	n := s.slots - s.idle + s.running + s.remoteRunning
 	if s.acquiring {
 		n++
 	}
@@ -255,6 +263,11 @@ func (s *scheduler) mustRun(id int) {
 		s.poolQ.push(id)
 		return
 	}
+	if s.opts.Remote != nil && s.opts.Remote.Accepts(s.g.Actions[id]) {
+		s.state[id] = queuedRemote
+		s.remoteQ.push(id)
+		return
+	}
 	s.state[id] = queuedRun
 	s.runQ.push(id)
 }
@@ -279,6 +292,7 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 		s.idle--
 		s.jobs <- job
 	}
+	s.dispatchRemote(ctx)
 	if !s.acquiring && !s.held && s.runQ.Len() > 0 {
 		s.acquiring = true
 		crash.Go(func() {
@@ -329,7 +343,7 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			if ev.check.Restored {
 				status = StatusRestored
 			}
-			s.finish(Result{ID: ev.id, Action: a, Status: status, Start: ev.start, End: ev.end, Output: ev.check.Output})
+			s.finish(Result{ID: ev.id, Action: a, Status: status, Start: ev.start, End: ev.end, Output: ev.check.Output, Remote: ev.check.Remote})
 		case s.stopped:
 			s.state[ev.id] = waiting // skipped
 		default:
@@ -342,6 +356,8 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 		defer s.useHeld(ctx)
 		if ev.pool {
 			s.idle++
+		} else if ev.remote {
+			s.remoteRunning--
 		} else {
 			s.running--
 			if a := ev.res.Action; a.Serial && a.Group != "" {
