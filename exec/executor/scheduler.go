@@ -17,14 +17,14 @@ import (
 type state uint8
 
 const (
-	waiting     state = iota // some dependency is not done
-	queuedCheck              // ready: waiting for a checker
-	checking                 // a checker is asking the cache
-	queuedRun                // must run: waiting for a token
-	queuedRemote             // must run remotely: waiting for a remote slot
-	queuedWrite              // must write its file: waiting for a checker
-	active                   // its command (or write) is under way
-	finished                 // ran, cached or failed
+	waiting      state = iota // some dependency is not done
+	queuedCheck               // ready: waiting for a checker
+	checking                  // a checker is asking the cache
+	queuedRun                 // must run: waiting for a token
+	queuedRemote              // must run remotely: waiting for a remote slot
+	queuedWrite               // must write its file: waiting for a checker
+	active                    // its command (or write) is under way
+	finished                  // ran, cached or failed
 )
 
 // checkerQueueDepth is how many jobs may wait for each checker.
