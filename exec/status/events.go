@@ -44,6 +44,11 @@ type Event struct {
 	// it belongs to one.
 	Pipeline string `json:"pipeline,omitempty"`
 	Stage    string `json:"stage,omitempty"`
+	// Remote says where a remote service was involved: "executed" (the
+	// command ran on a remote executor), "executor-cache" (the remote
+	// executor answered from its cache) or "cache" (the outputs were
+	// restored from the remote cache); empty when none was.
+	Remote string `json:"remote,omitempty"`
 }
 
 // NewEventLog returns an EventLog writing to w.
@@ -71,6 +76,7 @@ func (l *EventLog) Finished(r executor.Result) {
 		Group:    r.Action.Group,
 		Pipeline: r.Action.Pipeline,
 		Stage:    r.Action.Stage,
+		Remote:   remoteOf(r),
 	}
 	if r.Status == executor.StatusRan || r.Status == executor.StatusFailed {
 		e.Reason = r.Reason
@@ -116,4 +122,17 @@ func unixSeconds(t time.Time) float64 {
 		return 0
 	}
 	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
+}
+
+// remoteOf is the Remote of r's event.
+func remoteOf(r executor.Result) string {
+	switch {
+	case !r.Remote:
+		return ""
+	case r.Status == executor.StatusRestored:
+		return "cache"
+	case r.RemoteCached:
+		return "executor-cache"
+	}
+	return "executed"
 }
