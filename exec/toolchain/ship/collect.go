@@ -105,7 +105,9 @@ func collect(ctx context.Context, driverPath string, env, extraFiles []string, o
 }
 
 // linkFiles adds the files ld opens when the driver links a trivial C
-// program with the libraries libs (-l names), by ld's --trace, and the
+// program with the libraries libs (-l names), by ld's --trace (and the
+// targets of those that are symbolic links, which name the libraries by
+// the soname the linked program loads), and the
 // other start files (crt*.o) and libgcc archives beside those it opened,
 // for -static, -shared and -no-pie links.
 func (c *collection) linkFiles(ctx context.Context, driverPath string, env, libs []string) error {
@@ -138,6 +140,13 @@ func (c *collection) linkFiles(ctx context.Context, driverPath string, env, libs
 			continue
 		}
 		c.add(p)
+		for _, name := range linkChain(p) {
+			// libstdc++.so -> libstdc++.so.6 -> libstdc++.so.6.0.30: the
+			// soname the linked program loads, to run it from the package.
+			if isFile(name) {
+				c.add(name)
+			}
+		}
 		base := filepath.Base(p)
 		if strings.HasPrefix(base, "crt") || strings.HasSuffix(base, "crt1.o") || strings.HasPrefix(base, "libgcc") {
 			dirs[filepath.Dir(p)] = true
@@ -223,6 +232,25 @@ func runTo(ctx context.Context, dir string, env []string, stdout, stderr *bytes.
 	}
 	cmd.Stderr = stderr
 	return cmd.Run()
+}
+
+// linkChain returns the names the symbolic link p leads through, up to
+// the file it ends at (each target taken from the directory of its link),
+// or nothing when p is not a link. A loop ends the chain.
+func linkChain(p string) []string {
+	var names []string
+	for range 40 {
+		target, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = filepath.Clean(target)
+		names = append(names, p)
+	}
+	return names
 }
 
 // isFile reports whether p is a regular file, symbolic links followed.
