@@ -20,12 +20,22 @@
 // since collect2 would start ld with the worker's loader. RewriteDepfile
 // maps the paths a shipped compile reports back to the local ones.
 //
-// Known limits: link-time optimization (-flto at link) does not work
-// remotely (ld's plugin starts lto-wrapper without the loader, and lto1 is
-// not shipped); -fuse-ld= is ignored (ld is always the linker); a command
-// with its own --sysroot keeps it and finds nothing of the package; with
-// -g, the debug information names the worker's input-root path, as its
-// DW_AT_comp_dir does, so objects built with -g differ from local ones.
+// CanRewrite says which commands Rewrite cannot ship faithfully: a link
+// with link-time optimization (ld's plugin starts lto-wrapper without the
+// shipped loader, and lto1 is not shipped), a command with its own
+// --sysroot, -fuse-ld= (ld is always the linker), -specs or -wrapper, or
+// a response file. Package probes the driver without the command's flags,
+// so -B directories of a command are searched on the worker before the
+// package's (they must be in the input root). With -g, the debug
+// information names the worker's absolute input-root path (gcc makes
+// system include directories absolute, and -ffile-prefix-map cannot name
+// a path the worker chooses), as DW_AT_comp_dir does, so objects built
+// with -g differ from local ones; without -g they are byte-identical
+// (tested).
+//
+// The shipped headers are part of the package: with the depfile-named
+// headers, each new header changes the ID, the Prefix and so every remote
+// action's key; with Options.IncludeDirs the package is stable but large.
 package ship
 
 import (

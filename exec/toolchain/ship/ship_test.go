@@ -241,3 +241,50 @@ func TestRewrite(t *testing.T) {
 		t.Error("Rewrite modified its arguments")
 	}
 }
+
+// TestUnshippedHeader checks that a header left out of the package is not
+// found elsewhere (the host's /usr/include): the shipped compile fails.
+// Only the headers given to Package (and stdc-predef.h) are shipped.
+func TestUnshippedHeader(t *testing.T) {
+	_, headers := hostBuild(t, cSource)
+	var without []string
+	for _, h := range headers {
+		if filepath.Base(h) != "math.h" {
+			without = append(without, h)
+		}
+	}
+	if len(without) == len(headers) {
+		t.Fatalf("the host compile's depfile does not name math.h: %v", headers)
+	}
+	tc, dir := shipped(t, cSource, without, Options{})
+	argv, env := tc.Rewrite(cSource.compileArgs(), []string{"PATH=/nonexistent"})
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "math.h") {
+		t.Errorf("compiling without a shipped math.h: err %v, output %s; want a failure naming math.h", err, out)
+	}
+}
+
+func TestCanRewrite(t *testing.T) {
+	tc := &Toolchain{}
+	for _, c := range []struct {
+		argv []string
+		ok   bool
+	}{
+		{[]string{"gcc", "-O2", "-c", "x.c", "-o", "x.o"}, true},
+		{[]string{"gcc", "x.o", "-lm", "-o", "x"}, true},
+		{[]string{"gcc", "-flto", "-c", "x.c"}, true},
+		{[]string{"gcc", "-flto", "x.o", "-o", "x"}, false},
+		{[]string{"gcc", "-flto=auto", "-fno-lto", "x.o", "-o", "x"}, true},
+		{[]string{"gcc", "-fuse-ld=gold", "x.o"}, false},
+		{[]string{"gcc", "--sysroot=/opt/sr", "-c", "x.c"}, false},
+		{[]string{"gcc", "--sysroot", "/opt/sr", "-c", "x.c"}, false},
+		{[]string{"gcc", "@args.rsp"}, false},
+		{[]string{"gcc", "-specs=my.specs", "-c", "x.c"}, false},
+	} {
+		if err := tc.CanRewrite(c.argv); (err == nil) != c.ok {
+			t.Errorf("CanRewrite(%q) = %v, want ok=%t", c.argv, err, c.ok)
+		}
+	}
+}
