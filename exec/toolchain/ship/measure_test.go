@@ -2,6 +2,7 @@ package ship
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,12 +57,16 @@ func TestMeasure(t *testing.T) {
 			}
 		}
 		n, size := tc.Size()
+		var memoSize int64
+		if fi, err := os.Stat(p.MemoFile); err == nil {
+			memoSize = fi.Size()
+		}
 		mode := "depfile headers"
 		if c.opts.IncludeDirs {
 			mode = "include dirs"
 		}
-		t.Logf("%s (%s): %d files, %.1f MB (headers: %d files, %.1f MB); Package cold %v (%d files hashed), warm %v (%d hashed)",
-			c.s.driver, mode, n, float64(size)/1e6, headerFiles, float64(headerBytes)/1e6, cold.Round(time.Millisecond), coldHashed, warm.Round(time.Microsecond), hashed)
+		t.Logf("%s (%s): %d files, %.1f MB (headers: %d files, %.1f MB); Package cold %v (%d files hashed), warm %v (%d hashed); memo file %d KB",
+			c.s.driver, mode, n, float64(size)/1e6, headerFiles, float64(headerBytes)/1e6, cold.Round(time.Millisecond), coldHashed, warm.Round(time.Microsecond), hashed, memoSize/1000)
 		if warm >= cold {
 			t.Errorf("a memo hit (%v) is not faster than packaging (%v)", warm, cold)
 		}
