@@ -15,6 +15,7 @@ import (
 	smpb "github.com/bazelbuild/remote-apis/build/bazel/semver"
 	bspb "google.golang.org/genproto/googleapis/bytestream"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -171,7 +172,7 @@ func (c *Client) getCapabilities(ctx context.Context) error {
 		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrUnavailable) {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		return fmt.Errorf("%w\n\tcheck that the service is running at %s and the address is right (grpcs:// for TLS), or build without the remote", err, c.target)
+		return fmt.Errorf("%w\n\t%s", err, dialHint(err, c.target))
 	}
 	if !apiCompatible(caps) {
 		return fmt.Errorf("remote %s: the server speaks REAPI %s..%s; bld speaks %s..%s; use a newer server or build without the remote",
@@ -260,4 +261,17 @@ func batchLimit(advertised int64) (maxBatch, plan int64) {
 		return maxMessage, maxMessage
 	}
 	return advertised, advertised
+}
+
+// dialHint says what to do about a failed GetCapabilities.
+func dialHint(err error, target string) string {
+	switch statusCode(err) {
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return "the server refused the credentials: check --remote_header, the credential helper or the TLS client certificate"
+	case codes.Unimplemented:
+		return fmt.Sprintf("%s does not implement the Capabilities service: is it a REAPI v2 server (not an HTTP cache)?", target)
+	case codes.NotFound, codes.InvalidArgument:
+		return "check the instance name"
+	}
+	return fmt.Sprintf("check that the service is running at %s and the address is right (grpcs:// for TLS), or build without the remote", target)
 }

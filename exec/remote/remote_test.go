@@ -587,3 +587,34 @@ func TestConcurrent(t *testing.T) {
 	}
 	t.Logf("client %+v", c.Stats())
 }
+
+func TestExecuteConcurrent(t *testing.T) {
+	s := start(t, remotetest.Options{Exec: true, ExecuteUpdateInterval: 10 * time.Millisecond})
+	c := dial(t, s, Config{InstanceName: "conc"})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		act, _ := action(t, c, fmt.Sprintf(`sleep 0.1; echo %d > out/x.txt`, i), nil, 0, false)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.Execute(context.Background(), act, false)
+			if err != nil {
+				errs <- err
+				return
+			}
+			out, err := c.ReadBlob(context.Background(), fromPB(resp.GetResult().GetOutputFiles()[0].GetDigest()))
+			if err != nil || string(out) != fmt.Sprintf("%d\n", i) {
+				errs <- fmt.Errorf("action %d: output %q, %v", i, out, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := c.Stats(); st.Executions != 8 {
+		t.Errorf("stats %+v", st)
+	}
+}
