@@ -618,3 +618,33 @@ func TestExecuteConcurrent(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// Blobs around the hidden 4 MiB limit of a server that advertises none:
+// each goes in a batch when it fits with its overhead, by ByteStream when not.
+func TestUploadAtHiddenLimit(t *testing.T) {
+	s := start(t, remotetest.Options{})
+	c := dial(t, s, Config{})
+	var blobs []Blob
+	var ds []digest.Digest
+	for i, n := range []int{4<<20 - 32<<10, 4<<20 - 16<<10 - 200, 4<<20 - 100, 4 << 20, 4<<20 + 1} {
+		data := bytes.Repeat([]byte{byte(i + 1)}, n)
+		blobs = append(blobs, blobOf(data))
+		ds = append(ds, blobs[i].Digest)
+	}
+	if _, err := c.Upload(context.Background(), blobs); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.BatchUpdateBlobs+st.ByteStreamWriteBlobs != 5 || st.BatchUpdateBlobs < 1 {
+		t.Errorf("stats %+v", st)
+	}
+	m, err := c.ReadBlobs(context.Background(), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range blobs {
+		if !bytes.Equal(m[b.Digest], b.Data) {
+			t.Errorf("blob %d differs", i)
+		}
+	}
+}
