@@ -648,3 +648,88 @@ func TestUploadAtHiddenLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestExecuteUnavailable(t *testing.T) {
+	s := start(t, remotetest.Options{Exec: true})
+	c := dial(t, s, Config{})
+	act, _ := action(t, c, `sleep 0.2; echo x > out/x.txt`, nil, 0, false)
+	for _, code := range []codes.Code{codes.Unavailable, codes.ResourceExhausted} {
+		s.SetRefuseExecution(code)
+		s.ResetStats()
+		_, err := c.Execute(context.Background(), act, false)
+		if !IsUnavailable(err) || !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%v: err = %v", code, err)
+		}
+		if n := s.Stats().RPCs["Execute"]; n != 5 {
+			t.Errorf("%v: %d tries", code, n)
+		}
+	}
+	// Refused for good: no retry, not unavailable.
+	s.SetRefuseExecution(codes.PermissionDenied)
+	s.ResetStats()
+	_, err := c.Execute(context.Background(), act, false)
+	if err == nil || IsUnavailable(err) || s.Stats().RPCs["Execute"] != 1 {
+		t.Errorf("permission denied: %v, %d tries", err, s.Stats().RPCs["Execute"])
+	}
+	// The server dies while the action runs.
+	s.SetRefuseExecution(codes.OK)
+	act2, _ := action(t, c, `sleep 5`, nil, 0, false)
+	time.AfterFunc(200*time.Millisecond, s.Stop)
+	start := time.Now()
+	_, err = c.Execute(context.Background(), act2, false)
+	if !IsUnavailable(err) || time.Since(start) > 5*time.Second {
+		t.Errorf("server died: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestActionCacheReadOnly(t *testing.T) {
+	s := start(t, remotetest.Options{DisableACUpdate: true})
+	c := dial(t, s, Config{})
+	if c.CanUpdateActionCache() {
+		t.Error("update advertised as enabled")
+	}
+	err := c.UpdateActionResult(context.Background(), digest.OfBytes([]byte("a")), &repb.ActionResult{})
+	if err == nil || IsUnavailable(err) || s.Stats().RPCs["UpdateActionResult"] != 1 {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// A server that accepts streams and sends nothing: the idle timeout ends
+// each attempt, and the tries are bounded.
+func TestStreamIdleTimeout(t *testing.T) {
+	s := start(t, remotetest.Options{MaxBatchTotalSizeBytes: 1 << 10})
+	c := dial(t, s, Config{Timeout: 100 * time.Millisecond})
+	big := blobOf(bytes.Repeat([]byte("z"), 10<<10))
+	if _, err := c.Upload(context.Background(), []Blob{big}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetDelay(time.Hour)
+	start := time.Now()
+	err := c.DownloadFile(context.Background(), big.Digest, filepath.Join(t.TempDir(), "f"), 0o644)
+	if !IsUnavailable(err) || time.Since(start) > 5*time.Second {
+		t.Errorf("err = %v after %v", err, time.Since(start))
+	}
+	if !strings.Contains(err.Error(), "no message from the server") {
+		t.Errorf("err does not say why: %v", err)
+	}
+}
+
+func TestProtoBlobs(t *testing.T) {
+	s := start(t, remotetest.Options{})
+	c := dial(t, s, Config{})
+	dir := &repb.Directory{Files: []*repb.FileNode{{Name: "a", Digest: toPB(digest.OfBytes([]byte("a")))}}}
+	b, err := ProtoBlob(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromPB(remotetest.DigestOf(b.Data)) != b.Digest {
+		t.Error("digest differs from the server's")
+	}
+	if _, err := c.Upload(context.Background(), []Blob{b}); err != nil {
+		t.Fatal(err)
+	}
+	var got repb.Directory
+	if err := c.ReadProto(context.Background(), b.Digest, &got); err != nil || !proto.Equal(&got, dir) {
+		t.Errorf("ReadProto: %v, %v", &got, err)
+	}
+}
