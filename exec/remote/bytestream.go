@@ -50,11 +50,30 @@ func (c *Client) readResource(d digest.Digest) string {
 }
 
 // writeBlob uploads b with ByteStream Write in chunks, streaming its file
-// when it has one; a transient failure starts the upload again. It returns
-// the content bytes committed.
+// when it has one. After a transient failure it asks QueryWriteStatus how
+// much the server kept and resumes there (from the start when the server
+// cannot say). It returns the content bytes committed.
 func (c *Client) writeBlob(ctx context.Context, b Blob) (int64, error) {
+	name := c.writeResource(b.Digest)
+	attempt := 0
 	err := c.call(ctx, "ByteStream.Write "+b.Digest.Short(), func(ctx context.Context) error {
-		return c.writeOnce(ctx, b)
+		attempt++
+		var off int64
+		if attempt > 1 {
+			var done bool
+			off, done = c.queryWrite(ctx, name, b.Digest.Size)
+			if done {
+				return nil
+			}
+		}
+		err := c.writeOnce(ctx, b, name, off)
+		if err != nil && off > 0 && !retryable(ctx, err) && ctx.Err() == nil {
+			// The server refused the resumption (say, it had committed
+			// more by then): upload again from the start.
+			name = c.writeResource(b.Digest)
+			err = c.writeOnce(ctx, b, name, 0)
+		}
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -64,30 +83,53 @@ func (c *Client) writeBlob(ctx context.Context, b Blob) (int64, error) {
 	return b.Digest.Size, nil
 }
 
-func (c *Client) writeOnce(ctx context.Context, b Blob) error {
+// queryWrite returns where to resume the upload name of a blob of size
+// bytes, and whether it is complete; 0 when the server cannot say.
+func (c *Client) queryWrite(ctx context.Context, name string, size int64) (off int64, complete bool) {
+	ctx, cancel := c.rpcCtx(ctx)
+	defer cancel()
+	resp, err := c.bs.QueryWriteStatus(ctx, &bspb.QueryWriteStatusRequest{ResourceName: name})
+	if err != nil {
+		return 0, false
+	}
+	if resp.GetComplete() {
+		return size, true
+	}
+	if n := resp.GetCommittedSize(); n > 0 && n < size {
+		return n, false
+	}
+	return 0, false
+}
+
+// writeOnce sends b from offset off to the upload name and checks what
+// the server committed.
+func (c *Client) writeOnce(ctx context.Context, b Blob, name string, off int64) error {
 	var r io.Reader
 	if b.Data != nil {
 		if int64(len(b.Data)) != b.Digest.Size {
 			return fmt.Errorf("upload of %s: data has %d bytes, not the digest's", b.Digest.Short(), len(b.Data))
 		}
-		r = &bytesReader{b: b.Data}
+		r = &bytesReader{b: b.Data, off: int(off)}
 	} else {
 		f, err := os.Open(b.Path)
 		if err != nil {
 			return fmt.Errorf("upload of %s: %w", b.Digest.Short(), err)
 		}
 		defer f.Close()
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return fmt.Errorf("upload of %s: %w", b.Digest.Short(), err)
+		}
 		r = f
 	}
+	c.stats.writeResumes.Add(min(off, 1))
 	is := newIdleStream(ctx, c.timeout)
 	defer is.stop()
 	stream, err := c.bs.Write(is.ctx)
 	if err != nil {
 		return is.err(err)
 	}
-	name := c.writeResource(b.Digest)
-	buf := make([]byte, min(int64(chunkSize), max(b.Digest.Size, 1)))
-	var off int64
+	buf := make([]byte, min(int64(chunkSize), max(b.Digest.Size-off, 1)))
+	first := true
 	for {
 		n, rerr := io.ReadFull(r, buf)
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
@@ -100,8 +142,9 @@ func (c *Client) writeOnce(ctx context.Context, b Blob) error {
 			return fmt.Errorf("upload of %s: %s has %d bytes, not the digest's %d (changed while building?)", b.Digest.Short(), b.Path, off+int64(n), b.Digest.Size)
 		}
 		req := &bspb.WriteRequest{WriteOffset: off, Data: buf[:n], FinishWrite: last}
-		if off == 0 {
+		if first {
 			req.ResourceName = name
+			first = false
 		}
 		if err := stream.Send(req); err != nil {
 			if err == io.EOF {

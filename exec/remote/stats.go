@@ -15,6 +15,7 @@ type Stats struct {
 	Executions      int64 // Execute calls that finished with a response
 	ExecCacheHits   int64 // of those, answered from the cache (cached_result)
 	WaitExecutions  int64 // reconnections to a running operation
+	WriteResumes    int64 // ByteStream uploads resumed after a failure
 }
 
 // counters are the atomics behind Stats.
@@ -24,6 +25,7 @@ type counters struct {
 	blobsDown, bytesDown             atomic.Int64
 	hits, misses                     atomic.Int64
 	executions, execHits, waitExecns atomic.Int64
+	writeResumes                     atomic.Int64
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.
@@ -41,5 +43,6 @@ func (c *Client) Stats() Stats {
 		Executions:      s.executions.Load(),
 		ExecCacheHits:   s.execHits.Load(),
 		WaitExecutions:  s.waitExecns.Load(),
+		WriteResumes:    s.writeResumes.Load(),
 	}
 }
