@@ -58,7 +58,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		static[i] = [2]string{strings.ToLower(h[0]), h[1]}
 	}
 	if cfg.CredentialHelper != "" {
-		c.creds = newCredHelper(cfg.CredentialHelper, target)
+		// The helper sees the target as the user wrote it (Bazel passes
+		// the --remote_cache/--remote_executor URI), with a scheme.
+		uri := cfg.Target
+		if !strings.Contains(uri, "://") {
+			uri = "grpc://" + uri
+		}
+		c.creds = newCredHelper(cfg.CredentialHelper, uri)
 	}
 
 	opts := c.interceptors(static)

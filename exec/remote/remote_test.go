@@ -474,8 +474,11 @@ func TestExecutePlatformMismatch(t *testing.T) {
 
 func TestHeaders(t *testing.T) {
 	s := start(t, remotetest.Options{})
-	helper, _ := writeHelper(t, `{"headers": {"Authorization": ["Bearer from-helper"]}}`)
-	c := dial(t, s, Config{Headers: [][2]string{{"x-team", "compilers"}}, CredentialHelper: helper})
+	helper, log := writeHelper(t, `{"headers": {"Authorization": ["Bearer from-helper"]}}`)
+	c := dial(t, s, Config{Target: s.Addr(), Headers: [][2]string{{"x-team", "compilers"}}, CredentialHelper: helper})
+	if b, _ := os.ReadFile(log); strings.TrimSpace(string(b)) != `{"uri":"grpc://`+s.Addr()+`"}` {
+		t.Errorf("helper input %q", b)
+	}
 	if _, err := c.FindMissing(context.Background(), []digest.Digest{digest.OfBytes([]byte("x"))}); err != nil {
 		t.Fatal(err)
 	}
@@ -731,5 +734,27 @@ func TestProtoBlobs(t *testing.T) {
 	var got repb.Directory
 	if err := c.ReadProto(context.Background(), b.Digest, &got); err != nil || !proto.Equal(&got, dir) {
 		t.Errorf("ReadProto: %v, %v", &got, err)
+	}
+}
+
+// A long action on a server that sends nothing while it runs: the idle
+// timeout reconnects with WaitExecution, which is not a failure when the
+// server answers, so the action's length is not bounded by the tries.
+func TestExecuteQuietServer(t *testing.T) {
+	s := start(t, remotetest.Options{Exec: true})
+	c := dial(t, s, Config{Timeout: 100 * time.Millisecond})
+	act, _ := action(t, c, `sleep 1; echo ok > out/x.txt`, nil, 0, false)
+	resp, err := c.Execute(context.Background(), act, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetResult().GetExitCode() != 0 {
+		t.Errorf("result %v", resp.GetResult())
+	}
+	if st := c.Stats(); st.WaitExecutions < 5 {
+		t.Errorf("WaitExecutions = %d, want about 10", st.WaitExecutions)
+	}
+	if st := s.Stats(); st.Executions != 1 {
+		t.Errorf("ran %d times", st.Executions)
 	}
 }
