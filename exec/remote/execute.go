@@ -68,7 +68,9 @@ func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLoo
 		progressed := false
 		op, err := c.executeOnce(ctx, action, skipCacheLookup, &opName, &progressed)
 		if err == nil {
-			resp, err, transient := c.finish(action, op)
+			var resp *repb.ExecuteResponse
+			var transient bool
+			resp, err, transient = c.finish(action, op)
 			if !transient {
 				return resp, err
 			}
