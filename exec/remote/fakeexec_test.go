@@ -99,4 +99,3 @@ func TestExecuteOperationErrors(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
-
