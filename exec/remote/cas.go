@@ -308,6 +308,7 @@ func runParallel(ctx context.Context, n int, jobs []func(context.Context) error)
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
+	started := 0
 	for _, job := range jobs {
 		select {
 		case sem <- struct{}{}:
@@ -316,6 +317,7 @@ func runParallel(ctx context.Context, n int, jobs []func(context.Context) error)
 		if ctx.Err() != nil {
 			break
 		}
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -326,7 +328,7 @@ func runParallel(ctx context.Context, n int, jobs []func(context.Context) error)
 		}()
 	}
 	wg.Wait()
-	if first == nil && ctx.Err() != nil {
+	if first == nil && started < len(jobs) {
 		// Cancelled from outside before all jobs ran.
 		return context.Cause(ctx)
 	}

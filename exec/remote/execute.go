@@ -54,7 +54,8 @@ func (e *ActionError) Unwrap() error {
 // failures are retried with backoff, at most the retry policy's tries in a
 // row without a message from the server.
 //
-// It returns the ExecuteResponse when done. When the response's status is
+// It returns the ExecuteResponse when done; a command that ran and exited
+// non-zero is not an error (see Result.ExitCode). When the response's status is
 // not OK, it returns the response and an *ActionError; when the server
 // lacks inputs (FAILED_PRECONDITION with MISSING violations) the error is
 // a *MissingBlobsError naming them, so that the caller can upload them and
