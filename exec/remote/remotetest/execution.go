@@ -338,4 +338,3 @@ func platformString(p *repb.Platform) string {
 	kv = slices.Compact(kv)
 	return "{" + strings.Join(kv, ", ") + "}"
 }
-

@@ -3,8 +3,11 @@ package remotetest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -605,4 +609,43 @@ func TestHeadersAndFaults(t *testing.T) {
 	s.Kill()
 	_, err = c.caps.GetCapabilities(ctx(t), &repb.GetCapabilitiesRequest{}, grpc.WaitForReady(false))
 	wantCode(t, err, codes.Unavailable)
+}
+
+func TestMTLS(t *testing.T) {
+	certs, err := NewTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(Options{TLS: certs.ServerTLS(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	c := dial(t, s, grpc.WithTransportCredentials(credentials.NewTLS(certs.ClientTLS(true))))
+	if _, err := c.caps.GetCapabilities(ctx(t), &repb.GetCapabilitiesRequest{}); err != nil {
+		t.Fatalf("with client cert: %v", err)
+	}
+	// From the PEM files, as a client configured by flags would load them.
+	pair, err := tls.LoadX509KeyPair(certs.ClientCertFile, certs.ClientKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(certs.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	c = dial(t, s, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}})))
+	if _, err := c.caps.GetCapabilities(ctx(t), &repb.GetCapabilitiesRequest{}); err != nil {
+		t.Fatalf("from PEM files: %v", err)
+	}
+	c = dial(t, s, grpc.WithTransportCredentials(credentials.NewTLS(certs.ClientTLS(false))))
+	if _, err := c.caps.GetCapabilities(ctx(t), &repb.GetCapabilitiesRequest{}); err == nil {
+		t.Fatal("no client cert: accepted")
+	}
+	c = dial(t, s, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if _, err := c.caps.GetCapabilities(ctx(t), &repb.GetCapabilitiesRequest{}); err == nil {
+		t.Fatal("plaintext: accepted")
+	}
 }

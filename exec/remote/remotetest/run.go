@@ -393,4 +393,3 @@ func treeOf(dir string, tree *repb.Tree, put func([]byte) *repb.Digest, seen map
 	}
 	return d, nil
 }
-

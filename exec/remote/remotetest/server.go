@@ -500,4 +500,3 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 func errorf(c codes.Code, format string, args ...any) error {
 	return status.Errorf(c, "remotetest: "+format, args...)
 }
-
