@@ -19,6 +19,18 @@
 // Digests are SHA-256 only (Dial refuses servers that do not offer it).
 // Everything read from the CAS is verified against its digest; a mismatch
 // is an error wrapping ErrCorrupt.
+//
+// # Use
+//
+// A remote cache: GetActionResult (ErrNotFound on a miss), then ReadBlobs
+// or DownloadFile for the outputs; after a local run, Upload the outputs
+// and UpdateActionResult (when CanUpdateActionCache).
+//
+// Remote execution (when CanExecute): Upload the Command, the input root's
+// Directory messages (ProtoBlob serializes them as digests require), the
+// input files and the Action; Execute; on a *MissingBlobsError upload its
+// Digests and Execute again; read the outputs of the response's Result.
+// When an error satisfies IsUnavailable, fall back to local work.
 package remote
 
 import (

@@ -416,3 +416,28 @@ func TestCredentialHelperErrors(t *testing.T) {
 		t.Error("absent helper: no error")
 	}
 }
+
+// The empty blob needs no RPC: a client without a connection serves it.
+func TestEmptyBlobNoRPC(t *testing.T) {
+	c := testClient()
+	b, err := c.ReadBlob(context.Background(), digest.Empty)
+	if err != nil || b == nil || len(b) != 0 {
+		t.Errorf("ReadBlob(empty) = %q, %v", b, err)
+	}
+	path := filepath.Join(t.TempDir(), "e")
+	if err := c.DownloadFile(context.Background(), digest.Empty, path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("empty file: %v, %v", fi, err)
+	}
+	if sent, err := c.Upload(context.Background(), []Blob{blobOf(nil)}); err != nil || sent != 0 {
+		t.Errorf("Upload(empty) = %d, %v", sent, err)
+	}
+	if m, err := c.FindMissing(context.Background(), []digest.Digest{digest.Empty}); err != nil || len(m) != 0 {
+		t.Errorf("FindMissing(empty) = %v, %v", m, err)
+	}
+	if _, err := c.ReadBlob(context.Background(), digest.Digest{Hash: strings.Repeat("0", 64)}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("size 0 with another hash: %v", err)
+	}
+}
