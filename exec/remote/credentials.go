@@ -143,14 +143,17 @@ func (c *Client) outgoing(ctx context.Context, static [][2]string, reqMD string)
 }
 
 // requestMetadata is the serialized RequestMetadata sent with every call.
-func requestMetadata() string {
-	b, _ := proto.Marshal(&repb.RequestMetadata{ToolDetails: &repb.ToolDetails{ToolName: "bld"}})
+func requestMetadata(version, invocation string) string {
+	b, _ := proto.Marshal(&repb.RequestMetadata{
+		ToolDetails:      &repb.ToolDetails{ToolName: "bld", ToolVersion: version},
+		ToolInvocationId: invocation,
+	})
 	return string(b)
 }
 
 // interceptors add metadata to, and count, every call.
-func (c *Client) interceptors(static [][2]string) []grpc.DialOption {
-	md := requestMetadata()
+func (c *Client) interceptors(static [][2]string, reqMD string) []grpc.DialOption {
+	md := reqMD
 	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, err := c.outgoing(ctx, static, md)
 		if err != nil {

@@ -67,7 +67,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.creds = newCredHelper(cfg.CredentialHelper, uri)
 	}
 
-	opts := c.interceptors(static)
+	opts := c.interceptors(static, requestMetadata(cfg.ToolVersion, cfg.InvocationID))
 	opts = append(opts, grpc.WithDefaultCallOptions(
 		grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	if useTLS {

@@ -73,6 +73,10 @@ type Config struct {
 	// protocol (see credentials.go); the headers it returns are added to
 	// every call and it is run again when they expire.
 	CredentialHelper string
+	// ToolVersion and InvocationID, when set, go into the RequestMetadata
+	// sent with every call (tool name "bld"), so that a service's UI can
+	// group the calls of one build.
+	ToolVersion, InvocationID string
 }
 
 // DefaultTimeout is the per-RPC timeout when Config.Timeout is 0.

@@ -475,7 +475,7 @@ func TestExecutePlatformMismatch(t *testing.T) {
 func TestHeaders(t *testing.T) {
 	s := start(t, remotetest.Options{})
 	helper, log := writeHelper(t, `{"headers": {"Authorization": ["Bearer from-helper"]}}`)
-	c := dial(t, s, Config{Target: s.Addr(), Headers: [][2]string{{"x-team", "compilers"}}, CredentialHelper: helper})
+	c := dial(t, s, Config{Target: s.Addr(), Headers: [][2]string{{"x-team", "compilers"}}, CredentialHelper: helper, ToolVersion: "0.1", InvocationID: "inv-1"})
 	if b, _ := os.ReadFile(log); strings.TrimSpace(string(b)) != `{"uri":"grpc://`+s.Addr()+`"}` {
 		t.Errorf("helper input %q", b)
 	}
@@ -493,7 +493,7 @@ func TestHeaders(t *testing.T) {
 		t.Fatalf("calls %v", calls)
 	}
 	for _, call := range calls {
-		if call.RequestMetadata.GetToolDetails().GetToolName() != "bld" {
+		if md := call.RequestMetadata; md.GetToolDetails().GetToolName() != "bld" || md.GetToolDetails().GetToolVersion() != "0.1" || md.GetToolInvocationId() != "inv-1" {
 			t.Errorf("%s: request metadata %v", call.Method, call.RequestMetadata)
 		}
 		if len(call.Header.Get("x-team")) != 1 {
