@@ -1,0 +1,233 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"bld/exec/digest"
+
+	lpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	gstatus "google.golang.org/grpc/status"
+)
+
+// ActionError is Execute's error when the server ran (or tried to run) the
+// action and its ExecuteResponse carries a non-OK status: the action timed
+// out (DEADLINE_EXCEEDED), the worker failed, the platform matches no
+// worker, and so on. Response holds what the server returned (it may have
+// a partial result, e.g. output of a timed-out action). It unwraps to
+// ErrUnavailable when the code says the service is failing (UNAVAILABLE,
+// RESOURCE_EXHAUSTED), so IsUnavailable holds for those only.
+type ActionError struct {
+	Action   digest.Digest
+	Code     codes.Code
+	Message  string // the server's words
+	Response *repb.ExecuteResponse
+}
+
+func (e *ActionError) Error() string {
+	return fmt.Sprintf("remote execution of action %s: %s: %s", e.Action.Short(), e.Code, e.Message)
+}
+
+func (e *ActionError) Unwrap() error {
+	switch e.Code {
+	case codes.Unavailable, codes.ResourceExhausted:
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// Execute runs the action with digest action remotely; its Command, input
+// root and every input must be in the CAS already. With skipCacheLookup
+// the server runs it even if the action cache has a result.
+//
+// It follows the operation's stream until it is done. When the stream
+// breaks (an error, an end before done, or no message for the client's
+// timeout), it reconnects with WaitExecution; when the server no longer
+// knows the operation (NOT_FOUND) it calls Execute again. Transient
+// failures are retried with backoff, at most the retry policy's tries in a
+// row without a message from the server.
+//
+// It returns the ExecuteResponse when done; a command that ran and exited
+// non-zero is not an error (see Result.ExitCode). When the response's status is
+// not OK, it returns the response and an *ActionError; when the server
+// lacks inputs (FAILED_PRECONDITION with MISSING violations) the error is
+// a *MissingBlobsError naming them, so that the caller can upload them and
+// call again. Other failures (a platform no worker matches, an invalid
+// action) are errors with the server's words.
+func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLookup bool) (*repb.ExecuteResponse, error) {
+	what := "Execute " + action.Short()
+	var opName string
+	failures := 0
+	for {
+		progressed := false
+		op, err := c.executeOnce(ctx, action, skipCacheLookup, &opName, &progressed)
+		if err == nil {
+			var resp *repb.ExecuteResponse
+			var transient bool
+			resp, err, transient = c.finish(action, op)
+			if !transient {
+				return resp, err
+			}
+			// The operation failed for a transient reason: run it again.
+			opName = ""
+			progressed = false // an answer that is a failure is no progress
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("remote %s: %s: %w", c.target, what, ctxErr(ctx, err))
+		}
+		if opName != "" && statusCode(err) == codes.NotFound {
+			// WaitExecution: the server forgot the operation.
+			opName = ""
+			err = gstatus.Errorf(codes.Unavailable, "operation lost: %v", err)
+		}
+		if m := missingBlobs(err); m != nil {
+			return nil, m
+		}
+		if !retryable(ctx, err) {
+			return nil, fmt.Errorf("remote %s: %s: %w", c.target, what, err)
+		}
+		if progressed {
+			failures = 0
+		}
+		failures++
+		if failures >= c.retry.tries {
+			return nil, fmt.Errorf("remote %s: %s: %w (gave up after %d tries): %w", c.target, what, ErrUnavailable, failures, err)
+		}
+		c.stats.retries.Add(1)
+		t := time.NewTimer(c.retry.delay(failures))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("remote %s: %s: %w", c.target, what, ctxErr(ctx, err))
+		case <-t.C:
+		}
+	}
+}
+
+// executeOnce calls Execute (or WaitExecution when *opName is set) and
+// follows the stream until the operation is done, recording its name and
+// whether any message came.
+func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip bool, opName *string, progressed *bool) (*lpb.Operation, error) {
+	is := newIdleStream(ctx, c.timeout)
+	defer is.stop()
+	var stream interface {
+		Recv() (*lpb.Operation, error)
+	}
+	var err error
+	if *opName == "" {
+		stream, err = c.exec.Execute(is.ctx, &repb.ExecuteRequest{
+			InstanceName:    c.instance,
+			ActionDigest:    toPB(action),
+			SkipCacheLookup: skip,
+		})
+	} else {
+		c.stats.waitExecns.Add(1)
+		stream, err = c.exec.WaitExecution(is.ctx, &repb.WaitExecutionRequest{Name: *opName})
+	}
+	if err != nil {
+		return nil, is.err(err)
+	}
+	for {
+		op, err := stream.Recv()
+		if err == io.EOF {
+			return nil, gstatus.Error(codes.Unavailable, "the operation stream ended before the operation was done")
+		}
+		if err != nil {
+			return nil, is.err(err)
+		}
+		is.kick()
+		*progressed = true
+		if op.GetName() != "" {
+			*opName = op.GetName()
+		}
+		if op.GetDone() {
+			return op, nil
+		}
+	}
+}
+
+// finish turns a done operation into Execute's answer; transient reports
+// an operation failure worth running again.
+func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *repb.ExecuteResponse, err error, transient bool) {
+	if e := op.GetError(); e != nil {
+		st := gstatus.FromProto(e)
+		if m := missingBlobs(st.Err()); m != nil {
+			return nil, m, false
+		}
+		switch st.Code() {
+		case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
+			return nil, st.Err(), true
+		}
+		return nil, fmt.Errorf("remote %s: Execute %s: operation %s failed: %w", c.target, action.Short(), op.GetName(), st.Err()), false
+	}
+	payload := op.GetResponse()
+	if payload == nil {
+		return nil, fmt.Errorf("remote %s: Execute %s: operation %s done without a response", c.target, action.Short(), op.GetName()), false
+	}
+	resp = &repb.ExecuteResponse{}
+	if err := payload.UnmarshalTo(resp); err != nil {
+		return nil, fmt.Errorf("remote %s: Execute %s: operation %s: response is not an ExecuteResponse: %w", c.target, action.Short(), op.GetName(), err), false
+	}
+	c.stats.executions.Add(1)
+	if resp.GetCachedResult() {
+		c.stats.execHits.Add(1)
+	}
+	if s := resp.GetStatus(); s.GetCode() != int32(codes.OK) {
+		st := gstatus.FromProto(s)
+		if m := missingBlobs(st.Err()); m != nil {
+			return resp, m, false
+		}
+		msg := st.Message()
+		if resp.GetMessage() != "" && !strings.Contains(msg, resp.GetMessage()) {
+			msg += " (" + resp.GetMessage() + ")"
+		}
+		return resp, &ActionError{Action: action, Code: st.Code(), Message: msg, Response: resp}, false
+	}
+	if resp.GetResult() == nil {
+		return resp, fmt.Errorf("remote %s: Execute %s: the response has no result", c.target, action.Short()), false
+	}
+	return resp, nil, false
+}
+
+// missingBlobs returns a *MissingBlobsError when err is FAILED_PRECONDITION
+// with MISSING violations naming blobs, else nil.
+func missingBlobs(err error) *MissingBlobsError {
+	if statusCode(err) != codes.FailedPrecondition {
+		return nil
+	}
+	var se interface{ GRPCStatus() *gstatus.Status }
+	if !errors.As(err, &se) {
+		return nil
+	}
+	st := se.GRPCStatus()
+	var ds []digest.Digest
+	for _, det := range st.Details() {
+		pf, ok := det.(*errdetails.PreconditionFailure)
+		if !ok {
+			continue
+		}
+		for _, v := range pf.GetViolations() {
+			if v.GetType() != "MISSING" {
+				continue
+			}
+			s := v.GetSubject()
+			if i := strings.Index(s, "blobs/"); i >= 0 {
+				s = s[i+len("blobs/"):]
+			}
+			if d, err := digest.Parse(s); err == nil {
+				ds = append(ds, d)
+			}
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	return &MissingBlobsError{Digests: ds, Message: st.Message()}
+}
