@@ -109,6 +109,13 @@ type Options struct {
 	// keep streams alive.
 	ExecuteUpdateInterval time.Duration
 
+	// WriteEarlyReturn makes ByteStream Write of a blob the CAS already
+	// holds answer at once, after the first message, with committed_size
+	// set to the blob's size, as the spec allows and bazel-remote does. The
+	// client's next Send then returns io.EOF and it must call CloseAndRecv
+	// for the response.
+	WriteEarlyReturn bool
+
 	// Fault knobs; each has a Set* method for changing it while running.
 
 	// Delay is slept at the start of every RPC (a slow server).
@@ -126,14 +133,21 @@ type Options struct {
 
 // Server is a running REAPI server. Methods are safe for concurrent use.
 type Server struct {
-	opts     Options
-	lis      net.Listener
-	grpc     *grpc.Server
-	ctx      context.Context // cancelled by Stop: ends running actions
-	cancel   context.CancelFunc
-	stopOnce sync.Once
+	addr string // fixed at Start, kept by Restart
+
+	// life serializes Stop and Restart; lis, grpc, ctx and cancel change
+	// only under both life and mu.
+	life    sync.Mutex
+	lis     net.Listener
+	grpc    *grpc.Server
+	ctx     context.Context // cancelled by Stop: ends running actions
+	cancel  context.CancelFunc
+	stopped bool
 
 	mu        sync.Mutex
+	opts      Options
+	failures  map[string]*failure // injected errors by short method name ("" = any)
+	executed  []ExecutedAction
 	instances map[string]*instance
 	ops       map[string]*operation
 	corrupt   map[string]bool // digest keys whose reads return wrong bytes
@@ -176,6 +190,7 @@ type Stats struct {
 
 	BatchUpdateBlobs, BatchUpdateBytes         int64
 	ByteStreamWriteBlobs, ByteStreamWriteBytes int64
+	ByteStreamWriteEarlyReturns                int64 // writes ended early (Options.WriteEarlyReturn)
 	BatchReadBlobs, BatchReadBytes             int64
 	ByteStreamReadBlobs, ByteStreamReadBytes   int64
 
@@ -208,21 +223,30 @@ func Start(opts Options) (*Server, error) {
 	if opts.ReadChunkSize <= 0 {
 		opts.ReadChunkSize = 64 << 10
 	}
-	lis, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{
 		opts:      opts,
-		lis:       lis,
 		instances: map[string]*instance{},
 		ops:       map[string]*operation{},
 		corrupt:   map[string]bool{},
 		headers:   map[string]map[string]bool{},
+		failures:  map[string]*failure{},
 	}
 	s.stats.RPCs = map[string]int64{}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stopped = true
+	if err := s.serve(opts.Listen); err != nil {
+		return nil, err
+	}
+	s.addr = s.lis.Addr().String()
+	return s, nil
+}
 
+// serve starts a gRPC server on addr. s.life must be held or s unshared.
+func (s *Server) serve(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	opts := s.opts
 	recv := HiddenMessageLimit
 	if l := opts.MaxBatchTotalSizeBytes; l > 0 && l+(1<<20) > int64(recv) {
 		// Let over-limit batches reach the handler so they get the
@@ -237,19 +261,24 @@ func Start(opts Options) (*Server, error) {
 	if opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
-	s.grpc = grpc.NewServer(sopts...)
-	repb.RegisterCapabilitiesServer(s.grpc, capabilitiesServer{s})
-	repb.RegisterContentAddressableStorageServer(s.grpc, casServer{s: s})
-	repb.RegisterActionCacheServer(s.grpc, acServer{s: s})
-	bspb.RegisterByteStreamServer(s.grpc, byteStreamServer{s: s})
-	repb.RegisterExecutionServer(s.grpc, executionServer{s: s})
-	go s.grpc.Serve(lis)
-	return s, nil
+	g := grpc.NewServer(sopts...)
+	repb.RegisterCapabilitiesServer(g, capabilitiesServer{s})
+	repb.RegisterContentAddressableStorageServer(g, casServer{s: s})
+	repb.RegisterActionCacheServer(g, acServer{s: s})
+	bspb.RegisterByteStreamServer(g, byteStreamServer{s: s})
+	repb.RegisterExecutionServer(g, executionServer{s: s})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.lis, s.grpc, s.ctx, s.cancel, s.stopped = lis, g, ctx, cancel, false
+	s.mu.Unlock()
+	go g.Serve(lis)
+	return nil
 }
 
 // Addr is the address the server listens on, "127.0.0.1:PORT". Clients
-// use the target "grpc://"+Addr() (or "grpcs://" with TLS).
-func (s *Server) Addr() string { return s.lis.Addr().String() }
+// use the target "grpc://"+Addr() (or "grpcs://" with TLS). It stays the
+// same across Restart.
+func (s *Server) Addr() string { return s.addr }
 
 // Stop stops the server abruptly: the listener and every connection are
 // closed at once, streams in flight fail with UNAVAILABLE on the client, and
@@ -257,15 +286,44 @@ func (s *Server) Addr() string { return s.lis.Addr().String() }
 // stays readable through the Server's inspection methods. Stop may be
 // called more than once.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		s.cancel()
-		s.grpc.Stop()
-		s.running.Wait()
-	})
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	s.cancel() // under s.mu: Execute checks s.ctx under s.mu before running.Add
+	g := s.grpc
+	s.mu.Unlock()
+	g.Stop()
+	s.running.Wait()
 }
 
 // Kill is Stop, named for fault tests that kill the server mid-build.
 func (s *Server) Kill() { s.Stop() }
+
+// Restart stops the server abruptly if it runs (see Stop) and serves again
+// on the same address, like a server process restarted with persistent
+// storage: the CAS and the action cache are kept, operations are forgotten
+// (WaitExecution of an earlier operation is NOT_FOUND).
+func (s *Server) Restart() error {
+	s.Stop()
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.mu.Lock()
+	s.ops = map[string]*operation{}
+	s.mu.Unlock()
+	var err error
+	for i := 0; i < 50; i++ { // the port may linger briefly
+		if err = s.serve(s.addr); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
@@ -328,6 +386,37 @@ func (s *Server) SetForgetOperations(b bool) {
 	s.mu.Lock()
 	s.opts.ForgetOperations = b
 	s.mu.Unlock()
+}
+
+type failure struct {
+	n    int
+	code codes.Code
+}
+
+// FailNext makes the next n calls of a method fail with code before they
+// reach the service, as a flaky network or an overloaded server would
+// (UNAVAILABLE, RESOURCE_EXHAUSTED, ...). method is the short method name
+// ("BatchUpdateBlobs", "Write", "Execute", "GetActionResult", ...), or ""
+// for calls of any method. n <= 0 clears it.
+func (s *Server) FailNext(method string, n int, code codes.Code) {
+	s.mu.Lock()
+	s.failures[method] = &failure{n: n, code: code}
+	s.mu.Unlock()
+}
+
+// ExecutedAction is an action the server ran (not a cache hit).
+type ExecutedAction struct {
+	Instance     string
+	ActionDigest *repb.Digest
+	Action       *repb.Action
+	Command      *repb.Command
+}
+
+// Executed returns the actions run so far, in the order they started.
+func (s *Server) Executed() []ExecutedAction {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ExecutedAction(nil), s.executed...)
 }
 
 // CorruptBlob makes every read of the blob with digest d (BatchReadBlobs,
@@ -468,7 +557,18 @@ func (s *Server) begin(ctx context.Context, method string) error {
 		}
 	}
 	delay := s.opts.Delay
+	var fail error
+	for _, m := range []string{shortMethod(method), ""} {
+		if f := s.failures[m]; f != nil && f.n > 0 {
+			f.n--
+			fail = errorf(f.code, "injected failure of %s (test knob)", shortMethod(method))
+			break
+		}
+	}
 	s.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		defer t.Stop()
