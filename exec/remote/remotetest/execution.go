@@ -43,7 +43,8 @@ func (op *operation) running() *lpb.Operation {
 	return &lpb.Operation{Name: op.name, Metadata: md}
 }
 
-// finish sets the final operation and wakes the waiters.
+// finish sets the final operation and wakes the waiters. s.mu must be held
+// once op is published in s.ops.
 func (op *operation) finish(resp *repb.ExecuteResponse) {
 	md, _ := anypb.New(&repb.ExecuteOperationMetadata{
 		Stage:          repb.ExecutionStage_COMPLETED,
@@ -73,7 +74,8 @@ func newOperationName() string {
 // ExecuteResponse of a completed operation: inputs missing from the CAS
 // (FAILED_PRECONDITION with MISSING violations), a malformed input root or
 // a command that cannot start (INVALID_ARGUMENT), a timeout
-// (DEADLINE_EXCEEDED, with the output so far).
+// (DEADLINE_EXCEEDED, with the output so far). Options.MissingInputsAsRPCError
+// moves the missing inputs to the first group.
 //
 // The stream sends the operation once when it starts (stage EXECUTING),
 // every ExecuteUpdateInterval while it runs, and once done. A cache hit
@@ -138,12 +140,23 @@ func (e executionServer) Execute(req *repb.ExecuteRequest, stream grpc.ServerStr
 		if r != nil && len(s.missingBlobs(in, r)) == 0 {
 			s.stats.ExecuteCacheHits++
 			r = s.inline(in, r, req.InlineStdout, req.InlineStderr, req.InlineOutputFiles)
-			s.ops[op.name] = op
-			s.mu.Unlock()
 			op.finish(&repb.ExecuteResponse{Result: r, CachedResult: true, Status: statusProto(nil)})
-			return stream.Send(op.final)
+			s.ops[op.name] = op
+			final := op.final
+			s.mu.Unlock()
+			return stream.Send(final)
 		}
 		s.mu.Unlock()
+	}
+
+	if s.opts.MissingInputsAsRPCError {
+		t, err := s.readInputTree(req.InstanceName, action.InputRootDigest)
+		if err != nil {
+			return err
+		}
+		if len(t.missing) > 0 {
+			return missingError(fmt.Sprintf("%d input blobs missing from the CAS", len(t.missing)), t.missing).Err()
+		}
 	}
 
 	s.mu.Lock()

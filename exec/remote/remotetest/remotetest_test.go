@@ -772,3 +772,55 @@ func TestDirectoryOnlyOutputAndExecuted(t *testing.T) {
 		t.Errorf("executed %v", ex)
 	}
 }
+
+func TestMissingInputsAsRPCError(t *testing.T) {
+	_, c := start(t, Options{Exec: true, MissingInputsAsRPCError: true})
+	in := DigestOf([]byte("absent"))
+	root := uploadMessage(t, c, "", &repb.Directory{Files: []*repb.FileNode{{Name: "a", Digest: in}}})
+	ad := action(t, c, "", &repb.Command{Arguments: []string{"cat", "a"}}, root, nil)
+	_, err := execute(t, c, &repb.ExecuteRequest{ActionDigest: ad})
+	wantCode(t, err, codes.FailedPrecondition)
+	var subjects []string
+	for _, det := range status.Convert(err).Details() {
+		if pf, ok := det.(*errdetails.PreconditionFailure); ok {
+			for _, v := range pf.Violations {
+				subjects = append(subjects, v.Type+" "+v.Subject)
+			}
+		}
+	}
+	if len(subjects) != 1 || subjects[0] != "MISSING blobs/"+key(in) {
+		t.Errorf("violations %q", subjects)
+	}
+}
+
+func TestExecuteUpdatesAndCommandEnv(t *testing.T) {
+	_, c := start(t, Options{Exec: true, ExecuteUpdateInterval: 50 * time.Millisecond, PATH: "/nonexistent:/usr/bin:/bin"})
+	root := uploadMessage(t, c, "", &repb.Directory{})
+	// No PATH in the Command: env is found in the server's PATH, and it
+	// sees exactly the Command's environment.
+	ad := action(t, c, "", &repb.Command{Arguments: []string{"env"}, EnvironmentVariables: []*repb.Command_EnvironmentVariable{{Name: "A", Value: "1"}, {Name: "B", Value: "x y"}}}, root, nil)
+	resp, err := execute(t, c, &repb.ExecuteRequest{ActionDigest: ad, InlineStdout: true})
+	if err != nil || string(resp.Result.StdoutRaw) != "A=1\nB=x y\n" {
+		t.Fatalf("env: %q %v", resp.GetResult().GetStdoutRaw(), err)
+	}
+
+	ad = action(t, c, "", &repb.Command{Arguments: []string{"sleep", "0.4"}}, root, nil)
+	st, err := c.exec.Execute(ctx(t), &repb.ExecuteRequest{ActionDigest: ad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		op, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if op.Done {
+			break
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d messages; want updates every 50ms over 400ms", n)
+	}
+}

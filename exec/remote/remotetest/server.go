@@ -116,6 +116,14 @@ type Options struct {
 	// for the response.
 	WriteEarlyReturn bool
 
+	// MissingInputsAsRPCError makes Execute check the input root before it
+	// creates the operation and report missing inputs as the RPC's status
+	// (FAILED_PRECONDITION with MISSING violations), as a scheduler that
+	// checks inputs up front does, instead of in the ExecuteResponse of a
+	// completed operation, as Buildbarn's workers do. Clients must handle
+	// both.
+	MissingInputsAsRPCError bool
+
 	// Fault knobs; each has a Set* method for changing it while running.
 
 	// Delay is slept at the start of every RPC (a slow server).
@@ -246,7 +254,9 @@ func (s *Server) serve(addr string) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
 	opts := s.opts
+	s.mu.Unlock()
 	recv := HiddenMessageLimit
 	if l := opts.MaxBatchTotalSizeBytes; l > 0 && l+(1<<20) > int64(recv) {
 		// Let over-limit batches reach the handler so they get the
@@ -279,6 +289,15 @@ func (s *Server) serve(addr string) error {
 // use the target "grpc://"+Addr() (or "grpcs://" with TLS). It stays the
 // same across Restart.
 func (s *Server) Addr() string { return s.addr }
+
+// Target is the target a client dials: "grpc://"+Addr(), or
+// "grpcs://"+Addr() when the server serves TLS.
+func (s *Server) Target() string {
+	if s.opts.TLS != nil {
+		return "grpcs://" + s.addr
+	}
+	return "grpc://" + s.addr
+}
 
 // Stop stops the server abruptly: the listener and every connection are
 // closed at once, streams in flight fail with UNAVAILABLE on the client, and
