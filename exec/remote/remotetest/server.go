@@ -26,9 +26,25 @@
 // Data (CAS, action cache, uploads) is kept per instance name, so a test can
 // check which instance name a client sends. Operations are global.
 //
+// Use:
+//
+//	s, err := remotetest.Start(remotetest.Options{Exec: true, MaxBatchTotalSizeBytes: 1 << 20})
+//	defer s.Stop()
+//	... point the client at s.Target() ("grpc://127.0.0.1:PORT") ...
+//	st := s.Stats() // executions, cache hits, blobs and bytes by RPC kind, batch sizes
+//
 // Faults for tests are knobs of Options, and can be changed while the server
-// runs with the Set* methods, which are safe for concurrent use. Stats gives
-// counters to assert on.
+// runs with the Set* methods (SetDelay, SetRefuseExecution,
+// SetDropExecuteStreamAfter, SetForgetOperations), CorruptBlob, DeleteBlob
+// and FailNext, all safe for concurrent use. Kill (= Stop) ends the server
+// abruptly; Restart serves again on the same address with the CAS and action
+// cache kept. NewTestCerts makes a CA and certificates for TLS and mTLS.
+// Calls, HeaderValues and Executed tell what clients sent.
+//
+// Not offered: compression (no compressor advertised; compressed-blobs
+// resources are refused), digest functions other than SHA256, blob
+// splitting and splicing, priorities, server logs, and streaming
+// stdout/stderr while an action runs.
 package remotetest
 
 import (
