@@ -824,3 +824,52 @@ func TestExecuteUpdatesAndCommandEnv(t *testing.T) {
 		t.Errorf("%d messages; want updates every 50ms over 400ms", n)
 	}
 }
+
+func TestConcurrentClients(t *testing.T) {
+	s, c := start(t, Options{Exec: true, ExecuteUpdateInterval: 10 * time.Millisecond})
+	root := uploadMessage(t, c, "", &repb.Directory{})
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			data := []byte(strings.Repeat("x", i+1))
+			req := &repb.BatchUpdateBlobsRequest{Requests: []*repb.BatchUpdateBlobsRequest_Request{{Digest: DigestOf(data), Data: data}}}
+			if _, err := c.cas.BatchUpdateBlobs(context.Background(), req); err != nil {
+				errs <- err
+				return
+			}
+			cmd := &repb.Command{Arguments: []string{"sh", "-c", "sleep 0.05; echo " + string(data) + " > o"}, OutputPaths: []string{"o"}}
+			_, cb := DigestOfMessage(cmd)
+			a := &repb.Action{CommandDigest: DigestOf(cb), InputRootDigest: root}
+			ad, ab := DigestOfMessage(a)
+			req = &repb.BatchUpdateBlobsRequest{Requests: []*repb.BatchUpdateBlobsRequest_Request{{Digest: DigestOf(cb), Data: cb}, {Digest: ad, Data: ab}}}
+			if _, err := c.cas.BatchUpdateBlobs(context.Background(), req); err != nil {
+				errs <- err
+				return
+			}
+			st, err := c.exec.Execute(context.Background(), &repb.ExecuteRequest{ActionDigest: ad})
+			if err != nil {
+				errs <- err
+				return
+			}
+			for {
+				op, err := st.Recv()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if op.Done {
+					errs <- nil
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 16; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := s.Stats().Executions; got != 16 {
+		t.Errorf("executions %d", got)
+	}
+}
