@@ -21,7 +21,11 @@
 //     unique; sorted environment and platform), the input root (sorted,
 //     unique, valid names) and the platform against the workers configured;
 //     it then runs the command for real in a temporary directory holding
-//     exactly the input root, with exactly the Command's environment.
+//     exactly the input root, with exactly the Command's environment Input
+//     files are read-only (as with Buildbarn's hardlinking workers); the
+//     parents of outputs are created; argv[0] is looked up in the Command's
+//     PATH (or Options.PATH), relative to the working directory when it has
+//     a slash.
 //
 // Data (CAS, action cache, uploads) is kept per instance name, so a test can
 // check which instance name a client sends. Operations are global.
@@ -103,7 +107,9 @@ type Options struct {
 	// Platforms lists the platforms of the workers. An action runs only if
 	// its platform equals one of them as a set of (name, value) pairs
 	// (Buildbarn's rule); otherwise Execute fails with FAILED_PRECONDITION
-	// naming the platform. nil accepts any platform.
+	// naming the platform. nil accepts any platform. The action's platform
+	// is Action.platform, or Command.platform when that is unset; when both
+	// are set they must be equal (INVALID_ARGUMENT otherwise).
 	Platforms []*repb.Platform
 
 	// PATH is the PATH used when the Command's environment has none (the
@@ -144,7 +150,8 @@ type Options struct {
 
 	// Delay is slept at the start of every RPC (a slow server).
 	Delay time.Duration
-	// RefuseExecution, when not codes.OK, makes Execute fail with this code.
+	// RefuseExecution, when not codes.OK, makes Execute fail with this code
+	// before doing anything (WaitExecution is unaffected).
 	RefuseExecution codes.Code
 	// DropExecuteStreamAfter, when > 0, ends an Execute stream with
 	// UNAVAILABLE after that many messages when the operation is not done
