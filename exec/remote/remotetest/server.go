@@ -21,7 +21,7 @@
 //     unique; sorted environment and platform), the input root (sorted,
 //     unique, valid names) and the platform against the workers configured;
 //     it then runs the command for real in a temporary directory holding
-//     exactly the input root, with exactly the Command's environment Input
+//     exactly the input root, with exactly the Command's environment. Input
 //     files are read-only (as with Buildbarn's hardlinking workers); the
 //     parents of outputs are created; argv[0] is looked up in the Command's
 //     PATH (or Options.PATH), relative to the working directory when it has
