@@ -5,7 +5,7 @@
 //	go run ./bench/remoteserver -listen 127.0.0.1:8980 -exec
 //	bld build --remote_cache=grpc://127.0.0.1:8980 //...
 //
-// It prints "listening on ADDR" once it serves, then serves until
+// It prints "listening on ADDR (target grpc://ADDR)" once it serves, then serves until
 // interrupted, and prints its counters when it stops.
 package main
 
@@ -32,6 +32,7 @@ func main() {
 	platform := flag.String("platform", "", "worker platform as name=value,name=value; actions with another platform are refused (default: accept any)")
 	path := flag.String("path", "/usr/bin:/bin", "PATH for commands whose environment has none")
 	delay := flag.Duration("delay", 0, "delay added to every RPC")
+	tlsDir := flag.String("tls_dir", "", "serve TLS: write a test CA, server and client certificates (ca.pem, server.pem/key, client.pem/key) into this directory and require client certificates (mTLS)")
 	flag.Parse()
 
 	opts := remotetest.Options{
@@ -57,11 +58,18 @@ func main() {
 		})
 		opts.Platforms = []*repb.Platform{p}
 	}
+	if *tlsDir != "" {
+		certs, err := remotetest.NewTestCerts(*tlsDir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		opts.TLS = certs.ServerTLS(true)
+	}
 	s, err := remotetest.Start(opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("listening on %s\n", s.Addr())
+	fmt.Printf("listening on %s (target %s)\n", s.Addr(), s.Target())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -2,6 +2,7 @@ package remotetest
 
 import (
 	"context"
+	"strings"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -81,19 +82,48 @@ func (s *Server) missingBlobs(in *instance, r *repb.ActionResult) []*repb.Digest
 	check(r.StdoutDigest)
 	check(r.StderrDigest)
 	for _, d := range r.OutputDirectories {
-		check(d.TreeDigest)
-		b, ok := in.cas[key(d.TreeDigest)]
-		if !ok {
-			continue
+		if d.TreeDigest != nil {
+			check(d.TreeDigest)
+			if b, ok := in.cas[key(d.TreeDigest)]; ok {
+				tree := &repb.Tree{}
+				if proto.Unmarshal(b, tree) != nil {
+					missing = append(missing, d.TreeDigest)
+					continue
+				}
+				for _, dir := range append([]*repb.Directory{tree.Root}, tree.Children...) {
+					for _, f := range dir.GetFiles() {
+						check(f.Digest)
+					}
+				}
+			}
 		}
-		tree := &repb.Tree{}
-		if proto.Unmarshal(b, tree) != nil {
-			missing = append(missing, d.TreeDigest)
-			continue
-		}
-		for _, dir := range append([]*repb.Directory{tree.Root}, tree.Children...) {
-			for _, f := range dir.GetFiles() {
-				check(f.Digest)
+		if d.RootDirectoryDigest != nil {
+			// REAPI 2.3 directory format: the Directory messages themselves.
+			queue := []*repb.Digest{d.RootDirectoryDigest}
+			seen := map[string]bool{}
+			for len(queue) > 0 {
+				dd := queue[0]
+				queue = queue[1:]
+				if seen[key(dd)] {
+					continue
+				}
+				seen[key(dd)] = true
+				b, ok := in.cas[key(dd)]
+				if !ok {
+					check(dd)
+					continue
+				}
+				dir := &repb.Directory{}
+				if proto.Unmarshal(b, dir) != nil {
+					missing = append(missing, dd)
+					continue
+				}
+				for _, f := range dir.Files {
+					check(f.Digest)
+				}
+				for _, sub := range dir.Directories {
+					queue = append(queue, sub.Digest)
+				}
 			}
 		}
 	}
@@ -137,12 +167,27 @@ func checkResult(r *repb.ActionResult) error {
 		if err := checkDigest(f.Digest, "output file "+f.Path); err != nil {
 			return err
 		}
-		if err := checkRelPath(f.Path); err != nil {
+		if err := checkResultPath(f.Path); err != nil {
 			return err
 		}
 	}
 	for _, d := range r.OutputDirectories {
-		if err := checkDigest(d.TreeDigest, "output directory "+d.Path); err != nil {
+		if err := checkResultPath(d.Path); err != nil {
+			return err
+		}
+		if d.TreeDigest == nil && d.RootDirectoryDigest == nil {
+			return errorf(codes.InvalidArgument, "output directory %q has neither tree_digest nor root_directory_digest", d.Path)
+		}
+		for _, dd := range []*repb.Digest{d.TreeDigest, d.RootDirectoryDigest} {
+			if dd != nil {
+				if err := checkDigest(dd, "output directory "+d.Path); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, l := range append(append(r.OutputSymlinks, r.OutputFileSymlinks...), r.OutputDirectorySymlinks...) {
+		if err := checkResultPath(l.Path); err != nil {
 			return err
 		}
 	}
@@ -159,4 +204,14 @@ func checkResult(r *repb.ActionResult) error {
 // statusProto converts a gRPC error to a google.rpc.Status.
 func statusProto(err error) *spb.Status {
 	return status.Convert(err).Proto()
+}
+
+// checkResultPath checks a path of an ActionResult: relative to the
+// action's working directory, which the action cache does not know, so
+// only the form is checked.
+func checkResultPath(p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return errorf(codes.InvalidArgument, "output path %q: want a relative path without a trailing slash", p)
+	}
+	return nil
 }

@@ -109,7 +109,9 @@ func (b byteStreamServer) Read(req *bspb.ReadRequest, stream bspb.ByteStream_Rea
 // an upload QueryWriteStatus reported). The data must match the digest of
 // the resource name, checked at finish_write (INVALID_ARGUMENT otherwise, and
 // at once when it grows past the size). A stream closed before finish_write
-// is INVALID_ARGUMENT; its data is kept for QueryWriteStatus.
+// is INVALID_ARGUMENT; its data is kept for QueryWriteStatus. With
+// Options.WriteEarlyReturn, a write of a blob already present ends after
+// the first message with committed_size = size.
 func (b byteStreamServer) Write(stream bspb.ByteStream_WriteServer) error {
 	s := b.s
 	var (
@@ -136,6 +138,11 @@ func (b byteStreamServer) Write(stream bspb.ByteStream_WriteServer) error {
 			}
 			s.mu.Lock()
 			in := s.inst(inName)
+			if s.opts.WriteEarlyReturn && has(in, d) {
+				s.stats.ByteStreamWriteEarlyReturns++
+				s.mu.Unlock()
+				return stream.SendAndClose(&bspb.WriteResponse{CommittedSize: d.SizeBytes})
+			}
 			up = in.uploads[name]
 			if up == nil || req.WriteOffset == 0 || up.complete {
 				up = &upload{}

@@ -43,7 +43,8 @@ func (op *operation) running() *lpb.Operation {
 	return &lpb.Operation{Name: op.name, Metadata: md}
 }
 
-// finish sets the final operation and wakes the waiters.
+// finish sets the final operation and wakes the waiters. s.mu must be held
+// once op is published in s.ops.
 func (op *operation) finish(resp *repb.ExecuteResponse) {
 	md, _ := anypb.New(&repb.ExecuteOperationMetadata{
 		Stage:          repb.ExecutionStage_COMPLETED,
@@ -73,7 +74,8 @@ func newOperationName() string {
 // ExecuteResponse of a completed operation: inputs missing from the CAS
 // (FAILED_PRECONDITION with MISSING violations), a malformed input root or
 // a command that cannot start (INVALID_ARGUMENT), a timeout
-// (DEADLINE_EXCEEDED, with the output so far).
+// (DEADLINE_EXCEEDED, with the output so far). Options.MissingInputsAsRPCError
+// moves the missing inputs to the first group.
 //
 // The stream sends the operation once when it starts (stage EXECUTING),
 // every ExecuteUpdateInterval while it runs, and once done. A cache hit
@@ -138,12 +140,23 @@ func (e executionServer) Execute(req *repb.ExecuteRequest, stream grpc.ServerStr
 		if r != nil && len(s.missingBlobs(in, r)) == 0 {
 			s.stats.ExecuteCacheHits++
 			r = s.inline(in, r, req.InlineStdout, req.InlineStderr, req.InlineOutputFiles)
-			s.ops[op.name] = op
-			s.mu.Unlock()
 			op.finish(&repb.ExecuteResponse{Result: r, CachedResult: true, Status: statusProto(nil)})
-			return stream.Send(op.final)
+			s.ops[op.name] = op
+			final := op.final
+			s.mu.Unlock()
+			return stream.Send(final)
 		}
 		s.mu.Unlock()
+	}
+
+	if s.opts.MissingInputsAsRPCError {
+		t, err := s.readInputTree(req.InstanceName, action.InputRootDigest)
+		if err != nil {
+			return err
+		}
+		if len(t.missing) > 0 {
+			return missingError(fmt.Sprintf("%d input blobs missing from the CAS", len(t.missing)), t.missing).Err()
+		}
 	}
 
 	s.mu.Lock()
@@ -153,10 +166,12 @@ func (e executionServer) Execute(req *repb.ExecuteRequest, stream grpc.ServerStr
 	}
 	s.ops[op.name] = op
 	s.running.Add(1)
+	runCtx := s.ctx
+	s.executed = append(s.executed, ExecutedAction{Instance: req.InstanceName, ActionDigest: req.ActionDigest, Action: action, Command: cmd})
 	s.mu.Unlock()
 	go func() {
 		defer s.running.Done()
-		resp := s.run(req, action, cmd)
+		resp := s.run(runCtx, req, action, cmd)
 		s.mu.Lock()
 		op.finish(resp)
 		s.mu.Unlock()
@@ -266,6 +281,36 @@ func checkRelPath(p string) error {
 	return nil
 }
 
+// checkOutputPath checks an output path, relative to the working
+// directory wd: relative, no trailing slash, no empty or "." components,
+// and ".." only as long as the path stays inside the input root.
+func checkOutputPath(wd, p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return errorf(codes.InvalidArgument, "path %q: want a relative path without a trailing slash", p)
+	}
+	depth := 0
+	if wd != "" {
+		depth = len(strings.Split(wd, "/"))
+	}
+	for _, c := range strings.Split(p, "/") {
+		switch c {
+		case "", ".":
+			return errorf(codes.InvalidArgument, "path %q: component %q not allowed", p, c)
+		case "..":
+			depth--
+			if depth < 0 {
+				return errorf(codes.InvalidArgument, "path %q leaves the input root", p)
+			}
+		default:
+			depth++
+		}
+	}
+	if depth == 0 {
+		return errorf(codes.InvalidArgument, "path %q is the input root", p)
+	}
+	return nil
+}
+
 // checkCommand enforces what Buildbarn and the spec require of a Command.
 func checkCommand(cmd *repb.Command) error {
 	if len(cmd.Arguments) == 0 {
@@ -275,7 +320,7 @@ func checkCommand(cmd *repb.Command) error {
 		return errorf(codes.InvalidArgument, "Command uses the deprecated output_files/output_directories (%d/%d entries); set output_paths (REAPI v2.1+) instead", len(cmd.OutputFiles), len(cmd.OutputDirectories))
 	}
 	for i, p := range cmd.OutputPaths {
-		if err := checkRelPath(p); err != nil {
+		if err := checkOutputPath(cmd.WorkingDirectory, p); err != nil {
 			return errorf(codes.InvalidArgument, "output_paths[%d]: %v", i, status.Convert(err).Message())
 		}
 		if i > 0 && cmd.OutputPaths[i-1] >= p {

@@ -649,3 +649,227 @@ func TestMTLS(t *testing.T) {
 		t.Fatal("plaintext: accepted")
 	}
 }
+
+func TestRestartKeepsDataForgetsOperations(t *testing.T) {
+	s, c := start(t, Options{Exec: true})
+	d := uploadBlobs(t, c, "", []byte("kept"))[0]
+	root := uploadMessage(t, c, "", &repb.Directory{})
+	ad := action(t, c, "", &repb.Command{Arguments: []string{"sleep", "30"}}, root, nil)
+	st, err := c.exec.Execute(ctx(t), &repb.ExecuteRequest{ActionDigest: ad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("Stop waited %v for the killed action", time.Since(start))
+	}
+	_, err = st.Recv()
+	wantCode(t, err, codes.Unavailable)
+	// The same connection reconnects to the same address.
+	miss, err := c.cas.FindMissingBlobs(ctx(t), &repb.FindMissingBlobsRequest{BlobDigests: []*repb.Digest{d}}, grpc.WaitForReady(true))
+	if err != nil || len(miss.MissingBlobDigests) != 0 {
+		t.Fatalf("after restart: %v %v", miss, err)
+	}
+	w, _ := c.exec.WaitExecution(ctx(t), &repb.WaitExecutionRequest{Name: op.Name})
+	_, err = w.Recv()
+	wantCode(t, err, codes.NotFound)
+}
+
+func TestFailNext(t *testing.T) {
+	s, c := start(t, Options{})
+	s.FailNext("FindMissingBlobs", 2, codes.Unavailable)
+	req := &repb.FindMissingBlobsRequest{BlobDigests: []*repb.Digest{DigestOf([]byte("x"))}}
+	for i := 0; i < 2; i++ {
+		_, err := c.cas.FindMissingBlobs(ctx(t), req)
+		wantCode(t, err, codes.Unavailable)
+	}
+	if _, err := c.cas.FindMissingBlobs(ctx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	s.FailNext("", 1, codes.ResourceExhausted)
+	_, err := c.caps.GetCapabilities(ctx(t), &repb.GetCapabilitiesRequest{})
+	wantCode(t, err, codes.ResourceExhausted)
+}
+
+func TestWriteEarlyReturn(t *testing.T) {
+	s, c := start(t, Options{WriteEarlyReturn: true})
+	data := bytes.Repeat([]byte("z"), 1<<20)
+	d := uploadBlobs(t, c, "", data)[0]
+	w, err := c.bs.Write(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := "uploads/u/blobs/" + key(d)
+	var sendErr error
+	for off := 0; off < len(data) && sendErr == nil; off += 1024 {
+		r := &bspb.WriteRequest{WriteOffset: int64(off), Data: data[off : off+1024], FinishWrite: off+1024 == len(data)}
+		if off == 0 {
+			r.ResourceName = res
+		}
+		sendErr = w.Send(r)
+	}
+	if !errors.Is(sendErr, io.EOF) {
+		t.Logf("Send did not see the early end (it may all fit in flow-control windows): %v", sendErr)
+	}
+	wr, err := w.CloseAndRecv()
+	if err != nil || wr.CommittedSize != int64(len(data)) {
+		t.Fatalf("early return: %v %v", wr, err)
+	}
+	if s.Stats().ByteStreamWriteEarlyReturns != 1 {
+		t.Errorf("stats %+v", s.Stats())
+	}
+}
+
+func TestDirectoryOnlyOutputAndExecuted(t *testing.T) {
+	s, c := start(t, Options{Exec: true})
+	root := uploadMessage(t, c, "", &repb.Directory{})
+	cmd := &repb.Command{
+		Arguments:             []string{"sh", "-c", "mkdir -p out/sub && echo x > out/sub/f"},
+		OutputPaths:           []string{"out"},
+		OutputDirectoryFormat: repb.Command_DIRECTORY_ONLY,
+	}
+	ad := action(t, c, "", cmd, root, nil)
+	resp, err := execute(t, c, &repb.ExecuteRequest{ActionDigest: ad})
+	if err != nil || resp.Status.GetCode() != 0 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	od := resp.Result.OutputDirectories[0]
+	if od.TreeDigest != nil || od.RootDirectoryDigest == nil {
+		t.Fatalf("output directory %v", od)
+	}
+	var dirs []*repb.Directory
+	tr, err := c.cas.GetTree(ctx(t), &repb.GetTreeRequest{RootDigest: od.RootDirectoryDigest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r, err := tr.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, r.Directories...)
+	}
+	if len(dirs) != 2 || dirs[1].Files[0].Name != "f" {
+		t.Errorf("GetTree: %v", dirs)
+	}
+	// Completeness covers the directories: evicting one hides the result.
+	s.DeleteBlob("", dirs[1].Files[0].Digest)
+	_, err = c.ac.GetActionResult(ctx(t), &repb.GetActionResultRequest{ActionDigest: ad})
+	wantCode(t, err, codes.NotFound)
+
+	ex := s.Executed()
+	if len(ex) != 1 || ex[0].Command.Arguments[0] != "sh" || ex[0].ActionDigest.Hash != ad.Hash {
+		t.Errorf("executed %v", ex)
+	}
+}
+
+func TestMissingInputsAsRPCError(t *testing.T) {
+	_, c := start(t, Options{Exec: true, MissingInputsAsRPCError: true})
+	in := DigestOf([]byte("absent"))
+	root := uploadMessage(t, c, "", &repb.Directory{Files: []*repb.FileNode{{Name: "a", Digest: in}}})
+	ad := action(t, c, "", &repb.Command{Arguments: []string{"cat", "a"}}, root, nil)
+	_, err := execute(t, c, &repb.ExecuteRequest{ActionDigest: ad})
+	wantCode(t, err, codes.FailedPrecondition)
+	var subjects []string
+	for _, det := range status.Convert(err).Details() {
+		if pf, ok := det.(*errdetails.PreconditionFailure); ok {
+			for _, v := range pf.Violations {
+				subjects = append(subjects, v.Type+" "+v.Subject)
+			}
+		}
+	}
+	if len(subjects) != 1 || subjects[0] != "MISSING blobs/"+key(in) {
+		t.Errorf("violations %q", subjects)
+	}
+}
+
+func TestExecuteUpdatesAndCommandEnv(t *testing.T) {
+	_, c := start(t, Options{Exec: true, ExecuteUpdateInterval: 50 * time.Millisecond, PATH: "/nonexistent:/usr/bin:/bin"})
+	root := uploadMessage(t, c, "", &repb.Directory{})
+	// No PATH in the Command: env is found in the server's PATH, and it
+	// sees exactly the Command's environment.
+	ad := action(t, c, "", &repb.Command{Arguments: []string{"env"}, EnvironmentVariables: []*repb.Command_EnvironmentVariable{{Name: "A", Value: "1"}, {Name: "B", Value: "x y"}}}, root, nil)
+	resp, err := execute(t, c, &repb.ExecuteRequest{ActionDigest: ad, InlineStdout: true})
+	if err != nil || string(resp.Result.StdoutRaw) != "A=1\nB=x y\n" {
+		t.Fatalf("env: %q %v", resp.GetResult().GetStdoutRaw(), err)
+	}
+
+	ad = action(t, c, "", &repb.Command{Arguments: []string{"sleep", "0.4"}}, root, nil)
+	st, err := c.exec.Execute(ctx(t), &repb.ExecuteRequest{ActionDigest: ad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		op, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if op.Done {
+			break
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d messages; want updates every 50ms over 400ms", n)
+	}
+}
+
+func TestConcurrentClients(t *testing.T) {
+	s, c := start(t, Options{Exec: true, ExecuteUpdateInterval: 10 * time.Millisecond})
+	root := uploadMessage(t, c, "", &repb.Directory{})
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			data := []byte(strings.Repeat("x", i+1))
+			req := &repb.BatchUpdateBlobsRequest{Requests: []*repb.BatchUpdateBlobsRequest_Request{{Digest: DigestOf(data), Data: data}}}
+			if _, err := c.cas.BatchUpdateBlobs(context.Background(), req); err != nil {
+				errs <- err
+				return
+			}
+			cmd := &repb.Command{Arguments: []string{"sh", "-c", "sleep 0.05; echo " + string(data) + " > o"}, OutputPaths: []string{"o"}}
+			_, cb := DigestOfMessage(cmd)
+			a := &repb.Action{CommandDigest: DigestOf(cb), InputRootDigest: root}
+			ad, ab := DigestOfMessage(a)
+			req = &repb.BatchUpdateBlobsRequest{Requests: []*repb.BatchUpdateBlobsRequest_Request{{Digest: DigestOf(cb), Data: cb}, {Digest: ad, Data: ab}}}
+			if _, err := c.cas.BatchUpdateBlobs(context.Background(), req); err != nil {
+				errs <- err
+				return
+			}
+			st, err := c.exec.Execute(context.Background(), &repb.ExecuteRequest{ActionDigest: ad})
+			if err != nil {
+				errs <- err
+				return
+			}
+			for {
+				op, err := st.Recv()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if op.Done {
+					errs <- nil
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 16; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := s.Stats().Executions; got != 16 {
+		t.Errorf("executions %d", got)
+	}
+}

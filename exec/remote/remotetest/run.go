@@ -192,7 +192,7 @@ func lookPath(argv0, dir, pathEnv string) (string, error) {
 
 // run executes the action for real and returns the response of the
 // completed operation.
-func (s *Server) run(req *repb.ExecuteRequest, action *repb.Action, cmd *repb.Command) *repb.ExecuteResponse {
+func (s *Server) run(serverCtx context.Context, req *repb.ExecuteRequest, action *repb.Action, cmd *repb.Command) *repb.ExecuteResponse {
 	meta := &repb.ExecutedActionMetadata{Worker: "remotetest", QueuedTimestamp: timestamppb.Now()}
 	fail := func(err error) *repb.ExecuteResponse {
 		return &repb.ExecuteResponse{Status: statusProto(err)}
@@ -244,7 +244,7 @@ func (s *Server) run(req *repb.ExecuteRequest, action *repb.Action, cmd *repb.Co
 		return fail(errorf(codes.InvalidArgument, "cannot run the command: %v", err))
 	}
 
-	ctx := s.ctx
+	ctx := serverCtx
 	if to := action.Timeout.AsDuration(); action.Timeout != nil && to > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, to)
@@ -275,7 +275,7 @@ func (s *Server) run(req *repb.ExecuteRequest, action *repb.Action, cmd *repb.Co
 		case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			st = statusProto(errorf(codes.DeadlineExceeded, "action timed out after %v", action.Timeout.AsDuration()))
 			exitCode = -1
-		case s.ctx.Err() != nil:
+		case serverCtx.Err() != nil:
 			return fail(errorf(codes.Unavailable, "server stopped"))
 		case errors.As(runErr, &ee):
 			exitCode = ee.ExitCode()
@@ -317,10 +317,20 @@ func (s *Server) run(req *repb.ExecuteRequest, action *repb.Action, cmd *repb.Co
 				return fail(errorf(codes.Internal, "collecting output directory %q: %v", p, err))
 			}
 			tree.Root = rootDir
-			td, tb := DigestOfMessage(tree)
-			blobs[key(td)] = tb
-			rd, _ := DigestOfMessage(rootDir)
-			result.OutputDirectories = append(result.OutputDirectories, &repb.OutputDirectory{Path: p, TreeDigest: td, RootDirectoryDigest: rd})
+			od := &repb.OutputDirectory{Path: p}
+			if cmd.OutputDirectoryFormat != repb.Command_DIRECTORY_ONLY {
+				td, tb := DigestOfMessage(tree)
+				blobs[key(td)] = tb
+				od.TreeDigest = td
+			}
+			if cmd.OutputDirectoryFormat != repb.Command_TREE_ONLY {
+				for _, dir := range append([]*repb.Directory{rootDir}, tree.Children...) {
+					dd, db := DigestOfMessage(dir)
+					blobs[key(dd)] = db
+				}
+				od.RootDirectoryDigest, _ = DigestOfMessage(rootDir)
+			}
+			result.OutputDirectories = append(result.OutputDirectories, od)
 		case fi.Mode().IsRegular():
 			b, err := os.ReadFile(full)
 			if err != nil {

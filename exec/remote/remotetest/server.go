@@ -21,14 +21,34 @@
 //     unique; sorted environment and platform), the input root (sorted,
 //     unique, valid names) and the platform against the workers configured;
 //     it then runs the command for real in a temporary directory holding
-//     exactly the input root, with exactly the Command's environment.
+//     exactly the input root, with exactly the Command's environment. Input
+//     files are read-only (as with Buildbarn's hardlinking workers); the
+//     parents of outputs are created; argv[0] is looked up in the Command's
+//     PATH (or Options.PATH), relative to the working directory when it has
+//     a slash.
 //
 // Data (CAS, action cache, uploads) is kept per instance name, so a test can
 // check which instance name a client sends. Operations are global.
 //
+// Use:
+//
+//	s, err := remotetest.Start(remotetest.Options{Exec: true, MaxBatchTotalSizeBytes: 1 << 20})
+//	defer s.Stop()
+//	... point the client at s.Target() ("grpc://127.0.0.1:PORT") ...
+//	st := s.Stats() // executions, cache hits, blobs and bytes by RPC kind, batch sizes
+//
 // Faults for tests are knobs of Options, and can be changed while the server
-// runs with the Set* methods, which are safe for concurrent use. Stats gives
-// counters to assert on.
+// runs with the Set* methods (SetDelay, SetRefuseExecution,
+// SetDropExecuteStreamAfter, SetForgetOperations), CorruptBlob, DeleteBlob
+// and FailNext, all safe for concurrent use. Kill (= Stop) ends the server
+// abruptly; Restart serves again on the same address with the CAS and action
+// cache kept. NewTestCerts makes a CA and certificates for TLS and mTLS.
+// Calls, HeaderValues and Executed tell what clients sent.
+//
+// Not offered: compression (no compressor advertised; compressed-blobs
+// resources are refused), digest functions other than SHA256, blob
+// splitting and splicing, priorities, server logs, and streaming
+// stdout/stderr while an action runs.
 package remotetest
 
 import (
@@ -87,7 +107,9 @@ type Options struct {
 	// Platforms lists the platforms of the workers. An action runs only if
 	// its platform equals one of them as a set of (name, value) pairs
 	// (Buildbarn's rule); otherwise Execute fails with FAILED_PRECONDITION
-	// naming the platform. nil accepts any platform.
+	// naming the platform. nil accepts any platform. The action's platform
+	// is Action.platform, or Command.platform when that is unset; when both
+	// are set they must be equal (INVALID_ARGUMENT otherwise).
 	Platforms []*repb.Platform
 
 	// PATH is the PATH used when the Command's environment has none (the
@@ -109,11 +131,27 @@ type Options struct {
 	// keep streams alive.
 	ExecuteUpdateInterval time.Duration
 
+	// WriteEarlyReturn makes ByteStream Write of a blob the CAS already
+	// holds answer at once, after the first message, with committed_size
+	// set to the blob's size, as the spec allows and bazel-remote does. The
+	// client's next Send then returns io.EOF and it must call CloseAndRecv
+	// for the response.
+	WriteEarlyReturn bool
+
+	// MissingInputsAsRPCError makes Execute check the input root before it
+	// creates the operation and report missing inputs as the RPC's status
+	// (FAILED_PRECONDITION with MISSING violations), as a scheduler that
+	// checks inputs up front does, instead of in the ExecuteResponse of a
+	// completed operation, as Buildbarn's workers do. Clients must handle
+	// both.
+	MissingInputsAsRPCError bool
+
 	// Fault knobs; each has a Set* method for changing it while running.
 
 	// Delay is slept at the start of every RPC (a slow server).
 	Delay time.Duration
-	// RefuseExecution, when not codes.OK, makes Execute fail with this code.
+	// RefuseExecution, when not codes.OK, makes Execute fail with this code
+	// before doing anything (WaitExecution is unaffected).
 	RefuseExecution codes.Code
 	// DropExecuteStreamAfter, when > 0, ends an Execute stream with
 	// UNAVAILABLE after that many messages when the operation is not done
@@ -126,14 +164,21 @@ type Options struct {
 
 // Server is a running REAPI server. Methods are safe for concurrent use.
 type Server struct {
-	opts     Options
-	lis      net.Listener
-	grpc     *grpc.Server
-	ctx      context.Context // cancelled by Stop: ends running actions
-	cancel   context.CancelFunc
-	stopOnce sync.Once
+	addr string // fixed at Start, kept by Restart
+
+	// life serializes Stop and Restart; lis, grpc, ctx and cancel change
+	// only under both life and mu.
+	life    sync.Mutex
+	lis     net.Listener
+	grpc    *grpc.Server
+	ctx     context.Context // cancelled by Stop: ends running actions
+	cancel  context.CancelFunc
+	stopped bool
 
 	mu        sync.Mutex
+	opts      Options
+	failures  map[string]*failure // injected errors by short method name ("" = any)
+	executed  []ExecutedAction
 	instances map[string]*instance
 	ops       map[string]*operation
 	corrupt   map[string]bool // digest keys whose reads return wrong bytes
@@ -176,6 +221,7 @@ type Stats struct {
 
 	BatchUpdateBlobs, BatchUpdateBytes         int64
 	ByteStreamWriteBlobs, ByteStreamWriteBytes int64
+	ByteStreamWriteEarlyReturns                int64 // writes ended early (Options.WriteEarlyReturn)
 	BatchReadBlobs, BatchReadBytes             int64
 	ByteStreamReadBlobs, ByteStreamReadBytes   int64
 
@@ -208,21 +254,32 @@ func Start(opts Options) (*Server, error) {
 	if opts.ReadChunkSize <= 0 {
 		opts.ReadChunkSize = 64 << 10
 	}
-	lis, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{
 		opts:      opts,
-		lis:       lis,
 		instances: map[string]*instance{},
 		ops:       map[string]*operation{},
 		corrupt:   map[string]bool{},
 		headers:   map[string]map[string]bool{},
+		failures:  map[string]*failure{},
 	}
 	s.stats.RPCs = map[string]int64{}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stopped = true
+	if err := s.serve(opts.Listen); err != nil {
+		return nil, err
+	}
+	s.addr = s.lis.Addr().String()
+	return s, nil
+}
 
+// serve starts a gRPC server on addr. s.life must be held or s unshared.
+func (s *Server) serve(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	opts := s.opts
+	s.mu.Unlock()
 	recv := HiddenMessageLimit
 	if l := opts.MaxBatchTotalSizeBytes; l > 0 && l+(1<<20) > int64(recv) {
 		// Let over-limit batches reach the handler so they get the
@@ -237,19 +294,33 @@ func Start(opts Options) (*Server, error) {
 	if opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
-	s.grpc = grpc.NewServer(sopts...)
-	repb.RegisterCapabilitiesServer(s.grpc, capabilitiesServer{s})
-	repb.RegisterContentAddressableStorageServer(s.grpc, casServer{s: s})
-	repb.RegisterActionCacheServer(s.grpc, acServer{s: s})
-	bspb.RegisterByteStreamServer(s.grpc, byteStreamServer{s: s})
-	repb.RegisterExecutionServer(s.grpc, executionServer{s: s})
-	go s.grpc.Serve(lis)
-	return s, nil
+	g := grpc.NewServer(sopts...)
+	repb.RegisterCapabilitiesServer(g, capabilitiesServer{s})
+	repb.RegisterContentAddressableStorageServer(g, casServer{s: s})
+	repb.RegisterActionCacheServer(g, acServer{s: s})
+	bspb.RegisterByteStreamServer(g, byteStreamServer{s: s})
+	repb.RegisterExecutionServer(g, executionServer{s: s})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.lis, s.grpc, s.ctx, s.cancel, s.stopped = lis, g, ctx, cancel, false
+	s.mu.Unlock()
+	go g.Serve(lis)
+	return nil
 }
 
 // Addr is the address the server listens on, "127.0.0.1:PORT". Clients
-// use the target "grpc://"+Addr() (or "grpcs://" with TLS).
-func (s *Server) Addr() string { return s.lis.Addr().String() }
+// use the target "grpc://"+Addr() (or "grpcs://" with TLS). It stays the
+// same across Restart.
+func (s *Server) Addr() string { return s.addr }
+
+// Target is the target a client dials: "grpc://"+Addr(), or
+// "grpcs://"+Addr() when the server serves TLS.
+func (s *Server) Target() string {
+	if s.opts.TLS != nil {
+		return "grpcs://" + s.addr
+	}
+	return "grpc://" + s.addr
+}
 
 // Stop stops the server abruptly: the listener and every connection are
 // closed at once, streams in flight fail with UNAVAILABLE on the client, and
@@ -257,15 +328,44 @@ func (s *Server) Addr() string { return s.lis.Addr().String() }
 // stays readable through the Server's inspection methods. Stop may be
 // called more than once.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		s.cancel()
-		s.grpc.Stop()
-		s.running.Wait()
-	})
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	s.cancel() // under s.mu: Execute checks s.ctx under s.mu before running.Add
+	g := s.grpc
+	s.mu.Unlock()
+	g.Stop()
+	s.running.Wait()
 }
 
 // Kill is Stop, named for fault tests that kill the server mid-build.
 func (s *Server) Kill() { s.Stop() }
+
+// Restart stops the server abruptly if it runs (see Stop) and serves again
+// on the same address, like a server process restarted with persistent
+// storage: the CAS and the action cache are kept, operations are forgotten
+// (WaitExecution of an earlier operation is NOT_FOUND).
+func (s *Server) Restart() error {
+	s.Stop()
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.mu.Lock()
+	s.ops = map[string]*operation{}
+	s.mu.Unlock()
+	var err error
+	for i := 0; i < 50; i++ { // the port may linger briefly
+		if err = s.serve(s.addr); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
@@ -328,6 +428,37 @@ func (s *Server) SetForgetOperations(b bool) {
 	s.mu.Lock()
 	s.opts.ForgetOperations = b
 	s.mu.Unlock()
+}
+
+type failure struct {
+	n    int
+	code codes.Code
+}
+
+// FailNext makes the next n calls of a method fail with code before they
+// reach the service, as a flaky network or an overloaded server would
+// (UNAVAILABLE, RESOURCE_EXHAUSTED, ...). method is the short method name
+// ("BatchUpdateBlobs", "Write", "Execute", "GetActionResult", ...), or ""
+// for calls of any method. n <= 0 clears it.
+func (s *Server) FailNext(method string, n int, code codes.Code) {
+	s.mu.Lock()
+	s.failures[method] = &failure{n: n, code: code}
+	s.mu.Unlock()
+}
+
+// ExecutedAction is an action the server ran (not a cache hit).
+type ExecutedAction struct {
+	Instance     string
+	ActionDigest *repb.Digest
+	Action       *repb.Action
+	Command      *repb.Command
+}
+
+// Executed returns the actions run so far, in the order they started.
+func (s *Server) Executed() []ExecutedAction {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ExecutedAction(nil), s.executed...)
 }
 
 // CorruptBlob makes every read of the blob with digest d (BatchReadBlobs,
@@ -468,7 +599,18 @@ func (s *Server) begin(ctx context.Context, method string) error {
 		}
 	}
 	delay := s.opts.Delay
+	var fail error
+	for _, m := range []string{shortMethod(method), ""} {
+		if f := s.failures[m]; f != nil && f.n > 0 {
+			f.n--
+			fail = errorf(f.code, "injected failure of %s (test knob)", shortMethod(method))
+			break
+		}
+	}
 	s.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		defer t.Stop()

@@ -31,7 +31,7 @@ type TestCerts struct {
 
 // NewTestCerts creates the certificates (ECDSA P-256, valid from an hour
 // ago for a day) and writes ca.pem, server.pem, server.key, client.pem and
-// client.key into dir.
+// client.key into dir, creating it if needed.
 func NewTestCerts(dir string) (*TestCerts, error) {
 	c := &TestCerts{
 		Dir:            dir,
@@ -41,6 +41,9 @@ func NewTestCerts(dir string) (*TestCerts, error) {
 		ClientCertFile: filepath.Join(dir, "client.pem"),
 		ClientKeyFile:  filepath.Join(dir, "client.key"),
 		CAPool:         x509.NewCertPool(),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
 	}
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
