@@ -316,8 +316,12 @@ func checkCommand(cmd *repb.Command) error {
 	if len(cmd.Arguments) == 0 {
 		return errorf(codes.InvalidArgument, "Command has no arguments")
 	}
-	if len(cmd.OutputFiles) > 0 || len(cmd.OutputDirectories) > 0 {
-		return errorf(codes.InvalidArgument, "Command uses the deprecated output_files/output_directories (%d/%d entries); set output_paths (REAPI v2.1+) instead", len(cmd.OutputFiles), len(cmd.OutputDirectories))
+	// With output_paths set, the spec says the deprecated fields are
+	// ignored (a client may set both, for servers before v2.1); without
+	// it, current Buildbarn runs the command and returns no outputs, which
+	// a strict server turns into an error.
+	if len(cmd.OutputPaths) == 0 && (len(cmd.OutputFiles) > 0 || len(cmd.OutputDirectories) > 0) {
+		return errorf(codes.InvalidArgument, "Command uses only the deprecated output_files/output_directories (%d/%d entries); set output_paths (REAPI v2.1+)", len(cmd.OutputFiles), len(cmd.OutputDirectories))
 	}
 	for i, p := range cmd.OutputPaths {
 		if err := checkOutputPath(cmd.WorkingDirectory, p); err != nil {
