@@ -90,6 +90,9 @@ func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLoo
 		if m := missingBlobs(err); m != nil {
 			return nil, m
 		}
+		if noWorker(err) {
+			return nil, fmt.Errorf("remote %s: %s: %w: %w", c.target, what, ErrNoWorker, err)
+		}
 		if !retryable(ctx, err) {
 			return nil, fmt.Errorf("remote %s: %s: %w", c.target, what, err)
 		}
@@ -230,4 +233,18 @@ func missingBlobs(err error) *MissingBlobsError {
 		return nil
 	}
 	return &MissingBlobsError{Digests: ds, Message: st.Message()}
+}
+
+// noWorker reports whether err says that no worker matches the action's
+// platform. Buildbarn says so with UNAVAILABLE ("No workers exist for
+// instance name ... and platform ..."), which is otherwise retried: this
+// answer will not change by waiting.
+func noWorker(err error) bool {
+	switch statusCode(err) {
+	case codes.Unavailable, codes.FailedPrecondition:
+	default:
+		return false
+	}
+	st, ok := gstatus.FromError(err)
+	return ok && strings.Contains(strings.ToLower(st.Message()), "no workers exist")
 }

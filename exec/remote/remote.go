@@ -145,6 +145,11 @@ var ErrNotFound = errors.New("not found")
 // ErrCorrupt is wrapped by errors for data whose digest is not the one asked for.
 var ErrCorrupt = errors.New("corrupt blob: content does not match its digest")
 
+// ErrNoWorker is wrapped by Execute's error when no worker of the service
+// matches the action's platform: the user's to fix (exec_properties), not
+// a reason to wait or to fall back.
+var ErrNoWorker = errors.New("no remote worker matches the action's platform")
+
 // ErrUnavailable is wrapped by errors after the retries of a transient
 // failure are used up.
 var ErrUnavailable = errors.New("remote service unavailable")
@@ -180,7 +185,7 @@ func (e *MissingBlobsError) Error() string {
 // a deadline passed, connection refused or other network errors. A
 // cancellation by the caller is not unavailability.
 func IsUnavailable(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, ErrNoWorker) {
 		return false
 	}
 	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||

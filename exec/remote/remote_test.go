@@ -453,14 +453,23 @@ func TestExecuteMissingBlobs(t *testing.T) {
 }
 
 func TestExecutePlatformMismatch(t *testing.T) {
+	for _, code := range []codes.Code{codes.FailedPrecondition, codes.Unavailable} {
+		t.Run(code.String(), func(t *testing.T) { testExecutePlatformMismatch(t, code) })
+	}
+}
+
+// testExecutePlatformMismatch: a platform no worker has fails at once,
+// with the server's words, whether the server says so with
+// FAILED_PRECONDITION or, as Buildbarn does, UNAVAILABLE.
+func testExecutePlatformMismatch(t *testing.T, code codes.Code) {
 	linux := &repb.Platform{Properties: []*repb.Platform_Property{{Name: "OSFamily", Value: "linux"}}}
-	s := start(t, remotetest.Options{Exec: true, Platforms: []*repb.Platform{linux}})
+	s := start(t, remotetest.Options{Exec: true, Platforms: []*repb.Platform{linux}, NoWorkerCode: code})
 	c := dial(t, s, Config{})
 	win := &repb.Platform{Properties: []*repb.Platform_Property{{Name: "OSFamily", Value: "windows"}}}
 	act, _ := action(t, c, `true`, win, 0, false)
 	start := time.Now()
 	_, err := c.Execute(context.Background(), act, false)
-	if err == nil || IsUnavailable(err) || !strings.Contains(err.Error(), "windows") || time.Since(start) > 5*time.Second {
+	if err == nil || IsUnavailable(err) || !errors.Is(err, ErrNoWorker) || !strings.Contains(err.Error(), "windows") || time.Since(start) > 5*time.Second {
 		t.Errorf("err = %v after %v", err, time.Since(start))
 	}
 	if s.Stats().RPCs["Execute"] != 1 {

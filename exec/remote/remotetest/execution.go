@@ -373,7 +373,11 @@ func (s *Server) matchWorker(inName string, p *repb.Platform) error {
 		}
 		have = append(have, ws)
 	}
-	return errorf(codes.FailedPrecondition, "no workers exist for instance name %q with platform %s; workers have %s", inName, want, strings.Join(have, ", "))
+	code := s.opts.NoWorkerCode
+	if code == codes.OK {
+		code = codes.FailedPrecondition
+	}
+	return errorf(code, "no workers exist for instance name %q with platform %s; workers have %s", inName, want, strings.Join(have, ", "))
 }
 
 // platformString formats a platform as a sorted, canonical set of

@@ -111,6 +111,10 @@ type Options struct {
 	// is Action.platform, or Command.platform when that is unset; when both
 	// are set they must be equal (INVALID_ARGUMENT otherwise).
 	Platforms []*repb.Platform
+	// NoWorkerCode is the code of that failure; 0 means
+	// FAILED_PRECONDITION. Buildbarn answers UNAVAILABLE ("No workers
+	// exist for instance name ..."), which a client must not retry.
+	NoWorkerCode codes.Code
 
 	// PATH is the PATH used when the Command's environment has none (the
 	// command still sees no PATH variable); default "/usr/bin:/bin".
