@@ -7,9 +7,10 @@
 //
 // # Keys
 //
-// An action's key is the SHA-256 digest of the canonical encoding of its
-// reapi.Action: the digest of its reapi.Command (argv, environment without
-// PATH, sorted by name, output paths sorted), the digest of its input root
+// An action's key is the SHA-256 digest of the deterministic encoding of
+// its REAPI Action message: the digest of its Command (argv, environment
+// without PATH, sorted by name, output paths sorted, as both output_paths
+// and the deprecated output_files; see reapi.NewCommand), the digest of its input root
 // (a REAPI Merkle tree of Directory messages over the workspace-relative
 // input files it is keyed on, with content digests and executable bits),
 // no platform properties unless Options.Platform gives some, and a salt
@@ -37,7 +38,7 @@
 // # What is stored
 //
 // An action's result is a store entry under its key whose payload is the
-// reapi.ActionResult encoding (output paths, digests and executable bits,
+// encoding of a REAPI ActionResult (output paths, digests and executable bits,
 // and the digest of the command's output as its stdout), referring to the
 // blobs of the outputs and of the output log. Restoring copies each blob
 // to its output, verified (see package store); a result that cannot be
@@ -81,8 +82,9 @@ import (
 	"sync"
 	"time"
 
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+
 	"bld/exec/graph"
-	"bld/exec/reapi"
 	"bld/exec/store"
 )
 
@@ -103,7 +105,7 @@ type Options struct {
 	ExplainDir string
 	// Platform properties, added to every Action (REAPI Platform). Give
 	// only properties a remote executor would understand.
-	Platform []reapi.Property
+	Platform []*repb.Platform_Property
 	// FixedExecRoot says that sandboxed actions run at the sandbox's fixed
 	// path (graph.SandboxExecRoot), the same in every checkout; the keys
 	// of actions that run elsewhere say so, since tools may record their

@@ -13,7 +13,6 @@ import (
 
 	"bld/exec/executor"
 	"bld/exec/graph"
-	"bld/exec/reapi"
 	"bld/exec/store"
 )
 
@@ -113,7 +112,7 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 // in place. It returns the Check of a hit, or why it missed.
 func (c *Cache) lookup(a *graph.Action, ki *keyInfo) (executor.Check, string, bool) {
 	entry, err := c.store.GetEntry(ki.key)
-	var res *reapi.ActionResult
+	var res *actionResult
 	if err == nil {
 		res, err = decodeResult(entry.Payload)
 	}
@@ -174,7 +173,7 @@ func (c *Cache) stampCandidates(ki *keyInfo, a *graph.Action) {
 
 // materialize puts the outputs of result r in place. It reports whether
 // it had to restore any, or why it could not ("" when it could).
-func (c *Cache) materialize(ki *keyInfo, r *reapi.ActionResult) (restored bool, why string) {
+func (c *Cache) materialize(ki *keyInfo, r *actionResult) (restored bool, why string) {
 	if len(r.OutputFiles) != len(ki.outputs) {
 		return false, "the cached result does not list the action's outputs"
 	}
@@ -266,7 +265,7 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 		}
 		final = k2
 	}
-	r := &reapi.ActionResult{}
+	r := &actionResult{}
 	storing := true
 	for _, out := range a.Outputs {
 		of, err := c.putOutput(out, c.abs(out), &storing)

@@ -55,7 +55,7 @@ func outputsID(outputs []string) string {
 
 // recordOf returns the record of a run with ki; outs are the outputs it
 // left, if known.
-func recordOf(ki *keyInfo, outs []reapi.OutputFile) *record {
+func recordOf(ki *keyInfo, outs []outputFile) *record {
 	r := &record{Key: ki.key, Argv: ki.argv, Env: ki.env, Tool: ki.toolPath}
 	if !ki.toolDigest.IsZero() {
 		r.ToolDigest = ki.toolDigest.String()
@@ -83,7 +83,7 @@ func recordOf(ki *keyInfo, outs []reapi.OutputFile) *record {
 // writeRecord files ki, which left the outputs outs, as its action's last
 // run. Failures are ignored: a missing record only makes --explain say
 // less, and Check rely on the store alone.
-func (c *Cache) writeRecord(ki *keyInfo, outs []reapi.OutputFile) {
+func (c *Cache) writeRecord(ki *keyInfo, outs []outputFile) {
 	c.records.put(outputsID(ki.outputs), recordOf(ki, outs))
 }
 

@@ -74,7 +74,7 @@ const (
 	actionsHeader = "bld-actions 2\n"
 	// descVersion starts every description digest: change it when what
 	// a key covers changes, so that records of the old keys are not used.
-	descVersion = "bld-fast-3"
+	descVersion = "bld-fast-4"
 )
 
 // A fastEntry is the record of one action. It is never modified once in
@@ -319,8 +319,8 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 	list(a.Outputs)
 	buf = binary.AppendUvarint(buf, uint64(len(c.opts.Platform)))
 	for _, p := range c.opts.Platform {
-		add(p.Name)
-		add(p.Value)
+		add(p.GetName())
+		add(p.GetValue())
 	}
 	return sha256.Sum256(buf)
 }
@@ -413,7 +413,7 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 // stored them). When the file-digest memo cannot vouch for every file (an
 // entry missing, racy, or with another digest), the action's record is
 // removed instead.
-func (c *Cache) fastRemember(a *graph.Action, ki *keyInfo, outs []reapi.OutputFile) {
+func (c *Cache) fastRemember(a *graph.Action, ki *keyInfo, outs []outputFile) {
 	if c.fast == nil || len(a.Outputs) == 0 {
 		return
 	}
@@ -426,7 +426,7 @@ func (c *Cache) fastRemember(a *graph.Action, ki *keyInfo, outs []reapi.OutputFi
 	c.fast.set(id, e)
 }
 
-func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []reapi.OutputFile) (*fastEntry, bool) {
+func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []outputFile) (*fastEntry, bool) {
 	if a.NoCache || strings.ContainsAny(strings.Join(a.Outputs, ""), "\n\r") {
 		return nil, false
 	}

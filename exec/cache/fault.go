@@ -3,7 +3,6 @@ package cache
 import (
 	"fmt"
 
-	"bld/exec/reapi"
 	"bld/exec/store"
 )
 
@@ -35,7 +34,7 @@ func (c *Cache) storeFault(err error) bool {
 // for this action (*storing is false, or becomes false on a Fault), it
 // only digests the file. Its errors are the action's: an output that is
 // not a regular file, or cannot be read.
-func (c *Cache) putOutput(out, abs string, storing *bool) (reapi.OutputFile, error) {
+func (c *Cache) putOutput(out, abs string, storing *bool) (outputFile, error) {
 	if *storing {
 		start := c.now()
 		if of, ok, err := c.inlineOutput(out, abs, start); ok || err != nil {
@@ -45,16 +44,16 @@ func (c *Cache) putOutput(out, abs string, storing *bool) (reapi.OutputFile, err
 		if err == nil {
 			st := stampOf(fi)
 			c.memo.rememberFile(out, abs, st, d, start)
-			return reapi.OutputFile{Path: out, Digest: d, IsExecutable: st.exec}, nil
+			return outputFile{Path: out, Digest: d, IsExecutable: st.exec}, nil
 		}
 		if !c.storeFault(err) {
-			return reapi.OutputFile{}, fmt.Errorf("cache: storing output %s: %w", out, err)
+			return outputFile{}, fmt.Errorf("cache: storing output %s: %w", out, err)
 		}
 		*storing = false
 	}
 	d, exec, err := c.memo.fileDigest(out, abs)
 	if err != nil {
-		return reapi.OutputFile{}, fmt.Errorf("cache: output %s: %w", out, err)
+		return outputFile{}, fmt.Errorf("cache: output %s: %w", out, err)
 	}
-	return reapi.OutputFile{Path: out, Digest: d, IsExecutable: exec.exec}, nil
+	return outputFile{Path: out, Digest: d, IsExecutable: exec.exec}, nil
 }

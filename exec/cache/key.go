@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+
 	"bld/exec/digest"
 	"bld/exec/graph"
 	"bld/exec/program"
@@ -23,7 +25,7 @@ import (
 // keyInfo is everything an action's key was computed from, kept for the
 // action's explain record, its workspace record, and Store.
 type keyInfo struct {
-	key    string // hex SHA-256 of the reapi.Action encoding
+	key    string // hex SHA-256 of the REAPI Action's encoding
 	action digest.Digest
 	argv   []string
 	env    []string // as keyed: the action's environment without PATH
@@ -76,9 +78,14 @@ type keyInfo struct {
 }
 
 const (
-	// keyVersion starts every salt: change it when what a key covers
-	// changes.
-	keyVersion = "bld-key 2"
+	// keyVersion starts every salt: change it when what a key covers, or
+	// how it is encoded, changes, so that old cache entries become misses,
+	// never wrong hits. (The key of a file-writing action has no salt: its
+	// Command is "bld-write ...", whose encoding must change instead.)
+	// 3: the Command sets output_files besides output_paths
+	// (reapi.NewCommand), and the messages are the generated REAPI types,
+	// encoded by the protobuf library.
+	keyVersion = "bld-key 3"
 	// execRootUnfixed is the execRoot of actions whose working directory
 	// depends on the checkout (no sandbox, or a symlink forest).
 	execRootUnfixed = "unfixed"
@@ -167,10 +174,11 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 	return c.finishKey(&k2)
 }
 
-// finishKey computes ki.key from the rest of ki.
+// finishKey computes ki.key from the rest of ki: the digest of the
+// deterministic encoding of its REAPI Action (see the package comment).
 func (c *Cache) finishKey(ki *keyInfo) (*keyInfo, error) {
-	var cmd *reapi.Command
-	var act reapi.Action
+	var cmd *repb.Command
+	act := &repb.Action{Platform: reapi.NewPlatform(c.opts.Platform)}
 	if ki.isWrite {
 		mode := "0644"
 		if ki.executable {
@@ -185,19 +193,14 @@ func (c *Cache) finishKey(ki *keyInfo) (*keyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	act.InputRootDigest = root
-	act.CommandDigest = digest.OfBytes(cmd.Marshal())
-	if len(c.opts.Platform) > 0 {
-		props := append([]reapi.Property(nil), c.opts.Platform...)
-		sort.Slice(props, func(i, j int) bool {
-			if props[i].Name != props[j].Name {
-				return props[i].Name < props[j].Name
-			}
-			return props[i].Value < props[j].Value
-		})
-		act.Platform = &reapi.Platform{Properties: props}
+	cmdDigest, _, err := reapi.DigestOf(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("the action's command cannot be keyed: %w", err)
 	}
-	ki.action = digest.OfBytes(act.Marshal())
+	act.CommandDigest, act.InputRootDigest = reapi.DigestToProto(cmdDigest), reapi.DigestToProto(root)
+	if ki.action, _, err = reapi.DigestOf(act); err != nil {
+		return nil, fmt.Errorf("the action cannot be keyed: %w", err)
+	}
 	ki.key = ki.action.Hash
 	return ki, nil
 }

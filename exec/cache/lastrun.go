@@ -3,7 +3,6 @@ package cache
 import (
 	"bld/exec/digest"
 	"bld/exec/graph"
-	"bld/exec/reapi"
 )
 
 // When the store has no usable result for an action's key (it could not
@@ -33,12 +32,12 @@ func (c *Cache) upToDateByLastRun(a *graph.Action, ki *keyInfo) bool {
 // outputsOfLastRun returns the outputs of ki's action as its last run in
 // this workspace left them, if that run had ki's key and every output is
 // still in place with the content and executable bit it left.
-func (c *Cache) outputsOfLastRun(ki *keyInfo) ([]reapi.OutputFile, bool) {
+func (c *Cache) outputsOfLastRun(ki *keyInfo) ([]outputFile, bool) {
 	rec, err := c.lastRecord(ki.outputs)
 	if err != nil || rec.Key != ki.key || len(rec.Outputs) != len(ki.outputs) {
 		return nil, false
 	}
-	outs := make([]reapi.OutputFile, len(rec.Outputs))
+	outs := make([]outputFile, len(rec.Outputs))
 	for i, ro := range rec.Outputs {
 		want, err := digest.Parse(ro.Digest)
 		if err != nil || ro.Path != ki.outputs[i] {
@@ -48,7 +47,7 @@ func (c *Cache) outputsOfLastRun(ki *keyInfo) ([]reapi.OutputFile, bool) {
 		if err != nil || d != want || exec.exec != ro.Exec {
 			return nil, false
 		}
-		outs[i] = reapi.OutputFile{Path: ro.Path, Digest: d, IsExecutable: exec.exec}
+		outs[i] = outputFile{Path: ro.Path, Digest: d, IsExecutable: exec.exec}
 	}
 	return outs, true
 }
@@ -57,7 +56,7 @@ func (c *Cache) outputsOfLastRun(ki *keyInfo) ([]reapi.OutputFile, bool) {
 // up on any error (a store.Fault is reported): the outputs are up to date
 // whether or not the store takes them, and an output that changed since it
 // was verified stores nothing.
-func (c *Cache) storeAgain(key string, outs []reapi.OutputFile) {
+func (c *Cache) storeAgain(key string, outs []outputFile) {
 	for _, of := range outs {
 		d, _, err := c.store.PutFile(c.abs(of.Path))
 		if err != nil {
@@ -68,7 +67,7 @@ func (c *Cache) storeAgain(key string, outs []reapi.OutputFile) {
 			return
 		}
 	}
-	if err := c.putResult(key, &reapi.ActionResult{OutputFiles: outs}); err != nil {
+	if err := c.putResult(key, &actionResult{OutputFiles: outs}); err != nil {
 		c.storeFault(err)
 	}
 }

@@ -6,15 +6,16 @@ import (
 	"io"
 	"time"
 
-	"bld/exec/regfile"
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
+	"bld/exec/regfile"
 )
 
 // An action's result is kept in the store as an entry under its key: the
-// reapi.ActionResult encoding, referring to the blobs of its outputs and
-// of its output log. An output of at most Options.InlineMax bytes is inlined in
+// encoding of a REAPI ActionResult (actionResult.proto), referring to the
+// blobs of its outputs and of its output log. An output of at most Options.InlineMax bytes is inlined in
 // the result (OutputFile.Contents, as REAPI allows) instead: a result
 // then costs one file of the store, not one per output, and a file
 // creation costs more than copying a few kilobytes. An empty output is
@@ -37,31 +38,80 @@ func (c *Cache) inlineMax() int64 {
 
 var errBadResult = errors.New("the cached result could not be decoded")
 
-// putResult stores r as the result of key.
-func (c *Cache) putResult(key string, r *reapi.ActionResult) error {
-	return c.store.PutEntry(key, r.Marshal(), blobsOf(r))
+// An actionResult is what the cache keeps of an action's run: the fields
+// of a REAPI ActionResult bld sets, with bld's digests. putResult and
+// decodeResult convert it to and from the message.
+type actionResult struct {
+	OutputFiles []outputFile // in the action's output order
+	// StdoutDigest is the digest of the command's output (stdout and
+	// stderr, interleaved); zero when there was none.
+	StdoutDigest digest.Digest
 }
 
-// decodeResult decodes the payload of a result entry.
-func decodeResult(payload []byte) (*reapi.ActionResult, error) {
-	r, err := reapi.UnmarshalActionResult(payload)
+// An outputFile is an ActionResult's OutputFile.
+type outputFile struct {
+	Path         string
+	Digest       digest.Digest
+	IsExecutable bool
+	// Contents is the file's content when it is inlined in the result,
+	// nil when it is a blob of the store (or empty).
+	Contents []byte
+}
+
+// putResult stores r as the result of key.
+func (c *Cache) putResult(key string, r *actionResult) error {
+	payload, err := reapi.Marshal(r.proto())
+	if err != nil {
+		return fmt.Errorf("cache: action result: %w", err)
+	}
+	return c.store.PutEntry(key, payload, blobsOf(r))
+}
+
+// proto returns r as a REAPI ActionResult.
+func (r *actionResult) proto() *repb.ActionResult {
+	m := &repb.ActionResult{OutputFiles: make([]*repb.OutputFile, len(r.OutputFiles))}
+	ofs := make([]repb.OutputFile, len(r.OutputFiles))
+	for i, of := range r.OutputFiles {
+		ofs[i].Path, ofs[i].Digest, ofs[i].IsExecutable, ofs[i].Contents = of.Path, reapi.DigestToProto(of.Digest), of.IsExecutable, of.Contents
+		m.OutputFiles[i] = &ofs[i]
+	}
+	if !r.StdoutDigest.IsZero() {
+		m.StdoutDigest = reapi.DigestToProto(r.StdoutDigest)
+	}
+	return m
+}
+
+// decodeResult decodes the payload of a result entry, and checks that its
+// outputs have valid digests, and inlined contents of those digests.
+// Fields bld does not set are ignored.
+func decodeResult(payload []byte) (*actionResult, error) {
+	m, err := reapi.UnmarshalActionResult(payload)
 	if err != nil {
 		return nil, errBadResult
 	}
-	for _, f := range r.OutputFiles {
+	r := &actionResult{
+		OutputFiles:  make([]outputFile, len(m.GetOutputFiles())),
+		StdoutDigest: reapi.DigestFromProto(m.GetStdoutDigest()),
+	}
+	for i, of := range m.GetOutputFiles() {
+		f := outputFile{Path: of.GetPath(), Digest: reapi.DigestFromProto(of.GetDigest()), IsExecutable: of.GetIsExecutable()}
+		if len(of.GetContents()) > 0 {
+			f.Contents = of.GetContents()
+		}
 		if !digest.ValidHash(f.Digest.Hash) {
 			return nil, errBadResult
 		}
 		if (len(f.Contents) > 0 || f.Digest.Size == 0) && digest.OfBytes(f.Contents) != f.Digest {
 			return nil, errBadResult
 		}
+		r.OutputFiles[i] = f
 	}
 	return r, nil
 }
 
 // blobsOf lists the digests of the blobs an action result refers to: its
 // output files and its output log.
-func blobsOf(r *reapi.ActionResult) []digest.Digest {
+func blobsOf(r *actionResult) []digest.Digest {
 	ds := make([]digest.Digest, 0, len(r.OutputFiles)+1)
 	for _, of := range r.OutputFiles {
 		if !inBlob(of) {
@@ -77,7 +127,7 @@ func blobsOf(r *reapi.ActionResult) []digest.Digest {
 
 // inBlob reports whether an output's content is a blob of the store, not
 // inlined in the result nor empty.
-func inBlob(of reapi.OutputFile) bool {
+func inBlob(of outputFile) bool {
 	return len(of.Contents) == 0 && of.Digest.Size > 0
 }
 
@@ -85,30 +135,30 @@ func inBlob(of reapi.OutputFile) bool {
 // contents inlined, if it is small enough (ok); start is when the read
 // began, for the file-digest memo. Its errors are the action's: an
 // output that is not a regular file, or cannot be read.
-func (c *Cache) inlineOutput(out, abs string, start time.Time) (reapi.OutputFile, bool, error) {
+func (c *Cache) inlineOutput(out, abs string, start time.Time) (outputFile, bool, error) {
 	max := c.inlineMax()
 	if max < 0 {
-		return reapi.OutputFile{}, false, nil
+		return outputFile{}, false, nil
 	}
 	f, fi, err := regfile.Open(abs, true)
 	if err != nil {
-		return reapi.OutputFile{}, false, fmt.Errorf("cache: output %s: %w", out, err)
+		return outputFile{}, false, fmt.Errorf("cache: output %s: %w", out, err)
 	}
 	defer f.Close()
 	if fi.Size() > max {
-		return reapi.OutputFile{}, false, nil
+		return outputFile{}, false, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return reapi.OutputFile{}, false, fmt.Errorf("cache: output %s: %w", out, err)
+		return outputFile{}, false, fmt.Errorf("cache: output %s: %w", out, err)
 	}
 	if int64(len(data)) > max {
-		return reapi.OutputFile{}, false, nil // it grew: store it as a blob
+		return outputFile{}, false, nil // it grew: store it as a blob
 	}
 	d := digest.OfBytes(data)
 	st := stampOf(fi)
 	c.memo.rememberFile(out, abs, st, d, start)
-	of := reapi.OutputFile{Path: out, Digest: d, IsExecutable: st.exec}
+	of := outputFile{Path: out, Digest: d, IsExecutable: st.exec}
 	if len(data) > 0 {
 		of.Contents = data
 	}
