@@ -70,6 +70,7 @@ flags:
                    directory of links to the declared inputs), or off (run
                    in the workspace root, as before)
 ` + configHelp + `
+` + remoteHelp + `
   --from-stage S   start the pipelines built at their stage S: skip the
                    stages it depends on and take their products from
                    --stage-input (docs/rules.md#stages)
@@ -161,6 +162,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	fs.Var(&f.actionEnv, "action_env", "")
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "")
 	cf := addConfigFlags(fs)
+	rf := addRemoteFlags(fs)
 	maxMemory := maxEvalMemoryFlag(fs)
 	fs.StringVar(&f.fromStage, "from-stage", "", "")
 	fs.Var(&f.stageIn, "stage-input", "")
@@ -179,6 +181,10 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		}
 	}
 	cfg, err := cf.config()
+	if err != nil {
+		return nil, err
+	}
+	remoteSet, err := rf.settings()
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +221,20 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	// analysis run: the try starts a process, cheaper now than once bld
 	// holds the action graph.
 	sandboxModeResolved := resolveSandbox(ctx, s.root, sandboxMode)
+	// So is the connection to remote services, which may take a round trip
+	// or, for one that does not answer, a few seconds.
+	remoteReady := remoteSet.dial(ctx)
+	var remotes remoteClients
+	remotesReceived := false
+	defer func() {
+		if remotesReceived {
+			remotes.close()
+			return
+		}
+		// The build stopped before it needed them: close them once
+		// they are made, without waiting.
+		crash.Go(func() { (<-remoteReady).close() })
+	}()
 	patterns, err := s.patterns(args)
 	if err != nil {
 		return nil, err
@@ -295,6 +315,10 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		return nil, err
 	}
 	display := status.New(env.stderr, env.isTerminal)
+	remotes, remotesReceived = <-remoteReady, true
+	for _, w := range remotes.warnings {
+		display.Warn(w)
+	}
 	display.Explain(f.explain)
 	stages := status.NewStageTable()
 	display.Subcommands(f.subcmds)
@@ -353,6 +377,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		KeepGoing: f.keepGoing,
 		BuildLog:  buildLog,
 		Warn:      display.Warn,
+		Remote:    build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec, Jobs: remoteSet.Jobs},
 	})
 	if err != nil {
 		return nil, err
@@ -365,6 +390,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 	stages.Print(env.stderr)
 	display.Summary(summary, time.Since(start))
+	remotes.printSummary(env.stderr, outcome.RemoteHits, outcome.RemoteRan, outcome.RemoteExecCached)
 	var traceErr, timingsErr error
 	if traceFile != nil {
 		traceErr = writeTrace(traceFile, status.NewTrace(traceStart, ph.List, timeline.Results()))

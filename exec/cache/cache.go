@@ -13,7 +13,8 @@
 // and the deprecated output_files; see reapi.NewCommand), the digest of its input root
 // (a REAPI Merkle tree of Directory messages over the workspace-relative
 // input files it is keyed on, with content digests and executable bits),
-// no platform properties unless Options.Platform gives some, and a salt
+// the action's ExecProperties as the Platform of both (none unless a target
+// or the workspace gives some), and a salt
 // (key.go) naming the content of the program argv[0] resolves to
 // (program.Find), for a compiler driver the programs it runs with the
 // action's toolchain-affecting arguments and environment, resolved in its
@@ -82,9 +83,8 @@ import (
 	"sync"
 	"time"
 
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-
 	"bld/exec/graph"
+	"bld/exec/remote"
 	"bld/exec/store"
 )
 
@@ -103,9 +103,6 @@ type Options struct {
 	// ExplainDir is where explain records are kept; "" means
 	// ROOT/bld-out/.bld/explain.
 	ExplainDir string
-	// Platform properties, added to every Action (REAPI Platform). Give
-	// only properties a remote executor would understand.
-	Platform []*repb.Platform_Property
 	// FixedExecRoot says that sandboxed actions run at the sandbox's fixed
 	// path (graph.SandboxExecRoot), the same in every checkout; the keys
 	// of actions that run elsewhere say so, since tools may record their
@@ -139,6 +136,11 @@ type Options struct {
 	// the action runs again and its new result is stored under the same
 	// key. The key itself does not change.
 	Rerun func(a *graph.Action) string
+	// Remote, if not nil, is a remote cache behind the store, with the
+	// same keys (remote.go); RemoteUpload says whether the results of
+	// actions that ran here are written to it.
+	Remote       *remote.Client
+	RemoteUpload bool
 }
 
 // A Cache is the up-to-date checker of one workspace, on top of a shared
@@ -163,6 +165,8 @@ type Cache struct {
 	closed   bool
 
 	faultOnce sync.Once // warns about the first store.Fault
+
+	remote *remoteTier // nil without Options.Remote
 }
 
 // Open returns the checker of the workspace whose absolute root is root,
@@ -189,6 +193,9 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.stagingDir = orDefault(opts.StagingDir, "staging")
 	c.records.tmp = c.stagingDir
 	c.toolchains.tmp, c.memo.tmp, c.fast.tmp = c.stagingDir, c.stagingDir, c.stagingDir
+	if opts.Remote != nil {
+		c.remote = newRemoteTier(opts.Remote, opts.RemoteUpload, opts.Warn)
+	}
 	return c, nil
 }
 
@@ -204,6 +211,7 @@ func (c *Cache) Close() error {
 	if closed {
 		return nil
 	}
+	c.remote.close()
 	var errs []error
 	if err := c.memo.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving file digests: %w", err))

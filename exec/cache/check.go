@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,18 +74,19 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 	}
 	var reason string
 	if !ki.discover {
-		check, why, hit := c.lookup(a, ki)
+		check, why, hit := c.lookup(ctx, a, ki)
 		if hit {
 			return check, nil
 		}
 		reason = why
 	} else {
-		for _, set := range c.readManifest(ki.key).sets {
+		local := c.readManifest(ki.key).sets
+		for _, set := range local {
 			k2, err := c.secondLevel(ki, set)
 			if err != nil {
 				continue // a file it read is gone: not this set
 			}
-			if check, _, hit := c.lookup(a, k2); hit {
+			if check, _, hit := c.lookup(ctx, a, k2); hit {
 				return check, nil
 			}
 		}
@@ -98,6 +100,9 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 				return executor.Check{UpToDate: true, Key: k2.key}, nil
 			}
 		}
+		if check, hit := c.lookupRemoteReadSets(ctx, a, ki, local); hit {
+			return check, nil
+		}
 		reason = c.missReason(ki)
 		c.stampCandidates(ki, a)
 	}
@@ -108,9 +113,54 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 	return executor.Check{Key: ki.key, Reason: reason}, nil
 }
 
-// lookup looks for the result of key ki in the store and puts its outputs
-// in place. It returns the Check of a hit, or why it missed.
-func (c *Cache) lookup(a *graph.Action, ki *keyInfo) (executor.Check, string, bool) {
+// lookup looks for the result of key ki in the store, then in the remote
+// cache, and puts its outputs in place. It returns the Check of a hit, or
+// why it missed.
+func (c *Cache) lookup(ctx context.Context, a *graph.Action, ki *keyInfo) (executor.Check, string, bool) {
+	check, why, hit := c.lookupLocal(a, ki)
+	if hit {
+		return check, why, hit
+	}
+	t := c.remoteFor(a)
+	if t == nil || !c.fetchRemote(ctx, t, ki) {
+		return check, why, false
+	}
+	if check, _, hit := c.lookupLocal(a, ki); hit {
+		check.Remote = true
+		return check, "", true
+	}
+	return check, why, false
+}
+
+// lookupRemoteReadSets looks for the result of the first-level key ki
+// under the read sets the remote cache knows and this workspace's store
+// does not (tried). A set that hits is added to the store's manifest.
+func (c *Cache) lookupRemoteReadSets(ctx context.Context, a *graph.Action, ki *keyInfo, tried [][]string) (executor.Check, bool) {
+	t := c.remoteFor(a)
+	if t == nil {
+		return executor.Check{}, false
+	}
+	for _, set := range c.remoteReadSetsOf(ctx, t, ki).sets {
+		if slices.ContainsFunc(tried, func(s []string) bool { return slices.Equal(s, set) }) {
+			continue
+		}
+		k2, err := c.secondLevel(ki, set)
+		if err != nil {
+			continue
+		}
+		if check, _, hit := c.lookup(ctx, a, k2); hit {
+			if err := c.addReadSet(ki.key, k2.readSet); err != nil {
+				c.storeFault(err)
+			}
+			return check, true
+		}
+	}
+	return executor.Check{}, false
+}
+
+// lookupLocal looks for the result of key ki in the store and puts its
+// outputs in place. It returns the Check of a hit, or why it missed.
+func (c *Cache) lookupLocal(a *graph.Action, ki *keyInfo) (executor.Check, string, bool) {
 	entry, err := c.store.GetEntry(ki.key)
 	var res *actionResult
 	if err == nil {
@@ -294,6 +344,13 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 		}
 		if err != nil && !c.storeFault(err) {
 			return fmt.Errorf("cache: %w", err)
+		}
+		if t := c.remoteFor(a); err == nil && t != nil && t.upload {
+			var level1 *keyInfo
+			if ki.discover {
+				level1 = ki
+			}
+			c.uploadLater(ctx, t, level1, final, r, output)
 		}
 	}
 	c.writeRecord(final, r.OutputFiles)

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -317,10 +319,10 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 	list(a.Discoverable)
 	add(a.Depfile)
 	list(a.Outputs)
-	buf = binary.AppendUvarint(buf, uint64(len(c.opts.Platform)))
-	for _, p := range c.opts.Platform {
-		add(p.GetName())
-		add(p.GetValue())
+	buf = binary.AppendUvarint(buf, uint64(len(a.ExecProperties)))
+	for _, name := range slices.Sorted(maps.Keys(a.ExecProperties)) {
+		add(name)
+		add(a.ExecProperties[name])
 	}
 	return sha256.Sum256(buf)
 }

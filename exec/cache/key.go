@@ -47,6 +47,9 @@ type keyInfo struct {
 	// by absolute path, and toolVersion what the driver says it is.
 	toolchain   []reapi.InputFile
 	toolVersion string
+	// platform are the action's ExecProperties, the Platform of its
+	// Command and Action.
+	platform map[string]string
 	// execRoot says where the command runs: at the sandbox's fixed path,
 	// or somewhere that depends on the checkout.
 	execRoot string
@@ -94,7 +97,7 @@ const (
 // computeKey hashes what a's outputs depend on and returns its key: for an
 // action with a depfile, its first-level key (see readset.go).
 func (c *Cache) computeKey(ctx context.Context, a *graph.Action) (*keyInfo, error) {
-	ki := &keyInfo{argv: a.Argv, env: keyedEnv(a.Env), outputs: a.Outputs, stamps: map[string]stamp{}, checked: c.now()}
+	ki := &keyInfo{argv: a.Argv, env: keyedEnv(a.Env), outputs: a.Outputs, platform: a.ExecProperties, stamps: map[string]stamp{}, checked: c.now()}
 	for _, o := range a.Outputs {
 		if err := checkRel(o); err != nil {
 			return nil, fmt.Errorf("output %w", err)
@@ -178,7 +181,7 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 // deterministic encoding of its REAPI Action (see the package comment).
 func (c *Cache) finishKey(ki *keyInfo) (*keyInfo, error) {
 	var cmd *repb.Command
-	act := &repb.Action{Platform: reapi.NewPlatform(c.opts.Platform)}
+	act := &repb.Action{}
 	if ki.isWrite {
 		mode := "0644"
 		if ki.executable {
@@ -188,6 +191,8 @@ func (c *Cache) finishKey(ki *keyInfo) (*keyInfo, error) {
 	} else {
 		cmd = reapi.NewCommand(ki.argv, ki.env, ki.outputs)
 		act.Salt = ki.salt()
+		act.Platform = reapi.PlatformOf(ki.platform)
+		cmd.Platform = act.Platform
 	}
 	root, err := reapi.MerkleRoot(ki.inputs, nil)
 	if err != nil {

@@ -116,6 +116,19 @@ func NewPlatform(props []*repb.Platform_Property) *repb.Platform {
 	return &repb.Platform{Properties: sorted}
 }
 
+// PlatformOf returns the Platform of properties given by name, sorted as
+// REAPI requires; nil when there are none.
+func PlatformOf(props map[string]string) *repb.Platform {
+	if len(props) == 0 {
+		return nil
+	}
+	list := make([]*repb.Platform_Property, 0, len(props))
+	for name, value := range props {
+		list = append(list, &repb.Platform_Property{Name: name, Value: value})
+	}
+	return NewPlatform(list)
+}
+
 // UnmarshalActionResult decodes an ActionResult encoded by Marshal or by
 // any protobuf library. Fields it does not know are kept as unknown fields.
 func UnmarshalActionResult(b []byte) (*repb.ActionResult, error) {

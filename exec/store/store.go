@@ -66,6 +66,7 @@
 package store
 
 import (
+	"bld/exec/digest"
 	"errors"
 	"fmt"
 	"os"
@@ -144,7 +145,14 @@ func (s *Store) shard(kind, hash string) string {
 }
 
 func (s *Store) blobPath(hash string) string { return s.shard(casDir, hash) }
-func (s *Store) entryPath(key string) string { return s.shard(acDir, key) }
+
+// BlobPath returns the file that holds blob d, for a reader that streams
+// it (an upload to a remote cache). The file may be missing (never
+// stored, or trimmed since); while it exists, its content is d's and never
+// changes: blobs are renamed into place whole and never written again. A
+// reader must still verify what it read.
+func (s *Store) BlobPath(d digest.Digest) string { return s.blobPath(d.Hash) }
+func (s *Store) entryPath(key string) string     { return s.shard(acDir, key) }
 
 // tmpRoot holds one directory per process writing to the store, named by
 // its pid, for the temporary files of its writes: a process killed while

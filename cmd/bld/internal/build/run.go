@@ -9,6 +9,8 @@ import (
 	"bld/exec/cache"
 	"bld/exec/executor"
 	"bld/exec/graph"
+	"bld/exec/remote"
+	"bld/exec/remoteexec"
 	"bld/exec/sandbox"
 	"bld/exec/store"
 )
@@ -56,6 +58,20 @@ type ExecOptions struct {
 	// Warn reports what does not fail the build (a cache that does not
 	// work, a build log that cannot be saved).
 	Warn func(msg string)
+	// Remote are the remote cache and executor, if any.
+	Remote Remote
+}
+
+// Remote says how a build uses remote services (docs/remote.md).
+type Remote struct {
+	// Cache is the remote cache behind the action cache; nil for none.
+	Cache *remote.Client
+	// Upload writes the results of actions that ran here to Cache.
+	Upload bool
+	// Exec runs actions remotely; nil for none. Jobs bounds how many at
+	// once (0: the executor's default).
+	Exec *remote.Client
+	Jobs int
 }
 
 // An Outcome is what Execute did.
@@ -67,6 +83,10 @@ type Outcome struct {
 	// CloseErr is why the action cache could not save what it learned;
 	// the build's own result comes first.
 	CloseErr error
+	// RemoteHits counts the results restored from the remote cache;
+	// RemoteRan the actions that ran remotely, RemoteExecCached those of
+	// them the remote executor answered from its cache.
+	RemoteHits, RemoteRan, RemoteExecCached int64
 }
 
 // Execute runs the plan's actions: it opens the action cache, runs the
@@ -86,6 +106,8 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		Sandboxed:     o.Sandbox != sandbox.ModeOff,
 		Rerun:         o.Rerun,
 		StagingDir:    o.Layout.StagingDir(),
+		Remote:        o.Remote.Cache,
+		RemoteUpload:  o.Remote.Upload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
@@ -105,6 +127,11 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	if o.BuildLog != nil {
 		opts.Durations = o.BuildLog.Duration
 	}
+	var runner *remoteexec.Runner
+	if o.Remote.Exec != nil {
+		runner = remoteexec.New(remoteexec.Options{Client: o.Remote.Exec, Root: o.Layout.Root, Inputs: ac, Warn: o.Warn, Endpoint: o.Remote.Exec.Target()})
+		opts.Remote, opts.RemoteJobs = runner, o.Remote.Jobs
+	}
 	out := &Outcome{}
 	out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
 	if o.BuildLog != nil {
@@ -114,6 +141,10 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	}
 	if err := ac.Close(); err != nil {
 		out.CloseErr = fmt.Errorf("saving the action cache: %w", err)
+	}
+	out.RemoteHits = ac.RemoteHits()
+	if runner != nil {
+		out.RemoteRan, out.RemoteExecCached = runner.Counts()
 	}
 	return out, nil
 }

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"bld/exec/crash"
+	"bld/exec/remote"
+)
+
+// remoteHelp documents remoteFlags for a command's help.
+const remoteHelp = `  --remote_cache URL
+                   also keep and look up results in a remote cache that
+                   speaks the Remote Execution API (grpc://HOST:PORT,
+                   grpcs://HOST:PORT for TLS); the local cache stays in
+                   front (docs/remote.md)
+  --remote_executor URL
+                   run actions on a remote executor (Buildbarn, BuildBuddy,
+                   NativeLink, ...); also its cache unless --remote_cache
+                   names another
+  --remote_instance_name NAME
+  --remote_header NAME=VALUE
+                   a gRPC header of every remote call (authentication);
+                   repeatable
+  --remote_timeout DURATION
+                   the bound of each remote call (60s; a number is seconds)
+  --remote_jobs N  remote actions under way at once (default 64)
+  --noremote_upload_local_results
+                   read the remote cache, never write it
+  --credential_helper PATH
+                   a program that gives the headers of remote calls
+                   (Bazel's credential helper protocol)
+  --tls_certificate FILE
+                   the CA certificate of a grpcs:// service
+  --tls_client_certificate FILE, --tls_client_key FILE
+                   a client certificate, for services that ask for one`
+
+// remoteFlags are the flags of the remote cache and executor, with
+// Bazel's names.
+type remoteFlags struct {
+	cache, executor, instance string
+	headers                   stringsFlag
+	timeout                   string
+	jobs                      int
+	noUpload                  bool
+	upload                    string
+	credentialHelper          string
+	tlsCA, tlsCert, tlsKey    string
+}
+
+func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
+	f := &remoteFlags{}
+	fs.StringVar(&f.cache, "remote_cache", "", "")
+	fs.StringVar(&f.executor, "remote_executor", "", "")
+	fs.StringVar(&f.instance, "remote_instance_name", "", "")
+	fs.Var(&f.headers, "remote_header", "")
+	fs.StringVar(&f.timeout, "remote_timeout", "60s", "")
+	fs.IntVar(&f.jobs, "remote_jobs", 0, "")
+	fs.BoolVar(&f.noUpload, "noremote_upload_local_results", false, "")
+	fs.StringVar(&f.upload, "remote_upload_local_results", "true", "")
+	fs.StringVar(&f.credentialHelper, "credential_helper", "", "")
+	fs.StringVar(&f.tlsCA, "tls_certificate", "", "")
+	fs.StringVar(&f.tlsCert, "tls_client_certificate", "", "")
+	fs.StringVar(&f.tlsKey, "tls_client_key", "", "")
+	return f
+}
+
+// remoteSettings are what the remote flags ask for, checked.
+type remoteSettings struct {
+	// Cache and Exec are the endpoints of the remote cache and executor;
+	// nil when not used. With --remote_executor alone, they are the same.
+	Cache, Exec *remote.Config
+	Jobs        int
+	// Upload says whether results of actions that ran here are written
+	// to the remote cache.
+	Upload bool
+}
+
+// settings checks the flags; a usage error names the flag.
+func (f *remoteFlags) settings() (remoteSettings, error) {
+	var s remoteSettings
+	if f.cache == "" && f.executor == "" {
+		return s, nil
+	}
+	timeout, err := parseTimeout(f.timeout)
+	if err != nil {
+		return s, usageError("--remote_timeout " + f.timeout + ": " + err.Error())
+	}
+	var headers [][2]string
+	for _, h := range f.headers {
+		name, value, err := remote.ParseHeader(h)
+		if err != nil {
+			return s, usageError("--remote_header " + h + ": " + err.Error())
+		}
+		headers = append(headers, [2]string{name, value})
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return s, usageError("--tls_client_certificate and --tls_client_key go together")
+	}
+	upload, err := strconv.ParseBool(f.upload)
+	if err != nil {
+		return s, usageError("--remote_upload_local_results " + f.upload + ": want true or false")
+	}
+	config := func(target string) *remote.Config {
+		return &remote.Config{Target: target, InstanceName: f.instance, Headers: headers, Timeout: timeout,
+			TLSCA: f.tlsCA, TLSCert: f.tlsCert, TLSKey: f.tlsKey, CredentialHelper: f.credentialHelper}
+	}
+	if f.executor != "" {
+		s.Exec = config(f.executor)
+	}
+	switch {
+	case f.cache != "":
+		s.Cache = config(f.cache)
+	case s.Exec != nil:
+		s.Cache = s.Exec
+	}
+	s.Jobs = f.jobs
+	s.Upload = upload && !f.noUpload
+	return s, nil
+}
+
+// parseTimeout reads a duration ("90s", "2m") or a number of seconds, as
+// Bazel's --remote_timeout.
+func parseTimeout(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 {
+			return 0, fmt.Errorf("want a positive number of seconds")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("want a duration such as 60s, or a number of seconds")
+	}
+	return d, nil
+}
+
+// remoteClients are the connections of a build, and what went wrong
+// making them.
+type remoteClients struct {
+	cache, exec *remote.Client
+	warnings    []string
+}
+
+// dial connects to the remote services of s, in the background (loading
+// and analysis go on meanwhile), and delivers the clients on the channel.
+// A service that cannot be reached costs a warning, and the build goes on
+// without it: the remote cache and executor are optimizations.
+func (s remoteSettings) dial(ctx context.Context) <-chan remoteClients {
+	ch := make(chan remoteClients, 1)
+	if s.Cache == nil && s.Exec == nil {
+		ch <- remoteClients{}
+		return ch
+	}
+	crash.Go(func() {
+		var c remoteClients
+		if s.Exec != nil {
+			client, err := remote.Dial(ctx, *s.Exec)
+			switch {
+			case err != nil:
+				c.warnings = append(c.warnings, fmt.Sprintf("remote executor %s: %v; building on this machine", s.Exec.Target, err))
+			case client.CanExecute():
+				c.exec = client
+			default:
+				c.warnings = append(c.warnings, fmt.Sprintf("%s does not offer remote execution; building on this machine", s.Exec.Target))
+			}
+			if err == nil && s.Cache == s.Exec {
+				c.cache = client
+			} else if err == nil && c.exec == nil {
+				client.Close()
+			}
+		}
+		if s.Cache != nil && s.Cache != s.Exec {
+			client, err := remote.Dial(ctx, *s.Cache)
+			if err != nil {
+				c.warnings = append(c.warnings, fmt.Sprintf("remote cache %s: %v; building without it", s.Cache.Target, err))
+			} else {
+				c.cache = client
+			}
+		}
+		ch <- c
+	})
+	return ch
+}
+
+// close closes the connections.
+func (c remoteClients) close() {
+	if c.exec != nil {
+		c.exec.Close()
+	}
+	if c.cache != nil && c.cache != c.exec {
+		c.cache.Close()
+	}
+}
+
+// printSummary says what the remote services did in this build, when
+// there were any: actions run remotely, results restored, bytes moved.
+func (c remoteClients) printSummary(w io.Writer, hits, ran, execCached int64) {
+	if c.cache == nil && c.exec == nil {
+		return
+	}
+	var up, down int64
+	clients := []*remote.Client{c.cache}
+	if c.exec != c.cache {
+		clients = append(clients, c.exec)
+	}
+	for _, cl := range clients {
+		if cl != nil {
+			st := cl.Stats()
+			up, down = up+st.BytesUploaded, down+st.BytesDownloaded
+		}
+	}
+	var parts []string
+	if c.exec != nil {
+		p := fmt.Sprintf("%d action(s) ran on %s", ran, c.exec.Target())
+		if execCached > 0 {
+			p += fmt.Sprintf(" (%d answered from its cache)", execCached)
+		}
+		parts = append(parts, p)
+	}
+	if c.cache != nil {
+		parts = append(parts, fmt.Sprintf("%d restored from the remote cache %s", hits, c.cache.Target()))
+	}
+	parts = append(parts, fmt.Sprintf("%s up, %s down", humanBytes(up), humanBytes(down)))
+	fmt.Fprintf(w, "bld: remote: %s\n", strings.Join(parts, "; "))
+}
+
+// humanBytes writes n bytes as B, KB or MB.
+func humanBytes(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}

@@ -1,0 +1,327 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+
+	"bld/exec/crash"
+	"bld/exec/digest"
+	"bld/exec/graph"
+	"bld/exec/reapi"
+	"bld/exec/remote"
+)
+
+// The remote cache.
+//
+// With Options.Remote, a REAPI action cache and CAS (bazel-remote,
+// Buildbarn, ...) stand behind the store, with the same keys: an action's
+// key is the hash of its Action message, and the remote action cache is
+// addressed by that Action's digest (hash and size).
+//
+// Lookup: a key the store has no result for (and whose outputs are not
+// those of this workspace's last run) is asked of the remote action cache.
+// A result found there must list exactly the action's outputs and have
+// exit code 0; its blobs and the command's output are downloaded into the
+// store, each verified by digest, and it is then stored under the key and
+// restored like any local hit. A result that cannot be had whole (a blob
+// missing, or corrupt) is a miss, and the action runs.
+//
+// Read sets: an action with a depfile keeps, under its first-level key,
+// the read sets it has had (readset.go). Remotely they are an ActionResult
+// under the first-level Action's digest with one output file,
+// remoteReadSets, whose content (a CAS blob, also inlined) is the
+// manifest's encoding. A lookup tries the local sets, then the remote
+// ones it has not tried; an upload merges its set into the remote
+// manifest. Two builds uploading at once may lose a set: it is found again
+// the next time the action runs, as with the local manifest.
+//
+// Upload: after an action ran here and its result was stored, unless
+// Options.RemoteUpload is false, its blobs (outputs and output log, read
+// from the store, where they cannot change) are uploaded, missing ones
+// only, then its result; in the background, a few at a time, and Close
+// waits for them. Outputs are never inlined in uploaded results.
+//
+// Actions marked NoRemoteCache are neither looked up nor uploaded.
+//
+// Faults: the remote cache is an optimization, like the store. The first
+// failure of the service (unreachable, timing out, broken mid-build) is
+// reported once through Options.Warn and turns the remote tier off for the
+// rest of the build; a result or blob it does not have, or gives corrupt,
+// is a miss.
+
+// remoteReadSets is the path of the output file of a remote manifest.
+const remoteReadSets = "bld-read-sets"
+
+// remoteUploads is how many uploads run at once.
+const remoteUploads = 4
+
+// remoteTier is the state of the remote cache for one Cache.
+type remoteTier struct {
+	client *remote.Client
+	upload bool
+	warn   func(string)
+
+	off  atomic.Bool // the service failed: no more calls this build
+	once sync.Once
+
+	uploads sync.WaitGroup
+	slots   chan struct{}
+	hits    atomic.Int64
+}
+
+func newRemoteTier(client *remote.Client, upload bool, warn func(string)) *remoteTier {
+	return &remoteTier{client: client, upload: upload, warn: warn, slots: make(chan struct{}, remoteUploads)}
+}
+
+// usable reports whether a's result may come from, or go to, the remote
+// cache.
+func (c *Cache) remoteFor(a *graph.Action) *remoteTier {
+	t := c.remote
+	if t == nil || a.NoRemoteCache || t.off.Load() {
+		return nil
+	}
+	return t
+}
+
+// failed handles an error of the service: a missing result or blob is a
+// miss; a cancelled build says nothing; anything else turns the tier off,
+// with one warning.
+func (t *remoteTier) failed(ctx context.Context, what string, err error) {
+	if errors.Is(err, remote.ErrNotFound) || errors.Is(err, remote.ErrCorrupt) || ctx.Err() != nil {
+		return
+	}
+	t.off.Store(true)
+	t.once.Do(func() {
+		if t.warn != nil {
+			t.warn(fmt.Sprintf("the remote cache %s does not work (%s: %v); going on without it", t.client.Target(), what, err))
+		}
+	})
+}
+
+// fetchRemote looks for the result of ki in the remote cache and, when it
+// is there whole, stores it in the store under ki's key, so that a lookup
+// restores it from there. It reports whether it did.
+func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) bool {
+	r, err := t.client.GetActionResult(ctx, ki.action, true)
+	if err != nil {
+		t.failed(ctx, "looking up a result", err)
+		return false
+	}
+	if r.GetExitCode() != 0 || len(r.GetOutputFiles()) != len(ki.outputs) {
+		return false
+	}
+	local := &actionResult{}
+	for i, of := range r.GetOutputFiles() {
+		if of.GetPath() != ki.outputs[i] {
+			return false
+		}
+		lf, ok := c.fetchOutput(ctx, t, of)
+		if !ok {
+			return false
+		}
+		local.OutputFiles = append(local.OutputFiles, lf)
+	}
+	var output []byte
+	for _, s := range []struct {
+		raw []byte
+		d   *repb.Digest
+	}{{r.GetStdoutRaw(), r.GetStdoutDigest()}, {r.GetStderrRaw(), r.GetStderrDigest()}} {
+		switch {
+		case len(s.raw) > 0:
+			output = append(output, s.raw...)
+		case s.d.GetSizeBytes() > 0:
+			b, err := t.client.ReadBlob(ctx, reapi.DigestFromProto(s.d))
+			if err != nil {
+				t.failed(ctx, "reading a command's output", err)
+				return false
+			}
+			output = append(output, b...)
+		}
+	}
+	if len(output) > 0 {
+		d, err := c.store.PutBytes(output)
+		if err != nil {
+			c.storeFault(err)
+			return false
+		}
+		local.StdoutDigest = d
+	}
+	if err := c.putResult(ki.key, local); err != nil {
+		c.storeFault(err)
+		return false
+	}
+	t.hits.Add(1)
+	return true
+}
+
+// fetchOutput brings the content of the output file of into the store
+// (or inlines it in the local result, when small) and returns the local
+// result's entry for it.
+func (c *Cache) fetchOutput(ctx context.Context, t *remoteTier, of *repb.OutputFile) (outputFile, bool) {
+	d := reapi.DigestFromProto(of.GetDigest())
+	if !digest.ValidHash(d.Hash) {
+		return outputFile{}, false
+	}
+	lf := outputFile{Path: of.GetPath(), Digest: d, IsExecutable: of.GetIsExecutable()}
+	switch {
+	case d.Size == 0:
+		return lf, true
+	case len(of.GetContents()) > 0:
+		if digest.OfBytes(of.GetContents()) != d {
+			return outputFile{}, false
+		}
+		lf.Contents = of.GetContents()
+		return lf, true
+	case d.Size <= c.inlineMax():
+		b, err := t.client.ReadBlob(ctx, d)
+		if err != nil {
+			t.failed(ctx, "reading "+of.GetPath(), err)
+			return outputFile{}, false
+		}
+		lf.Contents = b
+		return lf, true
+	}
+	if err := os.MkdirAll(c.stagingDir, 0o755); err != nil {
+		return outputFile{}, false
+	}
+	tmp := filepath.Join(c.stagingDir, "remote-"+d.Hash)
+	defer os.Remove(tmp)
+	if err := t.client.DownloadFile(ctx, d, tmp, 0o644); err != nil {
+		t.failed(ctx, "downloading "+of.GetPath(), err)
+		return outputFile{}, false
+	}
+	got, _, err := c.store.PutFile(tmp)
+	if err != nil {
+		c.storeFault(err)
+		return outputFile{}, false
+	}
+	return lf, got == d // DownloadFile verified it; got differs only if the file changed under us
+}
+
+// remoteReadSetsOf returns the read sets the remote cache has for the
+// first-level key ki.
+func (c *Cache) remoteReadSetsOf(ctx context.Context, t *remoteTier, ki *keyInfo) *manifest {
+	r, err := t.client.GetActionResult(ctx, ki.action, true)
+	if err != nil {
+		t.failed(ctx, "looking up read sets", err)
+		return &manifest{}
+	}
+	for _, of := range r.GetOutputFiles() {
+		if of.GetPath() != remoteReadSets {
+			continue
+		}
+		data := of.GetContents()
+		if len(data) == 0 {
+			if data, err = t.client.ReadBlob(ctx, reapi.DigestFromProto(of.GetDigest())); err != nil {
+				t.failed(ctx, "reading read sets", err)
+				return &manifest{}
+			}
+		} else if digest.OfBytes(data) != reapi.DigestFromProto(of.GetDigest()) {
+			return &manifest{}
+		}
+		if m, err := parseManifest(data); err == nil {
+			return m
+		}
+	}
+	return &manifest{}
+}
+
+// uploadLater uploads the result r of key final (and, with level1, its
+// read set to the first-level key's remote manifest) in the background.
+// output is the command's output, r's stdout. r's blobs are read from the
+// store, where they cannot change.
+func (c *Cache) uploadLater(ctx context.Context, t *remoteTier, level1, final *keyInfo, r *actionResult, output []byte) {
+	t.uploads.Add(1)
+	crash.Go(func() {
+		defer t.uploads.Done()
+		t.slots <- struct{}{}
+		defer func() { <-t.slots }()
+		if t.off.Load() || ctx.Err() != nil {
+			return
+		}
+		if err := c.upload(ctx, t, final, r, output); err != nil {
+			t.failed(ctx, "uploading a result", err)
+			return
+		}
+		if level1 != nil {
+			c.uploadReadSet(ctx, t, level1, final.readSet)
+		}
+	})
+}
+
+// upload puts r's blobs in the CAS, then r in the action cache under
+// final's Action digest, without inlined contents.
+func (c *Cache) upload(ctx context.Context, t *remoteTier, final *keyInfo, r *actionResult, output []byte) error {
+	res := &repb.ActionResult{}
+	var blobs []remote.Blob
+	for _, of := range r.OutputFiles {
+		res.OutputFiles = append(res.OutputFiles, &repb.OutputFile{Path: of.Path, Digest: reapi.DigestToProto(of.Digest), IsExecutable: of.IsExecutable})
+		switch {
+		case of.Digest.Size == 0:
+		case len(of.Contents) > 0:
+			blobs = append(blobs, remote.Blob{Digest: of.Digest, Data: of.Contents})
+		default:
+			blobs = append(blobs, remote.Blob{Digest: of.Digest, Path: c.store.BlobPath(of.Digest)})
+		}
+	}
+	if !r.StdoutDigest.IsZero() {
+		res.StdoutDigest = reapi.DigestToProto(r.StdoutDigest)
+		blobs = append(blobs, remote.Blob{Digest: r.StdoutDigest, Data: output})
+	}
+	if _, err := t.client.Upload(ctx, blobs); err != nil {
+		return err
+	}
+	return t.client.UpdateActionResult(ctx, final.action, res)
+}
+
+// uploadReadSet adds set to the remote manifest of the first-level key
+// level1.
+func (c *Cache) uploadReadSet(ctx context.Context, t *remoteTier, level1 *keyInfo, set []string) {
+	m := c.remoteReadSetsOf(ctx, t, level1)
+	m.add(set)
+	data := m.marshal()
+	d := digest.OfBytes(data)
+	if _, err := t.client.Upload(ctx, []remote.Blob{{Digest: d, Data: data}}); err != nil {
+		t.failed(ctx, "uploading read sets", err)
+		return
+	}
+	res := &repb.ActionResult{OutputFiles: []*repb.OutputFile{{Path: remoteReadSets, Digest: reapi.DigestToProto(d)}}}
+	if err := t.client.UpdateActionResult(ctx, level1.action, res); err != nil {
+		t.failed(ctx, "uploading read sets", err)
+	}
+}
+
+// close waits for the uploads under way.
+func (t *remoteTier) close() {
+	if t != nil {
+		t.uploads.Wait()
+	}
+}
+
+// RemoteHits returns how many results this build restored from the remote
+// cache.
+func (c *Cache) RemoteHits() int64 {
+	if c.remote == nil {
+		return 0
+	}
+	return c.remote.hits.Load()
+}
+
+// InputFiles returns every file a may read, Inputs and Discoverable,
+// directories expanded to the regular files below them, sorted by path,
+// with their content digests and executable bits from the file-digest
+// memo: the input root of a remote execution of a (exec/remoteexec).
+func (c *Cache) InputFiles(ctx context.Context, a *graph.Action) ([]reapi.InputFile, error) {
+	ki := &keyInfo{stamps: map[string]stamp{}}
+	if err := c.hashInputs(ki, a.AllInputs()); err != nil {
+		return nil, err
+	}
+	return ki.inputs, nil
+}

@@ -1,0 +1,303 @@
+// Package remoteexec runs the commands of graph actions on a remote
+// executor through the Remote Execution API (package exec/remote is the
+// client): it is the executor.RemoteRunner of a build with
+// --remote_executor.
+//
+// # What a remote action is
+//
+// An action's command becomes a REAPI Command: its argv, its whole
+// environment (PATH included: the worker resolves argv[0] in it), its
+// outputs as output_paths (and output_files, for servers before v2.1),
+// and its ExecProperties as the platform; the input root holds every file
+// the action may read, Inputs and Discoverable (a compile's candidate
+// headers: the worker cannot report back what it read before it ran), at
+// their workspace-relative paths, as the local sandbox shows them. The
+// Action adds the action's timeout, and do_not_cache for actions whose
+// results must not be kept. Its digest is not the action's cache key (the
+// key leaves PATH out and, for an action with a depfile, covers only what
+// it read): the result is stored under the key as for a local run, by the
+// cache, once the outputs are in place.
+//
+// # Failures
+//
+// An action that fails remotely (a non-zero exit, a missing output) fails
+// as it would here, with its output. A service that fails (unreachable,
+// broken mid-build, answering nonsense) is not the action's fault: the
+// first such failure is reported once, remote execution is off for the
+// rest of the build, and every action runs here (executor.RemoteResult's
+// Fallback). A platform that no worker matches is the user's to fix: the
+// action fails with the server's words.
+package remoteexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"bld/exec/digest"
+	"bld/exec/executor"
+	"bld/exec/graph"
+	"bld/exec/reapi"
+	"bld/exec/remote"
+)
+
+// Inputs gives the content of what an action may read.
+type Inputs interface {
+	// InputFiles returns every file a may read, Inputs and Discoverable,
+	// directories expanded to the files below them: workspace-relative,
+	// sorted by path, with content digests and executable bits.
+	InputFiles(ctx context.Context, a *graph.Action) ([]reapi.InputFile, error)
+}
+
+// Options configure a Runner.
+type Options struct {
+	// Client is the connection to the remote executor; it must be able to
+	// execute (remote.Client.CanExecute).
+	Client *remote.Client
+	// Root is the absolute workspace root: input files are read and
+	// outputs written under it.
+	Root   string
+	Inputs Inputs
+	// Warn tells the user what does not fail the build: the service
+	// failed and actions run here from now on.
+	Warn func(msg string)
+	// Endpoint names the service in messages (the --remote_executor
+	// value).
+	Endpoint string
+}
+
+// A Runner runs actions remotely. It is safe for concurrent use.
+type Runner struct {
+	opts Options
+	// off is set at the first failure of the service: from then on,
+	// Accepts says no and every action runs here.
+	off      atomic.Bool
+	warnOnce sync.Once
+
+	ran, cached atomic.Int64
+}
+
+// New returns a Runner.
+func New(opts Options) *Runner { return &Runner{opts: opts} }
+
+// Accepts reports whether a runs remotely: a command, not marked
+// no-remote-exec, not run outside the sandbox (such actions read what
+// they do not declare, which a worker does not have), and not a jobserver
+// client (its inner jobs belong to this machine's token pool) — as long as
+// the service has not failed in this build.
+func (r *Runner) Accepts(a *graph.Action) bool {
+	return !r.off.Load() && len(a.Argv) > 0 && !a.NoRemoteExec && !a.NoSandbox && !a.Jobserver
+}
+
+// Counts returns how many actions ran remotely, and how many of them the
+// service answered from its cache.
+func (r *Runner) Counts() (ran, cached int64) { return r.ran.Load(), r.cached.Load() }
+
+// Run runs a remotely and puts its outputs in place.
+func (r *Runner) Run(ctx context.Context, a *graph.Action) executor.RemoteResult {
+	res, err := r.run(ctx, a)
+	if err == nil {
+		return res
+	}
+	var af *actionFailure
+	switch {
+	case errors.As(err, &af):
+		return executor.RemoteResult{Output: res.Output, ExitCode: res.ExitCode, Err: af.err}
+	case ctx.Err() != nil:
+		return executor.RemoteResult{ExitCode: -1, Err: ctx.Err()}
+	}
+	r.off.Store(true)
+	r.warnOnce.Do(func() {
+		if r.opts.Warn != nil {
+			r.opts.Warn(fmt.Sprintf("remote execution on %s failed (%v); running actions on this machine from now on", r.opts.Endpoint, err))
+		}
+	})
+	return executor.RemoteResult{Fallback: true, ExitCode: -1}
+}
+
+// actionFailure is an error of the action itself, not of the service.
+type actionFailure struct{ err error }
+
+func (f *actionFailure) Error() string { return f.err.Error() }
+
+func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResult, error) {
+	res := executor.RemoteResult{ExitCode: -1}
+	files, err := r.opts.Inputs.InputFiles(ctx, a)
+	if err != nil {
+		return res, &actionFailure{fmt.Errorf("reading its inputs: %w", err)}
+	}
+	var blobs []remote.Blob
+	for _, f := range files {
+		blobs = append(blobs, remote.Blob{Digest: f.Digest, Path: filepath.Join(r.opts.Root, filepath.FromSlash(f.Path))})
+	}
+	rootDigest, err := reapi.MerkleRoot(files, func(d digest.Digest, b []byte) {
+		blobs = append(blobs, remote.Blob{Digest: d, Data: b})
+	})
+	if err != nil {
+		return res, &actionFailure{err}
+	}
+	platform := reapi.PlatformOf(a.ExecProperties)
+	cmd := reapi.NewCommand(a.Argv, a.Env, a.Outputs)
+	cmd.Platform = platform
+	cmdDigest, cmdBytes, err := reapi.DigestOf(cmd)
+	if err != nil {
+		return res, &actionFailure{err}
+	}
+	action := &repb.Action{
+		CommandDigest:   reapi.DigestToProto(cmdDigest),
+		InputRootDigest: reapi.DigestToProto(rootDigest),
+		DoNotCache:      a.NoCache || a.NoRemoteCache,
+		Platform:        platform,
+	}
+	if a.Timeout > 0 {
+		action.Timeout = durationpb.New(a.Timeout)
+	}
+	actionDigest, actionBytes, err := reapi.DigestOf(action)
+	if err != nil {
+		return res, &actionFailure{err}
+	}
+	blobs = append(blobs, remote.Blob{Digest: cmdDigest, Data: cmdBytes}, remote.Blob{Digest: actionDigest, Data: actionBytes})
+
+	c := r.opts.Client
+	if _, err := c.Upload(ctx, blobs); err != nil {
+		return res, fmt.Errorf("uploading the inputs of %s: %w", a.Owner, err)
+	}
+	resp, err := c.Execute(ctx, actionDigest, a.NoCache)
+	var missing *remote.MissingBlobsError
+	if errors.As(err, &missing) {
+		// The service lost blobs between the upload and the execution
+		// (an eviction): upload them again, once.
+		if _, err := c.Upload(ctx, blobsNamed(blobs, missing.Digests)); err != nil {
+			return res, fmt.Errorf("uploading the inputs of %s again: %w", a.Owner, err)
+		}
+		resp, err = c.Execute(ctx, actionDigest, a.NoCache)
+	}
+	var ae *remote.ActionError
+	switch {
+	case errors.Is(err, remote.ErrNoWorker):
+		return res, &actionFailure{fmt.Errorf("the remote executor has no worker for its platform %v (exec_properties): %w", a.ExecProperties, err)}
+	case errors.As(err, &ae) && !remote.IsUnavailable(err):
+		// The service ran it, or tried to, and says why it failed:
+		// a timeout, a command the worker cannot start.
+		if out, oerr := r.output(ctx, ae.Response.GetResult()); oerr == nil {
+			res.Output = out
+		}
+		if ae.Code == codes.DeadlineExceeded {
+			return res, &actionFailure{fmt.Errorf("timed out after %v (on the remote executor)", a.Timeout)}
+		}
+		return res, &actionFailure{fmt.Errorf("the remote executor could not run it: %s: %s", ae.Code, ae.Message)}
+	case err != nil:
+		return res, fmt.Errorf("executing %s: %w", a.Owner, err)
+	}
+	result := resp.GetResult()
+	if result == nil {
+		return res, fmt.Errorf("executing %s: the service answered without a result", a.Owner)
+	}
+	res.Cached = resp.GetCachedResult()
+	res.ExitCode = int(result.GetExitCode())
+	if res.Output, err = r.output(ctx, result); err != nil {
+		return res, err
+	}
+	r.ran.Add(1)
+	if res.Cached {
+		r.cached.Add(1)
+	}
+	if res.ExitCode != 0 {
+		return res, &actionFailure{fmt.Errorf("exited with status %d (on the remote executor)", res.ExitCode)}
+	}
+	if err := r.download(ctx, a, result); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// output returns what the command printed: stdout, then stderr.
+func (r *Runner) output(ctx context.Context, result *repb.ActionResult) ([]byte, error) {
+	var out []byte
+	for _, s := range []struct {
+		raw []byte
+		d   *repb.Digest
+	}{{result.GetStdoutRaw(), result.GetStdoutDigest()}, {result.GetStderrRaw(), result.GetStderrDigest()}} {
+		switch {
+		case len(s.raw) > 0:
+			out = append(out, s.raw...)
+		case s.d != nil && s.d.GetSizeBytes() > 0:
+			b, err := r.opts.Client.ReadBlob(ctx, reapi.DigestFromProto(s.d))
+			if err != nil {
+				return nil, fmt.Errorf("reading the command's output: %w", err)
+			}
+			out = append(out, b...)
+		}
+	}
+	return out, nil
+}
+
+// download puts the outputs of result in place: each of a's outputs must
+// be among result's files.
+func (r *Runner) download(ctx context.Context, a *graph.Action, result *repb.ActionResult) error {
+	byPath := make(map[string]*repb.OutputFile, len(result.GetOutputFiles()))
+	for _, f := range result.GetOutputFiles() {
+		byPath[f.GetPath()] = f
+	}
+	for _, out := range a.Outputs {
+		f := byPath[out]
+		if f == nil {
+			return &actionFailure{fmt.Errorf("the command did not create its output %s (on the remote executor)", out)}
+		}
+		perm := fs.FileMode(0o644)
+		if f.GetIsExecutable() {
+			perm = 0o755
+		}
+		abs := filepath.Join(r.opts.Root, filepath.FromSlash(out))
+		d := reapi.DigestFromProto(f.GetDigest())
+		if len(f.GetContents()) > 0 || d.Size == 0 {
+			if digest.OfBytes(f.GetContents()) != d {
+				return fmt.Errorf("the service's inline content of %s does not match its digest", out)
+			}
+			if err := writeFile(abs, f.GetContents(), perm); err != nil {
+				return &actionFailure{err}
+			}
+			continue
+		}
+		if err := r.opts.Client.DownloadFile(ctx, d, abs, perm); err != nil {
+			return fmt.Errorf("downloading %s: %w", out, err)
+		}
+	}
+	return nil
+}
+
+// writeFile writes data to path through a temporary file and a rename.
+func writeFile(path string, data []byte, perm fs.FileMode) error {
+	tmp := path + ".bld-tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// blobsNamed returns the blobs of all whose digests are in ds.
+func blobsNamed(all []remote.Blob, ds []digest.Digest) []remote.Blob {
+	want := make(map[digest.Digest]bool, len(ds))
+	for _, d := range ds {
+		want[d] = true
+	}
+	var out []remote.Blob
+	for _, b := range all {
+		if want[b.Digest] {
+			out = append(out, b)
+		}
+	}
+	return out
+}
