@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bld/exec/crash"
 	"context"
 	"fmt"
 	"os"
@@ -319,13 +320,13 @@ func runParallel(ctx context.Context, n int, jobs []func(context.Context) error)
 		}
 		started++
 		wg.Add(1)
-		go func() {
+		crash.Go(func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			if err := job(ctx); err != nil {
 				once.Do(func() { first = err; cancel() })
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if first == nil && started < len(jobs) {

@@ -1,6 +1,7 @@
 package remotetest
 
 import (
+	"bld/exec/crash"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -169,13 +170,13 @@ func (e executionServer) Execute(req *repb.ExecuteRequest, stream grpc.ServerStr
 	runCtx := s.ctx
 	s.executed = append(s.executed, ExecutedAction{Instance: req.InstanceName, ActionDigest: req.ActionDigest, Action: action, Command: cmd})
 	s.mu.Unlock()
-	go func() {
+	crash.Go(func() {
 		defer s.running.Done()
 		resp := s.run(runCtx, req, action, cmd)
 		s.mu.Lock()
 		op.finish(resp)
 		s.mu.Unlock()
-	}()
+	})
 	return s.streamOperation(stream, op, true)
 }
 

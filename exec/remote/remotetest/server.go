@@ -52,6 +52,7 @@
 package remotetest
 
 import (
+	"bld/exec/crash"
 	"context"
 	"crypto/tls"
 	"net"
@@ -308,7 +309,7 @@ func (s *Server) serve(addr string) error {
 	s.mu.Lock()
 	s.lis, s.grpc, s.ctx, s.cancel, s.stopped = lis, g, ctx, cancel, false
 	s.mu.Unlock()
-	go g.Serve(lis)
+	crash.Go(func() { g.Serve(lis) })
 	return nil
 }
 

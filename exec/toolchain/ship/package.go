@@ -1,6 +1,7 @@
 package ship
 
 import (
+	"bld/exec/crash"
 	"context"
 	"fmt"
 	"os"
@@ -202,7 +203,7 @@ func (p *Packager) hashAll(paths []string, stamps map[string]stamp, m *memo) (ma
 	)
 	for range min(runtime.GOMAXPROCS(0), 8) {
 		wg.Add(1)
-		go func() {
+		crash.Go(func() {
 			defer wg.Done()
 			for id := range work {
 				f := byInode[id][0]
@@ -221,7 +222,7 @@ func (p *Packager) hashAll(paths []string, stamps map[string]stamp, m *memo) (ma
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	for _, id := range todo {
 		work <- id
