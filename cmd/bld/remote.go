@@ -163,7 +163,7 @@ func (s remoteSettings) dial(ctx context.Context) <-chan remoteClients {
 			client, err := remote.Dial(ctx, *s.Exec)
 			switch {
 			case err != nil:
-				c.warnings = append(c.warnings, fmt.Sprintf("remote executor %s: %v; building on this machine", s.Exec.Target, err))
+				c.warnings = append(c.warnings, fmt.Sprintf("remote executor: %v; building on this machine", err))
 			case client.CanExecute():
 				c.exec = client
 			default:
@@ -178,7 +178,7 @@ func (s remoteSettings) dial(ctx context.Context) <-chan remoteClients {
 		if s.Cache != nil && s.Cache != s.Exec {
 			client, err := remote.Dial(ctx, *s.Cache)
 			if err != nil {
-				c.warnings = append(c.warnings, fmt.Sprintf("remote cache %s: %v; building without it", s.Cache.Target, err))
+				c.warnings = append(c.warnings, fmt.Sprintf("remote cache: %v; building without it", err))
 			} else {
 				c.cache = client
 			}

@@ -68,9 +68,6 @@ type remoteTier struct {
 	upload bool
 	warn   func(string)
 
-	off  atomic.Bool // the service failed: no more calls this build
-	once sync.Once
-
 	uploads sync.WaitGroup
 	slots   chan struct{}
 	hits    atomic.Int64
@@ -84,7 +81,7 @@ func newRemoteTier(client *remote.Client, upload bool, warn func(string)) *remot
 // cache.
 func (c *Cache) remoteFor(a *graph.Action) *remoteTier {
 	t := c.remote
-	if t == nil || a.NoRemoteCache || t.off.Load() {
+	if t == nil || a.NoRemoteCache || t.client.Failed() {
 		return nil
 	}
 	return t
@@ -97,12 +94,9 @@ func (t *remoteTier) failed(ctx context.Context, what string, err error) {
 	if errors.Is(err, remote.ErrNotFound) || errors.Is(err, remote.ErrCorrupt) || ctx.Err() != nil {
 		return
 	}
-	t.off.Store(true)
-	t.once.Do(func() {
-		if t.warn != nil {
-			t.warn(fmt.Sprintf("the remote cache %s does not work (%s: %v); going on without it", t.client.Target(), what, err))
-		}
-	})
+	if t.client.MarkFailed() && t.warn != nil {
+		t.warn(fmt.Sprintf("the remote cache %s does not work (%s: %v); going on without it", t.client.Target(), what, err))
+	}
 }
 
 // fetchRemote looks for the result of ki in the remote cache and, when it
@@ -243,7 +237,7 @@ func (c *Cache) uploadLater(ctx context.Context, t *remoteTier, level1, final *k
 		defer t.uploads.Done()
 		t.slots <- struct{}{}
 		defer func() { <-t.slots }()
-		if t.off.Load() || ctx.Err() != nil {
+		if t.client.Failed() || ctx.Err() != nil {
 			return
 		}
 		if err := c.upload(ctx, t, final, r, output); err != nil {

@@ -40,6 +40,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -108,8 +109,18 @@ type Client struct {
 	bs      bspb.ByteStreamClient
 	capsCli repb.CapabilitiesClient
 
-	stats counters
+	stats  counters
+	failed atomic.Bool // MarkFailed
 }
+
+// MarkFailed records that the service failed (unreachable, timing out,
+// broken): its users stop calling it for the rest of the client's life,
+// and share what one of them learned. It reports whether this call was the
+// first, so that exactly one user tells the user.
+func (c *Client) MarkFailed() bool { return c.failed.CompareAndSwap(false, true) }
+
+// Failed reports whether MarkFailed was called.
+func (c *Client) Failed() bool { return c.failed.Load() }
 
 // Target returns the normalized target the client is connected to.
 func (c *Client) Target() string { return c.target }

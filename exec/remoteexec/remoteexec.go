@@ -23,8 +23,9 @@
 // An action that fails remotely (a non-zero exit, a missing output) fails
 // as it would here, with its output. A service that fails (unreachable,
 // broken mid-build, answering nonsense) is not the action's fault: the
-// first such failure is reported once, remote execution is off for the
-// rest of the build, and every action runs here (executor.RemoteResult's
+// first such failure is reported once, remote execution (and the remote
+// cache, if it is the same service) is off for the rest of the build, and
+// every action runs here (executor.RemoteResult's
 // Fallback). A platform that no worker matches is the user's to fix: the
 // action fails with the server's words.
 package remoteexec
@@ -36,7 +37,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -77,12 +77,7 @@ type Options struct {
 
 // A Runner runs actions remotely. It is safe for concurrent use.
 type Runner struct {
-	opts Options
-	// off is set at the first failure of the service: from then on,
-	// Accepts says no and every action runs here.
-	off      atomic.Bool
-	warnOnce sync.Once
-
+	opts        Options
 	ran, cached atomic.Int64
 }
 
@@ -95,7 +90,7 @@ func New(opts Options) *Runner { return &Runner{opts: opts} }
 // client (its inner jobs belong to this machine's token pool) — as long as
 // the service has not failed in this build.
 func (r *Runner) Accepts(a *graph.Action) bool {
-	return !r.off.Load() && len(a.Argv) > 0 && !a.NoRemoteExec && !a.NoSandbox && !a.Jobserver
+	return !r.opts.Client.Failed() && len(a.Argv) > 0 && !a.NoRemoteExec && !a.NoSandbox && !a.Jobserver
 }
 
 // Counts returns how many actions ran remotely, and how many of them the
@@ -115,12 +110,11 @@ func (r *Runner) Run(ctx context.Context, a *graph.Action) executor.RemoteResult
 	case ctx.Err() != nil:
 		return executor.RemoteResult{ExitCode: -1, Err: ctx.Err()}
 	}
-	r.off.Store(true)
-	r.warnOnce.Do(func() {
-		if r.opts.Warn != nil {
-			r.opts.Warn(fmt.Sprintf("remote execution on %s failed (%v); running actions on this machine from now on", r.opts.Endpoint, err))
-		}
-	})
+	// The first failure turns remote execution off (and the remote
+	// cache, when it is the same service: the client is shared).
+	if r.opts.Client.MarkFailed() && r.opts.Warn != nil {
+		r.opts.Warn(fmt.Sprintf("remote execution on %s failed (%v); running actions on this machine from now on", r.opts.Endpoint, err))
+	}
 	return executor.RemoteResult{Fallback: true, ExitCode: -1}
 }
 

@@ -1,0 +1,313 @@
+package main
+
+// End-to-end tests of the remote cache and remote execution, against the
+// REAPI test server (exec/remote/remotetest) on 127.0.0.1: it runs
+// commands for real and enforces what Buildbarn and bazel-remote enforce.
+
+import (
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+
+	"bld/exec/digest"
+	"bld/exec/remote/remotetest"
+)
+
+// remoteFiles is a workspace with a chain of genrules and a C program
+// whose compile reads a header (so it is keyed in two levels).
+var remoteFiles = map[string]string{
+	"p/BUILD.star": `
+genrule(name = "a", outs = ["a.txt"], cmd = "echo hello > $@")
+genrule(name = "b", srcs = [":a"], outs = ["b.txt"], cmd = "cat $< $< > $@; echo note from b >&2")
+genrule(name = "local", outs = ["local.txt"], cmd = "echo local > $@", tags = ["no-remote"])
+cc_binary(name = "hello", srcs = ["hello.c", "hello.h"])
+`,
+	"p/hello.c": "#include <stdio.h>\n#include \"hello.h\"\nint main(void) { printf(\"%s\\n\", MSG); return 0; }\n",
+	"p/hello.h": "#define MSG \"hi from a header\"\n",
+}
+
+// remoteEvent is an --events line with the remote field.
+type remoteEvent struct {
+	Label    string `json:"label"`
+	Mnemonic string `json:"mnemonic"`
+	Status   string `json:"status"`
+	Remote   string `json:"remote"`
+}
+
+func readRemoteEvents(t *testing.T, w *testWorkspace, rel string) map[string]remoteEvent {
+	t.Helper()
+	out := map[string]remoteEvent{}
+	for _, line := range strings.Split(strings.TrimSpace(w.read(rel)), "\n") {
+		var e remoteEvent
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("events line %q: %v", line, err)
+		}
+		out[e.Label+" "+e.Mnemonic] = e
+	}
+	return out
+}
+
+func startServer(t *testing.T, opts remotetest.Options) *remotetest.Server {
+	t.Helper()
+	s, err := remotetest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// TestRemoteCacheSharedAcrossCheckouts: a build with --remote_cache fills
+// the remote cache; a second checkout elsewhere, with an empty local
+// cache, restores everything from it (the compile through its read set),
+// byte for byte, and runs nothing — except the no-remote action.
+func TestRemoteCacheSharedAcrossCheckouts(t *testing.T) {
+	s := startServer(t, remotetest.Options{})
+	flag := "--remote_cache=" + s.Target()
+	w1 := newWorkspace(t, remoteFiles)
+	r := w1.mustBuild("build", flag, "--remote_instance_name=team/a", "--remote_header=x-token=secret", "--events=ev.json", "//p:all")
+	wantContains(t, r.stderr, "bld: remote:", "0 restored from the remote cache")
+	if got := s.HeaderValues("x-token"); len(got) == 0 || got[0] != "secret" {
+		t.Errorf("--remote_header did not reach the server: %v", got)
+	}
+	if got := s.Instances(); len(got) != 1 || got[0] != "team/a" {
+		t.Errorf("instances on the server = %v, want [team/a]", got)
+	}
+
+	w2 := newWorkspace(t, remoteFiles)
+	r = w2.mustBuild("build", flag, "--remote_instance_name=team/a", "--events=ev.json", "//p:all")
+	ev := readRemoteEvents(t, w2, "ev.json")
+	for _, k := range []string{"//p:a Genrule", "//p:b Genrule", "//p:hello CcCompile", "//p:hello CcLink"} {
+		if e := ev[k]; e.Status != "restored" || e.Remote != "cache" {
+			t.Errorf("%s in the second checkout: status %q remote %q, want restored from the remote cache", k, e.Status, e.Remote)
+		}
+	}
+	if e := ev["//p:local Genrule"]; e.Status != "ran" || e.Remote != "" {
+		t.Errorf("the no-remote action: %+v, want it run here", e)
+	}
+	wantContains(t, r.stderr, "note from b") // the output is restored too
+	for _, f := range []string{"bld-out/p/b.txt", "bld-out/p/hello", "bld-out/p/_objs/hello/p/hello.o"} {
+		if w1.read(f) != w2.read(f) {
+			t.Errorf("%s differs between the checkouts", f)
+		}
+	}
+	out, err := w2.command(".", "run", "//p:hello").Output()
+	if err != nil || string(out) != "hi from a header\n" {
+		t.Errorf("restored program: %q, %v", out, err)
+	}
+
+	// Another instance name is another cache.
+	w3 := newWorkspace(t, remoteFiles)
+	w3.mustBuild("build", flag, "--remote_instance_name=team/b", "--events=ev.json", "//p:all")
+	if e := readRemoteEvents(t, w3, "ev.json")["//p:a Genrule"]; e.Status != "ran" {
+		t.Errorf("another instance name hit the cache of the first: %+v", e)
+	}
+}
+
+// TestRemoteExecution: actions run on the remote executor, taking no
+// local token, and their results land in both caches; jobserver and
+// no-remote actions run here; a second checkout restores from the remote
+// cache.
+func TestRemoteExecution(t *testing.T) {
+	s := startServer(t, remotetest.Options{Exec: true})
+	files := map[string]string{}
+	for k, v := range remoteFiles {
+		files[k] = v
+	}
+	files["p/BUILD.star"] += `
+genrule(name = "mk", outs = ["mk.txt"], cmd = "echo made > $@", jobserver = True)
+`
+	w := newWorkspace(t, files)
+	flag := "--remote_executor=" + s.Target()
+	r := w.mustBuild("build", flag, "-j1", "--events=ev.json", "//p:all")
+	ev := readRemoteEvents(t, w, "ev.json")
+	for _, k := range []string{"//p:a Genrule", "//p:b Genrule", "//p:hello CcCompile", "//p:hello CcLink"} {
+		if e := ev[k]; e.Status != "ran" || e.Remote != "executed" {
+			t.Errorf("%s: status %q remote %q, want ran remotely", k, e.Status, e.Remote)
+		}
+	}
+	for _, k := range []string{"//p:local Genrule", "//p:mk Genrule"} {
+		if e := ev[k]; e.Status != "ran" || e.Remote != "" {
+			t.Errorf("%s: %+v, want run here", k, e)
+		}
+	}
+	wantContains(t, r.stderr, "note from b", "4 action(s) ran on "+s.Target())
+	if got := w.read("bld-out/p/b.txt"); got != "hello\nhello\n" {
+		t.Errorf("b.txt = %q", got)
+	}
+	if out, err := w.command(".", "run", "//p:hello").Output(); err != nil || string(out) != "hi from a header\n" {
+		t.Errorf("remotely built program: %q, %v", out, err)
+	}
+	if n := s.Stats().Executions; n != 4 {
+		t.Errorf("the server ran %d actions, want 4", n)
+	}
+	for _, x := range s.Executed() {
+		if len(x.Command.OutputPaths) == 0 {
+			t.Errorf("a Command without output_paths: %v", x.Command.Arguments)
+		}
+	}
+
+	// A clean build restores from the local cache; a second checkout with
+	// an empty local cache from the remote one (the server ran nothing
+	// more).
+	w.mustBuild("clean")
+	w.mustBuild("build", flag, "//p:all")
+	w2 := newWorkspace(t, files)
+	w2.mustBuild("build", flag, "--events=ev.json", "//p:all")
+	if e := readRemoteEvents(t, w2, "ev.json")["//p:hello CcCompile"]; e.Status != "restored" || e.Remote != "cache" {
+		t.Errorf("second checkout's compile: %+v, want restored from the remote cache", e)
+	}
+	if n := s.Stats().Executions; n != 4 {
+		t.Errorf("the server ran %d actions after the rebuilds, want still 4", n)
+	}
+}
+
+// TestRemoteUnreachable: an endpoint nobody listens on costs one warning
+// and a few seconds at most; the build completes here.
+func TestRemoteUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	w := newWorkspace(t, remoteFiles)
+	r := w.mustBuild("build", "--remote_executor=grpc://"+addr, "//p:all")
+	wantContains(t, r.stderr, "grpc://"+addr, "connection refused", "building on this machine")
+	if n := strings.Count(r.stderr, "warning:"); n != 1 {
+		t.Errorf("%d warnings, want one:\n%s", n, r.stderr)
+	}
+	if r.elapsed > 15*time.Second {
+		t.Errorf("the build took %v with an unreachable endpoint", r.elapsed)
+	}
+	if got := w.read("bld-out/p/b.txt"); got != "hello\nhello\n" {
+		t.Errorf("b.txt = %q", got)
+	}
+}
+
+// TestRemoteServerKilledMidBuild: the executor dies while the build runs;
+// bld says so once, runs the rest here, and the outputs are right.
+func TestRemoteServerKilledMidBuild(t *testing.T) {
+	testRemoteFailsMidBuild(t, func(s *remotetest.Server) { s.Kill() })
+}
+
+// TestRemoteServerSlowMidBuild: the executor turns slower than
+// --remote_timeout while the build runs: the same.
+func TestRemoteServerSlowMidBuild(t *testing.T) {
+	testRemoteFailsMidBuild(t, func(s *remotetest.Server) { s.SetDelay(10 * time.Second) })
+}
+
+func testRemoteFailsMidBuild(t *testing.T, fail func(*remotetest.Server)) {
+	s := startServer(t, remotetest.Options{Exec: true})
+	var b strings.Builder
+	prev := ""
+	for i := range 8 {
+		src := ""
+		if prev != "" {
+			src = `srcs = [":` + prev + `"], `
+		}
+		name := "s" + string(rune('0'+i))
+		b.WriteString(`genrule(name = "` + name + `", ` + src + `outs = ["` + name + `.txt"], cmd = "sleep 0.3; (cat $(SRCS) 2>/dev/null; echo ` + name + `) > $@")` + "\n")
+		prev = name
+	}
+	w := newWorkspace(t, map[string]string{"p/BUILD.star": b.String()})
+	cmd := w.command(".", "build", "--remote_executor="+s.Target(), "--remote_timeout=1s", "--events=ev.json", "//p:s7")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Stats().Executions < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	fail(s)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the build failed after the executor failed: %v\n%s", err, stderr.String())
+	}
+	wantContains(t, stderr.String(), "running actions on this machine from now on")
+	if n := strings.Count(stderr.String(), "warning:"); n != 1 {
+		t.Errorf("%d warnings, want one:\n%s", n, stderr.String())
+	}
+	if el := time.Since(start); el > 40*time.Second {
+		t.Errorf("the build took %v", el)
+	}
+	want := "s0\ns1\ns2\ns3\ns4\ns5\ns6\ns7\n"
+	if got := w.read("bld-out/p/s7.txt"); got != want {
+		t.Errorf("s7.txt = %q, want %q", got, want)
+	}
+	local := 0
+	for _, e := range readRemoteEvents(t, w, "ev.json") {
+		if e.Remote == "" {
+			local++
+		}
+	}
+	if local == 0 {
+		t.Error("no action ran here after the executor failed")
+	}
+}
+
+// TestRemoteCorruptBlob: a blob the remote cache serves corrupt is
+// detected by its digest and not used: the action runs, with the right
+// output.
+func TestRemoteCorruptBlob(t *testing.T) {
+	s := startServer(t, remotetest.Options{})
+	files := map[string]string{"p/BUILD.star": `genrule(name = "big", outs = ["big.txt"], cmd = "seq 1 20000 > $@")` + "\n"}
+	w1 := newWorkspace(t, files)
+	w1.mustBuild("build", "--remote_cache="+s.Target(), "//p:big")
+	content := []byte(w1.read("bld-out/p/big.txt"))
+	d := digest.OfBytes(content)
+	s.CorruptBlob(&repb.Digest{Hash: d.Hash, SizeBytes: d.Size})
+
+	w2 := newWorkspace(t, files)
+	w2.mustBuild("build", "--remote_cache="+s.Target(), "--events=ev.json", "//p:big")
+	if e := readRemoteEvents(t, w2, "ev.json")["//p:big Genrule"]; e.Status != "ran" {
+		t.Errorf("with its blob corrupt remotely: %+v, want it run", e)
+	}
+	if got := w2.read("bld-out/p/big.txt"); got != string(content) {
+		t.Error("big.txt is not the command's output")
+	}
+}
+
+// TestRemoteSlowServer: a service slower than --remote_timeout is given up
+// once, and the build completes here in bounded time.
+func TestRemoteSlowServer(t *testing.T) {
+	s := startServer(t, remotetest.Options{Exec: true})
+	w := newWorkspace(t, remoteFiles)
+	s.SetDelay(5 * time.Second)
+	r := w.mustBuild("build", "--remote_executor="+s.Target(), "--remote_timeout=1", "//p:b")
+	wantContains(t, r.stderr, "deadline exceeded", "building on this machine")
+	if n := strings.Count(r.stderr, "warning:"); n != 1 {
+		t.Errorf("%d warnings, want one:\n%s", n, r.stderr)
+	}
+	if got := w.read("bld-out/p/b.txt"); got != "hello\nhello\n" {
+		t.Errorf("b.txt = %q", got)
+	}
+	if r.elapsed > 40*time.Second {
+		t.Errorf("the build took %v against a slow server", r.elapsed)
+	}
+}
+
+// TestRemoteNoWorkerForPlatform: exec properties no worker has fail the
+// action with the server's words, at once.
+func TestRemoteNoWorkerForPlatform(t *testing.T) {
+	linux := &repb.Platform{Properties: []*repb.Platform_Property{{Name: "OSFamily", Value: "linux"}}}
+	s := startServer(t, remotetest.Options{Exec: true, Platforms: []*repb.Platform{linux}})
+	w := newWorkspace(t, remoteFiles)
+	w.write(".bldrc", "build --remote_default_exec_properties=OSFamily=linux\n")
+	w.mustBuild("build", "--remote_executor="+s.Target(), "//p:a")
+	r := w.bld("build", "--remote_executor="+s.Target(), "--remote_default_exec_properties=OSFamily=windows", "//p:b")
+	if r.code == 0 {
+		t.Fatalf("a platform no worker has: want a failure, got\n%s", r)
+	}
+	wantContains(t, r.stderr, "no worker", "OSFamily=windows")
+	if r.elapsed > 15*time.Second {
+		t.Errorf("took %v: retried?", r.elapsed)
+	}
+}
+
