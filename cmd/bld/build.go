@@ -377,7 +377,8 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		KeepGoing: f.keepGoing,
 		BuildLog:  buildLog,
 		Warn:      display.Warn,
-		Remote:    build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec, Jobs: remoteSet.Jobs},
+		Remote: build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec,
+			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship},
 	})
 	if err != nil {
 		return nil, err

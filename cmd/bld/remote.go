@@ -30,6 +30,11 @@ const remoteHelp = `  --remote_cache URL
   --remote_timeout DURATION
                    the bound of each remote call (60s; a number is seconds)
   --remote_jobs N  remote actions under way at once (default 64)
+  --remote_ship_toolchain
+                   send gcc compiles with the toolchain that runs them here
+                   (driver, cc1, as, the libraries they load, the include
+                   directories), uploaded once, so that a worker without a
+                   compiler compiles what this machine would; links run here
   --noremote_upload_local_results
                    read the remote cache, never write it
   --credential_helper PATH
@@ -51,6 +56,7 @@ type remoteFlags struct {
 	upload                    string
 	credentialHelper          string
 	tlsCA, tlsCert, tlsKey    string
+	ship                      bool
 }
 
 func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
@@ -67,6 +73,7 @@ func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
 	fs.StringVar(&f.tlsCA, "tls_certificate", "", "")
 	fs.StringVar(&f.tlsCert, "tls_client_certificate", "", "")
 	fs.StringVar(&f.tlsKey, "tls_client_key", "", "")
+	fs.BoolVar(&f.ship, "remote_ship_toolchain", false, "")
 	return f
 }
 
@@ -79,11 +86,16 @@ type remoteSettings struct {
 	// Upload says whether results of actions that ran here are written
 	// to the remote cache.
 	Upload bool
+	// Ship sends compiles with the local toolchain.
+	Ship bool
 }
 
 // settings checks the flags; a usage error names the flag.
 func (f *remoteFlags) settings() (remoteSettings, error) {
 	var s remoteSettings
+	if f.ship && f.executor == "" {
+		return s, usageError("--remote_ship_toolchain needs --remote_executor")
+	}
 	if f.cache == "" && f.executor == "" {
 		return s, nil
 	}
@@ -121,6 +133,7 @@ func (f *remoteFlags) settings() (remoteSettings, error) {
 	}
 	s.Jobs = f.jobs
 	s.Upload = upload && !f.noUpload
+	s.Ship = f.ship
 	return s, nil
 }
 

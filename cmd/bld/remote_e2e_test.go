@@ -7,6 +7,7 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -311,3 +312,61 @@ func TestRemoteNoWorkerForPlatform(t *testing.T) {
 	}
 }
 
+// noCompilerWrapper runs a worker's commands in a mount namespace where
+// this machine's gcc cannot compile: its compilers proper (/usr/lib/gcc)
+// and the system headers (/usr/include) are hidden.
+var noCompilerWrapper = []string{"unshare", "-Urm", "sh", "-c",
+	`mount -t tmpfs none /usr/lib/gcc && mount -t tmpfs none /usr/include && exec "$@"`, "sh"}
+
+// TestRemoteShipToolchain: on a worker that cannot compile, compiles
+// fail; with --remote_ship_toolchain they run there with the toolchain
+// bld packaged here and give the objects a local compile gives, byte for
+// byte; links run here.
+func TestRemoteShipToolchain(t *testing.T) {
+	if err := exec.Command(noCompilerWrapper[0], append(noCompilerWrapper[1:], "true")...).Run(); err != nil {
+		t.Skipf("cannot hide the compiler in a mount namespace here (%v): the shipping test needs unshare -Urm", err)
+	}
+	s := startServer(t, remotetest.Options{Exec: true, Wrapper: noCompilerWrapper})
+	files := map[string]string{
+		"p/BUILD.star": `cc_binary(name = "hello", srcs = ["hello.c", "hello.h"], copts = ["-O2"])` + "\n",
+		"p/hello.c":    remoteFiles["p/hello.c"],
+		"p/hello.h":    remoteFiles["p/hello.h"],
+	}
+	local := newWorkspace(t, files)
+	local.mustBuild("build", "//p:hello")
+
+	w := newWorkspace(t, files)
+	r := w.bld("build", "--remote_executor="+s.Target(), "//p:hello")
+	if r.code == 0 {
+		t.Fatalf("the compile succeeded on a worker without a compiler; the test's worker is not what it claims:\n%s", r)
+	}
+	wantContains(t, r.stderr, "on the remote executor")
+
+	w2 := newWorkspace(t, files)
+	r = w2.mustBuild("build", "--remote_executor="+s.Target(), "--remote_ship_toolchain", "--events=ev.json", "//p:hello")
+	ev := readRemoteEvents(t, w2, "ev.json")
+	if e := ev["//p:hello CcCompile"]; e.Status != "ran" || e.Remote != "executed" {
+		t.Errorf("the compile: %+v, want it run remotely", e)
+	}
+	if e := ev["//p:hello CcLink"]; e.Status != "ran" || e.Remote != "" {
+		t.Errorf("the link: %+v, want it run here", e)
+	}
+	obj := "bld-out/p/_objs/hello/p/hello.o"
+	if local.read(obj) != w2.read(obj) {
+		t.Errorf("%s compiled remotely with the shipped toolchain differs from the local compile", obj)
+	}
+	depPaths := func(d string) string { return strings.Join(strings.Fields(strings.ReplaceAll(d, "\\\n", " ")), " ") }
+	if got, want := depPaths(w2.read("bld-out/p/_objs/hello/p/hello.d")), depPaths(local.read("bld-out/p/_objs/hello/p/hello.d")); got != want {
+		t.Errorf("the depfile names other files than a local compile's:\n%s\nwant\n%s", got, want)
+	}
+	if out, err := w2.command(".", "run", "//p:hello").Output(); err != nil || string(out) != "hi from a header\n" {
+		t.Errorf("program: %q, %v", out, err)
+	}
+	// A second build in another checkout packages nothing again (the
+	// memo is per workspace; the service has the blobs): it is restored.
+	w3 := newWorkspace(t, files)
+	w3.mustBuild("build", "--remote_executor="+s.Target(), "--remote_ship_toolchain", "--events=ev.json", "//p:hello")
+	if e := readRemoteEvents(t, w3, "ev.json")["//p:hello CcCompile"]; e.Status != "restored" {
+		t.Errorf("second checkout's compile: %+v, want restored", e)
+	}
+}

@@ -37,6 +37,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -48,6 +49,7 @@ import (
 	"bld/exec/graph"
 	"bld/exec/reapi"
 	"bld/exec/remote"
+	"bld/exec/toolchain/ship"
 )
 
 // Inputs gives the content of what an action may read.
@@ -73,24 +75,49 @@ type Options struct {
 	// Endpoint names the service in messages (the --remote_executor
 	// value).
 	Endpoint string
+	// Ship sends gcc compiles with the toolchain that runs them here
+	// (ship.go), remembered in ShipMemo across builds ("" for none).
+	Ship     bool
+	ShipMemo string
 }
 
 // A Runner runs actions remotely. It is safe for concurrent use.
 type Runner struct {
 	opts        Options
 	ran, cached atomic.Int64
+
+	shipper  *shipper // nil without Options.Ship
+	shipWarn sync.Once
+	known    knownBlobs
 }
 
 // New returns a Runner.
-func New(opts Options) *Runner { return &Runner{opts: opts} }
+func New(opts Options) *Runner {
+	r := &Runner{opts: opts}
+	if opts.Ship {
+		r.shipper = newShipper(opts.Root, opts.ShipMemo)
+	}
+	return r
+}
 
 // Accepts reports whether a runs remotely: a command, not marked
 // no-remote-exec, not run outside the sandbox (such actions read what
 // they do not declare, which a worker does not have), and not a jobserver
 // client (its inner jobs belong to this machine's token pool) — as long as
 // the service has not failed in this build.
+//
+// With Options.Ship, a gcc command runs remotely only if its toolchain can
+// be shipped with it (ship.go).
 func (r *Runner) Accepts(a *graph.Action) bool {
-	return !r.opts.Client.Failed() && len(a.Argv) > 0 && !a.NoRemoteExec && !a.NoSandbox && !a.Jobserver
+	if r.opts.Client.Failed() || len(a.Argv) == 0 || a.NoRemoteExec || a.NoSandbox || a.Jobserver {
+		return false
+	}
+	if r.shipper != nil {
+		if driver, shippable := ships(a); driver && !shippable {
+			return false
+		}
+	}
+	return true
 }
 
 // Counts returns how many actions ran remotely, and how many of them the
@@ -104,7 +131,15 @@ func (r *Runner) Run(ctx context.Context, a *graph.Action) executor.RemoteResult
 		return res
 	}
 	var af *actionFailure
+	var here *runHere
 	switch {
+	case errors.As(err, &here):
+		r.shipWarn.Do(func() {
+			if r.opts.Warn != nil {
+				r.opts.Warn(fmt.Sprintf("%v; compiles with this toolchain run on this machine", here.err))
+			}
+		})
+		return executor.RemoteResult{Fallback: true, ExitCode: -1}
 	case errors.As(err, &af):
 		return executor.RemoteResult{Output: res.Output, ExitCode: res.ExitCode, Err: af.err}
 	case ctx.Err() != nil:
@@ -117,6 +152,11 @@ func (r *Runner) Run(ctx context.Context, a *graph.Action) executor.RemoteResult
 	}
 	return executor.RemoteResult{Fallback: true, ExitCode: -1}
 }
+
+// runHere is why an action runs here although the service is fine.
+type runHere struct{ err error }
+
+func (h *runHere) Error() string { return h.err.Error() }
 
 // actionFailure is an error of the action itself, not of the service.
 type actionFailure struct{ err error }
@@ -133,16 +173,26 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	for _, f := range files {
 		blobs = append(blobs, remote.Blob{Digest: f.Digest, Path: filepath.Join(r.opts.Root, filepath.FromSlash(f.Path))})
 	}
-	rootDigest, err := reapi.MerkleRoot(files, func(d digest.Digest, b []byte) {
-		blobs = append(blobs, remote.Blob{Digest: d, Data: b})
-	})
+	argv, env := a.Argv, a.Env
+	var tc *ship.Toolchain
+	if r.shipper != nil {
+		if driver, _ := ships(a); driver {
+			if tc, err = r.shipper.toolchainOf(ctx, a); err != nil {
+				return res, &runHere{err} // the service is fine; this machine cannot ship
+			}
+			argv, env, files, blobs = shipped(tc, a, files, blobs)
+		}
+	}
+	platform := reapi.PlatformOf(a.ExecProperties)
+	cmd := reapi.NewCommand(argv, env, a.Outputs)
+	cmd.Platform = platform
+	cmdDigest, cmdBytes, err := reapi.DigestOf(cmd)
 	if err != nil {
 		return res, &actionFailure{err}
 	}
-	platform := reapi.PlatformOf(a.ExecProperties)
-	cmd := reapi.NewCommand(a.Argv, a.Env, a.Outputs)
-	cmd.Platform = platform
-	cmdDigest, cmdBytes, err := reapi.DigestOf(cmd)
+	rootDigest, err := reapi.MerkleRoot(files, func(d digest.Digest, b []byte) {
+		blobs = append(blobs, remote.Blob{Digest: d, Data: b})
+	})
 	if err != nil {
 		return res, &actionFailure{err}
 	}
@@ -162,9 +212,11 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	blobs = append(blobs, remote.Blob{Digest: cmdDigest, Data: cmdBytes}, remote.Blob{Digest: actionDigest, Data: actionBytes})
 
 	c := r.opts.Client
-	if _, err := c.Upload(ctx, blobs); err != nil {
+	todo := r.known.filter(blobs)
+	if _, err := c.Upload(ctx, todo); err != nil {
 		return res, fmt.Errorf("uploading the inputs of %s: %w", a.Owner, err)
 	}
+	r.known.add(todo)
 	resp, err := c.Execute(ctx, actionDigest, a.NoCache)
 	var missing *remote.MissingBlobsError
 	if errors.As(err, &missing) {
@@ -210,6 +262,11 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	}
 	if err := r.download(ctx, a, result); err != nil {
 		return res, err
+	}
+	if tc != nil && a.Depfile != "" {
+		if err := rewriteDepfile(filepath.Join(r.opts.Root, filepath.FromSlash(a.Depfile)), tc); err != nil {
+			return res, &actionFailure{err}
+		}
 	}
 	return res, nil
 }
@@ -267,6 +324,16 @@ func (r *Runner) download(ctx context.Context, a *graph.Action, result *repb.Act
 		}
 	}
 	return nil
+}
+
+// rewriteDepfile maps the shipped toolchain's paths in the depfile at abs
+// back to this machine's.
+func rewriteDepfile(abs string, tc *ship.Toolchain) error {
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return fmt.Errorf("reading its depfile: %w", err)
+	}
+	return writeFile(abs, tc.RewriteDepfile(data), 0o644)
 }
 
 // writeFile writes data to path through a temporary file and a rename.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -253,6 +254,10 @@ func (s *Server) run(serverCtx context.Context, req *repb.ExecuteRequest, action
 	var stdout, stderr bytes.Buffer
 	c := exec.CommandContext(ctx, prog)
 	c.Args = cmd.Arguments
+	if len(s.opts.Wrapper) > 0 {
+		c = exec.CommandContext(ctx, s.opts.Wrapper[0])
+		c.Args = append(append(slices.Clone(s.opts.Wrapper), prog), cmd.Arguments[1:]...)
+	}
 	c.Dir = workDir
 	c.Env = env
 	c.Stdout = &stdout

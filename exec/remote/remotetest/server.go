@@ -121,6 +121,12 @@ type Options struct {
 	// command still sees no PATH variable); default "/usr/bin:/bin".
 	PATH string
 
+	// Wrapper, if not empty, is a command line every command runs under,
+	// with the command's resolved program and arguments appended: a test
+	// makes a worker without a compiler by hiding it in a mount namespace
+	// (unshare -Urm sh -c 'mount -t tmpfs none /usr/lib/gcc && exec "$@"' sh).
+	Wrapper []string
+
 	// WorkDir is where execution roots are created; default os.TempDir().
 	WorkDir string
 

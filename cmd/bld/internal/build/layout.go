@@ -37,6 +37,11 @@ func (l Layout) LogDir() string { return filepath.Join(l.StateDir(), "logs") }
 // buildlog), like ninja's .ninja_log.
 func (l Layout) BuildLog() string { return filepath.Join(l.StateDir(), "build_log") }
 
+// ShippedToolchains is where the toolchains packaged for remote workers
+// (--remote_ship_toolchain) are remembered: their files by stamp, so that
+// a build does not hash them again.
+func (l Layout) ShippedToolchains() string { return filepath.Join(l.StateDir(), "shipped-toolchains") }
+
 // TimingsReport is the HTML report of bld build --timings.
 func (l Layout) TimingsReport() string {
 	return filepath.Join(l.Root, workspace.OutputDir, "timings.html")

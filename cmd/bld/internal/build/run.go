@@ -72,6 +72,8 @@ type Remote struct {
 	// once (0: the executor's default).
 	Exec *remote.Client
 	Jobs int
+	// Ship sends gcc compiles with the local toolchain (remoteexec).
+	Ship bool
 }
 
 // An Outcome is what Execute did.
@@ -129,7 +131,8 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	}
 	var runner *remoteexec.Runner
 	if o.Remote.Exec != nil {
-		runner = remoteexec.New(remoteexec.Options{Client: o.Remote.Exec, Root: o.Layout.Root, Inputs: ac, Warn: o.Warn, Endpoint: o.Remote.Exec.Target()})
+		runner = remoteexec.New(remoteexec.Options{Client: o.Remote.Exec, Root: o.Layout.Root, Inputs: ac, Warn: o.Warn,
+			Endpoint: o.Remote.Exec.Target(), Ship: o.Remote.Ship, ShipMemo: o.Layout.ShippedToolchains()})
 		opts.Remote, opts.RemoteJobs = runner, o.Remote.Jobs
 	}
 	out := &Outcome{}
