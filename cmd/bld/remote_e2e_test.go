@@ -370,3 +370,44 @@ func TestRemoteShipToolchain(t *testing.T) {
 		t.Errorf("second checkout's compile: %+v, want restored", e)
 	}
 }
+
+// TestRemoteTLSAndUploadFlags: grpcs:// with a CA file and a client
+// certificate (mTLS), set in .bldrc; --noremote_upload_local_results
+// reads the remote cache and never writes it.
+func TestRemoteTLSAndUploadFlags(t *testing.T) {
+	certs, err := remotetest.NewTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, remotetest.Options{TLS: certs.ServerTLS(true)})
+	if !strings.HasPrefix(s.Target(), "grpcs://") {
+		t.Fatalf("target %s", s.Target())
+	}
+	rc := "build --remote_cache=" + s.Target() + " --tls_certificate=" + certs.CAFile +
+		" --tls_client_certificate=" + certs.ClientCertFile + " --tls_client_key=" + certs.ClientKeyFile + "\n"
+
+	w1 := newWorkspace(t, remoteFiles)
+	w1.write(".bldrc", rc)
+	w1.mustBuild("build", "--noremote_upload_local_results", "//p:a")
+	if n := s.Stats().RPCs["UpdateActionResult"]; n != 0 {
+		t.Errorf("--noremote_upload_local_results: %d results uploaded", n)
+	}
+	r := w1.mustBuild("build", "//p:b")
+	wantContains(t, r.stderr, "bld: remote:")
+	if n := s.Stats().RPCs["UpdateActionResult"]; n == 0 {
+		t.Error("no result uploaded over TLS")
+	}
+
+	w2 := newWorkspace(t, remoteFiles)
+	w2.write(".bldrc", rc)
+	w2.mustBuild("build", "--events=ev.json", "//p:b")
+	if e := readRemoteEvents(t, w2, "ev.json")["//p:b Genrule"]; e.Status != "restored" || e.Remote != "cache" {
+		t.Errorf("over TLS: %+v, want restored from the remote cache", e)
+	}
+
+	// Without the client certificate the server refuses: one warning, and
+	// the build goes on here.
+	w3 := newWorkspace(t, remoteFiles)
+	r = w3.mustBuild("build", "--remote_cache="+s.Target(), "--tls_certificate="+certs.CAFile, "//p:b")
+	wantContains(t, r.stderr, "warning:", "building without it")
+}
