@@ -1,0 +1,144 @@
+package remoteexec
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"bld/exec/cache"
+	"bld/exec/graph"
+	"bld/exec/remote"
+	"bld/exec/remote/remotetest"
+	"bld/exec/store"
+)
+
+// setup starts a REAPI test server that executes, and a Runner on a
+// workspace with one input file, whose inputs are digested by a real
+// cache.
+func setup(t *testing.T) (*Runner, *remotetest.Server, string, *[]string) {
+	t.Helper()
+	s, err := remotetest.Start(remotetest.Options{Exec: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	client, err := remote.Dial(context.Background(), remote.Config{Target: s.Target()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "src/in.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(st, root, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	r := New(Options{Client: client, Root: root, Inputs: c, Endpoint: s.Target(),
+		Warn: func(m string) { warnings = append(warnings, m) }})
+	return r, s, root, &warnings
+}
+
+func shAction(script string, outputs ...string) *graph.Action {
+	return &graph.Action{Owner: "//:x", Mnemonic: "Sh", Argv: []string{"sh", "-c", script},
+		Env: []string{"PATH=/usr/bin:/bin"}, Inputs: []string{"src/in.txt"}, Outputs: outputs}
+}
+
+// prepare makes the output directories, as the executor does.
+func prepare(t *testing.T, root string, a *graph.Action) {
+	for _, o := range a.Outputs {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, o)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRun: the command runs remotely with its inputs; its outputs land in
+// the workspace with their modes, and its output is stdout then stderr.
+func TestRun(t *testing.T) {
+	r, s, root, _ := setup(t)
+	a := shAction("echo to-stderr >&2; cat src/in.txt; cp src/in.txt out/o.txt; printf '#!/bin/sh\\n' > out/x; chmod +x out/x", "out/o.txt", "out/x")
+	prepare(t, root, a)
+	if !r.Accepts(a) {
+		t.Fatal("a plain command is not accepted")
+	}
+	res := r.Run(context.Background(), a)
+	if res.Err != nil || res.Fallback || res.ExitCode != 0 {
+		t.Fatalf("Run: %+v", res)
+	}
+	if got := string(res.Output); got != "hello\nto-stderr\n" {
+		t.Errorf("output %q, want stdout then stderr", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "out/o.txt")); string(b) != "hello\n" {
+		t.Errorf("out/o.txt = %q", b)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "out/x")); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("out/x is not executable: %v %v", fi, err)
+	}
+	if ran, _ := r.Counts(); ran != 1 || s.Stats().Executions != 1 {
+		t.Errorf("ran %d, server executed %d", ran, s.Stats().Executions)
+	}
+	for _, x := range s.Executed() {
+		if !strings.Contains(strings.Join(x.Command.OutputPaths, " "), "out/o.txt") {
+			t.Errorf("output_paths %v", x.Command.OutputPaths)
+		}
+	}
+}
+
+// TestRunFailures: a failing command and a missing output fail the action,
+// with its output; the service dying is a fallback, reported once, and
+// nothing is sent remotely after it.
+func TestRunFailures(t *testing.T) {
+	r, s, root, warnings := setup(t)
+	bad := shAction("echo broken; exit 3", "out/b.txt")
+	prepare(t, root, bad)
+	res := r.Run(context.Background(), bad)
+	if res.Fallback || res.ExitCode != 3 || res.Err == nil || string(res.Output) != "broken\n" {
+		t.Errorf("failing command: %+v", res)
+	}
+	lazy := shAction("true", "out/never.txt")
+	prepare(t, root, lazy)
+	if res := r.Run(context.Background(), lazy); res.Fallback || res.Err == nil || !strings.Contains(res.Err.Error(), "out/never.txt") {
+		t.Errorf("missing output: %+v", res)
+	}
+	s.Stop()
+	ok := shAction("cp src/in.txt out/o.txt", "out/o.txt")
+	prepare(t, root, ok)
+	if res := r.Run(context.Background(), ok); !res.Fallback {
+		t.Errorf("with the service gone: %+v, want a fallback", res)
+	}
+	if r.Accepts(ok) {
+		t.Error("actions are still accepted after the service failed")
+	}
+	if len(*warnings) != 1 {
+		t.Errorf("warnings %q, want one", *warnings)
+	}
+}
+
+// TestAccepts: jobserver, no-sandbox and no-remote-exec actions run here.
+func TestAccepts(t *testing.T) {
+	r, _, _, _ := setup(t)
+	for _, mod := range []func(*graph.Action){
+		func(a *graph.Action) { a.Jobserver = true },
+		func(a *graph.Action) { a.NoSandbox = true },
+		func(a *graph.Action) { a.NoRemoteExec = true },
+		func(a *graph.Action) { a.Argv = nil; a.Content = []byte("x") },
+	} {
+		a := shAction("true", "out/o")
+		mod(a)
+		if r.Accepts(a) {
+			t.Errorf("accepted %+v", a)
+		}
+	}
+}
