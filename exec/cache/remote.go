@@ -122,22 +122,10 @@ func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) boo
 		}
 		local.OutputFiles = append(local.OutputFiles, lf)
 	}
-	var output []byte
-	for _, s := range []struct {
-		raw []byte
-		d   *repb.Digest
-	}{{r.GetStdoutRaw(), r.GetStdoutDigest()}, {r.GetStderrRaw(), r.GetStderrDigest()}} {
-		switch {
-		case len(s.raw) > 0:
-			output = append(output, s.raw...)
-		case s.d.GetSizeBytes() > 0:
-			b, err := t.client.ReadBlob(ctx, reapi.DigestFromProto(s.d))
-			if err != nil {
-				t.failed(ctx, "reading a command's output", err)
-				return false
-			}
-			output = append(output, b...)
-		}
+	output, err := t.client.ReadOutput(ctx, r)
+	if err != nil {
+		t.failed(ctx, "reading a command's output", err)
+		return false
 	}
 	if len(output) > 0 {
 		d, err := c.store.PutBytes(output)

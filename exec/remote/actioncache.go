@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"bld/exec/digest"
+	"bld/exec/reapi"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/grpc/codes"
@@ -22,7 +23,7 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 		var err error
 		res, err = c.ac.GetActionResult(ctx, &repb.GetActionResultRequest{
 			InstanceName: c.instance,
-			ActionDigest: toPB(action),
+			ActionDigest: reapi.DigestToProto(action),
 			InlineStdout: inlineStdout,
 			InlineStderr: inlineStdout,
 		})
@@ -48,9 +49,32 @@ func (c *Client) UpdateActionResult(ctx context.Context, action digest.Digest, r
 		defer cancel()
 		_, err := c.ac.UpdateActionResult(ctx, &repb.UpdateActionResultRequest{
 			InstanceName: c.instance,
-			ActionDigest: toPB(action),
+			ActionDigest: reapi.DigestToProto(action),
 			ActionResult: r,
 		})
 		return err
 	})
+}
+
+// ReadOutput returns what the command of result printed: its stdout, then
+// its stderr, each from the inlined bytes or, when not inlined, from the
+// CAS (verified). A nil result printed nothing.
+func (c *Client) ReadOutput(ctx context.Context, result *repb.ActionResult) ([]byte, error) {
+	var out []byte
+	for _, s := range []struct {
+		raw []byte
+		d   *repb.Digest
+	}{{result.GetStdoutRaw(), result.GetStdoutDigest()}, {result.GetStderrRaw(), result.GetStderrDigest()}} {
+		switch {
+		case len(s.raw) > 0:
+			out = append(out, s.raw...)
+		case s.d.GetSizeBytes() > 0:
+			b, err := c.ReadBlob(ctx, reapi.DigestFromProto(s.d))
+			if err != nil {
+				return nil, fmt.Errorf("reading the command's output: %w", err)
+			}
+			out = append(out, b...)
+		}
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"bld/exec/digest"
+	"bld/exec/reapi"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -33,12 +34,6 @@ type Blob struct {
 	Path   string
 }
 
-func toPB(d digest.Digest) *repb.Digest { return &repb.Digest{Hash: d.Hash, SizeBytes: d.Size} }
-
-func fromPB(d *repb.Digest) digest.Digest {
-	return digest.Digest{Hash: d.GetHash(), Size: d.GetSizeBytes()}
-}
-
 // isEmpty reports whether d is the empty blob's, which every CAS has
 // without being told.
 func isEmpty(d digest.Digest) bool { return d.Size == 0 }
@@ -53,7 +48,7 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 			continue
 		}
 		seen[d] = true
-		ask = append(ask, toPB(d))
+		ask = append(ask, reapi.DigestToProto(d))
 	}
 	missing := make(map[digest.Digest]bool)
 	for len(ask) > 0 {
@@ -72,7 +67,7 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 			return nil, err
 		}
 		for _, d := range resp.GetMissingBlobDigests() {
-			missing[fromPB(d)] = true
+			missing[reapi.DigestFromProto(d)] = true
 		}
 	}
 	var out []digest.Digest
@@ -181,7 +176,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		r := &repb.BatchUpdateBlobsRequest_Request{Digest: toPB(b.Digest), Data: data}
+		r := &repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(b.Digest), Data: data}
 		pending[b.Digest] = r
 		reqs = append(reqs, r)
 	}
@@ -196,7 +191,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
 		var again []*repb.BatchUpdateBlobsRequest_Request
 		var transient, permanent error
 		for _, r := range resp.GetResponses() {
-			d := fromPB(r.GetDigest())
+			d := reapi.DigestFromProto(r.GetDigest())
 			req, ok := pending[d]
 			if !ok {
 				continue
@@ -223,7 +218,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
 			// The server answered nothing for some blobs: send them again.
 			again = again[:0]
 			for _, r := range reqs {
-				if _, ok := pending[fromPB(r.Digest)]; ok {
+				if _, ok := pending[reapi.DigestFromProto(r.Digest)]; ok {
 					again = append(again, r)
 				}
 			}
@@ -254,7 +249,7 @@ func updateBase(instance string) int64 {
 // BatchUpdateBlobsRequest: the field's tag and length, the digest, and the
 // data with its tag and length.
 func updateEntrySize(d digest.Digest) int64 {
-	inner := int64(proto.Size(&repb.BatchUpdateBlobsRequest_Request{Digest: toPB(d)}))
+	inner := int64(proto.Size(&repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(d)}))
 	if d.Size > 0 {
 		inner += int64(protowire.SizeTag(2)) + int64(protowire.SizeBytes(int(d.Size)))
 	}
@@ -419,7 +414,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 		defer cancel()
 		pbs := make([]*repb.Digest, len(ask))
 		for i, d := range ask {
-			pbs[i] = toPB(d)
+			pbs[i] = reapi.DigestToProto(d)
 		}
 		resp, err := c.cas.BatchReadBlobs(ctx, &repb.BatchReadBlobsRequest{InstanceName: c.instance, Digests: pbs})
 		if err != nil {
@@ -427,7 +422,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 		}
 		var transient error
 		for _, r := range resp.GetResponses() {
-			d := fromPB(r.GetDigest())
+			d := reapi.DigestFromProto(r.GetDigest())
 			if !pending[d] {
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"bld/exec/digest"
+	"bld/exec/reapi"
 
 	lpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -127,7 +128,7 @@ func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip boo
 	if *opName == "" {
 		stream, err = c.exec.Execute(is.ctx, &repb.ExecuteRequest{
 			InstanceName:    c.instance,
-			ActionDigest:    toPB(action),
+			ActionDigest:    reapi.DigestToProto(action),
 			SkipCacheLookup: skip,
 		})
 	} else {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"bld/exec/digest"
+	"bld/exec/reapi"
 	"bld/exec/remote/remotetest"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -191,7 +192,7 @@ func TestUploadBatchesAndRead(t *testing.T) {
 				t.Errorf("server stats: %+v", st)
 			}
 			t.Logf("%d batches, largest %d bytes of request", st.RPCs["BatchUpdateBlobs"], st.MaxBatchRequestBytes)
-			if _, ok := s.Blob("inst", toPB(ds[7])); !ok {
+			if _, ok := s.Blob("inst", reapi.DigestToProto(ds[7])); !ok {
 				t.Error("blob not in the instance's CAS")
 			}
 			// Again: nothing missing, nothing sent.
@@ -264,7 +265,7 @@ func TestBigBlobByteStream(t *testing.T) {
 	if _, err := c.Upload(context.Background(), []Blob{blobOf(big2)}); err != nil {
 		t.Fatal(err)
 	}
-	if b, ok := s.Blob("a/b", toPB(digest.OfBytes(big2))); !ok || !bytes.Equal(b, big2) {
+	if b, ok := s.Blob("a/b", reapi.DigestToProto(digest.OfBytes(big2))); !ok || !bytes.Equal(b, big2) {
 		t.Error("big Data blob not stored")
 	}
 }
@@ -277,8 +278,8 @@ func TestCorruptBlob(t *testing.T) {
 	if _, err := c.Upload(context.Background(), []Blob{small, big}); err != nil {
 		t.Fatal(err)
 	}
-	s.CorruptBlob(toPB(small.Digest))
-	s.CorruptBlob(toPB(big.Digest))
+	s.CorruptBlob(reapi.DigestToProto(small.Digest))
+	s.CorruptBlob(reapi.DigestToProto(big.Digest))
 	for _, b := range []Blob{small, big} {
 		data, err := c.ReadBlob(context.Background(), b.Digest)
 		if !errors.Is(err, ErrCorrupt) || data != nil {
@@ -316,8 +317,8 @@ func TestActionCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &repb.ActionResult{
-		OutputFiles:  []*repb.OutputFile{{Path: "o", Digest: toPB(out.Digest)}},
-		StdoutDigest: toPB(stdout.Digest),
+		OutputFiles:  []*repb.OutputFile{{Path: "o", Digest: reapi.DigestToProto(out.Digest)}},
+		StdoutDigest: reapi.DigestToProto(stdout.Digest),
 		ExitCode:     0,
 	}
 	if err := c.UpdateActionResult(context.Background(), action, r); err != nil {
@@ -327,7 +328,7 @@ func TestActionCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.OutputFiles[0].Path != "o" || fromPB(got.OutputFiles[0].Digest) != out.Digest {
+	if got.OutputFiles[0].Path != "o" || reapi.DigestFromProto(got.OutputFiles[0].Digest) != out.Digest {
 		t.Errorf("result %v", got)
 	}
 	if len(got.StdoutRaw) > 0 && string(got.StdoutRaw) != "said this" {
@@ -350,9 +351,9 @@ func action(t *testing.T, c *Client, script string, platform *repb.Platform, tim
 		OutputPaths:          []string{"out/x.txt"},
 		Platform:             platform,
 	}
-	root := &repb.Directory{Files: []*repb.FileNode{{Name: "in.txt", Digest: toPB(input.Digest)}}}
+	root := &repb.Directory{Files: []*repb.FileNode{{Name: "in.txt", Digest: reapi.DigestToProto(input.Digest)}}}
 	cmdB, rootB := blobOf(marshal(t, cmd)), blobOf(marshal(t, root))
-	act := &repb.Action{CommandDigest: toPB(cmdB.Digest), InputRootDigest: toPB(rootB.Digest), Platform: platform}
+	act := &repb.Action{CommandDigest: reapi.DigestToProto(cmdB.Digest), InputRootDigest: reapi.DigestToProto(rootB.Digest), Platform: platform}
 	if timeout > 0 {
 		act.Timeout = durationpb.New(timeout)
 	}
@@ -379,17 +380,17 @@ func TestExecute(t *testing.T) {
 	if r.ExitCode != 3 || len(r.OutputFiles) != 1 || r.OutputFiles[0].Path != "out/x.txt" {
 		t.Fatalf("result %v", r)
 	}
-	m, err := c.ReadBlobs(context.Background(), []digest.Digest{fromPB(r.OutputFiles[0].Digest), fromPB(r.StdoutDigest), fromPB(r.StderrDigest)})
+	m, err := c.ReadBlobs(context.Background(), []digest.Digest{reapi.DigestFromProto(r.OutputFiles[0].Digest), reapi.DigestFromProto(r.StdoutDigest), reapi.DigestFromProto(r.StderrDigest)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(m[fromPB(r.OutputFiles[0].Digest)]); got != "hi\ninput\n" {
+	if got := string(m[reapi.DigestFromProto(r.OutputFiles[0].Digest)]); got != "hi\ninput\n" {
 		t.Errorf("output %q", got)
 	}
-	if got := string(m[fromPB(r.StdoutDigest)]); got != "to-stdout\n" {
+	if got := string(m[reapi.DigestFromProto(r.StdoutDigest)]); got != "to-stdout\n" {
 		t.Errorf("stdout %q", got)
 	}
-	if got := string(m[fromPB(r.StderrDigest)]); got != "to-stderr\n" {
+	if got := string(m[reapi.DigestFromProto(r.StderrDigest)]); got != "to-stderr\n" {
 		t.Errorf("stderr %q", got)
 	}
 	if resp.CachedResult {
@@ -615,7 +616,7 @@ func TestExecuteConcurrent(t *testing.T) {
 				errs <- err
 				return
 			}
-			out, err := c.ReadBlob(context.Background(), fromPB(resp.GetResult().GetOutputFiles()[0].GetDigest()))
+			out, err := c.ReadBlob(context.Background(), reapi.DigestFromProto(resp.GetResult().GetOutputFiles()[0].GetDigest()))
 			if err != nil || string(out) != fmt.Sprintf("%d\n", i) {
 				errs <- fmt.Errorf("action %d: output %q, %v", i, out, err)
 			}
@@ -729,12 +730,12 @@ func TestStreamIdleTimeout(t *testing.T) {
 func TestProtoBlobs(t *testing.T) {
 	s := start(t, remotetest.Options{})
 	c := dial(t, s, Config{})
-	dir := &repb.Directory{Files: []*repb.FileNode{{Name: "a", Digest: toPB(digest.OfBytes([]byte("a")))}}}
+	dir := &repb.Directory{Files: []*repb.FileNode{{Name: "a", Digest: reapi.DigestToProto(digest.OfBytes([]byte("a")))}}}
 	b, err := ProtoBlob(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fromPB(remotetest.DigestOf(b.Data)) != b.Digest {
+	if reapi.DigestFromProto(remotetest.DigestOf(b.Data)) != b.Digest {
 		t.Error("digest differs from the server's")
 	}
 	if _, err := c.Upload(context.Background(), []Blob{b}); err != nil {

@@ -49,6 +49,7 @@ import (
 	"bld/exec/graph"
 	"bld/exec/reapi"
 	"bld/exec/remote"
+	"bld/exec/store"
 	"bld/exec/toolchain/ship"
 )
 
@@ -234,7 +235,7 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	case errors.As(err, &ae) && !remote.IsUnavailable(err):
 		// The service ran it, or tried to, and says why it failed:
 		// a timeout, a command the worker cannot start.
-		if out, oerr := r.output(ctx, ae.Response.GetResult()); oerr == nil {
+		if out, oerr := r.opts.Client.ReadOutput(ctx, ae.Response.GetResult()); oerr == nil {
 			res.Output = out
 		}
 		if ae.Code == codes.DeadlineExceeded {
@@ -250,7 +251,7 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	}
 	res.Cached = resp.GetCachedResult()
 	res.ExitCode = int(result.GetExitCode())
-	if res.Output, err = r.output(ctx, result); err != nil {
+	if res.Output, err = r.opts.Client.ReadOutput(ctx, result); err != nil {
 		return res, err
 	}
 	r.ran.Add(1)
@@ -269,27 +270,6 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 		}
 	}
 	return res, nil
-}
-
-// output returns what the command printed: stdout, then stderr.
-func (r *Runner) output(ctx context.Context, result *repb.ActionResult) ([]byte, error) {
-	var out []byte
-	for _, s := range []struct {
-		raw []byte
-		d   *repb.Digest
-	}{{result.GetStdoutRaw(), result.GetStdoutDigest()}, {result.GetStderrRaw(), result.GetStderrDigest()}} {
-		switch {
-		case len(s.raw) > 0:
-			out = append(out, s.raw...)
-		case s.d != nil && s.d.GetSizeBytes() > 0:
-			b, err := r.opts.Client.ReadBlob(ctx, reapi.DigestFromProto(s.d))
-			if err != nil {
-				return nil, fmt.Errorf("reading the command's output: %w", err)
-			}
-			out = append(out, b...)
-		}
-	}
-	return out, nil
 }
 
 // download puts the outputs of result in place: each of a's outputs must
@@ -314,7 +294,7 @@ func (r *Runner) download(ctx context.Context, a *graph.Action, result *repb.Act
 			if digest.OfBytes(f.GetContents()) != d {
 				return fmt.Errorf("the service's inline content of %s does not match its digest", out)
 			}
-			if err := writeFile(abs, f.GetContents(), perm); err != nil {
+			if err := store.WriteFileAtomic(abs, f.GetContents(), perm); err != nil {
 				return &actionFailure{err}
 			}
 			continue
@@ -333,19 +313,7 @@ func rewriteDepfile(abs string, tc *ship.Toolchain) error {
 	if err != nil {
 		return fmt.Errorf("reading its depfile: %w", err)
 	}
-	return writeFile(abs, tc.RewriteDepfile(data), 0o644)
-}
-
-// writeFile writes data to path through a temporary file and a rename.
-func writeFile(path string, data []byte, perm fs.FileMode) error {
-	tmp := path + ".bld-tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return store.WriteFileAtomic(abs, tc.RewriteDepfile(data), 0o644)
 }
 
 // blobsNamed returns the blobs of all whose digests are in ds.

@@ -25,9 +25,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"bld/exec/graph"
+	"bld/exec/store"
 	"bld/starlark/workspace"
 )
 
@@ -103,21 +103,8 @@ func Save(path string, s *Snapshot) error {
 	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
 		return fmt.Errorf("encoding the analysis snapshot: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
-	if err != nil {
+	if err := store.WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("saving the analysis snapshot: %w", err)
-	}
-	_, werr := tmp.Write(buf.Bytes())
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("saving the analysis snapshot: %w", werr)
 	}
 	return nil
 }

@@ -1,11 +1,11 @@
 package ship
 
 import (
+	"bld/exec/store"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"syscall"
 	"time"
@@ -156,24 +156,8 @@ func (m *memo) save(name string) error {
 	if err != nil {
 		return fmt.Errorf("toolchain memo: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return fmt.Errorf("toolchain memo: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("toolchain memo: %w", err)
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), name)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("toolchain memo %s: %w", name, werr)
+	if err := store.WriteFileAtomic(name, b, 0o644); err != nil {
+		return fmt.Errorf("toolchain memo %s: %w", name, err)
 	}
 	return nil
 }
