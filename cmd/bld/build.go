@@ -85,7 +85,7 @@ flags:
                    heap grows past SIZE (default 4GiB; 0: no bound)
   --cpuprofile F   write a Go CPU profile of bld itself to F (for bld's developers)
   --memprofile F   write a Go profile of bld's allocations to F at the end`,
-	usage: "bld build [-j N] [-k] [-s] [--events FILE] [--explain] [--trace FILE] [--timings] [--compile_commands] [--cache-dir DIR] [--sandbox MODE] [-c MODE] [--from-stage S --stage-input NAME=PATH...] [--rerun-stage S] PATTERN...",
+	usage: "bld build [-j N] [-k] [-s] [--events FILE] [--explain] [--trace FILE] [--timings] [--compile_commands] [--cache-dir DIR] [--sandbox MODE] [-c MODE] [--remote_cache URL] [--remote_executor URL] [--from-stage S --stage-input NAME=PATH...] [--rerun-stage S] PATTERN...",
 	run:   runBuild,
 }
 

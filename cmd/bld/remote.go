@@ -99,6 +99,14 @@ func (f *remoteFlags) settings() (remoteSettings, error) {
 	if f.cache == "" && f.executor == "" {
 		return s, nil
 	}
+	for _, fl := range [][2]string{{"--remote_cache", f.cache}, {"--remote_executor", f.executor}} {
+		if fl[1] == "" {
+			continue
+		}
+		if err := remote.CheckTarget(fl[1]); err != nil {
+			return s, usageError(fl[0] + ": " + err.Error())
+		}
+	}
 	timeout, err := parseTimeout(f.timeout)
 	if err != nil {
 		return s, usageError("--remote_timeout " + f.timeout + ": " + err.Error())

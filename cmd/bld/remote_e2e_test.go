@@ -411,3 +411,26 @@ func TestRemoteTLSAndUploadFlags(t *testing.T) {
 	r = w3.mustBuild("build", "--remote_cache="+s.Target(), "--tls_certificate="+certs.CAFile, "//p:b")
 	wantContains(t, r.stderr, "warning:", "building without it")
 }
+
+// TestRemoteFlagErrors: remote flags that cannot work are usage errors
+// (exit 2) naming the flag, before anything runs.
+func TestRemoteFlagErrors(t *testing.T) {
+	w := newWorkspace(t, remoteFiles)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--remote_cache=http://cache:8080"}, "--remote_cache: remote http://cache:8080: bld speaks REAPI over gRPC only"},
+		{[]string{"--remote_executor=grpc://farm"}, "--remote_executor: remote \"grpc://farm\": no port"},
+		{[]string{"--remote_cache=grpc://c:1", "--remote_timeout=soon"}, "--remote_timeout soon: want a duration"},
+		{[]string{"--remote_cache=grpc://c:1", "--remote_header=novalue"}, "--remote_header novalue:"},
+		{[]string{"--remote_ship_toolchain"}, "--remote_ship_toolchain needs --remote_executor"},
+		{[]string{"--remote_cache=grpc://c:1", "--tls_client_certificate=c.pem"}, "--tls_client_certificate and --tls_client_key go together"},
+		{[]string{"--remote_default_exec_properties=OSFamily"}, "--remote_default_exec_properties OSFamily: want NAME=VALUE"},
+	} {
+		r := w.bld(append(append([]string{"build"}, c.args...), "//p:a")...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("bld build %v: exit %d, want 2 with %q:\n%s", c.args, r.code, c.want, r.stderr)
+		}
+	}
+}

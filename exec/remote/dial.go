@@ -281,3 +281,11 @@ func dialHint(err error, target string) string {
 	}
 	return fmt.Sprintf("check that the service is running at %s and the address is right (grpcs:// for TLS), or build without the remote", target)
 }
+
+// CheckTarget reports whether t is a target Dial accepts (grpc://HOST:PORT,
+// grpcs://HOST[:PORT], or a bare HOST:PORT), without connecting: a command
+// line checks its flags before anything runs.
+func CheckTarget(t string) error {
+	_, _, _, err := parseTarget(t)
+	return err
+}
