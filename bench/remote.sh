@@ -195,7 +195,7 @@ done
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "Machine: $(nproc) cores ($cpu), $(uname -sr); $("$bld" version 2>/dev/null | head -n 1 || true), bench/remote.sh at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown); -j $JOBS; median of $RUNS runs; fresh local cache every build"
 echo
-echo "| workload | configuration | actions | first build: wall (s) | vs local --sandbox=off | overhead per action (ms) | bytes | second checkout: wall (s) | remote hits | bytes |"
+echo "| workload | configuration | actions | first build: wall (s) | vs local --sandbox=off | overhead per action (ms) | bytes (last run) | second checkout: wall (s) | remote hits | bytes (last run) |"
 echo "|---|---|---:|---:|---:|---:|---|---:|---:|---|"
 for w in "${workloads[@]}"; do
 	# shellcheck disable=SC2086
