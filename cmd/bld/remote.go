@@ -30,6 +30,10 @@ const remoteHelp = `  --remote_cache URL
   --remote_timeout DURATION
                    the bound of each remote call (60s; a number is seconds)
   --remote_jobs N  remote actions under way at once (default 64)
+  --remote_queue_timeout DURATION
+                   how long an action may wait for a remote worker before
+                   bld takes the service as failing and builds here
+                   (default 60s; 0: wait as long as the service says)
   --remote_ship_toolchain
                    send gcc compiles with the toolchain that runs them here
                    (driver, cc1, as, the libraries they load, the include
@@ -50,7 +54,7 @@ const remoteHelp = `  --remote_cache URL
 type remoteFlags struct {
 	cache, executor, instance string
 	headers                   stringsFlag
-	timeout                   string
+	timeout, queueTimeout     string
 	jobs                      int
 	noUpload                  bool
 	upload                    string
@@ -66,6 +70,7 @@ func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
 	fs.StringVar(&f.instance, "remote_instance_name", "", "")
 	fs.Var(&f.headers, "remote_header", "")
 	fs.StringVar(&f.timeout, "remote_timeout", "60s", "")
+	fs.StringVar(&f.queueTimeout, "remote_queue_timeout", "60s", "")
 	fs.IntVar(&f.jobs, "remote_jobs", 0, "")
 	fs.BoolVar(&f.noUpload, "noremote_upload_local_results", false, "")
 	fs.StringVar(&f.upload, "remote_upload_local_results", "true", "")
@@ -111,6 +116,12 @@ func (f *remoteFlags) settings() (remoteSettings, error) {
 	if err != nil {
 		return s, usageError("--remote_timeout " + f.timeout + ": " + err.Error())
 	}
+	queueTimeout := time.Duration(0)
+	if f.queueTimeout != "0" {
+		if queueTimeout, err = parseTimeout(f.queueTimeout); err != nil {
+			return s, usageError("--remote_queue_timeout " + f.queueTimeout + ": " + err.Error())
+		}
+	}
 	var headers [][2]string
 	for _, h := range f.headers {
 		name, value, err := remote.ParseHeader(h)
@@ -127,7 +138,7 @@ func (f *remoteFlags) settings() (remoteSettings, error) {
 		return s, usageError("--remote_upload_local_results " + f.upload + ": want true or false")
 	}
 	config := func(target string) *remote.Config {
-		return &remote.Config{Target: target, InstanceName: f.instance, Headers: headers, Timeout: timeout,
+		return &remote.Config{Target: target, InstanceName: f.instance, Headers: headers, Timeout: timeout, QueueTimeout: queueTimeout,
 			TLSCA: f.tlsCA, TLSCert: f.tlsCert, TLSKey: f.tlsKey, CredentialHelper: f.credentialHelper}
 	}
 	if f.executor != "" {

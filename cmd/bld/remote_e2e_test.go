@@ -434,3 +434,22 @@ func TestRemoteFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteQueueTimeout: a scheduler whose workers are gone keeps
+// actions queued and the stream alive; past --remote_queue_timeout bld
+// says so once and builds here.
+func TestRemoteQueueTimeout(t *testing.T) {
+	s := startServer(t, remotetest.Options{Exec: true, HoldQueued: true, ExecuteUpdateInterval: 100 * time.Millisecond})
+	w := newWorkspace(t, remoteFiles)
+	r := w.mustBuild("build", "--remote_executor="+s.Target(), "--remote_queue_timeout=1s", "//p:b")
+	wantContains(t, r.stderr, "no worker took the action", "running actions on this machine from now on")
+	if n := strings.Count(r.stderr, "warning:"); n != 1 {
+		t.Errorf("%d warnings, want one:\n%s", n, r.stderr)
+	}
+	if got := w.read("bld-out/p/b.txt"); got != "hello\nhello\n" {
+		t.Errorf("b.txt = %q", got)
+	}
+	if r.elapsed > 20*time.Second {
+		t.Errorf("took %v", r.elapsed)
+	}
+}

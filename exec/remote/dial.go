@@ -40,10 +40,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		target:   target,
-		instance: cfg.InstanceName,
-		timeout:  cfg.Timeout,
-		retry:    defaultRetry,
+		target:    target,
+		instance:  cfg.InstanceName,
+		timeout:   cfg.Timeout,
+		queueWait: cfg.QueueTimeout,
+		retry:     defaultRetry,
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

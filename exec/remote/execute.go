@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"bld/exec/digest"
@@ -66,9 +67,10 @@ func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLoo
 	what := "Execute " + action.Short()
 	var opName string
 	failures := 0
+	queue := &queueWatch{limit: c.queueWait, since: time.Now()}
 	for {
 		progressed := false
-		op, err := c.executeOnce(ctx, action, skipCacheLookup, &opName, &progressed)
+		op, err := c.executeOnce(ctx, action, skipCacheLookup, &opName, &progressed, queue)
 		if err == nil {
 			var resp *repb.ExecuteResponse
 			var transient bool
@@ -90,6 +92,9 @@ func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLoo
 		}
 		if m := missingBlobs(err); m != nil {
 			return nil, m
+		}
+		if errors.Is(err, ErrQueueTimeout) {
+			return nil, fmt.Errorf("remote %s: %s: %w (queued for %v)", c.target, what, err, c.queueWait)
 		}
 		if noWorker(err) {
 			return nil, fmt.Errorf("remote %s: %s: %w: %w", c.target, what, ErrNoWorker, err)
@@ -118,8 +123,10 @@ func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLoo
 // executeOnce calls Execute (or WaitExecution when *opName is set) and
 // follows the stream until the operation is done, recording its name and
 // whether any message came.
-func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip bool, opName *string, progressed *bool) (*lpb.Operation, error) {
-	is := newIdleStream(ctx, c.timeout)
+func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip bool, opName *string, progressed *bool, queue *queueWatch) (*lpb.Operation, error) {
+	qctx, stopWatch := queue.watch(ctx)
+	defer stopWatch()
+	is := newIdleStream(qctx, c.timeout)
 	defer is.stop()
 	var stream interface {
 		Recv() (*lpb.Operation, error)
@@ -136,7 +143,7 @@ func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip boo
 		stream, err = c.exec.WaitExecution(is.ctx, &repb.WaitExecutionRequest{Name: *opName})
 	}
 	if err != nil {
-		return nil, is.err(err)
+		return nil, queue.err(qctx, is.err(err))
 	}
 	for {
 		op, err := stream.Recv()
@@ -144,9 +151,10 @@ func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip boo
 			return nil, gstatus.Error(codes.Unavailable, "the operation stream ended before the operation was done")
 		}
 		if err != nil {
-			return nil, is.err(err)
+			return nil, queue.err(qctx, is.err(err))
 		}
 		is.kick()
+		queue.saw(op)
 		*progressed = true
 		if op.GetName() != "" {
 			*opName = op.GetName()
@@ -248,4 +256,66 @@ func noWorker(err error) bool {
 	}
 	st, ok := gstatus.FromError(err)
 	return ok && strings.Contains(strings.ToLower(st.Message()), "no workers exist")
+}
+
+// queueWatch bounds how long an Execute may stay QUEUED (its limit; 0 is
+// no bound), from since, across reconnections: once a message says the
+// action is executing (or done), the bound no longer applies.
+type queueWatch struct {
+	limit time.Duration
+	since time.Time
+
+	mu      sync.Mutex
+	started bool
+	timer   *time.Timer
+}
+
+// watch returns a context that ends with cause ErrQueueTimeout when the
+// bound passes while the action is still queued, and a stop function.
+func (q *queueWatch) watch(ctx context.Context) (context.Context, func()) {
+	if q.limit <= 0 {
+		return ctx, func() {}
+	}
+	qctx, cancel := context.WithCancelCause(ctx)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.started {
+		q.timer = time.AfterFunc(q.limit-time.Since(q.since), func() { cancel(ErrQueueTimeout) })
+	}
+	return qctx, func() {
+		q.mu.Lock()
+		if q.timer != nil {
+			q.timer.Stop()
+		}
+		q.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// saw notes op's stage: anything past QUEUED ends the bound.
+func (q *queueWatch) saw(op *lpb.Operation) {
+	if q.limit <= 0 {
+		return
+	}
+	md := &repb.ExecuteOperationMetadata{}
+	if op.GetMetadata() == nil || op.GetMetadata().UnmarshalTo(md) != nil {
+		return
+	}
+	switch md.GetStage() {
+	case repb.ExecutionStage_EXECUTING, repb.ExecutionStage_COMPLETED:
+		q.mu.Lock()
+		q.started = true
+		if q.timer != nil {
+			q.timer.Stop()
+		}
+		q.mu.Unlock()
+	}
+}
+
+// err returns ErrQueueTimeout when the bound ended the stream, else err.
+func (q *queueWatch) err(qctx context.Context, err error) error {
+	if errors.Is(context.Cause(qctx), ErrQueueTimeout) {
+		return ErrQueueTimeout
+	}
+	return err
 }

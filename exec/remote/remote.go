@@ -78,6 +78,12 @@ type Config struct {
 	// sent with every call (tool name "bld"), so that a service's UI can
 	// group the calls of one build.
 	ToolVersion, InvocationID string
+	// QueueTimeout bounds how long Execute waits for a worker to take the
+	// action: past it with the operation still QUEUED (a scheduler whose
+	// workers are gone keeps actions queued and the stream alive, for
+	// Buildbarn 15 minutes), Execute fails with ErrQueueTimeout, which is
+	// unavailability. 0 means no bound.
+	QueueTimeout time.Duration
 }
 
 // DefaultTimeout is the per-RPC timeout when Config.Timeout is 0.
@@ -96,6 +102,7 @@ type Client struct {
 	target    string // normalized, e.g. "grpc://host:port"
 	instance  string
 	timeout   time.Duration
+	queueWait time.Duration // Config.QueueTimeout
 	conn      *grpc.ClientConn
 	caps      *repb.ServerCapabilities
 	maxBatch  int64 // MaxBatchBytes
@@ -160,6 +167,10 @@ var ErrCorrupt = errors.New("corrupt blob: content does not match its digest")
 // matches the action's platform: the user's to fix (exec_properties), not
 // a reason to wait or to fall back.
 var ErrNoWorker = errors.New("no remote worker matches the action's platform")
+
+// ErrQueueTimeout is wrapped by Execute's error when no worker took the
+// action within Config.QueueTimeout. It is a kind of ErrUnavailable.
+var ErrQueueTimeout = fmt.Errorf("%w: no worker took the action", ErrUnavailable)
 
 // ErrUnavailable is wrapped by errors after the retries of a transient
 // failure are used up.

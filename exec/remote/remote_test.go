@@ -768,3 +768,27 @@ func TestExecuteQuietServer(t *testing.T) {
 		t.Errorf("ran %d times", st.Executions)
 	}
 }
+
+// TestExecuteQueueTimeout: an action no worker takes (the scheduler keeps
+// it QUEUED and the stream alive) fails after Config.QueueTimeout with
+// ErrQueueTimeout, which is unavailability; one a worker takes in time
+// runs, however long it then runs.
+func TestExecuteQueueTimeout(t *testing.T) {
+	s := start(t, remotetest.Options{Exec: true, HoldQueued: true, ExecuteUpdateInterval: 50 * time.Millisecond})
+	c := dial(t, s, Config{QueueTimeout: 400 * time.Millisecond})
+	act, _ := action(t, c, `true`, nil, 0, false)
+	begin := time.Now()
+	_, err := c.Execute(context.Background(), act, false)
+	if !errors.Is(err, ErrQueueTimeout) || !IsUnavailable(err) {
+		t.Fatalf("err = %v, want ErrQueueTimeout", err)
+	}
+	if el := time.Since(begin); el < 400*time.Millisecond || el > 5*time.Second {
+		t.Errorf("gave up after %v, want about the queue timeout", el)
+	}
+
+	act, _ = action(t, c, `sleep 0.6`, nil, 0, false)
+	go func() { time.Sleep(200 * time.Millisecond); s.SetHoldQueued(false) }()
+	if _, err := c.Execute(context.Background(), act, false); err != nil {
+		t.Errorf("an action taken in time and running past the queue timeout: %v", err)
+	}
+}

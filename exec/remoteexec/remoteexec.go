@@ -89,7 +89,7 @@ type Runner struct {
 
 	shipper  *shipper // nil without Options.Ship
 	shipWarn sync.Once
-	known    knownBlobs
+	uploads  uploads
 }
 
 // New returns a Runner.
@@ -144,7 +144,7 @@ func (r *Runner) Run(ctx context.Context, a *graph.Action) executor.RemoteResult
 	case errors.As(err, &af):
 		return executor.RemoteResult{Output: res.Output, ExitCode: res.ExitCode, Err: af.err}
 	case ctx.Err() != nil:
-		return executor.RemoteResult{ExitCode: -1, Err: ctx.Err()}
+		return executor.RemoteResult{ExitCode: -1, Err: errors.New("interrupted: its remote execution was abandoned")}
 	}
 	// The first failure turns remote execution off (and the remote
 	// cache, when it is the same service: the client is shared).
@@ -213,11 +213,9 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	blobs = append(blobs, remote.Blob{Digest: cmdDigest, Data: cmdBytes}, remote.Blob{Digest: actionDigest, Data: actionBytes})
 
 	c := r.opts.Client
-	todo := r.known.filter(blobs)
-	if _, err := c.Upload(ctx, todo); err != nil {
+	if err := r.upload(ctx, blobs); err != nil {
 		return res, fmt.Errorf("uploading the inputs of %s: %w", a.Owner, err)
 	}
-	r.known.add(todo)
 	resp, err := c.Execute(ctx, actionDigest, a.NoCache)
 	var missing *remote.MissingBlobsError
 	if errors.As(err, &missing) {

@@ -142,3 +142,40 @@ func TestAccepts(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedInputUploadedOnce: actions started together that share a big
+// input send it once, not once each.
+func TestSharedInputUploadedOnce(t *testing.T) {
+	r, s, root, _ := setup(t)
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(filepath.Join(root, "src/big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	done := make(chan string, n)
+	for i := range n {
+		a := shAction("wc -c < src/big.bin > out/o"+string(rune('0'+i)), "out/o"+string(rune('0'+i)))
+		a.Inputs = []string{"src/big.bin"}
+		prepare(t, root, a)
+		go func() {
+			res := r.Run(context.Background(), a)
+			if res.Err != nil || res.Fallback {
+				done <- res.Err.Error()
+				return
+			}
+			done <- ""
+		}()
+	}
+	for range n {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
+	}
+	st := s.Stats()
+	if sent := st.BatchUpdateBytes + st.ByteStreamWriteBytes; sent > int64(len(big))+1<<20 {
+		t.Errorf("%d bytes uploaded for %d actions sharing a %d-byte input; want it sent once", sent, n, len(big))
+	}
+}

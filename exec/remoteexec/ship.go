@@ -1,6 +1,7 @@
 package remoteexec
 
 import (
+	"bld/exec/digest"
 	"context"
 	"fmt"
 	"path"
@@ -115,23 +116,83 @@ func shipped(t *ship.Toolchain, a *graph.Action, files []reapi.InputFile, blobs 
 	return argv, env, files, blobs
 }
 
-// knownBlobs remembers the digests the service has, so that the
-// toolchain's thousands of files are not asked about again by every
-// action (FindMissingBlobs is per call).
-type knownBlobs struct{ m sync.Map }
-
-func (k *knownBlobs) filter(blobs []remote.Blob) []remote.Blob {
-	out := blobs[:0:0]
-	for _, b := range blobs {
-		if _, ok := k.m.Load(b.Digest); !ok {
-			out = append(out, b)
-		}
-	}
-	return out
+// uploads makes each blob go to the service at most once per build,
+// however many actions need it at once (the toolchain's files are needed
+// by every compile): an action uploads the blobs nobody has claimed, and
+// waits for those another action is uploading; a blob whose upload failed
+// is claimed again by the next action that needs it.
+type uploads struct {
+	mu sync.Mutex
+	m  map[digest.Digest]*upload
 }
 
-func (k *knownBlobs) add(blobs []remote.Blob) {
-	for _, b := range blobs {
-		k.m.Store(b.Digest, true)
+// An upload is one blob's upload by one action: done is closed when it
+// ended, and ok then says whether it succeeded.
+type upload struct {
+	done chan struct{}
+	ok   bool
+}
+
+// claim splits blobs into those the caller must upload (mine, claimed
+// until release is called with the outcome) and the uploads of others to
+// wait for (theirs, with their blobs).
+func (u *uploads) claim(blobs []remote.Blob) (mine []remote.Blob, release func(ok bool), theirs map[*upload][]remote.Blob) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[digest.Digest]*upload{}
 	}
+	own := &upload{done: make(chan struct{})}
+	theirs = map[*upload][]remote.Blob{}
+	for _, b := range blobs {
+		switch up := u.m[b.Digest]; {
+		case up == own:
+			// listed twice
+		case up == nil || (isClosed(up.done) && !up.ok):
+			u.m[b.Digest] = own
+			mine = append(mine, b)
+		case isClosed(up.done):
+			// uploaded
+		default:
+			theirs[up] = append(theirs[up], b)
+		}
+	}
+	return mine, func(ok bool) { own.ok = ok; close(own.done) }, theirs
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// upload puts blobs in the CAS, each at most once per build (see uploads).
+func (r *Runner) upload(ctx context.Context, blobs []remote.Blob) error {
+	for range 2 {
+		mine, release, theirs := r.uploads.claim(blobs)
+		_, err := r.opts.Client.Upload(ctx, mine)
+		release(err == nil)
+		if err != nil {
+			return err
+		}
+		var again []remote.Blob
+		for up, bs := range theirs {
+			select {
+			case <-up.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if !up.ok {
+				again = append(again, bs...)
+			}
+		}
+		if len(again) == 0 {
+			return nil
+		}
+		blobs = again // their upload failed: try them here, once
+	}
+	return fmt.Errorf("uploading %d blobs failed in another action", len(blobs))
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	lpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -32,12 +33,17 @@ type operation struct {
 	actionDigest *repb.Digest
 	done         chan struct{} // closed when final is set
 	final        *lpb.Operation
+	queued       atomic.Bool // no worker took it yet (Options.HoldQueued)
 }
 
 // running is the operation message while the action runs.
 func (op *operation) running() *lpb.Operation {
+	stage := repb.ExecutionStage_EXECUTING
+	if op.queued.Load() {
+		stage = repb.ExecutionStage_QUEUED
+	}
 	md, _ := anypb.New(&repb.ExecuteOperationMetadata{
-		Stage:          repb.ExecutionStage_EXECUTING,
+		Stage:          stage,
 		ActionDigest:   op.actionDigest,
 		DigestFunction: repb.DigestFunction_SHA256,
 	})
@@ -170,8 +176,20 @@ func (e executionServer) Execute(req *repb.ExecuteRequest, stream grpc.ServerStr
 	runCtx := s.ctx
 	s.executed = append(s.executed, ExecutedAction{Instance: req.InstanceName, ActionDigest: req.ActionDigest, Action: action, Command: cmd})
 	s.mu.Unlock()
+	op.queued.Store(s.holdQueued())
 	crash.Go(func() {
 		defer s.running.Done()
+		for s.holdQueued() {
+			select {
+			case <-runCtx.Done():
+				s.mu.Lock()
+				op.finish(&repb.ExecuteResponse{Status: status.New(codes.Unavailable, "server stopping").Proto()})
+				s.mu.Unlock()
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		op.queued.Store(false)
 		resp := s.run(runCtx, req, action, cmd)
 		s.mu.Lock()
 		op.finish(resp)
@@ -391,4 +409,11 @@ func platformString(p *repb.Platform) string {
 	sort.Strings(kv)
 	kv = slices.Compact(kv)
 	return "{" + strings.Join(kv, ", ") + "}"
+}
+
+// holdQueued reports Options.HoldQueued.
+func (s *Server) holdQueued() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.HoldQueued
 }

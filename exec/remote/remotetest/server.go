@@ -127,6 +127,12 @@ type Options struct {
 	// (unshare -Urm sh -c 'mount -t tmpfs none /usr/lib/gcc && exec "$@"' sh).
 	Wrapper []string
 
+	// HoldQueued keeps every new action QUEUED: no worker takes it (a
+	// scheduler whose workers are gone), and the Execute stream stays
+	// alive with QUEUED updates every ExecuteUpdateInterval. Clearing it
+	// (SetHoldQueued) lets the held actions run.
+	HoldQueued bool
+
 	// WorkDir is where execution roots are created; default os.TempDir().
 	WorkDir string
 
@@ -416,6 +422,9 @@ func (s *Server) HeaderValues(key string) []string {
 	sort.Strings(vs)
 	return vs
 }
+
+// SetHoldQueued sets Options.HoldQueued.
+func (s *Server) SetHoldQueued(b bool) { s.mu.Lock(); s.opts.HoldQueued = b; s.mu.Unlock() }
 
 // SetDelay sets Options.Delay.
 func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.opts.Delay = d; s.mu.Unlock() }
