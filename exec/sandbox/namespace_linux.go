@@ -172,8 +172,11 @@ func Main() {
 // returns only on failure. For verbProbe it returns nil when the namespace
 // is as it should be.
 func helper(args []string) error {
-	if len(args) < 3 || (args[0] == verbExec && len(args) < 6) {
+	if len(args) < 1 || (args[0] != verbZygote && len(args) < 3) || (args[0] == verbExec && len(args) < 6) {
 		return fmt.Errorf("helper: bad arguments %q", args)
+	}
+	if args[0] == verbZygote {
+		return zygoteMain()
 	}
 	verb, dir, root := args[0], args[1], args[2]
 	var inputs []mountedInput
@@ -317,19 +320,25 @@ func readInputList(file string) ([]mountedInput, error) {
 
 // mountNamespace does steps 1 to 5 of the recipe.
 func mountNamespace(dir, root string, inputs []mountedInput) error {
-	steps := []struct {
-		what                 string
-		source, target, kind string
-		flags                uintptr
-		data                 string
-	}{
-		{"making mounts private", "", "/", "", unix.MS_REC | unix.MS_PRIVATE, ""},
-		{"mounting a tmpfs on " + FixedDir, "tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755,size=64k"},
+	if err := makeMountsPrivate(); err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if err := unix.Mount(s.source, s.target, s.kind, s.flags, s.data); err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
+	return mountExecRoot(dir, root, inputs)
+}
+
+// makeMountsPrivate is step 1 of the recipe.
+func makeMountsPrivate() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	return nil
+}
+
+// mountExecRoot does steps 2 to 5 of the recipe, in a mount namespace whose
+// mounts are already private (step 1).
+func mountExecRoot(dir, root string, inputs []mountedInput) error {
+	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=64k"); err != nil {
+		return fmt.Errorf("mounting a tmpfs on %s: %w", FixedDir, err)
 	}
 	for _, d := range []string{FixedExecRoot, FixedSource} {
 		if err := os.Mkdir(d, 0o755); err != nil {

@@ -30,6 +30,10 @@ const helperArg = "-bld-sandbox-helper"
 const (
 	verbExec  = "exec"  // set up the namespace, then exec the command
 	verbProbe = "probe" // set up the namespace, check it, print probeOK
+	// verbZygote: serve requests to run commands, each in a mount
+	// namespace of its own, until bld closes the control socket
+	// (zygote_linux.go).
+	verbZygote = "zygote"
 )
 
 const probeOK = "bld-sandbox-ok"
