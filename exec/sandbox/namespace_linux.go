@@ -50,6 +50,13 @@ import (
 //
 // The helper's pid is the command's pid: it leads the process group the
 // executor kills on Ctrl-C.
+//
+// That is the per-action helper, the fallback. Normally the zygote
+// (zygote_linux.go) runs the same recipe: step 1 once, for its whole life;
+// steps 2 to 5 per command, on a thread of its own after
+// unshare(CLONE_NEWNS); step 6 by forking the command from that thread.
+// With a pid namespace, the command itself is the namespace's pid 1 (no
+// helper init, no /proc of its own: see StartZygote).
 
 // newProcAttr is what every sandboxed command needs: a process group of
 // its own.

@@ -97,9 +97,9 @@ func zygoteConn() (*net.UnixConn, error) {
 	defer z.mu.Unlock()
 	if !z.init {
 		z.init, z.ctl = true, -1
-		if v := os.Getenv("BLD_SANDBOX_ZYGOTE"); v == "0" {
-			z.off = "BLD_SANDBOX_ZYGOTE=0"
-		}
+	}
+	if os.Getenv("BLD_SANDBOX_ZYGOTE") == "0" {
+		return nil, errors.New("the zygote is off (BLD_SANDBOX_ZYGOTE=0)")
 	}
 	if z.off != "" {
 		return nil, errors.New(z.off)

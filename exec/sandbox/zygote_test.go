@@ -141,3 +141,38 @@ func TestZygoteDies(t *testing.T) {
 		t.Errorf("exit %d, %v", code, err)
 	}
 }
+
+// BLD_SANDBOX_ZYGOTE=0 turns the zygote off: StartZygote declines, and
+// the helper's command (the fallback) still runs.
+func TestZygoteOff(t *testing.T) {
+	t.Setenv("BLD_SANDBOX_ZYGOTE", "0")
+	root := t.TempDir()
+	m := NewManager(root, ModeNamespace)
+	ctx := context.Background()
+	if _, _, err := m.Mode(ctx); err != nil {
+		t.Skipf("no namespaces here: %v", err)
+	}
+	a := &graph.Action{Argv: []string{"sh", "-c", "echo $$"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	xr, err := m.Prepare(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xr.Remove()
+	cmd, err := xr.Command(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	if s, err := xr.StartZygote(ctx, cmd); s != nil || err == nil {
+		t.Fatal("the zygote started a command with BLD_SANDBOX_ZYGOTE=0")
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	out := readAll(t, r)
+	if n, _ := strconv.Atoi(strings.TrimSpace(out)); cmd.Wait() != nil || n < 2 {
+		t.Errorf("the helper's command: %v, output %q (want a pid above 1: the helper is the init)", cmd.ProcessState, out)
+	}
+}
