@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,7 +45,8 @@ import (
 //     files and directories they are, and no other workspace file, by any
 //     path (a relative ../src, or the real path of an input, lead nowhere);
 //  5. mounts an empty read-only tmpfs over the workspace's real path;
-//  6. changes to FixedExecRoot, drops its capabilities and execs the
+//  6. changes to FixedExecRoot, drops its capabilities (dropCapabilities:
+//     the command has none, even when the user is root) and execs the
 //     program (resolved on the host, by ExecRoot.program, as the action key
 //     resolves it) with the environment and descriptors it was given.
 //
@@ -211,8 +213,11 @@ func helper(args []string) error {
 	if verb == verbProbe {
 		return probeCheck(root, isInit)
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("dropping capabilities: %w", err)
+	// Capabilities are per thread: the thread that drops them must be
+	// the one that execs (or, in runInit, forks) the command.
+	runtime.LockOSThread()
+	if err := dropCapabilities(); err != nil {
+		return err
 	}
 	path, argv := args[4], args[5:]
 	if isInit {
