@@ -69,7 +69,7 @@ func TestZygoteNamespace(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "in.txt"), []byte("declared\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "secret.txt"), []byte("secret\n"), 0o644)
 	a := &graph.Action{
-		Argv: []string{"sh", "-c", `echo $$; pwd; cat in.txt; cat secret.txt 2>/dev/null || echo hidden; cat ` + root + `/secret.txt 2>/dev/null || echo hidden; ls ` + FixedDir + `/src | wc -l; echo out > bld-out/o; id -u; grep CapEff /proc/self/status; exit 3`},
+		Argv: []string{"sh", "-c", `echo $$; pwd; cat in.txt; cat secret.txt 2>/dev/null || echo hidden; cat ` + root + `/secret.txt 2>/dev/null || echo hidden; ls ` + FixedDir + `; echo out > bld-out/o; id -u; grep CapEff /proc/self/status; exit 3`},
 		Env:  []string{"PATH=/usr/bin:/bin"}, Inputs: []string{"in.txt"}, Outputs: []string{"bld-out/o"},
 	}
 	s, r, xr := zygoteRun(t, context.Background(), root, a)
@@ -81,7 +81,7 @@ func TestZygoteNamespace(t *testing.T) {
 	if rss <= 0 {
 		t.Errorf("max rss %d", rss)
 	}
-	want := strings.Join([]string{"1", FixedExecRoot, "declared", "hidden", "hidden", "0", strconv.Itoa(os.Getuid()), "CapEff:\t0000000000000000"}, "\n") + "\n"
+	want := strings.Join([]string{"1", FixedExecRoot, "declared", "hidden", "hidden", "execroot", strconv.Itoa(os.Getuid()), "CapEff:\t0000000000000000"}, "\n") + "\n"
 	if out != want {
 		t.Errorf("output %q, want %q", out, want)
 	}
