@@ -158,6 +158,7 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 // set.
 func newCommand(ctx context.Context, root string, a *graph.Action, xr *sandbox.ExecRoot) (*exec.Cmd, error) {
 	if xr != nil {
+		xr.DeferInputList() // runCommand tries StartZygote first
 		return xr.Command(ctx, a)
 	}
 	prog, err := program.Find(root, a.Argv[0], a.Env)

@@ -318,14 +318,19 @@ func readInputList(file string) ([]mountedInput, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the input list: %w", err)
 	}
+	return parseInputList(string(data), file)
+}
+
+// parseInputList reads what inputListText wrote; name says where from.
+func parseInputList(data, name string) ([]mountedInput, error) {
 	var inputs []mountedInput
-	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimSuffix(data, "\n"), "\n") {
 		if line == "" {
 			continue
 		}
 		kind, p, ok := strings.Cut(line, " ")
 		if !ok || (kind != "f" && kind != "d") || p == "" {
-			return nil, fmt.Errorf("the input list %s is damaged: %q", file, line)
+			return nil, fmt.Errorf("the input list %s is damaged: %q", name, line)
 		}
 		inputs = append(inputs, mountedInput{path: p, dir: kind == "d"})
 	}

@@ -39,7 +39,7 @@ import (
 //     JSON (zygoteRequest).
 //   - The zygote serves each connection on a goroutine locked to its
 //     thread, never unlocked, so that Go ends the thread with the
-//     goroutine: it reads the input list, unshare(CLONE_NEWNS) (per
+//     goroutine: unshare(CLONE_NEWNS) (per
 //     thread: the zygote's other threads keep its namespace), does steps
 //     2 to 5 of the recipe, clears its ambient capabilities (the command
 //     keeps none) and starts the command (syscall.ForkExec from that
@@ -64,12 +64,13 @@ import (
 // helper, as does an action whose request the zygote could not serve.
 
 // zygoteRequest is what bld asks the zygote to run: the helper's
-// arguments, as namespaceCommand passes them.
+// arguments, as namespaceCommand passes them, with the input list's text
+// instead of its file.
 type zygoteRequest struct {
-	Dir, Root, InputList, Path string
-	Argv, Env                  []string
-	Pidns                      bool
-	Files                      int // descriptors sent: stdout, stderr, extra files
+	Dir, Root, Inputs, Path string // Inputs: the input list's text
+	Argv, Env               []string
+	Pidns                   bool
+	Files                   int // descriptors sent: stdout, stderr, extra files
 }
 
 // zygoteState is the bld side: one zygote per bld process, shared by
@@ -219,7 +220,16 @@ func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 // when the zygote is off or could not start the command: the caller then
 // starts cmd itself. When ctx is done, the command's process group is
 // killed.
-func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (*Started, error) {
+func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, err error) {
+	if e.deferList {
+		defer func() {
+			if s == nil {
+				if werr := e.writeList(); werr != nil {
+					err = werr
+				}
+			}
+		}()
+	}
 	if e.mode != ModeNamespace {
 		return nil, errors.New("not in a namespace")
 	}
@@ -236,7 +246,7 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (*Started, er
 		files = append(files, f)
 	}
 	files = append(files, cmd.ExtraFiles...)
-	req := zygoteRequest{Dir: a[3], Root: a[4], InputList: a[5], Path: a[6], Argv: a[7:], Env: cmd.Env,
+	req := zygoteRequest{Dir: a[3], Root: a[4], Inputs: e.list, Path: a[6], Argv: a[7:], Env: cmd.Env,
 		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(files)}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -275,7 +285,7 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (*Started, er
 	if err != nil {
 		return fail(fmt.Errorf("zygote: bad answer %q", line))
 	}
-	s := &Started{Pid: pid, pidns: req.Pidns, done: make(chan struct{})}
+	s = &Started{Pid: pid, pidns: req.Pidns, done: make(chan struct{})}
 	stop := context.AfterFunc(ctx, func() { c.CloseWrite() })
 	crash.Go(func() {
 		defer close(s.done)
@@ -455,7 +465,7 @@ func startForZygote(fd int) (int, error) {
 	if req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0 {
 		return 0, fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
-	inputs, err := readInputList(req.InputList)
+	inputs, err := parseInputList(req.Inputs, "sent to the zygote")
 	if err != nil {
 		return 0, err
 	}
