@@ -84,6 +84,7 @@ type zygoteT struct {
 	off   string // why the zygote is not used
 	init  bool
 	pid   int // the zygote's, while it runs
+	gen   int // zygotes started
 }
 
 // maxZygoteTries is how many times bld starts a zygote that fails to start
@@ -166,14 +167,15 @@ func startZygote() error {
 		unix.Close(fds[0])
 		return fmt.Errorf("starting the zygote: %w", err)
 	}
+	zygoteState.gen++
 	zygoteState.ctl, zygoteState.pid = fds[0], cmd.Process.Pid
-	ctl := fds[0]
+	gen := zygoteState.gen
 	crash.Go(func() {
 		cmd.Wait()
 		z := &zygoteState
 		z.mu.Lock()
 		defer z.mu.Unlock()
-		if z.ctl == ctl { // it died while in use
+		if z.gen == gen && z.ctl >= 0 { // it died while in use
 			unix.Close(z.ctl)
 			z.ctl = -1
 			z.fail(fmt.Errorf("the zygote exited: %v", cmd.ProcessState))
