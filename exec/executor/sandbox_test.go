@@ -393,3 +393,24 @@ func TestNamespaceCommandCapabilities(t *testing.T) {
 		})
 	}
 }
+
+// An action past its Timeout is killed at once in every sandbox mode
+// (through the zygote in namespace mode), with everything it started.
+func TestSandboxTimeout(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			a := sh("//p:slow", "sleep 30 & sleep 31", nil, []string{"bld-out/s"})
+			a.Timeout = 300 * time.Millisecond
+			begin := time.Now()
+			_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+			if err == nil || !errors.Is(rec.results["//p:slow"].Err, ErrTimedOut) {
+				t.Errorf("err = %v, action error %v; want one wrapping ErrTimedOut", err, rec.results["//p:slow"].Err)
+			}
+			if d := time.Since(begin); d > 5*time.Second {
+				t.Errorf("Run took %v; the action was not killed at its timeout", d)
+			}
+		})
+	}
+}
