@@ -39,15 +39,18 @@ import (
 //     JSON (zygoteRequest).
 //   - The zygote serves each connection on a goroutine locked to its
 //     thread, never unlocked, so that Go ends the thread with the
-//     goroutine: unshare(CLONE_NEWNS) (per
-//     thread: the zygote's other threads keep its namespace), does steps
-//     2 to 5 of the recipe, clears its ambient capabilities (the command
-//     keeps none) and starts the command (syscall.ForkExec from that
-//     thread: the child inherits the thread's mount namespace) in
-//     FixedExecRoot, in a process group of its own, with stdin
-//     /dev/null, and with a pid namespace of its own when asked (the
-//     command is its pid 1: when it ends, the kernel kills whatever it
-//     left in the namespace; and it gets SIGKILL if the zygote dies).
+//     goroutine: unshare(CLONE_NEWNS) (per thread: the zygote's other
+//     threads keep its namespace), steps 2 to 5 of the recipe, then
+//     dropCapabilities on that thread (the command keeps none) and
+//     syscall.ForkExec from it (the child inherits the thread's mount
+//     namespace): the command runs in FixedExecRoot, in a process group
+//     of its own, with stdin /dev/null, and with a pid namespace of its
+//     own when asked. The command is then that namespace's pid 1: when
+//     it ends, the kernel kills whatever it left in the namespace; it
+//     gets SIGKILL if the zygote dies; and, unlike under the per-action
+//     helper, /proc is the host's (a proc mount shows the pid namespace
+//     of the process that mounts it, and no process of ours runs in the
+//     command's namespace before the command).
 //   - It answers "pid N\n" (the command's pid on the host: the zygote
 //     is in the host's pid namespace) or "err MESSAGE\n" when the
 //     command could not be started (bld then runs the action with the
