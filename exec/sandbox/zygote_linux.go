@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -88,6 +89,9 @@ type zygoteT struct {
 	init  bool
 	pid   int // the zygote's, while it runs
 	gen   int // zygotes started
+	// exited is closed when the running zygote has exited and been
+	// reaped.
+	exited chan struct{}
 }
 
 // maxZygoteTries is how many times bld starts a zygote that fails to start
@@ -173,8 +177,11 @@ func startZygote() error {
 	zygoteState.gen++
 	zygoteState.ctl, zygoteState.pid = fds[0], cmd.Process.Pid
 	gen := zygoteState.gen
+	exited := make(chan struct{})
+	zygoteState.exited = exited
 	crash.Go(func() {
 		cmd.Wait()
+		close(exited)
 		z := &zygoteState
 		z.mu.Lock()
 		defer z.mu.Unlock()
@@ -185,6 +192,28 @@ func startZygote() error {
 		}
 	})
 	return nil
+}
+
+// StopZygote ends the zygote, if one runs, and waits a little for it to
+// exit: so that bld leaves nothing behind, and so that the CPU time of
+// the zygote and of the commands it ran counts as bld's children's (time,
+// getrusage). Programs that run sandboxed actions call it before they exit,
+// when no action runs any more; a later action starts a new zygote.
+func StopZygote() {
+	z := &zygoteState
+	z.mu.Lock()
+	if !z.init || z.ctl < 0 {
+		z.mu.Unlock()
+		return
+	}
+	unix.Close(z.ctl) // the zygote sees EOF and exits
+	z.ctl = -1
+	exited := z.exited
+	z.mu.Unlock()
+	select {
+	case <-exited:
+	case <-time.After(2 * time.Second):
+	}
 }
 
 // A Started is a command the zygote started.

@@ -18,3 +18,6 @@ func (s *Started) Wait() (int, string, int64, error) { return -1, "", 0, errors.
 func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (*Started, error) {
 	return nil, errors.New("mount namespaces exist only on Linux")
 }
+
+// StopZygote does nothing: there is no zygote here.
+func StopZygote() {}

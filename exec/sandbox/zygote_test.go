@@ -176,3 +176,26 @@ func TestZygoteOff(t *testing.T) {
 		t.Errorf("the helper's command: %v, output %q (want a pid above 1: the helper is the init)", cmd.ProcessState, out)
 	}
 }
+
+// StopZygote ends the zygote; the next command starts a new one.
+func TestStopZygote(t *testing.T) {
+	root := t.TempDir()
+	a := &graph.Action{Argv: []string{"sh", "-c", "echo one"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r, _ := zygoteRun(t, context.Background(), root, a)
+	readAll(t, r)
+	s.Wait()
+	zygoteState.mu.Lock()
+	pid := zygoteState.pid
+	zygoteState.mu.Unlock()
+	StopZygote()
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("the zygote (pid %d) still runs after StopZygote: kill 0 says %v", pid, err)
+	}
+	s, r, _ = zygoteRun(t, context.Background(), root, a)
+	if out := readAll(t, r); out != "one\n" {
+		t.Errorf("output %q after a restart", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}
