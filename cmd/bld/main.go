@@ -105,7 +105,11 @@ func main() {
 		vars:       os.Environ(),
 		isTerminal: isTerminal(os.Stderr),
 	}
-	os.Exit(run(ctx, env, os.Args[1:]))
+	code := run(ctx, env, os.Args[1:])
+	// The sandbox's zygote, if a build started one, exits now, and is
+	// waited for: its commands' CPU time then counts as bld's children's.
+	sandbox.StopZygote()
+	os.Exit(code)
 }
 
 // Exit codes, Bazel's where Bazel has one (docs in README.md).

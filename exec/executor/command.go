@@ -83,7 +83,15 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 		}
 		defer detach()
 	}
-	err = cmd.Start()
+	// In the namespace sandbox, the zygote starts the command if it can;
+	// else (or with no sandbox) it is started here.
+	var zp *sandbox.Started
+	if xr != nil {
+		zp, _ = xr.StartZygote(ctx, cmd)
+	}
+	if zp == nil {
+		err = cmd.Start()
+	}
 	w.Close() // the command's copy is the only one now
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
@@ -94,36 +102,50 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 		defer close(copied)
 		io.Copy(out, r)
 	})
-	untrack := journal.track(cmd.Process.Pid)
-	// When the main process has ended, but before it is reaped (so that
-	// its process group ID cannot be reused), kill what it left running in
-	// its group: an action is over when its command is, as in Bazel.
-	early := exitedUnreaped(cmd.Process.Pid)
-	if early {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	var res commandResult
+	var werr error
+	state := ""
+	if zp != nil {
+		// The zygote kills what the command left in its group, and the
+		// group on Ctrl-C or a timeout (ctx).
+		untrack := journal.track(zp.Pid)
+		res.exitCode, state, res.maxRSS, werr = zp.Wait()
+		untrack()
+	} else {
+		untrack := journal.track(cmd.Process.Pid)
+		// When the main process has ended, but before it is reaped (so that
+		// its process group ID cannot be reused), kill what it left running in
+		// its group: an action is over when its command is, as in Bazel.
+		early := exitedUnreaped(cmd.Process.Pid)
+		if early {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		werr = cmd.Wait()
+		if !early {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // best effort
+		}
+		untrack()
+		res.exitCode, state = cmd.ProcessState.ExitCode(), cmd.ProcessState.String()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
+		}
 	}
-	werr := cmd.Wait()
-	if !early {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // best effort
-	}
-	untrack()
 	// Descendants that left the group may still hold the pipe: read what
 	// comes within waitDelay, no more.
 	r.SetReadDeadline(time.Now().Add(waitDelay))
 	<-copied
-	res := commandResult{output: out.Bytes(), exitCode: cmd.ProcessState.ExitCode()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
-	}
+	res.output = out.Bytes()
 	switch {
 	case ctx.Err() != nil && res.exitCode != 0 && errors.Is(context.Cause(ctx), ErrTimedOut):
 		res.err = fmt.Errorf("%w after %s: killed", ErrTimedOut, a.Timeout)
 	case ctx.Err() != nil && res.exitCode != 0:
 		res.err = fmt.Errorf("killed: %w", context.Cause(ctx))
+	case zp != nil && werr != nil:
+		res.err = werr
 	case res.exitCode > 0:
 		res.err = fmt.Errorf("command exited with status %d", res.exitCode)
 	case res.exitCode < 0:
-		res.err = fmt.Errorf("command terminated: %v", cmd.ProcessState)
+		res.err = fmt.Errorf("command terminated: %v", state)
 	case werr != nil:
 		res.err = fmt.Errorf("waiting for %s: %w", a.Argv[0], werr)
 	}
@@ -136,6 +158,7 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 // set.
 func newCommand(ctx context.Context, root string, a *graph.Action, xr *sandbox.ExecRoot) (*exec.Cmd, error) {
 	if xr != nil {
+		xr.DeferInputList() // runCommand tries StartZygote first
 		return xr.Command(ctx, a)
 	}
 	prog, err := program.Find(root, a.Argv[0], a.Env)

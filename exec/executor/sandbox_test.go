@@ -368,3 +368,49 @@ func TestProgramInWorkspacePath(t *testing.T) {
 		})
 	}
 }
+
+// In the namespace sandbox the command keeps no capability (the helper had
+// CAP_SYS_ADMIN to mount), through the zygote (where a command in a pid
+// namespace is its pid 1) and through the per-action helper
+// (BLD_SANDBOX_ZYGOTE=0, where the helper is pid 1).
+func TestNamespaceCommandCapabilities(t *testing.T) {
+	needNamespace(t)
+	for _, zygote := range []string{"1", "0"} {
+		t.Run("zygote="+zygote, func(t *testing.T) {
+			t.Setenv("BLD_SANDBOX_ZYGOTE", zygote)
+			root := t.TempDir()
+			a := sh("//p:caps", `{ echo $$; grep CapEff /proc/self/status; } > bld-out/caps`, nil, []string{"bld-out/caps"})
+			if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), sandbox.ModeNamespace); err != nil {
+				t.Fatal(err, string(rec.results["//p:caps"].Output))
+			}
+			lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(root, "bld-out/caps"))), "\n")
+			if len(lines) != 2 || lines[1] != "CapEff:\t0000000000000000" {
+				t.Errorf("the command's pid and capabilities: %q", lines)
+			}
+			if pid1 := lines[0] == "1"; pid1 != (zygote == "1") {
+				t.Errorf("the command's pid is %s (zygote %s)", lines[0], zygote)
+			}
+		})
+	}
+}
+
+// An action past its Timeout is killed at once in every sandbox mode
+// (through the zygote in namespace mode), with everything it started.
+func TestSandboxTimeout(t *testing.T) {
+	t.Parallel()
+	for _, mode := range sandboxModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			a := sh("//p:slow", "sleep 30 & sleep 31", nil, []string{"bld-out/s"})
+			a.Timeout = 300 * time.Millisecond
+			begin := time.Now()
+			_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+			if err == nil || !errors.Is(rec.results["//p:slow"].Err, ErrTimedOut) {
+				t.Errorf("err = %v, action error %v; want one wrapping ErrTimedOut", err, rec.results["//p:slow"].Err)
+			}
+			if d := time.Since(begin); d > 5*time.Second {
+				t.Errorf("Run took %v; the action was not killed at its timeout", d)
+			}
+		})
+	}
+}

@@ -30,10 +30,16 @@
 // inputs as the files and directories they are (not links), and no other
 // workspace file by any path: relative, the checkout's absolute path, or
 // the real path of an input. Go cannot run code
-// between clone and exec, so the executor starts the bld binary itself
-// (os.Executable) as a helper, which Main intercepts: it makes the mounts,
-// changes to FixedExecRoot, and execs the command in its place (same pid,
-// so process-group kills still reach it; inherited descriptors such as the
+// between clone and exec, so bld starts its own binary (os.Executable) as a
+// helper, which Main intercepts. Normally that helper is the zygote, started
+// once per bld process: for each command it makes a mount namespace of its
+// own on one thread, mounts the exec root, and forks the command from that
+// thread (in a pid namespace of its own, whose pid 1 it is), with the
+// descriptors bld sent it (see zygote_linux.go). When the zygote is off
+// (BLD_SANDBOX_ZYGOTE=0) or cannot serve a command, the executor starts the
+// helper for that command alone: it makes the mounts, changes to
+// FixedExecRoot, and execs the command in its place (same pid, so
+// process-group kills still reach it; inherited descriptors such as the
 // jobserver's survive). See namespace_linux.go for the exact recipe.
 //
 // ModeSymlinks (elsewhere, or when namespaces do not work): the command runs

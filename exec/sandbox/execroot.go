@@ -123,7 +123,7 @@ func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, erro
 	e := &ExecRoot{root: m.root, dir: dir, mode: mode, pidns: m.pidns}
 	mounted, err := buildForest(dir, m.root, a.AllInputs(), a.Outputs, mode == ModeNamespace)
 	if err == nil && mode == ModeNamespace {
-		err = writeInputList(e.inputList(), mounted)
+		e.list, err = inputListText(mounted)
 	}
 	if err != nil {
 		e.Remove()
@@ -140,6 +140,31 @@ type ExecRoot struct {
 	// pidns: in ModeNamespace, commands get a pid namespace (unless
 	// they are allowed to leave daemons running).
 	pidns bool
+	// list is the inputs the namespace helper binds (inputListText).
+	// Command writes it to inputList() for the helper, unless
+	// DeferInputList was called: then StartZygote sends it to the
+	// zygote, and writes the file only when the zygote cannot start the
+	// command (so that the caller can start the helper's command).
+	list      string
+	deferList bool
+	wroteList bool
+}
+
+// DeferInputList tells Command not to write the input list file: the
+// caller starts the command with StartZygote, and only if that fails with
+// the command Command returned. It saves a file per action.
+func (e *ExecRoot) DeferInputList() { e.deferList = true }
+
+// writeList writes the input list file once.
+func (e *ExecRoot) writeList() error {
+	if e.wroteList {
+		return nil
+	}
+	if err := os.WriteFile(e.inputList(), []byte(e.list), 0o644); err != nil {
+		return fmt.Errorf("writing the exec root's input list: %w", err)
+	}
+	e.wroteList = true
+	return nil
 }
 
 // Path is the exec root's real path, on the host.
@@ -160,6 +185,11 @@ func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, err
 		return nil, err
 	}
 	if e.mode == ModeNamespace {
+		if !e.deferList {
+			if err := e.writeList(); err != nil {
+				return nil, err
+			}
+		}
 		return namespaceCommand(ctx, e.dir, e.root, e.inputList(), path, a, e.pidns && !a.AllowDaemon)
 	}
 	cmd := exec.CommandContext(ctx, path)
@@ -211,13 +241,13 @@ func isInput(a *graph.Action, rel string) bool {
 // bind into the exec root: beside it, outside the exec root.
 func (e *ExecRoot) inputList() string { return e.dir + ".inputs" }
 
-// writeInputList writes the inputs the helper binds: one per line, "d " or
+// inputListText lists the inputs the helper binds: one per line, "d " or
 // "f " and the path; a path with a newline is refused.
-func writeInputList(file string, inputs []mountedInput) error {
+func inputListText(inputs []mountedInput) (string, error) {
 	var b strings.Builder
 	for _, in := range inputs {
 		if strings.ContainsAny(in.path, "\n\r") {
-			return fmt.Errorf("input %q: a path with a newline cannot be sandboxed", in.path)
+			return "", fmt.Errorf("input %q: a path with a newline cannot be sandboxed", in.path)
 		}
 		kind := "f "
 		if in.dir {
@@ -225,10 +255,7 @@ func writeInputList(file string, inputs []mountedInput) error {
 		}
 		b.WriteString(kind + in.path + "\n")
 	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("writing the exec root's input list: %w", err)
-	}
-	return nil
+	return b.String(), nil
 }
 
 // Collect moves a's declared outputs from the exec root into the workspace,
@@ -267,7 +294,9 @@ func (e *ExecRoot) Collect(a *graph.Action) error {
 
 // Remove deletes the exec root and whatever the command left in it.
 func (e *ExecRoot) Remove() error {
-	os.Remove(e.inputList())
+	if e.wroteList {
+		os.Remove(e.inputList())
+	}
 	if err := RemoveAll(e.dir); err != nil {
 		return fmt.Errorf("removing the exec root: %w", err)
 	}

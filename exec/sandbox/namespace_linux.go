@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,21 +36,31 @@ import (
 //
 //  1. makes every mount private (MS_REC|MS_PRIVATE on /), so nothing
 //     leaks back to the host;
-//  2. mounts a tmpfs on FixedDir and creates execroot/ and src/ in it;
+//  2. mounts a tmpfs on FixedDir and creates execroot/ in it;
 //  3. bind-mounts the exec root on FixedExecRoot, and the workspace on
-//     FixedSource, read-only;
-//  4. binds each listed input from FixedSource onto its placeholder under
-//     FixedExecRoot (a bind of a read-only mount is read-only), then
-//     unmounts FixedSource: the command sees its inputs as the regular
-//     files and directories they are, and no other workspace file, by any
-//     path (a relative ../src, or the real path of an input, lead nowhere);
-//  5. mounts an empty read-only tmpfs over the workspace's real path;
-//  6. changes to FixedExecRoot, drops its capabilities and execs the
+//     its own path, read-only;
+//  4. binds each listed input from that read-only view onto its
+//     placeholder under FixedExecRoot (a bind of a read-only mount is
+//     read-only);
+//  5. mounts an empty read-only tmpfs over the workspace's path, which
+//     covers the view of step 3: the command sees its inputs as the
+//     regular files and directories they are, and no other workspace
+//     file, by any path (a relative path out of the exec root, the real
+//     path of an input, the checkout's path lead nowhere);
+//  6. changes to FixedExecRoot, drops its capabilities (dropCapabilities:
+//     the command has none, even when the user is root) and execs the
 //     program (resolved on the host, by ExecRoot.program, as the action key
 //     resolves it) with the environment and descriptors it was given.
 //
 // The helper's pid is the command's pid: it leads the process group the
 // executor kills on Ctrl-C.
+//
+// That is the per-action helper, the fallback. Normally the zygote
+// (zygote_linux.go) runs the same recipe: step 1 once, for its whole life;
+// steps 2 to 5 per command, on a thread of its own after
+// unshare(CLONE_NEWNS); step 6 by forking the command from that thread.
+// With a pid namespace, the command itself is the namespace's pid 1 (no
+// helper init, no /proc of its own: see StartZygote).
 
 // newProcAttr is what every sandboxed command needs: a process group of
 // its own.
@@ -172,8 +183,11 @@ func Main() {
 // returns only on failure. For verbProbe it returns nil when the namespace
 // is as it should be.
 func helper(args []string) error {
-	if len(args) < 3 || (args[0] == verbExec && len(args) < 6) {
+	if len(args) < 1 || (args[0] != verbZygote && len(args) < 3) || (args[0] == verbExec && len(args) < 6) {
 		return fmt.Errorf("helper: bad arguments %q", args)
+	}
+	if args[0] == verbZygote {
+		return zygoteMain()
 	}
 	verb, dir, root := args[0], args[1], args[2]
 	var inputs []mountedInput
@@ -201,8 +215,11 @@ func helper(args []string) error {
 	if verb == verbProbe {
 		return probeCheck(root, isInit)
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("dropping capabilities: %w", err)
+	// Capabilities are per thread: the thread that drops them must be
+	// the one that execs (or, in runInit, forks) the command.
+	runtime.LockOSThread()
+	if err := dropCapabilities(); err != nil {
+		return err
 	}
 	path, argv := args[4], args[5:]
 	if isInit {
@@ -301,14 +318,19 @@ func readInputList(file string) ([]mountedInput, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the input list: %w", err)
 	}
+	return parseInputList(string(data), file)
+}
+
+// parseInputList reads what inputListText wrote; name says where from.
+func parseInputList(data, name string) ([]mountedInput, error) {
 	var inputs []mountedInput
-	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimSuffix(data, "\n"), "\n") {
 		if line == "" {
 			continue
 		}
 		kind, p, ok := strings.Cut(line, " ")
 		if !ok || (kind != "f" && kind != "d") || p == "" {
-			return nil, fmt.Errorf("the input list %s is damaged: %q", file, line)
+			return nil, fmt.Errorf("the input list %s is damaged: %q", name, line)
 		}
 		inputs = append(inputs, mountedInput{path: p, dir: kind == "d"})
 	}
@@ -317,32 +339,40 @@ func readInputList(file string) ([]mountedInput, error) {
 
 // mountNamespace does steps 1 to 5 of the recipe.
 func mountNamespace(dir, root string, inputs []mountedInput) error {
-	steps := []struct {
-		what                 string
-		source, target, kind string
-		flags                uintptr
-		data                 string
-	}{
-		{"making mounts private", "", "/", "", unix.MS_REC | unix.MS_PRIVATE, ""},
-		{"mounting a tmpfs on " + FixedDir, "tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755,size=64k"},
+	if err := makeMountsPrivate(); err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if err := unix.Mount(s.source, s.target, s.kind, s.flags, s.data); err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
+	return mountExecRoot(dir, root, inputs)
+}
+
+// makeMountsPrivate is step 1 of the recipe.
+func makeMountsPrivate() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
 	}
-	for _, d := range []string{FixedExecRoot, FixedSource} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return err
-		}
+	return nil
+}
+
+// mountExecRoot does steps 2 to 5 of the recipe, in a mount namespace whose
+// mounts are already private (step 1).
+func mountExecRoot(dir, root string, inputs []mountedInput) error {
+	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=64k"); err != nil {
+		return fmt.Errorf("mounting a tmpfs on %s: %w", FixedDir, err)
+	}
+	if err := os.Mkdir(FixedExecRoot, 0o755); err != nil {
+		return err
 	}
 	if err := unix.Mount(dir, FixedExecRoot, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting the exec root: %w", err)
 	}
-	if err := unix.Mount(root, FixedSource, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	// The read-only view of the workspace is the workspace itself, bound
+	// on its own path: the tmpfs of step 5 then covers it, where
+	// unmounting a view elsewhere cost a few hundred microseconds (the
+	// kernel waits for an RCU grace period on every unmount).
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting the workspace: %w", err)
 	}
-	if err := remountReadOnly(FixedSource); err != nil {
+	if err := remountReadOnly(root); err != nil {
 		return err
 	}
 	for _, in := range inputs {
@@ -351,12 +381,9 @@ func mountNamespace(dir, root string, inputs []mountedInput) error {
 			flags |= unix.MS_REC
 		}
 		rel := filepath.FromSlash(in.path)
-		if err := unix.Mount(filepath.Join(FixedSource, rel), filepath.Join(FixedExecRoot, rel), "", flags, ""); err != nil {
+		if err := unix.Mount(filepath.Join(root, rel), filepath.Join(FixedExecRoot, rel), "", flags, ""); err != nil {
 			return fmt.Errorf("showing input %s: %w", in.path, err)
 		}
-	}
-	if err := unix.Unmount(FixedSource, unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("hiding the workspace view: %w", err)
 	}
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
 		return fmt.Errorf("hiding the workspace: %w", err)
@@ -387,16 +414,16 @@ func remountReadOnly(target string) error {
 }
 
 // probeCheck verifies the namespace the probe built: the exec root is the
-// working directory, and the workspace is hidden at its own path and at
-// FixedSource.
+// working directory, FixedDir holds nothing else, and the workspace is
+// hidden at its own path.
 func probeCheck(root string, inPidns bool) error {
 	if inPidns {
 		if self, err := os.Readlink("/proc/self"); err != nil || self != "1" {
 			return fmt.Errorf("/proc does not show the pid namespace: /proc/self is %q (%v)", self, err)
 		}
 	}
-	if entries, err := os.ReadDir(FixedSource); err != nil || len(entries) != 0 {
-		return fmt.Errorf("the workspace is still visible at %s", FixedSource)
+	if entries, err := os.ReadDir(FixedDir); err != nil || len(entries) != 1 {
+		return fmt.Errorf("%s holds more than the exec root", FixedDir)
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil || len(entries) != 0 {

@@ -4,8 +4,8 @@ import "bld/exec/graph"
 
 // The fixed paths of ModeNamespace. On the host, FixedDir is only an empty
 // directory (a mount point, created when missing); inside each action's
-// mount namespace a private tmpfs is mounted on it, holding the two mount
-// points below.
+// mount namespace a private tmpfs is mounted on it, holding the mount point
+// below.
 const (
 	// FixedDir is the mount point of the namespace's private tmpfs.
 	FixedDir = "/tmp/bld-sandbox"
@@ -13,11 +13,6 @@ const (
 	// command's working directory: graph.SandboxExecRoot, the path rules
 	// see as ctx.exec_root, under FixedDir.
 	FixedExecRoot = graph.SandboxExecRoot
-	// FixedSource is where the helper mounts the workspace, read-only,
-	// just long enough to bind each declared input from it onto its
-	// placeholder in the exec root; it is unmounted before the command
-	// starts, so the command sees no other workspace file.
-	FixedSource = FixedDir + "/src"
 )
 
 // helperArg, as argv[1], makes Main run the namespace helper. It starts with
@@ -30,6 +25,10 @@ const helperArg = "-bld-sandbox-helper"
 const (
 	verbExec  = "exec"  // set up the namespace, then exec the command
 	verbProbe = "probe" // set up the namespace, check it, print probeOK
+	// verbZygote: serve requests to run commands, each in a mount
+	// namespace of its own, until bld closes the control socket
+	// (zygote_linux.go).
+	verbZygote = "zygote"
 )
 
 const probeOK = "bld-sandbox-ok"

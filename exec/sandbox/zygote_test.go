@@ -1,0 +1,201 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"bld/exec/graph"
+)
+
+// zygoteRun prepares a in a namespace manager for root and starts its
+// command through the zygote, its output into a pipe.
+func zygoteRun(t *testing.T, ctx context.Context, root string, a *graph.Action) (*Started, *os.File, *ExecRoot) {
+	t.Helper()
+	m := NewManager(root, ModeNamespace)
+	if _, _, err := m.Mode(ctx); err != nil {
+		t.Skipf("no namespaces here: %v", err)
+	}
+	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	xr, err := m.Prepare(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { xr.Remove() })
+	cmd, err := xr.Command(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	s, err := xr.StartZygote(ctx, cmd)
+	w.Close()
+	if err != nil {
+		r.Close()
+		t.Fatalf("the zygote did not start the command: %v", err)
+	}
+	return s, r, xr
+}
+
+func readAll(t *testing.T, r *os.File) string {
+	t.Helper()
+	defer r.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
+
+// The zygote's command sees what the per-action helper's sees: its
+// inputs at FixedExecRoot and nothing else of the workspace, the user's
+// uid, no capability, and (with a pid namespace) itself as pid 1.
+func TestZygoteNamespace(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "in.txt"), []byte("declared\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "secret.txt"), []byte("secret\n"), 0o644)
+	a := &graph.Action{
+		Argv: []string{"sh", "-c", `echo $$; pwd; cat in.txt; cat secret.txt 2>/dev/null || echo hidden; cat ` + root + `/secret.txt 2>/dev/null || echo hidden; ls ` + FixedDir + `; echo out > bld-out/o; id -u; grep CapEff /proc/self/status; exit 3`},
+		Env:  []string{"PATH=/usr/bin:/bin"}, Inputs: []string{"in.txt"}, Outputs: []string{"bld-out/o"},
+	}
+	s, r, xr := zygoteRun(t, context.Background(), root, a)
+	out := readAll(t, r)
+	code, state, rss, err := s.Wait()
+	if err != nil || code != 3 {
+		t.Fatalf("exit %d (%s), %v; output %q", code, state, err, out)
+	}
+	if rss <= 0 {
+		t.Errorf("max rss %d", rss)
+	}
+	want := strings.Join([]string{"1", FixedExecRoot, "declared", "hidden", "hidden", "execroot", strconv.Itoa(os.Getuid()), "CapEff:\t0000000000000000"}, "\n") + "\n"
+	if out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	if err := xr.Collect(a); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "bld-out/o")); err != nil || string(b) != "out\n" {
+		t.Errorf("collected output: %q, %v", b, err)
+	}
+}
+
+// Cancelling the context kills the command's process group at once.
+func TestZygoteCancel(t *testing.T) {
+	root := t.TempDir()
+	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30; echo late"}, Env: []string{"PATH=/usr/bin:/bin"}, AllowDaemon: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, r, _ := zygoteRun(t, ctx, root, a)
+	time.AfterFunc(200*time.Millisecond, cancel)
+	begin := time.Now()
+	out := readAll(t, r)
+	code, state, _, err := s.Wait()
+	if err != nil || code != -1 || state != "signal: killed" {
+		t.Errorf("exit %d (%s), %v; output %q", code, state, err, out)
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("killed after %v", d)
+	}
+}
+
+// A zygote that dies makes the running command's Wait fail, not hang; the
+// next command gets a new zygote.
+func TestZygoteDies(t *testing.T) {
+	root := t.TempDir()
+	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r, _ := zygoteRun(t, context.Background(), root, a)
+	zygoteState.mu.Lock()
+	pid := zygoteState.pid
+	zygoteState.mu.Unlock()
+	syscall.Kill(pid, syscall.SIGKILL)
+	done := make(chan error, 1)
+	go func() { _, _, _, err := s.Wait(); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Wait succeeded after the zygote died")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait hangs after the zygote died")
+	}
+	readAll(t, r) // the command died with the zygote: EOF
+	b := &graph.Action{Argv: []string{"sh", "-c", "echo again"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r, _ = zygoteRun(t, context.Background(), root, b)
+	if out := readAll(t, r); out != "again\n" {
+		t.Errorf("output %q", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}
+
+// BLD_SANDBOX_ZYGOTE=0 turns the zygote off: StartZygote declines, and
+// the helper's command (the fallback) still runs.
+func TestZygoteOff(t *testing.T) {
+	t.Setenv("BLD_SANDBOX_ZYGOTE", "0")
+	root := t.TempDir()
+	m := NewManager(root, ModeNamespace)
+	ctx := context.Background()
+	if _, _, err := m.Mode(ctx); err != nil {
+		t.Skipf("no namespaces here: %v", err)
+	}
+	a := &graph.Action{Argv: []string{"sh", "-c", "echo $$"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	xr, err := m.Prepare(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xr.Remove()
+	cmd, err := xr.Command(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	if s, err := xr.StartZygote(ctx, cmd); s != nil || err == nil {
+		t.Fatal("the zygote started a command with BLD_SANDBOX_ZYGOTE=0")
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	out := readAll(t, r)
+	if n, _ := strconv.Atoi(strings.TrimSpace(out)); cmd.Wait() != nil || n < 2 {
+		t.Errorf("the helper's command: %v, output %q (want a pid above 1: the helper is the init)", cmd.ProcessState, out)
+	}
+}
+
+// StopZygote ends the zygote; the next command starts a new one.
+func TestStopZygote(t *testing.T) {
+	root := t.TempDir()
+	a := &graph.Action{Argv: []string{"sh", "-c", "echo one"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r, _ := zygoteRun(t, context.Background(), root, a)
+	readAll(t, r)
+	s.Wait()
+	zygoteState.mu.Lock()
+	pid := zygoteState.pid
+	zygoteState.mu.Unlock()
+	StopZygote()
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("the zygote (pid %d) still runs after StopZygote: kill 0 says %v", pid, err)
+	}
+	s, r, _ = zygoteRun(t, context.Background(), root, a)
+	if out := readAll(t, r); out != "one\n" {
+		t.Errorf("output %q after a restart", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}
