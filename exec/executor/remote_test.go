@@ -123,3 +123,23 @@ func TestRemoteActionsTakeNoTokens(t *testing.T) {
 		t.Errorf("//:fb started %d times, want once (the fallback is the same run)", starts)
 	}
 }
+
+// TestFailedTestStopsNothing: without -k a failed action stops the build,
+// but a failed test is a verdict: what does not depend on it still runs.
+func TestFailedTestStopsNothing(t *testing.T) {
+	for _, isTest := range []bool{true, false} {
+		root := t.TempDir()
+		os.MkdirAll(filepath.Join(root, "out"), 0o755)
+		failing := sh("//:t", "exit 1", nil, []string{"out/t"})
+		failing.Test = isTest
+		b := sh("//:b", "sleep 0.3; touch out/b", nil, []string{"out/b"})
+		a := sh("//:a", "touch out/a", []string{"out/b"}, []string{"out/a"})
+		sum, _, err := build(t, context.Background(), root, []*graph.Action{failing, b, a}, 2, false, newMemCache())
+		if err == nil {
+			t.Fatal("the build succeeded with a failed action")
+		}
+		if ran := exists(filepath.Join(root, "out/a")); ran != isTest {
+			t.Errorf("Test=%v: the later action ran=%v (summary %+v)", isTest, ran, sum)
+		}
+	}
+}

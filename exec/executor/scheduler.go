@@ -399,7 +399,7 @@ func (s *scheduler) finish(r Result) {
 	switch r.Status {
 	case StatusFailed:
 		s.summary.Failed++
-		if !s.opts.KeepGoing {
+		if !s.opts.KeepGoing && !r.Action.Test {
 			s.stop()
 		}
 		return

@@ -82,6 +82,11 @@ type Action struct {
 	// it, it is killed and the action fails (a test's timeout). Not part
 	// of the action's key.
 	Timeout time.Duration
+	// Test marks the run of a test: its failure is the test's verdict,
+	// not a build error, so it stops nothing (without -k, a failed
+	// compile stops the build; a failed test does not, as in Bazel,
+	// which runs every test). Scheduling only: not part of the key.
+	Test bool
 	// QuietOutput keeps what a successful run printed out of the display
 	// (a passing test's log); it is still kept, and shown on failure
 	// unless QuietFailure.

@@ -172,6 +172,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 			Timeout:      cmp.Or(opts.Timeout, testTimeouts[timeout]),
 			QuietOutput:  !opts.ShowOutput,
 			QuietFailure: opts.HideFailures,
+			Test:         true,
 		}
 		for _, tag := range t.Tags {
 			applyRequirement(act, tag)
