@@ -61,6 +61,11 @@ type Options struct {
 	// fails (rather than the action failing) runs here, with a token.
 	Remote     RemoteRunner
 	RemoteJobs int
+	// Checkers is how many up-to-date checks run at once; 0 means the
+	// number of CPUs, right when a check is hashing. A caller whose Cache
+	// asks a remote cache on a miss gives more, since such checks mostly
+	// wait for the network.
+	Checkers int
 }
 
 // Summary counts what a build did with the actions it needed.

@@ -145,7 +145,11 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		checkingIDs: map[int]bool{},
 		endedIDs:    map[int]bool{},
 	}
-	s.checkers = min(runtime.NumCPU(), max(len(p.ids), 1))
+	checkers := runtime.NumCPU()
+	if opts.Checkers > 0 {
+		checkers = opts.Checkers
+	}
+	s.checkers = min(checkers, max(len(p.ids), 1))
 	// A few jobs queue per checker, so that a checker finishing one does
 	// not wait for the scheduler goroutine to hand it the next: on a no-op
 	// build that round trip, not the check, would set the pace.

@@ -62,6 +62,11 @@ type ExecOptions struct {
 	Remote Remote
 }
 
+// remoteCheckers is how many up-to-date checks run at once with a remote
+// cache: enough to keep a round trip of tens of milliseconds from setting
+// the pace of a build of cache hits.
+const remoteCheckers = 32
+
 // Remote says how a build uses remote services (docs/remote.md).
 type Remote struct {
 	// Cache is the remote cache behind the action cache; nil for none.
@@ -128,6 +133,11 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	}
 	if o.BuildLog != nil {
 		opts.Durations = o.BuildLog.Duration
+	}
+	if o.Remote.Cache != nil {
+		// A miss asks the remote cache: checks wait for the network
+		// rather than the CPU.
+		opts.Checkers = remoteCheckers
 	}
 	var runner *remoteexec.Runner
 	if o.Remote.Exec != nil {
