@@ -453,3 +453,25 @@ func TestRemoteQueueTimeout(t *testing.T) {
 		t.Errorf("took %v", r.elapsed)
 	}
 }
+
+// TestRemoteHugeOutput: a remote command that prints 6 MB is shown as a
+// local one is (head, a note naming the log with the whole output, tail),
+// and a remote hit does not bring such an output back.
+func TestRemoteHugeOutput(t *testing.T) {
+	s := startServer(t, remotetest.Options{Exec: true})
+	files := map[string]string{"p/BUILD.star": `genrule(name = "loud", outs = ["loud.txt"], cmd = "seq 1 800000; echo done > $@")` + "\n"}
+	w := newWorkspace(t, files)
+	r := w.mustBuild("build", "--remote_executor="+s.Target(), "//p:loud")
+	wantContains(t, r.stderr, "bytes of output left out here; the whole output is in", "\n800000\n")
+	if len(r.stderr) > 2<<20 {
+		t.Errorf("%d bytes printed for a 6 MB output", len(r.stderr))
+	}
+	w2 := newWorkspace(t, files)
+	r = w2.mustBuild("build", "--remote_cache="+s.Target(), "--events=ev.json", "//p:loud")
+	if e := readRemoteEvents(t, w2, "ev.json")["//p:loud Genrule"]; e.Status != "restored" {
+		t.Errorf("second checkout: %+v, want restored", e)
+	}
+	if len(r.stderr) > 1<<20 {
+		t.Errorf("the restore printed %d bytes", len(r.stderr))
+	}
+}

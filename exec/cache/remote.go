@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,15 @@ import (
 // reported once through Options.Warn and turns the remote tier off for the
 // rest of the build; a result or blob it does not have, or gives corrupt,
 // is a miss.
+
+// maxRemoteOutput is the longest command output a remote hit brings back
+// to show again.
+const maxRemoteOutput = 1 << 20
+
+// outputSize is the length of what the command of r printed.
+func outputSize(r *repb.ActionResult) int64 {
+	return int64(len(r.GetStdoutRaw())+len(r.GetStderrRaw())) + r.GetStdoutDigest().GetSizeBytes() + r.GetStderrDigest().GetSizeBytes()
+}
 
 // remoteReadSets is the path of the output file of a remote manifest.
 const remoteReadSets = "bld-read-sets"
@@ -122,12 +132,17 @@ func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) boo
 		}
 		local.OutputFiles = append(local.OutputFiles, lf)
 	}
-	output, err := t.client.ReadOutput(ctx, r)
-	if err != nil {
-		t.failed(ctx, "reading a command's output", err)
-		return false
+	// The command's output is shown again on a restore, as for a local
+	// hit; one too long to show (a local run keeps 1 MiB of it) is not
+	// fetched.
+	var buf bytes.Buffer
+	if outputSize(r) <= maxRemoteOutput {
+		if err := t.client.WriteOutput(ctx, r, &buf); err != nil {
+			t.failed(ctx, "reading a command's output", err)
+			return false
+		}
 	}
-	if len(output) > 0 {
+	if output := buf.Bytes(); len(output) > 0 {
 		d, err := c.store.PutBytes(output)
 		if err != nil {
 			c.storeFault(err)

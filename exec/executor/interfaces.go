@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"io"
 	"os/exec"
 	"time"
 
@@ -60,23 +61,22 @@ type RemoteRunner interface {
 	// Accepts reports whether a is to run remotely. It is asked once per
 	// action that must run; false runs it here.
 	Accepts(a *graph.Action) bool
-	// Run runs a's command remotely and puts its outputs in place in the
-	// workspace. It takes no token: the remote service has its own
-	// workers.
-	Run(ctx context.Context, a *graph.Action) RemoteResult
+	// Run runs a's command remotely, puts its outputs in place in the
+	// workspace and writes what the command printed (its stdout, then its
+	// stderr) to output, which bounds what it keeps as for a local
+	// command. It takes no token: the remote service has its own workers.
+	Run(ctx context.Context, a *graph.Action, output io.Writer) RemoteResult
 }
 
 // RemoteResult is the outcome of RemoteRunner.Run.
 type RemoteResult struct {
-	// Output is what the command printed: its stdout, then its stderr.
-	Output []byte
 	// ExitCode is the command's exit status; -1 if it did not exit.
 	ExitCode int
 	// Err is why the action failed: a non-zero exit, a missing output.
 	Err error
 	// Fallback is true when the remote service, not the action, failed
 	// (unreachable, broken mid-build): the action runs here instead, and
-	// Output and Err mean nothing. The runner says so to the user.
+	// the output written and Err mean nothing. The runner says so to the user.
 	Fallback bool
 	// Cached is true when the remote service answered from its cache
 	// rather than running the command.

@@ -51,14 +51,16 @@ func (s *scheduler) executeRemote(ctx context.Context, id int, start time.Time, 
 	if err := prepareOutputs(s.opts.Root, a); err != nil {
 		return fail(err)
 	}
-	rr := s.opts.Remote.Run(ctx, a)
+	out := &boundedOutput{logPath: logPathFor(s.opts.LogDir, a.Outputs)}
+	rr := s.opts.Remote.Run(ctx, a, out)
+	output := out.Bytes() // also closes its log file
 	if rr.Fallback && ctx.Err() == nil {
 		if err := s.opts.Tokens.Acquire(ctx); err != nil {
 			return fail(fmt.Errorf("acquiring a job token to run it here: %w", err))
 		}
 		return s.execute(ctx, id, start, why, key)
 	}
-	r.Output, r.ExitCode, r.RemoteCached = rr.Output, rr.ExitCode, rr.Cached
+	r.Output, r.ExitCode, r.RemoteCached = output, rr.ExitCode, rr.Cached
 	if rr.Err != nil {
 		return fail(rr.Err)
 	}
@@ -66,7 +68,7 @@ func (s *scheduler) executeRemote(ctx context.Context, id int, start time.Time, 
 		return fail(err)
 	}
 	if !a.NoCache {
-		if err := s.opts.Cache.Store(ctx, a, key, rr.Output); err != nil {
+		if err := s.opts.Cache.Store(ctx, a, key, r.Output); err != nil {
 			return fail(fmt.Errorf("recording the result: %w", err))
 		}
 	}

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,7 @@ type inProcessRemote struct {
 
 func (r *inProcessRemote) Accepts(a *graph.Action) bool { return a.Mnemonic == "Remote" }
 
-func (r *inProcessRemote) Run(ctx context.Context, a *graph.Action) RemoteResult {
+func (r *inProcessRemote) Run(ctx context.Context, a *graph.Action, output io.Writer) RemoteResult {
 	r.mu.Lock()
 	r.running++
 	r.maxSeen = max(r.maxSeen, r.running)
@@ -44,11 +45,11 @@ func (r *inProcessRemote) Run(ctx context.Context, a *graph.Action) RemoteResult
 	}
 	cmd := exec.CommandContext(ctx, a.Argv[0], a.Argv[1:]...)
 	cmd.Dir, cmd.Env = r.root, a.Env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return RemoteResult{Output: out, ExitCode: cmd.ProcessState.ExitCode(), Err: err}
+	cmd.Stdout, cmd.Stderr = output, output
+	if err := cmd.Run(); err != nil {
+		return RemoteResult{ExitCode: cmd.ProcessState.ExitCode(), Err: err}
 	}
-	return RemoteResult{Output: out, ExitCode: 0}
+	return RemoteResult{ExitCode: 0}
 }
 
 // TestRemoteActionsTakeNoTokens: with one token held by a slow local

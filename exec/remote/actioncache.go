@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
@@ -56,25 +57,26 @@ func (c *Client) UpdateActionResult(ctx context.Context, action digest.Digest, r
 	})
 }
 
-// ReadOutput returns what the command of result printed: its stdout, then
-// its stderr, each from the inlined bytes or, when not inlined, from the
-// CAS (verified). A nil result printed nothing.
-func (c *Client) ReadOutput(ctx context.Context, result *repb.ActionResult) ([]byte, error) {
-	var out []byte
+// WriteOutput writes what the command of result printed to w: its
+// stdout, then its stderr, each from the inlined bytes or from the CAS,
+// streamed (a command may print gigabytes). A blob is verified once it has
+// been read whole: on an error, what was written so far must be dropped.
+// A nil result printed nothing.
+func (c *Client) WriteOutput(ctx context.Context, result *repb.ActionResult, w io.Writer) error {
 	for _, s := range []struct {
 		raw []byte
 		d   *repb.Digest
 	}{{result.GetStdoutRaw(), result.GetStdoutDigest()}, {result.GetStderrRaw(), result.GetStderrDigest()}} {
 		switch {
 		case len(s.raw) > 0:
-			out = append(out, s.raw...)
-		case s.d.GetSizeBytes() > 0:
-			b, err := c.ReadBlob(ctx, reapi.DigestFromProto(s.d))
-			if err != nil {
-				return nil, fmt.Errorf("reading the command's output: %w", err)
+			if _, err := w.Write(s.raw); err != nil {
+				return err
 			}
-			out = append(out, b...)
+		case s.d.GetSizeBytes() > 0:
+			if err := c.readStream(ctx, reapi.DigestFromProto(s.d), w); err != nil {
+				return fmt.Errorf("reading the command's output: %w", err)
+			}
 		}
 	}
-	return out, nil
+	return nil
 }

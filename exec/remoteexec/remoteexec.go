@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -126,8 +127,8 @@ func (r *Runner) Accepts(a *graph.Action) bool {
 func (r *Runner) Counts() (ran, cached int64) { return r.ran.Load(), r.cached.Load() }
 
 // Run runs a remotely and puts its outputs in place.
-func (r *Runner) Run(ctx context.Context, a *graph.Action) executor.RemoteResult {
-	res, err := r.run(ctx, a)
+func (r *Runner) Run(ctx context.Context, a *graph.Action, output io.Writer) executor.RemoteResult {
+	res, err := r.run(ctx, a, output)
 	if err == nil {
 		return res
 	}
@@ -142,7 +143,7 @@ func (r *Runner) Run(ctx context.Context, a *graph.Action) executor.RemoteResult
 		})
 		return executor.RemoteResult{Fallback: true, ExitCode: -1}
 	case errors.As(err, &af):
-		return executor.RemoteResult{Output: res.Output, ExitCode: res.ExitCode, Err: af.err}
+		return executor.RemoteResult{ExitCode: res.ExitCode, Err: af.err}
 	case ctx.Err() != nil:
 		return executor.RemoteResult{ExitCode: -1, Err: errors.New("interrupted: its remote execution was abandoned")}
 	}
@@ -164,7 +165,7 @@ type actionFailure struct{ err error }
 
 func (f *actionFailure) Error() string { return f.err.Error() }
 
-func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResult, error) {
+func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer) (executor.RemoteResult, error) {
 	res := executor.RemoteResult{ExitCode: -1}
 	files, err := r.opts.Inputs.InputFiles(ctx, a)
 	if err != nil {
@@ -233,9 +234,7 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	case errors.As(err, &ae) && !remote.IsUnavailable(err):
 		// The service ran it, or tried to, and says why it failed:
 		// a timeout, a command the worker cannot start.
-		if out, oerr := r.opts.Client.ReadOutput(ctx, ae.Response.GetResult()); oerr == nil {
-			res.Output = out
-		}
+		r.opts.Client.WriteOutput(ctx, ae.Response.GetResult(), output) // what it printed, if anything
 		if ae.Code == codes.DeadlineExceeded {
 			return res, &actionFailure{fmt.Errorf("timed out after %v (on the remote executor)", a.Timeout)}
 		}
@@ -249,7 +248,7 @@ func (r *Runner) run(ctx context.Context, a *graph.Action) (executor.RemoteResul
 	}
 	res.Cached = resp.GetCachedResult()
 	res.ExitCode = int(result.GetExitCode())
-	if res.Output, err = r.opts.Client.ReadOutput(ctx, result); err != nil {
+	if err := r.opts.Client.WriteOutput(ctx, result, output); err != nil {
 		return res, err
 	}
 	r.ran.Add(1)

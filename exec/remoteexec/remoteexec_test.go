@@ -1,6 +1,7 @@
 package remoteexec
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"bld/exec/cache"
+	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/remote"
 	"bld/exec/remote/remotetest"
@@ -73,11 +75,11 @@ func TestRun(t *testing.T) {
 	if !r.Accepts(a) {
 		t.Fatal("a plain command is not accepted")
 	}
-	res := r.Run(context.Background(), a)
+	res, out := runOut(r, a)
 	if res.Err != nil || res.Fallback || res.ExitCode != 0 {
 		t.Fatalf("Run: %+v", res)
 	}
-	if got := string(res.Output); got != "hello\nto-stderr\n" {
+	if got := out; got != "hello\nto-stderr\n" {
 		t.Errorf("output %q, want stdout then stderr", got)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "out/o.txt")); string(b) != "hello\n" {
@@ -103,19 +105,19 @@ func TestRunFailures(t *testing.T) {
 	r, s, root, warnings := setup(t)
 	bad := shAction("echo broken; exit 3", "out/b.txt")
 	prepare(t, root, bad)
-	res := r.Run(context.Background(), bad)
-	if res.Fallback || res.ExitCode != 3 || res.Err == nil || string(res.Output) != "broken\n" {
+	res, out := runOut(r, bad)
+	if res.Fallback || res.ExitCode != 3 || res.Err == nil || out != "broken\n" {
 		t.Errorf("failing command: %+v", res)
 	}
 	lazy := shAction("true", "out/never.txt")
 	prepare(t, root, lazy)
-	if res := r.Run(context.Background(), lazy); res.Fallback || res.Err == nil || !strings.Contains(res.Err.Error(), "out/never.txt") {
+	if res := run(r, lazy); res.Fallback || res.Err == nil || !strings.Contains(res.Err.Error(), "out/never.txt") {
 		t.Errorf("missing output: %+v", res)
 	}
 	s.Stop()
 	ok := shAction("cp src/in.txt out/o.txt", "out/o.txt")
 	prepare(t, root, ok)
-	if res := r.Run(context.Background(), ok); !res.Fallback {
+	if res := run(r, ok); !res.Fallback {
 		t.Errorf("with the service gone: %+v, want a fallback", res)
 	}
 	if r.Accepts(ok) {
@@ -161,7 +163,7 @@ func TestSharedInputUploadedOnce(t *testing.T) {
 		a.Inputs = []string{"src/big.bin"}
 		prepare(t, root, a)
 		go func() {
-			res := r.Run(context.Background(), a)
+			res := run(r, a)
 			if res.Err != nil || res.Fallback {
 				done <- res.Err.Error()
 				return
@@ -178,4 +180,16 @@ func TestSharedInputUploadedOnce(t *testing.T) {
 	if sent := st.BatchUpdateBytes + st.ByteStreamWriteBytes; sent > int64(len(big))+1<<20 {
 		t.Errorf("%d bytes uploaded for %d actions sharing a %d-byte input; want it sent once", sent, n, len(big))
 	}
+}
+
+// runOut runs a with r and returns the result and what it printed.
+func runOut(r *Runner, a *graph.Action) (executor.RemoteResult, string) {
+	var out bytes.Buffer
+	res := r.Run(context.Background(), a, &out)
+	return res, out.String()
+}
+
+func run(r *Runner, a *graph.Action) executor.RemoteResult {
+	res, _ := runOut(r, a)
+	return res
 }
