@@ -307,8 +307,17 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 		return fail(fmt.Errorf("zygote: sending the request: %w", err))
 	}
 	r := bufio.NewReader(c)
+	// Ctrl-C ends this wait too (a zygote stuck mounting on a hung file
+	// system): closing our end makes the zygote kill what it started.
+	stopFirst := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
 	line, err := r.ReadString('\n')
+	if !stopFirst() && err == nil {
+		c.SetReadDeadline(time.Time{}) // ctx ended after the answer: the kill below handles it
+	}
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return fail(fmt.Errorf("zygote: no answer: %w", err))
 	}
 	verb, arg, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
