@@ -475,3 +475,20 @@ func TestRemoteHugeOutput(t *testing.T) {
 		t.Errorf("the restore printed %d bytes", len(r.stderr))
 	}
 }
+
+// TestRemoteReadOnlyCache: a server whose action cache clients may not
+// write is only read: no upload is tried, no warning printed.
+func TestRemoteReadOnlyCache(t *testing.T) {
+	s := startServer(t, remotetest.Options{DisableACUpdate: true})
+	w := newWorkspace(t, remoteFiles)
+	r := w.mustBuild("build", "--remote_cache="+s.Target(), "//p:b")
+	if strings.Contains(r.stderr, "warning:") {
+		t.Errorf("a read-only remote cache warned:\n%s", r.stderr)
+	}
+	if n := s.Stats().RPCs["UpdateActionResult"]; n != 0 {
+		t.Errorf("%d uploads tried to a read-only action cache", n)
+	}
+	if n := s.Stats().RPCs["GetActionResult"]; n == 0 {
+		t.Error("the read-only cache was not read")
+	}
+}

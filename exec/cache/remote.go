@@ -78,13 +78,18 @@ type remoteTier struct {
 	upload bool
 	warn   func(string)
 
+	refusedOnce sync.Once
+
 	uploads sync.WaitGroup
 	slots   chan struct{}
 	hits    atomic.Int64
 }
 
+// newRemoteTier returns the tier of client. Results are uploaded when
+// upload is asked for and the server lets clients write its action cache
+// (a read-only cache is no failure: it is only read).
 func newRemoteTier(client *remote.Client, upload bool, warn func(string)) *remoteTier {
-	return &remoteTier{client: client, upload: upload, warn: warn, slots: make(chan struct{}, remoteUploads)}
+	return &remoteTier{client: client, upload: upload && client.CanUpdateActionCache(), warn: warn, slots: make(chan struct{}, remoteUploads)}
 }
 
 // usable reports whether a's result may come from, or go to, the remote
@@ -98,10 +103,20 @@ func (c *Cache) remoteFor(a *graph.Action) *remoteTier {
 }
 
 // failed handles an error of the service: a missing result or blob is a
-// miss; a cancelled build says nothing; anything else turns the tier off,
-// with one warning.
+// miss; a cancelled build says nothing; a refused call is reported once;
+// unavailability turns the tier off, with one warning.
 func (t *remoteTier) failed(ctx context.Context, what string, err error) {
 	if errors.Is(err, remote.ErrNotFound) || errors.Is(err, remote.ErrCorrupt) || ctx.Err() != nil {
+		return
+	}
+	if !remote.IsUnavailable(err) {
+		// The service works but refused this call (a permission, a
+		// limit): that result stays local or missed; tell the user once.
+		t.refusedOnce.Do(func() {
+			if t.warn != nil {
+				t.warn(fmt.Sprintf("the remote cache %s refused a call (%s: %v); what it refuses stays local", t.client.Target(), what, err))
+			}
+		})
 		return
 	}
 	if t.client.MarkFailed() && t.warn != nil {

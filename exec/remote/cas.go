@@ -468,27 +468,3 @@ func verify(d digest.Digest, data []byte) error {
 	}
 	return nil
 }
-
-// ProtoBlob returns m serialized deterministically, as REAPI digests of
-// messages (Action, Command, Directory, Tree) are computed, as a Blob with
-// its digest.
-func ProtoBlob(m proto.Message) (Blob, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	if err != nil {
-		return Blob{}, fmt.Errorf("serializing %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
-	}
-	return Blob{Digest: digest.OfBytes(b), Data: b}, nil
-}
-
-// ReadProto reads the blob d, verified, and decodes it into m (a Tree of
-// an output directory, a Directory, ...).
-func (c *Client) ReadProto(ctx context.Context, d digest.Digest, m proto.Message) error {
-	b, err := c.ReadBlob(ctx, d)
-	if err != nil {
-		return err
-	}
-	if err := proto.Unmarshal(b, m); err != nil {
-		return fmt.Errorf("remote %s: blob %s is not a %s: %w", c.target, d.Short(), m.ProtoReflect().Descriptor().FullName(), err)
-	}
-	return nil
-}

@@ -727,26 +727,6 @@ func TestStreamIdleTimeout(t *testing.T) {
 	}
 }
 
-func TestProtoBlobs(t *testing.T) {
-	s := start(t, remotetest.Options{})
-	c := dial(t, s, Config{})
-	dir := &repb.Directory{Files: []*repb.FileNode{{Name: "a", Digest: reapi.DigestToProto(digest.OfBytes([]byte("a")))}}}
-	b, err := ProtoBlob(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if reapi.DigestFromProto(remotetest.DigestOf(b.Data)) != b.Digest {
-		t.Error("digest differs from the server's")
-	}
-	if _, err := c.Upload(context.Background(), []Blob{b}); err != nil {
-		t.Fatal(err)
-	}
-	var got repb.Directory
-	if err := c.ReadProto(context.Background(), b.Digest, &got); err != nil || !proto.Equal(&got, dir) {
-		t.Errorf("ReadProto: %v, %v", &got, err)
-	}
-}
-
 // A long action on a server that sends nothing while it runs: the idle
 // timeout reconnects with WaitExecution, which is not a failure when the
 // server answers, so the action's length is not bounded by the tries.
