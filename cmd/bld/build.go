@@ -364,6 +364,10 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		timeline = &status.Timeline{}
 		observers = append(observers, timeline)
 	}
+	download := remoteSet.Download
+	if download == build.DownloadMinimal && ext != nil && ext.command == "run" {
+		download = build.DownloadToplevel // bld run runs the program here
+	}
 	execStart := time.Now()
 	outcome, err := build.Execute(ctx, plan, build.ExecOptions{
 		Layout:    paths,
@@ -378,7 +382,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		BuildLog:  buildLog,
 		Warn:      display.Warn,
 		Remote: build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec,
-			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship},
+			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download},
 	})
 	if err != nil {
 		return nil, err

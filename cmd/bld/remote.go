@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"bld/cmd/bld/internal/build"
 	"bld/exec/crash"
 	"bld/exec/remote"
 )
@@ -39,6 +40,14 @@ const remoteHelp = `  --remote_cache URL
                    (driver, cc1, as, the libraries they load, the include
                    directories), uploaded once, so that a worker without a
                    compiler compiles what this machine would; links run here
+  --remote_download_outputs all|toplevel|minimal
+                   which outputs of remote results come to this machine:
+                   all (the default); toplevel, the outputs of the targets
+                   asked for and what actions that run here read; minimal,
+                   only what actions that run here read (the rest stays in
+                   the remote cache, known by digest: docs/remote.md)
+  --remote_download_toplevel, --remote_download_minimal
+                   the same as --remote_download_outputs toplevel, minimal
   --noremote_upload_local_results
                    read the remote cache, never write it
   --credential_helper PATH
@@ -61,6 +70,9 @@ type remoteFlags struct {
 	credentialHelper          string
 	tlsCA, tlsCert, tlsKey    string
 	ship                      bool
+	download                  string
+	downloadToplevel          bool
+	downloadMinimal           bool
 }
 
 func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
@@ -79,6 +91,9 @@ func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
 	fs.StringVar(&f.tlsCert, "tls_client_certificate", "", "")
 	fs.StringVar(&f.tlsKey, "tls_client_key", "", "")
 	fs.BoolVar(&f.ship, "remote_ship_toolchain", false, "")
+	fs.StringVar(&f.download, "remote_download_outputs", "all", "")
+	fs.BoolVar(&f.downloadToplevel, "remote_download_toplevel", false, "")
+	fs.BoolVar(&f.downloadMinimal, "remote_download_minimal", false, "")
 	return f
 }
 
@@ -93,6 +108,8 @@ type remoteSettings struct {
 	Upload bool
 	// Ship sends compiles with the local toolchain.
 	Ship bool
+	// Download says which outputs of remote results are downloaded.
+	Download build.Download
 }
 
 // settings checks the flags; a usage error names the flag.
@@ -101,9 +118,20 @@ func (f *remoteFlags) settings() (remoteSettings, error) {
 	if f.ship && f.executor == "" {
 		return s, usageError("--remote_ship_toolchain needs --remote_executor")
 	}
+	download, err := build.ParseDownload(f.download)
+	if err != nil {
+		return s, usageError("--remote_download_outputs " + f.download + ": " + err.Error())
+	}
+	switch {
+	case f.downloadMinimal:
+		download = build.DownloadMinimal
+	case f.downloadToplevel:
+		download = build.DownloadToplevel
+	}
 	if f.cache == "" && f.executor == "" {
 		return s, nil
 	}
+	s.Download = download
 	for _, fl := range [][2]string{{"--remote_cache", f.cache}, {"--remote_executor", f.executor}} {
 		if fl[1] == "" {
 			continue

@@ -141,6 +141,13 @@ type Options struct {
 	// actions that ran here are written to it.
 	Remote       *remote.Client
 	RemoteUpload bool
+	// KeepRemote, with Remote, keeps the outputs of remote results in the
+	// remote cache instead of downloading them, until an action that runs
+	// here, or the caller, needs them (kept.go); the table of kept outputs
+	// persists in KeptFile ("" means ROOT/bld-out/.bld/remote-outputs).
+	// Without it, Open removes that table.
+	KeepRemote bool
+	KeptFile   string
 }
 
 // A Cache is the up-to-date checker of one workspace, on top of a shared
@@ -167,6 +174,7 @@ type Cache struct {
 	faultOnce sync.Once // warns about the first store.Fault
 
 	remote *remoteTier // nil without Options.Remote
+	kept   *keptTable  // nil unless Options.KeepRemote and Remote
 }
 
 // Open returns the checker of the workspace whose absolute root is root,
@@ -196,6 +204,13 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	if opts.Remote != nil {
 		c.remote = newRemoteTier(opts.Remote, opts.RemoteUpload, opts.Warn)
 	}
+	keptFile := orDefault(opts.KeptFile, "remote-outputs")
+	if opts.KeepRemote && opts.Remote != nil {
+		c.kept = loadKept(keptFile)
+		c.kept.tmp = c.stagingDir
+	} else if err := removeKeptTable(keptFile); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -221,6 +236,11 @@ func (c *Cache) Close() error {
 	}
 	if err := c.records.close(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving explain records: %w", err))
+	}
+	if c.kept != nil {
+		if err := c.kept.save(); err != nil {
+			errs = append(errs, fmt.Errorf("cache: saving the table of outputs kept remote: %w", err))
+		}
 	}
 	if err := c.toolchains.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving what compilers run: %w", err))

@@ -122,6 +122,12 @@ func (c *Cache) lookup(ctx context.Context, a *graph.Action, ki *keyInfo) (execu
 		return check, why, hit
 	}
 	t := c.remoteFor(a)
+	if t != nil && c.keeping() {
+		if check, hit := c.fetchRemoteKept(ctx, t, a, ki); hit {
+			return check, "", true
+		}
+		return check, why, false
+	}
 	if t == nil || !c.fetchRemote(ctx, t, ki) {
 		return check, why, false
 	}
@@ -234,8 +240,8 @@ func (c *Cache) materialize(ki *keyInfo, r *actionResult) (restored bool, why st
 	}
 	for _, of := range r.OutputFiles {
 		abs := c.abs(of.Path)
-		if d, st, err := c.memo.fileDigest(of.Path, abs); err == nil && d == of.Digest && st.exec == of.IsExecutable {
-			continue
+		if d, st, err := c.fileDigest(of.Path, abs); err == nil && d == of.Digest && st.exec == of.IsExecutable {
+			continue // in place, or kept remote with that content
 		}
 		perm := fs.FileMode(0o644)
 		if of.IsExecutable {
@@ -318,10 +324,20 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 	r := &actionResult{}
 	storing := true
 	for _, out := range a.Outputs {
+		if c.isKeptFile(out) {
+			// It ran remotely and its output stays there (kept.go): the
+			// remote executor's cache has the result; this store cannot
+			// hold it without the bytes.
+			k, _ := c.kept.get(out)
+			r.OutputFiles = append(r.OutputFiles, outputFile{Path: out, Digest: k.d, IsExecutable: k.exec})
+			storing = false
+			continue
+		}
 		of, err := c.putOutput(out, c.abs(out), &storing)
 		if err != nil {
 			return err
 		}
+		c.kept.forget(out)
 		r.OutputFiles = append(r.OutputFiles, of)
 	}
 	if storing && len(output) > 0 {
@@ -367,7 +383,7 @@ func (c *Cache) discovered(a *graph.Action, ki *keyInfo) (*keyInfo, string) {
 	}
 	set, err := readSetOf(c.root, a, data, func(rel string) bool {
 		fi, err := os.Stat(c.abs(rel))
-		return err == nil && fi.Mode().IsRegular()
+		return err == nil && fi.Mode().IsRegular() || c.isKeptFile(rel)
 	})
 	if err == nil {
 		err = recordablePaths(set)
@@ -406,6 +422,14 @@ func (c *Cache) changedSince(ki *keyInfo, stamps map[string]stamp) []string {
 		abs := p
 		if !path.IsAbs(p) {
 			abs = c.abs(p)
+		}
+		if want.size == keptStampSize {
+			// Kept remote when the key was computed: unchanged while it
+			// has the digest the key covers, kept or downloaded since.
+			if d, ok := keyedDigest(ki, p); !ok || !c.keptUnchanged(p, d) {
+				changed = append(changed, p)
+			}
+			continue
 		}
 		fi, err := os.Stat(abs)
 		if err != nil || stampOf(fi) != want {

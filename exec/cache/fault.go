@@ -51,7 +51,7 @@ func (c *Cache) putOutput(out, abs string, storing *bool) (outputFile, error) {
 		}
 		*storing = false
 	}
-	d, exec, err := c.memo.fileDigest(out, abs)
+	d, exec, err := c.fileDigest(out, abs)
 	if err != nil {
 		return outputFile{}, fmt.Errorf("cache: output %s: %w", out, err)
 	}

@@ -154,7 +154,7 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 				return nil, fmt.Errorf("%s is not a discoverable input any more", p)
 			}
 		}
-		d, st, err := c.memo.fileDigest(p, abs)
+		d, st, err := c.fileDigest(p, abs)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
@@ -286,11 +286,11 @@ func (c *Cache) hashInputs(ki *keyInfo, inputs []string) error {
 		}
 		abs := c.abs(in)
 		fi, err := os.Stat(abs)
-		if err != nil {
+		if err != nil && !c.isKeptFile(in) {
 			return fmt.Errorf("input %s: %w", in, err)
 		}
-		if !fi.IsDir() {
-			d, st, err := c.memo.fileDigest(in, abs)
+		if err != nil || !fi.IsDir() {
+			d, st, err := c.fileDigest(in, abs)
 			if err != nil {
 				return fmt.Errorf("input %s: %w", in, err)
 			}

@@ -43,7 +43,7 @@ func (c *Cache) outputsOfLastRun(ki *keyInfo) ([]outputFile, bool) {
 		if err != nil || ro.Path != ki.outputs[i] {
 			return nil, false
 		}
-		d, exec, err := c.memo.fileDigest(ro.Path, c.abs(ro.Path))
+		d, exec, err := c.fileDigest(ro.Path, c.abs(ro.Path))
 		if err != nil || d != want || exec.exec != ro.Exec {
 			return nil, false
 		}
@@ -57,6 +57,11 @@ func (c *Cache) outputsOfLastRun(ki *keyInfo) ([]outputFile, bool) {
 // whether or not the store takes them, and an output that changed since it
 // was verified stores nothing.
 func (c *Cache) storeAgain(key string, outs []outputFile) {
+	for _, of := range outs {
+		if c.isKeptFile(of.Path) {
+			return // its content is in the remote cache, not here
+		}
+	}
 	for _, of := range outs {
 		d, _, err := c.store.PutFile(c.abs(of.Path))
 		if err != nil {

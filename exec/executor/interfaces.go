@@ -32,6 +32,19 @@ type Cache interface {
 	Close() error
 }
 
+// A RemoteOutputs is a Cache that may keep outputs in a remote cache
+// instead of on disk (--remote_download_minimal; exec/cache's kept.go).
+// The executor has the files an action reads put in place before the
+// action runs here, and does not look on disk for the outputs a remote
+// run left remote.
+type RemoteOutputs interface {
+	// Materialize puts the files a reads that are kept remote in place.
+	// Its error fails a.
+	Materialize(ctx context.Context, a *graph.Action) error
+	// KeptRemote reports whether the output out is kept remote.
+	KeptRemote(out string) bool
+}
+
 // Check is the answer of Cache.Check.
 type Check struct {
 	// UpToDate is true when the action's outputs are valid and it need

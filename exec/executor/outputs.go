@@ -31,10 +31,15 @@ func prepareOutputs(root string, a *graph.Action) error {
 
 // checkOutputs reports an error naming every declared output of a that does
 // not exist after the command exited 0, or else the first that is not a
-// regular file (see sandbox.CheckOutput). It never opens an output.
-func checkOutputs(root string, a *graph.Action) error {
+// regular file (see sandbox.CheckOutput). It never opens an output. The
+// outputs kept reports (if not nil) are left remote, not on disk, and not
+// checked.
+func checkOutputs(root string, a *graph.Action, kept func(out string) bool) error {
 	var missing []string
 	for _, out := range a.Outputs {
+		if kept != nil && kept(out) {
+			continue
+		}
 		if _, err := os.Lstat(filepath.Join(root, out)); errors.Is(err, fs.ErrNotExist) {
 			missing = append(missing, out)
 		}
@@ -47,6 +52,9 @@ func checkOutputs(root string, a *graph.Action) error {
 		return fmt.Errorf("action exited 0 but did not write its declared outputs %s", strings.Join(missing, ", "))
 	}
 	for _, out := range a.Outputs {
+		if kept != nil && kept(out) {
+			continue
+		}
 		if err := sandbox.CheckOutput(filepath.Join(root, out), out); err != nil {
 			return err
 		}

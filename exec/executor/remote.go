@@ -64,7 +64,11 @@ func (s *scheduler) executeRemote(ctx context.Context, id int, start time.Time, 
 	if rr.Err != nil {
 		return fail(rr.Err)
 	}
-	if err := checkOutputs(s.opts.Root, a); err != nil {
+	var kept func(string) bool
+	if ro, ok := s.opts.Cache.(RemoteOutputs); ok {
+		kept = ro.KeptRemote
+	}
+	if err := checkOutputs(s.opts.Root, a, kept); err != nil {
 		return fail(err)
 	}
 	if !a.NoCache {

@@ -482,6 +482,12 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		r.Status, r.Err, r.End = StatusFailed, err, time.Now()
 		return r
 	}
+	if ro, ok := s.opts.Cache.(RemoteOutputs); ok {
+		if err := ro.Materialize(ctx, a); err != nil {
+			s.opts.Tokens.Release()
+			return fail(err)
+		}
+	}
 	if err := prepareOutputs(s.opts.Root, a); err != nil {
 		s.opts.Tokens.Release()
 		return fail(err)
@@ -513,7 +519,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 			return fail(err)
 		}
 	}
-	if err := checkOutputs(s.opts.Root, a); err != nil {
+	if err := checkOutputs(s.opts.Root, a, nil); err != nil {
 		return fail(err)
 	}
 	if !a.NoCache {

@@ -62,6 +62,14 @@ type Inputs interface {
 	InputFiles(ctx context.Context, a *graph.Action) ([]reapi.InputFile, error)
 }
 
+// Outputs decides which outputs of a remote run stay in the remote
+// cache (--remote_download_minimal).
+type Outputs interface {
+	// Keep is told that a's output out has digest d in the remote CAS;
+	// true means it stays there and is not downloaded.
+	Keep(a *graph.Action, out string, d digest.Digest, executable bool) (bool, error)
+}
+
 // Options configure a Runner.
 type Options struct {
 	// Client is the connection to the remote executor; it must be able to
@@ -71,6 +79,9 @@ type Options struct {
 	// outputs written under it.
 	Root   string
 	Inputs Inputs
+	// Outputs, if not nil, may keep outputs remote instead of having
+	// them downloaded.
+	Outputs Outputs
 	// Warn tells the user what does not fail the build: the service
 	// failed and actions run here from now on.
 	Warn func(msg string)
@@ -287,6 +298,15 @@ func (r *Runner) download(ctx context.Context, a *graph.Action, result *repb.Act
 		}
 		abs := filepath.Join(r.opts.Root, filepath.FromSlash(out))
 		d := reapi.DigestFromProto(f.GetDigest())
+		if r.opts.Outputs != nil && len(f.GetContents()) == 0 && digest.ValidHash(d.Hash) {
+			kept, err := r.opts.Outputs.Keep(a, out, d, f.GetIsExecutable())
+			if err != nil {
+				return &actionFailure{err}
+			}
+			if kept {
+				continue
+			}
+		}
 		if len(f.GetContents()) > 0 || d.Size == 0 {
 			if digest.OfBytes(f.GetContents()) != d {
 				return fmt.Errorf("the service's inline content of %s does not match its digest", out)

@@ -42,6 +42,10 @@ func (l Layout) BuildLog() string { return filepath.Join(l.StateDir(), "build_lo
 // a build does not hash them again.
 func (l Layout) ShippedToolchains() string { return filepath.Join(l.StateDir(), "shipped-toolchains") }
 
+// RemoteOutputs is the table of outputs kept in the remote cache rather
+// than downloaded (--remote_download_minimal; exec/cache's kept.go).
+func (l Layout) RemoteOutputs() string { return filepath.Join(l.StateDir(), "remote-outputs") }
+
 // TimingsReport is the HTML report of bld build --timings.
 func (l Layout) TimingsReport() string {
 	return filepath.Join(l.Root, workspace.OutputDir, "timings.html")

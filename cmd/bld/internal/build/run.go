@@ -79,6 +79,37 @@ type Remote struct {
 	Jobs int
 	// Ship sends gcc compiles with the local toolchain (remoteexec).
 	Ship bool
+	// Download says which outputs of remote results are downloaded.
+	Download Download
+}
+
+// Download says which outputs of remote results (remote cache hits,
+// remote executions) come to this machine (Bazel's
+// --remote_download_outputs).
+type Download uint8
+
+const (
+	// DownloadAll downloads every output.
+	DownloadAll Download = iota
+	// DownloadToplevel keeps outputs in the remote cache until an action
+	// that runs here reads them, and downloads the outputs of the goals
+	// at the end of the build.
+	DownloadToplevel
+	// DownloadMinimal downloads only what actions that run here read.
+	DownloadMinimal
+)
+
+// ParseDownload reads a --remote_download_outputs value.
+func ParseDownload(s string) (Download, error) {
+	switch s {
+	case "all":
+		return DownloadAll, nil
+	case "toplevel":
+		return DownloadToplevel, nil
+	case "minimal":
+		return DownloadMinimal, nil
+	}
+	return 0, fmt.Errorf("want all, toplevel or minimal")
 }
 
 // An Outcome is what Execute did.
@@ -115,6 +146,8 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		StagingDir:    o.Layout.StagingDir(),
 		Remote:        o.Remote.Cache,
 		RemoteUpload:  o.Remote.Upload,
+		KeepRemote:    o.Remote.Download != DownloadAll,
+		KeptFile:      o.Layout.RemoteOutputs(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
@@ -141,12 +174,34 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	}
 	var runner *remoteexec.Runner
 	if o.Remote.Exec != nil {
-		runner = remoteexec.New(remoteexec.Options{Client: o.Remote.Exec, Root: o.Layout.Root, Inputs: ac, Warn: o.Warn,
-			Endpoint: o.Remote.Exec.Target(), Ship: o.Remote.Ship, ShipMemo: o.Layout.ShippedToolchains()})
+		ropts := remoteexec.Options{Client: o.Remote.Exec, Root: o.Layout.Root, Inputs: ac, Warn: o.Warn,
+			Endpoint: o.Remote.Exec.Target(), Ship: o.Remote.Ship, ShipMemo: o.Layout.ShippedToolchains()}
+		if o.Remote.Download != DownloadAll {
+			ropts.Outputs = ac
+		}
+		runner = remoteexec.New(ropts)
 		opts.Remote, opts.RemoteJobs = runner, o.Remote.Jobs
 	}
 	out := &Outcome{}
 	out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
+	if out.RunErr != nil && ctx.Err() == nil && ac.LostRemoteOutputs() > 0 {
+		// Outputs kept in the remote cache were gone when an action here
+		// needed them (evicted, or the service failed). The cache forgot
+		// them, so the actions that made them miss now: build again, once.
+		if o.Warn != nil {
+			o.Warn(fmt.Sprintf("%d output(s) kept in the remote cache were gone from it; building again what made them", ac.LostRemoteOutputs()))
+		}
+		out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
+	}
+	if out.RunErr == nil && o.Remote.Download == DownloadToplevel {
+		var goals []string
+		for _, id := range plan.Goals {
+			goals = append(goals, plan.Graph.Actions[id].Outputs...)
+		}
+		if err := ac.MaterializeFiles(ctx, goals); err != nil {
+			out.RunErr = fmt.Errorf("downloading the outputs asked for: %w", err)
+		}
+	}
 	if o.BuildLog != nil {
 		if err := o.BuildLog.Save(); err != nil && o.Warn != nil {
 			o.Warn(err.Error())
