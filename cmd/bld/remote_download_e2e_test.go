@@ -21,9 +21,10 @@ genrule(name = "a", outs = ["a.txt"], cmd = "echo hello > $@")
 genrule(name = "b", srcs = [":a"], outs = ["b.txt"], cmd = "cat $< $< > $@")
 genrule(name = "c", srcs = [":b"], outs = ["c.txt"], cmd = "cat $< > $@; echo here >> $@", tags = ["no-remote"])
 genrule(name = "d", srcs = [":c"], outs = ["d.txt"], cmd = "cat $< > $@; echo there >> $@")
-cc_binary(name = "hello", srcs = ["hello.c", "hello.h"])
+genrule(name = "gen", outs = ["gen.h"], cmd = "echo '#define GEN 1' > $@")
+cc_binary(name = "hello", srcs = ["hello.c", "hello.h", ":gen"], includes = ["."])
 `,
-	"p/hello.c": "#include <stdio.h>\n#include \"hello.h\"\nint main(void) { printf(\"%s\\n\", MSG); return 0; }\n",
+	"p/hello.c": "#include <stdio.h>\n#include \"hello.h\"\n#include \"gen.h\"\nint main(void) { printf(\"%s\\n\", MSG); return GEN - 1; }\n",
 	"p/hello.h": "#define MSG \"hi from a header\"\n",
 }
 
@@ -64,6 +65,16 @@ func TestRemoteDownloadMinimal(t *testing.T) {
 	}
 	if strings.Contains(table, "b.txt") {
 		t.Errorf("b.txt is on disk, yet the table still names it:\n%s", table)
+	}
+
+	// What ran remotely and stayed there is in the remote cache under
+	// bld's keys: a second checkout restores it without executing.
+	w2 := newWorkspace(t, keptFiles)
+	w2.mustBuild("build", flag, "--remote_download_minimal", "--events=ev.json", "//p:all")
+	for k, e := range readRemoteEvents(t, w2, "ev.json") {
+		if k != "//p:c Genrule" && (e.Status != "restored" || e.Remote != "cache") {
+			t.Errorf("second checkout: %s is %+v, want restored from the remote cache", k, e)
+		}
 	}
 
 	// A no-op: nothing runs here or there, nothing is downloaded.
@@ -139,13 +150,34 @@ func TestRemoteDownloadMinimalCacheHits(t *testing.T) {
 	if w2.exists("bld-out/p/a.txt") || w2.exists("bld-out/p/d.txt") {
 		t.Error("a remote cache hit downloaded an output nothing here reads")
 	}
+	// A compile whose generated header (a remote cache hit) stays remote
+	// reads it from the CAS on the worker, and its result is kept: the
+	// next build runs nothing.
+	w2.mustBuild("build", flag, "--remote_download_minimal", "//p:gen")
+	w2.write("p/hello.c", strings.Replace(keptFiles["p/hello.c"], "return", "/* edited */ return", 1))
+	r := w2.mustBuild("build", flag, "--remote_download_minimal", "--events=ev1.json", "//p:all")
+	if e := readRemoteEvents(t, w2, "ev1.json")["//p:hello CcCompile"]; e.Status != "ran" || e.Remote != "executed" {
+		t.Errorf("the edited compile: %+v, want run remotely", e)
+	}
+	if strings.Contains(r.stderr, "not cached") {
+		t.Errorf("a result was not kept:\n%s", r.stderr)
+	}
+	if w2.exists("bld-out/p/gen.h") {
+		t.Error("the generated header was downloaded, though only the remote compile reads it")
+	}
+	w2.mustBuild("build", flag, "--remote_download_minimal", "--events=ev2.json", "//p:all")
+	for k, e := range readRemoteEvents(t, w2, "ev2.json") {
+		if e.Status != "cached" {
+			t.Errorf("second build of the second checkout: %s is %s, want cached", k, e.Status)
+		}
+	}
 
 	// Evict a.txt, then ask for an action here that reads it.
 	s.DeleteBlob("", remotetest.DigestOf([]byte(a)))
 	w2.write("p/BUILD.star", keptFiles["p/BUILD.star"]+`
 genrule(name = "e", srcs = [":a"], outs = ["e.txt"], cmd = "cat $< > $@", tags = ["no-remote"])
 `)
-	r := w2.mustBuild("build", flag, "--remote_download_minimal", "//p:e")
+	r = w2.mustBuild("build", flag, "--remote_download_minimal", "//p:e")
 	wantContains(t, r.stderr, "gone from it; building again")
 	if got := w2.read("bld-out/p/e.txt"); got != a {
 		t.Errorf("e.txt after the eviction = %q, want %q", got, a)

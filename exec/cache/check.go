@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"bld/exec/digest"
 	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/store"
@@ -223,6 +224,10 @@ func (c *Cache) stampCandidates(ki *keyInfo, a *graph.Action) {
 	for _, p := range a.Discoverable {
 		if fi, err := os.Stat(c.abs(p)); err == nil {
 			ki.stamps[p] = stampOf(fi)
+		} else if c.isKeptFile(p) {
+			if d, st, err := c.fileDigest(p, c.abs(p)); err == nil {
+				ki.stamp(p, st, d)
+			}
 		}
 	}
 }
@@ -323,14 +328,18 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 	}
 	r := &actionResult{}
 	storing := true
+	// Outputs kept remote (kept.go) ran remotely and stay there: the
+	// store cannot hold a result without their bytes, but the remote
+	// cache can, under this key, for other checkouts.
+	var remoteOnly map[digest.Digest]bool
 	for _, out := range a.Outputs {
 		if c.isKeptFile(out) {
-			// It ran remotely and its output stays there (kept.go): the
-			// remote executor's cache has the result; this store cannot
-			// hold it without the bytes.
 			k, _ := c.kept.get(out)
 			r.OutputFiles = append(r.OutputFiles, outputFile{Path: out, Digest: k.d, IsExecutable: k.exec})
-			storing = false
+			if remoteOnly == nil {
+				remoteOnly = map[digest.Digest]bool{}
+			}
+			remoteOnly[k.d] = true
 			continue
 		}
 		of, err := c.putOutput(out, c.abs(out), &storing)
@@ -354,19 +363,22 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 		}
 	}
 	if storing {
-		err := c.putResult(final.key, r)
-		if err == nil && ki.discover {
-			err = c.addReadSet(ki.key, final.readSet)
-		}
-		if err != nil && !c.storeFault(err) {
-			return fmt.Errorf("cache: %w", err)
+		var err error
+		if remoteOnly == nil {
+			err = c.putResult(final.key, r)
+			if err == nil && ki.discover {
+				err = c.addReadSet(ki.key, final.readSet)
+			}
+			if err != nil && !c.storeFault(err) {
+				return fmt.Errorf("cache: %w", err)
+			}
 		}
 		if t := c.remoteFor(a); err == nil && t != nil && t.upload {
 			var level1 *keyInfo
 			if ki.discover {
 				level1 = ki
 			}
-			c.uploadLater(ctx, t, level1, final, r, output)
+			c.uploadLater(ctx, t, level1, final, r, output, remoteOnly)
 		}
 	}
 	c.writeRecord(final, r.OutputFiles)
@@ -426,7 +438,7 @@ func (c *Cache) changedSince(ki *keyInfo, stamps map[string]stamp) []string {
 		if want.size == keptStampSize {
 			// Kept remote when the key was computed: unchanged while it
 			// has the digest the key covers, kept or downloaded since.
-			if d, ok := keyedDigest(ki, p); !ok || !c.keptUnchanged(p, d) {
+			if d, ok := ki.kept[p]; !ok || !c.keptUnchanged(p, d) {
 				changed = append(changed, p)
 			}
 			continue

@@ -437,14 +437,3 @@ func (c *Cache) keptUnchanged(rel string, d digest.Digest) bool {
 	got, _, err := c.fileDigest(rel, c.abs(rel))
 	return err == nil && got == d
 }
-
-// keyedDigest returns the digest ki's key covers for the workspace file
-// rel.
-func keyedDigest(ki *keyInfo, rel string) (digest.Digest, bool) {
-	for _, f := range ki.inputs {
-		if f.Path == rel {
-			return f.Digest, true
-		}
-	}
-	return digest.Digest{}, false
-}

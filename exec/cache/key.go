@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -63,6 +64,10 @@ type keyInfo struct {
 	// run reported reading, and shadows, the candidates that have the
 	// base name of a file in readSet and so could be found instead of
 	// it. byBase indexes the candidates by base name.
+	// kept holds the digests of the files stamped as kept remote
+	// (kept.go): they have no stamp on disk to compare.
+	kept map[string]digest.Digest
+
 	discover bool
 	// sandboxed says the command sees only its inputs and candidates: a
 	// read set naming another workspace file is then not its own.
@@ -146,6 +151,7 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 	for p, st := range ki.stamps {
 		k2.stamps[p] = st
 	}
+	k2.kept = maps.Clone(ki.kept)
 	for _, p := range set {
 		abs := p
 		if !path.IsAbs(p) {
@@ -158,7 +164,7 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
-		k2.stamps[p] = st
+		k2.stamp(p, st, d)
 		f := reapi.InputFile{Path: p, Digest: d, IsExecutable: st.exec}
 		if path.IsAbs(p) {
 			k2.external = append(k2.external, f)
@@ -272,6 +278,17 @@ func checkRel(p string) error {
 	return nil
 }
 
+// stamp records the stamp of the file p, whose digest is d.
+func (ki *keyInfo) stamp(p string, st stamp, d digest.Digest) {
+	ki.stamps[p] = st
+	if st.size == keptStampSize {
+		if ki.kept == nil {
+			ki.kept = map[string]digest.Digest{}
+		}
+		ki.kept[p] = d
+	}
+}
+
 func (c *Cache) abs(rel string) string {
 	return filepath.Join(c.root, filepath.FromSlash(rel))
 }
@@ -294,7 +311,7 @@ func (c *Cache) hashInputs(ki *keyInfo, inputs []string) error {
 			if err != nil {
 				return fmt.Errorf("input %s: %w", in, err)
 			}
-			ki.stamps[in] = st
+			ki.stamp(in, st, d)
 			ki.inputs = append(ki.inputs, reapi.InputFile{Path: in, Digest: d, IsExecutable: st.exec})
 			continue
 		}

@@ -248,8 +248,9 @@ func (c *Cache) remoteReadSetsOf(ctx context.Context, t *remoteTier, ki *keyInfo
 // uploadLater uploads the result r of key final (and, with level1, its
 // read set to the first-level key's remote manifest) in the background.
 // output is the command's output, r's stdout. r's blobs are read from the
-// store, where they cannot change.
-func (c *Cache) uploadLater(ctx context.Context, t *remoteTier, level1, final *keyInfo, r *actionResult, output []byte) {
+// store, where they cannot change, but those in remoteOnly: outputs kept
+// remote, already in the CAS.
+func (c *Cache) uploadLater(ctx context.Context, t *remoteTier, level1, final *keyInfo, r *actionResult, output []byte, remoteOnly map[digest.Digest]bool) {
 	t.uploads.Add(1)
 	crash.Go(func() {
 		defer t.uploads.Done()
@@ -258,7 +259,7 @@ func (c *Cache) uploadLater(ctx context.Context, t *remoteTier, level1, final *k
 		if t.client.Failed() || ctx.Err() != nil {
 			return
 		}
-		if err := c.upload(ctx, t, final, r, output); err != nil {
+		if err := c.upload(ctx, t, final, r, output, remoteOnly); err != nil {
 			t.failed(ctx, "uploading a result", err)
 			return
 		}
@@ -270,13 +271,13 @@ func (c *Cache) uploadLater(ctx context.Context, t *remoteTier, level1, final *k
 
 // upload puts r's blobs in the CAS, then r in the action cache under
 // final's Action digest, without inlined contents.
-func (c *Cache) upload(ctx context.Context, t *remoteTier, final *keyInfo, r *actionResult, output []byte) error {
+func (c *Cache) upload(ctx context.Context, t *remoteTier, final *keyInfo, r *actionResult, output []byte, remoteOnly map[digest.Digest]bool) error {
 	res := &repb.ActionResult{}
 	var blobs []remote.Blob
 	for _, of := range r.OutputFiles {
 		res.OutputFiles = append(res.OutputFiles, &repb.OutputFile{Path: of.Path, Digest: reapi.DigestToProto(of.Digest), IsExecutable: of.IsExecutable})
 		switch {
-		case of.Digest.Size == 0:
+		case of.Digest.Size == 0, remoteOnly[of.Digest]:
 		case len(of.Contents) > 0:
 			blobs = append(blobs, remote.Blob{Digest: of.Digest, Data: of.Contents})
 		default:
