@@ -382,7 +382,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		BuildLog:  buildLog,
 		Warn:      display.Warn,
 		Remote: build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec,
-			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download},
+			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download, TakeBackAfter: remoteSet.TakeBackAfter},
 	})
 	if err != nil {
 		return nil, err
@@ -395,7 +395,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 	stages.Print(env.stderr)
 	display.Summary(summary, time.Since(start))
-	remotes.printSummary(env.stderr, outcome.RemoteHits, outcome.RemoteRan, outcome.RemoteExecCached)
+	remotes.printSummary(env.stderr, outcome.RemoteHits, outcome.RemoteRan, outcome.RemoteExecCached, summary.TakenBack)
 	var traceErr, timingsErr error
 	if traceFile != nil {
 		traceErr = writeTrace(traceFile, status.NewTrace(traceStart, ph.List, timeline.Results()))

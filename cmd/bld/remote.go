@@ -35,6 +35,10 @@ const remoteHelp = `  --remote_cache URL
                    how long an action may wait for a remote worker before
                    bld takes the service as failing and builds here
                    (default 60s; 0: wait as long as the service says)
+  --remote_take_back_after DURATION
+                   run a remote action here instead when the service has
+                   not started it after DURATION and this machine has a
+                   free job token (a dynamic strategy; off by default)
   --remote_ship_toolchain
                    send gcc compiles with the toolchain that runs them here
                    (driver, cc1, as, the libraries they load, the include
@@ -64,6 +68,7 @@ type remoteFlags struct {
 	cache, executor, instance string
 	headers                   stringsFlag
 	timeout, queueTimeout     string
+	takeBackAfter             string
 	jobs                      int
 	noUpload                  bool
 	upload                    string
@@ -83,6 +88,7 @@ func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
 	fs.Var(&f.headers, "remote_header", "")
 	fs.StringVar(&f.timeout, "remote_timeout", "60s", "")
 	fs.StringVar(&f.queueTimeout, "remote_queue_timeout", "60s", "")
+	fs.StringVar(&f.takeBackAfter, "remote_take_back_after", "0", "")
 	fs.IntVar(&f.jobs, "remote_jobs", 0, "")
 	fs.BoolVar(&f.noUpload, "noremote_upload_local_results", false, "")
 	fs.StringVar(&f.upload, "remote_upload_local_results", "true", "")
@@ -110,6 +116,9 @@ type remoteSettings struct {
 	Ship bool
 	// Download says which outputs of remote results are downloaded.
 	Download build.Download
+	// TakeBackAfter lets remote actions the service has not started after
+	// that long run here when a token is free; 0 never.
+	TakeBackAfter time.Duration
 }
 
 // settings checks the flags; a usage error names the flag.
@@ -148,6 +157,11 @@ func (f *remoteFlags) settings() (remoteSettings, error) {
 	if f.queueTimeout != "0" {
 		if queueTimeout, err = parseTimeout(f.queueTimeout); err != nil {
 			return s, usageError("--remote_queue_timeout " + f.queueTimeout + ": " + err.Error())
+		}
+	}
+	if f.takeBackAfter != "0" {
+		if s.TakeBackAfter, err = parseTimeout(f.takeBackAfter); err != nil {
+			return s, usageError("--remote_take_back_after " + f.takeBackAfter + ": " + err.Error())
 		}
 	}
 	var headers [][2]string
@@ -260,7 +274,7 @@ func (c remoteClients) close() {
 
 // printSummary says what the remote services did in this build, when
 // there were any: actions run remotely, results restored, bytes moved.
-func (c remoteClients) printSummary(w io.Writer, hits, ran, execCached int64) {
+func (c remoteClients) printSummary(w io.Writer, hits, ran, execCached int64, takenBack int) {
 	if c.cache == nil && c.exec == nil {
 		return
 	}
@@ -282,6 +296,9 @@ func (c remoteClients) printSummary(w io.Writer, hits, ran, execCached int64) {
 			p += fmt.Sprintf(" (%d answered from its cache)", execCached)
 		}
 		parts = append(parts, p)
+		if takenBack > 0 {
+			parts = append(parts, fmt.Sprintf("%d taken back from its queue and run here", takenBack))
+		}
 	}
 	if c.cache != nil {
 		parts = append(parts, fmt.Sprintf("%d restored from the remote cache %s", hits, c.cache.Target()))

@@ -492,3 +492,38 @@ func TestRemoteReadOnlyCache(t *testing.T) {
 		t.Error("the read-only cache was not read")
 	}
 }
+
+// TestRemoteTakeBack: with --remote_take_back_after, actions a service
+// keeps queued (its workers busy or gone) run here once this machine has
+// a free token, without taking the service as failing; the summary says
+// how many. With a live queue, actions the service starts stay remote.
+func TestRemoteTakeBack(t *testing.T) {
+	s := startServer(t, remotetest.Options{Exec: true, HoldQueued: true, ExecuteUpdateInterval: 100 * time.Millisecond})
+	w := newWorkspace(t, remoteFiles)
+	flags := []string{"--remote_executor=" + s.Target(), "--remote_queue_timeout=0", "--remote_take_back_after=300ms"}
+	r := w.mustBuild(append(append([]string{"build"}, flags...), "--events=ev.json", "//p:b")...)
+	wantContains(t, r.stderr, "2 taken back from its queue and run here")
+	if strings.Contains(r.stderr, "warning:") {
+		t.Errorf("taking actions back warned:\n%s", r.stderr)
+	}
+	for _, k := range []string{"//p:a Genrule", "//p:b Genrule"} {
+		if e := readRemoteEvents(t, w, "ev.json")[k]; e.Status != "ran" || e.Remote != "" {
+			t.Errorf("%s: %+v, want run here", k, e)
+		}
+	}
+	if got := w.read("bld-out/p/b.txt"); got != "hello\nhello\n" {
+		t.Errorf("b.txt = %q", got)
+	}
+
+	// The queue moves again: nothing is taken back.
+	s.SetHoldQueued(false)
+	w2 := newWorkspace(t, remoteFiles)
+	w2.write("p/BUILD.star", remoteFiles["p/BUILD.star"]+"genrule(name = \"c\", outs = [\"c.txt\"], cmd = \"echo fresh > $@\")\n")
+	r = w2.mustBuild(append(append([]string{"build"}, flags...), "--events=ev.json", "//p:c")...)
+	if e := readRemoteEvents(t, w2, "ev.json")["//p:c Genrule"]; e.Status != "ran" || e.Remote != "executed" {
+		t.Errorf("//p:c with a moving queue: %+v, want run remotely", e)
+	}
+	if strings.Contains(r.stderr, "taken back") {
+		t.Errorf("an action was taken back from a moving queue:\n%s", r.stderr)
+	}
+}

@@ -56,7 +56,9 @@ func (s *scheduler) useHeld(ctx context.Context) {
 	}
 	id, ok := s.popRunnable()
 	if !ok {
-		s.releaseHeld()
+		if !s.takeBack() {
+			s.releaseHeld()
+		}
 		return
 	}
 	s.held = false

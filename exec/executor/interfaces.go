@@ -78,7 +78,10 @@ type RemoteRunner interface {
 	// workspace and writes what the command printed (its stdout, then its
 	// stderr) to output, which bounds what it keeps as for a local
 	// command. It takes no token: the remote service has its own workers.
-	Run(ctx context.Context, a *graph.Action, output io.Writer) RemoteResult
+	// It tells progress when the service starts the action and when it
+	// answered; ctx is cancelled when the action is taken back
+	// (Options.TakeBackAfter).
+	Run(ctx context.Context, a *graph.Action, output io.Writer, progress RemoteProgress) RemoteResult
 }
 
 // RemoteResult is the outcome of RemoteRunner.Run.

@@ -32,15 +32,19 @@ func (s *scheduler) dispatchRemote(ctx context.Context) {
 		start := s.begin(id)
 		s.remoteRunning++
 		why, key := s.reason[id], s.key[id]
+		rctx, claim := s.newClaim(ctx, id)
 		crash.Go(func() {
-			s.events <- event{kind: evFinished, remote: true, res: s.executeRemote(ctx, id, start, why, key)}
+			s.events <- event{kind: evFinished, remote: true, res: s.executeRemote(ctx, rctx, claim, id, start, why, key)}
 		})
 	}
 }
 
-// executeRemote runs action id remotely, checks its outputs and stores
-// the result; on a fallback it takes a token and runs it here.
-func (s *scheduler) executeRemote(ctx context.Context, id int, start time.Time, why, key string) Result {
+// executeRemote runs action id remotely (in rctx, which taking it back
+// cancels), checks its outputs and stores the result; on a fallback it
+// takes a token and runs it here; taken back, it runs it here with the
+// token the scheduler handed over.
+func (s *scheduler) executeRemote(ctx, rctx context.Context, claim *remoteClaim, id int, start time.Time, why, key string) Result {
+	defer claim.cancel(nil)
 	a := s.g.Actions[id]
 	r := Result{ID: id, Action: a, Status: StatusRan, Reason: why, Start: start, ExitCode: -1, Remote: true}
 	fail := func(err error) Result {
@@ -52,8 +56,17 @@ func (s *scheduler) executeRemote(ctx context.Context, id int, start time.Time, 
 		return fail(err)
 	}
 	out := &boundedOutput{logPath: logPathFor(s.opts.LogDir, a.Outputs)}
-	rr := s.opts.Remote.Run(ctx, a, out)
+	rr := s.opts.Remote.Run(rctx, a, out, claim)
 	output := out.Bytes() // also closes its log file
+	if !claim.Answered() {
+		// Taken back (takeback.go): whatever the runner did is
+		// abandoned, and the token is this action's.
+		if ctx.Err() != nil {
+			s.opts.Tokens.Release()
+			return fail(ctx.Err())
+		}
+		return s.execute(ctx, id, start, why, key)
+	}
 	if rr.Fallback && ctx.Err() == nil {
 		if err := s.opts.Tokens.Acquire(ctx); err != nil {
 			return fail(fmt.Errorf("acquiring a job token to run it here: %w", err))

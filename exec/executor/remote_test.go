@@ -29,7 +29,7 @@ type inProcessRemote struct {
 
 func (r *inProcessRemote) Accepts(a *graph.Action) bool { return a.Mnemonic == "Remote" }
 
-func (r *inProcessRemote) Run(ctx context.Context, a *graph.Action, output io.Writer) RemoteResult {
+func (r *inProcessRemote) Run(ctx context.Context, a *graph.Action, output io.Writer, progress RemoteProgress) RemoteResult {
 	r.mu.Lock()
 	r.running++
 	r.maxSeen = max(r.maxSeen, r.running)

@@ -61,6 +61,10 @@ type Options struct {
 	// fails (rather than the action failing) runs here, with a token.
 	Remote     RemoteRunner
 	RemoteJobs int
+	// TakeBackAfter, when positive, lets a remote action that the service
+	// has not started after that long run here instead, when a token is
+	// free and no local action waits for one (takeback.go).
+	TakeBackAfter time.Duration
 	// Checkers is how many up-to-date checks run at once; 0 means the
 	// number of CPUs, right when a check is hashing. A caller whose Cache
 	// asks a remote cache on a miss gives more, since such checks mostly
@@ -76,6 +80,9 @@ type Summary struct {
 	UpToDate int // not executed: the outputs were already up to date
 	Failed   int // executed (or checked) and failed
 	Skipped  int // not started because a dependency failed or the build stopped
+	// TakenBack counts the remote actions taken back from a slow remote
+	// queue and run here (Options.TakeBackAfter).
+	TakenBack int
 }
 
 // Run builds goals (action IDs of g) and everything they depend on; no other

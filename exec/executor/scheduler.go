@@ -72,6 +72,11 @@ type scheduler struct {
 	idle     int // free slots
 	running  int // command workers
 
+	// claims are the remote actions under way, which may be taken back
+	// (takeback.go); wake is signalled when one becomes eligible.
+	claims map[int]*remoteClaim
+	wake   chan struct{}
+
 	acquiring bool
 	// held is a token acquired and kept for an action about to become
 	// runnable that is more urgent than any in runQ (hold.go).
@@ -143,6 +148,8 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		serialWait: map[string][]int{},
 
 		checkingIDs: map[int]bool{},
+		claims:      map[int]*remoteClaim{},
+		wake:        make(chan struct{}, 1),
 		endedIDs:    map[int]bool{},
 	}
 	checkers := runtime.NumCPU()
@@ -200,6 +207,7 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 		select {
 		case ev := <-s.events:
 			s.handle(ctx, ev)
+		case <-s.wake:
 		case <-done:
 			done = nil
 			s.cancelled = true
@@ -297,7 +305,7 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 		s.jobs <- job
 	}
 	s.dispatchRemote(ctx)
-	if !s.acquiring && !s.held && s.runQ.Len() > 0 {
+	if !s.acquiring && !s.held && (s.runQ.Len() > 0 || s.canTakeBack()) {
 		s.acquiring = true
 		crash.Go(func() {
 			err := s.opts.Tokens.Acquire(acqCtx)
@@ -362,6 +370,7 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			s.idle++
 		} else if ev.remote {
 			s.remoteRunning--
+			delete(s.claims, ev.res.ID)
 		} else {
 			s.running--
 			if a := ev.res.Action; a.Serial && a.Group != "" {

@@ -64,10 +64,16 @@ func (e *ActionError) Unwrap() error {
 // call again. Other failures (a platform no worker matches, an invalid
 // action) are errors with the server's words.
 func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLookup bool) (*repb.ExecuteResponse, error) {
+	return c.ExecuteNotify(ctx, action, skipCacheLookup, nil)
+}
+
+// ExecuteNotify is Execute, calling started (if not nil) once, when the
+// service says that the action left its queue: it is executing, or done.
+func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*repb.ExecuteResponse, error) {
 	what := "Execute " + action.Short()
 	var opName string
 	failures := 0
-	queue := &queueWatch{limit: c.queueWait, since: time.Now()}
+	queue := &queueWatch{limit: c.queueWait, since: time.Now(), onStart: started}
 	for {
 		progressed := false
 		op, err := c.executeOnce(ctx, action, skipCacheLookup, &opName, &progressed, queue)
@@ -262,8 +268,9 @@ func noWorker(err error) bool {
 // no bound), from since, across reconnections: once a message says the
 // action is executing (or done), the bound no longer applies.
 type queueWatch struct {
-	limit time.Duration
-	since time.Time
+	limit   time.Duration
+	since   time.Time
+	onStart func() // called once when the action leaves the queue
 
 	mu      sync.Mutex
 	started bool
@@ -292,23 +299,29 @@ func (q *queueWatch) watch(ctx context.Context) (context.Context, func()) {
 	}
 }
 
-// saw notes op's stage: anything past QUEUED ends the bound.
+// saw notes op's stage: anything past QUEUED ends the bound, and is
+// told to onStart once.
 func (q *queueWatch) saw(op *lpb.Operation) {
-	if q.limit <= 0 {
+	if q.limit <= 0 && q.onStart == nil {
 		return
 	}
+	stage := repb.ExecutionStage_UNKNOWN
 	md := &repb.ExecuteOperationMetadata{}
-	if op.GetMetadata() == nil || op.GetMetadata().UnmarshalTo(md) != nil {
+	if op.GetMetadata() != nil && op.GetMetadata().UnmarshalTo(md) == nil {
+		stage = md.GetStage()
+	}
+	if stage != repb.ExecutionStage_EXECUTING && stage != repb.ExecutionStage_COMPLETED && !op.GetDone() {
 		return
 	}
-	switch md.GetStage() {
-	case repb.ExecutionStage_EXECUTING, repb.ExecutionStage_COMPLETED:
-		q.mu.Lock()
-		q.started = true
-		if q.timer != nil {
-			q.timer.Stop()
-		}
-		q.mu.Unlock()
+	q.mu.Lock()
+	first := !q.started
+	q.started = true
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	q.mu.Unlock()
+	if first && q.onStart != nil {
+		q.onStart()
 	}
 }
 

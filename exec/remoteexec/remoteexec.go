@@ -138,8 +138,8 @@ func (r *Runner) Accepts(a *graph.Action) bool {
 func (r *Runner) Counts() (ran, cached int64) { return r.ran.Load(), r.cached.Load() }
 
 // Run runs a remotely and puts its outputs in place.
-func (r *Runner) Run(ctx context.Context, a *graph.Action, output io.Writer) executor.RemoteResult {
-	res, err := r.run(ctx, a, output)
+func (r *Runner) Run(ctx context.Context, a *graph.Action, output io.Writer, progress executor.RemoteProgress) executor.RemoteResult {
+	res, err := r.run(ctx, a, output, progress)
 	if err == nil {
 		return res
 	}
@@ -176,7 +176,7 @@ type actionFailure struct{ err error }
 
 func (f *actionFailure) Error() string { return f.err.Error() }
 
-func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer) (executor.RemoteResult, error) {
+func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, progress executor.RemoteProgress) (executor.RemoteResult, error) {
 	res := executor.RemoteResult{ExitCode: -1}
 	files, err := r.opts.Inputs.InputFiles(ctx, a)
 	if err != nil {
@@ -228,7 +228,11 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer) (ex
 	if err := r.upload(ctx, blobs); err != nil {
 		return res, fmt.Errorf("uploading the inputs of %s: %w", a.Owner, err)
 	}
-	resp, err := c.Execute(ctx, actionDigest, a.NoCache)
+	var started func()
+	if progress != nil {
+		started = progress.Started
+	}
+	resp, err := c.ExecuteNotify(ctx, actionDigest, a.NoCache, started)
 	var missing *remote.MissingBlobsError
 	if errors.As(err, &missing) {
 		// The service lost blobs between the upload and the execution
@@ -236,7 +240,11 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer) (ex
 		if _, err := c.Upload(ctx, blobsNamed(blobs, missing.Digests)); err != nil {
 			return res, fmt.Errorf("uploading the inputs of %s again: %w", a.Owner, err)
 		}
-		resp, err = c.Execute(ctx, actionDigest, a.NoCache)
+		resp, err = c.ExecuteNotify(ctx, actionDigest, a.NoCache, started)
+	}
+	if progress != nil && !progress.Answered() {
+		// Taken back to run here: nothing is written.
+		return res, context.Cause(ctx)
 	}
 	var ae *remote.ActionError
 	switch {

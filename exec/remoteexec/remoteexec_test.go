@@ -185,7 +185,7 @@ func TestSharedInputUploadedOnce(t *testing.T) {
 // runOut runs a with r and returns the result and what it printed.
 func runOut(r *Runner, a *graph.Action) (executor.RemoteResult, string) {
 	var out bytes.Buffer
-	res := r.Run(context.Background(), a, &out)
+	res := r.Run(context.Background(), a, &out, nil)
 	return res, out.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"bld/exec/buildlog"
 	"bld/exec/cache"
@@ -81,6 +82,9 @@ type Remote struct {
 	Ship bool
 	// Download says which outputs of remote results are downloaded.
 	Download Download
+	// TakeBackAfter lets a remote action the service has not started
+	// after that long run here, when a token is free (0: never).
+	TakeBackAfter time.Duration
 }
 
 // Download says which outputs of remote results (remote cache hits,
@@ -180,7 +184,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 			ropts.Outputs = ac
 		}
 		runner = remoteexec.New(ropts)
-		opts.Remote, opts.RemoteJobs = runner, o.Remote.Jobs
+		opts.Remote, opts.RemoteJobs, opts.TakeBackAfter = runner, o.Remote.Jobs, o.Remote.TakeBackAfter
 	}
 	out := &Outcome{}
 	out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
