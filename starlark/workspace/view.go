@@ -117,8 +117,13 @@ func (v *View) Reads() *Reads {
 	r := v.reads
 	// Globs are appended in evaluation order, which depends on which
 	// package loaded first; sort them so that equal reads save equally.
-	sort.Slice(r.Globs, func(i, j int) bool { return globLess(r.Globs[i], r.Globs[j]) })
+	SortGlobs(r.Globs)
 	return &r
+}
+
+// SortGlobs sorts globs by package, then include and exclude patterns.
+func SortGlobs(globs []GlobRead) {
+	sort.SliceStable(globs, func(i, j int) bool { return globLess(globs[i], globs[j]) })
 }
 
 func globLess(a, b GlobRead) bool {
@@ -171,4 +176,63 @@ func (r *Reads) Changed(root string) string {
 func contentDigest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// A Diff is what changed since Reads were taken: each answer that differs,
+// with the answer now.
+type Diff struct {
+	// Files maps each file whose content changed to its digest now ("" if
+	// it does not exist, "unreadable" if it cannot be read).
+	Files map[string]string
+	// Exists maps each path whose IsFile answer changed to the answer now.
+	Exists map[string]bool
+	// Globs are the globs whose result changed, with the result now.
+	Globs []GlobRead
+	// Packages are the directories whose packages changed.
+	Packages []string
+}
+
+// Empty reports whether nothing changed.
+func (d *Diff) Empty() bool {
+	return len(d.Files) == 0 && len(d.Exists) == 0 && len(d.Globs) == 0 && len(d.Packages) == 0
+}
+
+// Diff asks every question of r again in the workspace at root, as
+// Changed does, and returns every answer that differs.
+func (r *Reads) Diff(root string) *Diff {
+	d := &Diff{Files: map[string]string{}, Exists: map[string]bool{}}
+	for rel, want := range r.Files {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		got := ""
+		switch {
+		case err == nil:
+			got = contentDigest(data)
+		case !errors.Is(err, fs.ErrNotExist):
+			got = "unreadable"
+		}
+		if got != want {
+			d.Files[rel] = got
+		}
+	}
+	for rel, want := range r.Exists {
+		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
+		if got := err == nil && !fi.IsDir(); got != want {
+			d.Exists[rel] = got
+		}
+	}
+	for dir, want := range r.Packages {
+		got, err := Packages(root, dir)
+		if err != nil || !slices.Equal(got, want) {
+			d.Packages = append(d.Packages, dir)
+		}
+	}
+	sort.Strings(d.Packages)
+	for _, g := range r.Globs {
+		got, err := Glob(root, g.Pkg, g.Include, g.Exclude)
+		if err != nil || !slices.Equal(got, g.Result) {
+			g.Result = got
+			d.Globs = append(d.Globs, g)
+		}
+	}
+	return d
 }

@@ -1,0 +1,338 @@
+package snapshot
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"bld/exec/graph"
+	"bld/starlark/label"
+	"bld/starlark/workspace"
+)
+
+// An Index says which package each read, target, action and goal of a
+// snapshot belongs to, so that when some of what loading and analysis read
+// has changed, only the packages concerned, and the packages that depend
+// on them, need to be loaded and analyzed again (Changes, Assemble).
+type Index struct {
+	// Packages are the packages loaded, sorted by path.
+	Packages []Package
+	// Targets are the labels analyzed, in the order analysis finished
+	// them, which is the order of their actions in Snapshot.Actions.
+	Targets []Target
+}
+
+// A Package is one package loaded for a snapshot.
+type Package struct {
+	Path string
+	// Files are the workspace files its evaluation read: its BUILD.star
+	// and the .star files it loaded, directly or not. Its globs are the
+	// Reads' globs of Pkg Path.
+	Files []string
+	// Roots are the labels in it that the target patterns named, sorted.
+	Roots []label.Label
+}
+
+// A Target is the analysis of one label.
+type Target struct {
+	Label label.Label
+	// Children are the labels its analysis asked for, in order
+	// (analysis.Record).
+	Children []label.Label
+	// Deps are the other packages its analysis read, sorted: those of
+	// Children and those it loaded (analysis.Record.Packages).
+	Deps []string
+	// Actions is how many actions it declared: in Snapshot.Actions, they
+	// follow those of the targets before it.
+	Actions int
+	// Goals are, for a label the patterns named, the outputs that building
+	// it brings up to date.
+	Goals []string
+	// Env are the variables of bld's environment its actions inherit.
+	Env []string
+}
+
+// Analyzed is what Assemble needs of the analysis of one label.
+type Analyzed struct {
+	Children []label.Label
+	// Packages are the packages it loaded besides those of Children.
+	Packages []string
+	Actions  []*graph.Action
+	// Goals are the outputs that building it brings up to date; only those
+	// of roots are kept.
+	Goals []string
+	Env   []string
+}
+
+// Assemble replays an analysis from the roots (in order): depth first, each
+// label once, a label's children before the label itself, which is the order
+// in which analysis declares actions. get returns what the analysis of a
+// label produced (from a snapshot or from analysis just done). It returns
+// the actions and goals in the order a complete analysis of the roots gives,
+// and the targets of a new Index.
+func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, targets []Target, err error) {
+	done := map[label.Label]bool{}
+	isRoot := make(map[label.Label]bool, len(roots))
+	for _, r := range roots {
+		isRoot[r] = true
+	}
+	var visit func(l label.Label) error
+	visit = func(l label.Label) error {
+		if done[l] {
+			return nil
+		}
+		done[l] = true
+		a, err := get(l)
+		if err != nil {
+			return err
+		}
+		for _, c := range a.Children {
+			if err := visit(c); err != nil {
+				return err
+			}
+		}
+		t := Target{Label: l, Children: a.Children, Actions: len(a.Actions), Env: a.Env}
+		if isRoot[l] {
+			t.Goals = a.Goals
+		}
+		deps := map[string]bool{}
+		for _, c := range a.Children {
+			deps[c.Pkg] = true
+		}
+		for _, p := range a.Packages {
+			deps[p] = true
+		}
+		delete(deps, l.Pkg)
+		for p := range deps {
+			t.Deps = append(t.Deps, p)
+		}
+		sort.Strings(t.Deps)
+		targets = append(targets, t)
+		actions = append(actions, a.Actions...)
+		return nil
+	}
+	for _, r := range roots {
+		if err := visit(r); err != nil {
+			return nil, nil, nil, err
+		}
+		a, err := get(r)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		goals = append(goals, a.Goals...)
+	}
+	return actions, goals, targets, nil
+}
+
+// Roots returns the labels the patterns named: every package's, sorted.
+func (x *Index) Roots() []label.Label {
+	var roots []label.Label
+	for _, p := range x.Packages {
+		roots = append(roots, p.Roots...)
+	}
+	SortLabels(roots)
+	return roots
+}
+
+// SortLabels sorts labels as the loader's Expand does.
+func SortLabels(ls []label.Label) {
+	slices.SortFunc(ls, func(a, b label.Label) int {
+		if label.Less(a, b) {
+			return -1
+		}
+		if label.Less(b, a) {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Reuse returns, for each label analyzed, what its analysis produced, as
+// Assemble's get wants it; actions are those of s.
+func (s *Snapshot) Reuse() map[label.Label]*Analyzed {
+	out := make(map[label.Label]*Analyzed, len(s.Index.Targets))
+	n := 0
+	for _, t := range s.Index.Targets {
+		out[t.Label] = &Analyzed{Children: t.Children, Packages: t.Deps, Actions: s.Actions[n : n+t.Actions : n+t.Actions], Goals: t.Goals, Env: t.Env}
+		n += t.Actions
+	}
+	return out
+}
+
+// valid reports whether the index fits the snapshot's actions (a decoded
+// file may hold anything).
+func (x *Index) valid(actions int) bool {
+	n := 0
+	for _, t := range x.Targets {
+		if t.Actions < 0 || t.Actions > actions-n {
+			return false
+		}
+		n += t.Actions
+	}
+	return n == actions && slices.IsSortedFunc(x.Packages, func(a, b Package) int { return strings.Compare(a.Path, b.Path) })
+}
+
+// Changes is what changed in the workspace since a snapshot was taken.
+type Changes struct {
+	// Diff lists the reads whose answers changed.
+	Diff *workspace.Diff
+	// Full, when not "", says why everything must be loaded and analyzed
+	// again: a change that cannot be tied to packages (a package search
+	// whose answer changed, a variable of bld's environment, a file read
+	// for no package), or a snapshot without an index.
+	Full string
+	// Changed are the packages whose reads changed; Dirty are those and
+	// every package whose analysis read one of them, directly or not: the
+	// packages to load and analyze again. Both sorted.
+	Changed, Dirty []string
+}
+
+// None reports whether nothing the snapshot depends on changed.
+func (c *Changes) None() bool { return c.Full == "" && len(c.Changed) == 0 }
+
+// Changes re-reads what the snapshot depends on in the workspace at root,
+// and with getenv bld's environment, and says what changed and which
+// packages it concerns.
+func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Changes {
+	for _, name := range sortedKeys(s.Env) {
+		want := s.Env[name]
+		v, ok := getenv(name)
+		if ok != want.Set || v != want.Value {
+			return &Changes{Full: "$" + name + " changed"}
+		}
+	}
+	c := &Changes{Diff: s.Reads.Diff(root)}
+	if c.Diff.Empty() {
+		return c
+	}
+	if len(c.Diff.Packages) > 0 {
+		c.Full = "the packages under //" + c.Diff.Packages[0] + " changed"
+		return c
+	}
+	if s.Index == nil {
+		c.Full = "the snapshot has no index"
+		return c
+	}
+	known := make(map[string]bool, len(s.Index.Packages))
+	owners := map[string][]string{} // file -> packages that read it
+	for _, p := range s.Index.Packages {
+		known[p.Path] = true
+		for _, f := range p.Files {
+			owners[f] = append(owners[f], p.Path)
+		}
+	}
+	changed := map[string]bool{}
+	for _, f := range sortedKeys(c.Diff.Files) {
+		if len(owners[f]) == 0 {
+			c.Full = f + " changed"
+			return c
+		}
+		for _, p := range owners[f] {
+			changed[p] = true
+		}
+	}
+	for _, g := range c.Diff.Globs {
+		if !known[g.Pkg] {
+			c.Full = fmt.Sprintf("glob(%q) in //%s matches other files", g.Include, g.Pkg)
+			return c
+		}
+		changed[g.Pkg] = true
+	}
+	for _, f := range sortedKeys(c.Diff.Exists) {
+		// The label of a source file is in one of the packages above
+		// it: whichever asked, it is marked.
+		found := false
+		for d := path.Dir(f); ; d = path.Dir(d) {
+			if d == "." {
+				d = ""
+			}
+			if known[d] {
+				changed[d] = true
+				found = true
+			}
+			if d == "" {
+				break
+			}
+		}
+		if !found {
+			c.Full = f + " appeared or disappeared"
+			return c
+		}
+	}
+	dependents := map[string][]string{}
+	for _, t := range s.Index.Targets {
+		for _, d := range t.Deps {
+			dependents[d] = append(dependents[d], t.Label.Pkg)
+		}
+	}
+	dirty := map[string]bool{}
+	var todo []string
+	for p := range changed {
+		c.Changed = append(c.Changed, p)
+		dirty[p] = true
+		todo = append(todo, p)
+	}
+	for len(todo) > 0 {
+		p := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, d := range dependents[p] {
+			if !dirty[d] {
+				dirty[d] = true
+				todo = append(todo, d)
+			}
+		}
+	}
+	for p := range dirty {
+		c.Dirty = append(c.Dirty, p)
+	}
+	sort.Strings(c.Changed)
+	sort.Strings(c.Dirty)
+	return c
+}
+
+// UpdateReads returns the reads of an incremental analysis: the snapshot's,
+// with every answer that changed (diff) as it is now, and what fresh (the
+// reads of the incremental analysis) answered; the globs of the packages
+// it loaded again (reloaded) are fresh's.
+func (s *Snapshot) UpdateReads(diff *workspace.Diff, reloaded map[string]bool, fresh *workspace.Reads) *workspace.Reads {
+	r := &workspace.Reads{
+		Files:    make(map[string]string, len(s.Reads.Files)+len(fresh.Files)),
+		Packages: s.Reads.Packages,
+		Exists:   make(map[string]bool, len(s.Reads.Exists)+len(fresh.Exists)),
+	}
+	for _, m := range []map[string]string{s.Reads.Files, diff.Files, fresh.Files} {
+		for k, v := range m {
+			r.Files[k] = v
+		}
+	}
+	for _, m := range []map[string]bool{s.Reads.Exists, diff.Exists, fresh.Exists} {
+		for k, v := range m {
+			r.Exists[k] = v
+		}
+	}
+	for k, v := range fresh.Packages {
+		if r.Packages == nil {
+			r.Packages = map[string][]string{}
+		}
+		r.Packages[k] = v
+	}
+	for _, g := range s.Reads.Globs {
+		if !reloaded[g.Pkg] {
+			r.Globs = append(r.Globs, g)
+		}
+	}
+	r.Globs = append(r.Globs, fresh.Globs...)
+	workspace.SortGlobs(r.Globs)
+	return r
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
