@@ -100,6 +100,23 @@ func Load(path, key string) (*Snapshot, error) {
 	return &s, nil
 }
 
+// LoadAny reads the snapshot at path whatever its key (for tests and
+// tools); nil if there is none or it cannot be decoded.
+func LoadAny(path string) (*Snapshot, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
+	}
+	var s Snapshot
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+		return nil, nil
+	}
+	return &s, nil
+}
+
 // Stale re-reads what the snapshot depends on in the workspace at root, and
 // with getenv for bld's environment, and says what changed, or "" if
 // nothing did.
