@@ -98,6 +98,8 @@ func TestIncremental(t *testing.T) {
 		{name: "nothing changed", phase: "analysis snapshot", edit: func() {}},
 		{name: "comment in a package others depend on", phase: "analysis (incremental: 2 of 7 packages)",
 			edit: func() { appendFile(t, root, "c/BUILD.star", "# a comment\n") }},
+		{name: "provider value changed", phase: "analysis (incremental: 3 of 7 packages)",
+			edit: func() { replaceIn(t, root, "a/BUILD.star", `msg = "a"`, `msg = "A"`) }},
 		{name: "command changed", phase: "analysis (incremental: 2 of 7 packages)",
 			edit: func() { replaceIn(t, root, "c/BUILD.star", "cat $(SRCS)", "cat $(SRCS) $(SRCS)") }},
 		{name: "glob matches another file", phase: "analysis (incremental: 2 of 7 packages)",
