@@ -97,18 +97,7 @@ func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (ac
 		if isRoot[l] {
 			t.Goals = a.Goals
 		}
-		deps := map[string]bool{}
-		for _, c := range a.Children {
-			deps[c.Pkg] = true
-		}
-		for _, p := range a.Packages {
-			deps[p] = true
-		}
-		delete(deps, l.Pkg)
-		for p := range deps {
-			t.Deps = append(t.Deps, p)
-		}
-		sort.Strings(t.Deps)
+		t.Deps = packageDeps(l.Pkg, a)
 		targets = append(targets, t)
 		actions = append(actions, a.Actions...)
 		return nil
@@ -124,6 +113,27 @@ func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (ac
 		goals = append(goals, a.Goals...)
 	}
 	return actions, goals, targets, nil
+}
+
+// packageDeps returns the packages other than pkg of a's children and of
+// a.Packages, sorted and unique.
+func packageDeps(pkg string, a *Analyzed) []string {
+	var deps []string
+	for _, c := range a.Children {
+		if c.Pkg != pkg {
+			deps = append(deps, c.Pkg)
+		}
+	}
+	for _, p := range a.Packages {
+		if p != pkg {
+			deps = append(deps, p)
+		}
+	}
+	if len(deps) < 2 {
+		return deps
+	}
+	sort.Strings(deps)
+	return slices.Compact(deps)
 }
 
 // Roots returns the labels the patterns named: every package's, sorted.
@@ -159,6 +169,23 @@ func (s *Snapshot) Reuse() map[label.Label]*Analyzed {
 		n += t.Actions
 	}
 	return out
+}
+
+// SourceChecker returns a graph.SourceChecker that answers from the
+// snapshot's reads and diff (the answers Changes just got) and asks
+// isFile about any other path.
+func (s *Snapshot) SourceChecker(diff *workspace.Diff, isFile func(string) bool) graph.SourceChecker {
+	return func(p string) bool {
+		if diff != nil {
+			if ok, found := diff.Exists[p]; found {
+				return ok
+			}
+		}
+		if ok, found := s.Reads.Exists[p]; found {
+			return ok
+		}
+		return isFile(p)
+	}
 }
 
 // valid reports whether the index fits the snapshot's actions (a decoded

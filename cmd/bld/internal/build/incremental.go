@@ -73,7 +73,7 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 		return nil, false, nil
 	}
 	view := loader.View()
-	plan, err = NewPlan(actions, goals, view.IsFile)
+	plan, err = NewPlan(actions, goals, snap.SourceChecker(changes.Diff, view.IsFile))
 	if err != nil {
 		return nil, false, nil
 	}

@@ -96,7 +96,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	if snap != nil {
 		changes = snap.Changes(root, req.Lookup)
 		if changes.None() {
-			plan, err := NewPlan(snap.Actions, snap.Goals, workspace.NewView(root).IsFile)
+			plan, err := NewPlan(snap.Actions, snap.Goals, snap.SourceChecker(changes.Diff, workspace.NewView(root).IsFile))
 			ph.Add("analysis snapshot", t)
 			return plan, err
 		}
