@@ -73,17 +73,29 @@ type Analyzed struct {
 // the actions and goals in the order a complete analysis of the roots gives,
 // and the targets of a new Index.
 func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, targets []Target, err error) {
-	done := map[label.Label]bool{}
-	isRoot := make(map[label.Label]bool, len(roots))
+	return assemble(roots, get, 0, 0)
+}
+
+// assemble is Assemble with room for about nTargets targets and nActions
+// actions.
+func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
+	const (
+		root    = 1
+		visited = 2
+	)
+	state := make(map[label.Label]uint8, max(nTargets, len(roots)))
 	for _, r := range roots {
-		isRoot[r] = true
+		state[r] = root
 	}
+	targets = make([]Target, 0, nTargets)
+	actions = make([]*graph.Action, 0, nActions)
 	var visit func(l label.Label) error
 	visit = func(l label.Label) error {
-		if done[l] {
+		st := state[l]
+		if st&visited != 0 {
 			return nil
 		}
-		done[l] = true
+		state[l] = st | visited
 		a, err := get(l)
 		if err != nil {
 			return err
@@ -93,11 +105,10 @@ func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (ac
 				return err
 			}
 		}
-		t := Target{Label: l, Children: a.Children, Actions: len(a.Actions), Env: a.Env}
-		if isRoot[l] {
+		t := Target{Label: l, Children: a.Children, Actions: len(a.Actions), Env: a.Env, Deps: packageDeps(l.Pkg, a)}
+		if st&root != 0 {
 			t.Goals = a.Goals
 		}
-		t.Deps = packageDeps(l.Pkg, a)
 		targets = append(targets, t)
 		actions = append(actions, a.Actions...)
 		return nil
@@ -113,6 +124,19 @@ func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (ac
 		goals = append(goals, a.Goals...)
 	}
 	return actions, goals, targets, nil
+}
+
+// Reassemble is Assemble for an incremental analysis of s: a label of a
+// package not in dirty whose analysis s holds is taken from s; analyze
+// returns what the analysis of any other produced.
+func (s *Snapshot) Reassemble(roots []label.Label, dirty map[string]bool, analyze func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, targets []Target, err error) {
+	reuse := s.Reuse()
+	return assemble(roots, func(l label.Label) (*Analyzed, error) {
+		if a, ok := reuse[l]; ok && !dirty[l.Pkg] {
+			return a, nil
+		}
+		return analyze(l)
+	}, len(s.Index.Targets)+len(roots), len(s.Actions))
 }
 
 // packageDeps returns the packages other than pkg of a's children and of

@@ -53,19 +53,14 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	snapshot.SortLabels(roots)
 
 	an := analysis.New(loader, req.Config, req.Base, req.HostEnv)
-	reuse := snap.Reuse()
 	owned := ownedActions(an)
-	get := func(l label.Label) (*snapshot.Analyzed, error) {
-		if a, ok := reuse[l]; ok && !dirty[l.Pkg] {
-			return a, nil
-		}
+	actions, goals, targets, err := snap.Reassemble(roots, dirty, func(l label.Label) (*snapshot.Analyzed, error) {
 		c, err := an.Analyze(ctx, l)
 		if err != nil {
 			return nil, err
 		}
 		return analyzed(an, l, c, owned(l)), nil
-	}
-	actions, goals, targets, err := snapshot.Assemble(roots, get)
+	})
 	if err != nil {
 		return nil, false, ctx.Err()
 	}
