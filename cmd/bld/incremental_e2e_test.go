@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// After an edit to some packages, bld analyzes only those and the packages
-// that depend on them (the trace's analysis phase says how many), and the
-// build's outputs are those of a complete analysis.
+// After an edit to some packages, bld analyzes again only their targets and
+// those that depend on them (the trace's analysis phase says how many
+// packages it loaded and how many labels it analyzed), and the build's
+// outputs are those of a complete analysis.
 func TestIncrementalAnalysis(t *testing.T) {
 	w := newWorkspace(t, map[string]string{
 		"lib/defs.star": `def _impl(ctx):
@@ -62,22 +63,22 @@ genrule(name = "b2", srcs = ["//a:a"], outs = ["b2.txt"], cmd = "cat $< > $@")
 
 	// A comment in a package nothing depends on.
 	w.write("d/BUILD.star", w.read("d/BUILD.star")+"# a comment\n")
-	build("nothing to do", "analysis (incremental: 1 of 4 packages)")
+	build("nothing to do", "analysis (incremental: 1 of 4 packages, 1 of 5 labels)")
 
 	// A command changes in a package another depends on.
 	w.write("b/BUILD.star", strings.Replace(w.read("b/BUILD.star"), "cat $< > $@", "(echo from-a; cat $<) > $@", 1))
-	build("2 ran", "analysis (incremental: 2 of 4 packages)")
+	build("2 ran", "analysis (incremental: 2 of 4 packages, 3 of 5 labels)")
 	wantFile("bld-out/c/c.txt", "beta\nfrom-a\nalpha\n")
 
 	// The .star file that a and b load changes.
 	w.write("lib/defs.star", strings.Replace(w.read("lib/defs.star"), `ctx.attr.word + "\n"`, `ctx.attr.word.upper() + "\n"`, 1))
-	build("4 ran", "analysis (incremental: 3 of 4 packages)")
+	build("4 ran", "analysis (incremental: 3 of 4 packages, 4 of 5 labels)")
 	wantFile("bld-out/c/c.txt", "BETA\nfrom-a\nALPHA\n")
 
 	// A target is added, and c depends on it.
 	w.write("a/BUILD.star", w.read("a/BUILD.star")+`say(name = "a2", word = "again")`+"\n")
 	w.write("c/BUILD.star", strings.Replace(w.read("c/BUILD.star"), `"//b:b2"]`, `"//b:b2", "//a:a2"]`, 1))
-	build("2 ran", "analysis (incremental: 3 of 4 packages)")
+	build("2 ran", "analysis (incremental: 3 of 4 packages, 3 of 5 labels)")
 	wantFile("bld-out/c/c.txt", "BETA\nfrom-a\nALPHA\nAGAIN\n")
 
 	// A package is deleted, then one is added: the packages under //...
@@ -97,6 +98,6 @@ genrule(name = "b2", srcs = ["//a:a"], outs = ["b2.txt"], cmd = "cat $< > $@")
 		t.Errorf("a broken package: want an error naming a/BUILD.star:4, got %s", r)
 	}
 	w.write("a/BUILD.star", strings.Replace(w.read("a/BUILD.star"), "word = 1)", `word = "one")`, 1))
-	build("1 ran", "analysis (incremental: 4 of 4 packages)")
+	build("1 ran", "analysis (incremental: 4 of 4 packages, 5 of 6 labels)")
 	wantFile("bld-out/a/bad.txt", "ONE\n")
 }

@@ -126,13 +126,13 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 	return actions, goals, targets, nil
 }
 
-// Reassemble is Assemble for an incremental analysis of s: a label of a
-// package not in dirty whose analysis s holds is taken from s; analyze
-// returns what the analysis of any other produced.
-func (s *Snapshot) Reassemble(roots []label.Label, dirty map[string]bool, analyze func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, targets []Target, err error) {
+// Reassemble is Assemble for an incremental analysis of s: a label whose
+// analysis s holds and that is not dirty (Changes.DirtyLabels) is taken
+// from s; analyze returns what the analysis of any other produced.
+func (s *Snapshot) Reassemble(roots []label.Label, dirty map[label.Label]bool, analyze func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, targets []Target, err error) {
 	reuse := s.Reuse()
 	return assemble(roots, func(l label.Label) (*Analyzed, error) {
-		if a, ok := reuse[l]; ok && !dirty[l.Pkg] {
+		if a, ok := reuse[l]; ok && !dirty[l] {
 			return a, nil
 		}
 		return analyze(l)
@@ -234,10 +234,14 @@ type Changes struct {
 	// whose answer changed, a variable of bld's environment, a file read
 	// for no package), or a snapshot without an index.
 	Full string
-	// Changed are the packages whose reads changed; Dirty are those and
-	// every package whose analysis read one of them, directly or not: the
-	// packages to load and analyze again. Both sorted.
+	// Changed are the packages whose reads changed. DirtyLabels are the
+	// labels analyzed before whose analysis must be done again: those of
+	// the changed packages, those whose analysis read a changed package,
+	// and those whose analysis asked for a dirty label, transitively.
+	// Dirty are the packages of those labels, and the changed ones: the
+	// packages to load again. Changed and Dirty are sorted.
 	Changed, Dirty []string
+	DirtyLabels    map[label.Label]bool
 }
 
 // None reports whether nothing the snapshot depends on changed.
@@ -312,27 +316,44 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 			return c
 		}
 	}
-	dependents := map[string][]string{}
-	for _, t := range s.Index.Targets {
-		for _, d := range t.Deps {
-			dependents[d] = append(dependents[d], t.Label.Pkg)
+	// A label's analysis must be done again if its package changed, if
+	// it read a package that changed, or if the analysis of one of its
+	// children must.
+	targets := s.Index.Targets
+	parents := make(map[label.Label][]int32, len(targets))
+	for i, t := range targets {
+		for _, ch := range t.Children {
+			parents[ch] = append(parents[ch], int32(i))
+		}
+	}
+	marked := make([]bool, len(targets))
+	var todo []int32
+	for i, t := range targets {
+		if changed[t.Label.Pkg] || slices.ContainsFunc(t.Deps, func(p string) bool { return changed[p] }) {
+			marked[i] = true
+			todo = append(todo, int32(i))
+		}
+	}
+	for len(todo) > 0 {
+		i := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, j := range parents[targets[i].Label] {
+			if !marked[j] {
+				marked[j] = true
+				todo = append(todo, j)
+			}
 		}
 	}
 	dirty := map[string]bool{}
-	var todo []string
+	c.DirtyLabels = map[label.Label]bool{}
 	for p := range changed {
 		c.Changed = append(c.Changed, p)
 		dirty[p] = true
-		todo = append(todo, p)
 	}
-	for len(todo) > 0 {
-		p := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
-		for _, d := range dependents[p] {
-			if !dirty[d] {
-				dirty[d] = true
-				todo = append(todo, d)
-			}
+	for i, t := range targets {
+		if marked[i] {
+			c.DirtyLabels[t.Label] = true
+			dirty[t.Label.Pkg] = true
 		}
 	}
 	for p := range dirty {

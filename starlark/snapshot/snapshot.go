@@ -14,10 +14,10 @@
 // A snapshot also has an Index saying which package each read, target and
 // action belongs to. When what changed can be tied to packages (a
 // BUILD.star or a .star file edited, a glob or a source file's existence
-// changed), only those packages and the packages whose analysis read them,
-// directly or not, are loaded and analyzed again; the other targets'
-// actions are taken from the snapshot, in the order a complete analysis
-// gives (Changes, Assemble). A change that cannot be tied to packages (a
+// changed), only the targets of those packages and the targets whose
+// analysis read them, directly or not, are analyzed again; the other
+// targets' actions are taken from the snapshot, in the order a complete
+// analysis gives (Changes, Reassemble). A change that cannot be tied to packages (a
 // package added or removed under a //... pattern, a variable of bld's
 // environment) means loading and analyzing everything.
 //

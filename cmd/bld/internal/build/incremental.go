@@ -15,28 +15,29 @@ import (
 	"bld/starlark/workspace"
 )
 
-// analyzeIncremental loads and analyzes again only the packages that
-// changes marks dirty (those whose reads changed and those whose analysis
-// read them), takes the other targets' actions from snap, and saves the
-// new snapshot. ok is false, with no error, when it cannot answer as a
+// analyzeIncremental analyzes again only the labels that changes marks
+// dirty (those of the packages whose reads changed, and those whose
+// analysis read them, directly or not), takes the others' actions from
+// snap, and saves the new snapshot. ok is false, with no error, when it cannot answer as a
 // complete analysis would (a package that does not load, an analysis that
 // fails, outputs in conflict): the caller then analyzes everything, which
 // reports the errors as usual. err is only ctx's.
 //
 // The plan it returns is the one a complete analysis gives, actions in the
-// same order: Assemble replays the analysis in its order, taking each label
-// of a clean package from the snapshot (its analysis read nothing that
-// changed) and each other from the analyzer, which analyzes it and, in
-// memory, whatever it depends on.
+// same order: Reassemble replays the analysis in its order, taking each
+// clean label from the snapshot (its analysis read nothing that changed)
+// and each other from the analyzer, which analyzes it and, in memory,
+// whatever it depends on.
 func analyzeIncremental(ctx context.Context, req Request, key string, snap *snapshot.Snapshot, changes *snapshot.Changes, start time.Time) (plan *Plan, ok bool, err error) {
-	dirty := make(map[string]bool, len(changes.Dirty))
-	for _, p := range changes.Dirty {
-		dirty[p] = true
+	changed := make(map[string]bool, len(changes.Changed))
+	for _, p := range changes.Changed {
+		changed[p] = true
 	}
 	loader := req.Loader
+	// The patterns name the same labels in a package that did not change.
 	var roots []label.Label
 	for _, p := range snap.Index.Packages {
-		if !dirty[p.Path] {
+		if !changed[p.Path] {
 			roots = append(roots, p.Roots...)
 			continue
 		}
@@ -54,7 +55,7 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 
 	an := analysis.New(loader, req.Config, req.Base, req.HostEnv)
 	owned := ownedActions(an)
-	actions, goals, targets, err := snap.Reassemble(roots, dirty, func(l label.Label) (*snapshot.Analyzed, error) {
+	actions, goals, targets, err := snap.Reassemble(roots, changes.DirtyLabels, func(l label.Label) (*snapshot.Analyzed, error) {
 		c, err := an.Analyze(ctx, l)
 		if err != nil {
 			return nil, err
@@ -72,7 +73,8 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	if err != nil {
 		return nil, false, nil
 	}
-	req.Phases.Add(fmt.Sprintf("analysis (incremental: %d of %d packages)", len(changes.Dirty), len(snap.Index.Packages)), start)
+	req.Phases.Add(fmt.Sprintf("analysis (incremental: %d of %d packages, %d of %d labels)",
+		len(changes.Dirty), len(snap.Index.Packages), len(changes.DirtyLabels), len(snap.Index.Targets)), start)
 
 	if req.SnapPath == "" {
 		return plan, true, nil

@@ -96,33 +96,33 @@ func TestIncremental(t *testing.T) {
 	}{
 		{name: "first", phase: "analysis", edit: func() {}},
 		{name: "nothing changed", phase: "analysis snapshot", edit: func() {}},
-		{name: "comment in a package others depend on", phase: "analysis (incremental: 2 of 7 packages)",
+		{name: "comment in a package others depend on", phase: "analysis (incremental: 2 of 7 packages, 3 of 13 labels)",
 			edit: func() { appendFile(t, root, "c/BUILD.star", "# a comment\n") }},
-		{name: "provider value changed", phase: "analysis (incremental: 3 of 7 packages)",
+		{name: "provider value changed", phase: "analysis (incremental: 3 of 7 packages",
 			edit: func() { replaceIn(t, root, "a/BUILD.star", `msg = "a"`, `msg = "A"`) }},
-		{name: "command changed", phase: "analysis (incremental: 2 of 7 packages)",
+		{name: "command changed", phase: "analysis (incremental: 2 of 7 packages",
 			edit: func() { replaceIn(t, root, "c/BUILD.star", "cat $(SRCS)", "cat $(SRCS) $(SRCS)") }},
-		{name: "glob matches another file", phase: "analysis (incremental: 2 of 7 packages)",
+		{name: "glob matches another file", phase: "analysis (incremental: 2 of 7 packages",
 			edit: func() { writeWorkspace(t, root, map[string]string{"c/y.in": "y\n"}) }},
-		{name: "target added", phase: "analysis (incremental: 3 of 7 packages)",
+		{name: "target added", phase: "analysis (incremental: 3 of 7 packages",
 			edit: func() { appendFile(t, root, "a/BUILD.star", "say(name = \"a4\", msg = \"new\", deps = [\":a2\"])\n") }},
-		{name: ".star file loaded by two of three packages", phase: "analysis (incremental: 3 of 7 packages)",
+		{name: ".star file loaded by two of three packages", phase: "analysis (incremental: 3 of 7 packages",
 			edit: func() { replaceIn(t, root, "tools/defs.star", `"+" + d[MsgInfo].msg`, `"/" + d[MsgInfo].msg`) }},
-		{name: "package with no dependents", phase: "analysis (incremental: 1 of 7 packages)",
+		{name: "package with no dependents", phase: "analysis (incremental: 1 of 7 packages",
 			edit: func() { replaceIn(t, root, "d/BUILD.star", `msg = "d"`, `msg = "dd"`) }},
-		{name: "new dependency on a package analyzed before", phase: "analysis (incremental: 1 of 7 packages)",
+		{name: "new dependency on a package analyzed before", phase: "analysis (incremental: 1 of 7 packages",
 			edit: func() { replaceIn(t, root, "d/BUILD.star", `deps = ["//b:b1"]`, `deps = ["//b:b1", "//a:a4"]`) }},
-		{name: "dependency on the manual package", phase: "analysis (incremental: 4 of 7 packages)",
+		{name: "dependency on the manual package", phase: "analysis (incremental: 4 of 7 packages",
 			edit: func() {
 				appendFile(t, root, "e/BUILD.star", `genrule(name = "e2", srcs = ["//m:m1"], outs = ["e2.txt"], cmd = "cp $< $@")`+"\n")
 			}},
-		{name: "dependency removed", phase: "analysis (incremental: 5 of 7 packages)",
+		{name: "dependency removed", phase: "analysis (incremental: 5 of 7 packages",
 			edit: func() { replaceIn(t, root, "a/BUILD.star", `"//e:e1.txt"`, ``) }},
-		{name: "manual package changed", phase: "analysis (incremental: 2 of 7 packages)",
+		{name: "manual package changed", phase: "analysis (incremental: 2 of 7 packages",
 			edit: func() { replaceIn(t, root, "m/BUILD.star", "cp $<", "cat $<") }},
 		{name: "analysis error", errLike: "no target or file",
 			edit: func() { replaceIn(t, root, "c/BUILD.star", `glob(["*.in"])`, `glob(["*.in"]) + ["nothere.in"]`) }},
-		{name: "error fixed", phase: "analysis (incremental: 4 of 7 packages)",
+		{name: "error fixed", phase: "analysis (incremental: 4 of 7 packages",
 			edit: func() {
 				replaceIn(t, root, "c/BUILD.star", `glob(["*.in"]) + ["nothere.in"]`, `glob(["*.in"], exclude = ["none"])`)
 			}},
@@ -136,7 +136,7 @@ func TestIncremental(t *testing.T) {
 			edit: func() {
 				appendFile(t, root, "e/BUILD.star", `genrule(name = "e3", outs = ["sub"], cmd = "echo > $@")`+"\n")
 			}},
-		{name: "conflict resolved", phase: "analysis (incremental: 1 of 7 packages)",
+		{name: "conflict resolved", phase: "analysis (incremental: 1 of 7 packages",
 			edit: func() { replaceIn(t, root, "e/BUILD.star", `outs = ["sub"]`, `outs = ["sub2"]`) }},
 		{name: "package deleted", phase: "analysis", edit: func() {
 			os.Remove(filepath.Join(root, "m/BUILD.star"))
@@ -145,12 +145,12 @@ func TestIncremental(t *testing.T) {
 		{name: "package added", phase: "analysis", edit: func() {
 			writeWorkspace(t, root, map[string]string{"f/BUILD.star": `genrule(name = "f1", srcs = ["//c:c1"], outs = ["f1.txt"], cmd = "cp $< $@")` + "\n"})
 		}},
-		{name: "after a complete analysis", phase: "analysis (incremental: 4 of 7 packages)",
+		{name: "after a complete analysis", phase: "analysis (incremental: 4 of 7 packages",
 			edit: func() { appendFile(t, root, "c/BUILD.star", "# another comment\n") }},
 		{name: "other patterns", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis", edit: func() {}},
-		{name: "a package below the patterns' changes", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis (incremental: 2 of 4 packages)",
+		{name: "a package below the patterns' changes", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis (incremental: 2 of 4 packages",
 			edit: func() { appendFile(t, root, "c/BUILD.star", "# a third comment\n") }},
-		{name: "a package the patterns name changes", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis (incremental: 3 of 4 packages)",
+		{name: "a package the patterns name changes", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis (incremental: 3 of 4 packages",
 			edit: func() {
 				appendFile(t, root, "a/BUILD.star", `genrule(name = "a5", outs = ["a5.txt"], cmd = "echo > $@", tags = ["manual"])`+"\n")
 			}},
@@ -175,7 +175,7 @@ func TestIncremental(t *testing.T) {
 		if err != nil || wantErr != nil {
 			t.Fatalf("%s: %v; complete analysis: %v", tt.name, err, wantErr)
 		}
-		if len(phases) == 0 || phases[len(phases)-1] != tt.phase {
+		if len(phases) == 0 || !phaseIs(phases[len(phases)-1], tt.phase) {
 			t.Errorf("%s: phases %q, want last %q", tt.name, phases, tt.phase)
 		}
 		if diff := cmp.Diff(want.Graph.Actions, got.Graph.Actions, cmpopts.EquateEmpty()); diff != "" {
@@ -201,6 +201,16 @@ func TestIncremental(t *testing.T) {
 			t.Errorf("%s: saved actions differ (-complete +incremental):\n%s", tt.name, diff)
 		}
 	}
+}
+
+// phaseIs reports whether phase is want, or begins with want for an
+// incremental analysis ("analysis (incremental: 2 of 7 packages", then the
+// labels).
+func phaseIs(phase, want string) bool {
+	if strings.Contains(want, "incremental") && !strings.HasSuffix(want, ")") {
+		return strings.HasPrefix(phase, want+",")
+	}
+	return phase == want
 }
 
 func goalPaths(p *Plan) []string {

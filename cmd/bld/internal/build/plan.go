@@ -69,15 +69,15 @@ type Request struct {
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns and configuration is still valid (nothing it read has changed),
 // it uses that instead, and loads and analyzes nothing (package snapshot).
-// When what changed can be tied to packages, it loads and analyzes only
-// those and the packages whose analysis read them, and takes the rest from
-// the snapshot (analyzeIncremental); the plan is the one a complete
-// analysis gives. (Not for bld test: its snapshot has no index.)
+// When what changed can be tied to packages, it analyzes again only their
+// targets and those whose analysis read them, and takes the rest from the
+// snapshot (analyzeIncremental); the plan is the one a complete analysis
+// gives. (Not for bld test: its snapshot has no index.)
 //
 // The phases recorded are "loading" (the packages the patterns name) and
 // "analysis" (rule implementations, packages reached through dependencies,
 // the graph's checks), or "analysis snapshot" when one was reused, or
-// "analysis (incremental: N of M packages)".
+// "analysis (incremental: N of M packages, K of L labels)".
 //
 // With KeepGoing (-k), a target whose analysis fails does not stop the
 // others: each distinct error is printed as it comes (a target that
