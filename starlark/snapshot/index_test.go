@@ -3,6 +3,7 @@ package snapshot
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,17 +35,18 @@ func TestChanges(t *testing.T) {
 		name                string
 		edit                func(root string)
 		changed, dirty      []string
+		labels              []string
 		full                bool
 		env                 map[string]string
 		noIndex, wantNoDiff bool
 	}
 	tests := []change{
 		{name: "nothing", edit: func(string) {}, wantNoDiff: true},
-		{name: "BUILD.star of a leaf", edit: write("d/BUILD.star", "# x\n"), changed: []string{"d"}, dirty: []string{"d"}},
-		{name: "BUILD.star others depend on", edit: write("a/BUILD.star", "# x\n"), changed: []string{"a"}, dirty: []string{"a", "b", "c"}},
+		{name: "BUILD.star of a leaf", edit: write("d/BUILD.star", "# x\n"), changed: []string{"d"}, dirty: []string{"d"}, labels: []string{"//d:d"}},
+		{name: "BUILD.star others depend on", edit: write("a/BUILD.star", "# x\n"), changed: []string{"a"}, dirty: []string{"a", "b", "c"}, labels: []string{"//a:a", "//b:b", "//c:c"}},
 		{name: ".star file loaded by two", edit: write("defs.star", "x = 2\n"), changed: []string{"a", "c"}, dirty: []string{"a", "b", "c"}},
 		{name: "glob", edit: write("a/new.c", ""), changed: []string{"a"}, dirty: []string{"a", "b", "c"}},
-		{name: "source file disappears", edit: remove("b/sub/x.h"), changed: []string{"b"}, dirty: []string{"b", "c"}},
+		{name: "source file disappears", edit: remove("b/sub/x.h"), changed: []string{"b"}, dirty: []string{"b", "c"}, labels: []string{"//b:b", "//b:other", "//c:c"}},
 		{name: "package search", edit: write("e/BUILD.star", ""), full: true},
 		{name: "file of no package", edit: write("other.star", "y = 1\n"), full: true},
 		{name: "environment", edit: func(string) {}, env: map[string]string{"V": "2"}, full: true},
@@ -77,6 +79,9 @@ func TestChanges(t *testing.T) {
 					{Label: lbl("b", "b"), Children: []label.Label{lbl("a", "a")}, Deps: []string{"a"}},
 					{Label: lbl("c", "c"), Children: []label.Label{lbl("b", "b")}, Deps: []string{"b"}},
 					{Label: lbl("d", "d")},
+					// Of package b too, but no child of b's: not
+					// dirty when a changes.
+					{Label: lbl("b", "other")},
 				},
 			}}
 			if tt.noIndex {
@@ -102,6 +107,16 @@ func TestChanges(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.dirty, c.Dirty); diff != "" {
 				t.Errorf("Dirty (-want +got):\n%s", diff)
+			}
+			if tt.labels != nil {
+				var got []string
+				for l := range c.DirtyLabels {
+					got = append(got, l.String())
+				}
+				slices.Sort(got)
+				if diff := cmp.Diff(tt.labels, got); diff != "" {
+					t.Errorf("DirtyLabels (-want +got):\n%s", diff)
+				}
 			}
 		})
 	}
