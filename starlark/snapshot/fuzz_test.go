@@ -28,8 +28,8 @@ func FuzzLoad(f *testing.F) {
 		{Key: "k", Reads: v.Reads(), Env: map[string]EnvValue{"HOME": {Value: "/h", Set: true}},
 			Actions: []*graph.Action{{Owner: "//:a", Mnemonic: "Genrule", Argv: []string{"sh", "-c", "x"}, Inputs: []string{"a.c"}, Outputs: []string{"bld-out/a"}}},
 			Goals:   []string{"bld-out/a"},
-			Index: &Index{Packages: []Package{{Path: "", Files: []string{"BUILD.star"}}},
-				Targets: []Target{{Label: label.Label{Name: "a"}, Actions: 1}}}},
+			Index: NewIndex([]Package{{Path: "", Files: []string{"BUILD.star"}, Roots: []string{"a"}}},
+				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}}})},
 		{Key: "k", Reads: &workspace.Reads{}},
 		{Key: "other"},
 	} {

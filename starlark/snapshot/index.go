@@ -14,14 +14,35 @@ import (
 
 // An Index says which package each read, target, action and goal of a
 // snapshot belongs to, so that when some of what loading and analysis read
-// has changed, only the packages concerned, and the packages that depend
-// on them, need to be loaded and analyzed again (Changes, Assemble).
+// has changed, only the targets concerned, and those that depend on them,
+// need to be analyzed again (Changes, Reassemble).
+//
+// Its targets are stored by column, children and packages as indices, which
+// gob encodes and decodes several times faster than a slice of structs
+// (the index is read by every build); NewIndex makes one from Targets and
+// Targets gives them back.
 type Index struct {
 	// Packages are the packages loaded, sorted by path.
 	Packages []Package
-	// Targets are the labels analyzed, in the order analysis finished
-	// them, which is the order of their actions in Snapshot.Actions.
-	Targets []Target
+	// The labels analyzed, in the order analysis finished them, which is
+	// the order of their actions in Snapshot.Actions: target i is the
+	// label Names[i] of package Packages[Pkgs[i]]; it declared Actions[i]
+	// actions; its children are the targets Children[ChildEnd[i-1]:
+	// ChildEnd[i]] and the packages it read Packages[DepEnd[i-1]:DepEnd[i]]
+	// of Deps.
+	Names              []string
+	Pkgs, Actions      []int32
+	ChildEnd, Children []int32
+	DepEnd, Deps       []int32
+	// Goals and Env hold the targets' goals and inherited variables, for
+	// the few targets that have any.
+	Goals, Env []TargetStrings
+}
+
+// TargetStrings are strings of target Target of an Index.
+type TargetStrings struct {
+	Target int32
+	Values []string
 }
 
 // A Package is one package loaded for a snapshot.
@@ -31,8 +52,114 @@ type Package struct {
 	// and the .star files it loaded, directly or not. Its globs are the
 	// Reads' globs of Pkg Path.
 	Files []string
-	// Roots are the labels in it that the target patterns named, sorted.
-	Roots []label.Label
+	// Roots are the names of its targets and files that the target
+	// patterns named, sorted.
+	Roots []string
+}
+
+// RootLabels returns the labels of p's roots.
+func (p *Package) RootLabels() []label.Label {
+	out := make([]label.Label, len(p.Roots))
+	for i, n := range p.Roots {
+		out[i] = label.Label{Pkg: p.Path, Name: n}
+	}
+	return out
+}
+
+// NewIndex returns the index of targets (in the order of their actions)
+// from packages (sorted by path), or nil if it cannot hold them: a target
+// whose package is not one of packages, a child that is not one of targets,
+// a label of another repository.
+func NewIndex(packages []Package, targets []Target) *Index {
+	pkgIndex := make(map[string]int32, len(packages))
+	for i, p := range packages {
+		pkgIndex[p.Path] = int32(i)
+	}
+	tIndex := make(map[label.Label]int32, len(targets))
+	for i, t := range targets {
+		tIndex[t.Label] = int32(i)
+	}
+	x := &Index{Packages: packages, Names: make([]string, len(targets)), Pkgs: make([]int32, len(targets)),
+		Actions: make([]int32, len(targets)), ChildEnd: make([]int32, len(targets)), DepEnd: make([]int32, len(targets))}
+	for i, t := range targets {
+		pi, ok := pkgIndex[t.Label.Pkg]
+		if !ok || t.Label.Repo != "" {
+			return nil
+		}
+		x.Names[i], x.Pkgs[i], x.Actions[i] = t.Label.Name, pi, int32(t.Actions)
+		for _, c := range t.Children {
+			ci, ok := tIndex[c]
+			if !ok {
+				return nil
+			}
+			x.Children = append(x.Children, ci)
+		}
+		x.ChildEnd[i] = int32(len(x.Children))
+		for _, d := range t.Deps {
+			di, ok := pkgIndex[d]
+			if !ok {
+				return nil
+			}
+			x.Deps = append(x.Deps, di)
+		}
+		x.DepEnd[i] = int32(len(x.Deps))
+		if len(t.Goals) > 0 {
+			x.Goals = append(x.Goals, TargetStrings{int32(i), t.Goals})
+		}
+		if len(t.Env) > 0 {
+			x.Env = append(x.Env, TargetStrings{int32(i), t.Env})
+		}
+	}
+	return x
+}
+
+// NumTargets returns how many targets the index holds.
+func (x *Index) NumTargets() int { return len(x.Names) }
+
+func (x *Index) label(i int32) label.Label {
+	return label.Label{Pkg: x.Packages[x.Pkgs[i]].Path, Name: x.Names[i]}
+}
+
+func (x *Index) children(i int) []int32 {
+	start := int32(0)
+	if i > 0 {
+		start = x.ChildEnd[i-1]
+	}
+	return x.Children[start:x.ChildEnd[i]]
+}
+
+func (x *Index) deps(i int) []int32 {
+	start := int32(0)
+	if i > 0 {
+		start = x.DepEnd[i-1]
+	}
+	return x.Deps[start:x.DepEnd[i]]
+}
+
+// Targets returns the index's targets, as NewIndex took them.
+func (x *Index) Targets() []Target {
+	labels := make([]label.Label, len(x.Names))
+	for i := range labels {
+		labels[i] = x.label(int32(i))
+	}
+	out := make([]Target, len(x.Names))
+	for i := range out {
+		t := Target{Label: labels[i], Actions: int(x.Actions[i])}
+		for _, c := range x.children(i) {
+			t.Children = append(t.Children, labels[c])
+		}
+		for _, d := range x.deps(i) {
+			t.Deps = append(t.Deps, x.Packages[d].Path)
+		}
+		out[i] = t
+	}
+	for _, g := range x.Goals {
+		out[g.Target].Goals = g.Values
+	}
+	for _, e := range x.Env {
+		out[e.Target].Env = e.Values
+	}
+	return out
 }
 
 // A Target is the analysis of one label.
@@ -136,7 +263,7 @@ func (s *Snapshot) Reassemble(roots []label.Label, dirty map[label.Label]bool, a
 			return a, nil
 		}
 		return analyze(l)
-	}, len(s.Index.Targets)+len(roots), len(s.Actions))
+	}, s.Index.NumTargets()+len(roots), len(s.Actions))
 }
 
 // packageDeps returns the packages other than pkg of a's children and of
@@ -164,7 +291,7 @@ func packageDeps(pkg string, a *Analyzed) []string {
 func (x *Index) Roots() []label.Label {
 	var roots []label.Label
 	for _, p := range x.Packages {
-		roots = append(roots, p.Roots...)
+		roots = append(roots, p.RootLabels()...)
 	}
 	SortLabels(roots)
 	return roots
@@ -186,9 +313,10 @@ func SortLabels(ls []label.Label) {
 // Reuse returns, for each label analyzed, what its analysis produced, as
 // Assemble's get wants it; actions are those of s.
 func (s *Snapshot) Reuse() map[label.Label]*Analyzed {
-	out := make(map[label.Label]*Analyzed, len(s.Index.Targets))
+	targets := s.Index.Targets()
+	out := make(map[label.Label]*Analyzed, len(targets))
 	n := 0
-	for _, t := range s.Index.Targets {
+	for _, t := range targets {
 		out[t.Label] = &Analyzed{Children: t.Children, Packages: t.Deps, Actions: s.Actions[n : n+t.Actions : n+t.Actions], Goals: t.Goals, Env: t.Env}
 		n += t.Actions
 	}
@@ -215,14 +343,31 @@ func (s *Snapshot) SourceChecker(diff *workspace.Diff, isFile func(string) bool)
 // valid reports whether the index fits the snapshot's actions (a decoded
 // file may hold anything).
 func (x *Index) valid(actions int) bool {
-	n := 0
-	for _, t := range x.Targets {
-		if t.Actions < 0 || t.Actions > actions-n {
+	n := len(x.Names)
+	if len(x.Pkgs) != n || len(x.Actions) != n || len(x.ChildEnd) != n || len(x.DepEnd) != n {
+		return false
+	}
+	total, child, dep := 0, int32(0), int32(0)
+	for i := range n {
+		if x.Pkgs[i] < 0 || int(x.Pkgs[i]) >= len(x.Packages) || x.Actions[i] < 0 || int(x.Actions[i]) > actions-total ||
+			x.ChildEnd[i] < child || int(x.ChildEnd[i]) > len(x.Children) || x.DepEnd[i] < dep || int(x.DepEnd[i]) > len(x.Deps) {
 			return false
 		}
-		n += t.Actions
+		total += int(x.Actions[i])
+		child, dep = x.ChildEnd[i], x.DepEnd[i]
 	}
-	return n == actions && slices.IsSortedFunc(x.Packages, func(a, b Package) int { return strings.Compare(a.Path, b.Path) })
+	inRange := func(s []int32, n int) bool {
+		return !slices.ContainsFunc(s, func(v int32) bool { return v < 0 || int(v) >= n })
+	}
+	for _, ts := range [][]TargetStrings{x.Goals, x.Env} {
+		for _, t := range ts {
+			if t.Target < 0 || int(t.Target) >= n {
+				return false
+			}
+		}
+	}
+	return total == actions && inRange(x.Children, n) && inRange(x.Deps, len(x.Packages)) &&
+		slices.IsSortedFunc(x.Packages, func(a, b Package) int { return strings.Compare(a.Path, b.Path) })
 }
 
 // Changes is what changed in the workspace since a snapshot was taken.
@@ -319,17 +464,18 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 	// A label's analysis must be done again if its package changed, if
 	// it read a package that changed, or if the analysis of one of its
 	// children must.
-	targets := s.Index.Targets
-	parents := make(map[label.Label][]int32, len(targets))
-	for i, t := range targets {
-		for _, ch := range t.Children {
+	x := s.Index
+	n := x.NumTargets()
+	parents := make([][]int32, n)
+	for i := range n {
+		for _, ch := range x.children(i) {
 			parents[ch] = append(parents[ch], int32(i))
 		}
 	}
-	marked := make([]bool, len(targets))
+	marked := make([]bool, n)
 	var todo []int32
-	for i, t := range targets {
-		if changed[t.Label.Pkg] || slices.ContainsFunc(t.Deps, func(p string) bool { return changed[p] }) {
+	for i := range n {
+		if changed[x.Packages[x.Pkgs[i]].Path] || slices.ContainsFunc(x.deps(i), func(p int32) bool { return changed[x.Packages[p].Path] }) {
 			marked[i] = true
 			todo = append(todo, int32(i))
 		}
@@ -337,7 +483,7 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 	for len(todo) > 0 {
 		i := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
-		for _, j := range parents[targets[i].Label] {
+		for _, j := range parents[i] {
 			if !marked[j] {
 				marked[j] = true
 				todo = append(todo, j)
@@ -350,10 +496,11 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 		c.Changed = append(c.Changed, p)
 		dirty[p] = true
 	}
-	for i, t := range targets {
+	for i := range n {
 		if marked[i] {
-			c.DirtyLabels[t.Label] = true
-			dirty[t.Label.Pkg] = true
+			l := x.label(int32(i))
+			c.DirtyLabels[l] = true
+			dirty[l.Pkg] = true
 		}
 	}
 	for p := range dirty {

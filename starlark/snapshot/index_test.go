@@ -65,8 +65,8 @@ func TestChanges(t *testing.T) {
 			v.Glob("a", []string{"*.c"}, nil)
 			v.IsFile("b/sub/x.h")
 			v.Packages("")
-			s := &Snapshot{Reads: v.Reads(), Env: map[string]EnvValue{"V": {Value: "1", Set: true}}, Index: &Index{
-				Packages: []Package{
+			s := &Snapshot{Reads: v.Reads(), Env: map[string]EnvValue{"V": {Value: "1", Set: true}}, Index: NewIndex(
+				[]Package{
 					{Path: "a", Files: []string{"a/BUILD.star", "defs.star"}},
 					{Path: "b", Files: []string{"b/BUILD.star"}},
 					{Path: "c", Files: []string{"c/BUILD.star", "defs.star"}},
@@ -74,7 +74,7 @@ func TestChanges(t *testing.T) {
 				},
 				// b depends on a, c on b; d on nothing. WORKSPACE.star and
 				// other.star belong to no package.
-				Targets: []Target{
+				[]Target{
 					{Label: lbl("a", "a")},
 					{Label: lbl("b", "b"), Children: []label.Label{lbl("a", "a")}, Deps: []string{"a"}},
 					{Label: lbl("c", "c"), Children: []label.Label{lbl("b", "b")}, Deps: []string{"b"}},
@@ -83,7 +83,10 @@ func TestChanges(t *testing.T) {
 					// dirty when a changes.
 					{Label: lbl("b", "other")},
 				},
-			}}
+			)}
+			if s.Index == nil {
+				t.Fatal("NewIndex = nil")
+			}
 			if tt.noIndex {
 				s.Index = nil
 			}
@@ -170,7 +173,20 @@ func TestAssemble(t *testing.T) {
 	if diff := cmp.Diff(want, targets); diff != "" {
 		t.Errorf("targets (-want +got):\n%s", diff)
 	}
-	s := &Snapshot{Actions: actions, Index: &Index{Targets: targets}}
+	x := NewIndex([]Package{{Path: "p"}, {Path: "q"}, {Path: "r"}}, targets)
+	if x == nil {
+		t.Fatal("NewIndex = nil")
+	}
+	if diff := cmp.Diff(targets, x.Targets()); diff != "" {
+		t.Errorf("Index.Targets (-NewIndex's +got):\n%s", diff)
+	}
+	if NewIndex([]Package{{Path: "p"}}, targets) != nil {
+		t.Error("NewIndex without package q: not nil")
+	}
+	if NewIndex([]Package{{Path: "p"}, {Path: "q"}, {Path: "r"}}, targets[1:]) != nil {
+		t.Error("NewIndex without child //p:c: not nil")
+	}
+	s := &Snapshot{Actions: actions, Index: x}
 	for l, a := range s.Reuse() {
 		if diff := cmp.Diff(analyses[l].Actions, a.Actions, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("Reuse: actions of %s (-want +got):\n%s", l, diff)
@@ -182,7 +198,7 @@ func TestAssemble(t *testing.T) {
 func TestLoadDropsBadIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "analysis")
 	s := &Snapshot{Key: "k", Reads: &workspace.Reads{}, Actions: []*graph.Action{{Owner: "//:a", Outputs: []string{"bld-out/a"}}},
-		Index: &Index{Targets: []Target{{Label: lbl("", "a"), Actions: 2}}}}
+		Index: NewIndex([]Package{{Path: ""}}, []Target{{Label: lbl("", "a"), Actions: 2}})}
 	if err := Save(path, s); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	var roots []label.Label
 	for _, p := range snap.Index.Packages {
 		if !changed[p.Path] {
-			roots = append(roots, p.Roots...)
+			roots = append(roots, p.RootLabels()...)
 			continue
 		}
 		pkg, err := loader.LoadPackage(ctx, p.Path)
@@ -74,13 +74,12 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 		return nil, false, nil
 	}
 	req.Phases.Add(fmt.Sprintf("analysis (incremental: %d of %d packages, %d of %d labels)",
-		len(changes.Dirty), len(snap.Index.Packages), len(changes.DirtyLabels), len(snap.Index.Targets)), start)
+		len(changes.Dirty), len(snap.Index.Packages), len(changes.DirtyLabels), snap.Index.NumTargets()), start)
 
 	if req.SnapPath == "" {
 		return plan, true, nil
 	}
-	next := &snapshot.Snapshot{Key: key, Env: map[string]snapshot.EnvValue{}, Actions: actions, Goals: goals,
-		Index: &snapshot.Index{Targets: targets}}
+	next := &snapshot.Snapshot{Key: key, Env: map[string]snapshot.EnvValue{}, Actions: actions, Goals: goals}
 	reloaded := map[string]bool{}
 	pkgs := map[string]snapshot.Package{}
 	for _, p := range snap.Index.Packages {
@@ -94,9 +93,11 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 		}
 		pkgs[p] = pi
 	}
+	var packages []snapshot.Package
 	for _, p := range sortedKeys(pkgs) {
-		next.Index.Packages = append(next.Index.Packages, pkgs[p])
+		packages = append(packages, pkgs[p])
 	}
+	next.Index = snapshot.NewIndex(packages, targets)
 	next.Reads = snap.UpdateReads(changes.Diff, reloaded, view.Reads())
 	for _, t := range targets {
 		for _, name := range t.Env {
@@ -128,20 +129,20 @@ func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer
 	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {
 		return nil
 	}
-	x := &snapshot.Index{Targets: targets}
+	var packages []snapshot.Package
 	var again []label.Label
 	for _, p := range loader.LoadedPackages() {
 		pi, err := packageIndex(ctx, loader, p, patterns)
 		if err != nil {
 			return nil
 		}
-		x.Packages = append(x.Packages, pi)
-		again = append(again, pi.Roots...)
+		packages = append(packages, pi)
+		again = append(again, pi.RootLabels()...)
 	}
 	if snapshot.SortLabels(again); !slices.Equal(again, roots) {
 		return nil
 	}
-	return x
+	return snapshot.NewIndex(packages, targets)
 }
 
 // packageIndex returns the index entry of package p, loaded.
@@ -154,7 +155,11 @@ func packageIndex(ctx context.Context, loader *loading.Loader, p string, pattern
 	if err != nil {
 		return snapshot.Package{}, err
 	}
-	return snapshot.Package{Path: p, Files: loader.PackageFiles(p), Roots: roots}, nil
+	names := make([]string, len(roots))
+	for i, r := range roots {
+		names[i] = r.Name
+	}
+	return snapshot.Package{Path: p, Files: loader.PackageFiles(p), Roots: names}, nil
 }
 
 // analyzed returns what Assemble needs of l, which an analyzed into c and
