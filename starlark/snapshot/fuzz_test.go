@@ -29,7 +29,7 @@ func FuzzLoad(f *testing.F) {
 			Actions: []*graph.Action{{Owner: "//:a", Mnemonic: "Genrule", Argv: []string{"sh", "-c", "x"}, Inputs: []string{"a.c"}, Outputs: []string{"bld-out/a"}}},
 			Goals:   []string{"bld-out/a"},
 			Index: NewIndex([]Package{{Path: "", Files: []string{"BUILD.star"}, Roots: []string{"a"}}},
-				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}}})},
+				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}}}, []string{"bld-out/a"})},
 		{Key: "k", Reads: &workspace.Reads{}},
 		{Key: "other"},
 	} {

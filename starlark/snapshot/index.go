@@ -34,9 +34,11 @@ type Index struct {
 	Pkgs, Actions      []int32
 	ChildEnd, Children []int32
 	DepEnd, Deps       []int32
-	// Goals and Env hold the targets' goals and inherited variables, for
-	// the few targets that have any.
-	Goals, Env []TargetStrings
+	// RootGoalEnd[i] ends the goals of the i-th root (Roots) in
+	// Snapshot.Goals, which holds the roots' goals in root order.
+	RootGoalEnd []int32
+	// Env holds the inherited variables of the few targets with any.
+	Env []TargetStrings
 }
 
 // TargetStrings are strings of target Target of an Index.
@@ -67,10 +69,11 @@ func (p *Package) RootLabels() []label.Label {
 }
 
 // NewIndex returns the index of targets (in the order of their actions)
-// from packages (sorted by path), or nil if it cannot hold them: a target
-// whose package is not one of packages, a child that is not one of targets,
-// a label of another repository.
-func NewIndex(packages []Package, targets []Target) *Index {
+// from packages (sorted by path), whose roots' goals, in root order, are
+// goals; or nil if it cannot hold them: a target whose package is not one
+// of packages, a child that is not one of targets, a label of another
+// repository, a root that is not a target, goals that are not the roots'.
+func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 	pkgIndex := make(map[string]int32, len(packages))
 	for i, p := range packages {
 		pkgIndex[p.Path] = int32(i)
@@ -78,6 +81,11 @@ func NewIndex(packages []Package, targets []Target) *Index {
 	tIndex := make(map[label.Label]int32, len(targets))
 	for i, t := range targets {
 		tIndex[t.Label] = int32(i)
+	}
+	roots := x0Roots(packages)
+	isRoot := make(map[label.Label]bool, len(roots))
+	for _, r := range roots {
+		isRoot[r] = true
 	}
 	x := &Index{Packages: packages, Names: make([]string, len(targets)), Pkgs: make([]int32, len(targets)),
 		Actions: make([]int32, len(targets)), ChildEnd: make([]int32, len(targets)), DepEnd: make([]int32, len(targets))}
@@ -103,14 +111,36 @@ func NewIndex(packages []Package, targets []Target) *Index {
 			x.Deps = append(x.Deps, di)
 		}
 		x.DepEnd[i] = int32(len(x.Deps))
-		if len(t.Goals) > 0 {
-			x.Goals = append(x.Goals, TargetStrings{int32(i), t.Goals})
+		if len(t.Goals) > 0 && !isRoot[t.Label] {
+			return nil
 		}
 		if len(t.Env) > 0 {
 			x.Env = append(x.Env, TargetStrings{int32(i), t.Env})
 		}
 	}
+	var rootGoals []string
+	for _, r := range roots {
+		i, ok := tIndex[r]
+		if !ok {
+			return nil
+		}
+		rootGoals = append(rootGoals, targets[i].Goals...)
+		x.RootGoalEnd = append(x.RootGoalEnd, int32(len(rootGoals)))
+	}
+	if !slices.Equal(rootGoals, goals) {
+		return nil
+	}
 	return x
+}
+
+// x0Roots returns the roots of packages, sorted (Index.Roots).
+func x0Roots(packages []Package) []label.Label {
+	var roots []label.Label
+	for _, p := range packages {
+		roots = append(roots, p.RootLabels()...)
+	}
+	SortLabels(roots)
+	return roots
 }
 
 // NumTargets returns how many targets the index holds.
@@ -136,8 +166,13 @@ func (x *Index) deps(i int) []int32 {
 	return x.Deps[start:x.DepEnd[i]]
 }
 
-// Targets returns the index's targets, as NewIndex took them.
-func (x *Index) Targets() []Target {
+// Targets returns the targets of s's index, as NewIndex took them.
+func (s *Snapshot) Targets() []Target {
+	return s.Index.targets(s.Goals)
+}
+
+// targets returns the index's targets; goals are the snapshot's.
+func (x *Index) targets(goals []string) []Target {
 	labels := make([]label.Label, len(x.Names))
 	for i := range labels {
 		labels[i] = x.label(int32(i))
@@ -153,8 +188,16 @@ func (x *Index) Targets() []Target {
 		}
 		out[i] = t
 	}
-	for _, g := range x.Goals {
-		out[g.Target].Goals = g.Values
+	idx := make(map[label.Label]int, len(labels))
+	for i, l := range labels {
+		idx[l] = i
+	}
+	start := int32(0)
+	for i, r := range x.Roots() {
+		if j, ok := idx[r]; ok {
+			out[j].Goals = goals[start:x.RootGoalEnd[i]:x.RootGoalEnd[i]]
+		}
+		start = x.RootGoalEnd[i]
 	}
 	for _, e := range x.Env {
 		out[e.Target].Env = e.Values
@@ -288,14 +331,7 @@ func packageDeps(pkg string, a *Analyzed) []string {
 }
 
 // Roots returns the labels the patterns named: every package's, sorted.
-func (x *Index) Roots() []label.Label {
-	var roots []label.Label
-	for _, p := range x.Packages {
-		roots = append(roots, p.RootLabels()...)
-	}
-	SortLabels(roots)
-	return roots
-}
+func (x *Index) Roots() []label.Label { return x0Roots(x.Packages) }
 
 // SortLabels sorts labels as the loader's Expand does.
 func SortLabels(ls []label.Label) {
@@ -313,7 +349,7 @@ func SortLabels(ls []label.Label) {
 // Reuse returns, for each label analyzed, what its analysis produced, as
 // Assemble's get wants it; actions are those of s.
 func (s *Snapshot) Reuse() map[label.Label]*Analyzed {
-	targets := s.Index.Targets()
+	targets := s.Targets()
 	out := make(map[label.Label]*Analyzed, len(targets))
 	n := 0
 	for _, t := range targets {
@@ -342,7 +378,7 @@ func (s *Snapshot) SourceChecker(diff *workspace.Diff, isFile func(string) bool)
 
 // valid reports whether the index fits the snapshot's actions (a decoded
 // file may hold anything).
-func (x *Index) valid(actions int) bool {
+func (x *Index) valid(actions, goals int) bool {
 	n := len(x.Names)
 	if len(x.Pkgs) != n || len(x.Actions) != n || len(x.ChildEnd) != n || len(x.DepEnd) != n {
 		return false
@@ -359,12 +395,23 @@ func (x *Index) valid(actions int) bool {
 	inRange := func(s []int32, n int) bool {
 		return !slices.ContainsFunc(s, func(v int32) bool { return v < 0 || int(v) >= n })
 	}
-	for _, ts := range [][]TargetStrings{x.Goals, x.Env} {
-		for _, t := range ts {
-			if t.Target < 0 || int(t.Target) >= n {
-				return false
-			}
+	for _, t := range x.Env {
+		if t.Target < 0 || int(t.Target) >= n {
+			return false
 		}
+	}
+	roots, end := 0, int32(0)
+	for _, p := range x.Packages {
+		roots += len(p.Roots)
+	}
+	if len(x.RootGoalEnd) != roots || !slices.IsSorted(x.RootGoalEnd) || roots > 0 && x.RootGoalEnd[0] < 0 {
+		return false
+	}
+	if roots > 0 {
+		end = x.RootGoalEnd[roots-1]
+	}
+	if int(end) != goals || end < 0 {
+		return false
 	}
 	return total == actions && inRange(x.Children, n) && inRange(x.Deps, len(x.Packages)) &&
 		slices.IsSortedFunc(x.Packages, func(a, b Package) int { return strings.Compare(a.Path, b.Path) })

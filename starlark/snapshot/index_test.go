@@ -82,7 +82,7 @@ func TestChanges(t *testing.T) {
 					// Of package b too, but no child of b's: not
 					// dirty when a changes.
 					{Label: lbl("b", "other")},
-				},
+				}, nil,
 			)}
 			if s.Index == nil {
 				t.Fatal("NewIndex = nil")
@@ -173,20 +173,24 @@ func TestAssemble(t *testing.T) {
 	if diff := cmp.Diff(want, targets); diff != "" {
 		t.Errorf("targets (-want +got):\n%s", diff)
 	}
-	x := NewIndex([]Package{{Path: "p"}, {Path: "q"}, {Path: "r"}}, targets)
+	pkgs := []Package{{Path: "p", Roots: []string{"a", "c", "d"}}, {Path: "q"}, {Path: "r"}}
+	x := NewIndex(pkgs, targets, goals)
 	if x == nil {
 		t.Fatal("NewIndex = nil")
 	}
-	if diff := cmp.Diff(targets, x.Targets()); diff != "" {
-		t.Errorf("Index.Targets (-NewIndex's +got):\n%s", diff)
+	s := &Snapshot{Actions: actions, Goals: goals, Index: x}
+	if diff := cmp.Diff(targets, s.Targets()); diff != "" {
+		t.Errorf("Targets (-NewIndex's +got):\n%s", diff)
 	}
-	if NewIndex([]Package{{Path: "p"}}, targets) != nil {
+	if NewIndex(pkgs[:1], targets, goals) != nil {
 		t.Error("NewIndex without package q: not nil")
 	}
-	if NewIndex([]Package{{Path: "p"}, {Path: "q"}, {Path: "r"}}, targets[1:]) != nil {
+	if NewIndex(pkgs, targets[1:], goals) != nil {
 		t.Error("NewIndex without child //p:c: not nil")
 	}
-	s := &Snapshot{Actions: actions, Index: x}
+	if NewIndex(pkgs, targets, goals[1:]) != nil {
+		t.Error("NewIndex with goals that are not the roots': not nil")
+	}
 	for l, a := range s.Reuse() {
 		if diff := cmp.Diff(analyses[l].Actions, a.Actions, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("Reuse: actions of %s (-want +got):\n%s", l, diff)
@@ -198,7 +202,7 @@ func TestAssemble(t *testing.T) {
 func TestLoadDropsBadIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "analysis")
 	s := &Snapshot{Key: "k", Reads: &workspace.Reads{}, Actions: []*graph.Action{{Owner: "//:a", Outputs: []string{"bld-out/a"}}},
-		Index: NewIndex([]Package{{Path: ""}}, []Target{{Label: lbl("", "a"), Actions: 2}})}
+		Index: NewIndex([]Package{{Path: ""}}, []Target{{Label: lbl("", "a"), Actions: 2}}, nil)}
 	if err := Save(path, s); err != nil {
 		t.Fatal(err)
 	}

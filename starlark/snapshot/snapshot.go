@@ -94,7 +94,7 @@ func Load(path, key string) (*Snapshot, error) {
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil || s.Key != key || s.Reads == nil {
 		return nil, nil
 	}
-	if s.Index != nil && !s.Index.valid(len(s.Actions)) {
+	if s.Index != nil && !s.Index.valid(len(s.Actions), len(s.Goals)) {
 		s.Index = nil
 	}
 	return &s, nil

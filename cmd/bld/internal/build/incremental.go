@@ -97,7 +97,7 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	for _, p := range sortedKeys(pkgs) {
 		packages = append(packages, pkgs[p])
 	}
-	next.Index = snapshot.NewIndex(packages, targets)
+	next.Index = snapshot.NewIndex(packages, targets, goals)
 	next.Reads = snap.UpdateReads(changes.Diff, reloaded, view.Reads())
 	for _, t := range targets {
 		for _, name := range t.Env {
@@ -142,7 +142,7 @@ func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer
 	if snapshot.SortLabels(again); !slices.Equal(again, roots) {
 		return nil
 	}
-	return snapshot.NewIndex(packages, targets)
+	return snapshot.NewIndex(packages, targets, goals)
 }
 
 // packageIndex returns the index entry of package p, loaded.
