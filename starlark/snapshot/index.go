@@ -133,13 +133,12 @@ func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 	return x
 }
 
-// x0Roots returns the roots of packages, sorted (Index.Roots).
+// x0Roots returns the roots of packages, package by package (Index.Roots).
 func x0Roots(packages []Package) []label.Label {
 	var roots []label.Label
 	for _, p := range packages {
 		roots = append(roots, p.RootLabels()...)
 	}
-	SortLabels(roots)
 	return roots
 }
 
@@ -257,6 +256,7 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 	for _, r := range roots {
 		state[r] = root
 	}
+	rootGoals := make(map[label.Label][]string, len(roots))
 	targets = make([]Target, 0, nTargets)
 	actions = make([]*graph.Action, 0, nActions)
 	var visit func(l label.Label) error
@@ -278,6 +278,7 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 		t := Target{Label: l, Children: a.Children, Actions: len(a.Actions), Env: a.Env, Deps: packageDeps(l.Pkg, a)}
 		if st&root != 0 {
 			t.Goals = a.Goals
+			rootGoals[l] = a.Goals
 		}
 		targets = append(targets, t)
 		actions = append(actions, a.Actions...)
@@ -287,11 +288,7 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 		if err := visit(r); err != nil {
 			return nil, nil, nil, err
 		}
-		a, err := get(r)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		goals = append(goals, a.Goals...)
+		goals = append(goals, rootGoals[r]...)
 	}
 	return actions, goals, targets, nil
 }
@@ -300,10 +297,10 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 // analysis s holds and that is not dirty (Changes.DirtyLabels) is taken
 // from s; analyze returns what the analysis of any other produced.
 func (s *Snapshot) Reassemble(roots []label.Label, dirty map[label.Label]bool, analyze func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, targets []Target, err error) {
-	reuse := s.Reuse()
+	r := s.reuser()
 	return assemble(roots, func(l label.Label) (*Analyzed, error) {
-		if a, ok := reuse[l]; ok && !dirty[l] {
-			return a, nil
+		if i, ok := r.index[l]; ok && !dirty[l] {
+			return r.analyzed(i), nil
 		}
 		return analyze(l)
 	}, s.Index.NumTargets()+len(roots), len(s.Actions))
@@ -330,7 +327,9 @@ func packageDeps(pkg string, a *Analyzed) []string {
 	return slices.Compact(deps)
 }
 
-// Roots returns the labels the patterns named: every package's, sorted.
+// Roots returns the labels the patterns named: every package's, in
+// package order (which, packages being sorted and their roots too, is
+// label order).
 func (x *Index) Roots() []label.Label { return x0Roots(x.Packages) }
 
 // SortLabels sorts labels as the loader's Expand does.
@@ -349,14 +348,66 @@ func SortLabels(ls []label.Label) {
 // Reuse returns, for each label analyzed, what its analysis produced, as
 // Assemble's get wants it; actions are those of s.
 func (s *Snapshot) Reuse() map[label.Label]*Analyzed {
-	targets := s.Targets()
-	out := make(map[label.Label]*Analyzed, len(targets))
-	n := 0
-	for _, t := range targets {
-		out[t.Label] = &Analyzed{Children: t.Children, Packages: t.Deps, Actions: s.Actions[n : n+t.Actions : n+t.Actions], Goals: t.Goals, Env: t.Env}
-		n += t.Actions
+	r := s.reuser()
+	out := make(map[label.Label]*Analyzed, len(r.index))
+	for l, i := range r.index {
+		out[l] = r.analyzed(i)
 	}
 	return out
+}
+
+// A reuser gives what the analysis of each label of a snapshot produced.
+type reuser struct {
+	s         *Snapshot
+	index     map[label.Label]int32
+	actionEnd []int
+	goals     map[int32][]string
+	env       map[int32][]string
+}
+
+func (s *Snapshot) reuser() *reuser {
+	x := s.Index
+	n := x.NumTargets()
+	r := &reuser{s: s, index: make(map[label.Label]int32, n), actionEnd: make([]int, n),
+		goals: make(map[int32][]string), env: make(map[int32][]string, len(x.Env))}
+	end := 0
+	for i := range n {
+		r.index[x.label(int32(i))] = int32(i)
+		end += int(x.Actions[i])
+		r.actionEnd[i] = end
+	}
+	start := int32(0)
+	for i, root := range x.Roots() {
+		if t, ok := r.index[root]; ok {
+			r.goals[t] = s.Goals[start:x.RootGoalEnd[i]:x.RootGoalEnd[i]]
+		}
+		start = x.RootGoalEnd[i]
+	}
+	for _, e := range x.Env {
+		r.env[e.Target] = e.Values
+	}
+	return r
+}
+
+// analyzed returns what the analysis of target i produced.
+func (r *reuser) analyzed(i int32) *Analyzed {
+	x := r.s.Index
+	a := &Analyzed{Goals: r.goals[i], Env: r.env[i]}
+	if ch := x.children(int(i)); len(ch) > 0 {
+		a.Children = make([]label.Label, len(ch))
+		for j, c := range ch {
+			a.Children[j] = x.label(c)
+		}
+	}
+	for _, d := range x.deps(int(i)) {
+		a.Packages = append(a.Packages, x.Packages[d].Path)
+	}
+	start := 0
+	if i > 0 {
+		start = r.actionEnd[i-1]
+	}
+	a.Actions = r.s.Actions[start:r.actionEnd[i]:r.actionEnd[i]]
+	return a
 }
 
 // SourceChecker returns a graph.SourceChecker that answers from the
