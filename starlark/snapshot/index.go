@@ -306,6 +306,65 @@ func (s *Snapshot) Reassemble(roots []label.Label, dirty map[label.Label]bool, a
 	}, s.Index.NumTargets()+len(roots), len(s.Actions))
 }
 
+// Patch is the fast way of Reassemble: when the analysis of every dirty
+// label (changes, which Changes returned for s) gives the same children,
+// number of actions, packages read, inherited variables and number of
+// goals as before, and the roots are the same, the order of the actions
+// is the same and only the dirty labels' actions and goals change: Patch
+// returns s's actions and goals with those replaced, and s's index with
+// the packages that reloaded returns (those loaded again) replaced. ok is
+// false when a dirty label's analysis differs in shape or fails, or
+// reloaded fails: then Reassemble.
+func (s *Snapshot) Patch(changes *Changes, reloaded func() ([]Package, bool), analyze func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, x *Index, ok bool) {
+	old := s.Index
+	r := s.reuser()
+	actions = slices.Clone(s.Actions)
+	goals = slices.Clone(s.Goals)
+	goalStart := map[int32]int{}
+	start := int32(0)
+	for i, root := range old.Roots() {
+		if t, ok := r.index[root]; ok {
+			goalStart[t] = int(start)
+		}
+		start = old.RootGoalEnd[i]
+	}
+	for _, i := range changes.dirty {
+		l := old.label(i)
+		a, err := analyze(l)
+		if err != nil {
+			return nil, nil, nil, false
+		}
+		was := r.analyzed(i)
+		if !slices.Equal(a.Children, was.Children) || len(a.Actions) != len(was.Actions) ||
+			!slices.Equal(packageDeps(l.Pkg, a), was.Packages) || !slices.Equal(a.Env, was.Env) {
+			return nil, nil, nil, false
+		}
+		if was.Goals != nil {
+			if len(a.Goals) != len(was.Goals) {
+				return nil, nil, nil, false
+			}
+			copy(goals[goalStart[i]:], a.Goals)
+		}
+		end := r.actionEnd[i]
+		copy(actions[end-len(a.Actions):end], a.Actions)
+	}
+	x = &Index{}
+	*x = *old
+	x.Packages = slices.Clone(old.Packages)
+	pkgs, ok := reloaded()
+	if !ok {
+		return nil, nil, nil, false
+	}
+	for _, p := range pkgs {
+		j, found := slices.BinarySearchFunc(x.Packages, p.Path, func(q Package, path string) int { return strings.Compare(q.Path, path) })
+		if !found || !slices.Equal(p.Roots, x.Packages[j].Roots) {
+			return nil, nil, nil, false
+		}
+		x.Packages[j] = p
+	}
+	return actions, goals, x, true
+}
+
 // packageDeps returns the packages other than pkg of a's children and of
 // a.Packages, sorted and unique.
 func packageDeps(pkg string, a *Analyzed) []string {
@@ -485,6 +544,9 @@ type Changes struct {
 	// packages to load again. Changed and Dirty are sorted.
 	Changed, Dirty []string
 	DirtyLabels    map[label.Label]bool
+	// dirty are the indices in the snapshot's index of DirtyLabels, in
+	// index order.
+	dirty []int32
 }
 
 // None reports whether nothing the snapshot depends on changed.
@@ -598,6 +660,7 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 		if marked[i] {
 			l := x.label(int32(i))
 			c.DirtyLabels[l] = true
+			c.dirty = append(c.dirty, int32(i))
 			dirty[l.Pkg] = true
 		}
 	}

@@ -55,15 +55,37 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 
 	an := analysis.New(loader, req.Config, req.Base, req.HostEnv)
 	owned := ownedActions(an)
-	actions, goals, targets, err := snap.Reassemble(roots, changes.DirtyLabels, func(l label.Label) (*snapshot.Analyzed, error) {
+	analyze := func(l label.Label) (*snapshot.Analyzed, error) {
 		c, err := an.Analyze(ctx, l)
 		if err != nil {
 			return nil, err
 		}
 		return analyzed(an, l, c, owned(l)), nil
-	})
-	if err != nil {
+	}
+	reloaded := func() ([]snapshot.Package, bool) {
+		var pkgs []snapshot.Package
+		for _, p := range loader.LoadedPackages() {
+			pi, err := packageIndex(ctx, loader, p, req.Patterns)
+			if err != nil {
+				return nil, false
+			}
+			pkgs = append(pkgs, pi)
+		}
+		return pkgs, true
+	}
+	// Mostly, the dirty labels' analysis has the same shape as before
+	// and their actions replace the old ones in place; else the analysis
+	// is replayed.
+	actions, goals, index, patched := snap.Patch(changes, reloaded, analyze)
+	if ctx.Err() != nil {
 		return nil, false, ctx.Err()
+	}
+	var targets []snapshot.Target
+	if !patched {
+		actions, goals, targets, err = snap.Reassemble(roots, changes.DirtyLabels, analyze)
+		if err != nil {
+			return nil, false, ctx.Err()
+		}
 	}
 	if conflict := outputConflict(actions); conflict != "" {
 		return nil, false, nil
@@ -79,32 +101,37 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	if req.SnapPath == "" {
 		return plan, true, nil
 	}
-	next := &snapshot.Snapshot{Key: key, Env: map[string]snapshot.EnvValue{}, Actions: actions, Goals: goals}
-	reloaded := map[string]bool{}
-	pkgs := map[string]snapshot.Package{}
-	for _, p := range snap.Index.Packages {
-		pkgs[p.Path] = p
-	}
+	next := &snapshot.Snapshot{Key: key, Env: snap.Env, Actions: actions, Goals: goals, Index: index}
+	loaded := map[string]bool{}
 	for _, p := range loader.LoadedPackages() {
-		reloaded[p] = true
-		pi, err := packageIndex(ctx, loader, p, req.Patterns)
-		if err != nil {
+		loaded[p] = true
+	}
+	if !patched {
+		pkgs := map[string]snapshot.Package{}
+		for _, p := range snap.Index.Packages {
+			pkgs[p.Path] = p
+		}
+		fresh, ok := reloaded()
+		if !ok {
 			return nil, false, ctx.Err()
 		}
-		pkgs[p] = pi
-	}
-	var packages []snapshot.Package
-	for _, p := range sortedKeys(pkgs) {
-		packages = append(packages, pkgs[p])
-	}
-	next.Index = snapshot.NewIndex(packages, targets, goals)
-	next.Reads = snap.UpdateReads(changes.Diff, reloaded, view.Reads())
-	for _, t := range targets {
-		for _, name := range t.Env {
-			v, ok := req.Lookup(name)
-			next.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
+		for _, p := range fresh {
+			pkgs[p.Path] = p
+		}
+		var packages []snapshot.Package
+		for _, p := range sortedKeys(pkgs) {
+			packages = append(packages, pkgs[p])
+		}
+		next.Index = snapshot.NewIndex(packages, targets, goals)
+		next.Env = map[string]snapshot.EnvValue{}
+		for _, t := range targets {
+			for _, name := range t.Env {
+				v, ok := req.Lookup(name)
+				next.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
+			}
 		}
 	}
+	next.Reads = snap.UpdateReads(changes.Diff, loaded, view.Reads())
 	if err := snapshot.Save(req.SnapPath, next); err != nil {
 		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
 	}
