@@ -308,25 +308,49 @@ func (s *Snapshot) Reassemble(roots []label.Label, dirty map[label.Label]bool, a
 
 // Patch is the fast way of Reassemble: when the analysis of every dirty
 // label (changes, which Changes returned for s) gives the same children,
-// number of actions, packages read, inherited variables and number of
-// goals as before, and the roots are the same, the order of the actions
-// is the same and only the dirty labels' actions and goals change: Patch
+// number of actions, outputs, packages read, inherited variables and
+// number of goals as before, and the roots are the same, the order of the
+// actions is the same (and their outputs, which a complete analysis
+// checked) and only the dirty labels' actions and goals change: Patch
 // returns s's actions and goals with those replaced, and s's index with
 // the packages that reloaded returns (those loaded again) replaced. ok is
 // false when a dirty label's analysis differs in shape or fails, or
 // reloaded fails: then Reassemble.
 func (s *Snapshot) Patch(changes *Changes, reloaded func() ([]Package, bool), analyze func(label.Label) (*Analyzed, error)) (actions []*graph.Action, goals []string, x *Index, ok bool) {
 	old := s.Index
-	r := s.reuser()
+	n := old.NumTargets()
+	actionEnd := make([]int, n)
+	end := 0
+	for i := range n {
+		end += int(old.Actions[i])
+		actionEnd[i] = end
+	}
+	// Where the goals of the dirty roots are in s.Goals: roots are in
+	// package order, each package's by name.
+	dirtyPkgs := map[int32]map[string]int32{} // package -> name -> dirty target
+	for _, i := range changes.dirty {
+		if dirtyPkgs[old.Pkgs[i]] == nil {
+			dirtyPkgs[old.Pkgs[i]] = map[string]int32{}
+		}
+		dirtyPkgs[old.Pkgs[i]][old.Names[i]] = i
+	}
+	goalStart, goalEnd := map[int32]int32{}, map[int32]int32{}
+	k, start := 0, int32(0)
+	for p, pkg := range old.Packages {
+		names := dirtyPkgs[int32(p)]
+		for _, name := range pkg.Roots {
+			if i, ok := names[name]; ok {
+				goalStart[i], goalEnd[i] = start, old.RootGoalEnd[k]
+			}
+			start = old.RootGoalEnd[k]
+			k++
+		}
+	}
 	actions = slices.Clone(s.Actions)
 	goals = slices.Clone(s.Goals)
-	goalStart := map[int32]int{}
-	start := int32(0)
-	for i, root := range old.Roots() {
-		if t, ok := r.index[root]; ok {
-			goalStart[t] = int(start)
-		}
-		start = old.RootGoalEnd[i]
+	env := map[int32][]string{}
+	for _, e := range old.Env {
+		env[e.Target] = e.Values
 	}
 	for _, i := range changes.dirty {
 		l := old.label(i)
@@ -334,19 +358,34 @@ func (s *Snapshot) Patch(changes *Changes, reloaded func() ([]Package, bool), an
 		if err != nil {
 			return nil, nil, nil, false
 		}
-		was := r.analyzed(i)
-		if !slices.Equal(a.Children, was.Children) || len(a.Actions) != len(was.Actions) ||
-			!slices.Equal(packageDeps(l.Pkg, a), was.Packages) || !slices.Equal(a.Env, was.Env) {
+		var children []label.Label
+		for _, c := range old.children(int(i)) {
+			children = append(children, old.label(c))
+		}
+		var deps []string
+		for _, d := range old.deps(int(i)) {
+			deps = append(deps, old.Packages[d].Path)
+		}
+		actionStart := 0
+		if i > 0 {
+			actionStart = actionEnd[i-1]
+		}
+		if !slices.Equal(a.Children, children) || len(a.Actions) != actionEnd[i]-actionStart ||
+			!slices.Equal(packageDeps(l.Pkg, a), deps) || !slices.Equal(a.Env, env[i]) {
 			return nil, nil, nil, false
 		}
-		if was.Goals != nil {
-			if len(a.Goals) != len(was.Goals) {
+		if gs, ok := goalStart[i]; ok {
+			if len(a.Goals) != int(goalEnd[i]-gs) {
 				return nil, nil, nil, false
 			}
-			copy(goals[goalStart[i]:], a.Goals)
+			copy(goals[gs:], a.Goals)
 		}
-		end := r.actionEnd[i]
-		copy(actions[end-len(a.Actions):end], a.Actions)
+		for j, act := range a.Actions {
+			if !slices.Equal(act.Outputs, actions[actionStart+j].Outputs) {
+				return nil, nil, nil, false
+			}
+		}
+		copy(actions[actionStart:actionEnd[i]], a.Actions)
 	}
 	x = &Index{}
 	*x = *old

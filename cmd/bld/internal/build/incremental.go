@@ -87,7 +87,7 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 			return nil, false, ctx.Err()
 		}
 	}
-	if conflict := outputConflict(actions); conflict != "" {
+	if !patched && outputConflict(actions) != "" {
 		return nil, false, nil
 	}
 	view := loader.View()
