@@ -154,6 +154,14 @@ func TestIncremental(t *testing.T) {
 			edit: func() {
 				appendFile(t, root, "a/BUILD.star", `genrule(name = "a5", outs = ["a5.txt"], cmd = "echo > $@", tags = ["manual"])`+"\n")
 			}},
+		{name: "visibility through a package_group", phase: "analysis", edit: func() {
+			writeWorkspace(t, root, map[string]string{"v/BUILD.star": `package_group(name = "grp", packages = ["//b"])` + "\n"})
+			replaceIn(t, root, "a/BUILD.star", `say(name = "a2", msg = "A")`, `say(name = "a2", msg = "A", visibility = ["//v:grp"])`)
+		}},
+		{name: "the package_group no longer admits b", errLike: "not visible",
+			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//b"`, `"//c"`) }},
+		{name: "the package_group admits b again", phase: "analysis (incremental: 3 of 8 packages, 3 of 18 labels)",
+			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//c"]`, `"//c", "//b"]`) }},
 	}
 	for _, tt := range tests {
 		tt.edit()
