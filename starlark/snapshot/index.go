@@ -27,9 +27,10 @@ type Index struct {
 	// The labels analyzed, in the order analysis finished them, which is
 	// the order of their actions in Snapshot.Actions: target i is the
 	// label Names[i] of package Packages[Pkgs[i]]; it declared Actions[i]
-	// actions; its children are the targets Children[ChildEnd[i-1]:
-	// ChildEnd[i]] and the packages it read Packages[DepEnd[i-1]:DepEnd[i]]
-	// of Deps.
+	// actions; its children are the targets whose indices are
+	// Children[ChildEnd[i-1]:ChildEnd[i]], and the other packages it read
+	// those whose indices are Deps[DepEnd[i-1]:DepEnd[i]] (ChildEnd[-1]
+	// and DepEnd[-1] being 0).
 	Names              []string
 	Pkgs, Actions      []int32
 	ChildEnd, Children []int32
