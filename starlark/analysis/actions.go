@@ -349,6 +349,7 @@ func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *star
 				return nil, fmt.Errorf("%s: env_inherit must be a list of variable names", b.Name())
 			}
 			av.rc.a.envRead[string(name)] = true
+			av.rc.a.rec.env(string(name))
 			if v, ok := av.rc.a.hostEnv[string(name)]; ok {
 				m[string(name)] = v
 			}

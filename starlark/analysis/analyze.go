@@ -60,6 +60,7 @@ type Analyzer struct {
 	stack    []label.Label
 	actions  []*graph.Action
 	producer map[string]*graph.Action
+	rec      recorder
 }
 
 // New returns an Analyzer for the configuration cfg. actionEnv is the base
@@ -86,6 +87,7 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		failed:     map[label.Label]error{},
 		active:     map[label.Label]bool{},
 		producer:   map[string]*graph.Action{},
+		rec:        recorder{records: map[label.Label]*Record{}},
 	}
 }
 
@@ -115,6 +117,7 @@ func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, err
 
 // analyze analyzes l, which from (nil for a command-line target) depends on.
 func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Target) (*Configured, error) {
+	a.rec.child(l)
 	if c, ok := a.configured[l]; ok {
 		return c, nil
 	}
@@ -127,7 +130,9 @@ func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Tar
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	pkg, err := a.loader.LoadPackage(ctx, l.Pkg)
+	a.rec.push(l)
+	defer a.rec.pop()
+	pkg, err := a.loadPackage(ctx, l.Pkg)
 	if err != nil {
 		var nsp *loading.NoSuchPackageError
 		if errors.As(err, &nsp) {

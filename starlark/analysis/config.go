@@ -154,7 +154,7 @@ func isBuiltinRule(t *loading.Target, name string) bool {
 
 // matches reports whether the config_setting l matches the configuration.
 func (a *Analyzer) matches(ctx context.Context, l label.Label, from *loading.Target) (bool, error) {
-	pkg, err := a.loader.LoadPackage(ctx, l.Pkg)
+	pkg, err := a.loadPackage(ctx, l.Pkg)
 	if err != nil {
 		return false, fmt.Errorf("%s: select() condition %s: %w", from.Pos, l, err)
 	}

@@ -93,7 +93,7 @@ func (a *Analyzer) SuiteTests(ctx context.Context, c *Configured) (tests []label
 	if named := loading.LabelsOf(t.Attrs["tests"]); len(named) > 0 {
 		return named, true, nil
 	}
-	pkg, err := a.loader.LoadPackage(ctx, t.Label.Pkg)
+	pkg, err := a.loadPackage(ctx, t.Label.Pkg)
 	if err != nil {
 		return nil, true, err
 	}

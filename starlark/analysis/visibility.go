@@ -51,7 +51,7 @@ func (a *Analyzer) visibleTo(ctx context.Context, v label.Label, pkg string, dep
 		return false, nil
 	}
 	seen[v] = true
-	p, err := a.loader.LoadPackage(ctx, v.Pkg)
+	p, err := a.loadPackage(ctx, v.Pkg)
 	if err != nil {
 		return false, fmt.Errorf("%s: the visibility of %s names %s: %w", dep.Pos, dep.Label, v, err)
 	}

@@ -72,6 +72,9 @@ type Loader struct {
 	packages map[string]*packageEntry
 	base     starlark.StringDict // predeclared in every file
 	threads  threads             // running, for the memory watchdog
+	// loads maps each workspace file evaluated to the workspace .star
+	// files it loaded (PackageFiles).
+	loads map[string][]string
 }
 
 type moduleEntry struct {
@@ -108,6 +111,7 @@ func New(opts Options) *Loader {
 		view:     opts.View,
 		modules:  map[label.Label]*moduleEntry{},
 		packages: map[string]*packageEntry{},
+		loads:    map[string][]string{},
 	}
 	l.base = starlark.StringDict{
 		"rule":          starlark.NewBuiltin("rule", ruleBuiltin),
@@ -341,6 +345,7 @@ func (l *Loader) newThread(ctx context.Context, chain *loadChain, m label.Label)
 			if err != nil {
 				return nil, err
 			}
+			l.recordLoad(m.Path(), target)
 			return l.loadModule(ctx, chain, target)
 		},
 		Print: l.opts.Print,

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/starlark/label"
 	"bld/starlark/workspace"
 )
 
@@ -26,7 +27,9 @@ func FuzzLoad(f *testing.F) {
 	for _, s := range []*Snapshot{
 		{Key: "k", Reads: v.Reads(), Env: map[string]EnvValue{"HOME": {Value: "/h", Set: true}},
 			Actions: []*graph.Action{{Owner: "//:a", Mnemonic: "Genrule", Argv: []string{"sh", "-c", "x"}, Inputs: []string{"a.c"}, Outputs: []string{"bld-out/a"}}},
-			Goals:   []string{"bld-out/a"}},
+			Goals:   []string{"bld-out/a"},
+			Index: NewIndex([]Package{{Path: "", Files: []string{"BUILD.star"}, Roots: []string{"a"}}},
+				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}}}, []string{"bld-out/a"})},
 		{Key: "k", Reads: &workspace.Reads{}},
 		{Key: "other"},
 	} {
@@ -49,6 +52,10 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		s.Stale(root, func(string) (string, bool) { return "", false })
+		s.Changes(root, func(string) (string, bool) { return "", false })
+		if s.Index != nil {
+			s.Reuse()
+		}
 		graph.New(s.Actions, func(string) bool { return true })
 		again := filepath.Join(dir, "again")
 		if err := Save(again, s); err != nil {

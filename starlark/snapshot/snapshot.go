@@ -11,6 +11,16 @@
 // actions' base environment. If any of these differs, the snapshot does not
 // apply and bld loads and analyzes as usual.
 //
+// A snapshot also has an Index saying which package each read, target and
+// action belongs to. When what changed can be tied to packages (a
+// BUILD.star or a .star file edited, a glob or a source file's existence
+// changed), only the targets of those packages and the targets whose
+// analysis read them, directly or not, are analyzed again; the other
+// targets' actions are taken from the snapshot, in the order a complete
+// analysis gives (Changes, Reassemble). A change that cannot be tied to packages (a
+// package added or removed under a //... pattern, a variable of bld's
+// environment) means loading and analyzing everything.
+//
 // A snapshot is one file, written to a temporary file and renamed into
 // place, so a reader sees an old snapshot or a new one, never a mix. A file
 // that cannot be decoded is ignored.
@@ -33,7 +43,7 @@ import (
 
 // formatVersion changes whenever the encoding or the meaning of a snapshot
 // does; it is part of every key.
-const formatVersion = "bld-snapshot-1"
+const formatVersion = "bld-snapshot-2"
 
 // A Snapshot is the result of loading and analysis, and what it depends on.
 type Snapshot struct {
@@ -47,6 +57,9 @@ type Snapshot struct {
 	Actions []*graph.Action
 	// Goals are the outputs the build brings up to date.
 	Goals []string
+	// Index ties reads, actions and goals to packages and targets, for
+	// incremental analysis; nil when the analysis could not be indexed.
+	Index *Index
 }
 
 // EnvValue is the value of an environment variable, or its absence.
@@ -79,6 +92,26 @@ func Load(path, key string) (*Snapshot, error) {
 	}
 	var s Snapshot
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil || s.Key != key || s.Reads == nil {
+		return nil, nil
+	}
+	if s.Index != nil && !s.Index.valid(len(s.Actions), len(s.Goals)) {
+		s.Index = nil
+	}
+	return &s, nil
+}
+
+// LoadAny reads the snapshot at path whatever its key (for tests and
+// tools); nil if there is none or it cannot be decoded.
+func LoadAny(path string) (*Snapshot, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
+	}
+	var s Snapshot
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return nil, nil
 	}
 	return &s, nil

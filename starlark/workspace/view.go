@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // A View answers the questions that loading and analysis ask of the
@@ -117,8 +119,13 @@ func (v *View) Reads() *Reads {
 	r := v.reads
 	// Globs are appended in evaluation order, which depends on which
 	// package loaded first; sort them so that equal reads save equally.
-	sort.Slice(r.Globs, func(i, j int) bool { return globLess(r.Globs[i], r.Globs[j]) })
+	SortGlobs(r.Globs)
 	return &r
+}
+
+// SortGlobs sorts globs by package, then include and exclude patterns.
+func SortGlobs(globs []GlobRead) {
+	sort.SliceStable(globs, func(i, j int) bool { return globLess(globs[i], globs[j]) })
 }
 
 func globLess(a, b GlobRead) bool {
@@ -171,4 +178,109 @@ func (r *Reads) Changed(root string) string {
 func contentDigest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// A Diff is what changed since Reads were taken: each answer that differs,
+// with the answer now.
+type Diff struct {
+	// Files maps each file whose content changed to its digest now ("" if
+	// it does not exist, "unreadable" if it cannot be read).
+	Files map[string]string
+	// Exists maps each path whose IsFile answer changed to the answer now.
+	Exists map[string]bool
+	// Globs are the globs whose result changed, with the result now.
+	Globs []GlobRead
+	// Packages are the directories whose packages changed.
+	Packages []string
+}
+
+// Empty reports whether nothing changed.
+func (d *Diff) Empty() bool {
+	return len(d.Files) == 0 && len(d.Exists) == 0 && len(d.Globs) == 0 && len(d.Packages) == 0
+}
+
+// Diff asks every question of r again in the workspace at root, as
+// Changed does, and returns every answer that differs.
+func (r *Reads) Diff(root string) *Diff {
+	d := &Diff{Files: map[string]string{}, Exists: map[string]bool{}}
+	// The questions are independent: ask them in parallel (a few
+	// thousand stats and reads at 10k targets).
+	files := make([]string, 0, len(r.Files))
+	for rel := range r.Files {
+		files = append(files, rel)
+	}
+	digests := make([]string, len(files))
+	parallel(len(files), func(i int) {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(files[i])))
+		switch {
+		case err == nil:
+			digests[i] = contentDigest(data)
+		case !errors.Is(err, fs.ErrNotExist):
+			digests[i] = "unreadable"
+		}
+	})
+	for i, rel := range files {
+		if digests[i] != r.Files[rel] {
+			d.Files[rel] = digests[i]
+		}
+	}
+	paths := make([]string, 0, len(r.Exists))
+	for rel := range r.Exists {
+		paths = append(paths, rel)
+	}
+	exists := make([]bool, len(paths))
+	parallel(len(paths), func(i int) {
+		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(paths[i])))
+		exists[i] = err == nil && !fi.IsDir()
+	})
+	for i, rel := range paths {
+		if exists[i] != r.Exists[rel] {
+			d.Exists[rel] = exists[i]
+		}
+	}
+	for dir, want := range r.Packages {
+		got, err := Packages(root, dir)
+		if err != nil || !slices.Equal(got, want) {
+			d.Packages = append(d.Packages, dir)
+		}
+	}
+	sort.Strings(d.Packages)
+	for _, g := range r.Globs {
+		got, err := Glob(root, g.Pkg, g.Include, g.Exclude)
+		if err != nil || !slices.Equal(got, g.Result) {
+			g.Result = got
+			d.Globs = append(d.Globs, g)
+		}
+	}
+	return d
+}
+
+// parallel calls f(0) ... f(n-1) from a few goroutines and returns when
+// all have returned.
+func parallel(n int, f func(i int)) {
+	workers := min(2*runtime.GOMAXPROCS(0), (n+255)/256)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(256)) - 256
+				if start >= n {
+					return
+				}
+				for i := start; i < min(start+256, n); i++ {
+					f(i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

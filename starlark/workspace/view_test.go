@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestReadsChanged(t *testing.T) {
@@ -42,5 +44,41 @@ func TestReadsChanged(t *testing.T) {
 		if (got == "") != (tt.name == "nothing") {
 			t.Errorf("%s: Changed = %q", tt.name, got)
 		}
+	}
+}
+
+func TestReadsDiff(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, "WORKSPACE.star", "p/BUILD.star", "p/a.c", "q/BUILD.star")
+	ask := func() *Reads {
+		v := NewView(root)
+		v.ReadFile("p/BUILD.star")
+		v.ReadFile("r/BUILD.star") // absent
+		if _, err := v.Glob("p", []string{"*.c"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Packages(""); err != nil {
+			t.Fatal(err)
+		}
+		v.IsFile("p/b.h")
+		return v.Reads()
+	}
+	r := ask()
+	if d := r.Diff(root); !d.Empty() {
+		t.Errorf("Diff with nothing changed = %+v", d)
+	}
+	os.WriteFile(filepath.Join(root, "p/BUILD.star"), []byte("x = 1\n"), 0o644)
+	writeFiles(t, root, "p/z.c", "p/b.h", "s/BUILD.star")
+	want := &Diff{
+		Files:    map[string]string{"p/BUILD.star": contentDigest([]byte("x = 1\n"))},
+		Exists:   map[string]bool{"p/b.h": true},
+		Globs:    []GlobRead{{Pkg: "p", Include: []string{"*.c"}, Result: []string{"a.c", "z.c"}}},
+		Packages: []string{""},
+	}
+	if diff := cmp.Diff(want, r.Diff(root)); diff != "" {
+		t.Errorf("Diff (-want +got):\n%s", diff)
+	}
+	if got := r.Changed(root); got == "" {
+		t.Error("Changed misses what Diff finds")
 	}
 }

@@ -69,10 +69,15 @@ type Request struct {
 // resulting action graph. When a snapshot of an earlier analysis of the same
 // patterns and configuration is still valid (nothing it read has changed),
 // it uses that instead, and loads and analyzes nothing (package snapshot).
+// When what changed can be tied to packages, it analyzes again only their
+// targets and those whose analysis read them, and takes the rest from the
+// snapshot (analyzeIncremental); the plan is the one a complete analysis
+// gives. (Not for bld test: its snapshot has no index.)
 //
 // The phases recorded are "loading" (the packages the patterns name) and
 // "analysis" (rule implementations, packages reached through dependencies,
-// the graph's checks), or "analysis snapshot" when one was reused.
+// the graph's checks), or "analysis snapshot" when one was reused, or
+// "analysis (incremental: N of M packages, K of L labels)".
 //
 // With KeepGoing (-k), a target whose analysis fails does not stop the
 // others: each distinct error is printed as it comes (a target that
@@ -83,19 +88,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	cfg, base, patterns, snapPath, keepGoing, ph := req.Config, req.Base, req.Patterns, req.SnapPath, req.KeepGoing, req.Phases
 	root := req.Loader.Root()
 	t := time.Now()
-	keyParts := append([]string{req.Identity}, base...)
-	for _, k := range cfg.Key() {
-		keyParts = append(keyParts, "config:"+k)
-	}
-	if req.Tests != nil {
-		for _, k := range req.Tests.Key() {
-			keyParts = append(keyParts, "test:"+k)
-		}
-	}
-	for _, p := range patterns {
-		keyParts = append(keyParts, p.String())
-	}
-	key := snapshot.Key(keyParts...)
+	key := snapshotKey(req)
 	var snap *snapshot.Snapshot
 	var err error
 	if snapPath != "" {
@@ -104,14 +97,22 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			return nil, err
 		}
 	}
-	if snap != nil && snap.Stale(root, req.Lookup) == "" {
-		plan, err := NewPlan(snap.Actions, snap.Goals, workspace.NewView(root).IsFile)
-		ph.Add("analysis snapshot", t)
-		return plan, err
+	var changes *snapshot.Changes
+	if snap != nil {
+		changes = snap.Changes(root, req.Lookup)
+		if changes.None() {
+			plan, err := NewPlan(snap.Actions, snap.Goals, snap.SourceChecker(changes.Diff, workspace.NewView(root).IsFile))
+			ph.Add("analysis snapshot", t)
+			return plan, err
+		}
 	}
-
 	stopWatch := req.Loader.WatchMemory()
 	defer stopWatch()
+	if changes != nil && changes.Full == "" && req.Tests == nil {
+		if plan, ok, err := analyzeIncremental(ctx, req, key, snap, changes, t); ok || err != nil {
+			return plan, err
+		}
+	}
 	reported := map[string]bool{}
 	var report func(error)
 	if keepGoing {
@@ -135,6 +136,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	executables := map[string]string{}
 	args := map[string][]string{}
 	files := map[string][]string{}
+	rootGoals := map[label.Label][]string{}
 	testsAdded := map[label.Label]bool{}
 	addTests := func(c *analysis.Configured) error {
 		if testsAdded[c.Label] {
@@ -160,10 +162,9 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			report(err)
 			continue
 		}
+		rootGoals[l] = goalsOf(c)
+		goals = append(goals, rootGoals[l]...)
 		for _, f := range c.Files {
-			if !f.IsSource {
-				goals = append(goals, f.Path)
-			}
 			files[l.String()] = append(files[l.String()], f.Path)
 		}
 		if c.Executable != nil {
@@ -186,6 +187,9 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		return plan, nil
 	}
 	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
+	if req.Tests == nil {
+		snap.Index = newIndex(ctx, req.Loader, an, patterns, labels, rootGoals, snap.Actions, goals)
+	}
 	for _, name := range an.EnvRead() {
 		v, ok := req.Lookup(name)
 		snap.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
@@ -194,6 +198,35 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
 	}
 	return plan, nil
+}
+
+// snapshotKey returns the key of the analysis snapshot of req: what, besides
+// the workspace, its analysis depends on.
+func snapshotKey(req Request) string {
+	keyParts := append([]string{req.Identity}, req.Base...)
+	for _, k := range req.Config.Key() {
+		keyParts = append(keyParts, "config:"+k)
+	}
+	if req.Tests != nil {
+		for _, k := range req.Tests.Key() {
+			keyParts = append(keyParts, "test:"+k)
+		}
+	}
+	for _, p := range req.Patterns {
+		keyParts = append(keyParts, p.String())
+	}
+	return snapshot.Key(keyParts...)
+}
+
+// goalsOf returns the outputs that building c brings up to date.
+func goalsOf(c *analysis.Configured) []string {
+	var goals []string
+	for _, f := range c.Files {
+		if !f.IsSource {
+			goals = append(goals, f.Path)
+		}
+	}
+	return goals
 }
 
 // NewPlan checks actions as a graph and finds the actions that produce the

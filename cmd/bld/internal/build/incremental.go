@@ -1,0 +1,246 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
+	"bld/exec/graph"
+	"bld/starlark/analysis"
+	"bld/starlark/label"
+	"bld/starlark/loading"
+	"bld/starlark/snapshot"
+	"bld/starlark/workspace"
+)
+
+// analyzeIncremental analyzes again only the labels that changes marks
+// dirty (those of the packages whose reads changed, and those whose
+// analysis read them, directly or not), takes the others' actions from
+// snap, and saves the new snapshot. ok is false, with no error, when it cannot answer as a
+// complete analysis would (a package that does not load, an analysis that
+// fails, outputs in conflict): the caller then analyzes everything, which
+// reports the errors as usual. err is only ctx's.
+//
+// The plan it returns is the one a complete analysis gives, actions in the
+// same order: Reassemble replays the analysis in its order, taking each
+// clean label from the snapshot (its analysis read nothing that changed)
+// and each other from the analyzer, which analyzes it and, in memory,
+// whatever it depends on.
+func analyzeIncremental(ctx context.Context, req Request, key string, snap *snapshot.Snapshot, changes *snapshot.Changes, start time.Time) (plan *Plan, ok bool, err error) {
+	changed := make(map[string]bool, len(changes.Changed))
+	for _, p := range changes.Changed {
+		changed[p] = true
+	}
+	loader := req.Loader
+	// The patterns name the same labels in a package that did not change.
+	var roots []label.Label
+	for _, p := range snap.Index.Packages {
+		if !changed[p.Path] {
+			roots = append(roots, p.RootLabels()...)
+			continue
+		}
+		pkg, err := loader.LoadPackage(ctx, p.Path)
+		if err != nil {
+			return nil, false, ctx.Err()
+		}
+		rs, err := loader.PatternTargets(pkg, req.Patterns)
+		if err != nil {
+			return nil, false, ctx.Err()
+		}
+		roots = append(roots, rs...)
+	}
+	snapshot.SortLabels(roots)
+
+	an := analysis.New(loader, req.Config, req.Base, req.HostEnv)
+	owned := ownedActions(an)
+	analyze := func(l label.Label) (*snapshot.Analyzed, error) {
+		c, err := an.Analyze(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		return analyzed(an, l, c, owned(l)), nil
+	}
+	reloaded := func() ([]snapshot.Package, bool) {
+		var pkgs []snapshot.Package
+		for _, p := range loader.LoadedPackages() {
+			pi, err := packageIndex(ctx, loader, p, req.Patterns)
+			if err != nil {
+				return nil, false
+			}
+			pkgs = append(pkgs, pi)
+		}
+		return pkgs, true
+	}
+	// Mostly, the dirty labels' analysis has the same shape as before
+	// and their actions replace the old ones in place; else the analysis
+	// is replayed.
+	actions, goals, index, patched := snap.Patch(changes, reloaded, analyze)
+	if ctx.Err() != nil {
+		return nil, false, ctx.Err()
+	}
+	var targets []snapshot.Target
+	if !patched {
+		actions, goals, targets, err = snap.Reassemble(roots, changes.DirtyLabels, analyze)
+		if err != nil {
+			return nil, false, ctx.Err()
+		}
+	}
+	if !patched && outputConflict(actions) != "" {
+		return nil, false, nil
+	}
+	view := loader.View()
+	plan, err = NewPlan(actions, goals, snap.SourceChecker(changes.Diff, view.IsFile))
+	if err != nil {
+		return nil, false, nil
+	}
+	req.Phases.Add(fmt.Sprintf("analysis (incremental: %d of %d packages, %d of %d labels)",
+		len(changes.Dirty), len(snap.Index.Packages), len(changes.DirtyLabels), snap.Index.NumTargets()), start)
+
+	if req.SnapPath == "" {
+		return plan, true, nil
+	}
+	next := &snapshot.Snapshot{Key: key, Env: snap.Env, Actions: actions, Goals: goals, Index: index}
+	loaded := map[string]bool{}
+	for _, p := range loader.LoadedPackages() {
+		loaded[p] = true
+	}
+	if !patched {
+		pkgs := map[string]snapshot.Package{}
+		for _, p := range snap.Index.Packages {
+			pkgs[p.Path] = p
+		}
+		fresh, ok := reloaded()
+		if !ok {
+			return nil, false, ctx.Err()
+		}
+		for _, p := range fresh {
+			pkgs[p.Path] = p
+		}
+		var packages []snapshot.Package
+		for _, p := range sortedKeys(pkgs) {
+			packages = append(packages, pkgs[p])
+		}
+		next.Index = snapshot.NewIndex(packages, targets, goals)
+		next.Env = map[string]snapshot.EnvValue{}
+		for _, t := range targets {
+			for _, name := range t.Env {
+				v, ok := req.Lookup(name)
+				next.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
+			}
+		}
+	}
+	next.Reads = snap.UpdateReads(changes.Diff, loaded, view.Reads())
+	if err := snapshot.Save(req.SnapPath, next); err != nil {
+		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
+	}
+	return plan, true, nil
+}
+
+// newIndex returns the index of a complete analysis by an of the roots
+// that the patterns named (with the goals of each), which declared actions
+// and goals, or nil if replaying the analysis (snapshot.Assemble) does not
+// give back exactly those: then a later build does not analyze
+// incrementally.
+func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, rootGoals map[label.Label][]string, actions []*graph.Action, goals []string) *snapshot.Index {
+	owned := ownedActions(an)
+	get := func(l label.Label) (*snapshot.Analyzed, error) {
+		rec, ok := an.Record(l)
+		if !ok {
+			return nil, fmt.Errorf("%s was not analyzed", l)
+		}
+		return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned(l), Goals: rootGoals[l], Env: rec.Env}, nil
+	}
+	got, gotGoals, targets, err := snapshot.Assemble(roots, get)
+	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {
+		return nil
+	}
+	var packages []snapshot.Package
+	var again []label.Label
+	for _, p := range loader.LoadedPackages() {
+		pi, err := packageIndex(ctx, loader, p, patterns)
+		if err != nil {
+			return nil
+		}
+		packages = append(packages, pi)
+		again = append(again, pi.RootLabels()...)
+	}
+	if snapshot.SortLabels(again); !slices.Equal(again, roots) {
+		return nil
+	}
+	return snapshot.NewIndex(packages, targets, goals)
+}
+
+// packageIndex returns the index entry of package p, loaded.
+func packageIndex(ctx context.Context, loader *loading.Loader, p string, patterns []label.Pattern) (snapshot.Package, error) {
+	pkg, err := loader.LoadPackage(ctx, p)
+	if err != nil {
+		return snapshot.Package{}, err
+	}
+	roots, err := loader.PatternTargets(pkg, patterns)
+	if err != nil {
+		return snapshot.Package{}, err
+	}
+	names := make([]string, len(roots))
+	for i, r := range roots {
+		names[i] = r.Name
+	}
+	return snapshot.Package{Path: p, Files: loader.PackageFiles(p), Roots: names}, nil
+}
+
+// analyzed returns what Assemble needs of l, which an analyzed into c and
+// which declared actions.
+func analyzed(an *analysis.Analyzer, l label.Label, c *analysis.Configured, actions []*graph.Action) *snapshot.Analyzed {
+	rec, _ := an.Record(l)
+	if rec == nil {
+		rec = &analysis.Record{}
+	}
+	return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: actions, Goals: goalsOf(c), Env: rec.Env}
+}
+
+// ownedActions returns a function giving the actions that an declared for
+// a label (their Owner), in order, among those declared so far.
+func ownedActions(an *analysis.Analyzer) func(label.Label) []*graph.Action {
+	byOwner := map[string][]*graph.Action{}
+	seen := 0
+	return func(l label.Label) []*graph.Action {
+		all := an.Actions()
+		for _, a := range all[seen:] {
+			byOwner[a.Owner] = append(byOwner[a.Owner], a)
+		}
+		seen = len(all)
+		return byOwner[l.String()]
+	}
+}
+
+// outputConflict returns an output of actions that is a directory of
+// another, or "" if there is none. A complete analysis reports this
+// (analysis checks each output against those declared before it); a
+// target taken from the snapshot was not checked against those analyzed
+// again.
+func outputConflict(actions []*graph.Action) string {
+	outs := map[string]bool{}
+	for _, a := range actions {
+		for _, o := range a.Outputs {
+			outs[o] = true
+		}
+	}
+	for o := range outs {
+		for d := path.Dir(o); d != workspace.OutputDir && d != "." && d != "/"; d = path.Dir(d) {
+			if outs[d] {
+				return d
+			}
+		}
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,298 @@
+package build
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"bld/exec/graph"
+	"bld/rules"
+	"bld/starlark/analysis"
+	"bld/starlark/label"
+	"bld/starlark/loading"
+	"bld/starlark/snapshot"
+)
+
+// incrWorkspace is the workspace of TestIncremental: a .star file with a
+// macro and a rule passing a provider, loaded by a and b (not c); d
+// depends on b and c, b on a; c globs its sources; e declares an output
+// file that a names by its label; m is manual.
+var incrWorkspace = map[string]string{
+	"WORKSPACE.star": "",
+	"tools/defs.star": `MsgInfo = provider(fields = ["msg"])
+def _say_impl(ctx):
+    msg = ctx.attr.msg
+    for d in ctx.attr.deps:
+        msg += "+" + d[MsgInfo].msg
+    out = ctx.actions.declare_file(ctx.label.name + ".msg")
+    ctx.actions.write(out, msg + "\n")
+    return [DefaultInfo(files = depset([out])), MsgInfo(msg = msg)]
+say = rule(implementation = _say_impl, attrs = {"msg": attr.string(), "deps": attr.label_list()})
+def shout(name, msg):
+    native.genrule(name = name, outs = [name + ".txt"], cmd = "echo " + msg + " > $@")
+`,
+	"a/BUILD.star": `load("//tools:defs.star", "say", "shout")
+shout("a1", "hi")
+say(name = "a2", msg = "a")
+genrule(name = "a3", srcs = [":a1", "a.in", "//e:e1.txt"], outs = ["a3.txt"], cmd = "cat $(SRCS) > $@")
+`,
+	"a/a.in": "a\n",
+	"b/BUILD.star": `load("//tools:defs.star", "say")
+say(name = "b1", msg = "b", deps = ["//a:a2"])
+genrule(name = "b2", srcs = ["//a:a3"], outs = ["b2.txt"], cmd = "cp $< $@")
+`,
+	"c/BUILD.star": `genrule(name = "c1", srcs = glob(["*.in"]), outs = ["c1.txt"], cmd = "cat $(SRCS) > $@")
+`,
+	"c/x.in": "x\n",
+	"d/BUILD.star": `load("//tools:defs.star", "say")
+say(name = "d1", msg = "d", deps = ["//b:b1"])
+genrule(name = "d2", srcs = ["//b:b2", "//c:c1"], outs = ["d2.txt"], cmd = "cat $(SRCS) > $@")
+`,
+	"e/BUILD.star": `genrule(name = "e1", outs = ["e1.txt"], cmd = "echo e > $@")
+`,
+	"e/sub/BUILD.star": `genrule(name = "f", outs = ["f.txt"], cmd = "echo f > $@")
+`,
+	"m/BUILD.star": `genrule(name = "m1", srcs = ["//d:d2"], outs = ["m1.txt"], cmd = "cp $< $@", tags = ["manual"])
+`,
+}
+
+func writeWorkspace(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestIncremental edits a workspace step by step; after each step an
+// analysis that reuses the snapshot must give exactly the action graph and
+// goals of a complete analysis, and the snapshot it saves must index the
+// same targets as a complete analysis's; the phase says how many packages
+// were analyzed again.
+func TestIncremental(t *testing.T) {
+	root := t.TempDir()
+	writeWorkspace(t, root, incrWorkspace)
+	l := Layout{Root: root}
+	os.MkdirAll(l.StateDir(), 0o755)
+	full := filepath.Join(t.TempDir(), "full-snapshot")
+
+	tests := []struct {
+		name     string
+		patterns []string
+		edit     func()
+		phase    string // "" for an error
+		errLike  string
+	}{
+		{name: "first", phase: "analysis", edit: func() {}},
+		{name: "nothing changed", phase: "analysis snapshot", edit: func() {}},
+		{name: "comment in a package others depend on", phase: "analysis (incremental: 2 of 7 packages, 3 of 13 labels)",
+			edit: func() { appendFile(t, root, "c/BUILD.star", "# a comment\n") }},
+		{name: "provider value changed", phase: "analysis (incremental: 3 of 7 packages",
+			edit: func() { replaceIn(t, root, "a/BUILD.star", `msg = "a"`, `msg = "A"`) }},
+		{name: "command changed", phase: "analysis (incremental: 2 of 7 packages",
+			edit: func() { replaceIn(t, root, "c/BUILD.star", "cat $(SRCS)", "cat $(SRCS) $(SRCS)") }},
+		{name: "glob matches another file", phase: "analysis (incremental: 2 of 7 packages",
+			edit: func() { writeWorkspace(t, root, map[string]string{"c/y.in": "y\n"}) }},
+		{name: "target added", phase: "analysis (incremental: 3 of 7 packages",
+			edit: func() { appendFile(t, root, "a/BUILD.star", "say(name = \"a4\", msg = \"new\", deps = [\":a2\"])\n") }},
+		{name: ".star file loaded by two of three packages", phase: "analysis (incremental: 3 of 7 packages",
+			edit: func() { replaceIn(t, root, "tools/defs.star", `"+" + d[MsgInfo].msg`, `"/" + d[MsgInfo].msg`) }},
+		{name: "package with no dependents", phase: "analysis (incremental: 1 of 7 packages",
+			edit: func() { replaceIn(t, root, "d/BUILD.star", `msg = "d"`, `msg = "dd"`) }},
+		{name: "new dependency on a package analyzed before", phase: "analysis (incremental: 1 of 7 packages",
+			edit: func() { replaceIn(t, root, "d/BUILD.star", `deps = ["//b:b1"]`, `deps = ["//b:b1", "//a:a4"]`) }},
+		{name: "dependency on the manual package", phase: "analysis (incremental: 4 of 7 packages",
+			edit: func() {
+				appendFile(t, root, "e/BUILD.star", `genrule(name = "e2", srcs = ["//m:m1"], outs = ["e2.txt"], cmd = "cp $< $@")`+"\n")
+			}},
+		{name: "dependency removed", phase: "analysis (incremental: 5 of 7 packages",
+			edit: func() { replaceIn(t, root, "a/BUILD.star", `"//e:e1.txt"`, ``) }},
+		{name: "manual package changed", phase: "analysis (incremental: 2 of 7 packages",
+			edit: func() { replaceIn(t, root, "m/BUILD.star", "cp $<", "cat $<") }},
+		{name: "analysis error", errLike: "no target or file",
+			edit: func() { replaceIn(t, root, "c/BUILD.star", `glob(["*.in"])`, `glob(["*.in"]) + ["nothere.in"]`) }},
+		{name: "error fixed", phase: "analysis (incremental: 4 of 7 packages",
+			edit: func() {
+				replaceIn(t, root, "c/BUILD.star", `glob(["*.in"]) + ["nothere.in"]`, `glob(["*.in"], exclude = ["none"])`)
+			}},
+		{name: "source file disappears", errLike: "no target or file",
+			edit: func() { os.Remove(filepath.Join(root, "a/a.in")) }},
+		{name: "source file back", phase: "analysis snapshot",
+			edit: func() {
+				writeWorkspace(t, root, map[string]string{"a/a.in": "other content: not a read of analysis\n"})
+			}},
+		{name: "output in conflict with another package's", errLike: "is a directory of output",
+			edit: func() {
+				appendFile(t, root, "e/BUILD.star", `genrule(name = "e3", outs = ["sub"], cmd = "echo > $@")`+"\n")
+			}},
+		{name: "conflict resolved", phase: "analysis (incremental: 1 of 7 packages",
+			edit: func() { replaceIn(t, root, "e/BUILD.star", `outs = ["sub"]`, `outs = ["sub2"]`) }},
+		{name: "package deleted", phase: "analysis", edit: func() {
+			os.Remove(filepath.Join(root, "m/BUILD.star"))
+			replaceIn(t, root, "e/BUILD.star", `"//m:m1"`, `"//c:c1"`)
+		}},
+		{name: "package added", phase: "analysis", edit: func() {
+			writeWorkspace(t, root, map[string]string{"f/BUILD.star": `genrule(name = "f1", srcs = ["//c:c1"], outs = ["f1.txt"], cmd = "cp $< $@")` + "\n"})
+		}},
+		{name: "after a complete analysis", phase: "analysis (incremental: 4 of 7 packages",
+			edit: func() { appendFile(t, root, "c/BUILD.star", "# another comment\n") }},
+		{name: "other patterns", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis", edit: func() {}},
+		{name: "a package below the patterns' changes", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis (incremental: 2 of 4 packages",
+			edit: func() { appendFile(t, root, "c/BUILD.star", "# a third comment\n") }},
+		{name: "a package the patterns name changes", patterns: []string{"//d:d2", "//a:all"}, phase: "analysis (incremental: 3 of 4 packages",
+			edit: func() {
+				appendFile(t, root, "a/BUILD.star", `genrule(name = "a5", outs = ["a5.txt"], cmd = "echo > $@", tags = ["manual"])`+"\n")
+			}},
+		{name: "visibility through a package_group", phase: "analysis", edit: func() {
+			writeWorkspace(t, root, map[string]string{"v/BUILD.star": `package_group(name = "grp", packages = ["//b"])` + "\n"})
+			replaceIn(t, root, "a/BUILD.star", `say(name = "a2", msg = "A")`, `say(name = "a2", msg = "A", visibility = ["//v:grp"])`)
+		}},
+		{name: "the package_group no longer admits b", errLike: "not visible",
+			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//b"`, `"//c"`) }},
+		{name: "the package_group admits b again", phase: "analysis (incremental: 3 of 8 packages, 3 of 18 labels)",
+			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//c"]`, `"//c", "//b"]`) }},
+	}
+	for _, tt := range tests {
+		tt.edit()
+		patterns := tt.patterns
+		if patterns == nil {
+			patterns = []string{"//..."}
+		}
+		got, phases, err := analyzeForTest(t, root, patterns, l.AnalysisSnapshot())
+		want, _, wantErr := analyzeForTest(t, root, patterns, "")
+		if tt.phase == "" {
+			if err == nil || wantErr == nil || !strings.Contains(err.Error(), tt.errLike) {
+				t.Fatalf("%s: error %v, complete analysis's %v; want one like %q", tt.name, err, wantErr, tt.errLike)
+			}
+			if err.Error() != wantErr.Error() {
+				t.Errorf("%s: error %q, a complete analysis's %q", tt.name, err, wantErr)
+			}
+			continue
+		}
+		if err != nil || wantErr != nil {
+			t.Fatalf("%s: %v; complete analysis: %v", tt.name, err, wantErr)
+		}
+		if len(phases) == 0 || !phaseIs(phases[len(phases)-1], tt.phase) {
+			t.Errorf("%s: phases %q, want last %q", tt.name, phases, tt.phase)
+		}
+		if diff := cmp.Diff(want.Graph.Actions, got.Graph.Actions, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: actions differ from a complete analysis's (-complete +incremental):\n%s", tt.name, diff)
+		}
+		if diff := cmp.Diff(goalPaths(want), goalPaths(got)); diff != "" {
+			t.Errorf("%s: goals differ from a complete analysis's (-complete +incremental):\n%s", tt.name, diff)
+		}
+		// The snapshot saved indexes the targets as a complete
+		// analysis's does.
+		os.Remove(full)
+		if _, _, err := analyzeForTest(t, root, patterns, full); err != nil {
+			t.Fatal(err)
+		}
+		saved, fresh := loadAny(t, l.AnalysisSnapshot()), loadAny(t, full)
+		if saved.Index == nil || fresh.Index == nil {
+			t.Fatalf("%s: no index (incremental %v, complete %v)", tt.name, saved.Index != nil, fresh.Index != nil)
+		}
+		if diff := cmp.Diff(fresh.Targets(), saved.Targets(), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: index targets differ (-complete +incremental):\n%s", tt.name, diff)
+		}
+		if diff := cmp.Diff(fresh.Actions, saved.Actions, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: saved actions differ (-complete +incremental):\n%s", tt.name, diff)
+		}
+	}
+}
+
+// phaseIs reports whether phase is want, or begins with want for an
+// incremental analysis ("analysis (incremental: 2 of 7 packages", then the
+// labels).
+func phaseIs(phase, want string) bool {
+	if strings.Contains(want, "incremental") && !strings.HasSuffix(want, ")") {
+		return strings.HasPrefix(phase, want+",")
+	}
+	return phase == want
+}
+
+func goalPaths(p *Plan) []string {
+	var out []string
+	for _, id := range p.Goals {
+		out = append(out, p.Graph.Actions[id].Outputs...)
+	}
+	return out
+}
+
+func analyzeForTest(t *testing.T, root string, patterns []string, snapPath string) (*Plan, []string, error) {
+	t.Helper()
+	var ps []label.Pattern
+	for _, s := range patterns {
+		p, err := label.ParsePattern(s, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	var ph Phases
+	p, err := Analyze(context.Background(), Request{
+		Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+		Config:   analysis.Config{},
+		Base:     []string{"PATH=/usr/bin:/bin"},
+		Patterns: ps,
+		Lookup:   func(string) (string, bool) { return "", false },
+		SnapPath: snapPath,
+		Phases:   &ph,
+		Identity: "test",
+		Stderr:   io.Discard,
+	})
+	var names []string
+	for _, p := range ph.List {
+		names = append(names, p.Name)
+	}
+	return p, names, err
+}
+
+// loadAny loads the snapshot at path whatever its key.
+func loadAny(t *testing.T, path string) *snapshot.Snapshot {
+	t.Helper()
+	s, err := snapshot.LoadAny(path)
+	if err != nil || s == nil {
+		t.Fatalf("loading %s: %v", path, err)
+	}
+	return s
+}
+
+func appendFile(t *testing.T, root, name, text string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(root, name), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func replaceIn(t *testing.T, root, name, old, new string) {
+	t.Helper()
+	p := filepath.Join(root, name)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", name, old)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var _ = graph.Action{}

@@ -1,0 +1,216 @@
+package snapshot
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"bld/exec/graph"
+	"bld/starlark/label"
+	"bld/starlark/workspace"
+)
+
+func lbl(pkg, name string) label.Label { return label.Label{Pkg: pkg, Name: name} }
+
+// Changes ties each changed read to the packages that made it and adds
+// the packages that depend on them; what it cannot tie to a package means
+// analyzing everything.
+func TestChanges(t *testing.T) {
+	files := map[string]string{
+		"WORKSPACE.star": "",
+		"defs.star":      "x = 1\n",
+		"a/BUILD.star":   "",
+		"a/a.c":          "",
+		"b/BUILD.star":   "",
+		"b/sub/x.h":      "",
+		"c/BUILD.star":   "",
+		"d/BUILD.star":   "",
+		"other.star":     "",
+	}
+	type change struct {
+		name                string
+		edit                func(root string)
+		changed, dirty      []string
+		labels              []string
+		full                bool
+		env                 map[string]string
+		noIndex, wantNoDiff bool
+	}
+	tests := []change{
+		{name: "nothing", edit: func(string) {}, wantNoDiff: true},
+		{name: "BUILD.star of a leaf", edit: write("d/BUILD.star", "# x\n"), changed: []string{"d"}, dirty: []string{"d"}, labels: []string{"//d:d"}},
+		{name: "BUILD.star others depend on", edit: write("a/BUILD.star", "# x\n"), changed: []string{"a"}, dirty: []string{"a", "b", "c"}, labels: []string{"//a:a", "//b:b", "//c:c"}},
+		{name: ".star file loaded by two", edit: write("defs.star", "x = 2\n"), changed: []string{"a", "c"}, dirty: []string{"a", "b", "c"}},
+		{name: "glob", edit: write("a/new.c", ""), changed: []string{"a"}, dirty: []string{"a", "b", "c"}},
+		{name: "source file disappears", edit: remove("b/sub/x.h"), changed: []string{"b"}, dirty: []string{"b", "c"}, labels: []string{"//b:b", "//b:other", "//c:c"}},
+		{name: "package search", edit: write("e/BUILD.star", ""), full: true},
+		{name: "file of no package", edit: write("other.star", "y = 1\n"), full: true},
+		{name: "environment", edit: func(string) {}, env: map[string]string{"V": "2"}, full: true},
+		{name: "no index", edit: write("d/BUILD.star", "# y\n"), noIndex: true, full: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, content := range files {
+				write(name, content)(root)
+			}
+			v := workspace.NewView(root)
+			for _, f := range []string{"WORKSPACE.star", "defs.star", "a/BUILD.star", "b/BUILD.star", "c/BUILD.star", "d/BUILD.star", "other.star"} {
+				v.ReadFile(f)
+			}
+			v.Glob("a", []string{"*.c"}, nil)
+			v.IsFile("b/sub/x.h")
+			v.Packages("")
+			s := &Snapshot{Reads: v.Reads(), Env: map[string]EnvValue{"V": {Value: "1", Set: true}}, Index: NewIndex(
+				[]Package{
+					{Path: "a", Files: []string{"a/BUILD.star", "defs.star"}},
+					{Path: "b", Files: []string{"b/BUILD.star"}},
+					{Path: "c", Files: []string{"c/BUILD.star", "defs.star"}},
+					{Path: "d", Files: []string{"d/BUILD.star"}},
+				},
+				// b depends on a, c on b; d on nothing. WORKSPACE.star and
+				// other.star belong to no package.
+				[]Target{
+					{Label: lbl("a", "a")},
+					{Label: lbl("b", "b"), Children: []label.Label{lbl("a", "a")}, Deps: []string{"a"}},
+					{Label: lbl("c", "c"), Children: []label.Label{lbl("b", "b")}, Deps: []string{"b"}},
+					{Label: lbl("d", "d")},
+					// Of package b too, but no child of b's: not
+					// dirty when a changes.
+					{Label: lbl("b", "other")},
+				}, nil,
+			)}
+			if s.Index == nil {
+				t.Fatal("NewIndex = nil")
+			}
+			if tt.noIndex {
+				s.Index = nil
+			}
+			tt.edit(root)
+			env := map[string]string{"V": "1"}
+			if tt.env != nil {
+				env = tt.env
+			}
+			c := s.Changes(root, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			if c.None() != tt.wantNoDiff {
+				t.Errorf("None = %v", c.None())
+			}
+			if (c.Full != "") != tt.full {
+				t.Errorf("Full = %q, want full: %v", c.Full, tt.full)
+			}
+			if tt.full {
+				return
+			}
+			if diff := cmp.Diff(tt.changed, c.Changed); diff != "" {
+				t.Errorf("Changed (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.dirty, c.Dirty); diff != "" {
+				t.Errorf("Dirty (-want +got):\n%s", diff)
+			}
+			if tt.labels != nil {
+				var got []string
+				for l := range c.DirtyLabels {
+					got = append(got, l.String())
+				}
+				slices.Sort(got)
+				if diff := cmp.Diff(tt.labels, got); diff != "" {
+					t.Errorf("DirtyLabels (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func write(name, content string) func(root string) {
+	return func(root string) {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+}
+
+func remove(name string) func(root string) {
+	return func(root string) { os.Remove(filepath.Join(root, filepath.FromSlash(name))) }
+}
+
+// Assemble replays analysis order: children first, each label once, goals
+// of the roots in root order.
+func TestAssemble(t *testing.T) {
+	act := func(owner string) *graph.Action {
+		return &graph.Action{Owner: owner, Outputs: []string{"bld-out/" + owner}}
+	}
+	a1, a2, b1, c1, d1 := act("a1"), act("a2"), act("b1"), act("c1"), act("d1")
+	analyses := map[label.Label]*Analyzed{
+		lbl("p", "a"):     {Children: []label.Label{lbl("q", "b"), lbl("p", "c")}, Actions: []*graph.Action{a1, a2}, Goals: []string{"ga"}},
+		lbl("q", "b"):     {Children: []label.Label{lbl("p", "c"), lbl("p", "src.c")}, Packages: []string{"r"}, Actions: []*graph.Action{b1}},
+		lbl("p", "c"):     {Actions: []*graph.Action{c1}, Goals: []string{"gc"}},
+		lbl("p", "src.c"): {},
+		lbl("p", "d"):     {Children: []label.Label{lbl("p", "c")}, Actions: []*graph.Action{d1}, Goals: []string{"gd"}},
+	}
+	actions, goals, targets, err := Assemble([]label.Label{lbl("p", "a"), lbl("p", "c"), lbl("p", "d")}, func(l label.Label) (*Analyzed, error) {
+		return analyses[l], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*graph.Action{c1, b1, a1, a2, d1}, actions); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"ga", "gc", "gd"}, goals); diff != "" {
+		t.Errorf("goals (-want +got):\n%s", diff)
+	}
+	want := []Target{
+		{Label: lbl("p", "c"), Actions: 1, Goals: []string{"gc"}},
+		{Label: lbl("p", "src.c")},
+		{Label: lbl("q", "b"), Children: []label.Label{lbl("p", "c"), lbl("p", "src.c")}, Deps: []string{"p", "r"}, Actions: 1},
+		{Label: lbl("p", "a"), Children: []label.Label{lbl("q", "b"), lbl("p", "c")}, Deps: []string{"q"}, Actions: 2, Goals: []string{"ga"}},
+		{Label: lbl("p", "d"), Children: []label.Label{lbl("p", "c")}, Actions: 1, Goals: []string{"gd"}},
+	}
+	if diff := cmp.Diff(want, targets); diff != "" {
+		t.Errorf("targets (-want +got):\n%s", diff)
+	}
+	pkgs := []Package{{Path: "p", Roots: []string{"a", "c", "d"}}, {Path: "q"}, {Path: "r"}}
+	x := NewIndex(pkgs, targets, goals)
+	if x == nil {
+		t.Fatal("NewIndex = nil")
+	}
+	s := &Snapshot{Actions: actions, Goals: goals, Index: x}
+	if diff := cmp.Diff(targets, s.Targets()); diff != "" {
+		t.Errorf("Targets (-NewIndex's +got):\n%s", diff)
+	}
+	if NewIndex(pkgs[:1], targets, goals) != nil {
+		t.Error("NewIndex without package q: not nil")
+	}
+	if NewIndex(pkgs, targets[1:], goals) != nil {
+		t.Error("NewIndex without child //p:c: not nil")
+	}
+	if NewIndex(pkgs, targets, goals[1:]) != nil {
+		t.Error("NewIndex with goals that are not the roots': not nil")
+	}
+	for l, a := range s.Reuse() {
+		if diff := cmp.Diff(analyses[l].Actions, a.Actions, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("Reuse: actions of %s (-want +got):\n%s", l, diff)
+		}
+	}
+}
+
+// A decoded index that does not fit the actions is dropped.
+func TestLoadDropsBadIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "analysis")
+	s := &Snapshot{Key: "k", Reads: &workspace.Reads{}, Actions: []*graph.Action{{Owner: "//:a", Outputs: []string{"bld-out/a"}}},
+		Index: NewIndex([]Package{{Path: ""}}, []Target{{Label: lbl("", "a"), Actions: 2}}, nil)}
+	if err := Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, "k")
+	if err != nil || got == nil {
+		t.Fatalf("Load = %v, %v", got, err)
+	}
+	if got.Index != nil {
+		t.Errorf("an index counting 2 actions of 1 was kept")
+	}
+}
