@@ -54,9 +54,9 @@ func TestMake43SharesTokens(t *testing.T) {
 	if got < 2 {
 		t.Errorf("peak %d recipes at once: the second token was never used", got)
 	}
-	if elapsed > 7700*time.Millisecond {
-		t.Errorf("took %v, want well under the serial 9.6 s", elapsed)
-	}
+	// No bound on elapsed: the peak above proves both tokens were used,
+	// and a loaded machine makes any time bound flaky (speed belongs in
+	// bench/jobserver).
 	checkAtRest(t, p)
 }
 

@@ -244,7 +244,9 @@ func TestBackoffDelays(t *testing.T) {
 }
 
 func TestIdleStream(t *testing.T) {
-	s := newIdleStream(context.Background(), 30*time.Millisecond)
+	// The bound is far above the kicks' spacing, so that a loaded machine
+	// oversleeping a kick does not time the stream out.
+	s := newIdleStream(context.Background(), 500*time.Millisecond)
 	defer s.stop()
 	for range 5 {
 		time.Sleep(10 * time.Millisecond)
