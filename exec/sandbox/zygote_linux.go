@@ -68,45 +68,41 @@ import (
 // helper, as does an action whose request the zygote could not serve.
 
 // zygoteRequest is what bld asks the zygote to run: the helper's
-// arguments, as namespaceCommand passes them, with the input list's text
-// instead of its file.
+// arguments, as namespaceCommand passes them, with the plan itself instead
+// of its file.
 type zygoteRequest struct {
-	Dir, Root, Inputs, Path string // Inputs: the input list's text
-	Argv, Env               []string
-	Pidns                   bool
-	Files                   int // descriptors sent: stdout, stderr, extra files
+	Plan      mountPlan
+	Path      string
+	Argv, Env []string
+	Pidns     bool
+	Files     int // descriptors sent: stdout, stderr, extra files
 }
 
-// zygoteState is the bld side: one zygote per bld process, shared by
-// every Manager, started by the first action that needs it.
-var zygoteState zygoteT
-
-type zygoteT struct {
+// A zygote is the bld side of one Manager's zygote, started by the first
+// command that needs it and stopped by Manager.Close.
+type zygote struct {
 	mu    sync.Mutex
 	ctl   int    // bld's end of the control socket; -1 when not running
 	tries int    // starts that failed, or zygotes that died
 	off   string // why the zygote is not used
-	init  bool
-	pid   int // the zygote's, while it runs
-	gen   int // zygotes started
+	pid   int    // the zygote's, while it runs
+	gen   int    // zygotes started
 	// exited is closed when the running zygote has exited and been
 	// reaped.
 	exited chan struct{}
 }
 
+func newZygote() zygote { return zygote{ctl: -1} }
+
 // maxZygoteTries is how many times bld starts a zygote that fails to start
 // or dies before it stops trying.
 const maxZygoteTries = 3
 
-// zygoteConn returns a new connection to the zygote, starting it first if
-// it does not run.
-func zygoteConn() (*net.UnixConn, error) {
-	z := &zygoteState
+// conn returns a new connection to the zygote, starting it first if it
+// does not run.
+func (z *zygote) conn() (*net.UnixConn, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if !z.init {
-		z.init, z.ctl = true, -1
-	}
 	if os.Getenv("BLD_SANDBOX_ZYGOTE") == "0" {
 		return nil, errors.New("the zygote is off (BLD_SANDBOX_ZYGOTE=0)")
 	}
@@ -114,7 +110,7 @@ func zygoteConn() (*net.UnixConn, error) {
 		return nil, errors.New(z.off)
 	}
 	if z.ctl < 0 {
-		if err := startZygote(); err != nil {
+		if err := z.start(); err != nil {
 			z.fail(err)
 			return nil, err
 		}
@@ -143,15 +139,15 @@ func zygoteConn() (*net.UnixConn, error) {
 }
 
 // fail counts a failure of the zygote; z.mu is held.
-func (z *zygoteT) fail(err error) {
+func (z *zygote) fail(err error) {
 	z.tries++
 	if z.tries >= maxZygoteTries {
 		z.off = fmt.Sprintf("the zygote failed %d times, last: %v", z.tries, err)
 	}
 }
 
-// startZygote starts the zygote; zygoteState.mu is held.
-func startZygote() error {
+// start starts the zygote; z.mu is held.
+func (z *zygote) start() error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding bld's own binary: %w", err)
@@ -174,15 +170,14 @@ func startZygote() error {
 		unix.Close(fds[0])
 		return fmt.Errorf("starting the zygote: %w", err)
 	}
-	zygoteState.gen++
-	zygoteState.ctl, zygoteState.pid = fds[0], cmd.Process.Pid
-	gen := zygoteState.gen
+	z.gen++
+	z.ctl, z.pid = fds[0], cmd.Process.Pid
+	gen := z.gen
 	exited := make(chan struct{})
-	zygoteState.exited = exited
+	z.exited = exited
 	crash.Go(func() {
 		cmd.Wait()
 		close(exited)
-		z := &zygoteState
 		z.mu.Lock()
 		defer z.mu.Unlock()
 		if z.gen == gen && z.ctl >= 0 { // it died while in use
@@ -194,15 +189,11 @@ func startZygote() error {
 	return nil
 }
 
-// StopZygote ends the zygote, if one runs, and waits a little for it to
-// exit: so that bld leaves nothing behind, and so that the CPU time of
-// the zygote and of the commands it ran counts as bld's children's (time,
-// getrusage). Programs that run sandboxed actions call it before they exit,
-// when no action runs any more; a later action starts a new zygote.
-func StopZygote() {
-	z := &zygoteState
+// stop ends the zygote, if one runs, and waits a little for it to exit; a
+// later command starts a new one.
+func (z *zygote) stop() {
 	z.mu.Lock()
-	if !z.init || z.ctl < 0 {
+	if z.ctl < 0 {
 		z.mu.Unlock()
 		return
 	}
@@ -214,6 +205,16 @@ func StopZygote() {
 	case <-exited:
 	case <-time.After(2 * time.Second):
 	}
+}
+
+// running returns the running zygote's pid, or 0.
+func (z *zygote) running() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.ctl < 0 {
+		return 0
+	}
+	return z.pid
 }
 
 // A Started is a command the zygote started.
@@ -255,21 +256,24 @@ func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 // starts cmd itself. When ctx is done, the command's process group is
 // killed.
 func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, err error) {
-	if e.deferList {
-		defer func() {
-			if s == nil {
-				if werr := e.writeList(); werr != nil {
-					err = werr
-				}
-			}
-		}()
-	}
 	if e.mode != ModeNamespace {
 		return nil, errors.New("not in a namespace")
 	}
 	a := cmd.Args
-	if len(a) < 8 || a[1] != helperArg || a[2] != verbExec || cmd.Stdin != nil {
+	if len(a) < 6 || a[1] != helperArg || a[2] != verbExec || cmd.Stdin != nil {
 		return nil, errors.New("not a helper command")
+	}
+	if e.deferPlan {
+		// When the zygote cannot start the command, the caller starts
+		// the helper's: it needs the plan's file.
+		defer func() {
+			if s == nil {
+				if werr := e.writePlan(); werr != nil {
+					err = werr
+				}
+				a[3] = e.planFile
+			}
+		}()
 	}
 	var files []*os.File
 	for _, w := range []io.Writer{cmd.Stdout, cmd.Stderr} {
@@ -280,13 +284,13 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 		files = append(files, f)
 	}
 	files = append(files, cmd.ExtraFiles...)
-	req := zygoteRequest{Dir: a[3], Root: a[4], Inputs: e.list, Path: a[6], Argv: a[7:], Env: cmd.Env,
+	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
 		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(files)}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	c, err := zygoteConn()
+	c, err := e.m.zygote.conn()
 	if err != nil {
 		return nil, err
 	}
@@ -508,14 +512,10 @@ func startForZygote(fd int) (int, error) {
 	if req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0 {
 		return 0, fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
-	inputs, err := parseInputList(req.Inputs, "sent to the zygote")
-	if err != nil {
-		return 0, err
-	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return 0, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
 	}
-	if err := mountExecRoot(req.Dir, req.Root, inputs); err != nil {
+	if err := mountExecRoot(&req.Plan); err != nil {
 		return 0, err
 	}
 	if err := dropCapabilities(); err != nil {

@@ -15,15 +15,27 @@ import (
 	"bld/exec/graph"
 )
 
-// zygoteRun prepares a in a namespace manager for root and starts its
-// command through the zygote, its output into a pipe.
-func zygoteRun(t *testing.T, ctx context.Context, root string, a *graph.Action) (*Started, *os.File, *ExecRoot) {
+// namespaceManager returns a Manager in ModeNamespace for root, closed
+// when the test ends, or skips the test where namespaces do not work.
+func namespaceManager(t *testing.T, root string) *Manager {
 	t.Helper()
 	m := NewManager(root, ModeNamespace)
-	if _, _, err := m.Mode(ctx); err != nil {
+	if _, _, err := m.Mode(context.Background()); err != nil {
 		t.Skipf("no namespaces here: %v", err)
 	}
-	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return m
+}
+
+// zygoteRun prepares a in m and starts its command through m's zygote,
+// its output into a pipe.
+func zygoteRun(t *testing.T, ctx context.Context, m *Manager, a *graph.Action) (*Started, *os.File, *ExecRoot) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(m.root, "bld-out"), 0o755)
 	xr, err := m.Prepare(ctx, a)
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +78,14 @@ func readAll(t *testing.T, r *os.File) string {
 // uid, no capability, and (with a pid namespace) itself as pid 1.
 func TestZygoteNamespace(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	os.WriteFile(filepath.Join(root, "in.txt"), []byte("declared\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "secret.txt"), []byte("secret\n"), 0o644)
 	a := &graph.Action{
 		Argv: []string{"sh", "-c", `echo $$; pwd; cat in.txt; cat secret.txt 2>/dev/null || echo hidden; cat ` + root + `/secret.txt 2>/dev/null || echo hidden; ls ` + FixedDir + `; echo out > bld-out/o; id -u; grep CapEff /proc/self/status; exit 3`},
 		Env:  []string{"PATH=/usr/bin:/bin"}, Inputs: []string{"in.txt"}, Outputs: []string{"bld-out/o"},
 	}
-	s, r, xr := zygoteRun(t, context.Background(), root, a)
+	s, r, xr := zygoteRun(t, context.Background(), m, a)
 	out := readAll(t, r)
 	code, state, rss, err := s.Wait()
 	if err != nil || code != 3 {
@@ -96,9 +109,10 @@ func TestZygoteNamespace(t *testing.T) {
 // Cancelling the context kills the command's process group at once.
 func TestZygoteCancel(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30; echo late"}, Env: []string{"PATH=/usr/bin:/bin"}, AllowDaemon: true}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, r, _ := zygoteRun(t, ctx, root, a)
+	s, r, _ := zygoteRun(t, ctx, m, a)
 	time.AfterFunc(200*time.Millisecond, cancel)
 	begin := time.Now()
 	out := readAll(t, r)
@@ -115,11 +129,10 @@ func TestZygoteCancel(t *testing.T) {
 // next command gets a new zygote.
 func TestZygoteDies(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30"}, Env: []string{"PATH=/usr/bin:/bin"}}
-	s, r, _ := zygoteRun(t, context.Background(), root, a)
-	zygoteState.mu.Lock()
-	pid := zygoteState.pid
-	zygoteState.mu.Unlock()
+	s, r, _ := zygoteRun(t, context.Background(), m, a)
+	pid := m.zygote.running()
 	syscall.Kill(pid, syscall.SIGKILL)
 	done := make(chan error, 1)
 	go func() { _, _, _, err := s.Wait(); done <- err }()
@@ -133,7 +146,7 @@ func TestZygoteDies(t *testing.T) {
 	}
 	readAll(t, r) // the command died with the zygote: EOF
 	b := &graph.Action{Argv: []string{"sh", "-c", "echo again"}, Env: []string{"PATH=/usr/bin:/bin"}}
-	s, r, _ = zygoteRun(t, context.Background(), root, b)
+	s, r, _ = zygoteRun(t, context.Background(), m, b)
 	if out := readAll(t, r); out != "again\n" {
 		t.Errorf("output %q", out)
 	}
@@ -177,21 +190,22 @@ func TestZygoteOff(t *testing.T) {
 	}
 }
 
-// StopZygote ends the zygote; the next command starts a new one.
-func TestStopZygote(t *testing.T) {
+// Manager.Close ends the zygote; the next command starts a new one.
+func TestCloseStopsZygote(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	a := &graph.Action{Argv: []string{"sh", "-c", "echo one"}, Env: []string{"PATH=/usr/bin:/bin"}}
-	s, r, _ := zygoteRun(t, context.Background(), root, a)
+	s, r, _ := zygoteRun(t, context.Background(), m, a)
 	readAll(t, r)
 	s.Wait()
-	zygoteState.mu.Lock()
-	pid := zygoteState.pid
-	zygoteState.mu.Unlock()
-	StopZygote()
-	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
-		t.Errorf("the zygote (pid %d) still runs after StopZygote: kill 0 says %v", pid, err)
+	pid := m.zygote.running()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
 	}
-	s, r, _ = zygoteRun(t, context.Background(), root, a)
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("the zygote (pid %d) still runs after Close: kill 0 says %v", pid, err)
+	}
+	s, r, _ = zygoteRun(t, context.Background(), m, a)
 	if out := readAll(t, r); out != "one\n" {
 		t.Errorf("output %q after a restart", out)
 	}
