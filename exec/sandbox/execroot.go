@@ -156,6 +156,7 @@ func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, erro
 	}
 	e := &ExecRoot{m: m, root: m.root, mode: mode, pidns: m.pidns && !a.AllowDaemon}
 	if mode == ModeNamespace {
+		m.zygote.warm()
 		if err := e.plan(a); err != nil {
 			e.Remove()
 			return nil, err
@@ -218,6 +219,9 @@ func (m *Manager) takeDir(reusable bool) (string, error) {
 		return "", fmt.Errorf("creating the exec root: %w", err)
 	}
 	d, err := os.MkdirTemp(base, "out")
+	if err == nil {
+		err = os.Chmod(d, 0o755) // as the command would make it
+	}
 	if err != nil {
 		return "", fmt.Errorf("creating the exec root: %w", err)
 	}

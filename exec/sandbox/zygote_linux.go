@@ -98,22 +98,39 @@ func newZygote() zygote { return zygote{ctl: -1} }
 // or dies before it stops trying.
 const maxZygoteTries = 3
 
+// warm starts the zygote if it does not run: Prepare calls it, so that
+// the zygote starts before the first command's clock (its Timeout) does.
+func (z *zygote) warm() {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.running()
+}
+
+// running starts the zygote if it does not run, and returns an error when
+// it cannot run; z.mu is held.
+func (z *zygote) running() error {
+	if os.Getenv("BLD_SANDBOX_ZYGOTE") == "0" {
+		return errors.New("the zygote is off (BLD_SANDBOX_ZYGOTE=0)")
+	}
+	if z.off != "" {
+		return errors.New(z.off)
+	}
+	if z.ctl < 0 {
+		if err := z.start(); err != nil {
+			z.fail(err)
+			return err
+		}
+	}
+	return nil
+}
+
 // conn returns a new connection to the zygote, starting it first if it
 // does not run.
 func (z *zygote) conn() (*net.UnixConn, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if os.Getenv("BLD_SANDBOX_ZYGOTE") == "0" {
-		return nil, errors.New("the zygote is off (BLD_SANDBOX_ZYGOTE=0)")
-	}
-	if z.off != "" {
-		return nil, errors.New(z.off)
-	}
-	if z.ctl < 0 {
-		if err := z.start(); err != nil {
-			z.fail(err)
-			return nil, err
-		}
+	if err := z.running(); err != nil {
+		return nil, err
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -207,8 +224,8 @@ func (z *zygote) stop() {
 	}
 }
 
-// running returns the running zygote's pid, or 0.
-func (z *zygote) running() int {
+// pidRunning returns the running zygote's pid, or 0.
+func (z *zygote) pidRunning() int {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.ctl < 0 {
