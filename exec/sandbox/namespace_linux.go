@@ -226,7 +226,7 @@ func helper(args []string) error {
 	// Capabilities are per thread: the thread that drops them must be
 	// the one that execs (or, in runInit, forks) the command.
 	runtime.LockOSThread()
-	if err := dropCapabilities(); err != nil {
+	if err := dropCapabilities(true); err != nil {
 		return err
 	}
 	path, argv := args[2], args[3:]

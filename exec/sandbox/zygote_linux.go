@@ -183,6 +183,9 @@ func (z *zygote) start() error {
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.SysProcAttr = namespaceProcAttr(false)
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	// setns(2) back to its own mount namespace needs CAP_SYS_CHROOT too
+	// (zygoteWorker).
+	cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, unix.CAP_SYS_CHROOT)
 	if err := cmd.Start(); err != nil {
 		unix.Close(fds[0])
 		return fmt.Errorf("starting the zygote: %w", err)
@@ -378,9 +381,17 @@ func zygoteMain() error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
+	// The zygote's own mount namespace, to which a worker thread returns
+	// after each command; -1 if it cannot be opened (then every worker
+	// serves one command and ends with its thread).
+	home, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		home = -1
+	}
 	const ctl = 3
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))
+	idle := make(chan int) // connections handed to idle workers
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
@@ -397,7 +408,49 @@ func zygoteMain() error {
 			continue
 		}
 		fd := fds[0]
-		crash.Go(func() { serveZygote(fd) })
+		select {
+		case idle <- fd:
+		default:
+			crash.Go(func() { zygoteWorker(fd, idle, home) })
+		}
+	}
+}
+
+// zygoteWorker serves the connection fd, then those it receives from
+// idle, on one thread: its goroutine stays locked to the thread for good.
+// After each command the thread goes back to the zygote's mount namespace
+// (home) and waits for the next; making a thread per command cost a
+// clone, the runtime's setup of the thread and, for root, dropping the
+// capability bounding set again. If the thread cannot go back, the worker
+// ends, and Go ends the thread with it.
+func zygoteWorker(fd int, idle chan int, home int) {
+	runtime.LockOSThread()
+	w := &worker{home: home}
+	for {
+		serveZygote(fd, w)
+		if w.away {
+			return
+		}
+		fd = <-idle
+	}
+}
+
+// A worker is the state of a zygote's thread.
+type worker struct {
+	home int // the zygote's mount namespace, or -1
+	// away: the thread is not in home (it unshared its mount namespace
+	// and could not go back).
+	away bool
+	// bsetDropped: the thread's capability bounding set is empty
+	// (dropCapabilities).
+	bsetDropped bool
+}
+
+// goHome moves the thread back to the zygote's mount namespace after
+// unshare.
+func (w *worker) goHome() {
+	if w.home < 0 || unix.Setns(w.home, unix.CLONE_NEWNS) != nil {
+		w.away = true
 	}
 }
 
@@ -417,12 +470,9 @@ func parseRights(oob []byte) ([]int, error) {
 	return fds, nil
 }
 
-// serveZygote runs one command for the connection fd. It locks its
-// goroutine to the thread for good: the thread's mount namespace and
-// capabilities are the command's, and Go ends the thread with the
-// goroutine.
-func serveZygote(fd int) {
-	runtime.LockOSThread()
+// serveZygote runs one command for the connection fd on the worker's
+// thread, whose goroutine is locked to it.
+func serveZygote(fd int, w *worker) {
 	answer := func(format string, args ...any) {
 		b := []byte(fmt.Sprintf(format, args...) + "\n")
 		for len(b) > 0 {
@@ -436,7 +486,7 @@ func serveZygote(fd int) {
 			b = b[n:]
 		}
 	}
-	pid, err := startForZygote(fd)
+	pid, err := startForZygote(fd, w)
 	if err != nil {
 		answer("err %s", strings.ReplaceAll(err.Error(), "\n", " "))
 		unix.Close(fd)
@@ -495,8 +545,9 @@ func serveZygote(fd int) {
 }
 
 // startForZygote reads the request on fd, makes the command's mount
-// namespace on this thread and starts the command.
-func startForZygote(fd int) (int, error) {
+// namespace on this thread, starts the command, and takes the thread back
+// to the zygote's mount namespace.
+func startForZygote(fd int, w *worker) (int, error) {
 	hdr := make([]byte, 4)
 	oob := make([]byte, unix.CmsgSpace(4*64))
 	n, oobn, _, _, err := unix.Recvmsg(fd, hdr, oob, unix.MSG_CMSG_CLOEXEC)
@@ -530,14 +581,18 @@ func startForZygote(fd int) (int, error) {
 		return 0, fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		w.away = true // to be safe: a fresh thread serves the next one
 		return 0, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
 	}
+	// The command's namespace lives on in the command.
+	defer w.goHome()
 	if err := mountExecRoot(&req.Plan); err != nil {
 		return 0, err
 	}
-	if err := dropCapabilities(); err != nil {
+	if err := dropCapabilities(!w.bsetDropped); err != nil {
 		return 0, err
 	}
+	w.bsetDropped = true
 	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, err
@@ -579,9 +634,10 @@ func readFull(fd int, b []byte) error {
 // dropCapabilities makes sure that what this thread execs has no
 // capability: it clears the ambient and inheritable sets and, when it may
 // (the user is root in the namespace, who would otherwise get every
-// capability of the namespace at exec), the bounding set. The thread keeps
-// its effective capabilities.
-func dropCapabilities() error {
+// capability of the namespace at exec) and bset is set, the bounding set
+// (a thread's bounding set never grows back). The thread keeps its
+// effective capabilities.
+func dropCapabilities(bset bool) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
@@ -596,7 +652,7 @@ func dropCapabilities() error {
 			return fmt.Errorf("dropping capabilities: %w", err)
 		}
 	}
-	if os.Getuid() == 0 {
+	if bset && os.Getuid() == 0 {
 		for c := 0; c < 64; c++ {
 			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err == unix.EINVAL {
 				break // past the last capability
