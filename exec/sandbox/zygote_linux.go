@@ -129,22 +129,30 @@ func (z *zygote) running() error {
 func (z *zygote) conn() (*net.UnixConn, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if err := z.running(); err != nil {
-		return nil, err
-	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("zygote: socketpair: %w", err)
 	}
-	err = unix.Sendmsg(z.ctl, []byte{'c'}, unix.UnixRights(fds[1]), nil, unix.MSG_NOSIGNAL)
-	unix.Close(fds[1])
-	if err != nil {
-		unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	// A zygote that died since the last command, before its reaper
+	// noticed, refuses the connection: a new one gets it.
+	for try := 0; ; try++ {
+		if err := z.running(); err != nil {
+			unix.Close(fds[0])
+			return nil, err
+		}
+		err = unix.Sendmsg(z.ctl, []byte{'c'}, unix.UnixRights(fds[1]), nil, unix.MSG_NOSIGNAL)
+		if err == nil {
+			break
+		}
 		unix.Close(z.ctl)
 		z.ctl = -1
 		err = fmt.Errorf("zygote: sending a connection: %w", err)
 		z.fail(err)
-		return nil, err
+		if try > 0 {
+			unix.Close(fds[0])
+			return nil, err
+		}
 	}
 	f := os.NewFile(uintptr(fds[0]), "zygote connection")
 	defer f.Close()

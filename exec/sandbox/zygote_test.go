@@ -146,6 +146,14 @@ func TestZygoteDies(t *testing.T) {
 		t.Fatal("Wait hangs after the zygote died")
 	}
 	readAll(t, r) // the command died with the zygote: EOF
+	// Once bld has seen the zygote die (a command sent before that may
+	// still go to the dying zygote, and then runs with the helper), the
+	// next command starts a new one.
+	for deadline := time.Now().Add(5 * time.Second); m.zygote.pidRunning() == pid; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("bld did not notice that the zygote died")
+		}
+	}
 	b := &graph.Action{Argv: []string{"sh", "-c", "echo again"}, Env: []string{"PATH=/usr/bin:/bin"}}
 	s, r, _ = zygoteRun(t, context.Background(), m, b)
 	if out := readAll(t, r); out != "again\n" {
