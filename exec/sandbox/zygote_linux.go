@@ -25,7 +25,7 @@ import (
 
 // The zygote. Starting the bld binary as a helper for every action costs
 // the Go runtime's start and every package's init (some milliseconds, with
-// gRPC linked in). So in ModeNamespace bld starts the helper once, as a
+// gRPC linked in). So in ModeNamespace each Manager starts the helper once, as a
 // long-lived process (the zygote), with the recipe's user and mount
 // namespace (namespaceProcAttr without a pid namespace, and SIGKILL when
 // bld dies), and asks it to run each command:
@@ -38,15 +38,17 @@ import (
 //     endian), carrying the command's descriptors (stdout, stderr, then
 //     ExtraFiles: the jobserver's) as SCM_RIGHTS, then the request as
 //     JSON (zygoteRequest).
-//   - The zygote serves each connection on a goroutine locked to its
-//     thread, never unlocked, so that Go ends the thread with the
-//     goroutine: unshare(CLONE_NEWNS) (per thread: the zygote's other
-//     threads keep its namespace), steps 2 to 5 of the recipe, then
-//     dropCapabilities on that thread (the command keeps none) and
-//     syscall.ForkExec from it (the child inherits the thread's mount
-//     namespace): the command runs in FixedExecRoot, in a process group
-//     of its own, with stdin /dev/null, and with a pid namespace of its
-//     own when asked. The command is then that namespace's pid 1: when
+//   - The zygote serves each connection on a worker: a goroutine locked
+//     to its thread for good (zygoteWorker), idle or made for it:
+//     unshare(CLONE_NEWNS) (per thread: the zygote's other threads keep
+//     its namespace), steps 2 to 5 of the recipe (the plan is in the
+//     request), then dropCapabilities on that thread (the command keeps
+//     none) and syscall.ForkExec from it (the child inherits the thread's
+//     mount namespace), then setns(2) back to the zygote's namespace:
+//     the command's namespace lives as long as the command. The command
+//     runs in FixedExecRoot, in a process group of its own, with stdin
+//     /dev/null, and with a pid namespace of its own when asked. The
+//     command is then that namespace's pid 1: when
 //     it ends, the kernel kills whatever it left in the namespace; it
 //     gets SIGKILL if the zygote dies; and, unlike under the per-action
 //     helper, /proc is the host's (a proc mount shows the pid namespace
