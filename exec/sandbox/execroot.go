@@ -237,11 +237,14 @@ func (m *Manager) takeDir(reusable bool) (string, error) {
 func (m *Manager) giveDir(d string, reusable bool) error {
 	if reusable && emptyDir(d) {
 		m.poolMu.Lock()
-		if m.made[d] { // not deleted by Close meanwhile
+		kept := m.made[d] // else Close came first: delete it
+		if kept {
 			m.pool = append(m.pool, d)
 		}
 		m.poolMu.Unlock()
-		return nil
+		if kept {
+			return nil
+		}
 	}
 	m.poolMu.Lock()
 	delete(m.made, d)
