@@ -398,12 +398,12 @@ func zygoteMain() error {
 	if err != nil {
 		home = -1
 	}
-	const ctl = 3
+	ctl := pollable(3, "zygote control") // see serveZygote
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))
 	idle := make(chan int) // connections handed to idle workers
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, err := ctl.recvmsg(buf, oob)
 		if err == unix.EINTR {
 			continue
 		}
@@ -483,26 +483,18 @@ func parseRights(oob []byte) ([]int, error) {
 // serveZygote runs one command for the connection fd on the worker's
 // thread, whose goroutine is locked to it.
 func serveZygote(fd int, w *worker) {
-	answer := func(format string, args ...any) {
-		b := []byte(fmt.Sprintf(format, args...) + "\n")
-		for len(b) > 0 {
-			n, err := unix.Write(fd, b)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return
-			}
-			b = b[n:]
-		}
-	}
 	pid, err := startForZygote(fd, w)
 	if err != nil {
-		answer("err %s", strings.ReplaceAll(err.Error(), "\n", " "))
+		writeAll(fd, fmt.Sprintf("err %s\n", strings.ReplaceAll(err.Error(), "\n", " ")))
 		unix.Close(fd)
 		return
 	}
-	answer("pid %d", pid)
+	writeAll(fd, fmt.Sprintf("pid %d\n", pid))
+	// From now on the goroutines wait on the connection and on the
+	// command through the runtime's poller: a thread blocked in a system
+	// call makes the runtime's monitor (sysmon) wake every 20 µs, which
+	// cost the zygote more CPU than its mounts.
+	conn := pollable(fd, "zygote connection")
 	// bld shuts its side down to have the command killed, or closes it
 	// when done (or dead): kill the group unless the command was reaped.
 	var mu sync.Mutex
@@ -510,13 +502,13 @@ func serveZygote(fd int, w *worker) {
 	watched := make(chan struct{})
 	defer func() {
 		<-watched
-		unix.Close(fd)
+		conn.close()
 	}()
 	crash.Go(func() {
 		defer close(watched)
 		b := make([]byte, 64)
 		for {
-			n, err := unix.Read(fd, b)
+			n, err := conn.read(b)
 			if err == unix.EINTR || (err == nil && n > 0) {
 				continue
 			}
@@ -528,13 +520,7 @@ func serveZygote(fd int, w *worker) {
 		}
 		mu.Unlock()
 	})
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	waitExited(pid)
 	mu.Lock()
 	unix.Kill(-pid, unix.SIGKILL) // what it left in its group
 	var ws unix.WaitStatus
@@ -548,10 +534,150 @@ func serveZygote(fd int, w *worker) {
 	reaped = true
 	mu.Unlock()
 	if err != nil {
-		answer("err waiting: %v", err)
+		conn.write(fmt.Sprintf("err waiting: %v\n", err))
 		return
 	}
-	answer("exit %d %d", int(ws), ru.Maxrss)
+	conn.write(fmt.Sprintf("exit %d %d\n", int(ws), ru.Maxrss))
+}
+
+// writeAll writes s to the blocking descriptor fd; errors are ignored
+// (bld is gone).
+func writeAll(fd int, s string) {
+	b := []byte(s)
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+// A pollFD is a descriptor that goroutines wait on through the runtime's
+// poller when it could be made non-blocking, else with blocking system
+// calls.
+type pollFD struct {
+	fd int
+	f  *os.File        // owns fd when not nil
+	rc syscall.RawConn // f's, when not nil
+}
+
+// pollable wraps fd, which it then owns.
+func pollable(fd int, name string) *pollFD {
+	p := &pollFD{fd: fd}
+	if unix.SetNonblock(fd, true) != nil {
+		return p
+	}
+	p.f = os.NewFile(uintptr(fd), name)
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		p.f.Close()
+		p.f = nil
+		p.fd = -1
+		return p
+	}
+	p.rc = rc
+	return p
+}
+
+// read is read(2), waiting until there is something to read.
+func (p *pollFD) read(b []byte) (n int, err error) {
+	if p.rc == nil {
+		return unix.Read(p.fd, b)
+	}
+	cerr := p.rc.Read(func(fd uintptr) bool {
+		n, err = unix.Read(int(fd), b)
+		return err != unix.EAGAIN
+	})
+	if err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// recvmsg is recvmsg(2) with MSG_CMSG_CLOEXEC, waiting until there is a
+// message.
+func (p *pollFD) recvmsg(b, oob []byte) (n, oobn int, err error) {
+	if p.rc == nil {
+		n, oobn, _, _, err = unix.Recvmsg(p.fd, b, oob, unix.MSG_CMSG_CLOEXEC)
+		return n, oobn, err
+	}
+	cerr := p.rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_CMSG_CLOEXEC)
+		return err != unix.EAGAIN
+	})
+	if err == nil {
+		err = cerr
+	}
+	return n, oobn, err
+}
+
+// write writes all of s; errors are ignored (bld is gone).
+func (p *pollFD) write(s string) {
+	if p.rc == nil {
+		writeAll(p.fd, s)
+		return
+	}
+	b := []byte(s)
+	for len(b) > 0 {
+		var n int
+		var err error
+		cerr := p.rc.Write(func(fd uintptr) bool {
+			n, err = unix.Write(int(fd), b)
+			return err != unix.EAGAIN
+		})
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || cerr != nil {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+func (p *pollFD) close() {
+	if p.f != nil {
+		p.f.Close()
+	} else if p.fd >= 0 {
+		unix.Close(p.fd)
+	}
+}
+
+// waitExited returns when the process pid, a child, has ended (it is not
+// reaped: its process group ID cannot be reused yet). It waits through
+// the poller on a pidfd, or else in waitid(2).
+func waitExited(pid int) {
+	if pfd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+		p := pollable(pfd, "pidfd")
+		var werr error = unix.ENOTSUP
+		if p.rc != nil {
+			werr = p.rc.Read(func(fd uintptr) bool {
+				for {
+					// WNOHANG answers with no signal number while the
+					// child runs.
+					var info unix.Siginfo
+					err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+					if err != unix.EINTR {
+						return err != nil || info.Signo != 0
+					}
+				}
+			})
+		}
+		p.close()
+		if werr == nil {
+			return
+		}
+	}
+	for {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // startForZygote reads the request on fd, makes the command's mount
