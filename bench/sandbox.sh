@@ -4,13 +4,17 @@
 # Usage (from anywhere in the repo):
 #   bench/sandbox.sh                 # N = 1000 trivial genrules, 5 runs per mode
 #   RUNS=3 N=500 MODES="namespace off" JOBS=2 bench/sandbox.sh
+#   BLD=/tmp/bld-old bench/sandbox.sh  # an already built bld
 #
 # Writes one wide workspace with bench/gen (N independent genrules, each
 # `cat $(SRCS) > $@`), then, interleaving the modes run by run (rotating
 # which goes first), times `bld build -j $JOBS --sandbox=MODE
 # --cache-dir <fresh dir> //...` in a fresh copy of the workspace: every
-# action runs, none is restored. Prints the median wall time per mode, the
-# difference from --sandbox=off per action, and every sample.
+# action runs, none is restored; and, when ninja is installed (NINJA=0 to
+# skip it), `ninja -j $JOBS` on the same graph (bench/gen writes its
+# build.ninja), interleaved with the modes. Prints the median wall time per
+# mode, the difference from --sandbox=off per action, the ratio to ninja,
+# and every sample.
 set -euo pipefail
 export LC_ALL=C
 
@@ -23,22 +27,31 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d /tmp/bld-sandbox-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cd "$root"
-go build -o "$tmp/bld" ./cmd/bld
+if [[ -z "${BLD:-}" ]]; then
+	go build -o "$tmp/bld" ./cmd/bld
+	BLD=$tmp/bld
+fi
 go run ./bench/gen -shape wide -n "$N" -out "$tmp/src" >/dev/null
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A times=()
 read -r -a modes <<<"$MODES"
+tools=("${modes[@]}")
+if [[ "${NINJA:-1}" != 0 ]] && command -v ninja >/dev/null; then
+	tools+=(ninja)
+fi
 for ((r = 0; r < RUNS; r++)); do
-	for ((i = 0; i < ${#modes[@]}; i++)); do
-		mode=${modes[$(((i + r) % ${#modes[@]}))]}
+	for ((i = 0; i < ${#tools[@]}; i++)); do
+		mode=${tools[$(((i + r) % ${#tools[@]}))]}
 		rm -rf "$tmp/ws" "$tmp/cache"
 		cp -a "$tmp/src" "$tmp/ws"
 		cd "$tmp/ws"
+		cmd=("$BLD" build -j "$JOBS" --sandbox="$mode" --cache-dir "$tmp/cache" //...)
+		[[ $mode == ninja ]] && cmd=(ninja -j "$JOBS")
 		t0=$EPOCHREALTIME
-		if ! "$tmp/bld" build -j "$JOBS" --sandbox="$mode" --cache-dir "$tmp/cache" //... >"$tmp/log" 2>&1; then
-			echo "sandbox.sh: --sandbox=$mode failed:" >&2
+		if ! "${cmd[@]}" >"$tmp/log" 2>&1; then
+			echo "sandbox.sh: $mode failed:" >&2
 			tail -n 20 "$tmp/log" >&2
 			exit 1
 		fi
@@ -51,17 +64,21 @@ done
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "Machine: $(nproc) cores ($cpu), $(uname -sr); N=$N trivial genrules, -j $JOBS, empty cache each run, median of $RUNS"
 echo
-echo "| --sandbox | wall (s) | per action vs off (ms) |"
-echo "|---|---:|---:|"
-off=""
+echo "| --sandbox | wall (s) | per action vs off (ms) | vs ninja |"
+echo "|---|---:|---:|---:|"
+off="" ninja=""
+# shellcheck disable=SC2086
 [[ -n "${times[off]:-}" ]] && off=$(median ${times[off]})
-for mode in "${modes[@]}"; do
+# shellcheck disable=SC2086
+[[ -n "${times[ninja]:-}" ]] && ninja=$(median ${times[ninja]})
+for mode in "${tools[@]}"; do
 	# shellcheck disable=SC2086
 	m=$(median ${times[$mode]})
-	d="-"
-	[[ -n "$off" ]] && d=$(awk -v m="$m" -v o="$off" -v n="$N" -v j="$JOBS" 'BEGIN { printf "%+.2f", (m - o) * 1000 / n }')
-	echo "| $mode | $m | $d |"
+	d="-" x="-"
+	[[ -n "$off" && $mode != ninja ]] && d=$(awk -v m="$m" -v o="$off" -v n="$N" 'BEGIN { printf "%+.2f", (m - o) * 1000 / n }')
+	[[ -n "$ninja" ]] && x=$(awk -v m="$m" -v o="$ninja" 'BEGIN { printf "%.2fx", m / o }')
+	echo "| $mode | $m | $d | $x |"
 done
 echo
 echo "Samples (seconds, in run order):"
-for mode in "${modes[@]}"; do echo "  $mode:${times[$mode]}"; done
+for mode in "${tools[@]}"; do echo "  $mode:${times[$mode]}"; done

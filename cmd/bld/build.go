@@ -307,6 +307,14 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		return nil, sres.err
 	}
 	sandboxMode, sandboxes := sres.mode, sres.manager
+	// The sandbox's zygote, if the build started one, exits when the
+	// build is over, and is waited for: its commands' CPU time then
+	// counts as bld's children's.
+	defer func() {
+		if err := sandboxes.Close(); err != nil {
+			fmt.Fprintf(env.stderr, "bld: warning: %v\n", err)
+		}
+	}()
 	if sres.fallback != "" {
 		fmt.Fprintf(env.stderr, "bld: warning: actions run in a symlink sandbox, which does not hide absolute paths: %s\n", sres.fallback)
 	}

@@ -105,11 +105,7 @@ func main() {
 		vars:       os.Environ(),
 		isTerminal: isTerminal(os.Stderr),
 	}
-	code := run(ctx, env, os.Args[1:])
-	// The sandbox's zygote, if a build started one, exits now, and is
-	// waited for: its commands' CPU time then counts as bld's children's.
-	sandbox.StopZygote()
-	os.Exit(code)
+	os.Exit(run(ctx, env, os.Args[1:]))
 }
 
 // Exit codes, Bazel's where Bazel has one (docs in README.md).

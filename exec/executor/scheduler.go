@@ -41,7 +41,10 @@ type scheduler struct {
 	opts    Options
 	plan    *plan
 	sandbox *sandbox.Manager
-	journal *groupJournal // the running process groups, for KillLeftovers
+	// ownSandbox: Run made sandbox (Options.Sandboxes was nil) and closes
+	// it when done.
+	ownSandbox bool
+	journal    *groupJournal // the running process groups, for KillLeftovers
 	// removals counts exec roots being deleted in the background: an
 	// action is done once its outputs are collected, and deleting its
 	// exec root need not delay its dependents. run waits for them.
@@ -125,7 +128,8 @@ type poolJob struct {
 
 func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 	n := len(g.Actions)
-	if opts.Sandboxes == nil {
+	ownSandbox := opts.Sandboxes == nil
+	if ownSandbox {
 		opts.Sandboxes = sandbox.NewManager(opts.Root, opts.Sandbox)
 	}
 	s := &scheduler{
@@ -164,6 +168,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 	s.idle = s.slots
 	s.jobs = make(chan poolJob, s.slots)
 	s.summary.Total = len(p.ids)
+	s.ownSandbox = ownSandbox
 	return s
 }
 
@@ -189,6 +194,9 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 		close(s.jobs)
 		wg.Wait()
 		s.removals.Wait()
+		if s.ownSandbox {
+			s.sandbox.Close()
+		}
 		s.journal.close()
 	}()
 

@@ -4,13 +4,17 @@
 //
 // # The exec root
 //
-// Each running action gets a directory of its own, <root>/bld-out/.bld/sandbox/<n>
-// (see Dir), removed when the action is done. It holds a symbolic link per
-// input (Inputs and Discoverable; a directory input is one link to the
-// directory), real directories for the parents of those links and for the
-// parents of every declared output, and nothing else. Links, never hard
-// links: link(2) changes the source's ctime (which bld's stat memo watches)
-// and a tool writing in place would modify the source.
+// Each running action gets an exec root of its own, with the workspace's
+// layout: an entry per input (Inputs and Discoverable; a directory input is
+// one entry for the directory), directories for the parents of those and of
+// every declared output, and nothing else. In ModeSymlinks it is a directory
+// on disk, <root>/bld-out/.bld/sandbox/<n> (see Dir), with a symbolic link
+// per input, removed when the action is done. Links, never hard links:
+// link(2) changes the source's ctime (which bld's stat memo watches) and a
+// tool writing in place would modify the source. In ModeNamespace it is on a
+// tmpfs in the command's own mount namespace (see mountPlan), and only the
+// directories that receive outputs are on disk: empty directories under Dir
+// that the Manager binds there and reuses from action to action.
 //
 // After the command exits 0, Collect moves each declared output from the
 // exec root into the workspace (a rename: same file system) and rewrites the
@@ -20,22 +24,22 @@
 // # Modes
 //
 // ModeNamespace (Linux with unprivileged user namespaces): the command runs
-// in a new user and mount namespace in which the exec root is mounted at one
+// in a new user and mount namespace in which the exec root is at one
 // fixed path, FixedExecRoot, whatever the checkout's location, so tools that
 // record their working directory (gcc -g) write the same bytes in every
-// checkout. The exec root holds a placeholder for each input, on which the
-// helper bind-mounts the input itself, read-only, from a view of the
-// workspace that it unmounts before the command starts; an empty read-only
-// tmpfs is mounted over the workspace's real path. So the command sees its
-// inputs as the files and directories they are (not links), and no other
-// workspace file by any path: relative, the checkout's absolute path, or
-// the real path of an input. Go cannot run code
+// checkout. Each input is bind-mounted, read-only, on an empty file or
+// directory of its kind in the exec root, from a view of the workspace that
+// an empty read-only tmpfs mounted over the workspace's real path then
+// covers. So the command sees its inputs as the files and directories they
+// are (not links), and no other workspace file by any path: relative, the
+// checkout's absolute path, or the real path of an input. Go cannot run code
 // between clone and exec, so bld starts its own binary (os.Executable) as a
 // helper, which Main intercepts. Normally that helper is the zygote, started
-// once per bld process: for each command it makes a mount namespace of its
-// own on one thread, mounts the exec root, and forks the command from that
-// thread (in a pid namespace of its own, whose pid 1 it is), with the
-// descriptors bld sent it (see zygote_linux.go). When the zygote is off
+// once per Manager (Close stops it): for each command, one of its threads
+// makes a mount namespace of its own, mounts the exec root, forks the
+// command (in a pid namespace of its own, whose pid 1 it is), with the
+// descriptors bld sent it, and goes back to the zygote's namespace for the
+// next command (see zygote_linux.go). When the zygote is off
 // (BLD_SANDBOX_ZYGOTE=0) or cannot serve a command, the executor starts the
 // helper for that command alone: it makes the mounts, changes to
 // FixedExecRoot, and execs the command in its place (same pid, so

@@ -2,12 +2,15 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -31,8 +34,10 @@ func RemoveStale(root string) error {
 	return nil
 }
 
-// A Manager makes the exec roots of one build in one workspace. It is safe
-// for concurrent use.
+// A Manager makes the exec roots of one build in one workspace, and owns
+// what they share: in ModeNamespace the zygote and the pool of output
+// directories. It is safe for concurrent use. Close it when the build is
+// over.
 type Manager struct {
 	root string
 	want Mode
@@ -45,13 +50,45 @@ type Manager struct {
 	// so that nothing it started outlives it; noPidns says why not.
 	pidns   bool
 	noPidns string
+
+	zygote zygote // ModeNamespace: started by the first command that needs it
+
+	poolMu sync.Mutex
+	// pool holds empty directories under Dir(root) that exec roots bind
+	// as output directories (ModeNamespace), ready for reuse; made lists
+	// every one this Manager made that is not deleted yet.
+	pool []string
+	made map[string]bool
 }
 
 // NewManager returns a Manager for the workspace at root (an absolute path)
 // that sandboxes in mode. Nothing is checked before the first action needs
 // it.
 func NewManager(root string, mode Mode) *Manager {
-	return &Manager{root: root, want: mode}
+	return &Manager{root: root, want: mode, zygote: newZygote()}
+}
+
+// Close stops the zygote, if one runs, waiting a little for it to exit (so
+// that bld leaves nothing behind, and the CPU time of the zygote and of its
+// commands counts as bld's children's), and deletes the pooled output
+// directories. Call it when no action runs any more. Using the Manager
+// afterwards starts over (a new zygote, a new pool).
+func (m *Manager) Close() error {
+	m.zygote.stop()
+	m.poolMu.Lock()
+	dirs := slices.Sorted(maps.Keys(m.made))
+	m.pool, m.made = nil, nil
+	m.poolMu.Unlock()
+	var errs []error
+	for _, d := range dirs {
+		if err := RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing the sandbox's output directories: %w", err)
+	}
+	return nil
 }
 
 // Mode returns the mode actions run in, resolving ModeAuto on the first call
@@ -104,6 +141,11 @@ func (m *Manager) KillsDescendants() (bool, string) {
 // Prepare makes the exec root of a, which has a command (Argv) and must be
 // sandboxed (not NoSandbox, mode not ModeOff: then it returns nil, nil).
 // The caller runs a.Command, then Collect, and always Remove.
+//
+// In ModeSymlinks the exec root is a directory of links on disk. In
+// ModeNamespace nothing of it is on disk but the directories that will hold
+// the outputs: the namespace helper builds the rest on a tmpfs (see
+// mountPlan).
 func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, error) {
 	mode, _, err := m.Mode(ctx)
 	if err != nil {
@@ -111,6 +153,15 @@ func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, erro
 	}
 	if mode == ModeOff || a.NoSandbox {
 		return nil, nil
+	}
+	e := &ExecRoot{m: m, root: m.root, mode: mode, pidns: m.pidns && !a.AllowDaemon}
+	if mode == ModeNamespace {
+		m.zygote.warm()
+		if err := e.plan(a); err != nil {
+			e.Remove()
+			return nil, err
+		}
+		return e, nil
 	}
 	base := Dir(m.root)
 	if err := os.MkdirAll(base, 0o755); err != nil {
@@ -120,54 +171,170 @@ func (m *Manager) Prepare(ctx context.Context, a *graph.Action) (*ExecRoot, erro
 	if err != nil {
 		return nil, fmt.Errorf("creating the exec root: %w", err)
 	}
-	e := &ExecRoot{root: m.root, dir: dir, mode: mode, pidns: m.pidns}
-	mounted, err := buildForest(dir, m.root, a.AllInputs(), a.Outputs, mode == ModeNamespace)
-	if err == nil && mode == ModeNamespace {
-		e.list, err = inputListText(mounted)
-	}
-	if err != nil {
+	e.dir = dir
+	if err := buildForest(dir, m.root, a.AllInputs(), a.Outputs); err != nil {
 		e.Remove()
 		return nil, err
 	}
 	return e, nil
 }
 
-// An ExecRoot is the private directory one action runs in.
-type ExecRoot struct {
-	root string // the workspace
-	dir  string // the exec root's real path
-	mode Mode   // ModeNamespace or ModeSymlinks
-	// pidns: in ModeNamespace, commands get a pid namespace (unless
-	// they are allowed to leave daemons running).
-	pidns bool
-	// list is the inputs the namespace helper binds (inputListText).
-	// Command writes it to inputList() for the helper, unless
-	// DeferInputList was called: then StartZygote sends it to the
-	// zygote, and writes the file only when the zygote cannot start the
-	// command (so that the caller can start the helper's command).
-	list      string
-	deferList bool
-	wroteList bool
-}
-
-// DeferInputList tells Command not to write the input list file: the
-// caller starts the command with StartZygote, and only if that fails with
-// the command Command returned. It saves a file per action.
-func (e *ExecRoot) DeferInputList() { e.deferList = true }
-
-// writeList writes the input list file once.
-func (e *ExecRoot) writeList() error {
-	if e.wroteList {
-		return nil
+// plan fills e.mp, taking an output directory from the pool for each
+// top output directory.
+func (e *ExecRoot) plan(a *graph.Action) error {
+	inputs, tops, dirs, err := layout(a.AllInputs(), a.Outputs)
+	if err != nil {
+		return err
 	}
-	if err := os.WriteFile(e.inputList(), []byte(e.list), 0o644); err != nil {
-		return fmt.Errorf("writing the exec root's input list: %w", err)
+	for _, in := range inputs {
+		if strings.ContainsAny(in, "\n\r") {
+			return fmt.Errorf("input %q: a path with a newline cannot be sandboxed", in)
+		}
 	}
-	e.wroteList = true
+	e.mp = mountPlan{Root: e.root, Inputs: inputs, Dirs: dirs}
+	for _, top := range tops {
+		pool, err := e.m.takeDir(e.pidns)
+		if err != nil {
+			return err
+		}
+		e.mp.Outs = append(e.mp.Outs, outBind{Dir: top, Pool: pool})
+	}
 	return nil
 }
 
-// Path is the exec root's real path, on the host.
+// takeDir returns an empty directory for an exec root's outputs: one from
+// the pool, or a new one. Only reusable says it may come from the pool
+// (and go back to it): a directory that a process outliving its action
+// (one with no pid namespace) may still write in is never reused.
+func (m *Manager) takeDir(reusable bool) (string, error) {
+	m.poolMu.Lock()
+	defer m.poolMu.Unlock()
+	if n := len(m.pool); reusable && n > 0 {
+		d := m.pool[n-1]
+		m.pool = m.pool[:n-1]
+		return d, nil
+	}
+	base := Dir(m.root)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("creating the exec root: %w", err)
+	}
+	d, err := os.MkdirTemp(base, "out")
+	if err == nil {
+		err = os.Chmod(d, 0o755) // as the command would make it
+	}
+	if err != nil {
+		return "", fmt.Errorf("creating the exec root: %w", err)
+	}
+	if m.made == nil {
+		m.made = map[string]bool{}
+	}
+	m.made[d] = true
+	return d, nil
+}
+
+// giveDir takes back a directory takeDir returned: into the pool if
+// reusable and it can be emptied, else it is deleted.
+func (m *Manager) giveDir(d string, reusable bool) error {
+	if reusable && emptyDir(d) {
+		m.poolMu.Lock()
+		kept := m.made[d] // else Close came first: delete it
+		if kept {
+			m.pool = append(m.pool, d)
+		}
+		m.poolMu.Unlock()
+		if kept {
+			return nil
+		}
+	}
+	m.poolMu.Lock()
+	delete(m.made, d)
+	m.poolMu.Unlock()
+	return RemoveAll(d)
+}
+
+// emptyDir deletes what d holds and reports whether d is now an empty
+// directory with mode 0755, as takeDir made it. The common case, nothing
+// left beside the outputs that Collect moved, costs one open and one read.
+func emptyDir(d string) bool {
+	f, err := os.Open(d)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Mode() != fs.ModeDir|0o755 {
+		return false
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
+		if RemoveAll(filepath.Join(d, n)) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// An ExecRoot is the private directory one action runs in.
+type ExecRoot struct {
+	m    *Manager
+	root string // the workspace
+	dir  string // ModeSymlinks: the exec root's real path
+	mode Mode   // ModeNamespace or ModeSymlinks
+	// pidns: in ModeNamespace, the command gets a pid namespace (unless
+	// it may leave daemons running).
+	pidns bool
+	// mp is what the namespace helper mounts (ModeNamespace).
+	mp mountPlan
+	// planFile, once written, holds mp for the per-action helper.
+	// Command writes it unless DeferInputList was called: then
+	// StartZygote sends mp to the zygote, and writes the file only when
+	// the zygote cannot start the command (so that the caller can start
+	// the helper's command).
+	planFile  string
+	deferPlan bool
+}
+
+// DeferInputList tells Command not to write the file that tells the
+// per-action helper what to mount: the caller starts the command with
+// StartZygote, and only if that fails with the command Command returned.
+// It saves a file per action.
+func (e *ExecRoot) DeferInputList() { e.deferPlan = true }
+
+// writePlan writes the plan file once.
+func (e *ExecRoot) writePlan() error {
+	if e.planFile != "" {
+		return nil
+	}
+	data, err := json.Marshal(&e.mp)
+	if err != nil {
+		return err
+	}
+	base := Dir(e.root)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return fmt.Errorf("writing the exec root's plan: %w", err)
+	}
+	f, err := os.CreateTemp(base, "plan")
+	if err != nil {
+		return fmt.Errorf("writing the exec root's plan: %w", err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("writing the exec root's plan: %w", err)
+	}
+	e.planFile = f.Name()
+	return nil
+}
+
+// Path is the exec root's real path, on the host, in ModeSymlinks; "" in
+// ModeNamespace, where the exec root exists only in the command's mount
+// namespace.
 func (e *ExecRoot) Path() string { return e.dir }
 
 // Mode is ModeNamespace or ModeSymlinks.
@@ -185,12 +352,15 @@ func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, err
 		return nil, err
 	}
 	if e.mode == ModeNamespace {
-		if !e.deferList {
-			if err := e.writeList(); err != nil {
+		if !e.deferPlan {
+			if err := e.writePlan(); err != nil {
 				return nil, err
 			}
 		}
-		return namespaceCommand(ctx, e.dir, e.root, e.inputList(), path, a, e.pidns && !a.AllowDaemon)
+		// Before the plan file is written (deferred), its name is "":
+		// StartZygote writes it and puts its name in the command's
+		// arguments when the zygote cannot start the command.
+		return namespaceCommand(ctx, e.planFile, path, a, e.pidns)
 	}
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Args = a.Argv
@@ -237,25 +407,21 @@ func isInput(a *graph.Action, rel string) bool {
 	return false
 }
 
-// inputList is the file that tells the namespace helper which inputs to
-// bind into the exec root: beside it, outside the exec root.
-func (e *ExecRoot) inputList() string { return e.dir + ".inputs" }
-
-// inputListText lists the inputs the helper binds: one per line, "d " or
-// "f " and the path; a path with a newline is refused.
-func inputListText(inputs []mountedInput) (string, error) {
-	var b strings.Builder
-	for _, in := range inputs {
-		if strings.ContainsAny(in.path, "\n\r") {
-			return "", fmt.Errorf("input %q: a path with a newline cannot be sandboxed", in.path)
-		}
-		kind := "f "
-		if in.dir {
-			kind = "d "
-		}
-		b.WriteString(kind + in.path + "\n")
+// hostPath is where the file the command sees at FixedExecRoot/rel (rel
+// a workspace-relative slash path in an output directory) is on the host.
+func (e *ExecRoot) hostPath(rel string) string {
+	if e.mode != ModeNamespace {
+		return filepath.Join(e.dir, filepath.FromSlash(rel))
 	}
-	return b.String(), nil
+	for _, b := range e.mp.Outs {
+		if b.Dir == "." {
+			return filepath.Join(b.Pool, filepath.FromSlash(rel))
+		}
+		if r, ok := strings.CutPrefix(rel, b.Dir+"/"); ok {
+			return filepath.Join(b.Pool, filepath.FromSlash(r))
+		}
+	}
+	return "" // not in an output directory: on the command's tmpfs
 }
 
 // Collect moves a's declared outputs from the exec root into the workspace,
@@ -267,37 +433,49 @@ func inputListText(inputs []mountedInput) (string, error) {
 // it and its kind (see CheckOutput), found before anything is moved, so
 // that no such file reaches the workspace.
 func (e *ExecRoot) Collect(a *graph.Action) error {
-	for _, out := range a.Outputs {
-		if err := CheckOutput(filepath.Join(e.dir, filepath.FromSlash(out)), out); err != nil {
+	present := make([]bool, len(a.Outputs))
+	for i, out := range a.Outputs {
+		var err error
+		if present[i], err = checkOutput(e.hostPath(out), out); err != nil {
 			return err
 		}
 	}
-	for _, out := range a.Outputs {
-		from := filepath.Join(e.dir, filepath.FromSlash(out))
-		if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
+	for i, out := range a.Outputs {
+		if !present[i] {
 			continue
 		}
 		to := filepath.Join(e.root, filepath.FromSlash(out))
-		if err := os.Rename(from, to); err != nil {
+		if err := os.Rename(e.hostPath(out), to); err != nil {
 			return fmt.Errorf("moving output %s out of the exec root: %w", out, err)
 		}
 	}
 	if a.Depfile == "" {
 		return nil
 	}
-	prefixes := []string{e.dir, e.root}
+	prefixes := []string{e.root}
 	if e.mode == ModeNamespace {
 		prefixes = append(prefixes, FixedExecRoot)
+	} else {
+		prefixes = append([]string{e.dir}, prefixes...)
 	}
 	return rewriteDepfile(filepath.Join(e.root, filepath.FromSlash(a.Depfile)), prefixes)
 }
 
-// Remove deletes the exec root and whatever the command left in it.
+// Remove deletes the exec root and whatever the command left in it. In
+// ModeNamespace, the output directories go back to the Manager's pool,
+// emptied.
 func (e *ExecRoot) Remove() error {
-	if e.wroteList {
-		os.Remove(e.inputList())
+	var errs []error
+	if e.planFile != "" {
+		os.Remove(e.planFile)
 	}
-	if err := RemoveAll(e.dir); err != nil {
+	for _, b := range e.mp.Outs {
+		errs = append(errs, e.m.giveDir(b.Pool, e.pidns))
+	}
+	if e.dir != "" {
+		errs = append(errs, RemoveAll(e.dir))
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("removing the exec root: %w", err)
 	}
 	return nil

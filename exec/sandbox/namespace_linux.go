@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,13 +21,14 @@ import (
 	"bld/exec/graph"
 )
 
-// The namespace recipe. Prepare made the exec root with a placeholder (an
-// empty file or directory) for each input, and beside it a list of those
-// inputs. The executor starts the bld binary (os.Executable) as
+// The namespace recipe. Prepare planned the exec root (mountPlan): the
+// inputs to bind, and the output directories, empty directories on disk
+// that bld keeps for reuse. The executor starts the bld binary
+// (os.Executable) as
 //
-//	argv: <action argv[0]> -bld-sandbox-helper exec <exec root> <workspace> <input list> <program> <action argv...>
+//	argv: <action argv[0]> -bld-sandbox-helper exec <plan file> <program> <action argv...>
 //	env:  exactly the action's environment
-//	cwd:  the exec root's real path
+//	cwd:  /
 //
 // in a new user namespace (mapping the user's uid and gid to themselves, so
 // files the command writes belong to the user and tools see the user's
@@ -36,14 +38,17 @@ import (
 //
 //  1. makes every mount private (MS_REC|MS_PRIVATE on /), so nothing
 //     leaks back to the host;
-//  2. mounts a tmpfs on FixedDir and creates execroot/ in it;
-//  3. bind-mounts the exec root on FixedExecRoot, and the workspace on
-//     its own path, read-only;
-//  4. binds each listed input from that read-only view onto its
-//     placeholder under FixedExecRoot (a bind of a read-only mount is
-//     read-only);
+//  2. mounts a tmpfs on FixedDir and creates execroot/ in it: the exec
+//     root, which no other process sees and which disappears with the
+//     namespace;
+//  3. binds each output directory of the plan on its place in the exec
+//     root, and creates the parent directory of every output;
+//  4. bind-mounts the workspace on its own path, read-only, and binds each
+//     input from that read-only view onto an empty file or directory of
+//     its kind at its place in the exec root (a bind of a read-only mount
+//     is read-only);
 //  5. mounts an empty read-only tmpfs over the workspace's path, which
-//     covers the view of step 3: the command sees its inputs as the
+//     covers the view of step 4: the command sees its inputs as the
 //     regular files and directories they are, and no other workspace
 //     file, by any path (a relative path out of the exec root, the real
 //     path of an input, the checkout's path lead nowhere);
@@ -89,9 +94,10 @@ func namespaceProcAttr(pidns bool) *syscall.SysProcAttr {
 }
 
 // namespaceCommand is ExecRoot.Command in ModeNamespace: the helper, to
-// run the program at path (as the command will see it) with a's argv.
-// With pidns, the command runs in a pid namespace of its own (runInit).
-func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
+// mount the plan in planFile and run the program at path (as the command
+// will see it) with a's argv. With pidns, the command runs in a pid
+// namespace of its own (runInit).
+func namespaceCommand(ctx context.Context, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding bld's own binary for the sandbox helper: %w", err)
@@ -99,8 +105,8 @@ func namespaceCommand(ctx context.Context, dir, root, inputList, path string, a 
 	cmd := exec.CommandContext(ctx, exe)
 	// argv[0] is the action's, so that ps and the jobserver (which
 	// picks its style by program name) see the tool.
-	cmd.Args = append([]string{a.Argv[0], helperArg, verbExec, dir, root, inputList, path}, a.Argv...)
-	cmd.Dir = dir
+	cmd.Args = append([]string{a.Argv[0], helperArg, verbExec, planFile, path}, a.Argv...)
+	cmd.Dir = "/"
 	cmd.Env = append([]string{}, a.Env...)
 	cmd.SysProcAttr = namespaceProcAttr(pidns)
 	return cmd, nil
@@ -113,21 +119,14 @@ func probeNamespace(ctx context.Context, root string, pidns bool) error {
 	if err := checkFixedDir(root); err != nil {
 		return err
 	}
-	// Outside the workspace: a build may try while another one, holding
-	// the workspace lock, removes stale exec roots.
-	dir, err := os.MkdirTemp("", "bld-sandbox-probe-")
-	if err != nil {
-		return fmt.Errorf("creating a probe exec root: %w", err)
-	}
-	defer RemoveAll(dir)
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding bld's own binary: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, helperArg, verbProbe, dir, root)
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, exe, helperArg, verbProbe, root)
+	cmd.Dir = "/"
 	cmd.Env = []string{}
 	cmd.SysProcAttr = namespaceProcAttr(pidns)
 	var out bytes.Buffer
@@ -183,21 +182,30 @@ func Main() {
 // returns only on failure. For verbProbe it returns nil when the namespace
 // is as it should be.
 func helper(args []string) error {
-	if len(args) < 1 || (args[0] != verbZygote && len(args) < 3) || (args[0] == verbExec && len(args) < 6) {
+	if len(args) < 1 || (args[0] == verbProbe && len(args) != 2) || (args[0] == verbExec && len(args) < 4) {
 		return fmt.Errorf("helper: bad arguments %q", args)
 	}
-	if args[0] == verbZygote {
+	var p mountPlan
+	switch args[0] {
+	case verbZygote:
 		return zygoteMain()
-	}
-	verb, dir, root := args[0], args[1], args[2]
-	var inputs []mountedInput
-	if verb == verbExec {
-		var err error
-		if inputs, err = readInputList(args[3]); err != nil {
-			return err
+	case verbProbe:
+		p.Root = args[1]
+	case verbExec:
+		data, err := os.ReadFile(args[1])
+		if err != nil {
+			return fmt.Errorf("reading the exec root's plan: %w", err)
 		}
+		if err := json.Unmarshal(data, &p); err != nil {
+			return fmt.Errorf("reading the exec root's plan %s: %w", args[1], err)
+		}
+	default:
+		return fmt.Errorf("helper: bad arguments %q", args)
 	}
-	if err := mountNamespace(dir, root, inputs); err != nil {
+	if err := makeMountsPrivate(); err != nil {
+		return err
+	}
+	if err := mountExecRoot(&p); err != nil {
 		return err
 	}
 	// In a pid namespace of its own (pid 1), the /proc of the host would
@@ -212,16 +220,16 @@ func helper(args []string) error {
 	if err := os.Chdir(FixedExecRoot); err != nil {
 		return err
 	}
-	if verb == verbProbe {
-		return probeCheck(root, isInit)
+	if args[0] == verbProbe {
+		return probeCheck(p.Root, isInit)
 	}
 	// Capabilities are per thread: the thread that drops them must be
 	// the one that execs (or, in runInit, forks) the command.
 	runtime.LockOSThread()
-	if err := dropCapabilities(); err != nil {
+	if err := dropCapabilities(true); err != nil {
 		return err
 	}
-	path, argv := args[4], args[5:]
+	path, argv := args[2], args[3:]
 	if isInit {
 		return runInit(path, argv)
 	}
@@ -312,39 +320,6 @@ func inheritedFiles() ([]uintptr, error) {
 	return files, nil
 }
 
-// readInputList reads what writeInputList wrote.
-func readInputList(file string) ([]mountedInput, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading the input list: %w", err)
-	}
-	return parseInputList(string(data), file)
-}
-
-// parseInputList reads what inputListText wrote; name says where from.
-func parseInputList(data, name string) ([]mountedInput, error) {
-	var inputs []mountedInput
-	for _, line := range strings.Split(strings.TrimSuffix(data, "\n"), "\n") {
-		if line == "" {
-			continue
-		}
-		kind, p, ok := strings.Cut(line, " ")
-		if !ok || (kind != "f" && kind != "d") || p == "" {
-			return nil, fmt.Errorf("the input list %s is damaged: %q", name, line)
-		}
-		inputs = append(inputs, mountedInput{path: p, dir: kind == "d"})
-	}
-	return inputs, nil
-}
-
-// mountNamespace does steps 1 to 5 of the recipe.
-func mountNamespace(dir, root string, inputs []mountedInput) error {
-	if err := makeMountsPrivate(); err != nil {
-		return err
-	}
-	return mountExecRoot(dir, root, inputs)
-}
-
 // makeMountsPrivate is step 1 of the recipe.
 func makeMountsPrivate() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -353,18 +328,32 @@ func makeMountsPrivate() error {
 	return nil
 }
 
-// mountExecRoot does steps 2 to 5 of the recipe, in a mount namespace whose
-// mounts are already private (step 1).
-func mountExecRoot(dir, root string, inputs []mountedInput) error {
-	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=64k"); err != nil {
+// mountExecRoot does steps 2 to 5 of the recipe for p, in a mount
+// namespace whose mounts are already private (step 1).
+func mountExecRoot(p *mountPlan) error {
+	// No size limit but the kernel's default (half the memory): what a
+	// command writes outside its output directories lives here.
+	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mounting a tmpfs on %s: %w", FixedDir, err)
 	}
 	if err := os.Mkdir(FixedExecRoot, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount(dir, FixedExecRoot, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind-mounting the exec root: %w", err)
+	at := func(rel string) string { return filepath.Join(FixedExecRoot, filepath.FromSlash(rel)) }
+	for _, b := range p.Outs {
+		if err := os.MkdirAll(at(b.Dir), 0o755); err != nil {
+			return fmt.Errorf("creating output directory %s: %w", b.Dir, err)
+		}
+		if err := unix.Mount(b.Pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("binding output directory %s: %w", b.Dir, err)
+		}
 	}
+	for _, d := range p.Dirs {
+		if err := os.MkdirAll(at(d), 0o755); err != nil {
+			return fmt.Errorf("creating output directory %s: %w", d, err)
+		}
+	}
+	root := p.Root
 	// The read-only view of the workspace is the workspace itself, bound
 	// on its own path: the tmpfs of step 5 then covers it, where
 	// unmounting a view elsewhere cost a few hundred microseconds (the
@@ -375,20 +364,48 @@ func mountExecRoot(dir, root string, inputs []mountedInput) error {
 	if err := remountReadOnly(root); err != nil {
 		return err
 	}
-	for _, in := range inputs {
+	made := map[string]bool{}
+	for _, in := range p.Inputs {
+		src, dst := filepath.Join(root, filepath.FromSlash(in)), at(in)
+		var st unix.Stat_t
+		if err := unix.Stat(src, &st); err != nil {
+			return fmt.Errorf("input %s: %w", in, err)
+		}
+		if dir := filepath.Dir(dst); !made[dir] {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("placing input %s in the exec root: %w", in, err)
+			}
+			made[dir] = true
+		}
+		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if err := makePlaceholder(dst, isDir); err != nil {
+			return fmt.Errorf("placing input %s in the exec root: %w", in, err)
+		}
 		flags := uintptr(unix.MS_BIND)
-		if in.dir {
+		if isDir {
 			flags |= unix.MS_REC
 		}
-		rel := filepath.FromSlash(in.path)
-		if err := unix.Mount(filepath.Join(root, rel), filepath.Join(FixedExecRoot, rel), "", flags, ""); err != nil {
-			return fmt.Errorf("showing input %s: %w", in.path, err)
+		if err := unix.Mount(src, dst, "", flags, ""); err != nil {
+			return fmt.Errorf("showing input %s: %w", in, err)
 		}
 	}
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
 		return fmt.Errorf("hiding the workspace: %w", err)
 	}
 	return nil
+}
+
+// makePlaceholder creates at p an empty directory if dir, else an empty
+// regular file.
+func makePlaceholder(p string, dir bool) error {
+	if dir {
+		return unix.Mkdir(p, 0o755)
+	}
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }
 
 // remountReadOnly makes the bind mount at target read-only, keeping the

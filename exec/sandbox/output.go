@@ -15,24 +15,34 @@ import (
 // point anywhere (into an exec root that is about to be removed), and
 // reading a FIFO or a device may block forever. It never opens abs.
 func CheckOutput(abs, out string) error {
+	_, err := checkOutput(abs, out)
+	return err
+}
+
+// checkOutput is CheckOutput, and also reports whether abs exists. An
+// empty abs is a file that does not exist.
+func checkOutput(abs, out string) (bool, error) {
+	if abs == "" {
+		return false, nil
+	}
 	fi, err := os.Lstat(abs)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("output %s: %w", out, err)
+		return false, fmt.Errorf("output %s: %w", out, err)
 	}
 	mode := fi.Mode()
 	switch {
 	case mode.IsRegular():
-		return nil
+		return true, nil
 	case mode&os.ModeSymlink != 0:
 		target, err := os.Readlink(abs)
 		if err != nil {
 			target = "?"
 		}
-		return fmt.Errorf("output %s is a symbolic link to %s; an action must write regular files (cp -L instead of cp -a)", out, target)
+		return true, fmt.Errorf("output %s is a symbolic link to %s; an action must write regular files (cp -L instead of cp -a)", out, target)
 	default:
-		return fmt.Errorf("output %s is not a regular file (%s); an action must write regular files", out, regfile.Kind(mode))
+		return true, fmt.Errorf("output %s is not a regular file (%s); an action must write regular files", out, regfile.Kind(mode))
 	}
 }

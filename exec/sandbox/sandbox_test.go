@@ -64,7 +64,7 @@ func TestBuildForest(t *testing.T) {
 	dir := t.TempDir()
 	inputs := []string{"pkg/a.c", "pkg/data/x.txt", "pkg/data", "bld-out/pkg/gen.h", "top.h"}
 	outputs := []string{"bld-out/pkg/a.o", "bld-out/other/deep/b.o"}
-	if _, err := buildForest(dir, "/W", inputs, outputs, false); err != nil {
+	if err := buildForest(dir, "/W", inputs, outputs); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -81,38 +81,75 @@ func TestBuildForest(t *testing.T) {
 	if diff := cmp.Diff(want, tree(t, dir)); diff != "" {
 		t.Errorf("exec root (-want +got):\n%s", diff)
 	}
-	if _, err := buildForest(t.TempDir(), "/W", []string{"d"}, []string{"d/out"}, false); err == nil {
+	if err := buildForest(t.TempDir(), "/W", []string{"d"}, []string{"d/out"}); err == nil {
 		t.Error("an output inside a directory input was accepted")
 	}
 }
 
-// With placeholders (namespace mode), each input is an empty file or
-// directory of its kind, and the inputs to bind are listed.
-func TestBuildForestPlaceholders(t *testing.T) {
-	ws, dir := t.TempDir(), t.TempDir()
-	for p, c := range map[string]string{"pkg/a.c": "int a;\n", "pkg/data/x.txt": "x", "top.h": "#pragma once\n"} {
-		os.MkdirAll(filepath.Join(ws, filepath.Dir(p)), 0o755)
-		os.WriteFile(filepath.Join(ws, p), []byte(c), 0o644)
-	}
-	mounted, err := buildForest(dir, ws, []string{"pkg/a.c", "pkg/data/x.txt", "pkg/data", "top.h"}, []string{"bld-out/pkg/a.o"}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []mountedInput{{path: "pkg/a.c"}, {path: "pkg/data", dir: true}, {path: "top.h"}}
-	if diff := cmp.Diff(want, mounted, cmp.AllowUnexported(mountedInput{})); diff != "" {
-		t.Errorf("inputs to bind (-want +got):\n%s", diff)
-	}
-	for p, kind := range map[string]string{"pkg/a.c": "file", "pkg/data": "dir", "top.h": "file", "bld-out/pkg": "dir"} {
-		fi, err := os.Lstat(filepath.Join(dir, p))
-		switch {
-		case err != nil:
-			t.Errorf("%s: %v", p, err)
-		case kind == "dir" && !fi.IsDir(), kind == "file" && (!fi.Mode().IsRegular() || fi.Size() != 0):
-			t.Errorf("%s is %v (size %d), want an empty %s", p, fi.Mode(), fi.Size(), kind)
-		}
-	}
-	if _, err := os.Lstat(filepath.Join(dir, "pkg/data/x.txt")); err == nil {
-		t.Errorf("an input inside a directory input got a placeholder of its own")
+// layout plans a namespace exec root: the inputs to bind, the output
+// directories bound from disk (the top ones) and every output's parent.
+func TestLayout(t *testing.T) {
+	type result struct{ Binds, Tops, Dirs []string }
+	for _, tt := range []struct {
+		name            string
+		inputs, outputs []string
+		want            result
+		err             string
+	}{
+		{
+			name:    "a genrule",
+			inputs:  []string{"p/in.txt"},
+			outputs: []string{"bld-out/p/out.txt"},
+			want:    result{[]string{"p/in.txt"}, []string{"bld-out/p"}, []string{"bld-out/p"}},
+		},
+		{
+			name:    "a directory input hides what it holds",
+			inputs:  []string{"pkg/data/x.txt", "pkg/data", "pkg/a.c", "top.h", "pkg/data-2"},
+			outputs: []string{"bld-out/pkg/a.o", "bld-out/pkg/a.d"},
+			want:    result{[]string{"pkg/a.c", "pkg/data", "pkg/data-2", "top.h"}, []string{"bld-out/pkg"}, []string{"bld-out/pkg"}},
+		},
+		{
+			name:    "nested output directories: only the top one is bound",
+			inputs:  []string{"bld-out/p/_objs/a.o", "bld-out/p/gen.h"},
+			outputs: []string{"bld-out/p/bin", "bld-out/p/sub/deep/x", "bld-out/q/y"},
+			want: result{[]string{"bld-out/p/_objs/a.o", "bld-out/p/gen.h"}, []string{"bld-out/p", "bld-out/q"},
+				[]string{"bld-out/p", "bld-out/p/sub/deep", "bld-out/q"}},
+		},
+		{
+			name:    "an output at the top: the exec root is the output directory",
+			inputs:  []string{"a"},
+			outputs: []string{"o", "bld-out/p/x"},
+			want:    result{[]string{"a"}, []string{"."}, []string{".", "bld-out/p"}},
+		},
+		{
+			name:   "no outputs",
+			inputs: []string{"a"},
+			want:   result{Binds: []string{"a"}},
+		},
+		{
+			name:    "an output in a directory input",
+			inputs:  []string{"d"},
+			outputs: []string{"d/out"},
+			err:     "output d/out lies inside an input directory",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got result
+			var err error
+			got.Binds, got.Tops, got.Dirs, err = layout(tt.inputs, tt.outputs)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("layout (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

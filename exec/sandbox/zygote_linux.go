@@ -25,7 +25,7 @@ import (
 
 // The zygote. Starting the bld binary as a helper for every action costs
 // the Go runtime's start and every package's init (some milliseconds, with
-// gRPC linked in). So in ModeNamespace bld starts the helper once, as a
+// gRPC linked in). So in ModeNamespace each Manager starts the helper once, as a
 // long-lived process (the zygote), with the recipe's user and mount
 // namespace (namespaceProcAttr without a pid namespace, and SIGKILL when
 // bld dies), and asks it to run each command:
@@ -38,15 +38,17 @@ import (
 //     endian), carrying the command's descriptors (stdout, stderr, then
 //     ExtraFiles: the jobserver's) as SCM_RIGHTS, then the request as
 //     JSON (zygoteRequest).
-//   - The zygote serves each connection on a goroutine locked to its
-//     thread, never unlocked, so that Go ends the thread with the
-//     goroutine: unshare(CLONE_NEWNS) (per thread: the zygote's other
-//     threads keep its namespace), steps 2 to 5 of the recipe, then
-//     dropCapabilities on that thread (the command keeps none) and
-//     syscall.ForkExec from it (the child inherits the thread's mount
-//     namespace): the command runs in FixedExecRoot, in a process group
-//     of its own, with stdin /dev/null, and with a pid namespace of its
-//     own when asked. The command is then that namespace's pid 1: when
+//   - The zygote serves each connection on a worker: a goroutine locked
+//     to its thread for good (zygoteWorker), idle or made for it:
+//     unshare(CLONE_NEWNS) (per thread: the zygote's other threads keep
+//     its namespace), steps 2 to 5 of the recipe (the plan is in the
+//     request), then dropCapabilities on that thread (the command keeps
+//     none) and syscall.ForkExec from it (the child inherits the thread's
+//     mount namespace), then setns(2) back to the zygote's namespace:
+//     the command's namespace lives as long as the command. The command
+//     runs in FixedExecRoot, in a process group of its own, with stdin
+//     /dev/null, and with a pid namespace of its own when asked. The
+//     command is then that namespace's pid 1: when
 //     it ends, the kernel kills whatever it left in the namespace; it
 //     gets SIGKILL if the zygote dies; and, unlike under the per-action
 //     helper, /proc is the host's (a proc mount shows the pid namespace
@@ -68,70 +70,91 @@ import (
 // helper, as does an action whose request the zygote could not serve.
 
 // zygoteRequest is what bld asks the zygote to run: the helper's
-// arguments, as namespaceCommand passes them, with the input list's text
-// instead of its file.
+// arguments, as namespaceCommand passes them, with the plan itself instead
+// of its file.
 type zygoteRequest struct {
-	Dir, Root, Inputs, Path string // Inputs: the input list's text
-	Argv, Env               []string
-	Pidns                   bool
-	Files                   int // descriptors sent: stdout, stderr, extra files
+	Plan      mountPlan
+	Path      string
+	Argv, Env []string
+	Pidns     bool
+	Files     int // descriptors sent: stdout, stderr, extra files
 }
 
-// zygoteState is the bld side: one zygote per bld process, shared by
-// every Manager, started by the first action that needs it.
-var zygoteState zygoteT
-
-type zygoteT struct {
+// A zygote is the bld side of one Manager's zygote, started by the first
+// command that needs it and stopped by Manager.Close.
+type zygote struct {
 	mu    sync.Mutex
 	ctl   int    // bld's end of the control socket; -1 when not running
 	tries int    // starts that failed, or zygotes that died
 	off   string // why the zygote is not used
-	init  bool
-	pid   int // the zygote's, while it runs
-	gen   int // zygotes started
+	pid   int    // the zygote's, while it runs
+	gen   int    // zygotes started
 	// exited is closed when the running zygote has exited and been
 	// reaped.
 	exited chan struct{}
 }
 
+func newZygote() zygote { return zygote{ctl: -1} }
+
 // maxZygoteTries is how many times bld starts a zygote that fails to start
 // or dies before it stops trying.
 const maxZygoteTries = 3
 
-// zygoteConn returns a new connection to the zygote, starting it first if
-// it does not run.
-func zygoteConn() (*net.UnixConn, error) {
-	z := &zygoteState
+// warm starts the zygote if it does not run: Prepare calls it, so that
+// the zygote starts before the first command's clock (its Timeout) does.
+func (z *zygote) warm() {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if !z.init {
-		z.init, z.ctl = true, -1
-	}
+	z.running()
+}
+
+// running starts the zygote if it does not run, and returns an error when
+// it cannot run; z.mu is held.
+func (z *zygote) running() error {
 	if os.Getenv("BLD_SANDBOX_ZYGOTE") == "0" {
-		return nil, errors.New("the zygote is off (BLD_SANDBOX_ZYGOTE=0)")
+		return errors.New("the zygote is off (BLD_SANDBOX_ZYGOTE=0)")
 	}
 	if z.off != "" {
-		return nil, errors.New(z.off)
+		return errors.New(z.off)
 	}
 	if z.ctl < 0 {
-		if err := startZygote(); err != nil {
+		if err := z.start(); err != nil {
 			z.fail(err)
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// conn returns a new connection to the zygote, starting it first if it
+// does not run.
+func (z *zygote) conn() (*net.UnixConn, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("zygote: socketpair: %w", err)
 	}
-	err = unix.Sendmsg(z.ctl, []byte{'c'}, unix.UnixRights(fds[1]), nil, unix.MSG_NOSIGNAL)
-	unix.Close(fds[1])
-	if err != nil {
-		unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	// A zygote that died since the last command, before its reaper
+	// noticed, refuses the connection: a new one gets it.
+	for try := 0; ; try++ {
+		if err := z.running(); err != nil {
+			unix.Close(fds[0])
+			return nil, err
+		}
+		err = unix.Sendmsg(z.ctl, []byte{'c'}, unix.UnixRights(fds[1]), nil, unix.MSG_NOSIGNAL)
+		if err == nil {
+			break
+		}
 		unix.Close(z.ctl)
 		z.ctl = -1
 		err = fmt.Errorf("zygote: sending a connection: %w", err)
 		z.fail(err)
-		return nil, err
+		if try > 0 {
+			unix.Close(fds[0])
+			return nil, err
+		}
 	}
 	f := os.NewFile(uintptr(fds[0]), "zygote connection")
 	defer f.Close()
@@ -143,15 +166,15 @@ func zygoteConn() (*net.UnixConn, error) {
 }
 
 // fail counts a failure of the zygote; z.mu is held.
-func (z *zygoteT) fail(err error) {
+func (z *zygote) fail(err error) {
 	z.tries++
 	if z.tries >= maxZygoteTries {
 		z.off = fmt.Sprintf("the zygote failed %d times, last: %v", z.tries, err)
 	}
 }
 
-// startZygote starts the zygote; zygoteState.mu is held.
-func startZygote() error {
+// start starts the zygote; z.mu is held.
+func (z *zygote) start() error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding bld's own binary: %w", err)
@@ -170,19 +193,21 @@ func startZygote() error {
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.SysProcAttr = namespaceProcAttr(false)
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	// setns(2) back to its own mount namespace needs CAP_SYS_CHROOT too
+	// (zygoteWorker).
+	cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, unix.CAP_SYS_CHROOT)
 	if err := cmd.Start(); err != nil {
 		unix.Close(fds[0])
 		return fmt.Errorf("starting the zygote: %w", err)
 	}
-	zygoteState.gen++
-	zygoteState.ctl, zygoteState.pid = fds[0], cmd.Process.Pid
-	gen := zygoteState.gen
+	z.gen++
+	z.ctl, z.pid = fds[0], cmd.Process.Pid
+	gen := z.gen
 	exited := make(chan struct{})
-	zygoteState.exited = exited
+	z.exited = exited
 	crash.Go(func() {
 		cmd.Wait()
 		close(exited)
-		z := &zygoteState
 		z.mu.Lock()
 		defer z.mu.Unlock()
 		if z.gen == gen && z.ctl >= 0 { // it died while in use
@@ -194,15 +219,11 @@ func startZygote() error {
 	return nil
 }
 
-// StopZygote ends the zygote, if one runs, and waits a little for it to
-// exit: so that bld leaves nothing behind, and so that the CPU time of
-// the zygote and of the commands it ran counts as bld's children's (time,
-// getrusage). Programs that run sandboxed actions call it before they exit,
-// when no action runs any more; a later action starts a new zygote.
-func StopZygote() {
-	z := &zygoteState
+// stop ends the zygote, if one runs, and waits a little for it to exit; a
+// later command starts a new one.
+func (z *zygote) stop() {
 	z.mu.Lock()
-	if !z.init || z.ctl < 0 {
+	if z.ctl < 0 {
 		z.mu.Unlock()
 		return
 	}
@@ -214,6 +235,16 @@ func StopZygote() {
 	case <-exited:
 	case <-time.After(2 * time.Second):
 	}
+}
+
+// pidRunning returns the running zygote's pid, or 0.
+func (z *zygote) pidRunning() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.ctl < 0 {
+		return 0
+	}
+	return z.pid
 }
 
 // A Started is a command the zygote started.
@@ -255,21 +286,24 @@ func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 // starts cmd itself. When ctx is done, the command's process group is
 // killed.
 func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, err error) {
-	if e.deferList {
-		defer func() {
-			if s == nil {
-				if werr := e.writeList(); werr != nil {
-					err = werr
-				}
-			}
-		}()
-	}
 	if e.mode != ModeNamespace {
 		return nil, errors.New("not in a namespace")
 	}
 	a := cmd.Args
-	if len(a) < 8 || a[1] != helperArg || a[2] != verbExec || cmd.Stdin != nil {
+	if len(a) < 6 || a[1] != helperArg || a[2] != verbExec || cmd.Stdin != nil {
 		return nil, errors.New("not a helper command")
+	}
+	if e.deferPlan {
+		// When the zygote cannot start the command, the caller starts
+		// the helper's: it needs the plan's file.
+		defer func() {
+			if s == nil {
+				if werr := e.writePlan(); werr != nil {
+					err = werr
+				}
+				a[3] = e.planFile
+			}
+		}()
 	}
 	var files []*os.File
 	for _, w := range []io.Writer{cmd.Stdout, cmd.Stderr} {
@@ -280,13 +314,13 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 		files = append(files, f)
 	}
 	files = append(files, cmd.ExtraFiles...)
-	req := zygoteRequest{Dir: a[3], Root: a[4], Inputs: e.list, Path: a[6], Argv: a[7:], Env: cmd.Env,
+	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
 		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(files)}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	c, err := zygoteConn()
+	c, err := e.m.zygote.conn()
 	if err != nil {
 		return nil, err
 	}
@@ -357,11 +391,19 @@ func zygoteMain() error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
-	const ctl = 3
+	// The zygote's own mount namespace, to which a worker thread returns
+	// after each command; -1 if it cannot be opened (then every worker
+	// serves one command and ends with its thread).
+	home, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		home = -1
+	}
+	ctl := pollable(3, "zygote control") // see serveZygote
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))
+	idle := make(chan int) // connections handed to idle workers
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, err := ctl.recvmsg(buf, oob)
 		if err == unix.EINTR {
 			continue
 		}
@@ -376,7 +418,49 @@ func zygoteMain() error {
 			continue
 		}
 		fd := fds[0]
-		crash.Go(func() { serveZygote(fd) })
+		select {
+		case idle <- fd:
+		default:
+			crash.Go(func() { zygoteWorker(fd, idle, home) })
+		}
+	}
+}
+
+// zygoteWorker serves the connection fd, then those it receives from
+// idle, on one thread: its goroutine stays locked to the thread for good.
+// After each command the thread goes back to the zygote's mount namespace
+// (home) and waits for the next; making a thread per command cost a
+// clone, the runtime's setup of the thread and, for root, dropping the
+// capability bounding set again. If the thread cannot go back, the worker
+// ends, and Go ends the thread with it.
+func zygoteWorker(fd int, idle chan int, home int) {
+	runtime.LockOSThread()
+	w := &worker{home: home}
+	for {
+		serveZygote(fd, w)
+		if w.away {
+			return
+		}
+		fd = <-idle
+	}
+}
+
+// A worker is the state of a zygote's thread.
+type worker struct {
+	home int // the zygote's mount namespace, or -1
+	// away: the thread is not in home (it unshared its mount namespace
+	// and could not go back).
+	away bool
+	// bsetDropped: the thread's capability bounding set is empty
+	// (dropCapabilities).
+	bsetDropped bool
+}
+
+// goHome moves the thread back to the zygote's mount namespace after
+// unshare.
+func (w *worker) goHome() {
+	if w.home < 0 || unix.Setns(w.home, unix.CLONE_NEWNS) != nil {
+		w.away = true
 	}
 }
 
@@ -396,32 +480,21 @@ func parseRights(oob []byte) ([]int, error) {
 	return fds, nil
 }
 
-// serveZygote runs one command for the connection fd. It locks its
-// goroutine to the thread for good: the thread's mount namespace and
-// capabilities are the command's, and Go ends the thread with the
-// goroutine.
-func serveZygote(fd int) {
-	runtime.LockOSThread()
-	answer := func(format string, args ...any) {
-		b := []byte(fmt.Sprintf(format, args...) + "\n")
-		for len(b) > 0 {
-			n, err := unix.Write(fd, b)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return
-			}
-			b = b[n:]
-		}
-	}
-	pid, err := startForZygote(fd)
+// serveZygote runs one command for the connection fd on the worker's
+// thread, whose goroutine is locked to it.
+func serveZygote(fd int, w *worker) {
+	pid, err := startForZygote(fd, w)
 	if err != nil {
-		answer("err %s", strings.ReplaceAll(err.Error(), "\n", " "))
+		writeAll(fd, fmt.Sprintf("err %s\n", strings.ReplaceAll(err.Error(), "\n", " ")))
 		unix.Close(fd)
 		return
 	}
-	answer("pid %d", pid)
+	writeAll(fd, fmt.Sprintf("pid %d\n", pid))
+	// From now on the goroutines wait on the connection and on the
+	// command through the runtime's poller: a thread blocked in a system
+	// call makes the runtime's monitor (sysmon) wake every 20 µs, which
+	// cost the zygote more CPU than its mounts.
+	conn := pollable(fd, "zygote connection")
 	// bld shuts its side down to have the command killed, or closes it
 	// when done (or dead): kill the group unless the command was reaped.
 	var mu sync.Mutex
@@ -429,13 +502,13 @@ func serveZygote(fd int) {
 	watched := make(chan struct{})
 	defer func() {
 		<-watched
-		unix.Close(fd)
+		conn.close()
 	}()
 	crash.Go(func() {
 		defer close(watched)
 		b := make([]byte, 64)
 		for {
-			n, err := unix.Read(fd, b)
+			n, err := conn.read(b)
 			if err == unix.EINTR || (err == nil && n > 0) {
 				continue
 			}
@@ -447,13 +520,7 @@ func serveZygote(fd int) {
 		}
 		mu.Unlock()
 	})
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	waitExited(pid)
 	mu.Lock()
 	unix.Kill(-pid, unix.SIGKILL) // what it left in its group
 	var ws unix.WaitStatus
@@ -467,15 +534,156 @@ func serveZygote(fd int) {
 	reaped = true
 	mu.Unlock()
 	if err != nil {
-		answer("err waiting: %v", err)
+		conn.write(fmt.Sprintf("err waiting: %v\n", err))
 		return
 	}
-	answer("exit %d %d", int(ws), ru.Maxrss)
+	conn.write(fmt.Sprintf("exit %d %d\n", int(ws), ru.Maxrss))
+}
+
+// writeAll writes s to the blocking descriptor fd; errors are ignored
+// (bld is gone).
+func writeAll(fd int, s string) {
+	b := []byte(s)
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+// A pollFD is a descriptor that goroutines wait on through the runtime's
+// poller when it could be made non-blocking, else with blocking system
+// calls.
+type pollFD struct {
+	fd int
+	f  *os.File        // owns fd when not nil
+	rc syscall.RawConn // f's, when not nil
+}
+
+// pollable wraps fd, which it then owns.
+func pollable(fd int, name string) *pollFD {
+	p := &pollFD{fd: fd}
+	if unix.SetNonblock(fd, true) != nil {
+		return p
+	}
+	p.f = os.NewFile(uintptr(fd), name)
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		p.f.Close()
+		p.f = nil
+		p.fd = -1
+		return p
+	}
+	p.rc = rc
+	return p
+}
+
+// read is read(2), waiting until there is something to read.
+func (p *pollFD) read(b []byte) (n int, err error) {
+	if p.rc == nil {
+		return unix.Read(p.fd, b)
+	}
+	cerr := p.rc.Read(func(fd uintptr) bool {
+		n, err = unix.Read(int(fd), b)
+		return err != unix.EAGAIN
+	})
+	if err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// recvmsg is recvmsg(2) with MSG_CMSG_CLOEXEC, waiting until there is a
+// message.
+func (p *pollFD) recvmsg(b, oob []byte) (n, oobn int, err error) {
+	if p.rc == nil {
+		n, oobn, _, _, err = unix.Recvmsg(p.fd, b, oob, unix.MSG_CMSG_CLOEXEC)
+		return n, oobn, err
+	}
+	cerr := p.rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_CMSG_CLOEXEC)
+		return err != unix.EAGAIN
+	})
+	if err == nil {
+		err = cerr
+	}
+	return n, oobn, err
+}
+
+// write writes all of s; errors are ignored (bld is gone).
+func (p *pollFD) write(s string) {
+	if p.rc == nil {
+		writeAll(p.fd, s)
+		return
+	}
+	b := []byte(s)
+	for len(b) > 0 {
+		var n int
+		var err error
+		cerr := p.rc.Write(func(fd uintptr) bool {
+			n, err = unix.Write(int(fd), b)
+			return err != unix.EAGAIN
+		})
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || cerr != nil {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+func (p *pollFD) close() {
+	if p.f != nil {
+		p.f.Close()
+	} else if p.fd >= 0 {
+		unix.Close(p.fd)
+	}
+}
+
+// waitExited returns when the process pid, a child, has ended (it is not
+// reaped: its process group ID cannot be reused yet). It waits through
+// the poller on a pidfd, or else in waitid(2).
+func waitExited(pid int) {
+	if pfd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+		p := pollable(pfd, "pidfd")
+		var werr error = unix.ENOTSUP
+		if p.rc != nil {
+			werr = p.rc.Read(func(fd uintptr) bool {
+				for {
+					// WNOHANG answers with no signal number while the
+					// child runs.
+					var info unix.Siginfo
+					err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+					if err != unix.EINTR {
+						return err != nil || info.Signo != 0
+					}
+				}
+			})
+		}
+		p.close()
+		if werr == nil {
+			return
+		}
+	}
+	for {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // startForZygote reads the request on fd, makes the command's mount
-// namespace on this thread and starts the command.
-func startForZygote(fd int) (int, error) {
+// namespace on this thread, starts the command, and takes the thread back
+// to the zygote's mount namespace.
+func startForZygote(fd int, w *worker) (int, error) {
 	hdr := make([]byte, 4)
 	oob := make([]byte, unix.CmsgSpace(4*64))
 	n, oobn, _, _, err := unix.Recvmsg(fd, hdr, oob, unix.MSG_CMSG_CLOEXEC)
@@ -508,19 +716,19 @@ func startForZygote(fd int) (int, error) {
 	if req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0 {
 		return 0, fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
-	inputs, err := parseInputList(req.Inputs, "sent to the zygote")
-	if err != nil {
-		return 0, err
-	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		w.away = true // to be safe: a fresh thread serves the next one
 		return 0, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
 	}
-	if err := mountExecRoot(req.Dir, req.Root, inputs); err != nil {
+	// The command's namespace lives on in the command.
+	defer w.goHome()
+	if err := mountExecRoot(&req.Plan); err != nil {
 		return 0, err
 	}
-	if err := dropCapabilities(); err != nil {
+	if err := dropCapabilities(!w.bsetDropped); err != nil {
 		return 0, err
 	}
+	w.bsetDropped = true
 	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, err
@@ -562,9 +770,10 @@ func readFull(fd int, b []byte) error {
 // dropCapabilities makes sure that what this thread execs has no
 // capability: it clears the ambient and inheritable sets and, when it may
 // (the user is root in the namespace, who would otherwise get every
-// capability of the namespace at exec), the bounding set. The thread keeps
-// its effective capabilities.
-func dropCapabilities() error {
+// capability of the namespace at exec) and bset is set, the bounding set
+// (a thread's bounding set never grows back). The thread keeps its
+// effective capabilities.
+func dropCapabilities(bset bool) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
@@ -579,7 +788,7 @@ func dropCapabilities() error {
 			return fmt.Errorf("dropping capabilities: %w", err)
 		}
 	}
-	if os.Getuid() == 0 {
+	if bset && os.Getuid() == 0 {
 		for c := 0; c < 64; c++ {
 			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err == unix.EINVAL {
 				break // past the last capability

@@ -19,5 +19,11 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (*Started, er
 	return nil, errors.New("mount namespaces exist only on Linux")
 }
 
-// StopZygote does nothing: there is no zygote here.
-func StopZygote() {}
+// zygote is nothing: there is no zygote here.
+type zygote struct{}
+
+func newZygote() zygote { return zygote{} }
+
+func (*zygote) stop() {}
+
+func (*zygote) warm() {}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,15 +16,27 @@ import (
 	"bld/exec/graph"
 )
 
-// zygoteRun prepares a in a namespace manager for root and starts its
-// command through the zygote, its output into a pipe.
-func zygoteRun(t *testing.T, ctx context.Context, root string, a *graph.Action) (*Started, *os.File, *ExecRoot) {
+// namespaceManager returns a Manager in ModeNamespace for root, closed
+// when the test ends, or skips the test where namespaces do not work.
+func namespaceManager(t *testing.T, root string) *Manager {
 	t.Helper()
 	m := NewManager(root, ModeNamespace)
-	if _, _, err := m.Mode(ctx); err != nil {
+	if _, _, err := m.Mode(context.Background()); err != nil {
 		t.Skipf("no namespaces here: %v", err)
 	}
-	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return m
+}
+
+// zygoteRun prepares a in m and starts its command through m's zygote,
+// its output into a pipe.
+func zygoteRun(t *testing.T, ctx context.Context, m *Manager, a *graph.Action) (*Started, *os.File, *ExecRoot) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(m.root, "bld-out"), 0o755)
 	xr, err := m.Prepare(ctx, a)
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +79,14 @@ func readAll(t *testing.T, r *os.File) string {
 // uid, no capability, and (with a pid namespace) itself as pid 1.
 func TestZygoteNamespace(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	os.WriteFile(filepath.Join(root, "in.txt"), []byte("declared\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "secret.txt"), []byte("secret\n"), 0o644)
 	a := &graph.Action{
 		Argv: []string{"sh", "-c", `echo $$; pwd; cat in.txt; cat secret.txt 2>/dev/null || echo hidden; cat ` + root + `/secret.txt 2>/dev/null || echo hidden; ls ` + FixedDir + `; echo out > bld-out/o; id -u; grep CapEff /proc/self/status; exit 3`},
 		Env:  []string{"PATH=/usr/bin:/bin"}, Inputs: []string{"in.txt"}, Outputs: []string{"bld-out/o"},
 	}
-	s, r, xr := zygoteRun(t, context.Background(), root, a)
+	s, r, xr := zygoteRun(t, context.Background(), m, a)
 	out := readAll(t, r)
 	code, state, rss, err := s.Wait()
 	if err != nil || code != 3 {
@@ -96,9 +110,10 @@ func TestZygoteNamespace(t *testing.T) {
 // Cancelling the context kills the command's process group at once.
 func TestZygoteCancel(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30; echo late"}, Env: []string{"PATH=/usr/bin:/bin"}, AllowDaemon: true}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, r, _ := zygoteRun(t, ctx, root, a)
+	s, r, _ := zygoteRun(t, ctx, m, a)
 	time.AfterFunc(200*time.Millisecond, cancel)
 	begin := time.Now()
 	out := readAll(t, r)
@@ -115,11 +130,10 @@ func TestZygoteCancel(t *testing.T) {
 // next command gets a new zygote.
 func TestZygoteDies(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30"}, Env: []string{"PATH=/usr/bin:/bin"}}
-	s, r, _ := zygoteRun(t, context.Background(), root, a)
-	zygoteState.mu.Lock()
-	pid := zygoteState.pid
-	zygoteState.mu.Unlock()
+	s, r, _ := zygoteRun(t, context.Background(), m, a)
+	pid := m.zygote.pidRunning()
 	syscall.Kill(pid, syscall.SIGKILL)
 	done := make(chan error, 1)
 	go func() { _, _, _, err := s.Wait(); done <- err }()
@@ -132,8 +146,16 @@ func TestZygoteDies(t *testing.T) {
 		t.Fatal("Wait hangs after the zygote died")
 	}
 	readAll(t, r) // the command died with the zygote: EOF
+	// Once bld has seen the zygote die (a command sent before that may
+	// still go to the dying zygote, and then runs with the helper), the
+	// next command starts a new one.
+	for deadline := time.Now().Add(5 * time.Second); m.zygote.pidRunning() == pid; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("bld did not notice that the zygote died")
+		}
+	}
 	b := &graph.Action{Argv: []string{"sh", "-c", "echo again"}, Env: []string{"PATH=/usr/bin:/bin"}}
-	s, r, _ = zygoteRun(t, context.Background(), root, b)
+	s, r, _ = zygoteRun(t, context.Background(), m, b)
 	if out := readAll(t, r); out != "again\n" {
 		t.Errorf("output %q", out)
 	}
@@ -177,25 +199,171 @@ func TestZygoteOff(t *testing.T) {
 	}
 }
 
-// StopZygote ends the zygote; the next command starts a new one.
-func TestStopZygote(t *testing.T) {
+// Manager.Close ends the zygote; the next command starts a new one.
+func TestCloseStopsZygote(t *testing.T) {
 	root := t.TempDir()
+	m := namespaceManager(t, root)
 	a := &graph.Action{Argv: []string{"sh", "-c", "echo one"}, Env: []string{"PATH=/usr/bin:/bin"}}
-	s, r, _ := zygoteRun(t, context.Background(), root, a)
+	s, r, _ := zygoteRun(t, context.Background(), m, a)
 	readAll(t, r)
 	s.Wait()
-	zygoteState.mu.Lock()
-	pid := zygoteState.pid
-	zygoteState.mu.Unlock()
-	StopZygote()
-	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
-		t.Errorf("the zygote (pid %d) still runs after StopZygote: kill 0 says %v", pid, err)
+	pid := m.zygote.pidRunning()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
 	}
-	s, r, _ = zygoteRun(t, context.Background(), root, a)
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("the zygote (pid %d) still runs after Close: kill 0 says %v", pid, err)
+	}
+	s, r, _ = zygoteRun(t, context.Background(), m, a)
 	if out := readAll(t, r); out != "one\n" {
 		t.Errorf("output %q after a restart", out)
 	}
 	if code, _, _, err := s.Wait(); code != 0 || err != nil {
 		t.Errorf("exit %d, %v", code, err)
 	}
+}
+
+// runNamespace runs a through m: through the zygote, or through the
+// per-action helper when helper is set; then Collect and Remove. It
+// returns the command's output.
+func runNamespace(t *testing.T, m *Manager, a *graph.Action, helper bool) string {
+	t.Helper()
+	ctx := context.Background()
+	xr, err := m.Prepare(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := xr.Remove(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if !helper {
+		xr.DeferInputList()
+	}
+	cmd, err := xr.Command(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	var code int
+	if helper {
+		err = cmd.Start()
+		w.Close()
+		out := readAll(t, r)
+		if err == nil {
+			err = cmd.Wait()
+		}
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return out + collect(t, xr, a)
+	}
+	s, err := xr.StartZygote(ctx, cmd)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := readAll(t, r)
+	if code, _, _, err = s.Wait(); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+	return out + collect(t, xr, a)
+}
+
+func collect(t *testing.T, xr *ExecRoot, a *graph.Action) string {
+	t.Helper()
+	if err := xr.Collect(a); err != nil {
+		t.Fatal(err)
+	}
+	return ""
+}
+
+// The exec root is on a tmpfs: only output directories are on disk, bound
+// from directories the Manager reuses, emptied, from action to action (an
+// input that lies in an output directory, nested output directories,
+// extra files beside the outputs leave nothing behind), except after an
+// action that may leave processes running. Through the zygote and through
+// the per-action helper alike.
+func TestOutputDirectoryPool(t *testing.T) {
+	for _, helper := range []bool{false, true} {
+		t.Run(map[bool]string{false: "zygote", true: "helper"}[helper], func(t *testing.T) {
+			root := t.TempDir()
+			m := namespaceManager(t, root)
+			os.MkdirAll(filepath.Join(root, "p"), 0o755)
+			os.MkdirAll(filepath.Join(root, "bld-out/p/sub"), 0o755)
+			os.WriteFile(filepath.Join(root, "p/in.txt"), []byte("in\n"), 0o644)
+			env := []string{"PATH=/usr/bin:/bin"}
+			first := &graph.Action{
+				Argv: []string{"sh", "-c", "ls -a bld-out/p; cat p/in.txt > bld-out/p/a.txt; echo extra > bld-out/p/extra; mkdir bld-out/p/scratch; echo tmp > tmp.txt"},
+				Env:  env, Inputs: []string{"p/in.txt"}, Outputs: []string{"bld-out/p/a.txt"},
+			}
+			if out := runNamespace(t, m, first, helper); out != ".\n..\n" {
+				t.Errorf("the first action saw %q in its output directory, want it empty", out)
+			}
+			pool := dirsIn(t, Dir(root))
+			if len(pool) != 1 {
+				t.Fatalf("%s holds %q, want one output directory", Dir(root), pool)
+			}
+			if got := dirsIn(t, filepath.Join(Dir(root), pool[0])); len(got) != 0 {
+				t.Errorf("the output directory holds %q after the action", got)
+			}
+			// Reused: an input in the output directory, a nested one.
+			second := &graph.Action{
+				Argv: []string{"sh", "-c", "ls -a bld-out/p; ls bld-out/p/sub; cat bld-out/p/a.txt > bld-out/p/sub/b.txt; ls /tmp/bld-sandbox/execroot"},
+				Env:  env, Inputs: []string{"bld-out/p/a.txt"}, Outputs: []string{"bld-out/p/sub/b.txt"},
+			}
+			if out, want := runNamespace(t, m, second, helper), ".\n..\na.txt\nsub\nbld-out\n"; out != want {
+				t.Errorf("the second action saw %q, want %q", out, want)
+			}
+			if b, err := os.ReadFile(filepath.Join(root, "bld-out/p/sub/b.txt")); err != nil || string(b) != "in\n" {
+				t.Errorf("bld-out/p/sub/b.txt: %q, %v", b, err)
+			}
+			if got := dirsIn(t, Dir(root)); !slices.Equal(got, pool) {
+				t.Errorf("%s holds %q, want %q (reused)", Dir(root), got, pool)
+			}
+			if got := dirsIn(t, filepath.Join(Dir(root), pool[0])); len(got) != 0 {
+				t.Errorf("the output directory holds %q after the action", got)
+			}
+			for _, p := range []string{"bld-out/p/extra", "bld-out/p/scratch", "tmp.txt"} {
+				if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+					t.Errorf("%s, left by the command, reached the workspace", p)
+				}
+			}
+			// An action that may leave processes behind gets a
+			// directory of its own, deleted after it.
+			daemon := &graph.Action{
+				Argv: []string{"sh", "-c", "echo d > bld-out/p/d.txt"},
+				Env:  env, Outputs: []string{"bld-out/p/d.txt"}, AllowDaemon: true,
+			}
+			runNamespace(t, m, daemon, helper)
+			if got := dirsIn(t, Dir(root)); !slices.Equal(got, pool) {
+				t.Errorf("%s holds %q after an AllowDaemon action, want %q", Dir(root), got, pool)
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := dirsIn(t, Dir(root)); len(got) != 0 {
+				t.Errorf("%s holds %q after Close", Dir(root), got)
+			}
+		})
+	}
+}
+
+// dirsIn lists the names in dir.
+func dirsIn(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

@@ -1,0 +1,86 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"bld/exec/graph"
+)
+
+// BenchmarkNamespaceAction runs one trivial action (sh copying its one
+// input to its output) per iteration through the zygote, from Prepare to
+// Remove, against the same command run without a sandbox: the difference
+// is the namespace sandbox's cost per action, without the executor.
+//
+//	go test -run '^$' -bench NamespaceAction -count 5 ./exec/sandbox
+func BenchmarkNamespaceAction(b *testing.B) {
+	root := b.TempDir()
+	os.MkdirAll(filepath.Join(root, "p"), 0o755)
+	os.MkdirAll(filepath.Join(root, "bld-out/p"), 0o755)
+	os.WriteFile(filepath.Join(root, "p/in.txt"), []byte("x\n"), 0o644)
+	env := []string{"PATH=/usr/bin:/bin"}
+	action := func(i int) *graph.Action {
+		out := fmt.Sprintf("bld-out/p/o%d.txt", i)
+		return &graph.Action{Argv: []string{"sh", "-c", "cat p/in.txt > " + out}, Env: env,
+			Inputs: []string{"p/in.txt"}, Outputs: []string{out}}
+	}
+	b.Run("off", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			a := action(i)
+			cmd := exec.Command("/bin/sh", a.Argv[1:]...)
+			cmd.Dir, cmd.Env = root, env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	})
+	b.Run("namespace", func(b *testing.B) {
+		m := NewManager(root, ModeNamespace)
+		defer m.Close()
+		ctx := context.Background()
+		if _, _, err := m.Mode(ctx); err != nil {
+			b.Skip(err)
+		}
+		for i := 0; b.Loop(); i++ {
+			a := action(i)
+			xr, err := m.Prepare(ctx, a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			xr.DeferInputList()
+			cmd, err := xr.Command(ctx, a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, w, _ := os.Pipe()
+			cmd.Stdout, cmd.Stderr = w, w
+			s, err := xr.StartZygote(ctx, cmd)
+			w.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 512)
+			for {
+				if _, err := r.Read(buf); err != nil {
+					break
+				}
+			}
+			r.Close()
+			if code, _, _, err := s.Wait(); err != nil || code != 0 {
+				b.Fatal(code, err)
+			}
+			if err := xr.Collect(a); err != nil {
+				b.Fatal(err)
+			}
+			if err := xr.Remove(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
