@@ -323,9 +323,9 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 		applyRequirement(act, tag)
 	}
 	act.ExecProperties = av.rc.a.config.execProperties(av.rc.target.ExecProperties)
-	if err := av.rc.a.addAction(act); err != nil {
-		return fmt.Errorf("%s: %v", b.Name(), err)
-	}
+	// Outputs are files this target declared (outputs checked it), so
+	// no other target's action produces them.
+	av.rc.entry.own = append(av.rc.entry.own, act)
 	for _, f := range outs {
 		av.rc.produced[f] = true
 	}
@@ -348,7 +348,9 @@ func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *star
 			if !ok {
 				return nil, fmt.Errorf("%s: env_inherit must be a list of variable names", b.Name())
 			}
-			av.rc.a.envRead[string(name)] = true
+			av.rc.a.mu.Lock()
+			av.rc.a.st.envRead[string(name)] = true
+			av.rc.a.mu.Unlock()
 			if v, ok := av.rc.a.hostEnv[string(name)]; ok {
 				m[string(name)] = v
 			}

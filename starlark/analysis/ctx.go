@@ -18,6 +18,7 @@ import (
 // ruleContext is the ctx a rule implementation receives.
 type ruleContext struct {
 	a      *Analyzer
+	entry  *entry // the target's, which keeps its actions
 	target *loading.Target
 	deps   map[label.Label]*Configured
 
@@ -35,8 +36,8 @@ type ruleContext struct {
 
 var _ starlark.HasAttrs = (*ruleContext)(nil)
 
-func newRuleContext(a *Analyzer, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
-	rc := &ruleContext{a: a, target: t, deps: deps, produced: map[*File]bool{}}
+func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
+	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, produced: map[*File]bool{}}
 	rc.actions = &actionsValue{rc: rc}
 	attr := starlark.StringDict{"name": starlark.String(t.Label.Name)}
 	files := starlark.StringDict{}
@@ -214,7 +215,9 @@ func (rc *ruleContext) declare(name string) (*File, error) {
 	if p == workspace.StateDir || strings.HasPrefix(p, workspace.StateDir+"/") {
 		return nil, fmt.Errorf("cannot declare %s: %s is bld's own state; choose another name", p, workspace.StateDir)
 	}
-	if f, ok := rc.a.files[p]; ok {
+	rc.a.mu.Lock()
+	defer rc.a.mu.Unlock()
+	if f, ok := rc.a.st.files[p]; ok {
 		if f.Owner == l {
 			return nil, fmt.Errorf("file %s is declared twice by %s", p, l)
 		}

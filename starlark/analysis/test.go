@@ -129,7 +129,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 	}
 	inputs := []string{exe}
 	for _, l := range loading.LabelsOf(t.Attrs["data"]) {
-		dep, ok := a.configured[l]
+		dep, ok := a.configured(l)
 		if !ok {
 			return nil, fmt.Errorf("%s: test %s: data %s was not analyzed", t.Pos, t.Label, l)
 		}

@@ -131,6 +131,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	}
 	t = ph.Add("loading", t)
 	an := analysis.New(req.Loader, cfg, base, req.HostEnv)
+	an.Prepare(ctx, labels)
 	var goals []string
 	executables := map[string]string{}
 	args := map[string][]string{}
