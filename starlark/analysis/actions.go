@@ -336,12 +336,11 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 // the variables of env_inherit taken from bld's own environment (unset ones
 // are left out), then the env dict.
 func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *starlark.List) ([]string, error) {
-	m := map[string]string{}
-	for _, kv := range av.rc.a.actionEnv {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
+	if (inherit == nil || inherit.Len() == 0) && (d == nil || d.Len() == 0) {
+		// Shared by the actions: clipped, so that an append copies.
+		return slices.Clip(av.rc.a.baseEnv), nil
 	}
+	m := envMap(av.rc.a.actionEnv)
 	if inherit != nil {
 		for i := 0; i < inherit.Len(); i++ {
 			name, ok := inherit.Index(i).(starlark.String)
@@ -366,12 +365,29 @@ func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *star
 			m[string(k)] = string(v)
 		}
 	}
+	return sortedEnv(m), nil
+}
+
+// envMap returns the variables of "KEY=value" entries; of a name given
+// twice, the last value counts.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// sortedEnv returns the variables of m as "KEY=value" entries, sorted.
+func sortedEnv(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for k, v := range m {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
 }
 
 // progress expands %{label} and %{output} in a progress message.

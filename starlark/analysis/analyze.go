@@ -58,6 +58,12 @@ type Analyzer struct {
 	actionEnv []string
 	hostEnv   map[string]string
 	workers   int
+	// baseEnv is actionEnv as a sorted, deduplicated environment (the
+	// last value of a name counts), shared by the actions that add
+	// nothing to it; vars and fragments are ctx.var and ctx.fragments,
+	// frozen. All are made once.
+	baseEnv         []string
+	vars, fragments starlark.Value
 
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
@@ -148,6 +154,9 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		loader:    loader,
 		config:    cfg,
 		actionEnv: actionEnv,
+		baseEnv:   sortedEnv(envMap(actionEnv)),
+		vars:      cfg.vars(),
+		fragments: cfg.fragments(),
 		hostEnv:   host,
 		workers:   runtime.GOMAXPROCS(0),
 		st:        newState(),

@@ -189,9 +189,9 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	case "expand_make_variables":
 		return starlark.NewBuiltin("expand_make_variables", rc.expandMakeVariablesBuiltin), nil
 	case "var":
-		return rc.a.config.vars(), nil
+		return rc.a.vars, nil
 	case "fragments":
-		return rc.a.config.fragments(), nil
+		return rc.a.fragments, nil
 	case "partition":
 		return starlark.NewBuiltin("partition", rc.partitionBuiltin), nil
 	}

@@ -82,8 +82,17 @@ func (f *File) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
+// The two roots, File.root and ctx.bin_dir: structs, immutable, made once.
+var (
+	sourceRoot = structOf(starlark.StringDict{"path": starlark.String("")})
+	outputRoot = structOf(starlark.StringDict{"path": starlark.String(workspace.OutputDir)})
+)
+
 func rootValue(p string) starlark.Value {
-	return structOf(starlark.StringDict{"path": starlark.String(p)})
+	if p == "" {
+		return sourceRoot
+	}
+	return outputRoot
 }
 
 // filesOf returns the *File elements of a list or depset, or an error naming
