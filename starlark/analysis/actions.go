@@ -90,53 +90,50 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
-	var (
-		outputs, inputs, tools starlark.Value = nil, starlark.None, starlark.None
-		executable             starlark.Value = starlark.None
-		command                string
-		arguments              *starlark.List
-		env, requirements      *starlark.Dict
-		envInherit             *starlark.List
-		depfile                starlark.Value = starlark.None
-		discoverable           starlark.Value = starlark.None
-		mnemonic                              = "Action"
-		progress               string
-		jobserver              starlark.Value = starlark.False
-		group, failureHint     string
-		serial                 bool
-		stage, pipeline        string
-	)
-	shell := b.Name() == "run_shell"
-	pairs := []any{"outputs", &outputs}
-	if shell {
-		pairs = append(pairs, "command", &command)
-		mnemonic = "RunShell"
-	} else {
-		pairs = append(pairs, "executable", &executable)
+	// The parameters, in one struct: one allocation, where separate
+	// variables whose addresses UnpackArgs takes would be one each.
+	p := struct {
+		outputs, inputs, tools, executable, depfile, discoverable, jobserver starlark.Value
+		command, mnemonic, progress, group, failureHint, stage, pipeline     string
+		arguments, envInherit                                                *starlark.List
+		env, requirements                                                    *starlark.Dict
+		serial                                                               bool
+	}{
+		inputs: starlark.None, tools: starlark.None, executable: starlark.None, depfile: starlark.None,
+		discoverable: starlark.None, jobserver: starlark.False, mnemonic: "Action",
 	}
-	pairs = append(pairs, "arguments?", &arguments, "inputs?", &inputs, "tools?", &tools, "env?", &env,
-		"mnemonic?", &mnemonic, "progress_message?", &progress, "jobserver?", &jobserver,
-		"execution_requirements?", &requirements, "env_inherit?", &envInherit,
-		"depfile?", &depfile, "discoverable_inputs?", &discoverable,
-		"group?", &group, "serial?", &serial, "failure_hint?", &failureHint,
-		"stage?", &stage, "pipeline?", &pipeline)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
+	shell := b.Name() == "run_shell"
+	second, secondPtr := "executable", any(&p.executable)
+	if shell {
+		second, secondPtr = "command", &p.command
+		p.mnemonic = "RunShell"
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "outputs", &p.outputs, second, secondPtr,
+		"arguments?", &p.arguments, "inputs?", &p.inputs, "tools?", &p.tools, "env?", &p.env,
+		"mnemonic?", &p.mnemonic, "progress_message?", &p.progress, "jobserver?", &p.jobserver,
+		"execution_requirements?", &p.requirements, "env_inherit?", &p.envInherit,
+		"depfile?", &p.depfile, "discoverable_inputs?", &p.discoverable,
+		"group?", &p.group, "serial?", &p.serial, "failure_hint?", &p.failureHint,
+		"stage?", &p.stage, "pipeline?", &p.pipeline); err != nil {
 		return nil, err
 	}
+	outputs, inputs, tools, executable, depfile, discoverable, jobserver := p.outputs, p.inputs, p.tools, p.executable, p.depfile, p.discoverable, p.jobserver
+	command, mnemonic, progress, group, failureHint, stage, pipeline := p.command, p.mnemonic, p.progress, p.group, p.failureHint, p.stage, p.pipeline
+	arguments, envInherit, env, requirements, serial := p.arguments, p.envInherit, p.env, p.requirements, p.serial
 	outs, err := av.outputs(b, outputs)
 	if err != nil {
 		return nil, err
 	}
-	ins, err := filesOf(inputs, b.Name()+": inputs")
+	ins, err := filesOf(inputs, b.Name(), "inputs")
 	if err != nil {
 		return nil, err
 	}
-	toolFiles, err := filesOf(tools, b.Name()+": tools")
+	toolFiles, err := filesOf(tools, b.Name(), "tools")
 	if err != nil {
 		return nil, err
 	}
 	ins = append(ins, toolFiles...)
-	maybe, err := filesOf(discoverable, b.Name()+": discoverable_inputs")
+	maybe, err := filesOf(discoverable, b.Name(), "discoverable_inputs")
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +297,7 @@ func validStageName(s string) bool {
 // outputs checks that every output is a file this target declared and no
 // other action writes.
 func (av *actionsValue) outputs(b *starlark.Builtin, v starlark.Value) ([]*File, error) {
-	outs, err := filesOf(v, b.Name()+": outputs")
+	outs, err := filesOf(v, b.Name(), "outputs")
 	if err != nil {
 		return nil, err
 	}

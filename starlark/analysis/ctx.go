@@ -47,14 +47,13 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 	for _, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attrs[name]
-		for _, l := range loading.LabelsOf(v) {
-			if !schema.Type.IsDependency() {
-				break
-			}
-			for _, p := range schema.Providers {
-				if _, ok := deps[l].Providers[p]; !ok {
-					return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
-						name, l, p.Name(), t.Rule.Name())
+		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
+			for _, l := range loading.LabelsOf(v) {
+				for _, p := range schema.Providers {
+					if _, ok := deps[l].Providers[p]; !ok {
+						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
+							name, l, p.Name(), t.Rule.Name())
+					}
 				}
 			}
 		}
@@ -264,7 +263,7 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		c.Providers[pi.Provider] = pi
 	}
 	if di, ok := c.Providers[loading.DefaultInfo]; ok {
-		files, err := filesOf(di.Field("files"), "DefaultInfo.files")
+		files, err := filesOf(di.Field("files"), "DefaultInfo", "files")
 		if err != nil {
 			return nil, err
 		}
