@@ -172,8 +172,12 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			args[l.String()] = analysis.ArgsOf(c)
 		}
 	}
+	// The analysis and the packages are garbage from here on: what
+	// follows keeps only the actions.
+	actions, envRead := an.Actions(), an.EnvRead()
+	req.Loader.Forget()
 	view := req.Loader.View()
-	plan, err := NewPlan(an.Actions(), goals, view.IsFile)
+	plan, err := NewPlan(actions, goals, view.IsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +190,8 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	if snapPath == "" {
 		return plan, nil
 	}
-	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: an.Actions(), Goals: goals}
-	for _, name := range an.EnvRead() {
+	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: actions, Goals: goals}
+	for _, name := range envRead {
 		v, ok := req.Lookup(name)
 		snap.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
 	}
