@@ -197,6 +197,14 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 	if workers <= 1 {
 		return
 	}
+	if len(a.st.entries) == 0 {
+		// Sized for what is coming (a target, its outputs and a source
+		// or two each), rather than grown step by step.
+		n := len(labels)
+		a.st.entries = make(map[label.Label]*entry, 2*n)
+		a.st.files = make(map[string]*File, 2*n)
+		a.st.declarers = make(map[label.Label]*loading.Target, n)
+	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.st.parallel = true
