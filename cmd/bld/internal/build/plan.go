@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"bld/exec/graph"
@@ -110,6 +111,11 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		return plan, err
 	}
 
+	// When analysis is over, what it made but the actions is garbage:
+	// collecting it then (after the watchdog stops) starts execution with
+	// a heap goal of GOGC times what execution keeps, rather than times
+	// what analysis had live at its last collection.
+	defer runtime.GC()
 	stopWatch := req.Loader.WatchMemory()
 	defer stopWatch()
 	reported := map[string]bool{}
