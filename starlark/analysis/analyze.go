@@ -123,10 +123,10 @@ type entry struct {
 	retry bool
 	// gen is the target that declares a declared output's file.
 	gen *label.Label
-	// visits are the labels the analysis asked for, in order; own are
+	// visits are the entries the analysis asked for, in order; own are
 	// the actions the target declared itself. commit adds them to the
 	// action list, visits first, and forgets both.
-	visits    []label.Label
+	visits    []*entry
 	own       []*graph.Action
 	committed bool
 }
@@ -246,16 +246,19 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 // depends on a failed one returns the same error value, so that a caller
 // reporting each distinct error says it once.
 func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, error) {
-	c, err := a.analyze(ctx, &chain{}, l, nil, nil)
-	a.commit(l)
+	var top entry
+	c, err := a.analyze(ctx, &chain{}, l, nil, &top)
+	for _, e := range top.visits {
+		a.commit(e)
+	}
 	return c, err
 }
 
-// commit adds the actions of l's analysis to the action list, after those
-// of the labels it visited, each target's once.
-func (a *Analyzer) commit(l label.Label) {
-	e := a.st.entries[l]
-	if e == nil || e.committed || e.retry {
+// commit adds the actions of e's analysis to the action list, after those
+// of the entries it visited, each target's once. (The visits of an entry
+// that failed count: a failed target's dependencies are analyzed.)
+func (a *Analyzer) commit(e *entry) {
+	if e.committed {
 		return
 	}
 	select {
@@ -282,8 +285,10 @@ func (a *Analyzer) commit(l label.Label) {
 // on, on chain ch; parent, if not nil, is the entry of from, which notes
 // the visit.
 func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *loading.Target, parent *entry) (*Configured, error) {
-	if parent != nil {
-		parent.visits = append(parent.visits, l)
+	visit := func(e *entry) {
+		if parent != nil {
+			parent.visits = append(parent.visits, e)
+		}
 	}
 	for {
 		a.mu.Lock()
@@ -296,6 +301,7 @@ func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *
 			e = &entry{done: make(chan struct{}), owner: ch}
 			a.st.entries[l] = e
 			a.mu.Unlock()
+			visit(e)
 			return a.run(ctx, ch, e, l, from)
 		}
 		select {
@@ -304,6 +310,7 @@ func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *
 			if e.retry {
 				continue
 			}
+			visit(e)
 			return e.c, e.err
 		default:
 		}

@@ -212,3 +212,25 @@ func TestParallelAnalysisCancel(t *testing.T) {
 		t.Errorf("Analyze after cancel: %v, want %v", err, context.Canceled)
 	}
 }
+
+// TestFailedTargetKeepsDependencies checks that when a target fails
+// (here through a declared output of a target that fails), the actions of
+// the dependencies that were analyzed stay in the graph, as bld build -k
+// builds them.
+func TestFailedTargetKeepsDependencies(t *testing.T) {
+	a, err := analyze(t, map[string]string{"p/BUILD.star": `genrule(name = "d", outs = ["d.txt"], cmd = "echo > $@")
+genrule(name = "g", srcs = [":d", "nosuch.in"], outs = ["out.txt"], cmd = "x")
+genrule(name = "t", srcs = [":out.txt"], outs = ["t.txt"], cmd = "x")
+genrule(name = "u", srcs = [":t"], outs = ["u.txt"], cmd = "x")
+`}, "//p:u")
+	if err == nil || !strings.Contains(err.Error(), "nosuch.in") {
+		t.Fatalf("error %v, want one about nosuch.in", err)
+	}
+	var owners []string
+	for _, act := range a.Actions() {
+		owners = append(owners, act.Owner)
+	}
+	if diff := cmp.Diff([]string{"//p:d"}, owners); diff != "" {
+		t.Errorf("owners of the actions (-want +got):\n%s", diff)
+	}
+}
