@@ -199,9 +199,11 @@ func publicAttrs(r *Rule) []string {
 // of the BUILD.star that declared the target, even through macros), or the
 // innermost caller's position if file is not on the stack.
 func callerInFile(thread *starlark.Thread, file string) syntax.Position {
-	for _, fr := range thread.CallStack() {
-		if fr.Pos.Filename() == file {
-			return fr.Pos
+	// Outermost first, one frame at a time (CallStack would copy them
+	// all, for each target).
+	for depth := thread.CallStackDepth() - 1; depth >= 0; depth-- {
+		if pos := thread.CallFrame(depth).Pos; pos.Filename() == file {
+			return pos
 		}
 	}
 	return thread.CallFrame(1).Pos
