@@ -85,10 +85,8 @@ type state struct {
 	envRead map[string]bool
 	files   map[string]*File
 	// outDirs maps each directory (under bld-out) that holds a declared
-	// output to the first output declared beneath it; declarers maps the
-	// owner of each declared output to its target, for positions.
-	outDirs   map[string]*File
-	declarers map[label.Label]*loading.Target
+	// output to the first output declared beneath it.
+	outDirs map[string]*File
 	// entries holds every target analyzed or being analyzed. An entry that
 	// failed keeps its error, so that a later dependent gets the same
 	// error value without analyzing it again.
@@ -104,7 +102,6 @@ func newState() *state {
 		envRead:   map[string]bool{},
 		files:     map[string]*File{},
 		outDirs:   map[string]*File{},
-		declarers: map[label.Label]*loading.Target{},
 		entries:   map[label.Label]*entry{},
 		ran:       map[label.Label]bool{},
 	}
@@ -203,7 +200,6 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 		n := len(labels)
 		a.st.entries = make(map[label.Label]*entry, 2*n)
 		a.st.files = make(map[string]*File, 2*n)
-		a.st.declarers = make(map[label.Label]*loading.Target, n)
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -543,7 +539,7 @@ func (a *Analyzer) addAction(act *graph.Action) error {
 			return fmt.Errorf("output %s is already produced by another action (%s of %s)", out, prev.Mnemonic, prev.Owner)
 		}
 		if f, ok := a.st.files[out]; ok && !f.IsSource {
-			return fmt.Errorf("output %s is already declared by %s", out, a.declarer(f.Owner))
+			return fmt.Errorf("output %s is already declared by %s", out, declarer(f))
 		}
 	}
 	for _, out := range act.Outputs {
@@ -591,23 +587,22 @@ func sortedPaths(files []*File) []string {
 func (a *Analyzer) checkOutputDirs(p string, t *loading.Target) error {
 	if f, ok := a.st.outDirs[p]; ok {
 		return fmt.Errorf("output %s of %s is a directory of output %s of %s; rename one",
-			p, describeTarget(t), f.Path, a.declarer(f.Owner))
+			p, describeTarget(t), f.Path, declarer(f))
 	}
 	for d := path.Dir(p); d != workspace.OutputDir && d != "." && d != "/"; d = path.Dir(d) {
 		if f, ok := a.st.files[d]; ok && !f.IsSource {
 			return fmt.Errorf("output %s of %s is a directory of output %s of %s; rename one",
-				d, a.declarer(f.Owner), p, describeTarget(t))
+				d, declarer(f), p, describeTarget(t))
 		}
 	}
 	return nil
 }
 
 // addOutputDirs records the directories of the declared output f (those
-// under bld-out), and t as the declarer of f's owner. A directory already
+// under bld-out). A directory already
 // recorded has its own directories recorded too, so each directory is
 // recorded once over the whole analysis. a.mu must be held.
-func (a *Analyzer) addOutputDirs(f *File, t *loading.Target) {
-	a.st.declarers[f.Owner] = t
+func (a *Analyzer) addOutputDirs(f *File) {
 	for d := path.Dir(f.Path); d != workspace.OutputDir && d != "." && d != "/"; d = path.Dir(d) {
 		if _, ok := a.st.outDirs[d]; ok {
 			return
@@ -616,13 +611,13 @@ func (a *Analyzer) addOutputDirs(f *File, t *loading.Target) {
 	}
 }
 
-// declarer describes the target l that declared outputs: its label, and
-// where it is declared when that is known. a.mu must be held.
-func (a *Analyzer) declarer(l label.Label) string {
-	if t, ok := a.st.declarers[l]; ok {
-		return describeTarget(t)
+// declarer describes the target that declared the output f: its label,
+// and where it is declared when that is known.
+func declarer(f *File) string {
+	if f.declarer != nil {
+		return describeTarget(f.declarer)
 	}
-	return l.String()
+	return f.Owner.String()
 }
 
 // describeTarget returns t's label and the position of its declaration.

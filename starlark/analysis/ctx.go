@@ -220,13 +220,14 @@ func (rc *ruleContext) declare(name string) (*File, error) {
 		if f.Owner == l {
 			return nil, fmt.Errorf("file %s is declared twice by %s", p, l)
 		}
-		return nil, fmt.Errorf("file %s is already declared by %s; choose another name", p, rc.a.declarer(f.Owner))
+		return nil, fmt.Errorf("file %s is already declared by %s; choose another name", p, declarer(f))
 	}
 	if err := rc.a.checkOutputDirs(p, rc.target); err != nil {
 		return nil, err
 	}
 	f := rc.a.file(p, l, false)
-	rc.a.addOutputDirs(f, rc.target)
+	f.declarer = rc.target
+	rc.a.addOutputDirs(f)
 	rc.declared = append(rc.declared, f)
 	return f, nil
 }

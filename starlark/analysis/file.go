@@ -24,6 +24,9 @@ type File struct {
 	// declared the generated file.
 	Owner    label.Label
 	IsSource bool
+	// declarer is the target that declared a generated file, for the
+	// position in errors.
+	declarer *loading.Target
 }
 
 var (
