@@ -99,11 +99,11 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		envRead:   map[string]bool{},
-		files:     map[string]*File{},
-		outDirs:   map[string]*File{},
-		entries:   map[label.Label]*entry{},
-		ran:       map[label.Label]bool{},
+		envRead: map[string]bool{},
+		files:   map[string]*File{},
+		outDirs: map[string]*File{},
+		entries: map[label.Label]*entry{},
+		ran:     map[label.Label]bool{},
 	}
 }
 
