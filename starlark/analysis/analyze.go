@@ -92,9 +92,10 @@ type state struct {
 	// error value without analyzing it again.
 	entries map[label.Label]*entry
 	// parallel is set while Prepare runs: implementations' print()s are
-	// noted in ran.
+	// noted in ran, and work takes the dependencies handed out.
 	parallel bool
 	ran      map[label.Label]bool
+	work     *work
 }
 
 func newState() *state {
@@ -189,9 +190,12 @@ func (a *Analyzer) Actions() []*graph.Action { return a.actions }
 // one at a time, as without Prepare: which error is reported first, and
 // what -k reports, never depend on timing. (The price is that an analysis
 // that fails is done twice.)
+//
+// The workers take the labels in order; once none is left, a target being
+// analyzed also hands its dependencies to idle workers, so that the
+// dependency graph of one target is analyzed in parallel too.
 func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
-	workers := min(a.workers, len(labels))
-	if workers <= 1 {
+	if a.workers <= 1 || len(labels) == 0 {
 		return
 	}
 	if len(a.st.entries) == 0 {
@@ -203,21 +207,24 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a.st.parallel = true
-	var next atomic.Int64
+	w := newWork(labels)
+	defer context.AfterFunc(pctx, w.stop)()
+	a.st.parallel, a.st.work = true, w
 	var failed atomic.Bool
 	var wg sync.WaitGroup
-	for range workers {
+	for range a.workers {
 		wg.Add(1)
 		crash.Go(func() {
 			defer wg.Done()
 			ch := &chain{}
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(labels) || pctx.Err() != nil {
+				l, ok := w.take()
+				if !ok {
 					return
 				}
-				if _, err := a.analyze(pctx, ch, labels[i], nil, nil); err != nil {
+				_, err := a.analyze(pctx, ch, l, nil, nil)
+				w.done()
+				if err != nil {
 					failed.Store(true)
 					cancel()
 					return
@@ -226,13 +233,91 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 		})
 	}
 	wg.Wait()
-	a.st.parallel = false
+	a.st.parallel, a.st.work = false, nil
 	if failed.Load() || ctx.Err() != nil {
 		for l := range a.st.ran {
 			a.printed[l] = true
 		}
 		a.st = newState()
 	}
+}
+
+// work is what Prepare's workers analyze: the labels given, in order, then
+// the dependencies that targets being analyzed hand out.
+type work struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	labels []label.Label
+	next   int           // the next of labels to take
+	queue  []label.Label // dependencies handed out, taken last first
+	active int           // workers analyzing a label taken
+	end    bool
+}
+
+// maxHandedOut bounds the dependencies waiting for a worker.
+const maxHandedOut = 1024
+
+func newWork(labels []label.Label) *work {
+	w := &work{labels: labels}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+// take returns the next label to analyze, waiting while there is none but
+// a worker may still hand out more; false means the work is over.
+func (w *work) take() (label.Label, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		switch {
+		case w.end:
+			return label.Label{}, false
+		case len(w.queue) > 0:
+			l := w.queue[len(w.queue)-1]
+			w.queue = w.queue[:len(w.queue)-1]
+			w.active++
+			return l, true
+		case w.next < len(w.labels):
+			w.next++
+			w.active++
+			return w.labels[w.next-1], true
+		case w.active == 0:
+			w.end = true
+			w.cond.Broadcast()
+			return label.Label{}, false
+		}
+		w.cond.Wait()
+	}
+}
+
+// done says that a label taken is analyzed.
+func (w *work) done() {
+	w.mu.Lock()
+	w.active--
+	if w.active == 0 {
+		w.cond.Broadcast()
+	}
+	w.mu.Unlock()
+}
+
+// handOut offers the dependencies deps to idle workers, once the labels
+// given are all taken (before, the workers have enough to do).
+func (w *work) handOut(deps []label.Label) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.end || w.next < len(w.labels) || len(w.queue)+len(deps) > maxHandedOut {
+		return
+	}
+	w.queue = append(w.queue, deps...)
+	w.cond.Broadcast()
+}
+
+// stop ends the work: take returns false from now on.
+func (w *work) stop() {
+	w.mu.Lock()
+	w.end = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
 }
 
 // Analyze analyzes the target l and everything it depends on (unless
@@ -465,6 +550,11 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		return nil, err
 	}
 	depLabels := t.Deps()
+	if w := a.st.work; w != nil && len(depLabels) > 1 {
+		// This goroutine analyzes the first dependency itself; idle
+		// workers may take the others.
+		w.handOut(depLabels[1:])
+	}
 	deps := make(map[label.Label]*Configured, len(depLabels))
 	for _, dl := range depLabels {
 		c, err := a.analyze(ctx, ch, dl, t, e)

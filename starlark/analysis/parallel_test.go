@@ -100,10 +100,15 @@ type analysisRun struct {
 // analyzeAll analyzes //... of root as bld build -k does, with a new loader
 // and the given number of workers (1: one target at a time, no Prepare).
 func analyzeAll(t *testing.T, root string, workers int) analysisRun {
+	return analyzePattern(t, root, "//...", workers)
+}
+
+// analyzePattern is analyzeAll for the targets of one pattern.
+func analyzePattern(t *testing.T, root, pat string, workers int) analysisRun {
 	t.Helper()
 	ctx := context.Background()
 	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
-	pattern, err := label.ParsePattern("//...", "")
+	pattern, err := label.ParsePattern(pat, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +155,17 @@ func TestParallelAnalysisIsSequential(t *testing.T) {
 		got := analyzeAll(t, root, 2+i%3*3)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("run %d: parallel analysis differs from the sequential one (-want +got):\n%s", i, diff)
+		}
+	}
+	// One target, whose dependencies the workers share.
+	want = analyzePattern(t, root, "//p11:all", 1)
+	if len(want.Actions) < 12*8 {
+		t.Fatalf("//p11:all: %d actions, want the %d of its dependencies and its own", len(want.Actions), 12*8)
+	}
+	for i := range 5 {
+		got := analyzePattern(t, root, "//p11:all", 2+i%3*3)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("//p11:all, run %d: parallel analysis differs from the sequential one (-want +got):\n%s", i, diff)
 		}
 	}
 }
