@@ -111,11 +111,6 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		return plan, err
 	}
 
-	// When analysis is over, what it made but the actions is garbage:
-	// collecting it then (after the watchdog stops) starts execution with
-	// a heap goal of GOGC times what execution keeps, rather than times
-	// what analysis had live at its last collection.
-	defer runtime.GC()
 	stopWatch := req.Loader.WatchMemory()
 	defer stopWatch()
 	reported := map[string]bool{}
@@ -179,9 +174,15 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		}
 	}
 	// The analysis and the packages are garbage from here on: what
-	// follows keeps only the actions.
+	// follows keeps only the actions. Collecting them now sets the heap
+	// goal of what follows (the graph's checks, the snapshot's encoding,
+	// execution) to GOGC times what is kept, rather than times what
+	// analysis had live at its last collection (at 100,000 targets, 1.5
+	// GB rather than 0.5).
 	actions, envRead := an.Actions(), an.EnvRead()
+	an = nil
 	req.Loader.Forget()
+	runtime.GC()
 	view := req.Loader.View()
 	plan, err := NewPlan(actions, goals, view.IsFile)
 	if err != nil {
