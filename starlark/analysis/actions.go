@@ -90,53 +90,50 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
-	var (
-		outputs, inputs, tools starlark.Value = nil, starlark.None, starlark.None
-		executable             starlark.Value = starlark.None
-		command                string
-		arguments              *starlark.List
-		env, requirements      *starlark.Dict
-		envInherit             *starlark.List
-		depfile                starlark.Value = starlark.None
-		discoverable           starlark.Value = starlark.None
-		mnemonic                              = "Action"
-		progress               string
-		jobserver              starlark.Value = starlark.False
-		group, failureHint     string
-		serial                 bool
-		stage, pipeline        string
-	)
-	shell := b.Name() == "run_shell"
-	pairs := []any{"outputs", &outputs}
-	if shell {
-		pairs = append(pairs, "command", &command)
-		mnemonic = "RunShell"
-	} else {
-		pairs = append(pairs, "executable", &executable)
+	// The parameters, in one struct: one allocation, where separate
+	// variables whose addresses UnpackArgs takes would be one each.
+	p := struct {
+		outputs, inputs, tools, executable, depfile, discoverable, jobserver starlark.Value
+		command, mnemonic, progress, group, failureHint, stage, pipeline     string
+		arguments, envInherit                                                *starlark.List
+		env, requirements                                                    *starlark.Dict
+		serial                                                               bool
+	}{
+		inputs: starlark.None, tools: starlark.None, executable: starlark.None, depfile: starlark.None,
+		discoverable: starlark.None, jobserver: starlark.False, mnemonic: "Action",
 	}
-	pairs = append(pairs, "arguments?", &arguments, "inputs?", &inputs, "tools?", &tools, "env?", &env,
-		"mnemonic?", &mnemonic, "progress_message?", &progress, "jobserver?", &jobserver,
-		"execution_requirements?", &requirements, "env_inherit?", &envInherit,
-		"depfile?", &depfile, "discoverable_inputs?", &discoverable,
-		"group?", &group, "serial?", &serial, "failure_hint?", &failureHint,
-		"stage?", &stage, "pipeline?", &pipeline)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, pairs...); err != nil {
+	shell := b.Name() == "run_shell"
+	second, secondPtr := "executable", any(&p.executable)
+	if shell {
+		second, secondPtr = "command", &p.command
+		p.mnemonic = "RunShell"
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "outputs", &p.outputs, second, secondPtr,
+		"arguments?", &p.arguments, "inputs?", &p.inputs, "tools?", &p.tools, "env?", &p.env,
+		"mnemonic?", &p.mnemonic, "progress_message?", &p.progress, "jobserver?", &p.jobserver,
+		"execution_requirements?", &p.requirements, "env_inherit?", &p.envInherit,
+		"depfile?", &p.depfile, "discoverable_inputs?", &p.discoverable,
+		"group?", &p.group, "serial?", &p.serial, "failure_hint?", &p.failureHint,
+		"stage?", &p.stage, "pipeline?", &p.pipeline); err != nil {
 		return nil, err
 	}
+	outputs, inputs, tools, executable, depfile, discoverable, jobserver := p.outputs, p.inputs, p.tools, p.executable, p.depfile, p.discoverable, p.jobserver
+	command, mnemonic, progress, group, failureHint, stage, pipeline := p.command, p.mnemonic, p.progress, p.group, p.failureHint, p.stage, p.pipeline
+	arguments, envInherit, env, requirements, serial := p.arguments, p.envInherit, p.env, p.requirements, p.serial
 	outs, err := av.outputs(b, outputs)
 	if err != nil {
 		return nil, err
 	}
-	ins, err := filesOf(inputs, b.Name()+": inputs")
+	ins, err := filesOf(inputs, b.Name(), "inputs")
 	if err != nil {
 		return nil, err
 	}
-	toolFiles, err := filesOf(tools, b.Name()+": tools")
+	toolFiles, err := filesOf(tools, b.Name(), "tools")
 	if err != nil {
 		return nil, err
 	}
 	ins = append(ins, toolFiles...)
-	maybe, err := filesOf(discoverable, b.Name()+": discoverable_inputs")
+	maybe, err := filesOf(discoverable, b.Name(), "discoverable_inputs")
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +297,7 @@ func validStageName(s string) bool {
 // outputs checks that every output is a file this target declared and no
 // other action writes.
 func (av *actionsValue) outputs(b *starlark.Builtin, v starlark.Value) ([]*File, error) {
-	outs, err := filesOf(v, b.Name()+": outputs")
+	outs, err := filesOf(v, b.Name(), "outputs")
 	if err != nil {
 		return nil, err
 	}
@@ -323,9 +320,9 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 		applyRequirement(act, tag)
 	}
 	act.ExecProperties = av.rc.a.config.execProperties(av.rc.target.ExecProperties)
-	if err := av.rc.a.addAction(act); err != nil {
-		return fmt.Errorf("%s: %v", b.Name(), err)
-	}
+	// Outputs are files this target declared (outputs checked it), so
+	// no other target's action produces them.
+	av.rc.entry.own = append(av.rc.entry.own, act)
 	for _, f := range outs {
 		av.rc.produced[f] = true
 	}
@@ -336,20 +333,22 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 // the variables of env_inherit taken from bld's own environment (unset ones
 // are left out), then the env dict.
 func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *starlark.List) ([]string, error) {
-	m := map[string]string{}
-	for _, kv := range av.rc.a.actionEnv {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
+	if (inherit == nil || inherit.Len() == 0) && (d == nil || d.Len() == 0) {
+		// Shared by the actions: clipped, so that an append copies.
+		return slices.Clip(av.rc.a.baseEnv), nil
 	}
+	m := envMap(av.rc.a.actionEnv)
 	if inherit != nil {
 		for i := 0; i < inherit.Len(); i++ {
 			name, ok := inherit.Index(i).(starlark.String)
 			if !ok {
 				return nil, fmt.Errorf("%s: env_inherit must be a list of variable names", b.Name())
 			}
-			av.rc.a.envRead[string(name)] = true
-			av.rc.a.rec.env(string(name))
+			av.rc.a.mu.Lock()
+			av.rc.a.st.envRead[string(name)] = true
+			av.rc.a.mu.Unlock()
+			// Only this target's analysis touches its entry.
+			av.rc.entry.env = insertSorted(av.rc.entry.env, string(name))
 			if v, ok := av.rc.a.hostEnv[string(name)]; ok {
 				m[string(name)] = v
 			}
@@ -365,12 +364,29 @@ func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *star
 			m[string(k)] = string(v)
 		}
 	}
+	return sortedEnv(m), nil
+}
+
+// envMap returns the variables of "KEY=value" entries; of a name given
+// twice, the last value counts.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// sortedEnv returns the variables of m as "KEY=value" entries, sorted.
+func sortedEnv(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for k, v := range m {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
 }
 
 // progress expands %{label} and %{output} in a progress message.

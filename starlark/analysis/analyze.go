@@ -11,11 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.starlark.net/starlark"
 
+	"bld/exec/crash"
 	"bld/exec/graph"
 	"bld/starlark/label"
 	"bld/starlark/loading"
@@ -39,28 +43,105 @@ type Configured struct {
 }
 
 // An Analyzer analyzes targets, each once, and accumulates their actions.
-// It is not safe for concurrent use.
+// Its methods are not safe for concurrent use; Prepare analyzes many
+// targets in parallel inside.
+//
+// Each target's own actions are kept with it while it is analyzed and are
+// added to the action list (Actions) in the order a depth-first analysis
+// of the targets given to Analyze, one after the other, declares them:
+// every target's actions after those of the targets it depends on, in
+// attribute order. That order, the actions and every error are the same
+// whether the targets were analyzed one at a time or in parallel.
 type Analyzer struct {
 	loader    *loading.Loader
 	config    Config
 	actionEnv []string
 	hostEnv   map[string]string
-	envRead   map[string]bool
-	files     map[string]*File
-	// outDirs maps each directory (under bld-out) that holds a declared
-	// output to the first output declared beneath it; declarers maps the
-	// owner of each declared output to its target, for positions.
-	outDirs    map[string]*File
-	declarers  map[label.Label]*loading.Target
-	configured map[label.Label]*Configured
-	// failed holds the error of each target whose analysis failed, so that
-	// a later dependent gets the same error without analyzing it again.
-	failed   map[label.Label]error
-	active   map[label.Label]bool
-	stack    []label.Label
+	workers   int
+	// baseEnv is actionEnv as a sorted, deduplicated environment (the
+	// last value of a name counts), shared by the actions that add
+	// nothing to it; vars and fragments are ctx.var and ctx.fragments,
+	// frozen. All are made once.
+	baseEnv         []string
+	vars, fragments starlark.Value
+
+	// mu guards st's maps while Prepare runs targets in parallel.
+	mu sync.Mutex
+	st *state
+
+	// actions are the actions committed so far, in declaration order;
+	// producer maps each of their outputs to its action.
 	actions  []*graph.Action
 	producer map[string]*graph.Action
-	rec      recorder
+	// printed holds the targets whose implementations ran in a parallel
+	// Prepare that ended in an error: their print()s were shown once, and
+	// are not shown again when the analysis is redone one at a time.
+	printed map[label.Label]bool
+}
+
+// state is what an analysis knows of the targets and files it has seen.
+// Prepare replaces it with a new one when it gives up on a parallel run.
+type state struct {
+	envRead map[string]bool
+	files   map[string]*File
+	// outDirs maps each directory (under bld-out) that holds a declared
+	// output to the first output declared beneath it.
+	outDirs map[string]*File
+	// entries holds every target analyzed or being analyzed. An entry that
+	// failed keeps its error, so that a later dependent gets the same
+	// error value without analyzing it again.
+	entries map[label.Label]*entry
+	// parallel is set while Prepare runs: implementations' print()s are
+	// noted in ran, and work takes the dependencies handed out.
+	parallel bool
+	ran      map[label.Label]bool
+	work     *work
+}
+
+func newState() *state {
+	return &state{
+		envRead: map[string]bool{},
+		files:   map[string]*File{},
+		outDirs: map[string]*File{},
+		entries: map[label.Label]*entry{},
+		ran:     map[label.Label]bool{},
+	}
+}
+
+// An entry is the analysis of one label: a rule target, a declared output
+// or a source file.
+type entry struct {
+	l     label.Label
+	done  chan struct{} // closed when c or err is set
+	owner *chain        // the chain analyzing it, until done
+	c     *Configured
+	err   error
+	// retry is set on an error that is not the label's own (a package
+	// that does not load, a file that does not exist): the message names
+	// the dependent, so each dependent analyzes the label again.
+	retry bool
+	// gen is the target that declares a declared output's file.
+	gen *label.Label
+	// visits are the entries the analysis asked for, in order (the
+	// Record's Children); own are the actions the target declared
+	// itself. commit adds them to the action list, visits first, and
+	// forgets own.
+	visits    []*entry
+	own       []*graph.Action
+	committed bool
+	// pkgs are the packages loaded on the label's behalf and env the
+	// variables its actions inherited, both sorted and unique (the
+	// Record's Packages and Env). Like visits and own, only the
+	// goroutine analyzing the label writes them, before done is closed.
+	pkgs, env []string
+}
+
+// A chain is one goroutine's stack of rule targets being analyzed, and the
+// entry it waits for, if another goroutine is analyzing it: following
+// owner -> waitingFor links finds dependency cycles across goroutines.
+type chain struct {
+	stack      []label.Label
+	waitingFor *entry
 }
 
 // New returns an Analyzer for the configuration cfg. actionEnv is the base
@@ -75,108 +156,345 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		}
 	}
 	return &Analyzer{
-		loader:     loader,
-		config:     cfg,
-		actionEnv:  actionEnv,
-		hostEnv:    host,
-		envRead:    map[string]bool{},
-		files:      map[string]*File{},
-		outDirs:    map[string]*File{},
-		declarers:  map[label.Label]*loading.Target{},
-		configured: map[label.Label]*Configured{},
-		failed:     map[label.Label]error{},
-		active:     map[label.Label]bool{},
-		producer:   map[string]*graph.Action{},
-		rec:        recorder{records: map[label.Label]*Record{}},
+		loader:    loader,
+		config:    cfg,
+		actionEnv: actionEnv,
+		baseEnv:   sortedEnv(envMap(actionEnv)),
+		vars:      cfg.vars(),
+		fragments: cfg.fragments(),
+		hostEnv:   host,
+		workers:   runtime.GOMAXPROCS(0),
+		st:        newState(),
+		producer:  map[string]*graph.Action{},
+		printed:   map[label.Label]bool{},
 	}
 }
+
+// SetWorkers sets how many targets Prepare analyzes at once (at least 1;
+// New's default is GOMAXPROCS).
+func (a *Analyzer) SetWorkers(n int) { a.workers = max(n, 1) }
 
 // EnvRead returns the names of the variables of bld's environment that
 // actions inherited (env_inherit), sorted: the action graph depends on their
 // values.
 func (a *Analyzer) EnvRead() []string {
-	names := make([]string, 0, len(a.envRead))
-	for n := range a.envRead {
+	names := make([]string, 0, len(a.st.envRead))
+	for n := range a.st.envRead {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
 }
 
-// Actions returns every action declared so far, in declaration order.
+// Actions returns every action of the targets analyzed so far (and the
+// tests added), in declaration order.
 func (a *Analyzer) Actions() []*graph.Action { return a.actions }
 
-// Analyze analyzes the target l and everything it depends on. After an
+// Prepare analyzes the targets labels and everything they depend on, in
+// parallel (SetWorkers), so that Analyze of each of them, in any order,
+// then only collects the results. When any target fails (or ctx ends),
+// Prepare forgets everything it did, and Analyze then analyzes the targets
+// one at a time, as without Prepare: which error is reported first, and
+// what -k reports, never depend on timing. (The price is that an analysis
+// that fails is done twice.)
+//
+// The workers take the labels in order; once none is left, a target being
+// analyzed also hands its dependencies to idle workers, so that the
+// dependency graph of one target is analyzed in parallel too.
+func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
+	if a.workers <= 1 || len(labels) == 0 {
+		return
+	}
+	if len(a.st.entries) == 0 {
+		// Sized for what is coming (a target, its outputs and a source
+		// or two each), rather than grown step by step.
+		n := len(labels)
+		a.st.entries = make(map[label.Label]*entry, 2*n)
+		a.st.files = make(map[string]*File, 2*n)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := newWork(labels)
+	defer context.AfterFunc(pctx, w.stop)()
+	a.st.parallel, a.st.work = true, w
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range a.workers {
+		wg.Add(1)
+		crash.Go(func() {
+			defer wg.Done()
+			ch := &chain{}
+			for {
+				l, ok := w.take()
+				if !ok {
+					return
+				}
+				_, err := a.analyze(pctx, ch, l, nil, nil)
+				w.done()
+				if err != nil {
+					failed.Store(true)
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	a.st.parallel, a.st.work = false, nil
+	if failed.Load() || ctx.Err() != nil {
+		for l := range a.st.ran {
+			a.printed[l] = true
+		}
+		a.st = newState()
+	}
+}
+
+// work is what Prepare's workers analyze: the labels given, in order, then
+// the dependencies that targets being analyzed hand out.
+type work struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	labels []label.Label
+	next   int           // the next of labels to take
+	queue  []label.Label // dependencies handed out, taken last first
+	active int           // workers analyzing a label taken
+	end    bool
+}
+
+// maxHandedOut bounds the dependencies waiting for a worker.
+const maxHandedOut = 1024
+
+func newWork(labels []label.Label) *work {
+	w := &work{labels: labels}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+// take returns the next label to analyze, waiting while there is none but
+// a worker may still hand out more; false means the work is over.
+func (w *work) take() (label.Label, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		switch {
+		case w.end:
+			return label.Label{}, false
+		case len(w.queue) > 0:
+			l := w.queue[len(w.queue)-1]
+			w.queue = w.queue[:len(w.queue)-1]
+			w.active++
+			return l, true
+		case w.next < len(w.labels):
+			w.next++
+			w.active++
+			return w.labels[w.next-1], true
+		case w.active == 0:
+			w.end = true
+			w.cond.Broadcast()
+			return label.Label{}, false
+		}
+		w.cond.Wait()
+	}
+}
+
+// done says that a label taken is analyzed.
+func (w *work) done() {
+	w.mu.Lock()
+	w.active--
+	if w.active == 0 {
+		w.cond.Broadcast()
+	}
+	w.mu.Unlock()
+}
+
+// handOut offers the dependencies deps to idle workers, once the labels
+// given are all taken (before, the workers have enough to do).
+func (w *work) handOut(deps []label.Label) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.end || w.next < len(w.labels) || len(w.queue)+len(deps) > maxHandedOut {
+		return
+	}
+	w.queue = append(w.queue, deps...)
+	w.cond.Broadcast()
+}
+
+// stop ends the work: take returns false from now on.
+func (w *work) stop() {
+	w.mu.Lock()
+	w.end = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// Analyze analyzes the target l and everything it depends on (unless
+// Prepare did), and adds their actions to the action list. After an
 // error the Analyzer stays usable: it can analyze other targets (bld build
 // -k), it keeps none of the failed target's actions, and a target that
 // depends on a failed one returns the same error value, so that a caller
 // reporting each distinct error says it once.
 func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, error) {
-	return a.analyze(ctx, l, nil)
+	var top entry
+	c, err := a.analyze(ctx, &chain{}, l, nil, &top)
+	for _, e := range top.visits {
+		a.commit(e)
+	}
+	return c, err
 }
 
-// analyze analyzes l, which from (nil for a command-line target) depends on.
-func (a *Analyzer) analyze(ctx context.Context, l label.Label, from *loading.Target) (*Configured, error) {
-	a.rec.child(l)
-	if c, ok := a.configured[l]; ok {
-		return c, nil
+// commit adds the actions of e's analysis to the action list, after those
+// of the entries it visited, each target's once. (The visits of an entry
+// that failed count: a failed target's dependencies are analyzed.)
+func (a *Analyzer) commit(e *entry) {
+	if e.committed {
+		return
 	}
-	if err, ok := a.failed[l]; ok {
-		return nil, err
+	select {
+	case <-e.done:
+	default:
+		return // interrupted
 	}
-	if a.active[l] {
-		return nil, a.cycleError(l, from)
+	e.committed = true
+	for _, v := range e.visits {
+		a.commit(v)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if e.err == nil {
+		for _, act := range e.own {
+			for _, out := range act.Outputs {
+				a.producer[out] = act
+			}
+		}
+		a.actions = append(a.actions, e.own...)
 	}
-	a.rec.push(l)
-	defer a.rec.pop()
-	pkg, err := a.loadPackage(ctx, l.Pkg)
+	e.own = nil
+}
+
+// analyze analyzes l, which from (nil for a command-line target) depends
+// on, on chain ch; parent, if not nil, is the entry of from, which notes
+// the visit.
+func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *loading.Target, parent *entry) (*Configured, error) {
+	visit := func(e *entry) {
+		if parent != nil {
+			parent.visits = append(parent.visits, e)
+		}
+	}
+	for {
+		a.mu.Lock()
+		e, ok := a.st.entries[l]
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				a.mu.Unlock()
+				return nil, err
+			}
+			e = &entry{l: l, done: make(chan struct{}), owner: ch}
+			a.st.entries[l] = e
+			a.mu.Unlock()
+			visit(e)
+			return a.run(ctx, ch, e, l, from)
+		}
+		select {
+		case <-e.done:
+			a.mu.Unlock()
+			if e.retry {
+				continue
+			}
+			visit(e)
+			return e.c, e.err
+		default:
+		}
+		if e.owner == ch {
+			a.mu.Unlock()
+			if e.gen != nil {
+				// A declared output of a target being analyzed: the
+				// cycle is through that target.
+				return a.analyze(ctx, ch, *e.gen, nil, nil)
+			}
+			return nil, a.cycleError(ch, l, from)
+		}
+		// Another goroutine analyzes l. If it waits, through a chain of
+		// waits, for this one, waiting would deadlock: a cycle. Its
+		// message depends on timing, but Prepare redoes a failed
+		// analysis one at a time, which reports it as ever.
+		for x := e; x != nil && x.owner != nil; x = x.owner.waitingFor {
+			if x.owner == ch {
+				a.mu.Unlock()
+				return nil, fmt.Errorf("dependency cycle through %s", l)
+			}
+		}
+		ch.waitingFor = e
+		a.mu.Unlock()
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+		}
+		a.mu.Lock()
+		ch.waitingFor = nil
+		a.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// run analyzes l into its new entry e and finishes e.
+func (a *Analyzer) run(ctx context.Context, ch *chain, e *entry, l label.Label, from *loading.Target) (*Configured, error) {
+	c, err, own := a.compute(ctx, ch, e, l, from)
+	a.mu.Lock()
+	e.c, e.err, e.owner = c, err, nil
+	if err != nil && (!own || ctx.Err() != nil) {
+		// Not l's own error, or an interruption: the next visit tries
+		// again.
+		e.retry = true
+		delete(a.st.entries, l)
+	}
+	close(e.done)
+	a.mu.Unlock()
+	return c, err
+}
+
+// compute is the analysis of l; own reports whether an error is l's
+// (kept for the next dependent) rather than its reference's.
+func (a *Analyzer) compute(ctx context.Context, ch *chain, e *entry, l label.Label, from *loading.Target) (_ *Configured, _ error, own bool) {
+	pkg, err := a.loadPackage(ctx, e, l.Pkg)
 	if err != nil {
 		var nsp *loading.NoSuchPackageError
 		if errors.As(err, &nsp) {
-			return nil, referenceError(from, l, err.Error()+"; check the label's package path")
+			return nil, referenceError(from, l, err.Error()+"; check the label's package path"), false
 		}
-		return nil, err
+		return nil, err, false
 	}
 	t, ok := pkg.Targets[l.Name]
 	if !ok {
 		if gen, ok := pkg.Outputs[l.Name]; ok {
-			return a.outputFile(ctx, gen, l)
+			a.mu.Lock()
+			e.gen = &gen.Label
+			a.mu.Unlock()
+			c, err := a.outputFile(ctx, ch, e, gen, l)
+			return c, err, false
 		}
-		return a.sourceFile(pkg, l, from)
+		c, err := a.sourceFile(pkg, l, from)
+		return c, err, false
 	}
-	a.active[l] = true
-	a.stack = append(a.stack, l)
-	nActions := len(a.actions)
-	c, err := a.analyzeTarget(ctx, t)
-	a.stack = a.stack[:len(a.stack)-1]
-	delete(a.active, l)
-	if err != nil {
-		a.dropActions(nActions, l)
-		if ctx.Err() == nil {
-			a.failed[l] = err
-		}
-		return nil, err
-	}
-	a.configured[l] = c
-	return c, nil
+	ch.stack = append(ch.stack, l)
+	c, err := a.analyzeTarget(ctx, ch, e, t)
+	ch.stack = ch.stack[:len(ch.stack)-1]
+	return c, err, true
 }
 
 // outputFile returns the target of a file that an output attribute of gen
 // declares: the file alone, made by gen.
-func (a *Analyzer) outputFile(ctx context.Context, gen *loading.Target, l label.Label) (*Configured, error) {
-	if _, err := a.analyze(ctx, gen.Label, nil); err != nil {
+func (a *Analyzer) outputFile(ctx context.Context, ch *chain, e *entry, gen *loading.Target, l label.Label) (*Configured, error) {
+	if _, err := a.analyze(ctx, ch, gen.Label, nil, e); err != nil {
 		return nil, err
 	}
-	f := a.files[path.Join(workspace.OutputDir, l.Pkg, l.Name)]
+	a.mu.Lock()
+	f := a.st.files[path.Join(workspace.OutputDir, l.Pkg, l.Name)]
+	a.mu.Unlock()
 	if f == nil {
 		return nil, fmt.Errorf("%s: %s %s did not declare its output %s", gen.Pos, gen.Rule.Name(), gen.Label, l.Name)
 	}
 	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
 	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
-	a.configured[l] = c
 	return c, nil
 }
 
@@ -186,10 +504,11 @@ func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading
 	if _, err := a.loader.Resolve(pkg, l); err != nil {
 		return nil, referenceError(from, l, err.Error())
 	}
+	a.mu.Lock()
 	f := a.file(l.Path(), l, true)
+	a.mu.Unlock()
 	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
 	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
-	a.configured[l] = c
 	return c, nil
 }
 
@@ -201,17 +520,17 @@ func referenceError(from *loading.Target, l label.Label, msg string) error {
 	return fmt.Errorf("%s: %s %s depends on %s: %s", from.Pos, from.Rule.Name(), from.Label, l, msg)
 }
 
-// cycleError reports that l, which from depends on, is being analyzed: the
-// chain from l back to itself, placed at from's declaration.
-func (a *Analyzer) cycleError(l label.Label, from *loading.Target) error {
+// cycleError reports that l, which from depends on, is being analyzed on
+// chain ch: the chain from l back to itself, placed at from's declaration.
+func (a *Analyzer) cycleError(ch *chain, l label.Label, from *loading.Target) error {
 	start := 0
-	for i, s := range a.stack {
+	for i, s := range ch.stack {
 		if s == l {
 			start = i
 		}
 	}
 	var chain []string
-	for _, s := range a.stack[start:] {
+	for _, s := range ch.stack[start:] {
 		chain = append(chain, s.String())
 	}
 	chain = append(chain, l.String())
@@ -222,29 +541,35 @@ func (a *Analyzer) cycleError(l label.Label, from *loading.Target) error {
 	return errors.New(msg)
 }
 
-// file returns the one *File of a path.
+// file returns the one *File of a path. a.mu must be held.
 func (a *Analyzer) file(path string, owner label.Label, source bool) *File {
-	if f, ok := a.files[path]; ok {
+	if f, ok := a.st.files[path]; ok {
 		return f
 	}
 	f := &File{Path: path, Owner: owner, IsSource: source}
-	a.files[path] = f
+	a.st.files[path] = f
 	return f
 }
 
-func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Configured, error) {
-	t, err := a.resolveSelects(ctx, t)
+func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *loading.Target) (*Configured, error) {
+	t, err := a.resolveSelects(ctx, e, t)
 	if err != nil {
 		return nil, err
 	}
-	deps := map[label.Label]*Configured{}
-	for _, dl := range t.Deps() {
-		c, err := a.analyze(ctx, dl, t)
+	depLabels := t.Deps()
+	if w := a.st.work; w != nil && len(depLabels) > 1 {
+		// This goroutine analyzes the first dependency itself; idle
+		// workers may take the others.
+		w.handOut(depLabels[1:])
+	}
+	deps := make(map[label.Label]*Configured, len(depLabels))
+	for _, dl := range depLabels {
+		c, err := a.analyze(ctx, ch, dl, t, e)
 		if err != nil {
 			return nil, err
 		}
 		if c.Target != nil {
-			if err := a.checkVisibility(ctx, t, c.Target); err != nil {
+			if err := a.checkVisibility(ctx, e, t, c.Target); err != nil {
 				return nil, err
 			}
 		}
@@ -254,11 +579,12 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Confi
 		actual := deps[loading.LabelsOf(t.Attrs["actual"])[0]]
 		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}
-	rc, err := newRuleContext(a, t, deps)
+	rc, err := newRuleContext(a, e, t, deps)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
 	thread, done := a.loader.NewThread(ctx, t.Label.String())
+	a.watchPrint(thread, t.Label)
 	ret, err := starlark.Call(thread, t.Rule.Impl, starlark.Tuple{rc}, nil)
 	done()
 	rc.finished = true
@@ -284,12 +610,33 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, t *loading.Target) (*Confi
 	return c, nil
 }
 
-// addAction records an action, checking that no other action produces any of
-// its outputs.
+// watchPrint makes thread, which runs l's implementation, note that it
+// printed while Prepare runs in parallel, and print nothing when Prepare
+// gave up after l had printed (its messages were shown then).
+func (a *Analyzer) watchPrint(thread *starlark.Thread, l label.Label) {
+	print := thread.Print
+	switch {
+	case a.printed[l]:
+		thread.Print = func(*starlark.Thread, string) {}
+	case a.st.parallel:
+		thread.Print = func(th *starlark.Thread, msg string) {
+			a.mu.Lock()
+			a.st.ran[l] = true
+			a.mu.Unlock()
+			print(th, msg)
+		}
+	}
+}
+
+// addAction records an action that is no rule's (a test's), checking that
+// nothing else produces any of its outputs.
 func (a *Analyzer) addAction(act *graph.Action) error {
 	for _, out := range act.Outputs {
 		if prev, ok := a.producer[out]; ok {
 			return fmt.Errorf("output %s is already produced by another action (%s of %s)", out, prev.Mnemonic, prev.Owner)
+		}
+		if f, ok := a.st.files[out]; ok && !f.IsSource {
+			return fmt.Errorf("output %s is already declared by %s", out, declarer(f))
 		}
 	}
 	for _, out := range act.Outputs {
@@ -297,26 +644,6 @@ func (a *Analyzer) addAction(act *graph.Action) error {
 	}
 	a.actions = append(a.actions, act)
 	return nil
-}
-
-// dropActions forgets the actions that target l declared after the first n
-// actions: l's analysis failed. (Its dependencies' actions, declared before
-// l's rule ran, stay: those targets are analyzed.)
-func (a *Analyzer) dropActions(n int, l label.Label) {
-	owner := l.String()
-	kept := a.actions[:n]
-	for _, act := range a.actions[n:] {
-		if act.Owner != owner {
-			kept = append(kept, act)
-			continue
-		}
-		for _, out := range act.Outputs {
-			if a.producer[out] == act {
-				delete(a.producer, out)
-			}
-		}
-	}
-	a.actions = kept
 }
 
 // Producer returns the action that produces path, if any.
@@ -353,45 +680,58 @@ func sortedPaths(files []*File) []string {
 // checkOutputDirs reports an error if the output path p, which t declares,
 // is a directory of an output declared before, or if an output declared
 // before is a directory of p: both cannot exist. Its cost is one map lookup
-// per directory level of p.
+// per directory level of p. a.mu must be held.
 func (a *Analyzer) checkOutputDirs(p string, t *loading.Target) error {
-	if f, ok := a.outDirs[p]; ok {
+	if f, ok := a.st.outDirs[p]; ok {
 		return fmt.Errorf("output %s of %s is a directory of output %s of %s; rename one",
-			p, describeTarget(t), f.Path, a.declarer(f.Owner))
+			p, describeTarget(t), f.Path, declarer(f))
 	}
 	for d := path.Dir(p); d != workspace.OutputDir && d != "." && d != "/"; d = path.Dir(d) {
-		if f, ok := a.files[d]; ok && !f.IsSource {
+		if f, ok := a.st.files[d]; ok && !f.IsSource {
 			return fmt.Errorf("output %s of %s is a directory of output %s of %s; rename one",
-				d, a.declarer(f.Owner), p, describeTarget(t))
+				d, declarer(f), p, describeTarget(t))
 		}
 	}
 	return nil
 }
 
 // addOutputDirs records the directories of the declared output f (those
-// under bld-out), and t as the declarer of f's owner. A directory already
+// under bld-out). A directory already
 // recorded has its own directories recorded too, so each directory is
-// recorded once over the whole analysis.
-func (a *Analyzer) addOutputDirs(f *File, t *loading.Target) {
-	a.declarers[f.Owner] = t
+// recorded once over the whole analysis. a.mu must be held.
+func (a *Analyzer) addOutputDirs(f *File) {
 	for d := path.Dir(f.Path); d != workspace.OutputDir && d != "." && d != "/"; d = path.Dir(d) {
-		if _, ok := a.outDirs[d]; ok {
+		if _, ok := a.st.outDirs[d]; ok {
 			return
 		}
-		a.outDirs[d] = f
+		a.st.outDirs[d] = f
 	}
 }
 
-// declarer describes the target l that declared outputs: its label, and
-// where it is declared when that is known.
-func (a *Analyzer) declarer(l label.Label) string {
-	if t, ok := a.declarers[l]; ok {
-		return describeTarget(t)
+// declarer describes the target that declared the output f: its label,
+// and where it is declared when that is known.
+func declarer(f *File) string {
+	if f.declarer != nil {
+		return describeTarget(f.declarer)
 	}
-	return l.String()
+	return f.Owner.String()
 }
 
 // describeTarget returns t's label and the position of its declaration.
 func describeTarget(t *loading.Target) string {
 	return fmt.Sprintf("%s (at %s)", t.Label, t.Pos)
+}
+
+// configured returns the analysis of l, if it is done and succeeded.
+func (a *Analyzer) configured(l label.Label) (*Configured, bool) {
+	e, ok := a.st.entries[l]
+	if !ok || e.c == nil {
+		return nil, false
+	}
+	select {
+	case <-e.done:
+		return e.c, true
+	default:
+		return nil, false
+	}
 }

@@ -152,9 +152,10 @@ func isBuiltinRule(t *loading.Target, name string) bool {
 	return t != nil && t.Rule.Name() == name && t.Rule.DefinedIn.Repo == label.BuiltinRepo
 }
 
-// matches reports whether the config_setting l matches the configuration.
-func (a *Analyzer) matches(ctx context.Context, l label.Label, from *loading.Target) (bool, error) {
-	pkg, err := a.loadPackage(ctx, l.Pkg)
+// matches reports whether the config_setting l matches the configuration;
+// e is the entry of from, which reads l's package.
+func (a *Analyzer) matches(ctx context.Context, e *entry, l label.Label, from *loading.Target) (bool, error) {
+	pkg, err := a.loadPackage(ctx, e, l.Pkg)
 	if err != nil {
 		return false, fmt.Errorf("%s: select() condition %s: %w", from.Pos, l, err)
 	}
@@ -197,8 +198,8 @@ func (a *Analyzer) matches(ctx context.Context, l label.Label, from *loading.Tar
 }
 
 // resolveSelects returns t with its select()s resolved for the
-// configuration: t itself when it has none, else a copy.
-func (a *Analyzer) resolveSelects(ctx context.Context, t *loading.Target) (*loading.Target, error) {
+// configuration: t itself when it has none, else a copy. e is t's entry.
+func (a *Analyzer) resolveSelects(ctx context.Context, e *entry, t *loading.Target) (*loading.Target, error) {
 	var names []string
 	for name, v := range t.Attrs {
 		if loading.Selects(v) {
@@ -216,7 +217,7 @@ func (a *Analyzer) resolveSelects(ctx context.Context, t *loading.Target) (*load
 	}
 	for _, name := range names {
 		v, err := loading.ResolveSelect(t.Rule.Attrs[name], t.Attrs[name], func(l label.Label) (bool, error) {
-			return a.matches(ctx, l, t)
+			return a.matches(ctx, e, l, t)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s %s: attribute %s: %w", t.Pos, t.Rule.Name(), t.Label, name, err)

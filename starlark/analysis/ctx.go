@@ -18,6 +18,7 @@ import (
 // ruleContext is the ctx a rule implementation receives.
 type ruleContext struct {
 	a      *Analyzer
+	entry  *entry // the target's, which keeps its actions
 	target *loading.Target
 	deps   map[label.Label]*Configured
 
@@ -35,8 +36,8 @@ type ruleContext struct {
 
 var _ starlark.HasAttrs = (*ruleContext)(nil)
 
-func newRuleContext(a *Analyzer, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
-	rc := &ruleContext{a: a, target: t, deps: deps, produced: map[*File]bool{}}
+func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
+	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, produced: map[*File]bool{}}
 	rc.actions = &actionsValue{rc: rc}
 	attr := starlark.StringDict{"name": starlark.String(t.Label.Name)}
 	files := starlark.StringDict{}
@@ -46,14 +47,13 @@ func newRuleContext(a *Analyzer, t *loading.Target, deps map[label.Label]*Config
 	for _, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attrs[name]
-		for _, l := range loading.LabelsOf(v) {
-			if !schema.Type.IsDependency() {
-				break
-			}
-			for _, p := range schema.Providers {
-				if _, ok := deps[l].Providers[p]; !ok {
-					return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
-						name, l, p.Name(), t.Rule.Name())
+		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
+			for _, l := range loading.LabelsOf(v) {
+				for _, p := range schema.Providers {
+					if _, ok := deps[l].Providers[p]; !ok {
+						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
+							name, l, p.Name(), t.Rule.Name())
+					}
 				}
 			}
 		}
@@ -188,9 +188,9 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	case "expand_make_variables":
 		return starlark.NewBuiltin("expand_make_variables", rc.expandMakeVariablesBuiltin), nil
 	case "var":
-		return rc.a.config.vars(), nil
+		return rc.a.vars, nil
 	case "fragments":
-		return rc.a.config.fragments(), nil
+		return rc.a.fragments, nil
 	case "partition":
 		return starlark.NewBuiltin("partition", rc.partitionBuiltin), nil
 	}
@@ -214,17 +214,20 @@ func (rc *ruleContext) declare(name string) (*File, error) {
 	if p == workspace.StateDir || strings.HasPrefix(p, workspace.StateDir+"/") {
 		return nil, fmt.Errorf("cannot declare %s: %s is bld's own state; choose another name", p, workspace.StateDir)
 	}
-	if f, ok := rc.a.files[p]; ok {
+	rc.a.mu.Lock()
+	defer rc.a.mu.Unlock()
+	if f, ok := rc.a.st.files[p]; ok {
 		if f.Owner == l {
 			return nil, fmt.Errorf("file %s is declared twice by %s", p, l)
 		}
-		return nil, fmt.Errorf("file %s is already declared by %s; choose another name", p, rc.a.declarer(f.Owner))
+		return nil, fmt.Errorf("file %s is already declared by %s; choose another name", p, declarer(f))
 	}
 	if err := rc.a.checkOutputDirs(p, rc.target); err != nil {
 		return nil, err
 	}
 	f := rc.a.file(p, l, false)
-	rc.a.addOutputDirs(f, rc.target)
+	f.declarer = rc.target
+	rc.a.addOutputDirs(f)
 	rc.declared = append(rc.declared, f)
 	return f, nil
 }
@@ -261,7 +264,7 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		c.Providers[pi.Provider] = pi
 	}
 	if di, ok := c.Providers[loading.DefaultInfo]; ok {
-		files, err := filesOf(di.Field("files"), "DefaultInfo.files")
+		files, err := filesOf(di.Field("files"), "DefaultInfo", "files")
 		if err != nil {
 			return nil, err
 		}

@@ -34,18 +34,20 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlar
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &attrName, "command", &command, "additional_substitutions?", &subs); err != nil {
 		return nil, err
 	}
-	vars := map[string]string{}
+	// Every value is checked; the text of those the command uses is made
+	// when it does.
+	var vars map[string]starlark.Value
 	if subs != nil {
+		vars = make(map[string]starlark.Value, subs.Len())
 		for _, kv := range subs.Items() {
 			k, ok := kv[0].(starlark.String)
 			if !ok {
 				return nil, fmt.Errorf("%s: additional_substitutions must map strings to strings or lists of paths", b.Name())
 			}
-			v, err := substitution(kv[1])
-			if err != nil {
+			if err := checkSubstitution(kv[1]); err != nil {
 				return nil, fmt.Errorf("%s: additional_substitutions[%q]: %v", b.Name(), string(k), err)
 			}
-			vars[string(k)] = v
+			vars[string(k)] = kv[1]
 		}
 	}
 	out, err := rc.expand(command, vars, true)
@@ -53,6 +55,25 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlar
 		return nil, fmt.Errorf("attribute %s of %s: %v", attrName, rc.target.Label, err)
 	}
 	return starlark.String(out), nil
+}
+
+// checkSubstitution reports an error if v cannot be a value of
+// additional_substitutions (substitution says which can).
+func checkSubstitution(v starlark.Value) error {
+	switch v := v.(type) {
+	case starlark.String:
+		return nil
+	case *starlark.List:
+		for i := range v.Len() {
+			switch e := v.Index(i).(type) {
+			case *File, starlark.String:
+			default:
+				return fmt.Errorf("element %d is a %s; a list holds paths (Files or strings)", i, e.Type())
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("got a %s; want a string or a list of paths (Files or strings)", v.Type())
 }
 
 // substitution returns the text of one value of additional_substitutions: a
@@ -84,7 +105,15 @@ func substitution(v starlark.Value) (string, error) {
 // becomes $, $(NAME) and $X are replaced by vars, and any other $ is an error.
 // Without makeVars (argv expansion), the paths are never quoted and other text
 // is left alone.
-func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (string, error) {
+func (rc *ruleContext) expand(s string, vars map[string]starlark.Value, makeVars bool) (string, error) {
+	lookup := func(name string) (string, bool, error) {
+		v, ok := vars[name]
+		if !ok {
+			return "", false, nil
+		}
+		text, err := substitution(v)
+		return text, true, err
+	}
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(s, '$')
@@ -132,7 +161,10 @@ func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (
 				b.WriteString("$(" + inner + ")")
 				continue
 			}
-			v, ok := vars[inner]
+			v, ok, err := lookup(inner)
+			if err != nil {
+				return "", err
+			}
 			if !ok {
 				return "", fmt.Errorf("$(%s) is not defined; known variables: %s (write $$ for a literal $)", inner, knownVars(vars))
 			}
@@ -143,7 +175,10 @@ func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (
 				s = s[1:]
 				continue
 			}
-			v, ok := vars[string(c)]
+			v, ok, err := lookup(string(c))
+			if err != nil {
+				return "", err
+			}
 			if !ok {
 				return "", fmt.Errorf("$%c is not defined; known variables: %s (write $$ for a literal $, e.g. $$HOME)", c, knownVars(vars))
 			}
@@ -153,7 +188,7 @@ func (rc *ruleContext) expand(s string, vars map[string]string, makeVars bool) (
 	}
 }
 
-func knownVars(vars map[string]string) string {
+func knownVars(vars map[string]starlark.Value) string {
 	var names []string
 	for k := range vars {
 		if len(k) == 1 {

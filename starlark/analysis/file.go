@@ -24,6 +24,9 @@ type File struct {
 	// declared the generated file.
 	Owner    label.Label
 	IsSource bool
+	// declarer is the target that declared a generated file, for the
+	// position in errors.
+	declarer *loading.Target
 }
 
 var (
@@ -82,22 +85,49 @@ func (f *File) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
+// The two roots, File.root and ctx.bin_dir: structs, immutable, made once.
+var (
+	sourceRoot = structOf(starlark.StringDict{"path": starlark.String("")})
+	outputRoot = structOf(starlark.StringDict{"path": starlark.String(workspace.OutputDir)})
+)
+
 func rootValue(p string) starlark.Value {
-	return structOf(starlark.StringDict{"path": starlark.String(p)})
+	if p == "" {
+		return sourceRoot
+	}
+	return outputRoot
 }
 
 // filesOf returns the *File elements of a list or depset, or an error naming
-// what (an argument) when an element is not a File.
-func filesOf(v starlark.Value, what string) ([]*File, error) {
+// fn's argument arg (or fn.arg, for a field) when an element is not a File.
+func filesOf(v starlark.Value, fn, arg string) ([]*File, error) {
+	what := func() string {
+		if fn == "DefaultInfo" {
+			return fn + "." + arg
+		}
+		return fn + ": " + arg
+	}
+	if l, ok := v.(*starlark.List); ok {
+		// Without the copy Elements makes.
+		out := make([]*File, l.Len())
+		for i := range out {
+			f, ok := l.Index(i).(*File)
+			if !ok {
+				return nil, fmt.Errorf("%s: element %d is a %s, want File", what(), i, l.Index(i).Type())
+			}
+			out[i] = f
+		}
+		return out, nil
+	}
 	elems, err := loading.Elements(v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", what, err)
+		return nil, fmt.Errorf("%s: %v", what(), err)
 	}
 	out := make([]*File, 0, len(elems))
 	for i, e := range elems {
 		f, ok := e.(*File)
 		if !ok {
-			return nil, fmt.Errorf("%s: element %d is a %s, want File", what, i, e.Type())
+			return nil, fmt.Errorf("%s: element %d is a %s, want File", what(), i, e.Type())
 		}
 		out = append(out, f)
 	}

@@ -14,73 +14,54 @@ import (
 // the packages it read, and the variables of bld's environment its
 // actions inherited. A target's analysis depends on nothing else but its
 // own package and these.
+//
+// A label's Record is kept in its entry, which only the goroutine that
+// analyzes the label writes, so it is the same whether Prepare analyzed
+// the targets in parallel or Analyze one at a time.
 type Record struct {
 	// Children are the labels analyzed on the label's behalf, in the order
-	// analysis asked for them: its dependencies, the
-	// conditions of its select()s, and for a declared output, the target
-	// that declares it.
+	// analysis asked for them: its dependencies (among them the
+	// conditions of its select()s), and for a declared output, the
+	// target that declares it.
 	Children []label.Label
 	// Packages are the packages loaded on its behalf, sorted and unique:
-	// its own, its dependencies', those of the package_groups of its
-	// dependencies' visibility and of its select() conditions.
+	// its own, those of its select() conditions and of the
+	// package_groups of its dependencies' visibility.
 	Packages []string
 	// Env are the variables of bld's environment its actions inherited
 	// (env_inherit), sorted and unique.
 	Env []string
 }
 
-// recorder keeps a Record for every label analyzed; stack holds the labels
-// being analyzed, innermost last.
-type recorder struct {
-	records map[label.Label]*Record
-	stack   []label.Label
-}
-
 // Record returns what the analysis of l asked for, if l was analyzed
-// (successfully or not).
+// (successfully or not) and its analysis is over. It must not be called
+// while Prepare or Analyze runs.
 func (a *Analyzer) Record(l label.Label) (*Record, bool) {
-	r, ok := a.rec.records[l]
-	return r, ok
-}
-
-// current returns the record of the label being analyzed, nil at the top
-// level.
-func (r *recorder) current() *Record {
-	if len(r.stack) == 0 {
-		return nil
+	e, ok := a.st.entries[l]
+	if !ok {
+		return nil, false
 	}
-	return r.records[r.stack[len(r.stack)-1]]
-}
-
-// child records that the label being analyzed asked for l.
-func (r *recorder) child(l label.Label) {
-	if c := r.current(); c != nil {
-		c.Children = append(c.Children, l)
+	select {
+	case <-e.done:
+	default:
+		return nil, false // interrupted
 	}
-}
-
-// push starts the record of l; pop ends it.
-func (r *recorder) push(l label.Label) {
-	if r.records[l] == nil {
-		r.records[l] = &Record{}
+	r := &Record{Packages: e.pkgs, Env: e.env}
+	if len(e.visits) > 0 {
+		r.Children = make([]label.Label, len(e.visits))
+		for i, v := range e.visits {
+			r.Children[i] = v.l
+		}
 	}
-	r.stack = append(r.stack, l)
+	return r, true
 }
 
-func (r *recorder) pop() { r.stack = r.stack[:len(r.stack)-1] }
-
-// env records that the label being analyzed inherited variable name.
-func (r *recorder) env(name string) {
-	if c := r.current(); c != nil {
-		c.Env = insertSorted(c.Env, name)
-	}
-}
-
-// loadPackage is the loader's LoadPackage, recorded as read by the label
-// being analyzed.
-func (a *Analyzer) loadPackage(ctx context.Context, pkg string) (*loading.Package, error) {
-	if c := a.rec.current(); c != nil {
-		c.Packages = insertSorted(c.Packages, pkg)
+// loadPackage is the loader's LoadPackage, recorded as read on behalf of
+// the label of entry e (if not nil), which the calling goroutine is
+// analyzing.
+func (a *Analyzer) loadPackage(ctx context.Context, e *entry, pkg string) (*loading.Package, error) {
+	if e != nil {
+		e.pkgs = insertSorted(e.pkgs, pkg)
 	}
 	return a.loader.LoadPackage(ctx, pkg)
 }

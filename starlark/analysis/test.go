@@ -93,7 +93,7 @@ func (a *Analyzer) SuiteTests(ctx context.Context, c *Configured) (tests []label
 	if named := loading.LabelsOf(t.Attrs["tests"]); len(named) > 0 {
 		return named, true, nil
 	}
-	pkg, err := a.loadPackage(ctx, t.Label.Pkg)
+	pkg, err := a.loader.LoadPackage(ctx, t.Label.Pkg)
 	if err != nil {
 		return nil, true, err
 	}
@@ -129,7 +129,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 	}
 	inputs := []string{exe}
 	for _, l := range loading.LabelsOf(t.Attrs["data"]) {
-		dep, ok := a.configured[l]
+		dep, ok := a.configured(l)
 		if !ok {
 			return nil, fmt.Errorf("%s: test %s: data %s was not analyzed", t.Pos, t.Label, l)
 		}

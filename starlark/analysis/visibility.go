@@ -12,13 +12,14 @@ import (
 )
 
 // checkVisibility reports an error if t may not depend on dep
-// (loading/visibility.go has the rules).
-func (a *Analyzer) checkVisibility(ctx context.Context, t, dep *loading.Target) error {
+// (loading/visibility.go has the rules). e is t's entry, which reads the
+// packages of the package_groups in dep's visibility.
+func (a *Analyzer) checkVisibility(ctx context.Context, e *entry, t, dep *loading.Target) error {
 	if dep.Visibility == nil || dep.Label.Pkg == t.Label.Pkg {
 		return nil
 	}
 	for _, v := range dep.Visibility {
-		ok, err := a.visibleTo(ctx, v, t.Label.Pkg, dep, map[label.Label]bool{})
+		ok, err := a.visibleTo(ctx, e, v, t.Label.Pkg, dep, map[label.Label]bool{})
 		if err != nil {
 			return err
 		}
@@ -36,7 +37,7 @@ func (a *Analyzer) checkVisibility(ctx context.Context, t, dep *loading.Target) 
 
 // visibleTo reports whether the visibility entry v admits package pkg.
 // seen guards against package_groups that include each other.
-func (a *Analyzer) visibleTo(ctx context.Context, v label.Label, pkg string, dep *loading.Target, seen map[label.Label]bool) (bool, error) {
+func (a *Analyzer) visibleTo(ctx context.Context, e *entry, v label.Label, pkg string, dep *loading.Target, seen map[label.Label]bool) (bool, error) {
 	switch {
 	case v.Pkg == "visibility" && v.Name == "public":
 		return true, nil
@@ -51,7 +52,7 @@ func (a *Analyzer) visibleTo(ctx context.Context, v label.Label, pkg string, dep
 		return false, nil
 	}
 	seen[v] = true
-	p, err := a.loadPackage(ctx, v.Pkg)
+	p, err := a.loadPackage(ctx, e, v.Pkg)
 	if err != nil {
 		return false, fmt.Errorf("%s: the visibility of %s names %s: %w", dep.Pos, dep.Label, v, err)
 	}
@@ -82,7 +83,7 @@ func (a *Analyzer) visibleTo(ctx context.Context, v label.Label, pkg string, dep
 		if err != nil {
 			return false, fmt.Errorf("%s: package_group %s: includes %q: %v", g.Pos, g.Label, inc, err)
 		}
-		if ok, err := a.visibleTo(ctx, l, pkg, dep, seen); ok || err != nil {
+		if ok, err := a.visibleTo(ctx, e, l, pkg, dep, seen); ok || err != nil {
 			return ok, err
 		}
 	}

@@ -106,7 +106,7 @@ func checkPackage(pkg string) error {
 	if strings.HasPrefix(pkg, "/") || strings.HasSuffix(pkg, "/") {
 		return fmt.Errorf("package name %q must not start or end with /", pkg)
 	}
-	for _, part := range strings.Split(pkg, "/") {
+	for part := range strings.SplitSeq(pkg, "/") {
 		switch part {
 		case "":
 			return fmt.Errorf("package name %q contains //", pkg)
@@ -124,7 +124,7 @@ func checkName(name string) error {
 	if strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") {
 		return fmt.Errorf("target name %q must not start or end with /", name)
 	}
-	for _, part := range strings.Split(name, "/") {
+	for part := range strings.SplitSeq(name, "/") {
 		switch part {
 		case "":
 			return fmt.Errorf("target name %q contains //", name)

@@ -218,7 +218,10 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 			return nil, fmt.Errorf("want a list of %s, got %s", elemName(a.Type), v.Type())
 		}
 		var elems []starlark.Value
-		seen := map[string]bool{}
+		if n := starlark.Len(v); n > 0 {
+			elems = make([]starlark.Value, 0, n)
+		}
+		var seen map[label.Label]bool // for long lists; short ones are searched
 		it := iter.Iterate()
 		defer it.Done()
 		var x starlark.Value
@@ -235,11 +238,9 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 			if err != nil {
 				return nil, fmt.Errorf("element %d: %v", len(elems), err)
 			}
-			key := lv.String()
-			if seen[key] {
-				return nil, fmt.Errorf("label %s appears twice", key)
+			if dupLabel(elems, lv.(*LabelValue).Label, &seen) {
+				return nil, fmt.Errorf("label %s appears twice", lv)
 			}
-			seen[key] = true
 			elems = append(elems, lv)
 		}
 		l := starlark.NewList(elems)
@@ -290,6 +291,31 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown attribute type %v", a.Type)
+}
+
+// dupLabel reports whether l is the label of one of the *LabelValues
+// elems, searching short lists and indexing long ones in *seen.
+func dupLabel(elems []starlark.Value, l label.Label, seen *map[label.Label]bool) bool {
+	const short = 16
+	if len(elems) < short {
+		for _, e := range elems {
+			if e.(*LabelValue).Label == l {
+				return true
+			}
+		}
+		return false
+	}
+	if *seen == nil {
+		*seen = make(map[label.Label]bool, 2*len(elems))
+		for _, e := range elems {
+			(*seen)[e.(*LabelValue).Label] = true
+		}
+	}
+	if (*seen)[l] {
+		return true
+	}
+	(*seen)[l] = true
+	return false
 }
 
 // checkValues checks v against the attribute's allowed values, if any.

@@ -2,6 +2,7 @@ package loading
 
 import (
 	"fmt"
+	"slices"
 
 	"go.starlark.net/starlark"
 )
@@ -43,6 +44,16 @@ func (d *Depset) Attr(name string) (starlark.Value, error) {
 
 // ToList flattens the depset in its order, each element once.
 func (d *Depset) ToList() []starlark.Value {
+	if len(d.transitive) == 0 && len(d.direct) <= 8 {
+		// The common small set (a target's own files): no maps.
+		out := make([]starlark.Value, 0, len(d.direct))
+		for _, v := range d.direct {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
 	var out []starlark.Value
 	seenSet := map[*Depset]bool{}
 	seenElem := map[starlark.Value]bool{}

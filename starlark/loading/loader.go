@@ -133,6 +133,16 @@ func New(opts Options) *Loader {
 // Root returns the workspace root.
 func (l *Loader) Root() string { return l.opts.Root }
 
+// Forget drops the packages and modules loaded so far, so that the memory
+// they hold can be reclaimed once their users are done (bld forgets them
+// when analysis is over). A later load evaluates the files again.
+func (l *Loader) Forget() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.modules = map[label.Label]*moduleEntry{}
+	l.packages = map[string]*packageEntry{}
+}
+
 // View returns the view through which the loader reads the workspace.
 func (l *Loader) View() *workspace.View { return l.view }
 

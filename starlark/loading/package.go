@@ -69,24 +69,38 @@ func (t *Target) Manual() bool {
 // list order, each once.
 func (t *Target) Deps() []label.Label {
 	var out []label.Label
-	seen := map[label.Label]bool{}
+	var seen map[label.Label]bool // for many labels; a few are searched
+	add := func(l label.Label) {
+		const few = 16
+		if len(out) < few {
+			if slices.Contains(out, l) {
+				return
+			}
+		} else {
+			if seen == nil {
+				seen = make(map[label.Label]bool, 2*len(out))
+				for _, x := range out {
+					seen[x] = true
+				}
+			}
+			if seen[l] {
+				return
+			}
+			seen[l] = true
+		}
+		out = append(out, l)
+	}
 	for _, name := range t.Rule.AttrNames {
 		if !t.Rule.Attrs[name].Type.IsDependency() {
 			// The conditions of a select() are dependencies whatever
 			// the attribute's type.
 			for _, l := range Conditions(t.Attrs[name]) {
-				if !seen[l] {
-					seen[l] = true
-					out = append(out, l)
-				}
+				add(l)
 			}
 			continue
 		}
 		for _, l := range LabelsOf(t.Attrs[name]) {
-			if !seen[l] {
-				seen[l] = true
-				out = append(out, l)
-			}
+			add(l)
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package loading
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,14 +43,14 @@ func (p *Provider) CallInternal(thread *starlark.Thread, args starlark.Tuple, kw
 	if len(args) > 0 {
 		return nil, fmt.Errorf("%s: takes keyword arguments only", p.Name())
 	}
-	inst := &ProviderInstance{Provider: p, fields: make(map[string]starlark.Value, len(kwargs))}
+	inst := &ProviderInstance{Provider: p, fields: make([]field, 0, len(kwargs))}
 	for _, kv := range kwargs {
 		name := string(kv[0].(starlark.String))
 		if p.fields != nil && !contains(p.fields, name) {
 			return nil, fmt.Errorf("%s: unknown field %q%s (fields: %s)", p.Name(), name, suggest(name, p.fields), strings.Join(p.fields, ", "))
 		}
 		kv[1].Freeze()
-		inst.fields[name] = kv[1]
+		inst.set(name, kv[1])
 	}
 	if p == DefaultInfo {
 		if err := checkDefaultInfo(inst); err != nil {
@@ -62,16 +63,17 @@ func (p *Provider) CallInternal(thread *starlark.Thread, args starlark.Tuple, kw
 // checkDefaultInfo checks DefaultInfo's fields and makes files a depset
 // whatever it was given as, so that dependents can always call to_list().
 func checkDefaultInfo(inst *ProviderInstance) error {
-	switch f := inst.fields["files"].(type) {
+	f, _ := inst.get("files")
+	switch f := f.(type) {
 	case nil, starlark.NoneType:
-		inst.fields["files"] = &Depset{order: "default"}
+		inst.set("files", &Depset{order: "default"})
 	case *Depset:
 	case *starlark.List:
-		d := &Depset{order: "default"}
-		for i := 0; i < f.Len(); i++ {
-			d.direct = append(d.direct, f.Index(i))
+		d := &Depset{order: "default", direct: make([]starlark.Value, f.Len())}
+		for i := range d.direct {
+			d.direct[i] = f.Index(i)
 		}
-		inst.fields["files"] = d
+		inst.set("files", d)
 	default:
 		return fmt.Errorf("DefaultInfo: files must be a list or depset of files, got %s", f.Type())
 	}
@@ -119,14 +121,40 @@ func providerBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark
 // are the provider's.
 type ProviderInstance struct {
 	Provider *Provider
-	fields   map[string]starlark.Value
+	// fields are sorted by name: a few, where a map would cost more
+	// (there is an instance per target, at least its DefaultInfo).
+	fields []field
+}
+
+type field struct {
+	name  string
+	value starlark.Value
 }
 
 var _ starlark.HasAttrs = (*ProviderInstance)(nil)
 
+// get returns the value of field name, if set.
+func (pi *ProviderInstance) get(name string) (starlark.Value, bool) {
+	i, ok := slices.BinarySearchFunc(pi.fields, name, func(f field, name string) int { return strings.Compare(f.name, name) })
+	if !ok {
+		return nil, false
+	}
+	return pi.fields[i].value, true
+}
+
+// set sets field name to v.
+func (pi *ProviderInstance) set(name string, v starlark.Value) {
+	i, ok := slices.BinarySearchFunc(pi.fields, name, func(f field, name string) int { return strings.Compare(f.name, name) })
+	if ok {
+		pi.fields[i].value = v
+		return
+	}
+	pi.fields = slices.Insert(pi.fields, i, field{name, v})
+}
+
 // Field returns a field's value, or None when unset.
 func (pi *ProviderInstance) Field(name string) starlark.Value {
-	if v, ok := pi.fields[name]; ok {
+	if v, ok := pi.get(name); ok {
 		return v
 	}
 	return starlark.None
@@ -139,7 +167,7 @@ func (pi *ProviderInstance) String() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s = %s", name, pi.fields[name])
+		fmt.Fprintf(&b, "%s = %s", name, pi.Field(name))
 	}
 	b.WriteString(")")
 	return b.String()
@@ -150,7 +178,7 @@ func (pi *ProviderInstance) Truth() starlark.Bool  { return true }
 func (pi *ProviderInstance) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: %s", pi.Type()) }
 
 func (pi *ProviderInstance) Attr(name string) (starlark.Value, error) {
-	if v, ok := pi.fields[name]; ok {
+	if v, ok := pi.get(name); ok {
 		return v, nil
 	}
 	if pi.Provider.fields != nil && contains(pi.Provider.fields, name) {
@@ -160,11 +188,10 @@ func (pi *ProviderInstance) Attr(name string) (starlark.Value, error) {
 }
 
 func (pi *ProviderInstance) AttrNames() []string {
-	names := make([]string, 0, len(pi.fields))
-	for k := range pi.fields {
-		names = append(names, k)
+	names := make([]string, len(pi.fields))
+	for i, f := range pi.fields {
+		names[i] = f.name
 	}
-	sort.Strings(names)
 	return names
 }
 

@@ -86,18 +86,14 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		return nil, fmt.Errorf("%s: takes keyword arguments only (name = ..., ...)", r.Name())
 	}
 	var name string
-	given := map[string]starlark.Value{}
 	for _, kv := range kwargs {
-		k := string(kv[0].(starlark.String))
-		if k == "name" {
+		if string(kv[0].(starlark.String)) == "name" {
 			s, ok := kv[1].(starlark.String)
 			if !ok {
 				return nil, fmt.Errorf("%s: name must be a string, got %s", r.Name(), kv[1].Type())
 			}
 			name = string(s)
-			continue
 		}
-		given[k] = kv[1]
 	}
 	if name == "" {
 		return nil, fmt.Errorf("%s: missing the mandatory attribute name", r.Name())
@@ -111,44 +107,51 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		Attrs: make(map[string]starlark.Value, len(r.Attrs)),
 		Pos:   callerInFile(thread, pb.pkg.File),
 	}
-	what := fmt.Sprintf("%s %q", r.Name(), name)
-	for k, v := range given {
+	// what names the target in errors; formatted only for one.
+	what := func() string { return fmt.Sprintf("%s %q", r.Name(), name) }
+	visibilitySet := false
+	for _, kv := range kwargs {
+		k, v := string(kv[0].(starlark.String)), kv[1]
 		a, ok := r.Attrs[k]
 		switch {
+		case k == "name":
+			continue
 		case k == "visibility":
 			if v == starlark.None {
 				continue
 			}
 			vis, err := visibilityOf(v, pb.pkg.Path)
 			if err != nil {
-				return nil, fmt.Errorf("%s: attribute visibility: %v", what, err)
+				return nil, fmt.Errorf("%s: attribute visibility: %v", what(), err)
 			}
 			t.Visibility = vis
+			visibilitySet = true
 			continue
 		case k == "tags":
 			l, ok := v.(*starlark.List)
 			if !ok && v != starlark.None {
-				return nil, fmt.Errorf("%s: attribute tags: want a list of strings, got %s", what, v.Type())
+				return nil, fmt.Errorf("%s: attribute tags: want a list of strings, got %s", what(), v.Type())
 			}
 			tags, err := stringsOf(l)
 			if err != nil {
-				return nil, fmt.Errorf("%s: attribute tags: %v", what, err)
+				return nil, fmt.Errorf("%s: attribute tags: %v", what(), err)
 			}
 			t.Tags = tags
 			continue
 		case k == "exec_properties":
 			props, err := stringDictOf(v)
 			if err != nil {
-				return nil, fmt.Errorf("%s: attribute exec_properties: %v", what, err)
+				return nil, fmt.Errorf("%s: attribute exec_properties: %v", what(), err)
 			}
 			t.ExecProperties = props
 			continue
 		case !ok || strings.HasPrefix(k, "_"):
 			return nil, fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
-				what, k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
+				what(), k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
 		}
 		if v == starlark.None {
-			continue // None means unset: the default applies, or mandatory fails
+			delete(t.Attrs, k) // None means unset: the default applies, or mandatory fails
+			continue
 		}
 		var cv starlark.Value
 		var err error
@@ -159,7 +162,7 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 			cv, err = coerceAttr(a, v, "", pb.pkg.Path)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: attribute %s (%s): %v", what, k, a.Type, err)
+			return nil, fmt.Errorf("%s: attribute %s (%s): %v", what(), k, a.Type, err)
 		}
 		t.Attrs[k] = cv
 	}
@@ -169,11 +172,11 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		}
 		a := r.Attrs[k]
 		if a.Mandatory {
-			return nil, fmt.Errorf("%s: missing the mandatory attribute %s", what, k)
+			return nil, fmt.Errorf("%s: missing the mandatory attribute %s", what(), k)
 		}
 		t.Attrs[k] = a.Default
 	}
-	if _, set := given["visibility"]; !set || given["visibility"] == starlark.None {
+	if !visibilitySet {
 		t.Visibility = pb.defaultVisibility
 	}
 	if err := pb.add(t); err != nil {
@@ -196,9 +199,11 @@ func publicAttrs(r *Rule) []string {
 // of the BUILD.star that declared the target, even through macros), or the
 // innermost caller's position if file is not on the stack.
 func callerInFile(thread *starlark.Thread, file string) syntax.Position {
-	for _, fr := range thread.CallStack() {
-		if fr.Pos.Filename() == file {
-			return fr.Pos
+	// Outermost first, one frame at a time (CallStack would copy them
+	// all, for each target).
+	for depth := thread.CallStackDepth() - 1; depth >= 0; depth-- {
+		if pos := thread.CallFrame(depth).Pos; pos.Filename() == file {
+			return pos
 		}
 	}
 	return thread.CallFrame(1).Pos

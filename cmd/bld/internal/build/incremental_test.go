@@ -2,9 +2,11 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -80,7 +82,22 @@ func writeWorkspace(t *testing.T, root string, files map[string]string) {
 // goals of a complete analysis, and the snapshot it saves must index the
 // same targets as a complete analysis's; the phase says how many packages
 // were analyzed again.
+//
+// It runs with one worker (analysis one target at a time) and with four
+// (Prepare analyzes the targets in parallel): either way, a complete
+// analysis saves an index (replaying its records gives back its actions
+// and goals) and the later steps are incremental.
 func TestIncremental(t *testing.T) {
+	for _, procs := range []int{1, 4} {
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
+			// analysis.New's workers are GOMAXPROCS.
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			testIncremental(t)
+		})
+	}
+}
+
+func testIncremental(t *testing.T) {
 	root := t.TempDir()
 	writeWorkspace(t, root, incrWorkspace)
 	l := Layout{Root: root}
@@ -171,6 +188,13 @@ func TestIncremental(t *testing.T) {
 		}
 		got, phases, err := analyzeForTest(t, root, patterns, l.AnalysisSnapshot())
 		want, _, wantErr := analyzeForTest(t, root, patterns, "")
+		if tt.phase == "analysis" {
+			// A complete analysis: the save-time replay of its records
+			// must have succeeded, or no later build is incremental.
+			if s := loadAny(t, l.AnalysisSnapshot()); s.Index == nil {
+				t.Fatalf("%s: a complete analysis saved no index", tt.name)
+			}
+		}
 		if tt.phase == "" {
 			if err == nil || wantErr == nil || !strings.Contains(err.Error(), tt.errLike) {
 				t.Fatalf("%s: error %v, complete analysis's %v; want one like %q", tt.name, err, wantErr, tt.errLike)
