@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bld/exec/crash"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -269,7 +270,7 @@ func parallel(n int, f func(i int)) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
-		go func() {
+		crash.Go(func() {
 			defer wg.Done()
 			for {
 				start := int(next.Add(256)) - 256
@@ -280,7 +281,7 @@ func parallel(n int, f func(i int)) {
 					f(i)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
