@@ -199,7 +199,8 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	return c, nil
 }
 
-// Close saves the file-digest memo and the action record, and records
+// Close settles what it can of the action record (fast.go), saves the
+// file-digest memo and the action record, and records
 // this build's hits, misses and stored bytes with the store (which may
 // trim it). Calls after the first do nothing.
 func (c *Cache) Close() error {
@@ -212,6 +213,7 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.remote.close()
+	c.settleRecord()
 	var errs []error
 	if err := c.memo.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving file digests: %w", err))
