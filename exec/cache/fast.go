@@ -431,6 +431,12 @@ func keyedInputs(a *graph.Action) []string {
 
 // fastCheck reports a's recorded key if its record proves its outputs in
 // place and up to date (see the comment at the top of this file).
+//
+// Within a build, it stats each file once where it can: the outputs of an
+// action it found up to date are not written by this build (only actions
+// that run write their outputs), so their stamps serve the actions that
+// read them (seenStamp); and a tool outside the workspace is looked up
+// once per name and PATH (findTool).
 func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	if c.fast == nil || len(a.Outputs) == 0 {
 		return "", false
@@ -441,14 +447,14 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 		return "", false
 	}
 	var tool string
-	var toolFi os.FileInfo
+	var toolSt stamp
 	var programs []string
 	if len(a.Argv) > 0 {
-		prog, err := program.Find(c.root, a.Argv[0], a.Env)
-		if err != nil {
+		prog, st, ok := c.findTool(a)
+		if !ok {
 			return "", false
 		}
-		tool, toolFi = prog.Name, prog.Info
+		tool, toolSt = prog.Name, st
 		if toolchain.IsDriver(a.Argv[0]) {
 			// The driver's programs as hashTool would find them now: a
 			// new one in a PATH or -B directory changes the description.
@@ -461,7 +467,7 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	}
 	inputs := keyedInputs(a)
 	n := len(inputs) + len(e.paths) + len(a.Outputs)
-	if toolFi != nil {
+	if tool != "" {
 		n++
 	}
 	if len(e.stamps) != n || c.descDigest(a, tool, programs) != e.desc {
@@ -470,21 +476,28 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	i := 0
 	for _, list := range [][]string{inputs, e.paths, a.Outputs} {
 		for _, p := range list {
-			abs := p
-			if !filepath.IsAbs(p) {
-				abs = c.abs(p)
+			st, ok := c.seenStamp(p)
+			if !ok {
+				abs := p
+				if !filepath.IsAbs(p) {
+					abs = c.abs(p)
+				}
+				var regular bool
+				var err error
+				st, regular, err = statStamp(abs)
+				if err != nil || !regular {
+					return "", false
+				}
 			}
-			fi, err := os.Stat(abs)
-			if err != nil || !fi.Mode().IsRegular() || stampOf(fi) != e.stamps[i] {
+			if st != e.stamps[i] {
 				return "", false
 			}
 			i++
 		}
 	}
-	if toolFi != nil {
-		st := stampOf(toolFi)
-		st.exec = e.stamps[i].exec // the tool's mode is not in the key; a chmod changes ctime
-		if !toolFi.Mode().IsRegular() || st != e.stamps[i] {
+	if tool != "" {
+		toolSt.exec = e.stamps[i].exec // the tool's mode is not in the key; a chmod changes ctime
+		if toolSt != e.stamps[i] {
 			return "", false
 		}
 	}
@@ -501,6 +514,12 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	c.mu.Lock()
 	c.fastHits++
 	c.mu.Unlock()
+	// Its outputs stay as they are for the rest of the build.
+	c.seenMu.Lock()
+	for j, p := range a.Outputs {
+		c.seen[p] = e.stamps[len(inputs)+len(e.paths)+j]
+	}
+	c.seenMu.Unlock()
 	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= store.TouchInterval {
 		// Keep the action result recent in the shared store, as a hit
 		// through the slow path would (it may be gone: no matter).
@@ -510,6 +529,51 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 		c.fast.set(id, &ne)
 	}
 	return e.key, true
+}
+
+// seenStamp returns the stamp of p if it is an output of an action that
+// fastCheck found up to date in this build.
+func (c *Cache) seenStamp(p string) (stamp, bool) {
+	c.seenMu.Lock()
+	st, ok := c.seen[p]
+	c.seenMu.Unlock()
+	return st, ok
+}
+
+// A foundTool is what findTool found for a command name and PATH.
+type foundTool struct {
+	prog program.Program
+	st   stamp
+}
+
+// findTool returns the program argv[0] of a resolves to, as program.Find
+// finds it, and its stamp (a regular file). A program outside the
+// workspace (its real path too, links followed) is found once per build
+// for each name and PATH: nothing the build runs writes it.
+func (c *Cache) findTool(a *graph.Action) (program.Program, stamp, bool) {
+	pathVar, _ := program.PathOf(a.Env)
+	key := a.Argv[0] + "\x00" + pathVar
+	if f, ok := c.tools.Load(key); ok {
+		ft := f.(foundTool)
+		return ft.prog, ft.st, true
+	}
+	prog, err := program.Find(c.root, a.Argv[0], a.Env)
+	if err != nil || !prog.Info.Mode().IsRegular() {
+		return program.Program{}, stamp{}, false
+	}
+	ft := foundTool{prog: prog, st: stampOf(prog.Info)}
+	if !prog.InWorkspace() {
+		if real, err := filepath.EvalSymlinks(prog.Path); err == nil && !within(real, c.root) {
+			c.tools.Store(key, ft)
+		}
+	}
+	return prog, ft.st, true
+}
+
+// within reports whether the absolute path p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // fastRemember records a, whose key and inputs ki describes, as having
