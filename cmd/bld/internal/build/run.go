@@ -146,6 +146,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		opts.Remote, opts.RemoteJobs = runner, o.Remote.Jobs
 	}
 	out := &Outcome{}
+	defer boundHeap()()
 	out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
 	if o.BuildLog != nil {
 		if err := o.BuildLog.Save(); err != nil && o.Warn != nil {
