@@ -210,3 +210,55 @@ func TestCheckAheadBoundKeepsCriticalPath(t *testing.T) {
 		t.Errorf("start order (-want +got):\n%s", diff)
 	}
 }
+
+// The ready queue pops by priority, then by ID, whatever the order of
+// pushes, pops in between included.
+func TestReadyQueueOrder(t *testing.T) {
+	const n = 500
+	prio := make([]int64, n)
+	for i := range prio {
+		prio[i] = int64((i * 7919) % 13)
+	}
+	q := readyQueue{prio: prio}
+	in := map[int]bool{} // what the queue holds
+	pop := func() {
+		t.Helper()
+		best := -1
+		for id := range in {
+			if best < 0 || prio[id] > prio[best] || prio[id] == prio[best] && id < best {
+				best = id
+			}
+		}
+		if got := q.pop(); got != best {
+			t.Fatalf("popped %d, want %d", got, best)
+		}
+		delete(in, best)
+	}
+	for i := range n {
+		id := (i * 104729) % n // every ID once, shuffled
+		q.push(id)
+		in[id] = true
+		if i%5 == 4 {
+			pop()
+		}
+	}
+	for q.Len() > 0 {
+		pop()
+	}
+	if len(in) != 0 {
+		t.Fatalf("%d IDs never popped", len(in))
+	}
+	// A queue filled first and then emptied gives the total order.
+	q = readyQueue{prio: prio}
+	for i := range n {
+		q.push((i * 104729) % n)
+	}
+	prev := q.pop()
+	for q.Len() > 0 {
+		id := q.pop()
+		if prio[id] > prio[prev] || prio[id] == prio[prev] && id < prev {
+			t.Fatalf("popped %d (prio %d) after %d (prio %d)", id, prio[id], prev, prio[prev])
+		}
+		prev = id
+	}
+}
