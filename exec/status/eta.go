@@ -14,10 +14,14 @@ import (
 // when they last ran (durations, the build log; executor.Estimate fills in
 // the others) and jobs, the number of actions that run at once. Call it
 // before Planned. Without it, or when durations knows none of the build's
-// actions, the line has no estimate.
+// actions, the line has no estimate. A display that is not smart has no
+// status line, and computes no estimate.
 func (d *Display) Estimates(durations func(*graph.Action) (time.Duration, bool), jobs int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.smart {
+		return
+	}
 	d.eta = &estimator{durations: durations, jobs: max(jobs, 1)}
 }
 
