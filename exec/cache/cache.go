@@ -159,7 +159,11 @@ type Cache struct {
 	toolchains *toolchainMemo
 	resolved   sync.Map // what resolvedPrograms found in this build
 	tools      sync.Map // what findTool found in this build
-	now        func() time.Time
+
+	realRootOnce sync.Once // realRoot's
+	realRootPath string
+	realRootErr  error
+	now          func() time.Time
 
 	seenMu sync.Mutex
 	seen   map[string]stamp // outputs of the actions fastCheck found up to date, with their stamps

@@ -562,12 +562,20 @@ func (c *Cache) findTool(a *graph.Action) (program.Program, stamp, bool) {
 		return program.Program{}, stamp{}, false
 	}
 	ft := foundTool{prog: prog, st: stampOf(prog.Info)}
-	if !prog.InWorkspace() {
-		if real, err := filepath.EvalSymlinks(prog.Path); err == nil && !within(real, c.root) {
+	if !prog.InWorkspace() && !within(prog.Path, c.root) {
+		real, err := filepath.EvalSymlinks(prog.Path)
+		realRoot, rerr := c.realRoot()
+		if err == nil && rerr == nil && !within(real, realRoot) {
 			c.tools.Store(key, ft)
 		}
 	}
 	return prog, ft.st, true
+}
+
+// realRoot returns the workspace root with symbolic links resolved.
+func (c *Cache) realRoot() (string, error) {
+	c.realRootOnce.Do(func() { c.realRootPath, c.realRootErr = filepath.EvalSymlinks(c.root) })
+	return c.realRootPath, c.realRootErr
 }
 
 // within reports whether the absolute path p is dir or below it.

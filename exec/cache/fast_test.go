@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/exec/program"
 	"bld/exec/store"
 )
 
@@ -581,6 +582,39 @@ func TestFastCheckSettles(t *testing.T) {
 	for _, a := range actions {
 		if e := c.fast.get(actionID(a.Outputs)); e == nil || len(e.unsettled) != 0 {
 			t.Errorf("%s: record %+v, want one settled", a.Owner, e)
+		}
+	}
+}
+
+// findTool finds a program outside the workspace once per build, and one
+// inside it (by a relative name, an absolute one, or a link from outside)
+// every time: the build may rewrite it.
+func TestFindToolOnce(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	writeFiles(t, root, map[string]string{"bld-out/tool": "#!/bin/sh\n"})
+	os.Chmod(filepath.Join(root, "bld-out/tool"), 0o755)
+	os.Symlink(filepath.Join(root, "bld-out/tool"), filepath.Join(outside, "linked"))
+	c := openCache(t, t.TempDir(), root, Options{})
+	defer closeCache(t, c)
+	for _, tt := range []struct {
+		argv0 string
+		env   []string
+		once  bool
+	}{
+		{"/bin/sh", nil, true},
+		{"sh", []string{"PATH=/bin"}, true},
+		{"bld-out/tool", nil, false},
+		{filepath.Join(root, "bld-out/tool"), nil, false},
+		{"linked", []string{"PATH=" + outside}, false},
+	} {
+		a := &graph.Action{Argv: []string{tt.argv0}, Env: tt.env}
+		if _, _, ok := c.findTool(a); !ok {
+			t.Fatalf("findTool(%q) failed", tt.argv0)
+		}
+		pathVar, _ := program.PathOf(tt.env)
+		_, cached := c.tools.Load(tt.argv0 + "\x00" + pathVar)
+		if cached != tt.once {
+			t.Errorf("findTool(%q, %q): kept for the build = %v, want %v", tt.argv0, tt.env, cached, tt.once)
 		}
 	}
 }
