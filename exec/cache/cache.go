@@ -151,7 +151,10 @@ type Options struct {
 }
 
 // A Cache is the up-to-date checker of one workspace, on top of a shared
-// store. It is safe for concurrent use by many goroutines.
+// store, for one build: from Open to Close, it takes the files the build
+// does not write (the outputs of actions it found up to date, programs
+// outside the workspace) to stay as it first found them. It is safe for
+// concurrent use by many goroutines.
 type Cache struct {
 	store      *store.Store
 	root       string
@@ -162,7 +165,15 @@ type Cache struct {
 	fast       *fastRecord
 	toolchains *toolchainMemo
 	resolved   sync.Map // what resolvedPrograms found in this build
-	now        func() time.Time
+	tools      sync.Map // what findTool found in this build
+
+	realRootOnce sync.Once // realRoot's
+	realRootPath string
+	realRootErr  error
+	now          func() time.Time
+
+	seenMu sync.Mutex
+	seen   map[string]stamp // outputs of the actions fastCheck found up to date, with their stamps
 
 	mu       sync.Mutex
 	pending  map[string]*keyInfo // by key: what Check computed for an action that must run, for Store
@@ -193,7 +204,7 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 		}
 		return p
 	}
-	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}}
+	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}, seen: map[string]stamp{}}
 	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
@@ -214,7 +225,8 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	return c, nil
 }
 
-// Close saves the file-digest memo and the action record, and records
+// Close settles what it can of the action record (fast.go), saves the
+// file-digest memo and the action record, and records
 // this build's hits, misses and stored bytes with the store (which may
 // trim it). Calls after the first do nothing.
 func (c *Cache) Close() error {
@@ -227,6 +239,7 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.remote.close()
+	c.settleRecord()
 	var errs []error
 	if err := c.memo.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving file digests: %w", err))
@@ -249,4 +262,14 @@ func (c *Cache) Close() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// forgetFiles forgets what the cache learned of files for the build (see
+// Cache), as if a new build began: for tests, which run several builds on
+// one Cache.
+func (c *Cache) forgetFiles() {
+	c.seenMu.Lock()
+	c.seen = map[string]stamp{}
+	c.seenMu.Unlock()
+	c.tools.Clear()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"bld/exec/crash"
+	"bld/exec/digest"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/reapi"
@@ -47,14 +50,27 @@ import (
 //
 // A record therefore says: "while these files have these stamps, the
 // action's key is KEY and its outputs are those of KEY's result". Check
-// trusts it when the description digest and every stamp match; anything
+// trusts it when the description digest and every stamp match (and the
+// unsettled files below have their recorded content); anything
 // else (a file edited, chmodded, replaced, touched, or restamped with
 // Chtimes, which changes the status-change time; a changed command line,
 // environment or input list; the tool resolving elsewhere or changing)
 // falls back to the full key and the shared cache, after which the record
-// is refreshed. The trust is that of the file-digest memo, and no more: a
-// racy entry is never recorded, and on systems without inodes and
-// status-change times nothing is recorded at all.
+// is refreshed. The trust is that of the file-digest memo, and no more: on
+// systems without inodes and status-change times nothing is recorded at
+// all, and a stamp taken from a racy memo entry (a file hashed within the
+// timestamp granularity of its modification, as every output is when its
+// action has just run) is recorded unsettled, with the digest of the
+// content it was keyed with: its stamp alone proves nothing, since the
+// file may have changed again within the same tick. Check trusts an
+// unsettled stamp only after hashing the file again and finding that
+// content, and settles it (the stamp alone will do from then on) when
+// that hash was not racy itself. Close settles what it can of the
+// stamps recorded during the build, so that the first no-op build after
+// a build that ran every action is as cheap as the next ones: most of
+// the files were hashed again by the checks of the actions that read
+// them (the memo then vouches for them without a read), and the others
+// are hashed once, in parallel.
 //
 // The record lives in the workspace (by default bld-out/.bld/actions),
 // is loaded once at Open and written at Close, atomically, if it changed;
@@ -69,11 +85,13 @@ import (
 // description digest, the varint recency time (Unix ns), the uvarint
 // number of other paths and each uvarint-prefixed path, the uvarint
 // number of stamps, and each stamp as varint size, mtime, ctime, uvarint
-// inode and one byte for the executable bit. Stamps are in the order
-// keyed inputs, other paths, outputs, tool.
+// inode and one byte for the executable bit, then the uvarint number of
+// unsettled stamps and each as its uvarint-prefixed path, the uvarint
+// index of its stamp and the 32-byte SHA-256 of the content. Stamps are
+// in the order keyed inputs, other paths, outputs, tool.
 
 const (
-	actionsHeader = "bld-actions 2\n"
+	actionsHeader = "bld-actions 3\n"
 	// descVersion starts every description digest: change it when what
 	// a key covers changes, so that records of the old keys are not used.
 	descVersion = "bld-fast-4"
@@ -87,6 +105,18 @@ type fastEntry struct {
 	touched int64    // Unix ns: when the action result's recency was last refreshed
 	paths   []string // the read set, then the toolchain's programs
 	stamps  []stamp
+	// unsettled are the stamps taken from racy memo entries, which
+	// Check trusts only once the file is found to have that content.
+	unsettled []unsettledStamp
+}
+
+// An unsettledStamp is a stamp of a fastEntry taken from a racy memo
+// entry: stamps[i] is the stamp of path (a memo key) when its content had
+// the SHA-256 hash.
+type unsettledStamp struct {
+	path string
+	i    int
+	hash [sha256.Size]byte
 }
 
 type fastRecord struct {
@@ -95,18 +125,25 @@ type fastRecord struct {
 	mu    sync.Mutex
 	m     map[string]*fastEntry // by identity
 	dirty bool
+	// unsettled are the identities of entries with unsettled stamps.
+	unsettled map[string]bool
 }
 
 // loadFastRecord reads the record in file; a missing, unreadable or
 // corrupt one is empty.
 func loadFastRecord(file string) *fastRecord {
-	r := &fastRecord{file: file, m: map[string]*fastEntry{}}
+	r := &fastRecord{file: file, m: map[string]*fastEntry{}, unsettled: map[string]bool{}}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return r
 	}
 	if m, err := parseFastRecord(data); err == nil {
 		r.m = m
+		for id, e := range m {
+			if len(e.unsettled) > 0 {
+				r.unsettled[id] = true
+			}
+		}
 	}
 	return r
 }
@@ -184,6 +221,24 @@ func parseFastRecord(data []byte) (map[string]*fastEntry, error) {
 			st.exec = p[0] == 1
 			p = p[1:]
 		}
+		nu := uv()
+		if fail || nu > uint64(len(e.stamps)) {
+			return nil, errBadRecord
+		}
+		if nu > 0 {
+			e.unsettled = make([]unsettledStamp, nu)
+		}
+		for i := range e.unsettled {
+			u := &e.unsettled[i]
+			u.path = str()
+			idx := uv()
+			if fail || idx >= uint64(len(e.stamps)) || len(p) < len(u.hash) {
+				return nil, errBadRecord
+			}
+			u.i = int(idx)
+			copy(u.hash[:], p)
+			p = p[len(u.hash):]
+		}
 		if fail {
 			return nil, errBadRecord
 		}
@@ -200,18 +255,48 @@ func (r *fastRecord) get(id string) *fastEntry {
 
 func (r *fastRecord) set(id string, e *fastEntry) {
 	r.mu.Lock()
+	r.setLocked(id, e)
+	r.mu.Unlock()
+}
+
+func (r *fastRecord) setLocked(id string, e *fastEntry) {
 	r.m[id] = e
 	r.dirty = true
-	r.mu.Unlock()
+	if len(e.unsettled) > 0 {
+		r.unsettled[id] = true
+	} else {
+		delete(r.unsettled, id)
+	}
 }
 
 func (r *fastRecord) remove(id string) {
 	r.mu.Lock()
+	r.removeLocked(id)
+	r.mu.Unlock()
+}
+
+func (r *fastRecord) removeLocked(id string) {
 	if _, ok := r.m[id]; ok {
 		delete(r.m, id)
+		delete(r.unsettled, id)
 		r.dirty = true
 	}
-	r.mu.Unlock()
+}
+
+// replace sets id's entry to e (e nil: removes it) if it is still old,
+// and reports whether it was.
+func (r *fastRecord) replace(id string, old, e *fastEntry) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[id] != old {
+		return false
+	}
+	if e == nil {
+		r.removeLocked(id)
+	} else {
+		r.setLocked(id, e)
+	}
+	return true
 }
 
 // save writes the record atomically if it changed.
@@ -245,6 +330,13 @@ func (r *fastRecord) save() error {
 			} else {
 				body = append(body, 0)
 			}
+		}
+		body = binary.AppendUvarint(body, uint64(len(e.unsettled)))
+		for _, u := range e.unsettled {
+			body = binary.AppendUvarint(body, uint64(len(u.path)))
+			body = append(body, u.path...)
+			body = binary.AppendUvarint(body, uint64(u.i))
+			body = append(body, u.hash[:]...)
 		}
 	}
 	sum := sha256.Sum256(body)
@@ -339,6 +431,12 @@ func keyedInputs(a *graph.Action) []string {
 
 // fastCheck reports a's recorded key if its record proves its outputs in
 // place and up to date (see the comment at the top of this file).
+//
+// Within a build, it stats each file once where it can: the outputs of an
+// action it found up to date are not written by this build (only actions
+// that run write their outputs), so their stamps serve the actions that
+// read them (seenStamp); and a tool outside the workspace is looked up
+// once per name and PATH (findTool).
 func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	if c.fast == nil || len(a.Outputs) == 0 {
 		return "", false
@@ -349,14 +447,14 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 		return "", false
 	}
 	var tool string
-	var toolFi os.FileInfo
+	var toolSt stamp
 	var programs []string
 	if len(a.Argv) > 0 {
-		prog, err := program.Find(c.root, a.Argv[0], a.Env)
-		if err != nil {
+		prog, st, ok := c.findTool(a)
+		if !ok {
 			return "", false
 		}
-		tool, toolFi = prog.Name, prog.Info
+		tool, toolSt = prog.Name, st
 		if toolchain.IsDriver(a.Argv[0]) {
 			// The driver's programs as hashTool would find them now: a
 			// new one in a PATH or -B directory changes the description.
@@ -369,7 +467,7 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	}
 	inputs := keyedInputs(a)
 	n := len(inputs) + len(e.paths) + len(a.Outputs)
-	if toolFi != nil {
+	if tool != "" {
 		n++
 	}
 	if len(e.stamps) != n || c.descDigest(a, tool, programs) != e.desc {
@@ -378,27 +476,50 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	i := 0
 	for _, list := range [][]string{inputs, e.paths, a.Outputs} {
 		for _, p := range list {
-			abs := p
-			if !filepath.IsAbs(p) {
-				abs = c.abs(p)
+			st, ok := c.seenStamp(p)
+			if !ok {
+				abs := p
+				if !filepath.IsAbs(p) {
+					abs = c.abs(p)
+				}
+				var regular bool
+				var err error
+				st, regular, err = statStamp(abs)
+				if err != nil || !regular {
+					return "", false
+				}
 			}
-			fi, err := os.Stat(abs)
-			if err != nil || !fi.Mode().IsRegular() || stampOf(fi) != e.stamps[i] {
+			if st != e.stamps[i] {
 				return "", false
 			}
 			i++
 		}
 	}
-	if toolFi != nil {
-		st := stampOf(toolFi)
-		st.exec = e.stamps[i].exec // the tool's mode is not in the key; a chmod changes ctime
-		if !toolFi.Mode().IsRegular() || st != e.stamps[i] {
+	if tool != "" {
+		toolSt.exec = e.stamps[i].exec // the tool's mode is not in the key; a chmod changes ctime
+		if toolSt != e.stamps[i] {
 			return "", false
+		}
+	}
+	if len(e.unsettled) > 0 {
+		ne, ok := c.settleEntry(e)
+		if !ok {
+			return "", false
+		}
+		if ne != e {
+			c.fast.replace(id, e, ne)
+			e = ne
 		}
 	}
 	c.mu.Lock()
 	c.fastHits++
 	c.mu.Unlock()
+	// Its outputs stay as they are for the rest of the build.
+	c.seenMu.Lock()
+	for j, p := range a.Outputs {
+		c.seen[p] = e.stamps[len(inputs)+len(e.paths)+j]
+	}
+	c.seenMu.Unlock()
 	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= store.TouchInterval {
 		// Keep the action result recent in the shared store, as a hit
 		// through the slow path would (it may be gone: no matter).
@@ -408,6 +529,59 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 		c.fast.set(id, &ne)
 	}
 	return e.key, true
+}
+
+// seenStamp returns the stamp of p if it is an output of an action that
+// fastCheck found up to date in this build.
+func (c *Cache) seenStamp(p string) (stamp, bool) {
+	c.seenMu.Lock()
+	st, ok := c.seen[p]
+	c.seenMu.Unlock()
+	return st, ok
+}
+
+// A foundTool is what findTool found for a command name and PATH.
+type foundTool struct {
+	prog program.Program
+	st   stamp
+}
+
+// findTool returns the program argv[0] of a resolves to, as program.Find
+// finds it, and its stamp (a regular file). A program outside the
+// workspace (its real path too, links followed) is found once per build
+// for each name and PATH: nothing the build runs writes it.
+func (c *Cache) findTool(a *graph.Action) (program.Program, stamp, bool) {
+	pathVar, _ := program.PathOf(a.Env)
+	key := a.Argv[0] + "\x00" + pathVar
+	if f, ok := c.tools.Load(key); ok {
+		ft := f.(foundTool)
+		return ft.prog, ft.st, true
+	}
+	prog, err := program.Find(c.root, a.Argv[0], a.Env)
+	if err != nil || !prog.Info.Mode().IsRegular() {
+		return program.Program{}, stamp{}, false
+	}
+	ft := foundTool{prog: prog, st: stampOf(prog.Info)}
+	if !prog.InWorkspace() && !within(prog.Path, c.root) {
+		real, err := filepath.EvalSymlinks(prog.Path)
+		realRoot, rerr := c.realRoot()
+		if err == nil && rerr == nil && !within(real, realRoot) {
+			c.tools.Store(key, ft)
+		}
+	}
+	return prog, ft.st, true
+}
+
+// realRoot returns the workspace root with symbolic links resolved.
+func (c *Cache) realRoot() (string, error) {
+	c.realRootOnce.Do(func() { c.realRootPath, c.realRootErr = filepath.EvalSymlinks(c.root) })
+	return c.realRootPath, c.realRootErr
+}
+
+// within reports whether the absolute path p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // fastRemember records a, whose key and inputs ki describes, as having
@@ -459,8 +633,15 @@ func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []outputFile) (*
 	e.stamps = make([]stamp, 0, len(inputs)+len(e.paths)+len(a.Outputs)+1)
 	vouch := func(path string, want reapi.InputFile) bool {
 		me, ok := c.memo.get(path)
-		if !ok || me.d != want.Digest || me.racy() || me.st.ctime == 0 {
+		if !ok || me.d != want.Digest || me.st.ctime == 0 {
 			return false
+		}
+		if me.racy() {
+			u := unsettledStamp{path: path, i: len(e.stamps)}
+			if n, err := hex.Decode(u.hash[:], []byte(me.d.Hash)); err != nil || n != len(u.hash) {
+				return false
+			}
+			e.unsettled = append(e.unsettled, u)
 		}
 		st := me.st
 		st.exec = want.IsExecutable
@@ -496,4 +677,109 @@ func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []outputFile) (*
 	}
 	e.desc = c.descDigest(a, tool, programs)
 	return e, true
+}
+
+// settleEntry checks the unsettled stamps of e, whose stamps the files
+// have: it reports whether each file has the content it was keyed with,
+// and returns e with the stamps that are now settled no longer
+// unsettled (e itself if none is).
+func (c *Cache) settleEntry(e *fastEntry) (*fastEntry, bool) {
+	var left []unsettledStamp
+	for _, u := range e.unsettled {
+		ok, settled := c.settleFile(u, e.stamps[u.i])
+		if !ok {
+			return nil, false
+		}
+		if !settled {
+			left = append(left, u)
+		}
+	}
+	if len(left) == len(e.unsettled) {
+		return e, true
+	}
+	ne := *e
+	ne.unsettled = left
+	return &ne, true
+}
+
+// settleFile reports whether the file of u has the content u.hash with
+// stamp want (ok), and whether its stamp alone can vouch for that from now
+// on (settled): when the file-digest memo has a settled entry for it with
+// that stamp and content, or else when hashing it again found that
+// content and was not racy itself (the memo, if loaded, learns that hash).
+func (c *Cache) settleFile(u unsettledStamp, want stamp) (ok, settled bool) {
+	sameFile := func(st stamp) bool {
+		st.exec = want.exec // the memo keeps no exec bit; a chmod changes ctime
+		return st == want
+	}
+	hash := hex.EncodeToString(u.hash[:])
+	if me, ok := c.memo.peek(u.path); ok && sameFile(me.st) && me.d.Hash == hash && !me.racy() {
+		return true, true
+	}
+	abs := u.path
+	if !filepath.IsAbs(abs) {
+		abs = c.abs(abs)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil || !sameFile(stampOf(fi)) {
+		return false, false
+	}
+	start := c.now()
+	d, err := digest.OfFile(abs)
+	if err != nil || d.Hash != hash || d.Size != want.size {
+		return false, false
+	}
+	if fi, err = os.Stat(abs); err != nil || !sameFile(stampOf(fi)) {
+		return false, false
+	}
+	me := memoEntry{st: want, d: d, hashedAt: start.UnixNano()}
+	me.st.exec = false
+	c.memo.rememberIfLoaded(u.path, me)
+	return true, !me.racy()
+}
+
+// settleWorkers is how many files settleRecord hashes at once.
+const settleWorkers = 8
+
+// settleRecord settles what it can of the unsettled stamps of the record
+// (Close calls it): an entry whose file no longer has the content it was
+// keyed with is removed, one whose stamps are all settled loses its
+// unsettled list. Stamps of files modified within the racy window of now
+// stay unsettled, for the next Check to settle.
+func (c *Cache) settleRecord() {
+	type job struct {
+		id string
+		e  *fastEntry
+	}
+	c.fast.mu.Lock()
+	jobs := make([]job, 0, len(c.fast.unsettled))
+	for id := range c.fast.unsettled {
+		jobs = append(jobs, job{id, c.fast.m[id]})
+	}
+	c.fast.mu.Unlock()
+	if len(jobs) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan job)
+	for range min(settleWorkers, len(jobs)) {
+		wg.Add(1)
+		crash.Go(func() {
+			defer wg.Done()
+			for j := range next {
+				ne, ok := c.settleEntry(j.e)
+				switch {
+				case !ok:
+					c.fast.replace(j.id, j.e, nil)
+				case ne != j.e:
+					c.fast.replace(j.id, j.e, ne)
+				}
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
 }

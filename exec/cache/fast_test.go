@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/exec/program"
 	"bld/exec/store"
 )
 
@@ -406,21 +407,92 @@ func TestFastRecordCorruptIgnored(t *testing.T) {
 	}
 }
 
-// Files the build has just written are racy: they are not recorded until
-// a later build finds them aged, and a directory input is never recorded.
+// Files the build has just written are racy: their stamps alone prove
+// nothing (the file may change again within the same clock tick), so they
+// are recorded unsettled, with the digest of their content. A check
+// trusts such a stamp only after hashing the file and finding that
+// content; Close, or a check whose hash is no longer racy, settles it.
+// A directory input is never recorded.
 func TestFastRecordRefusesRacyAndDirectories(t *testing.T) {
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, root, sampleFiles)
 	age(t, root)
 	actions := sampleGraph()
 	c := openCache(t, dir, root, Options{})
-	defer closeCache(t, c)
+	// A clock that never moves past the outputs' modification: every
+	// hash of them is racy.
+	stuck := func() time.Time { return time.Now().Add(-time.Hour) }
 	build(t, c, root, actions)
+	c.now, c.memo.now = stuck, stuck
+	closeCache(t, c)
+	c = openCache(t, dir, root, Options{})
+	c.now, c.memo.now = stuck, stuck
 	for _, a := range actions {
-		if c.fast.get(actionID(a.Outputs)) != nil {
-			t.Errorf("%s recorded with outputs just written", a.Owner)
+		e := c.fast.get(actionID(a.Outputs))
+		if e == nil {
+			t.Fatalf("%s not recorded", a.Owner)
+		}
+		// The sources are aged, the tool is old: only outputs, its own
+		// and those it reads, are unsettled.
+		var got, want []string
+		for _, u := range e.unsettled {
+			got = append(got, u.path)
+		}
+		for _, p := range append(keyedInputs(a), a.Outputs...) {
+			if strings.HasPrefix(p, "bld-out/") {
+				want = append(want, p)
+			}
+		}
+		if !cmp.Equal(got, want) {
+			t.Errorf("%s: unsettled %q, want %q", a.Owner, got, want)
 		}
 	}
+	// Verified by hashing, the record decides every action, and settles
+	// nothing.
+	if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 0 || fast != len(actions) {
+		t.Fatalf("no-op with unsettled stamps: ran %v, %d fast; want none ran, %d fast", r.ran, fast, len(actions))
+	}
+	for _, a := range actions {
+		if e := c.fast.get(actionID(a.Outputs)); len(e.unsettled) == 0 {
+			t.Errorf("%s settled by a racy hash", a.Owner)
+		}
+	}
+	// An output that changed within the tick its stamp was taken in
+	// keeps its stamp: as if it had, the recorded content differs from
+	// the file's, and the record is not trusted (the slow path finds the
+	// output intact).
+	a := actions[0]
+	e := c.fast.get(actionID(a.Outputs))
+	forged := *e
+	forged.unsettled = append([]unsettledStamp(nil), e.unsettled...)
+	forged.unsettled[0].hash[0] ^= 1
+	c.fast.set(actionID(a.Outputs), &forged)
+	if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 0 || fast != len(actions)-1 {
+		t.Fatalf("one forged record: ran %v, %d fast; want none ran, %d fast", r.ran, fast, len(actions)-1)
+	}
+	closeCache(t, c)
+
+	// Once time has moved on, Close hashes the files again and settles
+	// them; the next no-op is decided by stats alone (the memo not even
+	// loaded).
+	c = openCache(t, dir, root, Options{})
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	c.now, c.memo.now = later, later
+	closeCache(t, c)
+	c = openCache(t, dir, root, Options{})
+	for _, a := range actions {
+		if e := c.fast.get(actionID(a.Outputs)); e == nil || len(e.unsettled) != 0 {
+			t.Errorf("%s: record %+v, want one settled", a.Owner, e)
+		}
+	}
+	if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 0 || fast != len(actions) {
+		t.Fatalf("settled no-op: ran %v, %d fast", r.ran, fast)
+	}
+	if c.memo.m != nil {
+		t.Errorf("the file-digest memo was loaded by a no-op build of settled records")
+	}
+	defer closeCache(t, c)
+
 	// An action reading a directory (the toy compiler cannot: do its
 	// work by hand).
 	d := &graph.Action{Owner: "//:dir", Argv: []string{"tools/cc", "src"}, Env: []string{"PATH=/bin"},
@@ -489,5 +561,60 @@ func TestFastPathConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := c.fastHitCount(); n < 8*len(actions) {
 		t.Errorf("%d fast checks, want at least %d", n, 8*len(actions))
+	}
+}
+
+// A check that hashes an unsettled file and finds its content, not racy
+// any more, settles it: the record then vouches by stamp alone.
+func TestFastCheckSettles(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	age(t, root)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	defer closeCache(t, c)
+	build(t, c, root, actions)
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	c.now, c.memo.now = later, later
+	if r, fast := fastBuild(t, c, root, actions); len(r.ran) != 0 || fast != len(actions) {
+		t.Fatalf("no-op: ran %v, %d fast", r.ran, fast)
+	}
+	for _, a := range actions {
+		if e := c.fast.get(actionID(a.Outputs)); e == nil || len(e.unsettled) != 0 {
+			t.Errorf("%s: record %+v, want one settled", a.Owner, e)
+		}
+	}
+}
+
+// findTool finds a program outside the workspace once per build, and one
+// inside it (by a relative name, an absolute one, or a link from outside)
+// every time: the build may rewrite it.
+func TestFindToolOnce(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	writeFiles(t, root, map[string]string{"bld-out/tool": "#!/bin/sh\n"})
+	os.Chmod(filepath.Join(root, "bld-out/tool"), 0o755)
+	os.Symlink(filepath.Join(root, "bld-out/tool"), filepath.Join(outside, "linked"))
+	c := openCache(t, t.TempDir(), root, Options{})
+	defer closeCache(t, c)
+	for _, tt := range []struct {
+		argv0 string
+		env   []string
+		once  bool
+	}{
+		{"/bin/sh", nil, true},
+		{"sh", []string{"PATH=/bin"}, true},
+		{"bld-out/tool", nil, false},
+		{filepath.Join(root, "bld-out/tool"), nil, false},
+		{"linked", []string{"PATH=" + outside}, false},
+	} {
+		a := &graph.Action{Argv: []string{tt.argv0}, Env: tt.env}
+		if _, _, ok := c.findTool(a); !ok {
+			t.Fatalf("findTool(%q) failed", tt.argv0)
+		}
+		pathVar, _ := program.PathOf(tt.env)
+		_, cached := c.tools.Load(tt.argv0 + "\x00" + pathVar)
+		if cached != tt.once {
+			t.Errorf("findTool(%q, %q): kept for the build = %v, want %v", tt.argv0, tt.env, cached, tt.once)
+		}
 	}
 }

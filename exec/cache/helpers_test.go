@@ -106,6 +106,7 @@ type buildResult struct {
 // build runs actions in order through c, as the executor would.
 func build(t testing.TB, c *Cache, root string, actions []*graph.Action) buildResult {
 	t.Helper()
+	c.forgetFiles() // one Cache, several builds
 	ctx := context.Background()
 	r := buildResult{reasons: map[string]string{}, keys: map[string]string{}}
 	for _, a := range actions {

@@ -85,7 +85,32 @@ func loadMemo(file string) *memo {
 
 // load reads the memo's file, once.
 func (m *memo) load() {
-	m.once.Do(func() { m.m = readMemo(m.file) })
+	m.once.Do(func() {
+		entries := readMemo(m.file)
+		m.mu.Lock()
+		m.m = entries
+		m.mu.Unlock()
+	})
+}
+
+// peek returns the entry for key if the memo is loaded and has one; it
+// does not load it.
+func (m *memo) peek(key string) (memoEntry, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.m[key]
+	return e, ok
+}
+
+// rememberIfLoaded records e for key if the memo is loaded: a build
+// that never needed the memo does not read it to learn one digest.
+func (m *memo) rememberIfLoaded(key string, e memoEntry) {
+	m.mu.Lock()
+	loaded := m.m != nil
+	m.mu.Unlock()
+	if loaded {
+		m.remember(key, e)
+	}
 }
 
 // readMemo reads the entries in file; a missing or unreadable one has none.

@@ -63,3 +63,29 @@ func TestMemoTrustsOnlyOldStamps(t *testing.T) {
 		t.Errorf("changed file: %v", d)
 	}
 }
+
+// statStamp says what os.Stat and stampOf say, without a FileInfo.
+func TestStatStamp(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("content"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("f", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{file, link, dir} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, regular, err := statStamp(p)
+		if err != nil || st != stampOf(fi) || regular != fi.Mode().IsRegular() {
+			t.Errorf("statStamp(%s) = %+v, %v, %v; want %+v, %v", p, st, regular, err, stampOf(fi), fi.Mode().IsRegular())
+		}
+	}
+	if _, _, err := statStamp(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Errorf("statStamp of a missing file: %v, want not exist", err)
+	}
+}

@@ -33,13 +33,16 @@ import (
 // before Close rewrites it.
 const compactSlack = 2
 
-// compactUnread is the size past which Close reads an unread log to see
-// whether to compact it.
+// compactUnread is the size past which Close reads an unread log it
+// appended to, to see whether to compact it.
 const compactUnread = 64 << 20
 
 type recordLog struct {
 	path string
 	tmp  string // where compaction writes its temporary file ("" : beside path)
+	// unreadMax is the size past which close reads an unread log it
+	// appended to (compactUnread).
+	unreadMax int64
 
 	mu     sync.Mutex
 	f      *os.File // for appending, once something is appended
@@ -53,7 +56,7 @@ type recordLog struct {
 // span is where a line is in the log.
 type span struct{ off, n int64 }
 
-func newRecordLog(path string) *recordLog { return &recordLog{path: path} }
+func newRecordLog(path string) *recordLog { return &recordLog{path: path, unreadMax: compactUnread} }
 
 // get returns the latest record of id.
 func (l *recordLog) get(id string) (*record, error) {
@@ -221,12 +224,19 @@ func (l *recordLog) close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
-	if l.f != nil {
+	appended := l.f != nil
+	if appended {
 		errs = append(errs, l.f.Close())
 		l.f = nil
 	}
-	if !l.loaded && l.size < compactUnread {
-		if fi, err := os.Stat(l.path); err != nil || fi.Size() < compactUnread {
+	if !l.loaded && !appended {
+		// Not grown since the build that last appended, whose close
+		// compacted it if it had to: a no-op build does not read a log
+		// of 100,000 records to find that out again.
+		return errors.Join(errs...)
+	}
+	if !l.loaded && l.size < l.unreadMax {
+		if fi, err := os.Stat(l.path); err != nil || fi.Size() < l.unreadMax {
 			return errors.Join(errs...)
 		}
 	}

@@ -60,4 +60,31 @@ func TestRecordLog(t *testing.T) {
 	l3 := newRecordLog(path)
 	check(l3, 'c', &record{Key: "c"})
 	check(l3, 'b', &record{Key: "b", Argv: []string{"cc", "-c"}})
+	l3.close()
+
+	// A log past compactUnread that nothing was appended to (a no-op
+	// build) is not read at close; one appended to is, and compacted.
+	small := func() *recordLog {
+		l := newRecordLog(path)
+		l.unreadMax = 1 << 10
+		return l
+	}
+	big := newRecordLog(path)
+	for i := range 100 {
+		big.put(id('d'), &record{Key: strings.Repeat("x", 100) + string(rune('0'+i%10))})
+	}
+	big.close() // past 2 times its live lines, but short of compactUnread
+	grown, _ := os.Stat(path)
+	idle := small()
+	if err := idle.close(); err != nil || idle.loaded {
+		t.Errorf("close of a log nothing was appended to: %v, loaded %v", err, idle.loaded)
+	}
+	busy := small()
+	busy.put(id('e'), &record{Key: "e"})
+	if err := busy.close(); err != nil || !busy.loaded {
+		t.Errorf("close of a log appended to: %v, loaded %v", err, busy.loaded)
+	}
+	if after, _ := os.Stat(path); after.Size() >= grown.Size() {
+		t.Errorf("close did not compact a grown log: %d bytes before, %d after", grown.Size(), after.Size())
+	}
 }

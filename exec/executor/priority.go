@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"container/heap"
 	"time"
 
 	"bld/exec/graph"
@@ -147,27 +146,54 @@ func Estimate(actions []*graph.Action, durations func(*graph.Action) (time.Durat
 }
 
 // readyQueue is a priority queue of action IDs: longest critical path
-// first, then lowest ID, so that the order is deterministic.
+// first, then lowest ID, so that the order is deterministic. It is a
+// binary heap on ids, without container/heap's boxing of every ID pushed.
 type readyQueue struct {
 	ids  []int
 	prio []int64
 }
 
 func (q *readyQueue) Len() int { return len(q.ids) }
-func (q *readyQueue) Less(i, j int) bool {
+
+// before reports whether the ID at i goes before the one at j.
+func (q *readyQueue) before(i, j int) bool {
 	a, b := q.ids[i], q.ids[j]
 	if q.prio[a] != q.prio[b] {
 		return q.prio[a] > q.prio[b]
 	}
 	return a < b
 }
-func (q *readyQueue) Swap(i, j int) { q.ids[i], q.ids[j] = q.ids[j], q.ids[i] }
-func (q *readyQueue) Push(x any)    { q.ids = append(q.ids, x.(int)) }
-func (q *readyQueue) Pop() any {
-	id := q.ids[len(q.ids)-1]
-	q.ids = q.ids[:len(q.ids)-1]
-	return id
+
+func (q *readyQueue) push(id int) {
+	q.ids = append(q.ids, id)
+	for i := len(q.ids) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !q.before(i, parent) {
+			break
+		}
+		q.ids[i], q.ids[parent] = q.ids[parent], q.ids[i]
+		i = parent
+	}
 }
 
-func (q *readyQueue) push(id int) { heap.Push(q, id) }
-func (q *readyQueue) pop() int    { return heap.Pop(q).(int) }
+func (q *readyQueue) pop() int {
+	top := q.ids[0]
+	last := len(q.ids) - 1
+	q.ids[0] = q.ids[last]
+	q.ids = q.ids[:last]
+	for i := 0; ; {
+		first := i
+		if l := 2*i + 1; l < last && q.before(l, first) {
+			first = l
+		}
+		if r := 2*i + 2; r < last && q.before(r, first) {
+			first = r
+		}
+		if first == i {
+			break
+		}
+		q.ids[i], q.ids[first] = q.ids[first], q.ids[i]
+		i = first
+	}
+	return top
+}

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,5 +165,100 @@ func TestTokenHeldForCriticalPath(t *testing.T) {
 		if diff := cmp.Diff([]string{"start //:c0", "start //:c1"}, starts[:2]); diff != "" {
 			t.Fatalf("start order (-want +got):\n%s\nall: %v", diff, starts)
 		}
+	}
+}
+
+// With more actions ready to run than the scheduler checks ahead, the
+// critical path still goes first: an action more urgent than every one
+// waiting to run is checked at once, and the token held for it (no
+// deadlock between the bound on checks and the held token).
+func TestCheckAheadBoundKeepsCriticalPath(t *testing.T) {
+	root := t.TempDir()
+	actions := []*graph.Action{
+		sh("//:c0", "touch c0", nil, []string{"c0"}),
+		sh("//:c1", "touch c1", []string{"c0"}, []string{"c1"}),
+		sh("//:c2", "touch c2", []string{"c1"}, []string{"c2"}),
+		sh("//:c3", "touch c3", []string{"c2"}, []string{"c3"}),
+	}
+	goals := []int{3}
+	for i := range 4 * checkerQueueDepth * runtime.NumCPU() {
+		out := fmt.Sprintf("w%d", i)
+		actions = append(actions, sh("//:"+out, "touch "+out, nil, []string{out}))
+		goals = append(goals, len(actions)-1)
+	}
+	g, err := graph.New(actions, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(t)
+	cache := newMemCache()
+	pool := &gatedPool{TokenPool: NewSemaphore(1), cache: cache, n: checkerQueueDepth}
+	opts := Options{Root: root, Cache: cache, Tokens: pool, Observer: rec, Sandbox: sandbox.ModeOff}
+	sum, err := Run(context.Background(), g, goals, opts)
+	if err != nil || sum.Ran != len(actions) {
+		t.Fatalf("Run = %+v, %v; want all %d ran", sum, err, len(actions))
+	}
+	var starts []string
+	for _, e := range rec.events {
+		if e[:5] == "start" {
+			starts = append(starts, e)
+		}
+	}
+	// (c3 is no more urgent than the wide actions: any of them may go
+	// before it.)
+	if diff := cmp.Diff([]string{"start //:c0", "start //:c1", "start //:c2"}, starts[:3]); diff != "" {
+		t.Errorf("start order (-want +got):\n%s", diff)
+	}
+}
+
+// The ready queue pops by priority, then by ID, whatever the order of
+// pushes, pops in between included.
+func TestReadyQueueOrder(t *testing.T) {
+	const n = 500
+	prio := make([]int64, n)
+	for i := range prio {
+		prio[i] = int64((i * 7919) % 13)
+	}
+	q := readyQueue{prio: prio}
+	in := map[int]bool{} // what the queue holds
+	pop := func() {
+		t.Helper()
+		best := -1
+		for id := range in {
+			if best < 0 || prio[id] > prio[best] || prio[id] == prio[best] && id < best {
+				best = id
+			}
+		}
+		if got := q.pop(); got != best {
+			t.Fatalf("popped %d, want %d", got, best)
+		}
+		delete(in, best)
+	}
+	for i := range n {
+		id := (i * 104729) % n // every ID once, shuffled
+		q.push(id)
+		in[id] = true
+		if i%5 == 4 {
+			pop()
+		}
+	}
+	for q.Len() > 0 {
+		pop()
+	}
+	if len(in) != 0 {
+		t.Fatalf("%d IDs never popped", len(in))
+	}
+	// A queue filled first and then emptied gives the total order.
+	q = readyQueue{prio: prio}
+	for i := range n {
+		q.push((i * 104729) % n)
+	}
+	prev := q.pop()
+	for q.Len() > 0 {
+		id := q.pop()
+		if prio[id] > prio[prev] || prio[id] == prio[prev] && id < prev {
+			t.Fatalf("popped %d (prio %d) after %d (prio %d)", id, prio[id], prev, prio[prev])
+		}
+		prev = id
 	}
 }

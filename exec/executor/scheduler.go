@@ -299,7 +299,7 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 	if s.stopped {
 		return
 	}
-	for s.idle > 0 && s.poolQ.Len() > 0 {
+	for s.idle > 0 && s.poolQ.Len() > 0 && !s.checkedEnough() {
 		id := s.poolQ.pop()
 		job := poolJob{id: id}
 		if s.state[id] == queuedWrite {
@@ -320,6 +320,26 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 			s.events <- event{kind: evToken, err: err}
 		})
 	}
+}
+
+// checkedEnough reports whether the next check must wait: enough actions
+// already wait to run (as many as the checkers' slots, plus as many as
+// run), and the next one to check is no more urgent than the first of
+// them. Checking further ahead would only keep what Check computed for
+// them (their keys, the stamps of their inputs) in memory: on a build of
+// 10,000 independent actions, all of it, until each runs. An action to
+// write (queuedWrite) never waits: it needs no token.
+func (s *scheduler) checkedEnough() bool {
+	waiting := s.runQ.Len() + s.remoteQ.Len()
+	if waiting < s.slots+s.running+s.remoteRunning {
+		return false
+	}
+	next := s.poolQ.ids[0]
+	if s.state[next] == queuedWrite {
+		return false
+	}
+	return s.runQ.Len() > 0 && s.plan.prio[next] <= s.plan.prio[s.runQ.ids[0]] ||
+		s.runQ.Len() == 0 && s.remoteQ.Len() > 0 && s.plan.prio[next] <= s.plan.prio[s.remoteQ.ids[0]]
 }
 
 // begin marks id active and tells the observer it starts.

@@ -97,9 +97,21 @@ func ReadFile(name string, follow bool) ([]byte, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, nil, err
+	// Sized by fstat (one more byte to see the end at once), so that the
+	// read does not grow its buffer step by step; a file that grew since
+	// is still read whole.
+	data := make([]byte, 0, fi.Size()+1)
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, fi, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
 	}
-	return data, fi, nil
 }

@@ -1,7 +1,9 @@
 package regfile
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -69,5 +71,20 @@ func TestOpen(t *testing.T) {
 	}
 	if _, _, err := Open(filepath.Join(dir, "none"), false); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open of a missing file: %v; want ErrNotExist", err)
+	}
+}
+
+func TestReadFileSizes(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 4096, 100_000} {
+		data := bytes.Repeat([]byte{byte(n)}, n)
+		name := filepath.Join(dir, fmt.Sprint(n))
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, fi, err := ReadFile(name, true)
+		if err != nil || !bytes.Equal(got, data) || fi.Size() != int64(n) {
+			t.Errorf("ReadFile of %d bytes = %d bytes, %v; want them all", n, len(got), err)
+		}
 	}
 }

@@ -54,7 +54,7 @@ type Display struct {
 	color       bool
 	subcommands bool
 
-	messages map[*graph.Action]string // progress messages (distinctMessages)
+	messages map[*graph.Action]string // progress messages unlike Message() (messageOverrides)
 	failed   []*graph.Action          // in the order they failed
 	eta      *estimator               // the time left, with Estimates
 
@@ -98,7 +98,7 @@ func (d *Display) Planned(actions []*graph.Action) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.total = len(actions)
-	d.messages = distinctMessages(actions)
+	d.messages = messageOverrides(actions)
 	if d.eta != nil {
 		d.eta.plan(actions)
 	}

@@ -1,8 +1,8 @@
 package status
 
 import (
-	"container/heap"
 	"fmt"
+	"slices"
 	"time"
 
 	"bld/exec/executor"
@@ -14,10 +14,14 @@ import (
 // when they last ran (durations, the build log; executor.Estimate fills in
 // the others) and jobs, the number of actions that run at once. Call it
 // before Planned. Without it, or when durations knows none of the build's
-// actions, the line has no estimate.
+// actions, the line has no estimate. A display that is not smart has no
+// status line, and computes no estimate.
 func (d *Display) Estimates(durations func(*graph.Action) (time.Duration, bool), jobs int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.smart {
+		return
+	}
 	d.eta = &estimator{durations: durations, jobs: max(jobs, 1)}
 }
 
@@ -25,94 +29,125 @@ func (d *Display) Estimates(durations func(*graph.Action) (time.Duration, bool),
 // the longest path left. Both assume that every action not done yet runs
 // (those that turn out up to date take nearly no time, so the estimate
 // drops as they are checked).
+//
+// Actions are numbered by their position among the planned ones: one map
+// finds that number, and the rest are slices, so that a plan of 100,000
+// actions costs a few megabytes and milliseconds, not a map per property.
 type estimator struct {
 	durations func(*graph.Action) (time.Duration, bool)
 	jobs      int
 	known     bool
 
-	est     map[*graph.Action]time.Duration // expected duration
-	path    map[*graph.Action]time.Duration // longest path from it to the end, it included
-	started map[*graph.Action]time.Time
-	done    map[*graph.Action]bool
-	work    time.Duration // sum of est of the actions not done
-	// byPath holds the actions not done, longest path first (finished
-	// ones are dropped lazily): the first is on the critical path left,
-	// since an action's dependencies have longer paths than it.
-	byPath pathHeap
+	index   map[*graph.Action]int32 // position among the planned actions
+	est     []time.Duration         // expected duration
+	path    []time.Duration         // longest path from it to the end, it included
+	done    []bool
+	started map[int32]time.Time // the running actions
+	work    time.Duration       // sum of est of the actions not done
+	// byPath lists the actions longest path first; next is the first of
+	// them not done: it is on the critical path left, since an action's
+	// dependencies have longer paths than it, and actions only ever
+	// become done.
+	byPath []int32
+	next   int
 }
 
 // plan computes each action's estimate and path from the planned actions.
 func (e *estimator) plan(actions []*graph.Action) {
 	ests, known := executor.Estimate(actions, e.durations)
 	e.known = known > 0
-	e.est = make(map[*graph.Action]time.Duration, len(actions))
-	e.path = make(map[*graph.Action]time.Duration, len(actions))
-	e.started = map[*graph.Action]time.Time{}
-	e.done = map[*graph.Action]bool{}
-	producer := make(map[string]*graph.Action, len(actions))
+	e.started = map[int32]time.Time{}
+	if !e.known {
+		return // left never answers: nothing else is needed
+	}
+	n := len(actions)
+	e.index = make(map[*graph.Action]int32, n)
+	e.est = make([]time.Duration, 0, n)
+	producer := make(map[string]int32, n)
 	for i, a := range actions {
-		if _, dup := e.est[a]; dup {
+		if _, dup := e.index[a]; dup {
 			continue
 		}
-		e.est[a] = ests[i]
+		id := int32(len(e.est))
+		e.index[a] = id
+		e.est = append(e.est, ests[i])
 		e.work += ests[i]
 		for _, out := range a.Outputs {
-			producer[out] = a
+			producer[out] = id
 		}
 	}
-	dependents := map[*graph.Action][]*graph.Action{}
-	left := map[*graph.Action]int{} // dependents whose path is not known yet
-	for a := range e.est {
-		seen := map[*graph.Action]bool{}
+	n = len(e.est)
+	uniq := make([]*graph.Action, n)
+	for a, id := range e.index {
+		uniq[id] = a
+	}
+	// deps[id] are the producers of id's inputs, each once, in a flat
+	// array: deps[start[id]:start[id+1]].
+	start := make([]int32, n+1)
+	var deps []int32
+	mark := make([]int32, n) // mark[p] == id+1: p is already a dependency of id
+	left := make([]int32, n) // dependents whose path is not known yet
+	for id, a := range uniq {
 		for _, in := range a.AllInputs() {
-			if p, ok := producer[in]; ok && !seen[p] && p != a {
-				seen[p] = true
-				dependents[p] = append(dependents[p], a)
+			if p, ok := producer[in]; ok && p != int32(id) && mark[p] != int32(id)+1 {
+				mark[p] = int32(id) + 1
+				deps = append(deps, p)
 				left[p]++
 			}
 		}
+		start[id+1] = int32(len(deps))
 	}
-	// From the sinks upwards (the graph was checked acyclic).
-	var queue []*graph.Action
-	for a := range e.est {
-		if left[a] == 0 {
-			queue = append(queue, a)
+	// From the sinks upwards (the graph was checked acyclic): an action's
+	// path is its estimate plus the longest path of its dependents, which
+	// push it to each dependency as they become known.
+	e.path = make([]time.Duration, n)
+	best := make([]time.Duration, n)
+	queue := make([]int32, 0, n)
+	for id := range n {
+		if left[id] == 0 {
+			queue = append(queue, int32(id))
 		}
 	}
-	for len(queue) > 0 {
-		a := queue[0]
-		queue = queue[1:]
-		var best time.Duration
-		for _, dep := range dependents[a] {
-			best = max(best, e.path[dep])
-		}
-		e.path[a] = best + e.est[a]
-		seen := map[*graph.Action]bool{}
-		for _, in := range a.AllInputs() {
-			if p, ok := producer[in]; ok && !seen[p] && p != a {
-				seen[p] = true
-				if left[p]--; left[p] == 0 {
-					queue = append(queue, p)
-				}
+	for i := 0; i < len(queue); i++ {
+		id := queue[i]
+		e.path[id] = best[id] + e.est[id]
+		for _, p := range deps[start[id]:start[id+1]] {
+			best[p] = max(best[p], e.path[id])
+			if left[p]--; left[p] == 0 {
+				queue = append(queue, p)
 			}
 		}
 	}
-	e.byPath = pathHeap{path: e.path}
-	for a := range e.est {
-		e.byPath.actions = append(e.byPath.actions, a)
+	e.done = make([]bool, n)
+	e.byPath = make([]int32, n)
+	for id := range e.byPath {
+		e.byPath[id] = int32(id)
 	}
-	heap.Init(&e.byPath)
+	slices.SortStableFunc(e.byPath, func(a, b int32) int {
+		switch {
+		case e.path[a] > e.path[b]:
+			return -1
+		case e.path[a] < e.path[b]:
+			return 1
+		}
+		return 0
+	})
 }
 
-func (e *estimator) start(a *graph.Action, now time.Time) { e.started[a] = now }
+func (e *estimator) start(a *graph.Action, now time.Time) {
+	if id, ok := e.index[a]; ok {
+		e.started[id] = now
+	}
+}
 
 func (e *estimator) finish(a *graph.Action) {
-	if e.done[a] {
+	id, ok := e.index[a]
+	if !ok || e.done[id] {
 		return
 	}
-	e.done[a] = true
-	e.work -= e.est[a]
-	delete(e.started, a)
+	e.done[id] = true
+	e.work -= e.est[id]
+	delete(e.started, id)
 }
 
 // left is the estimated time left: the longest path left, or the work left
@@ -123,18 +158,18 @@ func (e *estimator) left(now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	work := e.work
-	for a, t := range e.started {
-		work -= min(now.Sub(t), e.est[a])
+	for id, t := range e.started {
+		work -= min(now.Sub(t), e.est[id])
 	}
-	for e.byPath.Len() > 0 && e.done[e.byPath.actions[0]] {
-		heap.Pop(&e.byPath)
+	for e.next < len(e.byPath) && e.done[e.byPath[e.next]] {
+		e.next++
 	}
 	var path time.Duration
-	if e.byPath.Len() > 0 {
-		a := e.byPath.actions[0]
-		path = e.path[a]
-		if t, ok := e.started[a]; ok {
-			path -= min(now.Sub(t), e.est[a])
+	if e.next < len(e.byPath) {
+		id := e.byPath[e.next]
+		path = e.path[id]
+		if t, ok := e.started[id]; ok {
+			path -= min(now.Sub(t), e.est[id])
 		}
 	}
 	return max(path, work/time.Duration(e.jobs)), true
@@ -147,20 +182,4 @@ func formatLeft(d time.Duration) string {
 		return fmt.Sprintf("~%ds", s)
 	}
 	return fmt.Sprintf("~%dm%02ds", s/60, s%60)
-}
-
-// pathHeap is a max-heap of actions by their path.
-type pathHeap struct {
-	actions []*graph.Action
-	path    map[*graph.Action]time.Duration
-}
-
-func (h *pathHeap) Len() int           { return len(h.actions) }
-func (h *pathHeap) Less(i, j int) bool { return h.path[h.actions[i]] > h.path[h.actions[j]] }
-func (h *pathHeap) Swap(i, j int)      { h.actions[i], h.actions[j] = h.actions[j], h.actions[i] }
-func (h *pathHeap) Push(x any)         { h.actions = append(h.actions, x.(*graph.Action)) }
-func (h *pathHeap) Pop() any {
-	a := h.actions[len(h.actions)-1]
-	h.actions = h.actions[:len(h.actions)-1]
-	return a
 }

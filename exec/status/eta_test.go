@@ -75,3 +75,14 @@ func TestFormatLeft(t *testing.T) {
 		}
 	}
 }
+
+// Only the smart status line shows the time left: a plain display does not
+// plan an estimate (a build of 100,000 actions would pay for it).
+func TestPlainDisplayNoEstimate(t *testing.T) {
+	d := New(&bytes.Buffer{}, false)
+	d.Estimates(func(*graph.Action) (time.Duration, bool) { return time.Second, true }, 1)
+	d.Planned([]*graph.Action{compile, write})
+	if d.eta != nil {
+		t.Error("a plain display keeps an estimator")
+	}
+}

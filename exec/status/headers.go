@@ -73,6 +73,41 @@ func distinctMessages(actions []*graph.Action) map[*graph.Action]string {
 	return msgs
 }
 
+// messageOverrides returns the progress messages of distinctMessages that
+// differ from the action's Message(), and only those: the display of a
+// build of 100,000 actions with messages of their own keeps none.
+func messageOverrides(actions []*graph.Action) map[*graph.Action]string {
+	// Actions are counted once however often they are listed: the first
+	// action of each message is in first, the others in also.
+	first := make(map[string]*graph.Action, len(actions))
+	count := map[string]int{}
+	also := map[*graph.Action]bool{}
+	for _, a := range actions {
+		m := a.Message()
+		f, ok := first[m]
+		switch {
+		case !ok:
+			first[m] = a
+		case f != a && !also[a]:
+			also[a] = true
+			count[m]++
+		}
+	}
+	over := map[*graph.Action]string{}
+	add := func(a *graph.Action) {
+		if m := a.Message(); count[m] > 0 && !strings.Contains(m, a.Owner) {
+			over[a] = m + " (" + a.Owner + ")"
+		}
+	}
+	for _, a := range first {
+		add(a)
+	}
+	for a := range also {
+		add(a)
+	}
+	return over
+}
+
 // message is the progress message the display shows for a.
 func (d *Display) message(a *graph.Action) string {
 	if m, ok := d.messages[a]; ok {

@@ -32,6 +32,19 @@ func TestDistinctMessages(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
+	// The display keeps only the messages that differ from Message().
+	over := messageOverrides([]*graph.Action{ax, by, other, d1, d2})
+	wantOver := map[*graph.Action]string{ax: want[ax], by: want[by]}
+	if diff := cmp.Diff(wantOver, over); diff != "" {
+		t.Errorf("overrides (-want +got):\n%s", diff)
+	}
+	d := New(&bytes.Buffer{}, false)
+	d.Planned([]*graph.Action{ax, by, other, d1, d2})
+	for a, m := range want {
+		if got := d.message(a); got != m {
+			t.Errorf("display message of %s = %q, want %q", a.Owner, got, m)
+		}
+	}
 }
 
 // Every block of output is headed by its action, whether it ran or was

@@ -1,7 +1,6 @@
 package workspace
 
 import (
-	"bld/exec/crash"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"bld/exec/crash"
 )
 
 // A View answers the questions that loading and analysis ask of the

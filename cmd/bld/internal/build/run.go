@@ -187,6 +187,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		opts.Remote, opts.RemoteJobs, opts.TakeBackAfter = runner, o.Remote.Jobs, o.Remote.TakeBackAfter
 	}
 	out := &Outcome{}
+	defer boundHeap()()
 	out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
 	if out.RunErr != nil && ctx.Err() == nil && ac.LostRemoteOutputs() > 0 {
 		// Outputs kept in the remote cache were gone when an action here
