@@ -226,8 +226,8 @@ func (c *Cache) isKeptFile(rel string) bool {
 	return errors.Is(err, fs.ErrNotExist)
 }
 
-// KeptRemote reports which of outs are kept remote, not on disk: the
-// executor does not look for them after a remote run.
+// KeptRemote reports whether the output out is kept remote, not on disk:
+// the executor does not look for it after a remote run.
 func (c *Cache) KeptRemote(out string) bool { return c.isKeptFile(out) }
 
 // keepOutput records the output of, of a's remote result, as kept remote,
@@ -257,19 +257,15 @@ func (c *Cache) Keep(a *graph.Action, out string, d digest.Digest, executable bo
 // without downloading them: kept remote, except those keepOutput does
 // not keep, which are written here. It returns the Check of a hit.
 func (c *Cache) fetchRemoteKept(ctx context.Context, t *remoteTier, a *graph.Action, ki *keyInfo) (executor.Check, bool) {
-	r, err := t.client.GetActionResult(ctx, ki.action, true)
-	if err != nil {
-		t.failed(ctx, "looking up a result", err)
-		return executor.Check{}, false
-	}
-	if r.GetExitCode() != 0 || len(r.GetOutputFiles()) != len(ki.outputs) {
+	r, ok := remoteResult(ctx, t, ki)
+	if !ok {
 		return executor.Check{}, false
 	}
 	var outs []outputFile
 	var inCAS []digest.Digest
-	for i, of := range r.GetOutputFiles() {
+	for _, of := range r.GetOutputFiles() {
 		d := reapi.DigestFromProto(of.GetDigest())
-		if of.GetPath() != ki.outputs[i] || !digest.ValidHash(d.Hash) {
+		if !digest.ValidHash(d.Hash) {
 			return executor.Check{}, false
 		}
 		lf := outputFile{Path: of.GetPath(), Digest: d, IsExecutable: of.GetIsExecutable()}
@@ -297,12 +293,9 @@ func (c *Cache) fetchRemoteKept(ctx context.Context, t *remoteTier, a *graph.Act
 			return executor.Check{}, false
 		}
 	}
-	var buf bytes.Buffer
-	if outputSize(r) <= maxRemoteOutput {
-		if err := t.client.WriteOutput(ctx, r, &buf); err != nil {
-			t.failed(ctx, "reading a command's output", err)
-			return executor.Check{}, false
-		}
+	output, ok := remoteCommandOutput(ctx, t, r)
+	if !ok {
+		return executor.Check{}, false
 	}
 	for i, of := range outs {
 		if d, st, err := c.memo.fileDigest(of.Path, c.abs(of.Path)); err == nil && d == of.Digest && st.exec == of.IsExecutable {
@@ -324,7 +317,7 @@ func (c *Cache) fetchRemoteKept(ctx context.Context, t *remoteTier, a *graph.Act
 	c.fastRemember(a, ki, outs)
 	c.count(true)
 	t.hits.Add(1)
-	return executor.Check{UpToDate: true, Restored: true, Remote: true, Key: ki.key, Output: buf.Bytes()}, true
+	return executor.Check{UpToDate: true, Restored: true, Remote: true, Key: ki.key, Output: output}, true
 }
 
 // writeRemoteOutput puts the remote output of in place: inline or empty

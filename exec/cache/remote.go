@@ -128,36 +128,23 @@ func (t *remoteTier) failed(ctx context.Context, what string, err error) {
 // is there whole, stores it in the store under ki's key, so that a lookup
 // restores it from there. It reports whether it did.
 func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) bool {
-	r, err := t.client.GetActionResult(ctx, ki.action, true)
-	if err != nil {
-		t.failed(ctx, "looking up a result", err)
-		return false
-	}
-	if r.GetExitCode() != 0 || len(r.GetOutputFiles()) != len(ki.outputs) {
+	r, ok := remoteResult(ctx, t, ki)
+	if !ok {
 		return false
 	}
 	local := &actionResult{}
-	for i, of := range r.GetOutputFiles() {
-		if of.GetPath() != ki.outputs[i] {
-			return false
-		}
+	for _, of := range r.GetOutputFiles() {
 		lf, ok := c.fetchOutput(ctx, t, of)
 		if !ok {
 			return false
 		}
 		local.OutputFiles = append(local.OutputFiles, lf)
 	}
-	// The command's output is shown again on a restore, as for a local
-	// hit; one too long to show (a local run keeps 1 MiB of it) is not
-	// fetched.
-	var buf bytes.Buffer
-	if outputSize(r) <= maxRemoteOutput {
-		if err := t.client.WriteOutput(ctx, r, &buf); err != nil {
-			t.failed(ctx, "reading a command's output", err)
-			return false
-		}
+	output, ok := remoteCommandOutput(ctx, t, r)
+	if !ok {
+		return false
 	}
-	if output := buf.Bytes(); len(output) > 0 {
+	if len(output) > 0 {
 		d, err := c.store.PutBytes(output)
 		if err != nil {
 			c.storeFault(err)
@@ -171,6 +158,41 @@ func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) boo
 	}
 	t.hits.Add(1)
 	return true
+}
+
+// remoteResult looks up the result of ki in the remote action cache and
+// returns it if it is one for ki's action: exit code 0, and exactly its
+// outputs, in order.
+func remoteResult(ctx context.Context, t *remoteTier, ki *keyInfo) (*repb.ActionResult, bool) {
+	r, err := t.client.GetActionResult(ctx, ki.action, true)
+	if err != nil {
+		t.failed(ctx, "looking up a result", err)
+		return nil, false
+	}
+	if r.GetExitCode() != 0 || len(r.GetOutputFiles()) != len(ki.outputs) {
+		return nil, false
+	}
+	for i, of := range r.GetOutputFiles() {
+		if of.GetPath() != ki.outputs[i] {
+			return nil, false
+		}
+	}
+	return r, true
+}
+
+// remoteCommandOutput returns what the command of r printed, to show it
+// again on a restore as for a local hit; one too long to show (a local
+// run keeps 1 MiB of it) is not fetched. It reports false when the
+// service failed to give it.
+func remoteCommandOutput(ctx context.Context, t *remoteTier, r *repb.ActionResult) ([]byte, bool) {
+	var buf bytes.Buffer
+	if outputSize(r) <= maxRemoteOutput {
+		if err := t.client.WriteOutput(ctx, r, &buf); err != nil {
+			t.failed(ctx, "reading a command's output", err)
+			return nil, false
+		}
+	}
+	return buf.Bytes(), true
 }
 
 // fetchOutput brings the content of the output file of into the store
