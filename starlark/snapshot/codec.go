@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 
 	"bld/exec/graph"
 	"bld/starlark/workspace"
@@ -60,7 +61,14 @@ const (
 // Encode returns the bytes of s: the same snapshot gives the same bytes.
 // It fails on a snapshot that cannot be saved (a nil action).
 func Encode(s *Snapshot) ([]byte, error) {
-	e := &encoder{ids: map[string]uint32{}}
+	// Room for about as many distinct strings as a snapshot of
+	// generated rules has (an output, a command and a label per action,
+	// a path per read), so that the table rarely grows.
+	n := 3 * len(s.Actions)
+	if s.Reads != nil {
+		n += len(s.Reads.Files) + len(s.Reads.Exists)
+	}
+	e := &encoder{ids: make(map[string]uint32, n), buf: make([]byte, 0, 16*n)}
 	if err := e.snapshot(s); err != nil {
 		return nil, err
 	}
@@ -252,11 +260,18 @@ func (e *encoder) index(x *Index) {
 
 // Decode returns the snapshot data encodes (Encode), or errCorrupt.
 func Decode(data []byte) (*Snapshot, error) {
+	return decode(data, false)
+}
+
+// decode is Decode; with owned, the caller hands data over (it is never
+// modified again, by anyone) and the snapshot's strings are pieces of it
+// rather than of a copy.
+func decode(data []byte, owned bool) (*Snapshot, error) {
 	body, err := checkFile(data)
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{data: body}
+	d := &decoder{data: body, owned: owned}
 	d.table()
 	s := d.snapshot()
 	if d.err != nil || d.pos != len(d.data) {
@@ -282,10 +297,11 @@ func checkFile(data []byte) ([]byte, error) {
 // A decoder reads a body. The first error stops it: every read after
 // returns zero values, and err says the data is not a snapshot.
 type decoder struct {
-	data []byte
-	pos  int
-	strs []string
-	err  error
+	data  []byte
+	owned bool // data is the decoder's: strings may point into it
+	pos   int
+	strs  []string
+	err   error
 	// slab is where string slices are carved from, to allocate them a
 	// few thousand at a time.
 	slab []string
@@ -379,7 +395,13 @@ func (d *decoder) table() {
 	if d.err != nil {
 		return
 	}
-	blob := string(d.data[d.pos : d.pos+int(total)])
+	var blob string
+	if d.owned && total > 0 {
+		// The bytes are never modified: the strings can be them.
+		blob = unsafe.String(&d.data[d.pos], int(total))
+	} else {
+		blob = string(d.data[d.pos : d.pos+int(total)])
+	}
 	d.pos += int(total)
 	d.strs = make([]string, n)
 	off := 0

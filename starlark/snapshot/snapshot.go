@@ -90,7 +90,7 @@ func Load(path, key string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
 	}
-	s, err := Decode(data)
+	s, err := decode(data, true)
 	if err != nil || s.Key != key || s.Reads == nil {
 		return nil, nil
 	}
@@ -110,7 +110,7 @@ func LoadAny(path string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
 	}
-	s, err := Decode(data)
+	s, err := decode(data, true)
 	if err != nil {
 		return nil, nil
 	}
