@@ -19,22 +19,25 @@ import (
 //	magic      8 bytes, fileMagic (names the format's version)
 //	length     uint64, little endian: the length of body
 //	checksum   uint32, little endian: CRC-32C (Castagnoli) of body
-//	body       strings, then the snapshot's fields
+//	body       fields length (uint64, little endian), fields, strings
 //
 // strings is the table of every distinct string the snapshot holds
 // (paths, argv pieces, labels, digests), each stored once: a uvarint
 // count, count uvarint lengths, then their bytes one after the other.
-// The decoder turns those bytes into one Go string and every string of the
-// snapshot is a piece of it, so equal strings share their memory. The
-// fields follow, in the order of encodeBody, each string as its uvarint
-// index in the table, each number as a uvarint (a varint where it may be
-// negative), booleans of an action packed in one uvarint. A slice or a
-// map is its length plus one, 0 meaning nil, then its elements; maps are
-// written in key order, so that the same snapshot gives the same bytes.
+// The decoder reads it first and turns those bytes into one Go string:
+// every string of the snapshot is a piece of it, so equal strings share
+// their memory. fields are the snapshot's fields in the order of
+// encoder.snapshot, each string as its uvarint index in the table, each
+// number as a uvarint (a varint where it may be negative), booleans of an
+// action packed in one uvarint. A slice or a map is its length plus one, 0
+// meaning nil, then its elements; maps are written in key order, so that
+// the same snapshot gives the same bytes. (The table comes last so that
+// the encoder writes the fields once, into the file's buffer, as it
+// meets the strings.)
 //
 // A file whose length, checksum, magic or structure is wrong is not a
 // snapshot: Decode reports it and Load treats it as absent.
-const fileMagic = "bldsnap3"
+const fileMagic = "bldsnap4"
 
 const headerLen = len(fileMagic) + 8 + 4
 
@@ -62,18 +65,20 @@ const (
 // It fails on a snapshot that cannot be saved (a nil action).
 func Encode(s *Snapshot) ([]byte, error) {
 	// Room for about as many distinct strings as a snapshot of
-	// generated rules has (an output, a command and a label per action,
-	// a path per read), so that the table rarely grows.
-	n := 3 * len(s.Actions)
+	// generated rules has (an output, a command, a label, a target name
+	// per action, a path per read), so that the table rarely grows:
+	// growing a table of a few hundred thousand strings costs more than
+	// the rest of the encoding.
+	n := 5 * len(s.Actions)
 	if s.Reads != nil {
 		n += len(s.Reads.Files) + len(s.Reads.Exists)
 	}
-	e := &encoder{ids: make(map[string]uint32, n), buf: make([]byte, 0, 16*n)}
+	e := &encoder{ids: make(map[string]uint32, n), buf: make([]byte, headerLen+8, headerLen+8+32*n)}
 	if err := e.snapshot(s); err != nil {
 		return nil, err
 	}
-	size := headerLen + 10 + 5*len(e.strs) + e.strBytes + len(e.buf)
-	out := make([]byte, headerLen, size)
+	fieldsLen := len(e.buf) - headerLen - 8
+	out := slices.Grow(e.buf, 10+5*len(e.strs)+e.strBytes)
 	out = binary.AppendUvarint(out, uint64(len(e.strs)))
 	for _, str := range e.strs {
 		out = binary.AppendUvarint(out, uint64(len(str)))
@@ -81,9 +86,9 @@ func Encode(s *Snapshot) ([]byte, error) {
 	for _, str := range e.strs {
 		out = append(out, str...)
 	}
-	out = append(out, e.buf...)
 	copy(out, fileMagic)
 	body := out[headerLen:]
+	binary.LittleEndian.PutUint64(body, uint64(fieldsLen))
 	binary.LittleEndian.PutUint64(out[len(fileMagic):], uint64(len(body)))
 	binary.LittleEndian.PutUint32(out[len(fileMagic)+8:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
 	return out, nil
@@ -271,8 +276,16 @@ func decode(data []byte, owned bool) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{data: body, owned: owned}
+	if len(body) < 8 || binary.LittleEndian.Uint64(body) > uint64(len(body)-8) {
+		return nil, errCorrupt
+	}
+	fieldsEnd := 8 + int(binary.LittleEndian.Uint64(body))
+	d := &decoder{data: body, pos: fieldsEnd, owned: owned}
 	d.table()
+	if d.err != nil || d.pos != len(d.data) {
+		return nil, errCorrupt
+	}
+	d.data, d.pos = body[:fieldsEnd], 8
 	s := d.snapshot()
 	if d.err != nil || d.pos != len(d.data) {
 		return nil, errCorrupt
