@@ -540,6 +540,9 @@ func (c *Cache) seenStamp(p string) (stamp, bool) {
 	return st, ok
 }
 
+// A toolKey is a command name and a PATH, what findTool finds a tool by.
+type toolKey struct{ name, path string }
+
 // A foundTool is what findTool found for a command name and PATH.
 type foundTool struct {
 	prog program.Program
@@ -552,7 +555,7 @@ type foundTool struct {
 // for each name and PATH: nothing the build runs writes it.
 func (c *Cache) findTool(a *graph.Action) (program.Program, stamp, bool) {
 	pathVar, _ := program.PathOf(a.Env)
-	key := a.Argv[0] + "\x00" + pathVar
+	key := toolKey{a.Argv[0], pathVar} // not a concatenation: no garbage per action
 	if f, ok := c.tools.Load(key); ok {
 		ft := f.(foundTool)
 		return ft.prog, ft.st, true

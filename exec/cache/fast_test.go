@@ -612,7 +612,7 @@ func TestFindToolOnce(t *testing.T) {
 			t.Fatalf("findTool(%q) failed", tt.argv0)
 		}
 		pathVar, _ := program.PathOf(tt.env)
-		_, cached := c.tools.Load(tt.argv0 + "\x00" + pathVar)
+		_, cached := c.tools.Load(toolKey{tt.argv0, pathVar})
 		if cached != tt.once {
 			t.Errorf("findTool(%q, %q): kept for the build = %v, want %v", tt.argv0, tt.env, cached, tt.once)
 		}

@@ -17,10 +17,10 @@ import (
 // has changed, only the targets concerned, and those that depend on them,
 // need to be analyzed again (Changes, Reassemble).
 //
-// Its targets are stored by column, children and packages as indices, which
-// gob encodes and decodes several times faster than a slice of structs
-// (the index is read by every build); NewIndex makes one from Targets and
-// Targets gives them back.
+// Its targets are stored by column, children and packages as indices,
+// which encode and decode as plain runs of varints (the index is read by
+// every build); NewIndex makes one from Targets and Targets gives them
+// back.
 type Index struct {
 	// Packages are the packages loaded, sorted by path.
 	Packages []Package

@@ -21,15 +21,15 @@
 // package added or removed under a //... pattern, a variable of bld's
 // environment) means loading and analyzing everything.
 //
-// A snapshot is one file, written to a temporary file and renamed into
+// A snapshot is one file in a compact binary encoding (codec.go: a string
+// table, varints, a checksum), written to a temporary file and renamed into
 // place, so a reader sees an old snapshot or a new one, never a mix. A file
-// that cannot be decoded is ignored.
+// that cannot be decoded (truncated, damaged, of another format) is
+// ignored: the build loads and analyzes as if there were none.
 package snapshot
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,7 +43,7 @@ import (
 
 // formatVersion changes whenever the encoding or the meaning of a snapshot
 // does; it is part of every key.
-const formatVersion = "bld-snapshot-2"
+const formatVersion = "bld-snapshot-3"
 
 // A Snapshot is the result of loading and analysis, and what it depends on.
 type Snapshot struct {
@@ -90,14 +90,14 @@ func Load(path, key string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
 	}
-	var s Snapshot
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil || s.Key != key || s.Reads == nil {
+	s, err := decode(data, true)
+	if err != nil || s.Key != key || s.Reads == nil {
 		return nil, nil
 	}
 	if s.Index != nil && !s.Index.valid(len(s.Actions), len(s.Goals)) {
 		s.Index = nil
 	}
-	return &s, nil
+	return s, nil
 }
 
 // LoadAny reads the snapshot at path whatever its key (for tests and
@@ -110,11 +110,11 @@ func LoadAny(path string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
 	}
-	var s Snapshot
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+	s, err := decode(data, true)
+	if err != nil {
 		return nil, nil
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Stale re-reads what the snapshot depends on in the workspace at root, and
@@ -132,11 +132,11 @@ func (s *Snapshot) Stale(root string, getenv func(string) (string, bool)) string
 
 // Save writes s to path atomically.
 func Save(path string, s *Snapshot) error {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
-		return fmt.Errorf("encoding the analysis snapshot: %w", err)
+	data, err := Encode(s)
+	if err != nil {
+		return err
 	}
-	if err := store.WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+	if err := store.WriteFileAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("saving the analysis snapshot: %w", err)
 	}
 	return nil

@@ -1,0 +1,604 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
+	"time"
+	"unsafe"
+
+	"bld/exec/graph"
+	"bld/starlark/workspace"
+)
+
+// The encoding of a snapshot file (Encode, Decode):
+//
+//	magic      8 bytes, fileMagic (names the format's version)
+//	length     uint64, little endian: the length of body
+//	checksum   uint32, little endian: CRC-32C (Castagnoli) of body
+//	body       fields length (uint64, little endian), fields, strings
+//
+// strings is the table of every distinct string the snapshot holds
+// (paths, argv pieces, labels, digests), each stored once: a uvarint
+// count, count uvarint lengths, then their bytes one after the other.
+// The decoder reads it first and turns those bytes into one Go string:
+// every string of the snapshot is a piece of it, so equal strings share
+// their memory. fields are the snapshot's fields in the order of
+// encoder.snapshot, each string as its uvarint index in the table, each
+// number as a uvarint (a varint where it may be negative), booleans of an
+// action packed in one uvarint. A slice or a map is its length plus one, 0
+// meaning nil, then its elements; maps are written in key order, so that
+// the same snapshot gives the same bytes. (The table comes last so that
+// the encoder writes the fields once, into the file's buffer, as it
+// meets the strings.)
+//
+// A file whose length, checksum, magic or structure is wrong is not a
+// snapshot: Decode reports it and Load treats it as absent.
+const fileMagic = "bldsnap4"
+
+const headerLen = len(fileMagic) + 8 + 4
+
+// errCorrupt is Decode's error for bytes that are not a snapshot.
+var errCorrupt = errors.New("not an analysis snapshot, or a damaged one")
+
+// Action flags, one bit each in an action's flags.
+const (
+	flagExecutable = 1 << iota
+	flagJobserver
+	flagNoCache
+	flagNoSandbox
+	flagTest
+	flagQuietOutput
+	flagQuietFailure
+	flagAllowDaemon
+	flagNoRemoteExec
+	flagNoRemoteCache
+	flagSerial
+	flagContent // Content is not nil
+	flagAll     = flagContent<<1 - 1
+)
+
+// Encode returns the bytes of s: the same snapshot gives the same bytes.
+// It fails on a snapshot that cannot be saved (a nil action).
+func Encode(s *Snapshot) ([]byte, error) {
+	// Room for about as many distinct strings as a snapshot of
+	// generated rules has (an output, a command, a label, a target name
+	// per action, a path per read), so that the table rarely grows:
+	// growing a table of a few hundred thousand strings costs more than
+	// the rest of the encoding.
+	n := 5 * len(s.Actions)
+	if s.Reads != nil {
+		n += len(s.Reads.Files) + len(s.Reads.Exists)
+	}
+	e := &encoder{ids: make(map[string]uint32, n), buf: make([]byte, headerLen+8, headerLen+8+32*n)}
+	if err := e.snapshot(s); err != nil {
+		return nil, err
+	}
+	fieldsLen := len(e.buf) - headerLen - 8
+	out := slices.Grow(e.buf, 10+5*len(e.strs)+e.strBytes)
+	out = binary.AppendUvarint(out, uint64(len(e.strs)))
+	for _, str := range e.strs {
+		out = binary.AppendUvarint(out, uint64(len(str)))
+	}
+	for _, str := range e.strs {
+		out = append(out, str...)
+	}
+	copy(out, fileMagic)
+	body := out[headerLen:]
+	binary.LittleEndian.PutUint64(body, uint64(fieldsLen))
+	binary.LittleEndian.PutUint64(out[len(fileMagic):], uint64(len(body)))
+	binary.LittleEndian.PutUint32(out[len(fileMagic)+8:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	return out, nil
+}
+
+type encoder struct {
+	buf      []byte
+	ids      map[string]uint32
+	strs     []string
+	strBytes int
+}
+
+func (e *encoder) uint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
+func (e *encoder) int(v int64)   { e.buf = binary.AppendVarint(e.buf, v) }
+
+func (e *encoder) bool(b bool) {
+	if b {
+		e.uint(1)
+	} else {
+		e.uint(0)
+	}
+}
+
+// count writes the length of a slice or map, n, or that it is nil.
+func (e *encoder) count(n int, isNil bool) {
+	if isNil {
+		e.uint(0)
+		return
+	}
+	e.uint(uint64(n) + 1)
+}
+
+func (e *encoder) str(s string) {
+	id, ok := e.ids[s]
+	if !ok {
+		id = uint32(len(e.strs))
+		e.ids[s] = id
+		e.strs = append(e.strs, s)
+		e.strBytes += len(s)
+	}
+	e.uint(uint64(id))
+}
+
+func (e *encoder) strings(ss []string) {
+	e.count(len(ss), ss == nil)
+	for _, s := range ss {
+		e.str(s)
+	}
+}
+
+func (e *encoder) int32s(vs []int32) {
+	e.count(len(vs), vs == nil)
+	for _, v := range vs {
+		e.int(int64(v))
+	}
+}
+
+func (e *encoder) snapshot(s *Snapshot) error {
+	e.str(s.Key)
+	e.reads(s.Reads)
+	e.count(len(s.Env), s.Env == nil)
+	for _, name := range sortedKeys(s.Env) {
+		e.str(name)
+		e.str(s.Env[name].Value)
+		e.bool(s.Env[name].Set)
+	}
+	e.count(len(s.Actions), s.Actions == nil)
+	for i, a := range s.Actions {
+		if a == nil {
+			return fmt.Errorf("encoding the analysis snapshot: action %d is nil", i)
+		}
+		e.action(a)
+	}
+	e.strings(s.Goals)
+	e.index(s.Index)
+	return nil
+}
+
+func (e *encoder) reads(r *workspace.Reads) {
+	e.bool(r != nil)
+	if r == nil {
+		return
+	}
+	e.count(len(r.Files), r.Files == nil)
+	for _, k := range sortedKeys(r.Files) {
+		e.str(k)
+		e.str(r.Files[k])
+	}
+	e.count(len(r.Globs), r.Globs == nil)
+	for _, g := range r.Globs {
+		e.str(g.Pkg)
+		e.strings(g.Include)
+		e.strings(g.Exclude)
+		e.strings(g.Result)
+	}
+	e.count(len(r.Packages), r.Packages == nil)
+	for _, k := range sortedKeys(r.Packages) {
+		e.str(k)
+		e.strings(r.Packages[k])
+	}
+	e.count(len(r.Exists), r.Exists == nil)
+	for _, k := range sortedKeys(r.Exists) {
+		e.str(k)
+		e.bool(r.Exists[k])
+	}
+}
+
+// action writes every field of a (TestCodecCoversAction checks that none
+// is left out).
+func (e *encoder) action(a *graph.Action) {
+	flags := 0
+	for _, f := range []struct {
+		set  bool
+		flag int
+	}{
+		{a.Executable, flagExecutable}, {a.Jobserver, flagJobserver}, {a.NoCache, flagNoCache},
+		{a.NoSandbox, flagNoSandbox}, {a.Test, flagTest}, {a.QuietOutput, flagQuietOutput},
+		{a.QuietFailure, flagQuietFailure}, {a.AllowDaemon, flagAllowDaemon},
+		{a.NoRemoteExec, flagNoRemoteExec}, {a.NoRemoteCache, flagNoRemoteCache},
+		{a.Serial, flagSerial}, {a.Content != nil, flagContent},
+	} {
+		if f.set {
+			flags |= f.flag
+		}
+	}
+	e.uint(uint64(flags))
+	e.str(a.Owner)
+	e.str(a.Mnemonic)
+	e.str(a.Description)
+	e.strings(a.Argv)
+	e.strings(a.Env)
+	if a.Content != nil {
+		e.uint(uint64(len(a.Content)))
+		e.buf = append(e.buf, a.Content...)
+	}
+	e.strings(a.Inputs)
+	e.strings(a.Outputs)
+	e.strings(a.Discoverable)
+	e.str(a.Depfile)
+	e.str(a.JobserverStyle)
+	e.int(int64(a.Timeout))
+	e.count(len(a.ExecProperties), a.ExecProperties == nil)
+	for _, k := range sortedKeys(a.ExecProperties) {
+		e.str(k)
+		e.str(a.ExecProperties[k])
+	}
+	e.str(a.Group)
+	e.str(a.Hint)
+	e.str(a.Pipeline)
+	e.str(a.Stage)
+}
+
+func (e *encoder) index(x *Index) {
+	e.bool(x != nil)
+	if x == nil {
+		return
+	}
+	e.count(len(x.Packages), x.Packages == nil)
+	for _, p := range x.Packages {
+		e.str(p.Path)
+		e.strings(p.Files)
+		e.strings(p.Roots)
+	}
+	e.strings(x.Names)
+	for _, vs := range [][]int32{x.Pkgs, x.Actions, x.ChildEnd, x.Children, x.DepEnd, x.Deps, x.RootGoalEnd} {
+		e.int32s(vs)
+	}
+	e.count(len(x.Env), x.Env == nil)
+	for _, t := range x.Env {
+		e.int(int64(t.Target))
+		e.strings(t.Values)
+	}
+}
+
+// Decode returns the snapshot data encodes (Encode), or errCorrupt.
+func Decode(data []byte) (*Snapshot, error) {
+	return decode(data, false)
+}
+
+// decode is Decode; with owned, the caller hands data over (it is never
+// modified again, by anyone) and the snapshot's strings are pieces of it
+// rather than of a copy.
+func decode(data []byte, owned bool) (*Snapshot, error) {
+	body, err := checkFile(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < 8 || binary.LittleEndian.Uint64(body) > uint64(len(body)-8) {
+		return nil, errCorrupt
+	}
+	fieldsEnd := 8 + int(binary.LittleEndian.Uint64(body))
+	d := &decoder{data: body, pos: fieldsEnd, owned: owned}
+	d.table()
+	if d.err != nil || d.pos != len(d.data) {
+		return nil, errCorrupt
+	}
+	d.data, d.pos = body[:fieldsEnd], 8
+	s := d.snapshot()
+	if d.err != nil || d.pos != len(d.data) {
+		return nil, errCorrupt
+	}
+	return s, nil
+}
+
+// checkFile returns the body of a snapshot file after checking its magic,
+// length and checksum.
+func checkFile(data []byte) ([]byte, error) {
+	if len(data) < headerLen || string(data[:len(fileMagic)]) != fileMagic {
+		return nil, errCorrupt
+	}
+	body := data[headerLen:]
+	if binary.LittleEndian.Uint64(data[len(fileMagic):]) != uint64(len(body)) ||
+		binary.LittleEndian.Uint32(data[len(fileMagic)+8:]) != crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) {
+		return nil, errCorrupt
+	}
+	return body, nil
+}
+
+// A decoder reads a body. The first error stops it: every read after
+// returns zero values, and err says the data is not a snapshot.
+type decoder struct {
+	data  []byte
+	owned bool // data is the decoder's: strings may point into it
+	pos   int
+	strs  []string
+	err   error
+	// slab is where string slices are carved from, to allocate them a
+	// few thousand at a time.
+	slab []string
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.pos = len(d.data)
+}
+
+func (d *decoder) uint() uint64 {
+	if d.pos < len(d.data) {
+		if b := d.data[d.pos]; b < 0x80 {
+			d.pos++
+			return uint64(b)
+		}
+	}
+	v, n := binary.Uvarint(d.data[d.pos:])
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.pos += n
+	return v
+}
+
+func (d *decoder) int() int64 {
+	v, n := binary.Varint(d.data[d.pos:])
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.pos += n
+	return v
+}
+
+func (d *decoder) int32() int32 {
+	v := d.int()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail()
+		return 0
+	}
+	return int32(v)
+}
+
+func (d *decoder) bool() bool {
+	switch d.uint() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail()
+	return false
+}
+
+// count reads the length of a slice or map; ok is false when it is nil.
+// Every element takes at least a byte, so a length beyond what is left is
+// a damaged file (and not an allocation of that size).
+func (d *decoder) count() (n int, ok bool) {
+	v := d.uint()
+	if v == 0 {
+		return 0, false
+	}
+	if v-1 > uint64(len(d.data)-d.pos) {
+		d.fail()
+		return 0, false
+	}
+	return int(v - 1), true
+}
+
+// table reads the string table.
+func (d *decoder) table() {
+	n := d.uint()
+	if n > uint64(len(d.data)-d.pos) {
+		d.fail()
+		return
+	}
+	lens := make([]uint64, n)
+	total := uint64(0)
+	for i := range lens {
+		lens[i] = d.uint()
+		total += lens[i]
+		if total > uint64(len(d.data)-d.pos) {
+			d.fail()
+			return
+		}
+	}
+	if d.err != nil {
+		return
+	}
+	var blob string
+	if d.owned && total > 0 {
+		// The bytes are never modified: the strings can be them.
+		blob = unsafe.String(&d.data[d.pos], int(total))
+	} else {
+		blob = string(d.data[d.pos : d.pos+int(total)])
+	}
+	d.pos += int(total)
+	d.strs = make([]string, n)
+	off := 0
+	for i, l := range lens {
+		d.strs[i] = blob[off : off+int(l)]
+		off += int(l)
+	}
+}
+
+func (d *decoder) str() string {
+	id := d.uint()
+	if id >= uint64(len(d.strs)) {
+		d.fail()
+		return ""
+	}
+	return d.strs[id]
+}
+
+func (d *decoder) strings() []string {
+	n, ok := d.count()
+	if !ok {
+		return nil
+	}
+	if n == 0 {
+		return []string{}
+	}
+	if n > len(d.slab) {
+		d.slab = make([]string, max(n, 4096))
+	}
+	out := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	for i := range out {
+		out[i] = d.str()
+	}
+	return out
+}
+
+func (d *decoder) int32s() []int32 {
+	n, ok := d.count()
+	if !ok {
+		return nil
+	}
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = d.int32()
+	}
+	return out
+}
+
+func (d *decoder) snapshot() *Snapshot {
+	s := &Snapshot{Key: d.str()}
+	s.Reads = d.reads()
+	if n, ok := d.count(); ok {
+		s.Env = make(map[string]EnvValue, n)
+		for range n {
+			name := d.str()
+			s.Env[name] = EnvValue{Value: d.str(), Set: d.bool()}
+		}
+	}
+	if n, ok := d.count(); ok {
+		// One allocation for every action.
+		all := make([]graph.Action, n)
+		s.Actions = make([]*graph.Action, n)
+		for i := range all {
+			d.action(&all[i])
+			s.Actions[i] = &all[i]
+			if d.err != nil {
+				return nil
+			}
+		}
+	}
+	s.Goals = d.strings()
+	s.Index = d.index()
+	return s
+}
+
+func (d *decoder) reads() *workspace.Reads {
+	if !d.bool() {
+		return nil
+	}
+	r := &workspace.Reads{}
+	if n, ok := d.count(); ok {
+		r.Files = make(map[string]string, n)
+		for range n {
+			k := d.str()
+			r.Files[k] = d.str()
+		}
+	}
+	if n, ok := d.count(); ok {
+		r.Globs = make([]workspace.GlobRead, n)
+		for i := range r.Globs {
+			r.Globs[i] = workspace.GlobRead{Pkg: d.str(), Include: d.strings(), Exclude: d.strings(), Result: d.strings()}
+		}
+	}
+	if n, ok := d.count(); ok {
+		r.Packages = make(map[string][]string, n)
+		for range n {
+			k := d.str()
+			r.Packages[k] = d.strings()
+		}
+	}
+	if n, ok := d.count(); ok {
+		r.Exists = make(map[string]bool, n)
+		for range n {
+			k := d.str()
+			r.Exists[k] = d.bool()
+		}
+	}
+	return r
+}
+
+func (d *decoder) action(a *graph.Action) {
+	flags := d.uint()
+	if flags&^flagAll != 0 {
+		d.fail()
+		return
+	}
+	a.Executable = flags&flagExecutable != 0
+	a.Jobserver = flags&flagJobserver != 0
+	a.NoCache = flags&flagNoCache != 0
+	a.NoSandbox = flags&flagNoSandbox != 0
+	a.Test = flags&flagTest != 0
+	a.QuietOutput = flags&flagQuietOutput != 0
+	a.QuietFailure = flags&flagQuietFailure != 0
+	a.AllowDaemon = flags&flagAllowDaemon != 0
+	a.NoRemoteExec = flags&flagNoRemoteExec != 0
+	a.NoRemoteCache = flags&flagNoRemoteCache != 0
+	a.Serial = flags&flagSerial != 0
+	a.Owner = d.str()
+	a.Mnemonic = d.str()
+	a.Description = d.str()
+	a.Argv = d.strings()
+	a.Env = d.strings()
+	if flags&flagContent != 0 {
+		n := d.uint()
+		if n > uint64(len(d.data)-d.pos) {
+			d.fail()
+			return
+		}
+		a.Content = slices.Clone(d.data[d.pos : d.pos+int(n)])
+		if a.Content == nil {
+			a.Content = []byte{}
+		}
+		d.pos += int(n)
+	}
+	a.Inputs = d.strings()
+	a.Outputs = d.strings()
+	a.Discoverable = d.strings()
+	a.Depfile = d.str()
+	a.JobserverStyle = d.str()
+	a.Timeout = time.Duration(d.int())
+	if n, ok := d.count(); ok {
+		a.ExecProperties = make(map[string]string, n)
+		for range n {
+			k := d.str()
+			a.ExecProperties[k] = d.str()
+		}
+	}
+	a.Group = d.str()
+	a.Hint = d.str()
+	a.Pipeline = d.str()
+	a.Stage = d.str()
+}
+
+func (d *decoder) index() *Index {
+	if !d.bool() {
+		return nil
+	}
+	x := &Index{}
+	if n, ok := d.count(); ok {
+		x.Packages = make([]Package, n)
+		for i := range x.Packages {
+			x.Packages[i] = Package{Path: d.str(), Files: d.strings(), Roots: d.strings()}
+		}
+	}
+	x.Names = d.strings()
+	for _, p := range []*[]int32{&x.Pkgs, &x.Actions, &x.ChildEnd, &x.Children, &x.DepEnd, &x.Deps, &x.RootGoalEnd} {
+		*p = d.int32s()
+	}
+	if n, ok := d.count(); ok {
+		x.Env = make([]TargetStrings, n)
+		for i := range x.Env {
+			x.Env[i] = TargetStrings{Target: d.int32(), Values: d.strings()}
+		}
+	}
+	return x
+}
