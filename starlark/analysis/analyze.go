@@ -30,8 +30,15 @@ import (
 type Configured struct {
 	Label label.Label
 	// Target is nil for a source file.
-	Target    *loading.Target
+	Target *loading.Target
+	// Providers are the providers the target returned; read them with
+	// Provider, which also makes DefaultInfo when implicit.
 	Providers map[*loading.Provider]*loading.ProviderInstance
+	// implicitDefault says that DefaultInfo is not in Providers but made
+	// from Files when asked for (Provider): a source file's, a declared
+	// output's, a rule's that returned none. Most of them are never asked
+	// for, and an analysis keeps every target's Configured to its end.
+	implicitDefault bool
 	// Files are the files of DefaultInfo: what building the target means.
 	Files []*File
 	// Executable is DefaultInfo.executable, or nil.
@@ -40,6 +47,28 @@ type Configured struct {
 	// and its kin expanded (paths are workspace-relative, as the program
 	// sees them under bld test and bld run), nil for other targets.
 	Args []string
+}
+
+// Provider returns c's instance of p, if c has one.
+func (c *Configured) Provider(p *loading.Provider) (*loading.ProviderInstance, bool) {
+	if p == loading.DefaultInfo && c.implicitDefault {
+		return defaultInfo(c.Files, c.Executable), true
+	}
+	pi, ok := c.Providers[p]
+	return pi, ok
+}
+
+// providerNames returns the names of c's providers, sorted.
+func (c *Configured) providerNames() []string {
+	var names []string
+	for q := range c.Providers {
+		names = append(names, q.Name())
+	}
+	if c.implicitDefault {
+		names = append(names, loading.DefaultInfo.Name())
+	}
+	sort.Strings(names)
+	return names
 }
 
 // An Analyzer analyzes targets, each once, and accumulates their actions.
@@ -493,9 +522,7 @@ func (a *Analyzer) outputFile(ctx context.Context, ch *chain, e *entry, gen *loa
 	if f == nil {
 		return nil, fmt.Errorf("%s: %s %s did not declare its output %s", gen.Pos, gen.Rule.Name(), gen.Label, l.Name)
 	}
-	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
-	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
-	return c, nil
+	return &Configured{Label: l, Files: []*File{f}, implicitDefault: true}, nil
 }
 
 // sourceFile returns a source file target, or an error naming the closest
@@ -507,9 +534,7 @@ func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading
 	a.mu.Lock()
 	f := a.file(l.Path(), l, true)
 	a.mu.Unlock()
-	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
-	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
-	return c, nil
+	return &Configured{Label: l, Files: []*File{f}, implicitDefault: true}, nil
 }
 
 // referenceError names the target that referred to a bad label.
@@ -577,7 +602,8 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 	}
 	if isBuiltinRule(t, "alias") {
 		actual := deps[loading.LabelsOf(t.Attrs["actual"])[0]]
-		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
+		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, implicitDefault: actual.implicitDefault,
+			Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}
 	rc, err := newRuleContext(a, e, t, deps)
 	if err != nil {

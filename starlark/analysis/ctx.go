@@ -3,7 +3,6 @@ package analysis
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -50,7 +49,7 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
 			for _, l := range loading.LabelsOf(v) {
 				for _, p := range schema.Providers {
-					if _, ok := deps[l].Providers[p]; !ok {
+					if _, ok := deps[l].Provider(p); !ok {
 						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
 							name, l, p.Name(), t.Rule.Name())
 					}
@@ -285,7 +284,7 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		if len(c.Files) == 0 {
 			c.Files = rc.declared
 		}
-		c.Providers[loading.DefaultInfo] = defaultInfo(c.Files, nil)
+		c.implicitDefault = true
 	}
 	return c, nil
 }
@@ -322,13 +321,9 @@ func (t *targetValue) Get(k starlark.Value) (starlark.Value, bool, error) {
 	if !ok {
 		return nil, false, fmt.Errorf("a target is indexed by a provider, not a %s", k.Type())
 	}
-	pi, ok := t.c.Providers[p]
+	pi, ok := t.c.Provider(p)
 	if !ok {
-		var names []string
-		for q := range t.c.Providers {
-			names = append(names, q.Name())
-		}
-		sort.Strings(names)
+		names := t.c.providerNames()
 		what := "source file"
 		if t.c.Target != nil {
 			what = "rule " + t.c.Target.Rule.Name()
@@ -345,6 +340,6 @@ func (t *targetValue) Has(k starlark.Value) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("a target contains providers, not a %s", k.Type())
 	}
-	_, ok = t.c.Providers[p]
+	_, ok = t.c.Provider(p)
 	return ok, nil
 }
