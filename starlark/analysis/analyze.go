@@ -140,11 +140,17 @@ func newState() *state {
 // An entry is the analysis of one label: a rule target, a declared output
 // or a source file.
 type entry struct {
-	l     label.Label
-	done  chan struct{} // closed when c or err is set
-	owner *chain        // the chain analyzing it, until done
-	c     *Configured
-	err   error
+	l label.Label
+	// finished is set, under Analyzer.mu, when c or err is set; waiters,
+	// made by wait for goroutines that wait for another's analysis (rare:
+	// most entries have none, and an analysis keeps every entry to its
+	// end), is closed then. Once Prepare and Analyze have returned,
+	// finished can be read without the lock.
+	finished bool
+	waiters  chan struct{}
+	owner    *chain // the chain analyzing it, until finished
+	c        *Configured
+	err      error
 	// retry is set on an error that is not the label's own (a package
 	// that does not load, a file that does not exist): the message names
 	// the dependent, so each dependent analyzes the label again.
@@ -161,8 +167,17 @@ type entry struct {
 	// pkgs are the packages loaded on the label's behalf and env the
 	// variables its actions inherited, both sorted and unique (the
 	// Record's Packages and Env). Like visits and own, only the
-	// goroutine analyzing the label writes them, before done is closed.
+	// goroutine analyzing the label writes them, before it is finished.
 	pkgs, env []string
+}
+
+// wait returns a channel closed when e is finished. a.mu must be held, and
+// e not finished.
+func (e *entry) wait() <-chan struct{} {
+	if e.waiters == nil {
+		e.waiters = make(chan struct{})
+	}
+	return e.waiters
 }
 
 // A chain is one goroutine's stack of rule targets being analyzed, and the
@@ -378,9 +393,7 @@ func (a *Analyzer) commit(e *entry) {
 	if e.committed {
 		return
 	}
-	select {
-	case <-e.done:
-	default:
+	if !e.finished {
 		return // interrupted
 	}
 	e.committed = true
@@ -415,21 +428,19 @@ func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *
 				a.mu.Unlock()
 				return nil, err
 			}
-			e = &entry{l: l, done: make(chan struct{}), owner: ch}
+			e = &entry{l: l, owner: ch}
 			a.st.entries[l] = e
 			a.mu.Unlock()
 			visit(e)
 			return a.run(ctx, ch, e, l, from)
 		}
-		select {
-		case <-e.done:
+		if e.finished {
 			a.mu.Unlock()
 			if e.retry {
 				continue
 			}
 			visit(e)
 			return e.c, e.err
-		default:
 		}
 		if e.owner == ch {
 			a.mu.Unlock()
@@ -451,9 +462,10 @@ func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *
 			}
 		}
 		ch.waitingFor = e
+		done := e.wait()
 		a.mu.Unlock()
 		select {
-		case <-e.done:
+		case <-done:
 		case <-ctx.Done():
 		}
 		a.mu.Lock()
@@ -476,7 +488,10 @@ func (a *Analyzer) run(ctx context.Context, ch *chain, e *entry, l label.Label, 
 		e.retry = true
 		delete(a.st.entries, l)
 	}
-	close(e.done)
+	e.finished = true
+	if e.waiters != nil {
+		close(e.waiters)
+	}
 	a.mu.Unlock()
 	return c, err
 }
@@ -751,13 +766,8 @@ func describeTarget(t *loading.Target) string {
 // configured returns the analysis of l, if it is done and succeeded.
 func (a *Analyzer) configured(l label.Label) (*Configured, bool) {
 	e, ok := a.st.entries[l]
-	if !ok || e.c == nil {
+	if !ok || e.c == nil || !e.finished {
 		return nil, false
 	}
-	select {
-	case <-e.done:
-		return e.c, true
-	default:
-		return nil, false
-	}
+	return e.c, true
 }

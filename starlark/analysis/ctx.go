@@ -276,6 +276,12 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		if c.Executable == nil && rc.target.Rule.Executable {
 			return nil, fmt.Errorf("%s is an executable rule, but its DefaultInfo has no executable; return DefaultInfo(files = ..., executable = <the program File>)", rc.target.Rule.Name())
 		}
+		if implicit(di, c) {
+			// Made again when asked for (Configured.Provider): most
+			// are not, and every target's Configured is kept.
+			delete(c.Providers, loading.DefaultInfo)
+			c.implicitDefault = true
+		}
 	} else {
 		if rc.target.Rule.Executable {
 			return nil, fmt.Errorf("%s is an executable rule, but it returned no DefaultInfo; return DefaultInfo(files = ..., executable = <the program File>)", rc.target.Rule.Name())
@@ -286,7 +292,28 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		}
 		c.implicitDefault = true
 	}
+	if len(c.Providers) == 0 {
+		c.Providers = nil
+	}
 	return c, nil
+}
+
+// implicit reports whether di, c's DefaultInfo, is the one that
+// defaultInfo(c.Files, c.Executable) makes, field for field.
+func implicit(di *loading.ProviderInstance, c *Configured) bool {
+	files, exe, ok := di.PlainDefaultInfo()
+	if !ok || len(files) != len(c.Files) {
+		return false
+	}
+	for i, f := range files {
+		if f != starlark.Value(c.Files[i]) {
+			return false
+		}
+	}
+	if c.Executable == nil {
+		return exe == nil
+	}
+	return exe == starlark.Value(c.Executable)
 }
 
 // targetValue is a dependency as ctx.attr shows it: dep[Provider], dep.label.

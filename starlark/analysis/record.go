@@ -41,9 +41,7 @@ func (a *Analyzer) Record(l label.Label) (*Record, bool) {
 	if !ok {
 		return nil, false
 	}
-	select {
-	case <-e.done:
-	default:
+	if !e.finished {
 		return nil, false // interrupted
 	}
 	r := &Record{Packages: e.pkgs, Env: e.env}
