@@ -616,7 +616,7 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		deps[dl] = c
 	}
 	if isBuiltinRule(t, "alias") {
-		actual := deps[loading.LabelsOf(t.Attrs["actual"])[0]]
+		actual := deps[loading.LabelsOf(t.Attr("actual"))[0]]
 		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, implicitDefault: actual.implicitDefault,
 			Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}
@@ -640,7 +640,7 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
 	if t.Rule.Executable {
-		for _, arg := range stringList(t.Attrs["args"]) {
+		for _, arg := range stringList(t.Attr("args")) {
 			x, err := rc.expand(arg, nil, false)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s %s: attribute args: %v", t.Pos, t.Rule.Name(), t.Label, err)

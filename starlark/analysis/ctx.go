@@ -45,7 +45,7 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 	outputs := starlark.StringDict{}
 	for _, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
-		v := t.Attrs[name]
+		v := t.Attr(name)
 		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
 			for _, l := range loading.LabelsOf(v) {
 				for _, p := range schema.Providers {
