@@ -139,36 +139,54 @@ func newState() *state {
 
 // An entry is the analysis of one label: a rule target, a declared output
 // or a source file.
+//
+// An analysis keeps every entry to its end (its Records are the
+// incremental analysis' index), so an entry is kept small: what most
+// entries do not need is behind a pointer or made only when needed.
 type entry struct {
 	l label.Label
 	// finished is set, under Analyzer.mu, when c or err is set; waiters,
 	// made by wait for goroutines that wait for another's analysis (rare:
-	// most entries have none, and an analysis keeps every entry to its
-	// end), is closed then. Once Prepare and Analyze have returned,
-	// finished can be read without the lock.
+	// most entries have none), is closed then. Once Prepare and Analyze
+	// have returned, finished can be read without the lock.
 	finished bool
-	waiters  chan struct{}
-	owner    *chain // the chain analyzing it, until finished
-	c        *Configured
-	err      error
 	// retry is set on an error that is not the label's own (a package
 	// that does not load, a file that does not exist): the message names
 	// the dependent, so each dependent analyzes the label again.
-	retry bool
+	retry     bool
+	committed bool
+	waiters   chan struct{}
+	owner     *chain // the chain analyzing it, until finished
+	c         *Configured
+	err       error
 	// gen is the target that declares a declared output's file.
 	gen *label.Label
 	// visits are the entries the analysis asked for, in order (the
 	// Record's Children); own are the actions the target declared
 	// itself. commit adds them to the action list, visits first, and
 	// forgets own.
-	visits    []*entry
-	own       []*graph.Action
-	committed bool
-	// pkgs are the packages loaded on the label's behalf and env the
-	// variables its actions inherited, both sorted and unique (the
-	// Record's Packages and Env). Like visits and own, only the
-	// goroutine analyzing the label writes them, before it is finished.
+	visits []*entry
+	own    []*graph.Action
+	// reads, if not nil, holds what the label's analysis read besides
+	// its own package. Like visits and own, only the goroutine analyzing
+	// the label writes it, before it is finished.
+	reads *reads
+}
+
+// reads are what an analysis read besides the label's own package (most
+// read nothing else): the other packages loaded on its behalf and the
+// variables its actions inherited, both sorted and unique (with the own
+// package, the Record's Packages and Env).
+type reads struct {
 	pkgs, env []string
+}
+
+// readsOf returns e.reads, made if need be.
+func (e *entry) readsOf() *reads {
+	if e.reads == nil {
+		e.reads = &reads{}
+	}
+	return e.reads
 }
 
 // wait returns a channel closed when e is finished. a.mu must be held, and
