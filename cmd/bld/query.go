@@ -137,7 +137,7 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 func printTarget(w io.Writer, t *loading.Target) {
 	fmt.Fprintf(w, "# %s (%s)\n%s(\n    name = %q,\n", t.Label, t.Pos, t.Rule.Name(), t.Label.Name)
 	for _, name := range t.Rule.AttrNames {
-		v := t.Attrs[name]
+		v := t.Attr(name)
 		if v == nil || v == starlark.None || !bool(v.Truth()) || strings.HasPrefix(name, "_") {
 			continue
 		}

@@ -348,7 +348,8 @@ func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *star
 			av.rc.a.st.envRead[string(name)] = true
 			av.rc.a.mu.Unlock()
 			// Only this target's analysis touches its entry.
-			av.rc.entry.env = insertSorted(av.rc.entry.env, string(name))
+			r := av.rc.entry.readsOf()
+			r.env = insertSorted(r.env, string(name))
 			if v, ok := av.rc.a.hostEnv[string(name)]; ok {
 				m[string(name)] = v
 			}

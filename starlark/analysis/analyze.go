@@ -30,8 +30,15 @@ import (
 type Configured struct {
 	Label label.Label
 	// Target is nil for a source file.
-	Target    *loading.Target
+	Target *loading.Target
+	// Providers are the providers the target returned; read them with
+	// Provider, which also makes DefaultInfo when implicit.
 	Providers map[*loading.Provider]*loading.ProviderInstance
+	// implicitDefault says that DefaultInfo is not in Providers but made
+	// from Files when asked for (Provider): a source file's, a declared
+	// output's, a rule's that returned none. Most of them are never asked
+	// for, and an analysis keeps every target's Configured to its end.
+	implicitDefault bool
 	// Files are the files of DefaultInfo: what building the target means.
 	Files []*File
 	// Executable is DefaultInfo.executable, or nil.
@@ -40,6 +47,28 @@ type Configured struct {
 	// and its kin expanded (paths are workspace-relative, as the program
 	// sees them under bld test and bld run), nil for other targets.
 	Args []string
+}
+
+// Provider returns c's instance of p, if c has one.
+func (c *Configured) Provider(p *loading.Provider) (*loading.ProviderInstance, bool) {
+	if p == loading.DefaultInfo && c.implicitDefault {
+		return defaultInfo(c.Files, c.Executable), true
+	}
+	pi, ok := c.Providers[p]
+	return pi, ok
+}
+
+// providerNames returns the names of c's providers, sorted.
+func (c *Configured) providerNames() []string {
+	var names []string
+	for q := range c.Providers {
+		names = append(names, q.Name())
+	}
+	if c.implicitDefault {
+		names = append(names, loading.DefaultInfo.Name())
+	}
+	sort.Strings(names)
+	return names
 }
 
 // An Analyzer analyzes targets, each once, and accumulates their actions.
@@ -110,30 +139,63 @@ func newState() *state {
 
 // An entry is the analysis of one label: a rule target, a declared output
 // or a source file.
+//
+// An analysis keeps every entry to its end (its Records are the
+// incremental analysis' index), so an entry is kept small: what most
+// entries do not need is behind a pointer or made only when needed.
 type entry struct {
-	l     label.Label
-	done  chan struct{} // closed when c or err is set
-	owner *chain        // the chain analyzing it, until done
-	c     *Configured
-	err   error
+	l label.Label
+	// finished is set, under Analyzer.mu, when c or err is set; waiters,
+	// made by wait for goroutines that wait for another's analysis (rare:
+	// most entries have none), is closed then. Once Prepare and Analyze
+	// have returned, finished can be read without the lock.
+	finished bool
 	// retry is set on an error that is not the label's own (a package
 	// that does not load, a file that does not exist): the message names
 	// the dependent, so each dependent analyzes the label again.
-	retry bool
+	retry     bool
+	committed bool
+	waiters   chan struct{}
+	owner     *chain // the chain analyzing it, until finished
+	c         *Configured
+	err       error
 	// gen is the target that declares a declared output's file.
 	gen *label.Label
 	// visits are the entries the analysis asked for, in order (the
 	// Record's Children); own are the actions the target declared
 	// itself. commit adds them to the action list, visits first, and
 	// forgets own.
-	visits    []*entry
-	own       []*graph.Action
-	committed bool
-	// pkgs are the packages loaded on the label's behalf and env the
-	// variables its actions inherited, both sorted and unique (the
-	// Record's Packages and Env). Like visits and own, only the
-	// goroutine analyzing the label writes them, before done is closed.
+	visits []*entry
+	own    []*graph.Action
+	// reads, if not nil, holds what the label's analysis read besides
+	// its own package. Like visits and own, only the goroutine analyzing
+	// the label writes it, before it is finished.
+	reads *reads
+}
+
+// reads are what an analysis read besides the label's own package (most
+// read nothing else): the other packages loaded on its behalf and the
+// variables its actions inherited, both sorted and unique (with the own
+// package, the Record's Packages and Env).
+type reads struct {
 	pkgs, env []string
+}
+
+// readsOf returns e.reads, made if need be.
+func (e *entry) readsOf() *reads {
+	if e.reads == nil {
+		e.reads = &reads{}
+	}
+	return e.reads
+}
+
+// wait returns a channel closed when e is finished. a.mu must be held, and
+// e not finished.
+func (e *entry) wait() <-chan struct{} {
+	if e.waiters == nil {
+		e.waiters = make(chan struct{})
+	}
+	return e.waiters
 }
 
 // A chain is one goroutine's stack of rule targets being analyzed, and the
@@ -349,9 +411,7 @@ func (a *Analyzer) commit(e *entry) {
 	if e.committed {
 		return
 	}
-	select {
-	case <-e.done:
-	default:
+	if !e.finished {
 		return // interrupted
 	}
 	e.committed = true
@@ -386,21 +446,19 @@ func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *
 				a.mu.Unlock()
 				return nil, err
 			}
-			e = &entry{l: l, done: make(chan struct{}), owner: ch}
+			e = &entry{l: l, owner: ch}
 			a.st.entries[l] = e
 			a.mu.Unlock()
 			visit(e)
 			return a.run(ctx, ch, e, l, from)
 		}
-		select {
-		case <-e.done:
+		if e.finished {
 			a.mu.Unlock()
 			if e.retry {
 				continue
 			}
 			visit(e)
 			return e.c, e.err
-		default:
 		}
 		if e.owner == ch {
 			a.mu.Unlock()
@@ -422,9 +480,10 @@ func (a *Analyzer) analyze(ctx context.Context, ch *chain, l label.Label, from *
 			}
 		}
 		ch.waitingFor = e
+		done := e.wait()
 		a.mu.Unlock()
 		select {
-		case <-e.done:
+		case <-done:
 		case <-ctx.Done():
 		}
 		a.mu.Lock()
@@ -447,7 +506,10 @@ func (a *Analyzer) run(ctx context.Context, ch *chain, e *entry, l label.Label, 
 		e.retry = true
 		delete(a.st.entries, l)
 	}
-	close(e.done)
+	e.finished = true
+	if e.waiters != nil {
+		close(e.waiters)
+	}
 	a.mu.Unlock()
 	return c, err
 }
@@ -493,9 +555,7 @@ func (a *Analyzer) outputFile(ctx context.Context, ch *chain, e *entry, gen *loa
 	if f == nil {
 		return nil, fmt.Errorf("%s: %s %s did not declare its output %s", gen.Pos, gen.Rule.Name(), gen.Label, l.Name)
 	}
-	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
-	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
-	return c, nil
+	return &Configured{Label: l, Files: []*File{f}, implicitDefault: true}, nil
 }
 
 // sourceFile returns a source file target, or an error naming the closest
@@ -507,9 +567,7 @@ func (a *Analyzer) sourceFile(pkg *loading.Package, l label.Label, from *loading
 	a.mu.Lock()
 	f := a.file(l.Path(), l, true)
 	a.mu.Unlock()
-	c := &Configured{Label: l, Files: []*File{f}, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
-	c.Providers[loading.DefaultInfo] = defaultInfo([]*File{f}, nil)
-	return c, nil
+	return &Configured{Label: l, Files: []*File{f}, implicitDefault: true}, nil
 }
 
 // referenceError names the target that referred to a bad label.
@@ -576,8 +634,9 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		deps[dl] = c
 	}
 	if isBuiltinRule(t, "alias") {
-		actual := deps[loading.LabelsOf(t.Attrs["actual"])[0]]
-		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
+		actual := deps[loading.LabelsOf(t.Attr("actual"))[0]]
+		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, implicitDefault: actual.implicitDefault,
+			Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}
 	rc, err := newRuleContext(a, e, t, deps)
 	if err != nil {
@@ -599,7 +658,7 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
 	if t.Rule.Executable {
-		for _, arg := range stringList(t.Attrs["args"]) {
+		for _, arg := range stringList(t.Attr("args")) {
 			x, err := rc.expand(arg, nil, false)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s %s: attribute args: %v", t.Pos, t.Rule.Name(), t.Label, err)
@@ -725,13 +784,8 @@ func describeTarget(t *loading.Target) string {
 // configured returns the analysis of l, if it is done and succeeded.
 func (a *Analyzer) configured(l label.Label) (*Configured, bool) {
 	e, ok := a.st.entries[l]
-	if !ok || e.c == nil {
+	if !ok || e.c == nil || !e.finished {
 		return nil, false
 	}
-	select {
-	case <-e.done:
-		return e.c, true
-	default:
-		return nil, false
-	}
+	return e.c, true
 }

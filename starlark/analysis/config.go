@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -164,7 +163,7 @@ func (a *Analyzer) matches(ctx context.Context, e *entry, l label.Label, from *l
 		return false, fmt.Errorf("%s: select() condition %s is not a config_setting; name a config_setting target or %q",
 			from.Pos, l, loading.DefaultCondition)
 	}
-	values := t.Attrs["values"].(*starlark.Dict)
+	values := t.Attr("values").(*starlark.Dict)
 	for _, kv := range values.Items() {
 		k, v := string(kv[0].(starlark.String)), string(kv[1].(starlark.String))
 		var ok bool
@@ -187,7 +186,7 @@ func (a *Analyzer) matches(ctx context.Context, e *entry, l label.Label, from *l
 			return false, nil
 		}
 	}
-	defines := t.Attrs["define_values"].(*starlark.Dict)
+	defines := t.Attr("define_values").(*starlark.Dict)
 	for _, kv := range defines.Items() {
 		got, set := a.config.Define(string(kv[0].(starlark.String)))
 		if !set || got != string(kv[1].(starlark.String)) {
@@ -201,28 +200,23 @@ func (a *Analyzer) matches(ctx context.Context, e *entry, l label.Label, from *l
 // configuration: t itself when it has none, else a copy. e is t's entry.
 func (a *Analyzer) resolveSelects(ctx context.Context, e *entry, t *loading.Target) (*loading.Target, error) {
 	var names []string
-	for name, v := range t.Attrs {
-		if loading.Selects(v) {
+	for _, name := range t.Rule.AttrNames { // sorted
+		if loading.Selects(t.Attr(name)) {
 			names = append(names, name)
 		}
 	}
 	if len(names) == 0 {
 		return t, nil
 	}
-	sort.Strings(names)
-	rt := *t
-	rt.Attrs = make(map[string]starlark.Value, len(t.Attrs))
-	for k, v := range t.Attrs {
-		rt.Attrs[k] = v
-	}
+	resolved := make(map[string]starlark.Value, len(names))
 	for _, name := range names {
-		v, err := loading.ResolveSelect(t.Rule.Attrs[name], t.Attrs[name], func(l label.Label) (bool, error) {
+		v, err := loading.ResolveSelect(t.Rule.Attrs[name], t.Attr(name), func(l label.Label) (bool, error) {
 			return a.matches(ctx, e, l, t)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s %s: attribute %s: %w", t.Pos, t.Rule.Name(), t.Label, name, err)
 		}
-		rt.Attrs[name] = v
+		resolved[name] = v
 	}
-	return &rt, nil
+	return t.WithAttrs(resolved), nil
 }

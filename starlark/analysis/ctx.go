@@ -3,7 +3,6 @@ package analysis
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -46,11 +45,11 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 	outputs := starlark.StringDict{}
 	for _, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
-		v := t.Attrs[name]
+		v := t.Attr(name)
 		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
 			for _, l := range loading.LabelsOf(v) {
 				for _, p := range schema.Providers {
-					if _, ok := deps[l].Providers[p]; !ok {
+					if _, ok := deps[l].Provider(p); !ok {
 						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
 							name, l, p.Name(), t.Rule.Name())
 					}
@@ -277,6 +276,12 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		if c.Executable == nil && rc.target.Rule.Executable {
 			return nil, fmt.Errorf("%s is an executable rule, but its DefaultInfo has no executable; return DefaultInfo(files = ..., executable = <the program File>)", rc.target.Rule.Name())
 		}
+		if implicit(di, c) {
+			// Made again when asked for (Configured.Provider): most
+			// are not, and every target's Configured is kept.
+			delete(c.Providers, loading.DefaultInfo)
+			c.implicitDefault = true
+		}
 	} else {
 		if rc.target.Rule.Executable {
 			return nil, fmt.Errorf("%s is an executable rule, but it returned no DefaultInfo; return DefaultInfo(files = ..., executable = <the program File>)", rc.target.Rule.Name())
@@ -285,9 +290,30 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		if len(c.Files) == 0 {
 			c.Files = rc.declared
 		}
-		c.Providers[loading.DefaultInfo] = defaultInfo(c.Files, nil)
+		c.implicitDefault = true
+	}
+	if len(c.Providers) == 0 {
+		c.Providers = nil
 	}
 	return c, nil
+}
+
+// implicit reports whether di, c's DefaultInfo, is the one that
+// defaultInfo(c.Files, c.Executable) makes, field for field.
+func implicit(di *loading.ProviderInstance, c *Configured) bool {
+	files, exe, ok := di.PlainDefaultInfo()
+	if !ok || len(files) != len(c.Files) {
+		return false
+	}
+	for i, f := range files {
+		if f != starlark.Value(c.Files[i]) {
+			return false
+		}
+	}
+	if c.Executable == nil {
+		return exe == nil
+	}
+	return exe == starlark.Value(c.Executable)
 }
 
 // targetValue is a dependency as ctx.attr shows it: dep[Provider], dep.label.
@@ -322,13 +348,9 @@ func (t *targetValue) Get(k starlark.Value) (starlark.Value, bool, error) {
 	if !ok {
 		return nil, false, fmt.Errorf("a target is indexed by a provider, not a %s", k.Type())
 	}
-	pi, ok := t.c.Providers[p]
+	pi, ok := t.c.Provider(p)
 	if !ok {
-		var names []string
-		for q := range t.c.Providers {
-			names = append(names, q.Name())
-		}
-		sort.Strings(names)
+		names := t.c.providerNames()
 		what := "source file"
 		if t.c.Target != nil {
 			what = "rule " + t.c.Target.Rule.Name()
@@ -345,6 +367,6 @@ func (t *targetValue) Has(k starlark.Value) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("a target contains providers, not a %s", k.Type())
 	}
-	_, ok = t.c.Providers[p]
+	_, ok = t.c.Provider(p)
 	return ok, nil
 }

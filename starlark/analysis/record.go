@@ -41,12 +41,15 @@ func (a *Analyzer) Record(l label.Label) (*Record, bool) {
 	if !ok {
 		return nil, false
 	}
-	select {
-	case <-e.done:
-	default:
+	if !e.finished {
 		return nil, false // interrupted
 	}
-	r := &Record{Packages: e.pkgs, Env: e.env}
+	// Every analysis loads the label's own package first (compute).
+	r := &Record{Packages: []string{e.l.Pkg}}
+	if e.reads != nil {
+		r.Packages = insertSorted(slices.Clone(e.reads.pkgs), e.l.Pkg)
+		r.Env = e.reads.env
+	}
 	if len(e.visits) > 0 {
 		r.Children = make([]label.Label, len(e.visits))
 		for i, v := range e.visits {
@@ -60,8 +63,9 @@ func (a *Analyzer) Record(l label.Label) (*Record, bool) {
 // the label of entry e (if not nil), which the calling goroutine is
 // analyzing.
 func (a *Analyzer) loadPackage(ctx context.Context, e *entry, pkg string) (*loading.Package, error) {
-	if e != nil {
-		e.pkgs = insertSorted(e.pkgs, pkg)
+	if e != nil && pkg != e.l.Pkg {
+		r := e.readsOf()
+		r.pkgs = insertSorted(r.pkgs, pkg)
 	}
 	return a.loader.LoadPackage(ctx, pkg)
 }

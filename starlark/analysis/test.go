@@ -90,7 +90,7 @@ func (a *Analyzer) SuiteTests(ctx context.Context, c *Configured) (tests []label
 	if !isBuiltinRule(t, "test_suite") {
 		return nil, false, nil
 	}
-	if named := loading.LabelsOf(t.Attrs["tests"]); len(named) > 0 {
+	if named := loading.LabelsOf(t.Attr("tests")); len(named) > 0 {
 		return named, true, nil
 	}
 	pkg, err := a.loader.LoadPackage(ctx, t.Label.Pkg)
@@ -128,7 +128,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 		argv0 = "./" + argv0
 	}
 	inputs := []string{exe}
-	for _, l := range loading.LabelsOf(t.Attrs["data"]) {
+	for _, l := range loading.LabelsOf(t.Attr("data")) {
 		dep, ok := a.configured(l)
 		if !ok {
 			return nil, fmt.Errorf("%s: test %s: data %s was not analyzed", t.Pos, t.Label, l)
@@ -141,9 +141,9 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 		}
 	}
 	args := append(append([]string{}, c.Args...), opts.Args...)
-	timeout := stringValue(t.Attrs["timeout"])
+	timeout := stringValue(t.Attr("timeout"))
 	if timeout == "" {
-		timeout = sizeTimeouts[stringValue(t.Attrs["size"])]
+		timeout = sizeTimeouts[stringValue(t.Attr("size"))]
 	}
 	env := append([]string{}, a.actionEnv...)
 	env = append(env, "TEST_TARGET="+t.Label.String(), "TEST_WORKSPACE=")

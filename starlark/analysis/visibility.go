@@ -61,7 +61,7 @@ func (a *Analyzer) visibleTo(ctx context.Context, e *entry, v label.Label, pkg s
 		return false, fmt.Errorf("%s: the visibility of %s names %s, which is not a package_group (nor //visibility:public, :private, //pkg:__pkg__ or //pkg:__subpackages__)",
 			dep.Pos, dep.Label, v)
 	}
-	for _, spec := range stringList(g.Attrs["packages"]) {
+	for _, spec := range stringList(g.Attr("packages")) {
 		switch {
 		case spec == "//..." || spec == "public":
 			return true, nil
@@ -78,7 +78,7 @@ func (a *Analyzer) visibleTo(ctx context.Context, e *entry, v label.Label, pkg s
 			return false, fmt.Errorf("%s: package_group %s: %q is not a package specification; write //pkg or //pkg/...", g.Pos, g.Label, spec)
 		}
 	}
-	for _, inc := range stringList(g.Attrs["includes"]) {
+	for _, inc := range stringList(g.Attr("includes")) {
 		l, err := label.Parse(inc, "", g.Label.Pkg)
 		if err != nil {
 			return false, fmt.Errorf("%s: package_group %s: includes %q: %v", g.Pos, g.Label, inc, err)

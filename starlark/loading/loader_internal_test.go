@@ -23,27 +23,3 @@ func TestModuleLabel(t *testing.T) {
 		}
 	}
 }
-
-// TestSoftLimit checks the runtime's soft memory limit while Starlark
-// runs: low for small live heaps, the bound past them, never above it.
-func TestSoftLimit(t *testing.T) {
-	const mib = 1 << 20
-	tests := []struct {
-		live  uint64
-		bound int64
-		want  int64
-	}{
-		{0, 4 << 30, 64 * mib},
-		{10 * mib, 4 << 30, 64 * mib},
-		{30 * mib, 4 << 30, 75 * mib},
-		{63 * mib, 4 << 30, 157*mib + mib/2},
-		{64 * mib, 4 << 30, 4 << 30},
-		{500 * mib, 4 << 30, 4 << 30},
-		{30 * mib, 50 * mib, 50 * mib},
-	}
-	for _, tt := range tests {
-		if got := softLimit(tt.live, tt.bound); got != tt.want {
-			t.Errorf("softLimit(%d MiB, %d MiB) = %d MiB, want %d MiB", tt.live/mib, tt.bound/mib, got/mib, tt.want/mib)
-		}
-	}
-}

@@ -183,7 +183,7 @@ r(
 	}
 	labels := func(attr string) []string {
 		var out []string
-		for _, l := range loading.LabelsOf(tg.Attrs[attr]) {
+		for _, l := range loading.LabelsOf(tg.Attr(attr)) {
 			out = append(out, l.String())
 		}
 		return out
@@ -199,7 +199,7 @@ r(
 			t.Errorf("attribute %s (-want +got):\n%s", attr, diff)
 		}
 	}
-	if got := tg.Attrs["str"]; got != starlark.String("") {
+	if got := tg.Attr("str"); got != starlark.String("") {
 		t.Errorf("str = None gives %v, want the zero value \"\"", got)
 	}
 	// Deps are the label and label_list attributes, not outputs.

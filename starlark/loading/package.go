@@ -40,10 +40,12 @@ func (p *Package) TargetNames() []string {
 type Target struct {
 	Label label.Label
 	Rule  *Rule
-	// Attrs holds every attribute of the rule, coerced: label attributes as
-	// *LabelValue (lists of them for label_list), unset ones as their
-	// default or zero value.
-	Attrs map[string]starlark.Value
+	// attrs holds every attribute of the rule, coerced, in the order of
+	// Rule.AttrNames (a slice, not a map: there is one per target, and an
+	// analysis keeps them all): label attributes as *LabelValue (lists
+	// of them for label_list), unset ones as their default or zero value.
+	// Read them with Attr.
+	attrs []starlark.Value
 	// Pos is where the BUILD.star declares the target.
 	Pos syntax.Position
 	// Tags are the target's tags attribute, as Bazel's: the ones that are
@@ -57,6 +59,29 @@ type Target struct {
 	// Visibility lists the packages and package groups that may depend on
 	// the target (visibility.go); nil means every package.
 	Visibility []label.Label
+}
+
+// Attr returns the value of the attribute name, or nil if the rule has no
+// such attribute.
+func (t *Target) Attr(name string) starlark.Value {
+	if i, ok := slices.BinarySearch(t.Rule.AttrNames, name); ok {
+		return t.attrs[i]
+	}
+	return nil
+}
+
+// WithAttrs returns a copy of t whose attributes named in set have the
+// values given there (names the rule does not have are ignored); t is left
+// as it is.
+func (t *Target) WithAttrs(set map[string]starlark.Value) *Target {
+	c := *t
+	c.attrs = slices.Clone(t.attrs)
+	for name, v := range set {
+		if i, ok := slices.BinarySearch(t.Rule.AttrNames, name); ok {
+			c.attrs[i] = v
+		}
+	}
+	return &c
 }
 
 // Manual reports whether the target is tagged "manual": wildcard patterns
@@ -94,12 +119,12 @@ func (t *Target) Deps() []label.Label {
 		if !t.Rule.Attrs[name].Type.IsDependency() {
 			// The conditions of a select() are dependencies whatever
 			// the attribute's type.
-			for _, l := range Conditions(t.Attrs[name]) {
+			for _, l := range Conditions(t.Attr(name)) {
 				add(l)
 			}
 			continue
 		}
-		for _, l := range LabelsOf(t.Attrs[name]) {
+		for _, l := range LabelsOf(t.Attr(name)) {
 			add(l)
 		}
 	}
@@ -157,7 +182,7 @@ func (pb *packageBuilder) add(t *Target) error {
 		if typ := t.Rule.Attrs[attr].Type; typ != AttrOutput && typ != AttrOutputList {
 			continue
 		}
-		for _, out := range LabelsOf(t.Attrs[attr]) {
+		for _, out := range LabelsOf(t.Attr(attr)) {
 			if out.Pkg != t.Label.Pkg {
 				return fmt.Errorf("output %s: an output must be in the target's own package //%s; write just its name", out, t.Label.Pkg)
 			}

@@ -152,6 +152,27 @@ func (pi *ProviderInstance) set(name string, v starlark.Value) {
 	pi.fields = slices.Insert(pi.fields, i, field{name, v})
 }
 
+// PlainDefaultInfo reports whether pi is a DefaultInfo that is all its
+// files and executable say: files a default-order depset of direct
+// elements only (what DefaultInfo(files = [...]) makes), and executable
+// unset (nil) or not None. It returns both, so that a caller that keeps
+// the files and the executable anyway can drop pi and make an equal one
+// when asked for (DefaultInfo.CallInternal with the same arguments).
+func (pi *ProviderInstance) PlainDefaultInfo() (files []starlark.Value, executable starlark.Value, ok bool) {
+	if pi.Provider != DefaultInfo {
+		return nil, nil, false
+	}
+	d, ok := pi.Field("files").(*Depset)
+	if !ok || d.order != "default" || len(d.transitive) > 0 {
+		return nil, nil, false
+	}
+	exe, set := pi.get("executable")
+	if set && exe == starlark.None {
+		return nil, nil, false
+	}
+	return d.direct, exe, true
+}
+
 // Field returns a field's value, or None when unset.
 func (pi *ProviderInstance) Field(name string) starlark.Value {
 	if v, ok := pi.get(name); ok {

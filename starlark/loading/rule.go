@@ -2,6 +2,7 @@ package loading
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -104,7 +105,7 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 	t := &Target{
 		Label: label.Label{Pkg: pb.pkg.Path, Name: name},
 		Rule:  r,
-		Attrs: make(map[string]starlark.Value, len(r.Attrs)),
+		attrs: make([]starlark.Value, len(r.AttrNames)),
 		Pos:   callerInFile(thread, pb.pkg.File),
 	}
 	// what names the target in errors; formatted only for one.
@@ -149,8 +150,9 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 			return nil, fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
 				what(), k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
 		}
+		i, _ := slices.BinarySearch(r.AttrNames, k)
 		if v == starlark.None {
-			delete(t.Attrs, k) // None means unset: the default applies, or mandatory fails
+			t.attrs[i] = nil // None means unset: the default applies, or mandatory fails
 			continue
 		}
 		var cv starlark.Value
@@ -164,17 +166,17 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		if err != nil {
 			return nil, fmt.Errorf("%s: attribute %s (%s): %v", what(), k, a.Type, err)
 		}
-		t.Attrs[k] = cv
+		t.attrs[i] = cv
 	}
-	for _, k := range r.AttrNames {
-		if _, ok := t.Attrs[k]; ok {
+	for i, k := range r.AttrNames {
+		if t.attrs[i] != nil {
 			continue
 		}
 		a := r.Attrs[k]
 		if a.Mandatory {
 			return nil, fmt.Errorf("%s: missing the mandatory attribute %s", what(), k)
 		}
-		t.Attrs[k] = a.Default
+		t.attrs[i] = a.Default
 	}
 	if !visibilitySet {
 		t.Visibility = pb.defaultVisibility

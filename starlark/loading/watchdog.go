@@ -12,44 +12,22 @@ import (
 	"go.starlark.net/starlark"
 
 	"bld/exec/crash"
+	"bld/exec/heapgoal"
 )
 
 // DefaultMaxMemory is the default bound on bld's heap while Starlark runs
 // (Options.MaxMemory, bld's --max_eval_memory): far above what loading and
-// analyzing a large workspace takes (about 90 MiB for 10,000 targets, 900
-// MiB for 100,000), and below what a build machine can give one process.
+// analyzing a large workspace takes (about 90 MiB of peak RSS for 10,000
+// targets, 550 MiB for 100,000), and below what a build machine can give
+// one process.
 const DefaultMaxMemory = 4 << 30
 
 // watchInterval is how often the watchdog samples the heap. Reading one
 // runtime metric costs well under a microsecond and stops nothing.
 const watchInterval = 20 * time.Millisecond
 
-// heapMetric is the bytes of heap objects, live or not yet swept;
-// liveMetric the bytes the last collection found live.
-const (
-	heapMetric = "/memory/classes/heap/objects:bytes"
-	liveMetric = "/gc/heap/live:bytes"
-)
-
-// smallHeap is the live heap under which the watchdog keeps the runtime's
-// soft memory limit low (softLimit).
-const smallHeap = 64 << 20
-
-// softLimit returns the runtime's soft memory limit while Starlark runs,
-// given the live heap (as the last collection found it) and the bound
-// (Options.MaxMemory). bld's GOGC of 400 lets the heap grow to 5 times what is live before
-// a collection: right for a large analysis, whose collections cost in
-// proportion to what is live, but for a small one (10,000 targets, about
-// 30 MiB live) it makes a peak of 150 MiB of mostly garbage. So while
-// less than smallHeap is live, the limit is 2.5 times the live heap, and
-// at least smallHeap: a few more collections of a small heap, which cost
-// little. Past smallHeap, GOGC alone decides, up to the bound.
-func softLimit(live uint64, bound int64) int64 {
-	if live >= smallHeap {
-		return bound
-	}
-	return min(bound, max(smallHeap, int64(live)*5/2))
-}
+// heapMetric is the bytes of heap objects, live or not yet swept.
+const heapMetric = "/memory/classes/heap/objects:bytes"
 
 // threads is the set of Starlark threads that are running, each with the
 // file or target it evaluates, for the watchdog to cancel.
@@ -96,10 +74,11 @@ func (ts *threads) cancelAll(reason func(names string) string) []string {
 // Starlark thread that is running (loading a file, or running a rule
 // implementation): each fails with an error naming its file, line and
 // column, the bound and the flag that sets it. While it watches, the Go
-// runtime's soft memory limit (debug.SetMemoryLimit) is at most the bound,
-// so that garbage is collected before it could count, and lower while
-// little is live (softLimit), so that a small analysis does not peak at
-// five times what it keeps. A MaxMemory of 0 (or less) watches nothing.
+// runtime's soft memory limit (debug.SetMemoryLimit) is the bound, so that
+// garbage is collected before it could count, and the heap follows its
+// live data by heapgoal.Analysis (bld's one heap policy), so that an
+// analysis does not peak at five times what it keeps (GOGC=400). A
+// MaxMemory of 0 (or less) watches nothing, and leaves GOGC alone.
 //
 // What it cannot catch: one allocation larger than the memory the machine
 // has ends the process before any sample can see it. Starlark itself
@@ -114,12 +93,10 @@ func (l *Loader) WatchMemory() (stop func()) {
 	}
 	// The runtime's soft limit makes the collector work harder as the
 	// heap nears the bound, so that a heap past it is live data, not
-	// garbage awaiting a collection (bld runs with GOGC=400); while the
-	// live heap is small, it is lower (softLimit).
-	sample := []metrics.Sample{{Name: heapMetric}, {Name: liveMetric}}
-	metrics.Read(sample)
-	soft := softLimit(uint64Of(sample[1]), limit)
-	prevLimit := debug.SetMemoryLimit(soft)
+	// garbage awaiting a collection.
+	sample := []metrics.Sample{{Name: heapMetric}}
+	prevLimit := debug.SetMemoryLimit(limit)
+	stopGoal := heapgoal.Follow(heapgoal.Analysis)
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	crash.Go(func() {
@@ -133,10 +110,6 @@ func (l *Loader) WatchMemory() (stop func()) {
 			case <-tick.C:
 			}
 			metrics.Read(sample)
-			if s := softLimit(uint64Of(sample[1]), limit); s != soft {
-				soft = s
-				debug.SetMemoryLimit(soft)
-			}
 			heap := uint64Of(sample[0])
 			if heap <= uint64(limit) {
 				continue
@@ -151,6 +124,7 @@ func (l *Loader) WatchMemory() (stop func()) {
 	return func() {
 		close(done)
 		<-finished
+		stopGoal()
 		debug.SetMemoryLimit(prevLimit)
 	}
 }

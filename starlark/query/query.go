@@ -526,7 +526,7 @@ func (p *parser) call(name string) (Set, error) {
 				out[l] = n
 			}
 			if name == "attr" && n.Target != nil && !n.Output {
-				if v, ok := n.Target.Attrs[attrName]; ok && re.MatchString(attrString(v)) {
+				if v := n.Target.Attr(attrName); v != nil && re.MatchString(attrString(v)) {
 					out[l] = n
 				}
 			}

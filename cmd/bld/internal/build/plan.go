@@ -166,12 +166,17 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		}
 		rootGoals[l] = goalsOf(c)
 		goals = append(goals, rootGoals[l]...)
-		for _, f := range c.Files {
-			files[l.String()] = append(files[l.String()], f.Path)
+		name := l.String()
+		if len(c.Files) > 0 {
+			paths := make([]string, len(c.Files))
+			for i, f := range c.Files {
+				paths[i] = f.Path
+			}
+			files[name] = paths
 		}
 		if c.Executable != nil {
-			executables[l.String()] = c.Executable.Path
-			args[l.String()] = analysis.ArgsOf(c)
+			executables[name] = c.Executable.Path
+			args[name] = analysis.ArgsOf(c)
 		}
 	}
 	actions, envRead := an.Actions(), an.EnvRead()

@@ -10,6 +10,7 @@ import (
 	"bld/exec/cache"
 	"bld/exec/executor"
 	"bld/exec/graph"
+	"bld/exec/heapgoal"
 	"bld/exec/remote"
 	"bld/exec/remoteexec"
 	"bld/exec/sandbox"
@@ -187,7 +188,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		opts.Remote, opts.RemoteJobs, opts.TakeBackAfter = runner, o.Remote.Jobs, o.Remote.TakeBackAfter
 	}
 	out := &Outcome{}
-	defer boundHeap()()
+	defer heapgoal.Follow(heapgoal.Execution)()
 	out.Summary, out.RunErr = executor.Run(ctx, plan.Graph, plan.Goals, opts)
 	if out.RunErr != nil && ctx.Err() == nil && ac.LostRemoteOutputs() > 0 {
 		// Outputs kept in the remote cache were gone when an action here

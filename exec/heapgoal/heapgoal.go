@@ -1,0 +1,122 @@
+// Package heapgoal is bld's one policy for how far the Go heap may grow
+// past its live data between collections, for every phase of a build.
+//
+// bld runs with GOGC=400 (cmd/bld), which lets the heap grow to five times
+// its live data before a collection. That is cheap in CPU but sets the
+// process's peak memory: during analysis the live data is the targets,
+// their providers and the actions (about 4 KB per target), and four times
+// that again is garbage nobody needs; during execution the live data is the
+// action graph and the cache's indexes. So while a phase runs, Follow sets
+// GOGC after every collection so that the heap may grow past its live data
+// by the phase's headroom only: a share of the live data, and at least a
+// floor, so that a small heap is not collected over and over.
+//
+// The headroom trades CPU for memory: a collection costs in proportion to
+// what is live, and the number of collections in proportion to what is
+// allocated over the headroom. Analysis allocates much per byte it keeps
+// (parsing, Starlark frames, ctx objects), so its share is larger than
+// execution's, which allocates little.
+package heapgoal
+
+import (
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+
+	"bld/exec/crash"
+)
+
+// A Policy sizes the headroom of the heap from its live data: Share percent
+// of it, at least MinHeadroom bytes, and GOGC at most MaxPercent (bld's
+// default).
+type Policy struct {
+	MinHeadroom uint64
+	Share       uint64
+	MaxPercent  int
+}
+
+// The policies of bld's phases.
+var (
+	// Analysis is loading and analysis (and what Starlark runs for bld
+	// query): the heap may grow by half its live data, at least 16 MiB.
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 50, MaxPercent: 400}
+	// Execution is while actions run: a quarter of the live data, at
+	// least 16 MiB.
+	Execution = Policy{MinHeadroom: 16 << 20, Share: 25, MaxPercent: 400}
+)
+
+// Percent is the GOGC that lets a heap of live bytes of live data grow by
+// its headroom, max(MinHeadroom, live*Share/100), as a percentage of live,
+// at most MaxPercent (and at least 1).
+func (p Policy) Percent(live uint64) int {
+	if live == 0 {
+		return p.MaxPercent
+	}
+	percent := p.Share
+	if live*p.Share/100 < p.MinHeadroom {
+		percent = p.MinHeadroom * 100 / live
+	}
+	return max(1, int(min(percent, uint64(p.MaxPercent))))
+}
+
+// poll is how often Follow looks for a new collection. Reading two runtime
+// metrics costs well under a microsecond and stops nothing.
+const poll = 10 * time.Millisecond
+
+// metricNames are what Follow reads, in this order.
+var metricNames = []string{
+	"/gc/heap/live:bytes",
+	"/gc/cycles/total:gc-cycles",
+}
+
+// Follow holds the heap to its live data plus p's headroom (Percent),
+// adjusted after every collection, until the function it returns is
+// called, which restores the GOGC of before. It does nothing when the user
+// set GOGC or GOMEMLIMIT: theirs is the say. Calls may nest (the inner
+// one's stop restores the outer one's GOGC, and the outer one then follows
+// again), but the phases that use it run one after the other.
+func Follow(p Policy) (stop func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	samples := make([]metrics.Sample, len(metricNames))
+	for i, name := range metricNames {
+		samples[i].Name = name
+	}
+	cycles := ^uint64(0)
+	set := func() {
+		metrics.Read(samples)
+		for _, s := range samples {
+			if s.Value.Kind() != metrics.KindUint64 {
+				return // not this runtime's metrics: leave GOGC alone
+			}
+		}
+		if c := samples[1].Value.Uint64(); c != cycles {
+			cycles = c
+			debug.SetGCPercent(p.Percent(samples[0].Value.Uint64()))
+		}
+	}
+	prev := debug.SetGCPercent(p.MaxPercent)
+	set()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	crash.Go(func() {
+		defer close(finished)
+		tick := time.NewTicker(poll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				set()
+			}
+		}
+	})
+	return func() {
+		close(done)
+		<-finished
+		debug.SetGCPercent(prev)
+	}
+}

@@ -1,0 +1,64 @@
+package heapgoal
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+)
+
+func TestPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		name string
+		p    Policy
+		live uint64
+		want int
+	}{
+		{"execution, nothing live", Execution, 0, 400},
+		{"execution, 1 MiB", Execution, 1 * mib, 400}, // 16 MiB of headroom would be 1600%
+		{"execution, 4 MiB", Execution, 4 * mib, 400}, // exactly 4 times
+		{"execution, 16 MiB", Execution, 16 * mib, 100},
+		{"execution, 32 MiB", Execution, 32 * mib, 50},
+		{"execution, 64 MiB", Execution, 64 * mib, 25}, // a quarter from here on
+		{"execution, 1 GiB", Execution, 1024 * mib, 25},
+		{"execution, rounded down", Execution, 48 * mib, 33},
+		{"analysis, 8 MiB", Analysis, 8 * mib, 200},
+		{"analysis, 32 MiB", Analysis, 32 * mib, 50}, // half from here on
+		{"analysis, 300 MiB", Analysis, 300 * mib, 50},
+		{"never 0", Policy{Share: 0, MaxPercent: 400}, 1 << 40, 1},
+	} {
+		if got := tt.p.Percent(tt.live); got != tt.want {
+			t.Errorf("%s: Percent(%d MiB) = %d, want %d", tt.name, tt.live/mib, got, tt.want)
+		}
+	}
+}
+
+// TestFollowRestores checks that Follow sets GOGC from the policy while it
+// runs and gives back the GOGC of before.
+func TestFollowRestores(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(123)
+	defer debug.SetGCPercent(prev)
+	runtime.GC() // so that the live heap is known
+	stop := Follow(Policy{MinHeadroom: 0, Share: 7, MaxPercent: 400})
+	if got := debug.SetGCPercent(7); got != 7 {
+		t.Errorf("GOGC while following = %d, want 7 (the share, live being non-zero)", got)
+	}
+	stop()
+	if got := debug.SetGCPercent(123); got != 123 {
+		t.Errorf("GOGC after stop = %d, want 123", got)
+	}
+}
+
+// TestFollowLeavesUserSetting checks that a user's GOGC is left alone.
+func TestFollowLeavesUserSetting(t *testing.T) {
+	t.Setenv("GOGC", "150")
+	prev := debug.SetGCPercent(150)
+	defer debug.SetGCPercent(prev)
+	stop := Follow(Analysis)
+	if got := debug.SetGCPercent(150); got != 150 {
+		t.Errorf("GOGC = %d, want the user's 150", got)
+	}
+	stop()
+}
