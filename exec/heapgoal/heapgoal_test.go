@@ -23,8 +23,9 @@ func TestPercent(t *testing.T) {
 		{"execution, 1 GiB", Execution, 1024 * mib, 25},
 		{"execution, rounded down", Execution, 48 * mib, 33},
 		{"analysis, 8 MiB", Analysis, 8 * mib, 200},
-		{"analysis, 32 MiB", Analysis, 32 * mib, 50}, // half from here on
-		{"analysis, 300 MiB", Analysis, 300 * mib, 50},
+		{"analysis, 16 MiB", Analysis, 16 * mib, 100}, // as much as live from here on
+		{"analysis, 32 MiB", Analysis, 32 * mib, 100},
+		{"analysis, 300 MiB", Analysis, 300 * mib, 100},
 		{"never 0", Policy{Share: 0, MaxPercent: 400}, 1 << 40, 1},
 	} {
 		if got := tt.p.Percent(tt.live); got != tt.want {
