@@ -367,3 +367,79 @@ func dirsIn(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// Commands run at once through one zygote share its control socket: each
+// gets its own answers (pid, exit status), whatever order they end in.
+func TestZygoteConcurrent(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	const n = 8
+	type result struct {
+		out  string
+		code int
+		err  error
+	}
+	results := make(chan [2]any, n)
+	for i := range n {
+		// Later commands end first.
+		a := &graph.Action{Argv: []string{"sh", "-c", "sleep 0." + strconv.Itoa(n-i) + "; echo " + strconv.Itoa(i) + "; exit " + strconv.Itoa(i)},
+			Env: []string{"PATH=/usr/bin:/bin"}}
+		s, r, _ := zygoteRun(t, context.Background(), m, a)
+		go func() {
+			out := readAll(t, r)
+			code, _, _, err := s.Wait()
+			results <- [2]any{i, result{out, code, err}}
+		}()
+	}
+	if pid := m.zygote.pidRunning(); pid == 0 {
+		t.Fatal("no zygote")
+	}
+	for range n {
+		got := <-results
+		i, r := got[0].(int), got[1].(result)
+		if r.err != nil || r.code != i || r.out != strconv.Itoa(i)+"\n" {
+			t.Errorf("command %d: exit %d, %v, output %q", i, r.code, r.err, r.out)
+		}
+	}
+}
+
+// A command cancelled before the zygote answered is killed as soon as it
+// starts, and its late answers go nowhere.
+func TestZygoteCancelBeforeStart(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	xr, err := m.Prepare(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xr.Remove()
+	cmd, err := xr.Command(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	s, err := xr.StartZygote(ctx, cmd)
+	w.Close()
+	if s != nil || err == nil {
+		t.Fatalf("StartZygote with a cancelled context: %v, %v", s, err)
+	}
+	begin := time.Now()
+	readAll(t, r) // EOF once the command, if it started, is killed
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Errorf("the command ran for %v", d)
+	}
+	// The zygote still serves.
+	b := &graph.Action{Argv: []string{"sh", "-c", "echo next"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r, _ = zygoteRun(t, context.Background(), m, b)
+	if out := readAll(t, r); out != "next\n" {
+		t.Errorf("output %q", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}
