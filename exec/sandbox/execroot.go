@@ -65,7 +65,7 @@ type Manager struct {
 // that sandboxes in mode. Nothing is checked before the first action needs
 // it.
 func NewManager(root string, mode Mode) *Manager {
-	return &Manager{root: root, want: mode, zygote: newZygote()}
+	return &Manager{root: root, want: mode, zygote: newZygote(root)}
 }
 
 // Close stops the zygote, if one runs, waiting a little for it to exit (so

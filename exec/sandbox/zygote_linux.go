@@ -73,6 +73,7 @@ import (
 // A zygote is the bld side of one Manager's zygote, started by the first
 // command that needs it and stopped by Manager.Close.
 type zygote struct {
+	root  string // the Manager's workspace
 	mu    sync.Mutex
 	ctl   *zconn // the running zygote's control socket; nil when none runs
 	tries int    // starts that failed, or zygotes that died
@@ -85,7 +86,7 @@ type zygote struct {
 	exited chan struct{}
 }
 
-func newZygote() zygote { return zygote{} }
+func newZygote(root string) zygote { return zygote{root: root} }
 
 // maxZygoteTries is how many times bld starts a zygote that fails to start
 // or dies before it stops trying.
@@ -316,6 +317,10 @@ func (z *zygote) start() error {
 		return fmt.Errorf("zygote: %w", err)
 	}
 	cmd := exec.Command(exe, helperArg, verbZygote)
+	if os.MkdirAll(Dir(z.root), 0o755) == nil {
+		// The zygote makes the read-only view of the workspace once.
+		cmd.Args = append(cmd.Args, z.root)
+	}
 	cmd.Args[0] = "bld-sandbox-zygote"
 	cmd.Dir = "/"
 	cmd.Env = []string{}
@@ -528,7 +533,8 @@ type zjob struct {
 
 // A zstate is the zygote's table of commands, by id.
 type zstate struct {
-	ctl *pollFD
+	ctl  *pollFD
+	view string // the workspace whose view the zygote's namespace has
 
 	mu      sync.Mutex
 	jobs    map[uint64]*zjob
@@ -558,10 +564,18 @@ type zwork struct {
 }
 
 // zygoteMain is the zygote: it serves the requests bld sends on
-// descriptor 3 until that socket reaches EOF.
-func zygoteMain() error {
+// descriptor 3 until that socket reaches EOF. root, if not "", is the
+// workspace of its Manager: it makes the read-only view of it (mountView)
+// once, in its own namespace, for every command whose plan is of that
+// root.
+func zygoteMain(root string) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
+	}
+	if root != "" && mountView(root) != nil {
+		// Each command then binds the view in its own namespace, on
+		// top of whatever part of it was made here.
+		root = ""
 	}
 	// The zygote's own mount namespace, to which a worker thread returns
 	// after each command; -1 if it cannot be opened (then every worker
@@ -570,7 +584,7 @@ func zygoteMain() error {
 	if err != nil {
 		home = -1
 	}
-	st := &zstate{ctl: pollable(3, "zygote control"), jobs: map[uint64]*zjob{}}
+	st := &zstate{ctl: pollable(3, "zygote control"), jobs: map[uint64]*zjob{}, view: root}
 	buf := make([]byte, maxRequest)
 	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
 	idle := make(chan zwork) // requests handed to idle workers
@@ -709,7 +723,7 @@ func parseRights(oob []byte) ([]int, error) {
 // goroutine of its own.
 func (st *zstate) serve(wk zwork, w *worker) {
 	j := wk.job
-	pid, err := startForZygote(wk.req, wk.files, w)
+	pid, err := startForZygote(wk.req, wk.files, w, st.view != "" && wk.req.Plan.Root == st.view)
 	for _, f := range wk.files {
 		unix.Close(f)
 	}
@@ -862,14 +876,14 @@ func waitExited(pid int) {
 // startForZygote makes the command's mount namespace for req on this
 // thread, starts the command with the descriptors files, and takes the
 // thread back to the zygote's mount namespace.
-func startForZygote(req *zygoteRequest, files []int, w *worker) (int, error) {
+func startForZygote(req *zygoteRequest, files []int, w *worker, viewMade bool) (int, error) {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		w.away = true // to be safe: a fresh thread serves the next one
 		return 0, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
 	}
 	// The command's namespace lives on in the command.
 	defer w.goHome()
-	if err := mountExecRoot(&req.Plan); err != nil {
+	if err := mountExecRoot(&req.Plan, viewMade); err != nil {
 		return 0, err
 	}
 	if err := dropCapabilities(!w.bsetDropped); err != nil {

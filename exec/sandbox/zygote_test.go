@@ -443,3 +443,40 @@ func TestZygoteCancelBeforeStart(t *testing.T) {
 		t.Errorf("exit %d, %v", code, err)
 	}
 }
+
+// Inputs are read-only in the exec root, through the zygote (whose
+// namespace holds the read-only view of the workspace, made once) and
+// through the per-action helper alike, while output directories are
+// writable; the workspace's sandbox directory, writable in the zygote's
+// view, is hidden like the rest of the workspace.
+func TestInputsReadOnly(t *testing.T) {
+	for _, helper := range []bool{false, true} {
+		t.Run(map[bool]string{false: "zygote", true: "helper"}[helper], func(t *testing.T) {
+			root := t.TempDir()
+			m := namespaceManager(t, root)
+			os.MkdirAll(filepath.Join(root, "p/dir"), 0o755)
+			os.MkdirAll(filepath.Join(root, "bld-out/p"), 0o755)
+			os.WriteFile(filepath.Join(root, "p/in.txt"), []byte("in\n"), 0o644)
+			os.WriteFile(filepath.Join(root, "p/dir/f"), []byte("f\n"), 0o644)
+			a := &graph.Action{
+				Argv: []string{"sh", "-c", `
+{ echo x >> p/in.txt; } 2>/dev/null && echo wrote-input
+{ echo x > p/dir/new; } 2>/dev/null && echo wrote-input-dir
+rm -f p/dir/f 2>/dev/null && echo removed
+ls ` + Dir(root) + ` 2>/dev/null && echo saw-sandbox
+ls ` + filepath.Join(root, "bld-out") + ` 2>/dev/null && echo saw-bld-out
+cat p/in.txt p/dir/f > bld-out/p/o`},
+				Env: []string{"PATH=/usr/bin:/bin"}, Inputs: []string{"p/in.txt", "p/dir"}, Outputs: []string{"bld-out/p/o"},
+			}
+			if out := runNamespace(t, m, a, helper); out != "" {
+				t.Errorf("output %q, want none", out)
+			}
+			if b, err := os.ReadFile(filepath.Join(root, "bld-out/p/o")); err != nil || string(b) != "in\nf\n" {
+				t.Errorf("output file %q, %v", b, err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(root, "p/in.txt")); string(b) != "in\n" {
+				t.Errorf("input changed: %q", b)
+			}
+		})
+	}
+}
