@@ -657,7 +657,7 @@ func (st *zstate) close() {
 	}
 	st.mu.Unlock()
 	started := make(chan struct{})
-	go func() { st.starts.Wait(); close(started) }()
+	crash.Go(func() { st.starts.Wait(); close(started) })
 	select {
 	case <-started:
 	case <-time.After(time.Second):
