@@ -367,9 +367,10 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 	if err := os.Mkdir(FixedExecRoot, 0o755); err != nil {
 		return err
 	}
+	made := map[string]bool{FixedExecRoot: true} // directories of the exec root
 	at := func(rel string) string { return filepath.Join(FixedExecRoot, filepath.FromSlash(rel)) }
 	for _, b := range p.Outs {
-		if err := os.MkdirAll(at(b.Dir), 0o755); err != nil {
+		if err := mkdirs(at(b.Dir), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", b.Dir, err)
 		}
 		if err := unix.Mount(b.Pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
@@ -377,7 +378,7 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 		}
 	}
 	for _, d := range p.Dirs {
-		if err := os.MkdirAll(at(d), 0o755); err != nil {
+		if err := mkdirs(at(d), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", d, err)
 		}
 	}
@@ -394,18 +395,14 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 			return err
 		}
 	}
-	made := map[string]bool{}
 	for _, in := range p.Inputs {
 		src, dst := filepath.Join(root, filepath.FromSlash(in)), at(in)
 		var st unix.Stat_t
 		if err := unix.Stat(src, &st); err != nil {
 			return fmt.Errorf("input %s: %w", in, err)
 		}
-		if dir := filepath.Dir(dst); !made[dir] {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("placing input %s in the exec root: %w", in, err)
-			}
-			made[dir] = true
+		if err := mkdirs(filepath.Dir(dst), made); err != nil {
+			return fmt.Errorf("placing input %s in the exec root: %w", in, err)
 		}
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		if err := makePlaceholder(dst, isDir); err != nil {
@@ -422,6 +419,34 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
 		return fmt.Errorf("hiding the workspace: %w", err)
 	}
+	return nil
+}
+
+// mkdirs creates the directory dir of the exec root and its missing
+// parents, as os.MkdirAll does, but without a stat per level: made lists
+// the directories already there (it adds those it creates), and mkdir(2)
+// itself says whether a parent is missing (on the exec root's fresh tmpfs,
+// most are).
+func mkdirs(dir string, made map[string]bool) error {
+	if made[dir] {
+		return nil
+	}
+	err := unix.Mkdir(dir, 0o755)
+	if err == unix.ENOENT {
+		if err = mkdirs(filepath.Dir(dir), made); err == nil {
+			err = unix.Mkdir(dir, 0o755)
+		}
+	}
+	if err == unix.EEXIST {
+		var st unix.Stat_t
+		if unix.Stat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = nil
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "mkdir", Path: dir, Err: err}
+	}
+	made[dir] = true
 	return nil
 }
 

@@ -480,3 +480,33 @@ cat p/in.txt p/dir/f > bld-out/p/o`},
 		})
 	}
 }
+
+// mkdirs makes a directory and its missing parents, takes one that exists
+// (and what made lists) as made, and refuses a file in the way.
+func TestMkdirs(t *testing.T) {
+	dir := t.TempDir()
+	made := map[string]bool{dir: true}
+	deep := filepath.Join(dir, "a/b/c")
+	if err := mkdirs(deep, made); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(deep); err != nil || !fi.IsDir() {
+		t.Fatalf("%s: %v", deep, err)
+	}
+	for _, d := range []string{"a", "a/b", "a/b/c"} {
+		if !made[filepath.Join(dir, d)] {
+			t.Errorf("%s not recorded as made", d)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "x"), 0o755)
+	if err := mkdirs(filepath.Join(dir, "x"), made); err != nil {
+		t.Errorf("an existing directory: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+	if err := mkdirs(filepath.Join(dir, "f"), made); err == nil {
+		t.Error("a file in the way: no error")
+	}
+	if err := mkdirs(filepath.Join(dir, "f/g"), made); err == nil {
+		t.Error("a file as parent: no error")
+	}
+}
