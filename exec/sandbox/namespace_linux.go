@@ -424,19 +424,20 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 
 // mkdirs creates the directory dir of the exec root and its missing
 // parents, as os.MkdirAll does, but without a stat per level: made lists
-// the directories already there (it adds those it creates), and mkdir(2)
-// itself says whether a parent is missing (on the exec root's fresh tmpfs,
-// most are).
+// the directories already there (it adds those it creates), so a parent
+// that is not in it is made first (the exec root is a fresh tmpfs: what
+// made does not list is missing, or a mount point, which mkdir(2) says
+// exists).
 func mkdirs(dir string, made map[string]bool) error {
 	if made[dir] {
 		return nil
 	}
-	err := unix.Mkdir(dir, 0o755)
-	if err == unix.ENOENT {
-		if err = mkdirs(filepath.Dir(dir), made); err == nil {
-			err = unix.Mkdir(dir, 0o755)
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirs(parent, made); err != nil {
+			return err
 		}
 	}
+	err := unix.Mkdir(dir, 0o755)
 	if err == unix.EEXIST {
 		var st unix.Stat_t
 		if unix.Stat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
