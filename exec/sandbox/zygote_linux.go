@@ -742,6 +742,13 @@ func (st *zstate) serve(wk zwork, w *worker) {
 	st.starts.Done()
 	st.mu.Unlock()
 	st.answer(msgPid, j.id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+	if w.away {
+		// The worker ends with its thread after this command, and a
+		// thread's end is the parent's death for the command's
+		// Pdeathsig: the thread waits for the command first.
+		st.wait(j)
+		return
+	}
 	crash.Go(func() { st.wait(j) })
 }
 
