@@ -510,3 +510,43 @@ func TestMkdirs(t *testing.T) {
 		t.Error("a file as parent: no error")
 	}
 }
+
+// A request larger than the control socket takes in one datagram is
+// declined (the caller runs the per-action helper), and the zygote goes
+// on serving.
+func TestZygoteRequestTooLarge(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	big := strings.Repeat("x", 100<<10)
+	env := []string{"PATH=/usr/bin:/bin"}
+	for i := range 40 { // 4 MB: more than net.core.wmem_max allows anywhere usual
+		env = append(env, "BIG"+strconv.Itoa(i)+"="+big)
+	}
+	a := &graph.Action{Argv: []string{"sh", "-c", "echo big"}, Env: env}
+	xr, err := m.Prepare(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xr.Remove()
+	cmd, err := xr.Command(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	cmd.Stdout, cmd.Stderr = w, w
+	s, err := xr.StartZygote(context.Background(), cmd)
+	w.Close()
+	if s != nil || err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("StartZygote of a %d-byte environment: %v, %v", len(env)*len(big), s, err)
+	}
+	b := &graph.Action{Argv: []string{"sh", "-c", "echo small"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r2, _ := zygoteRun(t, context.Background(), m, b)
+	if out := readAll(t, r2); out != "small\n" {
+		t.Errorf("output %q", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}
