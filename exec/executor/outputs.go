@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"bld/exec/graph"
 	"bld/exec/sandbox"
@@ -75,10 +76,14 @@ func removeOutputs(root string, a *graph.Action) {
 // what it points to), or a directory and all it holds, even subdirectories
 // left without write permission. Nothing there is not an error.
 func removeOutput(p string) error {
-	err := os.Remove(p)
-	if err == nil || errors.Is(err, fs.ErrNotExist) {
+	// unlink(2) first, and only then what else it may take: os.Remove
+	// tries rmdir(2) after any failure, a second system call per output
+	// of every action when, as usual, nothing is there.
+	err := syscall.Unlink(p)
+	if err == nil || err == syscall.ENOENT {
 		return nil
 	}
+	err = &fs.PathError{Op: "remove", Path: p, Err: err}
 	fi, lerr := os.Lstat(p)
 	if lerr != nil || !fi.IsDir() {
 		return err

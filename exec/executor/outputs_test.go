@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +159,39 @@ func TestStoreErrorRemovesOutputs(t *testing.T) {
 		if exists(filepath.Join(root, "bld-out", name)) {
 			t.Errorf("bld-out/%s is still there", name)
 		}
+	}
+}
+
+// removeOutput removes whatever is at a path, of any kind, and nothing
+// there is no error.
+func TestRemoveOutput(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, []byte("kept"), 0o644)
+	for _, tc := range []struct {
+		name string
+		make func(p string)
+	}{
+		{"nothing", func(string) {}},
+		{"file", func(p string) { os.WriteFile(p, []byte("x"), 0o644) }},
+		{"symlink", func(p string) { os.Symlink(target, p) }},
+		{"empty dir", func(p string) { os.Mkdir(p, 0o755) }},
+		{"dir", func(p string) {
+			os.MkdirAll(filepath.Join(p, "sub"), 0o755)
+			os.WriteFile(filepath.Join(p, "sub/f"), nil, 0o644)
+			os.Chmod(filepath.Join(p, "sub"), 0o555)
+		}},
+	} {
+		p := filepath.Join(dir, "out")
+		tc.make(p)
+		if err := removeOutput(p); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: still there (%v)", tc.name, err)
+		}
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "kept" {
+		t.Errorf("the symbolic link's target: %q, %v", b, err)
 	}
 }

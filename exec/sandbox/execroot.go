@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"bld/exec/graph"
 	"bld/exec/program"
@@ -65,7 +66,7 @@ type Manager struct {
 // that sandboxes in mode. Nothing is checked before the first action needs
 // it.
 func NewManager(root string, mode Mode) *Manager {
-	return &Manager{root: root, want: mode, zygote: newZygote()}
+	return &Manager{root: root, want: mode, zygote: newZygote(root)}
 }
 
 // Close stops the zygote, if one runs, waiting a little for it to exit (so
@@ -445,7 +446,11 @@ func (e *ExecRoot) Collect(a *graph.Action) error {
 			continue
 		}
 		to := filepath.Join(e.root, filepath.FromSlash(out))
-		if err := os.Rename(e.hostPath(out), to); err != nil {
+		// rename(2) alone: os.Rename would stat the destination first;
+		// the output is a regular file (checkOutput), which rename(2)
+		// does not put over a directory.
+		if err := syscall.Rename(e.hostPath(out), to); err != nil {
+			err = &os.LinkError{Op: "rename", Old: e.hostPath(out), New: to, Err: err}
 			return fmt.Errorf("moving output %s out of the exec root: %w", out, err)
 		}
 	}

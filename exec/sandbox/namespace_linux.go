@@ -61,9 +61,13 @@ import (
 // executor kills on Ctrl-C.
 //
 // That is the per-action helper, the fallback. Normally the zygote
-// (zygote_linux.go) runs the same recipe: step 1 once, for its whole life;
-// steps 2 to 5 per command, on a thread of its own after
-// unshare(CLONE_NEWNS); step 6 by forking the command from that thread.
+// (zygote_linux.go) runs the same recipe: step 1 once, for its whole life,
+// and the read-only view of step 4 once too, in its own namespace
+// (mountView: the output directories' parent Dir(root) stays writable
+// in it, as their binds of step 3 come from it); steps 2 to 5 but that
+// view per command, on a thread of its own after unshare(CLONE_NEWNS),
+// whose copy of the zygote's namespace has the view; step 6 by forking
+// the command from that thread.
 // With a pid namespace, the command itself is the namespace's pid 1 (no
 // helper init, no /proc of its own: see StartZygote).
 
@@ -188,7 +192,11 @@ func helper(args []string) error {
 	var p mountPlan
 	switch args[0] {
 	case verbZygote:
-		return zygoteMain()
+		root := ""
+		if len(args) > 1 {
+			root = args[1]
+		}
+		return zygoteMain(root)
 	case verbProbe:
 		p.Root = args[1]
 	case verbExec:
@@ -205,7 +213,7 @@ func helper(args []string) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
-	if err := mountExecRoot(&p); err != nil {
+	if err := mountExecRoot(&p, false); err != nil {
 		return err
 	}
 	// In a pid namespace of its own (pid 1), the /proc of the host would
@@ -328,9 +336,29 @@ func makeMountsPrivate() error {
 	return nil
 }
 
+// mountView makes the read-only view of the workspace root that step 4
+// binds inputs from: the workspace bound on its own path, read-only, but
+// for Dir(root), which holds the output directories, bound on itself
+// first so that it stays writable. The zygote makes it once, in its own
+// namespace, for the workspace of its Manager; every command's namespace,
+// a copy of the zygote's, then has it. (The per-action helper binds the
+// workspace alone, as its output directories are bound before the view
+// exists.)
+func mountView(root string) error {
+	sb := Dir(root)
+	if err := unix.Mount(sb, sb, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting the output directories: %w", err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting the workspace: %w", err)
+	}
+	return remountReadOnly(root)
+}
+
 // mountExecRoot does steps 2 to 5 of the recipe for p, in a mount
-// namespace whose mounts are already private (step 1).
-func mountExecRoot(p *mountPlan) error {
+// namespace whose mounts are already private (step 1); viewMade says
+// that the namespace already has mountView's view of p.Root.
+func mountExecRoot(p *mountPlan, viewMade bool) error {
 	// No size limit but the kernel's default (half the memory): what a
 	// command writes outside its output directories lives here.
 	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
@@ -339,9 +367,10 @@ func mountExecRoot(p *mountPlan) error {
 	if err := os.Mkdir(FixedExecRoot, 0o755); err != nil {
 		return err
 	}
+	made := map[string]bool{FixedExecRoot: true} // directories of the exec root
 	at := func(rel string) string { return filepath.Join(FixedExecRoot, filepath.FromSlash(rel)) }
 	for _, b := range p.Outs {
-		if err := os.MkdirAll(at(b.Dir), 0o755); err != nil {
+		if err := mkdirs(at(b.Dir), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", b.Dir, err)
 		}
 		if err := unix.Mount(b.Pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
@@ -349,7 +378,7 @@ func mountExecRoot(p *mountPlan) error {
 		}
 	}
 	for _, d := range p.Dirs {
-		if err := os.MkdirAll(at(d), 0o755); err != nil {
+		if err := mkdirs(at(d), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", d, err)
 		}
 	}
@@ -358,24 +387,22 @@ func mountExecRoot(p *mountPlan) error {
 	// on its own path: the tmpfs of step 5 then covers it, where
 	// unmounting a view elsewhere cost a few hundred microseconds (the
 	// kernel waits for an RCU grace period on every unmount).
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind-mounting the workspace: %w", err)
+	if !viewMade {
+		if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mounting the workspace: %w", err)
+		}
+		if err := remountReadOnly(root); err != nil {
+			return err
+		}
 	}
-	if err := remountReadOnly(root); err != nil {
-		return err
-	}
-	made := map[string]bool{}
 	for _, in := range p.Inputs {
 		src, dst := filepath.Join(root, filepath.FromSlash(in)), at(in)
 		var st unix.Stat_t
 		if err := unix.Stat(src, &st); err != nil {
 			return fmt.Errorf("input %s: %w", in, err)
 		}
-		if dir := filepath.Dir(dst); !made[dir] {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("placing input %s in the exec root: %w", in, err)
-			}
-			made[dir] = true
+		if err := mkdirs(filepath.Dir(dst), made); err != nil {
+			return fmt.Errorf("placing input %s in the exec root: %w", in, err)
 		}
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		if err := makePlaceholder(dst, isDir); err != nil {
@@ -392,6 +419,35 @@ func mountExecRoot(p *mountPlan) error {
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
 		return fmt.Errorf("hiding the workspace: %w", err)
 	}
+	return nil
+}
+
+// mkdirs creates the directory dir of the exec root and its missing
+// parents, as os.MkdirAll does, but without a stat per level: made lists
+// the directories already there (it adds those it creates), so a parent
+// that is not in it is made first (the exec root is a fresh tmpfs: what
+// made does not list is missing, or a mount point, which mkdir(2) says
+// exists).
+func mkdirs(dir string, made map[string]bool) error {
+	if made[dir] {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirs(parent, made); err != nil {
+			return err
+		}
+	}
+	err := unix.Mkdir(dir, 0o755)
+	if err == unix.EEXIST {
+		var st unix.Stat_t
+		if unix.Stat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = nil
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "mkdir", Path: dir, Err: err}
+	}
+	made[dir] = true
 	return nil
 }
 

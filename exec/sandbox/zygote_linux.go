@@ -1,18 +1,13 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,16 +25,18 @@ import (
 // namespace (namespaceProcAttr without a pid namespace, and SIGKILL when
 // bld dies), and asks it to run each command:
 //
-//   - bld and the zygote share a control socket (SOCK_SEQPACKET, the
-//     zygote's descriptor 3). Per command, bld makes a socket pair and
-//     sends one end over the control socket (SCM_RIGHTS). When the
-//     control socket reaches EOF (bld exited), the zygote exits.
-//   - On that connection bld sends a request: 4 bytes of length (big
-//     endian), carrying the command's descriptors (stdout, stderr, then
-//     ExtraFiles: the jobserver's) as SCM_RIGHTS, then the request as
-//     JSON (zygoteRequest).
-//   - The zygote serves each connection on a worker: a goroutine locked
-//     to its thread for good (zygoteWorker), idle or made for it:
+//   - bld and the zygote share one control socket (SOCK_SEQPACKET, the
+//     zygote's descriptor 3), on which every message of every command
+//     travels, one datagram each, tagged with the command's id
+//     (zygote_wire.go): per command, one request from bld, carrying the
+//     command's descriptors (stdout, stderr, then ExtraFiles: the
+//     jobserver's) as SCM_RIGHTS, and two answers from the zygote. No
+//     socket, connection or goroutine per command on bld's side: one
+//     goroutine reads the answers for all of them. When the control socket
+//     reaches EOF (bld exited or stopped the zygote), the zygote kills the
+//     process group of every command it has not reaped and exits.
+//   - The zygote hands each request to a worker: a goroutine locked to its
+//     thread for good (zygoteWorker), idle or made for it:
 //     unshare(CLONE_NEWNS) (per thread: the zygote's other threads keep
 //     its namespace), steps 2 to 5 of the recipe (the plan is in the
 //     request), then dropCapabilities on that thread (the command keeps
@@ -54,51 +51,179 @@ import (
 //     helper, /proc is the host's (a proc mount shows the pid namespace
 //     of the process that mounts it, and no process of ours runs in the
 //     command's namespace before the command).
-//   - It answers "pid N\n" (the command's pid on the host: the zygote
-//     is in the host's pid namespace) or "err MESSAGE\n" when the
+//   - It answers 'p' with the command's pid on the host (the zygote is
+//     in the host's pid namespace), or 'e' with a message when the
 //     command could not be started (bld then runs the action with the
-//     per-action helper, which reports the failure as it always did).
+//     per-action helper, which reports the failure as it always did), and
+//     the worker is free for the next request: a goroutine of the zygote
+//     waits for the command.
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
-//     in its process group, reaps it and answers "exit STATUS MAXRSS\n"
-//     (the wait status and ru_maxrss in KiB).
-//   - bld shutting down its side for writing (Ctrl-C, a timeout), or
-//     closing it (bld died), makes the zygote kill the command's process
-//     group if it has not been reaped yet.
+//     in its process group, reaps it and answers 'x' with the wait status
+//     and ru_maxrss (KiB).
+//   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
+//     kill its process group if it has not been reaped yet (or as soon as
+//     it starts).
 //
+// A request too large for one datagram of the control socket (a plan of
+// many thousands of inputs) is declined: the per-action helper runs it.
 // BLD_SANDBOX_ZYGOTE=0 turns the zygote off: every action then starts the
 // helper, as does an action whose request the zygote could not serve.
-
-// zygoteRequest is what bld asks the zygote to run: the helper's
-// arguments, as namespaceCommand passes them, with the plan itself instead
-// of its file.
-type zygoteRequest struct {
-	Plan      mountPlan
-	Path      string
-	Argv, Env []string
-	Pidns     bool
-	Files     int // descriptors sent: stdout, stderr, extra files
-}
 
 // A zygote is the bld side of one Manager's zygote, started by the first
 // command that needs it and stopped by Manager.Close.
 type zygote struct {
+	root  string // the Manager's workspace
 	mu    sync.Mutex
-	ctl   int    // bld's end of the control socket; -1 when not running
+	ctl   *zconn // the running zygote's control socket; nil when none runs
 	tries int    // starts that failed, or zygotes that died
 	off   string // why the zygote is not used
 	pid   int    // the zygote's, while it runs
 	gen   int    // zygotes started
+	ids   uint64 // the last command id given
 	// exited is closed when the running zygote has exited and been
 	// reaped.
 	exited chan struct{}
 }
 
-func newZygote() zygote { return zygote{ctl: -1} }
+func newZygote(root string) zygote { return zygote{root: root} }
 
 // maxZygoteTries is how many times bld starts a zygote that fails to start
 // or dies before it stops trying.
 const maxZygoteTries = 3
+
+// maxAnswer bounds the size of an answer of the zygote.
+const maxAnswer = 4 << 10
+
+// A zconn is bld's end of one zygote's control socket, with the commands
+// sent on it that have not ended.
+type zconn struct {
+	f  *os.File // non-blocking, in the runtime's poller
+	rc syscall.RawConn
+
+	mu      sync.Mutex
+	pending map[uint64]*Started
+	dead    error // set when the zygote's side is gone
+}
+
+// send sends one message, with the descriptors in oob, waiting for room.
+func (c *zconn) send(msg, oob []byte) error {
+	var err error
+	cerr := c.rc.Write(func(fd uintptr) bool {
+		err = unix.Sendmsg(int(fd), msg, oob, nil, unix.MSG_NOSIGNAL)
+		return err != unix.EAGAIN
+	})
+	if err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// read reads the zygote's answers and hands them to the commands they are
+// about, until the socket fails or reaches EOF (the zygote died, or stop
+// closed it): then every command still pending fails.
+func (c *zconn) read(z *zygote, gen int) {
+	buf := make([]byte, maxAnswer)
+	var err error
+	for {
+		var n int
+		cerr := c.rc.Read(func(fd uintptr) bool {
+			n, _, _, _, err = unix.Recvmsg(int(fd), buf, nil, 0)
+			return err != unix.EAGAIN
+		})
+		if err == nil {
+			err = cerr
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n == 0 {
+			err = errors.New("the zygote closed its side")
+		}
+		if err != nil {
+			break
+		}
+		kind, id, body, ok := parseMsg(buf[:n])
+		if !ok {
+			continue
+		}
+		c.answer(kind, id, body)
+	}
+	c.mu.Lock()
+	c.dead = err
+	for id, s := range c.pending {
+		delete(c.pending, id)
+		if !s.started {
+			s.startErr = fmt.Errorf("zygote: no answer: %w", err)
+			s.started = true
+			close(s.startedCh)
+			continue
+		}
+		// The zygote died: its pid-namespace commands die with it
+		// (SIGKILL at its death); kill what else runs in the group.
+		syscall.Kill(-s.Pid, syscall.SIGKILL)
+		s.err = fmt.Errorf("the sandbox's zygote died while the command ran (%v)", err)
+		s.finished = true
+		if s.stopKill != nil {
+			s.stopKill()
+		}
+		close(s.done)
+	}
+	c.mu.Unlock()
+	z.mu.Lock()
+	if z.gen == gen && z.ctl == c { // it died while in use
+		z.ctl = nil
+		c.f.Close()
+		z.fail(fmt.Errorf("the zygote's control socket: %v", err))
+	}
+	z.mu.Unlock()
+}
+
+// answer handles one answer of the zygote.
+func (c *zconn) answer(kind byte, id uint64, body []byte) {
+	c.mu.Lock()
+	s := c.pending[id]
+	if s == nil {
+		c.mu.Unlock()
+		return
+	}
+	switch {
+	case kind == msgPid && len(body) == 8 && !s.started:
+		s.Pid = int(binary.LittleEndian.Uint64(body))
+		s.started = true
+		close(s.startedCh)
+		c.mu.Unlock()
+	case kind == msgErr && !s.started:
+		delete(c.pending, id)
+		s.startErr = fmt.Errorf("zygote: %s", body)
+		s.started = true
+		close(s.startedCh)
+		c.mu.Unlock()
+	case kind == msgErr && s.started: // it could not be waited for
+		delete(c.pending, id)
+		s.finished = true
+		stop := s.stopKill
+		c.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		s.err = fmt.Errorf("zygote: %s", body)
+		close(s.done)
+	case kind == msgExit && len(body) == 16 && s.started:
+		delete(c.pending, id)
+		s.finished = true
+		stop := s.stopKill
+		c.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		s.status = syscall.WaitStatus(binary.LittleEndian.Uint64(body))
+		s.maxRSS = int64(binary.LittleEndian.Uint64(body[8:])) * 1024
+		close(s.done)
+	default:
+		c.mu.Unlock()
+	}
+}
 
 // warm starts the zygote if it does not run: Prepare calls it, so that
 // the zygote starts before the first command's clock (its Timeout) does.
@@ -117,7 +242,7 @@ func (z *zygote) running() error {
 	if z.off != "" {
 		return errors.New(z.off)
 	}
-	if z.ctl < 0 {
+	if z.ctl == nil {
 		if err := z.start(); err != nil {
 			z.fail(err)
 			return err
@@ -126,43 +251,36 @@ func (z *zygote) running() error {
 	return nil
 }
 
-// conn returns a new connection to the zygote, starting it first if it
-// does not run.
-func (z *zygote) conn() (*net.UnixConn, error) {
+// register makes s pending on the running zygote's control socket,
+// starting the zygote first if it does not run, and returns the socket
+// and s's id.
+func (z *zygote) register(s *Started) (*zconn, uint64, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("zygote: socketpair: %w", err)
+	if err := z.running(); err != nil {
+		return nil, 0, err
 	}
-	defer unix.Close(fds[1])
-	// A zygote that died since the last command, before its reaper
-	// noticed, refuses the connection: a new one gets it.
-	for try := 0; ; try++ {
-		if err := z.running(); err != nil {
-			unix.Close(fds[0])
-			return nil, err
-		}
-		err = unix.Sendmsg(z.ctl, []byte{'c'}, unix.UnixRights(fds[1]), nil, unix.MSG_NOSIGNAL)
-		if err == nil {
-			break
-		}
-		unix.Close(z.ctl)
-		z.ctl = -1
-		err = fmt.Errorf("zygote: sending a connection: %w", err)
+	c := z.ctl
+	z.ids++
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead != nil {
+		return nil, 0, fmt.Errorf("zygote: %w", c.dead)
+	}
+	c.pending[z.ids] = s
+	return c, z.ids, nil
+}
+
+// lost says that the control socket c failed on a send: the zygote is
+// gone, or going.
+func (z *zygote) lost(c *zconn, err error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.ctl == c {
+		z.ctl = nil
+		c.f.Close() // its reader fails what is pending
 		z.fail(err)
-		if try > 0 {
-			unix.Close(fds[0])
-			return nil, err
-		}
 	}
-	f := os.NewFile(uintptr(fds[0]), "zygote connection")
-	defer f.Close()
-	c, err := net.FileConn(f)
-	if err != nil {
-		return nil, fmt.Errorf("zygote: %w", err)
-	}
-	return c.(*net.UnixConn), nil
 }
 
 // fail counts a failure of the zygote; z.mu is held.
@@ -183,9 +301,26 @@ func (z *zygote) start() error {
 	if err != nil {
 		return fmt.Errorf("zygote: socketpair: %w", err)
 	}
+	// Room for large requests (the kernel caps it at net.core.wmem_max);
+	// a request larger than what it allows is declined (EMSGSIZE).
+	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, maxRequest)
 	theirs := os.NewFile(uintptr(fds[1]), "zygote control")
 	defer theirs.Close()
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return fmt.Errorf("zygote: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "zygote control")
+	rc, err := ours.SyscallConn()
+	if err != nil {
+		ours.Close()
+		return fmt.Errorf("zygote: %w", err)
+	}
 	cmd := exec.Command(exe, helperArg, verbZygote)
+	if os.MkdirAll(Dir(z.root), 0o755) == nil {
+		// The zygote makes the read-only view of the workspace once.
+		cmd.Args = append(cmd.Args, z.root)
+	}
 	cmd.Args[0] = "bld-sandbox-zygote"
 	cmd.Dir = "/"
 	cmd.Env = []string{}
@@ -197,22 +332,24 @@ func (z *zygote) start() error {
 	// (zygoteWorker).
 	cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, unix.CAP_SYS_CHROOT)
 	if err := cmd.Start(); err != nil {
-		unix.Close(fds[0])
+		ours.Close()
 		return fmt.Errorf("starting the zygote: %w", err)
 	}
 	z.gen++
-	z.ctl, z.pid = fds[0], cmd.Process.Pid
+	c := &zconn{f: ours, rc: rc, pending: map[uint64]*Started{}}
+	z.ctl, z.pid = c, cmd.Process.Pid
 	gen := z.gen
 	exited := make(chan struct{})
 	z.exited = exited
+	crash.Go(func() { c.read(z, gen) })
 	crash.Go(func() {
 		cmd.Wait()
 		close(exited)
 		z.mu.Lock()
 		defer z.mu.Unlock()
-		if z.gen == gen && z.ctl >= 0 { // it died while in use
-			unix.Close(z.ctl)
-			z.ctl = -1
+		if z.gen == gen && z.ctl == c { // it died while in use
+			z.ctl = nil
+			c.f.Close()
 			z.fail(fmt.Errorf("the zygote exited: %v", cmd.ProcessState))
 		}
 	})
@@ -223,12 +360,13 @@ func (z *zygote) start() error {
 // later command starts a new one.
 func (z *zygote) stop() {
 	z.mu.Lock()
-	if z.ctl < 0 {
+	c := z.ctl
+	if c == nil {
 		z.mu.Unlock()
 		return
 	}
-	unix.Close(z.ctl) // the zygote sees EOF and exits
-	z.ctl = -1
+	c.f.Close() // the zygote sees EOF and exits
+	z.ctl = nil
 	exited := z.exited
 	z.mu.Unlock()
 	select {
@@ -241,7 +379,7 @@ func (z *zygote) stop() {
 func (z *zygote) pidRunning() int {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if z.ctl < 0 {
+	if z.ctl == nil {
 		return 0
 	}
 	return z.pid
@@ -251,7 +389,15 @@ func (z *zygote) pidRunning() int {
 type Started struct {
 	Pid   int
 	pidns bool
-	done  chan struct{}
+
+	// Guarded by the zconn's mu until startedCh is closed.
+	started   bool
+	startedCh chan struct{}
+	startErr  error
+	finished  bool
+	stopKill  func() bool // stops the kill on the context's end
+
+	done chan struct{}
 	// Set when done is closed.
 	status syscall.WaitStatus
 	maxRSS int64
@@ -279,6 +425,10 @@ func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 	return -1, fmt.Sprintf("wait status %#x", int(ws)), s.maxRSS, nil
 }
 
+// maxRequest is the size of the largest request sent to the zygote (the
+// kernel may allow less: then EMSGSIZE declines the request).
+const maxRequest = 1 << 20
+
 // StartZygote starts cmd, which Command made (the caller may have added to
 // its Env and ExtraFiles, and set Stdout and Stderr to files; Stdin is
 // /dev/null), through the zygote. It returns nil, and an error saying why,
@@ -305,91 +455,127 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 			}
 		}()
 	}
-	var files []*os.File
-	for _, w := range []io.Writer{cmd.Stdout, cmd.Stderr} {
+	fds := make([]int, 0, 2+len(cmd.ExtraFiles))
+	for _, w := range []any{cmd.Stdout, cmd.Stderr} {
 		f, ok := w.(*os.File)
 		if !ok {
 			return nil, errors.New("the command's output is not a file")
 		}
-		files = append(files, f)
+		fds = append(fds, int(f.Fd()))
 	}
-	files = append(files, cmd.ExtraFiles...)
+	for _, f := range cmd.ExtraFiles {
+		fds = append(fds, int(f.Fd()))
+	}
 	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
-		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(files)}
-	body, err := json.Marshal(req)
+		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(fds)}
+	for try := 0; ; try++ {
+		s, err = e.startZygote(ctx, &req, fds)
+		runtime.KeepAlive(cmd)
+		if err != errZygoteGone || try > 0 {
+			return s, err
+		}
+		// A zygote that died since the last command, before its reader
+		// noticed, refuses the request: a new one gets it.
+	}
+}
+
+var errZygoteGone = errors.New("zygote: sending the request: the zygote is gone")
+
+// startZygote sends req to the zygote and waits for its first answer.
+func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int) (*Started, error) {
+	s := &Started{pidns: req.Pidns, startedCh: make(chan struct{}), done: make(chan struct{})}
+	z := &e.m.zygote
+	c, id, err := z.register(s)
 	if err != nil {
 		return nil, err
 	}
-	c, err := e.m.zygote.conn()
-	if err != nil {
-		return nil, err
+	unregister := func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
 	}
-	fail := func(err error) (*Started, error) {
-		c.Close()
-		return nil, err
-	}
-	fds := make([]int, len(files))
-	for i, f := range files {
-		fds[i] = int(f.Fd())
-	}
-	hdr := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
-	if _, _, err := c.WriteMsgUnix(hdr, unix.UnixRights(fds...), nil); err != nil {
-		return fail(fmt.Errorf("zygote: sending the request: %w", err))
-	}
-	runtime.KeepAlive(files)
-	if _, err := c.Write(body); err != nil {
-		return fail(fmt.Errorf("zygote: sending the request: %w", err))
-	}
-	r := bufio.NewReader(c)
-	// Ctrl-C ends this wait too (a zygote stuck mounting on a hung file
-	// system): closing our end makes the zygote kill what it started.
-	stopFirst := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
-	line, err := r.ReadString('\n')
-	if !stopFirst() && err == nil {
-		c.SetReadDeadline(time.Time{}) // ctx ended after the answer: the kill below handles it
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
+	msg := appendRequest(appendMsg(make([]byte, 0, 512), msgRequest, id), req)
+	if err := c.send(msg, unix.UnixRights(fds...)); err != nil {
+		unregister()
+		if err == unix.EMSGSIZE || err == unix.ENOBUFS {
+			return nil, fmt.Errorf("zygote: the request is too large (%d bytes)", len(msg))
 		}
-		return fail(fmt.Errorf("zygote: no answer: %w", err))
+		z.lost(c, fmt.Errorf("zygote: sending the request: %w", err))
+		return nil, errZygoteGone
 	}
-	verb, arg, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
-	if verb != "pid" {
-		return fail(fmt.Errorf("zygote: %s", arg))
+	kill := func() { c.send(appendMsg(nil, msgKill, id), nil) }
+	select {
+	case <-s.startedCh:
+	case <-ctx.Done():
+		// Ctrl-C ends this wait too (a zygote stuck mounting on a hung
+		// file system): the zygote kills the command once it starts.
+		kill()
+		return nil, fmt.Errorf("zygote: no answer: %w", ctx.Err())
 	}
-	pid, err := strconv.Atoi(arg)
-	if err != nil {
-		return fail(fmt.Errorf("zygote: bad answer %q", line))
+	if s.startErr != nil {
+		return nil, s.startErr
 	}
-	s = &Started{Pid: pid, pidns: req.Pidns, done: make(chan struct{})}
-	stop := context.AfterFunc(ctx, func() { c.CloseWrite() })
-	crash.Go(func() {
-		defer close(s.done)
-		defer c.Close()
-		line, err := r.ReadString('\n')
-		stop()
-		var status, rss int64
-		if err == nil {
-			_, err = fmt.Sscanf(line, "exit %d %d\n", &status, &rss)
-		}
-		if err != nil {
-			// The zygote died: its pid-namespace commands die with it
-			// (SIGKILL at its death); kill what else runs in the group.
-			syscall.Kill(-pid, syscall.SIGKILL)
-			s.err = fmt.Errorf("the sandbox's zygote died while the command ran (%v)", err)
-			return
-		}
-		s.status, s.maxRSS = syscall.WaitStatus(status), rss*1024
-	})
+	c.mu.Lock()
+	if !s.finished {
+		s.stopKill = context.AfterFunc(ctx, kill)
+	}
+	c.mu.Unlock()
 	return s, nil
 }
 
-// zygoteMain is the zygote: it serves the connections bld sends on
-// descriptor 3 until that socket reaches EOF.
-func zygoteMain() error {
+// A zjob is a command of the zygote, from its request to its reaping.
+type zjob struct {
+	id     uint64
+	pid    int  // 0 until started
+	killed bool // bld asked for it to be killed
+	reaped bool
+}
+
+// A zstate is the zygote's table of commands, by id.
+type zstate struct {
+	ctl  *pollFD
+	view string // the workspace whose view the zygote's namespace has
+
+	mu      sync.Mutex
+	jobs    map[uint64]*zjob
+	closing bool           // the control socket reached EOF
+	starts  sync.WaitGroup // commands being started
+}
+
+// kill kills the process group of job j unless it was reaped; s.mu is
+// held.
+func (j *zjob) kill() {
+	if j.pid > 0 && !j.reaped {
+		unix.Kill(-j.pid, unix.SIGKILL)
+	}
+}
+
+// answer sends bld one message about command id.
+func (st *zstate) answer(kind byte, id uint64, body []byte) {
+	st.ctl.send(append(appendMsg(make([]byte, 0, msgHeader+len(body)), kind, id), body...))
+}
+
+// A zwork is a request for a worker: the command's job, request and
+// descriptors.
+type zwork struct {
+	job   *zjob
+	req   *zygoteRequest
+	files []int
+}
+
+// zygoteMain is the zygote: it serves the requests bld sends on
+// descriptor 3 until that socket reaches EOF. root, if not "", is the
+// workspace of its Manager: it makes the read-only view of it (mountView)
+// once, in its own namespace, for every command whose plan is of that
+// root.
+func zygoteMain(root string) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
+	}
+	if root != "" && mountView(root) != nil {
+		// Each command then binds the view in its own namespace, on
+		// top of whatever part of it was made here.
+		root = ""
 	}
 	// The zygote's own mount namespace, to which a worker thread returns
 	// after each command; -1 if it cannot be opened (then every worker
@@ -398,50 +584,102 @@ func zygoteMain() error {
 	if err != nil {
 		home = -1
 	}
-	ctl := pollable(3, "zygote control") // see serveZygote
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
-	idle := make(chan int) // connections handed to idle workers
+	st := &zstate{ctl: pollable(3, "zygote control"), jobs: map[uint64]*zjob{}, view: root}
+	buf := make([]byte, maxRequest)
+	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
+	idle := make(chan zwork) // requests handed to idle workers
 	for {
-		n, oobn, err := ctl.recvmsg(buf, oob)
+		n, oobn, flags, err := st.ctl.recvmsg(buf, oob)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || n == 0 {
-			os.Exit(0) // bld is gone
+			st.close()
+			os.Exit(0) // bld is gone, or done
 		}
-		fds, err := parseRights(oob[:oobn])
-		if err != nil || len(fds) != 1 {
-			for _, fd := range fds {
+		files, ferr := parseRights(oob[:oobn])
+		kind, id, body, ok := parseMsg(buf[:n])
+		if !ok || kind != msgRequest {
+			for _, fd := range files {
 				unix.Close(fd)
+			}
+			if ok && kind == msgKill {
+				st.mu.Lock()
+				if j := st.jobs[id]; j != nil {
+					j.killed = true
+					j.kill()
+				}
+				st.mu.Unlock()
 			}
 			continue
 		}
-		fd := fds[0]
+		req, err := parseRequest(body)
+		switch {
+		case flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0:
+			err = errors.New("the request or its descriptors were truncated")
+		case ferr != nil:
+			err = fmt.Errorf("reading the request's descriptors: %w", ferr)
+		case err != nil:
+		case req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0:
+			err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
+		}
+		if err != nil {
+			for _, fd := range files {
+				unix.Close(fd)
+			}
+			st.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
+			continue
+		}
+		j := &zjob{id: id}
+		st.mu.Lock()
+		st.jobs[id] = j
+		st.starts.Add(1)
+		st.mu.Unlock()
+		wk := zwork{job: j, req: req, files: files}
 		select {
-		case idle <- fd:
+		case idle <- wk:
 		default:
-			crash.Go(func() { zygoteWorker(fd, idle, home) })
+			crash.Go(func() { zygoteWorker(wk, idle, home, st) })
 		}
 	}
 }
 
-// zygoteWorker serves the connection fd, then those it receives from
-// idle, on one thread: its goroutine stays locked to the thread for good.
-// After each command the thread goes back to the zygote's mount namespace
-// (home) and waits for the next; making a thread per command cost a
-// clone, the runtime's setup of the thread and, for root, dropping the
-// capability bounding set again. If the thread cannot go back, the worker
-// ends, and Go ends the thread with it.
-func zygoteWorker(fd int, idle chan int, home int) {
+// maxFiles bounds the descriptors of a request.
+const maxFiles = 64
+
+// close kills the process group of every command not reaped, waiting a
+// little for those being started, when bld has closed the control socket.
+func (st *zstate) close() {
+	st.mu.Lock()
+	st.closing = true
+	for _, j := range st.jobs {
+		j.kill()
+	}
+	st.mu.Unlock()
+	started := make(chan struct{})
+	crash.Go(func() { st.starts.Wait(); close(started) })
+	select {
+	case <-started:
+	case <-time.After(time.Second):
+	}
+}
+
+// zygoteWorker serves the request wk, then those it receives from idle,
+// on one thread: its goroutine stays locked to the thread for good. After
+// each command the thread goes back to the zygote's mount namespace (home)
+// and waits for the next; making a thread per command cost a clone, the
+// runtime's setup of the thread and, for root, dropping the capability
+// bounding set again. If the thread cannot go back, the worker ends, and
+// Go ends the thread with it.
+func zygoteWorker(wk zwork, idle chan zwork, home int, st *zstate) {
 	runtime.LockOSThread()
 	w := &worker{home: home}
 	for {
-		serveZygote(fd, w)
+		st.serve(wk, w)
 		if w.away {
 			return
 		}
-		fd = <-idle
+		wk = <-idle
 	}
 }
 
@@ -480,80 +718,68 @@ func parseRights(oob []byte) ([]int, error) {
 	return fds, nil
 }
 
-// serveZygote runs one command for the connection fd on the worker's
-// thread, whose goroutine is locked to it.
-func serveZygote(fd int, w *worker) {
-	pid, err := startForZygote(fd, w)
+// serve starts the command of wk on the worker's thread, whose goroutine
+// is locked to it, answers bld, and leaves the wait for the command to a
+// goroutine of its own.
+func (st *zstate) serve(wk zwork, w *worker) {
+	j := wk.job
+	pid, err := startForZygote(wk.req, wk.files, w, st.view != "" && wk.req.Plan.Root == st.view)
+	for _, f := range wk.files {
+		unix.Close(f)
+	}
+	st.mu.Lock()
 	if err != nil {
-		writeAll(fd, fmt.Sprintf("err %s\n", strings.ReplaceAll(err.Error(), "\n", " ")))
-		unix.Close(fd)
+		delete(st.jobs, j.id)
+		st.starts.Done()
+		st.mu.Unlock()
+		st.answer(msgErr, j.id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return
 	}
-	writeAll(fd, fmt.Sprintf("pid %d\n", pid))
-	// From now on the goroutines wait on the connection and on the
-	// command through the runtime's poller: a thread blocked in a system
-	// call makes the runtime's monitor (sysmon) wake every 20 µs, which
-	// cost the zygote more CPU than its mounts.
-	conn := pollable(fd, "zygote connection")
-	// bld shuts its side down to have the command killed, or closes it
-	// when done (or dead): kill the group unless the command was reaped.
-	var mu sync.Mutex
-	reaped := false
-	watched := make(chan struct{})
-	defer func() {
-		<-watched
-		conn.close()
-	}()
-	crash.Go(func() {
-		defer close(watched)
-		b := make([]byte, 64)
-		for {
-			n, err := conn.read(b)
-			if err == unix.EINTR || (err == nil && n > 0) {
-				continue
-			}
-			break
-		}
-		mu.Lock()
-		if !reaped {
-			unix.Kill(-pid, unix.SIGKILL)
-		}
-		mu.Unlock()
-	})
-	waitExited(pid)
-	mu.Lock()
-	unix.Kill(-pid, unix.SIGKILL) // what it left in its group
+	j.pid = pid
+	if j.killed || st.closing {
+		j.kill()
+	}
+	st.starts.Done()
+	st.mu.Unlock()
+	st.answer(msgPid, j.id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+	if w.away {
+		// The worker ends with its thread after this command, and a
+		// thread's end is the parent's death for the command's
+		// Pdeathsig: the thread waits for the command first.
+		st.wait(j)
+		return
+	}
+	crash.Go(func() { st.wait(j) })
+}
+
+// wait waits for job j's command to end, kills what it left in its process
+// group, reaps it and answers bld.
+func (st *zstate) wait(j *zjob) {
+	// The goroutine waits on the command through the runtime's poller:
+	// a thread blocked in a system call makes the runtime's monitor
+	// (sysmon) wake every 20 µs, which cost the zygote more CPU than its
+	// mounts.
+	waitExited(j.pid)
+	st.mu.Lock()
+	unix.Kill(-j.pid, unix.SIGKILL) // what it left in its group
 	var ws unix.WaitStatus
 	var ru unix.Rusage
+	var err error
 	for {
-		_, err = unix.Wait4(pid, &ws, 0, &ru)
+		_, err = unix.Wait4(j.pid, &ws, 0, &ru)
 		if err != unix.EINTR {
 			break
 		}
 	}
-	reaped = true
-	mu.Unlock()
+	j.reaped = true
+	delete(st.jobs, j.id)
+	st.mu.Unlock()
 	if err != nil {
-		conn.write(fmt.Sprintf("err waiting: %v\n", err))
+		st.answer(msgErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
 		return
 	}
-	conn.write(fmt.Sprintf("exit %d %d\n", int(ws), ru.Maxrss))
-}
-
-// writeAll writes s to the blocking descriptor fd; errors are ignored
-// (bld is gone).
-func writeAll(fd int, s string) {
-	b := []byte(s)
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		b = b[n:]
-	}
+	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
+	st.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
 }
 
 // A pollFD is a descriptor that goroutines wait on through the runtime's
@@ -583,60 +809,34 @@ func pollable(fd int, name string) *pollFD {
 	return p
 }
 
-// read is read(2), waiting until there is something to read.
-func (p *pollFD) read(b []byte) (n int, err error) {
-	if p.rc == nil {
-		return unix.Read(p.fd, b)
-	}
-	cerr := p.rc.Read(func(fd uintptr) bool {
-		n, err = unix.Read(int(fd), b)
-		return err != unix.EAGAIN
-	})
-	if err == nil {
-		err = cerr
-	}
-	return n, err
-}
-
 // recvmsg is recvmsg(2) with MSG_CMSG_CLOEXEC, waiting until there is a
-// message.
-func (p *pollFD) recvmsg(b, oob []byte) (n, oobn int, err error) {
+// message; it returns the message's flags (MSG_TRUNC, MSG_CTRUNC).
+func (p *pollFD) recvmsg(b, oob []byte) (n, oobn, flags int, err error) {
 	if p.rc == nil {
-		n, oobn, _, _, err = unix.Recvmsg(p.fd, b, oob, unix.MSG_CMSG_CLOEXEC)
-		return n, oobn, err
+		n, oobn, flags, _, err = unix.Recvmsg(p.fd, b, oob, unix.MSG_CMSG_CLOEXEC)
+		return n, oobn, flags, err
 	}
 	cerr := p.rc.Read(func(fd uintptr) bool {
-		n, oobn, _, _, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, flags, _, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_CMSG_CLOEXEC)
 		return err != unix.EAGAIN
 	})
 	if err == nil {
 		err = cerr
 	}
-	return n, oobn, err
+	return n, oobn, flags, err
 }
 
-// write writes all of s; errors are ignored (bld is gone).
-func (p *pollFD) write(s string) {
+// send sends b as one message; errors are ignored (bld is gone).
+func (p *pollFD) send(b []byte) {
 	if p.rc == nil {
-		writeAll(p.fd, s)
+		for unix.Sendmsg(p.fd, b, nil, nil, unix.MSG_NOSIGNAL) == unix.EINTR {
+		}
 		return
 	}
-	b := []byte(s)
-	for len(b) > 0 {
-		var n int
-		var err error
-		cerr := p.rc.Write(func(fd uintptr) bool {
-			n, err = unix.Write(int(fd), b)
-			return err != unix.EAGAIN
-		})
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || cerr != nil {
-			return
-		}
-		b = b[n:]
-	}
+	p.rc.Write(func(fd uintptr) bool {
+		err := unix.Sendmsg(int(fd), b, nil, nil, unix.MSG_NOSIGNAL)
+		return err != unix.EAGAIN && err != unix.EINTR
+	})
 }
 
 func (p *pollFD) close() {
@@ -680,49 +880,17 @@ func waitExited(pid int) {
 	}
 }
 
-// startForZygote reads the request on fd, makes the command's mount
-// namespace on this thread, starts the command, and takes the thread back
-// to the zygote's mount namespace.
-func startForZygote(fd int, w *worker) (int, error) {
-	hdr := make([]byte, 4)
-	oob := make([]byte, unix.CmsgSpace(4*64))
-	n, oobn, _, _, err := unix.Recvmsg(fd, hdr, oob, unix.MSG_CMSG_CLOEXEC)
-	for err == unix.EINTR {
-		n, oobn, _, _, err = unix.Recvmsg(fd, hdr, oob, unix.MSG_CMSG_CLOEXEC)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading the request: %w", err)
-	}
-	files, err := parseRights(oob[:oobn])
-	defer func() {
-		for _, f := range files {
-			unix.Close(f)
-		}
-	}()
-	if err != nil {
-		return 0, fmt.Errorf("reading the request's descriptors: %w", err)
-	}
-	if err := readFull(fd, hdr[n:]); err != nil {
-		return 0, fmt.Errorf("reading the request: %w", err)
-	}
-	body := make([]byte, binary.BigEndian.Uint32(hdr))
-	if err := readFull(fd, body); err != nil {
-		return 0, fmt.Errorf("reading the request: %w", err)
-	}
-	var req zygoteRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return 0, fmt.Errorf("reading the request: %w", err)
-	}
-	if req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0 {
-		return 0, fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
-	}
+// startForZygote makes the command's mount namespace for req on this
+// thread, starts the command with the descriptors files, and takes the
+// thread back to the zygote's mount namespace.
+func startForZygote(req *zygoteRequest, files []int, w *worker, viewMade bool) (int, error) {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		w.away = true // to be safe: a fresh thread serves the next one
 		return 0, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
 	}
 	// The command's namespace lives on in the command.
 	defer w.goHome()
-	if err := mountExecRoot(&req.Plan); err != nil {
+	if err := mountExecRoot(&req.Plan, viewMade); err != nil {
 		return 0, err
 	}
 	if err := dropCapabilities(!w.bsetDropped); err != nil {
@@ -748,23 +916,6 @@ func startForZygote(fd int, w *worker) (int, error) {
 		return 0, fmt.Errorf("exec %s: %w", req.Argv[0], err)
 	}
 	return pid, nil
-}
-
-// readFull fills b from the blocking descriptor fd.
-func readFull(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Read(fd, b)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return err
-		case n == 0:
-			return io.ErrUnexpectedEOF
-		}
-		b = b[n:]
-	}
-	return nil
 }
 
 // dropCapabilities makes sure that what this thread execs has no

@@ -22,7 +22,7 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (*Started, er
 // zygote is nothing: there is no zygote here.
 type zygote struct{}
 
-func newZygote() zygote { return zygote{} }
+func newZygote(string) zygote { return zygote{} }
 
 func (*zygote) stop() {}
 

@@ -367,3 +367,186 @@ func dirsIn(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// Commands run at once through one zygote share its control socket: each
+// gets its own answers (pid, exit status), whatever order they end in.
+func TestZygoteConcurrent(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	const n = 8
+	type result struct {
+		out  string
+		code int
+		err  error
+	}
+	results := make(chan [2]any, n)
+	for i := range n {
+		// Later commands end first.
+		a := &graph.Action{Argv: []string{"sh", "-c", "sleep 0." + strconv.Itoa(n-i) + "; echo " + strconv.Itoa(i) + "; exit " + strconv.Itoa(i)},
+			Env: []string{"PATH=/usr/bin:/bin"}}
+		s, r, _ := zygoteRun(t, context.Background(), m, a)
+		go func() {
+			out := readAll(t, r)
+			code, _, _, err := s.Wait()
+			results <- [2]any{i, result{out, code, err}}
+		}()
+	}
+	if pid := m.zygote.pidRunning(); pid == 0 {
+		t.Fatal("no zygote")
+	}
+	for range n {
+		got := <-results
+		i, r := got[0].(int), got[1].(result)
+		if r.err != nil || r.code != i || r.out != strconv.Itoa(i)+"\n" {
+			t.Errorf("command %d: exit %d, %v, output %q", i, r.code, r.err, r.out)
+		}
+	}
+}
+
+// A command cancelled before the zygote answered is killed as soon as it
+// starts, and its late answers go nowhere.
+func TestZygoteCancelBeforeStart(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a := &graph.Action{Argv: []string{"sh", "-c", "sleep 30"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	xr, err := m.Prepare(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xr.Remove()
+	cmd, err := xr.Command(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	s, err := xr.StartZygote(ctx, cmd)
+	w.Close()
+	if s != nil || err == nil {
+		t.Fatalf("StartZygote with a cancelled context: %v, %v", s, err)
+	}
+	begin := time.Now()
+	readAll(t, r) // EOF once the command, if it started, is killed
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Errorf("the command ran for %v", d)
+	}
+	// The zygote still serves.
+	b := &graph.Action{Argv: []string{"sh", "-c", "echo next"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r, _ = zygoteRun(t, context.Background(), m, b)
+	if out := readAll(t, r); out != "next\n" {
+		t.Errorf("output %q", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}
+
+// Inputs are read-only in the exec root, through the zygote (whose
+// namespace holds the read-only view of the workspace, made once) and
+// through the per-action helper alike, while output directories are
+// writable; the workspace's sandbox directory, writable in the zygote's
+// view, is hidden like the rest of the workspace.
+func TestInputsReadOnly(t *testing.T) {
+	for _, helper := range []bool{false, true} {
+		t.Run(map[bool]string{false: "zygote", true: "helper"}[helper], func(t *testing.T) {
+			root := t.TempDir()
+			m := namespaceManager(t, root)
+			os.MkdirAll(filepath.Join(root, "p/dir"), 0o755)
+			os.MkdirAll(filepath.Join(root, "bld-out/p"), 0o755)
+			os.WriteFile(filepath.Join(root, "p/in.txt"), []byte("in\n"), 0o644)
+			os.WriteFile(filepath.Join(root, "p/dir/f"), []byte("f\n"), 0o644)
+			a := &graph.Action{
+				Argv: []string{"sh", "-c", `
+{ echo x >> p/in.txt; } 2>/dev/null && echo wrote-input
+{ echo x > p/dir/new; } 2>/dev/null && echo wrote-input-dir
+rm -f p/dir/f 2>/dev/null && echo removed
+ls ` + Dir(root) + ` 2>/dev/null && echo saw-sandbox
+ls ` + filepath.Join(root, "bld-out") + ` 2>/dev/null && echo saw-bld-out
+cat p/in.txt p/dir/f > bld-out/p/o`},
+				Env: []string{"PATH=/usr/bin:/bin"}, Inputs: []string{"p/in.txt", "p/dir"}, Outputs: []string{"bld-out/p/o"},
+			}
+			if out := runNamespace(t, m, a, helper); out != "" {
+				t.Errorf("output %q, want none", out)
+			}
+			if b, err := os.ReadFile(filepath.Join(root, "bld-out/p/o")); err != nil || string(b) != "in\nf\n" {
+				t.Errorf("output file %q, %v", b, err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(root, "p/in.txt")); string(b) != "in\n" {
+				t.Errorf("input changed: %q", b)
+			}
+		})
+	}
+}
+
+// mkdirs makes a directory and its missing parents, takes one that exists
+// (and what made lists) as made, and refuses a file in the way.
+func TestMkdirs(t *testing.T) {
+	dir := t.TempDir()
+	made := map[string]bool{dir: true}
+	deep := filepath.Join(dir, "a/b/c")
+	if err := mkdirs(deep, made); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(deep); err != nil || !fi.IsDir() {
+		t.Fatalf("%s: %v", deep, err)
+	}
+	for _, d := range []string{"a", "a/b", "a/b/c"} {
+		if !made[filepath.Join(dir, d)] {
+			t.Errorf("%s not recorded as made", d)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "x"), 0o755)
+	if err := mkdirs(filepath.Join(dir, "x"), made); err != nil {
+		t.Errorf("an existing directory: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+	if err := mkdirs(filepath.Join(dir, "f"), made); err == nil {
+		t.Error("a file in the way: no error")
+	}
+	if err := mkdirs(filepath.Join(dir, "f/g"), made); err == nil {
+		t.Error("a file as parent: no error")
+	}
+}
+
+// A request larger than the control socket takes in one datagram is
+// declined (the caller runs the per-action helper), and the zygote goes
+// on serving.
+func TestZygoteRequestTooLarge(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	big := strings.Repeat("x", 100<<10)
+	env := []string{"PATH=/usr/bin:/bin"}
+	for i := range 40 { // 4 MB: more than net.core.wmem_max allows anywhere usual
+		env = append(env, "BIG"+strconv.Itoa(i)+"="+big)
+	}
+	a := &graph.Action{Argv: []string{"sh", "-c", "echo big"}, Env: env}
+	xr, err := m.Prepare(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xr.Remove()
+	cmd, err := xr.Command(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	cmd.Stdout, cmd.Stderr = w, w
+	s, err := xr.StartZygote(context.Background(), cmd)
+	w.Close()
+	if s != nil || err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("StartZygote of a %d-byte environment: %v, %v", len(env)*len(big), s, err)
+	}
+	b := &graph.Action{Argv: []string{"sh", "-c", "echo small"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	s, r2, _ := zygoteRun(t, context.Background(), m, b)
+	if out := readAll(t, r2); out != "small\n" {
+		t.Errorf("output %q", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}

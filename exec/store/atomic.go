@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -85,10 +86,10 @@ func createTemp(dir string, perm fs.FileMode) (*os.File, error) {
 func commit(f *os.File, name string) error {
 	err := f.Close()
 	if err == nil {
-		err = os.Rename(f.Name(), name)
+		err = renameFile(f.Name(), name)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err = os.MkdirAll(filepath.Dir(name), 0o777); err == nil {
-				err = os.Rename(f.Name(), name)
+				err = renameFile(f.Name(), name)
 			}
 		}
 	}
@@ -96,4 +97,15 @@ func commit(f *os.File, name string) error {
 		os.Remove(f.Name())
 	}
 	return err
+}
+
+// renameFile renames the file oldname to newname, replacing newname, with
+// one rename(2): os.Rename first stats newname (to refuse replacing a
+// directory, which rename(2) refuses too for a file), a system call per
+// file the store writes.
+func renameFile(oldname, newname string) error {
+	if err := syscall.Rename(oldname, newname); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
+	}
+	return nil
 }
