@@ -138,9 +138,12 @@ type Options struct {
 	Rerun func(a *graph.Action) string
 	// Remote, if not nil, is a remote cache behind the store, with the
 	// same keys (remote.go); RemoteUpload says whether the results of
-	// actions that ran here are written to it.
-	Remote       *remote.Client
-	RemoteUpload bool
+	// actions that ran here are written to it. RemoteExecutes says that
+	// the same client runs actions too, so that the one warning about the
+	// service failing says they now run here.
+	Remote         *remote.Client
+	RemoteUpload   bool
+	RemoteExecutes bool
 	// KeepRemote, with Remote, keeps the outputs of remote results in the
 	// remote cache instead of downloading them, until an action that runs
 	// here, or the caller, needs them (kept.go); the table of kept outputs
@@ -213,7 +216,7 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.records.tmp = c.stagingDir
 	c.toolchains.tmp, c.memo.tmp, c.fast.tmp = c.stagingDir, c.stagingDir, c.stagingDir
 	if opts.Remote != nil {
-		c.remote = newRemoteTier(opts.Remote, opts.RemoteUpload, opts.Warn)
+		c.remote = newRemoteTier(opts.Remote, opts.RemoteUpload, opts.RemoteExecutes, opts.Warn)
 	}
 	keptFile := orDefault(opts.KeptFile, "remote-outputs")
 	if opts.KeepRemote && opts.Remote != nil {

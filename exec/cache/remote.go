@@ -74,9 +74,10 @@ const remoteUploads = 4
 
 // remoteTier is the state of the remote cache for one Cache.
 type remoteTier struct {
-	client *remote.Client
-	upload bool
-	warn   func(string)
+	client   *remote.Client
+	upload   bool
+	executes bool // the client runs actions too (Options.RemoteExecutes)
+	warn     func(string)
 
 	refusedOnce sync.Once
 
@@ -88,8 +89,8 @@ type remoteTier struct {
 // newRemoteTier returns the tier of client. Results are uploaded when
 // upload is asked for and the server lets clients write its action cache
 // (a read-only cache is no failure: it is only read).
-func newRemoteTier(client *remote.Client, upload bool, warn func(string)) *remoteTier {
-	return &remoteTier{client: client, upload: upload && client.CanUpdateActionCache(), warn: warn, slots: make(chan struct{}, remoteUploads)}
+func newRemoteTier(client *remote.Client, upload, executes bool, warn func(string)) *remoteTier {
+	return &remoteTier{client: client, upload: upload && client.CanUpdateActionCache(), executes: executes, warn: warn, slots: make(chan struct{}, remoteUploads)}
 }
 
 // usable reports whether a's result may come from, or go to, the remote
@@ -120,7 +121,13 @@ func (t *remoteTier) failed(ctx context.Context, what string, err error) {
 		return
 	}
 	if t.client.MarkFailed() && t.warn != nil {
-		t.warn(fmt.Sprintf("the remote cache %s does not work (%s: %v); going on without it", t.client.Target(), what, err))
+		// The client is shared: the executor, when it is this service,
+		// stops with it, and only this warning says so.
+		then := "going on without it"
+		if t.executes {
+			then += " and running actions on this machine from now on"
+		}
+		t.warn(fmt.Sprintf("the remote cache %s does not work (%s: %v); %s", t.client.Target(), what, err, then))
 	}
 }
 

@@ -151,8 +151,10 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		StagingDir:    o.Layout.StagingDir(),
 		Remote:        o.Remote.Cache,
 		RemoteUpload:  o.Remote.Upload,
-		KeepRemote:    o.Remote.Download != DownloadAll,
-		KeptFile:      o.Layout.RemoteOutputs(),
+		// One client serves both when the endpoints are the same.
+		RemoteExecutes: o.Remote.Exec != nil && o.Remote.Exec == o.Remote.Cache,
+		KeepRemote:     o.Remote.Download != DownloadAll,
+		KeptFile:       o.Layout.RemoteOutputs(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
