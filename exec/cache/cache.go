@@ -83,6 +83,7 @@ import (
 	"sync"
 	"time"
 
+	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/exec/remote"
 	"bld/exec/store"
@@ -90,6 +91,10 @@ import (
 
 // Options configure a Cache.
 type Options struct {
+	// Stats are stats of workspace files taken earlier in this build, of
+	// files the build does not write: the up-to-date check uses them
+	// instead of stat'ing those files again. Nil means none.
+	Stats *filestat.Set
 	// Explain makes Check compare a missed action with its last run in
 	// this workspace and say exactly what changed; without it, Reason is
 	// brief.

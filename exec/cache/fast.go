@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -477,6 +478,15 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	for _, list := range [][]string{inputs, e.paths, a.Outputs} {
 		for _, p := range list {
 			st, ok := c.seenStamp(p)
+			if !ok && !filepath.IsAbs(p) {
+				var fi fs.FileInfo
+				if fi, ok = c.opts.Stats.Lookup(p); ok {
+					if !fi.Mode().IsRegular() {
+						return "", false
+					}
+					st = stampOf(fi)
+				}
+			}
 			if !ok {
 				abs := p
 				if !filepath.IsAbs(p) {
