@@ -213,6 +213,9 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
+	// Sized for a no-op, where every recorded action's outputs land in
+	// seen: growing it entry by entry rehashes it a dozen times at 100k.
+	c.seen = make(map[string]stamp, len(c.fast.m))
 	c.records = newRecordLog(filepath.Join(orDefault(opts.ExplainDir, "explain"), "records"))
 	c.stagingDir = orDefault(opts.StagingDir, "staging")
 	c.records.tmp = c.stagingDir
