@@ -156,3 +156,35 @@ func TestPrecheckCancelled(t *testing.T) {
 		t.Errorf("summary %+v, events %v; want nothing failed or started", sum, rec.events)
 	}
 }
+
+// TestNoopSkipsPriorities checks that a build whose actions are all up to
+// date never computes the critical-path priorities, and one with an action
+// to run does, before it schedules it.
+func TestNoopSkipsPriorities(t *testing.T) {
+	t.Parallel()
+	for _, miss := range []bool{false, true} {
+		root := t.TempDir()
+		actions := []*graph.Action{
+			sh("//p:a", "echo a > bld-out/a", nil, []string{"bld-out/a"}),
+			sh("//p:b", "cat bld-out/a > bld-out/b", []string{"bld-out/a"}, []string{"bld-out/b"}),
+		}
+		g, err := graph.New(actions, func(string) bool { return false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := newMemCache()
+		if !miss {
+			for _, a := range actions {
+				cache.stored[memKey(a)] = true
+			}
+		}
+		p := neededPlan(g, []int{0, 1})
+		s := newScheduler(g, p, Options{Root: root, Cache: cache, Tokens: NewSemaphore(1), Observer: newRecorder(t)})
+		if _, err := s.run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if p.prioritized != miss {
+			t.Errorf("with a miss %v: priorities computed %v", miss, p.prioritized)
+		}
+	}
+}

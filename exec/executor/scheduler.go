@@ -207,6 +207,13 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 		}
 	}
 	s.precheck(ctx)
+	if s.poolQ.Len()+s.runQ.Len()+s.remoteQ.Len() > 0 {
+		// Something is left to schedule: it needs the priorities.
+		s.plan.prioritize(s.g, s.opts.Durations)
+		s.poolQ.reheap()
+		s.runQ.reheap()
+		s.remoteQ.reheap()
+	}
 	done := ctx.Done()
 	for {
 		s.dispatch(ctx, acqCtx)
