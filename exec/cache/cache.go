@@ -83,6 +83,7 @@ import (
 	"sync"
 	"time"
 
+	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/exec/remote"
 	"bld/exec/store"
@@ -90,6 +91,10 @@ import (
 
 // Options configure a Cache.
 type Options struct {
+	// Stats are stats of workspace files taken earlier in this build, of
+	// files the build does not write: the up-to-date check uses them
+	// instead of stat'ing those files again. Nil means none.
+	Stats *filestat.Set
 	// Explain makes Check compare a missed action with its last run in
 	// this workspace and say exactly what changed; without it, Reason is
 	// brief.
@@ -211,6 +216,9 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
+	// Sized for a no-op, where every recorded action's outputs land in
+	// seen: growing it entry by entry rehashes it a dozen times at 100k.
+	c.seen = make(map[string]stamp, len(c.fast.m))
 	c.records = newRecordLog(filepath.Join(orDefault(opts.ExplainDir, "explain"), "records"))
 	c.stagingDir = orDefault(opts.StagingDir, "staging")
 	c.records.tmp = c.stagingDir

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -159,7 +160,10 @@ func parseFastRecord(data []byte) (map[string]*fastEntry, error) {
 	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
 		return nil, errBadRecord
 	}
-	m := map[string]*fastEntry{}
+	// Sized ahead (an entry takes ~180 bytes: its identity, its 64-byte
+	// key, its 32-byte description digest, a stamp or two): at 100k
+	// actions, growing it entry by entry rehashes it a dozen times.
+	m := make(map[string]*fastEntry, len(body)/160)
 	p := body
 	fail := false
 	uv := func() uint64 {
@@ -477,6 +481,15 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 	for _, list := range [][]string{inputs, e.paths, a.Outputs} {
 		for _, p := range list {
 			st, ok := c.seenStamp(p)
+			if !ok && !filepath.IsAbs(p) {
+				var fi fs.FileInfo
+				if fi, ok = c.opts.Stats.Lookup(p); ok {
+					if !fi.Mode().IsRegular() {
+						return "", false
+					}
+					st = stampOf(fi)
+				}
+			}
 			if !ok {
 				abs := p
 				if !filepath.IsAbs(p) {

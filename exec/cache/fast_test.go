@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/store"
@@ -617,4 +619,62 @@ func TestFindToolOnce(t *testing.T) {
 			t.Errorf("findTool(%q, %q): kept for the build = %v, want %v", tt.argv0, tt.env, cached, tt.once)
 		}
 	}
+}
+
+// TestFastPathSharedStats checks that the up-to-date check takes the stat
+// of a file from Options.Stats when it is there (a stat taken earlier in
+// the build) rather than stat'ing it again, and stats it otherwise.
+func TestFastPathSharedStats(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	settle(t, c, root, actions)
+	closeCache(t, c)
+
+	// The stats of the sources as the snapshot's check would take them,
+	// then src/b.c changes: a build that trusts the stats finds nothing
+	// to do, from the record alone.
+	stats := filestat.New(0)
+	for _, rel := range []string{"src/a.c", "src/b.c", "src/defs.h"} {
+		fi, err := os.Stat(filepath.Join(root, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats.Add(rel, fi)
+	}
+	writeFiles(t, root, map[string]string{"src/b.c": "int b() { return 22; }\n"})
+	c = openCache(t, dir, root, Options{Stats: stats})
+	r, fast := fastBuild(t, c, root, actions)
+	if len(r.ran) != 0 || fast != len(actions) {
+		t.Errorf("with the earlier stats: ran %v, %d fast checks; want none ran, %d fast", r.ran, fast, len(actions))
+	}
+	closeCache(t, c)
+
+	// Without them, the check stats src/b.c and sees the change.
+	c = openCache(t, dir, root, Options{})
+	r, _ = fastBuild(t, c, root, actions)
+	if diff := cmp.Diff([]string{"//:app", "//:b"}, sortedCopy(r.ran)); diff != "" {
+		t.Errorf("without the stats, ran (-want +got):\n%s", diff)
+	}
+	closeCache(t, c)
+
+	// A path the stats say is not a regular file is not up to date.
+	fi, err := os.Stat(filepath.Join(root, "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats = filestat.New(0)
+	stats.Add("src/defs.h", fi)
+	c = openCache(t, dir, root, Options{Stats: stats})
+	if _, fast = fastBuild(t, c, root, actions); fast != 2 {
+		t.Errorf("with src/defs.h a directory: %d fast checks, want 2 (the link and the write)", fast)
+	}
+	closeCache(t, c)
+}
+
+func sortedCopy(l []string) []string {
+	l = append([]string(nil), l...)
+	sort.Strings(l)
+	return l
 }

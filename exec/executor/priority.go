@@ -15,12 +15,23 @@ type plan struct {
 	// starts at i and follows Dependents, each action counting its weight
 	// (weights): the time left, on the critical path, once i starts.
 	prio []int64
+	// prioritized: prio is computed (it is all 0 before).
+	prioritized bool
 }
 
 // newPlan collects the transitive dependencies of goals and computes their
 // critical-path priorities, with the weights that durations gives
 // (weights). goals must be valid IDs of an acyclic graph.
 func newPlan(g *graph.Graph, goals []int, durations func(*graph.Action) (time.Duration, bool)) *plan {
+	p := neededPlan(g, goals)
+	p.prioritize(g, durations)
+	return p
+}
+
+// neededPlan collects the transitive dependencies of goals, with every
+// priority 0 until prioritize computes them: a no-op build, which
+// schedules nothing, never needs them.
+func neededPlan(g *graph.Graph, goals []int) *plan {
 	n := len(g.Actions)
 	p := &plan{needed: make([]bool, n), prio: make([]int64, n)}
 	stack := make([]int, 0, len(goals))
@@ -45,6 +56,16 @@ func newPlan(g *graph.Graph, goals []int, durations func(*graph.Action) (time.Du
 			p.ids = append(p.ids, id)
 		}
 	}
+	return p
+}
+
+// prioritize computes the priorities of p's actions (see plan), once.
+func (p *plan) prioritize(g *graph.Graph, durations func(*graph.Action) (time.Duration, bool)) {
+	if p.prioritized {
+		return
+	}
+	p.prioritized = true
+	n := len(g.Actions)
 	weight := weights(g, p.ids, durations)
 	// Kahn's algorithm from the sinks (no needed dependents) upwards: an
 	// action's priority is known once all its needed dependents' are.
@@ -77,7 +98,6 @@ func newPlan(g *graph.Graph, goals []int, durations func(*graph.Action) (time.Du
 			}
 		}
 	}
-	return p
 }
 
 // weights returns the weight of each needed action (ids) in the critical
@@ -162,6 +182,15 @@ func (q *readyQueue) before(i, j int) bool {
 		return q.prio[a] > q.prio[b]
 	}
 	return a < b
+}
+
+// reheap restores the heap's order after the priorities changed.
+func (q *readyQueue) reheap() {
+	ids := q.ids
+	q.ids = make([]int, 0, len(ids))
+	for _, id := range ids {
+		q.push(id)
+	}
 }
 
 func (q *readyQueue) push(id int) {

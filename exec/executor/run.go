@@ -105,6 +105,6 @@ func Run(ctx context.Context, g *graph.Graph, goals []int, opts Options) (Summar
 			return Summary{}, fmt.Errorf("executor: goal %d is not an action of the graph (it has %d)", id, len(g.Actions))
 		}
 	}
-	s := newScheduler(g, newPlan(g, goals, opts.Durations), opts)
+	s := newScheduler(g, neededPlan(g, goals), opts)
 	return s.run(ctx)
 }

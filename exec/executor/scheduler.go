@@ -206,6 +206,14 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 			s.ready(id)
 		}
 	}
+	s.precheck(ctx)
+	if s.poolQ.Len()+s.runQ.Len()+s.remoteQ.Len() > 0 {
+		// Something is left to schedule: it needs the priorities.
+		s.plan.prioritize(s.g, s.opts.Durations)
+		s.poolQ.reheap()
+		s.runQ.reheap()
+		s.remoteQ.reheap()
+	}
 	done := ctx.Done()
 	for {
 		s.dispatch(ctx, acqCtx)
@@ -371,25 +379,7 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 		s.idle++
 		delete(s.checkingIDs, ev.id)
 		defer s.useHeld(ctx)
-		a := s.g.Actions[ev.id]
-		switch {
-		case ev.err != nil && s.stopped:
-			s.state[ev.id] = waiting // skipped: the check failed because the build stops
-		case ev.err != nil:
-			s.finish(Result{ID: ev.id, Action: a, Status: StatusFailed, Start: ev.start, End: ev.end,
-				ExitCode: -1, Err: fmt.Errorf("checking whether the action is up to date: %w", ev.err)})
-		case ev.check.UpToDate:
-			status := StatusCached
-			if ev.check.Restored {
-				status = StatusRestored
-			}
-			s.finish(Result{ID: ev.id, Action: a, Status: status, Start: ev.start, End: ev.end, Output: ev.check.Output, Remote: ev.check.Remote})
-		case s.stopped:
-			s.state[ev.id] = waiting // skipped
-		default:
-			s.reason[ev.id], s.key[ev.id] = ev.check.Reason, ev.check.Key
-			s.mustRun(ev.id)
-		}
+		s.checked(ev)
 
 	case evFinished:
 		delete(s.endedIDs, ev.res.ID)
@@ -410,6 +400,30 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			}
 		}
 		s.finish(ev.res)
+	}
+}
+
+// checked acts on the answer of a check (ev, an evChecked): the action is
+// done if it is up to date, fails if the check failed, and else must run.
+func (s *scheduler) checked(ev event) {
+	a := s.g.Actions[ev.id]
+	switch {
+	case ev.err != nil && s.stopped:
+		s.state[ev.id] = waiting // skipped: the check failed because the build stops
+	case ev.err != nil:
+		s.finish(Result{ID: ev.id, Action: a, Status: StatusFailed, Start: ev.start, End: ev.end,
+			ExitCode: -1, Err: fmt.Errorf("checking whether the action is up to date: %w", ev.err)})
+	case ev.check.UpToDate:
+		status := StatusCached
+		if ev.check.Restored {
+			status = StatusRestored
+		}
+		s.finish(Result{ID: ev.id, Action: a, Status: status, Start: ev.start, End: ev.end, Output: ev.check.Output, Remote: ev.check.Remote})
+	case s.stopped:
+		s.state[ev.id] = waiting // skipped
+	default:
+		s.reason[ev.id], s.key[ev.id] = ev.check.Reason, ev.check.Key
+		s.mustRun(ev.id)
 	}
 }
 

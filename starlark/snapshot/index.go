@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/starlark/label"
 	"bld/starlark/workspace"
@@ -571,6 +572,10 @@ func (x *Index) valid(actions, goals int) bool {
 type Changes struct {
 	// Diff lists the reads whose answers changed.
 	Diff *workspace.Diff
+	// Stats are the stats of the files whose existence the check asked
+	// about (every file found), for the build to use instead of stat'ing
+	// them again (exec/filestat).
+	Stats *filestat.Set
 	// Full, when not "", says why everything must be loaded and analyzed
 	// again: a change that cannot be tied to packages (a package search
 	// whose answer changed, a variable of bld's environment, a file read
@@ -603,7 +608,8 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 			return &Changes{Full: "$" + name + " changed"}
 		}
 	}
-	c := &Changes{Diff: s.Reads.Diff(root)}
+	stats := filestat.New(len(s.Reads.Exists))
+	c := &Changes{Diff: s.Reads.DiffStats(root, stats), Stats: stats}
 	if c.Diff.Empty() {
 		return c
 	}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"bld/exec/crash"
+	"bld/exec/filestat"
 )
 
 // A View answers the questions that loading and analysis ask of the
@@ -203,7 +204,12 @@ func (d *Diff) Empty() bool {
 
 // Diff asks every question of r again in the workspace at root, as
 // Changed does, and returns every answer that differs.
-func (r *Reads) Diff(root string) *Diff {
+func (r *Reads) Diff(root string) *Diff { return r.DiffStats(root, nil) }
+
+// DiffStats is Diff, and adds to stats (unless nil) the stat of each file
+// whose existence it checks and found, for the rest of the build to use
+// instead of stat'ing it again.
+func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 	d := &Diff{Files: map[string]string{}, Exists: map[string]bool{}}
 	// The questions are independent: ask them in parallel (a few
 	// thousand stats and reads at 10k targets).
@@ -231,13 +237,23 @@ func (r *Reads) Diff(root string) *Diff {
 		paths = append(paths, rel)
 	}
 	exists := make([]bool, len(paths))
+	var infos []fs.FileInfo
+	if stats != nil {
+		infos = make([]fs.FileInfo, len(paths))
+	}
 	parallel(len(paths), func(i int) {
 		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(paths[i])))
 		exists[i] = err == nil && !fi.IsDir()
+		if exists[i] && infos != nil {
+			infos[i] = fi
+		}
 	})
 	for i, rel := range paths {
 		if exists[i] != r.Exists[rel] {
 			d.Exists[rel] = exists[i]
+		}
+		if infos != nil && infos[i] != nil {
+			stats.Add(rel, infos[i])
 		}
 	}
 	for dir, want := range r.Packages {

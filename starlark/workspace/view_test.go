@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"bld/exec/filestat"
 )
 
 func TestReadsChanged(t *testing.T) {
@@ -80,5 +82,15 @@ func TestReadsDiff(t *testing.T) {
 	}
 	if got := r.Changed(root); got == "" {
 		t.Error("Changed misses what Diff finds")
+	}
+	// DiffStats gives the same answer, and the stat of each file whose
+	// existence it checked and found.
+	os.WriteFile(filepath.Join(root, "p/b.h"), []byte("12345"), 0o644)
+	stats := filestat.New(0)
+	if diff := cmp.Diff(want, r.DiffStats(root, stats)); diff != "" {
+		t.Errorf("DiffStats (-want +got):\n%s", diff)
+	}
+	if fi, ok := stats.Lookup("p/b.h"); !ok || fi.Size() != 5 || stats.Len() != 1 {
+		t.Errorf("DiffStats's stats: p/b.h %v %v, %d paths; want its stat, 1 path", fi, ok, stats.Len())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"time"
 
+	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
@@ -38,6 +39,11 @@ type Plan struct {
 	Executables map[string]string
 	Args        map[string][]string
 	Files       map[string][]string
+	// Stats are the stats of source files taken by the analysis
+	// snapshot's staleness check, for the action cache to use instead of
+	// stat'ing them again; nil without a snapshot. It holds no output of
+	// the graph's actions.
+	Stats *filestat.Set
 }
 
 // A Request is what Analyze loads and analyzes, and how.
@@ -103,6 +109,9 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		changes = snap.Changes(root, req.Lookup)
 		if changes.None() {
 			plan, err := NewPlan(snap.Actions, snap.Goals, snap.SourceChecker(changes.Diff, workspace.NewView(root).IsFile))
+			if err == nil {
+				plan.useStats(changes.Stats)
+			}
 			ph.Add("analysis snapshot", t)
 			return plan, err
 		}
@@ -266,6 +275,16 @@ func NewPlan(actions []*graph.Action, goals []string, isFile graph.SourceChecker
 		}
 	}
 	return &Plan{Graph: g, Goals: ids}, nil
+}
+
+// useStats hands the plan's build the stats of stats that are not of a
+// file its actions write (see filestat.Set).
+func (p *Plan) useStats(stats *filestat.Set) {
+	stats.Drop(func(rel string) bool {
+		_, ok := p.Graph.Producer(rel)
+		return ok
+	})
+	p.Stats = stats
 }
 
 // addSuite adds the tests of c, if it is a test_suite (its suites'

@@ -155,6 +155,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		RemoteExecutes: o.Remote.Exec != nil && o.Remote.Exec == o.Remote.Cache,
 		KeepRemote:     o.Remote.Download != DownloadAll,
 		KeptFile:       o.Layout.RemoteOutputs(),
+		Stats:          plan.Stats,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)

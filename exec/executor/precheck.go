@@ -1,0 +1,114 @@
+package executor
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"bld/exec/crash"
+)
+
+// precheckSequential is the size of a wave below which precheck checks its
+// actions in the scheduler's goroutine rather than fanning out.
+const precheckSequential = 8
+
+// precheck asks the cache about the ready actions (poolQ) in waves, before
+// the scheduler's loop starts: a wave is every action whose dependencies
+// are all done, checked in a tight loop by a few goroutines (no channel,
+// event or queue per action); an up-to-date action finishes at once, which
+// readies its dependents for the next wave. On a no-op build every action
+// is done here, and the scheduler's machinery (checkers, events, the token
+// acquirer) has nothing left to do.
+//
+// It stops once as many actions as the checkers' slots must run (the
+// answers go to the scheduler as a checker's would: the actions queue to
+// run) so that a full build starts running commands as soon as it would
+// without it, and does not hold every action's key in memory at once
+// (checkedEnough's reason). The actions it did not check stay in poolQ for
+// the checkers. It returns early, with the build stopped, when ctx ends or
+// an action fails (unless KeepGoing).
+func (s *scheduler) precheck(ctx context.Context) {
+	misses := 0
+	var wave, rest []int
+	for s.poolQ.Len() > 0 && misses < s.slots && !s.stopped {
+		wave, rest = wave[:0], rest[:0]
+		for _, id := range s.poolQ.ids {
+			if s.state[id] == queuedCheck {
+				wave = append(wave, id)
+			} else {
+				rest = append(rest, id)
+			}
+		}
+		if len(wave) == 0 {
+			return
+		}
+		s.poolQ.ids = s.poolQ.ids[:0]
+		for _, id := range rest {
+			s.poolQ.push(id)
+		}
+		evs := s.checkWave(ctx, wave, s.slots-misses)
+		if ctx.Err() != nil {
+			s.cancelled = true
+			s.stop()
+		}
+		for i, id := range wave {
+			ev := evs[i]
+			if !ev.checked { // left for the checkers
+				s.poolQ.push(id)
+				continue
+			}
+			if !ev.check.UpToDate || ev.err != nil {
+				misses++
+			}
+			s.checked(ev.event)
+		}
+	}
+}
+
+// checkWave checks the actions of wave, from up to s.checkers goroutines,
+// and returns the answers in wave's order. Once limit of them are not up
+// to date, it checks no more: the answers it did not ask for have checked
+// false.
+func (s *scheduler) checkWave(ctx context.Context, wave []int, limit int) []checkedEvent {
+	evs := make([]checkedEvent, len(wave))
+	var next, misses atomic.Int64
+	work := func() {
+		for ctx.Err() == nil && misses.Load() < int64(limit) {
+			i := int(next.Add(1) - 1)
+			if i >= len(wave) {
+				return
+			}
+			id := wave[i]
+			start := time.Now()
+			c, err := s.opts.Cache.Check(ctx, s.g.Actions[id])
+			evs[i] = checkedEvent{event{kind: evChecked, id: id, check: c, err: err, start: start, end: time.Now()}, true}
+			if err != nil || !c.UpToDate {
+				misses.Add(1)
+			}
+		}
+	}
+	workers := min(s.checkers, (len(wave)+precheckSequential-1)/precheckSequential)
+	if workers <= 1 {
+		work()
+		return evs
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Add(1)
+		crash.Go(func() {
+			defer wg.Done()
+			work()
+		})
+	}
+	work()
+	wg.Wait()
+	return evs
+}
+
+// A checkedEvent is an answer of checkWave: checked is false for an action
+// it did not check.
+type checkedEvent struct {
+	event
+	checked bool
+}
