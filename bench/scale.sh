@@ -12,8 +12,8 @@
 # more "binary" unless NINJA=0) gets a fresh copy of the workspace written by
 # bench/gen and an empty cache, then:
 #   nobuild - `bld build --nobuild //...`: loading and analysis only;
-#   full    - bld-out/ removed, `bld build -j $JOBS //...` (FULL=0 skips it,
-#             and the no-ops then follow the --nobuild run);
+#   full    - bld-out/ removed, `bld build -j $JOBS //...` (FULL=0 skips
+#             it and the no-ops: then only --nobuild is measured);
 #   first   - the same command again: the first no-op after the build;
 #   noop    - the same command again: a steady no-op.
 # BLD_FLAGS (default --sandbox=off) is added to every bld command. Prints the
@@ -63,16 +63,16 @@ for ((r = 0; r < RUNS; r++)); do
 		rm -rf "$tmp/ws" "$tmp/cache"
 		cp -a "$tmp/src" "$tmp/ws"
 		if [[ $tool == ninja ]]; then
+			[[ $FULL != 0 ]] || continue
 			measure ninja full ninja -j "$JOBS"
 			measure ninja noop ninja -j "$JOBS"
 			continue
 		fi
 		bld=(env BLD_CACHE_DIR="$tmp/cache" "${bins[$tool]}" build $BLD_FLAGS)
 		measure "$tool" nobuild "${bld[@]}" --nobuild //...
-		if [[ $FULL != 0 ]]; then
-			rm -rf "$tmp/ws/bld-out"
-			measure "$tool" full "${bld[@]}" -j "$JOBS" //...
-		fi
+		[[ $FULL != 0 ]] || continue
+		rm -rf "$tmp/ws/bld-out"
+		measure "$tool" full "${bld[@]}" -j "$JOBS" //...
 		measure "$tool" first "${bld[@]}" -j "$JOBS" //...
 		measure "$tool" noop "${bld[@]}" -j "$JOBS" //...
 	done
