@@ -200,28 +200,29 @@ func (c *zconn) answer(kind byte, id uint64, body []byte) {
 		close(s.startedCh)
 		c.mu.Unlock()
 	case kind == msgErr && s.started: // it could not be waited for
-		delete(c.pending, id)
-		s.finished = true
-		stop := s.stopKill
-		c.mu.Unlock()
-		if stop != nil {
-			stop()
-		}
+		c.finish(id, s)
 		s.err = fmt.Errorf("zygote: %s", body)
 		close(s.done)
 	case kind == msgExit && len(body) == 16 && s.started:
-		delete(c.pending, id)
-		s.finished = true
-		stop := s.stopKill
-		c.mu.Unlock()
-		if stop != nil {
-			stop()
-		}
+		c.finish(id, s)
 		s.status = syscall.WaitStatus(binary.LittleEndian.Uint64(body))
 		s.maxRSS = int64(binary.LittleEndian.Uint64(body[8:])) * 1024
 		close(s.done)
 	default:
 		c.mu.Unlock()
+	}
+}
+
+// finish forgets the command id, whose last answer came, unlocks c.mu
+// (held by the caller) and stops the command's watch for a kill; the
+// caller then records how it ended and closes s.done.
+func (c *zconn) finish(id uint64, s *Started) {
+	delete(c.pending, id)
+	s.finished = true
+	stop := s.stopKill
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }
 
