@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"time"
 )
 
 // ExitCode is bld's exit status after a panic: an internal error.
@@ -43,5 +44,30 @@ func recoverAndExit(w io.Writer, exit func(int)) {
 	if p := recover(); p != nil {
 		Report(w, p, debug.Stack())
 		exit(ExitCode)
+	}
+}
+
+// Every calls f every interval, from a goroutine started by Go, until the
+// function it returns is called; that function returns once f has
+// returned for the last time, so that nothing f does outlives it.
+func Every(interval time.Duration, f func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	Go(func() {
+		defer close(finished)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				f()
+			}
+		}
+	})
+	return func() {
+		close(done)
+		<-finished
 	}
 }

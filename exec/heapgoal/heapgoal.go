@@ -101,24 +101,9 @@ func Follow(p Policy) (stop func()) {
 	}
 	prev := debug.SetGCPercent(p.MaxPercent)
 	set()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	crash.Go(func() {
-		defer close(finished)
-		tick := time.NewTicker(poll)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				set()
-			}
-		}
-	})
+	stopPolling := crash.Every(poll, set)
 	return func() {
-		close(done)
-		<-finished
+		stopPolling()
 		debug.SetGCPercent(prev)
 	}
 }

@@ -97,33 +97,20 @@ func (l *Loader) WatchMemory() (stop func()) {
 	sample := []metrics.Sample{{Name: heapMetric}}
 	prevLimit := debug.SetMemoryLimit(limit)
 	stopGoal := heapgoal.Follow(heapgoal.Analysis)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	crash.Go(func() {
-		defer close(finished)
-		tick := time.NewTicker(watchInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			metrics.Read(sample)
-			heap := uint64Of(sample[0])
-			if heap <= uint64(limit) {
-				continue
-			}
-			l.threads.cancelAll(func(names string) string {
-				return fmt.Sprintf("bld's heap reached %s, past its bound of %s (--max_eval_memory), while it evaluated %s: "+
-					"look there for a list, dict or string that grows without end, or raise the bound",
-					FormatBytes(int64(heap)), FormatBytes(limit), names)
-			})
+	stopWatching := crash.Every(watchInterval, func() {
+		metrics.Read(sample)
+		heap := uint64Of(sample[0])
+		if heap <= uint64(limit) {
+			return
 		}
+		l.threads.cancelAll(func(names string) string {
+			return fmt.Sprintf("bld's heap reached %s, past its bound of %s (--max_eval_memory), while it evaluated %s: "+
+				"look there for a list, dict or string that grows without end, or raise the bound",
+				FormatBytes(int64(heap)), FormatBytes(limit), names)
+		})
 	})
 	return func() {
-		close(done)
-		<-finished
+		stopWatching()
 		stopGoal()
 		debug.SetMemoryLimit(prevLimit)
 	}
