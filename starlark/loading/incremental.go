@@ -81,21 +81,11 @@ func (l *Loader) PatternTargets(pkg *Package, patterns []label.Pattern) ([]label
 		}
 	}
 	for _, p := range patterns {
-		switch {
-		case p.Recursive && !under(pkg.Path, p.Pkg), !p.Recursive && p.Pkg != pkg.Path:
+		if p.Recursive && !under(pkg.Path, p.Pkg) || !p.Recursive && p.Pkg != pkg.Path {
 			continue
-		case p.Recursive || p.All:
-			for _, name := range pkg.TargetNames() {
-				if !pkg.Targets[name].Manual() {
-					add(label.Label{Pkg: pkg.Path, Name: name})
-				}
-			}
-		default:
-			lb := label.Label{Pkg: p.Pkg, Name: p.Name}
-			if _, err := l.Resolve(pkg, lb); err != nil {
-				return nil, err
-			}
-			add(lb)
+		}
+		if err := l.matchIn(pkg, p, add); err != nil {
+			return nil, err
 		}
 	}
 	sortLabels(out)
