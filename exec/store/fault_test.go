@@ -25,7 +25,7 @@ func wantFault(t *testing.T, what string, err error, want error) {
 // A directory where a blob or an entry should be: reads and writes are
 // Faults, the caller's files are left alone, and Verify removes it.
 func TestDirectoryInPlace(t *testing.T) {
-	s := openStore(t, t.TempDir(), Options{})
+	s := openStore(t, t.TempDir(), Options{PackMax: -1})
 	work := t.TempDir()
 	key := keyOf("an action")
 	d := putResult(t, s, key, "content\n")[0]

@@ -98,6 +98,10 @@ type Options struct {
 	// MaxSize bounds the store's size in bytes, enforced by RecordBuild;
 	// 0 means DefaultMaxSize, negative means no bound.
 	MaxSize int64
+	// PackMax is the size up to which an entry is appended to this
+	// Store's pack rather than written as a file of its own; 0 means
+	// DefaultPackMax, negative means every entry is a file.
+	PackMax int64
 }
 
 // A Store is an open store directory. It is safe for concurrent use by
@@ -108,7 +112,8 @@ type Store struct {
 	now  func() time.Time
 
 	mu    sync.Mutex
-	added int64 // bytes this Store added to the directory
+	added int64     // bytes this Store added to the directory
+	packs packState // the packs' index and this Store's own pack (pack.go)
 
 	tmpOnce sync.Once
 	tmp     string // this process's directory of temporary files (tempDir)
