@@ -564,13 +564,13 @@ func lockIdle(p packInfo) (f *os.File, ok bool) {
 
 // A packedEntry is a record of an idle pack, as maintenance sees it.
 type packedEntry struct {
-	pack  int // index in the idle packs; -1 in a pack being written
-	key   [32]byte
-	used  int64
-	size  int64
-	refs  []string // hashes of the blobs it refers to
-	rec   []byte
-	bad   bool // did not verify (or its entry body did not decode)
+	pack int // index in the idle packs; -1 in a pack being written
+	key  [32]byte
+	used int64
+	size int64
+	refs []string // hashes of the blobs it refers to
+	rec  []byte
+	bad  bool // did not verify (or its entry body did not decode)
 }
 
 // idlePacks is the idle packs maintenance holds locked, and the records of
