@@ -403,12 +403,14 @@ func (s *Store) putPacked(k [32]byte, used int64, body []byte) error {
 	}
 	off := w.pf.end
 	if _, err := w.f.Write(rec); err != nil {
-		// The pack may now end with part of this record: readers ignore
-		// it, and this Store starts another pack.
-		name := w.f.Name()
-		w.f.Close()
-		s.packs.w = nil
-		return fault("write", name, err)
+		// The pack may now end with part of this record (a full disk):
+		// cut it off, or, failing that, leave it (readers ignore it) and
+		// start another pack.
+		if w.f.Truncate(off) != nil {
+			flock(w.f, syscall.LOCK_UN)
+			s.packs.w = nil
+		}
+		return fault("write", s.packPath(w.pf.name), err)
 	}
 	r := indexRec{key: k, off: off, n: int64(len(rec)), used: used}
 	w.pf.end += r.n
