@@ -107,7 +107,8 @@ func (s *Store) lockStats() (unlock func(), err error) {
 // It first seals this Store's pack (writes its index and releases it, so
 // that maintenance may merge it: later entries go to a new pack), and
 // after recording, indexes the packs whose writer was killed and merges
-// the idle packs into one when there are more than 16.
+// the idle packs into one when there are more than 16 or when this Store
+// found a damaged packed entry (the merge leaves it out).
 func (s *Store) RecordBuild(hits, misses int) error {
 	s.mu.Lock()
 	sealErr := s.sealLocked()
@@ -172,7 +173,7 @@ type inventory struct {
 // than tmpMaxAge ago (a process was killed before its rename).
 func (s *Store) scan() (*inventory, error) {
 	inv := &inventory{}
-	packs, err := s.listPacks()
+	packs, _, err := s.listPacks()
 	if err != nil {
 		return nil, err
 	}
@@ -485,6 +486,15 @@ func (s *Store) Verify() (VerifyReport, error) {
 				break
 			}
 		}
+	}
+	_, notFiles, err := s.listPacks()
+	if err != nil {
+		return rep, errors.Join(append(errs, err)...)
+	}
+	for _, p := range notFiles {
+		rep.Entries++
+		remove(storeFile{path: p, hash: filepath.Base(p)}, &rep.BadEntries)
+		os.Remove(strings.TrimSuffix(p, packExt) + indexExt)
 	}
 	ip, err := s.readPacks()
 	if err != nil {

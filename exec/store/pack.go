@@ -110,6 +110,8 @@ type packState struct {
 	packs    map[string]*packFile
 	dirMtime time.Time
 	loaded   bool
+	notFile  string // a non-file in place of a pack, if the listing found one
+	damaged  bool   // a record that did not verify was found
 	w        *packWriter
 }
 
@@ -309,10 +311,13 @@ func (s *Store) indexLocked() {
 	}
 	for _, de := range des {
 		name, ok := strings.CutSuffix(de.Name(), packExt)
-		if !ok || ps.packs[name] != nil || !de.Type().IsRegular() {
+		if !ok || ps.packs[name] != nil {
 			continue
 		}
 		f, fi, err := openStoreFile(filepath.Join(dir, de.Name()))
+		if errors.Is(err, errNotFile) {
+			ps.notFile = filepath.Join(dir, de.Name())
+		}
 		if err != nil {
 			continue
 		}
@@ -356,8 +361,13 @@ func (s *Store) getPacked(k [32]byte) (Entry, error) {
 		s.indexLocked()
 		loc, ok = s.packs.index[k]
 	}
+	notFile := s.packs.notFile
 	s.mu.Unlock()
 	if !ok {
+		if notFile != "" {
+			// The entry may be in it: a Fault, as for an entry file.
+			return Entry{}, fault("read", notFile, errNotFile)
+		}
 		return Entry{}, ErrMissing
 	}
 	rec := make([]byte, loc.n)
@@ -382,12 +392,14 @@ func (s *Store) getPacked(k [32]byte) (Entry, error) {
 	return e, nil
 }
 
-// forget removes loc from the index if it is still k's.
+// forget removes loc, a damaged record, from the index if it is still k's,
+// and notes that its pack is damaged: RecordBuild rewrites it without it.
 func (s *Store) forget(k [32]byte, loc packLoc) {
 	s.mu.Lock()
 	if s.packs.index[k] == loc {
 		delete(s.packs.index, k)
 	}
+	s.packs.damaged = true
 	s.mu.Unlock()
 }
 
@@ -525,29 +537,33 @@ type packInfo struct {
 	mtime time.Time
 }
 
-// listPacks lists the packs in packs/.
-func (s *Store) listPacks() ([]packInfo, error) {
+// listPacks lists the packs in packs/, and the non-files (directories,
+// FIFOs) in place of packs.
+func (s *Store) listPacks() (packs []packInfo, notFiles []string, err error) {
 	dir := filepath.Join(s.dir, packDir)
 	des, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []packInfo
 	for _, de := range des {
 		name, ok := strings.CutSuffix(de.Name(), packExt)
-		if !ok || !de.Type().IsRegular() {
+		if !ok {
+			continue
+		}
+		if !de.Type().IsRegular() {
+			notFiles = append(notFiles, filepath.Join(dir, de.Name()))
 			continue
 		}
 		fi, err := de.Info()
 		if err != nil {
 			continue
 		}
-		out = append(out, packInfo{name: name, path: filepath.Join(dir, de.Name()), size: fi.Size(), mtime: fi.ModTime()})
+		packs = append(packs, packInfo{name: name, path: filepath.Join(dir, de.Name()), size: fi.Size(), mtime: fi.ModTime()})
 	}
-	return out, nil
+	return packs, notFiles, nil
 }
 
 // lockIdle opens the pack p and takes its lock if no writer holds it; ok
@@ -596,7 +612,7 @@ func (ip *idlePacks) close() {
 // what follows them (as a reader would); records that frame but do not
 // verify are listed as bad.
 func (s *Store) readPacks() (*idlePacks, error) {
-	list, err := s.listPacks()
+	list, _, err := s.listPacks()
 	if err != nil {
 		return nil, err
 	}
@@ -724,10 +740,11 @@ func (s *Store) rewrite(ip *idlePacks, keep func(*packedEntry) bool) (int64, err
 
 // tidyPacks writes the index of idle packs that have none (their
 // writer was killed), and merges the idle packs into one when there are
-// more than maxPacks. Caller holds the stats lock. It returns the change
+// more than maxPacks, or when s found a damaged record (the merge drops
+// it). Caller holds the stats lock. It returns the change
 // in the store's size.
 func (s *Store) tidyPacks() (int64, error) {
-	list, err := s.listPacks()
+	list, _, err := s.listPacks()
 	if err != nil {
 		return 0, err
 	}
@@ -748,7 +765,11 @@ func (s *Store) tidyPacks() (int64, error) {
 		}
 		f.Close()
 	}
-	if idle <= maxPacks {
+	s.mu.Lock()
+	damaged := s.packs.damaged
+	s.packs.damaged = false
+	s.mu.Unlock()
+	if idle <= maxPacks && !damaged {
 		return 0, nil
 	}
 	ip, err := s.readPacks()

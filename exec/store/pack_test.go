@@ -459,3 +459,36 @@ func TestPackWriterProcess(t *testing.T) {
 		}
 	}
 }
+
+// A damaged record a Store found is dropped by its RecordBuild: the store
+// is clean again without a Verify.
+func TestPackDamagedRecordDroppedByRecordBuild(t *testing.T) {
+	dir := t.TempDir()
+	w := openStore(t, dir, Options{})
+	good, bad := keyOf("good"), keyOf("bad")
+	w.PutEntry(good, []byte("good payload"), nil)
+	w.PutEntry(bad, []byte("bad payload"), nil)
+	if err := w.RecordBuild(0, 2); err != nil {
+		t.Fatal(err)
+	}
+	pack := packFiles(t, dir)[0]
+	fi, _ := os.Stat(pack)
+	flipByte(t, pack, fi.Size()-2) // in the last record, bad's
+	s := openStore(t, dir, Options{})
+	if _, err := s.GetEntry(bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("GetEntry of the damaged record: %v, want ErrCorrupt", err)
+	}
+	if err := s.RecordBuild(0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := packFiles(t, dir); len(got) != 1 || got[0] == pack {
+		t.Errorf("packs after RecordBuild: %v, want one rewritten", got)
+	}
+	r := openStore(t, dir, Options{})
+	if e, err := r.GetEntry(good); err != nil || string(e.Payload) != "good payload" {
+		t.Errorf("good entry: %q, %v", e.Payload, err)
+	}
+	if rep, err := r.Verify(); err != nil || !rep.OK() || rep.Entries != 1 {
+		t.Errorf("Verify = %+v, %v; want 1 good entry", rep, err)
+	}
+}

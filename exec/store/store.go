@@ -90,7 +90,8 @@
 // an entry whose checksum does not match, is removed and reported as
 // ErrCorrupt; a packed record that does not verify (its checksum, its key)
 // is ErrCorrupt and forgotten by the Store (packs are not written in
-// place: the next Verify, merge or trim drops it). A damaged index is
+// place: the Store's RecordBuild rewrites the idle packs without it, as
+// Verify, merges and trims do). A damaged index is
 // ignored (the pack is scanned). A blob trimmed by another process while
 // being read is either ErrMissing or read whole (POSIX unlink semantics):
 // trimming never makes a reader see wrong content.
