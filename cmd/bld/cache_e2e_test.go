@@ -8,11 +8,11 @@ package main
 // bld cache stats|trim|verify do what they say.
 
 import (
-	"errors"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
