@@ -755,7 +755,10 @@ func (s *Store) tidyPacks() (int64, error) {
 			continue
 		}
 		idle++
-		if _, ok := s.readIndex(p.name, p.size); !ok {
+		// An index that exists is taken as valid here (readers check
+		// it): reading every index at every build costs more than an
+		// occasional scan by readers of a damaged one.
+		if _, err := os.Stat(s.indexPath(p.name)); err != nil {
 			var recs []indexRec
 			// Indexed with the pack's whole size, a torn record at its
 			// end is never read again.
