@@ -81,6 +81,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"bld/exec/filestat"
@@ -181,7 +182,9 @@ type Cache struct {
 	now          func() time.Time
 
 	seenMu sync.Mutex
-	seen   map[string]stamp // outputs of the actions fastCheck found up to date, with their stamps
+	seen   map[string]stamp // outputs of the actions fastCheck found up to date, with their stamps (Check's)
+	// graph is what CheckIn knows of the graph it was last given.
+	graph atomic.Pointer[graphState]
 
 	mu       sync.Mutex
 	pending  map[string]*keyInfo // by key: what Check computed for an action that must run, for Store
@@ -212,13 +215,10 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 		}
 		return p
 	}
-	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}, seen: map[string]stamp{}}
+	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}}
 	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
 	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
-	// Sized for a no-op, where every recorded action's outputs land in
-	// seen: growing it entry by entry rehashes it a dozen times at 100k.
-	c.seen = make(map[string]stamp, len(c.fast.m))
 	c.records = newRecordLog(filepath.Join(orDefault(opts.ExplainDir, "explain"), "records"))
 	c.stagingDir = orDefault(opts.StagingDir, "staging")
 	c.records.tmp = c.stagingDir
@@ -255,7 +255,14 @@ func (c *Cache) Close() error {
 	if err := c.memo.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving file digests: %w", err))
 	}
-	if err := c.fast.save(); err != nil {
+	var order []string
+	if gs := c.graph.Load(); gs != nil {
+		order = make([]string, len(gs.g.Actions))
+		for i, a := range gs.g.Actions {
+			order[i] = actionID(a.Outputs)
+		}
+	}
+	if err := c.fast.save(order); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving the action record: %w", err))
 	}
 	if err := c.records.close(); err != nil {
@@ -280,7 +287,8 @@ func (c *Cache) Close() error {
 // one Cache.
 func (c *Cache) forgetFiles() {
 	c.seenMu.Lock()
-	c.seen = map[string]stamp{}
+	c.seen = nil
 	c.seenMu.Unlock()
+	c.graph.Store(nil)
 	c.tools.Clear()
 }

@@ -371,8 +371,8 @@ func TestFastRecordCorruptIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err := parseFastRecord(good); err != nil || len(m) != len(actions) {
-		t.Fatalf("saved record: %d entries, %v", len(m), err)
+	if ids, _, err := parseFastRecord(good); err != nil || len(ids) != len(actions) {
+		t.Fatalf("saved record: %d entries, %v", len(ids), err)
 	}
 	// A body that is not a record, with a checksum that matches it.
 	forged := func(body string) []byte {
@@ -403,7 +403,7 @@ func TestFastRecordCorruptIgnored(t *testing.T) {
 	}
 	// Every prefix of a good record is rejected, without panicking.
 	for i := range good {
-		if _, err := parseFastRecord(good[:i]); err == nil {
+		if _, _, err := parseFastRecord(good[:i]); err == nil {
 			t.Fatalf("prefix of %d bytes accepted", i)
 		}
 	}
