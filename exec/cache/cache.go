@@ -106,6 +106,9 @@ type Options struct {
 	// ActionsFile is where the action record (the no-op fast path of
 	// Check) persists; "" means ROOT/bld-out/.bld/actions.
 	ActionsFile string
+	// Preload, if not nil, is the action record read ahead of Open
+	// (PreloadRecord).
+	Preload *Preload
 	// ExplainDir is where explain records are kept; "" means
 	// ROOT/bld-out/.bld/explain.
 	ExplainDir string
@@ -167,6 +170,7 @@ type Options struct {
 type Cache struct {
 	store      *store.Store
 	root       string
+	rootDir    *rootDir // stats files relative to root
 	opts       Options
 	records    *recordLog
 	stagingDir string
@@ -216,9 +220,10 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 		return p
 	}
 	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}}
+	c.rootDir = openRootDir(root)
 	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
-	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
+	c.fast = opts.Preload.record(orDefault(opts.ActionsFile, "actions"))
 	c.records = newRecordLog(filepath.Join(orDefault(opts.ExplainDir, "explain"), "records"))
 	c.stagingDir = orDefault(opts.StagingDir, "staging")
 	c.records.tmp = c.stagingDir
@@ -251,6 +256,7 @@ func (c *Cache) Close() error {
 	}
 	c.remote.close()
 	c.settleRecord()
+	defer c.rootDir.close()
 	var errs []error
 	if err := c.memo.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving file digests: %w", err))

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -160,10 +161,26 @@ type fastSlot struct {
 // loadFastRecord reads the record in file; a missing, unreadable or
 // corrupt one is empty.
 func loadFastRecord(file string) *fastRecord {
-	r := &fastRecord{file: file, extra: map[string]*fastEntry{}}
-	data, err := os.ReadFile(file)
+	r, _, _ := readFastRecord(file)
+	return r
+}
+
+// readFastRecord is loadFastRecord, which also returns the stamp of the
+// file it read (ok false if it read none).
+func readFastRecord(file string) (r *fastRecord, st stamp, ok bool) {
+	r = &fastRecord{file: file, extra: map[string]*fastEntry{}}
+	f, err := os.Open(file)
 	if err != nil {
-		return r
+		return r, stamp{}, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return r, stamp{}, false
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return r, stamp{}, false
 	}
 	if ids, entries, err := parseFastRecord(data); err == nil {
 		r.data = data
@@ -173,7 +190,49 @@ func loadFastRecord(file string) *fastRecord {
 			r.slots[i].e.Store(&entries[i])
 		}
 	}
-	return r
+	return r, stampOf(fi), true
+}
+
+// A Preload is a workspace's action record read ahead of Open, while the
+// build does something else (loads the analysis snapshot): see
+// PreloadRecord.
+type Preload struct {
+	file string
+	done chan struct{}
+	r    *fastRecord
+	st   stamp
+	ok   bool
+}
+
+// PreloadRecord starts reading the action record in file (where
+// Options.ActionsFile, or its default, says it is) in the background.
+// Open, given it in Options.Preload, uses what it read if the file has not
+// changed since (another build may have replaced it meanwhile, before this
+// one took the workspace lock); otherwise Open reads the file again.
+func PreloadRecord(file string) *Preload {
+	p := &Preload{file: file, done: make(chan struct{})}
+	crash.Go(func() {
+		defer close(p.done)
+		p.r, p.st, p.ok = readFastRecord(file)
+	})
+	return p
+}
+
+// record returns the record p read of file, if that is p's file and it
+// is still as p read it; else it reads file.
+func (p *Preload) record(file string) *fastRecord {
+	if p == nil || p.file != file {
+		return loadFastRecord(file)
+	}
+	<-p.done
+	fi, err := os.Stat(file)
+	switch {
+	case !p.ok && err != nil:
+		return p.r // none then, none now
+	case p.ok && err == nil && stampOf(fi) == p.st:
+		return p.r
+	}
+	return loadFastRecord(file)
 }
 
 var errBadRecord = errors.New("bad action record")
@@ -548,9 +607,11 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 	add(a.Depfile)
 	list(a.Outputs)
 	buf = binary.AppendUvarint(buf, uint64(len(a.ExecProperties)))
-	for _, name := range slices.Sorted(maps.Keys(a.ExecProperties)) {
-		add(name)
-		add(a.ExecProperties[name])
+	if len(a.ExecProperties) > 0 { // sorting no keys still allocates
+		for _, name := range slices.Sorted(maps.Keys(a.ExecProperties)) {
+			add(name)
+			add(a.ExecProperties[name])
+		}
 	}
 	return sha256.Sum256(buf)
 }
@@ -699,7 +760,7 @@ func (c *Cache) statFile(p string) (stamp, bool, error) {
 	if filepath.IsAbs(p) {
 		return statStamp(p)
 	}
-	return statStamp(c.abs(p))
+	return c.rootDir.stat(p)
 }
 
 // A graphState is what the cache knows, within a build, of the graph whose
