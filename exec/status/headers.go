@@ -108,8 +108,11 @@ func messageOverrides(actions []*graph.Action) map[*graph.Action]string {
 	return over
 }
 
-// message is the progress message the display shows for a.
+// message is the progress message the display shows for a. d.mu is held.
 func (d *Display) message(a *graph.Action) string {
+	if d.messages == nil && d.planned != nil {
+		d.messages, d.planned = messageOverrides(d.planned), nil
+	}
 	if m, ok := d.messages[a]; ok {
 		return m
 	}
