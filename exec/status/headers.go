@@ -179,8 +179,12 @@ func body(r executor.Result) []byte {
 // then, when it has a body (its output, or its failure), the header and
 // the body. It is empty when there is nothing to say.
 func (d *Display) withHeader(r executor.Result, body []byte) []byte {
+	explain := d.explain && r.Status == executor.StatusRan
+	if !explain && len(body) == 0 && r.Status != executor.StatusFailed {
+		return nil // most actions of most builds: nothing allocated
+	}
 	var b bytes.Buffer
-	if d.explain && r.Status == executor.StatusRan {
+	if explain {
 		fmt.Fprintf(&b, "explain: %s: %s\n", d.message(r.Action), r.Reason)
 	}
 	if len(body) > 0 || r.Status == executor.StatusFailed {
