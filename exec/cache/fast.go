@@ -187,7 +187,9 @@ func readFastRecord(file string) (r *fastRecord, st stamp, ok bool) {
 		r.slots = make([]fastSlot, len(ids))
 		for i := range ids {
 			r.slots[i].id = ids[i]
-			r.slots[i].e.Store(&entries[i])
+			if entries[i].key != "" { // else a placeholder (save)
+				r.slots[i].e.Store(&entries[i])
+			}
 		}
 	}
 	return r, stampOf(fi), true
@@ -374,7 +376,9 @@ func (r *fastRecord) slotLocked(id string) (int, bool) {
 	if r.index == nil {
 		r.index = make(map[string]int32, len(r.slots))
 		for i := range r.slots {
-			r.index[r.slots[i].id] = int32(i)
+			if _, dup := r.index[r.slots[i].id]; !dup {
+				r.index[r.slots[i].id] = int32(i)
+			}
 		}
 	}
 	i, ok := r.index[id]
@@ -511,22 +515,25 @@ func (r *fastRecord) save(order []string) error {
 		}
 	}
 	for k, id := range order {
+		// An action of order without an entry (not recorded, or
+		// removed) keeps its place with an empty one (no key: loaded as
+		// none), so that the next build finds every entry at its index.
+		var e *fastEntry
 		if i, ok := r.slot(id, k); ok {
 			if !done[i] {
 				done[i] = true
-				if e := r.slots[i].e.Load(); e != nil {
-					add(id, e)
-				}
+				e = r.slots[i].e.Load()
 			}
-			continue
-		}
-		r.mu.Lock()
-		e := r.extra[id]
-		r.mu.Unlock()
-		if e != nil && !doneExtra[id] {
+		} else if !doneExtra[id] {
 			doneExtra[id] = true
-			add(id, e)
+			r.mu.Lock()
+			e = r.extra[id]
+			r.mu.Unlock()
 		}
+		if e == nil {
+			e = &fastEntry{}
+		}
+		add(id, e)
 	}
 	r.each(func(id string, slot int, e *fastEntry) {
 		if slot >= 0 && !done[slot] || slot < 0 && !doneExtra[id] {

@@ -683,7 +683,9 @@ func sortedCopy(l []string) []string {
 // The record's entries are slots in the order of the graph that saved it
 // (save's order): a lookup with the right hint takes no index, one with a
 // wrong hint falls back to the index and makes the next save rewrite the
-// record in order; entries of no action of the order are kept, after.
+// record in order; an action of the order with no entry keeps its place
+// (an empty entry, loaded as none); entries of no action of the order are
+// kept, after.
 func TestFastRecordOrder(t *testing.T) {
 	entry := func(key string) *fastEntry {
 		return &fastEntry{key: key, stamps: []stamp{{size: int64(len(key)), mtime: 1, ctime: 2, ino: 3}}}
@@ -702,8 +704,8 @@ func TestFastRecordOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = loadFastRecord(file)
-	// In order first, then the others by identity.
-	want := []string{"c@0=kc", "a@1=ka", "b@2=kb", "d@3=kd"}
+	// In order first (x's place kept), then the others by identity.
+	want := []string{"c@0=kc", "a@1=ka", "b@3=kb", "d@4=kd"}
 	if diff := cmp.Diff(want, ids(r)); diff != "" {
 		t.Fatalf("loaded record (-want +got):\n%s", diff)
 	}
@@ -718,6 +720,7 @@ func TestFastRecordOrder(t *testing.T) {
 		{"a", -1, "ka", 0}, // no hint: not misplaced
 		{"a", 0, "ka", 1},
 		{"b", 7, "kb", 2}, // out of range
+		{"x", 2, "", 2},   // its place, empty
 		{"x", 4, "", 3},
 	} {
 		e := r.getAt(tc.id, tc.hint)
@@ -755,18 +758,18 @@ func TestFastRecordOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = loadFastRecord(file)
-	want = []string{"e@0=ke2", "b@1=kb2", "a@2=ka", "c@3=kc"}
+	want = []string{"e@0=ke2", "b@2=kb2", "a@3=ka", "c@4=kc"} // d's place kept
 	if diff := cmp.Diff(want, ids(r)); diff != "" {
 		t.Fatalf("record after updates (-want +got):\n%s", diff)
 	}
 	// Neither changed nor misplaced: save writes nothing.
-	for i, id := range []string{"e", "b", "a", "c"} {
+	for i, id := range []string{"e", "d", "b", "a", "c"} {
 		r.getAt(id, i)
 	}
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.save([]string{"e", "b", "a", "c"}); err != nil {
+	if err := r.save([]string{"e", "d", "b", "a", "c"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(file); !os.IsNotExist(err) {

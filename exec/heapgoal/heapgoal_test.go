@@ -48,7 +48,7 @@ func TestPercentFrom(t *testing.T) {
 		{"base not larger: Percent", Execution, 64 * mib, 64 * mib, 25},
 		{"base smaller: Percent", Execution, 64 * mib, 32 * mib, 25},
 		{"nothing live: Percent", Execution, 0, 64 * mib, 400},
-		{"loaded since", Execution, 140 * mib, 200 * mib, 78}, // goal 250 MiB
+		{"loaded since", Execution, 140 * mib, 200 * mib, 78},         // goal 250 MiB
 		{"small base: the floor", Execution, 20 * mib, 40 * mib, 180}, // goal 56 MiB
 		{"capped", Execution, 10 * mib, 200 * mib, 400},
 		{"analysis", Analysis, 100 * mib, 150 * mib, 200}, // goal 300 MiB
