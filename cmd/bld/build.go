@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"bld/exec/buildlog"
+	"bld/exec/cache"
 	"bld/exec/crash"
 	"bld/exec/executor"
 	"bld/exec/jobserver"
@@ -248,6 +249,11 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	if err != nil {
 		return nil, err
 	}
+	var preload *cache.Preload
+	if !f.noBuild {
+		// Read while the analysis snapshot loads.
+		preload = build.Preload(paths)
+	}
 	cfg.CC, cfg.CXX = compilersOf(base)
 	var ph build.Phases
 	ph.Add("starting", traceStart)
@@ -389,6 +395,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		KeepGoing: f.keepGoing,
 		BuildLog:  buildLog,
 		Warn:      display.Warn,
+		Preload:   preload,
 		Remote: build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec,
 			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download, TakeBackAfter: remoteSet.TakeBackAfter},
 	})

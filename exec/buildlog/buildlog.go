@@ -42,6 +42,7 @@ const header = "# bld build log v1: microseconds\tfirst output"
 type Log struct {
 	path    string
 	mu      sync.Mutex
+	data    []byte // the file as read, parsed into dur on first use
 	dur     map[string]time.Duration
 	changed bool
 }
@@ -50,9 +51,10 @@ var _ executor.Observer = (*Log)(nil)
 
 // Open reads the log at path. A missing file is an empty log; so is a file
 // of another format. Only an error reading an existing file is returned,
-// with the empty log, which the caller may use anyway.
+// with the empty log, which the caller may use anyway. The file is parsed
+// on first use: a build that runs nothing (a no-op) never needs it.
 func Open(path string) (*Log, error) {
-	l := &Log{path: path, dur: map[string]time.Duration{}}
+	l := &Log{path: path}
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return l, nil
@@ -60,10 +62,22 @@ func Open(path string) (*Log, error) {
 	if err != nil {
 		return l, fmt.Errorf("reading the build log: %w", err)
 	}
+	l.data = data
+	return l, nil
+}
+
+// parsed parses the file read by Open, once. l.mu is held.
+func (l *Log) parsed() map[string]time.Duration {
+	if l.dur != nil {
+		return l.dur
+	}
+	l.dur = map[string]time.Duration{}
+	data := l.data
+	l.data = nil
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	if !sc.Scan() || sc.Text() != header {
-		return l, nil
+		return l.dur
 	}
 	for sc.Scan() {
 		us, out, ok := strings.Cut(sc.Text(), "\t")
@@ -76,7 +90,7 @@ func Open(path string) (*Log, error) {
 		}
 		l.dur[out] = time.Duration(n) * time.Microsecond
 	}
-	return l, nil
+	return l.dur
 }
 
 // Duration reports how long a took when it last ran, if it is known.
@@ -86,7 +100,7 @@ func (l *Log) Duration(a *graph.Action) (time.Duration, bool) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	d, ok := l.dur[a.Outputs[0]]
+	d, ok := l.parsed()[a.Outputs[0]]
 	return d, ok
 }
 
@@ -94,7 +108,7 @@ func (l *Log) Duration(a *graph.Action) (time.Duration, bool) {
 func (l *Log) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.dur)
+	return len(l.parsed())
 }
 
 // Planned implements executor.Observer.
@@ -112,7 +126,7 @@ func (l *Log) Finished(r executor.Result) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dur[r.Action.Outputs[0]] = r.End.Sub(r.Start)
+	l.parsed()[r.Action.Outputs[0]] = r.End.Sub(r.Start)
 	l.changed = true
 }
 

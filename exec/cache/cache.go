@@ -81,6 +81,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"bld/exec/filestat"
@@ -105,6 +106,9 @@ type Options struct {
 	// ActionsFile is where the action record (the no-op fast path of
 	// Check) persists; "" means ROOT/bld-out/.bld/actions.
 	ActionsFile string
+	// Preload, if not nil, is the action record read ahead of Open
+	// (PreloadRecord).
+	Preload *Preload
 	// ExplainDir is where explain records are kept; "" means
 	// ROOT/bld-out/.bld/explain.
 	ExplainDir string
@@ -166,6 +170,7 @@ type Options struct {
 type Cache struct {
 	store      *store.Store
 	root       string
+	rootDir    *rootDir // stats files relative to root
 	opts       Options
 	records    *recordLog
 	stagingDir string
@@ -181,7 +186,9 @@ type Cache struct {
 	now          func() time.Time
 
 	seenMu sync.Mutex
-	seen   map[string]stamp // outputs of the actions fastCheck found up to date, with their stamps
+	seen   map[string]stamp // outputs of the actions fastCheck found up to date, with their stamps (Check's)
+	// graph is what CheckIn knows of the graph it was last given.
+	graph atomic.Pointer[graphState]
 
 	mu       sync.Mutex
 	pending  map[string]*keyInfo // by key: what Check computed for an action that must run, for Store
@@ -212,13 +219,11 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 		}
 		return p
 	}
-	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}, seen: map[string]stamp{}}
+	c := &Cache{store: st, root: root, opts: opts, now: time.Now, pending: map[string]*keyInfo{}}
+	c.rootDir = openRootDir(root)
 	c.toolchains = newToolchainMemo(orDefault(opts.ToolchainsFile, "toolchains"))
 	c.memo = loadMemo(orDefault(opts.MemoFile, "filedigests"))
-	c.fast = loadFastRecord(orDefault(opts.ActionsFile, "actions"))
-	// Sized for a no-op, where every recorded action's outputs land in
-	// seen: growing it entry by entry rehashes it a dozen times at 100k.
-	c.seen = make(map[string]stamp, len(c.fast.m))
+	c.fast = opts.Preload.record(orDefault(opts.ActionsFile, "actions"))
 	c.records = newRecordLog(filepath.Join(orDefault(opts.ExplainDir, "explain"), "records"))
 	c.stagingDir = orDefault(opts.StagingDir, "staging")
 	c.records.tmp = c.stagingDir
@@ -251,11 +256,19 @@ func (c *Cache) Close() error {
 	}
 	c.remote.close()
 	c.settleRecord()
+	defer c.rootDir.close()
 	var errs []error
 	if err := c.memo.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving file digests: %w", err))
 	}
-	if err := c.fast.save(); err != nil {
+	var order []string
+	if gs := c.graph.Load(); gs != nil {
+		order = make([]string, len(gs.g.Actions))
+		for i, a := range gs.g.Actions {
+			order[i] = actionID(a.Outputs)
+		}
+	}
+	if err := c.fast.save(order); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving the action record: %w", err))
 	}
 	if err := c.records.close(); err != nil {
@@ -280,7 +293,8 @@ func (c *Cache) Close() error {
 // one Cache.
 func (c *Cache) forgetFiles() {
 	c.seenMu.Lock()
-	c.seen = map[string]stamp{}
+	c.seen = nil
 	c.seenMu.Unlock()
+	c.graph.Store(nil)
 	c.tools.Clear()
 }

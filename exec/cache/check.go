@@ -45,6 +45,20 @@ const ctimeSlack = 20 * time.Millisecond
 // or stored, Check answers from the record alone, with the recorded key,
 // without computing the key or reading the store.
 func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, error) {
+	return c.check(ctx, a, nil, -1)
+}
+
+// CheckIn is Check of g.Actions[id] (executor.GraphCache). Within a build
+// it uses what it knows of g: action id's record is likely in slot id
+// (fastRecord), and the outputs of the actions found up to date are
+// known by their producer's ID rather than by name.
+func (c *Cache) CheckIn(ctx context.Context, g *graph.Graph, id int) (executor.Check, error) {
+	return c.check(ctx, g.Actions[id], c.graphFor(g), id)
+}
+
+// check is Check; gs, if not nil, is the state of the graph whose action
+// id a is.
+func (c *Cache) check(ctx context.Context, a *graph.Action, gs *graphState, id int) (executor.Check, error) {
 	if err := ctx.Err(); err != nil {
 		return executor.Check{}, err
 	}
@@ -65,7 +79,7 @@ func (c *Cache) Check(ctx context.Context, a *graph.Action) (executor.Check, err
 			return executor.Check{Key: ki.key, Reason: why}, nil
 		}
 	}
-	if key, ok := c.fastCheck(a); ok {
+	if key, ok := c.fastCheck(a, gs, id); ok {
 		c.count(true)
 		return executor.Check{UpToDate: true, Key: key}, nil
 	}

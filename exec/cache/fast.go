@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"bld/exec/crash"
 	"bld/exec/digest"
@@ -120,50 +123,145 @@ type unsettledStamp struct {
 	hash [sha256.Size]byte
 }
 
+// A fastRecord holds the entries of the record. Those loaded from its file
+// are slots, in the file's order, which is the order of the actions of the
+// graph of the build that saved it (save's order): a build of the same
+// graph finds action i's entry in slot i by comparing one identity (getAt's
+// hint), with no lookup by name, no lock and no allocation per action.
+// Slots are replaced atomically; identities not among them (actions new to
+// the record) live in extra. An entry is never modified once in the
+// record: updates replace it.
 type fastRecord struct {
-	file  string
-	tmp   string // where save writes its temporary file ("": beside file)
-	mu    sync.Mutex
-	m     map[string]*fastEntry // by identity
-	dirty bool
-	// unsettled are the identities of entries with unsettled stamps.
-	unsettled map[string]bool
+	file string
+	tmp  string // where save writes its temporary file ("": beside file)
+	// data is the file as loaded: the strings of the loaded entries are
+	// pieces of it, so it is never written to.
+	data  []byte
+	slots []fastSlot
+
+	mu sync.Mutex
+	// index maps the identity of each slot to its position, built on the
+	// first lookup without a matching hint.
+	index map[string]int32
+	extra map[string]*fastEntry // by identity: entries not in slots
+
+	dirty atomic.Bool
+	// misplaced counts lookups with a hint whose identity was in another
+	// slot or none: save then rewrites the record in the order it is given.
+	misplaced atomic.Int64
+}
+
+// A fastSlot is an entry loaded from the record's file: its identity, and
+// its entry as it is now (nil once removed).
+type fastSlot struct {
+	id string
+	e  atomic.Pointer[fastEntry]
 }
 
 // loadFastRecord reads the record in file; a missing, unreadable or
 // corrupt one is empty.
 func loadFastRecord(file string) *fastRecord {
-	r := &fastRecord{file: file, m: map[string]*fastEntry{}, unsettled: map[string]bool{}}
-	data, err := os.ReadFile(file)
+	r, _, _ := readFastRecord(file)
+	return r
+}
+
+// readFastRecord is loadFastRecord, which also returns the stamp of the
+// file it read (ok false if it read none).
+func readFastRecord(file string) (r *fastRecord, st stamp, ok bool) {
+	r = &fastRecord{file: file, extra: map[string]*fastEntry{}}
+	f, err := os.Open(file)
 	if err != nil {
-		return r
+		return r, stamp{}, false
 	}
-	if m, err := parseFastRecord(data); err == nil {
-		r.m = m
-		for id, e := range m {
-			if len(e.unsettled) > 0 {
-				r.unsettled[id] = true
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return r, stamp{}, false
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return r, stamp{}, false
+	}
+	if ids, entries, err := parseFastRecord(data); err == nil {
+		r.data = data
+		r.slots = make([]fastSlot, len(ids))
+		for i := range ids {
+			r.slots[i].id = ids[i]
+			if entries[i].key != "" { // else a placeholder (save)
+				r.slots[i].e.Store(&entries[i])
 			}
 		}
 	}
-	return r
+	return r, stampOf(fi), true
+}
+
+// A Preload is a workspace's action record read ahead of Open, while the
+// build does something else (loads the analysis snapshot): see
+// PreloadRecord.
+type Preload struct {
+	file string
+	done chan struct{}
+	r    *fastRecord
+	st   stamp
+	ok   bool
+}
+
+// PreloadRecord starts reading the action record in file (where
+// Options.ActionsFile, or its default, says it is) in the background.
+// Open, given it in Options.Preload, uses what it read if the file has not
+// changed since (another build may have replaced it meanwhile, before this
+// one took the workspace lock); otherwise Open reads the file again.
+func PreloadRecord(file string) *Preload {
+	p := &Preload{file: file, done: make(chan struct{})}
+	crash.Go(func() {
+		defer close(p.done)
+		p.r, p.st, p.ok = readFastRecord(file)
+	})
+	return p
+}
+
+// record returns the record p read of file, if that is p's file and it
+// is still as p read it; else it reads file.
+func (p *Preload) record(file string) *fastRecord {
+	if p == nil || p.file != file {
+		return loadFastRecord(file)
+	}
+	<-p.done
+	fi, err := os.Stat(file)
+	switch {
+	case !p.ok && err != nil:
+		return p.r // none then, none now
+	case p.ok && err == nil && stampOf(fi) == p.st:
+		return p.r
+	}
+	return loadFastRecord(file)
 }
 
 var errBadRecord = errors.New("bad action record")
 
-func parseFastRecord(data []byte) (map[string]*fastEntry, error) {
+// parseFastRecord returns the identities and entries of the record data,
+// in its order. Their strings are pieces of data (which must not change
+// afterwards), and their slices pieces of a few large arrays: a record of
+// 100,000 actions takes a handful of allocations, not half a million
+// objects for the garbage collector to trace.
+func parseFastRecord(data []byte) ([]string, []fastEntry, error) {
 	if !bytes.HasPrefix(data, []byte(actionsHeader)) || len(data) < len(actionsHeader)+sha256.Size {
-		return nil, errBadRecord
+		return nil, nil, errBadRecord
 	}
-	data = data[len(actionsHeader):]
-	sum, body := data[:sha256.Size], data[sha256.Size:]
+	all := unsafe.String(unsafe.SliceData(data), len(data))
+	off := len(actionsHeader)
+	sum, body := data[off:off+sha256.Size], data[off+sha256.Size:]
 	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
-		return nil, errBadRecord
+		return nil, nil, errBadRecord
 	}
+	off += sha256.Size
 	// Sized ahead (an entry takes ~180 bytes: its identity, its 64-byte
-	// key, its 32-byte description digest, a stamp or two): at 100k
-	// actions, growing it entry by entry rehashes it a dozen times.
-	m := make(map[string]*fastEntry, len(body)/160)
+	// key, its 32-byte description digest, a stamp or two).
+	n := len(body)/160 + 1
+	ids := make([]string, 0, n)
+	entries := make([]fastEntry, 0, n)
+	stamps := make([]stamp, 0, 3*n)
+	var paths []string
 	p := body
 	fail := false
 	uv := func() uint64 {
@@ -190,44 +288,49 @@ func parseFastRecord(data []byte) (map[string]*fastEntry, error) {
 			fail = true
 			return ""
 		}
-		s := string(p[:n])
+		at := len(data) - len(p)
 		p = p[n:]
-		return s
+		return all[at : at+int(n)]
 	}
 	for len(p) > 0 {
 		id := str()
-		e := &fastEntry{key: str()}
+		e := fastEntry{key: str()}
 		if fail || len(p) < len(e.desc) {
-			return nil, errBadRecord
+			return nil, nil, errBadRecord
 		}
 		copy(e.desc[:], p)
 		p = p[len(e.desc):]
 		e.touched = sv()
 		np := uv()
 		if fail || np > uint64(len(p)) {
-			return nil, errBadRecord
+			return nil, nil, errBadRecord
 		}
-		e.paths = make([]string, np)
-		for i := range e.paths {
-			e.paths[i] = str()
+		if np > 0 {
+			start := len(paths)
+			for range np {
+				paths = append(paths, str())
+			}
+			e.paths = paths[start:len(paths):len(paths)]
 		}
-		n := uv()
-		if fail || n > uint64(len(p)) { // each stamp takes bytes
-			return nil, errBadRecord
+		ns := uv()
+		if fail || ns > uint64(len(p)) { // each stamp takes bytes
+			return nil, nil, errBadRecord
 		}
-		e.stamps = make([]stamp, n)
-		for i := range e.stamps {
-			st := &e.stamps[i]
+		start := len(stamps)
+		for range ns {
+			var st stamp
 			st.size, st.mtime, st.ctime, st.ino = sv(), sv(), sv(), uv()
 			if fail || len(p) < 1 || p[0] > 1 {
-				return nil, errBadRecord
+				return nil, nil, errBadRecord
 			}
 			st.exec = p[0] == 1
 			p = p[1:]
+			stamps = append(stamps, st)
 		}
+		e.stamps = stamps[start:len(stamps):len(stamps)]
 		nu := uv()
 		if fail || nu > uint64(len(e.stamps)) {
-			return nil, errBadRecord
+			return nil, nil, errBadRecord
 		}
 		if nu > 0 {
 			e.unsettled = make([]unsettledStamp, nu)
@@ -237,81 +340,149 @@ func parseFastRecord(data []byte) (map[string]*fastEntry, error) {
 			u.path = str()
 			idx := uv()
 			if fail || idx >= uint64(len(e.stamps)) || len(p) < len(u.hash) {
-				return nil, errBadRecord
+				return nil, nil, errBadRecord
 			}
 			u.i = int(idx)
 			copy(u.hash[:], p)
 			p = p[len(u.hash):]
 		}
 		if fail {
-			return nil, errBadRecord
+			return nil, nil, errBadRecord
 		}
-		m[id] = e
+		ids = append(ids, id)
+		entries = append(entries, e)
 	}
-	return m, nil
+	return ids, entries, nil
 }
 
-func (r *fastRecord) get(id string) *fastEntry {
+// slot returns the position of id among the slots: hint if that slot is
+// id's (no lock), else the one the index says. r.mu must not be held.
+func (r *fastRecord) slot(id string, hint int) (int, bool) {
+	if hint >= 0 && hint < len(r.slots) && r.slots[hint].id == id {
+		return hint, true
+	}
+	if len(r.slots) == 0 {
+		return 0, false
+	}
+	if hint >= 0 {
+		r.misplaced.Add(1)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.m[id]
+	return r.slotLocked(id)
 }
 
-func (r *fastRecord) set(id string, e *fastEntry) {
+func (r *fastRecord) slotLocked(id string) (int, bool) {
+	if r.index == nil {
+		r.index = make(map[string]int32, len(r.slots))
+		for i := range r.slots {
+			if _, dup := r.index[r.slots[i].id]; !dup {
+				r.index[r.slots[i].id] = int32(i)
+			}
+		}
+	}
+	i, ok := r.index[id]
+	return int(i), ok
+}
+
+// get returns the entry of id, nil if none.
+func (r *fastRecord) get(id string) *fastEntry { return r.getAt(id, -1) }
+
+// getAt returns the entry of id, which is likely in slot hint (-1: no
+// idea), nil if none.
+func (r *fastRecord) getAt(id string, hint int) *fastEntry {
+	if i, ok := r.slot(id, hint); ok {
+		return r.slots[i].e.Load()
+	}
 	r.mu.Lock()
-	r.setLocked(id, e)
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	return r.extra[id]
 }
 
-func (r *fastRecord) setLocked(id string, e *fastEntry) {
-	r.m[id] = e
-	r.dirty = true
-	if len(e.unsettled) > 0 {
-		r.unsettled[id] = true
+func (r *fastRecord) set(id string, e *fastEntry) { r.setAt(id, e, -1) }
+
+// setAt sets the entry of id, likely in slot hint, to e (nil: removes it).
+func (r *fastRecord) setAt(id string, e *fastEntry, hint int) {
+	if i, ok := r.slot(id, hint); ok {
+		if old := r.slots[i].e.Swap(e); old != nil || e != nil {
+			r.dirty.Store(true)
+		}
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, had := r.extra[id]; had || e != nil {
+		r.dirty.Store(true)
+	}
+	if e == nil {
+		delete(r.extra, id)
 	} else {
-		delete(r.unsettled, id)
+		r.extra[id] = e
 	}
 }
 
-func (r *fastRecord) remove(id string) {
-	r.mu.Lock()
-	r.removeLocked(id)
-	r.mu.Unlock()
-}
-
-func (r *fastRecord) removeLocked(id string) {
-	if _, ok := r.m[id]; ok {
-		delete(r.m, id)
-		delete(r.unsettled, id)
-		r.dirty = true
-	}
-}
+func (r *fastRecord) remove(id string) { r.setAt(id, nil, -1) }
 
 // replace sets id's entry to e (e nil: removes it) if it is still old,
 // and reports whether it was.
-func (r *fastRecord) replace(id string, old, e *fastEntry) bool {
+func (r *fastRecord) replace(id string, old, e *fastEntry) bool { return r.replaceAt(id, old, e, -1) }
+
+// replaceAt is replace, with id's entry likely in slot hint.
+func (r *fastRecord) replaceAt(id string, old, e *fastEntry, hint int) bool {
+	if i, ok := r.slot(id, hint); ok {
+		if r.slots[i].e.CompareAndSwap(old, e) {
+			r.dirty.Store(true)
+			return true
+		}
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.m[id] != old {
+	if r.extra[id] != old {
 		return false
 	}
 	if e == nil {
-		r.removeLocked(id)
+		delete(r.extra, id)
 	} else {
-		r.setLocked(id, e)
+		r.extra[id] = e
 	}
+	r.dirty.Store(true)
 	return true
 }
 
-// save writes the record atomically if it changed.
-func (r *fastRecord) save() error {
+// each calls f with the identity, slot (-1 for none) and entry of every
+// action recorded: the slots' in order, then the others in identity
+// order.
+func (r *fastRecord) each(f func(id string, slot int, e *fastEntry)) {
+	for i := range r.slots {
+		if e := r.slots[i].e.Load(); e != nil {
+			f(r.slots[i].id, i, e)
+		}
+	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.dirty {
+	ids := slices.Sorted(maps.Keys(r.extra))
+	extra := make([]*fastEntry, len(ids))
+	for i, id := range ids {
+		extra[i] = r.extra[id]
+	}
+	r.mu.Unlock()
+	for i, id := range ids {
+		f(id, -1, extra[i])
+	}
+}
+
+// save writes the record atomically if it changed, or if lookups found
+// entries out of order: first the entries of the identities of order, in
+// that order (the graph's actions: the next build of that graph finds
+// each in its slot), then the others, in a deterministic order.
+func (r *fastRecord) save(order []string) error {
+	if !r.dirty.Load() && r.misplaced.Load() == 0 {
 		return nil
 	}
 	var body []byte
-	for id, e := range r.m {
+	done := make([]bool, len(r.slots))
+	doneExtra := map[string]bool{}
+	add := func(id string, e *fastEntry) {
 		body = binary.AppendUvarint(body, uint64(len(id)))
 		body = append(body, id...)
 		body = binary.AppendUvarint(body, uint64(len(e.key)))
@@ -343,6 +514,32 @@ func (r *fastRecord) save() error {
 			body = append(body, u.hash[:]...)
 		}
 	}
+	for k, id := range order {
+		// An action of order without an entry (not recorded, or
+		// removed) keeps its place with an empty one (no key: loaded as
+		// none), so that the next build finds every entry at its index.
+		var e *fastEntry
+		if i, ok := r.slot(id, k); ok {
+			if !done[i] {
+				done[i] = true
+				e = r.slots[i].e.Load()
+			}
+		} else if !doneExtra[id] {
+			doneExtra[id] = true
+			r.mu.Lock()
+			e = r.extra[id]
+			r.mu.Unlock()
+		}
+		if e == nil {
+			e = &fastEntry{}
+		}
+		add(id, e)
+	}
+	r.each(func(id string, slot int, e *fastEntry) {
+		if slot >= 0 && !done[slot] || slot < 0 && !doneExtra[id] {
+			add(id, e)
+		}
+	})
 	sum := sha256.Sum256(body)
 	data := make([]byte, 0, len(actionsHeader)+len(sum)+len(body))
 	data = append(append(append(data, actionsHeader...), sum[:]...), body...)
@@ -352,7 +549,8 @@ func (r *fastRecord) save() error {
 	if err := store.WriteFileVia(r.file, r.tmp, data, 0o644); err != nil {
 		return err
 	}
-	r.dirty = false
+	r.dirty.Store(false)
+	r.misplaced.Store(0)
 	return nil
 }
 
@@ -416,9 +614,11 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 	add(a.Depfile)
 	list(a.Outputs)
 	buf = binary.AppendUvarint(buf, uint64(len(a.ExecProperties)))
-	for _, name := range slices.Sorted(maps.Keys(a.ExecProperties)) {
-		add(name)
-		add(a.ExecProperties[name])
+	if len(a.ExecProperties) > 0 { // sorting no keys still allocates
+		for _, name := range slices.Sorted(maps.Keys(a.ExecProperties)) {
+			add(name)
+			add(a.ExecProperties[name])
+		}
 	}
 	return sha256.Sum256(buf)
 }
@@ -434,19 +634,24 @@ func keyedInputs(a *graph.Action) []string {
 }
 
 // fastCheck reports a's recorded key if its record proves its outputs in
-// place and up to date (see the comment at the top of this file).
+// place and up to date (see the comment at the top of this file). gs, if
+// not nil, is the state of the graph whose action aid a is (CheckIn).
 //
 // Within a build, it stats each file once where it can: the outputs of an
 // action it found up to date are not written by this build (only actions
 // that run write their outputs), so their stamps serve the actions that
 // read them (seenStamp); and a tool outside the workspace is looked up
 // once per name and PATH (findTool).
-func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
+func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, bool) {
 	if c.fast == nil || len(a.Outputs) == 0 {
 		return "", false
 	}
+	slot := -1
+	if gs != nil {
+		slot = aid
+	}
 	id := actionID(a.Outputs)
-	e := c.fast.get(id)
+	e := c.fast.getAt(id, slot)
 	if e == nil {
 		return "", false
 	}
@@ -478,9 +683,17 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 		return "", false
 	}
 	i := 0
-	for _, list := range [][]string{inputs, e.paths, a.Outputs} {
+	for k, list := range [][]string{inputs, e.paths, a.Outputs} {
+		// With the graph, only the inputs of an action with dependencies
+		// and the files its depfile named can be outputs of actions
+		// found up to date.
+		seen := gs == nil || k == 0 && len(gs.g.Deps[aid]) > 0 || k == 1
 		for _, p := range list {
-			st, ok := c.seenStamp(p)
+			var st stamp
+			ok := false
+			if seen {
+				st, ok = c.seenStamp(p, gs)
+			}
 			if !ok && !filepath.IsAbs(p) {
 				var fi fs.FileInfo
 				if fi, ok = c.opts.Stats.Lookup(p); ok {
@@ -491,13 +704,9 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 				}
 			}
 			if !ok {
-				abs := p
-				if !filepath.IsAbs(p) {
-					abs = c.abs(p)
-				}
 				var regular bool
 				var err error
-				st, regular, err = statStamp(abs)
+				st, regular, err = c.statFile(p)
 				if err != nil || !regular {
 					return "", false
 				}
@@ -520,33 +729,93 @@ func (c *Cache) fastCheck(a *graph.Action) (string, bool) {
 			return "", false
 		}
 		if ne != e {
-			c.fast.replace(id, e, ne)
+			c.fast.replaceAt(id, e, ne, slot)
 			e = ne
 		}
 	}
 	c.mu.Lock()
 	c.fastHits++
 	c.mu.Unlock()
-	// Its outputs stay as they are for the rest of the build.
-	c.seenMu.Lock()
-	for j, p := range a.Outputs {
-		c.seen[p] = e.stamps[len(inputs)+len(e.paths)+j]
-	}
-	c.seenMu.Unlock()
 	if now := c.now(); now.Sub(time.Unix(0, e.touched)) >= store.TouchInterval {
 		// Keep the action result recent in the shared store, as a hit
 		// through the slow path would (it may be gone: no matter).
 		c.store.MarkUsed(e.key, time.Unix(0, e.touched))
 		ne := *e
 		ne.touched = now.UnixNano()
-		c.fast.set(id, &ne)
+		c.fast.setAt(id, &ne, slot)
+		e = &ne
+	}
+	// Its outputs stay as they are for the rest of the build.
+	if gs != nil {
+		gs.upToDate[aid].Store(e)
+	} else {
+		c.seenMu.Lock()
+		if c.seen == nil {
+			c.seen = map[string]stamp{}
+		}
+		for j, p := range a.Outputs {
+			c.seen[p] = e.stamps[len(inputs)+len(e.paths)+j]
+		}
+		c.seenMu.Unlock()
 	}
 	return e.key, true
 }
 
+// statFile is statStamp of p, a memo key: an absolute path or one
+// relative to the workspace root.
+func (c *Cache) statFile(p string) (stamp, bool, error) {
+	if filepath.IsAbs(p) {
+		return statStamp(p)
+	}
+	return c.rootDir.stat(p)
+}
+
+// A graphState is what the cache knows, within a build, of the graph whose
+// actions it checks through CheckIn.
+type graphState struct {
+	g *graph.Graph
+	// upToDate holds, per action, its record once fastCheck found it up
+	// to date in this build: its stamps end with its outputs'.
+	upToDate []atomic.Pointer[fastEntry]
+}
+
+// graphFor returns the state of g, new if g is not the graph of the last
+// CheckIn.
+func (c *Cache) graphFor(g *graph.Graph) *graphState {
+	if gs := c.graph.Load(); gs != nil && gs.g == g {
+		return gs
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gs := c.graph.Load(); gs != nil && gs.g == g {
+		return gs
+	}
+	gs := &graphState{g: g, upToDate: make([]atomic.Pointer[fastEntry], len(g.Actions))}
+	c.graph.Store(gs)
+	return gs
+}
+
 // seenStamp returns the stamp of p if it is an output of an action that
-// fastCheck found up to date in this build.
-func (c *Cache) seenStamp(p string) (stamp, bool) {
+// fastCheck found up to date in this build; gs, if not nil, is the state
+// of the graph being checked.
+func (c *Cache) seenStamp(p string, gs *graphState) (stamp, bool) {
+	if gs != nil {
+		pid, ok := gs.g.Producer(p)
+		if !ok {
+			return stamp{}, false
+		}
+		e := gs.upToDate[pid].Load()
+		if e == nil {
+			return stamp{}, false
+		}
+		pa := gs.g.Actions[pid]
+		j := slices.Index(pa.Outputs, p)
+		first := len(e.stamps) - len(pa.Outputs)
+		if len(pa.Argv) > 0 {
+			first-- // the tool's stamp is last
+		}
+		return e.stamps[first+j], true
+	}
 	c.seenMu.Lock()
 	st, ok := c.seen[p]
 	c.seenMu.Unlock()
@@ -767,12 +1036,12 @@ func (c *Cache) settleRecord() {
 		id string
 		e  *fastEntry
 	}
-	c.fast.mu.Lock()
-	jobs := make([]job, 0, len(c.fast.unsettled))
-	for id := range c.fast.unsettled {
-		jobs = append(jobs, job{id, c.fast.m[id]})
-	}
-	c.fast.mu.Unlock()
+	var jobs []job
+	c.fast.each(func(id string, _ int, e *fastEntry) {
+		if len(e.unsettled) > 0 {
+			jobs = append(jobs, job{id, e})
+		}
+	})
 	if len(jobs) == 0 {
 		return
 	}

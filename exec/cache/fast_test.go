@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -371,8 +372,8 @@ func TestFastRecordCorruptIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err := parseFastRecord(good); err != nil || len(m) != len(actions) {
-		t.Fatalf("saved record: %d entries, %v", len(m), err)
+	if ids, _, err := parseFastRecord(good); err != nil || len(ids) != len(actions) {
+		t.Fatalf("saved record: %d entries, %v", len(ids), err)
 	}
 	// A body that is not a record, with a checksum that matches it.
 	forged := func(body string) []byte {
@@ -403,7 +404,7 @@ func TestFastRecordCorruptIgnored(t *testing.T) {
 	}
 	// Every prefix of a good record is rejected, without panicking.
 	for i := range good {
-		if _, err := parseFastRecord(good[:i]); err == nil {
+		if _, _, err := parseFastRecord(good[:i]); err == nil {
 			t.Fatalf("prefix of %d bytes accepted", i)
 		}
 	}
@@ -677,4 +678,217 @@ func sortedCopy(l []string) []string {
 	l = append([]string(nil), l...)
 	sort.Strings(l)
 	return l
+}
+
+// The record's entries are slots in the order of the graph that saved it
+// (save's order): a lookup with the right hint takes no index, one with a
+// wrong hint falls back to the index and makes the next save rewrite the
+// record in order; an action of the order with no entry keeps its place
+// (an empty entry, loaded as none); entries of no action of the order are
+// kept, after.
+func TestFastRecordOrder(t *testing.T) {
+	entry := func(key string) *fastEntry {
+		return &fastEntry{key: key, stamps: []stamp{{size: int64(len(key)), mtime: 1, ctime: 2, ino: 3}}}
+	}
+	ids := func(r *fastRecord) []string {
+		var got []string
+		r.each(func(id string, slot int, e *fastEntry) { got = append(got, fmt.Sprintf("%s@%d=%s", id, slot, e.key)) })
+		return got
+	}
+	file := filepath.Join(t.TempDir(), "actions")
+	r := loadFastRecord(file)
+	for _, id := range []string{"b", "a", "d", "c"} {
+		r.set(id, entry("k"+id))
+	}
+	if err := r.save([]string{"c", "a", "x"}); err != nil { // x: an action with no record
+		t.Fatal(err)
+	}
+	r = loadFastRecord(file)
+	// In order first (x's place kept), then the others by identity.
+	want := []string{"c@0=kc", "a@1=ka", "b@3=kb", "d@4=kd"}
+	if diff := cmp.Diff(want, ids(r)); diff != "" {
+		t.Fatalf("loaded record (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		id        string
+		hint      int
+		key       string // "": no entry
+		misplaced int64
+	}{
+		{"c", 0, "kc", 0},
+		{"a", 1, "ka", 0},
+		{"a", -1, "ka", 0}, // no hint: not misplaced
+		{"a", 0, "ka", 1},
+		{"b", 7, "kb", 2}, // out of range
+		{"x", 2, "", 2},   // its place, empty
+		{"x", 4, "", 3},
+	} {
+		e := r.getAt(tc.id, tc.hint)
+		got := ""
+		if e != nil {
+			got = e.key
+		}
+		if got != tc.key || r.misplaced.Load() != tc.misplaced {
+			t.Errorf("getAt(%q, %d) = %q, misplaced %d; want %q, %d", tc.id, tc.hint, got, r.misplaced.Load(), tc.key, tc.misplaced)
+		}
+	}
+	// Nothing changed, but lookups were misplaced: save rewrites it in
+	// the new order.
+	if err := r.save([]string{"d", "b", "a", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	r = loadFastRecord(file)
+	want = []string{"d@0=kd", "b@1=kb", "a@2=ka", "c@3=kc"}
+	if diff := cmp.Diff(want, ids(r)); diff != "" {
+		t.Fatalf("record saved in the new order (-want +got):\n%s", diff)
+	}
+	// Lookups in order, an update, a removal, an addition.
+	for i, id := range []string{"d", "b", "a", "c"} {
+		if r.getAt(id, i) == nil {
+			t.Fatalf("getAt(%q, %d) = nil", id, i)
+		}
+	}
+	r.setAt("b", entry("kb2"), 1)
+	r.remove("d")
+	r.set("e", entry("ke"))
+	if !r.replace("e", r.get("e"), entry("ke2")) || r.replace("a", entry("other"), nil) {
+		t.Errorf("replace: wrong answers")
+	}
+	if err := r.save([]string{"e", "d", "b", "a", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	r = loadFastRecord(file)
+	want = []string{"e@0=ke2", "b@2=kb2", "a@3=ka", "c@4=kc"} // d's place kept
+	if diff := cmp.Diff(want, ids(r)); diff != "" {
+		t.Fatalf("record after updates (-want +got):\n%s", diff)
+	}
+	// Neither changed nor misplaced: save writes nothing.
+	for i, id := range []string{"e", "d", "b", "a", "c"} {
+		r.getAt(id, i)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.save([]string{"e", "d", "b", "a", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("an unchanged record was written: %v", err)
+	}
+}
+
+// A no-op through Check (no graph: outputs found up to date are known by
+// name) and through CheckIn (by producer ID) is decided by the record
+// alone, with the same keys, including for an action that reads the
+// second output of an action with a tool, and a written file.
+func TestFastPathByNameAndByGraph(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := append(sampleGraph(), &graph.Action{Owner: "//:pkg", Mnemonic: "Pack",
+		Argv: []string{"tools/cc", "-o", "bld-out/pkg", "bld-out/app.map", "bld-out/cfg.txt"}, Env: []string{"PATH=/usr/bin:/bin"},
+		Inputs: []string{"bld-out/app.map", "bld-out/cfg.txt", "tools/cc"}, Outputs: []string{"bld-out/pkg"}})
+	c := openCache(t, dir, root, Options{})
+	defer closeCache(t, c)
+	settle(t, c, root, actions)
+	want := build(t, c, root, actions).keys
+	for _, byName := range []bool{true, false, true} {
+		before := c.fastHitCount()
+		r := buildWith(t, c, root, actions, byName)
+		if fast := c.fastHitCount() - before; len(r.ran) != 0 || fast != len(actions) {
+			t.Errorf("byName %v: ran %v, %d fast checks; want none ran, %d fast", byName, r.ran, fast, len(actions))
+		}
+		if diff := cmp.Diff(want, r.keys); diff != "" {
+			t.Errorf("byName %v: keys (-want +got):\n%s", byName, diff)
+		}
+	}
+	// The producer's second output edited: it is restored, and what
+	// reads it is not decided from the producer's record.
+	if err := os.WriteFile(filepath.Join(root, "bld-out/app.map"), []byte("poison"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, fast := fastBuild(t, c, root, actions)
+	if len(r.ran) != 0 || fast != len(actions)-2 || !slices.Equal(r.restored, []string{"//:app"}) {
+		t.Errorf("app.map edited: ran %v, restored %v, %d fast; want none ran, //:app restored, %d fast", r.ran, r.restored, fast, len(actions)-2)
+	}
+	expectOutputs(t, root, actions, sampleFiles)
+}
+
+// rootDir.stat gives what statStamp of the joined path gives.
+func TestRootDirStat(t *testing.T) {
+	root := t.TempDir()
+	deep := strings.Repeat("d/", 300) + "f" // longer than stat's buffer
+	writeFiles(t, root, map[string]string{"a/f.txt": "f", "a/x": "x", deep: "deep"})
+	if err := os.Chmod(filepath.Join(root, "a/x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("f.txt", filepath.Join(root, "a/link")); err != nil {
+		t.Fatal(err)
+	}
+	d := openRootDir(root)
+	defer d.close()
+	for _, rel := range []string{"a/f.txt", "a/x", "a/link", "a", "a/missing", "a/../a/f.txt", deep, "a/f.txt\x00x"} {
+		t.Run(strings.ReplaceAll(rel[:min(len(rel), 20)], "\x00", "NUL"), func(t *testing.T) {
+			st, regular, err := d.stat(rel)
+			wst, wregular, werr := statStamp(filepath.Join(root, rel))
+			if st != wst || regular != wregular || (err == nil) != (werr == nil) {
+				t.Errorf("stat(%q) = %+v, %v, %v; want %+v, %v, %v", rel, st, regular, err, wst, wregular, werr)
+			}
+		})
+	}
+}
+
+// Open uses the record PreloadRecord read only if the file is still the
+// one it read.
+func TestPreloadRecord(t *testing.T) {
+	write := func(t *testing.T, file, key string) {
+		r := loadFastRecord(file)
+		r.set("bld-out/a.o", &fastEntry{key: key, stamps: []stamp{{size: 1}}})
+		if err := r.save(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		before string // the record's key before the preload ("": no file)
+		after  string // ... after it, before Open ("-": removed)
+		other  bool   // preloads another file
+		want   string // the key Open finds
+		reuse  bool   // Open takes the preloaded record
+	}{
+		{name: "unchanged", before: "k1", after: "k1", want: "k1", reuse: true},
+		{name: "replaced", before: "k1", after: "k2", want: "k2"},
+		{name: "removed", before: "k1", after: "-", want: ""},
+		{name: "created", before: "", after: "k2", want: "k2"},
+		{name: "none", want: "", reuse: true},
+		{name: "other file", before: "k1", after: "k1", other: true, want: "k1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "actions")
+			if tc.before != "" {
+				write(t, file, tc.before)
+			}
+			pfile := file
+			if tc.other {
+				pfile += ".other"
+			}
+			p := PreloadRecord(pfile)
+			<-p.done
+			switch tc.after {
+			case "-":
+				os.Remove(file)
+			case tc.before:
+			default:
+				time.Sleep(10 * time.Millisecond) // another status-change time
+				write(t, file, tc.after)
+			}
+			r := p.record(file)
+			got := ""
+			if e := r.get("bld-out/a.o"); e != nil {
+				got = e.key
+			}
+			if got != tc.want || (r == p.r) != tc.reuse {
+				t.Errorf("record has key %q, preloaded one used %v; want %q, %v", got, r == p.r, tc.want, tc.reuse)
+			}
+		})
+	}
 }

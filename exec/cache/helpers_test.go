@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/store"
 )
@@ -103,14 +104,28 @@ type buildResult struct {
 	keys     map[string]string // owner -> Check.Key
 }
 
-// build runs actions in order through c, as the executor would.
+// build runs actions in order through c, as the executor would: through
+// CheckIn when they make a graph, else Check.
 func build(t testing.TB, c *Cache, root string, actions []*graph.Action) buildResult {
+	t.Helper()
+	return buildWith(t, c, root, actions, false)
+}
+
+// buildWith is build, through Check only if byName.
+func buildWith(t testing.TB, c *Cache, root string, actions []*graph.Action, byName bool) buildResult {
 	t.Helper()
 	c.forgetFiles() // one Cache, several builds
 	ctx := context.Background()
 	r := buildResult{reasons: map[string]string{}, keys: map[string]string{}}
-	for _, a := range actions {
-		chk, err := c.Check(ctx, a)
+	g, gerr := graph.New(actions, nil)
+	for i, a := range actions {
+		var chk executor.Check
+		var err error
+		if gerr == nil && !byName {
+			chk, err = c.CheckIn(ctx, g, i)
+		} else {
+			chk, err = c.Check(ctx, a)
+		}
 		if err != nil {
 			t.Fatalf("Check %s: %v", a.Owner, err)
 		}

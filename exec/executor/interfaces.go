@@ -32,6 +32,17 @@ type Cache interface {
 	Close() error
 }
 
+// A GraphCache is a Cache that can check an action knowing its place in
+// the build's graph: the executor calls CheckIn instead of Check, so that
+// the cache may keep what it learns of each action by its ID rather than
+// look it up by name (exec/cache does, for its per-action records).
+type GraphCache interface {
+	Cache
+	// CheckIn is Check of g.Actions[id]. Within a build, every call has
+	// the same g.
+	CheckIn(ctx context.Context, g *graph.Graph, id int) (Check, error)
+}
+
 // A RemoteOutputs is a Cache that may keep outputs in a remote cache
 // instead of on disk (--remote_download_minimal; exec/cache's kept.go).
 // The executor has the files an action reads put in place before the

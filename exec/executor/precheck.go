@@ -31,6 +31,7 @@ const precheckSequential = 8
 func (s *scheduler) precheck(ctx context.Context) {
 	misses := 0
 	var wave, rest []int
+	var evs []checkedEvent
 	for s.poolQ.Len() > 0 && misses < s.slots && !s.stopped {
 		wave, rest = wave[:0], rest[:0]
 		for _, id := range s.poolQ.ids {
@@ -47,7 +48,7 @@ func (s *scheduler) precheck(ctx context.Context) {
 		for _, id := range rest {
 			s.poolQ.push(id)
 		}
-		evs := s.checkWave(ctx, wave, s.slots-misses)
+		evs = s.checkWave(ctx, wave, s.slots-misses, evs)
 		if ctx.Err() != nil {
 			s.cancelled = true
 			s.stop()
@@ -67,11 +68,17 @@ func (s *scheduler) precheck(ctx context.Context) {
 }
 
 // checkWave checks the actions of wave, from up to s.checkers goroutines,
-// and returns the answers in wave's order. Once limit of them are not up
-// to date, it checks no more: the answers it did not ask for have checked
-// false.
-func (s *scheduler) checkWave(ctx context.Context, wave []int, limit int) []checkedEvent {
-	evs := make([]checkedEvent, len(wave))
+// and returns the answers in wave's order, in buf if it has room (the
+// answers of a wave are handled before the next one is checked). Once
+// limit of them are not up to date, it checks no more: the answers it did
+// not ask for have checked false.
+func (s *scheduler) checkWave(ctx context.Context, wave []int, limit int, buf []checkedEvent) []checkedEvent {
+	evs := buf[:0]
+	if cap(evs) < len(wave) {
+		evs = make([]checkedEvent, len(wave))
+	}
+	evs = evs[:len(wave)]
+	clear(evs)
 	var next, misses atomic.Int64
 	work := func() {
 		for ctx.Err() == nil && misses.Load() < int64(limit) {
@@ -81,7 +88,7 @@ func (s *scheduler) checkWave(ctx context.Context, wave []int, limit int) []chec
 			}
 			id := wave[i]
 			start := time.Now()
-			c, err := s.opts.Cache.Check(ctx, s.g.Actions[id])
+			c, err := s.check(ctx, id)
 			evs[i] = checkedEvent{event{kind: evChecked, id: id, check: c, err: err, start: start, end: time.Now()}, true}
 			if err != nil || !c.UpToDate {
 				misses.Add(1)

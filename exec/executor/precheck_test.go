@@ -188,3 +188,77 @@ func TestNoopSkipsPriorities(t *testing.T) {
 		}
 	}
 }
+
+// graphCache is an orderCache that is a GraphCache: it records the IDs
+// CheckIn is asked about, and that they name the action checked.
+type graphCache struct {
+	*orderCache
+	mu  sync.Mutex
+	ids []int
+	bad []string
+}
+
+func (c *graphCache) CheckIn(ctx context.Context, g *graph.Graph, id int) (Check, error) {
+	c.mu.Lock()
+	c.ids = append(c.ids, id)
+	if id < 0 || id >= len(g.Actions) {
+		c.bad = append(c.bad, fmt.Sprintf("id %d out of range", id))
+	}
+	c.mu.Unlock()
+	return c.orderCache.Check(ctx, g.Actions[id])
+}
+
+// TestGraphCacheCheckIn: a GraphCache is asked through CheckIn, with each
+// action's ID in the graph, once per action, whether precheck or the
+// checkers ask (a miss sends what depends on it to the checkers).
+func TestGraphCacheCheckIn(t *testing.T) {
+	t.Parallel()
+	actions := func() []*graph.Action {
+		return []*graph.Action{
+			sh("//p:c", "cat bld-out/b > bld-out/c", []string{"bld-out/b"}, []string{"bld-out/c"}),
+			sh("//p:b", "cat bld-out/a > bld-out/b", []string{"bld-out/a"}, []string{"bld-out/b"}),
+			sh("//p:a", "echo a > bld-out/a", nil, []string{"bld-out/a"}),
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		miss string // forgotten by the cache before the second build
+		want Summary
+	}{
+		{"no-op", "", Summary{Total: 3, UpToDate: 3}},
+		{"miss", "//p:a", Summary{Total: 3, Ran: 1, UpToDate: 2}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			cache := &graphCache{orderCache: &orderCache{memCache: newMemCache()}}
+			if _, _, err := build(t, context.Background(), root, actions(), 2, false, cache); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range actions() {
+				if a.Owner == tt.miss {
+					delete(cache.stored, memKey(a))
+				}
+			}
+			cache.checked, cache.ids = nil, nil
+			sum, _, err := build(t, context.Background(), root, actions(), 2, false, cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, sum); diff != "" {
+				t.Errorf("summary (-want +got):\n%s", diff)
+			}
+			// Every check came through CheckIn, with the ID of the
+			// action checked: owners in the order of the IDs asked (a
+			// chain: one check at a time).
+			var byID []string
+			acts := actions()
+			for _, id := range cache.ids {
+				byID = append(byID, acts[id].Owner)
+			}
+			if diff := cmp.Diff(cache.checked, byID); diff != "" || len(cache.bad) > 0 || len(byID) != 3 {
+				t.Errorf("checks through CheckIn (-checked +by ID):\n%s%v", diff, cache.bad)
+			}
+		})
+	}
+}

@@ -476,17 +476,25 @@ func (s *scheduler) finish(r Result) {
 	}
 }
 
+// check asks the cache about action id: through CheckIn if it is a
+// GraphCache.
+func (s *scheduler) check(ctx context.Context, id int) (Check, error) {
+	if gc, ok := s.opts.Cache.(GraphCache); ok {
+		return gc.CheckIn(ctx, s.g, id)
+	}
+	return s.opts.Cache.Check(ctx, s.g.Actions[id])
+}
+
 // checker serves pool jobs until the job channel is closed: it checks
 // actions against the cache, and performs file-writing actions.
 func (s *scheduler) checker(ctx context.Context) {
 	for job := range s.jobs {
-		a := s.g.Actions[job.id]
 		if job.write {
 			s.events <- event{kind: evFinished, pool: true, res: s.write(ctx, job)}
 			continue
 		}
 		start := time.Now()
-		c, err := s.opts.Cache.Check(ctx, a)
+		c, err := s.check(ctx, job.id)
 		s.events <- event{kind: evChecked, id: job.id, check: c, err: err, start: start, end: time.Now()}
 	}
 }

@@ -62,6 +62,17 @@ func (p Policy) Percent(live uint64) int {
 	return max(1, int(min(percent, uint64(p.MaxPercent))))
 }
 
+// PercentFrom is the GOGC that sets the heap's goal to base plus its
+// headroom (Percent's), when the last collection found live bytes live
+// (GOGC is relative to that); Percent(live) if base is not larger.
+func (p Policy) PercentFrom(live, base uint64) int {
+	if base <= live || live == 0 {
+		return p.Percent(live)
+	}
+	goal := base + max(p.MinHeadroom, base*p.Share/100)
+	return max(1, int(min((goal-live)*100/live, uint64(p.MaxPercent))))
+}
+
 // poll is how often Follow looks for a new collection. Reading two runtime
 // metrics costs well under a microsecond and stops nothing.
 const poll = 10 * time.Millisecond
@@ -70,11 +81,13 @@ const poll = 10 * time.Millisecond
 var metricNames = []string{
 	"/gc/heap/live:bytes",
 	"/gc/cycles/total:gc-cycles",
+	"/memory/classes/heap/objects:bytes",
 }
 
 // Follow holds the heap to its live data plus p's headroom (Percent),
-// adjusted after every collection, until the function it returns is
-// called, which restores the GOGC of before. It does nothing when the user
+// adjusted after every collection (until the first one, the heap as it is
+// when Follow starts stands for the live data), until the function it
+// returns is called, which restores the GOGC of before. It does nothing when the user
 // set GOGC or GOMEMLIMIT: theirs is the say. Calls may nest (the inner
 // one's stop restores the outer one's GOGC, and the outer one then follows
 // again), but the phases that use it run one after the other.
@@ -95,8 +108,18 @@ func Follow(p Policy) (stop func()) {
 			}
 		}
 		if c := samples[1].Value.Uint64(); c != cycles {
+			live := samples[0].Value.Uint64()
+			percent := p.Percent(live)
+			if cycles == ^uint64(0) {
+				// Until the next collection, the heap as it is now is
+				// the base: what the last phase allocated since the last
+				// collection may well be live (the data it loaded for
+				// this one), and the live data of that collection would
+				// set a goal already passed, starting a collection at once.
+				percent = p.PercentFrom(live, samples[2].Value.Uint64())
+			}
 			cycles = c
-			debug.SetGCPercent(p.Percent(samples[0].Value.Uint64()))
+			debug.SetGCPercent(percent)
 		}
 	}
 	prev := debug.SetGCPercent(p.MaxPercent)

@@ -34,6 +34,31 @@ func TestPercent(t *testing.T) {
 	}
 }
 
+// TestPercentFrom: until the next collection, the goal is the heap as it
+// is plus the headroom, expressed relative to the live data of the last
+// collection.
+func TestPercentFrom(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		name       string
+		p          Policy
+		live, base uint64
+		want       int
+	}{
+		{"base not larger: Percent", Execution, 64 * mib, 64 * mib, 25},
+		{"base smaller: Percent", Execution, 64 * mib, 32 * mib, 25},
+		{"nothing live: Percent", Execution, 0, 64 * mib, 400},
+		{"loaded since", Execution, 140 * mib, 200 * mib, 78},         // goal 250 MiB
+		{"small base: the floor", Execution, 20 * mib, 40 * mib, 180}, // goal 56 MiB
+		{"capped", Execution, 10 * mib, 200 * mib, 400},
+		{"analysis", Analysis, 100 * mib, 150 * mib, 200}, // goal 300 MiB
+	} {
+		if got := tt.p.PercentFrom(tt.live, tt.base); got != tt.want {
+			t.Errorf("%s: PercentFrom(%d MiB, %d MiB) = %d, want %d", tt.name, tt.live/mib, tt.base/mib, got, tt.want)
+		}
+	}
+}
+
 // TestFollowRestores checks that Follow sets GOGC from the policy while it
 // runs and gives back the GOGC of before.
 func TestFollowRestores(t *testing.T) {

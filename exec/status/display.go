@@ -54,7 +54,8 @@ type Display struct {
 	color       bool
 	subcommands bool
 
-	messages map[*graph.Action]string // progress messages unlike Message() (messageOverrides)
+	messages map[*graph.Action]string // progress messages unlike Message() (messageOverrides), once needed
+	planned  []*graph.Action          // what messages is computed from
 	failed   []*graph.Action          // in the order they failed
 	eta      *estimator               // the time left, with Estimates
 
@@ -98,7 +99,9 @@ func (d *Display) Planned(actions []*graph.Action) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.total = len(actions)
-	d.messages = messageOverrides(actions)
+	// The messages are computed when one is first shown: a build that
+	// shows none (a no-op) does not compare 100,000 of them.
+	d.messages, d.planned = nil, actions
 	if d.eta != nil {
 		d.eta.plan(actions)
 	}

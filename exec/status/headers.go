@@ -108,8 +108,11 @@ func messageOverrides(actions []*graph.Action) map[*graph.Action]string {
 	return over
 }
 
-// message is the progress message the display shows for a.
+// message is the progress message the display shows for a. d.mu is held.
 func (d *Display) message(a *graph.Action) string {
+	if d.messages == nil && d.planned != nil {
+		d.messages, d.planned = messageOverrides(d.planned), nil
+	}
 	if m, ok := d.messages[a]; ok {
 		return m
 	}
@@ -176,8 +179,12 @@ func body(r executor.Result) []byte {
 // then, when it has a body (its output, or its failure), the header and
 // the body. It is empty when there is nothing to say.
 func (d *Display) withHeader(r executor.Result, body []byte) []byte {
+	explain := d.explain && r.Status == executor.StatusRan
+	if !explain && len(body) == 0 && r.Status != executor.StatusFailed {
+		return nil // most actions of most builds: nothing allocated
+	}
 	var b bytes.Buffer
-	if d.explain && r.Status == executor.StatusRan {
+	if explain {
 		fmt.Fprintf(&b, "explain: %s: %s\n", d.message(r.Action), r.Reason)
 	}
 	if len(body) > 0 || r.Status == executor.StatusFailed {

@@ -19,6 +19,10 @@ func (l Layout) StateDir() string {
 	return filepath.Join(l.Root, filepath.FromSlash(workspace.StateDir))
 }
 
+// ActionRecord is the action cache's record of the workspace's actions
+// whose outputs are in place (exec/cache's fast.go).
+func (l Layout) ActionRecord() string { return filepath.Join(l.StateDir(), "actions") }
+
 // LockFile is the workspace lock: one bld writes bld-out/ at a time.
 func (l Layout) LockFile() string { return filepath.Join(l.StateDir(), "lock") }
 

@@ -62,7 +62,16 @@ type ExecOptions struct {
 	Warn func(msg string)
 	// Remote are the remote cache and executor, if any.
 	Remote Remote
+	// Preload is what Preload read ahead, if not nil.
+	Preload *cache.Preload
 }
+
+// Preload starts reading, in the background, what Execute reads first of
+// the workspace l (the action cache's record), so that it overlaps with
+// Analyze; pass it to Execute in ExecOptions.Preload. What changed since
+// it was read (another build ran before this one took the workspace lock)
+// is read again.
+func Preload(l Layout) *cache.Preload { return cache.PreloadRecord(l.ActionRecord()) }
 
 // remoteCheckers is how many up-to-date checks run at once with a remote
 // cache: enough to keep a round trip of tens of milliseconds from setting
@@ -156,6 +165,8 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		KeepRemote:     o.Remote.Download != DownloadAll,
 		KeptFile:       o.Layout.RemoteOutputs(),
 		Stats:          plan.Stats,
+		ActionsFile:    o.Layout.ActionRecord(),
+		Preload:        o.Preload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
