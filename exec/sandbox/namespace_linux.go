@@ -65,7 +65,7 @@ import (
 // and the read-only view of step 4 once too, in its own namespace
 // (mountView: the output directories' parent Dir(root) stays writable
 // in it, as their binds of step 3 come from it); steps 2 to 5 but that
-// view per command, on a thread of its own after unshare(CLONE_NEWNS),
+// view per command, on its serving thread after unshare(CLONE_NEWNS),
 // whose copy of the zygote's namespace has the view; step 6 by forking
 // the command from that thread.
 // With a pid namespace, the command itself is the namespace's pid 1 (no
@@ -100,12 +100,8 @@ func namespaceProcAttr(pidns bool) *syscall.SysProcAttr {
 // namespaceCommand is ExecRoot.Command in ModeNamespace: the helper, to
 // mount the plan in planFile and run the program at path (as the command
 // will see it) with a's argv. With pidns, the command runs in a pid
-// namespace of its own (runInit).
-func namespaceCommand(ctx context.Context, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding bld's own binary for the sandbox helper: %w", err)
-	}
+// namespace of its own (runInit). exe is bld's own binary.
+func namespaceCommand(ctx context.Context, exe, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
 	cmd := exec.CommandContext(ctx, exe)
 	// argv[0] is the action's, so that ps and the jobserver (which
 	// picks its style by program name) see the tool.

@@ -36,35 +36,37 @@ import (
 //     goroutine reads the answers for all of them. When the control socket
 //     reaches EOF (bld exited or stopped the zygote), the zygote kills the
 //     process group of every command it has not reaped and exits.
-//   - The zygote hands each request to a worker: a goroutine locked to its
-//     thread for good (zygoteWorker), idle or made for it:
-//     unshare(CLONE_NEWNS) (per thread: the zygote's other threads keep
-//     its namespace), steps 2 to 5 of the recipe (the plan is in the
-//     request), then dropCapabilities on that thread (the command keeps
-//     none) and syscall.ForkExec from it (the child inherits the thread's
-//     mount namespace), then setns(2) back to the zygote's namespace:
-//     the command's namespace lives as long as the command. The command
-//     runs in FixedExecRoot, in a process group of its own, with stdin
-//     /dev/null, and with a pid namespace of its own when asked. The
-//     command is then that namespace's pid 1: when
-//     it ends, the kernel kills whatever it left in the namespace; it
-//     gets SIGKILL if the zygote dies; and, unlike under the per-action
-//     helper, /proc is the host's (a proc mount shows the pid namespace
-//     of the process that mounts it, and no process of ours runs in the
-//     command's namespace before the command).
+//   - One thread of the zygote, locked, does all its work in a loop
+//     around epoll_wait(2) (zygoteMain): for each request, in order,
+//     unshare(CLONE_NEWNS) (per thread: the zygote's other threads, the
+//     Go runtime's, keep its namespace), steps 2 to 5 of the recipe (the
+//     plan is in the request), syscall.ForkExec from that thread (the
+//     child inherits the thread's mount namespace, and its capabilities,
+//     which dropCapabilities emptied once for the thread's life), then
+//     setns(2) back to the zygote's namespace: the command's namespace
+//     lives as long as the command. The command runs in FixedExecRoot, in
+//     a process group of its own, with stdin /dev/null, and with a pid
+//     namespace of its own when asked. The command is then that
+//     namespace's pid 1: when it ends, the kernel kills whatever it left
+//     in the namespace; it gets SIGKILL if the zygote dies; and, unlike
+//     under the per-action helper, /proc is the host's (a proc mount
+//     shows the pid namespace of the process that mounts it, and no
+//     process of ours runs in the command's namespace before the
+//     command).
 //   - It answers 'p' with the command's pid on the host (the zygote is
 //     in the host's pid namespace), or 'e' with a message when the
 //     command could not be started (bld then runs the action with the
 //     per-action helper, which reports the failure as it always did), and
-//     the worker is free for the next request: a goroutine of the zygote
-//     waits for the command.
+//     adds the command's pidfd (from clone, CLONE_PIDFD) to its epoll
+//     set.
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
 //     and ru_maxrss (KiB).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
-//     kill its process group if it has not been reaped yet (or as soon as
-//     it starts).
+//     kill its process group if it has not been reaped yet (requests and
+//     kills are served in order: a command it does not know was reaped,
+//     or never started).
 //
 // A request too large for one datagram of the control socket (a plan of
 // many thousands of inputs) is declined: the per-action helper runs it.
@@ -331,7 +333,7 @@ func (z *zygote) start() error {
 	cmd.SysProcAttr = namespaceProcAttr(false)
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	// setns(2) back to its own mount namespace needs CAP_SYS_CHROOT too
-	// (zygoteWorker).
+	// (zserver.start).
 	cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, unix.CAP_SYS_CHROOT)
 	if err := cmd.Start(); err != nil {
 		ours.Close()
