@@ -550,3 +550,26 @@ func TestZygoteRequestTooLarge(t *testing.T) {
 		t.Errorf("exit %d, %v", code, err)
 	}
 }
+
+// The zygote's one thread serves command after command: each gets a fresh
+// exec root (nothing an earlier one left in its own), stdin /dev/null, and
+// no capability, although the thread dropped them once.
+func TestZygoteSequence(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	for i := range 3 {
+		a := &graph.Action{
+			Argv: []string{"sh", "-c", `ls -A; cat; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status | tr -d '\t'; echo x > left` + strconv.Itoa(i)},
+			Env:  []string{"PATH=/usr/bin:/bin"},
+		}
+		s, r, _ := zygoteRun(t, context.Background(), m, a)
+		out := readAll(t, r)
+		if code, state, _, err := s.Wait(); err != nil || code != 0 {
+			t.Fatalf("command %d: exit %d (%s), %v; output %q", i, code, state, err, out)
+		}
+		want := "CapInh:0000000000000000\nCapPrm:0000000000000000\nCapEff:0000000000000000\nCapAmb:0000000000000000\n"
+		if out != want {
+			t.Errorf("command %d: output %q, want %q", i, out, want)
+		}
+	}
+}
