@@ -551,11 +551,11 @@ func TestZygoteRequestTooLarge(t *testing.T) {
 	}
 }
 
-// The zygote's one thread serves command after command, each (with a pid
-// namespace) in a mount namespace it reuses: each command gets a fresh
-// exec root with its own inputs only (nothing an earlier one had or left
-// in it), the workspace hidden at its path, its outputs collected, stdin
-// /dev/null, and no capability, although the thread dropped them once.
+// The zygote's one thread serves command after command: each gets a
+// fresh exec root with its own inputs only (nothing an earlier one had or
+// left in it), the workspace hidden at its path, its outputs collected,
+// stdin /dev/null, and no capability, although the thread dropped them
+// once.
 func TestZygoteSequence(t *testing.T) {
 	root := t.TempDir()
 	m := namespaceManager(t, root)
