@@ -209,7 +209,7 @@ func helper(args []string) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
-	if err := mountExecRoot(&p, false); err != nil {
+	if err := mountExecRoot(&p, viewNone, ""); err != nil {
 		return err
 	}
 	// In a pid namespace of its own (pid 1), the /proc of the host would
@@ -351,10 +351,21 @@ func mountView(root string) error {
 	return remountReadOnly(root)
 }
 
+// How mountExecRoot finds the workspace's read-only view (step 4).
+const (
+	viewNone   = iota // not made: bind the workspace on itself first
+	viewMade          // mountView made it, at p.Root
+	viewHidden        // at from, which stands for p.Root; p.Root is hidden already
+)
+
 // mountExecRoot does steps 2 to 5 of the recipe for p, in a mount
-// namespace whose mounts are already private (step 1); viewMade says
-// that the namespace already has mountView's view of p.Root.
-func mountExecRoot(p *mountPlan, viewMade bool) error {
+// namespace whose mounts are already private (step 1). view says whether
+// the namespace already has mountView's view of p.Root: with viewHidden,
+// the view is reached through from (a path such as /proc/self/fd/N, N an
+// O_PATH descriptor of the view's root, which lets binds reach a covered
+// mount of the namespace), the output directories too (they lie in the
+// workspace), and the workspace is hidden already: step 5 is not done.
+func mountExecRoot(p *mountPlan, view int, from string) error {
 	// No size limit but the kernel's default (half the memory): what a
 	// command writes outside its output directories lives here.
 	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
@@ -369,7 +380,15 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 		if err := mkdirs(at(b.Dir), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", b.Dir, err)
 		}
-		if err := unix.Mount(b.Pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
+		pool := b.Pool
+		if view == viewHidden {
+			rel, ok := strings.CutPrefix(pool, p.Root+"/")
+			if !ok {
+				return fmt.Errorf("output directory %s is not in the workspace", pool)
+			}
+			pool = from + "/" + rel
+		}
+		if err := unix.Mount(pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("binding output directory %s: %w", b.Dir, err)
 		}
 	}
@@ -379,11 +398,14 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 		}
 	}
 	root := p.Root
+	if view == viewHidden {
+		root = from
+	}
 	// The read-only view of the workspace is the workspace itself, bound
 	// on its own path: the tmpfs of step 5 then covers it, where
 	// unmounting a view elsewhere cost a few hundred microseconds (the
 	// kernel waits for an RCU grace period on every unmount).
-	if !viewMade {
+	if view == viewNone {
 		if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind-mounting the workspace: %w", err)
 		}
@@ -412,6 +434,15 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 			return fmt.Errorf("showing input %s: %w", in, err)
 		}
 	}
+	if view == viewHidden {
+		return nil
+	}
+	return hideWorkspace(root)
+}
+
+// hideWorkspace is step 5: an empty read-only tmpfs over the workspace's
+// path.
+func hideWorkspace(root string) error {
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
 		return fmt.Errorf("hiding the workspace: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -531,8 +532,40 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 type zjob struct {
 	id    uint64
 	pid   int
-	pidfd int // readable once the command has ended
+	pidfd int   // readable once the command has ended
+	slot  *slot // the namespace it runs in, if a slot's
 }
+
+// A slot is a mount namespace that the zygote keeps and reuses for
+// command after command: the commands with a pid namespace of their own,
+// of the workspace whose view the zygote made. Making a namespace per
+// command costs unshare(2), which copies every mount of the zygote's (the
+// host's: some tens), and the namespace's teardown when the command ends
+// (an unmount of each, and a wait for an RCU grace period); unmounting a
+// command's exec root from a reused namespace costs that wait too. So a
+// command's exec root is mounted on top of the last one's (each a tmpfs
+// on FixedDir: the lower ones are unreachable by any path, as a path
+// through FixedDir leads to the top one and ".." from its root to
+// FixedDir's parent), and a slot is torn down, all at once, after
+// maxSlotUses commands.
+//
+// A slot is made once, from the zygote's namespace: an O_PATH descriptor
+// of the workspace's read-only view is opened in it, then the empty
+// read-only tmpfs of step 5 covers the workspace for good (binds still
+// reach the view through the descriptor). A slot is used by one command
+// at a time; it is free again once that command is reaped: as the command
+// was the init of its pid namespace, every process of the namespace, so
+// every process that could be in the slot, is gone then.
+type slot struct {
+	ns   int // the mount namespace
+	view int // O_PATH descriptor of the workspace's view in ns
+	uses int // exec roots mounted on FixedDir
+}
+
+// maxSlotUses bounds the exec roots stacked in a slot (and what their
+// commands left in them besides their outputs, which stays in memory
+// until the slot is torn down).
+const maxSlotUses = 16
 
 // A zserver is the zygote's side: one thread, locked, that does all the
 // zygote's work (see zygoteMain).
@@ -543,6 +576,7 @@ type zserver struct {
 	null int    // /dev/null, the commands' stdin
 	view string // the workspace whose view the zygote's namespace has, or ""
 
+	free   []*slot          // slots not in use
 	jobs   map[uint64]*zjob // running commands, by id
 	byFD   map[int32]*zjob  // the same, by pidfd
 	buf    []byte           // a request
@@ -721,13 +755,18 @@ func (z *zserver) receive() (done bool, err error) {
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
-	pid, pidfd, err, fatal := z.start(req, files)
+	j := &zjob{id: id}
+	var fatal error
+	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
 	closeFiles()
 	if err != nil {
+		if j.slot != nil {
+			z.release(j.slot)
+		}
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, fatal
 	}
-	j := &zjob{id: id, pid: pid, pidfd: pidfd}
+	pid, pidfd := j.pid, j.pidfd
 	if eerr := unix.EpollCtl(z.ep, unix.EPOLL_CTL_ADD, pidfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd)}); eerr != nil {
 		// It cannot be waited for: kill it, and say so once it is reaped.
 		unix.Kill(-pid, unix.SIGKILL)
@@ -756,6 +795,9 @@ func (z *zserver) reap(j *zjob) {
 		}
 	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
+	if j.slot != nil {
+		z.release(j.slot)
+	}
 	delete(z.jobs, j.id)
 	delete(z.byFD, int32(j.pidfd))
 	if err != nil {
@@ -790,15 +832,31 @@ func parseRights(oob []byte) ([]int, error) {
 	return fds, nil
 }
 
-// start makes the command's mount namespace for req on this thread, starts
-// the command with the descriptors files (stdin /dev/null), and takes the
-// thread back to the zygote's mount namespace. It returns the command's
-// pid and a pidfd of it. fatal is set when the thread could not go back:
-// the zygote must then stop (its next command would see this one's
-// mounts).
-func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, err, fatal error) {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return 0, 0, fmt.Errorf("unshare(CLONE_NEWNS): %w", err), nil
+// start makes the command's mount namespace for req on this thread (or
+// enters a slot's), starts the command with the descriptors files (stdin
+// /dev/null), and takes the thread back to the zygote's mount namespace.
+// It returns the command's pid, a pidfd of it, and the slot it runs in,
+// if any (also when err is set: the slot is free again). fatal is set
+// when the thread could not go back: the zygote must then stop (its next
+// command would see this one's mounts).
+func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
+	view, from := viewNone, ""
+	if z.view != "" && req.Plan.Root == z.view {
+		view = viewMade
+	}
+	if view == viewMade && req.Pidns {
+		if sl, fatal = z.takeSlot(); fatal != nil {
+			return 0, 0, nil, fatal, fatal
+		}
+	}
+	if sl != nil {
+		if err := unix.Setns(sl.ns, unix.CLONE_NEWNS); err != nil {
+			z.dropSlot(sl)
+			return 0, 0, nil, fmt.Errorf("entering a mount namespace: %w", err), nil
+		}
+		view, from = viewHidden, "/proc/self/fd/"+strconv.Itoa(sl.view)
+	} else if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return 0, 0, nil, fmt.Errorf("unshare(CLONE_NEWNS): %w", err), nil
 	}
 	// The command's namespace lives on in the command.
 	defer func() {
@@ -806,8 +864,11 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, err, f
 			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", serr)
 		}
 	}()
-	if err := mountExecRoot(&req.Plan, z.view != "" && req.Plan.Root == z.view); err != nil {
-		return 0, 0, err, nil
+	if sl != nil {
+		sl.uses++
+	}
+	if err := mountExecRoot(&req.Plan, view, from); err != nil {
+		return 0, 0, sl, err, nil
 	}
 	pfiles := make([]uintptr, 0, 1+len(files))
 	pfiles = append(pfiles, uintptr(z.null))
@@ -822,7 +883,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, err, f
 	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
-		return 0, 0, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
+		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
 	}
 	if pidfd < 0 {
 		// A kernel without CLONE_PIDFD (before 5.2).
@@ -833,10 +894,58 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, err, f
 					break
 				}
 			}
-			return 0, 0, fmt.Errorf("no pidfd for the command: %w", err), nil
+			return 0, 0, sl, fmt.Errorf("no pidfd for the command: %w", err), nil
 		}
 	}
-	return pid, pidfd, nil, nil
+	return pid, pidfd, sl, nil, nil
+}
+
+// takeSlot returns a free slot, or a new one; nil if none can be made
+// (the caller makes a namespace for the command alone). fatal is set when
+// the thread could not go back to the zygote's namespace.
+func (z *zserver) takeSlot() (sl *slot, fatal error) {
+	if n := len(z.free); n > 0 {
+		sl = z.free[n-1]
+		z.free = z.free[:n-1]
+		return sl, nil
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return nil, nil
+	}
+	defer func() {
+		if err := unix.Setns(z.home, unix.CLONE_NEWNS); err != nil {
+			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", err)
+		}
+	}()
+	sl = &slot{ns: -1}
+	var err error
+	if sl.view, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, nil
+	}
+	if hideWorkspace(z.view) == nil {
+		sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if sl.ns < 0 {
+		unix.Close(sl.view)
+		return nil, nil
+	}
+	return sl, nil
+}
+
+// release makes slot sl, whose command was reaped (or not started), free
+// again, or tears it down if it was used maxSlotUses times.
+func (z *zserver) release(sl *slot) {
+	if sl.uses >= maxSlotUses {
+		z.dropSlot(sl)
+		return
+	}
+	z.free = append(z.free, sl)
+}
+
+// dropSlot tears a slot down: the last reference to its namespace goes.
+func (z *zserver) dropSlot(sl *slot) {
+	unix.Close(sl.ns)
+	unix.Close(sl.view)
 }
 
 // dropCapabilities makes sure that what this thread execs has no

@@ -560,7 +560,7 @@ func TestZygoteSequence(t *testing.T) {
 	root := t.TempDir()
 	m := namespaceManager(t, root)
 	os.WriteFile(filepath.Join(root, "secret.txt"), []byte("secret\n"), 0o644)
-	for i := range 4 {
+	for i := range maxSlotUses + 2 { // past a slot's teardown
 		n := strconv.Itoa(i)
 		os.WriteFile(filepath.Join(root, "in"+n+".txt"), []byte("in "+n+"\n"), 0o644)
 		a := &graph.Action{
