@@ -66,8 +66,9 @@ import (
 // (mountView: the output directories' parent Dir(root) stays writable
 // in it, as their binds of step 3 come from it); steps 2 to 5 but that
 // view per command, on its serving thread after unshare(CLONE_NEWNS),
-// whose copy of the zygote's namespace has the view; step 6 by forking
-// the command from that thread.
+// whose copy of the zygote's namespace has the view, or in a namespace it
+// reuses (a slot, whose workspace step 5 hid once: binds reach the view
+// through a descriptor); step 6 by forking the command from that thread.
 // With a pid namespace, the command itself is the namespace's pid 1 (no
 // helper init, no /proc of its own: see StartZygote).
 

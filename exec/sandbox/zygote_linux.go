@@ -39,9 +39,12 @@ import (
 //     process group of every command it has not reaped and exits.
 //   - One thread of the zygote, locked, does all its work in a loop
 //     around epoll_wait(2) (zygoteMain): for each request, in order,
-//     unshare(CLONE_NEWNS) (per thread: the zygote's other threads, the
-//     Go runtime's, keep its namespace), steps 2 to 5 of the recipe (the
-//     plan is in the request), syscall.ForkExec from that thread (the
+//     it moves to a mount namespace of the command's (per thread: the
+//     zygote's other threads, the Go runtime's, keep its namespace): a
+//     slot, one it reuses from command to command when the command gets
+//     a pid namespace (see slot), else a new one (unshare(CLONE_NEWNS));
+//     then steps 2 to 5 of the recipe (the plan is in the request; a
+//     slot hides the workspace once), syscall.ForkExec from that thread (the
 //     child inherits the thread's mount namespace, and its capabilities,
 //     which dropCapabilities emptied once for the thread's life), then
 //     setns(2) back to the zygote's namespace: the command's namespace
@@ -595,8 +598,9 @@ const zygoteCtl = 3
 //
 // One thread does everything, in a loop around epoll_wait(2) on the
 // control socket and on a pidfd per running command, with blocking system
-// calls: receive a request, unshare(CLONE_NEWNS) on this thread, mount the
-// exec root, fork the command (with CLONE_PIDFD), setns(2) back, answer;
+// calls: receive a request, enter a mount namespace on this thread (a
+// slot, or a new one: unshare(CLONE_NEWNS)), mount the exec root, fork the
+// command (with CLONE_PIDFD), setns(2) back, answer;
 // when a pidfd is readable, kill what the command left in its group, reap
 // it and answer. No goroutine, channel or Go poller is involved, so a
 // command costs the zygote no hand-off between threads: each hand-off
