@@ -564,7 +564,7 @@ func TestZygoteSequence(t *testing.T) {
 		n := strconv.Itoa(i)
 		os.WriteFile(filepath.Join(root, "in"+n+".txt"), []byte("in "+n+"\n"), 0o644)
 		a := &graph.Action{
-			Argv: []string{"sh", "-c", `ls -A; cat in*.txt; cat; cat ` + root + `/secret.txt 2>/dev/null || echo hidden
+			Argv: []string{"sh", "-c", `ls -A; ls -A ..; cat in*.txt; cat; cat ` + root + `/secret.txt 2>/dev/null || echo hidden
 grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status | tr -d '\t'; echo x > left` + n + `; echo out > bld-out/o` + n},
 			Env:     []string{"PATH=/usr/bin:/bin"},
 			Inputs:  []string{"in" + n + ".txt"},
@@ -575,7 +575,7 @@ grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status | tr -d '\t'; echo x > left` +
 		if code, state, _, err := s.Wait(); err != nil || code != 0 {
 			t.Fatalf("command %d: exit %d (%s), %v; output %q", i, code, state, err, out)
 		}
-		want := "bld-out\nin" + n + ".txt\nin " + n + "\nhidden\n" +
+		want := "bld-out\nin" + n + ".txt\nexecroot\nin " + n + "\nhidden\n" +
 			"CapInh:0000000000000000\nCapPrm:0000000000000000\nCapEff:0000000000000000\nCapAmb:0000000000000000\n"
 		if out != want {
 			t.Errorf("command %d: output %q, want %q", i, out, want)
