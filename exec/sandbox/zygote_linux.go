@@ -560,15 +560,21 @@ type zjob struct {
 // was the init of its pid namespace, every process of the namespace, so
 // every process that could be in the slot, is gone then.
 type slot struct {
-	ns   int // the mount namespace
-	view int // O_PATH descriptor of the workspace's view in ns
-	uses int // exec roots mounted on FixedDir
+	ns     int // the mount namespace
+	view   int // O_PATH descriptor of the workspace's view in ns
+	uses   int // exec roots mounted on FixedDir
+	mounts int // the mounts they made
 }
 
 // maxSlotUses bounds the exec roots stacked in a slot (and what their
 // commands left in them besides their outputs, which stays in memory
-// until the slot is torn down).
-const maxSlotUses = 16
+// until the slot is torn down), and maxSlotMounts their mounts (the
+// kernel allows 100,000 per namespace by default, fs.mount-max); a
+// command of more inputs gets a namespace of its own.
+const (
+	maxSlotUses   = 16
+	maxSlotMounts = 10000
+)
 
 // A zserver is the zygote's side: one thread, locked, that does all the
 // zygote's work (see zygoteMain).
@@ -848,9 +854,12 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	if z.view != "" && req.Plan.Root == z.view {
 		view = viewMade
 	}
-	if view == viewMade && req.Pidns {
-		if sl, fatal = z.takeSlot(); fatal != nil {
+	if need := planMounts(&req.Plan); view == viewMade && req.Pidns && need <= maxSlotMounts {
+		if sl, fatal = z.takeSlot(need); fatal != nil {
 			return 0, 0, nil, fatal, fatal
+		}
+		if sl != nil {
+			sl.mounts += need
 		}
 	}
 	if sl != nil {
@@ -904,14 +913,23 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	return pid, pidfd, sl, nil, nil
 }
 
-// takeSlot returns a free slot, or a new one; nil if none can be made
-// (the caller makes a namespace for the command alone). fatal is set when
-// the thread could not go back to the zygote's namespace.
-func (z *zserver) takeSlot() (sl *slot, fatal error) {
-	if n := len(z.free); n > 0 {
+// planMounts is how many mounts mountExecRoot makes for p in a slot.
+func planMounts(p *mountPlan) int {
+	return 1 + len(p.Outs) + len(p.Inputs)
+}
+
+// takeSlot returns a free slot with room for need more mounts, or a new
+// one; nil if none can be made (the caller makes a namespace for the
+// command alone). fatal is set when the thread could not go back to the
+// zygote's namespace.
+func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
+	for n := len(z.free); n > 0; n-- {
 		sl = z.free[n-1]
 		z.free = z.free[:n-1]
-		return sl, nil
+		if sl.mounts+need <= maxSlotMounts {
+			return sl, nil
+		}
+		z.dropSlot(sl)
 	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return nil, nil
@@ -939,7 +957,7 @@ func (z *zserver) takeSlot() (sl *slot, fatal error) {
 // release makes slot sl, whose command was reaped (or not started), free
 // again, or tears it down if it was used maxSlotUses times.
 func (z *zserver) release(sl *slot) {
-	if sl.uses >= maxSlotUses {
+	if sl.uses >= maxSlotUses || sl.mounts >= maxSlotMounts {
 		z.dropSlot(sl)
 		return
 	}
