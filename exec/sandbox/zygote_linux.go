@@ -706,7 +706,10 @@ func (z *zserver) loop() error {
 // instead signals a goroutine it sees running for 10 ms (SIGURG, to
 // preempt it, and to stop the world for the garbage collector): that ends
 // the wait with EINTR, and the loop, back in Go code, lets itself be
-// preempted.
+// preempted: at the latest at the next call of this function, whose
+// prologue checks for a preemption request (hence noinline).
+//
+//go:noinline
 func epollWaitRaw(ep int, events []unix.EpollEvent) (int, error) {
 	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
 	if errno != 0 {
