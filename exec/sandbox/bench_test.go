@@ -8,15 +8,41 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"bld/exec/graph"
 )
+
+// cpuTime is the CPU time (user and system) of this process and of its
+// children that were waited for, and of theirs.
+func cpuTime() time.Duration {
+	var self, children syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	var t time.Duration
+	for _, ru := range []*syscall.Rusage{&self, &children} {
+		t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return t
+}
+
+// reportCPU reports the CPU time per iteration since cpu0 (cpuTime) as
+// cpu-ns/op: bld's, the zygote's and the commands'.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if b.N > 0 {
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+}
 
 // BenchmarkNamespaceAction runs one trivial action (sh copying its one
 // input to its output) per iteration through the zygote, from Prepare to
 // Remove, against the same command run without a sandbox: the difference
 // is the namespace sandbox's cost per action, without the executor.
+//
+// cpu-ns/op is the CPU time per action of the benchmark's process and
+// of its children (the zygote and the commands), not just its latency.
 //
 //	go test -run '^$' -bench NamespaceAction -count 5 ./exec/sandbox
 func BenchmarkNamespaceAction(b *testing.B) {
@@ -31,6 +57,8 @@ func BenchmarkNamespaceAction(b *testing.B) {
 			Inputs: []string{"p/in.txt"}, Outputs: []string{out}}
 	}
 	b.Run("off", func(b *testing.B) {
+		cpu0 := cpuTime()
+		defer func() { reportCPU(b, cpu0) }()
 		for i := 0; b.Loop(); i++ {
 			a := action(i)
 			cmd := exec.Command("/bin/sh", a.Argv[1:]...)
@@ -47,6 +75,11 @@ func BenchmarkNamespaceAction(b *testing.B) {
 		if _, _, err := m.Mode(ctx); err != nil {
 			b.Skip(err)
 		}
+		cpu0 := cpuTime()
+		defer func() {
+			m.Close() // the zygote's CPU time, and its commands', counts once it is reaped
+			reportCPU(b, cpu0)
+		}()
 		for i := 0; b.Loop(); i++ {
 			a := action(i)
 			xr, err := m.Prepare(ctx, a)

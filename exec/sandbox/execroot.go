@@ -54,6 +54,10 @@ type Manager struct {
 
 	zygote zygote // ModeNamespace: started by the first command that needs it
 
+	exeOnce sync.Once
+	exe     string // bld's own binary (os.Executable), the helper's
+	exeErr  error
+
 	poolMu sync.Mutex
 	// pool holds empty directories under Dir(root) that exec roots bind
 	// as output directories (ModeNamespace), ready for reuse; made lists
@@ -125,6 +129,18 @@ func (m *Manager) probe(ctx context.Context) error {
 	}
 	m.noPidns = err.Error()
 	return probeNamespace(ctx, m.root, false)
+}
+
+// executable returns bld's own binary, which runs the namespace helper,
+// looked up once (it costs a readlink(2)).
+func (m *Manager) executable() (string, error) {
+	m.exeOnce.Do(func() {
+		m.exe, m.exeErr = os.Executable()
+		if m.exeErr != nil {
+			m.exeErr = fmt.Errorf("finding bld's own binary for the sandbox helper: %w", m.exeErr)
+		}
+	})
+	return m.exe, m.exeErr
 }
 
 // KillsDescendants reports whether, in the mode in effect, everything a
@@ -361,7 +377,11 @@ func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, err
 		// Before the plan file is written (deferred), its name is "":
 		// StartZygote writes it and puts its name in the command's
 		// arguments when the zygote cannot start the command.
-		return namespaceCommand(ctx, e.planFile, path, a, e.pidns)
+		exe, err := e.m.executable()
+		if err != nil {
+			return nil, err
+		}
+		return namespaceCommand(ctx, exe, e.planFile, path, a, e.pidns)
 	}
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Args = a.Argv

@@ -65,9 +65,10 @@ import (
 // and the read-only view of step 4 once too, in its own namespace
 // (mountView: the output directories' parent Dir(root) stays writable
 // in it, as their binds of step 3 come from it); steps 2 to 5 but that
-// view per command, on a thread of its own after unshare(CLONE_NEWNS),
-// whose copy of the zygote's namespace has the view; step 6 by forking
-// the command from that thread.
+// view per command, on its serving thread after unshare(CLONE_NEWNS),
+// whose copy of the zygote's namespace has the view, or in a namespace it
+// reuses (a slot, whose workspace step 5 hid once: binds reach the view
+// through a descriptor); step 6 by forking the command from that thread.
 // With a pid namespace, the command itself is the namespace's pid 1 (no
 // helper init, no /proc of its own: see StartZygote).
 
@@ -100,12 +101,8 @@ func namespaceProcAttr(pidns bool) *syscall.SysProcAttr {
 // namespaceCommand is ExecRoot.Command in ModeNamespace: the helper, to
 // mount the plan in planFile and run the program at path (as the command
 // will see it) with a's argv. With pidns, the command runs in a pid
-// namespace of its own (runInit).
-func namespaceCommand(ctx context.Context, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding bld's own binary for the sandbox helper: %w", err)
-	}
+// namespace of its own (runInit). exe is bld's own binary.
+func namespaceCommand(ctx context.Context, exe, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
 	cmd := exec.CommandContext(ctx, exe)
 	// argv[0] is the action's, so that ps and the jobserver (which
 	// picks its style by program name) see the tool.
@@ -213,7 +210,7 @@ func helper(args []string) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
-	if err := mountExecRoot(&p, false); err != nil {
+	if err := mountExecRoot(&p, viewNone, ""); err != nil {
 		return err
 	}
 	// In a pid namespace of its own (pid 1), the /proc of the host would
@@ -355,10 +352,21 @@ func mountView(root string) error {
 	return remountReadOnly(root)
 }
 
+// How mountExecRoot finds the workspace's read-only view (step 4).
+const (
+	viewNone   = iota // not made: bind the workspace on itself first
+	viewMade          // mountView made it, at p.Root
+	viewHidden        // at from, which stands for p.Root; p.Root is hidden already
+)
+
 // mountExecRoot does steps 2 to 5 of the recipe for p, in a mount
-// namespace whose mounts are already private (step 1); viewMade says
-// that the namespace already has mountView's view of p.Root.
-func mountExecRoot(p *mountPlan, viewMade bool) error {
+// namespace whose mounts are already private (step 1). view says whether
+// the namespace already has mountView's view of p.Root: with viewHidden,
+// the view is reached through from (a path such as /proc/self/fd/N, N an
+// O_PATH descriptor of the view's root, which lets binds reach a covered
+// mount of the namespace), the output directories too (they lie in the
+// workspace), and the workspace is hidden already: step 5 is not done.
+func mountExecRoot(p *mountPlan, view int, from string) error {
 	// No size limit but the kernel's default (half the memory): what a
 	// command writes outside its output directories lives here.
 	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
@@ -373,7 +381,15 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 		if err := mkdirs(at(b.Dir), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", b.Dir, err)
 		}
-		if err := unix.Mount(b.Pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
+		pool := b.Pool
+		if view == viewHidden {
+			rel, ok := strings.CutPrefix(pool, p.Root+"/")
+			if !ok {
+				return fmt.Errorf("output directory %s is not in the workspace", pool)
+			}
+			pool = from + "/" + rel
+		}
+		if err := unix.Mount(pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("binding output directory %s: %w", b.Dir, err)
 		}
 	}
@@ -383,11 +399,14 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 		}
 	}
 	root := p.Root
+	if view == viewHidden {
+		root = from
+	}
 	// The read-only view of the workspace is the workspace itself, bound
 	// on its own path: the tmpfs of step 5 then covers it, where
 	// unmounting a view elsewhere cost a few hundred microseconds (the
 	// kernel waits for an RCU grace period on every unmount).
-	if !viewMade {
+	if view == viewNone {
 		if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind-mounting the workspace: %w", err)
 		}
@@ -416,6 +435,15 @@ func mountExecRoot(p *mountPlan, viewMade bool) error {
 			return fmt.Errorf("showing input %s: %w", in, err)
 		}
 	}
+	if view == viewHidden {
+		return nil
+	}
+	return hideWorkspace(root)
+}
+
+// hideWorkspace is step 5: an empty read-only tmpfs over the workspace's
+// path.
+func hideWorkspace(root string) error {
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "size=4k"); err != nil {
 		return fmt.Errorf("hiding the workspace: %w", err)
 	}

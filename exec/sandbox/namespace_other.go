@@ -20,6 +20,6 @@ func probeNamespace(ctx context.Context, root string, pidns bool) error {
 	return errors.New("mount namespaces exist only on Linux")
 }
 
-func namespaceCommand(ctx context.Context, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
+func namespaceCommand(ctx context.Context, exe, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
 	return nil, errors.New("mount namespaces exist only on Linux")
 }

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -35,35 +37,40 @@ import (
 //     goroutine reads the answers for all of them. When the control socket
 //     reaches EOF (bld exited or stopped the zygote), the zygote kills the
 //     process group of every command it has not reaped and exits.
-//   - The zygote hands each request to a worker: a goroutine locked to its
-//     thread for good (zygoteWorker), idle or made for it:
-//     unshare(CLONE_NEWNS) (per thread: the zygote's other threads keep
-//     its namespace), steps 2 to 5 of the recipe (the plan is in the
-//     request), then dropCapabilities on that thread (the command keeps
-//     none) and syscall.ForkExec from it (the child inherits the thread's
-//     mount namespace), then setns(2) back to the zygote's namespace:
-//     the command's namespace lives as long as the command. The command
-//     runs in FixedExecRoot, in a process group of its own, with stdin
-//     /dev/null, and with a pid namespace of its own when asked. The
-//     command is then that namespace's pid 1: when
-//     it ends, the kernel kills whatever it left in the namespace; it
-//     gets SIGKILL if the zygote dies; and, unlike under the per-action
-//     helper, /proc is the host's (a proc mount shows the pid namespace
-//     of the process that mounts it, and no process of ours runs in the
-//     command's namespace before the command).
+//   - One thread of the zygote, locked, does all its work in a loop
+//     around epoll_wait(2) (zygoteMain): for each request, in order,
+//     it moves to a mount namespace of the command's (per thread: the
+//     zygote's other threads, the Go runtime's, keep its namespace): a
+//     slot, one it reuses from command to command when the command gets
+//     a pid namespace (see slot), else a new one (unshare(CLONE_NEWNS));
+//     then steps 2 to 5 of the recipe (the plan is in the request; a
+//     slot hides the workspace once), syscall.ForkExec from that thread (the
+//     child inherits the thread's mount namespace, and its capabilities,
+//     which dropCapabilities emptied once for the thread's life), then
+//     setns(2) back to the zygote's namespace: the command's namespace
+//     lives as long as the command. The command runs in FixedExecRoot, in
+//     a process group of its own, with stdin /dev/null, and with a pid
+//     namespace of its own when asked. The command is then that
+//     namespace's pid 1: when it ends, the kernel kills whatever it left
+//     in the namespace; it gets SIGKILL if the zygote dies; and, unlike
+//     under the per-action helper, /proc is the host's (a proc mount
+//     shows the pid namespace of the process that mounts it, and no
+//     process of ours runs in the command's namespace before the
+//     command).
 //   - It answers 'p' with the command's pid on the host (the zygote is
 //     in the host's pid namespace), or 'e' with a message when the
 //     command could not be started (bld then runs the action with the
 //     per-action helper, which reports the failure as it always did), and
-//     the worker is free for the next request: a goroutine of the zygote
-//     waits for the command.
+//     adds the command's pidfd (from clone, CLONE_PIDFD) to its epoll
+//     set.
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
 //     and ru_maxrss (KiB).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
-//     kill its process group if it has not been reaped yet (or as soon as
-//     it starts).
+//     kill its process group if it has not been reaped yet (requests and
+//     kills are served in order: a command it does not know was reaped,
+//     or never started).
 //
 // A request too large for one datagram of the control socket (a plan of
 // many thousands of inputs) is declined: the per-action helper runs it.
@@ -330,7 +337,7 @@ func (z *zygote) start() error {
 	cmd.SysProcAttr = namespaceProcAttr(false)
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	// setns(2) back to its own mount namespace needs CAP_SYS_CHROOT too
-	// (zygoteWorker).
+	// (zserver.start).
 	cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, unix.CAP_SYS_CHROOT)
 	if err := cmd.Start(); err != nil {
 		ours.Close()
@@ -524,52 +531,93 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 	return s, nil
 }
 
-// A zjob is a command of the zygote, from its request to its reaping.
+// A zjob is a command of the zygote, from its start to its reaping.
 type zjob struct {
-	id     uint64
-	pid    int  // 0 until started
-	killed bool // bld asked for it to be killed
-	reaped bool
+	id    uint64
+	pid   int
+	pidfd int   // readable once the command has ended
+	slot  *slot // the namespace it runs in, if a slot's
 }
 
-// A zstate is the zygote's table of commands, by id.
-type zstate struct {
-	ctl  *pollFD
-	view string // the workspace whose view the zygote's namespace has
-
-	mu      sync.Mutex
-	jobs    map[uint64]*zjob
-	closing bool           // the control socket reached EOF
-	starts  sync.WaitGroup // commands being started
+// A slot is a mount namespace that the zygote keeps and reuses for
+// command after command: the commands with a pid namespace of their own,
+// of the workspace whose view the zygote made. Making a namespace per
+// command costs unshare(2), which copies every mount of the zygote's (the
+// host's: some tens), and the namespace's teardown when the command ends
+// (an unmount of each, and a wait for an RCU grace period); unmounting a
+// command's exec root from a reused namespace costs that wait too. So a
+// command's exec root is mounted on top of the last one's (each a tmpfs
+// on FixedDir: the lower ones are unreachable by any path, as a path
+// through FixedDir leads to the top one and ".." from its root to
+// FixedDir's parent), and a slot is torn down, all at once, after
+// maxSlotUses commands.
+//
+// A slot is made once, from the zygote's namespace: an O_PATH descriptor
+// of the workspace's read-only view is opened in it, then the empty
+// read-only tmpfs of step 5 covers the workspace for good (binds still
+// reach the view through the descriptor). A slot is used by one command
+// at a time; it is free again once that command is reaped: as the command
+// was the init of its pid namespace, every process of the namespace, so
+// every process that could be in the slot, is gone then.
+type slot struct {
+	ns     int // the mount namespace
+	view   int // O_PATH descriptor of the workspace's view in ns
+	uses   int // exec roots mounted on FixedDir
+	mounts int // the mounts they made
 }
 
-// kill kills the process group of job j unless it was reaped; s.mu is
-// held.
-func (j *zjob) kill() {
-	if j.pid > 0 && !j.reaped {
-		unix.Kill(-j.pid, unix.SIGKILL)
-	}
+// maxSlotUses bounds the exec roots stacked in a slot (and what their
+// commands left in them besides their outputs, which stays in memory
+// until the slot is torn down), and maxSlotMounts their mounts (the
+// kernel allows 100,000 per namespace by default, fs.mount-max); a
+// command of more inputs gets a namespace of its own.
+const (
+	maxSlotUses   = 16
+	maxSlotMounts = 10000
+)
+
+// A zserver is the zygote's side: one thread, locked, that does all the
+// zygote's work (see zygoteMain).
+type zserver struct {
+	ctl  int    // the control socket (blocking; received with MSG_DONTWAIT)
+	ep   int    // epoll: the control socket and each running command's pidfd
+	home int    // the zygote's mount namespace
+	null int    // /dev/null, the commands' stdin
+	view string // the workspace whose view the zygote's namespace has, or ""
+
+	free   []*slot          // slots not in use
+	jobs   map[uint64]*zjob // running commands, by id
+	byFD   map[int32]*zjob  // the same, by pidfd
+	buf    []byte           // a request
+	oob    []byte           // its descriptors
+	events []unix.EpollEvent
 }
 
-// answer sends bld one message about command id.
-func (st *zstate) answer(kind byte, id uint64, body []byte) {
-	st.ctl.send(append(appendMsg(make([]byte, 0, msgHeader+len(body)), kind, id), body...))
-}
-
-// A zwork is a request for a worker: the command's job, request and
-// descriptors.
-type zwork struct {
-	job   *zjob
-	req   *zygoteRequest
-	files []int
-}
+// zygoteCtl is the control socket's descriptor in the zygote.
+const zygoteCtl = 3
 
 // zygoteMain is the zygote: it serves the requests bld sends on
 // descriptor 3 until that socket reaches EOF. root, if not "", is the
 // workspace of its Manager: it makes the read-only view of it (mountView)
 // once, in its own namespace, for every command whose plan is of that
 // root.
+//
+// One thread does everything, in a loop around epoll_wait(2) on the
+// control socket and on a pidfd per running command, with blocking system
+// calls: receive a request, enter a mount namespace on this thread (a
+// slot, or a new one: unshare(CLONE_NEWNS)), mount the exec root, fork the
+// command (with CLONE_PIDFD), setns(2) back, answer;
+// when a pidfd is readable, kill what the command left in its group, reap
+// it and answer. No goroutine, channel or Go poller is involved, so a
+// command costs the zygote no hand-off between threads: each hand-off
+// (a futex wake-up, a context switch, and the runtime's sysmon woken to
+// poll every 20 µs for a while) cost more CPU than the mounts. The price:
+// requests are served one at a time (mounting an exec root takes some
+// hundred microseconds; a command's run does not hold the loop).
 func zygoteMain(root string) error {
+	// Mount namespaces and capabilities are per thread: the one that
+	// mounts is the one that forks.
+	runtime.LockOSThread()
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
@@ -578,128 +626,206 @@ func zygoteMain(root string) error {
 		// top of whatever part of it was made here.
 		root = ""
 	}
-	// The zygote's own mount namespace, to which a worker thread returns
-	// after each command; -1 if it cannot be opened (then every worker
-	// serves one command and ends with its thread).
+	// The zygote's own mount namespace, to which the thread returns after
+	// each command.
 	home, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		home = -1
+		return fmt.Errorf("opening the zygote's mount namespace: %w", err)
 	}
-	st := &zstate{ctl: pollable(3, "zygote control"), jobs: map[uint64]*zjob{}, view: root}
-	buf := make([]byte, maxRequest)
-	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
-	idle := make(chan zwork) // requests handed to idle workers
-	for {
-		n, oobn, flags, err := st.ctl.recvmsg(buf, oob)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n == 0 {
-			st.close()
-			os.Exit(0) // bld is gone, or done
-		}
-		files, ferr := parseRights(oob[:oobn])
-		kind, id, body, ok := parseMsg(buf[:n])
-		if !ok || kind != msgRequest {
-			for _, fd := range files {
-				unix.Close(fd)
-			}
-			if ok && kind == msgKill {
-				st.mu.Lock()
-				if j := st.jobs[id]; j != nil {
-					j.killed = true
-					j.kill()
-				}
-				st.mu.Unlock()
-			}
-			continue
-		}
-		req, err := parseRequest(body)
-		switch {
-		case flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0:
-			err = errors.New("the request or its descriptors were truncated")
-		case ferr != nil:
-			err = fmt.Errorf("reading the request's descriptors: %w", ferr)
-		case err != nil:
-		case req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0:
-			err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
-		}
-		if err != nil {
-			for _, fd := range files {
-				unix.Close(fd)
-			}
-			st.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
-			continue
-		}
-		j := &zjob{id: id}
-		st.mu.Lock()
-		st.jobs[id] = j
-		st.starts.Add(1)
-		st.mu.Unlock()
-		wk := zwork{job: j, req: req, files: files}
-		select {
-		case idle <- wk:
-		default:
-			crash.Go(func() { zygoteWorker(wk, idle, home, st) })
-		}
+	// Once for the thread's life: the commands it forks get no
+	// capability (a thread's bounding set never grows back, and nothing
+	// here raises the ambient or inheritable sets).
+	if err := dropCapabilities(true); err != nil {
+		return err
 	}
+	// The commands are waited for through pidfds (Linux 5.3): without
+	// them, the zygote does not serve, and bld runs the per-action
+	// helper.
+	self, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return fmt.Errorf("the zygote needs pidfds: %w", err)
+	}
+	unix.Close(self)
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, zygoteCtl, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: zygoteCtl}); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
+		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{},
+		buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles)),
+		events: make([]unix.EpollEvent, 32)}
+	return z.loop()
 }
 
 // maxFiles bounds the descriptors of a request.
 const maxFiles = 64
 
-// close kills the process group of every command not reaped, waiting a
-// little for those being started, when bld has closed the control socket.
-func (st *zstate) close() {
-	st.mu.Lock()
-	st.closing = true
-	for _, j := range st.jobs {
-		j.kill()
-	}
-	st.mu.Unlock()
-	started := make(chan struct{})
-	crash.Go(func() { st.starts.Wait(); close(started) })
-	select {
-	case <-started:
-	case <-time.After(time.Second):
-	}
-}
-
-// zygoteWorker serves the request wk, then those it receives from idle,
-// on one thread: its goroutine stays locked to the thread for good. After
-// each command the thread goes back to the zygote's mount namespace (home)
-// and waits for the next; making a thread per command cost a clone, the
-// runtime's setup of the thread and, for root, dropping the capability
-// bounding set again. If the thread cannot go back, the worker ends, and
-// Go ends the thread with it.
-func zygoteWorker(wk zwork, idle chan zwork, home int, st *zstate) {
-	runtime.LockOSThread()
-	w := &worker{home: home}
+// loop serves until the control socket reaches EOF (bld is gone, or done):
+// then it kills the process group of every command not reaped and
+// returns nil.
+func (z *zserver) loop() error {
 	for {
-		st.serve(wk, w)
-		if w.away {
-			return
+		n, err := epollWaitRaw(z.ep, z.events)
+		if err == unix.EINTR {
+			continue
 		}
-		wk = <-idle
+		if err != nil {
+			z.close()
+			return fmt.Errorf("epoll_wait: %w", err)
+		}
+		for _, ev := range z.events[:n] {
+			if ev.Fd != zygoteCtl {
+				if j := z.byFD[ev.Fd]; j != nil {
+					z.reap(j)
+				}
+				continue
+			}
+			done, err := z.receive()
+			if err != nil || done {
+				z.close()
+				return err
+			}
+		}
 	}
 }
 
-// A worker is the state of a zygote's thread.
-type worker struct {
-	home int // the zygote's mount namespace, or -1
-	// away: the thread is not in home (it unshared its mount namespace
-	// and could not go back).
-	away bool
-	// bsetDropped: the thread's capability bounding set is empty
-	// (dropCapabilities).
-	bsetDropped bool
+// epollWaitRaw is epoll_wait(2) with no timeout, made without telling
+// the Go runtime that the thread is in a system call (a raw one). The
+// runtime then sees the goroutine running: where the thread blocks in a
+// system call it knows of for more than 10 ms, the runtime's monitor
+// (sysmon) hands its P to another thread and then polls every 20 µs for a
+// millisecond (~50 context switches, several per command at -j 2), and
+// the thread then gets its P back through yet another hand-off. Sysmon
+// instead signals a goroutine it sees running for 10 ms (SIGURG, to
+// preempt it, and to stop the world for the garbage collector): that ends
+// the wait with EINTR, and the loop, back in Go code, lets itself be
+// preempted: at the latest at the next call of this function, whose
+// prologue checks for a preemption request (hence noinline).
+//
+//go:noinline
+func epollWaitRaw(ep int, events []unix.EpollEvent) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
-// goHome moves the thread back to the zygote's mount namespace after
-// unshare.
-func (w *worker) goHome() {
-	if w.home < 0 || unix.Setns(w.home, unix.CLONE_NEWNS) != nil {
-		w.away = true
+// close kills the process group of every command not reaped.
+func (z *zserver) close() {
+	for _, j := range z.jobs {
+		unix.Kill(-j.pid, unix.SIGKILL)
+	}
+}
+
+// receive handles one message of the control socket, if one is there; done
+// says it reached EOF. An error is one the zygote cannot go on after.
+func (z *zserver) receive() (done bool, err error) {
+	n, oobn, flags, _, err := unix.Recvmsg(z.ctl, z.buf, z.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return false, nil
+	}
+	if err != nil || n == 0 {
+		return true, nil
+	}
+	files, ferr := parseRights(z.oob[:oobn])
+	closeFiles := func() {
+		for _, fd := range files {
+			unix.Close(fd)
+		}
+	}
+	kind, id, body, ok := parseMsg(z.buf[:n])
+	if !ok || kind != msgRequest {
+		closeFiles()
+		if ok && kind == msgKill {
+			// A command not in jobs failed to start or was reaped:
+			// requests are served in order, so it is not to come.
+			if j := z.jobs[id]; j != nil {
+				unix.Kill(-j.pid, unix.SIGKILL)
+			}
+		}
+		return false, nil
+	}
+	req, err := parseRequest(body)
+	switch {
+	case flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0:
+		err = errors.New("the request or its descriptors were truncated")
+	case ferr != nil:
+		err = fmt.Errorf("reading the request's descriptors: %w", ferr)
+	case err != nil:
+	case req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0:
+		err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
+	}
+	if err != nil {
+		closeFiles()
+		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
+		return false, nil
+	}
+	j := &zjob{id: id}
+	var fatal error
+	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
+	closeFiles()
+	if err != nil {
+		if j.slot != nil {
+			z.release(j.slot)
+		}
+		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
+		return false, fatal
+	}
+	pid, pidfd := j.pid, j.pidfd
+	if eerr := unix.EpollCtl(z.ep, unix.EPOLL_CTL_ADD, pidfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd)}); eerr != nil {
+		// It cannot be waited for: kill it, and say so once it is reaped.
+		unix.Kill(-pid, unix.SIGKILL)
+		z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+		z.reap(j)
+		return false, fatal
+	}
+	z.jobs[id], z.byFD[int32(pidfd)] = j, j
+	z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+	return false, fatal
+}
+
+// reap is called when job j's command has ended (its pidfd is readable):
+// it kills what the command left in its process group (its leader not
+// reaped yet, the group's ID cannot have been reused), reaps it and
+// answers bld.
+func (z *zserver) reap(j *zjob) {
+	unix.Kill(-j.pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	var ru unix.Rusage
+	var err error
+	for {
+		_, err = unix.Wait4(j.pid, &ws, 0, &ru)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	unix.Close(j.pidfd) // which takes it out of the epoll set
+	if j.slot != nil {
+		z.release(j.slot)
+	}
+	delete(z.jobs, j.id)
+	delete(z.byFD, int32(j.pidfd))
+	if err != nil {
+		z.answer(msgErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
+		return
+	}
+	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
+	z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
+}
+
+// answer sends bld one message about command id; errors are ignored (bld
+// is gone: the next receive sees EOF).
+func (z *zserver) answer(kind byte, id uint64, body []byte) {
+	b := append(appendMsg(make([]byte, 0, msgHeader+len(body)), kind, id), body...)
+	for unix.Sendmsg(z.ctl, b, nil, nil, unix.MSG_NOSIGNAL) == unix.EINTR {
 	}
 }
 
@@ -719,204 +845,132 @@ func parseRights(oob []byte) ([]int, error) {
 	return fds, nil
 }
 
-// serve starts the command of wk on the worker's thread, whose goroutine
-// is locked to it, answers bld, and leaves the wait for the command to a
-// goroutine of its own.
-func (st *zstate) serve(wk zwork, w *worker) {
-	j := wk.job
-	pid, err := startForZygote(wk.req, wk.files, w, st.view != "" && wk.req.Plan.Root == st.view)
-	for _, f := range wk.files {
-		unix.Close(f)
+// start makes the command's mount namespace for req on this thread (or
+// enters a slot's), starts the command with the descriptors files (stdin
+// /dev/null), and takes the thread back to the zygote's mount namespace.
+// It returns the command's pid, a pidfd of it, and the slot it runs in,
+// if any (also when err is set: the slot is free again). fatal is set
+// when the thread could not go back: the zygote must then stop (its next
+// command would see this one's mounts).
+func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
+	view, from := viewNone, ""
+	if z.view != "" && req.Plan.Root == z.view {
+		view = viewMade
 	}
-	st.mu.Lock()
-	if err != nil {
-		delete(st.jobs, j.id)
-		st.starts.Done()
-		st.mu.Unlock()
-		st.answer(msgErr, j.id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
-		return
-	}
-	j.pid = pid
-	if j.killed || st.closing {
-		j.kill()
-	}
-	st.starts.Done()
-	st.mu.Unlock()
-	st.answer(msgPid, j.id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
-	if w.away {
-		// The worker ends with its thread after this command, and a
-		// thread's end is the parent's death for the command's
-		// Pdeathsig: the thread waits for the command first.
-		st.wait(j)
-		return
-	}
-	crash.Go(func() { st.wait(j) })
-}
-
-// wait waits for job j's command to end, kills what it left in its process
-// group, reaps it and answers bld.
-func (st *zstate) wait(j *zjob) {
-	// The goroutine waits on the command through the runtime's poller:
-	// a thread blocked in a system call makes the runtime's monitor
-	// (sysmon) wake every 20 µs, which cost the zygote more CPU than its
-	// mounts.
-	waitExited(j.pid)
-	st.mu.Lock()
-	unix.Kill(-j.pid, unix.SIGKILL) // what it left in its group
-	var ws unix.WaitStatus
-	var ru unix.Rusage
-	var err error
-	for {
-		_, err = unix.Wait4(j.pid, &ws, 0, &ru)
-		if err != unix.EINTR {
-			break
+	if need := planMounts(&req.Plan); view == viewMade && req.Pidns && need <= maxSlotMounts {
+		if sl, fatal = z.takeSlot(need); fatal != nil {
+			return 0, 0, nil, fatal, fatal
+		}
+		if sl != nil {
+			sl.mounts += need
 		}
 	}
-	j.reaped = true
-	delete(st.jobs, j.id)
-	st.mu.Unlock()
-	if err != nil {
-		st.answer(msgErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
-		return
-	}
-	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
-	st.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
-}
-
-// A pollFD is a descriptor that goroutines wait on through the runtime's
-// poller when it could be made non-blocking, else with blocking system
-// calls.
-type pollFD struct {
-	fd int
-	f  *os.File        // owns fd when not nil
-	rc syscall.RawConn // f's, when not nil
-}
-
-// pollable wraps fd, which it then owns.
-func pollable(fd int, name string) *pollFD {
-	p := &pollFD{fd: fd}
-	if unix.SetNonblock(fd, true) != nil {
-		return p
-	}
-	p.f = os.NewFile(uintptr(fd), name)
-	rc, err := p.f.SyscallConn()
-	if err != nil {
-		p.f.Close()
-		p.f = nil
-		p.fd = -1
-		return p
-	}
-	p.rc = rc
-	return p
-}
-
-// recvmsg is recvmsg(2) with MSG_CMSG_CLOEXEC, waiting until there is a
-// message; it returns the message's flags (MSG_TRUNC, MSG_CTRUNC).
-func (p *pollFD) recvmsg(b, oob []byte) (n, oobn, flags int, err error) {
-	if p.rc == nil {
-		n, oobn, flags, _, err = unix.Recvmsg(p.fd, b, oob, unix.MSG_CMSG_CLOEXEC)
-		return n, oobn, flags, err
-	}
-	cerr := p.rc.Read(func(fd uintptr) bool {
-		n, oobn, flags, _, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_CMSG_CLOEXEC)
-		return err != unix.EAGAIN
-	})
-	if err == nil {
-		err = cerr
-	}
-	return n, oobn, flags, err
-}
-
-// send sends b as one message; errors are ignored (bld is gone).
-func (p *pollFD) send(b []byte) {
-	if p.rc == nil {
-		for unix.Sendmsg(p.fd, b, nil, nil, unix.MSG_NOSIGNAL) == unix.EINTR {
+	if sl != nil {
+		if err := unix.Setns(sl.ns, unix.CLONE_NEWNS); err != nil {
+			z.dropSlot(sl)
+			return 0, 0, nil, fmt.Errorf("entering a mount namespace: %w", err), nil
 		}
-		return
-	}
-	p.rc.Write(func(fd uintptr) bool {
-		err := unix.Sendmsg(int(fd), b, nil, nil, unix.MSG_NOSIGNAL)
-		return err != unix.EAGAIN && err != unix.EINTR
-	})
-}
-
-func (p *pollFD) close() {
-	if p.f != nil {
-		p.f.Close()
-	} else if p.fd >= 0 {
-		unix.Close(p.fd)
-	}
-}
-
-// waitExited returns when the process pid, a child, has ended (it is not
-// reaped: its process group ID cannot be reused yet). It waits through
-// the poller on a pidfd, or else in waitid(2).
-func waitExited(pid int) {
-	if pfd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
-		p := pollable(pfd, "pidfd")
-		var werr error = unix.ENOTSUP
-		if p.rc != nil {
-			werr = p.rc.Read(func(fd uintptr) bool {
-				for {
-					// WNOHANG answers with no signal number while the
-					// child runs.
-					var info unix.Siginfo
-					err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
-					if err != unix.EINTR {
-						return err != nil || info.Signo != 0
-					}
-				}
-			})
-		}
-		p.close()
-		if werr == nil {
-			return
-		}
-	}
-	for {
-		var info unix.Siginfo
-		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
-			return
-		}
-	}
-}
-
-// startForZygote makes the command's mount namespace for req on this
-// thread, starts the command with the descriptors files, and takes the
-// thread back to the zygote's mount namespace.
-func startForZygote(req *zygoteRequest, files []int, w *worker, viewMade bool) (int, error) {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		w.away = true // to be safe: a fresh thread serves the next one
-		return 0, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+		view, from = viewHidden, "/proc/self/fd/"+strconv.Itoa(sl.view)
+	} else if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return 0, 0, nil, fmt.Errorf("unshare(CLONE_NEWNS): %w", err), nil
 	}
 	// The command's namespace lives on in the command.
-	defer w.goHome()
-	if err := mountExecRoot(&req.Plan, viewMade); err != nil {
-		return 0, err
+	defer func() {
+		if serr := unix.Setns(z.home, unix.CLONE_NEWNS); serr != nil {
+			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", serr)
+		}
+	}()
+	if sl != nil {
+		sl.uses++
 	}
-	if err := dropCapabilities(!w.bsetDropped); err != nil {
-		return 0, err
+	if err := mountExecRoot(&req.Plan, view, from); err != nil {
+		return 0, 0, sl, err, nil
 	}
-	w.bsetDropped = true
-	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(null)
-	pfiles := []uintptr{uintptr(null)}
+	pfiles := make([]uintptr, 0, 1+len(files))
+	pfiles = append(pfiles, uintptr(z.null))
 	for _, f := range files {
 		pfiles = append(pfiles, uintptr(f))
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true}
+	pidfd = -1
+	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
 	if req.Pidns {
 		sys.Cloneflags = syscall.CLONE_NEWPID
 		sys.Pdeathsig = syscall.SIGKILL
 	}
-	pid, err := syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
+	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
-		return 0, fmt.Errorf("exec %s: %w", req.Argv[0], err)
+		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
 	}
-	return pid, nil
+	if pidfd < 0 {
+		// A kernel without CLONE_PIDFD (before 5.2).
+		if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+			unix.Kill(-pid, unix.SIGKILL)
+			for {
+				if _, werr := unix.Wait4(pid, nil, 0, nil); werr != unix.EINTR {
+					break
+				}
+			}
+			return 0, 0, sl, fmt.Errorf("no pidfd for the command: %w", err), nil
+		}
+	}
+	return pid, pidfd, sl, nil, nil
+}
+
+// planMounts is how many mounts mountExecRoot makes for p in a slot.
+func planMounts(p *mountPlan) int {
+	return 1 + len(p.Outs) + len(p.Inputs)
+}
+
+// takeSlot returns a free slot with room for need more mounts, or a new
+// one; nil if none can be made (the caller makes a namespace for the
+// command alone). fatal is set when the thread could not go back to the
+// zygote's namespace.
+func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
+	for n := len(z.free); n > 0; n-- {
+		sl = z.free[n-1]
+		z.free = z.free[:n-1]
+		if sl.mounts+need <= maxSlotMounts {
+			return sl, nil
+		}
+		z.dropSlot(sl)
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return nil, nil
+	}
+	defer func() {
+		if err := unix.Setns(z.home, unix.CLONE_NEWNS); err != nil {
+			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", err)
+		}
+	}()
+	sl = &slot{ns: -1}
+	var err error
+	if sl.view, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, nil
+	}
+	if hideWorkspace(z.view) == nil {
+		sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if sl.ns < 0 {
+		unix.Close(sl.view)
+		return nil, nil
+	}
+	return sl, nil
+}
+
+// release makes slot sl, whose command was reaped (or not started), free
+// again, or tears it down if it was used maxSlotUses times.
+func (z *zserver) release(sl *slot) {
+	if sl.uses >= maxSlotUses || sl.mounts >= maxSlotMounts {
+		z.dropSlot(sl)
+		return
+	}
+	z.free = append(z.free, sl)
+}
+
+// dropSlot tears a slot down: the last reference to its namespace goes.
+func (z *zserver) dropSlot(sl *slot) {
+	unix.Close(sl.ns)
+	unix.Close(sl.view)
 }
 
 // dropCapabilities makes sure that what this thread execs has no

@@ -550,3 +550,41 @@ func TestZygoteRequestTooLarge(t *testing.T) {
 		t.Errorf("exit %d, %v", code, err)
 	}
 }
+
+// The zygote's one thread serves command after command: each gets a
+// fresh exec root with its own inputs only (nothing an earlier one had or
+// left in it), the workspace hidden at its path, its outputs collected,
+// stdin /dev/null, and no capability, although the thread dropped them
+// once.
+func TestZygoteSequence(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	os.WriteFile(filepath.Join(root, "secret.txt"), []byte("secret\n"), 0o644)
+	for i := range maxSlotUses + 2 { // past a slot's teardown
+		n := strconv.Itoa(i)
+		os.WriteFile(filepath.Join(root, "in"+n+".txt"), []byte("in "+n+"\n"), 0o644)
+		a := &graph.Action{
+			Argv: []string{"sh", "-c", `ls -A; ls -A ..; cat in*.txt; cat; cat ` + root + `/secret.txt 2>/dev/null || echo hidden
+grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status | tr -d '\t'; echo x > left` + n + `; echo out > bld-out/o` + n},
+			Env:     []string{"PATH=/usr/bin:/bin"},
+			Inputs:  []string{"in" + n + ".txt"},
+			Outputs: []string{"bld-out/o" + n},
+		}
+		s, r, xr := zygoteRun(t, context.Background(), m, a)
+		out := readAll(t, r)
+		if code, state, _, err := s.Wait(); err != nil || code != 0 {
+			t.Fatalf("command %d: exit %d (%s), %v; output %q", i, code, state, err, out)
+		}
+		want := "bld-out\nin" + n + ".txt\nexecroot\nin " + n + "\nhidden\n" +
+			"CapInh:0000000000000000\nCapPrm:0000000000000000\nCapEff:0000000000000000\nCapAmb:0000000000000000\n"
+		if out != want {
+			t.Errorf("command %d: output %q, want %q", i, out, want)
+		}
+		if err := xr.Collect(a); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(filepath.Join(root, "bld-out/o"+n)); err != nil || string(b) != "out\n" {
+			t.Errorf("command %d: collected output %q, %v", i, b, err)
+		}
+	}
+}
