@@ -248,6 +248,11 @@ func (a *Analyzer) EnvRead() []string {
 	return names
 }
 
+// NumAnalyzed returns how many labels were analyzed (or were being
+// analyzed when it stopped): the number of Records, for sizing what is
+// made of them.
+func (a *Analyzer) NumAnalyzed() int { return len(a.st.entries) }
+
 // Actions returns every action of the targets analyzed so far (and the
 // tests added), in declaration order.
 func (a *Analyzer) Actions() []*graph.Action { return a.actions }

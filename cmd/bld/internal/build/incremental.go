@@ -144,15 +144,15 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 // give back exactly those: then a later build does not analyze
 // incrementally.
 func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, rootGoals map[label.Label][]string, actions []*graph.Action, goals []string) *snapshot.Index {
-	owned := ownedActions(an)
+	owned := actionsByOwner(actions)
 	get := func(l label.Label) (*snapshot.Analyzed, error) {
 		rec, ok := an.Record(l)
 		if !ok {
 			return nil, fmt.Errorf("%s was not analyzed", l)
 		}
-		return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned(l), Goals: rootGoals[l], Env: rec.Env}, nil
+		return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned[l.String()], Goals: rootGoals[l], Env: rec.Env}, nil
 	}
-	got, gotGoals, targets, err := snapshot.Assemble(roots, get)
+	got, gotGoals, targets, err := snapshot.AssembleSized(roots, get, an.NumAnalyzed(), len(actions))
 	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {
 		return nil
 	}
@@ -197,6 +197,27 @@ func analyzed(an *analysis.Analyzer, l label.Label, c *analysis.Configured, acti
 		rec = &analysis.Record{}
 	}
 	return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: actions, Goals: goalsOf(c), Env: rec.Env}
+}
+
+// actionsByOwner returns actions grouped by their Owner, each group in
+// order. An analysis declares each target's actions together, so a group
+// is mostly a piece of actions itself, not a copy.
+func actionsByOwner(actions []*graph.Action) map[string][]*graph.Action {
+	by := make(map[string][]*graph.Action, len(actions))
+	for i := 0; i < len(actions); {
+		owner := actions[i].Owner
+		j := i + 1
+		for j < len(actions) && actions[j].Owner == owner {
+			j++
+		}
+		if prev, ok := by[owner]; ok {
+			by[owner] = append(slices.Clip(prev), actions[i:j]...)
+		} else {
+			by[owner] = actions[i:j:j]
+		}
+		i = j
+	}
+	return by
 }
 
 // ownedActions returns a function giving the actions that an declared for

@@ -34,8 +34,8 @@ type Plan struct {
 	AnalysisErrors int
 	// Executables maps the labels analyzed to their programs
 	// (DefaultInfo.executable), Args to their args attributes, and Files
-	// to the files of their DefaultInfo, when the plan comes from an
-	// analysis and not a snapshot (Request.SnapPath "").
+	// to the files of their DefaultInfo, when the request keeps no
+	// snapshot (Request.SnapPath ""); else they are nil.
 	Executables map[string]string
 	Args        map[string][]string
 	Files       map[string][]string
@@ -175,6 +175,12 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		}
 		rootGoals[l] = goalsOf(c)
 		goals = append(goals, rootGoals[l]...)
+		if snapPath != "" {
+			// A plan from a snapshot has none of these: no caller
+			// that keeps a snapshot reads them (at 100,000 targets,
+			// they would be 20 MB for nothing).
+			continue
+		}
 		name := l.String()
 		if len(c.Files) > 0 {
 			paths := make([]string, len(c.Files))
