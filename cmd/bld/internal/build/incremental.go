@@ -139,18 +139,19 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 }
 
 // newIndex returns the index of a complete analysis by an of the roots
-// that the patterns named (with the goals of each), which declared actions
-// and goals, or nil if replaying the analysis (snapshot.Assemble) does not
+// that the patterns named, which declared actions and goals, or nil if replaying the analysis (snapshot.Assemble) does not
 // give back exactly those: then a later build does not analyze
 // incrementally.
-func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, rootGoals map[label.Label][]string, actions []*graph.Action, goals []string) *snapshot.Index {
+func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, actions []*graph.Action, goals []string) *snapshot.Index {
 	owned := actionsByOwner(actions)
 	get := func(l label.Label) (*snapshot.Analyzed, error) {
 		rec, ok := an.Record(l)
-		if !ok {
+		c, done := an.Result(l)
+		if !ok || !done {
 			return nil, fmt.Errorf("%s was not analyzed", l)
 		}
-		return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned[l.String()], Goals: rootGoals[l], Env: rec.Env}, nil
+		// (Only a root's goals count.)
+		return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned[l.String()], Goals: goalsOf(c), Env: rec.Env}, nil
 	}
 	got, gotGoals, targets, err := snapshot.AssembleSized(roots, get, an.NumAnalyzed(), len(actions))
 	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {

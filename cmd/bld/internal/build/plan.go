@@ -147,7 +147,6 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	executables := map[string]string{}
 	args := map[string][]string{}
 	files := map[string][]string{}
-	rootGoals := map[label.Label][]string{}
 	testsAdded := map[label.Label]bool{}
 	addTests := func(c *analysis.Configured) error {
 		if testsAdded[c.Label] {
@@ -173,8 +172,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			report(err)
 			continue
 		}
-		rootGoals[l] = goalsOf(c)
-		goals = append(goals, rootGoals[l]...)
+		goals = append(goals, goalsOf(c)...)
 		if snapPath != "" {
 			// A plan from a snapshot has none of these: no caller
 			// that keeps a snapshot reads them (at 100,000 targets,
@@ -200,7 +198,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	// dropped.
 	var index *snapshot.Index
 	if snapPath != "" && len(reported) == 0 && req.Tests == nil {
-		index = newIndex(ctx, req.Loader, an, patterns, labels, rootGoals, actions, goals)
+		index = newIndex(ctx, req.Loader, an, patterns, labels, actions, goals)
 	}
 	// The analysis and the packages are garbage from here on: what
 	// follows keeps only the actions. Collecting them now sets the heap
