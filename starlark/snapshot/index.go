@@ -84,10 +84,9 @@ func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 	for i, t := range targets {
 		tIndex[t.Label] = int32(i)
 	}
-	roots := x0Roots(packages)
-	isRoot := make(map[label.Label]bool, len(roots))
-	for _, r := range roots {
-		isRoot[r] = true
+	nRoots := 0
+	for _, p := range packages {
+		nRoots += len(p.Roots)
 	}
 	nChildren, nDeps := 0, 0
 	for _, t := range targets {
@@ -96,8 +95,22 @@ func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 	}
 	x := &Index{Packages: packages, Names: make([]string, len(targets)), Pkgs: make([]int32, len(targets)),
 		Actions: make([]int32, len(targets)), ChildEnd: make([]int32, len(targets)), DepEnd: make([]int32, len(targets)),
-		Children: withRoom(nChildren), Deps: withRoom(nDeps), RootGoalEnd: withRoom(len(roots))}
+		Children: withRoom(nChildren), Deps: withRoom(nDeps), RootGoalEnd: withRoom(nRoots)}
+	// The roots (Roots, without making them), their goals, and which
+	// targets they are.
+	isRoot := make([]bool, len(targets))
 	rootGoals := make([]string, 0, len(goals))
+	for _, p := range packages {
+		for _, name := range p.Roots {
+			i, ok := tIndex[label.Label{Pkg: p.Path, Name: name}]
+			if !ok {
+				return nil
+			}
+			isRoot[i] = true
+			rootGoals = append(rootGoals, targets[i].Goals...)
+			x.RootGoalEnd = append(x.RootGoalEnd, int32(len(rootGoals)))
+		}
+	}
 	for i, t := range targets {
 		pi, ok := pkgIndex[t.Label.Pkg]
 		if !ok || t.Label.Repo != "" {
@@ -120,20 +133,12 @@ func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 			x.Deps = append(x.Deps, di)
 		}
 		x.DepEnd[i] = int32(len(x.Deps))
-		if len(t.Goals) > 0 && !isRoot[t.Label] {
+		if len(t.Goals) > 0 && !isRoot[i] {
 			return nil
 		}
 		if len(t.Env) > 0 {
 			x.Env = append(x.Env, TargetStrings{int32(i), t.Env})
 		}
-	}
-	for _, r := range roots {
-		i, ok := tIndex[r]
-		if !ok {
-			return nil
-		}
-		rootGoals = append(rootGoals, targets[i].Goals...)
-		x.RootGoalEnd = append(x.RootGoalEnd, int32(len(rootGoals)))
 	}
 	if !slices.Equal(rootGoals, goals) {
 		return nil
@@ -276,24 +281,22 @@ func AssembleSized(roots []label.Label, get func(label.Label) (*Analyzed, error)
 // assemble is Assemble with room for about nTargets targets and nActions
 // actions.
 func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
-	const (
-		root    = 1
-		visited = 2
-	)
-	state := make(map[label.Label]uint8, max(nTargets, len(roots)))
+	// state[l] is 0 for a label not met yet, root for a root not
+	// visited yet, and 1 + its index in targets once visited.
+	const root = -1
+	state := make(map[label.Label]int32, max(nTargets, len(roots)))
 	for _, r := range roots {
 		state[r] = root
 	}
-	rootGoals := make(map[label.Label][]string, len(roots))
 	targets = make([]Target, 0, nTargets)
 	actions = make([]*graph.Action, 0, nActions)
 	var visit func(l label.Label) error
 	visit = func(l label.Label) error {
 		st := state[l]
-		if st&visited != 0 {
+		if st > 0 {
 			return nil
 		}
-		state[l] = st | visited
+		state[l] = int32(len(targets)) + 1 // (its index is set below; a cycle stops here)
 		a, err := get(l)
 		if err != nil {
 			return err
@@ -304,10 +307,10 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 			}
 		}
 		t := Target{Label: l, Children: a.Children, Actions: len(a.Actions), Env: a.Env, Deps: packageDeps(l.Pkg, a)}
-		if st&root != 0 {
+		if st == root {
 			t.Goals = a.Goals
-			rootGoals[l] = a.Goals
 		}
+		state[l] = int32(len(targets)) + 1
 		targets = append(targets, t)
 		actions = append(actions, a.Actions...)
 		return nil
@@ -316,7 +319,7 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 		if err := visit(r); err != nil {
 			return nil, nil, nil, err
 		}
-		goals = append(goals, rootGoals[r]...)
+		goals = append(goals, targets[state[r]-1].Goals...)
 	}
 	return actions, goals, targets, nil
 }

@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 	"time"
 
 	"bld/exec/filestat"
 	"bld/exec/graph"
+	"bld/exec/heapgoal"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
 	"bld/starlark/loading"
@@ -116,7 +118,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			return plan, err
 		}
 	}
-	stopWatch := req.Loader.WatchMemory()
+	stopWatch := sync.OnceFunc(req.Loader.WatchMemory())
 	defer stopWatch()
 	if changes != nil && changes.Full == "" && req.Tests == nil {
 		if plan, ok, err := analyzeIncremental(ctx, req, key, snap, changes, t); ok || err != nil {
@@ -193,6 +195,14 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		}
 	}
 	actions, envRead := an.Actions(), an.EnvRead()
+	// No Starlark runs from here on: what is left (the index, the
+	// graph's checks, the snapshot) keeps much of what it allocates, so
+	// the heap follows its live data as execution's does, not with
+	// analysis's headroom. (At 100,000 targets this is where the peak
+	// was: the index's records come on top of all the analysis keeps,
+	// and twice that was allowed.)
+	stopWatch()
+	defer heapgoal.Follow(heapgoal.Execution)()
 	// The index of an incremental re-analysis is made from the
 	// analysis's records and the packages loaded, before both are
 	// dropped.
