@@ -146,9 +146,11 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	an := analysis.New(req.Loader, cfg, base, req.HostEnv)
 	an.Prepare(ctx, labels)
 	var goals []string
-	executables := map[string]string{}
-	args := map[string][]string{}
-	files := map[string][]string{}
+	var executables map[string]string
+	var args, files map[string][]string
+	if snapPath == "" {
+		executables, args, files = map[string]string{}, map[string][]string{}, map[string][]string{}
+	}
 	testsAdded := map[label.Label]bool{}
 	addTests := func(c *analysis.Configured) error {
 		if testsAdded[c.Label] {
