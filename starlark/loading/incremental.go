@@ -72,9 +72,12 @@ func (l *Loader) LoadedPackages() []string {
 // so that Expand(patterns) is the sorted union of PatternTargets over the
 // packages it loads. An error is Expand's for the same pattern.
 func (l *Loader) PatternTargets(pkg *Package, patterns []label.Pattern) ([]label.Label, error) {
-	seen := map[label.Label]bool{}
+	var seen map[label.Label]bool
 	var out []label.Label
 	add := func(lb label.Label) {
+		if seen == nil {
+			seen = map[label.Label]bool{}
+		}
 		if !seen[lb] {
 			seen[lb] = true
 			out = append(out, lb)
@@ -85,6 +88,12 @@ func (l *Loader) PatternTargets(pkg *Package, patterns []label.Pattern) ([]label
 		case p.Recursive && !under(pkg.Path, p.Pkg), !p.Recursive && p.Pkg != pkg.Path:
 			continue
 		case p.Recursive || p.All:
+			if seen == nil {
+				// Sized for the whole package: this runs for every
+				// package a build of //... loaded.
+				n := len(pkg.Targets)
+				seen, out = make(map[label.Label]bool, n), make([]label.Label, 0, n)
+			}
 			for _, name := range pkg.TargetNames() {
 				if !pkg.Targets[name].Manual() {
 					add(label.Label{Pkg: pkg.Path, Name: name})

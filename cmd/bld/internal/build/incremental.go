@@ -144,14 +144,23 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 // incrementally.
 func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, actions []*graph.Action, goals []string) *snapshot.Index {
 	owned := actionsByOwner(actions)
+	// What get returns, made in one piece: Assemble asks for each label
+	// once.
+	slab := make([]snapshot.Analyzed, an.NumAnalyzed())
 	get := func(l label.Label) (*snapshot.Analyzed, error) {
 		rec, ok := an.Record(l)
 		c, done := an.Result(l)
 		if !ok || !done {
 			return nil, fmt.Errorf("%s was not analyzed", l)
 		}
+		if len(slab) == 0 {
+			slab = make([]snapshot.Analyzed, 64)
+		}
+		a := &slab[0]
+		slab = slab[1:]
 		// (Only a root's goals count.)
-		return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned[l.String()], Goals: goalsOf(c), Env: rec.Env}, nil
+		*a = snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned[l.String()], Goals: goalsOf(c), Env: rec.Env}
+		return a, nil
 	}
 	got, gotGoals, targets, err := snapshot.AssembleSized(roots, get, an.NumAnalyzed(), len(actions))
 	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {
