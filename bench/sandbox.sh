@@ -14,7 +14,10 @@
 # skip it), `ninja -j $JOBS` on the same graph (bench/gen writes its
 # build.ninja), interleaved with the modes. Prints the median wall time per
 # mode, the difference from --sandbox=off per action, the ratio to ninja,
-# and every sample.
+# and every sample. Before each timed run, `sync` writes back what the
+# setup (deleting the last run's files, copying the workspace) left dirty,
+# so that one tool's run does not pay for the setup's or the previous
+# run's write-back (SYNC=0 to skip it, as the script did until 2026-11-30).
 set -euo pipefail
 export LC_ALL=C
 
@@ -46,6 +49,7 @@ for ((r = 0; r < RUNS; r++)); do
 		mode=${tools[$(((i + r) % ${#tools[@]}))]}
 		rm -rf "$tmp/ws" "$tmp/cache"
 		cp -a "$tmp/src" "$tmp/ws"
+		[[ "${SYNC:-1}" != 0 ]] && sync
 		cd "$tmp/ws"
 		cmd=("$BLD" build -j "$JOBS" --sandbox="$mode" --cache-dir "$tmp/cache" //...)
 		[[ $mode == ninja ]] && cmd=(ninja -j "$JOBS")

@@ -52,7 +52,7 @@ func runCache(ctx context.Context, env *environment, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "cache %s\n", dir)
 		fmt.Fprintf(env.stdout, "size     %s (%d blobs, %s of blob data)\n", formatSize(st.Size), st.Blobs, formatSize(st.BlobBytes))
-		fmt.Fprintf(env.stdout, "entries  %d action results\n", st.Entries)
+		fmt.Fprintf(env.stdout, "entries  %d action results (%d of them in %d packs)\n", st.Entries, st.PackedEntries, st.Packs)
 		if len(st.Builds) > 0 {
 			fmt.Fprintln(env.stdout, "recent builds:")
 			for _, b := range st.Builds {

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -253,8 +254,12 @@ func (w *testWorkspace) cacheListFiles(subs ...string) []string {
 	w.t.Helper()
 	var files []string
 	for _, sub := range subs {
-		err := filepath.WalkDir(filepath.Join(w.cacheBldDir(), sub), func(p string, d fs.DirEntry, err error) error {
+		root := filepath.Join(w.cacheBldDir(), sub)
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
+				if p == root && errors.Is(err, fs.ErrNotExist) {
+					return nil // none (results live in packs)
+				}
 				return err
 			}
 			if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".tmp") {
@@ -588,17 +593,22 @@ func TestCacheEverythingCorrupt(t *testing.T) {
 	w.cacheBuildEvents("//...")
 	w.bld("clean")
 	w.cacheBuildEvents("//...") // hits: touches, records
-	files := w.cacheListFiles("cas", "ac")
+	files := w.cacheListFiles("cas", "ac", "packs")
 	files = append(files, filepath.Join(w.cacheBldDir(), "stats.json"))
 	flipped := 0
 	for _, p := range files {
-		if cacheFlipByte(t, p) {
+		if strings.HasSuffix(p, ".pack") {
+			cacheDamagePack(t, p) // every result in it
+			flipped++
+		} else if cacheFlipByte(t, p) {
 			flipped++
 		}
 	}
-	// Small outputs live inside results (docs/cache.md): there are fewer
-	// blobs than outputs, but every file of the cache is damaged.
-	if flipped != len(files) || flipped < 8 {
+	// Small outputs live inside results (docs/cache.md), and results in
+	// the build's pack: there are few files (a blob, the pack and its
+	// index, stats.json), but every one of them, and every result, is
+	// damaged.
+	if flipped != len(files) || flipped < 4 {
 		t.Fatalf("flipped only %d files of %v", flipped, files)
 	}
 	w.bld("clean")
@@ -616,6 +626,22 @@ func TestCacheEverythingCorrupt(t *testing.T) {
 	events, r = w.cacheBuildEvents("//...")
 	cacheWantAllRestored(t, events, cacheCActions, r)
 	cacheWantSameOutputs(t, "restored after the rebuild", want, w.cacheSnapshot())
+}
+
+// cacheDamagePack flips a byte every 50 of the pack p past its header, so
+// that every record in it fails verification.
+func cacheDamagePack(t *testing.T, p string) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 20; i < len(data); i += 50 {
+		data[i] ^= 0xff
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cacheKillWorkspace returns a workspace of 44 small actions: 21 genrules (one

@@ -196,7 +196,11 @@ func (c *Cache) lookupLocal(a *graph.Action, ki *keyInfo) (executor.Check, strin
 	c.fastRemember(a, ki, res.OutputFiles)
 	c.count(true)
 	check := executor.Check{UpToDate: true, Restored: restored, Key: ki.key}
-	if restored && !res.StdoutDigest.IsZero() {
+	switch {
+	case !restored:
+	case res.StdoutRaw != nil:
+		check.Output = res.StdoutRaw // decodeResult checked it
+	case !res.StdoutDigest.IsZero():
 		// Shown again, as sccache does; a lost or damaged log only
 		// means nothing is shown.
 		check.Output, _ = c.store.ReadBlob(res.StdoutDigest)
@@ -352,10 +356,9 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 	if storing && len(output) > 0 {
 		// The command's output is kept as REAPI's stdout (bld captures
 		// stdout and stderr as one interleaved stream).
-		d, err := c.store.PutBytes(output)
+		err := c.setOutput(r, output, c.store.PutBytes)
 		switch {
 		case err == nil:
-			r.StdoutDigest = d
 		case c.storeFault(err):
 			storing = false
 		default:

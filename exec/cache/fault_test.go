@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"bld/exec/store"
 )
 
 // A store that fails (here: directories in place of every entry and blob
@@ -15,7 +17,8 @@ func TestStoreFaultsWarnOnce(t *testing.T) {
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, root, sampleFiles)
 	actions := sampleGraph()
-	c := openCache(t, dir, root, Options{InlineMax: -1})
+	// Entries as files, to put directories in their place.
+	c := openCacheWith(t, dir, root, Options{InlineMax: -1}, store.Options{PackMax: -1})
 	r := build(t, c, root, actions)
 	closeCache(t, c)
 	entries, _ := filepath.Glob(filepath.Join(dir, "ac", "*", "*"))

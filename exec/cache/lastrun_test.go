@@ -47,7 +47,7 @@ func TestUpToDateByLastRun(t *testing.T) {
 			}
 			expectOutputs(t, root, actions, sampleFiles)
 			for _, a := range actions {
-				if _, err := os.Stat(entryPath(dir, r.keys[a.Owner])); err != nil {
+				if _, err := openStore(t, dir).GetEntry(r.keys[a.Owner]); err != nil {
 					t.Errorf("%s: result not stored again: %v", a.Owner, err)
 				}
 			}

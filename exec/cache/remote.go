@@ -151,13 +151,9 @@ func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) boo
 	if !ok {
 		return false
 	}
-	if len(output) > 0 {
-		d, err := c.store.PutBytes(output)
-		if err != nil {
-			c.storeFault(err)
-			return false
-		}
-		local.StdoutDigest = d
+	if err := c.setOutput(local, output, c.store.PutBytes); err != nil {
+		c.storeFault(err)
+		return false
 	}
 	if err := c.putResult(ki.key, local); err != nil {
 		c.storeFault(err)

@@ -18,7 +18,8 @@ import (
 // blobs of its outputs and of its output log. An output of at most Options.InlineMax bytes is inlined in
 // the result (OutputFile.Contents, as REAPI allows) instead: a result
 // then costs one file of the store, not one per output, and a file
-// creation costs more than copying a few kilobytes. An empty output is
+// creation costs more than copying a few kilobytes. The command's output,
+// when it is as small, is inlined likewise (StdoutRaw, with its digest). An empty output is
 // neither inlined nor a blob: its digest says it all.
 
 // defaultInlineMax is the size up to which outputs are inlined in results
@@ -46,6 +47,26 @@ type actionResult struct {
 	// StdoutDigest is the digest of the command's output (stdout and
 	// stderr, interleaved); zero when there was none.
 	StdoutDigest digest.Digest
+	// StdoutRaw is that output when it is inlined in the result (REAPI's
+	// stdout_raw), as small outputs are; nil when it is a blob.
+	StdoutRaw []byte
+}
+
+// setOutput sets the command's output of r to output: inlined if it is
+// small enough, else as the blob stored by put.
+func (c *Cache) setOutput(r *actionResult, output []byte, put func([]byte) (digest.Digest, error)) error {
+	if len(output) == 0 {
+		return nil
+	}
+	if max := c.inlineMax(); max >= 0 && int64(len(output)) <= max {
+		r.StdoutDigest, r.StdoutRaw = digest.OfBytes(output), output
+		return nil
+	}
+	d, err := put(output)
+	if err == nil {
+		r.StdoutDigest = d
+	}
+	return err
 }
 
 // An outputFile is an ActionResult's OutputFile.
@@ -77,6 +98,7 @@ func (r *actionResult) proto() *repb.ActionResult {
 	}
 	if !r.StdoutDigest.IsZero() {
 		m.StdoutDigest = reapi.DigestToProto(r.StdoutDigest)
+		m.StdoutRaw = r.StdoutRaw
 	}
 	return m
 }
@@ -92,6 +114,12 @@ func decodeResult(payload []byte) (*actionResult, error) {
 	r := &actionResult{
 		OutputFiles:  make([]outputFile, len(m.GetOutputFiles())),
 		StdoutDigest: reapi.DigestFromProto(m.GetStdoutDigest()),
+	}
+	if raw := m.GetStdoutRaw(); len(raw) > 0 {
+		if digest.OfBytes(raw) != r.StdoutDigest {
+			return nil, errBadResult
+		}
+		r.StdoutRaw = raw
 	}
 	for i, of := range m.GetOutputFiles() {
 		f := outputFile{Path: of.GetPath(), Digest: reapi.DigestFromProto(of.GetDigest()), IsExecutable: of.GetIsExecutable()}
@@ -119,7 +147,7 @@ func blobsOf(r *actionResult) []digest.Digest {
 		}
 		ds = append(ds, of.Digest)
 	}
-	if !r.StdoutDigest.IsZero() {
+	if !r.StdoutDigest.IsZero() && r.StdoutRaw == nil {
 		ds = append(ds, r.StdoutDigest)
 	}
 	return ds

@@ -136,9 +136,16 @@ func TestToolchainMemoRacyDirectory(t *testing.T) {
 	}
 	m := newToolchainMemo(filepath.Join(dir, "toolchains"))
 	env := []string{"PATH=/usr/bin:/bin"}
+	// "Now" is just after the directory's change, whatever the time the
+	// driver's runs take on a loaded machine.
+	fi, err := os.Stat(bdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := fi.ModTime().Add(time.Millisecond)
 	for i := 0; i < 2; i++ {
 		n := runs(t, count)
-		if _, err := m.identity(context.Background(), dir, prog, []string{"-B", bdir}, env, time.Now()); err != nil {
+		if _, err := m.identity(context.Background(), dir, prog, []string{"-B", bdir}, env, now); err != nil {
 			t.Fatal(err)
 		}
 		if runs(t, count) == n {

@@ -766,9 +766,22 @@ func TestExecuteQueueTimeout(t *testing.T) {
 		t.Errorf("gave up after %v, want about the queue timeout", el)
 	}
 
+	// The queue timeout bounds the wait in the queue, not the run: an
+	// action taken at once and running past it succeeds. (Released before
+	// Execute, not while it waits, so that a loaded machine cannot make
+	// the release itself late.)
+	s.SetHoldQueued(false)
 	act, _ = action(t, c, `sleep 0.6`, nil, 0, false)
-	go func() { time.Sleep(200 * time.Millisecond); s.SetHoldQueued(false) }()
 	if _, err := c.Execute(context.Background(), act, false); err != nil {
 		t.Errorf("an action taken in time and running past the queue timeout: %v", err)
+	}
+
+	// Queued, then taken before the timeout: it runs.
+	s.SetHoldQueued(true)
+	patient := dial(t, s, Config{QueueTimeout: 5 * time.Second})
+	act, _ = action(t, patient, `true`, nil, 0, false)
+	go func() { time.Sleep(100 * time.Millisecond); s.SetHoldQueued(false) }()
+	if _, err := patient.Execute(context.Background(), act, false); err != nil {
+		t.Errorf("an action queued, then taken before the queue timeout: %v", err)
 	}
 }

@@ -35,6 +35,13 @@ func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error
 	if !digest.ValidHash(key) {
 		return fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
 	}
+	if max := s.packMax(); max >= 0 {
+		body := encodeEntryBody(payload, refs)
+		if int64(len(body)) <= max {
+			k, _ := parseKey(key)
+			return s.putPacked(k, s.now().UnixNano(), body)
+		}
+	}
 	data := encodeEntry(payload, refs)
 	if err := WriteFileVia(s.entryPath(key), s.tempDir(), data, 0o644); err != nil {
 		return fault("write", s.entryPath(key), err)
@@ -52,6 +59,12 @@ func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error
 func (s *Store) GetEntry(key string) (Entry, error) {
 	if !digest.ValidHash(key) {
 		return Entry{}, fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
+	}
+	if k, _ := parseKey(key); s.packMax() >= 0 || s.hasPacks() {
+		e, err := s.getPacked(k)
+		if !errors.Is(err, ErrMissing) {
+			return e, err
+		}
 	}
 	name := s.entryPath(key)
 	data, fi, err := readStoreFile(name)
@@ -76,22 +89,50 @@ func (s *Store) GetEntry(key string) (Entry, error) {
 // MarkUsed refreshes the use time of the entry under key, if used (when
 // it was last refreshed, as far as the caller knows) is older than
 // TouchInterval. A missing entry is not an error: recency is advisory.
+//
+// A packed entry is appended again to this Store's pack with the new use
+// time (packs are never written in place): its older record is dropped
+// by the next merge or trim.
 func (s *Store) MarkUsed(key string, used time.Time) {
-	if !digest.ValidHash(key) {
+	if !digest.ValidHash(key) || s.now().Sub(used) < TouchInterval {
 		return
 	}
-	s.touch(s.entryPath(key), used)
+	k, _ := parseKey(key)
+	s.mu.Lock()
+	if s.packs.index == nil {
+		s.indexLocked()
+	}
+	_, packed := s.packs.index[k]
+	s.mu.Unlock()
+	if !packed {
+		s.touch(s.entryPath(key), used)
+		return
+	}
+	e, err := s.getPacked(k)
+	if err != nil || s.now().Sub(e.Used) < TouchInterval {
+		return
+	}
+	s.putPacked(k, s.now().UnixNano(), encodeEntryBody(e.Payload, e.Refs))
 }
 
 func encodeEntry(payload []byte, refs []digest.Digest) []byte {
+	body := encodeEntryBody(payload, refs)
+	sum := sha256.Sum256(body)
+	return append([]byte(entryHeader+hex.EncodeToString(sum[:])+"\n"), body...)
+}
+
+// encodeEntryBody returns what follows an entry file's first line: the
+// count of refs, the refs one per line, and the payload. A pack record
+// holds the same.
+func encodeEntryBody(payload []byte, refs []digest.Digest) []byte {
 	var body bytes.Buffer
+	body.Grow(8 + len(refs)*80 + len(payload))
 	body.WriteString(strconv.Itoa(len(refs)) + "\n")
 	for _, d := range refs {
 		body.WriteString(d.String() + "\n")
 	}
 	body.Write(payload)
-	sum := sha256.Sum256(body.Bytes())
-	return append([]byte(entryHeader+hex.EncodeToString(sum[:])+"\n"), body.Bytes()...)
+	return body.Bytes()
 }
 
 var errBadEntry = errors.New("bad entry")
@@ -106,6 +147,12 @@ func decodeEntry(data []byte) (Entry, error) {
 	if string(line[len(entryHeader):]) != hex.EncodeToString(sum[:]) {
 		return Entry{}, errBadEntry
 	}
+	return decodeEntryBody(body)
+}
+
+// decodeEntryBody decodes what encodeEntryBody encoded (checked by its
+// caller).
+func decodeEntryBody(body []byte) (Entry, error) {
 	count, rest, ok := bytes.Cut(body, []byte("\n"))
 	if !ok {
 		return Entry{}, errBadEntry

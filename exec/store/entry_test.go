@@ -62,7 +62,7 @@ func TestCorruptEntry(t *testing.T) {
 		{"another version", "bld-ac-1 0123\npayload", ErrMissing},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openStore(t, t.TempDir(), Options{})
+			s := openStore(t, t.TempDir(), Options{PackMax: -1})
 			key := keyOf(tc.name)
 			putResult(t, s, key, "content")
 			if tc.content == "" {
@@ -83,7 +83,7 @@ func TestCorruptEntry(t *testing.T) {
 }
 
 func TestMarkUsed(t *testing.T) {
-	s := openStore(t, t.TempDir(), Options{})
+	s := openStore(t, t.TempDir(), Options{PackMax: -1})
 	key := keyOf("used")
 	putResult(t, s, key, "x")
 	old := time.Now().Add(-3 * time.Hour).Truncate(time.Second)

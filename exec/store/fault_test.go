@@ -25,7 +25,7 @@ func wantFault(t *testing.T, what string, err error, want error) {
 // A directory where a blob or an entry should be: reads and writes are
 // Faults, the caller's files are left alone, and Verify removes it.
 func TestDirectoryInPlace(t *testing.T) {
-	s := openStore(t, t.TempDir(), Options{})
+	s := openStore(t, t.TempDir(), Options{PackMax: -1})
 	work := t.TempDir()
 	key := keyOf("an action")
 	d := putResult(t, s, key, "content\n")[0]
@@ -168,6 +168,19 @@ func TestFaultHelper(t *testing.T) {
 		}
 		if m, _ := filepath.Glob(filepath.Join(s.Dir(), "cas", tmpPrefix+"*")); len(m) != 0 {
 			t.Errorf("temporary files left: %v", m)
+		}
+		// A packed entry that does not fit is cut off the pack, and the
+		// next one is stored and read by another Store.
+		wantFault(t, "PutEntry", s.PutEntry(keyOf("big"), make([]byte, 300<<10), nil), syscall.ENOSPC)
+		if err := s.PutEntry(keyOf("small"), []byte("fits"), nil); err != nil {
+			t.Fatalf("PutEntry of a small entry after a failed one: %v", err)
+		}
+		r := openStore(t, s.Dir(), Options{})
+		if e, err := r.GetEntry(keyOf("small")); err != nil || string(e.Payload) != "fits" {
+			t.Errorf("GetEntry of the small entry: %q, %v", e.Payload, err)
+		}
+		if _, err := r.GetEntry(keyOf("big")); !errors.Is(err, ErrMissing) {
+			t.Errorf("GetEntry of the entry that did not fit: %v, want ErrMissing", err)
 		}
 		big := digest.OfBytes(make([]byte, 300<<10))
 		if _, err := s.ReadBlob(big); !errors.Is(err, ErrMissing) {

@@ -27,7 +27,7 @@ func noHang(t *testing.T, what string, f func()) {
 // A FIFO where a blob or an entry should be: reads are Faults and return
 // at once, the caller's files are left alone, and Verify removes it.
 func TestFIFOInPlace(t *testing.T) {
-	s := openStore(t, t.TempDir(), Options{})
+	s := openStore(t, t.TempDir(), Options{PackMax: -1})
 	work := t.TempDir()
 	key := keyOf("an action")
 	d := putResult(t, s, key, "content\n")[0]

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,9 @@ type Stats struct {
 	Size      int64 // bytes of blobs and entries
 	Blobs     int
 	BlobBytes int64
-	Entries   int
+	Entries   int // entry files and packed entries (one per key)
+	// Packs counts the pack files, PackedEntries the keys they hold.
+	Packs, PackedEntries int
 	// Builds are the most recent builds that used the store, oldest first.
 	Builds []BuildStats
 }
@@ -100,13 +103,20 @@ func (s *Store) lockStats() (unlock func(), err error) {
 // an estimate (what each build added), made exact by a scan once a day
 // and by every trim. A build that neither hit, missed nor stored is not
 // recorded. Its errors are Faults.
+//
+// It first seals this Store's pack (writes its index and releases it, so
+// that maintenance may merge it: later entries go to a new pack), and
+// after recording, indexes the packs whose writer was killed and merges
+// the idle packs into one when there are more than 16 or when this Store
+// found a damaged packed entry (the merge leaves it out).
 func (s *Store) RecordBuild(hits, misses int) error {
 	s.mu.Lock()
+	sealErr := s.sealLocked()
 	b := BuildStats{Time: s.now(), Hits: hits, Misses: misses, Stored: s.added}
 	s.added = 0
 	s.mu.Unlock()
 	if b.Hits+b.Misses == 0 && b.Stored == 0 {
-		return nil
+		return sealErr
 	}
 	unlock, err := s.lockStats()
 	if err != nil {
@@ -123,6 +133,11 @@ func (s *Store) RecordBuild(hits, misses int) error {
 	} else {
 		sf.Size += b.Stored
 	}
+	if delta, err := s.tidyPacks(); err == nil {
+		sf.Size += delta
+	} else {
+		sealErr = errors.Join(sealErr, fault("merge", filepath.Join(s.dir, packDir), err))
+	}
 	sf.Builds = append(sf.Builds, b)
 	if len(sf.Builds) > maxBuildStats {
 		sf.Builds = sf.Builds[len(sf.Builds)-maxBuildStats:]
@@ -134,7 +149,7 @@ func (s *Store) RecordBuild(hits, misses int) error {
 		}
 		sf.Size, sf.LastScan = rep.After, s.now()
 	}
-	return fault("write", filepath.Join(s.dir, "stats.json"), s.writeStatsFile(sf))
+	return errors.Join(sealErr, fault("write", filepath.Join(s.dir, "stats.json"), s.writeStatsFile(sf)))
 }
 
 // A storeFile is one file found by scan.
@@ -158,6 +173,16 @@ type inventory struct {
 // than tmpMaxAge ago (a process was killed before its rename).
 func (s *Store) scan() (*inventory, error) {
 	inv := &inventory{}
+	packs, _, err := s.listPacks()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range packs {
+		inv.size += p.size
+		if fi, err := os.Stat(s.indexPath(p.name)); err == nil {
+			inv.size += fi.Size()
+		}
+	}
 	for _, kind := range []string{casDir, acDir} {
 		root := filepath.Join(s.dir, kind)
 		err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
@@ -226,6 +251,19 @@ func (s *Store) Stats() (Stats, error) {
 	for _, b := range inv.blobs {
 		st.BlobBytes += b.size
 	}
+	ip, err := s.readPacks()
+	if err != nil {
+		return Stats{}, err
+	}
+	ip.close()
+	keys := map[[32]byte]bool{}
+	for _, pe := range ip.entries {
+		if !pe.bad {
+			keys[pe.key] = true
+		}
+	}
+	st.Packs, st.PackedEntries = len(ip.packs)+ip.live, len(keys)
+	st.Entries += len(keys)
 	st.Builds = s.readStatsFile().Builds
 	return st, nil
 }
@@ -234,7 +272,10 @@ func (s *Store) Stats() (Stats, error) {
 // is at most maxSize bytes. A blob goes when the last entry referring to
 // it goes (or, referred to by none, by its own use time). A reader of a
 // blob that Trim removes sees ErrMissing.
+//
+// Trim and Verify first seal this Store's pack (see RecordBuild).
 func (s *Store) Trim(maxSize int64) (TrimReport, error) {
+	s.seal()
 	unlock, err := s.lockStats()
 	if err != nil {
 		return TrimReport{}, err
@@ -258,6 +299,11 @@ func (s *Store) trim(maxSize int64) (TrimReport, error) {
 	if inv.size <= maxSize {
 		return rep, nil
 	}
+	ip, err := s.readPacks()
+	if err != nil {
+		return rep, err
+	}
+	defer ip.close()
 	blobs := map[string]storeFile{}
 	for _, b := range inv.blobs {
 		blobs[b.hash] = b
@@ -278,39 +324,56 @@ func (s *Store) trim(maxSize int64) (TrimReport, error) {
 			refs[d.Hash]++
 		}
 	}
+	// Packed records: older copies of a key and damaged records go in
+	// any case (the rewrite drops them); the others are items like entry
+	// files, by their own use time. Records of packs being written keep
+	// their blobs and are not items.
+	dropped := ip.superseded()
+	for _, pe := range ip.entries {
+		if pe.bad && pe.pack >= 0 {
+			dropped[pe] = true
+		}
+	}
+	for _, pe := range ip.entries {
+		if pe.bad || dropped[pe] {
+			continue
+		}
+		for _, h := range pe.refs {
+			refs[h]++
+		}
+	}
 	type item struct {
-		f       storeFile
-		isEntry bool
+		f      storeFile
+		packed *packedEntry // a packed record rather than a file
+		blob   bool
 	}
 	var items []item
 	for _, e := range inv.entries {
-		items = append(items, item{e, true})
+		items = append(items, item{f: e})
+	}
+	for _, pe := range ip.entries {
+		if pe.pack >= 0 && !pe.bad && !dropped[pe] {
+			items = append(items, item{f: storeFile{size: pe.size, mtime: time.Unix(0, pe.used)}, packed: pe})
+		}
 	}
 	for _, b := range inv.blobs {
 		if refs[b.hash] == 0 {
-			items = append(items, item{b, false})
+			items = append(items, item{f: b, blob: true})
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].f.mtime.Before(items[j].f.mtime) })
+	for pe := range dropped {
+		if pe.pack >= 0 {
+			rep.After -= pe.size
+		}
+	}
 	remove := func(f storeFile) {
 		if err := os.Remove(f.path); err == nil || errors.Is(err, fs.ErrNotExist) {
 			rep.After -= f.size
 		}
 	}
-	for _, it := range items {
-		if rep.After <= maxSize {
-			break
-		}
-		remove(it.f)
-		if !it.isEntry {
-			if _, ok := blobs[it.f.hash]; ok {
-				delete(blobs, it.f.hash)
-				rep.RemovedBlobs++
-			}
-			continue
-		}
-		rep.RemovedEntries++
-		for _, h := range entryRefs[it.f.path] {
+	release := func(hashes []string) {
+		for _, h := range hashes {
 			refs[h]--
 			if b, ok := blobs[h]; ok && refs[h] == 0 {
 				delete(blobs, h)
@@ -318,6 +381,36 @@ func (s *Store) trim(maxSize int64) (TrimReport, error) {
 				rep.RemovedBlobs++
 			}
 		}
+	}
+	for _, it := range items {
+		if rep.After <= maxSize {
+			break
+		}
+		switch {
+		case it.blob:
+			remove(it.f)
+			if _, ok := blobs[it.f.hash]; ok {
+				delete(blobs, it.f.hash)
+				rep.RemovedBlobs++
+			}
+		case it.packed != nil:
+			dropped[it.packed] = true
+			rep.After -= it.f.size
+			rep.RemovedEntries++
+			release(it.packed.refs)
+		default:
+			remove(it.f)
+			rep.RemovedEntries++
+			release(entryRefs[it.f.path])
+		}
+	}
+	if len(dropped) > 0 {
+		if _, err := s.rewrite(ip, func(pe *packedEntry) bool { return !dropped[pe] }); err != nil {
+			return rep, err
+		}
+	}
+	if inv, err := s.scan(); err == nil {
+		rep.After = inv.size
 	}
 	return rep, nil
 }
@@ -327,8 +420,12 @@ func (s *Store) trim(maxSize int64) (TrimReport, error) {
 // entries that cannot be read, do not verify or refer to a missing blob,
 // and directories or other non-files where a blob or entry should be. It
 // lists them all in its report; the error says what it could not scan or
-// remove.
+// remove. Packed entries are verified likewise, and the idle packs are
+// rewritten without the damaged ones (a record whose framing is damaged
+// is lost with those after it in its pack, as readers lose them); packs
+// being written are left to their writer.
 func (s *Store) Verify() (VerifyReport, error) {
+	s.seal()
 	var rep VerifyReport
 	inv, err := s.scan()
 	if err != nil {
@@ -362,6 +459,13 @@ func (s *Store) Verify() (VerifyReport, error) {
 		}
 		present[b.hash] = true
 	}
+	has := func(h string) bool {
+		if present[h] {
+			return true
+		}
+		fi, err := os.Stat(s.blobPath(h))
+		return err == nil && fi.Mode().IsRegular() // stored since the scan
+	}
 	for _, e := range inv.entries {
 		data, _, err := readStoreFile(e.path)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -377,13 +481,49 @@ func (s *Store) Verify() (VerifyReport, error) {
 			continue
 		}
 		for _, d := range ent.Refs {
-			if !present[d.Hash] {
-				if fi, err := os.Stat(s.blobPath(d.Hash)); err == nil && fi.Mode().IsRegular() {
-					continue // stored since the scan
-				}
+			if !has(d.Hash) {
 				remove(e, &rep.DanglingEntries)
 				break
 			}
+		}
+	}
+	_, notFiles, err := s.listPacks()
+	if err != nil {
+		return rep, errors.Join(append(errs, err)...)
+	}
+	for _, p := range notFiles {
+		rep.Entries++
+		remove(storeFile{path: p, hash: filepath.Base(p)}, &rep.BadEntries)
+		os.Remove(strings.TrimSuffix(p, packExt) + indexExt)
+	}
+	ip, err := s.readPacks()
+	if err != nil {
+		return rep, errors.Join(append(errs, err)...)
+	}
+	defer ip.close()
+	drop := map[*packedEntry]bool{}
+	for _, pe := range ip.entries {
+		if pe.pack < 0 {
+			continue
+		}
+		rep.Entries++
+		name := ip.packs[pe.pack].name + ":" + hex.EncodeToString(pe.key[:])
+		if pe.bad {
+			drop[pe] = true
+			rep.BadEntries = append(rep.BadEntries, ip.packs[pe.pack].name)
+			continue
+		}
+		for _, h := range pe.refs {
+			if !has(h) {
+				drop[pe] = true
+				rep.DanglingEntries = append(rep.DanglingEntries, name)
+				break
+			}
+		}
+	}
+	if len(drop) > 0 {
+		if _, err := s.rewrite(ip, func(pe *packedEntry) bool { return !drop[pe] }); err != nil {
+			errs = append(errs, fmt.Errorf("rewriting the packs: %w", err))
 		}
 	}
 	return rep, errors.Join(errs...)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestTrimRespectsBound(t *testing.T) {
-	s := openStore(t, t.TempDir(), Options{MaxSize: -1})
+	s := openStore(t, t.TempDir(), Options{MaxSize: -1, PackMax: -1})
 	keys := someResults(t, s, 20, 10000)
 	// Make entry i used at time base+i, so the oldest are the first.
 	base := time.Now().Add(-48 * time.Hour)
@@ -128,7 +128,7 @@ func TestRecordBuildTrims(t *testing.T) {
 }
 
 func TestVerifyFindsFlippedByte(t *testing.T) {
-	s := openStore(t, t.TempDir(), Options{})
+	s := openStore(t, t.TempDir(), Options{PackMax: -1})
 	keys := someResults(t, s, 4, 100)
 	if rep, err := s.Verify(); err != nil || !rep.OK() || rep.Blobs != 4 || rep.Entries != 4 {
 		t.Fatalf("Verify of a good store: %+v, %v", rep, err)

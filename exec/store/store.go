@@ -11,29 +11,76 @@
 //
 //	cas/XX/HASH   blobs, named by the SHA-256 HASH of their bytes, XX its
 //	              first two hex digits; mode 0444, never written in place.
-//	ac/XX/KEY     entries, named by their key (64 lowercase hex digits):
-//	              a line "bld-entry-1 SUM\n", SUM the hex SHA-256 of all
-//	              that follows; a line with the number of blobs the entry
-//	              refers to; one line per such blob, "HASH/SIZE"; then the
-//	              payload. Entries of another format are misses.
+//	packs/NAME.pack  small entries (at most Options.PackMax bytes: action
+//	              results with their small outputs inlined), appended as
+//	              records to one pack per writing Store, NAME being
+//	              "PID-RANDOM" of the process that created it; each record
+//	              holds its key, its use time and the entry, with its own
+//	              SHA-256 (format in pack.go).
+//	packs/NAME.idx   the index of a pack that no longer grows (sealed):
+//	              key, offset, length and use time of each record, with a
+//	              checksum and the pack's size.
+//	ac/XX/KEY     entries too large for a pack (and those of older bld
+//	              versions, or of a Store with PackMax < 0), named by their
+//	              key (64 lowercase hex digits): a line "bld-entry-1 SUM\n",
+//	              SUM the hex SHA-256 of all that follows; a line with the
+//	              number of blobs the entry refers to; one line per such
+//	              blob, "HASH/SIZE"; then the payload. Entries of another
+//	              format are misses.
 //	stats.json    the size of the store and the use of recent builds;
-//	stats.lock    serializes updates of stats.json and trims (flock).
+//	stats.lock    serializes updates of stats.json, trims and merges (flock).
+//	tmp/PID/      temporary files of the writing process PID.
 //
 // Other files and directories (such as explain/, which older versions
 // kept here) are ignored.
 //
+// # Packs
+//
+// A Store appends the small entries it stores to its own pack, created on
+// its first such entry and sealed (its index written, its lock released)
+// by RecordBuild, Trim, Verify or Close, after which a new pack takes
+// later entries: a build stores its results in one file, not one per
+// action. The pack's writer holds an exclusive flock on it for as long as
+// it may append; each record is appended with one write(2), so a reader
+// sees whole records followed by at most one incomplete one, which it
+// ignores (being written, or torn by a crash). A failed append (a full
+// disk) is cut off again.
+//
+// A Store finds packed entries through an index in memory of the packs'
+// records, built on its first lookup from the index files of sealed packs
+// and by scanning the others; on a miss it reads what the packs being
+// written have appended since, and the packs added since (it lists
+// packs/ again when its modification time changed). It keeps the packs it
+// indexed open, so that a pack merged or trimmed away meanwhile still
+// reads. When a key has several records (stored again, or marked used),
+// the most recent use time wins. A lookup looks in the packs first, then
+// for an entry file.
+//
+// Maintenance works under stats.lock on idle packs only (their lock can be
+// taken: sealed, or their writer is gone): RecordBuild writes the index of
+// abandoned packs (a killed build's; a torn record at the end is then
+// never read again) and, past 16 idle packs, merges them into one (the
+// newest record of each key); Trim and Verify rewrite the idle packs
+// without the records they drop. A pack being written is never changed
+// but by its writer. A rewritten pack gets a new name (index first, then
+// the pack, through a temporary file and a rename) and the old ones are
+// removed.
+//
 // # Atomicity
 //
-// Directories are created as files are written into them. Every file is
-// written to a temporary file ".tmp-*" in its final directory, then
-// renamed into place (WriteFileAtomic), so a reader sees no file or a
-// complete one, whichever process crashes or is killed when.
+// Directories are created as files are written into them. Every file but
+// a pack is written to a temporary file ".tmp-*", in this process's
+// tmp/PID/ or in its final directory, then renamed into place
+// (WriteFileAtomic), so a reader sees no file or a complete one,
+// whichever process crashes or is killed when; a pack is created in
+// tmp/PID/, locked and given its header, then renamed into packs/.
 // Two processes writing one blob write the same bytes, and the last rename
 // wins harmlessly; two writing one entry write equivalent ones. Files are
 // not fsynced: a power failure may leave garbage, which verification
 // catches. Temporary files abandoned by killed processes are removed by
-// the next scan (Stats, Trim, Verify, and the daily size scan) once they
-// are an hour old.
+// the next writer (tmp/PID/ of processes that are gone) or the next scan
+// (Stats, Trim, Verify, and the daily size scan) once they are an hour
+// old.
 //
 // # Verification
 //
@@ -41,17 +88,24 @@
 // blob into a temporary file beside its destination and hashes the copy
 // before renaming it into place. A blob that does not match its name, and
 // an entry whose checksum does not match, is removed and reported as
-// ErrCorrupt. A blob trimmed by another process while being read is either
-// ErrMissing or read whole (POSIX unlink semantics): trimming never makes
-// a reader see wrong content.
+// ErrCorrupt; a packed record that does not verify (its checksum, its key)
+// is ErrCorrupt and forgotten by the Store (packs are not written in
+// place: the Store's RecordBuild rewrites the idle packs without it, as
+// Verify, merges and trims do). A damaged index is
+// ignored (the pack is scanned). A blob trimmed by another process while
+// being read is either ErrMissing or read whole (POSIX unlink semantics):
+// trimming never makes a reader see wrong content.
 //
 // # Recency and size
 //
 // Restoring a blob touches it (sets its modification time), and MarkUsed
-// touches an entry, each at most once per TouchInterval. Trim removes
-// entries and the blobs no entry refers to, least recently used first (a
-// blob goes with the last entry that refers to it), until the store fits
-// a bound. RecordBuild, called once per build, adds the build's use to
+// touches an entry file, or appends a packed entry again with the new use
+// time, each at most once per TouchInterval. Trim removes entries (files,
+// and packed records by their own use time; older records of a key first)
+// and the blobs no entry refers to, least recently used first (a blob
+// goes with the last entry that refers to it), until the store fits a
+// bound; records of packs being written keep their blobs and are not
+// trimmed. RecordBuild, called once per build, adds the build's use to
 // stats.json and trims to 90% of Options.MaxSize when the store outgrew
 // it.
 //
@@ -59,7 +113,8 @@
 //
 // The store is an optimization for its callers, never a reason for them
 // to fail. An error of the directory itself (read-only, full, a broken
-// disk, a directory where a blob or entry should be) is a *Fault, which a
+// disk, a directory where a blob or entry should be; a pack that cannot
+// be created or appended to) is a *Fault, which a
 // caller takes as a miss or as nothing stored; errors of the caller's own
 // files (what PutFile reads, where Restore writes) are not Faults. Verify
 // removes what cannot be read, directories in place of files included.
@@ -98,6 +153,10 @@ type Options struct {
 	// MaxSize bounds the store's size in bytes, enforced by RecordBuild;
 	// 0 means DefaultMaxSize, negative means no bound.
 	MaxSize int64
+	// PackMax is the size up to which an entry is appended to this
+	// Store's pack rather than written as a file of its own; 0 means
+	// DefaultPackMax, negative means every entry is a file.
+	PackMax int64
 }
 
 // A Store is an open store directory. It is safe for concurrent use by
@@ -108,7 +167,8 @@ type Store struct {
 	now  func() time.Time
 
 	mu    sync.Mutex
-	added int64 // bytes this Store added to the directory
+	added int64     // bytes this Store added to the directory
+	packs packState // the packs' index and this Store's own pack (pack.go)
 
 	tmpOnce sync.Once
 	tmp     string // this process's directory of temporary files (tempDir)

@@ -76,7 +76,9 @@ func (l *Loader) PatternTargets(pkg *Package, patterns []label.Pattern) ([]label
 	var out []label.Label
 	add := func(lb label.Label) {
 		if seen == nil {
-			seen = map[label.Label]bool{}
+			// Sized for the whole package, which //... names: this
+			// runs for every package a build loaded.
+			seen, out = make(map[label.Label]bool, len(pkg.Targets)), make([]label.Label, 0, len(pkg.Targets))
 		}
 		if !seen[lb] {
 			seen[lb] = true
@@ -84,27 +86,11 @@ func (l *Loader) PatternTargets(pkg *Package, patterns []label.Pattern) ([]label
 		}
 	}
 	for _, p := range patterns {
-		switch {
-		case p.Recursive && !under(pkg.Path, p.Pkg), !p.Recursive && p.Pkg != pkg.Path:
+		if p.Recursive && !under(pkg.Path, p.Pkg) || !p.Recursive && p.Pkg != pkg.Path {
 			continue
-		case p.Recursive || p.All:
-			if seen == nil {
-				// Sized for the whole package: this runs for every
-				// package a build of //... loaded.
-				n := len(pkg.Targets)
-				seen, out = make(map[label.Label]bool, n), make([]label.Label, 0, n)
-			}
-			for _, name := range pkg.TargetNames() {
-				if !pkg.Targets[name].Manual() {
-					add(label.Label{Pkg: pkg.Path, Name: name})
-				}
-			}
-		default:
-			lb := label.Label{Pkg: p.Pkg, Name: p.Name}
-			if _, err := l.Resolve(pkg, lb); err != nil {
-				return nil, err
-			}
-			add(lb)
+		}
+		if err := l.matchIn(pkg, p, add); err != nil {
+			return nil, err
 		}
 	}
 	sortLabels(out)

@@ -61,44 +61,45 @@ func (l *Loader) ExpandKeepGoing(ctx context.Context, patterns []label.Pattern, 
 		}
 	}
 	for _, p := range patterns {
-		switch {
-		case p.Recursive:
-			for _, pkg := range below[p.Pkg] {
-				if loaded[pkg] == nil {
-					continue // reported
-				}
-				for _, name := range loaded[pkg].TargetNames() {
-					if !loaded[pkg].Targets[name].Manual() {
-						add(label.Label{Pkg: pkg, Name: name})
-					}
-				}
-			}
-		case p.All:
-			if loaded[p.Pkg] == nil {
+		matched := []string{p.Pkg}
+		if p.Recursive {
+			matched = below[p.Pkg]
+		}
+		for _, pkg := range matched {
+			if loaded[pkg] == nil {
 				continue // reported
 			}
-			for _, name := range loaded[p.Pkg].TargetNames() {
-				if !loaded[p.Pkg].Targets[name].Manual() {
-					add(label.Label{Pkg: p.Pkg, Name: name})
-				}
-			}
-		default:
-			lb := label.Label{Pkg: p.Pkg, Name: p.Name}
-			if loaded[p.Pkg] == nil {
-				continue // reported
-			}
-			if _, err := l.Resolve(loaded[p.Pkg], lb); err != nil {
+			if err := l.matchIn(loaded[pkg], p, add); err != nil {
 				if report == nil || ctx.Err() != nil {
 					return nil, err
 				}
 				report(err)
-				continue
 			}
-			add(lb)
 		}
 	}
 	sortLabels(out)
 	return out, nil
+}
+
+// matchIn adds the labels of pkg's targets that pattern p names, given
+// that p covers pkg: every target but the manual ones for a recursive or
+// :all pattern, the one target or file (Resolve decides) for a label. It
+// is the one home of that decision for Expand and PatternTargets.
+func (l *Loader) matchIn(pkg *Package, p label.Pattern, add func(label.Label)) error {
+	if p.Recursive || p.All {
+		for _, name := range pkg.TargetNames() {
+			if !pkg.Targets[name].Manual() {
+				add(label.Label{Pkg: pkg.Path, Name: name})
+			}
+		}
+		return nil
+	}
+	lb := label.Label{Pkg: p.Pkg, Name: p.Name}
+	if _, err := l.Resolve(pkg, lb); err != nil {
+		return err
+	}
+	add(lb)
+	return nil
 }
 
 // loadAll loads packages in parallel, returning the first error in the

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# bench/fullbuild.sh: full builds of N trivial genrules with an empty cache,
+# for two or more bld binaries and sandbox modes side by side, and ninja.
+#
+# Usage:
+#   bench/fullbuild.sh BLD...              # e.g. bench/fullbuild.sh /tmp/bld-old /tmp/bld-new
+#   RUNS=5 N=1000 MODES="off namespace" JOBS=2 bench/fullbuild.sh /tmp/bld-old /tmp/bld-new
+#
+# Each round runs every (binary, mode) and ninja once, rotating which goes
+# first, each in a fresh copy of the workspace bench/gen writes (with an
+# empty cache for bld), under GNU time. Prints the median wall time and CPU
+# time (user+sys, bld and its commands) of each, and their ratios to ninja,
+# then every sample. On a shared machine, CPU time is the steadier measure.
+set -euo pipefail
+export LC_ALL=C
+(($# >= 1)) || { echo "usage: bench/fullbuild.sh BLD..." >&2; exit 2; }
+RUNS=${RUNS:-5} N=${N:-1000} JOBS=${JOBS:-2}
+MODES=${MODES:-"off namespace"}
+[[ -x /usr/bin/time ]] || { echo "fullbuild.sh: needs GNU time" >&2; exit 1; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d /tmp/bld-fullbuild.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+go build -C "$root" -o "$tmp/gen" ./bench/gen
+"$tmp/gen" -shape wide -n "$N" -out "$tmp/src" >/dev/null
+
+tools=()
+for b in "$@"; do for m in $MODES; do tools+=("$b $m"); done; done
+tools+=(ninja)
+declare -A wall=() cpu=()
+for ((r = 0; r < RUNS; r++)); do
+	for ((i = 0; i < ${#tools[@]}; i++)); do
+		t=${tools[$(((i + r) % ${#tools[@]}))]}
+		rm -rf "$tmp/ws" "$tmp/cache"
+		cp -a "$tmp/src" "$tmp/ws"
+		if [[ $t == ninja ]]; then
+			cmd=(ninja -j "$JOBS")
+		else
+			read -r bin mode <<<"$t"
+			cmd=("$bin" build -j "$JOBS" --sandbox="$mode" --cache-dir "$tmp/cache" //...)
+		fi
+		if ! (cd "$tmp/ws" && /usr/bin/time -o "$tmp/time" -f "%e %U %S" "${cmd[@]}" >"$tmp/log" 2>&1); then
+			echo "fullbuild.sh: $t failed:" >&2
+			tail -n 20 "$tmp/log" >&2
+			exit 1
+		fi
+		read -r e u s <"$tmp/time"
+		wall[$t]+=" $e"
+		cpu[$t]+=" $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
+	done
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck disable=SC2086
+nw=$(median ${wall[ninja]})
+# shellcheck disable=SC2086
+nc=$(median ${cpu[ninja]})
+echo "N=$N trivial genrules, -j $JOBS, empty cache each run, median of $RUNS; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| binary, --sandbox | wall (s) | vs ninja | user+sys (s) | vs ninja |"
+echo "|---|---:|---:|---:|---:|"
+for t in "${tools[@]}"; do
+	# shellcheck disable=SC2086
+	w=$(median ${wall[$t]})
+	# shellcheck disable=SC2086
+	c=$(median ${cpu[$t]})
+	echo "| $t | $w | $(awk -v a="$w" -v b="$nw" 'BEGIN { printf "%.2fx", a / b }') | $c | $(awk -v a="$c" -v b="$nc" 'BEGIN { printf "%.2fx", a / b }') |"
+done
+echo
+echo "Samples (wall; user+sys, in run order):"
+for t in "${tools[@]}"; do echo "  $t: wall${wall[$t]}; cpu${cpu[$t]}"; done
