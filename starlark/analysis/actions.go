@@ -137,13 +137,17 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, err
 	}
+	n := 1
+	if arguments != nil {
+		n += arguments.Len()
+	}
 	var argv []string
 	if shell {
-		argv = []string{"/bin/sh", "-c", command, "sh"}
+		argv = append(make([]string, 0, 4+n-1), "/bin/sh", "-c", command, "sh")
 	} else {
 		switch exe := executable.(type) {
 		case *File:
-			argv = []string{exe.Path}
+			argv = append(make([]string, 0, n), exe.Path)
 			if !strings.Contains(exe.Path, "/") {
 				argv[0] = "./" + exe.Path
 			}
@@ -152,7 +156,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 			if exe == "" {
 				return nil, fmt.Errorf("%s: executable is empty", b.Name())
 			}
-			argv = []string{string(exe)}
+			argv = append(make([]string, 0, n), string(exe))
 		default:
 			return nil, fmt.Errorf("%s: executable must be a File or a program name, got %s", b.Name(), executable.Type())
 		}

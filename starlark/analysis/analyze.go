@@ -99,9 +99,12 @@ type Analyzer struct {
 	st *state
 
 	// actions are the actions committed so far, in declaration order;
-	// producer maps each of their outputs to its action.
+	// producer maps each output of actions[:indexed] to its action. It is
+	// brought up to date only when asked (producers): a build's analysis
+	// never asks, and graph.New makes its own.
 	actions  []*graph.Action
 	producer map[string]*graph.Action
+	indexed  int
 	// printed holds the targets whose implementations ran in a parallel
 	// Prepare that ended in an error: their print()s were shown once, and
 	// are not shown again when the analysis is redone one at a time.
@@ -227,7 +230,6 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		hostEnv:   host,
 		workers:   runtime.GOMAXPROCS(0),
 		st:        newState(),
-		producer:  map[string]*graph.Action{},
 		printed:   map[label.Label]bool{},
 	}
 }
@@ -247,6 +249,11 @@ func (a *Analyzer) EnvRead() []string {
 	sort.Strings(names)
 	return names
 }
+
+// NumAnalyzed returns how many labels were analyzed (or were being
+// analyzed when it stopped): the number of Records, for sizing what is
+// made of them.
+func (a *Analyzer) NumAnalyzed() int { return len(a.st.entries) }
 
 // Actions returns every action of the targets analyzed so far (and the
 // tests added), in declaration order.
@@ -268,11 +275,14 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 		return
 	}
 	if len(a.st.entries) == 0 {
-		// Sized for what is coming (a target, its outputs and a source
-		// or two each), rather than grown step by step.
+		// Sized for the targets named, rather than grown step by step
+		// from nothing; not more, as each map would then keep room for
+		// what many workspaces never have (at 100,000 targets of
+		// genrules reading each other, 110,000 entries: room for twice
+		// the targets was 15 MB of empty slots kept to the end).
 		n := len(labels)
-		a.st.entries = make(map[label.Label]*entry, 2*n)
-		a.st.files = make(map[string]*File, 2*n)
+		a.st.entries = make(map[label.Label]*entry, n)
+		a.st.files = make(map[string]*File, n)
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -419,11 +429,6 @@ func (a *Analyzer) commit(e *entry) {
 		a.commit(v)
 	}
 	if e.err == nil {
-		for _, act := range e.own {
-			for _, out := range act.Outputs {
-				a.producer[out] = act
-			}
-		}
 		a.actions = append(a.actions, e.own...)
 	}
 	e.own = nil
@@ -690,16 +695,14 @@ func (a *Analyzer) watchPrint(thread *starlark.Thread, l label.Label) {
 // addAction records an action that is no rule's (a test's), checking that
 // nothing else produces any of its outputs.
 func (a *Analyzer) addAction(act *graph.Action) error {
+	producer := a.producers()
 	for _, out := range act.Outputs {
-		if prev, ok := a.producer[out]; ok {
+		if prev, ok := producer[out]; ok {
 			return fmt.Errorf("output %s is already produced by another action (%s of %s)", out, prev.Mnemonic, prev.Owner)
 		}
 		if f, ok := a.st.files[out]; ok && !f.IsSource {
 			return fmt.Errorf("output %s is already declared by %s", out, declarer(f))
 		}
-	}
-	for _, out := range act.Outputs {
-		a.producer[out] = act
 	}
 	a.actions = append(a.actions, act)
 	return nil
@@ -707,8 +710,24 @@ func (a *Analyzer) addAction(act *graph.Action) error {
 
 // Producer returns the action that produces path, if any.
 func (a *Analyzer) Producer(path string) (*graph.Action, bool) {
-	act, ok := a.producer[path]
+	act, ok := a.producers()[path]
 	return act, ok
+}
+
+// producers returns a.producer brought up to date with a.actions. (Two
+// actions with an output in common never get there: analysis reports the
+// second declaration.)
+func (a *Analyzer) producers() map[string]*graph.Action {
+	if a.producer == nil {
+		a.producer = make(map[string]*graph.Action, len(a.actions))
+	}
+	for _, act := range a.actions[a.indexed:] {
+		for _, out := range act.Outputs {
+			a.producer[out] = act
+		}
+	}
+	a.indexed = len(a.actions)
+	return a.producer
 }
 
 func defaultInfo(files []*File, executable *File) *loading.ProviderInstance {

@@ -38,11 +38,30 @@ var _ starlark.HasAttrs = (*ruleContext)(nil)
 func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
 	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, produced: map[*File]bool{}}
 	rc.actions = &actionsValue{rc: rc}
-	attr := starlark.StringDict{"name": starlark.String(t.Label.Name)}
-	files := starlark.StringDict{}
-	single := starlark.StringDict{}
-	executable := starlark.StringDict{}
-	outputs := starlark.StringDict{}
+	// Each dict sized at once for what it gets (most have no entry or
+	// one per attribute): this runs once per target.
+	nLabel, nDep, nExe, nOut := 0, 0, 0, 0
+	for _, name := range t.Rule.AttrNames {
+		switch schema := t.Rule.Attrs[name]; schema.Type {
+		case loading.AttrLabel:
+			nLabel++
+			nDep++
+			if schema.Executable {
+				nExe++
+			}
+		case loading.AttrLabelList:
+			nDep++
+		case loading.AttrOutput, loading.AttrOutputList:
+			nDep++
+			nOut++
+		}
+	}
+	attr := make(starlark.StringDict, len(t.Rule.AttrNames)+1)
+	attr["name"] = starlark.String(t.Label.Name)
+	files := make(starlark.StringDict, nDep)
+	single := make(starlark.StringDict, nLabel)
+	executable := make(starlark.StringDict, nExe)
+	outputs := make(starlark.StringDict, nOut)
 	for _, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attr(name)

@@ -59,6 +59,17 @@ func (a *Analyzer) Record(l label.Label) (*Record, bool) {
 	return r, true
 }
 
+// Result returns what the analysis of l gave, if l was analyzed
+// successfully. Like Record, it must not be called while Prepare or
+// Analyze runs.
+func (a *Analyzer) Result(l label.Label) (*Configured, bool) {
+	e, ok := a.st.entries[l]
+	if !ok || !e.finished || e.err != nil || e.c == nil {
+		return nil, false
+	}
+	return e.c, true
+}
+
 // loadPackage is the loader's LoadPackage, recorded as read on behalf of
 // the label of entry e (if not nil), which the calling goroutine is
 // analyzing.

@@ -150,3 +150,53 @@ func TestRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestResultAndProducer checks what an analysis answers once over: the
+// result of each label analyzed (the Configured Analyze returned), none for
+// a label never analyzed, how many labels it analyzed, and which action
+// produces each output (made only when asked).
+func TestResultAndProducer(t *testing.T) {
+	root := parallelWorkspace(t, 0, recordWorkspace)
+	ctx := context.Background()
+	for _, workers := range []int{1, 4} {
+		loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		pattern, _ := label.ParsePattern("//...", "")
+		labels, err := loader.Expand(ctx, []label.Pattern{pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, nil)
+		a.SetWorkers(workers)
+		a.Prepare(ctx, labels)
+		for _, l := range labels {
+			c, err := a.Analyze(ctx, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := a.Result(l); !ok || got != c {
+				t.Errorf("%d workers: Result(%s) = %v, %v; want what Analyze returned", workers, l, got, ok)
+			}
+		}
+		if c, ok := a.Result(label.Label{Pkg: "a", Name: "nothing"}); ok {
+			t.Errorf("%d workers: Result of a label never analyzed = %v", workers, c)
+		}
+		// 21 labels have a Record (TestRecords).
+		if n := a.NumAnalyzed(); n != 21 {
+			t.Errorf("%d workers: NumAnalyzed = %d, want 21", workers, n)
+		}
+		actions := a.Actions()
+		if len(actions) == 0 {
+			t.Fatalf("%d workers: no actions", workers)
+		}
+		for _, act := range actions {
+			for _, out := range act.Outputs {
+				if got, ok := a.Producer(out); !ok || got != act {
+					t.Errorf("%d workers: Producer(%s) = %v, %v; want the action of %s", workers, out, got, ok, act.Owner)
+				}
+			}
+		}
+		if got, ok := a.Producer("bld-out/a/nothing"); ok {
+			t.Errorf("%d workers: Producer of no output = %v", workers, got)
+		}
+	}
+}

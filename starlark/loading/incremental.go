@@ -72,9 +72,14 @@ func (l *Loader) LoadedPackages() []string {
 // so that Expand(patterns) is the sorted union of PatternTargets over the
 // packages it loads. An error is Expand's for the same pattern.
 func (l *Loader) PatternTargets(pkg *Package, patterns []label.Pattern) ([]label.Label, error) {
-	seen := map[label.Label]bool{}
+	var seen map[label.Label]bool
 	var out []label.Label
 	add := func(lb label.Label) {
+		if seen == nil {
+			// Sized for the whole package, which //... names: this
+			// runs for every package a build loaded.
+			seen, out = make(map[label.Label]bool, len(pkg.Targets)), make([]label.Label, 0, len(pkg.Targets))
+		}
 		if !seen[lb] {
 			seen[lb] = true
 			out = append(out, lb)

@@ -84,13 +84,33 @@ func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 	for i, t := range targets {
 		tIndex[t.Label] = int32(i)
 	}
-	roots := x0Roots(packages)
-	isRoot := make(map[label.Label]bool, len(roots))
-	for _, r := range roots {
-		isRoot[r] = true
+	nRoots := 0
+	for _, p := range packages {
+		nRoots += len(p.Roots)
+	}
+	nChildren, nDeps := 0, 0
+	for _, t := range targets {
+		nChildren += len(t.Children)
+		nDeps += len(t.Deps)
 	}
 	x := &Index{Packages: packages, Names: make([]string, len(targets)), Pkgs: make([]int32, len(targets)),
-		Actions: make([]int32, len(targets)), ChildEnd: make([]int32, len(targets)), DepEnd: make([]int32, len(targets))}
+		Actions: make([]int32, len(targets)), ChildEnd: make([]int32, len(targets)), DepEnd: make([]int32, len(targets)),
+		Children: withRoom(nChildren), Deps: withRoom(nDeps), RootGoalEnd: withRoom(nRoots)}
+	// The roots (Roots, without making them), their goals, and which
+	// targets they are.
+	isRoot := make([]bool, len(targets))
+	rootGoals := make([]string, 0, len(goals))
+	for _, p := range packages {
+		for _, name := range p.Roots {
+			i, ok := tIndex[label.Label{Pkg: p.Path, Name: name}]
+			if !ok {
+				return nil
+			}
+			isRoot[i] = true
+			rootGoals = append(rootGoals, targets[i].Goals...)
+			x.RootGoalEnd = append(x.RootGoalEnd, int32(len(rootGoals)))
+		}
+	}
 	for i, t := range targets {
 		pi, ok := pkgIndex[t.Label.Pkg]
 		if !ok || t.Label.Repo != "" {
@@ -113,21 +133,12 @@ func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 			x.Deps = append(x.Deps, di)
 		}
 		x.DepEnd[i] = int32(len(x.Deps))
-		if len(t.Goals) > 0 && !isRoot[t.Label] {
+		if len(t.Goals) > 0 && !isRoot[i] {
 			return nil
 		}
 		if len(t.Env) > 0 {
 			x.Env = append(x.Env, TargetStrings{int32(i), t.Env})
 		}
-	}
-	var rootGoals []string
-	for _, r := range roots {
-		i, ok := tIndex[r]
-		if !ok {
-			return nil
-		}
-		rootGoals = append(rootGoals, targets[i].Goals...)
-		x.RootGoalEnd = append(x.RootGoalEnd, int32(len(rootGoals)))
 	}
 	if !slices.Equal(rootGoals, goals) {
 		return nil
@@ -135,9 +146,22 @@ func NewIndex(packages []Package, targets []Target, goals []string) *Index {
 	return x
 }
 
+// withRoom returns an empty slice with room for n, nil if n is 0 (as a
+// decoded index has it).
+func withRoom(n int) []int32 {
+	if n == 0 {
+		return nil
+	}
+	return make([]int32, 0, n)
+}
+
 // x0Roots returns the roots of packages, package by package (Index.Roots).
 func x0Roots(packages []Package) []label.Label {
-	var roots []label.Label
+	n := 0
+	for _, p := range packages {
+		n += len(p.Roots)
+	}
+	roots := make([]label.Label, 0, n)
 	for _, p := range packages {
 		roots = append(roots, p.RootLabels()...)
 	}
@@ -247,27 +271,32 @@ func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (ac
 	return assemble(roots, get, 0, 0)
 }
 
+// AssembleSized is Assemble with room made at once for about nTargets
+// targets and nActions actions (an analysis knows both): the result is
+// the same, with fewer copies on the way.
+func AssembleSized(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
+	return assemble(roots, get, nTargets, nActions)
+}
+
 // assemble is Assemble with room for about nTargets targets and nActions
 // actions.
 func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
-	const (
-		root    = 1
-		visited = 2
-	)
-	state := make(map[label.Label]uint8, max(nTargets, len(roots)))
+	// state[l] is 0 for a label not met yet, root for a root not
+	// visited yet, and 1 + its index in targets once visited.
+	const root = -1
+	state := make(map[label.Label]int32, max(nTargets, len(roots)))
 	for _, r := range roots {
 		state[r] = root
 	}
-	rootGoals := make(map[label.Label][]string, len(roots))
 	targets = make([]Target, 0, nTargets)
 	actions = make([]*graph.Action, 0, nActions)
 	var visit func(l label.Label) error
 	visit = func(l label.Label) error {
 		st := state[l]
-		if st&visited != 0 {
+		if st > 0 {
 			return nil
 		}
-		state[l] = st | visited
+		state[l] = int32(len(targets)) + 1 // (its index is set below; a cycle stops here)
 		a, err := get(l)
 		if err != nil {
 			return err
@@ -278,10 +307,10 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 			}
 		}
 		t := Target{Label: l, Children: a.Children, Actions: len(a.Actions), Env: a.Env, Deps: packageDeps(l.Pkg, a)}
-		if st&root != 0 {
+		if st == root {
 			t.Goals = a.Goals
-			rootGoals[l] = a.Goals
 		}
+		state[l] = int32(len(targets)) + 1
 		targets = append(targets, t)
 		actions = append(actions, a.Actions...)
 		return nil
@@ -290,7 +319,7 @@ func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTa
 		if err := visit(r); err != nil {
 			return nil, nil, nil, err
 		}
-		goals = append(goals, rootGoals[r]...)
+		goals = append(goals, targets[state[r]-1].Goals...)
 	}
 	return actions, goals, targets, nil
 }

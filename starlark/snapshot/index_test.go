@@ -214,3 +214,57 @@ func TestLoadDropsBadIndex(t *testing.T) {
 		t.Errorf("an index counting 2 actions of 1 was kept")
 	}
 }
+
+// AssembleSized gives what Assemble gives, whatever room it is told to
+// make; NewIndex refuses goals on a target that is not a root, and a root
+// that is not a target.
+func TestAssembleSizedAndRoots(t *testing.T) {
+	act := func(owner string) *graph.Action {
+		return &graph.Action{Owner: owner, Outputs: []string{"bld-out/" + owner}}
+	}
+	analyses := map[label.Label]*Analyzed{
+		lbl("p", "a"): {Children: []label.Label{lbl("p", "b"), lbl("p", "c")}, Actions: []*graph.Action{act("a")}, Goals: []string{"ga"}},
+		lbl("p", "b"): {Children: []label.Label{lbl("p", "c")}, Actions: []*graph.Action{act("b1"), act("b2")}, Goals: []string{"gb"}},
+		lbl("p", "c"): {Actions: []*graph.Action{act("c")}, Goals: []string{"gc"}},
+	}
+	get := func(l label.Label) (*Analyzed, error) { return analyses[l], nil }
+	// b is a root visited first as a's child; c is no root: its goals do
+	// not count.
+	roots := []label.Label{lbl("p", "a"), lbl("p", "b")}
+	wantActions, wantGoals, wantTargets, err := Assemble(roots, get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"ga", "gb"}, wantGoals); diff != "" {
+		t.Errorf("goals (-want +got):\n%s", diff)
+	}
+	for _, hint := range []struct{ targets, actions int }{{0, 0}, {1, 1}, {3, 4}, {100, 100}} {
+		actions, goals, targets, err := AssembleSized(roots, get, hint.targets, hint.actions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(wantActions, actions); diff != "" {
+			t.Errorf("hint %v: actions (-Assemble's +got):\n%s", hint, diff)
+		}
+		if diff := cmp.Diff(wantGoals, goals); diff != "" {
+			t.Errorf("hint %v: goals (-Assemble's +got):\n%s", hint, diff)
+		}
+		if diff := cmp.Diff(wantTargets, targets); diff != "" {
+			t.Errorf("hint %v: targets (-Assemble's +got):\n%s", hint, diff)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		roots []string
+		ok    bool
+	}{
+		{"the roots", []string{"a", "b"}, true},
+		{"goals of b, not a root", []string{"a"}, false},
+		{"a root that is not a target", []string{"a", "b", "z"}, false},
+	} {
+		x := NewIndex([]Package{{Path: "p", Roots: tc.roots}}, wantTargets, wantGoals)
+		if (x != nil) != tc.ok {
+			t.Errorf("%s: NewIndex = %v, want an index: %v", tc.name, x, tc.ok)
+		}
+	}
+}

@@ -139,20 +139,30 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 }
 
 // newIndex returns the index of a complete analysis by an of the roots
-// that the patterns named (with the goals of each), which declared actions
-// and goals, or nil if replaying the analysis (snapshot.Assemble) does not
+// that the patterns named, which declared actions and goals, or nil if replaying the analysis (snapshot.Assemble) does not
 // give back exactly those: then a later build does not analyze
 // incrementally.
-func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, rootGoals map[label.Label][]string, actions []*graph.Action, goals []string) *snapshot.Index {
-	owned := ownedActions(an)
+func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, actions []*graph.Action, goals []string) *snapshot.Index {
+	owned := actionsByOwner(actions)
+	// What get returns, made in one piece: Assemble asks for each label
+	// once.
+	slab := make([]snapshot.Analyzed, an.NumAnalyzed())
 	get := func(l label.Label) (*snapshot.Analyzed, error) {
 		rec, ok := an.Record(l)
-		if !ok {
+		c, done := an.Result(l)
+		if !ok || !done {
 			return nil, fmt.Errorf("%s was not analyzed", l)
 		}
-		return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned(l), Goals: rootGoals[l], Env: rec.Env}, nil
+		if len(slab) == 0 {
+			slab = make([]snapshot.Analyzed, 64)
+		}
+		a := &slab[0]
+		slab = slab[1:]
+		// (Only a root's goals count.)
+		*a = snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned[l.String()], Goals: goalsOf(c), Env: rec.Env}
+		return a, nil
 	}
-	got, gotGoals, targets, err := snapshot.Assemble(roots, get)
+	got, gotGoals, targets, err := snapshot.AssembleSized(roots, get, an.NumAnalyzed(), len(actions))
 	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {
 		return nil
 	}
@@ -197,6 +207,27 @@ func analyzed(an *analysis.Analyzer, l label.Label, c *analysis.Configured, acti
 		rec = &analysis.Record{}
 	}
 	return &snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: actions, Goals: goalsOf(c), Env: rec.Env}
+}
+
+// actionsByOwner returns actions grouped by their Owner, each group in
+// order. An analysis declares each target's actions together, so a group
+// is mostly a piece of actions itself, not a copy.
+func actionsByOwner(actions []*graph.Action) map[string][]*graph.Action {
+	by := make(map[string][]*graph.Action, len(actions))
+	for i := 0; i < len(actions); {
+		owner := actions[i].Owner
+		j := i + 1
+		for j < len(actions) && actions[j].Owner == owner {
+			j++
+		}
+		if prev, ok := by[owner]; ok {
+			by[owner] = append(slices.Clip(prev), actions[i:j]...)
+		} else {
+			by[owner] = actions[i:j:j]
+		}
+		i = j
+	}
+	return by
 }
 
 // ownedActions returns a function giving the actions that an declared for

@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 	"time"
 
 	"bld/exec/filestat"
 	"bld/exec/graph"
+	"bld/exec/heapgoal"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
 	"bld/starlark/loading"
@@ -34,8 +36,8 @@ type Plan struct {
 	AnalysisErrors int
 	// Executables maps the labels analyzed to their programs
 	// (DefaultInfo.executable), Args to their args attributes, and Files
-	// to the files of their DefaultInfo, when the plan comes from an
-	// analysis and not a snapshot (Request.SnapPath "").
+	// to the files of their DefaultInfo, when the request keeps no
+	// snapshot (Request.SnapPath ""); else they are nil.
 	Executables map[string]string
 	Args        map[string][]string
 	Files       map[string][]string
@@ -116,7 +118,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			return plan, err
 		}
 	}
-	stopWatch := req.Loader.WatchMemory()
+	stopWatch := sync.OnceFunc(req.Loader.WatchMemory())
 	defer stopWatch()
 	if changes != nil && changes.Full == "" && req.Tests == nil {
 		if plan, ok, err := analyzeIncremental(ctx, req, key, snap, changes, t); ok || err != nil {
@@ -144,10 +146,11 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	an := analysis.New(req.Loader, cfg, base, req.HostEnv)
 	an.Prepare(ctx, labels)
 	var goals []string
-	executables := map[string]string{}
-	args := map[string][]string{}
-	files := map[string][]string{}
-	rootGoals := map[label.Label][]string{}
+	var executables map[string]string
+	var args, files map[string][]string
+	if snapPath == "" {
+		executables, args, files = map[string]string{}, map[string][]string{}, map[string][]string{}
+	}
 	testsAdded := map[label.Label]bool{}
 	addTests := func(c *analysis.Configured) error {
 		if testsAdded[c.Label] {
@@ -173,8 +176,13 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			report(err)
 			continue
 		}
-		rootGoals[l] = goalsOf(c)
-		goals = append(goals, rootGoals[l]...)
+		goals = append(goals, goalsOf(c)...)
+		if snapPath != "" {
+			// A plan from a snapshot has none of these: no caller
+			// that keeps a snapshot reads them (at 100,000 targets,
+			// they would be 20 MB for nothing).
+			continue
+		}
 		name := l.String()
 		if len(c.Files) > 0 {
 			paths := make([]string, len(c.Files))
@@ -189,12 +197,20 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		}
 	}
 	actions, envRead := an.Actions(), an.EnvRead()
+	// No Starlark runs from here on: what is left (the index, the
+	// graph's checks, the snapshot) keeps much of what it allocates, so
+	// the heap follows its live data as execution's does, not with
+	// analysis's headroom. (At 100,000 targets this is where the peak
+	// was: the index's records come on top of all the analysis keeps,
+	// and twice that was allowed.)
+	stopWatch()
+	defer heapgoal.Follow(heapgoal.Execution)()
 	// The index of an incremental re-analysis is made from the
 	// analysis's records and the packages loaded, before both are
 	// dropped.
 	var index *snapshot.Index
 	if snapPath != "" && len(reported) == 0 && req.Tests == nil {
-		index = newIndex(ctx, req.Loader, an, patterns, labels, rootGoals, actions, goals)
+		index = newIndex(ctx, req.Loader, an, patterns, labels, actions, goals)
 	}
 	// The analysis and the packages are garbage from here on: what
 	// follows keeps only the actions. Collecting them now sets the heap
