@@ -32,6 +32,7 @@ for ((r = 0; r < RUNS; r++)); do
 		t=${tools[$(((i + r) % ${#tools[@]}))]}
 		rm -rf "$tmp/ws" "$tmp/cache"
 		cp -a "$tmp/src" "$tmp/ws"
+		[[ "${SYNC:-1}" != 0 ]] && sync # the setup's write-back is not the next run's cost (SYNC=0: skip)
 		if [[ $t == ninja ]]; then
 			cmd=(ninja -j "$JOBS")
 		else

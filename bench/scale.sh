@@ -62,6 +62,7 @@ for ((r = 0; r < RUNS; r++)); do
 		tool=${tools[$(((i + r) % ${#tools[@]}))]}
 		rm -rf "$tmp/ws" "$tmp/cache"
 		cp -a "$tmp/src" "$tmp/ws"
+		[[ "${SYNC:-1}" != 0 ]] && sync # the setup's write-back is not the next run's cost (SYNC=0: skip)
 		if [[ $tool == ninja ]]; then
 			[[ $FULL != 0 ]] || continue
 			measure ninja full ninja -j "$JOBS"
