@@ -76,9 +76,16 @@ func removeOutputs(root string, a *graph.Action) {
 // what it points to), or a directory and all it holds, even subdirectories
 // left without write permission. Nothing there is not an error.
 func removeOutput(p string) error {
-	// unlink(2) first, and only then what else it may take: os.Remove
-	// tries rmdir(2) after any failure, a second system call per output
-	// of every action when, as usual, nothing is there.
+	// lstat(2) first: when, as usual in a fresh output tree, nothing is
+	// there, it answers without the directory's lock, which unlink(2)
+	// takes exclusively even to find nothing (and then spins on while the
+	// commands of other actions create their outputs in that directory).
+	// Then unlink(2), and only then what else it may take: os.Remove
+	// tries rmdir(2) after any failure, a second system call per output.
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err == syscall.ENOENT {
+		return nil
+	}
 	err := syscall.Unlink(p)
 	if err == nil || err == syscall.ENOENT {
 		return nil
