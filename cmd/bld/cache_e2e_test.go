@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"bld/exec/store/storetest"
 )
 
 // cacheCWorkspace is a small C project: a cc_unit of two sources, a
@@ -598,7 +600,7 @@ func TestCacheEverythingCorrupt(t *testing.T) {
 	flipped := 0
 	for _, p := range files {
 		if strings.HasSuffix(p, ".pack") {
-			cacheDamagePack(t, p) // every result in it
+			storetest.DamagePack(t, p) // every result in it
 			flipped++
 		} else if cacheFlipByte(t, p) {
 			flipped++
@@ -626,22 +628,6 @@ func TestCacheEverythingCorrupt(t *testing.T) {
 	events, r = w.cacheBuildEvents("//...")
 	cacheWantAllRestored(t, events, cacheCActions, r)
 	cacheWantSameOutputs(t, "restored after the rebuild", want, w.cacheSnapshot())
-}
-
-// cacheDamagePack flips a byte every 50 of the pack p past its header, so
-// that every record in it fails verification.
-func cacheDamagePack(t *testing.T, p string) {
-	t.Helper()
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 20; i < len(data); i += 50 {
-		data[i] ^= 0xff
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // cacheKillWorkspace returns a workspace of 44 small actions: 21 genrules (one

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/exec/store/storetest"
 )
 
 func TestHitAfterClean(t *testing.T) {
@@ -168,7 +169,7 @@ func TestEverythingCorrupt(t *testing.T) {
 		flipByte(t, f, 70) // past the ac header's first line for most
 	}
 	closeCache(t, c) // seals its pack
-	damagePacks(t, dir)
+	storetest.DamagePacks(t, dir)
 	c = openCache(t, dir, root, Options{})
 	os.RemoveAll(filepath.Join(root, "bld-out"))
 	if r := build(t, c, root, actions); len(r.ran) != len(actions) {
@@ -276,7 +277,7 @@ func TestInlinedOutputs(t *testing.T) {
 	if entries, _ := filepath.Glob(filepath.Join(dir, "ac", "*", "*")); len(entries) != 0 {
 		t.Errorf("results stored as files of their own: %v", entries)
 	}
-	damagePacks(t, dir)
+	storetest.DamagePacks(t, dir)
 	os.RemoveAll(filepath.Join(root, "bld-out"))
 	c = openCache(t, dir, root, Options{})
 	r = build(t, c, root, actions)

@@ -214,28 +214,6 @@ func openCacheWith(t testing.TB, dir, root string, opts Options, sopts store.Opt
 	return c
 }
 
-// damagePacks flips a byte every 50 of every pack of the store in dir,
-// past its header: every record of it fails verification.
-func damagePacks(t testing.TB, dir string) {
-	t.Helper()
-	packs, _ := filepath.Glob(filepath.Join(dir, "packs", "*.pack"))
-	if len(packs) == 0 {
-		t.Fatal("no packs to damage")
-	}
-	for _, p := range packs {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 20; i < len(data); i += 50 {
-			data[i] ^= 0xff
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // blobPath and entryPath are where the store in dir keeps a blob and an
 // entry (see package store).
 func blobPath(dir, hash string) string { return filepath.Join(dir, "cas", hash[:2], hash) }
