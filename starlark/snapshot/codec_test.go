@@ -2,9 +2,7 @@ package snapshot
 
 import (
 	"bytes"
-	"encoding/binary"
 	"reflect"
-	"runtime"
 	"testing"
 	"time"
 
@@ -166,97 +164,5 @@ func TestCodecRejectsDamage(t *testing.T) {
 func TestEncodeRefusesNilAction(t *testing.T) {
 	if _, err := Encode(&Snapshot{Actions: []*graph.Action{nil}}); err == nil {
 		t.Fatal("a nil action encodes")
-	}
-}
-
-// TestCodecChunks: snapshots whose actions fill no chunk, one, or more,
-// with a last chunk full or not, decode into what was encoded whatever
-// the number of goroutines, and encode into the same bytes.
-func TestCodecChunks(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	for _, n := range []int{1, actionsPerChunk - 1, actionsPerChunk, actionsPerChunk + 1, 2*actionsPerChunk + 7} {
-		s := genSnapshot(n)
-		data, err := Encode(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, procs := range []int{1, 2, 5} {
-			runtime.GOMAXPROCS(procs)
-			got, err := Decode(data)
-			if err != nil {
-				t.Fatalf("%d actions, GOMAXPROCS %d: %v", n, procs, err)
-			}
-			if diff := cmp.Diff(s, got); diff != "" {
-				t.Fatalf("%d actions, GOMAXPROCS %d: decoded snapshot differs (-encoded +decoded):\n%s", n, procs, diff)
-			}
-			again, err := Encode(got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(data, again) {
-				t.Fatalf("%d actions, GOMAXPROCS %d: the decoded snapshot encodes into other bytes", n, procs)
-			}
-		}
-	}
-}
-
-// TestDecodeActionsRejectsBadChunks: a table of chunks that does not fit
-// the actions' bytes (a wrong count of chunks, lengths whose sum is wrong,
-// a boundary off by a byte) makes the snapshot corrupt, whatever the
-// number of goroutines; the right table decodes.
-func TestDecodeActionsRejectsBadChunks(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	n := actionsPerChunk + 3
-	e := &encoder{ids: map[string]uint32{}}
-	var sizes []int
-	for i := range n {
-		start := len(e.buf)
-		// Actions of different sizes, so that a boundary moved by a
-		// byte cuts an action.
-		e.action(&graph.Action{Owner: "//:a", Mnemonic: "M", Argv: make([]string, i%3), Outputs: []string{"bld-out/a"}})
-		sizes = append(sizes, len(e.buf)-start)
-	}
-	actions := e.buf
-	first := 0
-	for _, s := range sizes[:actionsPerChunk] {
-		first += s
-	}
-	second := len(actions) - first
-	section := func(size int, chunks ...int) []byte {
-		b := binary.LittleEndian.AppendUint64(nil, uint64(size))
-		b = append(b, actions...)
-		b = binary.AppendUvarint(b, uint64(len(chunks)))
-		for _, c := range chunks {
-			b = binary.AppendUvarint(b, uint64(c))
-		}
-		return b
-	}
-	for _, tc := range []struct {
-		name string
-		data []byte
-		ok   bool
-	}{
-		{"right", section(len(actions), first, second), true},
-		{"one chunk", section(len(actions), len(actions)), false},
-		{"three chunks", section(len(actions), first, second-1, 1), false},
-		{"boundary one byte early", section(len(actions), first-1, second+1), false},
-		{"boundary one byte late", section(len(actions), first+1, second-1), false},
-		{"sum too small", section(len(actions), first, second-1), false},
-		{"sum too large", section(len(actions), first, second+1), false},
-		{"size too small", section(len(actions)-1, first, second-1), false},
-		{"size beyond the data", section(1<<40, first, second), false},
-		{"truncated", section(len(actions), first, second)[:len(actions)], false},
-	} {
-		for _, procs := range []int{1, 2, 5} {
-			runtime.GOMAXPROCS(procs)
-			d := &decoder{data: tc.data, strs: e.strs}
-			got := d.actions(n)
-			if ok := d.err == nil && d.pos == len(d.data); ok != tc.ok {
-				t.Errorf("%s, GOMAXPROCS %d: decoded %v (err %v, at %d of %d), want %v", tc.name, procs, ok, d.err, d.pos, len(d.data), tc.ok)
-			}
-			if tc.ok && (len(got) != n || got[n-1].Owner != "//:a" || len(got[n-1].Argv) != (n-1)%3) {
-				t.Errorf("%s, GOMAXPROCS %d: wrong actions decoded", tc.name, procs)
-			}
-		}
 	}
 }
