@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -34,23 +31,13 @@ import (
 // number as a uvarint (a varint where it may be negative), booleans of an
 // action packed in one uvarint. A slice or a map is its length plus one, 0
 // meaning nil, then its elements; maps are written in key order, so that
-// the same snapshot gives the same bytes. The actions are the exception
-// that lets Decode read them in parallel: after their count comes their
-// total byte length (uint64, little endian), their bytes, then the byte
-// length of each chunk of actionsPerChunk actions (the last may hold
-// fewer) as a uvarint count of chunks and uvarint lengths; the chunking
-// depends on nothing but the number of actions. (The table comes last so that
+// the same snapshot gives the same bytes. (The table comes last so that
 // the encoder writes the fields once, into the file's buffer, as it
 // meets the strings.)
 //
 // A file whose length, checksum, magic or structure is wrong is not a
 // snapshot: Decode reports it and Load treats it as absent.
-const fileMagic = "bldsnap5"
-
-// actionsPerChunk is the number of actions in each chunk of the actions'
-// bytes that Decode reads on its own goroutine. It is part of the format:
-// changing it changes fileMagic.
-const actionsPerChunk = 2048
+const fileMagic = "bldsnap4"
 
 const headerLen = len(fileMagic) + 8 + 4
 
@@ -169,27 +156,11 @@ func (e *encoder) snapshot(s *Snapshot) error {
 		e.bool(s.Env[name].Set)
 	}
 	e.count(len(s.Actions), s.Actions == nil)
-	if s.Actions != nil {
-		lenAt := len(e.buf)
-		e.buf = append(e.buf, make([]byte, 8)...)
-		start := len(e.buf)
-		chunks := make([]int, 0, (len(s.Actions)+actionsPerChunk-1)/actionsPerChunk)
-		chunkStart := start
-		for i, a := range s.Actions {
-			if a == nil {
-				return fmt.Errorf("encoding the analysis snapshot: action %d is nil", i)
-			}
-			e.action(a)
-			if (i+1)%actionsPerChunk == 0 || i == len(s.Actions)-1 {
-				chunks = append(chunks, len(e.buf)-chunkStart)
-				chunkStart = len(e.buf)
-			}
+	for i, a := range s.Actions {
+		if a == nil {
+			return fmt.Errorf("encoding the analysis snapshot: action %d is nil", i)
 		}
-		binary.LittleEndian.PutUint64(e.buf[lenAt:], uint64(len(e.buf)-start))
-		e.uint(uint64(len(chunks)))
-		for _, n := range chunks {
-			e.uint(uint64(n))
-		}
+		e.action(a)
 	}
 	e.strings(s.Goals)
 	e.index(s.Index)
@@ -504,106 +475,20 @@ func (d *decoder) snapshot() *Snapshot {
 		}
 	}
 	if n, ok := d.count(); ok {
-		s.Actions = d.actions(n)
-		if d.err != nil {
-			return nil
+		// One allocation for every action.
+		all := make([]graph.Action, n)
+		s.Actions = make([]*graph.Action, n)
+		for i := range all {
+			d.action(&all[i])
+			s.Actions[i] = &all[i]
+			if d.err != nil {
+				return nil
+			}
 		}
 	}
 	s.Goals = d.strings()
 	s.Index = d.index()
 	return s
-}
-
-// actions reads n actions: their byte length, their bytes and the lengths
-// of their chunks, then decodes the chunks on up to GOMAXPROCS goroutines.
-// Each chunk must hold exactly its actions and bytes, or the whole
-// snapshot is corrupt; the result does not depend on the goroutines.
-func (d *decoder) actions(n int) []*graph.Action {
-	if d.pos+8 > len(d.data) {
-		d.fail()
-		return nil
-	}
-	size := binary.LittleEndian.Uint64(d.data[d.pos:])
-	d.pos += 8
-	if size > uint64(len(d.data)-d.pos) {
-		d.fail()
-		return nil
-	}
-	body := d.data[d.pos : d.pos+int(size)]
-	d.pos += int(size)
-	nchunks := (n + actionsPerChunk - 1) / actionsPerChunk
-	if d.uint() != uint64(nchunks) {
-		d.fail()
-		return nil
-	}
-	ends := make([]int, nchunks)
-	end := uint64(0)
-	for i := range ends {
-		end += d.uint()
-		if end > size {
-			d.fail()
-			return nil
-		}
-		ends[i] = int(end)
-	}
-	if d.err != nil || end != size {
-		d.fail()
-		return nil
-	}
-	// One allocation for every action.
-	all := make([]graph.Action, n)
-	out := make([]*graph.Action, n)
-	decodeChunk := func(c int) bool {
-		start := 0
-		if c > 0 {
-			start = ends[c-1]
-		}
-		cd := &decoder{data: body[start:ends[c]], owned: d.owned, strs: d.strs}
-		for i := c * actionsPerChunk; i < min(n, (c+1)*actionsPerChunk); i++ {
-			cd.action(&all[i])
-			out[i] = &all[i]
-			if cd.err != nil {
-				return false
-			}
-		}
-		return cd.pos == len(cd.data)
-	}
-	workers := min(runtime.GOMAXPROCS(0), nchunks)
-	if workers <= 1 {
-		for c := range nchunks {
-			if !decodeChunk(c) {
-				d.fail()
-				return nil
-			}
-		}
-		return out
-	}
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		wg     sync.WaitGroup
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				c := int(next.Add(1) - 1)
-				if c >= nchunks {
-					return
-				}
-				if !decodeChunk(c) {
-					failed.Store(true)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if failed.Load() {
-		d.fail()
-		return nil
-	}
-	return out
 }
 
 func (d *decoder) reads() *workspace.Reads {
