@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -56,19 +57,44 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 		}
 	}
 	missing := map[string][]string{} // source path -> owners that read it
+	// The edges of every action live in one array each way (Deps,
+	// Dependents), each action's a slice of it whose capacity ends where
+	// its own edges do, so that a caller's append cannot reach the next.
+	inputs := 0
+	for _, a := range actions {
+		inputs += len(a.Inputs) + len(a.Discoverable)
+	}
+	edges := make([]int, 0, inputs)
+	dependents := make([]int, len(actions)) // how many actions read each one's outputs
 	for i, a := range actions {
-		var deps []int
-		for _, in := range a.AllInputs() {
-			if p, ok := g.producer[in]; ok {
-				deps = append(deps, p)
-				continue
-			}
-			if sourceExists != nil && !sourceExists(in) {
-				missing[in] = append(missing[in], a.Owner)
-			}
+		start := len(edges)
+		for _, in := range a.Inputs {
+			edges = g.edge(edges, in, a.Owner, sourceExists, missing)
 		}
-		g.Deps[i] = sortedUnique(deps)
-		for _, d := range g.Deps[i] {
+		for _, in := range a.Discoverable {
+			edges = g.edge(edges, in, a.Owner, sourceExists, missing)
+		}
+		deps := edges[start:]
+		slices.Sort(deps)
+		deps = slices.Compact(deps)
+		edges = edges[:start+len(deps)]
+		if len(deps) > 0 {
+			g.Deps[i] = deps[:len(deps):len(deps)]
+		}
+		for _, d := range deps {
+			dependents[d]++
+		}
+	}
+	back := make([]int, len(edges))
+	next := 0
+	for d, n := range dependents {
+		if n > 0 {
+			g.Dependents[d] = back[next : next : next+n]
+		}
+		next += n
+	}
+	for i, deps := range g.Deps {
+		for _, d := range deps {
 			g.Dependents[d] = append(g.Dependents[d], i)
 		}
 	}
@@ -90,6 +116,19 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return g, nil
+}
+
+// edge appends to edges the producer of in, an input of an action of
+// owner, or records in missing an input that no action produces and that
+// sourceExists rejects.
+func (g *Graph) edge(edges []int, in, owner string, sourceExists SourceChecker, missing map[string][]string) []int {
+	if p, ok := g.producer[in]; ok {
+		return append(edges, p)
+	}
+	if sourceExists != nil && !sourceExists(in) {
+		missing[in] = append(missing[in], owner)
+	}
+	return edges
 }
 
 // Producer returns the ID of the action that declares path as an output.
@@ -168,20 +207,6 @@ func (g *Graph) findCycle() []int {
 		}
 	}
 	return nil
-}
-
-func sortedUnique(ids []int) []int {
-	if len(ids) < 2 {
-		return ids
-	}
-	sort.Ints(ids)
-	out := ids[:1]
-	for _, id := range ids[1:] {
-		if id != out[len(out)-1] {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func sortedUniqueStrings(s []string) []string {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -138,5 +139,65 @@ func TestNewValid(t *testing.T) {
 func TestNewNilSourceChecker(t *testing.T) {
 	if _, err := New([]*Action{act("//a:x", []string{"whatever.c"}, []string{"o"})}, nil); err != nil {
 		t.Errorf("New with nil SourceChecker: %v", err)
+	}
+}
+
+// TestNewEdges: an action's Deps are sorted and unique whatever the order
+// of its inputs and whether they are Inputs or Discoverable, and appending
+// to one action's Deps or Dependents leaves the others' alone (they share
+// an array).
+func TestNewEdges(t *testing.T) {
+	top := act("//p:top", []string{"bld-out/c", "bld-out/b2", "bld-out/a"}, []string{"bld-out/top"})
+	top.Discoverable = []string{"bld-out/b1", "p/h.h"}
+	actions := []*Action{
+		act("//p:a", nil, []string{"bld-out/a"}),
+		act("//p:b", nil, []string{"bld-out/b1", "bld-out/b2"}),
+		act("//p:c", []string{"bld-out/a"}, []string{"bld-out/c"}),
+		top,
+		act("//p:d", []string{"bld-out/a", "bld-out/c"}, []string{"bld-out/d"}),
+	}
+	g, err := New(actions, sources("p/h.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDeps := [][]int{nil, nil, {0}, {0, 1, 2}, {0, 2}}
+	wantDependents := [][]int{{2, 3, 4}, {3}, {3, 4}, nil, nil}
+	if diff := cmp.Diff(wantDeps, g.Deps); diff != "" {
+		t.Errorf("Deps mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantDependents, g.Dependents); diff != "" {
+		t.Errorf("Dependents mismatch (-want +got):\n%s", diff)
+	}
+	_ = append(g.Deps[2], 99)
+	_ = append(g.Dependents[0], 99)
+	_ = append(g.Dependents[1], 99)
+	if diff := cmp.Diff(wantDeps, g.Deps); diff != "" {
+		t.Errorf("Deps changed by an append to one of them (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantDependents, g.Dependents); diff != "" {
+		t.Errorf("Dependents changed by an append to one of them (-want +got):\n%s", diff)
+	}
+}
+
+func BenchmarkNew(b *testing.B) {
+	// bench/gen's layered shape: 100 layers of 1000, each action reading
+	// two outputs of the layer before.
+	const n = 100000
+	actions := make([]*Action, n)
+	for i := range actions {
+		var in []string
+		if i >= 1000 {
+			in = []string{fmt.Sprintf("bld-out/t%d", i-1000), fmt.Sprintf("bld-out/t%d", i-999)}
+		} else {
+			in = []string{fmt.Sprintf("src/%d", i)}
+		}
+		actions[i] = act("//p:t", in, []string{fmt.Sprintf("bld-out/t%d", i)})
+	}
+	exists := func(string) bool { return true }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(actions, exists); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
