@@ -51,7 +51,7 @@ import (
 const (
 	packDir      = "packs"
 	packHeader   = "bld-pack-1\n"
-	indexHeader  = "bld-pack-index-1\n"
+	indexHeader  = "bld-pack-index-2\n"
 	recordMagic  = "bpr1"
 	recordHead   = 4 + 4 + sha256.Size // magic, length, checksum
 	recordPrefix = 32 + 8              // key, use time
@@ -84,8 +84,9 @@ type packLoc struct {
 type packFile struct {
 	name   string // base name, without packExt
 	f      *os.File
-	sealed bool  // its index was valid: it no longer grows
-	end    int64 // what has been scanned of it
+	sealed bool       // it no longer grows: its index was valid, or this Store sealed it
+	end    int64      // what has been scanned of it; its size if idx is set
+	idx    *packIndex // its index, if it was valid when the pack was opened
 }
 
 // packWriter is this Store's own pack, open for appending.
@@ -103,11 +104,16 @@ type indexRec struct {
 	used int64
 }
 
-// packState is a Store's view of the packs: its index of every record it
-// has seen, the packs it has open and its own pack.
+// packState is a Store's view of the packs: the packs it has open, its
+// index in memory of the records of those it scanned (being written when
+// opened, or without a valid index) and wrote, and its own pack. The
+// records of the packs opened with a valid index are looked up in their
+// index files, not held in memory.
 type packState struct {
-	index    map[[32]byte]packLoc
-	packs    map[string]*packFile
+	index     map[[32]byte]packLoc
+	packs     map[string]*packFile
+	indexed   []*packFile      // the packs with an index, in the order of their names
+	forgotten map[packLoc]bool // records of indexed packs that did not verify
 	dirMtime time.Time
 	loaded   bool
 	notFile  string // a non-file in place of a pack, if the listing found one
@@ -233,51 +239,140 @@ func scanPack(f *os.File, from int64, verify bool, found func(r indexRec, rec []
 // taken for a huge record.
 const maxRecordBody = 1<<30 - 1
 
-// readIndex returns the records of the index of the pack name if it is
-// valid for a pack of size size.
-func (s *Store) readIndex(name string, size int64) ([]indexRec, bool) {
-	data, err := os.ReadFile(s.indexPath(name))
-	if err != nil || len(data) < len(indexHeader)+12+sha256.Size || string(data[:len(indexHeader)]) != indexHeader {
-		return nil, false
-	}
-	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, false
-	}
-	b := body[len(indexHeader):]
-	if int64(binary.LittleEndian.Uint64(b)) != size {
-		return nil, false
-	}
-	count := int(binary.LittleEndian.Uint32(b[8:]))
-	b = b[12:]
-	const each = 32 + 8 + 4 + 8
-	if len(b) != count*each {
-		return nil, false
-	}
-	recs := make([]indexRec, count)
-	for i := range recs {
-		e := b[i*each:]
-		copy(recs[i].key[:], e)
-		recs[i].off = int64(binary.LittleEndian.Uint64(e[32:]))
-		recs[i].n = int64(binary.LittleEndian.Uint32(e[40:]))
-		recs[i].used = int64(binary.LittleEndian.Uint64(e[44:]))
-	}
-	return recs, true
+// indexEntry is the size of an index entry: key 32 | offset uint64 |
+// length uint32 | use time int64.
+const indexEntry = 32 + 8 + 4 + 8
+
+// indexStride is how many index entries one sampled key stands for: a
+// sealed pack keeps in memory the key of every indexStride-th entry of its
+// index (under a byte per record), and a lookup reads the one block of
+// indexStride entries that may hold its key (one pread of 3.3 kB).
+const indexStride = 64
+
+// packIndex is the index file of a sealed pack, open for lookups.
+type packIndex struct {
+	f      *os.File
+	count  int
+	sample [][32]byte // the key of entries 0, indexStride, 2*indexStride...
 }
 
-// writeIndex writes the index of the pack name, of size size.
+// openIndex opens the index of the pack name and returns it if it is valid
+// for a pack of size size: its header is this version's, its checksum
+// verifies (read once, here), its entries are sorted by key without
+// duplicates. Anything else (no index, an older version's, damaged) is not
+// ok: the pack is scanned instead.
+func (s *Store) openIndex(name string, size int64) (*packIndex, bool) {
+	f, fi, err := openStoreFile(s.indexPath(name))
+	if err != nil {
+		return nil, false
+	}
+	if pi, ok := readIndex(f, fi.Size(), size); ok {
+		return pi, true
+	}
+	f.Close()
+	return nil, false
+}
+
+// readIndex checks the index file f, of fsize bytes, for a pack of size
+// size, and samples its keys.
+func readIndex(f *os.File, fsize, size int64) (*packIndex, bool) {
+	const head = len(indexHeader) + 12
+	if fsize < int64(head+sha256.Size) {
+		return nil, false
+	}
+	body := fsize - sha256.Size
+	if (body-int64(head))%indexEntry != 0 {
+		return nil, false
+	}
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(io.NewSectionReader(f, 0, body), h), 1<<20)
+	var hb [head]byte
+	if _, err := io.ReadFull(br, hb[:]); err != nil || string(hb[:len(indexHeader)]) != indexHeader {
+		return nil, false
+	}
+	b := hb[len(indexHeader):]
+	count := int(binary.LittleEndian.Uint32(b[8:]))
+	if int64(binary.LittleEndian.Uint64(b)) != size || int64(count) != (body-int64(head))/indexEntry {
+		return nil, false
+	}
+	pi := &packIndex{f: f, count: count, sample: make([][32]byte, 0, (count+indexStride-1)/indexStride)}
+	var e, prev [indexEntry]byte
+	for i := range count {
+		if _, err := io.ReadFull(br, e[:]); err != nil {
+			return nil, false
+		}
+		if i > 0 && bytes.Compare(prev[:32], e[:32]) >= 0 {
+			return nil, false // not sorted: not this version's
+		}
+		if i%indexStride == 0 {
+			pi.sample = append(pi.sample, [32]byte(e[:32]))
+		}
+		prev = e
+	}
+	var sum [sha256.Size]byte
+	if _, err := f.ReadAt(sum[:], body); err != nil || !bytes.Equal(h.Sum(nil), sum[:]) {
+		return nil, false
+	}
+	return pi, true
+}
+
+// find returns the index entry of k in pi, if it has one; ok is false as
+// well if the index cannot be read (it was changed since it was opened:
+// the entry it would give could not be trusted anyway).
+func (pi *packIndex) find(k [32]byte) (r indexRec, ok bool) {
+	// The last block whose first key is at most k.
+	j := sort.Search(len(pi.sample), func(i int) bool { return bytes.Compare(pi.sample[i][:], k[:]) > 0 }) - 1
+	if j < 0 {
+		return r, false
+	}
+	first := j * indexStride
+	n := min(indexStride, pi.count-first)
+	buf := make([]byte, n*indexEntry)
+	if _, err := pi.f.ReadAt(buf, int64(len(indexHeader)+12+first*indexEntry)); err != nil {
+		return r, false
+	}
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(buf[i*indexEntry:i*indexEntry+32], k[:]) >= 0 })
+	if i == n || !bytes.Equal(buf[i*indexEntry:i*indexEntry+32], k[:]) {
+		return r, false
+	}
+	e := buf[i*indexEntry:]
+	r.key = k
+	r.off = int64(binary.LittleEndian.Uint64(e[32:]))
+	r.n = int64(binary.LittleEndian.Uint32(e[40:]))
+	r.used = int64(binary.LittleEndian.Uint64(e[44:]))
+	return r, true
+}
+
+// writeIndex writes the index of the pack name, of size size, from its
+// records recs: sorted by key, with the most recent record of each key
+// only (recs is not changed).
 func (s *Store) writeIndex(name string, size int64, recs []indexRec) error {
-	const each = 32 + 8 + 4 + 8
-	b := make([]byte, 0, len(indexHeader)+12+len(recs)*each+sha256.Size)
+	sorted := append([]indexRec(nil), recs...)
+	sort.Slice(sorted, func(i, j int) bool {
+		if c := bytes.Compare(sorted[i].key[:], sorted[j].key[:]); c != 0 {
+			return c < 0
+		}
+		if sorted[i].used != sorted[j].used {
+			return sorted[i].used > sorted[j].used
+		}
+		return sorted[i].off > sorted[j].off // the later record of a tie
+	})
+	b := make([]byte, 0, len(indexHeader)+12+len(sorted)*indexEntry+sha256.Size)
 	b = append(b, indexHeader...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(size))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(recs)))
-	for _, r := range recs {
+	b = binary.LittleEndian.AppendUint32(b, 0) // the count, set below
+	count := 0
+	for i, r := range sorted {
+		if i > 0 && r.key == sorted[i-1].key {
+			continue
+		}
+		count++
 		b = append(b, r.key[:]...)
 		b = binary.LittleEndian.AppendUint64(b, uint64(r.off))
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.n))
 		b = binary.LittleEndian.AppendUint64(b, uint64(r.used))
 	}
+	binary.LittleEndian.PutUint32(b[len(indexHeader)+8:], uint32(count))
 	sum := sha256.Sum256(b)
 	b = append(b, sum[:]...)
 	return WriteFileVia(s.indexPath(name), s.tempDir(), b, 0o644)
@@ -323,11 +418,9 @@ func (s *Store) indexLocked() {
 		}
 		p := &packFile{name: name, f: f}
 		ps.packs[name] = p
-		if recs, ok := s.readIndex(name, fi.Size()); ok {
-			p.sealed, p.end = true, fi.Size()
-			for _, r := range recs {
-				s.indexRecord(p, r)
-			}
+		if pi, ok := s.openIndex(name, fi.Size()); ok {
+			p.sealed, p.end, p.idx = true, fi.Size(), pi
+			ps.indexed = append(ps.indexed, p)
 			continue
 		}
 		s.scanInto(p)
@@ -351,15 +444,39 @@ func (s *Store) indexRecord(p *packFile, r indexRec) {
 	s.packs.index[r.key] = packLoc{p: p, off: r.off, n: r.n, used: r.used}
 }
 
+// lookupLocked returns where the most recent record of k is among the
+// packs s has opened: in its index in memory, or in the index of a sealed
+// pack (a record forgotten as damaged excepted). Caller holds s.mu.
+func (s *Store) lookupLocked(k [32]byte) (packLoc, bool) {
+	ps := &s.packs
+	loc, ok := ps.index[k]
+	for _, p := range ps.indexed {
+		r, found := p.idx.find(k)
+		// An entry that does not fit in the pack is not trusted (its
+		// index was changed since it was checked); nor is the record an
+		// entry points to, which getPacked verifies.
+		if !found || r.off < int64(len(packHeader)) || r.n < recordHead+recordPrefix ||
+			r.n > recordHead+maxRecordBody || r.off+r.n > p.end {
+			continue
+		}
+		l := packLoc{p: p, off: r.off, n: r.n, used: r.used}
+		if ps.forgotten[l] || ok && loc.used > l.used {
+			continue
+		}
+		loc, ok = l, true
+	}
+	return loc, ok
+}
+
 // getPacked returns the entry under key from the packs, ErrMissing if
 // they have none, ErrCorrupt if its record does not verify (it is then
 // forgotten: packs are never written in place; maintenance drops it).
 func (s *Store) getPacked(k [32]byte) (Entry, error) {
 	s.mu.Lock()
-	loc, ok := s.packs.index[k]
+	loc, ok := s.lookupLocked(k)
 	if !ok {
 		s.indexLocked()
-		loc, ok = s.packs.index[k]
+		loc, ok = s.lookupLocked(k)
 	}
 	notFile := s.packs.notFile
 	s.mu.Unlock()
@@ -392,12 +509,19 @@ func (s *Store) getPacked(k [32]byte) (Entry, error) {
 	return e, nil
 }
 
-// forget removes loc, a damaged record, from the index if it is still k's,
-// and notes that its pack is damaged: RecordBuild rewrites it without it.
+// forget removes loc, a damaged record, from the index in memory if it is
+// still k's there, or notes it as not to be read again if it is in a
+// sealed pack's index, and notes that its pack is damaged: RecordBuild
+// rewrites it without it.
 func (s *Store) forget(k [32]byte, loc packLoc) {
 	s.mu.Lock()
 	if s.packs.index[k] == loc {
 		delete(s.packs.index, k)
+	} else if loc.p.idx != nil {
+		if s.packs.forgotten == nil {
+			s.packs.forgotten = map[packLoc]bool{}
+		}
+		s.packs.forgotten[loc] = true
 	}
 	s.packs.damaged = true
 	s.mu.Unlock()
@@ -440,7 +564,7 @@ func (s *Store) packWriterLocked() (*packWriter, error) {
 	if s.packs.w != nil {
 		return s.packs.w, nil
 	}
-	if s.packs.index == nil {
+	if s.packs.packs == nil {
 		s.indexLocked()
 	}
 	dir := filepath.Join(s.dir, packDir)
@@ -514,6 +638,9 @@ func (s *Store) Close() error {
 	err := s.sealLocked()
 	for _, p := range s.packs.packs {
 		p.f.Close()
+		if p.idx != nil {
+			p.idx.f.Close()
+		}
 	}
 	s.packs = packState{}
 	return err
@@ -755,10 +882,11 @@ func (s *Store) tidyPacks() (int64, error) {
 			continue
 		}
 		idle++
-		// An index that exists is taken as valid here (readers check
-		// it): reading every index at every build costs more than an
-		// occasional scan by readers of a damaged one.
-		if _, err := os.Stat(s.indexPath(p.name)); err != nil {
+		// An index of this version is taken as valid here (readers
+		// check it): reading every index at every build costs more than
+		// an occasional scan by readers of a damaged one. One of an
+		// older version is written again.
+		if !hasIndex(s.indexPath(p.name)) {
 			var recs []indexRec
 			// Indexed with the pack's whole size, a torn record at its
 			// end is never read again.
@@ -782,6 +910,19 @@ func (s *Store) tidyPacks() (int64, error) {
 	defer ip.close()
 	written, err := s.rewrite(ip, nil)
 	return written - ip.size, err
+}
+
+// hasIndex reports whether the index file path exists and has this
+// version's header.
+func hasIndex(path string) bool {
+	f, _, err := openStoreFile(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [len(indexHeader)]byte
+	_, err = io.ReadFull(f, h[:])
+	return err == nil && string(h[:]) == indexHeader
 }
 
 // hasPacks reports whether the store may hold packs (for a Store that
