@@ -243,17 +243,25 @@ const maxRecordBody = 1<<30 - 1
 // length uint32 | use time int64.
 const indexEntry = 32 + 8 + 4 + 8
 
-// indexStride is how many index entries one sampled key stands for: a
-// sealed pack keeps in memory the key of every indexStride-th entry of its
-// index (under a byte per record), and a lookup reads the one block of
-// indexStride entries that may hold its key (one pread of 3.3 kB).
-const indexStride = 64
+// A sealed pack's index is searched without reading its entries into
+// memory when they are many: the Store keeps the key of every
+// indexStride-th entry (a byte per record) and a lookup reads the one
+// block of indexStride entries that may hold its key (one pread of
+// 1.6 kB). The entries of an index of at most indexInMemory bytes (a
+// build's pack) are kept in memory instead (52 bytes per record): a
+// lookup in them costs no system call.
+const (
+	indexStride   = 32
+	indexInMemory = 1 << 20
+)
 
-// packIndex is the index file of a sealed pack, open for lookups.
+// packIndex is the index of a sealed pack, open for lookups.
 type packIndex struct {
-	f      *os.File
-	count  int
-	sample [][32]byte // the key of entries 0, indexStride, 2*indexStride...
+	f      *os.File   // the index file, if entries is nil
+	count  int        // of entries
+	sample [][32]byte // if entries is nil: the key of entries 0, indexStride, 2*indexStride...
+	// entries are the index's entries, if it is small.
+	entries []byte
 }
 
 // openIndex opens the index of the pack name and returns it if it is valid
@@ -266,52 +274,73 @@ func (s *Store) openIndex(name string, size int64) (*packIndex, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if pi, ok := readIndex(f, fi.Size(), size); ok {
-		return pi, true
+	pi, ok := readIndex(f, fi.Size(), size)
+	if !ok || pi.entries != nil {
+		f.Close()
 	}
-	f.Close()
-	return nil, false
+	return pi, ok
 }
 
+// indexHead is the size of an index's header: its version line, the pack
+// size and the count.
+const indexHead = len(indexHeader) + 8 + 4
+
 // readIndex checks the index file f, of fsize bytes, for a pack of size
-// size, and samples its keys.
+// size, and reads its entries if it is small, else samples its keys.
 func readIndex(f *os.File, fsize, size int64) (*packIndex, bool) {
-	const head = len(indexHeader) + 12
-	if fsize < int64(head+sha256.Size) {
-		return nil, false
-	}
-	body := fsize - sha256.Size
-	if (body-int64(head))%indexEntry != 0 {
+	if fsize < int64(indexHead+sha256.Size) || (fsize-int64(indexHead+sha256.Size))%indexEntry != 0 {
 		return nil, false
 	}
 	h := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(io.NewSectionReader(f, 0, body), h), 1<<20)
-	var hb [head]byte
-	if _, err := io.ReadFull(br, hb[:]); err != nil || string(hb[:len(indexHeader)]) != indexHeader {
+	var hb [indexHead]byte
+	if _, err := f.ReadAt(hb[:], 0); err != nil || string(hb[:len(indexHeader)]) != indexHeader {
 		return nil, false
 	}
+	h.Write(hb[:])
 	b := hb[len(indexHeader):]
 	count := int(binary.LittleEndian.Uint32(b[8:]))
-	if int64(binary.LittleEndian.Uint64(b)) != size || int64(count) != (body-int64(head))/indexEntry {
+	if int64(binary.LittleEndian.Uint64(b)) != size || int64(count) != (fsize-int64(indexHead+sha256.Size))/indexEntry {
 		return nil, false
 	}
-	pi := &packIndex{f: f, count: count, sample: make([][32]byte, 0, (count+indexStride-1)/indexStride)}
-	var e, prev [indexEntry]byte
-	for i := range count {
-		if _, err := io.ReadFull(br, e[:]); err != nil {
+	pi := &packIndex{f: f, count: count}
+	var buf []byte
+	if int64(count)*indexEntry <= indexInMemory {
+		pi.entries = make([]byte, count*indexEntry)
+		buf = pi.entries
+	} else {
+		pi.sample = make([][32]byte, 0, (count+indexStride-1)/indexStride)
+		buf = make([]byte, 256*indexStride*indexEntry)
+	}
+	var prev []byte
+	for i := 0; i < count; {
+		chunk := buf[:min(len(buf), (count-i)*indexEntry)]
+		if pi.entries != nil {
+			chunk = buf[i*indexEntry:]
+		}
+		if _, err := f.ReadAt(chunk, int64(indexHead+i*indexEntry)); err != nil {
 			return nil, false
 		}
-		if i > 0 && bytes.Compare(prev[:32], e[:32]) >= 0 {
-			return nil, false // not sorted: not this version's
+		h.Write(chunk)
+		for e := chunk; len(e) > 0; e, i = e[indexEntry:], i+1 {
+			if prev != nil && bytes.Compare(prev, e[:32]) >= 0 {
+				return nil, false // not sorted: not this version's
+			}
+			if pi.entries == nil && i%indexStride == 0 {
+				pi.sample = append(pi.sample, [32]byte(e[:32]))
+			}
+			prev = e[:32]
 		}
-		if i%indexStride == 0 {
-			pi.sample = append(pi.sample, [32]byte(e[:32]))
+		if pi.entries == nil {
+			// prev is overwritten by the next chunk: keep a copy.
+			prev = append([]byte(nil), prev...)
 		}
-		prev = e
 	}
 	var sum [sha256.Size]byte
-	if _, err := f.ReadAt(sum[:], body); err != nil || !bytes.Equal(h.Sum(nil), sum[:]) {
+	if _, err := f.ReadAt(sum[:], fsize-sha256.Size); err != nil || !bytes.Equal(h.Sum(nil), sum[:]) {
 		return nil, false
+	}
+	if pi.entries != nil {
+		pi.f = nil
 	}
 	return pi, true
 }
@@ -320,22 +349,26 @@ func readIndex(f *os.File, fsize, size int64) (*packIndex, bool) {
 // well if the index cannot be read (it was changed since it was opened:
 // the entry it would give could not be trusted anyway).
 func (pi *packIndex) find(k [32]byte) (r indexRec, ok bool) {
-	// The last block whose first key is at most k.
-	j := sort.Search(len(pi.sample), func(i int) bool { return bytes.Compare(pi.sample[i][:], k[:]) > 0 }) - 1
-	if j < 0 {
+	block := pi.entries
+	if block == nil {
+		// The last block whose first key is at most k.
+		j := sort.Search(len(pi.sample), func(i int) bool { return bytes.Compare(pi.sample[i][:], k[:]) > 0 }) - 1
+		if j < 0 {
+			return r, false
+		}
+		first := j * indexStride
+		var buf [indexStride * indexEntry]byte
+		block = buf[:min(indexStride, pi.count-first)*indexEntry]
+		if _, err := pi.f.ReadAt(block, int64(indexHead+first*indexEntry)); err != nil {
+			return r, false
+		}
+	}
+	n := len(block) / indexEntry
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(block[i*indexEntry:i*indexEntry+32], k[:]) >= 0 })
+	if i == n || !bytes.Equal(block[i*indexEntry:i*indexEntry+32], k[:]) {
 		return r, false
 	}
-	first := j * indexStride
-	n := min(indexStride, pi.count-first)
-	buf := make([]byte, n*indexEntry)
-	if _, err := pi.f.ReadAt(buf, int64(len(indexHeader)+12+first*indexEntry)); err != nil {
-		return r, false
-	}
-	i := sort.Search(n, func(i int) bool { return bytes.Compare(buf[i*indexEntry:i*indexEntry+32], k[:]) >= 0 })
-	if i == n || !bytes.Equal(buf[i*indexEntry:i*indexEntry+32], k[:]) {
-		return r, false
-	}
-	e := buf[i*indexEntry:]
+	e := block[i*indexEntry:]
 	r.key = k
 	r.off = int64(binary.LittleEndian.Uint64(e[32:]))
 	r.n = int64(binary.LittleEndian.Uint32(e[40:]))
@@ -382,8 +415,9 @@ func (s *Store) writeIndex(name string, size int64, recs []indexRec) error {
 // seen are opened and indexed (from their index file, or by a scan),
 // packs that may still grow are scanned from where it stopped. The
 // directory is listed again only when its modification time changed (a
-// pack was added or removed). Caller holds s.mu.
-func (s *Store) indexLocked() {
+// pack was added or removed). It reports whether it found records or
+// packs it had not seen. Caller holds s.mu.
+func (s *Store) indexLocked() (changed bool) {
 	ps := &s.packs
 	if ps.index == nil {
 		ps.index = map[[32]byte]packLoc{}
@@ -391,18 +425,18 @@ func (s *Store) indexLocked() {
 	}
 	for _, p := range ps.packs {
 		if !p.sealed && (ps.w == nil || p != ps.w.pf) {
-			s.scanInto(p)
+			changed = s.scanInto(p) || changed
 		}
 	}
 	dir := filepath.Join(s.dir, packDir)
 	fi, err := os.Stat(dir)
 	if err != nil || ps.loaded && fi.ModTime().Equal(ps.dirMtime) {
-		return
+		return changed
 	}
 	ps.loaded, ps.dirMtime = true, fi.ModTime()
 	des, err := os.ReadDir(dir)
 	if err != nil {
-		return
+		return changed
 	}
 	for _, de := range des {
 		name, ok := strings.CutSuffix(de.Name(), packExt)
@@ -418,6 +452,7 @@ func (s *Store) indexLocked() {
 		}
 		p := &packFile{name: name, f: f}
 		ps.packs[name] = p
+		changed = true
 		if pi, ok := s.openIndex(name, fi.Size()); ok {
 			p.sealed, p.end, p.idx = true, fi.Size(), pi
 			ps.indexed = append(ps.indexed, p)
@@ -425,14 +460,18 @@ func (s *Store) indexLocked() {
 		}
 		s.scanInto(p)
 	}
+	return changed
 }
 
-// scanInto indexes the records of p past what was scanned of it.
-func (s *Store) scanInto(p *packFile) {
+// scanInto indexes the records of p past what was scanned of it, and
+// reports whether there were any.
+func (s *Store) scanInto(p *packFile) bool {
 	end, err := scanPack(p.f, p.end, false, func(r indexRec, _ []byte) { s.indexRecord(p, r) }, nil)
-	if err == nil {
-		p.end = end
+	if err != nil || end == p.end {
+		return false
 	}
+	p.end = end
+	return true
 }
 
 // indexRecord adds r of p to the index unless it holds a more recent
@@ -474,8 +513,7 @@ func (s *Store) lookupLocked(k [32]byte) (packLoc, bool) {
 func (s *Store) getPacked(k [32]byte) (Entry, error) {
 	s.mu.Lock()
 	loc, ok := s.lookupLocked(k)
-	if !ok {
-		s.indexLocked()
+	if !ok && s.indexLocked() {
 		loc, ok = s.lookupLocked(k)
 	}
 	notFile := s.packs.notFile
@@ -638,7 +676,7 @@ func (s *Store) Close() error {
 	err := s.sealLocked()
 	for _, p := range s.packs.packs {
 		p.f.Close()
-		if p.idx != nil {
+		if p.idx != nil && p.idx.f != nil {
 			p.idx.f.Close()
 		}
 	}
