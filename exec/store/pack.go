@@ -114,11 +114,11 @@ type packState struct {
 	packs     map[string]*packFile
 	indexed   []*packFile      // the packs with an index, in the order of their names
 	forgotten map[packLoc]bool // records of indexed packs that did not verify
-	dirMtime time.Time
-	loaded   bool
-	notFile  string // a non-file in place of a pack, if the listing found one
-	damaged  bool   // a record that did not verify was found
-	w        *packWriter
+	dirMtime  time.Time
+	loaded    bool
+	notFile   string // a non-file in place of a pack, if the listing found one
+	damaged   bool   // a record that did not verify was found
+	w         *packWriter
 }
 
 func (s *Store) packPath(name string) string { return filepath.Join(s.dir, packDir, name+packExt) }
