@@ -41,12 +41,16 @@ import (
 // A pack's index NAME.idx, written when its writer seals it (RecordBuild)
 // or by maintenance for a pack whose writer is gone, is
 //
-//	"bld-pack-index-1\n" | pack size (uint64) | count (uint32) |
+//	"bld-pack-index-2\n" | pack size (uint64) | count (uint32) |
 //	count x (key 32 | offset uint64 | length uint32 | use time int64) |
 //	SHA-256 of all that precedes
 //
-// An index whose checksum fails or whose pack size is not the pack's is
-// ignored and the pack is scanned instead.
+// with one entry per key (its most recent record), sorted by key, so that
+// a key is found by a binary search in the file rather than in a map of
+// every record. An index whose checksum fails, whose pack size is not the
+// pack's, whose entries are not strictly sorted, or of another version
+// ("bld-pack-index-1", unsorted) is ignored and the pack is scanned
+// instead; RecordBuild writes an index of an older version again.
 
 const (
 	packDir      = "packs"
