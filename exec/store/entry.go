@@ -99,10 +99,10 @@ func (s *Store) MarkUsed(key string, used time.Time) {
 	}
 	k, _ := parseKey(key)
 	s.mu.Lock()
-	if s.packs.index == nil {
+	if s.packs.packs == nil {
 		s.indexLocked()
 	}
-	_, packed := s.packs.index[k]
+	_, packed := s.lookupLocked(k)
 	s.mu.Unlock()
 	if !packed {
 		s.touch(s.entryPath(key), used)

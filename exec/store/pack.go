@@ -41,17 +41,21 @@ import (
 // A pack's index NAME.idx, written when its writer seals it (RecordBuild)
 // or by maintenance for a pack whose writer is gone, is
 //
-//	"bld-pack-index-1\n" | pack size (uint64) | count (uint32) |
+//	"bld-pack-index-2\n" | pack size (uint64) | count (uint32) |
 //	count x (key 32 | offset uint64 | length uint32 | use time int64) |
 //	SHA-256 of all that precedes
 //
-// An index whose checksum fails or whose pack size is not the pack's is
-// ignored and the pack is scanned instead.
+// with one entry per key (its most recent record), sorted by key, so that
+// a key is found by a binary search in the file rather than in a map of
+// every record. An index whose checksum fails, whose pack size is not the
+// pack's, whose entries are not strictly sorted, or of another version
+// ("bld-pack-index-1", unsorted) is ignored and the pack is scanned
+// instead; RecordBuild writes an index of an older version again.
 
 const (
 	packDir      = "packs"
 	packHeader   = "bld-pack-1\n"
-	indexHeader  = "bld-pack-index-1\n"
+	indexHeader  = "bld-pack-index-2\n"
 	recordMagic  = "bpr1"
 	recordHead   = 4 + 4 + sha256.Size // magic, length, checksum
 	recordPrefix = 32 + 8              // key, use time
@@ -84,8 +88,9 @@ type packLoc struct {
 type packFile struct {
 	name   string // base name, without packExt
 	f      *os.File
-	sealed bool  // its index was valid: it no longer grows
-	end    int64 // what has been scanned of it
+	sealed bool       // it no longer grows: its index was valid, or this Store sealed it
+	end    int64      // what has been scanned of it; its size if idx is set
+	idx    *packIndex // its index, if it was valid when the pack was opened
 }
 
 // packWriter is this Store's own pack, open for appending.
@@ -103,16 +108,21 @@ type indexRec struct {
 	used int64
 }
 
-// packState is a Store's view of the packs: its index of every record it
-// has seen, the packs it has open and its own pack.
+// packState is a Store's view of the packs: the packs it has open, its
+// index in memory of the records of those it scanned (being written when
+// opened, or without a valid index) and wrote, and its own pack. The
+// records of the packs opened with a valid index are looked up in their
+// index files, not held in memory.
 type packState struct {
-	index    map[[32]byte]packLoc
-	packs    map[string]*packFile
-	dirMtime time.Time
-	loaded   bool
-	notFile  string // a non-file in place of a pack, if the listing found one
-	damaged  bool   // a record that did not verify was found
-	w        *packWriter
+	index     map[[32]byte]packLoc
+	packs     map[string]*packFile
+	indexed   []*packFile      // the packs with an index, in the order of their names
+	forgotten map[packLoc]bool // records of indexed packs that did not verify
+	dirMtime  time.Time
+	loaded    bool
+	notFile   string // a non-file in place of a pack, if the listing found one
+	damaged   bool   // a record that did not verify was found
+	w         *packWriter
 }
 
 func (s *Store) packPath(name string) string { return filepath.Join(s.dir, packDir, name+packExt) }
@@ -233,51 +243,173 @@ func scanPack(f *os.File, from int64, verify bool, found func(r indexRec, rec []
 // taken for a huge record.
 const maxRecordBody = 1<<30 - 1
 
-// readIndex returns the records of the index of the pack name if it is
-// valid for a pack of size size.
-func (s *Store) readIndex(name string, size int64) ([]indexRec, bool) {
-	data, err := os.ReadFile(s.indexPath(name))
-	if err != nil || len(data) < len(indexHeader)+12+sha256.Size || string(data[:len(indexHeader)]) != indexHeader {
-		return nil, false
-	}
-	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, false
-	}
-	b := body[len(indexHeader):]
-	if int64(binary.LittleEndian.Uint64(b)) != size {
-		return nil, false
-	}
-	count := int(binary.LittleEndian.Uint32(b[8:]))
-	b = b[12:]
-	const each = 32 + 8 + 4 + 8
-	if len(b) != count*each {
-		return nil, false
-	}
-	recs := make([]indexRec, count)
-	for i := range recs {
-		e := b[i*each:]
-		copy(recs[i].key[:], e)
-		recs[i].off = int64(binary.LittleEndian.Uint64(e[32:]))
-		recs[i].n = int64(binary.LittleEndian.Uint32(e[40:]))
-		recs[i].used = int64(binary.LittleEndian.Uint64(e[44:]))
-	}
-	return recs, true
+// indexEntry is the size of an index entry: key 32 | offset uint64 |
+// length uint32 | use time int64.
+const indexEntry = 32 + 8 + 4 + 8
+
+// A sealed pack's index is searched without reading its entries into
+// memory when they are many: the Store keeps the key of every
+// indexStride-th entry (a byte per record) and a lookup reads the one
+// block of indexStride entries that may hold its key (one pread of
+// 1.6 kB). The entries of an index of at most indexInMemory bytes (a
+// build's pack) are kept in memory instead (52 bytes per record): a
+// lookup in them costs no system call.
+const (
+	indexStride   = 32
+	indexInMemory = 1 << 20
+)
+
+// packIndex is the index of a sealed pack, open for lookups.
+type packIndex struct {
+	f      *os.File   // the index file, if entries is nil
+	count  int        // of entries
+	sample [][32]byte // if entries is nil: the key of entries 0, indexStride, 2*indexStride...
+	// entries are the index's entries, if it is small.
+	entries []byte
 }
 
-// writeIndex writes the index of the pack name, of size size.
+// openIndex opens the index of the pack name and returns it if it is valid
+// for a pack of size size: its header is this version's, its checksum
+// verifies (read once, here), its entries are sorted by key without
+// duplicates. Anything else (no index, an older version's, damaged) is not
+// ok: the pack is scanned instead.
+func (s *Store) openIndex(name string, size int64) (*packIndex, bool) {
+	f, fi, err := openStoreFile(s.indexPath(name))
+	if err != nil {
+		return nil, false
+	}
+	pi, ok := readIndex(f, fi.Size(), size)
+	if !ok || pi.entries != nil {
+		f.Close()
+	}
+	return pi, ok
+}
+
+// indexHead is the size of an index's header: its version line, the pack
+// size and the count.
+const indexHead = len(indexHeader) + 8 + 4
+
+// readIndex checks the index file f, of fsize bytes, for a pack of size
+// size, and reads its entries if it is small, else samples its keys.
+func readIndex(f *os.File, fsize, size int64) (*packIndex, bool) {
+	if fsize < int64(indexHead+sha256.Size) || (fsize-int64(indexHead+sha256.Size))%indexEntry != 0 {
+		return nil, false
+	}
+	h := sha256.New()
+	var hb [indexHead]byte
+	if _, err := f.ReadAt(hb[:], 0); err != nil || string(hb[:len(indexHeader)]) != indexHeader {
+		return nil, false
+	}
+	h.Write(hb[:])
+	b := hb[len(indexHeader):]
+	count := int(binary.LittleEndian.Uint32(b[8:]))
+	if int64(binary.LittleEndian.Uint64(b)) != size || int64(count) != (fsize-int64(indexHead+sha256.Size))/indexEntry {
+		return nil, false
+	}
+	pi := &packIndex{f: f, count: count}
+	var buf []byte
+	if int64(count)*indexEntry <= indexInMemory {
+		pi.entries = make([]byte, count*indexEntry)
+		buf = pi.entries
+	} else {
+		pi.sample = make([][32]byte, 0, (count+indexStride-1)/indexStride)
+		buf = make([]byte, 256*indexStride*indexEntry)
+	}
+	var prev []byte
+	for i := 0; i < count; {
+		chunk := buf[:min(len(buf), (count-i)*indexEntry)]
+		if pi.entries != nil {
+			chunk = buf[i*indexEntry:]
+		}
+		if _, err := f.ReadAt(chunk, int64(indexHead+i*indexEntry)); err != nil {
+			return nil, false
+		}
+		h.Write(chunk)
+		for e := chunk; len(e) > 0; e, i = e[indexEntry:], i+1 {
+			if prev != nil && bytes.Compare(prev, e[:32]) >= 0 {
+				return nil, false // not sorted: not this version's
+			}
+			if pi.entries == nil && i%indexStride == 0 {
+				pi.sample = append(pi.sample, [32]byte(e[:32]))
+			}
+			prev = e[:32]
+		}
+		if pi.entries == nil {
+			// prev is overwritten by the next chunk: keep a copy.
+			prev = append([]byte(nil), prev...)
+		}
+	}
+	var sum [sha256.Size]byte
+	if _, err := f.ReadAt(sum[:], fsize-sha256.Size); err != nil || !bytes.Equal(h.Sum(nil), sum[:]) {
+		return nil, false
+	}
+	if pi.entries != nil {
+		pi.f = nil
+	}
+	return pi, true
+}
+
+// find returns the index entry of k in pi, if it has one; ok is false as
+// well if the index cannot be read (it was changed since it was opened:
+// the entry it would give could not be trusted anyway).
+func (pi *packIndex) find(k [32]byte) (r indexRec, ok bool) {
+	block := pi.entries
+	if block == nil {
+		// The last block whose first key is at most k.
+		j := sort.Search(len(pi.sample), func(i int) bool { return bytes.Compare(pi.sample[i][:], k[:]) > 0 }) - 1
+		if j < 0 {
+			return r, false
+		}
+		first := j * indexStride
+		var buf [indexStride * indexEntry]byte
+		block = buf[:min(indexStride, pi.count-first)*indexEntry]
+		if _, err := pi.f.ReadAt(block, int64(indexHead+first*indexEntry)); err != nil {
+			return r, false
+		}
+	}
+	n := len(block) / indexEntry
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(block[i*indexEntry:i*indexEntry+32], k[:]) >= 0 })
+	if i == n || !bytes.Equal(block[i*indexEntry:i*indexEntry+32], k[:]) {
+		return r, false
+	}
+	e := block[i*indexEntry:]
+	r.key = k
+	r.off = int64(binary.LittleEndian.Uint64(e[32:]))
+	r.n = int64(binary.LittleEndian.Uint32(e[40:]))
+	r.used = int64(binary.LittleEndian.Uint64(e[44:]))
+	return r, true
+}
+
+// writeIndex writes the index of the pack name, of size size, from its
+// records recs: sorted by key, with the most recent record of each key
+// only (recs is not changed).
 func (s *Store) writeIndex(name string, size int64, recs []indexRec) error {
-	const each = 32 + 8 + 4 + 8
-	b := make([]byte, 0, len(indexHeader)+12+len(recs)*each+sha256.Size)
+	sorted := append([]indexRec(nil), recs...)
+	sort.Slice(sorted, func(i, j int) bool {
+		if c := bytes.Compare(sorted[i].key[:], sorted[j].key[:]); c != 0 {
+			return c < 0
+		}
+		if sorted[i].used != sorted[j].used {
+			return sorted[i].used > sorted[j].used
+		}
+		return sorted[i].off > sorted[j].off // the later record of a tie
+	})
+	b := make([]byte, 0, len(indexHeader)+12+len(sorted)*indexEntry+sha256.Size)
 	b = append(b, indexHeader...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(size))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(recs)))
-	for _, r := range recs {
+	b = binary.LittleEndian.AppendUint32(b, 0) // the count, set below
+	count := 0
+	for i, r := range sorted {
+		if i > 0 && r.key == sorted[i-1].key {
+			continue
+		}
+		count++
 		b = append(b, r.key[:]...)
 		b = binary.LittleEndian.AppendUint64(b, uint64(r.off))
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.n))
 		b = binary.LittleEndian.AppendUint64(b, uint64(r.used))
 	}
+	binary.LittleEndian.PutUint32(b[len(indexHeader)+8:], uint32(count))
 	sum := sha256.Sum256(b)
 	b = append(b, sum[:]...)
 	return WriteFileVia(s.indexPath(name), s.tempDir(), b, 0o644)
@@ -287,8 +419,9 @@ func (s *Store) writeIndex(name string, size int64, recs []indexRec) error {
 // seen are opened and indexed (from their index file, or by a scan),
 // packs that may still grow are scanned from where it stopped. The
 // directory is listed again only when its modification time changed (a
-// pack was added or removed). Caller holds s.mu.
-func (s *Store) indexLocked() {
+// pack was added or removed). It reports whether it found records or
+// packs it had not seen. Caller holds s.mu.
+func (s *Store) indexLocked() (changed bool) {
 	ps := &s.packs
 	if ps.index == nil {
 		ps.index = map[[32]byte]packLoc{}
@@ -296,18 +429,18 @@ func (s *Store) indexLocked() {
 	}
 	for _, p := range ps.packs {
 		if !p.sealed && (ps.w == nil || p != ps.w.pf) {
-			s.scanInto(p)
+			changed = s.scanInto(p) || changed
 		}
 	}
 	dir := filepath.Join(s.dir, packDir)
 	fi, err := os.Stat(dir)
 	if err != nil || ps.loaded && fi.ModTime().Equal(ps.dirMtime) {
-		return
+		return changed
 	}
 	ps.loaded, ps.dirMtime = true, fi.ModTime()
 	des, err := os.ReadDir(dir)
 	if err != nil {
-		return
+		return changed
 	}
 	for _, de := range des {
 		name, ok := strings.CutSuffix(de.Name(), packExt)
@@ -323,23 +456,26 @@ func (s *Store) indexLocked() {
 		}
 		p := &packFile{name: name, f: f}
 		ps.packs[name] = p
-		if recs, ok := s.readIndex(name, fi.Size()); ok {
-			p.sealed, p.end = true, fi.Size()
-			for _, r := range recs {
-				s.indexRecord(p, r)
-			}
+		changed = true
+		if pi, ok := s.openIndex(name, fi.Size()); ok {
+			p.sealed, p.end, p.idx = true, fi.Size(), pi
+			ps.indexed = append(ps.indexed, p)
 			continue
 		}
 		s.scanInto(p)
 	}
+	return changed
 }
 
-// scanInto indexes the records of p past what was scanned of it.
-func (s *Store) scanInto(p *packFile) {
+// scanInto indexes the records of p past what was scanned of it, and
+// reports whether there were any.
+func (s *Store) scanInto(p *packFile) bool {
 	end, err := scanPack(p.f, p.end, false, func(r indexRec, _ []byte) { s.indexRecord(p, r) }, nil)
-	if err == nil {
-		p.end = end
+	if err != nil || end == p.end {
+		return false
 	}
+	p.end = end
+	return true
 }
 
 // indexRecord adds r of p to the index unless it holds a more recent
@@ -351,15 +487,38 @@ func (s *Store) indexRecord(p *packFile, r indexRec) {
 	s.packs.index[r.key] = packLoc{p: p, off: r.off, n: r.n, used: r.used}
 }
 
+// lookupLocked returns where the most recent record of k is among the
+// packs s has opened: in its index in memory, or in the index of a sealed
+// pack (a record forgotten as damaged excepted). Caller holds s.mu.
+func (s *Store) lookupLocked(k [32]byte) (packLoc, bool) {
+	ps := &s.packs
+	loc, ok := ps.index[k]
+	for _, p := range ps.indexed {
+		r, found := p.idx.find(k)
+		// An entry that does not fit in the pack is not trusted (its
+		// index was changed since it was checked); nor is the record an
+		// entry points to, which getPacked verifies.
+		if !found || r.off < int64(len(packHeader)) || r.n < recordHead+recordPrefix ||
+			r.n > recordHead+maxRecordBody || r.off+r.n > p.end {
+			continue
+		}
+		l := packLoc{p: p, off: r.off, n: r.n, used: r.used}
+		if ps.forgotten[l] || ok && loc.used > l.used {
+			continue
+		}
+		loc, ok = l, true
+	}
+	return loc, ok
+}
+
 // getPacked returns the entry under key from the packs, ErrMissing if
 // they have none, ErrCorrupt if its record does not verify (it is then
 // forgotten: packs are never written in place; maintenance drops it).
 func (s *Store) getPacked(k [32]byte) (Entry, error) {
 	s.mu.Lock()
-	loc, ok := s.packs.index[k]
-	if !ok {
-		s.indexLocked()
-		loc, ok = s.packs.index[k]
+	loc, ok := s.lookupLocked(k)
+	if !ok && s.indexLocked() {
+		loc, ok = s.lookupLocked(k)
 	}
 	notFile := s.packs.notFile
 	s.mu.Unlock()
@@ -392,12 +551,19 @@ func (s *Store) getPacked(k [32]byte) (Entry, error) {
 	return e, nil
 }
 
-// forget removes loc, a damaged record, from the index if it is still k's,
-// and notes that its pack is damaged: RecordBuild rewrites it without it.
+// forget removes loc, a damaged record, from the index in memory if it is
+// still k's there, or notes it as not to be read again if it is in a
+// sealed pack's index, and notes that its pack is damaged: RecordBuild
+// rewrites it without it.
 func (s *Store) forget(k [32]byte, loc packLoc) {
 	s.mu.Lock()
 	if s.packs.index[k] == loc {
 		delete(s.packs.index, k)
+	} else if loc.p.idx != nil {
+		if s.packs.forgotten == nil {
+			s.packs.forgotten = map[packLoc]bool{}
+		}
+		s.packs.forgotten[loc] = true
 	}
 	s.packs.damaged = true
 	s.mu.Unlock()
@@ -440,7 +606,7 @@ func (s *Store) packWriterLocked() (*packWriter, error) {
 	if s.packs.w != nil {
 		return s.packs.w, nil
 	}
-	if s.packs.index == nil {
+	if s.packs.packs == nil {
 		s.indexLocked()
 	}
 	dir := filepath.Join(s.dir, packDir)
@@ -514,6 +680,9 @@ func (s *Store) Close() error {
 	err := s.sealLocked()
 	for _, p := range s.packs.packs {
 		p.f.Close()
+		if p.idx != nil && p.idx.f != nil {
+			p.idx.f.Close()
+		}
 	}
 	s.packs = packState{}
 	return err
@@ -755,10 +924,11 @@ func (s *Store) tidyPacks() (int64, error) {
 			continue
 		}
 		idle++
-		// An index that exists is taken as valid here (readers check
-		// it): reading every index at every build costs more than an
-		// occasional scan by readers of a damaged one.
-		if _, err := os.Stat(s.indexPath(p.name)); err != nil {
+		// An index of this version is taken as valid here (readers
+		// check it): reading every index at every build costs more than
+		// an occasional scan by readers of a damaged one. One of an
+		// older version is written again.
+		if !hasIndex(s.indexPath(p.name)) {
 			var recs []indexRec
 			// Indexed with the pack's whole size, a torn record at its
 			// end is never read again.
@@ -782,6 +952,19 @@ func (s *Store) tidyPacks() (int64, error) {
 	defer ip.close()
 	written, err := s.rewrite(ip, nil)
 	return written - ip.size, err
+}
+
+// hasIndex reports whether the index file path exists and has this
+// version's header.
+func hasIndex(path string) bool {
+	f, _, err := openStoreFile(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [len(indexHeader)]byte
+	_, err = io.ReadFull(f, h[:])
+	return err == nil && string(h[:]) == indexHeader
 }
 
 // hasPacks reports whether the store may hold packs (for a Store that

@@ -18,8 +18,9 @@
 //	              holds its key, its use time and the entry, with its own
 //	              SHA-256 (format in pack.go).
 //	packs/NAME.idx   the index of a pack that no longer grows (sealed):
-//	              key, offset, length and use time of each record, with a
-//	              checksum and the pack's size.
+//	              key, offset, length and use time of the most recent
+//	              record of each key, sorted by key, with a checksum and
+//	              the pack's size.
 //	ac/XX/KEY     entries too large for a pack (and those of older bld
 //	              versions, or of a Store with PackMax < 0), named by their
 //	              key (64 lowercase hex digits): a line "bld-entry-1 SUM\n",
@@ -46,15 +47,26 @@
 // ignores (being written, or torn by a crash). A failed append (a full
 // disk) is cut off again.
 //
-// A Store finds packed entries through an index in memory of the packs'
-// records, built on its first lookup from the index files of sealed packs
-// and by scanning the others; on a miss it reads what the packs being
-// written have appended since, and the packs added since (it lists
-// packs/ again when its modification time changed). It keeps the packs it
-// indexed open, so that a pack merged or trimmed away meanwhile still
-// reads. When a key has several records (stored again, or marked used),
-// the most recent use time wins. A lookup looks in the packs first, then
-// for an entry file.
+// A Store opens the packs on its first lookup. A pack with a valid index
+// (sealed) is looked up in its index file, whose checksum is verified
+// once, when it is opened: by a binary search in its entries, held in
+// memory for an index of at most 1 MiB (a build's pack, some 20,000
+// records), and otherwise in the file, of which the Store keeps one key
+// in 32 (a byte per record) and reads the one block of 32 entries that
+// may hold the key. Its memory thus grows with the records of small
+// packs only, and opening a million-record pack costs one sequential read
+// of its index, not a map of its records. The other packs (being written,
+// abandoned, or with an index it cannot use) and its own are scanned into
+// an index in memory. On a miss it reads what the packs being written
+// have appended since, and the packs added since (it lists packs/ again
+// when its modification time changed), and looks again only if it found
+// any. It keeps the packs and large indexes it opened open, so that a pack
+// merged or trimmed away meanwhile still reads. An index entry is only
+// where to look: the record it points to is verified against the key (a
+// wrong entry, in an index changed after it was opened, is a miss or
+// ErrCorrupt, never wrong content). When a key has several records
+// (stored again, or marked used; in several packs), the most recent use
+// time wins. A lookup looks in the packs first, then for an entry file.
 //
 // Maintenance works under stats.lock on idle packs only (their lock can be
 // taken: sealed, or their writer is gone): RecordBuild writes the index of
