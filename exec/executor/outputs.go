@@ -80,22 +80,19 @@ func removeOutput(p string) error {
 	// there, it answers without the directory's lock, which unlink(2)
 	// takes exclusively even to find nothing (and then spins on while the
 	// commands of other actions create their outputs in that directory).
-	// Then unlink(2), and only then what else it may take: os.Remove
-	// tries rmdir(2) after any failure, a second system call per output.
+	// Its answer also says whether a directory is there, so that a file
+	// costs one unlink(2) (os.Remove would try rmdir(2) after it fails).
 	var st syscall.Stat_t
-	if err := syscall.Lstat(p, &st); err == syscall.ENOENT {
+	switch err := syscall.Lstat(p, &st); {
+	case err == syscall.ENOENT:
 		return nil
+	case err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFDIR:
+		return sandbox.RemoveAll(p)
 	}
-	err := syscall.Unlink(p)
-	if err == nil || err == syscall.ENOENT {
-		return nil
+	if err := syscall.Unlink(p); err != nil && err != syscall.ENOENT {
+		return &fs.PathError{Op: "remove", Path: p, Err: err}
 	}
-	err = &fs.PathError{Op: "remove", Path: p, Err: err}
-	fi, lerr := os.Lstat(p)
-	if lerr != nil || !fi.IsDir() {
-		return err
-	}
-	return sandbox.RemoveAll(p)
+	return nil
 }
 
 // writeFile performs a file-writing action: it writes a.Content to a's single
