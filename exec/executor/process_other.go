@@ -1,0 +1,93 @@
+//go:build !linux
+
+package executor
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+)
+
+// A process is a command the runner started itself (not through the
+// zygote); see process_linux.go. Here wait blocks a thread in wait4(2).
+type process struct {
+	pid int
+
+	mu     sync.Mutex
+	reaped bool
+	stop   func() bool
+}
+
+// startProcess starts cmd with stdin as its descriptor 0 and out as 1 and
+// 2; see process_linux.go.
+func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process, error) {
+	files := make([]uintptr, 0, 3+len(cmd.ExtraFiles))
+	files = append(files, uintptr(stdin), uintptr(out), uintptr(out))
+	for _, f := range cmd.ExtraFiles {
+		files = append(files, f.Fd())
+	}
+	pid, err := syscall.ForkExec(cmd.Path, cmd.Args, &syscall.ProcAttr{Dir: cmd.Dir, Env: dedupEnv(cmd.Env), Files: files, Sys: cmd.SysProcAttr})
+	if err != nil {
+		return nil, &os.PathError{Op: "fork/exec", Path: cmd.Path, Err: err}
+	}
+	p := &process{pid: pid}
+	p.stop = context.AfterFunc(ctx, p.kill)
+	return p, nil
+}
+
+func (p *process) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped {
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+	}
+}
+
+// wait reaps the command, then kills what it left in its process group
+// (best effort: without waitid's WNOWAIT the group ID may have been
+// reused meanwhile).
+func (p *process) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
+	var ws syscall.WaitStatus
+	var ru syscall.Rusage
+	var err error
+	for {
+		_, err = syscall.Wait4(p.pid, &ws, 0, &ru)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	p.stop()
+	p.mu.Lock()
+	syscall.Kill(-p.pid, syscall.SIGKILL)
+	p.reaped = true
+	p.mu.Unlock()
+	if err != nil {
+		return 0, nil, os.NewSyscallError("wait", err)
+	}
+	return ws, &ru, nil
+}
+
+// outputPipe returns a pipe for a command's output: bld's reading end,
+// non-blocking and in the runtime's poller, and the command's writing end,
+// a blocking descriptor, both close-on-exec.
+func outputPipe() (*os.File, int, error) {
+	var p [2]int
+	syscall.ForkLock.RLock()
+	err := syscall.Pipe(p[:])
+	if err == nil {
+		syscall.CloseOnExec(p[0])
+		syscall.CloseOnExec(p[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, -1, os.NewSyscallError("pipe", err)
+	}
+	if err := syscall.SetNonblock(p[0], true); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, -1, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(p[0]), "|0"), p[1], nil
+}
