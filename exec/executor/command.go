@@ -129,10 +129,10 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	}
 	if zp == nil {
 		p, err = startProcess(ctx, cmd, r.null, w)
-	}
-	closeW() // the command's copy is the only one now
-	if err != nil {
-		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+		closeW() // the command's copy is the only one now
+		if err != nil {
+			return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+		}
 	}
 	out := &boundedOutput{logPath: logPathFor(r.logDir, a.Outputs)}
 	copied := make(chan struct{})
@@ -145,11 +145,28 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	state := ""
 	if zp != nil {
 		// The zygote kills what the command left in its group, and the
-		// group on Ctrl-C or a timeout (ctx).
-		untrack := r.journal.track(zp.Pid)
+		// group on Ctrl-C or a timeout (ctx). It tells the pid of a
+		// command that may outlive it (no pid namespace).
+		untrack := func() {}
+		if zp.Pid > 0 {
+			untrack = r.journal.track(zp.Pid)
+		}
 		res.exitCode, state, res.maxRSS, werr = zp.Wait()
 		untrack()
-	} else {
+		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
+			// The zygote could not start it: the per-action helper
+			// runs it (and reports why it cannot run, if so), with
+			// the output pipe bld kept open for that.
+			zp = nil
+			p, err = startProcess(ctx, cmd, r.null, w)
+			if err != nil {
+				closeW()
+				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+			}
+		}
+		closeW()
+	}
+	if p != nil {
 		untrack := r.journal.track(p.pid)
 		var ws syscall.WaitStatus
 		var ru *syscall.Rusage

@@ -20,7 +20,8 @@ import (
 // its one input, as bench/gen's genrules) at -j 2 per iteration, under
 // bld's jobserver pool, and reports the CPU time the executor's own
 // process spends per action (getrusage(RUSAGE_SELF): the runner, the
-// scheduler, the Go runtime; not the commands), and in ModeNamespace the
+// scheduler, the Go runtime; not the commands) and its context switches
+// per action, and in ModeNamespace the
 // zygote's own CPU time per action (read from /proc before it exits).
 // CPU time, unlike wall time, is what a loaded machine distorts least.
 //
@@ -52,23 +53,26 @@ func BenchmarkWideCPU(b *testing.B) {
 			for i := range goals {
 				goals[i] = i
 			}
-			var self, zyg int64
+			var self, zyg, csw int64
 			for b.Loop() {
 				pool, err := jobserver.NewServer(2, b.TempDir())
 				if err != nil {
 					b.Fatal(err)
 				}
-				before := selfCPU()
+				before, beforeCS := selfCPU()
 				if _, err := Run(context.Background(), g, goals, Options{Root: root, Cache: newMemCache(),
 					Tokens: pool, Observer: nopObserver{}, Sandboxes: m, ProcessDir: b.TempDir()}); err != nil {
 					b.Fatal(err)
 				}
-				self += selfCPU() - before
+				after, afterCS := selfCPU()
+				self += after - before
+				csw += afterCS - beforeCS
 				zyg += zygoteCPU()
 				pool.Close()
 				m.Close()
 			}
 			b.ReportMetric(float64(self)/float64(b.N*n)/1e3, "self-us/action")
+			b.ReportMetric(float64(csw)/float64(b.N*n), "ctxsw/action")
 			if mode == sandbox.ModeNamespace {
 				b.ReportMetric(float64(zyg)/float64(b.N*n)/1e3, "zygote-us/action")
 			}
@@ -76,11 +80,12 @@ func BenchmarkWideCPU(b *testing.B) {
 	}
 }
 
-// selfCPU returns the user and system CPU time of this process, in ns.
-func selfCPU() int64 {
+// selfCPU returns the user and system CPU time of this process, in ns,
+// and how many context switches its threads made.
+func selfCPU() (int64, int64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	return ru.Utime.Nano() + ru.Stime.Nano(), ru.Nvcsw + ru.Nivcsw
 }
 
 // zygoteCPU returns the CPU time (user and system, in ns, without its
