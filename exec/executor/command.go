@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,8 +47,10 @@ type runner struct {
 	logDir string
 	tokens TokenPool
 	// null is a descriptor of /dev/null, every command's stdin, opened
-	// once (open closes it); -1 when it could not be opened.
+	// once (close closes it); -1 when it could not be opened.
 	null int
+	// bufs holds buffers (*[]byte) to read commands' output with.
+	bufs sync.Pool
 }
 
 // newRunner returns the runner of a Run; close it when no command runs.
@@ -56,7 +59,9 @@ func newRunner(root string, journal *groupJournal, logDir string, tokens TokenPo
 	if err != nil {
 		null = -1
 	}
-	return &runner{root: root, journal: journal, logDir: logDir, tokens: tokens, null: null}
+	r := &runner{root: root, journal: journal, logDir: logDir, tokens: tokens, null: null}
+	r.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	return r
 }
 
 // close releases what the runner holds.
@@ -99,17 +104,18 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// One pipe for stdout and stderr, interleaved as written, read here
 	// rather than by os/exec: so that the wait ends when the command's
 	// main process ends, whatever its background children do with the
-	// pipe. Only bld's end is in the runtime's poller; the command's end
-	// stays blocking, as the command expects.
+	// pipe.
 	rd, w, err := outputPipe()
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 	}
-	defer rd.Close()
+	closeRd := func() { syscall.Close(rd) }
+	defer func() { closeRd() }()
+	closeW := func() { syscall.Close(w) }
 	if a.Jobserver {
 		detach, err := r.tokens.AttachJobserver(cmd, a.Argv, a.JobserverStyle)
 		if err != nil {
-			syscall.Close(w)
+			closeW()
 			return commandResult{exitCode: -1, err: fmt.Errorf("giving the jobserver to %s: %w", a.Argv[0], err)}
 		}
 		defer detach()
@@ -117,8 +123,6 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// In the namespace sandbox, the zygote starts the command if it can;
 	// else (or with no sandbox) it is started here.
 	var zp *sandbox.Started
-	var p *process
-	closeW := func() { syscall.Close(w) }
 	if xr != nil {
 		// w is wf's from now on: closed by wf.Close, never twice (the
 		// number may be another file's by then).
@@ -127,23 +131,34 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 		cmd.Stdout, cmd.Stderr = wf, wf
 		zp, _ = xr.StartZygote(ctx, cmd)
 	}
+	out := &boundedOutput{logPath: logPathFor(r.logDir, a.Outputs)}
+	var res commandResult
+	var werr error
+	var ws syscall.WaitStatus
+	var ru *syscall.Rusage
+	state := ""
 	if zp == nil {
-		p, err = startProcess(ctx, cmd, r.null, w)
+		// Started here: this goroutine copies the output and waits.
+		p, err := startProcess(ctx, cmd, r.null, w)
 		closeW() // the command's copy is the only one now
 		if err != nil {
 			return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 		}
-	}
-	out := &boundedOutput{logPath: logPathFor(r.logDir, a.Outputs)}
-	copied := make(chan struct{})
-	crash.Go(func() {
-		defer close(copied)
-		io.Copy(out, rd)
-	})
-	var res commandResult
-	var werr error
-	state := ""
-	if zp != nil {
+		untrack := r.journal.track(p.pid)
+		buf := r.bufs.Get().(*[]byte)
+		ws, ru, werr = p.wait(rd, out, *buf)
+		r.bufs.Put(buf)
+		untrack()
+	} else {
+		// Started by the zygote, whose answer comes on a channel: a
+		// goroutine copies the output meanwhile.
+		rf := os.NewFile(uintptr(rd), "|0") // non-blocking: in the poller
+		closeRd = func() { rf.Close() }
+		copied := make(chan struct{})
+		crash.Go(func() {
+			defer close(copied)
+			io.Copy(out, rf)
+		})
 		// The zygote kills what the command left in its group, and the
 		// group on Ctrl-C or a timeout (ctx). It tells the pid of a
 		// command that may outlive it (no pid namespace).
@@ -155,23 +170,26 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 		untrack()
 		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
 			// The zygote could not start it: the per-action helper
-			// runs it (and reports why it cannot run, if so), with
-			// the output pipe bld kept open for that.
+			// runs it (and says why it cannot run, if so), with the
+			// output pipe bld kept open for that.
 			zp = nil
-			p, err = startProcess(ctx, cmd, r.null, w)
+			p, err := startProcess(ctx, cmd, r.null, w)
 			if err != nil {
 				closeW()
 				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 			}
+			closeW()
+			untrack := r.journal.track(p.pid)
+			ws, ru, werr = p.waitExited()
+			untrack()
 		}
 		closeW()
+		// Descendants that left the group may still hold the pipe:
+		// read what comes within waitDelay, no more.
+		rf.SetReadDeadline(time.Now().Add(waitDelay))
+		<-copied
 	}
-	if p != nil {
-		untrack := r.journal.track(p.pid)
-		var ws syscall.WaitStatus
-		var ru *syscall.Rusage
-		ws, ru, werr = p.wait()
-		untrack()
+	if zp == nil {
 		if werr == nil {
 			res.exitCode, state = exitCode(ws), stateOf(ws)
 			res.maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
@@ -179,10 +197,6 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 			res.exitCode = -1
 		}
 	}
-	// Descendants that left the group may still hold the pipe: read what
-	// comes within waitDelay, no more.
-	rd.SetReadDeadline(time.Now().Add(waitDelay))
-	<-copied
 	res.output = out.Bytes()
 	switch {
 	case ctx.Err() != nil && res.exitCode != 0 && errors.Is(context.Cause(ctx), ErrTimedOut):

@@ -4,14 +4,19 @@ package executor
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
+
+	"bld/exec/crash"
 )
 
 // A process is a command the runner started itself (not through the
-// zygote); see process_linux.go. Here wait blocks a thread in wait4(2).
+// zygote); see process_linux.go. Here a goroutine copies the output while
+// wait blocks in wait4(2).
 type process struct {
 	pid int
 
@@ -45,10 +50,31 @@ func (p *process) kill() {
 	}
 }
 
-// wait reaps the command, then kills what it left in its process group
-// (best effort: without waitid's WNOWAIT the group ID may have been
+// wait copies the command's output from rd to out while it waits for the
+// command (waitExited), then reads what is left for waitDelay at most.
+func (p *process) wait(rd int, out io.Writer, _ []byte) (syscall.WaitStatus, *syscall.Rusage, error) {
+	fd, err := syscall.Dup(rd)
+	if err != nil {
+		return 0, nil, os.NewSyscallError("dup", err)
+	}
+	syscall.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "|0")
+	defer f.Close()
+	copied := make(chan struct{})
+	crash.Go(func() {
+		defer close(copied)
+		io.Copy(out, f)
+	})
+	ws, ru, werr := p.waitExited()
+	f.SetReadDeadline(time.Now().Add(waitDelay))
+	<-copied
+	return ws, ru, werr
+}
+
+// waitExited reaps the command, then kills what it left in its process
+// group (best effort: without waitid's WNOWAIT the group ID may have been
 // reused meanwhile).
-func (p *process) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
+func (p *process) waitExited() (syscall.WaitStatus, *syscall.Rusage, error) {
 	var ws syscall.WaitStatus
 	var ru syscall.Rusage
 	var err error
@@ -69,25 +95,25 @@ func (p *process) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 	return ws, &ru, nil
 }
 
-// outputPipe returns a pipe for a command's output: bld's reading end,
-// non-blocking and in the runtime's poller, and the command's writing end,
-// a blocking descriptor, both close-on-exec.
-func outputPipe() (*os.File, int, error) {
+// outputPipe returns a pipe for a command's output, both ends
+// close-on-exec: bld's reading end non-blocking, the command's writing
+// end blocking.
+func outputPipe() (rd, w int, err error) {
 	var p [2]int
 	syscall.ForkLock.RLock()
-	err := syscall.Pipe(p[:])
+	err = syscall.Pipe(p[:])
 	if err == nil {
 		syscall.CloseOnExec(p[0])
 		syscall.CloseOnExec(p[1])
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return nil, -1, os.NewSyscallError("pipe", err)
+		return -1, -1, os.NewSyscallError("pipe", err)
 	}
 	if err := syscall.SetNonblock(p[0], true); err != nil {
 		syscall.Close(p[0])
 		syscall.Close(p[1])
-		return nil, -1, os.NewSyscallError("fcntl", err)
+		return -1, -1, os.NewSyscallError("fcntl", err)
 	}
-	return os.NewFile(uintptr(p[0]), "|0"), p[1], nil
+	return p[0], p[1], nil
 }
