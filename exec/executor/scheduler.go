@@ -526,6 +526,17 @@ func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	return r
 }
 
+// unblocks reports whether a needed action depends on action id. It reads
+// only what does not change during the run: any goroutine may call it.
+func (s *scheduler) unblocks(id int) bool {
+	for _, d := range s.g.Dependents[id] {
+		if s.plan.needed[d] {
+			return true
+		}
+	}
+	return false
+}
+
 // removeLater deletes the exec root xr in the background.
 func (s *scheduler) removeLater(xr *sandbox.ExecRoot) {
 	s.removals.Add(1)
@@ -568,8 +579,12 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 	}
 	cr := s.runner.run(ctx, a, prog, xr)
 	// Told before the token is released, so that the scheduler knows which
-	// dependents are about to become ready when the token comes back.
-	s.events <- event{kind: evEnded, id: id}
+	// dependents are about to become ready when the token comes back; an
+	// action that no needed action depends on has none, and no news
+	// (a wake-up of the scheduler's goroutine saved).
+	if s.unblocks(id) {
+		s.events <- event{kind: evEnded, id: id}
+	}
 	s.opts.Tokens.Release()
 	r.Output, r.ExitCode, r.MaxRSS = cr.output, cr.exitCode, cr.maxRSS
 	if cr.err != nil {
