@@ -115,7 +115,13 @@ func (p *process) wait(rd int, out io.Writer, buf []byte) (syscall.WaitStatus, *
 			timeout = int(left/time.Millisecond) + 1
 		}
 		if _, err := unix.Poll(fds, timeout); err != nil && err != unix.EINTR {
-			break // cannot happen with valid descriptors
+			// Out of memory, say: wait the blocking way, without
+			// the rest of the output.
+			if !exited {
+				exitedUnreaped(p.pid)
+				ws, werr = p.reap(&ru)
+			}
+			break
 		}
 		if fds[0].Revents != 0 {
 			for {

@@ -32,7 +32,8 @@ import (
 //     travels, one datagram each, tagged with the command's id
 //     (zygote_wire.go): per command, one request from bld, carrying the
 //     command's descriptors (stdout, stderr, then ExtraFiles: the
-//     jobserver's) as SCM_RIGHTS, and two answers from the zygote. No
+//     jobserver's) as SCM_RIGHTS, and one answer from the zygote (two
+//     for a command without a pid namespace, whose pid bld asks for). No
 //     socket, connection or goroutine per command on bld's side: one
 //     goroutine reads the answers for all of them. When the control socket
 //     reaches EOF (bld exited or stopped the zygote), the zygote kills the
@@ -57,16 +58,19 @@ import (
 //     shows the pid namespace of the process that mounts it, and no
 //     process of ours runs in the command's namespace before the
 //     command).
-//   - It answers 'p' with the command's pid on the host (the zygote is
-//     in the host's pid namespace), or 'e' with a message when the
-//     command could not be started (bld then runs the action with the
-//     per-action helper, which reports the failure as it always did), and
-//     adds the command's pidfd (from clone, CLONE_PIDFD) to its epoll
-//     set.
+//   - It answers 'e' with a message when the command could not be
+//     started (bld then runs the action with the per-action helper, which
+//     reports the failure as it always did: for a command in a pid
+//     namespace, whose StartZygote did not wait, Started.Wait says
+//     ErrNotStarted), else, if the request asked for it (a command
+//     without a pid namespace: bld journals its process group, and kills
+//     it should the zygote die), 'p' with the command's pid on the host
+//     (the zygote is in the host's pid namespace); and it adds the
+//     command's pidfd (from clone, CLONE_PIDFD) to its epoll set.
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
-//     and ru_maxrss (KiB).
+//     and ru_maxrss (KiB) ('w' if it could not be waited for).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
 //     kill its process group if it has not been reaped yet (requests and
 //     kills are served in order: a command it does not know was reaped,
