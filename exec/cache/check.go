@@ -76,7 +76,7 @@ func (c *Cache) check(ctx context.Context, a *graph.Action, gs *graphState, id i
 			c.mu.Lock()
 			c.pending[ki.key] = ki
 			c.mu.Unlock()
-			return executor.Check{Key: ki.key, Reason: why}, nil
+			return executor.Check{Key: ki.key, Reason: why, Program: ki.prog}, nil
 		}
 	}
 	if key, ok := c.fastCheck(a, gs, id); ok {
@@ -125,7 +125,7 @@ func (c *Cache) check(ctx context.Context, a *graph.Action, gs *graphState, id i
 	c.mu.Lock()
 	c.pending[ki.key] = ki
 	c.mu.Unlock()
-	return executor.Check{Key: ki.key, Reason: reason}, nil
+	return executor.Check{Key: ki.key, Reason: reason, Program: ki.prog}, nil
 }
 
 // lookup looks for the result of key ki in the store, then in the remote

@@ -44,6 +44,9 @@ type keyInfo struct {
 	// toolDigest its content's digest (zero if it was not found).
 	toolPath   string
 	toolDigest digest.Digest
+	// prog is what program.Find found for argv[0], when it was found and
+	// digested: the runner starts it (executor.Check.Program).
+	prog *program.Program
 	// toolchain are the programs a compiler driver runs (cc1, as, ld...),
 	// by absolute path, and toolVersion what the driver says it is.
 	toolchain   []reapi.InputFile
@@ -368,7 +371,7 @@ func (c *Cache) hashTool(ctx context.Context, ki *keyInfo, a *graph.Action) erro
 		}
 		return fmt.Errorf("tool %s: %w", a.Argv[0], err)
 	}
-	ki.toolPath, ki.toolDigest = prog.Name, d
+	ki.toolPath, ki.toolDigest, ki.prog = prog.Name, d, &prog
 	ki.stamps[prog.Name] = st
 	if !toolchain.IsDriver(a.Argv[0]) {
 		return nil

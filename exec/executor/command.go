@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,20 +38,55 @@ type commandResult struct {
 	maxRSS int64
 }
 
-// runCommand runs a's command in the exec root xr, or with the workspace root
-// as working directory when xr is nil, exactly a.Env as environment, stdin from /dev/null and stdout and stderr
-// captured into one buffer. It holds no token itself: the caller acquired one
-// and releases it once runCommand returns, when the process has ended.
+// A runner runs the commands of one Run: what every command shares.
+type runner struct {
+	root    string        // the workspace
+	journal *groupJournal // the running process groups (see KillLeftovers)
+	// logDir, if not empty, is where an output too long to keep in
+	// memory is written whole (boundedOutput).
+	logDir string
+	tokens TokenPool
+	// null is a descriptor of /dev/null, every command's stdin, opened
+	// once (close closes it); -1 when it could not be opened.
+	null int
+	// bufs holds buffers (*[]byte) to read commands' output with.
+	bufs sync.Pool
+}
+
+// newRunner returns the runner of a Run; close it when no command runs.
+func newRunner(root string, journal *groupJournal, logDir string, tokens TokenPool) *runner {
+	null, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		null = -1
+	}
+	r := &runner{root: root, journal: journal, logDir: logDir, tokens: tokens, null: null}
+	r.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	return r
+}
+
+// close releases what the runner holds.
+func (r *runner) close() {
+	if r.null >= 0 {
+		syscall.Close(r.null)
+		r.null = -1
+	}
+}
+
+// run runs a's command in the exec root xr, or with the workspace root as
+// working directory when xr is nil, exactly a.Env as environment, stdin
+// from /dev/null and stdout and stderr captured into one buffer. prog, if
+// not nil, is the program a.Argv[0] resolved to when a's key was computed
+// (Check.Program): that file is the one started, so that the command run
+// is the one keyed; nil resolves it here (an action not looked up in the
+// cache). run holds no token itself: the caller acquired one and releases
+// it once run returns, when the process has ended.
 //
 // The command runs in its own process group. When ctx is done, the whole
 // group is killed with SIGKILL at once, not SIGTERM then SIGKILL: a killed
 // action's outputs are deleted anyway, so nothing is gained by letting tools
 // clean up, and the group is signalled while its leader is not yet reaped,
 // so its process group ID cannot have been reused.
-//
-// journal records the running process group (see KillLeftovers). logDir, if not empty, is where an output too long to
-// keep in memory is written whole (boundedOutput).
-func runCommand(ctx context.Context, root string, journal *groupJournal, logDir string, tokens TokenPool, a *graph.Action, xr *sandbox.ExecRoot) commandResult {
+func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program, xr *sandbox.ExecRoot) commandResult {
 	if a.Timeout > 0 {
 		// The command's own deadline: when it passes, the group is
 		// killed as on Ctrl-C, and the error says it timed out.
@@ -57,28 +94,28 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 		ctx, cancel = context.WithTimeoutCause(ctx, a.Timeout, ErrTimedOut)
 		defer cancel()
 	}
-	cmd, err := newCommand(ctx, root, a, xr)
+	if r.null < 0 {
+		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: no %s", a.Argv[0], os.DevNull)}
+	}
+	cmd, err := newCommand(ctx, r.root, a, prog, xr)
 	if err != nil {
 		return commandResult{exitCode: -1, err: err}
 	}
 	// One pipe for stdout and stderr, interleaved as written, read here
-	// rather than by os/exec: so that Wait returns when the command's main
-	// process ends, whatever its background children do with the pipe.
-	r, w, err := os.Pipe()
+	// rather than by os/exec: so that the wait ends when the command's
+	// main process ends, whatever its background children do with the
+	// pipe.
+	rd, w, err := outputPipe()
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 	}
-	defer r.Close()
-	cmd.Stdin = nil // /dev/null
-	cmd.Stdout = w
-	cmd.Stderr = w
-	cmd.Cancel = func() error {
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
+	closeRd := func() { syscall.Close(rd) }
+	defer func() { closeRd() }()
+	closeW := func() { syscall.Close(w) }
 	if a.Jobserver {
-		detach, err := tokens.AttachJobserver(cmd, a.Argv, a.JobserverStyle)
+		detach, err := r.tokens.AttachJobserver(cmd, a.Argv, a.JobserverStyle)
 		if err != nil {
-			w.Close()
+			closeW()
 			return commandResult{exitCode: -1, err: fmt.Errorf("giving the jobserver to %s: %w", a.Argv[0], err)}
 		}
 		defer detach()
@@ -87,53 +124,79 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 	// else (or with no sandbox) it is started here.
 	var zp *sandbox.Started
 	if xr != nil {
+		// w is wf's from now on: closed by wf.Close, never twice (the
+		// number may be another file's by then).
+		wf := os.NewFile(uintptr(w), "output")
+		closeW = func() { wf.Close() }
+		cmd.Stdout, cmd.Stderr = wf, wf
 		zp, _ = xr.StartZygote(ctx, cmd)
 	}
-	if zp == nil {
-		err = cmd.Start()
-	}
-	w.Close() // the command's copy is the only one now
-	if err != nil {
-		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
-	}
-	out := &boundedOutput{logPath: logPathFor(logDir, a.Outputs)}
-	copied := make(chan struct{})
-	crash.Go(func() {
-		defer close(copied)
-		io.Copy(out, r)
-	})
+	out := &boundedOutput{logPath: logPathFor(r.logDir, a.Outputs)}
 	var res commandResult
 	var werr error
+	var ws syscall.WaitStatus
+	var ru *syscall.Rusage
 	state := ""
-	if zp != nil {
-		// The zygote kills what the command left in its group, and the
-		// group on Ctrl-C or a timeout (ctx).
-		untrack := journal.track(zp.Pid)
-		res.exitCode, state, res.maxRSS, werr = zp.Wait()
+	if zp == nil {
+		// Started here: this goroutine copies the output and waits.
+		p, err := startProcess(ctx, cmd, r.null, w)
+		closeW() // the command's copy is the only one now
+		if err != nil {
+			return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+		}
+		untrack := r.journal.track(p.pid)
+		buf := r.bufs.Get().(*[]byte)
+		ws, ru, werr = p.wait(rd, out, *buf)
+		r.bufs.Put(buf)
 		untrack()
 	} else {
-		untrack := journal.track(cmd.Process.Pid)
-		// When the main process has ended, but before it is reaped (so that
-		// its process group ID cannot be reused), kill what it left running in
-		// its group: an action is over when its command is, as in Bazel.
-		early := exitedUnreaped(cmd.Process.Pid)
-		if early {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		// Started by the zygote, whose answer comes on a channel: a
+		// goroutine copies the output meanwhile.
+		rf := os.NewFile(uintptr(rd), "|0") // non-blocking: in the poller
+		closeRd = func() { rf.Close() }
+		copied := make(chan struct{})
+		crash.Go(func() {
+			defer close(copied)
+			io.Copy(out, rf)
+		})
+		// The zygote kills what the command left in its group, and the
+		// group on Ctrl-C or a timeout (ctx). It tells the pid of a
+		// command that may outlive it (no pid namespace).
+		untrack := func() {}
+		if zp.Pid > 0 {
+			untrack = r.journal.track(zp.Pid)
 		}
-		werr = cmd.Wait()
-		if !early {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // best effort
-		}
+		res.exitCode, state, res.maxRSS, werr = zp.Wait()
 		untrack()
-		res.exitCode, state = cmd.ProcessState.ExitCode(), cmd.ProcessState.String()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
+			// The zygote could not start it: the per-action helper
+			// runs it (and says why it cannot run, if so), with the
+			// output pipe bld kept open for that.
+			zp = nil
+			p, err := startProcess(ctx, cmd, r.null, w)
+			if err != nil {
+				closeW()
+				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+			}
+			closeW()
+			untrack := r.journal.track(p.pid)
+			ws, ru, werr = p.waitExited()
+			untrack()
+		}
+		closeW()
+		// Descendants that left the group may still hold the pipe:
+		// read what comes within waitDelay, no more.
+		rf.SetReadDeadline(time.Now().Add(waitDelay))
+		<-copied
+	}
+	if zp == nil {
+		if werr == nil {
+			res.exitCode, state = exitCode(ws), stateOf(ws)
 			res.maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
+		} else {
+			res.exitCode = -1
 		}
 	}
-	// Descendants that left the group may still hold the pipe: read what
-	// comes within waitDelay, no more.
-	r.SetReadDeadline(time.Now().Add(waitDelay))
-	<-copied
 	res.output = out.Bytes()
 	switch {
 	case ctx.Err() != nil && res.exitCode != 0 && errors.Is(context.Cause(ctx), ErrTimedOut):
@@ -142,33 +205,64 @@ func runCommand(ctx context.Context, root string, journal *groupJournal, logDir 
 		res.err = fmt.Errorf("killed: %w", context.Cause(ctx))
 	case zp != nil && werr != nil:
 		res.err = werr
+	case werr != nil:
+		res.err = fmt.Errorf("waiting for %s: %w", a.Argv[0], werr)
 	case res.exitCode > 0:
 		res.err = fmt.Errorf("command exited with status %d", res.exitCode)
 	case res.exitCode < 0:
 		res.err = fmt.Errorf("command terminated: %v", state)
-	case werr != nil:
-		res.err = fmt.Errorf("waiting for %s: %w", a.Argv[0], werr)
 	}
 	return res
 }
 
+// exitCode is the exit code of a process that ended with ws: -1 if a
+// signal killed it.
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Exited() {
+		return ws.ExitStatus()
+	}
+	return -1
+}
+
+// stateOf says how a process that ended with ws ended, as
+// os.ProcessState.String does.
+func stateOf(ws syscall.WaitStatus) string {
+	var s string
+	switch {
+	case ws.Exited():
+		s = "exit status " + strconv.Itoa(ws.ExitStatus())
+	case ws.Signaled():
+		s = "signal: " + ws.Signal().String()
+	default:
+		s = fmt.Sprintf("wait status %#x", int(ws))
+	}
+	if ws.CoreDump() {
+		s += " (core dumped)"
+	}
+	return s
+}
+
 // newCommand prepares a's command: in the exec root xr when it is not nil,
-// else in root. Path, Args, Env (a copy of a.Env: never nil, which would
-// mean bld's environment), Dir and SysProcAttr (its own process group) are
-// set.
-func newCommand(ctx context.Context, root string, a *graph.Action, xr *sandbox.ExecRoot) (*exec.Cmd, error) {
+// else in root. Path, Args, Env (a.Env, not to be modified in place: the
+// jobserver appends to it, which copies), Dir and SysProcAttr (its own
+// process group) are set. prog is as for runner.run.
+func newCommand(ctx context.Context, root string, a *graph.Action, prog *program.Program, xr *sandbox.ExecRoot) (*exec.Cmd, error) {
+	if prog == nil {
+		p, err := program.Find(root, a.Argv[0], a.Env)
+		if err != nil {
+			return nil, err
+		}
+		prog = &p
+	}
 	if xr != nil {
-		xr.DeferInputList() // runCommand tries StartZygote first
-		return xr.Command(ctx, a)
+		xr.DeferInputList() // run tries StartZygote first
+		return xr.CommandOf(ctx, a, *prog)
 	}
-	prog, err := program.Find(root, a.Argv[0], a.Env)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, prog.Path)
-	cmd.Args = a.Argv
-	cmd.Env = append([]string{}, a.Env...)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd, nil
+	return &exec.Cmd{
+		Path:        prog.Path,
+		Args:        a.Argv,
+		Env:         a.Env[:len(a.Env):len(a.Env)],
+		Dir:         root,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}, nil
 }

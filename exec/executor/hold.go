@@ -64,9 +64,10 @@ func (s *scheduler) useHeld(ctx context.Context) {
 	s.held = false
 	start := s.begin(id)
 	s.running++
-	why, key := s.reason[id], s.key[id]
+	why, key, prog := s.reason[id], s.key[id], s.prog[id]
+	s.prog[id] = nil
 	crash.Go(func() {
-		s.events <- event{kind: evFinished, res: s.execute(ctx, id, start, why, key)}
+		s.events <- event{kind: evFinished, res: s.execute(ctx, id, start, why, key, prog)}
 	})
 }
 

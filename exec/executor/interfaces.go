@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"bld/exec/graph"
+	"bld/exec/program"
 )
 
 // A Cache decides whether an action must run, and learns the results of the
@@ -76,6 +77,14 @@ type Check struct {
 	// Remote is true, with Restored, when the result came from a remote
 	// cache rather than the local one.
 	Remote bool
+	// Program is, when the action must run, the program its argv[0]
+	// resolved to (program.Find) when Key was computed, if it was
+	// found: the runner starts that file rather than resolving argv[0]
+	// again, so that what runs is what the key covers. If the file
+	// changes after the check, Store is told (its content is in the key)
+	// and must not record the result under Key. Nil: the runner
+	// resolves argv[0] itself.
+	Program *program.Program
 }
 
 // A RemoteRunner runs commands on a remote executor (package

@@ -64,8 +64,10 @@ func (j *groupJournal) write(op byte, pgid int) {
 		j.f, j.err = os.OpenFile(j.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o644)
 	}
 	if j.f != nil {
-		j.f.Write(strconv.AppendInt([]byte{op}, int64(pgid), 10))
-		j.f.Write([]byte{'\n'})
+		// One write(2) per line: appended whole, never torn between
+		// two writes.
+		var buf [24]byte
+		j.f.Write(append(strconv.AppendInt(append(buf[:0], op), int64(pgid), 10), '\n'))
 	}
 }
 

@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -37,12 +36,18 @@ func prepareOutputs(root string, a *graph.Action) error {
 // checked.
 func checkOutputs(root string, a *graph.Action, kept func(out string) bool) error {
 	var missing []string
+	var bad error // the first output that is not a regular file
 	for _, out := range a.Outputs {
 		if kept != nil && kept(out) {
 			continue
 		}
-		if _, err := os.Lstat(filepath.Join(root, out)); errors.Is(err, fs.ErrNotExist) {
+		// One lstat(2) per output says both.
+		exists, err := sandbox.CheckOutputExists(filepath.Join(root, out), out)
+		switch {
+		case !exists && err == nil:
 			missing = append(missing, out)
+		case err != nil && bad == nil:
+			bad = err
 		}
 	}
 	switch len(missing) {
@@ -52,15 +57,7 @@ func checkOutputs(root string, a *graph.Action, kept func(out string) bool) erro
 	default:
 		return fmt.Errorf("action exited 0 but did not write its declared outputs %s", strings.Join(missing, ", "))
 	}
-	for _, out := range a.Outputs {
-		if kept != nil && kept(out) {
-			continue
-		}
-		if err := sandbox.CheckOutput(filepath.Join(root, out), out); err != nil {
-			return err
-		}
-	}
-	return nil
+	return bad
 }
 
 // removeOutputs deletes whatever declared outputs a failed action left, of

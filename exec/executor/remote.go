@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"bld/exec/crash"
+	"bld/exec/program"
 )
 
 // Running actions remotely.
@@ -31,10 +32,11 @@ func (s *scheduler) dispatchRemote(ctx context.Context) {
 		id := s.remoteQ.pop()
 		start := s.begin(id)
 		s.remoteRunning++
-		why, key := s.reason[id], s.key[id]
+		why, key, prog := s.reason[id], s.key[id], s.prog[id]
+		s.prog[id] = nil
 		rctx, claim := s.newClaim(ctx, id)
 		crash.Go(func() {
-			s.events <- event{kind: evFinished, remote: true, res: s.executeRemote(ctx, rctx, claim, id, start, why, key)}
+			s.events <- event{kind: evFinished, remote: true, res: s.executeRemote(ctx, rctx, claim, id, start, why, key, prog)}
 		})
 	}
 }
@@ -43,7 +45,7 @@ func (s *scheduler) dispatchRemote(ctx context.Context) {
 // cancels), checks its outputs and stores the result; on a fallback it
 // takes a token and runs it here; taken back, it runs it here with the
 // token the scheduler handed over.
-func (s *scheduler) executeRemote(ctx, rctx context.Context, claim *remoteClaim, id int, start time.Time, why, key string) Result {
+func (s *scheduler) executeRemote(ctx, rctx context.Context, claim *remoteClaim, id int, start time.Time, why, key string, prog *program.Program) Result {
 	defer claim.cancel(nil)
 	a := s.g.Actions[id]
 	r := Result{ID: id, Action: a, Status: StatusRan, Reason: why, Start: start, ExitCode: -1, Remote: true}
@@ -65,13 +67,13 @@ func (s *scheduler) executeRemote(ctx, rctx context.Context, claim *remoteClaim,
 			s.opts.Tokens.Release()
 			return fail(ctx.Err())
 		}
-		return s.execute(ctx, id, start, why, key)
+		return s.execute(ctx, id, start, why, key, prog)
 	}
 	if rr.Fallback && ctx.Err() == nil {
 		if err := s.opts.Tokens.Acquire(ctx); err != nil {
 			return fail(fmt.Errorf("acquiring a job token to run it here: %w", err))
 		}
-		return s.execute(ctx, id, start, why, key)
+		return s.execute(ctx, id, start, why, key, prog)
 	}
 	r.Output, r.ExitCode, r.RemoteCached = output, rr.ExitCode, rr.Cached
 	if rr.Err != nil {

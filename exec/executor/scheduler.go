@@ -10,6 +10,7 @@ import (
 
 	"bld/exec/crash"
 	"bld/exec/graph"
+	"bld/exec/program"
 	"bld/exec/sandbox"
 )
 
@@ -45,6 +46,7 @@ type scheduler struct {
 	// it when done.
 	ownSandbox bool
 	journal    *groupJournal // the running process groups, for KillLeftovers
+	runner     *runner       // runs the commands
 	// removals counts exec roots being deleted in the background: an
 	// action is done once its outputs are collected, and deleting its
 	// exec root need not delay its dependents. run waits for them.
@@ -54,6 +56,8 @@ type scheduler struct {
 	pending []int    // dependencies not yet done, per action
 	reason  []string // Check.Reason of actions that must run
 	key     []string // Check.Key of actions that must run
+	// prog is Check.Program of actions that must run, until they start.
+	prog    []*program.Program
 	started []time.Time
 
 	poolQ readyQueue // actions to check or to write, for the checkers
@@ -140,6 +144,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		pending: make([]int, n),
 		reason:  make([]string, n),
 		key:     make([]string, n),
+		prog:    make([]*program.Program, n),
 		started: make([]time.Time, n),
 		poolQ:   readyQueue{prio: p.prio},
 		runQ:    readyQueue{prio: p.prio},
@@ -169,6 +174,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 	s.jobs = make(chan poolJob, s.slots)
 	s.summary.Total = len(p.ids)
 	s.ownSandbox = ownSandbox
+	s.runner = newRunner(opts.Root, s.journal, opts.LogDir, opts.Tokens)
 	return s
 }
 
@@ -198,6 +204,7 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 			s.sandbox.Close()
 		}
 		s.journal.close()
+		s.runner.close()
 	}()
 
 	for _, id := range s.plan.ids {
@@ -422,7 +429,7 @@ func (s *scheduler) checked(ev event) {
 	case s.stopped:
 		s.state[ev.id] = waiting // skipped
 	default:
-		s.reason[ev.id], s.key[ev.id] = ev.check.Reason, ev.check.Key
+		s.reason[ev.id], s.key[ev.id], s.prog[ev.id] = ev.check.Reason, ev.check.Key, ev.check.Program
 		s.mustRun(ev.id)
 	}
 }
@@ -519,6 +526,17 @@ func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	return r
 }
 
+// unblocks reports whether a needed action depends on action id. It reads
+// only what does not change during the run: any goroutine may call it.
+func (s *scheduler) unblocks(id int) bool {
+	for _, d := range s.g.Dependents[id] {
+		if s.plan.needed[d] {
+			return true
+		}
+	}
+	return false
+}
+
 // removeLater deletes the exec root xr in the background.
 func (s *scheduler) removeLater(xr *sandbox.ExecRoot) {
 	s.removals.Add(1)
@@ -533,7 +551,7 @@ func (s *scheduler) removeLater(xr *sandbox.ExecRoot) {
 // Whenever the action fails, the cache's failure to record its result
 // included, its outputs are removed, so that no later build takes them as
 // good.
-func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, key string) Result {
+func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, key string, prog *program.Program) Result {
 	a := s.g.Actions[id]
 	r := Result{ID: id, Action: a, Status: StatusRan, Reason: why, Start: start, ExitCode: -1}
 	fail := func(err error) Result {
@@ -559,10 +577,14 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 	if xr != nil {
 		defer s.removeLater(xr)
 	}
-	cr := runCommand(ctx, s.opts.Root, s.journal, s.opts.LogDir, s.opts.Tokens, a, xr)
+	cr := s.runner.run(ctx, a, prog, xr)
 	// Told before the token is released, so that the scheduler knows which
-	// dependents are about to become ready when the token comes back.
-	s.events <- event{kind: evEnded, id: id}
+	// dependents are about to become ready when the token comes back; an
+	// action that no needed action depends on has none, and no news
+	// (a wake-up of the scheduler's goroutine saved).
+	if s.unblocks(id) {
+		s.events <- event{kind: evEnded, id: id}
+	}
 	s.opts.Tokens.Release()
 	r.Output, r.ExitCode, r.MaxRSS = cr.output, cr.exitCode, cr.maxRSS
 	if cr.err != nil {

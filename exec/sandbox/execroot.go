@@ -358,13 +358,24 @@ func (e *ExecRoot) Path() string { return e.dir }
 func (e *ExecRoot) Mode() Mode { return e.mode }
 
 // Command returns the command that runs a in the exec root: its Path, Args,
-// Dir, Env (a copy of a.Env) and SysProcAttr (Setpgid, and in ModeNamespace
-// the namespaces) are set; the caller sets the rest and may add to Env and
-// ExtraFiles. a.Argv[0] is resolved as the action key resolves it
-// (program.Find from the workspace root); a program inside the workspace
-// must be an input, and runs from the exec root.
+// Dir, Env (a.Env, not to be modified in place) and SysProcAttr (Setpgid,
+// and in ModeNamespace the namespaces) are set; the caller sets the rest
+// and may add to Env and ExtraFiles. a.Argv[0] is resolved as the action
+// key resolves it (program.Find from the workspace root); a program inside
+// the workspace must be an input, and runs from the exec root.
 func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, error) {
-	path, err := e.program(a)
+	prog, err := program.Find(e.root, a.Argv[0], a.Env)
+	if err != nil {
+		return nil, err
+	}
+	return e.CommandOf(ctx, a, prog)
+}
+
+// CommandOf is Command with a.Argv[0] already resolved to prog (by
+// program.Find from the workspace root, when the action's key was
+// computed): the command runs that file, the one the key covers.
+func (e *ExecRoot) CommandOf(ctx context.Context, a *graph.Action, prog program.Program) (*exec.Cmd, error) {
+	path, err := e.program(a, prog)
 	if err != nil {
 		return nil, err
 	}
@@ -386,20 +397,16 @@ func (e *ExecRoot) Command(ctx context.Context, a *graph.Action) (*exec.Cmd, err
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Args = a.Argv
 	cmd.Dir = e.dir
-	cmd.Env = append([]string{}, a.Env...)
+	cmd.Env = a.Env[:len(a.Env):len(a.Env)]
 	cmd.SysProcAttr = newProcAttr()
 	return cmd, nil
 }
 
-// program resolves a's argv[0] on the host, as the action key does, and
-// returns the path the command is started by: for a program in the
-// workspace, its place in the exec root as the command sees it (an error
-// unless it is an input of a), else its absolute path.
-func (e *ExecRoot) program(a *graph.Action) (string, error) {
-	prog, err := program.Find(e.root, a.Argv[0], a.Env)
-	if err != nil {
-		return "", err
-	}
+// program returns the path the command resolved to prog is started by:
+// for a program in the workspace, its place in the exec root as the
+// command sees it (an error unless it is an input of a), else its
+// absolute path.
+func (e *ExecRoot) program(a *graph.Action, prog program.Program) (string, error) {
 	rel := prog.Name
 	if !prog.InWorkspace() {
 		r, err := filepath.Rel(e.root, prog.Path)

@@ -108,7 +108,7 @@ func namespaceCommand(ctx context.Context, exe, planFile, path string, a *graph.
 	// picks its style by program name) see the tool.
 	cmd.Args = append([]string{a.Argv[0], helperArg, verbExec, planFile, path}, a.Argv...)
 	cmd.Dir = "/"
-	cmd.Env = append([]string{}, a.Env...)
+	cmd.Env = a.Env[:len(a.Env):len(a.Env)]
 	cmd.SysProcAttr = namespaceProcAttr(pidns)
 	return cmd, nil
 }

@@ -19,8 +19,12 @@ func CheckOutput(abs, out string) error {
 	return err
 }
 
-// checkOutput is CheckOutput, and also reports whether abs exists. An
-// empty abs is a file that does not exist.
+// CheckOutputExists is CheckOutput, and also reports whether abs exists
+// (a missing file is no error).
+func CheckOutputExists(abs, out string) (bool, error) { return checkOutput(abs, out) }
+
+// checkOutput is CheckOutputExists; an empty abs is a file that does not
+// exist.
 func checkOutput(abs, out string) (bool, error) {
 	if abs == "" {
 		return false, nil

@@ -32,7 +32,8 @@ import (
 //     travels, one datagram each, tagged with the command's id
 //     (zygote_wire.go): per command, one request from bld, carrying the
 //     command's descriptors (stdout, stderr, then ExtraFiles: the
-//     jobserver's) as SCM_RIGHTS, and two answers from the zygote. No
+//     jobserver's) as SCM_RIGHTS, and one answer from the zygote (two
+//     for a command without a pid namespace, whose pid bld asks for). No
 //     socket, connection or goroutine per command on bld's side: one
 //     goroutine reads the answers for all of them. When the control socket
 //     reaches EOF (bld exited or stopped the zygote), the zygote kills the
@@ -57,16 +58,19 @@ import (
 //     shows the pid namespace of the process that mounts it, and no
 //     process of ours runs in the command's namespace before the
 //     command).
-//   - It answers 'p' with the command's pid on the host (the zygote is
-//     in the host's pid namespace), or 'e' with a message when the
-//     command could not be started (bld then runs the action with the
-//     per-action helper, which reports the failure as it always did), and
-//     adds the command's pidfd (from clone, CLONE_PIDFD) to its epoll
-//     set.
+//   - It answers 'e' with a message when the command could not be
+//     started (bld then runs the action with the per-action helper, which
+//     reports the failure as it always did: for a command in a pid
+//     namespace, whose StartZygote did not wait, Started.Wait says
+//     ErrNotStarted), else, if the request asked for it (a command
+//     without a pid namespace: bld journals its process group, and kills
+//     it should the zygote die), 'p' with the command's pid on the host
+//     (the zygote is in the host's pid namespace); and it adds the
+//     command's pidfd (from clone, CLONE_PIDFD) to its epoll set.
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
-//     and ru_maxrss (KiB).
+//     and ru_maxrss (KiB) ('w' if it could not be waited for).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
 //     kill its process group if it has not been reaped yet (requests and
 //     kills are served in order: a command it does not know was reaped,
@@ -168,7 +172,9 @@ func (c *zconn) read(z *zygote, gen int) {
 		}
 		// The zygote died: its pid-namespace commands die with it
 		// (SIGKILL at its death); kill what else runs in the group.
-		syscall.Kill(-s.Pid, syscall.SIGKILL)
+		if s.Pid > 0 {
+			syscall.Kill(-s.Pid, syscall.SIGKILL)
+		}
 		s.err = fmt.Errorf("the sandbox's zygote died while the command ran (%v)", err)
 		s.finished = true
 		if s.stopKill != nil {
@@ -206,7 +212,11 @@ func (c *zconn) answer(kind byte, id uint64, body []byte) {
 		s.started = true
 		close(s.startedCh)
 		c.mu.Unlock()
-	case kind == msgErr && s.started: // it could not be waited for
+	case kind == msgErr && s.quiet: // it could not be started
+		c.finish(id, s)
+		s.err = &notStartedError{fmt.Errorf("zygote: %s", body)}
+		close(s.done)
+	case kind == msgWaitErr && s.started:
 		c.finish(id, s)
 		s.err = fmt.Errorf("zygote: %s", body)
 		close(s.done)
@@ -393,10 +403,23 @@ func (z *zygote) pidRunning() int {
 	return z.pid
 }
 
-// A Started is a command the zygote started.
+// A Started is a command sent to the zygote, which started it or, for a
+// command in a pid namespace of its own, may still fail to: then Wait
+// says so (ErrNotStarted), and the caller starts the command itself.
 type Started struct {
+	// Pid is the command's pid on the host; 0 when bld did not ask for
+	// it (a command in a pid namespace of its own, which dies with the
+	// zygote, which dies with bld: nothing to find after a crash, and
+	// the zygote kills its group).
 	Pid   int
 	pidns bool
+	// quiet: the zygote sends no 'p' answer for the command; StartZygote
+	// did not wait for it to start.
+	quiet bool
+	// fallback prepares the command StartZygote was given for the
+	// per-action helper; Wait calls it when the zygote could not start
+	// the command.
+	fallback func() error
 
 	// Guarded by the zconn's mu until startedCh is closed.
 	started   bool
@@ -416,9 +439,19 @@ type Started struct {
 // signal killed it; in a pid namespace, 128+N for signal N, as the
 // per-action helper, the namespace's init, reported it), how it ended in
 // words, and its peak resident set size in bytes (wait4's ru_maxrss).
+//
+// When the zygote could not start the command, Wait returns an error that
+// is ErrNotStarted, having made the command given to StartZygote ready
+// for the per-action helper: the caller then starts it, as when
+// StartZygote itself declines.
 func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 	<-s.done
 	if s.err != nil {
+		if errors.Is(s.err, ErrNotStarted) && s.fallback != nil {
+			if ferr := s.fallback(); ferr != nil {
+				return -1, "", 0, ferr
+			}
+		}
 		return -1, "", 0, s.err
 	}
 	ws := s.status
@@ -432,6 +465,17 @@ func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 	}
 	return -1, fmt.Sprintf("wait status %#x", int(ws)), s.maxRSS, nil
 }
+
+// ErrNotStarted is what Started.Wait returns (wrapped, with the zygote's
+// reason) when the zygote could not start the command.
+var ErrNotStarted = errors.New("the zygote did not start the command")
+
+// notStartedError is the zygote's reason for not starting a command.
+type notStartedError struct{ err error }
+
+func (e *notStartedError) Error() string        { return e.err.Error() }
+func (e *notStartedError) Is(target error) bool { return target == ErrNotStarted }
+func (e *notStartedError) Unwrap() error        { return e.err }
 
 // maxRequest is the size of the largest request sent to the zygote (the
 // kernel may allow less: then EMSGSIZE declines the request).
@@ -451,18 +495,25 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 	if len(a) < 6 || a[1] != helperArg || a[2] != verbExec || cmd.Stdin != nil {
 		return nil, errors.New("not a helper command")
 	}
-	if e.deferPlan {
-		// When the zygote cannot start the command, the caller starts
-		// the helper's: it needs the plan's file.
-		defer func() {
-			if s == nil {
-				if werr := e.writePlan(); werr != nil {
-					err = werr
-				}
-				a[3] = e.planFile
-			}
-		}()
+	// When the zygote cannot start the command, the caller starts the
+	// helper's: it needs the plan's file.
+	fallback := func() error {
+		if !e.deferPlan {
+			return nil
+		}
+		if err := e.writePlan(); err != nil {
+			return err
+		}
+		a[3] = e.planFile
+		return nil
 	}
+	defer func() {
+		if s == nil {
+			if ferr := fallback(); ferr != nil {
+				err = ferr
+			}
+		}
+	}()
 	fds := make([]int, 0, 2+len(cmd.ExtraFiles))
 	for _, w := range []any{cmd.Stdout, cmd.Stderr} {
 		f, ok := w.(*os.File)
@@ -476,8 +527,15 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 	}
 	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
 		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(fds)}
+	// The pid is for the executor's journal of process groups and for
+	// killing the group should the zygote die: a command in a pid
+	// namespace needs neither.
+	req.WantPid = !req.Pidns
 	for try := 0; ; try++ {
 		s, err = e.startZygote(ctx, &req, fds)
+		if s != nil {
+			s.fallback = fallback
+		}
 		runtime.KeepAlive(cmd)
 		if err != errZygoteGone || try > 0 {
 			return s, err
@@ -489,9 +547,18 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 
 var errZygoteGone = errors.New("zygote: sending the request: the zygote is gone")
 
-// startZygote sends req to the zygote and waits for its first answer.
+// startZygote sends req to the zygote and waits for its first answer,
+// unless req wants no pid: then the only answer is the last.
 func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int) (*Started, error) {
-	s := &Started{pidns: req.Pidns, startedCh: make(chan struct{}), done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("zygote: not sent: %w", err)
+	}
+	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{})}
+	if s.quiet {
+		s.started = true
+	} else {
+		s.startedCh = make(chan struct{})
+	}
 	z := &e.m.zygote
 	c, id, err := z.register(s)
 	if err != nil {
@@ -512,6 +579,14 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 		return nil, errZygoteGone
 	}
 	kill := func() { c.send(appendMsg(nil, msgKill, id), nil) }
+	if s.quiet {
+		c.mu.Lock()
+		if !s.finished {
+			s.stopKill = context.AfterFunc(ctx, kill)
+		}
+		c.mu.Unlock()
+		return s, nil
+	}
 	select {
 	case <-s.startedCh:
 	case <-ctx.Done():
@@ -783,12 +858,16 @@ func (z *zserver) receive() (done bool, err error) {
 	if eerr := unix.EpollCtl(z.ep, unix.EPOLL_CTL_ADD, pidfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd)}); eerr != nil {
 		// It cannot be waited for: kill it, and say so once it is reaped.
 		unix.Kill(-pid, unix.SIGKILL)
-		z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+		if req.WantPid {
+			z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+		}
 		z.reap(j)
 		return false, fatal
 	}
 	z.jobs[id], z.byFD[int32(pidfd)] = j, j
-	z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+	if req.WantPid {
+		z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+	}
 	return false, fatal
 }
 
@@ -814,7 +893,7 @@ func (z *zserver) reap(j *zjob) {
 	delete(z.jobs, j.id)
 	delete(z.byFD, int32(j.pidfd))
 	if err != nil {
-		z.answer(msgErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
+		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
 		return
 	}
 	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"bld/exec/graph"
+	"bld/exec/program"
 )
 
 // namespaceManager returns a Manager in ModeNamespace for root, closed
@@ -586,5 +588,56 @@ grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status | tr -d '\t'; echo x > left` +
 		if b, err := os.ReadFile(filepath.Join(root, "bld-out/o"+n)); err != nil || string(b) != "out\n" {
 			t.Errorf("command %d: collected output %q, %v", i, b, err)
 		}
+	}
+}
+
+// A command in a pid namespace gets one answer from the zygote, its
+// last: when the zygote cannot start it (here, no such program), Wait
+// says so (ErrNotStarted) and leaves the command ready for the per-action
+// helper, which then runs it and reports the failure.
+func TestZygoteCannotStartFallsBack(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	if ok, why := m.KillsDescendants(); !ok {
+		t.Skipf("no pid namespaces: %s", why)
+	}
+	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	a := &graph.Action{Argv: []string{"sh", "-c", "echo hi"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	ctx := context.Background()
+	xr, err := m.Prepare(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xr.Remove()
+	xr.DeferInputList()
+	cmd, err := xr.CommandOf(ctx, a, program.Program{Path: "/nonexistent/sh", Name: "/nonexistent/sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	cmd.Stdout, cmd.Stderr = w, w
+	s, err := xr.StartZygote(ctx, cmd)
+	if s == nil {
+		t.Fatalf("StartZygote: %v; want the request sent", err)
+	}
+	if s.Pid != 0 {
+		t.Errorf("pid %d: the zygote told the pid of a command in a pid namespace", s.Pid)
+	}
+	_, _, _, err = s.Wait()
+	if !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Wait: %v; want ErrNotStarted", err)
+	}
+	if _, err := os.Stat(cmd.Args[3]); err != nil {
+		t.Fatalf("the helper's plan file %q: %v", cmd.Args[3], err)
+	}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := readAll(t, r)
+	if err := cmd.Wait(); err == nil || !strings.Contains(out, "no such file") {
+		t.Errorf("the helper: %v, output %q; want a failure saying the program is missing", err, out)
 	}
 }

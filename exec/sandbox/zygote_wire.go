@@ -12,10 +12,16 @@ import (
 //
 //	bld to zygote:  'r' id request   (with the command's descriptors as SCM_RIGHTS)
 //	                'k' id           (kill the command's process group)
-//	zygote to bld:  'p' id pid       (started; pid as 8 bytes)
+//	zygote to bld:  'p' id pid       (started; pid as 8 bytes; only when
+//	                                  the request asks for it)
 //	                'e' id message   (could not start it)
 //	                'x' id status rss (it ended and was reaped: wait status
 //	                                  and ru_maxrss in KiB, 8 bytes each)
+//	                'w' id message   (it could not be waited for)
+//
+// So a command whose pid bld does not need (one in a pid namespace of its
+// own: nothing it started outlives it, the zygote or bld) costs one
+// answer, 'x' or 'e', rather than two.
 //
 // A request is zygoteRequest in a compact binary form (appendRequest):
 // every string is its length as a uvarint then its bytes, every list its
@@ -26,6 +32,7 @@ const (
 	msgPid     = 'p'
 	msgErr     = 'e'
 	msgExit    = 'x'
+	msgWaitErr = 'w'
 )
 
 // msgHeader is the size of a message's kind and id.
@@ -39,7 +46,9 @@ type zygoteRequest struct {
 	Path      string
 	Argv, Env []string
 	Pidns     bool
-	Files     int // descriptors sent: stdout, stderr, extra files
+	// WantPid asks for the 'p' answer once the command started.
+	WantPid bool
+	Files   int // descriptors sent: stdout, stderr, extra files
 }
 
 // appendMsg appends a message's kind and id to b.
@@ -78,11 +87,14 @@ func appendRequest(b []byte, r *zygoteRequest) []byte {
 	str(r.Path)
 	list(r.Argv)
 	list(r.Env)
-	pidns := byte(0)
+	flags := byte(0)
 	if r.Pidns {
-		pidns = 1
+		flags |= 1
 	}
-	b = append(b, pidns)
+	if r.WantPid {
+		flags |= 2
+	}
+	b = append(b, flags)
 	return binary.AppendUvarint(b, uint64(r.Files))
 }
 
@@ -140,10 +152,10 @@ func parseRequest(b []byte) (*zygoteRequest, error) {
 	r.Path = str()
 	r.Argv = list()
 	r.Env = list()
-	if bad || len(b) == 0 || b[0] > 1 {
+	if bad || len(b) == 0 || b[0] > 3 {
 		return nil, errBadRequest
 	}
-	r.Pidns = b[0] == 1
+	r.Pidns, r.WantPid = b[0]&1 != 0, b[0]&2 != 0
 	b = b[1:]
 	r.Files = num()
 	if bad || len(b) != 0 {
