@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -21,11 +22,18 @@ type ruleContext struct {
 	target *loading.Target
 	deps   map[label.Label]*Configured
 
+	// attrOuts holds the files declared for each output attribute, by
+	// the attribute's index in target.Rule.AttrNames (nil for others).
+	attrOuts [][]*File
+	// The structs ctx.attr, ctx.files, ctx.file, ctx.executable and
+	// ctx.outputs are made on first use (structs): a native
+	// implementation (genrule) reads none of them.
+	structsOnce                            sync.Once
 	attr, files, file, executable, outputs starlark.Value
 	actions                                *actionsValue
 
 	// declared lists the files the implementation declared, in order;
-	// produced marks those an action writes.
+	// produced marks those an action writes (nil until one does).
 	declared []*File
 	produced map[*File]bool
 	// predeclared are the files of output attributes.
@@ -35,9 +43,86 @@ type ruleContext struct {
 
 var _ starlark.HasAttrs = (*ruleContext)(nil)
 
+// newRuleContext returns the ctx of t's implementation: it checks the
+// attributes against the dependencies' providers and files and declares
+// the files of output attributes, in attribute order, so that its errors
+// come before anything the implementation does. The structs are made when
+// the implementation first reads one.
 func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
-	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, produced: map[*File]bool{}}
+	rc := &ruleContext{a: a, entry: e, target: t, deps: deps}
 	rc.actions = &actionsValue{rc: rc}
+	for i, name := range t.Rule.AttrNames {
+		schema := t.Rule.Attrs[name]
+		v := t.Attr(name)
+		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
+			for _, l := range loading.LabelsOf(v) {
+				for _, p := range schema.Providers {
+					if _, ok := deps[l].Provider(p); !ok {
+						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
+							name, l, p.Name(), t.Rule.Name())
+					}
+				}
+			}
+		}
+		switch schema.Type {
+		case loading.AttrLabel:
+			if v == starlark.None {
+				continue
+			}
+			dep := deps[v.(*loading.LabelValue).Label]
+			if len(dep.Files) != 1 && schema.SingleFile {
+				return nil, fmt.Errorf("attribute %s: %s provides %d files, but the attribute takes exactly one", name, dep.Label, len(dep.Files))
+			}
+			if schema.Executable && dep.Executable == nil && len(dep.Files) != 1 {
+				return nil, fmt.Errorf("attribute %s: %s is not executable (it has no DefaultInfo.executable and not exactly one file)", name, dep.Label)
+			}
+		case loading.AttrOutput, loading.AttrOutputList:
+			labels := loading.LabelsOf(v)
+			outs := make([]*File, 0, len(labels))
+			for _, l := range labels {
+				f, err := rc.declare(l.Name)
+				if err != nil {
+					return nil, fmt.Errorf("attribute %s: %v", name, err)
+				}
+				outs = append(outs, f)
+			}
+			if rc.attrOuts == nil {
+				rc.attrOuts = make([][]*File, len(t.Rule.AttrNames))
+			}
+			rc.attrOuts[i] = outs
+			rc.predeclared = append(rc.predeclared, outs...)
+		}
+	}
+	return rc, nil
+}
+
+// labelListFiles returns the files of the targets of a label list, each
+// file once (as in Bazel), in order.
+func labelListFiles(labels []label.Label, deps map[label.Label]*Configured) []*File {
+	if len(labels) == 1 {
+		return deps[labels[0]].Files
+	}
+	var all []*File
+	seen := map[*File]bool{}
+	for _, l := range labels {
+		for _, f := range deps[l].Files {
+			if !seen[f] {
+				seen[f] = true
+				all = append(all, f)
+			}
+		}
+	}
+	return all
+}
+
+// structs makes ctx.attr, ctx.files, ctx.file, ctx.executable and
+// ctx.outputs, once; newRuleContext checked everything that can fail.
+func (rc *ruleContext) structs() {
+	rc.structsOnce.Do(rc.makeStructs)
+}
+
+func (rc *ruleContext) makeStructs() {
+	t, deps := rc.target, rc.deps
 	// Each dict sized at once for what it gets (most have no entry or
 	// one per attribute): this runs once per target.
 	nLabel, nDep, nExe, nOut := 0, 0, 0, 0
@@ -62,19 +147,9 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 	single := make(starlark.StringDict, nLabel)
 	executable := make(starlark.StringDict, nExe)
 	outputs := make(starlark.StringDict, nOut)
-	for _, name := range t.Rule.AttrNames {
+	for i, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attr(name)
-		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
-			for _, l := range loading.LabelsOf(v) {
-				for _, p := range schema.Providers {
-					if _, ok := deps[l].Provider(p); !ok {
-						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
-							name, l, p.Name(), t.Rule.Name())
-					}
-				}
-			}
-		}
 		switch schema.Type {
 		case loading.AttrLabel:
 			if v == starlark.None {
@@ -91,50 +166,28 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 			files[name] = fileList(dep.Files)
 			if len(dep.Files) == 1 {
 				single[name] = dep.Files[0]
-			} else if schema.SingleFile {
-				return nil, fmt.Errorf("attribute %s: %s provides %d files, but the attribute takes exactly one", name, dep.Label, len(dep.Files))
 			} else {
 				single[name] = starlark.None
 			}
 			if schema.Executable {
 				exe := dep.Executable
-				if exe == nil && len(dep.Files) == 1 {
-					exe = dep.Files[0]
-				}
 				if exe == nil {
-					return nil, fmt.Errorf("attribute %s: %s is not executable (it has no DefaultInfo.executable and not exactly one file)", name, dep.Label)
+					exe = dep.Files[0]
 				}
 				executable[name] = exe
 			}
 		case loading.AttrLabelList:
 			labels := loading.LabelsOf(v)
 			targets := make([]starlark.Value, len(labels))
-			var all []*File
-			seen := map[*File]bool{}
 			for i, l := range labels {
-				dep := deps[l]
-				targets[i] = &targetValue{dep}
-				for _, f := range dep.Files {
-					if !seen[f] { // as in Bazel: each file once
-						seen[f] = true
-						all = append(all, f)
-					}
-				}
+				targets[i] = &targetValue{deps[l]}
 			}
 			list := starlark.NewList(targets)
 			list.Freeze()
 			attr[name] = list
-			files[name] = fileList(all)
+			files[name] = fileList(labelListFiles(labels, deps))
 		case loading.AttrOutput, loading.AttrOutputList:
-			var outs []*File
-			for _, l := range loading.LabelsOf(v) {
-				f, err := rc.declare(l.Name)
-				if err != nil {
-					return nil, fmt.Errorf("attribute %s: %v", name, err)
-				}
-				outs = append(outs, f)
-			}
-			rc.predeclared = append(rc.predeclared, outs...)
+			outs := rc.attrOuts[i]
 			if schema.Type == loading.AttrOutput {
 				if len(outs) == 1 {
 					attr[name] = &loading.LabelValue{Label: loading.LabelsOf(v)[0]}
@@ -157,7 +210,6 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 	rc.file = structOf(single)
 	rc.executable = structOf(executable)
 	rc.outputs = structOf(outputs)
-	return rc, nil
 }
 
 func structOf(d starlark.StringDict) starlark.Value {
@@ -180,14 +232,19 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	case "actions":
 		return rc.actions, nil
 	case "attr":
+		rc.structs()
 		return rc.attr, nil
 	case "files":
+		rc.structs()
 		return rc.files, nil
 	case "file":
+		rc.structs()
 		return rc.file, nil
 	case "executable":
+		rc.structs()
 		return rc.executable, nil
 	case "outputs":
+		rc.structs()
 		return rc.outputs, nil
 	case "label":
 		return &loading.LabelValue{Label: rc.target.Label}, nil

@@ -1,0 +1,98 @@
+package analysis
+
+import (
+	"path"
+	"slices"
+
+	"go.starlark.net/starlark"
+
+	"bld/exec/graph"
+	"bld/starlark/loading"
+	"bld/starlark/workspace"
+)
+
+// genrule runs the implementation of the built-in genrule
+// (rules/genrule.star's _genrule_impl) in Go: the same action, the same
+// files and the same result, without a Starlark call, its dicts and lists
+// (a tenth of a 100,000-genrule analysis). ok is false when the Starlark
+// implementation must run instead: whenever anything would fail (its error
+// and traceback are the Starlark implementation's), and nothing has been
+// recorded then. rules/genrule.star stays the definition; a test compares
+// the two on every feature.
+func (rc *ruleContext) genrule() (c *Configured, ok bool) {
+	t := rc.target
+	i, found := slices.BinarySearch(t.Rule.AttrNames, "outs")
+	if !found || rc.attrOuts == nil {
+		return nil, false
+	}
+	outs := rc.attrOuts[i]
+	cmd, ok1 := t.Attr("cmd").(starlark.String)
+	message, ok2 := t.Attr("message").(starlark.String)
+	if !ok1 || !ok2 || len(outs) == 0 || len(rc.produced) > 0 {
+		return nil, false
+	}
+	srcs := labelListFiles(loading.LabelsOf(t.Attr("srcs")), rc.deps)
+	tools := labelListFiles(loading.LabelsOf(t.Attr("tools")), rc.deps)
+
+	// subs = dict(ctx.var, SRCS = srcs, OUTS = outs, RULEDIR = ruledir), then
+	// $@ and $(@D), or $(@D) = ruledir, and $<.
+	ruledir := workspace.OutputDir
+	if t.Label.Pkg != "" {
+		ruledir += "/" + t.Label.Pkg
+	}
+	vars := make(map[string]starlark.Value, len(rc.a.varMap)+6)
+	for k, v := range rc.a.varMap {
+		vars[k] = v
+	}
+	srcList, outList := fileList(srcs), fileList(outs)
+	ruledirList := starlark.NewList([]starlark.Value{starlark.String(ruledir)})
+	vars["SRCS"], vars["OUTS"], vars["RULEDIR"] = srcList, outList, ruledirList
+	if len(outs) == 1 {
+		vars["@"] = outList
+		vars["@D"] = starlark.NewList([]starlark.Value{starlark.String(path.Dir(outs[0].Path))})
+	} else {
+		vars["@D"] = ruledirList
+	}
+	if len(srcs) == 1 {
+		vars["<"] = srcList
+	}
+	command, err := rc.expand(string(cmd), vars, true)
+	if err != nil {
+		return nil, false
+	}
+
+	// ctx.actions.run(outputs = outs, inputs = srcs, tools = tools,
+	// executable = "/bin/sh", arguments = ["-e", "-c", cmd],
+	// mnemonic = "Genrule", progress_message = ctx.attr.message or
+	// "Generating %{output}", jobserver = ctx.attr.jobserver)
+	act := &graph.Action{
+		Owner:    t.Label.String(),
+		Mnemonic: "Genrule",
+		Argv:     []string{"/bin/sh", "-e", "-c", command},
+		Env:      slices.Clip(rc.a.baseEnv),
+		Outputs:  sortedPaths(outs),
+	}
+	switch j := t.Attr("jobserver").(type) {
+	case starlark.Bool:
+		act.Jobserver = bool(j)
+	case starlark.String:
+		if j != "fifo" && j != "pipe" {
+			return nil, false
+		}
+		act.Jobserver, act.JobserverStyle = true, string(j)
+	default:
+		return nil, false
+	}
+	if message == "" {
+		message = "Generating %{output}"
+	}
+	act.Description = rc.actions.progress(string(message), outs)
+	ins := make([]*File, 0, len(srcs)+len(tools))
+	act.Inputs = sortedPaths(append(append(ins, srcs...), tools...))
+	if err := rc.actions.add(nil, act, outs); err != nil {
+		return nil, false // add fails on nothing today
+	}
+	// return [DefaultInfo(files = outs)]: the DefaultInfo its files say
+	// all of, made when asked for.
+	return &Configured{Label: t.Label, Target: t, Files: outs, implicitDefault: true}, true
+}
