@@ -1,0 +1,293 @@
+package loading
+
+import (
+	"strconv"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// A declarative BUILD.star is one made only of top-level calls of rules
+// with keyword arguments that are literals: strings without escapes,
+// decimal integers, True, False, None, and lists and dicts of them, with
+// comments and blank lines. Most BUILD files are (all of a generated
+// workspace's), and for them parsing, resolving and compiling the file into
+// a Starlark program that runs once is most of loading's CPU and garbage.
+//
+// declarativeCalls reads such a file directly into the calls it makes.
+// It accepts only text that Starlark reads as the same calls of the same
+// values (anything else, even valid Starlark, gives ok false: the caller
+// evaluates the file with Starlark, which also reports every error), and
+// each call's position is the one Starlark gives it (its open parenthesis).
+// rule returns the predeclared value of a name.
+type declaredCall struct {
+	rule   *Rule
+	pos    syntax.Position
+	kwargs []starlark.Tuple
+}
+
+func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, bool)) (calls []declaredCall, ok bool) {
+	d := &declReader{src: src, line: 1, lineStart: 0}
+	for {
+		d.skipSpace(false)
+		if d.i >= len(d.src) {
+			return calls, true
+		}
+		if d.src[d.i] == '\n' {
+			d.newline()
+			continue
+		}
+		// A statement starts at the beginning of a line (an indented one
+		// is a syntax error).
+		if d.i != d.lineStart {
+			return nil, false
+		}
+		name, ok := d.ident()
+		if !ok {
+			return nil, false
+		}
+		r, ok := rule(name)
+		if !ok {
+			return nil, false
+		}
+		d.skipSpace(false)
+		if d.i >= len(d.src) || d.src[d.i] != '(' {
+			return nil, false
+		}
+		pos := syntax.MakePosition(file, int32(d.line), int32(d.i-d.lineStart+1))
+		d.i++
+		kwargs, ok := d.kwargs()
+		if !ok {
+			return nil, false
+		}
+		calls = append(calls, declaredCall{rule: r, pos: pos, kwargs: kwargs})
+		// The statement ends with its line.
+		d.skipSpace(false)
+		if d.i < len(d.src) {
+			if d.src[d.i] != '\n' {
+				return nil, false
+			}
+			d.newline()
+		}
+	}
+}
+
+type declReader struct {
+	src       []byte
+	i         int
+	line      int
+	lineStart int // offset of the current line's first byte
+}
+
+func (d *declReader) newline() {
+	d.i++
+	d.line++
+	d.lineStart = d.i
+}
+
+// skipSpace skips blanks and comments, and newlines too inside brackets.
+func (d *declReader) skipSpace(newlines bool) {
+	for d.i < len(d.src) {
+		switch c := d.src[d.i]; c {
+		case ' ', '\t':
+			d.i++
+		case '#':
+			for d.i < len(d.src) && d.src[d.i] != '\n' {
+				d.i++
+			}
+		case '\n':
+			if !newlines {
+				return
+			}
+			d.newline()
+		default:
+			return
+		}
+	}
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func isIdentByte(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
+
+func (d *declReader) ident() (string, bool) {
+	start := d.i
+	if d.i >= len(d.src) || !isIdentStart(d.src[d.i]) {
+		return "", false
+	}
+	for d.i < len(d.src) && isIdentByte(d.src[d.i]) {
+		d.i++
+	}
+	return string(d.src[start:d.i]), true
+}
+
+// kwargs reads name = value, ... up to and including the closing ')'.
+func (d *declReader) kwargs() ([]starlark.Tuple, bool) {
+	var kwargs []starlark.Tuple
+	for {
+		d.skipSpace(true)
+		if d.i >= len(d.src) {
+			return nil, false
+		}
+		if d.src[d.i] == ')' {
+			d.i++
+			return kwargs, true
+		}
+		name, ok := d.ident()
+		if !ok || keyword(name) {
+			return nil, false
+		}
+		for _, kv := range kwargs {
+			if string(kv[0].(starlark.String)) == name {
+				return nil, false // a repeated keyword argument is an error
+			}
+		}
+		d.skipSpace(true)
+		if d.i >= len(d.src) || d.src[d.i] != '=' || d.i+1 < len(d.src) && d.src[d.i+1] == '=' {
+			return nil, false
+		}
+		d.i++
+		v, ok := d.value()
+		if !ok {
+			return nil, false
+		}
+		kwargs = append(kwargs, starlark.Tuple{starlark.String(name), v})
+		if !d.sep(')') {
+			return nil, false
+		}
+	}
+}
+
+// sep reads the ',' after an element, or sees the closing bracket.
+func (d *declReader) sep(close byte) bool {
+	d.skipSpace(true)
+	if d.i >= len(d.src) {
+		return false
+	}
+	switch d.src[d.i] {
+	case ',':
+		d.i++
+		return true
+	case close:
+		return true
+	}
+	return false
+}
+
+// value reads a literal.
+func (d *declReader) value() (starlark.Value, bool) {
+	d.skipSpace(true)
+	if d.i >= len(d.src) {
+		return nil, false
+	}
+	switch c := d.src[d.i]; {
+	case c == '"' || c == '\'':
+		s, ok := d.str()
+		return starlark.String(s), ok
+	case c >= '0' && c <= '9':
+		start := d.i
+		for d.i < len(d.src) && d.src[d.i] >= '0' && d.src[d.i] <= '9' {
+			d.i++
+		}
+		if d.i < len(d.src) && (isIdentByte(d.src[d.i]) || d.src[d.i] == '.') {
+			return nil, false // 1.5, 1e3, 0x10, 10L: not ours
+		}
+		digits := string(d.src[start:d.i])
+		if len(digits) > 1 && digits[0] == '0' {
+			return nil, false // 017 is an error in Starlark
+		}
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		return starlark.MakeInt64(n), true
+	case c == '[':
+		d.i++
+		var elems []starlark.Value
+		for {
+			d.skipSpace(true)
+			if d.i < len(d.src) && d.src[d.i] == ']' {
+				d.i++
+				return starlark.NewList(elems), true
+			}
+			v, ok := d.value()
+			if !ok || !d.sep(']') {
+				return nil, false
+			}
+			elems = append(elems, v)
+		}
+	case c == '{':
+		d.i++
+		dict := starlark.NewDict(0)
+		for {
+			d.skipSpace(true)
+			if d.i < len(d.src) && d.src[d.i] == '}' {
+				d.i++
+				return dict, true
+			}
+			if d.i >= len(d.src) || d.src[d.i] != '"' && d.src[d.i] != '\'' {
+				return nil, false
+			}
+			k, ok := d.str()
+			if !ok {
+				return nil, false
+			}
+			d.skipSpace(true)
+			if d.i >= len(d.src) || d.src[d.i] != ':' {
+				return nil, false
+			}
+			d.i++
+			v, ok := d.value()
+			if !ok || !d.sep('}') {
+				return nil, false
+			}
+			if _, dup, _ := dict.Get(starlark.String(k)); dup {
+				return nil, false // a duplicate key is an error
+			}
+			dict.SetKey(starlark.String(k), v)
+		}
+	case isIdentStart(c):
+		name, _ := d.ident()
+		switch name {
+		case "True":
+			return starlark.True, true
+		case "False":
+			return starlark.False, true
+		case "None":
+			return starlark.None, true
+		}
+	}
+	return nil, false
+}
+
+// str reads a string literal without escapes, on one line: "..." or '...'.
+func (d *declReader) str() (string, bool) {
+	q := d.src[d.i]
+	if d.i+2 < len(d.src) && d.src[d.i+1] == q && d.src[d.i+2] == q {
+		return "", false // a triple-quoted string
+	}
+	start := d.i + 1
+	for j := start; j < len(d.src); j++ {
+		switch d.src[j] {
+		case q:
+			d.i = j + 1
+			return string(d.src[start:j]), true
+		case '\\', '\n', '\r':
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// keyword reports whether name is a Starlark keyword (or reserved word),
+// which cannot name an argument.
+func keyword(name string) bool {
+	switch name {
+	case "and", "break", "continue", "def", "elif", "else", "for", "if", "in", "lambda", "load", "not", "or", "pass", "return", "while",
+		"as", "assert", "async", "await", "class", "del", "except", "finally", "from", "global", "import", "is", "nonlocal", "raise", "try", "with", "yield":
+		return true
+	}
+	return false
+}
