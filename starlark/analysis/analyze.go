@@ -638,8 +638,8 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		// workers may take the others.
 		w.handOut(depLabels[1:])
 	}
-	deps := make(map[label.Label]*Configured, len(depLabels))
-	for _, dl := range depLabels {
+	cs := make([]*Configured, len(depLabels))
+	for i, dl := range depLabels {
 		c, err := a.analyze(ctx, ch, dl, t, e)
 		if err != nil {
 			return nil, err
@@ -649,10 +649,11 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 				return nil, err
 			}
 		}
-		deps[dl] = c
+		cs[i] = c
 	}
+	deps := newDepMap(depLabels, cs)
 	if isBuiltinRule(t, "alias") {
-		actual := deps[loading.LabelsOf(t.Attr("actual"))[0]]
+		actual := deps.of(loading.LabelsOf(t.Attr("actual"))[0])
 		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, implicitDefault: actual.implicitDefault,
 			Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}

@@ -20,7 +20,7 @@ type ruleContext struct {
 	a      *Analyzer
 	entry  *entry // the target's, which keeps its actions
 	target *loading.Target
-	deps   map[label.Label]*Configured
+	deps   *depMap
 
 	// attrOuts holds the files declared for each output attribute, by
 	// the attribute's index in target.Rule.AttrNames (nil for others).
@@ -48,7 +48,7 @@ var _ starlark.HasAttrs = (*ruleContext)(nil)
 // the files of output attributes, in attribute order, so that its errors
 // come before anything the implementation does. The structs are made when
 // the implementation first reads one.
-func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
+func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ruleContext, error) {
 	rc := &ruleContext{a: a, entry: e, target: t, deps: deps}
 	rc.actions = &actionsValue{rc: rc}
 	for i, name := range t.Rule.AttrNames {
@@ -57,7 +57,7 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
 			for _, l := range loading.LabelsOf(v) {
 				for _, p := range schema.Providers {
-					if _, ok := deps[l].Provider(p); !ok {
+					if _, ok := deps.of(l).Provider(p); !ok {
 						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
 							name, l, p.Name(), t.Rule.Name())
 					}
@@ -69,7 +69,7 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 			if v == starlark.None {
 				continue
 			}
-			dep := deps[v.(*loading.LabelValue).Label]
+			dep := deps.of(v.(*loading.LabelValue).Label)
 			if len(dep.Files) != 1 && schema.SingleFile {
 				return nil, fmt.Errorf("attribute %s: %s provides %d files, but the attribute takes exactly one", name, dep.Label, len(dep.Files))
 			}
@@ -96,16 +96,57 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 	return rc, nil
 }
 
+// depMap maps the labels of a target's dependencies to their analyses: two
+// slices searched in order for the few most targets have (a map of one
+// entry is larger than the target's other analysis data), a map for many.
+type depMap struct {
+	labels []label.Label
+	cs     []*Configured
+	m      map[label.Label]*Configured
+}
+
+func newDepMap(labels []label.Label, cs []*Configured) *depMap {
+	d := &depMap{labels: labels, cs: cs}
+	const few = 8
+	if len(labels) > few {
+		d.m = make(map[label.Label]*Configured, len(labels))
+		for i, l := range labels {
+			d.m[l] = cs[i]
+		}
+	}
+	return d
+}
+
+// get returns the analysis of the dependency l, if l is one.
+func (d *depMap) get(l label.Label) (*Configured, bool) {
+	if d.m != nil {
+		c, ok := d.m[l]
+		return c, ok
+	}
+	for i := range d.labels {
+		if d.labels[i] == l {
+			return d.cs[i], true
+		}
+	}
+	return nil, false
+}
+
+// of returns the analysis of the dependency l, nil if l is none.
+func (d *depMap) of(l label.Label) *Configured {
+	c, _ := d.get(l)
+	return c
+}
+
 // labelListFiles returns the files of the targets of a label list, each
 // file once (as in Bazel), in order.
-func labelListFiles(labels []label.Label, deps map[label.Label]*Configured) []*File {
+func labelListFiles(labels []label.Label, deps *depMap) []*File {
 	if len(labels) == 1 {
-		return deps[labels[0]].Files
+		return deps.of(labels[0]).Files
 	}
 	var all []*File
 	seen := map[*File]bool{}
 	for _, l := range labels {
-		for _, f := range deps[l].Files {
+		for _, f := range deps.of(l).Files {
 			if !seen[f] {
 				seen[f] = true
 				all = append(all, f)
@@ -161,7 +202,7 @@ func (rc *ruleContext) makeStructs() {
 				}
 				continue
 			}
-			dep := deps[v.(*loading.LabelValue).Label]
+			dep := deps.of(v.(*loading.LabelValue).Label)
 			attr[name] = &targetValue{dep}
 			files[name] = fileList(dep.Files)
 			if len(dep.Files) == 1 {
@@ -180,7 +221,7 @@ func (rc *ruleContext) makeStructs() {
 			labels := loading.LabelsOf(v)
 			targets := make([]starlark.Value, len(labels))
 			for i, l := range labels {
-				targets[i] = &targetValue{deps[l]}
+				targets[i] = &targetValue{deps.of(l)}
 			}
 			list := starlark.NewList(targets)
 			list.Freeze()

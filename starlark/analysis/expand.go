@@ -106,14 +106,34 @@ func substitution(v starlark.Value) (string, error) {
 // Without makeVars (argv expansion), the paths are never quoted and other text
 // is left alone.
 func (rc *ruleContext) expand(s string, vars map[string]starlark.Value, makeVars bool) (string, error) {
-	lookup := func(name string) (string, bool, error) {
-		v, ok := vars[name]
-		if !ok {
-			return "", false, nil
-		}
-		text, err := substitution(v)
-		return text, true, err
+	return rc.expandWith(s, mapVars(vars), makeVars)
+}
+
+// makeVariables are the variables of an expansion: lookup returns the
+// text of one (ok false when it is not defined), known the names defined,
+// for errors.
+type makeVariables interface {
+	lookup(name string) (text string, ok bool, err error)
+	known() string
+}
+
+// mapVars are the variables of expand_make_variables' dict.
+type mapVars map[string]starlark.Value
+
+func (m mapVars) lookup(name string) (string, bool, error) {
+	v, ok := m[name]
+	if !ok {
+		return "", false, nil
 	}
+	text, err := substitution(v)
+	return text, true, err
+}
+
+func (m mapVars) known() string { return knownVars(m) }
+
+// expandWith is expand with the variables of vars.
+func (rc *ruleContext) expandWith(s string, vars makeVariables, makeVars bool) (string, error) {
+	lookup := vars.lookup
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(s, '$')
@@ -166,7 +186,7 @@ func (rc *ruleContext) expand(s string, vars map[string]starlark.Value, makeVars
 				return "", err
 			}
 			if !ok {
-				return "", fmt.Errorf("$(%s) is not defined; known variables: %s (write $$ for a literal $)", inner, knownVars(vars))
+				return "", fmt.Errorf("$(%s) is not defined; known variables: %s (write $$ for a literal $)", inner, vars.known())
 			}
 			b.WriteString(v)
 		default:
@@ -180,7 +200,7 @@ func (rc *ruleContext) expand(s string, vars map[string]starlark.Value, makeVars
 				return "", err
 			}
 			if !ok {
-				return "", fmt.Errorf("$%c is not defined; known variables: %s (write $$ for a literal $, e.g. $$HOME)", c, knownVars(vars))
+				return "", fmt.Errorf("$%c is not defined; known variables: %s (write $$ for a literal $, e.g. $$HOME)", c, vars.known())
 			}
 			b.WriteString(v)
 			s = s[2:]
@@ -213,7 +233,7 @@ func (rc *ruleContext) location(fn, arg string) ([]string, error) {
 		return nil, fmt.Errorf("$(%s %s): %v", fn, arg, err)
 	}
 	var files []*File
-	if dep, ok := rc.deps[l]; ok {
+	if dep, ok := rc.deps.get(l); ok {
 		files = dep.Files
 		if dep.Executable != nil && !strings.HasSuffix(fn, "s") {
 			files = []*File{dep.Executable}

@@ -7,6 +7,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"bld/exec/graph"
+	"bld/exec/shell"
 	"bld/starlark/loading"
 	"bld/starlark/workspace"
 )
@@ -35,28 +36,9 @@ func (rc *ruleContext) genrule() (c *Configured, ok bool) {
 	tools := labelListFiles(loading.LabelsOf(t.Attr("tools")), rc.deps)
 
 	// subs = dict(ctx.var, SRCS = srcs, OUTS = outs, RULEDIR = ruledir), then
-	// $@ and $(@D), or $(@D) = ruledir, and $<.
-	ruledir := workspace.OutputDir
-	if t.Label.Pkg != "" {
-		ruledir += "/" + t.Label.Pkg
-	}
-	vars := make(map[string]starlark.Value, len(rc.a.varMap)+6)
-	for k, v := range rc.a.varMap {
-		vars[k] = v
-	}
-	srcList, outList := fileList(srcs), fileList(outs)
-	ruledirList := starlark.NewList([]starlark.Value{starlark.String(ruledir)})
-	vars["SRCS"], vars["OUTS"], vars["RULEDIR"] = srcList, outList, ruledirList
-	if len(outs) == 1 {
-		vars["@"] = outList
-		vars["@D"] = starlark.NewList([]starlark.Value{starlark.String(path.Dir(outs[0].Path))})
-	} else {
-		vars["@D"] = ruledirList
-	}
-	if len(srcs) == 1 {
-		vars["<"] = srcList
-	}
-	command, err := rc.expand(string(cmd), vars, true)
+	// $@ and $(@D), or $(@D) = ruledir, and $<: genruleVars, which makes
+	// only the text the command uses.
+	command, err := rc.expandWith(string(cmd), &genruleVars{config: rc.a.varMap, pkg: t.Label.Pkg, srcs: srcs, outs: outs}, true)
 	if err != nil {
 		return nil, false
 	}
@@ -96,3 +78,55 @@ func (rc *ruleContext) genrule() (c *Configured, ok bool) {
 	// all of, made when asked for.
 	return &Configured{Label: t.Label, Target: t, Files: outs, implicitDefault: true}, true
 }
+
+// genruleVars are the make variables of a genrule's cmd, as
+// rules/genrule.star's subs dict has them.
+type genruleVars struct {
+	config     map[string]starlark.Value // ctx.var
+	pkg        string
+	srcs, outs []*File
+}
+
+func (g *genruleVars) lookup(name string) (string, bool, error) {
+	paths := func(files []*File) string {
+		if len(files) == 1 {
+			return shell.Quote(files[0].Path)
+		}
+		p := make([]string, len(files))
+		for i, f := range files {
+			p[i] = f.Path
+		}
+		return shell.Join(p)
+	}
+	ruledir := func() string {
+		if g.pkg == "" {
+			return workspace.OutputDir
+		}
+		return workspace.OutputDir + "/" + g.pkg
+	}
+	switch {
+	case name == "SRCS":
+		return paths(g.srcs), true, nil
+	case name == "OUTS":
+		return paths(g.outs), true, nil
+	case name == "RULEDIR":
+		return shell.Quote(ruledir()), true, nil
+	case name == "@" && len(g.outs) == 1:
+		return paths(g.outs), true, nil
+	case name == "@D" && len(g.outs) == 1:
+		return shell.Quote(path.Dir(g.outs[0].Path)), true, nil
+	case name == "@D":
+		return shell.Quote(ruledir()), true, nil
+	case name == "<" && len(g.srcs) == 1:
+		return paths(g.srcs), true, nil
+	}
+	v, ok := g.config[name]
+	if !ok {
+		return "", false, nil
+	}
+	text, err := substitution(v)
+	return text, true, err
+}
+
+// known is only for errors, which the Starlark implementation reports.
+func (g *genruleVars) known() string { return "" }

@@ -19,19 +19,15 @@ import (
 // values (anything else, even valid Starlark, gives ok false: the caller
 // evaluates the file with Starlark, which also reports every error), and
 // each call's position is the one Starlark gives it (its open parenthesis).
-// rule returns the predeclared value of a name.
-type declaredCall struct {
-	rule   *Rule
-	pos    syntax.Position
-	kwargs []starlark.Tuple
-}
-
-func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, bool)) (calls []declaredCall, ok bool) {
+// rule returns the rule a name stands for, if it is one; call receives each
+// call as it is read (kwargs is only valid during the call), and may stop
+// the reading by returning false.
+func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, bool), call func(r *Rule, pos syntax.Position, kwargs []starlark.Tuple) bool) (ok bool) {
 	d := &declReader{src: src, line: 1, lineStart: 0}
 	for {
 		d.skipSpace(false)
 		if d.i >= len(d.src) {
-			return calls, true
+			return true
 		}
 		if d.src[d.i] == '\n' {
 			d.newline()
@@ -40,39 +36,45 @@ func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, b
 		// A statement starts at the beginning of a line (an indented one
 		// is a syntax error).
 		if d.i != d.lineStart {
-			return nil, false
+			return false
 		}
 		name, ok := d.ident()
 		if !ok {
-			return nil, false
+			return false
 		}
 		r, ok := rule(name)
 		if !ok {
-			return nil, false
+			return false
 		}
 		d.skipSpace(false)
 		if d.i >= len(d.src) || d.src[d.i] != '(' {
-			return nil, false
+			return false
 		}
 		pos := syntax.MakePosition(file, int32(d.line), int32(d.i-d.lineStart+1))
 		d.i++
-		kwargs, ok := d.kwargs()
-		if !ok {
-			return nil, false
+		if !d.kwargs() {
+			return false
 		}
-		calls = append(calls, declaredCall{rule: r, pos: pos, kwargs: kwargs})
 		// The statement ends with its line.
 		d.skipSpace(false)
 		if d.i < len(d.src) {
 			if d.src[d.i] != '\n' {
-				return nil, false
+				return false
 			}
 			d.newline()
+		}
+		if !call(r, pos, d.args) {
+			return false
 		}
 	}
 }
 
 type declReader struct {
+	// args are the keyword arguments of the call being read, pairs
+	// the tuples in them: both reused from call to call.
+	args      []starlark.Tuple
+	pairs     []starlark.Value
+	names     map[string]starlark.Value // keyword names, each made once
 	src       []byte
 	i         int
 	line      int
@@ -113,49 +115,72 @@ func isIdentStart(c byte) bool {
 func isIdentByte(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
 
 func (d *declReader) ident() (string, bool) {
+	b, ok := d.identBytes()
+	return string(b), ok
+}
+
+func (d *declReader) identBytes() ([]byte, bool) {
 	start := d.i
 	if d.i >= len(d.src) || !isIdentStart(d.src[d.i]) {
-		return "", false
+		return nil, false
 	}
 	for d.i < len(d.src) && isIdentByte(d.src[d.i]) {
 		d.i++
 	}
-	return string(d.src[start:d.i]), true
+	return d.src[start:d.i], true
 }
 
-// kwargs reads name = value, ... up to and including the closing ')'.
-func (d *declReader) kwargs() ([]starlark.Tuple, bool) {
-	var kwargs []starlark.Tuple
+// kwargs reads name = value, ... up to and including the closing ')' into
+// d.args.
+func (d *declReader) kwargs() bool {
+	d.args, d.pairs = d.args[:0], d.pairs[:0]
 	for {
 		d.skipSpace(true)
 		if d.i >= len(d.src) {
-			return nil, false
+			return false
 		}
 		if d.src[d.i] == ')' {
 			d.i++
-			return kwargs, true
+			// The tuples, now that pairs no longer moves.
+			for i := range d.args {
+				d.args[i] = d.pairs[2*i : 2*i+2 : 2*i+2]
+			}
+			return true
 		}
-		name, ok := d.ident()
-		if !ok || keyword(name) {
-			return nil, false
+		start := d.i
+		if _, ok := d.identBytes(); !ok {
+			return false
 		}
-		for _, kv := range kwargs {
-			if string(kv[0].(starlark.String)) == name {
-				return nil, false // a repeated keyword argument is an error
+		name, ok := d.names[string(d.src[start:d.i])]
+		if !ok {
+			s := string(d.src[start:d.i])
+			if keyword(s) {
+				return false
+			}
+			if d.names == nil {
+				d.names = map[string]starlark.Value{}
+			}
+			name = starlark.String(s)
+			d.names[s] = name
+		}
+		for i := range d.args {
+			if d.pairs[2*i] == name {
+				return false // a repeated keyword argument is an error
 			}
 		}
 		d.skipSpace(true)
 		if d.i >= len(d.src) || d.src[d.i] != '=' || d.i+1 < len(d.src) && d.src[d.i+1] == '=' {
-			return nil, false
+			return false
 		}
 		d.i++
 		v, ok := d.value()
 		if !ok {
-			return nil, false
+			return false
 		}
-		kwargs = append(kwargs, starlark.Tuple{starlark.String(name), v})
+		d.pairs = append(d.pairs, name, v)
+		d.args = append(d.args, nil)
 		if !d.sep(')') {
-			return nil, false
+			return false
 		}
 	}
 }

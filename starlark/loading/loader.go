@@ -7,6 +7,7 @@
 package loading
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -231,16 +232,16 @@ func (l *Loader) evalDeclarative(file, pkg string, src []byte, prelude starlark.
 		r, ok := prelude[name].(*Rule)
 		return r, ok
 	}
-	calls, ok := declarativeCalls(&file, src, rule)
-	if !ok {
-		return nil, false
-	}
-	p := &Package{Path: pkg, File: file, Targets: make(map[string]*Target, len(calls)), Outputs: map[string]*Target{}}
+	// About a target per call, a call per "(" (a hint: one more
+	// growth of the maps is all a wrong guess costs).
+	n := bytes.Count(src, []byte("("))
+	p := &Package{Path: pkg, File: file, Targets: make(map[string]*Target, n), Outputs: make(map[string]*Target, n)}
 	pb := &packageBuilder{pkg: p}
-	for _, c := range calls {
-		if err := c.rule.declare(pb, c.pos, c.kwargs); err != nil {
-			return nil, false
-		}
+	declare := func(r *Rule, pos syntax.Position, kwargs []starlark.Tuple) bool {
+		return r.declare(pb, pos, kwargs) == nil
+	}
+	if !declarativeCalls(&file, src, rule, declare) {
+		return nil, false
 	}
 	return p, true
 }
