@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -764,15 +765,14 @@ func defaultInfo(files []*File, executable *File) *loading.ProviderInstance {
 }
 
 func sortedPaths(files []*File) []string {
-	seen := make(map[string]bool, len(files))
-	out := make([]string, 0, len(files))
-	for _, f := range files {
-		if !seen[f.Path] {
-			seen[f.Path] = true
-			out = append(out, f.Path)
-		}
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
 	}
-	sort.Strings(out)
+	if len(out) > 1 {
+		sort.Strings(out)
+		out = slices.Clip(slices.Compact(out))
+	}
 	return out
 }
 

@@ -77,7 +77,8 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ru
 				return nil, fmt.Errorf("attribute %s: %s is not executable (it has no DefaultInfo.executable and not exactly one file)", name, dep.Label)
 			}
 		case loading.AttrOutput, loading.AttrOutputList:
-			labels := loading.LabelsOf(v)
+			var buf [4]label.Label
+			labels := loading.AppendLabels(buf[:0], v)
 			outs := make([]*File, 0, len(labels))
 			for _, l := range labels {
 				f, err := rc.declare(l.Name)

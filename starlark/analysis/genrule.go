@@ -8,6 +8,7 @@ import (
 
 	"bld/exec/graph"
 	"bld/exec/shell"
+	"bld/starlark/label"
 	"bld/starlark/loading"
 	"bld/starlark/workspace"
 )
@@ -32,8 +33,9 @@ func (rc *ruleContext) genrule() (c *Configured, ok bool) {
 	if !ok1 || !ok2 || len(outs) == 0 || len(rc.produced) > 0 {
 		return nil, false
 	}
-	srcs := labelListFiles(loading.LabelsOf(t.Attr("srcs")), rc.deps)
-	tools := labelListFiles(loading.LabelsOf(t.Attr("tools")), rc.deps)
+	var buf [8]label.Label
+	srcs := labelListFiles(loading.AppendLabels(buf[:0], t.Attr("srcs")), rc.deps)
+	tools := labelListFiles(loading.AppendLabels(buf[:0], t.Attr("tools")), rc.deps)
 
 	// subs = dict(ctx.var, SRCS = srcs, OUTS = outs, RULEDIR = ruledir), then
 	// $@ and $(@D), or $(@D) = ruledir, and $<: genruleVars, which makes
