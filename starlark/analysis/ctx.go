@@ -25,12 +25,12 @@ type ruleContext struct {
 	// attrOuts holds the files declared for each output attribute, by
 	// the attribute's index in target.Rule.AttrNames (nil for others).
 	attrOuts [][]*File
-	// The structs ctx.attr, ctx.files, ctx.file, ctx.executable and
-	// ctx.outputs are made on first use (structs): a native
+	// structsOnce makes s, the structs ctx.attr, ctx.files, ctx.file,
+	// ctx.executable and ctx.outputs, on first use: a native
 	// implementation (genrule) reads none of them.
-	structsOnce                            sync.Once
-	attr, files, file, executable, outputs starlark.Value
-	actions                                *actionsValue
+	structsOnce sync.Once
+	s           *ctxStructs
+	actions     actionsValue // ctx.actions, &actions
 
 	// declared lists the files the implementation declared, in order;
 	// produced marks those an action writes (nil until one does).
@@ -50,7 +50,7 @@ var _ starlark.HasAttrs = (*ruleContext)(nil)
 // the implementation first reads one.
 func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ruleContext, error) {
 	rc := &ruleContext{a: a, entry: e, target: t, deps: deps}
-	rc.actions = &actionsValue{rc: rc}
+	rc.actions.rc = rc
 	for i, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attr(name)
@@ -157,10 +157,17 @@ func labelListFiles(labels []label.Label, deps *depMap) []*File {
 	return all
 }
 
+// ctxStructs are ctx.attr, ctx.files, ctx.file, ctx.executable and
+// ctx.outputs.
+type ctxStructs struct {
+	attr, files, file, executable, outputs starlark.Value
+}
+
 // structs makes ctx.attr, ctx.files, ctx.file, ctx.executable and
 // ctx.outputs, once; newRuleContext checked everything that can fail.
-func (rc *ruleContext) structs() {
+func (rc *ruleContext) structs() *ctxStructs {
 	rc.structsOnce.Do(rc.makeStructs)
+	return rc.s
 }
 
 func (rc *ruleContext) makeStructs() {
@@ -247,11 +254,13 @@ func (rc *ruleContext) makeStructs() {
 			attr[name] = v
 		}
 	}
-	rc.attr = structOf(attr)
-	rc.files = structOf(files)
-	rc.file = structOf(single)
-	rc.executable = structOf(executable)
-	rc.outputs = structOf(outputs)
+	rc.s = &ctxStructs{
+		attr:       structOf(attr),
+		files:      structOf(files),
+		file:       structOf(single),
+		executable: structOf(executable),
+		outputs:    structOf(outputs),
+	}
 }
 
 func structOf(d starlark.StringDict) starlark.Value {
@@ -272,22 +281,17 @@ func (rc *ruleContext) AttrNames() []string { return ctxAttrs }
 func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "actions":
-		return rc.actions, nil
+		return &rc.actions, nil
 	case "attr":
-		rc.structs()
-		return rc.attr, nil
+		return rc.structs().attr, nil
 	case "files":
-		rc.structs()
-		return rc.files, nil
+		return rc.structs().files, nil
 	case "file":
-		rc.structs()
-		return rc.file, nil
+		return rc.structs().file, nil
 	case "executable":
-		rc.structs()
-		return rc.executable, nil
+		return rc.structs().executable, nil
 	case "outputs":
-		rc.structs()
-		return rc.outputs, nil
+		return rc.structs().outputs, nil
 	case "label":
 		return &loading.LabelValue{Label: rc.target.Label}, nil
 	case "bin_dir":
