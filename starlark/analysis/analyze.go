@@ -94,13 +94,6 @@ type Analyzer struct {
 	// frozen. All are made once.
 	baseEnv         []string
 	vars, fragments starlark.Value
-	// varMap is vars as a map, for the native genrule.
-	varMap map[string]starlark.Value
-	// starlarkGenrule runs the built-in genrule's Starlark implementation
-	// instead of its Go one (tests compare the two).
-	starlarkGenrule bool
-	// nativeGenrules counts the genrules the Go implementation analyzed.
-	nativeGenrules atomic.Int64
 
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
@@ -228,18 +221,12 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 			host[k] = v
 		}
 	}
-	vars := cfg.vars()
-	varMap := make(map[string]starlark.Value, vars.Len())
-	for _, kv := range vars.Items() {
-		varMap[string(kv[0].(starlark.String))] = kv[1]
-	}
 	return &Analyzer{
 		loader:    loader,
 		config:    cfg,
 		actionEnv: actionEnv,
 		baseEnv:   sortedEnv(envMap(actionEnv)),
-		vars:      vars,
-		varMap:    varMap,
+		vars:      cfg.vars(),
 		fragments: cfg.fragments(),
 		hostEnv:   host,
 		workers:   runtime.GOMAXPROCS(0),
@@ -661,13 +648,6 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 	rc, err := newRuleContext(a, e, t, deps)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
-	}
-	if !a.starlarkGenrule && isBuiltinRule(t, "genrule") {
-		if c, ok := rc.genrule(); ok {
-			a.nativeGenrules.Add(1)
-			rc.finished = true
-			return c, nil
-		}
 	}
 	thread, done := a.loader.NewThread(ctx, t.Label.String())
 	a.watchPrint(thread, t.Label)

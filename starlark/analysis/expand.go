@@ -106,34 +106,14 @@ func substitution(v starlark.Value) (string, error) {
 // Without makeVars (argv expansion), the paths are never quoted and other text
 // is left alone.
 func (rc *ruleContext) expand(s string, vars map[string]starlark.Value, makeVars bool) (string, error) {
-	return rc.expandWith(s, mapVars(vars), makeVars)
-}
-
-// makeVariables are the variables of an expansion: lookup returns the
-// text of one (ok false when it is not defined), known the names defined,
-// for errors.
-type makeVariables interface {
-	lookup(name string) (text string, ok bool, err error)
-	known() string
-}
-
-// mapVars are the variables of expand_make_variables' dict.
-type mapVars map[string]starlark.Value
-
-func (m mapVars) lookup(name string) (string, bool, error) {
-	v, ok := m[name]
-	if !ok {
-		return "", false, nil
+	lookup := func(name string) (string, bool, error) {
+		v, ok := vars[name]
+		if !ok {
+			return "", false, nil
+		}
+		text, err := substitution(v)
+		return text, true, err
 	}
-	text, err := substitution(v)
-	return text, true, err
-}
-
-func (m mapVars) known() string { return knownVars(m) }
-
-// expandWith is expand with the variables of vars.
-func (rc *ruleContext) expandWith(s string, vars makeVariables, makeVars bool) (string, error) {
-	lookup := vars.lookup
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(s, '$')
@@ -186,7 +166,7 @@ func (rc *ruleContext) expandWith(s string, vars makeVariables, makeVars bool) (
 				return "", err
 			}
 			if !ok {
-				return "", fmt.Errorf("$(%s) is not defined; known variables: %s (write $$ for a literal $)", inner, vars.known())
+				return "", fmt.Errorf("$(%s) is not defined; known variables: %s (write $$ for a literal $)", inner, knownVars(vars))
 			}
 			b.WriteString(v)
 		default:
@@ -200,7 +180,7 @@ func (rc *ruleContext) expandWith(s string, vars makeVariables, makeVars bool) (
 				return "", err
 			}
 			if !ok {
-				return "", fmt.Errorf("$%c is not defined; known variables: %s (write $$ for a literal $, e.g. $$HOME)", c, vars.known())
+				return "", fmt.Errorf("$%c is not defined; known variables: %s (write $$ for a literal $, e.g. $$HOME)", c, knownVars(vars))
 			}
 			b.WriteString(v)
 			s = s[2:]
