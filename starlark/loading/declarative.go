@@ -75,6 +75,7 @@ type declReader struct {
 	args      []starlark.Tuple
 	pairs     []starlark.Value
 	names     map[string]starlark.Value // keyword names, each made once
+	depth     int                       // of the lists and dicts being read
 	src       []byte
 	i         int
 	line      int
@@ -201,8 +202,17 @@ func (d *declReader) sep(close byte) bool {
 	return false
 }
 
+// maxDepth bounds the nesting of lists and dicts the reader takes (deeper
+// ones go to Starlark): the reader recurses.
+const maxDepth = 64
+
 // value reads a literal.
 func (d *declReader) value() (starlark.Value, bool) {
+	if d.depth >= maxDepth {
+		return nil, false
+	}
+	d.depth++
+	defer func() { d.depth-- }()
 	d.skipSpace(true)
 	if d.i >= len(d.src) {
 		return nil, false

@@ -110,6 +110,7 @@ var declarativeCases = []struct {
 	{"genrule(\"g\", outs = [\"g.txt\"], cmd = \"\")\n", false},
 	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = 017)\n", false},
 	{"nothing(name = \"g\")\n", false},
+	{"filegroup(name = \"f\", srcs = " + strings.Repeat("[", 100) + strings.Repeat("]", 100) + ")\n", false},
 	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\"\n", false},
 }
 
