@@ -327,6 +327,9 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 	// Outputs are files this target declared (outputs checked it), so
 	// no other target's action produces them.
 	av.rc.entry.own = append(av.rc.entry.own, act)
+	if av.rc.produced == nil {
+		av.rc.produced = make(map[*File]bool, len(outs))
+	}
 	for _, f := range outs {
 		av.rc.produced[f] = true
 	}

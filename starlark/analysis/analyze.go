@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -625,8 +626,8 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		// workers may take the others.
 		w.handOut(depLabels[1:])
 	}
-	deps := make(map[label.Label]*Configured, len(depLabels))
-	for _, dl := range depLabels {
+	cs := make([]*Configured, len(depLabels))
+	for i, dl := range depLabels {
 		c, err := a.analyze(ctx, ch, dl, t, e)
 		if err != nil {
 			return nil, err
@@ -636,10 +637,11 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 				return nil, err
 			}
 		}
-		deps[dl] = c
+		cs[i] = c
 	}
+	deps := newDepMap(depLabels, cs)
 	if isBuiltinRule(t, "alias") {
-		actual := deps[loading.LabelsOf(t.Attr("actual"))[0]]
+		actual := deps.of(loading.LabelsOf(t.Attr("actual"))[0])
 		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, implicitDefault: actual.implicitDefault,
 			Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}
@@ -743,15 +745,14 @@ func defaultInfo(files []*File, executable *File) *loading.ProviderInstance {
 }
 
 func sortedPaths(files []*File) []string {
-	seen := make(map[string]bool, len(files))
-	out := make([]string, 0, len(files))
-	for _, f := range files {
-		if !seen[f.Path] {
-			seen[f.Path] = true
-			out = append(out, f.Path)
-		}
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
 	}
-	sort.Strings(out)
+	if len(out) > 1 {
+		sort.Strings(out)
+		out = slices.Clip(slices.Compact(out))
+	}
 	return out
 }
 

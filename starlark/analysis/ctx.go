@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -19,13 +20,20 @@ type ruleContext struct {
 	a      *Analyzer
 	entry  *entry // the target's, which keeps its actions
 	target *loading.Target
-	deps   map[label.Label]*Configured
+	deps   *depMap
 
-	attr, files, file, executable, outputs starlark.Value
-	actions                                *actionsValue
+	// attrOuts holds the files declared for each output attribute, by
+	// the attribute's index in target.Rule.AttrNames (nil for others).
+	attrOuts [][]*File
+	// structsOnce makes s, the structs ctx.attr, ctx.files, ctx.file,
+	// ctx.executable and ctx.outputs, on first use: a native
+	// implementation (genrule) reads none of them.
+	structsOnce sync.Once
+	s           *ctxStructs
+	actions     actionsValue // ctx.actions, &actions
 
 	// declared lists the files the implementation declared, in order;
-	// produced marks those an action writes.
+	// produced marks those an action writes (nil until one does).
 	declared []*File
 	produced map[*File]bool
 	// predeclared are the files of output attributes.
@@ -35,9 +43,135 @@ type ruleContext struct {
 
 var _ starlark.HasAttrs = (*ruleContext)(nil)
 
-func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Label]*Configured) (*ruleContext, error) {
-	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, produced: map[*File]bool{}}
-	rc.actions = &actionsValue{rc: rc}
+// newRuleContext returns the ctx of t's implementation: it checks the
+// attributes against the dependencies' providers and files and declares
+// the files of output attributes, in attribute order, so that its errors
+// come before anything the implementation does. The structs are made when
+// the implementation first reads one.
+func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ruleContext, error) {
+	rc := &ruleContext{a: a, entry: e, target: t, deps: deps}
+	rc.actions.rc = rc
+	for i, name := range t.Rule.AttrNames {
+		schema := t.Rule.Attrs[name]
+		v := t.Attr(name)
+		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
+			for _, l := range loading.LabelsOf(v) {
+				for _, p := range schema.Providers {
+					if _, ok := deps.of(l).Provider(p); !ok {
+						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
+							name, l, p.Name(), t.Rule.Name())
+					}
+				}
+			}
+		}
+		switch schema.Type {
+		case loading.AttrLabel:
+			if v == starlark.None {
+				continue
+			}
+			dep := deps.of(v.(*loading.LabelValue).Label)
+			if len(dep.Files) != 1 && schema.SingleFile {
+				return nil, fmt.Errorf("attribute %s: %s provides %d files, but the attribute takes exactly one", name, dep.Label, len(dep.Files))
+			}
+			if schema.Executable && dep.Executable == nil && len(dep.Files) != 1 {
+				return nil, fmt.Errorf("attribute %s: %s is not executable (it has no DefaultInfo.executable and not exactly one file)", name, dep.Label)
+			}
+		case loading.AttrOutput, loading.AttrOutputList:
+			var buf [4]label.Label
+			labels := loading.AppendLabels(buf[:0], v)
+			outs := make([]*File, 0, len(labels))
+			for _, l := range labels {
+				f, err := rc.declare(l.Name)
+				if err != nil {
+					return nil, fmt.Errorf("attribute %s: %v", name, err)
+				}
+				outs = append(outs, f)
+			}
+			if rc.attrOuts == nil {
+				rc.attrOuts = make([][]*File, len(t.Rule.AttrNames))
+			}
+			rc.attrOuts[i] = outs
+			rc.predeclared = append(rc.predeclared, outs...)
+		}
+	}
+	return rc, nil
+}
+
+// depMap maps the labels of a target's dependencies to their analyses: two
+// slices searched in order for the few most targets have (a map of one
+// entry is larger than the target's other analysis data), a map for many.
+type depMap struct {
+	labels []label.Label
+	cs     []*Configured
+	m      map[label.Label]*Configured
+}
+
+func newDepMap(labels []label.Label, cs []*Configured) *depMap {
+	d := &depMap{labels: labels, cs: cs}
+	const few = 8
+	if len(labels) > few {
+		d.m = make(map[label.Label]*Configured, len(labels))
+		for i, l := range labels {
+			d.m[l] = cs[i]
+		}
+	}
+	return d
+}
+
+// get returns the analysis of the dependency l, if l is one.
+func (d *depMap) get(l label.Label) (*Configured, bool) {
+	if d.m != nil {
+		c, ok := d.m[l]
+		return c, ok
+	}
+	for i := range d.labels {
+		if d.labels[i] == l {
+			return d.cs[i], true
+		}
+	}
+	return nil, false
+}
+
+// of returns the analysis of the dependency l, nil if l is none.
+func (d *depMap) of(l label.Label) *Configured {
+	c, _ := d.get(l)
+	return c
+}
+
+// labelListFiles returns the files of the targets of a label list, each
+// file once (as in Bazel), in order.
+func labelListFiles(labels []label.Label, deps *depMap) []*File {
+	if len(labels) == 1 {
+		return deps.of(labels[0]).Files
+	}
+	var all []*File
+	seen := map[*File]bool{}
+	for _, l := range labels {
+		for _, f := range deps.of(l).Files {
+			if !seen[f] {
+				seen[f] = true
+				all = append(all, f)
+			}
+		}
+	}
+	return all
+}
+
+// ctxStructs are ctx.attr, ctx.files, ctx.file, ctx.executable and
+// ctx.outputs.
+type ctxStructs struct {
+	attr, files, file, executable, outputs starlark.Value
+}
+
+// structs makes ctx.attr, ctx.files, ctx.file, ctx.executable and
+// ctx.outputs, once; newRuleContext checked everything that can fail.
+func (rc *ruleContext) structs() *ctxStructs {
+	rc.structsOnce.Do(rc.makeStructs)
+	return rc.s
+}
+
+func (rc *ruleContext) makeStructs() {
+	t, deps := rc.target, rc.deps
 	// Each dict sized at once for what it gets (most have no entry or
 	// one per attribute): this runs once per target.
 	nLabel, nDep, nExe, nOut := 0, 0, 0, 0
@@ -62,19 +196,9 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 	single := make(starlark.StringDict, nLabel)
 	executable := make(starlark.StringDict, nExe)
 	outputs := make(starlark.StringDict, nOut)
-	for _, name := range t.Rule.AttrNames {
+	for i, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attr(name)
-		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
-			for _, l := range loading.LabelsOf(v) {
-				for _, p := range schema.Providers {
-					if _, ok := deps[l].Provider(p); !ok {
-						return nil, fmt.Errorf("attribute %s: %s does not provide %s, which %s requires; use a target that does (for CcInfo: a cc_unit)",
-							name, l, p.Name(), t.Rule.Name())
-					}
-				}
-			}
-		}
 		switch schema.Type {
 		case loading.AttrLabel:
 			if v == starlark.None {
@@ -86,55 +210,33 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 				}
 				continue
 			}
-			dep := deps[v.(*loading.LabelValue).Label]
+			dep := deps.of(v.(*loading.LabelValue).Label)
 			attr[name] = &targetValue{dep}
 			files[name] = fileList(dep.Files)
 			if len(dep.Files) == 1 {
 				single[name] = dep.Files[0]
-			} else if schema.SingleFile {
-				return nil, fmt.Errorf("attribute %s: %s provides %d files, but the attribute takes exactly one", name, dep.Label, len(dep.Files))
 			} else {
 				single[name] = starlark.None
 			}
 			if schema.Executable {
 				exe := dep.Executable
-				if exe == nil && len(dep.Files) == 1 {
-					exe = dep.Files[0]
-				}
 				if exe == nil {
-					return nil, fmt.Errorf("attribute %s: %s is not executable (it has no DefaultInfo.executable and not exactly one file)", name, dep.Label)
+					exe = dep.Files[0]
 				}
 				executable[name] = exe
 			}
 		case loading.AttrLabelList:
 			labels := loading.LabelsOf(v)
 			targets := make([]starlark.Value, len(labels))
-			var all []*File
-			seen := map[*File]bool{}
 			for i, l := range labels {
-				dep := deps[l]
-				targets[i] = &targetValue{dep}
-				for _, f := range dep.Files {
-					if !seen[f] { // as in Bazel: each file once
-						seen[f] = true
-						all = append(all, f)
-					}
-				}
+				targets[i] = &targetValue{deps.of(l)}
 			}
 			list := starlark.NewList(targets)
 			list.Freeze()
 			attr[name] = list
-			files[name] = fileList(all)
+			files[name] = fileList(labelListFiles(labels, deps))
 		case loading.AttrOutput, loading.AttrOutputList:
-			var outs []*File
-			for _, l := range loading.LabelsOf(v) {
-				f, err := rc.declare(l.Name)
-				if err != nil {
-					return nil, fmt.Errorf("attribute %s: %v", name, err)
-				}
-				outs = append(outs, f)
-			}
-			rc.predeclared = append(rc.predeclared, outs...)
+			outs := rc.attrOuts[i]
 			if schema.Type == loading.AttrOutput {
 				if len(outs) == 1 {
 					attr[name] = &loading.LabelValue{Label: loading.LabelsOf(v)[0]}
@@ -152,12 +254,13 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps map[label.Lab
 			attr[name] = v
 		}
 	}
-	rc.attr = structOf(attr)
-	rc.files = structOf(files)
-	rc.file = structOf(single)
-	rc.executable = structOf(executable)
-	rc.outputs = structOf(outputs)
-	return rc, nil
+	rc.s = &ctxStructs{
+		attr:       structOf(attr),
+		files:      structOf(files),
+		file:       structOf(single),
+		executable: structOf(executable),
+		outputs:    structOf(outputs),
+	}
 }
 
 func structOf(d starlark.StringDict) starlark.Value {
@@ -178,17 +281,17 @@ func (rc *ruleContext) AttrNames() []string { return ctxAttrs }
 func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "actions":
-		return rc.actions, nil
+		return &rc.actions, nil
 	case "attr":
-		return rc.attr, nil
+		return rc.structs().attr, nil
 	case "files":
-		return rc.files, nil
+		return rc.structs().files, nil
 	case "file":
-		return rc.file, nil
+		return rc.structs().file, nil
 	case "executable":
-		return rc.executable, nil
+		return rc.structs().executable, nil
 	case "outputs":
-		return rc.outputs, nil
+		return rc.structs().outputs, nil
 	case "label":
 		return &loading.LabelValue{Label: rc.target.Label}, nil
 	case "bin_dir":

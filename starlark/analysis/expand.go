@@ -213,7 +213,7 @@ func (rc *ruleContext) location(fn, arg string) ([]string, error) {
 		return nil, fmt.Errorf("$(%s %s): %v", fn, arg, err)
 	}
 	var files []*File
-	if dep, ok := rc.deps[l]; ok {
+	if dep, ok := rc.deps.get(l); ok {
 		files = dep.Files
 		if dep.Executable != nil && !strings.HasSuffix(fn, "s") {
 			files = []*File{dep.Executable}

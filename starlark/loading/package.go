@@ -124,7 +124,8 @@ func (t *Target) Deps() []label.Label {
 			}
 			continue
 		}
-		for _, l := range LabelsOf(t.Attr(name)) {
+		var buf [8]label.Label
+		for _, l := range AppendLabels(buf[:0], t.Attr(name)) {
 			add(l)
 		}
 	}
@@ -136,31 +137,37 @@ func (t *Target) Deps() []label.Label {
 // conditions (what query shows as dependencies; analysis resolves the
 // select()s first).
 func LabelsOf(v starlark.Value) []label.Label {
+	return AppendLabels(nil, v)
+}
+
+// AppendLabels appends LabelsOf(v) to dst and returns the result: with a
+// dst that has room (a local array's slice), most values need no
+// allocation.
+func AppendLabels(dst []label.Label, v starlark.Value) []label.Label {
 	switch v := v.(type) {
 	case *SelectorList:
-		var out []label.Label
 		for _, p := range v.Parts {
 			if s, ok := p.(*Select); ok {
 				for _, bv := range s.Values {
-					out = append(out, LabelsOf(bv)...)
+					dst = AppendLabels(dst, bv)
 				}
 				continue
 			}
-			out = append(out, LabelsOf(p)...)
+			dst = AppendLabels(dst, p)
 		}
-		return append(out, Conditions(v)...)
+		return append(dst, Conditions(v)...)
 	case *LabelValue:
-		return []label.Label{v.Label}
+		return append(dst, v.Label)
 	case *starlark.List:
-		out := make([]label.Label, 0, v.Len())
+		dst = slices.Grow(dst, v.Len())
 		for i := 0; i < v.Len(); i++ {
 			if lv, ok := v.Index(i).(*LabelValue); ok {
-				out = append(out, lv.Label)
+				dst = append(dst, lv.Label)
 			}
 		}
-		return out
+		return dst
 	}
-	return nil
+	return dst
 }
 
 // packageBuilder collects targets while a BUILD.star file is evaluated.
@@ -182,7 +189,8 @@ func (pb *packageBuilder) add(t *Target) error {
 		if typ := t.Rule.Attrs[attr].Type; typ != AttrOutput && typ != AttrOutputList {
 			continue
 		}
-		for _, out := range LabelsOf(t.Attr(attr)) {
+		var buf [4]label.Label
+		for _, out := range AppendLabels(buf[:0], t.Attr(attr)) {
 			if out.Pkg != t.Label.Pkg {
 				return fmt.Errorf("output %s: an output must be in the target's own package //%s; write just its name", out, t.Label.Pkg)
 			}

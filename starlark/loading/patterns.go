@@ -52,9 +52,24 @@ func (l *Loader) ExpandKeepGoing(ctx context.Context, patterns []label.Pattern, 
 	if err != nil {
 		return nil, err
 	}
-	seen := map[label.Label]bool{}
-	var out []label.Label
+	// Sized for every target of the packages loaded; one pattern names
+	// each label once (each package is matched once, each target once).
+	n := 0
+	for _, pkg := range loaded {
+		if pkg != nil {
+			n += len(pkg.Targets)
+		}
+	}
+	var seen map[label.Label]bool
+	if len(patterns) > 1 {
+		seen = make(map[label.Label]bool, n)
+	}
+	out := make([]label.Label, 0, n)
 	add := func(lb label.Label) {
+		if seen == nil {
+			out = append(out, lb)
+			return
+		}
 		if !seen[lb] {
 			seen[lb] = true
 			out = append(out, lb)

@@ -86,27 +86,33 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 	if len(args) > 0 {
 		return nil, fmt.Errorf("%s: takes keyword arguments only (name = ..., ...)", r.Name())
 	}
+	return starlark.None, r.declare(pb, callerInFile(thread, pb.pkg.File), kwargs)
+}
+
+// declare declares the target of a call of r with kwargs at pos in the
+// package pb builds.
+func (r *Rule) declare(pb *packageBuilder, pos syntax.Position, kwargs []starlark.Tuple) error {
 	var name string
 	for _, kv := range kwargs {
 		if string(kv[0].(starlark.String)) == "name" {
 			s, ok := kv[1].(starlark.String)
 			if !ok {
-				return nil, fmt.Errorf("%s: name must be a string, got %s", r.Name(), kv[1].Type())
+				return fmt.Errorf("%s: name must be a string, got %s", r.Name(), kv[1].Type())
 			}
 			name = string(s)
 		}
 	}
 	if name == "" {
-		return nil, fmt.Errorf("%s: missing the mandatory attribute name", r.Name())
+		return fmt.Errorf("%s: missing the mandatory attribute name", r.Name())
 	}
 	if _, err := label.Parse(":"+name, "", pb.pkg.Path); err != nil {
-		return nil, fmt.Errorf("%s: invalid target name %q: %v", r.Name(), name, err)
+		return fmt.Errorf("%s: invalid target name %q: %v", r.Name(), name, err)
 	}
 	t := &Target{
 		Label: label.Label{Pkg: pb.pkg.Path, Name: name},
 		Rule:  r,
 		attrs: make([]starlark.Value, len(r.AttrNames)),
-		Pos:   callerInFile(thread, pb.pkg.File),
+		Pos:   pos,
 	}
 	// what names the target in errors; formatted only for one.
 	what := func() string { return fmt.Sprintf("%s %q", r.Name(), name) }
@@ -123,7 +129,7 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 			}
 			vis, err := visibilityOf(v, pb.pkg.Path)
 			if err != nil {
-				return nil, fmt.Errorf("%s: attribute visibility: %v", what(), err)
+				return fmt.Errorf("%s: attribute visibility: %v", what(), err)
 			}
 			t.Visibility = vis
 			visibilitySet = true
@@ -131,23 +137,23 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		case k == "tags":
 			l, ok := v.(*starlark.List)
 			if !ok && v != starlark.None {
-				return nil, fmt.Errorf("%s: attribute tags: want a list of strings, got %s", what(), v.Type())
+				return fmt.Errorf("%s: attribute tags: want a list of strings, got %s", what(), v.Type())
 			}
 			tags, err := stringsOf(l)
 			if err != nil {
-				return nil, fmt.Errorf("%s: attribute tags: %v", what(), err)
+				return fmt.Errorf("%s: attribute tags: %v", what(), err)
 			}
 			t.Tags = tags
 			continue
 		case k == "exec_properties":
 			props, err := stringDictOf(v)
 			if err != nil {
-				return nil, fmt.Errorf("%s: attribute exec_properties: %v", what(), err)
+				return fmt.Errorf("%s: attribute exec_properties: %v", what(), err)
 			}
 			t.ExecProperties = props
 			continue
 		case !ok || strings.HasPrefix(k, "_"):
-			return nil, fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
+			return fmt.Errorf("%s: unknown attribute %q%s; the attributes of %s are: %s",
 				what(), k, suggest(k, publicAttrs(r)), r.Name(), strings.Join(publicAttrs(r), ", "))
 		}
 		i, _ := slices.BinarySearch(r.AttrNames, k)
@@ -164,7 +170,7 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 			cv, err = coerceAttr(a, v, "", pb.pkg.Path)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: attribute %s (%s): %v", what(), k, a.Type, err)
+			return fmt.Errorf("%s: attribute %s (%s): %v", what(), k, a.Type, err)
 		}
 		t.attrs[i] = cv
 	}
@@ -174,17 +180,14 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		}
 		a := r.Attrs[k]
 		if a.Mandatory {
-			return nil, fmt.Errorf("%s: missing the mandatory attribute %s", what(), k)
+			return fmt.Errorf("%s: missing the mandatory attribute %s", what(), k)
 		}
 		t.attrs[i] = a.Default
 	}
 	if !visibilitySet {
 		t.Visibility = pb.defaultVisibility
 	}
-	if err := pb.add(t); err != nil {
-		return nil, err
-	}
-	return starlark.None, nil
+	return pb.add(t)
 }
 
 func publicAttrs(r *Rule) []string {

@@ -1,0 +1,328 @@
+package loading
+
+import (
+	"strconv"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// A declarative BUILD.star is one made only of top-level calls of rules
+// with keyword arguments that are literals: strings without escapes,
+// decimal integers, True, False, None, and lists and dicts of them, with
+// comments and blank lines. Most BUILD files are (all of a generated
+// workspace's), and for them parsing, resolving and compiling the file into
+// a Starlark program that runs once is most of loading's CPU and garbage.
+//
+// declarativeCalls reads such a file directly into the calls it makes.
+// It accepts only text that Starlark reads as the same calls of the same
+// values (anything else, even valid Starlark, gives ok false: the caller
+// evaluates the file with Starlark, which also reports every error), and
+// each call's position is the one Starlark gives it (its open parenthesis).
+// rule returns the rule a name stands for, if it is one; call receives each
+// call as it is read (kwargs is only valid during the call), and may stop
+// the reading by returning false.
+func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, bool), call func(r *Rule, pos syntax.Position, kwargs []starlark.Tuple) bool) (ok bool) {
+	d := &declReader{src: src, line: 1, lineStart: 0}
+	for {
+		d.skipSpace(false)
+		if d.i >= len(d.src) {
+			return true
+		}
+		if d.src[d.i] == '\n' {
+			d.newline()
+			continue
+		}
+		// A statement starts at the beginning of a line (an indented one
+		// is a syntax error).
+		if d.i != d.lineStart {
+			return false
+		}
+		name, ok := d.ident()
+		if !ok {
+			return false
+		}
+		r, ok := rule(name)
+		if !ok {
+			return false
+		}
+		d.skipSpace(false)
+		if d.i >= len(d.src) || d.src[d.i] != '(' {
+			return false
+		}
+		pos := syntax.MakePosition(file, int32(d.line), int32(d.i-d.lineStart+1))
+		d.i++
+		if !d.kwargs() {
+			return false
+		}
+		// The statement ends with its line.
+		d.skipSpace(false)
+		if d.i < len(d.src) {
+			if d.src[d.i] != '\n' {
+				return false
+			}
+			d.newline()
+		}
+		if !call(r, pos, d.args) {
+			return false
+		}
+	}
+}
+
+type declReader struct {
+	// args are the keyword arguments of the call being read, pairs
+	// the tuples in them: both reused from call to call.
+	args      []starlark.Tuple
+	pairs     []starlark.Value
+	names     map[string]starlark.Value // keyword names, each made once
+	depth     int                       // of the lists and dicts being read
+	src       []byte
+	i         int
+	line      int
+	lineStart int // offset of the current line's first byte
+}
+
+func (d *declReader) newline() {
+	d.i++
+	d.line++
+	d.lineStart = d.i
+}
+
+// skipSpace skips blanks and comments, and newlines too inside brackets.
+func (d *declReader) skipSpace(newlines bool) {
+	for d.i < len(d.src) {
+		switch c := d.src[d.i]; c {
+		case ' ', '\t':
+			d.i++
+		case '#':
+			for d.i < len(d.src) && d.src[d.i] != '\n' {
+				d.i++
+			}
+		case '\n':
+			if !newlines {
+				return
+			}
+			d.newline()
+		default:
+			return
+		}
+	}
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func isIdentByte(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
+
+func (d *declReader) ident() (string, bool) {
+	b, ok := d.identBytes()
+	return string(b), ok
+}
+
+func (d *declReader) identBytes() ([]byte, bool) {
+	start := d.i
+	if d.i >= len(d.src) || !isIdentStart(d.src[d.i]) {
+		return nil, false
+	}
+	for d.i < len(d.src) && isIdentByte(d.src[d.i]) {
+		d.i++
+	}
+	return d.src[start:d.i], true
+}
+
+// kwargs reads name = value, ... up to and including the closing ')' into
+// d.args.
+func (d *declReader) kwargs() bool {
+	d.args, d.pairs = d.args[:0], d.pairs[:0]
+	for {
+		d.skipSpace(true)
+		if d.i >= len(d.src) {
+			return false
+		}
+		if d.src[d.i] == ')' {
+			d.i++
+			// The tuples, now that pairs no longer moves.
+			for i := range d.args {
+				d.args[i] = d.pairs[2*i : 2*i+2 : 2*i+2]
+			}
+			return true
+		}
+		start := d.i
+		if _, ok := d.identBytes(); !ok {
+			return false
+		}
+		name, ok := d.names[string(d.src[start:d.i])]
+		if !ok {
+			s := string(d.src[start:d.i])
+			if keyword(s) {
+				return false
+			}
+			if d.names == nil {
+				d.names = map[string]starlark.Value{}
+			}
+			name = starlark.String(s)
+			d.names[s] = name
+		}
+		for i := range d.args {
+			if d.pairs[2*i] == name {
+				return false // a repeated keyword argument is an error
+			}
+		}
+		d.skipSpace(true)
+		if d.i >= len(d.src) || d.src[d.i] != '=' || d.i+1 < len(d.src) && d.src[d.i+1] == '=' {
+			return false
+		}
+		d.i++
+		v, ok := d.value()
+		if !ok {
+			return false
+		}
+		d.pairs = append(d.pairs, name, v)
+		d.args = append(d.args, nil)
+		if !d.sep(')') {
+			return false
+		}
+	}
+}
+
+// sep reads the ',' after an element, or sees the closing bracket.
+func (d *declReader) sep(close byte) bool {
+	d.skipSpace(true)
+	if d.i >= len(d.src) {
+		return false
+	}
+	switch d.src[d.i] {
+	case ',':
+		d.i++
+		return true
+	case close:
+		return true
+	}
+	return false
+}
+
+// maxDepth bounds the nesting of lists and dicts the reader takes (deeper
+// ones go to Starlark): the reader recurses.
+const maxDepth = 64
+
+// value reads a literal.
+func (d *declReader) value() (starlark.Value, bool) {
+	if d.depth >= maxDepth {
+		return nil, false
+	}
+	d.depth++
+	defer func() { d.depth-- }()
+	d.skipSpace(true)
+	if d.i >= len(d.src) {
+		return nil, false
+	}
+	switch c := d.src[d.i]; {
+	case c == '"' || c == '\'':
+		s, ok := d.str()
+		return starlark.String(s), ok
+	case c >= '0' && c <= '9':
+		start := d.i
+		for d.i < len(d.src) && d.src[d.i] >= '0' && d.src[d.i] <= '9' {
+			d.i++
+		}
+		if d.i < len(d.src) && (isIdentByte(d.src[d.i]) || d.src[d.i] == '.') {
+			return nil, false // 1.5, 1e3, 0x10, 10L: not ours
+		}
+		digits := string(d.src[start:d.i])
+		if len(digits) > 1 && digits[0] == '0' {
+			return nil, false // 017 is an error in Starlark
+		}
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		return starlark.MakeInt64(n), true
+	case c == '[':
+		d.i++
+		var elems []starlark.Value
+		for {
+			d.skipSpace(true)
+			if d.i < len(d.src) && d.src[d.i] == ']' {
+				d.i++
+				return starlark.NewList(elems), true
+			}
+			v, ok := d.value()
+			if !ok || !d.sep(']') {
+				return nil, false
+			}
+			elems = append(elems, v)
+		}
+	case c == '{':
+		d.i++
+		dict := starlark.NewDict(0)
+		for {
+			d.skipSpace(true)
+			if d.i < len(d.src) && d.src[d.i] == '}' {
+				d.i++
+				return dict, true
+			}
+			if d.i >= len(d.src) || d.src[d.i] != '"' && d.src[d.i] != '\'' {
+				return nil, false
+			}
+			k, ok := d.str()
+			if !ok {
+				return nil, false
+			}
+			d.skipSpace(true)
+			if d.i >= len(d.src) || d.src[d.i] != ':' {
+				return nil, false
+			}
+			d.i++
+			v, ok := d.value()
+			if !ok || !d.sep('}') {
+				return nil, false
+			}
+			if _, dup, _ := dict.Get(starlark.String(k)); dup {
+				return nil, false // a duplicate key is an error
+			}
+			dict.SetKey(starlark.String(k), v)
+		}
+	case isIdentStart(c):
+		name, _ := d.ident()
+		switch name {
+		case "True":
+			return starlark.True, true
+		case "False":
+			return starlark.False, true
+		case "None":
+			return starlark.None, true
+		}
+	}
+	return nil, false
+}
+
+// str reads a string literal without escapes, on one line: "..." or '...'.
+func (d *declReader) str() (string, bool) {
+	q := d.src[d.i]
+	if d.i+2 < len(d.src) && d.src[d.i+1] == q && d.src[d.i+2] == q {
+		return "", false // a triple-quoted string
+	}
+	start := d.i + 1
+	for j := start; j < len(d.src); j++ {
+		switch d.src[j] {
+		case q:
+			d.i = j + 1
+			return string(d.src[start:j]), true
+		case '\\', '\n', '\r':
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// keyword reports whether name is a Starlark keyword (or reserved word),
+// which cannot name an argument.
+func keyword(name string) bool {
+	switch name {
+	case "and", "break", "continue", "def", "elif", "else", "for", "if", "in", "lambda", "load", "not", "or", "pass", "return", "while",
+		"as", "assert", "async", "await", "class", "del", "except", "finally", "from", "global", "import", "is", "nonlocal", "raise", "try", "with", "yield":
+		return true
+	}
+	return false
+}

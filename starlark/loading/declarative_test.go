@@ -1,0 +1,163 @@
+package loading
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/rules"
+)
+
+// describePackage prints everything a package holds, for comparisons.
+func describePackage(p *Package) []string {
+	var out []string
+	for _, name := range p.TargetNames() {
+		t := p.Targets[name]
+		var attrs []string
+		for i, a := range t.Rule.AttrNames {
+			attrs = append(attrs, fmt.Sprintf("%s=%v", a, t.attrs[i]))
+		}
+		var props []string
+		for k, v := range t.ExecProperties {
+			props = append(props, k+"="+v)
+		}
+		sort.Strings(props)
+		out = append(out, fmt.Sprintf("%s %s at %s: %s; tags %q; exec %q; visibility %v",
+			t.Label, t.Rule.Name(), t.Pos, strings.Join(attrs, ", "), t.Tags, props, t.Visibility))
+	}
+	var outs []string
+	for name, t := range p.Outputs {
+		outs = append(outs, name+" <- "+t.Label.String())
+	}
+	sort.Strings(outs)
+	out = append(out, "outputs: "+strings.Join(outs, ", "))
+	return append(out, "path "+p.Path+" file "+p.File)
+}
+
+// loadBoth loads package p of root with and without the declarative
+// reader; declarative says whether the reader took the file.
+func loadBoth(t *testing.T, root string) (starlarkPkg, pkg []string, starlarkErr, err error, declarative bool) {
+	t.Helper()
+	var got [2][]string
+	var errs [2]error
+	for i, only := range []bool{true, false} {
+		l := New(Options{Root: root, Builtins: rules.Files, MaxSteps: 200_000})
+		l.starlarkOnly = only
+		p, err := l.LoadPackage(context.Background(), "p")
+		errs[i] = err
+		if err == nil {
+			got[i] = describePackage(p)
+		}
+	}
+	// Whether the reader takes the file, and all its calls succeed.
+	l := New(Options{Root: root, Builtins: rules.Files})
+	src, _ := os.ReadFile(filepath.Join(root, "p", "BUILD.star"))
+	prelude, perr := l.LoadModule(context.Background(), PreludeLabel)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	_, declarative = l.evalDeclarative("p/BUILD.star", "p", src, prelude)
+	return got[0], got[1], errs[0], errs[1], declarative
+}
+
+func writeBuild(t testing.TB, root, src string) {
+	for p, c := range map[string]string{"WORKSPACE.star": "", "p/BUILD.star": src, "p/a.c": "", "p/defs.star": "def m(name):\n    native.genrule(name = name, outs = [name + \".o\"], cmd = \"true\")\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var declarativeCases = []struct {
+	src         string
+	declarative bool // the reader takes it
+}{
+	{"", true},
+	{"# only a comment\n\n", true},
+	{`genrule(name = "g", srcs = ["a.c"], outs = ["g.txt"], cmd = "cp $< $@")`, true},
+	{"genrule(\n    name = 'g',  # a comment\n    srcs = [\n        \"a.c\",\n        ':x',\n    ],\n\touts = [\"g.txt\", \"sub/h.txt\"],\n    cmd = \"x\",\n    jobserver = True,\n    tags = [\"no-cache\", \"local\"],\n    exec_properties = {\"OSFamily\": \"Linux\", 'a': \"b\",},\n    visibility = [\"//visibility:public\"],\n    message = None,\n)\n\n# end\ngenrule  (name = \"x\", outs = [\"x.txt\"], cmd = \"\", srcs = [],)\n", true},
+	{"filegroup(name = \"f\", srcs = [\"a.c\"])\ncc_unit(name = \"u\", srcs = [\"a.c\"], copts = [\"-O2\"])\ncc_binary(name = \"b\", srcs = [\"a.c\"], deps = [\":u\"], args = [\"1\"])\n", true},
+	{"cc_unit(name = \"u\", srcs = [\"a.c\"], partitions = 3)\n", true},
+	// Valid Starlark, but not the reader's: Starlark evaluates it.
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"a\\tb\")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\"\"x\"\"\")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"] + [\"h.txt\"], cmd = \"\")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\"); genrule(name = \"h\", outs = [\"h.txt\"], cmd = \"\")\n", false},
+	{"X = 1\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\")\n", false},
+	{"package(default_visibility = [\"//visibility:public\"])\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\")\n", false},
+	{"load(\":defs.star\", \"m\")\nm(name = \"x\")\n", false},
+	{"filegroup(name = \"f\", srcs = glob([\"*.c\"]))\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\")\r\n", false},
+	{"cc_unit(name = \"u\", srcs = [\"a.c\"], partitions = -1)\n", false},
+	{"cc_unit(name = \"u\", srcs = [\"a.c\"], partitions = 0x3)\n", false},
+	// Errors: Starlark reports them, and the reader leaves them to it.
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\", cmd = \"x\")\n", false},
+	{"genrule(name = \"a\", outs = [\"a\"], cmd = \"\")\ngenrule(name = \"a\", outs = [\"b\"], cmd = \"\")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\", nope = 1)\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"])\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\", exec_properties = {\"a\": \"b\", \"a\": \"c\"})\n", false},
+	{"  genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\") genrule(name = \"h\", outs = [\"h.txt\"], cmd = \"\")\n", false},
+	{"genrule(\"g\", outs = [\"g.txt\"], cmd = \"\")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = 017)\n", false},
+	{"nothing(name = \"g\")\n", false},
+	{"filegroup(name = \"f\", srcs = " + strings.Repeat("[", 100) + strings.Repeat("]", 100) + ")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\"\n", false},
+}
+
+// TestDeclarativeIsStarlark checks that a BUILD.star the declarative
+// reader takes gives the package Starlark gives (positions included), and
+// that it leaves to Starlark what it should.
+func TestDeclarativeIsStarlark(t *testing.T) {
+	for _, tc := range declarativeCases {
+		root := t.TempDir()
+		writeBuild(t, root, tc.src)
+		want, got, wantErr, gotErr, declarative := loadBoth(t, root)
+		if declarative != tc.declarative {
+			t.Errorf("%q: declarative = %v, want %v", tc.src, declarative, tc.declarative)
+		}
+		if fmt.Sprint(wantErr) != fmt.Sprint(gotErr) {
+			t.Errorf("%q: error %v, want Starlark's %v", tc.src, gotErr, wantErr)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%q: package differs from Starlark's (-starlark +declarative):\n%s", tc.src, diff)
+		}
+		if tc.declarative && (len(got) < 2 || gotErr != nil) {
+			t.Errorf("%q: nothing compared (%v)", tc.src, gotErr)
+		}
+	}
+}
+
+// FuzzDeclarative checks TestDeclarativeIsStarlark's property on any
+// input: whatever the reader takes, Starlark reads the same.
+func FuzzDeclarative(f *testing.F) {
+	for _, tc := range declarativeCases {
+		f.Add(tc.src)
+	}
+	root := f.TempDir()
+	writeBuild(f, root, "")
+	f.Fuzz(func(t *testing.T, src string) {
+		if strings.Contains(src, "*") {
+			t.Skip("repetition can make one allocation larger than memory")
+		}
+		if err := os.WriteFile(filepath.Join(root, "p", "BUILD.star"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want, got, wantErr, gotErr, _ := loadBoth(t, root)
+		if fmt.Sprint(wantErr) != fmt.Sprint(gotErr) {
+			t.Errorf("%q: error %v, want Starlark's %v", src, gotErr, wantErr)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%q: package differs from Starlark's (-starlark +declarative):\n%s", src, diff)
+		}
+	})
+}
