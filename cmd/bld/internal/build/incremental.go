@@ -196,20 +196,26 @@ func isOwner(owner string, l label.Label) bool {
 // sorted by path, and whether they are complete: each loaded, and their
 // roots together being roots.
 func loadedPackages(ctx context.Context, loader *loading.Loader, patterns []label.Pattern, roots []label.Label) ([]snapshot.Package, bool) {
-	var packages []snapshot.Package
-	var again []label.Label
-	for _, p := range loader.LoadedPackages() {
+	loaded := loader.LoadedPackages()
+	packages := make([]snapshot.Package, 0, len(loaded))
+	// The packages' roots, package by package, are in label order
+	// (snapshot.Index.Roots), as roots are: they are compared as they
+	// come.
+	next := 0
+	for _, p := range loaded {
 		pi, err := packageIndex(ctx, loader, p, patterns)
 		if err != nil {
 			return nil, false
 		}
 		packages = append(packages, pi)
-		again = append(again, pi.RootLabels()...)
+		for _, name := range pi.Roots {
+			if next == len(roots) || roots[next] != (label.Label{Pkg: p, Name: name}) {
+				return nil, false
+			}
+			next++
+		}
 	}
-	if snapshot.SortLabels(again); !slices.Equal(again, roots) {
-		return nil, false
-	}
-	return packages, true
+	return packages, next == len(roots)
 }
 
 // replayIndex is newIndex by a replay of the analysis (snapshot.Assemble):
