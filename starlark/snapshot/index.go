@@ -271,13 +271,6 @@ func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (ac
 	return assemble(roots, get, 0, 0)
 }
 
-// AssembleSized is Assemble with room made at once for about nTargets
-// targets and nActions actions (an analysis knows both): the result is
-// the same, with fewer copies on the way.
-func AssembleSized(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
-	return assemble(roots, get, nTargets, nActions)
-}
-
 // assemble is Assemble with room for about nTargets targets and nActions
 // actions.
 func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
