@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -84,6 +85,13 @@ func main() {
 	// When bld is started as the sandbox's namespace helper, this sets up
 	// the namespace and execs the action's command; it never returns.
 	sandbox.Main()
+	if !wantsMemProfile(os.Args[1:]) {
+		// The runtime samples an allocation every 512 KB for a memory
+		// profile by default (a stack walk each, and a record kept per
+		// distinct stack); only --memprofile reads them. (The table of
+		// records, 1.4 MB, is made at the first sample, during init.)
+		runtime.MemProfileRate = 0
+	}
 	if os.Getenv("GOGC") == "" {
 		// bld is short-lived and allocates much while it loads and
 		// analyzes; collecting less often saved ~15% of a no-op build

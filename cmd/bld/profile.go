@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 )
 
 // startProfile writes a CPU profile of bld to path until the returned
@@ -37,4 +38,17 @@ func writeHeapProfile(path string) error {
 		return fmt.Errorf("--memprofile: %w", err)
 	}
 	return nil
+}
+
+// wantsMemProfile reports whether args (bld's arguments) ask for
+// --memprofile, in any of the flag package's spellings; an argument after
+// "--" counts too (it costs a memory profile's samples, nothing more).
+func wantsMemProfile(args []string) bool {
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "memprofile" {
+			return true
+		}
+	}
+	return false
 }

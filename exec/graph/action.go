@@ -40,9 +40,9 @@ type Action struct {
 	// entries with unique keys. Nothing else of bld's environment leaks in.
 	Env []string
 
-	// Content and Executable describe a file-writing action (no Argv).
-	Content    []byte
-	Executable bool
+	// Content is what a file-writing action (no Argv) writes; see
+	// Executable.
+	Content []byte
 
 	// Inputs are the files the action reads: source files, or outputs of
 	// other actions. Sorted and unique.
@@ -63,52 +63,17 @@ type Action struct {
 	// the files it read.
 	Depfile string
 
-	// Jobserver marks an action that may use the GNU make jobserver for
-	// inner parallelism; only such actions see MAKEFLAGS.
-	Jobserver bool
 	// JobserverStyle, for a Jobserver action, is how it is told about the
 	// jobserver: "fifo" (--jobserver-auth=fifo:PATH), "pipe" (inherited
 	// descriptors), or "" for bld's choice by program (package
 	// exec/jobserver, StyleFor). It changes no output, so it is not part
 	// of the action's key.
 	JobserverStyle string
-	// NoCache marks an action whose result must never be reused: it runs
-	// on every build that needs it.
-	NoCache bool
-	// NoSandbox runs the command in the workspace root itself instead of
-	// a private exec root that holds only its inputs.
-	NoSandbox bool
 	// Timeout, when positive, bounds how long the command may run: past
 	// it, it is killed and the action fails (a test's timeout). Not part
 	// of the action's key.
 	Timeout time.Duration
-	// Test marks the run of a test: its failure is the test's verdict,
-	// not a build error, so it stops nothing (without -k, a failed
-	// compile stops the build; a failed test does not, as in Bazel,
-	// which runs every test). Scheduling only: not part of the key.
-	Test bool
-	// QuietOutput keeps what a successful run printed out of the display
-	// (a passing test's log); it is still kept, and shown on failure
-	// unless QuietFailure.
-	QuietOutput bool
-	// QuietFailure keeps what a failed run printed out of the display too
-	// (bld test --test_output=summary: the log is in a file).
-	QuietFailure bool
 
-	// AllowDaemon lets processes the command started outlive it if they
-	// left its process group (a compiler cache server that daemonizes).
-	// Without it, everything the command started is killed when it
-	// exits, wherever the sandbox can find it (see exec/sandbox).
-	AllowDaemon bool
-
-	// NoRemoteExec runs the command on this machine even when the build
-	// executes actions remotely (Bazel's "no-remote-exec"; "no-remote" and
-	// "local" imply it). Scheduling only: not part of the action's key.
-	NoRemoteExec bool
-	// NoRemoteCache keeps the action's result out of the remote cache: it
-	// is neither looked up there nor uploaded (Bazel's "no-remote-cache";
-	// "no-remote" and "local" imply it). The local cache still applies.
-	NoRemoteCache bool
 	// ExecProperties are the platform properties a remote executor
 	// matches workers by ("OSFamily" -> "linux", "container-image" ->
 	// ...): the target's exec_properties over the workspace's default.
@@ -122,9 +87,6 @@ type Action struct {
 	// diagnostic once with a count of the actions that printed it.
 	// Scheduling and display only: not part of the action's key.
 	Group string
-	// Serial runs the actions of Group one at a time, to bound peak
-	// memory. Scheduling only: not part of the action's key.
-	Serial bool
 	// Hint, when not empty, is printed after the output of the action
 	// when it fails: what the rule that declared it knows about likely
 	// causes and remedies.
@@ -136,6 +98,51 @@ type Action struct {
 	// event log and the stage table read them, and --from-stage and
 	// --rerun-stage select actions by them. Not part of the action's key.
 	Pipeline, Stage string
+
+	// The flags follow, together: an Action is kept for every action of
+	// a build, and a bool between wider fields takes a word of its own
+	// (TestActionSize).
+
+	// Executable sets the executable bit of what a file-writing action
+	// writes.
+	Executable bool
+	// Jobserver marks an action that may use the GNU make jobserver for
+	// inner parallelism; only such actions see MAKEFLAGS.
+	Jobserver bool
+	// NoCache marks an action whose result must never be reused: it runs
+	// on every build that needs it.
+	NoCache bool
+	// NoSandbox runs the command in the workspace root itself instead of
+	// a private exec root that holds only its inputs.
+	NoSandbox bool
+	// Test marks the run of a test: its failure is the test's verdict,
+	// not a build error, so it stops nothing (without -k, a failed
+	// compile stops the build; a failed test does not, as in Bazel,
+	// which runs every test). Scheduling only: not part of the key.
+	Test bool
+	// QuietOutput keeps what a successful run printed out of the display
+	// (a passing test's log); it is still kept, and shown on failure
+	// unless QuietFailure.
+	QuietOutput bool
+	// QuietFailure keeps what a failed run printed out of the display too
+	// (bld test --test_output=summary: the log is in a file).
+	QuietFailure bool
+	// AllowDaemon lets processes the command started outlive it if they
+	// left its process group (a compiler cache server that daemonizes).
+	// Without it, everything the command started is killed when it
+	// exits, wherever the sandbox can find it (see exec/sandbox).
+	AllowDaemon bool
+	// NoRemoteExec runs the command on this machine even when the build
+	// executes actions remotely (Bazel's "no-remote-exec"; "no-remote" and
+	// "local" imply it). Scheduling only: not part of the action's key.
+	NoRemoteExec bool
+	// NoRemoteCache keeps the action's result out of the remote cache: it
+	// is neither looked up there nor uploaded (Bazel's "no-remote-cache";
+	// "no-remote" and "local" imply it). The local cache still applies.
+	NoRemoteCache bool
+	// Serial runs the actions of Group one at a time, to bound peak
+	// memory. Scheduling only: not part of the action's key.
+	Serial bool
 }
 
 // StageID returns "<pipeline> <stage>", what names the action's stage in

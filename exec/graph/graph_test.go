@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -199,5 +200,15 @@ func BenchmarkNew(b *testing.B) {
 		if _, err := New(actions, exists); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestActionSize checks that an Action fits the allocator's 320-byte size
+// class: a build keeps one for every action (100,000 of them at the
+// scale bld is measured at), so a field more, or a bool out of the flags'
+// run, costs its size times that.
+func TestActionSize(t *testing.T) {
+	if got := unsafe.Sizeof(Action{}); got > 320 {
+		t.Errorf("an Action takes %d bytes, want at most 320", got)
 	}
 }

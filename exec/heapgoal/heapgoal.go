@@ -91,7 +91,17 @@ var metricNames = []string{
 // set GOGC or GOMEMLIMIT: theirs is the say. Calls may nest (the inner
 // one's stop restores the outer one's GOGC, and the outer one then follows
 // again), but the phases that use it run one after the other.
-func Follow(p Policy) (stop func()) {
+func Follow(p Policy) (stop func()) { return follow(p, false) }
+
+// FollowNow is Follow for a phase that starts when what the last one
+// allocated since its last collection is mostly garbage (the end of an
+// analysis): the goal is set from that collection's live data at once,
+// and if the heap is past it, a collection starts (or the one under way
+// finishes) before the heap grows further. (runtime.GC would wait for a
+// collection under way and then run another.)
+func FollowNow(p Policy) (stop func()) { return follow(p, true) }
+
+func follow(p Policy, now bool) (stop func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
@@ -110,7 +120,7 @@ func Follow(p Policy) (stop func()) {
 		if c := samples[1].Value.Uint64(); c != cycles {
 			live := samples[0].Value.Uint64()
 			percent := p.Percent(live)
-			if cycles == ^uint64(0) {
+			if cycles == ^uint64(0) && !now {
 				// Until the next collection, the heap as it is now is
 				// the base: what the last phase allocated since the last
 				// collection may well be live (the data it loaded for

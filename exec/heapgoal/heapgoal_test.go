@@ -88,3 +88,33 @@ func TestFollowLeavesUserSetting(t *testing.T) {
 	}
 	stop()
 }
+
+// TestFollowNowIgnoresGarbage checks that FollowNow sets GOGC from the
+// last collection's live data even when much was allocated since, where
+// Follow takes the heap as it is for the base.
+func TestFollowNowIgnoresGarbage(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(-1) // no collection while the garbage is made
+	defer debug.SetGCPercent(prev)
+	runtime.GC()
+	p := Policy{MinHeadroom: 0, Share: 7, MaxPercent: 400}
+	var garbage [][]byte
+	for range 64 {
+		garbage = append(garbage, make([]byte, 1<<20))
+	}
+	garbage = nil
+	_ = garbage
+	stop := Follow(p)
+	follow := debug.SetGCPercent(-1)
+	stop()
+	stop = FollowNow(p)
+	now := debug.SetGCPercent(-1)
+	stop()
+	if now != 7 {
+		t.Errorf("GOGC under FollowNow = %d, want 7 (the share of the live data)", now)
+	}
+	if follow <= 7 {
+		t.Errorf("GOGC under Follow = %d, want more than the share: 64 MB allocated since the collection are its base", follow)
+	}
+}

@@ -106,6 +106,9 @@ type Analyzer struct {
 	actions  []*graph.Action
 	producer map[string]*graph.Action
 	indexed  int
+	// committed are the entries committed so far, in commit order (that
+	// of their actions in actions); each one's seq is its place here.
+	committed []*entry
 	// printed holds the targets whose implementations ran in a parallel
 	// Prepare that ended in an error: their print()s were shown once, and
 	// are not shown again when the analysis is redone one at a time.
@@ -159,10 +162,12 @@ type entry struct {
 	// the dependent, so each dependent analyzes the label again.
 	retry     bool
 	committed bool
-	waiters   chan struct{}
-	owner     *chain // the chain analyzing it, until finished
-	c         *Configured
-	err       error
+	// seq is the entry's place in Analyzer.committed, once committed.
+	seq     int32
+	waiters chan struct{}
+	owner   *chain // the chain analyzing it, until finished
+	c       *Configured
+	err     error
 	// gen is the target that declares a declared output's file.
 	gen *label.Label
 	// visits are the entries the analysis asked for, in order (the
@@ -429,6 +434,8 @@ func (a *Analyzer) commit(e *entry) {
 	for _, v := range e.visits {
 		a.commit(v)
 	}
+	e.seq = int32(len(a.committed))
+	a.committed = append(a.committed, e)
 	if e.err == nil {
 		a.actions = append(a.actions, e.own...)
 	}

@@ -59,6 +59,40 @@ func (a *Analyzer) Record(l label.Label) (*Record, bool) {
 	return r, true
 }
 
+// EachCommitted calls f for each label whose analysis was committed to the
+// action list (by Analyze), in commit order, which is the order of their
+// actions in Actions and the order in which a replay of the analysis from
+// the targets given to Analyze (snapshot.Assemble) meets them: seq is the
+// label's place in that order, children are the places of its Record's
+// Children (each before seq), and pkgs and env are its Record's Packages
+// but its own and its Env. children is only valid during the call. It
+// returns false, having called f for none, if the analysis of a label
+// committed failed (f then would not see a complete analysis). Like
+// Record, it must not be called while Prepare or Analyze runs.
+//
+// It is what an incremental analysis' index is made of, with no map of
+// labels and no replay.
+func (a *Analyzer) EachCommitted(f func(seq int, l label.Label, children []int32, pkgs, env []string)) bool {
+	for _, e := range a.committed {
+		if e.err != nil {
+			return false
+		}
+	}
+	var children []int32
+	for seq, e := range a.committed {
+		children = children[:0]
+		for _, v := range e.visits {
+			children = append(children, v.seq)
+		}
+		var pkgs, env []string
+		if e.reads != nil {
+			pkgs, env = e.reads.pkgs, e.reads.env
+		}
+		f(seq, e.l, children, pkgs, env)
+	}
+	return true
+}
+
 // Result returns what the analysis of l gave, if l was analyzed
 // successfully. Like Record, it must not be called while Prepare or
 // Analyze runs.

@@ -200,3 +200,98 @@ func TestResultAndProducer(t *testing.T) {
 		}
 	}
 }
+
+// TestEachCommitted checks the commit order EachCommitted gives: the
+// labels as a replay of the analysis meets them (depth first from the
+// targets, children before their parent, each once), each with the places
+// of its Record's children, its packages but its own, and its Env; the
+// actions of the labels in that order being Actions, whether the targets
+// were analyzed in parallel or not.
+func TestEachCommitted(t *testing.T) {
+	root := parallelWorkspace(t, 0, recordWorkspace)
+	for _, workers := range []int{1, 4} {
+		ctx := context.Background()
+		loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		pattern, _ := label.ParsePattern("//...", "")
+		labels, err := loader.Expand(ctx, []label.Pattern{pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, []string{"HOME=/h", "GOPATH=/g", "CC=gcc"})
+		a.SetWorkers(workers)
+		a.Prepare(ctx, labels)
+		for _, l := range labels {
+			if _, err := a.Analyze(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The replay.
+		var want []label.Label
+		seen := map[label.Label]bool{}
+		var visit func(l label.Label)
+		visit = func(l label.Label) {
+			if seen[l] {
+				return
+			}
+			seen[l] = true
+			r, _ := a.Record(l)
+			for _, c := range r.Children {
+				visit(c)
+			}
+			want = append(want, l)
+		}
+		for _, l := range labels {
+			visit(l)
+		}
+		var got []label.Label
+		var owners []string
+		ok := a.EachCommitted(func(seq int, l label.Label, children []int32, pkgs, env []string) {
+			if seq != len(got) {
+				t.Errorf("%s: seq %d, want %d", l, seq, len(got))
+			}
+			got = append(got, l)
+			r, _ := a.Record(l)
+			var kids []label.Label
+			for _, c := range children {
+				kids = append(kids, got[c])
+			}
+			if diff := cmp.Diff(r.Children, kids, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: children (-record +committed):\n%s", l, diff)
+			}
+			var others []string
+			for _, p := range r.Packages {
+				if p != l.Pkg {
+					others = append(others, p)
+				}
+			}
+			if diff := cmp.Diff(others, pkgs, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: packages (-record +committed):\n%s", l, diff)
+			}
+			if diff := cmp.Diff(r.Env, env, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: env (-record +committed):\n%s", l, diff)
+			}
+		})
+		if !ok {
+			t.Fatalf("%d workers: EachCommitted says the analysis is not complete", workers)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%d workers: commit order (-replay +committed):\n%s", workers, diff)
+		}
+		for _, act := range a.Actions() {
+			if n := len(owners); n == 0 || owners[n-1] != act.Owner {
+				owners = append(owners, act.Owner)
+			}
+		}
+		var wantOwners []string
+		for _, l := range got {
+			for _, o := range owners {
+				if o == l.String() {
+					wantOwners = append(wantOwners, o)
+				}
+			}
+		}
+		if diff := cmp.Diff(wantOwners, owners); diff != "" {
+			t.Errorf("%d workers: owners of the actions in order (-commit order +actions):\n%s", workers, diff)
+		}
+	}
+}

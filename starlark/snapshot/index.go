@@ -271,13 +271,6 @@ func Assemble(roots []label.Label, get func(label.Label) (*Analyzed, error)) (ac
 	return assemble(roots, get, 0, 0)
 }
 
-// AssembleSized is Assemble with room made at once for about nTargets
-// targets and nActions actions (an analysis knows both): the result is
-// the same, with fewer copies on the way.
-func AssembleSized(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
-	return assemble(roots, get, nTargets, nActions)
-}
-
 // assemble is Assemble with room for about nTargets targets and nActions
 // actions.
 func assemble(roots []label.Label, get func(label.Label) (*Analyzed, error), nTargets, nActions int) (actions []*graph.Action, goals []string, targets []Target, err error) {
@@ -790,4 +783,115 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// An IndexBuilder makes the Index of a complete analysis from its targets
+// given one at a time in the order of their actions, which the analysis
+// knows (analysis.Analyzer.EachCommitted): the Index that NewIndex makes
+// of the targets a replay (Assemble) gives, without the replay, its
+// targets and its maps of labels, which at 100,000 targets were most of
+// the memory of the end of an analysis.
+type IndexBuilder struct {
+	x        *Index
+	pkgIndex map[string]int32
+	deps     []int32
+	failed   bool
+}
+
+// NewIndexBuilder returns a builder of the index of about nTargets
+// targets of packages (sorted by path).
+func NewIndexBuilder(packages []Package, nTargets int) *IndexBuilder {
+	b := &IndexBuilder{pkgIndex: make(map[string]int32, len(packages))}
+	for i, p := range packages {
+		b.pkgIndex[p.Path] = int32(i)
+	}
+	b.x = &Index{Packages: packages, Names: make([]string, 0, nTargets), Pkgs: make([]int32, 0, nTargets),
+		Actions: make([]int32, 0, nTargets), ChildEnd: make([]int32, 0, nTargets), DepEnd: make([]int32, 0, nTargets)}
+	return b
+}
+
+// Add adds the next target: label l, which declared actions actions, whose
+// children (Target.Children) are the targets added at those places, which
+// read the packages pkgs besides its own and its children's, and whose
+// actions inherit the variables env. children and pkgs are not kept; env
+// is.
+func (b *IndexBuilder) Add(l label.Label, actions int, children []int32, pkgs, env []string) {
+	x := b.x
+	i := int32(len(x.Names))
+	pi, ok := b.pkgIndex[l.Pkg]
+	if !ok || l.Repo != "" {
+		b.failed = true
+		return
+	}
+	x.Names, x.Pkgs, x.Actions = append(x.Names, l.Name), append(x.Pkgs, pi), append(x.Actions, int32(actions))
+	deps := b.deps[:0]
+	for _, c := range children {
+		if c < 0 || c >= i {
+			b.failed = true
+			return
+		}
+		if x.Pkgs[c] != pi {
+			deps = append(deps, x.Pkgs[c])
+		}
+	}
+	x.Children = append(x.Children, children...)
+	x.ChildEnd = append(x.ChildEnd, int32(len(x.Children)))
+	for _, p := range pkgs {
+		if p == l.Pkg {
+			continue
+		}
+		di, ok := b.pkgIndex[p]
+		if !ok {
+			b.failed = true
+			return
+		}
+		deps = append(deps, di)
+	}
+	// Packages are sorted by path: their indices sort as packageDeps
+	// sorts their paths.
+	slices.Sort(deps)
+	deps = slices.Compact(deps)
+	x.Deps = append(x.Deps, deps...)
+	x.DepEnd = append(x.DepEnd, int32(len(x.Deps)))
+	b.deps = deps
+	if len(env) > 0 {
+		x.Env = append(x.Env, TargetStrings{i, env})
+	}
+}
+
+// Index returns the index of the targets added, whose packages' roots
+// have the goals rootGoals gives (each root's, in root order, being
+// goals), or nil if it cannot hold them (see NewIndex). rootGoals returns
+// ok false for a root that is not a target added.
+func (b *IndexBuilder) Index(goals []string, rootGoals func(label.Label) (goals []string, ok bool)) *Index {
+	if b.failed {
+		return nil
+	}
+	x := b.x
+	n := 0
+	for _, p := range x.Packages {
+		n += len(p.Roots)
+	}
+	x.RootGoalEnd = withRoom(n)
+	end := 0
+	for _, p := range x.Packages {
+		for _, name := range p.Roots {
+			g, ok := rootGoals(label.Label{Pkg: p.Path, Name: name})
+			if !ok || end+len(g) > len(goals) || !slices.Equal(g, goals[end:end+len(g)]) {
+				return nil
+			}
+			end += len(g)
+			x.RootGoalEnd = append(x.RootGoalEnd, int32(end))
+		}
+	}
+	if end != len(goals) {
+		return nil
+	}
+	if len(x.Children) == 0 {
+		x.Children = nil
+	}
+	if len(x.Deps) == 0 {
+		x.Deps = nil
+	}
+	return x
 }

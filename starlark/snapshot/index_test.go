@@ -215,10 +215,10 @@ func TestLoadDropsBadIndex(t *testing.T) {
 	}
 }
 
-// AssembleSized gives what Assemble gives, whatever room it is told to
-// make; NewIndex refuses goals on a target that is not a root, and a root
-// that is not a target.
-func TestAssembleSizedAndRoots(t *testing.T) {
+// NewIndex refuses goals on a target that is not a root, and a root that
+// is not a target; an IndexBuilder given the targets in order makes the
+// index NewIndex makes, and refuses the same.
+func TestIndexRoots(t *testing.T) {
 	act := func(owner string) *graph.Action {
 		return &graph.Action{Owner: owner, Outputs: []string{"bld-out/" + owner}}
 	}
@@ -231,27 +231,12 @@ func TestAssembleSizedAndRoots(t *testing.T) {
 	// b is a root visited first as a's child; c is no root: its goals do
 	// not count.
 	roots := []label.Label{lbl("p", "a"), lbl("p", "b")}
-	wantActions, wantGoals, wantTargets, err := Assemble(roots, get)
+	_, wantGoals, wantTargets, err := Assemble(roots, get)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"ga", "gb"}, wantGoals); diff != "" {
 		t.Errorf("goals (-want +got):\n%s", diff)
-	}
-	for _, hint := range []struct{ targets, actions int }{{0, 0}, {1, 1}, {3, 4}, {100, 100}} {
-		actions, goals, targets, err := AssembleSized(roots, get, hint.targets, hint.actions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(wantActions, actions); diff != "" {
-			t.Errorf("hint %v: actions (-Assemble's +got):\n%s", hint, diff)
-		}
-		if diff := cmp.Diff(wantGoals, goals); diff != "" {
-			t.Errorf("hint %v: goals (-Assemble's +got):\n%s", hint, diff)
-		}
-		if diff := cmp.Diff(wantTargets, targets); diff != "" {
-			t.Errorf("hint %v: targets (-Assemble's +got):\n%s", hint, diff)
-		}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -262,9 +247,31 @@ func TestAssembleSizedAndRoots(t *testing.T) {
 		{"goals of b, not a root", []string{"a"}, false},
 		{"a root that is not a target", []string{"a", "b", "z"}, false},
 	} {
-		x := NewIndex([]Package{{Path: "p", Roots: tc.roots}}, wantTargets, wantGoals)
+		packages := []Package{{Path: "p", Roots: tc.roots}}
+		x := NewIndex(packages, wantTargets, wantGoals)
 		if (x != nil) != tc.ok {
 			t.Errorf("%s: NewIndex = %v, want an index: %v", tc.name, x, tc.ok)
+		}
+		b := NewIndexBuilder(packages, 1)
+		place := map[label.Label]int32{}
+		for i, tg := range wantTargets {
+			var children []int32
+			for _, c := range tg.Children {
+				children = append(children, place[c])
+			}
+			b.Add(tg.Label, tg.Actions, children, nil, tg.Env)
+			place[tg.Label] = int32(i)
+		}
+		built := b.Index(wantGoals, func(l label.Label) ([]string, bool) {
+			for _, tg := range wantTargets {
+				if tg.Label == l {
+					return analyses[l].Goals, true
+				}
+			}
+			return nil, false
+		})
+		if diff := cmp.Diff(x, built); diff != "" {
+			t.Errorf("%s: IndexBuilder's index (-NewIndex's +built):\n%s", tc.name, diff)
 		}
 	}
 }

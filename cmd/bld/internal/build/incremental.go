@@ -139,44 +139,102 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 }
 
 // newIndex returns the index of a complete analysis by an of the roots
-// that the patterns named, which declared actions and goals, or nil if replaying the analysis (snapshot.Assemble) does not
-// give back exactly those: then a later build does not analyze
-// incrementally.
+// that the patterns named, which declared actions and goals, or nil if
+// the analysis' commit order (analysis.Analyzer.EachCommitted) does not
+// give back exactly those (each target's actions, by Owner, in order; the
+// roots' goals): then a later build does not analyze incrementally. It is
+// the index of a replay of the analysis (snapshot.Assemble, which
+// replayIndex makes, for tests), made from what the analysis knows.
 func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, actions []*graph.Action, goals []string) *snapshot.Index {
+	if len(actions) != len(an.Actions()) {
+		return nil
+	}
+	packages, ok := loadedPackages(ctx, loader, patterns, roots)
+	if !ok {
+		return nil
+	}
+	b := snapshot.NewIndexBuilder(packages, an.NumAnalyzed())
+	next := 0 // the first action of the next target
+	complete := an.EachCommitted(func(_ int, l label.Label, children []int32, pkgs, env []string) {
+		n := ownedRun(actions[next:], l)
+		next += n
+		b.Add(l, n, children, pkgs, env)
+	})
+	if !complete || next != len(actions) {
+		return nil
+	}
+	return b.Index(goals, func(l label.Label) ([]string, bool) {
+		c, ok := an.Result(l)
+		if !ok {
+			return nil, false
+		}
+		return goalsOf(c), true
+	})
+}
+
+// ownedRun returns how many of actions, from the first, l owns (its
+// Owner is l's).
+func ownedRun(actions []*graph.Action, l label.Label) int {
+	n := 0
+	for n < len(actions) && isOwner(actions[n].Owner, l) {
+		n++
+	}
+	return n
+}
+
+// isOwner reports whether owner is l.String(), without making it.
+func isOwner(owner string, l label.Label) bool {
+	if l.Repo != "" {
+		return owner == l.String()
+	}
+	p := len(l.Pkg)
+	return len(owner) == 3+p+len(l.Name) && owner[:2] == "//" && owner[2:2+p] == l.Pkg &&
+		owner[2+p] == ':' && owner[3+p:] == l.Name
+}
+
+// loadedPackages returns the index entries of the packages loader loaded,
+// sorted by path, and whether they are complete: each loaded, and their
+// roots together being roots.
+func loadedPackages(ctx context.Context, loader *loading.Loader, patterns []label.Pattern, roots []label.Label) ([]snapshot.Package, bool) {
+	loaded := loader.LoadedPackages()
+	packages := make([]snapshot.Package, 0, len(loaded))
+	// The packages' roots, package by package, are in label order
+	// (snapshot.Index.Roots), as roots are: they are compared as they
+	// come.
+	next := 0
+	for _, p := range loaded {
+		pi, err := packageIndex(ctx, loader, p, patterns)
+		if err != nil {
+			return nil, false
+		}
+		packages = append(packages, pi)
+		for _, name := range pi.Roots {
+			if next == len(roots) || roots[next] != (label.Label{Pkg: p, Name: name}) {
+				return nil, false
+			}
+			next++
+		}
+	}
+	return packages, next == len(roots)
+}
+
+// replayIndex is newIndex by a replay of the analysis (snapshot.Assemble):
+// what newIndex must give, for tests.
+func replayIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, actions []*graph.Action, goals []string) *snapshot.Index {
 	owned := actionsByOwner(actions)
-	// What get returns, made in one piece: Assemble asks for each label
-	// once.
-	slab := make([]snapshot.Analyzed, an.NumAnalyzed())
 	get := func(l label.Label) (*snapshot.Analyzed, error) {
-		rec, ok := an.Record(l)
 		c, done := an.Result(l)
-		if !ok || !done {
+		if !done {
 			return nil, fmt.Errorf("%s was not analyzed", l)
 		}
-		if len(slab) == 0 {
-			slab = make([]snapshot.Analyzed, 64)
-		}
-		a := &slab[0]
-		slab = slab[1:]
-		// (Only a root's goals count.)
-		*a = snapshot.Analyzed{Children: rec.Children, Packages: rec.Packages, Actions: owned[l.String()], Goals: goalsOf(c), Env: rec.Env}
-		return a, nil
+		return analyzed(an, l, c, owned[l.String()]), nil
 	}
-	got, gotGoals, targets, err := snapshot.AssembleSized(roots, get, an.NumAnalyzed(), len(actions))
+	got, gotGoals, targets, err := snapshot.Assemble(roots, get)
 	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {
 		return nil
 	}
-	var packages []snapshot.Package
-	var again []label.Label
-	for _, p := range loader.LoadedPackages() {
-		pi, err := packageIndex(ctx, loader, p, patterns)
-		if err != nil {
-			return nil
-		}
-		packages = append(packages, pi)
-		again = append(again, pi.RootLabels()...)
-	}
-	if snapshot.SortLabels(again); !slices.Equal(again, roots) {
+	packages, ok := loadedPackages(ctx, loader, patterns, roots)
+	if !ok {
 		return nil
 	}
 	return snapshot.NewIndex(packages, targets, goals)

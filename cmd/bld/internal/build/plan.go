@@ -203,8 +203,14 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	// analysis's headroom. (At 100,000 targets this is where the peak
 	// was: the index's records come on top of all the analysis keeps,
 	// and twice that was allowed.)
+	//
+	// The heap is full of analysis' garbage now, and its goal was set by
+	// analysis' headroom: the goal of what follows is set at once from
+	// the last collection's live data (FollowNow), else what follows
+	// would be allocated on top of that heap, past analysis' peak (at
+	// 100,000 targets, the index came 40 MB over it, the build's peak).
 	stopWatch()
-	defer heapgoal.Follow(heapgoal.Execution)()
+	defer heapgoal.FollowNow(heapgoal.Execution)()
 	// The index of an incremental re-analysis is made from the
 	// analysis's records and the packages loaded, before both are
 	// dropped.

@@ -1,0 +1,102 @@
+package build
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/rules"
+	"bld/starlark/analysis"
+	"bld/starlark/label"
+	"bld/starlark/loading"
+)
+
+// indexWorkspace is incrWorkspace with a target whose actions inherit a
+// variable, one that reads another package's file, a label named twice,
+// and a target of no actions.
+var indexWorkspace = func() map[string]string {
+	files := map[string]string{
+		"v/BUILD.star": `load("//v:defs.star", "inherit")
+inherit(name = "v1")
+filegroup(name = "v2", srcs = ["//a:a.in", ":v1"])
+genrule(name = "v3", srcs = [":v2", "//c:x.in"], tools = [":v2"], outs = ["v3.txt"], cmd = "cat $(SRCS) > $@")
+`,
+		"v/defs.star": `def _impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + ".txt")
+    ctx.actions.run_shell(outputs = [out], command = "echo $HOME > " + out.path, env_inherit = ["HOME", "USER"])
+    return [DefaultInfo(files = depset([out]))]
+inherit = rule(implementation = _impl)
+`,
+	}
+	for name, content := range incrWorkspace {
+		files[name] = content
+	}
+	return files
+}()
+
+// TestNewIndexIsReplayIndex checks that the index made from the analysis'
+// commit order is the one a replay of the analysis makes, for several
+// patterns.
+func TestNewIndexIsReplayIndex(t *testing.T) {
+	root := t.TempDir()
+	writeWorkspace(t, root, indexWorkspace)
+	for _, patterns := range [][]string{
+		{"//..."},
+		{"//d:d2"},
+		{"//a:all", "//v/..."},
+		{"//v:v3", "//b:b1"},
+		{"//e/..."},
+	} {
+		var ps []label.Pattern
+		for _, s := range patterns {
+			p, err := label.ParsePattern(s, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		ctx := context.Background()
+		loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		labels, err := loader.ExpandKeepGoing(ctx, ps, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		an := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, []string{"HOME=/home/x"})
+		an.Prepare(ctx, labels)
+		var goals []string
+		for _, l := range labels {
+			c, err := an.Analyze(ctx, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			goals = append(goals, goalsOf(c)...)
+		}
+		actions := an.Actions()
+		got := newIndex(ctx, loader, an, ps, labels, actions, goals)
+		want := replayIndex(ctx, loader, an, ps, labels, actions, goals)
+		if got == nil || want == nil {
+			t.Fatalf("%v: newIndex gave %v, the replay %v; want both", patterns, got != nil, want != nil)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%v: newIndex differs from the replay's (-replay +new):\n%s", patterns, diff)
+		}
+		if len(got.Env) == 0 && patterns[0] == "//..." {
+			t.Errorf("%v: no target inherits a variable; the test lost its point", patterns)
+		}
+		// Actions not in the analysis' order, or not all of them, are
+		// refused.
+		swapped := slices.Clone(actions)
+		swapped[0], swapped[len(swapped)-1] = swapped[len(swapped)-1], swapped[0]
+		if swapped[0].Owner != swapped[len(swapped)-1].Owner && newIndex(ctx, loader, an, ps, labels, swapped, goals) != nil {
+			t.Errorf("%v: newIndex of the first and last actions swapped is not nil", patterns)
+		}
+		if newIndex(ctx, loader, an, ps, labels, actions[:len(actions)-1], goals) != nil {
+			t.Errorf("%v: newIndex of all actions but the last is not nil", patterns)
+		}
+		if newIndex(ctx, loader, an, ps, labels, actions, append(goals, "bld-out/x")) != nil {
+			t.Errorf("%v: newIndex of one goal more is not nil", patterns)
+		}
+	}
+}
