@@ -688,10 +688,17 @@ func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, boo
 		// and the files its depfile named can be outputs of actions
 		// found up to date.
 		seen := gs == nil || k == 0 && len(gs.g.Deps[aid]) > 0 || k == 1
-		for _, p := range list {
+		for j, p := range list {
 			var st stamp
 			ok := false
-			if seen {
+			switch {
+			case seen && k == 0 && gs != nil:
+				// keyedInputs is a prefix of AllInputs: the graph
+				// knows each one's producer.
+				if pid, isOut := gs.g.InputProducer(aid, j); isOut {
+					st, ok = gs.outputStamp(pid, p)
+				}
+			case seen:
 				st, ok = c.seenStamp(p, gs)
 			}
 			if !ok && !filepath.IsAbs(p) {
@@ -804,22 +811,31 @@ func (c *Cache) seenStamp(p string, gs *graphState) (stamp, bool) {
 		if !ok {
 			return stamp{}, false
 		}
-		e := gs.upToDate[pid].Load()
-		if e == nil {
-			return stamp{}, false
-		}
-		pa := gs.g.Actions[pid]
-		j := slices.Index(pa.Outputs, p)
-		first := len(e.stamps) - len(pa.Outputs)
-		if len(pa.Argv) > 0 {
-			first-- // the tool's stamp is last
-		}
-		return e.stamps[first+j], true
+		return gs.outputStamp(pid, p)
 	}
 	c.seenMu.Lock()
 	st, ok := c.seen[p]
 	c.seenMu.Unlock()
 	return st, ok
+}
+
+// outputStamp returns the stamp of p, an output of action pid, if
+// fastCheck found pid up to date in this build.
+func (gs *graphState) outputStamp(pid int, p string) (stamp, bool) {
+	e := gs.upToDate[pid].Load()
+	if e == nil {
+		return stamp{}, false
+	}
+	pa := gs.g.Actions[pid]
+	j := slices.Index(pa.Outputs, p)
+	if j < 0 {
+		return stamp{}, false
+	}
+	first := len(e.stamps) - len(pa.Outputs)
+	if len(pa.Argv) > 0 {
+		first-- // the tool's stamp is last
+	}
+	return e.stamps[first+j], true
 }
 
 // A toolKey is a command name and a PATH, what findTool finds a tool by.

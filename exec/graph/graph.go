@@ -24,6 +24,11 @@ type Graph struct {
 	Dependents [][]int
 
 	producer map[string]int
+	// inputProducer holds, for each action in turn, the producer of each
+	// of its inputs (AllInputs' order), -1 for a source: action i's are
+	// inputProducer[inputStart[i]:inputStart[i+1]].
+	inputProducer []int32
+	inputStart    []int32
 }
 
 // SourceChecker reports whether a source file (a workspace-relative path that
@@ -66,6 +71,8 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 	}
 	edges := make([]int, 0, inputs)
 	dependents := make([]int, len(actions)) // how many actions read each one's outputs
+	g.inputProducer = make([]int32, 0, inputs)
+	g.inputStart = make([]int32, len(actions)+1)
 	for i, a := range actions {
 		start := len(edges)
 		for _, in := range a.Inputs {
@@ -74,6 +81,7 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 		for _, in := range a.Discoverable {
 			edges = g.edge(edges, in, a.Owner, sourceExists, missing)
 		}
+		g.inputStart[i+1] = int32(len(g.inputProducer))
 		deps := edges[start:]
 		slices.Sort(deps)
 		deps = slices.Compact(deps)
@@ -123,12 +131,28 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 // sourceExists rejects.
 func (g *Graph) edge(edges []int, in, owner string, sourceExists SourceChecker, missing map[string][]string) []int {
 	if p, ok := g.producer[in]; ok {
+		g.inputProducer = append(g.inputProducer, int32(p))
 		return append(edges, p)
 	}
+	g.inputProducer = append(g.inputProducer, -1)
 	if sourceExists != nil && !sourceExists(in) {
 		missing[in] = append(missing[in], owner)
 	}
 	return edges
+}
+
+// InputProducer returns the ID of the action that produces input k of
+// action id, k indexing AllInputs (Inputs, then Discoverable): what
+// Producer says of that path, without a lookup by name.
+func (g *Graph) InputProducer(id, k int) (int, bool) {
+	i := int(g.inputStart[id]) + k
+	if k < 0 || i >= int(g.inputStart[id+1]) {
+		return 0, false
+	}
+	if p := g.inputProducer[i]; p >= 0 {
+		return int(p), true
+	}
+	return 0, false
 }
 
 // Producer returns the ID of the action that declares path as an output.

@@ -180,6 +180,53 @@ func TestNewEdges(t *testing.T) {
 	}
 }
 
+// TestInputProducer checks that each input's producer, in AllInputs'
+// order, is what Producer says of its path, and that an index past the
+// inputs has none.
+func TestInputProducer(t *testing.T) {
+	top := act("//p:top", []string{"bld-out/c", "p/s.c", "bld-out/b2", "bld-out/a"}, []string{"bld-out/top"})
+	top.Discoverable = []string{"bld-out/b1", "p/h.h"}
+	actions := []*Action{
+		act("//p:a", nil, []string{"bld-out/a"}),
+		act("//p:b", []string{"p/s.c"}, []string{"bld-out/b1", "bld-out/b2"}),
+		act("//p:c", []string{"bld-out/a"}, []string{"bld-out/c"}),
+		top,
+	}
+	g, err := New(actions, sources("p/h.h", "p/s.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type producer struct {
+		ID int
+		OK bool
+	}
+	want := [][]producer{
+		nil,
+		{{0, false}},
+		{{0, true}},
+		{{2, true}, {0, false}, {1, true}, {0, true}, {1, true}, {0, false}},
+	}
+	for id, a := range actions {
+		var got []producer
+		for k, in := range a.AllInputs() {
+			p, ok := g.InputProducer(id, k)
+			got = append(got, producer{p, ok})
+			if wp, wok := g.Producer(in); wok != ok || ok && wp != p {
+				t.Errorf("action %d input %d (%s): InputProducer = %d, %v; Producer = %d, %v", id, k, in, p, ok, wp, wok)
+			}
+		}
+		if diff := cmp.Diff(want[id], got); diff != "" {
+			t.Errorf("action %d: producers mismatch (-want +got):\n%s", id, diff)
+		}
+		if _, ok := g.InputProducer(id, len(a.AllInputs())); ok {
+			t.Errorf("action %d: InputProducer past its inputs has a producer", id)
+		}
+		if _, ok := g.InputProducer(id, -1); ok {
+			t.Errorf("action %d: InputProducer(-1) has a producer", id)
+		}
+	}
+}
+
 func BenchmarkNew(b *testing.B) {
 	// bench/gen's layered shape: 100 layers of 1000, each action reading
 	// two outputs of the layer before.

@@ -22,6 +22,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 
 	"bld/exec/crash"
@@ -64,13 +65,105 @@ func (p Policy) Percent(live uint64) int {
 
 // PercentFrom is the GOGC that sets the heap's goal to base plus its
 // headroom (Percent's), when the last collection found live bytes live
-// (GOGC is relative to that); Percent(live) if base is not larger.
+// (GOGC is relative to that); Percent(live) if base is not larger. With
+// live 0 (no collection yet: the goal is then the runtime's floor, see
+// floorPercent), it is the GOGC whose floor is that goal, past
+// MaxPercent if need be: there is no live data for MaxPercent to be
+// relative to, and a smaller floor would collect at once.
 func (p Policy) PercentFrom(live, base uint64) int {
+	if live == 0 && base > 0 {
+		return max(p.Percent(0), floorPercent(base+max(p.MinHeadroom, base*p.Share/100)))
+	}
 	if base <= live || live == 0 {
 		return p.Percent(live)
 	}
 	goal := base + max(p.MinHeadroom, base*p.Share/100)
 	return max(1, int(min((goal-live)*100/live, uint64(p.MaxPercent))))
+}
+
+// heapFloorUnit is the Go runtime's floor of the heap goal at GOGC=100
+// (its defaultHeapMinimum): whatever the live data, the runtime does not
+// collect before the heap reaches heapFloorUnit*GOGC/100.
+const heapFloorUnit = 4 << 20
+
+// floorPercent is the smallest GOGC whose floor is at least goal bytes.
+func floorPercent(goal uint64) int {
+	const maxPercent = 1 << 30 // far past any heap; GOGC is an int32 inside the runtime
+	return int(min((goal*100+heapFloorUnit-1)/heapFloorUnit, maxPercent))
+}
+
+// Reserve holds collections off until the heap has grown by n bytes past
+// what it holds now, for a phase about to load about n bytes that stay
+// live (a no-op build's analysis snapshot, action record and graph):
+// collecting while they load would mark again and again data of which
+// little is garbage (at 100,000 actions, one such collection cost 0.2 s
+// of CPU, a sixth of the no-op). It raises GOGC only, through the
+// runtime's floor of the goal (which holds whether or not a collection
+// has run), and does nothing when the user set GOGC or GOMEMLIMIT.
+//
+// The reserve ends by itself at the first collection after it: GOGC is
+// then the one of before again (a raised GOGC would otherwise let the
+// heap grow to many times its live data). A Follow started meanwhile
+// takes over; the reserve ends once that Follow has stopped (giving the
+// reserve's GOGC back) and a collection has run. end ends it at once,
+// GOGC back to the one of before if it is still the reserve's; calls
+// after the first do nothing.
+func Reserve(n uint64) (end func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/gogc:percent"},
+	}
+	read := func() (heap, cycles uint64, gogc int, ok bool) {
+		metrics.Read(samples)
+		for _, s := range samples {
+			if s.Value.Kind() != metrics.KindUint64 {
+				return 0, 0, 0, false
+			}
+		}
+		return samples[0].Value.Uint64(), samples[1].Value.Uint64(), int(samples[2].Value.Uint64()), true
+	}
+	heap, cycles, _, ok := read()
+	if !ok {
+		return func() {}
+	}
+	percent := floorPercent(heap + n)
+	prev := debug.SetGCPercent(percent)
+	if prev < 0 || prev >= percent {
+		debug.SetGCPercent(prev) // collections off, or already that far
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	crash.Go(func() {
+		defer close(finished)
+		tick := time.NewTicker(poll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if _, c, gogc, ok := read(); ok && c != cycles && gogc == percent {
+					debug.SetGCPercent(prev)
+					return
+				}
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+			if _, _, gogc, ok := read(); ok && gogc == percent {
+				debug.SetGCPercent(prev)
+			}
+		})
+	}
 }
 
 // poll is how often Follow looks for a new collection. Reading two runtime

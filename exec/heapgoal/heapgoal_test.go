@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 func TestPercent(t *testing.T) {
@@ -47,7 +48,10 @@ func TestPercentFrom(t *testing.T) {
 	}{
 		{"base not larger: Percent", Execution, 64 * mib, 64 * mib, 25},
 		{"base smaller: Percent", Execution, 64 * mib, 32 * mib, 25},
-		{"nothing live: Percent", Execution, 0, 64 * mib, 400},
+		// No collection yet: the goal is the runtime's floor, 4 MiB per
+		// 100 of GOGC, set to 64 + 16 MiB.
+		{"no collection yet: the floor", Execution, 0, 64 * mib, 2000},
+		{"no collection yet, small heap: Percent", Execution, 0, 1 * mib, 425},
 		{"loaded since", Execution, 140 * mib, 200 * mib, 78},         // goal 250 MiB
 		{"small base: the floor", Execution, 20 * mib, 40 * mib, 180}, // goal 56 MiB
 		{"capped", Execution, 10 * mib, 200 * mib, 400},
@@ -117,4 +121,98 @@ func TestFollowNowIgnoresGarbage(t *testing.T) {
 	if follow <= 7 {
 		t.Errorf("GOGC under Follow = %d, want more than the share: 64 MB allocated since the collection are its base", follow)
 	}
+}
+
+// gogc returns GOGC without changing it.
+func gogc() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// TestReserve checks that Reserve raises GOGC so that the runtime's floor
+// of the goal covers the heap plus the reserve, and that the reserve ends
+// by itself at the next collection, or at once with end.
+func TestReserve(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(400)
+	defer debug.SetGCPercent(prev)
+	const n = 1 << 30
+	end := Reserve(n)
+	if got, min := gogc(), floorPercent(n); got < min {
+		t.Fatalf("GOGC in the reserve = %d, want at least %d (a floor of 1 GiB)", got, min)
+	}
+	runtime.GC()
+	// The reserve polls for the collection: wait for it (not a timing
+	// assertion: the deadline only ends a test that would hang).
+	deadline := time.Now().Add(30 * time.Second)
+	for gogc() != 400 && time.Now().Before(deadline) {
+		time.Sleep(poll)
+	}
+	if got := gogc(); got != 400 {
+		t.Errorf("GOGC after a collection = %d, want 400 again", got)
+	}
+	end() // nothing left to do
+	if got := gogc(); got != 400 {
+		t.Errorf("GOGC after end = %d, want 400", got)
+	}
+
+	end = Reserve(n)
+	end()
+	if got := gogc(); got != 400 {
+		t.Errorf("GOGC after end, no collection = %d, want 400", got)
+	}
+}
+
+// TestReserveHandsOver checks that a Follow started during a reserve
+// takes over, and that the reserve ends after that Follow stops (giving
+// the reserve's GOGC back) and a collection runs.
+func TestReserveHandsOver(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(400)
+	defer debug.SetGCPercent(prev)
+	end := Reserve(1 << 30)
+	defer end()
+	reserved := gogc()
+	stop := Follow(Policy{MinHeadroom: 0, Share: 7, MaxPercent: 400})
+	runtime.GC()
+	time.Sleep(3 * poll) // let both pollers see the collection
+	if got := gogc(); got == reserved || got == 400 {
+		t.Errorf("GOGC while following = %d, want Follow's (not the reserve's %d, nor 400)", got, reserved)
+	}
+	stop()
+	if got := gogc(); got != reserved {
+		t.Errorf("GOGC after Follow stopped = %d, want the reserve's %d back", got, reserved)
+	}
+	runtime.GC()
+	deadline := time.Now().Add(30 * time.Second)
+	for gogc() != 400 && time.Now().Before(deadline) {
+		time.Sleep(poll)
+	}
+	if got := gogc(); got != 400 {
+		t.Errorf("GOGC after the next collection = %d, want 400", got)
+	}
+}
+
+// TestReserveNeverLowers checks that a reserve smaller than what GOGC
+// already allows, and a user's GOGC, are left alone.
+func TestReserveNeverLowers(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(1 << 20)
+	defer debug.SetGCPercent(prev)
+	end := Reserve(1 << 20)
+	if got := gogc(); got != 1<<20 {
+		t.Errorf("GOGC = %d, want 1<<20 kept", got)
+	}
+	end()
+	debug.SetGCPercent(150)
+	t.Setenv("GOGC", "150")
+	end = Reserve(1 << 30)
+	if got := gogc(); got != 150 {
+		t.Errorf("GOGC = %d, want the user's 150", got)
+	}
+	end()
 }
