@@ -134,7 +134,7 @@ func TestKilledBuildLeavesNothingBehind(t *testing.T) {
 		var tmps []string
 		for _, dir := range []string{w.cache, w.path("bld-out")} {
 			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+				if err == nil && (strings.HasPrefix(d.Name(), ".tmp-") || strings.HasPrefix(d.Name(), ".bld-tmp-")) {
 					tmps = append(tmps, p)
 				}
 				return nil
@@ -146,23 +146,48 @@ func TestKilledBuildLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-// A build killed while it restores outputs from the cache or writes a
-// file leaves its temporary files in bld-out/.bld/staging, never beside
-// the outputs (where kill 28 of a run of bench/killtest.sh found
-// bld-out/src/_objs/lua_lib/src/.tmp-1638478174); the next build empties
-// the staging directory.
+// A build killed while it restores outputs from the cache leaves its
+// temporary files ".bld-tmp-*" beside the outputs (where kill 28 of a run
+// of bench/killtest.sh once found bld-out/src/_objs/lua_lib/src/.tmp-1638478174,
+// when nothing removed them), with a marker in bld-out/.bld/staging that
+// says so; one killed while it writes a file of its own leaves it in the
+// staging directory. The next build removes both before it writes
+// anything, restores over them and collects none of them; without the
+// marker, nothing below bld-out is walked, so a ".bld-tmp-*" file that no
+// killed restore left stays.
 func TestStagingDirEmptiedByNextBuild(t *testing.T) {
 	w := newWorkspace(t, map[string]string{
-		"BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo g > $@")` + "\n",
+		"BUILD.star": "genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"echo g > $@\")\n" +
+			"genrule(name = \"h\", srcs = [\"g.txt\"], outs = [\"sub dir/h'1;x.txt\"], cmd = \"cat $< $< > $@; chmod +x $@\")\n",
 	})
-	w.mustBuild("build", "//:g")
+	w.mustBuild("build", "//...")
+	want := outputsDigest(t, w)
 	w.mustBuild("clean")
-	w.write("bld-out/.bld/staging/.tmp-1638478174", "half a restored object")
-	w.mustBuild("build", "//:g") // restores g.txt through the staging directory
+	// What a build killed among restores leaves.
+	w.write("bld-out/.bld/staging/.tmp-1638478174", "half a record")
+	w.write("bld-out/.bld/staging/temps-beside-outputs", "")
+	w.write("bld-out/.bld-tmp-1", "half a restored object")
+	w.write("bld-out/sub dir/.bld-tmp-2", "half a restored object")
+	w.mustBuild("build", "//...") // restores both outputs beside themselves
 	if left, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(left) != 0 {
 		t.Errorf("bld-out/.bld/staging holds %d files after a build", len(left))
 	}
-	if left, _ := filepath.Glob(w.path("bld-out/.tmp-*")); len(left) != 0 {
-		t.Errorf("temporary files beside the outputs: %v", left)
+	for _, pat := range []string{"bld-out/.tmp-*", "bld-out/.bld-tmp-*", "bld-out/*/.bld-tmp-*"} {
+		if left, _ := filepath.Glob(w.path(pat)); len(left) != 0 {
+			t.Errorf("temporary files beside the outputs: %v", left)
+		}
+	}
+	if got := outputsDigest(t, w); got != want {
+		t.Errorf("outputs after the restore: %s, want %s (as built)", got, want)
+	}
+	if fi, err := os.Stat(w.path("bld-out/sub dir/h'1;x.txt")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("restored executable output: %v, %v; want mode 0755", fi, err)
+	}
+
+	// No marker: a build that was not killed among restores walks nothing.
+	w.write("bld-out/.bld-tmp-3", "not left by a killed restore")
+	w.mustBuild("build", "//...")
+	if _, err := os.Stat(w.path("bld-out/.bld-tmp-3")); err != nil {
+		t.Errorf("a build without the marker removed a file below bld-out: %v", err)
 	}
 }
