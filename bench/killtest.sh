@@ -107,8 +107,8 @@ for i in $(seq 1 "$n"); do
 	fi
 	left=$(marked_pids | wc -l)
 	((left == 0)) || fail "kill $i: $left processes still run after the next build"
-	outtmps=$( (find "$tmp/ws/bld-out" -name ".tmp-*" 2>/dev/null || true) | wc -l)
-	((outtmps == 0)) || fail "kill $i: $outtmps temporary files in bld-out: $(find "$tmp/ws/bld-out" -name ".tmp-*" | head -3 | tr '\n' ' ')"
+	outtmps=$( (find "$tmp/ws/bld-out" \( -name ".tmp-*" -o -name ".bld-tmp-*" \) 2>/dev/null || true) | wc -l)
+XX
 	tmps_after=$( (find "$cache" -name ".tmp-*" 2>/dev/null || true) | wc -l)
 	sandbox=$( (ls -A "$tmp/ws/bld-out/.bld/sandbox" 2>/dev/null || true) | wc -l)
 	running=$( (ls -A "$tmp/ws/bld-out/.bld/running" 2>/dev/null || true) | wc -l)

@@ -191,3 +191,79 @@ func TestStagingDirEmptiedByNextBuild(t *testing.T) {
 		t.Errorf("a build without the marker removed a file below bld-out: %v", err)
 	}
 }
+
+// A build killed with SIGKILL while it restores outputs (small ones,
+// inlined in their results, and larger ones, blobs of ~450 KB, whose copy
+// takes a while) from the cache, once a few outputs are back, three times.
+// The next build removes whatever temporary files the kill left, restores
+// the rest, and ends with outputs byte-identical to the first build's,
+// nothing named .bld-tmp-* below bld-out, and an empty staging directory.
+func TestKilledRestoreLeavesNoTemps(t *testing.T) {
+	files := map[string]string{}
+	for p := range 3 {
+		var b strings.Builder
+		for i := range 40 {
+			if i%2 == 0 {
+				fmt.Fprintf(&b, "genrule(name = \"s%d\", outs = [\"s %d;'x'.txt\"], cmd = \"echo %d > $@\")\n", i, i, i)
+			} else {
+				fmt.Fprintf(&b, "genrule(name = \"l%d\", outs = [\"l%d.txt\"], cmd = \"(echo %d; seq 1 80000) > $@\")\n", i, i, i)
+			}
+		}
+		files[fmt.Sprintf("p%d/BUILD.star", p)] = b.String()
+	}
+	w := newWorkspace(t, files)
+	w.mustBuild("build", "-j2", "//...")
+	want := outputsDigest(t, w)
+	left := 0
+	for i := range 3 {
+		for p := range 3 {
+			os.RemoveAll(w.path(fmt.Sprintf("bld-out/p%d", p)))
+		}
+		cmd := w.command(".", "build", "-j2", "//...")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+	wait:
+		for {
+			select {
+			case <-exited:
+				break wait
+			default:
+			}
+			if back, _ := os.ReadDir(w.path("bld-out/p0")); len(back) >= 5 {
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		temps := tempsIn(w.path("bld-out"))
+		left += len(temps)
+		t.Logf("kill %d: %d temporary files left beside the outputs", i, len(temps))
+		w.mustBuild("build", "-j2", "//...")
+		if got := outputsDigest(t, w); got != want {
+			t.Errorf("kill %d: outputs %s after the next build, want %s", i, got, want)
+		}
+		if temps := tempsIn(w.path("bld-out")); len(temps) != 0 {
+			t.Errorf("kill %d: temporary files after the next build: %q", i, temps)
+		}
+		if names, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(names) != 0 {
+			t.Errorf("kill %d: the staging directory holds %d files after the next build", i, len(names))
+		}
+	}
+	t.Logf("%d temporary files left by the 3 kills", left)
+}
+
+// tempsIn lists the files named .bld-tmp-* below dir.
+func tempsIn(dir string) []string {
+	var temps []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".bld-tmp-") {
+			temps = append(temps, p)
+		}
+		return nil
+	})
+	return temps
+}
