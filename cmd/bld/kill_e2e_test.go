@@ -254,6 +254,39 @@ func TestKilledRestoreLeavesNoTemps(t *testing.T) {
 		}
 	}
 	t.Logf("%d temporary files left by the 3 kills", left)
+
+	// Ctrl-C (SIGINT) among restores: bld stops, and leaves nothing
+	// behind, not even for the next build to remove.
+	for p := range 3 {
+		os.RemoveAll(w.path(fmt.Sprintf("bld-out/p%d", p)))
+	}
+	cmd := w.command(".", "build", "-j2", "//...")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+interrupt:
+	for {
+		select {
+		case <-exited:
+			t.Log("the build ended before it could be interrupted")
+			break interrupt
+		default:
+		}
+		if back, _ := os.ReadDir(w.path("bld-out/p0")); len(back) >= 5 {
+			cmd.Process.Signal(os.Interrupt)
+			<-exited
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	if temps := tempsIn(w.path("bld-out")); len(temps) != 0 {
+		t.Errorf("temporary files after Ctrl-C: %q", temps)
+	}
+	if names, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(names) != 0 {
+		t.Errorf("the staging directory holds %d files after Ctrl-C", len(names))
+	}
 }
 
 // tempsIn lists the files named .bld-tmp-* below dir.
