@@ -70,11 +70,14 @@ func (c *Cache) removeTempMarker() error {
 // RemoveTemps removes the temporary files ".bld-tmp-*" that a build killed
 // while it restored outputs left below outDir (the workspace's output
 // directory), if the staging directory stagingDir holds the marker such a
-// build leaves (see above); it returns how many it removed. It walks
-// outDir only then, and skips the directory that holds stagingDir (bld's
-// own state). The caller must hold the workspace lock, so that no other
-// build is writing there, and call it before its own build writes
-// anything, and before it empties stagingDir.
+// build leaves (see above), and then the marker; it returns how many it
+// removed. It walks outDir only then, and skips the directory that holds
+// stagingDir (bld's own state) and directories it cannot read (where no
+// restore could have written either). A temporary file it cannot remove
+// is an error, but the walk goes on and the marker goes: the next build
+// does not walk again for it. The caller must hold the workspace lock, so
+// that no other build is writing there, and call it before its own build
+// writes anything, and before it empties stagingDir.
 func RemoveTemps(outDir, stagingDir string) (int, error) {
 	marker := filepath.Join(stagingDir, tempMarker)
 	if _, err := os.Lstat(marker); errors.Is(err, fs.ErrNotExist) {
@@ -82,33 +85,28 @@ func RemoveTemps(outDir, stagingDir string) (int, error) {
 	}
 	state := filepath.Dir(stagingDir)
 	n := 0
-	err := filepath.WalkDir(outDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			if p == state || p == stagingDir {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasPrefix(d.Name(), store.OutputTempPrefix) {
+	var errs []error
+	filepath.WalkDir(outDir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil // gone, or unreadable: skipped
+		case d.IsDir() && (p == state || p == stagingDir):
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasPrefix(d.Name(), store.OutputTempPrefix):
 			return nil
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
+			errs = append(errs, err)
+			return nil
 		}
 		n++
 		return nil
 	})
-	if err != nil {
-		return n, fmt.Errorf("removing the temporary files of a killed build: %w", err)
-	}
 	if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return n, err
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("removing the temporary files of a killed build: %w", errors.Join(errs...))
 	}
 	return n, nil
 }
