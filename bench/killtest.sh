@@ -20,8 +20,8 @@
 #   - a normal build must succeed, with outputs byte-identical to the
 #     reference, `bld cache verify` must say ok, and again no process;
 #   - temporary files are counted: .tmp-* in the cache, entries of
-#     bld-out/.bld/sandbox and bld-out/.bld/running; a .tmp-* anywhere in
-#     bld-out after the normal build is a failure.
+#     bld-out/.bld/sandbox and bld-out/.bld/running; a .tmp-* or .bld-tmp-*
+#     anywhere in bld-out after the normal build is a failure.
 # Prints one line per kill and a summary; exits 1 if any check failed.
 # KEEP=1 keeps the temporary directory.
 set -euo pipefail
@@ -107,8 +107,8 @@ for i in $(seq 1 "$n"); do
 	fi
 	left=$(marked_pids | wc -l)
 	((left == 0)) || fail "kill $i: $left processes still run after the next build"
-	outtmps=$( (find "$tmp/ws/bld-out" -name ".tmp-*" 2>/dev/null || true) | wc -l)
-	((outtmps == 0)) || fail "kill $i: $outtmps temporary files in bld-out: $(find "$tmp/ws/bld-out" -name ".tmp-*" | head -3 | tr '\n' ' ')"
+	outtmps=$( (find "$tmp/ws/bld-out" \( -name ".tmp-*" -o -name ".bld-tmp-*" \) 2>/dev/null || true) | wc -l)
+	((outtmps == 0)) || fail "kill $i: $outtmps temporary files in bld-out: $(find "$tmp/ws/bld-out" \( -name ".tmp-*" -o -name ".bld-tmp-*" \) | head -3 | tr '\n' ' ')"
 	tmps_after=$( (find "$cache" -name ".tmp-*" 2>/dev/null || true) | wc -l)
 	sandbox=$( (ls -A "$tmp/ws/bld-out/.bld/sandbox" 2>/dev/null || true) | wc -l)
 	running=$( (ls -A "$tmp/ws/bld-out/.bld/running" 2>/dev/null || true) | wc -l)

@@ -134,7 +134,7 @@ func TestKilledBuildLeavesNothingBehind(t *testing.T) {
 		var tmps []string
 		for _, dir := range []string{w.cache, w.path("bld-out")} {
 			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+				if err == nil && (strings.HasPrefix(d.Name(), ".tmp-") || strings.HasPrefix(d.Name(), ".bld-tmp-")) {
 					tmps = append(tmps, p)
 				}
 				return nil
@@ -146,23 +146,157 @@ func TestKilledBuildLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-// A build killed while it restores outputs from the cache or writes a
-// file leaves its temporary files in bld-out/.bld/staging, never beside
-// the outputs (where kill 28 of a run of bench/killtest.sh found
-// bld-out/src/_objs/lua_lib/src/.tmp-1638478174); the next build empties
-// the staging directory.
+// A build killed while it restores outputs from the cache leaves its
+// temporary files ".bld-tmp-*" beside the outputs (where kill 28 of a run
+// of bench/killtest.sh once found bld-out/src/_objs/lua_lib/src/.tmp-1638478174,
+// when nothing removed them), with a marker in bld-out/.bld/staging that
+// says so; one killed while it writes a file of its own leaves it in the
+// staging directory. The next build removes both before it writes
+// anything, restores over them and collects none of them; without the
+// marker, nothing below bld-out is walked, so a ".bld-tmp-*" file that no
+// killed restore left stays.
 func TestStagingDirEmptiedByNextBuild(t *testing.T) {
 	w := newWorkspace(t, map[string]string{
-		"BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo g > $@")` + "\n",
+		"BUILD.star": "genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"echo g > $@\")\n" +
+			"genrule(name = \"h\", srcs = [\"g.txt\"], outs = [\"sub dir/h'1;x.txt\"], cmd = \"cat $< $< > $@; chmod +x $@\")\n",
 	})
-	w.mustBuild("build", "//:g")
+	w.mustBuild("build", "//...")
+	want := outputsDigest(t, w)
 	w.mustBuild("clean")
-	w.write("bld-out/.bld/staging/.tmp-1638478174", "half a restored object")
-	w.mustBuild("build", "//:g") // restores g.txt through the staging directory
+	// What a build killed among restores leaves.
+	w.write("bld-out/.bld/staging/.tmp-1638478174", "half a record")
+	w.write("bld-out/.bld/staging/temps-beside-outputs", "")
+	w.write("bld-out/.bld-tmp-1", "half a restored object")
+	w.write("bld-out/sub dir/.bld-tmp-2", "half a restored object")
+	w.mustBuild("build", "//...") // restores both outputs beside themselves
 	if left, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(left) != 0 {
 		t.Errorf("bld-out/.bld/staging holds %d files after a build", len(left))
 	}
-	if left, _ := filepath.Glob(w.path("bld-out/.tmp-*")); len(left) != 0 {
-		t.Errorf("temporary files beside the outputs: %v", left)
+	for _, pat := range []string{"bld-out/.tmp-*", "bld-out/.bld-tmp-*", "bld-out/*/.bld-tmp-*"} {
+		if left, _ := filepath.Glob(w.path(pat)); len(left) != 0 {
+			t.Errorf("temporary files beside the outputs: %v", left)
+		}
 	}
+	if got := outputsDigest(t, w); got != want {
+		t.Errorf("outputs after the restore: %s, want %s (as built)", got, want)
+	}
+	if fi, err := os.Stat(w.path("bld-out/sub dir/h'1;x.txt")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("restored executable output: %v, %v; want mode 0755", fi, err)
+	}
+
+	// No marker: a build that was not killed among restores walks nothing.
+	w.write("bld-out/.bld-tmp-3", "not left by a killed restore")
+	w.mustBuild("build", "//...")
+	if _, err := os.Stat(w.path("bld-out/.bld-tmp-3")); err != nil {
+		t.Errorf("a build without the marker removed a file below bld-out: %v", err)
+	}
+}
+
+// A build killed with SIGKILL while it restores outputs (small ones,
+// inlined in their results, and larger ones, blobs of ~450 KB, whose copy
+// takes a while) from the cache, once a few outputs are back, three times.
+// The next build removes whatever temporary files the kill left, restores
+// the rest, and ends with outputs byte-identical to the first build's,
+// nothing named .bld-tmp-* below bld-out, and an empty staging directory.
+func TestKilledRestoreLeavesNoTemps(t *testing.T) {
+	files := map[string]string{}
+	for p := range 3 {
+		var b strings.Builder
+		for i := range 40 {
+			if i%2 == 0 {
+				fmt.Fprintf(&b, "genrule(name = \"s%d\", outs = [\"s %d;'x'.txt\"], cmd = \"echo %d > $@\")\n", i, i, i)
+			} else {
+				fmt.Fprintf(&b, "genrule(name = \"l%d\", outs = [\"l%d.txt\"], cmd = \"(echo %d; seq 1 80000) > $@\")\n", i, i, i)
+			}
+		}
+		files[fmt.Sprintf("p%d/BUILD.star", p)] = b.String()
+	}
+	w := newWorkspace(t, files)
+	w.mustBuild("build", "-j2", "//...")
+	want := outputsDigest(t, w)
+	left := 0
+	for i := range 3 {
+		for p := range 3 {
+			os.RemoveAll(w.path(fmt.Sprintf("bld-out/p%d", p)))
+		}
+		cmd := w.command(".", "build", "-j2", "//...")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+	wait:
+		for {
+			select {
+			case <-exited:
+				break wait
+			default:
+			}
+			if back, _ := os.ReadDir(w.path("bld-out/p0")); len(back) >= 5 {
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		temps := tempsIn(w.path("bld-out"))
+		left += len(temps)
+		t.Logf("kill %d: %d temporary files left beside the outputs", i, len(temps))
+		w.mustBuild("build", "-j2", "//...")
+		if got := outputsDigest(t, w); got != want {
+			t.Errorf("kill %d: outputs %s after the next build, want %s", i, got, want)
+		}
+		if temps := tempsIn(w.path("bld-out")); len(temps) != 0 {
+			t.Errorf("kill %d: temporary files after the next build: %q", i, temps)
+		}
+		if names, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(names) != 0 {
+			t.Errorf("kill %d: the staging directory holds %d files after the next build", i, len(names))
+		}
+	}
+	t.Logf("%d temporary files left by the 3 kills", left)
+
+	// Ctrl-C (SIGINT) among restores: bld stops, and leaves nothing
+	// behind, not even for the next build to remove.
+	for p := range 3 {
+		os.RemoveAll(w.path(fmt.Sprintf("bld-out/p%d", p)))
+	}
+	cmd := w.command(".", "build", "-j2", "//...")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+interrupt:
+	for {
+		select {
+		case <-exited:
+			t.Log("the build ended before it could be interrupted")
+			break interrupt
+		default:
+		}
+		if back, _ := os.ReadDir(w.path("bld-out/p0")); len(back) >= 5 {
+			cmd.Process.Signal(os.Interrupt)
+			<-exited
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	if temps := tempsIn(w.path("bld-out")); len(temps) != 0 {
+		t.Errorf("temporary files after Ctrl-C: %q", temps)
+	}
+	if names, _ := os.ReadDir(w.path("bld-out/.bld/staging")); len(names) != 0 {
+		t.Errorf("the staging directory holds %d files after Ctrl-C", len(names))
+	}
+}
+
+// tempsIn lists the files named .bld-tmp-* below dir.
+func tempsIn(dir string) []string {
+	var temps []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".bld-tmp-") {
+			temps = append(temps, p)
+		}
+		return nil
+	})
+	return temps
 }

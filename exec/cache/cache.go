@@ -120,13 +120,14 @@ type Options struct {
 	// Sandboxed says that actions (those without NoSandbox) run in a
 	// sandbox that shows them only their inputs and candidates.
 	Sandboxed bool
-	// StagingDir is where outputs restored from the store, and the
-	// cache's own files in the workspace (memo, action record, toolchains,
-	// explain records), are written before they are renamed into place, on
-	// the file system of the outputs; "" means ROOT/bld-out/.bld/staging.
-	// A build killed while writing leaves temporary files there, never
-	// beside the outputs: the caller empties it when no build runs (bld
-	// does, under the workspace lock).
+	// StagingDir is where the cache's own files in the workspace (memo,
+	// action record, toolchains, explain records) are written before they
+	// are renamed into place, on the file system of the outputs; "" means
+	// ROOT/bld-out/.bld/staging. A build killed while writing leaves
+	// temporary files there: the caller empties it when no build runs (bld
+	// does, under the workspace lock). Restored outputs are written beside
+	// themselves instead, with a marker here that says so: the caller
+	// calls RemoveTemps first (materialize.go).
 	StagingDir string
 	// ToolchainsFile is where what compiler drivers said they run
 	// persists; "" means ROOT/bld-out/.bld/toolchains.
@@ -198,6 +199,9 @@ type Cache struct {
 	closed   bool
 
 	faultOnce sync.Once // warns about the first store.Fault
+
+	besideOnce sync.Once // outputTmpDir's
+	beside     bool      // the marker is made: temporary files go beside outputs
 
 	remote *remoteTier // nil without Options.Remote
 	kept   *keptTable  // nil unless Options.KeepRemote and Remote
@@ -281,6 +285,9 @@ func (c *Cache) Close() error {
 	}
 	if err := c.toolchains.save(); err != nil {
 		errs = append(errs, fmt.Errorf("cache: saving what compilers run: %w", err))
+	}
+	if err := c.removeTempMarker(); err != nil {
+		errs = append(errs, fmt.Errorf("cache: %w", err))
 	}
 	if err := c.store.RecordBuild(hits, misses); err != nil && !c.storeFault(err) {
 		errs = append(errs, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -248,54 +247,6 @@ func (c *Cache) stampCandidates(ki *keyInfo, a *graph.Action) {
 			}
 		}
 	}
-}
-
-// materialize puts the outputs of result r in place. It reports whether
-// it had to restore any, or why it could not ("" when it could).
-func (c *Cache) materialize(ki *keyInfo, r *actionResult) (restored bool, why string) {
-	if len(r.OutputFiles) != len(ki.outputs) {
-		return false, "the cached result does not list the action's outputs"
-	}
-	for i, of := range r.OutputFiles {
-		if of.Path != ki.outputs[i] {
-			return false, "the cached result does not list the action's outputs"
-		}
-	}
-	for _, of := range r.OutputFiles {
-		abs := c.abs(of.Path)
-		if d, st, err := c.fileDigest(of.Path, abs); err == nil && d == of.Digest && st.exec == of.IsExecutable {
-			continue // in place, or kept remote with that content
-		}
-		perm := fs.FileMode(0o644)
-		if of.IsExecutable {
-			perm = 0o755
-		}
-		if !inBlob(of) {
-			// Inlined or empty: decodeResult checked the content.
-			start := c.now()
-			if err := store.WriteFileVia(abs, c.stagingDir, of.Contents, perm); err != nil {
-				return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
-			}
-			restored = true
-			if fi, err := os.Stat(abs); err == nil {
-				c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
-			}
-			continue
-		}
-		fi, start, err := c.store.Restore(of.Digest, abs, c.stagingDir, perm)
-		switch {
-		case errors.Is(err, store.ErrMissing):
-			return restored, fmt.Sprintf("the cached content of %s is no longer in the cache", of.Path)
-		case errors.Is(err, store.ErrCorrupt):
-			return restored, fmt.Sprintf("the cached content of %s was corrupt, and has been removed", of.Path)
-		case err != nil:
-			c.storeFault(err)
-			return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
-		}
-		restored = true
-		c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
-	}
-	return restored, ""
 }
 
 // Store records a's outputs, as they are on disk, as the result of key,

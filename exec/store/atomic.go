@@ -12,13 +12,23 @@ import (
 	"time"
 )
 
-// tmpPrefix starts the name of every temporary file; tmpMaxAge is the age
-// after which a scan takes one as abandoned (its writer was killed before
-// the rename) and removes it.
+// tmpPrefix starts the name of every temporary file of the store, and of
+// WriteFileAtomic's; tmpMaxAge is the age after which a scan of the store
+// takes one as abandoned (its writer was killed before the rename) and
+// removes it.
 const (
 	tmpPrefix = ".tmp-"
 	tmpMaxAge = time.Hour
 )
+
+// OutputTempPrefix starts the name of the temporary files that Restore
+// and WriteOutput create beside the file they write (in a workspace's
+// output directories, not in the store): a dot file, which shell globs,
+// ls and bld's globs pass over, with a name that says whose it is, so
+// that the owner of those directories can remove what a killed process
+// left there (see exec/cache's RemoveTemps) and never mistake one for a
+// file of its own.
+const OutputTempPrefix = ".bld-tmp-"
 
 // WriteFileAtomic writes data to the file name with mode perm (less the
 // umask) through a temporary file in name's directory and a rename,
@@ -46,7 +56,7 @@ func WriteFileFrom(name, tmpDir string, perm fs.FileMode, write func(io.Writer) 
 	if tmpDir == "" {
 		tmpDir = filepath.Dir(name)
 	}
-	f, err := createTemp(tmpDir, perm)
+	f, err := createTemp(tmpDir, tmpPrefix, perm)
 	if err != nil {
 		return err
 	}
@@ -58,20 +68,54 @@ func WriteFileFrom(name, tmpDir string, perm fs.FileMode, write func(io.Writer) 
 	return commit(f, name)
 }
 
-// createTemp creates a temporary file with mode perm (less the umask) in
-// dir, creating dir if needed. The file is created with its final mode,
-// so that committing it takes a rename and no chmod: on a loaded machine
-// each metadata operation costs (a file creation alone can take a
-// millisecond), and the store makes several per action.
-func createTemp(dir string, perm fs.FileMode) (*os.File, error) {
+// WriteOutput writes data to the file name with mode perm (less the
+// umask), replacing it atomically, as Restore does for a blob: through a
+// temporary file ".bld-tmp-*" (OutputTempPrefix) in tmpDir (created if
+// missing; it must be on name's file system), or in name's own directory
+// when tmpDir is "", renamed into place. It creates name's directory if
+// needed, and returns what stat says of name as written (after the
+// rename, which changes its status-change time). On failure, name is
+// unchanged and no temporary file is left; a process killed in between
+// leaves its temporary file.
+//
+// A temporary file beside name is renamed within its directory, which
+// takes that directory's lock only; one in another directory takes the
+// file system's rename lock too, and a directory that every write goes
+// through makes concurrent writers wait for each other.
+func WriteOutput(name, tmpDir string, data []byte, perm fs.FileMode) (os.FileInfo, error) {
+	if tmpDir == "" {
+		tmpDir = filepath.Dir(name)
+	}
+	f, err := createTemp(tmpDir, OutputTempPrefix, perm)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	if err := commit(f, name); err != nil {
+		return nil, err
+	}
+	return os.Stat(name)
+}
+
+// createTemp creates a temporary file, named prefix and a random suffix,
+// with mode perm (less the umask) in dir, creating dir if needed. The file
+// is created with its final mode, so that committing it takes a rename and
+// no chmod: on a loaded machine each metadata operation costs (a file
+// creation alone can take a millisecond), and the store makes several per
+// action.
+func createTemp(dir, prefix string, perm fs.FileMode) (*os.File, error) {
 	for range 100 {
-		name := filepath.Join(dir, tmpPrefix+strconv.FormatUint(rand.Uint64(), 36))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := openTemp(name, perm)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err := os.MkdirAll(dir, 0o777); err != nil {
 				return nil, err
 			}
-			f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+			f, err = openTemp(name, perm)
 		}
 		if errors.Is(err, fs.ErrExist) {
 			continue

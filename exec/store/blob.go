@@ -49,7 +49,7 @@ func (s *Store) PutFile(name string) (digest.Digest, os.FileInfo, error) {
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		return digest.Digest{}, nil, err
 	}
-	tmp, err := createTemp(dir, blobMode)
+	tmp, err := createTemp(dir, tmpPrefix, blobMode)
 	if err != nil {
 		return digest.Digest{}, nil, fault("write", dir, err)
 	}
@@ -101,7 +101,7 @@ func (s *Store) PutBytes(data []byte) (digest.Digest, error) {
 	if s.hasBlob(d) {
 		return d, nil
 	}
-	tmp, err := createTemp(cmp.Or(s.tempDir(), filepath.Dir(final)), blobMode)
+	tmp, err := createTemp(cmp.Or(s.tempDir(), filepath.Dir(final)), tmpPrefix, blobMode)
 	if err != nil {
 		return d, fault("write", filepath.Dir(final), err)
 	}
@@ -140,10 +140,11 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 
 // Restore copies blob d to the file dest, replacing it atomically, with
 // mode perm, and verifies the copy before the rename. The copy is made in
-// tmpDir (created if missing; it must be on dest's file system), or in
-// dest's directory when tmpDir is "": a process killed while restoring
-// leaves its temporary file ".tmp-*" there, so a caller that can empty a
-// directory of its own at a quiet moment passes one. It returns
+// a temporary file ".bld-tmp-*" (OutputTempPrefix) in tmpDir (created if
+// missing; it must be on dest's file system), or in dest's own directory
+// when tmpDir is "" (see WriteOutput: the rename then takes only that
+// directory's lock); a process killed while restoring leaves its
+// temporary file there, for the caller to remove. It returns
 // ErrMissing if the blob is not there, and ErrCorrupt (after removing the
 // blob) if its content does not match d. It returns what stat says of
 // dest as restored and the time the copy's hashing started (a file-digest
@@ -167,7 +168,7 @@ func (s *Store) Restore(d digest.Digest, dest, tmpDir string, perm fs.FileMode) 
 	if tmpDir == "" {
 		tmpDir = filepath.Dir(dest)
 	}
-	tmp, err := createTemp(tmpDir, perm)
+	tmp, err := createTemp(tmpDir, OutputTempPrefix, perm)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

@@ -84,7 +84,7 @@ func TestCorruptBlobNotServed(t *testing.T) {
 			if got, _ := os.ReadFile(dest); string(got) != "previous\n" {
 				t.Errorf("destination = %q, want it untouched", got)
 			}
-			if m, _ := filepath.Glob(filepath.Join(work, tmpPrefix+"*")); len(m) != 0 {
+			if m, _ := filepath.Glob(filepath.Join(work, OutputTempPrefix+"*")); len(m) != 0 {
 				t.Errorf("temporary files left: %v", m)
 			}
 		})

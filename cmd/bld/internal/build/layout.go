@@ -59,7 +59,13 @@ func (l Layout) TimingsReport() string {
 // --compile_commands writes, at the workspace root, where clangd looks.
 func (l Layout) CompileCommands() string { return filepath.Join(l.Root, "compile_commands.json") }
 
-// StagingDir is where outputs are restored and files written before they
-// are renamed into place: a build killed meanwhile leaves its temporary
-// files there only, and the next build empties it under the workspace lock.
+// OutputDir is where outputs go (workspace.OutputDir).
+func (l Layout) OutputDir() string {
+	return filepath.Join(l.Root, filepath.FromSlash(workspace.OutputDir))
+}
+
+// StagingDir is where files are written before they are renamed into
+// place: a build killed meanwhile leaves its temporary files there, and
+// the next build empties it under the workspace lock. (Restored outputs
+// are written beside themselves; see exec/cache's RemoveTemps.)
 func (l Layout) StagingDir() string { return filepath.Join(l.StateDir(), "staging") }

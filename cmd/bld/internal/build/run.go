@@ -20,7 +20,8 @@ import (
 // Prepare readies the workspace for a build, under the workspace lock
 // (Layout.LockFile), before anything runs: it kills the commands a build
 // killed with SIGKILL left running (returning how many), and removes what
-// such a build left in exec roots and in the staging directory.
+// such a build left in exec roots, beside outputs and in the staging
+// directory.
 func Prepare(l Layout) (killed int, err error) {
 	processDir := l.ProcessDir()
 	if err := os.MkdirAll(processDir, 0o755); err != nil {
@@ -32,8 +33,13 @@ func Prepare(l Layout) (killed int, err error) {
 	if err := sandbox.RemoveStale(l.Root); err != nil {
 		return killed, err
 	}
-	// Outputs are restored and files written through this directory, so
-	// that a build killed meanwhile leaves its temporary files here only.
+	// Outputs are restored through temporary files beside them, and a
+	// build killed meanwhile leaves a marker that says so in the staging
+	// directory; files are written through that directory, so that such a
+	// build leaves its other temporary files there.
+	if _, err := cache.RemoveTemps(l.OutputDir(), l.StagingDir()); err != nil {
+		return killed, err
+	}
 	if err := sandbox.RemoveAll(l.StagingDir()); err != nil {
 		return killed, fmt.Errorf("removing what a killed build left in %s: %w", l.StagingDir(), err)
 	}

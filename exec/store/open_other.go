@@ -1,0 +1,14 @@
+//go:build !unix
+
+package store
+
+import (
+	"io/fs"
+	"os"
+)
+
+// openTemp creates the file name, which must not exist, for reading and
+// writing, with mode perm (less the umask).
+func openTemp(name string, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+}
