@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -51,6 +52,13 @@ func recoverAndExit(w io.Writer, exit func(int)) {
 // function it returns is called; that function returns once f has
 // returned for the last time, so that nothing f does outlives it.
 func Every(interval time.Duration, f func()) (stop func()) {
+	return EveryUntil(interval, func() bool { f(); return true })
+}
+
+// EveryUntil is Every for an f that may end the calls itself: f is not
+// called again once it returns false. stop may be called after that, and
+// more than once.
+func EveryUntil(interval time.Duration, f func() (again bool)) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	Go(func() {
@@ -62,12 +70,17 @@ func Every(interval time.Duration, f func()) (stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				f()
+				if !f() {
+					return
+				}
 			}
 		}
 	})
+	var once sync.Once
 	return func() {
-		close(done)
-		<-finished
+		once.Do(func() {
+			close(done)
+			<-finished
+		})
 	}
 }

@@ -75,15 +75,6 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 	return p, nil
 }
 
-// kill kills the command's process group, unless its leader was reaped.
-func (p *process) kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.reaped {
-		syscall.Kill(-p.pid, syscall.SIGKILL)
-	}
-}
-
 // wait copies the command's output from rd (the non-blocking reading end
 // of its output pipe; wait does not close it) to out, and waits for the
 // command's main process to end; then, before reaping it (so that its

@@ -42,14 +42,6 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 	return p, nil
 }
 
-func (p *process) kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.reaped {
-		syscall.Kill(-p.pid, syscall.SIGKILL)
-	}
-}
-
 // wait copies the command's output from rd to out while it waits for the
 // command (waitExited), then reads what is left for waitDelay at most.
 func (p *process) wait(rd int, out io.Writer, _ []byte) (syscall.WaitStatus, *syscall.Rusage, error) {

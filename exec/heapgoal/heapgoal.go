@@ -136,29 +136,17 @@ func Reserve(n uint64) (end func()) {
 		debug.SetGCPercent(prev) // collections off, or already that far
 		return func() {}
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	crash.Go(func() {
-		defer close(finished)
-		tick := time.NewTicker(poll)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				if _, c, gogc, ok := read(); ok && c != cycles && gogc == percent {
-					debug.SetGCPercent(prev)
-					return
-				}
-			}
+	stopPolling := crash.EveryUntil(poll, func() bool {
+		if _, c, gogc, ok := read(); ok && c != cycles && gogc == percent {
+			debug.SetGCPercent(prev)
+			return false
 		}
+		return true
 	})
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(done)
-			<-finished
+			stopPolling()
 			if _, _, gogc, ok := read(); ok && gogc == percent {
 				debug.SetGCPercent(prev)
 			}
