@@ -479,7 +479,17 @@ func (r *fastRecord) save(order []string) error {
 	if !r.dirty.Load() && r.misplaced.Load() == 0 {
 		return nil
 	}
-	var body []byte
+	// The file is made in one buffer, header and checksum first (filled
+	// in last), sized after the record as loaded (or ~200 bytes an
+	// action): at the end of a build, when the heap is at its largest,
+	// growing it by doubling and copying it behind the header made three
+	// times the file in garbage.
+	head := len(actionsHeader) + sha256.Size
+	size := len(r.data)
+	if size == 0 {
+		size = head + 200*len(order)
+	}
+	body := make([]byte, head, size+size/16)
 	done := make([]bool, len(r.slots))
 	doneExtra := map[string]bool{}
 	add := func(id string, e *fastEntry) {
@@ -540,13 +550,13 @@ func (r *fastRecord) save(order []string) error {
 			add(id, e)
 		}
 	})
-	sum := sha256.Sum256(body)
-	data := make([]byte, 0, len(actionsHeader)+len(sum)+len(body))
-	data = append(append(append(data, actionsHeader...), sum[:]...), body...)
+	sum := sha256.Sum256(body[head:])
+	copy(body, actionsHeader)
+	copy(body[len(actionsHeader):], sum[:])
 	if err := os.MkdirAll(filepath.Dir(r.file), 0o777); err != nil {
 		return err
 	}
-	if err := store.WriteFileVia(r.file, r.tmp, data, 0o644); err != nil {
+	if err := store.WriteFileVia(r.file, r.tmp, body, 0o644); err != nil {
 		return err
 	}
 	r.dirty.Store(false)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -234,15 +235,30 @@ func (m *memo) save() error {
 	if !m.dirty {
 		return nil
 	}
-	var b bytes.Buffer
-	b.WriteString(memoHeader + "\n")
-	for k, e := range m.m {
-		fmt.Fprintf(&b, "%s %d %d %d %d %d %s\n", e.d.Hash, e.st.size, e.st.mtime, e.st.ctime, e.st.ino, e.hashedAt, k)
-	}
 	if err := os.MkdirAll(filepath.Dir(m.file), 0o777); err != nil {
 		return err
 	}
-	if err := store.WriteFileVia(m.file, m.tmp, b.Bytes(), 0o644); err != nil {
+	// Written through a small buffer, one line made at a time: at the end
+	// of a build, when the heap is at its largest, the whole file in
+	// memory (and fmt's boxed arguments) was garbage the size of the file.
+	err := store.WriteFileFrom(m.file, m.tmp, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		bw.WriteString(memoHeader + "\n")
+		var line []byte
+		for k, e := range m.m {
+			// "HASH SIZE MTIME CTIME INO HASHEDAT PATH", as load reads it.
+			line = append(line[:0], e.d.Hash...)
+			for _, n := range [...]int64{e.st.size, e.st.mtime, e.st.ctime} {
+				line = strconv.AppendInt(append(line, ' '), n, 10)
+			}
+			line = strconv.AppendUint(append(line, ' '), e.st.ino, 10)
+			line = strconv.AppendInt(append(line, ' '), e.hashedAt, 10)
+			line = append(append(append(line, ' '), k...), '\n')
+			bw.Write(line)
+		}
+		return bw.Flush()
+	})
+	if err != nil {
 		return err
 	}
 	m.dirty = false
