@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"bld/exec/crash"
 )
 
 // A process is a command the runner started itself (not through the
@@ -162,27 +160,6 @@ func (p *process) reap(ru *syscall.Rusage) (syscall.WaitStatus, error) {
 		}
 		return ws, nil
 	}
-}
-
-// waitBlocking is wait without a pidfd: a goroutine copies the output
-// through the runtime's poller while this one waits (waitExited).
-func (p *process) waitBlocking(rd int, out io.Writer) (syscall.WaitStatus, *syscall.Rusage, error) {
-	fd, err := unix.Dup(rd)
-	if err != nil {
-		return 0, nil, os.NewSyscallError("dup", err)
-	}
-	unix.CloseOnExec(fd)
-	f := os.NewFile(uintptr(fd), "|0") // non-blocking: in the poller
-	defer f.Close()
-	copied := make(chan struct{})
-	crash.Go(func() {
-		defer close(copied)
-		io.Copy(out, f)
-	})
-	ws, ru, werr := p.waitExited()
-	f.SetReadDeadline(time.Now().Add(waitDelay))
-	<-copied
-	return ws, ru, werr
 }
 
 // waitExited waits for the command's main process to end, without

@@ -9,9 +9,6 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
-	"time"
-
-	"bld/exec/crash"
 )
 
 // A process is a command the runner started itself (not through the
@@ -45,22 +42,7 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 // wait copies the command's output from rd to out while it waits for the
 // command (waitExited), then reads what is left for waitDelay at most.
 func (p *process) wait(rd int, out io.Writer, _ []byte) (syscall.WaitStatus, *syscall.Rusage, error) {
-	fd, err := syscall.Dup(rd)
-	if err != nil {
-		return 0, nil, os.NewSyscallError("dup", err)
-	}
-	syscall.CloseOnExec(fd)
-	f := os.NewFile(uintptr(fd), "|0")
-	defer f.Close()
-	copied := make(chan struct{})
-	crash.Go(func() {
-		defer close(copied)
-		io.Copy(out, f)
-	})
-	ws, ru, werr := p.waitExited()
-	f.SetReadDeadline(time.Now().Add(waitDelay))
-	<-copied
-	return ws, ru, werr
+	return p.waitBlocking(rd, out)
 }
 
 // waitExited reaps the command, then kills what it left in its process

@@ -466,10 +466,6 @@ func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 	return -1, fmt.Sprintf("wait status %#x", int(ws)), s.maxRSS, nil
 }
 
-// ErrNotStarted is what Started.Wait returns (wrapped, with the zygote's
-// reason) when the zygote could not start the command.
-var ErrNotStarted = errors.New("the zygote did not start the command")
-
 // notStartedError is the zygote's reason for not starting a command.
 type notStartedError struct{ err error }
 

@@ -163,3 +163,7 @@ func parseRequest(b []byte) (*zygoteRequest, error) {
 	}
 	return r, nil
 }
+
+// ErrNotStarted is what Started.Wait returns (wrapped, with the zygote's
+// reason) when the zygote could not start the command.
+var ErrNotStarted = errors.New("the zygote did not start the command")
