@@ -34,7 +34,7 @@ func readHashed(path string, keep int64) (hashedFile, error) {
 		return h, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return h, &regfile.NotRegularError{Path: path, Mode: modeType(st.Mode)}
+		return h, &regfile.NotRegularError{Path: path, Mode: modeType(uint32(st.Mode))}
 	}
 	h.before = stampOfStat(&st)
 	read := func(b []byte) (int, error) {

@@ -379,7 +379,8 @@ func (c *Cache) hashTool(ctx context.Context, ki *keyInfo, a *graph.Action) erro
 	if err != nil {
 		return nil
 	}
-	d, st, err := c.memo.fileDigest(prog.Name, prog.Path)
+	// Find stat'ed the program: a regular file, with that stamp.
+	d, st, err := c.memo.stampedDigest(prog.Name, prog.Path, stampOf(prog.Info))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
