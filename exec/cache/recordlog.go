@@ -51,9 +51,9 @@ type recordLog struct {
 	// appended to (compactUnread).
 	unreadMax int64
 
-	mu     sync.Mutex
-	f      *os.File // for appending, once something is appended
-	size   int64    // of the file, once opened or scanned, pending lines included
+	mu   sync.Mutex
+	f    *os.File // for appending, once something is appended
+	size int64    // of the file, once opened or scanned, pending lines included
 	// pending are lines put but not yet written to f (flushAt); the
 	// index and size count them already.
 	pending []byte
@@ -61,10 +61,10 @@ type recordLog struct {
 	// count lines the file does not have, and the log is no longer
 	// read, appended to or compacted in this build.
 	writeErr error
-	index  map[string]span
-	live   int64 // bytes of the indexed lines
-	loaded bool
-	err    error // the scan's, if it failed
+	index    map[string]span
+	live     int64 // bytes of the indexed lines
+	loaded   bool
+	err      error // the scan's, if it failed
 }
 
 // span is where a line is in the log.
