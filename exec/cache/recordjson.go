@@ -72,12 +72,12 @@ func appendInputs(dst []byte, name string, ins []recordInput) []byte {
 	return append(dst, ']')
 }
 
-// appendJSONString appends s as json.Marshal encodes a string: quoted as
-// is when it holds only printable ASCII that needs no escape (paths,
-// digests, most arguments), else by json.Marshal itself.
+// appendJSONString appends s as json.Marshal encodes a string (HTML
+// characters escaped too): ASCII here, a string with other bytes by
+// json.Marshal itself.
 func appendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if s[i] >= 0x80 {
 			b, err := json.Marshal(s)
 			if err != nil { // never, for a string
 				return strconv.AppendQuote(dst, s)
@@ -85,7 +85,33 @@ func appendJSONString(dst []byte, s string) []byte {
 			return append(dst, b...)
 		}
 	}
+	const hexDigits = "0123456789abcdef"
 	dst = append(dst, '"')
-	dst = append(dst, s...)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }

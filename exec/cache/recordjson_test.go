@@ -40,7 +40,7 @@ func TestAppendRecordIsJSONMarshal(t *testing.T) {
 }
 
 func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "a", `"`, "\\", "<", "\xff", "\u2029", "é"} {
+	for _, s := range []string{"", "a", `"`, "\\", "<", "\xff", "\u2029", "é", "\b\f\x01\x7f>&", "cat a > b && echo \"x\"\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
