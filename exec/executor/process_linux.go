@@ -74,9 +74,8 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 }
 
 // wait copies the command's output from rd (the reading end of its output
-// pipe, blocking, as outputPipe(false) makes it; wait does not close it)
-// to out, and waits for the
-// command's main process to end; then, before reaping it (so that its
+// pipe, blocking or not; wait does not close it) to out, and waits for
+// the command's main process to end; then, before reaping it (so that its
 // process group ID cannot have been reused), it kills what the command
 // left running in its group (an action is over when its command is, as
 // in Bazel), reaps it, and reads what is left in the pipe until EOF or
