@@ -80,14 +80,17 @@ func (j *groupJournal) track(pgid int) (untrack func()) {
 	defer j.mu.Unlock()
 	j.openLocked()
 	if j.mapped != nil {
-		if slot, ok := j.slotLocked(); ok {
-			j.setLocked(slot, uint64(pgid))
-			return func() {
-				j.mu.Lock()
-				defer j.mu.Unlock()
-				j.setLocked(slot, 0)
-				j.free = append(j.free, slot)
-			}
+		slot, ok := j.slotLocked()
+		if !ok {
+			// It could not grow: the group goes unrecorded.
+			return func() {}
+		}
+		j.setLocked(slot, uint64(pgid))
+		return func() {
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			j.setLocked(slot, 0)
+			j.free = append(j.free, slot)
 		}
 	}
 	j.appendLocked('+', pgid)
@@ -107,8 +110,15 @@ func (j *groupJournal) openLocked() {
 	if j.err != nil {
 		return
 	}
+	// Written, not truncated to size: the file's blocks exist before it
+	// is mapped, so that a store into the mapping never needs one (on a
+	// full disk, that would be a SIGBUS; here, a failed write and the
+	// appended journal).
 	size := len(slotsHeader) + journalSlots*8
-	if err := j.f.Truncate(int64(size)); err != nil {
+	page := make([]byte, size)
+	copy(page, slotsHeader)
+	if _, err := j.f.Write(page); err != nil {
+		j.f.Truncate(0)
 		return
 	}
 	m, err := mapFile(j.f, size)
@@ -116,12 +126,11 @@ func (j *groupJournal) openLocked() {
 		j.f.Truncate(0)
 		return
 	}
-	copy(m, slotsHeader)
 	j.mapped = m
 }
 
 // slotLocked returns a free slot of the mapped journal, growing it if it
-// must; false if it cannot (the caller appends instead).
+// must; false if it cannot.
 func (j *groupJournal) slotLocked() (int, bool) {
 	if n := len(j.free); n > 0 {
 		slot := j.free[n-1]
@@ -129,11 +138,14 @@ func (j *groupJournal) slotLocked() (int, bool) {
 		return slot, true
 	}
 	if len(slotsHeader)+(j.next+1)*8 > len(j.mapped) {
-		size := len(slotsHeader) + 2*(len(j.mapped)-len(slotsHeader))/8*8
-		if err := j.f.Truncate(int64(size)); err != nil {
+		// Twice the slots, appended as zeros (free slots) before they
+		// are mapped, as openLocked does.
+		grow := len(j.mapped) - len(slotsHeader)
+		if _, err := j.f.Write(make([]byte, grow)); err != nil {
+			j.f.Truncate(int64(len(j.mapped)))
 			return 0, false
 		}
-		m, err := mapFile(j.f, size)
+		m, err := mapFile(j.f, len(j.mapped)+grow)
 		if err != nil {
 			return 0, false
 		}
