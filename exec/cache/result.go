@@ -79,11 +79,7 @@ type outputFile struct {
 
 // putResult stores r as the result of key.
 func (c *Cache) putResult(key string, r *actionResult) error {
-	payload, err := reapi.Marshal(r.proto())
-	if err != nil {
-		return fmt.Errorf("cache: action result: %w", err)
-	}
-	return c.store.PutEntry(key, payload, blobsOf(r))
+	return c.store.PutEntry(key, appendResult(nil, r), blobsOf(r))
 }
 
 // proto returns r as a REAPI ActionResult.
