@@ -82,7 +82,8 @@ func (c *Cache) putResult(key string, r *actionResult) error {
 	return c.store.PutEntry(key, appendResult(nil, r), blobsOf(r))
 }
 
-// proto returns r as a REAPI ActionResult.
+// proto returns r as a REAPI ActionResult (appendResult encodes the same
+// message without building it).
 func (r *actionResult) proto() *repb.ActionResult {
 	m := &repb.ActionResult{OutputFiles: make([]*repb.OutputFile, len(r.OutputFiles))}
 	ofs := make([]repb.OutputFile, len(r.OutputFiles))
