@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -655,6 +654,9 @@ type zserver struct {
 	home int    // the zygote's mount namespace
 	null int    // /dev/null, the commands' stdin
 	view string // the workspace whose view the zygote's namespace has, or ""
+	// noProc, when set, says why the kernel cannot give a command a /proc
+	// of its pid namespace (privateProc): commands with one are declined.
+	noProc string
 
 	free   []*slot          // slots not in use
 	jobs   map[uint64]*zjob // running commands, by id
@@ -928,7 +930,7 @@ func parseRights(oob []byte) ([]int, error) {
 // when the thread could not go back: the zygote must then stop (its next
 // command would see this one's mounts).
 func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
-	view, from := viewNone, ""
+	view, viewFD := viewNone, -1
 	if z.view != "" && req.Plan.Root == z.view {
 		view = viewMade
 	}
@@ -945,7 +947,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 			z.dropSlot(sl)
 			return 0, 0, nil, fmt.Errorf("entering a mount namespace: %w", err), nil
 		}
-		view, from = viewHidden, "/proc/self/fd/"+strconv.Itoa(sl.view)
+		view, viewFD = viewHidden, sl.view
 	} else if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return 0, 0, nil, fmt.Errorf("unshare(CLONE_NEWNS): %w", err), nil
 	}
@@ -958,7 +960,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	if sl != nil {
 		sl.uses++
 	}
-	if err := mountExecRoot(&req.Plan, view, from); err != nil {
+	if err := mountExecRoot(&req.Plan, view, viewFD); err != nil {
 		return 0, 0, sl, err, nil
 	}
 	pfiles := make([]uintptr, 0, 1+len(files))
@@ -969,12 +971,25 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
 	if req.Pidns {
+		if z.noProc != "" {
+			return 0, 0, sl, errors.New(z.noProc), nil
+		}
 		sys.Cloneflags = syscall.CLONE_NEWPID
 		sys.Pdeathsig = syscall.SIGKILL
+		// Stopped at its exec, until privateProc has mounted its /proc.
+		sys.Ptrace = true
 	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
 		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
+	}
+	if req.Pidns {
+		if err := z.privateProc(pid, pidfd); err != nil {
+			if pidfd >= 0 {
+				unix.Close(pidfd)
+			}
+			return 0, 0, sl, err, nil
+		}
 	}
 	if pidfd < 0 {
 		// A kernel without CLONE_PIDFD (before 5.2).
@@ -989,6 +1004,104 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 		}
 	}
 	return pid, pidfd, sl, nil, nil
+}
+
+// privateProc gives the command pid, just forked in a pid namespace of
+// its own (whose pid 1 it is) and stopped at its exec by ptrace (so it has
+// run none of its program's instructions), a /proc of that namespace, on
+// /proc of its mount namespace (this thread's), and lets it run. Without
+// it, /proc would be the zygote's, the host's: every process of the user
+// in it, and through another action's command's /proc/<pid>/root and cwd,
+// that command's exec root, whose inputs this command does not declare.
+// A proc mount shows the pid namespace of the process that mounts it,
+// unless told another one (the pidns option, Linux 6.15; the command's
+// namespace from its pidfd, Linux 6.11): the command cannot mount it
+// itself before its exec, as Go runs no code of ours between fork and
+// exec. On error, the command is killed and reaped; if the kernel cannot
+// do it, z.noProc says why and the zygote declines every command with a
+// pid namespace from then on (the per-action helper, which is its
+// namespace's init, mounts its /proc itself).
+func (z *zserver) privateProc(pid, pidfd int) error {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			unix.Kill(pid, unix.SIGKILL)
+			return fmt.Errorf("waiting for the command's exec: %w", err)
+		}
+	}
+	if !ws.Stopped() {
+		return fmt.Errorf("the command ended at its exec (wait status %#x)", int(ws))
+	}
+	err := mountProcOf(pidfd)
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		for {
+			if _, werr := unix.Wait4(pid, nil, unix.WALL, nil); werr != unix.EINTR {
+				break
+			}
+		}
+		if err, ok := err.(*procError); ok && err.kernel {
+			z.noProc = err.Error()
+		}
+		return err
+	}
+	if err := unix.PtraceDetach(pid); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		for {
+			if _, werr := unix.Wait4(pid, nil, unix.WALL, nil); werr != unix.EINTR {
+				break
+			}
+		}
+		return fmt.Errorf("letting the command run: %w", err)
+	}
+	return nil
+}
+
+// A procError is why a /proc could not be mounted for a command; kernel
+// says that the kernel lacks what it takes (every command would fail).
+type procError struct {
+	err    error
+	kernel bool
+}
+
+func (e *procError) Error() string { return e.err.Error() }
+
+// mountProcOf mounts, on /proc, a proc file system showing the pid
+// namespace of the process pidfd refers to: nosuid, nodev, noexec, as the
+// per-action helper mounts its own.
+func mountProcOf(pidfd int) error {
+	if pidfd < 0 {
+		return &procError{errors.New("a private /proc needs pidfds (Linux 5.2)"), true}
+	}
+	ns, err := unix.IoctlRetInt(pidfd, unix.PIDFD_GET_PID_NAMESPACE)
+	if err != nil {
+		return &procError{fmt.Errorf("the command's pid namespace (PIDFD_GET_PID_NAMESPACE, Linux 6.11): %w", err), err == unix.ENOTTY || err == unix.EINVAL}
+	}
+	defer unix.Close(ns)
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return &procError{fmt.Errorf("a /proc for the command: fsopen: %w", err), err == unix.ENOSYS}
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetFd(fs, "pidns", ns); err != nil {
+		return &procError{fmt.Errorf("a /proc for the command's pid namespace (option pidns, Linux 6.15): %w", err), err == unix.EINVAL}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return &procError{fmt.Errorf("a /proc for the command: %w", err), err == unix.EPERM}
+	}
+	mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return &procError{fmt.Errorf("a /proc for the command: fsmount: %w", err), false}
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", unix.AT_FDCWD, "/proc", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return &procError{fmt.Errorf("mounting the command's /proc: %w", err), err == unix.EPERM}
+	}
+	return nil
 }
 
 // planMounts is how many mounts mountExecRoot makes for p in a slot.
