@@ -210,7 +210,7 @@ func helper(args []string) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
-	if err := mountExecRoot(&p, viewNone, -1); err != nil {
+	if err := mountExecRoot(&p, viewNone, -1, -1, ""); err != nil {
 		return err
 	}
 	// In a pid namespace of its own (pid 1), the /proc of the host would
@@ -369,10 +369,22 @@ const (
 // with open_tree(2) and move_mount(2), not through a path such as
 // /proc/self/fd/N: in a slot, /proc is the last command's, which does not
 // show the zygote.
-func mountExecRoot(p *mountPlan, view int, viewFD int) error {
-	// No size limit but the kernel's default (half the memory): what a
-	// command writes outside its output directories lives here.
-	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+//
+// FixedDir gets a tmpfs of its own, or, when base >= 0, a new directory
+// baseDir of the tmpfs base (a descriptor of its root), bound there: a
+// slot's tmpfs, made once for all its commands, as making a file system
+// (a superblock) and tearing it down costs more than a bind.
+func mountExecRoot(p *mountPlan, view int, viewFD int, base int, baseDir string) error {
+	if base >= 0 {
+		if err := unix.Mkdirat(base, baseDir, 0o755); err != nil {
+			return fmt.Errorf("making the exec root's tmpfs directory: %w", err)
+		}
+		if err := bindAt(base, baseDir, FixedDir, false); err != nil {
+			return fmt.Errorf("binding the exec root's tmpfs directory on %s: %w", FixedDir, err)
+		}
+		// No size limit but the kernel's default (half the memory): what a
+		// command writes outside its output directories lives here.
+	} else if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mounting a tmpfs on %s: %w", FixedDir, err)
 	}
 	if err := os.Mkdir(FixedExecRoot, 0o755); err != nil {

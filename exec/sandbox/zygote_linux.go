@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -632,6 +633,7 @@ type zjob struct {
 type slot struct {
 	ns     int // the mount namespace
 	view   int // O_PATH descriptor of the workspace's view in ns
+	tmp    int // O_PATH descriptor of the tmpfs of its exec roots, in ns
 	uses   int // exec roots mounted on FixedDir
 	mounts int // the mounts they made
 }
@@ -930,7 +932,7 @@ func parseRights(oob []byte) ([]int, error) {
 // when the thread could not go back: the zygote must then stop (its next
 // command would see this one's mounts).
 func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
-	view, viewFD := viewNone, -1
+	view, viewFD, base, baseDir := viewNone, -1, -1, ""
 	if z.view != "" && req.Plan.Root == z.view {
 		view = viewMade
 	}
@@ -947,7 +949,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 			z.dropSlot(sl)
 			return 0, 0, nil, fmt.Errorf("entering a mount namespace: %w", err), nil
 		}
-		view, viewFD = viewHidden, sl.view
+		view, viewFD, base, baseDir = viewHidden, sl.view, sl.tmp, strconv.Itoa(sl.uses)
 	} else if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return 0, 0, nil, fmt.Errorf("unshare(CLONE_NEWNS): %w", err), nil
 	}
@@ -960,7 +962,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	if sl != nil {
 		sl.uses++
 	}
-	if err := mountExecRoot(&req.Plan, view, viewFD); err != nil {
+	if err := mountExecRoot(&req.Plan, view, viewFD, base, baseDir); err != nil {
 		return 0, 0, sl, err, nil
 	}
 	pfiles := make([]uintptr, 0, 1+len(files))
@@ -1130,16 +1132,21 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", err)
 		}
 	}()
-	sl = &slot{ns: -1}
+	sl = &slot{ns: -1, tmp: -1}
 	var err error
 	if sl.view, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		return nil, nil
 	}
-	if hideWorkspace(z.view) == nil {
-		sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	// The slot's tmpfs, on the workspace's path until step 5 covers it
+	// (no other path leads to it then), reached through sl.tmp.
+	if err := unix.Mount("tmpfs", z.view, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err == nil {
+		sl.tmp, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == nil && hideWorkspace(z.view) == nil {
+			sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		}
 	}
 	if sl.ns < 0 {
-		unix.Close(sl.view)
+		z.dropSlot(sl)
 		return nil, nil
 	}
 	return sl, nil
@@ -1157,8 +1164,11 @@ func (z *zserver) release(sl *slot) {
 
 // dropSlot tears a slot down: the last reference to its namespace goes.
 func (z *zserver) dropSlot(sl *slot) {
-	unix.Close(sl.ns)
-	unix.Close(sl.view)
+	for _, fd := range []int{sl.ns, sl.view, sl.tmp} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
 }
 
 // dropCapabilities makes sure that what this thread execs has no
