@@ -68,9 +68,11 @@ import (
 // view per command, on its serving thread after unshare(CLONE_NEWNS),
 // whose copy of the zygote's namespace has the view, or in a namespace it
 // reuses (a slot, whose workspace step 5 hid once: binds reach the view
-// through a descriptor); step 6 by forking the command from that thread.
-// With a pid namespace, the command itself is the namespace's pid 1 (no
-// helper init, no /proc of its own: see StartZygote).
+// through a descriptor, and its exec roots are directories of one tmpfs of
+// the slot); step 6 by forking the command from that thread. With a pid
+// namespace, the command itself is the namespace's pid 1 (no helper
+// init), and the zygote mounts a /proc of that namespace for it before
+// it runs (zserver.privateProc), as the helper mounts its own.
 
 // newProcAttr is what every sandboxed command needs: a process group of
 // its own.

@@ -53,11 +53,12 @@ import (
 //     a process group of its own, with stdin /dev/null, and with a pid
 //     namespace of its own when asked. The command is then that
 //     namespace's pid 1: when it ends, the kernel kills whatever it left
-//     in the namespace; it gets SIGKILL if the zygote dies; and, unlike
-//     under the per-action helper, /proc is the host's (a proc mount
-//     shows the pid namespace of the process that mounts it, and no
-//     process of ours runs in the command's namespace before the
-//     command).
+//     in the namespace; and it gets SIGKILL if the zygote dies. Its /proc
+//     is one of its pid namespace (privateProc: the command is forked
+//     stopped at its exec, under ptrace, and let run once a proc file
+//     system of its namespace is on /proc), so no other process, bld's,
+//     the zygote's or another action's, is visible to it. A command
+//     without a pid namespace (allow_daemon) sees the host's /proc.
 //   - It answers 'e' with a message when the command could not be
 //     started (bld then runs the action with the per-action helper, which
 //     reports the failure as it always did: for a command in a pid
@@ -617,16 +618,20 @@ type zjob struct {
 // host's: some tens), and the namespace's teardown when the command ends
 // (an unmount of each, and a wait for an RCU grace period); unmounting a
 // command's exec root from a reused namespace costs that wait too. So a
-// command's exec root is mounted on top of the last one's (each a tmpfs
-// on FixedDir: the lower ones are unreachable by any path, as a path
-// through FixedDir leads to the top one and ".." from its root to
-// FixedDir's parent), and a slot is torn down, all at once, after
+// command's exec root is mounted on top of the last one's (each a new
+// directory of the slot's tmpfs, bound on FixedDir: the lower ones are
+// unreachable by any path, as a path through FixedDir leads to the top
+// one and ".." from its root to FixedDir's parent), its /proc on top of
+// the last one's too, and a slot is torn down, all at once, after
 // maxSlotUses commands.
 //
 // A slot is made once, from the zygote's namespace: an O_PATH descriptor
-// of the workspace's read-only view is opened in it, then the empty
-// read-only tmpfs of step 5 covers the workspace for good (binds still
-// reach the view through the descriptor). A slot is used by one command
+// of the workspace's read-only view is opened in it, a tmpfs for its exec
+// roots is mounted on the workspace's path and an O_PATH descriptor of it
+// opened (one file system per slot: making one, and tearing it down, per
+// command cost more than a bind), then the empty read-only tmpfs of step
+// 5 covers both for good (binds still reach them through the
+// descriptors, with open_tree(2) and move_mount(2): no path reaches them). A slot is used by one command
 // at a time; it is free again once that command is reaped: as the command
 // was the init of its pid namespace, every process of the namespace, so
 // every process that could be in the slot, is gone then.
@@ -681,7 +686,8 @@ const zygoteCtl = 3
 // control socket and on a pidfd per running command, with blocking system
 // calls: receive a request, enter a mount namespace on this thread (a
 // slot, or a new one: unshare(CLONE_NEWNS)), mount the exec root, fork the
-// command (with CLONE_PIDFD), setns(2) back, answer;
+// command (with CLONE_PIDFD; with a pid namespace, stopped at its exec
+// until its /proc is mounted), setns(2) back, answer;
 // when a pidfd is readable, kill what the command left in its group, reap
 // it and answer. No goroutine, channel or Go poller is involved, so a
 // command costs the zygote no hand-off between threads: each hand-off
@@ -1106,9 +1112,10 @@ func mountProcOf(pidfd int) error {
 	return nil
 }
 
-// planMounts is how many mounts mountExecRoot makes for p in a slot.
+// planMounts is how many mounts a command of plan p makes in a slot:
+// mountExecRoot's and its /proc.
 func planMounts(p *mountPlan) int {
-	return 1 + len(p.Outs) + len(p.Inputs)
+	return 2 + len(p.Outs) + len(p.Inputs)
 }
 
 // takeSlot returns a free slot with room for need more mounts, or a new
