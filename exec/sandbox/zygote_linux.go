@@ -1030,6 +1030,16 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 // pid namespace from then on (the per-action helper, which is its
 // namespace's init, mounts its /proc itself).
 func (z *zserver) privateProc(pid, pidfd int) error {
+	// The mount needs only the command's pid namespace, there since the
+	// fork: it is made while the command finishes its exec, which the
+	// wait below then seldom waits for.
+	if err := mountProcOf(pidfd); err != nil {
+		killReap(pid)
+		if err, ok := err.(*procError); ok && err.kernel {
+			z.noProc = err.Error()
+		}
+		return err
+	}
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
@@ -1037,36 +1047,28 @@ func (z *zserver) privateProc(pid, pidfd int) error {
 			break
 		}
 		if err != unix.EINTR {
-			unix.Kill(pid, unix.SIGKILL)
+			killReap(pid)
 			return fmt.Errorf("waiting for the command's exec: %w", err)
 		}
 	}
 	if !ws.Stopped() {
 		return fmt.Errorf("the command ended at its exec (wait status %#x)", int(ws))
 	}
-	err := mountProcOf(pidfd)
-	if err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		for {
-			if _, werr := unix.Wait4(pid, nil, unix.WALL, nil); werr != unix.EINTR {
-				break
-			}
-		}
-		if err, ok := err.(*procError); ok && err.kernel {
-			z.noProc = err.Error()
-		}
-		return err
-	}
 	if err := unix.PtraceDetach(pid); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		for {
-			if _, werr := unix.Wait4(pid, nil, unix.WALL, nil); werr != unix.EINTR {
-				break
-			}
-		}
+		killReap(pid)
 		return fmt.Errorf("letting the command run: %w", err)
 	}
 	return nil
+}
+
+// killReap kills process pid, a child, and reaps it.
+func killReap(pid int) {
+	unix.Kill(pid, unix.SIGKILL)
+	for {
+		if _, err := unix.Wait4(pid, nil, unix.WALL, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // A procError is why a /proc could not be mounted for a command; kernel
