@@ -59,7 +59,9 @@ func reportCPU(b *testing.B, cpu0 time.Duration) {
 // is the namespace sandbox's cost per action, without the executor.
 //
 // cpu-ns/op is the CPU time per action of the benchmark's process and
-// of its children (the zygote and the commands), not just its latency.
+// of its children (the zygote and the commands), not just its latency;
+// zygote-cpu-ns/op the zygote's alone (its threads' schedstat, from the
+// second action on), which load distorts less.
 //
 //	go test -run '^$' -bench NamespaceAction -count 5 ./exec/sandbox
 func BenchmarkNamespaceAction(b *testing.B) {
