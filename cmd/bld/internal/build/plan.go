@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"bld/exec/crash"
 	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/exec/heapgoal"
@@ -211,6 +212,25 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	// 100,000 targets, the index came 40 MB over it, the build's peak).
 	stopWatch()
 	defer heapgoal.FollowNow(heapgoal.Execution)()
+	// The snapshot's bulk, the actions, is encoded on the other core
+	// while this one makes the index and checks the graph (at 100,000
+	// targets, each about half a second on one core); its reads and
+	// index are encoded last, once made.
+	var head chan headResult
+	save := snapPath != "" && len(reported) == 0
+	if save {
+		env := map[string]snapshot.EnvValue{}
+		for _, name := range envRead {
+			v, ok := req.Lookup(name)
+			env[name] = snapshot.EnvValue{Value: v, Set: ok}
+		}
+		head = make(chan headResult, 1)
+		s := &snapshot.Snapshot{Key: key, Env: env, Actions: actions, Goals: goals}
+		crash.Go(func() {
+			h, err := snapshot.EncodeHead(s)
+			head <- headResult{h, err}
+		})
+	}
 	// The index of an incremental re-analysis is made from the
 	// analysis's records and the packages loaded, before both are
 	// dropped.
@@ -238,18 +258,25 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		plan.AnalysisErrors = len(reported)
 		return plan, nil
 	}
-	if snapPath == "" {
+	if !save {
 		return plan, nil
 	}
-	snap = &snapshot.Snapshot{Key: key, Reads: view.Reads(), Env: map[string]snapshot.EnvValue{}, Actions: actions, Goals: goals, Index: index}
-	for _, name := range envRead {
-		v, ok := req.Lookup(name)
-		snap.Env[name] = snapshot.EnvValue{Value: v, Set: ok}
+	// The reads are complete once the graph's sources are checked.
+	hr := <-head
+	err = hr.err
+	if err == nil {
+		err = snapshot.WriteFile(snapPath, hr.head.Finish(view.Reads(), index))
 	}
-	if err := snapshot.Save(snapPath, snap); err != nil {
+	if err != nil {
 		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
 	}
 	return plan, nil
+}
+
+// headResult is what encoding a snapshot's head gave.
+type headResult struct {
+	head *snapshot.Head
+	err  error
 }
 
 // snapshotKey returns the key of the analysis snapshot of req: what, besides
