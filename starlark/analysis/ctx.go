@@ -245,11 +245,15 @@ func (rc *ruleContext) makeStructs() {
 					attr[name] = starlark.None
 					outputs[name] = starlark.None
 				}
+				files[name] = fileList(outs)
 			} else {
+				// One frozen list for both: nothing can tell them
+				// apart.
+				list := fileList(outs)
 				attr[name] = v
-				outputs[name] = fileList(outs)
+				outputs[name] = list
+				files[name] = list
 			}
-			files[name] = fileList(outs)
 		default:
 			attr[name] = v
 		}
