@@ -38,7 +38,7 @@ import (
 //
 // A file whose length, checksum, magic or structure is wrong is not a
 // snapshot: Decode reports it and Load treats it as absent.
-const fileMagic = "bldsnap5"
+const fileMagic = "bldsnap6"
 
 const headerLen = len(fileMagic) + 8 + 4
 
