@@ -91,9 +91,11 @@ type Analyzer struct {
 	// baseEnv is actionEnv as a sorted, deduplicated environment (the
 	// last value of a name counts), shared by the actions that add
 	// nothing to it; vars and fragments are ctx.var and ctx.fragments,
-	// frozen. All are made once.
-	baseEnv         []string
-	vars, fragments starlark.Value
+	// frozen; emptyStruct is the struct with no field, which ctx.file,
+	// ctx.executable and ctx.outputs of most rules are (a struct cannot
+	// change, so all share it). All are made once.
+	baseEnv                      []string
+	vars, fragments, emptyStruct starlark.Value
 
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
@@ -227,16 +229,17 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		}
 	}
 	return &Analyzer{
-		loader:    loader,
-		config:    cfg,
-		actionEnv: actionEnv,
-		baseEnv:   sortedEnv(envMap(actionEnv)),
-		vars:      cfg.vars(),
-		fragments: cfg.fragments(),
-		hostEnv:   host,
-		workers:   runtime.GOMAXPROCS(0),
-		st:        newState(),
-		printed:   map[label.Label]bool{},
+		loader:      loader,
+		config:      cfg,
+		actionEnv:   actionEnv,
+		baseEnv:     sortedEnv(envMap(actionEnv)),
+		vars:        cfg.vars(),
+		fragments:   cfg.fragments(),
+		emptyStruct: structOf(nil),
+		hostEnv:     host,
+		workers:     runtime.GOMAXPROCS(0),
+		st:          newState(),
+		printed:     map[label.Label]bool{},
 	}
 }
 

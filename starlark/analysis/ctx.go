@@ -191,12 +191,16 @@ func (rc *ruleContext) makeStructs() {
 			nOut++
 		}
 	}
+	// A dict with no entry to get is not made (nothing writes to it).
+	dict := func(n int) starlark.StringDict {
+		if n == 0 {
+			return nil
+		}
+		return make(starlark.StringDict, n)
+	}
 	attr := make(starlark.StringDict, len(t.Rule.AttrNames)+1)
 	attr["name"] = starlark.String(t.Label.Name)
-	files := make(starlark.StringDict, nDep)
-	single := make(starlark.StringDict, nLabel)
-	executable := make(starlark.StringDict, nExe)
-	outputs := make(starlark.StringDict, nOut)
+	files, single, executable, outputs := dict(nDep), dict(nLabel), dict(nExe), dict(nOut)
 	for i, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attr(name)
@@ -246,14 +250,24 @@ func (rc *ruleContext) makeStructs() {
 					attr[name] = starlark.None
 					outputs[name] = starlark.None
 				}
+				files[name] = fileList(outs)
 			} else {
+				// One frozen list for both: nothing can tell them
+				// apart.
+				list := fileList(outs)
 				attr[name] = v
-				outputs[name] = fileList(outs)
+				outputs[name] = list
+				files[name] = list
 			}
-			files[name] = fileList(outs)
 		default:
 			attr[name] = v
 		}
+	}
+	structOf := func(d starlark.StringDict) starlark.Value {
+		if len(d) == 0 {
+			return rc.a.emptyStruct
+		}
+		return structOf(d)
 	}
 	rc.s = &ctxStructs{
 		attr:       structOf(attr),

@@ -210,7 +210,8 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	thread := l.newThread(ctx, chain, label.Label{Pkg: pkg, Name: workspace.BuildFile})
 	thread.SetLocal(packageKey, &packageBuilder{pkg: p})
 	defer cancelOnDone(ctx, thread)()
-	defer l.threads.add(thread, file)()
+	l.threads.add(thread, file)
+	defer l.threads.remove(thread)
 	if _, err := starlark.ExecFileOptions(FileOptions, thread, file, src, predeclared); err != nil {
 		return nil, evalError(syntaxError(err, src))
 	}
@@ -348,7 +349,8 @@ func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label
 	}
 	thread := l.newThread(ctx, chain, m)
 	defer cancelOnDone(ctx, thread)()
-	defer l.threads.add(thread, filename)()
+	l.threads.add(thread, filename)
+	defer l.threads.remove(thread)
 	globals, err := starlark.ExecFileOptions(FileOptions, thread, filename, src, predeclared)
 	if err != nil {
 		return nil, evalError(syntaxError(err, src))
@@ -434,9 +436,14 @@ func (l *Loader) NewThread(ctx context.Context, name string) (*starlark.Thread, 
 		return nil, fmt.Errorf("load() is only allowed at the top of a file")
 	}
 	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
-	stopCancel := cancelOnDone(ctx, thread)
-	forget := l.threads.add(thread, name)
-	return thread, func() { forget(); stopCancel() }
+	// One function to call when done, not one per thing to undo: this
+	// runs once per target analyzed.
+	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
+	l.threads.add(thread, name)
+	return thread, func() {
+		l.threads.remove(thread)
+		stop()
+	}
 }
 
 // cancelOnDone cancels thread when ctx is done; the returned function stops

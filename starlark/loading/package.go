@@ -113,6 +113,9 @@ func (t *Target) Deps() []label.Label {
 			}
 			seen[l] = true
 		}
+		if out == nil {
+			out = make([]label.Label, 0, 4) // most targets have a few: one allocation
+		}
 		out = append(out, l)
 	}
 	for _, name := range t.Rule.AttrNames {
