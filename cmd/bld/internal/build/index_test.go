@@ -74,7 +74,7 @@ func TestNewIndexIsReplayIndex(t *testing.T) {
 			goals = append(goals, goalsOf(c)...)
 		}
 		actions := an.Actions()
-		got := newIndex(ctx, loader, an, ps, labels, actions, goals)
+		got := newIndex(ctx, loader, an, ps, labels, actions, goals, nil)
 		want := replayIndex(ctx, loader, an, ps, labels, actions, goals)
 		if got == nil || want == nil {
 			t.Fatalf("%v: newIndex gave %v, the replay %v; want both", patterns, got != nil, want != nil)
@@ -89,13 +89,13 @@ func TestNewIndexIsReplayIndex(t *testing.T) {
 		// refused.
 		swapped := slices.Clone(actions)
 		swapped[0], swapped[len(swapped)-1] = swapped[len(swapped)-1], swapped[0]
-		if swapped[0].Owner != swapped[len(swapped)-1].Owner && newIndex(ctx, loader, an, ps, labels, swapped, goals) != nil {
+		if swapped[0].Owner != swapped[len(swapped)-1].Owner && newIndex(ctx, loader, an, ps, labels, swapped, goals, nil) != nil {
 			t.Errorf("%v: newIndex of the first and last actions swapped is not nil", patterns)
 		}
-		if newIndex(ctx, loader, an, ps, labels, actions[:len(actions)-1], goals) != nil {
+		if newIndex(ctx, loader, an, ps, labels, actions[:len(actions)-1], goals, nil) != nil {
 			t.Errorf("%v: newIndex of all actions but the last is not nil", patterns)
 		}
-		if newIndex(ctx, loader, an, ps, labels, actions, append(goals, "bld-out/x")) != nil {
+		if newIndex(ctx, loader, an, ps, labels, actions, append(goals, "bld-out/x"), nil) != nil {
 			t.Errorf("%v: newIndex of one goal more is not nil", patterns)
 		}
 	}
