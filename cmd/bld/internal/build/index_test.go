@@ -82,6 +82,31 @@ func TestNewIndexIsReplayIndex(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%v: newIndex differs from the replay's (-replay +new):\n%s", patterns, diff)
 		}
+		// An analysis that releases packages as it goes gives the same
+		// index, the released packages' entries made at their release.
+		rloader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		rlabels, err := rloader.ExpandKeepGoing(ctx, ps, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := analysis.New(rloader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, []string{"HOME=/home/x"})
+		released := newReleasedIndex(rloader, ps)
+		ran.ReleasePackages(released.add)
+		ran.Prepare(ctx, rlabels)
+		var rgoals []string
+		for _, l := range rlabels {
+			c, err := ran.Analyze(ctx, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rgoals = append(rgoals, goalsOf(c)...)
+		}
+		if diff := cmp.Diff(got, newIndex(ctx, rloader, ran, ps, rlabels, ran.Actions(), rgoals, released)); diff != "" {
+			t.Errorf("%v: the index of an analysis that releases packages differs (-keeping +releasing):\n%s", patterns, diff)
+		}
+		if len(released.pkgs) == 0 && patterns[0] == "//..." {
+			t.Errorf("%v: no package released; the test lost its point", patterns)
+		}
 		if len(got.Env) == 0 && patterns[0] == "//..." {
 			t.Errorf("%v: no target inherits a variable; the test lost its point", patterns)
 		}
