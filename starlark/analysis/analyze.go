@@ -720,9 +720,8 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 	deps := newDepMap(depLabels, cs)
 	if isBuiltinRule(t, "alias") {
 		actual := deps.of(loading.LabelsOf(t.Attr("actual"))[0])
-		c := &Configured{Label: t.Label, Target: t, Providers: actual.Providers, implicitDefault: actual.implicitDefault,
-			Files: actual.Files, Executable: actual.Executable, Args: actual.Args}
-		return c, nil
+		return &Configured{Label: t.Label, Target: t, Providers: actual.Providers, implicitDefault: actual.implicitDefault,
+			Files: actual.Files, Executable: actual.Executable, Args: actual.Args}, nil
 	}
 	rc, err := newRuleContext(a, e, t, deps)
 	if err != nil {
