@@ -92,6 +92,9 @@ type packageEntry struct {
 	done chan struct{}
 	pkg  *Package
 	err  error
+	// released is set by Release: pkg is nil, and the next LoadPackage
+	// evaluates the package again.
+	released bool
 }
 
 // A loadChain is one goroutine's stack of modules being loaded. waitingFor
@@ -147,6 +150,29 @@ func (l *Loader) Forget() {
 	l.packages = map[string]*packageEntry{}
 }
 
+// Release drops the loader's reference to package pkg, loaded without
+// error, once its caller needs none of its targets any more (an analysis
+// that has analyzed all of them), so that their attributes can be
+// collected. LoadPackage evaluates a released package again (the same
+// package: evaluation is deterministic); LoadedPackages still lists it.
+// Release does nothing to a package not loaded, being loaded, or that
+// failed to load.
+func (l *Loader) Release(pkg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.packages[pkg]
+	if !ok || e.released {
+		return
+	}
+	select {
+	case <-e.done:
+		if e.err == nil {
+			e.pkg, e.released = nil, true
+		}
+	default:
+	}
+}
+
 // View returns the view through which the loader reads the workspace.
 func (l *Loader) View() *workspace.View { return l.view }
 
@@ -155,6 +181,9 @@ func (l *Loader) View() *workspace.View { return l.view }
 func (l *Loader) LoadPackage(ctx context.Context, pkg string) (*Package, error) {
 	l.mu.Lock()
 	e, ok := l.packages[pkg]
+	if ok && e.released {
+		ok = false
+	}
 	if !ok {
 		e = &packageEntry{done: make(chan struct{})}
 		l.packages[pkg] = e

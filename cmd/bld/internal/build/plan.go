@@ -145,6 +145,16 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	}
 	t = ph.Add("loading", t)
 	an := analysis.New(req.Loader, cfg, base, req.HostEnv)
+	// What analysis no longer needs is let go of as it goes: a package
+	// once all its targets are analyzed (the index entry of each is made
+	// before), their attributes' values once each is.
+	var released *releasedIndex
+	if snapPath != "" && req.Tests == nil {
+		released = newReleasedIndex(req.Loader, patterns)
+		an.ReleasePackages(released.add)
+	} else {
+		an.ReleasePackages(nil)
+	}
 	an.Prepare(ctx, labels)
 	var goals []string
 	var executables map[string]string
@@ -217,7 +227,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	// dropped.
 	var index *snapshot.Index
 	if snapPath != "" && len(reported) == 0 && req.Tests == nil {
-		index = newIndex(ctx, req.Loader, an, patterns, labels, actions, goals)
+		index = newIndex(ctx, req.Loader, an, patterns, labels, actions, goals, released)
 	}
 	// The snapshot's bulk, the actions, is encoded on the other core
 	// while this one collects the analysis and checks the graph (at
