@@ -43,7 +43,7 @@ func TestBackgroundProcessKilled(t *testing.T) {
 			if r.elapsed > 3*time.Second {
 				t.Errorf("the build took %v: it waited for the background process", r.elapsed)
 			}
-			deadline := time.Now().Add(2 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for len(processesRunning(t, "sleep", "987.654")) > 0 {
 				if time.Now().After(deadline) {
 					t.Fatalf("the background process survived the build: pids %v", processesRunning(t, "sleep", "987.654"))
@@ -100,7 +100,7 @@ genrule(
 `,
 	})
 	gone := func(argv ...string) bool {
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for len(processesRunning(t, argv...)) > 0 {
 			if time.Now().After(deadline) {
 				return false
@@ -109,8 +109,11 @@ genrule(
 		}
 		return true
 	}
+	// The escaped sleeps last 876 s: a build that waited for them would
+	// take that long. The bound is far from both, so a loaded machine does
+	// not fail the test.
 	r := w.mustBuild("build", "--sandbox=namespace", "//bg:escape")
-	if r.elapsed > 4*time.Second {
+	if r.elapsed > 120*time.Second {
 		t.Errorf("the build took %v: it waited for the escaped processes", r.elapsed)
 	}
 	for _, arg := range []string{"876.1", "876.2"} {
@@ -122,8 +125,15 @@ genrule(
 	}
 
 	w.mustBuild("build", "--sandbox=namespace", "//bg:daemon")
+	// The daemon says it is ready just before it execs sleep: wait for the
+	// exec, then for any kill the build's end would have sent.
+	var pids []string
+	for deadline := time.Now().Add(30 * time.Second); len(pids) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		pids = processesRunning(t, "sleep", "876.3")
+	}
 	time.Sleep(300 * time.Millisecond)
-	pids := processesRunning(t, "sleep", "876.3")
+	pids = processesRunning(t, "sleep", "876.3")
 	if len(pids) != 1 {
 		t.Errorf("the daemon of the allow-daemon action: want 1 running, got pids %v", pids)
 	}

@@ -258,6 +258,16 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		preload = build.Preload(paths)
 	}
 	cfg.CC, cfg.CXX = compilersOf(base)
+	var traceFile *os.File
+	if f.trace != "" {
+		// Created now, so that a path that cannot be written is a usage
+		// error before anything runs, as for --events.
+		traceFile, err = createRelative(env, f.trace)
+		if err != nil {
+			return nil, usageError(fmt.Sprintf("--trace: %v", err))
+		}
+		defer traceFile.Close()
+	}
 	var ph build.Phases
 	ph.Add("starting", traceStart)
 	req := analyzeRequest{cfg: cfg, base: base, patterns: patterns,
@@ -283,6 +293,20 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	if f.noBuild {
 		fmt.Fprintf(env.stderr, "bld: analyzed: %d actions in the graph (%.2fs); --nobuild: nothing run\n",
 			len(plan.Graph.Actions), time.Since(start).Seconds())
+		// The trace and the report show the phases only: no action ran.
+		if traceFile != nil {
+			if err := writeTrace(traceFile, status.NewTrace(traceStart, ph.List, nil)); err != nil {
+				return nil, fmt.Errorf("--trace: %w", err)
+			}
+		}
+		if f.timings {
+			report := paths.TimingsReport()
+			if err := writeTimings(report, &status.Timings{Title: strings.Join(args, " "), Start: traceStart,
+				Elapsed: time.Since(traceStart), Jobs: f.jobs, Phases: ph.List}); err != nil {
+				return nil, fmt.Errorf("--timings: %w", err)
+			}
+			fmt.Fprintf(env.stderr, "bld: timings: %s\n", report)
+		}
 		if plan.AnalysisErrors > 0 {
 			return nil, errReported
 		}
@@ -367,16 +391,6 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 	defer pool.Close()
 	var timeline *status.Timeline
-	var traceFile *os.File
-	if f.trace != "" {
-		// Created now, so that a path that cannot be written is a usage
-		// error before anything runs, as for --events.
-		traceFile, err = createRelative(env, f.trace)
-		if err != nil {
-			return nil, usageError(fmt.Sprintf("--trace: %v", err))
-		}
-		defer traceFile.Close()
-	}
 	if f.trace != "" || f.timings {
 		timeline = &status.Timeline{}
 		observers = append(observers, timeline)

@@ -168,6 +168,28 @@ genrule(name = "c", outs = ["c.txt"], cmd = "echo c > $@")
 	if r := w.bld("build", "--trace", "no/such/dir/t.json", "//p:all"); r.code != 2 || !strings.Contains(r.stderr, "--trace") {
 		t.Errorf("a trace that cannot be written: want exit 2 naming --trace, got %s", r)
 	}
+
+	// --nobuild after an edit: the phases of its analysis, and no action.
+	w.write("p/BUILD.star", w.read("p/BUILD.star")+"# edited\n")
+	w.mustBuild("build", "--nobuild", "--trace", "out/nobuild.json", "//p:all")
+	var doc struct {
+		TraceEvents []traceEvent `json:"traceEvents"`
+	}
+	if err := json.Unmarshal([]byte(w.read("out/nobuild.json")), &doc); err != nil {
+		t.Fatalf("--nobuild's trace is not JSON: %v", err)
+	}
+	var phases []string
+	for _, e := range doc.TraceEvents {
+		switch {
+		case e.Ph == "X" && e.Cat == "phase":
+			phases = append(phases, e.Name)
+		case e.Ph == "X":
+			t.Errorf("--nobuild's trace has an action: %+v", e)
+		}
+	}
+	if diff := cmp.Diff([]string{"starting", "analysis (incremental: 1 of 1 packages, 3 of 3 labels)"}, phases); diff != "" {
+		t.Errorf("--nobuild's phases (-want +got):\n%s", diff)
+	}
 }
 
 // --timings writes bld-out/timings.html, whose tables count the actions of

@@ -47,3 +47,34 @@ genrule(name = "good", outs = ["good.txt"], tools = ["gen.sh"], cmd = "./gen.sh 
 		t.Errorf("--sandbox=chroot: want exit %d:\n%s", exitUsage, r)
 	}
 }
+
+// TestSandboxProcIsPrivate: under --sandbox=namespace, a command's /proc
+// shows its own pid namespace only, so no /proc/<pid>/cwd, root or environ
+// of bld, of the sandbox's zygote or of another action running meanwhile
+// leads to the workspace's undeclared files or to another action's inputs;
+// /proc/self still works.
+func TestSandboxProcIsPrivate(t *testing.T) {
+	w := newWorkspace(t, map[string]string{
+		"secret.txt": "SECRET-WORKSPACE\n",
+		"other.txt":  "SECRET-OTHER-INPUT\n",
+	})
+	probe := `for p in /proc/[0-9]* /proc/[0-9]*/task/[0-9]*; do for f in cwd/secret.txt root` + w.path("") + `/secret.txt root` + w.path("") + `/other.txt cwd/other.txt environ; do cat $$p/$$f 2>/dev/null || true; done; done; readlink /proc/self/exe; ls /proc/self/fd | head -1`
+	w.write("BUILD.star", `genrule(name = "other", srcs = ["other.txt"], outs = ["other.out"], cmd = "sleep 1.5; cat other.txt > $@")
+genrule(name = "probe", outs = ["probe.txt"], cmd = "sleep 0.5; (`+strings.ReplaceAll(probe, `"`, `\"`)+`) > $@")
+`)
+	w.env = append(w.env, "BLD_TEST_ENV_MARK=SECRET-ENVIRON")
+	r := w.bld("build", "-j", "2", "--sandbox=namespace", "//:other", "//:probe")
+	if r.code == exitUsage {
+		t.Skipf("no namespace sandbox here:\n%s", r)
+	}
+	if r.code != 0 {
+		t.Fatalf("build failed:\n%s", r)
+	}
+	got := w.read("bld-out/probe.txt")
+	if strings.Contains(got, "SECRET") {
+		t.Errorf("the command read through /proc what it does not declare:\n%s", got)
+	}
+	if !strings.Contains(got, "/readlink\n0\n") {
+		t.Errorf("/proc/self/exe or /proc/self/fd does not work:\n%s", got)
+	}
+}

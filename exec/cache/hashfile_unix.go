@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"bld/exec/filestat"
 	"bld/exec/regfile"
 )
 
@@ -102,7 +103,7 @@ func fstat(fd int, st *syscall.Stat_t) error {
 
 // stampOfStat is stampOf of what stat(2) said.
 func stampOfStat(st *syscall.Stat_t) stamp {
-	return stamp{size: st.Size, mtime: mtimeNs(st), ctime: ctimeNs(st), ino: uint64(st.Ino), exec: st.Mode&0o111 != 0}
+	return stamp{size: st.Size, mtime: filestat.MtimeNs(st), ctime: filestat.CtimeNs(st), ino: uint64(st.Ino), exec: st.Mode&0o111 != 0}
 }
 
 // modeType returns the type bits of a stat(2) mode as fs.FileMode's.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bld/exec/digest"
+	"bld/exec/filestat"
 	"bld/exec/store"
 )
 
@@ -49,7 +50,7 @@ type stamp struct {
 }
 
 func stampOf(fi os.FileInfo) stamp {
-	ino, ctime := inodeCtime(fi)
+	_, ino, ctime := filestat.Identity(fi)
 	return stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: ctime, ino: ino, exec: fi.Mode()&0o111 != 0}
 }
 

@@ -5,16 +5,9 @@ package cache
 import (
 	"os"
 	"syscall"
-)
 
-// inodeCtime returns fi's inode number and status-change time (Unix ns).
-func inodeCtime(fi os.FileInfo) (uint64, int64) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0
-	}
-	return uint64(st.Ino), ctimeNs(st)
-}
+	"bld/exec/filestat"
+)
 
 // statStamp stats path, following symbolic links, and returns its stamp
 // (stampOf's) and whether it is a regular file, without the allocations of
@@ -31,6 +24,6 @@ func statStamp(path string) (stamp, bool, error) {
 	if err != nil {
 		return stamp{}, false, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
-	return stamp{size: st.Size, mtime: mtimeNs(&st), ctime: ctimeNs(&st), ino: uint64(st.Ino), exec: st.Mode&0o111 != 0},
+	return stamp{size: st.Size, mtime: filestat.MtimeNs(&st), ctime: filestat.CtimeNs(&st), ino: uint64(st.Ino), exec: st.Mode&0o111 != 0},
 		st.Mode&syscall.S_IFMT == syscall.S_IFREG, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"bld/exec/filestat"
 )
 
 // A rootDir stats files by their path relative to the workspace root with
@@ -48,7 +50,7 @@ func (d *rootDir) stat(rel string) (stamp, bool, error) {
 		}
 		break
 	}
-	return stamp{size: st.Size, mtime: mtimeNs(&st), ctime: ctimeNs(&st), ino: uint64(st.Ino), exec: st.Mode&0o111 != 0},
+	return stamp{size: st.Size, mtime: filestat.MtimeNs(&st), ctime: filestat.CtimeNs(&st), ino: uint64(st.Ino), exec: st.Mode&0o111 != 0},
 		st.Mode&syscall.S_IFMT == syscall.S_IFREG, nil
 }
 

@@ -38,9 +38,11 @@
 // once per Manager (Close stops it): for each command, its one serving
 // thread enters a mount namespace for it (one it reuses, when the command
 // gets a pid namespace, else a new one), mounts the exec root, forks
-// the command (in a pid namespace of its own, whose pid 1 it is), with the
-// descriptors bld sent it, and goes back to the zygote's namespace for the
-// next command (see zygote_linux.go). When the zygote is off
+// the command (in a pid namespace of its own, whose pid 1 it is, with a
+// /proc of that namespace only: no other process, bld's, the zygote's or
+// another action's, is visible there), with the descriptors bld sent it,
+// and goes back to the zygote's namespace for the next command (see
+// zygote_linux.go). When the zygote is off
 // (BLD_SANDBOX_ZYGOTE=0) or cannot serve a command, the executor starts the
 // helper for that command alone: it makes the mounts, changes to
 // FixedExecRoot, and execs the command in its place (same pid, so

@@ -68,9 +68,11 @@ import (
 // view per command, on its serving thread after unshare(CLONE_NEWNS),
 // whose copy of the zygote's namespace has the view, or in a namespace it
 // reuses (a slot, whose workspace step 5 hid once: binds reach the view
-// through a descriptor); step 6 by forking the command from that thread.
-// With a pid namespace, the command itself is the namespace's pid 1 (no
-// helper init, no /proc of its own: see StartZygote).
+// through a descriptor, and its exec roots are directories of one tmpfs of
+// the slot); step 6 by forking the command from that thread. With a pid
+// namespace, the command itself is the namespace's pid 1 (no helper
+// init), and the zygote mounts a /proc of that namespace for it before
+// it runs (zserver.privateProc), as the helper mounts its own.
 
 // newProcAttr is what every sandboxed command needs: a process group of
 // its own.
@@ -210,7 +212,7 @@ func helper(args []string) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
-	if err := mountExecRoot(&p, viewNone, ""); err != nil {
+	if err := mountExecRoot(&p, viewNone, -1, -1, ""); err != nil {
 		return err
 	}
 	// In a pid namespace of its own (pid 1), the /proc of the host would
@@ -356,20 +358,35 @@ func mountView(root string) error {
 const (
 	viewNone   = iota // not made: bind the workspace on itself first
 	viewMade          // mountView made it, at p.Root
-	viewHidden        // at from, which stands for p.Root; p.Root is hidden already
+	viewHidden        // at viewFD, which stands for p.Root; p.Root is hidden already
 )
 
 // mountExecRoot does steps 2 to 5 of the recipe for p, in a mount
 // namespace whose mounts are already private (step 1). view says whether
 // the namespace already has mountView's view of p.Root: with viewHidden,
-// the view is reached through from (a path such as /proc/self/fd/N, N an
-// O_PATH descriptor of the view's root, which lets binds reach a covered
-// mount of the namespace), the output directories too (they lie in the
-// workspace), and the workspace is hidden already: step 5 is not done.
-func mountExecRoot(p *mountPlan, view int, from string) error {
-	// No size limit but the kernel's default (half the memory): what a
-	// command writes outside its output directories lives here.
-	if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+// the view is reached through viewFD (an O_PATH descriptor of the view's
+// root, which lets binds reach a covered mount of the namespace), the
+// output directories too (they lie in the workspace), and the workspace
+// is hidden already: step 5 is not done. The binds from viewFD are made
+// with open_tree(2) and move_mount(2), not through a path such as
+// /proc/self/fd/N: in a slot, /proc is the last command's, which does not
+// show the zygote.
+//
+// FixedDir gets a tmpfs of its own, or, when base >= 0, a new directory
+// baseDir of the tmpfs base (a descriptor of its root), bound there: a
+// slot's tmpfs, made once for all its commands, as making a file system
+// (a superblock) and tearing it down costs more than a bind.
+func mountExecRoot(p *mountPlan, view int, viewFD int, base int, baseDir string) error {
+	if base >= 0 {
+		if err := unix.Mkdirat(base, baseDir, 0o755); err != nil {
+			return fmt.Errorf("making the exec root's tmpfs directory: %w", err)
+		}
+		if err := bindAt(base, baseDir, FixedDir, false); err != nil {
+			return fmt.Errorf("binding the exec root's tmpfs directory on %s: %w", FixedDir, err)
+		}
+		// No size limit but the kernel's default (half the memory): what a
+		// command writes outside its output directories lives here.
+	} else if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mounting a tmpfs on %s: %w", FixedDir, err)
 	}
 	if err := os.Mkdir(FixedExecRoot, 0o755); err != nil {
@@ -381,15 +398,17 @@ func mountExecRoot(p *mountPlan, view int, from string) error {
 		if err := mkdirs(at(b.Dir), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", b.Dir, err)
 		}
-		pool := b.Pool
+		var err error
 		if view == viewHidden {
-			rel, ok := strings.CutPrefix(pool, p.Root+"/")
+			rel, ok := strings.CutPrefix(b.Pool, p.Root+"/")
 			if !ok {
-				return fmt.Errorf("output directory %s is not in the workspace", pool)
+				return fmt.Errorf("output directory %s is not in the workspace", b.Pool)
 			}
-			pool = from + "/" + rel
+			err = bindAt(viewFD, rel, at(b.Dir), false)
+		} else {
+			err = unix.Mount(b.Pool, at(b.Dir), "", unix.MS_BIND, "")
 		}
-		if err := unix.Mount(pool, at(b.Dir), "", unix.MS_BIND, ""); err != nil {
+		if err != nil {
 			return fmt.Errorf("binding output directory %s: %w", b.Dir, err)
 		}
 	}
@@ -399,9 +418,6 @@ func mountExecRoot(p *mountPlan, view int, from string) error {
 		}
 	}
 	root := p.Root
-	if view == viewHidden {
-		root = from
-	}
 	// The read-only view of the workspace is the workspace itself, bound
 	// on its own path: the tmpfs of step 5 then covers it, where
 	// unmounting a view elsewhere cost a few hundred microseconds (the
@@ -415,9 +431,16 @@ func mountExecRoot(p *mountPlan, view int, from string) error {
 		}
 	}
 	for _, in := range p.Inputs {
-		src, dst := filepath.Join(root, filepath.FromSlash(in)), at(in)
+		rel := filepath.FromSlash(in)
+		src, dst := filepath.Join(root, rel), at(in)
 		var st unix.Stat_t
-		if err := unix.Stat(src, &st); err != nil {
+		var err error
+		if view == viewHidden {
+			err = unix.Fstatat(viewFD, rel, &st, 0)
+		} else {
+			err = unix.Stat(src, &st)
+		}
+		if err != nil {
 			return fmt.Errorf("input %s: %w", in, err)
 		}
 		if err := mkdirs(filepath.Dir(dst), made); err != nil {
@@ -427,11 +450,16 @@ func mountExecRoot(p *mountPlan, view int, from string) error {
 		if err := makePlaceholder(dst, isDir); err != nil {
 			return fmt.Errorf("placing input %s in the exec root: %w", in, err)
 		}
-		flags := uintptr(unix.MS_BIND)
-		if isDir {
-			flags |= unix.MS_REC
+		if view == viewHidden {
+			err = bindAt(viewFD, rel, dst, isDir)
+		} else {
+			flags := uintptr(unix.MS_BIND)
+			if isDir {
+				flags |= unix.MS_REC
+			}
+			err = unix.Mount(src, dst, "", flags, "")
 		}
-		if err := unix.Mount(src, dst, "", flags, ""); err != nil {
+		if err != nil {
 			return fmt.Errorf("showing input %s: %w", in, err)
 		}
 	}
@@ -439,6 +467,23 @@ func mountExecRoot(p *mountPlan, view int, from string) error {
 		return nil
 	}
 	return hideWorkspace(root)
+}
+
+// bindAt binds rel, relative to the directory dirfd, on dst (with the
+// mounts under it when rec): a bind mount, made from a descriptor rather
+// than a path.
+func bindAt(dirfd int, rel, dst string, rec bool) error {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if rec {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(dirfd, rel, uint(flags))
+	if err != nil {
+		return err
+	}
+	err = unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	unix.Close(fd)
+	return err
 }
 
 // hideWorkspace is step 5: an empty read-only tmpfs over the workspace's

@@ -53,11 +53,12 @@ import (
 //     a process group of its own, with stdin /dev/null, and with a pid
 //     namespace of its own when asked. The command is then that
 //     namespace's pid 1: when it ends, the kernel kills whatever it left
-//     in the namespace; it gets SIGKILL if the zygote dies; and, unlike
-//     under the per-action helper, /proc is the host's (a proc mount
-//     shows the pid namespace of the process that mounts it, and no
-//     process of ours runs in the command's namespace before the
-//     command).
+//     in the namespace; and it gets SIGKILL if the zygote dies. Its /proc
+//     is one of its pid namespace (privateProc: the command is forked
+//     stopped at its exec, under ptrace, and let run once a proc file
+//     system of its namespace is on /proc), so no other process, bld's,
+//     the zygote's or another action's, is visible to it. A command
+//     without a pid namespace (allow_daemon) sees the host's /proc.
 //   - It answers 'e' with a message when the command could not be
 //     started (bld then runs the action with the per-action helper, which
 //     reports the failure as it always did: for a command in a pid
@@ -617,22 +618,27 @@ type zjob struct {
 // host's: some tens), and the namespace's teardown when the command ends
 // (an unmount of each, and a wait for an RCU grace period); unmounting a
 // command's exec root from a reused namespace costs that wait too. So a
-// command's exec root is mounted on top of the last one's (each a tmpfs
-// on FixedDir: the lower ones are unreachable by any path, as a path
-// through FixedDir leads to the top one and ".." from its root to
-// FixedDir's parent), and a slot is torn down, all at once, after
+// command's exec root is mounted on top of the last one's (each a new
+// directory of the slot's tmpfs, bound on FixedDir: the lower ones are
+// unreachable by any path, as a path through FixedDir leads to the top
+// one and ".." from its root to FixedDir's parent), its /proc on top of
+// the last one's too, and a slot is torn down, all at once, after
 // maxSlotUses commands.
 //
 // A slot is made once, from the zygote's namespace: an O_PATH descriptor
-// of the workspace's read-only view is opened in it, then the empty
-// read-only tmpfs of step 5 covers the workspace for good (binds still
-// reach the view through the descriptor). A slot is used by one command
+// of the workspace's read-only view is opened in it, a tmpfs for its exec
+// roots is mounted on the workspace's path and an O_PATH descriptor of it
+// opened (one file system per slot: making one, and tearing it down, per
+// command cost more than a bind), then the empty read-only tmpfs of step
+// 5 covers both for good (binds still reach them through the
+// descriptors, with open_tree(2) and move_mount(2): no path reaches them). A slot is used by one command
 // at a time; it is free again once that command is reaped: as the command
 // was the init of its pid namespace, every process of the namespace, so
 // every process that could be in the slot, is gone then.
 type slot struct {
 	ns     int // the mount namespace
 	view   int // O_PATH descriptor of the workspace's view in ns
+	tmp    int // O_PATH descriptor of the tmpfs of its exec roots, in ns
 	uses   int // exec roots mounted on FixedDir
 	mounts int // the mounts they made
 }
@@ -655,6 +661,9 @@ type zserver struct {
 	home int    // the zygote's mount namespace
 	null int    // /dev/null, the commands' stdin
 	view string // the workspace whose view the zygote's namespace has, or ""
+	// noProc, when set, says why the kernel cannot give a command a /proc
+	// of its pid namespace (privateProc): commands with one are declined.
+	noProc string
 
 	free   []*slot          // slots not in use
 	jobs   map[uint64]*zjob // running commands, by id
@@ -677,7 +686,8 @@ const zygoteCtl = 3
 // control socket and on a pidfd per running command, with blocking system
 // calls: receive a request, enter a mount namespace on this thread (a
 // slot, or a new one: unshare(CLONE_NEWNS)), mount the exec root, fork the
-// command (with CLONE_PIDFD), setns(2) back, answer;
+// command (with CLONE_PIDFD; with a pid namespace, stopped at its exec
+// until its /proc is mounted), setns(2) back, answer;
 // when a pidfd is readable, kill what the command left in its group, reap
 // it and answer. No goroutine, channel or Go poller is involved, so a
 // command costs the zygote no hand-off between threads: each hand-off
@@ -928,7 +938,7 @@ func parseRights(oob []byte) ([]int, error) {
 // when the thread could not go back: the zygote must then stop (its next
 // command would see this one's mounts).
 func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
-	view, from := viewNone, ""
+	view, viewFD, base, baseDir := viewNone, -1, -1, ""
 	if z.view != "" && req.Plan.Root == z.view {
 		view = viewMade
 	}
@@ -945,7 +955,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 			z.dropSlot(sl)
 			return 0, 0, nil, fmt.Errorf("entering a mount namespace: %w", err), nil
 		}
-		view, from = viewHidden, "/proc/self/fd/"+strconv.Itoa(sl.view)
+		view, viewFD, base, baseDir = viewHidden, sl.view, sl.tmp, strconv.Itoa(sl.uses)
 	} else if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return 0, 0, nil, fmt.Errorf("unshare(CLONE_NEWNS): %w", err), nil
 	}
@@ -958,7 +968,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	if sl != nil {
 		sl.uses++
 	}
-	if err := mountExecRoot(&req.Plan, view, from); err != nil {
+	if err := mountExecRoot(&req.Plan, view, viewFD, base, baseDir); err != nil {
 		return 0, 0, sl, err, nil
 	}
 	pfiles := make([]uintptr, 0, 1+len(files))
@@ -969,12 +979,25 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
 	if req.Pidns {
+		if z.noProc != "" {
+			return 0, 0, sl, errors.New(z.noProc), nil
+		}
 		sys.Cloneflags = syscall.CLONE_NEWPID
 		sys.Pdeathsig = syscall.SIGKILL
+		// Stopped at its exec, until privateProc has mounted its /proc.
+		sys.Ptrace = true
 	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
 		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
+	}
+	if req.Pidns {
+		if err := z.privateProc(pid, pidfd); err != nil {
+			if pidfd >= 0 {
+				unix.Close(pidfd)
+			}
+			return 0, 0, sl, err, nil
+		}
 	}
 	if pidfd < 0 {
 		// A kernel without CLONE_PIDFD (before 5.2).
@@ -991,9 +1014,110 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	return pid, pidfd, sl, nil, nil
 }
 
-// planMounts is how many mounts mountExecRoot makes for p in a slot.
+// privateProc gives the command pid, just forked in a pid namespace of
+// its own (whose pid 1 it is) and stopped at its exec by ptrace (so it has
+// run none of its program's instructions), a /proc of that namespace, on
+// /proc of its mount namespace (this thread's), and lets it run. Without
+// it, /proc would be the zygote's, the host's: every process of the user
+// in it, and through another action's command's /proc/<pid>/root and cwd,
+// that command's exec root, whose inputs this command does not declare.
+// A proc mount shows the pid namespace of the process that mounts it,
+// unless told another one (the pidns option, Linux 6.15; the command's
+// namespace from its pidfd, Linux 6.11): the command cannot mount it
+// itself before its exec, as Go runs no code of ours between fork and
+// exec. On error, the command is killed and reaped; if the kernel cannot
+// do it, z.noProc says why and the zygote declines every command with a
+// pid namespace from then on (the per-action helper, which is its
+// namespace's init, mounts its /proc itself).
+func (z *zserver) privateProc(pid, pidfd int) error {
+	// The mount needs only the command's pid namespace, there since the
+	// fork: it is made while the command finishes its exec, which the
+	// wait below then seldom waits for.
+	if err := mountProcOf(pidfd); err != nil {
+		killReap(pid)
+		if err, ok := err.(*procError); ok && err.kernel {
+			z.noProc = err.Error()
+		}
+		return err
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			killReap(pid)
+			return fmt.Errorf("waiting for the command's exec: %w", err)
+		}
+	}
+	if !ws.Stopped() {
+		return fmt.Errorf("the command ended at its exec (wait status %#x)", int(ws))
+	}
+	if err := unix.PtraceDetach(pid); err != nil {
+		killReap(pid)
+		return fmt.Errorf("letting the command run: %w", err)
+	}
+	return nil
+}
+
+// killReap kills process pid, a child, and reaps it.
+func killReap(pid int) {
+	unix.Kill(pid, unix.SIGKILL)
+	for {
+		if _, err := unix.Wait4(pid, nil, unix.WALL, nil); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// A procError is why a /proc could not be mounted for a command; kernel
+// says that the kernel lacks what it takes (every command would fail).
+type procError struct {
+	err    error
+	kernel bool
+}
+
+func (e *procError) Error() string { return e.err.Error() }
+
+// mountProcOf mounts, on /proc, a proc file system showing the pid
+// namespace of the process pidfd refers to: nosuid, nodev, noexec, as the
+// per-action helper mounts its own.
+func mountProcOf(pidfd int) error {
+	if pidfd < 0 {
+		return &procError{errors.New("a private /proc needs pidfds (Linux 5.2)"), true}
+	}
+	ns, err := unix.IoctlRetInt(pidfd, unix.PIDFD_GET_PID_NAMESPACE)
+	if err != nil {
+		return &procError{fmt.Errorf("the command's pid namespace (PIDFD_GET_PID_NAMESPACE, Linux 6.11): %w", err), err == unix.ENOTTY || err == unix.EINVAL}
+	}
+	defer unix.Close(ns)
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return &procError{fmt.Errorf("a /proc for the command: fsopen: %w", err), err == unix.ENOSYS}
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetFd(fs, "pidns", ns); err != nil {
+		return &procError{fmt.Errorf("a /proc for the command's pid namespace (option pidns, Linux 6.15): %w", err), err == unix.EINVAL}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return &procError{fmt.Errorf("a /proc for the command: %w", err), err == unix.EPERM}
+	}
+	mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return &procError{fmt.Errorf("a /proc for the command: fsmount: %w", err), false}
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", unix.AT_FDCWD, "/proc", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return &procError{fmt.Errorf("mounting the command's /proc: %w", err), err == unix.EPERM}
+	}
+	return nil
+}
+
+// planMounts is how many mounts a command of plan p makes in a slot:
+// mountExecRoot's and its /proc.
 func planMounts(p *mountPlan) int {
-	return 1 + len(p.Outs) + len(p.Inputs)
+	return 2 + len(p.Outs) + len(p.Inputs)
 }
 
 // takeSlot returns a free slot with room for need more mounts, or a new
@@ -1017,16 +1141,21 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", err)
 		}
 	}()
-	sl = &slot{ns: -1}
+	sl = &slot{ns: -1, tmp: -1}
 	var err error
 	if sl.view, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		return nil, nil
 	}
-	if hideWorkspace(z.view) == nil {
-		sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	// The slot's tmpfs, on the workspace's path until step 5 covers it
+	// (no other path leads to it then), reached through sl.tmp.
+	if err := unix.Mount("tmpfs", z.view, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err == nil {
+		sl.tmp, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == nil && hideWorkspace(z.view) == nil {
+			sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		}
 	}
 	if sl.ns < 0 {
-		unix.Close(sl.view)
+		z.dropSlot(sl)
 		return nil, nil
 	}
 	return sl, nil
@@ -1044,8 +1173,11 @@ func (z *zserver) release(sl *slot) {
 
 // dropSlot tears a slot down: the last reference to its namespace goes.
 func (z *zserver) dropSlot(sl *slot) {
-	unix.Close(sl.ns)
-	unix.Close(sl.view)
+	for _, fd := range []int{sl.ns, sl.view, sl.tmp} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
 }
 
 // dropCapabilities makes sure that what this thread execs has no

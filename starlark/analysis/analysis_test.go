@@ -181,6 +181,52 @@ r(name = "t", text = "hello $(NAME) $N $$ $(location x.txt)", data = ["x.txt"])
 	}
 }
 
+// TestExpandSubstitutions checks additional_substitutions from a custom
+// rule: every value is checked, used or not; a key must be a string; many
+// variables (past the few looked up without a map) all expand.
+func TestExpandSubstitutions(t *testing.T) {
+	rule := func(subs string) map[string]string {
+		return map[string]string{
+			"p/r.star": `
+def _impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + ".txt")
+    ctx.actions.write(output = out, content = ctx.expand_make_variables("text", ctx.attr.text, ` + subs + `))
+    return [DefaultInfo(files = [out])]
+
+r = rule(implementation = _impl, attrs = {"text": attr.string()})
+`,
+			"p/BUILD.star": `load(":r.star", "r")
+r(name = "t", text = "$(V0) $(V19) $(V7)")
+`,
+		}
+	}
+	tests := []struct {
+		subs, want, err string
+	}{
+		{subs: `{"V%d" % i: "v%d" % i for i in range(20)}`, want: "v0 v19 v7"},
+		{subs: `dict({"V%d" % i: "v" for i in range(20)}, V7 = ["a b", "c"])`, want: "v v 'a b' c"},
+		{subs: `{"V0": "a", "V19": "b", "V7": "c", 1: "x"}`, err: "additional_substitutions must map strings to strings or lists of paths"},
+		{subs: `{"V0": "a", "V19": "b", "V7": "c", "unused": 3}`, err: `additional_substitutions\["unused"\]: got a int`},
+		{subs: `{"V0": "a", "V19": "b"}`, err: `\$\(V7\) is not defined; known variables: \$\(V0\), \$\(V19\)`},
+	}
+	for _, tt := range tests {
+		a, err := analyze(t, rule(tt.subs), "//p:t")
+		if tt.err != "" {
+			if err == nil || !regexp.MustCompile(tt.err).MatchString(err.Error()) {
+				t.Errorf("%s: err = %v, want it to match %s", tt.subs, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.subs, err)
+			continue
+		}
+		if got := string(action(t, a, "//p:t", "FileWrite").Content); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.subs, got, tt.want)
+		}
+	}
+}
+
 // TestLabelErrorsAtAnalysis checks the label errors analysis reports: a
 // dependency without the provider the attribute requires, and a label
 // attribute that must be a single file.

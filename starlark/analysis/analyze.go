@@ -88,12 +88,19 @@ type Analyzer struct {
 	actionEnv []string
 	hostEnv   map[string]string
 	workers   int
+	// release says to let go of each package once all its targets are
+	// analyzed, after calling beforeRelease, if not nil, with it
+	// (ReleasePackages).
+	release       bool
+	beforeRelease func(*loading.Package)
 	// baseEnv is actionEnv as a sorted, deduplicated environment (the
 	// last value of a name counts), shared by the actions that add
 	// nothing to it; vars and fragments are ctx.var and ctx.fragments,
-	// frozen. All are made once.
-	baseEnv         []string
-	vars, fragments starlark.Value
+	// frozen; emptyStruct is the struct with no field, which ctx.file,
+	// ctx.executable and ctx.outputs of most rules are (a struct cannot
+	// change, so all share it). All are made once.
+	baseEnv                      []string
+	vars, fragments, emptyStruct starlark.Value
 
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
@@ -132,6 +139,10 @@ type state struct {
 	parallel bool
 	ran      map[label.Label]bool
 	work     *work
+	// pending counts, for each package with a target analyzed, its
+	// targets not yet analyzed successfully, while packages are released
+	// (ReleasePackages).
+	pending map[string]int
 }
 
 func newState() *state {
@@ -141,6 +152,7 @@ func newState() *state {
 		outDirs: map[string]*File{},
 		entries: map[label.Label]*entry{},
 		ran:     map[label.Label]bool{},
+		pending: map[string]int{},
 	}
 }
 
@@ -227,17 +239,45 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		}
 	}
 	return &Analyzer{
-		loader:    loader,
-		config:    cfg,
-		actionEnv: actionEnv,
-		baseEnv:   sortedEnv(envMap(actionEnv)),
-		vars:      cfg.vars(),
-		fragments: cfg.fragments(),
-		hostEnv:   host,
-		workers:   runtime.GOMAXPROCS(0),
-		st:        newState(),
-		printed:   map[label.Label]bool{},
+		loader:      loader,
+		config:      cfg,
+		actionEnv:   actionEnv,
+		baseEnv:     sortedEnv(envMap(actionEnv)),
+		vars:        cfg.vars(),
+		fragments:   cfg.fragments(),
+		emptyStruct: structOf(nil),
+		hostEnv:     host,
+		workers:     runtime.GOMAXPROCS(0),
+		st:          newState(),
+		printed:     map[label.Label]bool{},
 	}
+}
+
+// ReleasePackages makes the analysis let go of the loaded targets as it
+// goes, so that they can be collected before it ends: once a rule target
+// is analyzed, the values of its attributes (loading.Target.ReleaseAttrs;
+// what is left of it, label, rule, position, tags and visibility, is what
+// its dependents and errors read), unless they are read later (readLater);
+// once every target of a package is analyzed, the package itself
+// (loading.Loader.Release), which the loader evaluates again if anything
+// asks for it later (a file of it first named then, a select() condition
+// or package_group read again; an analysis redone one target at a time
+// after a parallel one failed). What the analysis gives is the same.
+// before, if not nil, is called with each package about to be released,
+// from the goroutine that analyzed its last target.
+//
+// At 100,000 targets, the loaded targets were half of what the analysis
+// kept live at its end (75 of 150 MB), and the heap's peak is twice the
+// live data.
+func (a *Analyzer) ReleasePackages(before func(*loading.Package)) {
+	a.release, a.beforeRelease = true, before
+}
+
+// readLater reports whether t's attributes are read after its own
+// analysis: a test's (TestActions) and the built-in rules' that bld reads
+// itself (test_suite, config_setting, package_group).
+func readLater(t *loading.Target) bool {
+	return t.Rule.Test || isBuiltinRule(t, "test_suite") || isBuiltinRule(t, "config_setting") || isBuiltinRule(t, "package_group")
 }
 
 // SetWorkers sets how many targets Prepare analyzes at once (at least 1;
@@ -322,6 +362,11 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 	if failed.Load() || ctx.Err() != nil {
 		for l := range a.st.ran {
 			a.printed[l] = true
+		}
+		// The targets analyzed let go of their attributes: their
+		// packages are evaluated again for the analysis that follows.
+		for p := range a.st.pending {
+			a.loader.Release(p)
 		}
 		a.st = newState()
 	}
@@ -541,8 +586,9 @@ func (a *Analyzer) compute(ctx context.Context, ch *chain, e *entry, l label.Lab
 	t, ok := pkg.Targets[l.Name]
 	if !ok {
 		if gen, ok := pkg.Outputs[l.Name]; ok {
+			g := gen.Label // not &gen.Label, which would keep gen whole
 			a.mu.Lock()
-			e.gen = &gen.Label
+			e.gen = &g
 			a.mu.Unlock()
 			c, err := a.outputFile(ctx, ch, e, gen, l)
 			return c, err, false
@@ -553,7 +599,35 @@ func (a *Analyzer) compute(ctx context.Context, ch *chain, e *entry, l label.Lab
 	ch.stack = append(ch.stack, l)
 	c, err := a.analyzeTarget(ctx, ch, e, t)
 	ch.stack = ch.stack[:len(ch.stack)-1]
+	if err == nil && a.release {
+		a.analyzed(pkg, t)
+	}
 	return c, err, true
+}
+
+// analyzed notes that t, a target of pkg, was analyzed successfully (each
+// target is, once at most): it releases t's attributes, unless something
+// reads them after its analysis, and pkg once all its targets are analyzed
+// (ReleasePackages). A package evaluated again after its release is not
+// released again: its targets were all analyzed before.
+func (a *Analyzer) analyzed(pkg *loading.Package, t *loading.Target) {
+	if !readLater(t) {
+		t.ReleaseAttrs()
+	}
+	a.mu.Lock()
+	n, ok := a.st.pending[pkg.Path]
+	if !ok {
+		n = len(pkg.Targets)
+	}
+	n--
+	a.st.pending[pkg.Path] = n
+	a.mu.Unlock()
+	if n == 0 {
+		if a.beforeRelease != nil {
+			a.beforeRelease(pkg)
+		}
+		a.loader.Release(pkg.Path)
+	}
 }
 
 // outputFile returns the target of a file that an output attribute of gen

@@ -10,6 +10,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"bld/exec/graph"
+	"bld/exec/store"
 	"bld/starlark/label"
 	"bld/starlark/loading"
 	"bld/starlark/workspace"
@@ -190,12 +191,16 @@ func (rc *ruleContext) makeStructs() {
 			nOut++
 		}
 	}
+	// A dict with no entry to get is not made (nothing writes to it).
+	dict := func(n int) starlark.StringDict {
+		if n == 0 {
+			return nil
+		}
+		return make(starlark.StringDict, n)
+	}
 	attr := make(starlark.StringDict, len(t.Rule.AttrNames)+1)
 	attr["name"] = starlark.String(t.Label.Name)
-	files := make(starlark.StringDict, nDep)
-	single := make(starlark.StringDict, nLabel)
-	executable := make(starlark.StringDict, nExe)
-	outputs := make(starlark.StringDict, nOut)
+	files, single, executable, outputs := dict(nDep), dict(nLabel), dict(nExe), dict(nOut)
 	for i, name := range t.Rule.AttrNames {
 		schema := t.Rule.Attrs[name]
 		v := t.Attr(name)
@@ -245,14 +250,24 @@ func (rc *ruleContext) makeStructs() {
 					attr[name] = starlark.None
 					outputs[name] = starlark.None
 				}
+				files[name] = fileList(outs)
 			} else {
+				// One frozen list for both: nothing can tell them
+				// apart.
+				list := fileList(outs)
 				attr[name] = v
-				outputs[name] = fileList(outs)
+				outputs[name] = list
+				files[name] = list
 			}
-			files[name] = fileList(outs)
 		default:
 			attr[name] = v
 		}
+	}
+	structOf := func(d starlark.StringDict) starlark.Value {
+		if len(d) == 0 {
+			return rc.a.emptyStruct
+		}
+		return structOf(d)
 	}
 	rc.s = &ctxStructs{
 		attr:       structOf(attr),
@@ -320,7 +335,8 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 
 // declare declares a file of the target, bld-out/<package>/<name>. It is an
 // error if name is not a clean relative path naming a file, if the path is in
-// bld's own state (workspace.StateDir), or if it collides with an output any
+// bld's own state (workspace.StateDir) or names one of bld's temporary files
+// (store.OutputTempPrefix), or if it collides with an output any
 // target declared before: the same path, a directory of that output, or an
 // output that is a directory of it.
 func (rc *ruleContext) declare(name string) (*File, error) {
@@ -334,6 +350,11 @@ func (rc *ruleContext) declare(name string) (*File, error) {
 	p := path.Join(workspace.OutputDir, l.Pkg, name)
 	if p == workspace.StateDir || strings.HasPrefix(p, workspace.StateDir+"/") {
 		return nil, fmt.Errorf("cannot declare %s: %s is bld's own state; choose another name", p, workspace.StateDir)
+	}
+	// A build killed while restoring outputs leaves temporary files of
+	// this name, and the next build removes every one of them.
+	if strings.HasPrefix(path.Base(p), store.OutputTempPrefix) {
+		return nil, fmt.Errorf("cannot declare %s: names starting with %q are bld's temporary files; choose another name", p, store.OutputTempPrefix)
 	}
 	rc.a.mu.Lock()
 	defer rc.a.mu.Unlock()

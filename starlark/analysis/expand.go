@@ -29,32 +29,59 @@ func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b *starlark.Bui
 
 // expand_make_variables(attribute_name, command, additional_substitutions)
 func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var attrName, command string
-	var subs *starlark.Dict
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &attrName, "command", &command, "additional_substitutions?", &subs); err != nil {
+	// The parameters in one struct: one allocation, not one each (this
+	// runs once per genrule).
+	p := struct {
+		attrName, command string
+		subs              *starlark.Dict
+	}{}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &p.attrName, "command", &p.command, "additional_substitutions?", &p.subs); err != nil {
 		return nil, err
 	}
 	// Every value is checked; the text of those the command uses is made
-	// when it does.
-	var vars map[string]starlark.Value
-	if subs != nil {
-		vars = make(map[string]starlark.Value, subs.Len())
-		for _, kv := range subs.Items() {
-			k, ok := kv[0].(starlark.String)
+	// when it does. A few variables are looked up in a slice on the
+	// stack, not a map.
+	var buf [16]makeVar
+	vars := varList(buf[:0])
+	if p.subs != nil {
+		for _, k := range p.subs.Keys() {
+			ks, ok := k.(starlark.String)
 			if !ok {
 				return nil, fmt.Errorf("%s: additional_substitutions must map strings to strings or lists of paths", b.Name())
 			}
-			if err := checkSubstitution(kv[1]); err != nil {
-				return nil, fmt.Errorf("%s: additional_substitutions[%q]: %v", b.Name(), string(k), err)
+			v, _, _ := p.subs.Get(k)
+			if err := checkSubstitution(v); err != nil {
+				return nil, fmt.Errorf("%s: additional_substitutions[%q]: %v", b.Name(), string(ks), err)
 			}
-			vars[string(k)] = kv[1]
+			vars = append(vars, makeVar{string(ks), v})
 		}
 	}
-	out, err := rc.expand(command, vars, true)
+	out, err := rc.expand(p.command, vars, true)
 	if err != nil {
-		return nil, fmt.Errorf("attribute %s of %s: %v", attrName, rc.target.Label, err)
+		return nil, fmt.Errorf("attribute %s of %s: %v", p.attrName, rc.target.Label, err)
 	}
 	return starlark.String(out), nil
+}
+
+// A makeVar is a variable of expand_make_variables' additional_substitutions:
+// a string or a list of paths (checkSubstitution).
+type makeVar struct {
+	name  string
+	value starlark.Value
+}
+
+// varList holds the variables of an expansion, each name once.
+type varList []makeVar
+
+// get returns the value of the variable name. (A linear search: a command
+// names a few variables, of a few.)
+func (vs varList) get(name string) (starlark.Value, bool) {
+	for _, v := range vs {
+		if v.name == name {
+			return v.value, true
+		}
+	}
+	return nil, false
 }
 
 // checkSubstitution reports an error if v cannot be a value of
@@ -105,16 +132,20 @@ func substitution(v starlark.Value) (string, error) {
 // becomes $, $(NAME) and $X are replaced by vars, and any other $ is an error.
 // Without makeVars (argv expansion), the paths are never quoted and other text
 // is left alone.
-func (rc *ruleContext) expand(s string, vars map[string]starlark.Value, makeVars bool) (string, error) {
+func (rc *ruleContext) expand(s string, vars varList, makeVars bool) (string, error) {
 	lookup := func(name string) (string, bool, error) {
-		v, ok := vars[name]
+		v, ok := vars.get(name)
 		if !ok {
 			return "", false, nil
 		}
 		text, err := substitution(v)
 		return text, true, err
 	}
+	if strings.IndexByte(s, '$') < 0 {
+		return s, nil
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 64) // room for a few paths: one allocation, mostly
 	for {
 		i := strings.IndexByte(s, '$')
 		if i < 0 {
@@ -188,10 +219,10 @@ func (rc *ruleContext) expand(s string, vars map[string]starlark.Value, makeVars
 	}
 }
 
-func knownVars(vars map[string]starlark.Value) string {
+func knownVars(vars varList) string {
 	var names []string
-	for k := range vars {
-		if len(k) == 1 {
+	for _, v := range vars {
+		if k := v.name; len(k) == 1 {
 			names = append(names, "$"+k)
 		} else {
 			names = append(names, "$("+k+")")

@@ -89,6 +89,12 @@ decl(name = "y", names = ["a/b.txt"], deps = [":x"])
 			want:   []string{`BUILD.star:1:8`, `bld-out/\.bld is bld's own state; choose another name`},
 		},
 		{
+			name:   "bld's temporary file name",
+			files:  map[string]string{"p/BUILD.star": `genrule(name = "x", outs = ["d/.bld-tmp-1"], cmd = "touch $@")` + "\n"},
+			target: "//p:x",
+			want:   []string{`p/BUILD.star:1:8`, `cannot declare bld-out/p/d/\.bld-tmp-1: names starting with "\.bld-tmp-" are bld's temporary files; choose another name`},
+		},
+		{
 			name:   "bld's state directory itself",
 			files:  map[string]string{"BUILD.star": `load(":r.star", "decl")` + "\n" + `decl(name = "x", names = [".bld"])` + "\n", "r.star": declRule},
 			target: "//:x",

@@ -106,6 +106,13 @@ func analyzeAll(t *testing.T, root string, workers int) analysisRun {
 // analyzePattern is analyzeAll for the targets of one pattern.
 func analyzePattern(t *testing.T, root, pat string, workers int) analysisRun {
 	t.Helper()
+	return analyzeReleasing(t, root, pat, workers, false)
+}
+
+// analyzeReleasing is analyzePattern, the analysis letting go of the
+// loaded targets as it goes if release (Analyzer.ReleasePackages).
+func analyzeReleasing(t *testing.T, root, pat string, workers int, release bool) analysisRun {
+	t.Helper()
 	ctx := context.Background()
 	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
 	pattern, err := label.ParsePattern(pat, "")
@@ -121,6 +128,9 @@ func analyzePattern(t *testing.T, root, pat string, workers int) analysisRun {
 	}
 	a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, nil)
 	a.SetWorkers(workers)
+	if release {
+		a.ReleasePackages(nil)
+	}
 	if workers > 1 {
 		a.Prepare(ctx, labels)
 	}

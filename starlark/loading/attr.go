@@ -222,10 +222,24 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 			elems = make([]starlark.Value, 0, n)
 		}
 		var seen map[label.Label]bool // for long lists; short ones are searched
-		it := iter.Iterate()
-		defer it.Done()
+		// A list is read by index, without an iterator to allocate
+		// (this runs for each list attribute of each target).
+		list, _ := v.(*starlark.List)
+		var it starlark.Iterator
+		if list == nil {
+			it = iter.Iterate()
+			defer it.Done()
+		}
 		var x starlark.Value
-		for it.Next(&x) {
+		for i := 0; ; i++ {
+			if list != nil {
+				if i == list.Len() {
+					break
+				}
+				x = list.Index(i)
+			} else if !it.Next(&x) {
+				break
+			}
 			if a.Type == AttrStringList {
 				s, ok := x.(starlark.String)
 				if !ok {

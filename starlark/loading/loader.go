@@ -92,6 +92,9 @@ type packageEntry struct {
 	done chan struct{}
 	pkg  *Package
 	err  error
+	// released is set by Release: pkg is nil, and the next LoadPackage
+	// evaluates the package again.
+	released bool
 }
 
 // A loadChain is one goroutine's stack of modules being loaded. waitingFor
@@ -147,6 +150,29 @@ func (l *Loader) Forget() {
 	l.packages = map[string]*packageEntry{}
 }
 
+// Release drops the loader's reference to package pkg, loaded without
+// error, once its caller needs none of its targets any more (an analysis
+// that has analyzed all of them), so that their attributes can be
+// collected. LoadPackage evaluates a released package again (the same
+// package: evaluation is deterministic); LoadedPackages still lists it.
+// Release does nothing to a package not loaded, being loaded, or that
+// failed to load.
+func (l *Loader) Release(pkg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.packages[pkg]
+	if !ok || e.released {
+		return
+	}
+	select {
+	case <-e.done:
+		if e.err == nil {
+			e.pkg, e.released = nil, true
+		}
+	default:
+	}
+}
+
 // View returns the view through which the loader reads the workspace.
 func (l *Loader) View() *workspace.View { return l.view }
 
@@ -155,6 +181,9 @@ func (l *Loader) View() *workspace.View { return l.view }
 func (l *Loader) LoadPackage(ctx context.Context, pkg string) (*Package, error) {
 	l.mu.Lock()
 	e, ok := l.packages[pkg]
+	if ok && e.released {
+		ok = false
+	}
 	if !ok {
 		e = &packageEntry{done: make(chan struct{})}
 		l.packages[pkg] = e
@@ -210,7 +239,8 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	thread := l.newThread(ctx, chain, label.Label{Pkg: pkg, Name: workspace.BuildFile})
 	thread.SetLocal(packageKey, &packageBuilder{pkg: p})
 	defer cancelOnDone(ctx, thread)()
-	defer l.threads.add(thread, file)()
+	l.threads.add(thread, file)
+	defer l.threads.remove(thread)
 	if _, err := starlark.ExecFileOptions(FileOptions, thread, file, src, predeclared); err != nil {
 		return nil, evalError(syntaxError(err, src))
 	}
@@ -348,7 +378,8 @@ func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label
 	}
 	thread := l.newThread(ctx, chain, m)
 	defer cancelOnDone(ctx, thread)()
-	defer l.threads.add(thread, filename)()
+	l.threads.add(thread, filename)
+	defer l.threads.remove(thread)
 	globals, err := starlark.ExecFileOptions(FileOptions, thread, filename, src, predeclared)
 	if err != nil {
 		return nil, evalError(syntaxError(err, src))
@@ -434,9 +465,14 @@ func (l *Loader) NewThread(ctx context.Context, name string) (*starlark.Thread, 
 		return nil, fmt.Errorf("load() is only allowed at the top of a file")
 	}
 	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
-	stopCancel := cancelOnDone(ctx, thread)
-	forget := l.threads.add(thread, name)
-	return thread, func() { forget(); stopCancel() }
+	// One function to call when done, not one per thing to undo: this
+	// runs once per target analyzed.
+	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
+	l.threads.add(thread, name)
+	return thread, func() {
+		l.threads.remove(thread)
+		stop()
+	}
 }
 
 // cancelOnDone cancels thread when ctx is done; the returned function stops

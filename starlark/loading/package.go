@@ -64,11 +64,20 @@ type Target struct {
 // Attr returns the value of the attribute name, or nil if the rule has no
 // such attribute.
 func (t *Target) Attr(name string) starlark.Value {
-	if i, ok := slices.BinarySearch(t.Rule.AttrNames, name); ok {
+	if i, ok := slices.BinarySearch(t.Rule.AttrNames, name); ok && t.attrs != nil {
 		return t.attrs[i]
 	}
 	return nil
 }
+
+// ReleaseAttrs lets go of the values of t's attributes, for a caller done
+// with them (an analysis, once t is analyzed), so that they can be
+// collected while the rest of t (label, rule, position, tags, visibility)
+// is still used: Attr returns nil from then on, and Deps nothing. The
+// package of t must not be analyzed again as it is: the caller releases it
+// (Loader.Release), so that the next LoadPackage evaluates it again. It
+// must not be called while another goroutine reads t's attributes.
+func (t *Target) ReleaseAttrs() { t.attrs = nil }
 
 // WithAttrs returns a copy of t whose attributes named in set have the
 // values given there (names the rule does not have are ignored); t is left
@@ -112,6 +121,9 @@ func (t *Target) Deps() []label.Label {
 				return
 			}
 			seen[l] = true
+		}
+		if out == nil {
+			out = make([]label.Label, 0, 4) // most targets have a few: one allocation
 		}
 		out = append(out, l)
 	}

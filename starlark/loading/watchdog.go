@@ -36,19 +36,21 @@ type threads struct {
 	live map[*starlark.Thread]string
 }
 
-// add records a running thread; the returned function forgets it.
-func (ts *threads) add(t *starlark.Thread, what string) func() {
+// add records a running thread, until remove.
+func (ts *threads) add(t *starlark.Thread, what string) {
 	ts.mu.Lock()
 	if ts.live == nil {
 		ts.live = map[*starlark.Thread]string{}
 	}
 	ts.live[t] = what
 	ts.mu.Unlock()
-	return func() {
-		ts.mu.Lock()
-		delete(ts.live, t)
-		ts.mu.Unlock()
-	}
+}
+
+// remove forgets a thread that add recorded.
+func (ts *threads) remove(t *starlark.Thread) {
+	ts.mu.Lock()
+	delete(ts.live, t)
+	ts.mu.Unlock()
 }
 
 // cancelAll cancels every running thread with a reason naming the files

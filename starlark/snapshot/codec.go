@@ -27,7 +27,8 @@ import (
 // The decoder reads it first and turns those bytes into one Go string:
 // every string of the snapshot is a piece of it, so equal strings share
 // their memory. fields are the snapshot's fields in the order of
-// encoder.snapshot, each string as its uvarint index in the table, each
+// encoder.head then Head.Finish (Key, Env, Actions, Goals, then Reads and
+// Index, last so that the bulk is encoded before they are made), each string as its uvarint index in the table, each
 // number as a uvarint (a varint where it may be negative), booleans of an
 // action packed in one uvarint. A slice or a map is its length plus one, 0
 // meaning nil, then its elements; maps are written in key order, so that
@@ -37,7 +38,7 @@ import (
 //
 // A file whose length, checksum, magic or structure is wrong is not a
 // snapshot: Decode reports it and Load treats it as absent.
-const fileMagic = "bldsnap4"
+const fileMagic = "bldsnap6"
 
 const headerLen = len(fileMagic) + 8 + 4
 
@@ -64,19 +65,51 @@ const (
 // Encode returns the bytes of s: the same snapshot gives the same bytes.
 // It fails on a snapshot that cannot be saved (a nil action).
 func Encode(s *Snapshot) ([]byte, error) {
+	h, err := EncodeHead(s)
+	if err != nil {
+		return nil, err
+	}
+	return h.Finish(s.Reads, s.Index), nil
+}
+
+// A Head is a snapshot encoded but for its Reads and Index: the fields
+// made last (the reads once the action graph's sources are checked, the
+// index from the whole analysis) are encoded last, so that the bulk, the
+// actions, can be encoded while they are made (Analyze does so on the
+// other core). EncodeHead(s) then Finish(s.Reads, s.Index) is Encode(s).
+type Head struct {
+	e *encoder
+}
+
+// EncodeHead encodes s but for its Reads and Index, which it does not
+// read. It fails on a snapshot that cannot be saved (a nil action).
+func EncodeHead(s *Snapshot) (*Head, error) {
 	// Room for about as many distinct strings as a snapshot of
 	// generated rules has (an output, a command, a label, a target name
-	// per action, a path per read), so that the table rarely grows:
+	// per action, a path per read: about a source per action when the
+	// reads are not known yet), so that the table rarely grows:
 	// growing a table of a few hundred thousand strings costs more than
 	// the rest of the encoding.
 	n := 5 * len(s.Actions)
 	if s.Reads != nil {
 		n += len(s.Reads.Files) + len(s.Reads.Exists)
+	} else {
+		n += len(s.Actions)
 	}
 	e := &encoder{ids: make(map[string]uint32, n), buf: make([]byte, headerLen+8, headerLen+8+32*n)}
-	if err := e.snapshot(s); err != nil {
+	if err := e.head(s); err != nil {
 		return nil, err
 	}
+	return &Head{e: e}, nil
+}
+
+// Finish encodes reads and index after the head and returns the bytes of
+// the snapshot. It is called once.
+func (h *Head) Finish(reads *workspace.Reads, index *Index) []byte {
+	e := h.e
+	h.e = nil
+	e.reads(reads)
+	e.index(index)
 	fieldsLen := len(e.buf) - headerLen - 8
 	out := slices.Grow(e.buf, 10+5*len(e.strs)+e.strBytes)
 	out = binary.AppendUvarint(out, uint64(len(e.strs)))
@@ -91,7 +124,7 @@ func Encode(s *Snapshot) ([]byte, error) {
 	binary.LittleEndian.PutUint64(body, uint64(fieldsLen))
 	binary.LittleEndian.PutUint64(out[len(fileMagic):], uint64(len(body)))
 	binary.LittleEndian.PutUint32(out[len(fileMagic)+8:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
-	return out, nil
+	return out
 }
 
 type encoder struct {
@@ -146,9 +179,9 @@ func (e *encoder) int32s(vs []int32) {
 	}
 }
 
-func (e *encoder) snapshot(s *Snapshot) error {
+// head writes the fields of s before its Reads and Index.
+func (e *encoder) head(s *Snapshot) error {
 	e.str(s.Key)
-	e.reads(s.Reads)
 	e.count(len(s.Env), s.Env == nil)
 	for _, name := range sortedKeys(s.Env) {
 		e.str(name)
@@ -163,7 +196,6 @@ func (e *encoder) snapshot(s *Snapshot) error {
 		e.action(a)
 	}
 	e.strings(s.Goals)
-	e.index(s.Index)
 	return nil
 }
 
@@ -466,7 +498,6 @@ func (d *decoder) int32s() []int32 {
 
 func (d *decoder) snapshot() *Snapshot {
 	s := &Snapshot{Key: d.str()}
-	s.Reads = d.reads()
 	if n, ok := d.count(); ok {
 		s.Env = make(map[string]EnvValue, n)
 		for range n {
@@ -487,6 +518,7 @@ func (d *decoder) snapshot() *Snapshot {
 		}
 	}
 	s.Goals = d.strings()
+	s.Reads = d.reads()
 	s.Index = d.index()
 	return s
 }

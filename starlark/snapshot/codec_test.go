@@ -135,6 +135,38 @@ func TestCodecDeterministic(t *testing.T) {
 	}
 }
 
+// TestEncodeHeadIgnoresReadsAndIndex checks the two steps of Analyze's
+// encoding: the head reads neither Reads nor Index (they are made while it
+// is encoded), and Finish with them gives Encode's bytes, which decode into
+// the snapshot.
+func TestEncodeHeadIgnoresReadsAndIndex(t *testing.T) {
+	s := sampleSnapshot(t)
+	want, err := Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := *s
+	partial.Reads, partial.Index = nil, nil
+	h, err := EncodeHead(&partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.Finish(s.Reads, s.Index)
+	if !bytes.Equal(got, want) {
+		t.Fatal("EncodeHead then Finish gave other bytes than Encode")
+	}
+	back, err := Decode(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s, back, cmp.AllowUnexported(Index{})); diff != "" {
+		t.Errorf("decoded snapshot differs (-want +got):\n%s", diff)
+	}
+	if _, err := EncodeHead(&Snapshot{Actions: []*graph.Action{nil}}); err == nil {
+		t.Error("EncodeHead took a nil action")
+	}
+}
+
 func TestCodecRejectsDamage(t *testing.T) {
 	data, err := Encode(sampleSnapshot(t))
 	if err != nil {

@@ -136,6 +136,11 @@ func Save(path string, s *Snapshot) error {
 	if err != nil {
 		return err
 	}
+	return WriteFile(path, data)
+}
+
+// WriteFile writes data, a snapshot's bytes (Encode), to path atomically.
+func WriteFile(path string, data []byte) error {
 	if err := store.WriteFileAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("saving the analysis snapshot: %w", err)
 	}

@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"sort"
-	"syscall"
 	"time"
 
 	"bld/exec/digest"
+	"bld/exec/filestat"
 )
 
 // memoVersion changes when the memo's format or the meaning of its
@@ -34,10 +34,7 @@ type stamp struct {
 
 func statStamp(fi fs.FileInfo) stamp {
 	s := stamp{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), Mode: uint32(fi.Mode())}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.CTime = st.Ctim.Nano()
-		s.Dev, s.Ino = uint64(st.Dev), st.Ino
-	}
+	s.Dev, s.Ino, s.CTime = filestat.Identity(fi)
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"sync"
 	"time"
 
 	"bld/exec/graph"
@@ -145,11 +146,14 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 // roots' goals): then a later build does not analyze incrementally. It is
 // the index of a replay of the analysis (snapshot.Assemble, which
 // replayIndex makes, for tests), made from what the analysis knows.
-func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, actions []*graph.Action, goals []string) *snapshot.Index {
+//
+// released, if not nil, holds the entries of the packages the analysis
+// released, which are not loaded again.
+func newIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analyzer, patterns []label.Pattern, roots []label.Label, actions []*graph.Action, goals []string, released *releasedIndex) *snapshot.Index {
 	if len(actions) != len(an.Actions()) {
 		return nil
 	}
-	packages, ok := loadedPackages(ctx, loader, patterns, roots)
+	packages, ok := loadedPackages(ctx, loader, patterns, roots, released)
 	if !ok {
 		return nil
 	}
@@ -194,8 +198,9 @@ func isOwner(owner string, l label.Label) bool {
 
 // loadedPackages returns the index entries of the packages loader loaded,
 // sorted by path, and whether they are complete: each loaded, and their
-// roots together being roots.
-func loadedPackages(ctx context.Context, loader *loading.Loader, patterns []label.Pattern, roots []label.Label) ([]snapshot.Package, bool) {
+// roots together being roots. The entries of packages in released (if not
+// nil) are taken from there.
+func loadedPackages(ctx context.Context, loader *loading.Loader, patterns []label.Pattern, roots []label.Label, released *releasedIndex) ([]snapshot.Package, bool) {
 	loaded := loader.LoadedPackages()
 	packages := make([]snapshot.Package, 0, len(loaded))
 	// The packages' roots, package by package, are in label order
@@ -203,7 +208,10 @@ func loadedPackages(ctx context.Context, loader *loading.Loader, patterns []labe
 	// come.
 	next := 0
 	for _, p := range loaded {
-		pi, err := packageIndex(ctx, loader, p, patterns)
+		pi, ok, err := released.get(p)
+		if !ok {
+			pi, err = packageIndex(ctx, loader, p, patterns)
+		}
 		if err != nil {
 			return nil, false
 		}
@@ -233,7 +241,7 @@ func replayIndex(ctx context.Context, loader *loading.Loader, an *analysis.Analy
 	if err != nil || !slices.Equal(got, actions) || !slices.Equal(gotGoals, goals) {
 		return nil
 	}
-	packages, ok := loadedPackages(ctx, loader, patterns, roots)
+	packages, ok := loadedPackages(ctx, loader, patterns, roots, nil)
 	if !ok {
 		return nil
 	}
@@ -246,6 +254,51 @@ func packageIndex(ctx context.Context, loader *loading.Loader, p string, pattern
 	if err != nil {
 		return snapshot.Package{}, err
 	}
+	return loadedIndex(loader, pkg, patterns)
+}
+
+// A releasedIndex holds the index entries of the packages that an
+// analysis released (analysis.Analyzer.ReleasePackages), made as they are
+// released, so that the index does not load them again. It is safe for
+// concurrent use; a nil one holds nothing.
+type releasedIndex struct {
+	loader   *loading.Loader
+	patterns []label.Pattern
+	mu       sync.Mutex
+	pkgs     map[string]releasedEntry
+}
+
+type releasedEntry struct {
+	pi  snapshot.Package
+	err error
+}
+
+func newReleasedIndex(loader *loading.Loader, patterns []label.Pattern) *releasedIndex {
+	return &releasedIndex{loader: loader, patterns: patterns, pkgs: map[string]releasedEntry{}}
+}
+
+// add makes the entry of pkg, about to be released.
+func (r *releasedIndex) add(pkg *loading.Package) {
+	pi, err := loadedIndex(r.loader, pkg, r.patterns)
+	r.mu.Lock()
+	r.pkgs[pkg.Path] = releasedEntry{pi, err}
+	r.mu.Unlock()
+}
+
+// get returns the entry of package p, if p was released.
+func (r *releasedIndex) get(p string) (snapshot.Package, bool, error) {
+	if r == nil {
+		return snapshot.Package{}, false, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.pkgs[p]
+	return e.pi, ok, e.err
+}
+
+// loadedIndex returns the index entry of the package pkg.
+func loadedIndex(loader *loading.Loader, pkg *loading.Package, patterns []label.Pattern) (snapshot.Package, error) {
+	p := pkg.Path
 	roots, err := loader.PatternTargets(pkg, patterns)
 	if err != nil {
 		return snapshot.Package{}, err

@@ -74,13 +74,38 @@ func TestNewIndexIsReplayIndex(t *testing.T) {
 			goals = append(goals, goalsOf(c)...)
 		}
 		actions := an.Actions()
-		got := newIndex(ctx, loader, an, ps, labels, actions, goals)
+		got := newIndex(ctx, loader, an, ps, labels, actions, goals, nil)
 		want := replayIndex(ctx, loader, an, ps, labels, actions, goals)
 		if got == nil || want == nil {
 			t.Fatalf("%v: newIndex gave %v, the replay %v; want both", patterns, got != nil, want != nil)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%v: newIndex differs from the replay's (-replay +new):\n%s", patterns, diff)
+		}
+		// An analysis that releases packages as it goes gives the same
+		// index, the released packages' entries made at their release.
+		rloader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		rlabels, err := rloader.ExpandKeepGoing(ctx, ps, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := analysis.New(rloader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, []string{"HOME=/home/x"})
+		released := newReleasedIndex(rloader, ps)
+		ran.ReleasePackages(released.add)
+		ran.Prepare(ctx, rlabels)
+		var rgoals []string
+		for _, l := range rlabels {
+			c, err := ran.Analyze(ctx, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rgoals = append(rgoals, goalsOf(c)...)
+		}
+		if diff := cmp.Diff(got, newIndex(ctx, rloader, ran, ps, rlabels, ran.Actions(), rgoals, released)); diff != "" {
+			t.Errorf("%v: the index of an analysis that releases packages differs (-keeping +releasing):\n%s", patterns, diff)
+		}
+		if len(released.pkgs) == 0 && patterns[0] == "//..." {
+			t.Errorf("%v: no package released; the test lost its point", patterns)
 		}
 		if len(got.Env) == 0 && patterns[0] == "//..." {
 			t.Errorf("%v: no target inherits a variable; the test lost its point", patterns)
@@ -89,13 +114,13 @@ func TestNewIndexIsReplayIndex(t *testing.T) {
 		// refused.
 		swapped := slices.Clone(actions)
 		swapped[0], swapped[len(swapped)-1] = swapped[len(swapped)-1], swapped[0]
-		if swapped[0].Owner != swapped[len(swapped)-1].Owner && newIndex(ctx, loader, an, ps, labels, swapped, goals) != nil {
+		if swapped[0].Owner != swapped[len(swapped)-1].Owner && newIndex(ctx, loader, an, ps, labels, swapped, goals, nil) != nil {
 			t.Errorf("%v: newIndex of the first and last actions swapped is not nil", patterns)
 		}
-		if newIndex(ctx, loader, an, ps, labels, actions[:len(actions)-1], goals) != nil {
+		if newIndex(ctx, loader, an, ps, labels, actions[:len(actions)-1], goals, nil) != nil {
 			t.Errorf("%v: newIndex of all actions but the last is not nil", patterns)
 		}
-		if newIndex(ctx, loader, an, ps, labels, actions, append(goals, "bld-out/x")) != nil {
+		if newIndex(ctx, loader, an, ps, labels, actions, append(goals, "bld-out/x"), nil) != nil {
 			t.Errorf("%v: newIndex of one goal more is not nil", patterns)
 		}
 	}

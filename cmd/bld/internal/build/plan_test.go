@@ -1,10 +1,13 @@
 package build
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"bld/exec/filestat"
@@ -13,6 +16,7 @@ import (
 	"bld/starlark/analysis"
 	"bld/starlark/label"
 	"bld/starlark/loading"
+	"bld/starlark/snapshot"
 )
 
 // Analyze plans a genrule, and a second Analyze of the same request reuses
@@ -107,5 +111,69 @@ func TestPlanStatsDropOutputs(t *testing.T) {
 	}
 	if _, ok := plan.Stats.Lookup("a.in"); !ok || plan.Stats.Len() != 1 {
 		t.Errorf("the plan's stats hold %d paths, want a.in only", plan.Stats.Len())
+	}
+}
+
+// TestAnalyzeSnapshotBytes checks the snapshot Analyze saves, whose actions
+// are encoded while the index is made and the graph checked: the same
+// workspace in two directories gives the same bytes, and they hold the
+// reads of the graph's check (a source's existence) and the index.
+func TestAnalyzeSnapshotBytes(t *testing.T) {
+	files := map[string]string{"WORKSPACE.star": ""}
+	for i := range 6 {
+		p := fmt.Sprintf("p%d", i)
+		build := `genrule(name = "a", srcs = ["a.in"], outs = ["a.txt"], cmd = "cat $< > $@")` + "\n" +
+			`genrule(name = "b", srcs = [":a"], outs = ["b.txt"], cmd = "cat $(SRCS) > $@")` + "\n"
+		if i > 0 {
+			build = strings.Replace(build, `[":a"]`, fmt.Sprintf(`[":a", "//p%d:b"]`, i-1), 1)
+		}
+		files[p+"/BUILD.star"] = build
+		files[p+"/a.in"] = p
+	}
+	pattern, err := label.ParsePattern("//...", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func() []byte {
+		root := t.TempDir()
+		for name, content := range files {
+			os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755)
+			if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l := Layout{Root: root}
+		os.MkdirAll(l.StateDir(), 0o755)
+		p, err := Analyze(context.Background(), Request{
+			Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+			Base:     []string{"PATH=/usr/bin:/bin"},
+			Patterns: []label.Pattern{pattern},
+			Lookup:   func(string) (string, bool) { return "", false },
+			SnapPath: l.AnalysisSnapshot(),
+			Identity: "test",
+			Stderr:   io.Discard,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Graph.Actions) != 12 {
+			t.Fatalf("%d actions, want 12", len(p.Graph.Actions))
+		}
+		data, err := os.ReadFile(l.AnalysisSnapshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	first := save()
+	if again := save(); !bytes.Equal(first, again) {
+		t.Fatal("the same workspace saved different snapshots")
+	}
+	s, err := snapshot.Decode(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Reads == nil || !s.Reads.Exists["p3/a.in"] || s.Index == nil || len(s.Actions) != 12 {
+		t.Errorf("snapshot: reads %v, index %v, %d actions; want p3/a.in's existence, an index, 12 actions", s.Reads, s.Index != nil, len(s.Actions))
 	}
 }
