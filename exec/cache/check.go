@@ -411,8 +411,7 @@ func (c *Cache) changedSince(ki *keyInfo, stamps map[string]stamp) []string {
 			}
 			continue
 		}
-		fi, err := os.Stat(abs)
-		if err != nil || stampOf(fi) != want {
+		if st, _, err := statStamp(abs); err != nil || st != want {
 			changed = append(changed, p)
 		}
 	}

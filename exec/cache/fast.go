@@ -20,7 +20,6 @@ import (
 	"unsafe"
 
 	"bld/exec/crash"
-	"bld/exec/digest"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/reapi"
@@ -1031,19 +1030,15 @@ func (c *Cache) settleFile(u unsettledStamp, want stamp) (ok, settled bool) {
 	if !filepath.IsAbs(abs) {
 		abs = c.abs(abs)
 	}
-	fi, err := os.Stat(abs)
-	if err != nil || !sameFile(stampOf(fi)) {
+	if st, _, err := statStamp(abs); err != nil || !sameFile(st) {
 		return false, false
 	}
 	start := c.now()
-	d, err := digest.OfFile(abs)
-	if err != nil || d.Hash != hash || d.Size != want.size {
+	h, err := readHashed(abs, -1)
+	if err != nil || !sameFile(h.before) || !sameFile(h.after) || h.d.Hash != hash || h.d.Size != want.size {
 		return false, false
 	}
-	if fi, err = os.Stat(abs); err != nil || !sameFile(stampOf(fi)) {
-		return false, false
-	}
-	me := memoEntry{st: want, d: d, hashedAt: start.UnixNano()}
+	me := memoEntry{st: want, d: h.d, hashedAt: start.UnixNano()}
 	me.st.exec = false
 	c.memo.rememberIfLoaded(u.path, me)
 	return true, !me.racy()

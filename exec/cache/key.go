@@ -305,9 +305,24 @@ func (c *Cache) hashInputs(ki *keyInfo, inputs []string) error {
 			return fmt.Errorf("input %w", err)
 		}
 		abs := c.abs(in)
-		fi, err := os.Stat(abs)
+		// One stat says whether the input is a regular file, for the
+		// memo, and which it is; only something else is stat'ed again.
+		st, regular, err := statStamp(abs)
 		if err != nil && !c.isKeptFile(in) {
 			return fmt.Errorf("input %s: %w", in, err)
+		}
+		if err == nil && regular {
+			d, st, err := c.memo.stampedDigest(in, abs, st)
+			if err != nil {
+				return fmt.Errorf("input %s: %w", in, err)
+			}
+			ki.stamp(in, st, d)
+			ki.inputs = append(ki.inputs, reapi.InputFile{Path: in, Digest: d, IsExecutable: st.exec})
+			continue
+		}
+		var fi fs.FileInfo
+		if err == nil {
+			fi, err = os.Stat(abs)
 		}
 		if err != nil || !fi.IsDir() {
 			d, st, err := c.fileDigest(in, abs)
@@ -364,7 +379,8 @@ func (c *Cache) hashTool(ctx context.Context, ki *keyInfo, a *graph.Action) erro
 	if err != nil {
 		return nil
 	}
-	d, st, err := c.memo.fileDigest(prog.Name, prog.Path)
+	// Find stat'ed the program: a regular file, with that stamp.
+	d, st, err := c.memo.stampedDigest(prog.Name, prog.Path, stampOf(prog.Info))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil

@@ -155,14 +155,23 @@ func readMemo(file string) map[string]memoEntry {
 // and the stamp the file had when it had that content (its exec bit
 // says whether it is executable). It follows symbolic links.
 func (m *memo) fileDigest(key, abs string) (digest.Digest, stamp, error) {
-	fi, err := os.Stat(abs)
+	st, regular, err := statStamp(abs)
 	if err != nil {
 		return digest.Digest{}, stamp{}, err
 	}
-	if !fi.Mode().IsRegular() {
+	if !regular {
 		return digest.Digest{}, stamp{}, fmt.Errorf("%s is not a regular file", abs)
 	}
-	st := stampOf(fi)
+	return m.stampedDigest(key, abs, st)
+}
+
+// stampedDigest is fileDigest of the file abs that a stat just found to be
+// a regular file with stamp st: the memo's digest if it vouches for st,
+// else the file is read and hashed (and the memo learns it). A file that
+// keeps changing while it is read is hashed at most three times; its
+// digest is then returned with a stamp of size -1, which matches no file
+// (the action's result will not be kept).
+func (m *memo) stampedDigest(key, abs string, st stamp) (digest.Digest, stamp, error) {
 	m.load()
 	m.mu.Lock()
 	e, ok := m.m[key]
@@ -172,27 +181,26 @@ func (m *memo) fileDigest(key, abs string) (digest.Digest, stamp, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		start := m.now().UnixNano()
-		d, err := digest.OfFile(abs)
+		// The stamps readHashed takes of the open file, before and
+		// after it reads it, say whether what it read is the content
+		// of that stamp (the path's stat before, st, only said that a
+		// regular file was there).
+		h, err := readHashed(abs, -1)
 		if err != nil {
 			return digest.Digest{}, stamp{}, err
 		}
-		fi2, err := os.Stat(abs)
-		if err != nil {
-			return digest.Digest{}, stamp{}, err
-		}
-		st2 := stampOf(fi2)
-		if st2 == st && d.Size == st.size {
-			m.remember(key, memoEntry{st: st, d: d, hashedAt: start})
-			return d, st, nil
+		if h.consistent() {
+			m.remember(key, memoEntry{st: h.before, d: h.d, hashedAt: start})
+			return h.d, h.before, nil
 		}
 		if attempt == 2 {
 			// The file keeps changing under us; use what we read, and
 			// remember nothing. The stamp is not the one it had when
 			// read, so the action's result will not be kept.
+			st2 := h.after
 			st2.size = -1
-			return d, st2, nil
+			return h.d, st2, nil
 		}
-		st = st2
 	}
 }
 

@@ -29,6 +29,13 @@ import (
 // than twice their size. Only one build of a workspace runs at a time (the
 // workspace lock), so nothing else writes the file.
 
+// flushAt is how many bytes of lines put keeps before it writes them: one
+// write(2) per batch of records, not per action. Lines not yet written
+// when bld is killed are lost, as a torn last line is: a lost record only
+// makes --explain say less (and lastrun.go find less), and the store
+// keeps the results themselves.
+const flushAt = 64 << 10
+
 // compactSlack is how much larger than its live lines the log may grow
 // before Close rewrites it.
 const compactSlack = 2
@@ -44,13 +51,20 @@ type recordLog struct {
 	// appended to (compactUnread).
 	unreadMax int64
 
-	mu     sync.Mutex
-	f      *os.File // for appending, once something is appended
-	size   int64    // of the file, once opened or scanned
-	index  map[string]span
-	live   int64 // bytes of the indexed lines
-	loaded bool
-	err    error // the scan's, if it failed
+	mu   sync.Mutex
+	f    *os.File // for appending, once something is appended
+	size int64    // of the file, once opened or scanned, pending lines included
+	// pending are lines put but not yet written to f (flushAt); the
+	// index and size count them already.
+	pending []byte
+	// writeErr is the first error writing them: the size and index then
+	// count lines the file does not have, and the log is no longer
+	// read, appended to or compacted in this build.
+	writeErr error
+	index    map[string]span
+	live     int64 // bytes of the indexed lines
+	loaded   bool
+	err      error // the scan's, if it failed
 }
 
 // span is where a line is in the log.
@@ -62,6 +76,10 @@ func newRecordLog(path string) *recordLog { return &recordLog{path: path, unread
 func (l *recordLog) get(id string) (*record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// Flushed first: a scan must see every line put.
+	if err := l.flush(); err != nil {
+		return nil, err
+	}
 	if err := l.load(); err != nil {
 		return nil, err
 	}
@@ -84,14 +102,13 @@ func (l *recordLog) get(id string) (*record, error) {
 // put appends rec as the latest record of id. Errors are ignored by
 // callers: a lost record only makes --explain say less.
 func (l *recordLog) put(id string, rec *record) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	line := make([]byte, 0, len(id)+len(data)+2)
-	line = append(append(append(append(line, id...), ' '), data...), '\n')
+	line := make([]byte, 0, len(id)+512)
+	line = append(appendRecord(append(append(line, id...), ' '), rec), '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.writeErr != nil {
+		return l.writeErr
+	}
 	if l.f == nil {
 		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 			return err
@@ -110,8 +127,18 @@ func (l *recordLog) put(id string, rec *record) error {
 			return err
 		}
 	}
-	if _, err := l.f.Write(line); err != nil {
-		return err
+	if len(l.pending) == 0 && len(line) >= flushAt {
+		if _, err := l.f.Write(line); err != nil {
+			l.writeErr = err
+			return err
+		}
+	} else {
+		l.pending = append(l.pending, line...)
+		if len(l.pending) >= flushAt {
+			if err := l.flush(); err != nil {
+				return err
+			}
+		}
 	}
 	if l.loaded {
 		if old, ok := l.index[id]; ok {
@@ -122,6 +149,21 @@ func (l *recordLog) put(id string, rec *record) error {
 	}
 	l.size += int64(len(line))
 	return nil
+}
+
+// flush writes the pending lines. On an error they are dropped, and the
+// log is left alone for the rest of the build (writeErr). l.mu is held.
+func (l *recordLog) flush() error {
+	if l.writeErr != nil {
+		return l.writeErr
+	}
+	if len(l.pending) == 0 {
+		return nil
+	}
+	_, err := l.f.Write(l.pending)
+	l.pending = l.pending[:0]
+	l.writeErr = err
+	return err
 }
 
 // dropTornLine truncates the log after its last complete line, so that
@@ -226,8 +268,14 @@ func (l *recordLog) close() error {
 	var errs []error
 	appended := l.f != nil
 	if appended {
+		// A failed write is not reported, as put's are not.
+		l.flush()
 		errs = append(errs, l.f.Close())
 		l.f = nil
+		l.pending = nil
+	}
+	if l.writeErr != nil {
+		return errors.Join(errs...)
 	}
 	if !l.loaded && !appended {
 		// Not grown since the build that last appended, whose close

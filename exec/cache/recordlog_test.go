@@ -88,3 +88,62 @@ func TestRecordLog(t *testing.T) {
 		t.Errorf("close did not compact a grown log: %d bytes before, %d after", grown.Size(), after.Size())
 	}
 }
+
+// Records are written in batches: put keeps up to flushAt bytes of lines,
+// get and close write them first, and what a killed build had not written
+// is simply not there (a hint lost).
+func TestRecordLogBatches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "explain", "records")
+	id := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 63) + string(rune('a'+i/26)) }
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	l := newRecordLog(path)
+	l.put(id(0), &record{Key: "k0"})
+	if got := size(); got != 0 {
+		t.Errorf("the log has %d bytes after one put, want none yet", got)
+	}
+	// Enough records to pass flushAt: some are written, the rest wait.
+	n := 0
+	for size() == 0 {
+		n++
+		l.put(id(n), &record{Key: "k", Argv: []string{strings.Repeat("x", 1000)}})
+		if n > 2*flushAt/1000 {
+			t.Fatalf("%d records put and nothing written", n)
+		}
+	}
+	if got := size(); got < flushAt {
+		t.Errorf("first write of %d bytes, want at least %d", got, flushAt)
+	}
+	l.put(id(n+1), &record{Key: "last"})
+	written := size()
+	// A killed build: another reader sees what was written, whole lines.
+	other := newRecordLog(path)
+	if r, err := other.get(id(0)); err != nil || r.Key != "k0" {
+		t.Errorf("another reader: record 0 = %+v, %v", r, err)
+	}
+	if _, err := other.get(id(n + 1)); !os.IsNotExist(err) {
+		t.Errorf("another reader: a record not yet written: %v, want not exist", err)
+	}
+	// get writes what waits before it reads.
+	if r, err := l.get(id(n + 1)); err != nil || r.Key != "last" {
+		t.Errorf("get of the last record = %+v, %v", r, err)
+	}
+	if size() <= written {
+		t.Errorf("get did not write the pending records")
+	}
+	l.put(id(n+2), &record{Key: "after get"})
+	if err := l.close(); err != nil {
+		t.Fatal(err)
+	}
+	again := newRecordLog(path)
+	for i, want := range map[int]string{0: "k0", 1: "k", n + 1: "last", n + 2: "after get"} {
+		if r, err := again.get(id(i)); err != nil || r.Key != want {
+			t.Errorf("after close: record %d = %+v, %v; want key %s", i, r, err, want)
+		}
+	}
+}

@@ -3,14 +3,12 @@ package cache
 import (
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
-	"bld/exec/regfile"
 )
 
 // An action's result is kept in the store as an entry under its key: the
@@ -81,14 +79,11 @@ type outputFile struct {
 
 // putResult stores r as the result of key.
 func (c *Cache) putResult(key string, r *actionResult) error {
-	payload, err := reapi.Marshal(r.proto())
-	if err != nil {
-		return fmt.Errorf("cache: action result: %w", err)
-	}
-	return c.store.PutEntry(key, payload, blobsOf(r))
+	return c.store.PutEntry(key, appendResult(nil, r), blobsOf(r))
 }
 
-// proto returns r as a REAPI ActionResult.
+// proto returns r as a REAPI ActionResult (appendResult encodes the same
+// message without building it).
 func (r *actionResult) proto() *repb.ActionResult {
 	m := &repb.ActionResult{OutputFiles: make([]*repb.OutputFile, len(r.OutputFiles))}
 	ofs := make([]repb.OutputFile, len(r.OutputFiles))
@@ -162,33 +157,26 @@ func inBlob(of outputFile) bool {
 // inlineOutput reads out, whose file is abs, into an OutputFile with its
 // contents inlined, if it is small enough (ok); start is when the read
 // began, for the file-digest memo. Its errors are the action's: an
-// output that is not a regular file, or cannot be read.
+// output that is not a regular file, or cannot be read. abs is expected
+// to be a regular file (the executor checked the outputs with lstat when
+// the command ended): it is opened without another stat first, and
+// fstat checks it before it is read (readHashed).
 func (c *Cache) inlineOutput(out, abs string, start time.Time) (outputFile, bool, error) {
 	max := c.inlineMax()
 	if max < 0 {
 		return outputFile{}, false, nil
 	}
-	f, fi, err := regfile.Open(abs, true)
+	h, err := readHashed(abs, max)
 	if err != nil {
 		return outputFile{}, false, fmt.Errorf("cache: output %s: %w", out, err)
 	}
-	defer f.Close()
-	if fi.Size() > max {
+	if h.before.size > max || !h.consistent() && h.after.size != int64(len(h.data)) {
+		// Too large, or it grew or shrank while read: store it as a
+		// blob, read again.
 		return outputFile{}, false, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return outputFile{}, false, fmt.Errorf("cache: output %s: %w", out, err)
+	if h.consistent() {
+		c.memo.remember(out, memoEntry{st: h.before, d: h.d, hashedAt: start.UnixNano()})
 	}
-	if int64(len(data)) > max {
-		return outputFile{}, false, nil // it grew: store it as a blob
-	}
-	d := digest.OfBytes(data)
-	st := stampOf(fi)
-	c.memo.rememberFile(out, abs, st, d, start)
-	of := outputFile{Path: out, Digest: d, IsExecutable: st.exec}
-	if len(data) > 0 {
-		of.Contents = data
-	}
-	return of, true, nil
+	return outputFile{Path: out, Digest: h.d, IsExecutable: h.before.exec, Contents: h.data}, true, nil
 }

@@ -105,7 +105,8 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// rather than by os/exec: so that the wait ends when the command's
 	// main process ends, whatever its background children do with the
 	// pipe.
-	rd, w, err := outputPipe()
+	// Read through the runtime's poller when the zygote starts it.
+	rd, w, err := outputPipe(xr != nil)
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 	}
@@ -131,7 +132,7 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 		cmd.Stdout, cmd.Stderr = wf, wf
 		zp, _ = xr.StartZygote(ctx, cmd)
 	}
-	out := &boundedOutput{logPath: logPathFor(r.logDir, a.Outputs)}
+	out := &boundedOutput{logDir: r.logDir, outputs: a.Outputs}
 	var res commandResult
 	var werr error
 	var ws syscall.WaitStatus

@@ -22,6 +22,10 @@ const (
 // over.
 type boundedOutput struct {
 	logPath string // where the whole output goes once it overflows; "" keeps none
+	// logDir and outputs, when logPath is "", name it (logPathFor) once
+	// it is needed: most commands never print that much.
+	logDir  string
+	outputs []string
 	head    []byte
 	tail    []byte // a ring of the last bytes, once head is full
 	tailPos int    // next write position in tail, once it is full
@@ -40,6 +44,9 @@ func (b *boundedOutput) Write(p []byte) (int, error) {
 		if len(p) == 0 {
 			return n, nil
 		}
+	}
+	if b.log == nil && b.logErr == nil && b.logPath == "" {
+		b.logPath = logPathFor(b.logDir, b.outputs)
 	}
 	if b.log == nil && b.logErr == nil && b.logPath != "" {
 		b.openLog()

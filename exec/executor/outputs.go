@@ -6,20 +6,46 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"bld/exec/graph"
 	"bld/exec/sandbox"
 )
 
-// prepareOutputs creates the parent directories of a's outputs and deletes
-// any stale output, of any kind (see removeOutput), so that an action that
-// exits 0 without writing an output is caught even when an old file is
-// there, and a stale directory or link never blocks a build.
-func prepareOutputs(root string, a *graph.Action) error {
+// madeDirs remembers the output directories a Run made (or found), so
+// that the next actions with outputs in them do not stat them again: a
+// package's actions share one. Nothing removes an output's parent
+// directory during a Run (the workspace is locked, and no output is the
+// parent of another). A nil *madeDirs remembers nothing. Safe for
+// concurrent use.
+type madeDirs struct{ m sync.Map }
+
+// mkdirAll is os.MkdirAll(dir, 0o755), once per directory.
+func (d *madeDirs) mkdirAll(dir string) error {
+	if d != nil {
+		if _, ok := d.m.Load(dir); ok {
+			return nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if d != nil {
+		d.m.Store(dir, struct{}{})
+	}
+	return nil
+}
+
+// prepareOutputs creates the parent directories of a's outputs (through
+// dirs) and deletes any stale output, of any kind (see removeOutput), so
+// that an action that exits 0 without writing an output is caught even
+// when an old file is there, and a stale directory or link never blocks a
+// build.
+func prepareOutputs(root string, a *graph.Action, dirs *madeDirs) error {
 	for _, out := range a.Outputs {
 		p := filepath.Join(root, out)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := dirs.mkdirAll(filepath.Dir(p)); err != nil {
 			return fmt.Errorf("creating the directory of output %s: %w", out, err)
 		}
 		if err := removeOutput(p); err != nil {
@@ -94,13 +120,14 @@ func removeOutput(p string) error {
 
 // writeFile performs a file-writing action: it writes a.Content to a's single
 // output atomically (temporary file in the same directory, then rename), with
-// mode 0755 when a.Executable, else 0644.
-func writeFile(root, stagingDir string, a *graph.Action) (err error) {
+// mode 0755 when a.Executable, else 0644. Its directory is made through
+// dirs.
+func writeFile(root, stagingDir string, a *graph.Action, dirs *madeDirs) (err error) {
 	if len(a.Outputs) != 1 {
 		return fmt.Errorf("a file-writing action must declare exactly one output, not %d", len(a.Outputs))
 	}
 	out := filepath.Join(root, a.Outputs[0])
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if err := dirs.mkdirAll(filepath.Dir(out)); err != nil {
 		return fmt.Errorf("creating the directory of %s: %w", a.Outputs[0], err)
 	}
 	tmpDir := filepath.Dir(out)

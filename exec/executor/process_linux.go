@@ -73,9 +73,9 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 	return p, nil
 }
 
-// wait copies the command's output from rd (the non-blocking reading end
-// of its output pipe; wait does not close it) to out, and waits for the
-// command's main process to end; then, before reaping it (so that its
+// wait copies the command's output from rd (the reading end of its output
+// pipe, blocking or not; wait does not close it) to out, and waits for
+// the command's main process to end; then, before reaping it (so that its
 // process group ID cannot have been reused), it kills what the command
 // left running in its group (an action is over when its command is, as
 // in Bazel), reaps it, and reads what is left in the pipe until EOF or
@@ -85,6 +85,9 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 // buf is the buffer to read with.
 func (p *process) wait(rd int, out io.Writer, buf []byte) (syscall.WaitStatus, *syscall.Rusage, error) {
 	if p.pidfd < 0 {
+		if err := syscall.SetNonblock(rd, true); err != nil {
+			return 0, nil, os.NewSyscallError("fcntl", err)
+		}
 		return p.waitBlocking(rd, out)
 	}
 	defer unix.Close(p.pidfd)
@@ -113,20 +116,15 @@ func (p *process) wait(rd int, out io.Writer, buf []byte) (syscall.WaitStatus, *
 			break
 		}
 		if fds[0].Revents != 0 {
-			for {
-				n, err := unix.Read(rd, buf)
-				if n > 0 {
-					out.Write(buf[:n])
-					continue
-				}
-				if err == unix.EINTR {
-					continue
-				}
-				if err != unix.EAGAIN {
-					eof = true // EOF, or an error no read will mend
-					fds[0].Fd = -1
-				}
-				break
+			// One read per wake-up: poll said it will not block.
+			n, err := unix.Read(rd, buf)
+			switch {
+			case n > 0:
+				out.Write(buf[:n])
+			case err == unix.EINTR || err == unix.EAGAIN:
+			default:
+				eof = true // EOF, or an error no read will mend
+				fds[0].Fd = -1
 			}
 		}
 		if fds[1].Revents != 0 && !exited {
@@ -186,12 +184,18 @@ func (p *process) waitExited() (syscall.WaitStatus, *syscall.Rusage, error) {
 }
 
 // outputPipe returns a pipe for a command's output, both ends
-// close-on-exec: bld's reading end non-blocking, the command's writing
-// end blocking, as the command expects.
-func outputPipe() (rd, w int, err error) {
+// close-on-exec, the command's writing end blocking, as the command
+// expects; bld's reading end is non-blocking if nonblock (to read it
+// through the runtime's poller), else blocking: wait reads it only when
+// poll(2) says a read will not block (which saves a system call per
+// command).
+func outputPipe(nonblock bool) (rd, w int, err error) {
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return -1, -1, os.NewSyscallError("pipe2", err)
+	}
+	if !nonblock {
+		return p[0], p[1], nil
 	}
 	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
 		syscall.Close(p[0])

@@ -70,9 +70,10 @@ func (p *process) waitExited() (syscall.WaitStatus, *syscall.Rusage, error) {
 }
 
 // outputPipe returns a pipe for a command's output, both ends
-// close-on-exec: bld's reading end non-blocking, the command's writing
-// end blocking.
-func outputPipe() (rd, w int, err error) {
+// close-on-exec: bld's reading end non-blocking (whatever nonblock says:
+// wait reads it through the runtime's poller), the command's writing end
+// blocking.
+func outputPipe(nonblock bool) (rd, w int, err error) {
 	var p [2]int
 	syscall.ForkLock.RLock()
 	err = syscall.Pipe(p[:])

@@ -54,10 +54,10 @@ func (s *scheduler) executeRemote(ctx, rctx context.Context, claim *remoteClaim,
 		r.Status, r.Err, r.End = StatusFailed, err, time.Now()
 		return r
 	}
-	if err := prepareOutputs(s.opts.Root, a); err != nil {
+	if err := prepareOutputs(s.opts.Root, a, &s.dirs); err != nil {
 		return fail(err)
 	}
-	out := &boundedOutput{logPath: logPathFor(s.opts.LogDir, a.Outputs)}
+	out := &boundedOutput{logDir: s.opts.LogDir, outputs: a.Outputs}
 	rr := s.opts.Remote.Run(rctx, a, out, claim)
 	output := out.Bytes() // also closes its log file
 	if !claim.Answered() {

@@ -51,6 +51,8 @@ type scheduler struct {
 	// action is done once its outputs are collected, and deleting its
 	// exec root need not delay its dependents. run waits for them.
 	removals sync.WaitGroup
+	// dirs are the output directories made so far.
+	dirs madeDirs
 
 	state   []state
 	pending []int    // dependencies not yet done, per action
@@ -512,7 +514,7 @@ func (s *scheduler) checker(ctx context.Context) {
 func (s *scheduler) write(ctx context.Context, job poolJob) Result {
 	a := s.g.Actions[job.id]
 	r := Result{ID: job.id, Action: a, Status: StatusRan, Reason: job.why, Start: job.start}
-	err := writeFile(s.opts.Root, s.opts.StagingDir, a)
+	err := writeFile(s.opts.Root, s.opts.StagingDir, a, &s.dirs)
 	if err == nil && !a.NoCache {
 		if serr := s.opts.Cache.Store(ctx, a, job.key, nil); serr != nil {
 			err = fmt.Errorf("recording the result: %w", serr)
@@ -565,7 +567,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 			return fail(err)
 		}
 	}
-	if err := prepareOutputs(s.opts.Root, a); err != nil {
+	if err := prepareOutputs(s.opts.Root, a, &s.dirs); err != nil {
 		s.opts.Tokens.Release()
 		return fail(err)
 	}

@@ -67,6 +67,9 @@ func (s *Store) GetEntry(key string) (Entry, error) {
 		}
 	}
 	name := s.entryPath(key)
+	if absent(name) {
+		return Entry{}, ErrMissing
+	}
 	data, fi, err := readStoreFile(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

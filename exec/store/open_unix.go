@@ -26,3 +26,16 @@ func openTemp(name string, perm fs.FileMode) (*os.File, error) {
 		return os.NewFile(uintptr(fd), name), nil
 	}
 }
+
+// absent reports whether nothing is at name (lstat says ENOENT), without
+// os.Lstat's allocations: most lookups of an entry file in a store that
+// packs its entries find none.
+func absent(name string) bool {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Lstat(name, &st)
+		if err != syscall.EINTR {
+			return err == syscall.ENOENT
+		}
+	}
+}
