@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command selfcpu runs a command and reports what its own process used,
 // all its threads but none of its child processes: its CPU time
 // (task-clock), its context switches and its system calls, counted by perf

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"io"
 	"os"
 	"syscall"
@@ -8,6 +9,31 @@ import (
 
 	"bld/exec/crash"
 )
+
+// forkExec is syscall.ForkExec, tried again for a while when it fails
+// with ETXTBSY. A program written moments ago (a tool the cache restored,
+// a script a test wrote) is "busy" as long as any process holds a
+// descriptor that writes it, and a process forked while its writer had it
+// open holds a copy until its own exec closes it: microseconds, but any
+// fork of this process, or of another, can be in that window. The retries
+// wait 1, 2, 4 ... 256 ms (about 0.5 s in all), and stop when ctx is done.
+func forkExec(ctx context.Context, path string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	delay := time.Millisecond
+	for {
+		pid, err := syscall.ForkExec(path, argv, attr)
+		if err != syscall.ETXTBSY || delay > 256*time.Millisecond {
+			return pid, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return pid, err
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
 
 // kill kills the command's process group with SIGKILL, unless its leader
 // was reaped (its group ID may then belong to another process). It runs

@@ -58,7 +58,7 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 	}
 	pidfd := -1
 	sys.PidFD = &pidfd
-	pid, err := syscall.ForkExec(cmd.Path, cmd.Args, &syscall.ProcAttr{Dir: cmd.Dir, Env: dedupEnv(cmd.Env), Files: files, Sys: &sys})
+	pid, err := forkExec(ctx, cmd.Path, cmd.Args, &syscall.ProcAttr{Dir: cmd.Dir, Env: dedupEnv(cmd.Env), Files: files, Sys: &sys})
 	if err != nil {
 		return nil, &os.PathError{Op: "fork/exec", Path: cmd.Path, Err: err}
 	}

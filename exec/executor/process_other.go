@@ -30,7 +30,7 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, stdin, out int) (*process,
 	for _, f := range cmd.ExtraFiles {
 		files = append(files, f.Fd())
 	}
-	pid, err := syscall.ForkExec(cmd.Path, cmd.Args, &syscall.ProcAttr{Dir: cmd.Dir, Env: dedupEnv(cmd.Env), Files: files, Sys: cmd.SysProcAttr})
+	pid, err := forkExec(ctx, cmd.Path, cmd.Args, &syscall.ProcAttr{Dir: cmd.Dir, Env: dedupEnv(cmd.Env), Files: files, Sys: cmd.SysProcAttr})
 	if err != nil {
 		return nil, &os.PathError{Op: "fork/exec", Path: cmd.Path, Err: err}
 	}
