@@ -25,9 +25,10 @@ import (
 // A load statement, load("module", "name", local = "name", ...), is taken
 // only before the first call, with string literals without escapes, at
 // least one name, names that are identifiers not starting with '_', and
-// local names that are identifiers (not keywords) bound only once in the
-// file; load receives each, in order, as to[i] = from[i] (both only valid
-// during the call), and may stop the reading by returning false. rule
+// local names that are identifiers (not keywords, nor True, False or None,
+// which a load may rebind in Starlark) bound only once in the file; load
+// receives each, in order, as to[i] = from[i] (both only valid during the
+// call), and may stop the reading by returning false. rule
 // returns the rule a name stands for, if it is one (the caller binds the
 // loaded names, which shadow the predeclared ones as in Starlark); call
 // receives each call as it is read (kwargs is only valid during the call),
@@ -64,6 +65,9 @@ func declarativeCalls(file *string, src []byte, load func(module string, to, fro
 				return false
 			}
 			for _, n := range to {
+				if n == "True" || n == "False" || n == "None" {
+					return false // Starlark's literals would name the values loaded
+				}
 				if bound[n] {
 					return false // "cannot reassign top-level": an error
 				}

@@ -82,7 +82,7 @@ func writeBuild(t testing.TB, root, src string) {
 		"WORKSPACE.star": "", "p/BUILD.star": src, "p/a.c": "",
 		"p/defs.star":   "def m(name):\n    native.genrule(name = name, outs = [name + \".o\"], cmd = \"true\")\n",
 		"p/rules.star":  rulesStar,
-		"p/consts.star": "EXT = \".txt\"\n",
+		"p/consts.star": "EXT = \".txt\"\nFIFO = \"fifo\"\n",
 		"p/bad.star":    "x = (1\n",
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
@@ -123,6 +123,9 @@ var declarativeCases = []struct {
 	{"load(\":rules.star\", \"my_rule\")\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"c\")\nmy_rule(name = \"x\")\n", true},
 	{"load(\":rules.star\", r = \"my_rule\", \"genrule\")\nr(name = \"x\")\n", true},
 	{"load(\":rules.star\", \"not_rule\")\nnot_rule(name = \"x\")\n", false},
+	// A load may bind True, False or None: the file's literals are no longer.
+	{"load(\":consts.star\", True = \"FIFO\")\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"c\", jobserver = True)\n", false},
+	{"load(\":consts.star\", None = \"FIFO\")\n", false},
 	{"load(\":rules.star\", \"nope\")\n", false},
 	{"load(\":rules.star\", \"_hidden\")\n", false},
 	{"load(\":rules.star\", \"\")\n", false},
