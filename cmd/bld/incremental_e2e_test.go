@@ -79,6 +79,18 @@ genrule(name = "b2", srcs = ["//a:a"], outs = ["b2.txt"], cmd = "cat $< > $@")
 	build("4 ran", "analysis (incremental: 3 of 4 packages, 4 of 5 labels)")
 	wantFile("bld-out/c/c.txt", "BETA\nfrom-a\nALPHA\n")
 
+	// a and b are declarative BUILD files (loads, then calls of rules),
+	// which bld reads without Starlark: the rule they load loses the
+	// attribute they set, and both are evaluated again, as the error
+	// says; once the rule is back, so is the build.
+	defs := w.read("lib/defs.star")
+	w.write("lib/defs.star", strings.Replace(defs, `attrs = {"word": attr.string()}`, `attrs = {"text": attr.string()}`, 1))
+	if r := w.bld("build", "//..."); r.code == 0 || !strings.Contains(r.stderr, "a/BUILD.star:2:4") {
+		t.Errorf("a rule without the attribute its callers set: want an error naming a/BUILD.star:2:4, got %s", r)
+	}
+	w.write("lib/defs.star", defs)
+	build("nothing to do", "analysis snapshot")
+
 	// A target is added, and c depends on it.
 	w.write("a/BUILD.star", w.read("a/BUILD.star")+`say(name = "a2", word = "again")`+"\n")
 	w.write("c/BUILD.star", strings.Replace(w.read("c/BUILD.star"), `"//b:b2"]`, `"//b:b2", "//a:a2"]`, 1))

@@ -7,23 +7,36 @@ import (
 	"go.starlark.net/syntax"
 )
 
-// A declarative BUILD.star is one made only of top-level calls of rules
-// with keyword arguments that are literals: strings without escapes,
-// decimal integers, True, False, None, and lists and dicts of them, with
-// comments and blank lines. Most BUILD files are (all of a generated
-// workspace's), and for them parsing, resolving and compiling the file into
-// a Starlark program that runs once is most of loading's CPU and garbage.
+// A declarative BUILD.star is one made only of load statements followed
+// by top-level calls of rules with keyword arguments that are literals:
+// strings without escapes, decimal integers, True, False, None, and lists
+// and dicts of them, with comments and blank lines. Most BUILD files are
+// (all of a generated workspace's, and those that load custom rules), and
+// for them parsing, resolving and compiling the file into a Starlark
+// program that runs once is most of loading's CPU and garbage.
 //
-// declarativeCalls reads such a file directly into the calls it makes.
-// It accepts only text that Starlark reads as the same calls of the same
-// values (anything else, even valid Starlark, gives ok false: the caller
-// evaluates the file with Starlark, which also reports every error), and
-// each call's position is the one Starlark gives it (its open parenthesis).
-// rule returns the rule a name stands for, if it is one; call receives each
-// call as it is read (kwargs is only valid during the call), and may stop
-// the reading by returning false.
-func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, bool), call func(r *Rule, pos syntax.Position, kwargs []starlark.Tuple) bool) (ok bool) {
+// declarativeCalls reads such a file directly into the loads and calls it
+// makes. It accepts only text that Starlark reads as the same loads and
+// calls of the same values (anything else, even valid Starlark, gives ok
+// false: the caller evaluates the file with Starlark, which also reports
+// every error), and each call's position is the one Starlark gives it (its
+// open parenthesis).
+//
+// A load statement, load("module", "name", local = "name", ...), is taken
+// only before the first call, with string literals without escapes, at
+// least one name, names that are identifiers not starting with '_', and
+// local names that are identifiers (not keywords, nor True, False or None,
+// which a load may rebind in Starlark) bound only once in the file; load
+// receives each, in order, as to[i] = from[i] (both only valid during the
+// call), and may stop the reading by returning false. rule
+// returns the rule a name stands for, if it is one (the caller binds the
+// loaded names, which shadow the predeclared ones as in Starlark); call
+// receives each call as it is read (kwargs is only valid during the call),
+// and may stop the reading by returning false.
+func declarativeCalls(file *string, src []byte, load func(module string, to, from []string) bool, rule func(name string) (*Rule, bool), call func(r *Rule, pos syntax.Position, kwargs []starlark.Tuple) bool) (ok bool) {
 	d := &declReader{src: src, line: 1, lineStart: 0}
+	calls := false
+	var bound map[string]bool // the local names of loads
 	for {
 		d.skipSpace(false)
 		if d.i >= len(d.src) {
@@ -42,6 +55,33 @@ func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, b
 		if !ok {
 			return false
 		}
+		if name == "load" {
+			// Starlark takes a load after a call too; the reader not.
+			if calls {
+				return false
+			}
+			module, to, from, ok := d.load()
+			if !ok || !d.endStatement() {
+				return false
+			}
+			for _, n := range to {
+				if n == "True" || n == "False" || n == "None" {
+					return false // Starlark's literals would name the values loaded
+				}
+				if bound[n] {
+					return false // "cannot reassign top-level": an error
+				}
+				if bound == nil {
+					bound = map[string]bool{}
+				}
+				bound[n] = true
+			}
+			if !load(module, to, from) {
+				return false
+			}
+			continue
+		}
+		calls = true
 		r, ok := rule(name)
 		if !ok {
 			return false
@@ -55,18 +95,100 @@ func declarativeCalls(file *string, src []byte, rule func(name string) (*Rule, b
 		if !d.kwargs() {
 			return false
 		}
-		// The statement ends with its line.
-		d.skipSpace(false)
-		if d.i < len(d.src) {
-			if d.src[d.i] != '\n' {
-				return false
-			}
-			d.newline()
+		if !d.endStatement() {
+			return false
 		}
 		if !call(r, pos, d.args) {
 			return false
 		}
 	}
+}
+
+// endStatement reads the end of a statement's line.
+func (d *declReader) endStatement() bool {
+	d.skipSpace(false)
+	if d.i < len(d.src) {
+		if d.src[d.i] != '\n' {
+			return false
+		}
+		d.newline()
+	}
+	return true
+}
+
+// load reads the rest of a load statement after its keyword: ("module",
+// "name", local = "name", ...) up to and including the ')'. to and from
+// are the local names and the module's names, reused from load to load.
+func (d *declReader) load() (module string, to, from []string, ok bool) {
+	d.to, d.from = d.to[:0], d.from[:0]
+	d.skipSpace(false)
+	if d.i >= len(d.src) || d.src[d.i] != '(' {
+		return "", nil, nil, false
+	}
+	d.i++
+	d.skipSpace(true)
+	if d.i >= len(d.src) || d.src[d.i] != '"' && d.src[d.i] != '\'' {
+		return "", nil, nil, false
+	}
+	if module, ok = d.str(); !ok {
+		return "", nil, nil, false
+	}
+	for {
+		if !d.sep(')') {
+			return "", nil, nil, false
+		}
+		d.skipSpace(true)
+		if d.i >= len(d.src) {
+			return "", nil, nil, false
+		}
+		var local string
+		switch c := d.src[d.i]; {
+		case c == ')':
+			d.i++
+			if len(d.to) == 0 {
+				return "", nil, nil, false // a load must import a name
+			}
+			return module, d.to, d.from, true
+		case isIdentStart(c):
+			local, _ = d.ident()
+			if keyword(local) {
+				return "", nil, nil, false
+			}
+			d.skipSpace(true)
+			if d.i >= len(d.src) || d.src[d.i] != '=' || d.i+1 < len(d.src) && d.src[d.i+1] == '=' {
+				return "", nil, nil, false
+			}
+			d.i++
+			d.skipSpace(true)
+			if d.i >= len(d.src) || d.src[d.i] != '"' && d.src[d.i] != '\'' {
+				return "", nil, nil, false
+			}
+		case c != '"' && c != '\'':
+			return "", nil, nil, false
+		}
+		name, ok := d.str()
+		if !ok || !isIdentifier(name) || name[0] == '_' {
+			return "", nil, nil, false
+		}
+		if local == "" {
+			local = name
+		}
+		d.to, d.from = append(d.to, local), append(d.from, name)
+	}
+}
+
+// isIdentifier reports whether s is an identifier of the reader's (ASCII)
+// and no keyword.
+func isIdentifier(s string) bool {
+	if s == "" || !isIdentStart(s[0]) || keyword(s) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isIdentByte(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 type declReader struct {
@@ -75,6 +197,7 @@ type declReader struct {
 	args      []starlark.Tuple
 	pairs     []starlark.Value
 	names     map[string]starlark.Value // keyword names, each made once
+	to, from  []string                  // of the load being read
 	depth     int                       // of the lists and dicts being read
 	src       []byte
 	i         int

@@ -62,12 +62,29 @@ func loadBoth(t *testing.T, root string) (starlarkPkg, pkg []string, starlarkErr
 	if perr != nil {
 		t.Fatal(perr)
 	}
-	_, declarative = l.evalDeclarative("p/BUILD.star", "p", src, prelude)
+	_, declarative = l.evalDeclarative(context.Background(), &loadChain{}, "p/BUILD.star", "p", src, prelude)
 	return got[0], got[1], errs[0], errs[1], declarative
 }
 
+// rulesStar is p/rules.star, which BUILD files of the tests load: rules,
+// through another file, and what is not a rule.
+const rulesStar = `load(":consts.star", "EXT")
+def _impl(ctx):
+    pass
+my_rule = rule(implementation = _impl, attrs = {"srcs": attr.label_list(allow_files = True), "out": attr.output(), "n": attr.int()})
+genrule = rule(implementation = _impl, attrs = {"outs": attr.output_list(), "cmd": attr.string()})
+_hidden = rule(implementation = _impl)
+not_rule = EXT
+`
+
 func writeBuild(t testing.TB, root, src string) {
-	for p, c := range map[string]string{"WORKSPACE.star": "", "p/BUILD.star": src, "p/a.c": "", "p/defs.star": "def m(name):\n    native.genrule(name = name, outs = [name + \".o\"], cmd = \"true\")\n"} {
+	for p, c := range map[string]string{
+		"WORKSPACE.star": "", "p/BUILD.star": src, "p/a.c": "",
+		"p/defs.star":   "def m(name):\n    native.genrule(name = name, outs = [name + \".o\"], cmd = \"true\")\n",
+		"p/rules.star":  rulesStar,
+		"p/consts.star": "EXT = \".txt\"\nFIFO = \"fifo\"\n",
+		"p/bad.star":    "x = (1\n",
+	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +113,41 @@ var declarativeCases = []struct {
 	{"package(default_visibility = [\"//visibility:public\"])\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\")\n", false},
 	{"load(\":defs.star\", \"m\")\nm(name = \"x\")\n", false},
 	{"filegroup(name = \"f\", srcs = glob([\"*.c\"]))\n", false},
+	// Loads: rules are declarative, anything else is Starlark's.
+	{"load(\":rules.star\", \"my_rule\")\nmy_rule(name = \"x\", srcs = [\"a.c\"], out = \"x.o\", n = 2)\n", true},
+	{"load(\":rules.star\", \"my_rule\")\n", true},
+	{"load('//p/rules.star', r = 'my_rule', 'genrule')  # two\nload(\n    \"//p:defs.star\",\n    \"m\",  # unused\n)\n\nr(name = \"x\")\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"c\")\n", true},
+	{"load(\":rules.star\", genrule = \"my_rule\")\ngenrule(name = \"g\", srcs = [\"a.c\"])\n", true},
+	{"load(\":rules.star\", _r = \"my_rule\", glob = \"my_rule\")\n_r(name = \"x\")\nglob(name = \"y\")\n", true},
+	{"load(\"@bld//rules:prelude.star\", \"filegroup\", gr = \"genrule\")\ngr(name = \"g\", outs = [\"g.txt\"], cmd = \"c\")\n", true},
+	{"load(\":rules.star\", \"my_rule\")\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"c\")\nmy_rule(name = \"x\")\n", true},
+	{"load(\":rules.star\", r = \"my_rule\", \"genrule\")\nr(name = \"x\")\n", true},
+	{"load(\":rules.star\", \"not_rule\")\nnot_rule(name = \"x\")\n", false},
+	// A load may bind True, False or None: the file's literals are no longer.
+	{"load(\":consts.star\", True = \"FIFO\")\ngenrule(name = \"g\", outs = [\"g.txt\"], cmd = \"c\", jobserver = True)\n", false},
+	{"load(\":consts.star\", None = \"FIFO\")\n", false},
+	{"load(\":rules.star\", \"nope\")\n", false},
+	{"load(\":rules.star\", \"_hidden\")\n", false},
+	{"load(\":rules.star\", \"\")\n", false},
+	{"load(\":rules.star\")\n", false},
+	{"load(\":bad.star\", \"x\")\n", false},
+	{"load(\":none.star\", \"x\")\n", false},
+	{"load(\":rules.txt\", \"x\")\n", false},
+	{"load(\"::\", \"x\")\n", false},
+	{"load(\":rules.st\\x61r\", \"my_rule\")\n", false},
+	{"my_rule(name = \"x\")\nload(\":rules.star\", \"my_rule\")\n", false},
+	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"c\")\nload(\":rules.star\", \"my_rule\")\n", false},
+	{"load(\":rules.star\", \"my_rule\")\nload(\":rules.star\", \"my_rule\")\n", false},
+	{"load(\":rules.star\", \"my_rule\", my_rule = \"genrule\")\n", false},
+	{"load(\":rules.star\", \"my_rule\"); my_rule(name = \"x\")\n", false},
+	{"load(\":rules.star\", for = \"my_rule\")\n", false},
+	{"load(\":rules.star\", r == \"my_rule\")\n", false},
+	{"load(\":rules.star\" \"my_rule\")\n", false},
+	{"if True:\n    load(\":rules.star\", \"my_rule\")\n", false},
+	{"  load(\":rules.star\", \"my_rule\")\n", false},
+	{"load(\":rules.star\", \"my_rule\")\nmy_rule(\"x\")\n", false},
+	{"load(\":rules.star\", \"my_rule\")\nmy_rule(name = \"x\", n = \"2\")\n", false},
+	{"load(\":rules.star\", \"my_rule\")\nmy_rule = 1\n", false},
 	{"genrule(name = \"g\", outs = [\"g.txt\"], cmd = \"\")\r\n", false},
 	{"cc_unit(name = \"u\", srcs = [\"a.c\"], partitions = -1)\n", false},
 	{"cc_unit(name = \"u\", srcs = [\"a.c\"], partitions = 0x3)\n", false},
@@ -160,4 +212,49 @@ func FuzzDeclarative(f *testing.F) {
 			t.Errorf("%q: package differs from Starlark's (-starlark +declarative):\n%s", src, diff)
 		}
 	})
+}
+
+// TestDeclarativeRecordsLoads checks that the loads a package records
+// (recordLoad: what PackageFiles, the snapshot's staleness check and the
+// incremental index use) are the same whichever reader read it.
+func TestDeclarativeRecordsLoads(t *testing.T) {
+	loads := func(root string, starlarkOnly bool) (files []string, all map[string][]string, err error) {
+		l := New(Options{Root: root, Builtins: rules.Files, MaxSteps: 200_000})
+		l.starlarkOnly = starlarkOnly
+		_, err = l.LoadPackage(context.Background(), "p")
+		all = map[string][]string{}
+		l.mu.Lock()
+		for k, v := range l.loads {
+			all[k] = append([]string(nil), v...)
+		}
+		l.mu.Unlock()
+		return l.PackageFiles("p"), all, err
+	}
+	compared := 0
+	for _, tc := range declarativeCases {
+		root := t.TempDir()
+		writeBuild(t, root, tc.src)
+		wantFiles, wantAll, wantErr := loads(root, true)
+		files, all, err := loads(root, false)
+		if diff := cmp.Diff(wantFiles, files); diff != "" {
+			t.Errorf("%q: PackageFiles differ (-starlark +declarative):\n%s", tc.src, diff)
+		}
+		// A file Starlark rejects before it runs loads nothing; the
+		// declarative reader may have loaded modules (whose own loads
+		// are then recorded) before it gave the file to Starlark.
+		if wantErr == nil && err == nil {
+			if diff := cmp.Diff(wantAll, all); diff != "" {
+				t.Errorf("%q: recorded loads differ (-starlark +declarative):\n%s", tc.src, diff)
+			}
+		}
+		if tc.declarative && strings.HasPrefix(tc.src, "load(\":rules.star\"") {
+			compared++
+			if want := []string{"p/BUILD.star", "p/consts.star", "p/rules.star"}; !cmp.Equal(want, files) {
+				t.Errorf("%q: PackageFiles = %q, want %q", tc.src, files, want)
+			}
+		}
+	}
+	if compared == 0 {
+		t.Error("no declarative case loads :rules.star")
+	}
 }

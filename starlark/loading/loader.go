@@ -222,7 +222,7 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 		return nil, fmt.Errorf("loading the built-in rules: %w", err)
 	}
 	if !l.starlarkOnly {
-		if p, ok := l.evalDeclarative(file, pkg, src, prelude); ok {
+		if p, ok := l.evalDeclarative(ctx, chain, file, pkg, src, prelude); ok {
 			return p, nil
 		}
 	}
@@ -249,10 +249,44 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 
 // evalDeclarative evaluates a declarative BUILD.star (declarativeCalls)
 // without Starlark: the same package, in a fraction of the time. ok is false
-// when the file is not declarative or a call fails; Starlark evaluates it
-// then, and reports the error.
-func (l *Loader) evalDeclarative(file, pkg string, src []byte, prelude starlark.StringDict) (*Package, bool) {
+// when the file is not declarative, a load or a call fails, or a loaded name
+// is not a rule; Starlark evaluates the file then, and reports the error.
+// Its loads are those Starlark's thread.Load makes (newThread), in the same
+// order, through chain; they are recorded (recordLoad) only when ok, and
+// Starlark records them otherwise.
+func (l *Loader) evalDeclarative(ctx context.Context, chain *loadChain, file, pkg string, src []byte, prelude starlark.StringDict) (*Package, bool) {
+	from := label.Label{Pkg: pkg, Name: workspace.BuildFile}
+	var (
+		loaded []label.Label             // the modules, in order
+		locals map[string]starlark.Value // the names loads bound
+	)
+	load := func(module string, to, names []string) bool {
+		m, err := moduleLabel(module, from)
+		if err != nil {
+			return false
+		}
+		globals, err := l.loadModule(ctx, chain, m)
+		if err != nil {
+			return false
+		}
+		loaded = append(loaded, m)
+		if locals == nil {
+			locals = map[string]starlark.Value{}
+		}
+		for i, name := range names {
+			v, ok := globals[name]
+			if !ok {
+				return false
+			}
+			locals[to[i]] = v
+		}
+		return true
+	}
 	rule := func(name string) (*Rule, bool) {
+		if v, ok := locals[name]; ok {
+			r, ok := v.(*Rule) // a macro, a function: Starlark's
+			return r, ok
+		}
 		if strings.HasPrefix(name, "_") {
 			return nil, false
 		}
@@ -270,8 +304,11 @@ func (l *Loader) evalDeclarative(file, pkg string, src []byte, prelude starlark.
 	declare := func(r *Rule, pos syntax.Position, kwargs []starlark.Tuple) bool {
 		return r.declare(pb, pos, kwargs) == nil
 	}
-	if !declarativeCalls(&file, src, rule, declare) {
+	if !declarativeCalls(&file, src, load, rule, declare) {
 		return nil, false
+	}
+	for _, m := range loaded {
+		l.recordLoad(from.Path(), m)
 	}
 	return p, true
 }
