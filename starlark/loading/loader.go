@@ -421,9 +421,12 @@ func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label
 	if err != nil {
 		return nil, evalError(syntaxError(err, src))
 	}
-	// Rules and providers take the name of the global they are bound to.
-	for name, v := range globals {
-		switch v := v.(type) {
+	// Rules and providers take the name of the global they are bound to;
+	// one bound to several takes the first name in sorted order, so that
+	// the name (a target's kind, in errors and queries) is the same from
+	// run to run, whatever the map's order.
+	for _, name := range globals.Keys() {
+		switch v := globals[name].(type) {
 		case *Rule:
 			if v.name == "" {
 				v.name = name

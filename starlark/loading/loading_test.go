@@ -337,3 +337,25 @@ func TestConcurrentLoadCycle(t *testing.T) {
 		}
 	}
 }
+
+// A rule bound to several globals of its module is named after the first
+// in sorted order, every time: its name is a target's kind, in errors,
+// queries and the snapshot.
+func TestRuleNamedOnceForSeveralGlobals(t *testing.T) {
+	for i := range 20 {
+		g, err := evalStar(t, `
+def _impl(ctx):
+    pass
+
+zz_rule = rule(implementation = _impl)
+mm_alias = zz_rule
+aa_alias = zz_rule
+`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := g["zz_rule"].(*loading.Rule).Name(); got != "aa_alias" {
+			t.Fatalf("run %d: the rule is named %q, want aa_alias (the first of its names in sorted order)", i, got)
+		}
+	}
+}
