@@ -11,14 +11,18 @@
 # empty cache for bld), under GNU time. Prints the median wall time and CPU
 # time (user+sys, bld and its commands) of each, and their ratios to ninja,
 # then every sample. On a shared machine, CPU time is the steadier measure.
+# BENCH_DIR (default /tmp) is where the workspaces and the cache go: on an
+# ext4 without a journal, samples grow run after run as new inodes land
+# beside recently deleted ones; BENCH_DIR=/dev/shm (a tmpfs) measures the
+# tools without that drift.
 set -euo pipefail
 export LC_ALL=C
 (($# >= 1)) || { echo "usage: bench/fullbuild.sh BLD..." >&2; exit 2; }
-RUNS=${RUNS:-5} N=${N:-1000} JOBS=${JOBS:-2}
+RUNS=${RUNS:-5} N=${N:-1000} JOBS=${JOBS:-2} BENCH_DIR=${BENCH_DIR:-/tmp}
 MODES=${MODES:-"off namespace"}
 [[ -x /usr/bin/time ]] || { echo "fullbuild.sh: needs GNU time" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d /tmp/bld-fullbuild.XXXXXX)
+tmp=$(mktemp -d "$BENCH_DIR/bld-fullbuild.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 go build -C "$root" -o "$tmp/gen" ./bench/gen
 "$tmp/gen" -shape wide -n "$N" -out "$tmp/src" >/dev/null
