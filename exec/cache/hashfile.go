@@ -1,10 +1,7 @@
 package cache
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"hash"
-	"sync"
+	"io"
 
 	"bld/exec/digest"
 )
@@ -26,37 +23,14 @@ func (h *hashedFile) consistent() bool {
 	return h.before == h.after && h.d.Size == h.before.size
 }
 
-// hashBuffers holds buffers (*[hashBufferSize]byte) to read larger files
-// with.
-var hashBuffers = sync.Pool{New: func() any { return new([hashBufferSize]byte) }}
+// readerFunc is an io.Reader of a read(2)-like function, which reports
+// the end of the file as 0 bytes and no error.
+type readerFunc func([]byte) (int, error)
 
-const hashBufferSize = 32 << 10
-
-// hashStream digests what read yields until it reports 0 bytes or an
-// error, through a pooled buffer.
-func hashStream(read func([]byte) (int, error)) (digest.Digest, error) {
-	bp := hashBuffers.Get().(*[hashBufferSize]byte)
-	defer hashBuffers.Put(bp)
-	var h hash.Hash = sha256.New()
-	var n int64
-	for {
-		k, err := read(bp[:])
-		if k > 0 {
-			h.Write(bp[:k])
-			n += int64(k)
-		}
-		if err != nil {
-			return digest.Digest{}, err
-		}
-		if k == 0 {
-			break
-		}
+func (r readerFunc) Read(b []byte) (int, error) {
+	n, err := r(b)
+	if n == 0 && err == nil && len(b) > 0 {
+		return 0, io.EOF
 	}
-	return digest.Digest{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
-}
-
-// digestOf returns the digest of data.
-func digestOf(data []byte) digest.Digest {
-	sum := sha256.Sum256(data)
-	return digest.Digest{Hash: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	return n, err
 }

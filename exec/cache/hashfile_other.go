@@ -5,6 +5,7 @@ package cache
 import (
 	"io"
 
+	"bld/exec/digest"
 	"bld/exec/regfile"
 )
 
@@ -28,17 +29,11 @@ func readHashed(path string, keep int64) (hashedFile, error) {
 		if err != nil {
 			return h, err
 		}
-		h.d = digestOf(data)
+		h.d = digest.OfBytes(data)
 		if len(data) > 0 {
 			h.data = data
 		}
-	} else if h.d, err = hashStream(func(b []byte) (int, error) {
-		n, err := f.Read(b)
-		if err == io.EOF {
-			err = nil
-		}
-		return n, err
-	}); err != nil {
+	} else if h.d, err = digest.OfReader(f); err != nil {
 		return h, err
 	}
 	if fi, err = f.Stat(); err != nil {

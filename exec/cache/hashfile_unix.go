@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"bld/exec/digest"
 	"bld/exec/filestat"
 	"bld/exec/regfile"
 )
@@ -69,11 +70,11 @@ func readHashed(path string, keep int64) (hashedFile, error) {
 			n += k
 		}
 		h.data = h.data[:n]
-		h.d = digestOf(h.data)
+		h.d = digest.OfBytes(h.data)
 		if len(h.data) == 0 {
 			h.data = nil
 		}
-	} else if h.d, err = hashStream(read); err != nil {
+	} else if h.d, err = digest.OfReader(readerFunc(read)); err != nil {
 		return h, err
 	}
 	if err := fstat(fd, &st); err != nil {

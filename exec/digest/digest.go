@@ -34,12 +34,24 @@ func OfBytes(b []byte) Digest {
 	return Digest{Hash: hex.EncodeToString(sum[:]), Size: int64(len(b))}
 }
 
-// OfReader returns the digest of everything r yields.
+// OfReader returns the digest of everything r yields, read through a
+// reused buffer: io.Copy into a hash allocates 32 KiB per call, which
+// hashing a build's files turned into most of bld's garbage.
 func OfReader(r io.Reader) (Digest, error) {
+	bp := readBuffers.Get().(*[readBufferSize]byte)
+	defer readBuffers.Put(bp)
 	h := sha256.New()
-	n, err := io.Copy(h, r)
-	if err != nil {
-		return Digest{}, err
+	var n int64
+	for {
+		k, err := r.Read(bp[:])
+		h.Write(bp[:k])
+		n += int64(k)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return Digest{}, err
+		}
 	}
 	return Digest{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
@@ -54,30 +66,12 @@ func OfFile(name string) (Digest, error) {
 		return Digest{}, err
 	}
 	defer f.Close()
-	// Read through a reused buffer: io.Copy from an *os.File allocates
-	// 32 KiB per call, which hashing a build's files turned into most of
-	// bld's garbage.
-	bp := readBuffers.Get().(*[readBufferSize]byte)
-	defer readBuffers.Put(bp)
-	h := sha256.New()
-	var n int64
-	for {
-		k, err := f.Read(bp[:])
-		h.Write(bp[:k])
-		n += int64(k)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return Digest{}, err
-		}
-	}
-	return Digest{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+	return OfReader(f)
 }
 
 const readBufferSize = 32 << 10
 
-// readBuffers are OfFile's read buffers, reused across calls and
+// readBuffers are OfReader's read buffers, reused across calls and
 // goroutines.
 var readBuffers = sync.Pool{New: func() any { return new([readBufferSize]byte) }}
 
