@@ -9,6 +9,7 @@ import (
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
+	"bld/exec/store"
 )
 
 // An action's result is kept in the store as an entry under its key: the
@@ -77,9 +78,15 @@ type outputFile struct {
 	Contents []byte
 }
 
-// putResult stores r as the result of key.
+// putResult stores r as the result of key. A result the store declines
+// because a concurrent trim removed (or is removing) its blobs is not an
+// error: it is as if the trim had come just after.
 func (c *Cache) putResult(key string, r *actionResult) error {
-	return c.store.PutEntry(key, appendResult(nil, r), blobsOf(r))
+	err := c.store.PutEntry(key, appendResult(nil, r), blobsOf(r))
+	if errors.Is(err, store.ErrNotStored) {
+		return nil
+	}
+	return err
 }
 
 // proto returns r as a REAPI ActionResult (appendResult encodes the same

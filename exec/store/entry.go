@@ -28,13 +28,21 @@ type Entry struct {
 }
 
 // PutEntry stores payload under key (64 lowercase hex digits), replacing
-// any entry there. Its errors, but for an invalid key, are Faults. refs lists the blobs the payload refers to: Trim keeps
-// them while the entry stays, and Verify removes the entry when one of
-// them is gone.
+// any entry there. refs lists the blobs the payload refers to, which
+// must be in the store: Trim keeps them while the entry stays, and Verify
+// removes the entry when one of them is gone. It returns ErrNotStored,
+// having stored nothing, while a trim runs or when a blob of refs is not
+// there (a trim removed it since it was stored). Its other errors, but
+// for an invalid key, are Faults.
 func (s *Store) PutEntry(key string, payload []byte, refs []digest.Digest) error {
 	if !digest.ValidHash(key) {
 		return fmt.Errorf("cache: entry key %q is not 64 lowercase hex digits", key)
 	}
+	release, err := s.holdRefs(refs)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if max := s.packMax(); max >= 0 {
 		body := encodeEntryBody(payload, refs)
 		if int64(len(body)) <= max {
@@ -115,6 +123,11 @@ func (s *Store) MarkUsed(key string, used time.Time) {
 	if err != nil || s.now().Sub(e.Used) < TouchInterval {
 		return
 	}
+	release, err := s.holdRefs(e.Refs)
+	if err != nil {
+		return
+	}
+	defer release()
 	s.putPacked(k, s.now().UnixNano(), encodeEntryBody(e.Payload, e.Refs))
 }
 

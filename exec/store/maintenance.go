@@ -271,7 +271,9 @@ func (s *Store) Stats() (Stats, error) {
 // Trim removes the least recently used entries and blobs until the store
 // is at most maxSize bytes. A blob goes when the last entry referring to
 // it goes (or, referred to by none, by its own use time). A reader of a
-// blob that Trim removes sees ErrMissing.
+// blob that Trim removes sees ErrMissing; a writer of an entry meanwhile
+// stores nothing (ErrNotStored, see putlock.go), so that no entry is left
+// referring to a blob Trim removed.
 //
 // Trim and Verify first seal this Store's pack (see RecordBuild).
 func (s *Store) Trim(maxSize int64) (TrimReport, error) {
@@ -291,6 +293,12 @@ func (s *Store) Trim(maxSize int64) (TrimReport, error) {
 }
 
 func (s *Store) trim(maxSize int64) (TrimReport, error) {
+	// From the scan to the last removal, no entry is written (putlock.go).
+	unlock, err := s.lockPuts()
+	if err != nil {
+		return TrimReport{}, err
+	}
+	defer unlock()
 	inv, err := s.scan()
 	if err != nil {
 		return TrimReport{}, err

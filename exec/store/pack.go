@@ -685,6 +685,7 @@ func (s *Store) Close() error {
 		}
 	}
 	s.packs = packState{}
+	s.put.close()
 	return err
 }
 

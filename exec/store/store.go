@@ -30,6 +30,9 @@
 //	              format are misses.
 //	stats.json    the size of the store and the use of recent builds;
 //	stats.lock    serializes updates of stats.json, trims and merges (flock).
+//	put.lock      held shared by a writer while it checks that the blobs an
+//	              entry refers to are there and writes the entry, and
+//	              exclusively by a trim (flock; see putlock.go).
 //	tmp/PID/      temporary files of the writing process PID.
 //
 // Other files and directories (such as explain/, which older versions
@@ -181,6 +184,7 @@ type Store struct {
 	mu    sync.Mutex
 	added int64     // bytes this Store added to the directory
 	packs packState // the packs' index and this Store's own pack (pack.go)
+	put   putLock   // this Store's hold on put.lock (putlock.go)
 
 	tmpOnce sync.Once
 	tmp     string // this process's directory of temporary files (tempDir)
