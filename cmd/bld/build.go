@@ -471,27 +471,10 @@ func createRelative(env *environment, path string) (*os.File, error) {
 	return os.Create(path)
 }
 
-// writeTimings writes the HTML report t to path, through a temporary file
-// renamed over it, so that a browser never shows half a report.
+// writeTimings writes the HTML report t to path atomically, so that a
+// browser never shows half a report.
 func writeTimings(path string, t *status.Timings) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".timings-*.html")
-	if err != nil {
-		return err
-	}
-	werr := t.WriteHTML(tmp)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-	}
-	return werr
+	return store.WriteFileFrom(path, "", 0o644, t.WriteHTML)
 }
 
 // writeTrace writes tr to f and closes it.

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +29,7 @@ import (
 
 	"bld/exec/executor"
 	"bld/exec/graph"
+	"bld/exec/store"
 )
 
 // header is the first line of the file; a file with another first line is
@@ -144,21 +144,8 @@ func (l *Log) Save() error {
 	for _, out := range slices.Sorted(maps.Keys(l.dur)) {
 		fmt.Fprintf(&b, "%d\t%s\n", l.dur[out].Microseconds(), out)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(l.path), ".build_log-*")
-	if err != nil {
+	if err := store.WriteFileAtomic(l.path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing the build log: %w", err)
-	}
-	_, werr := tmp.Write(b.Bytes())
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), l.path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing the build log: %w", werr)
 	}
 	l.changed = false
 	return nil
