@@ -80,12 +80,7 @@ func runAquery(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	base, err := actionEnv(env, nil)
-	if err != nil {
-		return err
-	}
-	// No snapshot: aquery's patterns would replace the build's.
-	plan, err := s.analyze(ctx, env, analyzeRequest{cfg: cfg, base: base, patterns: patterns})
+	plan, err := s.analyzeForQuery(ctx, env, cfg, patterns)
 	if err != nil {
 		return err
 	}

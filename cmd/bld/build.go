@@ -610,6 +610,17 @@ type analyzeRequest struct {
 	ph        *build.Phases
 }
 
+// analyzeForQuery plans what a query of patterns looks at: with the
+// default action environment, and without the snapshot (a query's
+// patterns would replace the build's).
+func (s *session) analyzeForQuery(ctx context.Context, env *environment, cfg analysis.Config, patterns []label.Pattern) (*build.Plan, error) {
+	base, err := actionEnv(env, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.analyze(ctx, env, analyzeRequest{cfg: cfg, base: base, patterns: patterns})
+}
+
 // analyze plans a build of the session's workspace (build.Analyze).
 func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequest) (*build.Plan, error) {
 	return build.Analyze(ctx, build.Request{

@@ -188,11 +188,7 @@ func printFiles(ctx context.Context, env *environment, s *session, cf *configFla
 	if err != nil {
 		return err
 	}
-	base, err := actionEnv(env, nil)
-	if err != nil {
-		return err
-	}
-	plan, err := s.analyze(ctx, env, analyzeRequest{cfg: cfg, base: base, patterns: patterns})
+	plan, err := s.analyzeForQuery(ctx, env, cfg, patterns)
 	if err != nil {
 		return err
 	}
