@@ -35,7 +35,8 @@ type View struct {
 // Reads are the answers a View gave, in a form that can be saved.
 type Reads struct {
 	// Files maps a file read (workspace-relative) to the SHA-256 of its
-	// content, or to "" if it did not exist.
+	// content, or to "" if it did not exist, or to a value no content
+	// matches if two reads of it gave two contents.
 	Files map[string]string
 	// Globs lists each glob evaluated and its result.
 	Globs []GlobRead
@@ -75,10 +76,22 @@ func (v *View) ReadFile(rel string) ([]byte, error) {
 		return nil, err // not an answer worth remembering
 	}
 	v.mu.Lock()
+	if prev, ok := v.reads.Files[rel]; ok && prev != digest {
+		// Read twice with two contents (edited during the build, and
+		// read again: a package evaluated again after its release).
+		// What was built from it may mix both, so no content the file
+		// can have matches the answer: the next build analyzes again.
+		digest = changedWhileRead
+	}
 	v.reads.Files[rel] = digest
 	v.mu.Unlock()
 	return data, err
 }
+
+// changedWhileRead is the answer remembered for a file that a View read
+// twice and found changed: it is no content's digest.
+const changedWhileRead = "changed while read"
+
 
 // Glob is the package function Glob, remembered.
 func (v *View) Glob(pkg string, include, exclude []string) ([]string, error) {

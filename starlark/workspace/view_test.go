@@ -94,3 +94,37 @@ func TestReadsDiff(t *testing.T) {
 		t.Errorf("DiffStats's stats: p/b.h %v %v, %d paths; want its stat, 1 path", fi, ok, stats.Len())
 	}
 }
+
+// A file read twice with two contents (edited while a build read it)
+// counts as changed whatever it holds next: what was built from it may
+// mix both versions.
+func TestFileChangedBetweenReads(t *testing.T) {
+	for _, next := range []string{"first", "second", "third"} {
+		root := t.TempDir()
+		name := filepath.Join(root, "p/BUILD.star")
+		writeFiles(t, root, "p/BUILD.star")
+		v := NewView(root)
+		os.WriteFile(name, []byte("first"), 0o644)
+		v.ReadFile("p/BUILD.star")
+		v.ReadFile("p/BUILD.star") // the same content: one answer
+		os.WriteFile(name, []byte("second"), 0o644)
+		v.ReadFile("p/BUILD.star")
+		r := v.Reads()
+		os.WriteFile(name, []byte(next), 0o644)
+		if got := r.Changed(root); got == "" {
+			t.Errorf("file now %q: Changed says nothing changed", next)
+		}
+		if d := r.Diff(root); d.Files["p/BUILD.star"] == "" {
+			t.Errorf("file now %q: Diff = %+v, want p/BUILD.star changed", next, d)
+		}
+	}
+	// Read twice with one content, it is unchanged.
+	root := t.TempDir()
+	writeFiles(t, root, "p/BUILD.star")
+	v := NewView(root)
+	v.ReadFile("p/BUILD.star")
+	v.ReadFile("p/BUILD.star")
+	if got := v.Reads().Changed(root); got != "" {
+		t.Errorf("a file read twice, unchanged: Changed = %q", got)
+	}
+}
