@@ -190,6 +190,8 @@ func helper(args []string) error {
 	}
 	var p mountPlan
 	switch args[0] {
+	case verbInit:
+		return boxInit()
 	case verbZygote:
 		root := ""
 		if len(args) > 1 {

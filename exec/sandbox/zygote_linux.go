@@ -609,6 +609,10 @@ type zjob struct {
 	pid   int
 	pidfd int   // readable once the command has ended
 	slot  *slot // the namespace it runs in, if a slot's
+	// Set when reaped: how it ended, for the answer.
+	ws     unix.WaitStatus
+	maxRSS int64
+	werr   error
 }
 
 // A slot is a mount namespace that the zygote keeps and reuses for
@@ -636,6 +640,11 @@ type zjob struct {
 // was the init of its pid namespace, every process of the namespace, so
 // every process that could be in the slot, is gone then.
 type slot struct {
+	// box is the pid namespace its commands run in, whose /proc the slot
+	// mounted once (box_linux.go); nil when it has none: each command
+	// then gets a pid namespace of its own, and a /proc of it on top of
+	// the last one's.
+	box    *box
 	ns     int // the mount namespace
 	view   int // O_PATH descriptor of the workspace's view in ns
 	tmp    int // O_PATH descriptor of the tmpfs of its exec roots, in ns
@@ -665,12 +674,22 @@ type zserver struct {
 	// of its pid namespace (privateProc): commands with one are declined.
 	noProc string
 
-	free   []*slot          // slots not in use
-	jobs   map[uint64]*zjob // running commands, by id
-	byFD   map[int32]*zjob  // the same, by pidfd
-	buf    []byte           // a request
-	oob    []byte           // its descriptors
-	events []unix.EpollEvent
+	free []*slot          // slots not in use
+	jobs map[uint64]*zjob // running commands, by id
+	byFD map[int32]*zjob  // the same, by pidfd
+	kids map[int]bool     // the pids of the commands and of the boxes' inits
+
+	// Boxes (box_linux.go).
+	exe         int            // bld's binary (O_RDONLY), for the boxes' inits; -1: no boxes
+	pidFor      int            // the pidfd whose namespace the thread's children start in; -1: the zygote's own
+	boxes       []*box         // boxes not in a slot
+	boxFD       map[int32]*box // boxes, by their ctl and pidfd
+	noBox       string         // why boxes are not made, if they are not
+	boxFailures int            // boxes that could not be emptied
+	maker       *boxMaker      // started with the first box
+	buf         []byte         // a request
+	oob         []byte         // its descriptors
+	events      []unix.EpollEvent
 }
 
 // zygoteCtl is the control socket's descriptor in the zygote.
@@ -738,10 +757,20 @@ func zygoteMain(root string) error {
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, zygoteCtl, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: zygoteCtl}); err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
+	// Boxes need the binary (their init), and the zygote's pid namespace
+	// to go back to for the children that are not in one.
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
-		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{},
+		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, kids: map[int]bool{},
+		exe: -1, pidFor: -1, boxFD: map[int32]*box{},
 		buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles)),
 		events: make([]unix.EpollEvent, 32)}
+	if os.Getenv("BLD_SANDBOX_BOXES") == "0" {
+		z.noBox = "boxes are off (BLD_SANDBOX_BOXES=0)"
+	} else if exe, err := os.Executable(); err != nil {
+		z.noBox = fmt.Sprintf("finding bld's binary: %v", err)
+	} else if z.exe, err = unix.Open(exe, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		z.noBox = fmt.Sprintf("opening bld's binary: %v", err)
+	}
 	return z.loop()
 }
 
@@ -765,6 +794,8 @@ func (z *zserver) loop() error {
 			if ev.Fd != zygoteCtl {
 				if j := z.byFD[ev.Fd]; j != nil {
 					z.reap(j)
+				} else if b := z.boxFD[ev.Fd]; b != nil {
+					z.boxEvent(b, ev.Fd)
 				}
 				continue
 			}
@@ -773,6 +804,9 @@ func (z *zserver) loop() error {
 				z.close()
 				return err
 			}
+		}
+		if len(z.boxFD) > 0 {
+			z.reapStrays()
 		}
 	}
 }
@@ -871,6 +905,7 @@ func (z *zserver) receive() (done bool, err error) {
 		return false, fatal
 	}
 	z.jobs[id], z.byFD[int32(pidfd)] = j, j
+	z.kids[pid] = true
 	if req.WantPid {
 		z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
 	}
@@ -879,8 +914,9 @@ func (z *zserver) receive() (done bool, err error) {
 
 // reap is called when job j's command has ended (its pidfd is readable):
 // it kills what the command left in its process group (its leader not
-// reaped yet, the group's ID cannot have been reused), reaps it and
-// answers bld.
+// reaped yet, the group's ID cannot have been reused) and reaps it; then
+// it answers bld, or, for a command in a box, has the box emptied first
+// (emptyBox: the answer comes once it is).
 func (z *zserver) reap(j *zjob) {
 	unix.Kill(-j.pid, unix.SIGKILL)
 	var ws unix.WaitStatus
@@ -893,17 +929,28 @@ func (z *zserver) reap(j *zjob) {
 		}
 	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
+	delete(z.jobs, j.id)
+	delete(z.byFD, int32(j.pidfd))
+	delete(z.kids, j.pid)
+	j.ws, j.maxRSS, j.werr = ws, ru.Maxrss, err
+	if j.slot != nil && j.slot.box != nil {
+		z.emptyBox(j.slot.box, j)
+		return
+	}
+	z.finish(j)
+}
+
+// finish frees job j's slot and answers bld about it.
+func (z *zserver) finish(j *zjob) {
 	if j.slot != nil {
 		z.release(j.slot)
 	}
-	delete(z.jobs, j.id)
-	delete(z.byFD, int32(j.pidfd))
-	if err != nil {
-		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
+	if j.werr != nil {
+		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", j.werr)))
 		return
 	}
-	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
-	z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
+	b := binary.LittleEndian.AppendUint64(nil, uint64(j.ws))
+	z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(j.maxRSS)))
 }
 
 // answer sends bld one message about command id; errors are ignored (bld
@@ -978,7 +1025,17 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	}
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
-	if req.Pidns {
+	inBox := req.Pidns && sl != nil && sl.box != nil && !sl.box.dead
+	pidns := -1 // the zygote's
+	switch {
+	case inBox:
+		// Its pid namespace is the box's, whose /proc the slot has. No
+		// Pdeathsig (Go's fork would see the parent outside the pid
+		// namespace, getppid 0, as dead, and kill the child): should
+		// the zygote die, the box's init gets SIGKILL, and with it every
+		// process of the namespace.
+		pidns = sl.box.pidfd
+	case req.Pidns:
 		if z.noProc != "" {
 			return 0, 0, sl, errors.New(z.noProc), nil
 		}
@@ -987,11 +1044,14 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 		// Stopped at its exec, until privateProc has mounted its /proc.
 		sys.Ptrace = true
 	}
+	if err := z.childPidns(pidns); err != nil {
+		return 0, 0, sl, err, nil
+	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
 		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
 	}
-	if req.Pidns {
+	if req.Pidns && !inBox {
 		if err := z.privateProc(pid, pidfd); err != nil {
 			if pidfd >= 0 {
 				unix.Close(pidfd)
@@ -1128,12 +1188,17 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 	for n := len(z.free); n > 0; n-- {
 		sl = z.free[n-1]
 		z.free = z.free[:n-1]
-		if sl.mounts+need <= maxSlotMounts {
+		if sl.mounts+need <= maxSlotMounts && (sl.box == nil || !sl.box.dead) {
 			return sl, nil
 		}
 		z.dropSlot(sl)
 	}
+	b, fatal := z.takeBox()
+	if fatal != nil {
+		return nil, fatal
+	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		z.giveBox(b)
 		return nil, nil
 	}
 	defer func() {
@@ -1141,9 +1206,10 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", err)
 		}
 	}()
-	sl = &slot{ns: -1, tmp: -1}
+	sl = &slot{ns: -1, tmp: -1, box: b}
 	var err error
 	if sl.view, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		z.giveBox(b)
 		return nil, nil
 	}
 	// The slot's tmpfs, on the workspace's path until step 5 covers it
@@ -1154,6 +1220,18 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 			sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		}
 	}
+	if sl.ns >= 0 && b != nil {
+		// The box's /proc, once for the slot's commands.
+		mnt, err := procMount(b.pidfd)
+		if err == nil {
+			err = unix.MoveMount(mnt, "", unix.AT_FDCWD, "/proc", unix.MOVE_MOUNT_F_EMPTY_PATH)
+			unix.Close(mnt)
+		}
+		if err != nil {
+			sl.box = nil
+			z.giveBox(b)
+		}
+	}
 	if sl.ns < 0 {
 		z.dropSlot(sl)
 		return nil, nil
@@ -1162,21 +1240,53 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 }
 
 // release makes slot sl, whose command was reaped (or not started), free
-// again, or tears it down if it was used maxSlotUses times.
+// again, or tears it down if it was used maxSlotUses times (or its box
+// died).
 func (z *zserver) release(sl *slot) {
-	if sl.uses >= maxSlotUses || sl.mounts >= maxSlotMounts {
+	if sl.uses >= maxSlotUses || sl.mounts >= maxSlotMounts || (sl.box != nil && sl.box.dead) {
 		z.dropSlot(sl)
 		return
 	}
 	z.free = append(z.free, sl)
 }
 
-// dropSlot tears a slot down: the last reference to its namespace goes.
+// dropSlot tears a slot down: the last reference to its namespace goes;
+// its box, if alive, is free for another slot.
 func (z *zserver) dropSlot(sl *slot) {
 	for _, fd := range []int{sl.ns, sl.view, sl.tmp} {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
+	}
+	z.giveBox(sl.box)
+	sl.box = nil
+}
+
+// takeBox returns a free box, or a new one; nil when boxes are not made
+// (or this one could not be: then no more are). The thread is in the
+// zygote's mount namespace; fatal says it could not go back to it.
+func (z *zserver) takeBox() (*box, error) {
+	for n := len(z.boxes); n > 0; n-- {
+		b := z.boxes[n-1]
+		z.boxes = z.boxes[:n-1]
+		if !b.dead {
+			return b, nil
+		}
+	}
+	if z.noBox != "" || z.noProc != "" {
+		return nil, nil
+	}
+	b, err := z.newBox()
+	if err != nil {
+		z.noBox = err.Error()
+	}
+	return b, nil
+}
+
+// giveBox makes box b (if not nil), which no slot has now, free.
+func (z *zserver) giveBox(b *box) {
+	if b != nil && !b.dead && b.job == nil {
+		z.boxes = append(z.boxes, b)
 	}
 }
 
