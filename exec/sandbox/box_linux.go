@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"bld/exec/crash"
 )
 
 // Boxes: pid namespaces that the zygote keeps and reuses.
@@ -183,13 +185,17 @@ type boxMade struct {
 func startBoxMaker(view string, exe, null int) (*boxMaker, error) {
 	m := &boxMaker{req: make(chan struct{}), res: make(chan boxMade)}
 	ready := make(chan error)
-	go func() {
+	crash.Go(func() {
 		runtime.LockOSThread() // for good: see boxMaker
-		ready <- hideForInits(view)
+		err := hideForInits(view)
+		ready <- err
+		if err != nil {
+			return // and the thread, locked, with it
+		}
 		for range m.req {
 			m.res <- makeInit(exe, null)
 		}
-	}()
+	})
 	if err := <-ready; err != nil {
 		return nil, err
 	}
