@@ -265,9 +265,9 @@ func (z *zserver) childPidns(pidfd int) error {
 }
 
 // emptyBox asks b's init to empty the namespace of command j, which was
-// reaped: j's answer waits for the init's (boxAnswer). It returns false
-// when the init cannot be asked: the box is then being dropped, and j's
-// answer waits for the init's end.
+// reaped: j's answer waits for the init's (boxEvent). When the init
+// cannot be asked, the box is dropped, and j's answer waits for the
+// init's end.
 func (z *zserver) emptyBox(b *box, j *zjob) {
 	b.job = j
 	if b.dead {

@@ -50,15 +50,22 @@ import (
 //     which dropCapabilities emptied once for the thread's life), then
 //     setns(2) back to the zygote's namespace: the command's namespace
 //     lives as long as the command. The command runs in FixedExecRoot, in
-//     a process group of its own, with stdin /dev/null, and with a pid
-//     namespace of its own when asked. The command is then that
-//     namespace's pid 1: when it ends, the kernel kills whatever it left
-//     in the namespace; and it gets SIGKILL if the zygote dies. Its /proc
-//     is one of its pid namespace (privateProc: the command is forked
+//     a process group of its own, with stdin /dev/null, and in a pid
+//     namespace when asked: its slot's box's (box_linux.go), a pid
+//     namespace the zygote reuses, whose /proc the slot mounted once; the
+//     box's init empties it once the command has ended, before the
+//     zygote answers, and it ends, with all it holds, if the zygote dies.
+//     So no other process, bld's, the zygote's or another action's, is
+//     visible to the command, and nothing it started outlives it. Without
+//     a box, the command gets a pid namespace of its own, whose pid 1 it
+//     is (when it ends, the kernel kills whatever it left there), and
+//     whose /proc is mounted for it (privateProc: the command is forked
 //     stopped at its exec, under ptrace, and let run once a proc file
-//     system of its namespace is on /proc), so no other process, bld's,
-//     the zygote's or another action's, is visible to it. A command
-//     without a pid namespace (allow_daemon) sees the host's /proc.
+//     system of its namespace is on /proc). A command without a pid
+//     namespace (allow_daemon) sees the host's /proc; once the thread
+//     has entered a box's pid namespace, it cannot fork one outside (see
+//     childPidns): the zygote declines it, and bld runs it with the
+//     per-action helper.
 //   - It answers 'e' with a message when the command could not be
 //     started (bld then runs the action with the per-action helper, which
 //     reports the failure as it always did: for a command in a pid
@@ -71,7 +78,9 @@ import (
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
-//     and ru_maxrss (KiB) ('w' if it could not be waited for).
+//     and ru_maxrss (KiB) ('w' if it could not be waited for): at once,
+//     or, for a command in a box, once the box's init has emptied the
+//     box.
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
 //     kill its process group if it has not been reaped yet (requests and
 //     kills are served in order: a command it does not know was reaped,
@@ -625,9 +634,10 @@ type zjob struct {
 // command's exec root is mounted on top of the last one's (each a new
 // directory of the slot's tmpfs, bound on FixedDir: the lower ones are
 // unreachable by any path, as a path through FixedDir leads to the top
-// one and ".." from its root to FixedDir's parent), its /proc on top of
-// the last one's too, and a slot is torn down, all at once, after
-// maxSlotUses commands.
+// one and ".." from its root to FixedDir's parent), and a slot is torn
+// down, all at once, after maxSlotUses commands. Its /proc is its box's,
+// mounted once (without a box: each command's, on top of the last
+// one's).
 //
 // A slot is made once, from the zygote's namespace: an O_PATH descriptor
 // of the workspace's read-only view is opened in it, a tmpfs for its exec
@@ -636,9 +646,10 @@ type zjob struct {
 // command cost more than a bind), then the empty read-only tmpfs of step
 // 5 covers both for good (binds still reach them through the
 // descriptors, with open_tree(2) and move_mount(2): no path reaches them). A slot is used by one command
-// at a time; it is free again once that command is reaped: as the command
-// was the init of its pid namespace, every process of the namespace, so
-// every process that could be in the slot, is gone then.
+// at a time; it is free again once that command is reaped and its box
+// emptied (or, without a box, as the command was the init of its pid
+// namespace): every process of the namespace, so every process that could
+// be in the slot, is gone then.
 type slot struct {
 	// box is the pid namespace its commands run in, whose /proc the slot
 	// mounted once (box_linux.go); nil when it has none: each command
