@@ -455,8 +455,13 @@ func boxInit() error {
 	oob := make([]byte, unix.CmsgSpace(4))
 	dir, last := -1, -1
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
+		// Between commands: wait without the runtime's hand-offs (see
+		// pollInRaw).
+		if err := pollInRaw(ctl); err != nil {
+			continue // EINTR: a preemption point, then again
+		}
+		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+		if err == unix.EINTR || err == unix.EAGAIN {
 			continue
 		}
 		if err != nil || n == 0 {
@@ -483,11 +488,37 @@ func boxInit() error {
 	}
 }
 
+// pollInRaw waits for fd to be readable, with ppoll(2) made as a raw
+// system call: the Go runtime sees the goroutine running, so no thread
+// hands its P to another meanwhile (see epollWaitRaw); a signal of the
+// runtime (SIGURG, to preempt) ends the wait with EINTR, and the caller
+// calls it again, a preemption point (hence noinline).
+//
+//go:noinline
+func pollInRaw(fd int) error {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	_, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1, 0, 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
 // emptyNamespace kills every process of the init's pid namespace but the
 // init, reaps them, and reports whether the namespace's /proc (dir) then
 // lists the init alone and its last pid (the file last) could be set to
-// 1.
+// boxLastPid. Mostly there is nothing to kill: a /proc that lists the
+// init alone is enough (the namespace's processes are the init's
+// descendants; a process the init has not reaped is listed).
 func emptyNamespace(dir, last int) bool {
+	if dir < 0 || last < 0 {
+		return false
+	}
+	if alone, err := onlyInit(dir); err != nil {
+		return false
+	} else if alone {
+		return setLastPid(last)
+	}
 	unix.Kill(-1, unix.SIGKILL)
 	for {
 		_, err := unix.Wait4(-1, nil, unix.WALL, nil)
@@ -498,20 +529,25 @@ func emptyNamespace(dir, last int) bool {
 			return false
 		}
 	}
-	if dir < 0 || last < 0 {
+	if alone, err := onlyInit(dir); err != nil || !alone {
 		return false
 	}
+	return setLastPid(last)
+}
+
+// onlyInit reports whether the /proc dir lists no process but pid 1.
+func onlyInit(dir int) (bool, error) {
 	if _, err := unix.Seek(dir, 0, 0); err != nil {
-		return false
+		return false, err
 	}
-	buf := make([]byte, 4096)
+	var buf [4096]byte
 	for {
-		n, err := unix.Getdents(dir, buf)
+		n, err := unix.Getdents(dir, buf[:])
 		if err != nil {
-			return false
+			return false, err
 		}
 		if n == 0 {
-			break
+			return true, nil
 		}
 		for b := buf[:n]; len(b) > 0; {
 			reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
@@ -523,12 +559,11 @@ func emptyNamespace(dir, last int) bool {
 				}
 			}
 			if len(name) > 0 && name[0] >= '0' && name[0] <= '9' && string(name) != "1" {
-				return false // a process is left
+				return false, nil // a process is left
 			}
 			b = b[reclen:]
 		}
 	}
-	return setLastPid(last)
 }
 
 // boxLastPid is what a box's init sets its namespace's last pid to, so
