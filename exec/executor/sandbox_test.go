@@ -370,10 +370,9 @@ func TestProgramInWorkspacePath(t *testing.T) {
 }
 
 // In the namespace sandbox the command keeps no capability (the helper had
-// CAP_SYS_ADMIN to mount), through the zygote (where a command runs in a
-// reused pid namespace, a box, as pid 100 whatever ran there before) and
-// through the per-action helper (BLD_SANDBOX_ZYGOTE=0, where the helper
-// is pid 1 and the command's pid follows its Go runtime's threads').
+// CAP_SYS_ADMIN to mount), through the zygote (where a command in a pid
+// namespace is its pid 1) and through the per-action helper
+// (BLD_SANDBOX_ZYGOTE=0, where the helper is pid 1).
 func TestNamespaceCommandCapabilities(t *testing.T) {
 	needNamespace(t)
 	for _, zygote := range []string{"1", "0"} {
@@ -388,7 +387,7 @@ func TestNamespaceCommandCapabilities(t *testing.T) {
 			if len(lines) != 2 || lines[1] != "CapEff:\t0000000000000000" {
 				t.Errorf("the command's pid and capabilities: %q", lines)
 			}
-			if box := lines[0] == "100"; box != (zygote == "1") || lines[0] == "1" {
+			if pid1 := lines[0] == "1"; pid1 != (zygote == "1") {
 				t.Errorf("the command's pid is %s (zygote %s)", lines[0], zygote)
 			}
 		})

@@ -36,18 +36,13 @@
 // between clone and exec, so bld starts its own binary (os.Executable) as a
 // helper, which Main intercepts. Normally that helper is the zygote, started
 // once per Manager (Close stops it): for each command, its one serving
-// thread enters a mount namespace for it (one it reuses, a slot, when the
-// command gets a pid namespace, else a new one), mounts the exec root,
-// forks the command with the descriptors bld sent it, and goes back to
-// the zygote's namespace for the next command (see zygote_linux.go). The
-// command's pid namespace is a box's (box_linux.go): one the zygote keeps,
-// with an init of its own, whose /proc the slot mounted once, and which
-// the init empties (kills and reaps all but itself) after each command,
-// before the command's end is reported: the command sees in /proc that
-// init and its own processes only, no other process, bld's, the zygote's
-// or another action's, and nothing it started outlives it. Without boxes
-// (a kernel that refuses what they need), each command gets a pid
-// namespace of its own, whose pid 1 it is, and a /proc of it. When the zygote is off
+// thread enters a mount namespace for it (one it reuses, when the command
+// gets a pid namespace, else a new one), mounts the exec root, forks
+// the command (in a pid namespace of its own, whose pid 1 it is, with a
+// /proc of that namespace only: no other process, bld's, the zygote's or
+// another action's, is visible there), with the descriptors bld sent it,
+// and goes back to the zygote's namespace for the next command (see
+// zygote_linux.go). When the zygote is off
 // (BLD_SANDBOX_ZYGOTE=0) or cannot serve a command, the executor starts the
 // helper for that command alone: it makes the mounts, changes to
 // FixedExecRoot, and execs the command in its place (same pid, so

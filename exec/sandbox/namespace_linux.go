@@ -190,8 +190,6 @@ func helper(args []string) error {
 	}
 	var p mountPlan
 	switch args[0] {
-	case verbInit:
-		return boxInit()
 	case verbZygote:
 		root := ""
 		if len(args) > 1 {

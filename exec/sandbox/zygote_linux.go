@@ -50,22 +50,15 @@ import (
 //     which dropCapabilities emptied once for the thread's life), then
 //     setns(2) back to the zygote's namespace: the command's namespace
 //     lives as long as the command. The command runs in FixedExecRoot, in
-//     a process group of its own, with stdin /dev/null, and in a pid
-//     namespace when asked: its slot's box's (box_linux.go), a pid
-//     namespace the zygote reuses, whose /proc the slot mounted once; the
-//     box's init empties it once the command has ended, before the
-//     zygote answers, and it ends, with all it holds, if the zygote dies.
-//     So no other process, bld's, the zygote's or another action's, is
-//     visible to the command, and nothing it started outlives it. Without
-//     a box, the command gets a pid namespace of its own, whose pid 1 it
-//     is (when it ends, the kernel kills whatever it left there), and
-//     whose /proc is mounted for it (privateProc: the command is forked
+//     a process group of its own, with stdin /dev/null, and with a pid
+//     namespace of its own when asked. The command is then that
+//     namespace's pid 1: when it ends, the kernel kills whatever it left
+//     in the namespace; and it gets SIGKILL if the zygote dies. Its /proc
+//     is one of its pid namespace (privateProc: the command is forked
 //     stopped at its exec, under ptrace, and let run once a proc file
-//     system of its namespace is on /proc). A command without a pid
-//     namespace (allow_daemon) sees the host's /proc; once the thread
-//     has entered a box's pid namespace, it cannot fork one outside (see
-//     childPidns): the zygote declines it, and bld runs it with the
-//     per-action helper.
+//     system of its namespace is on /proc), so no other process, bld's,
+//     the zygote's or another action's, is visible to it. A command
+//     without a pid namespace (allow_daemon) sees the host's /proc.
 //   - It answers 'e' with a message when the command could not be
 //     started (bld then runs the action with the per-action helper, which
 //     reports the failure as it always did: for a command in a pid
@@ -78,9 +71,7 @@ import (
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
-//     and ru_maxrss (KiB) ('w' if it could not be waited for): at once,
-//     or, for a command in a box, once the box's init has emptied the
-//     box.
+//     and ru_maxrss (KiB) ('w' if it could not be waited for).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
 //     kill its process group if it has not been reaped yet (requests and
 //     kills are served in order: a command it does not know was reaped,
@@ -618,10 +609,6 @@ type zjob struct {
 	pid   int
 	pidfd int   // readable once the command has ended
 	slot  *slot // the namespace it runs in, if a slot's
-	// Set when reaped: how it ended, for the answer.
-	ws     unix.WaitStatus
-	maxRSS int64
-	werr   error
 }
 
 // A slot is a mount namespace that the zygote keeps and reuses for
@@ -634,10 +621,9 @@ type zjob struct {
 // command's exec root is mounted on top of the last one's (each a new
 // directory of the slot's tmpfs, bound on FixedDir: the lower ones are
 // unreachable by any path, as a path through FixedDir leads to the top
-// one and ".." from its root to FixedDir's parent), and a slot is torn
-// down, all at once, after maxSlotUses commands. Its /proc is its box's,
-// mounted once (without a box: each command's, on top of the last
-// one's).
+// one and ".." from its root to FixedDir's parent), its /proc on top of
+// the last one's too, and a slot is torn down, all at once, after
+// maxSlotUses commands.
 //
 // A slot is made once, from the zygote's namespace: an O_PATH descriptor
 // of the workspace's read-only view is opened in it, a tmpfs for its exec
@@ -646,16 +632,10 @@ type zjob struct {
 // command cost more than a bind), then the empty read-only tmpfs of step
 // 5 covers both for good (binds still reach them through the
 // descriptors, with open_tree(2) and move_mount(2): no path reaches them). A slot is used by one command
-// at a time; it is free again once that command is reaped and its box
-// emptied (or, without a box, as the command was the init of its pid
-// namespace): every process of the namespace, so every process that could
-// be in the slot, is gone then.
+// at a time; it is free again once that command is reaped: as the command
+// was the init of its pid namespace, every process of the namespace, so
+// every process that could be in the slot, is gone then.
 type slot struct {
-	// box is the pid namespace its commands run in, whose /proc the slot
-	// mounted once (box_linux.go); nil when it has none: each command
-	// then gets a pid namespace of its own, and a /proc of it on top of
-	// the last one's.
-	box    *box
 	ns     int // the mount namespace
 	view   int // O_PATH descriptor of the workspace's view in ns
 	tmp    int // O_PATH descriptor of the tmpfs of its exec roots, in ns
@@ -685,22 +665,12 @@ type zserver struct {
 	// of its pid namespace (privateProc): commands with one are declined.
 	noProc string
 
-	free []*slot          // slots not in use
-	jobs map[uint64]*zjob // running commands, by id
-	byFD map[int32]*zjob  // the same, by pidfd
-	kids map[int]bool     // the pids of the commands and of the boxes' inits
-
-	// Boxes (box_linux.go).
-	exe         int            // bld's binary (O_RDONLY), for the boxes' inits; -1: no boxes
-	pidFor      int            // the pidfd whose namespace the thread's children start in; -1: the zygote's own
-	boxes       []*box         // boxes not in a slot
-	boxFD       map[int32]*box // boxes, by their ctl and pidfd
-	noBox       string         // why boxes are not made, if they are not
-	boxFailures int            // boxes that could not be emptied
-	maker       *boxMaker      // started with the first box
-	buf         []byte         // a request
-	oob         []byte         // its descriptors
-	events      []unix.EpollEvent
+	free   []*slot          // slots not in use
+	jobs   map[uint64]*zjob // running commands, by id
+	byFD   map[int32]*zjob  // the same, by pidfd
+	buf    []byte           // a request
+	oob    []byte           // its descriptors
+	events []unix.EpollEvent
 }
 
 // zygoteCtl is the control socket's descriptor in the zygote.
@@ -768,20 +738,10 @@ func zygoteMain(root string) error {
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, zygoteCtl, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: zygoteCtl}); err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
-	// Boxes need the binary (their init), and the zygote's pid namespace
-	// to go back to for the children that are not in one.
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
-		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, kids: map[int]bool{},
-		exe: -1, pidFor: -1, boxFD: map[int32]*box{},
+		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{},
 		buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles)),
 		events: make([]unix.EpollEvent, 32)}
-	if os.Getenv("BLD_SANDBOX_BOXES") == "0" {
-		z.noBox = "boxes are off (BLD_SANDBOX_BOXES=0)"
-	} else if exe, err := os.Executable(); err != nil {
-		z.noBox = fmt.Sprintf("finding bld's binary: %v", err)
-	} else if z.exe, err = unix.Open(exe, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-		z.noBox = fmt.Sprintf("opening bld's binary: %v", err)
-	}
 	return z.loop()
 }
 
@@ -805,8 +765,6 @@ func (z *zserver) loop() error {
 			if ev.Fd != zygoteCtl {
 				if j := z.byFD[ev.Fd]; j != nil {
 					z.reap(j)
-				} else if b := z.boxFD[ev.Fd]; b != nil {
-					z.boxEvent(b, ev.Fd)
 				}
 				continue
 			}
@@ -815,9 +773,6 @@ func (z *zserver) loop() error {
 				z.close()
 				return err
 			}
-		}
-		if len(z.boxFD) > 0 {
-			z.reapStrays()
 		}
 	}
 }
@@ -916,7 +871,6 @@ func (z *zserver) receive() (done bool, err error) {
 		return false, fatal
 	}
 	z.jobs[id], z.byFD[int32(pidfd)] = j, j
-	z.kids[pid] = true
 	if req.WantPid {
 		z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
 	}
@@ -925,9 +879,8 @@ func (z *zserver) receive() (done bool, err error) {
 
 // reap is called when job j's command has ended (its pidfd is readable):
 // it kills what the command left in its process group (its leader not
-// reaped yet, the group's ID cannot have been reused) and reaps it; then
-// it answers bld, or, for a command in a box, has the box emptied first
-// (emptyBox: the answer comes once it is).
+// reaped yet, the group's ID cannot have been reused), reaps it and
+// answers bld.
 func (z *zserver) reap(j *zjob) {
 	unix.Kill(-j.pid, unix.SIGKILL)
 	var ws unix.WaitStatus
@@ -940,28 +893,17 @@ func (z *zserver) reap(j *zjob) {
 		}
 	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
-	delete(z.jobs, j.id)
-	delete(z.byFD, int32(j.pidfd))
-	delete(z.kids, j.pid)
-	j.ws, j.maxRSS, j.werr = ws, ru.Maxrss, err
-	if j.slot != nil && j.slot.box != nil {
-		z.emptyBox(j.slot.box, j)
-		return
-	}
-	z.finish(j)
-}
-
-// finish frees job j's slot and answers bld about it.
-func (z *zserver) finish(j *zjob) {
 	if j.slot != nil {
 		z.release(j.slot)
 	}
-	if j.werr != nil {
-		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", j.werr)))
+	delete(z.jobs, j.id)
+	delete(z.byFD, int32(j.pidfd))
+	if err != nil {
+		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
 		return
 	}
-	b := binary.LittleEndian.AppendUint64(nil, uint64(j.ws))
-	z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(j.maxRSS)))
+	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
+	z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
 }
 
 // answer sends bld one message about command id; errors are ignored (bld
@@ -1036,17 +978,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	}
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
-	inBox := req.Pidns && sl != nil && sl.box != nil && !sl.box.dead
-	pidns := -1 // the zygote's
-	switch {
-	case inBox:
-		// Its pid namespace is the box's, whose /proc the slot has. No
-		// Pdeathsig (Go's fork would see the parent outside the pid
-		// namespace, getppid 0, as dead, and kill the child): should
-		// the zygote die, the box's init gets SIGKILL, and with it every
-		// process of the namespace.
-		pidns = sl.box.pidfd
-	case req.Pidns:
+	if req.Pidns {
 		if z.noProc != "" {
 			return 0, 0, sl, errors.New(z.noProc), nil
 		}
@@ -1055,14 +987,11 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 		// Stopped at its exec, until privateProc has mounted its /proc.
 		sys.Ptrace = true
 	}
-	if err := z.childPidns(pidns); err != nil {
-		return 0, 0, sl, err, nil
-	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
 		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
 	}
-	if req.Pidns && !inBox {
+	if req.Pidns {
 		if err := z.privateProc(pid, pidfd); err != nil {
 			if pidfd >= 0 {
 				unix.Close(pidfd)
@@ -1199,17 +1128,12 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 	for n := len(z.free); n > 0; n-- {
 		sl = z.free[n-1]
 		z.free = z.free[:n-1]
-		if sl.mounts+need <= maxSlotMounts && (sl.box == nil || !sl.box.dead) {
+		if sl.mounts+need <= maxSlotMounts {
 			return sl, nil
 		}
 		z.dropSlot(sl)
 	}
-	b, fatal := z.takeBox()
-	if fatal != nil {
-		return nil, fatal
-	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		z.giveBox(b)
 		return nil, nil
 	}
 	defer func() {
@@ -1217,10 +1141,9 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 			fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", err)
 		}
 	}()
-	sl = &slot{ns: -1, tmp: -1, box: b}
+	sl = &slot{ns: -1, tmp: -1}
 	var err error
 	if sl.view, err = unix.Open(z.view, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-		z.giveBox(b)
 		return nil, nil
 	}
 	// The slot's tmpfs, on the workspace's path until step 5 covers it
@@ -1231,18 +1154,6 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 			sl.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		}
 	}
-	if sl.ns >= 0 && b != nil {
-		// The box's /proc, once for the slot's commands.
-		mnt, err := procMount(b.pidfd)
-		if err == nil {
-			err = unix.MoveMount(mnt, "", unix.AT_FDCWD, "/proc", unix.MOVE_MOUNT_F_EMPTY_PATH)
-			unix.Close(mnt)
-		}
-		if err != nil {
-			sl.box = nil
-			z.giveBox(b)
-		}
-	}
 	if sl.ns < 0 {
 		z.dropSlot(sl)
 		return nil, nil
@@ -1251,53 +1162,21 @@ func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
 }
 
 // release makes slot sl, whose command was reaped (or not started), free
-// again, or tears it down if it was used maxSlotUses times (or its box
-// died).
+// again, or tears it down if it was used maxSlotUses times.
 func (z *zserver) release(sl *slot) {
-	if sl.uses >= maxSlotUses || sl.mounts >= maxSlotMounts || (sl.box != nil && sl.box.dead) {
+	if sl.uses >= maxSlotUses || sl.mounts >= maxSlotMounts {
 		z.dropSlot(sl)
 		return
 	}
 	z.free = append(z.free, sl)
 }
 
-// dropSlot tears a slot down: the last reference to its namespace goes;
-// its box, if alive, is free for another slot.
+// dropSlot tears a slot down: the last reference to its namespace goes.
 func (z *zserver) dropSlot(sl *slot) {
 	for _, fd := range []int{sl.ns, sl.view, sl.tmp} {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
-	}
-	z.giveBox(sl.box)
-	sl.box = nil
-}
-
-// takeBox returns a free box, or a new one; nil when boxes are not made
-// (or this one could not be: then no more are). The thread is in the
-// zygote's mount namespace; fatal says it could not go back to it.
-func (z *zserver) takeBox() (*box, error) {
-	for n := len(z.boxes); n > 0; n-- {
-		b := z.boxes[n-1]
-		z.boxes = z.boxes[:n-1]
-		if !b.dead {
-			return b, nil
-		}
-	}
-	if z.noBox != "" || z.noProc != "" {
-		return nil, nil
-	}
-	b, err := z.newBox()
-	if err != nil {
-		z.noBox = err.Error()
-	}
-	return b, nil
-}
-
-// giveBox makes box b (if not nil), which no slot has now, free.
-func (z *zserver) giveBox(b *box) {
-	if b != nil && !b.dead && b.job == nil {
-		z.boxes = append(z.boxes, b)
 	}
 }
 

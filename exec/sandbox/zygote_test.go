@@ -78,9 +78,7 @@ func readAll(t *testing.T, r *os.File) string {
 
 // The zygote's command sees what the per-action helper's sees: its
 // inputs at FixedExecRoot and nothing else of the workspace, the user's
-// uid, no capability, and (with a pid namespace) a pid that does not
-// depend on what ran before: boxLastPid+1 in a box (1 without boxes, as
-// the namespace's init).
+// uid, no capability, and (with a pid namespace) itself as pid 1.
 func TestZygoteNamespace(t *testing.T) {
 	root := t.TempDir()
 	m := namespaceManager(t, root)
@@ -99,7 +97,7 @@ func TestZygoteNamespace(t *testing.T) {
 	if rss <= 0 {
 		t.Errorf("max rss %d", rss)
 	}
-	want := strings.Join([]string{strconv.Itoa(boxLastPid + 1), FixedExecRoot, "declared", "hidden", "hidden", "execroot", strconv.Itoa(os.Getuid()), "CapEff:\t0000000000000000"}, "\n") + "\n"
+	want := strings.Join([]string{"1", FixedExecRoot, "declared", "hidden", "hidden", "execroot", strconv.Itoa(os.Getuid()), "CapEff:\t0000000000000000"}, "\n") + "\n"
 	if out != want {
 		t.Errorf("output %q, want %q", out, want)
 	}
@@ -255,16 +253,6 @@ func runNamespace(t *testing.T, m *Manager, a *graph.Action, helper bool) string
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	var code int
-	var s *Started
-	if !helper {
-		s, err = xr.StartZygote(ctx, cmd)
-		if err != nil && a.AllowDaemon {
-			// Declined once the zygote's thread is in a box's pid
-			// namespace (box_linux.go): the per-action helper runs
-			// it, as in the executor.
-			helper = true
-		}
-	}
 	if helper {
 		err = cmd.Start()
 		w.Close()
@@ -277,6 +265,7 @@ func runNamespace(t *testing.T, m *Manager, a *graph.Action, helper bool) string
 		}
 		return out + collect(t, xr, a)
 	}
+	s, err := xr.StartZygote(ctx, cmd)
 	w.Close()
 	if err != nil {
 		t.Fatal(err)
