@@ -70,7 +70,9 @@ func TestPatchLoadsAsWhole(t *testing.T) {
 				Fresh: &workspace.Reads{Files: map[string]string{"p/BUILD.star": "d2"}, Exists: map[string]bool{"p/a.c": true, "p/new.c": false},
 					Globs: []workspace.GlobRead{{Pkg: "p", Include: []string{"*.c"}, Result: []string{"p/a.c", "p/z.c"}}}}}},
 		{name: "another action, a goal, a package's files, a package search", patch: true,
-			next: func(s *Snapshot) *Snapshot { return next(s, 2, "w", 1, "bld-out/p/w2", 1, []string{"q/BUILD.star", "defs.star"}) },
+			next: func(s *Snapshot) *Snapshot {
+				return next(s, 2, "w", 1, "bld-out/p/w2", 1, []string{"q/BUILD.star", "defs.star"})
+			},
 			upd: ReadsUpdate{Diff: &workspace.Diff{Files: map[string]string{"q/BUILD.star": "q2"}, Exists: map[string]bool{"p/b.c": true}},
 				Reloaded: map[string]bool{"q": true},
 				Fresh: &workspace.Reads{Files: map[string]string{"q/BUILD.star": "q2", "defs.star": "x"}, Packages: map[string][]string{"q": {"q"}},
