@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 
 	"bld/exec/graph"
@@ -314,7 +315,7 @@ func (d *decoder) patch() *patch {
 	last := -1
 	index := func() int {
 		i := d.uint()
-		if i > uint64(len(d.data)) || int(i) <= last {
+		if i > math.MaxInt32 || int(i) <= last {
 			d.fail()
 			return 0
 		}

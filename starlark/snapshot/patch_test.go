@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/starlark/label"
 	"bld/starlark/workspace"
 )
 
@@ -191,5 +193,40 @@ func TestDamagedPatch(t *testing.T) {
 	}
 	if got, err := Decode(append(data[:baseLen:baseLen], section...)); err == nil {
 		t.Fatalf("a patch of action 7 of 3 decoded: %v", got)
+	}
+}
+
+// TestPatchFarIndex patches the last action and goal of a large snapshot:
+// a patch's indices are those of the base, larger than the patch.
+func TestPatchFarIndex(t *testing.T) {
+	s := genSnapshot(1000)
+	var targets []Target
+	var roots []string
+	for i, g := range s.Goals {
+		name := fmt.Sprintf("t%04d", i)
+		roots = append(roots, name)
+		targets = append(targets, Target{Label: label.Label{Pkg: "p", Name: name}, Actions: 1, Goals: []string{g}})
+	}
+	s.Index = NewIndex([]Package{{Path: "p", Files: []string{"p/BUILD.star"}, Roots: roots}}, targets, s.Goals)
+	path := filepath.Join(t.TempDir(), "analysis")
+	if err := Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(path, s.Key)
+	if err != nil || l == nil {
+		t.Fatalf("Open = %v, %v", l, err)
+	}
+	n := next(l.Snapshot, 999, "z", 999, "bld-out/z", -1, nil)
+	upd := ReadsUpdate{Diff: &workspace.Diff{}, Fresh: &workspace.Reads{}}
+	if err := l.SaveNext(path, n, upd, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(path, s.Key)
+	if err != nil || got == nil || !got.Patched() {
+		t.Fatalf("Open of the patched file = %v, %v", got, err)
+	}
+	n.Reads = s.Reads
+	if diff := cmp.Diff(n, got.Snapshot); diff != "" {
+		t.Errorf("the patched snapshot differs (-want +got):\n%s", diff)
 	}
 }
