@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 
 	"bld/exec/graph"
@@ -153,7 +154,10 @@ func (l *Loaded) patchTo(next *Snapshot, upd ReadsUpdate) (*patch, bool) {
 		p.actions[i] = next.Actions[i]
 	}
 	for i, a := range next.Actions {
-		if a != l.Actions[i] {
+		// An action analyzed again is a new one, mostly equal to the
+		// old (a comment edited, or a target its package's edit left
+		// alone).
+		if a != l.Actions[i] && !reflect.DeepEqual(a, l.Actions[i]) {
 			p.actions[i] = a
 		}
 	}
