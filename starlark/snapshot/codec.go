@@ -36,8 +36,9 @@ import (
 // the encoder writes the fields once, into the file's buffer, as it
 // meets the strings.)
 //
-// A file whose length, checksum, magic or structure is wrong is not a
-// snapshot: Decode reports it and Load treats it as absent.
+// A patch may follow (patch.go). A file whose length, checksum, magic or
+// structure is wrong, in its base or its patch, is not a snapshot: Decode
+// reports it and Load treats it as absent.
 const fileMagic = "bldsnap6"
 
 const headerLen = len(fileMagic) + 8 + 4

@@ -25,7 +25,11 @@
 // table, varints, a checksum), written to a temporary file and renamed into
 // place, so a reader sees an old snapshot or a new one, never a mix. A file
 // that cannot be decoded (truncated, damaged, of another format) is
-// ignored: the build loads and analyzes as if there were none.
+// ignored: the build loads and analyzes as if there were none. An
+// incremental analysis that changed targets without changing their shape
+// writes the file it read again, as it was, with a patch after it (patch.go)
+// rather than encoding every action again; it loads as the snapshot
+// encoded whole would.
 package snapshot
 
 import (
