@@ -36,6 +36,11 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	}
 	loader := req.Loader
 	// The patterns name the same labels in a package that did not change.
+	// (Each changed package is loaded here even when Patch needs no
+	// roots: Patch compares the roots of the packages loaded, and a
+	// changed package none of whose labels is dirty, one that had no
+	// target, would not be loaded otherwise; TestIncremental's "a target
+	// in the empty package".)
 	var roots []label.Label
 	for _, p := range snap.Index.Packages {
 		if !changed[p.Path] {

@@ -184,6 +184,12 @@ func testIncremental(t *testing.T) {
 			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//b"`, `"//c"`) }},
 		{name: "the package_group admits b again", phase: "analysis (incremental: 3 of 8 packages, 3 of 18 labels)",
 			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//c"]`, `"//c", "//b"]`) }},
+		{name: "an empty package", phase: "analysis",
+			edit: func() { writeWorkspace(t, root, map[string]string{"x/BUILD.star": "# nothing yet\n"}) }},
+		{name: "a target in the empty package", phase: "analysis (incremental: 1 of 9 packages, 0 of 18 labels)",
+			edit: func() {
+				appendFile(t, root, "x/BUILD.star", `genrule(name = "x1", outs = ["x1.txt"], cmd = "echo > $@")`+"\n")
+			}},
 	}
 	for _, tt := range tests {
 		tt.edit()
