@@ -36,8 +36,9 @@ import (
 // the encoder writes the fields once, into the file's buffer, as it
 // meets the strings.)
 //
-// A file whose length, checksum, magic or structure is wrong is not a
-// snapshot: Decode reports it and Load treats it as absent.
+// A patch may follow (patch.go). A file whose length, checksum, magic or
+// structure is wrong, in its base or its patch, is not a snapshot: Decode
+// reports it and Load treats it as absent.
 const fileMagic = "bldsnap6"
 
 const headerLen = len(fileMagic) + 8 + 4
@@ -96,7 +97,7 @@ func EncodeHead(s *Snapshot) (*Head, error) {
 	} else {
 		n += len(s.Actions)
 	}
-	e := &encoder{ids: make(map[string]uint32, n), buf: make([]byte, headerLen+8, headerLen+8+32*n)}
+	e := newEncoder(n)
 	if err := e.head(s); err != nil {
 		return nil, err
 	}
@@ -110,6 +111,18 @@ func (h *Head) Finish(reads *workspace.Reads, index *Index) []byte {
 	h.e = nil
 	e.reads(reads)
 	e.index(index)
+	return e.finish(fileMagic)
+}
+
+// newEncoder returns an encoder of a section (a snapshot's base or a
+// patch) with room for about n distinct strings.
+func newEncoder(n int) *encoder {
+	return &encoder{ids: make(map[string]uint32, n), buf: make([]byte, headerLen+8, headerLen+8+32*n)}
+}
+
+// finish appends the string table to the fields encoded and returns the
+// section: magic, length, checksum, body.
+func (e *encoder) finish(magic string) []byte {
 	fieldsLen := len(e.buf) - headerLen - 8
 	out := slices.Grow(e.buf, 10+5*len(e.strs)+e.strBytes)
 	out = binary.AppendUvarint(out, uint64(len(e.strs)))
@@ -119,11 +132,11 @@ func (h *Head) Finish(reads *workspace.Reads, index *Index) []byte {
 	for _, str := range e.strs {
 		out = append(out, str...)
 	}
-	copy(out, fileMagic)
+	copy(out, magic)
 	body := out[headerLen:]
 	binary.LittleEndian.PutUint64(body, uint64(fieldsLen))
-	binary.LittleEndian.PutUint64(out[len(fileMagic):], uint64(len(body)))
-	binary.LittleEndian.PutUint32(out[len(fileMagic)+8:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	binary.LittleEndian.PutUint64(out[len(magic):], uint64(len(body)))
+	binary.LittleEndian.PutUint32(out[len(magic)+8:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
 	return out
 }
 
@@ -304,10 +317,50 @@ func Decode(data []byte) (*Snapshot, error) {
 // modified again, by anyone) and the snapshot's strings are pieces of it
 // rather than of a copy.
 func decode(data []byte, owned bool) (*Snapshot, error) {
-	body, err := checkFile(data)
+	l, err := decodeFile(data, owned)
 	if err != nil {
 		return nil, err
 	}
+	return l.Snapshot, nil
+}
+
+// decodeFile decodes the snapshot file data: its base, with the patch
+// after it applied, if there is one (patch.go).
+func decodeFile(data []byte, owned bool) (*Loaded, error) {
+	body, rest, err := checkSection(data, fileMagic)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDecoder(body, owned)
+	if err != nil {
+		return nil, err
+	}
+	s := d.snapshot()
+	if d.err != nil || d.pos != len(d.data) {
+		return nil, errCorrupt
+	}
+	l := &Loaded{Snapshot: s, base: data[:len(data)-len(rest)]}
+	if len(rest) == 0 {
+		return l, nil
+	}
+	body, rest, err = checkSection(rest, patchMagic)
+	if err != nil || len(rest) > 0 {
+		return nil, errCorrupt
+	}
+	if d, err = newDecoder(body, owned); err != nil {
+		return nil, err
+	}
+	p := d.patch()
+	if d.err != nil || d.pos != len(d.data) || !p.apply(s) {
+		return nil, errCorrupt
+	}
+	l.patch = p
+	return l, nil
+}
+
+// newDecoder returns a decoder of the fields of a section's body, having
+// read its string table.
+func newDecoder(body []byte, owned bool) (*decoder, error) {
 	if len(body) < 8 || binary.LittleEndian.Uint64(body) > uint64(len(body)-8) {
 		return nil, errCorrupt
 	}
@@ -318,25 +371,25 @@ func decode(data []byte, owned bool) (*Snapshot, error) {
 		return nil, errCorrupt
 	}
 	d.data, d.pos = body[:fieldsEnd], 8
-	s := d.snapshot()
-	if d.err != nil || d.pos != len(d.data) {
-		return nil, errCorrupt
-	}
-	return s, nil
+	return d, nil
 }
 
-// checkFile returns the body of a snapshot file after checking its magic,
-// length and checksum.
-func checkFile(data []byte) ([]byte, error) {
-	if len(data) < headerLen || string(data[:len(fileMagic)]) != fileMagic {
-		return nil, errCorrupt
+// checkSection returns the body of the section (a base or a patch) that
+// data starts with, after checking its magic, length and checksum, and
+// the bytes after it.
+func checkSection(data []byte, magic string) (body, rest []byte, err error) {
+	if len(data) < headerLen || string(data[:len(magic)]) != magic {
+		return nil, nil, errCorrupt
 	}
-	body := data[headerLen:]
-	if binary.LittleEndian.Uint64(data[len(fileMagic):]) != uint64(len(body)) ||
-		binary.LittleEndian.Uint32(data[len(fileMagic)+8:]) != crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) {
-		return nil, errCorrupt
+	n := binary.LittleEndian.Uint64(data[len(magic):])
+	if n > uint64(len(data)-headerLen) {
+		return nil, nil, errCorrupt
 	}
-	return body, nil
+	body, rest = data[headerLen:headerLen+int(n)], data[headerLen+int(n):]
+	if binary.LittleEndian.Uint32(data[len(magic)+8:]) != crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) {
+		return nil, nil, errCorrupt
+	}
+	return body, rest, nil
 }
 
 // A decoder reads a body. The first error stops it: every read after

@@ -38,6 +38,26 @@ func FuzzLoad(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(data)
+		if s.Index == nil {
+			continue
+		}
+		// The same snapshot, patched (SaveNext).
+		path := filepath.Join(f.TempDir(), "analysis")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			f.Fatal(err)
+		}
+		l, err := Open(path, s.Key)
+		if err != nil || l == nil {
+			f.Fatalf("Open = %v, %v", l, err)
+		}
+		upd := ReadsUpdate{Diff: &workspace.Diff{Files: map[string]string{"BUILD.star": "d2"}}, Fresh: &workspace.Reads{Exists: map[string]bool{"b.c": true}}}
+		if err := l.SaveNext(path, next(l.Snapshot, 0, "y", 0, "bld-out/b", -1, nil), upd, true); err != nil {
+			f.Fatal(err)
+		}
+		if data, err = os.ReadFile(path); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
 	}
 	f.Add([]byte{})
 	f.Add([]byte("not a snapshot"))

@@ -25,7 +25,11 @@
 // table, varints, a checksum), written to a temporary file and renamed into
 // place, so a reader sees an old snapshot or a new one, never a mix. A file
 // that cannot be decoded (truncated, damaged, of another format) is
-// ignored: the build loads and analyzes as if there were none.
+// ignored: the build loads and analyzes as if there were none. An
+// incremental analysis that changed targets without changing their shape
+// writes the file it read again, as it was, with a patch after it (patch.go)
+// rather than encoding every action again; it loads as the snapshot
+// encoded whole would.
 package snapshot
 
 import (
@@ -83,26 +87,30 @@ func Key(parts ...string) string {
 // returns nil (and no error) when there is none, it has another key, or it
 // cannot be decoded.
 func Load(path, key string) (*Snapshot, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	l, err := Open(path, key)
+	if l == nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
-	}
-	s, err := decode(data, true)
-	if err != nil || s.Key != key || s.Reads == nil {
-		return nil, nil
-	}
-	if s.Index != nil && !s.Index.valid(len(s.Actions), len(s.Goals)) {
-		s.Index = nil
-	}
-	return s, nil
+	return l.Snapshot, nil
 }
 
 // LoadAny reads the snapshot at path whatever its key (for tests and
 // tools); nil if there is none or it cannot be decoded.
 func LoadAny(path string) (*Snapshot, error) {
+	data, err := readFile(path)
+	if data == nil || err != nil {
+		return nil, err
+	}
+	s, err := decode(data, true)
+	if err != nil {
+		return nil, nil
+	}
+	return s, nil
+}
+
+// readFile returns the bytes of the snapshot file path; nil and no error
+// if there is none.
+func readFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -110,11 +118,10 @@ func LoadAny(path string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the analysis snapshot: %w", err)
 	}
-	s, err := decode(data, true)
-	if err != nil {
-		return nil, nil
+	if data == nil {
+		data = []byte{}
 	}
-	return s, nil
+	return data, nil
 }
 
 // Stale re-reads what the snapshot depends on in the workspace at root, and

@@ -1,8 +1,11 @@
 package workspace
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -74,5 +77,65 @@ func TestPackagesAndGlob(t *testing.T) {
 	}
 	if _, err := Glob(root, "p", []string{"../*.c"}, nil); err == nil {
 		t.Error("Glob with ..: no error")
+	}
+}
+
+// walkPackages is Packages as filepath.WalkDir and IsPackage find them:
+// the oracle of TestPackagesAsWalkDir.
+func walkPackages(root, dir string) ([]string, error) {
+	var pkgs []string
+	err := filepath.WalkDir(filepath.Join(root, filepath.FromSlash(dir)), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			rel = ""
+		}
+		if skipDir(rel, d.Name()) {
+			return filepath.SkipDir
+		}
+		if IsPackage(root, rel) {
+			pkgs = append(pkgs, rel)
+		}
+		return nil
+	})
+	sort.Strings(pkgs)
+	return pkgs, err
+}
+
+// TestPackagesAsWalkDir: Packages finds what a walk that stats each
+// directory's BUILD.star finds, symbolic links (to a BUILD.star, to a
+// directory, dangling) and a BUILD.star that is a directory included.
+func TestPackagesAsWalkDir(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root,
+		"WORKSPACE.star", "BUILD.star",
+		"p/BUILD.star", "p/a.c", "p/x/c.c", "p/x/y/BUILD.star",
+		"p/sub/BUILD.star", "p/.hidden/BUILD.star", "bld-out/p/BUILD.star",
+		"q/real.star", "r/BUILD.star/inner.c", "s/t/u/BUILD.star", "v/.bld/BUILD.star")
+	os.Symlink("real.star", filepath.Join(root, "q", "BUILD.star"))
+	os.MkdirAll(filepath.Join(root, "w"), 0o755)
+	os.Symlink("missing", filepath.Join(root, "w", "BUILD.star"))
+	os.Symlink(filepath.Join(root, "p"), filepath.Join(root, "linked"))
+	for _, dir := range []string{"", "p", "s", "bld-out", "p/.hidden"} {
+		want, wantErr := walkPackages(root, dir)
+		got, err := Packages(root, dir)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("Packages(%q): error %v, WalkDir's %v", dir, err, wantErr)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Packages(%q) (-WalkDir +got):\n%s", dir, diff)
+		}
+	}
+	if got, _ := Packages(root, ""); !slices.Contains(got, "q") || slices.Contains(got, "r") || slices.Contains(got, "w") || slices.Contains(got, "linked") {
+		t.Errorf("Packages = %q: want q (a link to a file), not r (a directory), w (dangling) or linked (a link to a directory)", got)
+	}
+	if _, err := Packages(root, "nothere"); err == nil {
+		t.Error("Packages of a missing directory: no error")
 	}
 }

@@ -29,13 +29,18 @@ import (
 // clean label from the snapshot (its analysis read nothing that changed)
 // and each other from the analyzer, which analyzes it and, in memory,
 // whatever it depends on.
-func analyzeIncremental(ctx context.Context, req Request, key string, snap *snapshot.Snapshot, changes *snapshot.Changes, start time.Time) (plan *Plan, ok bool, err error) {
+func analyzeIncremental(ctx context.Context, req Request, key string, snap *snapshot.Loaded, changes *snapshot.Changes, start time.Time) (plan *Plan, ok bool, err error) {
 	changed := make(map[string]bool, len(changes.Changed))
 	for _, p := range changes.Changed {
 		changed[p] = true
 	}
 	loader := req.Loader
 	// The patterns name the same labels in a package that did not change.
+	// (Each changed package is loaded here even when Patch needs no
+	// roots: Patch compares the roots of the packages loaded, and a
+	// changed package none of whose labels is dirty, one that had no
+	// target, would not be loaded otherwise; TestIncremental's "a target
+	// in the empty package".)
 	var roots []label.Label
 	for _, p := range snap.Index.Packages {
 		if !changed[p.Path] {
@@ -132,8 +137,10 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 			}
 		}
 	}
-	next.Reads = snap.UpdateReads(changes.Diff, loaded, view.Reads())
-	if err := snapshot.Save(req.SnapPath, next); err != nil {
+	// Mostly (patched), the snapshot is saved as the bytes of the one
+	// loaded and a patch, rather than encoded again.
+	upd := snapshot.ReadsUpdate{Diff: changes.Diff, Reloaded: loaded, Fresh: view.Reads()}
+	if err := snap.SaveNext(req.SnapPath, next, upd, patched && !req.wholeSnapshots); err != nil {
 		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
 	}
 	return plan, true, nil

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -103,6 +104,10 @@ func testIncremental(t *testing.T) {
 	l := Layout{Root: root}
 	os.MkdirAll(l.StateDir(), 0o755)
 	full := filepath.Join(t.TempDir(), "full-snapshot")
+	// whole goes through the same analyses as l.AnalysisSnapshot(), its
+	// snapshots encoded whole rather than patched.
+	whole := filepath.Join(t.TempDir(), "whole-snapshot")
+	patches := 0
 
 	tests := []struct {
 		name     string
@@ -179,6 +184,12 @@ func testIncremental(t *testing.T) {
 			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//b"`, `"//c"`) }},
 		{name: "the package_group admits b again", phase: "analysis (incremental: 3 of 8 packages, 3 of 18 labels)",
 			edit: func() { replaceIn(t, root, "v/BUILD.star", `"//c"]`, `"//c", "//b"]`) }},
+		{name: "an empty package", phase: "analysis",
+			edit: func() { writeWorkspace(t, root, map[string]string{"x/BUILD.star": "# nothing yet\n"}) }},
+		{name: "a target in the empty package", phase: "analysis (incremental: 1 of 9 packages, 0 of 18 labels)",
+			edit: func() {
+				appendFile(t, root, "x/BUILD.star", `genrule(name = "x1", outs = ["x1.txt"], cmd = "echo > $@")`+"\n")
+			}},
 	}
 	for _, tt := range tests {
 		tt.edit()
@@ -188,6 +199,21 @@ func testIncremental(t *testing.T) {
 		}
 		got, phases, err := analyzeForTest(t, root, patterns, l.AnalysisSnapshot())
 		want, _, wantErr := analyzeForTest(t, root, patterns, "")
+		if _, _, err := analyzeWith(t, root, patterns, whole, true); (err == nil) != (wantErr == nil) {
+			t.Fatalf("%s: with whole snapshots: %v; complete analysis: %v", tt.name, err, wantErr)
+		}
+		// A patched snapshot loads as the whole one.
+		if _, err := os.Stat(whole); err == nil {
+			// (Encoded whole, the same snapshot gives the same bytes.)
+			a, _ := os.ReadFile(whole)
+			b, _ := os.ReadFile(l.AnalysisSnapshot())
+			if !bytes.Equal(a, b) {
+				patches++
+			}
+			if diff := cmp.Diff(loadAny(t, whole), loadAny(t, l.AnalysisSnapshot())); diff != "" {
+				t.Errorf("%s: the patched snapshot differs from the whole one (-whole +patched):\n%s", tt.name, diff)
+			}
+		}
 		if tt.phase == "analysis" {
 			// A complete analysis: the save-time replay of its records
 			// must have succeeded, or no later build is incremental.
@@ -233,6 +259,9 @@ func testIncremental(t *testing.T) {
 			t.Errorf("%s: saved actions differ (-complete +incremental):\n%s", tt.name, diff)
 		}
 	}
+	if patches == 0 {
+		t.Error("no snapshot was saved as a patch")
+	}
 }
 
 // phaseIs reports whether phase is want, or begins with want for an
@@ -255,6 +284,13 @@ func goalPaths(p *Plan) []string {
 
 func analyzeForTest(t *testing.T, root string, patterns []string, snapPath string) (*Plan, []string, error) {
 	t.Helper()
+	return analyzeWith(t, root, patterns, snapPath, false)
+}
+
+// analyzeWith is analyzeForTest; with whole, an incremental analysis
+// encodes its snapshot whole rather than as a patch.
+func analyzeWith(t *testing.T, root string, patterns []string, snapPath string, whole bool) (*Plan, []string, error) {
+	t.Helper()
 	var ps []label.Pattern
 	for _, s := range patterns {
 		p, err := label.ParsePattern(s, "")
@@ -274,6 +310,8 @@ func analyzeForTest(t *testing.T, root string, patterns []string, snapPath strin
 		Phases:   &ph,
 		Identity: "test",
 		Stderr:   io.Discard,
+
+		wholeSnapshots: whole,
 	})
 	var names []string
 	for _, p := range ph.List {

@@ -73,6 +73,9 @@ type Request struct {
 	Identity string
 	// Stderr receives -k's analysis errors and warnings.
 	Stderr io.Writer
+	// wholeSnapshots has an incremental analysis encode its snapshot
+	// whole, never as a patch (snapshot.Loaded.SaveNext), for tests.
+	wholeSnapshots bool
 }
 
 // Analyze loads and analyzes the targets the patterns name and checks the
@@ -99,10 +102,10 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	root := req.Loader.Root()
 	t := time.Now()
 	key := snapshotKey(req)
-	var snap *snapshot.Snapshot
+	var snap *snapshot.Loaded
 	var err error
 	if snapPath != "" {
-		snap, err = snapshot.Load(snapPath, key)
+		snap, err = snapshot.Open(snapPath, key)
 		if err != nil {
 			return nil, err
 		}
