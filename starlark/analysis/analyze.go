@@ -98,9 +98,13 @@ type Analyzer struct {
 	// nothing to it; vars and fragments are ctx.var and ctx.fragments,
 	// frozen; emptyStruct is the struct with no field, which ctx.file,
 	// ctx.executable and ctx.outputs of most rules are (a struct cannot
-	// change, so all share it). All are made once.
+	// change, so all share it); emptyList is the frozen empty list that
+	// ctx.files and ctx.attr give for every empty list of files or
+	// targets (frozen, it is never written, so threads share it). All
+	// are made once.
 	baseEnv                      []string
 	vars, fragments, emptyStruct starlark.Value
+	emptyList                    *starlark.List
 
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
@@ -246,6 +250,7 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		vars:        cfg.vars(),
 		fragments:   cfg.fragments(),
 		emptyStruct: structOf(nil),
+		emptyList:   fileList(nil),
 		hostEnv:     host,
 		workers:     runtime.GOMAXPROCS(0),
 		st:          newState(),

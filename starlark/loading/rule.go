@@ -23,6 +23,9 @@ type Rule struct {
 	// Attrs is the attribute schema; AttrNames lists it sorted.
 	Attrs     map[string]*Attr
 	AttrNames []string
+	// nameValues are AttrNames as Starlark strings, made once
+	// (AttrNameValue).
+	nameValues []starlark.Value
 	// Executable rules produce a program (DefaultInfo.executable).
 	Executable bool
 	// Test rules are executable rules whose program is a test: bld test
@@ -74,7 +77,21 @@ func ruleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		names = addImplicitAttrs(schema, names, testAttrs)
 	}
 	m, _ := thread.Local(moduleKey).(label.Label)
-	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
+	values := make([]starlark.Value, len(names))
+	for i, n := range names {
+		values[i] = starlark.String(n)
+	}
+	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, nameValues: values, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
+}
+
+// AttrNameValue returns AttrNames[i] as a Starlark string: one made when
+// the rule was, not one each time (ctx.attr and its kin name every
+// attribute of every target).
+func (r *Rule) AttrNameValue(i int) starlark.Value {
+	if len(r.nameValues) == len(r.AttrNames) {
+		return r.nameValues[i]
+	}
+	return starlark.String(r.AttrNames[i])
 }
 
 // CallInternal declares a target in the package being evaluated.
