@@ -277,9 +277,10 @@ func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value
 			return dep.Files[0], true
 		}
 	case loading.AttrLabelList:
+		var buf [4]label.Label
+		labels := loading.AppendLabels(buf[:0], v)
 		switch which {
 		case ctxAttr:
-			labels := loading.LabelsOf(v)
 			if len(labels) == 0 {
 				return rc.a.emptyList, true
 			}
@@ -295,7 +296,7 @@ func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value
 			list.Freeze()
 			return list, true
 		case ctxFiles:
-			return rc.fileList(labelListFiles(loading.LabelsOf(v), deps)), true
+			return rc.fileList(labelListFiles(labels, deps)), true
 		}
 	case loading.AttrOutput:
 		outs := rc.attrOuts[i]
