@@ -106,6 +106,10 @@ type Analyzer struct {
 	vars, fragments, emptyStruct starlark.Value
 	emptyList                    *starlark.List
 
+	// threads holds the threads of implementations that ran, for the
+	// next ones to reuse (loading.Loader.NewThread).
+	threads sync.Pool
+
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
 	st *state
@@ -735,10 +739,13 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
-	thread, done := a.loader.NewThread(ctx, t.Label.String())
+	reuse, _ := a.threads.Get().(*starlark.Thread)
+	thread, done := a.loader.NewThread(ctx, t.Label.String(), reuse)
 	a.watchPrint(thread, t.Label)
 	ret, err := starlark.Call(thread, t.Rule.Impl, starlark.Tuple{rc}, nil)
-	done()
+	if done() {
+		a.threads.Put(thread)
+	}
 	rc.finished = true
 	if err != nil {
 		if ctx.Err() != nil {
