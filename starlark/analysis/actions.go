@@ -178,7 +178,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		return nil, err
 	}
 	act := &graph.Action{
-		Owner:        av.rc.target.Label.String(),
+		Owner:        av.rc.owner,
 		Mnemonic:     mnemonic,
 		Description:  av.progress(progress, outs),
 		Argv:         argv,
@@ -248,7 +248,7 @@ func (av *actionsValue) write(_ *starlark.Thread, b namer, args starlark.Tuple, 
 		return nil, err
 	}
 	act := &graph.Action{
-		Owner:       av.rc.target.Label.String(),
+		Owner:       av.rc.owner,
 		Mnemonic:    "FileWrite",
 		Description: "Writing " + output.Path,
 		Content:     []byte(content),

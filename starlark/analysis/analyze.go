@@ -740,7 +740,7 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
 	reuse, _ := a.threads.Get().(*starlark.Thread)
-	thread, done := a.loader.NewThread(ctx, t.Label.String(), reuse)
+	thread, done := a.loader.NewThread(ctx, rc.owner, reuse)
 	a.watchPrint(thread, t.Label)
 	ret, err := starlark.Call(thread, t.Rule.Impl, starlark.Tuple{rc}, nil)
 	if done() {

@@ -22,6 +22,9 @@ type ruleContext struct {
 	entry  *entry // the target's, which keeps its actions
 	target *loading.Target
 	deps   *depMap
+	// owner is target.Label.String(): the thread's name and the Owner
+	// of the target's actions (one string for both).
+	owner string
 
 	// attrOuts holds the files declared for each output attribute, by
 	// the attribute's index in target.Rule.AttrNames (nil for others);
@@ -55,7 +58,7 @@ var _ starlark.HasAttrs = (*ruleContext)(nil)
 // come before anything the implementation does. The structs are made when
 // the implementation first reads one.
 func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ruleContext, error) {
-	rc := &ruleContext{a: a, entry: e, target: t, deps: deps}
+	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, owner: t.Label.String()}
 	rc.actions.rc = rc
 	for i := range rc.methods {
 		rc.methods[i] = method{rc, methodID(i)}

@@ -122,7 +122,7 @@ func (r *Rule) declare(pb *packageBuilder, pos syntax.Position, kwargs []starlar
 	if name == "" {
 		return fmt.Errorf("%s: missing the mandatory attribute name", r.Name())
 	}
-	if _, err := label.Parse(":"+name, "", pb.pkg.Path); err != nil {
+	if err := checkTargetName(name, pb.pkg.Path); err != nil {
 		return fmt.Errorf("%s: invalid target name %q: %v", r.Name(), name, err)
 	}
 	t := &Target{
@@ -283,4 +283,18 @@ func stringDictOf(v starlark.Value) (map[string]string, error) {
 		m[string(k)] = string(val)
 	}
 	return m, nil
+}
+
+// checkTargetName reports whether name can name a target of package pkg:
+// whether :name is a valid label there. A plain name is checked as it is
+// (the label :name has the same name), without making the string ":name"
+// (this runs for every target); the error is :name's.
+func checkTargetName(name, pkg string) error {
+	if !strings.ContainsAny(name, ":@/") {
+		if _, err := label.Parse(name, "", pkg); err == nil {
+			return nil
+		}
+	}
+	_, err := label.Parse(":"+name, "", pkg)
+	return err
 }
