@@ -64,8 +64,8 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ru
 		rc.methods[i] = method{rc, methodID(i)}
 	}
 	for i, name := range t.Rule.AttrNames {
-		schema := t.Rule.Attrs[name]
-		v := t.Attr(name)
+		schema := t.Rule.Schema(i)
+		v := t.AttrAt(i)
 		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
 			for _, l := range loading.LabelsOf(v) {
 				for _, p := range schema.Providers {
@@ -204,8 +204,8 @@ func (rc *ruleContext) makeStruct(which int) starlark.Value {
 	if which == ctxAttr {
 		fields.add(starlark.String("name"), starlark.String(t.Label.Name))
 	}
-	for i, name := range t.Rule.AttrNames {
-		if v, ok := rc.field(which, i, t.Rule.Attrs[name]); ok {
+	for i := range t.Rule.AttrNames {
+		if v, ok := rc.field(which, i, t.Rule.Schema(i)); ok {
 			fields.add(t.Rule.AttrNameValue(i), v)
 		}
 	}
@@ -244,7 +244,7 @@ func (f *structFields) add(name, v starlark.Value) {
 // has a field for it.
 func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value, bool) {
 	t, deps := rc.target, rc.deps
-	v := t.Attr(t.Rule.AttrNames[i])
+	v := t.AttrAt(i)
 	switch schema.Type {
 	case loading.AttrLabel:
 		var dep *Configured

@@ -23,9 +23,10 @@ type Rule struct {
 	// Attrs is the attribute schema; AttrNames lists it sorted.
 	Attrs     map[string]*Attr
 	AttrNames []string
-	// nameValues are AttrNames as Starlark strings, made once
-	// (AttrNameValue).
+	// nameValues are AttrNames as Starlark strings, and schemas their
+	// schemas, in order, made once (AttrNameValue, Schema).
 	nameValues []starlark.Value
+	schemas    []*Attr
 	// Executable rules produce a program (DefaultInfo.executable).
 	Executable bool
 	// Test rules are executable rules whose program is a test: bld test
@@ -78,10 +79,21 @@ func ruleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	m, _ := thread.Local(moduleKey).(label.Label)
 	values := make([]starlark.Value, len(names))
+	schemas := make([]*Attr, len(names))
 	for i, n := range names {
 		values[i] = starlark.String(n)
+		schemas[i] = schema[n]
 	}
-	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, nameValues: values, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
+	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, nameValues: values, schemas: schemas, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
+}
+
+// Schema returns the schema of the attribute AttrNames[i],
+// Attrs[AttrNames[i]], without a lookup by name.
+func (r *Rule) Schema(i int) *Attr {
+	if len(r.schemas) == len(r.AttrNames) {
+		return r.schemas[i]
+	}
+	return r.Attrs[r.AttrNames[i]]
 }
 
 // AttrNameValue returns AttrNames[i] as a Starlark string: one made when
