@@ -446,30 +446,45 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 			return nil, fmt.Errorf("file %s is declared but no action writes it; pass it in the outputs of an action", f.Path)
 		}
 	}
-	c := &Configured{Label: rc.target.Label, Target: rc.target, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
-	var instances []starlark.Value
+	c := &Configured{Label: rc.target.Label, Target: rc.target}
+	// The instances, each provider once, in a buffer on the stack: the
+	// map of Providers is made only for what is kept (most rules return
+	// nothing but a DefaultInfo that is made again when asked for).
+	var buf [4]*loading.ProviderInstance
+	pis := buf[:0]
+	var di *loading.ProviderInstance
+	add := func(v starlark.Value, i int) error {
+		pi, ok := v.(*loading.ProviderInstance)
+		if !ok {
+			return fmt.Errorf("element %d of the returned list is a %s, not a provider instance", i, v.Type())
+		}
+		for _, prev := range pis {
+			if prev.Provider == pi.Provider {
+				return fmt.Errorf("the implementation returned %s twice", pi.Provider.Name())
+			}
+		}
+		pis = append(pis, pi)
+		if pi.Provider == loading.DefaultInfo {
+			di = pi
+		}
+		return nil
+	}
 	switch ret := ret.(type) {
 	case starlark.NoneType:
 	case *loading.ProviderInstance:
-		instances = []starlark.Value{ret}
+		if err := add(ret, 0); err != nil {
+			return nil, err
+		}
 	case *starlark.List:
 		for i := 0; i < ret.Len(); i++ {
-			instances = append(instances, ret.Index(i))
+			if err := add(ret.Index(i), i); err != nil {
+				return nil, err
+			}
 		}
 	default:
 		return nil, fmt.Errorf("the implementation returned a %s; return a list of providers (or None)", ret.Type())
 	}
-	for i, v := range instances {
-		pi, ok := v.(*loading.ProviderInstance)
-		if !ok {
-			return nil, fmt.Errorf("element %d of the returned list is a %s, not a provider instance", i, v.Type())
-		}
-		if _, dup := c.Providers[pi.Provider]; dup {
-			return nil, fmt.Errorf("the implementation returned %s twice", pi.Provider.Name())
-		}
-		c.Providers[pi.Provider] = pi
-	}
-	if di, ok := c.Providers[loading.DefaultInfo]; ok {
+	if di != nil {
 		files, err := filesOf(di.Field("files"), "DefaultInfo", "files")
 		if err != nil {
 			return nil, err
@@ -486,7 +501,6 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		if implicit(di, c) {
 			// Made again when asked for (Configured.Provider): most
 			// are not, and every target's Configured is kept.
-			delete(c.Providers, loading.DefaultInfo)
 			c.implicitDefault = true
 		}
 	} else {
@@ -499,8 +513,14 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		}
 		c.implicitDefault = true
 	}
-	if len(c.Providers) == 0 {
-		c.Providers = nil
+	for _, pi := range pis {
+		if pi == di && c.implicitDefault {
+			continue
+		}
+		if c.Providers == nil {
+			c.Providers = make(map[*loading.Provider]*loading.ProviderInstance, len(pis))
+		}
+		c.Providers[pi.Provider] = pi
 	}
 	return c, nil
 }
