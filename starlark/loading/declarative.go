@@ -194,21 +194,21 @@ func isIdentifier(s string) bool {
 type declReader struct {
 	// args are the keyword arguments of the call being read, pairs
 	// the tuples in them: both reused from call to call.
-	args      []starlark.Tuple
-	pairs     []starlark.Value
-	names     map[string]starlark.Value // keyword names, each made once
+	args  []starlark.Tuple
+	pairs []starlark.Value
+	names map[string]starlark.Value // keyword names, each made once
 	// elems holds the elements of the lists being read (nested ones
 	// after their parent's); slab is where the elements of the lists
 	// read are kept, in chunks: a list's elements are one slice of a
 	// chunk, not a slice grown element by element (the lists are the
 	// kwargs of a rule call, which makes lists of its own of them).
 	elems, slab []starlark.Value
-	to, from  []string                  // of the load being read
-	depth     int                       // of the lists and dicts being read
-	src       []byte
-	i         int
-	line      int
-	lineStart int // offset of the current line's first byte
+	to, from    []string // of the load being read
+	depth       int      // of the lists and dicts being read
+	src         []byte
+	i           int
+	line        int
+	lineStart   int // offset of the current line's first byte
 }
 
 func (d *declReader) newline() {
