@@ -742,7 +742,8 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 	reuse, _ := a.threads.Get().(*starlark.Thread)
 	thread, done := a.loader.NewThread(ctx, rc.owner, reuse)
 	a.watchPrint(thread, t.Label)
-	ret, err := starlark.Call(thread, t.Rule.Impl, starlark.Tuple{rc}, nil)
+	rc.args[0] = rc
+	ret, err := starlark.Call(thread, t.Rule.Impl, rc.args[:], nil)
 	if done() {
 		a.threads.Put(thread)
 	}

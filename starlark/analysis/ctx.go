@@ -40,6 +40,8 @@ type ruleContext struct {
 	actions     actionsValue // ctx.actions, &actions
 	// methods are ctx's and ctx.actions', by methodID.
 	methods [numMethods]method
+	// args are the arguments of the implementation: (ctx,).
+	args [1]starlark.Value
 
 	// declared lists the files the implementation declared, in order;
 	// produced marks those an action writes (nil until one does).
