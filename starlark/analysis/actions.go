@@ -32,18 +32,18 @@ func (av *actionsValue) AttrNames() []string {
 func (av *actionsValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "declare_file":
-		return starlark.NewBuiltin("declare_file", av.declareFile), nil
+		return &av.rc.methods[methodDeclareFile], nil
 	case "run":
-		return starlark.NewBuiltin("run", av.run), nil
+		return &av.rc.methods[methodRun], nil
 	case "run_shell":
-		return starlark.NewBuiltin("run_shell", av.run), nil
+		return &av.rc.methods[methodRunShell], nil
 	case "write":
-		return starlark.NewBuiltin("write", av.write), nil
+		return &av.rc.methods[methodWrite], nil
 	}
 	return nil, nil
 }
 
-func (av *actionsValue) checkLive(b *starlark.Builtin) error {
+func (av *actionsValue) checkLive(b namer) error {
 	if av.rc.finished {
 		return fmt.Errorf("%s: the analysis of %s is over; actions can only be declared while its implementation runs", b.Name(), av.rc.target.Label)
 	}
@@ -51,7 +51,7 @@ func (av *actionsValue) checkLive(b *starlark.Builtin) error {
 }
 
 // declare_file(filename, sibling = None)
-func (av *actionsValue) declareFile(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (av *actionsValue) declareFile(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (av *actionsValue) declareFile(_ *starlark.Thread, b *starlark.Builtin, arg
 //
 // run_shell takes command (a shell script run by /bin/sh -c) instead of
 // executable; its arguments become $1, $2, ...
-func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 		return nil, err
 	}
 	act := &graph.Action{
-		Owner:        av.rc.target.Label.String(),
+		Owner:        av.rc.owner,
 		Mnemonic:     mnemonic,
 		Description:  av.progress(progress, outs),
 		Argv:         argv,
@@ -232,7 +232,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b *starlark.Builtin, args starla
 }
 
 // write(output, content, is_executable = False)
-func (av *actionsValue) write(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (av *actionsValue) write(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (av *actionsValue) write(_ *starlark.Thread, b *starlark.Builtin, args star
 		return nil, err
 	}
 	act := &graph.Action{
-		Owner:       av.rc.target.Label.String(),
+		Owner:       av.rc.owner,
 		Mnemonic:    "FileWrite",
 		Description: "Writing " + output.Path,
 		Content:     []byte(content),
@@ -264,7 +264,7 @@ func (av *actionsValue) write(_ *starlark.Thread, b *starlark.Builtin, args star
 // setStage gives act the stage of the stage and pipeline arguments of
 // run, run_shell or write: a stage name of lowercase letters, digits and
 // _, and a pipeline label (default: the target's own label).
-func (av *actionsValue) setStage(b *starlark.Builtin, act *graph.Action, stage, pipeline string) error {
+func (av *actionsValue) setStage(b namer, act *graph.Action, stage, pipeline string) error {
 	if stage == "" {
 		if pipeline != "" {
 			return fmt.Errorf("%s: pipeline = %q needs a stage", b.Name(), pipeline)
@@ -300,7 +300,7 @@ func validStageName(s string) bool {
 
 // outputs checks that every output is a file this target declared and no
 // other action writes.
-func (av *actionsValue) outputs(b *starlark.Builtin, v starlark.Value) ([]*File, error) {
+func (av *actionsValue) outputs(b namer, v starlark.Value) ([]*File, error) {
 	outs, err := filesOf(v, b.Name(), "outputs")
 	if err != nil {
 		return nil, err
@@ -319,7 +319,7 @@ func (av *actionsValue) outputs(b *starlark.Builtin, v starlark.Value) ([]*File,
 	return outs, nil
 }
 
-func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File) error {
+func (av *actionsValue) add(b namer, act *graph.Action, outs []*File) error {
 	for _, tag := range av.rc.target.Tags {
 		applyRequirement(act, tag)
 	}
@@ -339,7 +339,7 @@ func (av *actionsValue) add(b *starlark.Builtin, act *graph.Action, outs []*File
 // env builds an action's environment, sorted: the base environment, then
 // the variables of env_inherit taken from bld's own environment (unset ones
 // are left out), then the env dict.
-func (av *actionsValue) env(b *starlark.Builtin, d *starlark.Dict, inherit *starlark.List) ([]string, error) {
+func (av *actionsValue) env(b namer, d *starlark.Dict, inherit *starlark.List) ([]string, error) {
 	if (inherit == nil || inherit.Len() == 0) && (d == nil || d.Len() == 0) {
 		// Shared by the actions: clipped, so that an append copies.
 		return slices.Clip(av.rc.a.baseEnv), nil

@@ -98,9 +98,17 @@ type Analyzer struct {
 	// nothing to it; vars and fragments are ctx.var and ctx.fragments,
 	// frozen; emptyStruct is the struct with no field, which ctx.file,
 	// ctx.executable and ctx.outputs of most rules are (a struct cannot
-	// change, so all share it). All are made once.
+	// change, so all share it); emptyList is the frozen empty list that
+	// ctx.files and ctx.attr give for every empty list of files or
+	// targets (frozen, it is never written, so threads share it). All
+	// are made once.
 	baseEnv                      []string
 	vars, fragments, emptyStruct starlark.Value
+	emptyList                    *starlark.List
+
+	// threads holds the threads of implementations that ran, for the
+	// next ones to reuse (loading.Loader.NewThread).
+	threads sync.Pool
 
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
@@ -246,6 +254,7 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		vars:        cfg.vars(),
 		fragments:   cfg.fragments(),
 		emptyStruct: structOf(nil),
+		emptyList:   fileList(nil),
 		hostEnv:     host,
 		workers:     runtime.GOMAXPROCS(0),
 		st:          newState(),
@@ -730,10 +739,14 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
-	thread, done := a.loader.NewThread(ctx, t.Label.String())
+	reuse, _ := a.threads.Get().(*starlark.Thread)
+	thread, done := a.loader.NewThread(ctx, rc.owner, reuse)
 	a.watchPrint(thread, t.Label)
-	ret, err := starlark.Call(thread, t.Rule.Impl, starlark.Tuple{rc}, nil)
-	done()
+	rc.args[0] = rc
+	ret, err := starlark.Call(thread, t.Rule.Impl, rc.args[:], nil)
+	if done() {
+		a.threads.Put(thread)
+	}
 	rc.finished = true
 	if err != nil {
 		if ctx.Err() != nil {

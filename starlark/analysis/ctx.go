@@ -22,16 +22,26 @@ type ruleContext struct {
 	entry  *entry // the target's, which keeps its actions
 	target *loading.Target
 	deps   *depMap
+	// owner is target.Label.String(): the thread's name and the Owner
+	// of the target's actions (one string for both).
+	owner string
 
 	// attrOuts holds the files declared for each output attribute, by
-	// the attribute's index in target.Rule.AttrNames (nil for others).
+	// the attribute's index in target.Rule.AttrNames (nil for others);
+	// outLists holds those of output list attributes as a frozen list,
+	// ctx.outputs' and ctx.files' both.
 	attrOuts [][]*File
-	// structsOnce makes s, the structs ctx.attr, ctx.files, ctx.file,
-	// ctx.executable and ctx.outputs, on first use: a native
-	// implementation (genrule) reads none of them.
-	structsOnce sync.Once
-	s           *ctxStructs
+	outLists []*starlark.List
+	// structsOnce makes structs, ctx.attr, ctx.files, ctx.file,
+	// ctx.executable and ctx.outputs (ctxStruct), each on its first
+	// read.
+	structsOnce [numCtxStructs]sync.Once
+	structs     [numCtxStructs]starlark.Value
 	actions     actionsValue // ctx.actions, &actions
+	// methods are ctx's and ctx.actions', by methodID.
+	methods [numMethods]method
+	// args are the arguments of the implementation: (ctx,).
+	args [1]starlark.Value
 
 	// declared lists the files the implementation declared, in order;
 	// produced marks those an action writes (nil until one does).
@@ -50,11 +60,14 @@ var _ starlark.HasAttrs = (*ruleContext)(nil)
 // come before anything the implementation does. The structs are made when
 // the implementation first reads one.
 func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ruleContext, error) {
-	rc := &ruleContext{a: a, entry: e, target: t, deps: deps}
+	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, owner: t.Label.String()}
 	rc.actions.rc = rc
+	for i := range rc.methods {
+		rc.methods[i] = method{rc, methodID(i)}
+	}
 	for i, name := range t.Rule.AttrNames {
-		schema := t.Rule.Attrs[name]
-		v := t.Attr(name)
+		schema := t.Rule.Schema(i)
+		v := t.AttrAt(i)
 		if len(schema.Providers) > 0 && schema.Type.IsDependency() {
 			for _, l := range loading.LabelsOf(v) {
 				for _, p := range schema.Providers {
@@ -92,6 +105,12 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ru
 				rc.attrOuts = make([][]*File, len(t.Rule.AttrNames))
 			}
 			rc.attrOuts[i] = outs
+			if schema.Type == loading.AttrOutputList {
+				if rc.outLists == nil {
+					rc.outLists = make([]*starlark.List, len(t.Rule.AttrNames))
+				}
+				rc.outLists[i] = rc.fileList(outs)
+			}
 			rc.predeclared = append(rc.predeclared, outs...)
 		}
 	}
@@ -158,124 +177,171 @@ func labelListFiles(labels []label.Label, deps *depMap) []*File {
 	return all
 }
 
-// ctxStructs are ctx.attr, ctx.files, ctx.file, ctx.executable and
-// ctx.outputs.
-type ctxStructs struct {
-	attr, files, file, executable, outputs starlark.Value
+// The structs of ctx, by their index in ruleContext.structs.
+const (
+	ctxAttr = iota
+	ctxFiles
+	ctxFile
+	ctxExecutable
+	ctxOutputs
+	numCtxStructs
+)
+
+// ctxStruct returns ctx.attr, ctx.files, ctx.file, ctx.executable or
+// ctx.outputs (which: ctxAttr, ...), made on its first read: each on its
+// own, since most implementations read a few (genrule three) and a native
+// one none. newRuleContext checked everything that can fail.
+func (rc *ruleContext) ctxStruct(which int) starlark.Value {
+	rc.structsOnce[which].Do(func() { rc.structs[which] = rc.makeStruct(which) })
+	return rc.structs[which]
 }
 
-// structs makes ctx.attr, ctx.files, ctx.file, ctx.executable and
-// ctx.outputs, once; newRuleContext checked everything that can fail.
-func (rc *ruleContext) structs() *ctxStructs {
-	rc.structsOnce.Do(rc.makeStructs)
-	return rc.s
+// makeStruct makes the struct ctxStruct returns: a starlarkstruct.Struct,
+// as any struct rules see, built from its fields in a buffer on the stack
+// (not a StringDict: a map per struct, made to be read once).
+func (rc *ruleContext) makeStruct(which int) starlark.Value {
+	t := rc.target
+	fields := structFieldsPool.Get().(*structFields)
+	defer fields.put()
+	if which == ctxAttr {
+		fields.add(starlark.String("name"), starlark.String(t.Label.Name))
+	}
+	for i := range t.Rule.AttrNames {
+		if v, ok := rc.field(which, i, t.Rule.Schema(i)); ok {
+			fields.add(t.Rule.AttrNameValue(i), v)
+		}
+	}
+	if len(fields.tuples) == 0 {
+		return rc.a.emptyStruct
+	}
+	return starlarkstruct.FromKeywords(starlarkstruct.Default, fields.tuples)
 }
 
-func (rc *ruleContext) makeStructs() {
+// structFields are the fields of a struct being made, as
+// starlarkstruct.FromKeywords takes them (it copies them). They are kept
+// in a pool: the compiler cannot tell that they do not outlive the call.
+type structFields struct {
+	tuples []starlark.Tuple
+	pairs  []starlark.Value
+}
+
+var structFieldsPool = sync.Pool{New: func() any { return new(structFields) }}
+
+// put empties f (its values no longer held) and gives it back to the pool.
+func (f *structFields) put() {
+	clear(f.pairs)
+	clear(f.tuples)
+	f.tuples, f.pairs = f.tuples[:0], f.pairs[:0]
+	structFieldsPool.Put(f)
+}
+
+func (f *structFields) add(name, v starlark.Value) {
+	n := len(f.pairs)
+	f.pairs = append(f.pairs, name, v)
+	f.tuples = append(f.tuples, f.pairs[n:n+2:n+2])
+}
+
+// field returns the value of the struct which (ctxAttr, ...) for the
+// attribute of index i, whose schema is schema, and whether that struct
+// has a field for it.
+func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value, bool) {
 	t, deps := rc.target, rc.deps
-	// Each dict sized at once for what it gets (most have no entry or
-	// one per attribute): this runs once per target.
-	nLabel, nDep, nExe, nOut := 0, 0, 0, 0
-	for _, name := range t.Rule.AttrNames {
-		switch schema := t.Rule.Attrs[name]; schema.Type {
-		case loading.AttrLabel:
-			nLabel++
-			nDep++
-			if schema.Executable {
-				nExe++
-			}
-		case loading.AttrLabelList:
-			nDep++
-		case loading.AttrOutput, loading.AttrOutputList:
-			nDep++
-			nOut++
+	v := t.AttrAt(i)
+	switch schema.Type {
+	case loading.AttrLabel:
+		var dep *Configured
+		if v != starlark.None {
+			dep = deps.of(v.(*loading.LabelValue).Label)
 		}
-	}
-	// A dict with no entry to get is not made (nothing writes to it).
-	dict := func(n int) starlark.StringDict {
-		if n == 0 {
-			return nil
+		switch which {
+		case ctxAttr:
+			if dep == nil {
+				return starlark.None, true
+			}
+			return &targetValue{dep}, true
+		case ctxFiles:
+			if dep == nil {
+				return rc.a.emptyList, true
+			}
+			return rc.fileList(dep.Files), true
+		case ctxFile:
+			if dep == nil || len(dep.Files) != 1 {
+				return starlark.None, true
+			}
+			return dep.Files[0], true
+		case ctxExecutable:
+			if !schema.Executable {
+				return nil, false
+			}
+			if dep == nil {
+				return starlark.None, true
+			}
+			if dep.Executable != nil {
+				return dep.Executable, true
+			}
+			return dep.Files[0], true
 		}
-		return make(starlark.StringDict, n)
-	}
-	attr := make(starlark.StringDict, len(t.Rule.AttrNames)+1)
-	attr["name"] = starlark.String(t.Label.Name)
-	files, single, executable, outputs := dict(nDep), dict(nLabel), dict(nExe), dict(nOut)
-	for i, name := range t.Rule.AttrNames {
-		schema := t.Rule.Attrs[name]
-		v := t.Attr(name)
-		switch schema.Type {
-		case loading.AttrLabel:
-			if v == starlark.None {
-				attr[name] = starlark.None
-				single[name] = starlark.None
-				files[name] = fileList(nil)
-				if schema.Executable {
-					executable[name] = starlark.None
-				}
-				continue
+	case loading.AttrLabelList:
+		var buf [4]label.Label
+		labels := loading.AppendLabels(buf[:0], v)
+		switch which {
+		case ctxAttr:
+			if len(labels) == 0 {
+				return rc.a.emptyList, true
 			}
-			dep := deps.of(v.(*loading.LabelValue).Label)
-			attr[name] = &targetValue{dep}
-			files[name] = fileList(dep.Files)
-			if len(dep.Files) == 1 {
-				single[name] = dep.Files[0]
-			} else {
-				single[name] = starlark.None
-			}
-			if schema.Executable {
-				exe := dep.Executable
-				if exe == nil {
-					exe = dep.Files[0]
-				}
-				executable[name] = exe
-			}
-		case loading.AttrLabelList:
-			labels := loading.LabelsOf(v)
+			// One allocation for the targets, one for the list's
+			// elements.
+			tvs := make([]targetValue, len(labels))
 			targets := make([]starlark.Value, len(labels))
 			for i, l := range labels {
-				targets[i] = &targetValue{deps.of(l)}
+				tvs[i].c = deps.of(l)
+				targets[i] = &tvs[i]
 			}
 			list := starlark.NewList(targets)
 			list.Freeze()
-			attr[name] = list
-			files[name] = fileList(labelListFiles(labels, deps))
-		case loading.AttrOutput, loading.AttrOutputList:
-			outs := rc.attrOuts[i]
-			if schema.Type == loading.AttrOutput {
-				if len(outs) == 1 {
-					attr[name] = &loading.LabelValue{Label: loading.LabelsOf(v)[0]}
-					outputs[name] = outs[0]
-				} else {
-					attr[name] = starlark.None
-					outputs[name] = starlark.None
-				}
-				files[name] = fileList(outs)
-			} else {
-				// One frozen list for both: nothing can tell them
-				// apart.
-				list := fileList(outs)
-				attr[name] = v
-				outputs[name] = list
-				files[name] = list
+			return list, true
+		case ctxFiles:
+			return rc.fileList(labelListFiles(labels, deps)), true
+		}
+	case loading.AttrOutput:
+		outs := rc.attrOuts[i]
+		switch which {
+		case ctxAttr:
+			if len(outs) != 1 {
+				return starlark.None, true
 			}
-		default:
-			attr[name] = v
+			return &loading.LabelValue{Label: loading.LabelsOf(v)[0]}, true
+		case ctxFiles:
+			return rc.fileList(outs), true
+		case ctxOutputs:
+			if len(outs) != 1 {
+				return starlark.None, true
+			}
+			return outs[0], true
+		}
+	case loading.AttrOutputList:
+		switch which {
+		case ctxAttr:
+			return v, true
+		case ctxFiles, ctxOutputs:
+			// One frozen list for both: nothing can tell them apart.
+			return rc.outLists[i], true
+		}
+	default:
+		if which == ctxAttr {
+			return v, true
 		}
 	}
-	structOf := func(d starlark.StringDict) starlark.Value {
-		if len(d) == 0 {
-			return rc.a.emptyStruct
-		}
-		return structOf(d)
+	return nil, false
+}
+
+// fileList returns files as a frozen list: the analysis's empty one when
+// there are none.
+func (rc *ruleContext) fileList(files []*File) *starlark.List {
+	if len(files) == 0 {
+		return rc.a.emptyList
 	}
-	rc.s = &ctxStructs{
-		attr:       structOf(attr),
-		files:      structOf(files),
-		file:       structOf(single),
-		executable: structOf(executable),
-		outputs:    structOf(outputs),
-	}
+	return fileList(files)
 }
 
 func structOf(d starlark.StringDict) starlark.Value {
@@ -298,15 +364,15 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	case "actions":
 		return &rc.actions, nil
 	case "attr":
-		return rc.structs().attr, nil
+		return rc.ctxStruct(ctxAttr), nil
 	case "files":
-		return rc.structs().files, nil
+		return rc.ctxStruct(ctxFiles), nil
 	case "file":
-		return rc.structs().file, nil
+		return rc.ctxStruct(ctxFile), nil
 	case "executable":
-		return rc.structs().executable, nil
+		return rc.ctxStruct(ctxExecutable), nil
 	case "outputs":
-		return rc.structs().outputs, nil
+		return rc.ctxStruct(ctxOutputs), nil
 	case "label":
 		return &loading.LabelValue{Label: rc.target.Label}, nil
 	case "bin_dir":
@@ -320,15 +386,15 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	case "workspace_name":
 		return starlark.String(""), nil
 	case "expand_location":
-		return starlark.NewBuiltin("expand_location", rc.expandLocationBuiltin), nil
+		return &rc.methods[methodExpandLocation], nil
 	case "expand_make_variables":
-		return starlark.NewBuiltin("expand_make_variables", rc.expandMakeVariablesBuiltin), nil
+		return &rc.methods[methodExpandMakeVariables], nil
 	case "var":
 		return rc.a.vars, nil
 	case "fragments":
 		return rc.a.fragments, nil
 	case "partition":
-		return starlark.NewBuiltin("partition", rc.partitionBuiltin), nil
+		return &rc.methods[methodPartition], nil
 	}
 	return nil, nil
 }
@@ -382,30 +448,45 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 			return nil, fmt.Errorf("file %s is declared but no action writes it; pass it in the outputs of an action", f.Path)
 		}
 	}
-	c := &Configured{Label: rc.target.Label, Target: rc.target, Providers: map[*loading.Provider]*loading.ProviderInstance{}}
-	var instances []starlark.Value
+	c := &Configured{Label: rc.target.Label, Target: rc.target}
+	// The instances, each provider once, in a buffer on the stack: the
+	// map of Providers is made only for what is kept (most rules return
+	// nothing but a DefaultInfo that is made again when asked for).
+	var buf [4]*loading.ProviderInstance
+	pis := buf[:0]
+	var di *loading.ProviderInstance
+	add := func(v starlark.Value, i int) error {
+		pi, ok := v.(*loading.ProviderInstance)
+		if !ok {
+			return fmt.Errorf("element %d of the returned list is a %s, not a provider instance", i, v.Type())
+		}
+		for _, prev := range pis {
+			if prev.Provider == pi.Provider {
+				return fmt.Errorf("the implementation returned %s twice", pi.Provider.Name())
+			}
+		}
+		pis = append(pis, pi)
+		if pi.Provider == loading.DefaultInfo {
+			di = pi
+		}
+		return nil
+	}
 	switch ret := ret.(type) {
 	case starlark.NoneType:
 	case *loading.ProviderInstance:
-		instances = []starlark.Value{ret}
+		if err := add(ret, 0); err != nil {
+			return nil, err
+		}
 	case *starlark.List:
 		for i := 0; i < ret.Len(); i++ {
-			instances = append(instances, ret.Index(i))
+			if err := add(ret.Index(i), i); err != nil {
+				return nil, err
+			}
 		}
 	default:
 		return nil, fmt.Errorf("the implementation returned a %s; return a list of providers (or None)", ret.Type())
 	}
-	for i, v := range instances {
-		pi, ok := v.(*loading.ProviderInstance)
-		if !ok {
-			return nil, fmt.Errorf("element %d of the returned list is a %s, not a provider instance", i, v.Type())
-		}
-		if _, dup := c.Providers[pi.Provider]; dup {
-			return nil, fmt.Errorf("the implementation returned %s twice", pi.Provider.Name())
-		}
-		c.Providers[pi.Provider] = pi
-	}
-	if di, ok := c.Providers[loading.DefaultInfo]; ok {
+	if di != nil {
 		files, err := filesOf(di.Field("files"), "DefaultInfo", "files")
 		if err != nil {
 			return nil, err
@@ -422,7 +503,6 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		if implicit(di, c) {
 			// Made again when asked for (Configured.Provider): most
 			// are not, and every target's Configured is kept.
-			delete(c.Providers, loading.DefaultInfo)
 			c.implicitDefault = true
 		}
 	} else {
@@ -435,8 +515,14 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		}
 		c.implicitDefault = true
 	}
-	if len(c.Providers) == 0 {
-		c.Providers = nil
+	for _, pi := range pis {
+		if pi == di && c.implicitDefault {
+			continue
+		}
+		if c.Providers == nil {
+			c.Providers = make(map[*loading.Provider]*loading.ProviderInstance, len(pis))
+		}
+		c.Providers[pi.Provider] = pi
 	}
 	return c, nil
 }

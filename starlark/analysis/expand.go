@@ -14,7 +14,7 @@ import (
 )
 
 // expand_location(input, targets = [])
-func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var input string
 	var targets *starlark.List
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "input", &input, "targets?", &targets); err != nil {
@@ -28,7 +28,7 @@ func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b *starlark.Bui
 }
 
 // expand_make_variables(attribute_name, command, additional_substitutions)
-func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	// The parameters in one struct: one allocation, not one each (this
 	// runs once per genrule).
 	p := struct {

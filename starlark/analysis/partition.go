@@ -101,7 +101,7 @@ func partitionCount(v starlark.Value, nfiles int) (int, error) {
 // Files (or of strings, each a name), n an int or "auto"; the result is a
 // list of n lists (some possibly empty), each holding the elements of files
 // that belong to that partition, in their order in files. See Partition.
-func (rc *ruleContext) partitionBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (rc *ruleContext) partitionBuiltin(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var files, count starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "files", &files, "n", &count); err != nil {
 		return nil, err

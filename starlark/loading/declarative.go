@@ -194,15 +194,21 @@ func isIdentifier(s string) bool {
 type declReader struct {
 	// args are the keyword arguments of the call being read, pairs
 	// the tuples in them: both reused from call to call.
-	args      []starlark.Tuple
-	pairs     []starlark.Value
-	names     map[string]starlark.Value // keyword names, each made once
-	to, from  []string                  // of the load being read
-	depth     int                       // of the lists and dicts being read
-	src       []byte
-	i         int
-	line      int
-	lineStart int // offset of the current line's first byte
+	args  []starlark.Tuple
+	pairs []starlark.Value
+	names map[string]starlark.Value // keyword names, each made once
+	// elems holds the elements of the lists being read (nested ones
+	// after their parent's); slab is where the elements of the lists
+	// read are kept, in chunks: a list's elements are one slice of a
+	// chunk, not a slice grown element by element (the lists are the
+	// kwargs of a rule call, which makes lists of its own of them).
+	elems, slab []starlark.Value
+	to, from    []string // of the load being read
+	depth       int      // of the lists and dicts being read
+	src         []byte
+	i           int
+	line        int
+	lineStart   int // offset of the current line's first byte
 }
 
 func (d *declReader) newline() {
@@ -363,18 +369,22 @@ func (d *declReader) value() (starlark.Value, bool) {
 		return starlark.MakeInt64(n), true
 	case c == '[':
 		d.i++
-		var elems []starlark.Value
+		start := len(d.elems)
+		defer func() {
+			clear(d.elems[start:])
+			d.elems = d.elems[:start]
+		}()
 		for {
 			d.skipSpace(true)
 			if d.i < len(d.src) && d.src[d.i] == ']' {
 				d.i++
-				return starlark.NewList(elems), true
+				return starlark.NewList(d.keep(d.elems[start:])), true
 			}
 			v, ok := d.value()
 			if !ok || !d.sep(']') {
 				return nil, false
 			}
-			elems = append(elems, v)
+			d.elems = append(d.elems, v)
 		}
 	case c == '{':
 		d.i++
@@ -418,6 +428,22 @@ func (d *declReader) value() (starlark.Value, bool) {
 		}
 	}
 	return nil, false
+}
+
+// keep returns a copy of elems in d.slab (nil for none), with no room to
+// append in place.
+func (d *declReader) keep(elems []starlark.Value) []starlark.Value {
+	n := len(elems)
+	if n == 0 {
+		return nil
+	}
+	if len(d.slab)+n > cap(d.slab) {
+		const chunk = 256
+		d.slab = make([]starlark.Value, 0, max(chunk, n))
+	}
+	k := len(d.slab)
+	d.slab = append(d.slab, elems...)
+	return d.slab[k : k+n : k+n]
 }
 
 // str reads a string literal without escapes, on one line: "..." or '...'.

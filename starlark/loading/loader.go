@@ -495,25 +495,38 @@ func moduleLabel(module string, from label.Label) (label.Label, error) {
 // NewThread returns a thread for running Starlark code of the workspace
 // outside loading (rule implementations; name says which), with the
 // loader's limits, which ctx and the memory watchdog cancel; call the
-// returned function when done.
-func (l *Loader) NewThread(ctx context.Context, name string) (*starlark.Thread, func()) {
-	thread := &starlark.Thread{Name: name, Print: l.opts.Print}
+// returned function done when the code has run. done reports whether the
+// thread may be reused: passed as reuse to a later NewThread, it is made
+// as new again (a thread of its own for each call, but the allocations of
+// one, its stack's included, are not made again: this runs once per
+// target analyzed). A thread whose done reported false must not be
+// reused: ctx may cancel it still.
+func (l *Loader) NewThread(ctx context.Context, name string, reuse *starlark.Thread) (thread *starlark.Thread, done func() (reusable bool)) {
+	thread = reuse
+	if thread == nil {
+		thread = &starlark.Thread{}
+		thread.Load = func(*starlark.Thread, string) (starlark.StringDict, error) {
+			return nil, fmt.Errorf("load() is only allowed at the top of a file")
+		}
+	}
+	thread.Name = name
+	thread.Print = l.opts.Print
 	if thread.Print == nil {
-		thread.Print = func(*starlark.Thread, string) {}
+		thread.Print = discardPrint
 	}
-	thread.Load = func(*starlark.Thread, string) (starlark.StringDict, error) {
-		return nil, fmt.Errorf("load() is only allowed at the top of a file")
-	}
+	thread.Steps = 0
+	thread.Uncancel()
 	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
-	// One function to call when done, not one per thing to undo: this
-	// runs once per target analyzed.
+	// One function to call when done, not one per thing to undo.
 	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
 	l.threads.add(thread, name)
-	return thread, func() {
+	return thread, func() bool {
 		l.threads.remove(thread)
-		stop()
+		return stop()
 	}
 }
+
+func discardPrint(*starlark.Thread, string) {}
 
 // cancelOnDone cancels thread when ctx is done; the returned function stops
 // watching.

@@ -70,6 +70,16 @@ func (t *Target) Attr(name string) starlark.Value {
 	return nil
 }
 
+// AttrAt returns the value of the attribute t.Rule.AttrNames[i]: Attr
+// without the search by name, for a caller that goes through the rule's
+// attributes in order.
+func (t *Target) AttrAt(i int) starlark.Value {
+	if t.attrs == nil {
+		return nil
+	}
+	return t.attrs[i]
+}
+
 // ReleaseAttrs lets go of the values of t's attributes, for a caller done
 // with them (an analysis, once t is analyzed), so that they can be
 // collected while the rest of t (label, rule, position, tags, visibility)
@@ -127,17 +137,18 @@ func (t *Target) Deps() []label.Label {
 		}
 		out = append(out, l)
 	}
-	for _, name := range t.Rule.AttrNames {
-		if !t.Rule.Attrs[name].Type.IsDependency() {
+	for i := range t.Rule.AttrNames {
+		v := t.AttrAt(i)
+		if !t.Rule.Schema(i).Type.IsDependency() {
 			// The conditions of a select() are dependencies whatever
 			// the attribute's type.
-			for _, l := range Conditions(t.Attr(name)) {
+			for _, l := range Conditions(v) {
 				add(l)
 			}
 			continue
 		}
 		var buf [8]label.Label
-		for _, l := range AppendLabels(buf[:0], t.Attr(name)) {
+		for _, l := range AppendLabels(buf[:0], v) {
 			add(l)
 		}
 	}

@@ -23,6 +23,10 @@ type Rule struct {
 	// Attrs is the attribute schema; AttrNames lists it sorted.
 	Attrs     map[string]*Attr
 	AttrNames []string
+	// nameValues are AttrNames as Starlark strings, and schemas their
+	// schemas, in order, made once (AttrNameValue, Schema).
+	nameValues []starlark.Value
+	schemas    []*Attr
 	// Executable rules produce a program (DefaultInfo.executable).
 	Executable bool
 	// Test rules are executable rules whose program is a test: bld test
@@ -74,7 +78,32 @@ func ruleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		names = addImplicitAttrs(schema, names, testAttrs)
 	}
 	m, _ := thread.Local(moduleKey).(label.Label)
-	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
+	values := make([]starlark.Value, len(names))
+	schemas := make([]*Attr, len(names))
+	for i, n := range names {
+		values[i] = starlark.String(n)
+		schemas[i] = schema[n]
+	}
+	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, nameValues: values, schemas: schemas, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
+}
+
+// Schema returns the schema of the attribute AttrNames[i],
+// Attrs[AttrNames[i]], without a lookup by name.
+func (r *Rule) Schema(i int) *Attr {
+	if len(r.schemas) == len(r.AttrNames) {
+		return r.schemas[i]
+	}
+	return r.Attrs[r.AttrNames[i]]
+}
+
+// AttrNameValue returns AttrNames[i] as a Starlark string: one made when
+// the rule was, not one each time (ctx.attr and its kin name every
+// attribute of every target).
+func (r *Rule) AttrNameValue(i int) starlark.Value {
+	if len(r.nameValues) == len(r.AttrNames) {
+		return r.nameValues[i]
+	}
+	return starlark.String(r.AttrNames[i])
 }
 
 // CallInternal declares a target in the package being evaluated.
@@ -105,7 +134,7 @@ func (r *Rule) declare(pb *packageBuilder, pos syntax.Position, kwargs []starlar
 	if name == "" {
 		return fmt.Errorf("%s: missing the mandatory attribute name", r.Name())
 	}
-	if _, err := label.Parse(":"+name, "", pb.pkg.Path); err != nil {
+	if err := checkTargetName(name, pb.pkg.Path); err != nil {
 		return fmt.Errorf("%s: invalid target name %q: %v", r.Name(), name, err)
 	}
 	t := &Target{
@@ -266,4 +295,18 @@ func stringDictOf(v starlark.Value) (map[string]string, error) {
 		m[string(k)] = string(val)
 	}
 	return m, nil
+}
+
+// checkTargetName reports whether name can name a target of package pkg:
+// whether :name is a valid label there. A plain name is checked as it is
+// (the label :name has the same name), without making the string ":name"
+// (this runs for every target); the error is :name's.
+func checkTargetName(name, pkg string) error {
+	if !strings.ContainsAny(name, ":@/") {
+		if _, err := label.Parse(name, "", pkg); err == nil {
+			return nil
+		}
+	}
+	_, err := label.Parse(":"+name, "", pkg)
+	return err
 }
