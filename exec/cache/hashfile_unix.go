@@ -21,8 +21,9 @@ import (
 // opening it. It opens with O_NONBLOCK, so that a FIFO that replaced the
 // file meanwhile does not block the open, and never reads anything but a
 // regular file (*regfile.NotRegularError). Its system calls are the
-// fewest that say this much: open, fstat, read (one for a small file, whose
-// size fstat gave), fstat and close, none of them through the runtime's
+// fewest that say this much: open, fstat, read (up to the size fstat
+// gave, one read for a small file, and none to find the end), fstat and
+// close, none of them through the runtime's
 // poller (os.Open of a regular file asks epoll to watch it, in vain).
 func readHashed(path string, keep int64) (hashedFile, error) {
 	var h hashedFile
@@ -74,8 +75,30 @@ func readHashed(path string, keep int64) (hashedFile, error) {
 		if len(h.data) == 0 {
 			h.data = nil
 		}
-	} else if h.d, err = digest.OfReader(readerFunc(read)); err != nil {
-		return h, err
+	} else {
+		// Read no further than the size fstat gave: the read that
+		// would find the end costs a system call per file, and a file
+		// that grew meanwhile has another stamp after, which the
+		// caller sees. A file whose size says nothing of its content
+		// (0: /proc's) is read to its end.
+		r := readerFunc(read)
+		if st.Size > 0 {
+			left := st.Size
+			r = func(b []byte) (int, error) {
+				if left <= 0 {
+					return 0, nil
+				}
+				if int64(len(b)) > left {
+					b = b[:left]
+				}
+				n, err := read(b)
+				left -= int64(n)
+				return n, err
+			}
+		}
+		if h.d, err = digest.OfReader(r); err != nil {
+			return h, err
+		}
 	}
 	if err := fstat(fd, &st); err != nil {
 		return h, &os.PathError{Op: "fstat", Path: path, Err: err}
