@@ -16,11 +16,14 @@ import (
 // fstat that it is a regular file, reads it whole and digests it, and
 // fstats it again. With keep >= 0, it reads only a file of at most keep
 // bytes, and keeps its content (a larger one is left unread: only
-// h.before is set); with keep < 0, it reads any file without keeping it. Call it on a path that a stat has just found to be a regular
-// file: unlike regfile.Open, it does not stat the path again before
-// opening it. It opens with O_NONBLOCK, so that a FIFO that replaced the
-// file meanwhile does not block the open, and never reads anything but a
-// regular file (*regfile.NotRegularError). Its system calls are the
+// h.before is set); with keep < 0, it reads any file without keeping it.
+// Unlike regfile.Open, it does not stat the path before opening it: call
+// it on a path that a stat has just found to be a regular file, or that
+// was one when last seen (a file the memo does not know yet, an output
+// being settled), where the fstat of the opened file answers what a stat
+// would. It opens with O_NONBLOCK, so that a FIFO there does not block
+// the open, and never reads anything but a regular file
+// (*regfile.NotRegularError), which it closes at once. Its system calls are the
 // fewest that say this much: open, fstat, read (up to the size fstat
 // gave, one read for a small file, and none to find the end), fstat and
 // close, none of them through the runtime's
