@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -399,10 +398,6 @@ func (c *Cache) discovered(a *graph.Action, ki *keyInfo) (*keyInfo, string) {
 func (c *Cache) changedSince(ki *keyInfo, stamps map[string]stamp) []string {
 	var changed []string
 	for p, want := range stamps {
-		abs := p
-		if !path.IsAbs(p) {
-			abs = c.abs(p)
-		}
 		if want.size == keptStampSize {
 			// Kept remote when the key was computed: unchanged while it
 			// has the digest the key covers, kept or downloaded since.
@@ -411,7 +406,9 @@ func (c *Cache) changedSince(ki *keyInfo, stamps map[string]stamp) []string {
 			}
 			continue
 		}
-		if st, _, err := statStamp(abs); err != nil || st != want {
+		// Relative to the root's descriptor: no path is joined, and the
+		// kernel walks only the relative one.
+		if st, _, err := c.statFile(p); err != nil || st != want {
 			changed = append(changed, p)
 		}
 	}

@@ -16,13 +16,17 @@ import (
 // fstat that it is a regular file, reads it whole and digests it, and
 // fstats it again. With keep >= 0, it reads only a file of at most keep
 // bytes, and keeps its content (a larger one is left unread: only
-// h.before is set); with keep < 0, it reads any file without keeping it. Call it on a path that a stat has just found to be a regular
-// file: unlike regfile.Open, it does not stat the path again before
-// opening it. It opens with O_NONBLOCK, so that a FIFO that replaced the
-// file meanwhile does not block the open, and never reads anything but a
-// regular file (*regfile.NotRegularError). Its system calls are the
-// fewest that say this much: open, fstat, read (one for a small file, whose
-// size fstat gave), fstat and close, none of them through the runtime's
+// h.before is set); with keep < 0, it reads any file without keeping it.
+// Unlike regfile.Open, it does not stat the path before opening it: call
+// it on a path that a stat has just found to be a regular file, or that
+// was one when last seen (a file the memo does not know yet, an output
+// being settled), where the fstat of the opened file answers what a stat
+// would. It opens with O_NONBLOCK, so that a FIFO there does not block
+// the open, and never reads anything but a regular file
+// (*regfile.NotRegularError), which it closes at once. Its system calls are the
+// fewest that say this much: open, fstat, read (up to the size fstat
+// gave, one read for a small file, and none to find the end), fstat and
+// close, none of them through the runtime's
 // poller (os.Open of a regular file asks epoll to watch it, in vain).
 func readHashed(path string, keep int64) (hashedFile, error) {
 	var h hashedFile
@@ -74,8 +78,30 @@ func readHashed(path string, keep int64) (hashedFile, error) {
 		if len(h.data) == 0 {
 			h.data = nil
 		}
-	} else if h.d, err = digest.OfReader(readerFunc(read)); err != nil {
-		return h, err
+	} else {
+		// Read no further than the size fstat gave: the read that
+		// would find the end costs a system call per file, and a file
+		// that grew meanwhile has another stamp after, which the
+		// caller sees. A file whose size says nothing of its content
+		// (0: /proc's) is read to its end.
+		r := readerFunc(read)
+		if st.Size > 0 {
+			left := st.Size
+			r = func(b []byte) (int, error) {
+				if left <= 0 {
+					return 0, nil
+				}
+				if int64(len(b)) > left {
+					b = b[:left]
+				}
+				n, err := read(b)
+				left -= int64(n)
+				return n, err
+			}
+		}
+		if h.d, err = digest.OfReader(r); err != nil {
+			return h, err
+		}
 	}
 	if err := fstat(fd, &st); err != nil {
 		return h, &os.PathError{Op: "fstat", Path: path, Err: err}

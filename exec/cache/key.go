@@ -305,6 +305,14 @@ func (c *Cache) hashInputs(ki *keyInfo, inputs []string) error {
 			return fmt.Errorf("input %w", err)
 		}
 		abs := c.abs(in)
+		// A file the memo knows nothing of (every input, in a new
+		// workspace) is read at once: the fstat of the opened file says
+		// all a stat before would.
+		if d, st, ok := c.memo.digestUnknown(in, abs); ok {
+			ki.stamp(in, st, d)
+			ki.inputs = append(ki.inputs, reapi.InputFile{Path: in, Digest: d, IsExecutable: st.exec})
+			continue
+		}
 		// One stat says whether the input is a regular file, for the
 		// memo, and which it is; only something else is stat'ed again.
 		st, regular, err := statStamp(abs)

@@ -204,6 +204,31 @@ func (m *memo) stampedDigest(key, abs string, st stamp) (digest.Digest, stamp, e
 	}
 }
 
+// digestUnknown is stampedDigest of the file abs when the memo has no
+// entry for key, without a stat of the path first: the file is opened and
+// hashed, and its stamp is the one fstat gave of the open file, which
+// the stamp after the read confirms. It reports false, having learned
+// nothing, when the memo has an entry for key (a stat may then be all it
+// takes), and when the file cannot be opened, is not a regular file or
+// changed while read: the caller then takes stampedDigest's way, which
+// says why, or tries again.
+func (m *memo) digestUnknown(key, abs string) (digest.Digest, stamp, bool) {
+	m.load()
+	m.mu.Lock()
+	_, known := m.m[key]
+	m.mu.Unlock()
+	if known {
+		return digest.Digest{}, stamp{}, false
+	}
+	start := m.now().UnixNano()
+	h, err := readHashed(abs, -1)
+	if err != nil || !h.consistent() {
+		return digest.Digest{}, stamp{}, false
+	}
+	m.remember(key, memoEntry{st: h.before, d: h.d, hashedAt: start})
+	return h.d, h.before, true
+}
+
 // remember records e for key, unless key cannot be written on one line.
 func (m *memo) remember(key string, e memoEntry) {
 	if strings.ContainsAny(key, "\n\r") {

@@ -192,7 +192,10 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	}
 	if zp == nil {
 		if werr == nil {
-			res.exitCode, state = exitCode(ws), stateOf(ws)
+			res.exitCode = exitCode(ws)
+			if res.exitCode < 0 {
+				state = stateOf(ws) // said only when a signal ended it
+			}
 			res.maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
 		} else {
 			res.exitCode = -1

@@ -62,3 +62,38 @@ func TestHugeOutputThroughTheRunner(t *testing.T) {
 		})
 	}
 }
+
+// How a command ended is said in its error: an exit status, or the signal
+// that killed it (which only then is spelt out).
+func TestCommandEndInError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		script, want string
+	}{
+		{"exit 3", "command exited with status 3"},
+		{"kill -KILL $$", "command terminated: signal: killed"},
+		{"kill -TERM $$", "command terminated: signal: terminated"},
+	} {
+		root := t.TempDir()
+		a := sh("//p:end", tc.script, nil, []string{"bld-out/o"})
+		g, err := graph.New([]*graph.Action{a}, func(string) bool { return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder(t)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err = Run(ctx, g, []int{0}, Options{Root: root, Cache: newMemCache(), Tokens: NewSemaphore(1),
+			Observer: rec, Sandbox: sandbox.ModeOff})
+		cancel()
+		if err == nil {
+			t.Fatalf("%q: the build succeeded", tc.script)
+		}
+		r := rec.results["//p:end"]
+		if r.Err == nil || r.Err.Error() != tc.want {
+			t.Errorf("%q: error %v, want %q", tc.script, r.Err, tc.want)
+		}
+		if wantCode := map[bool]int{true: 3, false: -1}[tc.script == "exit 3"]; r.ExitCode != wantCode {
+			t.Errorf("%q: exit code %d, want %d", tc.script, r.ExitCode, wantCode)
+		}
+	}
+}
