@@ -67,8 +67,10 @@ func TestMeasure(t *testing.T) {
 		}
 		t.Logf("%s (%s): %d files, %.1f MB (headers: %d files, %.1f MB); Package cold %v (%d files hashed), warm %v (%d hashed); memo file %d KB",
 			c.s.driver, mode, n, float64(size)/1e6, headerFiles, float64(headerBytes)/1e6, cold.Round(time.Millisecond), coldHashed, warm.Round(time.Microsecond), hashed, memoSize/1000)
-		if warm >= cold {
-			t.Errorf("a memo hit (%v) is not faster than packaging (%v)", warm, cold)
+		// What the memo saves is hashing (times are only logged: a
+		// timed assertion fails on a loaded machine).
+		if coldHashed == 0 || hashed != 0 {
+			t.Errorf("packaging hashed %d files, a memo hit %d; want some, then none", coldHashed, hashed)
 		}
 	}
 }
