@@ -55,9 +55,10 @@ var (
 	// least 16 MiB or half the live data, whichever is less (at least 4
 	// MiB). Execution allocates little per action, and the live data of a
 	// build of 10,000 actions is 9 to 20 MB: a floor of 16 MiB let the
-	// heap grow to 36 MB, a peak analysis does not reach, for a few
-	// collections of a few milliseconds each saved over a build of
-	// minutes (docs/benchmarks.md, "peak memory").
+	// heap grow to 36 MB at the build's end, as high as analysis' peak,
+	// to save 15 collections of a few milliseconds each over a build of
+	// minutes (docs/benchmarks.md, "execution's heap follows its live
+	// data").
 	Execution = Policy{MinHeadroom: 16 << 20, FloorShare: 50, Share: 25, MaxPercent: 400}
 )
 
@@ -89,8 +90,7 @@ func (p Policy) Percent(live uint64) int {
 // headroom (Percent's, with the whole MinHeadroom for a floor: nobody
 // measured what of base is live), when the last collection found live
 // bytes live (GOGC is relative to that); Percent(live) if base is not
-// larger. With
-// live 0 (no collection yet: the goal is then the runtime's floor, see
+// larger. With live 0 (no collection yet: the goal is then the runtime's floor, see
 // floorPercent), it is the GOGC whose floor is that goal, past
 // MaxPercent if need be: there is no live data for MaxPercent to be
 // relative to, and a smaller floor would collect at once.
