@@ -222,9 +222,9 @@ func (rc *ruleContext) expand(s string, vars varList, makeVars bool) (string, er
 // builtString returns what b holds, in an allocation of about its own
 // size: an expanded command is kept to the end of the build (it is the
 // action's argv), and the room b kept past it (its Grow's, or twice what
-// it held when it grew) would be kept with it: at 100,000 genrules, 8 MB
-// of the analysis' live data for 16 MB of commands. A copy costs less
-// than that room kept through the analysis and the whole build.
+// it held when it grew) would be kept with it: at 100,000 genrules, 3 MB
+// of the analysis' live data (147 -> 144 MB at its end). A copy costs
+// less than that room kept through the analysis and the whole build.
 func builtString(b *strings.Builder) string {
 	if b.Cap()-b.Len() > b.Len()/8+16 {
 		return strings.Clone(b.String())
