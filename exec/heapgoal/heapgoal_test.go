@@ -16,14 +16,16 @@ func TestPercent(t *testing.T) {
 		want int
 	}{
 		{"execution, nothing live", Execution, 0, 400},
-		{"execution, 1 MiB", Execution, 1 * mib, 400}, // 16 MiB of headroom would be 1600%
-		{"execution, 4 MiB", Execution, 4 * mib, 400}, // exactly 4 times
-		{"execution, 16 MiB", Execution, 16 * mib, 100},
-		{"execution, 32 MiB", Execution, 32 * mib, 50},
+		{"execution, 1 MiB", Execution, 1 * mib, 400},  // 16 MiB of headroom would be 1600%
+		{"execution, 2 MiB", Execution, 2 * mib, 200},  // the runtime's floor, 4 MiB
+		{"execution, 4 MiB", Execution, 4 * mib, 100},  // the runtime's floor still
+		{"execution, 10 MiB", Execution, 10 * mib, 50}, // half the live data: 5 MiB
+		{"execution, 16 MiB", Execution, 16 * mib, 50},
+		{"execution, 32 MiB", Execution, 32 * mib, 50}, // MinHeadroom, 16 MiB, from here on
 		{"execution, 64 MiB", Execution, 64 * mib, 25}, // a quarter from here on
 		{"execution, 1 GiB", Execution, 1024 * mib, 25},
 		{"execution, rounded down", Execution, 48 * mib, 33},
-		{"analysis, 8 MiB", Analysis, 8 * mib, 200},
+		{"analysis, 8 MiB", Analysis, 8 * mib, 200},   // no FloorShare: the whole 16 MiB
 		{"analysis, 16 MiB", Analysis, 16 * mib, 100}, // as much as live from here on
 		{"analysis, 32 MiB", Analysis, 32 * mib, 100},
 		{"analysis, 300 MiB", Analysis, 300 * mib, 100},
@@ -56,6 +58,8 @@ func TestPercentFrom(t *testing.T) {
 		{"small base: the floor", Execution, 20 * mib, 40 * mib, 180}, // goal 56 MiB
 		{"capped", Execution, 10 * mib, 200 * mib, 400},
 		{"analysis", Analysis, 100 * mib, 150 * mib, 200}, // goal 300 MiB
+		// A base nobody measured gets the whole floor, not half of it.
+		{"small base, FloorShare: the whole floor", Execution, 8 * mib, 12 * mib, 250}, // goal 28 MiB
 	} {
 		if got := tt.p.PercentFrom(tt.live, tt.base); got != tt.want {
 			t.Errorf("%s: PercentFrom(%d MiB, %d MiB) = %d, want %d", tt.name, tt.live/mib, tt.base/mib, got, tt.want)
@@ -120,6 +124,37 @@ func TestFollowNowIgnoresGarbage(t *testing.T) {
 	}
 	if follow <= 7 {
 		t.Errorf("GOGC under Follow = %d, want more than the share: 64 MB allocated since the collection are its base", follow)
+	}
+}
+
+// TestFollowCollectedCollects checks that FollowCollected starts a
+// collection and then sets GOGC from what it found live: the 64 MB of
+// garbage made since the last collection is not the base, as with Follow.
+func TestFollowCollectedCollects(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(-1) // no collection but FollowCollected's
+	defer debug.SetGCPercent(prev)
+	runtime.GC()
+	p := Policy{MinHeadroom: 0, Share: 7, MaxPercent: 400}
+	var garbage [][]byte
+	for range 64 {
+		garbage = append(garbage, make([]byte, 1<<20))
+	}
+	garbage = nil
+	_ = garbage
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop := FollowCollected(p)
+	defer stop()
+	// Not a timing: the collection and the poll after it take
+	// milliseconds; a minute means they never came.
+	for deadline := time.Now().Add(time.Minute); gogc() != 7; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			t.Fatalf("GOGC = %d a minute after FollowCollected (collections %d -> %d), want 7: the share of what a collection found live", gogc(), before.NumGC, after.NumGC)
+		}
 	}
 }
 

@@ -150,14 +150,14 @@ func (rc *ruleContext) expand(s string, vars varList, makeVars bool) (string, er
 		i := strings.IndexByte(s, '$')
 		if i < 0 {
 			b.WriteString(s)
-			return b.String(), nil
+			return builtString(&b), nil
 		}
 		if i == len(s)-1 {
 			if makeVars {
 				return "", fmt.Errorf("a lone $ ends the command; write $$ for a literal $")
 			}
 			b.WriteString(s)
-			return b.String(), nil
+			return builtString(&b), nil
 		}
 		b.WriteString(s[:i])
 		s = s[i:]
@@ -217,6 +217,19 @@ func (rc *ruleContext) expand(s string, vars varList, makeVars bool) (string, er
 			s = s[2:]
 		}
 	}
+}
+
+// builtString returns what b holds, in an allocation of about its own
+// size: an expanded command is kept to the end of the build (it is the
+// action's argv), and the room b kept past it (its Grow's, or twice what
+// it held when it grew) would be kept with it: at 100,000 genrules, 3 MB
+// of the analysis' live data (147 -> 144 MB at its end). A copy costs
+// less than that room kept through the analysis and the whole build.
+func builtString(b *strings.Builder) string {
+	if b.Cap()-b.Len() > b.Len()/8+16 {
+		return strings.Clone(b.String())
+	}
+	return b.String()
 }
 
 func knownVars(vars varList) string {

@@ -5,7 +5,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -100,5 +102,68 @@ func TestActionsByOwner(t *testing.T) {
 		if diff := cmp.Diff(actions, tc.actions); diff != "" {
 			t.Errorf("%s: the actions changed (-before +after):\n%s", tc.name, diff)
 		}
+	}
+}
+
+// A plan from a complete analysis keeps nothing of the analysis alive
+// into execution (the loaded packages and targets, the analysis' results
+// are garbage once Analyze returns, though the caller keeps the loader),
+// and says it was analyzed, so that Execute collects that garbage first;
+// a plan from the snapshot does not.
+func TestPlanKeepsNoAnalysis(t *testing.T) {
+	root := t.TempDir()
+	writeWorkspace(t, root, map[string]string{
+		"WORKSPACE.star": "",
+		"p/BUILD.star":   `genrule(name = "g", srcs = ["in.txt"], outs = ["g.txt"], cmd = "cat $< > $@")` + "\n",
+		"p/in.txt":       "in\n",
+	})
+	l := Layout{Root: root}
+	os.MkdirAll(l.StateDir(), 0o755)
+	pattern, err := label.ParsePattern("//...", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name         string
+		wantAnalyzed bool
+	}{
+		{"complete analysis", true},
+		{"snapshot", false},
+	} {
+		ld := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		pkg, err := ld.LoadPackage(ctx, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := weak.Make(pkg.Targets["g"])
+		loaded := weak.Make(pkg)
+		pkg = nil
+		p, err := Analyze(ctx, Request{
+			Loader:   ld,
+			Base:     []string{"PATH=/usr/bin:/bin"},
+			Patterns: []label.Pattern{pattern},
+			Lookup:   func(string) (string, bool) { return "", false },
+			SnapPath: l.AnalysisSnapshot(),
+			Identity: "test",
+			Stderr:   io.Discard,
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if p.analyzed != tc.wantAnalyzed {
+			t.Errorf("%s: plan.analyzed = %v, want %v", tc.name, p.analyzed, tc.wantAnalyzed)
+		}
+		runtime.GC()
+		// (A plan from the snapshot loads nothing: the loader keeps what
+		// it was given.)
+		if tc.wantAnalyzed && (target.Value() != nil || loaded.Value() != nil) {
+			t.Errorf("%s: the loaded package or its target is still reachable after Analyze (target %v, package %v)", tc.name, target.Value() != nil, loaded.Value() != nil)
+		}
+		if len(p.Graph.Actions) != 1 {
+			t.Errorf("%s: %d actions, want 1", tc.name, len(p.Graph.Actions))
+		}
+		runtime.KeepAlive(ld)
+		runtime.KeepAlive(p)
 	}
 }

@@ -47,6 +47,10 @@ type Plan struct {
 	// stat'ing them again; nil without a snapshot. It holds no output of
 	// the graph's actions.
 	Stats *filestat.Set
+	// analyzed says that the plan comes from a complete analysis: the
+	// heap Execute starts with is then mostly the analysis' garbage (and
+	// the snapshot's encoding), not data loaded for the build to keep.
+	analyzed bool
 }
 
 // A Request is what Analyze loads and analyzes, and how.
@@ -268,6 +272,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		return nil, err
 	}
 	plan.Executables, plan.Args, plan.Files = executables, args, files
+	plan.analyzed = true
 	ph.Add("analysis", t)
 	if len(reported) > 0 {
 		plan.AnalysisErrors = len(reported)
