@@ -179,32 +179,14 @@ func (l *Loaded) patchTo(next *Snapshot, upd ReadsUpdate) (*patch, bool) {
 	}
 	// The reads: UpdateReads takes l's, then the diff's, then fresh's.
 	fresh := upd.Fresh
-	file := func(k string) string {
-		if v, ok := fresh.Files[k]; ok {
-			return v
-		}
-		if v, ok := upd.Diff.Files[k]; ok {
-			return v
-		}
-		return l.Reads.Files[k]
-	}
 	for _, m := range []map[string]string{old.files, upd.Diff.Files, fresh.Files} {
 		for k := range m {
-			p.files[k] = file(k)
+			p.files[k] = latest(k, l.Reads.Files, upd.Diff.Files, fresh.Files)
 		}
-	}
-	exists := func(k string) bool {
-		if v, ok := fresh.Exists[k]; ok {
-			return v
-		}
-		if v, ok := upd.Diff.Exists[k]; ok {
-			return v
-		}
-		return l.Reads.Exists[k]
 	}
 	for _, m := range []map[string]bool{old.exists, upd.Diff.Exists, fresh.Exists} {
 		for k := range m {
-			p.exists[k] = exists(k)
+			p.exists[k] = latest(k, l.Reads.Exists, upd.Diff.Exists, fresh.Exists)
 		}
 	}
 	for k := range old.dirs {
@@ -439,3 +421,15 @@ func (p *patch) apply(s *Snapshot) bool {
 
 // Patched reports whether the file held a patch after its base.
 func (l *Loaded) Patched() bool { return l.patch != nil }
+
+// latest returns k's value in the last of layers that has it (the zero
+// value if none has).
+func latest[V any](k string, layers ...map[string]V) V {
+	for i := len(layers) - 1; i >= 0; i-- {
+		if v, ok := layers[i][k]; ok {
+			return v
+		}
+	}
+	var zero V
+	return zero
+}
