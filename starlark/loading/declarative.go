@@ -2,6 +2,7 @@ package loading
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -447,19 +448,27 @@ func (d *declReader) keep(elems []starlark.Value) []starlark.Value {
 }
 
 // str reads a string literal without escapes, on one line: "..." or '...'.
+// A literal that is not valid UTF-8 is left to Starlark, whose scanner
+// reads the file as UTF-8 and gives U+FFFD for each invalid byte.
 func (d *declReader) str() (string, bool) {
 	q := d.src[d.i]
 	if d.i+2 < len(d.src) && d.src[d.i+1] == q && d.src[d.i+2] == q {
 		return "", false // a triple-quoted string
 	}
 	start := d.i + 1
+	ascii := true
 	for j := start; j < len(d.src); j++ {
-		switch d.src[j] {
+		switch c := d.src[j]; c {
 		case q:
+			if !ascii && !utf8.Valid(d.src[start:j]) {
+				return "", false
+			}
 			d.i = j + 1
 			return string(d.src[start:j]), true
 		case '\\', '\n', '\r':
 			return "", false
+		default:
+			ascii = ascii && c < utf8.RuneSelf
 		}
 	}
 	return "", false

@@ -101,6 +101,10 @@ var declarativeCases = []struct {
 	{"", true},
 	{"# only a comment\n\n", true},
 	{`genrule(name = "g", srcs = ["a.c"], outs = ["g.txt"], cmd = "cp $< $@")`, true},
+	// UTF-8 is read as it is; an invalid byte is left to Starlark, which
+	// reads U+FFFD (found by FuzzDeclarative).
+	{"genrule(name = \"g\", outs = [\"gr\u00fc\u00df.txt\"], cmd = \"echo \u00e9 > $@\")", true},
+	{"genrule(name = \"g\", outs = [\"t\", \"\x86\"], cmd = \"\")", false},
 	{"genrule(\n    name = 'g',  # a comment\n    srcs = [\n        \"a.c\",\n        ':x',\n    ],\n\touts = [\"g.txt\", \"sub/h.txt\"],\n    cmd = \"x\",\n    jobserver = True,\n    tags = [\"no-cache\", \"local\"],\n    exec_properties = {\"OSFamily\": \"Linux\", 'a': \"b\",},\n    visibility = [\"//visibility:public\"],\n    message = None,\n)\n\n# end\ngenrule  (name = \"x\", outs = [\"x.txt\"], cmd = \"\", srcs = [],)\n", true},
 	{"filegroup(name = \"f\", srcs = [\"a.c\"])\ncc_unit(name = \"u\", srcs = [\"a.c\"], copts = [\"-O2\"])\ncc_binary(name = \"b\", srcs = [\"a.c\"], deps = [\":u\"], args = [\"1\"])\n", true},
 	{"cc_unit(name = \"u\", srcs = [\"a.c\"], partitions = 3)\n", true},
