@@ -92,7 +92,6 @@ func (v *View) ReadFile(rel string) ([]byte, error) {
 // twice and found changed: it is no content's digest.
 const changedWhileRead = "changed while read"
 
-
 // Glob is the package function Glob, remembered.
 func (v *View) Glob(pkg string, include, exclude []string) ([]string, error) {
 	files, err := Glob(v.root, pkg, include, exclude)
