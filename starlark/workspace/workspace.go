@@ -101,12 +101,8 @@ func Packages(root, dir string) ([]string, error) {
 			if e.Name() != BuildFile {
 				continue
 			}
-			isPkg := e.Type().IsRegular()
-			if e.Type()&fs.ModeSymlink != 0 {
-				fi, err := os.Stat(filepath.Join(abs, BuildFile))
-				isPkg = err == nil && fi.Mode().IsRegular()
-			}
-			if isPkg {
+			// A link is followed as IsPackage follows it.
+			if e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0 && IsPackage(root, rel) {
 				pkgs = append(pkgs, rel)
 			}
 		}
