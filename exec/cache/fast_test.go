@@ -423,10 +423,13 @@ func TestFastRecordRefusesRacyAndDirectories(t *testing.T) {
 	actions := sampleGraph()
 	c := openCache(t, dir, root, Options{})
 	// A clock that never moves past the outputs' modification: every
-	// hash of them is racy.
-	stuck := func() time.Time { return time.Now().Add(-time.Hour) }
-	build(t, c, root, actions)
+	// hash of them is racy, from the first build's on (with the real
+	// clock, a build slower than racyWindow under load settles them at
+	// once). It stays past the aged sources' racy window.
+	stuckAt := time.Now().Add(-time.Hour + time.Second)
+	stuck := func() time.Time { return stuckAt }
 	c.now, c.memo.now = stuck, stuck
+	build(t, c, root, actions)
 	closeCache(t, c)
 	c = openCache(t, dir, root, Options{})
 	c.now, c.memo.now = stuck, stuck
