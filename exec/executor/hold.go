@@ -1,10 +1,6 @@
 package executor
 
-import (
-	"context"
-
-	"bld/exec/crash"
-)
+import "context"
 
 // Holding a token for the critical path.
 //
@@ -66,7 +62,7 @@ func (s *scheduler) useHeld(ctx context.Context) {
 	s.running++
 	why, key, prog := s.reason[id], s.key[id], s.prog[id]
 	s.prog[id] = nil
-	crash.Go(func() {
+	s.goWork(func() {
 		s.events <- event{kind: evFinished, res: s.execute(ctx, id, start, why, key, prog)}
 	})
 }

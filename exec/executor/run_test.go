@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/exec/sandbox"
 )
 
 func TestParallelismHonoured(t *testing.T) {
@@ -392,4 +394,38 @@ func alive(pid int) bool {
 		return false
 	}
 	return true
+}
+
+// TestWorkersEndWithRun checks that the goroutines Run reuses for commands
+// and token requests (goWork) are gone when Run returns, on success and
+// when an action fails and stops the build. Not parallel: no other test's
+// Run may have workers alive meanwhile.
+func TestWorkersEndWithRun(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
+			root := t.TempDir()
+			var actions []*graph.Action
+			for i := range 12 {
+				cmd := `echo x > "$0"`
+				if fail && i == 5 {
+					cmd = "exit 3"
+				}
+				a := sh(fmt.Sprintf("//p:w%d", i), cmd, nil, []string{fmt.Sprintf("bld-out/w%d", i)})
+				a.Argv = append(a.Argv, a.Outputs[0])
+				actions = append(actions, a)
+			}
+			sum, _, err := buildSandboxed(t, context.Background(), root, actions, 2, false, newMemCache(), sandbox.ModeOff)
+			if (err != nil) != fail {
+				t.Fatalf("err = %v, want an error: %v", err, fail)
+			}
+			if !fail && sum.Ran != 12 {
+				t.Errorf("ran %d actions, want 12", sum.Ran)
+			}
+			buf := make([]byte, 1<<20)
+			stacks := string(buf[:runtime.Stack(buf, true)])
+			if strings.Contains(stacks, "(*scheduler).goWork") {
+				t.Errorf("a worker outlived Run:\n%s", stacks)
+			}
+		})
+	}
 }

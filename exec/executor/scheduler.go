@@ -74,8 +74,13 @@ type scheduler struct {
 	serialBusy map[string]bool
 	serialWait map[string][]int
 
-	events   chan event
-	jobs     chan poolJob
+	events chan event
+	jobs   chan poolJob
+	// work hands functions to idle workers (goWork): the goroutines
+	// that run commands and wait for tokens are reused from action to
+	// action, with the stacks they grew. workers counts those alive.
+	work     chan func()
+	workers  sync.WaitGroup
 	checkers int // goroutines in the pool
 	slots    int // jobs the pool may hold at once: queued or being worked on
 	idle     int // free slots
@@ -152,6 +157,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		runQ:    readyQueue{prio: p.prio},
 		remoteQ: readyQueue{prio: p.prio},
 		events:  make(chan event, 64),
+		work:    make(chan func()),
 		sandbox: opts.Sandboxes,
 		journal: newGroupJournal(opts.ProcessDir),
 
@@ -200,7 +206,9 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 	}
 	defer func() {
 		close(s.jobs)
+		close(s.work) // nothing is in flight: every worker is idle or about to be
 		wg.Wait()
+		s.workers.Wait()
 		s.removals.Wait()
 		if s.ownSandbox {
 			s.sandbox.Close()
@@ -332,9 +340,34 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 	s.dispatchRemote(ctx)
 	if !s.acquiring && !s.held && (s.runQ.Len() > 0 || s.canTakeBack()) {
 		s.acquiring = true
-		crash.Go(func() {
+		s.goWork(func() {
 			err := s.opts.Tokens.Acquire(acqCtx)
 			s.events <- event{kind: evToken, err: err}
+		})
+	}
+}
+
+// goWork runs f on an idle worker, or on a new one when none is idle.
+// A worker waits for more work once f returns, until run closes s.work
+// (when nothing is in flight) and waits for every worker to end. The
+// workers are at most as many as the functions under way at once, plus
+// those that just sent their last event and are not idle yet. Only the
+// scheduler's goroutine calls goWork.
+//
+// A command's goroutine grows its stack to fork and store (~16 KiB), and a
+// new goroutine per action copied its stack each time; a worker keeps the
+// stack it grew.
+func (s *scheduler) goWork(f func()) {
+	select {
+	case s.work <- f:
+	default:
+		s.workers.Add(1)
+		crash.Go(func() {
+			defer s.workers.Done()
+			f()
+			for f := range s.work {
+				f()
+			}
 		})
 	}
 }
