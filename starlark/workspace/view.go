@@ -248,23 +248,22 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 	for rel := range r.Exists {
 		paths = append(paths, rel)
 	}
+	// Each stat is relative to a descriptor of the root (fstatat, where
+	// there is one): no path is joined and no FileInfo made.
+	dir := filestat.OpenDir(root)
+	defer dir.Close()
 	exists := make([]bool, len(paths))
-	var infos []fs.FileInfo
-	if stats != nil {
-		infos = make([]fs.FileInfo, len(paths))
-	}
+	infos := make([]filestat.Stat, len(paths))
 	parallel(len(paths), func(i int) {
-		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(paths[i])))
-		exists[i] = err == nil && !fi.IsDir()
-		if exists[i] && infos != nil {
-			infos[i] = fi
-		}
+		st, err := dir.Stat(paths[i])
+		exists[i] = err == nil && !st.Mode.IsDir()
+		infos[i] = st
 	})
 	for i, rel := range paths {
 		if exists[i] != r.Exists[rel] {
 			d.Exists[rel] = exists[i]
 		}
-		if infos != nil && infos[i] != nil {
+		if exists[i] && stats != nil {
 			stats.Add(rel, infos[i])
 		}
 	}

@@ -101,6 +101,10 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	if err != nil {
 		return nil, false, nil
 	}
+	// The staleness check stat'ed the snapshot's source files: the
+	// build's check uses those stats, as a reused snapshot's does, rather
+	// than stat'ing each source again (10,000 stats at 10k targets).
+	plan.useStats(changes.Stats)
 	req.Phases.Add(fmt.Sprintf("analysis (incremental: %d of %d packages, %d of %d labels)",
 		len(changes.Dirty), len(snap.Index.Packages), len(changes.DirtyLabels), snap.Index.NumTargets()), start)
 
