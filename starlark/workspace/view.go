@@ -224,7 +224,14 @@ func (r *Reads) Diff(root string) *Diff { return r.DiffStats(root, nil) }
 func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 	d := &Diff{Files: map[string]string{}, Exists: map[string]bool{}}
 	// The questions are independent: ask them in parallel (a few
-	// thousand stats and reads at 10k targets).
+	// thousand stats and reads at 10k targets). The package searches
+	// (a walk of the workspace for //...) and globs go on beside the
+	// reads and stats, rather than after them with one core idle.
+	searched := make(chan struct{})
+	crash.Go(func() {
+		defer close(searched)
+		r.diffSearches(root, d)
+	})
 	files := make([]string, 0, len(r.Files))
 	for rel := range r.Files {
 		files = append(files, rel)
@@ -267,6 +274,13 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 			stats.Add(rel, infos[i])
 		}
 	}
+	<-searched
+	return d
+}
+
+// diffSearches sets d.Packages and d.Globs: the package searches and globs
+// of r whose answers in the workspace at root differ.
+func (r *Reads) diffSearches(root string, d *Diff) {
 	for dir, want := range r.Packages {
 		got, err := Packages(root, dir)
 		if err != nil || !slices.Equal(got, want) {
@@ -281,7 +295,6 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 			d.Globs = append(d.Globs, g)
 		}
 	}
-	return d
 }
 
 // parallel calls f(0) ... f(n-1) from a few goroutines and returns when
