@@ -716,7 +716,7 @@ func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, boo
 					if !fst.Mode.IsRegular() {
 						return "", false
 					}
-					st = stamp{size: fst.Size, mtime: fst.Mtime, ctime: fst.Ctime, ino: fst.Ino, exec: fst.Mode&0o111 != 0}
+					st = stampOfFilestat(fst)
 				}
 			}
 			if !ok {

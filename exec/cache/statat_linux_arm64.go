@@ -1,5 +1,0 @@
-package cache
-
-import "syscall"
-
-const sysFstatat = syscall.SYS_FSTATAT
