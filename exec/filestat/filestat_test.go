@@ -64,7 +64,7 @@ func TestDirStat(t *testing.T) {
 	// A Dir whose root cannot be opened stats joined paths.
 	missing := OpenDir(filepath.Join(root, "missing"))
 	defer missing.Close()
-	for _, rel := range []string{"a", "p", "p/q", "p/q/b.sh", "p/link", "p/dangling", "p/q/../../a", "p/none", "a/b", strings.Repeat("x/", 300) + "y", ""} {
+	for _, rel := range []string{"a", "p", "p/q", "p/q/b.sh", "p/link", "p/dangling", "p/q/../../a", "p/none", "a/b", strings.Repeat("x/", 300) + "y", strings.Repeat("p/", 126) + "a", "", "a\x00b", "/a", "p/./q/b.sh"} {
 		want, wantErr := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
 		got, err := d.Stat(rel)
 		if (err != nil) != (wantErr != nil) {
