@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"unsafe"
 
 	"bld/exec/crash"
+	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/reapi"
@@ -711,12 +711,12 @@ func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, boo
 				st, ok = c.seenStamp(p, gs)
 			}
 			if !ok && !filepath.IsAbs(p) {
-				var fi fs.FileInfo
-				if fi, ok = c.opts.Stats.Lookup(p); ok {
-					if !fi.Mode().IsRegular() {
+				var fst filestat.Stat
+				if fst, ok = c.opts.Stats.Lookup(p); ok {
+					if !fst.Mode.IsRegular() {
 						return "", false
 					}
-					st = stampOf(fi)
+					st = stampOfFilestat(fst)
 				}
 			}
 			if !ok {

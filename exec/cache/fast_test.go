@@ -645,7 +645,7 @@ func TestFastPathSharedStats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stats.Add(rel, fi)
+		stats.Add(rel, filestat.Of(fi))
 	}
 	writeFiles(t, root, map[string]string{"src/b.c": "int b() { return 22; }\n"})
 	c = openCache(t, dir, root, Options{Stats: stats})
@@ -669,7 +669,7 @@ func TestFastPathSharedStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	stats = filestat.New(0)
-	stats.Add("src/defs.h", fi)
+	stats.Add("src/defs.h", filestat.Of(fi))
 	c = openCache(t, dir, root, Options{Stats: stats})
 	if _, fast = fastBuild(t, c, root, actions); fast != 2 {
 		t.Errorf("with src/defs.h a directory: %d fast checks, want 2 (the link and the write)", fast)

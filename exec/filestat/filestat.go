@@ -15,20 +15,37 @@ import (
 	"io/fs"
 )
 
-// A Set maps workspace-relative, slash-separated paths to the result of
-// os.Stat (symbolic links followed) on each, taken during this build. Add
+// A Stat is what the build compares of a file's stat (symbolic links
+// followed): its size, modification and status-change times (Unix ns; the
+// status-change time 0 where the system has none), inode, and mode (type
+// and permission bits, as fs.FileMode). It is a value: a Set of them is a
+// map of plain structs, not of FileInfo objects for the collector to trace.
+type Stat struct {
+	Size, Mtime, Ctime int64
+	Ino                uint64
+	Mode               fs.FileMode
+}
+
+// Of returns the Stat of fi, a result of os.Stat or os.Lstat.
+func Of(fi fs.FileInfo) Stat {
+	_, ino, ctime := Identity(fi)
+	return Stat{Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ctime: ctime, Ino: ino, Mode: fi.Mode()}
+}
+
+// A Set maps workspace-relative, slash-separated paths to the Stat
+// (symbolic links followed) of each, taken during this build. Add
 // and Drop must not run concurrently with anything else; Lookup may be
 // called from many goroutines once filling is done. A nil *Set holds
 // nothing.
 type Set struct {
-	m map[string]fs.FileInfo
+	m map[string]Stat
 }
 
 // New returns an empty Set with room for n paths.
-func New(n int) *Set { return &Set{m: make(map[string]fs.FileInfo, n)} }
+func New(n int) *Set { return &Set{m: make(map[string]Stat, n)} }
 
 // Add records the stat of rel, a file that exists.
-func (s *Set) Add(rel string, fi fs.FileInfo) { s.m[rel] = fi }
+func (s *Set) Add(rel string, st Stat) { s.m[rel] = st }
 
 // Drop removes every path for which written reports true: the files the
 // build may write.
@@ -44,12 +61,12 @@ func (s *Set) Drop(written func(rel string) bool) {
 }
 
 // Lookup returns the stat of rel taken during this build, if there is one.
-func (s *Set) Lookup(rel string) (fs.FileInfo, bool) {
+func (s *Set) Lookup(rel string) (Stat, bool) {
 	if s == nil {
-		return nil, false
+		return Stat{}, false
 	}
-	fi, ok := s.m[rel]
-	return fi, ok
+	st, ok := s.m[rel]
+	return st, ok
 }
 
 // Len is the number of paths in s.

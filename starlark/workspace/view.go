@@ -224,7 +224,14 @@ func (r *Reads) Diff(root string) *Diff { return r.DiffStats(root, nil) }
 func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 	d := &Diff{Files: map[string]string{}, Exists: map[string]bool{}}
 	// The questions are independent: ask them in parallel (a few
-	// thousand stats and reads at 10k targets).
+	// thousand stats and reads at 10k targets). The package searches
+	// (a walk of the workspace for //...) and globs go on beside the
+	// reads and stats, rather than after them with one core idle.
+	searched := make(chan struct{})
+	crash.Go(func() {
+		defer close(searched)
+		r.diffSearches(root, d)
+	})
 	files := make([]string, 0, len(r.Files))
 	for rel := range r.Files {
 		files = append(files, rel)
@@ -248,26 +255,32 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 	for rel := range r.Exists {
 		paths = append(paths, rel)
 	}
+	// Each stat is relative to a descriptor of the root (fstatat, where
+	// there is one): no path is joined and no FileInfo made.
+	dir := filestat.OpenDir(root)
+	defer dir.Close()
 	exists := make([]bool, len(paths))
-	var infos []fs.FileInfo
-	if stats != nil {
-		infos = make([]fs.FileInfo, len(paths))
-	}
+	infos := make([]filestat.Stat, len(paths))
 	parallel(len(paths), func(i int) {
-		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(paths[i])))
-		exists[i] = err == nil && !fi.IsDir()
-		if exists[i] && infos != nil {
-			infos[i] = fi
-		}
+		st, err := dir.Stat(paths[i])
+		exists[i] = err == nil && !st.Mode.IsDir()
+		infos[i] = st
 	})
 	for i, rel := range paths {
 		if exists[i] != r.Exists[rel] {
 			d.Exists[rel] = exists[i]
 		}
-		if infos != nil && infos[i] != nil {
+		if exists[i] && stats != nil {
 			stats.Add(rel, infos[i])
 		}
 	}
+	<-searched
+	return d
+}
+
+// diffSearches sets d.Packages and d.Globs: the package searches and globs
+// of r whose answers in the workspace at root differ.
+func (r *Reads) diffSearches(root string, d *Diff) {
 	for dir, want := range r.Packages {
 		got, err := Packages(root, dir)
 		if err != nil || !slices.Equal(got, want) {
@@ -282,7 +295,6 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 			d.Globs = append(d.Globs, g)
 		}
 	}
-	return d
 }
 
 // parallel calls f(0) ... f(n-1) from a few goroutines and returns when

@@ -90,8 +90,12 @@ func TestReadsDiff(t *testing.T) {
 	if diff := cmp.Diff(want, r.DiffStats(root, stats)); diff != "" {
 		t.Errorf("DiffStats (-want +got):\n%s", diff)
 	}
-	if fi, ok := stats.Lookup("p/b.h"); !ok || fi.Size() != 5 || stats.Len() != 1 {
-		t.Errorf("DiffStats's stats: p/b.h %v %v, %d paths; want its stat, 1 path", fi, ok, stats.Len())
+	want5, err := os.Stat(filepath.Join(root, "p/b.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, ok := stats.Lookup("p/b.h"); !ok || fi.Size != 5 || fi != filestat.Of(want5) || stats.Len() != 1 {
+		t.Errorf("DiffStats's stats: p/b.h %+v %v, %d paths; want its stat %+v, 1 path", fi, ok, stats.Len(), filestat.Of(want5))
 	}
 }
 

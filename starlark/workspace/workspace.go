@@ -86,38 +86,38 @@ func Packages(root, dir string) ([]string, error) {
 		return nil, nil
 	}
 	var pkgs []string
+	buf := make([]byte, 16<<10)
 	var walk func(abs, rel string) error
 	walk = func(abs, rel string) error {
-		f, err := os.Open(abs)
+		var subs []string // the names of the directories to walk
+		isPkg := false
+		err := readDir(abs, buf, func(name string, typ fs.FileMode) {
+			switch {
+			case typ.IsDir():
+				sub := name
+				if rel != "" {
+					sub = rel + "/" + name
+				}
+				if !skipDir(sub, name) {
+					subs = append(subs, strings.Clone(name))
+				}
+			case name == BuildFile:
+				// A link is followed as IsPackage follows it.
+				isPkg = typ.IsRegular() || typ&fs.ModeSymlink != 0 && IsPackage(root, rel)
+			}
+		})
 		if err != nil {
 			return err
 		}
-		entries, err := f.ReadDir(-1)
-		f.Close()
-		if err != nil {
-			return err
+		if isPkg {
+			pkgs = append(pkgs, rel)
 		}
-		for _, e := range entries {
-			if e.Name() != BuildFile {
-				continue
-			}
-			// A link is followed as IsPackage follows it.
-			if e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0 && IsPackage(root, rel) {
-				pkgs = append(pkgs, rel)
-			}
-		}
-		for _, e := range entries {
-			if !e.IsDir() {
-				continue
-			}
-			sub := e.Name()
+		for _, name := range subs {
+			sub := name
 			if rel != "" {
-				sub = rel + "/" + sub
+				sub = rel + "/" + name
 			}
-			if skipDir(sub, e.Name()) {
-				continue
-			}
-			if err := walk(abs+string(filepath.Separator)+e.Name(), sub); err != nil {
+			if err := walk(abs+string(filepath.Separator)+name, sub); err != nil {
 				return err
 			}
 		}

@@ -1,11 +1,15 @@
 package workspace
 
 import (
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -137,5 +141,56 @@ func TestPackagesAsWalkDir(t *testing.T) {
 	}
 	if _, err := Packages(root, "nothere"); err == nil {
 		t.Error("Packages of a missing directory: no error")
+	}
+}
+
+// readDir lists what os.ReadDir lists, with the same types, over several
+// reads of its buffer.
+func TestReadDirAsReadDir(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 300 {
+		name := fmt.Sprintf("file-with-a-rather-long-name-%03d.c", i)
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"sub", ".hidden", "BUILD.star.d"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink("sub", filepath.Join(dir, "link"))
+	os.Symlink("missing", filepath.Join(dir, "dangling"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Log("no fifo:", err)
+	}
+	os.WriteFile(filepath.Join(dir, "x\ty z"), nil, 0o644)
+	type entry struct {
+		Name string
+		Type fs.FileMode
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []entry
+	for _, e := range entries {
+		want = append(want, entry{e.Name(), e.Type()})
+	}
+	var got []entry
+	if err := readDir(dir, make([]byte, 4096), func(name string, typ fs.FileMode) {
+		got = append(got, entry{strings.Clone(name), typ})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b entry) int { return strings.Compare(a.Name, b.Name) })
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("readDir (-os.ReadDir +got):\n%s", diff)
+	}
+	if err := readDir(filepath.Join(dir, "nothere"), make([]byte, 4096), func(string, fs.FileMode) {}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("readDir of a missing directory: %v, want not found", err)
+	}
+	if err := readDir(filepath.Join(dir, "x\ty z"), make([]byte, 4096), func(string, fs.FileMode) {}); err == nil {
+		t.Error("readDir of a file: no error")
 	}
 }

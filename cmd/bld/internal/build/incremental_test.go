@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/rules"
 	"bld/starlark/analysis"
@@ -242,6 +243,9 @@ func testIncremental(t *testing.T) {
 		if diff := cmp.Diff(goalPaths(want), goalPaths(got)); diff != "" {
 			t.Errorf("%s: goals differ from a complete analysis's (-complete +incremental):\n%s", tt.name, diff)
 		}
+		if tt.phase != "analysis" {
+			checkPlanStats(t, tt.name, root, got)
+		}
 		// The snapshot saved indexes the targets as a complete
 		// analysis's does.
 		os.Remove(full)
@@ -358,3 +362,29 @@ func replaceIn(t *testing.T, root, name, old, new string) {
 }
 
 var _ = graph.Action{}
+
+// checkPlanStats checks that a plan from a snapshot, reused or patched,
+// hands the build the stats its staleness check took: a/a.in (an input
+// since the first analysis) among them, each as the file is, and no
+// output of the graph.
+func checkPlanStats(t *testing.T, name, root string, p *Plan) {
+	t.Helper()
+	if _, ok := p.Stats.Lookup("a/a.in"); !ok {
+		t.Errorf("%s: the plan's stats (%d) do not hold a/a.in", name, p.Stats.Len())
+	}
+	for _, a := range p.Graph.Actions {
+		for _, in := range a.AllInputs() {
+			st, ok := p.Stats.Lookup(in)
+			if _, isOut := p.Graph.Producer(in); isOut && ok {
+				t.Errorf("%s: the plan's stats hold the output %s", name, in)
+			}
+			if !ok {
+				continue
+			}
+			fi, err := os.Stat(filepath.Join(root, in))
+			if err != nil || filestat.Of(fi) != st {
+				t.Errorf("%s: the plan's stat of %s is %+v, the file's %+v (%v)", name, in, st, fi, err)
+			}
+		}
+	}
+}

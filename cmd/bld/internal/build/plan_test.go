@@ -103,7 +103,7 @@ func TestPlanStatsDropOutputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stats.Add(f, fi)
+		stats.Add(f, filestat.Of(fi))
 	}
 	plan.useStats(stats)
 	if _, ok := plan.Stats.Lookup("b.out"); ok {

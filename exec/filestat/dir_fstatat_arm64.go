@@ -1,4 +1,6 @@
-package cache
+//go:build linux
+
+package filestat
 
 import "syscall"
 
