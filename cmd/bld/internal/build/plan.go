@@ -285,7 +285,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	hr := <-head
 	err = hr.err
 	if err == nil {
-		err = snapshot.WriteFile(snapPath, hr.head.Finish(view.Reads(), index))
+		err = hr.head.Save(snapPath, view.Reads(), index)
 	}
 	if err != nil {
 		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
