@@ -44,9 +44,9 @@ type ruleContext struct {
 	args [1]starlark.Value
 
 	// declared lists the files the implementation declared, in order;
-	// produced marks those an action writes (nil until one does).
+	// produced holds those an action writes.
 	declared []*File
-	produced map[*File]bool
+	produced fileSet
 	// predeclared are the files of output attributes.
 	predeclared []*File
 	finished    bool
@@ -444,7 +444,7 @@ func (rc *ruleContext) declare(name string) (*File, error) {
 // value: None, a provider instance, or a list of them.
 func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 	for _, f := range rc.declared {
-		if !rc.produced[f] {
+		if !rc.produced.has(f) {
 			return nil, fmt.Errorf("file %s is declared but no action writes it; pass it in the outputs of an action", f.Path)
 		}
 	}

@@ -1,0 +1,138 @@
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bld/exec/graph"
+)
+
+// bigSnapshot returns the sample snapshot with n more actions, whose
+// strings (more than writeTo's chunk in all, some longer than it, many
+// of them "", some repeated) exercise the string table's every path.
+func bigSnapshot(t *testing.T, n int) *Snapshot {
+	t.Helper()
+	s := sampleSnapshot(t)
+	for i := range n {
+		out := fmt.Sprintf("bld-out/p%d/t%d.txt", i/100, i)
+		cmd := "cat p/a.c > " + out + strings.Repeat(" ", i%300)
+		if i == n/2 {
+			cmd = strings.Repeat("x", 300<<10) // longer than a chunk
+		}
+		s.Actions = append(s.Actions, &graph.Action{
+			Owner: fmt.Sprintf("//p%d:t%d", i/100, i), Mnemonic: "Genrule",
+			Argv: []string{"/bin/sh", "-e", "-c", cmd}, Env: []string{"PATH=/bin"},
+			Inputs: []string{"p/a.c"}, Outputs: []string{out},
+		})
+		s.Goals = append(s.Goals, out)
+	}
+	return s
+}
+
+// TestSaveIsEncode checks that Head.Save writes the bytes Encode returns,
+// and that they decode to the snapshot, for snapshots whose string table
+// fits in one of writeTo's chunks and for one that takes many.
+func TestSaveIsEncode(t *testing.T) {
+	for _, n := range []int{0, 1, 5000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s := bigSnapshot(t, n)
+			want, err := Encode(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := EncodeHead(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "analysis")
+			if err := h.Save(path, s.Reads, s.Index); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("Save wrote %d bytes, not the %d of Encode (first difference at %d)", len(got), len(want), firstDiff(got, want))
+			}
+			back, err := Decode(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(s, back, cmp.AllowUnexported(Index{})); diff != "" {
+				t.Errorf("Save then Decode (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestEncodingUnchanged pins the bytes of the sample snapshots: the
+// encoder's shortcuts (the id of "" kept aside, the table written in
+// pieces) must not change them. The digests are those of the encoder
+// before the shortcuts; a change of the format changes fileMagic and
+// these digests together.
+func TestEncodingUnchanged(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{0, "00bf49d5c9b925490336dcc838623e00c4fb430ec028363fb21b3f40d57212c2"},
+		{5000, "2cae04cf32ddf2960bdae326c204b95393c66c851c0bf858e985a36b8be48712"},
+	} {
+		b, err := Encode(bigSnapshot(t, tc.n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != tc.want {
+			t.Errorf("%d more actions: the encoding's SHA-256 is %s, want %s", tc.n, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkSave compares the two ways to end an encoding at 100,000
+// generated actions: Finish then WriteFile (the whole file in memory) and
+// Save (the string table streamed to the file).
+func BenchmarkSave(b *testing.B) {
+	t := &testing.T{}
+	s := bigSnapshot(t, 100000)
+	path := filepath.Join(b.TempDir(), "analysis")
+	for _, bc := range []struct {
+		name string
+		save func(h *Head) error
+	}{
+		{"Finish+WriteFile", func(h *Head) error { return WriteFile(path, h.Finish(s.Reads, s.Index)) }},
+		{"Save", func(h *Head) error { return h.Save(path, s.Reads, s.Index) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				h, err := EncodeHead(s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := bc.save(h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
