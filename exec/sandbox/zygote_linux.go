@@ -759,7 +759,7 @@ func zygoteMain(root string) error {
 	}
 	ended := make(chan error, n)
 	for range n {
-		go func() { ended <- z.serve() }()
+		crash.Go(func() { ended <- z.serve() })
 	}
 	// The first thread to end ends the zygote: at EOF, every command not
 	// reaped was killed.
