@@ -38,10 +38,16 @@ import (
 //     goroutine reads the answers for all of them. When the control socket
 //     reaches EOF (bld exited or stopped the zygote), the zygote kills the
 //     process group of every command it has not reaped and exits.
-//   - One thread of the zygote, locked, does all its work in a loop
-//     around epoll_wait(2) (zygoteMain): for each request, in order,
-//     it moves to a mount namespace of the command's (per thread: the
-//     zygote's other threads, the Go runtime's, keep its namespace): a
+//   - A few threads of the zygote (servingThreads: one more than the
+//     CPUs, 3 to 9), each locked, serve alike, each in a loop around
+//     epoll_wait(2) on one epoll set (zygoteMain), which gives each
+//     message and each command's end to one of them: requests are
+//     received in order, and served side by side (a command's start
+//     mostly waits: for its exec, its mounts, a slot's teardown; with
+//     one thread, the commands of a build queued behind each other's).
+//     For a request, the thread moves to a mount namespace of the
+//     command's (per thread: the zygote's other threads keep its
+//     namespace): a
 //     slot, one it reuses from command to command when the command gets
 //     a pid namespace (see slot), else a new one (unshare(CLONE_NEWNS));
 //     then steps 2 to 5 of the recipe (the plan is in the request; a
@@ -73,9 +79,10 @@ import (
 //     in its process group, reaps it and answers 'x' with the wait status
 //     and ru_maxrss (KiB) ('w' if it could not be waited for).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
-//     kill its process group if it has not been reaped yet (requests and
-//     kills are served in order: a command it does not know was reaped,
-//     or never started).
+//     kill its process group if it has not been reaped yet, or as soon as
+//     it has started if its start is under way (requests and kills are
+//     received in order: a command it does not know was reaped, or never
+//     started).
 //
 // A request too large for one datagram of the control socket (a plan of
 // many thousands of inputs) is declined: the per-action helper runs it.

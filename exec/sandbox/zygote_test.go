@@ -554,7 +554,7 @@ func TestZygoteRequestTooLarge(t *testing.T) {
 	}
 }
 
-// The zygote's one thread serves command after command: each gets a
+// The zygote's threads serve command after command: each gets a
 // fresh exec root with its own inputs only (nothing an earlier one had or
 // left in it), the workspace hidden at its path, its outputs collected,
 // stdin /dev/null, and no capability, although the thread dropped them
