@@ -779,7 +779,7 @@ func zygoteMain(root string) error {
 // processors: one more than them (a thread may wait for a slot's teardown
 // while the others start commands), at least 3, at most 9. Each idle one
 // costs a trip through the scheduler every 10 ms (see epollWaitRaw): an
-// idle zygote of 3 makes some 800 context switches a second, against 300
+// idle zygote of 3 makes some 700 context switches a second, against 250
 // with one thread.
 func servingThreads(cpus int) int {
 	return min(max(cpus+1, 3), 9)
