@@ -35,9 +35,10 @@
 // checkout's absolute path, or the real path of an input. Go cannot run code
 // between clone and exec, so bld starts its own binary (os.Executable) as a
 // helper, which Main intercepts. Normally that helper is the zygote, started
-// once per Manager (Close stops it): for each command, its one serving
-// thread enters a mount namespace for it (one it reuses, when the command
-// gets a pid namespace, else a new one), mounts the exec root, forks
+// once per Manager (Close stops it): for each command, one of its serving
+// threads (a few, which serve commands side by side) enters a mount
+// namespace for it (one it reuses, when the command gets a pid namespace,
+// else a new one), mounts the exec root, forks
 // the command (in a pid namespace of its own, whose pid 1 it is, with a
 // /proc of that namespace only: no other process, bld's, the zygote's or
 // another action's, is visible there), with the descriptors bld sent it,

@@ -65,7 +65,7 @@ import (
 // and the read-only view of step 4 once too, in its own namespace
 // (mountView: the output directories' parent Dir(root) stays writable
 // in it, as their binds of step 3 come from it); steps 2 to 5 but that
-// view per command, on its serving thread after unshare(CLONE_NEWNS),
+// view per command, on a serving thread after unshare(CLONE_NEWNS),
 // whose copy of the zygote's namespace has the view, or in a namespace it
 // reuses (a slot, whose workspace step 5 hid once: binds reach the view
 // through a descriptor, and its exec roots are directories of one tmpfs of

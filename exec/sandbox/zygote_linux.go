@@ -38,10 +38,16 @@ import (
 //     goroutine reads the answers for all of them. When the control socket
 //     reaches EOF (bld exited or stopped the zygote), the zygote kills the
 //     process group of every command it has not reaped and exits.
-//   - One thread of the zygote, locked, does all its work in a loop
-//     around epoll_wait(2) (zygoteMain): for each request, in order,
-//     it moves to a mount namespace of the command's (per thread: the
-//     zygote's other threads, the Go runtime's, keep its namespace): a
+//   - A few threads of the zygote (servingThreads: one more than the
+//     CPUs, 3 to 9), each locked, serve alike, each in a loop around
+//     epoll_wait(2) on one epoll set (zygoteMain), which gives each
+//     message and each command's end to one of them: requests are
+//     received in order, and served side by side (a command's start
+//     mostly waits: for its exec, its mounts, a slot's teardown; with
+//     one thread, the commands of a build queued behind each other's).
+//     For a request, the thread moves to a mount namespace of the
+//     command's (per thread: the zygote's other threads keep its
+//     namespace): a
 //     slot, one it reuses from command to command when the command gets
 //     a pid namespace (see slot), else a new one (unshare(CLONE_NEWNS));
 //     then steps 2 to 5 of the recipe (the plan is in the request; a
@@ -73,9 +79,10 @@ import (
 //     in its process group, reaps it and answers 'x' with the wait status
 //     and ru_maxrss (KiB) ('w' if it could not be waited for).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
-//     kill its process group if it has not been reaped yet (requests and
-//     kills are served in order: a command it does not know was reaped,
-//     or never started).
+//     kill its process group if it has not been reaped yet, or as soon as
+//     it has started if its start is under way (requests and kills are
+//     received in order: a command it does not know was reaped, or never
+//     started).
 //
 // A request too large for one datagram of the control socket (a plan of
 // many thousands of inputs) is declined: the per-action helper runs it.
@@ -653,24 +660,37 @@ const (
 	maxSlotMounts = 10000
 )
 
-// A zserver is the zygote's side: one thread, locked, that does all the
-// zygote's work (see zygoteMain).
+// A zserver is the zygote's side: its serving threads (see zygoteMain)
+// and what they share.
 type zserver struct {
 	ctl  int    // the control socket (blocking; received with MSG_DONTWAIT)
-	ep   int    // epoll: the control socket and each running command's pidfd
+	ep   int    // epoll: the control socket and each running command's pidfd, all EPOLLONESHOT
 	home int    // the zygote's mount namespace
 	null int    // /dev/null, the commands' stdin
 	view string // the workspace whose view the zygote's namespace has, or ""
+
+	mu   sync.Mutex
+	idle *sync.Cond // on mu: signalled when a request's start is over
 	// noProc, when set, says why the kernel cannot give a command a /proc
 	// of its pid namespace (privateProc): commands with one are declined.
 	noProc string
-
 	free   []*slot          // slots not in use
-	jobs   map[uint64]*zjob // running commands, by id
+	jobs   map[uint64]*zjob // running commands not being reaped, by id
 	byFD   map[int32]*zjob  // the same, by pidfd
-	buf    []byte           // a request
-	oob    []byte           // its descriptors
-	events []unix.EpollEvent
+	// starting holds the ids of the requests received and not yet
+	// started (or declined); true when bld asked to kill the command.
+	starting map[uint64]bool
+	// closed: the control socket reached EOF, or a thread failed; no
+	// request is started any more.
+	closed bool
+}
+
+// A zthread is one serving thread's own state.
+type zthread struct {
+	z      *zserver
+	buf    []byte // a request
+	oob    []byte // its descriptors
+	events [1]unix.EpollEvent
 }
 
 // zygoteCtl is the control socket's descriptor in the zygote.
@@ -682,22 +702,27 @@ const zygoteCtl = 3
 // once, in its own namespace, for every command whose plan is of that
 // root.
 //
-// One thread does everything, in a loop around epoll_wait(2) on the
-// control socket and on a pidfd per running command, with blocking system
-// calls: receive a request, enter a mount namespace on this thread (a
-// slot, or a new one: unshare(CLONE_NEWNS)), mount the exec root, fork the
-// command (with CLONE_PIDFD; with a pid namespace, stopped at its exec
-// until its /proc is mounted), setns(2) back, answer;
-// when a pidfd is readable, kill what the command left in its group, reap
-// it and answer. No goroutine, channel or Go poller is involved, so a
-// command costs the zygote no hand-off between threads: each hand-off
-// (a futex wake-up, a context switch, and the runtime's sysmon woken to
-// poll every 20 µs for a while) cost more CPU than the mounts. The price:
-// requests are served one at a time (mounting an exec root takes some
-// hundred microseconds; a command's run does not hold the loop).
+// A few threads (servingThreads), each locked, serve alike (zserver.serve),
+// each in a loop around epoll_wait(2) on one epoll set of the control
+// socket and of a pidfd per running command, every one EPOLLONESHOT, so
+// that each event goes to one thread: receive a request (and re-arm the
+// control socket, so that another thread takes the next message), enter a
+// mount namespace on this thread (a slot, or a new one:
+// unshare(CLONE_NEWNS)), mount the exec root, fork the command (with
+// CLONE_PIDFD; with a pid namespace, stopped at its exec until its /proc is
+// mounted), setns(2) back, answer; when a pidfd is readable, kill what the
+// command left in its group, reap it and answer. A thread's start of a
+// command mostly waits: for the command's exec (the fork is a vfork), for
+// mounts, for the teardown of a slot; with one serving thread, the
+// commands of a build at -j 2 queued behind each other's starts, and a
+// command's end waited to be reaped. No goroutine, channel or Go poller is
+// involved in serving, so a command costs no hand-off between threads:
+// each hand-off (a futex wake-up, a context switch, and the runtime's
+// sysmon woken to poll every 20 µs for a while) cost more CPU than the
+// mounts.
 func zygoteMain(root string) error {
-	// Mount namespaces and capabilities are per thread: the one that
-	// mounts is the one that forks.
+	// The setup's mounts are in the zygote's namespace, which every
+	// thread shares until it moves to a command's.
 	runtime.LockOSThread()
 	if err := makeMountsPrivate(); err != nil {
 		return err
@@ -707,17 +732,11 @@ func zygoteMain(root string) error {
 		// top of whatever part of it was made here.
 		root = ""
 	}
-	// The zygote's own mount namespace, to which the thread returns after
+	// The zygote's own mount namespace, to which a thread returns after
 	// each command.
 	home, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the zygote's mount namespace: %w", err)
-	}
-	// Once for the thread's life: the commands it forks get no
-	// capability (a thread's bounding set never grows back, and nothing
-	// here raises the ambient or inheritable sets).
-	if err := dropCapabilities(true); err != nil {
-		return err
 	}
 	// The commands are waited for through pidfds (Linux 5.3): without
 	// them, the zygote does not serve, and bld runs the per-action
@@ -735,44 +754,85 @@ func zygoteMain(root string) error {
 	if err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
-	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, zygoteCtl, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: zygoteCtl}); err != nil {
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, zygoteCtl, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: zygoteCtl}); err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
-		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{},
-		buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles)),
-		events: make([]unix.EpollEvent, 32)}
-	return z.loop()
+		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
+	z.idle = sync.NewCond(&z.mu)
+	n := servingThreads(runtime.NumCPU())
+	// Each serving thread keeps its P while it waits (epollWaitRaw): one
+	// more for the runtime.
+	if runtime.GOMAXPROCS(0) < n+1 {
+		runtime.GOMAXPROCS(n + 1)
+	}
+	ended := make(chan error, n)
+	for range n {
+		crash.Go(func() { ended <- z.serve() })
+	}
+	// The first thread to end ends the zygote: at EOF, every command not
+	// reaped was killed.
+	return <-ended
+}
+
+// servingThreads is how many threads serve commands on a machine of cpus
+// processors: one more than them (a thread may wait for a slot's teardown
+// while the others start commands), at least 3, at most 9. Each idle one
+// costs a trip through the scheduler every 10 ms (see epollWaitRaw): an
+// idle zygote of 3 makes some 700 context switches a second, against 250
+// with one thread.
+func servingThreads(cpus int) int {
+	return min(max(cpus+1, 3), 9)
 }
 
 // maxFiles bounds the descriptors of a request.
 const maxFiles = 64
 
-// loop serves until the control socket reaches EOF (bld is gone, or done):
-// then it kills the process group of every command not reaped and
-// returns nil.
-func (z *zserver) loop() error {
+// serve is one serving thread: it locks the goroutine to its thread for
+// good (the thread's mount namespace and capabilities change: it must
+// never run another goroutine, and dies with the zygote), and serves until
+// the control socket reaches EOF (bld is gone, or done), or until it cannot
+// go on: then the zygote stops (shutdown).
+func (z *zserver) serve() error {
+	runtime.LockOSThread()
+	// setns(2) to a mount namespace needs a thread with a file system
+	// context (root, cwd) of its own: the Go runtime's threads share one.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return z.shutdown(fmt.Errorf("unshare(CLONE_FS): %w", err))
+	}
+	// Once for the thread's life: the commands it forks get no
+	// capability (a thread's bounding set never grows back, and nothing
+	// here raises the ambient or inheritable sets).
+	if err := dropCapabilities(true); err != nil {
+		return z.shutdown(err)
+	}
+	t := &zthread{z: z, buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles))}
 	for {
-		n, err := epollWaitRaw(z.ep, z.events)
-		if err == unix.EINTR {
+		n, err := epollWaitRaw(z.ep, t.events[:])
+		if err == unix.EINTR || (err == nil && n == 0) {
 			continue
 		}
 		if err != nil {
-			z.close()
-			return fmt.Errorf("epoll_wait: %w", err)
+			return z.shutdown(fmt.Errorf("epoll_wait: %w", err))
 		}
-		for _, ev := range z.events[:n] {
-			if ev.Fd != zygoteCtl {
-				if j := z.byFD[ev.Fd]; j != nil {
-					z.reap(j)
-				}
-				continue
+		if fd := t.events[0].Fd; fd != zygoteCtl {
+			z.mu.Lock()
+			j := z.byFD[fd]
+			if j != nil {
+				// No kill reaches it from now on: its group is
+				// killed below, before it is reaped.
+				delete(z.jobs, j.id)
+				delete(z.byFD, fd)
 			}
-			done, err := z.receive()
-			if err != nil || done {
-				z.close()
-				return err
+			z.mu.Unlock()
+			if j != nil {
+				z.reap(j)
 			}
+			continue
+		}
+		done, err := t.receive()
+		if err != nil || done {
+			return z.shutdown(err)
 		}
 	}
 }
@@ -799,38 +859,93 @@ func epollWaitRaw(ep int, events []unix.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
-// close kills the process group of every command not reaped.
-func (z *zserver) close() {
+// shutdown stops the zygote's serving, with err as the reason (nil: the
+// control socket reached EOF): it waits for the starts under way to end,
+// then kills the process group of every command not reaped, and returns
+// err.
+func (z *zserver) shutdown(err error) error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.closed = true
+	for len(z.starting) > 0 {
+		z.idle.Wait()
+	}
 	for _, j := range z.jobs {
 		unix.Kill(-j.pid, unix.SIGKILL)
 	}
+	return err
+}
+
+// rearm makes the control socket's next message an event for one serving
+// thread.
+func (z *zserver) rearm() error {
+	if err := unix.EpollCtl(z.ep, unix.EPOLL_CTL_MOD, zygoteCtl, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: zygoteCtl}); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	return nil
+}
+
+// startDone says that the start of request id is over, adding j (nil when
+// the command was not started) to the running commands; it returns
+// whether the command must be killed: bld asked, or the zygote is
+// stopping.
+func (z *zserver) startDone(id uint64, j *zjob) (kill bool) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	kill = z.starting[id] || z.closed
+	delete(z.starting, id)
+	if j != nil {
+		z.jobs[id], z.byFD[int32(j.pidfd)] = j, j
+	}
+	z.idle.Broadcast()
+	return kill
 }
 
 // receive handles one message of the control socket, if one is there; done
 // says it reached EOF. An error is one the zygote cannot go on after.
-func (z *zserver) receive() (done bool, err error) {
-	n, oobn, flags, _, err := unix.Recvmsg(z.ctl, z.buf, z.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+func (t *zthread) receive() (done bool, err error) {
+	z := t.z
+	n, oobn, flags, _, err := unix.Recvmsg(z.ctl, t.buf, t.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 	if err == unix.EAGAIN || err == unix.EINTR {
-		return false, nil
+		return false, z.rearm()
 	}
 	if err != nil || n == 0 {
 		return true, nil
 	}
-	files, ferr := parseRights(z.oob[:oobn])
+	files, ferr := parseRights(t.oob[:oobn])
 	closeFiles := func() {
 		for _, fd := range files {
 			unix.Close(fd)
 		}
 	}
-	kind, id, body, ok := parseMsg(z.buf[:n])
+	kind, id, body, ok := parseMsg(t.buf[:n])
+	if ok && kind == msgRequest {
+		// Before the next message can be received: a kill of this
+		// command finds it.
+		z.mu.Lock()
+		z.starting[id] = false
+		z.mu.Unlock()
+	}
+	if err := z.rearm(); err != nil {
+		closeFiles()
+		if ok && kind == msgRequest {
+			z.startDone(id, nil)
+		}
+		return false, err
+	}
 	if !ok || kind != msgRequest {
 		closeFiles()
 		if ok && kind == msgKill {
-			// A command not in jobs failed to start or was reaped:
-			// requests are served in order, so it is not to come.
+			// A command neither starting nor running failed to
+			// start or was reaped: the requests before the kill
+			// were received before it.
+			z.mu.Lock()
 			if j := z.jobs[id]; j != nil {
 				unix.Kill(-j.pid, unix.SIGKILL)
+			} else if _, ok := z.starting[id]; ok {
+				z.starting[id] = true
 			}
+			z.mu.Unlock()
 		}
 		return false, nil
 	}
@@ -844,8 +959,16 @@ func (z *zserver) receive() (done bool, err error) {
 	case req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0:
 		err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
+	if err == nil {
+		z.mu.Lock()
+		if z.closed {
+			err = errors.New("the zygote is stopping")
+		}
+		z.mu.Unlock()
+	}
 	if err != nil {
 		closeFiles()
+		z.startDone(id, nil)
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
@@ -857,30 +980,34 @@ func (z *zserver) receive() (done bool, err error) {
 		if j.slot != nil {
 			z.release(j.slot)
 		}
+		z.startDone(id, nil)
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, fatal
 	}
-	pid, pidfd := j.pid, j.pidfd
-	if eerr := unix.EpollCtl(z.ep, unix.EPOLL_CTL_ADD, pidfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd)}); eerr != nil {
-		// It cannot be waited for: kill it, and say so once it is reaped.
-		unix.Kill(-pid, unix.SIGKILL)
-		if req.WantPid {
-			z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
-		}
-		z.reap(j)
-		return false, fatal
+	if z.startDone(id, j) {
+		unix.Kill(-j.pid, unix.SIGKILL)
 	}
-	z.jobs[id], z.byFD[int32(pidfd)] = j, j
+	// The pid first: the command's end may be reported by another
+	// thread as soon as its pidfd is in the epoll set.
 	if req.WantPid {
-		z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(pid)))
+		z.answer(msgPid, id, binary.LittleEndian.AppendUint64(nil, uint64(j.pid)))
+	}
+	if eerr := unix.EpollCtl(z.ep, unix.EPOLL_CTL_ADD, j.pidfd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(j.pidfd)}); eerr != nil {
+		// It cannot be waited for: kill it, and say so once it is reaped.
+		z.mu.Lock()
+		delete(z.jobs, id)
+		delete(z.byFD, int32(j.pidfd))
+		z.mu.Unlock()
+		unix.Kill(-j.pid, unix.SIGKILL)
+		z.reap(j)
 	}
 	return false, fatal
 }
 
-// reap is called when job j's command has ended (its pidfd is readable):
-// it kills what the command left in its process group (its leader not
-// reaped yet, the group's ID cannot have been reused), reaps it and
-// answers bld.
+// reap is called when job j's command has ended (its pidfd is readable)
+// and j is out of jobs: it kills what the command left in its process
+// group (its leader not reaped yet, the group's ID cannot have been
+// reused), reaps it and answers bld.
 func (z *zserver) reap(j *zjob) {
 	unix.Kill(-j.pid, unix.SIGKILL)
 	var ws unix.WaitStatus
@@ -896,8 +1023,6 @@ func (z *zserver) reap(j *zjob) {
 	if j.slot != nil {
 		z.release(j.slot)
 	}
-	delete(z.jobs, j.id)
-	delete(z.byFD, int32(j.pidfd))
 	if err != nil {
 		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
 		return
@@ -907,7 +1032,8 @@ func (z *zserver) reap(j *zjob) {
 }
 
 // answer sends bld one message about command id; errors are ignored (bld
-// is gone: the next receive sees EOF).
+// is gone: the next receive sees EOF). Each message is one datagram: the
+// threads' messages do not mix.
 func (z *zserver) answer(kind byte, id uint64, body []byte) {
 	b := append(appendMsg(make([]byte, 0, msgHeader+len(body)), kind, id), body...)
 	for unix.Sendmsg(z.ctl, b, nil, nil, unix.MSG_NOSIGNAL) == unix.EINTR {
@@ -979,8 +1105,11 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
 	if req.Pidns {
-		if z.noProc != "" {
-			return 0, 0, sl, errors.New(z.noProc), nil
+		z.mu.Lock()
+		noProc := z.noProc
+		z.mu.Unlock()
+		if noProc != "" {
+			return 0, 0, sl, errors.New(noProc), nil
 		}
 		sys.Cloneflags = syscall.CLONE_NEWPID
 		sys.Pdeathsig = syscall.SIGKILL
@@ -1036,7 +1165,9 @@ func (z *zserver) privateProc(pid, pidfd int) error {
 	if err := mountProcOf(pidfd); err != nil {
 		killReap(pid)
 		if err, ok := err.(*procError); ok && err.kernel {
+			z.mu.Lock()
 			z.noProc = err.Error()
+			z.mu.Unlock()
 		}
 		return err
 	}
@@ -1125,9 +1256,16 @@ func planMounts(p *mountPlan) int {
 // command alone). fatal is set when the thread could not go back to the
 // zygote's namespace.
 func (z *zserver) takeSlot(need int) (sl *slot, fatal error) {
-	for n := len(z.free); n > 0; n-- {
+	for {
+		z.mu.Lock()
+		n := len(z.free)
+		if n == 0 {
+			z.mu.Unlock()
+			break
+		}
 		sl = z.free[n-1]
 		z.free = z.free[:n-1]
+		z.mu.Unlock()
 		if sl.mounts+need <= maxSlotMounts {
 			return sl, nil
 		}
@@ -1168,7 +1306,9 @@ func (z *zserver) release(sl *slot) {
 		z.dropSlot(sl)
 		return
 	}
+	z.mu.Lock()
 	z.free = append(z.free, sl)
+	z.mu.Unlock()
 }
 
 // dropSlot tears a slot down: the last reference to its namespace goes.

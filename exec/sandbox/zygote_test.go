@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -553,7 +554,7 @@ func TestZygoteRequestTooLarge(t *testing.T) {
 	}
 }
 
-// The zygote's one thread serves command after command: each gets a
+// The zygote's threads serve command after command: each gets a
 // fresh exec root with its own inputs only (nothing an earlier one had or
 // left in it), the workspace hidden at its path, its outputs collected,
 // stdin /dev/null, and no capability, although the thread dropped them
@@ -639,5 +640,110 @@ func TestZygoteCannotStartFallsBack(t *testing.T) {
 	out := readAll(t, r)
 	if err := cmd.Wait(); err == nil || !strings.Contains(out, "no such file") {
 		t.Errorf("the helper: %v, output %q; want a failure saying the program is missing", err, out)
+	}
+}
+
+// Commands sent at once from several goroutines, so that the zygote's
+// serving threads start them side by side (each in a slot of its own),
+// each get their own exit status and output, each as pid 1 of a pid
+// namespace of its own whose /proc shows only itself (the shell's glob
+// forks nothing); those
+// cancelled while they run are killed; and the zygote serves on.
+func TestZygoteParallelStarts(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	if ok, why := m.KillsDescendants(); !ok {
+		t.Skipf("no pid namespaces: %s", why)
+	}
+	os.MkdirAll(filepath.Join(root, "bld-out"), 0o755)
+	const senders, each = 6, 12
+	env := []string{"PATH=/usr/bin:/bin"}
+	errs := make(chan error, senders*each)
+	for g := range senders {
+		go func() {
+			for k := range each {
+				i := g*each + k
+				ctx, cancel := context.WithCancel(context.Background())
+				// Every third command runs until it is cancelled.
+				script := `test $$ = 1 || echo "pid $$"; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n; echo ` + strconv.Itoa(i) + `; exit ` + strconv.Itoa(i%100)
+				want := "1\n" + strconv.Itoa(i) + "\n"
+				if i%3 == 0 {
+					script, want = "echo "+strconv.Itoa(i)+"; exec sleep 30", strconv.Itoa(i)+"\n"
+				}
+				a := &graph.Action{Argv: []string{"sh", "-c", script}, Env: env}
+				xr, err := m.Prepare(ctx, a)
+				if err != nil {
+					errs <- err
+					cancel()
+					continue
+				}
+				cmd, err := xr.Command(ctx, a)
+				if err != nil {
+					errs <- err
+					cancel()
+					continue
+				}
+				r, w, _ := os.Pipe()
+				cmd.Stdout, cmd.Stderr = w, w
+				s, err := xr.StartZygote(ctx, cmd)
+				w.Close()
+				if err != nil {
+					r.Close()
+					errs <- fmt.Errorf("command %d: not started: %v", i, err)
+					cancel()
+					continue
+				}
+				go func() {
+					defer cancel()
+					defer xr.Remove()
+					var out []byte
+					buf := make([]byte, 256)
+					for !strings.HasSuffix(string(out), "\n") || i%3 != 0 {
+						n, err := r.Read(buf)
+						out = append(out, buf[:n]...)
+						if err != nil {
+							break
+						}
+					}
+					if i%3 == 0 {
+						cancel()
+						readAll(t, r)
+					} else {
+						r.Close()
+					}
+					code, _, _, err := s.Wait()
+					wantCode := i % 100
+					if i%3 == 0 {
+						wantCode = 128 + int(syscall.SIGKILL)
+					}
+					if err != nil || code != wantCode || string(out) != want {
+						errs <- fmt.Errorf("command %d: exit %d (want %d), %v, output %q, want %q", i, code, wantCode, err, out, want)
+						return
+					}
+					errs <- nil
+				}()
+			}
+		}()
+	}
+	for range senders * each {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	b := &graph.Action{Argv: []string{"sh", "-c", "echo next"}, Env: env}
+	s, r, _ := zygoteRun(t, context.Background(), m, b)
+	if out := readAll(t, r); out != "next\n" {
+		t.Errorf("output %q", out)
+	}
+	if code, _, _, err := s.Wait(); code != 0 || err != nil {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}
+
+func TestServingThreads(t *testing.T) {
+	for _, c := range []struct{ cpus, want int }{{1, 3}, {2, 3}, {4, 5}, {8, 9}, {64, 9}} {
+		if got := servingThreads(c.cpus); got != c.want {
+			t.Errorf("servingThreads(%d) = %d, want %d", c.cpus, got, c.want)
+		}
 	}
 }
