@@ -22,6 +22,7 @@ import (
 
 	"bld/exec/crash"
 	"bld/exec/graph"
+	"bld/exec/heapgoal"
 	"bld/starlark/label"
 	"bld/starlark/loading"
 	"bld/starlark/workspace"
@@ -88,6 +89,8 @@ type Analyzer struct {
 	actionEnv []string
 	hostEnv   map[string]string
 	workers   int
+	// progress, if not nil, is where Prepare says how far it is.
+	progress *heapgoal.Progress
 	// release says to let go of each package once all its targets are
 	// analyzed, after calling beforeRelease, if not nil, with it
 	// (ReleasePackages).
@@ -289,6 +292,13 @@ func readLater(t *loading.Target) bool {
 	return t.Rule.Test || isBuiltinRule(t, "test_suite") || isBuiltinRule(t, "config_setting") || isBuiltinRule(t, "package_group")
 }
 
+// CountProgress makes Prepare record in pr how far it is through the
+// labels it was given (the labels taken for analysis of all given), for
+// the heap's goal to tighten towards the analysis' end, where its live
+// data and so the build's peak memory are largest
+// (heapgoal.FollowProgress).
+func (a *Analyzer) CountProgress(pr *heapgoal.Progress) { a.progress = pr }
+
 // SetWorkers sets how many targets Prepare analyzes at once (at least 1;
 // New's default is GOMAXPROCS).
 func (a *Analyzer) SetWorkers(n int) { a.workers = max(n, 1) }
@@ -342,6 +352,8 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := newWork(labels)
+	w.progress = a.progress
+	defer a.progress.Set(len(labels), len(labels))
 	defer context.AfterFunc(pctx, w.stop)()
 	a.st.parallel, a.st.work = true, w
 	var failed atomic.Bool
@@ -391,6 +403,8 @@ type work struct {
 	queue  []label.Label // dependencies handed out, taken last first
 	active int           // workers analyzing a label taken
 	end    bool
+	// progress, if not nil, is told how many of labels were taken.
+	progress *heapgoal.Progress
 }
 
 // maxHandedOut bounds the dependencies waiting for a worker.
@@ -419,6 +433,7 @@ func (w *work) take() (label.Label, bool) {
 		case w.next < len(w.labels):
 			w.next++
 			w.active++
+			w.progress.Set(w.next-1, len(w.labels))
 			return w.labels[w.next-1], true
 		case w.active == 0:
 			w.end = true

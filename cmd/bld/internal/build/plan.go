@@ -126,7 +126,8 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			return plan, err
 		}
 	}
-	stopWatch := sync.OnceFunc(req.Loader.WatchMemory())
+	progress := &heapgoal.Progress{}
+	stopWatch := sync.OnceFunc(req.Loader.WatchMemory(progress))
 	defer stopWatch()
 	if changes != nil && changes.Full == "" && req.Tests == nil {
 		if plan, ok, err := analyzeIncremental(ctx, req, key, snap, changes, t); ok || err != nil {
@@ -152,6 +153,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	}
 	t = ph.Add("loading", t)
 	an := analysis.New(req.Loader, cfg, base, req.HostEnv)
+	an.CountProgress(progress)
 	// What analysis no longer needs is let go of as it goes: a package
 	// once all its targets are analyzed (the index entry of each is made
 	// before), their attributes' values once each is.
@@ -217,8 +219,8 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	actions, envRead := an.Actions(), an.EnvRead()
 	// No Starlark runs from here on: what is left (the index, the
 	// graph's checks, the snapshot) keeps much of what it allocates, so
-	// the heap follows its live data as execution's does, not with
-	// analysis's headroom. (At 100,000 targets this is where the peak
+	// the heap follows its live data closely (heapgoal.AfterAnalysis),
+	// not with analysis's headroom. (At 100,000 targets this is where the peak
 	// was: the index's records come on top of all the analysis keeps,
 	// and twice that was allowed.)
 	//
@@ -228,7 +230,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	// would be allocated on top of that heap, past analysis' peak (at
 	// 100,000 targets, the index came 40 MB over it, the build's peak).
 	stopWatch()
-	defer heapgoal.FollowNow(heapgoal.Execution)()
+	defer heapgoal.FollowNow(heapgoal.AfterAnalysis)()
 	// The index of an incremental re-analysis is made from the
 	// analysis's records and the packages loaded, before both are
 	// dropped.
