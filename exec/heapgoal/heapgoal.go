@@ -121,6 +121,25 @@ func (p Policy) Percent(live uint64) int {
 	return max(1, int(min(percent, uint64(p.MaxPercent))))
 }
 
+// estimateStart returns the collection of seen (in the order they ran)
+// that an estimate of the live data at the end of a phase done of total
+// units through its work starts from: the last one at least
+// 1/minEstimate of the work before, so that the growth measured is recent
+// (the live data of analysis grows faster early, while it still loads
+// packages, than later, while it releases them) but not noise. False if
+// there is none.
+func estimateStart(seen []Start, done, total int) (Start, bool) {
+	if total <= 0 {
+		return Start{}, false
+	}
+	for i := len(seen) - 1; i >= 0; i-- {
+		if done-seen[i].Done >= max(1, total/minEstimate) {
+			return seen[i], true
+		}
+	}
+	return Start{}, false
+}
+
 // A Start is where the estimate of a phase's final live data starts from
 // (Policy.PercentAt): the live data a collection found, with Done units of
 // the phase's work done then.
@@ -340,10 +359,9 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 	}
 	cycles := ^uint64(0)
 	var live uint64 // as the last collection found, once one ran since Follow
-	// start is the last collection before pr's work started, or the first
-	// one after if none ran before; started says it is set.
-	var start Start
-	started := false
+	// seen are the collections seen since the first, as starts of an
+	// estimate (estimateStart), at most one with nothing done.
+	var seen []Start
 	current := 0 // the GOGC set last
 	set := func() {
 		metrics.Read(samples)
@@ -356,12 +374,15 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 			first := cycles == ^uint64(0)
 			live = samples[0].Value.Uint64()
 			done, total := pr.Get()
-			if !first && (done == 0 || !started) {
-				start, started = Start{Live: live, Done: done}, true
-			}
 			percent := p.Percent(live)
-			if started {
-				percent = p.PercentAt(live, done, total, start)
+			if pr != nil && !first {
+				if len(seen) == 1 && seen[0].Done == 0 && done == 0 {
+					seen = seen[:0] // the last collection before the work started will do
+				}
+				seen = append(seen, Start{Live: live, Done: done})
+				if start, ok := estimateStart(seen, done, total); ok {
+					percent = p.PercentAt(live, done, total, start)
+				}
 			}
 			if first && !now {
 				// Until the next collection, the heap as it is now is
@@ -376,9 +397,13 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 			debug.SetGCPercent(percent)
 			return
 		}
-		if pr != nil && live > 0 && started {
+		if pr != nil && live > 0 && len(seen) > 0 {
 			// The goal of the same live data shrinks as the work goes on.
 			done, total := pr.Get()
+			start, ok := estimateStart(seen, done, total)
+			if !ok {
+				return
+			}
 			if percent := p.PercentAt(live, done, total, start); percent != current {
 				current = percent
 				debug.SetGCPercent(percent)

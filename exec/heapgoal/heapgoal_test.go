@@ -348,3 +348,26 @@ func TestFollowProgress(t *testing.T) {
 	}
 	runtime.KeepAlive(keep)
 }
+
+// TestEstimateStart: the estimate starts from the last collection at
+// least a fifth of the work back.
+func TestEstimateStart(t *testing.T) {
+	seen := []Start{{10, 0}, {20, 10}, {30, 30}, {35, 50}, {38, 60}}
+	for _, tt := range []struct {
+		done, total int
+		want        Start
+		ok          bool
+	}{
+		{70, 100, Start{35, 50}, true},
+		{55, 100, Start{30, 30}, true},
+		{25, 100, Start{10, 0}, true},
+		{15, 100, Start{}, false}, // less than a fifth since the first
+		{3, 4, Start{10, 0}, true},
+		{70, 0, Start{}, false}, // the size of the work is not known
+	} {
+		got, ok := estimateStart(seen, tt.done, tt.total)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("estimateStart(%d of %d) = %+v, %v, want %+v, %v", tt.done, tt.total, got, ok, tt.want, tt.ok)
+		}
+	}
+}
