@@ -79,22 +79,19 @@ var (
 	// 290 MB for 172 MB (docs/benchmarks.md, "Peak memory: analysis'
 	// heap follows its progress").
 	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 50, EndFullAt: 64 << 20, MinEndShare: 25, MaxPercent: 400}
-	// Execution is while actions run: a quarter of the live data, at
-	// least 16 MiB or half the live data, whichever is less (at least 4
-	// MiB). Execution allocates little per action, and the live data of a
-	// build of 10,000 actions is 9 to 20 MB: a floor of 16 MiB let the
-	// heap grow to 36 MB at the build's end, as high as analysis' peak,
-	// to save 15 collections of a few milliseconds each over a build of
-	// minutes (docs/benchmarks.md, "execution's heap follows its live
-	// data").
-	Execution = Policy{MinHeadroom: 16 << 20, FloorShare: 50, Share: 25, MaxPercent: 400}
-	// AfterAnalysis is from the end of a complete analysis to the plan
-	// (the index, the graph's checks, the snapshot's encoding, which keep
-	// much of what they allocate): a quarter of the live data, at least
-	// 4 MiB. With Execution's floor of half the live data, this phase's
-	// heap reached analysis' peak at 10,000 targets (live data 23 MB,
-	// goal 34 MB).
-	AfterAnalysis = Policy{MinHeadroom: 16 << 20, FloorShare: 25, Share: 25, MaxPercent: 400}
+	// Execution is while actions run, and from the end of a complete
+	// analysis to the plan (the index, the graph's checks, the
+	// snapshot's encoding, which keep much of what they allocate): a
+	// quarter of the live data, at least 4 MiB (the floor of 16 MiB is
+	// PercentFrom's, for a base no collection measured). Execution allocates
+	// little per action, and the live data of a build of 10,000 actions
+	// grows from 9 to 20 MB (the action cache's records): a floor of 16
+	// MiB let the heap grow to 36 MB at the build's end, half the live
+	// data to 30 MB, as high as analysis' peak, to save collections of a
+	// few milliseconds each over a build of minutes (docs/benchmarks.md,
+	// "execution's heap follows its live data" and "Peak memory:
+	// analysis' heap follows its progress").
+	Execution = Policy{MinHeadroom: 16 << 20, FloorShare: 25, Share: 25, MaxPercent: 400}
 )
 
 // minFloor is the smallest floor a FloorShare gives: the Go runtime's own

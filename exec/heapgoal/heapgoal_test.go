@@ -19,12 +19,13 @@ func TestPercent(t *testing.T) {
 		{"execution, 1 MiB", Execution, 1 * mib, 400},  // 16 MiB of headroom would be 1600%
 		{"execution, 2 MiB", Execution, 2 * mib, 200},  // the runtime's floor, 4 MiB
 		{"execution, 4 MiB", Execution, 4 * mib, 100},  // the runtime's floor still
-		{"execution, 10 MiB", Execution, 10 * mib, 50}, // half the live data: 5 MiB
-		{"execution, 16 MiB", Execution, 16 * mib, 50},
-		{"execution, 32 MiB", Execution, 32 * mib, 50}, // MinHeadroom, 16 MiB, from here on
-		{"execution, 64 MiB", Execution, 64 * mib, 25}, // a quarter from here on
+		{"execution, 10 MiB", Execution, 10 * mib, 40}, // the runtime's floor still
+		{"execution, 16 MiB", Execution, 16 * mib, 25}, // a quarter from here on
+		{"execution, 32 MiB", Execution, 32 * mib, 25},
+		{"execution, 64 MiB", Execution, 64 * mib, 25},
 		{"execution, 1 GiB", Execution, 1024 * mib, 25},
-		{"execution, rounded down", Execution, 48 * mib, 33},
+		{"floor share, rounded down", Policy{MinHeadroom: 16 * mib, FloorShare: 50, Share: 25, MaxPercent: 400}, 48 * mib, 33},
+		{"floor share, MinHeadroom", Policy{MinHeadroom: 16 * mib, FloorShare: 50, Share: 25, MaxPercent: 400}, 40 * mib, 40},
 		{"analysis, 8 MiB", Analysis, 8 * mib, 200},   // no FloorShare: the whole 16 MiB
 		{"analysis, 16 MiB", Analysis, 16 * mib, 100}, // as much as live from here on
 		{"analysis, 32 MiB", Analysis, 32 * mib, 100},

@@ -219,8 +219,8 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	actions, envRead := an.Actions(), an.EnvRead()
 	// No Starlark runs from here on: what is left (the index, the
 	// graph's checks, the snapshot) keeps much of what it allocates, so
-	// the heap follows its live data closely (heapgoal.AfterAnalysis),
-	// not with analysis's headroom. (At 100,000 targets this is where the peak
+	// the heap follows its live data as execution's does, not with
+	// analysis's headroom. (At 100,000 targets this is where the peak
 	// was: the index's records come on top of all the analysis keeps,
 	// and twice that was allowed.)
 	//
@@ -230,7 +230,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	// would be allocated on top of that heap, past analysis' peak (at
 	// 100,000 targets, the index came 40 MB over it, the build's peak).
 	stopWatch()
-	defer heapgoal.FollowNow(heapgoal.AfterAnalysis)()
+	defer heapgoal.FollowNow(heapgoal.Execution)()
 	// The index of an incremental re-analysis is made from the
 	// analysis's records and the packages loaded, before both are
 	// dropped.
