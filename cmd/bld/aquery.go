@@ -142,10 +142,10 @@ func printActionsText(w io.Writer, actions []*graph.Action) {
 		fmt.Fprintf(w, "action '%s'\n", a.Message())
 		fmt.Fprintf(w, "  Label: %s\n  Mnemonic: %s\n", a.Owner, a.Mnemonic)
 		list("Inputs", a.Inputs)
-		list("Discoverable", a.Discoverable)
+		list("Discoverable", a.Discoverable())
 		fmt.Fprintf(w, "  Outputs: [%s]\n", strings.Join(a.Outputs, ", "))
-		if a.Depfile != "" {
-			fmt.Fprintf(w, "  Depfile: %s\n", a.Depfile)
+		if a.Depfile() != "" {
+			fmt.Fprintf(w, "  Depfile: %s\n", a.Depfile())
 		}
 		list("Environment", a.Env)
 		if len(a.Argv) == 0 {
@@ -153,7 +153,7 @@ func printActionsText(w io.Writer, actions []*graph.Action) {
 			if a.Executable {
 				exe = ", executable"
 			}
-			fmt.Fprintf(w, "  Writes: %d bytes%s\n", len(a.Content), exe)
+			fmt.Fprintf(w, "  Writes: %d bytes%s\n", len(a.Content()), exe)
 			continue
 		}
 		fmt.Fprintf(w, "  Command Line: %s\n", status.CommandLine(a))
@@ -166,12 +166,12 @@ func printActionsJSON(w io.Writer, actions []*graph.Action) error {
 	}{Actions: []aqueryAction{}}
 	for _, a := range actions {
 		j := aqueryAction{Label: a.Owner, Mnemonic: a.Mnemonic, Message: a.Message(), Argv: a.Argv, Env: a.Env,
-			Inputs: a.Inputs, Discoverable: a.Discoverable, Outputs: a.Outputs, Depfile: a.Depfile}
+			Inputs: a.Inputs, Discoverable: a.Discoverable(), Outputs: a.Outputs, Depfile: a.Depfile()}
 		if j.Inputs == nil {
 			j.Inputs = []string{}
 		}
 		if len(a.Argv) == 0 {
-			n := len(a.Content)
+			n := len(a.Content())
 			j.ContentBytes = &n
 		}
 		out.Actions = append(out.Actions, j)

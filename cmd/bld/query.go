@@ -68,7 +68,7 @@ func runQuery(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	stopWatch := s.loader.WatchMemory()
+	stopWatch := s.loader.WatchMemory(nil)
 	defer stopWatch()
 	ev := query.New(s.loader, s.rel)
 	set, err := ev.Eval(ctx, args[0])

@@ -79,8 +79,8 @@ func rerunStages(stages []string) func(a *graph.Action) string {
 		return nil
 	}
 	return func(a *graph.Action) string {
-		if a.Stage != "" && slices.Contains(stages, a.Stage) {
-			return "--rerun-stage " + a.Stage
+		if a.Stage() != "" && slices.Contains(stages, a.Stage()) {
+			return "--rerun-stage " + a.Stage()
 		}
 		return ""
 	}

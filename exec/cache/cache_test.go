@@ -119,7 +119,7 @@ func TestChangedInputExplained(t *testing.T) {
 		t.Errorf("reason %q, want the tool named", r.reasons["//:a"])
 	}
 	// A write action's content.
-	actions[3].Content = []byte("config=2\n")
+	actions[3].Edit().Content = []byte("config=2\n")
 	r = build(t, c, root, actions[3:])
 	if !strings.HasPrefix(r.reasons["//:cfg"], "content changed: ") {
 		t.Errorf("reason %q, want content changed", r.reasons["//:cfg"])

@@ -237,7 +237,7 @@ func (c *Cache) lastRunOr(a *graph.Action, ki *keyInfo, why string) (executor.Ch
 // stampCandidates stats the candidates of a before it runs, so that Store
 // can tell whether one it read changed during the run.
 func (c *Cache) stampCandidates(ki *keyInfo, a *graph.Action) {
-	for _, p := range a.Discoverable {
+	for _, p := range a.Discoverable() {
 		if fi, err := os.Stat(c.abs(p)); err == nil {
 			ki.stamps[p] = stampOf(fi)
 		} else if c.isKeptFile(p) {
@@ -356,7 +356,7 @@ func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output [
 // discovered reads a's depfile after a ran and returns the second-level
 // key of what it read, or nil and why the result cannot be kept.
 func (c *Cache) discovered(a *graph.Action, ki *keyInfo) (*keyInfo, string) {
-	data, err := os.ReadFile(c.abs(a.Depfile))
+	data, err := os.ReadFile(c.abs(a.Depfile()))
 	if err != nil {
 		return nil, fmt.Sprintf("reading its depfile: %v", err)
 	}
@@ -368,7 +368,7 @@ func (c *Cache) discovered(a *graph.Action, ki *keyInfo) (*keyInfo, string) {
 		err = recordablePaths(set)
 	}
 	if err != nil {
-		return nil, fmt.Sprintf("its depfile %s: %v", a.Depfile, err)
+		return nil, fmt.Sprintf("its depfile %s: %v", a.Depfile(), err)
 	}
 	k2, err := c.secondLevel(ki, set)
 	if err != nil {

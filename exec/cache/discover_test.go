@@ -21,12 +21,11 @@ func discoverAction(candidates ...string) *graph.Action {
 	slices.Sort(candidates)
 	return &graph.Action{
 		Owner: "//:a", Mnemonic: "CcCompile",
-		Argv:         []string{"tools/cc", "src/a.c"},
-		Env:          []string{"PATH=/usr/bin:/bin"},
-		Inputs:       []string{"src/a.c", "tools/cc"},
-		Discoverable: candidates,
-		Outputs:      []string{"bld-out/a.d", "bld-out/a.o"},
-		Depfile:      "bld-out/a.d",
+		Argv:    []string{"tools/cc", "src/a.c"},
+		Env:     []string{"PATH=/usr/bin:/bin"},
+		Inputs:  []string{"src/a.c", "tools/cc"},
+		More:    &graph.More{Depfile: "bld-out/a.d", Discoverable: candidates},
+		Outputs: []string{"bld-out/a.d", "bld-out/a.o"},
 	}
 }
 
@@ -50,7 +49,7 @@ func compileFake(t testing.TB, root string, a *graph.Action) {
 		found := false
 		for _, dir := range includeDirs {
 			p := dir + "/" + name
-			if !slices.Contains(a.Discoverable, p) {
+			if !slices.Contains(a.Discoverable(), p) {
 				continue // the sandbox would hide it
 			}
 			data, err := os.ReadFile(filepath.Join(root, p))

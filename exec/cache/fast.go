@@ -592,8 +592,8 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 	add(descVersion)
 	if len(a.Argv) == 0 {
 		add("write")
-		buf = binary.AppendUvarint(buf, uint64(len(a.Content)))
-		buf = append(buf, a.Content...)
+		buf = binary.AppendUvarint(buf, uint64(len(a.Content())))
+		buf = append(buf, a.Content()...)
 		if a.Executable {
 			add("0755")
 		} else {
@@ -619,14 +619,14 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 		}
 	}
 	list(a.Inputs)
-	list(a.Discoverable)
-	add(a.Depfile)
+	list(a.Discoverable())
+	add(a.Depfile())
 	list(a.Outputs)
-	buf = binary.AppendUvarint(buf, uint64(len(a.ExecProperties)))
-	if len(a.ExecProperties) > 0 { // sorting no keys still allocates
-		for _, name := range slices.Sorted(maps.Keys(a.ExecProperties)) {
+	buf = binary.AppendUvarint(buf, uint64(len(a.ExecProperties())))
+	if len(a.ExecProperties()) > 0 { // sorting no keys still allocates
+		for _, name := range slices.Sorted(maps.Keys(a.ExecProperties())) {
 			add(name)
-			add(a.ExecProperties[name])
+			add(a.ExecProperties()[name])
 		}
 	}
 	return sha256.Sum256(buf)
@@ -636,7 +636,7 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 // order the record stamps them: with a depfile, its mandatory inputs (what
 // it read of the rest is in the record's paths); else all of them.
 func keyedInputs(a *graph.Action) []string {
-	if a.Depfile != "" {
+	if a.Depfile() != "" {
 		return a.Inputs
 	}
 	return a.AllInputs()

@@ -254,7 +254,7 @@ func TestFastPathNotTaken(t *testing.T) {
 	}, {
 		name: "write action content changed",
 		change: func(t *testing.T, root string, actions []*graph.Action) {
-			actions[3].Content = []byte("config=2\n")
+			actions[3].Edit().Content = []byte("config=2\n")
 		},
 		ran:  []string{"//:cfg"},
 		fast: 3,

@@ -56,7 +56,7 @@ func sampleGraph() []*graph.Action {
 			Inputs: []string{"src/b.c", "src/defs.h", "tools/cc"}, Outputs: []string{"bld-out/b.o"}},
 		{Owner: "//:app", Mnemonic: "CcLink", Argv: []string{"tools/cc", "-o", "bld-out/app", "bld-out/a.o", "bld-out/b.o"}, Env: env,
 			Inputs: []string{"bld-out/a.o", "bld-out/b.o", "tools/cc"}, Outputs: []string{"bld-out/app", "bld-out/app.map"}},
-		{Owner: "//:cfg", Mnemonic: "Write", Content: []byte("config=1\n"), Outputs: []string{"bld-out/cfg.txt"}},
+		{Owner: "//:cfg", Mnemonic: "Write", More: &graph.More{Content: []byte("config=1\n")}, Outputs: []string{"bld-out/cfg.txt"}},
 	}
 }
 
@@ -68,7 +68,7 @@ func runAction(t testing.TB, root string, a *graph.Action) {
 		var b bytes.Buffer
 		mode := os.FileMode(0o644)
 		if len(a.Argv) == 0 {
-			b.Write(a.Content)
+			b.Write(a.Content())
 			if a.Executable {
 				mode = 0o755
 			}

@@ -235,7 +235,7 @@ func (c *Cache) KeptRemote(out string) bool { return c.isKeptFile(out) }
 // reads it), or small enough to come inline. It reports whether it did;
 // a stale file at its path is removed, since a file on disk wins.
 func (c *Cache) keepOutput(a *graph.Action, of outputFile) (bool, error) {
-	if !c.keeping() || of.Path == a.Depfile || !inBlob(of) || strings.ContainsAny(of.Path, "\n\r") {
+	if !c.keeping() || of.Path == a.Depfile() || !inBlob(of) || strings.ContainsAny(of.Path, "\n\r") {
 		return false, nil
 	}
 	if err := os.Remove(c.abs(of.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -105,7 +105,7 @@ const (
 // computeKey hashes what a's outputs depend on and returns its key: for an
 // action with a depfile, its first-level key (see readset.go).
 func (c *Cache) computeKey(ctx context.Context, a *graph.Action) (*keyInfo, error) {
-	ki := &keyInfo{argv: a.Argv, env: keyedEnv(a.Env), outputs: a.Outputs, platform: a.ExecProperties, stamps: map[string]stamp{}, checked: c.now()}
+	ki := &keyInfo{argv: a.Argv, env: keyedEnv(a.Env), outputs: a.Outputs, platform: a.ExecProperties(), stamps: map[string]stamp{}, checked: c.now()}
 	for _, o := range a.Outputs {
 		if err := checkRel(o); err != nil {
 			return nil, fmt.Errorf("output %w", err)
@@ -113,17 +113,17 @@ func (c *Cache) computeKey(ctx context.Context, a *graph.Action) (*keyInfo, erro
 	}
 	if len(a.Argv) == 0 {
 		ki.isWrite = true
-		ki.content = digest.OfBytes(a.Content)
+		ki.content = digest.OfBytes(a.Content())
 		ki.executable = a.Executable
 		return c.finishKey(ki)
 	}
 	inputs := a.AllInputs()
-	if a.Depfile != "" {
+	if a.Depfile() != "" {
 		inputs = a.Inputs
 		ki.discover = true
 		ki.sandboxed = c.opts.Sandboxed && !a.NoSandbox
-		ki.byBase = make(map[string][]string, len(a.Discoverable))
-		for _, p := range a.Discoverable {
+		ki.byBase = make(map[string][]string, len(a.Discoverable()))
+		for _, p := range a.Discoverable() {
 			b := path.Base(p)
 			ki.byBase[b] = append(ki.byBase[b], p)
 		}

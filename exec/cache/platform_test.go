@@ -15,7 +15,7 @@ func TestExecPropertiesInKey(t *testing.T) {
 	defer closeCache(t, c)
 	key := func(props map[string]string) string {
 		a := sampleGraph()[0]
-		a.ExecProperties = props
+		a.Edit().ExecProperties = props
 		ki, err := c.computeKey(context.Background(), a)
 		if err != nil {
 			t.Fatal(err)

@@ -86,7 +86,7 @@ func normalizeRead(root, p string) string {
 }
 
 func isCandidate(a *graph.Action, p string) bool {
-	_, found := sort.Find(len(a.Discoverable), func(i int) int { return strings.Compare(p, a.Discoverable[i]) })
+	_, found := sort.Find(len(a.Discoverable()), func(i int) int { return strings.Compare(p, a.Discoverable()[i]) })
 	return found
 }
 

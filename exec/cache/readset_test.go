@@ -10,10 +10,9 @@ import (
 
 func TestReadSetOf(t *testing.T) {
 	a := &graph.Action{
-		Inputs:       []string{"src/a.c"},
-		Discoverable: []string{"inc/b.h", "src/a.h", "src/unused.h"},
-		Outputs:      []string{"bld-out/a.d", "bld-out/a.o"},
-		Depfile:      "bld-out/a.d",
+		Inputs:  []string{"src/a.c"},
+		More:    &graph.More{Depfile: "bld-out/a.d", Discoverable: []string{"inc/b.h", "src/a.h", "src/unused.h"}},
+		Outputs: []string{"bld-out/a.d", "bld-out/a.o"},
 	}
 	data := []byte("bld-out/a.o: src/a.c ./src/a.h \\\n" +
 		" /tmp/bld-sandbox/execroot/inc/b.h /ws/root/src/a.h /usr/include/stdio.h \\\n" +

@@ -14,7 +14,7 @@ func TestEntries(t *testing.T) {
 		return append(append([]string{"gcc"}, flags...), "-MD", "-MF", obj+".d", "-c", src, "-o", obj)
 	}
 	actions := []*graph.Action{
-		{Mnemonic: "CcCompile", Argv: argv("lib/a.c", "bld-out/lib/a.o"), Inputs: []string{"lib/a.c"}, Discoverable: []string{"lib/a.h"}},
+		{Mnemonic: "CcCompile", Argv: argv("lib/a.c", "bld-out/lib/a.o"), Inputs: []string{"lib/a.c"}, More: &graph.More{Discoverable: []string{"lib/a.h"}}},
 		// A partition: the unity file and its members.
 		{Mnemonic: "CcCompile", Argv: argv("bld-out/lib/_objs/lib/partition_c_0.c", "bld-out/lib/p0.o"),
 			Inputs: []string{"bld-out/lib/_objs/lib/partition_c_0.c", "lib/b.c", "lib/c.c", "lib/d.h"}},
@@ -23,7 +23,7 @@ func TestEntries(t *testing.T) {
 		// Not compiles: a shell command, a link, a write.
 		{Mnemonic: "Genrule", Argv: []string{"/bin/sh", "-e", "-c", "gcc -c x.c"}, Inputs: []string{"x.c"}},
 		{Mnemonic: "CcLink", Argv: []string{"gcc", "-o", "app", "a.o"}, Inputs: []string{"a.o"}},
-		{Mnemonic: "FileWrite", Content: []byte("x")},
+		{Mnemonic: "FileWrite", More: &graph.More{Content: []byte("x")}},
 	}
 	got := Entries(actions, "/home/me/src")
 	want := []Entry{

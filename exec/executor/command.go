@@ -87,11 +87,11 @@ func (r *runner) close() {
 // clean up, and the group is signalled while its leader is not yet reaped,
 // so its process group ID cannot have been reused.
 func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program, xr *sandbox.ExecRoot) commandResult {
-	if a.Timeout > 0 {
+	if a.Timeout() > 0 {
 		// The command's own deadline: when it passes, the group is
 		// killed as on Ctrl-C, and the error says it timed out.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, a.Timeout, ErrTimedOut)
+		ctx, cancel = context.WithTimeoutCause(ctx, a.Timeout(), ErrTimedOut)
 		defer cancel()
 	}
 	if r.null < 0 {
@@ -114,7 +114,7 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	defer func() { closeRd() }()
 	closeW := func() { syscall.Close(w) }
 	if a.Jobserver {
-		detach, err := r.tokens.AttachJobserver(cmd, a.Argv, a.JobserverStyle)
+		detach, err := r.tokens.AttachJobserver(cmd, a.Argv, a.JobserverStyle())
 		if err != nil {
 			closeW()
 			return commandResult{exitCode: -1, err: fmt.Errorf("giving the jobserver to %s: %w", a.Argv[0], err)}
@@ -204,7 +204,7 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	res.output = out.Bytes()
 	switch {
 	case ctx.Err() != nil && res.exitCode != 0 && errors.Is(context.Cause(ctx), ErrTimedOut):
-		res.err = fmt.Errorf("%w after %s: killed", ErrTimedOut, a.Timeout)
+		res.err = fmt.Errorf("%w after %s: killed", ErrTimedOut, a.Timeout())
 	case ctx.Err() != nil && res.exitCode != 0:
 		res.err = fmt.Errorf("killed: %w", context.Cause(ctx))
 	case zp != nil && werr != nil:

@@ -38,7 +38,7 @@ type memCache struct {
 func newMemCache() *memCache { return &memCache{stored: map[string]bool{}} }
 
 func memKey(a *graph.Action) string {
-	return a.Owner + "\x00" + strings.Join(a.Argv, "\x00") + "\x00" + string(a.Content)
+	return a.Owner + "\x00" + strings.Join(a.Argv, "\x00") + "\x00" + string(a.Content())
 }
 
 func (c *memCache) Check(ctx context.Context, a *graph.Action) (Check, error) {

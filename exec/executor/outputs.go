@@ -151,7 +151,7 @@ func writeFile(root, stagingDir string, a *graph.Action, dirs *madeDirs) (err er
 	if a.Executable {
 		mode = 0o755
 	}
-	if _, err := f.Write(a.Content); err != nil {
+	if _, err := f.Write(a.Content()); err != nil {
 		return fmt.Errorf("writing %s: %w", a.Outputs[0], err)
 	}
 	if err := f.Chmod(mode); err != nil {

@@ -146,7 +146,7 @@ func TestStoreErrorRemovesOutputs(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	run := sh("//p:run", "echo x > bld-out/run", nil, []string{"bld-out/run"})
-	write := &graph.Action{Owner: "//p:write", Mnemonic: "Write", Content: []byte("x\n"), Outputs: []string{"bld-out/write"}}
+	write := &graph.Action{Owner: "//p:write", Mnemonic: "Write", More: &graph.More{Content: []byte("x\n")}, Outputs: []string{"bld-out/write"}}
 	_, rec, err := build(t, context.Background(), root, []*graph.Action{run, write}, 1, true, failingStoreCache{newMemCache()})
 	if err == nil {
 		t.Fatal("the build succeeded")

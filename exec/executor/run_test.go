@@ -118,8 +118,8 @@ func TestUpToDateSecondBuild(t *testing.T) {
 	cache := newMemCache()
 	actions := []*graph.Action{
 		sh("//p:a", "echo a > bld-out/a", nil, []string{"bld-out/a"}),
-		{Owner: "//p:w", Mnemonic: "Write", Content: []byte("#!/bin/sh\necho hi\n"), Executable: true, Outputs: []string{"bld-out/sub/w.sh"}},
-		{Owner: "//p:n", Mnemonic: "Write", Content: []byte("plain"), Outputs: []string{"bld-out/n.txt"}},
+		{Owner: "//p:w", Mnemonic: "Write", More: &graph.More{Content: []byte("#!/bin/sh\necho hi\n")}, Executable: true, Outputs: []string{"bld-out/sub/w.sh"}},
+		{Owner: "//p:n", Mnemonic: "Write", More: &graph.More{Content: []byte("plain")}, Outputs: []string{"bld-out/n.txt"}},
 	}
 	sum, rec, err := build(t, context.Background(), root, actions, 2, false, cache)
 	if err != nil {

@@ -224,10 +224,10 @@ func TestSandboxDepfile(t *testing.T) {
 				"p/nothing.c": "",
 			})
 			a := &graph.Action{Owner: "//p:a", Mnemonic: "CcCompile", Env: []string{"PATH=" + filepath.Dir(gcc) + ":/usr/bin:/bin"},
-				Argv:         []string{"gcc", "-c", "p/a.c", "-I" + root + "/p", "-o", "bld-out/p/a.o", "-MD", "-MF", "bld-out/p/a.d"},
-				Inputs:       []string{"p/a.c"},
-				Discoverable: []string{"p/a.h", "p/inc/b.h", "p/unused.h"},
-				Outputs:      []string{"bld-out/p/a.d", "bld-out/p/a.o"}, Depfile: "bld-out/p/a.d"}
+				Argv:    []string{"gcc", "-c", "p/a.c", "-I" + root + "/p", "-o", "bld-out/p/a.o", "-MD", "-MF", "bld-out/p/a.d"},
+				Inputs:  []string{"p/a.c"},
+				More:    &graph.More{Depfile: "bld-out/p/a.d", Discoverable: []string{"p/a.h", "p/inc/b.h", "p/unused.h"}},
+				Outputs: []string{"bld-out/p/a.d", "bld-out/p/a.o"}}
 			if _, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode); err != nil {
 				t.Fatal(err, string(rec.results["//p:a"].Output))
 			}
@@ -402,7 +402,7 @@ func TestSandboxTimeout(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			root := t.TempDir()
 			a := sh("//p:slow", "sleep 30 & sleep 31", nil, []string{"bld-out/s"})
-			a.Timeout = 300 * time.Millisecond
+			a.Edit().Timeout = 300 * time.Millisecond
 			begin := time.Now()
 			_, rec, err := buildSandboxed(t, context.Background(), root, []*graph.Action{a}, 1, false, newMemCache(), mode)
 			if err == nil || !errors.Is(rec.results["//p:slow"].Err, ErrTimedOut) {

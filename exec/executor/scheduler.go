@@ -433,12 +433,12 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			delete(s.claims, ev.res.ID)
 		} else {
 			s.running--
-			if a := ev.res.Action; a.Serial && a.Group != "" {
-				s.serialBusy[a.Group] = false
-				for _, id := range s.serialWait[a.Group] {
+			if a := ev.res.Action; a.Serial && a.Group() != "" {
+				s.serialBusy[a.Group()] = false
+				for _, id := range s.serialWait[a.Group()] {
 					s.runQ.push(id)
 				}
-				delete(s.serialWait, a.Group)
+				delete(s.serialWait, a.Group())
 			}
 		}
 		s.finish(ev.res)
@@ -476,14 +476,14 @@ func (s *scheduler) popRunnable() (int, bool) {
 	for s.runQ.Len() > 0 {
 		id := s.runQ.pop()
 		a := s.g.Actions[id]
-		if !a.Serial || a.Group == "" {
+		if !a.Serial || a.Group() == "" {
 			return id, true
 		}
-		if s.serialBusy[a.Group] {
-			s.serialWait[a.Group] = append(s.serialWait[a.Group], id)
+		if s.serialBusy[a.Group()] {
+			s.serialWait[a.Group()] = append(s.serialWait[a.Group()], id)
 			continue
 		}
-		s.serialBusy[a.Group] = true
+		s.serialBusy[a.Group()] = true
 		return id, true
 	}
 	return 0, false

@@ -25,6 +25,13 @@ const SandboxExecRoot = "/tmp/bld-sandbox/execroot"
 // with Argv runs that command; an action without Argv writes Content to its
 // single output (what ctx.actions.write declares), with the executable bit set
 // when Executable is true.
+//
+// What most actions leave empty is in More, behind a pointer that is nil
+// for them, and read through Action's methods of the same names
+// (a.Depfile(), a.Timeout(), ...), which give the zero value then: a build
+// keeps an Action for every action (100,000 at the scale bld is measured
+// at), and these fields took half of each (160 of 320 bytes). Edit gives
+// the More to set them in.
 type Action struct {
 	// Owner is the label of the target whose rule declared the action
 	// ("//pkg:name"); it is what diagnostics and the status line show.
@@ -40,16 +47,67 @@ type Action struct {
 	// entries with unique keys. Nothing else of bld's environment leaks in.
 	Env []string
 
-	// Content is what a file-writing action (no Argv) writes; see
-	// Executable.
-	Content []byte
-
 	// Inputs are the files the action reads: source files, or outputs of
 	// other actions. Sorted and unique.
 	Inputs []string
 	// Outputs are the files the action must write, all under the output
 	// directory. Sorted, unique and non-empty.
 	Outputs []string
+
+	// More holds the fields most actions leave empty; nil when all are.
+	More *More
+
+	// The flags follow, together: an Action is kept for every action of
+	// a build, and a bool between wider fields takes a word of its own
+	// (TestActionSize).
+
+	// Executable sets the executable bit of what a file-writing action
+	// writes.
+	Executable bool
+	// Jobserver marks an action that may use the GNU make jobserver for
+	// inner parallelism; only such actions see MAKEFLAGS.
+	Jobserver bool
+	// NoCache marks an action whose result must never be reused: it runs
+	// on every build that needs it.
+	NoCache bool
+	// NoSandbox runs the command in the workspace root itself instead of
+	// a private exec root that holds only its inputs.
+	NoSandbox bool
+	// Test marks the run of a test: its failure is the test's verdict,
+	// not a build error, so it stops nothing (without -k, a failed
+	// compile stops the build; a failed test does not, as in Bazel,
+	// which runs every test). Scheduling only: not part of the key.
+	Test bool
+	// QuietOutput keeps what a successful run printed out of the display
+	// (a passing test's log); it is still kept, and shown on failure
+	// unless QuietFailure.
+	QuietOutput bool
+	// QuietFailure keeps what a failed run printed out of the display too
+	// (bld test --test_output=summary: the log is in a file).
+	QuietFailure bool
+	// AllowDaemon lets processes the command started outlive it if they
+	// left its process group (a compiler cache server that daemonizes).
+	// Without it, everything the command started is killed when it
+	// exits, wherever the sandbox can find it (see exec/sandbox).
+	AllowDaemon bool
+	// NoRemoteExec runs the command on this machine even when the build
+	// executes actions remotely (Bazel's "no-remote-exec"; "no-remote" and
+	// "local" imply it). Scheduling only: not part of the action's key.
+	NoRemoteExec bool
+	// NoRemoteCache keeps the action's result out of the remote cache: it
+	// is neither looked up there nor uploaded (Bazel's "no-remote-cache";
+	// "no-remote" and "local" imply it). The local cache still applies.
+	NoRemoteCache bool
+	// Serial runs the actions of Group one at a time, to bound peak
+	// memory. Scheduling only: not part of the action's key.
+	Serial bool
+}
+
+// More is what most actions leave empty (Action.More).
+type More struct {
+	// Content is what a file-writing action (no Argv) writes; see
+	// Executable.
+	Content []byte
 
 	// Discoverable are files the action may read besides Inputs (a
 	// compile's candidate headers). They are dependencies like Inputs and
@@ -98,70 +156,91 @@ type Action struct {
 	// event log and the stage table read them, and --from-stage and
 	// --rerun-stage select actions by them. Not part of the action's key.
 	Pipeline, Stage string
-
-	// The flags follow, together: an Action is kept for every action of
-	// a build, and a bool between wider fields takes a word of its own
-	// (TestActionSize).
-
-	// Executable sets the executable bit of what a file-writing action
-	// writes.
-	Executable bool
-	// Jobserver marks an action that may use the GNU make jobserver for
-	// inner parallelism; only such actions see MAKEFLAGS.
-	Jobserver bool
-	// NoCache marks an action whose result must never be reused: it runs
-	// on every build that needs it.
-	NoCache bool
-	// NoSandbox runs the command in the workspace root itself instead of
-	// a private exec root that holds only its inputs.
-	NoSandbox bool
-	// Test marks the run of a test: its failure is the test's verdict,
-	// not a build error, so it stops nothing (without -k, a failed
-	// compile stops the build; a failed test does not, as in Bazel,
-	// which runs every test). Scheduling only: not part of the key.
-	Test bool
-	// QuietOutput keeps what a successful run printed out of the display
-	// (a passing test's log); it is still kept, and shown on failure
-	// unless QuietFailure.
-	QuietOutput bool
-	// QuietFailure keeps what a failed run printed out of the display too
-	// (bld test --test_output=summary: the log is in a file).
-	QuietFailure bool
-	// AllowDaemon lets processes the command started outlive it if they
-	// left its process group (a compiler cache server that daemonizes).
-	// Without it, everything the command started is killed when it
-	// exits, wherever the sandbox can find it (see exec/sandbox).
-	AllowDaemon bool
-	// NoRemoteExec runs the command on this machine even when the build
-	// executes actions remotely (Bazel's "no-remote-exec"; "no-remote" and
-	// "local" imply it). Scheduling only: not part of the action's key.
-	NoRemoteExec bool
-	// NoRemoteCache keeps the action's result out of the remote cache: it
-	// is neither looked up there nor uploaded (Bazel's "no-remote-cache";
-	// "no-remote" and "local" imply it). The local cache still applies.
-	NoRemoteCache bool
-	// Serial runs the actions of Group one at a time, to bound peak
-	// memory. Scheduling only: not part of the action's key.
-	Serial bool
 }
+
+// noMore is what the accessors read for an action with no More.
+var noMore More
+
+// more returns a.More, or the empty More if it is nil (to read only).
+func (a *Action) more() *More {
+	if a.More == nil {
+		return &noMore
+	}
+	return a.More
+}
+
+// Edit returns a.More to set fields of, made if it is nil.
+func (a *Action) Edit() *More {
+	if a.More == nil {
+		a.More = &More{}
+	}
+	return a.More
+}
+
+// IsZero reports whether m has no field set (a nil slice or map is not
+// set; an empty one is).
+func (m *More) IsZero() bool {
+	return m.Content == nil && m.Discoverable == nil && m.Depfile == "" && m.JobserverStyle == "" &&
+		m.Timeout == 0 && m.ExecProperties == nil && m.Group == "" && m.Hint == "" && m.Pipeline == "" && m.Stage == ""
+}
+
+// SetMore sets a.More to a copy of m, or to nil if m has no field set.
+func (a *Action) SetMore(m More) {
+	if m.IsZero() {
+		a.More = nil
+		return
+	}
+	a.More = &m
+}
+
+// Content is More.Content, or nil.
+func (a *Action) Content() []byte { return a.more().Content }
+
+// Discoverable is More.Discoverable, or nil.
+func (a *Action) Discoverable() []string { return a.more().Discoverable }
+
+// Depfile is More.Depfile, or "".
+func (a *Action) Depfile() string { return a.more().Depfile }
+
+// JobserverStyle is More.JobserverStyle, or "".
+func (a *Action) JobserverStyle() string { return a.more().JobserverStyle }
+
+// Timeout is More.Timeout, or 0.
+func (a *Action) Timeout() time.Duration { return a.more().Timeout }
+
+// ExecProperties is More.ExecProperties, or nil.
+func (a *Action) ExecProperties() map[string]string { return a.more().ExecProperties }
+
+// Group is More.Group, or "".
+func (a *Action) Group() string { return a.more().Group }
+
+// Hint is More.Hint, or "".
+func (a *Action) Hint() string { return a.more().Hint }
+
+// Pipeline is More.Pipeline, or "".
+func (a *Action) Pipeline() string { return a.more().Pipeline }
+
+// Stage is More.Stage, or "".
+func (a *Action) Stage() string { return a.more().Stage }
 
 // StageID returns "<pipeline> <stage>", what names the action's stage in
 // messages, or "" for an action of no stage.
 func (a *Action) StageID() string {
-	if a.Stage == "" {
+	if a.Stage() == "" {
 		return ""
 	}
-	return a.Pipeline + " " + a.Stage
+	return a.Pipeline() + " " + a.Stage()
 }
 
 // AllInputs returns Inputs and Discoverable: every file the action may
 // read, each a dependency.
 func (a *Action) AllInputs() []string {
-	if len(a.Discoverable) == 0 {
+	disc := a.Discoverable()
+	if len(disc) == 0 {
 		return a.Inputs
 	}
-	all := make([]string, 0, len(a.Inputs)+len(a.Discoverable))
-	return append(append(all, a.Inputs...), a.Discoverable...)
+	all := make([]string, 0, len(a.Inputs)+len(disc))
+	return append(append(all, a.Inputs...), disc...)
 }
 
 // Message is the line the status display shows for the action.

@@ -67,7 +67,7 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 	// its own edges do, so that a caller's append cannot reach the next.
 	inputs := 0
 	for _, a := range actions {
-		inputs += len(a.Inputs) + len(a.Discoverable)
+		inputs += len(a.Inputs) + len(a.Discoverable())
 	}
 	edges := make([]int, 0, inputs)
 	dependents := make([]int, len(actions)) // how many actions read each one's outputs
@@ -78,7 +78,7 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 		for _, in := range a.Inputs {
 			edges = g.edge(edges, in, a.Owner, sourceExists, missing)
 		}
-		for _, in := range a.Discoverable {
+		for _, in := range a.Discoverable() {
 			edges = g.edge(edges, in, a.Owner, sourceExists, missing)
 		}
 		g.inputStart[i+1] = int32(len(g.inputProducer))

@@ -149,7 +149,7 @@ func TestNewNilSourceChecker(t *testing.T) {
 // an array).
 func TestNewEdges(t *testing.T) {
 	top := act("//p:top", []string{"bld-out/c", "bld-out/b2", "bld-out/a"}, []string{"bld-out/top"})
-	top.Discoverable = []string{"bld-out/b1", "p/h.h"}
+	top.Edit().Discoverable = []string{"bld-out/b1", "p/h.h"}
 	actions := []*Action{
 		act("//p:a", nil, []string{"bld-out/a"}),
 		act("//p:b", nil, []string{"bld-out/b1", "bld-out/b2"}),
@@ -185,7 +185,7 @@ func TestNewEdges(t *testing.T) {
 // inputs has none.
 func TestInputProducer(t *testing.T) {
 	top := act("//p:top", []string{"bld-out/c", "p/s.c", "bld-out/b2", "bld-out/a"}, []string{"bld-out/top"})
-	top.Discoverable = []string{"bld-out/b1", "p/h.h"}
+	top.Edit().Discoverable = []string{"bld-out/b1", "p/h.h"}
 	actions := []*Action{
 		act("//p:a", nil, []string{"bld-out/a"}),
 		act("//p:b", []string{"p/s.c"}, []string{"bld-out/b1", "bld-out/b2"}),
@@ -250,12 +250,38 @@ func BenchmarkNew(b *testing.B) {
 	}
 }
 
-// TestActionSize checks that an Action fits the allocator's 320-byte size
+// TestActionSize checks that an Action fits the allocator's 176-byte size
 // class: a build keeps one for every action (100,000 of them at the
 // scale bld is measured at), so a field more, or a bool out of the flags'
 // run, costs its size times that.
 func TestActionSize(t *testing.T) {
-	if got := unsafe.Sizeof(Action{}); got > 320 {
-		t.Errorf("an Action takes %d bytes, want at most 320", got)
+	if got := unsafe.Sizeof(Action{}); got > 176 {
+		t.Errorf("an Action takes %d bytes, want at most 176", got)
+	}
+}
+
+// TestMore checks that an action without More reads the zero values, that
+// Edit makes one, and that SetMore keeps none for the zero More.
+func TestMore(t *testing.T) {
+	a := &Action{Owner: "//p:a"}
+	if a.Depfile() != "" || a.Timeout() != 0 || a.Content() != nil || a.Discoverable() != nil || a.ExecProperties() != nil ||
+		a.Group() != "" || a.Hint() != "" || a.Pipeline() != "" || a.Stage() != "" || a.JobserverStyle() != "" || a.StageID() != "" {
+		t.Errorf("an action without More reads %+v, want zero values", *a.more())
+	}
+	a.Edit().Stage = "train"
+	a.Edit().Pipeline = "//p:pgo"
+	if a.More == nil || a.Stage() != "train" || a.StageID() != "//p:pgo train" {
+		t.Errorf("after Edit: More %+v, StageID %q", a.More, a.StageID())
+	}
+	if noMore.Stage != "" {
+		t.Errorf("Edit wrote the shared empty More: %+v", noMore)
+	}
+	a.SetMore(More{})
+	if a.More != nil {
+		t.Errorf("SetMore(More{}) kept %+v, want nil", a.More)
+	}
+	a.SetMore(More{Content: []byte{}})
+	if a.More == nil || a.Content() == nil {
+		t.Errorf("SetMore with an empty, non-nil Content dropped it: %+v", a.More)
 	}
 }

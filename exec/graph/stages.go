@@ -43,12 +43,12 @@ func StartAt(g *Graph, goals []int, stage string, given map[string]string) (*Sta
 	stages := map[string]bool{}
 	for _, id := range needed {
 		a := g.Actions[id]
-		if a.Stage != "" {
-			stages[a.Stage] = true
+		if a.Stage() != "" {
+			stages[a.Stage()] = true
 		}
-		if a.Stage == stage {
+		if a.Stage() == stage {
 			starts = append(starts, id)
-			pipelines[a.Pipeline] = true
+			pipelines[a.Pipeline()] = true
 		}
 	}
 	if len(starts) == 0 {
@@ -62,7 +62,7 @@ func StartAt(g *Graph, goals []int, stage string, given map[string]string) (*Sta
 	skip := map[int]bool{}
 	for _, id := range g.closure(starts) {
 		a := g.Actions[id]
-		if a.Stage != "" && a.Stage != stage && pipelines[a.Pipeline] {
+		if a.Stage() != "" && a.Stage() != stage && pipelines[a.Pipeline()] {
 			skip[id] = true
 		}
 	}
@@ -90,10 +90,10 @@ func StartAt(g *Graph, goals []int, stage string, given map[string]string) (*Sta
 				continue
 			}
 			made := g.Actions[p]
-			name, rest, ok := productOf(in, made.Stage)
+			name, rest, ok := productOf(in, made.Stage())
 			if !ok {
 				problems = append(problems, fmt.Sprintf("%s reads %s from stage %s, which is not in a product directory (.../%s/<product>) and cannot be given",
-					g.Actions[id].Owner, in, made.StageID(), made.Stage))
+					g.Actions[id].Owner, in, made.StageID(), made.Stage()))
 				continue
 			}
 			from, ok := given[name]

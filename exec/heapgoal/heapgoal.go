@@ -19,11 +19,13 @@
 package heapgoal
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"bld/exec/crash"
@@ -37,10 +39,28 @@ import (
 // proportion to what is live, so a floor that scales with a small live
 // heap costs per byte allocated what a large heap's does, while a fixed
 // one lets a small heap grow far past its live data.
+//
+// EndShare, when not 0, is for a phase whose live data grows with its work
+// (analysis: it keeps about as much per target) and whose follower is told
+// how far it is (FollowProgress). Its peak is at its end, so the goal is at
+// most an end share past the live data the phase is estimated to end with
+// (PercentAt; at least minFloor past what is live). The end share is
+// EndShare percent, or, for a phase estimated to end with less than
+// EndFullAt bytes live, that share scaled down by the estimate over
+// EndFullAt, at least MinEndShare: a collection of a small heap is cheap
+// (at 10,000 targets, ~20 MB live: about 10 ms of CPU), and a fixed
+// share's extra collections cost in proportion to the live data. Early
+// on, the estimate is far above what is live and Share rules; towards the
+// end the cap does: the peak is about (100+end share) percent of the final
+// live data instead of (100+Share), for more collections in the later
+// part of the phase only.
 type Policy struct {
 	MinHeadroom uint64
 	FloorShare  uint64
 	Share       uint64
+	EndShare    uint64
+	EndFullAt   uint64
+	MinEndShare uint64
 	MaxPercent  int
 }
 
@@ -50,16 +70,28 @@ var (
 	// query): the heap may grow by as much as its live data (Go's default
 	// trade), at least 16 MiB. Half that was measured at 100k targets:
 	// 0.83x the peak for 1.15x the CPU (docs/benchmarks.md), not worth it.
-	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, MaxPercent: 400}
-	// Execution is while actions run: a quarter of the live data, at
-	// least 16 MiB or half the live data, whichever is less (at least 4
-	// MiB). Execution allocates little per action, and the live data of a
-	// build of 10,000 actions is 9 to 20 MB: a floor of 16 MiB let the
-	// heap grow to 36 MB at the build's end, as high as analysis' peak,
-	// to save 15 collections of a few milliseconds each over a build of
-	// minutes (docs/benchmarks.md, "execution's heap follows its live
-	// data").
-	Execution = Policy{MinHeadroom: 16 << 20, FloorShare: 50, Share: 25, MaxPercent: 400}
+	//
+	// With a Progress (FollowProgress), the goal is at most half past the
+	// live data the analysis is estimated to end with (EndShare), a
+	// quarter past it for an analysis ending with 32 MiB or less live
+	// (MinEndShare, EndFullAt): at 10,000 targets, analysis was the
+	// build's peak, the heap reaching 35 MB for 20 MB live; at 100,000,
+	// 290 MB for 172 MB (docs/benchmarks.md, "Peak memory: analysis'
+	// heap follows its progress").
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 50, EndFullAt: 64 << 20, MinEndShare: 25, MaxPercent: 400}
+	// Execution is while actions run, and from the end of a complete
+	// analysis to the plan (the index, the graph's checks, the
+	// snapshot's encoding, which keep much of what they allocate): a
+	// quarter of the live data, at least 4 MiB (the floor of 16 MiB is
+	// PercentFrom's, for a base no collection measured). Execution allocates
+	// little per action, and the live data of a build of 10,000 actions
+	// grows from 9 to 20 MB (the action cache's records): a floor of 16
+	// MiB let the heap grow to 36 MB at the build's end, half the live
+	// data to 30 MB, as high as analysis' peak, to save collections of a
+	// few milliseconds each over a build of minutes (docs/benchmarks.md,
+	// "execution's heap follows its live data" and "Peak memory:
+	// analysis' heap follows its progress").
+	Execution = Policy{MinHeadroom: 16 << 20, FloorShare: 25, Share: 25, MaxPercent: 400}
 )
 
 // minFloor is the smallest floor a FloorShare gives: the Go runtime's own
@@ -84,6 +116,64 @@ func (p Policy) Percent(live uint64) int {
 		percent = floor * 100 / live
 	}
 	return max(1, int(min(percent, uint64(p.MaxPercent))))
+}
+
+// estimateStart returns the collection of seen (in the order they ran)
+// that an estimate of the live data at the end of a phase done of total
+// units through its work starts from: the last one at least
+// 1/minEstimate of the work before, so that the growth measured is recent
+// (the live data of analysis grows faster early, while it still loads
+// packages, than later, while it releases them) but not noise. False if
+// there is none.
+func estimateStart(seen []Start, done, total int) (Start, bool) {
+	if total <= 0 {
+		return Start{}, false
+	}
+	for i := len(seen) - 1; i >= 0; i-- {
+		if done-seen[i].Done >= max(1, total/minEstimate) {
+			return seen[i], true
+		}
+	}
+	return Start{}, false
+}
+
+// A Start is where the estimate of a phase's final live data starts from
+// (Policy.PercentAt): the live data a collection found, with Done units of
+// the phase's work done then.
+type Start struct {
+	Live uint64
+	Done int
+}
+
+// minEstimate is the share of a phase's work (1/minEstimate) that must be
+// done past the estimate's start before its growth is extended to the
+// rest: over a shorter span, what the live data did is mostly noise.
+const minEstimate = 5
+
+// PercentAt is Percent for a phase done of total units through its work
+// (see Policy.EndShare): Percent(live) without an EndShare or while
+// nothing is known done past start, else at most the GOGC whose goal is
+// the end share past the live data estimated at the end, and at least the
+// one of minFloor's headroom. The estimate extends the growth of the live
+// data since start to the work not done (no growth if it shrank); the end
+// share is EndShare, or for an estimate below EndFullAt that share of it,
+// at least MinEndShare.
+func (p Policy) PercentAt(live uint64, done, total int, start Start) int {
+	percent := p.Percent(live)
+	done = min(done, total)
+	if p.EndShare == 0 || live == 0 || total <= 0 || done-start.Done < total/minEstimate {
+		return percent
+	}
+	end := float64(live)
+	if live > start.Live {
+		end += float64(live-start.Live) * float64(total-done) / float64(done-start.Done)
+	}
+	share := float64(p.EndShare)
+	if p.EndFullAt > 0 && end < float64(p.EndFullAt) {
+		share = max(float64(p.MinEndShare), share*end/float64(p.EndFullAt))
+	}
+	headroom := max(end*(100+share)/100-float64(live), minFloor)
+	return max(1, min(percent, int(math.Round(headroom*100/float64(live)))))
 }
 
 // PercentFrom is the GOGC that sets the heap's goal to base plus its
@@ -196,7 +286,38 @@ var metricNames = []string{
 // set GOGC or GOMEMLIMIT: theirs is the say. Calls may nest (the inner
 // one's stop restores the outer one's GOGC, and the outer one then follows
 // again), but the phases that use it run one after the other.
-func Follow(p Policy) (stop func()) { return follow(p, false) }
+func Follow(p Policy) (stop func()) { return follow(p, false, nil) }
+
+// A Progress says how far a phase is through the work it knows of (for
+// FollowProgress): done of total units, such as targets analyzed of those
+// to analyze. The zero value says nothing is known. Safe for concurrent
+// use; a nil *Progress knows nothing and ignores Set.
+type Progress struct {
+	v atomic.Uint64 // done<<32 | total
+}
+
+// Set records that done of total units are done (each clipped to 32
+// bits).
+func (pr *Progress) Set(done, total int) {
+	if pr == nil {
+		return
+	}
+	const max32 = 1<<32 - 1
+	pr.v.Store(uint64(min(max(done, 0), max32))<<32 | uint64(min(max(total, 0), max32)))
+}
+
+// Get returns what the last Set recorded (0, 0 before any).
+func (pr *Progress) Get() (done, total int) {
+	if pr == nil {
+		return 0, 0
+	}
+	v := pr.v.Load()
+	return int(v >> 32), int(v & (1<<32 - 1))
+}
+
+// FollowProgress is Follow with the goal also set from pr as it changes
+// (Policy.PercentAt), between collections too; pr may be nil (Follow).
+func FollowProgress(p Policy, pr *Progress) (stop func()) { return follow(p, false, pr) }
 
 // FollowNow is Follow for a phase that starts when what the last one
 // allocated since its last collection is mostly garbage (the end of an
@@ -204,7 +325,7 @@ func Follow(p Policy) (stop func()) { return follow(p, false) }
 // and if the heap is past it, a collection starts (or the one under way
 // finishes) before the heap grows further. (runtime.GC would wait for a
 // collection under way and then run another.)
-func FollowNow(p Policy) (stop func()) { return follow(p, true) }
+func FollowNow(p Policy) (stop func()) { return follow(p, true, nil) }
 
 // FollowCollected is Follow for a phase that starts when neither the heap
 // as it is nor the last collection tells what is live: the phase before
@@ -220,12 +341,12 @@ func FollowCollected(p Policy) (stop func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	stop = follow(p, false)
+	stop = follow(p, false, nil)
 	crash.Go(runtime.GC)
 	return stop
 }
 
-func follow(p Policy, now bool) (stop func()) {
+func follow(p Policy, now bool, pr *Progress) (stop func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
@@ -234,6 +355,11 @@ func follow(p Policy, now bool) (stop func()) {
 		samples[i].Name = name
 	}
 	cycles := ^uint64(0)
+	var live uint64 // as the last collection found, once one ran since Follow
+	// seen are the collections seen since the first, as starts of an
+	// estimate (estimateStart), at most one with nothing done.
+	var seen []Start
+	current := 0 // the GOGC set last
 	set := func() {
 		metrics.Read(samples)
 		for _, s := range samples {
@@ -242,18 +368,43 @@ func follow(p Policy, now bool) (stop func()) {
 			}
 		}
 		if c := samples[1].Value.Uint64(); c != cycles {
-			live := samples[0].Value.Uint64()
+			first := cycles == ^uint64(0)
+			live = samples[0].Value.Uint64()
+			done, total := pr.Get()
 			percent := p.Percent(live)
-			if cycles == ^uint64(0) && !now {
+			if pr != nil && !first {
+				if len(seen) == 1 && seen[0].Done == 0 && done == 0 {
+					seen = seen[:0] // the last collection before the work started will do
+				}
+				seen = append(seen, Start{Live: live, Done: done})
+				if start, ok := estimateStart(seen, done, total); ok {
+					percent = p.PercentAt(live, done, total, start)
+				}
+			}
+			if first && !now {
 				// Until the next collection, the heap as it is now is
 				// the base: what the last phase allocated since the last
 				// collection may well be live (the data it loaded for
 				// this one), and the live data of that collection would
 				// set a goal already passed, starting a collection at once.
 				percent = p.PercentFrom(live, samples[2].Value.Uint64())
+				live = 0
 			}
-			cycles = c
+			cycles, current = c, percent
 			debug.SetGCPercent(percent)
+			return
+		}
+		if pr != nil && live > 0 && len(seen) > 0 {
+			// The goal of the same live data shrinks as the work goes on.
+			done, total := pr.Get()
+			start, ok := estimateStart(seen, done, total)
+			if !ok {
+				return
+			}
+			if percent := p.PercentAt(live, done, total, start); percent != current {
+				current = percent
+				debug.SetGCPercent(percent)
+			}
 		}
 	}
 	prev := debug.SetGCPercent(p.MaxPercent)

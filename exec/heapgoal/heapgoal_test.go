@@ -19,12 +19,13 @@ func TestPercent(t *testing.T) {
 		{"execution, 1 MiB", Execution, 1 * mib, 400},  // 16 MiB of headroom would be 1600%
 		{"execution, 2 MiB", Execution, 2 * mib, 200},  // the runtime's floor, 4 MiB
 		{"execution, 4 MiB", Execution, 4 * mib, 100},  // the runtime's floor still
-		{"execution, 10 MiB", Execution, 10 * mib, 50}, // half the live data: 5 MiB
-		{"execution, 16 MiB", Execution, 16 * mib, 50},
-		{"execution, 32 MiB", Execution, 32 * mib, 50}, // MinHeadroom, 16 MiB, from here on
-		{"execution, 64 MiB", Execution, 64 * mib, 25}, // a quarter from here on
+		{"execution, 10 MiB", Execution, 10 * mib, 40}, // the runtime's floor still
+		{"execution, 16 MiB", Execution, 16 * mib, 25}, // a quarter from here on
+		{"execution, 32 MiB", Execution, 32 * mib, 25},
+		{"execution, 64 MiB", Execution, 64 * mib, 25},
 		{"execution, 1 GiB", Execution, 1024 * mib, 25},
-		{"execution, rounded down", Execution, 48 * mib, 33},
+		{"floor share, rounded down", Policy{MinHeadroom: 16 * mib, FloorShare: 50, Share: 25, MaxPercent: 400}, 48 * mib, 33},
+		{"floor share, MinHeadroom", Policy{MinHeadroom: 16 * mib, FloorShare: 50, Share: 25, MaxPercent: 400}, 40 * mib, 40},
 		{"analysis, 8 MiB", Analysis, 8 * mib, 200},   // no FloorShare: the whole 16 MiB
 		{"analysis, 16 MiB", Analysis, 16 * mib, 100}, // as much as live from here on
 		{"analysis, 32 MiB", Analysis, 32 * mib, 100},
@@ -250,4 +251,124 @@ func TestReserveNeverLowers(t *testing.T) {
 		t.Errorf("GOGC = %d, want the user's 150", got)
 	}
 	end()
+}
+
+// TestPercentAt: the goal is capped at the end share past the live data
+// the phase is estimated to end with, the growth since the start extended
+// to the work left.
+func TestPercentAt(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		name        string
+		p           Policy
+		live        uint64
+		done, total int
+		start       Start
+		want        int
+	}{
+		{"no EndShare: Percent", Execution, 172 * mib, 100, 100, Start{100 * mib, 0}, 25},
+		{"nothing known: Percent", Analysis, 172 * mib, 0, 0, Start{}, 100},
+		{"too little done past the start: Percent", Analysis, 172 * mib, 19, 100, Start{100 * mib, 0}, 100},
+		// 150 MiB live half-way from 100: the end is estimated at 200,
+		// the cap at 300, farther than Share's 100%.
+		{"half-way: Share", Analysis, 150 * mib, 50, 100, Start{100 * mib, 0}, 100},
+		// Est. 160+60*10/90 = 166.7 MiB, cap 250: 90 MiB of headroom.
+		{"nine tenths", Analysis, 160 * mib, 90, 100, Start{100 * mib, 0}, 56},
+		{"the end: EndShare", Analysis, 172 * mib, 100, 100, Start{100 * mib, 0}, 50},
+		{"done past total counts as the end", Analysis, 172 * mib, 120, 100, Start{100 * mib, 0}, 50},
+		// Ending with 20 MiB live: 50% scaled by 20/64 is below 25%.
+		{"small: MinEndShare", Analysis, 20 * mib, 100, 100, Start{10 * mib, 10}, 25},
+		// Ending with 48 MiB live: 50% * 48/64 = 37.5%, rounded.
+		{"medium: scaled", Analysis, 48 * mib, 100, 100, Start{10 * mib, 10}, 38},
+		{"shrunk since the start: no growth", Analysis, 18 * mib, 50, 100, Start{20 * mib, 0}, 25},
+		// A quarter of 8 MiB is below the runtime's floor, 4 MiB.
+		{"the floor", Analysis, 8 * mib, 100, 100, Start{4 * mib, 0}, 50},
+	} {
+		if got := tt.p.PercentAt(tt.live, tt.done, tt.total, tt.start); got != tt.want {
+			t.Errorf("%s: PercentAt(%d MiB, %d, %d, %+v) = %d, want %d", tt.name, tt.live/mib, tt.done, tt.total, tt.start, got, tt.want)
+		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var none *Progress
+	none.Set(1, 2)
+	if d, n := none.Get(); d != 0 || n != 0 {
+		t.Errorf("nil Progress: Get() = %d, %d, want 0, 0", d, n)
+	}
+	var pr Progress
+	if d, n := pr.Get(); d != 0 || n != 0 {
+		t.Errorf("zero Progress: Get() = %d, %d, want 0, 0", d, n)
+	}
+	pr.Set(3, 10)
+	if d, n := pr.Get(); d != 3 || n != 10 {
+		t.Errorf("Get() = %d, %d, want 3, 10", d, n)
+	}
+	pr.Set(-1, 1<<40)
+	if d, n := pr.Get(); d != 0 || n != 1<<32-1 {
+		t.Errorf("Get() after Set(-1, 1<<40) = %d, %d, want 0, %d", d, n, 1<<32-1)
+	}
+}
+
+// TestFollowProgress checks that the goal tightens as the work is done,
+// without waiting for a collection, and that stop gives back the GOGC of
+// before.
+func TestFollowProgress(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(400)
+	defer debug.SetGCPercent(prev)
+	keep := make([]byte, 64<<20) // live data: a fifth of it is past the runtime's floor
+	runtime.GC()
+	garbage := make([]byte, 32<<20) // until the next collection, the goal is past it
+	runtime.KeepAlive(garbage)
+	var pr Progress
+	stop := FollowProgress(Policy{Share: 50, EndShare: 20, MaxPercent: 400}, &pr)
+	if got := gogc(); got <= 50 {
+		t.Fatalf("GOGC before a collection = %d, want more than 50 (the heap as it is is the base)", got)
+	}
+	runtime.GC() // the start: nothing done yet
+	// The follower polls: wait for it (not a timing assertion: the
+	// deadline only ends a test that would hang).
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for gogc() != want && time.Now().Before(deadline) {
+			time.Sleep(poll)
+		}
+		if got := gogc(); got != want {
+			t.Errorf("GOGC = %d, want %d", got, want)
+		}
+	}
+	waitFor(50) // Share: nothing known done
+	pr.Set(10, 10)
+	waitFor(20) // all done, no growth: the end share of what is live
+	stop()
+	if got := gogc(); got != 400 {
+		t.Errorf("GOGC after stop = %d, want 400", got)
+	}
+	runtime.KeepAlive(keep)
+}
+
+// TestEstimateStart: the estimate starts from the last collection at
+// least a fifth of the work back.
+func TestEstimateStart(t *testing.T) {
+	seen := []Start{{10, 0}, {20, 10}, {30, 30}, {35, 50}, {38, 60}}
+	for _, tt := range []struct {
+		done, total int
+		want        Start
+		ok          bool
+	}{
+		{70, 100, Start{35, 50}, true},
+		{55, 100, Start{30, 30}, true},
+		{25, 100, Start{10, 0}, true},
+		{15, 100, Start{}, false}, // less than a fifth since the first
+		{3, 4, Start{10, 0}, true},
+		{70, 0, Start{}, false}, // the size of the work is not known
+	} {
+		got, ok := estimateStart(seen, tt.done, tt.total)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("estimateStart(%d of %d) = %+v, %v, want %+v, %v", tt.done, tt.total, got, ok, tt.want, tt.ok)
+		}
+	}
 }

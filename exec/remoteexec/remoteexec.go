@@ -196,7 +196,7 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 			argv, env, files, blobs = shipped(tc, a, files, blobs)
 		}
 	}
-	platform := reapi.PlatformOf(a.ExecProperties)
+	platform := reapi.PlatformOf(a.ExecProperties())
 	cmd := reapi.NewCommand(argv, env, a.Outputs)
 	cmd.Platform = platform
 	cmdDigest, cmdBytes, err := reapi.DigestOf(cmd)
@@ -215,8 +215,8 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 		DoNotCache:      a.NoCache || a.NoRemoteCache,
 		Platform:        platform,
 	}
-	if a.Timeout > 0 {
-		action.Timeout = durationpb.New(a.Timeout)
+	if a.Timeout() > 0 {
+		action.Timeout = durationpb.New(a.Timeout())
 	}
 	actionDigest, actionBytes, err := reapi.DigestOf(action)
 	if err != nil {
@@ -249,13 +249,13 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 	var ae *remote.ActionError
 	switch {
 	case errors.Is(err, remote.ErrNoWorker):
-		return res, &actionFailure{fmt.Errorf("the remote executor has no worker for its platform %v (exec_properties): %w", a.ExecProperties, err)}
+		return res, &actionFailure{fmt.Errorf("the remote executor has no worker for its platform %v (exec_properties): %w", a.ExecProperties(), err)}
 	case errors.As(err, &ae) && !remote.IsUnavailable(err):
 		// The service ran it, or tried to, and says why it failed:
 		// a timeout, a command the worker cannot start.
 		r.opts.Client.WriteOutput(ctx, ae.Response.GetResult(), output) // what it printed, if anything
 		if ae.Code == codes.DeadlineExceeded {
-			return res, &actionFailure{fmt.Errorf("timed out after %v (on the remote executor)", a.Timeout)}
+			return res, &actionFailure{fmt.Errorf("timed out after %v (on the remote executor)", a.Timeout())}
 		}
 		return res, &actionFailure{fmt.Errorf("the remote executor could not run it: %s: %s", ae.Code, ae.Message)}
 	case err != nil:
@@ -280,8 +280,8 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 	if err := r.download(ctx, a, result); err != nil {
 		return res, err
 	}
-	if tc != nil && a.Depfile != "" {
-		if err := rewriteDepfile(filepath.Join(r.opts.Root, filepath.FromSlash(a.Depfile)), tc); err != nil {
+	if tc != nil && a.Depfile() != "" {
+		if err := rewriteDepfile(filepath.Join(r.opts.Root, filepath.FromSlash(a.Depfile())), tc); err != nil {
 			return res, &actionFailure{err}
 		}
 	}

@@ -135,7 +135,7 @@ func TestAccepts(t *testing.T) {
 		func(a *graph.Action) { a.Jobserver = true },
 		func(a *graph.Action) { a.NoSandbox = true },
 		func(a *graph.Action) { a.NoRemoteExec = true },
-		func(a *graph.Action) { a.Argv = nil; a.Content = []byte("x") },
+		func(a *graph.Action) { a.Argv = nil; a.Edit().Content = []byte("x") },
 	} {
 		a := shAction("true", "out/o")
 		mod(a)

@@ -481,7 +481,7 @@ func (e *ExecRoot) Collect(a *graph.Action) error {
 			return fmt.Errorf("moving output %s out of the exec root: %w", out, err)
 		}
 	}
-	if a.Depfile == "" {
+	if a.Depfile() == "" {
 		return nil
 	}
 	prefixes := []string{e.root}
@@ -490,7 +490,7 @@ func (e *ExecRoot) Collect(a *graph.Action) error {
 	} else {
 		prefixes = append([]string{e.dir}, prefixes...)
 	}
-	return rewriteDepfile(filepath.Join(e.root, filepath.FromSlash(a.Depfile)), prefixes)
+	return rewriteDepfile(filepath.Join(e.root, filepath.FromSlash(a.Depfile())), prefixes)
 }
 
 // Remove deletes the exec root and whatever the command left in it. In

@@ -108,8 +108,8 @@ func (d *Display) Planned(actions []*graph.Action) {
 	d.groupSize = map[string]int{}
 	d.grouped = map[string][]executor.Result{}
 	for _, a := range actions {
-		if a.Group != "" {
-			d.groupSize[a.Group]++
+		if a.Group() != "" {
+			d.groupSize[a.Group()]++
 		}
 	}
 }
@@ -146,7 +146,7 @@ func (d *Display) Finished(r executor.Result) {
 		d.failed = append(d.failed, r.Action)
 	}
 	var printed bool
-	if g := r.Action.Group; g != "" && d.groupSize[g] > 1 {
+	if g := r.Action.Group(); g != "" && d.groupSize[g] > 1 {
 		d.grouped[g] = append(d.grouped[g], r)
 		if len(d.grouped[g]) == d.groupSize[g] {
 			printed = d.printGroup(g)

@@ -73,9 +73,9 @@ func (l *EventLog) Finished(r executor.Result) {
 		ExitCode: r.ExitCode,
 		Status:   string(r.Status),
 		MaxRSS:   r.MaxRSS,
-		Group:    r.Action.Group,
-		Pipeline: r.Action.Pipeline,
-		Stage:    r.Action.Stage,
+		Group:    r.Action.Group(),
+		Pipeline: r.Action.Pipeline(),
+		Stage:    r.Action.Stage(),
 		Remote:   remoteOf(r),
 	}
 	if r.Status == executor.StatusRan || r.Status == executor.StatusFailed {

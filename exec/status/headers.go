@@ -169,8 +169,8 @@ func body(r executor.Result) []byte {
 	for _, c := range clashes(r.Output, a.Inputs) {
 		fmt.Fprintf(&b, "bld: %s, which this action compiles as one source\n", c)
 	}
-	if a.Hint != "" {
-		fmt.Fprintf(&b, "bld: %s\n", a.Hint)
+	if a.Hint() != "" {
+		fmt.Fprintf(&b, "bld: %s\n", a.Hint())
 	}
 	return b.Bytes()
 }

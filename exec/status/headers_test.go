@@ -52,9 +52,9 @@ func TestDistinctMessages(t *testing.T) {
 // output once repeated diagnostics are left out, and an action with
 // nothing left prints no header.
 func TestHeaders(t *testing.T) {
-	p0 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 1/3 of //lib:lib", Group: "//lib:lib partitions", Outputs: []string{"0.o"}}
-	p1 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 2/3 of //lib:lib", Group: "//lib:lib partitions", Outputs: []string{"1.o"}}
-	p2 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 3/3 of //lib:lib", Group: "//lib:lib partitions", Outputs: []string{"2.o"}}
+	p0 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 1/3 of //lib:lib", More: &graph.More{Group: "//lib:lib partitions"}, Outputs: []string{"0.o"}}
+	p1 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 2/3 of //lib:lib", More: &graph.More{Group: "//lib:lib partitions"}, Outputs: []string{"1.o"}}
+	p2 := &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Description: "Compiling partition 3/3 of //lib:lib", More: &graph.More{Group: "//lib:lib partitions"}, Outputs: []string{"2.o"}}
 	tool := &graph.Action{Owner: "//gen:tab", Mnemonic: "Genrule", Description: "Generating tab.c", Argv: []string{"lemon", "x.y"}, Outputs: []string{"tab.c"}}
 	var buf bytes.Buffer
 	d := New(&buf, false)
@@ -78,8 +78,8 @@ func TestHeaders(t *testing.T) {
 // A group whose every diagnostic was printed by an earlier member: the later
 // member prints no header, having nothing left.
 func TestHeaderOmittedWhenMergedAway(t *testing.T) {
-	a := &graph.Action{Owner: "//p:u", Mnemonic: "CcCompile", Group: "g", Outputs: []string{"a"}}
-	b := &graph.Action{Owner: "//p:u", Mnemonic: "CcCompile", Group: "g", Outputs: []string{"b"}}
+	a := &graph.Action{Owner: "//p:u", Mnemonic: "CcCompile", More: &graph.More{Group: "g"}, Outputs: []string{"a"}}
+	b := &graph.Action{Owner: "//p:u", Mnemonic: "CcCompile", More: &graph.More{Group: "g"}, Outputs: []string{"b"}}
 	warning := "p/h.h:1:5: warning: x [-Wx]\n"
 	var buf bytes.Buffer
 	d := New(&buf, false)

@@ -79,7 +79,7 @@ func (t *StageTable) Finished(r executor.Result) {
 	defer t.mu.Unlock()
 	row := t.rows[id]
 	if row == nil {
-		row = &stageRow{pipeline: a.Pipeline, stage: a.Stage, steps: map[string]*stepRow{}}
+		row = &stageRow{pipeline: a.Pipeline(), stage: a.Stage(), steps: map[string]*stepRow{}}
 		t.rows[id] = row
 		if _, ok := t.order[id]; !ok {
 			t.order[id] = len(t.order)

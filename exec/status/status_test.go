@@ -19,7 +19,7 @@ import (
 var (
 	compile = &graph.Action{Owner: "//lib:foo", Mnemonic: "CcCompile", Argv: []string{"gcc", "-c", "lib/foo.c", "-DMSG=hello world", "-o", "bld-out/lib/foo.o"},
 		Outputs: []string{"bld-out/lib/foo.o"}}
-	write = &graph.Action{Owner: "//lib:cfg", Mnemonic: "Write", Description: "Writing config.h", Content: []byte("x"), Outputs: []string{"bld-out/lib/config.h"}}
+	write = &graph.Action{Owner: "//lib:cfg", Mnemonic: "Write", Description: "Writing config.h", More: &graph.More{Content: []byte("x")}, Outputs: []string{"bld-out/lib/config.h"}}
 	t0    = time.Unix(1700000000, 250_000_000)
 )
 

@@ -116,13 +116,13 @@ type GroupRow struct {
 func (t *Timings) Groups() []GroupRow {
 	rows := map[string]*GroupRow{}
 	for _, r := range t.Results {
-		if r.Action.Group == "" || r.Status != executor.StatusRan {
+		if r.Action.Group() == "" || r.Status != executor.StatusRan {
 			continue
 		}
-		g := rows[r.Action.Group]
+		g := rows[r.Action.Group()]
 		if g == nil {
-			g = &GroupRow{Name: r.Action.Group}
-			rows[r.Action.Group] = g
+			g = &GroupRow{Name: r.Action.Group()}
+			rows[r.Action.Group()] = g
 		}
 		d := r.End.Sub(r.Start)
 		g.Ran++

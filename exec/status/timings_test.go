@@ -100,7 +100,7 @@ func TestTimingsHTMLStructure(t *testing.T) {
 func TestTimingsGroups(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	part := func(id int, secs float64, status executor.Status, rss int64) executor.Result {
-		return executor.Result{ID: id, Action: &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", Group: "//lib:lib partitions",
+		return executor.Result{ID: id, Action: &graph.Action{Owner: "//lib:lib", Mnemonic: "CcCompile", More: &graph.More{Group: "//lib:lib partitions"},
 			Outputs: []string{fmt.Sprintf("bld-out/p%d.o", id)}}, Status: status,
 			Start: t0, End: t0.Add(time.Duration(secs * float64(time.Second))), MaxRSS: rss}
 	}

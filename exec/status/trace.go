@@ -71,8 +71,8 @@ func NewTrace(start time.Time, phases []Phase, results []executor.Result) *Trace
 		if r.MaxRSS > 0 {
 			args["max_rss"] = r.MaxRSS
 		}
-		if r.Action.Group != "" {
-			args["group"] = r.Action.Group
+		if r.Action.Group() != "" {
+			args["group"] = r.Action.Group()
 		}
 		add(TraceEvent{Name: messages[r.Action], Cat: r.Action.Mnemonic, Ph: "X", Ts: us(r.Start),
 			Dur: max(us(r.End)-us(r.Start), 0), Pid: 1, Tid: traceLaneTid0 + lanes[i], Arg: args})

@@ -178,20 +178,24 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		return nil, err
 	}
 	act := &graph.Action{
-		Owner:        av.rc.owner,
-		Mnemonic:     mnemonic,
-		Description:  av.progress(progress, outs),
-		Argv:         argv,
-		Env:          actEnv,
-		Inputs:       sortedPaths(ins),
-		Discoverable: withoutPaths(sortedPaths(maybe), ins),
-		Outputs:      sortedPaths(outs),
-		Serial:       serial,
-		Hint:         failureHint,
+		Owner:       av.rc.owner,
+		Mnemonic:    mnemonic,
+		Description: av.progress(progress, outs),
+		Argv:        argv,
+		Env:         actEnv,
+		Inputs:      sortedPaths(ins),
+		Outputs:     sortedPaths(outs),
+		Serial:      serial,
+	}
+	if disc := withoutPaths(sortedPaths(maybe), ins); len(disc) > 0 {
+		act.Edit().Discoverable = disc
+	}
+	if failureHint != "" {
+		act.Edit().Hint = failureHint
 	}
 	if group != "" {
 		// Groups are the target's own: two targets' groups never merge.
-		act.Group = act.Owner + " " + group
+		act.Edit().Group = act.Owner + " " + group
 	} else if serial {
 		return nil, fmt.Errorf("%s: serial = True needs a group: the actions that run one at a time", b.Name())
 	}
@@ -205,7 +209,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		if j != "fifo" && j != "pipe" {
 			return nil, fmt.Errorf("%s: jobserver = %s: want True, False, \"fifo\" or \"pipe\"", b.Name(), j)
 		}
-		act.Jobserver, act.JobserverStyle = true, string(j)
+		act.Jobserver, act.Edit().JobserverStyle = true, string(j)
 	default:
 		return nil, fmt.Errorf("%s: jobserver must be a bool, \"fifo\" or \"pipe\", got %s", b.Name(), jobserver.Type())
 	}
@@ -215,7 +219,7 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		if !slices.Contains(act.Outputs, f.Path) {
 			return nil, fmt.Errorf("%s: depfile %s must be one of the action's outputs", b.Name(), f.Path)
 		}
-		act.Depfile = f.Path
+		act.Edit().Depfile = f.Path
 	default:
 		return nil, fmt.Errorf("%s: depfile must be a File (one of the outputs), got %s", b.Name(), depfile.Type())
 	}
@@ -251,7 +255,7 @@ func (av *actionsValue) write(_ *starlark.Thread, b namer, args starlark.Tuple, 
 		Owner:       av.rc.owner,
 		Mnemonic:    "FileWrite",
 		Description: "Writing " + output.Path,
-		Content:     []byte(content),
+		More:        &graph.More{Content: []byte(content)},
 		Executable:  executable,
 		Outputs:     []string{output.Path},
 	}
@@ -281,7 +285,7 @@ func (av *actionsValue) setStage(b namer, act *graph.Action, stage, pipeline str
 	if err != nil {
 		return fmt.Errorf("%s: pipeline: %v", b.Name(), err)
 	}
-	act.Pipeline, act.Stage = l.String(), stage
+	act.Edit().Pipeline, act.Edit().Stage = l.String(), stage
 	return nil
 }
 
@@ -323,7 +327,9 @@ func (av *actionsValue) add(b namer, act *graph.Action, outs []*File) error {
 	for _, tag := range av.rc.target.Tags {
 		applyRequirement(act, tag)
 	}
-	act.ExecProperties = av.rc.a.config.execProperties(av.rc.target.ExecProperties)
+	if p := av.rc.a.config.execProperties(av.rc.target.ExecProperties); p != nil {
+		act.Edit().ExecProperties = p
+	}
 	// Outputs are files this target declared (outputs checked it), so
 	// no other target's action produces them.
 	av.rc.entry.own = append(av.rc.entry.own, act)

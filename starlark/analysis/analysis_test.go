@@ -176,7 +176,7 @@ r(name = "t", text = "hello $(NAME) $N $$ $(location x.txt)", data = ["x.txt"])
 	}
 	act := action(t, a, "//p:t", "FileWrite")
 	// expand_location leaves other $ text as it is.
-	if got, want := string(act.Content), "hello world 1 $ p/x.txt|p/x.txt $(OTHER) $$"; got != want {
+	if got, want := string(act.Content()), "hello world 1 $ p/x.txt|p/x.txt $(OTHER) $$"; got != want {
 		t.Errorf("content %q, want %q", got, want)
 	}
 }
@@ -221,7 +221,7 @@ r(name = "t", text = "$(V0) $(V19) $(V7)")
 			t.Errorf("%s: %v", tt.subs, err)
 			continue
 		}
-		if got := string(action(t, a, "//p:t", "FileWrite").Content); got != tt.want {
+		if got := string(action(t, a, "//p:t", "FileWrite").Content()); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.subs, got, tt.want)
 		}
 	}
@@ -352,11 +352,11 @@ func TestRustCommandLine(t *testing.T) {
 	if diff := cmp.Diff([]string{"bld-out/base/libbase.rlib", "mid/src/lib.rs"}, mid.Inputs); diff != "" {
 		t.Errorf("inputs (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"mid/src/m.rs"}, mid.Discoverable); diff != "" {
+	if diff := cmp.Diff([]string{"mid/src/m.rs"}, mid.Discoverable()); diff != "" {
 		t.Errorf("discoverable inputs (-want +got):\n%s", diff)
 	}
-	if mid.Depfile != "bld-out/mid/_rust/mid-util.d" || !mid.Jobserver {
-		t.Errorf("depfile %q, jobserver %v; want the dep-info and the jobserver", mid.Depfile, mid.Jobserver)
+	if mid.Depfile() != "bld-out/mid/_rust/mid-util.d" || !mid.Jobserver {
+		t.Errorf("depfile %q, jobserver %v; want the dep-info and the jobserver", mid.Depfile(), mid.Jobserver)
 	}
 
 	app := action(t, a, "//app:app", "RustBinary")

@@ -22,6 +22,7 @@ import (
 
 	"bld/exec/crash"
 	"bld/exec/graph"
+	"bld/exec/heapgoal"
 	"bld/starlark/label"
 	"bld/starlark/loading"
 	"bld/starlark/workspace"
@@ -88,6 +89,10 @@ type Analyzer struct {
 	actionEnv []string
 	hostEnv   map[string]string
 	workers   int
+	// progress, if not nil, is where Prepare says how far it is: of
+	// progressTotal (the labels given), targetsDone were analyzed.
+	progress                   *heapgoal.Progress
+	progressTotal, targetsDone atomic.Int64
 	// release says to let go of each package once all its targets are
 	// analyzed, after calling beforeRelease, if not nil, with it
 	// (ReleasePackages).
@@ -289,6 +294,26 @@ func readLater(t *loading.Target) bool {
 	return t.Rule.Test || isBuiltinRule(t, "test_suite") || isBuiltinRule(t, "config_setting") || isBuiltinRule(t, "package_group")
 }
 
+// CountProgress makes Prepare record in pr how far it is: how many rule
+// targets it analyzed of the labels it was given (the analysis' size when
+// they are every target, as with //...; unknown once more were analyzed),
+// all of them once it returns. The heap's goal tightens towards the
+// analysis' end, where its live data and so the build's peak memory are
+// largest (heapgoal.FollowProgress). (Not the labels taken: a target
+// taken first may depend on most of the others.)
+func (a *Analyzer) CountProgress(pr *heapgoal.Progress) { a.progress = pr }
+
+// countDone counts a rule target analyzed in progress: so many of the
+// labels Prepare was given, or, past their number (dependencies outside
+// them), an analysis whose size is not known.
+func (a *Analyzer) countDone() {
+	done, total := a.targetsDone.Add(1), a.progressTotal.Load()
+	if done > total {
+		done, total = 0, 0
+	}
+	a.progress.Set(int(done), int(total))
+}
+
 // SetWorkers sets how many targets Prepare analyzes at once (at least 1;
 // New's default is GOMAXPROCS).
 func (a *Analyzer) SetWorkers(n int) { a.workers = max(n, 1) }
@@ -342,6 +367,10 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := newWork(labels)
+	if a.progress != nil {
+		a.progressTotal.Store(int64(len(labels)))
+		defer a.progress.Set(len(labels), len(labels))
+	}
 	defer context.AfterFunc(pctx, w.stop)()
 	a.st.parallel, a.st.work = true, w
 	var failed atomic.Bool
@@ -608,6 +637,9 @@ func (a *Analyzer) compute(ctx context.Context, ch *chain, e *entry, l label.Lab
 	ch.stack = append(ch.stack, l)
 	c, err := a.analyzeTarget(ctx, ch, e, t)
 	ch.stack = ch.stack[:len(ch.stack)-1]
+	if err == nil && a.progress != nil {
+		a.countDone()
+	}
 	if err == nil && a.release {
 		a.analyzed(pkg, t)
 	}

@@ -94,7 +94,7 @@ bad(name = "bad")
 	var got string
 	for _, act := range a.Actions() {
 		if strings.HasSuffix(act.Outputs[0], "x.out") {
-			got = string(act.Content)
+			got = string(act.Content())
 		}
 	}
 	want := `attr: struct ["b", "deps", "n", "name", "none", "one", "opt", "out", "outs", "s", "srcs", "strs", "tool"]

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/graph"
+	"bld/exec/heapgoal"
 	"bld/rules"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
@@ -258,5 +259,29 @@ genrule(name = "u", srcs = [":t"], outs = ["u.txt"], cmd = "x")
 	}
 	if diff := cmp.Diff([]string{"//p:d"}, owners); diff != "" {
 		t.Errorf("owners of the actions (-want +got):\n%s", diff)
+	}
+}
+
+// TestCountProgress checks that Prepare says how far it is through the
+// labels it was given: all of them once it returns.
+func TestCountProgress(t *testing.T) {
+	root := parallelWorkspace(t, 6, nil)
+	ctx := context.Background()
+	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+	pattern, err := label.ParsePattern("//...", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := loader.Expand(ctx, []label.Pattern{pattern})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, nil)
+	a.SetWorkers(2)
+	var pr heapgoal.Progress
+	a.CountProgress(&pr)
+	a.Prepare(ctx, labels)
+	if done, total := pr.Get(); done != len(labels) || total != len(labels) {
+		t.Errorf("progress after Prepare = %d of %d, want %d of %d", done, total, len(labels), len(labels))
 	}
 }

@@ -56,7 +56,7 @@ show(name = "show", out = "show.txt", deps = ["src.txt", "gen.txt", ":gen", ":no
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Split(string(action(t, a, "//p:show", "FileWrite").Content), "\n")
+	got := strings.Split(string(action(t, a, "//p:show", "FileWrite").Content()), "\n")
 	want := []string{
 		`//p:src.txt: in=True files=["p/src.txt"] exe=None str=DefaultInfo(files = depset([<source file p/src.txt>]))`,
 		`//p:gen.txt: in=True files=["bld-out/p/gen.txt"] exe=None str=DefaultInfo(files = depset([<generated file bld-out/p/gen.txt>]))`,

@@ -92,7 +92,7 @@ genrule(name = "own", outs = ["o.txt"], cmd = "echo > $@",
 	}
 	got := map[string]map[string]string{}
 	for _, act := range a.Actions() {
-		got[act.Owner] = act.ExecProperties
+		got[act.Owner] = act.ExecProperties()
 	}
 	want := map[string]map[string]string{
 		"//p:dflt": {"OSFamily": "linux", "container-image": "docker://debian:12"},

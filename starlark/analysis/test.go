@@ -169,7 +169,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 			Inputs:       uniqueSorted(inputs),
 			Outputs:      []string{stamp},
 			NoCache:      opts.NoCache,
-			Timeout:      cmp.Or(opts.Timeout, testTimeouts[timeout]),
+			More:         &graph.More{Timeout: cmp.Or(opts.Timeout, testTimeouts[timeout])},
 			QuietOutput:  !opts.ShowOutput,
 			QuietFailure: opts.HideFailures,
 			Test:         true,
@@ -177,7 +177,7 @@ func (a *Analyzer) TestActions(c *Configured, opts TestOptions) ([]string, error
 		for _, tag := range t.Tags {
 			applyRequirement(act, tag)
 		}
-		act.ExecProperties = a.config.execProperties(t.ExecProperties)
+		act.Edit().ExecProperties = a.config.execProperties(t.ExecProperties)
 		if err := a.addAction(act); err != nil {
 			return nil, fmt.Errorf("%s: test %s: %v", t.Pos, t.Label, err)
 		}

@@ -55,7 +55,7 @@ func FuzzBuildFile(f *testing.F) {
 			t.Fatal(err)
 		}
 		l := loading.New(loading.Options{Root: root, Builtins: rules.Files, MaxSteps: 200_000, MaxMemory: 256 << 20})
-		stop := l.WatchMemory()
+		stop := l.WatchMemory(nil)
 		defer stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

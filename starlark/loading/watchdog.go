@@ -80,7 +80,10 @@ func (ts *threads) cancelAll(reason func(names string) string) []string {
 // garbage is collected before it could count, and the heap follows its
 // live data by heapgoal.Analysis (bld's one heap policy), so that an
 // analysis does not peak at five times what it keeps (GOGC=400). A
-// MaxMemory of 0 (or less) watches nothing, and leaves GOGC alone.
+// MaxMemory of 0 (or less) watches nothing, and leaves GOGC alone. pr,
+// if not nil, is how far the analysis that follows is through its targets
+// (analysis.Analyzer.CountProgress): the goal then tightens towards its end
+// (heapgoal.FollowProgress).
 //
 // What it cannot catch: one allocation larger than the memory the machine
 // has ends the process before any sample can see it. Starlark itself
@@ -88,7 +91,7 @@ func (ts *threads) cancelAll(reason func(names string) string) []string {
 // x = [0] * (1 << 29), 8 GiB in one allocation, is below that limit: where
 // the memory exists the watchdog cancels the file just after; where it
 // does not, the Go runtime stops with "out of memory".
-func (l *Loader) WatchMemory() (stop func()) {
+func (l *Loader) WatchMemory(pr *heapgoal.Progress) (stop func()) {
 	limit := l.opts.MaxMemory
 	if limit <= 0 {
 		return func() {}
@@ -98,7 +101,7 @@ func (l *Loader) WatchMemory() (stop func()) {
 	// garbage awaiting a collection.
 	sample := []metrics.Sample{{Name: heapMetric}}
 	prevLimit := debug.SetMemoryLimit(limit)
-	stopGoal := heapgoal.Follow(heapgoal.Analysis)
+	stopGoal := heapgoal.FollowProgress(heapgoal.Analysis, pr)
 	stopWatching := crash.Every(watchInterval, func() {
 		metrics.Read(sample)
 		heap := uint64Of(sample[0])

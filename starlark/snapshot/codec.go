@@ -351,7 +351,7 @@ func (e *encoder) action(a *graph.Action) {
 		{a.NoSandbox, flagNoSandbox}, {a.Test, flagTest}, {a.QuietOutput, flagQuietOutput},
 		{a.QuietFailure, flagQuietFailure}, {a.AllowDaemon, flagAllowDaemon},
 		{a.NoRemoteExec, flagNoRemoteExec}, {a.NoRemoteCache, flagNoRemoteCache},
-		{a.Serial, flagSerial}, {a.Content != nil, flagContent},
+		{a.Serial, flagSerial}, {a.Content() != nil, flagContent},
 	} {
 		if f.set {
 			flags |= f.flag
@@ -363,25 +363,25 @@ func (e *encoder) action(a *graph.Action) {
 	e.str(a.Description)
 	e.strings(a.Argv)
 	e.strings(a.Env)
-	if a.Content != nil {
-		e.uint(uint64(len(a.Content)))
-		e.buf = append(e.buf, a.Content...)
+	if a.Content() != nil {
+		e.uint(uint64(len(a.Content())))
+		e.buf = append(e.buf, a.Content()...)
 	}
 	e.strings(a.Inputs)
 	e.strings(a.Outputs)
-	e.strings(a.Discoverable)
-	e.str(a.Depfile)
-	e.str(a.JobserverStyle)
-	e.int(int64(a.Timeout))
-	e.count(len(a.ExecProperties), a.ExecProperties == nil)
-	for _, k := range sortedKeys(a.ExecProperties) {
+	e.strings(a.Discoverable())
+	e.str(a.Depfile())
+	e.str(a.JobserverStyle())
+	e.int(int64(a.Timeout()))
+	e.count(len(a.ExecProperties()), a.ExecProperties() == nil)
+	for _, k := range sortedKeys(a.ExecProperties()) {
 		e.str(k)
-		e.str(a.ExecProperties[k])
+		e.str(a.ExecProperties()[k])
 	}
-	e.str(a.Group)
-	e.str(a.Hint)
-	e.str(a.Pipeline)
-	e.str(a.Stage)
+	e.str(a.Group())
+	e.str(a.Hint())
+	e.str(a.Pipeline())
+	e.str(a.Stage())
 }
 
 func (e *encoder) index(x *Index) {
@@ -731,35 +731,37 @@ func (d *decoder) action(a *graph.Action) {
 	a.Description = d.str()
 	a.Argv = d.strings()
 	a.Env = d.strings()
+	var m graph.More // on the stack: most actions have none (SetMore)
 	if flags&flagContent != 0 {
 		n := d.uint()
 		if n > uint64(len(d.data)-d.pos) {
 			d.fail()
 			return
 		}
-		a.Content = slices.Clone(d.data[d.pos : d.pos+int(n)])
-		if a.Content == nil {
-			a.Content = []byte{}
+		m.Content = slices.Clone(d.data[d.pos : d.pos+int(n)])
+		if m.Content == nil {
+			m.Content = []byte{}
 		}
 		d.pos += int(n)
 	}
 	a.Inputs = d.strings()
 	a.Outputs = d.strings()
-	a.Discoverable = d.strings()
-	a.Depfile = d.str()
-	a.JobserverStyle = d.str()
-	a.Timeout = time.Duration(d.int())
+	m.Discoverable = d.strings()
+	m.Depfile = d.str()
+	m.JobserverStyle = d.str()
+	m.Timeout = time.Duration(d.int())
 	if n, ok := d.count(); ok {
-		a.ExecProperties = make(map[string]string, n)
+		m.ExecProperties = make(map[string]string, n)
 		for range n {
 			k := d.str()
-			a.ExecProperties[k] = d.str()
+			m.ExecProperties[k] = d.str()
 		}
 	}
-	a.Group = d.str()
-	a.Hint = d.str()
-	a.Pipeline = d.str()
-	a.Stage = d.str()
+	m.Group = d.str()
+	m.Hint = d.str()
+	m.Pipeline = d.str()
+	m.Stage = d.str()
+	a.SetMore(m)
 }
 
 func (d *decoder) index() *Index {

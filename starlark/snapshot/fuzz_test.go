@@ -98,7 +98,7 @@ func FuzzSnapshotDecode(f *testing.F) {
 	for _, s := range []*Snapshot{
 		{Key: "k", Reads: &workspace.Reads{Files: map[string]string{"BUILD.star": "d"}, Exists: map[string]bool{"a.c": true}},
 			Env:     map[string]EnvValue{"HOME": {Value: "/h", Set: true}},
-			Actions: []*graph.Action{{Owner: "//:a", Mnemonic: "Genrule", Argv: []string{"sh", "-c", "x"}, Inputs: []string{"a.c"}, Outputs: []string{"bld-out/a"}, Content: []byte("c"), ExecProperties: map[string]string{"k": "v"}}},
+			Actions: []*graph.Action{{Owner: "//:a", Mnemonic: "Genrule", Argv: []string{"sh", "-c", "x"}, Inputs: []string{"a.c"}, Outputs: []string{"bld-out/a"}, More: &graph.More{ExecProperties: map[string]string{"k": "v"}, Content: []byte("c")}}},
 			Goals:   []string{"bld-out/a"},
 			Index: NewIndex([]Package{{Path: "", Files: []string{"BUILD.star"}, Roots: []string{"a"}}},
 				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}, Env: []string{"HOME"}}}, []string{"bld-out/a"})},

@@ -126,7 +126,8 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			return plan, err
 		}
 	}
-	stopWatch := sync.OnceFunc(req.Loader.WatchMemory())
+	progress := &heapgoal.Progress{}
+	stopWatch := sync.OnceFunc(req.Loader.WatchMemory(progress))
 	defer stopWatch()
 	if changes != nil && changes.Full == "" && req.Tests == nil {
 		if plan, ok, err := analyzeIncremental(ctx, req, key, snap, changes, t); ok || err != nil {
@@ -152,6 +153,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	}
 	t = ph.Add("loading", t)
 	an := analysis.New(req.Loader, cfg, base, req.HostEnv)
+	an.CountProgress(progress)
 	// What analysis no longer needs is let go of as it goes: a package
 	// once all its targets are analyzed (the index entry of each is made
 	// before), their attributes' values once each is.
