@@ -220,3 +220,69 @@ func TestAnalyzeSnapshotBytes(t *testing.T) {
 		t.Errorf("snapshot: reads %v, index %v, %d actions; want p3/a.in's existence, an index, 12 actions", s.Reads, s.Index != nil, len(s.Actions))
 	}
 }
+
+// TestSaveLaterKilled checks the state a build killed before its snapshot
+// was written leaves (Request.SaveLater; the write is atomic, so the file
+// is the snapshot of the build before): the next Analyze finds it stale
+// and analyzes again, and plans what the workspace says now.
+func TestSaveLaterKilled(t *testing.T) {
+	root := t.TempDir()
+	writeWorkspace(t, root, map[string]string{
+		"WORKSPACE.star": "",
+		"p/BUILD.star":   `genrule(name = "g", outs = ["g.txt"], cmd = "echo one > $@")` + "\n",
+	})
+	l := Layout{Root: root}
+	os.MkdirAll(l.StateDir(), 0o755)
+	pattern, err := label.ParsePattern("//p:g", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyze := func() (*Plan, []string) {
+		var ph Phases
+		p, err := Analyze(context.Background(), Request{
+			Loader:    loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+			Base:      []string{"PATH=/usr/bin:/bin"},
+			Patterns:  []label.Pattern{pattern},
+			Lookup:    func(string) (string, bool) { return "", false },
+			SnapPath:  l.AnalysisSnapshot(),
+			Phases:    &ph,
+			Identity:  "test",
+			Stderr:    io.Discard,
+			SaveLater: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitSaved(); err != nil {
+			t.Fatalf("WaitSaved: %v", err)
+		}
+		var names []string
+		for _, p := range ph.List {
+			names = append(names, p.Name)
+		}
+		return p, names
+	}
+	analyze()
+	before, err := os.ReadFile(l.AnalysisSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeWorkspace(t, root, map[string]string{
+		"p/BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo two > $@")` + "\n",
+	})
+	analyze()
+	// Killed before the write: the snapshot on disk is the one before.
+	if err := os.WriteFile(l.AnalysisSnapshot(), before, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, phases := analyze()
+	if len(phases) == 0 || phases[0] == "analysis snapshot" {
+		t.Errorf("after a build killed before its save: phases %v, want an analysis", phases)
+	}
+	if argv := p.Graph.Actions[0].Argv; !strings.Contains(argv[len(argv)-1], "echo two") {
+		t.Errorf("after a build killed before its save: command %q, want the workspace's echo two", argv)
+	}
+	if _, phases = analyze(); len(phases) != 1 || phases[0] != "analysis snapshot" {
+		t.Errorf("the build after: phases %v, want the snapshot", phases)
+	}
+}
