@@ -48,8 +48,10 @@ type Plan struct {
 	// the graph's actions.
 	Stats *filestat.Set
 	// saved, if not nil, waits for the snapshot being saved
-	// (Request.SaveLater) and returns its error.
-	saved func() error
+	// (Request.SaveLater) and returns its error; startSave lets the save
+	// go on (Execute calls it once the first command has started).
+	saved     func() error
+	startSave func()
 	// analyzed says that the plan comes from a complete analysis: the
 	// heap Execute starts with is then mostly the analysis' garbage (and
 	// the snapshot's encoding), not data loaded for the build to keep.
@@ -302,11 +304,21 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	}
 	if req.SaveLater {
 		// Only the next build reads the snapshot: it is finished and
-		// written while this one runs its actions, off the path to the
-		// first command.
-		done := make(chan error, 1)
-		crash.Go(func() { done <- write() })
-		plan.saved = sync.OnceValue(func() error { return <-done })
+		// written while this one runs its actions, once the first has
+		// started (Execute), so that it takes no CPU from the path to
+		// the first command (the head's encoding, already under way, is
+		// over by then: it overlaps the collection and the graph's
+		// checks above).
+		start, done := make(chan struct{}), make(chan error, 1)
+		crash.Go(func() {
+			<-start
+			done <- write()
+		})
+		plan.startSave = sync.OnceFunc(func() { close(start) })
+		plan.saved = sync.OnceValue(func() error {
+			plan.startSave()
+			return <-done
+		})
 		return plan, nil
 	}
 	if err := write(); err != nil {
@@ -316,7 +328,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 }
 
 // WaitSaved waits until the analysis snapshot that Analyze left to save
-// (Request.SaveLater) is written, and returns why it could not be (the
+// (Request.SaveLater) is written (starting the save if Execute has not), and returns why it could not be (the
 // next build then analyzes again); it returns nil at once when none is
 // pending, and the same answer when called again. A process that exits
 // without calling it may leave no snapshot, never a partial one (the write
@@ -326,6 +338,14 @@ func (p *Plan) WaitSaved() error {
 		return nil
 	}
 	return p.saved()
+}
+
+// releaseSave lets the snapshot's save that Analyze left (Request.SaveLater)
+// go on; it does nothing without one, or once called.
+func (p *Plan) releaseSave() {
+	if p.startSave != nil {
+		p.startSave()
+	}
 }
 
 // headResult is what encoding a snapshot's head gave.

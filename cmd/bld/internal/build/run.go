@@ -209,12 +209,19 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
 	}
+	// The snapshot's save that Analyze left goes on once the first
+	// command has started, or once the run is over if none does.
+	defer plan.releaseSave()
+	observer := o.Observer
+	if plan.startSave != nil {
+		observer = &releaseOnStart{Observer: o.Observer, release: plan.releaseSave}
+	}
 	opts := executor.Options{
 		Root:       o.Layout.Root,
 		KeepGoing:  o.KeepGoing,
 		Cache:      ac,
 		Tokens:     o.Tokens,
-		Observer:   o.Observer,
+		Observer:   observer,
 		ProcessDir: o.Layout.ProcessDir(),
 		StagingDir: o.Layout.StagingDir(),
 		LogDir:     o.Layout.LogDir(),
@@ -285,4 +292,17 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		out.RemoteRan, out.RemoteExecCached = runner.Counts()
 	}
 	return out, nil
+}
+
+// releaseOnStart is an Observer that calls release when the first action
+// starts (and passes everything on).
+type releaseOnStart struct {
+	executor.Observer
+	release func() // idempotent
+}
+
+// Started implements executor.Observer.
+func (r *releaseOnStart) Started(id int, a *graph.Action) {
+	r.Observer.Started(id, a)
+	r.release()
 }
