@@ -271,7 +271,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	var ph build.Phases
 	ph.Add("starting", traceStart)
 	req := analyzeRequest{cfg: cfg, base: base, patterns: patterns,
-		snapPath: paths.AnalysisSnapshot(), keepGoing: f.keepGoing, ph: &ph}
+		snapPath: paths.AnalysisSnapshot(), keepGoing: f.keepGoing, ph: &ph, saveLater: !f.noBuild}
 	if ext != nil {
 		req.tests = ext.tests
 		if ext.fresh {
@@ -282,6 +282,9 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	if err != nil {
 		return nil, err
 	}
+	// The analysis snapshot is written while the actions run
+	// (build.Request.SaveLater); the build ends once it is.
+	defer waitSaved(env, plan)
 	result := &buildResult{root: s.root, plan: plan}
 	if f.compdb {
 		// Written before anything is built, so that an editor gets it
@@ -608,6 +611,17 @@ type analyzeRequest struct {
 	keepGoing bool
 	tests     *analysis.TestOptions
 	ph        *build.Phases
+	// saveLater leaves the snapshot's write to run beside what follows
+	// (build.Request.SaveLater); the caller waits with waitSaved.
+	saveLater bool
+}
+
+// waitSaved waits for the analysis snapshot of plan to be written
+// (build.Plan.WaitSaved) and warns when it could not be.
+func waitSaved(env *environment, plan *build.Plan) {
+	if err := plan.WaitSaved(); err != nil {
+		fmt.Fprintf(env.stderr, "bld: warning: %v (the next build will analyze again)\n", err)
+	}
 }
 
 // analyzeForQuery plans what a query of patterns looks at: with the
@@ -627,6 +641,7 @@ func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequ
 		Loader: s.loader, Config: req.cfg, Base: req.base, Patterns: req.patterns,
 		HostEnv: env.vars, Lookup: env.lookup, SnapPath: req.snapPath, KeepGoing: req.keepGoing,
 		Tests: req.tests, Phases: req.ph, Identity: bldIdentity(), Stderr: env.stderr,
+		SaveLater: req.saveLater,
 	})
 }
 

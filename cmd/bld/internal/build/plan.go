@@ -47,6 +47,11 @@ type Plan struct {
 	// stat'ing them again; nil without a snapshot. It holds no output of
 	// the graph's actions.
 	Stats *filestat.Set
+	// saved, if not nil, waits for the snapshot being saved
+	// (Request.SaveLater) and returns its error; startSave lets the save
+	// go on (Execute calls it once the first command has started).
+	saved     func() error
+	startSave func()
 	// analyzed says that the plan comes from a complete analysis: the
 	// heap Execute starts with is then mostly the analysis' garbage (and
 	// the snapshot's encoding), not data loaded for the build to keep.
@@ -77,6 +82,13 @@ type Request struct {
 	Identity string
 	// Stderr receives -k's analysis errors and warnings.
 	Stderr io.Writer
+	// SaveLater has Analyze return before the snapshot of a complete
+	// analysis is finished and written: that is done on another
+	// goroutine, while the caller runs the plan, and Plan.WaitSaved waits
+	// for it and returns its error, which the caller reports. Without it,
+	// Analyze writes the snapshot before it returns and warns on Stderr
+	// when it cannot.
+	SaveLater bool
 	// wholeSnapshots has an incremental analysis encode its snapshot
 	// whole, never as a patch (snapshot.Loaded.SaveNext), for tests.
 	wholeSnapshots bool
@@ -295,15 +307,58 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		return plan, nil
 	}
 	// The reads are complete once the graph's sources are checked.
-	hr := <-head
-	err = hr.err
-	if err == nil {
-		err = hr.head.Save(snapPath, view.Reads(), index)
+	reads := view.Reads()
+	write := func() error {
+		hr := <-head
+		if hr.err != nil {
+			return hr.err
+		}
+		return hr.head.Save(snapPath, reads, index)
 	}
-	if err != nil {
+	if req.SaveLater {
+		// Only the next build reads the snapshot: it is finished and
+		// written while this one runs its actions, once the first has
+		// started (Execute), so that it takes no CPU from the path to
+		// the first command (the head's encoding, already under way, is
+		// over by then: it overlaps the collection and the graph's
+		// checks above).
+		start, done := make(chan struct{}), make(chan error, 1)
+		crash.Go(func() {
+			<-start
+			done <- write()
+		})
+		plan.startSave = sync.OnceFunc(func() { close(start) })
+		plan.saved = sync.OnceValue(func() error {
+			plan.startSave()
+			return <-done
+		})
+		return plan, nil
+	}
+	if err := write(); err != nil {
 		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
 	}
 	return plan, nil
+}
+
+// WaitSaved waits until the analysis snapshot that Analyze left to save
+// (Request.SaveLater) is written (starting the save if Execute has not), and returns why it could not be (the
+// next build then analyzes again); it returns nil at once when none is
+// pending, and the same answer when called again. A process that exits
+// without calling it may leave no snapshot, never a partial one (the write
+// is atomic).
+func (p *Plan) WaitSaved() error {
+	if p.saved == nil {
+		return nil
+	}
+	return p.saved()
+}
+
+// releaseSave lets the snapshot's save that Analyze left (Request.SaveLater)
+// go on; it does nothing without one, or once called.
+func (p *Plan) releaseSave() {
+	if p.startSave != nil {
+		p.startSave()
+	}
 }
 
 // headResult is what encoding a snapshot's head gave.

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"bld/exec/executor"
 	"bld/exec/filestat"
 	"bld/exec/graph"
+	"bld/exec/status"
 	"bld/rules"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
@@ -117,7 +119,10 @@ func TestPlanStatsDropOutputs(t *testing.T) {
 // TestAnalyzeSnapshotBytes checks the snapshot Analyze saves, whose actions
 // are encoded while the index is made and the graph checked: the same
 // workspace in two directories gives the same bytes, and they hold the
-// reads of the graph's check (a source's existence) and the index.
+// reads of the graph's check (a source's existence) and the index. Saved
+// later (Request.SaveLater) while the plan's actions run (under -race:
+// the executor and the encoder share the actions), the bytes are the
+// same, and the next Analyze reuses them.
 func TestAnalyzeSnapshotBytes(t *testing.T) {
 	files := map[string]string{"WORKSPACE.star": ""}
 	for i := range 6 {
@@ -134,7 +139,7 @@ func TestAnalyzeSnapshotBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	save := func() []byte {
+	save := func(later bool) []byte {
 		root := t.TempDir()
 		for name, content := range files {
 			os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755)
@@ -145,13 +150,14 @@ func TestAnalyzeSnapshotBytes(t *testing.T) {
 		l := Layout{Root: root}
 		os.MkdirAll(l.StateDir(), 0o755)
 		p, err := Analyze(context.Background(), Request{
-			Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
-			Base:     []string{"PATH=/usr/bin:/bin"},
-			Patterns: []label.Pattern{pattern},
-			Lookup:   func(string) (string, bool) { return "", false },
-			SnapPath: l.AnalysisSnapshot(),
-			Identity: "test",
-			Stderr:   io.Discard,
+			Loader:    loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+			Base:      []string{"PATH=/usr/bin:/bin"},
+			Patterns:  []label.Pattern{pattern},
+			Lookup:    func(string) (string, bool) { return "", false },
+			SnapPath:  l.AnalysisSnapshot(),
+			Identity:  "test",
+			Stderr:    io.Discard,
+			SaveLater: later,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -159,15 +165,52 @@ func TestAnalyzeSnapshotBytes(t *testing.T) {
 		if len(p.Graph.Actions) != 12 {
 			t.Fatalf("%d actions, want 12", len(p.Graph.Actions))
 		}
+		if later {
+			out, err := Execute(context.Background(), p, ExecOptions{
+				Layout: l, CacheDir: filepath.Join(root, "cache"), Tokens: executor.NewSemaphore(2),
+				Observer: status.Multi(),
+			})
+			if err != nil || out.RunErr != nil || out.Summary.Ran != 12 {
+				t.Fatalf("executing beside the save: %v, %v, %+v", err, out.RunErr, out.Summary)
+			}
+			if err := p.WaitSaved(); err != nil {
+				t.Fatalf("WaitSaved: %v", err)
+			}
+			if err := p.WaitSaved(); err != nil {
+				t.Fatalf("WaitSaved again: %v", err)
+			}
+			var ph Phases
+			again, err := Analyze(context.Background(), Request{
+				Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+				Base:     []string{"PATH=/usr/bin:/bin"},
+				Patterns: []label.Pattern{pattern},
+				Lookup:   func(string) (string, bool) { return "", false },
+				SnapPath: l.AnalysisSnapshot(),
+				Phases:   &ph,
+				Identity: "test",
+				Stderr:   io.Discard,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ph.List) != 1 || ph.List[0].Name != "analysis snapshot" || len(again.Graph.Actions) != 12 {
+				t.Errorf("after a build that saved later: phases %v, %d actions; want the snapshot's 12", ph.List, len(again.Graph.Actions))
+			}
+		} else if err := p.WaitSaved(); err != nil {
+			t.Fatalf("WaitSaved without SaveLater: %v", err)
+		}
 		data, err := os.ReadFile(l.AnalysisSnapshot())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return data
 	}
-	first := save()
-	if again := save(); !bytes.Equal(first, again) {
+	first := save(false)
+	if again := save(false); !bytes.Equal(first, again) {
 		t.Fatal("the same workspace saved different snapshots")
+	}
+	if later := save(true); !bytes.Equal(first, later) {
+		t.Fatal("the snapshot saved while the actions ran differs from the one saved before")
 	}
 	s, err := snapshot.Decode(first)
 	if err != nil {
@@ -175,5 +218,71 @@ func TestAnalyzeSnapshotBytes(t *testing.T) {
 	}
 	if s.Reads == nil || !s.Reads.Exists["p3/a.in"] || s.Index == nil || len(s.Actions) != 12 {
 		t.Errorf("snapshot: reads %v, index %v, %d actions; want p3/a.in's existence, an index, 12 actions", s.Reads, s.Index != nil, len(s.Actions))
+	}
+}
+
+// TestSaveLaterKilled checks the state a build killed before its snapshot
+// was written leaves (Request.SaveLater; the write is atomic, so the file
+// is the snapshot of the build before): the next Analyze finds it stale
+// and analyzes again, and plans what the workspace says now.
+func TestSaveLaterKilled(t *testing.T) {
+	root := t.TempDir()
+	writeWorkspace(t, root, map[string]string{
+		"WORKSPACE.star": "",
+		"p/BUILD.star":   `genrule(name = "g", outs = ["g.txt"], cmd = "echo one > $@")` + "\n",
+	})
+	l := Layout{Root: root}
+	os.MkdirAll(l.StateDir(), 0o755)
+	pattern, err := label.ParsePattern("//p:g", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyze := func() (*Plan, []string) {
+		var ph Phases
+		p, err := Analyze(context.Background(), Request{
+			Loader:    loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+			Base:      []string{"PATH=/usr/bin:/bin"},
+			Patterns:  []label.Pattern{pattern},
+			Lookup:    func(string) (string, bool) { return "", false },
+			SnapPath:  l.AnalysisSnapshot(),
+			Phases:    &ph,
+			Identity:  "test",
+			Stderr:    io.Discard,
+			SaveLater: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitSaved(); err != nil {
+			t.Fatalf("WaitSaved: %v", err)
+		}
+		var names []string
+		for _, p := range ph.List {
+			names = append(names, p.Name)
+		}
+		return p, names
+	}
+	analyze()
+	before, err := os.ReadFile(l.AnalysisSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeWorkspace(t, root, map[string]string{
+		"p/BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo two > $@")` + "\n",
+	})
+	analyze()
+	// Killed before the write: the snapshot on disk is the one before.
+	if err := os.WriteFile(l.AnalysisSnapshot(), before, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, phases := analyze()
+	if len(phases) == 0 || phases[0] == "analysis snapshot" {
+		t.Errorf("after a build killed before its save: phases %v, want an analysis", phases)
+	}
+	if argv := p.Graph.Actions[0].Argv; !strings.Contains(argv[len(argv)-1], "echo two") {
+		t.Errorf("after a build killed before its save: command %q, want the workspace's echo two", argv)
+	}
+	if _, phases = analyze(); len(phases) != 1 || phases[0] != "analysis snapshot" {
+		t.Errorf("the build after: phases %v, want the snapshot", phases)
 	}
 }

@@ -209,12 +209,19 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
 	}
+	// The snapshot's save that Analyze left goes on once the first
+	// command has started, or once the run is over if none does.
+	defer plan.releaseSave()
+	observer := o.Observer
+	if plan.startSave != nil {
+		observer = &releaseOnStart{Observer: o.Observer, release: plan.releaseSave}
+	}
 	opts := executor.Options{
 		Root:       o.Layout.Root,
 		KeepGoing:  o.KeepGoing,
 		Cache:      ac,
 		Tokens:     o.Tokens,
-		Observer:   o.Observer,
+		Observer:   observer,
 		ProcessDir: o.Layout.ProcessDir(),
 		StagingDir: o.Layout.StagingDir(),
 		LogDir:     o.Layout.LogDir(),
@@ -242,8 +249,9 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	out := &Outcome{}
 	// After a complete analysis, what the heap holds past its live data
 	// is garbage (the analysis', the snapshot's encoding), and the last
-	// collection ran while the snapshot was written: the goal follows a
-	// collection started now (FollowCollected). Taking the heap as it is
+	// collection ran while the snapshot was encoded (it may still be, and
+	// be written, while the actions start: Request.SaveLater): the goal
+	// follows a collection started now (FollowCollected). Taking the heap as it is
 	// for the base, as a build that loaded the snapshot must (what it
 	// loaded is live), let it grow by the headroom on top of that
 	// garbage: at 10,000 actions, to 41 MB of heap for 9 MB live.
@@ -284,4 +292,17 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		out.RemoteRan, out.RemoteExecCached = runner.Counts()
 	}
 	return out, nil
+}
+
+// releaseOnStart is an Observer that calls release when the first action
+// starts (and passes everything on).
+type releaseOnStart struct {
+	executor.Observer
+	release func() // idempotent
+}
+
+// Started implements executor.Observer.
+func (r *releaseOnStart) Started(id int, a *graph.Action) {
+	r.Observer.Started(id, a)
+	r.release()
 }
