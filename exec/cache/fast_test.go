@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -893,5 +894,42 @@ func TestPreloadRecord(t *testing.T) {
 				t.Errorf("record has key %q, preloaded one used %v; want %q, %v", got, r == p.r, tc.want, tc.reuse)
 			}
 		})
+	}
+}
+
+// TestFastRecordSaveStreams checks the file save streams: the header, the
+// checksum of the entries, then the entries as encode gives them; and a
+// second save of the same record writes the same bytes.
+func TestFastRecordSaveStreams(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "actions")
+	r := loadFastRecord(file)
+	for i := range 300 {
+		id := fmt.Sprintf("bld-out/p%03d/out", i)
+		r.set(id, &fastEntry{key: "k" + id, paths: []string{"src/" + id}, stamps: []stamp{{size: int64(i), mtime: 1, ctime: 2, ino: uint64(i)}}})
+	}
+	order := []string{"bld-out/p007/out", "missing", "bld-out/p003/out"}
+	var body []byte
+	r.encode(order, func(b []byte) { body = append(body, b...) })
+	if err := r.save(order); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	want := append(append([]byte(actionsHeader), sum[:]...), body...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("saved %d bytes, want header, checksum and the %d bytes of the entries", len(got), len(body))
+	}
+	r.dirty.Store(true)
+	if err := r.save(order); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(file); !bytes.Equal(again, got) {
+		t.Errorf("a second save of the same record wrote other bytes")
+	}
+	if n := len(loadFastRecord(file).slots); n != 301 {
+		t.Errorf("loaded %d entries, want 301 (300 and the empty place of missing)", n)
 	}
 }
