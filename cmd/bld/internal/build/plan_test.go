@@ -44,17 +44,10 @@ func TestAnalyzeAndSnapshot(t *testing.T) {
 	}
 	plan := func(cfg analysis.Config) (*Plan, []string) {
 		var ph Phases
-		p, err := Analyze(context.Background(), Request{
-			Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
-			Config:   cfg,
-			Base:     []string{"PATH=/usr/bin:/bin"},
-			Patterns: []label.Pattern{pattern},
-			Lookup:   func(string) (string, bool) { return "", false },
-			SnapPath: l.AnalysisSnapshot(),
-			Phases:   &ph,
-			Identity: "test",
-			Stderr:   io.Discard,
-		})
+		p, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
+			r.Config = cfg
+			r.Phases = &ph
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,16 +142,9 @@ func TestAnalyzeSnapshotBytes(t *testing.T) {
 		}
 		l := Layout{Root: root}
 		os.MkdirAll(l.StateDir(), 0o755)
-		p, err := Analyze(context.Background(), Request{
-			Loader:    loading.New(loading.Options{Root: root, Builtins: rules.Files}),
-			Base:      []string{"PATH=/usr/bin:/bin"},
-			Patterns:  []label.Pattern{pattern},
-			Lookup:    func(string) (string, bool) { return "", false },
-			SnapPath:  l.AnalysisSnapshot(),
-			Identity:  "test",
-			Stderr:    io.Discard,
-			SaveLater: later,
-		})
+		p, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
+			r.SaveLater = later
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,16 +166,9 @@ func TestAnalyzeSnapshotBytes(t *testing.T) {
 				t.Fatalf("WaitSaved again: %v", err)
 			}
 			var ph Phases
-			again, err := Analyze(context.Background(), Request{
-				Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
-				Base:     []string{"PATH=/usr/bin:/bin"},
-				Patterns: []label.Pattern{pattern},
-				Lookup:   func(string) (string, bool) { return "", false },
-				SnapPath: l.AnalysisSnapshot(),
-				Phases:   &ph,
-				Identity: "test",
-				Stderr:   io.Discard,
-			})
+			again, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
+				r.Phases = &ph
+			}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,17 +218,10 @@ func TestSaveLaterKilled(t *testing.T) {
 	}
 	analyze := func() (*Plan, []string) {
 		var ph Phases
-		p, err := Analyze(context.Background(), Request{
-			Loader:    loading.New(loading.Options{Root: root, Builtins: rules.Files}),
-			Base:      []string{"PATH=/usr/bin:/bin"},
-			Patterns:  []label.Pattern{pattern},
-			Lookup:    func(string) (string, bool) { return "", false },
-			SnapPath:  l.AnalysisSnapshot(),
-			Phases:    &ph,
-			Identity:  "test",
-			Stderr:    io.Discard,
-			SaveLater: true,
-		})
+		p, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
+			r.Phases = &ph
+			r.SaveLater = true
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,4 +257,20 @@ func TestSaveLaterKilled(t *testing.T) {
 	if _, phases = analyze(); len(phases) != 1 || phases[0] != "analysis snapshot" {
 		t.Errorf("the build after: phases %v, want the snapshot", phases)
 	}
+}
+
+// testRequest is the Request of these tests for pattern in the workspace
+// root (layout l), with set's changes.
+func testRequest(root string, l Layout, pattern label.Pattern, set func(*Request)) Request {
+	r := Request{
+		Loader:   loading.New(loading.Options{Root: root, Builtins: rules.Files}),
+		Base:     []string{"PATH=/usr/bin:/bin"},
+		Patterns: []label.Pattern{pattern},
+		Lookup:   func(string) (string, bool) { return "", false },
+		SnapPath: l.AnalysisSnapshot(),
+		Identity: "test",
+		Stderr:   io.Discard,
+	}
+	set(&r)
+	return r
 }
