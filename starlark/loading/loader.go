@@ -86,6 +86,10 @@ type moduleEntry struct {
 	owner   *loadChain
 	globals starlark.StringDict
 	err     error
+	// interrupted says the evaluation was cut short by its caller's
+	// context: the entry is no longer in the loader's map, and a waiter
+	// whose own context is alive evaluates the module again.
+	interrupted bool
 }
 
 type packageEntry struct {
@@ -95,6 +99,8 @@ type packageEntry struct {
 	// released is set by Release: pkg is nil, and the next LoadPackage
 	// evaluates the package again.
 	released bool
+	// interrupted: as moduleEntry's.
+	interrupted bool
 }
 
 // A loadChain is one goroutine's stack of modules being loaded. waitingFor
@@ -178,28 +184,45 @@ func (l *Loader) View() *workspace.View { return l.view }
 
 // LoadPackage evaluates the BUILD.star of package pkg, once; later and
 // concurrent calls share the result.
+//
+// An evaluation that fails because its ctx ended (an analysis cancelled
+// when another target failed, say) is not remembered: the next call
+// evaluates the package again, and so does a concurrent caller whose own
+// ctx is alive, rather than reporting an interruption that was not its own.
 func (l *Loader) LoadPackage(ctx context.Context, pkg string) (*Package, error) {
-	l.mu.Lock()
-	e, ok := l.packages[pkg]
-	if ok && e.released {
-		ok = false
-	}
-	if !ok {
-		e = &packageEntry{done: make(chan struct{})}
-		l.packages[pkg] = e
-	}
-	l.mu.Unlock()
-	if ok {
+	for {
+		l.mu.Lock()
+		e, ok := l.packages[pkg]
+		if ok && e.released {
+			ok = false
+		}
+		if !ok {
+			e = &packageEntry{done: make(chan struct{})}
+			l.packages[pkg] = e
+		}
+		l.mu.Unlock()
+		if !ok {
+			e.pkg, e.err = l.evalPackage(ctx, pkg)
+			if e.err != nil && ctx.Err() != nil {
+				l.mu.Lock()
+				e.interrupted = true
+				if l.packages[pkg] == e {
+					delete(l.packages, pkg)
+				}
+				l.mu.Unlock()
+			}
+			close(e.done)
+			return e.pkg, e.err
+		}
 		select {
 		case <-e.done:
-			return e.pkg, e.err
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if !e.interrupted {
+			return e.pkg, e.err
+		}
 	}
-	e.pkg, e.err = l.evalPackage(ctx, pkg)
-	close(e.done)
-	return e.pkg, e.err
 }
 
 func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) {
@@ -322,6 +345,18 @@ func (l *Loader) loadModule(ctx context.Context, chain *loadChain, m label.Label
 	if !strings.HasSuffix(m.Name, ".star") {
 		return nil, fmt.Errorf("cannot load %s: only .star files can be loaded", m)
 	}
+	for {
+		globals, again, err := l.loadModuleOnce(ctx, chain, m)
+		if !again {
+			return globals, err
+		}
+	}
+}
+
+// loadModuleOnce is loadModule's body; again says that the module was
+// being loaded by another caller whose evaluation its context cut short,
+// while ctx is alive: the caller tries again (and evaluates it itself).
+func (l *Loader) loadModuleOnce(ctx context.Context, chain *loadChain, m label.Label) (globals starlark.StringDict, again bool, err error) {
 	l.mu.Lock()
 	e, ok := l.modules[m]
 	if !ok {
@@ -333,14 +368,21 @@ func (l *Loader) loadModule(ctx context.Context, chain *loadChain, m label.Label
 		chain.stack = chain.stack[:len(chain.stack)-1]
 		l.mu.Lock()
 		e.owner = nil
+		if e.err != nil && ctx.Err() != nil {
+			// Not remembered: see LoadPackage.
+			e.interrupted = true
+			if l.modules[m] == e {
+				delete(l.modules, m)
+			}
+		}
 		close(e.done)
 		l.mu.Unlock()
-		return e.globals, e.err
+		return e.globals, false, e.err
 	}
 	select {
 	case <-e.done:
 		l.mu.Unlock()
-		return e.globals, e.err
+		return e.globals, e.interrupted && ctx.Err() == nil, e.err
 	default:
 	}
 	// The module is being loaded. If its loader is, through the chain of
@@ -348,7 +390,7 @@ func (l *Loader) loadModule(ctx context.Context, chain *loadChain, m label.Label
 	for x := e; x != nil && x.owner != nil; x = x.owner.waitingFor {
 		if x.owner == chain {
 			l.mu.Unlock()
-			return nil, loadCycleError(chain.stack, m)
+			return nil, false, loadCycleError(chain.stack, m)
 		}
 	}
 	chain.waitingFor = e
@@ -361,9 +403,9 @@ func (l *Loader) loadModule(ctx context.Context, chain *loadChain, m label.Label
 	chain.waitingFor = nil
 	l.mu.Unlock()
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
-	return e.globals, e.err
+	return e.globals, e.interrupted, e.err
 }
 
 func loadCycleError(stack []label.Label, m label.Label) error {
