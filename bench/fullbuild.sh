@@ -15,8 +15,8 @@
 # ext4 without a journal, samples grow run after run as new inodes land
 # beside recently deleted ones; BENCH_DIR=/dev/shm (a tmpfs) measures the
 # tools without that drift. The drift is ext4's: without a journal, creating
-# a file skips every inode of its block group freed in the last seconds (up
-# to ~35 s while the inode table block is dirty), one by one, and each run
+# a file skips every inode of its block group freed lately (within 60 s, or
+# 360 s while the inode table block is dirty), one by one, and each run
 # begins by deleting the last run's ~2,000 files beside the new ones
 # (docs/benchmarks.md, branch lean5). KEEP=1 moves each run's workspace and
 # cache aside instead, deleted at the end, so that no run starts beside the

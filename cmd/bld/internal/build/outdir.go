@@ -9,13 +9,13 @@ import "os"
 // directories at the root of the file system, spread over block groups
 // with free inodes, rather than packed in the group of the workspace's
 // own files. Why it matters: on an ext4 without a journal, creating a
-// file skips, one by one, every inode of its group that was freed in the
-// last seconds (half a millisecond and more per output, each in a command,
-// after a checkout or a bld-out/ was deleted beside it; see
+// file skips, one by one, every inode of its group freed within the last
+// minute or more (half a millisecond and more per output, each in a
+// command, after a checkout or a bld-out/ was deleted beside it; see
 // docs/benchmarks.md, branch lean5). The mark changes where inodes go,
-// never what a build reads or writes; a file system without it (tmpfs, or
-// an error setting it) leaves bld-out/ as it is. An existing bld-out/ is
-// left as it is.
+// never what a build reads or writes; a file system without it (tmpfs),
+// or an error setting it, leaves bld-out/ unmarked. An existing bld-out/
+// is left as it is.
 func (l Layout) MakeOutputDir() error {
 	dir := l.OutputDir()
 	if err := os.Mkdir(dir, 0o755); err != nil {
