@@ -19,10 +19,9 @@ import "os"
 func (l Layout) MakeOutputDir() error {
 	dir := l.OutputDir()
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		// There already (MkdirAll checks that it is a directory), or a
-		// parent missing, made by MkdirAll without the mark: the mark
-		// is for bld-out/ only, and a workspace root that does not
-		// exist is an odd case not worth it.
+		// There already, or its parent missing: MkdirAll makes what is
+		// missing (unmarked: not a new workspace's case) and says if
+		// what is there is not a directory.
 		return os.MkdirAll(dir, 0o755)
 	}
 	markTopDir(dir)
