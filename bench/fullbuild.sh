@@ -14,7 +14,13 @@
 # BENCH_DIR (default /tmp) is where the workspaces and the cache go: on an
 # ext4 without a journal, samples grow run after run as new inodes land
 # beside recently deleted ones; BENCH_DIR=/dev/shm (a tmpfs) measures the
-# tools without that drift.
+# tools without that drift. The drift is ext4's: without a journal, creating
+# a file skips every inode of its block group freed lately (within 60 s, or
+# 360 s while the inode table block is dirty), one by one, and each run
+# begins by deleting the last run's ~2,000 files beside the new ones
+# (docs/benchmarks.md, branch lean5). KEEP=1 moves each run's workspace and
+# cache aside instead, deleted at the end, so that no run starts beside the
+# last one's freed inodes (needs room for RUNS x tools workspaces).
 set -euo pipefail
 export LC_ALL=C
 (($# >= 1)) || { echo "usage: bench/fullbuild.sh BLD..." >&2; exit 2; }
@@ -34,6 +40,11 @@ declare -A wall=() cpu=()
 for ((r = 0; r < RUNS; r++)); do
 	for ((i = 0; i < ${#tools[@]}; i++)); do
 		t=${tools[$(((i + r) % ${#tools[@]}))]}
+		if [[ "${KEEP:-0}" != 0 ]]; then
+			mkdir -p "$tmp/kept/$r.$i"
+			[[ -d "$tmp/ws" ]] && mv "$tmp/ws" "$tmp/kept/$r.$i/"
+			[[ -d "$tmp/cache" ]] && mv "$tmp/cache" "$tmp/kept/$r.$i/"
+		fi
 		rm -rf "$tmp/ws" "$tmp/cache"
 		cp -a "$tmp/src" "$tmp/ws"
 		[[ "${SYNC:-1}" != 0 ]] && sync # the setup's write-back is not the next run's cost (SYNC=0: skip)

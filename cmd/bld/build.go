@@ -242,6 +242,9 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 	paths := build.Layout{Root: s.root}
 	stateDir := paths.StateDir()
+	if err := paths.MakeOutputDir(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, err
 	}
