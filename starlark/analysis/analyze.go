@@ -416,6 +416,9 @@ func (a *Analyzer) prepare(ctx context.Context, labels []label.Label, col *Colle
 	}
 	defer context.AfterFunc(pctx, w.stop)()
 	a.st.parallel, a.st.work = true, w
+	// What Actions and EachCommitted held before, to go back to if the
+	// analysis fails after the collector committed some entries.
+	actionsBefore, committedBefore := len(a.actions), len(a.committed)
 	var failed atomic.Bool
 	var wg sync.WaitGroup
 	for range a.workers {
@@ -444,9 +447,6 @@ func (a *Analyzer) prepare(ctx context.Context, labels []label.Label, col *Colle
 			}
 		})
 	}
-	// What Actions and EachCommitted held before, to go back to if the
-	// analysis fails after the collector committed some entries.
-	actionsBefore, committedBefore := len(a.actions), len(a.committed)
 	if col != nil {
 		wg.Add(1)
 		crash.Go(func() {
