@@ -112,8 +112,15 @@ type Analyzer struct {
 	emptyList                    *starlark.List
 
 	// threads holds the threads of implementations that ran, for the
-	// next ones to reuse (loading.Loader.NewThread).
-	threads sync.Pool
+	// next ones to reuse (loading.Loader.NewThread), at most one per
+	// implementation running at once. It is the Analyzer's own list, not
+	// a sync.Pool: the runtime keeps a pool's values through the first
+	// collection after their last use (its victim cache), and a thread's
+	// stack still refers to the ctx it ran last, through which the whole
+	// analysis stayed live through the collection at its end (at 100,000
+	// targets, 70 MB).
+	threadsMu sync.Mutex
+	threads   []*starlark.Thread
 
 	// mu guards st's maps while Prepare runs targets in parallel.
 	mu sync.Mutex
@@ -351,8 +358,44 @@ func (a *Analyzer) Actions() []*graph.Action { return a.actions }
 // analyzed also hands its dependencies to idle workers, so that the
 // dependency graph of one target is analyzed in parallel too.
 func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
+	a.prepare(ctx, labels, nil)
+}
+
+// A Collector takes the results of a Prepare as they come
+// (PrepareCollect), in the order that Analyze of each label in turn
+// gives them.
+type Collector struct {
+	// Committed, if not nil, is called with each entry as it is
+	// committed (Analyze's order): seq is its place in that order (that of
+	// EachCommitted), l its label, actions the actions it declared itself
+	// (added to Actions), and children, pkgs and env are as
+	// EachCommitted's, valid only during the call.
+	Committed func(seq int, l label.Label, actions []*graph.Action, children []int32, pkgs, env []string)
+	// Root is called with the result of the i-th label, after the
+	// entries it committed.
+	Root func(i int, c *Configured)
+}
+
+// PrepareCollect is Prepare followed by Analyze of labels[:n], in order,
+// with Collector col's functions called on each result: but the results
+// are collected while the targets are analyzed, on a goroutine of its own
+// that follows the workers, each label once its analysis is over, rather
+// than after them on one core. n is how many labels it collected: all of
+// them, unless an analysis failed (then 0: Prepare forgets what it did,
+// collections included), ctx ended or there is no parallel analysis (one
+// worker). The caller analyzes labels[n:] with Analyze, as after Prepare;
+// what Actions, EachCommitted and Result then give is the same as after
+// Prepare and Analyze of every label.
+//
+// col's functions are called from one goroutine at a time, never after
+// PrepareCollect has returned.
+func (a *Analyzer) PrepareCollect(ctx context.Context, labels []label.Label, col Collector) (n int) {
+	return a.prepare(ctx, labels, &col)
+}
+
+func (a *Analyzer) prepare(ctx context.Context, labels []label.Label, col *Collector) (collected int) {
 	if a.workers <= 1 || len(labels) == 0 {
-		return
+		return 0
 	}
 	if len(a.st.entries) == 0 {
 		// Sized for the targets named, rather than grown step by step
@@ -366,13 +409,16 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := newWork(labels)
+	w := newWork(labels, col != nil)
 	if a.progress != nil {
 		a.progressTotal.Store(int64(len(labels)))
 		defer a.progress.Set(len(labels), len(labels))
 	}
 	defer context.AfterFunc(pctx, w.stop)()
 	a.st.parallel, a.st.work = true, w
+	// What Actions and EachCommitted held before, to go back to if the
+	// analysis fails after the collector committed some entries.
+	actionsBefore, committedBefore := len(a.actions), len(a.committed)
 	var failed atomic.Bool
 	var wg sync.WaitGroup
 	for range a.workers {
@@ -380,13 +426,19 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 		crash.Go(func() {
 			defer wg.Done()
 			ch := &chain{}
+			var top entry // the label taken's entry is its one visit
 			for {
-				l, ok := w.take()
+				l, i, ok := w.take()
 				if !ok {
 					return
 				}
-				_, err := a.analyze(pctx, ch, l, nil, nil)
-				w.done()
+				top.visits = top.visits[:0]
+				_, err := a.analyze(pctx, ch, l, nil, &top)
+				var e *entry
+				if err == nil && len(top.visits) == 1 {
+					e = top.visits[0]
+				}
+				w.done(i, e)
 				if err != nil {
 					failed.Store(true)
 					cancel()
@@ -395,9 +447,23 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 			}
 		})
 	}
+	if col != nil {
+		wg.Add(1)
+		crash.Go(func() {
+			defer wg.Done()
+			collected = a.collect(w, col)
+		})
+	}
 	wg.Wait()
 	a.st.parallel, a.st.work = false, nil
 	if failed.Load() || ctx.Err() != nil {
+		collected = 0
+		clear(a.actions[actionsBefore:])
+		clear(a.committed[committedBefore:])
+		a.actions, a.committed = a.actions[:actionsBefore], a.committed[:committedBefore]
+		if a.indexed > actionsBefore {
+			a.producer, a.indexed = nil, 0
+		}
 		for l := range a.st.ran {
 			a.printed[l] = true
 		}
@@ -408,6 +474,51 @@ func (a *Analyzer) Prepare(ctx context.Context, labels []label.Label) {
 		}
 		a.st = newState()
 	}
+	return collected
+}
+
+// collect commits the results of w's labels in order as the workers
+// finish them, calling col's functions, until all are or the work ends
+// before; it returns how many labels it collected. It runs beside the
+// workers: it writes only what they do not read (an entry's committed,
+// seq and own, once finished; Actions and the committed list), and reads
+// what they wrote before finishing an entry, which w's lock orders before.
+func (a *Analyzer) collect(w *work, col *Collector) int {
+	failed := false
+	hook := func(e *entry, children []int32) {
+		if e.err != nil {
+			// Not seen when Prepare succeeds (an error stops it), but
+			// what follows is then Analyze's, which reports it.
+			failed = true
+			return
+		}
+		if col.Committed == nil {
+			return
+		}
+		var pkgs, env []string
+		if e.reads != nil {
+			pkgs, env = e.reads.pkgs, e.reads.env
+		}
+		col.Committed(int(e.seq), e.l, e.own, children, pkgs, env)
+	}
+	var children []int32
+	var ready []*entry
+	for i := 0; i < len(w.labels); {
+		var ok bool
+		ready, ok = w.collectable(i, ready[:0])
+		if !ok {
+			return i
+		}
+		for _, e := range ready {
+			children = a.commitWith(e, hook, children)
+			if failed {
+				return i
+			}
+			col.Root(i, e.c)
+			i++
+		}
+	}
+	return len(w.labels)
 }
 
 // work is what Prepare's workers analyze: the labels given, in order, then
@@ -420,52 +531,98 @@ type work struct {
 	queue  []label.Label // dependencies handed out, taken last first
 	active int           // workers analyzing a label taken
 	end    bool
+	// entries[i], when a collector follows the work (PrepareCollect), is
+	// the entry of labels[i] once a worker analyzed it successfully;
+	// the collector waits for entries[want] (-1: it does not wait).
+	entries []*entry
+	want    int
 }
+
+// collectBatch is how many labels past the next one to collect the
+// collector waits for, rather than being woken for each label as the
+// workers finish it (at 100,000 targets, a wake-up per label was as
+// costly as the collection itself).
+const collectBatch = 256
 
 // maxHandedOut bounds the dependencies waiting for a worker.
 const maxHandedOut = 1024
 
-func newWork(labels []label.Label) *work {
-	w := &work{labels: labels}
+func newWork(labels []label.Label, collected bool) *work {
+	w := &work{labels: labels, want: -1}
+	if collected {
+		w.entries = make([]*entry, len(labels))
+	}
 	w.cond = sync.NewCond(&w.mu)
 	return w
 }
 
-// take returns the next label to analyze, waiting while there is none but
+// take returns the next label to analyze and its place in the labels
+// given (-1 for a dependency handed out), waiting while there is none but
 // a worker may still hand out more; false means the work is over.
-func (w *work) take() (label.Label, bool) {
+func (w *work) take() (label.Label, int, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
 		switch {
 		case w.end:
-			return label.Label{}, false
+			return label.Label{}, -1, false
 		case len(w.queue) > 0:
 			l := w.queue[len(w.queue)-1]
 			w.queue = w.queue[:len(w.queue)-1]
 			w.active++
-			return l, true
+			return l, -1, true
 		case w.next < len(w.labels):
 			w.next++
 			w.active++
-			return w.labels[w.next-1], true
+			return w.labels[w.next-1], w.next - 1, true
 		case w.active == 0:
 			w.end = true
 			w.cond.Broadcast()
-			return label.Label{}, false
+			return label.Label{}, -1, false
 		}
 		w.cond.Wait()
 	}
 }
 
-// done says that a label taken is analyzed.
-func (w *work) done() {
+// done says that the label taken at place i (take) is analyzed, into
+// entry e if it succeeded (else nil).
+func (w *work) done(i int, e *entry) {
 	w.mu.Lock()
 	w.active--
-	if w.active == 0 {
+	wake := w.active == 0
+	if i >= 0 && w.entries != nil {
+		w.entries[i] = e
+		wake = wake || i == w.want
+	}
+	if wake {
 		w.cond.Broadcast()
 	}
 	w.mu.Unlock()
+}
+
+// collectable appends to ready the entries of labels[i:] analyzed so far
+// without a gap, waiting until there are some, or a batch of them
+// (collectBatch) unless the work ends first; false means that the work
+// ended without labels[i] analyzed.
+func (w *work) collectable(i int, ready []*entry) ([]*entry, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.want = min(i+collectBatch, len(w.labels)-1)
+	for w.entries[i] == nil || (w.entries[w.want] == nil && !w.end) {
+		if w.end && w.entries[i] == nil {
+			w.want = -1
+			return ready, false
+		}
+		if w.entries[w.want] != nil {
+			w.want = i // the batch is done but for its start
+		}
+		w.cond.Wait()
+	}
+	w.want = -1
+	for ; i < len(w.labels) && w.entries[i] != nil; i++ {
+		ready = append(ready, w.entries[i])
+	}
+	return ready, true
 }
 
 // handOut offers the dependencies deps to idle workers, once the labels
@@ -506,23 +663,36 @@ func (a *Analyzer) Analyze(ctx context.Context, l label.Label) (*Configured, err
 // commit adds the actions of e's analysis to the action list, after those
 // of the entries it visited, each target's once. (The visits of an entry
 // that failed count: a failed target's dependencies are analyzed.)
-func (a *Analyzer) commit(e *entry) {
+func (a *Analyzer) commit(e *entry) { a.commitWith(e, nil, nil) }
+
+// commitWith is commit, calling hook, if not nil, with each entry
+// committed and the seqs of its visits (in buf, which it returns for
+// reuse), before its actions are added and forgotten.
+func (a *Analyzer) commitWith(e *entry, hook func(e *entry, children []int32), buf []int32) []int32 {
 	if e.committed {
-		return
+		return buf
 	}
 	if !e.finished {
-		return // interrupted
+		return buf // interrupted
 	}
 	e.committed = true
 	for _, v := range e.visits {
-		a.commit(v)
+		buf = a.commitWith(v, hook, buf)
 	}
 	e.seq = int32(len(a.committed))
 	a.committed = append(a.committed, e)
+	if hook != nil {
+		buf = buf[:0]
+		for _, v := range e.visits {
+			buf = append(buf, v.seq)
+		}
+		hook(e, buf)
+	}
 	if e.err == nil {
 		a.actions = append(a.actions, e.own...)
 	}
 	e.own = nil
+	return buf
 }
 
 // analyze analyzes l, which from (nil for a command-line target) depends
@@ -771,13 +941,13 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
-	reuse, _ := a.threads.Get().(*starlark.Thread)
+	reuse := a.takeThread()
 	thread, done := a.loader.NewThread(ctx, rc.owner, reuse)
 	a.watchPrint(thread, t.Label)
 	rc.args[0] = rc
 	ret, err := starlark.Call(thread, t.Rule.Impl, rc.args[:], nil)
 	if done() {
-		a.threads.Put(thread)
+		a.putThread(thread)
 	}
 	rc.finished = true
 	if err != nil {
@@ -800,6 +970,27 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		}
 	}
 	return c, nil
+}
+
+// takeThread returns a thread to reuse, or nil.
+func (a *Analyzer) takeThread() *starlark.Thread {
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	n := len(a.threads)
+	if n == 0 {
+		return nil
+	}
+	th := a.threads[n-1]
+	a.threads[n-1] = nil
+	a.threads = a.threads[:n-1]
+	return th
+}
+
+// putThread keeps th, whose implementation is over, for takeThread.
+func (a *Analyzer) putThread(th *starlark.Thread) {
+	a.threadsMu.Lock()
+	a.threads = append(a.threads, th)
+	a.threadsMu.Unlock()
 }
 
 // watchPrint makes thread, which runs l's implementation, note that it

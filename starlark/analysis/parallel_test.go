@@ -96,6 +96,9 @@ type analysisRun struct {
 	Actions []*graph.Action
 	Files   map[string][]string
 	Errors  []string
+	// Committed are the labels in commit order, each with its children's
+	// places (EachCommitted), when no analysis failed.
+	Committed []string
 }
 
 // analyzeAll analyzes //... of root as bld build -k does, with a new loader
@@ -113,6 +116,13 @@ func analyzePattern(t *testing.T, root, pat string, workers int) analysisRun {
 // analyzeReleasing is analyzePattern, the analysis letting go of the
 // loaded targets as it goes if release (Analyzer.ReleasePackages).
 func analyzeReleasing(t *testing.T, root, pat string, workers int, release bool) analysisRun {
+	t.Helper()
+	return analyzeCollecting(t, root, pat, workers, release, false)
+}
+
+// analyzeCollecting is analyzeReleasing, the results collected while the
+// targets are analyzed (Analyzer.PrepareCollect) if collect.
+func analyzeCollecting(t *testing.T, root, pat string, workers int, release, collect bool) analysisRun {
 	t.Helper()
 	ctx := context.Background()
 	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
@@ -132,21 +142,48 @@ func analyzeReleasing(t *testing.T, root, pat string, workers int, release bool)
 	if release {
 		a.ReleasePackages(nil)
 	}
-	if workers > 1 {
+	run.Files = map[string][]string{}
+	addFiles := func(l label.Label, c *analysis.Configured) {
+		for _, f := range c.Files {
+			run.Files[l.String()] = append(run.Files[l.String()], f.Path)
+		}
+	}
+	collected := 0
+	switch {
+	case workers > 1 && collect:
+		var committed []string
+		collected = a.PrepareCollect(ctx, labels, analysis.Collector{
+			Committed: func(seq int, l label.Label, actions []*graph.Action, children []int32, pkgs, env []string) {
+				committed = append(committed, fmt.Sprintf("%d %s %v", seq, l, children))
+			},
+			Root: func(i int, c *analysis.Configured) { addFiles(labels[i], c) },
+		})
+		if collected == len(labels) {
+			defer func() {
+				if diff := cmp.Diff(run.Committed, committed); diff != "" {
+					t.Errorf("Collector.Committed differs from EachCommitted (-EachCommitted +Committed):\n%s", diff)
+				}
+			}()
+		} else {
+			for _, l := range labels[collected:] {
+				delete(run.Files, l.String())
+			}
+		}
+	case workers > 1:
 		a.Prepare(ctx, labels)
 	}
-	run.Files = map[string][]string{}
-	for _, l := range labels {
+	for _, l := range labels[collected:] {
 		c, err := a.Analyze(ctx, l)
 		if err != nil {
 			run.Errors = append(run.Errors, err.Error())
 			continue
 		}
-		for _, f := range c.Files {
-			run.Files[l.String()] = append(run.Files[l.String()], f.Path)
-		}
+		addFiles(l, c)
 	}
 	run.Actions = a.Actions()
+	a.EachCommitted(func(seq int, l label.Label, children []int32, pkgs, env []string) {
+		run.Committed = append(run.Committed, fmt.Sprintf("%d %s %v", seq, l, children))
+	})
 	return run
 }
 
@@ -162,8 +199,8 @@ func TestParallelAnalysisIsSequential(t *testing.T) {
 	if len(want.Actions) != 12*9 {
 		t.Fatalf("%d actions, want %d", len(want.Actions), 12*9)
 	}
-	for i := range 5 {
-		got := analyzeAll(t, root, 2+i%3*3)
+	for i := range 6 {
+		got := analyzeCollecting(t, root, "//...", 2+i%3*3, false, i%2 == 1)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("run %d: parallel analysis differs from the sequential one (-want +got):\n%s", i, diff)
 		}
@@ -173,8 +210,8 @@ func TestParallelAnalysisIsSequential(t *testing.T) {
 	if len(want.Actions) < 12*8 {
 		t.Fatalf("//p11:all: %d actions, want the %d of its dependencies and its own", len(want.Actions), 12*8)
 	}
-	for i := range 5 {
-		got := analyzePattern(t, root, "//p11:all", 2+i%3*3)
+	for i := range 6 {
+		got := analyzeCollecting(t, root, "//p11:all", 2+i%3*3, false, i%2 == 1)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("//p11:all, run %d: parallel analysis differs from the sequential one (-want +got):\n%s", i, diff)
 		}
@@ -213,7 +250,7 @@ broken = rule(implementation = _impl, attrs = {"deps": attr.label_list()})
 		}
 	}
 	for i := range 8 {
-		got := analyzeAll(t, root, 2+i%3)
+		got := analyzeCollecting(t, root, "//...", 2+i%3, false, i%2 == 1)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("run %d: parallel analysis differs from the sequential one (-want +got):\n%s", i, diff)
 		}

@@ -42,9 +42,11 @@ func TestReleasingAnalysisIsTheSame(t *testing.T) {
 				t.Fatalf("%s %s: no errors; the test lost its point", name, pat)
 			}
 			for _, workers := range []int{1, 2, 3, 5} {
-				got := analyzeReleasing(t, root, pat, workers, true)
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("%s %s, %d workers: the releasing analysis differs (-keeping +releasing):\n%s", name, pat, workers, diff)
+				for _, collect := range []bool{false, true} {
+					got := analyzeCollecting(t, root, pat, workers, true, collect)
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("%s %s, %d workers, collecting as it goes %v: the releasing analysis differs (-keeping +releasing):\n%s", name, pat, workers, collect, diff)
+					}
 				}
 			}
 		}
@@ -127,4 +129,56 @@ func weakPackage(t *testing.T, loader *loading.Loader, pkg, name string) (weak.P
 		t.Fatalf("//%s:%s: srcs is %v, want a list", pkg, name, tg.Attr("srcs"))
 	}
 	return weak.Make(p), weak.Make(srcs)
+}
+
+// TestAnalysisCollectedAtOnce checks that once an Analyzer is dropped,
+// the first collection frees it and what it analyzed: nothing the runtime
+// keeps through a collection (a sync.Pool's values) refers to it. (bld
+// collects once at the analysis' end; with the implementations' threads
+// in a sync.Pool, a thread's stack kept the whole analysis through it.)
+func TestAnalysisCollectedAtOnce(t *testing.T) {
+	root := parallelWorkspace(t, 4, nil)
+	for _, workers := range []int{1, 3} {
+		ctx := context.Background()
+		loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		pattern, err := label.ParsePattern("//...", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels, err := loader.Expand(ctx, []label.Pattern{pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wa, wc := analyzeWeakly(t, loader, labels, workers)
+		runtime.GC()
+		if wa.Value() != nil || wc.Value() != nil {
+			t.Errorf("%d workers: after one collection, the Analyzer is reachable: %v, a result: %v", workers, wa.Value() != nil, wc.Value() != nil)
+		}
+		runtime.KeepAlive(loader)
+	}
+}
+
+// analyzeWeakly analyzes labels with loader and returns weak pointers to
+// the Analyzer and to the first label's result, in a function of its own
+// so that nothing of the caller keeps them alive.
+func analyzeWeakly(t *testing.T, loader *loading.Loader, labels []label.Label, workers int) (weak.Pointer[analysis.Analyzer], weak.Pointer[analysis.Configured]) {
+	t.Helper()
+	ctx := context.Background()
+	a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, nil)
+	a.SetWorkers(workers)
+	a.PrepareCollect(ctx, labels, analysis.Collector{Root: func(int, *analysis.Configured) {}})
+	var first *analysis.Configured
+	for i, l := range labels {
+		c, err := a.Analyze(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = c
+		}
+	}
+	if len(a.Actions()) == 0 {
+		t.Fatal("no actions")
+	}
+	return weak.Make(a), weak.Make(first)
 }

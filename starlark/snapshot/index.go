@@ -791,23 +791,36 @@ func sortedKeys[V any](m map[string]V) []string {
 // of the targets a replay (Assemble) gives, without the replay, its
 // targets and its maps of labels, which at 100,000 targets were most of
 // the memory of the end of an analysis.
+//
+// The packages are given last (Index), as they are known only once the
+// analysis is over: until then a package is numbered in the order it
+// is first seen (pkgPaths), and Index renumbers them.
 type IndexBuilder struct {
 	x        *Index
 	pkgIndex map[string]int32
+	pkgPaths []string
 	deps     []int32
 	failed   bool
 }
 
 // NewIndexBuilder returns a builder of the index of about nTargets
-// targets of packages (sorted by path).
-func NewIndexBuilder(packages []Package, nTargets int) *IndexBuilder {
-	b := &IndexBuilder{pkgIndex: make(map[string]int32, len(packages))}
-	for i, p := range packages {
-		b.pkgIndex[p.Path] = int32(i)
-	}
-	b.x = &Index{Packages: packages, Names: make([]string, 0, nTargets), Pkgs: make([]int32, 0, nTargets),
+// targets.
+func NewIndexBuilder(nTargets int) *IndexBuilder {
+	b := &IndexBuilder{pkgIndex: map[string]int32{}}
+	b.x = &Index{Names: make([]string, 0, nTargets), Pkgs: make([]int32, 0, nTargets),
 		Actions: make([]int32, 0, nTargets), ChildEnd: make([]int32, 0, nTargets), DepEnd: make([]int32, 0, nTargets)}
 	return b
+}
+
+// pkg returns the number of package p, numbered if new.
+func (b *IndexBuilder) pkg(p string) int32 {
+	i, ok := b.pkgIndex[p]
+	if !ok {
+		i = int32(len(b.pkgPaths))
+		b.pkgIndex[p] = i
+		b.pkgPaths = append(b.pkgPaths, p)
+	}
+	return i
 }
 
 // Add adds the next target: label l, which declared actions actions, whose
@@ -818,11 +831,11 @@ func NewIndexBuilder(packages []Package, nTargets int) *IndexBuilder {
 func (b *IndexBuilder) Add(l label.Label, actions int, children []int32, pkgs, env []string) {
 	x := b.x
 	i := int32(len(x.Names))
-	pi, ok := b.pkgIndex[l.Pkg]
-	if !ok || l.Repo != "" {
+	if l.Repo != "" {
 		b.failed = true
 		return
 	}
+	pi := b.pkg(l.Pkg)
 	x.Names, x.Pkgs, x.Actions = append(x.Names, l.Name), append(x.Pkgs, pi), append(x.Actions, int32(actions))
 	deps := b.deps[:0]
 	for _, c := range children {
@@ -840,15 +853,9 @@ func (b *IndexBuilder) Add(l label.Label, actions int, children []int32, pkgs, e
 		if p == l.Pkg {
 			continue
 		}
-		di, ok := b.pkgIndex[p]
-		if !ok {
-			b.failed = true
-			return
-		}
-		deps = append(deps, di)
+		deps = append(deps, b.pkg(p))
 	}
-	// Packages are sorted by path: their indices sort as packageDeps
-	// sorts their paths.
+	// Unique for now; sorted by path once the packages are known (Index).
 	slices.Sort(deps)
 	deps = slices.Compact(deps)
 	x.Deps = append(x.Deps, deps...)
@@ -859,15 +866,39 @@ func (b *IndexBuilder) Add(l label.Label, actions int, children []int32, pkgs, e
 	}
 }
 
-// Index returns the index of the targets added, whose packages' roots
-// have the goals rootGoals gives (each root's, in root order, being
-// goals), or nil if it cannot hold them (see NewIndex). rootGoals returns
-// ok false for a root that is not a target added.
-func (b *IndexBuilder) Index(goals []string, rootGoals func(label.Label) (goals []string, ok bool)) *Index {
+// Index returns the index of the targets added, of packages (sorted by
+// path), whose roots have the goals rootGoals gives (each root's, in root
+// order, being goals), or nil if it cannot hold them (see NewIndex).
+// rootGoals returns ok false for a root that is not a target added.
+func (b *IndexBuilder) Index(packages []Package, goals []string, rootGoals func(label.Label) (goals []string, ok bool)) *Index {
 	if b.failed {
 		return nil
 	}
 	x := b.x
+	x.Packages = packages
+	// The packages numbered as seen, numbered by path.
+	renumber := make([]int32, len(b.pkgPaths))
+	for i, p := range b.pkgPaths {
+		j, ok := slices.BinarySearchFunc(packages, p, func(q Package, p string) int { return strings.Compare(q.Path, p) })
+		if !ok {
+			return nil
+		}
+		renumber[i] = int32(j)
+	}
+	for i, p := range x.Pkgs {
+		x.Pkgs[i] = renumber[p]
+	}
+	start := int32(0)
+	for _, end := range x.DepEnd {
+		deps := x.Deps[start:end]
+		for i, d := range deps {
+			deps[i] = renumber[d]
+		}
+		// Packages are sorted by path: their indices sort as
+		// packageDeps sorts their paths.
+		slices.Sort(deps)
+		start = end
+	}
 	n := 0
 	for _, p := range x.Packages {
 		n += len(p.Roots)

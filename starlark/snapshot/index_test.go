@@ -252,7 +252,7 @@ func TestIndexRoots(t *testing.T) {
 		if (x != nil) != tc.ok {
 			t.Errorf("%s: NewIndex = %v, want an index: %v", tc.name, x, tc.ok)
 		}
-		b := NewIndexBuilder(packages, 1)
+		b := NewIndexBuilder(1)
 		place := map[label.Label]int32{}
 		for i, tg := range wantTargets {
 			var children []int32
@@ -262,7 +262,7 @@ func TestIndexRoots(t *testing.T) {
 			b.Add(tg.Label, tg.Actions, children, nil, tg.Env)
 			place[tg.Label] = int32(i)
 		}
-		built := b.Index(wantGoals, func(l label.Label) ([]string, bool) {
+		built := b.Index(packages, wantGoals, func(l label.Label) ([]string, bool) {
 			for _, tg := range wantTargets {
 				if tg.Label == l {
 					return analyses[l].Goals, true
@@ -273,5 +273,54 @@ func TestIndexRoots(t *testing.T) {
 		if diff := cmp.Diff(x, built); diff != "" {
 			t.Errorf("%s: IndexBuilder's index (-NewIndex's +built):\n%s", tc.name, diff)
 		}
+	}
+}
+
+// An IndexBuilder numbers packages as it first sees them and by path
+// only in Index: targets of packages seen out of path order, reading
+// other packages (through children and pkgs), give NewIndex's index; a
+// package seen that is not among those given refuses the index.
+func TestIndexBuilderPackagesSeenOutOfOrder(t *testing.T) {
+	packages := []Package{{Path: "a", Roots: []string{"t"}}, {Path: "m"}, {Path: "z", Roots: []string{"t"}}}
+	// The order of commit: z's target first, then m's, which z's reads,
+	// then a's, whose child is m's and which reads z besides.
+	targets := []Target{
+		{Label: lbl("z", "t"), Actions: 1, Goals: []string{"gz"}},
+		{Label: lbl("m", "t"), Actions: 2, Deps: []string{"z"}},
+		{Label: lbl("a", "t"), Actions: 1, Children: []label.Label{lbl("m", "t"), lbl("z", "t")}, Deps: []string{"m", "z"}, Goals: []string{"ga"}},
+	}
+	goals := []string{"ga", "gz"}
+	want := NewIndex(packages, targets, goals)
+	if want == nil {
+		t.Fatal("NewIndex = nil")
+	}
+	build := func(packages []Package) *Index {
+		b := NewIndexBuilder(1)
+		place := map[label.Label]int32{}
+		for i, tg := range targets {
+			var children []int32
+			for _, c := range tg.Children {
+				children = append(children, place[c])
+			}
+			b.Add(tg.Label, tg.Actions, children, tg.Deps, tg.Env)
+			place[tg.Label] = int32(i)
+		}
+		return b.Index(packages, goals, func(l label.Label) ([]string, bool) {
+			for _, tg := range targets {
+				if tg.Label == l {
+					return tg.Goals, true
+				}
+			}
+			return nil, false
+		})
+	}
+	if diff := cmp.Diff(want, build(packages)); diff != "" {
+		t.Errorf("IndexBuilder's index (-NewIndex's +built):\n%s", diff)
+	}
+	if len(want.Deps) < 3 {
+		t.Errorf("the index has %d package reads; the test lost its point", len(want.Deps))
+	}
+	if x := build([]Package{packages[0], packages[2]}); x != nil {
+		t.Errorf("IndexBuilder without package m seen: index %v, want nil", x)
 	}
 }

@@ -104,6 +104,34 @@ func TestNewIndexIsReplayIndex(t *testing.T) {
 		if diff := cmp.Diff(got, newIndex(ctx, rloader, ran, ps, rlabels, ran.Actions(), rgoals, released)); diff != "" {
 			t.Errorf("%v: the index of an analysis that releases packages differs (-keeping +releasing):\n%s", patterns, diff)
 		}
+		// Collected as the analysis goes (PrepareCollect), the results
+		// give the same actions, goals and index.
+		sloader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+		slabels, err := sloader.ExpandKeepGoing(ctx, ps, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		san := analysis.New(sloader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, []string{"HOME=/home/x"})
+		sreleased := newReleasedIndex(sloader, ps)
+		san.ReleasePackages(sreleased.add)
+		streamed := newStreamedIndex(len(slabels))
+		rs := &rootResults{}
+		n := san.PrepareCollect(ctx, slabels, analysis.Collector{
+			Committed: streamed.committed(),
+			Root:      func(i int, c *analysis.Configured) { rs.add(slabels[i], c) },
+		})
+		if n != len(slabels) {
+			t.Fatalf("%v: PrepareCollect collected %d of %d labels", patterns, n, len(slabels))
+		}
+		if diff := cmp.Diff(actions, san.Actions()); diff != "" {
+			t.Errorf("%v: actions collected as the analysis went (-Analyze's +collected):\n%s", patterns, diff)
+		}
+		if diff := cmp.Diff(goals, rs.goals); diff != "" {
+			t.Errorf("%v: goals collected as the analysis went (-Analyze's +collected):\n%s", patterns, diff)
+		}
+		if diff := cmp.Diff(got, streamed.index(ctx, sloader, ps, slabels, rs, sreleased)); diff != "" {
+			t.Errorf("%v: the index made as the analysis went differs (-newIndex +streamed):\n%s", patterns, diff)
+		}
 		if len(released.pkgs) == 0 && patterns[0] == "//..." {
 			t.Errorf("%v: no package released; the test lost its point", patterns)
 		}
