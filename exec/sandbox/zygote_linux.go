@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -100,6 +101,9 @@ type zygote struct {
 	pid   int    // the zygote's, while it runs
 	gen   int    // zygotes started
 	ids   uint64 // the last command id given
+	// threads is how many threads of a zygote serve commands
+	// (servingThreads); 0: zygoteThreads decides.
+	threads int
 	// exited is closed when the running zygote has exited and been
 	// reaped.
 	exited chan struct{}
@@ -342,11 +346,17 @@ func (z *zygote) start() error {
 		ours.Close()
 		return fmt.Errorf("zygote: %w", err)
 	}
-	cmd := exec.Command(exe, helperArg, verbZygote)
+	threads, err := z.servingThreads()
+	if err != nil {
+		ours.Close()
+		return err
+	}
+	view := ""
 	if os.MkdirAll(Dir(z.root), 0o755) == nil {
 		// The zygote makes the read-only view of the workspace once.
-		cmd.Args = append(cmd.Args, z.root)
+		view = z.root
 	}
+	cmd := exec.Command(exe, helperArg, verbZygote, strconv.Itoa(threads), view)
 	cmd.Args[0] = "bld-sandbox-zygote"
 	cmd.Dir = "/"
 	cmd.Env = []string{}
@@ -380,6 +390,23 @@ func (z *zygote) start() error {
 		}
 	})
 	return nil
+}
+
+// servingThreads is how many threads of the zygote serve commands: z.threads
+// if set, else BLD_SANDBOX_ZYGOTE_THREADS if set (to measure), else
+// servingThreads of the machine's CPUs.
+func (z *zygote) servingThreads() (int, error) {
+	if z.threads > 0 {
+		return min(z.threads, maxServingThreads), nil
+	}
+	if v := os.Getenv("BLD_SANDBOX_ZYGOTE_THREADS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxServingThreads {
+			return 0, fmt.Errorf("BLD_SANDBOX_ZYGOTE_THREADS=%q: want a count of threads from 1 to %d", v, maxServingThreads)
+		}
+		return n, nil
+	}
+	return servingThreads(runtime.NumCPU()), nil
 }
 
 // stop ends the zygote, if one runs, and waits a little for it to exit; a
@@ -683,11 +710,21 @@ type zserver struct {
 	// closed: the control socket reached EOF, or a thread failed; no
 	// request is started any more.
 	closed bool
+
+	// One serving thread at a time, the waiter, waits for events
+	// (epollWaitRaw); the others idle parked in futex(2) (takeWaiter).
+	// waiter says whether a thread has the role, parked counts the
+	// threads parking or parked, and wake is the futex word they wait
+	// on, bumped to wake one.
+	waiter atomic.Bool
+	parked atomic.Int32
+	wake   atomic.Uint32
 }
 
 // A zthread is one serving thread's own state.
 type zthread struct {
 	z      *zserver
+	waiter bool   // the thread has the waiter's role
 	buf    []byte // a request
 	oob    []byte // its descriptors
 	events [1]unix.EpollEvent
@@ -720,7 +757,7 @@ const zygoteCtl = 3
 // each hand-off (a futex wake-up, a context switch, and the runtime's
 // sysmon woken to poll every 20 µs for a while) cost more CPU than the
 // mounts.
-func zygoteMain(root string) error {
+func zygoteMain(root string, threads int) error {
 	// The setup's mounts are in the zygote's namespace, which every
 	// thread shares until it moves to a command's.
 	runtime.LockOSThread()
@@ -760,9 +797,10 @@ func zygoteMain(root string) error {
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
 		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
 	z.idle = sync.NewCond(&z.mu)
-	n := servingThreads(runtime.NumCPU())
-	// Each serving thread keeps its P while it waits (epollWaitRaw): one
-	// more for the runtime.
+	n := threads
+	// The waiting thread keeps its P (epollWaitRaw), and a parked one
+	// gets a P back at once when woken, so that no thread waits for
+	// another's to be handed over: one more for the runtime.
 	if runtime.GOMAXPROCS(0) < n+1 {
 		runtime.GOMAXPROCS(n + 1)
 	}
@@ -777,13 +815,15 @@ func zygoteMain(root string) error {
 
 // servingThreads is how many threads serve commands on a machine of cpus
 // processors: one more than them (a thread may wait for a slot's teardown
-// while the others start commands), at least 3, at most 9. Each idle one
-// costs a trip through the scheduler every 10 ms (see epollWaitRaw): an
-// idle zygote of 3 makes some 700 context switches a second, against 250
-// with one thread.
+// while the others start commands), at least 3, at most
+// maxServingThreads. An idle one costs nothing: it is parked (see
+// zserver.takeWaiter).
 func servingThreads(cpus int) int {
-	return min(max(cpus+1, 3), 9)
+	return min(max(cpus+1, 3), maxServingThreads)
 }
+
+// maxServingThreads bounds the zygote's serving threads.
+const maxServingThreads = 9
 
 // maxFiles bounds the descriptors of a request.
 const maxFiles = 64
@@ -808,6 +848,10 @@ func (z *zserver) serve() error {
 	}
 	t := &zthread{z: z, buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles))}
 	for {
+		if !t.waiter {
+			z.takeWaiter()
+			t.waiter = true
+		}
 		n, err := epollWaitRaw(z.ep, t.events[:])
 		if err == unix.EINTR || (err == nil && n == 0) {
 			continue
@@ -826,6 +870,7 @@ func (z *zserver) serve() error {
 			}
 			z.mu.Unlock()
 			if j != nil {
+				// Short: the thread keeps the waiter's role.
 				z.reap(j)
 			}
 			continue
@@ -835,6 +880,76 @@ func (z *zserver) serve() error {
 			return z.shutdown(err)
 		}
 	}
+}
+
+// takeWaiter returns once this thread has the waiter's role: at once if no
+// thread has it, else after parking until one gives it up (giveWaiter).
+// The waiter gives it up before it starts a command, which mostly waits
+// (the child's exec, mounts, a slot's teardown), so that another thread
+// serves meanwhile; a reap or a kill is short, and it keeps the role.
+//
+// Why park: a thread waiting in epollWaitRaw holds its P, so the
+// runtime's monitor preempts it every 10 ms (a signal and a few thread
+// switches each), and with several idle threads waiting so, that cost
+// some 5% of a 1k-genrule build's CPU on a quiet machine. A parked thread
+// is in a system call the runtime knows of, which it leaves alone (after
+// 10 ms it takes its P back, once), and one wake-up (a futex(2) call and a
+// thread switch) per started command hands the role over. With one
+// serving thread, no thread ever parks.
+func (z *zserver) takeWaiter() {
+	for {
+		if z.waiter.CompareAndSwap(false, true) {
+			return
+		}
+		seq := z.wake.Load()
+		z.parked.Add(1)
+		// giveWaiter frees the role, then looks for parked threads;
+		// this thread counted itself, then looks at the role: one of
+		// the two sees the other's change (sync/atomic is sequentially
+		// consistent), so no thread parks while the role is free.
+		if z.waiter.Load() {
+			futexWait(&z.wake, seq)
+		}
+		z.parked.Add(-1)
+	}
+}
+
+// giveWaiter gives up the waiter's role, which this thread has, and wakes
+// a parked thread, if any, to take it.
+func (z *zserver) giveWaiter() {
+	z.waiter.Store(false)
+	if z.parked.Load() > 0 {
+		z.wake.Add(1)
+		futexWake(&z.wake, 1)
+	}
+}
+
+// giveWaiter gives up the waiter's role if this thread has it.
+func (t *zthread) giveWaiter() {
+	if t.waiter {
+		t.waiter = false
+		t.z.giveWaiter()
+	}
+}
+
+// futex(2) operations (linux/futex.h; x/sys/unix does not name them):
+// FUTEX_WAIT and FUTEX_WAKE with FUTEX_PRIVATE_FLAG.
+const (
+	futexWaitPrivate = 0 | 128
+	futexWakePrivate = 1 | 128
+)
+
+// futexWait parks the thread until futexWake on addr, unless *addr is no
+// longer val (or a signal comes: the caller looks again). It is a system
+// call the runtime knows of (unix.Syscall6), so that the runtime neither
+// preempts the thread nor counts it as running.
+func futexWait(addr *atomic.Uint32, val uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitPrivate, uintptr(val), 0, 0, 0)
+}
+
+// futexWake wakes up to n threads parked by futexWait on addr.
+func futexWake(addr *atomic.Uint32, n int) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakePrivate, uintptr(n), 0, 0, 0)
 }
 
 // epollWaitRaw is epoll_wait(2) with no timeout, made without telling
@@ -972,6 +1087,8 @@ func (t *zthread) receive() (done bool, err error) {
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
+	// The start mostly waits: another thread serves meanwhile.
+	t.giveWaiter()
 	j := &zjob{id: id}
 	var fatal error
 	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
