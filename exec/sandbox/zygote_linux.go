@@ -713,18 +713,20 @@ type zserver struct {
 
 	// One serving thread at a time, the waiter, waits for events
 	// (epollWaitRaw); the others idle parked in futex(2) (takeWaiter).
-	// waiter says whether a thread has the role, parked counts the
-	// threads parking or parked, and wake is the futex word they wait
-	// on, bumped to wake one.
-	waiter atomic.Bool
-	parked atomic.Int32
-	wake   atomic.Uint32
+	// Under pmu: waiting says whether a thread has the role, parked
+	// holds the parked threads, the last parked on top.
+	pmu     sync.Mutex
+	waiting bool
+	parked  []*zthread
 }
 
 // A zthread is one serving thread's own state.
 type zthread struct {
 	z      *zserver
-	waiter bool   // the thread has the waiter's role
+	waiter bool // the thread has the waiter's role
+	// given is the futex word the thread parks on: set to 1 when the
+	// waiter's role is given to it.
+	given  atomic.Uint32
 	buf    []byte // a request
 	oob    []byte // its descriptors
 	events [1]unix.EpollEvent
@@ -849,8 +851,7 @@ func (z *zserver) serve() error {
 	t := &zthread{z: z, buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles))}
 	for {
 		if !t.waiter {
-			z.takeWaiter()
-			t.waiter = true
+			t.takeWaiter()
 		}
 		n, err := epollWaitRaw(z.ep, t.events[:])
 		if err == unix.EINTR || (err == nil && n == 0) {
@@ -882,54 +883,61 @@ func (z *zserver) serve() error {
 	}
 }
 
-// takeWaiter returns once this thread has the waiter's role: at once if no
-// thread has it, else after parking until one gives it up (giveWaiter).
-// The waiter gives it up before it starts a command, which mostly waits
-// (the child's exec, mounts, a slot's teardown), so that another thread
-// serves meanwhile; a reap or a kill is short, and it keeps the role.
+// takeWaiter returns once the thread has the waiter's role: at once if no
+// thread has it, else after parking until a waiter gives it to it
+// (giveWaiter). The waiter gives it up before it starts a command, which
+// mostly waits (the child's exec, mounts, a slot's teardown), so that
+// another thread serves meanwhile; a reap or a kill is short, and it
+// keeps the role.
 //
 // Why park: a thread waiting in epollWaitRaw holds its P, so the
 // runtime's monitor preempts it every 10 ms (a signal and a few thread
-// switches each), and with several idle threads waiting so, that cost
-// some 5% of a 1k-genrule build's CPU on a quiet machine. A parked thread
-// is in a system call the runtime knows of, which it leaves alone (after
-// 10 ms it takes its P back, once), and one wake-up (a futex(2) call and a
-// thread switch) per started command hands the role over. With one
-// serving thread, no thread ever parks.
-func (z *zserver) takeWaiter() {
-	for {
-		if z.waiter.CompareAndSwap(false, true) {
-			return
-		}
-		seq := z.wake.Load()
-		z.parked.Add(1)
-		// giveWaiter frees the role, then looks for parked threads;
-		// this thread counted itself, then looks at the role: one of
-		// the two sees the other's change (sync/atomic is sequentially
-		// consistent), so no thread parks while the role is free.
-		if z.waiter.Load() {
-			futexWait(&z.wake, seq)
-		}
-		z.parked.Add(-1)
+// switches each); with several idle threads waiting so, that cost some 5%
+// of a 1k-genrule build's CPU on a quiet machine. A parked thread is in a
+// system call the runtime knows of, which it does not preempt, and it is
+// handed the role directly: one futex(2) wake-up per started command.
+// The role goes to the thread parked last (a stack), so that the threads
+// a build does not need stay parked for good: the runtime takes the P of
+// a thread parked for 10 ms back, and polls for a millisecond after each
+// such retake. With one serving thread, no thread ever parks.
+func (t *zthread) takeWaiter() {
+	z := t.z
+	z.pmu.Lock()
+	if !z.waiting {
+		z.waiting = true
+		z.pmu.Unlock()
+		t.waiter = true
+		return
 	}
+	t.given.Store(0)
+	z.parked = append(z.parked, t)
+	z.pmu.Unlock()
+	for t.given.Load() == 0 {
+		futexWait(&t.given, 0)
+	}
+	t.waiter = true
 }
 
-// giveWaiter gives up the waiter's role, which this thread has, and wakes
-// a parked thread, if any, to take it.
-func (z *zserver) giveWaiter() {
-	z.waiter.Store(false)
-	if z.parked.Load() > 0 {
-		z.wake.Add(1)
-		futexWake(&z.wake, 1)
-	}
-}
-
-// giveWaiter gives up the waiter's role if this thread has it.
+// giveWaiter gives up the waiter's role if the thread has it: to the
+// thread parked last, if any, which it wakes.
 func (t *zthread) giveWaiter() {
-	if t.waiter {
-		t.waiter = false
-		t.z.giveWaiter()
+	if !t.waiter {
+		return
 	}
+	t.waiter = false
+	z := t.z
+	z.pmu.Lock()
+	n := len(z.parked)
+	if n == 0 {
+		z.waiting = false
+		z.pmu.Unlock()
+		return
+	}
+	next := z.parked[n-1]
+	z.parked = z.parked[:n-1]
+	z.pmu.Unlock()
+	next.given.Store(1)
+	futexWake(&next.given, 1)
 }
 
 // futex(2) operations (linux/futex.h; x/sys/unix does not name them):
