@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -101,8 +100,8 @@ type zygote struct {
 	pid   int    // the zygote's, while it runs
 	gen   int    // zygotes started
 	ids   uint64 // the last command id given
-	// threads is how many threads of a zygote serve commands
-	// (servingThreads); 0: zygoteThreads decides.
+	// threads is how many threads of a zygote serve commands; 0:
+	// zygote.servingThreads decides.
 	threads int
 	// exited is closed when the running zygote has exited and been
 	// reaped.
@@ -710,23 +709,11 @@ type zserver struct {
 	// closed: the control socket reached EOF, or a thread failed; no
 	// request is started any more.
 	closed bool
-
-	// One serving thread at a time, the waiter, waits for events
-	// (epollWaitRaw); the others idle parked in futex(2) (takeWaiter).
-	// Under pmu: waiting says whether a thread has the role, parked
-	// holds the parked threads, the last parked on top.
-	pmu     sync.Mutex
-	waiting bool
-	parked  []*zthread
 }
 
 // A zthread is one serving thread's own state.
 type zthread struct {
 	z      *zserver
-	waiter bool // the thread has the waiter's role
-	// given is the futex word the thread parks on: set to 1 when the
-	// waiter's role is given to it.
-	given  atomic.Uint32
 	buf    []byte // a request
 	oob    []byte // its descriptors
 	events [1]unix.EpollEvent
@@ -800,9 +787,8 @@ func zygoteMain(root string, threads int) error {
 		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
 	z.idle = sync.NewCond(&z.mu)
 	n := threads
-	// The waiting thread keeps its P (epollWaitRaw), and a parked one
-	// gets a P back at once when woken, so that no thread waits for
-	// another's to be handed over: one more for the runtime.
+	// Each serving thread keeps its P while it waits (epollWaitRaw): one
+	// more for the runtime.
 	if runtime.GOMAXPROCS(0) < n+1 {
 		runtime.GOMAXPROCS(n + 1)
 	}
@@ -818,8 +804,10 @@ func zygoteMain(root string, threads int) error {
 // servingThreads is how many threads serve commands on a machine of cpus
 // processors: one more than them (a thread may wait for a slot's teardown
 // while the others start commands), at least 3, at most
-// maxServingThreads. An idle one costs nothing: it is parked (see
-// zserver.takeWaiter).
+// maxServingThreads. Each idle one
+// costs a trip through the scheduler every 10 ms (see epollWaitRaw): an
+// idle zygote of 3 makes some 700 context switches a second, against 250
+// with one thread.
 func servingThreads(cpus int) int {
 	return min(max(cpus+1, 3), maxServingThreads)
 }
@@ -850,9 +838,6 @@ func (z *zserver) serve() error {
 	}
 	t := &zthread{z: z, buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles))}
 	for {
-		if !t.waiter {
-			t.takeWaiter()
-		}
 		n, err := epollWaitRaw(z.ep, t.events[:])
 		if err == unix.EINTR || (err == nil && n == 0) {
 			continue
@@ -871,7 +856,6 @@ func (z *zserver) serve() error {
 			}
 			z.mu.Unlock()
 			if j != nil {
-				// Short: the thread keeps the waiter's role.
 				z.reap(j)
 			}
 			continue
@@ -881,83 +865,6 @@ func (z *zserver) serve() error {
 			return z.shutdown(err)
 		}
 	}
-}
-
-// takeWaiter returns once the thread has the waiter's role: at once if no
-// thread has it, else after parking until a waiter gives it to it
-// (giveWaiter). The waiter gives it up before it starts a command, which
-// mostly waits (the child's exec, mounts, a slot's teardown), so that
-// another thread serves meanwhile; a reap or a kill is short, and it
-// keeps the role.
-//
-// Why park: a thread waiting in epollWaitRaw holds its P, so the
-// runtime's monitor preempts it every 10 ms (a signal and a few thread
-// switches each); with several idle threads waiting so, that cost some 5%
-// of a 1k-genrule build's CPU on a quiet machine. A parked thread is in a
-// system call the runtime knows of, which it does not preempt, and it is
-// handed the role directly: one futex(2) wake-up per started command.
-// The role goes to the thread parked last (a stack), so that the threads
-// a build does not need stay parked for good: the runtime takes the P of
-// a thread parked for 10 ms back, and polls for a millisecond after each
-// such retake. With one serving thread, no thread ever parks.
-func (t *zthread) takeWaiter() {
-	z := t.z
-	z.pmu.Lock()
-	if !z.waiting {
-		z.waiting = true
-		z.pmu.Unlock()
-		t.waiter = true
-		return
-	}
-	t.given.Store(0)
-	z.parked = append(z.parked, t)
-	z.pmu.Unlock()
-	for t.given.Load() == 0 {
-		futexWait(&t.given, 0)
-	}
-	t.waiter = true
-}
-
-// giveWaiter gives up the waiter's role if the thread has it: to the
-// thread parked last, if any, which it wakes.
-func (t *zthread) giveWaiter() {
-	if !t.waiter {
-		return
-	}
-	t.waiter = false
-	z := t.z
-	z.pmu.Lock()
-	n := len(z.parked)
-	if n == 0 {
-		z.waiting = false
-		z.pmu.Unlock()
-		return
-	}
-	next := z.parked[n-1]
-	z.parked = z.parked[:n-1]
-	z.pmu.Unlock()
-	next.given.Store(1)
-	futexWake(&next.given, 1)
-}
-
-// futex(2) operations (linux/futex.h; x/sys/unix does not name them):
-// FUTEX_WAIT and FUTEX_WAKE with FUTEX_PRIVATE_FLAG.
-const (
-	futexWaitPrivate = 0 | 128
-	futexWakePrivate = 1 | 128
-)
-
-// futexWait parks the thread until futexWake on addr, unless *addr is no
-// longer val (or a signal comes: the caller looks again). It is a system
-// call the runtime knows of (unix.Syscall6), so that the runtime neither
-// preempts the thread nor counts it as running.
-func futexWait(addr *atomic.Uint32, val uint32) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitPrivate, uintptr(val), 0, 0, 0)
-}
-
-// futexWake wakes up to n threads parked by futexWait on addr.
-func futexWake(addr *atomic.Uint32, n int) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakePrivate, uintptr(n), 0, 0, 0)
 }
 
 // epollWaitRaw is epoll_wait(2) with no timeout, made without telling
@@ -1095,8 +1002,6 @@ func (t *zthread) receive() (done bool, err error) {
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
-	// The start mostly waits: another thread serves meanwhile.
-	t.giveWaiter()
 	j := &zjob{id: id}
 	var fatal error
 	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)

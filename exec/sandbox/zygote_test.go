@@ -649,8 +649,7 @@ func TestZygoteCannotStartFallsBack(t *testing.T) {
 // namespace of its own whose /proc shows only itself (the shell's glob
 // forks nothing); those
 // cancelled while they run are killed; and the zygote serves on. With one
-// serving thread, and with more than the machine needs (threads parked
-// and woken to wait in turn).
+// serving thread, and with more than the machine needs.
 func TestZygoteParallelStarts(t *testing.T) {
 	for _, threads := range []int{1, 5} {
 		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) { testZygoteParallelStarts(t, threads) })
