@@ -1049,16 +1049,23 @@ func (z *zserver) reap(j *zjob) {
 			break
 		}
 	}
+	// bld waits for the answer (the action's end, and the next action's
+	// start, wait for it), not for the rest: the slot's release, which
+	// tears the slot down after its last command (some milliseconds: an
+	// unmount of every exec root in it, and an RCU grace period), comes
+	// after. No process is left in the slot: the command was the init of
+	// its pid namespace, and the kernel ends every other process of it
+	// before the pidfd of its init is readable.
+	if err != nil {
+		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
+	} else {
+		b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
+		z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
+	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
 	if j.slot != nil {
 		z.release(j.slot)
 	}
-	if err != nil {
-		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
-		return
-	}
-	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
-	z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
 }
 
 // answer sends bld one message about command id; errors are ignored (bld
