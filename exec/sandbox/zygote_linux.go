@@ -77,7 +77,8 @@ import (
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
-//     and ru_maxrss (KiB) ('w' if it could not be waited for).
+//     and ru_maxrss (KiB) ('w' if it could not be waited for); only then
+//     does it release the command's slot (see zserver.reap).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
 //     kill its process group if it has not been reaped yet, or as soon as
 //     it has started if its start is under way (requests and kills are
@@ -88,6 +89,8 @@ import (
 // many thousands of inputs) is declined: the per-action helper runs it.
 // BLD_SANDBOX_ZYGOTE=0 turns the zygote off: every action then starts the
 // helper, as does an action whose request the zygote could not serve.
+// BLD_SANDBOX_ZYGOTE_THREADS=N sets the count of serving threads (to
+// measure; tests set zygote.threads).
 
 // A zygote is the bld side of one Manager's zygote, started by the first
 // command that needs it and stopped by Manager.Close.
