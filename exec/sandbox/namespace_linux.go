@@ -191,11 +191,15 @@ func helper(args []string) error {
 	var p mountPlan
 	switch args[0] {
 	case verbZygote:
-		root := ""
-		if len(args) > 1 {
-			root = args[1]
+		// verbZygote THREADS ROOT (ROOT may be "": see zygote.start).
+		if len(args) != 3 {
+			return fmt.Errorf("helper: bad arguments %q", args)
 		}
-		return zygoteMain(root)
+		threads, err := strconv.Atoi(args[1])
+		if err != nil || threads < 1 || threads > maxServingThreads {
+			return fmt.Errorf("helper: bad count of serving threads %q", args[1])
+		}
+		return zygoteMain(args[2], threads)
 	case verbProbe:
 		p.Root = args[1]
 	case verbExec:

@@ -77,7 +77,8 @@ import (
 //   - When the command has ended, but before it is reaped (so its
 //     process group ID cannot be reused), the zygote kills what it left
 //     in its process group, reaps it and answers 'x' with the wait status
-//     and ru_maxrss (KiB) ('w' if it could not be waited for).
+//     and ru_maxrss (KiB) ('w' if it could not be waited for); only then
+//     does it release the command's slot (see zserver.reap).
 //   - bld sending 'k' for a command (Ctrl-C, a timeout) makes the zygote
 //     kill its process group if it has not been reaped yet, or as soon as
 //     it has started if its start is under way (requests and kills are
@@ -88,6 +89,8 @@ import (
 // many thousands of inputs) is declined: the per-action helper runs it.
 // BLD_SANDBOX_ZYGOTE=0 turns the zygote off: every action then starts the
 // helper, as does an action whose request the zygote could not serve.
+// BLD_SANDBOX_ZYGOTE_THREADS=N sets the count of serving threads (to
+// measure; tests set zygote.threads).
 
 // A zygote is the bld side of one Manager's zygote, started by the first
 // command that needs it and stopped by Manager.Close.
@@ -100,6 +103,9 @@ type zygote struct {
 	pid   int    // the zygote's, while it runs
 	gen   int    // zygotes started
 	ids   uint64 // the last command id given
+	// threads is how many threads of a zygote serve commands; 0:
+	// zygote.servingThreads decides.
+	threads int
 	// exited is closed when the running zygote has exited and been
 	// reaped.
 	exited chan struct{}
@@ -342,11 +348,17 @@ func (z *zygote) start() error {
 		ours.Close()
 		return fmt.Errorf("zygote: %w", err)
 	}
-	cmd := exec.Command(exe, helperArg, verbZygote)
+	threads, err := z.servingThreads()
+	if err != nil {
+		ours.Close()
+		return err
+	}
+	view := ""
 	if os.MkdirAll(Dir(z.root), 0o755) == nil {
 		// The zygote makes the read-only view of the workspace once.
-		cmd.Args = append(cmd.Args, z.root)
+		view = z.root
 	}
+	cmd := exec.Command(exe, helperArg, verbZygote, strconv.Itoa(threads), view)
 	cmd.Args[0] = "bld-sandbox-zygote"
 	cmd.Dir = "/"
 	cmd.Env = []string{}
@@ -380,6 +392,23 @@ func (z *zygote) start() error {
 		}
 	})
 	return nil
+}
+
+// servingThreads is how many threads of the zygote serve commands: z.threads
+// if set, else BLD_SANDBOX_ZYGOTE_THREADS if set (to measure), else
+// servingThreads of the machine's CPUs.
+func (z *zygote) servingThreads() (int, error) {
+	if z.threads > 0 {
+		return min(z.threads, maxServingThreads), nil
+	}
+	if v := os.Getenv("BLD_SANDBOX_ZYGOTE_THREADS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxServingThreads {
+			return 0, fmt.Errorf("BLD_SANDBOX_ZYGOTE_THREADS=%q: want a count of threads from 1 to %d", v, maxServingThreads)
+		}
+		return n, nil
+	}
+	return servingThreads(runtime.NumCPU()), nil
 }
 
 // stop ends the zygote, if one runs, and waits a little for it to exit; a
@@ -720,7 +749,7 @@ const zygoteCtl = 3
 // each hand-off (a futex wake-up, a context switch, and the runtime's
 // sysmon woken to poll every 20 µs for a while) cost more CPU than the
 // mounts.
-func zygoteMain(root string) error {
+func zygoteMain(root string, threads int) error {
 	// The setup's mounts are in the zygote's namespace, which every
 	// thread shares until it moves to a command's.
 	runtime.LockOSThread()
@@ -760,7 +789,7 @@ func zygoteMain(root string) error {
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
 		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
 	z.idle = sync.NewCond(&z.mu)
-	n := servingThreads(runtime.NumCPU())
+	n := threads
 	// Each serving thread keeps its P while it waits (epollWaitRaw): one
 	// more for the runtime.
 	if runtime.GOMAXPROCS(0) < n+1 {
@@ -777,13 +806,17 @@ func zygoteMain(root string) error {
 
 // servingThreads is how many threads serve commands on a machine of cpus
 // processors: one more than them (a thread may wait for a slot's teardown
-// while the others start commands), at least 3, at most 9. Each idle one
+// while the others start commands), at least 3, at most
+// maxServingThreads. Each idle one
 // costs a trip through the scheduler every 10 ms (see epollWaitRaw): an
 // idle zygote of 3 makes some 700 context switches a second, against 250
 // with one thread.
 func servingThreads(cpus int) int {
-	return min(max(cpus+1, 3), 9)
+	return min(max(cpus+1, 3), maxServingThreads)
 }
+
+// maxServingThreads bounds the zygote's serving threads.
+const maxServingThreads = 9
 
 // maxFiles bounds the descriptors of a request.
 const maxFiles = 64
@@ -1019,16 +1052,23 @@ func (z *zserver) reap(j *zjob) {
 			break
 		}
 	}
+	// bld waits for the answer (the action's end, and the next action's
+	// start, wait for it), not for the rest: the slot's release, which
+	// tears the slot down after its last command (some milliseconds: an
+	// unmount of every exec root in it, and an RCU grace period), comes
+	// after. No process is left in the slot: the command was the init of
+	// its pid namespace, and the kernel ends every other process of it
+	// before the pidfd of its init is readable.
+	if err != nil {
+		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
+	} else {
+		b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
+		z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
+	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
 	if j.slot != nil {
 		z.release(j.slot)
 	}
-	if err != nil {
-		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
-		return
-	}
-	b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
-	z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
 }
 
 // answer sends bld one message about command id; errors are ignored (bld

@@ -648,10 +648,18 @@ func TestZygoteCannotStartFallsBack(t *testing.T) {
 // each get their own exit status and output, each as pid 1 of a pid
 // namespace of its own whose /proc shows only itself (the shell's glob
 // forks nothing); those
-// cancelled while they run are killed; and the zygote serves on.
+// cancelled while they run are killed; and the zygote serves on. With one
+// serving thread, and with more than the machine needs.
 func TestZygoteParallelStarts(t *testing.T) {
+	for _, threads := range []int{1, 5} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) { testZygoteParallelStarts(t, threads) })
+	}
+}
+
+func testZygoteParallelStarts(t *testing.T, threads int) {
 	root := t.TempDir()
 	m := namespaceManager(t, root)
+	m.zygote.threads = threads
 	if ok, why := m.KillsDescendants(); !ok {
 		t.Skipf("no pid namespaces: %s", why)
 	}
