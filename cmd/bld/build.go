@@ -505,6 +505,7 @@ func resolveSandbox(ctx context.Context, root string, mode sandbox.Mode) <-chan 
 	ch := make(chan sandboxResolution, 1)
 	crash.Go(func() {
 		mgr := sandbox.NewManager(root, mode)
+		mgr.RememberProbe(build.Layout{Root: root}.SandboxProbe())
 		m, fallback, err := mgr.Mode(ctx)
 		ch <- sandboxResolution{manager: mgr, mode: m, fallback: fallback, err: err}
 	})

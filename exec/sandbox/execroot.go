@@ -51,6 +51,9 @@ type Manager struct {
 	// so that nothing it started outlives it; noPidns says why not.
 	pidns   bool
 	noPidns string
+	// memo, if not "", is the file that keeps a probe's answer
+	// (RememberProbe).
+	memo string
 
 	zygote zygote // ModeNamespace: started by the first command that needs it
 
@@ -103,14 +106,14 @@ func (m *Manager) Mode(ctx context.Context) (Mode, string, error) {
 	m.once.Do(func() {
 		switch m.want {
 		case ModeAuto:
-			if err := m.probe(ctx); err != nil {
+			if err := m.probeOrRecall(ctx); err != nil {
 				m.mode, m.reason = ModeSymlinks, err.Error()
 			} else {
 				m.mode = ModeNamespace
 			}
 		case ModeNamespace:
 			m.mode = ModeNamespace
-			if err := m.probe(ctx); err != nil {
+			if err := m.probeOrRecall(ctx); err != nil {
 				m.err = fmt.Errorf("--sandbox=namespace does not work here: %w", err)
 			}
 		default:

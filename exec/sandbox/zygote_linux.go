@@ -109,6 +109,8 @@ type zygote struct {
 	// exited is closed when the running zygote has exited and been
 	// reaped.
 	exited chan struct{}
+	// startFailed, if not nil, is called when a zygote fails to start.
+	startFailed func()
 }
 
 func newZygote(root string) zygote { return zygote{root: root} }
@@ -277,10 +279,21 @@ func (z *zygote) running() error {
 	if z.ctl == nil {
 		if err := z.start(); err != nil {
 			z.fail(err)
+			if z.startFailed != nil {
+				z.startFailed()
+				err = fmt.Errorf("%w (an earlier build found the namespace sandbox working here and this one did not try it again; the next build will)", err)
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// onStartFailure has f called when a zygote fails to start.
+func (z *zygote) onStartFailure(f func()) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.startFailed = f
 }
 
 // register makes s pending on the running zygote's control socket,

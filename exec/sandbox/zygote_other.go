@@ -27,3 +27,5 @@ func newZygote(string) zygote { return zygote{} }
 func (*zygote) stop() {}
 
 func (*zygote) warm() {}
+
+func (*zygote) onStartFailure(func()) {}

@@ -156,10 +156,12 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	}
 	// Mostly (patched), the snapshot is saved as the bytes of the one
 	// loaded and a patch, rather than encoded again.
+	// With SaveLater, that is done while the actions run (Plan.save): a
+	// build killed before it leaves the snapshot before the edit, whose
+	// reads the next build finds changed.
 	upd := snapshot.ReadsUpdate{Diff: changes.Diff, Reloaded: loaded, Fresh: view.Reads()}
-	if err := snap.SaveNext(req.SnapPath, next, upd, patched && !req.wholeSnapshots); err != nil {
-		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
-	}
+	patch := patched && !req.wholeSnapshots
+	plan.save(req, func() error { return snap.SaveNext(req.SnapPath, next, upd, patch) })
 	return plan, true, nil
 }
 

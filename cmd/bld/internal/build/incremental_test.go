@@ -14,8 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"bld/exec/executor"
 	"bld/exec/filestat"
 	"bld/exec/graph"
+	"bld/exec/status"
 	"bld/rules"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
@@ -386,5 +388,132 @@ func checkPlanStats(t *testing.T, name, root string, p *Plan) {
 				t.Errorf("%s: the plan's stat of %s is %+v, the file's %+v (%v)", name, in, st, fi, err)
 			}
 		}
+	}
+}
+
+// TestIncrementalSaveLater checks an incremental analysis that saves its
+// snapshot later (Request.SaveLater) while the plan's actions run (under
+// -race: the executor and the save share the actions and the snapshot it
+// started from): the file is byte for byte the one saved at once, and the
+// next build reuses it. A build killed before its save (the save never
+// runs) leaves the snapshot before its edit: the next build finds the edit
+// and plans what the workspace says now, never the killed build's plan nor
+// the one before it.
+func TestIncrementalSaveLater(t *testing.T) {
+	files := map[string]string{"WORKSPACE.star": ""}
+	for i := range 4 {
+		files[fmt.Sprintf("p%d/BUILD.star", i)] = fmt.Sprintf(`genrule(name = "g", outs = ["g.txt"], cmd = "echo %d > $@")`+"\n", i)
+	}
+	pattern, err := label.ParsePattern("//...", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		plan   *Plan
+		phases []string
+	}
+	analyze := func(root string, later bool) result {
+		t.Helper()
+		l := Layout{Root: root}
+		var ph Phases
+		p, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
+			r.Phases = &ph
+			r.SaveLater = later
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range ph.List {
+			names = append(names, p.Name)
+		}
+		return result{p, names}
+	}
+	execute := func(root string, p *Plan) {
+		t.Helper()
+		l := Layout{Root: root}
+		out, err := Execute(context.Background(), p, ExecOptions{
+			Layout: l, CacheDir: filepath.Join(root, "cache"), Tokens: executor.NewSemaphore(2),
+			Observer: status.Multi(),
+		})
+		if err != nil || out.RunErr != nil {
+			t.Fatalf("executing: %v, %v", err, out.RunErr)
+		}
+		if err := p.WaitSaved(); err != nil {
+			t.Fatalf("WaitSaved: %v", err)
+		}
+	}
+	incremental := func(phases []string) bool {
+		return len(phases) == 1 && strings.HasPrefix(phases[0], "analysis (incremental: 1 of 4 packages")
+	}
+	// Two copies of the workspace: one saves at once, one later.
+	now, later := t.TempDir(), t.TempDir()
+	for _, root := range []string{now, later} {
+		writeWorkspace(t, root, files)
+		os.MkdirAll(Layout{Root: root}.StateDir(), 0o755)
+		r := analyze(root, root == later)
+		execute(root, r.plan)
+	}
+	// A comment, then a command changed: each an incremental analysis
+	// whose snapshot is a patch.
+	for _, edit := range []string{
+		files["p1/BUILD.star"] + "# a comment\n",
+		`genrule(name = "g", outs = ["g.txt"], cmd = "echo one > $@")` + "\n",
+	} {
+		var saved [][]byte
+		for _, root := range []string{now, later} {
+			writeWorkspace(t, root, map[string]string{"p1/BUILD.star": edit})
+			r := analyze(root, root == later)
+			if !incremental(r.phases) {
+				t.Fatalf("after an edit of p1: phases %v, want an incremental analysis of p1", r.phases)
+			}
+			if root == now {
+				if err := r.plan.WaitSaved(); err != nil {
+					t.Fatalf("WaitSaved without SaveLater: %v", err)
+				}
+			} else {
+				execute(root, r.plan)
+			}
+			data, err := os.ReadFile(Layout{Root: root}.AnalysisSnapshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved = append(saved, data)
+		}
+		if !bytes.Equal(saved[0], saved[1]) {
+			t.Fatalf("after an edit of p1, the snapshot saved while the actions ran differs from the one saved before them")
+		}
+		if r := analyze(later, true); len(r.phases) != 1 || r.phases[0] != "analysis snapshot" {
+			t.Errorf("the build after the edit: phases %v, want the snapshot", r.phases)
+		}
+	}
+	// Killed before its save: the analysis of an edit whose save never
+	// starts (no Execute, no WaitSaved).
+	before, err := os.ReadFile(Layout{Root: later}.AnalysisSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeWorkspace(t, later, map[string]string{"p1/BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo two > $@")` + "\n"})
+	if r := analyze(later, true); !incremental(r.phases) {
+		t.Fatalf("after an edit of p1: phases %v, want an incremental analysis of p1", r.phases)
+	}
+	if after, err := os.ReadFile(Layout{Root: later}.AnalysisSnapshot()); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the snapshot changed before its save was let go (%v)", err)
+	}
+	writeWorkspace(t, later, map[string]string{"p1/BUILD.star": `genrule(name = "g", outs = ["g.txt"], cmd = "echo three > $@")` + "\n"})
+	r := analyze(later, true)
+	if !incremental(r.phases) {
+		t.Errorf("after a build killed before its save: phases %v, want an incremental analysis of p1", r.phases)
+	}
+	var cmds []string
+	for _, a := range r.plan.Graph.Actions {
+		cmds = append(cmds, a.Argv[len(a.Argv)-1])
+	}
+	if got := strings.Join(cmds, "\n"); !strings.Contains(got, "echo three") || strings.Contains(got, "echo two") || strings.Contains(got, "echo one") {
+		t.Errorf("after a build killed before its save: commands %q, want p1's echo three", cmds)
+	}
+	execute(later, r.plan)
+	if r := analyze(later, true); len(r.phases) != 1 || r.phases[0] != "analysis snapshot" {
+		t.Errorf("the build after: phases %v, want the snapshot", r.phases)
 	}
 }

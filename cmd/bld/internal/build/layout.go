@@ -26,6 +26,10 @@ func (l Layout) ActionRecord() string { return filepath.Join(l.StateDir(), "acti
 // LockFile is the workspace lock: one bld writes bld-out/ at a time.
 func (l Layout) LockFile() string { return filepath.Join(l.StateDir(), "lock") }
 
+// SandboxProbe keeps the answer of the namespace sandbox's probe
+// (sandbox.Manager.RememberProbe).
+func (l Layout) SandboxProbe() string { return filepath.Join(l.StateDir(), "sandbox-probe") }
+
 // AnalysisSnapshot is the snapshot of the last analysis (package snapshot).
 func (l Layout) AnalysisSnapshot() string { return filepath.Join(l.StateDir(), "analysis") }
 

@@ -340,29 +340,37 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		}
 		return hr.head.Save(snapPath, reads, index)
 	}
-	if req.SaveLater {
-		// Only the next build reads the snapshot: it is finished and
-		// written while this one runs its actions, once the first has
-		// started (Execute), so that it takes no CPU from the path to
-		// the first command (the head's encoding, already under way, is
-		// over by then: it overlaps the collection and the graph's
-		// checks above).
-		start, done := make(chan struct{}), make(chan error, 1)
-		crash.Go(func() {
-			<-start
-			done <- write()
-		})
-		plan.startSave = sync.OnceFunc(func() { close(start) })
-		plan.saved = sync.OnceValue(func() error {
-			plan.startSave()
-			return <-done
-		})
-		return plan, nil
-	}
-	if err := write(); err != nil {
-		fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
-	}
+	// Only the next build reads the snapshot: with SaveLater, it is
+	// finished and written while this one runs its actions (the head's
+	// encoding, already under way, is over by then: it overlaps the
+	// collection and the graph's checks above).
+	plan.save(req, write)
 	return plan, nil
+}
+
+// save writes the plan's analysis snapshot with write: at once, warning
+// on req.Stderr when it cannot, or, with req.SaveLater, on another
+// goroutine once Execute lets it go on (the first command has started,
+// or the run is over if none does), so that it takes no CPU from the
+// path to the first command; WaitSaved waits for it. write must read
+// nothing that the plan's execution changes.
+func (p *Plan) save(req Request, write func() error) {
+	if !req.SaveLater {
+		if err := write(); err != nil {
+			fmt.Fprintf(req.Stderr, "bld: warning: %v (the next build will analyze again)\n", err)
+		}
+		return
+	}
+	start, done := make(chan struct{}), make(chan error, 1)
+	crash.Go(func() {
+		<-start
+		done <- write()
+	})
+	p.startSave = sync.OnceFunc(func() { close(start) })
+	p.saved = sync.OnceValue(func() error {
+		p.startSave()
+		return <-done
+	})
 }
 
 // WaitSaved waits until the analysis snapshot that Analyze left to save
