@@ -60,7 +60,7 @@ func stampOf(fi os.FileInfo) stamp {
 // kept as its 32 bytes, not as a digest.Digest's hex string: the memo holds
 // an entry per file the build read or wrote for as long as the build runs,
 // and the string and its size would be 72 bytes more per file (at 100,000
-// actions, ~7 MB of the live heap at the build's end).
+// actions, ~6 MB of the live heap at the build's end).
 type memoEntry struct {
 	st       stamp
 	hash     [digest.HashSize]byte
