@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -139,12 +140,22 @@ func (l *Log) Save() error {
 	if !l.changed {
 		return nil
 	}
-	var b bytes.Buffer
-	b.WriteString(header + "\n")
-	for _, out := range slices.Sorted(maps.Keys(l.dur)) {
-		fmt.Fprintf(&b, "%d\t%s\n", l.dur[out].Microseconds(), out)
-	}
-	if err := store.WriteFileAtomic(l.path, b.Bytes(), 0o644); err != nil {
+	// Written through a small buffer, one line made at a time: it is
+	// saved at the end of a build, when the heap is at its largest, and
+	// the whole file in memory (with fmt's boxed arguments) was garbage
+	// of ~30 bytes an action.
+	err := store.WriteFileFrom(l.path, "", 0o644, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 64<<10)
+		w.WriteString(header + "\n")
+		var line []byte
+		for _, out := range slices.Sorted(maps.Keys(l.dur)) {
+			line = strconv.AppendInt(line[:0], l.dur[out].Microseconds(), 10)
+			line = append(append(append(line, '\t'), out...), '\n')
+			w.Write(line)
+		}
+		return w.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("writing the build log: %w", err)
 	}
 	l.changed = false

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"io"
 	"maps"
@@ -955,15 +954,11 @@ func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []outputFile) (*
 	e.stamps = make([]stamp, 0, len(inputs)+len(e.paths)+len(a.Outputs)+1)
 	vouch := func(path string, want reapi.InputFile) bool {
 		me, ok := c.memo.get(path)
-		if !ok || me.d != want.Digest || me.st.ctime == 0 {
+		if !ok || !me.has(want.Digest) || me.st.ctime == 0 {
 			return false
 		}
 		if me.racy() {
-			u := unsettledStamp{path: path, i: len(e.stamps)}
-			if n, err := hex.Decode(u.hash[:], []byte(me.d.Hash)); err != nil || n != len(u.hash) {
-				return false
-			}
-			e.unsettled = append(e.unsettled, u)
+			e.unsettled = append(e.unsettled, unsettledStamp{path: path, i: len(e.stamps), hash: me.hash})
 		}
 		st := me.st
 		st.exec = want.IsExecutable
@@ -1034,8 +1029,7 @@ func (c *Cache) settleFile(u unsettledStamp, want stamp) (ok, settled bool) {
 		st.exec = want.exec // the memo keeps no exec bit; a chmod changes ctime
 		return st == want
 	}
-	hash := hex.EncodeToString(u.hash[:])
-	if me, ok := c.memo.peek(u.path); ok && sameFile(me.st) && me.d.Hash == hash && !me.racy() {
+	if me, ok := c.memo.peek(u.path); ok && sameFile(me.st) && me.hash == u.hash && !me.racy() {
 		return true, true
 	}
 	abs := u.path
@@ -1046,10 +1040,13 @@ func (c *Cache) settleFile(u unsettledStamp, want stamp) (ok, settled bool) {
 	// much, before anything is read.
 	start := c.now()
 	h, err := readHashed(abs, -1)
-	if err != nil || !sameFile(h.before) || !sameFile(h.after) || h.d.Hash != hash || h.d.Size != want.size {
+	if err != nil || !sameFile(h.before) || !sameFile(h.after) || h.d.Size != want.size {
 		return false, false
 	}
-	me := memoEntry{st: want, d: h.d, hashedAt: start.UnixNano()}
+	me, ok := newMemoEntry(want, h.d, start.UnixNano())
+	if !ok || me.hash != u.hash {
+		return false, false
+	}
 	me.st.exec = false
 	c.memo.rememberIfLoaded(u.path, me)
 	return true, !me.racy()

@@ -85,7 +85,7 @@ func TestMemoDigestUnknown(t *testing.T) {
 	if !st.exec {
 		t.Errorf("digestUnknown lost the executable bit")
 	}
-	if e, found := m.peek("f"); !found || e.d != d || e.st.size != st.size || e.st.mtime != st.mtime || e.st.ino != st.ino {
+	if e, found := m.peek("f"); !found || e.digest() != d || e.st.size != st.size || e.st.mtime != st.mtime || e.st.ino != st.ino {
 		t.Errorf("memo did not learn the file: %+v, %v", e, found)
 	}
 	// Known now: left to stampedDigest, which may need only a stat.

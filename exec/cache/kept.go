@@ -339,7 +339,7 @@ func (c *Cache) writeRemoteOutput(ctx context.Context, t *remoteTier, of *output
 	}
 	c.kept.forget(of.Path)
 	if fi, err := os.Stat(abs); err == nil {
-		c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
+		c.memo.rememberDigest(of.Path, stampOf(fi), of.Digest, start.UnixNano())
 	}
 	return true
 }
@@ -406,7 +406,7 @@ func (c *Cache) MaterializeFiles(ctx context.Context, paths []string) error {
 		}
 		c.kept.forget(p)
 		if fi, err := os.Stat(c.abs(p)); err == nil {
-			c.memo.remember(p, memoEntry{st: stampOf(fi), d: k.d, hashedAt: start.UnixNano()})
+			c.memo.rememberDigest(p, stampOf(fi), k.d, start.UnixNano())
 		}
 	}
 	return nil

@@ -144,7 +144,7 @@ func (c *Cache) materialize(ki *keyInfo, r *actionResult) (restored bool, why st
 				return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
 			}
 			restored = true
-			c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
+			c.memo.rememberDigest(of.Path, stampOf(fi), of.Digest, start.UnixNano())
 			continue
 		}
 		fi, start, err := c.store.Restore(of.Digest, abs, tmpDir, perm)
@@ -158,7 +158,7 @@ func (c *Cache) materialize(ki *keyInfo, r *actionResult) (restored bool, why st
 			return restored, fmt.Sprintf("could not restore %s from the cache: %v", of.Path, err)
 		}
 		restored = true
-		c.memo.remember(of.Path, memoEntry{st: stampOf(fi), d: of.Digest, hashedAt: start.UnixNano()})
+		c.memo.rememberDigest(of.Path, stampOf(fi), of.Digest, start.UnixNano())
 	}
 	return restored, ""
 }

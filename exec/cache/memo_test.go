@@ -3,6 +3,7 @@ package cache
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,9 +25,11 @@ func TestMemoTrustsOnlyOldStamps(t *testing.T) {
 	}
 	// An old, unchanged file is trusted: a planted digest comes back, so
 	// the file was not read.
-	fake := digest.OfBytes([]byte("fake"))
-	e := m.m["f"]
-	e.d = fake
+	fake := digest.OfBytes([]byte("two")) // the same size as "one", as a stamp vouches for
+	e, ok := newMemoEntry(m.m["f"].st, fake, m.m["f"].hashedAt)
+	if !ok {
+		t.Fatal("newMemoEntry refused the digest of a blob")
+	}
 	m.m["f"] = e
 	if d, _, _ := m.fileDigest("f", p); d != fake {
 		t.Errorf("non-racy entry was not trusted")
@@ -87,5 +90,57 @@ func TestStatStamp(t *testing.T) {
 	}
 	if _, _, err := statStamp(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
 		t.Errorf("statStamp of a missing file: %v, want not exist", err)
+	}
+}
+
+// TestMemoEntryDigest: an entry keeps a digest's hash as bytes, gives the
+// same digest back, and vouches for that digest only (another hash, another
+// size, a hash that is not hex); a digest whose hash is not a SHA-256's
+// hex is not remembered at all.
+func TestMemoEntryDigest(t *testing.T) {
+	d := digest.OfBytes([]byte("content"))
+	e, ok := newMemoEntry(stamp{size: d.Size}, d, 1)
+	if !ok {
+		t.Fatalf("newMemoEntry(%v) refused it", d)
+	}
+	if got := e.digest(); got != d {
+		t.Errorf("digest() = %v, want %v", got, d)
+	}
+	if !e.has(d) {
+		t.Errorf("has(%v) = false for its own digest", d)
+	}
+	other := digest.OfBytes([]byte("other"))
+	for _, x := range []digest.Digest{
+		other,
+		{Hash: d.Hash, Size: d.Size + 1},
+		{Hash: d.Hash[:62] + "zz", Size: d.Size},
+		{Hash: d.Hash[:62], Size: d.Size},
+		{Hash: strings.ToUpper(d.Hash), Size: d.Size}, // the same bytes, but no digest bld makes
+		{},
+	} {
+		if e.has(x) {
+			t.Errorf("has(%v) = true; the entry is of %v", x, d)
+		}
+	}
+	for _, bad := range []digest.Digest{{Hash: "abc", Size: d.Size}, {Hash: strings.Repeat("g", 64), Size: d.Size}, {Hash: strings.ToUpper(d.Hash), Size: d.Size}, {Size: d.Size}} {
+		if _, ok := newMemoEntry(stamp{size: d.Size}, bad, 1); ok {
+			t.Errorf("newMemoEntry(%v) accepted a hash that is not a SHA-256's hex", bad)
+		}
+	}
+	if _, ok := newMemoEntry(stamp{size: d.Size + 1}, d, 1); ok {
+		t.Errorf("newMemoEntry accepted a digest of %d bytes for a file of %d", d.Size, d.Size+1)
+	}
+	m := loadMemo(filepath.Join(t.TempDir(), "memo"))
+	m.rememberDigest("f", stamp{size: 1}, digest.Digest{Hash: "abc", Size: 1}, 1)
+	m.rememberDigest("g", stamp{size: d.Size + 1}, d, 1)
+	if _, ok := m.get("f"); ok {
+		t.Errorf("the memo remembered a digest that is not a SHA-256's")
+	}
+	if _, ok := m.get("g"); ok {
+		t.Errorf("the memo remembered a digest whose size is not the file's")
+	}
+	m.rememberDigest("h", stamp{size: d.Size}, d, 1)
+	if e, ok := m.get("h"); !ok || e.digest() != d {
+		t.Errorf("the memo did not remember %v: %+v, %v", d, e, ok)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 
+	"bld/exec/digest"
 	"bld/exec/store"
 )
 
@@ -61,7 +62,7 @@ type recordLog struct {
 	// count lines the file does not have, and the log is no longer
 	// read, appended to or compacted in this build.
 	writeErr error
-	index    map[string]span
+	index    map[logID]span
 	live     int64 // bytes of the indexed lines
 	loaded   bool
 	err      error // the scan's, if it failed
@@ -69,6 +70,40 @@ type recordLog struct {
 
 // span is where a line is in the log.
 type span struct{ off, n int64 }
+
+// A logID is an outputs ID (outputsID: the hex of a SHA-256) as the index
+// keys it, its 32 bytes: the index holds one per action the workspace
+// has built, for the whole build, and the hex string would be 48 bytes
+// more each (at 100,000 actions, ~5 MB of the live heap at a full
+// build's end).
+type logID [digest.HashSize]byte
+
+// parseLogID returns the logID of id, false if id is not 64 lowercase hex
+// digits (no line put has such an ID: the line is not indexed).
+func parseLogID[S string | []byte](id S) (logID, bool) {
+	var k logID
+	if len(id) != 2*len(k) {
+		return k, false
+	}
+	digit := func(c byte) (byte, bool) {
+		switch {
+		case '0' <= c && c <= '9':
+			return c - '0', true
+		case 'a' <= c && c <= 'f':
+			return c - 'a' + 10, true
+		}
+		return 0, false
+	}
+	for i := range k {
+		hi, ok1 := digit(id[2*i])
+		lo, ok2 := digit(id[2*i+1])
+		if !ok1 || !ok2 {
+			return logID{}, false
+		}
+		k[i] = hi<<4 | lo
+	}
+	return k, true
+}
 
 func newRecordLog(path string) *recordLog { return &recordLog{path: path, unreadMax: compactUnread} }
 
@@ -83,7 +118,11 @@ func (l *recordLog) get(id string) (*record, error) {
 	if err := l.load(); err != nil {
 		return nil, err
 	}
-	sp, ok := l.index[id]
+	k, ok := parseLogID(id)
+	if !ok {
+		return nil, os.ErrNotExist
+	}
+	sp, ok := l.index[k]
 	if !ok {
 		return nil, os.ErrNotExist
 	}
@@ -140,11 +179,11 @@ func (l *recordLog) put(id string, rec *record) error {
 			}
 		}
 	}
-	if l.loaded {
-		if old, ok := l.index[id]; ok {
+	if k, ok := parseLogID(id); ok && l.loaded {
+		if old, ok := l.index[k]; ok {
 			l.live -= old.n
 		}
-		l.index[id] = span{l.size, int64(len(line))}
+		l.index[k] = span{l.size, int64(len(line))}
 		l.live += int64(len(line))
 	}
 	l.size += int64(len(line))
@@ -212,7 +251,7 @@ func (l *recordLog) load() error {
 		return l.err
 	}
 	l.loaded = true
-	l.index = map[string]span{}
+	l.index = map[logID]span{}
 	f, err := os.Open(l.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -236,12 +275,13 @@ func (l *recordLog) load() error {
 			line = whole
 		}
 		if len(line) > 0 && line[len(line)-1] == '\n' {
-			if id, _, ok := bytes.Cut(line, []byte(" ")); ok && len(id) == 64 {
+			id, _, ok := bytes.Cut(line, []byte(" "))
+			if k, valid := parseLogID(id); ok && valid {
 				n := int64(len(line))
-				if old, ok := l.index[string(id)]; ok {
+				if old, ok := l.index[k]; ok {
 					l.live -= old.n
 				}
-				l.index[string(id)] = span{off, n}
+				l.index[k] = span{off, n}
 				l.live += n
 			}
 		}

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,7 +96,8 @@ func TestRecordLog(t *testing.T) {
 // is simply not there (a hint lost).
 func TestRecordLogBatches(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "explain", "records")
-	id := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 63) + string(rune('a'+i/26)) }
+	id := func(i int) string { return fmt.Sprintf("%064x", i) } // as outputsID's: hex
+
 	size := func() int64 {
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -144,6 +147,25 @@ func TestRecordLogBatches(t *testing.T) {
 	for i, want := range map[int]string{0: "k0", 1: "k", n + 1: "last", n + 2: "after get"} {
 		if r, err := again.get(id(i)); err != nil || r.Key != want {
 			t.Errorf("after close: record %d = %+v, %v; want key %s", i, r, err, want)
+		}
+	}
+}
+
+// TestParseLogID: an outputs ID is indexed by its bytes, read from
+// lowercase hex only, so that two IDs are one key exactly when they are
+// one string.
+func TestParseLogID(t *testing.T) {
+	id := outputsID([]string{"bld-out/a", "bld-out/b"})
+	k, ok := parseLogID(id)
+	if !ok || hex.EncodeToString(k[:]) != id {
+		t.Fatalf("parseLogID(%q) = %x, %v", id, k, ok)
+	}
+	if kb, ok := parseLogID([]byte(id)); !ok || kb != k {
+		t.Errorf("parseLogID of the bytes = %x, %v; of the string %x", kb, ok, k)
+	}
+	for _, bad := range []string{"", id[:62], id + "0", strings.ToUpper(id), id[:63] + "g", id[:63] + " "} {
+		if _, ok := parseLogID(bad); ok {
+			t.Errorf("parseLogID(%q) accepted it", bad)
 		}
 	}
 }

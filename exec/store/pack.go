@@ -382,37 +382,50 @@ func (pi *packIndex) find(k [32]byte) (r indexRec, ok bool) {
 
 // writeIndex writes the index of the pack name, of size size, from its
 // records recs: sorted by key, with the most recent record of each key
-// only (recs is not changed).
+// only. recs is sorted in place (its callers are done with it), and the
+// file is encoded as it is written, through a small buffer: at the end of
+// a build of 100,000 actions, when the heap is at its largest, a sorted
+// copy of the records and the whole file in memory were ~11 MB more.
 func (s *Store) writeIndex(name string, size int64, recs []indexRec) error {
-	sorted := append([]indexRec(nil), recs...)
-	sort.Slice(sorted, func(i, j int) bool {
-		if c := bytes.Compare(sorted[i].key[:], sorted[j].key[:]); c != 0 {
+	sort.Slice(recs, func(i, j int) bool {
+		if c := bytes.Compare(recs[i].key[:], recs[j].key[:]); c != 0 {
 			return c < 0
 		}
-		if sorted[i].used != sorted[j].used {
-			return sorted[i].used > sorted[j].used
+		if recs[i].used != recs[j].used {
+			return recs[i].used > recs[j].used
 		}
-		return sorted[i].off > sorted[j].off // the later record of a tie
+		return recs[i].off > recs[j].off // the later record of a tie
 	})
-	b := make([]byte, 0, len(indexHeader)+12+len(sorted)*indexEntry+sha256.Size)
-	b = append(b, indexHeader...)
-	b = binary.LittleEndian.AppendUint64(b, uint64(size))
-	b = binary.LittleEndian.AppendUint32(b, 0) // the count, set below
 	count := 0
-	for i, r := range sorted {
-		if i > 0 && r.key == sorted[i-1].key {
-			continue
+	for i, r := range recs {
+		if i == 0 || r.key != recs[i-1].key {
+			count++
 		}
-		count++
-		b = append(b, r.key[:]...)
-		b = binary.LittleEndian.AppendUint64(b, uint64(r.off))
-		b = binary.LittleEndian.AppendUint32(b, uint32(r.n))
-		b = binary.LittleEndian.AppendUint64(b, uint64(r.used))
 	}
-	binary.LittleEndian.PutUint32(b[len(indexHeader)+8:], uint32(count))
-	sum := sha256.Sum256(b)
-	b = append(b, sum[:]...)
-	return WriteFileVia(s.indexPath(name), s.tempDir(), b, 0o644)
+	return WriteFileFrom(s.indexPath(name), s.tempDir(), 0o644, func(f io.Writer) error {
+		h := sha256.New()
+		w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
+		var b []byte
+		b = append(b, indexHeader...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(size))
+		b = binary.LittleEndian.AppendUint32(b, uint32(count))
+		w.Write(b)
+		for i, r := range recs {
+			if i > 0 && r.key == recs[i-1].key {
+				continue
+			}
+			b = append(b[:0], r.key[:]...)
+			b = binary.LittleEndian.AppendUint64(b, uint64(r.off))
+			b = binary.LittleEndian.AppendUint32(b, uint32(r.n))
+			b = binary.LittleEndian.AppendUint64(b, uint64(r.used))
+			w.Write(b)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		_, err := f.Write(h.Sum(nil))
+		return err
+	})
 }
 
 // indexLocked brings s's index of the packs up to date: packs it has not
