@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"bld/exec/store"
 )
 
 // probeMemoMagic heads a probe memo file (Manager.RememberProbe).
@@ -75,25 +76,7 @@ func (m *Manager) remember(cond string) error {
 		ns = "pidns"
 	}
 	data := fmt.Sprintf("%s\n%s\n%s\n%s\n", probeMemoMagic, cond, ns, strconv.Quote(m.noPidns))
-	dir := filepath.Dir(m.memo)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "sandbox-probe.tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), m.memo)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return store.WriteFileAtomic(m.memo, []byte(data), 0o644)
 }
 
 // forgetProbe removes the memo: the namespace it said works did not.
