@@ -113,6 +113,22 @@ func analyzePattern(t *testing.T, root, pat string, workers int) analysisRun {
 	return analyzeReleasing(t, root, pat, workers, false)
 }
 
+// expandIn returns a new loader of the workspace at root and the labels
+// that pattern pat names in it.
+func expandIn(t *testing.T, root, pat string) (*loading.Loader, []label.Label) {
+	t.Helper()
+	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
+	pattern, err := label.ParsePattern(pat, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := loader.Expand(context.Background(), []label.Pattern{pattern})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loader, labels
+}
+
 // analyzeReleasing is analyzePattern, the analysis letting go of the
 // loaded targets as it goes if release (Analyzer.ReleasePackages).
 func analyzeReleasing(t *testing.T, root, pat string, workers int, release bool) analysisRun {
@@ -304,15 +320,7 @@ genrule(name = "u", srcs = [":t"], outs = ["u.txt"], cmd = "x")
 func TestCountProgress(t *testing.T) {
 	root := parallelWorkspace(t, 6, nil)
 	ctx := context.Background()
-	loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
-	pattern, err := label.ParsePattern("//...", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels, err := loader.Expand(ctx, []label.Pattern{pattern})
-	if err != nil {
-		t.Fatal(err)
-	}
+	loader, labels := expandIn(t, root, "//...")
 	a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, nil)
 	a.SetWorkers(2)
 	var pr heapgoal.Progress

@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.starlark.net/starlark"
 
-	"bld/rules"
 	"bld/starlark/analysis"
 	"bld/starlark/label"
 	"bld/starlark/loading"
@@ -64,15 +63,7 @@ func TestReleasedTargetsAreCollected(t *testing.T) {
 	root := parallelWorkspace(t, 4, nil)
 	for _, release := range []bool{false, true} {
 		ctx := context.Background()
-		loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
-		pattern, err := label.ParsePattern("//p03:all", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		labels, err := loader.Expand(ctx, []label.Pattern{pattern})
-		if err != nil {
-			t.Fatal(err)
-		}
+		loader, labels := expandIn(t, root, "//p03:all")
 		// The weak pointers are made in a function of their own, so
 		// that nothing of this one keeps the package or a value alive.
 		p02, srcs02 := weakPackage(t, loader, "p02", "c0_gen")
@@ -139,16 +130,7 @@ func weakPackage(t *testing.T, loader *loading.Loader, pkg, name string) (weak.P
 func TestAnalysisCollectedAtOnce(t *testing.T) {
 	root := parallelWorkspace(t, 4, nil)
 	for _, workers := range []int{1, 3} {
-		ctx := context.Background()
-		loader := loading.New(loading.Options{Root: root, Builtins: rules.Files})
-		pattern, err := label.ParsePattern("//...", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		labels, err := loader.Expand(ctx, []label.Pattern{pattern})
-		if err != nil {
-			t.Fatal(err)
-		}
+		loader, labels := expandIn(t, root, "//...")
 		wa, wc := analyzeWeakly(t, loader, labels, workers)
 		runtime.GC()
 		if wa.Value() != nil || wc.Value() != nil {
