@@ -12,7 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
+	"runtime"
 	"sync"
 	"time"
 
@@ -298,14 +298,9 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	// execution) to GOGC times what is kept, rather than times what
 	// analysis had live at its last collection (at 100,000 targets, 1.5
 	// GB rather than 0.5).
-	// The collection also gives the pages it frees back to the system
-	// (debug.FreeOSMemory: a collection, then the scavenger on all free
-	// memory): else execution's heap is laid out beside analysis' freed
-	// pages, which the runtime keeps, and the process's peak comes at the
-	// build's end, above analysis' (mem6 in docs/benchmarks.md).
 	an = nil
 	req.Loader.Forget()
-	debug.FreeOSMemory()
+	runtime.GC()
 	if indexMade {
 		defer heapgoal.FollowNow(heapgoal.Execution)()
 		startHead()
