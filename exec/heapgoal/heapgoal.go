@@ -71,14 +71,17 @@ var (
 	// trade), at least 16 MiB. Half that was measured at 100k targets:
 	// 0.83x the peak for 1.15x the CPU (docs/benchmarks.md), not worth it.
 	//
-	// With a Progress (FollowProgress), the goal is at most half past the
-	// live data the analysis is estimated to end with (EndShare), a
-	// quarter past it for an analysis ending with 32 MiB or less live
-	// (MinEndShare, EndFullAt): at 10,000 targets, analysis was the
-	// build's peak, the heap reaching 35 MB for 20 MB live; at 100,000,
-	// 290 MB for 172 MB (docs/benchmarks.md, "Peak memory: analysis'
-	// heap follows its progress").
-	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 50, EndFullAt: 64 << 20, MinEndShare: 25, MaxPercent: 400}
+	// With a Progress (FollowProgress), the goal is at most 35% past the
+	// live data the analysis is estimated to end with (EndShare), less
+	// for an analysis ending with less than 64 MiB live, at least 15%
+	// (MinEndShare, EndFullAt; and at least the runtime's floor, 4 MiB):
+	// at 10,000 targets, analysis was the build's peak, the heap reaching
+	// 35 MB for 20 MB live; at 100,000, 290 MB for 172 MB
+	// (docs/benchmarks.md, "Peak memory: analysis' heap follows its
+	// progress"). Half past it (EndShare 50) left analysis' heap at
+	// 100,000 targets ~30 MB above the one at the end of execution,
+	// which a quarter past its live data sets (docs/benchmarks.md, mem6).
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 35, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
 	// analysis to the plan (the index, the graph's checks, the
 	// snapshot's encoding, which keep much of what they allocate): a
