@@ -100,10 +100,14 @@ type scheduler struct {
 	checkingIDs map[int]bool
 	endedIDs    map[int]bool
 	acqCancel   context.CancelFunc
-	stopped     bool
-	tokenErr    error
-	summary     Summary
-	cancelled   bool
+	// tokens and cancelTokens are the pending token request (acquiring)
+	// when Tokens is a TokenRequester; nil otherwise.
+	tokens       <-chan error
+	cancelTokens func()
+	stopped      bool
+	tokenErr     error
+	summary      Summary
+	cancelled    bool
 }
 
 type eventKind uint8
@@ -240,6 +244,9 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 		select {
 		case ev := <-s.events:
 			s.handle(ctx, ev)
+		case err := <-s.tokens: // nil (blocks) unless a request is pending
+			s.tokens, s.cancelTokens = nil, nil
+			s.handle(ctx, event{kind: evToken, err: err})
 		case <-s.wake:
 		case <-done:
 			done = nil
@@ -286,6 +293,11 @@ func (s *scheduler) inFlight() int {
 func (s *scheduler) stop() {
 	s.stopped = true
 	s.acqCancel()
+	if s.cancelTokens != nil {
+		s.cancelTokens() // passes on a token granted meanwhile
+		s.tokens, s.cancelTokens = nil, nil
+		s.acquiring = false
+	}
 	s.releaseHeld()
 }
 
@@ -340,6 +352,12 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 	s.dispatchRemote(ctx)
 	if !s.acquiring && !s.held && (s.runQ.Len() > 0 || s.canTakeBack()) {
 		s.acquiring = true
+		if tr, ok := s.opts.Tokens.(TokenRequester); ok {
+			// Answered in run's loop: no goroutine between the token
+			// released by an action that ended and the next to start.
+			s.tokens, s.cancelTokens = tr.RequestToken()
+			return
+		}
 		s.goWork(func() {
 			err := s.opts.Tokens.Acquire(acqCtx)
 			s.events <- event{kind: evToken, err: err}

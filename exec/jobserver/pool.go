@@ -121,31 +121,31 @@ func (p *Pool) Acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return ErrClosed
-	}
-	if len(p.waiters) == 0 {
-		if p.implicitFree {
-			p.implicitFree = false
-			p.mu.Unlock()
-			return nil
-		}
-		if p.readTokensLocked(1) == 1 {
-			p.held++
-			p.mu.Unlock()
-			return nil
-		}
-	}
-	w := &waiter{ch: make(chan error, 1)}
-	p.waiters = append(p.waiters, w)
-	p.mu.Unlock()
-
+	ch, cancel := p.RequestToken()
 	select {
-	case err := <-w.ch:
+	case err := <-ch:
+		return err
+	default:
+	}
+	select {
+	case err := <-ch:
 		return err
 	case <-ctx.Done():
+		cancel()
+		return ctx.Err()
+	}
+}
+
+// RequestToken is Acquire without blocking its caller, so that a caller
+// with a loop of its own (the executor's scheduler) waits for the answer
+// there rather than in a goroutine that hands it on: ch receives nil once
+// a token is granted (at once if one is free), or ErrClosed. cancel
+// withdraws the request, passing on a token granted meanwhile; call it
+// only if nothing was received from ch, and at most once. Requests and
+// Acquire calls are served in one order.
+func (p *Pool) RequestToken() (ch <-chan error, cancel func()) {
+	w := &waiter{ch: make(chan error, 1)}
+	cancel = func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if w.granted {
@@ -153,8 +153,24 @@ func (p *Pool) Acquire(ctx context.Context) error {
 		} else {
 			p.removeWaiterLocked(w)
 		}
-		return ctx.Err()
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		w.ch <- ErrClosed
+	case len(p.waiters) == 0 && p.implicitFree:
+		p.implicitFree = false
+		w.granted = true
+		w.ch <- nil
+	case len(p.waiters) == 0 && p.pipeMayHoldLocked() && p.readTokensLocked(1) == 1:
+		p.held++
+		w.granted = true
+		w.ch <- nil
+	default:
+		p.waiters = append(p.waiters, w)
+	}
+	return w.ch, cancel
 }
 
 // Release returns a token taken by Acquire. A byte token goes back to the
@@ -217,7 +233,7 @@ func (p *Pool) reader() {
 			return true
 		}
 		for len(p.waiters) > 0 {
-			if p.readTokensLocked(1) == 0 {
+			if !p.pipeMayHoldLocked() || p.readTokensLocked(1) == 0 {
 				return false // wait for the next write
 			}
 			p.held++
@@ -225,6 +241,18 @@ func (p *Pool) reader() {
 		}
 		return false
 	})
+}
+
+// pipeMayHoldLocked reports whether bld may take a token from the
+// jobserver's pipe: not when bld is the server and its own actions already
+// hold every byte token (n-1; the implicit one is apart). Then the pipe is
+// empty, or holds only a surplus that a child wrote back without having
+// read it, which is not a token to run on (the audit drains it). So a
+// server never grants more than n tokens, and a build with more ready
+// actions than tokens saves the read(2) that would find nothing, once per
+// action.
+func (p *Pool) pipeMayHoldLocked() bool {
+	return !p.server || p.held < p.n-1
 }
 
 // readTokensLocked reads up to k token bytes without blocking and returns

@@ -167,3 +167,95 @@ func TestStress(t *testing.T) {
 		p.Close()
 	}
 }
+
+// A server whose actions hold every token does not read the pipe: a byte
+// a child wrote back without having read it is not a token to run on, and
+// bld never holds more than n. (Without the check, the third Acquire below
+// takes the surplus byte at once.)
+func TestServerNeverGrantsMoreThanN(t *testing.T) {
+	p, err := NewServer(2, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	p.Acquire(ctx) // the implicit token
+	p.Acquire(ctx) // the one byte token
+	child, err := p.childDescriptorsForTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close()
+	if _, err := child.Write([]byte{'+'}); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := p.Acquire(tctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a third Acquire on a pool of 2: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if s := p.Stats(); s.Held != 1 || s.InPipe != 1 {
+		t.Errorf("after the surplus byte: %+v, want Held 1 and the byte left in the pipe", s)
+	}
+	p.Release()
+	p.Release()
+}
+
+// RequestToken answers at once when a token is free, else once one is
+// released, in the order of the requests and Acquire calls; cancel passes
+// on a token granted meanwhile, or withdraws the request.
+func TestRequestToken(t *testing.T) {
+	p, err := NewServer(2, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ch1, _ := p.RequestToken()
+	if err := <-ch1; err != nil { // the implicit token, at once
+		t.Fatal(err)
+	}
+	ch2, _ := p.RequestToken()
+	if err := <-ch2; err != nil { // the byte token, at once
+		t.Fatal(err)
+	}
+	ch3, _ := p.RequestToken()
+	ch4, cancel4 := p.RequestToken()
+	select {
+	case err := <-ch3:
+		t.Fatalf("a third request on a pool of 2 answered %v before a release", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.Release()
+	if err := <-ch3; err != nil { // first come, first served
+		t.Fatal(err)
+	}
+	cancel4() // withdrawn before any grant: the next release goes back
+	p.Release()
+	p.Release()
+	select {
+	case err := <-ch4:
+		t.Fatalf("a cancelled request answered %v", err)
+	default:
+	}
+	checkAtRest(t, p)
+
+	// Granted, then cancelled unread: the token is passed on to the next.
+	ch5, _ := p.RequestToken()
+	if err := <-ch5; err != nil {
+		t.Fatal(err)
+	}
+	_, cancel6 := p.RequestToken() // granted at once, never received
+	ch7, _ := p.RequestToken()
+	cancel6()
+	select {
+	case err := <-ch7:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the token of a cancelled granted request was not passed on")
+	}
+	p.Release()
+	p.Release()
+	checkAtRest(t, p)
+}
