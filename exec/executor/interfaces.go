@@ -137,17 +137,6 @@ type TokenPool interface {
 	AttachJobserver(cmd *exec.Cmd, argv []string, style string) (detach func(), err error)
 }
 
-// A TokenRequester is a TokenPool that can be asked for a token without
-// blocking (jobserver.Pool): the scheduler then waits for the answer in its
-// own loop, not in a goroutine of its own that hands the token on.
-type TokenRequester interface {
-	// RequestToken asks for a token: ch receives nil once one is granted,
-	// or an error. cancel withdraws the request and passes on a token
-	// granted meanwhile; it is called only if nothing was received from
-	// ch, at most once.
-	RequestToken() (ch <-chan error, cancel func())
-}
-
 // Status is the outcome of one action, as the event log spells it.
 type Status string
 

@@ -100,14 +100,10 @@ type scheduler struct {
 	checkingIDs map[int]bool
 	endedIDs    map[int]bool
 	acqCancel   context.CancelFunc
-	// tokens and cancelTokens are the pending token request (acquiring)
-	// when Tokens is a TokenRequester; nil otherwise.
-	tokens       <-chan error
-	cancelTokens func()
-	stopped      bool
-	tokenErr     error
-	summary      Summary
-	cancelled    bool
+	stopped     bool
+	tokenErr    error
+	summary     Summary
+	cancelled   bool
 }
 
 type eventKind uint8
@@ -244,9 +240,6 @@ func (s *scheduler) run(ctx context.Context) (Summary, error) {
 		select {
 		case ev := <-s.events:
 			s.handle(ctx, ev)
-		case err := <-s.tokens: // nil (blocks) unless a request is pending
-			s.tokens, s.cancelTokens = nil, nil
-			s.handle(ctx, event{kind: evToken, err: err})
 		case <-s.wake:
 		case <-done:
 			done = nil
@@ -293,11 +286,6 @@ func (s *scheduler) inFlight() int {
 func (s *scheduler) stop() {
 	s.stopped = true
 	s.acqCancel()
-	if s.cancelTokens != nil {
-		s.cancelTokens() // passes on a token granted meanwhile
-		s.tokens, s.cancelTokens = nil, nil
-		s.acquiring = false
-	}
 	s.releaseHeld()
 }
 
@@ -352,12 +340,6 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 	s.dispatchRemote(ctx)
 	if !s.acquiring && !s.held && (s.runQ.Len() > 0 || s.canTakeBack()) {
 		s.acquiring = true
-		if tr, ok := s.opts.Tokens.(TokenRequester); ok {
-			// Answered in run's loop: no goroutine between the token
-			// released by an action that ended and the next to start.
-			s.tokens, s.cancelTokens = tr.RequestToken()
-			return
-		}
 		s.goWork(func() {
 			err := s.opts.Tokens.Acquire(acqCtx)
 			s.events <- event{kind: evToken, err: err}
@@ -639,6 +621,14 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		s.events <- event{kind: evEnded, id: id}
 	}
 	s.opts.Tokens.Release()
+	// Let the next command start now, before this one's outputs are
+	// checked and stored: Release readied the goroutine that waits for
+	// the token (then the scheduler's, then a worker's) on this thread's
+	// P, where it would wait behind Store or for another thread to be
+	// woken to take it (a futex wake-up, and sysmon's polling to retake
+	// the Ps blocked in the other commands' waits). Yielding runs that
+	// chain here, as ninja starts the next command before its bookkeeping.
+	runtime.Gosched()
 	r.Output, r.ExitCode, r.MaxRSS = cr.output, cr.exitCode, cr.maxRSS
 	if cr.err != nil {
 		if xr != nil && ctx.Err() == nil {

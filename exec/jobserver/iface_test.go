@@ -5,8 +5,4 @@ import (
 	"bld/exec/jobserver"
 )
 
-var (
-	_ executor.TokenPool = (*jobserver.Pool)(nil)
-	// The scheduler waits for a Pool's tokens in its own loop.
-	_ executor.TokenRequester = (*jobserver.Pool)(nil)
-)
+var _ executor.TokenPool = (*jobserver.Pool)(nil)

@@ -121,31 +121,31 @@ func (p *Pool) Acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ch, cancel := p.RequestToken()
-	select {
-	case err := <-ch:
-		return err
-	default:
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
 	}
+	if len(p.waiters) == 0 {
+		if p.implicitFree {
+			p.implicitFree = false
+			p.mu.Unlock()
+			return nil
+		}
+		if p.pipeMayHoldLocked() && p.readTokensLocked(1) == 1 {
+			p.held++
+			p.mu.Unlock()
+			return nil
+		}
+	}
+	w := &waiter{ch: make(chan error, 1)}
+	p.waiters = append(p.waiters, w)
+	p.mu.Unlock()
+
 	select {
-	case err := <-ch:
+	case err := <-w.ch:
 		return err
 	case <-ctx.Done():
-		cancel()
-		return ctx.Err()
-	}
-}
-
-// RequestToken is Acquire without blocking its caller, so that a caller
-// with a loop of its own (the executor's scheduler) waits for the answer
-// there rather than in a goroutine that hands it on: ch receives nil once
-// a token is granted (at once if one is free), or ErrClosed. cancel
-// withdraws the request, passing on a token granted meanwhile; call it
-// only if nothing was received from ch, and at most once. Requests and
-// Acquire calls are served in one order.
-func (p *Pool) RequestToken() (ch <-chan error, cancel func()) {
-	w := &waiter{ch: make(chan error, 1)}
-	cancel = func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if w.granted {
@@ -153,24 +153,8 @@ func (p *Pool) RequestToken() (ch <-chan error, cancel func()) {
 		} else {
 			p.removeWaiterLocked(w)
 		}
+		return ctx.Err()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case p.closed:
-		w.ch <- ErrClosed
-	case len(p.waiters) == 0 && p.implicitFree:
-		p.implicitFree = false
-		w.granted = true
-		w.ch <- nil
-	case len(p.waiters) == 0 && p.pipeMayHoldLocked() && p.readTokensLocked(1) == 1:
-		p.held++
-		w.granted = true
-		w.ch <- nil
-	default:
-		p.waiters = append(p.waiters, w)
-	}
-	return w.ch, cancel
 }
 
 // Release returns a token taken by Acquire. A byte token goes back to the
