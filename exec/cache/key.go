@@ -376,19 +376,23 @@ func (c *Cache) hashInputs(ki *keyInfo, inputs []string) error {
 	return nil
 }
 
-// hashTool resolves argv[0] as the runner will (program.Find) and digests
-// the file it names, and, for a compiler driver, the programs it runs with
-// the action's toolchain-affecting arguments and environment: the driver's
-// answers come from the toolchain memo, and are resolved in the action's
-// PATH here, at each key. A tool that is not found has no digest: the
-// action will fail when it runs.
+// hashTool resolves argv[0] as the runner will (program.Find, through
+// findTool: a tool outside the workspace is looked up once per build, as
+// for the no-op's check) and digests the file it names, and, for a
+// compiler driver, the programs it runs with the action's
+// toolchain-affecting arguments and environment: the driver's answers come
+// from the toolchain memo, and are resolved in the action's PATH here, at
+// each key. A tool that is not found has no digest: the action will fail
+// when it runs. The tool's stamp is in the key's stamps, so a tool that
+// changed since it was looked up fails Store's check (changedSince) and
+// the result is not kept.
 func (c *Cache) hashTool(ctx context.Context, ki *keyInfo, a *graph.Action) error {
-	prog, err := program.Find(c.root, a.Argv[0], a.Env)
-	if err != nil {
+	prog, found, ok := c.findTool(a)
+	if !ok {
 		return nil
 	}
-	// Find stat'ed the program: a regular file, with that stamp.
-	d, st, err := c.memo.stampedDigest(prog.Name, prog.Path, stampOf(prog.Info))
+	// findTool stat'ed the program: a regular file, with that stamp.
+	d, st, err := c.memo.stampedDigest(prog.Name, prog.Path, found)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil

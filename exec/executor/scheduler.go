@@ -621,6 +621,14 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		s.events <- event{kind: evEnded, id: id}
 	}
 	s.opts.Tokens.Release()
+	// Let the next command start now, before this one's outputs are
+	// checked and stored: Release readied the goroutine that waits for
+	// the token (then the scheduler's, then a worker's) on this thread's
+	// P, where it would wait behind Store or for another thread to be
+	// woken to take it (a futex wake-up, and sysmon's polling to retake
+	// the Ps blocked in the other commands' waits). Yielding runs that
+	// chain here, as ninja starts the next command before its bookkeeping.
+	runtime.Gosched()
 	r.Output, r.ExitCode, r.MaxRSS = cr.output, cr.exitCode, cr.maxRSS
 	if cr.err != nil {
 		if xr != nil && ctx.Err() == nil {

@@ -132,7 +132,7 @@ func (p *Pool) Acquire(ctx context.Context) error {
 			p.mu.Unlock()
 			return nil
 		}
-		if p.readTokensLocked(1) == 1 {
+		if p.pipeMayHoldLocked() && p.readTokensLocked(1) == 1 {
 			p.held++
 			p.mu.Unlock()
 			return nil
@@ -217,7 +217,7 @@ func (p *Pool) reader() {
 			return true
 		}
 		for len(p.waiters) > 0 {
-			if p.readTokensLocked(1) == 0 {
+			if !p.pipeMayHoldLocked() || p.readTokensLocked(1) == 0 {
 				return false // wait for the next write
 			}
 			p.held++
@@ -225,6 +225,18 @@ func (p *Pool) reader() {
 		}
 		return false
 	})
+}
+
+// pipeMayHoldLocked reports whether bld may take a token from the
+// jobserver's pipe: not when bld is the server and its own actions already
+// hold every byte token (n-1; the implicit one is apart). Then the pipe is
+// empty, or holds only a surplus that a child wrote back without having
+// read it, which is not a token to run on (the audit drains it). So a
+// server never grants more than n tokens, and a build with more ready
+// actions than tokens saves the read(2) that would find nothing, once per
+// action.
+func (p *Pool) pipeMayHoldLocked() bool {
+	return !p.server || p.held < p.n-1
 }
 
 // readTokensLocked reads up to k token bytes without blocking and returns

@@ -167,3 +167,36 @@ func TestStress(t *testing.T) {
 		p.Close()
 	}
 }
+
+// A server whose actions hold every token does not read the pipe: a byte
+// a child wrote back without having read it is not a token to run on, and
+// bld never holds more than n. (Without the check, the third Acquire below
+// takes the surplus byte at once.)
+func TestServerNeverGrantsMoreThanN(t *testing.T) {
+	p, err := NewServer(2, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	p.Acquire(ctx) // the implicit token
+	p.Acquire(ctx) // the one byte token
+	child, err := p.childDescriptorsForTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close()
+	if _, err := child.Write([]byte{'+'}); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := p.Acquire(tctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a third Acquire on a pool of 2: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if s := p.Stats(); s.Held != 1 || s.InPipe != 1 {
+		t.Errorf("after the surplus byte: %+v, want Held 1 and the byte left in the pipe", s)
+	}
+	p.Release()
+	p.Release()
+}
