@@ -39,9 +39,9 @@ type Trace struct {
 	TraceEvents     []TraceEvent `json:"traceEvents"`
 	DisplayTimeUnit string       `json:"displayTimeUnit"`
 
-	start    time.Time
-	results  []executor.Result
-	lanes    []int
+	start   time.Time
+	results []executor.Result
+	lanes   []int
 	// messages are the progress messages unlike Message()
 	// (messageOverrides): a build's actions mostly have none.
 	messages map[*graph.Action]string
