@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -176,5 +177,24 @@ func TestTraceAsEncodingJSON(t *testing.T) {
 	}
 	if n := bytes.Count(got.Bytes(), []byte(`"ph":"X"`)); n != len(results)+len(phases) {
 		t.Errorf("%d complete events, want %d", n, len(results)+len(phases))
+	}
+}
+
+// BenchmarkTrace10k makes and writes the trace of a no-op build of 10,000
+// actions (bench/gen's wide genrules: all cached, in two lanes).
+func BenchmarkTrace10k(b *testing.B) {
+	results := make([]executor.Result, 10_000)
+	for i := range results {
+		name := fmt.Sprintf("p%04d/t%05d.txt", i/100, i)
+		a := &graph.Action{Owner: fmt.Sprintf("//p%04d:t%05d", i/100, i), Mnemonic: "Genrule", Description: "Generating bld-out/" + name, Outputs: []string{"bld-out/" + name}}
+		start := t0.Add(time.Duration(i) * 7 * time.Microsecond)
+		results[i] = executor.Result{ID: i, Action: a, Status: executor.StatusCached, Start: start, End: start.Add(6900 * time.Nanosecond)}
+	}
+	phases := []Phase{{Name: "loading", Start: t0, End: t0.Add(50 * time.Millisecond)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := NewTrace(t0, phases, results).Write(io.Discard); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
