@@ -25,6 +25,9 @@ func (t *Timeline) Planned(actions []*graph.Action) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.planned = actions
+	// Each planned action finishes once (or not at all): room for all,
+	// rather than growing a slice of 10,000 results by doubling.
+	t.results = slices.Grow(t.results, max(0, len(actions)-len(t.results)))
 }
 
 // Started implements executor.Observer.

@@ -3,6 +3,9 @@ package status
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,5 +87,114 @@ func TestTrace(t *testing.T) {
 	}
 	if s := tr.TraceEvents[len(tr.TraceEvents)-1].Arg["status"]; s != "failed" {
 		t.Errorf("the link's status: %v", s)
+	}
+}
+
+// TestTraceAsEncodingJSON checks that Write's hand-made encoding of the
+// actions is byte for byte what encoding/json writes for the same events
+// as TraceEvents with an args map (the trace's format before Write made
+// them itself), for strings that need escaping, every optional arg, and
+// times before the start and without a duration.
+func TestTraceAsEncodingJSON(t *testing.T) {
+	odd := []string{"plain", `quo"te`, `back\slash`, "new\nline\ttab\x01\x1f", "<html>&amp;", "caf\u00e9 \u2028 \u2029 \U0001F600", "bad \xff\xfe utf-8", ""}
+	var results []executor.Result
+	statuses := []executor.Status{executor.StatusRan, executor.StatusFailed, executor.StatusCached, executor.StatusRestored}
+	for i := range 64 {
+		s := odd[i%len(odd)]
+		a := &graph.Action{Owner: "//p:" + s, Mnemonic: []string{"Genrule", "", s}[i%3], Outputs: []string{"bld-out/" + s, "bld-out/x"}}
+		switch i % 4 {
+		case 0:
+			a.Description = "Generating " + s
+		case 1:
+			a.Outputs = nil
+		case 2:
+			a.Outputs = []string{}
+			a.More = &graph.More{Group: "group " + s}
+		}
+		r := executor.Result{ID: i, Action: a, Status: statuses[i%len(statuses)], Reason: []string{"", "no cached result: " + s}[i%2],
+			Start: t0.Add(time.Duration(i*7919-20000) * time.Microsecond / 3), ExitCode: []int{0, 1, -1}[i%3], MaxRSS: int64(i%5) << 20}
+		r.End = r.Start.Add(time.Duration(i%6) * time.Nanosecond * 1001)
+		if i%5 == 0 {
+			r.Err = fmt.Errorf("failed: %s", s)
+		}
+		if i == 63 {
+			r.Start, r.End = time.Time{}, time.Time{}
+		}
+		results = append(results, r)
+	}
+	slices.SortStableFunc(results, func(a, b executor.Result) int { return a.Start.Compare(b.Start) })
+	phases := []Phase{{Name: "loading", Start: t0, End: t0.Add(50 * time.Millisecond)}, {Name: odd[3], Start: t0.Add(time.Second), End: t0}}
+	var got bytes.Buffer
+	if err := NewTrace(t0, phases, results).Write(&got); err != nil {
+		t.Fatal(err)
+	}
+
+	// The reference: every event a TraceEvent, encoded by encoding/json.
+	ref := NewTrace(t0, phases, nil)
+	lanes, n := Lanes(results)
+	ref.TraceEvents = ref.TraceEvents[:2+len(phases)]
+	for l := range n {
+		ref.TraceEvents = append(ref.TraceEvents, TraceEvent{Name: "thread_name", Ph: "M", Pid: 1, Tid: traceLaneTid0 + l, Arg: map[string]any{"name": fmt.Sprintf("lane %d", l+1)}})
+	}
+	messages := distinctMessages(actionsOf(results))
+	us := func(at time.Time) float64 { return float64(at.Sub(t0).Nanoseconds()) / 1e3 }
+	for i, r := range results {
+		args := map[string]any{"label": r.Action.Owner, "outputs": r.Action.Outputs, "status": string(r.Status)}
+		if r.Reason != "" && (r.Status == executor.StatusRan || r.Status == executor.StatusFailed) {
+			args["reason"] = r.Reason
+		}
+		if r.Status == executor.StatusFailed {
+			args["exit_code"] = r.ExitCode
+		}
+		if r.Err != nil {
+			args["error"] = r.Err.Error()
+		}
+		if r.MaxRSS > 0 {
+			args["max_rss"] = r.MaxRSS
+		}
+		if r.Action.Group() != "" {
+			args["group"] = r.Action.Group()
+		}
+		ref.TraceEvents = append(ref.TraceEvents, TraceEvent{Name: messages[r.Action], Cat: r.Action.Mnemonic, Ph: "X", Ts: us(r.Start),
+			Dur: max(us(r.End)-us(r.Start), 0), Pid: 1, Tid: traceLaneTid0 + lanes[i], Arg: args})
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(struct {
+		TraceEvents     []TraceEvent `json:"traceEvents"`
+		DisplayTimeUnit string       `json:"displayTimeUnit"`
+	}{ref.TraceEvents, ref.DisplayTimeUnit}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		g, w := got.String(), want.String()
+		i := 0
+		for i < len(g) && i < len(w) && g[i] == w[i] {
+			i++
+		}
+		t.Errorf("Write differs from encoding/json at byte %d:\n got %q\nwant %q", i, g[max(i-80, 0):min(i+80, len(g))], w[max(i-80, 0):min(i+80, len(w))])
+	}
+	if n := bytes.Count(got.Bytes(), []byte(`"ph":"X"`)); n != len(results)+len(phases) {
+		t.Errorf("%d complete events, want %d", n, len(results)+len(phases))
+	}
+}
+
+// BenchmarkTrace10k makes and writes the trace of a no-op build of 10,000
+// actions (bench/gen's wide genrules: all cached, in two lanes).
+func BenchmarkTrace10k(b *testing.B) {
+	results := make([]executor.Result, 10_000)
+	for i := range results {
+		name := fmt.Sprintf("p%04d/t%05d.txt", i/100, i)
+		a := &graph.Action{Owner: fmt.Sprintf("//p%04d:t%05d", i/100, i), Mnemonic: "Genrule", Description: "Generating bld-out/" + name, Outputs: []string{"bld-out/" + name}}
+		start := t0.Add(time.Duration(i) * 7 * time.Microsecond)
+		results[i] = executor.Result{ID: i, Action: a, Status: executor.StatusCached, Start: start, End: start.Add(6900 * time.Nanosecond)}
+	}
+	phases := []Phase{{Name: "loading", Start: t0, End: t0.Add(50 * time.Millisecond)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := NewTrace(t0, phases, results).Write(io.Discard); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package workspace
 import (
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -130,5 +131,21 @@ func TestFileChangedBetweenReads(t *testing.T) {
 	v.ReadFile("p/BUILD.star")
 	if got := v.Reads().Changed(root); got != "" {
 		t.Errorf("a file read twice, unchanged: Changed = %q", got)
+	}
+}
+
+// TestParallelCallsEachOnce checks that parallel calls f once for each
+// index, whatever the batch and however many workers that makes.
+func TestParallelCallsEachOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 100, 1000, 5000} {
+		for _, batch := range []int{1, readBatch, statBatch} {
+			calls := make([]atomic.Int32, n)
+			parallel(n, batch, func(i int) { calls[i].Add(1) })
+			for i := range calls {
+				if c := calls[i].Load(); c != 1 {
+					t.Fatalf("n=%d batch=%d: f(%d) called %d times, want 1", n, batch, i, c)
+				}
+			}
+		}
 	}
 }
