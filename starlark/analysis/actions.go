@@ -177,14 +177,20 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 	if err != nil {
 		return nil, err
 	}
+	// The inputs and outputs in one array, each slice with no room to
+	// append into the other's: one allocation per action, not two.
+	paths := make([]string, 0, len(ins)+len(outs))
+	paths = appendSortedPaths(paths, ins)
+	nIn := len(paths)
+	paths = appendSortedPaths(paths, outs)
 	act := &graph.Action{
 		Owner:       av.rc.owner,
 		Mnemonic:    mnemonic,
 		Description: av.progress(progress, outs),
 		Argv:        argv,
 		Env:         actEnv,
-		Inputs:      sortedPaths(ins),
-		Outputs:     sortedPaths(outs),
+		Inputs:      paths[:nIn:nIn],
+		Outputs:     slices.Clip(paths[nIn:]),
 		Serial:      serial,
 	}
 	if disc := withoutPaths(sortedPaths(maybe), ins); len(disc) > 0 {

@@ -1062,15 +1062,20 @@ func defaultInfo(files []*File, executable *File) *loading.ProviderInstance {
 }
 
 func sortedPaths(files []*File) []string {
-	out := make([]string, len(files))
-	for i, f := range files {
-		out[i] = f.Path
+	return slices.Clip(appendSortedPaths(make([]string, 0, len(files)), files))
+}
+
+// appendSortedPaths appends to dst the paths of files, sorted, each once.
+func appendSortedPaths(dst []string, files []*File) []string {
+	n := len(dst)
+	for _, f := range files {
+		dst = append(dst, f.Path)
 	}
-	if len(out) > 1 {
+	if out := dst[n:]; len(out) > 1 {
 		sort.Strings(out)
-		out = slices.Clip(slices.Compact(out))
+		dst = dst[:n+len(slices.Compact(out))]
 	}
-	return out
+	return dst
 }
 
 // checkOutputDirs reports an error if the output path p, which t declares,

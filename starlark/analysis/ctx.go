@@ -111,7 +111,11 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ru
 				}
 				rc.outLists[i] = rc.fileList(outs)
 			}
-			rc.predeclared = append(rc.predeclared, outs...)
+			if rc.predeclared == nil {
+				rc.predeclared = outs[:len(outs):len(outs)] // shared, not copied: appends copy
+			} else {
+				rc.predeclared = append(rc.predeclared, outs...)
+			}
 		}
 	}
 	return rc, nil
@@ -487,9 +491,17 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		return nil, fmt.Errorf("the implementation returned a %s; return a list of providers (or None)", ret.Type())
 	}
 	if di != nil {
-		files, err := filesOf(di.Field("files"), "DefaultInfo", "files")
-		if err != nil {
-			return nil, err
+		var files []*File
+		if direct, _, ok := di.PlainDefaultInfo(); ok && sameFiles(direct, rc.predeclared) {
+			// DefaultInfo(files = ctx.outputs.outs), as genrule returns:
+			// the output files as declared, which are distinct, are what
+			// filesOf gives, without its two copies.
+			files = rc.predeclared
+		} else {
+			var err error
+			if files, err = filesOf(di.Field("files"), "DefaultInfo", "files"); err != nil {
+				return nil, err
+			}
 		}
 		c.Files = files
 		if exe, ok := di.Field("executable").(*File); ok {
@@ -525,6 +537,19 @@ func (rc *ruleContext) configured(ret starlark.Value) (*Configured, error) {
 		c.Providers[pi.Provider] = pi
 	}
 	return c, nil
+}
+
+// sameFiles reports whether vals are files, element for element.
+func sameFiles(vals []starlark.Value, files []*File) bool {
+	if len(vals) != len(files) {
+		return false
+	}
+	for i, v := range vals {
+		if v != starlark.Value(files[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // implicit reports whether di, c's DefaultInfo, is the one that

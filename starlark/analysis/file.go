@@ -134,7 +134,23 @@ func filesOf(v starlark.Value, fn, arg string) ([]*File, error) {
 	return out, nil
 }
 
+// fileList1 is a list of one file with its element, in one allocation.
+type fileList1 struct {
+	list  starlark.List
+	elems [1]starlark.Value
+}
+
+// fileList returns files as a frozen list.
 func fileList(files []*File) *starlark.List {
+	if len(files) == 1 {
+		// The list and its element in one allocation: most targets'
+		// srcs and outs are one file each.
+		b := new(fileList1)
+		b.elems[0] = files[0]
+		b.list = *starlark.NewList(b.elems[:])
+		b.list.Freeze()
+		return &b.list
+	}
 	vals := make([]starlark.Value, len(files))
 	for i, f := range files {
 		vals[i] = f

@@ -196,35 +196,51 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 	if v == starlark.None {
 		return zeroValue(a.Type), nil
 	}
-	parseLabel := func(x starlark.Value) (starlark.Value, error) {
+	parseLabel := func(x starlark.Value) (label.Label, error) {
 		switch x := x.(type) {
 		case starlark.String:
-			l, err := label.Parse(string(x), repo, pkg)
-			if err != nil {
-				return nil, err
-			}
-			return &LabelValue{l}, nil
+			return label.Parse(string(x), repo, pkg)
 		case *LabelValue:
-			return x, nil
+			return x.Label, nil
 		}
-		return nil, fmt.Errorf("want a label string, got %s", x.Type())
+		return label.Label{}, fmt.Errorf("want a label string, got %s", x.Type())
 	}
 	switch a.Type {
 	case AttrLabel, AttrOutput:
-		return parseLabel(v)
+		if lv, ok := v.(*LabelValue); ok {
+			return lv, nil
+		}
+		l, err := parseLabel(v)
+		if err != nil {
+			return nil, err
+		}
+		return &LabelValue{l}, nil
 	case AttrLabelList, AttrOutputList, AttrStringList:
 		iter, ok := v.(starlark.Iterable)
 		if !ok || v.Type() == "string" || v.Type() == "dict" {
 			return nil, fmt.Errorf("want a list of %s, got %s", elemName(a.Type), v.Type())
 		}
+		list, _ := v.(*starlark.List)
+		if list != nil && list.Len() == 1 && a.Type != AttrStringList {
+			l, err := parseLabel(list.Index(0))
+			if err != nil {
+				return nil, fmt.Errorf("element 0: %v", err)
+			}
+			return labelList(l), nil
+		}
 		var elems []starlark.Value
+		// The labels of a list live in one array: one allocation for
+		// them all, not one each.
+		var lvs []LabelValue
 		if n := starlark.Len(v); n > 0 {
 			elems = make([]starlark.Value, 0, n)
+			if a.Type != AttrStringList {
+				lvs = make([]LabelValue, 0, n)
+			}
 		}
 		var seen map[label.Label]bool // for long lists; short ones are searched
 		// A list is read by index, without an iterator to allocate
 		// (this runs for each list attribute of each target).
-		list, _ := v.(*starlark.List)
 		var it starlark.Iterator
 		if list == nil {
 			it = iter.Iterate()
@@ -248,12 +264,19 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 				elems = append(elems, s)
 				continue
 			}
-			lv, err := parseLabel(x)
+			l, err := parseLabel(x)
 			if err != nil {
 				return nil, fmt.Errorf("element %d: %v", len(elems), err)
 			}
-			if dupLabel(elems, lv.(*LabelValue).Label, &seen) {
-				return nil, fmt.Errorf("label %s appears twice", lv)
+			if dupLabel(elems, l, &seen) {
+				return nil, fmt.Errorf("label %s appears twice", l)
+			}
+			var lv *LabelValue
+			if len(lvs) < cap(lvs) {
+				lvs = append(lvs, LabelValue{l})
+				lv = &lvs[len(lvs)-1]
+			} else {
+				lv = &LabelValue{l} // an iterable longer than its Len
 			}
 			elems = append(elems, lv)
 		}
@@ -309,6 +332,25 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 
 // dupLabel reports whether l is the label of one of the *LabelValues
 // elems, searching short lists and indexing long ones in *seen.
+// labelList1 is a frozen list of one label: the list, its element and
+// the label in one allocation (most label lists of most targets have one
+// element: three allocations otherwise, for each such attribute of each
+// target).
+type labelList1 struct {
+	list  starlark.List
+	elems [1]starlark.Value
+	lv    LabelValue
+}
+
+// labelList returns a frozen list of the one label l.
+func labelList(l label.Label) *starlark.List {
+	b := &labelList1{lv: LabelValue{l}}
+	b.elems[0] = &b.lv
+	b.list = *starlark.NewList(b.elems[:])
+	b.list.Freeze()
+	return &b.list
+}
+
 func dupLabel(elems []starlark.Value, l label.Label, seen *map[label.Label]bool) bool {
 	const short = 16
 	if len(elems) < short {

@@ -204,12 +204,15 @@ type declReader struct {
 	// chunk, not a slice grown element by element (the lists are the
 	// kwargs of a rule call, which makes lists of its own of them).
 	elems, slab []starlark.Value
-	to, from    []string // of the load being read
-	depth       int      // of the lists and dicts being read
-	src         []byte
-	i           int
-	line        int
-	lineStart   int // offset of the current line's first byte
+	// lists are where the lists read are, in chunks too: one allocation
+	// per chunk, not per list.
+	lists     []starlark.List
+	to, from  []string // of the load being read
+	depth     int      // of the lists and dicts being read
+	src       []byte
+	i         int
+	line      int
+	lineStart int // offset of the current line's first byte
 }
 
 func (d *declReader) newline() {
@@ -379,7 +382,7 @@ func (d *declReader) value() (starlark.Value, bool) {
 			d.skipSpace(true)
 			if d.i < len(d.src) && d.src[d.i] == ']' {
 				d.i++
-				return starlark.NewList(d.keep(d.elems[start:])), true
+				return d.list(d.keep(d.elems[start:])), true
 			}
 			v, ok := d.value()
 			if !ok || !d.sep(']') {
@@ -445,6 +448,16 @@ func (d *declReader) keep(elems []starlark.Value) []starlark.Value {
 	k := len(d.slab)
 	d.slab = append(d.slab, elems...)
 	return d.slab[k : k+n : k+n]
+}
+
+// list returns a list of elems in d.lists.
+func (d *declReader) list(elems []starlark.Value) *starlark.List {
+	if len(d.lists) == cap(d.lists) {
+		const chunk = 64
+		d.lists = make([]starlark.List, 0, chunk)
+	}
+	d.lists = append(d.lists, *starlark.NewList(elems))
+	return &d.lists[len(d.lists)-1]
 }
 
 // str reads a string literal without escapes, on one line: "..." or '...'.
