@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"bld/exec/crash"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/sandbox"
@@ -103,7 +105,8 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// rather than by os/exec: so that the wait ends when the command's
 	// main process ends, whatever its background children do with the
 	// pipe.
-	rd, w, err := outputPipe()
+	// Read through the runtime's poller when the zygote starts it.
+	rd, w, err := outputPipe(xr != nil)
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 	}
@@ -148,17 +151,23 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 		r.bufs.Put(buf)
 		untrack()
 	} else {
-		// Started by the zygote: this goroutine copies the output and
-		// waits for the command's end on its status pipe. The zygote
-		// kills what the command left in its group, and the group on
-		// Ctrl-C or a timeout (ctx). It tells the pid of a command that
-		// may outlive it (no pid namespace).
+		// Started by the zygote, whose answer comes on a channel: a
+		// goroutine copies the output meanwhile.
+		rf := os.NewFile(uintptr(rd), "|0") // non-blocking: in the poller
+		closeRd = func() { rf.Close() }
+		copied := make(chan struct{})
+		crash.Go(func() {
+			defer close(copied)
+			io.Copy(out, rf)
+		})
+		// The zygote kills what the command left in its group, and the
+		// group on Ctrl-C or a timeout (ctx). It tells the pid of a
+		// command that may outlive it (no pid namespace).
 		untrack := func() {}
 		if zp.Pid > 0 {
 			untrack = r.journal.track(zp.Pid)
 		}
-		buf := r.bufs.Get().(*[]byte)
-		res.exitCode, state, res.maxRSS, werr = waitZygote(zp, rd, out, *buf, closeW)
+		res.exitCode, state, res.maxRSS, werr = zp.Wait()
 		untrack()
 		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
 			// The zygote could not start it: the per-action helper
@@ -166,17 +175,20 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 			// output pipe bld kept open for that.
 			zp = nil
 			p, err := startProcess(ctx, cmd, r.null, w)
-			closeW()
 			if err != nil {
-				r.bufs.Put(buf)
+				closeW()
 				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 			}
+			closeW()
 			untrack := r.journal.track(p.pid)
-			ws, ru, werr = p.wait(rd, out, *buf)
+			ws, ru, werr = p.waitExited()
 			untrack()
 		}
 		closeW()
-		r.bufs.Put(buf)
+		// Descendants that left the group may still hold the pipe:
+		// read what comes within waitDelay, no more.
+		rf.SetReadDeadline(time.Now().Add(waitDelay))
+		<-copied
 	}
 	if zp == nil {
 		if werr == nil {

@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"bld/exec/sandbox"
 )
 
 // A process is a command the runner started itself (not through the
@@ -94,34 +91,10 @@ func (p *process) wait(rd int, out io.Writer, buf []byte) (syscall.WaitStatus, *
 		return p.waitBlocking(rd, out)
 	}
 	defer unix.Close(p.pidfd)
+	fds := []unix.PollFd{{Fd: int32(rd), Events: unix.POLLIN}, {Fd: int32(p.pidfd), Events: unix.POLLIN}}
 	var ws syscall.WaitStatus
 	var ru syscall.Rusage
 	var werr error
-	copyUntilEnd(rd, p.pidfd, out, buf, func(ready bool) bool {
-		if !ready {
-			exitedUnreaped(p.pid)
-		}
-		ws, werr = p.reap(&ru)
-		return true
-	})
-	if werr != nil {
-		return 0, nil, werr
-	}
-	return ws, &ru, nil
-}
-
-// copyUntilEnd copies a command's output from rd (blocking or not; not
-// closed) to out, with buf, while waiting for the descriptor end to be
-// readable (a pidfd, or the status pipe of a command the zygote runs),
-// both in one poll(2) in this goroutine, as ninja waits for its commands:
-// no other goroutine is woken for the command. Then it calls ended, which
-// learns how the command ended: with ready false when poll failed and end
-// was not seen readable (ended must then wait for the end itself). If
-// ended returns true, copyUntilEnd reads what is left in the pipe until
-// EOF or for waitDelay at most (a descendant that left the process group
-// may hold it), else it returns at once.
-func copyUntilEnd(rd, end int, out io.Writer, buf []byte, ended func(ready bool) bool) {
-	fds := []unix.PollFd{{Fd: int32(rd), Events: unix.POLLIN}, {Fd: int32(end), Events: unix.POLLIN}}
 	exited, eof := false, false
 	var deadline time.Time
 	for !exited || !eof {
@@ -137,9 +110,10 @@ func copyUntilEnd(rd, end int, out io.Writer, buf []byte, ended func(ready bool)
 			// Out of memory, say: wait the blocking way, without
 			// the rest of the output.
 			if !exited {
-				ended(false)
+				exitedUnreaped(p.pid)
+				ws, werr = p.reap(&ru)
 			}
-			return
+			break
 		}
 		if fds[0].Revents != 0 {
 			// One read per wake-up: poll said it will not block.
@@ -156,12 +130,14 @@ func copyUntilEnd(rd, end int, out io.Writer, buf []byte, ended func(ready bool)
 		if fds[1].Revents != 0 && !exited {
 			exited = true
 			fds[1].Fd = -1
-			if !ended(true) {
-				return
-			}
+			ws, werr = p.reap(&ru)
 			deadline = time.Now().Add(waitDelay)
 		}
 	}
+	if werr != nil {
+		return 0, nil, werr
+	}
+	return ws, &ru, nil
 }
 
 // reap kills the group of the command, which has ended, and reaps it.
@@ -208,32 +184,23 @@ func (p *process) waitExited() (syscall.WaitStatus, *syscall.Rusage, error) {
 }
 
 // outputPipe returns a pipe for a command's output, both ends
-// close-on-exec and blocking: the command's writing end as the command
-// expects; bld's reading end is read only when poll(2) says a read will
-// not block (copyUntilEnd), which saves a system call per command.
-func outputPipe() (rd, w int, err error) {
+// close-on-exec, the command's writing end blocking, as the command
+// expects; bld's reading end is non-blocking if nonblock (to read it
+// through the runtime's poller), else blocking: wait reads it only when
+// poll(2) says a read will not block (which saves a system call per
+// command).
+func outputPipe(nonblock bool) (rd, w int, err error) {
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return -1, -1, os.NewSyscallError("pipe2", err)
 	}
+	if !nonblock {
+		return p[0], p[1], nil
+	}
+	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return -1, -1, os.NewSyscallError("fcntl", err)
+	}
 	return p[0], p[1], nil
-}
-
-// waitZygote copies the output of zp, a command the zygote started, from
-// rd to out while it waits for the command's end (copyUntilEnd, on its
-// status pipe), and returns what zp.Wait says. closeW closes bld's copy of
-// the command's output pipe, once the command is known to have started
-// (then EOF on rd means the command and its descendants are done with it);
-// when the zygote could not start the command (sandbox.ErrNotStarted), it
-// returns at once, with the pipe open for the per-action helper.
-func waitZygote(zp *sandbox.Started, rd int, out io.Writer, buf []byte, closeW func()) (exitCode int, state string, maxRSS int64, err error) {
-	copyUntilEnd(rd, zp.EndFD(), out, buf, func(bool) bool {
-		exitCode, state, maxRSS, err = zp.Wait()
-		if errors.Is(err, sandbox.ErrNotStarted) {
-			return false
-		}
-		closeW()
-		return true
-	})
-	return exitCode, state, maxRSS, err
 }

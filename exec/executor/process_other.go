@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
-
-	"bld/exec/sandbox"
 )
 
 // A process is a command the runner started itself (not through the
@@ -72,9 +70,10 @@ func (p *process) waitExited() (syscall.WaitStatus, *syscall.Rusage, error) {
 }
 
 // outputPipe returns a pipe for a command's output, both ends
-// close-on-exec: bld's reading end non-blocking (wait reads it through
-// the runtime's poller), the command's writing end blocking.
-func outputPipe() (rd, w int, err error) {
+// close-on-exec: bld's reading end non-blocking (whatever nonblock says:
+// wait reads it through the runtime's poller), the command's writing end
+// blocking.
+func outputPipe(nonblock bool) (rd, w int, err error) {
 	var p [2]int
 	syscall.ForkLock.RLock()
 	err = syscall.Pipe(p[:])
@@ -92,9 +91,4 @@ func outputPipe() (rd, w int, err error) {
 		return -1, -1, os.NewSyscallError("fcntl", err)
 	}
 	return p[0], p[1], nil
-}
-
-// waitZygote is never called: StartZygote always fails here.
-func waitZygote(zp *sandbox.Started, rd int, out io.Writer, buf []byte, closeW func()) (int, string, int64, error) {
-	return zp.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -427,10 +428,11 @@ func (z *zygote) pidRunning() int {
 // Its end comes on a pipe of its own (the status pipe), whose writing end
 // went to the zygote with the request: the zygote writes the command's
 // last answer there ('x', 'w', or 'e' for a command in a pid namespace)
-// and closes it. The caller polls EndFD together with the command's
-// output, and calls Wait once it is readable: no goroutine of bld other
-// than the caller's is woken for a command. EOF without an answer says
-// that the zygote died (its descriptors closed with it).
+// and closes it. Wait reads it through the runtime's poller: the answer
+// wakes the waiting goroutine itself, where an answer on the control
+// socket woke its reader goroutine, which then woke the waiting one. EOF
+// without an answer says that the zygote died (its descriptors closed
+// with it).
 type Started struct {
 	// Pid is the command's pid on the host; 0 when bld did not ask for
 	// it (a command in a pid namespace of its own, which dies with the
@@ -442,9 +444,9 @@ type Started struct {
 	// per-action helper; Wait calls it when the zygote could not start
 	// the command.
 	fallback func() error
-	// status is the reading end of the command's status pipe (blocking);
-	// Wait closes it.
-	status int
+	// status is the reading end of the command's status pipe
+	// (non-blocking, in the runtime's poller); Wait closes it.
+	status *os.File
 
 	// Guarded by the zconn's mu until startedCh is closed; startedCh is
 	// nil for a command StartZygote does not wait for (no 'p' answer).
@@ -454,11 +456,6 @@ type Started struct {
 
 	stopKill func() bool // stops the kill on the context's end
 }
-
-// EndFD is a descriptor that poll(2) finds readable once the command's
-// end is known (or the zygote is gone): then Wait does not block. It is
-// valid until Wait returns.
-func (s *Started) EndFD() int { return s.status }
 
 // Wait waits for the command to end and returns its exit code (-1 if a
 // signal killed it; in a pid namespace, 128+N for signal N, as the
@@ -472,21 +469,16 @@ func (s *Started) EndFD() int { return s.status }
 // StartZygote itself declines.
 func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 	var buf [pipeBuf]byte
-	var n int
-	for {
-		n, err = unix.Read(s.status, buf[:])
-		if err != unix.EINTR {
-			break
-		}
-	}
-	unix.Close(s.status)
-	s.status = -1
+	// One read: the zygote's one write of at most PIPE_BUF bytes is
+	// whole in the pipe, or the pipe is at EOF.
+	n, err := s.status.Read(buf[:])
+	s.status.Close()
 	if s.stopKill != nil {
 		s.stopKill()
 	}
-	kind, _, body, ok := parseMsg(buf[:max(n, 0)])
+	kind, _, body, ok := parseMsg(buf[:n])
 	switch {
-	case err != nil:
+	case err != nil && err != io.EOF:
 		err = fmt.Errorf("zygote: reading the command's end: %w", err)
 	case !ok:
 		err = errors.New("the sandbox's zygote died while the command ran")
@@ -610,11 +602,13 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("zygote: not sent: %w", err)
 	}
+	// Non-blocking both: bld's end is read through the runtime's
+	// poller, and the zygote's one write to an empty pipe cannot block.
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("zygote: the status pipe: %w", err)
 	}
-	s := &Started{pidns: req.Pidns, status: p[0]}
+	s := &Started{pidns: req.Pidns, status: os.NewFile(uintptr(p[0]), "zygote status")}
 	if req.WantPid {
 		s.startedCh = make(chan struct{})
 	} else {
@@ -623,7 +617,7 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 	z := &e.m.zygote
 	c, id, err := z.register(s)
 	if err != nil {
-		unix.Close(p[0])
+		s.status.Close()
 		unix.Close(p[1])
 		return nil, err
 	}
@@ -639,7 +633,7 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 	unix.Close(p[1])
 	if err != nil {
 		unregister()
-		unix.Close(p[0])
+		s.status.Close()
 		if err == unix.EMSGSIZE || err == unix.ENOBUFS {
 			return nil, fmt.Errorf("zygote: the request is too large (%d bytes)", len(msg))
 		}
@@ -658,11 +652,11 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 		// file system): the zygote kills the command once it starts.
 		kill()
 		unregister()
-		unix.Close(p[0])
+		s.status.Close()
 		return nil, fmt.Errorf("zygote: no answer: %w", ctx.Err())
 	}
 	if s.startErr != nil {
-		unix.Close(p[0])
+		s.status.Close()
 		return nil, s.startErr
 	}
 	s.stopKill = context.AfterFunc(ctx, kill)

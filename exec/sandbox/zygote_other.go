@@ -11,9 +11,6 @@ import (
 // A Started is a command the zygote started; there is none here.
 type Started struct{ Pid int }
 
-// EndFD is never called: StartZygote always fails here.
-func (s *Started) EndFD() int { return -1 }
-
 // Wait is never called: StartZygote always fails here.
 func (s *Started) Wait() (int, string, int64, error) { return -1, "", 0, errors.New("no zygote") }
 
