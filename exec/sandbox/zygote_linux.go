@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -33,14 +32,10 @@ import (
 //     travels, one datagram each, tagged with the command's id
 //     (zygote_wire.go): per command, one request from bld, carrying the
 //     command's descriptors (stdout, stderr, then ExtraFiles: the
-//     jobserver's) and the writing end of the command's status pipe as
-//     SCM_RIGHTS; for a command without a pid namespace, whose pid bld
-//     asks for, the zygote answers its start on the control socket (one
-//     goroutine of bld reads those answers for every command). The last
-//     answer of every command comes on its status pipe (Started), which
-//     the goroutine that runs the command polls together with the
-//     command's output: no goroutine or channel per command, and no
-//     hand-off between bld's threads for its end. When the control socket
+//     jobserver's) as SCM_RIGHTS, and one answer from the zygote (two
+//     for a command without a pid namespace, whose pid bld asks for). No
+//     socket, connection or goroutine per command on bld's side: one
+//     goroutine reads the answers for all of them. When the control socket
 //     reaches EOF (bld exited or stopped the zygote), the zygote kills the
 //     process group of every command it has not reaped and exits.
 //   - A few threads of the zygote (servingThreads: one more than the
@@ -183,13 +178,25 @@ func (c *zconn) read(z *zygote, gen int) {
 	}
 	c.mu.Lock()
 	c.dead = err
-	// Only commands not started yet are pending here: a started one
-	// learns of the zygote's death from its status pipe (Started.Wait).
 	for id, s := range c.pending {
 		delete(c.pending, id)
-		s.startErr = fmt.Errorf("zygote: no answer: %w", err)
-		s.started = true
-		close(s.startedCh)
+		if !s.started {
+			s.startErr = fmt.Errorf("zygote: no answer: %w", err)
+			s.started = true
+			close(s.startedCh)
+			continue
+		}
+		// The zygote died: its pid-namespace commands die with it
+		// (SIGKILL at its death); kill what else runs in the group.
+		if s.Pid > 0 {
+			syscall.Kill(-s.Pid, syscall.SIGKILL)
+		}
+		s.err = fmt.Errorf("the sandbox's zygote died while the command ran (%v)", err)
+		s.finished = true
+		if s.stopKill != nil {
+			s.stopKill()
+		}
+		close(s.done)
 	}
 	c.mu.Unlock()
 	z.mu.Lock()
@@ -201,27 +208,55 @@ func (c *zconn) read(z *zygote, gen int) {
 	z.mu.Unlock()
 }
 
-// answer handles one answer of the zygote on the control socket: the
-// start ('p') or not ('e') of a command whose pid bld asked for (every
-// command's last answer comes on its status pipe).
+// answer handles one answer of the zygote.
 func (c *zconn) answer(kind byte, id uint64, body []byte) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := c.pending[id]
 	if s == nil {
+		c.mu.Unlock()
 		return
 	}
 	switch {
-	case kind == msgPid && len(body) == 8:
+	case kind == msgPid && len(body) == 8 && !s.started:
 		s.Pid = int(binary.LittleEndian.Uint64(body))
-	case kind == msgErr:
+		s.started = true
+		close(s.startedCh)
+		c.mu.Unlock()
+	case kind == msgErr && !s.started:
+		delete(c.pending, id)
 		s.startErr = fmt.Errorf("zygote: %s", body)
+		s.started = true
+		close(s.startedCh)
+		c.mu.Unlock()
+	case kind == msgErr && s.quiet: // it could not be started
+		c.finish(id, s)
+		s.err = &notStartedError{fmt.Errorf("zygote: %s", body)}
+		close(s.done)
+	case kind == msgWaitErr && s.started:
+		c.finish(id, s)
+		s.err = fmt.Errorf("zygote: %s", body)
+		close(s.done)
+	case kind == msgExit && len(body) == 16 && s.started:
+		c.finish(id, s)
+		s.status = syscall.WaitStatus(binary.LittleEndian.Uint64(body))
+		s.maxRSS = int64(binary.LittleEndian.Uint64(body[8:])) * 1024
+		close(s.done)
 	default:
-		return
+		c.mu.Unlock()
 	}
+}
+
+// finish forgets the command id, whose last answer came, unlocks c.mu
+// (held by the caller) and stops the command's watch for a kill; the
+// caller then records how it ended and closes s.done.
+func (c *zconn) finish(id uint64, s *Started) {
 	delete(c.pending, id)
-	s.started = true
-	close(s.startedCh)
+	s.finished = true
+	stop := s.stopKill
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // warm starts the zygote if it does not run: Prepare calls it, so that
@@ -261,10 +296,9 @@ func (z *zygote) onStartFailure(f func()) {
 	z.startFailed = f
 }
 
-// register gives s an id on the running zygote's control socket,
-// starting the zygote first if it does not run, and makes s pending there
-// if it waits for its start (s.startedCh); it returns the socket and s's
-// id.
+// register makes s pending on the running zygote's control socket,
+// starting the zygote first if it does not run, and returns the socket
+// and s's id.
 func (z *zygote) register(s *Started) (*zconn, uint64, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -278,9 +312,7 @@ func (z *zygote) register(s *Started) (*zconn, uint64, error) {
 	if c.dead != nil {
 		return nil, 0, fmt.Errorf("zygote: %w", c.dead)
 	}
-	if s.startedCh != nil {
-		c.pending[z.ids] = s
-	}
+	c.pending[z.ids] = s
 	return c, z.ids, nil
 }
 
@@ -424,15 +456,6 @@ func (z *zygote) pidRunning() int {
 // A Started is a command sent to the zygote, which started it or, for a
 // command in a pid namespace of its own, may still fail to: then Wait
 // says so (ErrNotStarted), and the caller starts the command itself.
-//
-// Its end comes on a pipe of its own (the status pipe), whose writing end
-// went to the zygote with the request: the zygote writes the command's
-// last answer there ('x', 'w', or 'e' for a command in a pid namespace)
-// and closes it. Wait reads it through the runtime's poller: the answer
-// wakes the waiting goroutine itself, where an answer on the control
-// socket woke its reader goroutine, which then woke the waiting one. EOF
-// without an answer says that the zygote died (its descriptors closed
-// with it).
 type Started struct {
 	// Pid is the command's pid on the host; 0 when bld did not ask for
 	// it (a command in a pid namespace of its own, which dies with the
@@ -440,82 +463,57 @@ type Started struct {
 	// the zygote kills its group).
 	Pid   int
 	pidns bool
+	// quiet: the zygote sends no 'p' answer for the command; StartZygote
+	// did not wait for it to start.
+	quiet bool
 	// fallback prepares the command StartZygote was given for the
 	// per-action helper; Wait calls it when the zygote could not start
 	// the command.
 	fallback func() error
-	// status is the reading end of the command's status pipe
-	// (non-blocking, in the runtime's poller); Wait closes it.
-	status *os.File
 
-	// Guarded by the zconn's mu until startedCh is closed; startedCh is
-	// nil for a command StartZygote does not wait for (no 'p' answer).
+	// Guarded by the zconn's mu until startedCh is closed.
 	started   bool
 	startedCh chan struct{}
 	startErr  error
+	finished  bool
+	stopKill  func() bool // stops the kill on the context's end
 
-	stopKill func() bool // stops the kill on the context's end
+	done chan struct{}
+	// Set when done is closed.
+	status syscall.WaitStatus
+	maxRSS int64
+	err    error
 }
 
 // Wait waits for the command to end and returns its exit code (-1 if a
 // signal killed it; in a pid namespace, 128+N for signal N, as the
 // per-action helper, the namespace's init, reported it), how it ended in
 // words, and its peak resident set size in bytes (wait4's ru_maxrss).
-// Call it once.
 //
 // When the zygote could not start the command, Wait returns an error that
 // is ErrNotStarted, having made the command given to StartZygote ready
 // for the per-action helper: the caller then starts it, as when
 // StartZygote itself declines.
 func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
-	var buf [pipeBuf]byte
-	// One read: the zygote's one write of at most PIPE_BUF bytes is
-	// whole in the pipe, or the pipe is at EOF.
-	n, err := s.status.Read(buf[:])
-	s.status.Close()
-	if s.stopKill != nil {
-		s.stopKill()
-	}
-	kind, _, body, ok := parseMsg(buf[:n])
-	switch {
-	case err != nil && err != io.EOF:
-		err = fmt.Errorf("zygote: reading the command's end: %w", err)
-	case !ok:
-		err = errors.New("the sandbox's zygote died while the command ran")
-	case kind == msgErr && s.startedCh == nil: // it could not be started
-		err = &notStartedError{fmt.Errorf("zygote: %s", body)}
-		if s.fallback != nil {
+	<-s.done
+	if s.err != nil {
+		if errors.Is(s.err, ErrNotStarted) && s.fallback != nil {
 			if ferr := s.fallback(); ferr != nil {
-				err = ferr
+				return -1, "", 0, ferr
 			}
 		}
-		return -1, "", 0, err
-	case kind == msgWaitErr:
-		err = fmt.Errorf("zygote: %s", body)
-	case kind == msgExit && len(body) == 16:
-	default:
-		err = fmt.Errorf("zygote: unexpected answer %q", kind)
+		return -1, "", 0, s.err
 	}
-	if err != nil {
-		// The zygote died (its pid-namespace commands died with it:
-		// SIGKILL at its death), or cannot say: kill what else runs
-		// in the group.
-		if s.Pid > 0 {
-			syscall.Kill(-s.Pid, syscall.SIGKILL)
-		}
-		return -1, "", 0, err
-	}
-	ws := syscall.WaitStatus(binary.LittleEndian.Uint64(body))
-	maxRSS = int64(binary.LittleEndian.Uint64(body[8:])) * 1024
+	ws := s.status
 	switch {
 	case ws.Exited():
-		return ws.ExitStatus(), fmt.Sprintf("exit status %d", ws.ExitStatus()), maxRSS, nil
+		return ws.ExitStatus(), fmt.Sprintf("exit status %d", ws.ExitStatus()), s.maxRSS, nil
 	case ws.Signaled() && s.pidns:
-		return 128 + int(ws.Signal()), "signal: " + ws.Signal().String(), maxRSS, nil
+		return 128 + int(ws.Signal()), "signal: " + ws.Signal().String(), s.maxRSS, nil
 	case ws.Signaled():
-		return -1, "signal: " + ws.Signal().String(), maxRSS, nil
+		return -1, "signal: " + ws.Signal().String(), s.maxRSS, nil
 	}
-	return -1, fmt.Sprintf("wait status %#x", int(ws)), maxRSS, nil
+	return -1, fmt.Sprintf("wait status %#x", int(ws)), s.maxRSS, nil
 }
 
 // notStartedError is the zygote's reason for not starting a command.
@@ -574,7 +572,7 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 		fds = append(fds, int(f.Fd()))
 	}
 	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
-		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0}
+		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(fds)}
 	// The pid is for the executor's journal of process groups and for
 	// killing the group should the zygote die: a command in a pid
 	// namespace needs neither.
@@ -596,29 +594,20 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 var errZygoteGone = errors.New("zygote: sending the request: the zygote is gone")
 
 // startZygote sends req to the zygote and waits for its first answer,
-// unless req wants no pid: then the only answer is the last, on the
-// status pipe.
+// unless req wants no pid: then the only answer is the last.
 func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int) (*Started, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("zygote: not sent: %w", err)
 	}
-	// Non-blocking both: bld's end is read through the runtime's
-	// poller, and the zygote's one write to an empty pipe cannot block.
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return nil, fmt.Errorf("zygote: the status pipe: %w", err)
-	}
-	s := &Started{pidns: req.Pidns, status: os.NewFile(uintptr(p[0]), "zygote status")}
-	if req.WantPid {
-		s.startedCh = make(chan struct{})
-	} else {
+	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{})}
+	if s.quiet {
 		s.started = true
+	} else {
+		s.startedCh = make(chan struct{})
 	}
 	z := &e.m.zygote
 	c, id, err := z.register(s)
 	if err != nil {
-		s.status.Close()
-		unix.Close(p[1])
 		return nil, err
 	}
 	unregister := func() {
@@ -626,14 +615,9 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 		delete(c.pending, id)
 		c.mu.Unlock()
 	}
-	req.Files = len(fds) + 1
 	msg := appendRequest(appendMsg(make([]byte, 0, 512), msgRequest, id), req)
-	err = c.send(msg, unix.UnixRights(append(fds, p[1])...))
-	// The zygote's copy (in flight, or received) is the only one now.
-	unix.Close(p[1])
-	if err != nil {
+	if err := c.send(msg, unix.UnixRights(fds...)); err != nil {
 		unregister()
-		s.status.Close()
 		if err == unix.EMSGSIZE || err == unix.ENOBUFS {
 			return nil, fmt.Errorf("zygote: the request is too large (%d bytes)", len(msg))
 		}
@@ -641,8 +625,12 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 		return nil, errZygoteGone
 	}
 	kill := func() { c.send(appendMsg(nil, msgKill, id), nil) }
-	if s.startedCh == nil {
-		s.stopKill = context.AfterFunc(ctx, kill)
+	if s.quiet {
+		c.mu.Lock()
+		if !s.finished {
+			s.stopKill = context.AfterFunc(ctx, kill)
+		}
+		c.mu.Unlock()
 		return s, nil
 	}
 	select {
@@ -651,15 +639,16 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 		// Ctrl-C ends this wait too (a zygote stuck mounting on a hung
 		// file system): the zygote kills the command once it starts.
 		kill()
-		unregister()
-		s.status.Close()
 		return nil, fmt.Errorf("zygote: no answer: %w", ctx.Err())
 	}
 	if s.startErr != nil {
-		s.status.Close()
 		return nil, s.startErr
 	}
-	s.stopKill = context.AfterFunc(ctx, kill)
+	c.mu.Lock()
+	if !s.finished {
+		s.stopKill = context.AfterFunc(ctx, kill)
+	}
+	c.mu.Unlock()
 	return s, nil
 }
 
@@ -669,9 +658,6 @@ type zjob struct {
 	pid   int
 	pidfd int   // readable once the command has ended
 	slot  *slot // the namespace it runs in, if a slot's
-	// status is the writing end of the command's status pipe: its last
-	// answer goes there (zserver.end).
-	status int
 }
 
 // A slot is a mount namespace that the zygote keeps and reuses for
@@ -973,13 +959,6 @@ func (t *zthread) receive() (done bool, err error) {
 		return true, nil
 	}
 	files, ferr := parseRights(t.oob[:oobn])
-	// The last descriptor of a request is its status pipe, where its last
-	// answer goes (zserver.end); the others are the command's.
-	status := -1
-	if len(files) > 0 {
-		status = files[len(files)-1]
-		files = files[:len(files)-1]
-	}
 	closeFiles := func() {
 		for _, fd := range files {
 			unix.Close(fd)
@@ -995,7 +974,6 @@ func (t *zthread) receive() (done bool, err error) {
 	}
 	if err := z.rearm(); err != nil {
 		closeFiles()
-		closeStatus(status)
 		if ok && kind == msgRequest {
 			z.startDone(id, nil)
 		}
@@ -1003,7 +981,6 @@ func (t *zthread) receive() (done bool, err error) {
 	}
 	if !ok || kind != msgRequest {
 		closeFiles()
-		closeStatus(status)
 		if ok && kind == msgKill {
 			// A command neither starting nor running failed to
 			// start or was reaped: the requests before the kill
@@ -1025,8 +1002,8 @@ func (t *zthread) receive() (done bool, err error) {
 	case ferr != nil:
 		err = fmt.Errorf("reading the request's descriptors: %w", ferr)
 	case err != nil:
-	case status < 0 || req.Files != len(files)+1 || len(files) < 2 || len(req.Argv) == 0:
-		err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files)+1, req.Files, req.Argv)
+	case req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0:
+		err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
 	if err == nil {
 		z.mu.Lock()
@@ -1038,10 +1015,10 @@ func (t *zthread) receive() (done bool, err error) {
 	if err != nil {
 		closeFiles()
 		z.startDone(id, nil)
-		z.declined(req, status, id, err)
+		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
-	j := &zjob{id: id, status: status}
+	j := &zjob{id: id}
 	var fatal error
 	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
 	closeFiles()
@@ -1050,7 +1027,7 @@ func (t *zthread) receive() (done bool, err error) {
 			z.release(j.slot)
 		}
 		z.startDone(id, nil)
-		z.declined(req, status, id, err)
+		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, fatal
 	}
 	if z.startDone(id, j) {
@@ -1096,12 +1073,10 @@ func (z *zserver) reap(j *zjob) {
 	// its pid namespace, and the kernel ends every other process of it
 	// before the pidfd of its init is readable.
 	if err != nil {
-		z.end(j.status, msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
+		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
 	} else {
-		var b [16]byte
-		binary.LittleEndian.PutUint64(b[:], uint64(ws))
-		binary.LittleEndian.PutUint64(b[8:], uint64(ru.Maxrss))
-		z.end(j.status, msgExit, j.id, b[:])
+		b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
+		z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
 	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
 	if j.slot != nil {
@@ -1115,54 +1090,6 @@ func (z *zserver) reap(j *zjob) {
 func (z *zserver) answer(kind byte, id uint64, body []byte) {
 	b := append(appendMsg(make([]byte, 0, msgHeader+len(body)), kind, id), body...)
 	for unix.Sendmsg(z.ctl, b, nil, nil, unix.MSG_NOSIGNAL) == unix.EINTR {
-	}
-}
-
-// end sends command id's last answer, one message, on its status pipe
-// (the writing end status, which it closes), where bld waits for it: one
-// write(2) of at most PIPE_BUF bytes, which the pipe keeps whole. The
-// runner of the command polls the pipe together with the command's output
-// (as it polls a pidfd when it started the command itself): no other
-// thread of bld is woken for it. If bld is gone the write fails (EPIPE),
-// which is ignored.
-func (z *zserver) end(status int, kind byte, id uint64, body []byte) {
-	var a [pipeBuf]byte
-	b := appendMsg(a[:0], kind, id)
-	b = append(b, body[:min(len(body), pipeBuf-msgHeader)]...)
-	for {
-		if _, err := unix.Write(status, b); err != unix.EINTR {
-			break
-		}
-	}
-	unix.Close(status)
-}
-
-// pipeBuf is PIPE_BUF: a write of at most that many bytes to a pipe is
-// atomic (POSIX), so bld reads an answer whole with one read.
-const pipeBuf = 4096
-
-// declined answers 'e' for request id, which could not be started or
-// was malformed (req nil), with err as the reason: on the control socket
-// if bld waits there for the start (the request wants the pid), on its
-// status pipe if bld waits there (a quiet request), and on both for a
-// malformed request, which may be either. It closes the status pipe.
-func (z *zserver) declined(req *zygoteRequest, status int, id uint64, err error) {
-	msg := []byte(strings.ReplaceAll(err.Error(), "\n", " "))
-	if req == nil || req.WantPid {
-		z.answer(msgErr, id, msg)
-	}
-	if status >= 0 && (req == nil || !req.WantPid) {
-		z.end(status, msgErr, id, msg)
-		return
-	}
-	closeStatus(status)
-}
-
-// closeStatus closes the status pipe status of a request that gets no
-// answer there, if it has one.
-func closeStatus(status int) {
-	if status >= 0 {
-		unix.Close(status)
 	}
 }
 

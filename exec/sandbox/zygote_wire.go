@@ -10,8 +10,7 @@ import (
 // kind byte and the 8-byte id (little endian) of the command it is about,
 // which bld chooses:
 //
-//	bld to zygote:  'r' id request   (with the command's descriptors, then
-//	                                  its status pipe's writing end, as SCM_RIGHTS)
+//	bld to zygote:  'r' id request   (with the command's descriptors as SCM_RIGHTS)
 //	                'k' id           (kill the command's process group)
 //	zygote to bld:  'p' id pid       (started; pid as 8 bytes; only when
 //	                                  the request asks for it)
@@ -20,12 +19,9 @@ import (
 //	                                  and ru_maxrss in KiB, 8 bytes each)
 //	                'w' id message   (it could not be waited for)
 //
-// 'p', and 'e' for a request that asks for the pid, come on the control
-// socket; the command's last answer ('x', 'w', or 'e' for a request that
-// does not ask for the pid) is the one message, of at most PIPE_BUF
-// bytes, written to its status pipe. So a command whose pid bld does not
-// need (one in a pid namespace of its own: nothing it started outlives
-// it, the zygote or bld) costs no answer on the control socket at all.
+// So a command whose pid bld does not need (one in a pid namespace of its
+// own: nothing it started outlives it, the zygote or bld) costs one
+// answer, 'x' or 'e', rather than two.
 //
 // A request is zygoteRequest in a compact binary form (appendRequest):
 // every string is its length as a uvarint then its bytes, every list its
@@ -52,7 +48,7 @@ type zygoteRequest struct {
 	Pidns     bool
 	// WantPid asks for the 'p' answer once the command started.
 	WantPid bool
-	Files   int // descriptors sent: stdout, stderr, extra files, the status pipe
+	Files   int // descriptors sent: stdout, stderr, extra files
 }
 
 // appendMsg appends a message's kind and id to b.
