@@ -13,8 +13,9 @@
 #
 # Wall and CPU are those of the command a user runs, `bld build //...`,
 # without --trace: writing the trace of 10,000 up-to-date actions cost
-# ~90 ms of CPU, more than the edit itself (~12 ms since incr5). The phases' ms come from a
-# second edit in each round, built with --trace and timed by nothing else.
+# ~90 ms of CPU, more than the edit itself (~12 ms since incr5). The
+# phases' ms come from a second edit in each round, built with --trace
+# and timed by nothing else.
 set -euo pipefail
 runs=$1 edit=$2 before=$3 wsb=$4 after=$5 wsa=$6
 tmp=$(mktemp -d)

@@ -330,8 +330,6 @@ func coerceAttr(a *Attr, v starlark.Value, repo, pkg string) (starlark.Value, er
 	return nil, fmt.Errorf("unknown attribute type %v", a.Type)
 }
 
-// dupLabel reports whether l is the label of one of the *LabelValues
-// elems, searching short lists and indexing long ones in *seen.
 // labelList1 is a frozen list of one label: the list, its element and
 // the label in one allocation (most label lists of most targets have one
 // element: three allocations otherwise, for each such attribute of each
@@ -351,6 +349,8 @@ func labelList(l label.Label) *starlark.List {
 	return &b.list
 }
 
+// dupLabel reports whether l is the label of one of the *LabelValues
+// elems, searching short lists and indexing long ones in *seen.
 func dupLabel(elems []starlark.Value, l label.Label, seen *map[label.Label]bool) bool {
 	const short = 16
 	if len(elems) < short {
