@@ -803,8 +803,9 @@ func zygoteMain(root string, threads int) error {
 		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
 	z.idle = sync.NewCond(&z.mu)
 	n := threads
-	// Each serving thread keeps its P while it waits (epollWaitRaw): one
-	// more for the runtime.
+	// Each serving thread keeps its P while it waits raw (epollWaitRaw):
+	// one more for the runtime, and for a thread back from a wait whose P
+	// sysmon took.
 	if runtime.GOMAXPROCS(0) < n+1 {
 		runtime.GOMAXPROCS(n + 1)
 	}
@@ -820,10 +821,11 @@ func zygoteMain(root string, threads int) error {
 // servingThreads is how many threads serve commands on a machine of cpus
 // processors: one more than them (a thread may wait for a slot's teardown
 // while the others start commands), at least 3, at most
-// maxServingThreads. Each idle one
-// costs a trip through the scheduler every 10 ms (see epollWaitRaw): an
-// idle zygote of 3 makes some 700 context switches a second, against 250
-// with one thread.
+// maxServingThreads. A thread waiting for its next event within
+// rawWaitFor of its last costs a trip through the scheduler every 10 ms
+// (see epollWaitRaw); an idle one, nothing. With 1, 2 and 3 threads on 2
+// CPUs, a 1k-action build at -j 2 took the same CPU, and 1 thread more
+// wall time (docs/benchmarks.md, ns7).
 func servingThreads(cpus int) int {
 	return min(max(cpus+1, 3), maxServingThreads)
 }
@@ -853,14 +855,25 @@ func (z *zserver) serve() error {
 		return z.shutdown(err)
 	}
 	t := &zthread{z: z, buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles))}
+	var waiting time.Time // since when the thread has had no event; zero when it is not waiting
 	for {
-		n, err := epollWaitRaw(z.ep, t.events[:])
+		var n int
+		var err error
+		if waiting.IsZero() {
+			waiting = time.Now()
+		}
+		if left := rawWaitFor - time.Since(waiting); left > 0 {
+			n, err = epollWaitRaw(z.ep, t.events[:], int((left+time.Millisecond-1)/time.Millisecond))
+		} else {
+			n, err = unix.EpollWait(z.ep, t.events[:], -1)
+		}
 		if err == unix.EINTR || (err == nil && n == 0) {
 			continue
 		}
 		if err != nil {
 			return z.shutdown(fmt.Errorf("epoll_wait: %w", err))
 		}
+		waiting = time.Time{}
 		if fd := t.events[0].Fd; fd != zygoteCtl {
 			z.mu.Lock()
 			j := z.byFD[fd]
@@ -883,27 +896,41 @@ func (z *zserver) serve() error {
 	}
 }
 
-// epollWaitRaw is epoll_wait(2) with no timeout, made without telling
-// the Go runtime that the thread is in a system call (a raw one). The
-// runtime then sees the goroutine running: where the thread blocks in a
-// system call it knows of for more than 10 ms, the runtime's monitor
-// (sysmon) hands its P to another thread and then polls every 20 µs for a
-// millisecond (~50 context switches, several per command at -j 2), and
-// the thread then gets its P back through yet another hand-off. Sysmon
-// instead signals a goroutine it sees running for 10 ms (SIGURG, to
-// preempt it, and to stop the world for the garbage collector): that ends
-// the wait with EINTR, and the loop, back in Go code, lets itself be
-// preempted: at the latest at the next call of this function, whose
-// prologue checks for a preemption request (hence noinline).
+// epollWaitRaw is epoll_wait(2) with a timeout of msec milliseconds,
+// made without telling the Go runtime that the thread is in a system call
+// (a raw one). The runtime then sees the goroutine running: where the
+// thread blocks in a system call it knows of, the runtime's monitor
+// (sysmon) takes its P back, at the latest once the goroutine has run for
+// 10 ms without being rescheduled (a locked serving goroutine never is),
+// and then polls every 20 µs for a millisecond (~50 context switches,
+// several per command at -j 2 in a busy build). Sysmon instead signals a
+// goroutine it sees running for 10 ms (SIGURG, to preempt it, and to stop
+// the world for the garbage collector): that ends the wait with EINTR, and
+// the loop, back in Go code, lets itself be preempted: at the latest at
+// the next call of this function, whose prologue checks for a preemption
+// request (hence noinline).
+//
+// Each preemption of a locked goroutine is a signal and a hand-off of its
+// P (~800 context switches a second for an idle zygote of 3 threads, and
+// ~20 ms of CPU a second): so a thread waits raw for rawWaitFor at most,
+// while commands keep it busy, and then, idle, in a wait the runtime knows
+// of (unix.EpollWait), whose P sysmon takes back once: an idle zygote then
+// costs nothing.
 //
 //go:noinline
-func epollWaitRaw(ep int, events []unix.EpollEvent) (int, error) {
-	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
+func epollWaitRaw(ep int, events []unix.EpollEvent, msec int) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
 	return int(n), nil
 }
+
+// rawWaitFor is how long a serving thread waits for an event in raw
+// epoll_waits (epollWaitRaw) before it waits in one the runtime knows of.
+// A thread of a busy build gets an event every few milliseconds; one that
+// got none for this long is idle.
+const rawWaitFor = 500 * time.Millisecond
 
 // shutdown stops the zygote's serving, with err as the reason (nil: the
 // control socket reached EOF): it waits for the starts under way to end,

@@ -755,3 +755,66 @@ func TestServingThreads(t *testing.T) {
 		}
 	}
 }
+
+// contextSwitches is the count of context switches of process pid's
+// threads so far.
+func contextSwitches(t *testing.T, pid int) int {
+	t.Helper()
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the zygote's threads: %v", err)
+	}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+				c, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += c
+			} else if v, ok := strings.CutPrefix(l, "nonvoluntary_ctxt_switches:"); ok {
+				c, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// An idle zygote costs nothing: once its serving threads have had no
+// event for rawWaitFor, they wait where the Go runtime neither preempts
+// them nor polls for them (raw waits made some 300-800 context switches a
+// second), and they still serve the next command.
+func TestZygoteIdleQuiet(t *testing.T) {
+	root := t.TempDir()
+	m := namespaceManager(t, root)
+	run := func(n string) {
+		a := &graph.Action{Argv: []string{"sh", "-c", "echo " + n + " > bld-out/o" + n},
+			Env: []string{"PATH=/usr/bin:/bin"}, Outputs: []string{"bld-out/o" + n}}
+		s, r, xr := zygoteRun(t, context.Background(), m, a)
+		readAll(t, r)
+		if code, state, _, err := s.Wait(); err != nil || code != 0 {
+			t.Fatalf("exit %d (%s), %v", code, state, err)
+		}
+		if err := xr.Collect(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("1")
+	pid := m.zygote.pidRunning()
+	if pid == 0 {
+		t.Fatal("no zygote runs")
+	}
+	time.Sleep(rawWaitFor + 200*time.Millisecond)
+	before := contextSwitches(t, pid)
+	time.Sleep(500 * time.Millisecond)
+	if n := contextSwitches(t, pid) - before; n > 10 {
+		t.Errorf("the idle zygote made %d context switches in 500 ms", n)
+	}
+	run("2")
+	if b, err := os.ReadFile(filepath.Join(root, "bld-out/o2")); err != nil || string(b) != "2\n" {
+		t.Errorf("the command after the idle time: %q, %v", b, err)
+	}
+}
