@@ -33,6 +33,11 @@ import (
 
 // A Policy sizes the headroom of the heap from its live data: Share percent
 // of it, at least a floor, and GOGC at most MaxPercent (bld's default).
+// With a MaxHeadroom, the headroom is at most that many bytes, but at
+// least CapShare percent of the live data (and the runtime's floor): past
+// a size, each byte of headroom costs more in peak memory than the
+// collections it saves cost in CPU, up to a share where a collection per
+// so few bytes allocated would cost too much.
 // The floor is MinHeadroom bytes, or, when FloorShare is not 0 and a
 // collection has measured the live data, at most FloorShare percent of it
 // (but never below the runtime's own floor, 4 MiB): a collection costs in
@@ -56,6 +61,8 @@ import (
 // part of the phase only.
 type Policy struct {
 	MinHeadroom uint64
+	MaxHeadroom uint64
+	CapShare    uint64
 	FloorShare  uint64
 	Share       uint64
 	EndShare    uint64
@@ -94,7 +101,16 @@ var (
 	// few milliseconds each over a build of minutes (docs/benchmarks.md,
 	// "execution's heap follows its live data" and "Peak memory:
 	// analysis' heap follows its progress").
-	Execution = Policy{MinHeadroom: 16 << 20, FloorShare: 25, Share: 25, MaxPercent: 400}
+	//
+	// The headroom is at most 20 MiB, or a tenth of the live data if that
+	// is more (MaxHeadroom, CapShare): a build's live data grows with its
+	// actions (the action cache's records, ~800 bytes an action), so its
+	// peak is at its end, where a quarter of ~150 MB at 100,000 actions
+	// let the heap reach ~190 MB (RSS 259 MiB with the pages beside it).
+	// Capped, it is ~20 MB less, for a few more collections in the second
+	// half of such a build only; a build of less than 80 MB live (10,000
+	// actions: 20 MB) is not affected (docs/benchmarks.md, mem7).
+	Execution = Policy{MinHeadroom: 16 << 20, MaxHeadroom: 20 << 20, CapShare: 10, FloorShare: 25, Share: 25, MaxPercent: 400}
 )
 
 // minFloor is the smallest floor a FloorShare gives: the Go runtime's own
@@ -105,7 +121,8 @@ const minFloor = heapFloorUnit
 // collection measured it, grow by its headroom, max(floor, live*Share/100),
 // as a percentage of live, at most MaxPercent (and at least 1). The floor
 // is MinHeadroom, or min(MinHeadroom, max(minFloor, live*FloorShare/100))
-// with a FloorShare.
+// with a FloorShare. With a MaxHeadroom, a headroom past it is cut to
+// max(MaxHeadroom, live*CapShare/100, minFloor).
 func (p Policy) Percent(live uint64) int {
 	if live == 0 {
 		return p.MaxPercent
@@ -117,6 +134,9 @@ func (p Policy) Percent(live uint64) int {
 	percent := p.Share
 	if live*p.Share/100 < floor {
 		percent = floor * 100 / live
+	}
+	if p.MaxHeadroom > 0 && live*percent/100 > p.MaxHeadroom {
+		percent = min(percent, max(max(p.MaxHeadroom, minFloor)*100/live, p.CapShare))
 	}
 	return max(1, int(min(percent, uint64(p.MaxPercent))))
 }
