@@ -78,7 +78,7 @@ var (
 	// trade), at least 16 MiB. Half that was measured at 100k targets:
 	// 0.83x the peak for 1.15x the CPU (docs/benchmarks.md), not worth it.
 	//
-	// With a Progress (FollowProgress), the goal is at most 35% past the
+	// With a Progress (FollowProgress), the goal is at most 25% past the
 	// live data the analysis is estimated to end with (EndShare), less
 	// for an analysis ending with less than 64 MiB live, at least 15%
 	// (MinEndShare, EndFullAt; and at least the runtime's floor, 4 MiB):
@@ -88,7 +88,11 @@ var (
 	// progress"). Half past it (EndShare 50) left analysis' heap at
 	// 100,000 targets ~30 MB above the one at the end of execution,
 	// which a quarter past its live data sets (docs/benchmarks.md, mem6).
-	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 35, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
+	// 35% left it at 100,000 targets as high as that end once execution's
+	// headroom was capped (247 MiB of RSS under load, --nobuild); 25%
+	// takes 11 MiB off for ~12% more CPU in a 100,000-target analysis,
+	// nothing at 10,000 (MinEndShare rules there) (docs/benchmarks.md, mem7).
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
 	// analysis to the plan (the index, the graph's checks, the
 	// snapshot's encoding, which keep much of what they allocate): a
