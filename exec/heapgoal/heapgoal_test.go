@@ -23,10 +23,10 @@ func TestPercent(t *testing.T) {
 		{"execution, 16 MiB", Execution, 16 * mib, 25}, // a quarter from here on
 		{"execution, 32 MiB", Execution, 32 * mib, 25},
 		{"execution, 64 MiB", Execution, 64 * mib, 25},
-		{"execution, 80 MiB", Execution, 80 * mib, 25},   // 20 MiB: MaxHeadroom from here on
-		{"execution, 100 MiB", Execution, 100 * mib, 20}, // capped: not 25 MiB
-		{"execution, 160 MiB", Execution, 160 * mib, 12}, // 20 MiB, rounded down
-		{"execution, 1 GiB", Execution, 1024 * mib, 10},  // CapShare: not 20 MiB
+		{"execution, 96 MiB", Execution, 96 * mib, 25},   // 24 MiB: MaxHeadroom from here on
+		{"execution, 100 MiB", Execution, 100 * mib, 24}, // capped: not 25 MiB
+		{"execution, 160 MiB", Execution, 160 * mib, 15}, // 24 MiB
+		{"execution, 1 GiB", Execution, 1024 * mib, 10},  // CapShare: not 24 MiB
 		{"max headroom below the runtime's floor", Policy{MinHeadroom: 16 * mib, MaxHeadroom: 1 * mib, Share: 25, MaxPercent: 400}, 100 * mib, 4},
 		{"max headroom above the share", Policy{MinHeadroom: 16 * mib, MaxHeadroom: 64 * mib, Share: 25, MaxPercent: 400}, 100 * mib, 25},
 		{"floor share, rounded down", Policy{MinHeadroom: 16 * mib, FloorShare: 50, Share: 25, MaxPercent: 400}, 48 * mib, 33},
@@ -271,7 +271,7 @@ func TestPercentAt(t *testing.T) {
 		start       Start
 		want        int
 	}{
-		{"no EndShare: Percent", Execution, 172 * mib, 100, 100, Start{100 * mib, 0}, 11}, // Percent: MaxHeadroom, 20 MiB
+		{"no EndShare: Percent", Execution, 172 * mib, 100, 100, Start{100 * mib, 0}, 13}, // Percent: MaxHeadroom, 24 MiB
 		{"nothing known: Percent", Analysis, 172 * mib, 0, 0, Start{}, 100},
 		{"too little done past the start: Percent", Analysis, 172 * mib, 19, 100, Start{100 * mib, 0}, 100},
 		// 100 MiB live half-way from 30: the end is estimated at 170,
