@@ -33,17 +33,19 @@ import (
 
 // A Policy sizes the headroom of the heap from its live data: Share percent
 // of it, at least a floor, and GOGC at most MaxPercent (bld's default).
-// With a MaxHeadroom, the headroom is at most that many bytes, but at
-// least CapShare percent of the live data (and the runtime's floor): past
-// a size, each byte of headroom costs more in peak memory than the
-// collections it saves cost in CPU, up to a share where a collection per
-// so few bytes allocated would cost too much.
 // The floor is MinHeadroom bytes, or, when FloorShare is not 0 and a
 // collection has measured the live data, at most FloorShare percent of it
 // (but never below the runtime's own floor, 4 MiB): a collection costs in
 // proportion to what is live, so a floor that scales with a small live
 // heap costs per byte allocated what a large heap's does, while a fixed
 // one lets a small heap grow far past its live data.
+//
+// With a MaxHeadroom, the headroom is at most that many bytes, but at
+// least CapShare percent of the live data (and the runtime's floor): for
+// a phase whose peak is its largest live data plus the headroom, a large
+// heap's share is many megabytes of peak, while the collections a smaller
+// headroom adds cost in proportion to the live data; CapShare keeps a
+// very large heap from being collected every few megabytes allocated.
 //
 // EndShare, when not 0, is for a phase whose live data grows with its work
 // (analysis: it keeps about as much per target) and whose follower is told
@@ -90,7 +92,7 @@ var (
 	// which a quarter past its live data sets (docs/benchmarks.md, mem6).
 	// 35% left it at 100,000 targets above that end once execution's
 	// headroom was capped (247 MiB of RSS under load, --nobuild); 25%
-	// takes 11 MiB off for ~12% more CPU in a 100,000-target analysis,
+	// takes 11 MiB off for ~13% more CPU in a 100,000-target analysis,
 	// nothing at 10,000 (MinEndShare rules there) (docs/benchmarks.md, mem7).
 	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
