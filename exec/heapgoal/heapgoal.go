@@ -40,6 +40,13 @@ import (
 // heap costs per byte allocated what a large heap's does, while a fixed
 // one lets a small heap grow far past its live data.
 //
+// With a MaxHeadroom, the headroom is at most that many bytes, but at
+// least CapShare percent of the live data (and the runtime's floor): for
+// a phase whose peak is its largest live data plus the headroom, a large
+// heap's share is many megabytes of peak, while the collections a smaller
+// headroom adds cost in proportion to the live data; CapShare keeps a
+// very large heap from being collected every few megabytes allocated.
+//
 // EndShare, when not 0, is for a phase whose live data grows with its work
 // (analysis: it keeps about as much per target) and whose follower is told
 // how far it is (FollowProgress). Its peak is at its end, so the goal is at
@@ -56,6 +63,8 @@ import (
 // part of the phase only.
 type Policy struct {
 	MinHeadroom uint64
+	MaxHeadroom uint64
+	CapShare    uint64
 	FloorShare  uint64
 	Share       uint64
 	EndShare    uint64
@@ -71,7 +80,7 @@ var (
 	// trade), at least 16 MiB. Half that was measured at 100k targets:
 	// 0.83x the peak for 1.15x the CPU (docs/benchmarks.md), not worth it.
 	//
-	// With a Progress (FollowProgress), the goal is at most 35% past the
+	// With a Progress (FollowProgress), the goal is at most 25% past the
 	// live data the analysis is estimated to end with (EndShare), less
 	// for an analysis ending with less than 64 MiB live, at least 15%
 	// (MinEndShare, EndFullAt; and at least the runtime's floor, 4 MiB):
@@ -81,7 +90,11 @@ var (
 	// progress"). Half past it (EndShare 50) left analysis' heap at
 	// 100,000 targets ~30 MB above the one at the end of execution,
 	// which a quarter past its live data sets (docs/benchmarks.md, mem6).
-	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 35, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
+	// 35% left it at 100,000 targets above that end once execution's
+	// headroom was capped (247 MiB of RSS under load, --nobuild); 25%
+	// takes 11 MiB off for ~13% more CPU in a 100,000-target analysis,
+	// nothing at 10,000 (MinEndShare rules there) (docs/benchmarks.md, mem7).
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
 	// analysis to the plan (the index, the graph's checks, the
 	// snapshot's encoding, which keep much of what they allocate): a
@@ -94,7 +107,17 @@ var (
 	// few milliseconds each over a build of minutes (docs/benchmarks.md,
 	// "execution's heap follows its live data" and "Peak memory:
 	// analysis' heap follows its progress").
-	Execution = Policy{MinHeadroom: 16 << 20, FloorShare: 25, Share: 25, MaxPercent: 400}
+	//
+	// The headroom is at most 24 MiB, or a tenth of the live data if that
+	// is more (MaxHeadroom, CapShare): a build's live data grows with its
+	// actions (the action cache's records, ~800 bytes an action), so its
+	// peak is at its end, where a quarter of ~150 MB at 100,000 actions
+	// let the heap reach ~190 MB (RSS 259 MiB with the pages beside it).
+	// Capped at 20 MiB, RSS there was 233 MiB, for 1.4x the collections
+	// (each marks all that is live); 24 MiB is about as low as analysis'
+	// peak, for fewer. A build of less than 96 MB live (10,000 actions:
+	// 20 MB) is not affected (docs/benchmarks.md, mem7).
+	Execution = Policy{MinHeadroom: 16 << 20, MaxHeadroom: 24 << 20, CapShare: 10, FloorShare: 25, Share: 25, MaxPercent: 400}
 )
 
 // minFloor is the smallest floor a FloorShare gives: the Go runtime's own
@@ -105,7 +128,8 @@ const minFloor = heapFloorUnit
 // collection measured it, grow by its headroom, max(floor, live*Share/100),
 // as a percentage of live, at most MaxPercent (and at least 1). The floor
 // is MinHeadroom, or min(MinHeadroom, max(minFloor, live*FloorShare/100))
-// with a FloorShare.
+// with a FloorShare. With a MaxHeadroom, a headroom past it is cut to
+// max(MaxHeadroom, live*CapShare/100, minFloor).
 func (p Policy) Percent(live uint64) int {
 	if live == 0 {
 		return p.MaxPercent
@@ -117,6 +141,9 @@ func (p Policy) Percent(live uint64) int {
 	percent := p.Share
 	if live*p.Share/100 < floor {
 		percent = floor * 100 / live
+	}
+	if p.MaxHeadroom > 0 && live*percent/100 > p.MaxHeadroom {
+		percent = min(percent, max(max(p.MaxHeadroom, minFloor)*100/live, p.CapShare))
 	}
 	return max(1, int(min(percent, uint64(p.MaxPercent))))
 }

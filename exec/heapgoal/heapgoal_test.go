@@ -23,7 +23,12 @@ func TestPercent(t *testing.T) {
 		{"execution, 16 MiB", Execution, 16 * mib, 25}, // a quarter from here on
 		{"execution, 32 MiB", Execution, 32 * mib, 25},
 		{"execution, 64 MiB", Execution, 64 * mib, 25},
-		{"execution, 1 GiB", Execution, 1024 * mib, 25},
+		{"execution, 96 MiB", Execution, 96 * mib, 25},   // 24 MiB: MaxHeadroom from here on
+		{"execution, 100 MiB", Execution, 100 * mib, 24}, // capped: not 25 MiB
+		{"execution, 160 MiB", Execution, 160 * mib, 15}, // 24 MiB
+		{"execution, 1 GiB", Execution, 1024 * mib, 10},  // CapShare: not 24 MiB
+		{"max headroom below the runtime's floor", Policy{MinHeadroom: 16 * mib, MaxHeadroom: 1 * mib, Share: 25, MaxPercent: 400}, 100 * mib, 4},
+		{"max headroom above the share", Policy{MinHeadroom: 16 * mib, MaxHeadroom: 64 * mib, Share: 25, MaxPercent: 400}, 100 * mib, 25},
 		{"floor share, rounded down", Policy{MinHeadroom: 16 * mib, FloorShare: 50, Share: 25, MaxPercent: 400}, 48 * mib, 33},
 		{"floor share, MinHeadroom", Policy{MinHeadroom: 16 * mib, FloorShare: 50, Share: 25, MaxPercent: 400}, 40 * mib, 40},
 		{"analysis, 8 MiB", Analysis, 8 * mib, 200},   // no FloorShare: the whole 16 MiB
@@ -266,23 +271,23 @@ func TestPercentAt(t *testing.T) {
 		start       Start
 		want        int
 	}{
-		{"no EndShare: Percent", Execution, 172 * mib, 100, 100, Start{100 * mib, 0}, 25},
+		{"no EndShare: Percent", Execution, 172 * mib, 100, 100, Start{100 * mib, 0}, 13}, // Percent: MaxHeadroom, 24 MiB
 		{"nothing known: Percent", Analysis, 172 * mib, 0, 0, Start{}, 100},
 		{"too little done past the start: Percent", Analysis, 172 * mib, 19, 100, Start{100 * mib, 0}, 100},
-		// 100 MiB live half-way from 50: the end is estimated at 150,
-		// the cap at 202.5, farther than Share's 100%.
-		{"half-way: Share", Analysis, 100 * mib, 50, 100, Start{50 * mib, 0}, 100},
+		// 100 MiB live half-way from 30: the end is estimated at 170,
+		// the cap at 212.5, farther than Share's 100%.
+		{"half-way: Share", Analysis, 100 * mib, 50, 100, Start{30 * mib, 0}, 100},
 		// 150 MiB live half-way from 100: the end is estimated at 200,
-		// the cap at 270: 120 MiB of headroom.
-		{"half-way: the cap", Analysis, 150 * mib, 50, 100, Start{100 * mib, 0}, 80},
-		// Est. 160+60*10/90 = 166.7 MiB, cap 225: 65 MiB of headroom.
-		{"nine tenths", Analysis, 160 * mib, 90, 100, Start{100 * mib, 0}, 41},
-		{"the end: EndShare", Analysis, 172 * mib, 100, 100, Start{100 * mib, 0}, 35},
-		{"done past total counts as the end", Analysis, 172 * mib, 120, 100, Start{100 * mib, 0}, 35},
-		// Ending with 27 MiB live: 35% scaled by 27/64 is below 15%.
+		// the cap at 250: 100 MiB of headroom.
+		{"half-way: the cap", Analysis, 150 * mib, 50, 100, Start{100 * mib, 0}, 67},
+		// Est. 160+60*10/90 = 166.7 MiB, cap 208.3: 48.3 MiB of headroom.
+		{"nine tenths", Analysis, 160 * mib, 90, 100, Start{100 * mib, 0}, 30},
+		{"the end: EndShare", Analysis, 172 * mib, 100, 100, Start{100 * mib, 0}, 25},
+		{"done past total counts as the end", Analysis, 172 * mib, 120, 100, Start{100 * mib, 0}, 25},
+		// Ending with 27 MiB live: 25% scaled by 27/64 is below 15%.
 		{"small: MinEndShare", Analysis, 27 * mib, 100, 100, Start{10 * mib, 10}, 15},
-		// Ending with 48 MiB live: 35% * 48/64 = 26.25%, rounded.
-		{"medium: scaled", Analysis, 48 * mib, 100, 100, Start{10 * mib, 10}, 26},
+		// Ending with 48 MiB live: 25% * 48/64 = 18.75%, rounded.
+		{"medium: scaled", Analysis, 48 * mib, 100, 100, Start{10 * mib, 10}, 19},
 		// 15% of 18 MiB is below the runtime's floor: 4 MiB.
 		{"shrunk since the start: no growth", Analysis, 18 * mib, 50, 100, Start{20 * mib, 0}, 22},
 		// A quarter of 8 MiB is below the runtime's floor, 4 MiB.
