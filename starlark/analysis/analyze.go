@@ -159,6 +159,10 @@ type state struct {
 	parallel bool
 	ran      map[label.Label]bool
 	work     *work
+	// threads, while Prepare runs, makes the implementations' threads,
+	// all cancelled when Prepare's context is done (one AfterFunc for
+	// the analysis, not one per target); nil otherwise.
+	threads *loading.ThreadGroup
 	// pending counts, for each package with a target analyzed, its
 	// targets not yet analyzed successfully, while packages are released
 	// (ReleasePackages).
@@ -415,7 +419,9 @@ func (a *Analyzer) prepare(ctx context.Context, labels []label.Label, col *Colle
 		defer a.progress.Set(len(labels), len(labels))
 	}
 	defer context.AfterFunc(pctx, w.stop)()
-	a.st.parallel, a.st.work = true, w
+	threads := a.loader.NewThreadGroup(pctx)
+	defer threads.Close()
+	a.st.parallel, a.st.work, a.st.threads = true, w, threads
 	// What Actions and EachCommitted held before, to go back to if the
 	// analysis fails after the collector committed some entries.
 	actionsBefore, committedBefore := len(a.actions), len(a.committed)
@@ -455,7 +461,7 @@ func (a *Analyzer) prepare(ctx context.Context, labels []label.Label, col *Colle
 		})
 	}
 	wg.Wait()
-	a.st.parallel, a.st.work = false, nil
+	a.st.parallel, a.st.work, a.st.threads = false, nil, nil
 	if failed.Load() || ctx.Err() != nil {
 		collected = 0
 		clear(a.actions[actionsBefore:])
@@ -942,11 +948,21 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
 	reuse := a.takeThread()
-	thread, done := a.loader.NewThread(ctx, rc.owner, reuse)
+	g := a.st.threads
+	var thread *starlark.Thread
+	var done func() bool
+	if g != nil {
+		thread = g.NewThread(rc.owner, reuse)
+	} else {
+		thread, done = a.loader.NewThread(ctx, rc.owner, reuse)
+	}
 	a.watchPrint(thread, t.Label)
 	rc.args[0] = rc
 	ret, err := starlark.Call(thread, t.Rule.Impl, rc.args[:], nil)
-	if done() {
+	if g != nil {
+		g.Done(thread)
+		a.putThread(thread)
+	} else if done() {
 		a.putThread(thread)
 	}
 	rc.finished = true
