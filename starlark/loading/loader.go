@@ -565,10 +565,7 @@ func (l *Loader) resetThread(reuse *starlark.Thread, name string) *starlark.Thre
 		}
 	}
 	thread.Name = name
-	thread.Print = l.opts.Print
-	if thread.Print == nil {
-		thread.Print = discardPrint
-	}
+	thread.Print = l.PrintFunc()
 	thread.Steps = 0
 	thread.Uncancel()
 	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
@@ -618,6 +615,15 @@ func (g *ThreadGroup) Done(thread *starlark.Thread) {
 }
 
 func discardPrint(*starlark.Thread, string) {}
+
+// PrintFunc returns the function that receives the print() output of the
+// threads NewThread makes: Options.Print, or one that discards it.
+func (l *Loader) PrintFunc() func(*starlark.Thread, string) {
+	if l.opts.Print == nil {
+		return discardPrint
+	}
+	return l.opts.Print
+}
 
 // cancelOnDone cancels thread when ctx is done; the returned function stops
 // watching.
