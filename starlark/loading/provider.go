@@ -78,9 +78,17 @@ func checkDefaultInfo(inst *ProviderInstance) error {
 
 // newProviderInstance returns an instance of p with room for n fields:
 // for one or two (DefaultInfo(files = ...), per target), the instance and
-// its fields are one allocation, not two.
+// its fields are one allocation, not two, of the same size.
 func newProviderInstance(p *Provider, n int) *ProviderInstance {
-	if n <= 2 {
+	switch n {
+	case 1:
+		x := &struct {
+			inst ProviderInstance
+			buf  [1]field
+		}{}
+		x.inst = ProviderInstance{Provider: p, fields: x.buf[:0]}
+		return &x.inst
+	case 2:
 		x := &struct {
 			inst ProviderInstance
 			buf  [2]field
