@@ -591,8 +591,9 @@ func (l *Loader) NewThreadGroup(ctx context.Context) *ThreadGroup {
 	return g
 }
 
-// Close stops watching the group's context; threads made after are not
-// cancelled by it.
+// Close stops watching the group's context: the threads running then
+// are no longer cancelled when it is done. Call it once the group's
+// threads have finished.
 func (g *ThreadGroup) Close() { g.stop() }
 
 // NewThread returns a thread as Loader.NewThread does, cancelled when
