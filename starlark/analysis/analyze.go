@@ -139,7 +139,7 @@ type Analyzer struct {
 	// printed holds the targets whose implementations ran in a parallel
 	// Prepare that ended in an error: their print()s were shown once, and
 	// are not shown again when the analysis is redone one at a time.
-	printed map[label.Label]bool
+	printed map[string]bool
 }
 
 // state is what an analysis knows of the targets and files it has seen.
@@ -157,8 +157,14 @@ type state struct {
 	// parallel is set while Prepare runs: implementations' print()s are
 	// noted in ran, and work takes the dependencies handed out.
 	parallel bool
-	ran      map[label.Label]bool
+	ran      map[string]bool // by label, as Label.String gives it
 	work     *work
+	// threads, while Prepare runs, makes the implementations' threads,
+	// all cancelled when Prepare's context is done (one AfterFunc for
+	// the analysis, not one per target); nil otherwise.
+	threads *loading.ThreadGroup
+	// notePrint, while Prepare runs, is the threads' print (notingPrint).
+	notePrint func(*starlark.Thread, string)
 	// pending counts, for each package with a target analyzed, its
 	// targets not yet analyzed successfully, while packages are released
 	// (ReleasePackages).
@@ -171,7 +177,7 @@ func newState() *state {
 		files:   map[string]*File{},
 		outDirs: map[string]*File{},
 		entries: map[label.Label]*entry{},
-		ran:     map[label.Label]bool{},
+		ran:     map[string]bool{},
 		pending: map[string]int{},
 	}
 }
@@ -270,7 +276,7 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		hostEnv:     host,
 		workers:     runtime.GOMAXPROCS(0),
 		st:          newState(),
-		printed:     map[label.Label]bool{},
+		printed:     map[string]bool{},
 	}
 }
 
@@ -415,7 +421,9 @@ func (a *Analyzer) prepare(ctx context.Context, labels []label.Label, col *Colle
 		defer a.progress.Set(len(labels), len(labels))
 	}
 	defer context.AfterFunc(pctx, w.stop)()
-	a.st.parallel, a.st.work = true, w
+	threads := a.loader.NewThreadGroup(pctx)
+	defer threads.Close()
+	a.st.parallel, a.st.work, a.st.threads, a.st.notePrint = true, w, threads, a.notingPrint()
 	// What Actions and EachCommitted held before, to go back to if the
 	// analysis fails after the collector committed some entries.
 	actionsBefore, committedBefore := len(a.actions), len(a.committed)
@@ -455,7 +463,7 @@ func (a *Analyzer) prepare(ctx context.Context, labels []label.Label, col *Colle
 		})
 	}
 	wg.Wait()
-	a.st.parallel, a.st.work = false, nil
+	a.st.parallel, a.st.work, a.st.threads, a.st.notePrint = false, nil, nil, nil
 	if failed.Load() || ctx.Err() != nil {
 		collected = 0
 		clear(a.actions[actionsBefore:])
@@ -942,11 +950,21 @@ func (a *Analyzer) analyzeTarget(ctx context.Context, ch *chain, e *entry, t *lo
 		return nil, fmt.Errorf("%s: %s %s: %v", t.Pos, t.Rule.Name(), t.Label, err)
 	}
 	reuse := a.takeThread()
-	thread, done := a.loader.NewThread(ctx, rc.owner, reuse)
-	a.watchPrint(thread, t.Label)
+	g := a.st.threads
+	var thread *starlark.Thread
+	var done func() bool
+	if g != nil {
+		thread = g.NewThread(rc.owner, reuse)
+	} else {
+		thread, done = a.loader.NewThread(ctx, rc.owner, reuse)
+	}
+	a.watchPrint(thread, rc.owner)
 	rc.args[0] = rc
 	ret, err := starlark.Call(thread, t.Rule.Impl, rc.args[:], nil)
-	if done() {
+	if g != nil {
+		g.Done(thread)
+		a.putThread(thread)
+	} else if done() {
 		a.putThread(thread)
 	}
 	rc.finished = true
@@ -993,21 +1011,31 @@ func (a *Analyzer) putThread(th *starlark.Thread) {
 	a.threadsMu.Unlock()
 }
 
-// watchPrint makes thread, which runs l's implementation, note that it
-// printed while Prepare runs in parallel, and print nothing when Prepare
-// gave up after l had printed (its messages were shown then).
-func (a *Analyzer) watchPrint(thread *starlark.Thread, l label.Label) {
-	print := thread.Print
+// watchPrint makes thread, which runs the implementation of the target
+// labelled owner (as Label.String gives it, which is also the thread's
+// name), note that it printed while Prepare runs in parallel, and print
+// nothing when Prepare gave up after the target had printed (its
+// messages were shown then).
+func (a *Analyzer) watchPrint(thread *starlark.Thread, owner string) {
 	switch {
-	case a.printed[l]:
+	case a.printed[owner]:
 		thread.Print = func(*starlark.Thread, string) {}
 	case a.st.parallel:
-		thread.Print = func(th *starlark.Thread, msg string) {
-			a.mu.Lock()
-			a.st.ran[l] = true
-			a.mu.Unlock()
-			print(th, msg)
-		}
+		thread.Print = a.st.notePrint
+	}
+}
+
+// notingPrint returns the print function of the threads Prepare runs:
+// the loader's, after it notes that the thread's target printed (one
+// function for every thread, which it tells apart by name, rather than
+// one per target).
+func (a *Analyzer) notingPrint() func(*starlark.Thread, string) {
+	print := a.loader.PrintFunc()
+	return func(th *starlark.Thread, msg string) {
+		a.mu.Lock()
+		a.st.ran[th.Name] = true
+		a.mu.Unlock()
+		print(th, msg)
 	}
 }
 

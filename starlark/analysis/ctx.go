@@ -26,12 +26,12 @@ type ruleContext struct {
 	// of the target's actions (one string for both).
 	owner string
 
-	// attrOuts holds the files declared for each output attribute, by
-	// the attribute's index in target.Rule.AttrNames (nil for others);
-	// outLists holds those of output list attributes as a frozen list,
-	// ctx.outputs' and ctx.files' both.
-	attrOuts [][]*File
-	outLists []*starlark.List
+	// attrOuts holds, by the attribute's index in target.Rule.AttrNames,
+	// the files declared for each output attribute and, for an output
+	// list attribute, the same as a frozen list, ctx.outputs' and
+	// ctx.files' both (zero for other attributes; one slice for both, one
+	// allocation per target).
+	attrOuts []attrOut
 	// structsOnce makes structs, ctx.attr, ctx.files, ctx.file,
 	// ctx.executable and ctx.outputs (ctxStruct), each on its first
 	// read.
@@ -53,6 +53,13 @@ type ruleContext struct {
 }
 
 var _ starlark.HasAttrs = (*ruleContext)(nil)
+
+// An attrOut is what ctx holds of an output attribute: its files and, for
+// an output list, the frozen list of them.
+type attrOut struct {
+	files []*File
+	list  *starlark.List
+}
 
 // newRuleContext returns the ctx of t's implementation: it checks the
 // attributes against the dependencies' providers and files and declares
@@ -102,14 +109,11 @@ func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ru
 				outs = append(outs, f)
 			}
 			if rc.attrOuts == nil {
-				rc.attrOuts = make([][]*File, len(t.Rule.AttrNames))
+				rc.attrOuts = make([]attrOut, len(t.Rule.AttrNames))
 			}
-			rc.attrOuts[i] = outs
+			rc.attrOuts[i].files = outs
 			if schema.Type == loading.AttrOutputList {
-				if rc.outLists == nil {
-					rc.outLists = make([]*starlark.List, len(t.Rule.AttrNames))
-				}
-				rc.outLists[i] = rc.fileList(outs)
+				rc.attrOuts[i].list = rc.fileList(outs)
 			}
 			if rc.predeclared == nil {
 				rc.predeclared = outs[:len(outs):len(outs)] // shared, not copied: appends copy
@@ -308,7 +312,7 @@ func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value
 			return rc.fileList(labelListFiles(labels, deps)), true
 		}
 	case loading.AttrOutput:
-		outs := rc.attrOuts[i]
+		outs := rc.attrOuts[i].files
 		switch which {
 		case ctxAttr:
 			if len(outs) != 1 {
@@ -329,7 +333,7 @@ func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value
 			return v, true
 		case ctxFiles, ctxOutputs:
 			// One frozen list for both: nothing can tell them apart.
-			return rc.outLists[i], true
+			return rc.attrOuts[i].list, true
 		}
 	default:
 		if which == ctxAttr {

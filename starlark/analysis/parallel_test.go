@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -328,5 +329,58 @@ func TestCountProgress(t *testing.T) {
 	a.Prepare(ctx, labels)
 	if done, total := pr.Get(); done != len(labels) || total != len(labels) {
 		t.Errorf("progress after Prepare = %d of %d, want %d of %d", done, total, len(labels), len(labels))
+	}
+}
+
+// TestParallelAnalysisCancelsRunningImplementation checks that the end of
+// Prepare's context cancels an implementation that is running (its
+// thread is one of the Analyzer's group, watched by one AfterFunc for the
+// whole analysis), and that the threads reused after it are not cancelled.
+func TestParallelAnalysisCancelsRunningImplementation(t *testing.T) {
+	root := parallelWorkspace(t, 2, map[string]string{
+		"loop/BUILD.star": `load(":defs.star", "spin")
+spin(name = "s")
+`,
+		"loop/defs.star": `def _impl(ctx):
+    n = 0
+    for i in range(1 << 40):
+        n += i
+    return []
+
+spin = rule(implementation = _impl)
+`,
+	})
+	loader, all := expandIn(t, root, "//...")
+	spin := label.Label{Pkg: "loop", Name: "s"}
+	var others []label.Label
+	for _, l := range all {
+		if l != spin {
+			others = append(others, l)
+		}
+	}
+	a := analysis.New(loader, analysis.Config{}, []string{"PATH=/usr/bin:/bin"}, nil)
+	a.SetWorkers(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	done := make(chan struct{})
+	go func() {
+		a.Prepare(ctx, []label.Label{spin, spin})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Prepare still runs a minute after its context was cancelled")
+	}
+	if _, err := a.Analyze(ctx, spin); err != context.Canceled {
+		t.Errorf("Analyze after cancel: %v, want %v", err, context.Canceled)
+	}
+	// The threads of the cancelled analysis are reused by the next one,
+	// whose context is alive: none may be cancelled still.
+	a.Prepare(context.Background(), others)
+	for _, l := range others {
+		if _, err := a.Analyze(context.Background(), l); err != nil {
+			t.Fatalf("%s after the cancelled analysis: %v", l, err)
+		}
 	}
 }

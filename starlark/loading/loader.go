@@ -262,7 +262,7 @@ func (l *Loader) evalPackage(ctx context.Context, pkg string) (*Package, error) 
 	thread := l.newThread(ctx, chain, label.Label{Pkg: pkg, Name: workspace.BuildFile})
 	thread.SetLocal(packageKey, &packageBuilder{pkg: p})
 	defer cancelOnDone(ctx, thread)()
-	l.threads.add(thread, file)
+	l.threads.add(thread, file, nil)
 	defer l.threads.remove(thread)
 	if _, err := starlark.ExecFileOptions(FileOptions, thread, file, src, predeclared); err != nil {
 		return nil, evalError(syntaxError(err, src))
@@ -457,7 +457,7 @@ func (l *Loader) evalModule(ctx context.Context, chain *loadChain, m label.Label
 	}
 	thread := l.newThread(ctx, chain, m)
 	defer cancelOnDone(ctx, thread)()
-	l.threads.add(thread, filename)
+	l.threads.add(thread, filename, nil)
 	defer l.threads.remove(thread)
 	globals, err := starlark.ExecFileOptions(FileOptions, thread, filename, src, predeclared)
 	if err != nil {
@@ -544,7 +544,20 @@ func moduleLabel(module string, from label.Label) (label.Label, error) {
 // target analyzed). A thread whose done reported false must not be
 // reused: ctx may cancel it still.
 func (l *Loader) NewThread(ctx context.Context, name string, reuse *starlark.Thread) (thread *starlark.Thread, done func() (reusable bool)) {
-	thread = reuse
+	thread = l.resetThread(reuse, name)
+	// One function to call when done, not one per thing to undo.
+	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
+	l.threads.add(thread, name, nil)
+	return thread, func() bool {
+		l.threads.remove(thread)
+		return stop()
+	}
+}
+
+// resetThread returns reuse made as new, or a new thread if reuse is nil,
+// named name.
+func (l *Loader) resetThread(reuse *starlark.Thread, name string) *starlark.Thread {
+	thread := reuse
 	if thread == nil {
 		thread = &starlark.Thread{}
 		thread.Load = func(*starlark.Thread, string) (starlark.StringDict, error) {
@@ -552,23 +565,66 @@ func (l *Loader) NewThread(ctx context.Context, name string, reuse *starlark.Thr
 		}
 	}
 	thread.Name = name
-	thread.Print = l.opts.Print
-	if thread.Print == nil {
-		thread.Print = discardPrint
-	}
+	thread.Print = l.PrintFunc()
 	thread.Steps = 0
 	thread.Uncancel()
 	thread.SetMaxExecutionSteps(l.opts.MaxSteps)
-	// One function to call when done, not one per thing to undo.
-	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
-	l.threads.add(thread, name)
-	return thread, func() bool {
-		l.threads.remove(thread)
-		return stop()
+	return thread
+}
+
+// A ThreadGroup makes threads as NewThread does, all cancelled when one
+// context is done: one context.AfterFunc for the group rather than one
+// per thread (analysis runs a thread per target: at 100,000 targets, the
+// AfterFuncs were 160,000 objects and 14 MB). Its methods are safe for
+// concurrent use.
+type ThreadGroup struct {
+	l    *Loader
+	ctx  context.Context
+	stop func() bool
+}
+
+// NewThreadGroup returns a group whose threads are cancelled when ctx is
+// done, until Close.
+func (l *Loader) NewThreadGroup(ctx context.Context) *ThreadGroup {
+	g := &ThreadGroup{l: l, ctx: ctx}
+	g.stop = context.AfterFunc(ctx, func() { l.threads.cancelGroup(g, "interrupted") })
+	return g
+}
+
+// Close stops watching the group's context: the threads running then
+// are no longer cancelled when it is done. Call it once the group's
+// threads have finished.
+func (g *ThreadGroup) Close() { g.stop() }
+
+// NewThread returns a thread as Loader.NewThread does, cancelled when
+// the group's context is done (at once if it is already), until Done.
+func (g *ThreadGroup) NewThread(name string, reuse *starlark.Thread) *starlark.Thread {
+	thread := g.l.resetThread(reuse, name)
+	g.l.threads.add(thread, name, g)
+	// Done before add, the context's cancellation did not see this
+	// thread; done after, this sees it.
+	if g.ctx.Err() != nil {
+		thread.Cancel("interrupted")
 	}
+	return thread
+}
+
+// Done says that thread, which NewThread returned, has finished: the
+// group no longer cancels it, and it may be passed to NewThread again.
+func (g *ThreadGroup) Done(thread *starlark.Thread) {
+	g.l.threads.remove(thread)
 }
 
 func discardPrint(*starlark.Thread, string) {}
+
+// PrintFunc returns the function that receives the print() output of the
+// threads NewThread makes: Options.Print, or one that discards it.
+func (l *Loader) PrintFunc() func(*starlark.Thread, string) {
+	if l.opts.Print == nil {
+		return discardPrint
+	}
+	return l.opts.Print
+}
 
 // cancelOnDone cancels thread when ctx is done; the returned function stops
 // watching.

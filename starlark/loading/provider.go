@@ -43,7 +43,7 @@ func (p *Provider) CallInternal(thread *starlark.Thread, args starlark.Tuple, kw
 	if len(args) > 0 {
 		return nil, fmt.Errorf("%s: takes keyword arguments only", p.Name())
 	}
-	inst := &ProviderInstance{Provider: p, fields: make([]field, 0, len(kwargs))}
+	inst := newProviderInstance(p, len(kwargs))
 	for _, kv := range kwargs {
 		name := string(kv[0].(starlark.String))
 		if p.fields != nil && !contains(p.fields, name) {
@@ -69,15 +69,55 @@ func checkDefaultInfo(inst *ProviderInstance) error {
 		inst.set("files", &Depset{order: "default"})
 	case *Depset:
 	case *starlark.List:
-		d := &Depset{order: "default", direct: make([]starlark.Value, f.Len())}
-		for i := range d.direct {
-			d.direct[i] = f.Index(i)
-		}
-		inst.set("files", d)
+		inst.set("files", listDepset(f))
 	default:
 		return fmt.Errorf("DefaultInfo: files must be a list or depset of files, got %s", f.Type())
 	}
 	return nil
+}
+
+// newProviderInstance returns an instance of p with room for n fields:
+// for one or two (DefaultInfo(files = ...), per target), the instance and
+// its fields are one allocation, not two, of the same size.
+func newProviderInstance(p *Provider, n int) *ProviderInstance {
+	switch n {
+	case 1:
+		x := &struct {
+			inst ProviderInstance
+			buf  [1]field
+		}{}
+		x.inst = ProviderInstance{Provider: p, fields: x.buf[:0]}
+		return &x.inst
+	case 2:
+		x := &struct {
+			inst ProviderInstance
+			buf  [2]field
+		}{}
+		x.inst = ProviderInstance{Provider: p, fields: x.buf[:0]}
+		return &x.inst
+	}
+	return &ProviderInstance{Provider: p, fields: make([]field, 0, n)}
+}
+
+// listDepset returns the default-order depset of the elements of l
+// (DefaultInfo's files given as a list, which the provider's call froze):
+// for one element, the depset and its elements are one allocation, not
+// two (a genrule's DefaultInfo(files = outs), per target).
+func listDepset(l *starlark.List) *Depset {
+	if l.Len() == 1 {
+		x := &struct {
+			d   Depset
+			one [1]starlark.Value
+		}{}
+		x.one[0] = l.Index(0)
+		x.d = Depset{order: "default", direct: x.one[:]}
+		return &x.d
+	}
+	d := &Depset{order: "default", direct: make([]starlark.Value, l.Len())}
+	for i := range d.direct {
+		d.direct[i] = l.Index(i)
+	}
+	return d
 }
 
 // provider(doc = "", fields = [...]) defines a new provider.

@@ -30,19 +30,26 @@ const watchInterval = 20 * time.Millisecond
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
 // threads is the set of Starlark threads that are running, each with the
-// file or target it evaluates, for the watchdog to cancel.
+// file or target it evaluates (and the ThreadGroup it is in, if any), for
+// the watchdog and the groups to cancel.
 type threads struct {
 	mu   sync.Mutex
-	live map[*starlark.Thread]string
+	live map[*starlark.Thread]running
+}
+
+// running is what threads knows of a running thread.
+type running struct {
+	what  string
+	group *ThreadGroup // nil: not in a group
 }
 
 // add records a running thread, until remove.
-func (ts *threads) add(t *starlark.Thread, what string) {
+func (ts *threads) add(t *starlark.Thread, what string, g *ThreadGroup) {
 	ts.mu.Lock()
 	if ts.live == nil {
-		ts.live = map[*starlark.Thread]string{}
+		ts.live = map[*starlark.Thread]running{}
 	}
-	ts.live[t] = what
+	ts.live[t] = running{what, g}
 	ts.mu.Unlock()
 }
 
@@ -53,14 +60,25 @@ func (ts *threads) remove(t *starlark.Thread) {
 	ts.mu.Unlock()
 }
 
+// cancelGroup cancels every running thread of the group g.
+func (ts *threads) cancelGroup(g *ThreadGroup, reason string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for t, r := range ts.live {
+		if r.group == g {
+			t.Cancel(reason)
+		}
+	}
+}
+
 // cancelAll cancels every running thread with a reason naming the files
 // they evaluate, and returns those names.
 func (ts *threads) cancelAll(reason func(names string) string) []string {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	names := make([]string, 0, len(ts.live))
-	for _, what := range ts.live {
-		names = append(names, what)
+	for _, r := range ts.live {
+		names = append(names, r.what)
 	}
 	sort.Strings(names)
 	msg := reason(strings.Join(names, ", "))
