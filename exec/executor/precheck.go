@@ -48,24 +48,48 @@ func (s *scheduler) precheck(ctx context.Context) {
 		for _, id := range rest {
 			s.poolQ.push(id)
 		}
-		evs = s.checkWave(ctx, wave, s.slots-misses, evs)
-		if ctx.Err() != nil {
-			s.cancelled = true
-			s.stop()
-		}
-		for i, id := range wave {
-			ev := evs[i]
-			if !ev.checked { // left for the checkers
-				s.poolQ.push(id)
+		// The wave is checked a chunk at a time, the answers of a chunk
+		// handled before the next is checked: one buffer of answers
+		// (~330 bytes each) serves the whole build instead of one as
+		// long as the widest wave (3.3 MB of fresh pages, ~800 page
+		// faults, in a no-op of 10,000 actions).
+		for len(wave) > 0 {
+			chunk := wave[:min(len(wave), precheckChunk)]
+			wave = wave[len(chunk):]
+			limit := s.slots - misses
+			if limit <= 0 || s.stopped {
+				// Left for the checkers, as checkWave leaves those
+				// it did not check. (With ctx ended, checkWave
+				// checks none and the build stops below.)
+				for _, id := range chunk {
+					s.poolQ.push(id)
+				}
 				continue
 			}
-			if !ev.check.UpToDate || ev.err != nil {
-				misses++
+			evs = s.checkWave(ctx, chunk, limit, evs)
+			if ctx.Err() != nil {
+				s.cancelled = true
+				s.stop()
 			}
-			s.checked(ev.event)
+			for i, id := range chunk {
+				ev := evs[i]
+				if !ev.checked { // left for the checkers
+					s.poolQ.push(id)
+					continue
+				}
+				if !ev.check.UpToDate || ev.err != nil {
+					misses++
+				}
+				s.checked(ev.event)
+			}
 		}
 	}
 }
+
+// precheckChunk is how many actions of a wave checkWave checks at a time:
+// enough that its goroutines' start and join are amortized, few enough
+// that the buffer of answers stays small and in cache.
+const precheckChunk = 512
 
 // checkWave checks the actions of wave, from up to s.checkers goroutines,
 // and returns the answers in wave's order, in buf if it has room (the
