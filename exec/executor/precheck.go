@@ -34,6 +34,9 @@ func (s *scheduler) precheck(ctx context.Context) {
 	var evs []checkedEvent
 	for s.poolQ.Len() > 0 && misses < s.slots && !s.stopped {
 		wave, rest = wave[:0], rest[:0]
+		if cap(wave) < len(s.poolQ.ids) {
+			wave = make([]int, 0, len(s.poolQ.ids)) // no copies as it grows
+		}
 		for _, id := range s.poolQ.ids {
 			if s.state[id] == queuedCheck {
 				wave = append(wave, id)
