@@ -55,9 +55,12 @@ func (s *scheduler) precheck(ctx context.Context) {
 		// handled before the next is checked: one buffer of answers
 		// (~330 bytes each) serves the whole build instead of one as
 		// long as the widest wave (3.3 MB of fresh pages, ~800 page
-		// faults, in a no-op of 10,000 actions).
+		// faults, in a no-op of 10,000 actions). At most precheckChunks
+		// chunks a wave: each ends in a join of the checkers, which
+		// waits for the slowest (one descheduled, on a loaded machine).
+		size := max(precheckChunk, (len(wave)+precheckChunks-1)/precheckChunks)
 		for len(wave) > 0 {
-			chunk := wave[:min(len(wave), precheckChunk)]
+			chunk := wave[:min(len(wave), size)]
 			wave = wave[len(chunk):]
 			limit := s.slots - misses
 			if limit <= 0 || s.stopped {
@@ -89,10 +92,14 @@ func (s *scheduler) precheck(ctx context.Context) {
 	}
 }
 
-// precheckChunk is how many actions of a wave checkWave checks at a time:
-// enough that its goroutines' start and join are amortized, few enough
-// that the buffer of answers stays small and in cache.
-const precheckChunk = 512
+// A wave is checked in chunks of at least precheckChunk actions (enough
+// that the checkers' start and join are amortized), and in at most
+// precheckChunks chunks (few joins), so that the buffer of answers is an
+// eighth of the widest wave's, or less.
+const (
+	precheckChunk  = 512
+	precheckChunks = 8
+)
 
 // checkWave checks the actions of wave, from up to s.checkers goroutines,
 // and returns the answers in wave's order, in buf if it has room (the
