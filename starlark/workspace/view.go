@@ -263,9 +263,6 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 		files = append(files, rel)
 	}
 	digests := make([]string, len(files))
-	// A read and digest of a BUILD file costs what tens of stats do: in
-	// batches of 256, the 100 BUILD files of 10,000 targets were read on
-	// one core while the other was idle.
 	// A buffer per goroutine at a time, not per file.
 	bufs := sync.Pool{New: func() any { return new([32 << 10]byte) }}
 	parallel(len(files), readBatch, func(i int) {
@@ -330,10 +327,15 @@ func (r *Reads) diffSearches(root string, d *Diff) {
 	}
 }
 
-// The batches of parallel: stats, and reads of whole files.
+// The batches of parallel: stats, and reads of whole files. Reads went 8
+// a batch for a while (the 100 BUILD files of 10,000 targets were read on
+// one goroutine); not kept: reading and hashing them all takes ~2.3 ms on
+// one core, so two cores could save ~1 ms of a no-op at best, while the
+// package walk runs beside them, and no measurement showed it (issue 13,
+// tenth session, docs/benchmarks.md).
 const (
 	statBatch = 256
-	readBatch = 8
+	readBatch = statBatch
 )
 
 // parallel calls f(0) ... f(n-1) from a few goroutines, each taking batch

@@ -140,7 +140,7 @@ func TestFileChangedBetweenReads(t *testing.T) {
 // index, whatever the batch and however many workers that makes.
 func TestParallelCallsEachOnce(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 8, 9, 100, 1000, 5000} {
-		for _, batch := range []int{1, readBatch, statBatch} {
+		for _, batch := range []int{1, 8, readBatch, statBatch} {
 			calls := make([]atomic.Int32, n)
 			parallel(n, batch, func(i int) { calls[i].Add(1) })
 			for i := range calls {
