@@ -262,3 +262,52 @@ func TestGraphCacheCheckIn(t *testing.T) {
 		})
 	}
 }
+
+// TestPrecheckChunks checks precheck on a wave wider than a chunk: when
+// every action is up to date, all are checked once and done before the
+// scheduler's loop; when none is, it still stops after as many misses as
+// the checkers' slots (the limit carries over from chunk to chunk) and
+// leaves every other action, of this chunk and the next ones, to the
+// checkers.
+func TestPrecheckChunks(t *testing.T) {
+	t.Parallel()
+	n := 2*precheckChunk + 5
+	for _, upToDate := range []bool{true, false} {
+		var actions []*graph.Action
+		for i := range n {
+			out := fmt.Sprintf("bld-out/%d", i)
+			actions = append(actions, sh(fmt.Sprintf("//p:%d", i), "echo > "+out, nil, []string{out}))
+		}
+		g, err := graph.New(actions, func(string) bool { return false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		goals := make([]int, n)
+		for i := range goals {
+			goals[i] = i
+		}
+		cache := newMemCache()
+		if upToDate {
+			for _, a := range actions {
+				cache.stored[memKey(a)] = true
+			}
+		}
+		s := newScheduler(g, newPlan(g, goals, nil), Options{Root: t.TempDir(), Cache: cache, Checkers: 2, Observer: newRecorder(t)})
+		s.acqCancel = func() {}
+		for _, id := range s.plan.ids {
+			s.ready(id)
+		}
+		s.precheck(context.Background())
+		wantChecks, wantRun, wantLeft := n, 0, 0
+		if !upToDate {
+			wantChecks, wantRun, wantLeft = s.slots, s.slots, n-s.slots
+		}
+		// Two checkers may each check one more before they see the
+		// limit reached: at most one more per checker than the slots.
+		if upToDate && cache.checks != wantChecks || !upToDate && (cache.checks < wantChecks || cache.checks > wantChecks+2) ||
+			s.runQ.Len() != wantRun && upToDate || s.runQ.Len()+s.poolQ.Len() != wantRun+wantLeft {
+			t.Errorf("up to date %v: after precheck: %d checks, %d to run, %d to check; want %d, %d, %d",
+				upToDate, cache.checks, s.runQ.Len(), s.poolQ.Len(), wantChecks, wantRun, wantLeft)
+		}
+	}
+}

@@ -51,6 +51,15 @@ func neededPlan(g *graph.Graph, goals []int) *plan {
 			}
 		}
 	}
+	// Counted first: appending 10,000 IDs one by one copies them as the
+	// slice grows, each copy fresh heap that a no-op pays in page faults.
+	count := 0
+	for _, ok := range p.needed {
+		if ok {
+			count++
+		}
+	}
+	p.ids = make([]int, 0, count)
 	for id, ok := range p.needed {
 		if ok {
 			p.ids = append(p.ids, id)

@@ -153,7 +153,9 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		key:     make([]string, n),
 		prog:    make([]*program.Program, n),
 		started: make([]time.Time, n),
-		poolQ:   readyQueue{prio: p.prio},
+		// Room for every needed action (a wide graph readies them all
+		// at once): no copies as the queue grows.
+		poolQ:   readyQueue{prio: p.prio, ids: make([]int, 0, len(p.ids))},
 		runQ:    readyQueue{prio: p.prio},
 		remoteQ: readyQueue{prio: p.prio},
 		events:  make(chan event, 64),

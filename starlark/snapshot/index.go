@@ -694,10 +694,24 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 	// children must.
 	x := s.Index
 	n := x.NumTargets()
-	parents := make([][]int32, n)
+	// Each label's parents, as one array: the parents of ch are
+	// parents[start[ch]:start[ch+1]] (a slice per label took 24 bytes
+	// each, 0.5 MB of fresh heap at 20,000 labels).
+	start := make([]int32, n+1)
 	for i := range n {
 		for _, ch := range x.children(i) {
-			parents[ch] = append(parents[ch], int32(i))
+			start[ch+1]++
+		}
+	}
+	for i := range n {
+		start[i+1] += start[i]
+	}
+	parents := make([]int32, start[n])
+	fill := slices.Clone(start[:n])
+	for i := range n {
+		for _, ch := range x.children(i) {
+			parents[fill[ch]] = int32(i)
+			fill[ch]++
 		}
 	}
 	marked := make([]bool, n)
@@ -711,7 +725,7 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Cha
 	for len(todo) > 0 {
 		i := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
-		for _, j := range parents[i] {
+		for _, j := range parents[start[i]:start[i+1]] {
 			if !marked[j] {
 				marked[j] = true
 				todo = append(todo, j)

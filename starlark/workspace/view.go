@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -195,6 +196,31 @@ func contentDigest(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// fileDigest is contentDigest of the content of the file at path, read
+// through buf, which the caller reuses from file to file: reading each
+// file into a buffer of its own (os.ReadFile) made 1.3 MB of fresh heap,
+// ~300 page faults, in the staleness check of 100 BUILD files.
+func fileDigest(path string, buf []byte) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	for {
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])), nil
+}
+
 // A Diff is what changed since Reads were taken: each answer that differs,
 // with the answer now.
 type Diff struct {
@@ -237,14 +263,15 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 		files = append(files, rel)
 	}
 	digests := make([]string, len(files))
-	// A read and digest of a BUILD file costs what tens of stats do: in
-	// batches of 256, the 100 BUILD files of 10,000 targets were read on
-	// one core while the other was idle.
+	// A buffer per goroutine at a time, not per file.
+	bufs := sync.Pool{New: func() any { return new([32 << 10]byte) }}
 	parallel(len(files), readBatch, func(i int) {
-		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(files[i])))
+		buf := bufs.Get().(*[32 << 10]byte)
+		digest, err := fileDigest(filepath.Join(root, filepath.FromSlash(files[i])), buf[:])
+		bufs.Put(buf)
 		switch {
 		case err == nil:
-			digests[i] = contentDigest(data)
+			digests[i] = digest
 		case !errors.Is(err, fs.ErrNotExist):
 			digests[i] = "unreadable"
 		}
@@ -300,10 +327,15 @@ func (r *Reads) diffSearches(root string, d *Diff) {
 	}
 }
 
-// The batches of parallel: stats, and reads of whole files.
+// The batches of parallel: stats, and reads of whole files. Reads went 8
+// a batch for a while (the 100 BUILD files of 10,000 targets were read on
+// one goroutine); not kept: reading and hashing them all takes ~2.3 ms on
+// one core, so two cores could save ~1 ms of a no-op at best, while the
+// package walk runs beside them, and no measurement showed it (issue 13,
+// tenth session, docs/benchmarks.md).
 const (
 	statBatch = 256
-	readBatch = 8
+	readBatch = statBatch
 )
 
 // parallel calls f(0) ... f(n-1) from a few goroutines, each taking batch

@@ -1,6 +1,8 @@
 package workspace
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -138,7 +140,7 @@ func TestFileChangedBetweenReads(t *testing.T) {
 // index, whatever the batch and however many workers that makes.
 func TestParallelCallsEachOnce(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 8, 9, 100, 1000, 5000} {
-		for _, batch := range []int{1, readBatch, statBatch} {
+		for _, batch := range []int{1, 8, readBatch, statBatch} {
 			calls := make([]atomic.Int32, n)
 			parallel(n, batch, func(i int) { calls[i].Add(1) })
 			for i := range calls {
@@ -147,5 +149,34 @@ func TestParallelCallsEachOnce(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFileDigest checks that fileDigest, which reads through a small
+// buffer, digests as contentDigest does the whole content, for files
+// shorter than, as long as and longer than its buffer, and fails on what
+// cannot be read as a file.
+func TestFileDigest(t *testing.T) {
+	root := t.TempDir()
+	buf := make([]byte, 16)
+	for _, n := range []int{0, 1, 15, 16, 17, 32, 100, 70000} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*7 + n)
+		}
+		path := filepath.Join(root, "f")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fileDigest(path, buf)
+		if err != nil || got != contentDigest(data) {
+			t.Errorf("%d bytes: fileDigest = %q, %v; want %q", n, got, err, contentDigest(data))
+		}
+	}
+	if _, err := fileDigest(filepath.Join(root, "absent"), buf); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an absent file: err = %v, want fs.ErrNotExist", err)
+	}
+	if got, err := fileDigest(root, buf); err == nil {
+		t.Errorf("a directory: fileDigest = %q, want an error", got)
 	}
 }
