@@ -38,9 +38,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	"bld/exec/graph"
+	"bld/exec/regfile"
 	"bld/exec/store"
 	"bld/starlark/workspace"
 )
@@ -109,10 +109,13 @@ func LoadAny(path string) (*Snapshot, error) {
 }
 
 // readFile returns the bytes of the snapshot file path; nil and no error
-// if there is none.
+// if there is none. Something else than a regular file there (a FIFO) is
+// found without blocking and taken as none: the snapshot is bld's own
+// cache of the analysis, and saving the next one replaces it.
 func readFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, _, err := regfile.ReadFile(path, false)
+	var notRegular *regfile.NotRegularError
+	if errors.Is(err, fs.ErrNotExist) || errors.As(err, &notRegular) {
 		return nil, nil
 	}
 	if err != nil {

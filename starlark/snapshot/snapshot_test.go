@@ -3,7 +3,9 @@ package snapshot
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -57,5 +59,34 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if got, err := Load(filepath.Join(t.TempDir(), "none"), key); got != nil || err != nil {
 		t.Errorf("Load of a missing file = %v, %v; want nil, nil", got, err)
+	}
+}
+
+// A FIFO at the snapshot's path is taken as no snapshot, found without
+// waiting for a writer.
+func TestLoadFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "analysis")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		s   *Snapshot
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		s, err := Load(path, "k")
+		got <- answer{s, err}
+	}()
+	select {
+	case a := <-got:
+		if a.s != nil || a.err != nil {
+			t.Errorf("Load of a FIFO = %v, %v; want nil, nil", a.s, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+			f.Close() // unblock the reader
+		}
+		t.Fatal("Load of a FIFO blocked")
 	}
 }

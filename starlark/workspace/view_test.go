@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"bld/exec/filestat"
+	"bld/exec/regfile"
 )
 
 func TestReadsChanged(t *testing.T) {
@@ -178,5 +181,46 @@ func TestFileDigest(t *testing.T) {
 	}
 	if got, err := fileDigest(root, buf); err == nil {
 		t.Errorf("a directory: fileDigest = %q, want an error", got)
+	}
+}
+
+// A FIFO where a BUILD file was is never opened for reading, which would
+// wait for a writer: ReadFile fails at once, and the staleness check
+// answers that the file changed (so that loading reports the error).
+func TestFIFONeverBlocks(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, "WORKSPACE.star", "p/BUILD.star")
+	v := NewView(root)
+	if _, err := v.ReadFile("p/BUILD.star"); err != nil {
+		t.Fatal(err)
+	}
+	r := v.Reads()
+	build := filepath.Join(root, "p/BUILD.star")
+	if err := os.Remove(build); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(build, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var notRegular *regfile.NotRegularError
+		if _, err := NewView(root).ReadFile("p/BUILD.star"); !errors.As(err, &notRegular) {
+			t.Errorf("ReadFile of a FIFO: err = %v, want a *regfile.NotRegularError", err)
+		}
+		want := &Diff{Files: map[string]string{"p/BUILD.star": "unreadable"}, Exists: map[string]bool{}}
+		if diff := cmp.Diff(want, r.Diff(root)); diff != "" {
+			t.Errorf("Diff with a FIFO for a BUILD file (-want +got):\n%s", diff)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		// Unblock the reader, so that the test ends with its report.
+		if f, err := os.OpenFile(build, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("reading a FIFO BUILD file blocked")
 	}
 }
