@@ -92,8 +92,9 @@ var (
 	// which a quarter past its live data sets (docs/benchmarks.md, mem6).
 	// 35% left it at 100,000 targets above that end once execution's
 	// headroom was capped (247 MiB of RSS under load, --nobuild); 25%
-	// takes 11 MiB off for ~13% more CPU in a 100,000-target analysis,
-	// nothing at 10,000 (MinEndShare rules there) (docs/benchmarks.md, mem7).
+	// takes 11-12 MiB off for more CPU in a 100,000-target analysis (~7%
+	// quiet, ~13% under load), nothing at 10,000 (MinEndShare rules
+	// there) (docs/benchmarks.md, mem7 and the tenth session's check).
 	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
 	// analysis to the plan (the index, the graph's checks, the
