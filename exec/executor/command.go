@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
-	"bld/exec/crash"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/sandbox"
@@ -105,7 +104,6 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// rather than by os/exec: so that the wait ends when the command's
 	// main process ends, whatever its background children do with the
 	// pipe.
-	// Read through the runtime's poller when the zygote starts it.
 	rd, w, err := outputPipe(xr != nil)
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
@@ -124,13 +122,21 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// In the namespace sandbox, the zygote starts the command if it can;
 	// else (or with no sandbox) it is started here.
 	var zp *sandbox.Started
+	var rf *os.File
+	var readDone atomic.Bool
 	if xr != nil {
-		// w is wf's from now on: closed by wf.Close, never twice (the
-		// number may be another file's by then).
-		wf := os.NewFile(uintptr(w), "output")
-		closeW = func() { wf.Close() }
-		cmd.Stdout, cmd.Stderr = wf, wf
-		zp, _ = xr.StartZygote(ctx, cmd)
+		// Read through the runtime's poller: the zygote's answer comes
+		// to another goroutine, which ends the read's wait (ended)
+		// should a process that left the command's group hold the
+		// pipe once the command has ended.
+		rf = os.NewFile(uintptr(rd), "|0")
+		closeRd = func() { rf.Close() }
+		ended := func() {
+			if !readDone.Load() {
+				rf.SetReadDeadline(time.Now().Add(waitDelay))
+			}
+		}
+		zp, _ = xr.StartZygote(ctx, cmd, w, ended)
 	}
 	out := &boundedOutput{logDir: r.logDir, outputs: a.Outputs}
 	var res commandResult
@@ -138,6 +144,46 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	var ws syscall.WaitStatus
 	var ru *syscall.Rusage
 	state := ""
+	buf := r.bufs.Get().(*[]byte)
+	defer r.bufs.Put(buf)
+	if zp != nil {
+		// Started by the zygote, which has its own copy of the pipe's
+		// writing end: with bld's closed, the pipe reaches EOF when
+		// the command has ended (or the zygote could not start it).
+		// This goroutine copies the output until then, and then
+		// waits for the zygote's answer. The zygote kills what the
+		// command left in its group, and the group on Ctrl-C or a
+		// timeout (ctx). It tells the pid of a command that may
+		// outlive it (no pid namespace).
+		closeW()
+		untrack := func() {}
+		if zp.Pid > 0 {
+			untrack = r.journal.track(zp.Pid)
+		}
+		for {
+			n, err := rf.Read(*buf)
+			out.Write((*buf)[:n])
+			if err != nil {
+				break
+			}
+		}
+		readDone.Store(true)
+		res.exitCode, state, res.maxRSS, werr = zp.Wait()
+		untrack()
+		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
+			// The zygote could not start it: the per-action helper
+			// runs it (and says why it cannot run, if so), with an
+			// output pipe of its own.
+			zp, werr = nil, nil
+			rf.Close()
+			if rd, w, err = outputPipe(false); err != nil {
+				closeRd = func() {}
+				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+			}
+			closeRd = func() { syscall.Close(rd) }
+			closeW = func() { syscall.Close(w) }
+		}
+	}
 	if zp == nil {
 		// Started here: this goroutine copies the output and waits.
 		p, err := startProcess(ctx, cmd, r.null, w)
@@ -146,49 +192,8 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 			return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 		}
 		untrack := r.journal.track(p.pid)
-		buf := r.bufs.Get().(*[]byte)
 		ws, ru, werr = p.wait(rd, out, *buf)
-		r.bufs.Put(buf)
 		untrack()
-	} else {
-		// Started by the zygote, whose answer comes on a channel: a
-		// goroutine copies the output meanwhile.
-		rf := os.NewFile(uintptr(rd), "|0") // non-blocking: in the poller
-		closeRd = func() { rf.Close() }
-		copied := make(chan struct{})
-		crash.Go(func() {
-			defer close(copied)
-			io.Copy(out, rf)
-		})
-		// The zygote kills what the command left in its group, and the
-		// group on Ctrl-C or a timeout (ctx). It tells the pid of a
-		// command that may outlive it (no pid namespace).
-		untrack := func() {}
-		if zp.Pid > 0 {
-			untrack = r.journal.track(zp.Pid)
-		}
-		res.exitCode, state, res.maxRSS, werr = zp.Wait()
-		untrack()
-		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
-			// The zygote could not start it: the per-action helper
-			// runs it (and says why it cannot run, if so), with the
-			// output pipe bld kept open for that.
-			zp = nil
-			p, err := startProcess(ctx, cmd, r.null, w)
-			if err != nil {
-				closeW()
-				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
-			}
-			closeW()
-			untrack := r.journal.track(p.pid)
-			ws, ru, werr = p.waitExited()
-			untrack()
-		}
-		closeW()
-		// Descendants that left the group may still hold the pipe:
-		// read what comes within waitDelay, no more.
-		rf.SetReadDeadline(time.Now().Add(waitDelay))
-		<-copied
 	}
 	if zp == nil {
 		if werr == nil {
