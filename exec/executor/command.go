@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -123,19 +122,13 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// else (or with no sandbox) it is started here.
 	var zp *sandbox.Started
 	var rf *os.File
-	var readDone atomic.Bool
 	if xr != nil {
-		// Read through the runtime's poller: the zygote's answer comes
-		// to another goroutine, which ends the read's wait (ended)
-		// should a process that left the command's group hold the
-		// pipe once the command has ended.
+		// Read through the runtime's poller, by this goroutine, which
+		// the zygote's answer, read by another, wakes (ended: a
+		// deadline passed).
 		rf = os.NewFile(uintptr(rd), "|0")
 		closeRd = func() { rf.Close() }
-		ended := func() {
-			if !readDone.Load() {
-				rf.SetReadDeadline(time.Now().Add(waitDelay))
-			}
-		}
+		ended := func() { rf.SetReadDeadline(time.Now()) }
 		zp, _ = xr.StartZygote(ctx, cmd, w, ended)
 	}
 	out := &boundedOutput{logDir: r.logDir, outputs: a.Outputs}
@@ -147,27 +140,39 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	buf := r.bufs.Get().(*[]byte)
 	defer r.bufs.Put(buf)
 	if zp != nil {
-		// Started by the zygote, which has its own copy of the pipe's
-		// writing end: with bld's closed, the pipe reaches EOF when
-		// the command has ended (or the zygote could not start it).
-		// This goroutine copies the output until then, and then
-		// waits for the zygote's answer. The zygote kills what the
+		// Started by the zygote, with a copy of the pipe's writing
+		// end. This goroutine copies the output until the zygote
+		// says the command ended (or it could not start it): then it
+		// closes bld's writing end, and reads what is left, until EOF
+		// or for waitDelay at most (a process that left the command's
+		// group may hold the pipe). So it is woken once per command
+		// in the common case, when the answer comes, not also when the
+		// command's end closes its copy. The zygote kills what the
 		// command left in its group, and the group on Ctrl-C or a
 		// timeout (ctx). It tells the pid of a command that may
 		// outlive it (no pid namespace).
-		closeW()
 		untrack := func() {}
 		if zp.Pid > 0 {
 			untrack = r.journal.track(zp.Pid)
 		}
+		wOpen := true
 		for {
 			n, err := rf.Read(*buf)
 			out.Write((*buf)[:n])
-			if err != nil {
-				break
+			if err == nil {
+				continue
 			}
+			if wOpen && errors.Is(err, os.ErrDeadlineExceeded) {
+				closeW()
+				wOpen = false
+				rf.SetReadDeadline(time.Now().Add(waitDelay))
+				continue
+			}
+			break
 		}
-		readDone.Store(true)
+		if wOpen { // the pipe failed: not a deadline of ended's
+			closeW()
+		}
 		res.exitCode, state, res.maxRSS, werr = zp.Wait()
 		untrack()
 		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {

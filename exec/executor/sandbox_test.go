@@ -430,8 +430,10 @@ func TestNamespaceOutputHeldByDaemon(t *testing.T) {
 		t.Run(fmt.Sprintf("AllowDaemon=%v", daemon), func(t *testing.T) {
 			root := t.TempDir()
 			pidFile := filepath.Join(t.TempDir(), "pid")
-			// The daemon leaves the group (setsid) and keeps stdout.
-			a := sh("//p:d", "setsid sh -c 'echo $$ > "+pidFile+"; exec sleep 60' & echo printed; echo x > bld-out/o", nil, []string{"bld-out/o"})
+			// The daemon leaves the group (setsid) and keeps stdout; the
+			// command ends once it has left.
+			a := sh("//p:d", "setsid sh -c 'echo $$ > "+pidFile+".new; mv "+pidFile+".new "+pidFile+"; exec sleep 60' & "+
+				"while [ ! -e "+pidFile+" ]; do sleep 0.01; done; echo printed; echo x > bld-out/o", nil, []string{"bld-out/o"})
 			a.AllowDaemon = daemon
 			t.Cleanup(func() {
 				if b, err := os.ReadFile(pidFile); err == nil {
