@@ -555,9 +555,11 @@ const maxRequest = 1 << 20
 //
 // ended, if not nil, is called once the command has ended (or the zygote
 // could not start it, or died), before Wait returns, from the goroutine
-// that reads the zygote's answers: it must not block. A caller reading
-// the command's output until EOF uses it to bound that read, as a process
-// that left the command's group may hold the pipe open.
+// that reads the zygote's answers (in some cases with a lock held): it
+// must not block. The executor, which reads the command's output while it
+// runs, uses it to end that read's wait: it then closes its own copy of
+// out and reads the rest, until EOF or for a while at most (a process that
+// left the command's group may hold the pipe open).
 func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func()) (s *Started, err error) {
 	if e.mode != ModeNamespace {
 		return nil, errors.New("not in a namespace")
