@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"bld/exec/crash"
 	"bld/exec/graph"
 	"bld/exec/program"
 	"bld/exec/sandbox"
@@ -105,7 +103,6 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// rather than by os/exec: so that the wait ends when the command's
 	// main process ends, whatever its background children do with the
 	// pipe.
-	// Read through the runtime's poller when the zygote starts it.
 	rd, w, err := outputPipe(xr != nil)
 	if err != nil {
 		return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
@@ -124,13 +121,15 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	// In the namespace sandbox, the zygote starts the command if it can;
 	// else (or with no sandbox) it is started here.
 	var zp *sandbox.Started
+	var rf *os.File
 	if xr != nil {
-		// w is wf's from now on: closed by wf.Close, never twice (the
-		// number may be another file's by then).
-		wf := os.NewFile(uintptr(w), "output")
-		closeW = func() { wf.Close() }
-		cmd.Stdout, cmd.Stderr = wf, wf
-		zp, _ = xr.StartZygote(ctx, cmd)
+		// Read through the runtime's poller, by this goroutine, which
+		// the zygote's answer, read by another, wakes (ended: a
+		// deadline passed).
+		rf = os.NewFile(uintptr(rd), "|0")
+		closeRd = func() { rf.Close() }
+		ended := func() { rf.SetReadDeadline(time.Now()) }
+		zp, _ = xr.StartZygote(ctx, cmd, w, ended)
 	}
 	out := &boundedOutput{logDir: r.logDir, outputs: a.Outputs}
 	var res commandResult
@@ -138,6 +137,58 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 	var ws syscall.WaitStatus
 	var ru *syscall.Rusage
 	state := ""
+	buf := r.bufs.Get().(*[]byte)
+	defer r.bufs.Put(buf)
+	if zp != nil {
+		// Started by the zygote, with a copy of the pipe's writing
+		// end. This goroutine copies the output until the zygote
+		// says the command ended (or it could not start it): then it
+		// closes bld's writing end, and reads what is left, until EOF
+		// or for waitDelay at most (a process that left the command's
+		// group may hold the pipe). So it is woken once per command
+		// in the common case, when the answer comes, not also when the
+		// command's end closes its copy. The zygote kills what the
+		// command left in its group, and the group on Ctrl-C or a
+		// timeout (ctx). It tells the pid of a command that may
+		// outlive it (no pid namespace).
+		untrack := func() {}
+		if zp.Pid > 0 {
+			untrack = r.journal.track(zp.Pid)
+		}
+		wOpen := true
+		for {
+			n, err := rf.Read(*buf)
+			out.Write((*buf)[:n])
+			if err == nil {
+				continue
+			}
+			if wOpen && errors.Is(err, os.ErrDeadlineExceeded) {
+				closeW()
+				wOpen = false
+				rf.SetReadDeadline(time.Now().Add(waitDelay))
+				continue
+			}
+			break
+		}
+		if wOpen { // the pipe failed: not a deadline of ended's
+			closeW()
+		}
+		res.exitCode, state, res.maxRSS, werr = zp.Wait()
+		untrack()
+		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
+			// The zygote could not start it: the per-action helper
+			// runs it (and says why it cannot run, if so), with an
+			// output pipe of its own.
+			zp, werr = nil, nil
+			rf.Close()
+			if rd, w, err = outputPipe(false); err != nil {
+				closeRd = func() {}
+				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
+			}
+			closeRd = func() { syscall.Close(rd) }
+			closeW = func() { syscall.Close(w) }
+		}
+	}
 	if zp == nil {
 		// Started here: this goroutine copies the output and waits.
 		p, err := startProcess(ctx, cmd, r.null, w)
@@ -146,49 +197,8 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 			return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 		}
 		untrack := r.journal.track(p.pid)
-		buf := r.bufs.Get().(*[]byte)
 		ws, ru, werr = p.wait(rd, out, *buf)
-		r.bufs.Put(buf)
 		untrack()
-	} else {
-		// Started by the zygote, whose answer comes on a channel: a
-		// goroutine copies the output meanwhile.
-		rf := os.NewFile(uintptr(rd), "|0") // non-blocking: in the poller
-		closeRd = func() { rf.Close() }
-		copied := make(chan struct{})
-		crash.Go(func() {
-			defer close(copied)
-			io.Copy(out, rf)
-		})
-		// The zygote kills what the command left in its group, and the
-		// group on Ctrl-C or a timeout (ctx). It tells the pid of a
-		// command that may outlive it (no pid namespace).
-		untrack := func() {}
-		if zp.Pid > 0 {
-			untrack = r.journal.track(zp.Pid)
-		}
-		res.exitCode, state, res.maxRSS, werr = zp.Wait()
-		untrack()
-		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
-			// The zygote could not start it: the per-action helper
-			// runs it (and says why it cannot run, if so), with the
-			// output pipe bld kept open for that.
-			zp = nil
-			p, err := startProcess(ctx, cmd, r.null, w)
-			if err != nil {
-				closeW()
-				return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
-			}
-			closeW()
-			untrack := r.journal.track(p.pid)
-			ws, ru, werr = p.waitExited()
-			untrack()
-		}
-		closeW()
-		// Descendants that left the group may still hold the pipe:
-		// read what comes within waitDelay, no more.
-		rf.SetReadDeadline(time.Now().Add(waitDelay))
-		<-copied
 	}
 	if zp == nil {
 		if werr == nil {

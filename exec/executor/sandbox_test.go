@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -413,5 +416,70 @@ func TestSandboxTimeout(t *testing.T) {
 				t.Errorf("Run took %v; the action was not killed at its timeout", d)
 			}
 		})
+	}
+}
+
+// In the namespace sandbox, a command's output is read until the pipe's
+// end, which a process that left the command's group may hold: with a
+// pid namespace (the default) it dies with the command, so the action
+// ends at once; without one (AllowDaemon) bld reads for waitDelay after
+// the command's end, no longer, and keeps what the command printed.
+func TestNamespaceOutputHeldByDaemon(t *testing.T) {
+	needNamespace(t)
+	for _, daemon := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AllowDaemon=%v", daemon), func(t *testing.T) {
+			root := t.TempDir()
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			// The daemon leaves the group (setsid) and keeps stdout; the
+			// command ends once it has left.
+			a := sh("//p:d", "setsid sh -c 'echo $$ > "+pidFile+".new; mv "+pidFile+".new "+pidFile+"; exec sleep 60' & "+
+				"while [ ! -e "+pidFile+" ]; do sleep 0.01; done; echo printed; echo x > bld-out/o", nil, []string{"bld-out/o"})
+			a.AllowDaemon = daemon
+			t.Cleanup(func() {
+				if b, err := os.ReadFile(pidFile); err == nil {
+					if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 && daemon {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			start := time.Now()
+			_, rec, err := buildSandboxed(t, ctx, root, []*graph.Action{a}, 1, false, newMemCache(), sandbox.ModeNamespace)
+			took := time.Since(start)
+			if err != nil {
+				t.Fatal(err, string(rec.results["//p:d"].Output))
+			}
+			if out := string(rec.results["//p:d"].Output); out != "printed\n" {
+				t.Errorf("output %q, want %q", out, "printed\n")
+			}
+			switch {
+			case daemon && (took < waitDelay || took > waitDelay+20*time.Second):
+				t.Errorf("the action took %v with a daemon holding its output, want waitDelay (%v) and a little more", took, waitDelay)
+			case !daemon && took >= waitDelay:
+				t.Errorf("the action took %v: its pid namespace's processes died with it, nothing held its output", took)
+			}
+		})
+	}
+}
+
+// When the zygote cannot start a command (here, its interpreter is not
+// there: exec fails), the per-action helper runs it, with an output pipe
+// of its own, and what it says of the failure is the action's output.
+func TestNamespaceZygoteFallbackOutput(t *testing.T) {
+	needNamespace(t)
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"p/tool.sh": "#!/no/such/interpreter\necho never\n"})
+	a := &graph.Action{Owner: "//p:t", Mnemonic: "Tool", Argv: []string{"p/tool.sh"}, Env: testEnv,
+		Inputs: []string{"p/tool.sh"}, Outputs: []string{"bld-out/o"}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, rec, err := buildSandboxed(t, ctx, root, []*graph.Action{a}, 1, false, newMemCache(), sandbox.ModeNamespace)
+	if err == nil {
+		t.Fatal("an action whose interpreter does not exist succeeded")
+	}
+	r := rec.results["//p:t"]
+	if out := string(r.Output) + r.Err.Error(); !strings.Contains(out, "no such file or directory") {
+		t.Errorf("the action's output and error say %q, want the helper's exec error", out)
 	}
 }

@@ -253,7 +253,7 @@ func (m *Manager) takeDir(reusable bool) (string, error) {
 }
 
 // giveDir takes back a directory takeDir returned: into the pool if
-// reusable and it can be emptied, else it is deleted.
+// reusable and it can be emptied (emptyDir), else it is deleted.
 func (m *Manager) giveDir(d string, reusable bool) error {
 	if reusable && emptyDir(d) {
 		m.poolMu.Lock()
@@ -270,31 +270,6 @@ func (m *Manager) giveDir(d string, reusable bool) error {
 	delete(m.made, d)
 	m.poolMu.Unlock()
 	return RemoveAll(d)
-}
-
-// emptyDir deletes what d holds and reports whether d is now an empty
-// directory with mode 0755, as takeDir made it. The common case, nothing
-// left beside the outputs that Collect moved, costs one open and one read.
-func emptyDir(d string) bool {
-	f, err := os.Open(d)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Mode() != fs.ModeDir|0o755 {
-		return false
-	}
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return false
-	}
-	for _, n := range names {
-		if RemoveAll(filepath.Join(d, n)) != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // An ExecRoot is the private directory one action runs in.

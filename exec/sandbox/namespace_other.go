@@ -23,3 +23,7 @@ func probeNamespace(ctx context.Context, root string, pidns bool) error {
 func namespaceCommand(ctx context.Context, exe, planFile, path string, a *graph.Action, pidns bool) (*exec.Cmd, error) {
 	return nil, errors.New("mount namespaces exist only on Linux")
 }
+
+// emptyDir is never called: there is no output directory pool here
+// (ModeNamespace only).
+func emptyDir(d string) bool { return false }

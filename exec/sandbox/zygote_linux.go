@@ -99,7 +99,7 @@ type zygote struct {
 	mu    sync.Mutex
 	ctl   *zconn // the running zygote's control socket; nil when none runs
 	tries int    // starts that failed, or zygotes that died
-	off   string // why the zygote is not used
+	off   string // why the zygote is not used (off, or it failed too often)
 	pid   int    // the zygote's, while it runs
 	gen   int    // zygotes started
 	ids   uint64 // the last command id given
@@ -113,7 +113,15 @@ type zygote struct {
 	startFailed func()
 }
 
-func newZygote(root string) zygote { return zygote{root: root} }
+// newZygote returns the zygote of a Manager of workspace root; it reads
+// BLD_SANDBOX_ZYGOTE once, here, not per command.
+func newZygote(root string) zygote {
+	off := ""
+	if os.Getenv("BLD_SANDBOX_ZYGOTE") == "0" {
+		off = "the zygote is off (BLD_SANDBOX_ZYGOTE=0)"
+	}
+	return zygote{root: root, off: off}
+}
 
 // maxZygoteTries is how many times bld starts a zygote that fails to start
 // or dies before it stops trying.
@@ -196,7 +204,7 @@ func (c *zconn) read(z *zygote, gen int) {
 		if s.stopKill != nil {
 			s.stopKill()
 		}
-		close(s.done)
+		s.end()
 	}
 	c.mu.Unlock()
 	z.mu.Lock()
@@ -231,16 +239,16 @@ func (c *zconn) answer(kind byte, id uint64, body []byte) {
 	case kind == msgErr && s.quiet: // it could not be started
 		c.finish(id, s)
 		s.err = &notStartedError{fmt.Errorf("zygote: %s", body)}
-		close(s.done)
+		s.end()
 	case kind == msgWaitErr && s.started:
 		c.finish(id, s)
 		s.err = fmt.Errorf("zygote: %s", body)
-		close(s.done)
+		s.end()
 	case kind == msgExit && len(body) == 16 && s.started:
 		c.finish(id, s)
 		s.status = syscall.WaitStatus(binary.LittleEndian.Uint64(body))
 		s.maxRSS = int64(binary.LittleEndian.Uint64(body[8:])) * 1024
-		close(s.done)
+		s.end()
 	default:
 		c.mu.Unlock()
 	}
@@ -270,9 +278,6 @@ func (z *zygote) warm() {
 // running starts the zygote if it does not run, and returns an error when
 // it cannot run; z.mu is held.
 func (z *zygote) running() error {
-	if os.Getenv("BLD_SANDBOX_ZYGOTE") == "0" {
-		return errors.New("the zygote is off (BLD_SANDBOX_ZYGOTE=0)")
-	}
 	if z.off != "" {
 		return errors.New(z.off)
 	}
@@ -478,7 +483,9 @@ type Started struct {
 	finished  bool
 	stopKill  func() bool // stops the kill on the context's end
 
-	done chan struct{}
+	// ended, if not nil, is called right before done is closed.
+	ended func()
+	done  chan struct{}
 	// Set when done is closed.
 	status syscall.WaitStatus
 	maxRSS int64
@@ -516,6 +523,14 @@ func (s *Started) Wait() (exitCode int, state string, maxRSS int64, err error) {
 	return -1, fmt.Sprintf("wait status %#x", int(ws)), s.maxRSS, nil
 }
 
+// end says that the command has ended: its status or error is set.
+func (s *Started) end() {
+	if s.ended != nil {
+		s.ended()
+	}
+	close(s.done)
+}
+
 // notStartedError is the zygote's reason for not starting a command.
 type notStartedError struct{ err error }
 
@@ -528,12 +543,24 @@ func (e *notStartedError) Unwrap() error        { return e.err }
 const maxRequest = 1 << 20
 
 // StartZygote starts cmd, which Command made (the caller may have added to
-// its Env and ExtraFiles, and set Stdout and Stderr to files; Stdin is
-// /dev/null), through the zygote. It returns nil, and an error saying why,
-// when the zygote is off or could not start the command: the caller then
-// starts cmd itself. When ctx is done, the command's process group is
-// killed.
-func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, err error) {
+// its Env and ExtraFiles; Stdin is /dev/null, Stdout and Stderr are
+// ignored), through the zygote, with the descriptor out as its stdout and
+// stderr. The zygote gets copies of out and of ExtraFiles' descriptors
+// with the request: once StartZygote has returned, the caller may close
+// its own (so that the reading end of an output pipe sees EOF when the
+// command, and whatever it left holding the pipe, has ended). It returns
+// nil, and an error saying why, when the zygote is off or could not start
+// the command: the caller then starts cmd itself. When ctx is done, the
+// command's process group is killed.
+//
+// ended, if not nil, is called once the command has ended (or the zygote
+// could not start it, or died), before Wait returns, from the goroutine
+// that reads the zygote's answers (in some cases with a lock held): it
+// must not block. The executor, which reads the command's output while it
+// runs, uses it to end that read's wait: it then closes its own copy of
+// out and reads the rest, until EOF or for a while at most (a process that
+// left the command's group may hold the pipe open).
+func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func()) (s *Started, err error) {
 	if e.mode != ModeNamespace {
 		return nil, errors.New("not in a namespace")
 	}
@@ -561,13 +588,7 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 		}
 	}()
 	fds := make([]int, 0, 2+len(cmd.ExtraFiles))
-	for _, w := range []any{cmd.Stdout, cmd.Stderr} {
-		f, ok := w.(*os.File)
-		if !ok {
-			return nil, errors.New("the command's output is not a file")
-		}
-		fds = append(fds, int(f.Fd()))
-	}
+	fds = append(fds, out, out)
 	for _, f := range cmd.ExtraFiles {
 		fds = append(fds, int(f.Fd()))
 	}
@@ -578,7 +599,7 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (s *Started, 
 	// namespace needs neither.
 	req.WantPid = !req.Pidns
 	for try := 0; ; try++ {
-		s, err = e.startZygote(ctx, &req, fds)
+		s, err = e.startZygote(ctx, &req, fds, ended)
 		if s != nil {
 			s.fallback = fallback
 		}
@@ -595,11 +616,11 @@ var errZygoteGone = errors.New("zygote: sending the request: the zygote is gone"
 
 // startZygote sends req to the zygote and waits for its first answer,
 // unless req wants no pid: then the only answer is the last.
-func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int) (*Started, error) {
+func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int, ended func()) (*Started, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("zygote: not sent: %w", err)
 	}
-	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{})}
+	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{}), ended: ended}
 	if s.quiet {
 		s.started = true
 	} else {
@@ -799,6 +820,7 @@ func zygoteMain(root string, threads int) error {
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, zygoteCtl, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: zygoteCtl}); err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
+	quietChildren()
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
 		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
 	z.idle = sync.NewCond(&z.mu)
@@ -816,6 +838,24 @@ func zygoteMain(root string, threads int) error {
 	// The first thread to end ends the zygote: at EOF, every command not
 	// reaped was killed.
 	return <-ended
+}
+
+// quietChildren sets SIGCHLD's action to the default (SIG_DFL), which is
+// to ignore it, in place of the Go runtime's handler, with a raw
+// rt_sigaction(2) (os/signal cannot: it keeps the runtime's handler).
+// A signal whose action is the default and is to ignore it is dropped when
+// it is sent, so a command's end, and its stop at its exec under ptrace,
+// no longer interrupt a thread of the zygote (the runtime's handler did
+// nothing with it: the zygote asks for no signal): about two signals per
+// command, each waking a thread (often the idle main one) to run the
+// handler. Unlike SIG_IGN, the default does not make the kernel reap the
+// children itself: the zygote still waits for them (pidfds, wait4), which
+// signals do not take part in. Children get the default action of every
+// signal at their exec anyway. A failure leaves the runtime's handler,
+// which costs only time.
+func quietChildren() {
+	var act [8]uint64 // a struct sigaction of zeros: SIG_DFL, no flags, empty mask
+	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
 }
 
 // servingThreads is how many threads serve commands on a machine of cpus

@@ -15,7 +15,7 @@ type Started struct{ Pid int }
 func (s *Started) Wait() (int, string, int64, error) { return -1, "", 0, errors.New("no zygote") }
 
 // StartZygote fails: the zygote needs Linux namespaces.
-func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd) (*Started, error) {
+func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func()) (*Started, error) {
 	return nil, errors.New("mount namespaces exist only on Linux")
 }
 
