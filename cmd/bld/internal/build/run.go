@@ -68,16 +68,62 @@ type ExecOptions struct {
 	Warn func(msg string)
 	// Remote are the remote cache and executor, if any.
 	Remote Remote
-	// Preload is what Preload read ahead, if not nil.
-	Preload *cache.Preload
+	// ReadAhead is what StartReadAhead readied, if not nil.
+	ReadAhead *ReadAhead
 }
 
-// Preload starts reading, in the background, what Execute reads first of
-// the workspace l (the action cache's record), so that it overlaps with
-// Analyze; pass it to Execute in ExecOptions.Preload. What changed since
-// it was read (another build ran before this one took the workspace lock)
-// is read again.
-func Preload(l Layout) *cache.Preload { return cache.PreloadRecord(l.ActionRecord()) }
+// A ReadAhead is what a build readies before Analyze for the build most
+// often run, one that reuses the analysis snapshot (a no-op): collections
+// held off while what it loads stays live (ReserveHeap), and the action
+// cache's record, read in the background while the snapshot loads. Pass
+// it to Analyze (Request.ReadAhead) and to Execute (ExecOptions.ReadAhead).
+// A build that loads and analyzes instead lets both go before it starts:
+// the record (at 100,000 actions, ~60 MB) would be live beside all that
+// analysis keeps, and the heap's goal would follow a heap holding it and
+// the snapshot just decoded for nothing, twice that at the first
+// collection (a 100,000-action build that analyzed again and found every
+// action up to date peaked at 331-358 MiB, docs/benchmarks.md, mem8). The
+// record is then read again once analysis' garbage is collected, beside
+// the graph's checks. What changed since a read (another build ran before
+// this one took the workspace lock) is read again at Execute.
+// A nil *ReadAhead readies nothing.
+type ReadAhead struct {
+	layout     Layout
+	endReserve func()
+	record     *cache.Preload
+	dropped    bool
+}
+
+// StartReadAhead readies a build of the workspace l (see ReadAhead).
+func StartReadAhead(l Layout) *ReadAhead {
+	return &ReadAhead{layout: l, endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord())}
+}
+
+// analyzing lets go of what r readied: the build loads and analyzes.
+func (r *ReadAhead) analyzing() {
+	if r == nil || r.dropped {
+		return
+	}
+	r.dropped = true
+	r.endReserve()
+	r.record.Drop()
+}
+
+// analyzed starts reading the record again, if analyzing let it go: the
+// analysis is over and its garbage collected.
+func (r *ReadAhead) analyzed() {
+	if r != nil && r.dropped {
+		r.record, r.dropped = cache.PreloadRecord(r.layout.ActionRecord()), false
+	}
+}
+
+// preload is the record r read or is reading, for cache.Open (nil: none).
+func (r *ReadAhead) preload() *cache.Preload {
+	if r == nil {
+		return nil
+	}
+	return r.record
+}
 
 // loadFactor is how many bytes of heap a build that reuses the analysis
 // snapshot allocates, up to the end of a no-op, per byte of the snapshot
@@ -204,7 +250,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		KeptFile:       o.Layout.RemoteOutputs(),
 		Stats:          plan.Stats,
 		ActionsFile:    o.Layout.ActionRecord(),
-		Preload:        o.Preload,
+		Preload:        o.ReadAhead.preload(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
