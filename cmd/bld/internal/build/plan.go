@@ -91,7 +91,7 @@ type Request struct {
 	SaveLater bool
 	// ReadAhead is what the build readied for a build that reuses the
 	// snapshot, if anything: Analyze lets it go when it loads and
-	// analyzes everything, and reads the record again once done.
+	// analyzes everything (Execute then reads the record again).
 	ReadAhead *ReadAhead
 	// wholeSnapshots has an incremental analysis encode its snapshot
 	// whole, never as a patch (snapshot.Loaded.SaveNext), for tests.
@@ -313,8 +313,6 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	an = nil
 	req.Loader.Forget()
 	runtime.GC()
-	// Read the action record again, beside the graph's checks.
-	req.ReadAhead.analyzed()
 	if indexMade {
 		defer heapgoal.FollowNow(heapgoal.Execution)()
 		startHead()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"bld/exec/buildlog"
@@ -83,12 +84,14 @@ type ExecOptions struct {
 // the snapshot just decoded for nothing, twice that at the first
 // collection (a 100,000-action build that analyzed again and found every
 // action up to date peaked at 331-358 MiB, docs/benchmarks.md, mem8). The
-// record is then read again once analysis' garbage is collected, beside
-// the graph's checks. What changed since a read (another build ran before
-// this one took the workspace lock) is read again at Execute.
-// A nil *ReadAhead readies nothing.
+// record is then read by Execute, after the collection it starts: read
+// again as soon as analysis' garbage was collected, beside the graph's
+// checks and the snapshot's encoding, it came on top of a heap the
+// collection had left fragmented, and RSS rose by 50 MB there. What
+// changed since a read (another build ran before this one took the
+// workspace lock) is read again at Execute. A nil *ReadAhead readies
+// nothing.
 type ReadAhead struct {
-	layout     Layout
 	endReserve func()
 	record     *cache.Preload
 	dropped    bool
@@ -96,7 +99,7 @@ type ReadAhead struct {
 
 // StartReadAhead readies a build of the workspace l (see ReadAhead).
 func StartReadAhead(l Layout) *ReadAhead {
-	return &ReadAhead{layout: l, endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord())}
+	return &ReadAhead{endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord())}
 }
 
 // analyzing lets go of what r readied: the build loads and analyzes.
@@ -109,13 +112,8 @@ func (r *ReadAhead) analyzing() {
 	r.record.Drop()
 }
 
-// analyzed starts reading the record again, if analyzing let it go: the
-// analysis is over and its garbage collected.
-func (r *ReadAhead) analyzed() {
-	if r != nil && r.dropped {
-		r.record, r.dropped = cache.PreloadRecord(r.layout.ActionRecord()), false
-	}
-}
+// wasDropped says whether analyzing let go of what r readied.
+func (r *ReadAhead) wasDropped() bool { return r != nil && r.dropped }
 
 // preload is the record r read or is reading, for cache.Open (nil: none).
 func (r *ReadAhead) preload() *cache.Preload {
@@ -231,6 +229,17 @@ type Outcome struct {
 // directory that cannot be opened: it is the user's to fix); what the run
 // did, failures included, is in the Outcome.
 func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
+	// A complete analysis let go of the action record read ahead
+	// (ReadAhead), and the cache reads it again below: a few large arrays
+	// (at 100,000 actions, 60 MB), which the pages analysis freed cannot
+	// hold (free, but scattered), so the runtime maps new ones. Those
+	// pages are collected and given back first: else RSS rose by the
+	// record's size on top of them (at 100,000 actions, to 286 MB against
+	// 240 at analysis' end, docs/benchmarks.md, mem8).
+	returned := plan.analyzed && o.ReadAhead.wasDropped()
+	if returned {
+		debug.FreeOSMemory()
+	}
 	st, err := store.Open(o.CacheDir, store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
@@ -301,8 +310,11 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	// for the base, as a build that loaded the snapshot must (what it
 	// loaded is live), let it grow by the headroom on top of that
 	// garbage: at 10,000 actions, to 41 MB of heap for 9 MB live.
+	// (When the pages were given back above, that collection ran after
+	// the snapshot's encoding: the heap as it is, the record on top of
+	// what it found live, is the base.)
 	follow := heapgoal.Follow
-	if plan.analyzed {
+	if plan.analyzed && !returned {
 		follow = heapgoal.FollowCollected
 	}
 	defer follow(heapgoal.Execution)()

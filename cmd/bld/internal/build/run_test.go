@@ -55,8 +55,7 @@ func TestReserveHeap(t *testing.T) {
 
 // TestReadAheadLetGoByCompleteAnalysis checks that a build that reuses the
 // analysis snapshot keeps the action record read ahead for it, and one
-// that analyzes everything (the snapshot made by another bld) lets it go
-// and reads it again once analysis is over.
+// that analyzes everything (the snapshot made by another bld) lets it go.
 func TestReadAheadLetGoByCompleteAnalysis(t *testing.T) {
 	root := t.TempDir()
 	writeWorkspace(t, root, map[string]string{
@@ -74,11 +73,11 @@ func TestReadAheadLetGoByCompleteAnalysis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	analyze := func(identity string) (*ReadAhead, *cache.Preload) {
+	analyze := func(identity string) (ra *ReadAhead, first *cache.Preload) {
 		t.Helper()
-		ra := StartReadAhead(l)
+		ra = StartReadAhead(l)
 		defer ra.endReserve()
-		first := ra.record
+		first = ra.record
 		if _, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
 			r.Identity = identity
 			r.ReadAhead = ra
@@ -91,7 +90,7 @@ func TestReadAheadLetGoByCompleteAnalysis(t *testing.T) {
 	if ra, first := analyze("one"); ra.record != first || ra.dropped {
 		t.Errorf("the snapshot reused: the record read ahead was replaced (dropped %v)", ra.dropped)
 	}
-	if ra, first := analyze("another bld"); ra.record == first || ra.record == nil || ra.dropped {
-		t.Errorf("a complete analysis kept the record read ahead, or did not read it again (dropped %v)", ra.dropped)
+	if ra, _ := analyze("another bld"); !ra.dropped {
+		t.Error("a complete analysis kept the record read ahead")
 	}
 }
