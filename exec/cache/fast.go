@@ -225,14 +225,17 @@ func PreloadRecord(file string) *Preload {
 // for a build that will not open the cache before long and has better use
 // for the memory: one that loads and analyzes first (at 100,000 actions,
 // the record is ~60 MB of live data, which analysis' own would come on
-// top of). Open then reads the file again. Drop must not be called
-// concurrently with Open; it does nothing on a nil Preload.
-func (p *Preload) Drop() {
+// top of). Open then reads the file again. It reports whether what it let
+// go of held any entry. Drop must not be called concurrently with Open;
+// it does nothing on a nil Preload.
+func (p *Preload) Drop() (had bool) {
 	if p == nil {
-		return
+		return false
 	}
 	<-p.done
+	had = p.r != nil && (len(p.r.slots) > 0 || len(p.r.extra) > 0)
 	p.r, p.ok, p.dropped = nil, false, true
+	return had
 }
 
 // record returns the record p read of file, if that is p's file, p was

@@ -868,6 +868,7 @@ func TestPreloadRecord(t *testing.T) {
 		{name: "other file", before: "k1", after: "k1", other: true, want: "k1"},
 		{name: "dropped", before: "k1", after: "k1", drop: true, want: "k1"},
 		{name: "dropped, replaced", before: "k1", after: "k2", drop: true, want: "k2"},
+		{name: "dropped, none", before: "", after: "k2", drop: true, want: "k2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "actions")
@@ -889,7 +890,9 @@ func TestPreloadRecord(t *testing.T) {
 				write(t, file, tc.after)
 			}
 			if tc.drop {
-				p.Drop()
+				if had := p.Drop(); had != (tc.before != "") {
+					t.Errorf("Drop says it let go of entries: %v, want %v", had, tc.before != "")
+				}
 				if p.r != nil {
 					t.Fatal("Drop kept the record it read")
 				}

@@ -94,7 +94,9 @@ type ExecOptions struct {
 type ReadAhead struct {
 	endReserve func()
 	record     *cache.Preload
-	dropped    bool
+	// dropped says that analyzing let go of what was read ahead, and
+	// droppedRecord that it held a record with entries.
+	dropped, droppedRecord bool
 }
 
 // StartReadAhead readies a build of the workspace l (see ReadAhead).
@@ -109,11 +111,12 @@ func (r *ReadAhead) analyzing() {
 	}
 	r.dropped = true
 	r.endReserve()
-	r.record.Drop()
+	r.droppedRecord = r.record.Drop()
 }
 
-// wasDropped says whether analyzing let go of what r readied.
-func (r *ReadAhead) wasDropped() bool { return r != nil && r.dropped }
+// recordDropped says whether analyzing let go of a record with entries
+// (the workspace was built before: Execute reads it again).
+func (r *ReadAhead) recordDropped() bool { return r != nil && r.droppedRecord }
 
 // preload is the record r read or is reading, for cache.Open (nil: none).
 func (r *ReadAhead) preload() *cache.Preload {
@@ -236,7 +239,10 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	// pages are collected and given back first: else RSS rose by the
 	// record's size on top of them (at 100,000 actions, to 286 MB against
 	// 240 at analysis' end, docs/benchmarks.md, mem8).
-	returned := plan.analyzed && o.ReadAhead.wasDropped()
+	// (Not in a build of a workspace without a record, where nothing
+	// large is read here: mem6 measured the full build's peak no lower
+	// with it, docs/benchmarks.md.)
+	returned := plan.analyzed && o.ReadAhead.recordDropped()
 	if returned {
 		debug.FreeOSMemory()
 	}
