@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -145,7 +146,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	incremental := changes != nil && changes.Full == "" && req.Tests == nil
 	if !incremental {
 		snap, changes = nil, nil
-		startComplete(req.ReadAhead)
+		startComplete(req.ReadAhead, snapPath)
 	}
 	progress := &heapgoal.Progress{}
 	stopWatch := sync.OnceFunc(req.Loader.WatchMemory(progress))
@@ -156,7 +157,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			return plan, err
 		}
 		snap, changes = nil, nil
-		startComplete(req.ReadAhead)
+		startComplete(req.ReadAhead, snapPath)
 	}
 	reported := map[string]bool{}
 	var report func(error)
@@ -361,17 +362,24 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 }
 
 // startComplete readies a complete analysis (one that loads and analyzes
-// every target the patterns name): it lets go of what was read ahead for
-// a build that would have reused the snapshot (ReadAhead.analyzing), and
-// collects what is garbage now, above all a snapshot decoded and found
-// stale (at 100,000 actions, ~100 MB), so that analysis' heap goal,
-// which follows the heap as it is until its first collection
-// (heapgoal.Follow), follows what is live instead: from a heap of 153 MB,
-// the first collection came at 306 MB. A collection of what a fresh build
-// holds here, a few megabytes, costs about a millisecond.
-func startComplete(ra *ReadAhead) {
-	ra.analyzing()
-	runtime.GC()
+// every target the patterns name) of a request with the snapshot file
+// snapPath: it lets go of what was read ahead for a build that would have
+// reused the snapshot (ReadAhead.analyzing) and, when a snapshot or a
+// record was read, collects what is garbage now, above all the snapshot
+// decoded and found stale (at 100,000 actions, ~100 MB), so that
+// analysis' heap goal, which follows the heap as it is until its first
+// collection (heapgoal.Follow), follows what is live instead: from a heap
+// of 153 MB, the first collection came at 306 MB. A fresh workspace's
+// build, which read neither, goes on as before.
+func startComplete(ra *ReadAhead, snapPath string) {
+	read := ra.analyzing()
+	if !read && snapPath != "" {
+		fi, err := os.Stat(snapPath)
+		read = err == nil && fi.Size() > 0
+	}
+	if read {
+		runtime.GC()
+	}
 }
 
 // save writes the plan's analysis snapshot with write: at once, warning

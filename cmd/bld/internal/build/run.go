@@ -104,14 +104,16 @@ func StartReadAhead(l Layout) *ReadAhead {
 	return &ReadAhead{endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord())}
 }
 
-// analyzing lets go of what r readied: the build loads and analyzes.
-func (r *ReadAhead) analyzing() {
+// analyzing lets go of what r readied: the build loads and analyzes. It
+// reports whether that held a record with entries.
+func (r *ReadAhead) analyzing() bool {
 	if r == nil || r.dropped {
-		return
+		return r.recordDropped()
 	}
 	r.dropped = true
 	r.endReserve()
 	r.droppedRecord = r.record.Drop()
+	return r.droppedRecord
 }
 
 // recordDropped says whether analyzing let go of a record with entries
