@@ -142,11 +142,12 @@ const (
 // ReserveHeap holds the garbage collector off while a build of the
 // workspace l loads what it keeps (heapgoal.Reserve): as much heap as
 // loadFactor times the sizes of the analysis snapshot and the action
-// record plus loadSlack, about what a no-op build allocates to its end. A build that analyzes
-// instead, or runs actions, follows its phases' policies from their start
+// record plus loadSlack, about what a no-op build allocates to its end. A
+// build that analyzes everything ends it before it starts (ReadAhead); one
+// that runs actions follows its phases' policies from their start
 // (heapgoal.Follow), and the reserve ends at the first collection, so a
 // reserve sized wrong costs at most that first collection's timing. The
-// function it returns ends the reserve at once (tests).
+// function it returns ends the reserve at once (ReadAhead, tests).
 func ReserveHeap(l Layout) (end func()) {
 	var n uint64
 	for _, f := range []string{l.AnalysisSnapshot(), l.ActionRecord()} {
