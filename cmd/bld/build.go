@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"bld/exec/buildlog"
-	"bld/exec/cache"
 	"bld/exec/crash"
 	"bld/exec/executor"
 	"bld/exec/jobserver"
@@ -252,13 +251,12 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	if err != nil {
 		return nil, err
 	}
-	var preload *cache.Preload
+	var readAhead *build.ReadAhead
 	if !f.noBuild {
 		// No collection while the snapshot, the graph and the record
-		// load: at a no-op, nearly all of it stays live.
-		build.ReserveHeap(paths)
-		// Read while the analysis snapshot loads.
-		preload = build.Preload(paths)
+		// load, the record read while the snapshot loads: at a no-op,
+		// nearly all of it stays live (a build that analyzes lets it go).
+		readAhead = build.StartReadAhead(paths)
 	}
 	cfg.CC, cfg.CXX = compilersOf(base)
 	var traceFile *os.File
@@ -274,7 +272,8 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	var ph build.Phases
 	ph.Add("starting", traceStart)
 	req := analyzeRequest{cfg: cfg, base: base, patterns: patterns,
-		snapPath: paths.AnalysisSnapshot(), keepGoing: f.keepGoing, ph: &ph, saveLater: !f.noBuild}
+		snapPath: paths.AnalysisSnapshot(), keepGoing: f.keepGoing, ph: &ph, saveLater: !f.noBuild,
+		readAhead: readAhead}
 	if ext != nil {
 		req.tests = ext.tests
 		if ext.fresh {
@@ -418,7 +417,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		KeepGoing: f.keepGoing,
 		BuildLog:  buildLog,
 		Warn:      display.Warn,
-		Preload:   preload,
+		ReadAhead: readAhead,
 		Remote: build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec,
 			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download, TakeBackAfter: remoteSet.TakeBackAfter},
 	})
@@ -618,6 +617,9 @@ type analyzeRequest struct {
 	// saveLater leaves the snapshot's write to run beside what follows
 	// (build.Request.SaveLater); the caller waits with waitSaved.
 	saveLater bool
+	// readAhead is what the build readied before analysis, if anything
+	// (build.Request.ReadAhead).
+	readAhead *build.ReadAhead
 }
 
 // waitSaved waits for the analysis snapshot of plan to be written
@@ -645,7 +647,7 @@ func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequ
 		Loader: s.loader, Config: req.cfg, Base: req.base, Patterns: req.patterns,
 		HostEnv: env.vars, Lookup: env.lookup, SnapPath: req.snapPath, KeepGoing: req.keepGoing,
 		Tests: req.tests, Phases: req.ph, Identity: bldIdentity(), Stderr: env.stderr,
-		SaveLater: req.saveLater,
+		SaveLater: req.saveLater, ReadAhead: req.readAhead,
 	})
 }
 

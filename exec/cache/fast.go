@@ -203,6 +203,8 @@ type Preload struct {
 	r    *fastRecord
 	st   stamp
 	ok   bool
+	// dropped says that Drop let go of what was read.
+	dropped bool
 }
 
 // PreloadRecord starts reading the action record in file (where
@@ -219,13 +221,33 @@ func PreloadRecord(file string) *Preload {
 	return p
 }
 
-// record returns the record p read of file, if that is p's file and it
-// is still as p read it; else it reads file.
+// Drop lets go of what p read, once the read is over (it waits for it),
+// for a build that will not open the cache before long and has better use
+// for the memory: one that loads and analyzes first (at 100,000 actions,
+// the record is ~60 MB of live data, which analysis' own would come on
+// top of). Open then reads the file again. It reports whether what it let
+// go of held any entry. Drop must not be called concurrently with Open;
+// it does nothing on a nil Preload.
+func (p *Preload) Drop() (had bool) {
+	if p == nil {
+		return false
+	}
+	<-p.done
+	had = p.r != nil && (len(p.r.slots) > 0 || len(p.r.extra) > 0)
+	p.r, p.ok, p.dropped = nil, false, true
+	return had
+}
+
+// record returns the record p read of file, if that is p's file, p was
+// not dropped and the file is still as p read it; else it reads file.
 func (p *Preload) record(file string) *fastRecord {
 	if p == nil || p.file != file {
 		return loadFastRecord(file)
 	}
 	<-p.done
+	if p.dropped {
+		return loadFastRecord(file)
+	}
 	fi, err := os.Stat(file)
 	switch {
 	case !p.ok && err != nil:

@@ -856,6 +856,7 @@ func TestPreloadRecord(t *testing.T) {
 		before string // the record's key before the preload ("": no file)
 		after  string // ... after it, before Open ("-": removed)
 		other  bool   // preloads another file
+		drop   bool   // Drop is called before Open
 		want   string // the key Open finds
 		reuse  bool   // Open takes the preloaded record
 	}{
@@ -865,6 +866,9 @@ func TestPreloadRecord(t *testing.T) {
 		{name: "created", before: "", after: "k2", want: "k2"},
 		{name: "none", want: "", reuse: true},
 		{name: "other file", before: "k1", after: "k1", other: true, want: "k1"},
+		{name: "dropped", before: "k1", after: "k1", drop: true, want: "k1"},
+		{name: "dropped, replaced", before: "k1", after: "k2", drop: true, want: "k2"},
+		{name: "dropped, none", before: "", after: "k2", drop: true, want: "k2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "actions")
@@ -884,6 +888,14 @@ func TestPreloadRecord(t *testing.T) {
 			default:
 				time.Sleep(10 * time.Millisecond) // another status-change time
 				write(t, file, tc.after)
+			}
+			if tc.drop {
+				if had := p.Drop(); had != (tc.before != "") {
+					t.Errorf("Drop says it let go of entries: %v, want %v", had, tc.before != "")
+				}
+				if p.r != nil {
+					t.Fatal("Drop kept the record it read")
+				}
 			}
 			r := p.record(file)
 			got := ""

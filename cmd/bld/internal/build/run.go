@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"bld/exec/buildlog"
@@ -68,16 +69,64 @@ type ExecOptions struct {
 	Warn func(msg string)
 	// Remote are the remote cache and executor, if any.
 	Remote Remote
-	// Preload is what Preload read ahead, if not nil.
-	Preload *cache.Preload
+	// ReadAhead is what StartReadAhead readied, if not nil.
+	ReadAhead *ReadAhead
 }
 
-// Preload starts reading, in the background, what Execute reads first of
-// the workspace l (the action cache's record), so that it overlaps with
-// Analyze; pass it to Execute in ExecOptions.Preload. What changed since
-// it was read (another build ran before this one took the workspace lock)
-// is read again.
-func Preload(l Layout) *cache.Preload { return cache.PreloadRecord(l.ActionRecord()) }
+// A ReadAhead is what a build readies before Analyze for the build most
+// often run, one that reuses the analysis snapshot (a no-op): collections
+// held off while what it loads stays live (ReserveHeap), and the action
+// cache's record, read in the background while the snapshot loads. Pass
+// it to Analyze (Request.ReadAhead) and to Execute (ExecOptions.ReadAhead).
+// A build that loads and analyzes instead lets both go before it starts:
+// the record (at 100,000 actions, ~60 MB) would be live beside all that
+// analysis keeps, and the heap's goal would follow a heap holding it and
+// the snapshot just decoded for nothing, twice that at the first
+// collection (a 100,000-action build that analyzed again and found every
+// action up to date peaked at 331-358 MiB, docs/benchmarks.md, mem8). The
+// record is then read by Execute, after the collection it starts: read
+// again as soon as analysis' garbage was collected, beside the graph's
+// checks and the snapshot's encoding, it came on top of a heap the
+// collection had left fragmented, and RSS rose by 50 MB there. What
+// changed since a read (another build ran before this one took the
+// workspace lock) is read again at Execute. A nil *ReadAhead readies
+// nothing.
+type ReadAhead struct {
+	endReserve func()
+	record     *cache.Preload
+	// dropped says that analyzing let go of what was read ahead, and
+	// droppedRecord that it held a record with entries.
+	dropped, droppedRecord bool
+}
+
+// StartReadAhead readies a build of the workspace l (see ReadAhead).
+func StartReadAhead(l Layout) *ReadAhead {
+	return &ReadAhead{endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord())}
+}
+
+// analyzing lets go of what r readied: the build loads and analyzes. It
+// reports whether that held a record with entries.
+func (r *ReadAhead) analyzing() bool {
+	if r == nil || r.dropped {
+		return r.recordDropped()
+	}
+	r.dropped = true
+	r.endReserve()
+	r.droppedRecord = r.record.Drop()
+	return r.droppedRecord
+}
+
+// recordDropped says whether analyzing let go of a record with entries
+// (the workspace was built before: Execute reads it again).
+func (r *ReadAhead) recordDropped() bool { return r != nil && r.droppedRecord }
+
+// preload is the record r read or is reading, for cache.Open (nil: none).
+func (r *ReadAhead) preload() *cache.Preload {
+	if r == nil {
+		return nil
+	}
+	return r.record
+}
 
 // loadFactor is how many bytes of heap a build that reuses the analysis
 // snapshot allocates, up to the end of a no-op, per byte of the snapshot
@@ -93,11 +142,12 @@ const (
 // ReserveHeap holds the garbage collector off while a build of the
 // workspace l loads what it keeps (heapgoal.Reserve): as much heap as
 // loadFactor times the sizes of the analysis snapshot and the action
-// record plus loadSlack, about what a no-op build allocates to its end. A build that analyzes
-// instead, or runs actions, follows its phases' policies from their start
+// record plus loadSlack, about what a no-op build allocates to its end. A
+// build that analyzes everything ends it before it starts (ReadAhead); one
+// that runs actions follows its phases' policies from their start
 // (heapgoal.Follow), and the reserve ends at the first collection, so a
 // reserve sized wrong costs at most that first collection's timing. The
-// function it returns ends the reserve at once (tests).
+// function it returns ends the reserve at once (ReadAhead, tests).
 func ReserveHeap(l Layout) (end func()) {
 	var n uint64
 	for _, f := range []string{l.AnalysisSnapshot(), l.ActionRecord()} {
@@ -185,6 +235,20 @@ type Outcome struct {
 // directory that cannot be opened: it is the user's to fix); what the run
 // did, failures included, is in the Outcome.
 func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
+	// A complete analysis let go of the action record read ahead
+	// (ReadAhead), and the cache reads it again below: a few large arrays
+	// (at 100,000 actions, 60 MB), which the pages analysis freed cannot
+	// hold (free, but scattered), so the runtime maps new ones. Those
+	// pages are collected and given back first: else RSS rose by the
+	// record's size on top of them (at 100,000 actions, to 286 MB against
+	// 240 at analysis' end, docs/benchmarks.md, mem8).
+	// (Not in a build of a workspace without a record, where nothing
+	// large is read here: mem6 measured the full build's peak no lower
+	// with it, docs/benchmarks.md.)
+	returned := plan.analyzed && o.ReadAhead.recordDropped()
+	if returned {
+		debug.FreeOSMemory()
+	}
 	st, err := store.Open(o.CacheDir, store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
@@ -204,7 +268,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		KeptFile:       o.Layout.RemoteOutputs(),
 		Stats:          plan.Stats,
 		ActionsFile:    o.Layout.ActionRecord(),
-		Preload:        o.Preload,
+		Preload:        o.ReadAhead.preload(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the action cache %s: %w", o.CacheDir, err)
@@ -255,8 +319,11 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	// for the base, as a build that loaded the snapshot must (what it
 	// loaded is live), let it grow by the headroom on top of that
 	// garbage: at 10,000 actions, to 41 MB of heap for 9 MB live.
+	// (When the pages were given back above, that collection ran after
+	// the snapshot's encoding: the heap as it is, the record on top of
+	// what it found live, is the base.)
 	follow := heapgoal.Follow
-	if plan.analyzed {
+	if plan.analyzed && !returned {
 		follow = heapgoal.FollowCollected
 	}
 	defer follow(heapgoal.Execution)()

@@ -1,9 +1,13 @@
 package build
 
 import (
+	"context"
 	"os"
 	"runtime/debug"
 	"testing"
+
+	"bld/exec/cache"
+	"bld/starlark/label"
 )
 
 // TestReserveHeap checks that ReserveHeap holds collections off for
@@ -46,5 +50,47 @@ func TestReserveHeap(t *testing.T) {
 	end()
 	if got := gogc(); got != 400 {
 		t.Errorf("GOGC after end = %d, want 400", got)
+	}
+}
+
+// TestReadAheadLetGoByCompleteAnalysis checks that a build that reuses the
+// analysis snapshot keeps the action record read ahead for it, and one
+// that analyzes everything (the snapshot made by another bld) lets it go.
+func TestReadAheadLetGoByCompleteAnalysis(t *testing.T) {
+	root := t.TempDir()
+	writeWorkspace(t, root, map[string]string{
+		"WORKSPACE.star": "",
+		"p/BUILD.star":   `genrule(name = "g", outs = ["g.txt"], cmd = "echo > $@")` + "\n",
+	})
+	l := Layout{Root: root}
+	if err := os.MkdirAll(l.StateDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.ActionRecord(), []byte("not a record\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pattern, err := label.ParsePattern("//p:g", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyze := func(identity string) (ra *ReadAhead, first *cache.Preload) {
+		t.Helper()
+		ra = StartReadAhead(l)
+		defer ra.endReserve()
+		first = ra.record
+		if _, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
+			r.Identity = identity
+			r.ReadAhead = ra
+		})); err != nil {
+			t.Fatal(err)
+		}
+		return ra, first
+	}
+	analyze("one") // writes the snapshot
+	if ra, first := analyze("one"); ra.record != first || ra.dropped {
+		t.Errorf("the snapshot reused: the record read ahead was replaced (dropped %v)", ra.dropped)
+	}
+	if ra, _ := analyze("another bld"); !ra.dropped {
+		t.Error("a complete analysis kept the record read ahead")
 	}
 }
