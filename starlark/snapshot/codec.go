@@ -86,7 +86,19 @@ type Head struct {
 
 // EncodeHead encodes s but for its Reads and Index, which it does not
 // read. It fails on a snapshot that cannot be saved (a nil action).
+// It is NewHead then Head.Encode.
 func EncodeHead(s *Snapshot) (*Head, error) {
+	h := NewHead(s)
+	if err := h.Encode(s); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// NewHead returns the Head of s before its encoding (Encode): its string
+// table and buffer allocated, sized for s, so that a caller can set the
+// heap's goal once they are (Analyze), then encode on another goroutine.
+func NewHead(s *Snapshot) *Head {
 	// Room for about as many distinct strings as a snapshot of
 	// generated rules has (an output, a command, a label, a target name
 	// per action, a path per read: about a source per action when the
@@ -99,11 +111,14 @@ func EncodeHead(s *Snapshot) (*Head, error) {
 	} else {
 		n += len(s.Actions)
 	}
-	e := newEncoder(n)
-	if err := e.head(s); err != nil {
-		return nil, err
-	}
-	return &Head{e: e}, nil
+	return &Head{e: newEncoder(n)}
+}
+
+// Encode encodes s, the snapshot given to NewHead, but for its Reads and
+// Index. It is called once, before Finish or Save; after an error the
+// Head is not to be used.
+func (h *Head) Encode(s *Snapshot) error {
+	return h.e.head(s)
 }
 
 // Finish encodes reads and index after the head and returns the bytes of
