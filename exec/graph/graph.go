@@ -29,6 +29,42 @@ type Graph struct {
 	// inputProducer[inputStart[i]:inputStart[i+1]].
 	inputProducer []int32
 	inputStart    []int32
+
+	// kept are the FieldsDigests of some of the actions (UseKeptDigests).
+	kept KeptDigests
+}
+
+// KeptDigests are the FieldsDigests of a list of actions, kept with them
+// where they were stored (the analysis snapshot), so that a build that
+// takes its actions from there hashes none of their descriptions:
+// Digests[i] is Actions[i].FieldsDigest().
+type KeptDigests struct {
+	Actions []*Action
+	Digests [][32]byte
+}
+
+// UseKeptDigests has g take the FieldsDigest of each of its actions that
+// is in k at the same index, the same *Action, from k, rather than compute
+// it: a graph made from k's actions with a few replaced (an incremental
+// analysis) computes only the digests of those. k must hold the true
+// digests of actions that are not changed afterwards (see KeptDigests):
+// they decide whether a recorded result is reused. Call it before g is
+// shared between goroutines.
+func (g *Graph) UseKeptDigests(k KeptDigests) {
+	if len(k.Digests) != len(k.Actions) {
+		return
+	}
+	g.kept = k
+}
+
+// FieldsDigest returns the FieldsDigest of action id: the one kept
+// (UseKeptDigests) if that is of this very action, else computed.
+func (g *Graph) FieldsDigest(id int) [32]byte {
+	a := g.Actions[id]
+	if id < len(g.kept.Actions) && g.kept.Actions[id] == a {
+		return g.kept.Digests[id]
+	}
+	return a.FieldsDigest()
 }
 
 // SourceChecker reports whether a source file (a workspace-relative path that

@@ -133,6 +133,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			plan, err := NewPlan(snap.Actions, snap.Goals, snap.SourceChecker(changes.Diff, workspace.NewView(root).IsFile))
 			if err == nil {
 				plan.useStats(changes.Stats)
+				plan.Graph.UseKeptDigests(snap.KeptDigests())
 			}
 			ph.Add("analysis snapshot", t)
 			return plan, err
