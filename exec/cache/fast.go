@@ -690,24 +690,33 @@ func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, boo
 	}
 	i := 0
 	for k, list := range [][]string{inputs, e.paths, a.Outputs} {
-		// With the graph, only the inputs of an action with dependencies
-		// and the files its depfile named can be outputs of actions
-		// found up to date.
-		seen := gs == nil || k == 0 && len(gs.g.Deps[aid]) > 0 || k == 1
 		for j, p := range list {
 			var st stamp
-			ok := false
+			// source: the graph says no action writes p, so a stat of
+			// it taken earlier in this build (Options.Stats) is its
+			// stat now. Outputs (k 2) are this action's own.
+			ok, source := false, false
 			switch {
-			case seen && k == 0 && gs != nil:
+			case gs == nil:
+				st, ok = c.seenStamp(p, nil)
+			case k == 0:
 				// keyedInputs is a prefix of AllInputs: the graph
 				// knows each one's producer.
 				if pid, isOut := gs.g.InputProducer(aid, j); isOut {
 					st, ok = gs.outputStamp(pid, p)
+				} else {
+					source = true
 				}
-			case seen:
-				st, ok = c.seenStamp(p, gs)
+			case k == 1:
+				// A file the depfile named: an output of another
+				// action (a generated header), or a source.
+				if pid, isOut := gs.g.Producer(p); isOut {
+					st, ok = gs.outputStamp(pid, p)
+				} else {
+					source = true
+				}
 			}
-			if !ok && !filepath.IsAbs(p) {
+			if !ok && source && !filepath.IsAbs(p) {
 				var fst filestat.Stat
 				if fst, ok = c.opts.Stats.Lookup(p); ok {
 					if !fst.Mode.IsRegular() {

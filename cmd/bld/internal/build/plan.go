@@ -529,13 +529,10 @@ func NewPlan(actions []*graph.Action, goals []string, isFile graph.SourceChecker
 	return &Plan{Graph: g, Goals: ids}, nil
 }
 
-// useStats hands the plan's build the stats of stats that are not of a
-// file its actions write (see filestat.Set).
+// useStats hands the plan's build the stats that the staleness check
+// took; they may hold outputs of the plan's actions, which the build's
+// check never takes from them (see filestat.Set).
 func (p *Plan) useStats(stats *filestat.Set) {
-	stats.Drop(func(rel string) bool {
-		_, ok := p.Graph.Producer(rel)
-		return ok
-	})
 	p.Stats = stats
 }
 
