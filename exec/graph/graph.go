@@ -41,6 +41,10 @@ type Graph struct {
 type KeptDigests struct {
 	Actions []*Action
 	Digests [][32]byte
+	// Replaced, if not nil, holds the digests of the actions at those
+	// indices instead of Digests (what a snapshot's patch replaced:
+	// Digests is then the base's, kept as read, not copied).
+	Replaced map[int][32]byte
 }
 
 // UseKeptDigests has g take the FieldsDigest of each of its actions that
@@ -57,12 +61,26 @@ func (g *Graph) UseKeptDigests(k KeptDigests) {
 	g.kept = k
 }
 
+// Digest returns the digest k keeps for a at index id, if k keeps one
+// for that very action there.
+func (k *KeptDigests) Digest(id int, a *Action) ([32]byte, bool) {
+	if id < 0 || id >= len(k.Actions) || k.Actions[id] != a || id >= len(k.Digests) {
+		return [32]byte{}, false
+	}
+	if len(k.Replaced) > 0 {
+		if d, ok := k.Replaced[id]; ok {
+			return d, true
+		}
+	}
+	return k.Digests[id], true
+}
+
 // FieldsDigest returns the FieldsDigest of action id: the one kept
 // (UseKeptDigests) if that is of this very action, else computed.
 func (g *Graph) FieldsDigest(id int) [32]byte {
 	a := g.Actions[id]
-	if id < len(g.kept.Actions) && g.kept.Actions[id] == a {
-		return g.kept.Digests[id]
+	if d, ok := g.kept.Digest(id, a); ok {
+		return d
 	}
 	return a.FieldsDigest()
 }

@@ -411,6 +411,16 @@ func TestUseKeptDigests(t *testing.T) {
 	if moved.FieldsDigest(1) != a.FieldsDigest() || moved.FieldsDigest(0) != b.FieldsDigest() {
 		t.Error("actions at other indices took kept digests")
 	}
+	// A patch's digests replace the base's at their indices.
+	other := [32]byte{9}
+	same, err := New([]*Action{a, b}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same.UseKeptDigests(KeptDigests{Actions: kept.Actions, Digests: kept.Digests, Replaced: map[int][32]byte{1: other}})
+	if same.FieldsDigest(0) != marker || same.FieldsDigest(1) != other {
+		t.Error("a replaced digest was not taken, or the base's was not")
+	}
 	none, _ := New([]*Action{a}, nil)
 	none.UseKeptDigests(KeptDigests{Actions: []*Action{a}}) // no digests: ignored
 	if none.FieldsDigest(0) != a.FieldsDigest() {

@@ -462,13 +462,7 @@ func decodeFile(data []byte, owned bool) (*Loaded, error) {
 	if d.err != nil || d.pos != len(d.data) || !p.apply(s) {
 		return nil, errCorrupt
 	}
-	if len(p.digests) > 0 {
-		// Not in place: the base's digests may be the file's bytes.
-		l.digests = slices.Clone(l.digests)
-		for i, dg := range p.digests {
-			l.digests[i] = dg
-		}
-	}
+
 	l.patch = p
 	return l, nil
 }

@@ -59,7 +59,8 @@ type Loaded struct {
 	base []byte
 	// patch is the patch the file held, applied to Snapshot; nil if none.
 	patch *patch
-	// digests are the FieldsDigests of Snapshot's Actions, in order
+	// digests are the FieldsDigests of the base's actions, in order,
+	// those of the actions the patch replaced in patch.digests
 	// (KeptDigests).
 	digests [][32]byte
 }
@@ -68,7 +69,11 @@ type Loaded struct {
 // them, for graph.Graph.UseKeptDigests: l's Actions are never changed
 // after Open (Patch and Reassemble make new lists).
 func (l *Loaded) KeptDigests() graph.KeptDigests {
-	return graph.KeptDigests{Actions: l.Actions, Digests: l.digests}
+	k := graph.KeptDigests{Actions: l.Actions, Digests: l.digests}
+	if l.patch != nil {
+		k.Replaced = l.patch.digests
+	}
+	return k
 }
 
 // A patch is what incremental analyses changed in a snapshot, each change

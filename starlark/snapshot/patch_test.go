@@ -234,15 +234,19 @@ func TestPatchFarIndex(t *testing.T) {
 }
 
 // checkKeptDigests checks that the digests l kept are those of its
-// actions, one for each: they decide whether a recorded result is reused.
+// actions, one for each, as a graph takes them (Digest): they decide
+// whether a recorded result is reused.
 func checkKeptDigests(t *testing.T, name string, l *Loaded) {
 	t.Helper()
 	k := l.KeptDigests()
 	if len(k.Digests) != len(l.Actions) || len(k.Actions) != len(l.Actions) {
 		t.Fatalf("%s: %d digests kept for %d actions", name, len(k.Digests), len(l.Actions))
 	}
+	if l.Patched() != (len(k.Replaced) > 0) {
+		t.Errorf("%s: patched %v, but %d digests replaced", name, l.Patched(), len(k.Replaced))
+	}
 	for i, a := range l.Actions {
-		if k.Actions[i] != a || k.Digests[i] != a.FieldsDigest() {
+		if d, ok := k.Digest(i, a); !ok || d != a.FieldsDigest() {
 			t.Errorf("%s: action %d (%s): the digest kept is not its FieldsDigest", name, i, a.Owner)
 		}
 	}
