@@ -92,9 +92,11 @@ import (
 
 // Options configure a Cache.
 type Options struct {
-	// Stats are stats of workspace files taken earlier in this build, of
-	// files the build does not write: the up-to-date check uses them
-	// instead of stat'ing those files again. Nil means none.
+	// Stats are stats of workspace files taken earlier in this build:
+	// the up-to-date check of an action of a graph (CheckIn) uses them
+	// instead of stat'ing again the files that no action of the graph
+	// writes; those it writes may be in it, and are stat'ed. Nil means
+	// none.
 	Stats *filestat.Set
 	// Explain makes Check compare a missed action with its last run in
 	// this workspace and say exactly what changed; without it, Reason is

@@ -97,7 +97,7 @@ const (
 	actionsHeader = "bld-actions 3\n"
 	// descVersion starts every description digest: change it when what
 	// a key covers changes, so that records of the old keys are not used.
-	descVersion = "bld-fast-4"
+	descVersion = "bld-fast-5"
 )
 
 // A fastEntry is the record of one action. It is never modified once in
@@ -605,39 +605,27 @@ func actionID(outputs []string) string {
 	return strings.Join(outputs, "\x00")
 }
 
-// descDigest digests what a's key depends on besides file contents; tool
-// is the (memo) path argv[0] resolves to, and programs the paths of the
-// programs a compiler driver runs (hashTool's, in its order; nil for
-// another tool).
-func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]byte {
-	var arr [1024]byte
+// descDigest digests what a's key depends on besides file contents: its
+// own fields (graph's FieldsDigest, kept in the analysis snapshot, so a
+// no-op hashes no action's description), and what the cache adds to run
+// it; fields is a's FieldsDigest, tool the (memo) path argv[0] resolves
+// to, and programs the paths of the programs a compiler driver runs
+// (hashTool's, in its order; nil for another tool).
+func (c *Cache) descDigest(a *graph.Action, fields [32]byte, tool string, programs []string) [32]byte {
+	var arr [512]byte
 	buf := arr[:0]
 	add := func(s string) {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}
-	list := func(l []string) {
-		buf = binary.AppendUvarint(buf, uint64(len(l)))
-		for _, s := range l {
-			add(s)
-		}
-	}
 	add(descVersion)
-	if len(a.Argv) == 0 {
-		add("write")
-		buf = binary.AppendUvarint(buf, uint64(len(a.Content())))
-		buf = append(buf, a.Content()...)
-		if a.Executable {
-			add("0755")
-		} else {
-			add("0644")
-		}
-	} else {
-		add("run")
-		list(a.Argv)
-		list(a.Env)
+	buf = append(buf, fields[:]...)
+	if len(a.Argv) > 0 {
 		add(tool)
-		list(programs)
+		buf = binary.AppendUvarint(buf, uint64(len(programs)))
+		for _, p := range programs {
+			add(p)
+		}
 		if c.opts.FixedExecRoot && !a.NoSandbox {
 			add(graph.SandboxExecRoot)
 		} else {
@@ -649,17 +637,6 @@ func (c *Cache) descDigest(a *graph.Action, tool string, programs []string) [32]
 			add("sandboxed")
 		} else {
 			add("unsandboxed")
-		}
-	}
-	list(a.Inputs)
-	list(a.Discoverable())
-	add(a.Depfile())
-	list(a.Outputs)
-	buf = binary.AppendUvarint(buf, uint64(len(a.ExecProperties())))
-	if len(a.ExecProperties()) > 0 { // sorting no keys still allocates
-		for _, name := range slices.Sorted(maps.Keys(a.ExecProperties())) {
-			add(name)
-			add(a.ExecProperties()[name])
 		}
 	}
 	return sha256.Sum256(buf)
@@ -721,29 +698,47 @@ func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, boo
 	if tool != "" {
 		n++
 	}
-	if len(e.stamps) != n || c.descDigest(a, tool, programs) != e.desc {
+	if len(e.stamps) != n {
+		return "", false
+	}
+	var fields [32]byte
+	if gs != nil {
+		fields = gs.g.FieldsDigest(aid) // kept in the analysis snapshot: no hashing
+	} else {
+		fields = a.FieldsDigest()
+	}
+	if c.descDigest(a, fields, tool, programs) != e.desc {
 		return "", false
 	}
 	i := 0
 	for k, list := range [][]string{inputs, e.paths, a.Outputs} {
-		// With the graph, only the inputs of an action with dependencies
-		// and the files its depfile named can be outputs of actions
-		// found up to date.
-		seen := gs == nil || k == 0 && len(gs.g.Deps[aid]) > 0 || k == 1
 		for j, p := range list {
 			var st stamp
-			ok := false
+			// source: the graph says no action writes p, so a stat of
+			// it taken earlier in this build (Options.Stats) is its
+			// stat now. Outputs (k 2) are this action's own.
+			ok, source := false, false
 			switch {
-			case seen && k == 0 && gs != nil:
+			case gs == nil:
+				st, ok = c.seenStamp(p, nil)
+			case k == 0:
 				// keyedInputs is a prefix of AllInputs: the graph
 				// knows each one's producer.
 				if pid, isOut := gs.g.InputProducer(aid, j); isOut {
 					st, ok = gs.outputStamp(pid, p)
+				} else {
+					source = true
 				}
-			case seen:
-				st, ok = c.seenStamp(p, gs)
+			case k == 1:
+				// A file the depfile named: an output of another
+				// action (a generated header), or a source.
+				if pid, isOut := gs.g.Producer(p); isOut {
+					st, ok = gs.outputStamp(pid, p)
+				} else {
+					source = true
+				}
 			}
-			if !ok && !filepath.IsAbs(p) {
+			if !ok && source && !filepath.IsAbs(p) {
 				var fst filestat.Stat
 				if fst, ok = c.opts.Stats.Lookup(p); ok {
 					if !fst.Mode.IsRegular() {
@@ -1014,7 +1009,7 @@ func (c *Cache) fastEntryFor(a *graph.Action, ki *keyInfo, outs []outputFile) (*
 			programs = append(programs, f.Path)
 		}
 	}
-	e.desc = c.descDigest(a, tool, programs)
+	e.desc = c.descDigest(a, a.FieldsDigest(), tool, programs)
 	return e, true
 }
 

@@ -945,3 +945,142 @@ func TestFastRecordSaveStreams(t *testing.T) {
 		t.Errorf("loaded %d entries, want 301 (300 and the empty place of missing)", n)
 	}
 }
+
+// TestFastPathKeptDigests: the up-to-date check takes an action's fields
+// digest from the graph (what the analysis snapshot kept): with the true
+// digests every action is decided by its record; a digest kept for an
+// action that is not the one checked is not its own, so that action is
+// not decided by its record (the slow path finds it up to date by its
+// key), and an action changed since (a new *Action, as an analysis makes)
+// is hashed afresh and runs.
+func TestFastPathKeptDigests(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	defer closeCache(t, c)
+	settle(t, c, root, actions)
+	check := func(name string, acts []*graph.Action, kept graph.KeptDigests) (ran []string, fast int) {
+		t.Helper()
+		c.forgetFiles()
+		g, err := graph.New(acts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.UseKeptDigests(kept)
+		before := c.fastHitCount()
+		for i, a := range acts {
+			chk, err := c.CheckIn(context.Background(), g, i)
+			if err != nil {
+				t.Fatalf("%s: Check %s: %v", name, a.Owner, err)
+			}
+			if !chk.UpToDate {
+				ran = append(ran, a.Owner)
+			}
+		}
+		return ran, c.fastHitCount() - before
+	}
+	digests := make([][32]byte, len(actions))
+	for i, a := range actions {
+		digests[i] = a.FieldsDigest()
+	}
+	if ran, fast := check("true digests", actions, graph.KeptDigests{Actions: actions, Digests: digests}); len(ran) != 0 || fast != len(actions) {
+		t.Errorf("true digests: ran %v, %d fast; want none ran, %d fast", ran, fast, len(actions))
+	}
+	wrong := slices.Clone(digests)
+	wrong[1] = digests[0]
+	if ran, fast := check("b's digest wrong", actions, graph.KeptDigests{Actions: actions, Digests: wrong}); len(ran) != 0 || fast != len(actions)-1 {
+		t.Errorf("b's digest wrong: ran %v, %d fast; want none ran, %d fast", ran, fast, len(actions)-1)
+	}
+	// b's command changed in a new action: the kept digest (of the old
+	// b) is not taken, and b misses.
+	changed := slices.Clone(actions)
+	nb := *actions[1]
+	nb.Argv = []string{"tools/cc", "-O2", "-c", "src/b.c", "-o", "bld-out/b.o"}
+	changed[1] = &nb
+	if ran, _ := check("b changed", changed, graph.KeptDigests{Actions: actions, Digests: digests}); !slices.Contains(ran, "//:b") {
+		t.Errorf("b changed: ran %v, want //:b among them", ran)
+	}
+}
+
+// TestDescDigestCovers: the description digest of a command changes with
+// its fields digest, its tool, its compiler driver's programs, its exec
+// root and whether it is sandboxed; a write's with its fields only.
+func TestDescDigestCovers(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	run := &graph.Action{Argv: []string{"cc", "-c", "a.c"}, Inputs: []string{"a.c"}, Outputs: []string{"a.o"}}
+	unsandboxed := &graph.Action{Argv: run.Argv, Inputs: run.Inputs, Outputs: run.Outputs, NoSandbox: true}
+	write := &graph.Action{Outputs: []string{"w"}, More: &graph.More{Content: []byte("x")}}
+	plain := openCache(t, dir, root, Options{})
+	defer closeCache(t, plain)
+	fixed := openCache(t, t.TempDir(), root, Options{FixedExecRoot: true})
+	defer closeCache(t, fixed)
+	sandboxed := openCache(t, t.TempDir(), root, Options{Sandboxed: true})
+	defer closeCache(t, sandboxed)
+	f := run.FieldsDigest()
+	base := plain.descDigest(run, f, "/usr/bin/cc", nil)
+	for name, d := range map[string][32]byte{
+		"fields":    plain.descDigest(run, [32]byte{1}, "/usr/bin/cc", nil),
+		"tool":      plain.descDigest(run, f, "/usr/local/bin/cc", nil),
+		"programs":  plain.descDigest(run, f, "/usr/bin/cc", []string{"/usr/lib/gcc/cc1"}),
+		"exec root": fixed.descDigest(run, f, "/usr/bin/cc", nil),
+		"sandboxed": sandboxed.descDigest(run, f, "/usr/bin/cc", nil),
+	} {
+		if d == base {
+			t.Errorf("a different %s left the description digest unchanged", name)
+		}
+	}
+	// NoSandbox takes the action out of the fixed root and the sandbox.
+	if fixed.descDigest(unsandboxed, f, "/usr/bin/cc", nil) != base || sandboxed.descDigest(unsandboxed, f, "/usr/bin/cc", nil) != base {
+		t.Error("an action with NoSandbox has another description digest under a fixed root or the sandbox")
+	}
+	wf := write.FieldsDigest()
+	if plain.descDigest(write, wf, "", nil) != sandboxed.descDigest(write, wf, "", nil) || plain.descDigest(write, wf, "", nil) == plain.descDigest(write, f, "", nil) {
+		t.Error("a write's description digest does not follow its fields alone")
+	}
+}
+
+// TestFastPathStatsOfOutputs: the stats taken earlier in the build may hold
+// outputs of the graph's actions (filestat.Set's contract: nobody drops
+// them); the check never trusts them for a path an action writes. An
+// output edited after they were taken is found changed: its action is not
+// decided by its record, nor is the action that reads it.
+func TestFastPathStatsOfOutputs(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	settle(t, c, root, actions)
+	closeCache(t, c)
+
+	stats := filestat.New(0)
+	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		stats.Add(filepath.ToSlash(rel), filestat.Of(fi))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := stats.Lookup("bld-out/a.o"); !ok {
+		t.Fatal("the stats hold no bld-out/a.o")
+	}
+	time.Sleep(20 * time.Millisecond) // past the clock tick of the stats
+	if err := os.WriteFile(filepath.Join(root, "bld-out/a.o"), []byte("poison"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = openCache(t, dir, root, Options{Stats: stats})
+	defer closeCache(t, c)
+	r, fast := fastBuild(t, c, root, actions)
+	if len(r.ran) != 0 || fast != 2 {
+		t.Errorf("a.o edited: ran %v, %d fast; want none ran, 2 fast (b and cfg)", r.ran, fast)
+	}
+	expectOutputs(t, root, actions, sampleFiles)
+}

@@ -115,15 +115,20 @@ func (s *scheduler) checkWave(ctx context.Context, wave []int, limit int, buf []
 	clear(evs)
 	var next, misses atomic.Int64
 	work := func() {
+		// One clock reading per check: a check starts when the one
+		// before it on this goroutine ended (two readings were ~4 ms
+		// of a 10,000-action no-op's CPU).
+		now := time.Now()
 		for ctx.Err() == nil && misses.Load() < int64(limit) {
 			i := int(next.Add(1) - 1)
 			if i >= len(wave) {
 				return
 			}
 			id := wave[i]
-			start := time.Now()
+			start := now
 			c, err := s.check(ctx, id)
-			evs[i] = checkedEvent{event{kind: evChecked, id: id, check: c, err: err, start: start, end: time.Now()}, true}
+			now = time.Now()
+			evs[i] = checkedEvent{event{kind: evChecked, id: id, check: c, err: err, start: start, end: now}, true}
 			if err != nil || !c.UpToDate {
 				misses.Add(1)
 			}

@@ -9,7 +9,13 @@
 // checkout sits in, and can be printed, cached, run locally or sent to a remote executor.
 package graph
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"maps"
+	"slices"
+	"time"
+)
 
 // SandboxExecRoot is the absolute path at which a sandboxed action sees its
 // exec root (its inputs, at their workspace-relative paths) when the
@@ -249,4 +255,60 @@ func (a *Action) Message() string {
 		return a.Description
 	}
 	return a.Mnemonic + " " + a.Owner
+}
+
+// fieldsVersion starts what FieldsDigest hashes: change it when what the
+// digest covers, or its encoding, changes (and with it the version of
+// every stored form that keeps digests, such as the analysis snapshot's).
+const fieldsVersion = "bld-fields-1"
+
+// FieldsDigest returns the SHA-256 of the fields of a that its action key
+// covers besides file contents: what it runs (Argv, Env) or writes
+// (Content, Executable), Inputs, Discoverable, Depfile, Outputs and
+// ExecProperties. Two actions that differ in any of these have different
+// digests; the fields that only schedule or display an action (Owner,
+// Mnemonic, Timeout, Group, ...) are not in it. The action cache builds
+// its records' description digests on it (exec/cache), through
+// Graph.FieldsDigest, which may have it without hashing (KeptDigests).
+func (a *Action) FieldsDigest() [32]byte {
+	var arr [1024]byte // most actions' descriptions fit: no allocation
+	buf := arr[:0]
+	add := func(s string) {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	list := func(l []string) {
+		buf = binary.AppendUvarint(buf, uint64(len(l)))
+		for _, s := range l {
+			add(s)
+		}
+	}
+	add(fieldsVersion)
+	if len(a.Argv) == 0 {
+		add("write")
+		buf = binary.AppendUvarint(buf, uint64(len(a.Content())))
+		buf = append(buf, a.Content()...)
+		if a.Executable {
+			add("0755")
+		} else {
+			add("0644")
+		}
+	} else {
+		add("run")
+		list(a.Argv)
+		list(a.Env)
+	}
+	list(a.Inputs)
+	list(a.Discoverable())
+	add(a.Depfile())
+	list(a.Outputs)
+	props := a.ExecProperties()
+	buf = binary.AppendUvarint(buf, uint64(len(props)))
+	if len(props) > 0 { // sorting no keys still allocates
+		for _, name := range slices.Sorted(maps.Keys(props)) {
+			add(name)
+			add(props[name])
+		}
+	}
+	return sha256.Sum256(buf)
 }

@@ -29,6 +29,60 @@ type Graph struct {
 	// inputProducer[inputStart[i]:inputStart[i+1]].
 	inputProducer []int32
 	inputStart    []int32
+
+	// kept are the FieldsDigests of some of the actions (UseKeptDigests).
+	kept KeptDigests
+}
+
+// KeptDigests are the FieldsDigests of a list of actions, kept with them
+// where they were stored (the analysis snapshot), so that a build that
+// takes its actions from there hashes none of their descriptions:
+// Digests[i] is Actions[i].FieldsDigest().
+type KeptDigests struct {
+	Actions []*Action
+	Digests [][32]byte
+	// Replaced, if not nil, holds the digests of the actions at those
+	// indices instead of Digests (what a snapshot's patch replaced:
+	// Digests is then the base's, kept as read, not copied).
+	Replaced map[int][32]byte
+}
+
+// UseKeptDigests has g take the FieldsDigest of each of its actions that
+// is in k at the same index, the same *Action, from k, rather than compute
+// it: a graph made from k's actions with a few replaced (an incremental
+// analysis) computes only the digests of those. k must hold the true
+// digests of actions that are not changed afterwards (see KeptDigests):
+// they decide whether a recorded result is reused. Call it before g is
+// shared between goroutines.
+func (g *Graph) UseKeptDigests(k KeptDigests) {
+	if len(k.Digests) != len(k.Actions) {
+		return
+	}
+	g.kept = k
+}
+
+// Digest returns the digest k keeps for a at index id, if k keeps one
+// for that very action there.
+func (k *KeptDigests) Digest(id int, a *Action) ([32]byte, bool) {
+	if id < 0 || id >= len(k.Actions) || k.Actions[id] != a || id >= len(k.Digests) {
+		return [32]byte{}, false
+	}
+	if len(k.Replaced) > 0 {
+		if d, ok := k.Replaced[id]; ok {
+			return d, true
+		}
+	}
+	return k.Digests[id], true
+}
+
+// FieldsDigest returns the FieldsDigest of action id: the one kept
+// (UseKeptDigests) if that is of this very action, else computed.
+func (g *Graph) FieldsDigest(id int) [32]byte {
+	a := g.Actions[id]
+	if d, ok := g.kept.Digest(id, a); ok {
+		return d
+	}
+	return a.FieldsDigest()
 }
 
 // SourceChecker reports whether a source file (a workspace-relative path that

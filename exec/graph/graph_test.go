@@ -3,8 +3,10 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
@@ -283,5 +285,145 @@ func TestMore(t *testing.T) {
 	a.SetMore(More{Content: []byte{}})
 	if a.More == nil || a.Content() == nil {
 		t.Errorf("SetMore with an empty, non-nil Content dropped it: %+v", a.More)
+	}
+}
+
+// TestFieldsDigestCoversKey changes each field of an action in turn: one
+// its key covers must change FieldsDigest (an action's key is a function
+// of everything it reads and runs: a field left out would reuse the result
+// of another command), one it does not must leave it. Every field of
+// Action and More is in one list or the other, so a new field fails here
+// until it is placed.
+func TestFieldsDigestCoversKey(t *testing.T) {
+	run := func() *Action {
+		return &Action{
+			Owner: "//p:a", Mnemonic: "Genrule", Description: "making a",
+			Argv: []string{"sh", "-c", "cat $1"}, Env: []string{"A=1", "PATH=/bin"},
+			Inputs: []string{"p/a.c", "p/b.h"}, Outputs: []string{"bld-out/p/a.o", "bld-out/p/a.d"},
+			More: &More{Discoverable: []string{"p/c.h"}, Depfile: "bld-out/p/a.d",
+				ExecProperties: map[string]string{"OSFamily": "linux", "pool": "big"},
+				JobserverStyle: "fifo", Timeout: time.Second, Group: "g", Hint: "h", Pipeline: "//p:pgo", Stage: "train"},
+		}
+	}
+	write := func() *Action {
+		return &Action{Owner: "//p:w", Mnemonic: "FileWrite", Outputs: []string{"bld-out/p/w"},
+			More: &More{Content: []byte("hello\n")}}
+	}
+	keyed := map[string]func(a *Action){
+		"Argv":    func(a *Action) { a.Argv = []string{"sh", "-c", "cat $2"} },
+		"Argv+":   func(a *Action) { a.Argv = append(a.Argv, "x") },
+		"Argv/":   func(a *Action) { a.Argv = []string{"sh", "-c cat", "$1"} }, // same bytes, other split
+		"Env":     func(a *Action) { a.Env = []string{"A=2", "PATH=/bin"} },
+		"Inputs":  func(a *Action) { a.Inputs = []string{"p/a.c"} },
+		"Outputs": func(a *Action) { a.Outputs = []string{"bld-out/p/a.o", "bld-out/p/b.d"} },
+		"Content": func(a *Action) { a.Edit().Content = []byte("hello") },
+		"Discoverable": func(a *Action) {
+			a.Edit().Discoverable = []string{"p/c.h", "p/d.h"}
+		},
+		"Depfile":        func(a *Action) { a.Edit().Depfile = "" },
+		"ExecProperties": func(a *Action) { a.Edit().ExecProperties = map[string]string{"OSFamily": "linux", "pool": "small"} },
+		"Executable":     func(a *Action) { a.Executable = true }, // of a write action
+		"InputsToDiscoverable": func(a *Action) {
+			a.Inputs = []string{"p/a.c"}
+			a.Edit().Discoverable = []string{"p/b.h", "p/c.h"}
+		},
+	}
+	unkeyed := map[string]func(a *Action){
+		"Owner": func(a *Action) { a.Owner = "//q:a" }, "Mnemonic": func(a *Action) { a.Mnemonic = "X" },
+		"Description": func(a *Action) { a.Description = "" }, "Jobserver": func(a *Action) { a.Jobserver = true },
+		// NoSandbox is in the cache's part of the key (exec/cache's
+		// descDigest), as are the tool and its programs.
+		"NoSandbox": func(a *Action) { a.NoSandbox = true },
+		"NoCache":   func(a *Action) { a.NoCache = true }, "Test": func(a *Action) { a.Test = true },
+		"QuietOutput": func(a *Action) { a.QuietOutput = true }, "QuietFailure": func(a *Action) { a.QuietFailure = true },
+		"AllowDaemon": func(a *Action) { a.AllowDaemon = true }, "NoRemoteExec": func(a *Action) { a.NoRemoteExec = true },
+		"NoRemoteCache": func(a *Action) { a.NoRemoteCache = true }, "Serial": func(a *Action) { a.Serial = true },
+		"JobserverStyle": func(a *Action) { a.Edit().JobserverStyle = "pipe" },
+		"Timeout":        func(a *Action) { a.Edit().Timeout = time.Minute },
+		"Group":          func(a *Action) { a.Edit().Group = "" }, "Hint": func(a *Action) { a.Edit().Hint = "" },
+		"Pipeline": func(a *Action) { a.Edit().Pipeline = "" }, "Stage": func(a *Action) { a.Edit().Stage = "" },
+	}
+	for name, change := range keyed {
+		base := run
+		if name == "Content" || name == "Executable" {
+			base = write
+		}
+		a, b := base(), base()
+		change(b)
+		if a.FieldsDigest() == b.FieldsDigest() {
+			t.Errorf("changing %s left FieldsDigest unchanged", name)
+		}
+	}
+	for name, change := range unkeyed {
+		a, b := run(), run()
+		change(b)
+		if a.FieldsDigest() != b.FieldsDigest() {
+			t.Errorf("changing %s, which the key does not cover here, changed FieldsDigest", name)
+		}
+	}
+	if run().FieldsDigest() != run().FieldsDigest() || write().FieldsDigest() != write().FieldsDigest() {
+		t.Error("FieldsDigest differs between equal actions")
+	}
+	// A write action and a command are never confused.
+	if (&Action{Outputs: []string{"o"}}).FieldsDigest() == (&Action{Argv: []string{"true"}, Outputs: []string{"o"}}).FieldsDigest() {
+		t.Error("a write of nothing and the command true have one FieldsDigest")
+	}
+	// Every field is placed.
+	for _, typ := range []reflect.Type{reflect.TypeOf(Action{}), reflect.TypeOf(More{})} {
+		for i := range typ.NumField() {
+			name := typ.Field(i).Name
+			if name == "More" {
+				continue
+			}
+			if keyed[name] == nil && unkeyed[name] == nil {
+				t.Errorf("field %s.%s is in neither list: decide whether FieldsDigest covers it", typ.Name(), name)
+			}
+		}
+	}
+}
+
+// TestUseKeptDigests: a graph takes the digest kept for an action only
+// for that very action at that index; one replaced (an incremental
+// analysis' new action) or moved is hashed.
+func TestUseKeptDigests(t *testing.T) {
+	a := &Action{Argv: []string{"touch", "a"}, Outputs: []string{"a"}}
+	b := &Action{Argv: []string{"touch", "b"}, Outputs: []string{"b"}}
+	b2 := &Action{Argv: []string{"touch", "b", "again"}, Outputs: []string{"b"}}
+	marker := [32]byte{1, 2, 3} // not any action's digest: shows where the kept one is used
+	kept := KeptDigests{Actions: []*Action{a, b}, Digests: [][32]byte{marker, b.FieldsDigest()}}
+
+	g, err := New([]*Action{a, b2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.UseKeptDigests(kept)
+	if got := g.FieldsDigest(0); got != marker {
+		t.Errorf("action 0, kept: FieldsDigest = %x, want the kept %x", got[:4], marker[:4])
+	}
+	if got := g.FieldsDigest(1); got != b2.FieldsDigest() {
+		t.Errorf("action 1, replaced: FieldsDigest = %x, want b2's own", got[:4])
+	}
+	moved, err := New([]*Action{b, a}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved.UseKeptDigests(kept)
+	if moved.FieldsDigest(1) != a.FieldsDigest() || moved.FieldsDigest(0) != b.FieldsDigest() {
+		t.Error("actions at other indices took kept digests")
+	}
+	// A patch's digests replace the base's at their indices.
+	other := [32]byte{9}
+	same, err := New([]*Action{a, b}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same.UseKeptDigests(KeptDigests{Actions: kept.Actions, Digests: kept.Digests, Replaced: map[int][32]byte{1: other}})
+	if same.FieldsDigest(0) != marker || same.FieldsDigest(1) != other {
+		t.Error("a replaced digest was not taken, or the base's was not")
+	}
+	none, _ := New([]*Action{a}, nil)
+	none.UseKeptDigests(KeptDigests{Actions: []*Action{a}}) // no digests: ignored
+	if none.FieldsDigest(0) != a.FieldsDigest() {
+		t.Error("a graph with digests missing did not hash")
 	}
 }

@@ -36,12 +36,18 @@ import (
 // meaning nil, then its elements; maps are written in key order, so that
 // the same snapshot gives the same bytes. (The table comes last so that
 // the encoder writes the fields once, into the file's buffer, as it
-// meets the strings.)
+// meets the strings.) The actions are followed by their FieldsDigests
+// (exec/graph), 32 bytes each, one after the other: a build that takes
+// its actions from the snapshot hashes none of their descriptions for
+// its up-to-date check (Loaded.KeptDigests).
 //
 // A patch may follow (patch.go). A file whose length, checksum, magic or
 // structure is wrong, in its base or its patch, is not a snapshot: Decode
 // reports it and Load treats it as absent.
-const fileMagic = "bldsnap6"
+//
+// bldsnap7 added the digests: a file of an earlier format is not a
+// snapshot (its magic differs), so it is analyzed again, never misread.
+const fileMagic = "bldsnap7"
 
 const headerLen = len(fileMagic) + 8 + 4
 
@@ -321,6 +327,10 @@ func (e *encoder) head(s *Snapshot) error {
 		}
 		e.action(a)
 	}
+	for _, a := range s.Actions {
+		d := a.FieldsDigest()
+		e.buf = append(e.buf, d[:]...)
+	}
 	e.strings(s.Goals)
 	return nil
 }
@@ -452,7 +462,7 @@ func decodeFile(data []byte, owned bool) (*Loaded, error) {
 	if d.err != nil || d.pos != len(d.data) {
 		return nil, errCorrupt
 	}
-	l := &Loaded{Snapshot: s, base: data[:len(data)-len(rest)]}
+	l := &Loaded{Snapshot: s, base: data[:len(data)-len(rest)], digests: d.digests}
 	if len(rest) == 0 {
 		return l, nil
 	}
@@ -467,6 +477,7 @@ func decodeFile(data []byte, owned bool) (*Loaded, error) {
 	if d.err != nil || d.pos != len(d.data) || !p.apply(s) {
 		return nil, errCorrupt
 	}
+
 	l.patch = p
 	return l, nil
 }
@@ -516,6 +527,8 @@ type decoder struct {
 	// slab is where string slices are carved from, to allocate them a
 	// few thousand at a time.
 	slab []string
+	// digests are the actions' FieldsDigests, as snapshot read them.
+	digests [][32]byte
 }
 
 func (d *decoder) fail() {
@@ -682,11 +695,36 @@ func (d *decoder) snapshot() *Snapshot {
 				return nil
 			}
 		}
+		d.digests = d.digestList(n)
 	}
 	s.Goals = d.strings()
 	s.Reads = d.reads()
 	s.Index = d.index()
 	return s
+}
+
+// digestList reads n digests of 32 bytes, one after the other: pieces of
+// the data read when the decoder owns it (which is never modified), so
+// that 100,000 actions' digests are not copied.
+func (d *decoder) digestList(n int) [][32]byte {
+	if n == 0 || d.err != nil {
+		return nil
+	}
+	if n > (len(d.data)-d.pos)/32 {
+		d.fail()
+		return nil
+	}
+	var out [][32]byte
+	if d.owned {
+		out = unsafe.Slice((*[32]byte)(unsafe.Pointer(&d.data[d.pos])), n)
+	} else {
+		out = make([][32]byte, n)
+		for i := range out {
+			copy(out[i][:], d.data[d.pos+32*i:])
+		}
+	}
+	d.pos += 32 * n
+	return out
 }
 
 func (d *decoder) reads() *workspace.Reads {

@@ -28,7 +28,7 @@ import (
 //	body       fields length (uint64), fields, strings (as a base's)
 //
 // whose fields are, each list in increasing order of its index or key:
-// the actions replaced (index, action), the goals (index, string), the
+// the actions replaced (index, action, its 32-byte FieldsDigest), the goals (index, string), the
 // index's packages (index, path, files, roots); then the reads: the
 // files (path, digest), the existence answers (path, bool), the package
 // searches (directory, packages), and the packages whose globs are
@@ -38,7 +38,7 @@ import (
 // The bytes of a patched file depend on the edits that led to it; what it
 // loads to does not: the snapshot that a whole encoding of the same
 // analysis would give (TestPatchLoadsAsWhole).
-const patchMagic = "bldpatc1"
+const patchMagic = "bldpatc2" // bldpatc2: each action followed by its FieldsDigest
 
 // maxPatchShare and minPatchLimit bound a patch: one that would be more
 // than 1/maxPatchShare of its base, and more than minPatchLimit bytes, is
@@ -59,12 +59,30 @@ type Loaded struct {
 	base []byte
 	// patch is the patch the file held, applied to Snapshot; nil if none.
 	patch *patch
+	// digests are the FieldsDigests of the base's actions, in order,
+	// those of the actions the patch replaced in patch.digests
+	// (KeptDigests).
+	digests [][32]byte
+}
+
+// KeptDigests returns the FieldsDigests of l's actions, as the file kept
+// them, for graph.Graph.UseKeptDigests: l's Actions are never changed
+// after Open (Patch and Reassemble make new lists).
+func (l *Loaded) KeptDigests() graph.KeptDigests {
+	k := graph.KeptDigests{Actions: l.Actions, Digests: l.digests}
+	if l.patch != nil {
+		k.Replaced = l.patch.digests
+	}
+	return k
 }
 
 // A patch is what incremental analyses changed in a snapshot, each change
 // as its value now.
 type patch struct {
-	actions  map[int]*graph.Action
+	actions map[int]*graph.Action
+	// digests are the FieldsDigests of actions, as the patch read kept
+	// them; nil in a patch being written.
+	digests  map[int][32]byte
 	goals    map[int]string
 	packages map[int]Package
 	// files, exists and dirs are Reads' Files, Exists and Packages.
@@ -253,6 +271,8 @@ func encodePatch(p *patch) ([]byte, error) {
 		}
 		e.uint(uint64(i))
 		e.action(a)
+		d := a.FieldsDigest()
+		e.buf = append(e.buf, d[:]...)
 	}
 	e.uint(uint64(len(p.goals)))
 	for _, i := range slices.Sorted(maps.Keys(p.goals)) {
@@ -310,10 +330,14 @@ func (d *decoder) patch() *patch {
 	}
 	n := d.len()
 	acts := make([]graph.Action, n)
+	p.digests = make(map[int][32]byte, n)
 	for j := range acts {
 		i := index()
 		d.action(&acts[j])
 		p.actions[i] = &acts[j]
+		if dg := d.digestList(1); dg != nil {
+			p.digests[i] = dg[0]
+		}
 	}
 	last = -1
 	for range d.len() {

@@ -124,6 +124,8 @@ func TestPatchLoadsAsWhole(t *testing.T) {
 		if diff := cmp.Diff(wantLoaded.Snapshot, got.Snapshot); diff != "" {
 			t.Errorf("%s: the patched snapshot differs from the whole one (-whole +patched):\n%s", st.name, diff)
 		}
+		checkKeptDigests(t, st.name+", patched", got)
+		checkKeptDigests(t, st.name+", whole", wantLoaded)
 		data, _ := os.ReadFile(path)
 		if st.patch && !bytes.HasPrefix(data, base) {
 			t.Errorf("%s: a patched file does not start with its base's bytes", st.name)
@@ -228,5 +230,58 @@ func TestPatchFarIndex(t *testing.T) {
 	n.Reads = s.Reads
 	if diff := cmp.Diff(n, got.Snapshot); diff != "" {
 		t.Errorf("the patched snapshot differs (-want +got):\n%s", diff)
+	}
+}
+
+// checkKeptDigests checks that the digests l kept are those of its
+// actions, one for each, as a graph takes them (Digest): they decide
+// whether a recorded result is reused.
+func checkKeptDigests(t *testing.T, name string, l *Loaded) {
+	t.Helper()
+	k := l.KeptDigests()
+	if len(k.Digests) != len(l.Actions) || len(k.Actions) != len(l.Actions) {
+		t.Fatalf("%s: %d digests kept for %d actions", name, len(k.Digests), len(l.Actions))
+	}
+	if l.Patched() != (len(k.Replaced) > 0) {
+		t.Errorf("%s: patched %v, but %d digests replaced", name, l.Patched(), len(k.Replaced))
+	}
+	for i, a := range l.Actions {
+		if d, ok := k.Digest(i, a); !ok || d != a.FieldsDigest() {
+			t.Errorf("%s: action %d (%s): the digest kept is not its FieldsDigest", name, i, a.Owner)
+		}
+	}
+}
+
+// TestOldFormatIsStale: a file of the format before the actions' digests
+// were kept (bldsnap6), otherwise whole and valid, is not a snapshot:
+// Open finds none, so the build analyzes again and saves the new format,
+// rather than reading digests that are not there.
+func TestOldFormatIsStale(t *testing.T) {
+	s := sampleSnapshot(t)
+	path := filepath.Join(t.TempDir(), "analysis")
+	if err := Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(path, s.Key)
+	if err != nil || l == nil {
+		t.Fatalf("Open of the new format = %v, %v", l, err)
+	}
+	checkKeptDigests(t, "saved", l)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old format: the same sections without the digests, magic
+	// bldsnap6 (the checksum made right, so only the magic tells).
+	old := bytes.Clone(data)
+	copy(old, "bldsnap6")
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(path, s.Key); err != nil || l != nil {
+		t.Errorf("Open of a bldsnap6 file = %v, %v; want no snapshot", l, err)
+	}
+	if _, err := Decode(old); err == nil {
+		t.Error("Decode of a bldsnap6 file succeeded")
 	}
 }

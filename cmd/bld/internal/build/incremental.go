@@ -118,6 +118,9 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	// build's check uses those stats, as a reused snapshot's does, rather
 	// than stat'ing each source again (10,000 stats at 10k targets).
 	plan.useStats(changes.Stats)
+	// The actions taken from the snapshot, at their places, come with
+	// their digests: only those analyzed again are hashed.
+	plan.Graph.UseKeptDigests(snap.KeptDigests())
 	req.Phases.Add(fmt.Sprintf("analysis (incremental: %d of %d packages, %d of %d labels)",
 		len(changes.Dirty), len(snap.Index.Packages), len(changes.DirtyLabels), snap.Index.NumTargets()), start)
 

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"bld/exec/executor"
-	"bld/exec/filestat"
-	"bld/exec/graph"
 	"bld/exec/status"
 	"bld/rules"
 	"bld/starlark/analysis"
@@ -73,39 +71,6 @@ func TestAnalyzeAndSnapshot(t *testing.T) {
 	}
 	if argv := opt.Graph.Actions[0].Argv; argv[len(argv)-1] == p.Graph.Actions[0].Argv[len(argv)-1] {
 		t.Errorf("-c opt gave the same command: %q", argv)
-	}
-}
-
-// TestPlanStatsDropOutputs checks that the stats a plan hands to the
-// build hold no output of its actions: a rerun changes what their stat
-// says.
-func TestPlanStatsDropOutputs(t *testing.T) {
-	root := t.TempDir()
-	for _, f := range []string{"a.in", "b.out"} {
-		if err := os.WriteFile(filepath.Join(root, f), []byte(f), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	plan, err := NewPlan([]*graph.Action{
-		{Owner: "//:b", Mnemonic: "Sh", Argv: []string{"sh", "-c", "cat a.in > b.out"}, Inputs: []string{"a.in"}, Outputs: []string{"b.out"}},
-	}, []string{"b.out"}, func(string) bool { return true })
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats := filestat.New(2)
-	for _, f := range []string{"a.in", "b.out"} {
-		fi, err := os.Stat(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		stats.Add(f, filestat.Of(fi))
-	}
-	plan.useStats(stats)
-	if _, ok := plan.Stats.Lookup("b.out"); ok {
-		t.Errorf("the plan's stats hold the output b.out")
-	}
-	if _, ok := plan.Stats.Lookup("a.in"); !ok || plan.Stats.Len() != 1 {
-		t.Errorf("the plan's stats hold %d paths, want a.in only", plan.Stats.Len())
 	}
 }
 
