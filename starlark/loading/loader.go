@@ -92,12 +92,22 @@ type moduleEntry struct {
 	interrupted bool
 }
 
+// closedDone is the done channel of every released entry: closed, as
+// LoadedPackages expects of a package loaded without error.
+var closedDone = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
 type packageEntry struct {
 	done chan struct{}
 	pkg  *Package
 	err  error
-	// released is set by Release: pkg is nil, and the next LoadPackage
-	// evaluates the package again.
+	// released marks the entry Release put in place of a loaded one: it
+	// holds no package, and the next LoadPackage evaluates the package
+	// again. Release never writes to the entry it replaces, whose fields
+	// waiters read without the lock once done is closed.
 	released bool
 	// interrupted: as moduleEntry's.
 	interrupted bool
@@ -173,7 +183,7 @@ func (l *Loader) Release(pkg string) {
 	select {
 	case <-e.done:
 		if e.err == nil {
-			e.pkg, e.released = nil, true
+			l.packages[pkg] = &packageEntry{done: closedDone, released: true}
 		}
 	default:
 	}
@@ -202,8 +212,11 @@ func (l *Loader) LoadPackage(ctx context.Context, pkg string) (*Package, error) 
 		}
 		l.mu.Unlock()
 		if !ok {
-			e.pkg, e.err = l.evalPackage(ctx, pkg)
-			if e.err != nil && ctx.Err() != nil {
+			// The results are returned from locals: once done is closed,
+			// the entry may be replaced by Release at any moment.
+			loaded, err := l.evalPackage(ctx, pkg)
+			e.pkg, e.err = loaded, err
+			if err != nil && ctx.Err() != nil {
 				l.mu.Lock()
 				e.interrupted = true
 				if l.packages[pkg] == e {
@@ -212,7 +225,7 @@ func (l *Loader) LoadPackage(ctx context.Context, pkg string) (*Package, error) 
 				l.mu.Unlock()
 			}
 			close(e.done)
-			return e.pkg, e.err
+			return loaded, err
 		}
 		select {
 		case <-e.done:
