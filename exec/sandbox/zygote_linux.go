@@ -31,8 +31,8 @@ import (
 //     zygote's descriptor 3), on which every message of every command
 //     travels, one datagram each, tagged with the command's id
 //     (zygote_wire.go): per command, one request from bld, carrying the
-//     command's descriptors (stdout, stderr, then ExtraFiles: the
-//     jobserver's) as SCM_RIGHTS, and one answer from the zygote (two
+//     command's descriptors (its output, once for stdout and stderr,
+//     then ExtraFiles: the jobserver's) as SCM_RIGHTS, and one answer from the zygote (two
 //     for a command without a pid namespace, whose pid bld asks for). No
 //     socket, connection or goroutine per command on bld's side: one
 //     goroutine reads the answers for all of them. When the control socket
@@ -587,8 +587,9 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ende
 			}
 		}
 	}()
-	fds := make([]int, 0, 2+len(cmd.ExtraFiles))
-	fds = append(fds, out, out)
+	// out once: the zygote makes it the command's stdout and stderr.
+	fds := make([]int, 0, 1+len(cmd.ExtraFiles))
+	fds = append(fds, out)
 	for _, f := range cmd.ExtraFiles {
 		fds = append(fds, int(f.Fd()))
 	}
@@ -1069,7 +1070,7 @@ func (t *zthread) receive() (done bool, err error) {
 	case ferr != nil:
 		err = fmt.Errorf("reading the request's descriptors: %w", ferr)
 	case err != nil:
-	case req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0:
+	case req.Files != len(files) || len(files) < 1 || len(req.Argv) == 0:
 		err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
 	if err == nil {
@@ -1177,8 +1178,8 @@ func parseRights(oob []byte) ([]int, error) {
 }
 
 // start makes the command's mount namespace for req on this thread (or
-// enters a slot's), starts the command with the descriptors files (stdin
-// /dev/null), and takes the thread back to the zygote's mount namespace.
+// enters a slot's), starts the command with the descriptors files (the
+// output, its stdout and stderr, then the extra files; stdin /dev/null), and takes the thread back to the zygote's mount namespace.
 // It returns the command's pid, a pidfd of it, and the slot it runs in,
 // if any (also when err is set: the slot is free again). fatal is set
 // when the thread could not go back: the zygote must then stop (its next
@@ -1217,8 +1218,10 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	if err := mountExecRoot(&req.Plan, view, viewFD, base, baseDir); err != nil {
 		return 0, 0, sl, err, nil
 	}
-	pfiles := make([]uintptr, 0, 1+len(files))
-	pfiles = append(pfiles, uintptr(z.null))
+	// stdin /dev/null; stdout and stderr both the output, sent once;
+	// then the extra files.
+	pfiles := make([]uintptr, 0, 2+len(files))
+	pfiles = append(pfiles, uintptr(z.null), uintptr(files[0]))
 	for _, f := range files {
 		pfiles = append(pfiles, uintptr(f))
 	}
