@@ -1296,7 +1296,9 @@ func (z *zserver) privateProc(pid, pidfd int) error {
 	}
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		// Raw (rawWait4): the longest wait of a start, for the rest of
+		// the command's exec.
+		err := rawWait4(pid, &ws, unix.WALL)
 		if err == nil {
 			break
 		}
@@ -1435,12 +1437,36 @@ func (z *zserver) release(sl *slot) {
 }
 
 // dropSlot tears a slot down: the last reference to its namespace goes.
+// The close of that reference is the teardown (an unmount of every mount
+// of the slot, some waiting for an RCU grace period: up to milliseconds),
+// so it is raw (see rawWait4).
 func (z *zserver) dropSlot(sl *slot) {
 	for _, fd := range []int{sl.ns, sl.view, sl.tmp} {
 		if fd >= 0 {
-			unix.Close(fd)
+			unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 		}
 	}
+}
+
+// rawWait4 is wait4(2) without rusage, made without telling the Go runtime
+// that the thread is in a system call (a raw one), as the serving threads'
+// longest system calls are (this one in privateProc, a slot's teardown in
+// dropSlot). A serving goroutine is never rescheduled, so its P's
+// scheduling tick never moves: when the runtime's monitor (sysmon) finds a
+// P on the same tick for 10 ms and its thread in a system call the runtime
+// knows of, it takes the P away (the thread then gets another on its
+// return) and, having taken one, polls every 20 µs for a millisecond
+// before it backs off again: ~60 wake-ups of sysmon each time. Found in a
+// raw one, the thread is only signalled, as it is in its raw waits
+// (epollWaitRaw). A raw call delays a stop of the world (a garbage
+// collection's) until it returns: these two are bounded (the end of an
+// exec; a teardown), as the exec's own vfork, raw in Go's ForkExec, is.
+func rawWait4(pid int, ws *unix.WaitStatus, options int) error {
+	_, _, errno := unix.RawSyscall6(unix.SYS_WAIT4, uintptr(pid), uintptr(unsafe.Pointer(ws)), uintptr(options), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // dropCapabilities makes sure that what this thread execs has no
