@@ -24,6 +24,13 @@ func TestRequestEncoding(t *testing.T) {
 		if diff := cmp.Diff(&r, got); diff != "" {
 			t.Errorf("round trip (-want +got):\n%s", diff)
 		}
+		// The zygote reuses its buffer for the next request: the
+		// parsed strings must not share it.
+		clear(b)
+		if diff := cmp.Diff(&r, got); diff != "" {
+			t.Errorf("after the buffer's reuse (-want +got):\n%s", diff)
+		}
+		b = appendRequest(nil, &r)
 		for i := range b {
 			if _, err := parseRequest(b[:i]); err == nil {
 				t.Errorf("%+v cut to %d bytes: no error", r, i)
