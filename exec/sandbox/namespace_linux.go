@@ -529,16 +529,13 @@ func mkdirs(dir string, made map[string]bool) error {
 }
 
 // makePlaceholder creates at p an empty directory if dir, else an empty
-// regular file.
+// regular file (mknod(2): one system call, where open and close are two;
+// it fails, as O_EXCL does, if p exists).
 func makePlaceholder(p string, dir bool) error {
 	if dir {
 		return unix.Mkdir(p, 0o755)
 	}
-	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return err
-	}
-	return unix.Close(fd)
+	return unix.Mknod(p, unix.S_IFREG|0o644, 0)
 }
 
 // remountReadOnly makes the bind mount at target read-only, keeping the

@@ -31,8 +31,8 @@ import (
 //     zygote's descriptor 3), on which every message of every command
 //     travels, one datagram each, tagged with the command's id
 //     (zygote_wire.go): per command, one request from bld, carrying the
-//     command's descriptors (stdout, stderr, then ExtraFiles: the
-//     jobserver's) as SCM_RIGHTS, and one answer from the zygote (two
+//     command's descriptors (its output, once for stdout and stderr,
+//     then ExtraFiles: the jobserver's) as SCM_RIGHTS, and one answer from the zygote (two
 //     for a command without a pid namespace, whose pid bld asks for). No
 //     socket, connection or goroutine per command on bld's side: one
 //     goroutine reads the answers for all of them. When the control socket
@@ -587,8 +587,9 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ende
 			}
 		}
 	}()
-	fds := make([]int, 0, 2+len(cmd.ExtraFiles))
-	fds = append(fds, out, out)
+	// out once: the zygote makes it the command's stdout and stderr.
+	fds := make([]int, 0, 1+len(cmd.ExtraFiles))
+	fds = append(fds, out)
 	for _, f := range cmd.ExtraFiles {
 		fds = append(fds, int(f.Fd()))
 	}
@@ -1069,7 +1070,7 @@ func (t *zthread) receive() (done bool, err error) {
 	case ferr != nil:
 		err = fmt.Errorf("reading the request's descriptors: %w", ferr)
 	case err != nil:
-	case req.Files != len(files) || len(files) < 2 || len(req.Argv) == 0:
+	case req.Files != len(files) || len(files) < 1 || len(req.Argv) == 0:
 		err = fmt.Errorf("bad request: %d descriptors, %d said, argv %q", len(files), req.Files, req.Argv)
 	}
 	if err == nil {
@@ -1177,8 +1178,8 @@ func parseRights(oob []byte) ([]int, error) {
 }
 
 // start makes the command's mount namespace for req on this thread (or
-// enters a slot's), starts the command with the descriptors files (stdin
-// /dev/null), and takes the thread back to the zygote's mount namespace.
+// enters a slot's), starts the command with the descriptors files (the
+// output, its stdout and stderr, then the extra files; stdin /dev/null), and takes the thread back to the zygote's mount namespace.
 // It returns the command's pid, a pidfd of it, and the slot it runs in,
 // if any (also when err is set: the slot is free again). fatal is set
 // when the thread could not go back: the zygote must then stop (its next
@@ -1217,8 +1218,10 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	if err := mountExecRoot(&req.Plan, view, viewFD, base, baseDir); err != nil {
 		return 0, 0, sl, err, nil
 	}
-	pfiles := make([]uintptr, 0, 1+len(files))
-	pfiles = append(pfiles, uintptr(z.null))
+	// stdin /dev/null; stdout and stderr both the output, sent once;
+	// then the extra files.
+	pfiles := make([]uintptr, 0, 2+len(files))
+	pfiles = append(pfiles, uintptr(z.null), uintptr(files[0]))
 	for _, f := range files {
 		pfiles = append(pfiles, uintptr(f))
 	}
@@ -1293,7 +1296,9 @@ func (z *zserver) privateProc(pid, pidfd int) error {
 	}
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		// Raw (rawWait4): the longest wait of a start, for the rest of
+		// the command's exec.
+		err := rawWait4(pid, &ws, unix.WALL)
 		if err == nil {
 			break
 		}
@@ -1432,12 +1437,36 @@ func (z *zserver) release(sl *slot) {
 }
 
 // dropSlot tears a slot down: the last reference to its namespace goes.
+// The close of that reference is the teardown (an unmount of every mount
+// of the slot, some waiting for an RCU grace period: up to milliseconds),
+// so it is raw (see rawWait4).
 func (z *zserver) dropSlot(sl *slot) {
 	for _, fd := range []int{sl.ns, sl.view, sl.tmp} {
 		if fd >= 0 {
-			unix.Close(fd)
+			unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 		}
 	}
+}
+
+// rawWait4 is wait4(2) without rusage, made without telling the Go runtime
+// that the thread is in a system call (a raw one), as the serving threads'
+// longest system calls are (this one in privateProc, a slot's teardown in
+// dropSlot). A serving goroutine is never rescheduled, so its P's
+// scheduling tick never moves: when the runtime's monitor (sysmon) finds a
+// P on the same tick for 10 ms and its thread in a system call the runtime
+// knows of, it takes the P away (the thread then gets another on its
+// return) and, having taken one, polls every 20 µs for a millisecond
+// before it backs off again: ~60 wake-ups of sysmon each time. Found in a
+// raw one, the thread is only signalled, as it is in its raw waits
+// (epollWaitRaw). A raw call delays a stop of the world (a garbage
+// collection's) until it returns: these two are bounded (the end of an
+// exec; a teardown), as the exec's own vfork, raw in Go's ForkExec, is.
+func rawWait4(pid int, ws *unix.WaitStatus, options int) error {
+	_, _, errno := unix.RawSyscall6(unix.SYS_WAIT4, uintptr(pid), uintptr(unsafe.Pointer(ws)), uintptr(options), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // dropCapabilities makes sure that what this thread execs has no

@@ -48,7 +48,7 @@ type zygoteRequest struct {
 	Pidns     bool
 	// WantPid asks for the 'p' answer once the command started.
 	WantPid bool
-	Files   int // descriptors sent: stdout, stderr, extra files
+	Files   int // descriptors sent: the output (the command's stdout and stderr), then the extra files
 }
 
 // appendMsg appends a message's kind and id to b.
@@ -101,8 +101,11 @@ func appendRequest(b []byte, r *zygoteRequest) []byte {
 var errBadRequest = errors.New("malformed request")
 
 // parseRequest decodes what appendRequest encoded; it fails on anything
-// else, trailing bytes included.
+// else, trailing bytes included. The request's strings are parts of one
+// copy of b (one allocation, not one per string: a request holds some
+// tens), so b may be reused once it returns.
 func parseRequest(b []byte) (*zygoteRequest, error) {
+	all := string(b)
 	bad := false
 	num := func() int {
 		n, k := binary.Uvarint(b)
@@ -119,9 +122,9 @@ func parseRequest(b []byte) (*zygoteRequest, error) {
 			bad = true
 			return ""
 		}
-		s := string(b[:n])
+		at := len(all) - len(b)
 		b = b[n:]
-		return s
+		return all[at : at+n]
 	}
 	list := func() []string {
 		n := num()

@@ -10,10 +10,10 @@ import (
 // bytes after it, is refused.
 func TestRequestEncoding(t *testing.T) {
 	for _, r := range []zygoteRequest{
-		{Files: 2},
+		{Files: 1},
 		{Plan: mountPlan{Root: "/w", Inputs: []string{"a/b.c", "d"}, Outs: []outBind{{Dir: ".", Pool: "/w/bld-out/.bld/sandbox/out1"}, {Dir: "x", Pool: "/p"}}, Dirs: []string{"bld-out/p"}},
 			Path: "/bin/sh", Argv: []string{"sh", "-c", "cat a/b.c > bld-out/p/o"}, Env: []string{"PATH=/bin", "X="}, Pidns: true, WantPid: true, Files: 3},
-		{Path: "/bin/true", Argv: []string{"true"}, Pidns: true, Files: 2},
+		{Path: "/bin/true", Argv: []string{"true"}, Pidns: true, Files: 1},
 		{Path: string(make([]byte, 300)), Argv: []string{""}, Files: 64},
 	} {
 		b := appendRequest(nil, &r)
@@ -24,6 +24,13 @@ func TestRequestEncoding(t *testing.T) {
 		if diff := cmp.Diff(&r, got); diff != "" {
 			t.Errorf("round trip (-want +got):\n%s", diff)
 		}
+		// The zygote reuses its buffer for the next request: the
+		// parsed strings must not share it.
+		clear(b)
+		if diff := cmp.Diff(&r, got); diff != "" {
+			t.Errorf("after the buffer's reuse (-want +got):\n%s", diff)
+		}
+		b = appendRequest(nil, &r)
 		for i := range b {
 			if _, err := parseRequest(b[:i]); err == nil {
 				t.Errorf("%+v cut to %d bytes: no error", r, i)
