@@ -73,7 +73,8 @@
 // A hit marks its entry used (the store touches the blobs it restores);
 // Close saves the workspace's files and records the build's hits, misses
 // and stored bytes with the store, which trims itself when it outgrew its
-// bound.
+// bound. A build that asked nothing of the store (every action up to date
+// by the workspace's action record) and stored nothing is not recorded.
 package cache
 
 import (
@@ -250,12 +251,20 @@ func Open(st *store.Store, root string, opts Options) (*Cache, error) {
 // Close settles what it can of the action record (fast.go), saves the
 // file-digest memo and the action record, and records
 // this build's hits, misses and stored bytes with the store (which may
-// trim it). Calls after the first do nothing.
+// trim it), unless every Check was answered by the action record and
+// nothing was stored. Calls after the first do nothing.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	closed := c.closed
 	c.closed = true
 	hits, misses := c.hits, c.misses
+	if hits == c.fastHits && misses == 0 {
+		// Every Check was answered by the workspace's action record: the
+		// build asked nothing of the store, so its stats have nothing to
+		// count (what it stored, if anything, is still recorded). A no-op
+		// then neither locks nor rewrites the shared store's stats.json.
+		hits = 0
+	}
 	c.mu.Unlock()
 	if closed {
 		return nil

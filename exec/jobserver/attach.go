@@ -164,6 +164,12 @@ func (p *Pool) Attach(cmd *exec.Cmd, style Style) (detach func(), err error) {
 	if style == StyleAuto {
 		style = StyleFor(cmd.Args)
 	}
+	p.mu.Lock()
+	err = p.openLocked()
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()

@@ -22,7 +22,7 @@ const (
 // client pool serving an inner jobserver (see proxy.go) settles with its
 // parent at the same quiet moments.
 func (p *Pool) auditLocked() {
-	if !(p.server || p.proxy) || p.closed || p.attached > 0 {
+	if !(p.server || p.proxy) || p.closed || p.attached > 0 || p.file == nil {
 		return
 	}
 	if othersHold(p.fifoPath) {

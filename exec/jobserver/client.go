@@ -46,7 +46,7 @@ func joinFifo(a auth) (*Pool, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("jobserver: %s names the fifo %s, which cannot be opened (%v); running without the parent's jobserver", a.Var, a.Fifo, err)
 	}
-	p := &Pool{fifoPath: a.Fifo, reopen: a.Fifo, inherit: [2]int{-1, -1}, innerFd: -1, auditDelay: defaultAuditDelay}
+	p := &Pool{implicitFree: true, fifoPath: a.Fifo, reopen: a.Fifo, inherit: [2]int{-1, -1}, innerFd: -1, auditDelay: defaultAuditDelay}
 	if err := p.init(f); err != nil {
 		f.Close()
 		return nil, false, fmt.Errorf("jobserver: %w", err)
@@ -67,7 +67,7 @@ func joinPipe(a auth) (*Pool, bool, error) {
 			return nil, false, pipeWarning(a, err)
 		}
 	}
-	p := &Pool{inherit: [2]int{a.R, a.W}, innerFd: -1, auditDelay: defaultAuditDelay}
+	p := &Pool{implicitFree: true, inherit: [2]int{a.R, a.W}, innerFd: -1, auditDelay: defaultAuditDelay}
 	// A description of our own, so that the O_NONBLOCK make 4.3 sets on
 	// the shared one and ours are independent. Linux opens a pipe again
 	// through /proc.

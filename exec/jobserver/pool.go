@@ -17,6 +17,9 @@ import (
 // ErrClosed is returned by Acquire on a closed pool.
 var ErrClosed = errors.New("jobserver: pool is closed")
 
+// errNotOpen is pipeCountLocked's error on a server whose fifo is not made.
+var errNotOpen = errors.New("jobserver: the fifo is not made yet")
+
 // Policy says who gets a token that bld's own action gives back while
 // tokens are short.
 type Policy int
@@ -52,6 +55,7 @@ type Pool struct {
 	innerFd  int    // proxy: bld's read-write, non-blocking description of the inner fifo
 	inherit  [2]int // client of a pipe-style parent: the inherited descriptors (made close-on-exec), or -1
 	dir      string // server: private directory holding the fifo, removed by Close
+	tempDir  string // server: where the fifo's private directory is made
 	done     chan struct{}
 
 	// Guarded by mu.
@@ -67,6 +71,7 @@ type Pool struct {
 	stats        Stats
 	auditTimer   *time.Timer
 	auditDelay   time.Duration
+	openErr      error // server: why the fifo could not be made (openLocked)
 }
 
 // Stats describes the state of a pool, mainly for tests and reports.
@@ -107,7 +112,6 @@ func (p *Pool) init(f *os.File) error {
 		return err
 	}
 	p.file, p.rc = f, rc
-	p.implicitFree = true
 	p.done = make(chan struct{})
 	crash.Go(p.reader)
 	return nil
@@ -131,6 +135,10 @@ func (p *Pool) Acquire(ctx context.Context) error {
 			p.implicitFree = false
 			p.mu.Unlock()
 			return nil
+		}
+		if err := p.openLocked(); err != nil {
+			p.mu.Unlock()
+			return err
 		}
 		if p.pipeMayHoldLocked() && p.readTokensLocked(1) == 1 {
 			p.held++
@@ -242,7 +250,7 @@ func (p *Pool) pipeMayHoldLocked() bool {
 // readTokensLocked reads up to k token bytes without blocking and returns
 // how many it got.
 func (p *Pool) readTokensLocked(k int) int {
-	if p.closed || k <= 0 {
+	if p.closed || k <= 0 || p.file == nil {
 		return 0
 	}
 	buf := make([]byte, k)
@@ -262,7 +270,7 @@ func (p *Pool) readTokensLocked(k int) int {
 // than any pool, so a short write means the pipe is broken; the tokens are
 // then lost and the next audit (server) restores them.
 func (p *Pool) writeTokensLocked(k int) {
-	if p.closed || k <= 0 {
+	if p.closed || k <= 0 || p.file == nil {
 		return
 	}
 	buf := make([]byte, k)
@@ -286,6 +294,9 @@ func (p *Pool) pipeCountLocked() (int, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
+	if p.file == nil {
+		return 0, errNotOpen
+	}
 	return unix.IoctlGetInt(p.fd, fionread)
 }
 
@@ -298,10 +309,12 @@ func (p *Pool) SetPolicy(pol Policy) {
 }
 
 // Stats reports the pool's state. For a server at rest (no action
-// running) it holds Total-1 bytes in the pipe, Held 0 and ImplicitFree.
+// running) it holds Total-1 bytes in the pipe, Held 0 and ImplicitFree
+// (a server's fifo is made for it if it was not yet).
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	_ = p.openLocked() // on failure InPipe is 0
 	s := p.stats
 	s.Total = p.n
 	s.InPipe, _ = p.pipeCountLocked()
@@ -342,6 +355,9 @@ func (p *Pool) Close() error {
 	}
 	p.mu.Unlock()
 
+	if p.file == nil {
+		return nil // a server whose fifo was never made
+	}
 	err := p.file.Close()
 	<-p.done
 	if p.proxy {

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -199,4 +203,85 @@ func TestServerNeverGrantsMoreThanN(t *testing.T) {
 	}
 	p.Release()
 	p.Release()
+}
+
+// A server makes its fifo at the first use that needs it: a build that
+// takes only the implicit token (a no-op, or -j1 without a jobserver-aware
+// action) creates nothing; a second token or Attach makes it; Close
+// removes it. An error making it is the error of the call that needed it.
+func TestServerFifoMadeAtFirstNeed(t *testing.T) {
+	entries := func(dir string) int {
+		t.Helper()
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	p, err := NewServer(2, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.Release()
+	if n := entries(dir); n != 0 {
+		t.Errorf("after the implicit token alone: %d entries in %s, want none", n, dir)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err = NewServer(2, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Acquire(ctx)
+	if err := p.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := entries(dir); n != 1 {
+		t.Errorf("after a second token: %d entries in %s, want the fifo's directory", n, dir)
+	}
+	p.Release()
+	p.Release()
+	checkAtRest(t, p)
+	p.Close()
+	if n := entries(dir); n != 0 {
+		t.Errorf("after Close: %d entries in %s, want none", n, dir)
+	}
+
+	p, err = NewServer(2, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("true")
+	detach, err := p.Attach(cmd, StyleFifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf, _ := lookupEnv(cmd.Env, "MAKEFLAGS"); !strings.Contains(mf, "fifo:"+dir) {
+		t.Errorf("MAKEFLAGS %q does not name a fifo in %s", mf, dir)
+	}
+	detach()
+	p.Close()
+
+	missing := filepath.Join(dir, "missing")
+	p, err = NewServer(2, missing)
+	if err != nil {
+		t.Fatalf("NewServer in a missing directory: %v (the fifo is not made yet)", err)
+	}
+	defer p.Close()
+	if err := p.Acquire(ctx); err != nil {
+		t.Fatalf("the implicit token: %v", err)
+	}
+	if err := p.Acquire(ctx); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("a second token with the fifo's directory missing: %v, want an error naming %s", err, missing)
+	}
+	if _, err := p.Attach(exec.Command("true"), StylePipe); err == nil {
+		t.Error("Attach with the fifo's directory missing succeeded")
+	}
 }

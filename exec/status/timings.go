@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"bld/exec/executor"
@@ -191,7 +192,7 @@ func (t *Timings) WriteHTML(w io.Writer) error {
 		total += r.End.Sub(r.Start)
 	}
 	bw := bufio.NewWriter(w)
-	err := timingsPage.Execute(bw, map[string]any{
+	err := timingsPage().Execute(bw, map[string]any{
 		"Title":      t.Title,
 		"When":       t.Start.Format("2006-01-02 15:04:05 MST"),
 		"Elapsed":    fmt.Sprintf("%.2fs", t.Elapsed.Seconds()),
@@ -209,11 +210,16 @@ func (t *Timings) WriteHTML(w io.Writer) error {
 	return bw.Flush()
 }
 
-var timingsPage = template.Must(template.New("timings").Funcs(template.FuncMap{
-	"secs": func(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) },
-	"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
-	"mb":   func(b int64) string { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) },
-}).Parse(timingsHTML))
+// timingsPage is the report's template, parsed at its first use rather
+// than at every start of bld (~0.15 ms of each process's start, most of
+// which never writes a report).
+var timingsPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("timings").Funcs(template.FuncMap{
+		"secs": func(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) },
+		"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
+		"mb":   func(b int64) string { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) },
+	}).Parse(timingsHTML))
+})
 
 const timingsHTML = `<!DOCTYPE html>
 <html lang="en">

@@ -24,7 +24,7 @@ import (
 //
 //	magic      8 bytes, patchMagic
 //	length     uint64, little endian: the length of body
-//	checksum   uint32, little endian: CRC-32C (Castagnoli) of body
+//	checksum   uint32, little endian: CRC-32 (IEEE) of body
 //	body       fields length (uint64), fields, strings (as a base's)
 //
 // whose fields are, each list in increasing order of its index or key:
@@ -38,7 +38,7 @@ import (
 // The bytes of a patched file depend on the edits that led to it; what it
 // loads to does not: the snapshot that a whole encoding of the same
 // analysis would give (TestPatchLoadsAsWhole).
-const patchMagic = "bldpatc2" // bldpatc2: each action followed by its FieldsDigest
+const patchMagic = "bldpatc3" // bldpatc2: each action followed by its FieldsDigest; bldpatc3: CRC-32 (IEEE), as bldsnap8
 
 // maxPatchShare and minPatchLimit bound a patch: one that would be more
 // than 1/maxPatchShare of its base, and more than minPatchLimit bytes, is

@@ -2,7 +2,9 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -283,5 +285,21 @@ func TestOldFormatIsStale(t *testing.T) {
 	}
 	if _, err := Decode(old); err == nil {
 		t.Error("Decode of a bldsnap6 file succeeded")
+	}
+	// bldsnap7: the same body with a CRC-32C checksum. Read as this
+	// format it would fail the checksum anyway; its magic says so first.
+	old = bytes.Clone(data)
+	copy(old, "bldsnap7")
+	binary.LittleEndian.PutUint32(old[len(fileMagic)+8:], crc32.Checksum(old[headerLen:], crc32.MakeTable(crc32.Castagnoli)))
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(path, s.Key); err != nil || l != nil {
+		t.Errorf("Open of a bldsnap7 file = %v, %v; want no snapshot", l, err)
+	}
+	// And this format's bytes with the old checksum are damaged.
+	copy(old, fileMagic)
+	if _, err := Decode(old); err == nil {
+		t.Error("Decode of a bldsnap8 file with a CRC-32C checksum succeeded")
 	}
 }
