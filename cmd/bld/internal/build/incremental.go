@@ -92,18 +92,6 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 		}
 		return pkgs, true
 	}
-	// The dirty labels are analyzed in parallel first, so that Patch's
-	// (or Reassemble's) Analyze of each, one at a time, only collects its
-	// result: the same result in the same order (analysis.Analyzer.Prepare),
-	// and when an analysis fails, Prepare forgets what it did and Analyze
-	// reports the error as without it. (At 10k genrules, an edit of one
-	// BUILD.star re-analyzes 100 targets, ~11 ms of CPU on one core.)
-	dirty := make([]label.Label, 0, len(changes.DirtyLabels))
-	for l := range changes.DirtyLabels {
-		dirty = append(dirty, l)
-	}
-	snapshot.SortLabels(dirty)
-	an.Prepare(ctx, dirty)
 	// Mostly, the dirty labels' analysis has the same shape as before
 	// and their actions replace the old ones in place; else the analysis
 	// is replayed.

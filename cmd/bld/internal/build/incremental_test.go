@@ -89,10 +89,9 @@ func writeWorkspace(t *testing.T, root string, files map[string]string) {
 // were analyzed again.
 //
 // It runs with one worker (analysis one target at a time) and with four
-// (Prepare analyzes the targets in parallel, those of a complete analysis
-// and the dirty ones of an incremental one): either way, a complete
+// (Prepare analyzes the targets in parallel): either way, a complete
 // analysis saves an index (replaying its records gives back its actions
-// and goals) and the later steps are incremental, with the same graph.
+// and goals) and the later steps are incremental.
 func TestIncremental(t *testing.T) {
 	for _, procs := range []int{1, 4} {
 		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
