@@ -549,6 +549,25 @@ func (s *Snapshot) SourceChecker(diff *workspace.Diff, isFile func(string) bool)
 	}
 }
 
+// KeptSourcesExist reports whether every source input of the actions of
+// the snapshot that c's changes are of still exists: each is among the
+// snapshot's existence answers, all of them true when it was saved (the
+// analysis that saved it checked its graph through them, or through
+// SourceChecker), and none of those answers turned false since (c.Diff).
+// Then a graph of those actions with a few replaced needs only the
+// replaced ones' sources checked.
+func (c *Changes) KeptSourcesExist() bool {
+	if c.Diff == nil {
+		return true
+	}
+	for _, ok := range c.Diff.Exists {
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // valid reports whether the index fits the snapshot's actions (a decoded
 // file may hold anything).
 func (x *Index) valid(actions, goals int) bool {

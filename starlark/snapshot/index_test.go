@@ -324,3 +324,19 @@ func TestIndexBuilderPackagesSeenOutOfOrder(t *testing.T) {
 		t.Errorf("IndexBuilder without package m seen: index %v, want nil", x)
 	}
 }
+
+func TestKeptSourcesExist(t *testing.T) {
+	for _, tt := range []struct {
+		diff *workspace.Diff
+		want bool
+	}{
+		{nil, true},
+		{&workspace.Diff{}, true},
+		{&workspace.Diff{Exists: map[string]bool{"p/new.in": true}, Files: map[string]string{"p/BUILD.star": ""}}, true},
+		{&workspace.Diff{Exists: map[string]bool{"p/new.in": true, "p/a.in": false}}, false},
+	} {
+		if got := (&Changes{Diff: tt.diff}).KeptSourcesExist(); got != tt.want {
+			t.Errorf("KeptSourcesExist with diff %+v = %v, want %v", tt.diff, got, tt.want)
+		}
+	}
+}

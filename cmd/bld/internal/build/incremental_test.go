@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -515,5 +516,45 @@ func TestIncrementalSaveLater(t *testing.T) {
 	execute(later, r.plan)
 	if r := analyze(later, true); len(r.phases) != 1 || r.phases[0] != "analysis snapshot" {
 		t.Errorf("the build after: phases %v, want the snapshot", r.phases)
+	}
+}
+
+// TestNewPatchedPlan: a patched graph checks the sources of the actions
+// replaced, never of those kept (their sources exist, KeptSourcesExist),
+// and reports a missing one as NewPlan does.
+func TestNewPatchedPlan(t *testing.T) {
+	act := func(owner, out string, inputs ...string) *graph.Action {
+		return &graph.Action{Owner: owner, Mnemonic: "Genrule", Argv: []string{"true"}, Inputs: inputs, Outputs: []string{out}}
+	}
+	kept := []*graph.Action{
+		act("//p:a", "bld-out/p/a.txt", "p/a.in"),
+		act("//p:b", "bld-out/p/b.txt", "p/b.in", "bld-out/p/a.txt"),
+		act("//q:c", "bld-out/q/c.txt", "q/c.in"),
+	}
+	goals := []string{"bld-out/p/b.txt", "bld-out/q/c.txt"}
+	var asked []string
+	exists := map[string]bool{"p/a.in": true, "p/b.in": true, "p/b2.in": true}
+	isFile := func(p string) bool { asked = append(asked, p); return exists[p] }
+
+	// b replaced by one reading another source: only that is asked about
+	// (q/c.in, kept, would be missing).
+	actions := slices.Clone(kept)
+	actions[1] = act("//p:b", "bld-out/p/b.txt", "p/b2.in", "bld-out/p/a.txt")
+	plan, err := newPatchedPlan(actions, goals, kept, isFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(asked, []string{"p/b2.in"}) {
+		t.Errorf("asked about %q, want only the replaced action's source p/b2.in", asked)
+	}
+	if !slices.Equal(plan.Graph.Deps[1], []int{0}) || !slices.Equal(plan.Goals, []int{1, 2}) {
+		t.Errorf("deps of b %v, goals %v", plan.Graph.Deps[1], plan.Goals)
+	}
+
+	// The replaced action's source is missing: NewPlan's error.
+	actions[1] = act("//p:b", "bld-out/p/b.txt", "p/gone.in", "bld-out/p/a.txt")
+	_, err = newPatchedPlan(actions, goals, kept, isFile)
+	if err == nil || !strings.Contains(err.Error(), "missing input file p/gone.in, needed by //p:b") {
+		t.Errorf("got %v, want the missing input p/gone.in reported", err)
 	}
 }
