@@ -86,19 +86,16 @@ func (av *actionsValue) declareFile(_ *starlark.Thread, b namer, args starlark.T
 //
 // run_shell takes command (a shell script run by /bin/sh -c) instead of
 // executable; its arguments become $1, $2, ...
-func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (av *actionsValue) run(thread *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
-	// The parameters, in one struct: one allocation, where separate
-	// variables whose addresses UnpackArgs takes would be one each.
-	p := struct {
-		outputs, inputs, tools, executable, depfile, discoverable, jobserver starlark.Value
-		command, mnemonic, progress, group, failureHint, stage, pipeline     string
-		arguments, envInherit                                                *starlark.List
-		env, requirements                                                    *starlark.Dict
-		serial                                                               bool
-	}{
+	// The parameters, in one struct, the thread's own (runParamsOf):
+	// separate variables whose addresses UnpackArgs takes would be an
+	// allocation each, and a struct of this call's one (~290 bytes per
+	// action).
+	p := runParamsOf(thread)
+	*p = runParams{
 		inputs: starlark.None, tools: starlark.None, executable: starlark.None, depfile: starlark.None,
 		discoverable: starlark.None, jobserver: starlark.False, mnemonic: "Action",
 	}
@@ -115,11 +112,13 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		"depfile?", &p.depfile, "discoverable_inputs?", &p.discoverable,
 		"group?", &p.group, "serial?", &p.serial, "failure_hint?", &p.failureHint,
 		"stage?", &p.stage, "pipeline?", &p.pipeline); err != nil {
+		*p = runParams{}
 		return nil, err
 	}
 	outputs, inputs, tools, executable, depfile, discoverable, jobserver := p.outputs, p.inputs, p.tools, p.executable, p.depfile, p.discoverable, p.jobserver
 	command, mnemonic, progress, group, failureHint, stage, pipeline := p.command, p.mnemonic, p.progress, p.group, p.failureHint, p.stage, p.pipeline
 	arguments, envInherit, env, requirements, serial := p.arguments, p.envInherit, p.env, p.requirements, p.serial
+	*p = runParams{} // the thread keeps no value of this call
 	outs, err := av.outputs(b, outputs)
 	if err != nil {
 		return nil, err
@@ -239,6 +238,33 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		}
 	}
 	return starlark.None, av.add(b, act, outs)
+}
+
+// runParams are the parameters of run and run_shell as UnpackArgs sets
+// them.
+type runParams struct {
+	outputs, inputs, tools, executable, depfile, discoverable, jobserver starlark.Value
+	command, mnemonic, progress, group, failureHint, stage, pipeline     string
+	arguments, envInherit                                                *starlark.List
+	env, requirements                                                    *starlark.Dict
+	serial                                                               bool
+}
+
+// runParamsKey is the thread local of a thread's runParams.
+const runParamsKey = "bld.analysis.runParams"
+
+// runParamsOf returns thread's runParams, made on its first call: the
+// threads of analysis are reused from target to target, so this is one
+// allocation per thread rather than one per action. A call uses them only
+// while it unpacks its arguments (nothing runs Starlark in between), so
+// that a nested call on the same thread could not see them in use.
+func runParamsOf(thread *starlark.Thread) *runParams {
+	if p, ok := thread.Local(runParamsKey).(*runParams); ok {
+		return p
+	}
+	p := new(runParams)
+	thread.SetLocal(runParamsKey, p)
+	return p
 }
 
 // write(output, content, is_executable = False)
