@@ -90,11 +90,11 @@ func (av *actionsValue) run(thread *starlark.Thread, b namer, args starlark.Tupl
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
-	// The parameters, in one struct, the thread's own (runParamsOf):
+	// The parameters, in one struct, the thread's own (scratchOf):
 	// separate variables whose addresses UnpackArgs takes would be an
 	// allocation each, and a struct of this call's one (~290 bytes per
 	// action).
-	p := runParamsOf(thread)
+	p := &scratchOf(thread).run
 	*p = runParams{
 		inputs: starlark.None, tools: starlark.None, executable: starlark.None, depfile: starlark.None,
 		discoverable: starlark.None, jobserver: starlark.False, mnemonic: "Action",
@@ -250,21 +250,37 @@ type runParams struct {
 	serial                                                               bool
 }
 
-// runParamsKey is the thread local of a thread's runParams.
-const runParamsKey = "bld.analysis.runParams"
+// expandParams are the parameters of expand_make_variables as
+// UnpackArgs sets them.
+type expandParams struct {
+	attrName, command string
+	subs              *starlark.Dict
+}
 
-// runParamsOf returns thread's runParams, made on its first call: the
-// threads of analysis are reused from target to target, so this is one
-// allocation per thread rather than one per action. A call uses them only
-// while it unpacks its arguments (nothing runs Starlark in between), so
-// that a nested call on the same thread could not see them in use.
-func runParamsOf(thread *starlark.Thread) *runParams {
-	if p, ok := thread.Local(runParamsKey).(*runParams); ok {
-		return p
+// A scratch holds the parameters of the methods that run once per target
+// or more (run, run_shell, expand_make_variables), the thread's own
+// (scratchOf).
+type scratch struct {
+	run    runParams
+	expand expandParams
+}
+
+// scratchKey is the thread local of a thread's scratch.
+const scratchKey = "bld.analysis.scratch"
+
+// scratchOf returns thread's scratch, made on its first call: the threads
+// of analysis are reused from target to target, so this is one allocation
+// per thread rather than one per call. A method uses its parameters only
+// while it unpacks its arguments and copies them out (no Starlark runs in
+// between), and clears them then, so that a nested call on the same thread
+// could not find them in use and the thread keeps no value of a call.
+func scratchOf(thread *starlark.Thread) *scratch {
+	if s, ok := thread.Local(scratchKey).(*scratch); ok {
+		return s
 	}
-	p := new(runParams)
-	thread.SetLocal(runParamsKey, p)
-	return p
+	s := new(scratch)
+	thread.SetLocal(scratchKey, s)
+	return s
 }
 
 // write(output, content, is_executable = False)
