@@ -86,19 +86,16 @@ func (av *actionsValue) declareFile(_ *starlark.Thread, b namer, args starlark.T
 //
 // run_shell takes command (a shell script run by /bin/sh -c) instead of
 // executable; its arguments become $1, $2, ...
-func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (av *actionsValue) run(thread *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := av.checkLive(b); err != nil {
 		return nil, err
 	}
-	// The parameters, in one struct: one allocation, where separate
-	// variables whose addresses UnpackArgs takes would be one each.
-	p := struct {
-		outputs, inputs, tools, executable, depfile, discoverable, jobserver starlark.Value
-		command, mnemonic, progress, group, failureHint, stage, pipeline     string
-		arguments, envInherit                                                *starlark.List
-		env, requirements                                                    *starlark.Dict
-		serial                                                               bool
-	}{
+	// The parameters, in one struct, the thread's own (scratchOf):
+	// separate variables whose addresses UnpackArgs takes would be an
+	// allocation each, and a struct of this call's one (~290 bytes per
+	// action).
+	p := &scratchOf(thread).run
+	*p = runParams{
 		inputs: starlark.None, tools: starlark.None, executable: starlark.None, depfile: starlark.None,
 		discoverable: starlark.None, jobserver: starlark.False, mnemonic: "Action",
 	}
@@ -115,11 +112,13 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		"depfile?", &p.depfile, "discoverable_inputs?", &p.discoverable,
 		"group?", &p.group, "serial?", &p.serial, "failure_hint?", &p.failureHint,
 		"stage?", &p.stage, "pipeline?", &p.pipeline); err != nil {
+		*p = runParams{}
 		return nil, err
 	}
 	outputs, inputs, tools, executable, depfile, discoverable, jobserver := p.outputs, p.inputs, p.tools, p.executable, p.depfile, p.discoverable, p.jobserver
 	command, mnemonic, progress, group, failureHint, stage, pipeline := p.command, p.mnemonic, p.progress, p.group, p.failureHint, p.stage, p.pipeline
 	arguments, envInherit, env, requirements, serial := p.arguments, p.envInherit, p.env, p.requirements, p.serial
+	*p = runParams{} // the thread keeps no value of this call
 	outs, err := av.outputs(b, outputs)
 	if err != nil {
 		return nil, err
@@ -239,6 +238,49 @@ func (av *actionsValue) run(_ *starlark.Thread, b namer, args starlark.Tuple, kw
 		}
 	}
 	return starlark.None, av.add(b, act, outs)
+}
+
+// runParams are the parameters of run and run_shell as UnpackArgs sets
+// them.
+type runParams struct {
+	outputs, inputs, tools, executable, depfile, discoverable, jobserver starlark.Value
+	command, mnemonic, progress, group, failureHint, stage, pipeline     string
+	arguments, envInherit                                                *starlark.List
+	env, requirements                                                    *starlark.Dict
+	serial                                                               bool
+}
+
+// expandParams are the parameters of expand_make_variables as
+// UnpackArgs sets them.
+type expandParams struct {
+	attrName, command string
+	subs              *starlark.Dict
+}
+
+// A scratch holds the parameters of the methods that run once per target
+// or more (run, run_shell, expand_make_variables), the thread's own
+// (scratchOf).
+type scratch struct {
+	run    runParams
+	expand expandParams
+}
+
+// scratchKey is the thread local of a thread's scratch.
+const scratchKey = "bld.analysis.scratch"
+
+// scratchOf returns thread's scratch, made on its first call: the threads
+// of analysis are reused from target to target, so this is one allocation
+// per thread rather than one per call. A method uses its parameters only
+// while it unpacks its arguments and copies them out (no Starlark runs in
+// between), and clears them then, so that a nested call on the same thread
+// could not find them in use and the thread keeps no value of a call.
+func scratchOf(thread *starlark.Thread) *scratch {
+	if s, ok := thread.Local(scratchKey).(*scratch); ok {
+		return s
+	}
+	s := new(scratch)
+	thread.SetLocal(scratchKey, s)
+	return s
 }
 
 // write(output, content, is_executable = False)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -373,5 +374,50 @@ func TestRustCommandLine(t *testing.T) {
 	sizing := action(t, a, "//app:app", "RustPartitions")
 	if diff := cmp.Diff([]string{"app/cli.rs", "app/main.rs"}, sizing.Inputs); diff != "" {
 		t.Errorf("the auto partitions count reads (-want +got):\n%s", diff)
+	}
+}
+
+// TestMethodParametersNotCarriedOver checks that a call of ctx.actions.run
+// or ctx.expand_make_variables sees none of the parameters of an earlier
+// call on the same thread (their values are unpacked into a struct the
+// thread keeps): an omitted parameter takes its default.
+func TestMethodParametersNotCarriedOver(t *testing.T) {
+	files := map[string]string{
+		"p/r.star": `
+def _impl(ctx):
+    a = ctx.actions.declare_file("a.d")
+    b = ctx.actions.declare_file("b")
+    first = ctx.expand_make_variables("text", "$(X)", {"X": "x"})
+    ctx.actions.run(outputs = [a], executable = "/bin/true", arguments = [first], env = {"A": "1"},
+                    mnemonic = "First", depfile = a, group = "g", serial = True, jobserver = True,
+                    progress_message = "first", failure_hint = "hint")
+    ctx.actions.run(outputs = [b], executable = "/bin/true")
+    if ctx.attr.again:
+        ctx.expand_make_variables("text", "$(X)")
+    return [DefaultInfo(files = [a, b])]
+
+r = rule(implementation = _impl, attrs = {"again": attr.bool()})
+`,
+		"p/BUILD.star": `load(":r.star", "r")
+r(name = "t")
+r(name = "u", again = True)
+`,
+	}
+	a, err := analyze(t, files, "//p:t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := action(t, a, "//p:t", "First")
+	if first.Depfile() == "" || first.Group() == "" || !first.Jobserver || first.Hint() != "hint" || !slices.Contains(first.Env, "A=1") {
+		t.Fatalf("the first action lacks what it was given: %+v", first)
+	}
+	second := action(t, a, "//p:t", "Action")
+	if second.Depfile() != "" || second.Group() != "" || second.Serial || second.Jobserver || second.Hint() != "" ||
+		slices.Contains(second.Env, "A=1") || second.Description == "first" || len(second.Argv) != 1 {
+		t.Errorf("the second action took parameters of the first: %+v", second)
+	}
+	_, err = analyze(t, files, "//p:u")
+	if err == nil || !strings.Contains(err.Error(), "$(X) is not defined") {
+		t.Errorf("expand_make_variables without additional_substitutions after one with X: err = %v, want $(X) is not defined", err)
 	}
 }

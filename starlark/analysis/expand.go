@@ -28,14 +28,15 @@ func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b namer, args s
 }
 
 // expand_make_variables(attribute_name, command, additional_substitutions)
-func (rc *ruleContext) expandMakeVariablesBuiltin(_ *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	// The parameters in one struct: one allocation, not one each (this
-	// runs once per genrule).
-	p := struct {
-		attrName, command string
-		subs              *starlark.Dict
-	}{}
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &p.attrName, "command", &p.command, "additional_substitutions?", &p.subs); err != nil {
+func (rc *ruleContext) expandMakeVariablesBuiltin(thread *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	// The parameters in the thread's struct (scratchOf): no allocation
+	// (this runs once per genrule).
+	sp := &scratchOf(thread).expand
+	*sp = expandParams{} // UnpackArgs leaves an omitted parameter as it is
+	err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &sp.attrName, "command", &sp.command, "additional_substitutions?", &sp.subs)
+	p := *sp
+	*sp = expandParams{}
+	if err != nil {
 		return nil, err
 	}
 	// Every value is checked; the text of those the command uses is made

@@ -52,7 +52,7 @@ func TestAnalyzeWorkspace(t *testing.T) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	t.Logf("total %.2fs, %d actions, GC cycles %d, heap in use %d MiB, sys %d MiB, allocated %d MiB in %d objects", wall.Seconds(), len(p.Graph.Actions), ms.NumGC, ms.HeapInuse>>20, ms.Sys>>20, ms.TotalAlloc>>20, ms.Mallocs)
+	t.Logf("total %.2fs, %d actions, GC cycles %d, heap in use %d MiB, sys %d MiB, allocated %d bytes in %d objects", wall.Seconds(), len(p.Graph.Actions), ms.NumGC, ms.HeapInuse>>20, ms.Sys>>20, ms.TotalAlloc, ms.Mallocs)
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	t.Logf("live after GC, plan kept %d MiB", ms.HeapAlloc>>20)
