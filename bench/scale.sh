@@ -20,6 +20,12 @@
 # median of each measurement per binary as a markdown table, then every
 # sample. Peak RSS is GNU time's %M (the largest process it waited for: bld
 # itself, not the genrules' sh and cat).
+#
+# With RUNS=1 the binaries run in the order given, and at 100k the first full
+# build has been 6-9% faster than the second whichever binary it was (the
+# file system slows the creation of files right after the previous run's were
+# deleted; docs/benchmarks.md, the twelfth session's check): run both orders,
+# or RUNS >= 2.
 set -euo pipefail
 export LC_ALL=C
 
