@@ -22,7 +22,7 @@
 # itself, not the genrules' sh and cat).
 #
 # With RUNS=1 the binaries run in the order given, and at 100k the first full
-# build has been 6-9% faster than the second whichever binary it was (likely
+# build has been 6-9% faster than the second whichever binary it was (likely because the
 # file system slows the creation of files right after the previous run's were
 # deleted; docs/benchmarks.md, the twelfth session's check): run both orders,
 # or RUNS >= 2.
