@@ -32,11 +32,12 @@ func NewServer(n int, dir string) (*Pool, error) {
 // tokens, if it has none yet; other pools have theirs from the start. An
 // error is kept: every later call that needs the fifo returns it.
 func (p *Pool) openLocked() error {
+	if p.openErr != nil {
+		// Also a fifo made but found short of tokens: it stays unused.
+		return p.openErr
+	}
 	if p.file != nil || !p.server {
 		return nil
-	}
-	if p.openErr != nil {
-		return p.openErr
 	}
 	if p.closed {
 		return ErrClosed
