@@ -379,45 +379,27 @@ const (
 // FixedDir gets a tmpfs of its own, or, when base >= 0, a new directory
 // baseDir of the tmpfs base (a descriptor of its root), bound there: a
 // slot's tmpfs, made once for all its commands, as making a file system
-// (a superblock) and tearing it down costs more than a bind. The exec
-// root's directories, placeholders and binds are then made relative to
-// the bound directory's descriptor (the tree open_tree(2) returned, which
-// is the mount on FixedDir once moved there), not through FixedDir's
-// path: in a slot, FixedDir holds the exec roots of the slot's earlier
-// commands, stacked, and every walk of a path through it crossed them
-// all, one mount lookup each.
+// (a superblock) and tearing it down costs more than a bind.
 func mountExecRoot(p *mountPlan, view int, viewFD int, base int, baseDir string) error {
-	// dir is what the exec root's paths are relative to; rootRel is the
-	// exec root's path from there.
-	dir, rootRel := unix.AT_FDCWD, FixedExecRoot
 	if base >= 0 {
 		if err := unix.Mkdirat(base, baseDir, 0o755); err != nil {
 			return fmt.Errorf("making the exec root's tmpfs directory: %w", err)
 		}
-		tree, err := unix.OpenTree(base, baseDir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-		if err == nil {
-			err = unix.MoveMount(tree, "", unix.AT_FDCWD, FixedDir, unix.MOVE_MOUNT_F_EMPTY_PATH)
-			if err != nil {
-				unix.Close(tree)
-			}
-		}
-		if err != nil {
+		if err := bindAt(base, baseDir, FixedDir, false); err != nil {
 			return fmt.Errorf("binding the exec root's tmpfs directory on %s: %w", FixedDir, err)
 		}
-		defer unix.Close(tree)
-		dir, rootRel = tree, execRootInDir
 		// No size limit but the kernel's default (half the memory): what a
 		// command writes outside its output directories lives here.
 	} else if err := unix.Mount("tmpfs", FixedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mounting a tmpfs on %s: %w", FixedDir, err)
 	}
-	if err := unix.Mkdirat(dir, rootRel, 0o755); err != nil {
-		return &os.PathError{Op: "mkdir", Path: FixedExecRoot, Err: err}
+	if err := os.Mkdir(FixedExecRoot, 0o755); err != nil {
+		return err
 	}
-	made := map[string]bool{rootRel: true} // directories of the exec root
-	at := func(rel string) string { return filepath.Join(rootRel, filepath.FromSlash(rel)) }
+	made := map[string]bool{FixedExecRoot: true} // directories of the exec root
+	at := func(rel string) string { return filepath.Join(FixedExecRoot, filepath.FromSlash(rel)) }
 	for _, b := range p.Outs {
-		if err := mkdirs(dir, at(b.Dir), made); err != nil {
+		if err := mkdirs(at(b.Dir), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", b.Dir, err)
 		}
 		var err error
@@ -426,7 +408,7 @@ func mountExecRoot(p *mountPlan, view int, viewFD int, base int, baseDir string)
 			if !ok {
 				return fmt.Errorf("output directory %s is not in the workspace", b.Pool)
 			}
-			err = bindAt(viewFD, rel, dir, at(b.Dir), false)
+			err = bindAt(viewFD, rel, at(b.Dir), false)
 		} else {
 			err = unix.Mount(b.Pool, at(b.Dir), "", unix.MS_BIND, "")
 		}
@@ -435,7 +417,7 @@ func mountExecRoot(p *mountPlan, view int, viewFD int, base int, baseDir string)
 		}
 	}
 	for _, d := range p.Dirs {
-		if err := mkdirs(dir, at(d), made); err != nil {
+		if err := mkdirs(at(d), made); err != nil {
 			return fmt.Errorf("creating output directory %s: %w", d, err)
 		}
 	}
@@ -465,15 +447,15 @@ func mountExecRoot(p *mountPlan, view int, viewFD int, base int, baseDir string)
 		if err != nil {
 			return fmt.Errorf("input %s: %w", in, err)
 		}
-		if err := mkdirs(dir, filepath.Dir(dst), made); err != nil {
+		if err := mkdirs(filepath.Dir(dst), made); err != nil {
 			return fmt.Errorf("placing input %s in the exec root: %w", in, err)
 		}
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		if err := makePlaceholder(dir, dst, isDir); err != nil {
+		if err := makePlaceholder(dst, isDir); err != nil {
 			return fmt.Errorf("placing input %s in the exec root: %w", in, err)
 		}
 		if view == viewHidden {
-			err = bindAt(viewFD, rel, dir, dst, isDir)
+			err = bindAt(viewFD, rel, dst, isDir)
 		} else {
 			flags := uintptr(unix.MS_BIND)
 			if isDir {
@@ -491,13 +473,10 @@ func mountExecRoot(p *mountPlan, view int, viewFD int, base int, baseDir string)
 	return hideWorkspace(root)
 }
 
-// execRootInDir is FixedExecRoot's path from FixedDir.
-var execRootInDir = strings.TrimPrefix(FixedExecRoot, FixedDir+"/")
-
-// bindAt binds rel, relative to the directory dirfd, on dst, relative to
-// the directory dstfd (or AT_FDCWD) (with the mounts under it when rec):
-// a bind mount, made from a descriptor rather than a path.
-func bindAt(dirfd int, rel string, dstfd int, dst string, rec bool) error {
+// bindAt binds rel, relative to the directory dirfd, on dst (with the
+// mounts under it when rec): a bind mount, made from a descriptor rather
+// than a path.
+func bindAt(dirfd int, rel, dst string, rec bool) error {
 	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
 	if rec {
 		flags |= unix.AT_RECURSIVE
@@ -506,7 +485,7 @@ func bindAt(dirfd int, rel string, dstfd int, dst string, rec bool) error {
 	if err != nil {
 		return err
 	}
-	err = unix.MoveMount(fd, "", dstfd, dst, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	err = unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH)
 	unix.Close(fd)
 	return err
 }
@@ -520,25 +499,25 @@ func hideWorkspace(root string) error {
 	return nil
 }
 
-// mkdirs creates the directory dir of the exec root (relative to the
-// directory dirfd, or AT_FDCWD) and its missing parents, as os.MkdirAll
-// does, but without a stat per level: made lists the directories already
-// there (it adds those it creates), so a parent that is not in it is made
-// first (the exec root is a fresh tmpfs: what made does not list is
-// missing, or a mount point, which mkdir(2) says exists).
-func mkdirs(dirfd int, dir string, made map[string]bool) error {
+// mkdirs creates the directory dir of the exec root and its missing
+// parents, as os.MkdirAll does, but without a stat per level: made lists
+// the directories already there (it adds those it creates), so a parent
+// that is not in it is made first (the exec root is a fresh tmpfs: what
+// made does not list is missing, or a mount point, which mkdir(2) says
+// exists).
+func mkdirs(dir string, made map[string]bool) error {
 	if made[dir] {
 		return nil
 	}
 	if parent := filepath.Dir(dir); parent != dir {
-		if err := mkdirs(dirfd, parent, made); err != nil {
+		if err := mkdirs(parent, made); err != nil {
 			return err
 		}
 	}
-	err := unix.Mkdirat(dirfd, dir, 0o755)
+	err := unix.Mkdir(dir, 0o755)
 	if err == unix.EEXIST {
 		var st unix.Stat_t
-		if unix.Fstatat(dirfd, dir, &st, 0) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if unix.Stat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			err = nil
 		}
 	}
@@ -549,15 +528,14 @@ func mkdirs(dirfd int, dir string, made map[string]bool) error {
 	return nil
 }
 
-// makePlaceholder creates at p (relative to the directory dirfd, or
-// AT_FDCWD) an empty directory if dir, else an empty regular file
-// (mknod(2): one system call, where open and close are two; it fails, as
-// O_EXCL does, if p exists).
-func makePlaceholder(dirfd int, p string, dir bool) error {
+// makePlaceholder creates at p an empty directory if dir, else an empty
+// regular file (mknod(2): one system call, where open and close are two;
+// it fails, as O_EXCL does, if p exists).
+func makePlaceholder(p string, dir bool) error {
 	if dir {
-		return unix.Mkdirat(dirfd, p, 0o755)
+		return unix.Mkdir(p, 0o755)
 	}
-	return unix.Mknodat(dirfd, p, unix.S_IFREG|0o644, 0)
+	return unix.Mknod(p, unix.S_IFREG|0o644, 0)
 }
 
 // remountReadOnly makes the bind mount at target read-only, keeping the

@@ -17,8 +17,6 @@ import (
 
 	"bld/exec/graph"
 	"bld/exec/program"
-
-	"golang.org/x/sys/unix"
 )
 
 // namespaceManager returns a Manager in ModeNamespace for root, closed
@@ -492,7 +490,7 @@ func TestMkdirs(t *testing.T) {
 	dir := t.TempDir()
 	made := map[string]bool{dir: true}
 	deep := filepath.Join(dir, "a/b/c")
-	if err := mkdirs(unix.AT_FDCWD, deep, made); err != nil {
+	if err := mkdirs(deep, made); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(deep); err != nil || !fi.IsDir() {
@@ -504,14 +502,14 @@ func TestMkdirs(t *testing.T) {
 		}
 	}
 	os.Mkdir(filepath.Join(dir, "x"), 0o755)
-	if err := mkdirs(unix.AT_FDCWD, filepath.Join(dir, "x"), made); err != nil {
+	if err := mkdirs(filepath.Join(dir, "x"), made); err != nil {
 		t.Errorf("an existing directory: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
-	if err := mkdirs(unix.AT_FDCWD, filepath.Join(dir, "f"), made); err == nil {
+	if err := mkdirs(filepath.Join(dir, "f"), made); err == nil {
 		t.Error("a file in the way: no error")
 	}
-	if err := mkdirs(unix.AT_FDCWD, filepath.Join(dir, "f/g"), made); err == nil {
+	if err := mkdirs(filepath.Join(dir, "f/g"), made); err == nil {
 		t.Error("a file as parent: no error")
 	}
 }
