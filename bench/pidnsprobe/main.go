@@ -16,11 +16,13 @@
 //     the fork, a plain fork (the child is the namespace's pid 1, and runs
 //     at once), then setns(2) back to the thread's own pid namespace, which
 //     is allowed only when that namespace belongs to the thread's user
-//     namespace: hence run this as pid 1 of a user and pid namespace of its
-//     own, as the zygote would have to be:
+//     namespace.
 //
-//     go build -o /tmp/pidnsprobe ./bench/pidnsprobe
-//     unshare --user --map-root-user --pid --fork --mount --mount-proc /tmp/pidnsprobe -mode unshare
+// So the unshare way needs the process to be pid 1 of a user and pid
+// namespace of its own, as the zygote would have to be:
+//
+//	go build -o /tmp/pidnsprobe ./bench/pidnsprobe
+//	unshare --user --map-root-user --pid --fork --mount --mount-proc /tmp/pidnsprobe -mode unshare
 //
 // Each of -n commands is `sh -c 'exit 0'`, one at a time; it prints the
 // wall time per command, the CPU time per command of this process (the
