@@ -119,7 +119,6 @@ func (m *Manager) Mode(ctx context.Context) (Mode, string, error) {
 		default:
 			m.mode = m.want
 		}
-		m.zygote.pidns = m.mode == ModeNamespace && m.pidns
 	})
 	return m.mode, m.reason, m.err
 }

@@ -106,14 +106,6 @@ type zygote struct {
 	// threads is how many threads of a zygote serve commands; 0:
 	// zygote.servingThreads decides.
 	threads int
-	// pidns: the Manager's commands get pid namespaces (set once, by
-	// Manager.Mode, before any command). The zygote then runs in a pid
-	// namespace of its own, whose init it is, so that its threads can
-	// make each command's pid namespace before the fork (zthread.pidns),
-	// and serves only commands with a pid namespace: one without
-	// (allow_daemon) would die with the zygote at the build's end, so
-	// the per-action helper starts it.
-	pidns bool
 	// exited is closed when the running zygote has exited and been
 	// reaped.
 	exited chan struct{}
@@ -390,7 +382,7 @@ func (z *zygote) start() error {
 	cmd.Env = []string{}
 	cmd.Stderr = os.Stderr // a crash of the zygote says why
 	cmd.ExtraFiles = []*os.File{theirs}
-	cmd.SysProcAttr = namespaceProcAttr(z.pidns)
+	cmd.SysProcAttr = namespaceProcAttr(false)
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	// setns(2) back to its own mount namespace needs CAP_SYS_CHROOT too
 	// (zserver.start).
@@ -603,9 +595,6 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ende
 	}
 	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
 		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(fds)}
-	if !req.Pidns && e.m.zygote.pidns {
-		return nil, errors.New("a command without a pid namespace (allow_daemon) is started by the per-action helper: the zygote's pid namespace would end what it leaves running with the build")
-	}
 	// The pid is for the executor's journal of process groups and for
 	// killing the group should the zygote die: a command in a pid
 	// namespace needs neither.
@@ -766,73 +755,6 @@ type zthread struct {
 	buf    []byte // a request
 	oob    []byte // its descriptors
 	events [1]unix.EpollEvent
-	// pidns, when not nil, makes the pid namespace of each command that
-	// gets one before its fork (see threadPidns); nil: at the fork, the
-	// command then stopped at its exec until its /proc is mounted
-	// (privateProc).
-	pidns *threadPidns
-}
-
-// A threadPidns lets a serving thread make a command's pid namespace
-// before the fork, when the zygote is the init of a pid namespace of its
-// own (bld started it so: zygote.pidns): unshare(CLONE_NEWPID) makes a
-// new namespace the thread's next child will be pid 1 of; a descriptor
-// of it, from a pidfd of the thread (PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE:
-// /proc/thread-self/ns/pid_for_children does not show a namespace that
-// has no process yet), lets the command's /proc be mounted before the
-// fork; after the fork, setns(2) to the zygote's own pid namespace (which
-// belongs to the zygote's user namespace, where it may: not the host's)
-// makes the thread's next unshare possible again. So the command runs from
-// its first instruction with its /proc in place: no stop at its exec
-// under ptrace, no wait4 and PTRACE_DETACH, and the two wake-ups they
-// cost on each command's start (docs/benchmarks.md, ns10).
-type threadPidns struct {
-	own    int // the zygote's pid namespace
-	thread int // a pidfd of the thread
-}
-
-// newThreadPidns returns the serving thread's threadPidns, or nil when
-// the zygote is not the init of a pid namespace of its own, or the kernel
-// lacks what it takes (a pidfd of a thread: Linux 6.9): the thread then
-// makes each command's pid namespace at its fork.
-func newThreadPidns() *threadPidns {
-	if os.Getpid() != 1 {
-		return nil
-	}
-	own, err := unix.Open("/proc/thread-self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	thread, err := unix.PidfdOpen(unix.Gettid(), unix.PIDFD_THREAD)
-	if err != nil {
-		unix.Close(own)
-		return nil
-	}
-	return &threadPidns{own: own, thread: thread}
-}
-
-// make makes a new pid namespace for the thread's next child and returns
-// a descriptor of it. On error, the thread's children are in the
-// zygote's namespace again, unless fatal is set: the thread could not
-// go back, and must stop serving.
-func (p *threadPidns) make() (ns int, err, fatal error) {
-	if err := unix.Unshare(unix.CLONE_NEWPID); err != nil {
-		return -1, fmt.Errorf("unshare(CLONE_NEWPID): %w", err), nil
-	}
-	ns, err = unix.IoctlRetInt(p.thread, unix.PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE)
-	if err != nil {
-		err = &procError{fmt.Errorf("the command's pid namespace (PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE, Linux 6.11): %w", err), err == unix.ENOTTY || err == unix.EINVAL}
-		return -1, err, p.back()
-	}
-	return ns, nil, nil
-}
-
-// back makes the thread's next child's pid namespace the zygote's again.
-func (p *threadPidns) back() error {
-	if err := unix.Setns(p.own, unix.CLONE_NEWPID); err != nil {
-		return fmt.Errorf("going back to the zygote's pid namespace: %w", err)
-	}
-	return nil
 }
 
 // zygoteCtl is the control socket's descriptor in the zygote.
@@ -973,7 +895,7 @@ func (z *zserver) serve() error {
 	if err := dropCapabilities(true); err != nil {
 		return z.shutdown(err)
 	}
-	t := &zthread{z: z, buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles)), pidns: newThreadPidns()}
+	t := &zthread{z: z, buf: make([]byte, maxRequest), oob: make([]byte, unix.CmsgSpace(4*maxFiles))}
 	var waiting time.Time // since when the thread has had no event; zero when it is not waiting
 	for {
 		var n int
@@ -1166,7 +1088,7 @@ func (t *zthread) receive() (done bool, err error) {
 	}
 	j := &zjob{id: id}
 	var fatal error
-	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files, t.pidns)
+	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
 	closeFiles()
 	if err != nil {
 		if j.slot != nil {
@@ -1262,7 +1184,7 @@ func parseRights(oob []byte) ([]int, error) {
 // if any (also when err is set: the slot is free again). fatal is set
 // when the thread could not go back: the zygote must then stop (its next
 // command would see this one's mounts).
-func (z *zserver) start(req *zygoteRequest, files []int, tp *threadPidns) (pid, pidfd int, sl *slot, err, fatal error) {
+func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
 	view, viewFD, base, baseDir := viewNone, -1, -1, ""
 	if z.view != "" && req.Plan.Root == z.view {
 		view = viewMade
@@ -1305,7 +1227,6 @@ func (z *zserver) start(req *zygoteRequest, files []int, tp *threadPidns) (pid, 
 	}
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
-	early := false // the pid namespace made before the fork (threadPidns)
 	if req.Pidns {
 		z.mu.Lock()
 		noProc := z.noProc
@@ -1313,43 +1234,16 @@ func (z *zserver) start(req *zygoteRequest, files []int, tp *threadPidns) (pid, 
 		if noProc != "" {
 			return 0, 0, sl, errors.New(noProc), nil
 		}
+		sys.Cloneflags = syscall.CLONE_NEWPID
 		sys.Pdeathsig = syscall.SIGKILL
-		if tp != nil {
-			ns, err, fatal := tp.make()
-			if err == nil {
-				err = mountProcNS(ns)
-				unix.Close(ns)
-				if err != nil {
-					fatal = tp.back()
-				}
-			}
-			if err != nil {
-				z.procFailed(err)
-				return 0, 0, sl, err, fatal
-			}
-			early = true
-		} else {
-			sys.Cloneflags = syscall.CLONE_NEWPID
-			// Stopped at its exec, until privateProc has mounted its /proc.
-			sys.Ptrace = true
-		}
+		// Stopped at its exec, until privateProc has mounted its /proc.
+		sys.Ptrace = true
 	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
-	if early {
-		if ferr := tp.back(); ferr != nil {
-			if err == nil {
-				killReap(pid)
-				if pidfd >= 0 {
-					unix.Close(pidfd)
-				}
-			}
-			return 0, 0, sl, ferr, ferr
-		}
-	}
 	if err != nil {
 		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
 	}
-	if req.Pidns && !early {
+	if req.Pidns {
 		if err := z.privateProc(pid, pidfd); err != nil {
 			if pidfd >= 0 {
 				unix.Close(pidfd)
@@ -1393,7 +1287,11 @@ func (z *zserver) privateProc(pid, pidfd int) error {
 	// wait below then seldom waits for.
 	if err := mountProcOf(pidfd); err != nil {
 		killReap(pid)
-		z.procFailed(err)
+		if err, ok := err.(*procError); ok && err.kernel {
+			z.mu.Lock()
+			z.noProc = err.Error()
+			z.mu.Unlock()
+		}
 		return err
 	}
 	var ws unix.WaitStatus
@@ -1417,17 +1315,6 @@ func (z *zserver) privateProc(pid, pidfd int) error {
 		return fmt.Errorf("letting the command run: %w", err)
 	}
 	return nil
-}
-
-// procFailed notes err, why a command's /proc could not be mounted: if
-// the kernel lacks what it takes, z.noProc says so, and every command with
-// a pid namespace is declined from then on.
-func (z *zserver) procFailed(err error) {
-	if err, ok := err.(*procError); ok && err.kernel {
-		z.mu.Lock()
-		z.noProc = err.Error()
-		z.mu.Unlock()
-	}
 }
 
 // killReap kills process pid, a child, and reaps it.
@@ -1461,13 +1348,6 @@ func mountProcOf(pidfd int) error {
 		return &procError{fmt.Errorf("the command's pid namespace (PIDFD_GET_PID_NAMESPACE, Linux 6.11): %w", err), err == unix.ENOTTY || err == unix.EINVAL}
 	}
 	defer unix.Close(ns)
-	return mountProcNS(ns)
-}
-
-// mountProcNS mounts, on /proc, a proc file system showing the pid
-// namespace ns (a descriptor of it): nosuid, nodev, noexec, as the
-// per-action helper mounts its own.
-func mountProcNS(ns int) error {
 	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return &procError{fmt.Errorf("a /proc for the command: fsopen: %w", err), err == unix.ENOSYS}
