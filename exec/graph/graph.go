@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // A Graph is a checked set of actions with the dependency edges between them.
@@ -23,7 +24,10 @@ type Graph struct {
 	// action i, sorted and unique.
 	Dependents [][]int
 
-	producer map[string]int
+	// producer maps each output to its action; a graph made by
+	// FromEdges builds it at its first use (producerOnce).
+	producer     map[string]int
+	producerOnce sync.Once
 	// inputProducer holds, for each action in turn, the producer of each
 	// of its inputs (AllInputs' order), -1 for a source: action i's are
 	// inputProducer[inputStart[i]:inputStart[i+1]].
@@ -95,10 +99,8 @@ type SourceChecker func(path string) bool
 // printed as the chain of actions that forms it.
 func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 	g := &Graph{
-		Actions:    actions,
-		Deps:       make([][]int, len(actions)),
-		Dependents: make([][]int, len(actions)),
-		producer:   make(map[string]int, len(actions)),
+		Actions:  actions,
+		producer: make(map[string]int, len(actions)),
 	}
 	var problems []string
 	for i, a := range actions {
@@ -116,50 +118,23 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 		}
 	}
 	missing := map[string][]string{} // source path -> owners that read it
-	// The edges of every action live in one array each way (Deps,
-	// Dependents), each action's a slice of it whose capacity ends where
-	// its own edges do, so that a caller's append cannot reach the next.
 	inputs := 0
 	for _, a := range actions {
 		inputs += len(a.Inputs) + len(a.Discoverable())
 	}
-	edges := make([]int, 0, inputs)
-	dependents := make([]int, len(actions)) // how many actions read each one's outputs
 	g.inputProducer = make([]int32, 0, inputs)
 	g.inputStart = make([]int32, len(actions)+1)
 	for i, a := range actions {
-		start := len(edges)
 		for _, in := range a.Inputs {
-			edges = g.edge(edges, in, a.Owner, sourceExists, missing)
+			g.edge(in, a.Owner, sourceExists, missing)
 		}
 		for _, in := range a.Discoverable() {
-			edges = g.edge(edges, in, a.Owner, sourceExists, missing)
+			g.edge(in, a.Owner, sourceExists, missing)
 		}
 		g.inputStart[i+1] = int32(len(g.inputProducer))
-		deps := edges[start:]
-		slices.Sort(deps)
-		deps = slices.Compact(deps)
-		edges = edges[:start+len(deps)]
-		if len(deps) > 0 {
-			g.Deps[i] = deps[:len(deps):len(deps)]
-		}
-		for _, d := range deps {
-			dependents[d]++
-		}
 	}
-	back := make([]int, len(edges))
-	next := 0
-	for d, n := range dependents {
-		if n > 0 {
-			g.Dependents[d] = back[next : next : next+n]
-		}
-		next += n
-	}
-	for i, deps := range g.Deps {
-		for _, d := range deps {
-			g.Dependents[d] = append(g.Dependents[d], i)
-		}
-	}
+	g.producerOnce.Do(func() {}) // made above
+	g.link()
 	for path, owners := range missing {
 		problems = append(problems, fmt.Sprintf(
 			"missing input file %s, needed by %s: no rule produces it and it does not exist in the workspace",
@@ -180,20 +155,111 @@ func New(actions []*Action, sourceExists SourceChecker) (*Graph, error) {
 	return g, nil
 }
 
-// edge appends to edges the producer of in, an input of an action of
-// owner, or records in missing an input that no action produces and that
-// sourceExists rejects.
-func (g *Graph) edge(edges []int, in, owner string, sourceExists SourceChecker, missing map[string][]string) []int {
+// edge appends the producer of in, an input of an action of owner, to
+// g.inputProducer (-1 for none), and records in missing an input that no
+// action produces and that sourceExists rejects.
+func (g *Graph) edge(in, owner string, sourceExists SourceChecker, missing map[string][]string) {
 	if p, ok := g.producer[in]; ok {
 		g.inputProducer = append(g.inputProducer, int32(p))
-		return append(edges, p)
+		return
 	}
 	g.inputProducer = append(g.inputProducer, -1)
 	if sourceExists != nil && !sourceExists(in) {
 		missing[in] = append(missing[in], owner)
 	}
-	return edges
 }
+
+// link makes Deps and Dependents from g.inputProducer and g.inputStart.
+// The edges of every action live in one array each way, each action's a
+// slice of it whose capacity ends where its own edges do, so that a
+// caller's append cannot reach the next.
+func (g *Graph) link() {
+	n := len(g.Actions)
+	g.Deps = make([][]int, n)
+	g.Dependents = make([][]int, n)
+	edges := make([]int, 0, len(g.inputProducer))
+	dependents := make([]int, n) // how many actions read each one's outputs
+	for i := range n {
+		start := len(edges)
+		for _, p := range g.inputProducer[g.inputStart[i]:g.inputStart[i+1]] {
+			if p >= 0 {
+				edges = append(edges, int(p))
+			}
+		}
+		deps := edges[start:]
+		slices.Sort(deps)
+		deps = slices.Compact(deps)
+		edges = edges[:start+len(deps)]
+		if len(deps) > 0 {
+			g.Deps[i] = deps[:len(deps):len(deps)]
+		}
+		for _, d := range deps {
+			dependents[d]++
+		}
+	}
+	back := make([]int, len(edges))
+	next := 0
+	for d, c := range dependents {
+		if c > 0 {
+			g.Dependents[d] = back[next : next : next+c]
+		}
+		next += c
+	}
+	for i, deps := range g.Deps {
+		for _, d := range deps {
+			g.Dependents[d] = append(g.Dependents[d], i)
+		}
+	}
+}
+
+// Edges returns the producer of each input of each action, in turn
+// (AllInputs' order), -1 for a source: what FromEdges takes to make g
+// again without looking up a path. The slice is g's: not to be modified.
+func (g *Graph) Edges() []int32 {
+	return g.inputProducer
+}
+
+// FromEdges returns the Graph that New(actions, nil) returned for the
+// same actions, given that graph's Edges: no output map is made (Producer
+// makes it at its first call) and no input is looked up by path. It
+// checks what it is given against actions (each input's count, each
+// producer's range and that it declares that input as an output, no
+// cycle) and reports a mismatch as an error, never as a wrong graph; it
+// cannot tell an edge left out (a source that an action produces), so
+// edges must be those of a graph of the same actions (a snapshot's, saved
+// with them). edges is kept, not copied.
+func FromEdges(actions []*Action, edges []int32) (*Graph, error) {
+	g := &Graph{Actions: actions, inputProducer: edges, inputStart: make([]int32, len(actions)+1)}
+	k := 0
+	for i, a := range actions {
+		for _, ins := range [2][]string{a.Inputs, a.Discoverable()} {
+			for _, in := range ins {
+				if k >= len(edges) {
+					return nil, errEdges
+				}
+				if p := edges[k]; p < -1 || p >= 0 && (int(p) >= len(actions) || int(p) == i || !slices.Contains(actions[p].Outputs, in)) {
+					return nil, errEdges
+				}
+				k++
+			}
+		}
+		if len(a.Outputs) == 0 {
+			return nil, errEdges
+		}
+		g.inputStart[i+1] = int32(k)
+	}
+	if k != len(edges) {
+		return nil, errEdges
+	}
+	g.link()
+	if g.findCycle() != nil {
+		return nil, errEdges
+	}
+	return g, nil
+}
+
+// errEdges is FromEdges' error for edges that are not those of actions.
+var errEdges = errors.New("action graph: the edges given are not those of the actions")
 
 // InputProducer returns the ID of the action that produces input k of
 // action id, k indexing AllInputs (Inputs, then Discoverable): what
@@ -211,8 +277,20 @@ func (g *Graph) InputProducer(id, k int) (int, bool) {
 
 // Producer returns the ID of the action that declares path as an output.
 func (g *Graph) Producer(path string) (int, bool) {
+	g.producerOnce.Do(g.makeProducer)
 	id, ok := g.producer[path]
 	return id, ok
+}
+
+// makeProducer makes the output map of a graph made by FromEdges, whose
+// actions declare each output once.
+func (g *Graph) makeProducer() {
+	g.producer = make(map[string]int, len(g.Actions))
+	for i, a := range g.Actions {
+		for _, out := range a.Outputs {
+			g.producer[out] = i
+		}
+	}
 }
 
 // Error lists every problem found in a graph.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,6 +253,50 @@ func BenchmarkNew(b *testing.B) {
 	}
 }
 
+// layered100k returns bench/gen's layered shape at 100,000 actions (100
+// layers of 1000, each action reading two outputs of the layer before),
+// each input the very string of its producer's output, as a decoded
+// snapshot has them.
+func layered100k() []*Action {
+	const n = 100000
+	actions := make([]*Action, n)
+	for i := range actions {
+		var in []string
+		if i >= 1000 {
+			in = []string{actions[i-1000].Outputs[0], actions[i-999].Outputs[0]}
+		} else {
+			in = []string{fmt.Sprintf("src/%d", i)}
+		}
+		actions[i] = act("//p:t", in, []string{fmt.Sprintf("bld-out/t%d", i)})
+	}
+	return actions
+}
+
+func BenchmarkNewShared(b *testing.B) {
+	actions := layered100k()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(actions, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFromEdges(b *testing.B) {
+	actions := layered100k()
+	g, err := New(actions, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	edges := g.Edges()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FromEdges(actions, edges); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestActionSize checks that an Action fits the allocator's 176-byte size
 // class: a build keeps one for every action (100,000 of them at the
 // scale bld is measured at), so a field more, or a bool out of the flags'
@@ -425,5 +470,84 @@ func TestUseKeptDigests(t *testing.T) {
 	none.UseKeptDigests(KeptDigests{Actions: []*Action{a}}) // no digests: ignored
 	if none.FieldsDigest(0) != a.FieldsDigest() {
 		t.Error("a graph with digests missing did not hash")
+	}
+}
+
+// TestFromEdges: a graph made from New's Edges is New's (edges both ways,
+// each input's producer, the output map made at its first use), and
+// edges that do not fit the actions are an error, never a graph.
+func TestFromEdges(t *testing.T) {
+	build := func() []*Action {
+		a := act("//p:a", []string{"p/a.in"}, []string{"bld-out/a1", "bld-out/a2"})
+		b := act("//p:b", []string{"bld-out/a2", "p/b.in", "bld-out/a1"}, []string{"bld-out/b1"})
+		c := act("//p:c", nil, []string{"bld-out/c"})
+		top := act("//p:top", []string{"bld-out/c", "bld-out/a1"}, []string{"bld-out/top"})
+		top.Edit().Discoverable = []string{"bld-out/b1", "p/h.h"}
+		return []*Action{a, b, c, top}
+	}
+	actions := build()
+	want, err := New(actions, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges := want.Edges()
+	if !slices.Equal(edges, []int32{-1, 0, -1, 0, 2, 0, 1, -1}) {
+		t.Fatalf("Edges() = %v", edges)
+	}
+	g, err := FromEdges(actions, edges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Deps, g.Deps); diff != "" {
+		t.Errorf("Deps (-New +FromEdges):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Dependents, g.Dependents); diff != "" {
+		t.Errorf("Dependents (-New +FromEdges):\n%s", diff)
+	}
+	for id, a := range actions {
+		for k := range a.AllInputs() {
+			p1, ok1 := want.InputProducer(id, k)
+			p2, ok2 := g.InputProducer(id, k)
+			if p1 != p2 || ok1 != ok2 {
+				t.Errorf("InputProducer(%d, %d) = %d, %v; New's %d, %v", id, k, p2, ok2, p1, ok1)
+			}
+		}
+	}
+	for _, path := range []string{"bld-out/a1", "bld-out/a2", "bld-out/b1", "bld-out/c", "bld-out/top", "p/a.in"} {
+		p1, ok1 := want.Producer(path)
+		p2, ok2 := g.Producer(path)
+		if p1 != p2 || ok1 != ok2 {
+			t.Errorf("Producer(%s) = %d, %v; New's %d, %v", path, p2, ok2, p1, ok1)
+		}
+	}
+
+	bad := func(i int, v int32) []int32 {
+		e := slices.Clone(edges)
+		e[i] = v
+		return e
+	}
+	for _, tc := range []struct {
+		name  string
+		edges []int32
+	}{
+		{"one short", edges[:len(edges)-1]},
+		{"one more", append(slices.Clone(edges), -1)},
+		{"a producer out of range", bad(1, 4)},
+		{"a negative producer", bad(1, -2)},
+		{"a producer that does not declare the input", bad(3, 2)},
+		{"an action its own producer", bad(4, 3)},
+	} {
+		if g, err := FromEdges(build(), tc.edges); err == nil {
+			t.Errorf("%s: FromEdges gave a graph (deps %v), want an error", tc.name, g.Deps)
+		}
+	}
+	// A cycle: each reads the other's output.
+	x := act("//p:x", []string{"bld-out/y"}, []string{"bld-out/x"})
+	y := act("//p:y", []string{"bld-out/x"}, []string{"bld-out/y"})
+	if _, err := FromEdges([]*Action{x, y}, []int32{1, 0}); err == nil {
+		t.Error("FromEdges of a cycle gave a graph, want an error")
+	}
+	if _, err := FromEdges([]*Action{act("//p:n", nil, nil)}, nil); err == nil {
+		t.Error("FromEdges of an action without outputs gave a graph, want an error")
 	}
 }

@@ -29,8 +29,8 @@ import (
 // The decoder reads it first and turns those bytes into one Go string:
 // every string of the snapshot is a piece of it, so equal strings share
 // their memory. fields are the snapshot's fields in the order of
-// encoder.head then Head.Finish (Key, Env, Actions, Goals, then Reads and
-// Index, last so that the bulk is encoded before they are made), each string as its uvarint index in the table, each
+// encoder.head then Head.Finish (Key, Env, Actions, Goals, then Reads,
+// Index and Links, last so that the bulk is encoded before they are made), each string as its uvarint index in the table, each
 // number as a uvarint (a varint where it may be negative), booleans of an
 // action packed in one uvarint. A slice or a map is its length plus one, 0
 // meaning nil, then its elements; maps are written in key order, so that
@@ -49,9 +49,10 @@ import (
 // to CRC-32 (IEEE): Go's CRC-32C builds its tables at first use, ~0.25 ms
 // of every bld start that reads a snapshot, while the IEEE one's are
 // cheap, and with PCLMULQDQ it is no slower on the sizes snapshots have.
+// bldsnap9 added the Links after the Index.
 // A file of an earlier format is not a snapshot (its magic differs), so
 // it is analyzed again, never misread.
-const fileMagic = "bldsnap8"
+const fileMagic = "bldsnap9"
 
 const headerLen = len(fileMagic) + 8 + 4
 
@@ -82,14 +83,15 @@ func Encode(s *Snapshot) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.Finish(s.Reads, s.Index), nil
+	return h.Finish(s.Reads, s.Index, s.Links), nil
 }
 
-// A Head is a snapshot encoded but for its Reads and Index: the fields
-// made last (the reads once the action graph's sources are checked, the
-// index from the whole analysis) are encoded last, so that the bulk, the
-// actions, can be encoded while they are made (Analyze does so on the
-// other core). EncodeHead(s) then Finish(s.Reads, s.Index) is Encode(s).
+// A Head is a snapshot encoded but for its Reads, Index and Links: the
+// fields made last (the reads once the action graph's sources are
+// checked, the index from the whole analysis, the links from the graph)
+// are encoded last, so that the bulk, the actions, can be encoded while
+// they are made (Analyze does so on the other core). EncodeHead(s) then
+// Finish(s.Reads, s.Index, s.Links) is Encode(s).
 type Head struct {
 	e *encoder
 }
@@ -131,21 +133,21 @@ func (h *Head) Encode(s *Snapshot) error {
 	return h.e.head(s)
 }
 
-// Finish encodes reads and index after the head and returns the bytes of
-// the snapshot. It is called once, or Save is.
-func (h *Head) Finish(reads *workspace.Reads, index *Index) []byte {
-	e := h.take(reads, index)
+// Finish encodes reads, index and links after the head and returns the
+// bytes of the snapshot. It is called once, or Save is.
+func (h *Head) Finish(reads *workspace.Reads, index *Index, links *Links) []byte {
+	e := h.take(reads, index, links)
 	return e.finish(fileMagic)
 }
 
-// Save encodes reads and index after the head and writes the snapshot to
+// Save encodes reads, index and links after the head and writes the snapshot to
 // the file path, atomically (WriteFile): the bytes Finish returns. It
 // streams the string table to the file rather than appending it to the
 // fields in memory (at 100,000 targets, 18 MB of strings: growing the
 // buffer to hold them copied the 7 MB of fields and allocated 27 MB
 // while the build waited). It is called once, or Finish is.
-func (h *Head) Save(path string, reads *workspace.Reads, index *Index) error {
-	e := h.take(reads, index)
+func (h *Head) Save(path string, reads *workspace.Reads, index *Index, links *Links) error {
+	e := h.take(reads, index, links)
 	if err := store.WriteFileFrom(path, "", 0o644, func(w io.Writer) error {
 		return e.writeTo(w, fileMagic)
 	}); err != nil {
@@ -154,13 +156,14 @@ func (h *Head) Save(path string, reads *workspace.Reads, index *Index) error {
 	return nil
 }
 
-// take encodes reads and index after the head and returns the encoder,
-// which the Head gives up.
-func (h *Head) take(reads *workspace.Reads, index *Index) *encoder {
+// take encodes reads, index and links after the head and returns the
+// encoder, which the Head gives up.
+func (h *Head) take(reads *workspace.Reads, index *Index, links *Links) *encoder {
 	e := h.e
 	h.e = nil
 	e.reads(reads)
 	e.index(index)
+	e.links(links)
 	return e
 }
 
@@ -432,6 +435,15 @@ func (e *encoder) index(x *Index) {
 	}
 }
 
+func (e *encoder) links(l *Links) {
+	e.bool(l != nil)
+	if l == nil {
+		return
+	}
+	e.int32s(l.Edges)
+	e.int32s(l.Goals)
+}
+
 // Decode returns the snapshot data encodes (Encode), or errCorrupt.
 func Decode(data []byte) (*Snapshot, error) {
 	return decode(data, false)
@@ -701,6 +713,7 @@ func (d *decoder) snapshot() *Snapshot {
 	s.Goals = d.strings()
 	s.Reads = d.reads()
 	s.Index = d.index()
+	s.Links = d.links()
 	return s
 }
 
@@ -840,4 +853,11 @@ func (d *decoder) index() *Index {
 		}
 	}
 	return x
+}
+
+func (d *decoder) links() *Links {
+	if !d.bool() {
+		return nil
+	}
+	return &Links{Edges: d.int32s(), Goals: d.int32s()}
 }

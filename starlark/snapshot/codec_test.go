@@ -166,7 +166,7 @@ func TestEncodeHeadIgnoresReadsAndIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := h.Finish(s.Reads, s.Index)
+	got := h.Finish(s.Reads, s.Index, s.Links)
 	if !bytes.Equal(got, want) {
 		t.Fatal("EncodeHead then Finish gave other bytes than Encode")
 	}

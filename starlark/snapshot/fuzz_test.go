@@ -29,7 +29,8 @@ func FuzzLoad(f *testing.F) {
 			Actions: []*graph.Action{{Owner: "//:a", Mnemonic: "Genrule", Argv: []string{"sh", "-c", "x"}, Inputs: []string{"a.c"}, Outputs: []string{"bld-out/a"}}},
 			Goals:   []string{"bld-out/a"},
 			Index: NewIndex([]Package{{Path: "", Files: []string{"BUILD.star"}, Roots: []string{"a"}}},
-				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}}}, []string{"bld-out/a"})},
+				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}}}, []string{"bld-out/a"}),
+			Links: &Links{Edges: []int32{-1}, Goals: []int32{0}}},
 		{Key: "k", Reads: &workspace.Reads{}},
 		{Key: "other"},
 	} {
@@ -77,6 +78,9 @@ func FuzzLoad(f *testing.F) {
 			s.Reuse()
 		}
 		graph.New(s.Actions, func(string) bool { return true })
+		if s.Links != nil {
+			graph.FromEdges(s.Actions, s.Links.Edges) // whatever the edges, no panic
+		}
 		again := filepath.Join(dir, "again")
 		if err := Save(again, s); err != nil {
 			t.Fatalf("a decoded snapshot does not save: %v", err)
@@ -101,7 +105,8 @@ func FuzzSnapshotDecode(f *testing.F) {
 			Actions: []*graph.Action{{Owner: "//:a", Mnemonic: "Genrule", Argv: []string{"sh", "-c", "x"}, Inputs: []string{"a.c"}, Outputs: []string{"bld-out/a"}, More: &graph.More{ExecProperties: map[string]string{"k": "v"}, Content: []byte("c")}}},
 			Goals:   []string{"bld-out/a"},
 			Index: NewIndex([]Package{{Path: "", Files: []string{"BUILD.star"}, Roots: []string{"a"}}},
-				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}, Env: []string{"HOME"}}}, []string{"bld-out/a"})},
+				[]Target{{Label: label.Label{Name: "a"}, Actions: 1, Goals: []string{"bld-out/a"}, Env: []string{"HOME"}}}, []string{"bld-out/a"}),
+			Links: &Links{Edges: []int32{-1}, Goals: []int32{0}}},
 		{},
 	} {
 		data, err := Encode(s)
@@ -133,6 +138,9 @@ func FuzzSnapshotDecode(f *testing.F) {
 		}
 		if s.Index != nil && s.Index.valid(len(s.Actions), len(s.Goals)) {
 			s.Reuse()
+		}
+		if s.Links != nil {
+			graph.FromEdges(s.Actions, s.Links.Edges) // whatever the edges, no panic
 		}
 	})
 }

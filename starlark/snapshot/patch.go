@@ -391,16 +391,25 @@ func (d *decoder) len() int {
 }
 
 // apply applies p to s, or reports that it does not fit s.
+// The base's Links stay when they hold for the patched actions and goals
+// (SameLinks); else they are dropped, and the build links the graph by
+// path.
 func (p *patch) apply(s *Snapshot) bool {
 	for i, a := range p.actions {
 		if i >= len(s.Actions) {
 			return false
+		}
+		if !SameLinks(s.Actions[i], a) {
+			s.Links = nil
 		}
 		s.Actions[i] = a
 	}
 	for i, g := range p.goals {
 		if i >= len(s.Goals) {
 			return false
+		}
+		if s.Goals[i] != g {
+			s.Links = nil
 		}
 		s.Goals[i] = g
 	}
@@ -441,6 +450,14 @@ func (p *patch) apply(s *Snapshot) bool {
 		r.Globs = globs
 	}
 	return true
+}
+
+// SameLinks reports whether an action graph's links (Links) that hold for
+// a, among the same other actions and goals, hold with b at a's place:
+// b reads and writes the very paths a does, in the same order.
+func SameLinks(a, b *graph.Action) bool {
+	return a == b || slices.Equal(a.Inputs, b.Inputs) && slices.Equal(a.Outputs, b.Outputs) &&
+		slices.Equal(a.Discoverable(), b.Discoverable())
 }
 
 // Patched reports whether the file held a patch after its base.

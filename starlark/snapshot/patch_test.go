@@ -300,6 +300,68 @@ func TestOldFormatIsStale(t *testing.T) {
 	// And this format's bytes with the old checksum are damaged.
 	copy(old, fileMagic)
 	if _, err := Decode(old); err == nil {
-		t.Error("Decode of a bldsnap8 file with a CRC-32C checksum succeeded")
+		t.Error("Decode of a bldsnap9 file with a CRC-32C checksum succeeded")
+	}
+	// bldsnap8: no Links after the Index (its checksum made right, so
+	// only the magic tells).
+	old = bytes.Clone(data)
+	copy(old, "bldsnap8")
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(path, s.Key); err != nil || l != nil {
+		t.Errorf("Open of a bldsnap8 file = %v, %v; want no snapshot", l, err)
+	}
+}
+
+// TestPatchKeepsLinks: a patched file keeps its base's Links when the
+// actions the patch replaced read and write what they did and the goals
+// are the same, and has none when an input or a goal changed (the build
+// then links the graph by path).
+func TestPatchKeepsLinks(t *testing.T) {
+	s := sampleSnapshot(t)
+	s.Links = &Links{Edges: make([]int32, 0), Goals: []int32{1}}
+	for _, a := range s.Actions {
+		for range a.AllInputs() {
+			s.Links.Edges = append(s.Links.Edges, -1)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "analysis")
+	for _, tc := range []struct {
+		name string
+		next func(s *Snapshot) *Snapshot
+		keep bool
+	}{
+		{"a command changed", func(s *Snapshot) *Snapshot { return next(s, 1, "y", -1, "", -1, nil) }, true},
+		{"an input changed", func(s *Snapshot) *Snapshot {
+			n := next(s, -1, "", -1, "", -1, nil)
+			a := *n.Actions[1]
+			a.Inputs = []string{"p/other.c"}
+			n.Actions[1] = &a
+			return n
+		}, false},
+		{"a goal changed", func(s *Snapshot) *Snapshot { return next(s, -1, "", 1, "bld-out/p/w2", -1, nil) }, false},
+	} {
+		if err := Save(path, s); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(path, s.Key)
+		if err != nil || l == nil {
+			t.Fatalf("%s: Open = %v, %v", tc.name, l, err)
+		}
+		upd := ReadsUpdate{Diff: &workspace.Diff{}, Fresh: &workspace.Reads{}}
+		if err := l.SaveNext(path, tc.next(l.Snapshot), upd, true); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Open(path, s.Key)
+		if err != nil || got == nil || !got.Patched() {
+			t.Fatalf("%s: the patched snapshot: %v, %v (want a patch)", tc.name, got, err)
+		}
+		if tc.keep && !cmp.Equal(got.Links, s.Links) {
+			t.Errorf("%s: links %v, want the base's %v", tc.name, got.Links, s.Links)
+		}
+		if !tc.keep && got.Links != nil {
+			t.Errorf("%s: links %v kept, want none", tc.name, got.Links)
+		}
 	}
 }

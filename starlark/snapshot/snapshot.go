@@ -64,6 +64,21 @@ type Snapshot struct {
 	// Index ties reads, actions and goals to packages and targets, for
 	// incremental analysis; nil when the analysis could not be indexed.
 	Index *Index
+	// Links are the action graph of Actions and Goals as IDs, so that a
+	// build that takes them from here looks up no path to link them; nil
+	// when not saved (or a patch may have changed them).
+	Links *Links
+}
+
+// Links are what the checked action graph of a snapshot's actions says of
+// them: Edges is its graph.Graph.Edges (the producer of each input of
+// each action, -1 for a source), Goals the IDs of the actions that
+// produce Goals, each once, in the goals' order (build.Plan's Goals).
+// They are derived from Actions and Goals alone, so that the same
+// snapshot gives the same bytes.
+type Links struct {
+	Edges []int32
+	Goals []int32
 }
 
 // EnvValue is the value of an environment variable, or its absence.

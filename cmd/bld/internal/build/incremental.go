@@ -112,7 +112,7 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	view := loader.View()
 	isFile := snap.SourceChecker(changes.Diff, view.IsFile)
 	if patched && changes.KeptSourcesExist() {
-		plan, err = newPatchedPlan(actions, goals, snap.Actions, isFile)
+		plan, err = newPatchedPlan(actions, goals, snap.Snapshot, isFile)
 	} else {
 		plan, err = NewPlan(actions, goals, isFile)
 	}
@@ -132,7 +132,7 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	if req.SnapPath == "" {
 		return plan, true, nil
 	}
-	next := &snapshot.Snapshot{Key: key, Env: snap.Env, Actions: actions, Goals: goals, Index: index}
+	next := &snapshot.Snapshot{Key: key, Env: snap.Env, Actions: actions, Goals: goals, Index: index, Links: plan.links()}
 	loaded := map[string]bool{}
 	for _, p := range loader.LoadedPackages() {
 		loaded[p] = true
@@ -174,20 +174,34 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 }
 
 // newPatchedPlan is NewPlan(actions, goals, isFile) for actions that are
-// kept, those of a snapshot whose source inputs all still exist
+// those of the snapshot kept, whose source inputs all still exist
 // (snapshot.Changes.KeptSourcesExist), with a few replaced one for one
 // (snapshot.Patch): only the sources of the actions not the very ones kept
 // are checked with isFile. (At 10k genrules, an edit of one BUILD.star
 // otherwise looked up 10,000 kept sources among the snapshot's answers.)
-// When one of those is missing, or the graph has another problem, the
-// error is NewPlan's, every problem reported.
-func newPatchedPlan(actions []*graph.Action, goals []string, kept []*graph.Action, isFile graph.SourceChecker) (*Plan, error) {
-	plan, err := NewPlan(actions, goals, nil)
+// When the replaced actions read and write what those they replace did
+// and the goals are kept's (mostly: a comment edited), the graph is made
+// from kept's links (linkedPlan). When a source is missing, or the graph
+// has another problem, the error is NewPlan's, every problem reported.
+func newPatchedPlan(actions []*graph.Action, goals []string, kept *snapshot.Snapshot, isFile graph.SourceChecker) (*Plan, error) {
+	links := kept.Links
+	if links != nil && (len(actions) != len(kept.Actions) || !slices.Equal(goals, kept.Goals)) {
+		links = nil
+	}
+	for id, a := range actions {
+		if links == nil {
+			break
+		}
+		if !snapshot.SameLinks(kept.Actions[id], a) {
+			links = nil
+		}
+	}
+	plan, err := linkedPlan(actions, goals, links)
 	if err != nil {
 		return NewPlan(actions, goals, isFile)
 	}
 	for id, a := range actions {
-		if id < len(kept) && a == kept[id] {
+		if id < len(kept.Actions) && a == kept.Actions[id] {
 			continue
 		}
 		for k, in := range a.AllInputs() {

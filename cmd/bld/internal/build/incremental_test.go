@@ -536,11 +536,17 @@ func TestNewPatchedPlan(t *testing.T) {
 	exists := map[string]bool{"p/a.in": true, "p/b.in": true, "p/b2.in": true}
 	isFile := func(p string) bool { asked = append(asked, p); return exists[p] }
 
+	base, err := NewPlan(kept, goals, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &snapshot.Snapshot{Actions: kept, Goals: goals, Links: base.links()}
+
 	// b replaced by one reading another source: only that is asked about
-	// (q/c.in, kept, would be missing).
+	// (q/c.in, kept, would be missing); the links do not hold for it.
 	actions := slices.Clone(kept)
 	actions[1] = act("//p:b", "bld-out/p/b.txt", "p/b2.in", "bld-out/p/a.txt")
-	plan, err := newPatchedPlan(actions, goals, kept, isFile)
+	plan, err := newPatchedPlan(actions, goals, snap, isFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,9 +557,35 @@ func TestNewPatchedPlan(t *testing.T) {
 		t.Errorf("deps of b %v, goals %v", plan.Graph.Deps[1], plan.Goals)
 	}
 
+	// b replaced by one with another command, reading and writing what
+	// it did: the graph is made from the snapshot's links (the goals
+	// kept there, here made to differ from what NewPlan finds, are the
+	// plan's), and b's sources are still checked.
+	asked = nil
+	actions[1] = act("//p:b", "bld-out/p/b.txt", "p/b.in", "bld-out/p/a.txt")
+	actions[1].Argv = []string{"false"}
+	linked := *snap
+	linked.Links = &snapshot.Links{Edges: snap.Links.Edges, Goals: []int32{2}}
+	plan, err = newPatchedPlan(actions, goals, &linked, isFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(asked, []string{"p/b.in"}) || !slices.Equal(plan.Graph.Deps[1], []int{0}) || !slices.Equal(plan.Goals, []int{2}) {
+		t.Errorf("from the links: asked about %q, deps of b %v, goals %v; want p/b.in, [0], [2]", asked, plan.Graph.Deps[1], plan.Goals)
+	}
+	// Edges that do not fit the actions (b's input said to be c's
+	// output) are not used: NewPlan links by path.
+	linked.Links = &snapshot.Links{Edges: []int32{-1, -1, 2, -1}, Goals: []int32{2}}
+	if plan, err = newPatchedPlan(actions, goals, &linked, isFile); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plan.Graph.Deps[1], []int{0}) || !slices.Equal(plan.Goals, []int{1, 2}) {
+		t.Errorf("from links that do not fit: deps of b %v, goals %v; want [0], [1 2]", plan.Graph.Deps[1], plan.Goals)
+	}
+
 	// The replaced action's source is missing: NewPlan's error.
 	actions[1] = act("//p:b", "bld-out/p/b.txt", "p/gone.in", "bld-out/p/a.txt")
-	_, err = newPatchedPlan(actions, goals, kept, isFile)
+	_, err = newPatchedPlan(actions, goals, snap, isFile)
 	if err == nil || !strings.Contains(err.Error(), "missing input file p/gone.in, needed by //p:b") {
 		t.Errorf("got %v, want the missing input p/gone.in reported", err)
 	}

@@ -142,7 +142,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 			// have), and Changes just found each answer unchanged. (At
 			// 100,000 actions, a lookup by path each, on the path to
 			// the first check.)
-			plan, err := NewPlan(snap.Actions, snap.Goals, nil)
+			plan, err := linkedPlan(snap.Actions, snap.Goals, snap.Links)
 			if err == nil {
 				plan.useStats(changes.Stats)
 				plan.Graph.UseKeptDigests(snap.KeptDigests())
@@ -380,7 +380,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		if hr.err != nil {
 			return hr.err
 		}
-		return hr.head.Save(snapPath, reads, index)
+		return hr.head.Save(snapPath, reads, index, plan.links())
 	}
 	// Only the next build reads the snapshot: with SaveLater, it is
 	// finished and written while this one runs its actions (the head's
@@ -593,6 +593,51 @@ func NewPlan(actions []*graph.Action, goals []string, isFile graph.SourceChecker
 		}
 	}
 	return &Plan{Graph: g, Goals: ids}, nil
+}
+
+// linkedPlan is NewPlan(actions, goals, nil) for a snapshot's actions and
+// goals, made from the snapshot's links when it has them (graph.FromEdges:
+// no output map made, no input looked up by path; at 100,000 actions,
+// ~0.1 s of CPU on the path to the first check), else by NewPlan.
+// Links that do not fit the actions are not used.
+func linkedPlan(actions []*graph.Action, goals []string, links *snapshot.Links) (*Plan, error) {
+	if links != nil {
+		if g, err := graph.FromEdges(actions, links.Edges); err == nil {
+			if ids, ok := goalIDs(links.Goals, len(actions), len(goals)); ok {
+				return &Plan{Graph: g, Goals: ids}, nil
+			}
+		}
+	}
+	return NewPlan(actions, goals, nil)
+}
+
+// goalIDs returns the goal IDs that links keep for a graph of n actions
+// and goals goals, if they can be those (in range, each once, no more
+// than the goals).
+func goalIDs(kept []int32, n, goals int) ([]int, bool) {
+	if len(kept) > goals {
+		return nil, false
+	}
+	ids := make([]int, len(kept))
+	seen := make([]bool, n)
+	for i, id := range kept {
+		if id < 0 || int(id) >= n || seen[id] {
+			return nil, false
+		}
+		seen[id] = true
+		ids[i] = int(id)
+	}
+	return ids, true
+}
+
+// links returns the links of the plan's graph and goals, for its
+// snapshot (snapshot.Links).
+func (p *Plan) links() *snapshot.Links {
+	goals := make([]int32, len(p.Goals))
+	for i, id := range p.Goals {
+		goals[i] = int32(id)
+	}
+	return &snapshot.Links{Edges: p.Graph.Edges(), Goals: goals}
 }
 
 // useStats hands the plan's build the stats that the staleness check
