@@ -30,6 +30,16 @@ import (
 // and coarseRacyWindow for those that do not (filesystems with one- or
 // two-second timestamps).
 //
+// A file hashed by readHashed on a file system whose stamps are exact
+// after a stat (filestat.ExactCtimeDevice: Linux's multigrain timestamps)
+// is never racy: the stat before the read made any later change take a
+// new status-change time, and the stat after the read confirmed that none
+// came while it read, so its stamp vouches for the content from the
+// moment it was hashed. Outputs, hashed by Store right after their
+// command wrote them, are then recorded settled, and Close has none to
+// read again. That exactness is not persisted: an entry loaded from the
+// file is judged by the racy rule above, as before.
+//
 // The memo persists in the workspace (by default bld-out/.bld/filedigests),
 // not in the shared cache: it describes this checkout's files. It is a
 // hint, checked against the file system at every use, so a lost or stale
@@ -65,6 +75,9 @@ type memoEntry struct {
 	st       stamp
 	hash     [digest.HashSize]byte
 	hashedAt int64 // Unix ns, taken before the file was read
+	// exact is set when the stamp was taken by readHashed of a file on
+	// the memo's exact device (see memo.exactOn): never racy.
+	exact bool
 }
 
 // newMemoEntry is the entry of a file that had stamp st when it was hashed
@@ -103,6 +116,9 @@ func (e memoEntry) has(d digest.Digest) bool {
 }
 
 func (e memoEntry) racy() bool {
+	if e.exact {
+		return false
+	}
 	w := racyWindow
 	if e.st.mtime%int64(time.Second) == 0 {
 		w = coarseRacyWindow
@@ -118,13 +134,30 @@ type memo struct {
 	mu    sync.Mutex
 	m     map[string]memoEntry
 	dirty bool
+	// exactDev probes, once, whether the file system of the memo's
+	// directory (the workspace's bld-out/.bld, beside the outputs) has
+	// stamps exact after a stat, and which device it is.
+	exactDev func() (uint64, bool)
 }
 
 // loadMemo returns the memo persisted in file. The file is read on first
 // use (a build whose every action the action record decides never needs
 // it); a missing or unreadable one is empty.
 func loadMemo(file string) *memo {
-	return &memo{file: file, now: time.Now}
+	return &memo{file: file, now: time.Now, exactDev: sync.OnceValues(func() (uint64, bool) {
+		return filestat.ExactCtimeDevice(filepath.Dir(file))
+	})}
+}
+
+// exactOn reports whether stamps of files on device dev are exact after a
+// stat (the memo's directory is on that device, and its file system's
+// stamps are: filestat.ExactCtimeDevice). Probed at the first call.
+func (m *memo) exactOn(dev uint64) bool {
+	if dev == 0 || m.exactDev == nil {
+		return false
+	}
+	d, ok := m.exactDev()
+	return ok && d == dev
 }
 
 // load reads the memo's file, once.
@@ -236,7 +269,7 @@ func (m *memo) stampedDigest(key, abs string, st stamp) (digest.Digest, stamp, e
 			return digest.Digest{}, stamp{}, err
 		}
 		if h.consistent() {
-			m.rememberDigest(key, h.before, h.d, start)
+			m.rememberHashed(key, &h, start)
 			return h.d, h.before, nil
 		}
 		if attempt == 2 {
@@ -271,7 +304,7 @@ func (m *memo) digestUnknown(key, abs string) (digest.Digest, stamp, bool) {
 	if err != nil || !h.consistent() {
 		return digest.Digest{}, stamp{}, false
 	}
-	m.rememberDigest(key, h.before, h.d, start)
+	m.rememberHashed(key, &h, start)
 	return h.d, h.before, true
 }
 
@@ -293,6 +326,17 @@ func (m *memo) remember(key string, e memoEntry) {
 // (remember, with newMemoEntry's entry; nothing if d is not a SHA-256's).
 func (m *memo) rememberDigest(key string, st stamp, d digest.Digest, hashedAt int64) {
 	if e, ok := newMemoEntry(st, d, hashedAt); ok {
+		m.remember(key, e)
+	}
+}
+
+// rememberHashed records for key what readHashed found of its file, h
+// (consistent: it did not change while read), hashed after hashedAt (Unix
+// ns): rememberDigest's entry, exact if the file is on the device whose
+// stamps are exact after a stat (exactOn).
+func (m *memo) rememberHashed(key string, h *hashedFile, hashedAt int64) {
+	if e, ok := newMemoEntry(h.before, h.d, hashedAt); ok {
+		e.exact = m.exactOn(h.dev)
 		m.remember(key, e)
 	}
 }
