@@ -1094,6 +1094,13 @@ func TestFastPathStatsOfOutputs(t *testing.T) {
 // same size and within the same clock tick, is still seen by its
 // status-change time.
 func TestExactStampsSettleOutputs(t *testing.T) {
+	// Outputs kept in the action result, and outputs stored as blobs.
+	for _, inline := range []int64{0, -1} {
+		t.Run(fmt.Sprintf("InlineMax=%d", inline), func(t *testing.T) { testExactStampsSettleOutputs(t, inline) })
+	}
+}
+
+func testExactStampsSettleOutputs(t *testing.T, inlineMax int64) {
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, root, sampleFiles)
 	age(t, root)
@@ -1105,7 +1112,7 @@ func TestExactStampsSettleOutputs(t *testing.T) {
 		t.Fatalf("%s: stamps not exact after a stat; this test needs Linux 6.13 or later on tmpfs, ext4, xfs or btrfs (TestExactCtimeDevice says which)", state)
 	}
 	actions := sampleGraph()
-	c := openCache(t, dir, root, Options{})
+	c := openCache(t, dir, root, Options{InlineMax: inlineMax})
 	// The clock of TestFastRecordRefusesRacyAndDirectories: by the racy
 	// rule alone, every output would be unsettled.
 	stuckAt := time.Now().Add(-time.Hour + time.Second)

@@ -351,13 +351,20 @@ func (m *memo) get(key string) (memoEntry, bool) {
 }
 
 // rememberFile records that the file abs, under key, has digest d, read
-// after time start, if the file still has the stamp before.
+// after time start, if the file still has the stamp before. before must be
+// what a stat said of the file before it was read (store.PutFile's fstat of
+// the opened file): the stat now confirming it, the entry is then exact on
+// the memo's exact device, as rememberHashed's.
 func (m *memo) rememberFile(key, abs string, before stamp, d digest.Digest, start time.Time) {
 	fi, err := os.Stat(abs)
 	if err != nil || stampOf(fi) != before || d.Size != before.size {
 		return
 	}
-	m.rememberDigest(key, before, d, start.UnixNano())
+	if e, ok := newMemoEntry(before, d, start.UnixNano()); ok {
+		dev, _, _ := filestat.Identity(fi)
+		e.exact = m.exactOn(dev)
+		m.remember(key, e)
+	}
 }
 
 // save writes the memo atomically if it changed (it did not if it was
