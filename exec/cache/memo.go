@@ -37,17 +37,19 @@ import (
 // came while it read, so its stamp vouches for the content from the
 // moment it was hashed. Outputs, hashed by Store right after their
 // command wrote them, are then recorded settled, and Close has none to
-// read again. That exactness is not persisted: an entry loaded from the
-// file is judged by the racy rule above, as before.
+// read again. Exactness is persisted with the entry: it was settled when the
+// file was hashed (no change could follow that hash without moving the
+// ctime), and stays true whatever runs later.
 //
 // The memo persists in the workspace (by default bld-out/.bld/filedigests),
 // not in the shared cache: it describes this checkout's files. It is a
 // hint, checked against the file system at every use, so a lost or stale
 // memo costs only hashing. Its format is a header line, then one line per
-// file: "hash size mtime ctime inode hashedAt path", times in Unix ns.
+// file: "hash size mtime ctime inode hashedAt exact path", times in Unix
+// ns, exact 1 for an exact entry (below) and 0 for another.
 
 const (
-	memoHeader       = "bld-filedigests 1"
+	memoHeader       = "bld-filedigests 2"
 	racyWindow       = 100 * time.Millisecond
 	coarseRacyWindow = 2 * time.Second
 )
@@ -203,9 +205,9 @@ func readMemo(file string) map[string]memoEntry {
 		return entries
 	}
 	for sc.Scan() {
-		f := strings.SplitN(sc.Text(), " ", 7)
+		f := strings.SplitN(sc.Text(), " ", 8)
 		var hash [digest.HashSize]byte
-		if len(f) != 7 || !digest.ValidHash(f[0]) {
+		if len(f) != 8 || !digest.ValidHash(f[0]) || f[6] != "0" && f[6] != "1" {
 			continue
 		}
 		if _, err := hex.Decode(hash[:], []byte(f[0])); err != nil {
@@ -221,10 +223,11 @@ func readMemo(file string) map[string]memoEntry {
 		if !ok {
 			continue
 		}
-		entries[f[6]] = memoEntry{
+		entries[f[7]] = memoEntry{
 			st:       stamp{size: n[0], mtime: n[1], ctime: n[2], ino: uint64(n[3])},
 			hash:     hash,
 			hashedAt: n[4],
+			exact:    f[6] == "1",
 		}
 	}
 	return entries
@@ -386,14 +389,18 @@ func (m *memo) save() error {
 		bw.WriteString(memoHeader + "\n")
 		var line []byte
 		for k, e := range m.m {
-			// "HASH SIZE MTIME CTIME INO HASHEDAT PATH", as load reads it.
+			// "HASH SIZE MTIME CTIME INO HASHEDAT EXACT PATH", as load reads it.
 			line = hex.AppendEncode(line[:0], e.hash[:])
 			for _, n := range [...]int64{e.st.size, e.st.mtime, e.st.ctime} {
 				line = strconv.AppendInt(append(line, ' '), n, 10)
 			}
 			line = strconv.AppendUint(append(line, ' '), e.st.ino, 10)
 			line = strconv.AppendInt(append(line, ' '), e.hashedAt, 10)
-			line = append(append(append(line, ' '), k...), '\n')
+			exact := " 0 "
+			if e.exact {
+				exact = " 1 "
+			}
+			line = append(append(append(line, exact...), k...), '\n')
 			bw.Write(line)
 		}
 		return bw.Flush()
