@@ -77,8 +77,10 @@ type memoEntry struct {
 	st       stamp
 	hash     [digest.HashSize]byte
 	hashedAt int64 // Unix ns, taken before the file was read
-	// exact is set when the stamp was taken by readHashed of a file on
-	// the memo's exact device (see memo.exactOn): never racy.
+	// exact is set when the stamp was taken before the file was read and
+	// confirmed after (readHashed's fstats: rememberHashed; PutFile's and
+	// a stat: rememberFile) on the memo's exact device (memo.exactOn):
+	// never racy.
 	exact bool
 }
 
