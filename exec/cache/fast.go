@@ -63,7 +63,8 @@ import (
 // systems without inodes and status-change times nothing is recorded at
 // all, and a stamp taken from a racy memo entry (a file hashed within the
 // timestamp granularity of its modification, as every output is when its
-// action has just run) is recorded unsettled, with the digest of the
+// action has just run, unless its file system's stamps are exact after a
+// stat: see memo) is recorded unsettled, with the digest of the
 // content it was keyed with: its stamp alone proves nothing, since the
 // file may have changed again within the same tick. Check trusts an
 // unsettled stamp only after hashing the file again and finding that

@@ -426,14 +426,16 @@ func TestFastRecordRefusesRacyAndDirectories(t *testing.T) {
 	// A clock that never moves past the outputs' modification: every
 	// hash of them is racy, from the first build's on (with the real
 	// clock, a build slower than racyWindow under load settles them at
-	// once). It stays past the aged sources' racy window.
+	// once). It stays past the aged sources' racy window. The file system
+	// is taken as one whose stamps are not exact after a stat
+	// (TestExactStampsSettleOutputs has the other kind).
 	stuckAt := time.Now().Add(-time.Hour + time.Second)
 	stuck := func() time.Time { return stuckAt }
-	c.now, c.memo.now = stuck, stuck
+	c.now, c.memo.now, c.memo.exactDev = stuck, stuck, nil
 	build(t, c, root, actions)
 	closeCache(t, c)
 	c = openCache(t, dir, root, Options{})
-	c.now, c.memo.now = stuck, stuck
+	c.now, c.memo.now, c.memo.exactDev = stuck, stuck, nil
 	for _, a := range actions {
 		e := c.fast.get(actionID(a.Outputs))
 		if e == nil {
@@ -1083,4 +1085,68 @@ func TestFastPathStatsOfOutputs(t *testing.T) {
 		t.Errorf("a.o edited: ran %v, %d fast; want none ran, 2 fast (b and cfg)", r.ran, fast)
 	}
 	expectOutputs(t, root, actions, sampleFiles)
+}
+
+// On a file system whose stamps are exact after a stat (Linux's
+// multigrain timestamps), an output hashed right after its command wrote
+// it is not racy: the record takes its stamp settled, Close reads nothing
+// again, and a change of the output as soon as the build ends, of the
+// same size and within the same clock tick, is still seen by its
+// status-change time.
+func TestExactStampsSettleOutputs(t *testing.T) {
+	// Outputs kept in the action result, and outputs stored as blobs.
+	for _, inline := range []int64{0, -1} {
+		t.Run(fmt.Sprintf("InlineMax=%d", inline), func(t *testing.T) { testExactStampsSettleOutputs(t, inline) })
+	}
+}
+
+func testExactStampsSettleOutputs(t *testing.T, inlineMax int64) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	age(t, root)
+	state := filepath.Join(root, "bld-out", ".bld")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := filestat.ExactCtimeDevice(state); !ok {
+		t.Fatalf("%s: stamps not exact after a stat; this test needs Linux 6.13 or later on tmpfs, ext4, xfs or btrfs (TestExactCtimeDevice says which)", state)
+	}
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{InlineMax: inlineMax})
+	// The clock of TestFastRecordRefusesRacyAndDirectories: by the racy
+	// rule alone, every output would be unsettled.
+	stuckAt := time.Now().Add(-time.Hour + time.Second)
+	stuck := func() time.Time { return stuckAt }
+	c.now, c.memo.now = stuck, stuck
+	build(t, c, root, actions)
+	for _, a := range actions {
+		e := c.fast.get(actionID(a.Outputs))
+		if e == nil {
+			t.Fatalf("%s not recorded", a.Owner)
+		}
+		if len(e.unsettled) != 0 {
+			t.Errorf("%s: unsettled %+v, want none on an exact file system", a.Owner, e.unsettled)
+		}
+	}
+	// Changed at once, with content of the same size: the record must not
+	// vouch for it.
+	a := actions[0]
+	out := filepath.Join(root, a.Outputs[0])
+	old, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := []byte(strings.Repeat("x", len(old)))
+	if err := os.WriteFile(out, changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// (Those that read it are checked in full too: their input's stamp
+	// changed.)
+	if r, fast := fastBuild(t, c, root, actions); fast > len(actions)-1 {
+		t.Fatalf("output changed right after its hash: ran %v, %d of %d fast; want the changed one checked in full", r.ran, fast, len(actions))
+	}
+	if got, _ := os.ReadFile(out); string(got) == string(changed) {
+		t.Errorf("%s kept the content written over it after the build", a.Outputs[0])
+	}
+	closeCache(t, c)
 }

@@ -15,6 +15,7 @@ type hashedFile struct {
 	d             digest.Digest
 	data          []byte // the content, if the file had at most keep bytes; nil otherwise
 	before, after stamp
+	dev           uint64 // the device the file is on (0 where unknown)
 }
 
 // consistent reports whether the file did not change while it was read:

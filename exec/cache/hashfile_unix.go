@@ -43,6 +43,7 @@ func readHashed(path string, keep int64) (hashedFile, error) {
 		return h, &regfile.NotRegularError{Path: path, Mode: modeType(uint32(st.Mode))}
 	}
 	h.before = stampOfStat(&st)
+	h.dev = uint64(st.Dev)
 	read := func(b []byte) (int, error) {
 		for {
 			n, err := syscall.Read(fd, b)

@@ -30,14 +30,26 @@ import (
 // and coarseRacyWindow for those that do not (filesystems with one- or
 // two-second timestamps).
 //
+// A file hashed by readHashed on a file system whose stamps are exact
+// after a stat (filestat.ExactCtimeDevice: Linux's multigrain timestamps)
+// is never racy: the stat before the read made any later change take a
+// new status-change time, and the stat after the read confirmed that none
+// came while it read, so its stamp vouches for the content from the
+// moment it was hashed. Outputs, hashed by Store right after their
+// command wrote them, are then recorded settled, and Close has none to
+// read again. Exactness is persisted with the entry: it was settled when the
+// file was hashed (no change could follow that hash without moving the
+// ctime), and stays true whatever runs later.
+//
 // The memo persists in the workspace (by default bld-out/.bld/filedigests),
 // not in the shared cache: it describes this checkout's files. It is a
 // hint, checked against the file system at every use, so a lost or stale
 // memo costs only hashing. Its format is a header line, then one line per
-// file: "hash size mtime ctime inode hashedAt path", times in Unix ns.
+// file: "hash size mtime ctime inode hashedAt exact path", times in Unix
+// ns, exact 1 for an exact entry (below) and 0 for another.
 
 const (
-	memoHeader       = "bld-filedigests 1"
+	memoHeader       = "bld-filedigests 2"
 	racyWindow       = 100 * time.Millisecond
 	coarseRacyWindow = 2 * time.Second
 )
@@ -65,6 +77,11 @@ type memoEntry struct {
 	st       stamp
 	hash     [digest.HashSize]byte
 	hashedAt int64 // Unix ns, taken before the file was read
+	// exact is set when the stamp was taken before the file was read and
+	// confirmed after (readHashed's fstats: rememberHashed; PutFile's and
+	// a stat: rememberFile) on the memo's exact device (memo.exactOn):
+	// never racy.
+	exact bool
 }
 
 // newMemoEntry is the entry of a file that had stamp st when it was hashed
@@ -103,6 +120,9 @@ func (e memoEntry) has(d digest.Digest) bool {
 }
 
 func (e memoEntry) racy() bool {
+	if e.exact {
+		return false
+	}
 	w := racyWindow
 	if e.st.mtime%int64(time.Second) == 0 {
 		w = coarseRacyWindow
@@ -118,13 +138,30 @@ type memo struct {
 	mu    sync.Mutex
 	m     map[string]memoEntry
 	dirty bool
+	// exactDev probes, once, whether the file system of the memo's
+	// directory (the workspace's bld-out/.bld, beside the outputs) has
+	// stamps exact after a stat, and which device it is.
+	exactDev func() (uint64, bool)
 }
 
 // loadMemo returns the memo persisted in file. The file is read on first
 // use (a build whose every action the action record decides never needs
 // it); a missing or unreadable one is empty.
 func loadMemo(file string) *memo {
-	return &memo{file: file, now: time.Now}
+	return &memo{file: file, now: time.Now, exactDev: sync.OnceValues(func() (uint64, bool) {
+		return filestat.ExactCtimeDevice(filepath.Dir(file))
+	})}
+}
+
+// exactOn reports whether stamps of files on device dev are exact after a
+// stat (the memo's directory is on that device, and its file system's
+// stamps are: filestat.ExactCtimeDevice). Probed at the first call.
+func (m *memo) exactOn(dev uint64) bool {
+	if dev == 0 || m.exactDev == nil {
+		return false
+	}
+	d, ok := m.exactDev()
+	return ok && d == dev
 }
 
 // load reads the memo's file, once.
@@ -170,9 +207,9 @@ func readMemo(file string) map[string]memoEntry {
 		return entries
 	}
 	for sc.Scan() {
-		f := strings.SplitN(sc.Text(), " ", 7)
+		f := strings.SplitN(sc.Text(), " ", 8)
 		var hash [digest.HashSize]byte
-		if len(f) != 7 || !digest.ValidHash(f[0]) {
+		if len(f) != 8 || !digest.ValidHash(f[0]) || f[6] != "0" && f[6] != "1" {
 			continue
 		}
 		if _, err := hex.Decode(hash[:], []byte(f[0])); err != nil {
@@ -188,10 +225,11 @@ func readMemo(file string) map[string]memoEntry {
 		if !ok {
 			continue
 		}
-		entries[f[6]] = memoEntry{
+		entries[f[7]] = memoEntry{
 			st:       stamp{size: n[0], mtime: n[1], ctime: n[2], ino: uint64(n[3])},
 			hash:     hash,
 			hashedAt: n[4],
+			exact:    f[6] == "1",
 		}
 	}
 	return entries
@@ -236,7 +274,7 @@ func (m *memo) stampedDigest(key, abs string, st stamp) (digest.Digest, stamp, e
 			return digest.Digest{}, stamp{}, err
 		}
 		if h.consistent() {
-			m.rememberDigest(key, h.before, h.d, start)
+			m.rememberHashed(key, &h, start)
 			return h.d, h.before, nil
 		}
 		if attempt == 2 {
@@ -271,7 +309,7 @@ func (m *memo) digestUnknown(key, abs string) (digest.Digest, stamp, bool) {
 	if err != nil || !h.consistent() {
 		return digest.Digest{}, stamp{}, false
 	}
-	m.rememberDigest(key, h.before, h.d, start)
+	m.rememberHashed(key, &h, start)
 	return h.d, h.before, true
 }
 
@@ -297,6 +335,17 @@ func (m *memo) rememberDigest(key string, st stamp, d digest.Digest, hashedAt in
 	}
 }
 
+// rememberHashed records for key what readHashed found of its file, h
+// (consistent: it did not change while read), hashed after hashedAt (Unix
+// ns): rememberDigest's entry, exact if the file is on the device whose
+// stamps are exact after a stat (exactOn).
+func (m *memo) rememberHashed(key string, h *hashedFile, hashedAt int64) {
+	if e, ok := newMemoEntry(h.before, h.d, hashedAt); ok {
+		e.exact = m.exactOn(h.dev)
+		m.remember(key, e)
+	}
+}
+
 // get returns the entry for key, if any.
 func (m *memo) get(key string) (memoEntry, bool) {
 	m.load()
@@ -307,13 +356,20 @@ func (m *memo) get(key string) (memoEntry, bool) {
 }
 
 // rememberFile records that the file abs, under key, has digest d, read
-// after time start, if the file still has the stamp before.
+// after time start, if the file still has the stamp before. before must be
+// what a stat said of the file before it was read (store.PutFile's fstat of
+// the opened file): the stat now confirming it, the entry is then exact on
+// the memo's exact device, as rememberHashed's.
 func (m *memo) rememberFile(key, abs string, before stamp, d digest.Digest, start time.Time) {
 	fi, err := os.Stat(abs)
 	if err != nil || stampOf(fi) != before || d.Size != before.size {
 		return
 	}
-	m.rememberDigest(key, before, d, start.UnixNano())
+	if e, ok := newMemoEntry(before, d, start.UnixNano()); ok {
+		dev, _, _ := filestat.Identity(fi)
+		e.exact = m.exactOn(dev)
+		m.remember(key, e)
+	}
 }
 
 // save writes the memo atomically if it changed (it did not if it was
@@ -335,14 +391,18 @@ func (m *memo) save() error {
 		bw.WriteString(memoHeader + "\n")
 		var line []byte
 		for k, e := range m.m {
-			// "HASH SIZE MTIME CTIME INO HASHEDAT PATH", as load reads it.
+			// "HASH SIZE MTIME CTIME INO HASHEDAT EXACT PATH", as load reads it.
 			line = hex.AppendEncode(line[:0], e.hash[:])
 			for _, n := range [...]int64{e.st.size, e.st.mtime, e.st.ctime} {
 				line = strconv.AppendInt(append(line, ' '), n, 10)
 			}
 			line = strconv.AppendUint(append(line, ' '), e.st.ino, 10)
 			line = strconv.AppendInt(append(line, ' '), e.hashedAt, 10)
-			line = append(append(append(line, ' '), k...), '\n')
+			exact := " 0 "
+			if e.exact {
+				exact = " 1 "
+			}
+			line = append(append(append(line, exact...), k...), '\n')
 			bw.Write(line)
 		}
 		return bw.Flush()

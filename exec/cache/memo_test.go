@@ -144,3 +144,41 @@ func TestMemoEntryDigest(t *testing.T) {
 		t.Errorf("the memo did not remember %v: %+v, %v", d, e, ok)
 	}
 }
+
+// An entry's exactness (a stamp taken where a change after a stat always
+// moves the ctime) is saved and loaded with it: reloaded, the exact entry
+// of a file hashed a moment after it was written is trusted without a
+// read, the other one is racy. A file of the previous format (no exact
+// field) is not read.
+func TestMemoPersistsExact(t *testing.T) {
+	root := t.TempDir()
+	m := loadMemo(filepath.Join(root, "memo"))
+	m.load()
+	now := time.Now().UnixNano()
+	fake := digest.OfBytes([]byte("abc"))
+	for _, k := range []string{"exact", "racy"} {
+		e, ok := newMemoEntry(stamp{size: 3, mtime: now, ctime: now, ino: 7}, fake, now+1)
+		if !ok {
+			t.Fatal("newMemoEntry refused the digest of a blob")
+		}
+		e.exact = k == "exact"
+		m.remember(k, e)
+	}
+	if err := m.save(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := loadMemo(filepath.Join(root, "memo"))
+	if e, ok := m2.get("exact"); !ok || !e.exact || e.racy() {
+		t.Errorf("reloaded exact entry: %+v, %v; want exact, not racy", e, ok)
+	}
+	if e, ok := m2.get("racy"); !ok || e.exact || !e.racy() {
+		t.Errorf("reloaded entry hashed a moment after its write: %+v, %v; want racy", e, ok)
+	}
+	old := "bld-filedigests 1\n" + fake.Hash + " 3 1 1 7 2 f\n"
+	if err := os.WriteFile(filepath.Join(root, "old"), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readMemo(filepath.Join(root, "old"))); n != 0 {
+		t.Errorf("a memo of the previous format gave %d entries", n)
+	}
+}

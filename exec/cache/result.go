@@ -183,7 +183,7 @@ func (c *Cache) inlineOutput(out, abs string, start time.Time) (outputFile, bool
 		return outputFile{}, false, nil
 	}
 	if h.consistent() {
-		c.memo.rememberDigest(out, h.before, h.d, start.UnixNano())
+		c.memo.rememberHashed(out, &h, start.UnixNano())
 	}
 	return outputFile{Path: out, Digest: h.d, IsExecutable: h.before.exec, Contents: h.data}, true, nil
 }
