@@ -321,7 +321,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 	// is garbage (the analysis', the snapshot's encoding), and the last
 	// collection ran while the snapshot was encoded (it may still be, and
 	// be written, while the actions start: Request.SaveLater): the goal
-	// follows a collection started now (FollowCollected). Taking the heap as it is
+	// follows a collection started at the first command (FollowCollected). Taking the heap as it is
 	// for the base, as a build that loaded the snapshot must (what it
 	// loaded is live), let it grow by the headroom on top of that
 	// garbage: at 10,000 actions, to 41 MB of heap for 9 MB live.
