@@ -366,14 +366,22 @@ func FollowNow(p Policy) (stop func()) { return follow(p, true, nil) }
 // in the background (the caller goes on), and the goal follows what it
 // finds live; until it ends, the heap as it is stands for the live data,
 // as with Follow. (At 10,000 actions, the collection that ran while the
-// snapshot was written found 23 MB live, the one after 9 MB.) It does
-// nothing when the user set GOGC or GOMEMLIMIT.
-func FollowCollected(p Policy) (stop func()) {
+// snapshot was written found 23 MB live, the one after 9 MB.) The
+// collection starts once after is closed (at once when after is nil), so
+// that a caller can keep its stops of the world off a path it times (the
+// first command of a build). It does nothing when the user set GOGC or
+// GOMEMLIMIT.
+func FollowCollected(p Policy, after <-chan struct{}) (stop func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
 	stop = follow(p, false, nil)
-	crash.Go(runtime.GC)
+	crash.Go(func() {
+		if after != nil {
+			<-after
+		}
+		runtime.GC()
+	})
 	return stop
 }
 

@@ -151,7 +151,7 @@ func TestFollowCollectedCollects(t *testing.T) {
 	_ = garbage
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	stop := FollowCollected(p)
+	stop := FollowCollected(p, nil)
 	defer stop()
 	// Not a timing: the collection and the poll after it take
 	// milliseconds; a minute means they never came.
@@ -160,6 +160,34 @@ func TestFollowCollectedCollects(t *testing.T) {
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
 			t.Fatalf("GOGC = %d a minute after FollowCollected (collections %d -> %d), want 7: the share of what a collection found live", gogc(), before.NumGC, after.NumGC)
+		}
+	}
+}
+
+// TestFollowCollectedWaits checks that FollowCollected's collection waits
+// for after to be closed: no collection runs while it is open (GC is off
+// otherwise), and GOGC follows what the collection found once it is.
+func TestFollowCollectedWaits(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetGCPercent(-1) // no collection but FollowCollected's
+	defer debug.SetGCPercent(prev)
+	runtime.GC()
+	p := Policy{MinHeadroom: 0, Share: 7, MaxPercent: 400}
+	var before, mid runtime.MemStats
+	runtime.ReadMemStats(&before)
+	after := make(chan struct{})
+	stop := FollowCollected(p, after)
+	defer stop()
+	time.Sleep(100 * time.Millisecond) // several polls (poll)
+	runtime.ReadMemStats(&mid)
+	if mid.NumGC != before.NumGC {
+		t.Fatalf("%d collection(s) before after was closed, want none", mid.NumGC-before.NumGC)
+	}
+	close(after)
+	for deadline := time.Now().Add(time.Minute); gogc() != 7; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC = %d a minute after after was closed, want 7: the share of what a collection found live", gogc())
 		}
 	}
 }
