@@ -61,11 +61,6 @@ import (
 // end the cap does: the peak is about (100+end share) percent of the final
 // live data instead of (100+Share), for more collections in the later
 // part of the phase only.
-//
-// With KeepReached, a follower never sets the goal below the largest heap
-// it has seen since the phase's first collection (Reached): those pages
-// are resident already, so a goal below them lowers no peak and only adds
-// collections (see Analysis).
 type Policy struct {
 	MinHeadroom uint64
 	MaxHeadroom uint64
@@ -76,7 +71,6 @@ type Policy struct {
 	EndFullAt   uint64
 	MinEndShare uint64
 	MaxPercent  int
-	KeepReached bool
 }
 
 // The policies of bld's phases.
@@ -101,14 +95,7 @@ var (
 	// takes 11-12 MiB off for more CPU in a 100,000-target analysis (~7%
 	// quiet, ~13% under load), nothing at 10,000 (MinEndShare rules
 	// there) (docs/benchmarks.md, mem7 and the tenth session's check).
-	//
-	// The goal is kept at the largest heap analysis has reached since its
-	// first collection (KeepReached): at 100,000 targets, the last goal
-	// set from Share alone (twice ~105 MB live, before a fifth of the
-	// targets was analyzed) let the heap reach ~189 MB, and the nine
-	// collections after it, their goals 160-186 MB from the end share,
-	// lowered no peak (docs/benchmarks.md, ana11).
-	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400, KeepReached: true}
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
 	// analysis to the plan (the index, the graph's checks, the
 	// snapshot's encoding, which keep much of what they allocate): a
@@ -218,16 +205,6 @@ func (p Policy) PercentAt(live uint64, done, total int, start Start) int {
 	}
 	headroom := max(end*(100+share)/100-float64(live), minFloor)
 	return max(1, min(percent, int(math.Round(headroom*100/float64(live)))))
-}
-
-// Reached is the GOGC that lets a heap of live bytes of live data grow
-// to reached bytes (at most MaxPercent), if that is more than percent;
-// else percent. It is what KeepReached does to a goal.
-func (p Policy) Reached(percent int, live, reached uint64) int {
-	if !p.KeepReached || live == 0 || reached <= live {
-		return percent
-	}
-	return max(percent, int(min((reached-live)*100/live, uint64(p.MaxPercent))))
 }
 
 // PercentFrom is the GOGC that sets the heap's goal to base plus its
@@ -414,19 +391,12 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 	// estimate (estimateStart), at most one with nothing done.
 	var seen []Start
 	current := 0 // the GOGC set last
-	// reached is the largest heap seen since the first collection after
-	// the first poll (Policy.KeepReached): the heap before it may hold
-	// garbage of the phase before, whose pages are not this phase's peak.
-	var reached uint64
 	set := func() {
 		metrics.Read(samples)
 		for _, s := range samples {
 			if s.Value.Kind() != metrics.KindUint64 {
 				return // not this runtime's metrics: leave GOGC alone
 			}
-		}
-		if live > 0 {
-			reached = max(reached, samples[2].Value.Uint64())
 		}
 		if c := samples[1].Value.Uint64(); c != cycles {
 			first := cycles == ^uint64(0)
@@ -451,7 +421,6 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 				percent = p.PercentFrom(live, samples[2].Value.Uint64())
 				live = 0
 			}
-			percent = p.Reached(percent, live, reached)
 			cycles, current = c, percent
 			debug.SetGCPercent(percent)
 			return
@@ -463,7 +432,7 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 			if !ok {
 				return
 			}
-			if percent := p.Reached(p.PercentAt(live, done, total, start), live, reached); percent != current {
+			if percent := p.PercentAt(live, done, total, start); percent != current {
 				current = percent
 				debug.SetGCPercent(percent)
 			}
