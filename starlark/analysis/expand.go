@@ -73,12 +73,15 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(thread *starlark.Thread, b nam
 		if err := checkSubstitution(p.outs); err != nil {
 			return nil, fmt.Errorf("%s: outs: %v", b.Name(), err)
 		}
-		ruleDir := rc.ruleDir()
-		vars = append(vars, makeVar{name: "OUTS", value: p.outs}, makeVar{name: "RULEDIR", path: ruleDir})
+		// $(RULEDIR) is bld-out/<package>, where declare puts the
+		// target's outputs (joined only if the command uses it).
+		ruleDir := makeVar{name: "RULEDIR", path: rc.target.Label.Pkg, inOutputDir: true}
+		vars = append(vars, makeVar{name: "OUTS", value: p.outs}, ruleDir)
 		if p.outs.Len() == 1 {
 			vars = append(vars, makeVar{name: "@", value: p.outs}, makeVar{name: "@D", path: path.Dir(pathOf(p.outs.Index(0)))})
 		} else {
-			vars = append(vars, makeVar{name: "@D", path: ruleDir})
+			ruleDir.name = "@D"
+			vars = append(vars, ruleDir)
 		}
 	}
 	vars = append(vars, rc.a.configVars...)
@@ -87,15 +90,6 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(thread *starlark.Thread, b nam
 		return nil, fmt.Errorf("attribute %s of %s: %v", p.attrName, rc.target.Label, err)
 	}
 	return starlark.String(out), nil
-}
-
-// ruleDir is $(RULEDIR): the directory of the target's outputs,
-// bld-out/<package> (bld-out for the root package).
-func (rc *ruleContext) ruleDir() string {
-	if pkg := rc.target.Label.Pkg; pkg != "" {
-		return workspace.OutputDir + "/" + pkg
-	}
-	return workspace.OutputDir
 }
 
 // pathOf returns the path of v, a File or a string (checkSubstitution
@@ -111,19 +105,24 @@ func pathOf(v starlark.Value) string {
 // A makeVar is a make variable of expand_make_variables: a value of
 // additional_substitutions (a string or a list of paths,
 // checkSubstitution), or, with value nil, one path (RULEDIR, @D), which
-// is quoted as a list's paths are.
+// is quoted as a list's paths are: path, or with inOutputDir, path in
+// bld-out/.
 type makeVar struct {
-	name  string
-	value starlark.Value
-	path  string
+	name        string
+	value       starlark.Value
+	path        string
+	inOutputDir bool
 }
 
 // text returns what v expands to (substitution).
 func (v makeVar) text() (string, error) {
-	if v.value == nil {
-		return shell.Quote(v.path), nil
+	switch {
+	case v.value != nil:
+		return substitution(v.value)
+	case v.inOutputDir:
+		return shell.Quote(path.Join(workspace.OutputDir, v.path)), nil
 	}
-	return substitution(v.value)
+	return shell.Quote(v.path), nil
 }
 
 // configVars returns the make variables of vars (ctx.var, whose keys
