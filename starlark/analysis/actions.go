@@ -255,6 +255,7 @@ type runParams struct {
 type expandParams struct {
 	attrName, command string
 	subs              *starlark.Dict
+	srcs, outs        *starlark.List
 }
 
 // A scratch holds the parameters of the methods that run once per target

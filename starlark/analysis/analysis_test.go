@@ -182,6 +182,70 @@ r(name = "t", text = "hello $(NAME) $N $$ $(location x.txt)", data = ["x.txt"])
 	}
 }
 
+// TestExpandSrcsOuts checks expand_make_variables' srcs and outs from a
+// custom rule: genrule's variables for them, quoted paths (Files or
+// strings), additional_substitutions winning over them and over the
+// configuration's, each name listed once, and what is not a path refused.
+func TestExpandSrcsOuts(t *testing.T) {
+	rule := func(call, text string) map[string]string {
+		return map[string]string{
+			"p/x.txt": "x",
+			"p/r.star": `
+def _impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + ".txt")
+    srcs = ctx.files.data
+    outs = [out]
+    ctx.actions.write(output = out, content = ` + call + `)
+    return [DefaultInfo(files = [out])]
+
+r = rule(implementation = _impl, attrs = {"text": attr.string(), "data": attr.label_list(allow_files = True)})
+`,
+			"p/BUILD.star": `load(":r.star", "r")
+r(name = "t", text = ` + quote(text) + `, data = ["x.txt"])
+`,
+		}
+	}
+	tests := []struct {
+		call, text, want, err string
+	}{
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, srcs = srcs, outs = outs)`,
+			text: "$(SRCS) $< $(OUTS) $@ $(@D) $(RULEDIR) $(COMPILATION_MODE)",
+			want: "p/x.txt p/x.txt bld-out/p/t.txt bld-out/p/t.txt bld-out/p bld-out/p fastbuild"},
+		// Strings are paths too; several outputs: $(@D) is $(RULEDIR).
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, srcs = ["a b", "c"], outs = ["o/1", "o/2"])`,
+			text: "$(SRCS) $(OUTS) $(@D)", want: "'a b' c o/1 o/2 bld-out/p"},
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, outs = ["d i r/o"])`,
+			text: "$(@D) $@", want: "'d i r' 'd i r/o'"},
+		// additional_substitutions win.
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, {"SRCS": "mine", "COMPILATION_MODE": "m"}, srcs = srcs)`,
+			text: "$(SRCS) $< $(COMPILATION_MODE)", want: "mine p/x.txt m"},
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, srcs = srcs)`, text: "$@",
+			err: `\$@ is not defined; known variables: \$\(COMPILATION_MODE\), \$\(SRCS\), \$< `},
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, {"SRCS": "mine"}, srcs = srcs)`, text: "$(X)",
+			err: `known variables: \$\(COMPILATION_MODE\), \$\(SRCS\), \$< `},
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, srcs = [1])`, text: "",
+			err: `expand_make_variables: srcs: element 0 is a int; a list holds paths`},
+		{call: `ctx.expand_make_variables("text", ctx.attr.text, outs = "o")`, text: "",
+			err: `for parameter "outs": got string, want list`},
+	}
+	for _, tt := range tests {
+		a, err := analyze(t, rule(tt.call, tt.text), "//p:t")
+		if tt.err != "" {
+			if err == nil || !regexp.MustCompile(tt.err).MatchString(err.Error()) {
+				t.Errorf("%s: err = %v, want it to match %s", tt.call, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.call, err)
+			continue
+		}
+		if got := string(action(t, a, "//p:t", "FileWrite").Content()); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.call, got, tt.want)
+		}
+	}
+}
+
 // TestExpandSubstitutions checks additional_substitutions from a custom
 // rule: every value is checked, used or not; a key must be a string; many
 // variables (past the few looked up without a map) all expand.
@@ -208,7 +272,9 @@ r(name = "t", text = "$(V0) $(V19) $(V7)")
 		{subs: `dict({"V%d" % i: "v" for i in range(20)}, V7 = ["a b", "c"])`, want: "v v 'a b' c"},
 		{subs: `{"V0": "a", "V19": "b", "V7": "c", 1: "x"}`, err: "additional_substitutions must map strings to strings or lists of paths"},
 		{subs: `{"V0": "a", "V19": "b", "V7": "c", "unused": 3}`, err: `additional_substitutions\["unused"\]: got a int`},
-		{subs: `{"V0": "a", "V19": "b"}`, err: `\$\(V7\) is not defined; known variables: \$\(V0\), \$\(V19\)`},
+		// The configuration's variables are defined too (ctx.var), as in
+		// Bazel.
+		{subs: `{"V0": "a", "V19": "b"}`, err: `\$\(V7\) is not defined; known variables: \$\(COMPILATION_MODE\), \$\(V0\), \$\(V19\) `},
 	}
 	for _, tt := range tests {
 		a, err := analyze(t, rule(tt.subs), "//p:t")

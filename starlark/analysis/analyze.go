@@ -109,7 +109,9 @@ type Analyzer struct {
 	// are made once.
 	baseEnv                      []string
 	vars, fragments, emptyStruct starlark.Value
-	emptyList                    *starlark.List
+	// configVars are vars as expand_make_variables looks them up.
+	configVars []makeVar
+	emptyList  *starlark.List
 
 	// threads holds the threads of implementations that ran, for the
 	// next ones to reuse (loading.Loader.NewThread), at most one per
@@ -264,12 +266,14 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 			host[k] = v
 		}
 	}
+	vars := cfg.vars()
 	return &Analyzer{
 		loader:      loader,
 		config:      cfg,
 		actionEnv:   actionEnv,
 		baseEnv:     sortedEnv(envMap(actionEnv)),
-		vars:        cfg.vars(),
+		vars:        vars,
+		configVars:  configVars(vars),
 		fragments:   cfg.fragments(),
 		emptyStruct: structOf(nil),
 		emptyList:   fileList(nil),

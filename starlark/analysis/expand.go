@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,21 +28,23 @@ func (rc *ruleContext) expandLocationBuiltin(_ *starlark.Thread, b namer, args s
 	return starlark.String(out), nil
 }
 
-// expand_make_variables(attribute_name, command, additional_substitutions)
+// expand_make_variables(attribute_name, command, additional_substitutions = {}, *, srcs = None, outs = None)
 func (rc *ruleContext) expandMakeVariablesBuiltin(thread *starlark.Thread, b namer, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	// The parameters in the thread's struct (scratchOf): no allocation
 	// (this runs once per genrule).
 	sp := &scratchOf(thread).expand
 	*sp = expandParams{} // UnpackArgs leaves an omitted parameter as it is
-	err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &sp.attrName, "command", &sp.command, "additional_substitutions?", &sp.subs)
+	err := starlark.UnpackArgs(b.Name(), args, kwargs, "attribute_name", &sp.attrName, "command", &sp.command,
+		"additional_substitutions?", &sp.subs, "srcs?", &sp.srcs, "outs?", &sp.outs)
 	p := *sp
 	*sp = expandParams{}
 	if err != nil {
 		return nil, err
 	}
 	// Every value is checked; the text of those the command uses is made
-	// when it does. A few variables are looked up in a slice on the
-	// stack, not a map.
+	// when it does. The variables are looked up in a slice on the stack,
+	// not a map, the first of a name counting: additional_substitutions',
+	// then those of srcs and outs, then the configuration's (ctx.var).
 	var buf [16]makeVar
 	vars := varList(buf[:0])
 	if p.subs != nil {
@@ -54,9 +57,34 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(thread *starlark.Thread, b nam
 			if err := checkSubstitution(v); err != nil {
 				return nil, fmt.Errorf("%s: additional_substitutions[%q]: %v", b.Name(), string(ks), err)
 			}
-			vars = append(vars, makeVar{string(ks), v})
+			vars = append(vars, makeVar{name: string(ks), value: v})
 		}
 	}
+	if p.srcs != nil {
+		if err := checkSubstitution(p.srcs); err != nil {
+			return nil, fmt.Errorf("%s: srcs: %v", b.Name(), err)
+		}
+		vars = append(vars, makeVar{name: "SRCS", value: p.srcs})
+		if p.srcs.Len() == 1 {
+			vars = append(vars, makeVar{name: "<", value: p.srcs})
+		}
+	}
+	if p.outs != nil {
+		if err := checkSubstitution(p.outs); err != nil {
+			return nil, fmt.Errorf("%s: outs: %v", b.Name(), err)
+		}
+		// $(RULEDIR) is bld-out/<package>, where declare puts the
+		// target's outputs (joined only if the command uses it).
+		ruleDir := makeVar{name: "RULEDIR", path: rc.target.Label.Pkg, inOutputDir: true}
+		vars = append(vars, makeVar{name: "OUTS", value: p.outs}, ruleDir)
+		if p.outs.Len() == 1 {
+			vars = append(vars, makeVar{name: "@", value: p.outs}, makeVar{name: "@D", path: path.Dir(pathOf(p.outs.Index(0)))})
+		} else {
+			ruleDir.name = "@D"
+			vars = append(vars, ruleDir)
+		}
+	}
+	vars = append(vars, rc.a.configVars...)
 	out, err := rc.expand(p.command, vars, true)
 	if err != nil {
 		return nil, fmt.Errorf("attribute %s of %s: %v", p.attrName, rc.target.Label, err)
@@ -64,25 +92,63 @@ func (rc *ruleContext) expandMakeVariablesBuiltin(thread *starlark.Thread, b nam
 	return starlark.String(out), nil
 }
 
-// A makeVar is a variable of expand_make_variables' additional_substitutions:
-// a string or a list of paths (checkSubstitution).
-type makeVar struct {
-	name  string
-	value starlark.Value
+// pathOf returns the path of v, a File or a string (checkSubstitution
+// checked that it is one).
+func pathOf(v starlark.Value) string {
+	if f, ok := v.(*File); ok {
+		return f.Path
+	}
+	s, _ := v.(starlark.String)
+	return string(s)
 }
 
-// varList holds the variables of an expansion, each name once.
+// A makeVar is a make variable of expand_make_variables: a value of
+// additional_substitutions (a string or a list of paths,
+// checkSubstitution), or, with value nil, one path (RULEDIR, @D), which
+// is quoted as a list's paths are: path, or with inOutputDir, path in
+// bld-out/.
+type makeVar struct {
+	name        string
+	value       starlark.Value
+	path        string
+	inOutputDir bool
+}
+
+// text returns what v expands to (substitution).
+func (v makeVar) text() (string, error) {
+	switch {
+	case v.value != nil:
+		return substitution(v.value)
+	case v.inOutputDir:
+		return shell.Quote(path.Join(workspace.OutputDir, v.path)), nil
+	}
+	return shell.Quote(v.path), nil
+}
+
+// configVars returns the make variables of vars (ctx.var, whose keys
+// and values are strings), in its order.
+func configVars(vars *starlark.Dict) []makeVar {
+	var out []makeVar
+	for _, kv := range vars.Items() {
+		k, _ := kv[0].(starlark.String)
+		out = append(out, makeVar{name: string(k), value: kv[1]})
+	}
+	return out
+}
+
+// varList holds the variables of an expansion; of two of the same name,
+// the first counts.
 type varList []makeVar
 
-// get returns the value of the variable name. (A linear search: a command
-// names a few variables, of a few.)
-func (vs varList) get(name string) (starlark.Value, bool) {
+// get returns the variable name. (A linear search: a command names a
+// few variables, of a few.)
+func (vs varList) get(name string) (makeVar, bool) {
 	for _, v := range vs {
 		if v.name == name {
-			return v.value, true
+			return v, true
 		}
 	}
-	return nil, false
+	return makeVar{}, false
 }
 
 // checkSubstitution reports an error if v cannot be a value of
@@ -139,7 +205,7 @@ func (rc *ruleContext) expand(s string, vars varList, makeVars bool) (string, er
 		if !ok {
 			return "", false, nil
 		}
-		text, err := substitution(v)
+		text, err := v.text()
 		return text, true, err
 	}
 	if strings.IndexByte(s, '$') < 0 {
@@ -243,7 +309,7 @@ func knownVars(vars varList) string {
 		}
 	}
 	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return strings.Join(slices.Compact(names), ", ")
 }
 
 // location returns the paths one $(fn L) expands to.

@@ -27,6 +27,7 @@ r = rule(implementation = _impl, attrs = {"data": attr.label_list(allow_files = 
 filegroup(name = "g", srcs = glob(["*.txt"]))
 genrule(name = "all", srcs = glob(["*.txt"]), tools = [":g"], outs = ["o u t"], cmd = ` + quote(cmd) + `)
 genrule(name = "one", srcs = ["it's.txt"], outs = ["plain.out"], cmd = ` + quote(cmd) + `)
+genrule(name = "dir", outs = ["d i r/x.out"], cmd = ` + quote(cmd) + `)
 r(name = "argv", data = [":g"])
 `,
 	}
@@ -43,6 +44,7 @@ func TestGenruleQuotesPaths(t *testing.T) {
 			`cat p/plain.txt 'p/it'\''s.txt' ` + srcs + ` > 'bld-out/p/o u t'`},
 		{"all", "cat $(execpath :a b.txt) $(rootpath :o u t)", `cat 'p/a b.txt' 'p/o u t'`},
 		{"one", "cat $< > $@", `cat 'p/it'\''s.txt' > bld-out/p/plain.out`},
+		{"dir", "cd $(@D)", `cd 'bld-out/p/d i r'`},
 	}
 	for _, tt := range tests {
 		a, err := analyze(t, quoteFiles(tt.cmd), "//p:"+tt.target)
