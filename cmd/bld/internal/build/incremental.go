@@ -185,16 +185,8 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 // has another problem, the error is NewPlan's, every problem reported.
 func newPatchedPlan(actions []*graph.Action, goals []string, kept *snapshot.Snapshot, isFile graph.SourceChecker) (*Plan, error) {
 	links := kept.Links
-	if links != nil && (len(actions) != len(kept.Actions) || !slices.Equal(goals, kept.Goals)) {
+	if links != nil && !linksHold(kept, actions, goals) {
 		links = nil
-	}
-	for id, a := range actions {
-		if links == nil {
-			break
-		}
-		if !snapshot.SameLinks(kept.Actions[id], a) {
-			links = nil
-		}
 	}
 	plan, err := linkedPlan(actions, goals, links)
 	if err != nil {
@@ -211,6 +203,21 @@ func newPatchedPlan(actions []*graph.Action, goals []string, kept *snapshot.Snap
 		}
 	}
 	return plan, nil
+}
+
+// linksHold reports whether kept's links (snapshot.Links) hold for actions
+// and goals: as many actions, the same goals, and each action reading and
+// writing the paths kept's action at its place did (snapshot.SameLinks).
+func linksHold(kept *snapshot.Snapshot, actions []*graph.Action, goals []string) bool {
+	if len(actions) != len(kept.Actions) || !slices.Equal(goals, kept.Goals) {
+		return false
+	}
+	for id, a := range actions {
+		if !snapshot.SameLinks(kept.Actions[id], a) {
+			return false
+		}
+	}
+	return true
 }
 
 // newIndex returns the index of a complete analysis by an of the roots
