@@ -125,7 +125,12 @@ func runSampled(t *testing.T, p *Pool, cmd *exec.Cmd) (maxThreads, minInPipe int
 			}
 			return maxThreads, minInPipe, buf.String()
 		case <-tick.C:
-			maxThreads = max(maxThreads, codegenThreads(cmd.Process.Pid))
+			// A sample reads each thread's stat in turn, so a worker
+			// that is finishing and one that is starting can both be
+			// seen running in one pass. Count only what two passes in a
+			// row agree on: oversubscription persists across both.
+			pid := cmd.Process.Pid
+			maxThreads = max(maxThreads, min(codegenThreads(pid), codegenThreads(pid)))
 			minInPipe = min(minInPipe, p.Stats().InPipe)
 		}
 	}
