@@ -244,7 +244,19 @@ func (c *zconn) answer(kind byte, id uint64, body []byte) {
 		c.finish(id, s)
 		s.err = fmt.Errorf("zygote: %s", body)
 		s.end()
-	case kind == msgExit && len(body) == 16 && s.started:
+	case kind == msgWithdrawn && s.queued:
+		c.finish(id, s)
+		s.err = ErrWithdrawn
+		s.end()
+	case kind == msgExit && (len(body) == 16 || len(body) == 24) && s.started:
+		if len(body) == 24 {
+			// Its token passed to the queued request named.
+			next := c.pending[binary.LittleEndian.Uint64(body[16:])]
+			if next != nil && next.ahead != nil {
+				next.ahead.markPassed()
+				s.passedTo = next.ahead
+			}
+		}
 		c.finish(id, s)
 		s.status = syscall.WaitStatus(binary.LittleEndian.Uint64(body))
 		s.maxRSS = int64(binary.LittleEndian.Uint64(body[8:])) * 1024
@@ -292,6 +304,14 @@ func (z *zygote) running() error {
 		}
 	}
 	return nil
+}
+
+// on reports whether the zygote is not turned off (BLD_SANDBOX_ZYGOTE=0),
+// as it was when the Manager was made.
+func (z *zygote) on() bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.off == ""
 }
 
 // onStartFailure has f called when a zygote fails to start.
@@ -476,6 +496,11 @@ type Started struct {
 	// the command.
 	fallback func() error
 
+	// ahead, if not nil, is the token state of a command sent queued;
+	// queued says it was.
+	ahead  *Ahead
+	queued bool
+
 	// Guarded by the zconn's mu until startedCh is closed.
 	started   bool
 	startedCh chan struct{}
@@ -490,7 +515,15 @@ type Started struct {
 	status syscall.WaitStatus
 	maxRSS int64
 	err    error
+	// passedTo is the command queued ahead that the command's token
+	// passed to at its end, if any.
+	passedTo *Ahead
 }
+
+// PassedTo returns the command queued ahead (Ahead) that the command's
+// token passed to when it ended, or nil: then the token is still the
+// caller's. Call it after Wait.
+func (s *Started) PassedTo() *Ahead { return s.passedTo }
 
 // Wait waits for the command to end and returns its exit code (-1 if a
 // signal killed it; in a pid namespace, 128+N for signal N, as the
@@ -560,13 +593,18 @@ const maxRequest = 1 << 20
 // runs, uses it to end that read's wait: it then closes its own copy of
 // out and reads the rest, until EOF or for a while at most (a process that
 // left the command's group may hold the pipe open).
-func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func()) (s *Started, err error) {
+func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func(), group uint64, ahead *Ahead) (s *Started, err error) {
 	if e.mode != ModeNamespace {
 		return nil, errors.New("not in a namespace")
 	}
 	a := cmd.Args
 	if len(a) < 6 || a[1] != helperArg || a[2] != verbExec || cmd.Stdin != nil {
 		return nil, errors.New("not a helper command")
+	}
+	pidns := cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0
+	if ahead != nil && !pidns {
+		// Its pid is wanted once it starts: not queued.
+		return nil, ErrNotQueueable
 	}
 	// When the zygote cannot start the command, the caller starts the
 	// helper's: it needs the plan's file.
@@ -593,14 +631,13 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ende
 	for _, f := range cmd.ExtraFiles {
 		fds = append(fds, int(f.Fd()))
 	}
-	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
-		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(fds)}
+	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env, Pidns: pidns, Group: group, Files: len(fds)}
 	// The pid is for the executor's journal of process groups and for
 	// killing the group should the zygote die: a command in a pid
 	// namespace needs neither.
 	req.WantPid = !req.Pidns
 	for try := 0; ; try++ {
-		s, err = e.startZygote(ctx, &req, fds, ended)
+		s, err = e.startZygote(ctx, &req, fds, ended, ahead)
 		if s != nil {
 			s.fallback = fallback
 		}
@@ -617,11 +654,18 @@ var errZygoteGone = errors.New("zygote: sending the request: the zygote is gone"
 
 // startZygote sends req to the zygote and waits for its first answer,
 // unless req wants no pid: then the only answer is the last.
-func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int, ended func()) (*Started, error) {
+func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int, ended func(), ahead *Ahead) (*Started, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("zygote: not sent: %w", err)
 	}
-	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{}), ended: ended}
+	if ahead != nil {
+		queue, withdrawn := ahead.queueable()
+		if withdrawn {
+			return nil, ErrWithdrawn
+		}
+		req.Queued = queue
+	}
+	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{}), ended: ended, ahead: ahead, queued: req.Queued}
 	if s.quiet {
 		s.started = true
 	} else {
@@ -647,6 +691,9 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 		return nil, errZygoteGone
 	}
 	kill := func() { c.send(appendMsg(nil, msgKill, id), nil) }
+	if req.Queued {
+		ahead.markQueued(func(kind byte) { c.send(appendMsg(nil, kind, id), nil) })
+	}
 	if s.quiet {
 		c.mu.Lock()
 		if !s.finished {
@@ -677,6 +724,7 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 // A zjob is a command of the zygote, from its start to its reaping.
 type zjob struct {
 	id    uint64
+	group uint64 // its token group (zygoteRequest.Group)
 	pid   int
 	pidfd int   // readable once the command has ended
 	slot  *slot // the namespace it runs in, if a slot's
@@ -742,11 +790,59 @@ type zserver struct {
 	jobs   map[uint64]*zjob // running commands not being reaped, by id
 	byFD   map[int32]*zjob  // the same, by pidfd
 	// starting holds the ids of the requests received and not yet
-	// started (or declined); true when bld asked to kill the command.
-	starting map[uint64]bool
+	// started (or declined, or queued), with what bld asked meanwhile
+	// (startKill, startGo, startWithdraw).
+	starting map[uint64]uint8
+	// queue holds the queued requests (zygoteRequest.Queued) not yet
+	// started, in the order received.
+	queue []*queuedReq
 	// closed: the control socket reached EOF, or a thread failed; no
 	// request is started any more.
 	closed bool
+}
+
+// The requests' marks in zserver.starting: what bld asked about a
+// request received and not yet started.
+const (
+	startKill     = 1 << iota // kill it once started ('k'); withdraw it if queued
+	startGo                   // start it rather than queue it ('g')
+	startWithdraw             // do not queue it: withdrawn ('d')
+)
+
+// A queuedReq is a queued request, with its descriptors, kept until a
+// command of its group ends with status 0 (zserver.reap) or bld gives it
+// a token ('g').
+type queuedReq struct {
+	id    uint64
+	req   *zygoteRequest
+	files []int
+}
+
+// dequeue takes request id out of the queue; nil if it is not there. z.mu
+// is held.
+func (z *zserver) dequeue(id uint64) *queuedReq {
+	for i, q := range z.queue {
+		if q.id == id {
+			z.queue = append(z.queue[:i], z.queue[i+1:]...)
+			return q
+		}
+	}
+	return nil
+}
+
+// dequeueGroup takes the first queued request of group out of the queue,
+// to start it with the token of a command of the group that ended; nil
+// if there is none. z.mu is held.
+func (z *zserver) dequeueGroup(group uint64) *queuedReq {
+	for i, q := range z.queue {
+		if q.req.Group == group {
+			z.queue = append(z.queue[:i], z.queue[i+1:]...)
+			// Starting from now: a kill of it finds it.
+			z.starting[q.id] = 0
+			return q
+		}
+	}
+	return nil
 }
 
 // A zthread is one serving thread's own state.
@@ -823,7 +919,7 @@ func zygoteMain(root string, threads int) error {
 	}
 	quietChildren()
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
-		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
+		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]uint8{}}
 	z.idle = sync.NewCond(&z.mu)
 	n := threads
 	// Each serving thread keeps its P while it waits raw (epollWaitRaw):
@@ -926,7 +1022,9 @@ func (z *zserver) serve() error {
 			}
 			z.mu.Unlock()
 			if j != nil {
-				z.reap(j)
+				if err := z.reap(j); err != nil {
+					return z.shutdown(err)
+				}
 			}
 			continue
 		}
@@ -987,6 +1085,12 @@ func (z *zserver) shutdown(err error) error {
 	for _, j := range z.jobs {
 		unix.Kill(-j.pid, unix.SIGKILL)
 	}
+	for _, q := range z.queue {
+		for _, fd := range q.files {
+			unix.Close(fd)
+		}
+	}
+	z.queue = nil
 	return err
 }
 
@@ -1006,7 +1110,7 @@ func (z *zserver) rearm() error {
 func (z *zserver) startDone(id uint64, j *zjob) (kill bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	kill = z.starting[id] || z.closed
+	kill = z.starting[id]&startKill != 0 || z.closed
 	delete(z.starting, id)
 	if j != nil {
 		z.jobs[id], z.byFD[int32(j.pidfd)] = j, j
@@ -1037,7 +1141,7 @@ func (t *zthread) receive() (done bool, err error) {
 		// Before the next message can be received: a kill of this
 		// command finds it.
 		z.mu.Lock()
-		z.starting[id] = false
+		z.starting[id] = 0
 		z.mu.Unlock()
 	}
 	if err := z.rearm(); err != nil {
@@ -1049,19 +1153,45 @@ func (t *zthread) receive() (done bool, err error) {
 	}
 	if !ok || kind != msgRequest {
 		closeFiles()
-		if ok && kind == msgKill {
-			// A command neither starting nor running failed to
-			// start or was reaped: the requests before the kill
-			// were received before it.
-			z.mu.Lock()
+		if !ok {
+			return false, nil
+		}
+		// A command neither starting, queued nor running failed to
+		// start or was reaped: the requests before the message were
+		// received before it.
+		z.mu.Lock()
+		var q *queuedReq
+		switch kind {
+		case msgKill:
 			if j := z.jobs[id]; j != nil {
 				unix.Kill(-j.pid, unix.SIGKILL)
-			} else if _, ok := z.starting[id]; ok {
-				z.starting[id] = true
+			} else if f, ok := z.starting[id]; ok {
+				z.starting[id] = f | startKill
+			} else if q = z.dequeue(id); q != nil {
+				q.req = nil // withdrawn
 			}
-			z.mu.Unlock()
+		case msgWithdraw:
+			if f, ok := z.starting[id]; ok {
+				z.starting[id] = f | startWithdraw
+			} else if q = z.dequeue(id); q != nil {
+				q.req = nil
+			}
+		case msgGo:
+			if f, ok := z.starting[id]; ok {
+				z.starting[id] = f | startGo
+			} else if q = z.dequeue(id); q != nil {
+				z.starting[id] = 0
+			}
 		}
-		return false, nil
+		z.mu.Unlock()
+		switch {
+		case q == nil:
+			return false, nil
+		case q.req == nil:
+			z.withdrawn(q.id, q.files)
+			return false, nil
+		}
+		return false, z.run(q.id, q.req, q.files)
 	}
 	req, err := parseRequest(body)
 	switch {
@@ -1080,23 +1210,62 @@ func (t *zthread) receive() (done bool, err error) {
 		}
 		z.mu.Unlock()
 	}
+	if err == nil && req.Queued && !req.Pidns {
+		err = errors.New("bad request: queued without a pid namespace")
+	}
 	if err != nil {
 		closeFiles()
 		z.startDone(id, nil)
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
-	j := &zjob{id: id}
-	var fatal error
+	if req.Queued {
+		z.mu.Lock()
+		f := z.starting[id]
+		withdrawn := f&(startKill|startWithdraw) != 0 || z.closed
+		if f&startGo == 0 && !withdrawn {
+			delete(z.starting, id)
+			z.queue = append(z.queue, &queuedReq{id: id, req: req, files: files})
+			z.idle.Broadcast()
+			z.mu.Unlock()
+			return false, nil
+		}
+		z.mu.Unlock()
+		if withdrawn {
+			z.startDone(id, nil)
+			z.withdrawn(id, files)
+			return false, nil
+		}
+	}
+	return false, z.run(id, req, files)
+}
+
+// withdrawn answers 'n' for queued request id, which is never started,
+// and closes its descriptors.
+func (z *zserver) withdrawn(id uint64, files []int) {
+	for _, fd := range files {
+		unix.Close(fd)
+	}
+	z.answer(msgWithdrawn, id, nil)
+}
+
+// run starts request id (received, or queued and now due: it is in
+// z.starting), with its descriptors files, which it closes, and answers
+// bld. An error is one the zygote cannot go on after.
+func (z *zserver) run(id uint64, req *zygoteRequest, files []int) error {
+	j := &zjob{id: id, group: req.Group}
+	var err, fatal error
 	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
-	closeFiles()
+	for _, fd := range files {
+		unix.Close(fd)
+	}
 	if err != nil {
 		if j.slot != nil {
 			z.release(j.slot)
 		}
 		z.startDone(id, nil)
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
-		return false, fatal
+		return fatal
 	}
 	if z.startDone(id, j) {
 		unix.Kill(-j.pid, unix.SIGKILL)
@@ -1113,16 +1282,21 @@ func (t *zthread) receive() (done bool, err error) {
 		delete(z.byFD, int32(j.pidfd))
 		z.mu.Unlock()
 		unix.Kill(-j.pid, unix.SIGKILL)
-		z.reap(j)
+		if err := z.reap(j); err != nil && fatal == nil {
+			fatal = err
+		}
 	}
-	return false, fatal
+	return fatal
 }
 
 // reap is called when job j's command has ended (its pidfd is readable)
 // and j is out of jobs: it kills what the command left in its process
 // group (its leader not reaped yet, the group's ID cannot have been
-// reused), reaps it and answers bld.
-func (z *zserver) reap(j *zjob) {
+// reused), reaps it and answers bld. When the command exited 0 and a
+// request of its group is queued, the command's token passes to that
+// request, which this thread then starts (its 'x' names it). An error is
+// one the zygote cannot go on after.
+func (z *zserver) reap(j *zjob) error {
 	unix.Kill(-j.pid, unix.SIGKILL)
 	var ws unix.WaitStatus
 	var ru unix.Rusage
@@ -1140,16 +1314,33 @@ func (z *zserver) reap(j *zjob) {
 	// after. No process is left in the slot: the command was the init of
 	// its pid namespace, and the kernel ends every other process of it
 	// before the pidfd of its init is readable.
+	var next *queuedReq
+	if err == nil && j.group != 0 && ws.Exited() && ws.ExitStatus() == 0 {
+		z.mu.Lock()
+		if !z.closed {
+			next = z.dequeueGroup(j.group)
+		}
+		z.mu.Unlock()
+	}
 	if err != nil {
 		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
 	} else {
 		b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
-		z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss))
+		if next != nil {
+			b = binary.LittleEndian.AppendUint64(b, next.id)
+		}
+		z.answer(msgExit, j.id, b)
 	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
 	if j.slot != nil {
+		// Before the next command's start, which may take it.
 		z.release(j.slot)
 	}
+	if next != nil {
+		return z.run(next.id, next.req, next.files)
+	}
+	return nil
 }
 
 // answer sends bld one message about command id; errors are ignored (bld
