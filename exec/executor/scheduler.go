@@ -120,6 +120,7 @@ const (
 	evToken                     // the acquirer got a token, or failed to
 	evEnded                     // a command worker's process ended (its token is about to be released)
 	evPassed                    // a command's token passed to the action queued ahead (ev.ahead)
+	evFailing                   // a command failed, and the build does not keep going: stop before its token comes back
 )
 
 type event struct {
@@ -440,6 +441,11 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 	case evPassed:
 		s.passed(ctx, ev.ahead)
 
+	case evFailing:
+		if !s.stopped {
+			s.stop()
+		}
+
 	case evEnded:
 		s.endedIDs[ev.id] = true
 
@@ -691,6 +697,12 @@ func (s *scheduler) executeAhead(ctx context.Context, id int, start time.Time, w
 	// (a wake-up of the scheduler's goroutine saved).
 	if s.unblocks(id) {
 		s.events <- event{kind: evEnded, id: id}
+	}
+	if cr.err != nil && !s.opts.KeepGoing && !a.Test {
+		// The build stops before the token comes back, so that no
+		// action starts with it (nor takes it queued ahead): a failed
+		// command without --keep_going starts nothing new.
+		s.events <- event{kind: evFailing, id: id}
 	}
 	if cr.passedTo != nil {
 		// The token is the next action's now, which already runs.
