@@ -816,6 +816,9 @@ type queuedReq struct {
 	id    uint64
 	req   *zygoteRequest
 	files []int
+	// prep, if not nil, is the slot whose FixedDir holds the request's
+	// exec root, mounted while it was queued (zserver.prepare).
+	prep *slot
 }
 
 // dequeue takes request id out of the queue; nil if it is not there. z.mu
@@ -1090,6 +1093,11 @@ func (z *zserver) shutdown(err error) error {
 			unix.Close(fd)
 		}
 	}
+	for _, q := range z.queue {
+		if q.prep != nil {
+			z.dropSlot(q.prep)
+		}
+	}
 	z.queue = nil
 	return err
 }
@@ -1188,10 +1196,10 @@ func (t *zthread) receive() (done bool, err error) {
 		case q == nil:
 			return false, nil
 		case q.req == nil:
-			z.withdrawn(q.id, q.files)
+			z.withdrawn(q)
 			return false, nil
 		}
-		return false, z.run(q.id, q.req, q.files)
+		return false, z.run(q.id, q.req, q.files, q.prep)
 	}
 	req, err := parseRequest(body)
 	switch {
@@ -1219,13 +1227,20 @@ func (t *zthread) receive() (done bool, err error) {
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
+	var prep *slot
 	if req.Queued {
+		// Its exec root is mounted now, while the commands before it
+		// run: not on the path from a command's end to its start.
+		var perr error
+		if prep, perr = z.prepare(req); perr != nil {
+			return false, perr
+		}
 		z.mu.Lock()
 		f := z.starting[id]
 		withdrawn := f&(startKill|startWithdraw) != 0 || z.closed
 		if f&startGo == 0 && !withdrawn {
 			delete(z.starting, id)
-			z.queue = append(z.queue, &queuedReq{id: id, req: req, files: files})
+			z.queue = append(z.queue, &queuedReq{id: id, req: req, files: files, prep: prep})
 			z.idle.Broadcast()
 			z.mu.Unlock()
 			return false, nil
@@ -1233,29 +1248,33 @@ func (t *zthread) receive() (done bool, err error) {
 		z.mu.Unlock()
 		if withdrawn {
 			z.startDone(id, nil)
-			z.withdrawn(id, files)
+			z.withdrawn(&queuedReq{id: id, files: files, prep: prep})
 			return false, nil
 		}
 	}
-	return false, z.run(id, req, files)
+	return false, z.run(id, req, files, prep)
 }
 
-// withdrawn answers 'n' for queued request id, which is never started,
-// and closes its descriptors.
-func (z *zserver) withdrawn(id uint64, files []int) {
-	for _, fd := range files {
+// withdrawn answers 'n' for queued request q, which is never started,
+// closes its descriptors and frees its slot.
+func (z *zserver) withdrawn(q *queuedReq) {
+	for _, fd := range q.files {
 		unix.Close(fd)
 	}
-	z.answer(msgWithdrawn, id, nil)
+	if q.prep != nil {
+		z.release(q.prep)
+	}
+	z.answer(msgWithdrawn, q.id, nil)
 }
 
 // run starts request id (received, or queued and now due: it is in
-// z.starting), with its descriptors files, which it closes, and answers
-// bld. An error is one the zygote cannot go on after.
-func (z *zserver) run(id uint64, req *zygoteRequest, files []int) error {
+// z.starting), with its descriptors files, which it closes, in the slot
+// prep if its exec root was mounted there already (else as start does),
+// and answers bld. An error is one the zygote cannot go on after.
+func (z *zserver) run(id uint64, req *zygoteRequest, files []int, prep *slot) error {
 	j := &zjob{id: id, group: req.Group}
 	var err, fatal error
-	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
+	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files, prep)
 	for _, fd := range files {
 		unix.Close(fd)
 	}
@@ -1338,7 +1357,7 @@ func (z *zserver) reap(j *zjob) error {
 		z.release(j.slot)
 	}
 	if next != nil {
-		return z.run(next.id, next.req, next.files)
+		return z.run(next.id, next.req, next.files, next.prep)
 	}
 	return nil
 }
@@ -1369,13 +1388,28 @@ func parseRights(oob []byte) ([]int, error) {
 }
 
 // start makes the command's mount namespace for req on this thread (or
-// enters a slot's), starts the command with the descriptors files (the
-// output, its stdout and stderr, then the extra files; stdin /dev/null), and takes the thread back to the zygote's mount namespace.
+// enters a slot's: prep, when prepare mounted its exec root there already),
+// starts the command with the descriptors files (the output, its stdout
+// and stderr, then the extra files; stdin /dev/null), and takes the thread
+// back to the zygote's mount namespace.
 // It returns the command's pid, a pidfd of it, and the slot it runs in,
 // if any (also when err is set: the slot is free again). fatal is set
 // when the thread could not go back: the zygote must then stop (its next
 // command would see this one's mounts).
-func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
+func (z *zserver) start(req *zygoteRequest, files []int, prep *slot) (pid, pidfd int, sl *slot, err, fatal error) {
+	if prep != nil {
+		if err := unix.Setns(prep.ns, unix.CLONE_NEWNS); err != nil {
+			z.dropSlot(prep)
+			return 0, 0, nil, fmt.Errorf("entering a mount namespace: %w", err), nil
+		}
+		defer func() {
+			if serr := unix.Setns(z.home, unix.CLONE_NEWNS); serr != nil {
+				fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", serr)
+			}
+		}()
+		pid, pidfd, err = z.fork(req, files)
+		return pid, pidfd, prep, err, nil
+	}
 	view, viewFD, base, baseDir := viewNone, -1, -1, ""
 	if z.view != "" && req.Plan.Root == z.view {
 		view = viewMade
@@ -1409,6 +1443,43 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	if err := mountExecRoot(&req.Plan, view, viewFD, base, baseDir); err != nil {
 		return 0, 0, sl, err, nil
 	}
+	pid, pidfd, err = z.fork(req, files)
+	return pid, pidfd, sl, err, nil
+}
+
+// prepare mounts the exec root of queued request req in a slot, as start
+// would, and returns the slot; nil (and no error) when the request gets
+// no slot, or its mounts failed: then start does it all when it is due.
+// An error is one the zygote cannot go on after (the thread could not go
+// back to the zygote's namespace).
+func (z *zserver) prepare(req *zygoteRequest) (sl *slot, fatal error) {
+	need := planMounts(&req.Plan)
+	if z.view == "" || req.Plan.Root != z.view || !req.Pidns || need > maxSlotMounts {
+		return nil, nil
+	}
+	if sl, fatal = z.takeSlot(need); sl == nil || fatal != nil {
+		return nil, fatal
+	}
+	sl.mounts += need
+	if err := unix.Setns(sl.ns, unix.CLONE_NEWNS); err != nil {
+		z.dropSlot(sl)
+		return nil, nil
+	}
+	sl.uses++
+	err := mountExecRoot(&req.Plan, viewHidden, sl.view, sl.tmp, strconv.Itoa(sl.uses-1))
+	if serr := unix.Setns(z.home, unix.CLONE_NEWNS); serr != nil {
+		return nil, fmt.Errorf("going back to the zygote's mount namespace: %w", serr)
+	}
+	if err != nil {
+		z.release(sl)
+		return nil, nil
+	}
+	return sl, nil
+}
+
+// fork starts req's command, in the thread's mount namespace (the
+// command's, with its exec root mounted), with the descriptors files.
+func (z *zserver) fork(req *zygoteRequest, files []int) (pid, pidfd int, err error) {
 	// stdin /dev/null; stdout and stderr both the output, sent once;
 	// then the extra files.
 	pfiles := make([]uintptr, 0, 2+len(files))
@@ -1423,7 +1494,7 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 		noProc := z.noProc
 		z.mu.Unlock()
 		if noProc != "" {
-			return 0, 0, sl, errors.New(noProc), nil
+			return 0, 0, errors.New(noProc)
 		}
 		sys.Cloneflags = syscall.CLONE_NEWPID
 		sys.Pdeathsig = syscall.SIGKILL
@@ -1432,14 +1503,14 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
-		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
+		return 0, 0, fmt.Errorf("exec %s: %w", req.Argv[0], err)
 	}
 	if req.Pidns {
 		if err := z.privateProc(pid, pidfd); err != nil {
 			if pidfd >= 0 {
 				unix.Close(pidfd)
 			}
-			return 0, 0, sl, err, nil
+			return 0, 0, err
 		}
 	}
 	if pidfd < 0 {
@@ -1451,10 +1522,10 @@ func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *sl
 					break
 				}
 			}
-			return 0, 0, sl, fmt.Errorf("no pidfd for the command: %w", err), nil
+			return 0, 0, fmt.Errorf("no pidfd for the command: %w", err)
 		}
 	}
-	return pid, pidfd, sl, nil, nil
+	return pid, pidfd, nil
 }
 
 // privateProc gives the command pid, just forked in a pid namespace of
