@@ -34,12 +34,6 @@ type commandResult struct {
 	// largest process among it and the descendants it waited for
 	// (wait4's ru_maxrss); 0 if unknown.
 	maxRSS int64
-	// withdrawn: the command was queued ahead and taken back before it
-	// started (sandbox.Ahead): it never ran.
-	withdrawn bool
-	// passedTo is the command queued ahead that this command's token
-	// passed to when it ended (sandbox.Started.PassedTo), if any.
-	passedTo *sandbox.Ahead
 }
 
 // A runner runs the commands of one Run: what every command shares.
@@ -50,9 +44,6 @@ type runner struct {
 	// memory is written whole (boundedOutput).
 	logDir string
 	tokens TokenPool
-	// group is the token group of the Run's commands in the zygote
-	// (sandbox.Manager.NewGroup).
-	group uint64
 	// null is a descriptor of /dev/null, every command's stdin, opened
 	// once (close closes it); -1 when it could not be opened.
 	null int
@@ -61,12 +52,12 @@ type runner struct {
 }
 
 // newRunner returns the runner of a Run; close it when no command runs.
-func newRunner(root string, journal *groupJournal, logDir string, tokens TokenPool, group uint64) *runner {
+func newRunner(root string, journal *groupJournal, logDir string, tokens TokenPool) *runner {
 	null, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		null = -1
 	}
-	r := &runner{root: root, journal: journal, logDir: logDir, tokens: tokens, group: group, null: null}
+	r := &runner{root: root, journal: journal, logDir: logDir, tokens: tokens, null: null}
 	r.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	return r
 }
@@ -86,22 +77,14 @@ func (r *runner) close() {
 // (Check.Program): that file is the one started, so that the command run
 // is the one keyed; nil resolves it here (an action not looked up in the
 // cache). run holds no token itself: the caller acquired one and releases
-// it once run returns, when the process has ended (unless it passed to
-// the command queued ahead named by the result's passedTo).
-//
-// ahead, if not nil, is the token state of a command the caller holds no
-// token for yet (the scheduler's action queued ahead): in the namespace
-// sandbox it is sent to the zygote queued, to start when a token reaches
-// it; otherwise run waits for one (ahead.WaitToken) before it starts it.
-// Withdrawn before it started, it is not run (the result's withdrawn).
-// a must have no Timeout: its clock would run while it is queued.
+// it once run returns, when the process has ended.
 //
 // The command runs in its own process group. When ctx is done, the whole
 // group is killed with SIGKILL at once, not SIGTERM then SIGKILL: a killed
 // action's outputs are deleted anyway, so nothing is gained by letting tools
 // clean up, and the group is signalled while its leader is not yet reaped,
 // so its process group ID cannot have been reused.
-func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program, xr *sandbox.ExecRoot, ahead *sandbox.Ahead) commandResult {
+func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program, xr *sandbox.ExecRoot) commandResult {
 	if a.Timeout() > 0 {
 		// The command's own deadline: when it passes, the group is
 		// killed as on Ctrl-C, and the error says it timed out.
@@ -146,20 +129,7 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 		rf = os.NewFile(uintptr(rd), "|0")
 		closeRd = func() { rf.Close() }
 		ended := func() { rf.SetReadDeadline(time.Now()) }
-		var zerr error
-		zp, zerr = xr.StartZygote(ctx, cmd, w, ended, r.group, ahead)
-		if zp == nil && ahead != nil {
-			if errors.Is(zerr, sandbox.ErrWithdrawn) || !ahead.WaitToken(ctx) {
-				closeW()
-				return commandResult{exitCode: -1, withdrawn: true}
-			}
-			if errors.Is(zerr, sandbox.ErrNotQueueable) {
-				zp, _ = xr.StartZygote(ctx, cmd, w, ended, r.group, nil)
-			}
-		}
-	} else if ahead != nil && !ahead.WaitToken(ctx) {
-		closeW()
-		return commandResult{exitCode: -1, withdrawn: true}
+		zp, _ = xr.StartZygote(ctx, cmd, w, ended)
 	}
 	out := &boundedOutput{logDir: r.logDir, outputs: a.Outputs}
 	var res commandResult
@@ -205,14 +175,6 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 		}
 		res.exitCode, state, res.maxRSS, werr = zp.Wait()
 		untrack()
-		res.passedTo = zp.PassedTo()
-		if errors.Is(werr, sandbox.ErrWithdrawn) {
-			return commandResult{exitCode: -1, withdrawn: true}
-		}
-		if errors.Is(werr, sandbox.ErrNotStarted) && ahead != nil && !ahead.WaitToken(ctx) {
-			// Refused while queued, before a token reached it.
-			return commandResult{exitCode: -1, withdrawn: true}
-		}
 		if errors.Is(werr, sandbox.ErrNotStarted) && ctx.Err() == nil {
 			// The zygote could not start it: the per-action helper
 			// runs it (and says why it cannot run, if so), with an

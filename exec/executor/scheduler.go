@@ -92,12 +92,6 @@ type scheduler struct {
 	wake   chan struct{}
 
 	acquiring bool
-	// acquireBlocked: the pending Acquire was asked for before the last
-	// event, so the tokens are all busy (dispatch may queue ahead).
-	acquireBlocked bool
-	// ahead is the action queued ahead of its token (ahead.go), until
-	// it has one or is withdrawn; nil when none.
-	ahead *sandbox.Ahead
 	// held is a token acquired and kept for an action about to become
 	// runnable that is more urgent than any in runQ (hold.go).
 	held bool
@@ -119,8 +113,6 @@ const (
 	evFinished                  // a checker or command worker finished an action
 	evToken                     // the acquirer got a token, or failed to
 	evEnded                     // a command worker's process ended (its token is about to be released)
-	evPassed                    // a command's token passed to the action queued ahead (ev.ahead)
-	evFailing                   // a command failed, and the build does not keep going: stop before its token comes back
 )
 
 type event struct {
@@ -134,11 +126,6 @@ type event struct {
 	pool  bool // evFinished: it came from a checker (a write)
 	// remote, with evFinished: it came from a remote worker (remote.go).
 	remote bool
-	// withdrawn, with evFinished: the action queued ahead was taken
-	// back before it started (ahead.go).
-	withdrawn bool
-	// ahead, with evPassed: the action queued ahead that got the token.
-	ahead *sandbox.Ahead
 }
 
 // poolJob asks a checker to check action id, or to write its file.
@@ -197,7 +184,7 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 	s.jobs = make(chan poolJob, s.slots)
 	s.summary.Total = len(p.ids)
 	s.ownSandbox = ownSandbox
-	s.runner = newRunner(opts.Root, s.journal, opts.LogDir, opts.Tokens, s.sandbox.NewGroup())
+	s.runner = newRunner(opts.Root, s.journal, opts.LogDir, opts.Tokens)
 	return s
 }
 
@@ -302,9 +289,6 @@ func (s *scheduler) stop() {
 	s.stopped = true
 	s.acqCancel()
 	s.releaseHeld()
-	if s.ahead != nil {
-		s.ahead.Withdraw()
-	}
 }
 
 // ready queues action id, whose dependencies are all done.
@@ -356,10 +340,7 @@ func (s *scheduler) dispatch(ctx, acqCtx context.Context) {
 		s.jobs <- job
 	}
 	s.dispatchRemote(ctx)
-	if s.acquireBlocked {
-		s.queueAhead(ctx)
-	}
-	if !s.acquiring && !s.held && (s.runQ.Len() > 0 || s.canTakeBack() || s.ahead != nil) {
+	if !s.acquiring && !s.held && (s.runQ.Len() > 0 || s.canTakeBack()) {
 		s.acquiring = true
 		s.goWork(func() {
 			err := s.opts.Tokens.Acquire(acqCtx)
@@ -424,7 +405,7 @@ func (s *scheduler) begin(id int) time.Time {
 func (s *scheduler) handle(ctx context.Context, ev event) {
 	switch ev.kind {
 	case evToken:
-		s.acquiring, s.acquireBlocked = false, false
+		s.acquiring = false
 		if ev.err != nil {
 			if !s.stopped {
 				s.tokenErr = ev.err
@@ -432,19 +413,8 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 			}
 			return
 		}
-		if s.giveAhead() {
-			return
-		}
 		s.held = true
 		s.useHeld(ctx)
-
-	case evPassed:
-		s.passed(ctx, ev.ahead)
-
-	case evFailing:
-		if !s.stopped {
-			s.stop()
-		}
 
 	case evEnded:
 		s.endedIDs[ev.id] = true
@@ -458,9 +428,6 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 	case evFinished:
 		delete(s.endedIDs, ev.res.ID)
 		defer s.useHeld(ctx)
-		if s.ahead != nil && s.ahead.ID == ev.res.ID {
-			s.ahead = nil
-		}
 		if ev.pool {
 			s.idle++
 		} else if ev.remote {
@@ -476,23 +443,7 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 				delete(s.serialWait, a.Group())
 			}
 		}
-		if ev.withdrawn {
-			s.withdrawn(ctx, ev.res)
-			return
-		}
-		if !ev.pool && !ev.remote {
-			if s.started[ev.res.ID].IsZero() {
-				// Queued ahead, and ended before the scheduler heard
-				// that it started (or failed before it did).
-				s.begin(ev.res.ID)
-			}
-			ev.res.Start = s.started[ev.res.ID]
-		}
 		s.finish(ev.res)
-	}
-	if s.acquiring {
-		// Handled while an Acquire is pending: it blocks.
-		s.acquireBlocked = true
 	}
 }
 
@@ -646,15 +597,6 @@ func (s *scheduler) removeLater(xr *sandbox.ExecRoot) {
 // included, its outputs are removed, so that no later build takes them as
 // good.
 func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, key string, prog *program.Program) Result {
-	r, _ := s.executeAhead(ctx, id, start, why, key, prog, nil)
-	return r
-}
-
-// executeAhead is execute, for an action queued ahead of its token when
-// ahead is not nil (ahead.go): it holds a token only once one reached it,
-// and releases one at its end only then. withdrawn says that it was taken
-// back before it started: it did not run, and holds no token.
-func (s *scheduler) executeAhead(ctx context.Context, id int, start time.Time, why, key string, prog *program.Program, ahead *sandbox.Ahead) (_ Result, withdrawn bool) {
 	a := s.g.Actions[id]
 	r := Result{ID: id, Action: a, Status: StatusRan, Reason: why, Start: start, ExitCode: -1}
 	fail := func(err error) Result {
@@ -662,35 +604,25 @@ func (s *scheduler) executeAhead(ctx context.Context, id int, start time.Time, w
 		r.Status, r.Err, r.End = StatusFailed, err, time.Now()
 		return r
 	}
-	// release gives the action's token back, if it has one.
-	release := func() {
-		if ahead == nil || ahead.Done() {
-			s.opts.Tokens.Release()
-		}
-	}
 	if ro, ok := s.opts.Cache.(RemoteOutputs); ok {
 		if err := ro.Materialize(ctx, a); err != nil {
-			release()
-			return fail(err), false
+			s.opts.Tokens.Release()
+			return fail(err)
 		}
 	}
 	if err := prepareOutputs(s.opts.Root, a, &s.dirs); err != nil {
-		release()
-		return fail(err), false
+		s.opts.Tokens.Release()
+		return fail(err)
 	}
 	xr, err := s.sandbox.Prepare(ctx, a)
 	if err != nil {
-		release()
-		return fail(fmt.Errorf("sandbox: %w", err)), false
+		s.opts.Tokens.Release()
+		return fail(fmt.Errorf("sandbox: %w", err))
 	}
 	if xr != nil {
 		defer s.removeLater(xr)
 	}
-	cr := s.runner.run(ctx, a, prog, xr, ahead)
-	if cr.withdrawn {
-		release()
-		return r, true
-	}
+	cr := s.runner.run(ctx, a, prog, xr)
 	// Told before the token is released, so that the scheduler knows which
 	// dependents are about to become ready when the token comes back; an
 	// action that no needed action depends on has none, and no news
@@ -698,21 +630,7 @@ func (s *scheduler) executeAhead(ctx context.Context, id int, start time.Time, w
 	if s.unblocks(id) {
 		s.events <- event{kind: evEnded, id: id}
 	}
-	if cr.err != nil && !s.opts.KeepGoing && !a.Test {
-		// The build stops before the token comes back, so that no
-		// action starts with it (nor takes it queued ahead): a failed
-		// command without --keep_going starts nothing new.
-		s.events <- event{kind: evFailing, id: id}
-	}
-	if cr.passedTo != nil {
-		// The token is the next action's now, which already runs.
-		if ahead != nil {
-			ahead.Done()
-		}
-		s.events <- event{kind: evPassed, ahead: cr.passedTo}
-	} else {
-		release()
-	}
+	s.opts.Tokens.Release()
 	// Let the next command start now, before this one's outputs are
 	// checked and stored: Release readied the goroutine that waits for
 	// the token (then the scheduler's, then a worker's) on this thread's
@@ -728,21 +646,21 @@ func (s *scheduler) executeAhead(ctx context.Context, id int, start time.Time, w
 				cr.err = fmt.Errorf("%w\n%s", cr.err, strings.Join(hints, "\n"))
 			}
 		}
-		return fail(cr.err), false
+		return fail(cr.err)
 	}
 	if xr != nil {
 		if err := xr.Collect(a); err != nil {
-			return fail(err), false
+			return fail(err)
 		}
 	}
 	if err := checkOutputs(s.opts.Root, a, nil); err != nil {
-		return fail(err), false
+		return fail(err)
 	}
 	if !a.NoCache {
 		if err := s.opts.Cache.Store(ctx, a, key, cr.output); err != nil {
-			return fail(fmt.Errorf("recording the result: %w", err)), false
+			return fail(fmt.Errorf("recording the result: %w", err))
 		}
 	}
 	r.End = time.Now()
-	return r, false
+	return r
 }

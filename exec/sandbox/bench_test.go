@@ -119,7 +119,7 @@ func BenchmarkNamespaceAction(b *testing.B) {
 			}
 			r, w, _ := os.Pipe()
 			cmd.Stdout, cmd.Stderr = w, w
-			s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil, 0, nil)
+			s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil)
 			w.Close()
 			if err != nil {
 				b.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"bld/exec/graph"
@@ -57,10 +56,6 @@ type Manager struct {
 	memo string
 
 	zygote zygote // ModeNamespace: started by the first command that needs it
-	// groups numbers the token groups handed out (NewGroup).
-	groups atomic.Uint64
-	// queues is Queues' answer, set once Mode is resolved.
-	queues atomic.Bool
 
 	exeOnce sync.Once
 	exe     string // bld's own binary (os.Executable), the helper's
@@ -80,11 +75,6 @@ type Manager struct {
 func NewManager(root string, mode Mode) *Manager {
 	return &Manager{root: root, want: mode, zygote: newZygote(root)}
 }
-
-// NewGroup returns a new token group for StartZygote: the commands of one
-// token pool (one executor Run) share one, so that a command ending hands
-// its token only to a command queued ahead by the same pool (Ahead).
-func (m *Manager) NewGroup() uint64 { return m.groups.Add(1) }
 
 // Close stops the zygote, if one runs, waiting a little for it to exit (so
 // that bld leaves nothing behind, and the CPU time of the zygote and of its
@@ -129,16 +119,9 @@ func (m *Manager) Mode(ctx context.Context) (Mode, string, error) {
 		default:
 			m.mode = m.want
 		}
-		m.queues.Store(m.mode == ModeNamespace && m.err == nil && m.pidns && m.zygote.on())
 	})
 	return m.mode, m.reason, m.err
 }
-
-// Queues reports, without waiting, whether the commands' requests may be
-// queued ahead of their tokens (StartZygote with an Ahead): once Mode
-// resolved to ModeNamespace with pid namespaces and a zygote not turned
-// off. A command that cannot be queued still runs (see Ahead).
-func (m *Manager) Queues() bool { return m.queues.Load() }
 
 // probe tries the namespace with a pid namespace, then without one.
 func (m *Manager) probe(ctx context.Context) error {

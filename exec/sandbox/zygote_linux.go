@@ -244,19 +244,7 @@ func (c *zconn) answer(kind byte, id uint64, body []byte) {
 		c.finish(id, s)
 		s.err = fmt.Errorf("zygote: %s", body)
 		s.end()
-	case kind == msgWithdrawn && s.queued:
-		c.finish(id, s)
-		s.err = ErrWithdrawn
-		s.end()
-	case kind == msgExit && (len(body) == 16 || len(body) == 24) && s.started:
-		if len(body) == 24 {
-			// Its token passed to the queued request named.
-			next := c.pending[binary.LittleEndian.Uint64(body[16:])]
-			if next != nil && next.ahead != nil {
-				next.ahead.markPassed()
-				s.passedTo = next.ahead
-			}
-		}
+	case kind == msgExit && len(body) == 16 && s.started:
 		c.finish(id, s)
 		s.status = syscall.WaitStatus(binary.LittleEndian.Uint64(body))
 		s.maxRSS = int64(binary.LittleEndian.Uint64(body[8:])) * 1024
@@ -304,14 +292,6 @@ func (z *zygote) running() error {
 		}
 	}
 	return nil
-}
-
-// on reports whether the zygote is not turned off (BLD_SANDBOX_ZYGOTE=0),
-// as it was when the Manager was made.
-func (z *zygote) on() bool {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	return z.off == ""
 }
 
 // onStartFailure has f called when a zygote fails to start.
@@ -496,11 +476,6 @@ type Started struct {
 	// the command.
 	fallback func() error
 
-	// ahead, if not nil, is the token state of a command sent queued;
-	// queued says it was.
-	ahead  *Ahead
-	queued bool
-
 	// Guarded by the zconn's mu until startedCh is closed.
 	started   bool
 	startedCh chan struct{}
@@ -515,15 +490,7 @@ type Started struct {
 	status syscall.WaitStatus
 	maxRSS int64
 	err    error
-	// passedTo is the command queued ahead that the command's token
-	// passed to at its end, if any.
-	passedTo *Ahead
 }
-
-// PassedTo returns the command queued ahead (Ahead) that the command's
-// token passed to when it ended, or nil: then the token is still the
-// caller's. Call it after Wait.
-func (s *Started) PassedTo() *Ahead { return s.passedTo }
 
 // Wait waits for the command to end and returns its exit code (-1 if a
 // signal killed it; in a pid namespace, 128+N for signal N, as the
@@ -593,18 +560,13 @@ const maxRequest = 1 << 20
 // runs, uses it to end that read's wait: it then closes its own copy of
 // out and reads the rest, until EOF or for a while at most (a process that
 // left the command's group may hold the pipe open).
-func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func(), group uint64, ahead *Ahead) (s *Started, err error) {
+func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func()) (s *Started, err error) {
 	if e.mode != ModeNamespace {
 		return nil, errors.New("not in a namespace")
 	}
 	a := cmd.Args
 	if len(a) < 6 || a[1] != helperArg || a[2] != verbExec || cmd.Stdin != nil {
 		return nil, errors.New("not a helper command")
-	}
-	pidns := cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0
-	if ahead != nil && !pidns {
-		// Its pid is wanted once it starts: not queued.
-		return nil, ErrNotQueueable
 	}
 	// When the zygote cannot start the command, the caller starts the
 	// helper's: it needs the plan's file.
@@ -631,13 +593,14 @@ func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ende
 	for _, f := range cmd.ExtraFiles {
 		fds = append(fds, int(f.Fd()))
 	}
-	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env, Pidns: pidns, Group: group, Files: len(fds)}
+	req := zygoteRequest{Plan: e.mp, Path: a[4], Argv: a[5:], Env: cmd.Env,
+		Pidns: cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0, Files: len(fds)}
 	// The pid is for the executor's journal of process groups and for
 	// killing the group should the zygote die: a command in a pid
 	// namespace needs neither.
 	req.WantPid = !req.Pidns
 	for try := 0; ; try++ {
-		s, err = e.startZygote(ctx, &req, fds, ended, ahead)
+		s, err = e.startZygote(ctx, &req, fds, ended)
 		if s != nil {
 			s.fallback = fallback
 		}
@@ -654,18 +617,11 @@ var errZygoteGone = errors.New("zygote: sending the request: the zygote is gone"
 
 // startZygote sends req to the zygote and waits for its first answer,
 // unless req wants no pid: then the only answer is the last.
-func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int, ended func(), ahead *Ahead) (*Started, error) {
+func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []int, ended func()) (*Started, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("zygote: not sent: %w", err)
 	}
-	if ahead != nil {
-		queue, withdrawn := ahead.queueable()
-		if withdrawn {
-			return nil, ErrWithdrawn
-		}
-		req.Queued = queue
-	}
-	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{}), ended: ended, ahead: ahead, queued: req.Queued}
+	s := &Started{pidns: req.Pidns, quiet: !req.WantPid, done: make(chan struct{}), ended: ended}
 	if s.quiet {
 		s.started = true
 	} else {
@@ -691,9 +647,6 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 		return nil, errZygoteGone
 	}
 	kill := func() { c.send(appendMsg(nil, msgKill, id), nil) }
-	if req.Queued {
-		ahead.markQueued(func(kind byte) { c.send(appendMsg(nil, kind, id), nil) })
-	}
 	if s.quiet {
 		c.mu.Lock()
 		if !s.finished {
@@ -724,7 +677,6 @@ func (e *ExecRoot) startZygote(ctx context.Context, req *zygoteRequest, fds []in
 // A zjob is a command of the zygote, from its start to its reaping.
 type zjob struct {
 	id    uint64
-	group uint64 // its token group (zygoteRequest.Group)
 	pid   int
 	pidfd int   // readable once the command has ended
 	slot  *slot // the namespace it runs in, if a slot's
@@ -790,62 +742,11 @@ type zserver struct {
 	jobs   map[uint64]*zjob // running commands not being reaped, by id
 	byFD   map[int32]*zjob  // the same, by pidfd
 	// starting holds the ids of the requests received and not yet
-	// started (or declined, or queued), with what bld asked meanwhile
-	// (startKill, startGo, startWithdraw).
-	starting map[uint64]uint8
-	// queue holds the queued requests (zygoteRequest.Queued) not yet
-	// started, in the order received.
-	queue []*queuedReq
+	// started (or declined); true when bld asked to kill the command.
+	starting map[uint64]bool
 	// closed: the control socket reached EOF, or a thread failed; no
 	// request is started any more.
 	closed bool
-}
-
-// The requests' marks in zserver.starting: what bld asked about a
-// request received and not yet started.
-const (
-	startKill     = 1 << iota // kill it once started ('k'); withdraw it if queued
-	startGo                   // start it rather than queue it ('g')
-	startWithdraw             // do not queue it: withdrawn ('d')
-)
-
-// A queuedReq is a queued request, with its descriptors, kept until a
-// command of its group ends with status 0 (zserver.reap) or bld gives it
-// a token ('g').
-type queuedReq struct {
-	id    uint64
-	req   *zygoteRequest
-	files []int
-	// prep, if not nil, is the slot whose FixedDir holds the request's
-	// exec root, mounted while it was queued (zserver.prepare).
-	prep *slot
-}
-
-// dequeue takes request id out of the queue; nil if it is not there. z.mu
-// is held.
-func (z *zserver) dequeue(id uint64) *queuedReq {
-	for i, q := range z.queue {
-		if q.id == id {
-			z.queue = append(z.queue[:i], z.queue[i+1:]...)
-			return q
-		}
-	}
-	return nil
-}
-
-// dequeueGroup takes the first queued request of group out of the queue,
-// to start it with the token of a command of the group that ended; nil
-// if there is none. z.mu is held.
-func (z *zserver) dequeueGroup(group uint64) *queuedReq {
-	for i, q := range z.queue {
-		if q.req.Group == group {
-			z.queue = append(z.queue[:i], z.queue[i+1:]...)
-			// Starting from now: a kill of it finds it.
-			z.starting[q.id] = 0
-			return q
-		}
-	}
-	return nil
 }
 
 // A zthread is one serving thread's own state.
@@ -922,7 +823,7 @@ func zygoteMain(root string, threads int) error {
 	}
 	quietChildren()
 	z := &zserver{ctl: zygoteCtl, ep: ep, home: home, null: null, view: root,
-		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]uint8{}}
+		jobs: map[uint64]*zjob{}, byFD: map[int32]*zjob{}, starting: map[uint64]bool{}}
 	z.idle = sync.NewCond(&z.mu)
 	n := threads
 	// Each serving thread keeps its P while it waits raw (epollWaitRaw):
@@ -1025,9 +926,7 @@ func (z *zserver) serve() error {
 			}
 			z.mu.Unlock()
 			if j != nil {
-				if err := z.reap(j); err != nil {
-					return z.shutdown(err)
-				}
+				z.reap(j)
 			}
 			continue
 		}
@@ -1088,17 +987,6 @@ func (z *zserver) shutdown(err error) error {
 	for _, j := range z.jobs {
 		unix.Kill(-j.pid, unix.SIGKILL)
 	}
-	for _, q := range z.queue {
-		for _, fd := range q.files {
-			unix.Close(fd)
-		}
-	}
-	for _, q := range z.queue {
-		if q.prep != nil {
-			z.dropSlot(q.prep)
-		}
-	}
-	z.queue = nil
 	return err
 }
 
@@ -1118,7 +1006,7 @@ func (z *zserver) rearm() error {
 func (z *zserver) startDone(id uint64, j *zjob) (kill bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	kill = z.starting[id]&startKill != 0 || z.closed
+	kill = z.starting[id] || z.closed
 	delete(z.starting, id)
 	if j != nil {
 		z.jobs[id], z.byFD[int32(j.pidfd)] = j, j
@@ -1149,7 +1037,7 @@ func (t *zthread) receive() (done bool, err error) {
 		// Before the next message can be received: a kill of this
 		// command finds it.
 		z.mu.Lock()
-		z.starting[id] = 0
+		z.starting[id] = false
 		z.mu.Unlock()
 	}
 	if err := z.rearm(); err != nil {
@@ -1161,45 +1049,19 @@ func (t *zthread) receive() (done bool, err error) {
 	}
 	if !ok || kind != msgRequest {
 		closeFiles()
-		if !ok {
-			return false, nil
-		}
-		// A command neither starting, queued nor running failed to
-		// start or was reaped: the requests before the message were
-		// received before it.
-		z.mu.Lock()
-		var q *queuedReq
-		switch kind {
-		case msgKill:
+		if ok && kind == msgKill {
+			// A command neither starting nor running failed to
+			// start or was reaped: the requests before the kill
+			// were received before it.
+			z.mu.Lock()
 			if j := z.jobs[id]; j != nil {
 				unix.Kill(-j.pid, unix.SIGKILL)
-			} else if f, ok := z.starting[id]; ok {
-				z.starting[id] = f | startKill
-			} else if q = z.dequeue(id); q != nil {
-				q.req = nil // withdrawn
+			} else if _, ok := z.starting[id]; ok {
+				z.starting[id] = true
 			}
-		case msgWithdraw:
-			if f, ok := z.starting[id]; ok {
-				z.starting[id] = f | startWithdraw
-			} else if q = z.dequeue(id); q != nil {
-				q.req = nil
-			}
-		case msgGo:
-			if f, ok := z.starting[id]; ok {
-				z.starting[id] = f | startGo
-			} else if q = z.dequeue(id); q != nil {
-				z.starting[id] = 0
-			}
+			z.mu.Unlock()
 		}
-		z.mu.Unlock()
-		switch {
-		case q == nil:
-			return false, nil
-		case q.req == nil:
-			z.withdrawn(q)
-			return false, nil
-		}
-		return false, z.run(q.id, q.req, q.files, q.prep)
+		return false, nil
 	}
 	req, err := parseRequest(body)
 	switch {
@@ -1218,73 +1080,23 @@ func (t *zthread) receive() (done bool, err error) {
 		}
 		z.mu.Unlock()
 	}
-	if err == nil && req.Queued && !req.Pidns {
-		err = errors.New("bad request: queued without a pid namespace")
-	}
 	if err != nil {
 		closeFiles()
 		z.startDone(id, nil)
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
 		return false, nil
 	}
-	var prep *slot
-	if req.Queued {
-		// Its exec root is mounted now, while the commands before it
-		// run: not on the path from a command's end to its start.
-		var perr error
-		if prep, perr = z.prepare(req); perr != nil {
-			return false, perr
-		}
-		z.mu.Lock()
-		f := z.starting[id]
-		withdrawn := f&(startKill|startWithdraw) != 0 || z.closed
-		if f&startGo == 0 && !withdrawn {
-			delete(z.starting, id)
-			z.queue = append(z.queue, &queuedReq{id: id, req: req, files: files, prep: prep})
-			z.idle.Broadcast()
-			z.mu.Unlock()
-			return false, nil
-		}
-		z.mu.Unlock()
-		if withdrawn {
-			z.startDone(id, nil)
-			z.withdrawn(&queuedReq{id: id, files: files, prep: prep})
-			return false, nil
-		}
-	}
-	return false, z.run(id, req, files, prep)
-}
-
-// withdrawn answers 'n' for queued request q, which is never started,
-// closes its descriptors and frees its slot.
-func (z *zserver) withdrawn(q *queuedReq) {
-	for _, fd := range q.files {
-		unix.Close(fd)
-	}
-	if q.prep != nil {
-		z.release(q.prep)
-	}
-	z.answer(msgWithdrawn, q.id, nil)
-}
-
-// run starts request id (received, or queued and now due: it is in
-// z.starting), with its descriptors files, which it closes, in the slot
-// prep if its exec root was mounted there already (else as start does),
-// and answers bld. An error is one the zygote cannot go on after.
-func (z *zserver) run(id uint64, req *zygoteRequest, files []int, prep *slot) error {
-	j := &zjob{id: id, group: req.Group}
-	var err, fatal error
-	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files, prep)
-	for _, fd := range files {
-		unix.Close(fd)
-	}
+	j := &zjob{id: id}
+	var fatal error
+	j.pid, j.pidfd, j.slot, err, fatal = z.start(req, files)
+	closeFiles()
 	if err != nil {
 		if j.slot != nil {
 			z.release(j.slot)
 		}
 		z.startDone(id, nil)
 		z.answer(msgErr, id, []byte(strings.ReplaceAll(err.Error(), "\n", " ")))
-		return fatal
+		return false, fatal
 	}
 	if z.startDone(id, j) {
 		unix.Kill(-j.pid, unix.SIGKILL)
@@ -1301,21 +1113,16 @@ func (z *zserver) run(id uint64, req *zygoteRequest, files []int, prep *slot) er
 		delete(z.byFD, int32(j.pidfd))
 		z.mu.Unlock()
 		unix.Kill(-j.pid, unix.SIGKILL)
-		if err := z.reap(j); err != nil && fatal == nil {
-			fatal = err
-		}
+		z.reap(j)
 	}
-	return fatal
+	return false, fatal
 }
 
 // reap is called when job j's command has ended (its pidfd is readable)
 // and j is out of jobs: it kills what the command left in its process
 // group (its leader not reaped yet, the group's ID cannot have been
-// reused), reaps it and answers bld. When the command exited 0 and a
-// request of its group is queued, the command's token passes to that
-// request, which this thread then starts (its 'x' names it). An error is
-// one the zygote cannot go on after.
-func (z *zserver) reap(j *zjob) error {
+// reused), reaps it and answers bld.
+func (z *zserver) reap(j *zjob) {
 	unix.Kill(-j.pid, unix.SIGKILL)
 	var ws unix.WaitStatus
 	var ru unix.Rusage
@@ -1333,33 +1140,16 @@ func (z *zserver) reap(j *zjob) error {
 	// after. No process is left in the slot: the command was the init of
 	// its pid namespace, and the kernel ends every other process of it
 	// before the pidfd of its init is readable.
-	var next *queuedReq
-	if err == nil && j.group != 0 && ws.Exited() && ws.ExitStatus() == 0 {
-		z.mu.Lock()
-		if !z.closed {
-			next = z.dequeueGroup(j.group)
-		}
-		z.mu.Unlock()
-	}
 	if err != nil {
 		z.answer(msgWaitErr, j.id, []byte(fmt.Sprintf("waiting: %v", err)))
 	} else {
 		b := binary.LittleEndian.AppendUint64(nil, uint64(ws))
-		b = binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss))
-		if next != nil {
-			b = binary.LittleEndian.AppendUint64(b, next.id)
-		}
-		z.answer(msgExit, j.id, b)
+		z.answer(msgExit, j.id, binary.LittleEndian.AppendUint64(b, uint64(ru.Maxrss)))
 	}
 	unix.Close(j.pidfd) // which takes it out of the epoll set
 	if j.slot != nil {
-		// Before the next command's start, which may take it.
 		z.release(j.slot)
 	}
-	if next != nil {
-		return z.run(next.id, next.req, next.files, next.prep)
-	}
-	return nil
 }
 
 // answer sends bld one message about command id; errors are ignored (bld
@@ -1388,28 +1178,13 @@ func parseRights(oob []byte) ([]int, error) {
 }
 
 // start makes the command's mount namespace for req on this thread (or
-// enters a slot's: prep, when prepare mounted its exec root there already),
-// starts the command with the descriptors files (the output, its stdout
-// and stderr, then the extra files; stdin /dev/null), and takes the thread
-// back to the zygote's mount namespace.
+// enters a slot's), starts the command with the descriptors files (the
+// output, its stdout and stderr, then the extra files; stdin /dev/null), and takes the thread back to the zygote's mount namespace.
 // It returns the command's pid, a pidfd of it, and the slot it runs in,
 // if any (also when err is set: the slot is free again). fatal is set
 // when the thread could not go back: the zygote must then stop (its next
 // command would see this one's mounts).
-func (z *zserver) start(req *zygoteRequest, files []int, prep *slot) (pid, pidfd int, sl *slot, err, fatal error) {
-	if prep != nil {
-		if err := unix.Setns(prep.ns, unix.CLONE_NEWNS); err != nil {
-			z.dropSlot(prep)
-			return 0, 0, nil, fmt.Errorf("entering a mount namespace: %w", err), nil
-		}
-		defer func() {
-			if serr := unix.Setns(z.home, unix.CLONE_NEWNS); serr != nil {
-				fatal = fmt.Errorf("going back to the zygote's mount namespace: %w", serr)
-			}
-		}()
-		pid, pidfd, err = z.fork(req, files)
-		return pid, pidfd, prep, err, nil
-	}
+func (z *zserver) start(req *zygoteRequest, files []int) (pid, pidfd int, sl *slot, err, fatal error) {
 	view, viewFD, base, baseDir := viewNone, -1, -1, ""
 	if z.view != "" && req.Plan.Root == z.view {
 		view = viewMade
@@ -1443,43 +1218,6 @@ func (z *zserver) start(req *zygoteRequest, files []int, prep *slot) (pid, pidfd
 	if err := mountExecRoot(&req.Plan, view, viewFD, base, baseDir); err != nil {
 		return 0, 0, sl, err, nil
 	}
-	pid, pidfd, err = z.fork(req, files)
-	return pid, pidfd, sl, err, nil
-}
-
-// prepare mounts the exec root of queued request req in a slot, as start
-// would, and returns the slot; nil (and no error) when the request gets
-// no slot, or its mounts failed: then start does it all when it is due.
-// An error is one the zygote cannot go on after (the thread could not go
-// back to the zygote's namespace).
-func (z *zserver) prepare(req *zygoteRequest) (sl *slot, fatal error) {
-	need := planMounts(&req.Plan)
-	if z.view == "" || req.Plan.Root != z.view || !req.Pidns || need > maxSlotMounts {
-		return nil, nil
-	}
-	if sl, fatal = z.takeSlot(need); sl == nil || fatal != nil {
-		return nil, fatal
-	}
-	sl.mounts += need
-	if err := unix.Setns(sl.ns, unix.CLONE_NEWNS); err != nil {
-		z.dropSlot(sl)
-		return nil, nil
-	}
-	sl.uses++
-	err := mountExecRoot(&req.Plan, viewHidden, sl.view, sl.tmp, strconv.Itoa(sl.uses-1))
-	if serr := unix.Setns(z.home, unix.CLONE_NEWNS); serr != nil {
-		return nil, fmt.Errorf("going back to the zygote's mount namespace: %w", serr)
-	}
-	if err != nil {
-		z.release(sl)
-		return nil, nil
-	}
-	return sl, nil
-}
-
-// fork starts req's command, in the thread's mount namespace (the
-// command's, with its exec root mounted), with the descriptors files.
-func (z *zserver) fork(req *zygoteRequest, files []int) (pid, pidfd int, err error) {
 	// stdin /dev/null; stdout and stderr both the output, sent once;
 	// then the extra files.
 	pfiles := make([]uintptr, 0, 2+len(files))
@@ -1494,7 +1232,7 @@ func (z *zserver) fork(req *zygoteRequest, files []int) (pid, pidfd int, err err
 		noProc := z.noProc
 		z.mu.Unlock()
 		if noProc != "" {
-			return 0, 0, errors.New(noProc)
+			return 0, 0, sl, errors.New(noProc), nil
 		}
 		sys.Cloneflags = syscall.CLONE_NEWPID
 		sys.Pdeathsig = syscall.SIGKILL
@@ -1503,14 +1241,14 @@ func (z *zserver) fork(req *zygoteRequest, files []int) (pid, pidfd int, err err
 	}
 	pid, err = syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: FixedExecRoot, Env: req.Env, Files: pfiles, Sys: sys})
 	if err != nil {
-		return 0, 0, fmt.Errorf("exec %s: %w", req.Argv[0], err)
+		return 0, 0, sl, fmt.Errorf("exec %s: %w", req.Argv[0], err), nil
 	}
 	if req.Pidns {
 		if err := z.privateProc(pid, pidfd); err != nil {
 			if pidfd >= 0 {
 				unix.Close(pidfd)
 			}
-			return 0, 0, err
+			return 0, 0, sl, err, nil
 		}
 	}
 	if pidfd < 0 {
@@ -1522,10 +1260,10 @@ func (z *zserver) fork(req *zygoteRequest, files []int) (pid, pidfd int, err err
 					break
 				}
 			}
-			return 0, 0, fmt.Errorf("no pidfd for the command: %w", err)
+			return 0, 0, sl, fmt.Errorf("no pidfd for the command: %w", err), nil
 		}
 	}
-	return pid, pidfd, nil
+	return pid, pidfd, sl, nil, nil
 }
 
 // privateProc gives the command pid, just forked in a pid namespace of

@@ -11,14 +11,11 @@ import (
 // A Started is a command the zygote started; there is none here.
 type Started struct{ Pid int }
 
-// PassedTo is nil: there is no zygote here.
-func (s *Started) PassedTo() *Ahead { return nil }
-
 // Wait is never called: StartZygote always fails here.
 func (s *Started) Wait() (int, string, int64, error) { return -1, "", 0, errors.New("no zygote") }
 
 // StartZygote fails: the zygote needs Linux namespaces.
-func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func(), group uint64, ahead *Ahead) (*Started, error) {
+func (e *ExecRoot) StartZygote(ctx context.Context, cmd *exec.Cmd, out int, ended func()) (*Started, error) {
 	return nil, errors.New("mount namespaces exist only on Linux")
 }
 
@@ -30,7 +27,5 @@ func newZygote(string) zygote { return zygote{} }
 func (*zygote) stop() {}
 
 func (*zygote) warm() {}
-
-func (*zygote) on() bool { return false }
 
 func (*zygote) onStartFailure(func()) {}

@@ -54,7 +54,7 @@ func zygoteRun(t *testing.T, ctx context.Context, m *Manager, a *graph.Action) (
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil, 0, nil)
+	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil)
 	w.Close()
 	if err != nil {
 		r.Close()
@@ -189,7 +189,7 @@ func TestZygoteOff(t *testing.T) {
 	}
 	r, w, _ := os.Pipe()
 	cmd.Stdout, cmd.Stderr = w, w
-	if s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil, 0, nil); s != nil || err == nil {
+	if s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil); s != nil || err == nil {
 		t.Fatal("the zygote started a command with BLD_SANDBOX_ZYGOTE=0")
 	}
 	if err := cmd.Start(); err != nil {
@@ -266,7 +266,7 @@ func runNamespace(t *testing.T, m *Manager, a *graph.Action, helper bool) string
 		}
 		return out + collect(t, xr, a)
 	}
-	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil, 0, nil)
+	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil)
 	w.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -426,7 +426,7 @@ func TestZygoteCancelBeforeStart(t *testing.T) {
 	}
 	r, w, _ := os.Pipe()
 	cmd.Stdout, cmd.Stderr = w, w
-	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil, 0, nil)
+	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil)
 	w.Close()
 	if s != nil || err == nil {
 		t.Fatalf("StartZygote with a cancelled context: %v, %v", s, err)
@@ -539,7 +539,7 @@ func TestZygoteRequestTooLarge(t *testing.T) {
 	r, w, _ := os.Pipe()
 	defer r.Close()
 	cmd.Stdout, cmd.Stderr = w, w
-	s, err := xr.StartZygote(context.Background(), cmd, int(w.Fd()), nil, 0, nil)
+	s, err := xr.StartZygote(context.Background(), cmd, int(w.Fd()), nil)
 	w.Close()
 	if s != nil || err == nil || !strings.Contains(err.Error(), "too large") {
 		t.Fatalf("StartZygote of a %d-byte environment: %v, %v", len(env)*len(big), s, err)
@@ -618,7 +618,7 @@ func TestZygoteCannotStartFallsBack(t *testing.T) {
 	r, w, _ := os.Pipe()
 	defer r.Close()
 	cmd.Stdout, cmd.Stderr = w, w
-	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil, 0, nil)
+	s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil)
 	if s == nil {
 		t.Fatalf("StartZygote: %v; want the request sent", err)
 	}
@@ -693,7 +693,7 @@ func testZygoteParallelStarts(t *testing.T, threads int) {
 				}
 				r, w, _ := os.Pipe()
 				cmd.Stdout, cmd.Stderr = w, w
-				s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil, 0, nil)
+				s, err := xr.StartZygote(ctx, cmd, int(w.Fd()), nil)
 				w.Close()
 				if err != nil {
 					r.Close()

@@ -11,24 +11,13 @@ import (
 // which bld chooses:
 //
 //	bld to zygote:  'r' id request   (with the command's descriptors as SCM_RIGHTS)
-//	                'k' id           (kill the command's process group; a
-//	                                  queued request is withdrawn)
-//	                'g' id           (start the queued request now: bld has
-//	                                  a token for it)
-//	                'd' id           (withdraw the queued request, if it is
-//	                                  still queued; a started one runs on)
+//	                'k' id           (kill the command's process group)
 //	zygote to bld:  'p' id pid       (started; pid as 8 bytes; only when
 //	                                  the request asks for it)
 //	                'e' id message   (could not start it)
 //	                'x' id status rss (it ended and was reaped: wait status
 //	                                  and ru_maxrss in KiB, 8 bytes each)
 //	                'w' id message   (it could not be waited for)
-//	                'n' id           (the queued request was withdrawn: never
-//	                                  started)
-//
-// An 'x' about a command whose end started a queued request (see Ahead)
-// has the queued request's id after the status and rss (8 bytes more):
-// the ended command's token is the queued one's from then on.
 //
 // So a command whose pid bld does not need (one in a pid namespace of its
 // own: nothing it started outlives it, the zygote or bld) costs one
@@ -38,15 +27,12 @@ import (
 // every string is its length as a uvarint then its bytes, every list its
 // length as a uvarint then its elements.
 const (
-	msgRequest   = 'r'
-	msgKill      = 'k'
-	msgPid       = 'p'
-	msgErr       = 'e'
-	msgExit      = 'x'
-	msgWaitErr   = 'w'
-	msgGo        = 'g'
-	msgWithdraw  = 'd'
-	msgWithdrawn = 'n'
+	msgRequest = 'r'
+	msgKill    = 'k'
+	msgPid     = 'p'
+	msgErr     = 'e'
+	msgExit    = 'x'
+	msgWaitErr = 'w'
 )
 
 // msgHeader is the size of a message's kind and id.
@@ -62,16 +48,7 @@ type zygoteRequest struct {
 	Pidns     bool
 	// WantPid asks for the 'p' answer once the command started.
 	WantPid bool
-	// Queued asks the zygote to keep the request until a command of
-	// Group ends with status 0 (its token passes to this one) or bld
-	// says to start it ('g'); only a request with a pid namespace may be
-	// queued.
-	Queued bool
-	// Group is the token pool (the build) of the command, 0 for none: a
-	// command of a group hands its token to a queued request of the
-	// same group.
-	Group uint64
-	Files int // descriptors sent: the output (the command's stdout and stderr), then the extra files
+	Files   int // descriptors sent: the output (the command's stdout and stderr), then the extra files
 }
 
 // appendMsg appends a message's kind and id to b.
@@ -117,11 +94,7 @@ func appendRequest(b []byte, r *zygoteRequest) []byte {
 	if r.WantPid {
 		flags |= 2
 	}
-	if r.Queued {
-		flags |= 4
-	}
 	b = append(b, flags)
-	b = binary.AppendUvarint(b, r.Group)
 	return binary.AppendUvarint(b, uint64(r.Files))
 }
 
@@ -182,17 +155,11 @@ func parseRequest(b []byte) (*zygoteRequest, error) {
 	r.Path = str()
 	r.Argv = list()
 	r.Env = list()
-	if bad || len(b) == 0 || b[0] > 7 {
+	if bad || len(b) == 0 || b[0] > 3 {
 		return nil, errBadRequest
 	}
-	r.Pidns, r.WantPid, r.Queued = b[0]&1 != 0, b[0]&2 != 0, b[0]&4 != 0
+	r.Pidns, r.WantPid = b[0]&1 != 0, b[0]&2 != 0
 	b = b[1:]
-	group, k := binary.Uvarint(b)
-	if k <= 0 {
-		return nil, errBadRequest
-	}
-	r.Group = group
-	b = b[k:]
 	r.Files = num()
 	if bad || len(b) != 0 {
 		return nil, errBadRequest
@@ -203,13 +170,3 @@ func parseRequest(b []byte) (*zygoteRequest, error) {
 // ErrNotStarted is what Started.Wait returns (wrapped, with the zygote's
 // reason) when the zygote could not start the command.
 var ErrNotStarted = errors.New("the zygote did not start the command")
-
-// ErrWithdrawn is what StartZygote and Started.Wait return (wrapped) for a
-// command queued ahead (Ahead) that was withdrawn before it started: it
-// never ran, and must not be run by the caller either.
-var ErrWithdrawn = errors.New("the queued command was withdrawn before it started")
-
-// ErrNotQueueable is StartZygote's error for a command that cannot be
-// queued ahead (one without a pid namespace): the caller starts it once it
-// has a token, as any command.
-var ErrNotQueueable = errors.New("zygote: the command cannot be queued")

@@ -14,7 +14,6 @@ func TestRequestEncoding(t *testing.T) {
 		{Plan: mountPlan{Root: "/w", Inputs: []string{"a/b.c", "d"}, Outs: []outBind{{Dir: ".", Pool: "/w/bld-out/.bld/sandbox/out1"}, {Dir: "x", Pool: "/p"}}, Dirs: []string{"bld-out/p"}},
 			Path: "/bin/sh", Argv: []string{"sh", "-c", "cat a/b.c > bld-out/p/o"}, Env: []string{"PATH=/bin", "X="}, Pidns: true, WantPid: true, Files: 3},
 		{Path: "/bin/true", Argv: []string{"true"}, Pidns: true, Files: 1},
-		{Path: "/bin/true", Argv: []string{"true"}, Pidns: true, Queued: true, Group: 1<<40 + 3, Files: 2},
 		{Path: string(make([]byte, 300)), Argv: []string{""}, Files: 64},
 	} {
 		b := appendRequest(nil, &r)
