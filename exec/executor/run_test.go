@@ -429,3 +429,40 @@ func TestWorkersEndWithRun(t *testing.T) {
 		})
 	}
 }
+
+// A failed command without --keep_going starts no new command: not even
+// with the token it gives back (the build stops before the token returns).
+// Each command says when it ran, from within; the failed one, when it
+// ended.
+func TestFailureStartsNoCommandAfterIt(t *testing.T) {
+	t.Parallel()
+	for round := range 5 {
+		root := t.TempDir()
+		actions := []*graph.Action{sh("//p:bad", "date +%s%N; exit 3", nil, []string{"bld-out/bad"})}
+		for i := range 10 {
+			out := fmt.Sprintf("bld-out/ok%d", i)
+			actions = append(actions, sh("//p:ok"+strconv.Itoa(i), "date +%s%N > "+out+"; sleep 0.01", nil, []string{out}))
+		}
+		_, rec, err := build(t, context.Background(), root, actions, 1, false, newMemCache())
+		if err == nil {
+			t.Fatal("the build succeeded")
+		}
+		var failedAt int64
+		if _, err := fmt.Sscan(string(rec.results["//p:bad"].Output), &failedAt); err != nil {
+			t.Fatalf("bad's output %q: %v", rec.results["//p:bad"].Output, err)
+		}
+		for i := range 10 {
+			b, err := os.ReadFile(filepath.Join(root, fmt.Sprintf("bld-out/ok%d", i)))
+			if err != nil {
+				continue // it did not run
+			}
+			var at int64
+			if _, err := fmt.Sscan(string(b), &at); err != nil {
+				t.Fatalf("ok%d: %q: %v", i, b, err)
+			}
+			if at > failedAt {
+				t.Errorf("round %d: ok%d started %v after the failed command ended", round, i, time.Duration(at-failedAt))
+			}
+		}
+	}
+}

@@ -113,6 +113,7 @@ const (
 	evFinished                  // a checker or command worker finished an action
 	evToken                     // the acquirer got a token, or failed to
 	evEnded                     // a command worker's process ended (its token is about to be released)
+	evFailing                   // a command failed and the build does not keep going: stop before its token comes back
 )
 
 type event struct {
@@ -419,6 +420,11 @@ func (s *scheduler) handle(ctx context.Context, ev event) {
 	case evEnded:
 		s.endedIDs[ev.id] = true
 
+	case evFailing:
+		if !s.stopped {
+			s.stop()
+		}
+
 	case evChecked:
 		s.idle++
 		delete(s.checkingIDs, ev.id)
@@ -498,7 +504,7 @@ func (s *scheduler) finish(r Result) {
 	switch r.Status {
 	case StatusFailed:
 		s.summary.Failed++
-		if !s.opts.KeepGoing && !r.Action.Test {
+		if s.stopsOnFailure(r.Action) {
 			s.stop()
 		}
 		return
@@ -518,6 +524,13 @@ func (s *scheduler) finish(r Result) {
 			s.ready(d)
 		}
 	}
+}
+
+// stopsOnFailure reports whether a failure of a stops the build: without
+// --keep_going, unless a is a test (a failed test does not stop the
+// others).
+func (s *scheduler) stopsOnFailure(a *graph.Action) bool {
+	return !s.opts.KeepGoing && !a.Test
 }
 
 // check asks the cache about action id: through CheckIn if it is a
@@ -629,6 +642,14 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 	// (a wake-up of the scheduler's goroutine saved).
 	if s.unblocks(id) {
 		s.events <- event{kind: evEnded, id: id}
+	}
+	if cr.err != nil && s.stopsOnFailure(a) {
+		// The build stops before the token comes back (the scheduler
+		// handles its events in order: this one before the acquirer's),
+		// so that no action starts with it: a failed command without
+		// --keep_going starts nothing new. The failure itself is
+		// counted when the action finishes (finish).
+		s.events <- event{kind: evFailing, id: id}
 	}
 	s.opts.Tokens.Release()
 	// Let the next command start now, before this one's outputs are
