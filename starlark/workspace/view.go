@@ -117,10 +117,25 @@ func (v *View) Packages(dir string) ([]string, error) {
 	return pkgs, nil
 }
 
-// IsFile reports whether rel exists and is not a directory.
+// IsFile reports whether rel exists and is not a directory. A View asks
+// the file system once per path: a path asked again gets the answer it
+// remembers. Analysis resolves each source label through IsFile, and the
+// action graph checks every input it did not find an action for against
+// the same View (graph.New's sourceExists): without the memo, that was a
+// second stat of every source, one after another on the way to the first
+// command (1,000 at 1,000 genrules). One answer per path also keeps the
+// two in agreement, and it is the answer the snapshot records; a source
+// removed after it was asked fails the action that reads it (its hash
+// finds no file), and the next build's staleness check sees the change.
 func (v *View) IsFile(rel string) bool {
+	v.mu.Lock()
+	ok, asked := v.reads.Exists[rel]
+	v.mu.Unlock()
+	if asked {
+		return ok
+	}
 	fi, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(rel)))
-	ok := err == nil && !fi.IsDir()
+	ok = err == nil && !fi.IsDir()
 	v.mu.Lock()
 	v.reads.Exists[rel] = ok
 	v.mu.Unlock()
