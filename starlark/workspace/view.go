@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -27,9 +26,14 @@ import (
 //
 // A View is safe for concurrent use.
 type View struct {
-	root  string
-	mu    sync.Mutex
-	reads Reads
+	root string
+	// dir stats IsFile's paths relative to root (fstatat(2) from a
+	// descriptor of it: no absolute path built, nothing allocated);
+	// opened at the first IsFile, closed when the View is collected.
+	dirOnce sync.Once
+	dir     *filestat.Dir
+	mu      sync.Mutex
+	reads   Reads
 }
 
 // Reads are the answers a View gave, in a form that can be saved.
@@ -134,8 +138,12 @@ func (v *View) IsFile(rel string) bool {
 	if asked {
 		return ok
 	}
-	fi, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(rel)))
-	ok = err == nil && !fi.IsDir()
+	v.dirOnce.Do(func() {
+		v.dir = filestat.OpenDir(v.root)
+		runtime.AddCleanup(v, func(d *filestat.Dir) { d.Close() }, v.dir)
+	})
+	st, err := v.dir.Stat(rel)
+	ok = err == nil && !st.Mode.IsDir()
 	v.mu.Lock()
 	v.reads.Exists[rel] = ok
 	v.mu.Unlock()

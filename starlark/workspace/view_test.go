@@ -170,6 +170,16 @@ func TestIsFileAsksOnce(t *testing.T) {
 	if w := NewView(root); w.IsFile("p/a.c") || !w.IsFile("p/b.c") {
 		t.Error("a new View answered from another View's answers")
 	}
+	// What a file is: symbolic links followed, a directory is not one.
+	os.Symlink("b.c", filepath.Join(root, "p/link.c"))
+	os.Symlink("missing.c", filepath.Join(root, "p/dangling.c"))
+	os.Symlink(".", filepath.Join(root, "p/self"))
+	w := NewView(root)
+	for rel, want := range map[string]bool{"p/link.c": true, "p/dangling.c": false, "p": false, "p/self": false, "p/self/b.c": true, "q/../p/b.c": true, "p/b.c/x": false} {
+		if got := w.IsFile(rel); got != want {
+			t.Errorf("IsFile(%q) = %v, want %v", rel, got, want)
+		}
+	}
 }
 
 // TestParallelCallsEachOnce checks that parallel calls f once for each
