@@ -136,13 +136,11 @@ func (p *Pool) Acquire(ctx context.Context) error {
 			p.mu.Unlock()
 			return nil
 		}
-		if p.inMemoryLocked() {
-			if p.held < p.n-1 {
-				p.held++
-				p.mu.Unlock()
-				return nil
-			}
-		} else if p.pipeMayHoldLocked() && p.readTokensLocked(1) == 1 {
+		if err := p.openLocked(); err != nil {
+			p.mu.Unlock()
+			return err
+		}
+		if p.pipeMayHoldLocked() && p.readTokensLocked(1) == 1 {
 			p.held++
 			p.mu.Unlock()
 			return nil
@@ -181,29 +179,19 @@ func (p *Pool) Release() {
 }
 
 func (p *Pool) releaseLocked() {
-	if len(p.waiters) > 0 && (p.policy == PreferActions || p.held == 0 || p.inMemoryLocked()) {
+	if len(p.waiters) > 0 && (p.policy == PreferActions || p.held == 0) {
 		p.grantLocked() // the token changes hands inside bld
 		return
 	}
 	if p.held > 0 {
 		p.held--
-		if !p.inMemoryLocked() {
-			p.writeTokensLocked(1)
-		}
+		p.writeTokensLocked(1)
 		return
 	}
 	if p.implicitFree {
 		panic("jobserver: Release without Acquire")
 	}
 	p.implicitFree = true
-}
-
-// inMemoryLocked reports whether the pool's byte tokens are counted in
-// memory, not bytes in a pipe: a server whose fifo is not made (see
-// NewServer). There, n-1-held byte tokens are free, and only bld's own
-// actions can take them.
-func (p *Pool) inMemoryLocked() bool {
-	return p.server && p.file == nil
 }
 
 // grantLocked gives a token bld already holds to the first waiter.

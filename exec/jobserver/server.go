@@ -10,16 +10,12 @@ import (
 // tokens are bytes in a named fifo created in a new private directory
 // under dir (os.TempDir() when dir is ""). Close removes that directory.
 //
-// The fifo is made at the pool's first use that needs it (Attach, for a
-// jobserver-aware child; Stats), not here, and filled with the byte
-// tokens that bld's actions do not hold then. Until then the byte tokens
-// are bld's alone and counted in memory: Acquire and Release take and give
-// them back without a system call. A build without a jobserver-aware
-// action never creates it (a directory, a fifo, their removal: ~1 ms of a
-// no-op's ~20 ms), and no goroutine waits in the runtime's poller for it:
-// with the fifo's reader the only descriptor there, every processor that
-// ran out of work polled it (epoll_pwait, ~2 per action at 1,000 actions
-// and -j2). An error creating it is then that call's error.
+// The fifo is made at the pool's first use that needs it (an Acquire
+// while the implicit token is taken, Attach, Stats), not here: a build
+// that runs nothing (a no-op) or one action at a time without a
+// jobserver-aware one never creates it (a directory, a fifo, their
+// removal: ~1 ms of a no-op's ~20 ms). An error creating it is then that
+// call's error.
 func NewServer(n int, dir string) (*Pool, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("jobserver: need at least 1 token, got %d", n)
@@ -32,10 +28,9 @@ func NewServer(n int, dir string) (*Pool, error) {
 	return &Pool{server: true, n: n, tempDir: dir, implicitFree: true, inherit: [2]int{-1, -1}, auditDelay: defaultAuditDelay}, nil
 }
 
-// openLocked creates a server pool's fifo, filled with the byte tokens
-// that bld's actions do not hold (n-1-held), if it has none yet; other
-// pools have theirs from the start. An error is kept: every later call
-// that needs the fifo returns it, and the byte tokens stay in memory.
+// openLocked creates a server pool's fifo, filled with its n-1 byte
+// tokens, if it has none yet; other pools have theirs from the start. An
+// error is kept: every later call that needs the fifo returns it.
 func (p *Pool) openLocked() error {
 	if p.openErr != nil {
 		// Also a fifo made but found short of tokens: it stays unused.
@@ -63,10 +58,9 @@ func (p *Pool) openLocked() error {
 		return p.openErr
 	}
 	p.fifoPath, p.reopen, p.dir = path, path, priv
-	want := p.n - 1 - p.held
-	p.writeTokensLocked(want)
-	if got, _ := p.pipeCountLocked(); got != want {
-		p.openErr = fmt.Errorf("jobserver: fifo holds %d tokens after filling, want %d", got, want)
+	p.writeTokensLocked(p.n - 1)
+	if got, _ := p.pipeCountLocked(); got != p.n-1 {
+		p.openErr = fmt.Errorf("jobserver: fifo holds %d tokens after filling, want %d", got, p.n-1)
 		return p.openErr
 	}
 	return nil
