@@ -139,6 +139,49 @@ func TestFileChangedBetweenReads(t *testing.T) {
 	}
 }
 
+// TestIsFileAsksOnce checks that a View answers IsFile for a path from
+// the file system once, and the same way after (analysis and the graph's
+// check of sources agree), and that the answer it remembers is the one the
+// next build's staleness check compares against: a source removed or made
+// after it was asked is a change.
+func TestIsFileAsksOnce(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, "p/a.c")
+	v := NewView(root)
+	if !v.IsFile("p/a.c") || v.IsFile("p/b.c") {
+		t.Fatal("IsFile: p/a.c is a file and p/b.c is not")
+	}
+	os.Remove(filepath.Join(root, "p/a.c"))
+	writeFiles(t, root, "p/b.c")
+	if !v.IsFile("p/a.c") || v.IsFile("p/b.c") {
+		t.Error("asked again after p/a.c was removed and p/b.c made: the answers changed, want the first ones")
+	}
+	r := v.Reads()
+	if !r.Exists["p/a.c"] || r.Exists["p/b.c"] {
+		t.Errorf("Reads().Exists = %v, want the first answers", r.Exists)
+	}
+	if got := r.Changed(root); got == "" {
+		t.Error("Changed says nothing changed after p/a.c was removed and p/b.c made")
+	}
+	if d := r.Diff(root); len(d.Exists) != 2 {
+		t.Errorf("Diff().Exists = %v, want both paths changed", d.Exists)
+	}
+	// A fresh View asks again.
+	if w := NewView(root); w.IsFile("p/a.c") || !w.IsFile("p/b.c") {
+		t.Error("a new View answered from another View's answers")
+	}
+	// What a file is: symbolic links followed, a directory is not one.
+	os.Symlink("b.c", filepath.Join(root, "p/link.c"))
+	os.Symlink("missing.c", filepath.Join(root, "p/dangling.c"))
+	os.Symlink(".", filepath.Join(root, "p/self"))
+	w := NewView(root)
+	for rel, want := range map[string]bool{"p/link.c": true, "p/dangling.c": false, "p": false, "p/self": false, "p/self/b.c": true, "q/../p/b.c": true, "p/b.c/x": false} {
+		if got := w.IsFile(rel); got != want {
+			t.Errorf("IsFile(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}
+
 // TestParallelCallsEachOnce checks that parallel calls f once for each
 // index, whatever the batch and however many workers that makes.
 func TestParallelCallsEachOnce(t *testing.T) {
