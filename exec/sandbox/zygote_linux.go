@@ -132,21 +132,8 @@ const maxAnswer = 4 << 10
 
 // A zconn is bld's end of one zygote's control socket, with the commands
 // sent on it that have not ended.
-//
-// The socket is blocking, outside the runtime's poller: the answers'
-// reader waits for the next answer in recvmsg(2) itself, as a runner of
-// --sandbox=off waits for its command in poll(2). Through the poller
-// (a non-blocking socket) every answer woke a thread parked in epoll,
-// which handed the reader to a P, and the reader's first system call
-// after an idle spell (all Ps idle: both commands running) woke the
-// runtime's monitor, sysmon, from its deep sleep into 20 µs polling,
-// per command. A thread blocked in a system call keeps its P from being
-// idle, so sysmon backs off instead; and the kernel wakes the reader's
-// thread itself. close shuts the socket down first: a blocking recvmsg
-// holds the descriptor open past a Close, shutdown(2) ends it (and the
-// zygote sees EOF).
 type zconn struct {
-	f  *os.File // blocking, not in the runtime's poller
+	f  *os.File // non-blocking, in the runtime's poller
 	rc syscall.RawConn
 
 	mu      sync.Mutex
@@ -154,30 +141,17 @@ type zconn struct {
 	dead    error // set when the zygote's side is gone
 }
 
-// send sends one message, with the descriptors in oob, waiting for room
-// (in sendmsg(2): the socket is blocking).
+// send sends one message, with the descriptors in oob, waiting for room.
 func (c *zconn) send(msg, oob []byte) error {
 	var err error
 	cerr := c.rc.Write(func(fd uintptr) bool {
-		for {
-			err = unix.Sendmsg(int(fd), msg, oob, nil, unix.MSG_NOSIGNAL)
-			if err != unix.EINTR {
-				return true
-			}
-		}
+		err = unix.Sendmsg(int(fd), msg, oob, nil, unix.MSG_NOSIGNAL)
+		return err != unix.EAGAIN
 	})
 	if err == nil {
 		err = cerr
 	}
 	return err
-}
-
-// close shuts the socket down, which ends a recvmsg(2) the reader waits
-// in (it then sees EOF) and tells the zygote (EOF on its side), and
-// closes c's descriptor.
-func (c *zconn) close() {
-	c.rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
-	c.f.Close()
 }
 
 // read reads the zygote's answers and hands them to the commands they are
@@ -190,7 +164,7 @@ func (c *zconn) read(z *zygote, gen int) {
 		var n int
 		cerr := c.rc.Read(func(fd uintptr) bool {
 			n, _, _, _, err = unix.Recvmsg(int(fd), buf, nil, 0)
-			return true // blocking: no EAGAIN
+			return err != unix.EAGAIN
 		})
 		if err == nil {
 			err = cerr
@@ -236,7 +210,7 @@ func (c *zconn) read(z *zygote, gen int) {
 	z.mu.Lock()
 	if z.gen == gen && z.ctl == c { // it died while in use
 		z.ctl = nil
-		c.close()
+		c.f.Close()
 		z.fail(fmt.Errorf("the zygote's control socket: %v", err))
 	}
 	z.mu.Unlock()
@@ -354,7 +328,7 @@ func (z *zygote) lost(c *zconn, err error) {
 	defer z.mu.Unlock()
 	if z.ctl == c {
 		z.ctl = nil
-		c.close() // its reader fails what is pending
+		c.f.Close() // its reader fails what is pending
 		z.fail(err)
 	}
 }
@@ -382,7 +356,11 @@ func (z *zygote) start() error {
 	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, maxRequest)
 	theirs := os.NewFile(uintptr(fds[1]), "zygote control")
 	defer theirs.Close()
-	ours := os.NewFile(uintptr(fds[0]), "zygote control") // blocking (zconn)
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return fmt.Errorf("zygote: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "zygote control")
 	rc, err := ours.SyscallConn()
 	if err != nil {
 		ours.Close()
@@ -427,7 +405,7 @@ func (z *zygote) start() error {
 		defer z.mu.Unlock()
 		if z.gen == gen && z.ctl == c { // it died while in use
 			z.ctl = nil
-			c.close()
+			c.f.Close()
 			z.fail(fmt.Errorf("the zygote exited: %v", cmd.ProcessState))
 		}
 	})
@@ -460,7 +438,7 @@ func (z *zygote) stop() {
 		z.mu.Unlock()
 		return
 	}
-	c.close() // the zygote sees EOF and exits
+	c.f.Close() // the zygote sees EOF and exits
 	z.ctl = nil
 	exited := z.exited
 	z.mu.Unlock()
