@@ -112,6 +112,9 @@ type Analyzer struct {
 	// configVars are vars as expand_make_variables looks them up.
 	configVars []makeVar
 	emptyList  *starlark.List
+	// ctxLayouts holds, by *loading.Rule, the layouts of ctx's structs
+	// for that rule's targets (ctxLayoutsOf).
+	ctxLayouts sync.Map
 
 	// threads holds the threads of implementations that ran, for the
 	// next ones to reuse (loading.Loader.NewThread), at most one per
