@@ -229,7 +229,7 @@ func (rc *ruleContext) makeStruct(which int) starlark.Value {
 	if len(l.attrs) == 0 {
 		return rc.a.emptyStruct
 	}
-	values := make([]starlark.Value, len(l.attrs))
+	s, values := structs.Alloc(l.layout)
 	for k, i := range l.attrs {
 		if i == nameField {
 			values[k] = starlark.String(t.Label.Name)
@@ -237,7 +237,7 @@ func (rc *ruleContext) makeStruct(which int) starlark.Value {
 			values[k] = rc.field(which, i, t.Rule.Schema(i))
 		}
 	}
-	return structs.New(l.layout, values)
+	return s
 }
 
 // nameField stands, in a ctxLayout's attrs, for ctx.attr.name, which is

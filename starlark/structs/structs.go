@@ -3,11 +3,11 @@
 //
 // It behaves as go.starlark.net's starlarkstruct.Struct with the default
 // constructor does (type "struct", printing, dir(), the error for a
-// missing field, equality, hashing, +, freezing), but its field names are a
-// Layout that structs of one shape share, and its values a slice in the
-// layout's order: a struct is two allocations (the struct and its values),
-// where starlarkstruct's is three and a copy of the names per struct (ctx's
-// structs are made for every target analyzed). It is the only struct type
+// missing field, equality, hashing, +, freezing; TestSameAsStarlarkstruct),
+// but its field names are a Layout that structs of one shape share, and
+// its values a slice in the layout's order: a struct made by Alloc is one
+// allocation, where starlarkstruct's is three with a copy of the names
+// (ctx's structs are made for every target analyzed). It is the only struct type
 // bld makes: were starlarkstruct's also made, comparing one of those with
 // one of these would panic in starlarkstruct (its CompareSameType takes any
 // value whose type is "struct" for its own).
@@ -74,13 +74,90 @@ var (
 	_ starlark.Comparable = (*Struct)(nil)
 )
 
-// New returns the struct whose fields are layout's names, values[i] the
-// value of the i-th. It keeps values, which must not be changed after.
-func New(layout *Layout, values []starlark.Value) *Struct {
-	if len(values) != len(layout.names) {
-		panic(fmt.Sprintf("structs.New: %d values for %d fields", len(values), len(layout.names)))
+// Alloc returns a struct of layout's fields, and its values for the
+// caller to set (they are nil) before it shares the struct, then not to
+// change. Up to 16 fields, the struct and its values are one allocation
+// (ctx's structs are made for every target analyzed).
+func Alloc(layout *Layout) (*Struct, []starlark.Value) {
+	var s *Struct
+	switch n := len(layout.names); {
+	case n == 0:
+		s = new(Struct)
+	case n == 1:
+		p := new(struct {
+			Struct
+			a [1]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n == 2:
+		p := new(struct {
+			Struct
+			a [2]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n == 3:
+		p := new(struct {
+			Struct
+			a [3]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n == 4:
+		p := new(struct {
+			Struct
+			a [4]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n == 5:
+		p := new(struct {
+			Struct
+			a [5]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n == 6:
+		p := new(struct {
+			Struct
+			a [6]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n == 7:
+		p := new(struct {
+			Struct
+			a [7]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n == 8:
+		p := new(struct {
+			Struct
+			a [8]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n <= 12:
+		p := new(struct {
+			Struct
+			a [12]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	case n <= 16:
+		p := new(struct {
+			Struct
+			a [16]starlark.Value
+		})
+		p.values = p.a[:n]
+		s = &p.Struct
+	default:
+		s = &Struct{values: make([]starlark.Value, n)}
 	}
-	return &Struct{layout: layout, values: values}
+	s.layout = layout
+	return s, s.values
 }
 
 // FromKeywords returns the struct of the name-value pairs kwargs (each
