@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"go.starlark.net/starlark"
 
@@ -33,15 +33,11 @@ type ruleContext struct {
 	// seven or more attributes (a slot per attribute was ~250 bytes per
 	// target for a genrule, against 48).
 	attrOuts []attrOut
-	// structsOnce makes structs, ctx.attr, ctx.files, ctx.file,
-	// ctx.executable and ctx.outputs (ctxStruct), each on its first
-	// read.
-	structsOnce [numCtxStructs]sync.Once
-	// finished is set once the implementation has returned. (Here, in
-	// the 4 bytes structsOnce leaves before the next word: the struct
-	// is then 448 bytes, a size class smaller than 456 would be, 480.)
+	// structs are ctx.attr, ctx.files, ctx.file, ctx.executable and
+	// ctx.outputs (ctxStruct), each made on its first read.
+	structs [numCtxStructs]atomic.Pointer[structs.Struct]
+	// finished is set once the implementation has returned.
 	finished bool
-	structs  [numCtxStructs]starlark.Value
 	actions  actionsValue // ctx.actions, &actions
 	// methods are ctx's and ctx.actions', by methodID.
 	methods [numMethods]method
@@ -214,16 +210,27 @@ const (
 // ctxStruct returns ctx.attr, ctx.files, ctx.file, ctx.executable or
 // ctx.outputs (which: ctxAttr, ...), made on its first read: each on its
 // own, since most implementations read a few (genrule three) and a native
-// one none. newRuleContext checked everything that can fail.
+// one none. newRuleContext checked everything that can fail. (Not a
+// sync.Once: ctx can reach another thread only through a value the
+// implementation returned, so two first reads at once are rare, and the
+// one whose struct is not kept returns the other's, which is the same.
+// Five Onces and values were 140 bytes of every target's ctx, the
+// pointers are 40.)
 func (rc *ruleContext) ctxStruct(which int) starlark.Value {
-	rc.structsOnce[which].Do(func() { rc.structs[which] = rc.makeStruct(which) })
-	return rc.structs[which]
+	p := &rc.structs[which]
+	if s := p.Load(); s != nil {
+		return s
+	}
+	if s := rc.makeStruct(which); p.CompareAndSwap(nil, s) {
+		return s
+	}
+	return p.Load()
 }
 
 // makeStruct makes the struct ctxStruct returns: a structs.Struct, as any
 // struct rules see, its names the layout that every target of the rule
 // shares (ctxLayoutsOf), its values made here.
-func (rc *ruleContext) makeStruct(which int) starlark.Value {
+func (rc *ruleContext) makeStruct(which int) *structs.Struct {
 	t := rc.target
 	l := &rc.a.ctxLayoutsOf(t.Rule)[which]
 	if len(l.attrs) == 0 {
