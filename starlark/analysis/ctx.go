@@ -39,8 +39,6 @@ type ruleContext struct {
 	// finished is set once the implementation has returned.
 	finished bool
 	actions  actionsValue // ctx.actions, &actions
-	// methods are ctx's and ctx.actions', by methodID.
-	methods [numMethods]method
 	// args are the arguments of the implementation: (ctx,).
 	args [1]starlark.Value
 
@@ -83,9 +81,6 @@ func (rc *ruleContext) attrOut(i int) *attrOut {
 func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ruleContext, error) {
 	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, owner: t.Label.String()}
 	rc.actions.rc = rc
-	for i := range rc.methods {
-		rc.methods[i] = method{rc, methodID(i)}
-	}
 	for i, name := range t.Rule.AttrNames {
 		schema := t.Rule.Schema(i)
 		v := t.AttrAt(i)
@@ -456,15 +451,15 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	case "workspace_name":
 		return starlark.String(""), nil
 	case "expand_location":
-		return &rc.methods[methodExpandLocation], nil
+		return (*method[kindExpandLocation])(rc), nil
 	case "expand_make_variables":
-		return &rc.methods[methodExpandMakeVariables], nil
+		return (*method[kindExpandMakeVariables])(rc), nil
 	case "var":
 		return rc.a.vars, nil
 	case "fragments":
 		return rc.a.fragments, nil
 	case "partition":
-		return &rc.methods[methodPartition], nil
+		return (*method[kindPartition])(rc), nil
 	}
 	return nil, nil
 }

@@ -32,6 +32,8 @@ def _impl(ctx):
               ctx.expand_location, ctx.expand_make_variables, ctx.partition]:
         lines.append("%s %s %s %r" % (type(f), f, str(f), f))
     lines.append("hashable %s" % len({ctx.actions.run: 1, ctx.expand_location: 2}))
+    lines.append("same %s %s %s" % (ctx.actions.run == ctx.actions.run, ctx.actions.run == ctx.actions.run_shell,
+                                    ctx.expand_location == ctx.expand_make_variables))
     lines.append("lists %s %s %s" % (ctx.files.srcs == ctx.files.srcs, ctx.files.none == [], ctx.attr.deps == []))
     lines.append("outs %s" % (ctx.files.outs == ctx.outputs.outs))
     lines.append("with struct() %s %s %s %s" % (struct(name = "x") == ctx.attr, ctx.executable == struct(tool = ctx.file.tool),
@@ -123,6 +125,7 @@ builtin_function_or_method <built-in function expand_location> <built-in functio
 builtin_function_or_method <built-in function expand_make_variables> <built-in function expand_make_variables> <built-in function expand_make_variables>
 builtin_function_or_method <built-in function partition> <built-in function partition> <built-in function partition>
 hashable 2
+same True False False
 lists True True True
 outs True
 with struct() False True True struct(n = 1, tool = <source file p/tool.sh>)
