@@ -26,7 +26,7 @@ print(s + struct(b = 3, z = None), struct(a = 1) + struct(), struct() + struct(a
 print(len(dict([(struct(a = 1, b = "y"), 1), (struct(b = "y", a = 1), 2), (struct(a = 2, b = "y"), 3)])))
 print({struct(a = 1): 1, struct(b = 1): 2}[struct(a = 1)], struct(a = 1) in {struct(a = 1): 1})
 print(struct(x = struct(y = 1)) == struct(x = struct(y = 1)), struct(x = struct(y = 1)).x.y)
-print(struct(**{"k": 1, "j": 2}))
+print(struct(**{"k": 1, "j": 2}), struct(a = 2, **{"a": 1}))
 print([struct(a = 1)] == [struct(a = 1)], struct(a = 1) in [struct(a = 1)])
 `
 
