@@ -32,13 +32,13 @@ func (av *actionsValue) AttrNames() []string {
 func (av *actionsValue) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "declare_file":
-		return &av.rc.methods[methodDeclareFile], nil
+		return (*method[kindDeclareFile])(av.rc), nil
 	case "run":
-		return &av.rc.methods[methodRun], nil
+		return (*method[kindRun])(av.rc), nil
 	case "run_shell":
-		return &av.rc.methods[methodRunShell], nil
+		return (*method[kindRunShell])(av.rc), nil
 	case "write":
-		return &av.rc.methods[methodWrite], nil
+		return (*method[kindWrite])(av.rc), nil
 	}
 	return nil, nil
 }

@@ -25,6 +25,7 @@ import (
 	"bld/exec/heapgoal"
 	"bld/starlark/label"
 	"bld/starlark/loading"
+	"bld/starlark/structs"
 	"bld/starlark/workspace"
 )
 
@@ -107,11 +108,15 @@ type Analyzer struct {
 	// ctx.files and ctx.attr give for every empty list of files or
 	// targets (frozen, it is never written, so threads share it). All
 	// are made once.
-	baseEnv                      []string
-	vars, fragments, emptyStruct starlark.Value
+	baseEnv         []string
+	vars, fragments starlark.Value
+	emptyStruct     *structs.Struct
 	// configVars are vars as expand_make_variables looks them up.
 	configVars []makeVar
 	emptyList  *starlark.List
+	// ctxLayouts holds, by *loading.Rule, the layouts of ctx's structs
+	// for that rule's targets (ctxLayoutsOf).
+	ctxLayouts sync.Map
 
 	// threads holds the threads of implementations that ran, for the
 	// next ones to reuse (loading.Loader.NewThread), at most one per
@@ -275,7 +280,7 @@ func New(loader *loading.Loader, cfg Config, actionEnv, hostEnv []string) *Analy
 		vars:        vars,
 		configVars:  configVars(vars),
 		fragments:   cfg.fragments(),
-		emptyStruct: structOf(nil),
+		emptyStruct: structs.FromStringDict(nil),
 		emptyList:   fileList(nil),
 		hostEnv:     host,
 		workers:     runtime.GOMAXPROCS(0),

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 
 	"bld/exec/graph"
 	"bld/exec/store"
 	"bld/starlark/label"
 	"bld/starlark/loading"
+	"bld/starlark/structs"
 	"bld/starlark/workspace"
 )
 
@@ -33,18 +33,12 @@ type ruleContext struct {
 	// seven or more attributes (a slot per attribute was ~250 bytes per
 	// target for a genrule, against 48).
 	attrOuts []attrOut
-	// structsOnce makes structs, ctx.attr, ctx.files, ctx.file,
-	// ctx.executable and ctx.outputs (ctxStruct), each on its first
-	// read.
-	structsOnce [numCtxStructs]sync.Once
-	// finished is set once the implementation has returned. (Here, in
-	// the 4 bytes structsOnce leaves before the next word: the struct
-	// is then 448 bytes, a size class smaller than 456 would be, 480.)
+	// structs are ctx.attr, ctx.files, ctx.file, ctx.executable and
+	// ctx.outputs (ctxStruct), each made on its first read.
+	structs [numCtxStructs]atomic.Pointer[structs.Struct]
+	// finished is set once the implementation has returned.
 	finished bool
-	structs  [numCtxStructs]starlark.Value
 	actions  actionsValue // ctx.actions, &actions
-	// methods are ctx's and ctx.actions', by methodID.
-	methods [numMethods]method
 	// args are the arguments of the implementation: (ctx,).
 	args [1]starlark.Value
 
@@ -87,9 +81,6 @@ func (rc *ruleContext) attrOut(i int) *attrOut {
 func newRuleContext(a *Analyzer, e *entry, t *loading.Target, deps *depMap) (*ruleContext, error) {
 	rc := &ruleContext{a: a, entry: e, target: t, deps: deps, owner: t.Label.String()}
 	rc.actions.rc = rc
-	for i := range rc.methods {
-		rc.methods[i] = method{rc, methodID(i)}
-	}
 	for i, name := range t.Rule.AttrNames {
 		schema := t.Rule.Schema(i)
 		v := t.AttrAt(i)
@@ -214,61 +205,114 @@ const (
 // ctxStruct returns ctx.attr, ctx.files, ctx.file, ctx.executable or
 // ctx.outputs (which: ctxAttr, ...), made on its first read: each on its
 // own, since most implementations read a few (genrule three) and a native
-// one none. newRuleContext checked everything that can fail.
+// one none. newRuleContext checked everything that can fail. (Not a
+// sync.Once: ctx can reach another thread only through a value the
+// implementation returned, so two first reads at once are rare, and the
+// one whose struct is not kept returns the other's, which is the same.
+// Five Onces and values were 140 bytes of every target's ctx, the
+// pointers are 40.)
 func (rc *ruleContext) ctxStruct(which int) starlark.Value {
-	rc.structsOnce[which].Do(func() { rc.structs[which] = rc.makeStruct(which) })
-	return rc.structs[which]
+	p := &rc.structs[which]
+	if s := p.Load(); s != nil {
+		return s
+	}
+	if s := rc.makeStruct(which); p.CompareAndSwap(nil, s) {
+		return s
+	}
+	return p.Load()
 }
 
-// makeStruct makes the struct ctxStruct returns: a starlarkstruct.Struct,
-// as any struct rules see, built from its fields in a buffer on the stack
-// (not a StringDict: a map per struct, made to be read once).
-func (rc *ruleContext) makeStruct(which int) starlark.Value {
+// makeStruct makes the struct ctxStruct returns: a structs.Struct, as any
+// struct rules see, its names the layout that every target of the rule
+// shares (ctxLayoutsOf), its values made here.
+func (rc *ruleContext) makeStruct(which int) *structs.Struct {
 	t := rc.target
-	fields := structFieldsPool.Get().(*structFields)
-	defer fields.put()
-	if which == ctxAttr {
-		fields.add(starlark.String("name"), starlark.String(t.Label.Name))
-	}
-	for i := range t.Rule.AttrNames {
-		if v, ok := rc.field(which, i, t.Rule.Schema(i)); ok {
-			fields.add(t.Rule.AttrNameValue(i), v)
-		}
-	}
-	if len(fields.tuples) == 0 {
+	l := &rc.a.ctxLayoutsOf(t.Rule)[which]
+	if len(l.attrs) == 0 {
 		return rc.a.emptyStruct
 	}
-	return starlarkstruct.FromKeywords(starlarkstruct.Default, fields.tuples)
+	s, values := structs.Alloc(l.layout)
+	for k, i := range l.attrs {
+		if i == nameField {
+			values[k] = starlark.String(t.Label.Name)
+		} else {
+			values[k] = rc.field(which, i, t.Rule.Schema(i))
+		}
+	}
+	return s
 }
 
-// structFields are the fields of a struct being made, as
-// starlarkstruct.FromKeywords takes them (it copies them). They are kept
-// in a pool: the compiler cannot tell that they do not outlive the call.
-type structFields struct {
-	tuples []starlark.Tuple
-	pairs  []starlark.Value
+// nameField stands, in a ctxLayout's attrs, for ctx.attr.name, which is
+// no attribute of the rule's.
+const nameField = -1
+
+// A ctxLayout is the fields of one of ctx's structs (ctxAttr, ...) for
+// every target of a rule: their names, sorted, and for each the index of
+// its attribute in the rule's AttrNames (nameField for ctx.attr.name).
+type ctxLayout struct {
+	layout *structs.Layout
+	attrs  []int
 }
 
-var structFieldsPool = sync.Pool{New: func() any { return new(structFields) }}
-
-// put empties f (its values no longer held) and gives it back to the pool.
-func (f *structFields) put() {
-	clear(f.pairs)
-	clear(f.tuples)
-	f.tuples, f.pairs = f.tuples[:0], f.pairs[:0]
-	structFieldsPool.Put(f)
+// ctxLayoutsOf returns the layouts of ctx's structs for the targets of r,
+// by the struct's index (ctxAttr, ...), made on r's first target and
+// shared by its others (the fields depend on r's schema alone: hasField).
+func (a *Analyzer) ctxLayoutsOf(r *loading.Rule) *[numCtxStructs]ctxLayout {
+	if ls, ok := a.ctxLayouts.Load(r); ok {
+		return ls.(*[numCtxStructs]ctxLayout)
+	}
+	ls := new([numCtxStructs]ctxLayout)
+	for which := range ls {
+		var names []string
+		var attrs []int
+		// AttrNames is sorted: name goes in at its place.
+		nameDone := which != ctxAttr
+		for i, n := range r.AttrNames {
+			if !nameDone && n > "name" {
+				names, attrs = append(names, "name"), append(attrs, nameField)
+				nameDone = true
+			}
+			if hasField(which, r.Schema(i)) {
+				names, attrs = append(names, n), append(attrs, i)
+			}
+		}
+		if !nameDone {
+			names, attrs = append(names, "name"), append(attrs, nameField)
+		}
+		ls[which] = ctxLayout{layout: structs.NewLayout(names), attrs: attrs}
+	}
+	got, _ := a.ctxLayouts.LoadOrStore(r, ls)
+	return got.(*[numCtxStructs]ctxLayout)
 }
 
-func (f *structFields) add(name, v starlark.Value) {
-	n := len(f.pairs)
-	f.pairs = append(f.pairs, name, v)
-	f.tuples = append(f.tuples, f.pairs[n:n+2:n+2])
+// hasField reports whether the struct which (ctxAttr, ...) has a field for
+// an attribute of the given schema: ctx.attr for every attribute,
+// ctx.files for label, label list and output attributes, ctx.file for
+// label attributes, ctx.executable for those with executable = True, and
+// ctx.outputs for output attributes.
+func hasField(which int, schema *loading.Attr) bool {
+	switch which {
+	case ctxAttr:
+		return true
+	case ctxFiles:
+		switch schema.Type {
+		case loading.AttrLabel, loading.AttrLabelList, loading.AttrOutput, loading.AttrOutputList:
+			return true
+		}
+	case ctxFile:
+		return schema.Type == loading.AttrLabel
+	case ctxExecutable:
+		return schema.Type == loading.AttrLabel && schema.Executable
+	case ctxOutputs:
+		return schema.Type == loading.AttrOutput || schema.Type == loading.AttrOutputList
+	}
+	return false
 }
 
 // field returns the value of the struct which (ctxAttr, ...) for the
-// attribute of index i, whose schema is schema, and whether that struct
-// has a field for it.
-func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value, bool) {
+// attribute of index i, whose schema is schema; that struct has a field
+// for it (hasField).
+func (rc *ruleContext) field(which, i int, schema *loading.Attr) starlark.Value {
 	t, deps := rc.target, rc.deps
 	v := t.AttrAt(i)
 	switch schema.Type {
@@ -280,30 +324,27 @@ func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value
 		switch which {
 		case ctxAttr:
 			if dep == nil {
-				return starlark.None, true
+				return starlark.None
 			}
-			return &targetValue{dep}, true
+			return &targetValue{dep}
 		case ctxFiles:
 			if dep == nil {
-				return rc.a.emptyList, true
+				return rc.a.emptyList
 			}
-			return rc.fileList(dep.Files), true
+			return rc.fileList(dep.Files)
 		case ctxFile:
 			if dep == nil || len(dep.Files) != 1 {
-				return starlark.None, true
+				return starlark.None
 			}
-			return dep.Files[0], true
+			return dep.Files[0]
 		case ctxExecutable:
-			if !schema.Executable {
-				return nil, false
-			}
 			if dep == nil {
-				return starlark.None, true
+				return starlark.None
 			}
 			if dep.Executable != nil {
-				return dep.Executable, true
+				return dep.Executable
 			}
-			return dep.Files[0], true
+			return dep.Files[0]
 		}
 	case loading.AttrLabelList:
 		var buf [4]label.Label
@@ -311,7 +352,7 @@ func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value
 		switch which {
 		case ctxAttr:
 			if len(labels) == 0 {
-				return rc.a.emptyList, true
+				return rc.a.emptyList
 			}
 			// One allocation for the targets, one for the list's
 			// elements.
@@ -323,40 +364,40 @@ func (rc *ruleContext) field(which, i int, schema *loading.Attr) (starlark.Value
 			}
 			list := starlark.NewList(targets)
 			list.Freeze()
-			return list, true
+			return list
 		case ctxFiles:
-			return rc.fileList(labelListFiles(labels, deps)), true
+			return rc.fileList(labelListFiles(labels, deps))
 		}
 	case loading.AttrOutput:
 		outs := rc.attrOut(i).files
 		switch which {
 		case ctxAttr:
 			if len(outs) != 1 {
-				return starlark.None, true
+				return starlark.None
 			}
-			return &loading.LabelValue{Label: loading.LabelsOf(v)[0]}, true
+			return &loading.LabelValue{Label: loading.LabelsOf(v)[0]}
 		case ctxFiles:
-			return rc.fileList(outs), true
+			return rc.fileList(outs)
 		case ctxOutputs:
 			if len(outs) != 1 {
-				return starlark.None, true
+				return starlark.None
 			}
-			return outs[0], true
+			return outs[0]
 		}
 	case loading.AttrOutputList:
 		switch which {
 		case ctxAttr:
-			return v, true
+			return v
 		case ctxFiles, ctxOutputs:
 			// One frozen list for both: nothing can tell them apart.
-			return rc.attrOut(i).list, true
+			return rc.attrOut(i).list
 		}
 	default:
 		if which == ctxAttr {
-			return v, true
+			return v
 		}
 	}
-	return nil, false
+	panic(fmt.Sprintf("%s: struct %d has no field for attribute %s (hasField)", rc.target.Label, which, rc.target.Rule.AttrNames[i]))
 }
 
 // fileList returns files as a frozen list: the analysis's empty one when
@@ -369,7 +410,7 @@ func (rc *ruleContext) fileList(files []*File) *starlark.List {
 }
 
 func structOf(d starlark.StringDict) starlark.Value {
-	return starlarkstruct.FromStringDict(starlarkstruct.Default, d)
+	return structs.FromStringDict(d)
 }
 
 func (rc *ruleContext) String() string        { return "<ctx for " + rc.target.Label.String() + ">" }
@@ -410,15 +451,15 @@ func (rc *ruleContext) Attr(name string) (starlark.Value, error) {
 	case "workspace_name":
 		return starlark.String(""), nil
 	case "expand_location":
-		return &rc.methods[methodExpandLocation], nil
+		return (*method[kindExpandLocation])(rc), nil
 	case "expand_make_variables":
-		return &rc.methods[methodExpandMakeVariables], nil
+		return (*method[kindExpandMakeVariables])(rc), nil
 	case "var":
 		return rc.a.vars, nil
 	case "fragments":
 		return rc.a.fragments, nil
 	case "partition":
-		return &rc.methods[methodPartition], nil
+		return (*method[kindPartition])(rc), nil
 	}
 	return nil, nil
 }

@@ -32,8 +32,12 @@ def _impl(ctx):
               ctx.expand_location, ctx.expand_make_variables, ctx.partition]:
         lines.append("%s %s %s %r" % (type(f), f, str(f), f))
     lines.append("hashable %s" % len({ctx.actions.run: 1, ctx.expand_location: 2}))
+    lines.append("same %s %s %s" % (ctx.actions.run == ctx.actions.run, ctx.actions.run == ctx.actions.run_shell,
+                                    ctx.expand_location == ctx.expand_make_variables))
     lines.append("lists %s %s %s" % (ctx.files.srcs == ctx.files.srcs, ctx.files.none == [], ctx.attr.deps == []))
     lines.append("outs %s" % (ctx.files.outs == ctx.outputs.outs))
+    lines.append("with struct() %s %s %s %s" % (struct(name = "x") == ctx.attr, ctx.executable == struct(tool = ctx.file.tool),
+                                              struct(tool = ctx.file.tool) == ctx.executable, ctx.executable + struct(n = 1)))
     lines.append("dir ctx %s" % dir(ctx))
     lines.append("dir actions %s" % dir(ctx.actions))
     ctx.actions.write(output = ctx.outputs.out, content = "\n".join(lines) + "\n")
@@ -67,7 +71,8 @@ bad = rule(implementation = _bad, attrs = {"s": attr.string()})
 
 // TestCtxAPI pins what a custom rule sees of ctx's structs and functions:
 // types, dir(), printing, equality, hashing and the error of a missing
-// field are those of starlarkstruct's structs and starlark.NewBuiltin's
+// field are those of struct()'s structs (which behave as starlarkstruct's:
+// TestSameAsStarlarkstruct), also compared and added with them, and starlark.NewBuiltin's
 // functions, whatever ctx makes them from.
 func TestCtxAPI(t *testing.T) {
 	files := map[string]string{
@@ -120,8 +125,10 @@ builtin_function_or_method <built-in function expand_location> <built-in functio
 builtin_function_or_method <built-in function expand_make_variables> <built-in function expand_make_variables> <built-in function expand_make_variables>
 builtin_function_or_method <built-in function partition> <built-in function partition> <built-in function partition>
 hashable 2
+same True False False
 lists True True True
 outs True
+with struct() False True True struct(n = 1, tool = <source file p/tool.sh>)
 dir ctx ["actions", "attr", "bin_dir", "build_file_path", "exec_root", "executable", "expand_location", "expand_make_variables", "file", "files", "fragments", "label", "outputs", "partition", "var", "workspace_name"]
 dir actions ["declare_file", "run", "run_shell", "write"]
 `

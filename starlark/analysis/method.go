@@ -5,17 +5,38 @@ import (
 )
 
 // A method is a built-in function of ctx or of ctx.actions
-// (ctx.expand_make_variables, ctx.actions.run, ...). Rules see what
-// starlark.NewBuiltin would make (type builtin_function_or_method, printed
-// as <built-in function NAME>, hashed by its name, equal only to itself),
-// but reading ctx.actions.run allocates nothing: each ruleContext holds its
-// methods, one per name, made with it. (A Builtin bound to the context
-// would be two allocations per read, and every genrule reads two.)
-type method struct {
-	rc *ruleContext
-	id methodID
-}
+// (ctx.expand_make_variables, ctx.actions.run, ...), K saying which. Rules
+// see what starlark.NewBuiltin would make (type builtin_function_or_method,
+// printed as <built-in function NAME>, hashed by its name, equal only to
+// itself), but reading ctx.actions.run allocates nothing and ctx holds
+// nothing for it: a method is its ruleContext seen as another type,
+// (*method[kindRun])(rc). (A Builtin bound to the context would be two
+// allocations per read, and every genrule reads two; a method value per
+// name in ruleContext was 112 bytes of every target's.)
+type method[K methodKind] ruleContext
 
+// A methodKind is a method's type argument: it says which method it is.
+type methodKind interface{ id() methodID }
+
+type (
+	kindDeclareFile         struct{}
+	kindRun                 struct{}
+	kindRunShell            struct{}
+	kindWrite               struct{}
+	kindExpandLocation      struct{}
+	kindExpandMakeVariables struct{}
+	kindPartition           struct{}
+)
+
+func (kindDeclareFile) id() methodID         { return methodDeclareFile }
+func (kindRun) id() methodID                 { return methodRun }
+func (kindRunShell) id() methodID            { return methodRunShell }
+func (kindWrite) id() methodID               { return methodWrite }
+func (kindExpandLocation) id() methodID      { return methodExpandLocation }
+func (kindExpandMakeVariables) id() methodID { return methodExpandMakeVariables }
+func (kindPartition) id() methodID           { return methodPartition }
+
+// A methodID says which method a method is: an index in methodNames.
 type methodID uint8
 
 const (
@@ -43,18 +64,23 @@ var methodNames = [numMethods]string{
 // called: its name, for their errors.
 type namer interface{ Name() string }
 
-var _ starlark.Callable = (*method)(nil)
+var _ starlark.Callable = (*method[kindRun])(nil)
 
-func (m *method) Name() string          { return methodNames[m.id] }
-func (m *method) String() string        { return "<built-in function " + m.Name() + ">" }
-func (m *method) Type() string          { return "builtin_function_or_method" }
-func (m *method) Freeze()               {}
-func (m *method) Truth() starlark.Bool  { return true }
-func (m *method) Hash() (uint32, error) { return starlark.String(m.Name()).Hash() }
+func (m *method[K]) id() methodID {
+	var k K
+	return k.id()
+}
 
-func (m *method) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rc := m.rc
-	switch m.id {
+func (m *method[K]) Name() string          { return methodNames[m.id()] }
+func (m *method[K]) String() string        { return "<built-in function " + m.Name() + ">" }
+func (m *method[K]) Type() string          { return "builtin_function_or_method" }
+func (m *method[K]) Freeze()               {}
+func (m *method[K]) Truth() starlark.Bool  { return true }
+func (m *method[K]) Hash() (uint32, error) { return starlark.String(m.Name()).Hash() }
+
+func (m *method[K]) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := (*ruleContext)(m)
+	switch m.id() {
 	case methodDeclareFile:
 		return rc.actions.declareFile(thread, m, args, kwargs)
 	case methodRun, methodRunShell:

@@ -22,6 +22,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"bld/starlark/label"
+	"bld/starlark/structs"
 	"bld/starlark/workspace"
 )
 
@@ -142,7 +143,7 @@ func New(opts Options) *Loader {
 		"provider":      starlark.NewBuiltin("provider", providerBuiltin),
 		"DefaultInfo":   DefaultInfo,
 		"depset":        starlark.NewBuiltin("depset", depsetBuiltin),
-		"struct":        starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"struct":        starlark.NewBuiltin("struct", structs.Make),
 		"Label":         starlark.NewBuiltin("Label", labelBuiltin),
 		"glob":          starlark.NewBuiltin("glob", l.globBuiltin),
 		"package_name":  starlark.NewBuiltin("package_name", packageNameBuiltin),

@@ -23,10 +23,8 @@ type Rule struct {
 	// Attrs is the attribute schema; AttrNames lists it sorted.
 	Attrs     map[string]*Attr
 	AttrNames []string
-	// nameValues are AttrNames as Starlark strings, and schemas their
-	// schemas, in order, made once (AttrNameValue, Schema).
-	nameValues []starlark.Value
-	schemas    []*Attr
+	// schemas are AttrNames' schemas, in order, made once (Schema).
+	schemas []*Attr
 	// Executable rules produce a program (DefaultInfo.executable).
 	Executable bool
 	// Test rules are executable rules whose program is a test: bld test
@@ -78,13 +76,11 @@ func ruleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		names = addImplicitAttrs(schema, names, testAttrs)
 	}
 	m, _ := thread.Local(moduleKey).(label.Label)
-	values := make([]starlark.Value, len(names))
 	schemas := make([]*Attr, len(names))
 	for i, n := range names {
-		values[i] = starlark.String(n)
 		schemas[i] = schema[n]
 	}
-	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, nameValues: values, schemas: schemas, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
+	return &Rule{Impl: impl, Attrs: schema, AttrNames: names, schemas: schemas, Executable: executable, Test: test, Doc: doc, DefinedIn: m}, nil
 }
 
 // Schema returns the schema of the attribute AttrNames[i],
@@ -94,16 +90,6 @@ func (r *Rule) Schema(i int) *Attr {
 		return r.schemas[i]
 	}
 	return r.Attrs[r.AttrNames[i]]
-}
-
-// AttrNameValue returns AttrNames[i] as a Starlark string: one made when
-// the rule was, not one each time (ctx.attr and its kin name every
-// attribute of every target).
-func (r *Rule) AttrNameValue(i int) starlark.Value {
-	if len(r.nameValues) == len(r.AttrNames) {
-		return r.nameValues[i]
-	}
-	return starlark.String(r.AttrNames[i])
 }
 
 // CallInternal declares a target in the package being evaluated.
