@@ -11,6 +11,7 @@ import (
 
 	"bld/starlark/label"
 	"bld/starlark/loading"
+	"bld/starlark/structs"
 )
 
 // Compilation modes (-c), as Bazel names them.
@@ -131,7 +132,7 @@ func (c Config) fragments() starlark.Value {
 		return l
 	}
 	cc, cxx := c.Compilers()
-	cpp := structOf(starlark.StringDict{
+	cpp := structs.FromStringDict(starlark.StringDict{
 		"cc":               starlark.String(cc),
 		"cxx":              starlark.String(cxx),
 		"compilation_mode": starlark.String(c.Mode()),
@@ -140,7 +141,7 @@ func (c Config) fragments() starlark.Value {
 		"cxxopts":          list(c.Cxxopts),
 		"linkopts":         list(c.Linkopts),
 	})
-	return structOf(starlark.StringDict{"cpp": cpp})
+	return structs.FromStringDict(starlark.StringDict{"cpp": cpp})
 }
 
 // isBuiltinRule reports whether t is a target of the built-in rule name

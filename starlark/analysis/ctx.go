@@ -409,10 +409,6 @@ func (rc *ruleContext) fileList(files []*File) *starlark.List {
 	return fileList(files)
 }
 
-func structOf(d starlark.StringDict) starlark.Value {
-	return structs.FromStringDict(d)
-}
-
 func (rc *ruleContext) String() string        { return "<ctx for " + rc.target.Label.String() + ">" }
 func (rc *ruleContext) Type() string          { return "ctx" }
 func (rc *ruleContext) Freeze()               {}

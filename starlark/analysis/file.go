@@ -10,6 +10,7 @@ import (
 
 	"bld/starlark/label"
 	"bld/starlark/loading"
+	"bld/starlark/structs"
 	"bld/starlark/workspace"
 )
 
@@ -87,8 +88,8 @@ func (f *File) Attr(name string) (starlark.Value, error) {
 
 // The two roots, File.root and ctx.bin_dir: structs, immutable, made once.
 var (
-	sourceRoot = structOf(starlark.StringDict{"path": starlark.String("")})
-	outputRoot = structOf(starlark.StringDict{"path": starlark.String(workspace.OutputDir)})
+	sourceRoot = structs.FromStringDict(starlark.StringDict{"path": starlark.String("")})
+	outputRoot = structs.FromStringDict(starlark.StringDict{"path": starlark.String(workspace.OutputDir)})
 )
 
 func rootValue(p string) starlark.Value {
