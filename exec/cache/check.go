@@ -260,34 +260,6 @@ func (c *Cache) stampCandidates(ki *keyInfo, a *graph.Action) {
 // of what the depfile says it read, and that read set is added to the
 // first-level key's manifest. An action marked NoCache is never stored.
 func (c *Cache) Store(ctx context.Context, a *graph.Action, key string, output []byte) error {
-	return c.storeResult(ctx, a, key, output, false)
-}
-
-var _ executor.OutputCheckingCache = (*Cache)(nil)
-
-// StoreRan is Store of an action whose command has just exited 0, whose
-// outputs it checks as executor.CheckOutputs does (executor's
-// OutputCheckingCache): each output's open for its hash, with
-// O_NOFOLLOW, and the fstat(2) after it say what CheckOutputs' lstat(2)
-// would; only when they find something amiss (or where the output is
-// not opened: a result declined, a store that does not work) does it ask
-// CheckOutputs, for the same error.
-func (c *Cache) StoreRan(ctx context.Context, a *graph.Action, key string, output []byte) error {
-	return c.storeResult(ctx, a, key, output, true)
-}
-
-// storeResult is Store, and StoreRan when check is set.
-func (c *Cache) storeResult(ctx context.Context, a *graph.Action, key string, output []byte, check bool) (err error) {
-	opened := false // whether every output was checked by its open
-	if check {
-		defer func() {
-			if !opened {
-				if cerr := executor.CheckOutputs(c.root, a, nil); cerr != nil {
-					err = cerr
-				}
-			}
-		}()
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -328,18 +300,8 @@ func (c *Cache) storeResult(ctx context.Context, a *graph.Action, key string, ou
 	// store cannot hold a result without their bytes, but the remote
 	// cache can, under this key, for other checkouts.
 	var remoteOnly map[digest.Digest]bool
-	// With check, whether every output so far was checked by the open
-	// that read it (readHashed with O_NOFOLLOW, then fstat: a regular
-	// file, as CheckOutputs' lstat would say); an output read another way
-	// (kept remote, digested without the store, never inlined) is
-	// checked by CheckOutputs after the loop.
-	openedAll := check && c.inlineMax() >= 0
 	for _, out := range a.Outputs {
-		if !storing {
-			openedAll = false // fileDigest may answer from the memo
-		}
 		if c.isKeptFile(out) {
-			openedAll = false
 			k, _ := c.kept.get(out)
 			r.OutputFiles = append(r.OutputFiles, outputFile{Path: out, Digest: k.d, IsExecutable: k.exec})
 			if remoteOnly == nil {
@@ -348,23 +310,12 @@ func (c *Cache) storeResult(ctx context.Context, a *graph.Action, key string, ou
 			remoteOnly[k.d] = true
 			continue
 		}
-		of, err := c.putOutput(out, c.abs(out), &storing, check)
+		of, err := c.putOutput(out, c.abs(out), &storing)
 		if err != nil {
-			// With check, the deferred CheckOutputs says what is
-			// amiss, all missing outputs named, as it would have
-			// before Store; only if nothing is, err is the action's.
 			return err
 		}
 		c.kept.forget(out)
 		r.OutputFiles = append(r.OutputFiles, of)
-	}
-	if check {
-		if !openedAll {
-			if err := executor.CheckOutputs(c.root, a, nil); err != nil {
-				return err
-			}
-		}
-		opened = true
 	}
 	if storing && len(output) > 0 {
 		// The command's output is kept as REAPI's stdout (bld captures

@@ -33,13 +33,11 @@ func (c *Cache) storeFault(err error) bool {
 // returns what the action result says of it. Once the store has failed
 // for this action (*storing is false, or becomes false on a Fault), it
 // only digests the file. Its errors are the action's: an output that is
-// not a regular file, or cannot be read. With nofollow, it opens abs
-// with O_NOFOLLOW to inline it (so that a symbolic link fails the open
-// with ELOOP).
-func (c *Cache) putOutput(out, abs string, storing *bool, nofollow bool) (outputFile, error) {
+// not a regular file, or cannot be read.
+func (c *Cache) putOutput(out, abs string, storing *bool) (outputFile, error) {
 	if *storing {
 		start := c.now()
-		if of, ok, err := c.inlineOutput(out, abs, start, nofollow); ok || err != nil {
+		if of, ok, err := c.inlineOutput(out, abs, start); ok || err != nil {
 			return of, err
 		}
 		d, fi, err := c.store.PutFile(abs)

@@ -4,7 +4,6 @@ package cache
 
 import (
 	"io"
-	"os"
 
 	"bld/exec/digest"
 	"bld/exec/regfile"
@@ -15,21 +14,7 @@ import (
 // was read; with keep >= 0 only if it has at most keep bytes, whose
 // content it keeps. See the Unix version.
 func readHashed(path string, keep int64) (hashedFile, error) {
-	return readHashedFlags(path, keep, false)
-}
-
-// readHashedFlags is readHashed; with nofollow, a symbolic link at path
-// is not followed but an error (an lstat first: the Unix version's
-// O_NOFOLLOW).
-func readHashedFlags(path string, keep int64, nofollow bool) (hashedFile, error) {
 	var h hashedFile
-	if nofollow {
-		if fi, err := os.Lstat(path); err != nil {
-			return h, err
-		} else if fi.Mode()&os.ModeSymlink != 0 {
-			return h, &regfile.NotRegularError{Path: path, Mode: fi.Mode()}
-		}
-	}
 	f, fi, err := regfile.Open(path, true)
 	if err != nil {
 		return h, err

@@ -29,15 +29,8 @@ import (
 // close, none of them through the runtime's
 // poller (os.Open of a regular file asks epoll to watch it, in vain).
 func readHashed(path string, keep int64) (hashedFile, error) {
-	return readHashedFlags(path, keep, false)
-}
-
-// readHashedFlags is readHashed, but with nofollow it opens path with
-// O_NOFOLLOW: a symbolic link fails the open (ELOOP), so that with the
-// fstat after it the open says what an lstat(2) would have.
-func readHashedFlags(path string, keep int64, nofollow bool) (hashedFile, error) {
 	var h hashedFile
-	fd, err := openRead(path, nofollow)
+	fd, err := openRead(path)
 	if err != nil {
 		return h, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -118,13 +111,9 @@ func readHashedFlags(path string, keep int64, nofollow bool) (hashedFile, error)
 	return h, nil
 }
 
-// openRead opens path for reading, non-blocking, close-on-exec; with
-// nofollow, not through a symbolic link at its end.
-func openRead(path string, nofollow bool) (int, error) {
+// openRead opens path for reading, non-blocking, close-on-exec.
+func openRead(path string) (int, error) {
 	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC | oNoATime
-	if nofollow {
-		flags |= syscall.O_NOFOLLOW
-	}
 	for {
 		fd, err := syscall.Open(path, flags, 0)
 		switch {

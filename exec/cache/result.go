@@ -166,16 +166,14 @@ func inBlob(of outputFile) bool {
 // began, for the file-digest memo. Its errors are the action's: an
 // output that is not a regular file, or cannot be read. abs is expected
 // to be a regular file (the executor checked the outputs with lstat when
-// the command ended, or StoreRan checks them by this open, nofollow:
-// O_NOFOLLOW): it is opened without another stat first, and fstat checks
-// it before it is read (readHashed). Unless inlining is off, it opens
-// abs, whatever its size.
-func (c *Cache) inlineOutput(out, abs string, start time.Time, nofollow bool) (outputFile, bool, error) {
+// the command ended): it is opened without another stat first, and
+// fstat checks it before it is read (readHashed).
+func (c *Cache) inlineOutput(out, abs string, start time.Time) (outputFile, bool, error) {
 	max := c.inlineMax()
 	if max < 0 {
 		return outputFile{}, false, nil
 	}
-	h, err := readHashedFlags(abs, max, nofollow)
+	h, err := readHashed(abs, max)
 	if err != nil {
 		return outputFile{}, false, fmt.Errorf("cache: output %s: %w", out, err)
 	}

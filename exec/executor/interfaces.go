@@ -33,19 +33,6 @@ type Cache interface {
 	Close() error
 }
 
-// An OutputCheckingCache is a Cache that checks an action's outputs as it
-// opens them to store them, so that the executor need not look at them
-// first (an lstat(2) per output saved).
-type OutputCheckingCache interface {
-	Cache
-	// StoreRan is Store of an action whose command has just exited 0 and
-	// whose outputs nobody has looked at since: before it records
-	// anything, and whatever else it decides (the result declined, the
-	// cache not working), it returns the *OutputsError (unwrapped) that
-	// CheckOutputs(root, a, nil) would return, and then stores nothing.
-	StoreRan(ctx context.Context, a *graph.Action, key string, output []byte) error
-}
-
 // A GraphCache is a Cache that can check an action knowing its place in
 // the build's graph: the executor calls CheckIn instead of Check, so that
 // the cache may keep what it learns of each action by its ID rather than

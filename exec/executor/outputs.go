@@ -55,13 +55,12 @@ func prepareOutputs(root string, a *graph.Action, dirs *madeDirs) error {
 	return nil
 }
 
-// CheckOutputs reports an *OutputsError naming every declared output of a
-// that does not exist under root after the command exited 0, or else the
-// first that is not a regular file (see sandbox.CheckOutput). It never
-// opens an output. The outputs kept reports (if not nil) are left remote,
-// not on disk, and not checked. A Cache whose StoreRan checks the outputs
-// itself (OutputCheckingCache) calls it where it does not open them.
-func CheckOutputs(root string, a *graph.Action, kept func(out string) bool) error {
+// checkOutputs reports an error naming every declared output of a that does
+// not exist after the command exited 0, or else the first that is not a
+// regular file (see sandbox.CheckOutput). It never opens an output. The
+// outputs kept reports (if not nil) are left remote, not on disk, and not
+// checked.
+func checkOutputs(root string, a *graph.Action, kept func(out string) bool) error {
 	var missing []string
 	var bad error // the first output that is not a regular file
 	for _, out := range a.Outputs {
@@ -77,41 +76,14 @@ func CheckOutputs(root string, a *graph.Action, kept func(out string) bool) erro
 			bad = err
 		}
 	}
-	return NewOutputsError(missing, bad)
-}
-
-// An OutputsError is an action's failure to leave its declared outputs in
-// place as regular files although its command exited 0: the outputs that
-// are missing, or else the first that is not a regular file.
-type OutputsError struct {
-	Missing []string // declared outputs that do not exist
-	Bad     error    // with no Missing: why an output is not a regular file
-}
-
-// NewOutputsError returns an *OutputsError of missing and bad, or nil
-// when there is neither.
-func NewOutputsError(missing []string, bad error) error {
-	if len(missing) == 0 && bad == nil {
-		return nil
-	}
-	return &OutputsError{Missing: missing, Bad: bad}
-}
-
-func (e *OutputsError) Error() string {
-	switch len(e.Missing) {
+	switch len(missing) {
 	case 0:
-		return e.Bad.Error()
 	case 1:
-		return fmt.Sprintf("action exited 0 but did not write its declared output %s", e.Missing[0])
+		return fmt.Errorf("action exited 0 but did not write its declared output %s", missing[0])
+	default:
+		return fmt.Errorf("action exited 0 but did not write its declared outputs %s", strings.Join(missing, ", "))
 	}
-	return fmt.Sprintf("action exited 0 but did not write its declared outputs %s", strings.Join(e.Missing, ", "))
-}
-
-func (e *OutputsError) Unwrap() error {
-	if len(e.Missing) > 0 {
-		return nil
-	}
-	return e.Bad
+	return bad
 }
 
 // removeOutputs deletes whatever declared outputs a failed action left, of

@@ -83,7 +83,7 @@ func (s *scheduler) executeRemote(ctx, rctx context.Context, claim *remoteClaim,
 	if ro, ok := s.opts.Cache.(RemoteOutputs); ok {
 		kept = ro.KeptRemote
 	}
-	if err := CheckOutputs(s.opts.Root, a, kept); err != nil {
+	if err := checkOutputs(s.opts.Root, a, kept); err != nil {
 		return fail(err)
 	}
 	if !a.NoCache {

@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -675,20 +674,7 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 			return fail(err)
 		}
 	}
-	if oc, ok := s.opts.Cache.(OutputCheckingCache); ok && !a.NoCache {
-		// The cache checks the outputs as it opens them to store them:
-		// an lstat(2) per output fewer.
-		if err := oc.StoreRan(ctx, a, key, cr.output); err != nil {
-			var oe *OutputsError
-			if errors.As(err, &oe) {
-				return fail(oe)
-			}
-			return fail(fmt.Errorf("recording the result: %w", err))
-		}
-		r.End = time.Now()
-		return r
-	}
-	if err := CheckOutputs(s.opts.Root, a, nil); err != nil {
+	if err := checkOutputs(s.opts.Root, a, nil); err != nil {
 		return fail(err)
 	}
 	if !a.NoCache {
