@@ -80,7 +80,7 @@ var (
 	// trade), at least 16 MiB. Half that was measured at 100k targets:
 	// 0.83x the peak for 1.15x the CPU (docs/benchmarks.md), not worth it.
 	//
-	// With a Progress (FollowProgress), the goal is at most 30% past the
+	// With a Progress (FollowProgress), the goal is at most 25% past the
 	// live data the analysis is estimated to end with (EndShare), less
 	// for an analysis ending with less than 64 MiB live, at least 15%
 	// (MinEndShare, EndFullAt; and at least the runtime's floor, 4 MiB):
@@ -95,13 +95,7 @@ var (
 	// takes 11-12 MiB off for more CPU in a 100,000-target analysis (~7%
 	// quiet, ~13% under load), nothing at 10,000 (MinEndShare rules
 	// there) (docs/benchmarks.md, mem7 and the tenth session's check).
-	// Analysis has since been made to allocate a third less per target
-	// and keep less (ana8-ana12), which lowered its peak below the full
-	// build's end: 30% gives back one collection of ~140 MB at 100,000
-	// targets (13-14 -> 12-13; CPU ~0.87x under load) for ~5 MB of peak
-	// RSS, the full build's peak staying under 250 MiB (docs/benchmarks.md,
-	// ana13). 35% reached 249 MiB under load: too close to that bound.
-	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 30, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
 	// analysis to the plan (the index, the graph's checks, the
 	// snapshot's encoding, which keep much of what they allocate): a

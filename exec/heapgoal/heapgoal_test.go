@@ -315,16 +315,16 @@ func TestPercentAt(t *testing.T) {
 		// the cap at 212.5, farther than Share's 100%.
 		{"half-way: Share", Analysis, 100 * mib, 50, 100, Start{30 * mib, 0}, 100},
 		// 150 MiB live half-way from 100: the end is estimated at 200,
-		// the cap at 260: 110 MiB of headroom.
-		{"half-way: the cap", Analysis, 150 * mib, 50, 100, Start{100 * mib, 0}, 73},
-		// Est. 160+60*10/90 = 166.7 MiB, cap 216.7: 56.7 MiB of headroom.
-		{"nine tenths", Analysis, 160 * mib, 90, 100, Start{100 * mib, 0}, 35},
-		{"the end: EndShare", Analysis, 172 * mib, 100, 100, Start{100 * mib, 0}, 30},
-		{"done past total counts as the end", Analysis, 172 * mib, 120, 100, Start{100 * mib, 0}, 30},
-		// Ending with 27 MiB live: 30% scaled by 27/64 is below 15%.
+		// the cap at 250: 100 MiB of headroom.
+		{"half-way: the cap", Analysis, 150 * mib, 50, 100, Start{100 * mib, 0}, 67},
+		// Est. 160+60*10/90 = 166.7 MiB, cap 208.3: 48.3 MiB of headroom.
+		{"nine tenths", Analysis, 160 * mib, 90, 100, Start{100 * mib, 0}, 30},
+		{"the end: EndShare", Analysis, 172 * mib, 100, 100, Start{100 * mib, 0}, 25},
+		{"done past total counts as the end", Analysis, 172 * mib, 120, 100, Start{100 * mib, 0}, 25},
+		// Ending with 27 MiB live: 25% scaled by 27/64 is below 15%.
 		{"small: MinEndShare", Analysis, 27 * mib, 100, 100, Start{10 * mib, 10}, 15},
-		// Ending with 40 MiB live: 30% * 40/64 = 18.75%, rounded.
-		{"medium: scaled", Analysis, 40 * mib, 100, 100, Start{10 * mib, 10}, 19},
+		// Ending with 48 MiB live: 25% * 48/64 = 18.75%, rounded.
+		{"medium: scaled", Analysis, 48 * mib, 100, 100, Start{10 * mib, 10}, 19},
 		// 15% of 18 MiB is below the runtime's floor: 4 MiB.
 		{"shrunk since the start: no growth", Analysis, 18 * mib, 50, 100, Start{20 * mib, 0}, 22},
 		// A quarter of 8 MiB is below the runtime's floor, 4 MiB.
