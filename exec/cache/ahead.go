@@ -47,7 +47,7 @@ func newAheadStats(r *fastRecord) *aheadStats {
 func (a *aheadStats) fill(r *fastRecord, d *rootDir) {
 	k := 0
 	for i := range r.slots {
-		if i%64 == 0 && a.stop.Load() {
+		if a.stop.Load() { // a check from now on stats for itself
 			return
 		}
 		a.off[i] = int32(k)

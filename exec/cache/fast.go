@@ -231,17 +231,18 @@ type Preload struct {
 func PreloadRecord(file, root string) *Preload {
 	p := &Preload{file: file, done: make(chan struct{})}
 	crash.Go(func() {
-		p.r, p.st, p.ok = readFastRecord(file)
-		if root == "" || len(p.r.slots) == 0 {
+		r, st, ok := readFastRecord(file)
+		p.r, p.st, p.ok = r, st, ok
+		if root == "" || len(r.slots) == 0 {
 			close(p.done)
 			return
 		}
-		a := newAheadStats(p.r)
-		p.r.ahead = a
-		close(p.done)
+		a := newAheadStats(r)
+		r.ahead = a
+		close(p.done) // p.r is Drop's and Open's from now on
 		d := openRootDir(root)
 		defer d.close()
-		a.fill(p.r, d)
+		a.fill(r, d)
 	})
 	return p
 }
