@@ -335,19 +335,22 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 
 	lockStart := time.Now()
-	if unlock == nil {
+	prepared := unlock != nil // taken and prepared as the build started
+	if !prepared {
 		if unlock, err = lockWorkspace(ctx, paths.LockFile(), env); err != nil {
 			return nil, err
 		}
 		defer unlock()
-		if waited := time.Since(lockStart); waited > lockPollInterval {
-			start = start.Add(waited) // the build's time is not the other build's
-		}
+	}
+	ph.Add("waiting for the workspace lock", lockStart)
+	if waited := time.Since(lockStart); waited > lockPollInterval {
+		start = start.Add(waited) // the build's time is not the other build's
+	}
+	if !prepared {
 		if err := prepareWorkspace(env, paths); err != nil {
 			return nil, err
 		}
 	}
-	ph.Add("waiting for the workspace lock", lockStart)
 	if f.fromStage != "" {
 		if plan, err = startAtStage(env, s.root, plan, f.fromStage, stageInputs); err != nil {
 			return nil, err
