@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 )
@@ -42,8 +43,9 @@ func newAheadStats(r *fastRecord) *aheadStats {
 	return &aheadStats{off: make([]int32, len(r.slots)+1), st: make([]stamp, n), regular: make([]bool, n)}
 }
 
-// fill stats the outputs of r's slots with d, in order, until a.stop is
-// set; the stats of a slot are published (done) once all are taken.
+// fill stats the outputs of r's slots as statFile would (with d, or as
+// absolute paths), in order, until a.stop is set; the stats of a slot are
+// published (done) once all are taken.
 func (a *aheadStats) fill(r *fastRecord, d *rootDir) {
 	k := 0
 	for i := range r.slots {
@@ -54,7 +56,11 @@ func (a *aheadStats) fill(r *fastRecord, d *rootDir) {
 		id := r.slots[i].id
 		for {
 			p, rest, more := strings.Cut(id, "\x00")
-			if st, regular, err := d.stat(p); err == nil {
+			stat := d.stat
+			if filepath.IsAbs(p) {
+				stat = statStamp
+			}
+			if st, regular, err := stat(p); err == nil {
 				a.st[k], a.regular[k] = st, regular
 			}
 			k++
@@ -68,9 +74,10 @@ func (a *aheadStats) fill(r *fastRecord, d *rootDir) {
 	}
 }
 
-// output returns the stat taken ahead of output j (in identity order) of
-// slot i, if there is one and e is the entry loaded in that slot.
-func (r *fastRecord) aheadOutput(i, j int, e *fastEntry) (stamp, bool, bool) {
+// aheadOutput returns the stamp taken ahead of output j (in identity
+// order) of slot i and whether it is a regular file's (false: none, or
+// an error), if there is one and e is the entry loaded in that slot (ok).
+func (r *fastRecord) aheadOutput(i, j int, e *fastEntry) (st stamp, regular, ok bool) {
 	a := r.ahead
 	if a == nil || i < 0 || int64(i) >= a.done.Load() || i >= len(r.loaded) || e != &r.loaded[i] {
 		return stamp{}, false, false

@@ -277,18 +277,17 @@ func (p *Preload) record(file string) *fastRecord {
 	if p.dropped {
 		return loadFastRecord(file)
 	}
+	if p.r.ahead != nil {
+		// The checks begin: each stats for itself what was not
+		// stat'ed ahead yet.
+		p.r.ahead.stop.Store(true)
+	}
 	fi, err := os.Stat(file)
 	switch {
 	case !p.ok && err != nil:
 		return p.r // none then, none now
 	case p.ok && err == nil && stampOf(fi) == p.st:
-		if p.r.ahead != nil {
-			p.r.ahead.stop.Store(true) // the checks begin
-		}
 		return p.r
-	}
-	if p.r != nil && p.r.ahead != nil {
-		p.r.ahead.stop.Store(true)
 	}
 	return loadFastRecord(file)
 }
