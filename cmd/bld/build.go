@@ -252,11 +252,27 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		return nil, err
 	}
 	var readAhead *build.ReadAhead
+	var unlock func() // the workspace lock's, once this build holds it
 	if !f.noBuild {
+		// The workspace lock is taken now when no other bld holds it,
+		// rather than once analysis is done, and the workspace
+		// prepared: then what the build reads ahead includes the stats
+		// of the outputs, which only hold while no other build writes
+		// them (build.StartReadAhead). When another bld holds it, this
+		// one analyzes meanwhile and waits for it below, as before.
+		if unlock, err = tryLockWorkspace(paths.LockFile()); err != nil {
+			return nil, err
+		}
+		if unlock != nil {
+			defer unlock()
+			if err := prepareWorkspace(env, paths); err != nil {
+				return nil, err
+			}
+		}
 		// No collection while the snapshot, the graph and the record
 		// load, the record read while the snapshot loads: at a no-op,
 		// nearly all of it stays live (a build that analyzes lets it go).
-		readAhead = build.StartReadAhead(paths)
+		readAhead = build.StartReadAhead(paths, unlock != nil)
 	}
 	cfg.CC, cfg.CXX = compilersOf(base)
 	var traceFile *os.File
@@ -319,19 +335,21 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 
 	lockStart := time.Now()
-	unlock, err := lockWorkspace(ctx, paths.LockFile(), env)
-	if err != nil {
-		return nil, err
+	prepared := unlock != nil // taken and prepared as the build started
+	if !prepared {
+		if unlock, err = lockWorkspace(ctx, paths.LockFile(), env); err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	ph.Add("waiting for the workspace lock", lockStart)
 	if waited := time.Since(lockStart); waited > lockPollInterval {
 		start = start.Add(waited) // the build's time is not the other build's
 	}
-	if n, err := build.Prepare(paths); err != nil {
-		return nil, err
-	} else if n > 0 {
-		fmt.Fprintf(env.stderr, "bld: killed %d command(s) left running by a build that was killed\n", n)
+	if !prepared {
+		if err := prepareWorkspace(env, paths); err != nil {
+			return nil, err
+		}
 	}
 	if f.fromStage != "" {
 		if plan, err = startAtStage(env, s.root, plan, f.fromStage, stageInputs); err != nil {

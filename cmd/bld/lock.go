@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"bld/cmd/bld/internal/build"
 )
 
 // lockPollInterval is how often a bld waiting for the workspace lock tries
@@ -24,17 +26,9 @@ const lockPollInterval = 50 * time.Millisecond
 func lockWorkspace(ctx context.Context, name string, env *environment) (unlock func(), err error) {
 	said := false
 	for {
-		f, held, err := tryLock(name)
-		if err != nil {
-			return nil, fmt.Errorf("locking the workspace: %w", err)
-		}
-		if held {
-			// Who holds the lock, for the message below; failing to
-			// say so changes nothing else.
-			if err := f.Truncate(0); err == nil {
-				f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-			}
-			return func() { f.Close() }, nil
+		unlock, err := tryLockWorkspace(name)
+		if err != nil || unlock != nil {
+			return unlock, err
 		}
 		if !said {
 			said = true
@@ -52,6 +46,37 @@ func lockWorkspace(ctx context.Context, name string, env *environment) (unlock f
 		case <-time.After(lockPollInterval):
 		}
 	}
+}
+
+// tryLockWorkspace is lockWorkspace without the wait: unlock is nil, with
+// no error, when another bld holds the lock.
+func tryLockWorkspace(name string) (unlock func(), err error) {
+	f, held, err := tryLock(name)
+	if err != nil {
+		return nil, fmt.Errorf("locking the workspace: %w", err)
+	}
+	if !held {
+		return nil, nil
+	}
+	// Who holds the lock, for lockWorkspace's message; failing to say so
+	// changes nothing else.
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() { f.Close() }, nil
+}
+
+// prepareWorkspace is build.Prepare, under the workspace lock, saying how
+// many commands of a killed build it killed.
+func prepareWorkspace(env *environment, paths build.Layout) error {
+	n, err := build.Prepare(paths)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(env.stderr, "bld: killed %d command(s) left running by a build that was killed\n", n)
+	}
+	return nil
 }
 
 // tryLock opens (creating it and its directory if needed) the lock file

@@ -138,6 +138,11 @@ type fastRecord struct {
 	// pieces of it, so it is never written to.
 	data  []byte
 	slots []fastSlot
+	// loaded are the entries parsed from data: slot i held &loaded[i]
+	// (or nothing) when the file was read. ahead, if not nil, are stats
+	// of their outputs taken ahead of the checks.
+	loaded []fastEntry
+	ahead  *aheadStats
 
 	mu sync.Mutex
 	// index maps the identity of each slot to its position, built on the
@@ -184,6 +189,7 @@ func readFastRecord(file string) (r *fastRecord, st stamp, ok bool) {
 	}
 	if ids, entries, err := parseFastRecord(data); err == nil {
 		r.data = data
+		r.loaded = entries
 		r.slots = make([]fastSlot, len(ids))
 		for i := range ids {
 			r.slots[i].id = ids[i]
@@ -213,11 +219,30 @@ type Preload struct {
 // Open, given it in Options.Preload, uses what it read if the file has not
 // changed since (another build may have replaced it meanwhile, before this
 // one took the workspace lock); otherwise Open reads the file again.
-func PreloadRecord(file string) *Preload {
+//
+// With root (the workspace's), it then stats the outputs of the actions
+// the record holds, in the background until Open, for the up-to-date
+// checks to use rather than stat'ing them on the way to the first command
+// (aheadStats). Pass root only when the caller holds the workspace lock
+// from before this call to the end of the build, and no command of an
+// earlier build is left running (build.Prepare killed them): then nothing
+// but the actions of this build writes the outputs, and each action's own
+// are stat'ed before it runs.
+func PreloadRecord(file, root string) *Preload {
 	p := &Preload{file: file, done: make(chan struct{})}
 	crash.Go(func() {
-		defer close(p.done)
-		p.r, p.st, p.ok = readFastRecord(file)
+		r, st, ok := readFastRecord(file)
+		p.r, p.st, p.ok = r, st, ok
+		if root == "" || len(r.slots) == 0 {
+			close(p.done)
+			return
+		}
+		a := newAheadStats(r)
+		r.ahead = a
+		close(p.done) // p.r is Drop's and Open's from now on
+		d := openRootDir(root)
+		defer d.close()
+		a.fill(r, d)
 	})
 	return p
 }
@@ -235,6 +260,9 @@ func (p *Preload) Drop() (had bool) {
 	}
 	<-p.done
 	had = p.r != nil && (len(p.r.slots) > 0 || len(p.r.extra) > 0)
+	if p.r != nil && p.r.ahead != nil {
+		p.r.ahead.stop.Store(true)
+	}
 	p.r, p.ok, p.dropped = nil, false, true
 	return had
 }
@@ -248,6 +276,11 @@ func (p *Preload) record(file string) *fastRecord {
 	<-p.done
 	if p.dropped {
 		return loadFastRecord(file)
+	}
+	if p.r.ahead != nil {
+		// The checks begin: each stats for itself what was not
+		// stat'ed ahead yet.
+		p.r.ahead.stop.Store(true)
 	}
 	fi, err := os.Stat(file)
 	switch {
@@ -413,12 +446,18 @@ func (r *fastRecord) get(id string) *fastEntry { return r.getAt(id, -1) }
 // getAt returns the entry of id, which is likely in slot hint (-1: no
 // idea), nil if none.
 func (r *fastRecord) getAt(id string, hint int) *fastEntry {
+	e, _ := r.getSlotAt(id, hint)
+	return e
+}
+
+// getSlotAt is getAt, which also returns the slot of the entry (-1: none).
+func (r *fastRecord) getSlotAt(id string, hint int) (*fastEntry, int) {
 	if i, ok := r.slot(id, hint); ok {
-		return r.slots[i].e.Load()
+		return r.slots[i].e.Load(), i
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.extra[id]
+	return r.extra[id], -1
 }
 
 func (r *fastRecord) set(id string, e *fastEntry) { r.setAt(id, e, -1) }
@@ -671,7 +710,10 @@ func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, boo
 		slot = aid
 	}
 	id := actionID(a.Outputs)
-	e := c.fast.getAt(id, slot)
+	e, at := c.fast.getSlotAt(id, slot)
+	if gs == nil || !sort.StringsAreSorted(a.Outputs) {
+		at = -1 // the stats taken ahead are in identity order
+	}
 	if e == nil {
 		return "", false
 	}
@@ -737,6 +779,11 @@ func (c *Cache) fastCheck(a *graph.Action, gs *graphState, aid int) (string, boo
 					st, ok = gs.outputStamp(pid, p)
 				} else {
 					source = true
+				}
+			default:
+				var regular bool
+				if st, regular, ok = c.fast.aheadOutput(at, j, e); ok && !regular {
+					return "", false
 				}
 			}
 			if !ok && source && !filepath.IsAbs(p) {

@@ -881,7 +881,7 @@ func TestPreloadRecord(t *testing.T) {
 			if tc.other {
 				pfile += ".other"
 			}
-			p := PreloadRecord(pfile)
+			p := PreloadRecord(pfile, "")
 			<-p.done
 			switch tc.after {
 			case "-":

@@ -533,19 +533,30 @@ func (r *reuser) analyzed(i int32) *Analyzed {
 }
 
 // SourceChecker returns a graph.SourceChecker that answers from the
-// snapshot's reads and diff (the answers Changes just got) and asks
-// isFile about any other path.
+// snapshot's reads and diff (the answers Changes just got, Known) and
+// asks isFile about any other path.
 func (s *Snapshot) SourceChecker(diff *workspace.Diff, isFile func(string) bool) graph.SourceChecker {
+	known := s.Known(diff)
 	return func(p string) bool {
-		if diff != nil {
-			if ok, found := diff.Exists[p]; found {
-				return ok
-			}
-		}
-		if ok, found := s.Reads.Exists[p]; found {
+		if ok, found := known(p); found {
 			return ok
 		}
 		return isFile(p)
+	}
+}
+
+// Known returns the answers Changes just got to the snapshot's questions
+// of existence (IsFile's), diff being its Diff: for a path among them,
+// whether it exists now (found true).
+func (s *Snapshot) Known(diff *workspace.Diff) func(p string) (exists, found bool) {
+	return func(p string) (bool, bool) {
+		if diff != nil {
+			if ok, found := diff.Exists[p]; found {
+				return ok, true
+			}
+		}
+		ok, found := s.Reads.Exists[p]
+		return ok, found
 	}
 }
 

@@ -34,6 +34,9 @@ type View struct {
 	dir     *filestat.Dir
 	mu      sync.Mutex
 	reads   Reads
+	// known, if not nil, answers IsFile for the paths it knows
+	// (UseKnown).
+	known func(rel string) (exists, ok bool)
 }
 
 // Reads are the answers a View gave, in a form that can be saved.
@@ -138,6 +141,14 @@ func (v *View) IsFile(rel string) bool {
 	if asked {
 		return ok
 	}
+	if v.known != nil {
+		if ok, known := v.known(rel); known {
+			v.mu.Lock()
+			v.reads.Exists[rel] = ok
+			v.mu.Unlock()
+			return ok
+		}
+	}
 	v.dirOnce.Do(func() {
 		v.dir = filestat.OpenDir(v.root)
 		runtime.AddCleanup(v, func(d *filestat.Dir) { d.Close() }, v.dir)
@@ -149,6 +160,14 @@ func (v *View) IsFile(rel string) bool {
 	v.mu.Unlock()
 	return ok
 }
+
+// UseKnown has IsFile take the answer of known for each path it knows,
+// as its own, rather than stat'ing it: known gives answers taken earlier
+// in the same build (the analysis snapshot's staleness check stats every
+// path an earlier analysis asked IsFile about; an incremental analysis
+// asks again about those of the packages it analyzes again). It must be
+// called before IsFile is; known must be safe for concurrent use.
+func (v *View) UseKnown(known func(rel string) (exists, ok bool)) { v.known = known }
 
 // Reads returns the answers given so far. The View must not be used any
 // more.

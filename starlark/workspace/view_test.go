@@ -182,6 +182,29 @@ func TestIsFileAsksOnce(t *testing.T) {
 	}
 }
 
+// A View given answers taken earlier in the build (UseKnown) takes them
+// for the paths they know, without asking the file system, and remembers
+// them as its own; it asks about the others.
+func TestIsFileUsesKnown(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, "p/a.c", "p/c.c")
+	v := NewView(root)
+	known := map[string]bool{"p/a.c": false, "p/b.c": true} // as they were: a.c made, b.c removed since
+	v.UseKnown(func(rel string) (bool, bool) {
+		ok, found := known[rel]
+		return ok, found
+	})
+	for rel, want := range map[string]bool{"p/a.c": false, "p/b.c": true, "p/c.c": true, "p/d.c": false} {
+		if got := v.IsFile(rel); got != want {
+			t.Errorf("IsFile(%q) = %v, want %v", rel, got, want)
+		}
+	}
+	want := map[string]bool{"p/a.c": false, "p/b.c": true, "p/c.c": true, "p/d.c": false}
+	if diff := cmp.Diff(want, v.Reads().Exists); diff != "" {
+		t.Errorf("Reads().Exists (-want +got):\n%s", diff)
+	}
+}
+
 // TestParallelCallsEachOnce checks that parallel calls f once for each
 // index, whatever the batch and however many workers that makes.
 func TestParallelCallsEachOnce(t *testing.T) {

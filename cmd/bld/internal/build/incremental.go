@@ -35,6 +35,10 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 		changed[p] = true
 	}
 	loader := req.Loader
+	// The staleness check stat'ed every source the analysis asked about:
+	// the packages analyzed again ask about theirs once more, and get
+	// those answers (one stat of each a build).
+	loader.View().UseKnown(snap.Known(changes.Diff))
 	// The patterns name the same labels in a package that did not change;
 	// each changed package is loaded here for its roots. (It is loaded
 	// even when Patch succeeds: Patch compares the roots of the packages

@@ -100,9 +100,17 @@ type ReadAhead struct {
 	dropped, droppedRecord bool
 }
 
-// StartReadAhead readies a build of the workspace l (see ReadAhead).
-func StartReadAhead(l Layout) *ReadAhead {
-	return &ReadAhead{endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord())}
+// StartReadAhead readies a build of the workspace l (see ReadAhead). With
+// locked, the caller holds the workspace lock (Layout.LockFile) from now
+// to the end of the build and has Prepared the workspace: the stats of
+// the outputs of the actions in the record are then taken ahead too, for
+// the up-to-date checks (cache.PreloadRecord's root).
+func StartReadAhead(l Layout, locked bool) *ReadAhead {
+	root := ""
+	if locked {
+		root = l.Root
+	}
+	return &ReadAhead{endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord(), root)}
 }
 
 // analyzing lets go of what r readied: the build loads and analyzes. It

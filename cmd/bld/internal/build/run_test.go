@@ -75,7 +75,7 @@ func TestReadAheadLetGoByCompleteAnalysis(t *testing.T) {
 	}
 	analyze := func(identity string) (ra *ReadAhead, first *cache.Preload) {
 		t.Helper()
-		ra = StartReadAhead(l)
+		ra = StartReadAhead(l, true)
 		defer ra.endReserve()
 		first = ra.record
 		if _, err := Analyze(context.Background(), testRequest(root, l, pattern, func(r *Request) {
