@@ -61,13 +61,6 @@ import (
 // end the cap does: the peak is about (100+end share) percent of the final
 // live data instead of (100+Share), for more collections in the later
 // part of the phase only.
-//
-// EarlyShare, when not 0, is Share for such a phase (FollowProgress,
-// PercentEarly): the goal while no estimate of its end exists, or while
-// the estimate is so far above what is live (early on, the live data grows
-// fastest) that its cap is past the share. Share's goals there set the
-// phase's peak in some runs, before the end; an early collection marks
-// less than a late one.
 type Policy struct {
 	MinHeadroom uint64
 	MaxHeadroom uint64
@@ -75,7 +68,6 @@ type Policy struct {
 	FloorShare  uint64
 	Share       uint64
 	EndShare    uint64
-	EarlyShare  uint64
 	EndFullAt   uint64
 	MinEndShare uint64
 	MaxPercent  int
@@ -103,7 +95,7 @@ var (
 	// takes 11-12 MiB off for more CPU in a 100,000-target analysis (~7%
 	// quiet, ~13% under load), nothing at 10,000 (MinEndShare rules
 	// there) (docs/benchmarks.md, mem7 and the tenth session's check).
-	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EarlyShare: 60, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
+	Analysis = Policy{MinHeadroom: 16 << 20, Share: 100, EndShare: 25, EndFullAt: 64 << 20, MinEndShare: 15, MaxPercent: 400}
 	// Execution is while actions run, and from the end of a complete
 	// analysis to the plan (the index, the graph's checks, the
 	// snapshot's encoding, which keep much of what they allocate): a
@@ -157,16 +149,6 @@ func (p Policy) Percent(live uint64) int {
 	return max(1, int(min(percent, uint64(p.MaxPercent))))
 }
 
-// PercentEarly is Percent with EarlyShare for Share (Percent without an
-// EarlyShare): the GOGC of a phase followed with a Progress before its
-// end can be estimated (PercentAt).
-func (p Policy) PercentEarly(live uint64) int {
-	if p.EarlyShare > 0 {
-		p.Share = p.EarlyShare
-	}
-	return p.Percent(live)
-}
-
 // estimateStart returns the collection of seen (in the order they ran)
 // that an estimate of the live data at the end of a phase done of total
 // units through its work starts from: the last one at least
@@ -200,15 +182,15 @@ type Start struct {
 const minEstimate = 5
 
 // PercentAt is Percent for a phase done of total units through its work
-// (see Policy.EndShare): PercentEarly(live) without an EndShare or while
-// nothing is known done past start, else at most that and the GOGC whose goal is
+// (see Policy.EndShare): Percent(live) without an EndShare or while
+// nothing is known done past start, else at most the GOGC whose goal is
 // the end share past the live data estimated at the end, and at least the
 // one of minFloor's headroom. The estimate extends the growth of the live
 // data since start to the work not done (no growth if it shrank); the end
 // share is EndShare, or for an estimate below EndFullAt that share of it,
 // at least MinEndShare.
 func (p Policy) PercentAt(live uint64, done, total int, start Start) int {
-	percent := p.PercentEarly(live)
+	percent := p.Percent(live)
 	done = min(done, total)
 	if p.EndShare == 0 || live == 0 || total <= 0 || done-start.Done < total/minEstimate {
 		return percent
@@ -429,9 +411,6 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 			live = samples[0].Value.Uint64()
 			done, total := pr.Get()
 			percent := p.Percent(live)
-			if pr != nil {
-				percent = p.PercentEarly(live)
-			}
 			if pr != nil && !first {
 				if len(seen) == 1 && seen[0].Done == 0 && done == 0 {
 					seen = seen[:0] // the last collection before the work started will do

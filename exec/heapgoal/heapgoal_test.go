@@ -300,8 +300,6 @@ func TestReserveNeverLowers(t *testing.T) {
 // to the work left.
 func TestPercentAt(t *testing.T) {
 	const mib = 1 << 20
-	noEarly := Analysis
-	noEarly.EarlyShare = 0
 	for _, tt := range []struct {
 		name        string
 		p           Policy
@@ -311,20 +309,14 @@ func TestPercentAt(t *testing.T) {
 		want        int
 	}{
 		{"no EndShare: Percent", Execution, 172 * mib, 100, 100, Start{100 * mib, 0}, 13}, // Percent: MaxHeadroom, 24 MiB
-		{"nothing known: PercentEarly", Analysis, 172 * mib, 0, 0, Start{}, 60},
-		{"too little done past the start: PercentEarly", Analysis, 172 * mib, 19, 100, Start{100 * mib, 0}, 60},
+		{"nothing known: Percent", Analysis, 172 * mib, 0, 0, Start{}, 100},
+		{"too little done past the start: Percent", Analysis, 172 * mib, 19, 100, Start{100 * mib, 0}, 100},
 		// 100 MiB live half-way from 30: the end is estimated at 170,
-		// the cap at 212.5, farther than EarlyShare's 60% (and Share's
-		// 100%).
-		{"half-way: EarlyShare", Analysis, 100 * mib, 50, 100, Start{30 * mib, 0}, 60},
-		{"half-way, no EarlyShare: Share", noEarly, 100 * mib, 50, 100, Start{30 * mib, 0}, 100},
+		// the cap at 212.5, farther than Share's 100%.
+		{"half-way: Share", Analysis, 100 * mib, 50, 100, Start{30 * mib, 0}, 100},
 		// 150 MiB live half-way from 100: the end is estimated at 200,
-		// the cap at 250: 100 MiB of headroom, more than EarlyShare's 60%.
-		{"half-way: the cap past EarlyShare", Analysis, 150 * mib, 50, 100, Start{100 * mib, 0}, 60},
-		{"half-way, no EarlyShare: the cap", noEarly, 150 * mib, 50, 100, Start{100 * mib, 0}, 67},
-		// 150 MiB live half-way from 120: the end is estimated at 180,
-		// the cap at 225: 75 MiB of headroom.
-		{"half-way: the cap", Analysis, 150 * mib, 50, 100, Start{120 * mib, 0}, 50},
+		// the cap at 250: 100 MiB of headroom.
+		{"half-way: the cap", Analysis, 150 * mib, 50, 100, Start{100 * mib, 0}, 67},
 		// Est. 160+60*10/90 = 166.7 MiB, cap 208.3: 48.3 MiB of headroom.
 		{"nine tenths", Analysis, 160 * mib, 90, 100, Start{100 * mib, 0}, 30},
 		{"the end: EndShare", Analysis, 172 * mib, 100, 100, Start{100 * mib, 0}, 25},
@@ -340,27 +332,6 @@ func TestPercentAt(t *testing.T) {
 	} {
 		if got := tt.p.PercentAt(tt.live, tt.done, tt.total, tt.start); got != tt.want {
 			t.Errorf("%s: PercentAt(%d MiB, %d, %d, %+v) = %d, want %d", tt.name, tt.live/mib, tt.done, tt.total, tt.start, got, tt.want)
-		}
-	}
-}
-
-// TestPercentEarly: before its end can be estimated, a phase followed
-// with a Progress grows by EarlyShare, with Percent's floor and cap.
-func TestPercentEarly(t *testing.T) {
-	const mib = 1 << 20
-	for _, tt := range []struct {
-		name string
-		p    Policy
-		live uint64
-		want int
-	}{
-		{"no EarlyShare: Share", Policy{MinHeadroom: 16 * mib, Share: 100, MaxPercent: 400}, 100 * mib, 100},
-		{"analysis, 100 MiB: EarlyShare", Analysis, 100 * mib, 60},
-		{"analysis, 8 MiB: the floor", Analysis, 8 * mib, 200},
-		{"MaxPercent", Policy{Share: 100, EarlyShare: 500, MaxPercent: 400}, 100 * mib, 400},
-	} {
-		if got := tt.p.PercentEarly(tt.live); got != tt.want {
-			t.Errorf("%s: PercentEarly(%d MiB) = %d, want %d", tt.name, tt.live/mib, got, tt.want)
 		}
 	}
 }
@@ -398,7 +369,7 @@ func TestFollowProgress(t *testing.T) {
 	garbage := make([]byte, 32<<20) // until the next collection, the goal is past it
 	runtime.KeepAlive(garbage)
 	var pr Progress
-	stop := FollowProgress(Policy{Share: 50, EarlyShare: 40, EndShare: 20, MaxPercent: 400}, &pr)
+	stop := FollowProgress(Policy{Share: 50, EndShare: 20, MaxPercent: 400}, &pr)
 	if got := gogc(); got <= 50 {
 		t.Fatalf("GOGC before a collection = %d, want more than 50 (the heap as it is is the base)", got)
 	}
@@ -415,7 +386,7 @@ func TestFollowProgress(t *testing.T) {
 			t.Errorf("GOGC = %d, want %d", got, want)
 		}
 	}
-	waitFor(40) // EarlyShare: nothing known done
+	waitFor(50) // Share: nothing known done
 	pr.Set(10, 10)
 	waitFor(20) // all done, no growth: the end share of what is live
 	stop()
