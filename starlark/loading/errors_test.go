@@ -73,6 +73,10 @@ var syntaxCases = []struct{ src, want string }{
 	{"x = 1 < 2 < 3\n", "p/BUILD.star:1:11: < does not associate with < (use parens)"},
 	{"load(x)\n", "p/BUILD.star:1:6: first operand of load statement must be a string literal"},
 	{"for x y: pass\n", "p/BUILD.star:1:7: got identifier, want in"},
+	// A file that ends inside brackets: the bracket never closed.
+	{"genrule(name = \"x\", outs = [\"x\"], cmd = \"true\"\n", "p/BUILD.star:1:8: '(' is never closed (the file ends first); add the missing ')'"},
+	{"x = f(1, [2,\n  3\n", "p/BUILD.star:1:10: '[' is never closed (the file ends first); add the missing ']'"},
+	{"x = {'a': (1, 2)\n# c\n", "p/BUILD.star:1:5: '{' is never closed (the file ends first); add the missing '}'"},
 	// Reported at the token's start already.
 	{"x = 1 +\n", "p/BUILD.star:1:8: got newline, want primary expression"},
 	{"x = )\n", "p/BUILD.star:1:5: unexpected ')'"},

@@ -2,6 +2,7 @@ package loading
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -15,9 +16,23 @@ import (
 // it names column 8, past the second 3. Errors reported at the token's
 // start (want primary expression) and scanner errors are left as they are,
 // as is any error whose position is not the end of a token of src.
+//
+// A file that ends inside brackets ("got end of file, want ')'") is
+// reported at the bracket that is never closed, which is where the user
+// has to look, with what to add.
 func syntaxError(err error, src []byte) error {
 	var se syntax.Error
-	if !errors.As(err, &se) || !reportedAtTokenEnd(se.Msg) {
+	if !errors.As(err, &se) {
+		return err
+	}
+	if closer, ok := strings.CutPrefix(se.Msg, "got end of file, want "); ok {
+		if line, col, open, ok := innermostUnclosed(src); ok && closer == "'"+string(closing(open))+"'" {
+			se.Pos.Line, se.Pos.Col = line, col
+			se.Msg = fmt.Sprintf("'%c' is never closed (the file ends first); add the missing %s", open, closer)
+			return se
+		}
+	}
+	if !reportedAtTokenEnd(se.Msg) {
 		return err
 	}
 	line, col, ok := tokenStartBefore(src, se.Pos.Line, se.Pos.Col)
@@ -49,10 +64,66 @@ func reportedAtTokenEnd(msg string) bool {
 
 // tokenStartBefore finds the token of src that ends just before line:col
 // (1-based; columns count runes, as go.starlark.net's do) and returns where
-// it starts. It knows Starlark's tokens well enough to find their
+// it starts.
+func tokenStartBefore(src []byte, line, col int32) (int32, int32, bool) {
+	var foundL, foundC int32
+	found := false
+	scanTokens(src, func(_ byte, startL, startC, endL, endC int32) bool {
+		if endL > line || (endL == line && endC > col) {
+			return false // passed the position without a token ending there
+		}
+		if endL == line && endC == col {
+			foundL, foundC, found = startL, startC, true
+			return false
+		}
+		return true
+	})
+	return foundL, foundC, found
+}
+
+// innermostUnclosed returns where the innermost bracket of src that is
+// never closed starts, and the bracket, if there is one.
+func innermostUnclosed(src []byte) (line, col int32, open byte, ok bool) {
+	type bracket struct {
+		ch   byte
+		l, c int32
+	}
+	var open_ []bracket
+	scanTokens(src, func(ch byte, startL, startC, _, _ int32) bool {
+		switch ch {
+		case '(', '[', '{':
+			open_ = append(open_, bracket{ch, startL, startC})
+		case ')', ']', '}':
+			if len(open_) > 0 {
+				open_ = open_[:len(open_)-1]
+			}
+		}
+		return true
+	})
+	if len(open_) == 0 {
+		return 0, 0, 0, false
+	}
+	b := open_[len(open_)-1]
+	return b.l, b.c, b.ch, true
+}
+
+// closing returns the bracket that closes open.
+func closing(open byte) byte {
+	switch open {
+	case '(':
+		return ')'
+	case '[':
+		return ']'
+	}
+	return '}'
+}
+
+// scanTokens calls visit with the first byte, start and end (1-based; the
+// end is just past the token) of each token of src in order, until visit
+// returns false. It knows Starlark's tokens well enough to find their
 // boundaries: comments, strings (prefixed, triple-quoted, with escapes),
 // names and numbers, operators, and newlines outside brackets.
-func tokenStartBefore(src []byte, line, col int32) (int32, int32, bool) {
+func scanTokens(src []byte, visit func(ch byte, startL, startC, endL, endC int32) bool) {
 	s := string(src)
 	i := 0
 	l, c := int32(1), int32(1)
@@ -70,9 +141,6 @@ func tokenStartBefore(src []byte, line, col int32) (int32, int32, bool) {
 		}
 	}
 	for i < len(s) {
-		if l > line || (l == line && c >= col) {
-			return 0, 0, false // passed the position without a token ending there
-		}
 		ch := s[i]
 		switch {
 		case ch == ' ' || ch == '\t' || ch == '\r':
@@ -102,11 +170,10 @@ func tokenStartBefore(src []byte, line, col int32) (int32, int32, bool) {
 				depth--
 			}
 		}
-		if l == line && c == col {
-			return startL, startC, true
+		if !visit(ch, startL, startC, l, c) {
+			return
 		}
 	}
-	return 0, 0, false
 }
 
 // tokenLen returns the length in bytes of the token at the start of s,
