@@ -88,22 +88,22 @@ func innermostUnclosed(src []byte) (line, col int32, open byte, ok bool) {
 		ch   byte
 		l, c int32
 	}
-	var open_ []bracket
+	var stack []bracket
 	scanTokens(src, func(ch byte, startL, startC, _, _ int32) bool {
 		switch ch {
 		case '(', '[', '{':
-			open_ = append(open_, bracket{ch, startL, startC})
+			stack = append(stack, bracket{ch, startL, startC})
 		case ')', ']', '}':
-			if len(open_) > 0 {
-				open_ = open_[:len(open_)-1]
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
 			}
 		}
 		return true
 	})
-	if len(open_) == 0 {
+	if len(stack) == 0 {
 		return 0, 0, 0, false
 	}
-	b := open_[len(open_)-1]
+	b := stack[len(stack)-1]
 	return b.l, b.c, b.ch, true
 }
 
