@@ -3,6 +3,7 @@ package loading
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -19,27 +20,30 @@ import (
 //
 // A file that ends inside brackets ("got end of file, want ')'") is
 // reported at the bracket that is never closed, which is where the user
-// has to look, with what to add.
+// has to look, with what to add. Other errors of the parser get a hint of
+// what to do (syntaxHint).
 func syntaxError(err error, src []byte) error {
 	var se syntax.Error
 	if !errors.As(err, &se) {
 		return err
 	}
 	if closer, ok := strings.CutPrefix(se.Msg, "got end of file, want "); ok {
-		if line, col, open, ok := innermostUnclosed(src); ok && closer == "'"+string(closing(open))+"'" {
+		if line, col, open, ok := innermostUnclosed(src, maxPos, maxPos); ok && closer == "'"+string(closing(open))+"'" {
 			se.Pos.Line, se.Pos.Col = line, col
 			se.Msg = fmt.Sprintf("'%c' is never closed (the file ends first); add the missing %s", open, closer)
 			return se
 		}
 	}
-	if !reportedAtTokenEnd(se.Msg) {
-		return err
+	if reportedAtTokenEnd(se.Msg) {
+		line, col, ok := tokenStartBefore(src, se.Pos.Line, se.Pos.Col)
+		if !ok {
+			return err
+		}
+		se.Pos.Line, se.Pos.Col = line, col
 	}
-	line, col, ok := tokenStartBefore(src, se.Pos.Line, se.Pos.Col)
-	if !ok {
-		return err
+	if hint := syntaxHint(se.Msg, src, se.Pos.Line, se.Pos.Col); hint != "" {
+		se.Msg += "; " + hint
 	}
-	se.Pos.Line, se.Pos.Col = line, col
 	return se
 }
 
@@ -68,12 +72,12 @@ func reportedAtTokenEnd(msg string) bool {
 func tokenStartBefore(src []byte, line, col int32) (int32, int32, bool) {
 	var foundL, foundC int32
 	found := false
-	scanTokens(src, func(_ byte, startL, startC, endL, endC int32) bool {
-		if endL > line || (endL == line && endC > col) {
+	scanTokens(src, func(t token) bool {
+		if t.endL > line || (t.endL == line && t.endC > col) {
 			return false // passed the position without a token ending there
 		}
-		if endL == line && endC == col {
-			foundL, foundC, found = startL, startC, true
+		if t.endL == line && t.endC == col {
+			foundL, foundC, found = t.startL, t.startC, true
 			return false
 		}
 		return true
@@ -81,18 +85,25 @@ func tokenStartBefore(src []byte, line, col int32) (int32, int32, bool) {
 	return foundL, foundC, found
 }
 
+// maxPos is a line or column past the end of any file.
+const maxPos = math.MaxInt32
+
 // innermostUnclosed returns where the innermost bracket of src that is
-// never closed starts, and the bracket, if there is one.
-func innermostUnclosed(src []byte) (line, col int32, open byte, ok bool) {
+// still open at line:col starts, and the bracket, if there is one. Only
+// tokens that start before line:col count.
+func innermostUnclosed(src []byte, line, col int32) (openL, openC int32, open byte, ok bool) {
 	type bracket struct {
 		ch   byte
 		l, c int32
 	}
 	var stack []bracket
-	scanTokens(src, func(ch byte, startL, startC, _, _ int32) bool {
-		switch ch {
+	scanTokens(src, func(t token) bool {
+		if t.startL > line || t.startL == line && t.startC >= col {
+			return false
+		}
+		switch t.text[0] {
 		case '(', '[', '{':
-			stack = append(stack, bracket{ch, startL, startC})
+			stack = append(stack, bracket{t.text[0], t.startL, t.startC})
 		case ')', ']', '}':
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
@@ -118,12 +129,18 @@ func closing(open byte) byte {
 	return '}'
 }
 
-// scanTokens calls visit with the first byte, start and end (1-based; the
-// end is just past the token) of each token of src in order, until visit
+// A token is one token of a Starlark file: its text and where it starts
+// and ends (1-based lines and columns; the end is just past the token).
+type token struct {
+	text                       string
+	startL, startC, endL, endC int32
+}
+
+// scanTokens calls visit with each token of src in order, until visit
 // returns false. It knows Starlark's tokens well enough to find their
 // boundaries: comments, strings (prefixed, triple-quoted, with escapes),
 // names and numbers, operators, and newlines outside brackets.
-func scanTokens(src []byte, visit func(ch byte, startL, startC, endL, endC int32) bool) {
+func scanTokens(src []byte, visit func(token) bool) {
 	s := string(src)
 	i := 0
 	l, c := int32(1), int32(1)
@@ -160,7 +177,7 @@ func scanTokens(src []byte, visit func(ch byte, startL, startC, endL, endC int32
 			advance(1)
 			continue
 		}
-		startL, startC := l, c
+		startI, startL, startC := i, l, c
 		advance(tokenLen(s[i:]))
 		switch ch {
 		case '(', '[', '{':
@@ -170,7 +187,7 @@ func scanTokens(src []byte, visit func(ch byte, startL, startC, endL, endC int32
 				depth--
 			}
 		}
-		if !visit(ch, startL, startC, l, c) {
+		if !visit(token{s[startI:i], startL, startC, l, c}) {
 			return
 		}
 	}
