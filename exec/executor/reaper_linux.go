@@ -32,7 +32,7 @@ type reaper struct {
 	// mu guards what follows and the fields of the reapings in waits.
 	mu      sync.Mutex
 	closing bool
-	broken  bool // the set cannot be waited on: no command is taken
+	broken  bool // the set cannot be waited on, or is closed: no command is taken
 	next    int32
 	waits   map[int32]*reaping
 }
@@ -97,6 +97,7 @@ func (r *reaper) close() {
 	}
 	r.mu.Lock()
 	r.closing = true
+	r.broken = true // a later wait is the caller's
 	r.mu.Unlock()
 	r.nudge()
 	<-r.ended
@@ -153,6 +154,9 @@ func (r *reaper) wait(p *process, rd int, out io.Writer, buf []byte) (ws syscall
 	return w.ws, &w.ru, nil, true
 }
 
+// loop serves the set until close: it parks in the runtime's poller until
+// the set is readable (or the nearest deadline passes), then handles what
+// epoll_wait(2) gives without blocking.
 func (r *reaper) loop() {
 	defer close(r.ended)
 	f := os.NewFile(uintptr(r.epfd), "|reaper") // non-blocking: in the runtime's poller
