@@ -49,6 +49,8 @@ type runner struct {
 	null int
 	// bufs holds buffers (*[]byte) to read commands' output with.
 	bufs sync.Pool
+	// reaper waits for the commands started here, all on one goroutine.
+	reaper reaper
 }
 
 // newRunner returns the runner of a Run; close it when no command runs.
@@ -68,6 +70,7 @@ func (r *runner) close() {
 		syscall.Close(r.null)
 		r.null = -1
 	}
+	r.reaper.close()
 }
 
 // run runs a's command in the exec root xr, or with the workspace root as
@@ -197,7 +200,11 @@ func (r *runner) run(ctx context.Context, a *graph.Action, prog *program.Program
 			return commandResult{exitCode: -1, err: fmt.Errorf("starting %s: %w", a.Argv[0], err)}
 		}
 		untrack := r.journal.track(p.pid)
-		ws, ru, werr = p.wait(rd, out, *buf)
+		var ok bool
+		ws, ru, werr, ok = r.reaper.wait(p, rd, out, *buf)
+		if !ok {
+			ws, ru, werr = p.wait(rd, out, *buf)
+		}
 		untrack()
 	}
 	if zp == nil {

@@ -23,10 +23,13 @@ import (
 // context switch, which on a build of trivial commands cost more than
 // the fork.
 //
-// Here the command is forked with syscall.ForkExec and CLONE_PIDFD, and
-// the goroutine that waits for it copies its output too: it blocks in
-// poll(2) on the output pipe and the pidfd (readable once the process has
-// ended), as ninja does for all its commands at once; the context kills
+// Here the command is forked with syscall.ForkExec and CLONE_PIDFD. The
+// runner's reaper (reaper_linux.go) waits for it with all the others, as
+// ninja does: one goroutine, parked in the runtime's poller on an epoll set
+// of every command's output pipe and pidfd. Where the reaper cannot take
+// it, wait does the same for this command alone: the goroutine that waits
+// for it copies its output too, blocked in poll(2) on the output pipe and
+// the pidfd (readable once the process has ended); the context kills
 // the command's process group through context.AfterFunc, without a
 // goroutine; stdin is the runner's one /dev/null descriptor. Without a
 // pidfd (Linux before 5.3), wait is os/exec's way: a goroutine copies the

@@ -317,13 +317,24 @@ func TestOutputInterleavedAsWritten(t *testing.T) {
 	}
 }
 
+// Cancelling a Run kills each running command's whole process group, in the
+// sandbox (the zygote's) and without one (--sandbox=off: the reaper's wait).
 func TestCancelKillsProcessGroup(t *testing.T) {
 	t.Parallel()
+	for i, mode := range []sandbox.Mode{sandbox.ModeAuto, sandbox.ModeOff} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			cancelKillsProcessGroup(t, mode, i)
+		})
+	}
+}
+
+func cancelKillsProcessGroup(t *testing.T, mode sandbox.Mode, i int) {
 	root, side := t.TempDir(), t.TempDir()
 	// sh (the child) starts sleep (the grandchild), says so, waits. The
 	// grandchild is found by its command line: in a pid namespace, $! is
 	// not its pid on the host.
-	arg := fmt.Sprintf("30.%d", os.Getpid())
+	arg := fmt.Sprintf("30.%d%d", os.Getpid(), i)
 	a := sh("//p:slow", "sleep "+arg+" & echo started > "+side+"/pid; wait", nil, []string{"bld-out/slow"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -334,7 +345,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 		cancel()
 	}()
 	begin := time.Now()
-	sum, _, err := build(t, ctx, root, []*graph.Action{a}, 1, false, newMemCache())
+	sum, _, err := buildSandboxed(t, ctx, root, []*graph.Action{a}, 1, false, newMemCache(), mode)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want one wrapping context.Canceled", err)
 	}

@@ -428,31 +428,7 @@ func TestNamespaceOutputHeldByDaemon(t *testing.T) {
 	needNamespace(t)
 	for _, daemon := range []bool{false, true} {
 		t.Run(fmt.Sprintf("AllowDaemon=%v", daemon), func(t *testing.T) {
-			root := t.TempDir()
-			pidFile := filepath.Join(t.TempDir(), "pid")
-			// The daemon leaves the group (setsid) and keeps stdout; the
-			// command ends once it has left.
-			a := sh("//p:d", "setsid sh -c 'echo $$ > "+pidFile+".new; mv "+pidFile+".new "+pidFile+"; exec sleep 60' & "+
-				"while [ ! -e "+pidFile+" ]; do sleep 0.01; done; echo printed; echo x > bld-out/o", nil, []string{"bld-out/o"})
-			a.AllowDaemon = daemon
-			t.Cleanup(func() {
-				if b, err := os.ReadFile(pidFile); err == nil {
-					if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 && daemon {
-						syscall.Kill(pid, syscall.SIGKILL)
-					}
-				}
-			})
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			start := time.Now()
-			_, rec, err := buildSandboxed(t, ctx, root, []*graph.Action{a}, 1, false, newMemCache(), sandbox.ModeNamespace)
-			took := time.Since(start)
-			if err != nil {
-				t.Fatal(err, string(rec.results["//p:d"].Output))
-			}
-			if out := string(rec.results["//p:d"].Output); out != "printed\n" {
-				t.Errorf("output %q, want %q", out, "printed\n")
-			}
+			took := buildWithDaemon(t, sandbox.ModeNamespace, daemon)
 			switch {
 			case daemon && (took < waitDelay || took > waitDelay+20*time.Second):
 				t.Errorf("the action took %v with a daemon holding its output, want waitDelay (%v) and a little more", took, waitDelay)
@@ -461,6 +437,42 @@ func TestNamespaceOutputHeldByDaemon(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildWithDaemon runs an action whose command leaves a daemon behind (it
+// leaves the command's group, setsid, and keeps stdout) and ends once the
+// daemon has left, printing "printed"; it checks that the action succeeds
+// with that output, and returns how long the build took. allowDaemon sets
+// the action's AllowDaemon. The daemon is killed at the test's end.
+func buildWithDaemon(t *testing.T, mode sandbox.Mode, allowDaemon bool) time.Duration {
+	t.Helper()
+	root := t.TempDir()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	a := sh("//p:d", "setsid sh -c 'echo $$ > "+pidFile+".new; mv "+pidFile+".new "+pidFile+"; exec sleep 60' & "+
+		"while [ ! -e "+pidFile+" ]; do sleep 0.01; done; echo printed; echo x > bld-out/o", nil, []string{"bld-out/o"})
+	a.AllowDaemon = allowDaemon
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			// Its pid is the host's unless a pid namespace hid it
+			// (and killed it with the command).
+			hostPid := mode == sandbox.ModeOff || allowDaemon
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 && hostPid {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, rec, err := buildSandboxed(t, ctx, root, []*graph.Action{a}, 1, false, newMemCache(), mode)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err, string(rec.results["//p:d"].Output))
+	}
+	if out := string(rec.results["//p:d"].Output); out != "printed\n" {
+		t.Errorf("output %q, want %q", out, "printed\n")
+	}
+	return took
 }
 
 // When the zygote cannot start a command (here, its interpreter is not
