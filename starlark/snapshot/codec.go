@@ -170,92 +170,185 @@ func (h *Head) take(reads *workspace.Reads, index *Index, links *Links) *encoder
 // newEncoder returns an encoder of a section (a snapshot's base or a
 // patch) with room for about n distinct strings (the fields take about 14
 // bytes per distinct string in snapshots of generated rules: 7 MB for
-// 520,000 strings at 100,000 targets).
+// 520,000 strings at 100,000 targets), allocated now, in chunks.
 func newEncoder(n int) *encoder {
-	return &encoder{
-		ids:     make(map[string]uint32, n),
-		strs:    make([]string, 0, n),
-		buf:     make([]byte, headerLen+8, headerLen+8+14*n),
-		emptyID: -1,
+	e := &encoder{ids: make(map[string]uint32, n), emptyID: -1}
+	e.chunks = allocChunks[byte](headerLen+8+14*n, chunkSize)
+	e.buf = e.chunks[0][:headerLen+8]
+	e.strs = allocChunks[string](n, strChunk)
+	return e
+}
+
+// chunkSize is the capacity of a chunk of an encoder's fields, in bytes,
+// and strChunk that of a chunk of its string table, in strings (32 KiB
+// each). An encoder keeps both in chunks rather than in a slice each, so
+// that what it allocates fits in the pages that the collection before it
+// freed. At 100,000 targets, the snapshot is made right after analysis'
+// garbage is collected, with ~120 MB of the heap free in runs of a few
+// pages: one slice of 8 MB fits none of them, so the runtime grew the
+// heap for it, and, to keep its memory near the heap's goal, gave back
+// to the OS as many of those free pages (MADV_DONTNEED, one call a run:
+// ~3,000 calls for the ~55 MB that the snapshot's table, its fields,
+// their growth and the graph's slices took; docs/benchmarks.md, ana15).
+const (
+	chunkSize = 32 << 10
+	strChunk  = chunkSize / int(unsafe.Sizeof(""))
+)
+
+// allocChunks returns empty chunks with room for n elements in all, each
+// with a capacity of size elements (the first one less when n is less).
+func allocChunks[T any](n, size int) [][]T {
+	first := min(max(n, 1), size)
+	chunks := make([][]T, 0, 1+(n-first+size-1)/size)
+	chunks = append(chunks, make([]T, 0, first))
+	for left := n - first; left > 0; left -= size {
+		chunks = append(chunks, make([]T, 0, size))
 	}
+	return chunks
 }
 
 // finish appends the string table to the fields encoded and returns the
 // section: magic, length, checksum, body.
 func (e *encoder) finish(magic string) []byte {
-	fieldsLen := len(e.buf) - headerLen - 8
-	out := slices.Grow(e.buf, 10+5*len(e.strs)+e.strBytes)
-	out = e.appendLengths(out)
-	for _, str := range e.strs {
-		out = append(out, str...)
-	}
-	copy(out, magic)
-	body := out[headerLen:]
-	binary.LittleEndian.PutUint64(body, uint64(fieldsLen))
-	binary.LittleEndian.PutUint64(out[len(magic):], uint64(len(body)))
-	binary.LittleEndian.PutUint32(out[len(magic)+8:], crc32.ChecksumIEEE(body))
+	e.close()
+	crc, n := e.sum()
+	out := make([]byte, headerLen, headerLen+n)
+	putHeader(out, magic, n, crc)
+	e.body(nil, func(p []byte) error {
+		out = append(out, p...)
+		return nil
+	})
 	return out
 }
 
-// appendLengths appends the string table's count and lengths to b.
-func (e *encoder) appendLengths(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(e.strs)))
-	for _, str := range e.strs {
-		b = binary.AppendUvarint(b, uint64(len(str)))
-	}
-	return b
-}
-
 // writeTo writes the section finish returns to w, without making it: the
-// header and fields from the encoder's buffer, the table's lengths from
-// a buffer of their own, then the strings through a small buffer. The
-// checksum is computed before, over the same pieces.
+// header, then the body in runs of up to runSize bytes gathered in a
+// buffer (the fields' chunks, the table's count and lengths, the
+// strings). The checksum is computed before, over the same runs.
 func (e *encoder) writeTo(w io.Writer, magic string) error {
-	fieldsLen := len(e.buf) - headerLen - 8
-	lengths := e.appendLengths(make([]byte, 0, 10+5*len(e.strs)))
-	fields := e.buf[headerLen:]
-	binary.LittleEndian.PutUint64(fields, uint64(fieldsLen))
-	crc := crc32.Update(0, crc32.IEEETable, fields)
-	crc = crc32.Update(crc, crc32.IEEETable, lengths)
-	// The strings are checksummed in runs copied to a buffer: one
-	// Update per string costs more than the copy.
-	const chunk = 256 << 10
-	sbuf := make([]byte, 0, chunk)
-	for _, str := range e.strs {
-		if len(sbuf)+len(str) > chunk && len(sbuf) > 0 {
-			crc = crc32.Update(crc, crc32.IEEETable, sbuf)
-			sbuf = sbuf[:0]
-		}
-		sbuf = append(sbuf, str...)
-	}
-	crc = crc32.Update(crc, crc32.IEEETable, sbuf)
-	copy(e.buf, magic)
-	binary.LittleEndian.PutUint64(e.buf[len(magic):], uint64(len(fields)+len(lengths)+e.strBytes))
-	binary.LittleEndian.PutUint32(e.buf[len(magic)+8:], crc)
-	if _, err := w.Write(e.buf); err != nil {
+	e.close()
+	crc, n := e.sum()
+	var header [headerLen]byte
+	putHeader(header[:], magic, n, crc)
+	if _, err := w.Write(header[:]); err != nil {
 		return err
 	}
-	if _, err := w.Write(lengths); err != nil {
+	return e.body(make([]byte, 0, runSize), func(p []byte) error {
+		_, err := w.Write(p)
 		return err
-	}
-	sbuf = sbuf[:0]
-	for _, str := range e.strs {
-		if len(sbuf)+len(str) > chunk && len(sbuf) > 0 {
-			if _, err := w.Write(sbuf); err != nil {
-				return err
-			}
-			sbuf = sbuf[:0]
-		}
-		sbuf = append(sbuf, str...)
-	}
-	_, err := w.Write(sbuf)
-	return err
+	})
 }
 
+// runSize is the size of the runs in which writeTo checksums and writes
+// a section: one crc32.Update or Write per string costs more than
+// copying them.
+const runSize = 256 << 10
+
+// close ends the fields: it puts buf back in chunks and the fields'
+// length at the start of the body.
+func (e *encoder) close() {
+	e.chunks[e.cur] = e.buf
+	n := -headerLen - 8
+	for _, c := range e.chunks {
+		n += len(c)
+	}
+	binary.LittleEndian.PutUint64(e.chunks[0][headerLen:], uint64(n))
+}
+
+// sum returns the CRC-32 (IEEE) and the length of the body (after close).
+func (e *encoder) sum() (crc uint32, n int) {
+	e.body(make([]byte, 0, runSize), func(p []byte) error {
+		crc = crc32.Update(crc, crc32.IEEETable, p)
+		n += len(p)
+		return nil
+	})
+	return crc, n
+}
+
+// putHeader writes a section's header to h: magic, the body's length n
+// and its checksum crc.
+func putHeader(h []byte, magic string, n int, crc uint32) {
+	copy(h, magic)
+	binary.LittleEndian.PutUint64(h[len(magic):], uint64(n))
+	binary.LittleEndian.PutUint32(h[len(magic)+8:], crc)
+}
+
+// body calls emit with the section's body (after close), in order: the
+// fields' length and the fields, the table's count and lengths, then
+// the strings, in runs gathered in run (up to its capacity; a piece as
+// long as that is emitted alone), or piece by piece when run has no
+// capacity. It returns emit's first error, after which it emits nothing.
+func (e *encoder) body(run []byte, emit func([]byte) error) error {
+	r := runs{buf: run, emit: emit}
+	r.add(e.chunks[0][headerLen:])
+	for _, c := range e.chunks[1:] {
+		r.add(c)
+	}
+	var v [binary.MaxVarintLen64]byte
+	r.add(binary.AppendUvarint(v[:0], uint64(e.nstrs)))
+	for _, c := range e.strs {
+		for _, str := range c {
+			r.add(binary.AppendUvarint(v[:0], uint64(len(str))))
+		}
+	}
+	for _, c := range e.strs {
+		for _, str := range c {
+			r.add(unsafe.Slice(unsafe.StringData(str), len(str)))
+		}
+	}
+	return r.flush()
+}
+
+// runs gathers pieces into runs for emit (encoder.body).
+type runs struct {
+	buf  []byte
+	emit func([]byte) error
+	err  error
+}
+
+// add appends p to the run, emitting the run first if p does not fit,
+// and p alone if it is as long as the run's capacity.
+func (r *runs) add(p []byte) {
+	if r.err != nil || len(p) == 0 {
+		return
+	}
+	if len(r.buf)+len(p) > cap(r.buf) {
+		r.flush()
+		if len(p) >= cap(r.buf) {
+			if r.err == nil {
+				r.err = r.emit(p)
+			}
+			return
+		}
+	}
+	r.buf = append(r.buf, p...)
+}
+
+// flush emits the run, if not empty, and returns the first error.
+func (r *runs) flush() error {
+	if len(r.buf) > 0 && r.err == nil {
+		r.err = r.emit(r.buf)
+	}
+	r.buf = r.buf[:0]
+	return r.err
+}
+
+// An encoder writes a section's fields into chunks, and each distinct
+// string once into a table, also in chunks (chunkSize), writing its
+// index in the table into the fields.
 type encoder struct {
-	buf      []byte
-	ids      map[string]uint32
-	strs     []string
+	// buf is the chunk being written, chunks[cur]: a varint is written
+	// only where it fits whole (room), so that writing one is an append
+	// that never grows buf.
+	buf    []byte
+	chunks [][]byte // the fields' chunks, those after cur empty
+	cur    int
+	ids    map[string]uint32
+	// strs is the table: its chunks before scur full, those after it
+	// empty; nstrs strings of strBytes bytes in all.
+	strs     [][]string
+	scur     int
+	nstrs    int
 	strBytes int
 	// emptyID is the id of "", or -1 before it is met: a quarter of a
 	// snapshot's strings are "" (an action's unset fields), which are
@@ -263,8 +356,44 @@ type encoder struct {
 	emptyID int64
 }
 
-func (e *encoder) uint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
-func (e *encoder) int(v int64)   { e.buf = binary.AppendVarint(e.buf, v) }
+// next moves buf to the next chunk, allocating one when none is left.
+func (e *encoder) next() {
+	e.chunks[e.cur] = e.buf
+	e.cur++
+	if e.cur == len(e.chunks) {
+		e.chunks = append(e.chunks, make([]byte, 0, chunkSize))
+	}
+	e.buf = e.chunks[e.cur]
+}
+
+// room makes buf's free capacity at least a varint's.
+func (e *encoder) room() {
+	if cap(e.buf)-len(e.buf) < binary.MaxVarintLen64 {
+		e.next()
+	}
+}
+
+// bytes appends p to the fields, across chunks if need be.
+func (e *encoder) bytes(p []byte) {
+	for len(p) > 0 {
+		if len(e.buf) == cap(e.buf) {
+			e.next()
+		}
+		n := copy(e.buf[len(e.buf):cap(e.buf)], p)
+		e.buf = e.buf[:len(e.buf)+n]
+		p = p[n:]
+	}
+}
+
+func (e *encoder) uint(v uint64) {
+	e.room()
+	e.buf = binary.AppendUvarint(e.buf, v)
+}
+
+func (e *encoder) int(v int64) {
+	e.room()
+	e.buf = binary.AppendVarint(e.buf, v)
+}
 
 func (e *encoder) bool(b bool) {
 	if b {
@@ -290,9 +419,16 @@ func (e *encoder) str(s string) {
 	}
 	id, ok := e.ids[s]
 	if !ok {
-		id = uint32(len(e.strs))
+		id = uint32(e.nstrs)
 		e.ids[s] = id
-		e.strs = append(e.strs, s)
+		if len(e.strs[e.scur]) == cap(e.strs[e.scur]) {
+			e.scur++
+			if e.scur == len(e.strs) {
+				e.strs = append(e.strs, make([]string, 0, strChunk))
+			}
+		}
+		e.strs[e.scur] = append(e.strs[e.scur], s)
+		e.nstrs++
 		e.strBytes += len(s)
 		if s == "" {
 			e.emptyID = int64(id)
@@ -333,7 +469,7 @@ func (e *encoder) head(s *Snapshot) error {
 	}
 	for _, a := range s.Actions {
 		d := a.FieldsDigest()
-		e.buf = append(e.buf, d[:]...)
+		e.bytes(d[:])
 	}
 	e.strings(s.Goals)
 	return nil
@@ -394,7 +530,7 @@ func (e *encoder) action(a *graph.Action) {
 	e.strings(a.Env)
 	if a.Content() != nil {
 		e.uint(uint64(len(a.Content())))
-		e.buf = append(e.buf, a.Content()...)
+		e.bytes(a.Content())
 	}
 	e.strings(a.Inputs)
 	e.strings(a.Outputs)

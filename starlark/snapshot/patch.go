@@ -272,7 +272,7 @@ func encodePatch(p *patch) ([]byte, error) {
 		e.uint(uint64(i))
 		e.action(a)
 		d := a.FieldsDigest()
-		e.buf = append(e.buf, d[:]...)
+		e.bytes(d[:])
 	}
 	e.uint(uint64(len(p.goals)))
 	for _, i := range slices.Sorted(maps.Keys(p.goals)) {

@@ -148,3 +148,43 @@ func BenchmarkSave(b *testing.B) {
 		})
 	}
 }
+
+// TestEncoderChunks checks that an encoder keeps its fields and its
+// string table in chunks of at most chunkSize bytes (so that they fit in
+// the free pages of a fragmented heap, without growing it), and that a
+// snapshot spread over many chunks, a file's content longer than a chunk
+// among its fields, encodes as it decodes.
+func TestEncoderChunks(t *testing.T) {
+	s := bigSnapshot(t, 5000)
+	content := bytes.Repeat([]byte("0123456789abcdef"), 3*chunkSize/16+5)
+	s.Actions = append(s.Actions, &graph.Action{Owner: "//p:big", Mnemonic: "FileWrite",
+		More: &graph.More{Content: content}, Outputs: []string{"bld-out/p/big"}})
+	s.Goals = append(s.Goals, "bld-out/p/big")
+	s.Links = nil
+	h, err := EncodeHead(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := h.take(s.Reads, s.Index, s.Links)
+	e.close()
+	if len(e.chunks) < 10 || e.nstrs <= strChunk {
+		t.Fatalf("%d chunks of fields, %d strings: the test should span many chunks", len(e.chunks), e.nstrs)
+	}
+	for i, c := range e.chunks {
+		if cap(c) > chunkSize {
+			t.Errorf("fields chunk %d has a capacity of %d bytes, more than %d", i, cap(c), chunkSize)
+		}
+	}
+	for i, c := range e.strs {
+		if cap(c) > strChunk {
+			t.Errorf("string chunk %d has a capacity of %d strings, more than %d", i, cap(c), strChunk)
+		}
+	}
+	back, err := Decode(e.finish(fileMagic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s, back, cmp.AllowUnexported(Index{})); diff != "" {
+		t.Errorf("Encode then Decode (-want +got):\n%s", diff)
+	}
+}
