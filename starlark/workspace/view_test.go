@@ -93,7 +93,7 @@ func TestReadsDiff(t *testing.T) {
 	// existence it checked and found.
 	os.WriteFile(filepath.Join(root, "p/b.h"), []byte("12345"), 0o644)
 	stats := filestat.New(0)
-	if diff := cmp.Diff(want, r.DiffStats(root, stats)); diff != "" {
+	if diff := cmp.Diff(want, r.DiffStats(root, stats, nil)); diff != "" {
 		t.Errorf("DiffStats (-want +got):\n%s", diff)
 	}
 	want5, err := os.Stat(filepath.Join(root, "p/b.h"))
