@@ -125,3 +125,28 @@ func TestPreloadAheadStops(t *testing.T) {
 	}
 	closeCache(t, c)
 }
+
+// PreloadRecordAfter reads nothing before its after channel is closed,
+// then reads as PreloadRecord does.
+func TestPreloadRecordAfter(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	settle(t, c, root, actions)
+	closeCache(t, c)
+	file := filepath.Join(root, "bld-out", ".bld", "actions")
+
+	after := make(chan struct{})
+	p := PreloadRecordAfter(file, root, after)
+	select {
+	case <-p.done:
+		t.Fatal("the record was read before after was closed")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(after)
+	<-p.done
+	if p.r == nil || len(p.r.slots) != len(actions) {
+		t.Errorf("read after after was closed: %v, want a record of %d actions", p.r, len(actions))
+	}
+}

@@ -228,9 +228,17 @@ type Preload struct {
 // earlier build is left running (build.Prepare killed them): then nothing
 // but the actions of this build writes the outputs, and each action's own
 // are stat'ed before it runs.
-func PreloadRecord(file, root string) *Preload {
+func PreloadRecord(file, root string) *Preload { return PreloadRecordAfter(file, root, nil) }
+
+// PreloadRecordAfter is PreloadRecord, reading nothing before after is
+// closed (at once if it is nil): the caller has something more urgent for
+// a core to do first (the build's stats of its sources).
+func PreloadRecordAfter(file, root string, after <-chan struct{}) *Preload {
 	p := &Preload{file: file, done: make(chan struct{})}
 	crash.Go(func() {
+		if after != nil {
+			<-after
+		}
 		r, st, ok := readFastRecord(file)
 		p.r, p.st, p.ok = r, st, ok
 		if root == "" || len(r.slots) == 0 {

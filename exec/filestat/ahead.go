@@ -58,6 +58,10 @@ func StatAhead(root string, list func() []string) *Ahead {
 	return a
 }
 
+// Done is closed once a has stopped: its list is stat'ed, or Take has
+// stopped it.
+func (a *Ahead) Done() <-chan struct{} { return a.done }
+
 // Take stops the stats (the one being taken ends first) and returns those
 // taken: files holds the stat of each path found to be a file (a Set
 // that is the caller's from now on), notFiles each path found not to be

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"bld/exec/store"
 )
@@ -43,7 +44,8 @@ func ReadPaths(file string) []string {
 	if err != nil || !strings.HasPrefix(string(data), pathsHeader) {
 		return nil
 	}
-	rest := string(data[len(pathsHeader):]) // data is not used again
+	// data is never modified: the paths are pieces of it.
+	rest := unsafe.String(unsafe.SliceData(data), len(data))[len(pathsHeader):]
 	if rest == "" || rest[len(rest)-1] != 0 {
 		return nil
 	}

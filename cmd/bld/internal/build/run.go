@@ -117,19 +117,24 @@ type ReadAhead struct {
 // The stats of the source files the snapshot's staleness check asks about
 // are taken from now on too, on a goroutine of their own, whether locked
 // or not (no build writes them): the check takes them (Request.ReadAhead)
-// rather than stat'ing them after the snapshot is decoded.
+// rather than stat'ing them after the snapshot is decoded. The record is
+// read once they are taken (or the check stopped them): they are on the
+// way to the check, while the record is needed only after the analysis,
+// and read beside the snapshot's decoding they left the sources' stats
+// a third of a core (docs/benchmarks.md, incr11).
 func StartReadAhead(l Layout, locked bool) *ReadAhead {
 	root := ""
 	if locked {
 		root = l.Root
 	}
-	r := &ReadAhead{endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord(), root)}
+	r := &ReadAhead{endReserve: ReserveHeap(l)}
 	file := l.AnalysisPaths()
 	r.sources = filestat.StatAhead(l.Root, func() []string {
 		paths := snapshot.ReadPaths(file)
 		r.listed = len(paths) > 0 // read after Take
 		return paths
 	})
+	r.record = cache.PreloadRecordAfter(l.ActionRecord(), root, r.sources.Done())
 	return r
 }
 
