@@ -126,8 +126,8 @@ func TestPreloadAheadStops(t *testing.T) {
 	closeCache(t, c)
 }
 
-// PreloadRecordAfter reads nothing before its after channel is closed,
-// then reads as PreloadRecord does.
+// PreloadRecordAfter reads the record at once, and takes no stats of its
+// outputs before its after channel is closed.
 func TestPreloadRecordAfter(t *testing.T) {
 	dir, root := t.TempDir(), t.TempDir()
 	writeFiles(t, root, sampleFiles)
@@ -139,14 +139,19 @@ func TestPreloadRecordAfter(t *testing.T) {
 
 	after := make(chan struct{})
 	p := PreloadRecordAfter(file, root, after)
-	select {
-	case <-p.done:
-		t.Fatal("the record was read before after was closed")
-	case <-time.After(20 * time.Millisecond):
+	<-p.Read()
+	if p.r == nil || len(p.r.slots) != len(actions) || p.r.ahead == nil {
+		t.Fatalf("read before after was closed: %v, want a record of %d actions to stat ahead", p.r, len(actions))
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := p.r.ahead.done.Load(); n != 0 {
+		t.Errorf("%d slots' outputs stat'ed before after was closed", n)
 	}
 	close(after)
-	<-p.done
-	if p.r == nil || len(p.r.slots) != len(actions) {
-		t.Errorf("read after after was closed: %v, want a record of %d actions", p.r, len(actions))
+	for i := 0; i < 5000 && p.r.ahead.done.Load() < int64(len(actions)); i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if n := p.r.ahead.done.Load(); n != int64(len(actions)) {
+		t.Errorf("after after was closed, %d of %d slots' outputs stat'ed", n, len(actions))
 	}
 }

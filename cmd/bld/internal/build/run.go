@@ -117,11 +117,11 @@ type ReadAhead struct {
 // The stats of the source files the snapshot's staleness check asks about
 // are taken from now on too, on a goroutine of their own, whether locked
 // or not (no build writes them): the check takes them (Request.ReadAhead)
-// rather than stat'ing them after the snapshot is decoded. The record is
-// read once they are taken (or the check stopped them): they are on the
-// way to the check, while the record is needed only after the analysis,
-// and read beside the snapshot's decoding they left the sources' stats
-// a third of a core (docs/benchmarks.md, incr11).
+// rather than stat'ing them after the snapshot is decoded. One goroutine
+// reads the record, then stats the sources, then the outputs, while this
+// one decodes the snapshot: each is needed in that order (a no-op opens
+// the cache right after the check), and three at once on two cores made
+// an edit no faster (docs/benchmarks.md, incr11).
 func StartReadAhead(l Layout, locked bool) *ReadAhead {
 	root := ""
 	if locked {
@@ -129,12 +129,16 @@ func StartReadAhead(l Layout, locked bool) *ReadAhead {
 	}
 	r := &ReadAhead{endReserve: ReserveHeap(l)}
 	file := l.AnalysisPaths()
+	started := make(chan struct{}) // r.record is set
 	r.sources = filestat.StatAhead(l.Root, func() []string {
+		<-started
+		<-r.record.Read()
 		paths := snapshot.ReadPaths(file)
 		r.listed = len(paths) > 0 // read after Take
 		return paths
 	})
 	r.record = cache.PreloadRecordAfter(l.ActionRecord(), root, r.sources.Done())
+	close(started)
 	return r
 }
 
