@@ -66,7 +66,8 @@ func (a *Ahead) Done() <-chan struct{} { return a.done }
 // taken: files holds the stat of each path found to be a file (a Set
 // that is the caller's from now on), notFiles each path found not to be
 // one (missing, a directory, or a stat that failed). Both are nil when no
-// list was found, and for a nil *Ahead. A later Take returns the same.
+// list was found or Take came before the first stat, and for a nil
+// *Ahead. A later Take returns the same.
 func (a *Ahead) Take() (files *Set, notFiles map[string]bool) {
 	if a == nil {
 		return nil, nil
