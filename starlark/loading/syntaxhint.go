@@ -16,8 +16,12 @@ func syntaxHint(msg string, src []byte, line, col int32) string {
 		// x = f(1)): the scanner's error for a bracket that closes nothing.
 		return "it closes no open bracket: remove it"
 	}
-	got, want, ok := strings.Cut(strings.TrimPrefix(msg, "got "), ", want ")
-	if !ok || !strings.HasPrefix(msg, "got ") {
+	rest, ok := strings.CutPrefix(msg, "got ")
+	if !ok {
+		return ""
+	}
+	got, want, ok := strings.Cut(rest, ", want ")
+	if !ok {
 		return ""
 	}
 	prev, havePrev := tokenBefore(src, line, col)
@@ -29,7 +33,7 @@ func syntaxHint(msg string, src []byte, line, col int32) string {
 		}
 	case want == "','" && havePrev:
 		// genrule(name = "a" outs = []): a comma missing between arguments.
-		return fmt.Sprintf("add a ',' after %s (%d:%d)", quoteToken(prev.text), prev.startL, prev.startC)
+		return "add a ',' after " + prev.named()
 	case isCloser(want) && havePrev:
 		// [1 2]: a comma missing between items, or the bracket never closed.
 		// After an open bracket or a comma, only the closing bracket fits.
@@ -37,15 +41,14 @@ func syntaxHint(msg string, src []byte, line, col int32) string {
 		switch {
 		case !ok:
 			return ""
-		case strings.ContainsAny(prev.text, "([{,") && len(prev.text) == 1:
+		case len(prev.text) == 1 && strings.Contains("([{,", prev.text):
 			return fmt.Sprintf("add a %s to close the '%c' at %d:%d", want, open, l, c)
 		}
-		return fmt.Sprintf("add a ',' after %s (%d:%d), or a %s to close the '%c' at %d:%d",
-			quoteToken(prev.text), prev.startL, prev.startC, want, open, l, c)
+		return fmt.Sprintf("add a ',' after %s, or a %s to close the '%c' at %d:%d", prev.named(), want, open, l, c)
 	case want == "':'" && got == "newline":
 		return fmt.Sprintf("add a ':' at the end of line %d", line)
 	case want == "':'" && havePrev:
-		return fmt.Sprintf("add a ':' after %s (%d:%d)", quoteToken(prev.text), prev.startL, prev.startC)
+		return "add a ':' after " + prev.named()
 	case want == "primary expression":
 		return "a value is missing here"
 	case want == "indent":
@@ -87,6 +90,12 @@ func isCloser(s string) bool {
 func isStringToken(text string) bool {
 	text = strings.TrimLeft(text, "rbRB")
 	return strings.HasPrefix(text, "'") || strings.HasPrefix(text, `"`)
+}
+
+// named returns the token as a hint names it: its text (quoteToken) and
+// where it starts, as "'1' (1:6)".
+func (t token) named() string {
+	return fmt.Sprintf("%s (%d:%d)", quoteToken(t.text), t.startL, t.startC)
 }
 
 // quoteToken returns text as a hint shows it: a string literal as it is
