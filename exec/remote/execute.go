@@ -28,7 +28,7 @@ import (
 // RESOURCE_EXHAUSTED), so IsUnavailable holds for those only.
 type ActionError struct {
 	Action   digest.Digest
-	Code     codes.Code
+	Code     Code
 	Message  string // the server's words
 	Response *repb.ExecuteResponse
 }
@@ -39,7 +39,7 @@ func (e *ActionError) Error() string {
 
 func (e *ActionError) Unwrap() error {
 	switch e.Code {
-	case codes.Unavailable, codes.ResourceExhausted:
+	case CodeUnavailable, CodeResourceExhausted:
 		return ErrUnavailable
 	}
 	return nil
@@ -206,7 +206,7 @@ func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *repb.Exe
 		if resp.GetMessage() != "" && !strings.Contains(msg, resp.GetMessage()) {
 			msg += " (" + resp.GetMessage() + ")"
 		}
-		return resp, &ActionError{Action: action, Code: st.Code(), Message: msg, Response: resp}, false
+		return resp, &ActionError{Action: action, Code: Code(st.Code()), Message: msg, Response: resp}, false
 	}
 	if resp.GetResult() == nil {
 		return resp, fmt.Errorf("remote %s: Execute %s: the response has no result", c.target, action.Short()), false

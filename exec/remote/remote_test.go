@@ -401,7 +401,7 @@ func TestExecute(t *testing.T) {
 	act2, _ := action(t, c, `sleep 5`, nil, 200*time.Millisecond, false)
 	resp, err = c.Execute(context.Background(), act2, false)
 	var ae *ActionError
-	if !errors.As(err, &ae) || ae.Code != codes.DeadlineExceeded || resp == nil || IsUnavailable(err) {
+	if !errors.As(err, &ae) || ae.Code != CodeDeadlineExceeded || resp == nil || IsUnavailable(err) {
 		t.Errorf("timeout: %v (%T), resp %v", err, err, resp)
 	}
 }

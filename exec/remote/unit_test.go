@@ -274,8 +274,8 @@ func TestIsUnavailable(t *testing.T) {
 		{context.Canceled, false},
 		{fmt.Errorf("a: %w", context.DeadlineExceeded), true},
 		{fmt.Errorf("x: %w", ErrUnavailable), true},
-		{&ActionError{Code: codes.DeadlineExceeded}, false},
-		{&ActionError{Code: codes.Unavailable}, true},
+		{&ActionError{Code: CodeDeadlineExceeded}, false},
+		{&ActionError{Code: CodeUnavailable}, true},
 		{errors.New("other"), false},
 	} {
 		if got := IsUnavailable(tc.err); got != tc.want {
@@ -442,5 +442,15 @@ func TestEmptyBlobNoRPC(t *testing.T) {
 	}
 	if _, err := c.ReadBlob(context.Background(), digest.Digest{Hash: strings.Repeat("0", 64)}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("size 0 with another hash: %v", err)
+	}
+}
+
+// TestCodeNames: remote.Code prints as gRPC's codes do, so messages read
+// the same in bld (which does not link gRPC) and in bld-remote.
+func TestCodeNames(t *testing.T) {
+	for c := uint32(0); c <= 17; c++ {
+		if got, want := Code(c).String(), codes.Code(c).String(); got != want {
+			t.Errorf("Code(%d) = %q, gRPC says %q", c, got, want)
+		}
 	}
 }

@@ -42,7 +42,6 @@ import (
 	"sync/atomic"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"bld/exec/digest"
@@ -254,7 +253,7 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 		// The service ran it, or tried to, and says why it failed:
 		// a timeout, a command the worker cannot start.
 		r.opts.Client.WriteOutput(ctx, ae.Response.GetResult(), output) // what it printed, if anything
-		if ae.Code == codes.DeadlineExceeded {
+		if ae.Code == remote.CodeDeadlineExceeded {
 			return res, &actionFailure{fmt.Errorf("timed out after %v (on the remote executor)", a.Timeout())}
 		}
 		return res, &actionFailure{fmt.Errorf("the remote executor could not run it: %s: %s", ae.Code, ae.Message)}
