@@ -346,7 +346,7 @@ func (c *Cache) writeRemoteOutput(ctx context.Context, t *remoteTier, of *output
 
 // download writes the blob d of the remote CAS to abs, verified, through
 // the staging directory, so that abs never holds part of it.
-func (c *Cache) download(ctx context.Context, client *remote.Client, d digest.Digest, abs string, perm fs.FileMode) error {
+func (c *Cache) download(ctx context.Context, client remote.Service, d digest.Digest, abs string, perm fs.FileMode) error {
 	if err := os.MkdirAll(c.stagingDir, 0o755); err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ const remoteUploads = 4
 
 // remoteTier is the state of the remote cache for one Cache.
 type remoteTier struct {
-	client   *remote.Client
+	client   remote.Service
 	upload   bool
 	executes bool // the client runs actions too (Options.RemoteExecutes)
 	warn     func(string)
@@ -89,7 +89,7 @@ type remoteTier struct {
 // newRemoteTier returns the tier of client. Results are uploaded when
 // upload is asked for and the server lets clients write its action cache
 // (a read-only cache is no failure: it is only read).
-func newRemoteTier(client *remote.Client, upload, executes bool, warn func(string)) *remoteTier {
+func newRemoteTier(client remote.Service, upload, executes bool, warn func(string)) *remoteTier {
 	return &remoteTier{client: client, upload: upload && client.CanUpdateActionCache(), executes: executes, warn: warn, slots: make(chan struct{}, remoteUploads)}
 }
 

@@ -72,8 +72,8 @@ type Outputs interface {
 // Options configure a Runner.
 type Options struct {
 	// Client is the connection to the remote executor; it must be able to
-	// execute (remote.Client.CanExecute).
-	Client *remote.Client
+	// execute (CanExecute).
+	Client remote.Service
 	// Root is the absolute workspace root: input files are read and
 	// outputs written under it.
 	Root   string
