@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"bld/exec/remote"
+	"bld/exec/remote/grpcclient"
 	"bld/exec/remote/pipe"
 )
 
@@ -28,9 +29,9 @@ func main() {
 	// bld closes its input; the signal itself is bld's to handle.
 	signal.Ignore(os.Interrupt)
 	dial := func(ctx context.Context, cfg remote.Config) (remote.Service, error) {
-		return remote.Dial(ctx, cfg)
+		return grpcclient.Dial(ctx, cfg)
 	}
-	if err := pipe.Serve(context.Background(), bufio.NewReaderSize(os.Stdin, 64<<10), os.Stdout, dial); err != nil {
+	if err := pipe.Serve(context.Background(), bufio.NewReaderSize(os.Stdin, 64<<10), os.Stdout, dial, grpcclient.IsUnavailable); err != nil {
 		fmt.Fprintln(os.Stderr, "bld-remote:", err)
 		os.Exit(1)
 	}

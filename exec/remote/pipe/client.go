@@ -115,7 +115,7 @@ func (c *Client) read(r io.Reader) {
 	c.mu.Lock()
 	c.broken = c.gone(err)
 	for id, ch := range c.pending {
-		ch <- response{ID: id, Final: true, Err: toWire(c.broken)}
+		ch <- response{ID: id, Final: true, Err: toWire(c.broken, nil)}
 		delete(c.pending, id)
 	}
 	c.mu.Unlock()

@@ -148,7 +148,7 @@ func connect(t *testing.T, f *fake) (*Client, <-chan error) {
 				return nil, fmt.Errorf("dial %s: %w", cfg.Target, remote.ErrUnavailable)
 			}
 			return f, nil
-		})
+		}, nil)
 		fromServer.Close()
 		served <- err
 	}()

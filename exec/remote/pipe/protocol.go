@@ -119,7 +119,7 @@ type wireActionError struct {
 }
 
 // sentinels are the errors classified by name across the pipe. Unavailable
-// also stands for whatever remote.IsUnavailable says of the error on
+// also stands for whatever Serve's classifier says of the error on
 // bld-remote's side (a gRPC status, a network error).
 var sentinels = []struct {
 	name string
@@ -132,14 +132,18 @@ var sentinels = []struct {
 	{"unavailable", remote.ErrUnavailable},
 }
 
-// toWire describes err for the other side.
-func toWire(err error) *wireError {
+// toWire describes err for the other side; unavailable says whether err
+// is unavailability (remote.IsUnavailable when nil).
+func toWire(err error, unavailable func(error) bool) *wireError {
 	if err == nil {
 		return nil
 	}
+	if unavailable == nil {
+		unavailable = remote.IsUnavailable
+	}
 	w := &wireError{Message: err.Error()}
 	for _, s := range sentinels {
-		if errors.Is(err, s.err) || (s.err == remote.ErrUnavailable && remote.IsUnavailable(err)) {
+		if errors.Is(err, s.err) || (s.err == remote.ErrUnavailable && unavailable(err)) {
 			w.Is = append(w.Is, s.name)
 		}
 	}

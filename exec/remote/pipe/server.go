@@ -19,8 +19,10 @@ type Dialer func(ctx context.Context, cfg remote.Config) (remote.Service, error)
 // the service dial returns for the first request, until r ends or ctx is
 // cancelled; then it cancels the calls under way, waits for them, closes
 // the service and returns nil (or why r broke). Requests run concurrently.
-func Serve(ctx context.Context, r io.Reader, w io.Writer, dial Dialer) error {
-	s := &server{w: w, dial: dial, calls: map[uint64]context.CancelFunc{}}
+// unavailable classifies the service's errors for the other side's
+// remote.IsUnavailable (grpcclient.IsUnavailable, which reads gRPC codes).
+func Serve(ctx context.Context, r io.Reader, w io.Writer, dial Dialer, unavailable func(error) bool) error {
+	s := &server{w: w, dial: dial, unavailable: unavailable, calls: map[uint64]context.CancelFunc{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var err error
@@ -66,7 +68,8 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, dial Dialer) error {
 
 // server is Serve's state.
 type server struct {
-	dial Dialer
+	dial        Dialer
+	unavailable func(error) bool
 
 	wmu sync.Mutex // serializes frames on w
 	w   io.Writer
@@ -106,7 +109,7 @@ func (s *server) answer(ctx context.Context, req request) {
 	default:
 		err = s.call(ctx, svc, req, &resp)
 	}
-	resp.Err = toWire(err)
+	resp.Err = toWire(err, s.unavailable)
 	s.send(resp)
 }
 
@@ -159,6 +162,20 @@ func (s *server) call(ctx context.Context, svc remote.Service, req request, resp
 		err = fmt.Errorf("unknown operation %q", req.Op)
 	}
 	return err
+}
+
+// InProcess serves the service dial returns in this process, through a
+// pair of pipes, and returns a client of it: bld's and bld-remote's code
+// path without a second program (for tests of what uses a Service).
+// Closing the client ends the serving goroutine.
+func InProcess(ctx context.Context, cfg remote.Config, dial Dialer, unavailable func(error) bool) (*Client, error) {
+	toServer, fromClient := io.Pipe()
+	toClient, fromServer := io.Pipe()
+	crash.Go(func() {
+		Serve(context.Background(), toServer, fromServer, dial, unavailable)
+		fromServer.Close()
+	})
+	return Connect(ctx, fromClient, toClient, cfg)
 }
 
 // A chunkWriter sends what is written to it in chunks of chunkSize.

@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
+	"bld/exec/remote"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/grpc/codes"
@@ -32,7 +33,7 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 	})
 	if statusCode(err) == codes.NotFound {
 		c.stats.misses.Add(1)
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+		return nil, fmt.Errorf("%w: %w", remote.ErrNotFound, err)
 	}
 	if err != nil {
 		return nil, err

@@ -1,11 +1,13 @@
-package remote
+package grpcclient
 
 import (
-	"bld/exec/crash"
 	"context"
 	"fmt"
 	"os"
 	"sync"
+
+	"bld/exec/crash"
+	"bld/exec/remote"
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
@@ -24,15 +26,6 @@ const findMissingChunk = 10000
 
 // parallelism bounds the batch and stream RPCs one call runs at once.
 const parallelism = 8
-
-// A Blob is content to upload: Data, or when Data is nil and Path is set,
-// the content of the file Path (read when sent, streamed when big). Digest
-// is trusted to be the content's, as the caller computed it.
-type Blob struct {
-	Digest digest.Digest
-	Data   []byte
-	Path   string
-}
 
 // isEmpty reports whether d is the empty blob's, which every CAS has
 // without being told.
@@ -86,8 +79,8 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 // overhead, and through ByteStream Write, chunked, when one blob alone
 // would not fit. It returns the number of content bytes sent. Every
 // per-blob status is checked; transient ones are retried.
-func (c *Client) Upload(ctx context.Context, blobs []Blob) (sent int64, err error) {
-	byDigest := make(map[digest.Digest]Blob, len(blobs))
+func (c *Client) Upload(ctx context.Context, blobs []remote.Blob) (sent int64, err error) {
+	byDigest := make(map[digest.Digest]remote.Blob, len(blobs))
 	var ds []digest.Digest
 	for _, b := range blobs {
 		if isEmpty(b.Digest) {
@@ -115,7 +108,7 @@ func (c *Client) Upload(ctx context.Context, blobs []Blob) (sent int64, err erro
 	var total sentCounter
 	var jobs []func(context.Context) error
 	for _, idx := range batches {
-		bs := make([]Blob, len(idx))
+		bs := make([]remote.Blob, len(idx))
 		for j, i := range idx {
 			bs[j] = byDigest[missing[i]]
 		}
@@ -147,7 +140,7 @@ func (s *sentCounter) get() int64  { s.mu.Lock(); defer s.mu.Unlock(); return s.
 
 // blobData returns b's content, reading its file if need be, and checks
 // that its size is the digest's.
-func blobData(b Blob) ([]byte, error) {
+func blobData(b remote.Blob) ([]byte, error) {
 	data := b.Data
 	if data == nil {
 		var err error
@@ -168,7 +161,7 @@ func blobData(b Blob) ([]byte, error) {
 
 // uploadBatch sends blobs in one BatchUpdateBlobs request, retrying the
 // blobs whose status is transient.
-func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
+func (c *Client) uploadBatch(ctx context.Context, blobs []remote.Blob) (int64, error) {
 	pending := make(map[digest.Digest]*repb.BatchUpdateBlobsRequest_Request, len(blobs))
 	var reqs []*repb.BatchUpdateBlobsRequest_Request
 	for _, b := range blobs {
@@ -356,7 +349,7 @@ func (c *Client) ReadBlobs(ctx context.Context, ds []digest.Digest) (map[digest.
 		}
 		if isEmpty(d) {
 			if d.Hash != digest.Empty.Hash {
-				return nil, fmt.Errorf("remote read of %s: %w", d.Short(), ErrCorrupt)
+				return nil, fmt.Errorf("remote read of %s: %w", d.Short(), remote.ErrCorrupt)
 			}
 			out[d] = []byte{}
 			continue
@@ -428,7 +421,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 			}
 			if err := blobStatus(r.GetStatus()); err != nil {
 				if gstatus.Code(err) == codes.NotFound {
-					return fmt.Errorf("blob %s: %w: %w", d.Short(), ErrNotFound, err)
+					return fmt.Errorf("blob %s: %w: %w", d.Short(), remote.ErrNotFound, err)
 				}
 				err = fmt.Errorf("blob %s: %w", d.Short(), err)
 				if !retryable(ctx, err) {
@@ -464,7 +457,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 // verify checks that data is the content of d.
 func verify(d digest.Digest, data []byte) error {
 	if got := digest.OfBytes(data); got != d {
-		return fmt.Errorf("blob %s: %w (got %s)", d.Short(), ErrCorrupt, got.Short())
+		return fmt.Errorf("blob %s: %w (got %s)", d.Short(), remote.ErrCorrupt, got.Short())
 	}
 	return nil
 }
