@@ -2,8 +2,10 @@
 // remote cache (CAS and action cache) and remote execution on the services
 // that speak it (Buildbarn, BuildBuddy, NativeLink, bazel-remote).
 //
-// It is a leaf library: it knows digests (bld/exec/digest) and the
-// generated REAPI types, and nothing of bld's graph or local cache.
+// It is a leaf library: it knows digests (bld/exec/digest), bld's REAPI
+// messages (bld/exec/reapi), which its API takes and returns, and the
+// generated REAPI types its RPCs use (convert.go converts at that
+// boundary), and nothing of bld's graph or local cache.
 //
 // # Contracts
 //
