@@ -132,7 +132,7 @@ func (e *encoder) platform(num protowire.Number, props []Property) {
 	}
 	e.header(num, platformSize(props))
 	for _, p := range props {
-		e.header(fieldPlatformProperties, strSize(fieldPropertyName, p.Name)+strSize(fieldPropertyValue, p.Value))
+		e.header(fieldPlatformProperties, p.size())
 		e.str(fieldPropertyName, p.Name, "platform property name")
 		e.str(fieldPropertyValue, p.Value, "platform property value")
 	}
@@ -172,9 +172,14 @@ func digestSize(d digest.Digest) int {
 func platformSize(props []Property) int {
 	n := 0
 	for _, p := range props {
-		n += elemSize(fieldPlatformProperties, strSize(fieldPropertyName, p.Name)+strSize(fieldPropertyValue, p.Value))
+		n += elemSize(fieldPlatformProperties, p.size())
 	}
 	return n
+}
+
+// size is the size of the fields of p's message.
+func (p Property) size() int {
+	return strSize(fieldPropertyName, p.Name) + strSize(fieldPropertyValue, p.Value)
 }
 
 // size is the size of c's encoding.
@@ -224,9 +229,11 @@ func (c *Command) AppendWire(b []byte) ([]byte, error) {
 }
 
 // duration returns the seconds and nanoseconds of a
-// google.protobuf.Duration of d, as durationpb.New does.
-func duration(d time.Duration) (seconds int64, nanos int32) {
-	return int64(d / time.Second), int32(d % time.Second)
+// google.protobuf.Duration of d, as durationpb.New does, and the size of
+// the message's fields.
+func duration(d time.Duration) (seconds int64, nanos int32, size int) {
+	seconds, nanos = int64(d/time.Second), int32(d%time.Second)
+	return seconds, nanos, varintSize(fieldDurationSeconds, uint64(seconds)) + varintSize(fieldDurationNanos, uint64(nanos))
 }
 
 // size is the size of a's encoding.
@@ -234,8 +241,8 @@ func (a *Action) size() int {
 	n := elemSize(fieldActionCommandDigest, digestSize(a.CommandDigest)) +
 		elemSize(fieldActionInputRootDigest, digestSize(a.InputRootDigest))
 	if a.Timeout != 0 {
-		s, ns := duration(a.Timeout)
-		n += elemSize(fieldActionTimeout, varintSize(fieldDurationSeconds, uint64(s))+varintSize(fieldDurationNanos, uint64(ns)))
+		_, _, size := duration(a.Timeout)
+		n += elemSize(fieldActionTimeout, size)
 	}
 	if a.DoNotCache {
 		n += varintSize(fieldActionDoNotCache, 1)
@@ -253,8 +260,8 @@ func (a *Action) AppendWire(b []byte) ([]byte, error) {
 	e.digest(fieldActionCommandDigest, a.CommandDigest)
 	e.digest(fieldActionInputRootDigest, a.InputRootDigest)
 	if a.Timeout != 0 {
-		s, ns := duration(a.Timeout)
-		e.header(fieldActionTimeout, varintSize(fieldDurationSeconds, uint64(s))+varintSize(fieldDurationNanos, uint64(ns)))
+		s, ns, size := duration(a.Timeout)
+		e.header(fieldActionTimeout, size)
 		e.varint(fieldDurationSeconds, uint64(s))
 		e.varint(fieldDurationNanos, uint64(ns))
 	}
