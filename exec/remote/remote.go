@@ -151,6 +151,10 @@ func (e *ActionError) Error() string {
 	return fmt.Sprintf("remote execution of action %s: %s: %s", e.Action.Short(), e.Code, e.Message)
 }
 
+// TimedOut reports whether the action ran out of its time on the server
+// (DEADLINE_EXCEEDED).
+func (e *ActionError) TimedOut() bool { return e.Code == CodeDeadlineExceeded }
+
 func (e *ActionError) Unwrap() error {
 	switch e.Code {
 	case CodeUnavailable, CodeResourceExhausted:

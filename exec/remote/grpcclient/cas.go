@@ -10,7 +10,6 @@ import (
 	"bld/exec/remote"
 
 	"bld/exec/digest"
-	"bld/exec/reapi"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -41,7 +40,7 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 			continue
 		}
 		seen[d] = true
-		ask = append(ask, reapi.DigestToProto(d))
+		ask = append(ask, digestToProto(d))
 	}
 	missing := make(map[digest.Digest]bool)
 	for len(ask) > 0 {
@@ -60,7 +59,7 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 			return nil, err
 		}
 		for _, d := range resp.GetMissingBlobDigests() {
-			missing[reapi.DigestFromProto(d)] = true
+			missing[digestFromProto(d)] = true
 		}
 	}
 	var out []digest.Digest
@@ -169,7 +168,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []remote.Blob) (int64, e
 		if err != nil {
 			return 0, err
 		}
-		r := &repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(b.Digest), Data: data}
+		r := &repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(b.Digest), Data: data}
 		pending[b.Digest] = r
 		reqs = append(reqs, r)
 	}
@@ -184,7 +183,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []remote.Blob) (int64, e
 		var again []*repb.BatchUpdateBlobsRequest_Request
 		var transient, permanent error
 		for _, r := range resp.GetResponses() {
-			d := reapi.DigestFromProto(r.GetDigest())
+			d := digestFromProto(r.GetDigest())
 			req, ok := pending[d]
 			if !ok {
 				continue
@@ -211,7 +210,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []remote.Blob) (int64, e
 			// The server answered nothing for some blobs: send them again.
 			again = again[:0]
 			for _, r := range reqs {
-				if _, ok := pending[reapi.DigestFromProto(r.Digest)]; ok {
+				if _, ok := pending[digestFromProto(r.Digest)]; ok {
 					again = append(again, r)
 				}
 			}
@@ -242,7 +241,7 @@ func updateBase(instance string) int64 {
 // BatchUpdateBlobsRequest: the field's tag and length, the digest, and the
 // data with its tag and length.
 func updateEntrySize(d digest.Digest) int64 {
-	inner := int64(proto.Size(&repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(d)}))
+	inner := int64(proto.Size(&repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(d)}))
 	if d.Size > 0 {
 		inner += int64(protowire.SizeTag(2)) + int64(protowire.SizeBytes(int(d.Size)))
 	}
@@ -407,7 +406,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 		defer cancel()
 		pbs := make([]*repb.Digest, len(ask))
 		for i, d := range ask {
-			pbs[i] = reapi.DigestToProto(d)
+			pbs[i] = digestToProto(d)
 		}
 		resp, err := c.cas.BatchReadBlobs(ctx, &repb.BatchReadBlobsRequest{InstanceName: c.instance, Digests: pbs})
 		if err != nil {
@@ -415,7 +414,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 		}
 		var transient error
 		for _, r := range resp.GetResponses() {
-			d := reapi.DigestFromProto(r.GetDigest())
+			d := digestFromProto(r.GetDigest())
 			if !pending[d] {
 				continue
 			}

@@ -38,13 +38,13 @@ import (
 // a *MissingBlobsError naming them, so that the caller can upload them and
 // call again. Other failures (a platform no worker matches, an invalid
 // action) are errors with the server's words.
-func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLookup bool) (*repb.ExecuteResponse, error) {
+func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLookup bool) (*reapi.ExecuteResponse, error) {
 	return c.ExecuteNotify(ctx, action, skipCacheLookup, nil)
 }
 
 // ExecuteNotify is Execute, calling started (if not nil) once, when the
 // service says that the action left its queue: it is executing, or done.
-func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*repb.ExecuteResponse, error) {
+func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*reapi.ExecuteResponse, error) {
 	what := "Execute " + action.Short()
 	var opName string
 	failures := 0
@@ -53,7 +53,7 @@ func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCa
 		progressed := false
 		op, err := c.executeOnce(ctx, action, skipCacheLookup, &opName, &progressed, queue)
 		if err == nil {
-			var resp *repb.ExecuteResponse
+			var resp *reapi.ExecuteResponse
 			var transient bool
 			resp, err, transient = c.finish(action, op)
 			if !transient {
@@ -116,7 +116,7 @@ func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip boo
 	if *opName == "" {
 		stream, err = c.exec.Execute(is.ctx, &repb.ExecuteRequest{
 			InstanceName:    c.instance,
-			ActionDigest:    reapi.DigestToProto(action),
+			ActionDigest:    digestToProto(action),
 			SkipCacheLookup: skip,
 		})
 	} else {
@@ -148,7 +148,7 @@ func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip boo
 
 // finish turns a done operation into Execute's answer; transient reports
 // an operation failure worth running again.
-func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *repb.ExecuteResponse, err error, transient bool) {
+func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *reapi.ExecuteResponse, err error, transient bool) {
 	if e := op.GetError(); e != nil {
 		st := gstatus.FromProto(e)
 		if m := missingBlobs(st.Err()); m != nil {
@@ -164,26 +164,32 @@ func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *repb.Exe
 	if payload == nil {
 		return nil, fmt.Errorf("remote %s: Execute %s: operation %s done without a response", c.target, action.Short(), op.GetName()), false
 	}
-	resp = &repb.ExecuteResponse{}
-	if err := payload.UnmarshalTo(resp); err != nil {
+	// The generated message for the status's details (missing blobs),
+	// bld's for the rest: both decode the payload.
+	pb := &repb.ExecuteResponse{}
+	if err := payload.UnmarshalTo(pb); err != nil {
 		return nil, fmt.Errorf("remote %s: Execute %s: operation %s: response is not an ExecuteResponse: %w", c.target, action.Short(), op.GetName(), err), false
 	}
+	resp, err = reapi.UnmarshalExecuteResponse(payload.GetValue())
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: Execute %s: operation %s: %w", c.target, action.Short(), op.GetName(), err), false
+	}
 	c.stats.executions.Add(1)
-	if resp.GetCachedResult() {
+	if resp.CachedResult {
 		c.stats.execHits.Add(1)
 	}
-	if s := resp.GetStatus(); s.GetCode() != int32(codes.OK) {
+	if s := pb.GetStatus(); s.GetCode() != int32(codes.OK) {
 		st := gstatus.FromProto(s)
 		if m := missingBlobs(st.Err()); m != nil {
 			return resp, m, false
 		}
 		msg := st.Message()
-		if resp.GetMessage() != "" && !strings.Contains(msg, resp.GetMessage()) {
-			msg += " (" + resp.GetMessage() + ")"
+		if resp.Message != "" && !strings.Contains(msg, resp.Message) {
+			msg += " (" + resp.Message + ")"
 		}
 		return resp, &remote.ActionError{Action: action, Code: remote.Code(st.Code()), Message: msg, Response: resp}, false
 	}
-	if resp.GetResult() == nil {
+	if resp.Result == nil {
 		return resp, fmt.Errorf("remote %s: Execute %s: the response has no result", c.target, action.Short()), false
 	}
 	return resp, nil, false

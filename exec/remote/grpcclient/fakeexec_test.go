@@ -73,7 +73,7 @@ func TestExecuteOperationErrors(t *testing.T) {
 		return doneOp(t, &repb.ExecuteResponse{Result: &repb.ActionResult{ExitCode: 7}})
 	})
 	resp, err := c.Execute(context.Background(), act, false)
-	if err != nil || resp.GetResult().GetExitCode() != 7 || s.calls.Load() != 3 {
+	if err != nil || resp.Result.ExitCode != 7 || s.calls.Load() != 3 {
 		t.Errorf("resp %v, err %v, %d calls", resp, err, s.calls.Load())
 	}
 

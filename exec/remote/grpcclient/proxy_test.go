@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"bld/exec/digest"
-	"bld/exec/reapi"
 	"bld/exec/remote"
 	"bld/exec/remote/remotetest"
 )
@@ -93,7 +92,7 @@ func TestWriteResumes(t *testing.T) {
 	if sent != d.Size {
 		t.Errorf("sent %d", sent)
 	}
-	if b, ok := s.Blob("", reapi.DigestToProto(d)); !ok || !bytes.Equal(b, big) {
+	if b, ok := s.Blob("", digestToProto(d)); !ok || !bytes.Equal(b, big) {
 		t.Fatal("blob not stored")
 	}
 	st := c.Stats()

@@ -5,9 +5,10 @@
 // are package remote's). It runs in the program bld-remote, not in bld
 // (package bld/exec/remote/pipe says why).
 //
-// It is a leaf library: it knows digests (bld/exec/digest), the generated
-// REAPI types and package remote, and nothing of bld's graph or local
-// cache.
+// It is a leaf library: it knows digests (bld/exec/digest), package remote,
+// bld's REAPI messages (bld/exec/reapi), which its API takes and returns,
+// and the generated REAPI types its RPCs use (convert.go converts at that
+// boundary), and nothing of bld's graph or local cache.
 //
 // Transient failures (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, and
 // DEADLINE_EXCEEDED while ctx is still live) are retried with exponential

@@ -193,7 +193,7 @@ func TestUploadBatchesAndRead(t *testing.T) {
 				t.Errorf("server stats: %+v", st)
 			}
 			t.Logf("%d batches, largest %d bytes of request", st.RPCs["BatchUpdateBlobs"], st.MaxBatchRequestBytes)
-			if _, ok := s.Blob("inst", reapi.DigestToProto(ds[7])); !ok {
+			if _, ok := s.Blob("inst", digestToProto(ds[7])); !ok {
 				t.Error("blob not in the instance's CAS")
 			}
 			// Again: nothing missing, nothing sent.
@@ -266,7 +266,7 @@ func TestBigBlobByteStream(t *testing.T) {
 	if _, err := c.Upload(context.Background(), []remote.Blob{blobOf(big2)}); err != nil {
 		t.Fatal(err)
 	}
-	if b, ok := s.Blob("a/b", reapi.DigestToProto(digest.OfBytes(big2))); !ok || !bytes.Equal(b, big2) {
+	if b, ok := s.Blob("a/b", digestToProto(digest.OfBytes(big2))); !ok || !bytes.Equal(b, big2) {
 		t.Error("big Data blob not stored")
 	}
 }
@@ -279,8 +279,8 @@ func TestCorruptBlob(t *testing.T) {
 	if _, err := c.Upload(context.Background(), []remote.Blob{small, big}); err != nil {
 		t.Fatal(err)
 	}
-	s.CorruptBlob(reapi.DigestToProto(small.Digest))
-	s.CorruptBlob(reapi.DigestToProto(big.Digest))
+	s.CorruptBlob(digestToProto(small.Digest))
+	s.CorruptBlob(digestToProto(big.Digest))
 	for _, b := range []remote.Blob{small, big} {
 		data, err := c.ReadBlob(context.Background(), b.Digest)
 		if !errors.Is(err, remote.ErrCorrupt) || data != nil {
@@ -317,9 +317,9 @@ func TestActionCache(t *testing.T) {
 	if _, err := c.Upload(context.Background(), []remote.Blob{out, stdout}); err != nil {
 		t.Fatal(err)
 	}
-	r := &repb.ActionResult{
-		OutputFiles:  []*repb.OutputFile{{Path: "o", Digest: reapi.DigestToProto(out.Digest)}},
-		StdoutDigest: reapi.DigestToProto(stdout.Digest),
+	r := &reapi.ActionResult{
+		OutputFiles:  []reapi.OutputFile{{Path: "o", Digest: out.Digest}},
+		StdoutDigest: stdout.Digest,
 		ExitCode:     0,
 	}
 	if err := c.UpdateActionResult(context.Background(), action, r); err != nil {
@@ -329,7 +329,7 @@ func TestActionCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.OutputFiles[0].Path != "o" || reapi.DigestFromProto(got.OutputFiles[0].Digest) != out.Digest {
+	if got.OutputFiles[0].Path != "o" || got.OutputFiles[0].Digest != out.Digest {
 		t.Errorf("result %v", got)
 	}
 	if len(got.StdoutRaw) > 0 && string(got.StdoutRaw) != "said this" {
@@ -352,9 +352,9 @@ func action(t *testing.T, c *Client, script string, platform *repb.Platform, tim
 		OutputPaths:          []string{"out/x.txt"},
 		Platform:             platform,
 	}
-	root := &repb.Directory{Files: []*repb.FileNode{{Name: "in.txt", Digest: reapi.DigestToProto(input.Digest)}}}
+	root := &repb.Directory{Files: []*repb.FileNode{{Name: "in.txt", Digest: digestToProto(input.Digest)}}}
 	cmdB, rootB := blobOf(marshal(t, cmd)), blobOf(marshal(t, root))
-	act := &repb.Action{CommandDigest: reapi.DigestToProto(cmdB.Digest), InputRootDigest: reapi.DigestToProto(rootB.Digest), Platform: platform}
+	act := &repb.Action{CommandDigest: digestToProto(cmdB.Digest), InputRootDigest: digestToProto(rootB.Digest), Platform: platform}
 	if timeout > 0 {
 		act.Timeout = durationpb.New(timeout)
 	}
@@ -377,21 +377,21 @@ func TestExecute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := resp.GetResult()
+	r := resp.Result
 	if r.ExitCode != 3 || len(r.OutputFiles) != 1 || r.OutputFiles[0].Path != "out/x.txt" {
 		t.Fatalf("result %v", r)
 	}
-	m, err := c.ReadBlobs(context.Background(), []digest.Digest{reapi.DigestFromProto(r.OutputFiles[0].Digest), reapi.DigestFromProto(r.StdoutDigest), reapi.DigestFromProto(r.StderrDigest)})
+	m, err := c.ReadBlobs(context.Background(), []digest.Digest{r.OutputFiles[0].Digest, r.StdoutDigest, r.StderrDigest})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(m[reapi.DigestFromProto(r.OutputFiles[0].Digest)]); got != "hi\ninput\n" {
+	if got := string(m[r.OutputFiles[0].Digest]); got != "hi\ninput\n" {
 		t.Errorf("output %q", got)
 	}
-	if got := string(m[reapi.DigestFromProto(r.StdoutDigest)]); got != "to-stdout\n" {
+	if got := string(m[r.StdoutDigest]); got != "to-stdout\n" {
 		t.Errorf("stdout %q", got)
 	}
-	if got := string(m[reapi.DigestFromProto(r.StderrDigest)]); got != "to-stderr\n" {
+	if got := string(m[r.StderrDigest]); got != "to-stderr\n" {
 		t.Errorf("stderr %q", got)
 	}
 	if resp.CachedResult {
@@ -402,7 +402,7 @@ func TestExecute(t *testing.T) {
 	act2, _ := action(t, c, `sleep 5`, nil, 200*time.Millisecond, false)
 	resp, err = c.Execute(context.Background(), act2, false)
 	var ae *remote.ActionError
-	if !errors.As(err, &ae) || ae.Code != remote.CodeDeadlineExceeded || resp == nil || IsUnavailable(err) {
+	if !errors.As(err, &ae) || ae.Code != remote.CodeDeadlineExceeded || !ae.TimedOut() || resp == nil || IsUnavailable(err) {
 		t.Errorf("timeout: %v (%T), resp %v", err, err, resp)
 	}
 }
@@ -415,8 +415,8 @@ func TestExecuteDroppedStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetResult().GetExitCode() != 0 || len(resp.GetResult().GetOutputFiles()) != 1 {
-		t.Errorf("result %v", resp.GetResult())
+	if resp.Result.ExitCode != 0 || len(resp.Result.OutputFiles) != 1 {
+		t.Errorf("result %v", resp.Result)
 	}
 	if st := c.Stats(); st.WaitExecutions == 0 {
 		t.Errorf("no WaitExecution: %+v", st)
@@ -617,7 +617,7 @@ func TestExecuteConcurrent(t *testing.T) {
 				errs <- err
 				return
 			}
-			out, err := c.ReadBlob(context.Background(), reapi.DigestFromProto(resp.GetResult().GetOutputFiles()[0].GetDigest()))
+			out, err := c.ReadBlob(context.Background(), resp.Result.OutputFiles[0].Digest)
 			if err != nil || string(out) != fmt.Sprintf("%d\n", i) {
 				errs <- fmt.Errorf("action %d: output %q, %v", i, out, err)
 			}
@@ -702,7 +702,7 @@ func TestActionCacheReadOnly(t *testing.T) {
 	if c.CanUpdateActionCache() {
 		t.Error("update advertised as enabled")
 	}
-	err := c.UpdateActionResult(context.Background(), digest.OfBytes([]byte("a")), &repb.ActionResult{})
+	err := c.UpdateActionResult(context.Background(), digest.OfBytes([]byte("a")), &reapi.ActionResult{})
 	if err == nil || IsUnavailable(err) || s.Stats().RPCs["UpdateActionResult"] != 1 {
 		t.Errorf("err = %v", err)
 	}
@@ -739,8 +739,8 @@ func TestExecuteQuietServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetResult().GetExitCode() != 0 {
-		t.Errorf("result %v", resp.GetResult())
+	if resp.Result.ExitCode != 0 {
+		t.Errorf("result %v", resp.Result)
 	}
 	if st := c.Stats(); st.WaitExecutions < 5 {
 		t.Errorf("WaitExecutions = %d, want about 10", st.WaitExecutions)

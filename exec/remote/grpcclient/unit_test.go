@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"bld/exec/digest"
-	"bld/exec/reapi"
 	"bld/exec/remote"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -31,8 +30,8 @@ func TestUpdateEntrySizeExact(t *testing.T) {
 		for _, inst := range []string{"", "main/instance"} {
 			req := &repb.BatchUpdateBlobsRequest{InstanceName: inst}
 			want0 := proto.Size(req)
-			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(d), Data: data})
-			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(d), Data: data})
+			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(d), Data: data})
+			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(d), Data: data})
 			got := updateBase(inst) + 2*updateEntrySize(d)
 			if int(updateBase(inst)) != want0 || int(got) != proto.Size(req) {
 				t.Errorf("size %d instance %q: planned %d (base %d), proto %d (base %d)", n, inst, got, updateBase(inst), proto.Size(req), want0)
