@@ -2,7 +2,7 @@
 # bench/remote.sh BLD [SERVER...]: time bld's remote execution against
 # local builds, on 1,000 trivial genrules and on Lua 5.4.
 #
-#   BLD     the bld binary (go build -o /tmp/bld ./cmd/bld)
+#   BLD     the bld binary, with bld-remote beside it (go build -o /tmp/ ./cmd/bld/...)
 #   SERVER  remote executors to measure besides the two local configurations
 #           (default: remoteserver):
 #             remoteserver  bld's own test server (bench/remoteserver -exec),

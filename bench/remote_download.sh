@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/remote_download.sh BLD: what --remote_download_minimal and
+# bench/remote_download.sh BLD (with bld-remote beside it: go build -o DIR/
+# ./cmd/bld/...): what --remote_download_minimal and
 # --remote_download_toplevel save against downloading every output, on Lua
 # 5.4 built with --remote_executor against bld's test server
 # (bench/remoteserver -exec, started empty for every run on a free port).

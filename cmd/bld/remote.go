@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"bld/cmd/bld/internal/build"
 	"bld/exec/crash"
 	"bld/exec/remote"
+	"bld/exec/remote/pipe"
 )
 
 // remoteHelp documents remoteFlags for a command's help.
@@ -217,8 +222,33 @@ func parseTimeout(s string) (time.Duration, error) {
 // remoteClients are the connections of a build, and what went wrong
 // making them.
 type remoteClients struct {
-	cache, exec *remote.Client
+	cache, exec remote.Service
 	warnings    []string
+}
+
+// remoteProgram is the program bld-remote, which holds the gRPC client of
+// remote services (package pipe says why it is not in bld): beside bld's
+// own executable, where `go install ./cmd/bld/...` puts it, else on PATH.
+func remoteProgram() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "bld-remote")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("bld-remote"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("the program bld-remote, which talks to remote services, is neither beside bld nor on PATH (install both: go install ./cmd/bld/...)")
+}
+
+// dialRemote connects to the service cfg names through bld-remote.
+func dialRemote(ctx context.Context, cfg remote.Config) (remote.Service, error) {
+	program, err := remoteProgram()
+	if err != nil {
+		return nil, err
+	}
+	return pipe.Start(ctx, program, nil, cfg)
 }
 
 // dial connects to the remote services of s, in the background (loading
@@ -234,7 +264,7 @@ func (s remoteSettings) dial(ctx context.Context) <-chan remoteClients {
 	crash.Go(func() {
 		var c remoteClients
 		if s.Exec != nil {
-			client, err := remote.Dial(ctx, *s.Exec)
+			client, err := dialRemote(ctx, *s.Exec)
 			switch {
 			case err != nil:
 				c.warnings = append(c.warnings, fmt.Sprintf("remote executor: %v; building on this machine", err))
@@ -250,7 +280,7 @@ func (s remoteSettings) dial(ctx context.Context) <-chan remoteClients {
 			}
 		}
 		if s.Cache != nil && s.Cache != s.Exec {
-			client, err := remote.Dial(ctx, *s.Cache)
+			client, err := dialRemote(ctx, *s.Cache)
 			if err != nil {
 				c.warnings = append(c.warnings, fmt.Sprintf("remote cache: %v; building without it", err))
 			} else {
@@ -279,7 +309,7 @@ func (c remoteClients) printSummary(w io.Writer, hits, ran, execCached int64, ta
 		return
 	}
 	var up, down int64
-	clients := []*remote.Client{c.cache}
+	clients := []remote.Service{c.cache}
 	if c.exec != c.cache {
 		clients = append(clients, c.exec)
 	}

@@ -154,7 +154,7 @@ type Options struct {
 	// actions that ran here are written to it. RemoteExecutes says that
 	// the same client runs actions too, so that the one warning about the
 	// service failing says they now run here.
-	Remote         *remote.Client
+	Remote         remote.Service
 	RemoteUpload   bool
 	RemoteExecutes bool
 	// KeepRemote, with Remote, keeps the outputs of remote results in the

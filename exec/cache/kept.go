@@ -17,7 +17,6 @@ import (
 	"bld/exec/digest"
 	"bld/exec/executor"
 	"bld/exec/graph"
-	"bld/exec/reapi"
 	"bld/exec/remote"
 	"bld/exec/store"
 )
@@ -263,17 +262,17 @@ func (c *Cache) fetchRemoteKept(ctx context.Context, t *remoteTier, a *graph.Act
 	}
 	var outs []outputFile
 	var inCAS []digest.Digest
-	for _, of := range r.GetOutputFiles() {
-		d := reapi.DigestFromProto(of.GetDigest())
+	for _, of := range r.OutputFiles {
+		d := of.Digest
 		if !digest.ValidHash(d.Hash) {
 			return executor.Check{}, false
 		}
-		lf := outputFile{Path: of.GetPath(), Digest: d, IsExecutable: of.GetIsExecutable()}
-		if len(of.GetContents()) > 0 {
-			if digest.OfBytes(of.GetContents()) != d {
+		lf := outputFile{Path: of.Path, Digest: d, IsExecutable: of.IsExecutable}
+		if len(of.Contents) > 0 {
+			if digest.OfBytes(of.Contents) != d {
 				return executor.Check{}, false
 			}
-			lf.Contents = of.GetContents()
+			lf.Contents = of.Contents
 		}
 		if inBlob(lf) {
 			inCAS = append(inCAS, d)
@@ -346,7 +345,7 @@ func (c *Cache) writeRemoteOutput(ctx context.Context, t *remoteTier, of *output
 
 // download writes the blob d of the remote CAS to abs, verified, through
 // the staging directory, so that abs never holds part of it.
-func (c *Cache) download(ctx context.Context, client *remote.Client, d digest.Digest, abs string, perm fs.FileMode) error {
+func (c *Cache) download(ctx context.Context, client remote.Service, d digest.Digest, abs string, perm fs.FileMode) error {
 	if err := os.MkdirAll(c.stagingDir, 0o755); err != nil {
 		return err
 	}

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-
 	"bld/exec/digest"
 	"bld/exec/graph"
 	"bld/exec/program"
@@ -95,7 +93,8 @@ const (
 	// Command is "bld-write ...", whose encoding must change instead.)
 	// 3: the Command sets output_files besides output_paths
 	// (reapi.NewCommand), and the messages are the generated REAPI types,
-	// encoded by the protobuf library.
+	// encoded by the protobuf library (exec/reapi has since encoded them
+	// itself, to the same bytes: the keys did not change).
 	keyVersion = "bld-key 3"
 	// execRootUnfixed is the execRoot of actions whose working directory
 	// depends on the checkout (no sandbox, or a symlink forest).
@@ -189,8 +188,8 @@ func (c *Cache) secondLevel(ki *keyInfo, set []string) (*keyInfo, error) {
 // finishKey computes ki.key from the rest of ki: the digest of the
 // deterministic encoding of its REAPI Action (see the package comment).
 func (c *Cache) finishKey(ki *keyInfo) (*keyInfo, error) {
-	var cmd *repb.Command
-	act := &repb.Action{}
+	var cmd *reapi.Command
+	act := &reapi.Action{}
 	if ki.isWrite {
 		mode := "0644"
 		if ki.executable {
@@ -211,7 +210,7 @@ func (c *Cache) finishKey(ki *keyInfo) (*keyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the action's command cannot be keyed: %w", err)
 	}
-	act.CommandDigest, act.InputRootDigest = reapi.DigestToProto(cmdDigest), reapi.DigestToProto(root)
+	act.CommandDigest, act.InputRootDigest = cmdDigest, root
 	if ki.action, _, err = reapi.DigestOf(act); err != nil {
 		return nil, fmt.Errorf("the action cannot be keyed: %w", err)
 	}

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-
 	"bld/exec/crash"
 	"bld/exec/digest"
 	"bld/exec/graph"
@@ -62,8 +60,8 @@ import (
 const maxRemoteOutput = 1 << 20
 
 // outputSize is the length of what the command of r printed.
-func outputSize(r *repb.ActionResult) int64 {
-	return int64(len(r.GetStdoutRaw())+len(r.GetStderrRaw())) + r.GetStdoutDigest().GetSizeBytes() + r.GetStderrDigest().GetSizeBytes()
+func outputSize(r *reapi.ActionResult) int64 {
+	return int64(len(r.StdoutRaw)+len(r.StderrRaw)) + r.StdoutDigest.Size + r.StderrDigest.Size
 }
 
 // remoteReadSets is the path of the output file of a remote manifest.
@@ -74,7 +72,7 @@ const remoteUploads = 4
 
 // remoteTier is the state of the remote cache for one Cache.
 type remoteTier struct {
-	client   *remote.Client
+	client   remote.Service
 	upload   bool
 	executes bool // the client runs actions too (Options.RemoteExecutes)
 	warn     func(string)
@@ -89,7 +87,7 @@ type remoteTier struct {
 // newRemoteTier returns the tier of client. Results are uploaded when
 // upload is asked for and the server lets clients write its action cache
 // (a read-only cache is no failure: it is only read).
-func newRemoteTier(client *remote.Client, upload, executes bool, warn func(string)) *remoteTier {
+func newRemoteTier(client remote.Service, upload, executes bool, warn func(string)) *remoteTier {
 	return &remoteTier{client: client, upload: upload && client.CanUpdateActionCache(), executes: executes, warn: warn, slots: make(chan struct{}, remoteUploads)}
 }
 
@@ -140,8 +138,8 @@ func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) boo
 		return false
 	}
 	local := &actionResult{}
-	for _, of := range r.GetOutputFiles() {
-		lf, ok := c.fetchOutput(ctx, t, of)
+	for i := range r.OutputFiles {
+		lf, ok := c.fetchOutput(ctx, t, &r.OutputFiles[i])
 		if !ok {
 			return false
 		}
@@ -166,17 +164,17 @@ func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) boo
 // remoteResult looks up the result of ki in the remote action cache and
 // returns it if it is one for ki's action: exit code 0, and exactly its
 // outputs, in order.
-func remoteResult(ctx context.Context, t *remoteTier, ki *keyInfo) (*repb.ActionResult, bool) {
+func remoteResult(ctx context.Context, t *remoteTier, ki *keyInfo) (*reapi.ActionResult, bool) {
 	r, err := t.client.GetActionResult(ctx, ki.action, true)
 	if err != nil {
 		t.failed(ctx, "looking up a result", err)
 		return nil, false
 	}
-	if r.GetExitCode() != 0 || len(r.GetOutputFiles()) != len(ki.outputs) {
+	if r.ExitCode != 0 || len(r.OutputFiles) != len(ki.outputs) {
 		return nil, false
 	}
-	for i, of := range r.GetOutputFiles() {
-		if of.GetPath() != ki.outputs[i] {
+	for i, of := range r.OutputFiles {
+		if of.Path != ki.outputs[i] {
 			return nil, false
 		}
 	}
@@ -187,7 +185,7 @@ func remoteResult(ctx context.Context, t *remoteTier, ki *keyInfo) (*repb.Action
 // again on a restore as for a local hit; one too long to show (a local
 // run keeps 1 MiB of it) is not fetched. It reports false when the
 // service failed to give it.
-func remoteCommandOutput(ctx context.Context, t *remoteTier, r *repb.ActionResult) ([]byte, bool) {
+func remoteCommandOutput(ctx context.Context, t *remoteTier, r *reapi.ActionResult) ([]byte, bool) {
 	var buf bytes.Buffer
 	if outputSize(r) <= maxRemoteOutput {
 		if err := t.client.WriteOutput(ctx, r, &buf); err != nil {
@@ -201,25 +199,25 @@ func remoteCommandOutput(ctx context.Context, t *remoteTier, r *repb.ActionResul
 // fetchOutput brings the content of the output file of into the store
 // (or inlines it in the local result, when small) and returns the local
 // result's entry for it.
-func (c *Cache) fetchOutput(ctx context.Context, t *remoteTier, of *repb.OutputFile) (outputFile, bool) {
-	d := reapi.DigestFromProto(of.GetDigest())
+func (c *Cache) fetchOutput(ctx context.Context, t *remoteTier, of *reapi.OutputFile) (outputFile, bool) {
+	d := of.Digest
 	if !digest.ValidHash(d.Hash) {
 		return outputFile{}, false
 	}
-	lf := outputFile{Path: of.GetPath(), Digest: d, IsExecutable: of.GetIsExecutable()}
+	lf := outputFile{Path: of.Path, Digest: d, IsExecutable: of.IsExecutable}
 	switch {
 	case d.Size == 0:
 		return lf, true
-	case len(of.GetContents()) > 0:
-		if digest.OfBytes(of.GetContents()) != d {
+	case len(of.Contents) > 0:
+		if digest.OfBytes(of.Contents) != d {
 			return outputFile{}, false
 		}
-		lf.Contents = of.GetContents()
+		lf.Contents = of.Contents
 		return lf, true
 	case d.Size <= c.inlineMax():
 		b, err := t.client.ReadBlob(ctx, d)
 		if err != nil {
-			t.failed(ctx, "reading "+of.GetPath(), err)
+			t.failed(ctx, "reading "+of.Path, err)
 			return outputFile{}, false
 		}
 		lf.Contents = b
@@ -231,7 +229,7 @@ func (c *Cache) fetchOutput(ctx context.Context, t *remoteTier, of *repb.OutputF
 	tmp := filepath.Join(c.stagingDir, "remote-"+d.Hash)
 	defer os.Remove(tmp)
 	if err := t.client.DownloadFile(ctx, d, tmp, 0o644); err != nil {
-		t.failed(ctx, "downloading "+of.GetPath(), err)
+		t.failed(ctx, "downloading "+of.Path, err)
 		return outputFile{}, false
 	}
 	got, _, err := c.store.PutFile(tmp)
@@ -250,17 +248,17 @@ func (c *Cache) remoteReadSetsOf(ctx context.Context, t *remoteTier, ki *keyInfo
 		t.failed(ctx, "looking up read sets", err)
 		return &manifest{}
 	}
-	for _, of := range r.GetOutputFiles() {
-		if of.GetPath() != remoteReadSets {
+	for _, of := range r.OutputFiles {
+		if of.Path != remoteReadSets {
 			continue
 		}
-		data := of.GetContents()
+		data := of.Contents
 		if len(data) == 0 {
-			if data, err = t.client.ReadBlob(ctx, reapi.DigestFromProto(of.GetDigest())); err != nil {
+			if data, err = t.client.ReadBlob(ctx, of.Digest); err != nil {
 				t.failed(ctx, "reading read sets", err)
 				return &manifest{}
 			}
-		} else if digest.OfBytes(data) != reapi.DigestFromProto(of.GetDigest()) {
+		} else if digest.OfBytes(data) != of.Digest {
 			return &manifest{}
 		}
 		if m, err := parseManifest(data); err == nil {
@@ -297,10 +295,10 @@ func (c *Cache) uploadLater(ctx context.Context, t *remoteTier, level1, final *k
 // upload puts r's blobs in the CAS, then r in the action cache under
 // final's Action digest, without inlined contents.
 func (c *Cache) upload(ctx context.Context, t *remoteTier, final *keyInfo, r *actionResult, output []byte, remoteOnly map[digest.Digest]bool) error {
-	res := &repb.ActionResult{}
+	res := &reapi.ActionResult{OutputFiles: make([]reapi.OutputFile, 0, len(r.OutputFiles))}
 	var blobs []remote.Blob
 	for _, of := range r.OutputFiles {
-		res.OutputFiles = append(res.OutputFiles, &repb.OutputFile{Path: of.Path, Digest: reapi.DigestToProto(of.Digest), IsExecutable: of.IsExecutable})
+		res.OutputFiles = append(res.OutputFiles, reapi.OutputFile{Path: of.Path, Digest: of.Digest, IsExecutable: of.IsExecutable})
 		switch {
 		case of.Digest.Size == 0, remoteOnly[of.Digest]:
 		case len(of.Contents) > 0:
@@ -310,7 +308,7 @@ func (c *Cache) upload(ctx context.Context, t *remoteTier, final *keyInfo, r *ac
 		}
 	}
 	if !r.StdoutDigest.IsZero() {
-		res.StdoutDigest = reapi.DigestToProto(r.StdoutDigest)
+		res.StdoutDigest = r.StdoutDigest
 		blobs = append(blobs, remote.Blob{Digest: r.StdoutDigest, Data: output})
 	}
 	if _, err := t.client.Upload(ctx, blobs); err != nil {
@@ -330,7 +328,7 @@ func (c *Cache) uploadReadSet(ctx context.Context, t *remoteTier, level1 *keyInf
 		t.failed(ctx, "uploading read sets", err)
 		return
 	}
-	res := &repb.ActionResult{OutputFiles: []*repb.OutputFile{{Path: remoteReadSets, Digest: reapi.DigestToProto(d)}}}
+	res := &reapi.ActionResult{OutputFiles: []reapi.OutputFile{{Path: remoteReadSets, Digest: d}}}
 	if err := t.client.UpdateActionResult(ctx, level1.action, res); err != nil {
 		t.failed(ctx, "uploading read sets", err)
 	}

@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-
 	"bld/exec/digest"
 	"bld/exec/reapi"
 	"bld/exec/store"
 )
 
 // An action's result is kept in the store as an entry under its key: the
-// encoding of a REAPI ActionResult (actionResult.proto), referring to the
+// encoding of a REAPI ActionResult (reapi.ActionResult), referring to the
 // blobs of its outputs and of its output log. An output of at most Options.InlineMax bytes is inlined in
 // the result (OutputFile.Contents, as REAPI allows) instead: a result
 // then costs one file of the store, not one per output, and a file
@@ -38,18 +36,13 @@ func (c *Cache) inlineMax() int64 {
 
 var errBadResult = errors.New("the cached result could not be decoded")
 
-// An actionResult is what the cache keeps of an action's run: the fields
-// of a REAPI ActionResult bld sets, with bld's digests. putResult and
-// decodeResult convert it to and from the message.
-type actionResult struct {
-	OutputFiles []outputFile // in the action's output order
-	// StdoutDigest is the digest of the command's output (stdout and
-	// stderr, interleaved); zero when there was none.
-	StdoutDigest digest.Digest
-	// StdoutRaw is that output when it is inlined in the result (REAPI's
-	// stdout_raw), as small outputs are; nil when it is a blob.
-	StdoutRaw []byte
-}
+// An actionResult is what the cache keeps of an action's run: a REAPI
+// ActionResult, of which bld sets OutputFiles (in the action's output
+// order), StdoutDigest, the digest of the command's output (stdout and
+// stderr, interleaved; zero when there was none), and StdoutRaw, that
+// output when it is inlined in the result, as small outputs are (nil when
+// it is a blob). putResult and decodeResult encode and decode it.
+type actionResult = reapi.ActionResult
 
 // setOutput sets the command's output of r to output: inlined if it is
 // small enough, else as the blob stored by put.
@@ -68,73 +61,46 @@ func (c *Cache) setOutput(r *actionResult, output []byte, put func([]byte) (dige
 	return err
 }
 
-// An outputFile is an ActionResult's OutputFile.
-type outputFile struct {
-	Path         string
-	Digest       digest.Digest
-	IsExecutable bool
-	// Contents is the file's content when it is inlined in the result,
-	// nil when it is a blob of the store (or empty).
-	Contents []byte
-}
+// An outputFile is an ActionResult's OutputFile. Contents is the file's
+// content when it is inlined in the result, nil when it is a blob of the
+// store (or empty).
+type outputFile = reapi.OutputFile
 
 // putResult stores r as the result of key. A result the store declines
 // because a concurrent trim removed (or is removing) its blobs is not an
 // error: it is as if the trim had come just after.
 func (c *Cache) putResult(key string, r *actionResult) error {
-	err := c.store.PutEntry(key, appendResult(nil, r), blobsOf(r))
+	payload, err := reapi.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("cache: the result of %s: %w", key, err)
+	}
+	err = c.store.PutEntry(key, payload, blobsOf(r))
 	if errors.Is(err, store.ErrNotStored) {
 		return nil
 	}
 	return err
 }
 
-// proto returns r as a REAPI ActionResult (appendResult encodes the same
-// message without building it).
-func (r *actionResult) proto() *repb.ActionResult {
-	m := &repb.ActionResult{OutputFiles: make([]*repb.OutputFile, len(r.OutputFiles))}
-	ofs := make([]repb.OutputFile, len(r.OutputFiles))
-	for i, of := range r.OutputFiles {
-		ofs[i].Path, ofs[i].Digest, ofs[i].IsExecutable, ofs[i].Contents = of.Path, reapi.DigestToProto(of.Digest), of.IsExecutable, of.Contents
-		m.OutputFiles[i] = &ofs[i]
-	}
-	if !r.StdoutDigest.IsZero() {
-		m.StdoutDigest = reapi.DigestToProto(r.StdoutDigest)
-		m.StdoutRaw = r.StdoutRaw
-	}
-	return m
-}
-
 // decodeResult decodes the payload of a result entry, and checks that its
 // outputs have valid digests, and inlined contents of those digests.
 // Fields bld does not set are ignored.
 func decodeResult(payload []byte) (*actionResult, error) {
-	m, err := reapi.UnmarshalActionResult(payload)
+	r, err := reapi.UnmarshalActionResult(payload)
 	if err != nil {
 		return nil, errBadResult
 	}
-	r := &actionResult{
-		OutputFiles:  make([]outputFile, len(m.GetOutputFiles())),
-		StdoutDigest: reapi.DigestFromProto(m.GetStdoutDigest()),
+	// What bld does not set is dropped.
+	r.ExitCode, r.StderrRaw, r.StderrDigest = 0, nil, digest.Digest{}
+	if len(r.StdoutRaw) > 0 && digest.OfBytes(r.StdoutRaw) != r.StdoutDigest {
+		return nil, errBadResult
 	}
-	if raw := m.GetStdoutRaw(); len(raw) > 0 {
-		if digest.OfBytes(raw) != r.StdoutDigest {
-			return nil, errBadResult
-		}
-		r.StdoutRaw = raw
-	}
-	for i, of := range m.GetOutputFiles() {
-		f := outputFile{Path: of.GetPath(), Digest: reapi.DigestFromProto(of.GetDigest()), IsExecutable: of.GetIsExecutable()}
-		if len(of.GetContents()) > 0 {
-			f.Contents = of.GetContents()
-		}
+	for _, f := range r.OutputFiles {
 		if !digest.ValidHash(f.Digest.Hash) {
 			return nil, errBadResult
 		}
 		if (len(f.Contents) > 0 || f.Digest.Size == 0) && digest.OfBytes(f.Contents) != f.Digest {
 			return nil, errBadResult
 		}
-		r.OutputFiles[i] = f
 	}
 	return r, nil
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-
 	"bld/exec/digest"
 )
 
@@ -52,7 +50,7 @@ func BenchmarkActionKey(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		act := &repb.Action{CommandDigest: DigestToProto(cmd), InputRootDigest: DigestToProto(root), Salt: salt}
+		act := &Action{CommandDigest: cmd, InputRootDigest: root, Salt: salt}
 		if _, _, err := DigestOf(act); err != nil {
 			b.Fatal(err)
 		}

@@ -1,66 +1,131 @@
 // Package reapi is bld's one home for the Remote Execution API v2 data model
-// (build.bazel.remote.execution.v2, remote_execution.proto): helpers that
-// build the generated messages (package repb, from
-// github.com/bazelbuild/remote-apis) the way bld's action cache keys on
-// them, convert between bld's digest.Digest and the messages' Digest, and
-// encode and decode them.
+// (build.bazel.remote.execution.v2, remote_execution.proto): plain Go types
+// for the messages bld builds and reads (Command, Action, the input root's
+// Directory, ActionResult, ExecuteResponse), with bld's digest.Digest for
+// their Digests, and their encoding and decoding, written here with
+// protobuf's wire primitives (protowire) and no generated code: the local
+// path (the cache's keys and results) links neither the generated REAPI
+// package nor gRPC nor protobuf's runtime. The gRPC side (exec/remote)
+// converts at its boundary.
 //
 // # Canonical encoding
 //
-// Marshal encodes with deterministic marshaling, so that equal messages
-// have equal bytes, and the digest of a Marshal result is the digest REAPI
-// clients and servers compute for the same message: a remote cache can be
-// addressed with the very keys the local cache uses. The ordering rules
-// REAPI imposes on its messages (environment variables sorted by name,
-// output paths sorted, platform properties sorted, directory entries sorted
-// by name) are the caller's to keep, except where a constructor
-// (NewCommand, NewPlatform, MerkleRoot) says it sorts.
+// Marshal encodes exactly as protobuf's deterministic marshaling encodes
+// the equivalent generated message (fields in number order, proto3's zero
+// values and empty strings, bytes and lists left out; the tests compare
+// with the generated types), so that equal messages have equal bytes, and
+// the digest of a Marshal result is the digest REAPI clients and servers
+// compute for the same message: a remote cache can be addressed with the
+// very keys the local cache uses. Digest sub-messages are always present
+// (an empty message for the zero Digest), except where a field says
+// "zero: absent". The ordering rules REAPI imposes on its messages
+// (environment variables sorted by name, output paths sorted, platform
+// properties sorted, directory entries sorted by name) are the caller's to
+// keep, except where a constructor (NewCommand, PlatformOf, MerkleRoot)
+// says it sorts.
 //
 // Strings in these messages must be valid UTF-8 (proto3's rule): Marshal
-// fails on a message that has one that is not.
+// fails on a message that has one that is not, and the decoders refuse
+// one in the fields they read.
 package reapi
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
-
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-	"google.golang.org/protobuf/proto"
+	"time"
 
 	"bld/exec/digest"
 )
 
-// DigestToProto returns d as a REAPI Digest message.
-func DigestToProto(d digest.Digest) *repb.Digest {
-	return &repb.Digest{Hash: d.Hash, SizeBytes: d.Size}
+// A Property is a Platform.Property: a name and a value.
+type Property struct{ Name, Value string }
+
+// An EnvironmentVariable is a Command.EnvironmentVariable.
+type EnvironmentVariable struct{ Name, Value string }
+
+// A Command is REAPI's Command message: what runs, in the input root.
+type Command struct {
+	Arguments            []string
+	EnvironmentVariables []EnvironmentVariable
+	// OutputFiles is the deprecated output_files (3), which NewCommand
+	// sets as well as OutputPaths, for older servers.
+	OutputFiles []string
+	// OutputPaths is output_paths (7).
+	OutputPaths []string
+	// Platform is the deprecated Command.platform (5); nil: absent, empty
+	// but not nil: an empty Platform message.
+	Platform []Property
 }
 
-// DigestFromProto returns the digest a REAPI Digest message holds; nil is
-// the zero Digest. It does not validate the hash.
-func DigestFromProto(d *repb.Digest) digest.Digest {
-	return digest.Digest{Hash: d.GetHash(), Size: d.GetSizeBytes()}
+// An Action is REAPI's Action message: a Command on an input root.
+type Action struct {
+	CommandDigest, InputRootDigest digest.Digest // always present
+	// Timeout is the execution timeout; 0: absent. It is encoded as a
+	// google.protobuf.Duration (seconds and nanoseconds of one sign).
+	Timeout    time.Duration
+	DoNotCache bool
+	Salt       []byte
+	// Platform is the action's platform; nil: absent, empty but not nil:
+	// an empty Platform message.
+	Platform []Property
 }
 
-// Marshal returns the deterministic encoding of m. It fails only when m
-// has a string that is not valid UTF-8.
-func Marshal(m proto.Message) ([]byte, error) {
-	return MarshalAppend(nil, m)
+// An OutputFile is an ActionResult's OutputFile.
+type OutputFile struct {
+	Path         string
+	Digest       digest.Digest // always present
+	IsExecutable bool
+	// Contents is the file's content when it is inlined in the result;
+	// empty when it is a blob of the CAS (or the file is empty).
+	Contents []byte
 }
 
-// MarshalAppend appends the deterministic encoding of m to b, as Marshal.
-func MarshalAppend(b []byte, m proto.Message) ([]byte, error) {
-	out, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(b, m)
-	if err != nil {
-		return nil, fmt.Errorf("reapi: encoding %s: %w", m.ProtoReflect().Descriptor().Name(), err)
-	}
-	return out, nil
+// An ActionResult is REAPI's ActionResult message, the fields bld reads
+// and writes (output directories, symbolic links and execution metadata
+// are skipped when decoding).
+type ActionResult struct {
+	OutputFiles  []OutputFile
+	ExitCode     int32
+	StdoutRaw    []byte
+	StdoutDigest digest.Digest // zero: absent
+	StderrRaw    []byte
+	StderrDigest digest.Digest // zero: absent
 }
 
-// DigestOf returns the digest of m's deterministic encoding, and the
+// An ExecuteResponse is REAPI's ExecuteResponse message, but its server
+// logs.
+type ExecuteResponse struct {
+	Result       *ActionResult // nil: absent
+	CachedResult bool
+	Status       Status // zero (OK, no message): absent
+	Message      string
+}
+
+// A Status is a google.rpc.Status: its code and message (details are
+// skipped when decoding).
+type Status struct {
+	Code    int32
+	Message string
+}
+
+// A Message can be encoded canonically. AppendWire appends the encoding
+// to b; it fails only on a string that is not valid UTF-8.
+type Message interface {
+	AppendWire(b []byte) ([]byte, error)
+}
+
+// Marshal returns the canonical encoding of m (see the package comment).
+// It fails only when m has a string that is not valid UTF-8.
+func Marshal(m Message) ([]byte, error) {
+	return m.AppendWire(nil)
+}
+
+// DigestOf returns the digest of m's canonical encoding, and the
 // encoding, which is the caller's.
-func DigestOf(m proto.Message) (digest.Digest, []byte, error) {
-	b, err := Marshal(m)
+func DigestOf(m Message) (digest.Digest, []byte, error) {
+	b, err := m.AppendWire(nil)
 	if err != nil {
 		return digest.Digest{}, nil, err
 	}
@@ -74,18 +139,17 @@ func DigestOf(m proto.Message) (digest.Digest, []byte, error) {
 // and sets the outputs both as output_paths (REAPI v2.1 and later; servers
 // such as Buildbarn reject a Command without it) and as the deprecated
 // output_files (for older servers). The working directory is the input
-// root. argv is used, not copied; env and outputs are copied.
-func NewCommand(argv, env, outputs []string) *repb.Command {
-	c := &repb.Command{Arguments: argv}
+// root; the platform is absent. argv is used, not copied; env and outputs
+// are copied.
+func NewCommand(argv, env, outputs []string) *Command {
+	c := &Command{Arguments: argv}
 	if len(env) > 0 {
-		// One allocation for all the variables.
-		vars := make([]repb.Command_EnvironmentVariable, len(env))
-		c.EnvironmentVariables = make([]*repb.Command_EnvironmentVariable, len(env))
+		c.EnvironmentVariables = make([]EnvironmentVariable, len(env))
 		for i, kv := range env {
-			vars[i].Name, vars[i].Value, _ = strings.Cut(kv, "=")
-			c.EnvironmentVariables[i] = &vars[i]
+			v := &c.EnvironmentVariables[i]
+			v.Name, v.Value, _ = strings.Cut(kv, "=")
 		}
-		slices.SortStableFunc(c.EnvironmentVariables, func(a, b *repb.Command_EnvironmentVariable) int {
+		slices.SortStableFunc(c.EnvironmentVariables, func(a, b EnvironmentVariable) int {
 			return strings.Compare(a.Name, b.Name)
 		})
 	}
@@ -100,41 +164,40 @@ func NewCommand(argv, env, outputs []string) *repb.Command {
 	return c
 }
 
-// NewPlatform returns a Platform of props, sorted by name, then value, as
-// REAPI requires; nil when there are none. props are not modified.
-func NewPlatform(props []*repb.Platform_Property) *repb.Platform {
+// PlatformOf returns the platform properties given by name, sorted by
+// name as REAPI requires; nil when there are none.
+func PlatformOf(props map[string]string) []Property {
 	if len(props) == 0 {
 		return nil
 	}
-	sorted := slices.Clone(props)
-	slices.SortFunc(sorted, func(a, b *repb.Platform_Property) int {
-		if c := strings.Compare(a.GetName(), b.GetName()); c != 0 {
-			return c
-		}
-		return strings.Compare(a.GetValue(), b.GetValue())
-	})
-	return &repb.Platform{Properties: sorted}
-}
-
-// PlatformOf returns the Platform of properties given by name, sorted as
-// REAPI requires; nil when there are none.
-func PlatformOf(props map[string]string) *repb.Platform {
-	if len(props) == 0 {
-		return nil
-	}
-	list := make([]*repb.Platform_Property, 0, len(props))
+	list := make([]Property, 0, len(props))
 	for name, value := range props {
-		list = append(list, &repb.Platform_Property{Name: name, Value: value})
+		list = append(list, Property{Name: name, Value: value})
 	}
-	return NewPlatform(list)
+	slices.SortFunc(list, func(a, b Property) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Value, b.Value))
+	})
+	return list
 }
 
 // UnmarshalActionResult decodes an ActionResult encoded by Marshal or by
-// any protobuf library. Fields it does not know are kept as unknown fields.
-func UnmarshalActionResult(b []byte) (*repb.ActionResult, error) {
-	r := &repb.ActionResult{}
-	if err := proto.Unmarshal(b, r); err != nil {
+// any protobuf library. Fields it does not know, or does not read (output
+// directories, symbolic links, execution metadata), are skipped, unread.
+func UnmarshalActionResult(b []byte) (*ActionResult, error) {
+	r := &ActionResult{}
+	if err := r.decode(b); err != nil {
 		return nil, fmt.Errorf("reapi: decoding an ActionResult: %w", err)
+	}
+	return r, nil
+}
+
+// UnmarshalExecuteResponse decodes an ExecuteResponse encoded by any
+// protobuf library, as UnmarshalActionResult (the server logs and the
+// status's details are skipped).
+func UnmarshalExecuteResponse(b []byte) (*ExecuteResponse, error) {
+	r := &ExecuteResponse{}
+	if err := r.decode(b); err != nil {
+		return nil, fmt.Errorf("reapi: decoding an ExecuteResponse: %w", err)
 	}
 	return r, nil
 }

@@ -13,7 +13,6 @@ import (
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/testing/protocmp"
 
 	"bld/exec/digest"
 )
@@ -33,16 +32,6 @@ func protoMarshal(t *testing.T, m proto.Message) []byte {
 func refDigest(b []byte) *repb.Digest {
 	sum := sha256.Sum256(b)
 	return &repb.Digest{Hash: hex.EncodeToString(sum[:]), SizeBytes: int64(len(b))}
-}
-
-func TestDigestConversion(t *testing.T) {
-	d := digest.OfBytes([]byte("x"))
-	if got := DigestFromProto(DigestToProto(d)); got != d {
-		t.Errorf("round trip of %v: %v", d, got)
-	}
-	if got := DigestFromProto(nil); !got.IsZero() {
-		t.Errorf("DigestFromProto(nil) = %v, want the zero Digest", got)
-	}
 }
 
 // TestCommandEncoding spells out the wire bytes of a Command, so that a
@@ -67,12 +56,12 @@ func TestCommandEncoding(t *testing.T) {
 	// Stable by name; the caller's lists are not modified.
 	env, outs := []string{"B=2", "A", "B=1"}, []string{"z", "y"}
 	c = NewCommand(nil, env, outs)
-	wantCmd := &repb.Command{
-		EnvironmentVariables: []*repb.Command_EnvironmentVariable{{Name: "A"}, {Name: "B", Value: "2"}, {Name: "B", Value: "1"}},
+	wantCmd := &Command{
+		EnvironmentVariables: []EnvironmentVariable{{Name: "A"}, {Name: "B", Value: "2"}, {Name: "B", Value: "1"}},
 		OutputFiles:          []string{"y", "z"},
 		OutputPaths:          []string{"y", "z"},
 	}
-	if diff := cmp.Diff(wantCmd, c, protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(wantCmd, c); diff != "" {
 		t.Errorf("NewCommand (-want +got):\n%s", diff)
 	}
 	if !slices.Equal(env, []string{"B=2", "A", "B=1"}) || !slices.Equal(outs, []string{"z", "y"}) {
@@ -91,12 +80,12 @@ func TestCommandEncoding(t *testing.T) {
 // the generated types produced for this Action, which the protobuf
 // library produces too.
 func TestActionEncoding(t *testing.T) {
-	a := &repb.Action{
-		CommandDigest:   &repb.Digest{Hash: "ab", SizeBytes: 300},
-		InputRootDigest: &repb.Digest{Hash: "c"},
+	a := &Action{
+		CommandDigest:   digest.Digest{Hash: "ab", Size: 300},
+		InputRootDigest: digest.Digest{Hash: "c"},
 		DoNotCache:      true,
 		Salt:            []byte("s"),
-		Platform:        NewPlatform([]*repb.Platform_Property{{Name: "OSFamily", Value: "linux"}}),
+		Platform:        PlatformOf(map[string]string{"OSFamily": "linux"}),
 	}
 	want := []byte{
 		0x0a, 7, 0x0a, 2, 'a', 'b', 0x10, 0xac, 0x02, // command_digest; size 300 as a varint
@@ -114,17 +103,14 @@ func TestActionEncoding(t *testing.T) {
 	}
 }
 
-func TestNewPlatform(t *testing.T) {
-	if p := NewPlatform(nil); p != nil {
-		t.Errorf("NewPlatform(nil) = %v, want nil", p)
+func TestPlatformOf(t *testing.T) {
+	if p := PlatformOf(nil); p != nil {
+		t.Errorf("PlatformOf(nil) = %v, want nil", p)
 	}
-	props := []*repb.Platform_Property{{Name: "b", Value: "1"}, {Name: "a", Value: "2"}, {Name: "a", Value: "1"}}
-	want := &repb.Platform{Properties: []*repb.Platform_Property{{Name: "a", Value: "1"}, {Name: "a", Value: "2"}, {Name: "b", Value: "1"}}}
-	if diff := cmp.Diff(want, NewPlatform(props), protocmp.Transform()); diff != "" {
-		t.Errorf("NewPlatform (-want +got):\n%s", diff)
-	}
-	if props[0].Name != "b" {
-		t.Errorf("NewPlatform sorted its argument")
+	got := PlatformOf(map[string]string{"b": "1", "a": "2", "OSFamily": "linux", "": "x"})
+	want := []Property{{"", "x"}, {"OSFamily", "linux"}, {"a", "2"}, {"b", "1"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("PlatformOf = %v, want %v", got, want)
 	}
 }
 
@@ -197,13 +183,11 @@ func TestActionKeyPinned(t *testing.T) {
 	if diff := cmp.Diff(wantDirs, dirs); diff != "" {
 		t.Errorf("Directories emitted (children first), (-want +got):\n%s", diff)
 	}
-	act := &repb.Action{
-		CommandDigest:   DigestToProto(cmdDigest),
-		InputRootDigest: DigestToProto(rootDigest),
+	act := &Action{
+		CommandDigest:   cmdDigest,
+		InputRootDigest: rootDigest,
 		Salt:            salt,
-		Platform: NewPlatform([]*repb.Platform_Property{
-			{Name: "container-image", Value: "docker://gcc:14"}, {Name: "OSFamily", Value: "linux"},
-		}),
+		Platform:        PlatformOf(map[string]string{"container-image": "docker://gcc:14", "OSFamily": "linux"}),
 	}
 	key, actBytes, err := DigestOf(act)
 	if err != nil {
@@ -214,42 +198,6 @@ func TestActionKeyPinned(t *testing.T) {
 	}
 	if key.Hash != actionKeyWant {
 		t.Errorf("action key %s, want %s", key.Hash, actionKeyWant)
-	}
-}
-
-func TestActionResultRoundTrip(t *testing.T) {
-	r := &repb.ActionResult{
-		OutputFiles: []*repb.OutputFile{
-			{Path: "bld-out/a", Digest: DigestToProto(digest.OfBytes([]byte("a"))), IsExecutable: true, Contents: []byte("a")},
-			{Path: "bld-out/b", Digest: DigestToProto(digest.Empty)},
-			{Path: "bld-out/c", Digest: DigestToProto(digest.Digest{Hash: strings.Repeat("0", 64), Size: 9000})},
-		},
-		ExitCode:     -1,
-		StdoutDigest: DigestToProto(digest.OfBytes([]byte("out"))),
-	}
-	b, err := Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := UnmarshalActionResult(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(r, got, protocmp.Transform()); diff != "" {
-		t.Errorf("round trip (-want +got):\n%s", diff)
-	}
-	// Fields bld does not set (execution_metadata, 9) and fields no
-	// version knows (15, a fixed64) decode.
-	b = append(b, 0x4a, 2, 0x0a, 0, 0x79, 1, 2, 3, 4, 5, 6, 7, 8)
-	got, err = UnmarshalActionResult(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(r.OutputFiles, got.OutputFiles, protocmp.Transform()); diff != "" {
-		t.Errorf("with other fields (-want +got):\n%s", diff)
-	}
-	if _, err := UnmarshalActionResult(b[:len(b)-3]); err == nil {
-		t.Errorf("truncated message decoded")
 	}
 }
 
@@ -268,12 +216,12 @@ func TestMerkleRoot(t *testing.T) {
 	if files[0].Path != "x/b" {
 		t.Errorf("MerkleRoot reordered its argument")
 	}
-	sub := refDigest(protoMarshal(t, &repb.Directory{Files: []*repb.FileNode{{Name: "b", Digest: DigestToProto(fb)}}}))
+	sub := refDigest(protoMarshal(t, &repb.Directory{Files: []*repb.FileNode{{Name: "b", Digest: protoDigest(fb)}}}))
 	root := refDigest(protoMarshal(t, &repb.Directory{
-		Files:       []*repb.FileNode{{Name: "a", Digest: DigestToProto(fa), IsExecutable: true}},
+		Files:       []*repb.FileNode{{Name: "a", Digest: protoDigest(fa), IsExecutable: true}},
 		Directories: []*repb.DirectoryNode{{Name: "x", Digest: sub}},
 	}))
-	want := []digest.Digest{DigestFromProto(sub), DigestFromProto(root)}
+	want := []digest.Digest{fromProtoDigest(sub), fromProtoDigest(root)}
 	if got != want[1] || !slices.Equal(emitted, want) {
 		t.Errorf("MerkleRoot = %v, emitted %v; want %v, %v", got, emitted, want[1], want)
 	}
@@ -355,12 +303,12 @@ func referenceTree(t *testing.T, files []InputFile, emit func(digest.Digest)) di
 		d := &repb.Directory{}
 		for _, name := range sortedKeys(n.files) {
 			f := n.files[name]
-			d.Files = append(d.Files, &repb.FileNode{Name: name, Digest: DigestToProto(f.Digest), IsExecutable: f.IsExecutable})
+			d.Files = append(d.Files, &repb.FileNode{Name: name, Digest: protoDigest(f.Digest), IsExecutable: f.IsExecutable})
 		}
 		for _, name := range sortedKeys(n.dirs) {
-			d.Directories = append(d.Directories, &repb.DirectoryNode{Name: name, Digest: DigestToProto(build(n.dirs[name]))})
+			d.Directories = append(d.Directories, &repb.DirectoryNode{Name: name, Digest: protoDigest(build(n.dirs[name]))})
 		}
-		dg := DigestFromProto(refDigest(protoMarshal(t, d)))
+		dg := fromProtoDigest(refDigest(protoMarshal(t, d)))
 		emit(dg)
 		return dg
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"bld/exec/digest"
 )
@@ -46,12 +46,7 @@ func MerkleRoot(files []InputFile, emit func(digest.Digest, []byte)) (digest.Dig
 		files = slices.Clone(files)
 		slices.SortFunc(files, compareInputs)
 	}
-	t := &treeBuilder{
-		files:   files,
-		nodes:   make([]repb.FileNode, len(files)),
-		digests: make([]repb.Digest, len(files)),
-		emit:    emit,
-	}
+	t := &treeBuilder{files: files, emit: emit}
 	return t.dir(0, len(files), 0)
 }
 
@@ -79,41 +74,38 @@ func comparePaths(a, b string) int {
 }
 
 // A treeBuilder builds the Directory messages of files, sorted in
-// path-component order. nodes and digests hold the FileNode and the
-// Digest of files[i] at i, so that a tree costs two allocations for its
-// files, not two per file.
+// path-component order, and encodes them without building messages.
 type treeBuilder struct {
-	files   []InputFile
-	nodes   []repb.FileNode
-	digests []repb.Digest
-	emit    func(digest.Digest, []byte)
-	buf     []byte // the encoding buffer, reused when emit is nil
+	files []InputFile
+	// nodes is a stack: the entries of the directories being built, each
+	// directory's above its parent's.
+	nodes []node
+	emit  func(digest.Digest, []byte)
+	buf   []byte // the encoding buffer, reused when emit is nil
+}
+
+// A node is a FileNode or a DirectoryNode of a Directory.
+type node struct {
+	name         string
+	digest       digest.Digest
+	isDir        bool
+	isExecutable bool
+}
+
+// size is the size of the fields of n's message.
+func (n *node) size() int {
+	s := strSize(fieldNodeName, n.name) + elemSize(fieldNodeDigest, digestSize(n.digest))
+	if n.isExecutable {
+		s += varintSize(fieldFileNodeExecutable, 1)
+	}
+	return s
 }
 
 // dir builds the Directory of files[lo:hi], whose paths all begin with
 // the directory's path and a slash, off bytes, passes it to emit after
 // its subdirectories, and returns its digest.
 func (t *treeBuilder) dir(lo, hi, off int) (digest.Digest, error) {
-	var nf, nd int
-	for i := lo; i < hi; {
-		_, isDir, j := t.entry(i, hi, off)
-		if isDir {
-			nd++
-		} else {
-			nf++
-		}
-		i = j
-	}
-	d := &repb.Directory{}
-	if nf > 0 {
-		d.Files = make([]*repb.FileNode, 0, nf)
-	}
-	var subs []repb.DirectoryNode
-	var subDigests []repb.Digest
-	if nd > 0 {
-		d.Directories = make([]*repb.DirectoryNode, 0, nd)
-		subs, subDigests = make([]repb.DirectoryNode, nd), make([]repb.Digest, nd)
-	}
+	base := len(t.nodes)
 	for i := lo; i < hi; {
 		name, isDir, j := t.entry(i, hi, off)
 		if !isDir {
@@ -127,11 +119,7 @@ func (t *treeBuilder) dir(lo, hi, off int) (digest.Digest, error) {
 			if j < hi && isUnder(t.files[j].Path[off:], name) {
 				return digest.Digest{}, fmt.Errorf("input %s: %s is both a file and a directory", t.files[j].Path, f.Path)
 			}
-			dg := &t.digests[i]
-			dg.Hash, dg.SizeBytes = f.Digest.Hash, f.Digest.Size
-			n := &t.nodes[i]
-			n.Name, n.Digest, n.IsExecutable = name, dg, f.IsExecutable
-			d.Files = append(d.Files, n)
+			t.nodes = append(t.nodes, node{name: name, digest: f.Digest, isExecutable: f.IsExecutable})
 			i = j
 			continue
 		}
@@ -139,22 +127,48 @@ func (t *treeBuilder) dir(lo, hi, off int) (digest.Digest, error) {
 		if err != nil {
 			return digest.Digest{}, err
 		}
-		k := len(d.Directories)
-		dg := &subDigests[k]
-		dg.Hash, dg.SizeBytes = sub.Hash, sub.Size
-		n := &subs[k]
-		n.Name, n.Digest = name, dg
-		d.Directories = append(d.Directories, n)
+		t.nodes = append(t.nodes, node{name: name, digest: sub, isDir: true})
 		i = j
 	}
-	var b []byte
-	var err error
-	if t.emit == nil {
-		t.buf, err = MarshalAppend(t.buf[:0], d)
-		b = t.buf
-	} else {
-		b, err = Marshal(d)
+	nodes := t.nodes[base:]
+	size := 0
+	for i := range nodes {
+		if nodes[i].isDir {
+			size += elemSize(fieldDirectoryDirectories, nodes[i].size())
+		} else {
+			size += elemSize(fieldDirectoryFiles, nodes[i].size())
+		}
 	}
+	var e encoder
+	if t.emit == nil {
+		e.b = slices.Grow(t.buf[:0], size)
+	} else {
+		e.b = make([]byte, 0, size)
+	}
+	// Files first (field 1), then directories (2), each in name order.
+	for _, dirs := range []bool{false, true} {
+		num := protowire.Number(fieldDirectoryFiles)
+		if dirs {
+			num = fieldDirectoryDirectories
+		}
+		for i := range nodes {
+			n := &nodes[i]
+			if n.isDir != dirs {
+				continue
+			}
+			e.header(num, n.size())
+			e.str(fieldNodeName, n.name, "input name")
+			e.digest(fieldNodeDigest, n.digest)
+			if n.isExecutable {
+				e.varint(fieldFileNodeExecutable, 1)
+			}
+		}
+	}
+	t.nodes = t.nodes[:base]
+	if t.emit == nil {
+		t.buf = e.b
+	}
+	b, err := e.done("a Directory")
 	if err != nil {
 		return digest.Digest{}, err
 	}

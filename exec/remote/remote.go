@@ -1,36 +1,32 @@
-// Package remote is bld's client of the Remote Execution API v2 (REAPI): a
-// remote cache (CAS and action cache) and remote execution on the services
-// that speak it (Buildbarn, BuildBuddy, NativeLink, bazel-remote).
-//
-// It is a leaf library: it knows digests (bld/exec/digest) and the
-// generated REAPI types, and nothing of bld's graph or local cache.
+// Package remote says what bld asks of a remote cache and executor that
+// speak the Remote Execution API v2 (REAPI: Buildbarn, BuildBuddy,
+// NativeLink, bazel-remote): the Service interface, its configuration, and
+// the errors that classify its failures. It links no gRPC: the gRPC client
+// is package grpcclient, run in the program bld-remote, and bld talks to it
+// through package pipe (which says why).
 //
 // # Contracts
 //
-// A *Client is safe for concurrent use. Every method honours its ctx
-// (cancelling it ends the call promptly) and never blocks forever: unary
-// RPCs are bounded by Config.Timeout per attempt, and streams by the same
-// duration as an idle timeout between two messages. Transient failures
-// (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, and DEADLINE_EXCEEDED while
-// ctx is still live) are retried with exponential backoff, a bounded number
-// of times; when the tries are used up the error wraps ErrUnavailable.
-// IsUnavailable tells a caller when to fall back to local work.
+// A Service is safe for concurrent use. Every method honours its ctx
+// (cancelling it ends the call promptly) and never blocks forever.
+// Transient failures are retried with backoff a bounded number of times;
+// when the tries are used up the error wraps ErrUnavailable. IsUnavailable
+// tells a caller when to fall back to local work.
 //
-// Digests are SHA-256 only (Dial refuses servers that do not offer it).
-// Everything read from the CAS is verified against its digest; a mismatch
-// is an error wrapping ErrCorrupt.
+// Digests are SHA-256 only. Everything read from the CAS is verified
+// against its digest; a mismatch is an error wrapping ErrCorrupt.
 //
 // # Use
 //
-// A remote cache: GetActionResult (ErrNotFound on a miss), then ReadBlobs
+// A remote cache: GetActionResult (ErrNotFound on a miss), then ReadBlob
 // or DownloadFile for the outputs; after a local run, Upload the outputs
 // and UpdateActionResult (when CanUpdateActionCache).
 //
 // Remote execution (when CanExecute): Upload the Command, the input root's
-// Directory messages (ProtoBlob serializes them as digests require), the
-// input files and the Action; Execute; on a *MissingBlobsError upload its
-// Digests and Execute again; read the outputs of the response's Result.
-// When an error satisfies IsUnavailable, fall back to local work.
+// Directory messages, the input files and the Action; ExecuteNotify; on a
+// *MissingBlobsError upload its Digests and execute again; read the
+// outputs of the response's Result. When an error satisfies IsUnavailable,
+// fall back to local work.
 package remote
 
 import (
@@ -38,19 +34,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"bld/exec/digest"
-
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-	bspb "google.golang.org/genproto/googleapis/bytestream"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"bld/exec/reapi"
 )
 
 // Config says where the service is and how to talk to it.
@@ -63,16 +52,16 @@ type Config struct {
 	// NAME=VALUE; see ParseHeader).
 	Headers [][2]string
 	// Timeout bounds each RPC attempt and each wait for a stream's next
-	// message (--remote_timeout); 0 means 60s. Dial and GetCapabilities
-	// together are bounded by min(Timeout, 5s).
+	// message (--remote_timeout); 0 means DefaultTimeout. Dial and
+	// GetCapabilities together are bounded by min(Timeout, 5s).
 	Timeout time.Duration
 	// TLSCA is a PEM file of CA certificates to trust instead of the
 	// system's; TLSCert and TLSKey are a client certificate and its key
 	// (mTLS). All need a grpcs:// target.
 	TLSCA, TLSCert, TLSKey string
 	// CredentialHelper is a program speaking Bazel's credential helper
-	// protocol (see credentials.go); the headers it returns are added to
-	// every call and it is run again when they expire.
+	// protocol (see grpcclient's credentials.go); the headers it returns
+	// are added to every call and it is run again when they expire.
 	CredentialHelper string
 	// ToolVersion and InvocationID, when set, go into the RequestMetadata
 	// sent with every call (tool name "bld"), so that a service's UI can
@@ -89,72 +78,14 @@ type Config struct {
 // DefaultTimeout is the per-RPC timeout when Config.Timeout is 0.
 const DefaultTimeout = 60 * time.Second
 
-// dialTimeoutCap bounds Dial+GetCapabilities, so that an unreachable
-// endpoint costs at most a few seconds.
-const dialTimeoutCap = 5 * time.Second
-
-// defaultMaxBatch is the batch limit assumed when the server advertises
-// none: gRPC's default 4 MiB message limit, which real servers enforce.
-const defaultMaxBatch = 4 << 20
-
-// Client is a connection to one REAPI service and instance.
-type Client struct {
-	target    string // normalized, e.g. "grpc://host:port"
-	instance  string
-	timeout   time.Duration
-	queueWait time.Duration // Config.QueueTimeout
-	conn      *grpc.ClientConn
-	caps      *repb.ServerCapabilities
-	maxBatch  int64 // MaxBatchBytes
-	planLimit int64 // what batches are planned under, <= maxBatch
-	retry     retryPolicy
-	creds     *credHelper // nil without a helper
-
-	cas     repb.ContentAddressableStorageClient
-	ac      repb.ActionCacheClient
-	exec    repb.ExecutionClient
-	bs      bspb.ByteStreamClient
-	capsCli repb.CapabilitiesClient
-
-	stats  counters
-	failed atomic.Bool // MarkFailed
+// A Blob is content to upload: Data, or when Data is nil and Path is set,
+// the content of the file Path (read when sent, streamed when big). Digest
+// is trusted to be the content's, as the caller computed it.
+type Blob struct {
+	Digest digest.Digest
+	Data   []byte
+	Path   string
 }
-
-// MarkFailed records that the service failed (unreachable, timing out,
-// broken): its users stop calling it for the rest of the client's life,
-// and share what one of them learned. It reports whether this call was the
-// first, so that exactly one user tells the user.
-func (c *Client) MarkFailed() bool { return c.failed.CompareAndSwap(false, true) }
-
-// Failed reports whether MarkFailed was called.
-func (c *Client) Failed() bool { return c.failed.Load() }
-
-// Target returns the normalized target the client is connected to.
-func (c *Client) Target() string { return c.target }
-
-// Close closes the connection. Calls in flight fail.
-func (c *Client) Close() error { return c.conn.Close() }
-
-// Capabilities returns what the server advertised at Dial. Do not modify it.
-func (c *Client) Capabilities() *repb.ServerCapabilities { return c.caps }
-
-// CanExecute reports whether the server offers remote execution
-// (ExecutionCapabilities.exec_enabled).
-func (c *Client) CanExecute() bool {
-	return c.caps.GetExecutionCapabilities().GetExecEnabled()
-}
-
-// CanUpdateActionCache reports whether the server lets clients write the
-// action cache (ActionCacheUpdateCapabilities.update_enabled).
-func (c *Client) CanUpdateActionCache() bool {
-	return c.caps.GetCacheCapabilities().GetActionCacheUpdateCapabilities().GetUpdateEnabled()
-}
-
-// MaxBatchBytes is the largest total size of a batch request the server
-// accepts: its max_batch_total_size_bytes, or 4 MiB when it advertises
-// none. Batches this client builds stay under it including the messages'
-// own overhead.
-func (c *Client) MaxBatchBytes() int64 { return c.maxBatch }
 
 // ErrNotFound is wrapped by errors for blobs or action results the server
 // does not have.
@@ -173,7 +104,8 @@ var ErrNoWorker = errors.New("no remote worker matches the action's platform")
 var ErrQueueTimeout = fmt.Errorf("%w: no worker took the action", ErrUnavailable)
 
 // ErrUnavailable is wrapped by errors after the retries of a transient
-// failure are used up.
+// failure are used up, and by every error a Service returns for a service
+// that cannot be reached or is failing.
 var ErrUnavailable = errors.New("remote service unavailable")
 
 // MissingBlobsError is Execute's error when the server lacks inputs of
@@ -201,49 +133,50 @@ func (e *MissingBlobsError) Error() string {
 	return b.String()
 }
 
+// ActionError is Execute's error when the server ran (or tried to run) the
+// action and its ExecuteResponse carries a non-OK status: the action timed
+// out (DEADLINE_EXCEEDED), the worker failed, the platform matches no
+// worker, and so on. Response holds what the server returned (it may have
+// a partial result, e.g. output of a timed-out action). It unwraps to
+// ErrUnavailable when the code says the service is failing (UNAVAILABLE,
+// RESOURCE_EXHAUSTED), so IsUnavailable holds for those only.
+type ActionError struct {
+	Action   digest.Digest
+	Code     Code
+	Message  string // the server's words
+	Response *reapi.ExecuteResponse
+}
+
+func (e *ActionError) Error() string {
+	return fmt.Sprintf("remote execution of action %s: %s: %s", e.Action.Short(), e.Code, e.Message)
+}
+
+// TimedOut reports whether the action ran out of its time on the server
+// (DEADLINE_EXCEEDED).
+func (e *ActionError) TimedOut() bool { return e.Code == CodeDeadlineExceeded }
+
+func (e *ActionError) Unwrap() error {
+	switch e.Code {
+	case CodeUnavailable, CodeResourceExhausted:
+		return ErrUnavailable
+	}
+	return nil
+}
+
 // IsUnavailable reports whether err says the service cannot be reached or
 // is failing, so that the caller may fall back to local execution:
-// retries used up, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
-// a deadline passed, connection refused or other network errors. A
-// cancellation by the caller is not unavailability.
+// retries used up (ErrUnavailable), a deadline passed, a connection
+// refused, reset or unreachable. A cancellation by the caller is not
+// unavailability. (grpcclient.IsUnavailable also reads gRPC's status codes
+// and network errors; a Service returns its errors classified.)
 func IsUnavailable(err error) bool {
 	if err == nil || errors.Is(err, ErrNoWorker) {
 		return false
 	}
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
-		errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	switch statusCode(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
-		return true
-	}
-	return false
-}
-
-// statusCode returns the gRPC code of err, looking through wrapping;
-// codes.OK for nil, codes.Unknown for errors without a status.
-func statusCode(err error) codes.Code {
-	if err == nil {
-		return codes.OK
-	}
-	var se interface{ GRPCStatus() *status.Status }
-	if errors.As(err, &se) {
-		return se.GRPCStatus().Code()
-	}
-	if errors.Is(err, context.Canceled) {
-		return codes.Canceled
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return codes.DeadlineExceeded
-	}
-	return codes.Unknown
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // ParseHeader parses a --remote_header value "NAME=VALUE". The name must be

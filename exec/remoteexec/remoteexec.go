@@ -41,10 +41,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/types/known/durationpb"
-
 	"bld/exec/digest"
 	"bld/exec/executor"
 	"bld/exec/graph"
@@ -73,8 +69,8 @@ type Outputs interface {
 // Options configure a Runner.
 type Options struct {
 	// Client is the connection to the remote executor; it must be able to
-	// execute (remote.Client.CanExecute).
-	Client *remote.Client
+	// execute (CanExecute).
+	Client remote.Service
 	// Root is the absolute workspace root: input files are read and
 	// outputs written under it.
 	Root   string
@@ -209,14 +205,14 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 	if err != nil {
 		return res, &actionFailure{err}
 	}
-	action := &repb.Action{
-		CommandDigest:   reapi.DigestToProto(cmdDigest),
-		InputRootDigest: reapi.DigestToProto(rootDigest),
+	action := &reapi.Action{
+		CommandDigest:   cmdDigest,
+		InputRootDigest: rootDigest,
 		DoNotCache:      a.NoCache || a.NoRemoteCache,
 		Platform:        platform,
 	}
 	if a.Timeout() > 0 {
-		action.Timeout = durationpb.New(a.Timeout())
+		action.Timeout = a.Timeout()
 	}
 	actionDigest, actionBytes, err := reapi.DigestOf(action)
 	if err != nil {
@@ -253,20 +249,22 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 	case errors.As(err, &ae) && !remote.IsUnavailable(err):
 		// The service ran it, or tried to, and says why it failed:
 		// a timeout, a command the worker cannot start.
-		r.opts.Client.WriteOutput(ctx, ae.Response.GetResult(), output) // what it printed, if anything
-		if ae.Code == codes.DeadlineExceeded {
+		if ae.Response != nil {
+			r.opts.Client.WriteOutput(ctx, ae.Response.Result, output) // what it printed, if anything
+		}
+		if ae.TimedOut() {
 			return res, &actionFailure{fmt.Errorf("timed out after %v (on the remote executor)", a.Timeout())}
 		}
 		return res, &actionFailure{fmt.Errorf("the remote executor could not run it: %s: %s", ae.Code, ae.Message)}
 	case err != nil:
 		return res, fmt.Errorf("executing %s: %w", a.Owner, err)
 	}
-	result := resp.GetResult()
+	result := resp.Result
 	if result == nil {
 		return res, fmt.Errorf("executing %s: the service answered without a result", a.Owner)
 	}
-	res.Cached = resp.GetCachedResult()
-	res.ExitCode = int(result.GetExitCode())
+	res.Cached = resp.CachedResult
+	res.ExitCode = int(result.ExitCode)
 	if err := r.opts.Client.WriteOutput(ctx, result, output); err != nil {
 		return res, err
 	}
@@ -290,10 +288,10 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 
 // download puts the outputs of result in place: each of a's outputs must
 // be among result's files.
-func (r *Runner) download(ctx context.Context, a *graph.Action, result *repb.ActionResult) error {
-	byPath := make(map[string]*repb.OutputFile, len(result.GetOutputFiles()))
-	for _, f := range result.GetOutputFiles() {
-		byPath[f.GetPath()] = f
+func (r *Runner) download(ctx context.Context, a *graph.Action, result *reapi.ActionResult) error {
+	byPath := make(map[string]*reapi.OutputFile, len(result.OutputFiles))
+	for i := range result.OutputFiles {
+		byPath[result.OutputFiles[i].Path] = &result.OutputFiles[i]
 	}
 	for _, out := range a.Outputs {
 		f := byPath[out]
@@ -301,13 +299,13 @@ func (r *Runner) download(ctx context.Context, a *graph.Action, result *repb.Act
 			return &actionFailure{fmt.Errorf("the command did not create its output %s (on the remote executor)", out)}
 		}
 		perm := fs.FileMode(0o644)
-		if f.GetIsExecutable() {
+		if f.IsExecutable {
 			perm = 0o755
 		}
 		abs := filepath.Join(r.opts.Root, filepath.FromSlash(out))
-		d := reapi.DigestFromProto(f.GetDigest())
-		if r.opts.Outputs != nil && len(f.GetContents()) == 0 && digest.ValidHash(d.Hash) {
-			kept, err := r.opts.Outputs.Keep(a, out, d, f.GetIsExecutable())
+		d := f.Digest
+		if r.opts.Outputs != nil && len(f.Contents) == 0 && digest.ValidHash(d.Hash) {
+			kept, err := r.opts.Outputs.Keep(a, out, d, f.IsExecutable)
 			if err != nil {
 				return &actionFailure{err}
 			}
@@ -315,11 +313,11 @@ func (r *Runner) download(ctx context.Context, a *graph.Action, result *repb.Act
 				continue
 			}
 		}
-		if len(f.GetContents()) > 0 || d.Size == 0 {
-			if digest.OfBytes(f.GetContents()) != d {
+		if len(f.Contents) > 0 || d.Size == 0 {
+			if digest.OfBytes(f.Contents) != d {
 				return fmt.Errorf("the service's inline content of %s does not match its digest", out)
 			}
-			if err := store.WriteFileAtomic(abs, f.GetContents(), perm); err != nil {
+			if err := store.WriteFileAtomic(abs, f.Contents, perm); err != nil {
 				return &actionFailure{err}
 			}
 			continue

@@ -12,6 +12,8 @@ import (
 	"bld/exec/executor"
 	"bld/exec/graph"
 	"bld/exec/remote"
+	"bld/exec/remote/grpcclient"
+	"bld/exec/remote/pipe"
 	"bld/exec/remote/remotetest"
 	"bld/exec/store"
 )
@@ -26,7 +28,10 @@ func setup(t *testing.T) (*Runner, *remotetest.Server, string, *[]string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
-	client, err := remote.Dial(context.Background(), remote.Config{Target: s.Target()})
+	// As bld calls bld-remote: through the pipe, in this process.
+	client, err := pipe.InProcess(context.Background(), remote.Config{Target: s.Target()}, func(ctx context.Context, cfg remote.Config) (remote.Service, error) {
+		return grpcclient.Dial(ctx, cfg)
+	}, grpcclient.IsUnavailable)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package remoteexec
 
 import (
-	"bld/exec/digest"
 	"context"
 	"fmt"
 	"path"
@@ -9,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"bld/exec/digest"
 
 	"bld/exec/graph"
 	"bld/exec/program"

@@ -13,8 +13,9 @@ import (
 	"testing"
 )
 
-// Main builds bld (the package cmd/bld of the module) into a temporary
-// directory, runs the tests with the binary's path, and exits. Call it from
+// Main builds bld (the package cmd/bld of the module) and bld-remote beside
+// it (cmd/bld/bld-remote, which bld runs for remote services) into a
+// temporary directory, runs the tests with bld's path, and exits. Call it from
 // TestMain:
 //
 //	func TestMain(m *testing.M) { bldtest.Main(m, &bldBinary) }
@@ -25,7 +26,7 @@ func Main(m *testing.M, binary *string) {
 		os.Exit(2)
 	}
 	*binary = filepath.Join(dir, "bld")
-	cmd := exec.Command("go", "build", "-o", *binary, "bld/cmd/bld")
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "bld/cmd/bld", "bld/cmd/bld/bld-remote")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building bld:", err)

@@ -178,12 +178,12 @@ const remoteCheckers = 32
 // Remote says how a build uses remote services (docs/remote.md).
 type Remote struct {
 	// Cache is the remote cache behind the action cache; nil for none.
-	Cache *remote.Client
+	Cache remote.Service
 	// Upload writes the results of actions that ran here to Cache.
 	Upload bool
 	// Exec runs actions remotely; nil for none. Jobs bounds how many at
 	// once (0: the executor's default).
-	Exec *remote.Client
+	Exec remote.Service
 	Jobs int
 	// Ship sends gcc compiles with the local toolchain (remoteexec).
 	Ship bool

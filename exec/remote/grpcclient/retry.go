@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"bld/exec/remote"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -63,7 +65,7 @@ func (c *Client) call(ctx context.Context, what string, f func(ctx context.Conte
 			return fmt.Errorf("remote %s: %s: %w", c.target, what, err)
 		}
 		if n >= c.retry.tries {
-			return fmt.Errorf("remote %s: %s: %w (gave up after %d tries): %w", c.target, what, ErrUnavailable, n, err)
+			return fmt.Errorf("remote %s: %s: %w (gave up after %d tries): %w", c.target, what, remote.ErrUnavailable, n, err)
 		}
 		c.stats.retries.Add(1)
 		t := time.NewTimer(c.retry.delay(n))

@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
+	"bld/exec/remote"
 
 	lpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -18,32 +19,6 @@ import (
 	"google.golang.org/grpc/codes"
 	gstatus "google.golang.org/grpc/status"
 )
-
-// ActionError is Execute's error when the server ran (or tried to run) the
-// action and its ExecuteResponse carries a non-OK status: the action timed
-// out (DEADLINE_EXCEEDED), the worker failed, the platform matches no
-// worker, and so on. Response holds what the server returned (it may have
-// a partial result, e.g. output of a timed-out action). It unwraps to
-// ErrUnavailable when the code says the service is failing (UNAVAILABLE,
-// RESOURCE_EXHAUSTED), so IsUnavailable holds for those only.
-type ActionError struct {
-	Action   digest.Digest
-	Code     codes.Code
-	Message  string // the server's words
-	Response *repb.ExecuteResponse
-}
-
-func (e *ActionError) Error() string {
-	return fmt.Sprintf("remote execution of action %s: %s: %s", e.Action.Short(), e.Code, e.Message)
-}
-
-func (e *ActionError) Unwrap() error {
-	switch e.Code {
-	case codes.Unavailable, codes.ResourceExhausted:
-		return ErrUnavailable
-	}
-	return nil
-}
 
 // Execute runs the action with digest action remotely; its Command, input
 // root and every input must be in the CAS already. With skipCacheLookup
@@ -63,13 +38,13 @@ func (e *ActionError) Unwrap() error {
 // a *MissingBlobsError naming them, so that the caller can upload them and
 // call again. Other failures (a platform no worker matches, an invalid
 // action) are errors with the server's words.
-func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLookup bool) (*repb.ExecuteResponse, error) {
+func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLookup bool) (*reapi.ExecuteResponse, error) {
 	return c.ExecuteNotify(ctx, action, skipCacheLookup, nil)
 }
 
 // ExecuteNotify is Execute, calling started (if not nil) once, when the
 // service says that the action left its queue: it is executing, or done.
-func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*repb.ExecuteResponse, error) {
+func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*reapi.ExecuteResponse, error) {
 	what := "Execute " + action.Short()
 	var opName string
 	failures := 0
@@ -78,7 +53,7 @@ func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCa
 		progressed := false
 		op, err := c.executeOnce(ctx, action, skipCacheLookup, &opName, &progressed, queue)
 		if err == nil {
-			var resp *repb.ExecuteResponse
+			var resp *reapi.ExecuteResponse
 			var transient bool
 			resp, err, transient = c.finish(action, op)
 			if !transient {
@@ -99,11 +74,11 @@ func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCa
 		if m := missingBlobs(err); m != nil {
 			return nil, m
 		}
-		if errors.Is(err, ErrQueueTimeout) {
+		if errors.Is(err, remote.ErrQueueTimeout) {
 			return nil, fmt.Errorf("remote %s: %s: %w (queued for %v)", c.target, what, err, c.queueWait)
 		}
 		if noWorker(err) {
-			return nil, fmt.Errorf("remote %s: %s: %w: %w", c.target, what, ErrNoWorker, err)
+			return nil, fmt.Errorf("remote %s: %s: %w: %w", c.target, what, remote.ErrNoWorker, err)
 		}
 		if !retryable(ctx, err) {
 			return nil, fmt.Errorf("remote %s: %s: %w", c.target, what, err)
@@ -113,7 +88,7 @@ func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCa
 		}
 		failures++
 		if failures >= c.retry.tries {
-			return nil, fmt.Errorf("remote %s: %s: %w (gave up after %d tries): %w", c.target, what, ErrUnavailable, failures, err)
+			return nil, fmt.Errorf("remote %s: %s: %w (gave up after %d tries): %w", c.target, what, remote.ErrUnavailable, failures, err)
 		}
 		c.stats.retries.Add(1)
 		t := time.NewTimer(c.retry.delay(failures))
@@ -141,7 +116,7 @@ func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip boo
 	if *opName == "" {
 		stream, err = c.exec.Execute(is.ctx, &repb.ExecuteRequest{
 			InstanceName:    c.instance,
-			ActionDigest:    reapi.DigestToProto(action),
+			ActionDigest:    digestToProto(action),
 			SkipCacheLookup: skip,
 		})
 	} else {
@@ -173,7 +148,7 @@ func (c *Client) executeOnce(ctx context.Context, action digest.Digest, skip boo
 
 // finish turns a done operation into Execute's answer; transient reports
 // an operation failure worth running again.
-func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *repb.ExecuteResponse, err error, transient bool) {
+func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *reapi.ExecuteResponse, err error, transient bool) {
 	if e := op.GetError(); e != nil {
 		st := gstatus.FromProto(e)
 		if m := missingBlobs(st.Err()); m != nil {
@@ -189,26 +164,32 @@ func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *repb.Exe
 	if payload == nil {
 		return nil, fmt.Errorf("remote %s: Execute %s: operation %s done without a response", c.target, action.Short(), op.GetName()), false
 	}
-	resp = &repb.ExecuteResponse{}
-	if err := payload.UnmarshalTo(resp); err != nil {
+	// The generated message for the status's details (missing blobs),
+	// bld's for the rest: both decode the payload.
+	pb := &repb.ExecuteResponse{}
+	if err := payload.UnmarshalTo(pb); err != nil {
 		return nil, fmt.Errorf("remote %s: Execute %s: operation %s: response is not an ExecuteResponse: %w", c.target, action.Short(), op.GetName(), err), false
 	}
+	resp, err = reapi.UnmarshalExecuteResponse(payload.GetValue())
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: Execute %s: operation %s: %w", c.target, action.Short(), op.GetName(), err), false
+	}
 	c.stats.executions.Add(1)
-	if resp.GetCachedResult() {
+	if resp.CachedResult {
 		c.stats.execHits.Add(1)
 	}
-	if s := resp.GetStatus(); s.GetCode() != int32(codes.OK) {
+	if s := pb.GetStatus(); s.GetCode() != int32(codes.OK) {
 		st := gstatus.FromProto(s)
 		if m := missingBlobs(st.Err()); m != nil {
 			return resp, m, false
 		}
 		msg := st.Message()
-		if resp.GetMessage() != "" && !strings.Contains(msg, resp.GetMessage()) {
-			msg += " (" + resp.GetMessage() + ")"
+		if resp.Message != "" && !strings.Contains(msg, resp.Message) {
+			msg += " (" + resp.Message + ")"
 		}
-		return resp, &ActionError{Action: action, Code: st.Code(), Message: msg, Response: resp}, false
+		return resp, &remote.ActionError{Action: action, Code: remote.Code(st.Code()), Message: msg, Response: resp}, false
 	}
-	if resp.GetResult() == nil {
+	if resp.Result == nil {
 		return resp, fmt.Errorf("remote %s: Execute %s: the response has no result", c.target, action.Short()), false
 	}
 	return resp, nil, false
@@ -216,7 +197,7 @@ func (c *Client) finish(action digest.Digest, op *lpb.Operation) (resp *repb.Exe
 
 // missingBlobs returns a *MissingBlobsError when err is FAILED_PRECONDITION
 // with MISSING violations naming blobs, else nil.
-func missingBlobs(err error) *MissingBlobsError {
+func missingBlobs(err error) *remote.MissingBlobsError {
 	if statusCode(err) != codes.FailedPrecondition {
 		return nil
 	}
@@ -247,7 +228,7 @@ func missingBlobs(err error) *MissingBlobsError {
 	if len(ds) == 0 {
 		return nil
 	}
-	return &MissingBlobsError{Digests: ds, Message: st.Message()}
+	return &remote.MissingBlobsError{Digests: ds, Message: st.Message()}
 }
 
 // noWorker reports whether err says that no worker matches the action's
@@ -287,7 +268,7 @@ func (q *queueWatch) watch(ctx context.Context) (context.Context, func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.started {
-		q.timer = time.AfterFunc(q.limit-time.Since(q.since), func() { cancel(ErrQueueTimeout) })
+		q.timer = time.AfterFunc(q.limit-time.Since(q.since), func() { cancel(remote.ErrQueueTimeout) })
 	}
 	return qctx, func() {
 		q.mu.Lock()
@@ -327,8 +308,8 @@ func (q *queueWatch) saw(op *lpb.Operation) {
 
 // err returns ErrQueueTimeout when the bound ended the stream, else err.
 func (q *queueWatch) err(qctx context.Context, err error) error {
-	if errors.Is(context.Cause(qctx), ErrQueueTimeout) {
-		return ErrQueueTimeout
+	if errors.Is(context.Cause(qctx), remote.ErrQueueTimeout) {
+		return remote.ErrQueueTimeout
 	}
 	return err
 }

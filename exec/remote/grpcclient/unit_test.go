@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"bld/exec/digest"
-	"bld/exec/reapi"
+	"bld/exec/remote"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	smpb "github.com/bazelbuild/remote-apis/build/bazel/semver"
@@ -22,60 +22,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-func TestParseHeader(t *testing.T) {
-	for _, tc := range []struct {
-		in, name, value, err string
-	}{
-		{in: "Authorization=Bearer x=y", name: "authorization", value: "Bearer x=y"},
-		{in: "x-api-key=", name: "x-api-key", value: ""},
-		{in: "noequals", err: "want NAME=VALUE"},
-		{in: "=v", err: "empty name"},
-		{in: "a b=c", err: "may contain only"},
-		{in: "grpc-timeout=1", err: "reserved"},
-		{in: "x-bin=1", err: "binary"},
-		{in: "x=\n", err: "printable"},
-	} {
-		n, v, err := ParseHeader(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseHeader(%q) = %v, want error containing %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || n != tc.name || v != tc.value {
-			t.Errorf("ParseHeader(%q) = %q, %q, %v; want %q, %q", tc.in, n, v, err, tc.name, tc.value)
-		}
-	}
-}
-
-func TestParseTarget(t *testing.T) {
-	for _, tc := range []struct {
-		in, addr, norm string
-		tls            bool
-		err            string
-	}{
-		{in: "localhost:8980", addr: "localhost:8980", norm: "grpc://localhost:8980"},
-		{in: "grpc://127.0.0.1:1", addr: "127.0.0.1:1", norm: "grpc://127.0.0.1:1"},
-		{in: "grpcs://remote.example.com", addr: "remote.example.com:443", norm: "grpcs://remote.example.com:443", tls: true},
-		{in: "grpcs://[::1]:9/", addr: "[::1]:9", norm: "grpcs://[::1]:9", tls: true},
-		{in: "https://x:1", err: "gRPC only"},
-		{in: "ftp://x:1", err: "unknown scheme"},
-		{in: "grpc://x", err: "no port"},
-		{in: "grpc://x:1/path", err: "want grpc://"},
-	} {
-		addr, tls, norm, err := parseTarget(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("parseTarget(%q) = %v, want error containing %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || addr != tc.addr || norm != tc.norm || tls != tc.tls {
-			t.Errorf("parseTarget(%q) = %q, %v, %q, %v", tc.in, addr, tls, norm, err)
-		}
-	}
-}
-
 // The size planning counts exactly what proto marshals.
 func TestUpdateEntrySizeExact(t *testing.T) {
 	for _, n := range []int{1, 100, 127, 128, 16383, 16384, 1 << 20} {
@@ -84,8 +30,8 @@ func TestUpdateEntrySizeExact(t *testing.T) {
 		for _, inst := range []string{"", "main/instance"} {
 			req := &repb.BatchUpdateBlobsRequest{InstanceName: inst}
 			want0 := proto.Size(req)
-			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(d), Data: data})
-			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(d), Data: data})
+			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(d), Data: data})
+			req.Requests = append(req.Requests, &repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(d), Data: data})
 			got := updateBase(inst) + 2*updateEntrySize(d)
 			if int(updateBase(inst)) != want0 || int(got) != proto.Size(req) {
 				t.Errorf("size %d instance %q: planned %d (base %d), proto %d (base %d)", n, inst, got, updateBase(inst), proto.Size(req), want0)
@@ -178,7 +124,7 @@ func TestRetryBound(t *testing.T) {
 	if n.Load() != 5 {
 		t.Errorf("%d tries, want 5", n.Load())
 	}
-	if !errors.Is(err, ErrUnavailable) || !IsUnavailable(err) || !strings.Contains(err.Error(), "grpc://test:1") {
+	if !errors.Is(err, remote.ErrUnavailable) || !IsUnavailable(err) || !strings.Contains(err.Error(), "grpc://test:1") {
 		t.Errorf("err = %v", err)
 	}
 	if c.Stats().Retries != 4 {
@@ -273,9 +219,9 @@ func TestIsUnavailable(t *testing.T) {
 		{status.Error(codes.NotFound, "x"), false},
 		{context.Canceled, false},
 		{fmt.Errorf("a: %w", context.DeadlineExceeded), true},
-		{fmt.Errorf("x: %w", ErrUnavailable), true},
-		{&ActionError{Code: codes.DeadlineExceeded}, false},
-		{&ActionError{Code: codes.Unavailable}, true},
+		{fmt.Errorf("x: %w", remote.ErrUnavailable), true},
+		{&remote.ActionError{Code: remote.CodeDeadlineExceeded}, false},
+		{&remote.ActionError{Code: remote.CodeUnavailable}, true},
 		{errors.New("other"), false},
 	} {
 		if got := IsUnavailable(tc.err); got != tc.want {
@@ -304,7 +250,7 @@ func TestMissingBlobs(t *testing.T) {
 		t.Errorf("message: %v", m)
 	}
 	if missingBlobs(status.Error(codes.FailedPrecondition, "no workers for platform")) != nil {
-		t.Error("a precondition failure without MISSING is a MissingBlobsError")
+		t.Error("a precondition failure without MISSING is a remote.MissingBlobsError")
 	}
 }
 
@@ -434,13 +380,23 @@ func TestEmptyBlobNoRPC(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 || fi.Mode().Perm() != 0o600 {
 		t.Errorf("empty file: %v, %v", fi, err)
 	}
-	if sent, err := c.Upload(context.Background(), []Blob{blobOf(nil)}); err != nil || sent != 0 {
+	if sent, err := c.Upload(context.Background(), []remote.Blob{blobOf(nil)}); err != nil || sent != 0 {
 		t.Errorf("Upload(empty) = %d, %v", sent, err)
 	}
 	if m, err := c.FindMissing(context.Background(), []digest.Digest{digest.Empty}); err != nil || len(m) != 0 {
 		t.Errorf("FindMissing(empty) = %v, %v", m, err)
 	}
-	if _, err := c.ReadBlob(context.Background(), digest.Digest{Hash: strings.Repeat("0", 64)}); !errors.Is(err, ErrCorrupt) {
+	if _, err := c.ReadBlob(context.Background(), digest.Digest{Hash: strings.Repeat("0", 64)}); !errors.Is(err, remote.ErrCorrupt) {
 		t.Errorf("size 0 with another hash: %v", err)
+	}
+}
+
+// TestCodeNames: remote.Code prints as gRPC's codes do, so messages read
+// the same in bld (which does not link gRPC) and in bld-remote.
+func TestCodeNames(t *testing.T) {
+	for c := uint32(0); c <= 17; c++ {
+		if got, want := remote.Code(c).String(), codes.Code(c).String(); got != want {
+			t.Errorf("remote.Code(%d) = %q, gRPC says %q", c, got, want)
+		}
 	}
 }

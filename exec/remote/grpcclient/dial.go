@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"bld/exec/remote"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	smpb "github.com/bazelbuild/remote-apis/build/bazel/semver"
@@ -34,8 +36,8 @@ var (
 // service cannot be reached within min(cfg.Timeout, 5s), does not offer
 // SHA-256 digests, or speaks no REAPI version in 2.0..2.3 (a server that
 // advertises no version counts as 2.0).
-func Dial(ctx context.Context, cfg Config) (*Client, error) {
-	addr, useTLS, target, err := parseTarget(cfg.Target)
+func Dial(ctx context.Context, cfg remote.Config) (*Client, error) {
+	addr, useTLS, target, err := remote.ParseTarget(cfg.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +49,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		retry:     defaultRetry,
 	}
 	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
+		c.timeout = remote.DefaultTimeout
 	}
 	for _, h := range cfg.Headers {
-		if _, _, err := ParseHeader(h[0] + "=" + h[1]); err != nil {
+		if _, _, err := remote.ParseHeader(h[0] + "=" + h[1]); err != nil {
 			return nil, fmt.Errorf("remote %s: %w", target, err)
 		}
 	}
@@ -101,43 +103,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// parseTarget splits a target into its address and whether it uses TLS,
-// and returns the normalized target.
-func parseTarget(t string) (addr string, useTLS bool, norm string, err error) {
-	scheme, rest, ok := strings.Cut(t, "://")
-	if !ok {
-		scheme, rest = "grpc", t
-	}
-	switch strings.ToLower(scheme) {
-	case "grpc":
-	case "grpcs":
-		useTLS = true
-	case "http", "https":
-		return "", false, "", fmt.Errorf("remote %s: bld speaks REAPI over gRPC only; use grpc://host:port or grpcs://host:port", t)
-	default:
-		return "", false, "", fmt.Errorf("remote %s: unknown scheme %q; use grpc://host:port or grpcs://host:port", t, scheme)
-	}
-	rest = strings.TrimSuffix(rest, "/")
-	if rest == "" || strings.Contains(rest, "/") {
-		return "", false, "", fmt.Errorf("remote %q: want grpc://host:port or grpcs://host:port", t)
-	}
-	if _, _, err := net.SplitHostPort(rest); err != nil {
-		// No port: the scheme's default.
-		if useTLS {
-			rest = net.JoinHostPort(strings.Trim(rest, "[]"), "443")
-		} else {
-			return "", false, "", fmt.Errorf("remote %q: no port; want grpc://host:port", t)
-		}
-	}
-	s := "grpc"
-	if useTLS {
-		s = "grpcs"
-	}
-	return rest, useTLS, s + "://" + rest, nil
-}
-
 // tlsConfig builds the TLS configuration for addr from cfg's files.
-func tlsConfig(cfg Config, addr string) (*tls.Config, error) {
+func tlsConfig(cfg remote.Config, addr string) (*tls.Config, error) {
 	host, _, _ := net.SplitHostPort(addr)
 	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	if cfg.TLSCA != "" {
@@ -176,8 +143,8 @@ func (c *Client) getCapabilities(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrUnavailable) {
-			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, remote.ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", remote.ErrUnavailable, err)
 		}
 		return fmt.Errorf("%w\n\t%s", err, dialHint(err, c.target))
 	}
@@ -281,12 +248,4 @@ func dialHint(err error, target string) string {
 		return "check the instance name"
 	}
 	return fmt.Sprintf("check that the service is running at %s and the address is right (grpcs:// for TLS), or build without the remote", target)
-}
-
-// CheckTarget reports whether t is a target Dial accepts (grpc://HOST:PORT,
-// grpcs://HOST[:PORT], or a bare HOST:PORT), without connecting: a command
-// line checks its flags before anything runs.
-func CheckTarget(t string) error {
-	_, _, _, err := parseTarget(t)
-	return err
 }

@@ -1,14 +1,15 @@
-package remote
+package grpcclient
 
 import (
-	"bld/exec/crash"
 	"context"
 	"fmt"
 	"os"
 	"sync"
 
+	"bld/exec/crash"
+	"bld/exec/remote"
+
 	"bld/exec/digest"
-	"bld/exec/reapi"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -25,15 +26,6 @@ const findMissingChunk = 10000
 // parallelism bounds the batch and stream RPCs one call runs at once.
 const parallelism = 8
 
-// A Blob is content to upload: Data, or when Data is nil and Path is set,
-// the content of the file Path (read when sent, streamed when big). Digest
-// is trusted to be the content's, as the caller computed it.
-type Blob struct {
-	Digest digest.Digest
-	Data   []byte
-	Path   string
-}
-
 // isEmpty reports whether d is the empty blob's, which every CAS has
 // without being told.
 func isEmpty(d digest.Digest) bool { return d.Size == 0 }
@@ -48,7 +40,7 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 			continue
 		}
 		seen[d] = true
-		ask = append(ask, reapi.DigestToProto(d))
+		ask = append(ask, digestToProto(d))
 	}
 	missing := make(map[digest.Digest]bool)
 	for len(ask) > 0 {
@@ -67,7 +59,7 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 			return nil, err
 		}
 		for _, d := range resp.GetMissingBlobDigests() {
-			missing[reapi.DigestFromProto(d)] = true
+			missing[digestFromProto(d)] = true
 		}
 	}
 	var out []digest.Digest
@@ -86,8 +78,8 @@ func (c *Client) FindMissing(ctx context.Context, ds []digest.Digest) ([]digest.
 // overhead, and through ByteStream Write, chunked, when one blob alone
 // would not fit. It returns the number of content bytes sent. Every
 // per-blob status is checked; transient ones are retried.
-func (c *Client) Upload(ctx context.Context, blobs []Blob) (sent int64, err error) {
-	byDigest := make(map[digest.Digest]Blob, len(blobs))
+func (c *Client) Upload(ctx context.Context, blobs []remote.Blob) (sent int64, err error) {
+	byDigest := make(map[digest.Digest]remote.Blob, len(blobs))
 	var ds []digest.Digest
 	for _, b := range blobs {
 		if isEmpty(b.Digest) {
@@ -115,7 +107,7 @@ func (c *Client) Upload(ctx context.Context, blobs []Blob) (sent int64, err erro
 	var total sentCounter
 	var jobs []func(context.Context) error
 	for _, idx := range batches {
-		bs := make([]Blob, len(idx))
+		bs := make([]remote.Blob, len(idx))
 		for j, i := range idx {
 			bs[j] = byDigest[missing[i]]
 		}
@@ -147,7 +139,7 @@ func (s *sentCounter) get() int64  { s.mu.Lock(); defer s.mu.Unlock(); return s.
 
 // blobData returns b's content, reading its file if need be, and checks
 // that its size is the digest's.
-func blobData(b Blob) ([]byte, error) {
+func blobData(b remote.Blob) ([]byte, error) {
 	data := b.Data
 	if data == nil {
 		var err error
@@ -168,7 +160,7 @@ func blobData(b Blob) ([]byte, error) {
 
 // uploadBatch sends blobs in one BatchUpdateBlobs request, retrying the
 // blobs whose status is transient.
-func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
+func (c *Client) uploadBatch(ctx context.Context, blobs []remote.Blob) (int64, error) {
 	pending := make(map[digest.Digest]*repb.BatchUpdateBlobsRequest_Request, len(blobs))
 	var reqs []*repb.BatchUpdateBlobsRequest_Request
 	for _, b := range blobs {
@@ -176,7 +168,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		r := &repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(b.Digest), Data: data}
+		r := &repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(b.Digest), Data: data}
 		pending[b.Digest] = r
 		reqs = append(reqs, r)
 	}
@@ -191,7 +183,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
 		var again []*repb.BatchUpdateBlobsRequest_Request
 		var transient, permanent error
 		for _, r := range resp.GetResponses() {
-			d := reapi.DigestFromProto(r.GetDigest())
+			d := digestFromProto(r.GetDigest())
 			req, ok := pending[d]
 			if !ok {
 				continue
@@ -218,7 +210,7 @@ func (c *Client) uploadBatch(ctx context.Context, blobs []Blob) (int64, error) {
 			// The server answered nothing for some blobs: send them again.
 			again = again[:0]
 			for _, r := range reqs {
-				if _, ok := pending[reapi.DigestFromProto(r.Digest)]; ok {
+				if _, ok := pending[digestFromProto(r.Digest)]; ok {
 					again = append(again, r)
 				}
 			}
@@ -249,7 +241,7 @@ func updateBase(instance string) int64 {
 // BatchUpdateBlobsRequest: the field's tag and length, the digest, and the
 // data with its tag and length.
 func updateEntrySize(d digest.Digest) int64 {
-	inner := int64(proto.Size(&repb.BatchUpdateBlobsRequest_Request{Digest: reapi.DigestToProto(d)}))
+	inner := int64(proto.Size(&repb.BatchUpdateBlobsRequest_Request{Digest: digestToProto(d)}))
 	if d.Size > 0 {
 		inner += int64(protowire.SizeTag(2)) + int64(protowire.SizeBytes(int(d.Size)))
 	}
@@ -356,7 +348,7 @@ func (c *Client) ReadBlobs(ctx context.Context, ds []digest.Digest) (map[digest.
 		}
 		if isEmpty(d) {
 			if d.Hash != digest.Empty.Hash {
-				return nil, fmt.Errorf("remote read of %s: %w", d.Short(), ErrCorrupt)
+				return nil, fmt.Errorf("remote read of %s: %w", d.Short(), remote.ErrCorrupt)
 			}
 			out[d] = []byte{}
 			continue
@@ -414,7 +406,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 		defer cancel()
 		pbs := make([]*repb.Digest, len(ask))
 		for i, d := range ask {
-			pbs[i] = reapi.DigestToProto(d)
+			pbs[i] = digestToProto(d)
 		}
 		resp, err := c.cas.BatchReadBlobs(ctx, &repb.BatchReadBlobsRequest{InstanceName: c.instance, Digests: pbs})
 		if err != nil {
@@ -422,13 +414,13 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 		}
 		var transient error
 		for _, r := range resp.GetResponses() {
-			d := reapi.DigestFromProto(r.GetDigest())
+			d := digestFromProto(r.GetDigest())
 			if !pending[d] {
 				continue
 			}
 			if err := blobStatus(r.GetStatus()); err != nil {
 				if gstatus.Code(err) == codes.NotFound {
-					return fmt.Errorf("blob %s: %w: %w", d.Short(), ErrNotFound, err)
+					return fmt.Errorf("blob %s: %w: %w", d.Short(), remote.ErrNotFound, err)
 				}
 				err = fmt.Errorf("blob %s: %w", d.Short(), err)
 				if !retryable(ctx, err) {
@@ -464,7 +456,7 @@ func (c *Client) readBatch(ctx context.Context, ds []digest.Digest, put func(dig
 // verify checks that data is the content of d.
 func verify(d digest.Digest, data []byte) error {
 	if got := digest.OfBytes(data); got != d {
-		return fmt.Errorf("blob %s: %w (got %s)", d.Short(), ErrCorrupt, got.Short())
+		return fmt.Errorf("blob %s: %w (got %s)", d.Short(), remote.ErrCorrupt, got.Short())
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bld/exec/digest"
+	"bld/exec/remote"
 
 	lpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -44,7 +45,7 @@ func startOpServer(t *testing.T, next func(n int32) *lpb.Operation) (*Client, *o
 	repb.RegisterExecutionServer(g, srv)
 	go g.Serve(lis)
 	t.Cleanup(g.Stop)
-	c, err := Dial(context.Background(), Config{Target: lis.Addr().String()})
+	c, err := Dial(context.Background(), remote.Config{Target: lis.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestExecuteOperationErrors(t *testing.T) {
 		return doneOp(t, &repb.ExecuteResponse{Result: &repb.ActionResult{ExitCode: 7}})
 	})
 	resp, err := c.Execute(context.Background(), act, false)
-	if err != nil || resp.GetResult().GetExitCode() != 7 || s.calls.Load() != 3 {
+	if err != nil || resp.Result.ExitCode != 7 || s.calls.Load() != 3 {
 		t.Errorf("resp %v, err %v, %d calls", resp, err, s.calls.Load())
 	}
 
@@ -80,7 +81,7 @@ func TestExecuteOperationErrors(t *testing.T) {
 		return &lpb.Operation{Name: "op", Done: true, Result: &lpb.Operation_Error{Error: &spb.Status{Code: int32(codes.ResourceExhausted), Message: "queue full"}}}
 	})
 	_, err = c.Execute(context.Background(), act, false)
-	if !errors.Is(err, ErrUnavailable) || s.calls.Load() != 5 {
+	if !errors.Is(err, remote.ErrUnavailable) || s.calls.Load() != 5 {
 		t.Errorf("err %v, %d calls", err, s.calls.Load())
 	}
 

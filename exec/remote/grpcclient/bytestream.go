@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"bld/exec/digest"
+	"bld/exec/remote"
 
 	bspb "google.golang.org/genproto/googleapis/bytestream"
 	"google.golang.org/grpc/codes"
@@ -53,7 +54,7 @@ func (c *Client) readResource(d digest.Digest) string {
 // when it has one. After a transient failure it asks QueryWriteStatus how
 // much the server kept and resumes there (from the start when the server
 // cannot say). It returns the content bytes committed.
-func (c *Client) writeBlob(ctx context.Context, b Blob) (int64, error) {
+func (c *Client) writeBlob(ctx context.Context, b remote.Blob) (int64, error) {
 	name := c.writeResource(b.Digest)
 	attempt := 0
 	err := c.call(ctx, "ByteStream.Write "+b.Digest.Short(), func(ctx context.Context) error {
@@ -103,7 +104,7 @@ func (c *Client) queryWrite(ctx context.Context, name string, size int64) (off i
 
 // writeOnce sends b from offset off to the upload name and checks what
 // the server committed.
-func (c *Client) writeOnce(ctx context.Context, b Blob, name string, off int64) error {
+func (c *Client) writeOnce(ctx context.Context, b remote.Blob, name string, off int64) error {
 	var r io.Reader
 	if b.Data != nil {
 		if int64(len(b.Data)) != b.Digest.Size {
@@ -196,7 +197,7 @@ func (c *Client) readStream(ctx context.Context, d digest.Digest, w io.Writer) e
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != d.Hash {
-		return fmt.Errorf("remote %s: blob %s: %w (got hash %.12s)", c.target, d.Short(), ErrCorrupt, got)
+		return fmt.Errorf("remote %s: blob %s: %w (got hash %.12s)", c.target, d.Short(), remote.ErrCorrupt, got)
 	}
 	c.stats.blobsDown.Add(1)
 	c.stats.bytesDown.Add(d.Size)
@@ -217,14 +218,14 @@ func (c *Client) readOnce(ctx context.Context, d digest.Digest, w io.Writer, h h
 		}
 		if err != nil {
 			if gstatus.Code(err) == codes.NotFound {
-				return fmt.Errorf("blob %s: %w: %w", d.Short(), ErrNotFound, err)
+				return fmt.Errorf("blob %s: %w: %w", d.Short(), remote.ErrNotFound, err)
 			}
 			return is.err(err)
 		}
 		is.kick()
 		data := resp.GetData()
 		if *off+int64(len(data)) > d.Size {
-			return fmt.Errorf("blob %s: %w (more than %d bytes)", d.Short(), ErrCorrupt, d.Size)
+			return fmt.Errorf("blob %s: %w (more than %d bytes)", d.Short(), remote.ErrCorrupt, d.Size)
 		}
 		h.Write(data)
 		if _, err := w.Write(data); err != nil {
@@ -233,7 +234,7 @@ func (c *Client) readOnce(ctx context.Context, d digest.Digest, w io.Writer, h h
 		*off += int64(len(data))
 	}
 	if *off != d.Size {
-		return fmt.Errorf("blob %s: %w (%d bytes, not %d)", d.Short(), ErrCorrupt, *off, d.Size)
+		return fmt.Errorf("blob %s: %w (%d bytes, not %d)", d.Short(), remote.ErrCorrupt, *off, d.Size)
 	}
 	return nil
 }
@@ -244,7 +245,7 @@ func (c *Client) readOnce(ctx context.Context, d digest.Digest, w io.Writer, h h
 // directory must exist. The empty blob needs no RPC.
 func (c *Client) DownloadFile(ctx context.Context, d digest.Digest, path string, perm os.FileMode) (err error) {
 	if isEmpty(d) && d.Hash != digest.Empty.Hash {
-		return fmt.Errorf("remote download of %s: %w", d.Short(), ErrCorrupt)
+		return fmt.Errorf("remote download of %s: %w", d.Short(), remote.ErrCorrupt)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -1,4 +1,4 @@
-package remote
+package grpcclient
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"bld/exec/digest"
-	"bld/exec/reapi"
+	"bld/exec/remote"
 	"bld/exec/remote/remotetest"
 )
 
@@ -84,15 +84,15 @@ func TestWriteResumes(t *testing.T) {
 	d := digest.OfBytes(big)
 
 	p := startCutProxy(t, s.Addr(), 3<<20, false)
-	c := dial(t, s, Config{Target: p.lis.Addr().String()})
-	sent, err := c.Upload(context.Background(), []Blob{{Digest: d, Path: path}})
+	c := dial(t, s, remote.Config{Target: p.lis.Addr().String()})
+	sent, err := c.Upload(context.Background(), []remote.Blob{{Digest: d, Path: path}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sent != d.Size {
 		t.Errorf("sent %d", sent)
 	}
-	if b, ok := s.Blob("", reapi.DigestToProto(d)); !ok || !bytes.Equal(b, big) {
+	if b, ok := s.Blob("", digestToProto(d)); !ok || !bytes.Equal(b, big) {
 		t.Fatal("blob not stored")
 	}
 	st := c.Stats()
@@ -117,7 +117,7 @@ func TestReadResumes(t *testing.T) {
 	d := digest.OfBytes(big)
 	s.PutBlob("", big)
 	p := startCutProxy(t, s.Addr(), 3<<20, true)
-	c := dial(t, s, Config{Target: p.lis.Addr().String()})
+	c := dial(t, s, remote.Config{Target: p.lis.Addr().String()})
 	out := filepath.Join(t.TempDir(), "out")
 	if err := c.DownloadFile(context.Background(), d, out, 0o644); err != nil {
 		t.Fatal(err)
