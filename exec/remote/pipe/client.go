@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"bld/exec/crash"
 	"bld/exec/digest"
@@ -46,7 +45,7 @@ type Client struct {
 // ends it.
 func Start(ctx context.Context, program string, args []string, cfg remote.Config) (*Client, error) {
 	cmd := exec.Command(program, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = helperAttrs()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
