@@ -167,6 +167,7 @@ func ReserveHeap(l Layout) (end func()) {
 	if n == 0 {
 		return func() {}
 	}
+	heapgoal.HugePages(n*loadFactor + loadSlack)
 	return heapgoal.Reserve(n*loadFactor + loadSlack)
 }
 

@@ -1,0 +1,36 @@
+package heapgoal
+
+import "runtime"
+
+// hugePageSize is the size of a transparent huge page (x86-64's and
+// arm64's with 4 KiB pages).
+const hugePageSize = 2 << 20
+
+// HugePages readies the next n bytes of heap to be backed by transparent
+// huge pages, where the kernel gives them only to memory advised so (Linux
+// with THP in "madvise" mode): it allocates n bytes, advises huge pages
+// for the 2 MiB-aligned part of them, and collects, so that the
+// allocations that follow take those pages (the runtime allocates the
+// lowest free addresses first). A fresh page costs a fault when first
+// written: one per 2 MiB instead of one per 4 KiB, which on a VM where a
+// fault costs 15-27 µs is most of what loading megabytes of snapshot and
+// record costs (docs/benchmarks.md, incr12).
+//
+// It runs a collection, so it must come before Reserve (which ends at
+// the first collection) and only where a collection is cheap: at the
+// start of a command, before it has allocated much. The advice outlives
+// the collection: pages the runtime later gives back to the kernel
+// (scavenging) and takes again are huge ones where the kernel can. It
+// does nothing where huge pages are not given on advice (THP "never" or
+// "always", other systems) or n is under one huge page, and reports
+// whether it advised.
+func HugePages(n uint64) bool {
+	if n < hugePageSize || !adviceGivesHugePages() {
+		return false
+	}
+	b := make([]byte, n+hugePageSize)
+	ok := adviseHugePages(b)
+	b = nil
+	runtime.GC()
+	return ok
+}
