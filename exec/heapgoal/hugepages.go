@@ -1,6 +1,9 @@
 package heapgoal
 
-import "runtime"
+import (
+	"runtime"
+	"runtime/debug"
+)
 
 // hugePageSize is the size of a transparent huge page (x86-64's and
 // arm64's with 4 KiB pages).
@@ -18,7 +21,9 @@ const hugePageSize = 2 << 20
 //
 // It runs a collection, so it must come before Reserve (which ends at
 // the first collection) and only where a collection is cheap: at the
-// start of a command, before it has allocated much. The advice outlives
+// start of a command, before it has allocated much. What that collection
+// finds live is under the runtime's floor, which PercentFrom takes for
+// no measure. The advice outlives
 // the collection: pages the runtime later gives back to the kernel
 // (scavenging) and takes again are huge ones where the kernel can. It
 // does nothing where huge pages are not given on advice (THP "never" or
@@ -28,9 +33,9 @@ func HugePages(n uint64) bool {
 	if n < hugePageSize || !adviceGivesHugePages() {
 		return false
 	}
-	b := make([]byte, n+hugePageSize)
-	ok := adviseHugePages(b)
-	b = nil
-	runtime.GC()
+	prev := debug.SetGCPercent(-1) // the allocation starts no collection of its own
+	ok := adviseHugePages(make([]byte, n+hugePageSize))
+	runtime.GC() // one collection, of a heap that is still small
+	debug.SetGCPercent(prev)
 	return ok
 }
