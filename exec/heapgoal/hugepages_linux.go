@@ -2,7 +2,6 @@ package heapgoal
 
 import (
 	"bytes"
-	"os"
 	"syscall"
 	"unsafe"
 )
@@ -11,10 +10,18 @@ import (
 const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 // adviceGivesHugePages reports whether Linux gives huge pages to memory
-// advised MADV_HUGEPAGE and not otherwise (THP mode "madvise").
+// advised MADV_HUGEPAGE and not otherwise (THP mode "madvise"). It reads
+// the setting with plain system calls (an os.File would register the file
+// with the runtime's poller first).
 func adviceGivesHugePages() bool {
-	b, err := os.ReadFile(thpEnabled)
-	return err == nil && bytes.Contains(b, []byte("[madvise]"))
+	fd, err := syscall.Open(thpEnabled, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fd)
+	var b [128]byte // "always [madvise] never\n"
+	n, err := syscall.Read(fd, b[:])
+	return err == nil && bytes.Contains(b[:max(n, 0)], []byte("[madvise]"))
 }
 
 // adviseHugePages advises MADV_HUGEPAGE for the 2 MiB-aligned part of b,
