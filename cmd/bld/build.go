@@ -288,12 +288,12 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	var ph build.Phases
 	ph.Add("starting", traceStart)
 	req := analyzeRequest{cfg: cfg, base: base, patterns: patterns,
-		snapPath: paths.AnalysisSnapshot(), pathsFile: paths.AnalysisPaths(), keepGoing: f.keepGoing, ph: &ph, saveLater: !f.noBuild,
+		snapPath: paths.AnalysisSnapshot(), keepGoing: f.keepGoing, ph: &ph, saveLater: !f.noBuild,
 		readAhead: readAhead}
 	if ext != nil {
 		req.tests = ext.tests
 		if ext.fresh {
-			req.snapPath, req.pathsFile = "", ""
+			req.snapPath = ""
 		}
 	}
 	plan, err := s.analyze(ctx, env, req)
@@ -629,7 +629,6 @@ type analyzeRequest struct {
 	base      []string // the actions' base environment
 	patterns  []label.Pattern
 	snapPath  string // "" for no snapshot
-	pathsFile string // the list of its existence questions (build.Request.PathsFile)
 	keepGoing bool
 	tests     *analysis.TestOptions
 	ph        *build.Phases
@@ -664,7 +663,7 @@ func (s *session) analyzeForQuery(ctx context.Context, env *environment, cfg ana
 func (s *session) analyze(ctx context.Context, env *environment, req analyzeRequest) (*build.Plan, error) {
 	return build.Analyze(ctx, build.Request{
 		Loader: s.loader, Config: req.cfg, Base: req.base, Patterns: req.patterns,
-		HostEnv: env.vars, Lookup: env.lookup, SnapPath: req.snapPath, PathsFile: req.pathsFile, KeepGoing: req.keepGoing,
+		HostEnv: env.vars, Lookup: env.lookup, SnapPath: req.snapPath, KeepGoing: req.keepGoing,
 		Tests: req.tests, Phases: req.ph, Identity: bldIdentity(), Stderr: env.stderr,
 		SaveLater: req.saveLater, ReadAhead: req.readAhead,
 	})

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"bld/exec/graph"
 )
 
 // preloadAhead preloads root's action record with its outputs' stats, and
@@ -14,14 +12,6 @@ import (
 func preloadAhead(t *testing.T, root string) *Preload {
 	t.Helper()
 	p := PreloadRecord(filepath.Join(root, "bld-out", ".bld", "actions"), root)
-	waitAhead(t, p)
-	return p
-}
-
-// waitAhead waits until p has read its record and every slot has its
-// outputs' stats taken ahead.
-func waitAhead(t *testing.T, p *Preload) {
-	t.Helper()
 	<-p.done
 	a := p.r.ahead
 	if a == nil {
@@ -34,20 +24,7 @@ func waitAhead(t *testing.T, p *Preload) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// settledRecord writes the sample workspace in a new root, and the record
-// of its actions, settled; it returns the cache's directory, the root,
-// the record's file and the actions.
-func settledRecord(t *testing.T) (dir, root, file string, actions []*graph.Action) {
-	t.Helper()
-	dir, root = t.TempDir(), t.TempDir()
-	writeFiles(t, root, sampleFiles)
-	actions = sampleGraph()
-	c := openCache(t, dir, root, Options{})
-	settle(t, c, root, actions)
-	closeCache(t, c)
-	return dir, root, filepath.Join(root, "bld-out", ".bld", "actions"), actions
+	return p
 }
 
 // TestOutputsStatedAhead: the up-to-date check compares an action's
@@ -121,7 +98,14 @@ func TestOutputsStatedAhead(t *testing.T) {
 // Without a root, PreloadRecord takes no stats; Drop and Open stop those
 // it takes.
 func TestPreloadAheadStops(t *testing.T) {
-	dir, root, file, _ := settledRecord(t)
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, sampleFiles)
+	actions := sampleGraph()
+	c := openCache(t, dir, root, Options{})
+	settle(t, c, root, actions)
+	closeCache(t, c)
+	file := filepath.Join(root, "bld-out", ".bld", "actions")
+
 	p := PreloadRecord(file, "")
 	<-p.done
 	if p.r.ahead != nil {
@@ -135,27 +119,9 @@ func TestPreloadAheadStops(t *testing.T) {
 		t.Error("Drop left the stats ahead going")
 	}
 	p = PreloadRecord(file, root)
-	c := openCache(t, dir, root, Options{Preload: p})
+	c = openCache(t, dir, root, Options{Preload: p})
 	if a := c.fast.ahead; a == nil || !a.stop.Load() {
 		t.Error("Open left the stats ahead going")
 	}
 	closeCache(t, c)
-}
-
-// PreloadRecordAfter reads the record at once, and takes no stats of its
-// outputs before its after channel is closed.
-func TestPreloadRecordAfter(t *testing.T) {
-	_, root, file, actions := settledRecord(t)
-	after := make(chan struct{})
-	p := PreloadRecordAfter(file, root, after)
-	<-p.Read()
-	if p.r == nil || len(p.r.slots) != len(actions) || p.r.ahead == nil {
-		t.Fatalf("read before after was closed: %v, want a record of %d actions to stat ahead", p.r, len(actions))
-	}
-	time.Sleep(20 * time.Millisecond)
-	if n := p.r.ahead.done.Load(); n != 0 {
-		t.Errorf("%d slots' outputs stat'ed before after was closed", n)
-	}
-	close(after)
-	waitAhead(t, p)
 }

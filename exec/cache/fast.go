@@ -228,12 +228,7 @@ type Preload struct {
 // earlier build is left running (build.Prepare killed them): then nothing
 // but the actions of this build writes the outputs, and each action's own
 // are stat'ed before it runs.
-func PreloadRecord(file, root string) *Preload { return PreloadRecordAfter(file, root, nil) }
-
-// PreloadRecordAfter is PreloadRecord, taking no stats of outputs before
-// after is closed (at once if it is nil): the caller has something more
-// urgent for a core to do first (the build's stats of its sources).
-func PreloadRecordAfter(file, root string, after <-chan struct{}) *Preload {
+func PreloadRecord(file, root string) *Preload {
 	p := &Preload{file: file, done: make(chan struct{})}
 	crash.Go(func() {
 		r, st, ok := readFastRecord(file)
@@ -245,19 +240,12 @@ func PreloadRecordAfter(file, root string, after <-chan struct{}) *Preload {
 		a := newAheadStats(r)
 		r.ahead = a
 		close(p.done) // p.r is Drop's and Open's from now on
-		if after != nil {
-			<-after
-		}
 		d := openRootDir(root)
 		defer d.close()
 		a.fill(r, d)
 	})
 	return p
 }
-
-// Read is closed once p has read the record (or found none): Open and
-// Drop wait for no more than that.
-func (p *Preload) Read() <-chan struct{} { return p.done }
 
 // Drop lets go of what p read, once the read is over (it waits for it),
 // for a build that will not open the cache before long and has better use

@@ -73,7 +73,7 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		s.Stale(root, func(string) (string, bool) { return "", false })
-		s.Changes(root, func(string) (string, bool) { return "", false }, nil)
+		s.Changes(root, func(string) (string, bool) { return "", false })
 		if s.Index != nil {
 			s.Reuse()
 		}

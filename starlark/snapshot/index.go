@@ -626,8 +626,7 @@ type Changes struct {
 	Diff *workspace.Diff
 	// Stats are the stats of the files whose existence the check asked
 	// about (every file found), for the build to use instead of stat'ing
-	// them again (exec/filestat); stats taken ahead of paths the check
-	// did not ask about may be among them.
+	// them again (exec/filestat).
 	Stats *filestat.Set
 	// Full, when not "", says why everything must be loaded and analyzed
 	// again: a change that cannot be tied to packages (a package search
@@ -652,11 +651,8 @@ func (c *Changes) None() bool { return c.Full == "" && len(c.Changed) == 0 }
 
 // Changes re-reads what the snapshot depends on in the workspace at root,
 // and with getenv bld's environment, and says what changed and which
-// packages it concerns. ahead, if not nil, are stats of files this build
-// took ahead (from a list of the snapshot's existence questions,
-// WritePaths): they answer for the files they cover.
-func (s *Snapshot) Changes(root string, getenv func(string) (string, bool), ahead *filestat.Ahead) *Changes {
-	stats, notFiles := ahead.Take()
+// packages it concerns.
+func (s *Snapshot) Changes(root string, getenv func(string) (string, bool)) *Changes {
 	for _, name := range sortedKeys(s.Env) {
 		want := s.Env[name]
 		v, ok := getenv(name)
@@ -664,10 +660,8 @@ func (s *Snapshot) Changes(root string, getenv func(string) (string, bool), ahea
 			return &Changes{Full: "$" + name + " changed"}
 		}
 	}
-	if stats == nil {
-		stats = filestat.New(len(s.Reads.Exists))
-	}
-	c := &Changes{Diff: s.Reads.DiffStats(root, stats, notFiles), Stats: stats}
+	stats := filestat.New(len(s.Reads.Exists))
+	c := &Changes{Diff: s.Reads.DiffStats(root, stats), Stats: stats}
 	if c.Diff.Empty() {
 		return c
 	}

@@ -95,7 +95,7 @@ func TestChanges(t *testing.T) {
 			if tt.env != nil {
 				env = tt.env
 			}
-			c := s.Changes(root, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+			c := s.Changes(root, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 			if c.None() != tt.wantNoDiff {
 				t.Errorf("None = %v", c.None())
 			}

@@ -268,15 +268,12 @@ func (d *Diff) Empty() bool {
 
 // Diff asks every question of r again in the workspace at root, as
 // Changed does, and returns every answer that differs.
-func (r *Reads) Diff(root string) *Diff { return r.DiffStats(root, nil, nil) }
+func (r *Reads) Diff(root string) *Diff { return r.DiffStats(root, nil) }
 
 // DiffStats is Diff, and adds to stats (unless nil) the stat of each file
 // whose existence it checks and found, for the rest of the build to use
-// instead of stat'ing it again. Stats this build took ahead
-// (filestat.Ahead) answer for the paths they cover, which are not stat'ed
-// again: a path stats already holds is a file, with that stat (stats may
-// be the Ahead's Set), and a path among notFiles is not one.
-func (r *Reads) DiffStats(root string, stats *filestat.Set, notFiles map[string]bool) *Diff {
+// instead of stat'ing it again.
+func (r *Reads) DiffStats(root string, stats *filestat.Set) *Diff {
 	d := &Diff{Files: map[string]string{}, Exists: map[string]bool{}}
 	// The questions are independent: ask them in parallel (a few
 	// thousand stats and reads at 10k targets). The package searches
@@ -306,33 +303,21 @@ func (r *Reads) DiffStats(root string, stats *filestat.Set, notFiles map[string]
 			d.Files[rel] = digests[i]
 		}
 	}
-	// The paths not answered ahead are stat'ed here.
-	paths := make([]string, 0, len(r.Exists)-min(stats.Len(), len(r.Exists)))
-	for rel, want := range r.Exists {
-		exists := false
-		if _, ok := stats.Lookup(rel); ok {
-			exists = true
-		} else if !notFiles[rel] {
-			paths = append(paths, rel)
-			continue
-		}
-		if exists != want {
-			d.Exists[rel] = exists
-		}
+	paths := make([]string, 0, len(r.Exists))
+	for rel := range r.Exists {
+		paths = append(paths, rel)
 	}
 	// Each stat is relative to a descriptor of the root (fstatat, where
 	// there is one): no path is joined and no FileInfo made.
+	dir := filestat.OpenDir(root)
+	defer dir.Close()
 	exists := make([]bool, len(paths))
 	infos := make([]filestat.Stat, len(paths))
-	if len(paths) > 0 {
-		dir := filestat.OpenDir(root)
-		defer dir.Close()
-		parallel(len(paths), statBatch, func(i int) {
-			st, err := dir.Stat(paths[i])
-			exists[i] = err == nil && !st.Mode.IsDir()
-			infos[i] = st
-		})
-	}
+	parallel(len(paths), statBatch, func(i int) {
+		st, err := dir.Stat(paths[i])
+		exists[i] = err == nil && !st.Mode.IsDir()
+		infos[i] = st
+	})
 	for i, rel := range paths {
 		if exists[i] != r.Exists[rel] {
 			d.Exists[rel] = exists[i]

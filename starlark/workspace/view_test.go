@@ -93,7 +93,7 @@ func TestReadsDiff(t *testing.T) {
 	// existence it checked and found.
 	os.WriteFile(filepath.Join(root, "p/b.h"), []byte("12345"), 0o644)
 	stats := filestat.New(0)
-	if diff := cmp.Diff(want, r.DiffStats(root, stats, nil)); diff != "" {
+	if diff := cmp.Diff(want, r.DiffStats(root, stats)); diff != "" {
 		t.Errorf("DiffStats (-want +got):\n%s", diff)
 	}
 	want5, err := os.Stat(filepath.Join(root, "p/b.h"))
@@ -102,47 +102,6 @@ func TestReadsDiff(t *testing.T) {
 	}
 	if fi, ok := stats.Lookup("p/b.h"); !ok || fi.Size != 5 || fi != filestat.Of(want5) || stats.Len() != 1 {
 		t.Errorf("DiffStats's stats: p/b.h %+v %v, %d paths; want its stat %+v, 1 path", fi, ok, stats.Len(), filestat.Of(want5))
-	}
-}
-
-// DiffStats takes the answers of stats taken ahead (filestat.Ahead) for
-// the paths they cover, without stat'ing them again, and stats the rest:
-// each answer is the stat taken first.
-func TestDiffStatsAhead(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, "p/a.c", "p/b.c", "p/c.c")
-	v := NewView(root)
-	for _, p := range []string{"p/a.c", "p/b.c", "p/c.c", "p/d.c", "p/e.c"} {
-		v.IsFile(p)
-	}
-	r := v.Reads()
-	// Taken ahead (as filestat.Ahead would): p/a.c as a file and p/d.c
-	// as none, as they were; then p/a.c is removed and p/d.c written (a
-	// change during the build, for the next one), and p/b.c removed
-	// before the check, which the check sees (the stats ahead did not
-	// cover it). p/e.c was not asked about: its stat costs nothing but
-	// itself.
-	aStat, err := filestat.OpenDir(root).Stat("p/a.c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, notFiles := filestat.New(0), map[string]bool{"p/d.c": true, "p/e.c": true}
-	files.Add("p/a.c", aStat)
-	for _, f := range []string{"p/a.c", "p/b.c"} {
-		if err := os.Remove(filepath.Join(root, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFiles(t, root, "p/d.c")
-	want := &Diff{Files: map[string]string{}, Exists: map[string]bool{"p/b.c": false}}
-	if diff := cmp.Diff(want, r.DiffStats(root, files, notFiles)); diff != "" {
-		t.Errorf("DiffStats with stats taken ahead (-want +got):\n%s", diff)
-	}
-	if got, ok := files.Lookup("p/a.c"); !ok || got != aStat {
-		t.Errorf("p/a.c's stat %+v, %v; want the one taken ahead, %+v", got, ok, aStat)
-	}
-	if _, ok := files.Lookup("p/c.c"); !ok {
-		t.Errorf("p/c.c, not covered ahead and a file, has no stat")
 	}
 }
 

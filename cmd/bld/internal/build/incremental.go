@@ -173,30 +173,8 @@ func analyzeIncremental(ctx context.Context, req Request, key string, snap *snap
 	// reads the next build finds changed.
 	upd := snapshot.ReadsUpdate{Diff: changes.Diff, Reloaded: loaded, Fresh: view.Reads()}
 	patch := patched && !req.wholeSnapshots
-	plan.save(req, func() error {
-		if err := snap.SaveNext(req.SnapPath, next, upd, patch); err != nil {
-			return err
-		}
-		// The list of existence questions saved beside the snapshot is
-		// written again only when it lacks some (a source new to this
-		// analysis), or the build read none.
-		if req.PathsFile != "" && (!req.ReadAhead.listedPaths() || asksMore(snap.Reads.Exists, upd.Fresh.Exists)) {
-			savePaths(req.PathsFile, snap.UpdateReads(upd.Diff, upd.Reloaded, upd.Fresh).Exists)
-		}
-		return nil
-	})
+	plan.save(req, func() error { return snap.SaveNext(req.SnapPath, next, upd, patch) })
 	return plan, true, nil
-}
-
-// asksMore reports whether fresh holds an existence question that kept
-// does not.
-func asksMore(kept, fresh map[string]bool) bool {
-	for p := range fresh {
-		if _, ok := kept[p]; !ok {
-			return true
-		}
-	}
-	return false
 }
 
 // newPatchedPlan is NewPlan(actions, goals, isFile) for actions that are

@@ -33,11 +33,6 @@ func (l Layout) SandboxProbe() string { return filepath.Join(l.StateDir(), "sand
 // AnalysisSnapshot is the snapshot of the last analysis (package snapshot).
 func (l Layout) AnalysisSnapshot() string { return filepath.Join(l.StateDir(), "analysis") }
 
-// AnalysisPaths lists the files whose existence the analysis snapshot's
-// staleness check asks about, for a build to stat them ahead
-// (snapshot.WritePaths).
-func (l Layout) AnalysisPaths() string { return filepath.Join(l.StateDir(), "analysis-paths") }
-
 // ProcessDir records the process groups of running commands
 // (executor.KillLeftovers).
 func (l Layout) ProcessDir() string { return filepath.Join(l.StateDir(), "running") }

@@ -70,12 +70,7 @@ type Request struct {
 	Lookup  func(name string) (string, bool)
 	// SnapPath is the snapshot's file (Layout.AnalysisSnapshot); ""
 	// neither reads nor writes one.
-	SnapPath string
-	// PathsFile is where the list of the snapshot's existence questions
-	// is saved beside it (Layout.AnalysisPaths, snapshot.WritePaths),
-	// for a later build to stat them ahead (StartReadAhead); "" saves
-	// none.
-	PathsFile string
+	SnapPath  string
 	KeepGoing bool
 	// Tests, when not nil, adds an action running each test target the
 	// patterns name, test_suites expanded (bld test).
@@ -137,7 +132,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 	}
 	var changes *snapshot.Changes
 	if snap != nil {
-		changes = snap.Changes(root, req.Lookup, req.ReadAhead.sourceStats())
+		changes = snap.Changes(root, req.Lookup)
 		if changes.None() {
 			// No source is checked for existence: every source input
 			// of the snapshot's actions is among its reads' existence
@@ -385,11 +380,7 @@ func Analyze(ctx context.Context, req Request) (*Plan, error) {
 		if hr.err != nil {
 			return hr.err
 		}
-		if err := hr.head.Save(snapPath, reads, index, plan.links()); err != nil {
-			return err
-		}
-		savePaths(req.PathsFile, reads.Exists)
-		return nil
+		return hr.head.Save(snapPath, reads, index, plan.links())
 	}
 	// Only the next build reads the snapshot: with SaveLater, it is
 	// finished and written while this one runs its actions (the head's
@@ -417,15 +408,6 @@ func startComplete(ra *ReadAhead, snapPath string) {
 	}
 	if read {
 		runtime.GC()
-	}
-}
-
-// savePaths writes the list of a snapshot's existence questions, exists,
-// to file (Request.PathsFile), unless file is "". It is a hint for later
-// builds, whose absence costs only time: an error is not reported.
-func savePaths(file string, exists map[string]bool) {
-	if file != "" {
-		_ = snapshot.WritePaths(file, exists)
 	}
 }
 

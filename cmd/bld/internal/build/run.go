@@ -11,14 +11,12 @@ import (
 	"bld/exec/buildlog"
 	"bld/exec/cache"
 	"bld/exec/executor"
-	"bld/exec/filestat"
 	"bld/exec/graph"
 	"bld/exec/heapgoal"
 	"bld/exec/remote"
 	"bld/exec/remoteexec"
 	"bld/exec/sandbox"
 	"bld/exec/store"
-	"bld/starlark/snapshot"
 )
 
 // Prepare readies the workspace for a build, under the workspace lock
@@ -97,10 +95,6 @@ type ExecOptions struct {
 type ReadAhead struct {
 	endReserve func()
 	record     *cache.Preload
-	// sources are the stats of the files the analysis snapshot's
-	// staleness check asks about, taken from the start from the list of
-	// them saved with the snapshot (Layout.AnalysisPaths).
-	sources *filestat.Ahead
 	// dropped says that analyzing let go of what was read ahead, and
 	// droppedRecord that it held a record with entries.
 	dropped, droppedRecord bool
@@ -111,53 +105,12 @@ type ReadAhead struct {
 // to the end of the build and has Prepared the workspace: the stats of
 // the outputs of the actions in the record are then taken ahead too, for
 // the up-to-date checks (cache.PreloadRecord's root).
-//
-// The stats of the source files the snapshot's staleness check asks about
-// are taken from now on too, on a goroutine of their own, whether locked
-// or not (no build writes them): the check takes them (Request.ReadAhead)
-// rather than stat'ing them after the snapshot is decoded. One goroutine
-// reads the record, then stats the sources, then the outputs, while this
-// one decodes the snapshot: each is needed in that order (a no-op opens
-// the cache right after the check), and three at once on two cores made
-// an edit no faster (docs/benchmarks.md, incr11).
 func StartReadAhead(l Layout, locked bool) *ReadAhead {
 	root := ""
 	if locked {
 		root = l.Root
 	}
-	r := &ReadAhead{endReserve: ReserveHeap(l)}
-	file := l.AnalysisPaths()
-	started := make(chan struct{}) // r.record is set
-	r.sources = filestat.StatAhead(l.Root, func() []string {
-		<-started
-		<-r.record.Read()
-		return snapshot.ReadPaths(file)
-	})
-	r.record = cache.PreloadRecordAfter(l.ActionRecord(), root, r.sources.Done())
-	close(started)
-	return r
-}
-
-// sourceStats is what r stats ahead for the snapshot's staleness check
-// (snapshot.Snapshot.Changes), if anything: nil for a nil *ReadAhead.
-func (r *ReadAhead) sourceStats() *filestat.Ahead {
-	if r == nil {
-		return nil
-	}
-	return r.sources
-}
-
-// listedPaths reports whether r found a list of the snapshot's existence
-// questions (Layout.AnalysisPaths) to stat ahead. It waits for the stats
-// ahead to stop: call it only after they were taken (filestat.Ahead.Take),
-// and off the path to the checks (the stat under way, and the list's read
-// if it had not come yet).
-func (r *ReadAhead) listedPaths() bool {
-	if r == nil || r.sources == nil {
-		return false
-	}
-	<-r.sources.Done()
-	return r.sources.Listed()
+	return &ReadAhead{endReserve: ReserveHeap(l), record: cache.PreloadRecord(l.ActionRecord(), root)}
 }
 
 // analyzing lets go of what r readied: the build loads and analyzes. It
@@ -167,7 +120,6 @@ func (r *ReadAhead) analyzing() bool {
 		return r.recordDropped()
 	}
 	r.dropped = true
-	r.sources.Take() // no snapshot is checked: the rest is not stat'ed
 	r.endReserve()
 	r.droppedRecord = r.record.Drop()
 	return r.droppedRecord
