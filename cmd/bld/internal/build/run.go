@@ -157,6 +157,11 @@ const (
 // (heapgoal.Follow), and the reserve ends at the first collection, so a
 // reserve sized wrong costs at most that first collection's timing. The
 // function it returns ends the reserve at once (ReadAhead, tests).
+//
+// The heap it reserves is advised huge pages first (heapgoal.HugePages):
+// what a build loads is all fresh memory, and a fault per 4 KiB of it was
+// ~6,300 faults of an edit at 10,000 actions (~1,500 since), as much of
+// its time as the 20,000 stats (docs/benchmarks.md, incr12).
 func ReserveHeap(l Layout) (end func()) {
 	var n uint64
 	for _, f := range []string{l.AnalysisSnapshot(), l.ActionRecord()} {
