@@ -214,9 +214,12 @@ func (p Policy) PercentAt(live uint64, done, total int, start Start) int {
 // larger. With live 0 (no collection yet: the goal is then the runtime's floor, see
 // floorPercent), it is the GOGC whose floor is that goal, past
 // MaxPercent if need be: there is no live data for MaxPercent to be
-// relative to, and a smaller floor would collect at once.
+// relative to, and a smaller floor would collect at once. So is a live
+// heap under the runtime's floor (heapFloorUnit) that base is larger
+// than: a collection at the start of the command (HugePages) measured
+// nothing of what was loaded since.
 func (p Policy) PercentFrom(live, base uint64) int {
-	if live == 0 && base > 0 {
+	if live < heapFloorUnit && base > live {
 		return max(p.Percent(0), floorPercent(base+max(p.MinHeadroom, base*p.Share/100)))
 	}
 	if base <= live || live == 0 {

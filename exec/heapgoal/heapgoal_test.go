@@ -61,6 +61,10 @@ func TestPercentFrom(t *testing.T) {
 		// 100 of GOGC, set to 64 + 16 MiB.
 		{"no collection yet: the floor", Execution, 0, 64 * mib, 2000},
 		{"no collection yet, small heap: Percent", Execution, 0, 1 * mib, 425},
+		// A collection measured less than the runtime's floor (HugePages
+		// at the start): as none.
+		{"a collection of a small heap: the floor", Execution, 1 * mib, 64 * mib, 2000},
+		{"a collection of a small heap, base not larger: Percent", Execution, 1 * mib, 1 * mib, 400},
 		{"loaded since", Execution, 140 * mib, 200 * mib, 78},         // goal 250 MiB
 		{"small base: the floor", Execution, 20 * mib, 40 * mib, 180}, // goal 56 MiB
 		{"capped", Execution, 10 * mib, 200 * mib, 400},

@@ -143,9 +143,16 @@ func (r *ReadAhead) preload() *cache.Preload {
 // files (4.4), nearly all of it live (the actions, the graph, the record);
 // loadSlack is what it allocates besides (at 10,000 actions, 30 MB for
 // 4.4 MB of files).
+//
+// hugePagesFrom is the size of those files from which the heap is advised
+// huge pages (heapgoal.HugePages): its collection costs a few milliseconds,
+// which the faults it saves repay at 10,000 actions (4.6 MB of files: an
+// edit and a no-op at 0.70x) but not at 1,000 (0.5 MB: the no-op at
+// 1.05-1.20x) or 3,000 (1.4 MB: 0.99-1.10x) (docs/benchmarks.md, incr12).
 const (
-	loadFactor = 5
-	loadSlack  = 16 << 20
+	loadFactor    = 5
+	loadSlack     = 16 << 20
+	hugePagesFrom = 2 << 20
 )
 
 // ReserveHeap holds the garbage collector off while a build of the
@@ -157,6 +164,12 @@ const (
 // (heapgoal.Follow), and the reserve ends at the first collection, so a
 // reserve sized wrong costs at most that first collection's timing. The
 // function it returns ends the reserve at once (ReadAhead, tests).
+//
+// The heap it reserves is advised huge pages first (heapgoal.HugePages),
+// when the files are hugePagesFrom or more: what a build loads is all
+// fresh memory, and a fault per 4 KiB of it was ~6,300 faults of an edit
+// at 10,000 actions (~1,500 since), as much of its time as the 20,000
+// stats (docs/benchmarks.md, incr12).
 func ReserveHeap(l Layout) (end func()) {
 	var n uint64
 	for _, f := range []string{l.AnalysisSnapshot(), l.ActionRecord()} {
@@ -166,6 +179,9 @@ func ReserveHeap(l Layout) (end func()) {
 	}
 	if n == 0 {
 		return func() {}
+	}
+	if n >= hugePagesFrom {
+		heapgoal.HugePages(n*loadFactor + loadSlack)
 	}
 	return heapgoal.Reserve(n*loadFactor + loadSlack)
 }
