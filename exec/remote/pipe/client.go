@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"bld/exec/crash"
 	"bld/exec/digest"
@@ -17,13 +18,14 @@ import (
 )
 
 // Client is a remote.Service served by another process (bld-remote) over
-// a pipe. It is safe for concurrent use. Each call returns only once the
-// other process is done with it (a cancelled call waits for its
-// cancellation to be answered), so a file DownloadFile writes is never
-// written after the call returned.
+// a pipe. It is safe for concurrent use. A cancelled call returns once the
+// other process has answered the cancellation (so a file DownloadFile
+// writes is not written after the call returned), or after cancelGrace if
+// it does not: no wait of bld's is left unbounded by a stuck helper.
 type Client struct {
 	caps   capabilities
 	failed atomic.Bool
+	grace  time.Duration // cancelGrace, shorter in tests
 
 	cmd    *exec.Cmd // nil when not a process (Connect)
 	stderr *headBuffer
@@ -33,9 +35,19 @@ type Client struct {
 
 	mu      sync.Mutex
 	nextID  uint64
-	pending map[uint64]chan response
+	pending map[uint64]*pendingCall
 	broken  error         // set when the other side is gone: every call fails with it
 	done    chan struct{} // closed when the reader ends
+}
+
+// cancelGrace bounds how long a cancelled call, Stats and Close wait for
+// the other process.
+const cancelGrace = 5 * time.Second
+
+// A pendingCall is a call waiting for its frames.
+type pendingCall struct {
+	frames chan response
+	left   chan struct{} // closed when the caller stopped waiting
 }
 
 // Start starts program (bld-remote) with the arguments args, dials the
@@ -80,7 +92,7 @@ func Connect(ctx context.Context, w io.WriteCloser, r io.Reader, cfg remote.Conf
 }
 
 func newClient(w io.WriteCloser, r io.Reader) *Client {
-	c := &Client{w: w, pending: map[uint64]chan response{}, done: make(chan struct{})}
+	c := &Client{w: w, grace: cancelGrace, pending: map[uint64]*pendingCall{}, done: make(chan struct{})}
 	crash.Go(func() { c.read(r) })
 	return c
 }
@@ -96,13 +108,16 @@ func (c *Client) read(r io.Reader) {
 			break
 		}
 		c.mu.Lock()
-		ch := c.pending[resp.ID]
+		p := c.pending[resp.ID]
 		if resp.Final {
 			delete(c.pending, resp.ID)
 		}
 		c.mu.Unlock()
-		if ch != nil {
-			ch <- resp
+		if p != nil {
+			select {
+			case p.frames <- resp:
+			case <-p.left: // a late answer to a call given up on
+			}
 		}
 	}
 	if c.cmd != nil {
@@ -113,8 +128,11 @@ func (c *Client) read(r io.Reader) {
 	}
 	c.mu.Lock()
 	c.broken = c.gone(err)
-	for id, ch := range c.pending {
-		ch <- response{ID: id, Final: true, Err: toWire(c.broken, nil)}
+	for id, p := range c.pending {
+		select {
+		case p.frames <- response{ID: id, Final: true, Err: toWire(c.broken, nil)}:
+		case <-p.left:
+		}
 		delete(c.pending, id)
 	}
 	c.mu.Unlock()
@@ -143,9 +161,10 @@ func (c *Client) gone(err error) error {
 
 // call sends req and waits for its final response, passing progress
 // frames to progress (if not nil). When ctx ends first, it asks the other
-// side to cancel and waits for the answer, which then carries ctx's error.
+// side to cancel and waits for the answer, at most cancelGrace; then it
+// returns ctx's cause.
 func (c *Client) call(ctx context.Context, req request, progress func(response)) (response, error) {
-	ch := make(chan response, 16)
+	p := &pendingCall{frames: make(chan response, 16), left: make(chan struct{})}
 	c.mu.Lock()
 	if c.broken != nil {
 		err := c.broken
@@ -154,27 +173,41 @@ func (c *Client) call(ctx context.Context, req request, progress func(response))
 	}
 	c.nextID++
 	req.ID = c.nextID
-	c.pending[req.ID] = ch
+	c.pending[req.ID] = p
 	c.mu.Unlock()
-	if err := c.send(req); err != nil {
+	giveUp := func() {
 		c.mu.Lock()
 		delete(c.pending, req.ID)
 		c.mu.Unlock()
-		return response{}, fmt.Errorf("calling the remote services' helper: %v: %w", err, remote.ErrUnavailable)
+		close(p.left)
 	}
-	cancelled := false
+	if err := c.send(req); err != nil {
+		giveUp()
+		// The other side is gone, most likely: say why, as read does
+		// once it has seen the end.
+		select {
+		case <-c.done:
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return response{}, c.broken
+		case <-time.After(c.grace):
+			return response{}, fmt.Errorf("calling the remote services' helper: %v: %w", err, remote.ErrUnavailable)
+		}
+	}
+	cancelled := ctx.Done()
+	var grace <-chan time.Time
 	for {
 		var resp response
-		if cancelled {
-			resp = <-ch
-		} else {
-			select {
-			case resp = <-ch:
-			case <-ctx.Done():
-				cancelled = true
-				c.send(request{ID: req.ID, Op: opCancel}) // a broken pipe answers through read
-				continue
-			}
+		select {
+		case resp = <-p.frames:
+		case <-cancelled:
+			cancelled = nil
+			grace = time.After(c.grace)
+			c.send(request{ID: req.ID, Op: opCancel}) // a broken pipe answers through read
+			continue
+		case <-grace:
+			giveUp()
+			return response{}, fmt.Errorf("remote %s: %s: %w", c.caps.Target, req.Op, context.Cause(ctx))
 		}
 		if !resp.Final {
 			if progress != nil {
@@ -182,12 +215,10 @@ func (c *Client) call(ctx context.Context, req request, progress func(response))
 			}
 			continue
 		}
-		if cancelled {
-			// The other side's error says "context canceled" in its words;
-			// the caller's ctx says why.
-			if resp.Err != nil {
-				return resp, fmt.Errorf("remote %s: %s: %w", c.caps.Target, req.Op, context.Cause(ctx))
-			}
+		if grace != nil && resp.Err != nil {
+			// The other side's error says "context canceled" in its
+			// words; the caller's ctx says why.
+			return resp, fmt.Errorf("remote %s: %s: %w", c.caps.Target, req.Op, context.Cause(ctx))
 		}
 		return resp, fromWire(resp.Err)
 	}
@@ -212,12 +243,20 @@ func (c *Client) dial(ctx context.Context, cfg remote.Config) error {
 	return nil
 }
 
-// Close ends the other process (its input closes) and waits for it.
+// Close ends the other process (its input closes) and waits for it, at
+// most cancelGrace before killing it.
 func (c *Client) Close() error {
 	c.wmu.Lock()
 	err := c.w.Close()
 	c.wmu.Unlock()
-	<-c.done
+	select {
+	case <-c.done:
+	case <-time.After(c.grace):
+		if c.cmd != nil {
+			c.cmd.Process.Kill()
+		}
+		<-c.done
+	}
 	return err
 }
 
@@ -295,9 +334,12 @@ func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCa
 	return resp.Response, err
 }
 
-// Stats asks the other side for its counters; zero if it cannot answer.
+// Stats asks the other side for its counters; zero if it cannot answer
+// within cancelGrace.
 func (c *Client) Stats() remote.Stats {
-	resp, err := c.call(context.Background(), request{Op: opStats}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), c.grace)
+	defer cancel()
+	resp, err := c.call(ctx, request{Op: opStats}, nil)
 	if err != nil || resp.Stats == nil {
 		return remote.Stats{}
 	}

@@ -30,6 +30,8 @@ type fake struct {
 	// sawCancel is set when a blocking Execute saw its ctx end.
 	sawCancel atomic.Bool
 	closed    atomic.Bool
+	// unstick releases a stuck Execute, which ignores its ctx.
+	unstick chan struct{}
 }
 
 var (
@@ -38,6 +40,7 @@ var (
 	actBlocks  = digest.OfBytes([]byte("blocks"))
 	actRefused = digest.OfBytes([]byte("connection refused"))
 	actOK      = digest.OfBytes([]byte("runs"))
+	actStuck   = digest.OfBytes([]byte("ignores its ctx"))
 	blobA      = digest.OfBytes([]byte("a"))
 )
 
@@ -127,6 +130,9 @@ func (f *fake) ExecuteNotify(ctx context.Context, action digest.Digest, skip boo
 		return nil, &remote.MissingBlobsError{Digests: []digest.Digest{blobA}, Message: "evicted"}
 	case actRefused:
 		return nil, fmt.Errorf("dial tcp: %w", syscall.ECONNREFUSED)
+	case actStuck:
+		<-f.unstick
+		return nil, errors.New("released")
 	case actBlocks:
 		<-ctx.Done()
 		f.sawCancel.Store(true)
@@ -340,5 +346,26 @@ func TestServeEndsWithInput(t *testing.T) {
 	}
 	if !f.closed.Load() {
 		t.Error("the service was not closed")
+	}
+}
+
+// TestStuckHelperBounded: a helper that ignores a cancellation costs the
+// caller cancelGrace, not forever, and its late answer blocks nothing.
+func TestStuckHelperBounded(t *testing.T) {
+	f := &fake{unstick: make(chan struct{})}
+	c, _ := connect(t, f)
+	c.grace = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	_, err := c.ExecuteNotify(ctx, actStuck, false, func() { cancel() })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the cancellation", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the call took %v", d)
+	}
+	close(f.unstick) // the late answer arrives for a call given up on
+	if b, err := c.ReadBlob(context.Background(), blobA); err != nil || string(b) != "a" {
+		t.Errorf("after a call given up on: %q, %v", b, err)
 	}
 }
