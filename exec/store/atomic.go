@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -20,6 +21,34 @@ const (
 	tmpPrefix = ".tmp-"
 	tmpMaxAge = time.Hour
 )
+
+// RemoveAbandonedTemps removes the temporary files WriteFileAtomic (and
+// the other writers with no temporary directory of their own) left directly
+// in dir when their process was killed before the rename, and returns how
+// many it removed. The caller must know that no live writer uses dir (it
+// holds the lock of whatever owns dir); a missing dir holds none.
+func RemoveAbandonedTemps(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
 
 // OutputTempPrefix starts the name of the temporary files that Restore
 // and WriteOutput create beside the file they write (in a workspace's

@@ -22,8 +22,8 @@ import (
 // Prepare readies the workspace for a build, under the workspace lock
 // (Layout.LockFile), before anything runs: it kills the commands a build
 // killed with SIGKILL left running (returning how many), and removes what
-// such a build left in exec roots, beside outputs and in the staging
-// directory.
+// such a build left in exec roots, beside outputs, in the staging
+// directory and in the state directory.
 func Prepare(l Layout) (killed int, err error) {
 	processDir := l.ProcessDir()
 	if err := os.MkdirAll(processDir, 0o755); err != nil {
@@ -44,6 +44,14 @@ func Prepare(l Layout) (killed int, err error) {
 	}
 	if err := sandbox.RemoveAll(l.StagingDir()); err != nil {
 		return killed, fmt.Errorf("removing what a killed build left in %s: %w", l.StagingDir(), err)
+	}
+	// A build killed while it wrote a file of the state directory itself
+	// (the snapshot, saved beside the build; the build log) left that
+	// file's temporary file there. (A bld analyzing without the lock may
+	// be writing the snapshot now: its write then fails, and the next
+	// build analyzes again, which costs time, not correctness.)
+	if _, err := store.RemoveAbandonedTemps(l.StateDir()); err != nil {
+		return killed, fmt.Errorf("removing what a killed build left in %s: %w", l.StateDir(), err)
 	}
 	return killed, nil
 }
