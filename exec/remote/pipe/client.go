@@ -126,16 +126,18 @@ func (c *Client) read(r io.Reader) {
 		}
 		c.cmd.Wait()
 	}
+	broken := c.gone(err)
 	c.mu.Lock()
-	c.broken = c.gone(err)
-	for id, p := range c.pending {
+	c.broken = broken
+	waiting := c.pending
+	c.pending = map[uint64]*pendingCall{}
+	c.mu.Unlock()
+	for id, p := range waiting { // outside the lock: a caller giving up takes it
 		select {
-		case p.frames <- response{ID: id, Final: true, Err: toWire(c.broken, nil)}:
+		case p.frames <- response{ID: id, Final: true, Err: toWire(broken, nil)}:
 		case <-p.left:
 		}
-		delete(c.pending, id)
 	}
-	c.mu.Unlock()
 }
 
 // gone is the error of calls once the other side has ended (read's err).
