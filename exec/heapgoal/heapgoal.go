@@ -451,9 +451,73 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 	}
 	prev := debug.SetGCPercent(p.MaxPercent)
 	set()
-	stopPolling := crash.Every(poll, set)
+	// Without a Progress the goal changes at collections only: set runs
+	// after each one, and the build is not woken every poll for nothing
+	// (a 10 ms ticker woke a 1,000-action build ~1,000 times, and the
+	// runtime's sysmon with it, for 3 collections).
+	var stopFollowing func()
+	if pr == nil {
+		stopFollowing = afterCollections(func() bool { set(); return true })
+	} else {
+		stopFollowing = crash.Every(poll, set)
+	}
 	return func() {
-		stopPolling()
+		stopFollowing()
 		debug.SetGCPercent(prev)
 	}
+}
+
+// afterCollections calls f, from a goroutine started by crash.Go, after
+// each garbage collection that starts once afterCollections is called (a
+// collection under way then may be missed: what is allocated during its
+// marking survives it), until f returns false or the function it
+// returns is called; that function returns once f has returned for the
+// last time, so that nothing f does outlives it. Unlike polling, it
+// wakes nothing between collections. Each collection is seen through the
+// cleanup of an object allocated for it (runtime.AddCleanup), which the
+// runtime runs once the collection has found the object unreachable.
+func afterCollections(f func() (again bool)) (stop func()) {
+	h := &collectionHook{f: f}
+	h.arm()
+	return func() {
+		h.mu.Lock()
+		h.stopped = true
+		h.mu.Unlock()
+	}
+}
+
+// collectionHook is afterCollections' state.
+type collectionHook struct {
+	mu      sync.Mutex
+	stopped bool
+	f       func() bool
+}
+
+// collectionSentinel is what a collectionHook watches: it holds a
+// pointer so that it is never a tiny allocation (the runtime batches those
+// into blocks that may stay reachable through a neighbour).
+type collectionSentinel struct{ _ *byte }
+
+// arm allocates an object nothing refers to and runs fire when a
+// collection has reclaimed it.
+func (h *collectionHook) arm() {
+	runtime.AddCleanup(new(collectionSentinel), func(h *collectionHook) {
+		// The runtime's cleanups share a goroutine: f, which may wait
+		// for a lock, runs on one of its own.
+		crash.Go(h.fire)
+	}, h)
+}
+
+// fire calls f for a collection and arms the next call if f asks for it.
+func (h *collectionHook) fire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return
+	}
+	if !h.f() {
+		h.stopped = true
+		return
+	}
+	h.arm()
 }
