@@ -468,14 +468,17 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 }
 
 // afterCollections calls f, from a goroutine started by crash.Go, after
-// each garbage collection that starts once afterCollections is called (a
-// collection under way then may be missed: what is allocated during its
-// marking survives it), until f returns false or the function it
-// returns is called; that function returns once f has returned for the
-// last time, so that nothing f does outlives it. Unlike polling, it
-// wakes nothing between collections. Each collection is seen through the
+// garbage collections, until f returns false or the function it returns
+// is called; that function returns once f has returned for the last
+// time, so that nothing f does outlives it. Each call follows a
+// collection that started after the call before it began (or after
+// afterCollections was called); collections in quick succession may make
+// one call, and a collection under way when a call begins is not seen
+// (what is allocated during its marking survives it). Unlike polling, it
+// wakes nothing between collections. A collection is seen through the
 // cleanup of an object allocated for it (runtime.AddCleanup), which the
-// runtime runs once the collection has found the object unreachable.
+// runtime runs once the collection has found the object unreachable and
+// its sweep is done.
 func afterCollections(f func() (again bool)) (stop func()) {
 	h := &collectionHook{f: f}
 	h.arm()
@@ -508,16 +511,17 @@ func (h *collectionHook) arm() {
 	}, h)
 }
 
-// fire calls f for a collection and arms the next call if f asks for it.
+// fire calls f for a collection. The next call is armed first, so that
+// a collection that starts while f runs is seen too; if f asks for no
+// more, that call finds the hook stopped.
 func (h *collectionHook) fire() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stopped {
 		return
 	}
+	h.arm()
 	if !h.f() {
 		h.stopped = true
-		return
 	}
-	h.arm()
 }
