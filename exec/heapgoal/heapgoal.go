@@ -302,8 +302,11 @@ func Reserve(n uint64) (end func()) {
 	}
 }
 
-// poll is how often Follow looks for a new collection. Reading two runtime
-// metrics costs well under a microsecond and stops nothing.
+// poll is how often FollowProgress (its goal moves with the progress) and
+// Reserve look for a new collection; Follow, FollowNow and FollowCollected
+// are called after each one instead (afterCollections). Reading two
+// runtime metrics costs well under a microsecond and stops nothing, but
+// each tick wakes the process.
 const poll = 10 * time.Millisecond
 
 // metricNames are what Follow reads, in this order.
