@@ -302,8 +302,11 @@ func Reserve(n uint64) (end func()) {
 	}
 }
 
-// poll is how often Follow looks for a new collection. Reading two runtime
-// metrics costs well under a microsecond and stops nothing.
+// poll is how often FollowProgress (its goal moves with the progress) and
+// Reserve look for a new collection; Follow, FollowNow and FollowCollected
+// are called after each one instead (afterCollections). Reading two
+// runtime metrics costs well under a microsecond and stops nothing, but
+// each tick wakes the process.
 const poll = 10 * time.Millisecond
 
 // metricNames are what Follow reads, in this order.
@@ -451,9 +454,77 @@ func follow(p Policy, now bool, pr *Progress) (stop func()) {
 	}
 	prev := debug.SetGCPercent(p.MaxPercent)
 	set()
-	stopPolling := crash.Every(poll, set)
+	// Without a Progress the goal changes at collections only: set runs
+	// after each one, and the build is not woken every poll for nothing
+	// (a 10 ms ticker woke a 1,000-action build ~1,000 times, and the
+	// runtime's sysmon with it, for 3 collections).
+	var stopFollowing func()
+	if pr == nil {
+		stopFollowing = afterCollections(func() bool { set(); return true })
+	} else {
+		stopFollowing = crash.Every(poll, set)
+	}
 	return func() {
-		stopPolling()
+		stopFollowing()
 		debug.SetGCPercent(prev)
+	}
+}
+
+// afterCollections calls f, from a goroutine started by crash.Go, after
+// garbage collections, until f returns false or the function it returns
+// is called; that function returns once f has returned for the last
+// time, so that nothing f does outlives it. Each call follows a
+// collection that started after the call before it began (or after
+// afterCollections was called); collections in quick succession may make
+// one call, and a collection under way when a call begins is not seen
+// (what is allocated during its marking survives it). Unlike polling, it
+// wakes nothing between collections. A collection is seen through the
+// cleanup of an object allocated for it (runtime.AddCleanup), which the
+// runtime runs once the collection has found the object unreachable and
+// its sweep is done.
+func afterCollections(f func() (again bool)) (stop func()) {
+	h := &collectionHook{f: f}
+	h.arm()
+	return func() {
+		h.mu.Lock()
+		h.stopped = true
+		h.mu.Unlock()
+	}
+}
+
+// collectionHook is afterCollections' state.
+type collectionHook struct {
+	mu      sync.Mutex
+	stopped bool
+	f       func() bool
+}
+
+// collectionSentinel is what a collectionHook watches: it holds a
+// pointer so that it is never a tiny allocation (the runtime batches those
+// into blocks that may stay reachable through a neighbour).
+type collectionSentinel struct{ _ *byte }
+
+// arm allocates an object nothing refers to and runs fire when a
+// collection has reclaimed it.
+func (h *collectionHook) arm() {
+	runtime.AddCleanup(new(collectionSentinel), func(h *collectionHook) {
+		// The runtime's cleanups share a goroutine: f, which may wait
+		// for a lock, runs on one of its own.
+		crash.Go(h.fire)
+	}, h)
+}
+
+// fire calls f for a collection. The next call is armed first, so that
+// a collection that starts while f runs is seen too; if f asks for no
+// more, that call finds the hook stopped.
+func (h *collectionHook) fire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return
+	}
+	h.arm()
+	if !h.f() {
+		h.stopped = true
 	}
 }

@@ -422,3 +422,63 @@ func TestEstimateStart(t *testing.T) {
 		}
 	}
 }
+
+// TestAfterCollections checks that afterCollections calls f after each
+// collection, in order, until f returns false, and never again after
+// that.
+func TestAfterCollections(t *testing.T) {
+	calls := make(chan int, 100)
+	n := 0
+	stop := afterCollections(func() bool {
+		n++
+		calls <- n
+		return n < 3
+	})
+	defer stop()
+	for want := 1; want <= 3; want++ {
+		runtime.GC()
+		select {
+		case got := <-calls:
+			if got != want {
+				t.Fatalf("call %d, want %d", got, want)
+			}
+		case <-time.After(time.Minute): // not a timing: only ends a test that would hang
+			t.Fatalf("no call %d a minute after a collection", want)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+	select {
+	case got := <-calls:
+		t.Errorf("call %d after f returned false", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestAfterCollectionsStop checks that no call of f starts once stop has
+// returned.
+func TestAfterCollectionsStop(t *testing.T) {
+	calls := make(chan struct{}, 100)
+	stop := afterCollections(func() bool {
+		calls <- struct{}{}
+		return true
+	})
+	runtime.GC()
+	select {
+	case <-calls:
+	case <-time.After(time.Minute):
+		t.Fatal("no call a minute after a collection")
+	}
+	stop()
+	stop() // a second stop does nothing
+	for len(calls) > 0 {
+		<-calls // made before stop returned (the runtime's own collections)
+	}
+	runtime.GC()
+	runtime.GC()
+	select {
+	case <-calls:
+		t.Error("f called after stop returned")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
