@@ -179,6 +179,13 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// OutputInlined reports whether all that the command of r printed is in r
+// itself (stdout_raw and stderr_raw, or nothing), so that a Service's
+// WriteOutput is r.StdoutRaw then r.StderrRaw and needs no call.
+func OutputInlined(r *reapi.ActionResult) bool {
+	return (len(r.StdoutRaw) > 0 || r.StdoutDigest.Size == 0) && (len(r.StderrRaw) > 0 || r.StderrDigest.Size == 0)
+}
+
 // ParseHeader parses a --remote_header value "NAME=VALUE". The name must be
 // a valid gRPC metadata key (lowercase letters, digits, '-', '_', '.';
 // upper case is folded) and not start with "grpc-".

@@ -3,6 +3,9 @@ package remote
 import (
 	"strings"
 	"testing"
+
+	"bld/exec/digest"
+	"bld/exec/reapi"
 )
 
 func TestParseHeader(t *testing.T) {
@@ -55,6 +58,24 @@ func TestParseTarget(t *testing.T) {
 		}
 		if err != nil || addr != tc.addr || norm != tc.norm || tls != tc.tls {
 			t.Errorf("ParseTarget(%q) = %q, %v, %q, %v", tc.in, addr, tls, norm, err)
+		}
+	}
+}
+
+func TestOutputInlined(t *testing.T) {
+	some := digest.OfBytes([]byte("x"))
+	for _, tc := range []struct {
+		r    reapi.ActionResult
+		want bool
+	}{
+		{reapi.ActionResult{}, true},
+		{reapi.ActionResult{StdoutRaw: []byte("x"), StdoutDigest: some}, true},
+		{reapi.ActionResult{StdoutDigest: some}, false},
+		{reapi.ActionResult{StdoutRaw: []byte("x"), StderrDigest: some}, false},
+		{reapi.ActionResult{StdoutDigest: digest.Empty, StderrRaw: []byte("y")}, true},
+	} {
+		if got := OutputInlined(&tc.r); got != tc.want {
+			t.Errorf("OutputInlined(%+v) = %v, want %v", tc.r, got, tc.want)
 		}
 	}
 }

@@ -288,6 +288,13 @@ func (c *Client) WriteOutput(ctx context.Context, r *reapi.ActionResult, w io.Wr
 	if r == nil {
 		return nil
 	}
+	if remote.OutputInlined(r) { // no round trip for what r holds
+		if _, err := w.Write(r.StdoutRaw); err != nil {
+			return err
+		}
+		_, err := w.Write(r.StderrRaw)
+		return err
+	}
 	var werr error
 	_, err := c.call(ctx, request{Op: opWriteOutput, Result: r}, func(resp response) {
 		if werr == nil {

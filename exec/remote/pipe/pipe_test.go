@@ -194,12 +194,19 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("UpdateActionResult (-want +got):\n%s", diff)
 	}
 
+	// An output in the CAS comes through the other side, in chunks; an
+	// inlined one is written here.
 	var out bytes.Buffer
-	if err := c.WriteOutput(ctx, want, &out); err != nil {
+	inCAS := &reapi.ActionResult{StdoutDigest: digest.OfBytes(f.output)}
+	if err := c.WriteOutput(ctx, inCAS, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), f.output) {
 		t.Errorf("WriteOutput: %d bytes, want %d", out.Len(), len(f.output))
+	}
+	out.Reset()
+	if err := c.WriteOutput(ctx, &reapi.ActionResult{StdoutRaw: []byte("out\n"), StderrRaw: []byte("err\n")}, &out); err != nil || out.String() != "out\nerr\n" {
+		t.Errorf("WriteOutput of inlined output: %q, %v", out.String(), err)
 	}
 
 	other := digest.OfBytes([]byte("b"))
