@@ -1,6 +1,7 @@
 package pipe
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -93,7 +94,8 @@ func Connect(ctx context.Context, w io.WriteCloser, r io.Reader, cfg remote.Conf
 
 func newClient(w io.WriteCloser, r io.Reader) *Client {
 	c := &Client{w: w, grace: cancelGrace, pending: map[uint64]*pendingCall{}, done: make(chan struct{})}
-	crash.Go(func() { c.read(r) })
+	// Buffered: a frame is a length and a body, one read for both.
+	crash.Go(func() { c.read(bufio.NewReaderSize(r, 64<<10)) })
 	return c
 }
 
