@@ -29,9 +29,7 @@ func setup(t *testing.T) (*Runner, *remotetest.Server, string, *[]string) {
 	}
 	t.Cleanup(s.Stop)
 	// As bld calls bld-remote: through the pipe, in this process.
-	client, err := pipe.InProcess(context.Background(), remote.Config{Target: s.Target()}, func(ctx context.Context, cfg remote.Config) (remote.Service, error) {
-		return grpcclient.Dial(ctx, cfg)
-	}, grpcclient.IsUnavailable)
+	client, err := pipe.InProcess(context.Background(), remote.Config{Target: s.Target()}, grpcclient.DialService, grpcclient.IsUnavailable)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"bld/exec/remote"
 	"bld/exec/remote/grpcclient"
 	"bld/exec/remote/pipe"
 )
@@ -28,10 +27,7 @@ func main() {
 	// bld cancels what it asked for on Ctrl-C, and this process ends when
 	// bld closes its input; the signal itself is bld's to handle.
 	signal.Ignore(os.Interrupt)
-	dial := func(ctx context.Context, cfg remote.Config) (remote.Service, error) {
-		return grpcclient.Dial(ctx, cfg)
-	}
-	if err := pipe.Serve(context.Background(), bufio.NewReaderSize(os.Stdin, 64<<10), os.Stdout, dial, grpcclient.IsUnavailable); err != nil {
+	if err := pipe.Serve(context.Background(), bufio.NewReaderSize(os.Stdin, 64<<10), os.Stdout, grpcclient.DialService, grpcclient.IsUnavailable); err != nil {
 		fmt.Fprintln(os.Stderr, "bld-remote:", err)
 		os.Exit(1)
 	}

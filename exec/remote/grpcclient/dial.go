@@ -31,6 +31,15 @@ var (
 	maxAPI = &smpb.SemVer{Major: 2, Minor: 3}
 )
 
+// DialService is Dial as a pipe.Dialer: the service bld-remote serves.
+func DialService(ctx context.Context, cfg remote.Config) (remote.Service, error) {
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		return nil, err // not a nil *Client in a non-nil interface
+	}
+	return c, nil
+}
+
 // Dial connects to cfg.Target and asks for the server's capabilities. It
 // fails, with an error naming the target and saying what to do, when the
 // service cannot be reached within min(cfg.Timeout, 5s), does not offer
