@@ -256,7 +256,8 @@ func (c *Cache) Keep(a *graph.Action, out string, d digest.Digest, executable bo
 // without downloading them: kept remote, except those keepOutput does
 // not keep, which are written here. It returns the Check of a hit.
 func (c *Cache) fetchRemoteKept(ctx context.Context, t *remoteTier, a *graph.Action, ki *keyInfo) (executor.Check, bool) {
-	r, ok := remoteResult(ctx, t, ki)
+	// Only the command's output: the outputs stay remote.
+	r, ok := remoteResult(ctx, t, ki, remote.Inline{Output: true})
 	if !ok {
 		return executor.Check{}, false
 	}

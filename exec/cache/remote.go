@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -133,7 +134,9 @@ func (t *remoteTier) failed(ctx context.Context, what string, err error) {
 // is there whole, stores it in the store under ki's key, so that a lookup
 // restores it from there. It reports whether it did.
 func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) bool {
-	r, ok := remoteResult(ctx, t, ki)
+	// The small outputs come with the result (one call, not one more per
+	// output): fetchOutput would read them whole anyway.
+	r, ok := remoteResult(ctx, t, ki, remote.Inline{Output: true, Files: ki.outputs, UpTo: c.inlineMax()})
 	if !ok {
 		return false
 	}
@@ -161,11 +164,11 @@ func (c *Cache) fetchRemote(ctx context.Context, t *remoteTier, ki *keyInfo) boo
 	return true
 }
 
-// remoteResult looks up the result of ki in the remote action cache and
-// returns it if it is one for ki's action: exit code 0, and exactly its
-// outputs, in order.
-func remoteResult(ctx context.Context, t *remoteTier, ki *keyInfo) (*reapi.ActionResult, bool) {
-	r, err := t.client.GetActionResult(ctx, ki.action, true)
+// remoteResult looks up the result of ki in the remote action cache, with
+// the contents inline asks for, and returns it if it is one for ki's
+// action: exit code 0, and exactly its outputs, in order.
+func remoteResult(ctx context.Context, t *remoteTier, ki *keyInfo, inline remote.Inline) (*reapi.ActionResult, bool) {
+	r, err := t.client.GetActionResult(ctx, ki.action, inline)
 	if err != nil {
 		t.failed(ctx, "looking up a result", err)
 		return nil, false
@@ -243,7 +246,7 @@ func (c *Cache) fetchOutput(ctx context.Context, t *remoteTier, of *reapi.Output
 // remoteReadSetsOf returns the read sets the remote cache has for the
 // first-level key ki.
 func (c *Cache) remoteReadSetsOf(ctx context.Context, t *remoteTier, ki *keyInfo) *manifest {
-	r, err := t.client.GetActionResult(ctx, ki.action, true)
+	r, err := t.client.GetActionResult(ctx, ki.action, remote.Inline{Files: []string{remoteReadSets}, UpTo: math.MaxInt64})
 	if err != nil {
 		t.failed(ctx, "looking up read sets", err)
 		return &manifest{}
@@ -311,10 +314,7 @@ func (c *Cache) upload(ctx context.Context, t *remoteTier, final *keyInfo, r *ac
 		res.StdoutDigest = r.StdoutDigest
 		blobs = append(blobs, remote.Blob{Digest: r.StdoutDigest, Data: output})
 	}
-	if _, err := t.client.Upload(ctx, blobs); err != nil {
-		return err
-	}
-	return t.client.UpdateActionResult(ctx, final.action, res)
+	return t.client.UpdateActionResult(ctx, final.action, res, blobs)
 }
 
 // uploadReadSet adds set to the remote manifest of the first-level key
@@ -324,12 +324,8 @@ func (c *Cache) uploadReadSet(ctx context.Context, t *remoteTier, level1 *keyInf
 	m.add(set)
 	data := m.marshal()
 	d := digest.OfBytes(data)
-	if _, err := t.client.Upload(ctx, []remote.Blob{{Digest: d, Data: data}}); err != nil {
-		t.failed(ctx, "uploading read sets", err)
-		return
-	}
 	res := &reapi.ActionResult{OutputFiles: []reapi.OutputFile{{Path: remoteReadSets, Digest: d}}}
-	if err := t.client.UpdateActionResult(ctx, level1.action, res); err != nil {
+	if err := t.client.UpdateActionResult(ctx, level1.action, res, []remote.Blob{{Digest: d, Data: data}}); err != nil {
 		t.failed(ctx, "uploading read sets", err)
 	}
 }

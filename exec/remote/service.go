@@ -30,11 +30,12 @@ type Service interface {
 	Failed() bool
 
 	// GetActionResult returns the action cache's result for action
-	// (ErrNotFound on a miss), asking for the command's output inlined
-	// when inlineStdout.
-	GetActionResult(ctx context.Context, action digest.Digest, inlineStdout bool) (*reapi.ActionResult, error)
-	// UpdateActionResult stores r as action's result.
-	UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult) error
+	// (ErrNotFound on a miss), with the contents inline asks for.
+	GetActionResult(ctx context.Context, action digest.Digest, inline Inline) (*reapi.ActionResult, error)
+	// UpdateActionResult puts blobs in the CAS (as Upload does: those it
+	// lacks), then stores r as action's result: one call for what is
+	// always done together (the blobs r names must be in the CAS first).
+	UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult, blobs []Blob) error
 	// WriteOutput writes what the command of r printed to w (stdout, then
 	// stderr), streamed and verified; on an error, what was written must
 	// be dropped. A nil r printed nothing.
@@ -51,12 +52,30 @@ type Service interface {
 	DownloadFile(ctx context.Context, d digest.Digest, path string, perm os.FileMode) error
 
 	// ExecuteNotify runs action remotely and returns the service's
-	// response, calling started (if not nil) once when the action left
-	// the queue. A command that exited non-zero is not an error.
-	ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*reapi.ExecuteResponse, error)
+	// response, its result with the contents inline asks for, calling
+	// started (if not nil) once when the action left the queue. A command
+	// that exited non-zero is not an error.
+	ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, inline Inline, started func()) (*reapi.ExecuteResponse, error)
 
 	// Stats counts the traffic since the service was dialled.
 	Stats() Stats
 	// Close ends the connection.
 	Close() error
+}
+
+// Inline says which contents a call that returns an ActionResult puts in
+// it, so that its caller needs no further call to read them (each call
+// is a round trip to the service and, from bld, through bld-remote): the
+// command's output (StdoutRaw, StderrRaw) when Output, and the contents of
+// the output files whose paths are in Files (OutputFile.Contents), each
+// blob up to UpTo bytes. What the server did not inline is read from the
+// CAS in one batch, verified. It is best effort: contents that cannot be
+// read are left out, for the caller to read as it would without Inline
+// (and see the error then). Output also asks the server to inline the
+// command's output (inline_stdout, inline_stderr); the zero Inline asks
+// for nothing.
+type Inline struct {
+	Output bool
+	Files  []string
+	UpTo   int64
 }

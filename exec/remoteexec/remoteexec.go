@@ -162,6 +162,11 @@ func (r *Runner) Run(ctx context.Context, a *graph.Action, output io.Writer, pro
 	return executor.RemoteResult{Fallback: true, ExitCode: -1}
 }
 
+// inlineOutputs is the size up to which a remote action's outputs and
+// command output come back inlined in its result rather than downloaded
+// one call each.
+const inlineOutputs = 64 << 10
+
 // runHere is why an action runs here although the service is fine.
 type runHere struct{ err error }
 
@@ -228,7 +233,14 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 	if progress != nil {
 		started = progress.Started
 	}
-	resp, err := c.ExecuteNotify(ctx, actionDigest, a.NoCache, started)
+	// What it printed and its small outputs come with the result (one
+	// call, not one more per output), but for outputs that may stay
+	// remote (Options.Outputs decides on each).
+	inline := remote.Inline{Output: true, UpTo: inlineOutputs}
+	if r.opts.Outputs == nil {
+		inline.Files = a.Outputs
+	}
+	resp, err := c.ExecuteNotify(ctx, actionDigest, a.NoCache, inline, started)
 	var missing *remote.MissingBlobsError
 	if errors.As(err, &missing) {
 		// The service lost blobs between the upload and the execution
@@ -236,7 +248,7 @@ func (r *Runner) run(ctx context.Context, a *graph.Action, output io.Writer, pro
 		if _, err := c.Upload(ctx, blobsNamed(blobs, missing.Digests)); err != nil {
 			return res, fmt.Errorf("uploading the inputs of %s again: %w", a.Owner, err)
 		}
-		resp, err = c.ExecuteNotify(ctx, actionDigest, a.NoCache, started)
+		resp, err = c.ExecuteNotify(ctx, actionDigest, a.NoCache, inline, started)
 	}
 	if progress != nil && !progress.Answered() {
 		// Taken back to run here: nothing is written.

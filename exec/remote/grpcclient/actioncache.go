@@ -14,10 +14,9 @@ import (
 )
 
 // GetActionResult returns the action cache's result for the action with
-// digest action. inlineStdout asks the server to inline stdout and stderr
-// in the result when small (it may not). A miss is an error wrapping
-// ErrNotFound.
-func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inlineStdout bool) (*reapi.ActionResult, error) {
+// digest action, with the contents inline asks for (remote.Inline). A
+// miss is an error wrapping ErrNotFound.
+func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inline remote.Inline) (*reapi.ActionResult, error) {
 	var res *repb.ActionResult
 	err := c.call(ctx, "GetActionResult "+action.Short(), func(ctx context.Context) error {
 		ctx, cancel := c.rpcCtx(ctx)
@@ -26,8 +25,8 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 		res, err = c.ac.GetActionResult(ctx, &repb.GetActionResultRequest{
 			InstanceName: c.instance,
 			ActionDigest: digestToProto(action),
-			InlineStdout: inlineStdout,
-			InlineStderr: inlineStdout,
+			InlineStdout: inline.Output,
+			InlineStderr: inline.Output,
 		})
 		return err
 	})
@@ -43,16 +42,71 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 		return nil, fmt.Errorf("remote %s: GetActionResult %s: %w", c.target, action.Short(), err)
 	}
 	c.stats.hits.Add(1)
+	c.inline(ctx, r, inline)
 	return r, nil
 }
 
-// UpdateActionResult stores r as the result of the action with digest
-// action. The blobs r names must be in the CAS already (Upload them
-// first); servers may refuse otherwise.
-func (c *Client) UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult) error {
+// inline reads into r the contents in asks for that r lacks, in one
+// ReadBlobs; on any failure it leaves r as it was (remote.Inline is best
+// effort: the caller reads what is missing as it would have).
+func (c *Client) inline(ctx context.Context, r *reapi.ActionResult, in remote.Inline) {
+	if r == nil {
+		return
+	}
+	small := func(d digest.Digest) bool { return d.Size > 0 && d.Size <= in.UpTo }
+	var want []digest.Digest
+	if in.Output {
+		if len(r.StdoutRaw) == 0 && small(r.StdoutDigest) {
+			want = append(want, r.StdoutDigest)
+		}
+		if len(r.StderrRaw) == 0 && small(r.StderrDigest) {
+			want = append(want, r.StderrDigest)
+		}
+	}
+	var files []*reapi.OutputFile
+	if len(in.Files) > 0 {
+		wanted := make(map[string]bool, len(in.Files))
+		for _, p := range in.Files {
+			wanted[p] = true
+		}
+		for i := range r.OutputFiles {
+			f := &r.OutputFiles[i]
+			if wanted[f.Path] && len(f.Contents) == 0 && small(f.Digest) {
+				files = append(files, f)
+				want = append(want, f.Digest)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	got, err := c.ReadBlobs(ctx, want)
+	if err != nil {
+		return
+	}
+	if in.Output {
+		if len(r.StdoutRaw) == 0 && small(r.StdoutDigest) {
+			r.StdoutRaw = got[r.StdoutDigest]
+		}
+		if len(r.StderrRaw) == 0 && small(r.StderrDigest) {
+			r.StderrRaw = got[r.StderrDigest]
+		}
+	}
+	for _, f := range files {
+		f.Contents = got[f.Digest]
+	}
+}
+
+// UpdateActionResult uploads blobs (Upload), then stores r as the result
+// of the action with digest action. The blobs r names must be in the CAS
+// by then, uploaded now or before; servers may refuse otherwise.
+func (c *Client) UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult, blobs []remote.Blob) error {
 	m, err := resultToProto(r)
 	if err != nil {
 		return fmt.Errorf("remote %s: UpdateActionResult %s: %w", c.target, action.Short(), err)
+	}
+	if _, err := c.Upload(ctx, blobs); err != nil {
+		return err
 	}
 	return c.call(ctx, "UpdateActionResult "+action.Short(), func(ctx context.Context) error {
 		ctx, cancel := c.rpcCtx(ctx)

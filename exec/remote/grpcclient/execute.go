@@ -39,12 +39,14 @@ import (
 // call again. Other failures (a platform no worker matches, an invalid
 // action) are errors with the server's words.
 func (c *Client) Execute(ctx context.Context, action digest.Digest, skipCacheLookup bool) (*reapi.ExecuteResponse, error) {
-	return c.ExecuteNotify(ctx, action, skipCacheLookup, nil)
+	return c.ExecuteNotify(ctx, action, skipCacheLookup, remote.Inline{}, nil)
 }
 
-// ExecuteNotify is Execute, calling started (if not nil) once, when the
-// service says that the action left its queue: it is executing, or done.
-func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*reapi.ExecuteResponse, error) {
+// ExecuteNotify is Execute, with the contents inline asks for in the
+// response's result (remote.Inline), calling started (if not nil) once,
+// when the service says that the action left its queue: it is executing,
+// or done.
+func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, inline remote.Inline, started func()) (*reapi.ExecuteResponse, error) {
 	what := "Execute " + action.Short()
 	var opName string
 	failures := 0
@@ -57,6 +59,12 @@ func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCa
 			var transient bool
 			resp, err, transient = c.finish(action, op)
 			if !transient {
+				if err == nil && resp.Result != nil {
+					if resp.Result.ExitCode != 0 {
+						inline.Files = nil // what it printed says why; its files are not used
+					}
+					c.inline(ctx, resp.Result, inline)
+				}
 				return resp, err
 			}
 			// The operation failed for a transient reason: run it again.

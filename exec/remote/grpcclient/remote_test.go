@@ -308,34 +308,50 @@ func TestActionCache(t *testing.T) {
 	s := start(t, remotetest.Options{})
 	c := dial(t, s, remote.Config{InstanceName: "ac"})
 	action := digest.OfBytes([]byte("an action"))
-	_, err := c.GetActionResult(context.Background(), action, false)
+	_, err := c.GetActionResult(context.Background(), action, remote.Inline{})
 	if !errors.Is(err, remote.ErrNotFound) || IsUnavailable(err) {
 		t.Fatalf("miss: %v", err)
 	}
 	out := blobOf([]byte("output"))
 	stdout := blobOf([]byte("said this"))
-	if _, err := c.Upload(context.Background(), []remote.Blob{out, stdout}); err != nil {
-		t.Fatal(err)
-	}
 	r := &reapi.ActionResult{
 		OutputFiles:  []reapi.OutputFile{{Path: "o", Digest: out.Digest}},
 		StdoutDigest: stdout.Digest,
 		ExitCode:     0,
 	}
-	if err := c.UpdateActionResult(context.Background(), action, r); err != nil {
+	if err := c.UpdateActionResult(context.Background(), action, r, []remote.Blob{out, stdout}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.GetActionResult(context.Background(), action, true)
+	got, err := c.GetActionResult(context.Background(), action, remote.Inline{Output: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.OutputFiles[0].Path != "o" || got.OutputFiles[0].Digest != out.Digest {
+	if got.OutputFiles[0].Path != "o" || got.OutputFiles[0].Digest != out.Digest || len(got.OutputFiles[0].Contents) > 0 {
 		t.Errorf("result %v", got)
 	}
 	if len(got.StdoutRaw) > 0 && string(got.StdoutRaw) != "said this" {
 		t.Errorf("inline stdout %q", got.StdoutRaw)
 	}
-	if st := c.Stats(); st.CacheHits != 1 || st.CacheMisses != 1 {
+	// Inline: the output file and stdout up to UpTo come with the result
+	// (read from the CAS: the test server inlines output files only
+	// when asked by name through inline_output_files, which the client
+	// does not send); bigger ones do not.
+	for _, tc := range []struct {
+		upTo     int64
+		contents string
+	}{{100, "output"}, {6, "output"}, {5, ""}} {
+		got, err := c.GetActionResult(context.Background(), action, remote.Inline{Output: true, Files: []string{"o"}, UpTo: tc.upTo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.OutputFiles[0].Contents) != tc.contents {
+			t.Errorf("Inline up to %d: output file %q, want %q", tc.upTo, got.OutputFiles[0].Contents, tc.contents)
+		}
+		if string(got.StdoutRaw) != "said this" && tc.upTo >= stdout.Digest.Size {
+			t.Errorf("Inline up to %d: stdout %q", tc.upTo, got.StdoutRaw)
+		}
+	}
+	if st := c.Stats(); st.CacheHits != 4 || st.CacheMisses != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -702,7 +718,7 @@ func TestActionCacheReadOnly(t *testing.T) {
 	if c.CanUpdateActionCache() {
 		t.Error("update advertised as enabled")
 	}
-	err := c.UpdateActionResult(context.Background(), digest.OfBytes([]byte("a")), &reapi.ActionResult{})
+	err := c.UpdateActionResult(context.Background(), digest.OfBytes([]byte("a")), &reapi.ActionResult{}, nil)
 	if err == nil || IsUnavailable(err) || s.Stats().RPCs["UpdateActionResult"] != 1 {
 		t.Errorf("err = %v", err)
 	}

@@ -31,8 +31,8 @@ type Client struct {
 	cmd    *exec.Cmd // nil when not a process (Connect)
 	stderr *headBuffer
 
-	wmu sync.Mutex // serializes frames on w
 	w   io.WriteCloser
+	out *frameWriter // frames to w
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -93,7 +93,7 @@ func Connect(ctx context.Context, w io.WriteCloser, r io.Reader, cfg remote.Conf
 }
 
 func newClient(w io.WriteCloser, r io.Reader) *Client {
-	c := &Client{w: w, grace: cancelGrace, pending: map[uint64]*pendingCall{}, done: make(chan struct{})}
+	c := &Client{w: w, out: newFrameWriter(w), grace: cancelGrace, pending: map[uint64]*pendingCall{}, done: make(chan struct{})}
 	// Buffered: a frame is a length and a body, one read for both.
 	crash.Go(func() { c.read(bufio.NewReaderSize(r, 64<<10)) })
 	return c
@@ -228,12 +228,8 @@ func (c *Client) call(ctx context.Context, req request, progress func(response))
 	}
 }
 
-// send writes one frame.
-func (c *Client) send(req request) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return writeFrame(c.w, req)
-}
+// send writes one frame (or leaves it to the sender writing now).
+func (c *Client) send(req request) error { return c.out.send(req) }
 
 func (c *Client) dial(ctx context.Context, cfg remote.Config) error {
 	resp, err := c.call(ctx, request{Op: opDial, Config: &cfg}, nil)
@@ -250,9 +246,7 @@ func (c *Client) dial(ctx context.Context, cfg remote.Config) error {
 // Close ends the other process (its input closes) and waits for it, at
 // most cancelGrace before killing it.
 func (c *Client) Close() error {
-	c.wmu.Lock()
-	err := c.w.Close()
-	c.wmu.Unlock()
+	err := c.out.close(c.w)
 	select {
 	case <-c.done:
 	case <-time.After(c.grace):
@@ -270,8 +264,8 @@ func (c *Client) CanUpdateActionCache() bool { return c.caps.CanUpdateActionCach
 func (c *Client) MarkFailed() bool           { return c.failed.CompareAndSwap(false, true) }
 func (c *Client) Failed() bool               { return c.failed.Load() }
 
-func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inlineStdout bool) (*reapi.ActionResult, error) {
-	resp, err := c.call(ctx, request{Op: opGetActionResult, Digest: action, Flag: inlineStdout}, nil)
+func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inline remote.Inline) (*reapi.ActionResult, error) {
+	resp, err := c.call(ctx, request{Op: opGetActionResult, Digest: action, Inline: &inline}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -281,8 +275,8 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 	return resp.Result, nil
 }
 
-func (c *Client) UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult) error {
-	_, err := c.call(ctx, request{Op: opUpdateActionResult, Digest: action, Result: r}, nil)
+func (c *Client) UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult, blobs []remote.Blob) error {
+	_, err := c.call(ctx, request{Op: opUpdateActionResult, Digest: action, Result: r, Blobs: blobs}, nil)
 	return err
 }
 
@@ -335,8 +329,8 @@ func (c *Client) DownloadFile(ctx context.Context, d digest.Digest, path string,
 	return err
 }
 
-func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, started func()) (*reapi.ExecuteResponse, error) {
-	resp, err := c.call(ctx, request{Op: opExecute, Digest: action, Flag: skipCacheLookup}, func(resp response) {
+func (c *Client) ExecuteNotify(ctx context.Context, action digest.Digest, skipCacheLookup bool, inline remote.Inline, started func()) (*reapi.ExecuteResponse, error) {
+	resp, err := c.call(ctx, request{Op: opExecute, Digest: action, Flag: skipCacheLookup, Inline: &inline}, func(resp response) {
 		if resp.Started && started != nil {
 			started()
 			started = nil

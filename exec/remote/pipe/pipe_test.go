@@ -25,7 +25,8 @@ import (
 type fake struct {
 	results  map[digest.Digest]*reapi.ActionResult
 	updated  map[digest.Digest]*reapi.ActionResult
-	output   []byte // what WriteOutput writes
+	output   []byte        // what WriteOutput writes
+	inline   remote.Inline // what the last GetActionResult or Execute was given
 	uploaded atomic.Int64
 	// sawCancel is set when a blocking Execute saw its ctx end.
 	sawCancel atomic.Bool
@@ -52,15 +53,19 @@ func (f *fake) Failed() bool               { return false }
 func (f *fake) Close() error               { f.closed.Store(true); return nil }
 func (f *fake) Stats() remote.Stats        { return remote.Stats{RPCs: 7, BytesUploaded: f.uploaded.Load()} }
 
-func (f *fake) GetActionResult(ctx context.Context, action digest.Digest, inline bool) (*reapi.ActionResult, error) {
+func (f *fake) GetActionResult(ctx context.Context, action digest.Digest, inline remote.Inline) (*reapi.ActionResult, error) {
+	f.inline = inline
 	if r := f.results[action]; r != nil {
 		return r, nil
 	}
 	return nil, fmt.Errorf("remote grpc://fake:1: GetActionResult %s: %w", action.Short(), remote.ErrNotFound)
 }
 
-func (f *fake) UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult) error {
+func (f *fake) UpdateActionResult(ctx context.Context, action digest.Digest, r *reapi.ActionResult, blobs []remote.Blob) error {
 	f.updated[action] = r
+	for _, b := range blobs {
+		f.uploaded.Add(b.Digest.Size)
+	}
 	return nil
 }
 
@@ -118,7 +123,8 @@ func (f *fake) DownloadFile(ctx context.Context, d digest.Digest, path string, p
 	return os.WriteFile(path, []byte("a"), perm)
 }
 
-func (f *fake) ExecuteNotify(ctx context.Context, action digest.Digest, skip bool, started func()) (*reapi.ExecuteResponse, error) {
+func (f *fake) ExecuteNotify(ctx context.Context, action digest.Digest, skip bool, inline remote.Inline, started func()) (*reapi.ExecuteResponse, error) {
+	f.inline = inline
 	if started != nil {
 		started()
 	}
@@ -180,14 +186,18 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("capabilities: %q %v %v", c.Target(), c.CanExecute(), c.CanUpdateActionCache())
 	}
 
-	got, err := c.GetActionResult(ctx, actOK, true)
+	inline := remote.Inline{Output: true, Files: []string{"out", "b c"}, UpTo: 77}
+	got, err := c.GetActionResult(ctx, actOK, inline)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("GetActionResult (-want +got):\n%s", diff)
 	}
-	if err := c.UpdateActionResult(ctx, actMissing, want); err != nil {
+	if diff := cmp.Diff(inline, f.inline); diff != "" {
+		t.Errorf("GetActionResult's Inline on the other side (-sent +got):\n%s", diff)
+	}
+	if err := c.UpdateActionResult(ctx, actMissing, want, []remote.Blob{{Digest: digest.OfBytes([]byte("hello\n")), Data: []byte("hello\n")}}); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, f.updated[actMissing]); diff != "" {
@@ -235,11 +245,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	var started int
-	resp, err := c.ExecuteNotify(ctx, actOK, true, func() { started++ })
+	resp, err := c.ExecuteNotify(ctx, actOK, true, remote.Inline{Output: true, UpTo: 5}, func() { started++ })
 	if err != nil || started != 1 || resp.Result.ExitCode != 3 || !resp.CachedResult || string(resp.Result.StdoutRaw) != "out" {
 		t.Errorf("ExecuteNotify = %+v, %v (started %d times)", resp, err, started)
 	}
-	if st := c.Stats(); st.RPCs != 7 || st.BytesUploaded != 12 {
+	if want := (remote.Inline{Output: true, UpTo: 5}); !cmp.Equal(want, f.inline) {
+		t.Errorf("ExecuteNotify's Inline on the other side: %+v, want %+v", f.inline, want)
+	}
+	if st := c.Stats(); st.RPCs != 7 || st.BytesUploaded != 12+6 {
 		t.Errorf("Stats = %+v", st)
 	}
 }
@@ -251,12 +264,12 @@ func TestErrorsKeepTheirKind(t *testing.T) {
 	f := &fake{}
 	c, _ := connect(t, f)
 
-	_, err := c.GetActionResult(ctx, actOK, false)
+	_, err := c.GetActionResult(ctx, actOK, remote.Inline{})
 	if !errors.Is(err, remote.ErrNotFound) || remote.IsUnavailable(err) || !strings.Contains(err.Error(), "GetActionResult") {
 		t.Errorf("a miss: %v", err)
 	}
 
-	resp, err := c.ExecuteNotify(ctx, actTimeout, false, nil)
+	resp, err := c.ExecuteNotify(ctx, actTimeout, false, remote.Inline{}, nil)
 	var ae *remote.ActionError
 	if !errors.As(err, &ae) || ae.Code != remote.CodeDeadlineExceeded || ae.Response == nil || string(ae.Response.Result.StdoutRaw) != "partial" || remote.IsUnavailable(err) {
 		t.Errorf("a timeout: %v (%+v)", err, ae)
@@ -265,14 +278,14 @@ func TestErrorsKeepTheirKind(t *testing.T) {
 		t.Errorf("a timeout's response: %+v", resp)
 	}
 
-	_, err = c.ExecuteNotify(ctx, actMissing, false, nil)
+	_, err = c.ExecuteNotify(ctx, actMissing, false, remote.Inline{}, nil)
 	var missing *remote.MissingBlobsError
 	if !errors.As(err, &missing) || len(missing.Digests) != 1 || missing.Digests[0] != blobA || missing.Message != "evicted" {
 		t.Errorf("missing inputs: %v", err)
 	}
 
 	// ECONNREFUSED does not cross as such, but what it means does.
-	_, err = c.ExecuteNotify(ctx, actRefused, false, nil)
+	_, err = c.ExecuteNotify(ctx, actRefused, false, remote.Inline{}, nil)
 	if !remote.IsUnavailable(err) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("a refused connection: %v", err)
 	}
@@ -285,7 +298,7 @@ func TestCancel(t *testing.T) {
 	c, _ := connect(t, f)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("the user pressed Ctrl-C")
-	_, err := c.ExecuteNotify(ctx, actBlocks, false, func() { cancel(cause) })
+	_, err := c.ExecuteNotify(ctx, actBlocks, false, remote.Inline{}, func() { cancel(cause) })
 	if !errors.Is(err, cause) {
 		t.Errorf("err = %v, want the cause", err)
 	}
@@ -307,7 +320,7 @@ func TestOtherSideGone(t *testing.T) {
 	go func() {
 		var req request
 		readFrame(toServer, &req) // dial
-		writeFrame(fromServer, response{ID: req.ID, Final: true, Caps: &capabilities{Target: "grpc://x:1"}})
+		newFrameWriter(fromServer).send(response{ID: req.ID, Final: true, Caps: &capabilities{Target: "grpc://x:1"}})
 		readFrame(toServer, &req) // the next call: then the server dies
 		fromServer.Close()
 		io.Copy(io.Discard, toServer)
@@ -364,7 +377,7 @@ func TestStuckHelperBounded(t *testing.T) {
 	c.grace = 100 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
-	_, err := c.ExecuteNotify(ctx, actStuck, false, func() { cancel() })
+	_, err := c.ExecuteNotify(ctx, actStuck, false, remote.Inline{}, func() { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want the cancellation", err)
 	}

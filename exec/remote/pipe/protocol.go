@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"bld/exec/digest"
 	"bld/exec/reapi"
@@ -68,11 +69,20 @@ type request struct {
 	Config  *remote.Config      `json:",omitempty"` // dial
 	Digest  digest.Digest       `json:",omitempty"` // the action or blob
 	Digests []digest.Digest     `json:",omitempty"` // findMissing
-	Flag    bool                `json:",omitempty"` // getActionResult: inlineStdout; execute: skipCacheLookup
+	Flag    bool                `json:",omitempty"` // execute: skipCacheLookup
+	Inline  *remote.Inline      `json:",omitempty"` // getActionResult, execute
 	Result  *reapi.ActionResult `json:",omitempty"` // updateActionResult, writeOutput
-	Blobs   []remote.Blob       `json:",omitempty"` // upload
+	Blobs   []remote.Blob       `json:",omitempty"` // upload, updateActionResult
 	Path    string              `json:",omitempty"` // downloadFile
 	Perm    uint32              `json:",omitempty"` // downloadFile
+}
+
+// inline is the request's Inline, the zero one if not set.
+func (r *request) inline() remote.Inline {
+	if r.Inline == nil {
+		return remote.Inline{}
+	}
+	return *r.Inline
 }
 
 // A response is one frame from bld-remote to bld: progress of request ID
@@ -190,16 +200,80 @@ func fromWire(w *wireError) error {
 	return e
 }
 
-// writeFrame writes v as one frame.
-func writeFrame(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
+// A frameWriter writes the frames of concurrent senders to w, coalesced:
+// a sender that finds another one writing queues its frame and returns,
+// and the writer writes whatever was queued meanwhile, in one Write, before
+// it returns. So calls made at once (bld checks 32 actions against a
+// remote cache at a time) cost one system call and one wake-up of the
+// other side between them, not one each, and none waits behind another's
+// write but the writer.
+//
+// A queued frame's sender does not learn whether its frame was written: a
+// write that fails means the other side is gone, which its reader sees.
+type frameWriter struct {
+	mu      sync.Mutex
+	queued  []byte // frames waiting for the writer
+	spare   []byte // the writer's last buffer, for reuse
+	writing bool   // a sender is writing (and will write what is queued)
+	err     error  // the first write error (or errClosed): later sends fail with it
+
+	wmu sync.Mutex // held by the writer during Write, and by close
+	w   io.Writer
+}
+
+// maxSpare bounds the buffer a frameWriter keeps between writes.
+const maxSpare = 1 << 20
+
+var errClosed = errors.New("the pipe is closed")
+
+func newFrameWriter(w io.Writer) *frameWriter { return &frameWriter{w: w} }
+
+// send writes v as a frame, or queues it for the sender writing now.
+func (fw *frameWriter) send(v any) error {
+	body, err := json.Marshal(v) // outside the lock: senders encode in parallel
 	if err != nil {
 		return err
 	}
-	frame := make([]byte, 4, 4+len(b))
-	binary.BigEndian.PutUint32(frame, uint32(len(b)))
-	_, err = w.Write(append(frame, b...))
-	return err
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.err != nil {
+		return fw.err
+	}
+	fw.queued = binary.BigEndian.AppendUint32(fw.queued, uint32(len(body)))
+	fw.queued = append(fw.queued, body...)
+	if fw.writing {
+		return nil
+	}
+	fw.writing = true
+	for len(fw.queued) > 0 && fw.err == nil {
+		b := fw.queued
+		fw.queued = fw.spare[:0]
+		fw.mu.Unlock()
+		fw.wmu.Lock()
+		_, err := fw.w.Write(b)
+		fw.wmu.Unlock()
+		fw.mu.Lock()
+		if cap(b) <= maxSpare {
+			fw.spare = b[:0]
+		}
+		if err != nil && fw.err == nil {
+			fw.err = err
+		}
+	}
+	fw.writing = false
+	return fw.err
+}
+
+// close fails later sends, waits for a Write under way and closes w.
+func (fw *frameWriter) close(w io.Closer) error {
+	fw.mu.Lock()
+	if fw.err == nil {
+		fw.err = errClosed
+	}
+	fw.mu.Unlock()
+	fw.wmu.Lock()
+	defer fw.wmu.Unlock()
+	return w.Close()
 }
 
 // readFrame reads one frame into v.
