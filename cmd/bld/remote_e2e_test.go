@@ -146,6 +146,11 @@ genrule(name = "mk", outs = ["mk.txt"], cmd = "echo made > $@", jobserver = True
 	if n := s.Stats().Executions; n != 4 {
 		t.Errorf("the server ran %d actions, want 4", n)
 	}
+	// The outputs are small: they came with the executions' results
+	// (remote.Inline, one BatchReadBlobs each), not one download each.
+	if rpcs := s.Stats().RPCs; rpcs["Read"] != 0 || rpcs["BatchReadBlobs"] == 0 {
+		t.Errorf("outputs read with %d ByteStream Reads and %d BatchReadBlobs, want none and some", rpcs["Read"], rpcs["BatchReadBlobs"])
+	}
 	for _, x := range s.Executed() {
 		if len(x.Command.OutputPaths) == 0 {
 			t.Errorf("a Command without output_paths: %v", x.Command.Arguments)
