@@ -80,7 +80,14 @@ func TestRemoteCacheSharedAcrossCheckouts(t *testing.T) {
 	}
 
 	w2 := newWorkspace(t, remoteFiles)
+	before := s.Stats().RPCs
 	r = w2.mustBuild("build", flag, "--remote_instance_name=team/a", "--events=ev.json", "//p:all")
+	// The server inlines every output it is asked to (the linked program
+	// too, bigger than a local result inlines): a hit is one call.
+	if after := s.Stats().RPCs; after["BatchReadBlobs"] != before["BatchReadBlobs"] || after["Read"] != before["Read"] {
+		t.Errorf("the second checkout read blobs besides its results: %d BatchReadBlobs, %d ByteStream Reads",
+			after["BatchReadBlobs"]-before["BatchReadBlobs"], after["Read"]-before["Read"])
+	}
 	ev := readRemoteEvents(t, w2, "ev.json")
 	for _, k := range []string{"//p:a Genrule", "//p:b Genrule", "//p:hello CcCompile", "//p:hello CcLink"} {
 		if e := ev[k]; e.Status != "restored" || e.Remote != "cache" {

@@ -215,6 +215,14 @@ func (c *Cache) fetchOutput(ctx context.Context, t *remoteTier, of *reapi.Output
 		if digest.OfBytes(of.Contents) != d {
 			return outputFile{}, false
 		}
+		if d.Size > c.inlineMax() {
+			// The server inlined more than a local result holds.
+			if _, err := c.store.PutBytes(of.Contents); err != nil {
+				c.storeFault(err)
+				return outputFile{}, false
+			}
+			return lf, true
+		}
 		lf.Contents = of.Contents
 		return lf, true
 	case d.Size <= c.inlineMax():

@@ -68,12 +68,14 @@ type Service interface {
 // is a round trip to the service and, from bld, through bld-remote): the
 // command's output (StdoutRaw, StderrRaw) when Output, and the contents of
 // the output files whose paths are in Files (OutputFile.Contents), each
-// blob up to UpTo bytes. What the server did not inline is read from the
-// CAS in one batch, verified. It is best effort: contents that cannot be
-// read are left out, for the caller to read as it would without Inline
-// (and see the error then). Output also asks the server to inline the
-// command's output (inline_stdout, inline_stderr); the zero Inline asks
-// for nothing.
+// blob up to UpTo bytes. GetActionResult asks the server to inline them
+// (inline_stdout, inline_output_files: it may not, or may inline bigger
+// ones too); what it did not inline is read from the CAS in one batch,
+// verified (what the server inlined is the caller's to verify, as
+// without Inline). It is best effort: contents that cannot be read are
+// left out, for the caller to read as it would without Inline (and see
+// the error then). Output alone, with no UpTo, only asks the server to
+// inline the command's output; the zero Inline asks for nothing.
 type Inline struct {
 	Output bool
 	Files  []string

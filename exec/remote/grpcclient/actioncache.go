@@ -27,6 +27,9 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 			ActionDigest: digestToProto(action),
 			InlineStdout: inline.Output,
 			InlineStderr: inline.Output,
+			// A hint: a server may inline them within its message limits,
+			// bigger ones too (the caller copes); c.inline reads the rest.
+			InlineOutputFiles: inlineFiles(inline),
 		})
 		return err
 	})
@@ -44,6 +47,14 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 	c.stats.hits.Add(1)
 	c.inline(ctx, r, inline)
 	return r, nil
+}
+
+// inlineFiles is what GetActionResult asks the server to inline.
+func inlineFiles(in remote.Inline) []string {
+	if in.UpTo <= 0 {
+		return nil
+	}
+	return in.Files
 }
 
 // inline reads into r the contents in asks for that r lacks, in one

@@ -332,26 +332,17 @@ func TestActionCache(t *testing.T) {
 	if len(got.StdoutRaw) > 0 && string(got.StdoutRaw) != "said this" {
 		t.Errorf("inline stdout %q", got.StdoutRaw)
 	}
-	// Inline: the output file and stdout up to UpTo come with the result
-	// (read from the CAS: the test server inlines output files only
-	// when asked by name through inline_output_files, which the client
-	// does not send); bigger ones do not.
-	for _, tc := range []struct {
-		upTo     int64
-		contents string
-	}{{100, "output"}, {6, "output"}, {5, ""}} {
-		got, err := c.GetActionResult(context.Background(), action, remote.Inline{Output: true, Files: []string{"o"}, UpTo: tc.upTo})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got.OutputFiles[0].Contents) != tc.contents {
-			t.Errorf("Inline up to %d: output file %q, want %q", tc.upTo, got.OutputFiles[0].Contents, tc.contents)
-		}
-		if string(got.StdoutRaw) != "said this" && tc.upTo >= stdout.Digest.Size {
-			t.Errorf("Inline up to %d: stdout %q", tc.upTo, got.StdoutRaw)
-		}
+	// Inline: the server is asked to inline the output file (and it does,
+	// whatever its size: no BatchReadBlobs).
+	reads := s.Stats().RPCs["BatchReadBlobs"]
+	got, err = c.GetActionResult(context.Background(), action, remote.Inline{Output: true, Files: []string{"o"}, UpTo: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if st := c.Stats(); st.CacheHits != 4 || st.CacheMisses != 1 {
+	if string(got.OutputFiles[0].Contents) != "output" || s.Stats().RPCs["BatchReadBlobs"] != reads {
+		t.Errorf("Inline: output file %q (want it inlined by the server), %d BatchReadBlobs", got.OutputFiles[0].Contents, s.Stats().RPCs["BatchReadBlobs"]-reads)
+	}
+	if st := c.Stats(); st.CacheHits != 2 || st.CacheMisses != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -709,6 +700,46 @@ func TestExecuteUnavailable(t *testing.T) {
 	_, err = c.Execute(context.Background(), act2, false)
 	if !IsUnavailable(err) || time.Since(start) > 5*time.Second {
 		t.Errorf("server died: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestInlineReadsWhatTheServerDidNotInline: from a server that inlines no
+// output file, GetActionResult with Inline reads those up to UpTo from the
+// CAS, in one batch, and leaves bigger ones out.
+func TestInlineReadsWhatTheServerDidNotInline(t *testing.T) {
+	s := start(t, remotetest.Options{NoInlineFiles: true})
+	c := dial(t, s, remote.Config{})
+	ctx := context.Background()
+	small, big, stdout := blobOf([]byte("small")), blobOf([]byte("a bigger one")), blobOf([]byte("said this"))
+	action := digest.OfBytes([]byte("an action"))
+	r := &reapi.ActionResult{
+		OutputFiles:  []reapi.OutputFile{{Path: "big", Digest: big.Digest}, {Path: "small", Digest: small.Digest}},
+		StdoutDigest: stdout.Digest,
+	}
+	if err := c.UpdateActionResult(ctx, action, r, []remote.Blob{small, big, stdout}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		inline             remote.Inline
+		small, big, stdout string
+		batches            int64
+	}{
+		{remote.Inline{}, "", "", "", 0},
+		{remote.Inline{Files: []string{"small", "big"}, UpTo: 9}, "small", "", "", 1},
+		{remote.Inline{Output: true, Files: []string{"small", "big"}, UpTo: 100}, "small", "a bigger one", "said this", 1},
+		{remote.Inline{Output: true, Files: []string{"big"}, UpTo: 100}, "", "a bigger one", "said this", 1},
+	} {
+		before := s.Stats().RPCs["BatchReadBlobs"]
+		got, err := c.GetActionResult(ctx, action, tc.inline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotSmall, gotBig := string(got.OutputFiles[1].Contents), string(got.OutputFiles[0].Contents)
+		batches := s.Stats().RPCs["BatchReadBlobs"] - before
+		if gotSmall != tc.small || gotBig != tc.big || string(got.StdoutRaw) != tc.stdout || batches != tc.batches {
+			t.Errorf("%+v: small %q, big %q, stdout %q in %d BatchReadBlobs; want %q, %q, %q in %d",
+				tc.inline, gotSmall, gotBig, got.StdoutRaw, batches, tc.small, tc.big, tc.stdout, tc.batches)
+		}
 	}
 }
 

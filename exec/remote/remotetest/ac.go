@@ -57,7 +57,7 @@ func (s *Server) inline(in *instance, r *repb.ActionResult, stdout, stderr bool,
 	}
 	want := map[string]bool{}
 	for _, f := range files {
-		want[f] = true
+		want[f] = !s.opts.NoInlineFiles
 	}
 	for _, f := range r.OutputFiles {
 		if want[f.Path] {

@@ -101,6 +101,10 @@ type Options struct {
 	// Buildbarn configured for remote execution only.
 	DisableACUpdate bool
 
+	// NoInlineFiles ignores inline_output_files (the spec lets a server
+	// inline nothing it is asked to): the client reads the files.
+	NoInlineFiles bool
+
 	// Exec enables the Execution service (exec_enabled in capabilities).
 	// Without it Execute and WaitExecution return UNIMPLEMENTED.
 	Exec bool
