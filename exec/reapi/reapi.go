@@ -2,10 +2,10 @@
 // (build.bazel.remote.execution.v2, remote_execution.proto): plain Go types
 // for the messages bld builds and reads (Command, Action, the input root's
 // Directory, ActionResult, ExecuteResponse), with bld's digest.Digest for
-// their Digests, and their encoding and decoding, written here with
-// protobuf's wire primitives (protowire) and no generated code: the local
-// path (the cache's keys and results) links neither the generated REAPI
-// package nor gRPC nor protobuf's runtime. The gRPC side (exec/remote)
+// their Digests, and their encoding and decoding, written here on the
+// wire format's primitives (wireformat.go) with no generated code: the
+// local path (the cache's keys and results) links neither the generated
+// REAPI package nor gRPC nor any protobuf package. The gRPC side (exec/remote)
 // converts at its boundary.
 //
 // # Canonical encoding

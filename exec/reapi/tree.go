@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"bld/exec/digest"
 )
 
@@ -147,7 +145,7 @@ func (t *treeBuilder) dir(lo, hi, off int) (digest.Digest, error) {
 	}
 	// Files first (field 1), then directories (2), each in name order.
 	for _, dirs := range []bool{false, true} {
-		num := protowire.Number(fieldDirectoryFiles)
+		num := fieldNum(fieldDirectoryFiles)
 		if dirs {
 			num = fieldDirectoryDirectories
 		}

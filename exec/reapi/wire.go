@@ -7,8 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"bld/exec/digest"
 )
 
@@ -80,53 +78,53 @@ func (e *encoder) done(what string) ([]byte, error) {
 }
 
 // header appends the tag and length of a sub-message of size bytes.
-func (e *encoder) header(num protowire.Number, size int) {
-	e.b = protowire.AppendTag(e.b, num, protowire.BytesType)
-	e.b = protowire.AppendVarint(e.b, uint64(size))
+func (e *encoder) header(num fieldNum, size int) {
+	e.b = appendTag(e.b, num, bytesType)
+	e.b = appendVarint(e.b, uint64(size))
 }
 
 // str appends a string field, unless it is empty.
-func (e *encoder) str(num protowire.Number, s, field string) {
+func (e *encoder) str(num fieldNum, s, field string) {
 	if s != "" {
 		e.elem(num, s, field)
 	}
 }
 
 // elem appends an element of a repeated string field: even empty.
-func (e *encoder) elem(num protowire.Number, s, field string) {
+func (e *encoder) elem(num fieldNum, s, field string) {
 	if e.err == nil && !utf8.ValidString(s) {
 		e.err = fmt.Errorf("%s %q is not valid UTF-8", field, s)
 	}
-	e.b = protowire.AppendTag(e.b, num, protowire.BytesType)
-	e.b = protowire.AppendString(e.b, s)
+	e.b = appendTag(e.b, num, bytesType)
+	e.b = appendString(e.b, s)
 }
 
 // bytes appends a bytes field, unless it is empty.
-func (e *encoder) bytes(num protowire.Number, v []byte) {
+func (e *encoder) bytes(num fieldNum, v []byte) {
 	if len(v) > 0 {
-		e.b = protowire.AppendTag(e.b, num, protowire.BytesType)
-		e.b = protowire.AppendBytes(e.b, v)
+		e.b = appendTag(e.b, num, bytesType)
+		e.b = appendBytes(e.b, v)
 	}
 }
 
 // varint appends a varint field (int32 and int64 as their 64-bit two's
 // complement, bool as 1), unless it is 0.
-func (e *encoder) varint(num protowire.Number, v uint64) {
+func (e *encoder) varint(num fieldNum, v uint64) {
 	if v != 0 {
-		e.b = protowire.AppendTag(e.b, num, protowire.VarintType)
-		e.b = protowire.AppendVarint(e.b, v)
+		e.b = appendTag(e.b, num, varintType)
+		e.b = appendVarint(e.b, v)
 	}
 }
 
 // digest appends a Digest sub-message: present even when d is zero.
-func (e *encoder) digest(num protowire.Number, d digest.Digest) {
+func (e *encoder) digest(num fieldNum, d digest.Digest) {
 	e.header(num, digestSize(d))
 	e.str(fieldDigestHash, d.Hash, "digest hash")
 	e.varint(fieldDigestSize, uint64(d.Size))
 }
 
 // platform appends a Platform sub-message of props, unless props is nil.
-func (e *encoder) platform(num protowire.Number, props []Property) {
+func (e *encoder) platform(num fieldNum, props []Property) {
 	if props == nil {
 		return
 	}
@@ -140,10 +138,10 @@ func (e *encoder) platform(num protowire.Number, props []Property) {
 
 // strSize is the size of a string (or bytes) field of n bytes, 0 when
 // it is empty.
-func strSize(num protowire.Number, s string) int { return bytesSize(num, len(s)) }
+func strSize(num fieldNum, s string) int { return bytesSize(num, len(s)) }
 
 // bytesSize is the size of a bytes field of n bytes, 0 when empty.
-func bytesSize(num protowire.Number, n int) int {
+func bytesSize(num fieldNum, n int) int {
 	if n == 0 {
 		return 0
 	}
@@ -151,16 +149,16 @@ func bytesSize(num protowire.Number, n int) int {
 }
 
 // elemSize is the size of a length-delimited field of n bytes, even 0.
-func elemSize(num protowire.Number, n int) int {
-	return protowire.SizeTag(num) + protowire.SizeBytes(n)
+func elemSize(num fieldNum, n int) int {
+	return sizeTag(num) + sizeBytes(n)
 }
 
 // varintSize is the size of a varint field, 0 when v is.
-func varintSize(num protowire.Number, v uint64) int {
+func varintSize(num fieldNum, v uint64) int {
 	if v == 0 {
 		return 0
 	}
-	return protowire.SizeTag(num) + protowire.SizeVarint(v)
+	return sizeTag(num) + sizeVarint(v)
 }
 
 // digestSize is the size of the fields of a Digest message.
@@ -285,7 +283,7 @@ func (f *OutputFile) size() int {
 
 // optionalDigestSize is the size of a Digest field that is absent when
 // zero.
-func optionalDigestSize(num protowire.Number, d digest.Digest) int {
+func optionalDigestSize(num fieldNum, d digest.Digest) int {
 	if d.IsZero() {
 		return 0
 	}
@@ -375,31 +373,16 @@ var errInvalidUTF8 = errors.New("a string is not valid UTF-8")
 // wire type, and value (v for a length-delimited field, x for a varint
 // or fixed-size one; a group is skipped). f ignores the fields it does not
 // read, and fields of an unexpected wire type, as protobuf does.
-func decodeFields(b []byte, f func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
+func decodeFields(b []byte, f func(num fieldNum, typ wireType, v []byte, x uint64) error) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
+		num, typ, n, err := consumeTag(b)
+		if err != nil {
+			return err
 		}
 		b = b[n:]
-		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.VarintType:
-			x, n = protowire.ConsumeVarint(b)
-		case protowire.Fixed32Type:
-			var x32 uint32
-			x32, n = protowire.ConsumeFixed32(b)
-			x = uint64(x32)
-		case protowire.Fixed64Type:
-			x, n = protowire.ConsumeFixed64(b)
-		case protowire.BytesType:
-			v, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
+		v, x, n, err := consumeValue(num, typ, b)
+		if err != nil {
+			return fmt.Errorf("field %d: %w", num, err)
 		}
 		b = b[n:]
 		if err := f(num, typ, v, x); err != nil {
@@ -428,12 +411,12 @@ func decodeBytes(v []byte) []byte {
 // decodeDigest decodes the Digest message b into d: the fields b has
 // replace d's, as protobuf merges a message field seen twice.
 func decodeDigest(b []byte, d *digest.Digest) error {
-	return decodeFields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	return decodeFields(b, func(num fieldNum, typ wireType, v []byte, x uint64) error {
 		var err error
 		switch {
-		case num == fieldDigestHash && typ == protowire.BytesType:
+		case num == fieldDigestHash && typ == bytesType:
 			d.Hash, err = decodeString(v)
-		case num == fieldDigestSize && typ == protowire.VarintType:
+		case num == fieldDigestSize && typ == varintType:
 			d.Size = int64(x)
 		}
 		return err
@@ -442,16 +425,16 @@ func decodeDigest(b []byte, d *digest.Digest) error {
 
 // decode decodes the OutputFile message b into f.
 func (f *OutputFile) decode(b []byte) error {
-	return decodeFields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	return decodeFields(b, func(num fieldNum, typ wireType, v []byte, x uint64) error {
 		var err error
 		switch {
-		case num == fieldFilePath && typ == protowire.BytesType:
+		case num == fieldFilePath && typ == bytesType:
 			f.Path, err = decodeString(v)
-		case num == fieldFileDigest && typ == protowire.BytesType:
+		case num == fieldFileDigest && typ == bytesType:
 			err = decodeDigest(v, &f.Digest)
-		case num == fieldFileExecutable && typ == protowire.VarintType:
+		case num == fieldFileExecutable && typ == varintType:
 			f.IsExecutable = x != 0
-		case num == fieldFileContents && typ == protowire.BytesType:
+		case num == fieldFileContents && typ == bytesType:
 			f.Contents = decodeBytes(v)
 		}
 		return err
@@ -460,14 +443,14 @@ func (f *OutputFile) decode(b []byte) error {
 
 // decode decodes the ActionResult message b into r.
 func (r *ActionResult) decode(b []byte) error {
-	return decodeFields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	return decodeFields(b, func(num fieldNum, typ wireType, v []byte, x uint64) error {
 		var err error
 		switch {
-		case typ == protowire.VarintType:
+		case typ == varintType:
 			if num == fieldResultExitCode {
 				r.ExitCode = int32(x)
 			}
-		case typ != protowire.BytesType:
+		case typ != bytesType:
 		case num == fieldResultOutputFiles:
 			var f OutputFile
 			err = f.decode(v)
@@ -487,12 +470,12 @@ func (r *ActionResult) decode(b []byte) error {
 
 // decode decodes the google.rpc.Status message b into s.
 func (s *Status) decode(b []byte) error {
-	return decodeFields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	return decodeFields(b, func(num fieldNum, typ wireType, v []byte, x uint64) error {
 		var err error
 		switch {
-		case num == fieldStatusCode && typ == protowire.VarintType:
+		case num == fieldStatusCode && typ == varintType:
 			s.Code = int32(x)
-		case num == fieldStatusMessage && typ == protowire.BytesType:
+		case num == fieldStatusMessage && typ == bytesType:
 			s.Message, err = decodeString(v)
 		}
 		return err
@@ -501,12 +484,12 @@ func (s *Status) decode(b []byte) error {
 
 // decode decodes the ExecuteResponse message b into r.
 func (r *ExecuteResponse) decode(b []byte) error {
-	return decodeFields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	return decodeFields(b, func(num fieldNum, typ wireType, v []byte, x uint64) error {
 		var err error
 		switch {
-		case num == fieldResponseCachedResult && typ == protowire.VarintType:
+		case num == fieldResponseCachedResult && typ == varintType:
 			r.CachedResult = x != 0
-		case typ != protowire.BytesType:
+		case typ != bytesType:
 		case num == fieldResponseResult:
 			if r.Result == nil {
 				r.Result = &ActionResult{}
