@@ -209,16 +209,16 @@ func fromWire(w *wireError) error {
 // write but the writer.
 //
 // A queued frame's sender does not learn whether its frame was written: a
-// write that fails means the other side is gone, which its reader sees.
+// write that fails means the other side is gone (which its reader sees)
+// or the pipe was closed; either way what is queued is dropped.
 type frameWriter struct {
 	mu      sync.Mutex
 	queued  []byte // frames waiting for the writer
-	spare   []byte // the writer's last buffer, for reuse
+	spare   []byte // the writer's last buffer, for reuse; never queued's array
 	writing bool   // a sender is writing (and will write what is queued)
 	err     error  // the first write error (or errClosed): later sends fail with it
 
-	wmu sync.Mutex // held by the writer during Write, and by close
-	w   io.Writer
+	w io.Writer // written by one sender at a time (writing)
 }
 
 // maxSpare bounds the buffer a frameWriter keeps between writes.
@@ -246,12 +246,12 @@ func (fw *frameWriter) send(v any) error {
 	}
 	fw.writing = true
 	for len(fw.queued) > 0 && fw.err == nil {
+		// b is the writer's alone until it is spare again: senders
+		// append to the other buffer meanwhile.
 		b := fw.queued
-		fw.queued = fw.spare[:0]
+		fw.queued, fw.spare = fw.spare[:0], nil
 		fw.mu.Unlock()
-		fw.wmu.Lock()
 		_, err := fw.w.Write(b)
-		fw.wmu.Unlock()
 		fw.mu.Lock()
 		if cap(b) <= maxSpare {
 			fw.spare = b[:0]
@@ -260,19 +260,22 @@ func (fw *frameWriter) send(v any) error {
 			fw.err = err
 		}
 	}
+	if fw.err != nil {
+		fw.queued = nil
+	}
 	fw.writing = false
 	return fw.err
 }
 
-// close fails later sends, waits for a Write under way and closes w.
+// close fails later sends and closes w, which fails a Write under way (to
+// a helper that stopped reading: close does not wait for it).
 func (fw *frameWriter) close(w io.Closer) error {
 	fw.mu.Lock()
 	if fw.err == nil {
 		fw.err = errClosed
 	}
+	fw.queued = nil
 	fw.mu.Unlock()
-	fw.wmu.Lock()
-	defer fw.wmu.Unlock()
 	return w.Close()
 }
 

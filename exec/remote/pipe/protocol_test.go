@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,12 +38,21 @@ func (w *slowWriter) Close() error {
 }
 
 // TestFrameWriterCoalesces: frames sent at once by many senders all
-// arrive, whole and once each, in fewer writes than frames; after close,
-// sends fail and nothing more is written.
+// arrive, whole and once each, in fewer writes than frames, also after a
+// frame too big for the writer to keep its buffer; after close, sends fail
+// and nothing more is written.
 func TestFrameWriterCoalesces(t *testing.T) {
 	w := &slowWriter{}
 	fw := newFrameWriter(w)
 	const senders, each = 16, 20
+	// A small frame, then one bigger than maxSpare: the writer keeps the
+	// first's buffer, not the second's.
+	const small, big = senders * each, senders*each + 1
+	for _, req := range []request{{ID: small, Op: opStats}, {ID: big, Op: opStats, Path: strings.Repeat("x", maxSpare)}} {
+		if err := fw.send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var wg sync.WaitGroup
 	for s := range senders {
 		wg.Add(1)
@@ -66,13 +76,13 @@ func TestFrameWriterCoalesces(t *testing.T) {
 		if err := readFrame(r, &req); err != nil {
 			break
 		}
-		if seen[req.ID] || req.Op != opStats {
-			t.Errorf("frame %+v: twice, or garbled", req)
+		if seen[req.ID] || req.Op != opStats || (req.ID == big) != (len(req.Path) == maxSpare) {
+			t.Errorf("frame %d: twice, or garbled", req.ID)
 		}
 		seen[req.ID] = true
 	}
-	if len(seen) != senders*each {
-		t.Errorf("%d frames arrived, want %d", len(seen), senders*each)
+	if len(seen) != senders*each+2 {
+		t.Errorf("%d frames arrived, want %d", len(seen), senders*each+2)
 	}
 	if w.writes >= senders*each {
 		t.Errorf("%d writes for %d frames: nothing coalesced", w.writes, senders*each)
