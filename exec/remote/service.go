@@ -70,12 +70,14 @@ type Service interface {
 // the output files whose paths are in Files (OutputFile.Contents), each
 // blob up to UpTo bytes. GetActionResult asks the server to inline them
 // (inline_stdout, inline_output_files: it may not, or may inline bigger
-// ones too); what it did not inline is read from the CAS in one batch,
-// verified (what the server inlined is the caller's to verify, as
-// without Inline). It is best effort: contents that cannot be read are
-// left out, for the caller to read as it would without Inline (and see
-// the error then). Output alone, with no UpTo, only asks the server to
-// inline the command's output; the zero Inline asks for nothing.
+// ones too; a client that cannot take the answer asks again without);
+// what it did not inline is read from the CAS by one ReadBlobs (one batch
+// unless they are many or big), verified; what the server inlined is the
+// caller's to verify, as without Inline. It is best effort: contents that
+// cannot be read are left out, for the caller to read as it would without
+// Inline (and see the error then). Output alone, with no UpTo, only asks
+// the server to inline the command's output; the zero Inline asks for
+// nothing.
 type Inline struct {
 	Output bool
 	Files  []string

@@ -18,6 +18,7 @@ import (
 // miss is an error wrapping ErrNotFound.
 func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inline remote.Inline) (*reapi.ActionResult, error) {
 	var res *repb.ActionResult
+	hint := inlineFiles(inline)
 	err := c.call(ctx, "GetActionResult "+action.Short(), func(ctx context.Context) error {
 		ctx, cancel := c.rpcCtx(ctx)
 		defer cancel()
@@ -29,8 +30,13 @@ func (c *Client) GetActionResult(ctx context.Context, action digest.Digest, inli
 			InlineStderr: inline.Output,
 			// A hint: a server may inline them within its message limits,
 			// bigger ones too (the caller copes); c.inline reads the rest.
-			InlineOutputFiles: inlineFiles(inline),
+			InlineOutputFiles: hint,
 		})
+		if statusCode(err) == codes.ResourceExhausted && hint != nil {
+			// The inlined outputs may have made the answer bigger than
+			// this client takes (maxMessage): the retry asks without.
+			hint = nil
+		}
 		return err
 	})
 	if statusCode(err) == codes.NotFound {

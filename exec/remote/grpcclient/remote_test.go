@@ -743,6 +743,35 @@ func TestInlineReadsWhatTheServerDidNotInline(t *testing.T) {
 	}
 }
 
+// TestInlineHintDroppedWhenTooBig: a GetActionResult that fails with
+// RESOURCE_EXHAUSTED (as when the inlined outputs make the answer bigger
+// than the client takes) is retried without inline_output_files; the
+// contents are then read from the CAS.
+func TestInlineHintDroppedWhenTooBig(t *testing.T) {
+	s := start(t, remotetest.Options{})
+	c := dial(t, s, remote.Config{})
+	ctx := context.Background()
+	out := blobOf([]byte("output"))
+	action := digest.OfBytes([]byte("an action"))
+	r := &reapi.ActionResult{OutputFiles: []reapi.OutputFile{{Path: "o", Digest: out.Digest}}}
+	if err := c.UpdateActionResult(ctx, action, r, []remote.Blob{out}); err != nil {
+		t.Fatal(err)
+	}
+	s.FailNext("GetActionResult", 1, codes.ResourceExhausted)
+	before := s.Stats().RPCs
+	got, err := c.GetActionResult(ctx, action, remote.Inline{Files: []string{"o"}, UpTo: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := s.Stats().RPCs
+	// The server inlines what it is asked to: a batch read means the
+	// retry did not ask.
+	if string(got.OutputFiles[0].Contents) != "output" || after["GetActionResult"]-before["GetActionResult"] != 2 || after["BatchReadBlobs"]-before["BatchReadBlobs"] != 1 {
+		t.Errorf("contents %q after %d GetActionResult and %d BatchReadBlobs, want them after 2 and 1",
+			got.OutputFiles[0].Contents, after["GetActionResult"]-before["GetActionResult"], after["BatchReadBlobs"]-before["BatchReadBlobs"])
+	}
+}
+
 func TestActionCacheReadOnly(t *testing.T) {
 	s := start(t, remotetest.Options{DisableACUpdate: true})
 	c := dial(t, s, remote.Config{})

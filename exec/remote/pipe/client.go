@@ -142,14 +142,19 @@ func (c *Client) read(r io.Reader) {
 	}
 }
 
+// helperName names the other side in messages: its program, if a process.
+func (c *Client) helperName() string {
+	if c.cmd != nil {
+		return c.cmd.Path
+	}
+	return "the remote services' helper"
+}
+
 // gone is the error of calls once the other side has ended (read's err).
 func (c *Client) gone(err error) error {
-	what := "the remote services' helper"
-	if c.cmd != nil {
-		what = c.cmd.Path
-		if c.cmd.ProcessState != nil {
-			what += " (" + c.cmd.ProcessState.String() + ")"
-		}
+	what := c.helperName()
+	if c.cmd != nil && c.cmd.ProcessState != nil {
+		what += " (" + c.cmd.ProcessState.String() + ")"
 	}
 	msg := fmt.Sprintf("%s ended", what)
 	if err != nil && err != io.EOF {
@@ -238,6 +243,10 @@ func (c *Client) dial(ctx context.Context, cfg remote.Config) error {
 	}
 	if resp.Caps == nil {
 		return fmt.Errorf("the remote services' helper answered dial without capabilities")
+	}
+	if resp.Caps.Protocol != protocolVersion {
+		return fmt.Errorf("%s speaks version %d of bld's protocol, this bld version %d: it is another bld's (install both from one source: go install ./cmd/bld/...): %w",
+			c.helperName(), resp.Caps.Protocol, protocolVersion, remote.ErrUnavailable)
 	}
 	c.caps = *resp.Caps
 	return nil

@@ -311,6 +311,28 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// TestOtherVersionRefused: a helper of another protocol version (an older
+// bld-remote left beside a newer bld, which says nothing of its version)
+// is refused at dial, as unavailability: bld warns and builds here rather
+// than have it misread requests.
+func TestOtherVersionRefused(t *testing.T) {
+	for _, version := range []int{0, protocolVersion + 1} {
+		toServer, fromClient := io.Pipe()
+		toClient, fromServer := io.Pipe()
+		go func() {
+			var req request
+			readFrame(toServer, &req) // dial
+			newFrameWriter(fromServer).send(response{ID: req.ID, Final: true, Caps: &capabilities{Protocol: version, Target: "grpc://x:1", CanExecute: true}})
+			io.Copy(io.Discard, toServer)
+			fromServer.Close()
+		}()
+		_, err := Connect(context.Background(), fromClient, toClient, remote.Config{Target: "grpc://x:1"})
+		if err == nil || !remote.IsUnavailable(err) || !strings.Contains(err.Error(), fmt.Sprintf("version %d of bld's protocol", version)) {
+			t.Errorf("a helper of version %d: %v, want it refused as unavailable", version, err)
+		}
+	}
+}
+
 // TestOtherSideGone: when the serving side ends, calls under way and
 // later ones fail as unavailability (bld then builds here), and Close
 // returns.
@@ -320,7 +342,7 @@ func TestOtherSideGone(t *testing.T) {
 	go func() {
 		var req request
 		readFrame(toServer, &req) // dial
-		newFrameWriter(fromServer).send(response{ID: req.ID, Final: true, Caps: &capabilities{Target: "grpc://x:1"}})
+		newFrameWriter(fromServer).send(response{ID: req.ID, Final: true, Caps: &capabilities{Protocol: protocolVersion, Target: "grpc://x:1"}})
 		readFrame(toServer, &req) // the next call: then the server dies
 		fromServer.Close()
 		io.Copy(io.Discard, toServer)

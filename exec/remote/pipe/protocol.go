@@ -105,10 +105,23 @@ type response struct {
 
 // capabilities are what bld needs to know of the service once dialled.
 type capabilities struct {
+	// Protocol is the other side's protocolVersion (0 before versions).
+	Protocol             int `json:",omitempty"`
 	Target               string
 	CanExecute           bool
 	CanUpdateActionCache bool
 }
+
+// protocolVersion names the protocol's requests and their meaning; bld
+// refuses a bld-remote of another version (one installed beside an older
+// or newer bld), which would answer requests it reads differently: a
+// version 1 bld-remote ignores updateActionResult's Blobs and would store
+// results whose blobs it never uploaded. Bump it whenever a request's
+// fields or meaning change.
+//
+// Versions: 1 (implicit: no Protocol in capabilities), the first; 2,
+// remote.Inline and updateActionResult's Blobs.
+const protocolVersion = 2
 
 // A wireError is an error crossing the pipe.
 type wireError struct {

@@ -142,7 +142,7 @@ func (s *server) dialOnce(ctx context.Context, req request, resp *response) erro
 	s.mu.Lock()
 	s.svc = svc
 	s.mu.Unlock()
-	resp.Caps = &capabilities{Target: svc.Target(), CanExecute: svc.CanExecute(), CanUpdateActionCache: svc.CanUpdateActionCache()}
+	resp.Caps = &capabilities{Protocol: protocolVersion, Target: svc.Target(), CanExecute: svc.CanExecute(), CanUpdateActionCache: svc.CanUpdateActionCache()}
 	return nil
 }
 
