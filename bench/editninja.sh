@@ -18,6 +18,7 @@
 # Environment: BENCH_DIR (where the workspace goes; default /tmp),
 # KEEP=1 keeps it.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
 if [[ $# -lt 2 ]]; then
@@ -62,7 +63,6 @@ for ((i = 0; i < runs; i++)); do
 	if ((i % 2 == 0)); then edit bld "$i"; edit ninja "$i"; else edit ninja "$i"; edit bld "$i"; fi
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # shellcheck disable=SC2086
 bw=$(median ${walls[bld]}) bc=$(median ${cpus[bld]}) nw=$(median ${walls[ninja]}) nc=$(median ${cpus[ninja]})
 echo "Machine: $(nproc) cores, $(uname -sr); $("$bld" version 2>/dev/null | head -n 1 || true); ninja $(ninja --version); $n genrules; medians of $runs edits each"

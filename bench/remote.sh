@@ -35,6 +35,7 @@
 # bench/remoteserver; default: built here), BLD_REMOTE_FLAGS (added to
 # remote builds, e.g. --remote_jobs=8), KEEP=1 keeps the temp dir.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
 if [[ $# -lt 1 ]]; then
@@ -91,20 +92,7 @@ done
 # start_server S: an empty server S; sets $url.
 start_server() {
 	case $1 in
-	remoteserver)
-		[[ -z $rs_pid ]] || { kill "$rs_pid"; wait "$rs_pid" 2>/dev/null || true; }
-		"$REMOTESERVER" -listen 127.0.0.1:0 -exec >"$tmp/remoteserver.log" 2>&1 &
-		rs_pid=$!
-		local i
-		for ((i = 0; i < 100; i++)); do
-			url=$(sed -n 's/.*(target \(grpc:[^)]*\)).*/\1/p' "$tmp/remoteserver.log")
-			[[ -z $url ]] || return 0
-			sleep 0.1
-		done
-		echo "remote.sh: remoteserver did not start:" >&2
-		cat "$tmp/remoteserver.log" >&2
-		exit 1
-		;;
+	remoteserver) start_remoteserver "$REMOTESERVER" "$tmp/remoteserver.log" ;;
 	buildbarn)
 		bash -c "$BUILDBARN_RESET" >"$tmp/buildbarn.log" 2>&1 || { cat "$tmp/buildbarn.log" >&2; exit 1; }
 		url=$BUILDBARN_URL
@@ -139,7 +127,6 @@ build() {
 # sums WS: checksums of the outputs (depfiles left out).
 sums() { (cd "$1" && find bld-out -path bld-out/.bld -prune -o -type f ! -name '*.d' -print | sort | xargs sha256sum); }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 updown() { sed -n 's/.*; \([0-9.]* [KMG]*B\) up, \([0-9.]* [KMG]*B\) down.*/\1 up, \2 down/p' <<<"$1"; }
 
 declare -A first second nact bytes1 bytes2 hits

@@ -18,6 +18,7 @@
 # Environment: N (1000 genrules), JOBS (2), REMOTESERVER (a built
 # bench/remoteserver; default: built here), KEEP=1 keeps the temp dir.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
 if [[ $# -lt 2 ]]; then
@@ -46,22 +47,6 @@ fi
 (cd "$root" && go build -o "$tmp/gen" ./bench/gen)
 "$tmp/gen" -shape wide -n "$N" -out "$tmp/src" >/dev/null
 
-# start_server: an empty server; sets $url.
-start_server() {
-	[[ -z $rs_pid ]] || { kill "$rs_pid"; wait "$rs_pid" 2>/dev/null || true; }
-	"$REMOTESERVER" -listen 127.0.0.1:0 -exec >"$tmp/remoteserver.log" 2>&1 &
-	rs_pid=$!
-	local i
-	for ((i = 0; i < 100; i++)); do
-		url=$(sed -n 's/.*(target \(grpc:[^)]*\)).*/\1/p' "$tmp/remoteserver.log")
-		[[ -z $url ]] || return 0
-		sleep 0.1
-	done
-	echo "remoteab.sh: remoteserver did not start:" >&2
-	cat "$tmp/remoteserver.log" >&2
-	exit 1
-}
-
 # build BLD: a fresh copy of the workspace and an empty cache; sets $wall
 # and $cpu (seconds).
 TIMEFORMAT='%3R %3U %3S'
@@ -85,7 +70,7 @@ n=${#bins[@]}
 for ((r = 0; r < runs; r++)); do
 	for ((k = 0; k < n; k++)); do
 		b=${bins[$(((k + r) % n))]}
-		start_server
+		start_remoteserver "$REMOTESERVER" "$tmp/remoteserver.log"
 		build "$b"
 		wall1[$b]+=" $wall" cpu1[$b]+=" $cpu"
 		grep -q " 0 restored from the remote cache" "$tmp/bld.log" || echo "remoteab.sh: warning: $b first build restored from the remote cache" >&2
@@ -96,7 +81,6 @@ for ((r = 0; r < runs; r++)); do
 	done
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "Machine: $(nproc) cores, $(uname -sr); bench/remoteab.sh at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown); $N genrules, -j $JOBS; medians of $runs runs"
 echo
 echo "| bld | remote execution: wall (s) | CPU of bld + bld-remote (s) | second checkout: wall (s) | CPU (s) |"

@@ -24,6 +24,7 @@
 # --sandbox=off), KEEP=1 to keep the temp dir, BLD=path to
 # use an already built bld instead of building ./cmd/bld.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
 RUNS=${RUNS:-5}
@@ -71,7 +72,6 @@ timeit() {
 	cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/rusage")
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 run_bld() { BLD_CACHE_DIR=$tmp/cache XDG_CACHE_HOME=$tmp/cache "$BLD" build -j "$JOBS" ${BLD_FLAGS:-} //...; }
 run_ninja() { ninja -j "$JOBS"; }

@@ -19,6 +19,7 @@
 # so that one tool's run does not pay for the setup's or the previous
 # run's write-back (SYNC=0 to skip it, as the script did until 2026-11-30).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
 RUNS=${RUNS:-5}
@@ -36,7 +37,6 @@ if [[ -z "${BLD:-}" ]]; then
 fi
 go run ./bench/gen -shape wide -n "$N" -out "$tmp/src" >/dev/null
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A times=()
 read -r -a modes <<<"$MODES"

@@ -70,27 +70,26 @@ func (c *Client) inline(ctx context.Context, r *reapi.ActionResult, in remote.In
 	if r == nil {
 		return
 	}
-	small := func(d digest.Digest) bool { return d.Size > 0 && d.Size <= in.UpTo }
+	// Each blob to read, and where its content goes.
 	var want []digest.Digest
-	if in.Output {
-		if len(r.StdoutRaw) == 0 && small(r.StdoutDigest) {
-			want = append(want, r.StdoutDigest)
-		}
-		if len(r.StderrRaw) == 0 && small(r.StderrDigest) {
-			want = append(want, r.StderrDigest)
+	var into []*[]byte
+	add := func(d digest.Digest, content *[]byte) {
+		if len(*content) == 0 && d.Size > 0 && d.Size <= in.UpTo {
+			want, into = append(want, d), append(into, content)
 		}
 	}
-	var files []*reapi.OutputFile
+	if in.Output {
+		add(r.StdoutDigest, &r.StdoutRaw)
+		add(r.StderrDigest, &r.StderrRaw)
+	}
 	if len(in.Files) > 0 {
-		wanted := make(map[string]bool, len(in.Files))
+		wanted := make(map[string]bool, len(in.Files)) // an action may have thousands of outputs
 		for _, p := range in.Files {
 			wanted[p] = true
 		}
 		for i := range r.OutputFiles {
-			f := &r.OutputFiles[i]
-			if wanted[f.Path] && len(f.Contents) == 0 && small(f.Digest) {
-				files = append(files, f)
-				want = append(want, f.Digest)
+			if f := &r.OutputFiles[i]; wanted[f.Path] {
+				add(f.Digest, &f.Contents)
 			}
 		}
 	}
@@ -101,16 +100,8 @@ func (c *Client) inline(ctx context.Context, r *reapi.ActionResult, in remote.In
 	if err != nil {
 		return
 	}
-	if in.Output {
-		if len(r.StdoutRaw) == 0 && small(r.StdoutDigest) {
-			r.StdoutRaw = got[r.StdoutDigest]
-		}
-		if len(r.StderrRaw) == 0 && small(r.StderrDigest) {
-			r.StderrRaw = got[r.StderrDigest]
-		}
-	}
-	for _, f := range files {
-		f.Contents = got[f.Digest]
+	for i, d := range want {
+		*into[i] = got[d]
 	}
 }
 
