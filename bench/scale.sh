@@ -16,7 +16,10 @@
 #             it and the no-ops: then only --nobuild is measured);
 #   first   - the same command again: the first no-op after the build;
 #   noop    - the same command again: a steady no-op.
-# BLD_FLAGS (default --sandbox=off) is added to every bld command. Prints the
+# BLD_FLAGS (default --sandbox=off) is added to every bld command. BENCH_DIR
+# (default /tmp) is where the workspaces and caches go: /dev/shm (a tmpfs)
+# keeps a 100k full build off a slow disk (on an ext4 mounted with discard
+# it did not finish in 19 minutes). Prints the
 # median of each measurement per binary as a markdown table, then every
 # sample. Peak RSS is GNU time's %M (the largest process it waited for: bld
 # itself, not the genrules' sh and cat).
@@ -40,7 +43,7 @@ BLD_FLAGS=${BLD_FLAGS:---sandbox=off}
 [[ -x /usr/bin/time ]] || { echo "scale.sh: needs GNU time (apt-get install time)" >&2; exit 1; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d /tmp/bld-scale.XXXXXX)
+tmp=$(mktemp -d "${BENCH_DIR:-/tmp}/bld-scale.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 go build -C "$root" -o "$tmp/gen" ./bench/gen
 "$tmp/gen" -shape "$shape" -n "$n" -out "$tmp/src" >/dev/null
