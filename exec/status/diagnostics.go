@@ -3,6 +3,7 @@ package status
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"path"
 	"regexp"
 	"slices"
@@ -124,47 +125,167 @@ func splitUnits(out []byte) []unit {
 	return units
 }
 
-// mergeOutputs returns the outputs, in order, with every diagnostic after
-// its first appearance left out and a count after the first one that
-// appeared in more than one output. what names the group ("the partitions
-// of //p:lib").
-func mergeOutputs(outputs [][]byte, what string) [][]byte {
+// isError says whether u is an error diagnostic (error or fatal error),
+// what a failing action's block always keeps.
+func (u *unit) isError() bool {
+	return len(u.diags) > 0 && (u.diags[0].severity == "error" || u.diags[0].severity == "fatal error")
+}
+
+// shownDiagnostics is what a Display remembers of the diagnostics it has
+// printed during a build, so that each is printed once whichever actions
+// print it, and the build ends with a list of those that were repeated.
+// The zero value is ready to use.
+type shownDiagnostics struct {
+	byKey map[string]*shownDiagnostic // by unit key
+	order []*shownDiagnostic          // in the order they were first printed
+}
+
+// shownDiagnostic is one diagnostic a Display printed.
+type shownDiagnostic struct {
+	line string // its first line: "p/a.h:3:7: warning: unused variable 'x' [-Wunused-variable]"
+	// actions counts the actions whose output held it: the one that
+	// printed it, and those from whose output it was left out.
+	actions int
+	// noted is how many of those a note printed in place (under a group's
+	// first copy) counted already.
+	noted int
+}
+
+// merge returns the outputs, in order, with every diagnostic printed before
+// (earlier in this call or by an earlier call) left out, and a note under
+// the first copy of a diagnostic when several of these outputs held it;
+// what names the outputs ("3 actions of //lib:lib partitions"). Errors in
+// an output for which failed[i] is true (failed may be nil) are never left out: a failing
+// action's block keeps its own errors. Text that is not a diagnostic is
+// never left out. An output from which nothing is left out is returned as
+// it is, not copied.
+func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [][]byte {
+	if s.byKey == nil {
+		s.byKey = map[string]*shownDiagnostic{}
+	}
+	// First decide, in order, which copies are printed, counting the
+	// outputs that held each diagnostic; then write, with each note
+	// under the first copy.
 	split := make([][]unit, len(outputs))
-	count := map[string]int{}
+	drop := make([][]bool, len(outputs))
+	firstHere := map[*shownDiagnostic]bool{} // first printed by this call
 	for i, out := range outputs {
 		split[i] = splitUnits(out)
-		inThis := map[string]bool{}
-		for _, u := range split[i] {
-			if u.key != "" && !inThis[u.key] {
-				inThis[u.key] = true
-				count[u.key]++
+		var inThis map[string]bool
+		for j, u := range split[i] {
+			if u.key == "" {
+				continue
 			}
+			if failed != nil && failed[i] && u.isError() {
+				if s.byKey[u.key] == nil {
+					s.add(u, 1)
+					firstHere[s.byKey[u.key]] = true
+				}
+				continue
+			}
+			if inThis == nil {
+				inThis = map[string]bool{}
+			}
+			sd := s.byKey[u.key]
+			switch {
+			case sd == nil:
+				s.add(u, 1)
+				firstHere[s.byKey[u.key]] = true
+			case inThis[u.key]: // twice in one output: left out, counted once
+				mark(drop, i, j, len(split[i]))
+			default:
+				sd.actions++
+				mark(drop, i, j, len(split[i]))
+			}
+			inThis[u.key] = true
 		}
 	}
-	shown := map[string]bool{}
 	merged := make([][]byte, len(outputs))
 	for i, units := range split {
+		if drop[i] == nil && !hasNote(units, s, firstHere) {
+			merged[i] = outputs[i]
+			continue
+		}
 		var b bytes.Buffer
-		for _, u := range units {
-			if u.key == "" {
-				b.Write(u.text)
+		for j, u := range units {
+			if drop[i] != nil && drop[i][j] {
 				continue
 			}
-			if shown[u.key] {
-				continue
-			}
-			shown[u.key] = true
 			b.Write(u.text)
-			if n := count[u.key]; n > 1 {
+			if u.key == "" {
+				continue
+			}
+			if sd := s.byKey[u.key]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
 				if !bytes.HasSuffix(u.text, []byte("\n")) {
 					b.WriteByte('\n')
 				}
-				fmt.Fprintf(&b, "[bld: the %s above was printed by %d of %s; shown once]\n", u.diags[0].severity, n, what)
+				fmt.Fprintf(&b, "[bld: the %s above was printed by %d of %s; shown once]\n", u.diags[0].severity, sd.actions, what)
+				sd.noted = sd.actions
 			}
 		}
 		merged[i] = b.Bytes()
 	}
 	return merged
+}
+
+// add records u as printed by n actions.
+func (s *shownDiagnostics) add(u unit, n int) {
+	line, _, _ := strings.Cut(u.key, "\n")
+	sd := &shownDiagnostic{line: line, actions: n}
+	s.byKey[u.key] = sd
+	s.order = append(s.order, sd)
+}
+
+// mark records that unit j of output i, which has n units, is left out.
+func mark(drop [][]bool, i, j, n int) {
+	if drop[i] == nil {
+		drop[i] = make([]bool, n)
+	}
+	drop[i][j] = true
+}
+
+// hasNote says whether a note is due under one of units: a diagnostic first
+// printed by this call that other outputs of the call held too.
+func hasNote(units []unit, s *shownDiagnostics, firstHere map[*shownDiagnostic]bool) bool {
+	for _, u := range units {
+		if u.key != "" {
+			if sd := s.byKey[u.key]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxRepeatedListed bounds the list of repeated diagnostics at the end of
+// a build: a build with hundreds of them says how many more there were.
+const maxRepeatedListed = 10
+
+// writeRepeated writes, at the end of a build, the diagnostics that were
+// printed once but held by several actions, each with the number of
+// actions, in the order they were printed; those an in-place note counted
+// in full are not listed again. It writes nothing when there are none.
+//
+//	bld: 1 diagnostic printed once, repeated by other actions:
+//	  p/a.h:3:7: warning: unused variable 'x' [-Wunused-variable] (30 actions)
+func (s *shownDiagnostics) writeRepeated(w io.Writer) {
+	var list []*shownDiagnostic
+	for _, sd := range s.order {
+		if sd.actions > 1 && sd.actions > sd.noted {
+			list = append(list, sd)
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "bld: %s printed once, repeated by other actions:\n", Plural(len(list), "diagnostic"))
+	for i, sd := range list {
+		if i == maxRepeatedListed {
+			fmt.Fprintf(w, "  ... and %d more\n", len(list)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s (%d actions)\n", sd.line, sd.actions)
+	}
 }
 
 // A clashPattern recognizes an error that two definitions of one name

@@ -45,7 +45,7 @@ func TestSplitUnitsKeepsEveryByte(t *testing.T) {
 }
 
 func TestMergeOutputs(t *testing.T) {
-	got := mergeOutputs([][]byte{[]byte(partition0), []byte(partition1)}, "2 actions of //lib:lib partitions")
+	got := new(shownDiagnostics).merge([][]byte{[]byte(partition0), []byte(partition1)}, nil, "2 actions of //lib:lib partitions")
 	want0 := partition0[:len(partition0)-len(`In file included from bld-out/lib/_objs/lib/partition_c_0.c:3:
 ./lib/f05.c: In function 'f05':
 ./lib/f05.c:3:7: warning: unused variable 'v' [-Wunused-variable]

@@ -61,6 +61,7 @@ type Display struct {
 
 	groupSize map[string]int               // actions planned per group
 	grouped   map[string][]executor.Result // finished, not yet printed
+	shown     shownDiagnostics             // the diagnostics printed so far
 }
 
 var _ executor.Observer = (*Display)(nil)
@@ -174,9 +175,15 @@ func (d *Display) Finished(r executor.Result) {
 
 // block is what the display shows for a finished action: its output (or
 // its failure) under a header naming it, preceded by why it ran with
-// --explain (withHeader).
+// --explain (withHeader), with the diagnostics printed before by other
+// actions left out (shownDiagnostics.merge). An action without output
+// costs no allocation here.
 func (d *Display) block(r executor.Result) []byte {
-	return d.withHeader(r, body(r))
+	b := body(r)
+	if len(b) > 0 {
+		b = d.shown.merge([][]byte{b}, []bool{r.Status == executor.StatusFailed}, "")[0]
+	}
+	return d.withHeader(r, b)
 }
 
 // print writes block on lines of its own, and reports whether there was
@@ -194,19 +201,22 @@ func (d *Display) print(block []byte) bool {
 }
 
 // printGroup prints the blocks of group g's finished actions, in the order
-// of their IDs, each diagnostic once, and forgets them.
+// of their IDs, each diagnostic once (a note under it counts the group's
+// actions that printed it), and forgets them.
 func (d *Display) printGroup(g string) bool {
 	results := d.grouped[g]
 	delete(d.grouped, g)
 	slices.SortFunc(results, func(a, b executor.Result) int { return a.ID - b.ID })
 	bodies := make([][]byte, len(results))
+	failed := make([]bool, len(results))
 	for i, r := range results {
 		bodies[i] = body(r)
+		failed[i] = r.Status == executor.StatusFailed
 	}
 	printed := false
 	// Each action's header heads what is left of its output once the
 	// diagnostics printed before are left out: none when nothing is.
-	for i, b := range mergeOutputs(bodies, fmt.Sprintf("%d actions of %s", len(results), g)) {
+	for i, b := range d.shown.merge(bodies, failed, fmt.Sprintf("%d actions of %s", len(results), g)) {
 		printed = d.print(d.withHeader(results[i], b)) || printed
 	}
 	return printed
@@ -225,6 +235,7 @@ func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
 		d.printGroup(g)
 	}
 	d.clear()
+	d.shown.writeRepeated(d.w)
 	d.failedList(d.w)
 	secs := fmt.Sprintf("(%.2fs)", elapsed.Seconds())
 	if s.Ran == 0 && s.Restored == 0 && s.Failed == 0 && s.Skipped == 0 {

@@ -63,7 +63,7 @@ func TestHeaders(t *testing.T) {
 	d.Finished(executor.Result{ID: 2, Action: p2, Status: executor.StatusRan, Output: []byte(partition1)})
 	d.Finished(executor.Result{ID: 1, Action: p1, Status: executor.StatusRan})
 	d.Finished(executor.Result{ID: 0, Action: p0, Status: executor.StatusRan, Output: []byte(partition0)})
-	merged := mergeOutputs([][]byte{[]byte(partition0), nil, []byte(partition1)}, "3 actions of //lib:lib partitions")
+	merged := new(shownDiagnostics).merge([][]byte{[]byte(partition0), nil, []byte(partition1)}, nil, "3 actions of //lib:lib partitions")
 	want := "From //gen:tab (Genrule, restored): Generating tab.c:\n1 parsing conflicts.\n" +
 		"From //lib:lib (CcCompile): Compiling partition 1/3 of //lib:lib:\n" + string(merged[0]) +
 		"From //lib:lib (CcCompile): Compiling partition 3/3 of //lib:lib:\n" + string(merged[2])
