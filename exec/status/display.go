@@ -28,17 +28,21 @@ import (
 const redrawEvery = 50 * time.Millisecond
 
 // Display is an executor.Observer that reports progress ninja-style:
-// `[done/total] message`. On a terminal (smart) it keeps one status line,
-// rewritten in place and cleared before any block is printed; otherwise it
-// prints one plain line per action started. Output of actions that ran is
+// `[done/total, N running] message` (progress). On a terminal (smart) it
+// keeps one status line, rewritten in place and cleared before any block is
+// printed; otherwise it prints one plain line per action started, the
+// action counted as running. Output of actions that ran is
 // printed as one block when the action finishes, never interleaved with
 // another, under a header naming the action (label, mnemonic, and its
 // message when the rule gave one); a failed action prints a block with
 // its label, command line, error and whole output, once, and is listed
-// again at the end of the build. The actions of a group (graph.Action.Group,
-// such as the partitions of a unit) print together once the last of them
-// has finished, in the order of their IDs, each compiler diagnostic once
-// with a count of the actions that printed it.
+// again at the end of the build. Each compiler diagnostic is printed once
+// in a build, by the first action that prints it (shownDiagnostics): later
+// actions' blocks leave it out (a failure keeps its errors), and the build
+// ends with a list of the repeated ones and how many actions printed each.
+// The actions of a group (graph.Action.Group, such as the partitions of a
+// unit) print together once the last of them has finished, in the order of
+// their IDs, with a note under a diagnostic several of them printed.
 type Display struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -128,7 +132,7 @@ func (d *Display) Started(id int, a *graph.Action) {
 		d.subcommand(a)
 	}
 	if !d.smart {
-		fmt.Fprintf(d.w, "[%d/%d] %s\n", d.done, d.total, d.message(a))
+		fmt.Fprintf(d.w, "[%s] %s\n", d.progress(), d.message(a))
 		return
 	}
 	d.draw(d.message(a))
@@ -264,15 +268,25 @@ func Plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// draw rewrites the smart status line.
-func (d *Display) draw(msg string) {
-	progress := fmt.Sprintf("%d/%d", d.done, d.total)
+// progress is what the status line counts, between brackets: the actions
+// finished of the total, the actions running when there are any, and the
+// time left when it is estimated (Estimates): "12/40, 2 running, ~8s left".
+func (d *Display) progress() string {
+	p := fmt.Sprintf("%d/%d", d.done, d.total)
+	if len(d.running) > 0 {
+		p += fmt.Sprintf(", %d running", len(d.running))
+	}
 	if d.eta != nil {
 		if left, ok := d.eta.left(time.Now()); ok {
-			progress += ", " + formatLeft(left) + " left"
+			p += ", " + formatLeft(left) + " left"
 		}
 	}
-	line := fmt.Sprintf("[%s] %s", progress, msg)
+	return p
+}
+
+// draw rewrites the smart status line.
+func (d *Display) draw(msg string) {
+	line := fmt.Sprintf("[%s] %s", d.progress(), msg)
 	if d.width > 1 && utf8.RuneCountInString(line) >= d.width {
 		line = string([]rune(line)[:d.width-4]) + "..."
 	}

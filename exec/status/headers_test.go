@@ -107,10 +107,10 @@ func TestSubcommandsAndColor(t *testing.T) {
 		d.Summary(executor.Summary{Total: 2, Ran: 1, Failed: 1}, time.Second)
 		want := `SUBCOMMAND: //lib:foo (CcCompile)
 gcc -c lib/foo.c '-DMSG=hello world' -o bld-out/lib/foo.o
-[0/2] CcCompile //lib:foo
+[0/2, 1 running] CcCompile //lib:foo
 SUBCOMMAND: //lib:cfg (Write): Writing config.h
 write bld-out/lib/config.h
-[0/2] Writing config.h
+[0/2, 2 running] Writing config.h
 From //lib:cfg (Write): Writing config.h:
 note
 FAILED: //lib:foo (CcCompile)
