@@ -6,7 +6,6 @@ import (
 	"io"
 	"path"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -57,7 +56,8 @@ type diagnostic struct {
 	file, line, severity, message string
 }
 
-// splitUnits splits out into units. Concatenating the texts gives out back.
+// splitUnits splits out into units. Concatenating the texts gives out back;
+// a text may share out's memory.
 func splitUnits(out []byte) []unit {
 	var units []unit
 	var cur *unit
@@ -77,34 +77,37 @@ func splitUnits(out []byte) []unit {
 		if i < 0 {
 			line, out = out, nil
 		} else {
-			line, out = out[:i+1], out[i+1:]
+			line, out = out[:i+1:i+1], out[i+1:]
 		}
-		text := strings.TrimRight(string(line), "\r\n")
-		if m := diagnosticLine().FindStringSubmatch(text); m != nil {
+		text := bytes.TrimRight(line, "\r\n")
+		if m := matchDiagnostic(text); m != nil {
 			// A file found through "-iquote ." is spelled ./dir/f.c.
-			d := diagnostic{file: path.Clean(m[1]), line: m[2], severity: m[4], message: m[5]}
+			d := diagnostic{file: path.Clean(string(m[1])), line: string(m[2]), severity: string(m[4]), message: string(m[5])}
 			if cur != nil && d.severity == "note" {
 				// A note belongs to the diagnostic before it, with the
 				// context that locates it.
 				cur.text = append(append(cur.text, context...), line...)
 				context = nil
 				cur.diags = append(cur.diags, d)
-				keyb.WriteString(text + "\n")
+				keyb.Write(text)
+				keyb.WriteByte('\n')
 				continue
 			}
 			flush()
 			cur = &unit{text: append(context, line...), diags: []diagnostic{d}}
 			context = nil
-			keyb.WriteString(text + "\n")
+			keyb.Write(text)
+			keyb.WriteByte('\n')
 			continue
 		}
-		if cur != nil && len(context) == 0 && (strings.HasPrefix(text, " ") || strings.HasPrefix(text, "\t")) && !contextLine().MatchString(text) {
+		if cur != nil && len(context) == 0 && (bytes.HasPrefix(text, []byte(" ")) || bytes.HasPrefix(text, []byte("\t"))) && !isContext(text) {
 			// The source excerpt and caret under a diagnostic.
 			cur.text = append(cur.text, line...)
-			keyb.WriteString(text + "\n")
+			keyb.Write(text)
+			keyb.WriteByte('\n')
 			continue
 		}
-		if contextLine().MatchString(text) {
+		if isContext(text) {
 			// Context of the next diagnostic, or of a note of the
 			// current one: cur stays open.
 			context = append(context, line...)
@@ -116,13 +119,44 @@ func splitUnits(out []byte) []unit {
 			units = append(units, unit{text: context})
 			context = nil
 		}
-		units = append(units, unit{text: slices.Clone(line)})
+		units = append(units, unit{text: line})
 	}
 	flush()
 	if len(context) > 0 {
 		units = append(units, unit{text: context})
 	}
 	return units
+}
+
+// severities are the words diagnosticLine accepts after "file:line: ",
+// each followed by ": ".
+var severities = [][]byte{[]byte("warning: "), []byte("error: "), []byte("fatal error: "), []byte("note: "), []byte("remark: ")}
+
+// matchDiagnostic is diagnosticLine's submatches in text, or nil. Most
+// lines of most outputs are not diagnostics: the pattern runs only on a
+// line with ": " followed by a severity.
+func matchDiagnostic(text []byte) [][]byte {
+	for rest := text; ; {
+		i := bytes.Index(rest, []byte(": "))
+		if i < 0 {
+			return nil
+		}
+		rest = rest[i+2:]
+		for _, sev := range severities {
+			if bytes.HasPrefix(rest, sev) {
+				return diagnosticLine().FindSubmatch(text)
+			}
+		}
+	}
+}
+
+// isContext says whether text is context of a diagnostic (contextLine);
+// such a line ends with ':' or ',', which is checked first.
+func isContext(text []byte) bool {
+	if len(text) == 0 || (text[len(text)-1] != ':' && text[len(text)-1] != ',') {
+		return false
+	}
+	return contextLine().Match(text)
 }
 
 // isError says whether u is an error diagnostic (error or fatal error),
@@ -168,7 +202,14 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 	// under the first copy.
 	split := make([][]unit, len(outputs))
 	drop := make([][]bool, len(outputs))
-	firstHere := map[*shownDiagnostic]bool{} // first printed by this call
+	var firstHere map[*shownDiagnostic]bool // first printed by this call
+	first := func(u unit) {
+		s.add(u, 1)
+		if firstHere == nil {
+			firstHere = map[*shownDiagnostic]bool{}
+		}
+		firstHere[s.byKey[u.key]] = true
+	}
 	for i, out := range outputs {
 		split[i] = splitUnits(out)
 		var inThis map[string]bool
@@ -178,8 +219,7 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 			}
 			if failed != nil && failed[i] && u.isError() {
 				if s.byKey[u.key] == nil {
-					s.add(u, 1)
-					firstHere[s.byKey[u.key]] = true
+					first(u)
 				}
 				continue
 			}
@@ -189,8 +229,7 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 			sd := s.byKey[u.key]
 			switch {
 			case sd == nil:
-				s.add(u, 1)
-				firstHere[s.byKey[u.key]] = true
+				first(u)
 			case inThis[u.key]: // twice in one output: left out, counted once
 				mark(drop, i, j, len(split[i]))
 			default:
