@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +29,7 @@ import (
 const redrawEvery = 50 * time.Millisecond
 
 // Display is an executor.Observer that reports progress ninja-style:
-// `[done/total, N running] message` (progress). On a terminal (smart) it
+// `[done/total, N running] message` (appendStatus). On a terminal (smart) it
 // keeps one status line, rewritten in place and cleared before any block is
 // printed; otherwise it prints one plain line per action started, the
 // action counted as running. Output of actions that ran is
@@ -132,7 +133,8 @@ func (d *Display) Started(id int, a *graph.Action) {
 		d.subcommand(a)
 	}
 	if !d.smart {
-		fmt.Fprintf(d.w, "[%s] %s\n", d.progress(), d.message(a))
+		var buf [160]byte
+		d.w.Write(append(d.appendStatus(buf[:0], d.message(a)), '\n'))
 		return
 	}
 	d.draw(d.message(a))
@@ -268,29 +270,36 @@ func Plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// progress is what the status line counts, between brackets: the actions
-// finished of the total, the actions running when there are any, and the
-// time left when it is estimated (Estimates): "12/40, 2 running, ~8s left".
-func (d *Display) progress() string {
-	p := fmt.Sprintf("%d/%d", d.done, d.total)
+// appendStatus appends the status line for msg to b: between brackets what
+// it counts, the actions finished of the total, the actions running when
+// there are any and the time left when it is estimated (Estimates), then
+// msg: "[12/40, 2 running, ~8s left] Compiling src/where.c".
+func (d *Display) appendStatus(b []byte, msg string) []byte {
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(d.done), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(d.total), 10)
 	if len(d.running) > 0 {
-		p += fmt.Sprintf(", %d running", len(d.running))
+		b = append(b, ", "...)
+		b = strconv.AppendInt(b, int64(len(d.running)), 10)
+		b = append(b, " running"...)
 	}
 	if d.eta != nil {
 		if left, ok := d.eta.left(time.Now()); ok {
-			p += ", " + formatLeft(left) + " left"
+			b = append(append(append(b, ", "...), formatLeft(left)...), " left"...)
 		}
 	}
-	return p
+	return append(append(b, "] "...), msg...)
 }
 
 // draw rewrites the smart status line.
 func (d *Display) draw(msg string) {
-	line := fmt.Sprintf("[%s] %s", d.progress(), msg)
-	if d.width > 1 && utf8.RuneCountInString(line) >= d.width {
-		line = string([]rune(line)[:d.width-4]) + "..."
+	var buf [160]byte
+	line := d.appendStatus(append(buf[:0], '\r'), msg)
+	if d.width > 1 && utf8.RuneCount(line[1:]) >= d.width {
+		line = append(append(line[:1], string([]rune(string(line[1:]))[:d.width-4])...), "..."...)
 	}
-	fmt.Fprintf(d.w, "\r%s\x1b[K", line)
+	d.w.Write(append(line, "\x1b[K"...))
 	d.lineShown = true
 	d.lastDraw = time.Now()
 }

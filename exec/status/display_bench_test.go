@@ -37,3 +37,15 @@ func BenchmarkFinished(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStarted is the display's cost per started action, not on a
+// terminal: the line "[done/total, N running] message".
+func BenchmarkStarted(b *testing.B) {
+	a := &graph.Action{Owner: "//p:lib", Mnemonic: "CcCompile", Description: "Compiling p/a.c", Argv: []string{"gcc", "-c", "p/a.c"}, Outputs: []string{"a.o"}}
+	d := New(io.Discard, false)
+	d.Planned([]*graph.Action{a})
+	b.ReportAllocs()
+	for b.Loop() {
+		d.Started(0, a)
+	}
+}

@@ -244,3 +244,16 @@ func TestStatusLineCountsRunning(t *testing.T) {
 		}
 	}
 }
+
+// A status line longer than the terminal is cut, by runes, to fit.
+func TestStatusLineFitsTheTerminal(t *testing.T) {
+	a := &graph.Action{Owner: "//p:é", Mnemonic: "Sh", Description: "Écrire é", Outputs: []string{"o"}}
+	var buf bytes.Buffer
+	d := New(&buf, true)
+	d.width = 24
+	d.Planned([]*graph.Action{a})
+	d.Started(0, a)
+	if want := "\r[0/1, 1 running] Écr...\x1b[K"; buf.String() != want {
+		t.Errorf("status line %q, want %q", buf.String(), want)
+	}
+}
