@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -53,7 +54,7 @@ type unit struct {
 }
 
 type diagnostic struct {
-	file, line, severity, message string
+	file, severity, message string
 }
 
 // splitUnits splits out into units. Concatenating the texts gives out back;
@@ -82,7 +83,7 @@ func splitUnits(out []byte) []unit {
 		text := bytes.TrimRight(line, "\r\n")
 		if m := matchDiagnostic(text); m != nil {
 			// A file found through "-iquote ." is spelled ./dir/f.c.
-			d := diagnostic{file: path.Clean(string(m[1])), line: string(m[2]), severity: string(m[4]), message: string(m[5])}
+			d := diagnostic{file: path.Clean(string(m[1])), severity: severity(m[4]), message: string(m[5])}
 			if cur != nil && d.severity == "note" {
 				// A note belongs to the diagnostic before it, with the
 				// context that locates it.
@@ -130,24 +131,43 @@ func splitUnits(out []byte) []unit {
 
 // severities are the words diagnosticLine accepts after "file:line: ",
 // each followed by ": ".
-var severities = [][]byte{[]byte("warning: "), []byte("error: "), []byte("fatal error: "), []byte("note: "), []byte("remark: ")}
+var severities = [...]string{"warning", "error", "fatal error", "note", "remark"}
 
 // matchDiagnostic is diagnosticLine's submatches in text, or nil. Most
 // lines of most outputs are not diagnostics: the pattern runs only on a
-// line with ": " followed by a severity.
+// line that mayHoldDiagnostic.
 func matchDiagnostic(text []byte) [][]byte {
-	for rest := text; ; {
+	if !mayHoldDiagnostic(text) {
+		return nil
+	}
+	return diagnosticLine().FindSubmatch(text)
+}
+
+// mayHoldDiagnostic says whether b holds ": " followed by a severity and
+// ": ", which every diagnostic line does: an output without it has none.
+func mayHoldDiagnostic(b []byte) bool {
+	for rest := b; ; {
 		i := bytes.Index(rest, []byte(": "))
 		if i < 0 {
-			return nil
+			return false
 		}
 		rest = rest[i+2:]
 		for _, sev := range severities {
-			if bytes.HasPrefix(rest, sev) {
-				return diagnosticLine().FindSubmatch(text)
+			if len(rest) >= len(sev)+2 && string(rest[:len(sev)]) == sev && string(rest[len(sev):len(sev)+2]) == ": " {
+				return true
 			}
 		}
 	}
+}
+
+// severity is b, one of severities, as a string without copying it.
+func severity(b []byte) string {
+	for _, sev := range severities {
+		if string(b) == sev {
+			return sev
+		}
+	}
+	return string(b)
 }
 
 // isContext says whether text is context of a diagnostic (contextLine);
@@ -170,8 +190,9 @@ func (u *unit) isError() bool {
 // print it, and the build ends with a list of those that were repeated.
 // The zero value is ready to use.
 type shownDiagnostics struct {
-	byKey map[string]*shownDiagnostic // by unit key
-	order []*shownDiagnostic          // in the order they were first printed
+	byKey   map[string]*shownDiagnostic // by unit key
+	order   []*shownDiagnostic          // in the order they were first printed
+	outputs int                         // the outputs merged so far
 }
 
 // shownDiagnostic is one diagnostic a Display printed.
@@ -183,6 +204,9 @@ type shownDiagnostic struct {
 	// noted is how many of those a note printed in place (under a group's
 	// first copy) counted already.
 	noted int
+	// in is the number of the output (shownDiagnostics.outputs) that
+	// held it last, to count an output that holds it twice once.
+	in int
 }
 
 // merge returns the outputs, in order, with every diagnostic printed before
@@ -192,8 +216,12 @@ type shownDiagnostic struct {
 // an output for which failed[i] is true (failed may be nil) are never left out: a failing
 // action's block keeps its own errors. Text that is not a diagnostic is
 // never left out. An output from which nothing is left out is returned as
-// it is, not copied.
+// it is, not copied; one without a diagnostic costs a scan for ": ". The
+// result may be outputs itself.
 func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [][]byte {
+	if !slices.ContainsFunc(outputs, mayHoldDiagnostic) {
+		return outputs // most outputs hold no diagnostic: nothing to merge
+	}
 	if s.byKey == nil {
 		s.byKey = map[string]*shownDiagnostic{}
 	}
@@ -211,8 +239,11 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 		firstHere[s.byKey[u.key]] = true
 	}
 	for i, out := range outputs {
+		if !mayHoldDiagnostic(out) {
+			continue // kept as it is, below
+		}
 		split[i] = splitUnits(out)
-		var inThis map[string]bool
+		s.outputs++
 		for j, u := range split[i] {
 			if u.key == "" {
 				continue
@@ -223,20 +254,18 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 				}
 				continue
 			}
-			if inThis == nil {
-				inThis = map[string]bool{}
-			}
 			sd := s.byKey[u.key]
 			switch {
 			case sd == nil:
 				first(u)
-			case inThis[u.key]: // twice in one output: left out, counted once
+				sd = s.byKey[u.key]
+			case sd.in == s.outputs: // twice in one output: left out, counted once
 				mark(drop, i, j, len(split[i]))
 			default:
 				sd.actions++
 				mark(drop, i, j, len(split[i]))
 			}
-			inThis[u.key] = true
+			sd.in = s.outputs
 		}
 	}
 	merged := make([][]byte, len(outputs))
@@ -245,24 +274,24 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 			merged[i] = outputs[i]
 			continue
 		}
-		var b bytes.Buffer
+		var b []byte // nil when nothing is left
 		for j, u := range units {
 			if drop[i] != nil && drop[i][j] {
 				continue
 			}
-			b.Write(u.text)
+			b = append(b, u.text...)
 			if u.key == "" {
 				continue
 			}
 			if sd := s.byKey[u.key]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
 				if !bytes.HasSuffix(u.text, []byte("\n")) {
-					b.WriteByte('\n')
+					b = append(b, '\n')
 				}
-				fmt.Fprintf(&b, "[bld: the %s above was printed by %d of %s; shown once]\n", u.diags[0].severity, sd.actions, what)
+				b = fmt.Appendf(b, "[bld: the %s above was printed by %d of %s; shown once]\n", u.diags[0].severity, sd.actions, what)
 				sd.noted = sd.actions
 			}
 		}
-		merged[i] = b.Bytes()
+		merged[i] = b
 	}
 	return merged
 }

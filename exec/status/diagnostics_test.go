@@ -168,3 +168,21 @@ func TestWriteRepeatedBounded(t *testing.T) {
 		t.Errorf("list:\n%s", end.String())
 	}
 }
+
+// Lines that look like diagnostics but name no file and line (a linker's or
+// a tool's own messages) are printed by every action that prints them.
+func TestMergeLeavesOtherTextAlone(t *testing.T) {
+	var s shownDiagnostics
+	out := "ld: warning: creating DT_TEXTREL in a PIE\ncc1: note: unrecognized command-line option\nmake: *** [all] Error 2\n"
+	got := [][]byte{}
+	for range 2 {
+		got = append(got, s.merge([][]byte{[]byte(out)}, nil, "")...)
+	}
+	if diff := cmp.Diff([]string{out, out}, []string{string(got[0]), string(got[1])}); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+	var end bytes.Buffer
+	if s.writeRepeated(&end); end.Len() != 0 {
+		t.Errorf("repeated list for no diagnostic: %q", end.String())
+	}
+}

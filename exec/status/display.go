@@ -67,6 +67,8 @@ type Display struct {
 	groupSize map[string]int               // actions planned per group
 	grouped   map[string][]executor.Result // finished, not yet printed
 	shown     shownDiagnostics             // the diagnostics printed so far
+	one       [1][]byte                    // block's argument to shown.merge, kept to spare an allocation
+	oneFailed [1]bool
 }
 
 var _ executor.Observer = (*Display)(nil)
@@ -187,7 +189,9 @@ func (d *Display) Finished(r executor.Result) {
 func (d *Display) block(r executor.Result) []byte {
 	b := body(r)
 	if len(b) > 0 {
-		b = d.shown.merge([][]byte{b}, []bool{r.Status == executor.StatusFailed}, "")[0]
+		d.one[0], d.oneFailed[0] = b, r.Status == executor.StatusFailed
+		b = d.shown.merge(d.one[:], d.oneFailed[:], "")[0]
+		d.one[0] = nil
 	}
 	return d.withHeader(r, b)
 }
