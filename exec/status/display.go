@@ -142,6 +142,16 @@ func (d *Display) Started(id int, a *graph.Action) {
 	d.draw(d.message(a))
 }
 
+// CommandEnded is executor.Options.CommandEnded: action id's command has
+// ended, and the action no longer counts as running, though it is not
+// finished until its outputs are stored (Finished). Without it, an action
+// runs from Started to Finished. It is safe to call from any goroutine.
+func (d *Display) CommandEnded(id int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.running, id)
+}
+
 // Finished implements executor.Observer.
 func (d *Display) Finished(r executor.Result) {
 	d.mu.Lock()

@@ -257,3 +257,21 @@ func TestStatusLineFitsTheTerminal(t *testing.T) {
 		t.Errorf("status line %q, want %q", buf.String(), want)
 	}
 }
+
+// An action whose command has ended (executor.Options.CommandEnded) no
+// longer counts as running while its outputs are stored: at -j2 the next
+// command's line says 2 running, not 3.
+func TestCommandEndedNotRunning(t *testing.T) {
+	var buf bytes.Buffer
+	d := New(&buf, false)
+	d.Planned([]*graph.Action{compile, write, compile})
+	d.Started(0, compile)
+	d.Started(1, write)
+	d.CommandEnded(0)
+	d.Started(2, compile)
+	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan})
+	want := "[0/3, 1 running] CcCompile //lib:foo\n[0/3, 2 running] Writing config.h\n[0/3, 2 running] CcCompile //lib:foo\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
