@@ -213,11 +213,11 @@ type shownDiagnostic struct {
 // (earlier in this call or by an earlier call) left out, and a note under
 // the first copy of a diagnostic when several of these outputs held it;
 // what names the outputs ("3 actions of //lib:lib partitions"). Errors in
-// an output for which failed[i] is true (failed may be nil) are never left out: a failing
-// action's block keeps its own errors. Text that is not a diagnostic is
-// never left out. An output from which nothing is left out is returned as
-// it is, not copied; one without a diagnostic costs a scan for ": ". The
-// result may be outputs itself.
+// an output for which failed[i] is true (failed may be nil) are never left
+// out, nor counted as repeated: a failing action's block keeps its own
+// errors. Text that is not a diagnostic is never left out. An output from
+// which nothing is left out is returned as it is, not copied; one without a
+// diagnostic costs a scan for ": ". The result may be outputs itself.
 func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [][]byte {
 	if !slices.ContainsFunc(outputs, mayHoldDiagnostic) {
 		return outputs // most outputs hold no diagnostic: nothing to merge
@@ -232,7 +232,7 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 	drop := make([][]bool, len(outputs))
 	var firstHere map[*shownDiagnostic]bool // first printed by this call
 	first := func(u unit) {
-		s.add(u, 1)
+		s.add(u)
 		if firstHere == nil {
 			firstHere = map[*shownDiagnostic]bool{}
 		}
@@ -296,10 +296,10 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 	return merged
 }
 
-// add records u as printed by n actions.
-func (s *shownDiagnostics) add(u unit, n int) {
+// add records u as printed by one action.
+func (s *shownDiagnostics) add(u unit) {
 	line, _, _ := strings.Cut(u.key, "\n")
-	sd := &shownDiagnostic{line: line, actions: n}
+	sd := &shownDiagnostic{line: line, actions: 1}
 	s.byKey[u.key] = sd
 	s.order = append(s.order, sd)
 }
