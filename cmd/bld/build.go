@@ -438,6 +438,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		ReadAhead: readAhead,
 		Remote: build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec,
 			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download, TakeBackAfter: remoteSet.TakeBackAfter},
+		CommandEnded: display.CommandEnded,
 	})
 	if err != nil {
 		return nil, err

@@ -209,3 +209,55 @@ func TestTimingsReport(t *testing.T) {
 	w.mustBuild("build", "--timings", "//app")
 	wantMatch(t, w.read("bld-out/timings.html"), `<td>CcCompile</td><td>3</td><td>0</td><td>3</td>`)
 }
+
+// Compiles of one library that all include a header with a warning (not a
+// partitioned unit, real gcc): the warning is printed once, by the first,
+// and the build ends with it and the number of compiles that printed it; a
+// source's own warning is printed as it is. Restored from the cache, the
+// output is merged the same way.
+func TestDiagnosticsOnceAcrossCompiles(t *testing.T) {
+	files := map[string]string{
+		"p/h.h": "#ifndef H_H\n#define H_H\nstatic inline int h(void) { int unused_in_header; return 1; }\n#endif\n",
+		"p/BUILD.star": `cc_library(name = "lib", srcs = ["a.c", "b.c", "c.c", "d.c"], hdrs = ["h.h"], copts = ["-Wall"])
+`,
+	}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		files["p/"+name+".c"] = fmt.Sprintf("#include \"h.h\"\nint %s(void) { return h(); }\n", name)
+	}
+	files["p/c.c"] = "#include \"h.h\"\nint c(void) {\n  int unused_in_c;\n  return h();\n}\n"
+	w := newWorkspace(t, files)
+	check := func(r result, restored string) {
+		t.Helper()
+		out := r.output()
+		if n := strings.Count(out, "int unused_in_header;"); n != 1 {
+			t.Errorf("%sthe header's warning is printed %d times, want once:\n%s", restored, n, out)
+		}
+		if n := strings.Count(out, "unused variable 'unused_in_c'"); n != 1 {
+			t.Errorf("%sc.c's own warning is printed %d times, want once:\n%s", restored, n, out)
+		}
+		wantMatch(t, out,
+			`From //p:lib \(CcCompile`+restored+`\): Compiling p/c\.c:\np/c\.c: In function 'c':\np/c\.c:3:7: warning: unused variable 'unused_in_c'`,
+			`\nbld: 1 diagnostic printed once, repeated by other actions:\n  p/h\.h:3:\d+: warning: unused variable 'unused_in_header' \[-Wunused-variable\] \(4 actions\)\nbld: \d+ actions: `)
+	}
+	check(w.mustBuild("build", "-j2", "//p:lib"), "")
+	w.mustBuild("clean")
+	check(w.mustBuild("build", "-j2", "//p:lib"), ", restored")
+
+	// A failing compile keeps its own error; the header's warning, which
+	// every compile prints again after the header's edit, is still printed
+	// once, wherever it came first.
+	w.write("p/h.h", "#ifndef H_H\n#define H_H\nstatic inline int h(void) { int unused_in_header; return 2; }\n#endif\n")
+	w.write("p/e.c", "#include \"h.h\"\nint e(void) { return h() + undeclared_in_e; }\n")
+	w.write("p/BUILD.star", `cc_library(name = "lib", srcs = ["a.c", "b.c", "c.c", "d.c", "e.c"], hdrs = ["h.h"], copts = ["-Wall"])
+`)
+	r := w.bld("build", "-k", "-j2", "//p:lib")
+	if r.code != 1 {
+		t.Fatalf("want a failed build, got:\n%s", r)
+	}
+	if n := strings.Count(r.output(), "int unused_in_header;"); n != 1 {
+		t.Errorf("the header's warning is printed %d times, want once:\n%s", n, r.output())
+	}
+	wantMatch(t, r.output(),
+		`FAILED: //p:lib \(CcCompile\)\n[^\n]*gcc[^\n]*\nerror: [^\n]*\n(?:[^\n]*\n)*?p/e\.c:2:\d+: error: 'undeclared_in_e' undeclared`,
+		`\(5 actions\)\nbld: 1 action failed:\n  //p:lib \(CcCompile\): Compiling p/e\.c\n`)
+}

@@ -36,6 +36,13 @@ type Options struct {
 	Tokens TokenPool
 	// Observer hears about every action. Never nil.
 	Observer Observer
+	// CommandEnded, if not nil, is called with an action's ID when its
+	// command, run here, has ended, before its token is released and
+	// before its outputs are checked and stored (then Observer.Finished):
+	// what counts the commands running can count -j's exactly. It is
+	// called from the goroutine that ran the command, concurrently with
+	// the Observer's methods and with other calls of itself.
+	CommandEnded func(id int)
 	// ProcessDir, if not empty, is an existing directory where the process
 	// group of each running command is recorded, so that a later build can
 	// kill what a build killed with SIGKILL left running (KillLeftovers).

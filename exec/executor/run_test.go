@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -474,6 +475,67 @@ func TestFailureStartsNoCommandAfterIt(t *testing.T) {
 			if at > failedAt {
 				t.Errorf("round %d: ok%d started %v after the failed command ended", round, i, time.Duration(at-failedAt))
 			}
+		}
+	}
+}
+
+// endedObserver checks, for Options.CommandEnded, that each command's end
+// is told once, after the action started and before it finished.
+type endedObserver struct {
+	t                        *testing.T
+	mu                       sync.Mutex
+	started, ended, finished map[int]bool
+}
+
+func (o *endedObserver) Planned([]*graph.Action) {}
+
+func (o *endedObserver) Started(id int, a *graph.Action) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.started[id] = true
+}
+
+func (o *endedObserver) Finished(r Result) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(r.Action.Argv) > 0 && r.Status != StatusCached && !o.ended[r.ID] {
+		o.t.Errorf("%s finished (%s) before its command's end was told", r.Action.Owner, r.Status)
+	}
+	o.finished[r.ID] = true
+}
+
+func (o *endedObserver) commandEnded(id int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.started[id] || o.finished[id] || o.ended[id] {
+		o.t.Errorf("command %d ended: started %v, finished %v, ended before %v", id, o.started[id], o.finished[id], o.ended[id])
+	}
+	o.ended[id] = true
+}
+
+// Options.CommandEnded is told of each command that ran here, failed ones
+// included, between the action's start and its finish; not of actions up
+// to date.
+func TestCommandEndedTold(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	actions := []*graph.Action{
+		sh("//p:a", "echo a > bld-out/a", nil, []string{"bld-out/a"}),
+		sh("//p:b", "cat bld-out/a > bld-out/b", []string{"bld-out/a"}, []string{"bld-out/b"}),
+		sh("//p:c", "exit 3", nil, []string{"bld-out/c"}),
+		sh("//p:d", "echo d > bld-out/d", nil, []string{"bld-out/d"}),
+	}
+	g, err := graph.New(actions, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := newMemCache()
+	for _, want := range []map[int]bool{{0: true, 1: true, 2: true, 3: true}, {2: true}} {
+		o := &endedObserver{t: t, started: map[int]bool{}, ended: map[int]bool{}, finished: map[int]bool{}}
+		Run(context.Background(), g, []int{0, 1, 2, 3}, Options{Root: root, KeepGoing: true, Cache: cache, Tokens: NewSemaphore(2),
+			Observer: o, CommandEnded: o.commandEnded})
+		if diff := cmp.Diff(want, o.ended); diff != "" {
+			t.Errorf("commands told ended (-want +got):\n%s", diff)
 		}
 	}
 }

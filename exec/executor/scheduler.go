@@ -636,6 +636,9 @@ func (s *scheduler) execute(ctx context.Context, id int, start time.Time, why, k
 		defer s.removeLater(xr)
 	}
 	cr := s.runner.run(ctx, a, prog, xr)
+	if s.opts.CommandEnded != nil {
+		s.opts.CommandEnded(id)
+	}
 	// Told before the token is released, so that the scheduler knows which
 	// dependents are about to become ready when the token comes back; an
 	// action that no needed action depends on has none, and no news

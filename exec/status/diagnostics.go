@@ -3,6 +3,7 @@ package status
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"path"
 	"regexp"
 	"slices"
@@ -53,10 +54,11 @@ type unit struct {
 }
 
 type diagnostic struct {
-	file, line, severity, message string
+	file, severity, message string
 }
 
-// splitUnits splits out into units. Concatenating the texts gives out back.
+// splitUnits splits out into units. Concatenating the texts gives out back;
+// a text may share out's memory.
 func splitUnits(out []byte) []unit {
 	var units []unit
 	var cur *unit
@@ -76,34 +78,37 @@ func splitUnits(out []byte) []unit {
 		if i < 0 {
 			line, out = out, nil
 		} else {
-			line, out = out[:i+1], out[i+1:]
+			line, out = out[:i+1:i+1], out[i+1:]
 		}
-		text := strings.TrimRight(string(line), "\r\n")
-		if m := diagnosticLine().FindStringSubmatch(text); m != nil {
+		text := bytes.TrimRight(line, "\r\n")
+		if m := matchDiagnostic(text); m != nil {
 			// A file found through "-iquote ." is spelled ./dir/f.c.
-			d := diagnostic{file: path.Clean(m[1]), line: m[2], severity: m[4], message: m[5]}
+			d := diagnostic{file: path.Clean(string(m[1])), severity: severity(m[4]), message: string(m[5])}
 			if cur != nil && d.severity == "note" {
 				// A note belongs to the diagnostic before it, with the
 				// context that locates it.
 				cur.text = append(append(cur.text, context...), line...)
 				context = nil
 				cur.diags = append(cur.diags, d)
-				keyb.WriteString(text + "\n")
+				keyb.Write(text)
+				keyb.WriteByte('\n')
 				continue
 			}
 			flush()
 			cur = &unit{text: append(context, line...), diags: []diagnostic{d}}
 			context = nil
-			keyb.WriteString(text + "\n")
+			keyb.Write(text)
+			keyb.WriteByte('\n')
 			continue
 		}
-		if cur != nil && len(context) == 0 && (strings.HasPrefix(text, " ") || strings.HasPrefix(text, "\t")) && !contextLine().MatchString(text) {
+		if cur != nil && len(context) == 0 && (bytes.HasPrefix(text, []byte(" ")) || bytes.HasPrefix(text, []byte("\t"))) && !isContext(text) {
 			// The source excerpt and caret under a diagnostic.
 			cur.text = append(cur.text, line...)
-			keyb.WriteString(text + "\n")
+			keyb.Write(text)
+			keyb.WriteByte('\n')
 			continue
 		}
-		if contextLine().MatchString(text) {
+		if isContext(text) {
 			// Context of the next diagnostic, or of a note of the
 			// current one: cur stays open.
 			context = append(context, line...)
@@ -115,7 +120,7 @@ func splitUnits(out []byte) []unit {
 			units = append(units, unit{text: context})
 			context = nil
 		}
-		units = append(units, unit{text: slices.Clone(line)})
+		units = append(units, unit{text: line})
 	}
 	flush()
 	if len(context) > 0 {
@@ -124,47 +129,231 @@ func splitUnits(out []byte) []unit {
 	return units
 }
 
-// mergeOutputs returns the outputs, in order, with every diagnostic after
-// its first appearance left out and a count after the first one that
-// appeared in more than one output. what names the group ("the partitions
-// of //p:lib").
-func mergeOutputs(outputs [][]byte, what string) [][]byte {
-	split := make([][]unit, len(outputs))
-	count := map[string]int{}
-	for i, out := range outputs {
-		split[i] = splitUnits(out)
-		inThis := map[string]bool{}
-		for _, u := range split[i] {
-			if u.key != "" && !inThis[u.key] {
-				inThis[u.key] = true
-				count[u.key]++
+// severities are the words diagnosticLine accepts after "file:line: ",
+// each followed by ": ".
+var severities = [...]string{"warning", "error", "fatal error", "note", "remark"}
+
+// matchDiagnostic is diagnosticLine's submatches in text, or nil. Most
+// lines of most outputs are not diagnostics: the pattern runs only on a
+// line that mayHoldDiagnostic.
+func matchDiagnostic(text []byte) [][]byte {
+	if !mayHoldDiagnostic(text) {
+		return nil
+	}
+	return diagnosticLine().FindSubmatch(text)
+}
+
+// mayHoldDiagnostic says whether b holds ": " followed by a severity and
+// ": ", which every diagnostic line does: an output without it has none.
+func mayHoldDiagnostic(b []byte) bool {
+	for rest := b; ; {
+		i := bytes.Index(rest, []byte(": "))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+2:]
+		for _, sev := range severities {
+			if len(rest) >= len(sev)+2 && string(rest[:len(sev)]) == sev && string(rest[len(sev):len(sev)+2]) == ": " {
+				return true
 			}
 		}
 	}
-	shown := map[string]bool{}
+}
+
+// severity is b, one of severities, as a string without copying it.
+func severity(b []byte) string {
+	for _, sev := range severities {
+		if string(b) == sev {
+			return sev
+		}
+	}
+	return string(b)
+}
+
+// isContext says whether text is context of a diagnostic (contextLine);
+// such a line ends with ':' or ',', which is checked first.
+func isContext(text []byte) bool {
+	if len(text) == 0 || (text[len(text)-1] != ':' && text[len(text)-1] != ',') {
+		return false
+	}
+	return contextLine().Match(text)
+}
+
+// isError says whether u is an error diagnostic (error or fatal error),
+// what a failing action's block always keeps.
+func (u *unit) isError() bool {
+	return len(u.diags) > 0 && (u.diags[0].severity == "error" || u.diags[0].severity == "fatal error")
+}
+
+// shownDiagnostics is what a Display remembers of the diagnostics it has
+// printed during a build, so that each is printed once whichever actions
+// print it, and the build ends with a list of those that were repeated.
+// The zero value is ready to use.
+type shownDiagnostics struct {
+	byKey   map[string]*shownDiagnostic // by unit key
+	order   []*shownDiagnostic          // in the order they were first printed
+	outputs int                         // the outputs merged so far
+}
+
+// shownDiagnostic is one diagnostic a Display printed.
+type shownDiagnostic struct {
+	line string // its first line: "p/a.h:3:7: warning: unused variable 'x' [-Wunused-variable]"
+	// actions counts the actions whose output held it: the one that
+	// printed it, and those from whose output it was left out.
+	actions int
+	// noted is how many of those a note printed in place (under a group's
+	// first copy) counted already.
+	noted int
+	// in is the number of the output (shownDiagnostics.outputs) that
+	// held it last, to count an output that holds it twice once.
+	in int
+}
+
+// merge returns the outputs, in order, with every diagnostic printed before
+// (earlier in this call or by an earlier call) left out, and a note under
+// the first copy of a diagnostic when several of these outputs held it;
+// what names the outputs ("3 actions of //lib:lib partitions"). Errors in
+// an output for which failed[i] is true (failed may be nil) are never left
+// out, nor counted as repeated: a failing action's block keeps its own
+// errors. Text that is not a diagnostic is never left out. An output from
+// which nothing is left out is returned as it is, not copied; one without a
+// diagnostic costs a scan for ": ". The result may be outputs itself.
+func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [][]byte {
+	if !slices.ContainsFunc(outputs, mayHoldDiagnostic) {
+		return outputs // most outputs hold no diagnostic: nothing to merge
+	}
+	if s.byKey == nil {
+		s.byKey = map[string]*shownDiagnostic{}
+	}
+	// First decide, in order, which copies are printed, counting the
+	// outputs that held each diagnostic; then write, with each note
+	// under the first copy.
+	split := make([][]unit, len(outputs))
+	drop := make([][]bool, len(outputs))
+	var firstHere map[*shownDiagnostic]bool // first printed by this call
+	first := func(u unit) {
+		s.add(u)
+		if firstHere == nil {
+			firstHere = map[*shownDiagnostic]bool{}
+		}
+		firstHere[s.byKey[u.key]] = true
+	}
+	for i, out := range outputs {
+		if !mayHoldDiagnostic(out) {
+			continue // kept as it is, below
+		}
+		split[i] = splitUnits(out)
+		s.outputs++
+		for j, u := range split[i] {
+			if u.key == "" {
+				continue
+			}
+			if failed != nil && failed[i] && u.isError() {
+				if s.byKey[u.key] == nil {
+					first(u)
+				}
+				continue
+			}
+			sd := s.byKey[u.key]
+			switch {
+			case sd == nil:
+				first(u)
+				sd = s.byKey[u.key]
+			case sd.in == s.outputs: // twice in one output: left out, counted once
+				mark(drop, i, j, len(split[i]))
+			default:
+				sd.actions++
+				mark(drop, i, j, len(split[i]))
+			}
+			sd.in = s.outputs
+		}
+	}
 	merged := make([][]byte, len(outputs))
 	for i, units := range split {
-		var b bytes.Buffer
-		for _, u := range units {
+		if drop[i] == nil && !hasNote(units, s, firstHere) {
+			merged[i] = outputs[i]
+			continue
+		}
+		var b []byte // nil when nothing is left
+		for j, u := range units {
+			if drop[i] != nil && drop[i][j] {
+				continue
+			}
+			b = append(b, u.text...)
 			if u.key == "" {
-				b.Write(u.text)
 				continue
 			}
-			if shown[u.key] {
-				continue
-			}
-			shown[u.key] = true
-			b.Write(u.text)
-			if n := count[u.key]; n > 1 {
+			if sd := s.byKey[u.key]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
 				if !bytes.HasSuffix(u.text, []byte("\n")) {
-					b.WriteByte('\n')
+					b = append(b, '\n')
 				}
-				fmt.Fprintf(&b, "[bld: the %s above was printed by %d of %s; shown once]\n", u.diags[0].severity, n, what)
+				b = fmt.Appendf(b, "[bld: the %s above was printed by %d of %s; shown once]\n", u.diags[0].severity, sd.actions, what)
+				sd.noted = sd.actions
 			}
 		}
-		merged[i] = b.Bytes()
+		merged[i] = b
 	}
 	return merged
+}
+
+// add records u as printed by one action.
+func (s *shownDiagnostics) add(u unit) {
+	line, _, _ := strings.Cut(u.key, "\n")
+	sd := &shownDiagnostic{line: line, actions: 1}
+	s.byKey[u.key] = sd
+	s.order = append(s.order, sd)
+}
+
+// mark records that unit j of output i, which has n units, is left out.
+func mark(drop [][]bool, i, j, n int) {
+	if drop[i] == nil {
+		drop[i] = make([]bool, n)
+	}
+	drop[i][j] = true
+}
+
+// hasNote says whether a note is due under one of units: a diagnostic first
+// printed by this call that other outputs of the call held too.
+func hasNote(units []unit, s *shownDiagnostics, firstHere map[*shownDiagnostic]bool) bool {
+	for _, u := range units {
+		if u.key != "" {
+			if sd := s.byKey[u.key]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxRepeatedListed bounds the list of repeated diagnostics at the end of
+// a build: a build with hundreds of them says how many more there were.
+const maxRepeatedListed = 10
+
+// writeRepeated writes, at the end of a build, the diagnostics that were
+// printed once but held by several actions, each with the number of
+// actions, in the order they were printed; those an in-place note counted
+// in full are not listed again. It writes nothing when there are none.
+//
+//	bld: 1 diagnostic printed once, repeated by other actions:
+//	  p/a.h:3:7: warning: unused variable 'x' [-Wunused-variable] (30 actions)
+func (s *shownDiagnostics) writeRepeated(w io.Writer) {
+	var list []*shownDiagnostic
+	for _, sd := range s.order {
+		if sd.actions > 1 && sd.actions > sd.noted {
+			list = append(list, sd)
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "bld: %s printed once, repeated by other actions:\n", Plural(len(list), "diagnostic"))
+	for i, sd := range list {
+		if i == maxRepeatedListed {
+			fmt.Fprintf(w, "  ... and %d more\n", len(list)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s (%d actions)\n", sd.line, sd.actions)
+	}
 }
 
 // A clashPattern recognizes an error that two definitions of one name

@@ -2,6 +2,8 @@ package status
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -45,7 +47,7 @@ func TestSplitUnitsKeepsEveryByte(t *testing.T) {
 }
 
 func TestMergeOutputs(t *testing.T) {
-	got := mergeOutputs([][]byte{[]byte(partition0), []byte(partition1)}, "2 actions of //lib:lib partitions")
+	got := new(shownDiagnostics).merge([][]byte{[]byte(partition0), []byte(partition1)}, nil, "2 actions of //lib:lib partitions")
 	want0 := partition0[:len(partition0)-len(`In file included from bld-out/lib/_objs/lib/partition_c_0.c:3:
 ./lib/f05.c: In function 'f05':
 ./lib/f05.c:3:7: warning: unused variable 'v' [-Wunused-variable]
@@ -84,5 +86,103 @@ In file included from bld-out/lib/_objs/lib/partition_c_0.c:2:
 	want := []string{"'helper' is defined in both lib/a.c and lib/b.c", "macro 'LIMIT' is defined in both lib/a.c and lib/b.c"}
 	if diff := cmp.Diff(want, clashes([]byte(out), sources)); diff != "" {
 		t.Errorf("clashes (-want +got):\n%s", diff)
+	}
+}
+
+// A header's warning, as each of several compiles prints it: the context
+// names the including source, different in each.
+func headerWarning(includer string) string {
+	return "In file included from " + includer + ":1:\n" +
+		"p/h.h:3:7: warning: unused variable 'x' [-Wunused-variable]\n" +
+		"    3 |   int x;\n" +
+		"      |       ^\n"
+}
+
+// Across calls (a group, then single actions), a diagnostic printed before
+// is left out, counted, and listed at the end with the number of actions
+// that held it; text that is not a diagnostic is never left out; an output
+// with nothing left out is returned as it is.
+func TestMergeAcrossActions(t *testing.T) {
+	var s shownDiagnostics
+	group := s.merge([][]byte{[]byte(headerWarning("p/a.c")), []byte(headerWarning("p/b.c"))}, nil, "2 actions of g")
+	own := "p/c.c:9:1: warning: no newline at end of file\n"
+	plain := []byte("tool: starting\n")
+	single := s.merge([][]byte{[]byte("tool: starting\n" + headerWarning("p/c.c") + own)}, nil, "")
+	again := s.merge([][]byte{plain}, nil, "")
+	var end bytes.Buffer
+	s.writeRepeated(&end)
+	got := []string{string(group[0]), string(group[1]), string(single[0]), string(again[0]), end.String()}
+	want := []string{
+		headerWarning("p/a.c") + "[bld: the warning above was printed by 2 of 2 actions of g; shown once]\n",
+		"",
+		"tool: starting\n" + own,
+		"tool: starting\n",
+		"bld: 1 diagnostic printed once, repeated by other actions:\n" +
+			"  p/h.h:3:7: warning: unused variable 'x' [-Wunused-variable] (3 actions)\n",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+	if &again[0][0] != &plain[0] {
+		t.Errorf("an output with nothing left out was copied")
+	}
+}
+
+// A failing action's errors stay in its block even when printed before; a
+// warning repeated in it goes. Repeated errors kept are not counted as
+// printed once.
+func TestMergeKeepsErrorsOfFailures(t *testing.T) {
+	var s shownDiagnostics
+	headerError := "In file included from p/a.c:1:\np/h.h:9:1: error: expected ';' before '}' token\n"
+	first := s.merge([][]byte{[]byte(headerWarning("p/a.c") + headerError)}, []bool{true}, "")
+	second := s.merge([][]byte{[]byte(headerWarning("p/b.c") + headerError + "p/b.c:2:3: error: 'y' undeclared\n")}, []bool{true}, "")
+	passing := s.merge([][]byte{[]byte(headerError)}, []bool{false}, "")
+	var end bytes.Buffer
+	s.writeRepeated(&end)
+	got := []string{string(first[0]), string(second[0]), string(passing[0]), end.String()}
+	want := []string{
+		headerWarning("p/a.c") + headerError,
+		headerError + "p/b.c:2:3: error: 'y' undeclared\n",
+		"",
+		"bld: 2 diagnostics printed once, repeated by other actions:\n" +
+			"  p/h.h:3:7: warning: unused variable 'x' [-Wunused-variable] (2 actions)\n" +
+			"  p/h.h:9:1: error: expected ';' before '}' token (2 actions)\n",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+}
+
+// The list at the end of a build is bounded.
+func TestWriteRepeatedBounded(t *testing.T) {
+	var s shownDiagnostics
+	for range 2 {
+		for i := range maxRepeatedListed + 3 {
+			s.merge([][]byte{fmt.Appendf(nil, "p/a.c:%d:1: warning: w\n", i+1)}, nil, "")
+		}
+	}
+	var end bytes.Buffer
+	s.writeRepeated(&end)
+	lines := strings.Split(strings.TrimSuffix(end.String(), "\n"), "\n")
+	if len(lines) != maxRepeatedListed+2 || lines[0] != "bld: 13 diagnostics printed once, repeated by other actions:" || lines[len(lines)-1] != "  ... and 3 more" {
+		t.Errorf("list:\n%s", end.String())
+	}
+}
+
+// Lines that look like diagnostics but name no file and line (a linker's or
+// a tool's own messages) are printed by every action that prints them.
+func TestMergeLeavesOtherTextAlone(t *testing.T) {
+	var s shownDiagnostics
+	out := "ld: warning: creating DT_TEXTREL in a PIE\ncc1: note: unrecognized command-line option\nmake: *** [all] Error 2\n"
+	got := [][]byte{}
+	for range 2 {
+		got = append(got, s.merge([][]byte{[]byte(out)}, nil, "")...)
+	}
+	if diff := cmp.Diff([]string{out, out}, []string{string(got[0]), string(got[1])}); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+	var end bytes.Buffer
+	if s.writeRepeated(&end); end.Len() != 0 {
+		t.Errorf("repeated list for no diagnostic: %q", end.String())
 	}
 }

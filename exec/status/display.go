@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,17 +29,21 @@ import (
 const redrawEvery = 50 * time.Millisecond
 
 // Display is an executor.Observer that reports progress ninja-style:
-// `[done/total] message`. On a terminal (smart) it keeps one status line,
-// rewritten in place and cleared before any block is printed; otherwise it
-// prints one plain line per action started. Output of actions that ran is
+// `[done/total, N running] message` (appendStatus). On a terminal (smart) it
+// keeps one status line, rewritten in place and cleared before any block is
+// printed; otherwise it prints one plain line per action started, the
+// action counted as running. Output of actions that ran is
 // printed as one block when the action finishes, never interleaved with
 // another, under a header naming the action (label, mnemonic, and its
 // message when the rule gave one); a failed action prints a block with
 // its label, command line, error and whole output, once, and is listed
-// again at the end of the build. The actions of a group (graph.Action.Group,
-// such as the partitions of a unit) print together once the last of them
-// has finished, in the order of their IDs, each compiler diagnostic once
-// with a count of the actions that printed it.
+// again at the end of the build. Each compiler diagnostic is printed once
+// in a build, by the first action that prints it (shownDiagnostics): later
+// actions' blocks leave it out (a failure keeps its errors), and the build
+// ends with a list of the repeated ones and how many actions printed each.
+// The actions of a group (graph.Action.Group, such as the partitions of a
+// unit) print together once the last of them has finished, in the order of
+// their IDs, with a note under a diagnostic several of them printed.
 type Display struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -61,6 +66,9 @@ type Display struct {
 
 	groupSize map[string]int               // actions planned per group
 	grouped   map[string][]executor.Result // finished, not yet printed
+	shown     shownDiagnostics             // the diagnostics printed so far
+	one       [1][]byte                    // block's argument to shown.merge, kept to spare an allocation
+	oneFailed [1]bool
 }
 
 var _ executor.Observer = (*Display)(nil)
@@ -127,10 +135,21 @@ func (d *Display) Started(id int, a *graph.Action) {
 		d.subcommand(a)
 	}
 	if !d.smart {
-		fmt.Fprintf(d.w, "[%d/%d] %s\n", d.done, d.total, d.message(a))
+		var buf [160]byte
+		d.w.Write(append(d.appendStatus(buf[:0], d.message(a)), '\n'))
 		return
 	}
 	d.draw(d.message(a))
+}
+
+// CommandEnded is executor.Options.CommandEnded: action id's command has
+// ended, and the action no longer counts as running, though it is not
+// finished until its outputs are stored (Finished). Without it, an action
+// runs from Started to Finished. It is safe to call from any goroutine.
+func (d *Display) CommandEnded(id int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.running, id)
 }
 
 // Finished implements executor.Observer.
@@ -174,9 +193,17 @@ func (d *Display) Finished(r executor.Result) {
 
 // block is what the display shows for a finished action: its output (or
 // its failure) under a header naming it, preceded by why it ran with
-// --explain (withHeader).
+// --explain (withHeader), with the diagnostics printed before by other
+// actions left out (shownDiagnostics.merge). An action without output
+// costs no allocation here.
 func (d *Display) block(r executor.Result) []byte {
-	return d.withHeader(r, body(r))
+	b := body(r)
+	if len(b) > 0 {
+		d.one[0], d.oneFailed[0] = b, r.Status == executor.StatusFailed
+		b = d.shown.merge(d.one[:], d.oneFailed[:], "")[0]
+		d.one[0] = nil
+	}
+	return d.withHeader(r, b)
 }
 
 // print writes block on lines of its own, and reports whether there was
@@ -194,19 +221,22 @@ func (d *Display) print(block []byte) bool {
 }
 
 // printGroup prints the blocks of group g's finished actions, in the order
-// of their IDs, each diagnostic once, and forgets them.
+// of their IDs, each diagnostic once (a note under it counts the group's
+// actions that printed it), and forgets them.
 func (d *Display) printGroup(g string) bool {
 	results := d.grouped[g]
 	delete(d.grouped, g)
 	slices.SortFunc(results, func(a, b executor.Result) int { return a.ID - b.ID })
 	bodies := make([][]byte, len(results))
+	failed := make([]bool, len(results))
 	for i, r := range results {
 		bodies[i] = body(r)
+		failed[i] = r.Status == executor.StatusFailed
 	}
 	printed := false
 	// Each action's header heads what is left of its output once the
 	// diagnostics printed before are left out: none when nothing is.
-	for i, b := range mergeOutputs(bodies, fmt.Sprintf("%d actions of %s", len(results), g)) {
+	for i, b := range d.shown.merge(bodies, failed, fmt.Sprintf("%d actions of %s", len(results), g)) {
 		printed = d.print(d.withHeader(results[i], b)) || printed
 	}
 	return printed
@@ -225,6 +255,7 @@ func (d *Display) Summary(s executor.Summary, elapsed time.Duration) {
 		d.printGroup(g)
 	}
 	d.clear()
+	d.shown.writeRepeated(d.w)
 	d.failedList(d.w)
 	secs := fmt.Sprintf("(%.2fs)", elapsed.Seconds())
 	if s.Ran == 0 && s.Restored == 0 && s.Failed == 0 && s.Skipped == 0 {
@@ -253,19 +284,36 @@ func Plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// draw rewrites the smart status line.
-func (d *Display) draw(msg string) {
-	progress := fmt.Sprintf("%d/%d", d.done, d.total)
+// appendStatus appends the status line for msg to b: between brackets what
+// it counts, the actions finished of the total, the actions running when
+// there are any and the time left when it is estimated (Estimates), then
+// msg: "[12/40, 2 running, ~8s left] Compiling src/where.c".
+func (d *Display) appendStatus(b []byte, msg string) []byte {
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(d.done), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(d.total), 10)
+	if len(d.running) > 0 {
+		b = append(b, ", "...)
+		b = strconv.AppendInt(b, int64(len(d.running)), 10)
+		b = append(b, " running"...)
+	}
 	if d.eta != nil {
 		if left, ok := d.eta.left(time.Now()); ok {
-			progress += ", " + formatLeft(left) + " left"
+			b = append(append(append(b, ", "...), formatLeft(left)...), " left"...)
 		}
 	}
-	line := fmt.Sprintf("[%s] %s", progress, msg)
-	if d.width > 1 && utf8.RuneCountInString(line) >= d.width {
-		line = string([]rune(line)[:d.width-4]) + "..."
+	return append(append(b, "] "...), msg...)
+}
+
+// draw rewrites the smart status line.
+func (d *Display) draw(msg string) {
+	var buf [160]byte
+	line := d.appendStatus(append(buf[:0], '\r'), msg)
+	if d.width > 1 && utf8.RuneCount(line[1:]) >= d.width {
+		line = append(append(line[:1], string([]rune(string(line[1:]))[:d.width-4])...), "..."...)
 	}
-	fmt.Fprintf(d.w, "\r%s\x1b[K", line)
+	d.w.Write(append(line, "\x1b[K"...))
 	d.lineShown = true
 	d.lastDraw = time.Now()
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Estimates makes the smart status line say how long the build has left,
-// "[12/40, ~8s left] Compiling src/where.c", from how long actions took
+// "[12/40, 2 running, ~8s left] Compiling src/where.c", from how long actions took
 // when they last ran (durations, the build log; executor.Estimate fills in
 // the others) and jobs, the number of actions that run at once. Call it
 // before Planned. Without it, or when durations knows none of the build's

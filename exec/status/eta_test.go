@@ -59,7 +59,7 @@ func TestStatusLineTimeLeft(t *testing.T) {
 	d.Estimates(func(*graph.Action) (time.Duration, bool) { return 90 * time.Second, true }, 1)
 	d.Planned([]*graph.Action{compile, write})
 	d.Started(0, compile)
-	if !strings.Contains(buf.String(), "[0/2, ~3m00s left] CcCompile //lib:foo") {
+	if !strings.Contains(buf.String(), "[0/2, 1 running, ~3m00s left] CcCompile //lib:foo") {
 		t.Errorf("status line without the time left: %q", buf.String())
 	}
 	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan})

@@ -3,6 +3,7 @@ package status
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestHeaders(t *testing.T) {
 	d.Finished(executor.Result{ID: 2, Action: p2, Status: executor.StatusRan, Output: []byte(partition1)})
 	d.Finished(executor.Result{ID: 1, Action: p1, Status: executor.StatusRan})
 	d.Finished(executor.Result{ID: 0, Action: p0, Status: executor.StatusRan, Output: []byte(partition0)})
-	merged := mergeOutputs([][]byte{[]byte(partition0), nil, []byte(partition1)}, "3 actions of //lib:lib partitions")
+	merged := new(shownDiagnostics).merge([][]byte{[]byte(partition0), nil, []byte(partition1)}, nil, "3 actions of //lib:lib partitions")
 	want := "From //gen:tab (Genrule, restored): Generating tab.c:\n1 parsing conflicts.\n" +
 		"From //lib:lib (CcCompile): Compiling partition 1/3 of //lib:lib:\n" + string(merged[0]) +
 		"From //lib:lib (CcCompile): Compiling partition 3/3 of //lib:lib:\n" + string(merged[2])
@@ -106,10 +107,10 @@ func TestSubcommandsAndColor(t *testing.T) {
 		d.Summary(executor.Summary{Total: 2, Ran: 1, Failed: 1}, time.Second)
 		want := `SUBCOMMAND: //lib:foo (CcCompile)
 gcc -c lib/foo.c '-DMSG=hello world' -o bld-out/lib/foo.o
-[0/2] CcCompile //lib:foo
+[0/2, 1 running] CcCompile //lib:foo
 SUBCOMMAND: //lib:cfg (Write): Writing config.h
 write bld-out/lib/config.h
-[0/2] Writing config.h
+[0/2, 2 running] Writing config.h
 From //lib:cfg (Write): Writing config.h:
 note
 FAILED: //lib:foo (CcCompile)
@@ -129,6 +130,55 @@ bld: 2 actions: 1 ran, 0 up to date, 1 failed (1.00s)
 		}
 		if diff := cmp.Diff(want, buf.String()); diff != "" {
 			t.Errorf("color=%v: output (-want +got):\n%s", color, diff)
+		}
+	}
+}
+
+// Across actions that are not a group (compiles including one header), the
+// header's warning is printed once, by the first: a later action's block
+// keeps what is left (its header only if anything is), a restored action's
+// output is merged the same way, a failure keeps its errors, and the build
+// ends with the repeated diagnostic and how many actions printed it, before
+// the list of failures.
+func TestDiagnosticsOnceAcrossActions(t *testing.T) {
+	cc := func(name string) *graph.Action {
+		return &graph.Action{Owner: "//p:" + name, Mnemonic: "CcCompile", Argv: []string{"gcc", "-c", "p/" + name + ".c"}, Outputs: []string{name + ".o"}}
+	}
+	a, b, c, e := cc("a"), cc("b"), cc("c"), cc("e")
+	own := "p/b.c:5:1: warning: control reaches end of non-void function [-Wreturn-type]\n"
+	undeclared := "p/e.c:2:3: error: 'y' undeclared (first use in this function)\n"
+	var buf bytes.Buffer
+	d := New(&buf, false)
+	d.Planned([]*graph.Action{a, b, c, e})
+	d.Finished(executor.Result{ID: 0, Action: a, Status: executor.StatusRan, Output: []byte(headerWarning("p/a.c"))})
+	d.Finished(executor.Result{ID: 1, Action: b, Status: executor.StatusRan, Output: []byte(headerWarning("p/b.c") + own)})
+	d.Finished(executor.Result{ID: 2, Action: c, Status: executor.StatusRestored, Output: []byte(headerWarning("p/c.c"))})
+	d.Finished(executor.Result{ID: 3, Action: e, Status: executor.StatusFailed, ExitCode: 1, Err: errors.New("command exited with status 1"),
+		Output: []byte(headerWarning("p/e.c") + undeclared)})
+	d.Summary(executor.Summary{Total: 4, Ran: 2, Restored: 1, Failed: 1}, time.Second)
+	want := "From //p:a (CcCompile):\n" + headerWarning("p/a.c") +
+		"From //p:b (CcCompile):\n" + own +
+		"FAILED: //p:e (CcCompile)\ngcc -c p/e.c\nerror: command exited with status 1\n" + undeclared +
+		"bld: 1 diagnostic printed once, repeated by other actions:\n" +
+		"  p/h.h:3:7: warning: unused variable 'x' [-Wunused-variable] (4 actions)\n" +
+		"bld: 1 action failed:\n  //p:e (CcCompile)\n" +
+		"bld: 4 actions: 2 ran, 1 restored, 0 up to date, 1 failed (1.00s)\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
+
+// The display is on the build's path, called for every action: an action
+// that finishes without output costs no allocation.
+func TestFinishedWithoutOutputAllocatesNothing(t *testing.T) {
+	d := New(io.Discard, false)
+	d.Planned([]*graph.Action{compile, write})
+	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan, Output: []byte(headerWarning("p/a.c"))})
+	for _, status := range []executor.Status{executor.StatusCached, executor.StatusRestored, executor.StatusRan} {
+		if n := testing.AllocsPerRun(100, func() {
+			d.Finished(executor.Result{ID: 1, Action: write, Status: status})
+		}); n != 0 {
+			t.Errorf("Finished(%s, no output) allocates %v times", status, n)
 		}
 	}
 }

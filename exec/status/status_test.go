@@ -33,8 +33,8 @@ func TestPlainDisplay(t *testing.T) {
 	d.Finished(executor.Result{ID: 1, Action: write, Status: executor.StatusRan})
 	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan, Output: []byte("foo.c:1: warning: unused\nsecond line")})
 	d.Summary(executor.Summary{Total: 3, Ran: 2, UpToDate: 1}, 420*time.Millisecond)
-	want := `[1/3] CcCompile //lib:foo
-[1/3] Writing config.h
+	want := `[1/3, 1 running] CcCompile //lib:foo
+[1/3, 2 running] Writing config.h
 From //lib:foo (CcCompile):
 foo.c:1: warning: unused
 second line
@@ -54,7 +54,7 @@ func TestFailureBlock(t *testing.T) {
 		Err: errors.New("command exited with status 1"), Output: []byte("lib/foo.c:3:5: error: nope\n")})
 	d.Finished(executor.Result{ID: 1, Action: write, Status: executor.StatusFailed, ExitCode: -1, Err: errors.New("disk full")})
 	d.Summary(executor.Summary{Total: 3, Failed: 2, Skipped: 1}, 50*time.Millisecond)
-	want := `[0/2] CcCompile //lib:foo
+	want := `[0/2, 1 running] CcCompile //lib:foo
 FAILED: //lib:foo (CcCompile)
 gcc -c lib/foo.c '-DMSG=hello world' -o bld-out/lib/foo.o
 error: command exited with status 1
@@ -81,10 +81,10 @@ func TestSmartDisplay(t *testing.T) {
 	d.Started(1, write)
 	d.Finished(executor.Result{ID: 1, Action: write, Status: executor.StatusRan})
 	d.Summary(executor.Summary{Total: 2, Ran: 2}, time.Second)
-	want := "\r[0/2] CcCompile //lib:foo\x1b[K" +
+	want := "\r[0/2, 1 running] CcCompile //lib:foo\x1b[K" +
 		"\r\x1b[KFrom //lib:foo (CcCompile):\nwarning\n" +
 		"\r[1/2] CcCompile //lib:foo\x1b[K" +
-		"\r[1/2] Writing config.h\x1b[K" +
+		"\r[1/2, 1 running] Writing config.h\x1b[K" +
 		"\r[2/2] Writing config.h\x1b[K" +
 		"\r\x1b[Kbld: 2 actions: 2 ran, 0 up to date (1.00s)\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
@@ -158,7 +158,7 @@ func TestEventLogAndMulti(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(plain.String(), "[0/2] CcCompile //lib:foo") {
+	if !strings.Contains(plain.String(), "[0/2, 1 running] CcCompile //lib:foo") {
 		t.Errorf("Multi did not reach the display: %q", plain.String())
 	}
 	// The JSON field names are the contract of --events.
@@ -213,3 +213,65 @@ func (nopCache) Check(context.Context, *graph.Action) (executor.Check, error) {
 }
 func (nopCache) Store(context.Context, *graph.Action, string, []byte) error { return nil }
 func (nopCache) Close() error                                               { return nil }
+
+// The status line counts the actions finished and those running: a line
+// per action started when not on a terminal, the line rewritten on one.
+func TestStatusLineCountsRunning(t *testing.T) {
+	actions := make([]*graph.Action, 4)
+	for i := range actions {
+		actions[i] = &graph.Action{Owner: fmt.Sprintf("//p:a%d", i), Mnemonic: "Sh", Outputs: []string{fmt.Sprintf("o%d", i)}}
+	}
+	for _, smart := range []bool{false, true} {
+		var buf bytes.Buffer
+		d := New(&buf, smart)
+		d.Planned(actions)
+		d.Started(0, actions[0])
+		d.Started(1, actions[1])
+		d.Started(2, actions[2])
+		d.Finished(executor.Result{ID: 1, Action: actions[1], Status: executor.StatusRan})
+		d.Started(3, actions[3])
+		for _, id := range []int{0, 2, 3} {
+			d.Finished(executor.Result{ID: id, Action: actions[id], Status: executor.StatusRan})
+		}
+		want := "[0/4, 1 running] Sh //p:a0\n[0/4, 2 running] Sh //p:a1\n[0/4, 3 running] Sh //p:a2\n[1/4, 3 running] Sh //p:a3\n"
+		if smart {
+			want = "\r[0/4, 1 running] Sh //p:a0\x1b[K\r[0/4, 2 running] Sh //p:a1\x1b[K\r[0/4, 3 running] Sh //p:a2\x1b[K" +
+				"\r[1/4, 2 running] Sh //p:a2\x1b[K\r[1/4, 3 running] Sh //p:a3\x1b[K" +
+				"\r[2/4, 2 running] Sh //p:a3\x1b[K\r[3/4, 1 running] Sh //p:a3\x1b[K\r[4/4] Sh //p:a3\x1b[K"
+		}
+		if diff := cmp.Diff(want, buf.String()); diff != "" {
+			t.Errorf("smart=%v: status (-want +got):\n%s", smart, diff)
+		}
+	}
+}
+
+// A status line longer than the terminal is cut, by runes, to fit.
+func TestStatusLineFitsTheTerminal(t *testing.T) {
+	a := &graph.Action{Owner: "//p:é", Mnemonic: "Sh", Description: "Écrire é", Outputs: []string{"o"}}
+	var buf bytes.Buffer
+	d := New(&buf, true)
+	d.width = 24
+	d.Planned([]*graph.Action{a})
+	d.Started(0, a)
+	if want := "\r[0/1, 1 running] Écr...\x1b[K"; buf.String() != want {
+		t.Errorf("status line %q, want %q", buf.String(), want)
+	}
+}
+
+// An action whose command has ended (executor.Options.CommandEnded) no
+// longer counts as running while its outputs are stored: at -j2 the next
+// command's line says 2 running, not 3.
+func TestCommandEndedNotRunning(t *testing.T) {
+	var buf bytes.Buffer
+	d := New(&buf, false)
+	d.Planned([]*graph.Action{compile, write, compile})
+	d.Started(0, compile)
+	d.Started(1, write)
+	d.CommandEnded(0)
+	d.Started(2, compile)
+	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan})
+	want := "[0/3, 1 running] CcCompile //lib:foo\n[0/3, 2 running] Writing config.h\n[0/3, 2 running] CcCompile //lib:foo\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}

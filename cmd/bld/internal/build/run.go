@@ -78,6 +78,10 @@ type ExecOptions struct {
 	Warn func(msg string)
 	// Remote are the remote cache and executor, if any.
 	Remote Remote
+
+	// CommandEnded is executor.Options.CommandEnded.
+	CommandEnded func(id int)
+
 	// ReadAhead is what StartReadAhead readied, if not nil.
 	ReadAhead *ReadAhead
 }
@@ -330,6 +334,7 @@ func Execute(ctx context.Context, plan *Plan, o ExecOptions) (*Outcome, error) {
 		Sandbox:    o.Sandbox,
 		Sandboxes:  o.Sandboxes,
 	}
+	opts.CommandEnded = o.CommandEnded
 	if o.BuildLog != nil {
 		opts.Durations = o.BuildLog.Duration
 	}
