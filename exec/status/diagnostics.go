@@ -2,6 +2,7 @@ package status
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"path"
@@ -25,9 +26,11 @@ import (
 //	    3 |   int x;                                                 continuation
 //	      |       ^
 //	p/a.c:1:5: note: declared here                                   note, part of it
+//	b.cc:2:20:   required from here                                  context (C++ templates)
 //
 // Everything else in an output (a tool's own messages) is kept as it is and
-// never merged.
+// never merged, except an indented line right after a diagnostic, which is
+// taken for its source excerpt.
 
 // The patterns are compiled on first use, not when bld starts: bld's
 // sandbox helper is bld itself, started for every action, and runs every
@@ -38,6 +41,11 @@ var (
 	})
 	contextLine = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^(In file included from |\s+from |[^\s:][^:]*: (In|At) ).*[:,]$`)
+	})
+	// gcc's instantiation context: "b.cc:2:20:   required from here",
+	// "   required from 'T'", "   in 'constexpr' expansion of ...".
+	instantiationLine = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[^\s:][^:]*:\d+(?::\d+)?:   \S`)
 	})
 )
 
@@ -170,13 +178,17 @@ func severity(b []byte) string {
 	return string(b)
 }
 
-// isContext says whether text is context of a diagnostic (contextLine);
-// such a line ends with ':' or ',', which is checked first.
+// isContext says whether text is context of a diagnostic: contextLine
+// (such a line ends with ':' or ',', which is checked first) or
+// instantiationLine (which holds ":   ").
 func isContext(text []byte) bool {
-	if len(text) == 0 || (text[len(text)-1] != ':' && text[len(text)-1] != ',') {
+	if len(text) == 0 {
 		return false
 	}
-	return contextLine().Match(text)
+	if last := text[len(text)-1]; (last == ':' || last == ',') && contextLine().Match(text) {
+		return true
+	}
+	return bytes.Contains(text, []byte(":   ")) && instantiationLine().Match(text)
 }
 
 // isError says whether u is an error diagnostic (error or fatal error),
@@ -188,16 +200,31 @@ func (u *unit) isError() bool {
 // shownDiagnostics is what a Display remembers of the diagnostics it has
 // printed during a build, so that each is printed once whichever actions
 // print it, and the build ends with a list of those that were repeated.
-// The zero value is ready to use.
+// A diagnostic is remembered by a digest of its key, not the key itself (a
+// source excerpt and notes: hundreds of bytes), and its first line only once
+// it repeats, so that a build whose 10,000 compiles print 20 distinct
+// warnings each keeps under 100 bytes per warning. The zero value is ready to use.
 type shownDiagnostics struct {
-	byKey   map[string]*shownDiagnostic // by unit key
-	order   []*shownDiagnostic          // in the order they were first printed
-	outputs int                         // the outputs merged so far
+	byKey    map[diagnosticKey]*shownDiagnostic
+	repeated []*shownDiagnostic // those held by more than one action, in no order (seq orders them)
+	outputs  int                // the outputs merged so far
+}
+
+// diagnosticKey is a digest of a unit's key: 128 bits of SHA-256, so that two
+// different diagnostics never share one in practice.
+type diagnosticKey [16]byte
+
+func keyOf(u unit) diagnosticKey {
+	sum := sha256.Sum256([]byte(u.key))
+	return diagnosticKey(sum[:16])
 }
 
 // shownDiagnostic is one diagnostic a Display printed.
 type shownDiagnostic struct {
-	line string // its first line: "p/a.h:3:7: warning: unused variable 'x' [-Wunused-variable]"
+	seq int // the order in which it was first printed
+	// line is its first line, set once another action holds it: "p/a.h:3:7:
+	// warning: unused variable 'x' [-Wunused-variable]".
+	line string
 	// actions counts the actions whose output held it: the one that
 	// printed it, and those from whose output it was left out.
 	actions int
@@ -223,7 +250,7 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 		return outputs // most outputs hold no diagnostic: nothing to merge
 	}
 	if s.byKey == nil {
-		s.byKey = map[string]*shownDiagnostic{}
+		s.byKey = map[diagnosticKey]*shownDiagnostic{}
 	}
 	// First decide, in order, which copies are printed, counting the
 	// outputs that held each diagnostic; then write, with each note
@@ -231,38 +258,47 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 	split := make([][]unit, len(outputs))
 	drop := make([][]bool, len(outputs))
 	var firstHere map[*shownDiagnostic]bool // first printed by this call
-	first := func(u unit) {
-		s.add(u)
+	first := func(k diagnosticKey) *shownDiagnostic {
+		sd := &shownDiagnostic{seq: len(s.byKey), actions: 1}
+		s.byKey[k] = sd
 		if firstHere == nil {
 			firstHere = map[*shownDiagnostic]bool{}
 		}
-		firstHere[s.byKey[u.key]] = true
+		firstHere[sd] = true
+		return sd
 	}
+	keys := make([][]diagnosticKey, len(outputs))
 	for i, out := range outputs {
 		if !mayHoldDiagnostic(out) {
 			continue // kept as it is, below
 		}
 		split[i] = splitUnits(out)
+		keys[i] = make([]diagnosticKey, len(split[i]))
 		s.outputs++
 		for j, u := range split[i] {
 			if u.key == "" {
 				continue
 			}
-			if failed != nil && failed[i] && u.isError() {
-				if s.byKey[u.key] == nil {
-					first(u)
-				}
+			k := keyOf(u)
+			keys[i][j] = k
+			sd := s.byKey[k]
+			if sd != nil && !firstHere[sd] && failed != nil && failed[i] && u.isError() {
+				// A failing action's block keeps its own errors, even
+				// those an earlier block printed; within one call (a
+				// group) an error is printed once, with the note.
 				continue
 			}
-			sd := s.byKey[u.key]
 			switch {
 			case sd == nil:
-				first(u)
-				sd = s.byKey[u.key]
+				sd = first(k)
 			case sd.in == s.outputs: // twice in one output: left out, counted once
 				mark(drop, i, j, len(split[i]))
 			default:
 				sd.actions++
+				if sd.line == "" {
+					sd.line, _, _ = strings.Cut(u.key, "\n")
+					s.repeated = append(s.repeated, sd)
+				}
 				mark(drop, i, j, len(split[i]))
 			}
 			sd.in = s.outputs
@@ -270,7 +306,7 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 	}
 	merged := make([][]byte, len(outputs))
 	for i, units := range split {
-		if drop[i] == nil && !hasNote(units, s, firstHere) {
+		if drop[i] == nil && !hasNote(units, keys[i], s, firstHere) {
 			merged[i] = outputs[i]
 			continue
 		}
@@ -283,7 +319,7 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 			if u.key == "" {
 				continue
 			}
-			if sd := s.byKey[u.key]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
+			if sd := s.byKey[keys[i][j]]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
 				if !bytes.HasSuffix(u.text, []byte("\n")) {
 					b = append(b, '\n')
 				}
@@ -296,14 +332,6 @@ func (s *shownDiagnostics) merge(outputs [][]byte, failed []bool, what string) [
 	return merged
 }
 
-// add records u as printed by one action.
-func (s *shownDiagnostics) add(u unit) {
-	line, _, _ := strings.Cut(u.key, "\n")
-	sd := &shownDiagnostic{line: line, actions: 1}
-	s.byKey[u.key] = sd
-	s.order = append(s.order, sd)
-}
-
 // mark records that unit j of output i, which has n units, is left out.
 func mark(drop [][]bool, i, j, n int) {
 	if drop[i] == nil {
@@ -312,12 +340,13 @@ func mark(drop [][]bool, i, j, n int) {
 	drop[i][j] = true
 }
 
-// hasNote says whether a note is due under one of units: a diagnostic first
-// printed by this call that other outputs of the call held too.
-func hasNote(units []unit, s *shownDiagnostics, firstHere map[*shownDiagnostic]bool) bool {
-	for _, u := range units {
+// hasNote says whether a note is due under one of units (whose digests are
+// keys): a diagnostic first printed by this call that other outputs of the
+// call held too.
+func hasNote(units []unit, keys []diagnosticKey, s *shownDiagnostics, firstHere map[*shownDiagnostic]bool) bool {
+	for j, u := range units {
 		if u.key != "" {
-			if sd := s.byKey[u.key]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
+			if sd := s.byKey[keys[j]]; firstHere[sd] && sd.actions > 1 && sd.noted == 0 {
 				return true
 			}
 		}
@@ -338,11 +367,12 @@ const maxRepeatedListed = 10
 //	  p/a.h:3:7: warning: unused variable 'x' [-Wunused-variable] (30 actions)
 func (s *shownDiagnostics) writeRepeated(w io.Writer) {
 	var list []*shownDiagnostic
-	for _, sd := range s.order {
-		if sd.actions > 1 && sd.actions > sd.noted {
+	for _, sd := range s.repeated {
+		if sd.actions > sd.noted {
 			list = append(list, sd)
 		}
 	}
+	slices.SortFunc(list, func(a, b *shownDiagnostic) int { return a.seq - b.seq })
 	if len(list) == 0 {
 		return
 	}

@@ -186,3 +186,46 @@ func TestMergeLeavesOtherTextAlone(t *testing.T) {
 		t.Errorf("repeated list for no diagnostic: %q", end.String())
 	}
 }
+
+// Failing partitions that meet the same error in a shared header print it
+// once, with the group's note; a later failing action still keeps it.
+func TestMergeGroupOfFailuresPrintsSharedErrorOnce(t *testing.T) {
+	var s shownDiagnostics
+	headerError := func(c string) string {
+		return "In file included from " + c + ":1:\np/h.h:9:1: error: expected ';' before '}' token\n"
+	}
+	group := s.merge([][]byte{[]byte(headerError("p/a.c")), []byte(headerError("p/b.c")), []byte(headerError("p/c.c"))},
+		[]bool{true, true, true}, "3 actions of //p:lib partitions")
+	later := s.merge([][]byte{[]byte(headerError("p/d.c"))}, []bool{true}, "")
+	got := []string{string(group[0]), string(group[1]), string(group[2]), string(later[0])}
+	want := []string{
+		headerError("p/a.c") + "[bld: the error above was printed by 3 of 3 actions of //p:lib partitions; shown once]\n",
+		"",
+		"",
+		headerError("p/d.c"),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+}
+
+// g++'s instantiation context ("required from here") goes with the warning
+// it locates: when the warning is left out, so is its context.
+func TestMergeLeavesOutInstantiationContext(t *testing.T) {
+	var s shownDiagnostics
+	warning := func(src string) string {
+		return "In file included from " + src + ":1:\n" +
+			"h.h: In instantiation of 'void f(T) [with T = int]':\n" +
+			src + ":2:20:   required from here\n" +
+			"h.h:3:7: warning: unused variable 'x' [-Wunused-variable]\n" +
+			"    3 |   int x;\n" +
+			"      |       ^\n"
+	}
+	var got []string
+	for _, src := range []string{"a.cc", "b.cc"} {
+		got = append(got, string(s.merge([][]byte{[]byte(warning(src))}, nil, "")[0]))
+	}
+	if diff := cmp.Diff([]string{warning("a.cc"), ""}, got); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+}

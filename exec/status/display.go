@@ -51,8 +51,14 @@ type Display struct {
 	width int // terminal columns, 0 if unknown
 
 	total, done int
+	// running holds the actions whose command runs (Started, until
+	// CommandEnded or Finished), under runningMu, which is never held
+	// while writing: CommandEnded is called before the action's token is
+	// released. A file-writing action (no command) is not counted.
+	runningMu   sync.Mutex
 	running     map[int]*graph.Action
-	last        int // the action the status line shows, if running
+	last        int    // the action the status line shows, if running
+	line        []byte // the status line's buffer, reused
 	lineShown   bool
 	lastDraw    time.Time
 	explain     bool
@@ -106,7 +112,7 @@ func (d *Display) Warn(msg string) {
 func (d *Display) Planned(actions []*graph.Action) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.total = len(actions)
+	d.total, d.done = len(actions), 0 // a build run again (lost remote outputs) counts anew
 	// The messages are computed when one is first shown: a build that
 	// shows none (a no-op) does not compare 100,000 of them.
 	d.messages, d.planned = nil, actions
@@ -126,8 +132,12 @@ func (d *Display) Planned(actions []*graph.Action) {
 func (d *Display) Started(id int, a *graph.Action) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.running[id] = a
-	d.last = id
+	if len(a.Argv) > 0 {
+		d.runningMu.Lock()
+		d.running[id] = a
+		d.runningMu.Unlock()
+		d.last = id
+	}
 	if d.eta != nil {
 		d.eta.start(a, time.Now())
 	}
@@ -135,8 +145,8 @@ func (d *Display) Started(id int, a *graph.Action) {
 		d.subcommand(a)
 	}
 	if !d.smart {
-		var buf [160]byte
-		d.w.Write(append(d.appendStatus(buf[:0], d.message(a)), '\n'))
+		d.line = append(d.appendStatus(d.line[:0], d.message(a)), '\n')
+		d.w.Write(d.line)
 		return
 	}
 	d.draw(d.message(a))
@@ -147,9 +157,9 @@ func (d *Display) Started(id int, a *graph.Action) {
 // finished until its outputs are stored (Finished). Without it, an action
 // runs from Started to Finished. It is safe to call from any goroutine.
 func (d *Display) CommandEnded(id int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.runningMu.Lock()
 	delete(d.running, id)
+	d.runningMu.Unlock()
 }
 
 // Finished implements executor.Observer.
@@ -157,7 +167,9 @@ func (d *Display) Finished(r executor.Result) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.done++
+	d.runningMu.Lock()
 	delete(d.running, r.ID)
+	d.runningMu.Unlock()
 	if d.eta != nil {
 		d.eta.finish(r.Action)
 	}
@@ -179,16 +191,23 @@ func (d *Display) Finished(r executor.Result) {
 	if !printed && (r.Status == executor.StatusCached || r.Status == executor.StatusRestored) && time.Since(d.lastDraw) < redrawEvery && d.done < d.total {
 		return
 	}
-	msg := d.message(r.Action)
+	d.draw(d.message(d.shownRunning(r.Action)))
+}
+
+// shownRunning is the action the status line names after otherwise finished
+// ends: the one it named, if its command still runs, else any whose
+// command runs, else otherwise.
+func (d *Display) shownRunning(otherwise *graph.Action) *graph.Action {
+	d.runningMu.Lock()
+	defer d.runningMu.Unlock()
 	if a, ok := d.running[d.last]; ok {
-		msg = d.message(a)
-	} else {
-		for id, a := range d.running { // any action still running
-			d.last, msg = id, d.message(a)
-			break
-		}
+		return a
 	}
-	d.draw(msg)
+	for id, a := range d.running {
+		d.last = id
+		return a
+	}
+	return otherwise
 }
 
 // block is what the display shows for a finished action: its output (or
@@ -293,9 +312,12 @@ func (d *Display) appendStatus(b []byte, msg string) []byte {
 	b = strconv.AppendInt(b, int64(d.done), 10)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(d.total), 10)
-	if len(d.running) > 0 {
+	d.runningMu.Lock()
+	running := len(d.running)
+	d.runningMu.Unlock()
+	if running > 0 {
 		b = append(b, ", "...)
-		b = strconv.AppendInt(b, int64(len(d.running)), 10)
+		b = strconv.AppendInt(b, int64(running), 10)
 		b = append(b, " running"...)
 	}
 	if d.eta != nil {
@@ -308,12 +330,12 @@ func (d *Display) appendStatus(b []byte, msg string) []byte {
 
 // draw rewrites the smart status line.
 func (d *Display) draw(msg string) {
-	var buf [160]byte
-	line := d.appendStatus(append(buf[:0], '\r'), msg)
-	if d.width > 1 && utf8.RuneCount(line[1:]) >= d.width {
+	line := d.appendStatus(append(d.line[:0], '\r'), msg)
+	if d.width > 4 && utf8.RuneCount(line[1:]) >= d.width {
 		line = append(append(line[:1], string([]rune(string(line[1:]))[:d.width-4])...), "..."...)
 	}
-	d.w.Write(append(line, "\x1b[K"...))
+	d.line = append(line, "\x1b[K"...)
+	d.w.Write(d.line)
 	d.lineShown = true
 	d.lastDraw = time.Now()
 }

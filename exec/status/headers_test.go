@@ -110,7 +110,7 @@ gcc -c lib/foo.c '-DMSG=hello world' -o bld-out/lib/foo.o
 [0/2, 1 running] CcCompile //lib:foo
 SUBCOMMAND: //lib:cfg (Write): Writing config.h
 write bld-out/lib/config.h
-[0/2, 2 running] Writing config.h
+[0/2, 1 running] Writing config.h
 From //lib:cfg (Write): Writing config.h:
 note
 FAILED: //lib:foo (CcCompile)

@@ -34,7 +34,7 @@ func TestPlainDisplay(t *testing.T) {
 	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan, Output: []byte("foo.c:1: warning: unused\nsecond line")})
 	d.Summary(executor.Summary{Total: 3, Ran: 2, UpToDate: 1}, 420*time.Millisecond)
 	want := `[1/3, 1 running] CcCompile //lib:foo
-[1/3, 2 running] Writing config.h
+[1/3, 1 running] Writing config.h
 From //lib:foo (CcCompile):
 foo.c:1: warning: unused
 second line
@@ -84,7 +84,7 @@ func TestSmartDisplay(t *testing.T) {
 	want := "\r[0/2, 1 running] CcCompile //lib:foo\x1b[K" +
 		"\r\x1b[KFrom //lib:foo (CcCompile):\nwarning\n" +
 		"\r[1/2] CcCompile //lib:foo\x1b[K" +
-		"\r[1/2, 1 running] Writing config.h\x1b[K" +
+		"\r[1/2] Writing config.h\x1b[K" +
 		"\r[2/2] Writing config.h\x1b[K" +
 		"\r\x1b[Kbld: 2 actions: 2 ran, 0 up to date (1.00s)\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
@@ -219,7 +219,7 @@ func (nopCache) Close() error                                               { re
 func TestStatusLineCountsRunning(t *testing.T) {
 	actions := make([]*graph.Action, 4)
 	for i := range actions {
-		actions[i] = &graph.Action{Owner: fmt.Sprintf("//p:a%d", i), Mnemonic: "Sh", Outputs: []string{fmt.Sprintf("o%d", i)}}
+		actions[i] = &graph.Action{Owner: fmt.Sprintf("//p:a%d", i), Mnemonic: "Sh", Argv: []string{"sh"}, Outputs: []string{fmt.Sprintf("o%d", i)}}
 	}
 	for _, smart := range []bool{false, true} {
 		var buf bytes.Buffer
@@ -247,7 +247,7 @@ func TestStatusLineCountsRunning(t *testing.T) {
 
 // A status line longer than the terminal is cut, by runes, to fit.
 func TestStatusLineFitsTheTerminal(t *testing.T) {
-	a := &graph.Action{Owner: "//p:é", Mnemonic: "Sh", Description: "Écrire é", Outputs: []string{"o"}}
+	a := &graph.Action{Owner: "//p:é", Mnemonic: "Sh", Description: "Écrire é", Argv: []string{"sh"}, Outputs: []string{"o"}}
 	var buf bytes.Buffer
 	d := New(&buf, true)
 	d.width = 24
@@ -260,7 +260,8 @@ func TestStatusLineFitsTheTerminal(t *testing.T) {
 
 // An action whose command has ended (executor.Options.CommandEnded) no
 // longer counts as running while its outputs are stored: at -j2 the next
-// command's line says 2 running, not 3.
+// command's line says 2 running, not 3. A file-writing action (no command,
+// done by a checker, not under a token) is never counted.
 func TestCommandEndedNotRunning(t *testing.T) {
 	var buf bytes.Buffer
 	d := New(&buf, false)
@@ -270,8 +271,22 @@ func TestCommandEndedNotRunning(t *testing.T) {
 	d.CommandEnded(0)
 	d.Started(2, compile)
 	d.Finished(executor.Result{ID: 0, Action: compile, Status: executor.StatusRan})
-	want := "[0/3, 1 running] CcCompile //lib:foo\n[0/3, 2 running] Writing config.h\n[0/3, 2 running] CcCompile //lib:foo\n"
+	want := "[0/3, 1 running] CcCompile //lib:foo\n[0/3, 1 running] Writing config.h\n[0/3, 1 running] CcCompile //lib:foo\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
+
+// A terminal too narrow for "..." gets the line as it is, never a panic.
+func TestStatusLineNarrowTerminal(t *testing.T) {
+	for width := 1; width <= 5; width++ {
+		var buf bytes.Buffer
+		d := New(&buf, true)
+		d.width = width
+		d.Planned([]*graph.Action{compile})
+		d.Started(0, compile)
+		if !strings.Contains(buf.String(), "CcCompile") && width <= 4 {
+			t.Errorf("width %d: status line %q", width, buf.String())
+		}
 	}
 }
