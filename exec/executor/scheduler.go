@@ -59,8 +59,7 @@ type scheduler struct {
 	reason  []string // Check.Reason of actions that must run
 	key     []string // Check.Key of actions that must run
 	// prog is Check.Program of actions that must run, until they start.
-	prog    []*program.Program
-	started []time.Time
+	prog []*program.Program
 	// readyAt is when each action became ready (ready), as time since
 	// epoch: 8 bytes an action rather than a time.Time's 24. Zero: not
 	// ready (yet).
@@ -158,7 +157,6 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		reason:  make([]string, n),
 		key:     make([]string, n),
 		prog:    make([]*program.Program, n),
-		started: make([]time.Time, n),
 		readyAt: make([]time.Duration, n),
 		epoch:   time.Now(),
 		// Room for every needed action (a wide graph readies them all
@@ -300,7 +298,7 @@ func (s *scheduler) stop() {
 }
 
 // ready queues action id, whose dependencies are all done, and notes when
-// (Result.Ready). It is the one place an action enters a ready queue.
+// (Result.Ready): every action becomes ready here, once.
 func (s *scheduler) ready(id int) {
 	// At least 1 ns: zero means never ready.
 	s.readyAt[id] = max(time.Since(s.epoch), 1)
@@ -408,9 +406,9 @@ func (s *scheduler) checkedEnough() bool {
 // begin marks id active and tells the observer it starts.
 func (s *scheduler) begin(id int) time.Time {
 	s.state[id] = active
-	s.started[id] = time.Now()
+	now := time.Now()
 	s.opts.Observer.Started(id, s.g.Actions[id])
-	return s.started[id]
+	return now
 }
 
 func (s *scheduler) handle(ctx context.Context, ev event) {
