@@ -495,6 +495,7 @@ function concurrency(zoom) {
   let peak = Math.max(D.jobs, D.pool, 1), wpeak = 1;
   for (const p of S) { peak = Math.max(peak, p[1], p[2]); wpeak = Math.max(wpeak, p[3]); }
   for (const p of D.tokens) peak = Math.max(peak, p[1]);
+  peak *= 1.1; // room above the highest line, for the labels
   const Y = n => c.height - 4 - h * n / peak, Yw = n => c.height - 4 - h * n / wpeak;
   // Waiting on dependencies: an area, on its own scale.
   ctx.fillStyle = "#e4e4e4"; ctx.beginPath(); ctx.moveTo(X(0), Yw(0));
