@@ -422,6 +422,14 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	if download == build.DownloadMinimal && ext != nil && ext.command == "run" {
 		download = build.DownloadToplevel // bld run runs the program here
 	}
+	// --timings samples the CPUs and the token pool while the actions
+	// run; nothing is sampled without it.
+	var usage status.Usage
+	stopSampling := func() {}
+	if f.timings {
+		stop := status.Sample(ctx, timingsSampleEvery, pool.InUse)
+		stopSampling = func() { usage = stop() }
+	}
 	execStart := time.Now()
 	outcome, err := build.Execute(ctx, plan, build.ExecOptions{
 		Layout:    paths,
@@ -439,6 +447,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		Remote: build.Remote{Cache: remotes.cache, Upload: remoteSet.Upload, Exec: remotes.exec,
 			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download, TakeBackAfter: remoteSet.TakeBackAfter},
 	})
+	stopSampling()
 	if err != nil {
 		return nil, err
 	}
@@ -460,6 +469,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		timingsErr = writeTimings(report, &status.Timings{
 			Title: strings.Join(args, " "), Start: traceStart, Elapsed: time.Since(traceStart),
 			Jobs: f.jobs, Phases: ph.List, Results: timeline.Results(),
+			Planned: len(timeline.PlannedActions()), PlannedAt: timeline.PlannedAt(), Usage: usage,
 		})
 		if timingsErr == nil {
 			fmt.Fprintf(env.stderr, "bld: timings: %s\n", report)
@@ -484,6 +494,11 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 	return result, nil
 }
+
+// timingsSampleEvery is how often --timings samples the CPUs' use and the
+// token pool's (status.Sample): /proc/stat counts in 10 ms ticks, so 100
+// ms on 2 CPUs resolves 5% of them.
+const timingsSampleEvery = 100 * time.Millisecond
 
 // createRelative creates (or truncates) the file at path, relative to the
 // working directory.
