@@ -354,7 +354,7 @@ Zoom: <select id="zoom"><option>1</option><option>2</option><option>4</option><o
 <h2>Concurrency</h2>
 <p>Actions over time: <span style="color:#1f77b4"><b>running</b></span> (commands, and the checks and restores of up-to-date actions),
 <span style="color:#ff7f0e"><b>ready</b></span> (dependencies done, waiting for a check or a token) and
-<span style="color:#999"><b>waiting on dependencies</b></span> (grey area, on its own scale: right);
+<span style="color:#999"><b>waiting on dependencies</b></span> (grey area), these two on a scale of their own (its top is labelled on the right);
 <span style="color:#2ca02c"><b>tokens in use</b></span>: the pool's, one per running command plus those that jobserver clients (make, cargo, gcc -flto) took,
 sampled while the actions ran; dashed: -j (the pool's size).</p>
 <div class="chart" id="conc-box"><canvas id="concurrency" height="180"></canvas></div>
@@ -493,17 +493,19 @@ function concurrency(zoom) {
   axis(ctx, X, 0, c.width);
   const S = D.states, h = c.height - axisH - 8;
   let peak = Math.max(D.jobs, D.pool, 1), wpeak = 1;
-  for (const p of S) { peak = Math.max(peak, p[1], p[2]); wpeak = Math.max(wpeak, p[3]); }
+  // Running and tokens on the left scale (the pool's slots); ready and
+  // waiting on the right one: a wide build readies thousands at once.
+  for (const p of S) { peak = Math.max(peak, p[1]); wpeak = Math.max(wpeak, p[2], p[3]); }
   for (const p of D.tokens) peak = Math.max(peak, p[1]);
-  peak *= 1.1; // room above the highest line, for the labels
-  const Y = n => c.height - 4 - h * n / peak, Yw = n => c.height - 4 - h * n / wpeak;
+  // 1.1: room above the highest line, for the labels.
+  const Y = n => c.height - 4 - h * n / (1.1 * peak), Yw = n => c.height - 4 - h * n / (1.1 * wpeak);
   // Waiting on dependencies: an area, on its own scale.
   ctx.fillStyle = "#e4e4e4"; ctx.beginPath(); ctx.moveTo(X(0), Yw(0));
   let prev = 0;
   for (const p of S) { ctx.lineTo(X(p[0]), Yw(prev)); ctx.lineTo(X(p[0]), Yw(p[3])); prev = p[3]; }
   ctx.lineTo(X(D.end), Yw(prev)); ctx.lineTo(X(D.end), Yw(0)); ctx.closePath(); ctx.fill();
   ctx.fillStyle = "#999"; ctx.textAlign = "right";
-  ctx.fillText("waiting: " + wpeak, c.width - 4, axisH + 12); ctx.textAlign = "left";
+  ctx.fillText("ready, waiting: " + wpeak, c.width - 4, Yw(wpeak) - 3); ctx.textAlign = "left";
   ctx.setLineDash([4, 4]); ctx.strokeStyle = "#888";
   ctx.beginPath(); ctx.moveTo(0, Y(D.jobs)); ctx.lineTo(c.width, Y(D.jobs)); ctx.stroke();
   if (D.pool && D.pool !== D.jobs) { ctx.beginPath(); ctx.moveTo(0, Y(D.pool)); ctx.lineTo(c.width, Y(D.pool)); ctx.stroke(); }
@@ -511,7 +513,7 @@ function concurrency(zoom) {
   ctx.fillStyle = "#555"; ctx.fillText("-j " + D.jobs, 4, Y(D.jobs) - 2);
   if (D.pool && D.pool !== D.jobs) ctx.fillText("pool " + D.pool, 4, Y(D.pool) - 2);
   drawn.states = S.length;
-  drawn.ready = steps(ctx, X, Y, S.map(p => [p[0], p[2]]), "#ff7f0e", 1.5);
+  drawn.ready = steps(ctx, X, Yw, S.map(p => [p[0], p[2]]), "#ff7f0e", 1.5);
   drawn.concurrency = steps(ctx, X, Y, S.map(p => [p[0], p[1]]), "#1f77b4", 2);
   drawn.tokens = D.tokens.length ? steps(ctx, X, Y, D.tokens, "#2ca02c", 1.5) : 0;
 }
