@@ -52,8 +52,9 @@ flags:
                    --nobuild, without building
   --timings        write bld-out/timings.html: a self-contained report of
                    where the time went (every action on its lane, the
-                   critical path, concurrency over time, tables per
-                   mnemonic and per target)
+                   critical path, the actions running, ready and waiting
+                   over time with the jobserver's tokens in use, the
+                   CPUs' use, tables per mnemonic and per target)
   --trace FILE     write a Chrome trace (JSON; open it in ui.perfetto.dev or
                    chrome://tracing) of the build's phases and actions
   -s, --subcommands
