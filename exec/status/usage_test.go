@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -83,5 +84,19 @@ func TestSampleCPUNotAvailable(t *testing.T) {
 	tm := &Timings{Start: t0, Results: smallBuild(), Usage: u}
 	if d := tm.data(); d.CPUs != 0 || d.CPUNote != u.CPUNote {
 		t.Errorf("report data: %d cpus, note %q", d.CPUs, d.CPUNote)
+	}
+}
+
+// BenchmarkSample is the cost of one sample of --timings (every 100 ms):
+// reading and parsing /proc/stat; the pool's InUse is a FIONREAD.
+//
+//	go test -run '^$' -bench Sample -benchmem ./exec/status
+func BenchmarkSample(b *testing.B) {
+	s := &sampler{readStat: func() ([]byte, error) { return os.ReadFile("/proc/stat") }}
+	for b.Loop() {
+		s.sample(time.Now())
+	}
+	if s.usage.CPUNote != "" {
+		b.Skip(s.usage.CPUNote)
 	}
 }
