@@ -526,7 +526,7 @@ function cpu(zoom) {
   drawn.cpu = 0;
   if (!D.cpus) {
     ctx.fillStyle = "#555"; ctx.font = "13px sans-serif";
-    ctx.fillText("CPU use " + (D.cpuNote || "not available"), 8, axisH + 24);
+    ctx.fillText("CPU use " + (D.cpuNote || "not sampled: no action ran"), 8, axisH + 24);
     return;
   }
   const Y = f => c.height - 4 - (c.height - axisH - 8) * f;
@@ -551,7 +551,7 @@ function draw() {
 
 legend();
 document.getElementById("cpus").textContent = D.cpus || "?";
-if (!D.cpus) document.getElementById("cpu-note").textContent = "CPU use " + (D.cpuNote || "not available") + ".";
+if (!D.cpus) document.getElementById("cpu-note").textContent = "CPU use " + (D.cpuNote || "not sampled: no action ran") + ".";
 document.getElementById("critical-summary").textContent =
   "Critical path: " + D.critical + " actions, " + (D.criticalMs / 1000).toFixed(2) + "s.";
 document.getElementById("zoom").onchange = draw;
