@@ -52,8 +52,9 @@ flags:
                    --nobuild, without building
   --timings        write bld-out/timings.html: a self-contained report of
                    where the time went (every action on its lane, the
-                   critical path, concurrency over time, tables per
-                   mnemonic and per target)
+                   critical path, the actions running, ready and waiting
+                   over time with the jobserver's tokens in use, the
+                   CPUs' use, tables per mnemonic and per target)
   --trace FILE     write a Chrome trace (JSON; open it in ui.perfetto.dev or
                    chrome://tracing) of the build's phases and actions
   -s, --subcommands
@@ -422,6 +423,14 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	if download == build.DownloadMinimal && ext != nil && ext.command == "run" {
 		download = build.DownloadToplevel // bld run runs the program here
 	}
+	// --timings samples the CPUs and the token pool while the actions
+	// run; nothing is sampled without it.
+	var usage status.Usage
+	stopSampling := func() {}
+	if f.timings {
+		stop := status.Sample(ctx, timingsSampleEvery, pool.InUse)
+		stopSampling = func() { usage = stop() }
+	}
 	execStart := time.Now()
 	outcome, err := build.Execute(ctx, plan, build.ExecOptions{
 		Layout:    paths,
@@ -440,6 +449,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 			Jobs: remoteSet.Jobs, Ship: remoteSet.Ship, Download: download, TakeBackAfter: remoteSet.TakeBackAfter},
 		CommandEnded: display.CommandEnded,
 	})
+	stopSampling()
 	if err != nil {
 		return nil, err
 	}
@@ -461,6 +471,7 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 		timingsErr = writeTimings(report, &status.Timings{
 			Title: strings.Join(args, " "), Start: traceStart, Elapsed: time.Since(traceStart),
 			Jobs: f.jobs, Phases: ph.List, Results: timeline.Results(),
+			Planned: len(timeline.PlannedActions()), PlannedAt: timeline.PlannedAt(), Usage: usage,
 		})
 		if timingsErr == nil {
 			fmt.Fprintf(env.stderr, "bld: timings: %s\n", report)
@@ -485,6 +496,11 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 	return result, nil
 }
+
+// timingsSampleEvery is how often --timings samples the CPUs' use and the
+// token pool's (status.Sample): /proc/stat counts in 10 ms ticks, so 100
+// ms on 2 CPUs resolves 5% of them.
+const timingsSampleEvery = 100 * time.Millisecond
 
 // createRelative creates (or truncates) the file at path, relative to the
 // working directory.

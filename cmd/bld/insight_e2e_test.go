@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -196,9 +198,32 @@ genrule(name = "c", outs = ["c.txt"], cmd = "echo c > $@")
 // the build by mnemonic and by target; restored actions count as such.
 func TestTimingsReport(t *testing.T) {
 	w := newWorkspace(t, aqueryFiles)
-	r := w.mustBuild("build", "--timings", "//app")
+	r := w.mustBuild("build", "--timings", "-j", "2", "//app")
 	wantContains(t, r.stderr, "bld: timings: "+w.path("bld-out/timings.html")+"\n")
 	page := w.read("bld-out/timings.html")
+	// The charts' data: the actions' states over time, the pool of 2
+	// sampled (when the execution started and ended, at least), and the
+	// CPUs' use where /proc/stat is.
+	m := regexp.MustCompile(`const D = (.*);\n`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the report has no data")
+	}
+	var d struct {
+		States  [][4]float64
+		Pool    int
+		Tokens  [][2]float64
+		CPUs    int
+		CPUNote string
+	}
+	if err := json.Unmarshal([]byte(m[1]), &d); err != nil {
+		t.Fatalf("the report's data: %v", err)
+	}
+	if len(d.States) == 0 || d.States[len(d.States)-1] != [4]float64{d.States[len(d.States)-1][0]} || d.Pool != 2 || len(d.Tokens) < 2 {
+		t.Errorf("report data: states %v (want some, all done at the end), pool %d (want 2), %d token samples (want 2 or more)", d.States, d.Pool, len(d.Tokens))
+	}
+	if _, err := os.Stat("/proc/stat"); err == nil && (d.CPUs < 1 || d.CPUNote != "") {
+		t.Errorf("report data: %d CPUs, note %q; want the CPU use", d.CPUs, d.CPUNote)
+	}
 	wantMatch(t, page,
 		`<td>CcCompile</td><td>3</td><td>3</td><td>0</td>`,
 		`<td>CcLink</td><td>1</td><td>1</td><td>0</td>`,

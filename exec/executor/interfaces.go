@@ -165,7 +165,18 @@ type Result struct {
 	Action *graph.Action
 	Status Status
 	// Reason is Check.Reason for an action that ran.
-	Reason     string
+	Reason string
+	// Ready is when the action became ready: every dependency done, and
+	// the action queued to be checked against the cache (or, marked
+	// NoCache, to run). Zero for an action that never became ready. For
+	// an action that finished, Ready <= Start <= End: from Ready to Start
+	// it waited for a checker, was checked (an action that must run) and
+	// waited for a token; an up-to-date or restored action's Start is
+	// its check's.
+	Ready time.Time
+	// Start and End bound the action's work: its command (write, remote
+	// run) for one that ran or failed running, its check for one up to
+	// date, restored, or failed checking.
 	Start, End time.Time
 	// ExitCode is the command's exit status; -1 if it did not exit
 	// normally (killed by a signal, or never started).

@@ -59,8 +59,12 @@ type scheduler struct {
 	reason  []string // Check.Reason of actions that must run
 	key     []string // Check.Key of actions that must run
 	// prog is Check.Program of actions that must run, until they start.
-	prog    []*program.Program
-	started []time.Time
+	prog []*program.Program
+	// readyAt is when each action became ready (ready), as time since
+	// epoch: 8 bytes an action rather than a time.Time's 24. Zero: not
+	// ready (yet).
+	readyAt []time.Duration
+	epoch   time.Time
 
 	poolQ readyQueue // actions to check or to write, for the checkers
 	runQ  readyQueue // actions to run, waiting for a token
@@ -153,7 +157,8 @@ func newScheduler(g *graph.Graph, p *plan, opts Options) *scheduler {
 		reason:  make([]string, n),
 		key:     make([]string, n),
 		prog:    make([]*program.Program, n),
-		started: make([]time.Time, n),
+		readyAt: make([]time.Duration, n),
+		epoch:   time.Now(),
 		// Room for every needed action (a wide graph readies them all
 		// at once): no copies as the queue grows.
 		poolQ:   readyQueue{prio: p.prio, ids: make([]int, 0, len(p.ids))},
@@ -292,8 +297,11 @@ func (s *scheduler) stop() {
 	s.releaseHeld()
 }
 
-// ready queues action id, whose dependencies are all done.
+// ready queues action id, whose dependencies are all done, and notes when
+// (Result.Ready): every action becomes ready here, once.
 func (s *scheduler) ready(id int) {
+	// At least 1 ns: zero means never ready.
+	s.readyAt[id] = max(time.Since(s.epoch), 1)
 	a := s.g.Actions[id]
 	if !a.NoCache {
 		s.state[id] = queuedCheck
@@ -398,9 +406,9 @@ func (s *scheduler) checkedEnough() bool {
 // begin marks id active and tells the observer it starts.
 func (s *scheduler) begin(id int) time.Time {
 	s.state[id] = active
-	s.started[id] = time.Now()
+	now := time.Now()
 	s.opts.Observer.Started(id, s.g.Actions[id])
-	return s.started[id]
+	return now
 }
 
 func (s *scheduler) handle(ctx context.Context, ev event) {
@@ -500,6 +508,9 @@ func (s *scheduler) popRunnable() (int, bool) {
 // finish records a finished action and readies the dependents it unblocks.
 func (s *scheduler) finish(r Result) {
 	s.state[r.ID] = finished
+	if at := s.readyAt[r.ID]; at > 0 {
+		r.Ready = s.epoch.Add(at)
+	}
 	s.opts.Observer.Finished(r)
 	switch r.Status {
 	case StatusFailed:

@@ -325,6 +325,42 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
+// InUse reports how many tokens are taken now: the one each of bld's
+// running actions holds, plus the extra tokens that jobserver-aware
+// children read from the jobserver and have not given back; and total,
+// the pool's size (Stats.Total: 0 for a client pool, whose parent knows).
+// A server counts the bytes missing from its fifo (FIONREAD), which is
+// exact; a client pool counts its own tokens and the parent's tokens its
+// children took from the inner jobserver (lent, less those still in the
+// inner fifo); a client without an inner jobserver cannot see its
+// children's. It makes no fifo and reads or writes no token: cheap enough
+// to sample every few milliseconds (--timings does).
+func (p *Pool) InUse() (inUse, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	own := p.held
+	if !p.implicitFree {
+		own++
+	}
+	switch {
+	case p.closed:
+		return 0, p.n
+	case p.server && p.file != nil:
+		inPipe, err := p.pipeCountLocked()
+		if err != nil {
+			return own, p.n
+		}
+		// The byte tokens out of the fifo, and the implicit one if
+		// taken; bytes a child wrote back without reading them (a
+		// surplus the audit drains) would count below what bld's
+		// actions hold.
+		return max(own, p.n-1-inPipe+own-p.held), p.n
+	case p.proxy:
+		return own + max(0, p.lent-p.innerCountLocked()), p.n
+	}
+	return own, p.n
+}
+
 // Close gives back every token the pool holds and releases its resources.
 // Waiting Acquire calls return ErrClosed; later Release calls do nothing.
 // A client pool writes its byte tokens back to the parent, even those of

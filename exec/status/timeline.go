@@ -13,9 +13,10 @@ import (
 // its times, for the reports made once the build is over (--trace,
 // --timings). Safe for concurrent use.
 type Timeline struct {
-	mu      sync.Mutex
-	results []executor.Result
-	planned []*graph.Action
+	mu        sync.Mutex
+	results   []executor.Result
+	planned   []*graph.Action
+	plannedAt time.Time
 }
 
 var _ executor.Observer = (*Timeline)(nil)
@@ -25,6 +26,7 @@ func (t *Timeline) Planned(actions []*graph.Action) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.planned = actions
+	t.plannedAt = time.Now()
 	// Each planned action finishes once (or not at all): room for all,
 	// rather than growing a slice of 10,000 results by doubling.
 	t.results = slices.Grow(t.results, max(0, len(actions)-len(t.results)))
@@ -60,6 +62,14 @@ func (t *Timeline) PlannedActions() []*graph.Action {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.planned
+}
+
+// PlannedAt returns when Planned was called: from then, each planned
+// action waits on its dependencies until it is ready (Result.Ready).
+func (t *Timeline) PlannedAt() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.plannedAt
 }
 
 // A Phase is a stretch of a build that is not one action: loading,

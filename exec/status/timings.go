@@ -21,6 +21,16 @@ type Timings struct {
 	Jobs    int
 	Phases  []Phase
 	Results []executor.Result // by start, as Timeline.Results returns them
+	// Planned is how many actions the build needed, and PlannedAt when
+	// the executor said so (Timeline.PlannedActions, PlannedAt): from
+	// then, each waits on its dependencies until it is ready. Zero: the
+	// chart counts only the actions in Results, from when each was
+	// ready.
+	Planned   int
+	PlannedAt time.Time
+	// Usage is the CPUs' and the token pool's use while the actions ran
+	// (Sample).
+	Usage Usage
 }
 
 // Row is one line of a table of the report.
@@ -43,6 +53,18 @@ type timingsData struct {
 	Statuses   []string       `json:"statuses"`
 	Critical   int            `json:"critical"` // actions on the critical path
 	CriticalMs float64        `json:"criticalMs"`
+	// States: [time, running, ready, waiting], from that time on (see
+	// states).
+	States [][4]float64 `json:"states"`
+	// CPUs is 0 when the CPU use is not available (CPUNote says why);
+	// CPU: [time, busy share 0-1]; Tokens: [time, tokens in use]; Pool:
+	// the pool's size, 0 if unknown.
+	CPUs    int          `json:"cpus"`
+	CPUNote string       `json:"cpuNote"`
+	CPU     [][2]float64 `json:"cpu"`
+	CPUFrom float64      `json:"cpuFrom"` // when the first CPU interval starts
+	Pool    int          `json:"pool"`
+	Tokens  [][2]float64 `json:"tokens"`
 }
 
 type timingsPhase struct {
@@ -144,7 +166,8 @@ func (t *Timings) Groups() []GroupRow {
 func (t *Timings) data() timingsData {
 	secs := func(x time.Time) float64 { return x.Sub(t.Start).Seconds() }
 	byMn, _ := t.Tables()
-	d := timingsData{End: t.Elapsed.Seconds(), Jobs: t.Jobs, Statuses: []string{"ran", "cached", "restored", "failed"}}
+	d := timingsData{End: t.Elapsed.Seconds(), Jobs: t.Jobs, Statuses: []string{"ran", "cached", "restored", "failed"},
+		States: [][4]float64{}, CPU: [][2]float64{}, Tokens: [][2]float64{}} // [], not null, for the script
 	index := map[string]int{}
 	for i, r := range byMn {
 		d.Mnemonics = append(d.Mnemonics, r.Name)
@@ -173,7 +196,80 @@ func (t *Timings) data() timingsData {
 		})
 		d.End = max(d.End, secs(r.End))
 	}
+	for _, p := range t.states() {
+		d.States = append(d.States, [4]float64{p.T, float64(p.Running), float64(p.Ready), float64(p.Waiting)})
+	}
+	d.CPUs, d.CPUNote, d.Pool = t.Usage.CPUs, t.Usage.CPUNote, t.Usage.PoolSize
+	if len(t.Usage.CPU) > 0 {
+		d.CPUFrom = round(secs(t.Usage.CPUSince))
+	}
+	for _, p := range t.Usage.CPU {
+		d.CPU = append(d.CPU, [2]float64{round(secs(p.At)), p.V})
+	}
+	for _, p := range t.Usage.Tokens {
+		d.Tokens = append(d.Tokens, [2]float64{round(secs(p.At)), p.V})
+	}
 	return d
+}
+
+// statePoint counts the actions in each state from T, seconds since the
+// build's start, until the next point.
+type statePoint struct {
+	T float64
+	// Running: checked, restored, or running its command (Start to
+	// End); Ready: its dependencies done, waiting for a checker or a
+	// token (Ready to Start; the check of an action that must run is in
+	// it); Waiting: needed, waiting on its dependencies (from PlannedAt to
+	// Ready, or to the build's end for an action never ready).
+	Running, Ready, Waiting int
+}
+
+// states returns the number of actions in each state over time, a point
+// wherever one changes. An action without a Ready time counts as ready
+// at its Start.
+func (t *Timings) states() []statePoint {
+	type change struct {
+		at                      time.Time
+		running, ready, waiting int
+	}
+	var ch []change
+	if t.Planned > 0 {
+		ch = append(ch, change{at: cmp.Or(t.PlannedAt, t.Start), waiting: t.Planned})
+	}
+	wait := 0
+	if t.Planned > 0 {
+		wait = -1 // a ready action waits no more
+	}
+	for _, r := range t.Results {
+		ready := r.Ready
+		if ready.IsZero() || ready.After(r.Start) {
+			ready = r.Start
+		}
+		ch = append(ch, change{at: ready, ready: 1, waiting: wait},
+			change{at: r.Start, ready: -1, running: 1}, change{at: r.End, running: -1})
+	}
+	slices.SortStableFunc(ch, func(a, b change) int { return a.at.Compare(b.at) })
+	var pts []statePoint
+	var cur statePoint
+	for i, c := range ch {
+		cur.Running += c.running
+		cur.Ready += c.ready
+		cur.Waiting += c.waiting
+		if i+1 < len(ch) && ch[i+1].at.Equal(c.at) {
+			continue // one point for all that changed at once
+		}
+		cur.T = round(c.at.Sub(t.Start).Seconds())
+		n := len(pts)
+		switch {
+		case n > 0 && pts[n-1].T == cur.T:
+			pts[n-1] = cur // the same microsecond
+		case n > 0 && pts[n-1].Running == cur.Running && pts[n-1].Ready == cur.Ready && pts[n-1].Waiting == cur.Waiting:
+			// no change: one ended as another started
+		default:
+			pts = append(pts, cur)
+		}
+	}
+	return pts
 }
 
 // round keeps microseconds, enough for a chart, and keeps the page small.
@@ -182,8 +278,9 @@ func round(s float64) float64 { return float64(int64(s*1e6+0.5)) / 1e6 }
 // WriteHTML writes the report: one self-contained page (no network, no
 // CDN) with a Gantt chart of every action on its lane, coloured by
 // mnemonic, up-to-date and restored ones faded, the critical path
-// outlined in red; the number of actions under way over time; and the
-// tables per mnemonic and per target. Charts are drawn on canvases by the
+// outlined in red; the actions running, ready and waiting on dependencies
+// over time, with the token pool's tokens in use; the machine's CPU use
+// (or "not available"); and the tables per mnemonic and per target. Charts are drawn on canvases by the
 // page's script, so that 10,000 actions stay light.
 func (t *Timings) WriteHTML(w io.Writer) error {
 	byMn, byTarget := t.Tables()
@@ -255,9 +352,17 @@ Zoom: <select id="zoom"><option>1</option><option>2</option><option>4</option><o
 <div class="chart" id="gantt-box"><canvas id="gantt"></canvas></div>
 
 <h2>Concurrency</h2>
-<p>Actions under way over time: <span style="color:#1f77b4"><b>commands</b></span> (actions that ran) and
-<span style="color:#999"><b>all</b></span> (checks of up-to-date actions included); dashed: -j.</p>
-<div class="chart" id="conc-box"><canvas id="concurrency" height="160"></canvas></div>
+<p>Actions over time: <span style="color:#1f77b4"><b>running</b></span> (commands, and the checks and restores of up-to-date actions),
+<span style="color:#ff7f0e"><b>ready</b></span> (dependencies done, waiting for a check or a token) and
+<span style="color:#999"><b>waiting on dependencies</b></span> (grey area), these two on a scale of their own (its top is labelled on the right);
+<span style="color:#2ca02c"><b>tokens in use</b></span>: the pool's, one per running command plus those that jobserver clients (make, cargo, gcc -flto) took,
+sampled while the actions ran; dashed: -j (the pool's size).</p>
+<div class="chart" id="conc-box"><canvas id="concurrency" height="180"></canvas></div>
+
+<h2>CPU</h2>
+<p>The machine's CPUs busy (every process's, not only the build's), in percent of all its <span id="cpus">?</span> cores, sampled while the actions ran.
+<span id="cpu-note"></span></p>
+<div class="chart" id="cpu-box"><canvas id="cpu" height="100"></canvas></div>
 
 <h2>By mnemonic</h2>
 <table id="by-mnemonic">
@@ -288,7 +393,7 @@ const D = {{.Data}};
 const palette = ["#4e79a7","#f28e2b","#59a14f","#e15759","#76b7b2","#edc948","#b07aa1","#ff9da7","#9c755f","#bab0ac","#86bcb6","#d37295"];
 const colour = i => palette[i % palette.length];
 const laneH = D.lanes > 40 ? 6 : 16, phaseH = 14, axisH = 18;
-const drawn = {gantt: 0, critical: 0, concurrency: 0, phases: 0};
+const drawn = {gantt: 0, critical: 0, concurrency: 0, phases: 0, states: 0, ready: 0, tokens: 0, cpu: 0};
 
 function legend() {
   const el = document.getElementById("legend");
@@ -368,45 +473,85 @@ function gantt(zoom) {
   c.onmouseleave = () => { document.getElementById("tip").style.display = "none"; };
 }
 
+// steps draws pts ([t, v]: v from t on) as a step line, and returns how
+// many points it drew.
+function steps(ctx, X, Y, pts, col, width) {
+  ctx.strokeStyle = col; ctx.lineWidth = width; ctx.beginPath();
+  let prev = 0;
+  ctx.moveTo(X(0), Y(0));
+  for (const [t, v] of pts) { ctx.lineTo(X(t), Y(prev)); ctx.lineTo(X(t), Y(v)); prev = v; }
+  ctx.lineTo(X(D.end), Y(prev));
+  ctx.stroke();
+  ctx.lineWidth = 1;
+  return pts.length;
+}
+
 function concurrency(zoom) {
   const c = document.getElementById("concurrency");
   const X = scale(c, zoom), ctx = c.getContext("2d");
   ctx.clearRect(0, 0, c.width, c.height);
   axis(ctx, X, 0, c.width);
-  const series = run => {
-    const ev = [];
-    for (const a of D.actions) if (!run || a[4] === 0 || a[4] === 3) { ev.push([a[0], 1]); ev.push([a[1], -1]); }
-    ev.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
-    const pts = [[0, 0]]; let n = 0;
-    for (const [t, d] of ev) { n += d; pts.push([t, n]); }
-    pts.push([D.end, 0]);
-    return pts;
-  };
-  const cmds = series(true), all = series(false);
-  const peak = all.reduce((m, p) => Math.max(m, p[1]), Math.max(D.jobs, 1));
-  const Y = n => c.height - 4 - (c.height - axisH - 8) * n / peak;
+  const S = D.states, h = c.height - axisH - 8;
+  let peak = Math.max(D.jobs, D.pool, 1), wpeak = 1;
+  // Running and tokens on the left scale (the pool's slots); ready and
+  // waiting on the right one: a wide build readies thousands at once.
+  for (const p of S) { peak = Math.max(peak, p[1]); wpeak = Math.max(wpeak, p[2], p[3]); }
+  for (const p of D.tokens) peak = Math.max(peak, p[1]);
+  // 1.1: room above the highest line, for the labels.
+  const Y = n => c.height - 4 - h * n / (1.1 * peak), Yw = n => c.height - 4 - h * n / (1.1 * wpeak);
+  // Waiting on dependencies: an area, on its own scale.
+  ctx.fillStyle = "#e4e4e4"; ctx.beginPath(); ctx.moveTo(X(0), Yw(0));
+  let prev = 0;
+  for (const p of S) { ctx.lineTo(X(p[0]), Yw(prev)); ctx.lineTo(X(p[0]), Yw(p[3])); prev = p[3]; }
+  ctx.lineTo(X(D.end), Yw(prev)); ctx.lineTo(X(D.end), Yw(0)); ctx.closePath(); ctx.fill();
+  ctx.fillStyle = "#999"; ctx.textAlign = "right";
+  ctx.fillText("ready, waiting: " + wpeak, c.width - 4, Yw(wpeak) - 3); ctx.textAlign = "left";
   ctx.setLineDash([4, 4]); ctx.strokeStyle = "#888";
   ctx.beginPath(); ctx.moveTo(0, Y(D.jobs)); ctx.lineTo(c.width, Y(D.jobs)); ctx.stroke();
+  if (D.pool && D.pool !== D.jobs) { ctx.beginPath(); ctx.moveTo(0, Y(D.pool)); ctx.lineTo(c.width, Y(D.pool)); ctx.stroke(); }
   ctx.setLineDash([]);
   ctx.fillStyle = "#555"; ctx.fillText("-j " + D.jobs, 4, Y(D.jobs) - 2);
-  drawn.concurrency = 0;
-  for (const [pts, col] of [[all, "#999"], [cmds, "#1f77b4"]]) {
-    ctx.strokeStyle = col; ctx.lineWidth = 2; ctx.beginPath();
-    let prev = 0;
-    ctx.moveTo(X(0), Y(0));
-    for (const [t, n] of pts) { ctx.lineTo(X(t), Y(prev)); ctx.lineTo(X(t), Y(n)); prev = n; drawn.concurrency++; }
-    ctx.stroke();
+  if (D.pool && D.pool !== D.jobs) ctx.fillText("pool " + D.pool, 4, Y(D.pool) - 2);
+  drawn.states = S.length;
+  drawn.ready = steps(ctx, X, Yw, S.map(p => [p[0], p[2]]), "#ff7f0e", 1.5);
+  drawn.concurrency = steps(ctx, X, Y, S.map(p => [p[0], p[1]]), "#1f77b4", 2);
+  drawn.tokens = D.tokens.length ? steps(ctx, X, Y, D.tokens, "#2ca02c", 1.5) : 0;
+}
+
+function cpu(zoom) {
+  const c = document.getElementById("cpu");
+  const X = scale(c, zoom), ctx = c.getContext("2d");
+  ctx.clearRect(0, 0, c.width, c.height);
+  axis(ctx, X, 0, c.width);
+  drawn.cpu = 0;
+  if (!D.cpus) {
+    ctx.fillStyle = "#555"; ctx.font = "13px sans-serif";
+    ctx.fillText("CPU use " + (D.cpuNote || "not sampled: no action ran"), 8, axisH + 24);
+    return;
   }
-  ctx.lineWidth = 1;
+  const Y = f => c.height - 4 - (c.height - axisH - 8) * f;
+  ctx.fillStyle = "#9467bd";
+  let from = D.cpuFrom;
+  for (const [t, f] of D.cpu) {
+    ctx.fillRect(X(from), Y(f), Math.max(1, X(t) - X(from)), Y(0) - Y(f));
+    from = t; drawn.cpu++;
+  }
+  ctx.setLineDash([4, 4]); ctx.strokeStyle = "#888";
+  for (const f of [0.5, 1]) { ctx.beginPath(); ctx.moveTo(0, Y(f)); ctx.lineTo(c.width, Y(f)); ctx.stroke(); }
+  ctx.setLineDash([]);
+  ctx.fillStyle = "#555"; ctx.font = "11px sans-serif";
+  ctx.fillText("100% (" + D.cpus + " cores)", 4, Y(1) + 12); ctx.fillText("50%", 4, Y(0.5) - 2);
 }
 
 function draw() {
   const zoom = +document.getElementById("zoom").value;
-  gantt(zoom); concurrency(zoom);
+  gantt(zoom); concurrency(zoom); cpu(zoom);
   window.bldTimings = {drawn: Object.assign({}, drawn), actions: D.actions.length, critical: D.critical};
 }
 
 legend();
+document.getElementById("cpus").textContent = D.cpus || "?";
+if (!D.cpus) document.getElementById("cpu-note").textContent = "CPU use " + (D.cpuNote || "not sampled: no action ran") + ".";
 document.getElementById("critical-summary").textContent =
   "Critical path: " + D.critical + " actions, " + (D.criticalMs / 1000).toFixed(2) + "s.";
 document.getElementById("zoom").onchange = draw;

@@ -1,8 +1,12 @@
 package status
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"image"
+	_ "image/png" // the screenshot
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +61,98 @@ func manyActions(n int) []executor.Result {
 	return rs
 }
 
+// writeReport writes tm's report to a file of a temporary directory.
+func writeReport(t *testing.T, tm *Timings) string {
+	t.Helper()
+	page := filepath.Join(t.TempDir(), "timings.html")
+	f, err := os.Create(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tm.WriteHTML(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
+// drawnCounts is what the page's script says it drew (window.bldTimings).
+type drawnCounts struct {
+	Drawn struct {
+		Gantt, Critical, Concurrency, Phases, States, Ready, Tokens, CPU int
+	}
+	Actions, Critical int
+}
+
+// openReport renders the page in headless Chromium and waits for its
+// script to have drawn everything. The context ends with the test.
+func openReport(t *testing.T, browser, page string) (context.Context, drawnCounts) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1400, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	if _, err := chromedp.Run(ctx, chromedp.Navigate("file://"+page)); err != nil {
+		t.Fatalf("opening the report in %s: %v", browser, err)
+	}
+	drawn, err := chromedp.Run(ctx, chromedp.Poll[drawnCounts](`window.bldTimings`, chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		t.Fatalf("the report's script did not finish drawing: %v", err)
+	}
+	return ctx, drawn
+}
+
+// countPixels counts, per [canvas id, colour "#rrggbb"], the pixels of
+// that canvas within 20 of the colour on each channel; the colour "any"
+// counts those neither blank nor near white.
+func countPixels(t *testing.T, ctx context.Context, queries [][2]string) []int {
+	t.Helper()
+	js := `((qs) => qs.map(([id, col]) => {
+		const c = document.getElementById(id), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		const want = col === "any" ? null : [1, 3, 5].map(i => parseInt(col.slice(i, i + 2), 16));
+		let n = 0;
+		for (let i = 0; i < d.length; i += 4) {
+			if (d[i+3] < 200 && (want || d[i+3] === 0)) continue;
+			if (want ? Math.abs(d[i] - want[0]) < 20 && Math.abs(d[i+1] - want[1]) < 20 && Math.abs(d[i+2] - want[2]) < 20
+				: !(d[i] > 200 && d[i+1] > 200 && d[i+2] > 200)) n++;
+		}
+		return n;
+	}))(` + jsonString(t, queries) + `)`
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](js))
+	if err != nil {
+		t.Fatalf("reading the canvases: %v", err)
+	}
+	return n
+}
+
+func jsonString(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// artifactDir is where tests keep files for a human to look at after a
+// run: $BLD_TEST_ARTIFACTS (.ci/run sets it and lists it at the end), else
+// bld-test-artifacts under the system's temporary directory.
+func artifactDir(t *testing.T) string {
+	dir := os.Getenv("BLD_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "bld-test-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // Renders the report of 10,000 actions in headless Chromium, through the
 // DevTools protocol, and checks that its script drew every action, the
 // critical path and the concurrency chart, by counting what it drew and
@@ -70,59 +166,14 @@ func TestTimingsRenderInChromium(t *testing.T) {
 			end = r.End
 		}
 	}
-	tm := &Timings{Title: "//...", Start: t0, Elapsed: end.Sub(t0), Jobs: 2, Results: results,
+	tm := &Timings{Title: "//...", Start: t0, Elapsed: end.Sub(t0), Jobs: 2, Results: results, Planned: len(results), PlannedAt: t0,
 		Phases: []Phase{{Name: "loading", Start: t0, End: t0.Add(time.Millisecond)}}}
-	page := filepath.Join(t.TempDir(), "timings.html")
-	f, err := os.Create(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tm.WriteHTML(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	page := writeReport(t, tm)
 	info, _ := os.Stat(page)
 	t.Logf("report of %d actions: %d bytes", len(results), info.Size())
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1400, 900))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	type drawnCounts struct {
-		Drawn struct {
-			Gantt, Critical, Concurrency, Phases int
-		}
-		Actions, Critical int
-	}
-	if _, err := chromedp.Run(ctx, chromedp.Navigate("file://"+page)); err != nil {
-		t.Fatalf("opening the report in %s: %v", browser, err)
-	}
-	drawn, err := chromedp.Run(ctx, chromedp.Poll[drawnCounts](`window.bldTimings`, chromedp.WithPollingTimeout(60*time.Second)))
-	if err != nil {
-		t.Fatalf("the report's script did not finish drawing: %v", err)
-	}
+	ctx, drawn := openReport(t, browser, page)
 	// Pixels: [coloured, critical red, concurrency blue].
-	pixels, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`(() => {
-			const count = (id, test) => {
-				const c = document.getElementById(id), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-				let n = 0;
-				for (let i = 0; i < d.length; i += 4) if (test(d[i], d[i+1], d[i+2], d[i+3])) n++;
-				return n;
-			};
-			return [
-				count("gantt", (r, g, b, a) => a > 0 && !(r > 200 && g > 200 && b > 200)),
-				count("gantt", (r, g, b, a) => a > 200 && r > 190 && g < 40 && b < 40),
-				count("concurrency", (r, g, b, a) => a > 200 && Math.abs(r - 0x1f) < 20 && Math.abs(g - 0x77) < 20 && Math.abs(b - 0xb4) < 20),
-			];
-		})()`))
-	if err != nil {
-		t.Fatalf("reading the canvases: %v", err)
-	}
+	pixels := countPixels(t, ctx, [][2]string{{"gantt", "any"}, {"gantt", "#dd0000"}, {"concurrency", "#1f77b4"}})
 	drawMs, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const t = performance.now(); draw(); return performance.now() - t; })()`))
 	if err != nil {
 		t.Fatalf("redrawing: %v", err)
@@ -132,10 +183,66 @@ func TestTimingsRenderInChromium(t *testing.T) {
 	if drawn.Actions != 10_000 || drawn.Drawn.Gantt != 10_000 || drawn.Drawn.Critical != critical || drawn.Critical != critical || drawn.Drawn.Phases != 1 {
 		t.Errorf("drawn %+v, want 10000 actions and %d on the critical path", drawn, critical)
 	}
-	if drawn.Drawn.Concurrency < 2*10_000 {
-		t.Errorf("the concurrency chart drew %d points, want one per start and end", drawn.Drawn.Concurrency)
+	if states := len(tm.states()); states < 10_000 || drawn.Drawn.Concurrency != states || drawn.Drawn.States != states {
+		t.Errorf("the concurrency chart drew %d points, want the %d points of the states (one at least per action)", drawn.Drawn.Concurrency, states)
 	}
 	if pixels[0] < 10_000 || pixels[1] == 0 || pixels[2] == 0 {
 		t.Errorf("canvas pixels: %d coloured in the Gantt chart, %d red (critical path), %d blue in the concurrency chart", pixels[0], pixels[1], pixels[2])
 	}
+}
+
+// Renders the report of a small real build (realBuild: restored actions,
+// actions waiting for a token, a jobserver-aware make) and checks that
+// the new charts are drawn: the ready series, the tokens in use, the CPU
+// use. Keeps a screenshot of the whole page as a test artifact.
+func TestTimingsSmallBuildInChromium(t *testing.T) {
+	browser := chromium(t)
+	tm := realBuild(t)
+	ctx, drawn := openReport(t, browser, writeReport(t, tm))
+	d := tm.data()
+	pixels := countPixels(t, ctx, [][2]string{{"concurrency", "#1f77b4"}, {"concurrency", "#ff7f0e"}, {"concurrency", "#2ca02c"},
+		{"concurrency", "#e4e4e4"}, {"cpu", "#9467bd"}})
+	t.Logf("drawn %+v; pixels running %d, ready %d, tokens %d, waiting %d, CPU %d", drawn, pixels[0], pixels[1], pixels[2], pixels[3], pixels[4])
+	if drawn.Actions != len(tm.Results) || drawn.Drawn.States != len(d.States) || drawn.Drawn.Tokens != len(d.Tokens) || drawn.Drawn.CPU != len(d.CPU) {
+		t.Errorf("drawn %+v; want %d actions, %d state points, %d token samples, %d CPU samples", drawn, len(tm.Results), len(d.States), len(d.Tokens), len(d.CPU))
+	}
+	for i, what := range []string{"running", "ready", "tokens in use", "waiting on dependencies"} {
+		if pixels[i] == 0 {
+			t.Errorf("the concurrency chart has no pixel of %s", what)
+		}
+	}
+	if d.CPUs > 0 && pixels[4] == 0 {
+		t.Errorf("the CPU chart is empty, with %d samples", len(d.CPU))
+	}
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	checkScreenshot(t, png)
+	path := filepath.Join(artifactDir(t), "timings-small-build.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the report: %s", path)
+}
+
+// checkScreenshot fails the test unless b is a PNG image of more than one
+// colour.
+func checkScreenshot(t *testing.T, b []byte) {
+	t.Helper()
+	img, format, err := image.Decode(bytes.NewReader(b))
+	if err != nil || format != "png" {
+		t.Fatalf("the screenshot is not a PNG image (%s): %v", format, err)
+	}
+	r := img.Bounds()
+	first := img.At(r.Min.X, r.Min.Y)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if img.At(x, y) != first {
+				return
+			}
+		}
+	}
+	t.Errorf("the screenshot (%dx%d) is blank: one colour", r.Dx(), r.Dy())
 }

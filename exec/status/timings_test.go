@@ -122,3 +122,41 @@ func TestTimingsGroups(t *testing.T) {
 		t.Errorf("the report has no groups table, or a wrong one")
 	}
 }
+
+// The actions running, ready and waiting on dependencies over time, from
+// a hand-made timeline: cc waits 20 ms for a token after gen ends; the
+// link is ready and starts when cc ends. Without Planned, an action
+// counts from when it was ready, and one without Ready from its start.
+func TestTimingsStates(t *testing.T) {
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	rs := smallBuild()
+	for i, ready := range []int{0, 0, 100, 400} {
+		rs[i].Ready = ms(ready)
+	}
+	rs[2].Start = ms(120)
+	tm := &Timings{Start: t0, Results: rs, Planned: 4, PlannedAt: t0}
+	want := []statePoint{
+		{T: 0, Running: 2, Waiting: 2},
+		{T: 0.05, Running: 1, Waiting: 2},
+		{T: 0.1, Ready: 1, Waiting: 1},
+		{T: 0.12, Running: 1, Waiting: 1},
+		{T: 0.4, Running: 1},
+		{T: 0.45},
+	}
+	if diff := cmp.Diff(want, tm.states()); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+
+	tm.Planned = 0
+	rs[2].Ready = time.Time{}
+	want = []statePoint{
+		{T: 0, Running: 2},
+		{T: 0.05, Running: 1},
+		{T: 0.1},
+		{T: 0.12, Running: 1},
+		{T: 0.45},
+	}
+	if diff := cmp.Diff(want, tm.states()); diff != "" {
+		t.Errorf("states without Planned, cc without Ready (-want +got):\n%s", diff)
+	}
+}
