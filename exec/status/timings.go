@@ -220,7 +220,9 @@ type statePoint struct {
 	// End); Ready: its dependencies done, waiting for a checker or a
 	// token (Ready to Start; the check of an action that must run is in
 	// it); Waiting: needed, waiting on its dependencies (from PlannedAt to
-	// Ready, or to the build's end for an action never ready).
+	// Ready, or to the build's end for an action that never started: a
+	// build stopped by a failure or Ctrl-C leaves some, among them any
+	// that were ready, which no Result reports).
 	Running, Ready, Waiting int
 }
 
@@ -245,7 +247,14 @@ func (t *Timings) states() []statePoint {
 		if ready.IsZero() || ready.After(r.Start) {
 			ready = r.Start
 		}
-		ch = append(ch, change{at: ready, ready: 1, waiting: wait},
+		w := wait
+		if r.Start.Before(t.PlannedAt) {
+			// A result of an earlier run of the build (run again when
+			// remote outputs were lost): PlannedAt and Planned are the
+			// last run's, which waits for its own actions only.
+			w = 0
+		}
+		ch = append(ch, change{at: ready, ready: 1, waiting: w},
 			change{at: r.Start, ready: -1, running: 1}, change{at: r.End, running: -1})
 	}
 	slices.SortStableFunc(ch, func(a, b change) int { return a.at.Compare(b.at) })

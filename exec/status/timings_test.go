@@ -159,4 +159,23 @@ func TestTimingsStates(t *testing.T) {
 	if diff := cmp.Diff(want, tm.states()); diff != "" {
 		t.Errorf("states without Planned, cc without Ready (-want +got):\n%s", diff)
 	}
+
+	// A build run again (lost remote outputs): the first run finished two
+	// actions, the second, planned at 0.2 s, the two left. Waiting counts
+	// the second run's, never below zero.
+	first := smallBuild()[:2]
+	second := smallBuild()[2:]
+	for i := range second {
+		second[i].Ready, second[i].Start, second[i].End = ms(200+10*i), ms(200+10*i), ms(300)
+	}
+	tm = &Timings{Start: t0, Results: append(first, second...), Planned: 2, PlannedAt: ms(200)}
+	for _, p := range tm.states() {
+		if p.Waiting < 0 || p.Ready < 0 || p.Running < 0 {
+			t.Errorf("run twice: negative state %+v in %+v", p, tm.states())
+			break
+		}
+	}
+	if last := tm.states()[len(tm.states())-1]; last != (statePoint{T: 0.3}) {
+		t.Errorf("run twice: last point %+v, want all done at 0.3", last)
+	}
 }

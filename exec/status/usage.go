@@ -118,8 +118,12 @@ func (s *sampler) sample(now time.Time) {
 	switch {
 	case s.usage.CPUs == 0:
 		s.usage.CPUSince = now
+	case t.busy < s.last.busy || t.total-t.busy < s.last.total-s.last.busy:
+		// A counter went back (iowait may; CPU hotplug, a virtualised
+		// /proc/stat): this interval says nothing, the next starts here.
 	case t.total > s.last.total:
-		s.usage.CPU = append(s.usage.CPU, UsagePoint{now, float64(t.busy-s.last.busy) / float64(t.total-s.last.total)})
+		share := float64(t.busy-s.last.busy) / float64(t.total-s.last.total)
+		s.usage.CPU = append(s.usage.CPU, UsagePoint{now, min(share, 1)})
 	default:
 		return // no tick yet: the interval goes on
 	}

@@ -47,9 +47,11 @@ func TestSamplerPoints(t *testing.T) {
 		"cpu 0 0 0 0 0\ncpu0 x\ncpu1 x\n",
 		"cpu 10 0 0 10 0\ncpu0 x\ncpu1 x\n", // 10 of 20 busy
 		"cpu 10 0 0 10 0\ncpu0 x\ncpu1 x\n", // no tick: no point
-		"cpu 40 0 0 20 0\ncpu0 x\ncpu1 x\n", // 30 of 40
+		"cpu 40 0 0 15 5\ncpu0 x\ncpu1 x\n", // 30 of 40
+		"cpu 45 0 0 16 2\ncpu0 x\ncpu1 x\n", // iowait went back (5 busy of 3?): no point
+		"cpu 55 0 0 24 4\ncpu0 x\ncpu1 x\n", // 10 of 20, from the last
 	}
-	tokens := []int{0, 2, 3, 1}
+	tokens := []int{0, 2, 3, 1, 1, 0}
 	i := 0
 	s := &sampler{
 		readStat: func() ([]byte, error) { return []byte(texts[i]), nil },
@@ -59,8 +61,8 @@ func TestSamplerPoints(t *testing.T) {
 	for ; i < len(texts); i++ {
 		s.sample(at(i))
 	}
-	want := Usage{CPUs: 2, CPUSince: at(0), CPU: []UsagePoint{{at(1), 0.5}, {at(3), 0.75}},
-		PoolSize: 4, Tokens: []UsagePoint{{at(0), 0}, {at(1), 2}, {at(2), 3}, {at(3), 1}}}
+	want := Usage{CPUs: 2, CPUSince: at(0), CPU: []UsagePoint{{at(1), 0.5}, {at(3), 0.75}, {at(5), 0.5}},
+		PoolSize: 4, Tokens: []UsagePoint{{at(0), 0}, {at(1), 2}, {at(2), 3}, {at(3), 1}, {at(4), 1}, {at(5), 0}}}
 	if diff := cmp.Diff(want, s.usage); diff != "" {
 		t.Errorf("usage (-want +got):\n%s", diff)
 	}
