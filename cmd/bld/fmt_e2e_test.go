@@ -33,7 +33,18 @@ cc_unit(name="lib",srcs=["l.c"])
 	if w.read("p/BUILD.star") != messyBuild {
 		t.Errorf("--check changed a file")
 	}
-	w.mustBuild("fmt")
+	// //... names the same files as no argument; another label is refused
+	// (fmt takes files).
+	if r := w.bld("fmt", "--check", "//..."); r.code != 1 || r.stdout != "p/BUILD.star\np/defs.star\n" {
+		t.Errorf("--check //...: exit %d, listed %q; want 1 and both messy files", r.code, r.stdout)
+	}
+	if r := w.bld("fmt", "--check", "//p/..."); r.code == 0 || !strings.Contains(r.stderr, "//p/...: name files by their paths, or //... for every one") {
+		t.Errorf("--check //p/...: exit %d, stderr %q; want a usage error", r.code, r.stderr)
+	}
+	if r := w.bld("fmt", "--check", "q/BUILD.star"); r.code != 0 || r.stdout != "" {
+		t.Errorf("--check of a formatted file: exit %d, listed %q; want 0 and nothing", r.code, r.stdout)
+	}
+	w.mustBuild("fmt", "//...")
 	build := w.read("p/BUILD.star")
 	// BUILD mode: name first, lists sorted, one element a line.
 	wantContains(t, build, "cc_binary(\n    name = \"app\",\n    srcs = [\n        \"a.c\",\n        \"b.c\",\n    ],\n    deps = [\":lib\"],\n)\n")

@@ -42,6 +42,9 @@ genrule(name = "gen", outs = ["gen.txt"], cmd = "echo > $@")
 			t.Errorf("query %s:\n%s\nwant\n%s", tc.expr, got, tc.want)
 		}
 	}
+	if got, want := q("--output=label", "deps(//app, 1)"), q("deps(//app, 1)"); got != want {
+		t.Errorf("--output=label: %q, want the default's %q", got, want)
+	}
 	wantContains(t, q("--output=label_kind", "deps(//app, 1)"), "cc_binary rule //app:app\nsource file //app:main.c\ncc_unit rule //lib:mid\n")
 	wantContains(t, q("--output=build", "//lib:base"), "cc_unit(\n    name = \"base\",\n", `    copts = ["-O2"],`, `    srcs = ["//lib:base.c"],`)
 	wantContains(t, q("--output=graph", "deps(//app, 1)"), "digraph bld {", `"//app:app" -> "//lib:mid"`)
