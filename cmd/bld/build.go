@@ -468,10 +468,11 @@ func doBuild(ctx context.Context, env *environment, args []string, ext *buildExt
 	}
 	if f.timings {
 		report := paths.TimingsReport()
+		planned, plannedAt := timeline.Plan()
 		timingsErr = writeTimings(report, &status.Timings{
 			Title: strings.Join(args, " "), Start: traceStart, Elapsed: time.Since(traceStart),
 			Jobs: f.jobs, Phases: ph.List, Results: timeline.Results(),
-			Planned: len(timeline.PlannedActions()), PlannedAt: timeline.PlannedAt(), Usage: usage,
+			Planned: planned, PlannedAt: plannedAt, Usage: usage,
 		})
 		if timingsErr == nil {
 			fmt.Fprintf(env.stderr, "bld: timings: %s\n", report)

@@ -89,8 +89,9 @@ func realBuild(t *testing.T) *Timings {
 	if err != nil {
 		t.Fatal(err)
 	}
+	planned, plannedAt := timeline.Plan()
 	return &Timings{Title: "//...", Start: start, Elapsed: time.Since(start), Jobs: 3, Results: timeline.Results(),
-		Planned: len(timeline.PlannedActions()), PlannedAt: timeline.PlannedAt(), Usage: usage,
+		Planned: planned, PlannedAt: plannedAt, Usage: usage,
 		Phases: []Phase{{Name: "execution", Start: start, End: time.Now()}}}
 }
 

@@ -15,7 +15,7 @@ import (
 type Timeline struct {
 	mu        sync.Mutex
 	results   []executor.Result
-	planned   []*graph.Action
+	planned   int // actions the build needed
 	plannedAt time.Time
 }
 
@@ -25,7 +25,7 @@ var _ executor.Observer = (*Timeline)(nil)
 func (t *Timeline) Planned(actions []*graph.Action) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.planned = actions
+	t.planned = len(actions)
 	t.plannedAt = time.Now()
 	// Each planned action finishes once (or not at all): room for all,
 	// rather than growing a slice of 10,000 results by doubling.
@@ -57,19 +57,13 @@ func (t *Timeline) Results() []executor.Result {
 	return rs
 }
 
-// PlannedActions returns the actions the build needed.
-func (t *Timeline) PlannedActions() []*graph.Action {
+// Plan returns how many actions the build needed and when the executor
+// said so (Planned): from then, each waits on its dependencies until it is
+// ready (Result.Ready). These are Timings.Planned and PlannedAt.
+func (t *Timeline) Plan() (actions int, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.planned
-}
-
-// PlannedAt returns when Planned was called: from then, each planned
-// action waits on its dependencies until it is ready (Result.Ready).
-func (t *Timeline) PlannedAt() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.plannedAt
+	return t.planned, t.plannedAt
 }
 
 // A Phase is a stretch of a build that is not one action: loading,

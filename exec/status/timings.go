@@ -22,7 +22,7 @@ type Timings struct {
 	Phases  []Phase
 	Results []executor.Result // by start, as Timeline.Results returns them
 	// Planned is how many actions the build needed, and PlannedAt when
-	// the executor said so (Timeline.PlannedActions, PlannedAt): from
+	// the executor said so (Timeline.Plan): from
 	// then, each waits on its dependencies until it is ready. Zero: the
 	// chart counts only the actions in Results, from when each was
 	// ready.
